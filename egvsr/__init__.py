@@ -1,0 +1,29 @@
+"""egvsr: event-camera guided video super-resolution.
+
+Read any event recording, voxelize it with Numba kernels, build training samples, train EGVSR and
+VideoINR, and render super-resolved video at any scale and time. Public names load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "EventStream": "egvsr.events.stream",
+    "Frames": "egvsr.events.frames",
+    "EgvsrError": "egvsr.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'egvsr' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

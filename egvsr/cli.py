@@ -1,0 +1,199 @@
+"""`egvsr` command line: argument parsing only; each subcommand calls one library function.
+
+Errors raised as `EgvsrError` are printed as a single `egvsr: error: ...` line (exit status 2);
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from egvsr.errors import ConfigError, EgvsrError
+
+
+def _size(text: str) -> tuple[int, int]:
+    """Parse `HxW` (e.g. 260x346) into (height, width)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: expected HxW, e.g. 260x346") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: both sides must be at least 1 pixel")
+    return h, w
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return v
+
+
+# ---- events: info / convert (issue: event I/O) ----------------------------------------------
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="describe an event recording (layout, size, events, frames)")
+    p.add_argument("file", help="recording: our .h5, E2VID/DSEC .h5, CED folder, .aedat4, .raw, .dat")
+    p.set_defaults(run=_run_info)
+
+
+def _run_info(a) -> None:
+    from egvsr.events.io import describe
+
+    print(describe(a.file))
+
+
+def _add_convert(sub) -> None:
+    p = sub.add_parser("convert", help="convert any supported recording to the egvsr HDF5 layout")
+    p.add_argument("input")
+    p.add_argument("output", help="output .h5 (egvsr layout)")
+    p.add_argument("--sort", action="store_true", help="sort events by time (stable) while converting")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(a) -> None:
+    from egvsr.events.io import convert
+
+    convert(a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=not a.no_progress)
+
+
+# ---- events: voxelize (issue: representations) ----------------------------------------------
+def _add_voxelize(sub) -> None:
+    p = sub.add_parser("voxelize", help="event tensors (voxel grids or EGVSR moments) for a recording")
+    p.add_argument("input")
+    p.add_argument("output", help="output .h5 with the tensors and their window times")
+    p.add_argument("--repr", choices=["voxel", "moments", "frames", "timesurface"], default="voxel")
+    p.add_argument("--bins", type=int, default=5, help="time bins per window (moments for --repr moments)")
+    w = p.add_mutually_exclusive_group(required=True)
+    w.add_argument("--between-frames", action="store_true", help="one window per inter-frame interval")
+    w.add_argument("--window-ms", type=_positive_float, help="fixed windows of W milliseconds")
+    p.add_argument("--size", type=_size, help="target HxW (e.g. the LR size); default the sensor size")
+    p.add_argument("--polarity", choices=["signed", "split"], default="signed")
+    p.add_argument("--normalize", choices=["none", "standard", "percentile"], default="none")
+    p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_voxelize)
+
+
+def _run_voxelize(a) -> None:
+    from egvsr.events.represent import voxelize_file
+
+    voxelize_file(
+        a.input, a.output, representation=a.repr, bins=a.bins,
+        between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
+        polarity=a.polarity, normalize=a.normalize, threads=a.threads,
+        overwrite=a.overwrite, progress=not a.no_progress,
+    )
+
+
+# ---- events: simulate / make-sample (issue: simulator) --------------------------------------
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="turn a video or frame folder into an aligned event recording")
+    p.add_argument("input", help="video file, or folder of frames (optionally with timestamps.txt)")
+    p.add_argument("output", help="output .h5 (egvsr layout with frames)")
+    p.add_argument("--fps", type=_positive_float, help="frame rate when the input has no timestamps")
+    p.add_argument("--size", type=_size, help="resize frames to HxW before simulating")
+    p.add_argument("--cp", type=float, nargs="+", default=None,
+                   help="ON threshold, or a range LO HI to draw it from per clip (default 0.05 0.5)")
+    p.add_argument("--cn-ratio", type=float, nargs=2, default=None, metavar=("MEAN", "STD"),
+                   help="Cn = Cp * N(MEAN, STD) (default 1.0 0.1)")
+    p.add_argument("--sigma", type=float, default=None, help="per-pixel threshold mismatch (default 0.03)")
+    p.add_argument("--refractory-us", type=float, default=None, help="refractory period (default 100)")
+    p.add_argument("--leak-hz", type=float, default=0.0)
+    p.add_argument("--shot-noise-hz", type=float, default=0.0)
+    p.add_argument("--max-subframes", type=int, default=None, help="cap on interpolated sub-frames per pair")
+    p.add_argument("--interpolation", choices=["flow", "linear"], default="flow")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_simulate)
+
+
+def _run_simulate(a) -> None:
+    from egvsr.events.simulate import simulate_video
+
+    simulate_video(
+        a.input, a.output, fps=a.fps, size=a.size, cp=a.cp, cn_ratio=a.cn_ratio, sigma=a.sigma,
+        refractory_us=a.refractory_us, leak_hz=a.leak_hz, shot_noise_hz=a.shot_noise_hz,
+        max_subframes=a.max_subframes, interpolation=a.interpolation, seed=a.seed,
+        overwrite=a.overwrite, progress=not a.no_progress,
+    )
+
+
+def _add_make_sample(sub) -> None:
+    p = sub.add_parser("make-sample", help="render the embedded sample recording (frames, events, GT)")
+    p.add_argument("output", help="output .h5 (egvsr layout)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=_positive_float, default=2.0)
+    p.add_argument("--size", type=_size, default=(260, 346), help="HxW (default 260x346, CED's sensor)")
+    p.add_argument("--fps", type=_positive_float, default=25.0, help="input frame rate")
+    p.add_argument("--gt-per-interval", type=int, default=3,
+                   help="ground-truth frames rendered between consecutive input frames")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_make_sample)
+
+
+def _run_make_sample(a) -> None:
+    from egvsr.events.simulate import make_sample
+
+    make_sample(
+        a.output, seed=a.seed, seconds=a.seconds, size=a.size, fps=a.fps,
+        gt_per_interval=a.gt_per_interval, overwrite=a.overwrite, progress=not a.no_progress,
+    )
+
+
+# ---- models (issue: models) -----------------------------------------------------------------
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="list the registered models and their parameter counts")
+    p.set_defaults(run=_run_models)
+
+
+def _run_models(a) -> None:
+    from egvsr.models import list_models
+
+    rows = list_models()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'model':<{width}}  {'params':>10}  description")
+    for name, params, text in rows:
+        print(f"{name:<{width}}  {params / 1e6:>9.3f}M  {text}")
+
+
+COMMANDS: list[Callable] = [
+    _add_info, _add_convert, _add_voxelize, _add_simulate, _add_make_sample, _add_models,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="egvsr", description="Event-camera guided video super-resolution toolkit."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `egvsr` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except EgvsrError as exc:
+        print(f"egvsr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("egvsr: interrupted; no partial output was left under the final name", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

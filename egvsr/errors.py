@@ -1,0 +1,40 @@
+"""The toolkit's own exceptions.
+
+Every failure a user can cause (a bad file, key, argument or value) is raised as an `EgvsrError`
+subclass whose message names the culprit and what was expected. The CLI prints these as one line and
+exits with status 2; anything else is a bug in the toolkit.
+"""
+
+from __future__ import annotations
+
+
+class EgvsrError(Exception):
+    """Base class: a user-facing error with a complete, self-explanatory message."""
+
+
+class InputFileError(EgvsrError):
+    """An input file is missing, unreadable, truncated or of an unknown layout."""
+
+
+class FormatError(InputFileError):
+    """A file was recognised but a key, dtype or shape is not what its layout requires."""
+
+
+class EventValidationError(EgvsrError):
+    """Event or frame arrays violate an invariant (lengths, ordering, coordinates, values)."""
+
+
+class OutputExistsError(EgvsrError):
+    """An output path already exists and overwriting was not requested."""
+
+
+class ConfigError(EgvsrError):
+    """A configuration value, command-line argument or option is invalid."""
+
+
+class MissingDependencyError(EgvsrError):
+    """An optional package needed for this input is not installed."""
+
+
+class CheckpointError(InputFileError):
+    """A checkpoint is corrupted, untrusted or belongs to another model."""

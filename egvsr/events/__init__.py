@@ -1,0 +1,26 @@
+"""Events in and out, and the kernels that turn them into tensors. No torch in this package.
+
+Public names are loaded lazily so that `import egvsr.events` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EventStream": "egvsr.events.stream",
+    "polarity_to_signed": "egvsr.events.stream",
+    "Frames": "egvsr.events.frames",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'egvsr.events' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -1,0 +1,67 @@
+"""`Frames`: intensity frames with strictly increasing int64 µs timestamps.
+
+Images are uint8, shape (N, H, W, C) with C = 1 (gray) or 3 (RGB order, never BGR in memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egvsr.errors import EventValidationError
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """N frames (uint8, N×H×W×C, RGB or gray) and their timestamps (int64 µs, strictly increasing)."""
+
+    images: np.ndarray
+    t: np.ndarray
+
+    def __post_init__(self) -> None:
+        images = np.asarray(self.images)
+        t = np.asarray(self.t)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise EventValidationError(
+                f"frames.images: expected shape (N, H, W, C) with C 1 or 3, got {images.shape}"
+            )
+        if images.dtype != np.uint8:
+            raise EventValidationError(f"frames.images: expected uint8, got dtype {images.dtype}")
+        if t.ndim != 1 or t.shape[0] != images.shape[0]:
+            raise EventValidationError(
+                f"frames.t: expected {images.shape[0]} timestamps, got shape {t.shape}"
+            )
+        if t.dtype.kind not in "iu":
+            raise EventValidationError(
+                f"frames.t: expected integer microseconds (int64), got dtype {t.dtype}"
+            )
+        t = t.astype(np.int64, copy=False)
+        if t.size > 1:
+            steps = np.diff(t)
+            if (steps <= 0).any():
+                i = int(np.flatnonzero(steps <= 0)[0]) + 1
+                kind = "duplicated" if steps[i - 1] == 0 else "decreasing"
+                raise EventValidationError(
+                    f"frames.t: timestamps must strictly increase; {kind} at index {i} "
+                    f"({int(t[i - 1])} -> {int(t[i])} µs)"
+                )
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "t", t)
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.images.shape[2])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[3])

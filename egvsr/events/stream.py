@@ -1,0 +1,221 @@
+"""`EventStream`: events of one sensor as four aligned arrays plus the sensor size.
+
+Invariants (checked on construction, each failure names the check and the first offending index):
+equal lengths; `t` int64 microseconds, non-decreasing; `0 <= x < width`, `0 <= y < height`;
+`p` int8 in {-1, +1}. Slicing by time is a binary search that returns views, never copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egvsr.errors import EventValidationError
+from egvsr.events.checks import first_decrease, first_not_unit, first_outside
+
+COORD_DTYPE = np.uint16
+
+
+def _as_coords(name: str, a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise EventValidationError(f"events.{name}: expected a 1-D array, got shape {a.shape}")
+    if a.dtype.kind not in "iu":
+        raise EventValidationError(
+            f"events.{name}: expected integer pixel coordinates, got dtype {a.dtype}"
+        )
+    return a
+
+
+def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
+    """Return polarity as int8 ±1 from bool, 0/1 or ±1 storage (never mutates the input).
+
+    `encoding` is "bool", "01", "signed" or "auto" (bool dtype → bool; any negative value → signed;
+    otherwise 0/1). Values other than those of the encoding raise `EventValidationError`.
+    """
+    p = np.asarray(p)
+    if encoding == "auto":
+        if p.dtype == np.bool_:
+            encoding = "bool"
+        elif p.size and p.dtype.kind == "i" and p.min() < 0:
+            encoding = "signed"
+        else:
+            encoding = "01"
+    if encoding == "bool":
+        out = p.astype(np.int8) * 2 - 1 if p.dtype == np.bool_ else (p != 0).astype(np.int8) * 2 - 1
+        return out.astype(np.int8, copy=False)
+    if encoding == "01":
+        if p.size and (p.min() < 0 or p.max() > 1):
+            bad = int(np.flatnonzero((p < 0) | (p > 1))[0])
+            raise EventValidationError(
+                f"events.p: expected polarity 0/1, found {p[bad].item()!r} at index {bad}"
+            )
+        return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
+    if encoding == "signed":
+        out = p.astype(np.int8, copy=False)
+        bad = first_not_unit(out) if out.size else -1
+        if bad >= 0:
+            raise EventValidationError(
+                f"events.p: expected polarity -1/+1, found {p[bad].item()!r} at index {bad}"
+            )
+        return out
+    raise ValueError(f"unknown polarity encoding {encoding!r}; expected auto, bool, 01 or signed")
+
+
+@dataclass(frozen=True, eq=False)
+class EventStream:
+    """Events of one sensor: x, y (uint16 pixels), t (int64 µs), p (int8 ±1), width, height."""
+
+    x: np.ndarray
+    y: np.ndarray
+    t: np.ndarray
+    p: np.ndarray
+    width: int
+    height: int
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        t: np.ndarray,
+        p: np.ndarray,
+        width: int,
+        height: int,
+        validate: bool = True,
+    ) -> None:
+        if validate:
+            x, y, t, p = self._checked(x, y, t, p, width, height)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "p", p)
+        object.__setattr__(self, "width", int(width))
+        object.__setattr__(self, "height", int(height))
+
+    @staticmethod
+    def _checked(x, y, t, p, width, height):
+        for name, v in (("width", width), ("height", height)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise EventValidationError(
+                    f"sensor {name}: expected a positive integer, got {v!r} "
+                    "(the sensor size must be known; it is never guessed from max(x))"
+                )
+        if width > 65535 or height > 65535:
+            raise EventValidationError(
+                f"sensor size {width}x{height}: expected at most 65535 pixels per side"
+            )
+        x = _as_coords("x", x)
+        y = _as_coords("y", y)
+        t = np.asarray(t)
+        p = np.asarray(p)
+        n = x.shape[0]
+        for name, a in (("y", y), ("t", t), ("p", p)):
+            if a.ndim != 1 or a.shape[0] != n:
+                raise EventValidationError(
+                    f"events.{name}: length {a.shape[0] if a.ndim == 1 else a.shape} "
+                    f"does not match events.x length {n} (check 'equal lengths')"
+                )
+        if t.dtype.kind not in "iu":
+            raise EventValidationError(
+                f"events.t: expected integer microseconds (int64), got dtype {t.dtype}"
+            )
+        if p.dtype.kind not in "iu":
+            raise EventValidationError(
+                f"events.p: expected signed integer polarity ±1, got dtype {p.dtype}; "
+                "convert with egvsr.events.polarity_to_signed"
+            )
+        t = t.astype(np.int64, copy=False)
+        bad = first_outside(x, 0, int(width))
+        if bad >= 0:
+            raise EventValidationError(
+                f"events.x: coordinate {int(x[bad])} at index {bad} is outside the sensor "
+                f"(check 'coordinates inside the sensor', expected 0 <= x < {width})"
+            )
+        bad = first_outside(y, 0, int(height))
+        if bad >= 0:
+            raise EventValidationError(
+                f"events.y: coordinate {int(y[bad])} at index {bad} is outside the sensor "
+                f"(check 'coordinates inside the sensor', expected 0 <= y < {height})"
+            )
+        bad = first_decrease(t)
+        if bad >= 0:
+            raise EventValidationError(
+                f"events.t: timestamps decrease at index {bad} ({int(t[bad - 1])} -> {int(t[bad])} µs) "
+                "(check 'non-decreasing t'; sort the events, e.g. `egvsr convert --sort`)"
+            )
+        p = polarity_to_signed(p, "signed")
+        x = x.astype(COORD_DTYPE, copy=False)
+        y = y.astype(COORD_DTYPE, copy=False)
+        return x, y, t, p
+
+    # ---- construction helpers -------------------------------------------------------------
+    @classmethod
+    def empty(cls, width: int, height: int) -> "EventStream":
+        """A valid stream with no events."""
+        z = np.zeros(0, COORD_DTYPE)
+        return cls(z, z.copy(), np.zeros(0, np.int64), np.zeros(0, np.int8), width, height)
+
+    @classmethod
+    def concatenate(cls, parts: "list[EventStream]") -> "EventStream":
+        """Join consecutive streams of one sensor (validated: time must stay non-decreasing)."""
+        if not parts:
+            raise EventValidationError("concatenate: expected at least one stream")
+        w, h = parts[0].width, parts[0].height
+        for i, s in enumerate(parts):
+            if (s.width, s.height) != (w, h):
+                raise EventValidationError(
+                    f"concatenate: stream {i} is {s.width}x{s.height}, expected {w}x{h}"
+                )
+        return cls(
+            np.concatenate([s.x for s in parts]),
+            np.concatenate([s.y for s in parts]),
+            np.concatenate([s.t for s in parts]),
+            np.concatenate([s.p for s in parts]),
+            w,
+            h,
+        )
+
+    # ---- queries ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def __repr__(self) -> str:
+        span = f"{int(self.t[0])}..{int(self.t[-1])} µs" if len(self) else "empty"
+        return f"EventStream({len(self)} events, {self.width}x{self.height}, {span})"
+
+    @property
+    def sensor_size(self) -> tuple[int, int]:
+        """(height, width), the order of image arrays."""
+        return (self.height, self.width)
+
+    @property
+    def duration_us(self) -> int:
+        """Time from the first to the last event in µs (0 for fewer than two events)."""
+        return int(self.t[-1] - self.t[0]) if len(self) > 1 else 0
+
+    def index_range(self, t0: int | None, t1: int | None) -> tuple[int, int]:
+        """Indices [i0, i1) of the events with t0 <= t < t1 (None = unbounded)."""
+        i0 = 0 if t0 is None else int(np.searchsorted(self.t, np.int64(t0), side="left"))
+        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, np.int64(t1), side="left"))
+        return i0, max(i0, i1)
+
+    def slice(self, t0: int | None, t1: int | None) -> "EventStream":
+        """Events in the half-open window [t0, t1), as views of this stream's arrays."""
+        i0, i1 = self.index_range(t0, t1)
+        return self.take(i0, i1)
+
+    def take(self, i0: int, i1: int) -> "EventStream":
+        """Events [i0, i1) by index, as views."""
+        return EventStream(
+            self.x[i0:i1], self.y[i0:i1], self.t[i0:i1], self.p[i0:i1],
+            self.width, self.height, validate=False,
+        )
+
+    def sorted(self) -> "EventStream":
+        """A copy stably sorted by time (events with equal t keep their order)."""
+        order = np.argsort(self.t, kind="stable")
+        return EventStream(
+            self.x[order], self.y[order], self.t[order], self.p[order],
+            self.width, self.height, validate=False,
+        )

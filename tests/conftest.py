@@ -1,0 +1,40 @@
+"""Shared fixtures: the optional real recordings in ../shared/data and small generated streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data beside the project, or skip (a user's fresh clone has no ../shared)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real sample data not found at {SHARED_DATA} (only present on project machines)")
+    return SHARED_DATA
+
+
+def random_stream_arrays(n: int, width: int = 346, height: int = 260, t_span: int = 1_000_000, seed: int = 0):
+    """x, y, t (sorted int64 µs), p (±1 int8) for `n` uniform random events."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, width, n).astype(np.uint16)
+    y = rng.integers(0, height, n).astype(np.uint16)
+    t = np.sort(rng.integers(0, t_span, n)).astype(np.int64)
+    p = (rng.integers(0, 2, n) * 2 - 1).astype(np.int8)
+    return x, y, t, p
+
+
+@pytest.fixture
+def random_stream():
+    """A factory: random_stream(n, width=346, height=260, t_span=1e6, seed=0) -> EventStream."""
+    from egvsr.events import EventStream
+
+    def make(n: int, width: int = 346, height: int = 260, t_span: int = 1_000_000, seed: int = 0):
+        x, y, t, p = random_stream_arrays(n, width, height, t_span, seed)
+        return EventStream(x, y, t, p, width, height)
+
+    return make

@@ -1,0 +1,111 @@
+"""EventStream and Frames: validation messages, time slicing by binary search, views not copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from egvsr.errors import EventValidationError
+from egvsr.events import EventStream, Frames, polarity_to_signed
+
+
+def _arrays():
+    return dict(
+        x=np.array([1, 2, 3], np.int16), y=np.array([0, 1, 2], np.int16),
+        t=np.array([10, 20, 20], np.int64), p=np.array([1, -1, 1], np.int8), width=4, height=3,
+    )
+
+
+def test_valid_stream_normalises_dtypes():
+    s = EventStream(**_arrays())
+    assert len(s) == 3
+    assert s.x.dtype == np.uint16 and s.y.dtype == np.uint16
+    assert s.t.dtype == np.int64 and s.p.dtype == np.int8
+    assert s.sensor_size == (3, 4)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(t=np.array([10, 5, 20])), "decrease at index 1"),
+        (dict(x=np.array([1, 2, 9])), "x: coordinate 9 at index 2 is outside the sensor"),
+        (dict(y=np.array([0, 3, 1])), "y: coordinate 3 at index 1 is outside the sensor"),
+        (dict(x=np.array([-1, 2, 3])), "at index 0 is outside the sensor"),
+        (dict(y=np.array([0, 1])), "does not match events.x length 3"),
+        (dict(p=np.array([1, 0, 1], np.int8)), "expected polarity -1/+1, found 0 at index 1"),
+        (dict(t=np.array([1.0, 2.0, 3.0])), "expected integer microseconds"),
+        (dict(x=np.array([1.0, 2.0, 3.0])), "expected integer pixel coordinates"),
+        (dict(width=0), "sensor width"),
+        (dict(height=None), "sensor height"),
+    ],
+)
+def test_validation_names_the_check_and_index(change, message):
+    kw = _arrays()
+    kw.update(change)
+    with pytest.raises(EventValidationError, match=message):
+        EventStream(**kw)
+
+
+def test_empty_stream_is_valid():
+    s = EventStream.empty(346, 260)
+    assert len(s) == 0 and s.duration_us == 0
+    assert len(s.slice(0, 100)) == 0
+
+
+def test_slice_is_half_open_and_returns_views():
+    s = EventStream(**_arrays())
+    w = s.slice(10, 20)
+    assert w.t.tolist() == [10]
+    w = s.slice(11, 21)
+    assert w.t.tolist() == [20, 20]
+    assert np.shares_memory(w.x, s.x) and np.shares_memory(w.t, s.t)
+    assert len(s.slice(30, 10)) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ts=st.lists(st.integers(-10**12, 10**12), min_size=0, max_size=60),
+    t0=st.integers(-10**12, 10**12),
+    dt=st.integers(0, 10**12),
+)
+def test_slice_matches_mask(ts, t0, dt):
+    t = np.sort(np.array(ts, np.int64))
+    n = t.size
+    s = EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t, np.ones(n, np.int8), 1, 1)
+    w = s.slice(t0, t0 + dt)
+    np.testing.assert_array_equal(w.t, t[(t >= t0) & (t < t0 + dt)])
+
+
+def test_polarity_encodings_do_not_mutate():
+    p = np.array([True, False, True])
+    assert polarity_to_signed(p).tolist() == [1, -1, 1]
+    assert p.tolist() == [True, False, True]
+    q = np.array([0, 1, 1], np.uint8)
+    assert polarity_to_signed(q).tolist() == [-1, 1, 1] and q.tolist() == [0, 1, 1]
+    assert polarity_to_signed(np.array([-1, 1], np.int16)).tolist() == [-1, 1]
+    with pytest.raises(EventValidationError, match="0/1"):
+        polarity_to_signed(np.array([0, 2]), "01")
+
+
+def test_sorted_is_stable():
+    s = EventStream(np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([5, 5, 5]),
+                    np.array([1, -1, 1]), 3, 1)
+    unsorted = EventStream(np.array([2, 0, 1]), np.zeros(3, int), np.array([7, 5, 5]),
+                           np.array([1, 1, -1]), 3, 1, validate=False)
+    out = unsorted.sorted()
+    assert out.t.tolist() == [5, 5, 7] and out.x.tolist() == [0, 1, 2]
+    assert len(s) == 3
+
+
+def test_frames_validation():
+    img = np.zeros((3, 4, 5, 3), np.uint8)
+    f = Frames(img, np.array([0, 10, 20]))
+    assert (f.height, f.width, f.channels) == (4, 5, 3)
+    with pytest.raises(EventValidationError, match="duplicated at index 2"):
+        Frames(img, np.array([0, 10, 10]))
+    with pytest.raises(EventValidationError, match="decreasing at index 1"):
+        Frames(img, np.array([5, 0, 10]))
+    with pytest.raises(EventValidationError, match="uint8"):
+        Frames(img.astype(np.float32), np.array([0, 1, 2]))

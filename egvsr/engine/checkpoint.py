@@ -1,0 +1,95 @@
+"""Checkpoints: written atomically, loaded without unpickling arbitrary objects.
+
+A checkpoint is a plain dict of tensors and builtin values saved with `torch.save` and read back with
+`torch.load(weights_only=True)`, so a crafted file cannot run code: anything but tensors, numbers, strings
+and containers is refused with a clear message. The model's registry name and config travel with the
+weights so a checkpoint of another model is recognised before any weight is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from egvsr.errors import CheckpointError, InputFileError
+from egvsr.fsutil import atomic_output
+
+FORMAT = "egvsr-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite: bool = True) -> Path:
+    """Write `payload` (plus format tags) to `path` atomically."""
+    data = {"format": FORMAT, "version": VERSION, **payload}
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        torch.save(data, tmp)
+    return Path(path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu", expect_model: str | None = None
+) -> dict[str, Any]:
+    """Read a checkpoint safely; check its format and (optionally) that it holds model `expect_model`."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: checkpoint not found")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{p}: refused to load: the checkpoint contains objects other than tensors and plain values "
+            f"(it could run code when unpickled); only egvsr checkpoints are accepted ({_first_line(exc)})"
+        ) from None
+    except Exception as exc:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
+        raise CheckpointError(f"{p}: not a readable checkpoint (corrupted or truncated?): {_first_line(exc)}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: not an egvsr checkpoint (missing format tag {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise CheckpointError(f"{p}: checkpoint version {data.get('version')!r}, expected {VERSION}")
+    model = data.get("model")
+    if not isinstance(model, dict) or "name" not in model or "state_dict" not in data:
+        raise CheckpointError(f"{p}: checkpoint lacks 'model' (name, config) or 'state_dict'")
+    if expect_model is not None and model["name"] != expect_model:
+        raise CheckpointError(
+            f"{p}: checkpoint holds model {model['name']!r}, expected {expect_model!r}"
+        )
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG a training run draws from, as plain values and tensors."""
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"key": np_state[0], "pos": int(np_state[2]), "state": torch.from_numpy(np_state[1].copy()),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` captured."""
+    random.setstate(_tuplify(state["python"]))
+    n = state["numpy"]
+    np.random.set_state((n["key"], n["state"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(v):
+    return tuple(_tuplify(x) for x in v) if isinstance(v, (list, tuple)) else v

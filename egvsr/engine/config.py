@@ -1,0 +1,161 @@
+"""YAML experiment configs: defaults, strict merging (unknown keys are errors), dotted overrides.
+
+An experiment is one model + data + schedule. Every key a user writes must exist in `DEFAULTS` (or in a
+free-form section, checked later by the component that consumes it), so a typo fails at start-up with the
+key's dotted name and the closest valid spelling instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egvsr.errors import ConfigError, InputFileError
+
+# Sections whose keys belong to another component (checked there against its signature).
+FREE_FORM = {"model.options", "data.train", "data.val"}
+
+DEFAULTS: dict[str, Any] = {
+    "name": "experiment",
+    "seed": 0,
+    "device": "auto",  # auto | cpu | cuda | cuda:N
+    "output_root": "experiments",
+    "model": {"name": "egvsr", "options": {}},
+    "data": {"train": {}, "val": {}},
+    "train": {
+        "iterations": 1000,
+        "batch_size": 4,
+        "num_workers": 0,
+        "lr": 2e-4,
+        "betas": [0.9, 0.99],
+        "weight_decay": 0.0,
+        "schedule": "cosine",  # cosine | constant
+        "eta_min": 1e-7,
+        "warmup_iterations": 0,
+        "grad_clip": 0.0,  # 0 = off; else max global norm
+        "ema_decay": 0.0,  # 0 = off; e.g. 0.999
+        "amp": True,  # used on CUDA only
+        "loss": "charbonnier",
+        "log_every": 10,
+        "val_every": 200,
+        "checkpoint_every": 200,
+        "keep_checkpoints": 2,
+        "max_minutes": 0.0,  # 0 = no wall-clock budget
+    },
+    "eval": {"protocol": "ours", "scales": [2, 4], "chunk_size": 65536},
+}
+
+
+def _closest(key: str, options) -> str:
+    match = difflib.get_close_matches(key, list(options), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def merge(base: dict, update: dict, prefix: str = "") -> dict:
+    """Return `base` updated by `update`, rejecting keys that `base` does not define."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        dotted = f"{prefix}{key}"
+        if key not in out:
+            raise ConfigError(
+                f"unknown config key {dotted!r}{_closest(key, out)}; valid keys here: {sorted(out)}"
+            )
+        if dotted in FREE_FORM:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {dotted!r}: expected a mapping, got {type(value).__name__}")
+            out[key] = _merge_free(out[key], value)
+        elif isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {dotted!r}: expected a mapping, got {value!r}")
+            out[key] = merge(out[key], value, dotted + ".")
+        else:
+            out[key] = _coerce(out[key], value, dotted)
+    return out
+
+
+def _merge_free(base: dict, update: dict) -> dict:
+    """Merge without key checks (the consuming component validates these keys)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_free(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _coerce(default: Any, value: Any, dotted: str) -> Any:
+    """YAML 1.1 reads `1e-4` as a string; accept it where the default is a number."""
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"config key {dotted!r}: expected a number, got {value!r}") from None
+    return value
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (["a", "b", "c"], YAML-parsed value)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. train.lr=1e-4")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from None
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: empty key")
+    return parts, value
+
+
+def nest(parts: list[str], value: Any) -> dict:
+    out: Any = value
+    for p in reversed(parts):
+        out = {p: out}
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
+    """Defaults, then the YAML file, then `--set` overrides; all strictly checked."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(f"{p}: config file not found")
+        try:
+            user = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+        if not isinstance(user, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level, got {type(user).__name__}")
+        cfg = merge(cfg, user)
+    for text in overrides or []:
+        parts, value = parse_override(text)
+        cfg = merge(cfg, nest(parts, value))
+    _check_values(cfg)
+    return cfg
+
+
+def _check_values(cfg: dict) -> None:
+    t = cfg["train"]
+    for key in ("iterations", "batch_size"):
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise ConfigError(f"train.{key}: expected a positive integer, got {t[key]!r}")
+    if not isinstance(t["lr"], (int, float)) or t["lr"] <= 0:
+        raise ConfigError(f"train.lr: expected a positive number, got {t['lr']!r}")
+    if t["schedule"] not in ("cosine", "constant"):
+        raise ConfigError(f"train.schedule: expected cosine or constant, got {t['schedule']!r}")
+    if not 0 <= float(t["ema_decay"]) < 1:
+        raise ConfigError(f"train.ema_decay: expected 0 (off) or a value in (0, 1), got {t['ema_decay']!r}")
+    if not str(cfg["name"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"name: {cfg['name']!r} must be letters, digits, '-', '_' or '.'")
+
+
+def dump_config(cfg: dict) -> str:
+    """The resolved config as YAML (saved beside the experiment's checkpoints)."""
+    return yaml.safe_dump(cfg, sort_keys=False)

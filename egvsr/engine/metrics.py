@@ -1,0 +1,81 @@
+"""PSNR and SSIM with explicit conventions (channel, border crop), on float images in [0, 1].
+
+Conventions follow BasicSR/MMagic so numbers are comparable with the literature: computation in float64,
+Y channel = ITU-R BT.601 luma of [0, 1] RGB ("MATLAB rgb2ycbcr", range 16..235 / 255), SSIM with an 11x11
+Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, valid-region filtering, averaged over channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import correlate1d
+
+from egvsr.errors import ConfigError
+
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an (H, W, 3) RGB image in [0, 1] -> (H, W, 1) in [16/255, 235/255]."""
+    return (img @ _Y_WEIGHTS + 16.0 / 255.0)[..., None]
+
+
+def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool):
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if pred.shape != gt.shape:
+        raise ConfigError(f"metric inputs differ in shape: prediction {pred.shape}, ground truth {gt.shape}")
+    if pred.ndim == 2:
+        pred, gt = pred[..., None], gt[..., None]
+    if pred.ndim != 3:
+        raise ConfigError(f"metric inputs must be (H, W) or (H, W, C) images, got {pred.shape}")
+    if crop_border < 0 or 2 * crop_border >= min(pred.shape[:2]):
+        raise ConfigError(f"crop_border={crop_border} leaves no pixels of a {pred.shape[:2]} image")
+    if crop_border:
+        pred = pred[crop_border:-crop_border, crop_border:-crop_border]
+        gt = gt[crop_border:-crop_border, crop_border:-crop_border]
+    if y_channel:
+        if pred.shape[-1] != 3:
+            raise ConfigError("y_channel=True needs RGB images (3 channels)")
+        pred, gt = rgb_to_y(pred), rgb_to_y(gt)
+    return pred, gt
+
+
+def psnr(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Peak signal-to-noise ratio in dB for images in [0, 1] (inf for identical images)."""
+    pred, gt = _prepare(pred, gt, crop_border, y_channel)
+    mse = float(np.mean((pred - gt) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    r = np.arange(size) - (size - 1) / 2
+    g = np.exp(-(r**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _filter_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter keeping only positions where the window fits inside the image."""
+    pad = len(g) // 2
+    out = correlate1d(correlate1d(img, g, axis=0, mode="constant"), g, axis=1, mode="constant")
+    return out[pad:-pad, pad:-pad]
+
+
+def ssim(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Structural similarity (Wang et al. 2004), Gaussian window 11 / sigma 1.5, mean over channels."""
+    pred, gt = _prepare(pred, gt, crop_border, y_channel)
+    if min(pred.shape[:2]) < 11:
+        raise ConfigError(f"SSIM needs images of at least 11x11 pixels, got {pred.shape[:2]}")
+    c1, c2 = 0.01**2, 0.03**2
+    g = _gaussian_window()
+    values = []
+    for c in range(pred.shape[-1]):
+        a, b = pred[..., c], gt[..., c]
+        mu_a, mu_b = _filter_valid(a, g), _filter_valid(b, g)
+        var_a = _filter_valid(a * a, g) - mu_a**2
+        var_b = _filter_valid(b * b, g) - mu_b**2
+        cov = _filter_valid(a * b, g) - mu_a * mu_b
+        num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+        den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+        values.append(float(np.mean(num / den)))
+    return float(np.mean(values))

@@ -1,0 +1,74 @@
+"""Metrics checked against independent computations: PSNR from a known MSE, SSIM against scikit-image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egvsr.engine.metrics import psnr, rgb_to_y, ssim
+from egvsr.engine.protocol import get_protocol
+from egvsr.errors import ConfigError
+
+
+def _real_image() -> np.ndarray:
+    """A real photograph shipped with matplotlib, as float RGB in [0, 1]."""
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mpimg
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        img = mpimg.imread(f, format="jpg")
+    return np.asarray(img[:160, :200, :3], np.float64) / 255.0
+
+
+def test_psnr_from_known_mse():
+    gt = np.full((20, 30, 3), 0.5)
+    pred = gt + 0.1  # MSE = 0.01 -> 20 dB
+    assert psnr(pred, gt) == pytest.approx(20.0, abs=1e-9)
+    assert psnr(gt, gt) == float("inf")
+
+
+def test_psnr_border_crop_ignores_border():
+    gt = np.zeros((20, 20, 3))
+    pred = gt.copy()
+    pred[:2] = 1.0
+    assert psnr(pred, gt, crop_border=2) == float("inf")
+    assert psnr(pred, gt) < 20
+
+
+def test_y_channel_matches_bt601():
+    img = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]])
+    y = rgb_to_y(img)[..., 0]
+    assert y[0, 0] == pytest.approx(235 / 255) and y[0, 1] == pytest.approx(16 / 255)
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.1])
+def test_ssim_matches_scikit_image_on_real_image(noise):
+    from skimage.metrics import structural_similarity
+
+    gt = _real_image()
+    rng = np.random.default_rng(0)
+    pred = np.clip(gt + rng.normal(0, noise, gt.shape), 0, 1)
+    ours = ssim(pred, gt)
+    ref = np.mean([
+        structural_similarity(pred[..., c], gt[..., c], gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False, data_range=1.0, full=True)[1][5:-5, 5:-5].mean()
+        for c in range(3)
+    ])
+    assert ours == pytest.approx(ref, abs=1e-6)
+    assert ssim(gt, gt) == pytest.approx(1.0)
+
+
+def test_protocols_and_errors():
+    gt = _real_image()
+    pred = np.clip(gt + 0.05, 0, 1)
+    p_ours, s_ours = get_protocol("ours").score(pred, gt)
+    p_y, _ = get_protocol("videoinr").score(pred, gt)
+    assert np.isfinite(p_ours) and 0 < s_ours < 1 and p_y != p_ours
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        get_protocol("nope")
+    with pytest.raises(ConfigError, match="differs from output"):
+        get_protocol("ours").score(pred[:100], gt)
+    p_resized, _ = get_protocol("egvsr").score(pred[:150, :190], gt)
+    assert np.isfinite(p_resized)
+    with pytest.raises(ConfigError, match="differ in shape"):
+        psnr(pred[:10], gt)

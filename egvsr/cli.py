@@ -38,13 +38,15 @@ def _positive_float(text: str) -> float:
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="describe an event recording (layout, size, events, frames)")
     p.add_argument("file", help="recording: our .h5, E2VID/DSEC .h5, CED folder, .aedat4, .raw, .dat")
+    p.add_argument("--sensor-size", type=_size, metavar="HxW",
+                   help="sensor size when the file does not record it (e.g. 480x640)")
     p.set_defaults(run=_run_info)
 
 
 def _run_info(a) -> None:
     from egvsr.events.io import describe
 
-    print(describe(a.file))
+    print(describe(a.file, sensor_size=a.sensor_size))
 
 
 def _add_convert(sub) -> None:
@@ -53,6 +55,8 @@ def _add_convert(sub) -> None:
     p.add_argument("output", help="output .h5 (egvsr layout)")
     p.add_argument("--sort", action="store_true", help="sort events by time (stable) while converting")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--sensor-size", type=_size, metavar="HxW",
+                   help="sensor size when the input does not record it (e.g. 480x640)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run_convert)
 
@@ -60,7 +64,11 @@ def _add_convert(sub) -> None:
 def _run_convert(a) -> None:
     from egvsr.events.io import convert
 
-    convert(a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=not a.no_progress)
+    out = convert(
+        a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=not a.no_progress,
+        sensor_size=a.sensor_size,
+    )
+    print(f"wrote {out}")
 
 
 # ---- events: voxelize (issue: representations) ----------------------------------------------
@@ -75,7 +83,10 @@ def _add_voxelize(sub) -> None:
     w.add_argument("--window-ms", type=_positive_float, help="fixed windows of W milliseconds")
     p.add_argument("--size", type=_size, help="target HxW (e.g. the LR size); default the sensor size")
     p.add_argument("--polarity", choices=["signed", "split"], default="signed")
-    p.add_argument("--normalize", choices=["none", "standard", "percentile"], default="none")
+    p.add_argument("--normalize", choices=["none", "standard", "percentile"], default="none",
+                   help="per window: none, standard (E2VID, non-zero entries), percentile (EvTexture q98)")
+    p.add_argument("--tau-ms", type=_positive_float, default=None,
+                   help="time-surface decay (default: window / bins)")
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -89,7 +100,7 @@ def _run_voxelize(a) -> None:
         a.input, a.output, representation=a.repr, bins=a.bins,
         between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
         polarity=a.polarity, normalize=a.normalize, threads=a.threads,
-        overwrite=a.overwrite, progress=not a.no_progress,
+        overwrite=a.overwrite, progress=not a.no_progress, tau_ms=a.tau_ms,
     )
 
 

@@ -12,6 +12,16 @@ _EXPORTS = {
     "EventStream": "egvsr.events.stream",
     "polarity_to_signed": "egvsr.events.stream",
     "Frames": "egvsr.events.frames",
+    "read_events": "egvsr.events.io",
+    "open_events": "egvsr.events.io",
+    "write_events": "egvsr.events.io",
+    "EventWriter": "egvsr.events.io",
+    "EventSource": "egvsr.events.io",
+    "detect_layout": "egvsr.events.io",
+    "LAYOUTS": "egvsr.events.io",
+    "describe": "egvsr.events.io",
+    "summarize": "egvsr.events.io",
+    "convert": "egvsr.events.io",
 }
 
 

@@ -1,0 +1,78 @@
+"""Datasets from the `data.train` / `data.val` sections of an experiment config.
+
+A section holds `recordings` (a list of paths, or `sample:SEED` entries generated on first use into
+`sample_cache`) or `root` + `split`, and otherwise the keyword arguments of `EventVSRDataset`; any other
+key is rejected with its dotted name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from egvsr.errors import ConfigError
+
+SECTION_KEYS = {"recordings", "root", "split", "sample_cache", "sample_seconds", "sample_size"}
+
+
+def _dataset_options() -> set[str]:
+    from egvsr.datasets import EventVSRDataset
+
+    params = inspect.signature(EventVSRDataset.__init__).parameters
+    return {k for k, p in params.items() if p.kind == p.KEYWORD_ONLY}
+
+
+def resolve_recordings(spec: dict, where: str) -> list[str]:
+    """Paths of the recordings a section names, generating `sample:SEED` recordings when missing."""
+    entries = spec.get("recordings")
+    if entries is None:
+        raise ConfigError(f"{where}: give 'recordings' (paths or sample:SEED) or 'root' and 'split'")
+    if isinstance(entries, (str, Path)):
+        entries = [entries]
+    cache = Path(spec.get("sample_cache", "experiments/_samples"))
+    out = []
+    for entry in entries:
+        text = str(entry)
+        if text.startswith("sample:"):
+            out.append(str(_ensure_sample(text, cache, spec, where)))
+        else:
+            if not Path(text).exists():
+                raise ConfigError(f"{where}.recordings: {text} does not exist")
+            out.append(text)
+    return out
+
+
+def _ensure_sample(entry: str, cache: Path, spec: dict, where: str) -> Path:
+    try:
+        seed = int(entry.split(":", 1)[1])
+    except ValueError:
+        raise ConfigError(f"{where}.recordings: {entry!r} should be sample:SEED with an integer seed") from None
+    seconds = float(spec.get("sample_seconds", 2.0))
+    size = tuple(spec.get("sample_size", (260, 346)))
+    path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
+    if not path.exists():
+        from egvsr.events.simulate import make_sample
+
+        make_sample(path, seed=seed, seconds=seconds, size=size, progress=False)
+    return path
+
+
+def build_dataset(spec: dict, where: str, **fixed: Any):
+    """An `EventVSRDataset` from a config section (`fixed` options override the section)."""
+    from egvsr.datasets import EventVSRDataset
+
+    allowed = _dataset_options()
+    unknown = sorted(set(spec) - allowed - SECTION_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {where}.{unknown[0]}; valid keys: {sorted(allowed | SECTION_KEYS)}"
+        )
+    options = {k: v for k, v in spec.items() if k in allowed}
+    options.update(fixed)
+    if "root" in spec:
+        root = Path(spec["root"])
+        if not root.is_dir():
+            raise ConfigError(f"{where}.root: {root} is not a folder")
+        return EventVSRDataset.from_root(root, spec.get("split", "all"), **options)
+    return EventVSRDataset(resolve_recordings(spec, where), **options)

@@ -1,0 +1,194 @@
+"""Reader for EGVSR's CED folders (yunfanLu/INR-Event-VSR extraction; design/events.md §1d).
+
+A folder of `<ros_ns>.png` colour frames and `<ros_ns>.npy` event packets, each an (N, 4) float64
+array of `[t_ns, x, y, p]` with p in {0, 1}; names are integer nanoseconds and sort into one
+timeline. Opening reads only each packet's .npy header (no file stays open); a window read is
+found by bisection and reads only the rows it needs. Sensor size: the first PNG's shape, else the
+DAVIS346's 260x346 that CED uses, unless `sensor_size` says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
+from egvsr.events.io.source import EventSource
+
+CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
+_NAME = re.compile(r"^(\d+)\.(npy|png)$")
+
+
+def _listing(folder: Path) -> tuple[list[tuple[int, Path]], list[tuple[int, Path]]]:
+    packets, frames = [], []
+    for entry in folder.iterdir():
+        m = _NAME.match(entry.name)
+        if m and entry.is_file():
+            (packets if m.group(2) == "npy" else frames).append((int(m.group(1)), entry))
+    return sorted(packets), sorted(frames)
+
+
+def matches(folder: Path) -> bool:
+    """A folder with at least one `<ns>.npy` packet or `<ns>.png` frame."""
+    packets, frames = _listing(folder)
+    return bool(packets or frames)
+
+
+class _Packet:
+    """Where one .npy packet's rows lie on disk; rows are read on demand, never kept open."""
+
+    def __init__(self, path: Path, rows: int, offset: int, dtype: np.dtype, fortran: bool) -> None:
+        self.path, self.rows, self.offset, self.dtype, self.fortran = path, rows, offset, dtype, fortran
+
+    def rows_slice(self, lo: int, hi: int) -> np.ndarray:
+        """Rows [lo, hi) as an (hi - lo, 4) array."""
+        try:
+            if self.fortran:  # column-major: rare; load the whole packet
+                return np.load(self.path, allow_pickle=False)[lo:hi]
+            width = 4 * self.dtype.itemsize
+            data = np.fromfile(
+                self.path, self.dtype, count=(hi - lo) * 4, offset=self.offset + lo * width
+            )
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{self.path}: read failed ({exc})") from None
+        if data.size != (hi - lo) * 4:
+            raise InputFileError(f"{self.path}: packet is truncated")
+        return data.reshape(hi - lo, 4)
+
+
+def ns_to_us(t_ns: np.ndarray) -> np.ndarray:
+    """float64 nanoseconds -> int64 µs (rounded to nearest)."""
+    return np.rint(np.asarray(t_ns, np.float64) / 1000.0).astype(np.int64)
+
+
+class CedFolderSource(EventSource):
+    """An open CED folder."""
+
+    layout = "ced"
+    keys = {"x": "column 1 (x)", "y": "column 2 (y)", "t": "column 0 (t_ns)", "p": "column 3 (p)"}
+
+    def __init__(self, folder: Path, sensor_size: tuple[int, int] | None = None) -> None:
+        packets, frames = _listing(folder)
+        self._packets = [self._load(path) for _, path in packets]
+        counts = [pk.rows for pk in self._packets]
+        self._offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self._frames = frames
+        if sensor_size is None:
+            sensor_size = self._png_size(folder) if frames else CED_SENSOR_SIZE
+        super().__init__(folder, sensor_size[1], sensor_size[0], int(self._offsets[-1]))
+        self.keys = {k: f"packets' {v}" for k, v in type(self).keys.items()}
+
+    @staticmethod
+    def _load(path: Path) -> "_Packet":
+        try:
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:
+                    raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
+                offset = fh.tell()
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputFileError(f"{path}: not a readable .npy event packet ({exc})") from None
+        if int(np.prod(shape)) == 0:
+            return _Packet(path, 0, offset, np.dtype(np.float64), False)
+        if len(shape) != 2 or shape[1] != 4 or dtype.kind not in "fiu":
+            raise FormatError(
+                f"{path}: packet has shape {shape} dtype {dtype}, expected (N, 4) float64 "
+                "rows of [t_ns, x, y, p]"
+            )
+        if path.stat().st_size < offset + shape[0] * 4 * dtype.itemsize:
+            raise InputFileError(f"{path}: packet is truncated (expected {shape[0]} rows)")
+        return _Packet(path, int(shape[0]), offset, dtype, bool(fortran))
+
+    def _png_size(self, folder: Path) -> tuple[int, int]:
+        img = self.read_frame_path(self._frames[0][1])
+        return int(img.shape[0]), int(img.shape[1])
+
+    # ---- events -------------------------------------------------------------------------------
+    def _columns(self, i0: int, i1: int, cols) -> np.ndarray:
+        """Rows [i0, i1) of the virtual concatenation of all packets, only the given columns."""
+        if i1 <= i0:
+            return np.zeros((0, len(cols)), np.float64)
+        a = int(np.searchsorted(self._offsets, i0, side="right")) - 1
+        b = int(np.searchsorted(self._offsets, i1, side="left"))
+        parts = []
+        for j in range(a, b):
+            lo = max(i0 - int(self._offsets[j]), 0)
+            hi = min(i1 - int(self._offsets[j]), self._packets[j].rows)
+            if hi > lo:
+                parts.append(self._packets[j].rows_slice(lo, hi)[:, cols].astype(np.float64))
+        return np.concatenate(parts) if parts else np.zeros((0, len(cols)), np.float64)
+
+    def _read_t(self, i0, i1):
+        return ns_to_us(self._columns(i0, i1, [0])[:, 0])
+
+    def _read_p(self, i0, i1):
+        return self._signed_polarity(self._columns(i0, i1, [3])[:, 0], "01f", i0)
+
+    def _read_arrays(self, i0, i1):
+        rows = self._columns(i0, i1, [0, 1, 2, 3])
+        x = self._coords(rows[:, 1], "x", self.width, i0)
+        y = self._coords(rows[:, 2], "y", self.height, i0)
+        return x, y, ns_to_us(rows[:, 0]), self._signed_polarity(rows[:, 3], "01f", i0)
+
+    def _coords(self, v: np.ndarray, name: str, limit: int, i0: int) -> np.ndarray:
+        ok = (v >= 0) & (v < limit) & (v == np.floor(v))  # also rejects NaN
+        if not ok.all():
+            bad = int(np.flatnonzero(~ok)[0])
+            raise EventValidationError(
+                f"{self.path}: {self.keys[name]} of event {i0 + bad} is {v[bad]!r}, expected an "
+                f"integer pixel 0 <= {name} < {limit} of the {self.width}x{self.height} sensor"
+            )
+        return v.astype(np.uint16)
+
+    def _signed_polarity(self, p, encoding, i0):
+        if encoding != "01f":
+            return super()._signed_polarity(p, encoding, i0)
+        ok = (p == 0) | (p == 1)
+        if not ok.all():
+            bad = int(np.flatnonzero(~ok)[0])
+            raise EventValidationError(
+                f"{self.path}: {self.keys['p']} of event {i0 + bad} is {p[bad]!r}, expected 0 or 1"
+            )
+        return (p.astype(np.int8) * 2 - 1).astype(np.int8)
+
+    # ---- frames -------------------------------------------------------------------------------
+    def frame_times(self):
+        if not self._frames:
+            return None
+        return np.array([ns // 1000 for ns, _ in self._frames], np.int64)
+
+    def read_frame(self, i):
+        i = self._check_frame_index(i, len(self._frames), "frame")
+        img = self.read_frame_path(self._frames[i][1])
+        if img.shape[:2] != (self.height, self.width):
+            raise FormatError(
+                f"{self._frames[i][1]}: frame is {img.shape[1]}x{img.shape[0]}, expected the sensor "
+                f"size {self.width}x{self.height}"
+            )
+        return img
+
+    @staticmethod
+    def read_frame_path(path: Path) -> np.ndarray:
+        """A PNG as uint8 (H, W, C) RGB or gray (cv2 loads BGR; converted here)."""
+        try:
+            import cv2
+        except ImportError:
+            raise MissingDependencyError(
+                f"{path}: reading CED frames needs OpenCV: pip install opencv-python-headless"
+            ) from None
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise InputFileError(f"{path}: not a readable PNG frame")
+        if img.dtype != np.uint8:
+            raise FormatError(f"{path}: frame is {img.dtype}, expected 8-bit")
+        if img.ndim == 2:
+            return img[..., None]
+        if img.shape[2] == 4:
+            img = img[..., :3]
+        return np.ascontiguousarray(img[..., ::-1])

@@ -1,0 +1,130 @@
+"""Reader for the E2VID / event_utils HDF5 layout ("Monash" packager, design/events.md §1a).
+
+`events/xs, ys` int16, `events/ts` float64 **seconds**, `events/ps` bool (True = ON); frames in
+`images/image%09d` with a `timestamp` attribute (seconds) and `type` "greyscale" or "color_bgr".
+Sensor size from the root attribute `sensor_resolution` (H, W[, 3]), else the first image's shape,
+else the caller's `sensor_size`. There is no index: window starts are found by bisection over ts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from egvsr.errors import FormatError
+from egvsr.events.io import h5util
+from egvsr.events.io.source import EventSource
+
+KEYS = {"x": "events/xs", "y": "events/ys", "t": "events/ts", "p": "events/ps"}
+_IMAGE_NAME = re.compile(r"^image(\d+)$")
+
+
+def matches(f: h5py.File) -> bool:
+    """An `events` group holding any of xs/ys/ts/ps."""
+    g = f.get("events")
+    return isinstance(g, h5py.Group) and any(k in g for k in ("xs", "ys", "ts", "ps"))
+
+
+def seconds_to_us(ts: np.ndarray) -> np.ndarray:
+    """float seconds -> int64 µs, rounded to nearest (float64 keeps µs exact to ~2^53 µs)."""
+    return np.rint(np.asarray(ts, np.float64) * 1e6).astype(np.int64)
+
+
+class E2vidH5Source(EventSource):
+    """An open E2VID / event_utils HDF5 file."""
+
+    layout = "e2vid"
+    keys = KEYS
+
+    def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
+        self._f = f
+        ds = {k: h5util.dataset(f, key, path, "e2vid") for k, key in KEYS.items()}
+        h5util.require_1d(ds["x"], path, "iu", "integer columns (int16)")
+        h5util.require_1d(ds["y"], path, "iu", "integer rows (int16)")
+        h5util.require_1d(ds["t"], path, "fiu", "float64 seconds")
+        h5util.require_1d(ds["p"], path, "biu", "bool polarity (True = ON)")
+        n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
+        self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
+        self._p_encoding = "bool" if ds["p"].dtype == np.bool_ else None
+        self._frames = self._find_frames(path, f)
+        if sensor_size is None:
+            sensor_size = self._sensor_size(path, f)
+        super().__init__(path, sensor_size[1], sensor_size[0], n)
+
+    def close(self) -> None:
+        self._f.close()
+
+    # ---- sensor size and frames ---------------------------------------------------------------
+    @staticmethod
+    def _find_frames(path: Path, f: h5py.File) -> list[tuple[int, h5py.Dataset]]:
+        g = f.get("images")
+        if not isinstance(g, h5py.Group):
+            return []
+        frames = []
+        for name in g:
+            m = _IMAGE_NAME.match(name)
+            if m and isinstance(g[name], h5py.Dataset):
+                ds = g[name]
+                if "timestamp" not in ds.attrs:
+                    raise FormatError(f"{path}: 'images/{name}' has no 'timestamp' attribute (seconds)")
+                frames.append((int(m.group(1)), ds))
+        frames.sort(key=lambda item: item[0])
+        return frames
+
+    def _sensor_size(self, path: Path, f: h5py.File) -> tuple[int, int]:
+        res = f.attrs.get("sensor_resolution")
+        if res is not None and np.size(res) >= 2:
+            h, w = (int(v) for v in np.asarray(res).ravel()[:2])
+            return h, w
+        if self._frames:
+            shape = self._frames[0][1].shape
+            return int(shape[0]), int(shape[1])
+        raise FormatError(
+            f"{path}: the E2VID file has no 'sensor_resolution' attribute and no images, so its "
+            "sensor size is unknown; pass it: read_events(path, sensor_size=(H, W))"
+        )
+
+    def frame_times(self):
+        if not self._frames:
+            return None
+        t = seconds_to_us(np.array([float(ds.attrs["timestamp"]) for _, ds in self._frames]))
+        if t.size > 1 and (np.diff(t) <= 0).any():
+            i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
+            raise FormatError(
+                f"{self.path}: image timestamps must strictly increase; "
+                f"'{self._frames[i][1].name.lstrip('/')}' does not"
+            )
+        return t
+
+    def read_frame(self, i):
+        i = self._check_frame_index(i, len(self._frames), "frame")
+        ds = self._frames[i][1]
+        with h5util.translate_read_errors(self.path, ds):
+            img = ds[()]
+        if img.dtype != np.uint8 or img.ndim not in (2, 3):
+            raise FormatError(
+                f"{self.path}: '{ds.name.lstrip('/')}' is {img.dtype} {img.shape}, expected uint8 "
+                "(H, W) or (H, W, 3)"
+            )
+        if img.ndim == 2:
+            return img[..., None]
+        kind = ds.attrs.get("type", "color_bgr")
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        return np.ascontiguousarray(img[..., ::-1]) if "bgr" in kind.lower() else img
+
+    # ---- events -------------------------------------------------------------------------------
+    def _read_t(self, i0, i1):
+        ts = h5util.read_slice(self._t, i0, i1, self.path)
+        return seconds_to_us(ts) if ts.dtype.kind == "f" else ts.astype(np.int64)
+
+    def _read_p(self, i0, i1):
+        p = h5util.read_slice(self._p, i0, i1, self.path)
+        return self._signed_polarity(p, self._p_encoding or "ternary", i0)
+
+    def _read_arrays(self, i0, i1):
+        x = h5util.read_slice(self._x, i0, i1, self.path)
+        y = h5util.read_slice(self._y, i0, i1, self.path)
+        return x, y, self._read_t(i0, i1), self._read_p(i0, i1)

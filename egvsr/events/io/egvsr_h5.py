@@ -1,0 +1,137 @@
+"""Reader for our own HDF5 layout ("egvsr", version 1; see docs/CONTRACTS.md and docs/io.md).
+
+Seeking uses the millisecond index `events/ms_to_idx` (attr `t0_us`): a window start is bracketed
+to the events of one millisecond, then found in that slice, so a window read touches only the
+chunks that hold it. Files without the index (allowed) fall back to bisection over `events/t`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from egvsr.errors import FormatError
+from egvsr.events.io import h5util
+from egvsr.events.io.source import EventSource
+
+FORMAT = "egvsr"
+VERSION = 1
+KEYS = {"x": "events/x", "y": "events/y", "t": "events/t", "p": "events/p"}
+INDEX_KEY = "events/ms_to_idx"
+
+
+def matches(f: h5py.File) -> bool:
+    """Content test used by layout detection: the root attribute format == "egvsr"."""
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode("utf-8", "replace")
+    return fmt == FORMAT
+
+
+class EgvsrH5Source(EventSource):
+    """An open file of our layout."""
+
+    layout = "egvsr"
+    keys = KEYS
+
+    def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
+        self._f = f
+        version = f.attrs.get("version")
+        if version is None or int(version) > VERSION:
+            raise FormatError(
+                f"{path}: egvsr layout version {version!r} is not supported; expected version "
+                f"<= {VERSION} (written by a newer egvsr? upgrade the toolkit)"
+            )
+        if sensor_size is None:
+            for key in ("width", "height"):
+                if key not in f.attrs:
+                    raise FormatError(f"{path}: missing root attribute '{key}' (egvsr layout)")
+            sensor_size = (int(f.attrs["height"]), int(f.attrs["width"]))
+        ds = {k: h5util.dataset(f, key, path, "egvsr") for k, key in KEYS.items()}
+        for k in ("x", "y", "p"):
+            h5util.require_1d(ds[k], path, "iu", "integers")
+        h5util.require_1d(ds["t"], path, "iu", "integer microseconds (int64)")
+        n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
+        declared = f.attrs.get("num_events")
+        if declared is not None and int(declared) != n:
+            raise FormatError(
+                f"{path}: attribute num_events = {int(declared)} but the event arrays hold {n} "
+                "events; the file is incomplete or was edited"
+            )
+        self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
+        idx = f.get(INDEX_KEY)
+        self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
+        self._index_t0 = int(idx.attrs.get("t0_us", 0)) if self._index is not None else 0
+        super().__init__(path, sensor_size[1], sensor_size[0], n)
+
+    def close(self) -> None:
+        self._f.close()
+
+    # ---- events -------------------------------------------------------------------------------
+    def _read_arrays(self, i0, i1):
+        path = self.path
+        x = h5util.read_slice(self._x, i0, i1, path)
+        y = h5util.read_slice(self._y, i0, i1, path)
+        t = h5util.read_slice(self._t, i0, i1, path).astype(np.int64, copy=False)
+        p = self._signed_polarity(h5util.read_slice(self._p, i0, i1, path), "signed", i0)
+        return x, y, t, p
+
+    def _read_t(self, i0, i1):
+        return h5util.read_slice(self._t, i0, i1, self.path).astype(np.int64, copy=False)
+
+    def _read_p(self, i0, i1):
+        return h5util.read_slice(self._p, i0, i1, self.path)
+
+    def _bracket(self, t_us: int) -> tuple[int, int]:
+        return h5util.ms_bracket(self._index, self._index_t0, t_us, self.num_events, self.path)
+
+    # ---- frames -------------------------------------------------------------------------------
+    def _frame_group(self, name: str):
+        g = self._f.get(name)
+        if g is None:
+            return None
+        images = h5util.dataset(self._f, f"{name}/images", self.path, "egvsr")
+        times = h5util.dataset(self._f, f"{name}/t", self.path, "egvsr")
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
+            raise FormatError(
+                f"{self.path}: '{name}/images' has shape {images.shape} dtype {images.dtype}, "
+                "expected uint8 (N, H, W, C) with C 1 or 3"
+            )
+        if times.shape != (images.shape[0],):
+            raise FormatError(
+                f"{self.path}: '{name}/t' has shape {times.shape}, expected ({images.shape[0]},) "
+                f"to match '{name}/images'"
+            )
+        return images, times
+
+    def _times(self, name: str) -> np.ndarray | None:
+        g = self._frame_group(name)
+        if g is None:
+            return None
+        with h5util.translate_read_errors(self.path, g[1]):
+            t = g[1][()].astype(np.int64)
+        if t.size > 1 and (np.diff(t) <= 0).any():
+            i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
+            raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i}")
+        return t
+
+    def _image(self, name: str, i: int) -> np.ndarray:
+        g = self._frame_group(name)
+        n = 0 if g is None else g[0].shape[0]
+        i = self._check_frame_index(i, n, "frame" if name == "frames" else "ground-truth frame")
+        with h5util.translate_read_errors(self.path, g[0]):
+            return g[0][i]
+
+    def frame_times(self):
+        return self._times("frames")
+
+    def read_frame(self, i):
+        return self._image("frames", i)
+
+    def gt_times(self):
+        return self._times("gt")
+
+    def read_gt(self, i):
+        return self._image("gt", i)

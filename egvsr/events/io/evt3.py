@@ -1,0 +1,132 @@
+"""Prophesee EVT 3.0 decoder (numba kernel + plain-Python reference used by the tests).
+
+We decode EVT3 ourselves rather than through expelliarmus (the decoder tonic relies on):
+expelliarmus 1.1.12 adds a spurious 4096 µs whenever TIME_LOW drops after a TIME_HIGH update,
+so most events of a real recording come out late (a regression test in tests/test_io_layouts.py
+pins the case). EVT2 and DAT decode correctly there and still go through it.
+
+Word layout (16-bit little-endian, 4-bit type in bits 15..12):
+  0x0 ADDR_Y [10:0] y            0x2 ADDR_X [11] pol, [10:0] x -> one event
+  0x3 VECT_BASE_X [11] pol, [10:0] x    0x4 VECT_12 [11:0] valid -> events at x..x+11, x += 12
+  0x5 VECT_8 [7:0] valid, x += 8        0x6 TIME_LOW [11:0]      0x8 TIME_HIGH [11:0]
+Time = loops * 2^24 + TIME_HIGH * 2^12 + TIME_LOW µs; a TIME_HIGH that falls back by more than
+half its range starts a new loop. Other types (triggers, continued, others) are skipped.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# decoder state carried across blocks: y, base_x, pol, time_high, time_low, loops, seen_time_high
+STATE_SIZE = 7
+_HALF_RANGE = 1 << 11
+
+
+def new_state() -> np.ndarray:
+    """Initial decoder state."""
+    return np.zeros(STATE_SIZE, np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_words(words, state, x, y, t, p):
+    """Decode `words` into the output arrays; stop early when they might overflow.
+
+    Returns (events written, words consumed); `state` is updated in place so the next block
+    continues where this one stopped. Outputs need room for at least 12 events.
+    """
+    cy, bx, pol, th, tl, loops, seen = state[0], state[1], state[2], state[3], state[4], state[5], state[6]
+    n = 0
+    cap = x.shape[0]
+    i = 0
+    nw = words.shape[0]
+    while i < nw:
+        if n + 12 > cap:
+            break
+        w = np.int64(words[i])
+        kind = w >> 12
+        if kind == 0x0:
+            cy = w & 0x7FF
+        elif kind == 0x2:
+            ts = (loops << 24) | (th << 12) | tl
+            x[n] = w & 0x7FF
+            y[n] = cy
+            t[n] = ts
+            p[n] = 1 if (w >> 11) & 1 else -1
+            n += 1
+        elif kind == 0x3:
+            bx = w & 0x7FF
+            pol = (w >> 11) & 1
+        elif kind == 0x4 or kind == 0x5:
+            width = 12 if kind == 0x4 else 8
+            ts = (loops << 24) | (th << 12) | tl
+            for b in range(width):
+                if (w >> b) & 1:
+                    x[n] = bx + b
+                    y[n] = cy
+                    t[n] = ts
+                    p[n] = 1 if pol else -1
+                    n += 1
+            bx += width
+        elif kind == 0x6:
+            tl = w & 0xFFF
+        elif kind == 0x8:
+            new_th = w & 0xFFF
+            if seen and th - new_th > _HALF_RANGE:
+                loops += 1
+            th = new_th
+            seen = 1
+        i += 1
+    state[0], state[1], state[2], state[3], state[4], state[5], state[6] = cy, bx, pol, th, tl, loops, seen
+    return n, i
+
+
+def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Plain-Python decoder of a whole word array (slow; the tests' reference)."""
+    xs, ys, ts, ps = [], [], [], []
+    cy = bx = pol = th = tl = loops = 0
+    seen = False
+    for w in (int(v) for v in words):
+        kind, payload = w >> 12, w & 0xFFF
+        now = loops * (1 << 24) + th * 4096 + tl
+        if kind == 0x0:
+            cy = payload & 0x7FF
+        elif kind == 0x2:
+            xs.append(payload & 0x7FF), ys.append(cy), ts.append(now), ps.append(1 if payload >> 11 else -1)
+        elif kind == 0x3:
+            bx, pol = payload & 0x7FF, payload >> 11
+        elif kind in (0x4, 0x5):
+            width = 12 if kind == 0x4 else 8
+            for b in range(width):
+                if payload >> b & 1:
+                    xs.append(bx + b), ys.append(cy), ts.append(now), ps.append(1 if pol else -1)
+            bx += width
+        elif kind == 0x6:
+            tl = payload
+        elif kind == 0x8:
+            if seen and th - payload > _HALF_RANGE:
+                loops += 1
+            th, seen = payload, True
+    return (np.array(xs, np.int64), np.array(ys, np.int64), np.array(ts, np.int64), np.array(ps, np.int8))
+
+
+def decode_file(path, data_offset: int, block_words: int = 1 << 21):
+    """Yield (x uint16, y uint16, t int64 µs, p int8) per block of a `.raw` file's EVT3 payload."""
+    state = new_state()
+    size = (path.stat().st_size - data_offset) // 2
+    pos = 0
+    while pos < size:
+        words = np.fromfile(path, np.uint16, count=min(block_words, size - pos), offset=data_offset + 2 * pos)
+        if words.size == 0:
+            break
+        start = 0
+        while start < words.size:
+            cap = 2 * (words.size - start) + 12
+            x = np.empty(cap, np.uint16)
+            y = np.empty(cap, np.uint16)
+            t = np.empty(cap, np.int64)
+            p = np.empty(cap, np.int8)
+            n, used = decode_words(words[start:], state, x, y, t, p)
+            start += used
+            yield x[:n].copy(), y[:n].copy(), t[:n].copy(), p[:n].copy()
+        pos += words.size

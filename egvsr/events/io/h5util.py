@@ -1,0 +1,147 @@
+"""HDF5 access with the toolkit's error messages.
+
+h5py reports a truncated file, a missing compression plugin or a wrong key as `OSError`/`KeyError`
+from deep inside; these helpers turn each into an `InputFileError`/`FormatError` that names the file
+and the key, so a user sees what is wrong with *their* file rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from egvsr.errors import FormatError, InputFileError, MissingDependencyError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# A larger chunk cache than h5py's 1 MiB default keeps one decompressed chunk of every event
+# dataset resident, so index look-ups and bisection probes do not decompress a chunk twice.
+CHUNK_CACHE_BYTES = 32 * 1024 * 1024
+
+_PLUGIN_FILTERS = {32001: "Blosc", 32004: "LZ4", 32008: "Bitshuffle", 32015: "Zstandard"}
+
+
+def is_hdf5(path: Path) -> bool:
+    """True when the file carries the HDF5 signature (at offset 0 or a user-block boundary)."""
+    try:
+        return bool(h5py.is_hdf5(str(path)))
+    except OSError:
+        return False
+
+
+def open_h5(path: Path, mode: str = "r") -> h5py.File:
+    """Open an HDF5 file for reading, translating h5py's OSError into `InputFileError`."""
+    try:
+        return h5py.File(path, mode, rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text:
+            raise InputFileError(
+                f"{path}: the HDF5 file is truncated ({text}); it was probably cut short while "
+                "being written or copied: re-create or re-download it"
+            ) from None
+        raise InputFileError(f"{path}: not a readable HDF5 file ({text})") from None
+
+
+def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:
+    """`f[key]` as a dataset, or `FormatError` naming the file, key and layout."""
+    obj = f.get(key)
+    if obj is None:
+        raise FormatError(f"{path}: missing key '{key}' required by the {layout} layout")
+    if not isinstance(obj, h5py.Dataset):
+        raise FormatError(f"{path}: '{key}' is a group, expected a dataset ({layout} layout)")
+    return obj
+
+
+def require_1d(ds: h5py.Dataset, path: Path, kinds: str, what: str) -> None:
+    """Raise `FormatError` unless `ds` is 1-D with a dtype kind in `kinds` (numpy kind letters)."""
+    if ds.ndim != 1:
+        raise FormatError(f"{path}: '{ds.name.lstrip('/')}' has shape {ds.shape}, expected 1-D ({what})")
+    if ds.dtype.kind not in kinds:
+        raise FormatError(
+            f"{path}: '{ds.name.lstrip('/')}' has dtype {ds.dtype}, expected {what}"
+        )
+
+
+def equal_lengths(path: Path, datasets: dict[str, h5py.Dataset]) -> int:
+    """The common length of the datasets, or `FormatError` listing every length."""
+    lengths = {k: int(d.shape[0]) for k, d in datasets.items()}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{k}={n}" for k, n in lengths.items())
+        raise FormatError(
+            f"{path}: event arrays have mismatched lengths ({listed}); expected equal lengths"
+        )
+    return next(iter(lengths.values()), 0)
+
+
+def missing_plugin(ds: h5py.Dataset) -> str | None:
+    """Name of a third-party compression filter `ds` needs that is not registered, else None."""
+    try:
+        plist = ds.id.get_create_plist()
+        filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    except Exception:  # noqa: BLE001 - metadata probe only
+        return None
+    for fid in filters:
+        if fid in _PLUGIN_FILTERS and not h5py.h5z.filter_avail(fid):
+            return f"{_PLUGIN_FILTERS[fid]} (HDF5 filter {fid})"
+    return None
+
+
+def read_slice(ds: h5py.Dataset, i0: int, i1: int, path: Path) -> np.ndarray:
+    """`ds[i0:i1]` with OSError (truncation, missing plugin) turned into toolkit errors."""
+    with translate_read_errors(path, ds):
+        return ds[i0:i1]
+
+
+@contextlib.contextmanager
+def translate_read_errors(path: Path, ds: h5py.Dataset | None = None) -> Iterator[None]:
+    """Re-raise h5py read failures as `MissingDependencyError` or `InputFileError` naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        if ds is not None:
+            plugin = missing_plugin(ds)
+            if plugin is not None:
+                raise MissingDependencyError(
+                    f"{path}: '{ds.name.lstrip('/')}' is compressed with {plugin}, which h5py cannot "
+                    "decode without the 'hdf5plugin' package: pip install hdf5plugin "
+                    "(or pip install 'egvsr[dsec]')"
+                ) from None
+        where = f" while reading '{ds.name.lstrip('/')}'" if ds is not None else ""
+        raise InputFileError(
+            f"{path}: read failed{where} ({exc}); the file is probably truncated or corrupted"
+        ) from None
+
+
+def load_plugins() -> bool:
+    """Import `hdf5plugin` if installed (registers Blosc & co. with h5py); True when available."""
+    try:
+        import hdf5plugin  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def ms_bracket(
+    index: h5py.Dataset | None, t0_us: int, t_us: int, n: int, path: Path
+) -> tuple[int, int]:
+    """[lo, hi] holding the first event with t >= t_us, from a millisecond index.
+
+    `index[k]` is the first event with t >= t0_us + 1000 k (ours and DSEC's `ms_to_idx`), so the
+    answer lies between the entries of the millisecond that contains t_us. Without an index: [0, n].
+    """
+    if index is None or index.shape[0] == 0 or n == 0:
+        return 0, n
+    k = (t_us - t0_us) // 1000
+    if k < 0:
+        return 0, 0
+    size = index.shape[0]
+    if k >= size - 1:
+        return min(int(read_slice(index, size - 1, size, path)[0]), n), n
+    lo, hi = (min(int(v), n) for v in read_slice(index, k, k + 2, path))
+    return lo, max(lo, hi)

@@ -1,0 +1,66 @@
+"""The `% key value` text header of Prophesee RAW (EVT2/EVT3) and DAT files: kind and sensor size.
+
+RAW headers name the encoding (`% evt 3.0`, `% format EVT3;height=720;width=1280`) and usually
+the geometry (`% geometry 1280x720`); DAT headers read `% Data file containing CD events`,
+`% Height 480`, `% Width 640`. Only the header is parsed here; events are decoded by the bridge.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def header_lines(head: bytes) -> list[str]:
+    """The leading `%` lines of a file's first bytes, without the `%` and surrounding spaces."""
+    lines = []
+    for raw in head.split(b"\n"):
+        if not raw.startswith(b"%"):
+            break
+        lines.append(raw[1:].decode("latin-1").strip())
+        if lines[-1].lower() == "end":
+            break
+    return lines
+
+
+def detect(head: bytes) -> str | None:
+    """"evt2", "evt3" or "dat" from the header, or None when it is not a Prophesee header."""
+    lines = header_lines(head)
+    for line in lines:
+        low = line.lower()
+        m = re.match(r"(?:evt\s+|format\s+evt)(\d)", low)
+        if m and m.group(1) in ("2", "3"):
+            return f"evt{m.group(1)}"
+    if any(line.lower().startswith(("data file containing", "version")) for line in lines):
+        return "dat"
+    return None
+
+
+def sensor_size(head: bytes) -> tuple[int, int] | None:
+    """(height, width) from `format ...;height=;width=`, `geometry WxH` or `Height`/`Width` lines."""
+    h = w = None
+    for line in header_lines(head):
+        low = line.lower()
+        fmt = dict(re.findall(r"(height|width)=(\d+)", low))
+        if "height" in fmt and "width" in fmt:
+            return int(fmt["height"]), int(fmt["width"])
+        m = re.match(r"geometry\s+(\d+)\s*x\s*(\d+)", low)
+        if m:
+            return int(m.group(2)), int(m.group(1))
+        m = re.match(r"(height|width)\s+(\d+)$", low)
+        if m:
+            h, w = (int(m.group(2)), w) if m.group(1) == "height" else (h, int(m.group(2)))
+    return (h, w) if h and w else None
+
+
+def data_offset(head: bytes) -> int:
+    """Byte offset where the binary payload starts (after the `%` header lines)."""
+    pos = 0
+    while head.startswith(b"%", pos):
+        end = head.find(b"\n", pos)
+        if end < 0:
+            return len(head)
+        line = head[pos + 1:end].strip().lower()
+        pos = end + 1
+        if line == b"end":
+            break
+    return pos

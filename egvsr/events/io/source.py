@@ -1,0 +1,256 @@
+"""`EventSource`: one open recording of any layout, read by time window or in bounded chunks.
+
+A layout subclass supplies raw access by event index (`_read_arrays`, `_read_t`) and, when it has
+one, an index for seeking (`_first_index_at`). This base class does the rest once for all layouts:
+window look-up by bisection over the time column, validation that names the file, key and *global*
+index of the first bad event, chunked iteration with order checks across chunk boundaries, and the
+frame accessors' defaults (no frames).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.checks import first_decrease, first_not_unit, first_outside
+from egvsr.events.frames import Frames
+from egvsr.events.stream import EventStream
+
+DEFAULT_CHUNK_EVENTS = 1 << 21
+# Bisection narrows the search to this many events, then reads them in one go.
+_SCAN_EVENTS = 1 << 16
+
+
+class EventSource:
+    """An open recording. Use as a context manager; see docs/CONTRACTS.md for the interface."""
+
+    layout: str = "?"
+    #: dataset / column names used in messages, per field
+    keys: dict[str, str] = {"x": "x", "y": "y", "t": "t", "p": "p"}
+
+    def __init__(self, path: Path, width: int, height: int, num_events: int) -> None:
+        self.path = Path(path)
+        self.width = int(width)
+        self.height = int(height)
+        self.num_events = int(num_events)
+        self._bounds: tuple[int | None, int | None] | None = None
+
+    # ---- to implement per layout ------------------------------------------------------------
+    def _read_arrays(self, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Events [i0, i1) as (x, y, t int64 µs, p int8 ±1); x/y any integer dtype, unchecked."""
+        raise NotImplementedError
+
+    def _read_t(self, i0: int, i1: int) -> np.ndarray:
+        """Timestamps [i0, i1) as int64 µs (override to avoid reading the other columns)."""
+        return self._read_arrays(i0, i1)[2]
+
+    def _read_p(self, i0: int, i1: int) -> np.ndarray:
+        """Polarities [i0, i1) as int8 ±1 (override to avoid reading the other columns)."""
+        return self._read_arrays(i0, i1)[3]
+
+    def _bracket(self, t_us: int) -> tuple[int, int]:
+        """Index range [lo, hi] known to contain the first event with t >= t_us (index-less: all)."""
+        return 0, self.num_events
+
+    def close(self) -> None:
+        """Release the file handles."""
+
+    # ---- context manager --------------------------------------------------------------------
+    def __enter__(self) -> "EventSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, layout={self.layout!r}, "
+            f"{self.width}x{self.height}, {self.num_events} events)"
+        )
+
+    # ---- time bounds ------------------------------------------------------------------------
+    @property
+    def t_first(self) -> int | None:
+        """Time of the first event in µs, or None for an empty recording."""
+        return self._time_bounds()[0]
+
+    @property
+    def t_last(self) -> int | None:
+        """Time of the last event in µs, or None for an empty recording."""
+        return self._time_bounds()[1]
+
+    def _time_bounds(self) -> tuple[int | None, int | None]:
+        if self._bounds is None:
+            n = self.num_events
+            self._bounds = (None, None) if n == 0 else (
+                int(self._read_t(0, 1)[0]), int(self._read_t(n - 1, n)[0])
+            )
+        return self._bounds
+
+    # ---- seeking ----------------------------------------------------------------------------
+    def first_index_at(self, t_us: int) -> int:
+        """Index of the first event with t >= t_us (bisection inside the layout's bracket)."""
+        lo, hi = self._bracket(int(t_us))
+        while hi - lo > _SCAN_EVENTS:
+            mid = (lo + hi) // 2
+            if int(self._read_t(mid, mid + 1)[0]) < t_us:
+                lo = mid + 1
+            else:
+                hi = mid
+        seg = self._read_t(lo, hi)
+        return lo + int(np.searchsorted(seg, np.int64(t_us), side="left"))
+
+    def index_range(self, t0: int | None = None, t1: int | None = None) -> tuple[int, int]:
+        """Event indices [i0, i1) of the window t0 <= t < t1 (None = unbounded)."""
+        i0 = 0 if t0 is None else self.first_index_at(_as_time("t0", t0))
+        i1 = self.num_events if t1 is None else self.first_index_at(_as_time("t1", t1))
+        return i0, max(i0, i1)
+
+    # ---- reading ----------------------------------------------------------------------------
+    def read(self, t0: int | None = None, t1: int | None = None) -> EventStream:
+        """Events of the window [t0, t1) in µs; only that window is read from disk."""
+        i0, i1 = self.index_range(t0, t1)
+        return self.read_index(i0, i1)
+
+    def read_index(self, i0: int, i1: int, check_order: bool = True) -> EventStream:
+        """Events [i0, i1) by index, validated; errors name the file and the global index."""
+        x, y, t, p = self._read_arrays(i0, i1)
+        x, y = self._checked_coords(x, y, i0)
+        if check_order:
+            bad = first_decrease(t) if t.size else -1
+            if bad >= 0:
+                self._raise_unsorted(i0 + bad, int(t[bad - 1]), int(t[bad]))
+        return EventStream(x, y, t, p, self.width, self.height, validate=False)
+
+    def read_all_sorted(self) -> EventStream:
+        """All events, stably sorted by time in memory (needs about 40 bytes per event)."""
+        return self.read_index(0, self.num_events, check_order=False).sorted()
+
+    def iter_chunks(
+        self, max_events: int = DEFAULT_CHUNK_EVENTS, t0: int | None = None, t1: int | None = None
+    ) -> Iterator[EventStream]:
+        """Consecutive streams of at most `max_events` covering [t0, t1), order checked throughout."""
+        if int(max_events) < 1:
+            raise ConfigError(f"iter_chunks: max_events must be at least 1, got {max_events!r}")
+        i0, i1 = self.index_range(t0, t1)
+        last = None
+        for a in range(i0, i1, int(max_events)):
+            chunk = self.read_index(a, min(a + int(max_events), i1))
+            if last is not None and len(chunk) and int(chunk.t[0]) < last:
+                self._raise_unsorted(a, last, int(chunk.t[0]))
+            if len(chunk):
+                last = int(chunk.t[-1])
+            yield chunk
+
+    def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
+        """(ON, OFF) event counts, reading only the polarity column where the layout allows."""
+        on = 0
+        for a in range(0, self.num_events, max_events):
+            p = self._read_p(a, min(a + max_events, self.num_events))
+            on += int(np.count_nonzero(p > 0))
+        return on, self.num_events - on
+
+    # ---- frames (default: none) ---------------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        times = self.frame_times()
+        return 0 if times is None else int(times.shape[0])
+
+    def frame_times(self) -> np.ndarray | None:
+        """Frame timestamps, int64 µs strictly increasing, or None when the recording has none."""
+        return None
+
+    def read_frame(self, i: int) -> np.ndarray:
+        """Frame `i` as uint8 (H, W, C), RGB or gray."""
+        self._check_frame_index(i, self.num_frames, "frame")
+        raise NotImplementedError
+
+    def read_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
+        """Frames [i0, i1) with their times, or None when the recording has none."""
+        return self._frames_range(self.frame_times(), self.read_frame, i0, i1)
+
+    def gt_times(self) -> np.ndarray | None:
+        """Ground-truth frame timestamps (int64 µs) or None."""
+        return None
+
+    def read_gt(self, i: int) -> np.ndarray:
+        """Ground-truth frame `i` as uint8 (H, W, C)."""
+        times = self.gt_times()
+        self._check_frame_index(i, 0 if times is None else len(times), "ground-truth frame")
+        raise NotImplementedError
+
+    def read_gt_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
+        """Ground-truth frames [i0, i1) with their times, or None."""
+        return self._frames_range(self.gt_times(), self.read_gt, i0, i1)
+
+    # ---- helpers for subclasses ---------------------------------------------------------------
+    def _frames_range(self, times, read_one, i0: int, i1: int | None) -> Frames | None:
+        if times is None:
+            return None
+        i1 = len(times) if i1 is None else i1
+        if i1 <= i0:
+            shape = read_one(0).shape if len(times) else (self.height, self.width, 1)
+            return Frames(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64))
+        return Frames(np.stack([read_one(i) for i in range(i0, i1)]), times[i0:i1])
+
+    def _check_frame_index(self, i: int, n: int, what: str) -> int:
+        if not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
+            raise ConfigError(f"{self.path}: {what} index {i!r} out of range (the file has {n})")
+        return int(i)
+
+    def _checked_coords(self, x: np.ndarray, y: np.ndarray, i0: int) -> tuple[np.ndarray, np.ndarray]:
+        for name, a, limit in (("x", x, self.width), ("y", y, self.height)):
+            bad = first_outside(a, 0, limit) if a.size else -1
+            if bad >= 0:
+                raise EventValidationError(
+                    f"{self.path}: {self.keys[name]}[{i0 + bad}] = {a[bad].item()} is outside the "
+                    f"{self.width}x{self.height} sensor (expected 0 <= {name} < {limit})"
+                )
+        return x.astype(np.uint16, copy=False), y.astype(np.uint16, copy=False)
+
+    def _raise_unsorted(self, index: int, before: int, after: int) -> None:
+        raise EventValidationError(
+            f"{self.path}: timestamps in {self.keys['t']} decrease at index {index} "
+            f"({before} -> {after} µs); events must be sorted by time: "
+            "convert with `egvsr convert --sort` (or use read_all_sorted())"
+        )
+
+    def _signed_polarity(self, p: np.ndarray, encoding: str, i0: int) -> np.ndarray:
+        """p from the file's encoding ("bool", "01", "signed", "ternary") to int8 ±1, never mutating `p`."""
+        if encoding == "bool":
+            return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
+        if encoding == "ternary":  # integer storage of unknown convention: -1/0 = OFF, 1 = ON
+            bad = first_outside(p, -1, 2) if p.size else -1
+            if bad >= 0:
+                raise EventValidationError(
+                    f"{self.path}: {self.keys['p']}[{i0 + bad}] = {p[bad].item()!r}, "
+                    "expected 0/1 or -1/+1"
+                )
+            return np.where(p > 0, np.int8(1), np.int8(-1))
+        if encoding == "01":
+            bad = first_outside(p, 0, 2) if p.size else -1
+            if bad >= 0:
+                raise EventValidationError(
+                    f"{self.path}: {self.keys['p']}[{i0 + bad}] = {p[bad].item()!r}, expected 0 or 1"
+                )
+            return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
+        bad = first_not_unit(p) if p.size else -1
+        if bad >= 0:
+            raise EventValidationError(
+                f"{self.path}: {self.keys['p']}[{i0 + bad}] = {p[bad].item()!r}, expected -1 or +1"
+            )
+        return p.astype(np.int8, copy=False)
+
+
+def _as_time(name: str, v) -> int:
+    """A window bound in µs (floats round up: t >= 1.5 means t >= 2)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):
+        raise ConfigError(f"{name}: expected a time in microseconds (int), got {v!r}")
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            raise ConfigError(f"{name}: expected a finite time in microseconds, got {v!r}")
+        return int(np.ceil(v))
+    return int(v)

@@ -1,0 +1,314 @@
+"""The one bridge to tonic's readers: AEDAT4 (`aedat`) and Prophesee EVT2 `.raw` / `.dat`
+(`expelliarmus`), plus `stream_from_structured` for tonic's in-memory structured arrays.
+EVT3 `.raw` is decoded by our own `evt3` module (expelliarmus mis-times it; see there).
+
+tonic's `io.read_aedat4` and its Prophesee datasets sit on these two decoders; we call them
+directly, imported lazily here only, which avoids tonic's 0.6 s import and lets us decode packet
+by packet. These formats have no index: every pass decodes from the start. A recording of at most
+`CACHE_EVENTS` events is kept in memory after the first pass; larger ones are streamed on each
+pass with bounded memory (convert them to our layout for fast seeking).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from egvsr.errors import (
+    ConfigError,
+    EventValidationError,
+    FormatError,
+    InputFileError,
+    MissingDependencyError,
+)
+from egvsr.events.checks import first_decrease
+from egvsr.events.io import prophesee_header
+from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, _as_time
+from egvsr.events.stream import EventStream
+
+CACHE_EVENTS = 1 << 23
+_WIZARD_CHUNK = 1 << 20
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def stream_from_structured(events: np.ndarray, width: int, height: int) -> EventStream:
+    """A tonic-style structured array (fields x, y, t µs, p bool/0-1/±1) as a validated stream.
+
+    The input is never modified (tonic's own voxel code writes -1 into bool/uint8 p in place).
+    """
+    names = set(events.dtype.names or ())
+    if not {"x", "y", "t", "p"} <= names:
+        raise EventValidationError(
+            f"structured events: expected fields x, y, t, p, got {sorted(names)}"
+        )
+    from egvsr.events.stream import polarity_to_signed
+
+    return EventStream(
+        np.ascontiguousarray(events["x"]), np.ascontiguousarray(events["y"]),
+        np.ascontiguousarray(events["t"]).astype(np.int64, copy=False),
+        polarity_to_signed(np.ascontiguousarray(events["p"])), width, height,
+    )
+
+
+def open_tonic(path: Path, layout: str, sensor_size: tuple[int, int] | None) -> EventSource:
+    """Open an AEDAT4 / EVT2 / EVT3 / DAT recording (layout as detected)."""
+    if layout == "aedat4":
+        return Aedat4Source(path, sensor_size)
+    return PropheseeSource(path, layout, sensor_size)
+
+
+class StreamedSource(EventSource):
+    """A recording decoded front to back; subclasses yield raw packets from `_packets()`."""
+
+    keys = {"x": "x", "y": "y", "t": "t", "p": "p"}
+
+    def __init__(self, path: Path, width: int, height: int) -> None:
+        super().__init__(path, width, height, 0)
+        self._cache: _Arrays | None = None
+        self._scan()
+
+    def _packets(self) -> Iterator[_Arrays]:
+        """Decoded packets in file order as (x, y, t int64 µs, p int8 ±1)."""
+        raise NotImplementedError
+
+    def _decode(self) -> Iterator[_Arrays]:
+        try:
+            yield from self._packets()
+        except (EventValidationError, InputFileError, MissingDependencyError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - third-party decoders raise anything
+            raise InputFileError(
+                f"{self.path}: {self.layout} decoding failed ({type(exc).__name__}: {exc}); the file "
+                "is probably truncated or corrupted"
+            ) from None
+
+    def _scan(self) -> None:
+        """One pass: count, first/last time, polarity balance; keeps small files in memory."""
+        n = on = 0
+        first = last = None
+        kept: list[_Arrays] | None = []
+        for x, y, t, p in self._decode():
+            if not len(t):
+                continue
+            first = int(t[0]) if first is None else first
+            last = int(t[-1])
+            n += len(t)
+            on += int(np.count_nonzero(p > 0))
+            if kept is not None:
+                kept.append((x, y, t, p))
+                if n > CACHE_EVENTS:
+                    kept = None
+        self.num_events, self._on = n, on
+        self._bounds = (first, last) if n else (None, None)
+        if kept is not None:
+            self._cache = tuple(
+                np.concatenate([k[i] for k in kept]) if kept else np.zeros(0, dt)
+                for i, dt in enumerate((np.uint16, np.uint16, np.int64, np.int8))
+            )
+
+    def _blocks(self, i0: int, i1: int) -> Iterator[tuple[int, _Arrays]]:
+        """(global offset, arrays) pieces covering events [i0, i1)."""
+        if self._cache is not None:
+            yield i0, tuple(a[i0:i1] for a in self._cache)
+            return
+        pos = 0
+        for arrays in self._decode():
+            n = len(arrays[2])
+            a, b = max(i0 - pos, 0), min(i1 - pos, n)
+            if b > a:
+                yield pos + a, tuple(v[a:b] for v in arrays)
+            pos += n
+            if pos >= i1:
+                return
+
+    def _read_arrays(self, i0, i1):
+        parts = [arrs for _, arrs in self._blocks(i0, i1)]
+        if not parts:
+            return tuple(np.zeros(0, dt) for dt in (np.uint16, np.uint16, np.int64, np.int8))
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+
+    def first_index_at(self, t_us: int) -> int:
+        if self._cache is not None:
+            t = self._cache[2]
+            return int(np.searchsorted(t, np.int64(t_us), side="left"))
+        for offset, (_, _, t, _) in self._blocks(0, self.num_events):
+            if len(t) and t[-1] >= t_us:
+                return offset + int(np.searchsorted(t, np.int64(t_us), side="left"))
+        return self.num_events
+
+    def read(self, t0=None, t1=None) -> EventStream:
+        if self._cache is not None:
+            return super().read(t0, t1)
+        t0 = None if t0 is None else _as_time("t0", t0)
+        t1 = None if t1 is None else _as_time("t1", t1)
+        parts = list(self._stream_chunks(max(self.num_events, 1), t0, t1))  # one decoding pass
+        if not parts:
+            return EventStream.empty(self.width, self.height)
+        return parts[0]
+
+    def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
+        return self._on, self.num_events - self._on
+
+    def iter_chunks(self, max_events=DEFAULT_CHUNK_EVENTS, t0=None, t1=None):
+        if self._cache is not None:
+            yield from super().iter_chunks(max_events, t0, t1)
+            return
+        if int(max_events) < 1:
+            raise ConfigError(f"iter_chunks: max_events must be at least 1, got {max_events!r}")
+        t0 = None if t0 is None else _as_time("t0", t0)
+        t1 = None if t1 is None else _as_time("t1", t1)
+        yield from self._stream_chunks(int(max_events), t0, t1)
+
+    def _stream_chunks(self, max_events: int, t0, t1) -> Iterator[EventStream]:
+        """One decoding pass, re-cut into chunks of `max_events`, order checked globally."""
+        buf: list[_Arrays] = []
+        count, last, pos = 0, None, 0
+        for x, y, t, p in self._decode():
+            start = pos
+            pos += len(t)
+            if not len(t):
+                continue
+            bad = first_decrease(t)
+            if bad >= 0:
+                self._raise_unsorted(start + bad, int(t[bad - 1]), int(t[bad]))
+            if last is not None and t[0] < last:
+                self._raise_unsorted(start, last, int(t[0]))
+            last = int(t[-1])
+            a = 0 if t0 is None else int(np.searchsorted(t, t0, side="left"))
+            b = len(t) if t1 is None else int(np.searchsorted(t, t1, side="left"))
+            if b <= a:
+                if t1 is not None and t[0] >= t1:
+                    break
+                continue
+            xc, yc = self._checked_coords(x[a:b], y[a:b], start + a)
+            buf.append((xc, yc, t[a:b], p[a:b]))
+            count += b - a
+            while count >= max_events:
+                head, buf, count = _split(buf, max_events)
+                yield EventStream(*head, self.width, self.height, validate=False)
+        if count:
+            yield EventStream(*_split(buf, count)[0], self.width, self.height, validate=False)
+
+
+def _split(buf: list[_Arrays], n: int) -> tuple[_Arrays, list[_Arrays], int]:
+    """First `n` events of the buffered pieces, the rest, and the rest's size."""
+    joined = tuple(np.concatenate([b[i] for b in buf]) for i in range(4))
+    rest = tuple(a[n:] for a in joined)
+    return tuple(a[:n] for a in joined), ([rest] if len(rest[2]) else []), len(rest[2])
+
+
+class Aedat4Source(StreamedSource):
+    """An AEDAT4 recording (iniVation DV): the first events stream; size from the file header."""
+
+    layout = "aedat4"
+
+    def __init__(self, path: Path, sensor_size: tuple[int, int] | None) -> None:
+        self.path = Path(path)
+        decoder = self._decoder()
+        try:
+            streams = decoder.id_to_stream()
+        except Exception as exc:  # noqa: BLE001
+            raise InputFileError(f"{path}: unreadable AEDAT4 header ({exc})") from None
+        ids = sorted(i for i, s in streams.items() if s.get("type") == "events")
+        if not ids:
+            kinds = sorted({s.get("type") for s in streams.values()})
+            raise FormatError(f"{path}: AEDAT4 file has no events stream (streams: {kinds})")
+        self._stream_id = ids[0]
+        if sensor_size is None:
+            info = streams[self._stream_id]
+            if not info.get("width") or not info.get("height"):
+                raise FormatError(
+                    f"{path}: AEDAT4 events stream declares no size; pass sensor_size=(H, W)"
+                )
+            sensor_size = (int(info["height"]), int(info["width"]))
+        super().__init__(path, sensor_size[1], sensor_size[0])
+
+    def _decoder(self):
+        try:
+            import aedat
+        except ImportError:
+            raise MissingDependencyError(
+                f"{self.path}: reading AEDAT4 needs the 'aedat' package (the decoder tonic uses): "
+                "pip install aedat"
+            ) from None
+        try:
+            return aedat.Decoder(str(self.path))
+        except Exception as exc:  # noqa: BLE001
+            raise InputFileError(f"{self.path}: not a readable AEDAT4 file ({exc})") from None
+
+    def _packets(self):
+        for packet in self._decoder():
+            if packet.get("stream_id") != self._stream_id or "events" not in packet:
+                continue
+            ev = packet["events"]
+            p = ev["on"] if "on" in ev.dtype.names else ev["p"]
+            yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
+
+
+class PropheseeSource(StreamedSource):
+    """A Prophesee `.raw` (EVT2 via expelliarmus, EVT3 via our `evt3` decoder) or `.dat` file."""
+
+    def __init__(self, path: Path, layout: str, sensor_size: tuple[int, int] | None) -> None:
+        self.path = Path(path)
+        self.layout = layout
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        if sensor_size is None:
+            sensor_size = prophesee_header.sensor_size(head)
+            if sensor_size is None:
+                raise FormatError(
+                    f"{path}: the {layout} header names no sensor size (no 'format ...;height=;width=', "
+                    "'geometry WxH' or Height/Width lines); pass sensor_size=(H, W)"
+                )
+        self._tmp: str | None = None
+        self._data_offset = prophesee_header.data_offset(head)
+        self._decode_path = (
+            Path(path) if layout == "evt3"
+            else self._with_extension(Path(path), ".dat" if layout == "dat" else ".raw")
+        )
+        super().__init__(path, sensor_size[1], sensor_size[0])
+
+    def _with_extension(self, path: Path, ext: str) -> Path:
+        """expelliarmus insists on the extension: give it a hard link (or copy) that has one."""
+        if path.suffix.lower() == ext and path.suffix == ext:
+            return path
+        self._tmp = tempfile.mkdtemp(prefix="egvsr-bridge-")
+        alias = Path(self._tmp) / f"recording{ext}"
+        try:
+            os.link(path, alias)
+        except OSError:
+            shutil.copyfile(path, alias)
+        return alias
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def _packets(self):
+        if self.layout == "evt3":  # our decoder: expelliarmus mis-times EVT3 (see evt3.py)
+            from egvsr.events.io import evt3
+
+            yield from evt3.decode_file(self.path, self._data_offset)
+            return
+        try:
+            from expelliarmus import Wizard
+        except ImportError:
+            raise MissingDependencyError(
+                f"{self.path}: reading {self.layout} needs 'expelliarmus' (installed with tonic): "
+                "pip install expelliarmus"
+            ) from None
+        wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_WIZARD_CHUNK)
+        for ev in wizard.read_chunk():
+            yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(ev["p"], "01", 0)

@@ -1,0 +1,80 @@
+"""`egvsr info` and `egvsr convert` through the real argument parser."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from egvsr.cli import main
+from egvsr.events import EventStream, Frames
+from egvsr.events.io import read_events, write_events
+
+
+def test_info_prints_every_fact(tmp_path, capsys):
+    n = 4000
+    t = np.linspace(1_000_000, 3_000_000, n).astype(np.int64)  # 2 s
+    p = np.where(np.arange(n) < 3000, 1, -1).astype(np.int8)  # 75% ON
+    s = EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t, p, 64, 48)
+    fr = Frames(np.zeros((5, 48, 64, 3), np.uint8), 1_000_000 + 500_000 * np.arange(5))
+    path = write_events(tmp_path / "r.h5", s, frames=fr)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "layout      egvsr" in out
+    assert "sensor      64x48 (W x H)" in out
+    assert "events      4,000" in out
+    assert "duration    2.000000 s" in out
+    assert "event rate  0.002 Mev/s" in out
+    assert "3,000 ON / 1,000 OFF (75.0% ON)" in out
+    assert "frames      5 (1000000 .. 3000000 µs, 2.00 fps, RGB)" in out
+
+
+def test_info_of_an_empty_recording(tmp_path, capsys):
+    path = write_events(tmp_path / "e.h5", EventStream.empty(8, 6))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "events      0" in out and "frames      none" in out
+
+
+def test_info_error_is_one_line_with_status_2(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("egvsr: error: ") and "missing.h5: no such file" in err
+    assert "Traceback" not in err
+
+
+def test_convert_sort_and_overwrite(tmp_path, capsys):
+    t = np.array([5, 3, 9, 1], np.int64)
+    src = tmp_path / "e2vid.h5"
+    with h5py.File(src, "w") as f:
+        f["events/xs"] = np.array([1, 2, 3, 4], np.int16)
+        f["events/ys"] = np.array([0, 1, 0, 1], np.int16)
+        f["events/ts"] = t / 1e6
+        f["events/ps"] = np.array([True, False, True, False])
+        f.attrs["sensor_resolution"] = (2, 5)
+    out = tmp_path / "ours.h5"
+    assert main(["convert", str(src), str(out), "--no-progress"]) == 2
+    assert "decrease at index 1 (5 -> 3 µs)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["convert", str(src), str(out), "--sort"]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err  # the progress bar ran to completion
+    s = read_events(out)
+    np.testing.assert_array_equal(s.t, [1, 3, 5, 9])
+    np.testing.assert_array_equal(s.x, [4, 2, 1, 3])
+    np.testing.assert_array_equal(s.p, [-1, -1, 1, 1])
+    assert main(["convert", str(src), str(out), "--sort", "--no-progress"]) == 2
+    assert "output already exists" in capsys.readouterr().err
+    assert main(["convert", str(src), str(out), "--sort", "--overwrite", "--no-progress"]) == 0
+
+
+def test_convert_with_sensor_size_for_headerless_raw(tmp_path, capsys):
+    raw = tmp_path / "cam.raw"
+    words = np.array([(0x8 << 28) | 0, (1 << 28) | (5 << 22) | (7 << 11) | 3], "<u4")
+    raw.write_bytes(b"% evt 2.0\n% end\n" + words.tobytes())
+    out = tmp_path / "cam.h5"
+    assert main(["convert", str(raw), str(out), "--no-progress"]) == 2
+    assert "pass sensor_size" in capsys.readouterr().err
+    assert main(["convert", str(raw), str(out), "--no-progress", "--sensor-size", "10x20"]) == 0
+    s = read_events(out)
+    assert (s.width, s.height) == (20, 10)
+    assert (int(s.x[0]), int(s.y[0]), int(s.t[0]), int(s.p[0])) == (7, 3, 5, 1)

@@ -1,0 +1,181 @@
+"""Our HDF5 layout: write/read round trips, window reads, streaming writer, atomicity."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from egvsr.errors import EventValidationError, OutputExistsError
+from egvsr.events import EventStream, Frames
+from egvsr.events.io import EventWriter, detect_layout, open_events, read_events, write_events
+from egvsr.events.io.writer import CHUNK_EVENTS
+
+
+def _same(a: EventStream, b: EventStream) -> None:
+    assert (a.width, a.height) == (b.width, b.height)
+    assert len(a) == len(b)
+    for k in ("x", "y", "t", "p"):
+        got, want = getattr(a, k), getattr(b, k)
+        assert got.dtype == want.dtype, k
+        np.testing.assert_array_equal(got, want, err_msg=k)
+
+
+def _frames(n: int, h: int = 260, w: int = 346, c: int = 3, t0: int = 0, seed: int = 1) -> Frames:
+    rng = np.random.default_rng(seed)
+    return Frames(rng.integers(0, 256, (n, h, w, c), dtype=np.uint8), t0 + 40_000 * np.arange(n))
+
+
+def test_round_trip_every_field_and_the_layout_keys(tmp_path, random_stream):
+    s = random_stream(50_000, t_span=2_000_000)
+    fr, gt = _frames(4), _frames(7, c=1, seed=2)
+    out = write_events(tmp_path / "rec.h5", s, frames=fr, gt_frames=gt, attrs={"source": "unit test"})
+    assert detect_layout(out) == "egvsr"
+    with h5py.File(out) as f:
+        assert f.attrs["format"] == "egvsr" and f.attrs["version"] == 1
+        assert (f.attrs["width"], f.attrs["height"], f.attrs["num_events"]) == (346, 260, 50_000)
+        assert f.attrs["source"] == "unit test"
+        assert f["events/x"].dtype == np.uint16 and f["events/t"].dtype == np.int64
+        assert f["events/p"].dtype == np.int8 and f["events/x"].compression is not None
+        idx = f["events/ms_to_idx"][()]
+        t0 = int(f["events/ms_to_idx"].attrs["t0_us"])
+    # the index definition: idx[k] = first i with t[i] >= t0 + 1000 k, last entry = N
+    want = np.searchsorted(s.t, t0 + 1000 * np.arange(len(idx)), side="left")
+    np.testing.assert_array_equal(idx, want)
+    assert idx[-1] == len(s) and t0 == s.t[0]
+    with open_events(out) as src:
+        _same(src.read(), s)
+        assert (src.t_first, src.t_last) == (int(s.t[0]), int(s.t[-1]))
+        np.testing.assert_array_equal(src.frame_times(), fr.t)
+        np.testing.assert_array_equal(src.read_frame(2), fr.images[2])
+        np.testing.assert_array_equal(src.gt_times(), gt.t)
+        np.testing.assert_array_equal(src.read_gt(6), gt.images[6])
+        assert src.num_frames == 4
+        np.testing.assert_array_equal(src.read_frames().images, fr.images)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(0, 3000),
+    span=st.integers(1, 20_000),
+    chunk=st.integers(1, 700),
+    window=st.tuples(st.integers(-100, 21_000), st.integers(-100, 21_000)),
+    pieces=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_streamed_writes_and_window_reads_match_slicing(tmp_path_factory, n, span, chunk, window, pieces, seed):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, span, n)).astype(np.int64) + 5_000
+    s = EventStream(
+        rng.integers(0, 64, n).astype(np.uint16), rng.integers(0, 48, n).astype(np.uint16), t,
+        (rng.integers(0, 2, n) * 2 - 1).astype(np.int8), 64, 48,
+    )
+    out = tmp_path_factory.mktemp("w") / "s.h5"
+    cuts = np.sort(rng.integers(0, n + 1, pieces - 1)) if n else np.zeros(pieces - 1, int)
+    with EventWriter(out, 64, 48, chunk_events=chunk) as w:
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]):
+            w.append(s.take(int(a), int(b)))
+    t0, t1 = window[0] + 5_000, window[1] + 5_000
+    with open_events(out) as src:
+        _same(src.read(), s)
+        _same(src.read(t0, t1), s.slice(t0, t1))
+        _same(src.read(None, t1), s.slice(None, t1))
+        parts = list(src.iter_chunks(max_events=max(1, chunk // 2 + 1), t0=t0))
+        _same(EventStream.concatenate(parts) if parts else EventStream.empty(64, 48), s.slice(t0, None))
+
+
+def test_window_read_touches_only_the_window(tmp_path, random_stream, monkeypatch):
+    s = random_stream(400_000, t_span=10_000_000)
+    out = write_events(tmp_path / "big.h5", s)
+    with open_events(out) as src:
+        calls = []
+        real = src._read_arrays
+        monkeypatch.setattr(src, "_read_arrays", lambda a, b: calls.append((a, b)) or real(a, b))
+        w = src.read(5_000_000, 5_100_000)
+        _same(w, s.slice(5_000_000, 5_100_000))
+        assert calls == [tuple(s.index_range(5_000_000, 5_100_000))]
+
+
+def test_empty_stream_is_valid(tmp_path):
+    out = write_events(tmp_path / "empty.h5", EventStream.empty(10, 8))
+    with open_events(out) as src:
+        assert src.num_events == 0 and src.t_first is None and src.t_last is None
+        r = src.read(0, 100)
+        assert len(r) == 0 and (r.width, r.height) == (10, 8)
+        assert list(src.iter_chunks()) == []
+        assert src.frame_times() is None and src.num_frames == 0
+    assert len(read_events(out)) == 0
+
+
+def test_existing_output_is_refused_and_kept(tmp_path, random_stream):
+    out = tmp_path / "rec.h5"
+    out.write_bytes(b"precious")
+    with pytest.raises(OutputExistsError, match=r"rec\.h5: output already exists"):
+        write_events(out, random_stream(10))
+    assert out.read_bytes() == b"precious"
+    write_events(out, random_stream(10), overwrite=True)
+    assert len(read_events(out)) == 10
+
+
+def test_failure_inside_the_writer_leaves_nothing(tmp_path, random_stream):
+    out = tmp_path / "rec.h5"
+    with pytest.raises(RuntimeError, match="boom"):
+        with EventWriter(out, 346, 260) as w:
+            w.append(random_stream(1000))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_of_order_append_names_the_event_index(tmp_path, random_stream):
+    s = random_stream(100)
+    with pytest.raises(EventValidationError, match=r"before the previous event .*event index 100"):
+        with EventWriter(tmp_path / "o.h5", 346, 260) as w:
+            w.append(s)
+            w.append(s)
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_frames_must_match_the_sensor(tmp_path, random_stream):
+    with pytest.raises(EventValidationError, match=r"frames are 10x10, expected .* 346x260"):
+        write_events(tmp_path / "f.h5", random_stream(5), frames=_frames(2, 10, 10))
+
+
+def test_frames_appended_in_batches_continue_the_timeline(tmp_path, random_stream):
+    fr = _frames(5)
+    with EventWriter(tmp_path / "f.h5", 346, 260) as w:
+        w.append(random_stream(10))
+        w.write_frames(Frames(fr.images[:2], fr.t[:2]))
+        w.write_frames(Frames(fr.images[2:], fr.t[2:]))
+        with pytest.raises(EventValidationError, match="strictly increase"):
+            w.write_frames(Frames(fr.images[:1], fr.t[:1]))
+    with open_events(tmp_path / "f.h5") as src:
+        np.testing.assert_array_equal(src.read_frames().images, fr.images)
+
+
+def test_file_without_index_is_read_by_bisection(tmp_path, random_stream):
+    s = random_stream(200_000, t_span=1_000_000)
+    out = write_events(tmp_path / "noidx.h5", s)
+    with h5py.File(out, "a") as f:
+        del f["events/ms_to_idx"]
+    with open_events(out) as src:
+        _same(src.read(123_456, 654_321), s.slice(123_456, 654_321))
+
+
+def test_large_gap_skips_the_index(tmp_path, random_stream):
+    s = random_stream(1000, t_span=1000)
+    far = EventStream(s.x[:1], s.y[:1], np.array([10**13]), s.p[:1], 346, 260)
+    with EventWriter(tmp_path / "gap.h5", 346, 260) as w:
+        w.append(s)
+        w.append(far)
+    with h5py.File(tmp_path / "gap.h5") as f:
+        assert "ms_to_idx" not in f["events"]
+    with open_events(tmp_path / "gap.h5") as src:
+        assert len(src.read(10**12, None)) == 1 and src.num_events == 1001
+
+
+def test_chunking_is_the_documented_choice(tmp_path, random_stream):
+    out = write_events(tmp_path / "c.h5", random_stream(10))
+    with h5py.File(out) as f:
+        assert f["events/t"].chunks == (CHUNK_EVENTS,)

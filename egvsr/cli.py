@@ -177,8 +177,51 @@ def _run_models(a) -> None:
         print(f"{name:<{width}}  {params / 1e6:>9.3f}M  {text}")
 
 
+# ---- training and evaluation (issue: training) -----------------------------------------------
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train (or resume) an experiment from a YAML config")
+    p.add_argument("config", help="YAML experiment config (see configs/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.lr=1e-4 (repeatable)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(a) -> None:
+    from egvsr.engine.train import train
+
+    folder = train(a.config, a.overrides, progress=not a.no_progress)
+    print(f"experiment: {folder}")
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint (and bicubic) at several scales")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", nargs="+", required=True,
+                   help="recordings to evaluate on (paths, or sample:SEED for generated sample clips)")
+    p.add_argument("--scales", type=_positive_float, nargs="+", default=[2.0, 4.0])
+    p.add_argument("--protocol", default="ours", help="ours | egvsr | evtexture | videoinr")
+    p.add_argument("--queries", choices=["middle", "gt"], default="middle",
+                   help="middle: frames at input times (video SR); gt: ground truth between frames")
+    p.add_argument("--output", help="folder for results.md, results.csv and psnr_vs_scale.png")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--limit", type=int, help="evaluate at most this many samples per scale")
+    p.add_argument("--no-bicubic", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(a) -> None:
+    from egvsr.engine.eval_run import evaluate_checkpoint
+
+    evaluate_checkpoint(a.checkpoint, a.data, a.scales, protocol=a.protocol, queries=a.queries,
+                        output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
+                        with_bicubic=not a.no_bicubic)
+
+
 COMMANDS: list[Callable] = [
     _add_info, _add_convert, _add_voxelize, _add_simulate, _add_make_sample, _add_models,
+    _add_train, _add_eval,
 ]
 
 

@@ -1,0 +1,39 @@
+"""Aligned event/RGB recordings as training and evaluation samples (torch Datasets).
+
+`Recording.open` reads any supported recording lazily; `DatasetRoot` lists recordings and splits;
+`EventVSRDataset` builds samples (LR frames, event tensor, query times, HR targets at a scale);
+`ScaleBatchSampler` + `collate_samples` give one scale per batch. Public names load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Recording": "egvsr.datasets.recording",
+    "DatasetRoot": "egvsr.datasets.root",
+    "builtin_split": "egvsr.datasets.root",
+    "builtin_splits": "egvsr.datasets.root",
+    "EventVSRDataset": "egvsr.datasets.vsr_dataset",
+    "ScaleBatchSampler": "egvsr.datasets.sampler",
+    "SampleKey": "egvsr.datasets.sampler",
+    "collate_samples": "egvsr.datasets.sampler",
+    "downscale": "egvsr.datasets.degrade",
+    "CropGeometry": "egvsr.datasets.geometry",
+    "hr_size": "egvsr.datasets.geometry",
+    "query_grid": "egvsr.datasets.geometry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'egvsr.datasets' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

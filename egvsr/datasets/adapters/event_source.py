@@ -1,0 +1,60 @@
+"""Recordings with raw events (our layout, E2VID h5, CED folders, ...) via `egvsr.events.io`.
+
+Frames, ground-truth frames and event windows are read through an `EventSource`, opened lazily once
+per process. At open the adapter checks what a VSR sample relies on: frames and events share the
+sensor size, and frame/ground-truth timestamps strictly increase.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.datasets.recording import Recording, as_rgb
+from egvsr.errors import FormatError
+
+
+def _open(path: Path):
+    from egvsr.events.io import open_events
+
+    return open_events(path)
+
+
+class SourceRecording(Recording):
+    """A recording read through `egvsr.events.io.open_events` (content-detected layout)."""
+
+    has_events = True
+
+    def __init__(self, path: Path) -> None:
+        with _open(path) as src:
+            self.layout = str(src.layout)
+            ft = src.frame_times()
+            gt = src.gt_times()
+            width, height = int(src.width), int(src.height)
+            groups = (("frames", ft, src.read_frame), ("ground-truth frames", gt, src.read_gt))
+            for what, times, read in groups:
+                if times is not None and len(times):
+                    shape = np.shape(read(0))
+                    if tuple(shape[:2]) != (height, width):
+                        raise FormatError(
+                            f"{path}: {what} are {shape[1]}x{shape[0]} (WxH) but the events' sensor is "
+                            f"{width}x{height}; frames and events must share the sensor size"
+                        )
+        name = path.name if path.is_dir() else path.stem
+        super().__init__(path, name, width, height,
+                         np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)
+
+    def _open_handle(self):
+        return _open(self.path)
+
+    def read_frame(self, i: int) -> np.ndarray:
+        i = self._check_index(i, self.num_frames, "frame")
+        return as_rgb(self._handle().read_frame(i), f"{self.path}: frame {i}")
+
+    def read_gt(self, i: int) -> np.ndarray:
+        i = self._check_index(i, len(self.gt_times), "ground-truth frame")
+        return as_rgb(self._handle().read_gt(i), f"{self.path}: ground-truth frame {i}")
+
+    def read_events(self, t0: int, t1: int):
+        return self._handle().read(int(t0), int(t1))

@@ -1,0 +1,194 @@
+"""EvTexture's per-clip HDF5 files (CED_h5, Vid4_h5, REDS_h5): frames plus precomputed voxels.
+
+Layout (DachunKai/EvTexture): `images/%06d` uint8 (H, W, C) in **BGR** order, `voxels_f/%06d` and
+`voxels_b/%06d` float64 (B, H, W), one voxel per interval frame i → i+1 (N frames, N-1 voxels).
+There are no raw events and no timestamps: frame i is placed at i/fps (fps 25 unless given).
+HR and LR live in parallel trees `<root>/HR/<split>/<clip>.h5` and `<root>/LRx<n>/<split>/<clip>.h5`.
+
+The recording opened is the LR side (its frames are the LR input, its voxels the event tensor); the
+HR side supplies the targets. Limitation: the events cannot be re-binned or resampled, so the
+scale is fixed by the files' LR/HR pairing and the representation is EvTexture's own (B bins,
+normalized, signed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from egvsr.datasets.recording import Recording, as_rgb
+from egvsr.errors import ConfigError, FormatError, InputFileError
+
+DEFAULT_FPS = 25.0
+_LR_DIR = re.compile(r"^LRx(\d+)$")
+
+
+def is_evtexture(path: Path) -> bool:
+    """True for an HDF5 file with `images` and `voxels_f` groups and no raw `events`."""
+    if not path.is_file():
+        return False
+    try:
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as f:
+            return "images" in f and "voxels_f" in f and "events" not in f
+    except OSError:
+        return False
+
+
+def sibling_hr_path(path: Path) -> tuple[Path | None, int | None]:
+    """The HR file beside an `LRx<n>` tree and n; (None, None) if `path` is not under `LRx<n>`."""
+    parts = list(path.parts)
+    for k in range(len(parts) - 2, -1, -1):
+        m = _LR_DIR.match(parts[k])
+        if m:
+            parts[k] = "HR"
+            return Path(*parts), int(m.group(1))
+    return None, None
+
+
+def _keys(f: h5py.File, group: str, path: Path) -> list[str]:
+    g = f.get(group)
+    if not isinstance(g, h5py.Group):
+        raise FormatError(f"{path}: expected an HDF5 group /{group} (EvTexture layout)")
+    keys = sorted(g.keys())
+    expected = [f"{i:06d}" for i in range(len(keys))]
+    if keys != expected:
+        bad = next(k for k, e in zip(keys, expected) if k != e)
+        raise FormatError(
+            f"{path}: /{group} keys must be 000000, 000001, ... without gaps; found {bad!r}"
+        )
+    return keys
+
+
+class EvTextureRecording(Recording):
+    """An EvTexture LR clip paired with its HR clip; `lr_scale` = HR size / LR size."""
+
+    layout = "evtexture"
+    has_events = False
+
+    def __init__(self, path: Path, fps: float | None = None,
+                 hr_path: str | os.PathLike | None = None) -> None:
+        fps = DEFAULT_FPS if fps is None else float(fps)
+        if not fps > 0:
+            raise ConfigError(f"fps {fps!r}: expected a positive frame rate")
+        with h5py.File(path, "r") as f:
+            n = len(_keys(f, "images", path))
+            for group in ("voxels_f", "voxels_b"):
+                if group in f and len(_keys(f, group, path)) != max(n - 1, 0):
+                    raise FormatError(
+                        f"{path}: /{group} has {len(f[group])} voxels, expected {n - 1} "
+                        f"(one per interval between the {n} frames)"
+                    )
+            if n == 0:
+                raise FormatError(f"{path}: /images is empty")
+            lr_shape = f["images/000000"].shape
+            self.bins = int(f["voxels_f/000000"].shape[0]) if n > 1 else 0
+            if n > 1 and tuple(f["voxels_f/000000"].shape[1:]) != tuple(lr_shape[:2]):
+                raise FormatError(
+                    f"{path}: voxels_f/000000 is {f['voxels_f/000000'].shape[1:]} pixels but frames "
+                    f"are {lr_shape[:2]}; expected voxels at the frame size"
+                )
+            self.has_backward = "voxels_b" in f
+        self.lr_height, self.lr_width = int(lr_shape[0]), int(lr_shape[1])
+        self.fps = fps
+        self.hr_path, expected_scale = self._find_hr(path, hr_path)
+        if self.hr_path is None:
+            width, height, scale = self.lr_width, self.lr_height, None
+        else:
+            height, width, scale = self._pair(path, n, expected_scale)
+        times = np.round(np.arange(n, dtype=np.float64) * (1e6 / fps)).astype(np.int64)
+        super().__init__(path, path.stem, width, height, times)
+        self.lr_scale = scale
+
+    # ---- pairing ------------------------------------------------------------------------------
+    @staticmethod
+    def _find_hr(path: Path, hr_path) -> tuple[Path | None, int | None]:
+        sib, n = sibling_hr_path(path.resolve())
+        if hr_path is not None:
+            hr = Path(hr_path)
+            if not hr.is_file():
+                raise InputFileError(f"{hr}: HR file (hr_path) not found")
+            return hr, n
+        if "HR" in path.resolve().parts[-3:-1]:
+            return path, 1  # an HR file opened directly: it is its own target (scale 1)
+        if sib is not None and sib.is_file():
+            return sib, n
+        return None, None
+
+    def _pair(self, path: Path, n: int, expected: int | None) -> tuple[int, int, int]:
+        assert self.hr_path is not None
+        with h5py.File(self.hr_path, "r") as f:
+            hn = len(_keys(f, "images", self.hr_path))
+            hr_shape = f["images/000000"].shape
+        if hn != n:
+            raise FormatError(f"{self.hr_path}: {hn} HR frames but the LR file {path} has {n}")
+        H, W = int(hr_shape[0]), int(hr_shape[1])
+        s = H // self.lr_height
+        if s < 1 or self.lr_width * s > W or self.lr_height * s > H or W // self.lr_width != s:
+            raise FormatError(
+                f"{self.hr_path}: HR frames {H}x{W} are not an integer multiple of the LR frames "
+                f"{self.lr_height}x{self.lr_width} of {path}"
+            )
+        if expected is not None and s != expected:
+            raise FormatError(
+                f"{path}: folder says LRx{expected} but HR/LR sizes {H}x{W} / "
+                f"{self.lr_height}x{self.lr_width} give x{s}"
+            )
+        return H, W, s
+
+    # ---- handles ------------------------------------------------------------------------------
+    def _open_handle(self):
+        lr = h5py.File(self.path, "r")
+        hr = None
+        if self.hr_path is not None:
+            hr = lr if Path(self.hr_path) == Path(self.path) else h5py.File(self.hr_path, "r")
+        return lr, hr
+
+    def _close_handle(self, handle) -> None:
+        lr, hr = handle
+        if hr is not None and hr is not lr:
+            hr.close()
+        lr.close()
+
+    # ---- data ---------------------------------------------------------------------------------
+    def _image(self, f: h5py.File, i: int, where: Path) -> np.ndarray:
+        a = np.asarray(f[f"images/{i:06d}"][()])
+        if a.ndim == 3 and a.shape[-1] == 3:
+            a = a[..., ::-1]  # BGR on disk (cv2 order) → RGB
+        return np.ascontiguousarray(as_rgb(a, f"{where}: images/{i:06d}"))
+
+    def read_frame(self, i: int) -> np.ndarray:
+        i = self._check_index(i, self.num_frames, "frame")
+        _, hr = self._handle()
+        if hr is None:
+            raise InputFileError(
+                f"{self.path}: no HR file paired with this EvTexture LR clip; expected "
+                "<root>/HR/<split>/<clip>.h5 beside <root>/LRx<n>/... or pass hr_path"
+            )
+        return self._image(hr, i, self.hr_path)
+
+    def read_lr_frame(self, i: int) -> np.ndarray:
+        i = self._check_index(i, self.num_frames, "frame")
+        lr, _ = self._handle()
+        return self._image(lr, i, self.path)
+
+    def read_voxels(self, i: int, direction: str = "forward") -> np.ndarray:
+        if direction not in ("forward", "backward"):
+            raise ConfigError(f"direction {direction!r}: expected 'forward' or 'backward'")
+        i = self._check_index(i, self.num_frames - 1, "interval")
+        group = "voxels_f" if direction == "forward" else "voxels_b"
+        lr, _ = self._handle()
+        if group not in lr:
+            raise FormatError(f"{self.path}: no /{group} group (backward voxels not stored)")
+        v = np.asarray(lr[f"{group}/{i:06d}"][()], dtype=np.float32)
+        if v.ndim != 3 or v.shape[1:] != (self.lr_height, self.lr_width):
+            raise FormatError(
+                f"{self.path}: {group}/{i:06d} has shape {v.shape}, expected "
+                f"(bins, {self.lr_height}, {self.lr_width})"
+            )
+        return v

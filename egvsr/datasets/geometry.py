@@ -1,0 +1,115 @@
+"""Patch and scale bookkeeping: where an HR crop sits on the sensor and how it maps to LR pixels.
+
+The ground-truth rule (see docs/datasets.md): for scale `s` and LR size h×w the HR crop is
+H = floor(s·h) × W = floor(s·w) sensor pixels and the LR image is that crop resized to h×w, so the
+effective scale is H/h (≈ s). A sensor pixel centre (x + 0.5) maps to the LR coordinate
+(x - x0 + 0.5)·w/W - 0.5 (align_corners=False convention), the same map the resize and the
+event kernels use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+
+def hr_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    """(floor(s·h), floor(s·w)): the output size for LR size (h, w) at scale `s` (the models' rule)."""
+    return int(math.floor(scale * h)), int(math.floor(scale * w))
+
+
+def lr_size_for_frame(height: int, width: int, scale: float) -> tuple[int, int]:
+    """LR size floor(height/s) × floor(width/s) for a whole frame (its HR crop floor(s·h) fits)."""
+    h, w = int(math.floor(height / scale)), int(math.floor(width / scale))
+    # guard float rounding: the HR crop must fit
+    while h > 0 and hr_size(h, 1, scale)[0] > height:
+        h -= 1
+    while w > 0 and hr_size(1, w, scale)[1] > width:
+        w -= 1
+    if h < 1 or w < 1:
+        raise ConfigError(
+            f"scale {scale:g}: a {height}x{width} frame is smaller than one LR pixel at this scale; "
+            "expected a scale at most min(height, width)"
+        )
+    return h, w
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """An HR crop (y0, x0, H, W) of a sensor frame and the LR size (h, w) it is resized to."""
+
+    y0: int
+    x0: int
+    H: int
+    W: int
+    h: int
+    w: int
+
+    @property
+    def scale_eff(self) -> tuple[float, float]:
+        """The effective (vertical, horizontal) scale H/h, W/w."""
+        return self.H / self.h, self.W / self.w
+
+    def sensor_to_lr(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Continuous LR coordinates of sensor pixel centres (x, y) (pixel-centre convention)."""
+        xl = (np.asarray(x, np.float64) - self.x0 + 0.5) * (self.w / self.W) - 0.5
+        yl = (np.asarray(y, np.float64) - self.y0 + 0.5) * (self.h / self.H) - 0.5
+        return xl, yl
+
+    def hr_slices(self) -> tuple[slice, slice]:
+        """Row and column slices of the crop in sensor pixels."""
+        return slice(self.y0, self.y0 + self.H), slice(self.x0, self.x0 + self.W)
+
+
+def as_pair(v: int | tuple[int, int], what: str = "patch_size") -> tuple[int, int]:
+    """An int or (height, width) as a pair of positive ints (`what` names the argument in errors)."""
+    try:
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            h = w = int(v)
+        else:
+            h, w = (int(x) for x in v)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} {v!r}: expected a positive int or (height, width)") from None
+    if h < 1 or w < 1:
+        raise ConfigError(f"{what} {v!r}: expected positive sides")
+    return h, w
+
+
+def frame_geometry(height: int, width: int, scale: float) -> CropGeometry:
+    """Whole-frame geometry: the largest LR size at `scale`, HR crop centred on the frame."""
+    h, w = lr_size_for_frame(height, width, scale)
+    H, W = hr_size(h, w, scale)
+    return CropGeometry((height - H) // 2, (width - W) // 2, H, W, h, w)
+
+
+def patch_geometry(
+    height: int, width: int, patch: int | tuple[int, int], scale: float, rng: np.random.Generator
+) -> CropGeometry:
+    """A random LR patch of size `patch` at `scale`: HR crop of floor(s·patch) at a uniform offset."""
+    h, w = as_pair(patch)
+    H, W = hr_size(h, w, scale)
+    if H > height or W > width:
+        raise ConfigError(
+            f"patch_size {h}x{w} at scale {scale:g} needs an HR crop of {H}x{W}, larger than the "
+            f"{height}x{width} frame; use a smaller patch_size or scale range"
+        )
+    y0 = int(rng.integers(0, height - H + 1))
+    x0 = int(rng.integers(0, width - W + 1))
+    return CropGeometry(y0, x0, H, W, h, w)
+
+
+def query_grid(H: int, W: int) -> np.ndarray:
+    """(H, W, 2) float32 pixel-centre coordinates in [-1, 1], last axis (y, x) (LIIF's make_coord)."""
+    ys = -1.0 + (2.0 * np.arange(H) + 1.0) / H
+    xs = -1.0 + (2.0 * np.arange(W) + 1.0) / W
+    grid = np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1)
+    return grid.astype(np.float32)
+
+
+def cell_size(H: int, W: int) -> np.ndarray:
+    """(2,) float32 size of one output pixel in the [-1, 1] coordinate frame, (y, x) order."""
+    return np.array([2.0 / H, 2.0 / W], np.float32)

@@ -1,0 +1,90 @@
+"""Which items a dataset has: frame windows, and the times inside them that have ground truth.
+
+Training: one item per window of K consecutive frames (stride configurable). Evaluation: one item per
+target time, in clip and time order (every frame; in space-time mode also every ground-truth frame),
+each with the window that holds it as centrally as the clip allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egvsr.datasets.recording import Recording
+from egvsr.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Item:
+    """Recording `rec`, window frames start..start+K-1, and (evaluation only) the target time."""
+
+    rec: int
+    start: int
+    target_us: int | None = None
+
+
+class Targets:
+    """The times of one recording that have an HR frame: frames first, then ground-truth frames."""
+
+    def __init__(self, rec: Recording, include_frames: bool = True, include_gt: bool = True) -> None:
+        table: dict[int, tuple[str, int]] = {}
+        if include_gt:
+            for j, t in enumerate(rec.gt_times.tolist()):
+                table[int(t)] = ("gt", j)
+        if include_frames:
+            for i, t in enumerate(rec.frame_times.tolist()):
+                table[int(t)] = ("frame", i)  # a frame wins over a GT image at the same time
+        self.table = table
+        self.times = np.array(sorted(table), dtype=np.int64)
+
+    def between(self, t0: int, t1: int) -> np.ndarray:
+        """Target times with t0 <= t <= t1 (both ends: the window's frames are targets too)."""
+        i0 = int(np.searchsorted(self.times, t0, side="left"))
+        i1 = int(np.searchsorted(self.times, t1, side="right"))
+        return self.times[i0:i1]
+
+    def lookup(self, t: int) -> tuple[str, int]:
+        return self.table[int(t)]
+
+
+def check_length(rec: Recording, k: int) -> None:
+    """Raise unless `rec` has at least `k` frames."""
+    if rec.num_frames < k:
+        what = "no frames" if rec.num_frames == 0 else f"only {rec.num_frames} frame(s)"
+        raise ConfigError(
+            f"{rec.path}: recording has {what}, shorter than the window of num_frames={k}; "
+            "remove it from the split or lower num_frames"
+        )
+
+
+def train_items(recs: list[Recording], k: int, stride: int) -> list[Item]:
+    """Every window start 0, stride, ... of every recording."""
+    out = []
+    for r, rec in enumerate(recs):
+        check_length(rec, k)
+        out.extend(Item(r, s) for s in range(0, rec.num_frames - k + 1, stride))
+    return out
+
+
+def window_for(frame_times: np.ndarray, t: int, k: int) -> int:
+    """Start of the K-frame window that holds time `t` most centrally (clamped to the clip)."""
+    n = len(frame_times)
+    j = int(np.searchsorted(frame_times, t, side="right")) - 1  # interval j: f_j <= t < f_{j+1}
+    j = min(max(j, 0), n - 1)
+    pos = float(j)
+    if j + 1 < n:
+        pos += (t - frame_times[j]) / float(frame_times[j + 1] - frame_times[j])
+    start = int(np.floor(pos - (k - 1) / 2.0 + 0.5))
+    return min(max(start, 0), n - k)
+
+
+def eval_items(recs: list[Recording], targets: list[Targets], k: int) -> list[Item]:
+    """One item per target time inside the frame span of each recording, in order."""
+    out = []
+    for r, (rec, tg) in enumerate(zip(recs, targets)):
+        check_length(rec, k)
+        ft = rec.frame_times
+        for t in tg.between(int(ft[0]), int(ft[-1])).tolist():
+            out.append(Item(r, window_for(ft, t, k), int(t)))
+    return out

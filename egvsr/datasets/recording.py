@@ -1,0 +1,160 @@
+"""`Recording`: lazy, fork-safe access to one aligned event/RGB recording.
+
+A recording has HR frames with int64 µs timestamps, optionally ground-truth frames at extra times
+(space-time SR), and either raw events (our layout, E2VID h5, CED folders; read through
+`egvsr.events.io`) or precomputed LR frames and voxels (EvTexture h5). Metadata (sizes and times)
+is read once at `open`; file handles are opened on first use in each process, so a Recording can be
+handed to forked or spawned DataLoader workers without sharing an h5py handle between processes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egvsr.errors import EventValidationError, InputFileError
+
+
+def check_times(times: np.ndarray, what: str) -> np.ndarray:
+    """Return `times` as int64 (N,), raising if they are not strictly increasing (names `what`)."""
+    t = np.asarray(times)
+    if t.ndim != 1 or t.dtype.kind not in "iu":
+        raise EventValidationError(f"{what}: expected 1-D integer µs timestamps, got {t.dtype} {t.shape}")
+    t = t.astype(np.int64, copy=False)
+    if t.size > 1:
+        steps = np.diff(t)
+        bad = np.flatnonzero(steps <= 0)
+        if bad.size:
+            i = int(bad[0]) + 1
+            kind = "duplicated" if steps[i - 1] == 0 else "unsorted (decreasing)"
+            raise EventValidationError(
+                f"{what}: timestamps must strictly increase; {kind} at index {i} "
+                f"({int(t[i - 1])} -> {int(t[i])} µs)"
+            )
+    return t
+
+
+class Recording:
+    """One recording: HR frames + times, optional GT frames, and raw events or LR voxels.
+
+    Attributes: `path`, `name`, `layout`, `width`, `height` (HR frame size), `frame_times`
+    (int64 µs), `gt_times` (int64 µs, possibly empty), `has_events` (raw events available),
+    `lr_scale` (int for recordings that ship their own LR frames and event tensors, else None).
+    """
+
+    layout: str = "?"
+    has_events: bool = False
+    lr_scale: int | None = None
+
+    def __init__(self, path: Path, name: str, width: int, height: int,
+                 frame_times: np.ndarray, gt_times: np.ndarray | None = None) -> None:
+        self.path = Path(path)
+        self.name = name
+        self.width = int(width)
+        self.height = int(height)
+        self.frame_times = check_times(frame_times, f"{self.path}: frame timestamps")
+        gt = np.zeros(0, np.int64) if gt_times is None else gt_times
+        self.gt_times = check_times(gt, f"{self.path}: ground-truth timestamps")
+        self._handles: dict[int, Any] = {}
+
+    # ---- construction ----------------------------------------------------------------------
+    @staticmethod
+    def open(path: str | os.PathLike, *, fps: float | None = None,
+             hr_path: str | os.PathLike | None = None) -> "Recording":
+        """Open any supported recording (content-detected); reads metadata only.
+
+        `fps` sets frame times for layouts without timestamps (EvTexture: frame i at i/fps, 25 by
+        default); `hr_path` names the HR file paired with an EvTexture LR file (default: the sibling
+        found by replacing the `LRx<n>` folder with `HR`).
+        """
+        from egvsr.datasets.adapters import open_adapter
+
+        return open_adapter(Path(path), fps=fps, hr_path=hr_path)
+
+    # ---- per-process handles ------------------------------------------------------------------
+    def _open_handle(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _close_handle(self, handle: Any) -> None:
+        close = getattr(handle, "close", None)
+        if close is not None:
+            close()
+
+    def _handle(self) -> Any:
+        """This process's open handle (opened on first use; never one inherited through fork)."""
+        pid = os.getpid()
+        h = self._handles.get(pid)
+        if h is None:
+            h = self._open_handle()
+            self._handles[pid] = h
+        return h
+
+    def close(self) -> None:
+        """Close this process's handle (handles inherited from a parent are left alone)."""
+        h = self._handles.pop(os.getpid(), None)
+        if h is not None:
+            self._close_handle(h)
+
+    def __enter__(self) -> "Recording":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.name!r}, {self.layout}, {self.width}x{self.height}, "
+                f"{self.num_frames} frames, {len(self.gt_times)} gt)")
+
+    # ---- data ---------------------------------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        return int(self.frame_times.shape[0])
+
+    def read_frame(self, i: int) -> np.ndarray:
+        """HR frame `i` as uint8 (H, W, 3) RGB (gray is replicated)."""
+        raise NotImplementedError
+
+    def read_gt(self, i: int) -> np.ndarray:
+        """Ground-truth frame `i` (at `gt_times[i]`) as uint8 (H, W, 3) RGB."""
+        raise InputFileError(f"{self.path}: this recording has no ground-truth frames (/gt)")
+
+    def read_events(self, t0: int, t1: int):
+        """Raw events with t0 <= t < t1 as an `EventStream` (sensor size = frame size)."""
+        raise InputFileError(
+            f"{self.path}: layout {self.layout!r} stores no raw events (only precomputed tensors)"
+        )
+
+    def read_lr_frame(self, i: int) -> np.ndarray:
+        """LR frame `i` (recordings with `lr_scale` only) as uint8 (h, w, 3) RGB."""
+        raise InputFileError(f"{self.path}: layout {self.layout!r} has no stored LR frames")
+
+    def read_voxels(self, i: int, direction: str = "forward") -> np.ndarray:
+        """Precomputed float32 (B, h, w) voxel of the interval frame i → i+1 (`lr_scale` only)."""
+        raise InputFileError(f"{self.path}: layout {self.layout!r} has no precomputed voxels")
+
+    def _check_index(self, i: int, n: int, what: str) -> int:
+        if not 0 <= int(i) < n:
+            raise InputFileError(f"{self.path}: {what} index {i} out of range, expected 0..{n - 1}")
+        return int(i)
+
+
+def as_rgb(img: np.ndarray, where: str) -> np.ndarray:
+    """(H, W), (H, W, 1) or (H, W, 3) uint8 → (H, W, 3) uint8."""
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3) or a.dtype != np.uint8:
+        raise InputFileError(
+            f"{where}: expected a uint8 image (H, W), (H, W, 1) or (H, W, 3), got {a.dtype} {a.shape}"
+        )
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, axis=-1)
+    return a

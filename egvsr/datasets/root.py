@@ -1,0 +1,138 @@
+"""A dataset root: a folder of recordings plus split files naming which belong to which split.
+
+A recording in a root is an HDF5 file (`<name>.h5` / `.hdf5`) or a CED folder (`<name>/` holding
+`<ns>.npy` / `<ns>.png`). A split is resolved in this order:
+
+1. `all`: every recording in the root;
+2. a split file `<root>/splits/<split>.txt` or `<root>/<split>.txt` (one name per line, `#` comments);
+3. a sub-folder `<root>/<split>/` of recordings (EvTexture's `LRx4/train`, `LRx4/test`);
+4. a split shipped with the toolkit: `ced_test` (the 11 standard CED test clips), `ced_excluded`,
+   `vid4`, and `ced_train` = every recording of the root not in `ced_test`.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from egvsr.errors import ConfigError, InputFileError
+
+H5_SUFFIXES = (".h5", ".hdf5")
+
+
+def parse_split(text: str, where: str) -> list[str]:
+    """Names listed in a split file's text; duplicates raise (they would double-count a clip)."""
+    names: list[str] = []
+    for line in text.splitlines():
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if name in names:
+            raise ConfigError(f"{where}: recording {name!r} is listed twice")
+        names.append(name)
+    return names
+
+
+def builtin_splits() -> list[str]:
+    """Names of the split files shipped in `egvsr/datasets/splits/` (plus the derived `ced_train`)."""
+    files = resources.files("egvsr.datasets").joinpath("splits")
+    return sorted([p.name[:-4] for p in files.iterdir() if p.name.endswith(".txt")] + ["ced_train"])
+
+
+def builtin_split(name: str) -> list[str]:
+    """The recording names of a shipped split file (e.g. `ced_test`)."""
+    f = resources.files("egvsr.datasets").joinpath("splits", f"{name}.txt")
+    if not f.is_file():
+        raise ConfigError(f"split {name!r} is not shipped with egvsr; shipped: {builtin_splits()}")
+    return parse_split(f.read_text(encoding="utf-8"), f"egvsr/datasets/splits/{name}.txt")
+
+
+def _is_recording_dir(path: Path) -> bool:
+    with os.scandir(path) as it:
+        return any(e.is_file() and e.name.endswith((".npy", ".png")) for e in it)
+
+
+def find_recordings(folder: Path) -> dict[str, Path]:
+    """Recordings directly inside `folder`, by name (file stem or folder name), sorted."""
+    out: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in H5_SUFFIXES:
+            name = entry.stem
+        elif entry.is_dir() and _is_recording_dir(entry):
+            name = entry.name
+        else:
+            continue
+        if name in out:
+            raise InputFileError(
+                f"{folder}: two recordings are named {name!r} ({out[name].name}, {entry.name})"
+            )
+        out[name] = entry
+    return out
+
+
+class DatasetRoot:
+    """A folder of recordings with split files (see module doc)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise InputFileError(f"{self.path}: dataset root not found (expected a folder of recordings)")
+        self._found: dict[str, Path] | None = None
+
+    def recordings(self) -> dict[str, Path]:
+        """Every recording directly in the root, by name."""
+        if self._found is None:
+            self._found = find_recordings(self.path)
+        return self._found
+
+    def splits(self) -> list[str]:
+        """Split names available here: split files, split sub-folders and shipped splits."""
+        names = {"all", *builtin_splits()}
+        for folder in (self.path / "splits", self.path):
+            if folder.is_dir():
+                names.update(p.stem for p in folder.glob("*.txt"))
+        names.update(p.name for p in self.path.iterdir() if p.is_dir() and not _is_recording_dir(p)
+                     and p.name != "splits" and find_recordings(p))
+        return sorted(names)
+
+    def paths(self, split: str = "all") -> list[Path]:
+        """Paths of the recordings of `split`, in the split file's order (else sorted by name)."""
+        if split == "all":
+            return list(self.recordings().values())
+        for f in (self.path / "splits" / f"{split}.txt", self.path / f"{split}.txt"):
+            if f.is_file():
+                return self._resolve(parse_split(f.read_text(encoding="utf-8"), str(f)), str(f))
+        sub = self.path / split
+        if sub.is_dir() and not _is_recording_dir(sub):
+            found = find_recordings(sub)
+            if not found:
+                raise InputFileError(f"{sub}: split folder holds no recordings (*.h5 or CED folders)")
+            return list(found.values())
+        if split == "ced_train":
+            test = set(builtin_split("ced_test"))
+            return [p for n, p in self.recordings().items() if n not in test]
+        if split in builtin_splits():
+            return self._resolve(builtin_split(split), f"shipped split {split!r}")
+        raise ConfigError(
+            f"{self.path}: unknown split {split!r}; expected one of {self.splits()} "
+            f"(or a split file {self.path / 'splits' / (split + '.txt')})"
+        )
+
+    def _resolve(self, names: list[str], where: str) -> list[Path]:
+        found = self.recordings()
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise InputFileError(
+                f"{self.path}: {len(missing)} recording(s) of {where} not found in the root: "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            )
+        return [found[n] for n in names]
+
+    def open(self, split: str = "all", fps: float | None = None) -> list:
+        """Open the recordings of `split` (metadata only; see `Recording.open`)."""
+        from egvsr.datasets.recording import Recording
+
+        return [Recording.open(p, fps=fps) for p in self.paths(split)]

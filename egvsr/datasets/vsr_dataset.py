@@ -1,0 +1,329 @@
+"""`EventVSRDataset`: aligned event/RGB recordings as training and evaluation samples.
+
+One sample (docs/CONTRACTS.md "Dataset sample"): `lr` (K, 3, h, w) LR frames, `frame_times` (K,)
+normalized, `events` (M, P, h, w) over the window [first frame, last frame) at LR size, `times` (T,)
+query times in [-1, 1], `hr` (T, 3, H, W) with (H, W) = (floor(s·h), floor(s·w)), `scale`, plus
+`scale_eff` (H/h, W/w), `cell` (2/H, 2/W), metadata (`clip`, `index`, `t_us`, `window_us`, `crop`,
+`reversed`) and, with `with_coords`, `coord` (H, W, 2) pixel-centre (y, x) in [-1, 1].
+
+Training items are frame windows with a random LR patch at a scale given by the key
+(`ScaleBatchSampler`); evaluation items are every target time of every clip, whole frames, fixed
+scale. Recordings that ship their own LR frames and voxels (EvTexture) use them unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from egvsr.datasets import augment as aug
+from egvsr.datasets.degrade import downscale, image_to_tensor
+from egvsr.datasets.geometry import (
+    CropGeometry, as_pair, cell_size, frame_geometry, hr_size, patch_geometry, query_grid,
+)
+from egvsr.datasets.items import Item, Targets, eval_items, train_items
+from egvsr.datasets.recording import Recording
+from egvsr.datasets.sampler import check_scale_range
+from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor
+from egvsr.errors import ConfigError
+
+MODES = ("train", "eval")
+QUERIES = ("middle", "gt")
+_UNSET: Any = object()
+
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """torch.stack of CPU tensors done by numpy (one copy, no intra-op threads)."""
+    return torch.from_numpy(np.stack([t.numpy() for t in tensors]))
+
+
+def _open_all(recordings, fps) -> list[Recording]:
+    from egvsr.datasets.root import DatasetRoot
+
+    if isinstance(recordings, DatasetRoot):
+        return recordings.open("all", fps=fps)
+    if isinstance(recordings, (str, os.PathLike, Recording)):
+        recordings = [recordings]
+    out = []
+    for r in recordings:
+        out.append(r if isinstance(r, Recording) else Recording.open(r, fps=fps))
+    if not out:
+        raise ConfigError("recordings: expected at least one recording")
+    return out
+
+
+class EventVSRDataset(Dataset):
+    """Samples of LR frames + events + HR targets from a list of recordings (see module doc).
+
+    Index with an int (scale = `scale` or drawn from `scale_range` by `seed` and the index) or with a
+    `SampleKey(index, scale, seed)` from `ScaleBatchSampler`.
+    """
+
+    def __init__(
+        self,
+        recordings,
+        *,
+        mode: str = "train",
+        num_frames: int = 3,
+        patch_size: int | tuple[int, int] | None = _UNSET,
+        scale_range: Sequence[float] | None = None,
+        scale: float | None = None,
+        representation: str = "moments",
+        bins: int = 32,
+        polarity: str = "split",
+        normalize: str = "none",
+        queries: str = "middle",
+        num_queries: int = 1,
+        include_frames: bool = True,
+        flips: bool = True,
+        rotations: bool = True,
+        reverse_prob: float = 0.5,
+        quantize: bool = True,
+        with_coords: bool = False,
+        stride: int = 1,
+        seed: int = 0,
+        fps: float | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"mode {mode!r}: expected one of {MODES}")
+        if queries not in QUERIES:
+            raise ConfigError(f"queries {queries!r}: expected one of {QUERIES}")
+        counts = (("num_frames", num_frames, 2), ("num_queries", num_queries, 1), ("stride", stride, 1))
+        for name, v, lo in counts:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ConfigError(f"{name} {v!r}: expected an integer >= {lo}")
+        if isinstance(reverse_prob, bool) or not isinstance(reverse_prob, (int, float)) \
+                or not 0.0 <= float(reverse_prob) <= 1.0:
+            raise ConfigError(f"reverse_prob {reverse_prob!r}: expected a probability in [0, 1]")
+        check_representation(representation, bins, polarity, normalize)
+        self.recordings = _open_all(recordings, fps)
+        self.mode, self.k = mode, int(num_frames)
+        self.queries, self.num_queries = queries, int(num_queries)
+        if patch_size is _UNSET:
+            patch_size = 64 if mode == "train" else None
+        if patch_size is not None:
+            if mode == "eval":
+                raise ConfigError("patch_size: evaluation uses whole frames; leave patch_size unset (None)")
+            patch_size = as_pair(patch_size, "patch_size")
+        self.patch_size = patch_size
+        self.repr = dict(representation=representation, bins=int(bins), polarity=polarity, normalize=normalize)
+        self.flips, self.rotations, self.reverse_prob = flips, rotations, float(reverse_prob)
+        self.quantize, self.with_coords, self.seed = quantize, with_coords, int(seed)
+        self.paired_scale = self._paired_scale()
+        self.scale_range, self.scale = self._scales(scale_range, scale)
+        self.targets = [Targets(r, include_frames, queries == "gt") for r in self.recordings]
+        if mode == "train":
+            self.items = train_items(self.recordings, self.k, int(stride))
+            self._check_query_counts()
+        else:
+            if queries == "middle":
+                self.targets = [Targets(r, True, False) for r in self.recordings]
+            self.items = eval_items(self.recordings, self.targets, self.k)
+        self._check_patch_fits()
+
+    @classmethod
+    def from_root(cls, root: str | os.PathLike, split: str = "all", **options: Any) -> "EventVSRDataset":
+        """A dataset of the recordings of `split` in the dataset root `root` (see `DatasetRoot`)."""
+        from egvsr.datasets.root import DatasetRoot
+
+        paths = DatasetRoot(root).paths(split)
+        return cls(paths, **options)
+
+    # ---- configuration checks --------------------------------------------------------------------
+    def _paired_scale(self) -> int | None:
+        scales = {r.lr_scale for r in self.recordings}
+        if scales == {None}:
+            missing = [r for r in self.recordings if not r.has_events]
+            if missing:
+                raise ConfigError(
+                    f"{missing[0].path}: recording has neither raw events nor paired LR voxels "
+                    "(an EvTexture LR file needs its HR file beside it, or hr_path)"
+                )
+            return None
+        if None in scales or len(scales) > 1:
+            raise ConfigError(
+                "recordings mix fixed-scale LR/HR pairs (EvTexture) with other scales "
+                f"({sorted(str(s) for s in scales)}); use one kind and one scale per dataset"
+            )
+        return int(scales.pop())
+
+    def _scales(self, scale_range, scale) -> tuple[tuple[float, float], float | None]:
+        if self.paired_scale is not None:
+            p = float(self.paired_scale)
+            for name, v in (("scale_range", scale_range), ("scale", scale)):
+                vals = [] if v is None else ([v] if name == "scale" else list(v))
+                if any(float(x) != p for x in vals):
+                    raise ConfigError(
+                        f"{name} {v!r}: these recordings pair LR and HR at x{self.paired_scale} "
+                        "(EvTexture files); the scale cannot be changed"
+                    )
+            return (p, p), p
+        if scale is not None:
+            lo, hi = check_scale_range((scale, scale), "scale")
+            if scale_range is not None:
+                rlo, rhi = check_scale_range(scale_range)
+                if not rlo <= lo <= rhi:
+                    raise ConfigError(f"scale {scale!r} lies outside scale_range ({rlo:g}, {rhi:g})")
+            return (lo, hi), lo
+        if self.mode == "eval":
+            raise ConfigError("mode 'eval' needs a fixed scale (scale=...)")
+        return check_scale_range((1.0, 4.0) if scale_range is None else scale_range), None
+
+    def _check_patch_fits(self) -> None:
+        """Fail at construction if the largest scale's HR crop of a patch exceeds a recording."""
+        if self.patch_size is None:
+            return
+        ph, pw = self.patch_size
+        for rec in self.recordings:
+            if self.paired_scale is not None:
+                have = (rec.lr_height, rec.lr_width)  # type: ignore[attr-defined]
+                need, what = (ph, pw), "LR frames"
+            else:
+                need, have, what = hr_size(ph, pw, self.scale_range[1]), (rec.height, rec.width), "frames"
+            if need[0] > have[0] or need[1] > have[1]:
+                raise ConfigError(
+                    f"{rec.path}: patch_size {ph}x{pw} at scale {self.scale_range[1]:g} needs a crop of "
+                    f"{need[0]}x{need[1]}, larger than the {have[0]}x{have[1]} {what}; use a smaller "
+                    "patch_size or scale_range"
+                )
+
+    def _check_query_counts(self) -> None:
+        if self.queries != "gt":
+            return
+        for it in self.items:
+            rec = self.recordings[it.rec]
+            ft = rec.frame_times
+            n = len(self.targets[it.rec].between(int(ft[it.start]), int(ft[it.start + self.k - 1])))
+            if n < self.num_queries:
+                raise ConfigError(
+                    f"{rec.path}: the window starting at frame {it.start} has {n} ground-truth "
+                    f"time(s), fewer than num_queries={self.num_queries}"
+                )
+
+    # ---- indexing -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _key(self, key) -> tuple[int, float, int]:
+        if isinstance(key, (tuple, list)):
+            if len(key) != 3:
+                raise ConfigError(f"dataset key {key!r}: expected an index or (index, scale, seed)")
+            index, scale, seed = int(key[0]), float(key[1]), int(key[2])
+        else:
+            index = int(key)
+            seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1, np.uint64)[0] >> 2)
+            if self.scale is not None:
+                scale = self.scale
+            else:
+                lo, hi = self.scale_range
+                scale = float(np.random.default_rng([self.seed, index, 1]).uniform(lo, hi))
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"dataset index {index} out of range ({len(self)} items)")
+        lo, hi = self.scale_range
+        if not (lo - 1e-9 <= scale <= hi + 1e-9):
+            raise ConfigError(
+                f"scale {scale:g} is outside the configured scale_range ({lo:g}, {hi:g}) of this dataset"
+            )
+        return index % len(self), scale, seed
+
+    def __getitem__(self, key) -> dict:
+        index, scale, seed = self._key(key)
+        it = self.items[index]
+        rec = self.recordings[it.rec]
+        rng = np.random.default_rng(seed)
+        sample, backward = self._build(rec, it, scale, rng)
+        sample["index"] = index
+        if self.mode == "train":
+            sample = aug.random_augment(
+                sample, rng, self.flips, self.rotations, self.reverse_prob, backward
+            )
+        H, W = sample["hr"].shape[-2:]
+        sample["cell"] = torch.from_numpy(cell_size(H, W))
+        if self.with_coords:
+            sample["coord"] = torch.from_numpy(query_grid(H, W))
+        return sample
+
+    # ---- building one sample --------------------------------------------------------------------
+    def _query_times(self, it: Item, ft: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if it.target_us is not None:
+            return np.array([it.target_us], np.int64)
+        if self.queries == "middle":
+            return ft[self.k // 2 : self.k // 2 + 1].copy()
+        cand = self.targets[it.rec].between(int(ft[0]), int(ft[-1]))
+        pick = rng.choice(len(cand), size=self.num_queries, replace=False)
+        return np.sort(cand[pick])
+
+    def _geometry(self, rec: Recording, scale: float, rng: np.random.Generator) -> CropGeometry:
+        if self.paired_scale is not None:
+            s = self.paired_scale
+            lh, lw = rec.lr_height, rec.lr_width  # type: ignore[attr-defined]
+            if self.patch_size is None:
+                return CropGeometry(0, 0, s * lh, s * lw, lh, lw)
+            g = patch_geometry(lh, lw, self.patch_size, 1.0, rng)
+            return CropGeometry(g.y0 * s, g.x0 * s, g.H * s, g.W * s, g.h, g.w)
+        if self.patch_size is None:
+            return frame_geometry(rec.height, rec.width, scale)
+        return patch_geometry(rec.height, rec.width, self.patch_size, scale, rng)
+
+    def _build(self, rec: Recording, it: Item, scale: float, rng: np.random.Generator):
+        fidx = list(range(it.start, it.start + self.k))
+        ft = rec.frame_times[it.start : it.start + self.k]
+        t0, t1 = int(ft[0]), int(ft[-1])
+        geom = self._geometry(rec, scale, rng)
+        q_us = self._query_times(it, ft, rng)
+        rows, cols = geom.hr_slices()
+        cache: dict[tuple[str, int], torch.Tensor] = {}
+
+        def hr_crop(kind: str, i: int) -> torch.Tensor:
+            if (kind, i) not in cache:
+                img = rec.read_frame(i) if kind == "frame" else rec.read_gt(i)
+                cache[(kind, i)] = image_to_tensor(img[rows, cols])
+            return cache[(kind, i)]
+
+        backward = None
+        if self.paired_scale is not None:
+            lr, events, backward = self._paired_inputs(rec, it, geom)
+        else:
+            lr = downscale(_stack([hr_crop("frame", i) for i in fidx]), (geom.h, geom.w), self.quantize)
+            stream = crop_events(rec.read_events(t0, t1), geom)
+            events = torch.from_numpy(event_tensor(stream, t0, t1, (geom.h, geom.w), **self.repr))
+        hr = _stack([hr_crop(*self.targets[it.rec].lookup(t)) for t in q_us.tolist()])
+        span = float(t1 - t0)
+        sample = {
+            "lr": lr,
+            "frame_times": torch.from_numpy((2.0 * (ft - t0) / span - 1.0).astype(np.float32)),
+            "events": events,
+            "times": torch.from_numpy((2.0 * (q_us - t0) / span - 1.0).astype(np.float32)),
+            "hr": hr,
+            "scale": float(scale),
+            "scale_eff": torch.tensor(geom.scale_eff, dtype=torch.float32),
+            "clip": rec.name,
+            "t_us": torch.from_numpy(q_us),
+            "window_us": torch.tensor([t0, t1], dtype=torch.int64),
+            "crop": torch.tensor([geom.y0, geom.x0, geom.H, geom.W], dtype=torch.int64),
+            "reversed": False,
+        }
+        return sample, backward
+
+    def _paired_inputs(self, rec: Recording, it: Item, geom: CropGeometry):
+        s = self.paired_scale
+        assert s is not None
+        ly, lx = geom.y0 // s, geom.x0 // s
+        rows, cols = slice(ly, ly + geom.h), slice(lx, lx + geom.w)
+        lr = _stack([image_to_tensor(rec.read_lr_frame(i)[rows, cols])
+                     for i in range(it.start, it.start + self.k)])
+        intervals = range(it.start, it.start + self.k - 1)
+
+        def vox(direction: str, order) -> torch.Tensor:
+            v = np.concatenate([rec.read_voxels(i, direction)[:, rows, cols] for i in order])
+            return torch.from_numpy(np.ascontiguousarray(v))[:, None]
+
+        events = vox("forward", intervals)
+        backward = None
+        if getattr(rec, "has_backward", False):
+            backward = lambda: vox("backward", reversed(intervals))  # noqa: E731
+        return lr, events, backward

@@ -1,0 +1,142 @@
+"""One scale per batch (sampler + collate), tensor-level augmentations, dataset roots and split files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from egvsr.datasets import DatasetRoot, ScaleBatchSampler, builtin_split, collate_samples
+from egvsr.datasets.augment import flip, reverse_event_tensor, reverse_events, reverse_time, rotate90
+from egvsr.errors import ConfigError, EgvsrError, InputFileError
+from egvsr.events.stream import EventStream
+
+# ---- sampler -----------------------------------------------------------------------------------
+
+
+def test_sampler_one_scale_per_batch_and_deterministic():
+    s = ScaleBatchSampler(23, 4, (1.0, 4.0), seed=7)
+    batches = list(s)
+    assert len(batches) == len(s) == 6
+    assert sorted(k.index for b in batches for k in b) == list(range(23))  # every item once per epoch
+    for b in batches:
+        assert len({k.scale for k in b}) == 1 and 1.0 <= b[0].scale <= 4.0
+    assert list(ScaleBatchSampler(23, 4, (1.0, 4.0), seed=7)) == batches  # same seed: same batches
+    s.set_epoch(1)
+    assert list(s) != batches  # another epoch: another order and other scales
+    assert len(list(ScaleBatchSampler(23, 4, drop_last=True))) == 5
+    fixed = ScaleBatchSampler(8, 2, (2.0, 4.0), scales=[2.0, 3.0, 4.0])
+    assert {b[0].scale for b in fixed} <= {2.0, 3.0, 4.0}
+
+
+@pytest.mark.parametrize("rng,match", [((0.5, 2.0), "1 <= low"), ((3.0, 2.0), "low <= high"),
+                                       ((1.0, float("nan")), "expected 1")])
+def test_sampler_bad_scale_range(rng, match):
+    with pytest.raises(ConfigError, match=match):
+        ScaleBatchSampler(4, 2, rng)
+
+
+def test_collate_stacks_and_refuses_mixed_scales():
+    a = {"lr": torch.zeros(3, 3, 4, 4), "scale": 2.0, "clip": "a"}
+    b = {"lr": torch.ones(3, 3, 4, 4), "scale": 2.0, "clip": "b"}
+    out = collate_samples([a, b])
+    assert out["lr"].shape == (2, 3, 3, 4, 4) and out["scale"] == 2.0 and out["clip"] == ["a", "b"]
+    with pytest.raises(ConfigError, match="mixes scales"):
+        collate_samples([a, dict(b, scale=3.0)])
+    with pytest.raises(ConfigError, match="different shapes"):
+        collate_samples([a, dict(b, lr=torch.ones(3, 3, 5, 4))])
+
+
+# ---- augmentation ---------------------------------------------------------------------------------
+
+
+def _sample(P=2):
+    g = torch.Generator().manual_seed(0)
+    return {
+        "lr": torch.rand(3, 3, 4, 6, generator=g), "events": torch.rand(5, P, 4, 6, generator=g),
+        "hr": torch.rand(2, 3, 8, 12, generator=g), "frame_times": torch.tensor([-1.0, 0.2, 1.0]),
+        "times": torch.tensor([-0.5, 0.6]), "t_us": torch.tensor([10, 70]),
+        "scale_eff": torch.tensor([2.0, 2.0]),
+    }
+
+
+def test_reverse_time_semantics():
+    s = _sample()
+    r = reverse_time(s)
+    assert torch.equal(r["lr"][0], s["lr"][2])
+    np.testing.assert_allclose(r["frame_times"], [-1.0, -0.2, 1.0])
+    np.testing.assert_allclose(r["times"], [-0.6, 0.5])  # still ascending, hr follows
+    assert torch.equal(r["hr"][0], s["hr"][1]) and r["t_us"].tolist() == [70, 10]
+    assert torch.equal(r["events"][0, 0], s["events"][4, 1])  # last bin first, ON <-> OFF
+    signed = _sample(P=1)
+    assert torch.equal(reverse_event_tensor(signed["events"])[1], -signed["events"][3])
+    twice = reverse_time(r)
+    for k in ("lr", "events", "hr", "times", "frame_times"):
+        assert torch.equal(twice[k], s[k])
+
+
+def test_flip_and_rotate_apply_to_all_images():
+    s = _sample()
+    f = flip(s, "x")
+    for k in ("lr", "events", "hr"):
+        assert torch.equal(f[k][..., 0], s[k][..., -1])
+    r = rotate90(s, 1)
+    assert r["lr"].shape[-2:] == (6, 4) and r["hr"].shape[-2:] == (12, 8) and r["events"].shape[-2:] == (6, 4)
+    assert torch.equal(rotate90(r, 3)["hr"], s["hr"])
+
+
+def test_reverse_events_stream():
+    s = EventStream(np.array([1, 2, 3], np.uint16), np.array([0, 0, 1], np.uint16),
+                    np.array([100, 150, 190], np.int64), np.array([1, 1, -1], np.int8), 4, 2)
+    r = reverse_events(s, 100, 200)
+    assert r.t.tolist() == [110, 150, 200] and r.p.tolist() == [1, -1, -1] and r.x.tolist() == [3, 2, 1]
+
+
+# ---- dataset roots and splits -----------------------------------------------------------------------
+
+
+def test_builtin_ced_test_split():
+    names = builtin_split("ced_test")
+    assert len(names) == 11
+    assert names[0] == "people_dynamic_wave" and "simple_carpet_fast" in names
+    with pytest.raises(ConfigError, match="not shipped"):
+        builtin_split("nope")
+
+
+def _touch_root(tmp_path, names):
+    for n in names:
+        (tmp_path / f"{n}.h5").write_bytes(b"")
+    ced = tmp_path / "indoors_office"
+    ced.mkdir()
+    (ced / "1000.npy").write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    return tmp_path
+
+
+def test_root_splits(tmp_path):
+    root = DatasetRoot(_touch_root(tmp_path, ["people_dynamic_wave", "simple_fruit", *builtin_split("ced_test")[1:]]))
+    assert set(root.recordings()) >= {"indoors_office", "simple_fruit", "people_dynamic_wave"}
+    assert "notes" not in root.recordings()
+    assert [p.stem for p in root.paths("ced_test")] == builtin_split("ced_test")
+    assert {p.name.split(".")[0] for p in root.paths("ced_train")} == {"simple_fruit", "indoors_office"}
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "mine.txt").write_text("# two clips\nsimple_fruit\nindoors_office  # CED folder\n")
+    assert [p.name for p in root.paths("mine")] == ["simple_fruit.h5", "indoors_office"]
+    assert "mine" in root.splits() and "ced_test" in root.splits()
+    (tmp_path / "splits" / "bad.txt").write_text("simple_fruit\nmissing_clip\n")
+    with pytest.raises(InputFileError, match="missing_clip"):
+        root.paths("bad")
+    (tmp_path / "splits" / "dup.txt").write_text("simple_fruit\nsimple_fruit\n")
+    with pytest.raises(ConfigError, match="listed twice"):
+        root.paths("dup")
+    with pytest.raises(ConfigError, match="unknown split 'val'"):
+        root.paths("val")
+
+
+def test_root_split_folders(tmp_path):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "calendar.h5").write_bytes(b"")
+    root = DatasetRoot(tmp_path)
+    assert [p.name for p in root.paths("test")] == ["calendar.h5"]
+    with pytest.raises(EgvsrError, match="dataset root not found"):
+        DatasetRoot(tmp_path / "nothing")

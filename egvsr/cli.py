@@ -120,7 +120,8 @@ def _add_simulate(sub) -> None:
     p.add_argument("--leak-hz", type=float, default=0.0)
     p.add_argument("--shot-noise-hz", type=float, default=0.0)
     p.add_argument("--max-subframes", type=int, default=None, help="cap on interpolated sub-frames per pair")
-    p.add_argument("--interpolation", choices=["flow", "linear"], default="flow")
+    p.add_argument("--interpolation", choices=["flow", "linear", "none"], default="flow",
+                   help="sub-frames between frames: optical flow (default), linear blending, or none")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")

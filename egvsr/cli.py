@@ -200,10 +200,11 @@ def _add_eval(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--data", nargs="+", required=True,
                    help="recordings to evaluate on (paths, or sample:SEED for generated sample clips)")
-    p.add_argument("--scales", type=_positive_float, nargs="+", default=[2.0, 4.0])
-    p.add_argument("--protocol", default="ours", help="ours | egvsr | evtexture | videoinr")
-    p.add_argument("--queries", choices=["middle", "gt"], default="middle",
-                   help="middle: frames at input times (video SR); gt: ground truth between frames")
+    p.add_argument("--config", help="evaluation preset YAML (protocol, scales, queries), e.g. configs/eval/ours.yaml")
+    p.add_argument("--scales", type=_positive_float, nargs="+", help="default 2 4")
+    p.add_argument("--protocol", help="ours | egvsr | evtexture | videoinr (default ours)")
+    p.add_argument("--queries", choices=["middle", "gt"],
+                   help="middle: frames at input times (video SR, default); gt: ground truth between frames")
     p.add_argument("--output", help="folder for results.md, results.csv and psnr_vs_scale.png")
     p.add_argument("--device", default="auto")
     p.add_argument("--limit", type=int, help="evaluate at most this many samples per scale")
@@ -213,16 +214,122 @@ def _add_eval(sub) -> None:
 
 
 def _run_eval(a) -> None:
-    from egvsr.engine.eval_run import evaluate_checkpoint
+    from egvsr.engine.eval_run import evaluate_checkpoint, eval_options
 
-    evaluate_checkpoint(a.checkpoint, a.data, a.scales, protocol=a.protocol, queries=a.queries,
+    opts = eval_options(a.config, protocol=a.protocol, scales=a.scales, queries=a.queries)
+    evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
                         with_bicubic=not a.no_bicubic)
 
 
+# ---- rendering, demo and pictures (issue: rendering) ------------------------------------------
+def _add_render(sub) -> None:
+    p = sub.add_parser("render", help="super-resolved video at any scale and frame rate (PNG frames / MP4)")
+    p.add_argument("input", help="recording (any supported layout), or a folder of frames (with --events "
+                                 "FILE, or alone for frames-only models)")
+    p.add_argument("checkpoint", help="trained checkpoint (.pt)")
+    p.add_argument("--scale", type=_positive_float, required=True,
+                   help="any positive real up to the model's cap (max_scale), e.g. 6.5")
+    p.add_argument("--events", help="events file for a frame-folder INPUT")
+    p.add_argument("--fps", type=_positive_float, help="frame rate of a frame folder without timestamps")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--fps-factor", type=int, help="F: the input frames plus F-1 evenly spaced times "
+                                                    "between consecutive frames (default 1)")
+    when.add_argument("--times", nargs="+", metavar="T",
+                      help="explicit output times after the first input frame: seconds, or with a unit "
+                           "(0.04, 40ms, 40000us)")
+    p.add_argument("--first-frame", type=int, help="first input frame index (with --fps-factor)")
+    p.add_argument("--last-frame", type=int, help="last input frame index, inclusive (with --fps-factor)")
+    p.add_argument("--roi", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
+                   help="region of interest in input pixels; the output is that box at --scale")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--as-is", dest="degrade", action="store_false",
+                      help="the input frames are the LR video (default; no downscaling)")
+    mode.add_argument("--degrade", "--input-is-hr", dest="degrade", action="store_true",
+                      help="the input frames are HR: downscale them by --scale first, as evaluation does, "
+                           "so ground truth exists (side-by-side third panel, --score)")
+    p.add_argument("--png", metavar="DIR", help="write PNG frames (+ timestamps.txt, render.json) to DIR")
+    p.add_argument("--mp4", metavar="FILE", help="write an MP4 video (OpenCV, mp4v)")
+    p.add_argument("--side-by-side", metavar="FILE", help="write an MP4 of bicubic | ours | ground truth")
+    p.add_argument("--video-fps", type=_positive_float, help="video frame rate (default: input rate x factor)")
+    p.add_argument("--score", action="store_true", help="print PSNR/SSIM against ground truth (--degrade)")
+    p.add_argument("--model", dest="expect_model", metavar="NAME",
+                   help="refuse a checkpoint that does not hold this model (e.g. egvsr)")
+    p.add_argument("--chunk-size", type=int, default=65536, help="output pixels decoded at a time")
+    p.add_argument("--tile", type=int, default=0,
+                   help="encode the LR input in tiles of this many LR pixels (0 = whole frame)")
+    p.add_argument("--context", type=int, default=16, help="LR context margin around tiles and the ROI")
+    p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
+                   help="refuse renders whose uncompressed output exceeds this (default 16)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_render, degrade=False)
+
+
+def _run_render(a) -> None:
+    from egvsr.engine.render import render
+
+    if not (a.png or a.mp4 or a.side_by_side):
+        raise ConfigError("render: give at least one output: --png DIR, --mp4 FILE or --side-by-side FILE")
+    report = render(
+        a.input, a.checkpoint, scale=a.scale, events=a.events, fps=a.fps, fps_factor=a.fps_factor,
+        times=a.times, first_frame=a.first_frame, last_frame=a.last_frame, roi=a.roi, degrade=a.degrade,
+        png=a.png, mp4=a.mp4, side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size,
+        tile=a.tile, context=a.context, device=a.device, max_output_gb=a.max_output_gb,
+        expect_model=a.expect_model, overwrite=a.overwrite, progress=not a.no_progress,
+        score="ours" if a.score else None,
+    )
+    if a.score:
+        from egvsr.engine.demo import summarize, table
+
+        if not report.scores:
+            print("score: no output time has ground truth (use --degrade on a recording with frames/GT)")
+        else:
+            print(table(summarize(report.scores, report.scale)), end="")
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="sample recording -> x4 and x6.5 at twice the frame rate, PSNR table, "
+                                    "figure and videos")
+    p.add_argument("--output", default="demo_output", help="output folder (default demo_output/)")
+    p.add_argument("--checkpoint", help="use this checkpoint instead of the shipped one")
+    p.add_argument("--seconds", type=_positive_float, default=0.32, help="sample length (default 0.32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-fallback", action="store_true",
+                   help="fail if the shipped checkpoint is missing instead of training a tiny model")
+    p.add_argument("--fallback-minutes", type=_positive_float, default=1.0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(a) -> None:
+    from egvsr.engine.demo import run_demo
+
+    run_demo(a.output, a.checkpoint, seconds=a.seconds, seed=a.seed, fallback=not a.no_fallback,
+             fallback_minutes=a.fallback_minutes, device=a.device, overwrite=a.overwrite,
+             progress=not a.no_progress)
+
+
+def _add_show(sub) -> None:
+    p = sub.add_parser("show", help="PNG preview of a recording: first frame, events, event rate")
+    p.add_argument("file", help="any recording the readers support")
+    p.add_argument("--out", help="output PNG (default <name>.preview.png in the current folder)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=_run_show)
+
+
+def _run_show(a) -> None:
+    from egvsr.plots.show import show_recording
+
+    print(f"wrote {show_recording(a.file, a.out, overwrite=a.overwrite)}")
+
+
 COMMANDS: list[Callable] = [
     _add_info, _add_convert, _add_voxelize, _add_simulate, _add_make_sample, _add_models,
-    _add_train, _add_eval,
+    _add_train, _add_eval, _add_render, _add_demo, _add_show,
 ]
 
 

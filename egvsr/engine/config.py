@@ -67,7 +67,7 @@ def merge(base: dict, update: dict, prefix: str = "") -> dict:
         if dotted in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {type(value).__name__}")
-            out[key] = _merge_free(out[key], value)
+            out[key] = _merge_free(out[key], value) if value else {}  # {} clears the section
         elif isinstance(out[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {value!r}")
@@ -82,7 +82,7 @@ def _merge_free(base: dict, update: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge_free(out[key], value)
+            out[key] = _merge_free(out[key], value) if value else {}  # {} clears the section
         else:
             out[key] = copy.deepcopy(value)
     return out

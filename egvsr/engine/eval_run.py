@@ -72,6 +72,29 @@ def evaluate_checkpoint(
     return rows
 
 
+EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
+
+
+def eval_options(config: str | Path | None = None, **given) -> dict:
+    """Evaluation settings: defaults, then a preset YAML, then explicitly given values (None = not given)."""
+    import yaml
+
+    from egvsr.errors import InputFileError
+
+    opts = dict(EVAL_DEFAULTS)
+    if config is not None:
+        p = Path(config)
+        if not p.is_file():
+            raise InputFileError(f"{p}: evaluation config not found")
+        data = yaml.safe_load(p.read_text()) or {}
+        unknown = sorted(set(data) - set(EVAL_DEFAULTS))
+        if unknown:
+            raise ConfigError(f"{p}: unknown key {unknown[0]!r}; expected {sorted(EVAL_DEFAULTS)}")
+        opts.update(data)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return opts
+
+
 def _collate():
     from egvsr.datasets import collate_samples
 

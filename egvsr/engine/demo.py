@@ -1,0 +1,308 @@
+"""`egvsr demo`: the whole job on the embedded default, in one folder, in a few minutes on a CPU.
+
+1. make a sample recording (`make_sample`: frames, ground truth between them, simulated events);
+2. take the checkpoint shipped with the package (`egvsr/data/egvsr-sample.pt`, found through
+   importlib.resources), or `--checkpoint`; if neither exists, say so and (unless `--no-fallback`)
+   train `egvsr-tiny` on the sample for about a minute, clearly labelled as such;
+3. render x4 and x6.5 at twice the input frame rate in degrade mode (HR sample downscaled, as in
+   evaluation), writing each video and a side-by-side (bicubic | ours | ground truth);
+4. print PSNR / SSIM against ground truth beside bicubic, at the input frame times and at the
+   in-between ground-truth times, and write the figure (event overlay, LR, bicubic, ours, ground
+   truth, one crop) plus results.md and log.txt.
+
+The folder is built under a temporary name and renamed at the end; an existing folder is refused
+unless `overwrite`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from egvsr.engine.render_model import SHIPPED_NAME, RenderModel, load_render_model
+from egvsr.errors import CheckpointError, OutputExistsError
+from egvsr.fsutil import atomic_directory
+
+DEFAULT_SCALES = (4.0, 6.5)
+
+
+@contextlib.contextmanager
+def shipped_checkpoint() -> Iterator[Path | None]:
+    """The packaged checkpoint as a real file path (None when this install has none)."""
+    ref = resources.files("egvsr").joinpath("data").joinpath(SHIPPED_NAME)
+    if not ref.is_file():
+        yield None
+        return
+    with resources.as_file(ref) as path:
+        yield Path(path)
+
+
+class StageLog:
+    """Prints lines, keeps them for log.txt, and times named stages."""
+
+    def __init__(self, echo: Callable[[str], None] | None = print) -> None:
+        self.lines: list[str] = []
+        self.timings: list[tuple[str, float]] = []
+        self.echo = echo
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(text)
+        if self.echo:
+            self.echo(text)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        self(f"[{name}] ...")
+        yield
+        dt = time.monotonic() - t0
+        self.timings.append((name, dt))
+        self(f"[{name}] done in {dt:.1f} s")
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote, its PSNR/SSIM rows, stage timings and which model it used."""
+
+    folder: Path
+    rows: list[dict]
+    timings: list[tuple[str, float]]
+    model_note: str
+    files: list[Path] = field(default_factory=list)
+
+
+def train_fallback(sample: Path, folder: Path, minutes: float, device: str, progress: bool,
+                   size: tuple[int, int]) -> Path:
+    """Train `egvsr-tiny` on the sample for `minutes`; return its checkpoint (last.pt)."""
+    from egvsr.engine.config import DEFAULTS, merge
+    from egvsr.engine.train import train
+
+    patch = int(max(8, min(24, min(size) // 4)))
+    user = {
+        "name": "fallback-egvsr-tiny", "seed": 0, "device": device, "output_root": str(folder),
+        "model": {"name": "egvsr-tiny", "options": {}},
+        "data": {"train": {"recordings": [str(sample)], "num_frames": 3, "bins": 8, "patch_size": patch,
+                           "scale_range": [1.0, 4.0]}, "val": {}},
+        "train": {"iterations": 1_000_000, "batch_size": 4, "lr": 1e-3, "schedule": "constant",
+                  "max_minutes": float(minutes), "log_every": 20, "val_every": 10**9,
+                  "checkpoint_every": 10**9, "keep_checkpoints": 1},
+    }
+    cfg = merge(copy.deepcopy(DEFAULTS), user)
+    exp = train(cfg=cfg, progress=progress)
+    return Path(exp) / "checkpoints" / "last.pt"
+
+
+def summarize(scores: list[dict], scale: float) -> list[dict]:
+    """Mean PSNR/SSIM per (model, kind) over the frames of one scale, plus 'all'."""
+    rows = []
+    models = list(dict.fromkeys(r["model"] for r in scores))
+    for model in models:
+        for kind in ("frame", "between", "all"):
+            sel = [r for r in scores if r["model"] == model and (kind == "all" or r["kind"] == kind)]
+            if sel:
+                rows.append({"scale": scale, "model": model, "kind": kind, "n": len(sel),
+                             "psnr": float(np.mean([r["psnr"] for r in sel])),
+                             "ssim": float(np.mean([r["ssim"] for r in sel]))})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The PSNR/SSIM table as markdown: one line per scale and time kind, model beside bicubic."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    names = {"frame": "input frame times", "between": "in-between GT times", "all": "all"}
+    out = ["| scale | times | frames | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |",
+           "|---|---|---|" + "---|" * len(models)]
+    for s in dict.fromkeys(r["scale"] for r in rows):
+        for kind in ("frame", "between", "all"):
+            cells, n = [], 0
+            for m in models:
+                r = next((r for r in rows if r["scale"] == s and r["model"] == m and r["kind"] == kind), None)
+                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
+                n = r["n"] if r else n
+            if n:
+                out.append(f"| x{s:g} | {names[kind]} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+class FigureData:
+    """Keeps what the figure needs from the render of one chosen time."""
+
+    def __init__(self, t_us: int) -> None:
+        self.t_us = int(t_us)
+        self.by_scale: dict[float, dict] = {}
+
+    def hook(self, scale: float, layout) -> Callable:
+        def on_frame(fr) -> None:
+            if fr.t_us != self.t_us:
+                return
+            from egvsr.engine.render import as_float
+
+            ft = fr.inputs.frame_times[0].cpu().numpy()
+            tn = float(fr.inputs.normalize(np.array([fr.t_us]))[0, 0])
+            k = int(np.argmin(np.abs(ft - tn)))
+            self.by_scale[scale] = {
+                "ours": as_float(fr.ours), "bicubic": as_float(fr.bicubic), "gt": fr.gt,
+                "lr": as_float(fr.inputs.lr[0, k]), "geom": layout.geom,
+            }
+        return on_frame
+
+
+def choose_time(frame_times: np.ndarray, out_times: np.ndarray) -> int:
+    """An in-between output time near the middle of the clip (a frame time if there is none)."""
+    between = [t for t in out_times.tolist() if t not in set(frame_times.tolist())]
+    pool = between or out_times.tolist()
+    return int(pool[len(pool) // 2])
+
+
+def write_figure(fig: FigureData, sample: Path, path: Path, model_name: str, interval_us: float) -> Path:
+    """Rows per scale: event overlay, LR, bicubic, ours, ground truth on one sensor crop."""
+    from egvsr.datasets.tensorize import crop_events
+    from egvsr.events.io import read_events
+    from egvsr.plots.compare import crop, crop_rows, pick_crop, scale_box
+    from egvsr.plots.events import event_image
+
+    half = int(interval_us // 2)
+    events = read_events(sample, fig.t_us - half, fig.t_us + half)
+    scales = sorted(fig.by_scale)
+    first = fig.by_scale[scales[0]]
+    g0 = first["geom"]
+    # one crop in sensor pixels, chosen where the events are densest, the same for every scale
+    on = np.zeros((events.height, events.width))
+    np.add.at(on, (events.y.astype(np.int64), events.x.astype(np.int64)), 1.0)
+    size = (max(16, g0.H // 3), max(16, g0.W // 3))
+    sy, sx, bh, bw = pick_crop(on[g0.y0:g0.y0 + g0.H, g0.x0:g0.x0 + g0.W], size)
+    sy, sx = sy + g0.y0, sx + g0.x0
+    rows = []
+    for s in scales:
+        d = fig.by_scale[s]
+        g = d["geom"]
+        h_out, w_out = d["ours"].shape[:2]
+        y = int(np.clip(sy - g.y0, 0, h_out - min(bh, h_out)))
+        x = int(np.clip(sx - g.x0, 0, w_out - min(bw, w_out)))
+        box = (y, x, min(bh, h_out), min(bw, w_out))
+        ev = crop_events(events, g)
+        overlay = event_image(ev, background=(d["gt"] * 255).astype(np.uint8))
+        lr_box = scale_box(box, (h_out, w_out), d["lr"].shape[:2])
+        rows.append((f"x{s:g}", [
+            ("events ±½ interval", crop(overlay, box)),
+            (f"LR input ({d['lr'].shape[1]}x{d['lr'].shape[0]})", crop(d["lr"], lr_box)),
+            ("bicubic", crop(d["bicubic"], box)),
+            (model_name, crop(d["ours"], box)),
+            ("ground truth", crop(d["gt"], box)),
+        ]))
+    title = (f"sample recording, t = {fig.t_us / 1e3:.1f} ms (between input frames), crop {bw}x{bh} px "
+             "of the HR output")
+    return crop_rows(rows, path, title=title)
+
+
+def run_demo(
+    output: str | os.PathLike = "demo_output",
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    seconds: float = 0.32,
+    size: tuple[int, int] = (260, 346),
+    fps: float = 25.0,
+    seed: int = 0,
+    scales: Sequence[float] = DEFAULT_SCALES,
+    fps_factor: int = 2,
+    fallback: bool = True,
+    fallback_minutes: float = 1.0,
+    device: str = "auto",
+    chunk_size: int = 65536,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = print,
+) -> DemoResult:
+    """Run the demo into `output` (see the module doc); returns the table rows and timings."""
+    from egvsr.engine.distributed import resolve_device
+    from egvsr.engine.render import plan_render, run_render
+    from egvsr.engine.render_times import times_from_factor
+    from egvsr.events.simulate import make_sample
+
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: demo folder already exists; pass --overwrite or choose --output")
+    log = StageLog(echo)
+    started = time.monotonic()
+    dev = resolve_device(device)
+    with atomic_directory(out, overwrite) as tmp, shipped_checkpoint() as shipped:
+        sample = tmp / "sample.h5"
+        with log.stage("sample"):
+            make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=3,
+                        progress=progress)
+            log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, 3 ground-truth "
+                "frames per interval (sample.h5)")
+        with log.stage("checkpoint"):
+            ck, note = _pick_checkpoint(checkpoint, shipped, fallback, fallback_minutes, sample, tmp, str(dev),
+                                        progress, size, log)
+            rm = load_render_model(ck, dev)
+            log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
+        probe_times = None
+        rows: list[dict] = []
+        files: list[Path] = []
+        fig = None
+        for s in scales:
+            sub = tmp / f"x{s:g}"
+            with log.stage(f"render x{s:g}"):
+                job = plan_render(sample, ck, scale=s, fps_factor=fps_factor, degrade=True,
+                                  mp4=sub / "video.mp4", side_by_side=sub / "side_by_side.mp4",
+                                  chunk_size=chunk_size, device=str(dev), baseline=True, model=rm)
+                if probe_times is None:
+                    probe_times = job.times
+                    fig = FigureData(choose_time(job.rec.frame_times, job.times))
+                log(f"  {job.describe()}")
+                report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
+                log(f"  {report.frames} frames in {report.seconds:.1f} s "
+                    f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
+                rows.extend(summarize(report.scores, s))
+                files += [sub / "video.mp4", sub / "side_by_side.mp4"]
+        text = table(rows)
+        log("")
+        log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
+        for line in text.splitlines():
+            log(line)
+        with log.stage("figure"):
+            ft = np.asarray(_frame_times(sample))
+            write_figure(fig, sample, tmp / "figure.png", rm.name, float(np.median(np.diff(ft))))
+            files.append(tmp / "figure.png")
+        log(f"total {time.monotonic() - started:.1f} s; stages: "
+            + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
+        header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s at "
+                  f"{fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
+        (tmp / "results.md").write_text(header + text)
+        log(f"wrote {out}/: results.md, log.txt, figure.png, "
+            + ", ".join(f"x{s:g}/video.mp4, x{s:g}/side_by_side.mp4" for s in scales))
+        (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
+    files = [out / f.relative_to(tmp) for f in files] + [out / "results.md", out / "log.txt"]
+    return DemoResult(out, rows, log.timings, note, files)
+
+
+def _frame_times(sample: Path) -> np.ndarray:
+    from egvsr.events.io import open_events
+
+    with open_events(sample) as src:
+        return src.frame_times()
+
+
+def _pick_checkpoint(checkpoint, shipped, fallback, minutes, sample, tmp, device, progress, size, log):
+    if checkpoint is not None:
+        return Path(checkpoint), f"checkpoint {checkpoint}"
+    if shipped is not None:
+        return shipped, f"shipped checkpoint egvsr/data/{SHIPPED_NAME}"
+    msg = (f"the shipped checkpoint egvsr/data/{SHIPPED_NAME} is not in this install "
+           "(see README: how to train it with configs/)")
+    if not fallback:
+        raise CheckpointError(f"{msg}; pass --checkpoint FILE, or drop --no-fallback to train a tiny model")
+    log(f"NOTE: {msg}.")
+    log(f"NOTE: falling back to training egvsr-tiny on the sample for {minutes:g} min; its numbers are a "
+        "smoke test, not the shipped model's quality.")
+    ck = train_fallback(sample, tmp / "fallback", minutes, device, progress, size)
+    return ck, f"fallback egvsr-tiny trained {minutes:g} min in this run"

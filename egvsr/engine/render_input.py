@@ -1,0 +1,248 @@
+"""The input side of rendering: open what the user gave, decide the LR geometry, build each window.
+
+Inputs: a recording of any layout `Recording.open` reads; or a folder of frames (`timestamps.txt`,
+`images.txt` or `fps`) plus an events file; or a folder of frames alone (frames-only models).
+
+Two modes, always explicit:
+- as-is (default): the input frames ARE the low-resolution video; nothing is downscaled. The output
+  is floor(s*h) x floor(s*w) for an input (or ROI) of h x w. No ground truth exists.
+- degrade (`--degrade`, evaluation-style): the input frames are HR; each window is built exactly as
+  `EventVSRDataset` does in eval mode (central HR crop of floor(s*h) x floor(s*w), antialiased
+  bicubic downscale to h x w with 8-bit rounding, events cropped to the HR crop and splatted at LR
+  size), so the HR crop, and the ground-truth frames at extra times, are the targets.
+
+An ROI (x, y, w, h) is in input pixels: in as-is mode it is the LR box to output (the encoder also
+sees a context margin around it, see `render_tiles`); in degrade mode it is cut from the HR frames
+first and then treated as the whole frame.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from egvsr.datasets.degrade import downscale, image_to_tensor
+from egvsr.datasets.geometry import CropGeometry, frame_geometry, hr_size
+from egvsr.datasets.items import Targets
+from egvsr.datasets.recording import Recording
+from egvsr.datasets.tensorize import crop_events, event_tensor
+from egvsr.errors import ConfigError, FormatError, InputFileError
+
+
+# ---- opening ------------------------------------------------------------------------------------
+class FolderRecording(Recording):
+    """Frames from a folder of images (with their timestamps), events (optional) from a file."""
+
+    layout = "frame folder"
+
+    def __init__(self, folder: Path, events: Path | None = None, fps: float | None = None) -> None:
+        from egvsr.events.simulate import open_video
+
+        video = open_video(folder, fps=fps)
+        if video.kind != "folder":
+            raise ConfigError(
+                f"{folder}: frames must be a folder of images (a video file cannot be read by index); "
+                "extract its frames first, e.g. ffmpeg -i in.mp4 frames/%06d.png, and give --fps"
+            )
+        self._files = list(video.files)
+        self._events = None if events is None else Path(events)
+        if self._events is not None:
+            from egvsr.events.io import open_events
+
+            with open_events(self._events) as src:
+                if (src.height, src.width) != (video.height, video.width):
+                    raise FormatError(
+                        f"{self._events}: events are {src.width}x{src.height} (WxH) but the frames in "
+                        f"{folder} are {video.width}x{video.height}; frames and events must share the "
+                        "sensor size"
+                    )
+        self.has_events = self._events is not None
+        super().__init__(folder, folder.name, video.width, video.height, video.timestamps_us)
+
+    def _open_handle(self):
+        from egvsr.events.io import open_events
+
+        return open_events(self._events) if self._events is not None else None
+
+    def read_frame(self, i: int) -> np.ndarray:
+        import cv2
+
+        i = self._check_index(i, self.num_frames, "frame")
+        img = cv2.imread(str(self._files[i]), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputFileError(f"{self._files[i]}: cannot read this image (missing or corrupt)")
+        if img.shape[:2] != (self.height, self.width):
+            raise InputFileError(
+                f"{self._files[i]}: image is {img.shape[1]}x{img.shape[0]}, expected "
+                f"{self.width}x{self.height} like the first frame"
+            )
+        return np.ascontiguousarray(img[..., ::-1])
+
+    def read_events(self, t0: int, t1: int):
+        if self._events is None:
+            raise InputFileError(f"{self.path}: a frame folder has no events; pass --events FILE")
+        return self._handle().read(int(t0), int(t1))
+
+
+def open_input(source: str | os.PathLike, events: str | os.PathLike | None = None,
+               fps: float | None = None) -> Recording:
+    """A recording, or (with `events`) a frame folder plus an events file, or a bare frame folder."""
+    path = Path(source)
+    if not path.exists():
+        raise InputFileError(f"{path}: input not found (expected a recording or a folder of frames)")
+    if events is not None:
+        if not Path(events).exists():
+            raise InputFileError(f"{events}: events file not found (--events)")
+        if not path.is_dir():
+            raise ConfigError(f"{path}: with --events the input must be a folder of frames")
+        return FolderRecording(path, Path(events), fps)
+    if path.is_dir() and not any(path.glob("*.npy")):  # numbered PNGs alone are frames, not a CED folder
+        return FolderRecording(path, None, fps)
+    try:
+        rec = Recording.open(path, fps=fps)
+    except InputFileError:
+        if not path.is_dir():
+            raise
+        return FolderRecording(path, None, fps)
+    if rec.lr_scale is not None:
+        raise ConfigError(
+            f"{path}: this file pairs fixed LR frames with precomputed voxels (EvTexture layout); rendering "
+            "needs raw events to bin at any scale; use `egvsr eval` for these files"
+        )
+    if rec.num_frames < 2:
+        raise ConfigError(
+            f"{path}: recording has {rec.num_frames} frame(s); rendering needs frames "
+            "(give a folder of frames as INPUT with --events FILE for an events-only recording)"
+        )
+    return rec
+
+
+# ---- geometry -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """What the model encodes (`lr_size`), which LR box is output (`core`) and at what size.
+
+    `geom` maps sensor pixels to the LR tensor (identity in as-is mode). `core` = (y0, x0, h, w) in
+    LR pixels; `out_size` = (floor(s*h), floor(s*w)) of the core.
+    """
+
+    degrade: bool
+    scale: float
+    geom: CropGeometry
+    core: tuple[int, int, int, int]
+    out_size: tuple[int, int]
+
+    @property
+    def lr_size(self) -> tuple[int, int]:
+        return self.geom.h, self.geom.w
+
+
+def check_roi(roi, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """ROI (x, y, w, h) inside a width x height frame, or a ConfigError saying how it is outside."""
+    if roi is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in roi)
+        if any(int(v) != v for v in roi):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"--roi {roi!r}: expected four integers X Y W H (input pixels)") from None
+    if w < 1 or h < 1:
+        raise ConfigError(f"--roi {x} {y} {w} {h}: width and height must be at least 1 pixel")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise ConfigError(
+            f"--roi {x} {y} {w} {h}: the box x {x}..{x + w}, y {y}..{y + h} is outside the "
+            f"{width}x{height} input frame (expected 0 <= x, x + w <= {width}, 0 <= y, y + h <= {height})"
+        )
+    return x, y, w, h
+
+
+def plan_layout(width: int, height: int, scale: float, degrade: bool = False,
+                roi: tuple[int, int, int, int] | None = None) -> Layout:
+    """The LR geometry for an input of width x height at `scale` (see the module doc)."""
+    x, y, w, h = check_roi(roi, width, height) or (0, 0, width, height)
+    if degrade:
+        if scale < 1:
+            raise ConfigError(f"--scale {scale:g}: --degrade downscales by the scale, so it must be >= 1")
+        g = frame_geometry(h, w, scale)
+        geom = CropGeometry(y + g.y0, x + g.x0, g.H, g.W, g.h, g.w)
+        return Layout(True, scale, geom, (0, 0, g.h, g.w), (g.H, g.W))
+    out = hr_size(h, w, scale)
+    if min(out) < 1:
+        raise ConfigError(
+            f"--scale {scale:g}: the output of a {w}x{h} input would be {out[1]}x{out[0]}; "
+            "expected at least one output pixel per side"
+        )
+    geom = CropGeometry(0, 0, height, width, height, width)
+    return Layout(False, scale, geom, (y, x, h, w), out)
+
+
+# ---- one window -----------------------------------------------------------------------------------
+@dataclass
+class WindowInputs:
+    """Model inputs of one window (batch of 1) and its span in µs."""
+
+    lr: torch.Tensor           # (1, K, 3, h, w)
+    events: torch.Tensor | None  # (1, M, P, h, w)
+    frame_times: torch.Tensor  # (1, K) normalized
+    t0: int
+    t1: int
+
+    def normalize(self, times_us: np.ndarray) -> torch.Tensor:
+        """Query times (µs) -> (1, T) in [-1, 1] over this window."""
+        span = float(self.t1 - self.t0)
+        return torch.from_numpy((2.0 * (np.asarray(times_us) - self.t0) / span - 1.0).astype(np.float32))[None]
+
+
+class WindowBuilder:
+    """Builds `WindowInputs` for window starts, caching the LR frames that consecutive windows share."""
+
+    def __init__(self, rec: Recording, layout: Layout, k: int, repr_options: dict,
+                 device: torch.device | str = "cpu") -> None:
+        self.rec, self.layout, self.k, self.repr = rec, layout, int(k), dict(repr_options)
+        self.device = torch.device(device)
+        self._frames: dict[int, torch.Tensor] = {}
+        self.targets = Targets(rec, True, True) if layout.degrade else None
+        self.gt_times = set(self.targets.times.tolist()) if self.targets is not None else set()
+
+    def _lr_frame(self, i: int) -> torch.Tensor:
+        if i not in self._frames:
+            g = self.layout.geom
+            img = self.rec.read_frame(i)
+            if self.layout.degrade:
+                rows, cols = g.hr_slices()
+                t = downscale(image_to_tensor(img[rows, cols])[None], (g.h, g.w), True)[0]
+            else:
+                t = image_to_tensor(img)
+            self._frames[i] = t
+            for old in [j for j in self._frames if j < i - self.k]:
+                del self._frames[old]
+        return self._frames[i]
+
+    def window(self, start: int) -> WindowInputs:
+        """Inputs of the K frames starting at input frame `start`."""
+        idx = range(start, start + self.k)
+        ft = self.rec.frame_times[start:start + self.k]
+        t0, t1 = int(ft[0]), int(ft[-1])
+        lr = torch.stack([self._lr_frame(i) for i in idx])[None].to(self.device)
+        events = None
+        if self.repr:
+            stream = crop_events(self.rec.read_events(t0, t1), self.layout.geom)
+            ev = event_tensor(stream, t0, t1, self.layout.lr_size, **self.repr)
+            events = torch.from_numpy(ev)[None].to(self.device)
+        span = float(t1 - t0)
+        ftn = torch.from_numpy((2.0 * (ft - t0) / span - 1.0).astype(np.float32))[None].to(self.device)
+        return WindowInputs(lr, events, ftn, t0, t1)
+
+    def ground_truth(self, t_us: int) -> np.ndarray | None:
+        """The HR target (H, W, 3) float64 in [0, 1] at time `t_us` (degrade mode), else None."""
+        if self.targets is None or int(t_us) not in self.gt_times:
+            return None
+        kind, i = self.targets.lookup(int(t_us))
+        img = self.rec.read_frame(i) if kind == "frame" else self.rec.read_gt(i)
+        rows, cols = self.layout.geom.hr_slices()
+        return img[rows, cols].astype(np.float64) / 255.0

@@ -1,0 +1,121 @@
+"""The model side of rendering: a checkpoint's model, the input options it was trained with, its cap.
+
+The event tensor a model sees (representation, bins, polarity, normalization) and its window of K
+frames come from the checkpoint's training config (`input_options`); options the config does not
+state are derived from the model itself (M bins x P polarities of `event_shape`). A config that
+contradicts the model is refused, since the model would get tensors it was not built for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from egvsr.engine.loading import input_options, model_from_checkpoint
+from egvsr.errors import CheckpointError, ConfigError
+
+DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
+                    "normalize": "none"}
+SHIPPED_NAME = "egvsr-sample.pt"
+
+
+@dataclass
+class RenderModel:
+    """A model ready to render, with the window size and event-tensor options it expects."""
+
+    model: nn.Module
+    name: str
+    path: Path
+    num_frames: int
+    repr: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses_events(self) -> bool:
+        return bool(getattr(self.model, "uses_events", False))
+
+    @property
+    def max_scale(self) -> float:
+        return float(getattr(self.model, "max_scale", float("inf")))
+
+    def check_scale(self, scale: float, where: str = "--scale") -> float:
+        """`scale` as a float in (0, cap], or a ConfigError naming the cap."""
+        try:
+            s = float(scale)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} {scale!r}: expected a positive number") from None
+        if not (s > 0 and s == s and s != float("inf")):
+            raise ConfigError(f"{where} {scale!r}: expected a positive finite number")
+        if s > self.max_scale + 1e-9:
+            raise ConfigError(
+                f"{where} {s:g}: above the cap of model {self.name!r} (max_scale {self.max_scale:g}, "
+                f"from checkpoint {self.path}); choose a scale up to {self.max_scale:g}"
+            )
+        return s
+
+
+def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[str, Any]]:
+    """(K, event-tensor options) for `model`, from the training `opts`, checked against the model."""
+    k_model = getattr(model, "num_frames", None)
+    k = int(opts.get("num_frames", k_model or DATASET_DEFAULTS["num_frames"]))
+    if k_model is not None and k != k_model:
+        raise CheckpointError(
+            f"{where}: trained with num_frames={k} but the model takes {k_model} frames"
+        )
+    if k < getattr(model, "min_frames", 1):
+        raise CheckpointError(f"{where}: num_frames={k} is below the model's minimum {model.min_frames}")
+    if not getattr(model, "uses_events", False):
+        return k, {}
+    m, p = getattr(model, "event_shape", (0, 0))
+    rep = {key: opts[key] for key in ("representation", "bins", "polarity", "normalize") if key in opts}
+    rep.setdefault("bins", int(m))
+    rep.setdefault("polarity", "split" if p == 2 else "signed")
+    rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
+    rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
+    got_p = 2 if rep["polarity"] == "split" else 1
+    if int(rep["bins"]) != int(m) or got_p != int(p):
+        raise CheckpointError(
+            f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "
+            f"({rep['representation']}, {rep['polarity']}) but the model takes {m} x {p}"
+        )
+    return k, rep
+
+
+def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu",
+                      expect_model: str | None = None) -> RenderModel:
+    """Load a checkpoint for rendering (safe load, weights checked, eval mode)."""
+    path = Path(checkpoint)
+    try:
+        model, ck = model_from_checkpoint(path, device, expect_model=expect_model)
+    except CheckpointError as exc:  # keep the CLI's error on one line (torch's messages span several)
+        raise CheckpointError(" ".join(str(exc).split())) from None
+    k, rep = derive_inputs(model, input_options(ck), str(path))
+    return RenderModel(model, str(ck["model"]["name"]), path, k, rep)
+
+
+def baseline_model(like: RenderModel, device: torch.device | str = "cpu") -> RenderModel:
+    """The bicubic baseline with the same window (for side-by-side panels and the demo's table)."""
+    from egvsr.models import build_model
+
+    m = build_model("bicubic", max_scale=max(like.max_scale, 1.0)).to(device).eval()
+    return RenderModel(m, "bicubic", like.path, like.num_frames, {})
+
+
+def save_untrained(name: str, path: str | Path, seed: int = 0, overwrite: bool = False,
+                   **options: Any) -> Path:
+    """A checkpoint of a randomly initialised registered model (smoke runs, memory benchmarks).
+
+    It has the keys the trainer writes (model name and config, state_dict, experiment) with an empty
+    experiment, so its input options are derived from the model.
+    """
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.models import build_model
+
+    torch.manual_seed(int(seed))
+    model = build_model(name, **options)
+    payload = {"model": {"name": name, "config": model.config}, "state_dict": model.state_dict(),
+               "ema": None, "experiment": {}}
+    return save_checkpoint(path, payload, overwrite=overwrite)

@@ -1,0 +1,145 @@
+"""Output-time planning for rendering: which times to render and which K-frame window serves each.
+
+Times are int64 microseconds on the recording's clock. A frame-rate factor f gives every input frame
+plus f-1 evenly spaced times between consecutive frames (so N frames give (N-1)*f + 1 outputs); an
+explicit list gives times relative to the first input frame, in seconds unless a unit is written
+(`0.04`, `0.04s`, `40ms`, `40000us`). Each time is served by the window `window_for` picks, the same
+rule as evaluation, and consecutive times sharing a window are grouped so the encoder runs once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from egvsr.datasets.items import window_for
+from egvsr.errors import ConfigError
+
+_UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
+_TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
+
+
+def parse_time(text: str | float | int) -> float:
+    """A time offset in µs from `0.04`, `0.04s`, `40ms` or `40000us` (bare numbers are seconds)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), "s"
+    else:
+        m = _TIME.match(str(text))
+        if m is None:
+            raise ConfigError(
+                f"--times {text!r}: expected a number of seconds, optionally with a unit s, ms or us "
+                "(e.g. 0.04, 40ms, 40000us)"
+            )
+        value, unit = float(m.group(1)), m.group(2) or "s"
+    if not math.isfinite(value):
+        raise ConfigError(f"--times {text!r}: expected a finite time")
+    return value * _UNITS[unit]
+
+
+def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) -> tuple[int, int]:
+    """Inclusive input-frame indices [first, last] (defaults: the whole clip), checked."""
+    n = len(frame_times)
+    lo = 0 if first is None else int(first)
+    hi = n - 1 if last is None else int(last)
+    if not 0 <= lo < n:
+        raise ConfigError(f"--first-frame {first}: expected an input frame index in 0..{n - 1}")
+    if not 0 <= hi < n:
+        raise ConfigError(f"--last-frame {last}: expected an input frame index in 0..{n - 1}")
+    if hi <= lo:
+        raise ConfigError(f"--first-frame {lo} / --last-frame {hi}: expected first < last")
+    return lo, hi
+
+
+def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = None,
+                      last: int | None = None) -> np.ndarray:
+    """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, rounded)."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ConfigError(f"--fps-factor {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
+    lo, hi = frame_range(frame_times, first, last)
+    ft = np.asarray(frame_times[lo:hi + 1], np.int64)
+    frac = np.arange(factor, dtype=np.float64) / factor
+    inner = np.round(ft[:-1, None] + np.diff(ft)[:, None] * frac[None, :]).astype(np.int64)
+    out = np.concatenate([inner.reshape(-1), ft[-1:]])
+    if np.any(np.diff(out) <= 0):
+        raise ConfigError(
+            f"--fps-factor {factor}: input frames are too close in time for {factor - 1} distinct "
+            "microsecond times between them; use a smaller factor"
+        )
+    return out
+
+
+def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> np.ndarray:
+    """Explicit times (relative to the first input frame) as sorted unique absolute µs, range-checked."""
+    if not len(values):
+        raise ConfigError("--times: give at least one time")
+    t0, t1 = int(frame_times[0]), int(frame_times[-1])
+    out = []
+    for v in values:
+        rel = parse_time(v)
+        t = int(round(t0 + rel))
+        if not t0 <= t <= t1:
+            raise ConfigError(
+                f"--times {v!r}: {rel / 1e6:.6f} s after the first frame lies outside the input frames "
+                f"(0 .. {(t1 - t0) / 1e6:.6f} s); a time needs input frames on both sides"
+            )
+        out.append(t)
+    return np.unique(np.asarray(out, np.int64))
+
+
+def plan_times(frame_times: np.ndarray, factor: int | None = None,
+               times: Sequence[str | float] | None = None, first: int | None = None,
+               last: int | None = None) -> np.ndarray:
+    """The output times (int64 µs, increasing): from a frame-rate factor or an explicit list."""
+    ft = np.asarray(frame_times)
+    if ft.ndim != 1 or len(ft) < 2:
+        raise ConfigError(f"input: rendering needs at least 2 input frames, got {len(ft)}")
+    if times is not None and factor is not None:
+        raise ConfigError("give either --fps-factor or --times, not both")
+    if times is not None:
+        if first is not None or last is not None:
+            raise ConfigError("--first-frame/--last-frame apply to --fps-factor; --times are explicit")
+        return times_from_list(ft, times)
+    return times_from_factor(ft, 1 if factor is None else factor, first, last)
+
+
+@dataclass(frozen=True)
+class WindowGroup:
+    """Output times `times` (µs) all served by the K frames starting at input frame `start`."""
+
+    start: int
+    times: np.ndarray
+
+
+def group_by_window(frame_times: np.ndarray, times: np.ndarray, k: int,
+                    max_times: int | None = None) -> list[WindowGroup]:
+    """Consecutive output times sharing a window, at most `max_times` per group (memory bound)."""
+    if len(frame_times) < k:
+        raise ConfigError(
+            f"input: the model needs windows of num_frames={k} input frames, the clip has {len(frame_times)}"
+        )
+    cap = max(1, int(max_times)) if max_times else len(times)
+    groups: list[WindowGroup] = []
+    run: list[int] = []
+    start = None
+    for t in np.asarray(times, np.int64).tolist():
+        s = window_for(frame_times, t, k)
+        if run and (s != start or len(run) >= cap):
+            groups.append(WindowGroup(start, np.asarray(run, np.int64)))
+            run = []
+        start = s
+        run.append(t)
+    if run:
+        groups.append(WindowGroup(start, np.asarray(run, np.int64)))
+    return groups
+
+
+def output_fps(frame_times: np.ndarray, times: np.ndarray, factor: int | None) -> float:
+    """Frame rate of the output video: input rate × factor, or from the spacing of explicit times."""
+    step = float(np.median(np.diff(frame_times)))
+    if factor is not None or len(times) < 2:
+        return 1e6 / step * (factor or 1)
+    return 1e6 / float(np.median(np.diff(times)))

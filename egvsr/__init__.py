@@ -15,6 +15,19 @@ _EXPORTS = {
     "EventStream": "egvsr.events.stream",
     "Frames": "egvsr.events.frames",
     "EgvsrError": "egvsr.errors",
+    "read_events": "egvsr.events.io",
+    "write_events": "egvsr.events.io",
+    "open_events": "egvsr.events.io",
+    "voxel_grid": "egvsr.events.represent",
+    "event_moments": "egvsr.events.represent",
+    "simulate_video": "egvsr.events.simulate",
+    "make_sample": "egvsr.events.simulate",
+    "Recording": "egvsr.datasets",
+    "EventVSRDataset": "egvsr.datasets",
+    "build_model": "egvsr.models",
+    "list_models": "egvsr.models",
+    "train": "egvsr.engine.train",
+    "evaluate_checkpoint": "egvsr.engine.eval_run",
 }
 
 

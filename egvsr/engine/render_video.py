@@ -26,12 +26,22 @@ def _cv2():
     return cv2
 
 
-def to_uint8(img) -> np.ndarray:
-    """(3, H, W) tensor or (H, W, 3) array in [0, 1] -> uint8 (H, W, 3) RGB (rounded, clamped)."""
-    if hasattr(img, "detach"):
-        img = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    a = np.clip(np.asarray(img, np.float32), 0.0, 1.0)
-    return np.ascontiguousarray((a * 255.0 + 0.5).astype(np.uint8))
+def to_uint8(img, rows: int = 128) -> np.ndarray:
+    """(3, H, W) tensor or (H, W, 3) array in [0, 1] -> uint8 (H, W, 3) RGB (rounded, clamped).
+
+    Converted `rows` rows at a time, so a large frame needs no full-size float temporaries.
+    """
+    chw = hasattr(img, "detach")
+    h, w = (img.shape[1], img.shape[2]) if chw else (img.shape[0], img.shape[1])
+    out = np.empty((h, w, 3), np.uint8)
+    for r0 in range(0, h, rows):
+        if chw:
+            block = img[:, r0:r0 + rows].detach().float().cpu().permute(1, 2, 0).numpy()
+        else:
+            block = np.asarray(img[r0:r0 + rows], np.float32)
+        block = np.clip(block, 0.0, 1.0) * 255.0 + 0.5
+        out[r0:r0 + rows] = block.astype(np.uint8)
+    return out
 
 
 def even_size(h: int, w: int) -> tuple[int, int]:

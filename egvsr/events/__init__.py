@@ -22,6 +22,20 @@ _EXPORTS = {
     "describe": "egvsr.events.io",
     "summarize": "egvsr.events.io",
     "convert": "egvsr.events.io",
+    "voxel_grid": "egvsr.events.represent",
+    "voxel_grids": "egvsr.events.represent",
+    "event_moments": "egvsr.events.represent",
+    "event_moments_batch": "egvsr.events.represent",
+    "event_frames": "egvsr.events.represent",
+    "event_frames_batch": "egvsr.events.represent",
+    "time_surface": "egvsr.events.represent",
+    "time_surfaces": "egvsr.events.represent",
+    "normalize": "egvsr.events.represent",
+    "voxelize_file": "egvsr.events.represent",
+    "read_tensors": "egvsr.events.represent",
+    "simulate_frames": "egvsr.events.simulate",
+    "simulate_video": "egvsr.events.simulate",
+    "make_sample": "egvsr.events.simulate",
 }
 
 

@@ -1,0 +1,149 @@
+"""Event simulator throughput: numba kernel vs the vectorized numpy version of the same model.
+
+Workloads are luminance frames prepared beforehand, so only the simulator is timed: the sample
+scene (346x260 by default) at the rate `make_sample` renders it (motion <= 1 px per sub-step) with
+two thresholds, at 10 ms steps (several px per step), with v2e's "noisy" leak and shot noise; and,
+when ../shared/data/slider_depth exists, its real frames with the flow-interpolated sub-frames
+`simulate_video` feeds. Both implementations run in this process, whole sequences alternating,
+best of `--repeat`, and their events are checked equal. Then end-to-end times of `make_sample` and
+`simulate_video`.
+
+    .venv/bin/python benchmarks/simulate.py [--quick] [--size 260x346] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads spin and would count as CPU
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.events.simulate import (
+    EventSimulator, SampleScene, SimulatorConfig, make_sample, simulate_video,
+)
+from egvsr.events.simulate.sample import MAX_PX_PER_STEP
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "slider_depth"
+
+
+def dense_times(scene: SampleScene, seconds: float, fps: float) -> np.ndarray:
+    """Sub-frame times (µs) as make_sample chooses them."""
+    edges = np.arange(int(round(seconds * fps)) + 1) * (1e6 / fps)
+    out = [edges[0]]
+    for ta, tb in zip(edges[:-1], edges[1:]):
+        n = scene.steps(ta / 1e6, tb / 1e6, MAX_PX_PER_STEP)
+        out.extend(ta + (tb - ta) * j / n for j in range(1, n + 1))
+    return np.asarray(out)
+
+
+def run_once(backend: str, frames, times, config) -> tuple[float, list]:
+    """CPU seconds of this process to simulate the whole sequence (after its first frame), and the
+    events of each step. Both implementations are single-threaded, and on a shared machine CPU time
+    does not count the time the process waited for a core."""
+    h, w = frames[0].shape
+    sim = EventSimulator(w, h, config, 0, backend=backend)
+    sim.reset(frames[0], times[0])
+    t0 = time.process_time()
+    out = [sim.feed(f, t) for f, t in zip(frames[1:], times[1:])]
+    return time.process_time() - t0, out
+
+
+def bench(name, frames, times, config, repeat) -> dict:
+    """Whole sequences, the two implementations alternating, best of `repeat` each (a busy machine
+    slows single runs, not the best one); events are compared step by step."""
+    run_once("numba", frames[:3], times[:3], config)  # JIT / cache load outside the timing
+    best = {"numba": np.inf, "numpy": np.inf}
+    out = {}
+    for _ in range(repeat):
+        for backend in best:
+            dt, out[backend] = run_once(backend, frames, times, config)
+            best[backend] = min(best[backend], dt)
+    same = all(len(a) == len(c) and all(np.array_equal(getattr(a, f), getattr(c, f)) for f in "xytp")
+               for a, c in zip(out["numba"], out["numpy"]))
+    h, w = frames[0].shape
+    steps = len(frames) - 1
+    events = sum(len(e) for e in out["numba"])
+    return dict(name=name, size=f"{w}x{h}", steps=steps, events=events,
+                per_step=events / steps / (h * w), numba=steps * h * w / best["numba"],
+                numpy=steps * h * w / best["numpy"], same=same)
+
+
+def slider_subframes(limit: int | None) -> tuple[list, np.ndarray]:
+    """slider_depth's real frames with the flow-interpolated sub-frames `simulate_video` feeds."""
+    from egvsr.events.simulate import Upsampler, open_video
+    from egvsr.events.simulate.simulator import to_luminance
+
+    video = open_video(SHARED)
+    up = Upsampler("flow")
+    frames, times, prev = [], [], None
+    for k, (t, img) in enumerate(video.frames()):
+        if limit is not None and k >= limit:
+            break
+        lum = to_luminance(img, video.height, video.width).reshape(video.height, video.width)
+        if prev is not None:
+            for tau, sub in up.between(prev[1], lum)[1]:
+                frames.append(sub)
+                times.append(prev[0] + tau * (t - prev[0]))
+        frames.append(lum)
+        times.append(float(t))
+        prev = (t, lum)
+    return frames, np.asarray(times)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small smoke run")
+    ap.add_argument("--size", default="260x346", help="HxW of the scene")
+    ap.add_argument("--repeat", type=int, default=5)
+    a = ap.parse_args(argv)
+    h, w = (int(v) for v in a.size.split("x"))
+    seconds = 0.2 if a.quick else 1.0
+    repeat = 1 if a.quick else a.repeat
+    scene = SampleScene(0, h, w)
+    td = dense_times(scene, seconds, 25.0)
+    dense = [scene.render(t / 1e6, rgb=False) for t in td]
+    tc = np.arange(int(seconds * 100) + 1) * 10_000.0
+    coarse = [scene.render(t / 1e6, rgb=False) for t in tc]
+    rows = [
+        bench("scene, dense, Cp 0.15", dense, td, SimulatorConfig(cp=0.15), repeat),
+        bench("scene, dense, Cp 0.3", dense, td, SimulatorConfig(cp=0.3), repeat),
+        bench("scene, 10 ms steps, Cp 0.15", coarse, tc, SimulatorConfig(cp=0.15), repeat),
+        bench("scene, dense, + leak + shot", dense, td,
+              SimulatorConfig(cp=0.15, leak_hz=0.1, shot_noise_hz=5.0), repeat),
+    ]
+    if SHARED.is_dir():
+        sf, st = slider_subframes(12 if a.quick else None)
+        rows.append(bench("slider_depth, flow-upsampled", sf, st, SimulatorConfig(cp=0.25), repeat))
+    print(f"\nsimulator throughput, Mpix-frames per CPU second (pixels x sub-frames), best of {repeat}")
+    print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'numba':>7} "
+          f"{'numpy':>7} {'ratio':>7} {'equal':>6}")
+    for r in rows:
+        print(f"{r['name']:<30} {r['size']:>8} {r['steps']:>6} {r['events']:>10,} "
+              f"{r['per_step']:>10.3f} {r['numba'] / 1e6:>7.1f} {r['numpy'] / 1e6:>7.1f} "
+              f"{r['numba'] / r['numpy']:>6.1f}x {str(r['same']):>6}")
+
+    print("\nend to end (wall clock, includes rendering, compression and writing)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for secs in ([0.5] if a.quick else [2.0, 5.0]):
+            out = Path(tmp) / f"sample_{secs}.h5"
+            t0 = time.perf_counter()
+            make_sample(out, seed=0, seconds=secs, size=(h, w), progress=False)
+            dt = time.perf_counter() - t0
+            print(f"make_sample {secs:>4.1f} s clip {w}x{h}: {dt:6.2f} s "
+                  f"({out.stat().st_size / 1e6:.1f} MB)")
+        if SHARED.is_dir() and not a.quick:
+            out = Path(tmp) / "slider.h5"
+            t0 = time.perf_counter()
+            simulate_video(SHARED, out, cp=0.2, progress=False)
+            dt = time.perf_counter() - t0
+            print(f"simulate_video slider_depth (87 frames 240x180, flow upsampling): {dt:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

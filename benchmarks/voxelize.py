@@ -1,0 +1,225 @@
+"""Voxelization speed: our numba kernels beside tonic, a numpy bincount version and a streaming bound.
+
+Run: .venv/bin/python benchmarks/voxelize.py [--quick] [--no-e2e] [--no-jit]
+
+Prints events/s for a (default) 10-million-event, 346x260, 5-bin voxel grid: ours on 1 thread and on
+all threads, tonic 1.7 `ToVoxelGrid` (int8 polarity, its correct-output configuration), a numpy
+`bincount` version with our window semantics, and a numba pass that only reads the four arrays.
+Then numba's JIT and cache-load times (fresh processes), and an end-to-end `egvsr voxelize` of a
+generated file (default 100 M events) against the in-memory kernel on the same windows.
+Timings are medians of --repeat runs after one warm-up; the machine is shared, so expect noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from egvsr.events import EventStream  # noqa: E402
+from egvsr.events.represent import event_moments, voxel_grid, voxel_grids  # noqa: E402
+
+W, H, B = 346, 260, 5
+
+
+def make_arrays(n: int, seconds: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, W, n).astype(np.uint16)
+    y = rng.integers(0, H, n).astype(np.uint16)
+    t = np.sort(rng.integers(0, int(seconds * 1e6), n)).astype(np.int64)
+    p = (rng.integers(0, 2, n) * 2 - 1).astype(np.int8)
+    return x, y, t, p
+
+
+@numba.njit(cache=True, nogil=True)
+def stream_pass(x, y, t, p):
+    """Streaming bound: one pass that reads the four arrays and does nothing else."""
+    s = 0
+    for i in range(x.shape[0]):
+        s += np.int64(x[i]) + np.int64(y[i]) + t[i] + np.int64(p[i])
+    return s
+
+
+def bincount_voxel(x, y, t, p, bins, t0, t1):
+    """numpy-only voxel grid with our semantics (window [t0, t1), [0, bins - 1], floor capped)."""
+    m = (t >= t0) & (t < t1)
+    tn = (bins - 1) * (t[m] - t0) / float(t1 - t0)
+    ti = np.minimum(tn.astype(np.int64), bins - 2)
+    fr = tn - ti
+    pv = p[m].astype(np.float64)
+    pix = y[m].astype(np.int64) * W + x[m]
+    size = (bins + 1) * H * W
+    g = np.bincount(ti * (H * W) + pix, pv * (1 - fr), size)
+    g += np.bincount((ti + 1) * (H * W) + pix, pv * fr, size)
+    return g[: bins * H * W].reshape(bins, H, W).astype(np.float32)
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()
+    runs = []
+    for _ in range(repeat):
+        a = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - a)
+    return statistics.median(runs), min(runs)
+
+
+def table(rows, ref_rate: float) -> None:
+    print(f"{'implementation':<52} {'median s':>9} {'min s':>8} {'Mev/s':>8} {'vs tonic':>9}")
+    for name, n, (med, best) in rows:
+        rate = n / med / 1e6
+        ratio = f"{rate / ref_rate:.1f}x" if ref_rate else "-"
+        print(f"{name:<52} {med:>9.4f} {best:>8.4f} {rate:>8.1f} {ratio:>9}")
+
+
+def jit_times() -> None:
+    """First-call time in fresh processes: cold (empty cache dir) and warm (cache written)."""
+    code = (
+        "import time, numpy as np; a = time.perf_counter();"
+        "from egvsr.events import EventStream; from egvsr.events.represent import voxel_grid;"
+        "b = time.perf_counter();"
+        "s = EventStream(np.array([1], np.uint16), np.array([1], np.uint16), np.array([5]),"
+        " np.array([1], np.int8), 346, 260);"
+        "voxel_grid(s, 5, 0, 10, threads=1); c = time.perf_counter();"
+        "from egvsr.events.represent import batched; batched.MIN_PARALLEL_WORK = 1;"
+        "import numba; voxel_grid(s, 5, 0, 10, threads=numba.config.NUMBA_NUM_THREADS);"
+        "d = time.perf_counter();"
+        "print(f'{b - a:.2f} {c - b:.2f} {d - c:.2f}')"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+        out = []
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                               check=True)
+            out.append([float(v) for v in r.stdout.split()])
+    print("numba JIT (fresh processes, first voxel_grid call; seconds):")
+    print(f"  import egvsr.events.represent: {out[0][0]:.2f}")
+    print(f"  cold (compile): serial {out[0][1]:.2f}, parallel {out[0][2]:.2f}")
+    print(f"  warm (cache=True load): serial {out[1][1]:.2f}, parallel {out[1][2]:.2f}")
+
+
+def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
+    """Generate an n-event file, voxelize it with the CLI, compare with the in-memory kernel."""
+    from egvsr.events.io import EventWriter
+
+    nthreads = numba.config.NUMBA_NUM_THREADS
+    with tempfile.TemporaryDirectory(dir=os.environ.get("EGVSR_BENCH_TMP")) as d:
+        src = Path(d) / "big.h5"
+        a = time.perf_counter()
+        step = 1 << 24
+        span = int(seconds * 1e6)
+        rng = np.random.default_rng(1)
+        # times: sorted uniform over [0, span), generated in order block by block
+        edges = np.linspace(0, span, -(-n // step) + 1).astype(np.int64)
+        with EventWriter(src, W, H, compression={}) as w:
+            for k, i in enumerate(range(0, n, step)):
+                m = min(step, n - i)
+                t = np.sort(rng.integers(edges[k], edges[k + 1], m)).astype(np.int64)
+                x = rng.integers(0, W, m).astype(np.uint16)
+                y = rng.integers(0, H, m).astype(np.uint16)
+                p = (rng.integers(0, 2, m) * 2 - 1).astype(np.int8)
+                w.append(EventStream(x, y, t, p, W, H, validate=False))
+        gen = time.perf_counter() - a
+        print(f"\nend to end: {n / 1e6:.0f} M events, {src.stat().st_size / 1e9:.2f} GB uncompressed "
+              f"egvsr .h5 (written in {gen:.0f} s), --window-ms {window_ms:g}, {nthreads} threads")
+        from egvsr.events.io import read_events
+
+        s = read_events(src)
+        b = np.arange(int(s.t[0]), int(s.t[-1]) + int(window_ms * 1000), int(window_ms * 1000))
+        med, best = timed(lambda: voxel_grids(s, B, b), repeat)
+        mem_rate = n / med / 1e6
+        del s
+        out = Path(d) / "vox.h5"
+        runs = []
+        for _ in range(max(1, repeat // 2)):
+            if out.exists():
+                out.unlink()
+            a = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "egvsr", "voxelize", str(src), str(out), "--repr",
+                            "voxel", "--bins", str(B), "--window-ms", f"{window_ms:g}",
+                            "--no-progress"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            runs.append(time.perf_counter() - a)
+        e2e = statistics.median(runs)
+        print(f"{'in-memory voxel_grids (same windows, all threads)':<52} {med:>9.3f} {best:>8.3f} "
+              f"{mem_rate:>8.1f}")
+        print(f"{'egvsr voxelize (process start to file closed)':<52} {e2e:>9.3f} {min(runs):>8.3f} "
+              f"{n / e2e / 1e6:>8.1f}   = {100 * (n / e2e / 1e6) / mem_rate:.0f}% of in-memory")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 M events, 5 M end to end, 2 repeats")
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--e2e-events", type=int, default=100_000_000)
+    ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--no-jit", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.events, a.e2e_events, a.repeat = 1_000_000, 5_000_000, 2
+    n, nthreads = a.events, numba.config.NUMBA_NUM_THREADS
+    x, y, t, p = make_arrays(n, 10.0)
+    s = EventStream(x, y, t, p, W, H)
+    t0, t1 = 0, 10_000_000
+    print(f"{n / 1e6:g} M uniform events, {W}x{H}, {B} bins, window [0, 10 s); numpy "
+          f"{np.__version__}, numba {numba.__version__}, {nthreads} threads available")
+    rows = [("streaming bound (numba: read x, y, t, p once)", n,
+             timed(lambda: stream_pass(x, y, t, p), a.repeat))]
+    ours1 = timed(lambda: voxel_grid(s, B, t0, t1, threads=1), a.repeat)
+    oursn = timed(lambda: voxel_grid(s, B, t0, t1, threads=nthreads), a.repeat)
+    rows += [("ours voxel_grid, 1 thread", n, ours1),
+             (f"ours voxel_grid, {nthreads} threads", n, oursn),
+             ("numpy bincount voxel (same semantics)", n,
+              timed(lambda: bincount_voxel(x, y, t, p, B, t0, t1), a.repeat))]
+    ref = bincount_voxel(x, y, t, p, B, t0, t1)
+    diff = float(np.abs(voxel_grid(s, B, t0, t1) - ref).max())
+    tonic_rate = 0.0
+    try:
+        from tonic.transforms import ToVoxelGrid
+
+        ev = np.zeros(n, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "i1")])
+        ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, (p > 0)
+        tv = ToVoxelGrid(sensor_size=(W, H, 2), n_time_bins=B)
+        tt = timed(lambda: tv(ev), a.repeat)
+        tonic_rate = n / tt[0] / 1e6
+        rows.append(("tonic 1.7 ToVoxelGrid (int8 p; copies input)", n, tt))
+        del ev
+    except ImportError:
+        print("tonic not installed: no tonic row")
+    rows += [("ours event_moments (32 moments), 1 thread", n,
+              timed(lambda: event_moments(s, 32, t0, t1, threads=1), a.repeat)),
+             (f"ours event_moments (32 moments), {nthreads} threads", n,
+              timed(lambda: event_moments(s, 32, t0, t1, threads=nthreads), a.repeat)),
+             ("ours voxel_grid at 65x86 (LR splat), 1 thread", n,
+              timed(lambda: voxel_grid(s, B, t0, t1, 65, 86, threads=1), a.repeat))]
+    frames = np.arange(0, 10_000_001, 40_000)  # 250 inter-frame windows at 25 fps
+    rows += [(f"ours voxel_grids, 250 windows (25 fps), 1 thread", n,
+              timed(lambda: voxel_grids(s, B, frames, threads=1), a.repeat)),
+             (f"ours voxel_grids, 250 windows (25 fps), {nthreads} threads", n,
+              timed(lambda: voxel_grids(s, B, frames, threads=nthreads), a.repeat))]
+    print()
+    table(rows, tonic_rate)
+    print(f"\nsecond core: {ours1[0] / oursn[0]:.2f}x (voxel_grid {nthreads} threads vs 1)   "
+          f"max |ours - bincount| = {diff:.1e}")
+    del s, x, y, t, p
+    if not a.no_jit:
+        print()
+        jit_times()
+    if not a.no_e2e:
+        end_to_end(a.e2e_events, a.e2e_events / 1e6, 1000.0, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

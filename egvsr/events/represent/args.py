@@ -1,0 +1,139 @@
+"""Argument checks shared by the representation functions: each failure is one clear toolkit error.
+
+Bad counts, windows, sizes and options raise `ConfigError`; an input that is not an `EventStream`
+with a known sensor size raises `EventValidationError`. Messages name the argument and what was
+expected, so nothing reaches numba with a value it would mis-handle.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numba
+import numpy as np
+
+from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.stream import EventStream
+
+POLARITIES = ("signed", "split")
+NORMALIZATIONS = ("none", "standard", "percentile")
+
+
+def check_stream(stream: object, name: str = "stream") -> EventStream:
+    """Return `stream` if it is an EventStream with a positive sensor size, else raise."""
+    if isinstance(stream, np.ndarray) and stream.dtype.names:
+        raise EventValidationError(
+            f"{name}: got a structured array (fields {', '.join(stream.dtype.names)}) whose sensor "
+            "size is unknown; expected an EventStream: EventStream(x, y, t, p, width, height) "
+            "(the size is never guessed from max(x))"
+        )
+    if not isinstance(stream, EventStream):
+        raise EventValidationError(
+            f"{name}: expected an egvsr EventStream (x, y, t, p plus the sensor width and height), "
+            f"got {type(stream).__name__}"
+        )
+    for side in ("width", "height"):
+        v = getattr(stream, side, None)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise EventValidationError(
+                f"{name}: sensor {side} is unknown ({v!r}); expected a positive integer "
+                "(the sensor size must be known; it is never guessed from max(x))"
+            )
+    return stream
+
+
+def check_count(value: object, name: str) -> int:
+    """An integer >= 1 (bins, moments)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name}: expected an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ConfigError(f"{name}: expected an integer >= 1, got {int(value)}")
+    return int(value)
+
+
+def _time(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
+    if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or value != int(value)):
+        raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
+    return int(value)
+
+
+def check_window(t_start: object, t_end: object) -> tuple[int, int]:
+    """(t_start, t_end) as ints with t_end > t_start (the window is [t_start, t_end))."""
+    a = _time(t_start, "t_start")
+    b = _time(t_end, "t_end")
+    if b <= a:
+        raise ConfigError(
+            f"window [t_start, t_end) = [{a}, {b}) us: expected t_end > t_start "
+            "(windows are given explicitly, e.g. two frame timestamps)"
+        )
+    return a, b
+
+
+def check_boundaries(boundaries: object) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts and ends (int64) from (K + 1,) edges or (K, 2) [start, end) rows."""
+    b = np.asarray(boundaries)
+    if b.dtype.kind == "f":
+        if not np.all(np.isfinite(b)) or np.any(b != np.round(b)):
+            raise ConfigError("boundaries: expected integer microseconds, got non-integer values")
+    elif b.dtype.kind not in "iu":
+        raise ConfigError(f"boundaries: expected integer microseconds, got dtype {b.dtype}")
+    b = b.astype(np.int64)
+    if b.ndim == 1:
+        if b.shape[0] < 1:
+            raise ConfigError("boundaries: expected K + 1 >= 1 window edges, got an empty array")
+        starts, ends = b[:-1], b[1:]
+    elif b.ndim == 2 and b.shape[1] == 2:
+        starts, ends = b[:, 0], b[:, 1]
+    else:
+        raise ConfigError(
+            f"boundaries: expected shape (K + 1,) edges or (K, 2) [start, end) rows, got {b.shape}"
+        )
+    bad = np.flatnonzero(ends <= starts)
+    if bad.size:
+        i = int(bad[0])
+        raise ConfigError(
+            f"boundaries: window {i} is [{int(starts[i])}, {int(ends[i])}) us; expected end > start "
+            "(edges must strictly increase)"
+        )
+    return np.ascontiguousarray(starts), np.ascontiguousarray(ends)
+
+
+def check_size(sensor: EventStream | tuple[int, int], height: object, width: object
+               ) -> tuple[int, int] | None:
+    """Target (height, width), or None when it is absent or equals the sensor size.
+
+    `sensor` is the stream, or its (height, width)."""
+    if height is None and width is None:
+        return None
+    if height is None or width is None:
+        raise ConfigError(
+            f"target size: give both height and width (got height={height!r}, width={width!r})"
+        )
+    for name, v in (("height", height), ("width", width)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ConfigError(f"target {name}: expected an integer number of pixels, got {v!r}")
+        if v < 1:
+            raise ConfigError(f"target {name}: expected at least 1 pixel, got {int(v)}")
+        if v > 65535:
+            raise ConfigError(f"target {name}: expected at most 65535 pixels, got {int(v)}")
+    size = (int(height), int(width))
+    native = (sensor.height, sensor.width) if isinstance(sensor, EventStream) else tuple(sensor)
+    return None if size == native else size
+
+
+def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def check_threads(threads: object) -> int:
+    """Numba threads to use: None -> the current setting; else 1..NUMBA_NUM_THREADS."""
+    if threads is None:
+        return numba.get_num_threads()
+    top = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= top:
+        raise ConfigError(f"threads: expected an integer in 1..{top} (this machine), got {threads!r}")
+    return int(threads)

@@ -1,0 +1,137 @@
+"""Per-window normalisation of event tensors (in place, numba, parallel over windows).
+
+- "none": raw values (counts or signed weights).
+- "standard": E2VID's standardisation over the non-zero entries: v <- (v - mean) / std for v != 0,
+  zeros stay zero (an empty pixel stays "no event"); std 0 is treated as 1.
+- "percentile": EvTexture's scaling: divide by the 98th percentile of the non-zero |v| (numpy's
+  default linear interpolation) and clip to [-1, 1].
+An all-zero window is left unchanged by every mode.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from egvsr.events.represent.args import NORMALIZATIONS, check_choice
+
+PERCENTILE = 98.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _standardize_one(v):
+    n = 0
+    s = 0.0
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            n += 1
+            s += v[i]
+    if n == 0:
+        return
+    mean = s / n
+    ss = 0.0
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            d = v[i] - mean
+            ss += d * d
+    std = np.sqrt(ss / n)
+    if not std > 0:
+        std = 1.0
+    inv = 1.0 / std
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            v[i] = np.float32((v[i] - mean) * inv)
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, k):
+    """Move the k-th smallest of `a` to a[k] (iterative quickselect, middle pivot); return it."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _percentile_one(v, q):
+    n = 0
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            n += 1
+    if n == 0:
+        return
+    a = np.empty(n, np.float64)
+    j = 0
+    for i in range(v.shape[0]):
+        if v[i] != 0:
+            a[j] = abs(v[i])
+            j += 1
+    h = (n - 1) * (q / 100.0)
+    lo = int(np.floor(h))
+    val = _select(a, lo)
+    if lo + 1 < n:  # the next order statistic is the smallest value above position lo
+        nxt = a[lo + 1]
+        for i in range(lo + 2, n):
+            nxt = min(nxt, a[i])
+        val = val + (h - lo) * (nxt - val)
+    inv = 1.0 / val
+    for i in range(v.shape[0]):
+        r = v[i] * inv
+        v[i] = np.float32(min(1.0, max(-1.0, r)))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _normalize_parallel(flat, mode, q):
+    for k in numba.prange(flat.shape[0]):
+        if mode == 1:
+            _standardize_one(flat[k])
+        else:
+            _percentile_one(flat[k], q)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_serial(flat, mode, q):
+    for k in range(flat.shape[0]):
+        if mode == 1:
+            _standardize_one(flat[k])
+        else:
+            _percentile_one(flat[k], q)
+
+
+def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> np.ndarray:
+    """Normalise each window of `tensors` (K, ...) float32 in place and return it."""
+    mode = check_choice(mode, "normalize", NORMALIZATIONS)
+    if mode == "none" or tensors.size == 0:
+        return tensors
+    flat = tensors.reshape(tensors.shape[0], -1)
+    code = 1 if mode == "standard" else 2
+    if parallel and flat.shape[0] > 1:
+        _normalize_parallel(flat, code, PERCENTILE)
+    else:
+        _normalize_serial(flat, code, PERCENTILE)
+    return tensors
+
+
+def normalize(tensor: np.ndarray, mode: str) -> np.ndarray:
+    """Return a normalised float32 copy of one window's tensor (any shape)."""
+    out = np.array(tensor, dtype=np.float32, copy=True)
+    normalize_windows(out.reshape(1, -1), mode, parallel=False)
+    return out

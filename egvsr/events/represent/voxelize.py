@@ -1,0 +1,275 @@
+"""`egvsr voxelize`: event tensors for every window of a recording of any size, streamed from disk.
+
+Events are read in bounded chunks (a background thread reads the next chunk while the kernels work
+on the current one). Voxel grids, stacked frames and moments are sums over events, so a window that
+straddles a chunk boundary is finished by adding the next chunk's contribution to its partial tensor:
+memory stays bounded whatever the window length. Time surfaces are not additive; for them the
+events of the one unfinished window are carried into the next chunk instead.
+
+Output (HDF5, written atomically): `tensors` float32 (K, ...) one chunk per window, `t_start` and
+`t_end` int64 (K,) µs, and attributes describing the representation (see `read_tensors`).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+from egvsr.errors import ConfigError, InputFileError
+from egvsr.events.represent import args
+from egvsr.events.represent.normalization import normalize_windows
+from egvsr.events.represent.windows import numba_threads, represent_windows
+from egvsr.events.stream import EventStream
+from egvsr.fsutil import atomic_output, check_output_path
+
+FORMAT = "egvsr-tensors"
+VERSION = 1
+REPRESENTATIONS = ("voxel", "moments", "frames", "timesurface")
+CHUNK_EVENTS = 1 << 22
+# Largest block of output tensors computed at once (bounds memory when windows are short).
+OUTPUT_BATCH_BYTES = 256 << 20
+TIME_CONVENTION = (
+    "windows are half-open [t_start, t_end) in integer microseconds; voxel: tn = (bins-1)*(t-t_start)"
+    "/(t_end-t_start), bilinear between floor(tn) and floor(tn)+1; frames/moments/timesurface: "
+    "bin = floor(bins*(t-t_start)/(t_end-t_start))"
+)
+
+
+def _windows(source, between_frames: bool, window_ms: float | None) -> tuple[np.ndarray, np.ndarray, str]:
+    if bool(between_frames) == (window_ms is not None):
+        raise ConfigError("voxelize: give exactly one of between_frames=True (--between-frames) "
+                          "or window_ms (--window-ms W)")
+    if between_frames:
+        times = source.frame_times()
+        if times is None or len(times) < 2:
+            have = "no frames" if times is None else f"{len(times)} frame"
+            raise InputFileError(
+                f"{source.path}: --between-frames needs at least 2 frame timestamps, the file has "
+                f"{have}; use --window-ms W instead"
+            )
+        times = np.asarray(times, np.int64)
+        return times[:-1].copy(), times[1:].copy(), "between_frames"
+    if isinstance(window_ms, bool) or not isinstance(window_ms, (int, float, np.number)) \
+            or not np.isfinite(window_ms) or window_ms <= 0:
+        raise ConfigError(f"window_ms: expected a positive number of milliseconds, got {window_ms!r}")
+    step = int(round(float(window_ms) * 1000.0))
+    if step < 1:
+        raise ConfigError(f"window_ms: {window_ms!r} ms is shorter than 1 µs, the time resolution")
+    if source.num_events == 0:
+        raise InputFileError(f"{source.path}: the recording has no events to place --window-ms windows on")
+    t0, t1 = int(source.t_first), int(source.t_last)
+    n = (t1 - t0) // step + 1
+    starts = t0 + step * np.arange(n, dtype=np.int64)
+    return starts, starts + step, "window_ms"
+
+
+def _prefetch(it: Iterator[EventStream], depth: int = 2) -> Iterator[EventStream]:
+    """Iterate `it` in a background thread, `depth` items ahead; its errors re-raise here."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    th = threading.Thread(target=work, name="egvsr-voxelize-reader", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        th.join(timeout=5)
+
+
+class _Progress:
+    """A tqdm bar over events when wanted and available, else a no-op."""
+
+    def __init__(self, total: int, enabled: bool, desc: str) -> None:
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="ev", unit_scale=True, desc=desc)
+            except ImportError:
+                self.bar = None
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def voxelize_file(
+    src: str | os.PathLike, dst: str | os.PathLike, representation: str = "voxel", bins: int = 5,
+    between_frames: bool = False, window_ms: float | None = None,
+    size: tuple[int, int] | None = None, polarity: str = "signed", normalize: str = "none",
+    threads: int | None = None, overwrite: bool = False, progress: bool = True,
+    tau_ms: float | None = None, chunk_events: int = CHUNK_EVENTS,
+) -> Path:
+    """Write the tensors of every window of recording `src` to `dst` (HDF5); return `dst`.
+
+    representation: "voxel", "moments" (ON/OFF counts, polarity ignored), "frames" (stacked event
+    frames) or "timesurface" (ON/OFF, tau_ms default: window / bins). Windows: every inter-frame
+    interval (`between_frames`) or consecutive `window_ms` windows from the first event.
+    size: target (height, width), built directly by mass-conserving splatting.
+    """
+    from egvsr.events.io import open_events
+
+    representation = args.check_choice(representation, "representation", REPRESENTATIONS)
+    bins = args.check_count(bins, "bins")
+    polarity = args.check_choice(polarity, "polarity", args.POLARITIES)
+    normalize = args.check_choice(normalize, "normalize", args.NORMALIZATIONS)
+    nthreads = args.check_threads(threads)
+    if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
+            or chunk_events < 1:
+        raise ConfigError(f"chunk_events: expected an integer >= 1, got {chunk_events!r}")
+    if tau_ms is not None and (not np.isfinite(tau_ms) or tau_ms <= 0):
+        raise ConfigError(f"tau_ms: expected a positive number of milliseconds, got {tau_ms!r}")
+    if size is not None:
+        size = tuple(size)
+        if len(size) != 2:
+            raise ConfigError(f"size: expected (height, width), got {size!r}")
+    dst = check_output_path(dst, overwrite)
+    kind = {"voxel": "voxel", "moments": "frames", "frames": "frames",
+            "timesurface": "timesurface"}[representation]
+    if representation in ("moments", "timesurface"):
+        polarity = "split"
+    with open_events(src) as source:
+        sensor = (source.height, source.width)
+        target = args.check_size(sensor, *(size if size is not None else (None, None)))
+        oh, ow = target if target is not None else sensor
+        starts, ends, mode = _windows(source, between_frames, window_ms)
+        tau = None if tau_ms is None else float(tau_ms) * 1000.0
+        shape = (bins, oh, ow) if polarity == "signed" else (bins, 2, oh, ow)
+        attrs: dict[str, Any] = {
+            "format": FORMAT, "version": VERSION, "representation": representation, "bins": bins,
+            "polarity": polarity, "normalize": normalize, "height": oh, "width": ow,
+            "sensor_height": sensor[0], "sensor_width": sensor[1], "windows": mode,
+            "window_us": 0 if window_ms is None else int(ends[0] - starts[0]),
+            "tau_us": -1.0 if tau is None else tau, "source": str(src),
+            "time_convention": TIME_CONVENTION,
+        }
+        with numba_threads(nthreads), atomic_output(dst, overwrite) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs.update(attrs)
+                f.create_dataset("t_start", data=starts)
+                f.create_dataset("t_end", data=ends)
+                dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
+                                        chunks=(1, *shape) if len(starts) else None)
+                _stream(source, dset, kind, bins, starts, ends, target, polarity, normalize,
+                        nthreads, tau, int(chunk_events), progress)
+    return dst
+
+
+def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, threads, tau,
+            chunk_events, progress) -> None:
+    """Fill `dset` window by window from the recording's chunks (see the module docstring)."""
+    nwin = len(starts)
+    if nwin == 0:
+        return
+    additive = kind != "timesurface"
+    per_batch = max(1, OUTPUT_BATCH_BYTES // (4 * int(np.prod(dset.shape[1:]))))
+    i0, i1 = source.index_range(int(starts[0]), int(ends[-1]))
+    bar = _Progress(i1 - i0, progress, "voxelize")
+    next_k = 0  # first window not yet written
+    pending: np.ndarray | None = None  # partial tensor of window next_k (additive kinds)
+    carry: EventStream | None = None  # events of window next_k read so far (time surfaces)
+
+    def emit(tensors: np.ndarray, k0: int) -> None:
+        normalize_windows(tensors, normalize, parallel=threads > 1)
+        dset[k0: k0 + len(tensors)] = tensors
+
+    def compute(ev: EventStream, k0: int, k1: int) -> np.ndarray:
+        return represent_windows(ev, kind, bins, starts[k0:k1], ends[k0:k1], size, polarity,
+                                 "none", threads, tau)
+
+    try:
+        for chunk in _prefetch(source.iter_chunks(chunk_events, int(starts[0]), int(ends[-1]))):
+            n = len(chunk)
+            if n == 0:
+                continue
+            t_hi = int(chunk.t[-1])
+            k_end = int(np.searchsorted(starts, t_hi, side="right"))  # windows starting <= t_hi
+            k_done = int(np.searchsorted(ends, t_hi, side="right"))  # windows ending <= t_hi
+            k_done = min(max(k_done, next_k), k_end)
+            if k_end > next_k:
+                ev = chunk
+                if not additive and carry is not None and len(carry):
+                    ev = EventStream.concatenate([carry, chunk])
+                # windows [next_k, k_end) see events of this chunk; bounded batches of output
+                for a in range(next_k, k_end, per_batch):
+                    b = min(k_end, a + per_batch)
+                    out = compute(ev, a, b)
+                    if a == next_k and additive and pending is not None:
+                        out[0] += pending
+                    done = min(b, k_done)
+                    if done > a:
+                        emit(out[: done - a], a)
+                    if b > k_done and additive:  # the one window still open: keep its partial sum
+                        pending = out[k_done - a]
+                if k_end == k_done:
+                    pending, carry = None, None
+                elif not additive:
+                    carry = ev.slice(int(starts[k_done]), None)
+                next_k = k_done
+            bar.update(n)
+        if next_k < nwin:  # the open window and any window after the last event
+            for a in range(next_k, nwin, per_batch):
+                rest = np.zeros((min(nwin, a + per_batch) - a, *dset.shape[1:]), np.float32)
+                if a == next_k:
+                    if additive and pending is not None:
+                        rest[0] = pending
+                    elif carry is not None and len(carry):
+                        rest[0] = compute(carry, next_k, next_k + 1)[0]
+                emit(rest, a)
+    finally:
+        bar.close()
+
+
+def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Read a file written by `voxelize_file`: (tensors, t_start, t_end, attrs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise InputFileError(
+                    f"{path}: not an egvsr tensor file (attribute format={f.attrs.get('format')!r}, "
+                    f"expected {FORMAT!r})"
+                )
+            for key in ("tensors", "t_start", "t_end"):
+                if key not in f:
+                    raise InputFileError(f"{path}: missing dataset '{key}'")
+            return (f["tensors"][()], f["t_start"][()], f["t_end"][()],
+                    {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read as HDF5 ({exc})") from None

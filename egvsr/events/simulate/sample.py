@@ -1,0 +1,127 @@
+"""`make_sample`: render the embedded sample recording (frames, ground truth between them, events).
+
+Frames at `fps` and `gt_per_interval` ground-truth frames at evenly spaced times strictly between
+consecutive frames are exact renders of `SampleScene`; events are simulated from luminance renders
+dense enough that nothing moves more than about one pixel per step. Deterministic from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+from egvsr.events.frames import Frames
+from egvsr.events.simulate.progress import progress_bar
+from egvsr.events.simulate.scene import SampleScene
+from egvsr.events.simulate.simulator import EventSimulator
+from egvsr.events.simulate.thresholds import SimulatorConfig
+from egvsr.fsutil import check_output_path
+
+GENERATOR = "egvsr.make_sample"
+GENERATOR_VERSION = 1
+MIN_SIDE = 16
+MAX_PX_PER_STEP = 1.0
+
+
+def _frames(scene: SampleScene, times_us: np.ndarray) -> Frames:
+    """Exact RGB renders at the given times, as uint8 Frames."""
+    images = [(scene.render(t / 1e6) * 255.0 + 0.5).astype(np.uint8) for t in times_us]
+    return Frames(np.stack(images), times_us)
+
+
+def sample_seeds(seed: int) -> tuple[int, int]:
+    """Independent seeds of the scene and of the simulator, both derived from the clip's seed."""
+    scene, sim = np.random.SeedSequence(int(seed)).spawn(2)
+    return int(scene.generate_state(1)[0]), int(sim.generate_state(1)[0])
+
+
+def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times (int64 µs, k / fps up to `seconds`) and the ground-truth times between them."""
+    n = max(2, int(round(seconds * fps)) + 1)
+    t = np.round(np.arange(n) * (1e6 / fps)).astype(np.int64)
+    if gt_per_interval == 0:
+        return t, np.zeros(0, np.int64)
+    j = np.arange(1, gt_per_interval + 1) / (gt_per_interval + 1)
+    gt = np.round(t[:-1, None] + np.diff(t)[:, None] * j[None, :]).astype(np.int64).reshape(-1)
+    return t, gt
+
+
+def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int], float, int]:
+    for name, v in (("seconds", seconds), ("fps", fps)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ConfigError(f"{name}: expected a positive number, got {v!r}")
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"size: expected (height, width), got {size!r}") from None
+    if min(h, w) < MIN_SIDE or max(h, w) > 4096:
+        raise ConfigError(f"size {h}x{w}: expected sides between {MIN_SIDE} and 4096 pixels")
+    if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \
+            or gt_per_interval < 0:
+        raise ConfigError(f"gt_per_interval: expected an integer >= 0, got {gt_per_interval!r}")
+    if 1e6 / fps < gt_per_interval + 1:
+        raise ConfigError(
+            f"fps {fps} with gt_per_interval {gt_per_interval}: frames are too close in time for "
+            "distinct microsecond ground-truth times"
+        )
+    return float(seconds), (h, w), float(fps), int(gt_per_interval)
+
+
+def make_sample(
+    dst: str | os.PathLike,
+    seed: int = 0,
+    seconds: float = 2.0,
+    size: tuple[int, int] = (260, 346),
+    fps: float = 25.0,
+    gt_per_interval: int = 3,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write the sample recording to `dst` (our layout with `frames`, `gt` and events); return it.
+
+    `size` is (H, W). The photo's camera path, the objects and the simulator's thresholds (default
+    `SimulatorConfig`) all follow from `seed`.
+    """
+    from egvsr.events.io import EventWriter
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
+    seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval)
+    check_output_path(dst, overwrite)
+    frame_t, gt_t = sample_times(seconds, fps, gt_per_interval)
+    scene_seed, sim_seed = sample_seeds(seed)
+    scene = SampleScene(scene_seed, h, w)
+    config = SimulatorConfig()
+    sim = EventSimulator(w, h, config, sim_seed)
+    attrs = {
+        "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": int(seed),
+        "fps": fps, "seconds": seconds, "gt_per_interval": gt_per_interval,
+        "sim_cp": sim.thresholds.cp, "sim_cn": sim.thresholds.cn,
+        "sim_max_px_per_step": MAX_PX_PER_STEP, **config.as_attrs(),
+        "scene_background": "matplotlib sample_data/grace_hopper.jpg",
+        "scene_objects": len(scene.layers),
+    }
+    bar = progress_bar(len(frame_t), "make-sample", progress)
+    try:
+        with EventWriter(dst, w, h, overwrite=overwrite, attrs=attrs) as writer:
+            sim.reset(scene.render(frame_t[0] / 1e6, rgb=False), float(frame_t[0]))
+            writer.write_frames(_frames(scene, frame_t[:1]))
+            bar.update(1)
+            for k in range(1, len(frame_t)):
+                ta, tb = float(frame_t[k - 1]), float(frame_t[k])
+                steps = scene.steps(ta / 1e6, tb / 1e6, MAX_PX_PER_STEP)
+                for j in range(1, steps + 1):  # dense luminance renders -> events
+                    t = tb if j == steps else ta + (tb - ta) * j / steps
+                    writer.append(sim.feed(scene.render(t / 1e6, rgb=False), t))
+                writer.write_frames(_frames(scene, frame_t[k:k + 1]))
+                if gt_per_interval:
+                    writer.write_gt(_frames(scene, gt_t[(k - 1) * gt_per_interval:k * gt_per_interval]))
+                bar.update(1)
+                bar.set_postfix_str(f"{writer.num_events:,} events")
+    finally:
+        bar.close()
+    return Path(dst)

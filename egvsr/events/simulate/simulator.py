@@ -1,0 +1,117 @@
+"""`EventSimulator`: a streaming event camera. Feed (sub-)frames in time order, get their events.
+
+Frames become float32 luminance in [0, 1]; the per-pixel state and the per-interval work live in
+`esim.NumbaESIM` (numba) or, for tests and benchmarks, `reference.NumpyESIM` (same model, numpy).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.simulate.esim import NumbaESIM
+from egvsr.events.simulate.noise import shot_events
+from egvsr.events.simulate.reference import NumpyESIM
+from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds
+from egvsr.events.stream import EventStream
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB -> gray
+
+_BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
+
+
+def to_luminance(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Flat float32 luminance in [0, 1] of one frame.
+
+    Accepts (H, W), (H, W, 1) or (H, W, 3) RGB, uint8 (0..255) or float (0..1).
+    """
+    a = np.asarray(frame)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = a.astype(np.float32) @ (LUMA / 255.0 if a.dtype == np.uint8 else LUMA)
+    elif a.ndim == 2 and a.dtype == np.uint8:
+        a = a.astype(np.float32) * np.float32(1.0 / 255.0)
+    if a.ndim != 2 or a.shape != (height, width):
+        raise EventValidationError(
+            f"frame: expected shape ({height}, {width}) gray or ({height}, {width}, 3) RGB, "
+            f"got {np.asarray(frame).shape}"
+        )
+    if a.dtype.kind != "f":
+        raise EventValidationError(f"frame: expected uint8 or float in [0, 1], got dtype {a.dtype}")
+    return np.clip(a, 0.0, 1.0, dtype=np.float32).reshape(-1)
+
+
+class EventSimulator:
+    """ESIM-style event camera of `width` x `height` pixels with settings `config`, seeded.
+
+    `reset(frame, t_us)` sets the reference levels from a first frame (it emits nothing); each
+    `feed(frame, t_us)` then returns the events between the previous frame and this one as an
+    `EventStream` with int64 µs time. Frames: see `to_luminance`. Times must strictly increase.
+    """
+
+    def __init__(
+        self, width: int, height: int, config: SimulatorConfig | None = None, seed: int = 0,
+        backend: str = "numba",
+    ) -> None:
+        if backend not in _BACKENDS:
+            raise ConfigError(f"backend {backend!r}: expected one of {sorted(_BACKENDS)}")
+        if not (1 <= int(width) <= 65535 and 1 <= int(height) <= 65535):
+            raise ConfigError(f"sensor size {width}x{height}: expected 1 to 65535 pixels per side")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
+        self.width, self.height = int(width), int(height)
+        self.config = config or SimulatorConfig()
+        self.seed = int(seed)
+        rng = np.random.default_rng(self.seed)
+        self.thresholds: Thresholds = draw_thresholds(self.config, self.width * self.height, rng)
+        self._noise_key = int(rng.integers(0, 2**63))
+        self._phase = rng.random(self.width * self.height)
+        cfg = self.config
+        self._model = _BACKENDS[backend](
+            self.thresholds.cp_map, self.thresholds.cn_map, self.width, cfg.log_eps,
+            cfg.leak_hz * 1e-6, cfg.refractory_us,
+        )
+        self._started = False
+        self._t_prev = 0.0
+        self._interval = 0
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def t_last(self) -> float:
+        """Time (µs) of the last frame given, as a float."""
+        return self._t_prev
+
+    def reset(self, frame: np.ndarray, t_us: float) -> None:
+        """Start (or restart) at `frame`, time `t_us`: reference = its log intensity; no events."""
+        I = to_luminance(frame, self.height, self.width)
+        offset = None
+        if self.config.leak_hz > 0:  # random leak phase, so leak events are not synchronous
+            offset = self._phase * self.thresholds.cp_map
+        self._model.start(I, offset)
+        self._started = True
+        self._t_prev = float(t_us)
+
+    def feed(self, frame: np.ndarray, t_us: float) -> EventStream:
+        """Events in (previous time, t_us] from linear log-intensity change; starts if needed."""
+        if not self._started:
+            self.reset(frame, t_us)
+            return EventStream.empty(self.width, self.height)
+        t = float(t_us)
+        if not math.isfinite(t) or t <= self._t_prev:
+            raise EventValidationError(
+                f"frame time {t_us!r} µs: timestamps must strictly increase "
+                f"(previous frame at {self._t_prev!r} µs)"
+            )
+        I = to_luminance(frame, self.height, self.width)
+        shots = shot_events(self._noise_key, self._interval, I.shape[0],
+                            self.config.shot_noise_hz * 1e-6, self._t_prev, t - self._t_prev)
+        x, y, tt, p = self._model.step(I, self._t_prev, t, shots)
+        self._t_prev = t
+        self._interval += 1
+        return EventStream(x, y, tt, p, self.width, self.height, validate=False)

@@ -1,0 +1,138 @@
+"""Simulator settings and contrast thresholds: per-clip draw, per-pixel mismatch.
+
+Per clip (EvTexture's convention): Cp ~ U(lo, hi), Cn = Cp * N(ratio_mean, ratio_std), Cn clipped to
+[0.02, 0.5] widened to contain the Cp range. Per pixel (ESIM / v2e mismatch): each pixel's threshold is
+the clip value plus N(0, sigma), floored at `MIN_THRESHOLD` so no pixel fires on noise-free rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+MIN_THRESHOLD = 0.01
+DEFAULT_CP_RANGE = (0.05, 0.5)
+DEFAULT_CN_RATIO = (1.0, 0.1)
+CN_CLIP = (0.02, 0.5)
+
+
+def _finite(name: str, v: float) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise ConfigError(f"{name}: expected a finite number, got {v!r}")
+    return f
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Event-camera model settings (validated on construction; each error names the argument).
+
+    cp: a fixed ON threshold or a (lo, hi) range drawn from per clip; cn_ratio: (mean, std) of Cn / Cp;
+    sigma: per-pixel threshold mismatch (std, log units); refractory_us: minimum time between two
+    events of one pixel; leak_hz: ON leak events per second of a static pixel; shot_noise_hz: random
+    events per pixel per second; log_eps: L = log(I + eps) for I in [0, 1].
+    """
+
+    cp: tuple[float, float] = DEFAULT_CP_RANGE
+    cn_ratio: tuple[float, float] = DEFAULT_CN_RATIO
+    sigma: float = 0.03
+    refractory_us: float = 100.0
+    leak_hz: float = 0.0
+    shot_noise_hz: float = 0.0
+    log_eps: float = 1e-3
+
+    def __init__(
+        self,
+        cp: float | tuple[float, float] | list[float] | None = None,
+        cn_ratio: tuple[float, float] | list[float] | None = None,
+        sigma: float | None = None,
+        refractory_us: float | None = None,
+        leak_hz: float | None = None,
+        shot_noise_hz: float | None = None,
+        log_eps: float | None = None,
+    ) -> None:
+        cp_range = _cp_range(cp)
+        ratio = DEFAULT_CN_RATIO if cn_ratio is None else tuple(cn_ratio)
+        if len(ratio) != 2:
+            raise ConfigError(f"cn_ratio: expected (mean, std), got {cn_ratio!r}")
+        mean, std = (_finite("cn_ratio", v) for v in ratio)
+        if mean <= 0 or std < 0:
+            raise ConfigError(
+                f"cn_ratio {cn_ratio!r}: expected a positive mean and a non-negative std "
+                "(Cn = Cp * N(mean, std))"
+            )
+        values = dict(
+            sigma=0.03 if sigma is None else sigma,
+            refractory_us=100.0 if refractory_us is None else refractory_us,
+            leak_hz=0.0 if leak_hz is None else leak_hz,
+            shot_noise_hz=0.0 if shot_noise_hz is None else shot_noise_hz,
+        )
+        for name, v in values.items():
+            if _finite(name, v) < 0:
+                raise ConfigError(f"{name}: expected a value >= 0, got {v!r}")
+        eps = 1e-3 if log_eps is None else _finite("log_eps", log_eps)
+        if eps <= 0:
+            raise ConfigError(f"log_eps: expected a positive number, got {log_eps!r}")
+        object.__setattr__(self, "cp", cp_range)
+        object.__setattr__(self, "cn_ratio", (mean, std))
+        for name, v in values.items():
+            object.__setattr__(self, name, float(v))
+        object.__setattr__(self, "log_eps", eps)
+
+    def as_attrs(self) -> dict:
+        """Flat provenance attributes for an output file."""
+        d = asdict(self)
+        return {
+            "sim_cp_range": list(d["cp"]), "sim_cn_ratio": list(d["cn_ratio"]),
+            "sim_sigma": d["sigma"], "sim_refractory_us": d["refractory_us"],
+            "sim_leak_hz": d["leak_hz"], "sim_shot_noise_hz": d["shot_noise_hz"],
+            "sim_log_eps": d["log_eps"],
+        }
+
+
+def _cp_range(cp) -> tuple[float, float]:
+    if cp is None:
+        return DEFAULT_CP_RANGE
+    values = [cp] if np.isscalar(cp) else list(cp)
+    if len(values) not in (1, 2):
+        raise ConfigError(f"cp: expected one threshold or a range LO HI, got {cp!r}")
+    values = [_finite("cp", v) for v in values]
+    lo, hi = values[0], values[-1]
+    if lo <= 0 or hi <= 0:
+        raise ConfigError(
+            f"cp {cp!r}: contrast thresholds must be positive (log-intensity steps, e.g. 0.05 to 0.5)"
+        )
+    if lo > hi:
+        raise ConfigError(f"cp {cp!r}: range LO HI must have LO <= HI")
+    return (lo, hi)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Thresholds of one clip: the clip-level values and the per-pixel maps actually used."""
+
+    cp: float
+    cn: float
+    sigma: float
+    cp_map: np.ndarray  # float64 (H*W,)
+    cn_map: np.ndarray
+
+
+def draw_thresholds(config: SimulatorConfig, num_pixels: int, rng: np.random.Generator) -> Thresholds:
+    """Draw the clip's Cp, Cn and the per-pixel maps from `rng` (deterministic for a seeded rng)."""
+    lo, hi = config.cp
+    cp = float(rng.uniform(lo, hi)) if hi > lo else lo
+    mean, std = config.cn_ratio
+    ratio = float(rng.normal(mean, std)) if std > 0 else mean
+    cn = float(np.clip(cp * ratio, min(CN_CLIP[0], lo), max(CN_CLIP[1], hi)))
+    noise = rng.standard_normal((2, num_pixels))
+    cp_map = np.maximum(cp + config.sigma * noise[0], MIN_THRESHOLD)
+    cn_map = np.maximum(cn + config.sigma * noise[1], MIN_THRESHOLD)
+    return Thresholds(cp, cn, config.sigma, cp_map, cn_map)

@@ -1,0 +1,150 @@
+"""Temporal upsampling of ordinary video before simulation, so motion between sub-frames stays near 1 px.
+
+Per frame pair: optical flow both ways (OpenCV's DIS flow, "medium" preset: measured more accurate
+than Farneback on the slider_depth frames and 1.6x faster) measures the motion; the pair gets
+ceil(motion / max_px_per_step) sub-steps (capped). Intermediate frames are synthesised by warping
+both frames along the flow (the Super-SloMo intermediate-flow approximation, without visibility
+maps) and blending; when the flows do not explain the pair (the two directions disagree, or warping
+does not halve the difference: a scene cut, flicker) or on request, plain linear blending is used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+METHODS = ("flow", "linear", "none")
+MIN_FLOW_SIDE = 24  # smaller images: no reliable pyramid flow, blend linearly
+MOTION_PERCENTILE = 99.0
+STEP_TOLERANCE = 0.05  # 2.03 px of motion takes 2 steps of 1 px, not 3
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """How one frame pair is upsampled: sub-steps, measured motion (px) and the method used."""
+
+    steps: int
+    motion_px: float
+    method: str
+
+
+def _gray8(lum: np.ndarray) -> np.ndarray:
+    if lum.dtype == np.uint8:
+        return lum
+    return np.clip(lum * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def dense_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow a -> b, float32 (H, W, 2), from two 2-D luminance images.
+
+    A new DIS object per call (~60 µs): a reused one keeps settings derived from earlier image
+    sizes, so its result would depend on what it saw before.
+    """
+    cv2 = _cv2()
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(_gray8(a), _gray8(b), None)
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return gx, gy
+
+
+def _warp(img: np.ndarray, flow: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Backward warp: out(x) = img(x + flow(x)), bilinear, edges replicated."""
+    cv2 = _cv2()
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def _reliable(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, gx, gy) -> bool:
+    """True when the flows explain the pair: forward and backward agree on most pixels, and warping
+    b along the flow removes at least half of its difference to a (a scene cut or flicker does not).
+    """
+    back = _warp(f10, f01, gx, gy)
+    err = np.hypot(*(f01 + back).transpose(2, 0, 1))
+    mag = np.hypot(f01[..., 0], f01[..., 1])
+    if float(np.mean(err > 1.0 + 0.5 * mag)) >= 0.5:
+        return False
+    before = float(np.mean(np.abs(b - a)))
+    after = float(np.mean(np.abs(_warp(b, f01, gx, gy) - a)))
+    return before < 1e-3 or after <= 0.5 * before
+
+
+class Upsampler:
+    """Chooses sub-steps per frame pair from measured motion and synthesises the sub-frames."""
+
+    def __init__(self, interpolation: str = "flow", max_px_per_step: float = 1.0,
+                 max_subframes: int | None = None) -> None:
+        if interpolation not in METHODS:
+            raise ConfigError(f"interpolation {interpolation!r}: expected one of {', '.join(METHODS)}")
+        if not max_px_per_step > 0:
+            raise ConfigError(f"max_px_per_step: expected a positive number, got {max_px_per_step!r}")
+        if max_subframes is not None and int(max_subframes) < 1:
+            raise ConfigError(f"max_subframes: expected an integer >= 1, got {max_subframes!r}")
+        self.interpolation = interpolation
+        self.max_px_per_step = float(max_px_per_step)
+        self.max_subframes = None if max_subframes is None else int(max_subframes)
+
+    def between(self, a: np.ndarray, b: np.ndarray) -> tuple[PairPlan, list[tuple[float, np.ndarray]]]:
+        """Plan and sub-frames strictly between 2-D luminance frames a and b: [(tau in (0,1), frame)]."""
+        if self.interpolation == "none":
+            return PairPlan(1, float("nan"), "none"), []
+        h, w = a.shape
+        if min(h, w) < MIN_FLOW_SIDE:
+            motion = _intensity_motion(a, b)
+            return self._linear(a, b, motion)
+        f01 = dense_flow(a, b)
+        f10 = dense_flow(b, a)
+        mag = np.hypot(f01[..., 0], f01[..., 1])
+        motion = float(np.percentile(mag, MOTION_PERCENTILE))
+        gx, gy = _grid(h, w)
+        fa, fb = _float(a), _float(b)
+        if self.interpolation == "linear" or not _reliable(fa, fb, f01, f10, gx, gy):
+            return self._linear(a, b, motion)
+        steps = self._steps(motion)
+        out = []
+        for j in range(1, steps):
+            tau = j / steps
+            ft0 = -(1 - tau) * tau * f01 + tau * tau * f10
+            ft1 = (1 - tau) ** 2 * f01 - tau * (1 - tau) * f10
+            img = (1 - tau) * _warp(fa, ft0, gx, gy) + tau * _warp(fb, ft1, gx, gy)
+            out.append((tau, img.astype(np.float32)))
+        return PairPlan(steps, motion, "flow"), out
+
+    def _steps(self, motion: float) -> int:
+        n = max(1, math.ceil(motion / self.max_px_per_step - STEP_TOLERANCE))
+        return n if self.max_subframes is None else min(n, self.max_subframes)
+
+    def _linear(self, a, b, motion: float):
+        steps = self._steps(motion)
+        fa, fb = _float(a), _float(b)
+        out = [(j / steps, ((1 - j / steps) * fa + (j / steps) * fb).astype(np.float32))
+               for j in range(1, steps)]
+        return PairPlan(steps, motion, "linear"), out
+
+
+def _float(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+
+
+def _intensity_motion(a: np.ndarray, b: np.ndarray) -> float:
+    """Motion proxy for tiny images: largest intensity change over local gradient, in px (<= side)."""
+    fa, fb = _float(a), _float(b)
+    gy, gx = np.gradient(fa)
+    g = np.hypot(gx, gy)
+    d = np.abs(fb - fa)
+    sel = g > 1e-3
+    if not sel.any():
+        return 1.0 if d.max(initial=0) > 0 else 0.0
+    return float(min(np.percentile(d[sel] / g[sel], MOTION_PERCENTILE), max(a.shape)))

@@ -1,0 +1,263 @@
+"""Read the input of `egvsr simulate`: a video file or a folder of frames, with their timestamps.
+
+Folders: images sorted by name (numbers compared as numbers), or the list in `images.txt`
+("t_seconds relative/path" per line, the Event Camera Dataset layout). Timestamps come from, in
+order: an explicit `fps`; `images.txt`; `timestamps.txt` (seconds, one per frame); `fps.txt` (the
+vid2e layout); otherwise `fps` is required. Videos: OpenCV decoding, t = i / fps with the container's
+rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from egvsr.errors import ConfigError, FormatError, InputFileError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
+GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def _cv2():
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return cv2
+
+
+def _natural_key(p: Path):
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
+
+
+@dataclass
+class VideoInput:
+    """An opened input: size after resizing, channel count, and per-frame times when known upfront."""
+
+    path: Path
+    kind: str  # "video" or "folder"
+    width: int
+    height: int
+    channels: int
+    fps: float | None
+    timestamps_us: np.ndarray | None  # int64, folders only
+    num_frames: int | None
+    size: tuple[int, int] | None = None
+    files: list[Path] = field(default_factory=list)
+    source_size: tuple[int, int] = (0, 0)  # (height, width) before resizing
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (t_us, uint8 image (H, W, C)) in time order."""
+        if self.kind == "folder":
+            for t, f in zip(self.timestamps_us, self.files):
+                yield int(t), self._fit(_read_image(f, self.channels))
+            return
+        yield from self._video_frames()
+
+    def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        cv2 = _cv2()
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            i = 0
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                if bgr.shape[:2] != self.source_size:
+                    raise InputFileError(
+                        f"{self.path}: frame {i} is {bgr.shape[1]}x{bgr.shape[0]}, expected "
+                        f"{self.source_size[1]}x{self.source_size[0]} like the first frame"
+                    )
+                yield round(i * 1e6 / self.fps), self._fit(_to_rgb8(bgr, 3))
+                i += 1
+        finally:
+            cap.release()
+
+    def _fit(self, img: np.ndarray) -> np.ndarray:
+        if self.size is None or img.shape[:2] == self.size:
+            return img
+        cv2 = _cv2()
+        h, w = self.size
+        shrink = h < img.shape[0] or w < img.shape[1]
+        out = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return out.reshape(h, w, img.shape[2])
+
+
+def _to_rgb8(img: np.ndarray, channels: int) -> np.ndarray:
+    """OpenCV image (gray, BGR or BGRA; 8 or 16 bit) -> uint8 (H, W, channels), RGB order."""
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float64) * (255.0 if img.max(initial=0) <= 1.0 else 1.0), 0, 255)
+        img = img.round().astype(np.uint8)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.shape[2] == 4:
+        img = img[..., :3]
+    if img.shape[2] == 3:
+        img = np.ascontiguousarray(img[..., ::-1])
+        if channels == 1:
+            from egvsr.events.simulate.simulator import LUMA
+
+            img = np.clip(img.astype(np.float32) @ LUMA + 0.5, 0, 255).astype(np.uint8)[..., None]
+    elif channels == 3:
+        img = np.repeat(img, 3, axis=2)
+    return img
+
+
+def _read_image(path: Path, channels: int) -> np.ndarray:
+    cv2 = _cv2()
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputFileError(f"{path}: cannot read this image (missing, corrupt or unsupported format)")
+    return _to_rgb8(img, channels)
+
+
+def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]]:
+    rows = []
+    for no, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            t = float(parts[0])
+        except ValueError:
+            t = float("nan")
+        if not math.isfinite(t) or (want_path and len(parts) < 2):
+            expected = "'t_seconds path'" if want_path else "one time in seconds"
+            raise FormatError(f"{path}, line {no}: expected {expected} per line, got {line!r}")
+        rows.append((t, parts[1] if want_path else None))
+    return rows
+
+
+def _check_increasing(path: Path, times: np.ndarray) -> None:
+    bad = np.flatnonzero(np.diff(times) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        raise InputFileError(
+            f"{path}: timestamps must strictly increase, but entry {i} ({times[i] / 1e6:.6f} s) "
+            f"does not come after entry {i - 1} ({times[i - 1] / 1e6:.6f} s)"
+        )
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        for sub in ("images", "imgs", "frames"):
+            if (folder / sub).is_dir():
+                return _folder_images(folder / sub)
+    return sorted(files, key=_natural_key)
+
+
+def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
+    """(height, width, channels) shared by all images (headers only); mixed sizes raise."""
+    from PIL import Image
+
+    first = None
+    gray = True
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                size, mode = im.size, im.mode
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{f}: cannot read this image ({exc})") from None
+        if first is None:
+            first = (size, f)
+        elif size != first[0]:
+            raise InputFileError(
+                f"{f}: image is {size[0]}x{size[1]} but {first[1].name} is {first[0][0]}x{first[0][1]}; "
+                "all frames of a folder must have the same size (use --size to resize them all)"
+            )
+        gray = gray and mode in GRAY_MODES
+    return first[0][1], first[0][0], 1 if gray else 3
+
+
+def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:
+    listing = folder / "images.txt"
+    if listing.is_file():
+        rows = _parse_seconds(listing, want_path=True)
+        files = [folder / p for _, p in rows]
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise InputFileError(f"{listing}: lists {missing[0]}, which does not exist")
+        times = [t for t, _ in rows]
+    else:
+        files = _folder_images(folder)
+        times = None
+        stamps = folder / "timestamps.txt"
+        if stamps.is_file() and fps is None:
+            times = [t for t, _ in _parse_seconds(stamps, want_path=False)]
+            if len(times) != len(files):
+                raise FormatError(
+                    f"{stamps}: has {len(times)} timestamps but the folder has {len(files)} images; "
+                    "expected one time in seconds per frame"
+                )
+        elif (folder / "fps.txt").is_file() and fps is None:
+            text = (folder / "fps.txt").read_text().strip()
+            try:
+                fps = float(text.split()[0])
+            except (ValueError, IndexError):
+                raise FormatError(f"{folder / 'fps.txt'}: expected a frame rate, got {text!r}") from None
+            if not (math.isfinite(fps) and fps > 0):
+                raise FormatError(f"{folder / 'fps.txt'}: expected a positive frame rate, got {text!r}")
+    if not files:
+        raise InputFileError(
+            f"{folder}: no images found (expected .png/.jpg/... frames, in the folder or in images/)"
+        )
+    if fps is not None:
+        times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
+    elif times is not None:
+        times_us = np.round(np.asarray(times, np.float64) * 1e6).astype(np.int64)
+        _check_increasing(listing if listing.is_file() else folder / "timestamps.txt", times_us)
+    else:
+        raise ConfigError(
+            f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or fps.txt); "
+            "pass --fps (fps=...) to give their frame rate"
+        )
+    return files, times_us, fps
+
+
+def open_video(src: str | Path, fps: float | None = None,
+               size: tuple[int, int] | None = None) -> VideoInput:
+    """Open a video file or frame folder; `fps` overrides stored times; `size` = (H, W) to resize to."""
+    path = Path(src)
+    if fps is not None and not (math.isfinite(float(fps)) and float(fps) > 0):
+        raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
+    if size is not None and (len(size) != 2 or min(int(v) for v in size) < 1):
+        raise ConfigError(f"size: expected (height, width) with positive sides, got {size!r}")
+    size = None if size is None else (int(size[0]), int(size[1]))
+    if not path.exists():
+        raise InputFileError(
+            f"{path}: no such file or folder (expected a video file or a folder of frames)"
+        )
+    if path.is_dir():
+        files, times_us, fps = _open_folder(path, None if fps is None else float(fps))
+        h, w, c = _probe_sizes(files)
+        out_h, out_w = size or (h, w)
+        return VideoInput(path, "folder", out_w, out_h, c, fps, times_us, len(files), size, files,
+                          (h, w))
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(str(path))
+    try:
+        ok, first = cap.read() if cap.isOpened() else (False, None)
+        if not ok or first is None:
+            raise InputFileError(
+                f"{path}: cannot read this file as a video (OpenCV could not decode a frame); "
+                "expected a video file (.mp4, .avi, ...) or a folder of frames"
+            )
+        rate = cap.get(cv2.CAP_PROP_FPS)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    finally:
+        cap.release()
+    if fps is None:
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigError(f"{path}: the video does not state its frame rate; pass --fps (fps=...)")
+        fps = float(rate)
+    h, w = first.shape[:2]
+    out_h, out_w = size or (h, w)
+    return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w))

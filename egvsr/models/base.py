@@ -1,0 +1,93 @@
+"""The one interface of every model: encode the LR inputs once, then decode output pixels by chunks.
+
+`forward` (training) decodes every output pixel in one piece with autograd; `render` (inference)
+decodes the same function chunk by chunk without grad into a preallocated output, so peak memory is
+the output plus O(chunk) beyond the LR encoding. Subclasses implement `encode`, `prepare_time` and
+`decode`; they never call `.cuda()` and create tensors on the input's device.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from egvsr.models.validate import Batch, check_chunk, check_inputs
+
+ACTIVATIONS = ("clamp", "sigmoid", "relu", "none")
+
+
+def output_activation(x: Tensor, kind: str) -> Tensor:
+    """Final RGB activation. "clamp" bounds to [0, 1] with a straight-through gradient (so a pixel
+    pushed out of range still learns), "sigmoid" squashes, "relu" is EGVSR's official unbounded one."""
+    if kind == "clamp":
+        return x + (x.clamp(0, 1) - x).detach()
+    if kind == "sigmoid":
+        return torch.sigmoid(x)
+    if kind == "relu":
+        return torch.relu(x)
+    return x
+
+
+class SRModel(nn.Module):
+    """Base class: validation, whole/chunked decoding loops and the `config` a model is rebuilt from."""
+
+    uses_events: bool = False
+    num_frames: int | None = None   # exact number of input frames, or None for any >= min_frames
+    min_frames: int = 1
+    default_chunk: int = 65536
+    event_shape: tuple[int, int] = (0, 0)
+
+    def __init__(self, max_scale: float) -> None:
+        super().__init__()
+        self.max_scale = float(max_scale)
+        self.config: dict[str, Any] = {}
+
+    # ---- to implement ------------------------------------------------------------------------
+    def encode(self, batch: Batch) -> Any:
+        """LR work done once per call (features, latents)."""
+        raise NotImplementedError
+
+    def prepare_time(self, state: Any, batch: Batch, j: int) -> Any:
+        """LR work for query time index j (temporal interpolation, frame choice)."""
+        raise NotImplementedError
+
+    def decode(self, tstate: Any, batch: Batch, pix: Tensor) -> Tensor:
+        """RGB (B, Q, 3) at the flat output pixel indices `pix` (Q,) for the prepared time."""
+        raise NotImplementedError
+
+    # ---- shared ------------------------------------------------------------------------------
+    def forward(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,
+                frame_times: Tensor | None = None) -> Tensor:
+        """Super-resolve: (B, T, 3, H, W) for query `times` (B, T) in [-1, 1] at `out_size` (H, W)."""
+        batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        state = self.encode(batch)
+        height, width = batch.out_size
+        pix = torch.arange(height * width, device=lr.device)
+        frames = []
+        for j in range(batch.times.shape[1]):
+            rgb = self.decode(self.prepare_time(state, batch, j), batch, pix)
+            frames.append(rgb.transpose(1, 2).reshape(rgb.shape[0], 3, height, width))
+        return torch.stack(frames, dim=1)
+
+    @torch.no_grad()
+    def render(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,
+               frame_times: Tensor | None = None, chunk_size: int | None = None) -> Tensor:
+        """Same result as `forward` without grad, decoding `chunk_size` output pixels at a time."""
+        chunk = check_chunk(self.default_chunk if chunk_size is None else chunk_size)
+        batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        state = self.encode(batch)
+        height, width = batch.out_size
+        b, t = batch.times.shape
+        out = torch.empty(b, t, 3, height * width, dtype=lr.dtype, device=lr.device)
+        for j in range(t):
+            tstate = self.prepare_time(state, batch, j)
+            for start in range(0, height * width, chunk):
+                pix = torch.arange(start, min(start + chunk, height * width), device=lr.device)
+                out[:, j, :, start:start + pix.numel()] = self.decode(tstate, batch, pix).transpose(1, 2)
+        return out.view(b, t, 3, height, width)
+
+    def num_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

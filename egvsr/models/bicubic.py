@@ -1,0 +1,61 @@
+"""Bicubic baseline behind the model interface: no parameters, no events.
+
+Each query time takes the LR frame nearest to it (`blend="nearest"`, the usual per-frame baseline; ties
+go to the earlier frame) or a linear blend of its two bracketing frames (`blend="linear"`), upsampled
+bicubically (A = -0.75, pixel centres, replicated border: equal to
+`F.interpolate(mode="bicubic", align_corners=False)`, no antialias), evaluated per output pixel so
+that it renders by chunks like the learned models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
+from egvsr.models.options import opt
+from egvsr.models.sampling import bracket, nearest_frame, pixel_coords, sample_points
+from egvsr.models.validate import Batch
+
+
+@dataclass(frozen=True)
+class BicubicOptions:
+    """Options of the bicubic baseline."""
+
+    blend: str = opt("nearest", choices=("nearest", "linear"), doc="frame choice between frame times")
+    output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="bound the bicubic overshoot")
+    max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
+
+    def check(self, name: str) -> None:
+        """No cross-option constraints."""
+
+
+class Bicubic(SRModel):
+    """Bicubic upsampling of the nearest (or linearly blended) input frame."""
+
+    uses_events = False
+
+    def __init__(self, options: BicubicOptions) -> None:
+        super().__init__(options.max_scale)
+        self.options = options
+
+    def encode(self, batch: Batch) -> None:
+        return None
+
+    def prepare_time(self, state: Any, batch: Batch, j: int) -> Tensor:
+        t = batch.times[:, j : j + 1]
+        rows = torch.arange(batch.lr.shape[0], device=batch.lr.device)
+        if self.options.blend == "nearest":
+            return batch.lr[rows, nearest_frame(batch.frame_times, t)[:, 0]]
+        p, u = bracket(batch.frame_times, t)
+        p, u = p[:, 0], u[:, 0].view(-1, 1, 1, 1).to(batch.lr.dtype)
+        second = (p + 1).clamp(max=batch.lr.shape[1] - 1)
+        return batch.lr[rows, p] * (1 - u) + batch.lr[rows, second] * u
+
+    def decode(self, frame: Tensor, batch: Batch, pix: Tensor) -> Tensor:
+        height, width = batch.out_size
+        coords = pixel_coords(pix, height, width).unsqueeze(0).expand(frame.shape[0], -1, -1)
+        return output_activation(sample_points(frame, coords, mode="bicubic"), self.options.output_activation)

@@ -1,0 +1,116 @@
+"""EGVSR (Lu et al., CVPR 2023): STF latent volume + TF event feature -> STIR decoder, any scale/time.
+
+Improvements over the released code, each a switch so its effect can be measured:
+any LR size (size-agnostic transformer, always on), any query time in [-1, 1] (TF and STIR take t
+per query, always on), `output_activation` (bounded "clamp" by default; "relu" is official),
+`local_ensemble` (LIIF-style, off by default), `residual_bicubic` (predict a residual over the
+bicubic upsample of the frame nearest the query time; on by default), `fold` ("mean"; "sum" is
+official), `tf_mode` ("separable"; "naive" is the official cost) and `attention` ("sdpa", a fused
+kernel; "math" materializes the score matrix like the official code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from egvsr.errors import ConfigError
+from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
+from egvsr.models.egvsr_stf import STF
+from egvsr.models.egvsr_stir import STIR
+from egvsr.models.egvsr_tf import TemporalFilter
+from egvsr.models.options import opt
+from egvsr.models.sampling import nearest_frame, pixel_coords, sample_points
+from egvsr.models.validate import Batch
+
+
+@dataclass(frozen=True)
+class EGVSROptions:
+    """Options of the EGVSR family (see docs/models.md for what each one changes)."""
+
+    num_frames: int = opt(3, min=1, doc="input frames K (the image head sees 3K channels)")
+    moments: int = opt(32, min=1, doc="event time bins M")
+    polarities: int = opt(2, min=1, max=2, doc="event channels per bin P (2 ON/OFF, 1 signed)")
+    n_feats: int = opt(32, min=1, doc="width of the STF branches")
+    inr_channels: int = opt(32, min=1, doc="latent/INR width C")
+    time_bins: int = opt(3, min=1, doc="time bins T of the latent volume")
+    lcb_depth: int = opt(2, min=1, doc="HPBs per LCB")
+    patch_size: int = opt(3, min=1, doc="odd patch size of the fusion tokens")
+    heads: int = opt(8, min=1, doc="attention heads")
+    window_tokens: int = opt(1400, min=1, doc="tokens per attention window")
+    fold: str = opt("mean", choices=("mean", "sum"), doc="how overlapping patches fold back")
+    attention: str = opt("sdpa", choices=("sdpa", "math"), doc="attention kernel (math = official)")
+    tf_samples: int = opt(8, min=0, doc="N: TF samples 2N+1")
+    tf_half_width: float = opt(0.0125, min=0.0, doc="TF window half-width in normalized time")
+    tf_hidden: int = opt(64, min=1, doc="TF MLP width")
+    tf_layers: int = opt(3, min=1, doc="TF MLP layers")
+    tf_mode: str = opt("separable", choices=("separable", "naive"), doc="TF sampling algorithm")
+    decoder_layers: int = opt(3, min=1, doc="STIR decoder layers")
+    w_inr_init: float = opt(1.0, doc="initial weight of the latent feature")
+    w_ev_init: float = opt(0.1, doc="initial weight of the TF feature")
+    output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="final RGB activation")
+    local_ensemble: bool = opt(False, doc="LIIF-style 4-neighbour ensemble with cell size")
+    residual_bicubic: bool = opt(True, doc="add the bicubic upsample of the nearest frame")
+    max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
+
+    def check(self, name: str) -> None:
+        """Constraints that involve several options."""
+        if self.patch_size % 2 == 0:
+            raise ConfigError(f"model {name!r}: option 'patch_size' must be odd, got {self.patch_size}")
+        inner = self.n_feats * self.patch_size ** 2
+        if inner % self.heads:
+            raise ConfigError(
+                f"model {name!r}: attention width n_feats*patch_size^2 = {inner} is not divisible by "
+                f"heads={self.heads}"
+            )
+        if self.residual_bicubic and self.output_activation == "sigmoid":
+            raise ConfigError(
+                f"model {name!r}: output_activation='sigmoid' cannot bound a residual over bicubic; "
+                f"use 'clamp' or set residual_bicubic=false"
+            )
+
+
+class EGVSR(SRModel):
+    """Event-guided VSR with spatial-temporal INRs (frames + events -> RGB at any (x, y, t))."""
+
+    uses_events = True
+
+    def __init__(self, options: EGVSROptions) -> None:
+        super().__init__(options.max_scale)
+        o = self.options = options
+        self.num_frames = o.num_frames
+        self.event_shape = (o.moments, o.polarities)
+        self.stf = STF(o.num_frames, o.moments, o.polarities, o.n_feats, o.inr_channels, o.time_bins,
+                       o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention)
+        self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
+                                 o.inr_channels, o.tf_mode)
+        self.stir = STIR(o.inr_channels, o.decoder_layers, o.w_inr_init, o.w_ev_init, o.local_ensemble)
+
+    def encode(self, batch: Batch) -> Tensor:
+        return self.stf(batch.lr, batch.events)
+
+    def prepare_time(self, volume: Tensor, batch: Batch, j: int) -> dict[str, Any]:
+        t = batch.times[:, j]
+        state: dict[str, Any] = {"t": t, "latent": self.stir.at_time(volume, t)}
+        if self.options.tf_mode == "separable":
+            state["tf_lr"] = self.tf.project(self.tf.prepare(batch.events, t))
+        if self.options.residual_bicubic:
+            k = nearest_frame(batch.frame_times, t.unsqueeze(1))[:, 0]
+            state["frame"] = batch.lr[torch.arange(len(k), device=k.device), k]
+        return state
+
+    def decode(self, ts: dict[str, Any], batch: Batch, pix: Tensor) -> Tensor:
+        height, width = batch.out_size
+        b = batch.lr.shape[0]
+        coords = pixel_coords(pix, height, width).unsqueeze(0).expand(b, -1, -1)
+        if self.options.tf_mode == "separable":
+            tf_feature = self.tf.after_first(sample_points(ts["tf_lr"], coords))
+        else:
+            tf_feature = self.tf(self.tf.samples_naive(batch.events, ts["t"], coords))
+        rgb = self.stir(ts["latent"], tf_feature, coords, batch.out_size)
+        if self.options.residual_bicubic:
+            rgb = rgb.float() + sample_points(ts["frame"], coords, mode="bicubic")
+        return output_activation(rgb, self.options.output_activation)

@@ -1,0 +1,45 @@
+"""STF (spatial-temporal fusion) of EGVSR: frame and event branches fused into a latent volume.
+
+Frames (B, K, 3, h, w) and events (B, M, P, h, w) each get a 3x3 head, a shallow LCB, a shared
+transformer fusion added back to both branches, a deep LCB, and a final fusion whose 1x1 projection
+is reshaped into a volume (B, T, C, h, w): C = inr_channels features at T = time_bins times spread
+corner-aligned over the window (T = 3: at -1, 0, +1). There is no 3-D convolution (methods.md A2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from egvsr.models.blocks_lcb import LCB
+from egvsr.models.fusion_transformer import PatchTransformer
+
+
+class STF(nn.Module):
+    """Two-branch LCB encoder with transformer cross-fusion -> latent volume (B, T, C, h, w)."""
+
+    def __init__(self, num_frames: int, moments: int, polarities: int, n_feats: int, inr_channels: int,
+                 time_bins: int, lcb_depth: int, patch: int, heads: int, window_tokens: int,
+                 fold: str, attention: str = "sdpa") -> None:
+        super().__init__()
+        self.time_bins, self.inr_channels = time_bins, inr_channels
+        self.image_head = nn.Conv2d(3 * num_frames, n_feats, 3, padding=1)
+        self.event_head = nn.Conv2d(moments * polarities, n_feats, 3, padding=1)
+        self.image_shallow, self.event_shallow = LCB(n_feats, lcb_depth), LCB(n_feats, lcb_depth)
+        self.image_deep, self.event_deep = LCB(n_feats, lcb_depth), LCB(n_feats, lcb_depth)
+        args = dict(patch=patch, heads=heads, window_tokens=window_tokens, fold=fold, kernel=attention)
+        self.shallow_fusion = PatchTransformer(2 * n_feats, **args)
+        self.deep_fusion = PatchTransformer(2 * n_feats, **args)
+        self.to_volume = nn.Conv2d(2 * n_feats, time_bins * inr_channels, 1)
+
+    def forward(self, lr: Tensor, events: Tensor) -> Tensor:
+        b, _, _, h, w = lr.shape
+        fi = self.image_shallow(self.image_head(lr.reshape(b, -1, h, w)))
+        fe = self.event_shallow(self.event_head(events.reshape(b, -1, h, w)))
+        fused = self.shallow_fusion(torch.cat([fi, fe], dim=1))
+        n = fi.shape[1]
+        fi = self.image_deep(fi + fused[:, :n])
+        fe = self.event_deep(fe + fused[:, n:])
+        volume = self.to_volume(self.deep_fusion(torch.cat([fi, fe], dim=1)))
+        return volume.view(b, self.time_bins, self.inr_channels, h, w)
+

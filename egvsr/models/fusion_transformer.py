@@ -1,0 +1,90 @@
+"""Size-agnostic fusion transformer of EGVSR's STF (replaces ESRT's Fold block tied to one LR size).
+
+Tokens are the 3x3 patches of every pixel (unfold, stride 1, same padding) computed from the runtime
+size. Attention runs inside windows of contiguous row-major tokens (about `window_tokens` each, so
+4 windows at 65x86 like the official 4 stripes, and proportionally more at larger sizes: cost is
+linear in the pixel count). Every other op is per token, so each window runs through all layers on
+its own: the layers' activations stay O(window) beyond the token map itself. Tokens fold back with overlapping contributions averaged
+(`fold="mean"`, a block of identity layers is then exactly the identity) or summed as officially.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class EfficientAttention(nn.Module):
+    """Multi-head attention on a width-halved projection: D -> D/2 -> qkv -> heads -> D."""
+
+    def __init__(self, dim: int, heads: int, kernel: str = "sdpa") -> None:
+        super().__init__()
+        inner = dim // 2
+        self.heads, self.kernel = heads, kernel
+        self.reduce = nn.Linear(dim, inner)
+        self.qkv = nn.Linear(inner, 3 * inner, bias=False)
+        self.proj = nn.Linear(inner, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, _ = x.shape
+        qkv = self.qkv(self.reduce(x)).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        if self.kernel == "sdpa":  # fused kernel, never materializes the window's score matrix
+            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        else:  # "math": explicit scores and softmax, as the released ESRT-based code does
+            scores = (qkv[0] * qkv.shape[-1] ** -0.5) @ qkv[1].transpose(-2, -1)
+            y = scores.softmax(dim=-1) @ qkv[2]
+        return self.proj(y.transpose(1, 2).reshape(b, n, -1))
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm attention and MLP (D -> D/4 -> D, ReLU), each with a residual."""
+
+    def __init__(self, dim: int, heads: int, kernel: str = "sdpa") -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = EfficientAttention(dim, heads, kernel)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim // 4), nn.ReLU(inplace=True), nn.Linear(dim // 4, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+def overlap_count(height: int, width: int, patch: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """How many patches cover each pixel (1, 1, H, W) for same-padded stride-1 unfold/fold."""
+    r = patch // 2
+
+    def axis(n: int) -> Tensor:
+        i = torch.arange(n, device=device)
+        return ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(dtype)
+
+    return (axis(height)[:, None] * axis(width)[None, :]).view(1, 1, height, width)
+
+
+class PatchTransformer(nn.Module):
+    """Transformer over 3x3 patch tokens of a (B, C, H, W) map, returned at the same shape."""
+
+    def __init__(self, channels: int, patch: int = 3, heads: int = 8, layers: int = 1,
+                 window_tokens: int = 1400, fold: str = "mean", kernel: str = "sdpa") -> None:
+        super().__init__()
+        self.patch, self.window_tokens, self.fold = patch, window_tokens, fold
+        dim = channels * patch * patch
+        self.layers = nn.Sequential(*(TransformerLayer(dim, heads, kernel) for _ in range(layers)))
+
+    def windows(self, tokens: int) -> int:
+        """Number of attention windows for a map of `tokens` pixels."""
+        return max(1, math.ceil(tokens / self.window_tokens))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        pad = self.patch // 2
+        tokens = F.unfold(x, self.patch, padding=pad).transpose(1, 2)  # (B, N, D)
+        parts = tokens.tensor_split(self.windows(h * w), dim=1)
+        y = torch.cat([self.layers(part) for part in parts], dim=1).transpose(1, 2)
+        y = F.fold(y, (h, w), self.patch, padding=pad)
+        if self.fold == "mean":
+            y = y / overlap_count(h, w, self.patch, x.device, y.dtype)
+        return y

@@ -1,0 +1,85 @@
+"""Model options: dataclass fields with bounds/choices, checked once so bad configs fail with one clear line.
+
+Each model family declares a dataclass of options built with `opt(...)`; `make_options` rejects unknown
+keys, coerces ints/floats/tuples and enforces the declared bounds, raising `ConfigError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, field, fields
+from typing import Any, Mapping, TypeVar
+
+from egvsr.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def opt(default: Any, *, min: float | None = None, max: float | None = None,
+        choices: tuple | None = None, doc: str = "") -> Any:
+    """A dataclass field with validation metadata (bounds for numbers, allowed values for strings)."""
+    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _default(f) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def _coerce(model: str, name: str, value: Any, default: Any, meta: dict) -> Any:
+    where = f"model {model!r}: option {name!r}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+    elif isinstance(default, tuple):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise ConfigError(f"{where}: expected a list of positive integers, got {value!r}")
+        items = tuple(value)
+        if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
+            raise ConfigError(f"{where}: expected a non-empty list of positive integers, got {value!r}")
+        return items
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ConfigError(f"{where}: expected one of {list(meta['choices'])}, got {value!r}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{where}: expected a value >= {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{where}: expected a value <= {hi}, got {value!r}")
+    return value
+
+
+def make_options(cls: type[T], model: str, values: Mapping[str, Any]) -> T:
+    """Build the options dataclass `cls` from `values`, rejecting unknown keys and out-of-range values."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"model {model!r}: unknown option(s) {unknown}; valid options are {sorted(known)}"
+        )
+    clean = {
+        name: _coerce(model, name, values[name], _default(f), dict(f.metadata))
+        for name, f in known.items() if name in values
+    }
+    return cls(**clean)
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    """Plain dict of an options dataclass (tuples become lists, so it round-trips through YAML/JSON)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}

@@ -1,0 +1,98 @@
+"""Coordinate grids and point sampling shared by all models.
+
+Convention (all models): output pixel (i, j) of an H x W output has its centre at normalized
+x = (2j + 1) / W - 1, y = (2i + 1) / H - 1 (LIIF `make_coord`, `align_corners=False`), so one
+continuous image plane is shared by every resolution and any scale. Spatial sampling clamps at the
+border (replicate), never fades to zero.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pixel_coords(pix: Tensor, height: int, width: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalized (x, y) centres, shape (Q, 2), of the flat pixel indices `pix` of an H x W image."""
+    y = torch.div(pix, width, rounding_mode="floor")
+    x = pix - y * width
+    gx = (2 * x + 1).to(dtype) / width - 1
+    gy = (2 * y + 1).to(dtype) / height - 1
+    return torch.stack([gx, gy], dim=-1)
+
+
+def sample_points(image: Tensor, coords: Tensor, mode: str = "bilinear") -> Tensor:
+    """Sample `image` (B, C, h, w) at normalized points `coords` (B, Q, 2) -> (B, Q, C).
+
+    Pixel-centre convention with border replication; at the centres of an integer-scaled grid this
+    equals `F.interpolate(..., align_corners=False)` for bilinear and bicubic. Half-precision maps
+    (autocast) are sampled in float32: float16 coordinates would be off by up to a pixel at large sizes.
+    """
+    if image.dtype in (torch.float16, torch.bfloat16):
+        image = image.float()
+    out = F.grid_sample(image, coords.unsqueeze(1).to(image.dtype), mode=mode,
+                        padding_mode="border", align_corners=False)
+    return out.squeeze(2).transpose(1, 2)
+
+
+def nearest_index(coords: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """Row and column (long) of the LR pixel whose cell contains each normalized point (clamped)."""
+    ix = torch.floor((coords[..., 0] + 1) * (width / 2)).long().clamp_(0, width - 1)
+    iy = torch.floor((coords[..., 1] + 1) * (height / 2)).long().clamp_(0, height - 1)
+    return iy, ix
+
+
+def index_centers(iy: Tensor, ix: Tensor, height: int, width: int, dtype: torch.dtype) -> Tensor:
+    """Normalized (x, y) centres of LR pixels (iy, ix) -> (..., 2)."""
+    return torch.stack([(2 * ix + 1).to(dtype) / width - 1, (2 * iy + 1).to(dtype) / height - 1], -1)
+
+
+def time_to_index(t: Tensor, steps: int, align_corners: bool) -> Tensor:
+    """Fractional index into `steps` samples of the interval [-1, 1], clamped to [0, steps - 1].
+
+    align_corners=True: samples sit at linspace(-1, 1, steps) (e.g. latent bins at the frames);
+    False: samples are centres of `steps` equal bins (e.g. event moments covering the window).
+    """
+    if steps == 1:
+        return torch.zeros_like(t)
+    u = (t + 1) * (steps - 1) / 2 if align_corners else ((t + 1) * steps - 1) / 2
+    return u.clamp(0, steps - 1)
+
+
+def temporal_sample(volume: Tensor, t: Tensor, align_corners: bool) -> Tensor:
+    """Linear interpolation of `volume` (B, D, ...) along axis 1 at times `t` (B, S) -> (B, S, ...).
+
+    Trilinear sampling on an axis-aligned grid separates into this temporal step at LR followed by a
+    bilinear spatial step, which is how TF and STIR avoid full-resolution 3-D sampling.
+    """
+    steps = volume.shape[1]
+    u = time_to_index(t, steps, align_corners)
+    i0 = torch.floor(u).long().clamp_(0, steps - 1)
+    i1 = (i0 + 1).clamp_(max=steps - 1)
+    w = (u - i0.to(u.dtype)).to(volume.dtype)
+    rows = torch.arange(volume.shape[0], device=volume.device).unsqueeze(1)
+    v0, v1 = volume[rows, i0], volume[rows, i1]
+    w = w.view(*w.shape, *([1] * (volume.dim() - 2)))
+    return v0 * (1 - w) + v1 * w
+
+
+def bracket(frame_times: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    """Bracketing frame pair index p (B, T) and local time u in [0, 1] for query times t (B, T).
+
+    p is the last frame with time <= t (at most K - 2); a query exactly at a frame time uses the pair
+    starting there with u = 0 (or the last pair with u = 1 at the last frame).
+    """
+    k = frame_times.shape[1]
+    if k == 1:
+        return torch.zeros_like(t, dtype=torch.long), torch.zeros_like(t)
+    p = (torch.searchsorted(frame_times.contiguous(), t.contiguous(), right=True) - 1).clamp_(0, k - 2)
+    t0 = frame_times.gather(1, p)
+    t1 = frame_times.gather(1, p + 1)
+    u = ((t - t0) / (t1 - t0)).clamp(0, 1)
+    return p, u
+
+
+def nearest_frame(frame_times: Tensor, t: Tensor) -> Tensor:
+    """Index (B, T) of the frame nearest each query time (ties go to the earlier frame)."""
+    return (frame_times.unsqueeze(1) - t.unsqueeze(2)).abs().argmin(dim=2)

@@ -1,0 +1,137 @@
+"""Input checks for every model call: shapes, sizes, times and scale, failing with the toolkit's errors.
+
+Shape problems of the frame/event tensors raise `EventValidationError`; bad arguments (output size,
+scale, query times, chunk size) raise `ConfigError`. Both name the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+from egvsr.errors import ConfigError, EventValidationError
+
+TIME_TOLERANCE = 1e-5
+
+
+@dataclass
+class Batch:
+    """Validated inputs of one model call (times and frame_times broadcast to (B, T) and (B, K))."""
+
+    lr: Tensor
+    times: Tensor
+    frame_times: Tensor
+    events: Tensor | None
+    out_size: tuple[int, int]
+
+    @property
+    def lr_size(self) -> tuple[int, int]:
+        return int(self.lr.shape[-2]), int(self.lr.shape[-1])
+
+
+def _tensor(name: str, value: Any, ndim: int, layout: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise EventValidationError(f"{name}: expected a torch.Tensor {layout}, got {type(value).__name__}")
+    if value.dim() != ndim:
+        raise EventValidationError(f"{name}: expected {ndim} dimensions {layout}, got shape {tuple(value.shape)}")
+    if not value.is_floating_point():
+        raise EventValidationError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
+    return value
+
+
+def _times(name: str, value: Any, batch: int, like: Tensor) -> Tensor:
+    t = torch.as_tensor(value, device=like.device)
+    if t.dim() == 1:
+        t = t.unsqueeze(0).expand(batch, -1)
+    if t.dim() != 2 or t.shape[0] != batch or t.shape[1] < 1:
+        raise ConfigError(f"{name}: expected shape (B={batch}, T>=1) or (T,), got {tuple(t.shape)}")
+    t = t.to(torch.float32)
+    if not torch.isfinite(t).all():
+        raise ConfigError(f"{name}: contains NaN or infinite values")
+    lo, hi = float(t.min()), float(t.max())
+    if lo < -1 - TIME_TOLERANCE or hi > 1 + TIME_TOLERANCE:
+        raise ConfigError(
+            f"{name}: times must lie in the window [-1, 1] spanned by the input frames "
+            f"(first frame -1, last +1); got values in [{lo:.4g}, {hi:.4g}]"
+        )
+    return t.clamp(-1, 1)
+
+
+def _out_size(out_size: Any, lr_size: tuple[int, int], max_scale: float) -> tuple[int, int]:
+    try:
+        big_h, big_w = (int(v) for v in out_size)
+        if any(int(v) != v for v in out_size):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"out_size: expected two integers (H, W), got {out_size!r}") from None
+    h, w = lr_size
+    sh, sw = big_h / h, big_w / w
+    if big_h <= 0 or big_w <= 0:
+        raise ConfigError(
+            f"out_size {big_h}x{big_w}: the scale (output/input size) must be > 0; "
+            f"got {sh:.4g} x {sw:.4g} for an LR input of {h}x{w}"
+        )
+    if max(sh, sw) > max_scale + 1e-9:
+        raise ConfigError(
+            f"out_size {big_h}x{big_w}: scale {max(sh, sw):.4g} for an LR input of {h}x{w} exceeds "
+            f"max_scale={max_scale:g} (raise it with build_model(..., max_scale=...))"
+        )
+    return big_h, big_w
+
+
+def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], events: Any,
+                 frame_times: Any) -> Batch:
+    """Validate one call of `model` and return a `Batch`; see docs/CONTRACTS.md for the layouts."""
+    lr = _tensor("lr", lr, 5, "(B, K, 3, h, w)")
+    b, k, c, h, w = lr.shape
+    if c != 3:
+        raise EventValidationError(f"lr: expected 3 (RGB) channels in dim 2 of (B, K, 3, h, w), got {c}")
+    if b < 1 or h < 1 or w < 1:
+        raise EventValidationError(f"lr: empty tensor of shape {tuple(lr.shape)}")
+    if model.num_frames is not None and k != model.num_frames:
+        raise EventValidationError(
+            f"lr: this model was built for num_frames={model.num_frames} input frames, got K={k}"
+        )
+    if k < model.min_frames:
+        raise EventValidationError(f"lr: this model needs at least {model.min_frames} input frames, got K={k}")
+    big = _out_size(out_size, (h, w), model.max_scale)
+    t = _times("times", times, b, lr)
+    if frame_times is None:
+        ft = torch.linspace(-1, 1, k, device=lr.device).unsqueeze(0).expand(b, -1)
+    else:
+        ft = _times("frame_times", frame_times, b, lr)
+        if ft.shape[1] != k:
+            raise EventValidationError(f"frame_times: expected K={k} times per sample, got {ft.shape[1]}")
+        if k > 1 and not (ft[:, 1:] > ft[:, :-1]).all():
+            raise EventValidationError("frame_times: expected strictly increasing times per sample")
+    ev = None
+    if model.uses_events:
+        if events is None:
+            raise EventValidationError("events: this model needs an event tensor (B, M, P, h, w), got None")
+        ev = _tensor("events", events, 5, "(B, M, P, h, w)")
+        m, p = model.event_shape
+        if tuple(ev.shape[1:3]) != (m, p):
+            raise EventValidationError(
+                f"events: expected M={m} time bins x P={p} polarity channels (dims 1, 2 of (B, M, P, h, w)) "
+                f"as configured, got {tuple(ev.shape[1:3])}"
+            )
+        if tuple(ev.shape[3:]) != (h, w):
+            raise EventValidationError(
+                f"events: spatial size {ev.shape[3]}x{ev.shape[4]} differs from the frames' {h}x{w}; "
+                f"resample the event tensor to the LR size"
+            )
+        if ev.shape[0] != b:
+            raise EventValidationError(f"events: batch size {ev.shape[0]} differs from lr's {b}")
+        ev = ev.to(lr.dtype)
+    return Batch(lr=lr, times=t, frame_times=ft, events=ev, out_size=big)
+
+
+def check_chunk(chunk_size: Any) -> int:
+    """A positive integer number of query pixels per chunk."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigError(f"chunk_size: expected a positive integer number of pixels, got {chunk_size!r}")
+    return chunk_size
+

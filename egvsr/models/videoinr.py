@@ -1,0 +1,94 @@
+"""VideoINR (Chen et al., CVPR 2022): frames-only continuous space-time super-resolution.
+
+With K input frames and a query time t, the bracketing pair (p, p+1) is picked from `frame_times`
+and t is mapped to u in [0, 1] inside that pair (a query exactly at a frame time uses the pair that
+starts there with u = 0, or the last pair with u = 1). The encoder runs once per pair actually
+needed by some sample of the batch; queries are decoded per time against their own pair.
+About 10.98M parameters at the defaults: the 11.31M of the released model minus its 0.33M of
+layers that its forward never uses (upconv1/2, HRconv, conv_last).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from egvsr.errors import ConfigError
+from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
+from egvsr.models.options import opt
+from egvsr.models.sampling import bracket
+from egvsr.models.validate import Batch, check_inputs
+from egvsr.models.videoinr_decoder import DecodeContext, VideoINRDecoder
+from egvsr.models.videoinr_encoder import VideoINREncoder
+
+
+@dataclass(frozen=True)
+class VideoINROptions:
+    """Options of the VideoINR family."""
+
+    nf: int = opt(64, min=1, doc="encoder width")
+    groups: int = opt(8, min=1, doc="deformable groups (must divide nf)")
+    front_blocks: int = opt(5, min=0, doc="residual blocks before the pyramid")
+    back_blocks: int = opt(40, min=0, doc="residual blocks of the reconstruction trunk")
+    spatial_hidden: tuple = opt((64, 64, 256), doc="SpatialINR SIREN widths")
+    spatial_out: int = opt(64, min=1, doc="width of the output-resolution spatial feature")
+    flow_hidden: tuple = opt((64, 64, 256), doc="TemporalINR SIREN widths")
+    rgb_hidden: tuple = opt((64, 64, 256, 256), doc="RGB decoder SIREN widths")
+    w0: float = opt(30.0, min=1e-6, doc="SIREN omega_0")
+    output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="final RGB activation")
+    max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
+
+    def check(self, name: str) -> None:
+        """Constraints that involve several options."""
+        if self.nf % self.groups:
+            raise ConfigError(f"model {name!r}: groups={self.groups} must divide nf={self.nf}")
+
+
+class VideoINR(SRModel):
+    """Two-frame encoder + spatial/temporal SIREN decoders with predicted flows."""
+
+    uses_events = False
+    min_frames = 2
+    default_chunk = 16384
+
+    def __init__(self, options: VideoINROptions) -> None:
+        super().__init__(options.max_scale)
+        o = self.options = options
+        self.encoder = VideoINREncoder(o.nf, o.groups, o.front_blocks, o.back_blocks)
+        self.decoder = VideoINRDecoder(3 * o.nf, o.spatial_hidden, o.spatial_out, o.flow_hidden,
+                                       o.rgb_hidden, o.w0)
+
+    def encode(self, batch: Batch) -> dict[str, Any]:
+        pair, u = bracket(batch.frame_times, batch.times)
+        feats: dict[int, tuple[list[int], Tensor]] = {}
+        for p in sorted(set(pair.flatten().tolist())):
+            rows = torch.nonzero((pair == p).any(dim=1)).flatten()
+            feats[p] = (rows.tolist(), self.encoder(batch.lr[rows, p : p + 2]))
+        return {"pair": pair, "u": u, "feats": feats}
+
+    def prepare_time(self, state: dict[str, Any], batch: Batch, j: int) -> DecodeContext:
+        pairs = state["pair"][:, j].tolist()
+        feat = torch.stack([state["feats"][p][1][state["feats"][p][0].index(b)] for b, p in enumerate(pairs)])
+        frames = torch.stack([batch.lr[b, p : p + 2].flatten(0, 1) for b, p in enumerate(pairs)])
+        return self.decoder.context(feat, frames, state["u"][:, j], batch.out_size)
+
+    def decode(self, ctx: DecodeContext, batch: Batch, pix: Tensor) -> Tensor:
+        return output_activation(self.decoder(ctx, pix), self.options.output_activation)
+
+    @torch.no_grad()
+    def reference_forward(self, lr: Tensor, times: Tensor, out_size: tuple[int, int],
+                          events: Tensor | None = None, frame_times: Tensor | None = None) -> Tensor:
+        """Official-style decoding (whole spatial map materialized, then warped), for tests and
+        benchmarks: the same numbers as `render`, with memory that grows with the output."""
+        batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        state = self.encode(batch)
+        height, width = batch.out_size
+        frames = []
+        for j in range(batch.times.shape[1]):
+            rgb = self.decoder.forward_full_map(self.prepare_time(state, batch, j))
+            rgb = output_activation(rgb, self.options.output_activation)
+            frames.append(rgb.transpose(1, 2).reshape(rgb.shape[0], 3, height, width))
+        return torch.stack(frames, dim=1)

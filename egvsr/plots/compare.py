@@ -1,0 +1,122 @@
+"""Comparison grids: the same crop of several results side by side (LR, bicubic, ours, ground truth).
+
+Panels may differ in size (an LR frame beside HR outputs): a crop box is given in the coordinates
+of the largest panel and scaled to each panel, and crops are drawn with nearest-neighbour
+interpolation at one display size, so an LR crop shows its real pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+Box = tuple[int, int, int, int]  # (y, x, h, w)
+
+
+def scale_box(box: Box, ref_shape: Sequence[int], shape: Sequence[int]) -> Box:
+    """`box` in an image of `ref_shape` (H, W) mapped to an image of `shape` (at least 1 pixel)."""
+    y, x, h, w = box
+    fy, fx = shape[0] / ref_shape[0], shape[1] / ref_shape[1]
+    y0, x0 = int(np.floor(y * fy)), int(np.floor(x * fx))
+    y1, x1 = max(y0 + 1, int(np.ceil((y + h) * fy))), max(x0 + 1, int(np.ceil((x + w) * fx)))
+    return y0, x0, min(y1, shape[0]) - y0, min(x1, shape[1]) - x0
+
+
+def crop(img: np.ndarray, box: Box) -> np.ndarray:
+    """`img[y:y+h, x:x+w]` with the box checked against the image."""
+    y, x, h, w = box
+    if y < 0 or x < 0 or h < 1 or w < 1 or y + h > img.shape[0] or x + w > img.shape[1]:
+        raise ConfigError(f"crop {box}: outside the {img.shape[1]}x{img.shape[0]} image")
+    return img[y:y + h, x:x + w]
+
+
+def pick_crop(weight: np.ndarray, size: tuple[int, int]) -> Box:
+    """The (h, w) box of `weight` (H, W) with the largest total weight (summed-area table)."""
+    wmap = np.asarray(weight, np.float64)
+    h, w = min(size[0], wmap.shape[0]), min(size[1], wmap.shape[1])
+    sat = np.zeros((wmap.shape[0] + 1, wmap.shape[1] + 1))
+    sat[1:, 1:] = wmap.cumsum(0).cumsum(1)
+    sums = sat[h:, w:] - sat[:-h, w:] - sat[h:, :-w] + sat[:-h, :-w]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y), int(x), h, w
+
+
+def _as_rgb(img: np.ndarray) -> np.ndarray:
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = np.clip(a.astype(np.float64) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ConfigError(f"panel: expected an (H, W) or (H, W, 3) image, got shape {np.shape(img)}")
+    return a
+
+
+def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.PathLike,
+                    box: Box | None = None, title: str | None = None, overwrite: bool = False) -> Path:
+    """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
+    from matplotlib.patches import Rectangle
+
+    from egvsr.plots.figures import new_figure, save_png
+
+    if not panels:
+        raise ConfigError("comparison_grid: expected at least one panel")
+    imgs = [(label, _as_rgb(img)) for label, img in panels]
+    ref = max((img.shape[:2] for _, img in imgs), key=lambda s: s[0] * s[1])
+    n = len(imgs)
+    aspect = ref[0] / ref[1]
+    rows = 2 if box is not None else 1
+    fig = new_figure(2.6 * n, 2.6 * aspect * rows + 0.6)
+    axes = fig.subplots(rows, n, squeeze=False)
+    for j, (label, img) in enumerate(imgs):
+        ax = axes[0, j]
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(f"{label} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
+        ax.set_axis_off()
+        if box is not None:
+            b = scale_box(box, ref, img.shape[:2])
+            ax.add_patch(Rectangle((b[1] - 0.5, b[0] - 0.5), b[3], b[2], fill=False, edgecolor="yellow", lw=1.2))
+            ax2 = axes[1, j]
+            ax2.imshow(crop(img, b), interpolation="nearest")
+            ax2.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path, overwrite)
+
+
+def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
+              title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
+    """A grid of already-cropped images: one labelled row per setting, one column per method."""
+    from egvsr.plots.figures import new_figure, save_png
+
+    if not rows or not rows[0][1]:
+        raise ConfigError("crop_rows: expected at least one row with one panel")
+    cols = max(len(r[1]) for r in rows)
+    first = _as_rgb(rows[0][1][0][1])
+    aspect = first.shape[0] / first.shape[1]
+    fig = new_figure(panel_inches * cols + 0.4, panel_inches * aspect * len(rows) + 0.5 + 0.25 * len(rows))
+    axes = fig.subplots(len(rows), cols, squeeze=False)
+    for i, (row_label, panels) in enumerate(rows):
+        for j in range(cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(panels):
+                ax.set_axis_off()
+                continue
+            label, img = panels[j]
+            a = _as_rgb(img)
+            ax.imshow(a, interpolation="nearest", aspect="auto")
+            ax.set_title(f"{label}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(row_label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path, overwrite)

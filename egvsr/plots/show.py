@@ -1,0 +1,92 @@
+"""`egvsr show FILE`: a one-picture preview of any recording the readers support.
+
+Panels: the first frame (if the recording has frames); the events of the first inter-frame
+interval (or of the first 33 ms without frames) over that frame, ON red / OFF blue; and the event
+rate over the whole recording (ON and OFF, read in bounded chunks, so any size works).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.fsutil import check_output_path
+
+RATE_BINS = 200
+NO_FRAME_WINDOW_US = 33_000
+
+
+def default_preview_path(path: str | os.PathLike) -> Path:
+    """`clip.h5` -> `clip.preview.png` in the current folder."""
+    p = Path(path)
+    stem = p.name if p.is_dir() else p.stem
+    return Path(f"{stem}.preview.png")
+
+
+def event_rate(src, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin centres in s from the first event, ON rate, OFF rate in events/s) over the recording."""
+    t0, t1 = src.t_first, src.t_last
+    if t0 is None:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    edges = np.linspace(t0, max(t1, t0 + 1) + 1, bins + 1)
+    on = np.zeros(bins)
+    off = np.zeros(bins)
+    for chunk in src.iter_chunks(max_events=1 << 20):
+        on += np.histogram(chunk.t[chunk.p > 0], edges)[0]
+        off += np.histogram(chunk.t[chunk.p < 0], edges)[0]
+    width_s = (edges[1] - edges[0]) / 1e6
+    centres = ((edges[:-1] + edges[1:]) / 2 - t0) / 1e6
+    return centres, on / width_s, off / width_s
+
+
+def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = None,
+                   overwrite: bool = False) -> Path:
+    """Write a PNG preview of recording `path` to `out_png` (default `<name>.preview.png`)."""
+    from egvsr.events.io import open_events
+    from egvsr.plots.events import ON_RGB, OFF_RGB, event_image
+    from egvsr.plots.figures import new_figure, save_png
+
+    out = Path(out_png) if out_png is not None else default_preview_path(path)
+    check_output_path(out, overwrite)
+    with open_events(path) as src:
+        ft = src.frame_times()
+        frame = src.read_frame(0) if ft is not None and len(ft) else None
+        if frame is not None and len(ft) > 1:
+            w0, w1, what = int(ft[0]), int(ft[1]), "first interval"
+        else:
+            w0 = src.t_first if src.t_first is not None else 0
+            w1, what = w0 + NO_FRAME_WINDOW_US, "first 33 ms"
+        window = src.read(w0, w1)
+        overlay = event_image(window, background=frame)
+        centres, on, off = event_rate(src)
+        info = (f"{Path(path).name}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
+                + (f", {len(ft)} frames" if ft is not None and len(ft) else ", no frames"))
+    panels = 3 if frame is not None else 2
+    aspect = overlay.shape[0] / overlay.shape[1]
+    fig = new_figure(4.0 * panels, 4.0 * aspect + 1.0)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    k = 0
+    if frame is not None:
+        img = frame[..., 0] if frame.shape[-1] == 1 else frame
+        axes[0].imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        axes[0].set_title(f"first frame (t = {int(ft[0])} µs)", fontsize=8)
+        axes[0].set_axis_off()
+        k = 1
+    axes[k].imshow(overlay, interpolation="nearest")
+    axes[k].set_title(f"events, {what}: {len(window):,} (ON red, OFF blue)", fontsize=8)
+    axes[k].set_axis_off()
+    ax = axes[k + 1]
+    if centres.size:
+        ax.plot(centres, on / 1e3, color=ON_RGB / 255, lw=1, label="ON")
+        ax.plot(centres, off / 1e3, color=OFF_RGB / 255, lw=1, label="OFF")
+        ax.legend(fontsize=7)
+    ax.set_xlabel("time since first event (s)", fontsize=8)
+    ax.set_ylabel("event rate (k events / s)", fontsize=8)
+    ax.set_title("event rate", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    fig.suptitle(info, fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, out, overwrite)

@@ -1,0 +1,50 @@
+"""Voxel grids (or EGVSR moments) as a grid of per-bin slices, ON positive in red, OFF in blue."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+
+def signed_slices(voxels: np.ndarray) -> np.ndarray:
+    """(B, H, W) signed, (B, 1, H, W) or (B, 2, H, W) ON/OFF -> (B, H, W) net (ON - OFF) slices."""
+    v = np.asarray(voxels, np.float32)
+    if v.ndim == 4 and v.shape[1] == 2:
+        return v[:, 0] - v[:, 1]
+    if v.ndim == 4 and v.shape[1] == 1:
+        return v[:, 0]
+    if v.ndim == 3:
+        return v
+    raise ConfigError(f"voxels: expected (B, H, W), (B, 1, H, W) or (B, 2, H, W), got shape {v.shape}")
+
+
+def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
+                max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
+    """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
+    from egvsr.plots.figures import new_figure, save_png
+
+    s = signed_slices(voxels)[:max_bins]
+    b, h, w = s.shape
+    cols = min(max_cols, b)
+    rows = math.ceil(b / cols)
+    nz = np.abs(s[s != 0])
+    lim = float(np.percentile(nz, 99)) if nz.size else 1.0
+    panel = 1.8
+    fig = new_figure(cols * panel + 1.0, rows * panel * h / w + 0.6)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    im = None
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < b:
+            im = ax.imshow(s[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            ax.set_title(f"bin {i}", fontsize=7)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="ON - OFF")
+    fig.suptitle(title or f"{b} time bins, {w}x{h}", fontsize=9)
+    return save_png(fig, path, overwrite)

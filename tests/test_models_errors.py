@@ -1,0 +1,146 @@
+"""Bad inputs and bad configs stop with the toolkit's own errors and a message naming the culprit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from egvsr.errors import ConfigError, EgvsrError, EventValidationError
+from egvsr.models import build_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def egvsr():
+    torch.manual_seed(0)
+    return build_model("egvsr-tiny")
+
+
+def good(h: int = 5, w: int = 6):
+    return torch.rand(1, 3, 3, h, w), torch.zeros(1, 1), torch.rand(1, 8, 2, h, w)
+
+
+@pytest.mark.parametrize("size", [(0, 0), (0, 12), (-10, 12)])
+def test_scale_not_positive(egvsr, size):
+    lr, t, ev = good()
+    with pytest.raises(ConfigError, match=r"out_size .*scale .*must be > 0"):
+        egvsr.render(lr, t, size, events=ev)
+
+
+def test_scale_above_cap_and_configurable_cap():
+    lr, t, ev = good()
+    for name in ("egvsr-tiny", "videoinr-tiny", "bicubic"):
+        model = build_model(name)
+        with pytest.raises(ConfigError, match=r"scale 17 .*exceeds max_scale=16"):
+            model.render(lr, t, (85, 102), events=ev)
+    out = build_model("bicubic", max_scale=20).render(lr, t, (85, 102))
+    assert out.shape[-2:] == (85, 102)
+
+
+def test_frames_and_events_of_different_sizes(egvsr):
+    lr, t, _ = good()
+    with pytest.raises(EventValidationError, match=r"events: spatial size 5x7 differs from the frames' 5x6"):
+        egvsr.render(lr, t, (10, 12), events=torch.rand(1, 8, 2, 5, 7))
+
+
+@pytest.mark.parametrize("shape, pattern", [
+    ((1, 3, 4, 5, 6), r"lr: expected 3 \(RGB\) channels"),
+    ((1, 3, 1, 5, 6), r"lr: expected 3 \(RGB\) channels"),
+    ((1, 2, 3, 5, 6), r"num_frames=3 .* got K=2"),
+    ((3, 3, 5, 6), r"lr: expected 5 dimensions"),
+])
+def test_wrong_frame_tensor(egvsr, shape, pattern):
+    _, t, ev = good()
+    with pytest.raises(EventValidationError, match=pattern):
+        egvsr.render(torch.rand(*shape), t, (10, 12), events=ev)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 2, 5, 6), (1, 8, 1, 5, 6), (1, 16, 5, 6)])
+def test_wrong_event_channels(egvsr, shape):
+    lr, t, _ = good()
+    with pytest.raises(EventValidationError, match=r"events: expected"):
+        egvsr.render(lr, t, (10, 12), events=torch.rand(*shape))
+
+
+def test_missing_events_and_integer_tensors(egvsr):
+    lr, t, ev = good()
+    with pytest.raises(EventValidationError, match=r"events: this model needs an event tensor"):
+        egvsr.render(lr, t, (10, 12))
+    with pytest.raises(EventValidationError, match=r"lr: expected a floating-point tensor"):
+        egvsr.render((lr * 255).to(torch.uint8), t, (10, 12), events=ev)
+    with pytest.raises(EventValidationError, match=r"events: batch size 2 differs"):
+        egvsr.render(lr, t, (10, 12), events=torch.cat([ev, ev]))
+
+
+@pytest.mark.parametrize("times", [[[1.5]], [[-1.01]], [[float("nan")]], [[0.0, 2.0]]])
+def test_times_outside_window(egvsr, times):
+    lr, _, ev = good()
+    with pytest.raises(ConfigError, match=r"times: "):
+        egvsr.render(lr, torch.tensor(times), (10, 12), events=ev)
+
+
+def test_bad_frame_times_and_frame_count():
+    lr, t, _ = good()
+    model = build_model("videoinr-tiny")
+    with pytest.raises(EventValidationError, match=r"frame_times: expected strictly increasing"):
+        model.render(lr, t, (10, 12), frame_times=torch.tensor([-1.0, 0.5, 0.2]))
+    with pytest.raises(EventValidationError, match=r"frame_times: expected K=3"):
+        model.render(lr, t, (10, 12), frame_times=torch.tensor([-1.0, 1.0]))
+    with pytest.raises(EventValidationError, match=r"at least 2 input frames"):
+        model.render(lr[:, :1], t, (10, 12))
+
+
+def test_bad_chunk_and_out_size(egvsr):
+    lr, t, ev = good()
+    with pytest.raises(ConfigError, match=r"chunk_size"):
+        egvsr.render(lr, t, (10, 12), events=ev, chunk_size=0)
+    with pytest.raises(ConfigError, match=r"out_size: expected two integers"):
+        egvsr.render(lr, t, (10.5, 12), events=ev)
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (("nope",), r"unknown model 'nope'; registered models: .*egvsr"),
+    (({"n_feats": 8},), r"expected a 'name' key"),
+    ((42,), r"expected a model name or a config mapping, got int"),
+])
+def test_registry_errors(args, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        build_model(*args)
+
+
+@pytest.mark.parametrize("overrides, pattern", [
+    ({"n_feat": 8}, r"unknown option\(s\) \['n_feat'\]"),
+    ({"n_feats": 0}, r"option 'n_feats': expected a value >= 1"),
+    ({"n_feats": "big"}, r"option 'n_feats': expected an integer"),
+    ({"fold": "max"}, r"option 'fold': expected one of \['mean', 'sum'\]"),
+    ({"local_ensemble": 1}, r"option 'local_ensemble': expected true/false"),
+    ({"heads": 5}, r"not divisible by heads=5"),
+    ({"patch_size": 2}, r"'patch_size' must be odd"),
+    ({"output_activation": "sigmoid"}, r"sigmoid.*residual"),
+    ({"max_scale": 0}, r"option 'max_scale': expected a value >= 1e-06"),
+])
+def test_bad_egvsr_options(overrides, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        build_model("egvsr-tiny", **overrides)
+
+
+def test_bad_videoinr_options():
+    with pytest.raises(ConfigError, match=r"groups=3 must divide nf=8"):
+        build_model("videoinr-tiny", groups=3)
+    with pytest.raises(ConfigError, match=r"spatial_hidden.*positive integers"):
+        build_model("videoinr-tiny", spatial_hidden=[16, 0])
+
+
+def test_errors_are_egvsr_errors_not_torch_tracebacks(egvsr):
+    """Every failure above is an EgvsrError: the CLI prints it as one line."""
+    assert issubclass(ConfigError, EgvsrError) and issubclass(EventValidationError, EgvsrError)
+    lr, t, ev = good()
+    with pytest.raises(EgvsrError):
+        egvsr.render(lr, t, (10, 12), events=ev.double()[..., :3])

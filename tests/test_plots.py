@@ -1,0 +1,110 @@
+"""Pictures: event colours, voxel slices, comparison grids, crops, and `egvsr show` previews."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from egvsr.cli import main
+from egvsr.errors import ConfigError, OutputExistsError
+from egvsr.events import EventStream
+from egvsr.plots.compare import comparison_grid, crop_rows, pick_crop, scale_box
+from egvsr.plots.events import event_counts, event_image, plot_events
+from egvsr.plots.voxels import plot_voxels, signed_slices
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8),
+                                                                st.sampled_from([-1, 1])), max_size=60))
+def test_event_counts_match_a_loop(h, w, events):
+    events = [(x, y, p) for x, y, p in events if x < w and y < h]
+    x = np.array([e[0] for e in events], np.uint16)
+    y = np.array([e[1] for e in events], np.uint16)
+    p = np.array([e[2] for e in events], np.int8)
+    on, off = event_counts(x, y, p, h, w)
+    ref_on, ref_off = np.zeros((h, w), int), np.zeros((h, w), int)
+    for xi, yi, pi in events:
+        (ref_on if pi > 0 else ref_off)[yi, xi] += 1
+    np.testing.assert_array_equal(on, ref_on)
+    np.testing.assert_array_equal(off, ref_off)
+
+
+def test_on_red_off_blue_on_white_and_over_a_frame():
+    s = EventStream(np.array([1, 3, 3], np.uint16), np.array([0, 2, 2], np.uint16),
+                    np.array([0, 1, 2], np.int64), np.array([1, -1, -1], np.int8), 5, 4)
+    img = event_image(s)
+    assert img.shape == (4, 5, 3) and img.dtype == np.uint8
+    r, g, b = (int(v) for v in img[0, 1])
+    assert r > 150 and r > g + 80 and r > b + 80  # ON: red
+    r, g, b = (int(v) for v in img[2, 3])
+    assert b > r + 80 and b > 100  # OFF: blue
+    assert (img[1, 0] == 255).all()  # no events: white
+    frame = np.full((4, 5), 40, np.uint8)
+    over = event_image(s, background=frame)
+    gray = over[1, 0]
+    assert gray[0] == gray[1] == gray[2] and 100 < gray[0] < 200  # the frame, lightened, in gray
+    assert over[0, 1, 0] > over[0, 1, 2] + 80
+    with pytest.raises(ConfigError, match="background"):
+        event_image(s, background=np.zeros((3, 3), np.uint8))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 12), st.integers(2, 12), st.integers(1, 5), st.integers(1, 5), st.integers(0, 10**6))
+def test_pick_crop_is_the_best_window(h, w, bh, bw, seed):
+    wmap = np.random.default_rng(seed).random((h, w))
+    y, x, ch, cw = pick_crop(wmap, (bh, bw))
+    ch_, cw_ = min(bh, h), min(bw, w)
+    assert (ch, cw) == (ch_, cw_)
+    best = max(wmap[i:i + ch_, j:j + cw_].sum() for i in range(h - ch_ + 1) for j in range(w - cw_ + 1))
+    assert wmap[y:y + ch, x:x + cw].sum() == pytest.approx(best)
+
+
+def test_scale_box_maps_hr_boxes_to_lr():
+    assert scale_box((40, 80, 20, 40), (260, 344), (65, 86)) == (10, 20, 5, 10)
+    assert scale_box((0, 0, 1, 1), (100, 100), (10, 10)) == (0, 0, 1, 1)
+
+
+def test_figures_are_written_atomically_and_not_overwritten(tmp_path):
+    rng = np.random.default_rng(0)
+    vox = rng.normal(size=(5, 2, 12, 16)).astype(np.float32)
+    assert signed_slices(vox).shape == (5, 12, 16)
+    out = plot_voxels(vox, tmp_path / "vox.png")
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[0] > 50
+    with pytest.raises(OutputExistsError):
+        plot_voxels(vox, out)
+    hr = rng.random((40, 56, 3))
+    lr = rng.random((10, 14, 3))
+    grid = comparison_grid([("LR", lr), ("ours", hr), ("ground truth", hr)], tmp_path / "cmp.png", box=(8, 8, 16, 20))
+    assert cv2.imread(str(grid)) is not None
+    rows = crop_rows([("x4", [("a", hr[:10, :10]), ("b", lr[:3, :3])])], tmp_path / "rows.png", title="t")
+    assert cv2.imread(str(rows)) is not None
+    s = EventStream(np.array([1, 2], np.uint16), np.array([1, 1], np.uint16), np.array([0, 5], np.int64),
+                    np.array([1, -1], np.int8), 8, 6)
+    assert cv2.imread(str(plot_events(s, tmp_path / "ev.png", title="two events"))) is not None
+    assert not list(tmp_path.glob(".*egvsr-partial*"))
+    with pytest.raises(ConfigError, match="voxels"):
+        plot_voxels(np.zeros((2, 3, 4, 4)), tmp_path / "bad.png")
+
+
+def test_show_writes_a_preview_of_our_layout_and_refuses_overwrite(tmp_path, capsys, monkeypatch):
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=0, seconds=0.08, size=(24, 32), progress=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["show", str(rec)]) == 0
+    out = tmp_path / "clip.preview.png"
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[1] > img.shape[0]
+    before = out.read_bytes()
+    assert main(["show", str(rec)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_show_a_real_events_only_file(shared_data, tmp_path):
+    out = tmp_path / "aedat.png"
+    assert main(["show", str(shared_data / "aedat4" / "sample.aedat4"), "--out", str(out)]) == 0
+    assert cv2.imread(str(out)) is not None

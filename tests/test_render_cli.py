@@ -1,0 +1,123 @@
+"""`egvsr render` end to end through the CLI on a tiny recording: sizes, frame counts, readable files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from egvsr.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+H, W = 20, 28  # the tiny recording's frames (the LR input in as-is mode)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 4-frame 28x20 sample recording (3 GT frames per interval) and an untrained egvsr-tiny checkpoint."""
+    from egvsr.engine.render_model import save_untrained
+    from egvsr.events.simulate import make_sample
+
+    d = tmp_path_factory.mktemp("render")
+    rec = make_sample(d / "clip.h5", seed=3, seconds=0.12, size=(H, W), fps=25.0, progress=False)
+    ck = save_untrained("egvsr-tiny", d / "tiny.pt")
+    return rec, ck
+
+
+def _video(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
+def test_scale_6_5_factor_2_png_mp4_side_by_side(tiny, tmp_path, capsys):
+    rec, ck = tiny
+    png, mp4, sbs = tmp_path / "frames", tmp_path / "out.mp4", tmp_path / "sbs.mp4"
+    rc = main(["render", str(rec), str(ck), "--scale", "6.5", "--fps-factor", "2", "--png", str(png),
+               "--mp4", str(mp4), "--side-by-side", str(sbs), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    out_h, out_w = math.floor(6.5 * H), math.floor(6.5 * W)  # 130 x 182
+    files = sorted(png.glob("frame_*.png"))
+    assert len(files) == (4 - 1) * 2 + 1
+    for f in files:
+        img = cv2.imread(str(f))
+        assert img is not None and img.shape == (out_h, out_w, 3)
+    stamps = np.loadtxt(png / "timestamps.txt")
+    np.testing.assert_allclose(stamps, np.arange(7) * 0.02, atol=1e-6)
+    meta = json.loads((png / "render.json").read_text())
+    assert meta["out_size"] == [out_h, out_w] and meta["frames"] == 7
+    video = _video(mp4)
+    assert len(video) == 7 and video[0].shape == (out_h, out_w, 3)
+    # the MP4 holds the same pictures as the PNGs, up to compression
+    assert np.abs(video[3].astype(int) - cv2.imread(str(files[3])).astype(int)).mean() < 12
+    side = _video(sbs)
+    assert len(side) == 7 and side[0].shape[1] == 2 * out_w + 4  # bicubic | ours (no ground truth as-is)
+    assert not list(tmp_path.glob(".*egvsr-partial*"))
+
+
+def test_explicit_times_roi_and_odd_sizes(tiny, tmp_path, capsys):
+    rec, ck = tiny
+    png, mp4 = tmp_path / "roi", tmp_path / "roi.mp4"
+    rc = main(["render", str(rec), str(ck), "--scale", "6.5", "--times", "0", "10ms", "0.03", "45000us",
+               "--roi", "3", "2", "9", "7", "--png", str(png), "--mp4", str(mp4), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    out_h, out_w = math.floor(6.5 * 7), math.floor(6.5 * 9)  # 45 x 58: odd height
+    files = sorted(png.glob("frame_*.png"))
+    assert len(files) == 4
+    assert all(cv2.imread(str(f)).shape == (out_h, out_w, 3) for f in files)
+    np.testing.assert_allclose(np.loadtxt(png / "timestamps.txt"), [0, 0.01, 0.03, 0.045], atol=1e-6)
+    video = _video(mp4)
+    assert len(video) == 4 and video[0].shape == (out_h + 1, out_w, 3)  # MPEG-4 needs even sides: padded
+
+
+def test_odd_frames_are_padded_by_repeating_the_edge():
+    from egvsr.engine.render_video import pad_even
+
+    img = np.arange(5 * 3 * 3, dtype=np.uint8).reshape(5, 3, 3)
+    out = pad_even(img)
+    assert out.shape == (6, 4, 3)
+    np.testing.assert_array_equal(out[:5, :3], img)
+    np.testing.assert_array_equal(out[5, :3], img[4])
+    np.testing.assert_array_equal(out[:5, 3], img[:, 2])
+    assert pad_even(out) is out
+
+
+def test_degrade_mode_has_ground_truth_and_scores(tiny, tmp_path, capsys):
+    rec, ck = tiny
+    sbs = tmp_path / "sbs.mp4"
+    rc = main(["render", str(rec), str(ck), "--scale", "2", "--degrade", "--fps-factor", "2",
+               "--last-frame", "2", "--side-by-side", str(sbs), "--score", "--no-progress"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    # 28x20 HR -> LR 14x10 -> output 28x20; the table has model and bicubic at both kinds of times
+    assert "input frame times" in out.out and "in-between GT times" in out.out and "bicubic" in out.out
+    side = _video(sbs)
+    assert len(side) == 5 and side[0].shape[1] == 3 * 28 + 2 * 4  # bicubic | ours | ground truth
+
+
+def test_uint8_conversion_rounds_and_clamps_by_row_blocks():
+    from egvsr.engine.render_video import to_uint8
+
+    x = torch.rand(3, 300, 7) * 1.2 - 0.1
+    ref = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(x, rows=64), ref)
+    np.testing.assert_array_equal(to_uint8(x.permute(1, 2, 0).numpy().astype(np.float64)), ref)

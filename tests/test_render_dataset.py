@@ -1,0 +1,73 @@
+"""Degrade mode builds each window exactly as `EventVSRDataset` does in eval mode (same numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from egvsr.datasets import EventVSRDataset, Recording
+from egvsr.engine.render import iter_render
+from egvsr.engine.render_input import WindowBuilder, plan_layout
+from egvsr.engine.render_model import load_render_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from egvsr.engine.render_model import save_untrained
+    from egvsr.events.simulate import make_sample
+
+    d = tmp_path_factory.mktemp("render-parity")
+    rec = make_sample(d / "clip.h5", seed=5, seconds=0.12, size=(26, 34), fps=25.0, progress=False)
+    return rec, save_untrained("egvsr-tiny", d / "tiny.pt", seed=2)
+
+
+@pytest.mark.parametrize("scale", [2.0, 3.3])
+def test_window_inputs_equal_the_eval_dataset(clip, scale):
+    path, ck = clip
+    rm = load_render_model(ck)
+    ds = EventVSRDataset([path], mode="eval", scale=scale, queries="gt", num_frames=rm.num_frames, **rm.repr)
+    rec = Recording.open(path)
+    layout = plan_layout(rec.width, rec.height, scale, degrade=True)
+    builder = WindowBuilder(rec, layout, rm.num_frames, rm.repr)
+    checked = 0
+    for i in [0, 1, 2, len(ds) - 1]:  # frame and in-between GT times, first and last windows
+        sample = ds[i]
+        t = int(sample["t_us"][0])
+        w = builder.window(ds.items[i].start)
+        torch.testing.assert_close(w.lr[0], sample["lr"], atol=0, rtol=0)
+        torch.testing.assert_close(w.events[0], sample["events"], atol=0, rtol=0)
+        torch.testing.assert_close(w.frame_times[0], sample["frame_times"], atol=0, rtol=0)
+        torch.testing.assert_close(w.normalize(np.array([t]))[0], sample["times"], atol=1e-7, rtol=0)
+        gt = builder.ground_truth(t)
+        np.testing.assert_allclose(gt, sample["hr"][0].permute(1, 2, 0).numpy(), atol=1e-6)
+        assert layout.out_size == tuple(sample["hr"].shape[-2:])
+        checked += 1
+    assert checked == 4
+    rec.close()
+
+
+def test_rendered_frames_equal_model_render_on_dataset_samples(clip):
+    path, ck = clip
+    rm = load_render_model(ck)
+    ds = EventVSRDataset([path], mode="eval", scale=2.5, queries="gt", num_frames=rm.num_frames, **rm.repr)
+    rec = Recording.open(path)
+    layout = plan_layout(rec.width, rec.height, 2.5, degrade=True)
+    times = np.array([int(ds[i]["t_us"][0]) for i in range(3)])
+    frames = list(iter_render(rec, rm, layout, times, with_gt=True))
+    assert [f.t_us for f in frames] == times.tolist()
+    for i, fr in enumerate(frames):
+        s = ds[i]
+        ref = rm.model.render(s["lr"][None], s["times"][None], tuple(s["hr"].shape[-2:]), events=s["events"][None],
+                              frame_times=s["frame_times"][None])[0, 0]
+        torch.testing.assert_close(fr.ours, ref, atol=1e-5, rtol=0)
+    rec.close()

@@ -1,0 +1,143 @@
+"""Bad inputs to `egvsr render`: one clear error line (exit 2), and nothing written or overwritten."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from egvsr.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from egvsr.engine.render_model import save_untrained
+    from egvsr.events.simulate import make_sample
+
+    d = tmp_path_factory.mktemp("render-errors")
+    rec = make_sample(d / "clip.h5", seed=1, seconds=0.08, size=(20, 28), fps=25.0, progress=False)
+    ck = save_untrained("egvsr-tiny", d / "tiny.pt")
+    return rec, ck, d
+
+
+def _fails(argv, capsys, *needles):
+    rc = main(argv + ["--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("egvsr: error: ")
+    for n in needles:
+        assert n in line, line
+    assert "Traceback" not in err
+    return line
+
+
+def _nothing_left(folder, *paths):
+    for p in paths:
+        assert not p.exists(), p
+    assert not list(folder.glob(".*egvsr-partial*"))
+
+
+def test_checkpoint_of_another_model(tiny, tmp_path, capsys):
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.models import build_model
+
+    rec, ck, _ = tiny
+    out = tmp_path / "out"
+    # the user expects EGVSR, the file holds another model
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--model", "videoinr", "--png", str(out)], capsys,
+           str(ck), "holds model 'egvsr-tiny'", "expected 'videoinr'")
+    # a file that claims egvsr-tiny but carries another model's weights
+    other = build_model("videoinr-tiny")
+    bad = save_checkpoint(tmp_path / "mixed.pt", {"model": {"name": "egvsr-tiny", "config": build_model(
+        "egvsr-tiny").config}, "state_dict": other.state_dict(), "experiment": {}})
+    _fails(["render", str(rec), str(bad), "--scale", "2", "--png", str(out)], capsys,
+           "mixed.pt", "weights do not fit model 'egvsr-tiny'")
+    # a torch file that is not an egvsr checkpoint at all
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    _fails(["render", str(rec), str(tmp_path / "foreign.pt"), "--scale", "2", "--png", str(out)], capsys,
+           "foreign.pt", "not an egvsr checkpoint")
+    # a checkpoint whose training config contradicts its model (events of another shape)
+    m = build_model("egvsr-tiny")
+    exp = {"data": {"train": {"bins": 32, "representation": "moments", "polarity": "split"}}}
+    wrong = save_checkpoint(tmp_path / "wrong-bins.pt", {"model": {"name": "egvsr-tiny", "config": m.config},
+                                                           "state_dict": m.state_dict(), "experiment": exp})
+    _fails(["render", str(rec), str(wrong), "--scale", "2", "--png", str(out)], capsys,
+           "wrong-bins.pt", "32 bins", "model takes 8 x 2")
+    _nothing_left(tmp_path, out)
+
+
+def test_scale_above_the_cap(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    out = tmp_path / "out.mp4"
+    _fails(["render", str(rec), str(ck), "--scale", "16.5", "--mp4", str(out)], capsys,
+           "--scale 16.5", "cap", "max_scale 16")
+    _nothing_left(tmp_path, out)
+
+
+def test_roi_outside_the_frame(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    out = tmp_path / "out"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--roi", "20", "5", "10", "5", "--png", str(out)],
+           capsys, "--roi 20 5 10 5", "outside the 28x20 input frame")
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--roi", "-1", "0", "4", "4", "--png", str(out)],
+           capsys, "--roi -1 0 4 4")
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--roi", "0", "0", "0", "4", "--png", str(out)],
+           capsys, "at least 1 pixel")
+    _nothing_left(tmp_path, out)
+
+
+def test_existing_outputs_are_never_overwritten(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    video = tmp_path / "video.mp4"
+    video.write_bytes(b"precious")
+    new = tmp_path / "new.mp4"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--png", str(folder), "--mp4", str(new)], capsys,
+           str(folder), "already exists", "--overwrite")
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--mp4", str(video)], capsys, str(video), "already exists")
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--mp4", str(new), "--side-by-side", str(new)], capsys,
+           "same path")
+    assert (folder / "keep.txt").read_text() == "mine" and sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert video.read_bytes() == b"precious"
+    _nothing_left(tmp_path, new)
+
+
+def test_other_bad_arguments(tiny, tmp_path, capsys):
+    rec, ck, d = tiny
+    out = tmp_path / "o.mp4"
+    base = ["render", str(rec), str(ck), "--mp4", str(out)]
+    _fails(base + ["--scale", "2", "--times", "1s"], capsys, "--times '1s'", "outside the input frames")
+    _fails(base + ["--scale", "2", "--max-output-gb", "1e-9"], capsys, "uncompressed", "--max-output-gb")
+    _fails(base + ["--scale", "2", "--degrade", "--scale", "0.5"], capsys, "--degrade", ">= 1")
+    _fails(base + ["--scale", "2", "--tile", "3"], capsys, "--tile 3")
+    _fails(["render", str(d / "missing.h5"), str(ck), "--scale", "2", "--mp4", str(out)], capsys,
+           "missing.h5", "not found")
+    _fails(["render", str(rec), str(ck), "--scale", "2"], capsys, "at least one output")
+    _nothing_left(tmp_path, out)
+
+
+def test_events_model_on_frames_without_events(tiny, tmp_path, capsys):
+    import cv2
+
+    rec, ck, _ = tiny
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), (i * 40) * __import__("numpy").ones((20, 28, 3), "uint8"))
+    out = tmp_path / "o.mp4"
+    _fails(["render", str(frames), str(ck), "--scale", "2", "--fps", "25", "--mp4", str(out)], capsys,
+           "needs events", "--events")
+    _fails(["render", str(frames), str(ck), "--scale", "2", "--mp4", str(out)], capsys,
+           "no timestamps", "--fps")
+    _nothing_left(tmp_path, out)

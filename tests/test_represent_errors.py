@@ -1,0 +1,79 @@
+"""Bad inputs raise the toolkit's own errors with messages naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events import EventStream
+from egvsr.events.represent import (
+    event_moments, event_moments_batch, time_surface, voxel_grid, voxel_grids,
+)
+
+
+@pytest.fixture
+def s(random_stream):
+    return random_stream(1000, width=16, height=12)
+
+
+@pytest.mark.parametrize("bins", [0, -3, 2.5, True, "5"])
+def test_bins_must_be_a_positive_integer(s, bins):
+    with pytest.raises(ConfigError, match="bins: expected an integer >= 1"):
+        voxel_grid(s, bins, 0, 100)
+    with pytest.raises(ConfigError, match="moments: expected an integer >= 1"):
+        event_moments(s, bins, 0, 100)
+
+
+@pytest.mark.parametrize("t0,t1", [(100, 100), (100, 50), (0.5, 10), (0, float("nan"))])
+def test_window_must_be_increasing_integer_microseconds(s, t0, t1):
+    with pytest.raises(ConfigError, match="t_end|t_start"):
+        voxel_grid(s, 5, t0, t1)
+
+
+def test_boundaries_must_strictly_increase(s):
+    with pytest.raises(ConfigError, match=r"window 1 is \[10, 10\)"):
+        voxel_grids(s, 5, [0, 10, 10, 20])
+    with pytest.raises(ConfigError, match="shape"):
+        event_moments_batch(s, 5, np.zeros((2, 3), np.int64))
+    with pytest.raises(ConfigError, match="integer microseconds"):
+        voxel_grids(s, 5, [0.0, 1.5])
+
+
+@pytest.mark.parametrize("h,w", [(0, 5), (5, 0), (-1, 4), (5, None), (2.5, 4)])
+def test_target_size_must_be_at_least_one_pixel(s, h, w):
+    with pytest.raises(ConfigError, match="target"):
+        voxel_grid(s, 5, 0, 100, h, w)
+
+
+def test_unknown_sensor_size_is_rejected(s):
+    ev = np.zeros(3, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
+    with pytest.raises(EventValidationError, match="sensor size is unknown"):
+        voxel_grid(ev, 5, 0, 100)
+    with pytest.raises(EventValidationError, match="expected an egvsr EventStream"):
+        voxel_grid((s.x, s.y, s.t, s.p), 5, 0, 100)
+    nosize = EventStream(s.x, s.y, s.t, s.p, 0, 0, validate=False)
+    with pytest.raises(EventValidationError, match="sensor width is unknown"):
+        event_moments(nosize, 5, 0, 100)
+
+
+def test_unvalidated_out_of_sensor_events_are_reported_not_written(s):
+    x = s.x.copy()
+    x[10] = 40
+    bad = EventStream(x, s.y, s.t, s.p, 16, 12, validate=False)
+    for fn in (lambda: voxel_grid(bad, 5, 0, 1_000_000), lambda: event_moments(bad, 5, 0, 1_000_000),
+               lambda: voxel_grid(bad, 5, 0, 1_000_000, 6, 8),
+               lambda: time_surface(bad, 2, 0, 1_000_000)):
+        with pytest.raises(EventValidationError, match="events.x: coordinate 40 is outside the 16x12"):
+            fn()
+
+
+def test_options_are_checked(s):
+    with pytest.raises(ConfigError, match="polarity: expected one of signed, split"):
+        voxel_grid(s, 5, 0, 100, polarity="bool")
+    with pytest.raises(ConfigError, match="normalize"):
+        voxel_grid(s, 5, 0, 100, normalize="zscore")
+    with pytest.raises(ConfigError, match="threads"):
+        voxel_grid(s, 5, 0, 100, threads=0)
+    with pytest.raises(ConfigError, match="tau_us"):
+        time_surface(s, 2, 0, 100, tau_us=-1.0)

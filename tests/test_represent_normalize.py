@@ -1,0 +1,80 @@
+"""Per-window normalisation (none / standard / percentile) against the numpy reference."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from egvsr.errors import ConfigError
+from egvsr.events.represent import normalize, normalize_windows, voxel_grids
+from egvsr.events.represent.reference import normalize_ref
+
+
+@pytest.mark.parametrize("mode", ["none", "standard", "percentile"])
+def test_windows_match_reference(random_stream, mode):
+    s = random_stream(30_000, width=30, height=20, seed=1)
+    edges = np.array([0, 250_000, 500_000, 1_000_000])
+    raw = voxel_grids(s, 5, edges)
+    got = voxel_grids(s, 5, edges, normalize=mode, threads=min(2, numba.config.NUMBA_NUM_THREADS))
+    for k in range(3):
+        np.testing.assert_allclose(got[k], normalize_ref(raw[k], mode), rtol=1e-5, atol=1e-5)
+
+
+def test_standard_has_zero_mean_unit_std_over_nonzero_and_keeps_zeros():
+    v = np.zeros((2, 4, 4), np.float32)
+    v[0, 1, 1], v[1, 2, 3], v[0, 0, 0] = 3.0, -1.0, 0.5
+    out = normalize(v, "standard")
+    nz = v != 0
+    assert (out[~nz] == 0).all()
+    assert out[nz].mean() == pytest.approx(0.0, abs=1e-6) and out[nz].std() == pytest.approx(1.0)
+
+
+def test_percentile_scales_by_q98_and_clips():
+    v = np.arange(1, 101, dtype=np.float32).reshape(1, 10, 10) * np.where(np.arange(100) % 2, 1, -1).reshape(1, 10, 10)
+    out = normalize(v, "percentile")
+    q = np.percentile(np.abs(v), 98)
+    np.testing.assert_allclose(out, np.clip(v / q, -1, 1), rtol=1e-6)
+    assert out.max() == 1.0 and out.min() == -1.0
+
+
+@pytest.mark.parametrize("mode", ["standard", "percentile"])
+def test_all_zero_and_single_value_windows(mode):
+    z = np.zeros((3, 5, 5), np.float32)
+    assert not normalize(z, mode).any()
+    one = z.copy()
+    one[1, 2, 2] = 4.0
+    out = normalize(one, mode)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, normalize_ref(one, mode), atol=1e-6)
+
+
+def test_normalize_windows_is_in_place_and_rejects_unknown_modes():
+    t = np.ones((2, 3), np.float32) * np.array([[1], [2]], np.float32)
+    t[:, 0] = 0
+    assert normalize_windows(t, "percentile") is t and (t[:, 1:] == 1).all()
+    with pytest.raises(ConfigError, match="normalize: expected one of none, standard, percentile"):
+        normalize_windows(t, "max")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    vals=st.lists(st.floats(-50, 50, allow_nan=False, width=32), min_size=1, max_size=60),
+    zeros=st.integers(0, 30), mode=st.sampled_from(["standard", "percentile"]),
+)
+def test_property_matches_reference(vals, zeros, mode):
+    v = np.array(vals + [0.0] * zeros, np.float32)
+    np.testing.assert_allclose(normalize(v, mode), normalize_ref(v, mode), rtol=2e-5, atol=2e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(vals=st.lists(st.integers(0, 6), min_size=1, max_size=80), data=st.data())
+def test_quickselect_places_the_kth_smallest(vals, data):
+    from egvsr.events.represent.normalization import _select
+
+    a = np.array(vals, np.float64)
+    k = data.draw(st.integers(0, len(vals) - 1))
+    v = _select(a, k)
+    assert v == sorted(vals)[k] and (a[:k] <= v).all() and (a[k + 1:] >= v).all()

@@ -1,0 +1,142 @@
+"""`make_sample`: exact renders at frame and ground-truth times, seeded, consistent events, errors."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from egvsr.cli import main
+from egvsr.errors import ConfigError, OutputExistsError
+from egvsr.events.io import open_events
+from egvsr.events.simulate import SampleScene, make_sample, sample_seeds, sample_times
+
+SIZE = (72, 96)
+SEED = 6  # its clip thresholds are low (Cp ~ 0.09): plenty of events in a small clip
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample") / "s.h5"
+    make_sample(path, seed=SEED, seconds=0.4, size=SIZE, fps=25, gt_per_interval=2, progress=False)
+    return path
+
+
+def _load(path):
+    with open_events(path) as src:
+        frames = np.stack([src.read_frame(i) for i in range(src.num_frames)])
+        gt = np.stack([src.read_gt(i) for i in range(len(src.gt_times()))])
+        return src.read(), src.frame_times(), frames, src.gt_times(), gt
+
+
+def test_layout_times_and_exact_renders(small):
+    ev, ft, frames, gt_t, gt = _load(small)
+    assert np.array_equal(ft, np.arange(11) * 40_000)
+    assert frames.shape == (11, *SIZE, 3) and gt.shape == (20, *SIZE, 3)
+    lo, hi = np.repeat(ft[:-1], 2), np.repeat(ft[1:], 2)
+    assert np.all((gt_t > lo) & (gt_t < hi))
+    assert np.array_equal(gt_t[:2], [13_333, 26_667])
+    scene = SampleScene(sample_seeds(SEED)[0], *SIZE)
+    for i in (0, 7):
+        assert np.array_equal(frames[i], (scene.render(ft[i] / 1e6) * 255 + 0.5).astype(np.uint8))
+    assert np.array_equal(gt[5], (scene.render(gt_t[5] / 1e6) * 255 + 0.5).astype(np.uint8))
+    assert len(ev) > 2000 and set(np.unique(ev.p)) == {-1, 1}
+    assert ev.t[0] > 0 and ev.t[-1] <= ft[-1]
+    with h5py.File(small) as f:
+        attrs = dict(f.attrs)
+    assert attrs["generator"] == "egvsr.make_sample" and attrs["seed"] == SEED and attrs["fps"] == 25
+    assert 0.05 <= attrs["sim_cp"] <= 0.5 and attrs["sim_cn"] > 0 and attrs["gt_per_interval"] == 2
+
+
+def test_events_agree_with_the_frames(small):
+    """Net polarity per pixel follows the sign of the log-intensity change between two frames."""
+    ev, ft, frames, _, _ = _load(small)
+    with h5py.File(small) as f:
+        cp = f.attrs["sim_cp"]
+    luma = frames.astype(np.float64) @ [0.299, 0.587, 0.114] / 255.0
+    agree = []
+    for k in range(len(ft) - 1):
+        win = ev.slice(ft[k], ft[k + 1])
+        net = np.zeros(SIZE)
+        np.add.at(net, (win.y, win.x), win.p)
+        change = np.log(luma[k + 1] + 1e-3) - np.log(luma[k] + 1e-3)
+        strong = np.abs(change) > 2 * cp
+        agree.extend(np.sign(net[strong]) == np.sign(change[strong]))
+    assert len(agree) > 100 and np.mean(agree) > 0.9
+
+
+def test_same_seed_same_file_other_seed_other_clip(small, tmp_path):
+    again = tmp_path / "again.h5"
+    make_sample(again, seed=SEED, seconds=0.4, size=SIZE, fps=25, gt_per_interval=2, progress=False)
+    other = tmp_path / "other.h5"
+    make_sample(other, seed=7, seconds=0.4, size=SIZE, fps=25, gt_per_interval=2, progress=False)
+    a, b, c = _load(small), _load(again), _load(other)
+    for k in "xytp":
+        assert np.array_equal(getattr(a[0], k), getattr(b[0], k))
+    assert np.array_equal(a[2], b[2]) and np.array_equal(a[4], b[4])
+    assert not np.array_equal(a[2], c[2])
+    assert len(a[0]) != len(c[0]) or not np.array_equal(a[0].t, c[0].t)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_motion_is_moderate_and_dense_steps_stay_near_one_pixel(seed):
+    scene = SampleScene(seed, 260, 346)
+    per_frame = [scene.displacement(k * 0.04, (k + 1) * 0.04) for k in range(0, 100, 7)]
+    assert 0.3 < np.mean(per_frame) and max(per_frame) < 8.0  # a few px per frame at 25 fps
+    for k in range(0, 100, 13):
+        ta, tb = k * 0.04, (k + 1) * 0.04
+        n = scene.steps(ta, tb)
+        assert all(scene.displacement(ta + (tb - ta) * j / n, ta + (tb - ta) * (j + 1) / n) <= 1.1
+                   for j in range(n))
+
+
+def test_scene_has_no_borders_and_renders_deterministically():
+    scene = SampleScene(5, 260, 346)
+    for t in (0.0, 3.7, 11.2):
+        img = scene.render(t)
+        assert img.dtype == np.float32 and img.shape == (260, 346, 3)
+        assert 0.0 <= img.min() and img.max() <= 1.0
+        luma = scene.render(t, rgb=False)
+        assert np.allclose(luma, img @ np.array([0.299, 0.587, 0.114], np.float32), atol=1e-5)
+        # the camera view stays inside the photo: its corners map inside the source image
+        corners = scene.corners @ scene.camera_matrix(t)[:, :2].T + scene.camera_matrix(t)[:, 2]
+        sh, sw = scene.src_rgb.shape[:2]
+        assert corners.min() >= 0 and (corners[:, 0] <= sw - 1).all() and (corners[:, 1] <= sh - 1).all()
+    assert np.array_equal(SampleScene(5, 260, 346).render(3.7), scene.render(3.7))
+
+
+def test_sample_times():
+    t, gt = sample_times(0.2, 25.0, 3)
+    assert np.array_equal(t, [0, 40_000, 80_000, 120_000, 160_000, 200_000])
+    assert np.array_equal(gt[:3], [10_000, 20_000, 30_000]) and len(gt) == 15
+    assert len(sample_times(0.2, 25.0, 0)[1]) == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(seconds=0), "seconds: expected a positive number"),
+    (dict(size=(8, 64)), "expected sides between 16"),
+    (dict(gt_per_interval=-1), "gt_per_interval: expected an integer >= 0"),
+    (dict(fps=-5.0), "fps: expected a positive number"),
+    (dict(seed=1.5), "seed: expected a non-negative integer"),
+    (dict(seed=-3), "seed: expected a non-negative integer"),
+])
+def test_bad_arguments(tmp_path, kwargs, message):
+    args = dict(seconds=0.2, size=SIZE, progress=False) | kwargs
+    with pytest.raises(ConfigError, match=message):
+        make_sample(tmp_path / "x.h5", **args)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_cli_make_sample_and_overwrite(tmp_path, capsys):
+    out = tmp_path / "cli.h5"
+    args = ["make-sample", str(out), "--seconds", "0.2", "--size", "32x40", "--seed", "3",
+            "--gt-per-interval", "1", "--no-progress"]
+    assert main(args) == 0
+    with open_events(out) as src:
+        assert (src.width, src.height) == (40, 32) and src.num_frames == 6
+        assert len(src.gt_times()) == 5
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    with pytest.raises(OutputExistsError):
+        make_sample(out, seconds=0.2, size=(32, 40), progress=False)
+    assert main(args + ["--overwrite"]) == 0

@@ -1,0 +1,177 @@
+"""The event model: edge timing and polarity, silence, thresholds, refractory period, noise, seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from egvsr.events import Frames
+from egvsr.events.simulate import EventSimulator, SimulatorConfig, draw_thresholds, simulate_frames
+
+EPS = 1e-3
+
+
+def _edge_frame(x: np.ndarray, pos: float, lo: float, hi: float, bright_left: bool) -> np.ndarray:
+    """Exact area coverage of a vertical edge at `pos`: pixel x spans [x, x + 1)."""
+    cov = np.clip(pos - x, 0.0, 1.0)
+    return (lo + (hi - lo) * cov) if bright_left else (hi - (hi - lo) * cov)
+
+
+@pytest.mark.parametrize("bright_left", [True, False])
+def test_moving_edge_gives_events_at_the_right_times_and_polarity(bright_left):
+    width, height, speed, c = 40, 3, 200.0, 0.3  # px/s; fixed thresholds, no mismatch
+    lo, hi = 0.1, 0.8
+    step_us = 500  # 0.1 px per sub-step
+    x = np.arange(width, dtype=np.float64)
+    cfg = SimulatorConfig(cp=c, cn_ratio=(1.0, 0.0), sigma=0.0, refractory_us=0)
+    sim = EventSimulator(width, height, cfg, seed=0)
+    pos0 = 5.0
+    events = []
+    for k in range(0, 150_000 // step_us + 1):
+        t_us = k * step_us
+        row = _edge_frame(x, pos0 + speed * t_us * 1e-6, lo, hi, bright_left)
+        events.append(sim.feed(np.tile(row.astype(np.float32), (height, 1)), t_us))
+    ev = [e for e in events if len(e)]
+    xs = np.concatenate([e.x for e in ev])
+    ys = np.concatenate([e.y for e in ev])
+    ts = np.concatenate([e.t for e in ev])
+    ps = np.concatenate([e.p for e in ev])
+    assert (ps == (1 if bright_left else -1)).all()
+    # predicted crossing times: log(I + eps) moves k * c away from its start at each event
+    start = lo if bright_left else hi
+    n_levels = math.floor(abs(math.log(hi + EPS) - math.log(lo + EPS)) / c)
+    sign = 1 if bright_left else -1
+    for px in range(6, width - 12):  # pixels the edge crosses entirely
+        for row in range(height):
+            sel = (xs == px) & (ys == row)
+            got = np.sort(ts[sel])
+            levels = (start + EPS) * np.exp(sign * c * np.arange(1, n_levels + 1)) - EPS
+            cov = (levels - lo) / (hi - lo) if bright_left else (hi - levels) / (hi - lo)
+            want = (px - pos0 + cov) / speed * 1e6
+            assert got.shape == want.shape, (px, got, want)
+            assert np.all(np.abs(got - want) <= step_us), (px, got - want)
+    assert not np.isin(xs, np.arange(0, 5)).any()  # never crossed: no events
+
+
+def test_static_scene_gives_no_events_without_noise():
+    rng = np.random.default_rng(0)
+    img = rng.random((20, 30)).astype(np.float32)
+    frames = Frames((np.stack([img] * 12) * 255).astype(np.uint8), np.arange(12) * 40_000)
+    for interp in ("none", "linear", "flow"):
+        assert len(simulate_frames(frames, interpolation=interp, seed=3)) == 0
+    sim = EventSimulator(30, 20, SimulatorConfig(sigma=0.1, cp=(0.01, 0.02)), seed=1)
+    for k in range(50):
+        assert len(sim.feed(img, k * 1000.0)) == 0
+
+
+def test_clip_thresholds_follow_the_requested_distribution():
+    cfg = SimulatorConfig(cp=(0.05, 0.5), cn_ratio=(1.0, 0.1), sigma=0.0)
+    rng = np.random.default_rng(0)
+    draws = [draw_thresholds(cfg, 1, rng) for _ in range(3000)]
+    cp = np.array([d.cp for d in draws])
+    ratio = np.array([d.cn / d.cp for d in draws])
+    assert stats.kstest(cp, "uniform", args=(0.05, 0.45)).pvalue > 1e-3
+    inside = (cp * ratio > 0.021) & (cp * ratio < 0.499)  # away from the [0.02, 0.5] clip
+    assert abs(ratio[inside].mean() - 1.0) < 0.01
+    assert abs(ratio[inside].std() - 0.1) < 0.01
+    assert cp.min() >= 0.05 and cp.max() <= 0.5
+    assert np.all((cp * ratio >= 0.02 - 1e-12) | ~inside)
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_measured_pixel_thresholds_match_the_requested_mismatch(direction):
+    h, w, c, sigma = 40, 50, 0.15, 0.03
+    cfg = SimulatorConfig(cp=c, cn_ratio=(1.0, 0.0), sigma=sigma, refractory_us=0)
+    sim = EventSimulator(w, h, cfg, seed=5)
+    # log intensity linear in time: L goes 4.5 log units in 1 s (per-pixel offsets keep it general)
+    base = np.log(np.random.default_rng(1).uniform(0.4, 0.6, (h, w)))
+    slope = 4.5 * direction
+    n_frames = 101
+    start = base - (4.5 if direction > 0 else 0.0)
+    for k in range(n_frames):
+        t = k / (n_frames - 1)
+        frame = np.exp(start + slope * t) - EPS
+        sim.feed(frame.astype(np.float64), t * 1e6)
+    # measure: (events - 1) thresholds between first and last event of each pixel
+    ev = _collect_all(sim, start, slope, n_frames, h, w)
+    pix = ev.y.astype(np.int64) * w + ev.x
+    assert (ev.p == direction).all()
+    first = np.full(h * w, np.inf)
+    last = np.full(h * w, -np.inf)
+    np.minimum.at(first, pix, ev.t)
+    np.maximum.at(last, pix, ev.t)
+    count = np.bincount(pix, minlength=h * w)
+    measured = abs(slope) * (last - first) * 1e-6 / (count - 1)
+    truth = sim.thresholds.cp_map if direction > 0 else sim.thresholds.cn_map
+    assert np.allclose(measured, truth, atol=2e-4)  # per pixel, within float32 frames + 1 µs
+    assert abs(measured.mean() - c) < 4 * sigma / math.sqrt(h * w)
+    assert abs(measured.std() / sigma - 1) < 0.08
+
+
+def _collect_all(sim, start, slope, n_frames, h, w):
+    """Re-run the ramp of the threshold test on a fresh simulator with the same seed; join events."""
+    from egvsr.events import EventStream
+
+    fresh = EventSimulator(w, h, sim.config, seed=sim.seed)
+    parts = []
+    for k in range(n_frames):
+        t = k / (n_frames - 1)
+        parts.append(fresh.feed((np.exp(start + slope * t) - EPS).astype(np.float64), t * 1e6))
+    return EventStream.concatenate(parts)
+
+
+def test_refractory_period_is_honoured():
+    h, w = 8, 8
+    frames = [np.exp(np.full((h, w), -5.0) + 4.0 * k / 50) - EPS for k in range(51)]  # fast ramp
+    counts = {}
+    for refractory in (0, 300):
+        sim = EventSimulator(w, h, SimulatorConfig(cp=0.02, sigma=0.002, refractory_us=refractory), 2)
+        parts = [sim.feed(f.astype(np.float32), k * 200.0) for k, f in enumerate(frames)]
+        from egvsr.events import EventStream
+
+        ev = EventStream.concatenate(parts)
+        pix = ev.y.astype(np.int64) * w + ev.x
+        order = np.lexsort((ev.t, pix))
+        same = pix[order][1:] == pix[order][:-1]
+        gaps = np.diff(ev.t[order])[same]
+        if refractory:
+            assert gaps.min() >= refractory
+        counts[refractory] = len(ev)
+    # 4 log units / 0.02 = ~200 crossings per pixel in 10 ms; 300 µs refractory keeps ~34
+    assert counts[0] > 150 * h * w
+    assert counts[300] <= (10_000 // 300 + 1) * h * w
+
+
+def test_same_seed_same_events_other_seed_other_events():
+    rng = np.random.default_rng(4)
+    base = rng.random((24, 32))
+    imgs = np.stack([np.roll(base, k, axis=1) for k in range(6)])
+    frames = Frames((imgs * 255).astype(np.uint8), np.arange(6) * 20_000)
+    kw = dict(shot_noise_hz=50.0, leak_hz=2.0, interpolation="linear")
+    a = simulate_frames(frames, seed=7, **kw)
+    b = simulate_frames(frames, seed=7, **kw)
+    c = simulate_frames(frames, seed=8, **kw)
+    assert len(a) > 100
+    for k in "xytp":
+        assert np.array_equal(getattr(a, k), getattr(b, k))
+    assert len(a) != len(c) or not np.array_equal(a.t, c.t)
+
+
+def test_leak_and_shot_noise_rates():
+    h, w = 30, 40
+    img = np.full((h, w), 0.5, np.float32)
+    sim = EventSimulator(w, h, SimulatorConfig(cp=0.2, sigma=0.02, leak_hz=4.0, refractory_us=0), 3)
+    ev = [sim.feed(img, k * 10_000.0) for k in range(201)]  # 2 s
+    n = sum(len(e) for e in ev)
+    assert all((e.p == 1).all() for e in ev)  # leak makes ON events
+    assert abs(n / (h * w) - 8.0) <= 1.0
+    sim = EventSimulator(w, h, SimulatorConfig(cp=0.2, shot_noise_hz=25.0), 3)
+    ev = [sim.feed(img, k * 10_000.0) for k in range(101)]  # 1 s
+    n = sum(len(e) for e in ev)
+    on = sum(int((e.p == 1).sum()) for e in ev)
+    expected = 25.0 * h * w
+    assert abs(n - expected) < 5 * math.sqrt(expected)
+    assert abs(on / n - 0.5) < 0.05

@@ -1,0 +1,125 @@
+"""`egvsr voxelize`: streamed file -> tensors equal the in-memory batched kernels; errors; atomicity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egvsr.cli import main
+from egvsr.events import EventStream, Frames
+from egvsr.events.io import write_events
+from egvsr.events.represent import (
+    event_frames_batch, event_moments_batch, read_tensors, time_surfaces, voxel_grids,
+    voxelize_file,
+)
+from egvsr.events.represent import voxelize as vx
+from egvsr.events.represent.normalization import normalize_windows
+
+TOL = dict(rtol=1e-5, atol=3e-5)
+
+
+@pytest.fixture
+def recording(tmp_path):
+    """40k events on 48x36, many equal timestamps, frames every 40 ms (events start before them)."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    t = np.sort(rng.integers(0, 100_000, n)) * 10  # µs multiples of 10: duplicates
+    s = EventStream(rng.integers(0, 48, n).astype(np.uint16), rng.integers(0, 36, n).astype(np.uint16),
+                    t, rng.choice([-1, 1], n).astype(np.int8), 48, 36)
+    ft = np.arange(20_000, 1_000_000, 40_000)
+    frames = Frames(np.zeros((len(ft), 36, 48, 3), np.uint8), ft)
+    return write_events(tmp_path / "rec.h5", s, frames=frames), s, ft
+
+
+@pytest.mark.parametrize("chunk", [997, 1 << 22])
+@pytest.mark.parametrize("rep", ["voxel", "moments", "frames", "timesurface"])
+def test_between_frames_equals_in_memory(tmp_path, recording, chunk, rep):
+    src, s, ft = recording
+    out = voxelize_file(src, tmp_path / f"{rep}.h5", rep, bins=4, between_frames=True,
+                        progress=False, chunk_events=chunk)
+    got, a, b, attrs = read_tensors(out)
+    np.testing.assert_array_equal(a, ft[:-1])
+    np.testing.assert_array_equal(b, ft[1:])
+    want = {"voxel": lambda: voxel_grids(s, 4, ft), "moments": lambda: event_moments_batch(s, 4, ft),
+            "frames": lambda: event_frames_batch(s, 4, ft), "timesurface": lambda: time_surfaces(s, 4, ft)}
+    np.testing.assert_allclose(got, want[rep](), **TOL)
+    assert attrs["representation"] == rep and attrs["bins"] == 4 and attrs["windows"] == "between_frames"
+
+
+@pytest.mark.parametrize("rep", ["voxel", "timesurface"])
+def test_small_output_batches_and_chunks(tmp_path, recording, monkeypatch, rep):
+    src, s, _ = recording
+    monkeypatch.setattr(vx, "OUTPUT_BATCH_BYTES", 2 * 4 * 3 * 2 * 36 * 48)  # two windows per batch
+    out = voxelize_file(src, tmp_path / "b.h5", rep, bins=3, window_ms=7.5, progress=False,
+                        chunk_events=3001, polarity="split")
+    got, a, b, _ = read_tensors(out)
+    rows = np.stack([a, b], 1)
+    want = voxel_grids(s, 3, rows, polarity="split") if rep == "voxel" else time_surfaces(s, 3, rows)
+    assert len(a) > 100
+    np.testing.assert_allclose(got, want, **TOL)
+
+
+def test_cli_window_ms_size_split_normalized(tmp_path, recording):
+    src, s, _ = recording
+    out = tmp_path / "w.h5"
+    rc = main(["voxelize", str(src), str(out), "--repr", "voxel", "--bins", "3", "--window-ms", "70",
+               "--size", "12x16", "--polarity", "split", "--normalize", "standard", "--no-progress"])
+    assert rc == 0
+    got, a, b, attrs = read_tensors(out)
+    assert a[0] == s.t[0] and (b - a == 70_000).all() and b[-1] > s.t[-1] and a[-1] <= s.t[-1]
+    want = normalize_windows(voxel_grids(s, 3, np.stack([a, b], 1), 12, 16, polarity="split"),
+                             "standard")
+    assert got.shape == (len(a), 3, 2, 12, 16)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert (attrs["height"], attrs["width"], attrs["sensor_height"]) == (12, 16, 36)
+
+
+def test_cli_errors_exit_2_with_one_line(tmp_path, recording, capsys):
+    src, s, _ = recording
+    out = tmp_path / "o.h5"
+    assert main(["voxelize", str(src), str(out), "--bins", "0", "--between-frames"]) == 2
+    assert "bins: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert not out.exists()
+    noframes = write_events(tmp_path / "nof.h5", s)
+    assert main(["voxelize", str(noframes), str(out), "--between-frames", "--no-progress"]) == 2
+    assert "--between-frames needs at least 2 frame timestamps" in capsys.readouterr().err
+    assert main(["voxelize", str(src), str(out), "--window-ms", "50", "--no-progress"]) == 0
+    assert main(["voxelize", str(src), str(out), "--window-ms", "50", "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["voxelize", str(src), str(out), "--window-ms", "50", "--no-progress",
+                 "--overwrite"]) == 0
+    with pytest.raises(SystemExit):
+        main(["voxelize", str(src), str(out), "--window-ms", "50", "--size", "0x5"])
+    assert main(["voxelize", str(tmp_path / "missing.h5"), str(tmp_path / "x.h5"),
+                 "--window-ms", "5"]) == 2
+
+
+def test_failure_midway_leaves_no_output(tmp_path, recording, monkeypatch):
+    src, _, _ = recording
+    calls = {"n": 0}
+    real = vx.represent_windows
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(vx, "represent_windows", flaky)
+    out = tmp_path / "o.h5"
+    with pytest.raises(KeyboardInterrupt):
+        voxelize_file(src, out, "voxel", 5, between_frames=True, progress=False, chunk_events=5000)
+    assert not out.exists() and not list(tmp_path.glob(".o.h5*"))
+
+
+def test_real_aedat4_recording_keeps_every_event(tmp_path, shared_data):
+    from egvsr.events.io import read_events
+
+    path = shared_data / "aedat4" / "sample.aedat4"
+    s = read_events(path)
+    out = voxelize_file(path, tmp_path / "m.h5", "moments", bins=8, window_ms=50, progress=False,
+                        size=(60, 80), chunk_events=30_000)
+    got, a, b, _ = read_tensors(out)
+    assert got.shape[1:] == (8, 2, 60, 80)
+    assert got.sum() == pytest.approx(len(s), rel=1e-5)
+    np.testing.assert_allclose(got, event_moments_batch(s, 8, np.stack([a, b], 1), 60, 80), **TOL)

@@ -6,10 +6,10 @@
 Every row runs in a fresh interpreter. The worker loads the model, builds the window's inputs from a
 real recording (a `make_sample` clip of the input size: LR frames as-is, event tensor), renders a
 tiny warm-up, then reads its resident memory: the *baseline*. It then renders one output frame and
-reads `ru_maxrss`: *peak* ("peak before" is `ru_maxrss` at the baseline: when it is below
-*peak*, the peak belongs to the render, not to setting it up). "render" = peak - baseline; "output" = the frame itself (float32
-model output 3xHxW plus its uint8 copy for writing); "rest" = render - output, i.e. the encoder
-and decoding working set.
+reads `ru_maxrss`: *peak*. "peak before" is `ru_maxrss` at the baseline: when it is below *peak*,
+the peak belongs to the render, not to setting it up. "render" = peak - baseline; "output" = the
+frame itself (float32 model output 3xHxW plus its uint8 copy for writing); "rest" = render -
+output, i.e. the encoder and decoding working set.
 
 Rows:
   engine   `egvsr.engine.render.iter_render` (as `egvsr render` runs it: window inputs, chunked
@@ -88,8 +88,9 @@ def worker(spec: dict) -> dict:
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert frame.shape[:2] == (h, wd)
-    return {"base_mb": base, "pre_peak_mb": pre_peak, "peak_mb": peak, "out_mb": out_bytes / 2**20, "seconds": seconds,
-            "out_size": [h, wd], "chunks": -(-h * wd // spec["chunk"]) if spec["chunk"] else 1}
+    return {"base_mb": base, "pre_peak_mb": pre_peak, "peak_mb": peak, "out_mb": out_bytes / 2**20,
+            "seconds": seconds, "out_size": [h, wd],
+            "chunks": -(-h * wd // spec["chunk"]) if spec["chunk"] else 1}
 
 
 def run_worker(spec: dict) -> dict:
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             render = r["peak_mb"] - r["base_mb"]
             print(f"| {label} | {r['chunks']} | {r['out_size'][1]}x{r['out_size'][0]} | {r['base_mb']:,.0f} | "
-                  f"{r['pre_peak_mb']:,.0f} | {r['peak_mb']:,.0f} | {render:,.0f} | {r['out_mb']:,.1f} | {render - r['out_mb']:,.0f} | "
+                  f"{r['pre_peak_mb']:,.0f} | {r['peak_mb']:,.0f} | {render:,.0f} | {r['out_mb']:,.1f} | "
+                  f"{render - r['out_mb']:,.0f} | "
                   f"{r['seconds']:.1f} |", flush=True)
         ours = results.get("engine (iter_render)", {})
         peer = results.get("naive forward (no_grad)", {})

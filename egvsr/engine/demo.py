@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from egvsr.engine.render_model import SHIPPED_NAME, RenderModel, load_render_model
+from egvsr.engine.render_model import SHIPPED_NAME, load_render_model
 from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import atomic_directory
 
@@ -224,7 +224,6 @@ def run_demo(
     """Run the demo into `output` (see the module doc); returns the table rows and timings."""
     from egvsr.engine.distributed import resolve_device
     from egvsr.engine.render import plan_render, run_render
-    from egvsr.engine.render_times import times_from_factor
     from egvsr.events.simulate import make_sample
 
     out = Path(output)

@@ -4,8 +4,8 @@ Pipeline: load the checkpoint (`render_model`), open the input and fix the LR ge
 (`render_input`), plan the output times and group them by K-frame window (`render_times`), then for
 each window build the LR frames and event tensor once and let the model decode all of the window's
 times (`render_tiles.render_region`, chunked, optionally tiled), and stream each frame to the
-writers (`render_video`). Memory: one window's inputs plus at most `max_times_per_call` output
-frames in float32; frames leave memory as soon as they are written.
+writers (`render_video`). Memory: one window's inputs plus at most `IN_FLIGHT_BYTES` of float32
+output frames per model call; frames leave memory as soon as they are written.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from egvsr.datasets.recording import Recording
 from egvsr.engine.render_input import Layout, WindowBuilder, WindowInputs, open_input, plan_layout
 from egvsr.engine.render_model import RenderModel, baseline_model, load_render_model
 from egvsr.engine.render_tiles import plan_tiles, render_region
@@ -80,7 +81,7 @@ class RenderJob:
     """A fully checked render: model, input, geometry, times and outputs (nothing written yet)."""
 
     rm: RenderModel
-    rec: object
+    rec: Recording
     layout: Layout
     times: np.ndarray
     fps: float
@@ -102,7 +103,9 @@ class RenderJob:
         h, w = self.layout.out_size
         lh, lw = self.layout.lr_size
         mode = "degrade (HR input downscaled first)" if self.layout.degrade else "as-is (input frames are LR)"
-        return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh} -> {w}x{h}, "
+        y0, x0, ch, cw = self.layout.core
+        roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
+        return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
                 f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_bytes(self.output_bytes)} uncompressed)")
 
 
@@ -270,7 +273,7 @@ def _score(proto, job: RenderJob, fr: RenderedFrame, kind: str) -> list[dict]:
         pairs.append(("bicubic", fr.bicubic))
     for label, img in pairs:
         p, q = proto.score(as_float(img), fr.gt)
-        rows.append({"t_us": fr.t_us, "kind": kind, "model": label, "psnr": p, "ssim": q})
+        rows.append({"t_us": fr.t_us, "kind": kind, "model": label, "psnr": float(p), "ssim": float(q)})
     return rows
 
 

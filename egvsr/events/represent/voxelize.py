@@ -151,7 +151,8 @@ def voxelize_file(
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
             or chunk_events < 1:
         raise ConfigError(f"chunk_events: expected an integer >= 1, got {chunk_events!r}")
-    if tau_ms is not None and (not np.isfinite(tau_ms) or tau_ms <= 0):
+    if tau_ms is not None and (isinstance(tau_ms, bool) or not isinstance(tau_ms, (int, float, np.number))
+                               or not np.isfinite(tau_ms) or tau_ms <= 0):
         raise ConfigError(f"tau_ms: expected a positive number of milliseconds, got {tau_ms!r}")
     if size is not None:
         size = tuple(size)

@@ -38,3 +38,14 @@ def random_stream():
         return EventStream(x, y, t, p, width, height)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests use tiny tensors: one intra-op thread is faster and steadier than several on a 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

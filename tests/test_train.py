@@ -166,7 +166,7 @@ def test_resume_refuses_corrupted_checkpoint(tmp_path, tiny_recording):
 
 def test_training_learns(tmp_path, tiny_recording):
     """A short run lowers the loss: the loop really optimizes."""
-    cfg = load_config(_config(tmp_path, tiny_recording, "learn", iterations=30, log_every=1,
+    cfg = load_config(_config(tmp_path, tiny_recording, "learn", iterations=20, log_every=1,
                               checkpoint_every=1000, lr=3e-3))
     folder = train(cfg=cfg, progress=False)
     rows = (folder / "logs" / "train.csv").read_text().splitlines()[1:]

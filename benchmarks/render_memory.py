@@ -9,7 +9,8 @@ tiny warm-up, then reads its resident memory: the *baseline*. It then renders on
 reads `ru_maxrss`: *peak*. "peak before" is `ru_maxrss` at the baseline: when it is below *peak*,
 the peak belongs to the render, not to setting it up. "render" = peak - baseline; "output" = the
 frame itself (float32 model output 3xHxW plus its uint8 copy for writing); "rest" = render -
-output, i.e. the encoder and decoding working set.
+output, i.e. the encoder and decoding working set. Workers run with glibc's mmap threshold fixed
+(`MALLOC_MMAP_THRESHOLD_`, see `MMAP_THRESHOLD`) so that a row repeats to within a few MB.
 
 Rows:
   engine   `egvsr.engine.render.iter_render` (as `egvsr render` runs it: window inputs, chunked
@@ -37,6 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FULL = {"size": (260, 346), "scale": 6.5, "model": "egvsr", "chunks": [16384, 262144], "tile": 128}
 QUICK = {"size": (40, 52), "scale": 6.5, "model": "egvsr-tiny", "chunks": [4096, 65536], "tile": 16}
 DEFAULT_CHUNK = 65536
+# glibc raises its mmap threshold as large blocks are freed, after which big tensors come from the heap
+# and peak RSS varies by +-20% between identical runs; a fixed threshold maps and unmaps every large
+# tensor exactly, and the same row then repeats to within a few MB.
+MMAP_THRESHOLD = 128 * 1024
 
 
 def rss_mb() -> float:
@@ -96,8 +101,8 @@ def worker(spec: dict) -> dict:
 def run_worker(spec: dict) -> dict:
     """`worker(spec)` in a fresh interpreter; its result or {"error": ...}."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["killed (out of memory?)"])[-1]
         return {"error": f"exit {proc.returncode}: {tail}"}
@@ -118,9 +123,7 @@ def prepare(cfg: dict, folder: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small input and tiny model (smoke run)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1: with more, the encoder's peak varies by +-20%% between runs "
-                         "with thread scheduling; with one it repeats within 5%%)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     ap.add_argument("--no-naive", action="store_true", help="skip the whole-frame forward peer")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -197,6 +197,9 @@ def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, t
     if nwin == 0:
         return
     additive = kind != "timesurface"
+    # the reader thread keeps one core busy (decoding and checking events costs more than the
+    # kernels), so the kernels get the others
+    threads = max(1, threads - 1)
     per_batch = max(1, OUTPUT_BATCH_BYTES // (4 * int(np.prod(dset.shape[1:]))))
     i0, i1 = source.index_range(int(starts[0]), int(ends[-1]))
     bar = _Progress(i1 - i0, progress, "voxelize")

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import cv2
 import pytest
-import torch
 
 from egvsr.engine import demo as demo_mod
 from egvsr.engine.demo import run_demo, shipped_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 TINY = dict(seconds=0.12, size=(40, 56), scales=(2.0, 3.5), progress=False, echo=None)

@@ -13,15 +13,6 @@ import torch
 from egvsr.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 H, W = 20, 28  # the tiny recording's frames (the LR input in as-is mode)
 
 

@@ -12,15 +12,6 @@ from egvsr.engine.render_input import WindowBuilder, plan_layout
 from egvsr.engine.render_model import load_render_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     from egvsr.engine.render_model import save_untrained

@@ -13,15 +13,6 @@ import torch.nn.functional as F
 from egvsr.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def split_clip(tmp_path_factory):
     """A sample recording, and the same content as a PNG folder (timestamps.txt) + an events-only file."""

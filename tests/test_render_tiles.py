@@ -15,15 +15,6 @@ from egvsr.errors import ConfigError
 from egvsr.models import build_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _grid(lo: int, n_lr: int, n_out: int, count: int, start: int = 0) -> np.ndarray:
     """LR coordinates of output pixel centres of a render of LR [lo, lo+n_lr) to n_out pixels."""
     j = np.arange(start, start + count)

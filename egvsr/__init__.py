@@ -6,8 +6,7 @@ VideoINR, and render super-resolved video at any scale and time. Public names lo
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from egvsr._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,12 +30,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'egvsr' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

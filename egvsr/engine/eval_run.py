@@ -38,6 +38,7 @@ def evaluate_checkpoint(
     progress: bool = True,
 ) -> list[dict]:
     """Score `checkpoint` on recordings `data` at each scale; optionally write tables and a plot."""
+    from egvsr.datasets import collate_samples
     from egvsr.models import build_model
 
     if not scales:
@@ -58,7 +59,7 @@ def evaluate_checkpoint(
         spec = {"recordings": list(data), **opts}
         ds = build_dataset(spec, "--data", mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
                            queries=queries, patch_size=None)
-        loader = DataLoader(ds, batch_size=1, collate_fn=_collate())
+        loader = DataLoader(ds, batch_size=1, collate_fn=collate_samples)
         for label, m in models.items():
             res = evaluate(m, loader, proto, dev, chunk_size, limit)
             for clip, (p, q, n) in res["clips"].items():
@@ -93,12 +94,6 @@ def eval_options(config: str | Path | None = None, **given) -> dict:
         opts.update(data)
     opts.update({k: v for k, v in given.items() if v is not None})
     return opts
-
-
-def _collate():
-    from egvsr.datasets import collate_samples
-
-    return collate_samples
 
 
 def markdown_table(rows: list[dict], protocol: str) -> str:

@@ -26,7 +26,8 @@ def model_from_checkpoint(
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit model {ck['model']['name']!r}: {str(exc)[:300]}") from None
+        detail = " ".join(str(exc).split())[:300]  # torch's message spans lines; the CLI prints one
+        raise CheckpointError(f"{path}: weights do not fit model {ck['model']['name']!r}: {detail}") from None
     return model.to(device).eval(), ck
 
 

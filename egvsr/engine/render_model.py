@@ -88,10 +88,7 @@ def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu"
                       expect_model: str | None = None) -> RenderModel:
     """Load a checkpoint for rendering (safe load, weights checked, eval mode)."""
     path = Path(checkpoint)
-    try:
-        model, ck = model_from_checkpoint(path, device, expect_model=expect_model)
-    except CheckpointError as exc:  # keep the CLI's error on one line (torch's messages span several)
-        raise CheckpointError(" ".join(str(exc).split())) from None
+    model, ck = model_from_checkpoint(path, device, expect_model=expect_model)
     k, rep = derive_inputs(model, input_options(ck), str(path))
     return RenderModel(model, str(ck["model"]["name"]), path, k, rep)
 

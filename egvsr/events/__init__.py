@@ -5,8 +5,7 @@ Public names are loaded lazily so that `import egvsr.events` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from egvsr._lazy import lazy_exports
 
 _EXPORTS = {
     "EventStream": "egvsr.events.stream",
@@ -39,12 +38,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'egvsr.events' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

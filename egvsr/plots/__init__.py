@@ -3,8 +3,7 @@ and `show_recording` for `egvsr show`. Names load lazily."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from egvsr._lazy import lazy_exports
 
 _EXPORTS = {
     "event_image": "egvsr.plots.events",
@@ -20,12 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'egvsr.plots' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,7 @@ Names load lazily so that importing the package does not import numba kernels un
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from egvsr._lazy import lazy_exports
 
 _EXPORTS = {
     "voxel_grid": "egvsr.events.represent.voxel",
@@ -28,12 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'egvsr.events.represent' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

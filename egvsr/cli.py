@@ -18,9 +18,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--size {text!r}: expected HxW, e.g. 260x346") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HxW, e.g. 260x346") from None
     if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"--size {text!r}: both sides must be at least 1 pixel")
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be at least 1 pixel")
     return h, w
 
 
@@ -207,7 +207,7 @@ def _add_eval(sub) -> None:
                    help="middle: frames at input times (video SR, default); gt: ground truth between frames")
     p.add_argument("--output", help="folder for results.md, results.csv and psnr_vs_scale.png")
     p.add_argument("--device", default="auto")
-    p.add_argument("--limit", type=int, help="evaluate at most this many samples per scale")
+    p.add_argument("--limit", type=int, help="evaluate at most this many samples per scale, spread evenly over the recordings")
     p.add_argument("--no-bicubic", action="store_true")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=_run_eval)
@@ -261,6 +261,9 @@ def _add_render(sub) -> None:
     p.add_argument("--context", type=int, default=16, help="LR context margin around tiles and the ROI")
     p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
                    help="refuse renders whose uncompressed output exceeds this (default 16)")
+    p.add_argument("--max-memory-gb", type=_positive_float, default=None,
+                   help="refuse renders whose output frames held in memory at once exceed this "
+                        "(default: 80%% of the device's memory)")
     p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -277,6 +280,7 @@ def _run_render(a) -> None:
         times=a.times, first_frame=a.first_frame, last_frame=a.last_frame, roi=a.roi, degrade=a.degrade,
         png=a.png, mp4=a.mp4, side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size,
         tile=a.tile, context=a.context, device=a.device, max_output_gb=a.max_output_gb,
+        max_memory_gb=a.max_memory_gb,
         expect_model=a.expect_model, overwrite=a.overwrite, progress=not a.no_progress,
         score="ours" if a.score else None,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import cv2
 import pytest
 
@@ -50,19 +52,30 @@ def test_demo_writes_table_figure_videos_and_log(tiny_ck, tmp_path):
     assert (out / "results.md").read_bytes() == before
 
 
-def test_missing_shipped_checkpoint_is_said_clearly(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def _no_shipped_checkpoint():
+    yield None
+
+
+def test_shipped_checkpoint_is_a_small_safe_egvsr_checkpoint():
+    from egvsr.engine.checkpoint import load_checkpoint
+
     with shipped_checkpoint() as shipped:
-        if shipped is not None:
-            pytest.skip("this install ships egvsr-sample.pt")
+        assert shipped is not None, "egvsr/data/egvsr-sample.pt is missing from this install"
+        assert shipped.stat().st_size < 5_000_000
+        ck = load_checkpoint(shipped)
+    assert ck["model"]["name"].startswith("egvsr")
+
+
+def test_missing_shipped_checkpoint_is_said_clearly(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo_mod, "shipped_checkpoint", _no_shipped_checkpoint)
     with pytest.raises(CheckpointError, match="egvsr-sample.pt is not in this install"):
         run_demo(tmp_path / "d", None, fallback=False, **TINY)
     assert not (tmp_path / "d").exists() and not list(tmp_path.glob(".*egvsr-partial*"))
 
 
 def test_fallback_trains_a_tiny_model_and_labels_it(tiny_ck, tmp_path, monkeypatch):
-    with shipped_checkpoint() as shipped:
-        if shipped is not None:
-            pytest.skip("this install ships egvsr-sample.pt")
+    monkeypatch.setattr(demo_mod, "shipped_checkpoint", _no_shipped_checkpoint)
     calls = []
 
     def fake_train(sample, folder, minutes, device, progress, size):

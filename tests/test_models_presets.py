@@ -10,6 +10,7 @@ import torch
 
 from egvsr.cli import main
 from egvsr.models import PRESETS, build_model, count_parameters, list_models
+from _model_helpers import give_residual_head_weights
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "egvsr" / "models"
 
@@ -39,7 +40,7 @@ def test_official_switches_do_not_change_the_parameter_count():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_runs_a_small_forward(name):
     torch.manual_seed(0)
-    model = build_model(name)
+    model = give_residual_head_weights(build_model(name))
     m, p = model.event_shape if model.uses_events else (1, 1)
     k = model.num_frames or 2
     lr, events = torch.rand(1, k, 3, 5, 7), torch.rand(1, m, p, 5, 7)
@@ -85,7 +86,7 @@ def test_models_package_rules():
 @pytest.mark.parametrize("name", ["egvsr", "videoinr"])
 def test_preset_backward_reaches_every_parameter(name):
     torch.manual_seed(0)
-    model = build_model(name)
+    model = give_residual_head_weights(build_model(name))
     m, p = model.event_shape if model.uses_events else (1, 1)
     k = model.num_frames or 2
     out = model(torch.rand(1, k, 3, 5, 7), torch.tensor([[0.3]]), (9, 13), events=torch.rand(1, m, p, 5, 7))

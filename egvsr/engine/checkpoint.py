@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,26 @@ def load_checkpoint(
     if not p.is_file():
         raise InputFileError(f"{p}: checkpoint not found")
     try:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read the checkpoint ({exc.strerror or exc})") from None
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+        raise CheckpointError(
+            f"{p}: not a checkpoint file (neither a PyTorch zip archive nor a pickle"
+            f"{', it is empty' if not head else ''}); expected a .pt file written by egvsr"
+        )
+    try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{p}: refused to load: the checkpoint contains objects other than tensors and plain values "
-            f"(it could run code when unpickled); only egvsr checkpoints are accepted ({_first_line(exc)})"
+            f"(it could run code when unpickled); only egvsr checkpoints are accepted ({_refused_what(exc)})"
         ) from None
     except Exception as exc:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
-        raise CheckpointError(f"{p}: not a readable checkpoint (corrupted or truncated?): {_first_line(exc)}") from None
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint (corrupted or truncated?): {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not an egvsr checkpoint (missing format tag {FORMAT!r})")
     if data.get("version") != VERSION:
@@ -63,8 +76,19 @@ def load_checkpoint(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    """The first sentence of an exception's text, without terminal colour codes, at most 200 chars."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    text = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0] if text else ""
+    return text[:200] or type(exc).__name__
+
+
+def _refused_what(exc: BaseException) -> str:
+    """What torch's weights-only unpickler refused, e.g. "it references 'builtins.exec'"."""
+    m = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+    if m:
+        return f"it references {m.group(1)!r}"
+    m = re.search(r"WeightsUnpickler error: ([^\n]*)", str(exc))
+    return _first_line(ValueError(m.group(1))) if m else _first_line(exc)
 
 
 def rng_state() -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from egvsr.errors import ConfigError, InputFileError
+from egvsr.engine.yamltext import read_yaml_mapping, yaml_problem
+from egvsr.errors import ConfigError
 
 # Sections whose keys belong to another component (checked there against its signature).
 FREE_FORM = {"model.options", "data.train", "data.val"}
@@ -45,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_every": 200,
         "keep_checkpoints": 2,
         "max_minutes": 0.0,  # 0 = no wall-clock budget
+        "max_cpu_minutes": 0.0,  # 0 = no budget; else CPU time of the training process (all threads)
+        "threads": 0,  # torch CPU threads; 0 = torch's default
     },
     "eval": {"protocol": "ours", "scales": [2, 4], "chunk_size": 65536},
 }
@@ -106,7 +109,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from None
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({yaml_problem(exc)})") from None
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ConfigError(f"--set {text!r}: empty key")
@@ -124,16 +127,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Defaults, then the YAML file, then `--set` overrides; all strictly checked."""
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputFileError(f"{p}: config file not found")
-        try:
-            user = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({exc})") from None
-        if not isinstance(user, dict):
-            raise ConfigError(f"{p}: expected a mapping at the top level, got {type(user).__name__}")
-        cfg = merge(cfg, user)
+        cfg = merge(cfg, read_yaml_mapping(path, "config file"))
     for text in overrides or []:
         parts, value = parse_override(text)
         cfg = merge(cfg, nest(parts, value))

@@ -232,6 +232,8 @@ def run_demo(
     log = StageLog(echo)
     started = time.monotonic()
     dev = resolve_device(device)
+    # a given checkpoint is loaded (safely) and checked before any work, so a bad file fails at once
+    given = load_render_model(checkpoint, dev) if checkpoint is not None else None
     with atomic_directory(out, overwrite) as tmp, shipped_checkpoint() as shipped:
         sample = tmp / "sample.h5"
         with log.stage("sample"):
@@ -242,7 +244,7 @@ def run_demo(
         with log.stage("checkpoint"):
             ck, note = _pick_checkpoint(checkpoint, shipped, fallback, fallback_minutes, sample, tmp, str(dev),
                                         progress, size, log)
-            rm = load_render_model(ck, dev)
+            rm = given if given is not None else load_render_model(ck, dev)
             log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
         probe_times = None
         rows: list[dict] = []

@@ -11,8 +11,9 @@ import io
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from egvsr.engine.data import build_dataset
 from egvsr.engine.distributed import resolve_device
@@ -47,21 +48,27 @@ def evaluate_checkpoint(
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
     proto = get_protocol(protocol)
-    opts = input_options(ck)
+    opts = input_options(ck, str(checkpoint))
     models = {name: model}
     if with_bicubic and name != "bicubic":
         models["bicubic"] = build_model("bicubic").to(dev).eval()
     rows: list[dict] = []
     for s in scales:
-        s = float(s)
-        if not s > 0:
+        try:
+            s = float(s)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--scales: {s!r} is not a number") from None
+        if not s > 0 or s == float("inf"):
             raise ConfigError(f"--scales: {s} is not a positive scale")
         spec = {"recordings": list(data), **opts}
         ds = build_dataset(spec, "--data", mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
                            queries=queries, patch_size=None)
+        if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
+            picks = np.linspace(0, len(ds) - 1, max(1, int(limit))).round().astype(int)
+            ds = Subset(ds, sorted(set(picks.tolist())))
         loader = DataLoader(ds, batch_size=1, collate_fn=collate_samples)
         for label, m in models.items():
-            res = evaluate(m, loader, proto, dev, chunk_size, limit)
+            res = evaluate(m, loader, proto, dev, chunk_size)
             for clip, (p, q, n) in res["clips"].items():
                 rows.append({"model": label, "scale": s, "clip": clip, "psnr": p, "ssim": q, "frames": n})
             rows.append({"model": label, "scale": s, "clip": "average", "psnr": res["psnr"],
@@ -78,17 +85,13 @@ EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
 
 def eval_options(config: str | Path | None = None, **given) -> dict:
     """Evaluation settings: defaults, then a preset YAML, then explicitly given values (None = not given)."""
-    import yaml
-
-    from egvsr.errors import InputFileError
+    from egvsr.engine.yamltext import read_yaml_mapping
 
     opts = dict(EVAL_DEFAULTS)
     if config is not None:
         p = Path(config)
-        if not p.is_file():
-            raise InputFileError(f"{p}: evaluation config not found")
-        data = yaml.safe_load(p.read_text()) or {}
-        unknown = sorted(set(data) - set(EVAL_DEFAULTS))
+        data = read_yaml_mapping(p, "evaluation config", f"a mapping of {sorted(EVAL_DEFAULTS)}")
+        unknown = sorted(set(data) - set(EVAL_DEFAULTS), key=str)
         if unknown:
             raise ConfigError(f"{p}: unknown key {unknown[0]!r}; expected {sorted(EVAL_DEFAULTS)}")
         opts.update(data)

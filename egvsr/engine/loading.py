@@ -1,7 +1,13 @@
-"""Rebuild a trained model (and the data settings it was trained with) from a checkpoint."""
+"""Rebuild a trained model (and the data settings it was trained with) from a checkpoint.
+
+A checkpoint is untrusted input even after the safe load (`load_checkpoint`, which never unpickles
+arbitrary objects): its plain values may still have the wrong types, and its weights may be NaN (a
+run saved after diverging). Each such problem is a `CheckpointError` naming the file and the key.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -21,18 +27,44 @@ def model_from_checkpoint(
     from egvsr.models import build_model
 
     ck = load_checkpoint(path, map_location="cpu", expect_model=expect_model)
-    model = build_model(ck["model"]["config"])
-    state = ck["ema"] if use_ema and ck.get("ema") else ck["state_dict"]
+    spec = ck["model"]
+    if not isinstance(spec.get("name"), str) or not isinstance(spec.get("config"), Mapping):
+        raise CheckpointError(
+            f"{path}: checkpoint 'model' must hold a name (str) and a config (mapping), got "
+            f"name {type(spec.get('name')).__name__}, config {type(spec.get('config')).__name__}"
+        )
+    model = build_model(dict(spec["config"]))
+    ema = ck.get("ema")  # None (or empty) when the run kept no EMA weights
+    key = "ema" if use_ema and ema is not None and not (isinstance(ema, Mapping) and not ema) else "state_dict"
+    state = ck[key]
+    if not isinstance(state, Mapping):
+        raise CheckpointError(
+            f"{path}: checkpoint '{key}' is a {type(state).__name__}, expected a mapping of parameter "
+            "names to tensors"
+        )
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:300]  # torch's message spans lines; the CLI prints one
-        raise CheckpointError(f"{path}: weights do not fit model {ck['model']['name']!r}: {detail}") from None
+        raise CheckpointError(f"{path}: weights do not fit model {spec['name']!r}: {detail}") from None
+    for name, p in model.named_parameters():
+        finite = torch.isfinite(p.detach())
+        if not bool(finite.all()):
+            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+            raise CheckpointError(
+                f"{path}: weight '{key}.{name}'{list(index)} is {float(p.detach()[index])}; expected finite "
+                "weights (was the checkpoint saved after training diverged?)"
+            )
     return model.to(device).eval(), ck
 
 
-def input_options(ck: dict) -> dict:
+def input_options(ck: dict, where: str = "checkpoint") -> dict:
     """The dataset options the checkpoint's model was trained with (empty for untrained baselines)."""
     exp = ck.get("experiment") or {}
-    train = (exp.get("data") or {}).get("train") or {}
+    data = exp.get("data") if isinstance(exp, Mapping) else None
+    train = (data or {}).get("train") if isinstance(data, Mapping) else None
+    train = train or {}
+    for name, value in (("experiment", exp), ("experiment.data", data or {}), ("experiment.data.train", train)):
+        if not isinstance(value, Mapping):
+            raise CheckpointError(f"{where}: '{name}' is a {type(value).__name__}, expected a mapping")
     return {k: train[k] for k in INPUT_OPTIONS if k in train}

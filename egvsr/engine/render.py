@@ -6,6 +6,12 @@ each window build the LR frames and event tensor once and let the model decode a
 times (`render_tiles.render_region`, chunked, optionally tiled), and stream each frame to the
 writers (`render_video`). Memory: one window's inputs plus at most `IN_FLIGHT_BYTES` of float32
 output frames per model call; frames leave memory as soon as they are written.
+
+Resource guards, checked before anything is written: the uncompressed output (`--max-output-gb`) and
+the memory a model call needs (`estimate_memory_bytes`: float32 output frames held at once, doubled
+when tiles are pasted into a full frame, plus the 8-bit copies for the writers) against
+`--max-memory-gb` (default: 80% of the device's memory). An output too large for either is refused
+with the figures instead of failing with an out-of-memory error half-way.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch
 from egvsr.datasets.recording import Recording
 from egvsr.engine.render_input import Layout, WindowBuilder, WindowInputs, open_input, plan_layout
 from egvsr.engine.render_model import RenderModel, baseline_model, load_render_model
-from egvsr.engine.render_tiles import plan_tiles, render_region
+from egvsr.engine.render_tiles import is_whole, plan_tiles, render_region
 from egvsr.engine.render_times import group_by_window, output_fps, plan_times
 from egvsr.engine.render_video import (
     Mp4Writer, PngFolderWriter, blank_panel, check_outputs, side_by_side, to_uint8,
@@ -32,6 +38,8 @@ from egvsr.engine.render_video import (
 from egvsr.errors import ConfigError
 
 IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)
+MEMORY_FRACTION = 0.8  # default memory budget: this share of the device's memory
+FALLBACK_MEMORY_BYTES = 16 * 10**9  # when the machine's memory cannot be queried
 
 
 @dataclass
@@ -51,6 +59,34 @@ def in_flight_limit(out_size: Sequence[int], panels: int, budget: int = IN_FLIGH
     """Output times per model call so that `panels` float32 frames of `out_size` fit in `budget`."""
     per = int(out_size[0]) * int(out_size[1]) * 3 * 4 * max(1, panels)
     return max(1, budget // per)
+
+
+def estimate_memory_bytes(out_size: Sequence[int], times_per_call: int, models: int, tiled: bool,
+                          panels: int = 0) -> int:
+    """Peak bytes of rendered output held at once: float32 frames of one call per model (twice when
+    tiles are pasted into a full frame), plus the uint8 copies the writers encode (`panels` of a
+    side-by-side, and ours)."""
+    frame = int(out_size[0]) * int(out_size[1]) * 3
+    held = frame * 4 * max(1, int(times_per_call)) * max(1, int(models)) * (2 if tiled else 1)
+    return held + frame * (max(0, int(panels)) + 2)
+
+
+def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
+    """(default memory budget in bytes, what it is a share of) for `device`."""
+    dev = torch.device(device)
+    total = None
+    if dev.type == "cuda":
+        total = int(torch.cuda.get_device_properties(dev).total_memory)
+        what = f"{dev}'s"
+    else:
+        try:
+            total = int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            total = None
+        what = "this machine's"
+    if not total or total <= 0:
+        return FALLBACK_MEMORY_BYTES, "a fixed default"
+    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_bytes(total)} of memory"
 
 
 def iter_render(rec, rm: RenderModel, layout: Layout, times: np.ndarray, *,
@@ -98,6 +134,8 @@ class RenderJob:
     context: int = 16
     overwrite: bool = False
     meta: dict = field(default_factory=dict)
+    times_per_call: int | None = None
+    memory_bytes: int = 0
 
     def describe(self) -> str:
         h, w = self.layout.out_size
@@ -106,7 +144,8 @@ class RenderJob:
         y0, x0, ch, cw = self.layout.core
         roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
         return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
-                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_bytes(self.output_bytes)} uncompressed)")
+                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_bytes(self.output_bytes)} uncompressed, "
+                f"about {fmt_bytes(self.memory_bytes)} in memory at once)")
 
 
 @dataclass
@@ -159,12 +198,16 @@ def plan_render(
     context: int = 16,
     device: str = "auto",
     max_output_gb: float = 16.0,
+    max_memory_gb: float | None = None,
     expect_model: str | None = None,
     baseline: bool = False,
     overwrite: bool = False,
     model: RenderModel | None = None,
 ) -> RenderJob:
-    """Check everything a render needs and return the job; raises before any output exists."""
+    """Check everything a render needs and return the job; raises before any output exists.
+
+    `max_output_gb` caps the uncompressed output; `max_memory_gb` the output held in memory at once
+    (default: `memory_budget_bytes` of the device)."""
     from egvsr.engine.distributed import resolve_device
 
     check_outputs([png, mp4, side_by_side], overwrite)
@@ -172,6 +215,9 @@ def plan_render(
         raise ConfigError(f"--chunk-size {chunk_size!r}: expected a positive number of output pixels")
     if isinstance(max_output_gb, bool) or not isinstance(max_output_gb, (int, float)) or not max_output_gb > 0:
         raise ConfigError(f"--max-output-gb {max_output_gb!r}: expected a positive number")
+    if max_memory_gb is not None and (isinstance(max_memory_gb, bool) or not isinstance(max_memory_gb, (int, float))
+                                      or not max_memory_gb > 0 or max_memory_gb == float("inf")):
+        raise ConfigError(f"--max-memory-gb {max_memory_gb!r}: expected a positive number")
     dev = resolve_device(device)
     rm = model if model is not None else load_render_model(checkpoint, dev, expect_model)
     s = rm.check_scale(scale)
@@ -183,7 +229,7 @@ def plan_render(
         layout = plan_layout(rec.width, rec.height, s, degrade, roi)
         out_times = plan_times(rec.frame_times, fps_factor, times, first_frame, last_frame)
         group_by_window(rec.frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
-        plan_tiles(layout.lr_size, layout.core, layout.out_size, tile, context)  # checks tile / context
+        tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, tile, context)  # checks tile / context
         known = set(rec.frame_times.tolist()) | set(rec.gt_times.tolist())
         has_gt = degrade and any(int(t) in known for t in out_times.tolist())
         panels = 0 if side_by_side is None else (3 if has_gt else 2)
@@ -195,6 +241,23 @@ def plan_render(
                 f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
                 f"above --max-output-gb {max_output_gb:g}; render fewer frames (--first-frame/--last-frame, "
                 "--times), a smaller --scale or an --roi, or raise --max-output-gb"
+            )
+        models = 2 if side_by_side is not None or baseline else 1  # ours, and bicubic beside it
+        if max_memory_gb is None:
+            budget, share = memory_budget_bytes(dev)
+            budget_text = f"--max-memory-gb default: {share}"
+        else:
+            budget, budget_text = int(max_memory_gb * 1e9), f"--max-memory-gb {max_memory_gb:g}"
+        per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
+        tiled = not is_whole(tiles, layout.lr_size)
+        memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels)
+        if memory > budget:
+            h, w = layout.out_size
+            raise ConfigError(
+                f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
+                f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
+                f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
+                f"({budget_text}); choose a smaller --scale or an --roi, or raise --max-memory-gb"
             )
         if video_fps is not None and not (isinstance(video_fps, (int, float)) and video_fps > 0):
             raise ConfigError(f"--video-fps {video_fps!r}: expected a positive frame rate")
@@ -208,7 +271,8 @@ def plan_render(
             "input": str(source), "out_size": list(layout.out_size), "roi": list(roi) if roi else None}
     as_path = (lambda p: None if p is None else Path(p))
     return RenderJob(rm, rec, layout, out_times, rate, as_path(png), as_path(mp4), as_path(side_by_side), base,
-                     bool(degrade) and need_base, panels, total, dev, chunk_size, tile, context, overwrite, meta)
+                     bool(degrade) and need_base, panels, total, dev, chunk_size, tile, context, overwrite, meta,
+                     per_call, memory)
 
 
 def run_render(job: RenderJob, *, progress: bool = True, score: str | None = None,
@@ -233,7 +297,8 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
             try:
                 frames = iter_render(job.rec, job.rm, job.layout, job.times, baseline=job.baseline,
                                      with_gt=job.with_gt, chunk_size=job.chunk_size, tile=job.tile,
-                                     context=job.context, device=job.device)
+                                     context=job.context, device=job.device,
+                                     max_times_per_call=job.times_per_call)
                 for fr in frames:
                     ours = to_uint8(fr.ours)
                     if png is not None:

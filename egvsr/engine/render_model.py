@@ -57,10 +57,22 @@ class RenderModel:
         return s
 
 
+def _int_option(opts: dict, key: str, default: Any, where: str) -> int:
+    value = opts.get(key, default)
+    try:
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CheckpointError(
+            f"{where}: the training config gives {key}={value!r}, expected an integer"
+        ) from None
+
+
 def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[str, Any]]:
     """(K, event-tensor options) for `model`, from the training `opts`, checked against the model."""
     k_model = getattr(model, "num_frames", None)
-    k = int(opts.get("num_frames", k_model or DATASET_DEFAULTS["num_frames"]))
+    k = _int_option(opts, "num_frames", k_model or DATASET_DEFAULTS["num_frames"], where)
     if k_model is not None and k != k_model:
         raise CheckpointError(
             f"{where}: trained with num_frames={k} but the model takes {k_model} frames"
@@ -71,12 +83,18 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
         return k, {}
     m, p = getattr(model, "event_shape", (0, 0))
     rep = {key: opts[key] for key in ("representation", "bins", "polarity", "normalize") if key in opts}
-    rep.setdefault("bins", int(m))
+    rep["bins"] = _int_option(rep, "bins", int(m), where)
     rep.setdefault("polarity", "split" if p == 2 else "signed")
     rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
     rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
+    for key, choices in (("representation", ("moments", "voxel")), ("polarity", ("split", "signed")),
+                         ("normalize", ("none", "standard", "percentile"))):
+        if rep[key] not in choices:
+            raise CheckpointError(
+                f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"
+            )
     got_p = 2 if rep["polarity"] == "split" else 1
-    if int(rep["bins"]) != int(m) or got_p != int(p):
+    if rep["bins"] != int(m) or got_p != int(p):
         raise CheckpointError(
             f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "
             f"({rep['representation']}, {rep['polarity']}) but the model takes {m} x {p}"
@@ -89,7 +107,7 @@ def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu"
     """Load a checkpoint for rendering (safe load, weights checked, eval mode)."""
     path = Path(checkpoint)
     model, ck = model_from_checkpoint(path, device, expect_model=expect_model)
-    k, rep = derive_inputs(model, input_options(ck), str(path))
+    k, rep = derive_inputs(model, input_options(ck, str(path)), str(path))
     return RenderModel(model, str(ck["model"]["name"]), path, k, rep)
 
 

@@ -53,6 +53,11 @@ class Trainer:
         self.cfg, self.info, self.progress = cfg, info, progress and info.is_main
         t = cfg["train"]
         self.exp = Experiment(cfg["output_root"], cfg["name"])
+        threads = t["threads"]
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
+        if threads:
+            torch.set_num_threads(threads)
         torch.manual_seed(int(cfg["seed"]))  # identical initial weights on every rank
         self.model = build_model(cfg["model"]["name"], **cfg["model"]["options"]).to(info.device)
         if not any(p.requires_grad for p in self.model.parameters()):
@@ -172,6 +177,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=self.step, desc=self.cfg["name"], dynamic_ncols=True)
         started, budget = time.monotonic(), float(t["max_minutes"]) * 60
+        cpu_started, cpu_budget = time.process_time(), float(t["max_cpu_minutes"]) * 60
         last_log, samples = time.monotonic(), 0
         self.model.train()
         for batch in self._loader():
@@ -190,7 +196,8 @@ class Trainer:
                 if bar:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
                 last_log, samples = now, 0
-            out_of_time = budget > 0 and time.monotonic() - started > budget
+            out_of_time = self._out_of_time(budget > 0 and time.monotonic() - started > budget
+                                            or cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget)
             if self.step % int(t["val_every"]) == 0 or self.step == total or out_of_time:
                 self._validate_and_save(val_log)
             elif self.step % int(t["checkpoint_every"]) == 0:
@@ -204,6 +211,12 @@ class Trainer:
             if log:
                 log.close()
         return self.exp.dir
+
+    def _out_of_time(self, local: bool) -> bool:
+        """Stop when any rank's budget is spent (ranks must agree, or the others wait forever)."""
+        if not self.info.distributed:
+            return local
+        return bool(all_reduce_mean(torch.tensor(float(local), device=self.info.device), self.info) > 0)
 
     def _validate_and_save(self, val_log: MetricLog | None) -> None:
         result = self.validate()

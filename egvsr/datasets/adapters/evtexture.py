@@ -22,6 +22,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.events.io.detect import corrupted_h5
 
 DEFAULT_FPS = 25.0
 _LR_DIR = re.compile(r"^LRx(\d+)$")
@@ -36,7 +37,7 @@ def is_evtexture(path: Path) -> bool:
             return False
         with h5py.File(path, "r") as f:
             return "images" in f and "voxels_f" in f and "events" not in f
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):  # damaged: the event readers will say how
         return False
 
 
@@ -76,7 +77,7 @@ class EvTextureRecording(Recording):
         fps = DEFAULT_FPS if fps is None else float(fps)
         if not fps > 0:
             raise ConfigError(f"fps {fps!r}: expected a positive frame rate")
-        with h5py.File(path, "r") as f:
+        with corrupted_h5(path, "EvTexture"), h5py.File(path, "r") as f:
             n = len(_keys(f, "images", path))
             for group in ("voxels_f", "voxels_b"):
                 if group in f and len(_keys(f, group, path)) != max(n - 1, 0):
@@ -122,7 +123,7 @@ class EvTextureRecording(Recording):
 
     def _pair(self, path: Path, n: int, expected: int | None) -> tuple[int, int, int]:
         assert self.hr_path is not None
-        with h5py.File(self.hr_path, "r") as f:
+        with corrupted_h5(self.hr_path, "EvTexture"), h5py.File(self.hr_path, "r") as f:
             hn = len(_keys(f, "images", self.hr_path))
             hr_shape = f["images/000000"].shape
         if hn != n:
@@ -157,7 +158,8 @@ class EvTextureRecording(Recording):
 
     # ---- data ---------------------------------------------------------------------------------
     def _image(self, f: h5py.File, i: int, where: Path) -> np.ndarray:
-        a = np.asarray(f[f"images/{i:06d}"][()])
+        with corrupted_h5(where, "EvTexture"):
+            a = np.asarray(f[f"images/{i:06d}"][()])
         if a.ndim == 3 and a.shape[-1] == 3:
             a = a[..., ::-1]  # BGR on disk (cv2 order) → RGB
         return np.ascontiguousarray(as_rgb(a, f"{where}: images/{i:06d}"))
@@ -185,10 +187,19 @@ class EvTextureRecording(Recording):
         lr, _ = self._handle()
         if group not in lr:
             raise FormatError(f"{self.path}: no /{group} group (backward voxels not stored)")
-        v = np.asarray(lr[f"{group}/{i:06d}"][()], dtype=np.float32)
+        key = f"{group}/{i:06d}"
+        with corrupted_h5(self.path, "EvTexture"):
+            v = np.asarray(lr[key][()], dtype=np.float32)
         if v.ndim != 3 or v.shape[1:] != (self.lr_height, self.lr_width):
             raise FormatError(
-                f"{self.path}: {group}/{i:06d} has shape {v.shape}, expected "
+                f"{self.path}: {key} has shape {v.shape}, expected "
                 f"(bins, {self.lr_height}, {self.lr_width})"
+            )
+        finite = np.isfinite(v)
+        if not finite.all():
+            b, y, x = (int(j) for j in np.argwhere(~finite)[0])
+            raise FormatError(
+                f"{self.path}: {key}[{b}, {y}, {x}] (bin, row, column) is {float(v[b, y, x])}; expected finite "
+                "voxel values"
             )
         return v

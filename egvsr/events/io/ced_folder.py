@@ -92,8 +92,10 @@ class CedFolderSource(EventSource):
                 else:
                     raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
                 offset = fh.tell()
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputFileError(f"{path}: not a readable .npy event packet ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - numpy's header parser (ast) raises many types on damage
+            raise InputFileError(
+                f"{path}: not a readable .npy event packet ({type(exc).__name__}: {exc})"
+            ) from None
         if int(np.prod(shape)) == 0:
             return _Packet(path, 0, offset, np.dtype(np.float64), False)
         if len(shape) != 2 or shape[1] != 4 or dtype.kind not in "fiu":
@@ -124,8 +126,20 @@ class CedFolderSource(EventSource):
                 parts.append(self._packets[j].rows_slice(lo, hi)[:, cols].astype(np.float64))
         return np.concatenate(parts) if parts else np.zeros((0, len(cols)), np.float64)
 
+    def _times(self, t_ns: np.ndarray, i0: int) -> np.ndarray:
+        """Column 0 (float ns) as int64 µs; NaN, infinite or out-of-range stamps name the event."""
+        with np.errstate(invalid="ignore"):
+            ok = np.abs(t_ns) < 2.0**63  # int64 µs range, with room: NaN compares False
+        if not ok.all():
+            bad = int(np.flatnonzero(~ok)[0])
+            raise EventValidationError(
+                f"{self.path}: {self.keys['t']} of event {i0 + bad} is {float(t_ns[bad])!r}, expected a "
+                "finite time in nanoseconds"
+            )
+        return ns_to_us(t_ns)
+
     def _read_t(self, i0, i1):
-        return ns_to_us(self._columns(i0, i1, [0])[:, 0])
+        return self._times(self._columns(i0, i1, [0])[:, 0], i0)
 
     def _read_p(self, i0, i1):
         return self._signed_polarity(self._columns(i0, i1, [3])[:, 0], "01f", i0)
@@ -134,14 +148,14 @@ class CedFolderSource(EventSource):
         rows = self._columns(i0, i1, [0, 1, 2, 3])
         x = self._coords(rows[:, 1], "x", self.width, i0)
         y = self._coords(rows[:, 2], "y", self.height, i0)
-        return x, y, ns_to_us(rows[:, 0]), self._signed_polarity(rows[:, 3], "01f", i0)
+        return x, y, self._times(rows[:, 0], i0), self._signed_polarity(rows[:, 3], "01f", i0)
 
     def _coords(self, v: np.ndarray, name: str, limit: int, i0: int) -> np.ndarray:
         ok = (v >= 0) & (v < limit) & (v == np.floor(v))  # also rejects NaN
         if not ok.all():
             bad = int(np.flatnonzero(~ok)[0])
             raise EventValidationError(
-                f"{self.path}: {self.keys[name]} of event {i0 + bad} is {v[bad]!r}, expected an "
+                f"{self.path}: {self.keys[name]} of event {i0 + bad} is {float(v[bad])!r}, expected an "
                 f"integer pixel 0 <= {name} < {limit} of the {self.width}x{self.height} sensor"
             )
         return v.astype(np.uint16)
@@ -153,7 +167,7 @@ class CedFolderSource(EventSource):
         if not ok.all():
             bad = int(np.flatnonzero(~ok)[0])
             raise EventValidationError(
-                f"{self.path}: {self.keys['p']} of event {i0 + bad} is {p[bad]!r}, expected 0 or 1"
+                f"{self.path}: {self.keys['p']} of event {i0 + bad} is {float(p[bad])!r}, expected 0 or 1"
             )
         return (p.astype(np.int8) * 2 - 1).astype(np.int8)
 

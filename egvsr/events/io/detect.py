@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from egvsr.errors import ConfigError, InputFileError
+from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError
 from egvsr.events.io import h5util
 from egvsr.events.io.source import EventSource
 from egvsr.events.stream import EventStream
@@ -56,7 +58,7 @@ def detect_layout(path: str | os.PathLike) -> str:
     if head.startswith(b"#!AER-DAT4"):
         return "aedat4"
     if head.startswith(h5util.HDF5_SIGNATURE) or h5util.is_hdf5(path):
-        with h5util.open_h5(path) as f:
+        with h5util.open_h5(path) as f, corrupted_h5(path):
             return _detect_h5(path, f)
     if head.startswith(b"%"):
         from egvsr.events.io import prophesee_header
@@ -123,10 +125,35 @@ def _open_h5(path: Path, layout: str, sensor_size) -> EventSource:
         h5util.load_plugins()
     f = h5util.open_h5(path)
     try:
-        return cls(path, f, sensor_size)
+        with corrupted_h5(path, layout):
+            src = cls(path, f, sensor_size)
+        if not (1 <= src.width <= 65535 and 1 <= src.height <= 65535):
+            raise FormatError(
+                f"{path}: the {layout} file gives a sensor of {src.width}x{src.height} (W x H); expected 1..65535 "
+                "pixels per side (pass sensor_size=(H, W) / --sensor-size HxW to override it)"
+            )
+        return src
     except BaseException:
         f.close()
         raise
+
+
+@contextlib.contextmanager
+def corrupted_h5(path: Path, layout: str | None = None) -> Iterator[None]:
+    """Turn what h5py raises on damaged metadata (RuntimeError, KeyError, OSError while walking
+    groups, links and attributes) and what a malformed attribute value raises when converted
+    (ValueError, TypeError, OverflowError) into an `InputFileError` naming the file."""
+    try:
+        yield
+    except EgvsrError:
+        raise
+    except (RuntimeError, KeyError, OSError, ValueError, TypeError, OverflowError) as exc:
+        text = (str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
+        what = "HDF5 file" if layout is None else f"{layout} HDF5 file"
+        raise InputFileError(
+            f"{path}: the {what} is corrupted or malformed ({text}); its groups, links or attributes "
+            "cannot be read as that layout requires: re-create or re-download it"
+        ) from None
 
 
 def read_events(

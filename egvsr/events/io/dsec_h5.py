@@ -53,6 +53,10 @@ class DsecH5Source(EventSource):
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         idx = f.get("ms_to_idx")
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
+        if self._index is not None and idx.dtype.kind not in "iu":
+            raise FormatError(
+                f"{path}: 'ms_to_idx' has dtype {idx.dtype}, expected integer event indices (uint64)"
+            )
         h, w = sensor_size if sensor_size is not None else DSEC_SENSOR_SIZE
         super().__init__(path, w, h, n)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egvsr.errors import FormatError
+from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.io import h5util
 from egvsr.events.io.source import EventSource
 
@@ -31,6 +31,14 @@ def matches(f: h5py.File) -> bool:
 def seconds_to_us(ts: np.ndarray) -> np.ndarray:
     """float seconds -> int64 µs, rounded to nearest (float64 keeps µs exact to ~2^53 µs)."""
     return np.rint(np.asarray(ts, np.float64) * 1e6).astype(np.int64)
+
+
+def first_bad_seconds(ts: np.ndarray) -> int:
+    """Index of the first timestamp (seconds) that is NaN, infinite or beyond int64 µs, or -1."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        us = np.asarray(ts, np.float64) * 1e6
+        bad = np.flatnonzero(~(np.abs(us) < 2.0**63))  # NaN compares False
+    return int(bad[0]) if bad.size else -1
 
 
 class E2vidH5Source(EventSource):
@@ -77,11 +85,22 @@ class E2vidH5Source(EventSource):
     def _sensor_size(self, path: Path, f: h5py.File) -> tuple[int, int]:
         res = f.attrs.get("sensor_resolution")
         if res is not None and np.size(res) >= 2:
-            h, w = (int(v) for v in np.asarray(res).ravel()[:2])
+            try:
+                h, w = (int(v) for v in np.asarray(res).ravel()[:2])
+            except (TypeError, ValueError, OverflowError):
+                h = w = 0
+            if not (1 <= h <= 65535 and 1 <= w <= 65535):
+                raise FormatError(
+                    f"{path}: attribute 'sensor_resolution' is {res!r}, expected (height, width) in 1..65535"
+                )
             return h, w
         if self._frames:
-            shape = self._frames[0][1].shape
-            return int(shape[0]), int(shape[1])
+            ds = self._frames[0][1]
+            if ds.ndim not in (2, 3) or min(ds.shape[:2], default=0) < 1:
+                raise FormatError(
+                    f"{path}: '{ds.name.lstrip('/')}' has shape {ds.shape}, expected an image (H, W) or (H, W, 3)"
+                )
+            return int(ds.shape[0]), int(ds.shape[1])
         raise FormatError(
             f"{path}: the E2VID file has no 'sensor_resolution' attribute and no images, so its "
             "sensor size is unknown; pass it: read_events(path, sensor_size=(H, W))"
@@ -90,7 +109,24 @@ class E2vidH5Source(EventSource):
     def frame_times(self):
         if not self._frames:
             return None
-        t = seconds_to_us(np.array([float(ds.attrs["timestamp"]) for _, ds in self._frames]))
+        stamps = []
+        for _, ds in self._frames:
+            with h5util.translate_read_errors(self.path, ds):
+                value = ds.attrs["timestamp"]
+            try:
+                stamps.append(float(np.asarray(value).ravel()[0]))
+            except (TypeError, ValueError, IndexError):
+                raise FormatError(
+                    f"{self.path}: '{ds.name.lstrip('/')}' attribute 'timestamp' is {value!r}, "
+                    "expected a number of seconds"
+                ) from None
+        bad = first_bad_seconds(np.array(stamps))
+        if bad >= 0:
+            raise FormatError(
+                f"{self.path}: '{self._frames[bad][1].name.lstrip('/')}' attribute 'timestamp' is "
+                f"{stamps[bad]!r}, expected finite seconds"
+            )
+        t = seconds_to_us(np.array(stamps))
         if t.size > 1 and (np.diff(t) <= 0).any():
             i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
             raise FormatError(
@@ -104,21 +140,31 @@ class E2vidH5Source(EventSource):
         ds = self._frames[i][1]
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
-        if img.dtype != np.uint8 or img.ndim not in (2, 3):
+            kind = ds.attrs.get("type", "color_bgr")
+        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
             raise FormatError(
                 f"{self.path}: '{ds.name.lstrip('/')}' is {img.dtype} {img.shape}, expected uint8 "
                 "(H, W) or (H, W, 3)"
             )
         if img.ndim == 2:
             return img[..., None]
-        kind = ds.attrs.get("type", "color_bgr")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if img.shape[2] == 1:
+            return img
+        kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
         return np.ascontiguousarray(img[..., ::-1]) if "bgr" in kind.lower() else img
 
     # ---- events -------------------------------------------------------------------------------
     def _read_t(self, i0, i1):
         ts = h5util.read_slice(self._t, i0, i1, self.path)
-        return seconds_to_us(ts) if ts.dtype.kind == "f" else ts.astype(np.int64)
+        if ts.dtype.kind != "f":
+            return ts.astype(np.int64)
+        bad = first_bad_seconds(ts)
+        if bad >= 0:
+            raise EventValidationError(
+                f"{self.path}: {KEYS['t']}[{i0 + bad}] = {ts[bad].item()!r}, expected finite seconds "
+                "(float64, within the int64 microsecond range)"
+            )
+        return seconds_to_us(ts)
 
     def _read_p(self, i0, i1):
         p = h5util.read_slice(self._p, i0, i1, self.path)

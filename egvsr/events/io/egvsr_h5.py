@@ -30,6 +30,11 @@ def matches(f: h5py.File) -> bool:
     return fmt == FORMAT
 
 
+def _plain(value):
+    """An HDF5 attribute as a plain Python value (numpy scalars unwrapped, so messages read `7`)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class EgvsrH5Source(EventSource):
     """An open file of our layout."""
 
@@ -38,16 +43,19 @@ class EgvsrH5Source(EventSource):
 
     def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
         self._f = f
-        version = f.attrs.get("version")
-        if version is None or int(version) > VERSION:
+        version = _plain(f.attrs.get("version"))
+        if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version > VERSION:
             raise FormatError(
                 f"{path}: egvsr layout version {version!r} is not supported; expected version "
                 f"<= {VERSION} (written by a newer egvsr? upgrade the toolkit)"
             )
         if sensor_size is None:
             for key in ("width", "height"):
-                if key not in f.attrs:
+                value = _plain(f.attrs.get(key))
+                if value is None:
                     raise FormatError(f"{path}: missing root attribute '{key}' (egvsr layout)")
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise FormatError(f"{path}: root attribute '{key}' = {value!r}, expected an integer")
             sensor_size = (int(f.attrs["height"]), int(f.attrs["width"]))
         ds = {k: h5util.dataset(f, key, path, "egvsr") for k, key in KEYS.items()}
         for k in ("x", "y", "p"):
@@ -63,6 +71,10 @@ class EgvsrH5Source(EventSource):
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         idx = f.get(INDEX_KEY)
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
+        if self._index is not None and idx.dtype.kind not in "iu":
+            raise FormatError(
+                f"{path}: '{INDEX_KEY}' has dtype {idx.dtype}, expected integer event indices (int64)"
+            )
         self._index_t0 = int(idx.attrs.get("t0_us", 0)) if self._index is not None else 0
         super().__init__(path, sensor_size[1], sensor_size[0], n)
 
@@ -77,6 +89,21 @@ class EgvsrH5Source(EventSource):
         t = h5util.read_slice(self._t, i0, i1, path).astype(np.int64, copy=False)
         p = self._signed_polarity(h5util.read_slice(self._p, i0, i1, path), "signed", i0)
         return x, y, t, p
+
+    def _read_arrays_into(self, i0, i1, buffers):
+        n = i1 - i0
+        columns = ((self._x, buffers.x), (self._y, buffers.y), (self._t, buffers.t), (self._p, buffers.p))
+        if n > len(buffers.t) or any(ds.dtype != buf.dtype for ds, buf in columns):
+            return None
+        out = []
+        for ds, buf in columns:
+            view = buf[:n]
+            if n:
+                with h5util.translate_read_errors(self.path, ds):
+                    ds.read_direct(view, np.s_[i0:i1])
+            out.append(view)
+        x, y, t, p = out
+        return x, y, t, self._signed_polarity(p, "signed", i0)
 
     def _read_t(self, i0, i1):
         return h5util.read_slice(self._t, i0, i1, self.path).astype(np.int64, copy=False)

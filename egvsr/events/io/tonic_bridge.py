@@ -21,6 +21,7 @@ import numpy as np
 
 from egvsr.errors import (
     ConfigError,
+    EgvsrError,
     EventValidationError,
     FormatError,
     InputFileError,
@@ -55,6 +56,44 @@ def stream_from_structured(events: np.ndarray, width: int, height: int) -> Event
     )
 
 
+def decoder_failure(exc: BaseException) -> bool:
+    """True for an exception a third-party decoder raised on a bad file: any `Exception`, and the
+    Rust panics of `aedat` (pyo3's PanicException derives from BaseException); never an interrupt,
+    a generator's close or one of our own errors."""
+    return not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, EgvsrError))
+
+
+def _header_size(path: Path, layout: str, size: tuple[int, int]) -> tuple[int, int]:
+    """A sensor size read from a file header, refused (naming the file) unless 1..65535 per side."""
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError, OverflowError):
+        h = w = 0
+    if not (1 <= h <= 65535 and 1 <= w <= 65535):
+        raise FormatError(
+            f"{path}: the {layout} header gives a sensor size of {size!r} (H, W); expected 1..65535 pixels per "
+            "side (pass sensor_size=(H, W) / --sensor-size HxW to override a damaged header)"
+        )
+    return h, w
+
+
+def header_runs_to_eof(path: Path) -> bool:
+    """True when the file's leading '%' lines run into the end of the file without a newline.
+
+    expelliarmus 1.1.12 skips every leading line that starts with '%' (also past '% end') and loops
+    forever when the file ends inside one, so such a file must never reach it.
+    """
+    with open(path, "rb") as fh:
+        while fh.read(1) == b"%":
+            while True:
+                part = fh.readline(1 << 16)
+                if part.endswith(b"\n"):
+                    break
+                if len(part) < 1 << 16:  # end of file inside the line
+                    return True
+    return False
+
+
 def open_tonic(path: Path, layout: str, sensor_size: tuple[int, int] | None) -> EventSource:
     """Open an AEDAT4 / EVT2 / EVT3 / DAT recording (layout as detected)."""
     if layout == "aedat4":
@@ -79,9 +118,9 @@ class StreamedSource(EventSource):
     def _decode(self) -> Iterator[_Arrays]:
         try:
             yield from self._packets()
-        except (EventValidationError, InputFileError, MissingDependencyError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - third-party decoders raise anything
+        except BaseException as exc:  # noqa: BLE001 - third-party decoders raise (and panic) anything
+            if not decoder_failure(exc):
+                raise
             raise InputFileError(
                 f"{self.path}: {self.layout} decoding failed ({type(exc).__name__}: {exc}); the file "
                 "is probably truncated or corrupted"
@@ -154,8 +193,8 @@ class StreamedSource(EventSource):
     def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
         return self._on, self.num_events - self._on
 
-    def iter_chunks(self, max_events=DEFAULT_CHUNK_EVENTS, t0=None, t1=None):
-        if self._cache is not None:
+    def iter_chunks(self, max_events=DEFAULT_CHUNK_EVENTS, t0=None, t1=None, reuse=0):
+        if self._cache is not None:  # decoded chunks are fresh arrays: `reuse` has nothing to do
             yield from super().iter_chunks(max_events, t0, t1)
             return
         if int(max_events) < 1:
@@ -212,8 +251,10 @@ class Aedat4Source(StreamedSource):
         decoder = self._decoder()
         try:
             streams = decoder.id_to_stream()
-        except Exception as exc:  # noqa: BLE001
-            raise InputFileError(f"{path}: unreadable AEDAT4 header ({exc})") from None
+        except BaseException as exc:  # noqa: BLE001 - see decoder_failure
+            if not decoder_failure(exc):
+                raise
+            raise InputFileError(f"{path}: unreadable AEDAT4 header ({type(exc).__name__}: {exc})") from None
         ids = sorted(i for i, s in streams.items() if s.get("type") == "events")
         if not ids:
             kinds = sorted({s.get("type") for s in streams.values()})
@@ -225,7 +266,7 @@ class Aedat4Source(StreamedSource):
                 raise FormatError(
                     f"{path}: AEDAT4 events stream declares no size; pass sensor_size=(H, W)"
                 )
-            sensor_size = (int(info["height"]), int(info["width"]))
+            sensor_size = _header_size(path, "aedat4", (info["height"], info["width"]))
         super().__init__(path, sensor_size[1], sensor_size[0])
 
     def _decoder(self):
@@ -238,8 +279,10 @@ class Aedat4Source(StreamedSource):
             ) from None
         try:
             return aedat.Decoder(str(self.path))
-        except Exception as exc:  # noqa: BLE001
-            raise InputFileError(f"{self.path}: not a readable AEDAT4 file ({exc})") from None
+        except BaseException as exc:  # noqa: BLE001 - see decoder_failure
+            if not decoder_failure(exc):
+                raise
+            raise InputFileError(f"{self.path}: not a readable AEDAT4 file ({type(exc).__name__}: {exc})") from None
 
     def _packets(self):
         for packet in self._decoder():
@@ -265,6 +308,12 @@ class PropheseeSource(StreamedSource):
                     f"{path}: the {layout} header names no sensor size (no 'format ...;height=;width=', "
                     "'geometry WxH' or Height/Width lines); pass sensor_size=(H, W)"
                 )
+            sensor_size = _header_size(self.path, layout, sensor_size)
+        if layout != "evt3" and header_runs_to_eof(self.path):
+            raise FormatError(
+                f"{path}: the {layout} file ends inside a '%' header line (no newline after it, no event "
+                "data); the file is truncated or not a Prophesee recording"
+            )
         self._tmp: str | None = None
         self._data_offset = prophesee_header.data_offset(head)
         self._decode_path = (

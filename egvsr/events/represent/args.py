@@ -56,6 +56,8 @@ def _time(value: object, name: str) -> int:
         raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
     if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or value != int(value)):
         raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
+    if not -(2**63) <= int(value) < 2**63:
+        raise ConfigError(f"{name}: {int(value)} us is outside the int64 microsecond range")
     return int(value)
 
 
@@ -79,6 +81,9 @@ def check_boundaries(boundaries: object) -> tuple[np.ndarray, np.ndarray]:
             raise ConfigError("boundaries: expected integer microseconds, got non-integer values")
     elif b.dtype.kind not in "iu":
         raise ConfigError(f"boundaries: expected integer microseconds, got dtype {b.dtype}")
+    if b.size and ((b.dtype.kind == "u" and b.max() >= 2**63)
+                   or (b.dtype.kind == "f" and not (np.abs(b) < 2.0**63).all())):
+        raise ConfigError("boundaries: values outside the int64 microsecond range")
     b = b.astype(np.int64)
     if b.ndim == 1:
         if b.shape[0] < 1:

@@ -22,8 +22,13 @@ def nearest_tables(height: int, width: int, out_height: int, out_width: int):
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _surface_window(k, x, y, t, p, edges, thr, inv_tau, rows, cols, hw, out):
-    """All `bins` surfaces of window k into out[k] (bins, 2, hw); returns (max x, max y)."""
+    """All `bins` surfaces of window k into out[k] (bins, 2, hw); returns (max x, max y).
+
+    Times are kept relative to the window start (>= 0 for the window's events), so -1 marks "no
+    event" whatever the sign of the absolute timestamps.
+    """
     nb = edges.shape[1] - 1
+    t0 = thr[k, 0]
     last = np.full(2 * hw, -1, np.int64)
     xmax = np.uint32(cols.shape[0] - 1)
     ymax = np.uint32(rows.shape[0] - 1)
@@ -36,8 +41,8 @@ def _surface_window(k, x, y, t, p, edges, thr, inv_tau, rows, cols, hw, out):
             mx = max(mx, xi)
             my = max(my, yi)
             c = np.uint32((1 - np.int32(p[i])) >> 1 & 1)
-            last[c * hw + rows[min(yi, ymax)] + cols[min(xi, xmax)]] = t[i]
-        ref = thr[k, b + 1]
+            last[c * hw + rows[min(yi, ymax)] + cols[min(xi, xmax)]] = t[i] - t0
+        ref = thr[k, b + 1] - t0
         for j in range(2 * hw):
             lt = last[j]
             out[k, b, j] = np.float32(np.exp(-(ref - lt) * inv_tau)) if lt >= 0 else np.float32(0.0)

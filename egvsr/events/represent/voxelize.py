@@ -32,6 +32,7 @@ FORMAT = "egvsr-tensors"
 VERSION = 1
 REPRESENTATIONS = ("voxel", "moments", "frames", "timesurface")
 CHUNK_EVENTS = 1 << 22
+PREFETCH = 2  # chunks read ahead by the reader thread
 # Largest block of output tensors computed at once (bounds memory when windows are short).
 OUTPUT_BATCH_BYTES = 256 << 20
 TIME_CONVENTION = (
@@ -216,7 +217,10 @@ def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, t
                                  "none", threads, tau)
 
     try:
-        for chunk in _prefetch(source.iter_chunks(chunk_events, int(starts[0]), int(ends[-1]))):
+        # chunks are read into a ring of PREFETCH + 2 reused buffer sets: the one in use, the queued
+        # ones and the one being read (a chunk is never kept past its turn; `carry` is a copy)
+        chunks = source.iter_chunks(chunk_events, int(starts[0]), int(ends[-1]), reuse=PREFETCH + 2)
+        for chunk in _prefetch(chunks, PREFETCH):
             n = len(chunk)
             if n == 0:
                 continue
@@ -242,7 +246,7 @@ def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, t
                 if k_end == k_done:
                     pending, carry = None, None
                 elif not additive:
-                    carry = ev.slice(int(starts[k_done]), None)
+                    carry = EventStream.concatenate([ev.slice(int(starts[k_done]), None)])
                 next_k = k_done
             bar.update(n)
         if next_k < nwin:  # the open window and any window after the last event
@@ -273,7 +277,17 @@ def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
             for key in ("tensors", "t_start", "t_end"):
                 if key not in f:
                     raise InputFileError(f"{path}: missing dataset '{key}'")
-            return (f["tensors"][()], f["t_start"][()], f["t_end"][()],
-                    {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
-    except OSError as exc:
+            tensors = f["tensors"][()]
+            result = (tensors, f["t_start"][()], f["t_end"][()],
+                      {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
+    except (OSError, RuntimeError, KeyError) as exc:
         raise InputFileError(f"{path}: cannot read as HDF5 ({exc})") from None
+    if tensors.dtype.kind == "f":
+        finite = np.isfinite(tensors)
+        if not finite.all():
+            where = tuple(int(j) for j in np.argwhere(~finite)[0])
+            raise InputFileError(
+                f"{path}: 'tensors'{list(where)} (window, ...) is {float(tensors[where])}; expected finite "
+                "values (the file is damaged)"
+            )
+    return result

@@ -13,7 +13,7 @@ from typing import Iterator
 import numba
 import numpy as np
 
-from egvsr.errors import EventValidationError
+from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.represent import args
 from egvsr.events.represent.batched import build_tensors
 from egvsr.events.represent.normalization import normalize_windows
@@ -53,6 +53,28 @@ def _check_coords(stream: EventStream, mx: int, my: int) -> None:
         )
 
 
+def check_spans(starts: np.ndarray, ends: np.ndarray, bins: int) -> None:
+    """Refuse windows too long for the kernels' exact int64 arithmetic (bins x span must fit).
+
+    A span of 2**63 us or more wraps around in int64 (it would come out negative), and the segment
+    edges multiply the span by up to `bins`; the limit is (2**63 - 1) // (bins + 1) us (~48,000
+    years for 5 bins), so no real recording is refused.
+    """
+    if not starts.shape[0]:
+        return
+    limit = (2**63 - 1) // (int(bins) + 1)
+    with np.errstate(over="ignore"):
+        spans = ends - starts  # wraps to <= 0 when the true span is >= 2**63
+    bad = np.flatnonzero((spans <= 0) | (spans > limit))
+    if bad.size:
+        k = int(bad[0])
+        span = int(ends[k]) - int(starts[k])
+        raise ConfigError(
+            f"window {k} is [{int(starts[k])}, {int(ends[k])}) us, a span of {span} us; expected at most "
+            f"{limit} us with {bins} bins (int64 microseconds)"
+        )
+
+
 def represent_windows(
     stream: EventStream, kind: str, bins: int, starts: np.ndarray, ends: np.ndarray,
     size: tuple[int, int] | None, polarity: str = "signed", normalize: str = "none",
@@ -60,6 +82,7 @@ def represent_windows(
 ) -> np.ndarray:
     """Tensors of K windows [starts[k], ends[k]) (already checked); see the public wrappers."""
     args.check_choice(kind, "representation", KINDS)
+    check_spans(starts, ends, bins)
     polarity = args.check_choice(polarity, "polarity", args.POLARITIES)
     normalize = args.check_choice(normalize, "normalize", args.NORMALIZATIONS)
     nthreads = args.check_threads(threads)
@@ -92,7 +115,5 @@ def _tau(tau_us, starts, ends, bins) -> np.ndarray:
         return (ends - starts) / float(bins)
     tau = np.broadcast_to(np.asarray(tau_us, np.float64), starts.shape)
     if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
-        from egvsr.errors import ConfigError
-
         raise ConfigError(f"tau_us: expected a positive decay time in microseconds, got {tau_us!r}")
     return np.ascontiguousarray(tau)

@@ -130,11 +130,14 @@ def _scan_noisy(I1, ref, lo, hi, cp, eps, leak, dt, shot_pix, mask, act, act_ns)
 
 @numba.njit(cache=True)
 def _step(I0, I1, ref, last, lo, hi, cp, cn, eps, leak, ta, dt, refractory, shot_pix, shot_t,
-          shot_p, width, mask, act, act_da, act_db, act_ns, act_n, act_l1):
+          shot_p, width, k_step, log_cache, log_step, mask, act, act_da, act_db, act_ns, act_n, act_l1):
     """One interval: find the pixels that may fire, emit their candidates, sort; update state.
 
     lo/hi: the no-crossing band (see the module docstring); shot_*: this interval's
-    shot events sorted by pixel, then time (see `noise.shot_events`); act*: scratch arrays of one
+    shot events sorted by pixel, then time (see `noise.shot_events`); log_cache[i] holds
+    log(I + eps) of pixel i at the end of interval log_step[i] (a pixel that was a candidate in the
+    previous interval reuses it as its start value: moving edges stay candidates for several
+    sub-steps, and the logarithm is the largest cost per candidate); act*: scratch arrays of one
     entry per pixel, kept by the caller.
     """
     if leak == 0.0 and shot_pix.shape[0] == 0:
@@ -142,10 +145,13 @@ def _step(I0, I1, ref, last, lo, hi, cp, cn, eps, leak, ta, dt, refractory, shot
         act_ns[:nc] = 0
     else:
         nc = _scan_noisy(I1, ref, lo, hi, cp, eps, leak, dt, shot_pix, mask, act, act_ns)
-    for a in range(nc):  # pass 1, in branch-free loops over the candidates (they vectorize):
-        i = act[a]  # the logarithms...
-        act_da[a] = math.log(np.float64(I0[i]) + eps)
-        act_l1[a] = math.log(np.float64(I1[i]) + eps)
+    for a in range(nc):  # pass 1: the logarithms (the start one cached from the previous interval)...
+        i = act[a]
+        act_da[a] = log_cache[i] if log_step[i] == k_step - 1 else math.log(np.float64(I0[i]) + eps)
+        l1 = math.log(np.float64(I1[i]) + eps)
+        act_l1[a] = l1
+        log_cache[i] = l1
+        log_step[i] = k_step
     for a in range(nc):  # ...D at both ends, and the crossings: floor(D / Cp) up or (-D / Cn) down
         i = act[a]
         r = ref[i]
@@ -291,6 +297,9 @@ class NumbaESIM:
         self.refractory = float(refractory)
         n = cp.shape[0]
         self._mask = np.zeros((n + 7) // 8 * 8, np.uint8)
+        self._log_cache = np.empty(n, np.float64)
+        self._log_step = np.full(n, -2, np.int64)
+        self._k = 0
         self._scratch = (np.empty(n + 8, np.int64), np.empty(n, np.float64), np.empty(n, np.float64),
                          np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64))
 
@@ -301,6 +310,8 @@ class NumbaESIM:
         if ref_offset is not None:
             self.ref -= ref_offset
         self.last = np.full(I.shape[0], NEVER, np.int64)
+        self._log_step.fill(-2)
+        self._k = 0
         up = np.exp(self.ref + self.cp) * (1.0 - MARGIN) - self.eps
         down = np.exp(self.ref - self.cn) * (1.0 + MARGIN) - self.eps
         self.hi = np.where(up > 0, up * (1.0 - F32_SLACK), -1.0).astype(np.float32)
@@ -313,6 +324,7 @@ class NumbaESIM:
         """
         out = _step(self.I, I1, self.ref, self.last, self.lo, self.hi, self.cp, self.cn, self.eps,
                     self.leak, float(ta), float(tb) - float(ta), self.refractory, *shots,
-                    self.width, self._mask, *self._scratch)
+                    self.width, self._k, self._log_cache, self._log_step, self._mask, *self._scratch)
         self.I = I1
+        self._k += 1
         return out

@@ -6,8 +6,6 @@ Frames become float32 luminance in [0, 1]; the per-pixel state and the per-inter
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
@@ -41,7 +39,32 @@ def to_luminance(frame: np.ndarray, height: int, width: int) -> np.ndarray:
         )
     if a.dtype.kind != "f":
         raise EventValidationError(f"frame: expected uint8 or float in [0, 1], got dtype {a.dtype}")
+    finite = np.isfinite(a)
+    if not finite.all():
+        row, col = (int(v) for v in np.argwhere(~finite)[0])
+        raise EventValidationError(
+            f"frame: value {float(a[row, col])!r} at row {row}, column {col}; expected finite intensities "
+            "(uint8 0..255 or float 0..1)"
+        )
     return np.clip(a, 0.0, 1.0, dtype=np.float32).reshape(-1)
+
+
+#: Frame times beyond this (µs, about 285 years) lose microseconds in the simulator's float64 time.
+MAX_TIME_US = 2**53
+
+
+def check_time(t_us: float) -> float:
+    """A frame time in µs as a float, refused when NaN/infinite or beyond +-2**53 µs."""
+    try:
+        exact = int(t_us)
+    except (TypeError, ValueError, OverflowError):
+        raise EventValidationError(f"frame time {t_us!r} µs: expected a finite number of microseconds") from None
+    if abs(exact) > MAX_TIME_US:
+        raise EventValidationError(
+            f"frame time {t_us!r} µs: beyond +-2**53 µs (about 285 years), where the simulator's time "
+            "is no longer exact; shift the timestamps towards 0"
+        )
+    return float(t_us)
 
 
 class EventSimulator:
@@ -89,21 +112,22 @@ class EventSimulator:
 
     def reset(self, frame: np.ndarray, t_us: float) -> None:
         """Start (or restart) at `frame`, time `t_us`: reference = its log intensity; no events."""
+        t = check_time(t_us)
         I = to_luminance(frame, self.height, self.width)
         offset = None
         if self.config.leak_hz > 0:  # random leak phase, so leak events are not synchronous
             offset = self._phase * self.thresholds.cp_map
         self._model.start(I, offset)
         self._started = True
-        self._t_prev = float(t_us)
+        self._t_prev = t
 
     def feed(self, frame: np.ndarray, t_us: float) -> EventStream:
         """Events in (previous time, t_us] from linear log-intensity change; starts if needed."""
         if not self._started:
             self.reset(frame, t_us)
             return EventStream.empty(self.width, self.height)
-        t = float(t_us)
-        if not math.isfinite(t) or t <= self._t_prev:
+        t = check_time(t_us)
+        if t <= self._t_prev:
             raise EventValidationError(
                 f"frame time {t_us!r} µs: timestamps must strictly increase "
                 f"(previous frame at {self._t_prev!r} µs)"

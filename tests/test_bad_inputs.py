@@ -1,0 +1,543 @@
+"""The bad-input catalogue: one row per bad input tried, with its command and the message expected.
+
+Each row is (id, command line or call, expected message fragment). A command line runs `egvsr` in
+process; it must exit with status 2 and end with one `... error: ...` line containing the fragment,
+with no traceback (argparse rejects malformed arguments the same way, `egvsr CMD: error: ...`). A
+call row runs a library call that must raise an `EgvsrError` whose one-line message contains it.
+Placeholders `{name}` in a command are files of the `bad` fixture below (`{tmp}`: its folder).
+
+Related rows live next to the code they exercise (tests/test_io_errors.py, test_render_errors.py,
+test_represent_errors.py, ...); the reliability suite adds: tests/test_fuzz_readers.py and
+test_fuzz_kernels.py (random damaged files and extreme streams), test_interrupt.py (kill -9 during
+convert / voxelize / simulate / render / train; train also in test_train.py), and
+test_untrusted_checkpoints.py (crafted pickles against every loading entry point).
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from _reliability import check_message
+from egvsr.cli import main
+from egvsr.errors import EgvsrError
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bad input: `argv` for the CLI, or `call(files)` for the library; `expect` in the message."""
+
+    id: str
+    expect: str
+    argv: tuple[str, ...] = ()
+    call: Callable[[dict], object] | None = None
+    what: str = ""  # the call, in words (call rows)
+
+    def __str__(self) -> str:
+        return " ".join(("egvsr", *self.argv)) if self.argv else self.what
+
+
+def cli(id: str, expect: str, *argv: str) -> Row:
+    return Row(id, expect, argv=tuple(argv))
+
+
+def call(id: str, expect: str, what: str, fn: Callable[[dict], object]) -> Row:
+    return Row(id, expect, call=fn, what=what)
+
+
+# ---- library calls of the call rows -----------------------------------------------------------------
+def _stream(t, x=(0, 0), width=4, height=3, p=(1, 1)):
+    from egvsr.events import EventStream
+
+    return EventStream(np.asarray(x, np.uint16), np.zeros(len(x), np.uint16), np.asarray(t, np.int64),
+                       np.asarray(p, np.int8), width, height)
+
+
+def _voxel(stream_kw: dict, *args):
+    from egvsr.events.represent import voxel_grid
+
+    return voxel_grid(_stream(**stream_kw), *args)
+
+
+def _frames(images, t):
+    from egvsr.events.frames import Frames
+
+    return Frames(images, np.asarray(t))
+
+
+def _sim_feed(frames):
+    from egvsr.events.simulate import EventSimulator
+
+    sim = EventSimulator(4, 3)
+    for t, f in enumerate(frames):
+        sim.feed(f, t * 1000)
+
+
+def _model_call(lr_size, out_size, fill: float = 0.0):
+    from egvsr.models import build_model
+
+    m = build_model("videoinr-tiny")
+    return m.render(torch.full((1, 2, 3, *lr_size), fill), torch.zeros(1, 1), out_size)
+
+
+I64 = np.iinfo(np.int64)
+
+ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
+    # ---- egvsr info ------------------------------------------------------------------------------
+    cli("info-missing-file", "nope.h5: no such file", "info", "{tmp}/nope.h5"),
+    cli("info-empty-file", "file is empty; expected an event recording", "info", "{empty}"),
+    cli("info-text-file", "not a recognised event recording", "info", "{text}"),
+    cli("info-truncated-hdf5", "truncated", "info", "{truncated}"),
+    cli("info-hdf5-unknown-layout", "HDF5 file of an unknown layout (top-level keys ['voxels'])", "info",
+        "{unknown_h5}"),
+    cli("info-missing-size-attr", "missing root attribute 'width'", "info", "{no_width}"),
+    cli("info-zero-width-attr", "the egvsr file gives a sensor of 0x260 (W x H); expected 1..65535", "info",
+        "{zero_width}"),
+    cli("info-text-width-attr", "root attribute 'width' = 'wide', expected an integer", "info",
+        "{text_width}"),
+    cli("info-newer-version", "is not supported; expected version <= 1 (written by a newer egvsr?", "info",
+        "{newer}"),
+    cli("info-newer-version-number", "egvsr layout version 7 is not supported", "info", "{newer}"),
+    cli("info-num-events-mismatch", "attribute num_events = 99 but the event arrays hold 10", "info",
+        "{num_events}"),
+    cli("info-mismatched-lengths", "mismatched lengths", "info", "{lengths}"),
+    cli("info-float-x", "'events/x' has dtype float64, expected integers", "info", "{float_x}"),
+    cli("info-2d-t", "'events/t' has shape (10, 2), expected 1-D", "info", "{t_2d}"),
+    cli("info-missing-key", "missing key 'events/p' required by the egvsr layout", "info", "{no_p}"),
+    cli("info-bad-frames", "'frames/images' has shape (2, 3, 4) dtype float32, expected uint8", "info",
+        "{bad_frames}"),
+    cli("info-frame-times-not-increasing", "'frames/t' must strictly increase; fails at index 1", "info",
+        "{frame_times}"),
+    cli("info-sensor-size-argument", "argument --sensor-size: '0x5': both sides must be at least 1 pixel", "info",
+        "{good}", "--sensor-size", "0x5"),
+    cli("info-evt3-header-without-size", "names no sensor size", "info", "{evt3_nosize}"),
+    cli("info-prophesee-zero-size", "header gives a sensor size of (0, 0)", "info", "{evt3_zero}"),
+    cli("info-ced-bad-packet", "packet has shape (3, 3) dtype float64, expected (N, 4)", "info", "{ced_shape}"),
+    cli("info-ced-nan-time", "column 0 (t_ns) of event 0 is nan, expected a finite time", "info", "{ced_nan}"),
+    cli("info-e2vid-nan-time", "events/ts[0] = nan, expected finite seconds", "info", "{e2vid_nan}"),
+    cli("info-e2vid-nan-frame-time", "attribute 'timestamp' is nan, expected finite seconds", "info",
+        "{e2vid_nan_frame}"),
+    cli("info-aedat4-garbage", "not a readable AEDAT4 file", "info", "{aedat_junk}"),
+    cli("info-dat-unterminated-header", "the dat file ends inside a '%' header line", "info", "{dat_hang}"),
+    cli("info-aedat4-header-panics-the-decoder", "not a readable AEDAT4 file (PanicException: range start index",
+        "info", "{aedat_panic}"),
+    cli("info-hdf5-signature-garbage", "not a readable HDF5 file", "info", "{sig_junk}"),
+    # ---- egvsr convert ---------------------------------------------------------------------------
+    cli("convert-missing-input", "nope.h5: no such file", "convert", "{tmp}/nope.h5", "{tmp}/out.h5"),
+    cli("convert-output-exists", "output already exists; choose another path or pass --overwrite",
+        "convert", "{good}", "{exists}"),
+    cli("convert-onto-its-input", "output is the input file", "convert", "{good}", "{good}", "--overwrite"),
+    cli("convert-unsorted", "timestamps in events/t decrease at index 5", "convert", "{unsorted}", "{tmp}/o1.h5"),
+    cli("convert-outside-sensor", "events/x[3] = 500 is outside the 346x260 sensor", "convert", "{outside}",
+        "{tmp}/o2.h5"),
+    cli("convert-bad-polarity", "events/p[2] = 0, expected -1 or +1", "convert", "{bad_p}", "{tmp}/o3.h5"),
+    cli("convert-e2vid-nan", "events/ts[0] = nan", "convert", "{e2vid_nan}", "{tmp}/o4.h5"),
+    cli("convert-sensor-size-text", "argument --sensor-size: 'big': expected HxW", "convert", "{good}", "{tmp}/o5.h5",
+        "--sensor-size", "big"),
+    # ---- egvsr voxelize --------------------------------------------------------------------------
+    cli("voxelize-no-window-choice", "one of the arguments --between-frames --window-ms is required",
+        "voxelize", "{good}", "{tmp}/v.h5"),
+    cli("voxelize-zero-bins", "bins: expected an integer >= 1, got 0", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "10", "--bins", "0"),
+    cli("voxelize-negative-window", "'-5': expected a positive number", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "-5"),
+    cli("voxelize-window-below-1us", "is shorter than 1 µs", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "0.0001"),
+    cli("voxelize-between-frames-without-frames", "--between-frames needs at least 2 frame timestamps",
+        "voxelize", "{events_only}", "{tmp}/v.h5", "--between-frames"),
+    cli("voxelize-empty-recording", "has no events to place --window-ms windows on", "voxelize", "{empty_rec}",
+        "{tmp}/v.h5", "--window-ms", "10"),
+    cli("voxelize-size-malformed", "argument --size: '10x': expected HxW", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "10", "--size", "10x"),
+    cli("voxelize-size-too-large", "target height: expected at most 65535 pixels", "voxelize", "{good}",
+        "{tmp}/v.h5", "--window-ms", "10", "--size", "70000x5"),
+    cli("voxelize-threads-zero", "threads: expected an integer in 1..", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "10", "--threads", "0"),
+    cli("voxelize-tau-negative", "'-1': expected a positive number", "voxelize", "{good}", "{tmp}/v.h5",
+        "--window-ms", "10", "--repr", "timesurface", "--tau-ms", "-1"),
+    cli("voxelize-output-exists", "output already exists", "voxelize", "{good}", "{exists}", "--window-ms", "10"),
+    cli("voxelize-unsorted-input", "timestamps in events/t decrease at index 5", "voxelize", "{unsorted}",
+        "{tmp}/v.h5", "--window-ms", "1"),
+    # ---- egvsr simulate --------------------------------------------------------------------------
+    cli("simulate-missing-input", "nope: no such file or folder", "simulate", "{tmp}/nope", "{tmp}/s.h5",
+        "--fps", "25"),
+    cli("simulate-text-as-video", "cannot read this file as a video", "simulate", "{text}", "{tmp}/s.h5", "--fps",
+        "25"),
+    cli("simulate-empty-folder", "no images", "simulate", "{empty_dir}", "{tmp}/s.h5", "--fps", "25"),
+    cli("simulate-folder-without-times", "pass --fps", "simulate", "{frames_dir}", "{tmp}/s.h5"),
+    cli("simulate-corrupt-image", "cannot read this image", "simulate", "{corrupt_png_dir}", "{tmp}/s.h5",
+        "--fps", "25"),
+    cli("simulate-negative-threshold", "contrast thresholds must be positive", "simulate", "{frames_dir}",
+        "{tmp}/s.h5", "--fps", "25", "--cp", "-0.1"),
+    cli("simulate-threshold-range-reversed", "range LO HI must have LO <= HI", "simulate", "{frames_dir}",
+        "{tmp}/s.h5", "--fps", "25", "--cp", "0.5", "0.1"),
+    cli("simulate-sigma-nan", "sigma: expected a finite number", "simulate", "{frames_dir}", "{tmp}/s.h5",
+        "--fps", "25", "--sigma", "nan"),
+    cli("simulate-cn-ratio-negative", "expected a positive mean and a non-negative std", "simulate",
+        "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--cn-ratio", "-1", "0.1"),
+    cli("simulate-seed-negative", "seed: expected a non-negative integer", "simulate", "{frames_dir}",
+        "{tmp}/s.h5", "--fps", "25", "--seed", "-3"),
+    cli("simulate-output-exists", "output already exists", "simulate", "{frames_dir}", "{exists}", "--fps", "25"),
+    # ---- egvsr make-sample -----------------------------------------------------------------------
+    cli("make-sample-zero-size", "argument --size: '0x10': both sides must be at least 1 pixel", "make-sample",
+        "{tmp}/m.h5", "--size", "0x10"),
+    cli("make-sample-negative-seconds", "'-1': expected a positive number", "make-sample", "{tmp}/m.h5",
+        "--seconds", "-1"),
+    cli("make-sample-negative-gt", "gt_per_interval", "make-sample", "{tmp}/m.h5", "--gt-per-interval", "-2"),
+    cli("make-sample-output-exists", "output already exists", "make-sample", "{exists}"),
+    # ---- egvsr train -----------------------------------------------------------------------------
+    cli("train-missing-config", "config file not found", "train", "{tmp}/nope.yaml"),
+    cli("train-unknown-key", "unknown config key 'train.lrr' (did you mean 'lr'?)", "train", "{cfg_typo}"),
+    cli("train-yaml-syntax", "bad.yaml: not valid YAML (line 2, column 1:", "train", "{cfg_syntax}"),
+    cli("train-override-without-value", "expected key=value", "train", "{cfg_ok}", "--set", "train.lr"),
+    cli("train-override-out-of-range", "train.batch_size", "train", "{cfg_ok}", "--set", "train.batch_size=0"),
+    cli("train-missing-recording", "missing.h5", "train", "{cfg_missing_data}"),
+    # ---- egvsr eval ------------------------------------------------------------------------------
+    cli("eval-missing-checkpoint", "checkpoint not found", "eval", "{tmp}/nope.pt", "--data", "sample:1"),
+    cli("eval-junk-checkpoint", "not a checkpoint file (neither a PyTorch zip archive nor a pickle)", "eval",
+        "{junk_ck}", "--data", "sample:1"),
+    cli("eval-empty-checkpoint", "not a checkpoint file (neither a PyTorch zip archive nor a pickle, it is empty)",
+        "eval", "{empty}", "--data", "sample:1"),
+    cli("eval-truncated-checkpoint", "not a readable checkpoint (corrupted or truncated?)", "eval",
+        "{truncated_ck}", "--data", "sample:1"),
+    cli("eval-malicious-checkpoint", "refused to load: the checkpoint contains objects other than tensors and "
+        "plain values (it could run code when unpickled); only egvsr checkpoints are accepted (it references "
+        "'exec')", "eval", "{evil_ck}", "--data", "sample:1"),
+    cli("eval-negative-scale", "'-2': expected a positive number", "eval", "{ck}", "--data", "sample:1",
+        "--scales", "-2"),
+    cli("eval-unknown-protocol", "nope", "eval", "{ck}", "--data", "sample:1", "--protocol", "nope"),
+    cli("eval-missing-data", "nope.h5", "eval", "{ck}", "--data", "{tmp}/nope.h5", "--scales", "2"),
+    cli("eval-config-yaml-syntax", "bad.yaml: not valid YAML (line 2, column 1: expected ',' or ']'", "eval",
+        "{ck}", "--data", "sample:1", "--config", "{cfg_syntax}"),
+    cli("eval-config-not-a-mapping", "expected a mapping of ['protocol', 'queries', 'scales'], got list", "eval",
+        "{ck}", "--data", "sample:1", "--config", "{eval_list}"),
+    cli("eval-config-scale-text", "--scales: 'big' is not a number", "eval", "{ck}", "--data", "sample:1",
+        "--config", "{eval_scale_text}"),
+    cli("eval-config-unknown-key", "unknown key 'scale'", "eval", "{ck}", "--data", "sample:1", "--config",
+        "{eval_typo}"),
+    # ---- egvsr render ----------------------------------------------------------------------------
+    cli("render-no-output", "give at least one output", "render", "{good}", "{ck}", "--scale", "2"),
+    cli("render-missing-input", "input not found", "render", "{tmp}/nope.h5", "{ck}", "--scale", "2",
+        "--png", "{tmp}/r"),
+    cli("render-scale-above-cap", "above the cap of model 'egvsr-tiny'", "render", "{good}", "{ck}",
+        "--scale", "1000", "--png", "{tmp}/r"),
+    cli("render-scale-zero", "'0': expected a positive number", "render", "{good}", "{ck}", "--scale", "0",
+        "--png", "{tmp}/r"),
+    cli("render-roi-outside", "--roi 20 0 50 10: the box x 20..70", "render", "{good}", "{ck}", "--scale", "2",
+        "--roi", "20", "0", "50", "10", "--png", "{tmp}/r"),
+    cli("render-tile-too-small", "--tile 3: expected 0 (no tiling) or a tile side of at least 8", "render",
+        "{good}", "{ck}", "--scale", "2", "--tile", "3", "--png", "{tmp}/r"),
+    cli("render-degrade-below-1", "--degrade downscales by the scale, so it must be >= 1", "render", "{good}",
+        "{ck}", "--scale", "0.5", "--degrade", "--png", "{tmp}/r"),
+    cli("render-same-output-twice", "the same path is given for two outputs", "render", "{good}", "{ck}",
+        "--scale", "2", "--mp4", "{tmp}/v.mp4", "--side-by-side", "{tmp}/v.mp4"),
+    cli("render-output-exists", "output already exists", "render", "{good}", "{ck}", "--scale", "2",
+        "--mp4", "{exists}"),
+    cli("render-output-budget", "above --max-output-gb 1e-09", "render", "{good}", "{ck}", "--scale", "2",
+        "--png", "{tmp}/r", "--max-output-gb", "1e-9"),
+    cli("render-memory-budget", "of memory at once for 112x80 output frames", "render", "{good}", "{ck}",
+        "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "1e-6"),
+    cli("render-chunk-size-zero", "--chunk-size 0: expected a positive number of output pixels", "render",
+        "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--chunk-size", "0"),
+    cli("render-wrong-model", "holds model 'egvsr-tiny', expected 'videoinr'", "render", "{good}", "{ck}",
+        "--scale", "2", "--png", "{tmp}/r", "--model", "videoinr"),
+    cli("render-foreign-torch-file", "not an egvsr checkpoint", "render", "{good}", "{foreign_ck}", "--scale",
+        "2", "--png", "{tmp}/r"),
+    cli("render-nan-weights", "expected finite weights", "render", "{good}", "{nan_ck}", "--scale", "2",
+        "--png", "{tmp}/r"),
+    cli("render-malicious-checkpoint", "could run code when unpickled", "render", "{good}", "{evil_ck}",
+        "--scale", "2", "--png", "{tmp}/r"),
+    cli("render-events-only-recording", "rendering needs frames", "render", "{events_only}", "{ck}", "--scale",
+        "2", "--png", "{tmp}/r"),
+    cli("render-times-outside", "--times", "render", "{good}", "{ck}", "--scale", "2", "--times", "99s",
+        "--png", "{tmp}/r"),
+    cli("render-times-not-a-time", "--times", "render", "{good}", "{ck}", "--scale", "2", "--times", "soon",
+        "--png", "{tmp}/r"),
+    cli("render-last-frame-out-of-range", "--last-frame", "render", "{good}", "{ck}", "--scale", "2",
+        "--last-frame", "500", "--png", "{tmp}/r"),
+    # ---- egvsr demo / show -------------------------------------------------------------------------
+    cli("demo-output-exists", "demo folder already exists", "demo", "--output", "{exists}"),
+    cli("demo-missing-checkpoint", "checkpoint not found", "demo", "--checkpoint", "{tmp}/nope.pt",
+        "--output", "{tmp}/demo"),
+    cli("demo-malicious-checkpoint", "refused to load", "demo", "--checkpoint", "{evil_ck}", "--output",
+        "{tmp}/demo"),
+    cli("demo-negative-seconds", "'-1': expected a positive number", "demo", "--seconds", "-1"),
+    cli("show-missing-file", "nope.h5: no such file", "show", "{tmp}/nope.h5", "--out", "{tmp}/p.png"),
+    cli("show-text-file", "not a recognised event recording", "show", "{text}", "--out", "{tmp}/p.png"),
+    cli("show-output-exists", "already exists", "show", "{good}", "--out", "{exists}"),
+    cli("show-truncated-hdf5", "truncated", "show", "{truncated}", "--out", "{tmp}/p.png"),
+    cli("unknown-command", "invalid choice: 'frobnicate'", "frobnicate"),
+    # ---- library calls -----------------------------------------------------------------------------
+    call("stream-unsorted", "events.t: timestamps decrease at index 1 (5 -> 3 µs)",
+         "EventStream(t=[5, 3])", lambda f: _stream([5, 3])),
+    call("stream-outside-sensor", "events.x: coordinate 9 at index 1 is outside the sensor",
+         "EventStream(x=[0, 9], width=4)", lambda f: _stream([1, 2], x=(0, 9))),
+    call("stream-polarity-zero", "events.p: expected polarity -1/+1, found 0 at index 0",
+         "EventStream(p=[0, 1])", lambda f: _stream([1, 2], p=(0, 1))),
+    call("read-window-nan", "t0: expected a finite time in microseconds, got nan",
+         "read_events(good, t0=nan)", lambda f: __import__("egvsr.events.io", fromlist=["x"]).read_events(
+             f["good"], t0=float("nan"))),
+    call("voxel-window-beyond-int64", "is outside the int64 microsecond range",
+         "voxel_grid(t_start=0, t_end=2**63)", lambda f: _voxel({"t": [1, 2]}, 5, 0, 2**63)),
+    call("voxel-window-overflows-int64", "a span of 18446744073709551615 us",
+         "voxel_grid(t_start=int64 min, t_end=int64 max)", lambda f: _voxel({"t": [1, 2]}, 5, I64.min, I64.max)),
+    call("voxel-empty-window", "expected t_end > t_start", "voxel_grid(t_start=10, t_end=10)",
+         lambda f: _voxel({"t": [1, 2]}, 5, 10, 10)),
+    call("frames-float-images", "frames.images: expected uint8, got dtype float32",
+         "Frames(float32 images)", lambda f: _frames(np.zeros((2, 3, 4, 3), np.float32), [0, 1])),
+    call("frames-duplicate-times", "frames.t: timestamps must strictly increase; duplicated at index 1",
+         "Frames(t=[0, 0])", lambda f: _frames(np.zeros((2, 3, 4, 3), np.uint8), [0, 0])),
+    call("simulator-nan-frame", "frame: value nan at row 0, column 0",
+         "EventSimulator.feed(NaN frame)", lambda f: _sim_feed([np.zeros((3, 4)), np.full((3, 4), np.nan)])),
+    call("simulator-time-beyond-2**53", "beyond +-2**53 µs",
+         "EventSimulator.feed(t=2**60)", lambda f: __import__("egvsr.events.simulate", fromlist=["x"])
+         .EventSimulator(4, 3).feed(np.zeros((3, 4)), 2**60)),
+    call("evtexture-nan-voxel", "voxels_f/000000[1, 2, 3] (bin, row, column) is nan",
+         "Recording.open(EvTexture clip).read_voxels(0)", lambda f: __import__(
+             "egvsr.datasets", fromlist=["x"]).Recording.open(f["evtexture_nan"]).read_voxels(0)),
+    call("tensors-file-nan", "'tensors'[1, 0, 2, 3] (window, ...) is nan",
+         "read_tensors(damaged voxelize output)", lambda f: __import__(
+             "egvsr.events.represent", fromlist=["x"]).read_tensors(f["tensors_nan"])),
+    call("model-nan-input", "lr: value nan at index (0, 0, 0, 0, 0); expected finite values",
+         "videoinr-tiny.render(lr full of NaN)", lambda f: _model_call((4, 4), (8, 8), fill=float("nan"))),
+    call("model-output-size-beyond-cap", "exceeds max_scale",
+         "videoinr-tiny.render(out_size far above max_scale)", lambda f: _model_call((4, 4), (4000, 4000))),
+]
+
+
+# ---- the files the rows refer to ------------------------------------------------------------------------
+def _ours(path: Path, x, y, t, p, width=346, height=260, attrs=None, **datasets) -> Path:
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "egvsr", "version": 1, "width": width, "height": height, **(attrs or {})})
+        for k, v, dt in (("x", x, np.uint16), ("y", y, np.uint16), ("t", t, np.int64), ("p", p, np.int8)):
+            if v is not None:
+                f.create_dataset(f"events/{k}", data=np.asarray(v, dt))
+        for key, value in datasets.items():
+            f.create_dataset(key.replace("__", "/"), data=value)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> dict[str, Path]:
+    import cv2
+
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.render_model import save_untrained
+    from egvsr.events.simulate import make_sample
+    from test_datasets_files import write_evtexture
+    from test_io_layouts import write_aedat4, write_e2vid, write_evt3
+
+    d = tmp_path_factory.mktemp("bad-inputs")
+    f: dict[str, Path] = {"tmp": d}
+    f["good"] = make_sample(d / "good.h5", seed=1, seconds=0.12, size=(40, 56), fps=25.0, progress=False)
+    f["ck"] = save_untrained("egvsr-tiny", d / "tiny.pt")
+    (d / "exists").write_text("a previous output\n")
+    f["exists"] = d / "exists"
+    (d / "empty.h5").write_bytes(b"")
+    f["empty"] = d / "empty.h5"
+    (d / "notes.h5").write_text("these are not events\n")
+    f["text"] = d / "notes.h5"
+    data = f["good"].read_bytes()
+    (d / "truncated.h5").write_bytes(data[: len(data) // 2])
+    f["truncated"] = d / "truncated.h5"
+    with h5py.File(d / "unknown.h5", "w") as h:
+        h.create_dataset("voxels/000000", data=np.zeros((2, 3)))
+    f["unknown_h5"] = d / "unknown.h5"
+    n = 10
+    x, y, t, p = np.arange(n) % 346, np.arange(n) % 260, np.arange(n) * 10, np.where(np.arange(n) % 2, 1, -1)
+    f["no_width"] = _ours(d / "no_width.h5", x, y, t, p)
+    with h5py.File(f["no_width"], "r+") as h:
+        del h.attrs["width"]
+    f["newer"] = _ours(d / "newer.h5", x, y, t, p, attrs={"version": 7})
+    f["zero_width"] = _ours(d / "zero_width.h5", x * 0, y, t, p, attrs={"width": 0})
+    f["text_width"] = _ours(d / "text_width.h5", x, y, t, p, attrs={"width": "wide"})
+    f["num_events"] = _ours(d / "num_events.h5", x, y, t, p, attrs={"num_events": 99})
+    f["lengths"] = _ours(d / "lengths.h5", x, y[:5], t, p)
+    f["float_x"] = _ours(d / "float_x.h5", None, y, t, p, events__x=np.zeros(n))
+    f["t_2d"] = _ours(d / "t_2d.h5", x, y, None, p, events__t=np.zeros((n, 2), np.int64))
+    f["no_p"] = _ours(d / "no_p.h5", x, y, t, None)
+    f["bad_frames"] = _ours(d / "bad_frames.h5", x, y, t, p, frames__images=np.zeros((2, 3, 4), np.float32),
+                            frames__t=np.array([0, 1]))
+    f["frame_times"] = _ours(d / "frame_times.h5", x, y, t, p, frames__images=np.zeros((2, 260, 346, 3), np.uint8),
+                             frames__t=np.array([5, 5]))
+    f["unsorted"] = _ours(d / "unsorted.h5", x, y, np.array([0, 1, 2, 3, 4, 2, 6, 7, 8, 9]), p)
+    f["outside"] = _ours(d / "outside.h5", np.array([0, 1, 2, 500, 4, 5, 6, 7, 8, 9]), y, t, p)
+    f["bad_p"] = _ours(d / "bad_p.h5", x, y, t, np.array([1, -1, 0, 1, 1, 1, 1, 1, 1, 1]))
+    f["events_only"] = _ours(d / "events_only.h5", x, y, t, p)
+    f["empty_rec"] = _ours(d / "empty_rec.h5", [], [], [], [])
+    (d / "nosize.raw").write_bytes(b"% evt 3.0\n% end\n" + bytes(8))
+    f["evt3_nosize"] = d / "nosize.raw"
+    write_evt3(d / "zero.raw", [1], [1], [5], [True], 0, 0)
+    f["evt3_zero"] = d / "zero.raw"
+    ced = d / "ced_shape"
+    ced.mkdir()
+    np.save(ced / "1000.npy", np.zeros((3, 3)))
+    f["ced_shape"] = ced
+    ced = d / "ced_nan"
+    ced.mkdir()
+    np.save(ced / "1000.npy", np.array([[np.nan, 1, 1, 1], [2000.0, 1, 1, 0]]))
+    f["ced_nan"] = ced
+    write_e2vid(d / "e2vid_nan.h5", [1, 2], [1, 2], [np.nan, 10.0], [True, False], sensor_resolution=(8, 8))
+    f["e2vid_nan"] = d / "e2vid_nan.h5"
+    write_e2vid(d / "e2vid_nan_frame.h5", [1, 2], [1, 2], [1.0, 10.0], [True, False],
+                frames=[(np.zeros((8, 8), np.uint8), 0.0, "greyscale")])
+    with h5py.File(d / "e2vid_nan_frame.h5", "r+") as h:
+        h["images/image000000000"].attrs["timestamp"] = np.nan
+    f["e2vid_nan_frame"] = d / "e2vid_nan_frame.h5"
+    (d / "junk.aedat4").write_bytes(b"#!AER-DAT4.0\r\n" + bytes(range(50)))
+    f["aedat_junk"] = d / "junk.aedat4"
+    write_aedat4(d / "panic.aedat4", [([1, 2], [1, 2], [1, 2], [True, False])], 8, 8)
+    data = bytearray((d / "panic.aedat4").read_bytes())
+    data[18] = 0xFF  # an IOHeader offset pointing far outside the header: the Rust decoder panics
+    (d / "panic.aedat4").write_bytes(bytes(data))
+    f["aedat_panic"] = d / "panic.aedat4"
+    (d / "hang.dat").write_bytes(b"% Data file containing CD events.\n% Height 24\n% Width 32\n%")  # hung expelliarmus
+    f["dat_hang"] = d / "hang.dat"
+    (d / "sig.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(200)))
+    f["sig_junk"] = d / "sig.h5"
+    # frames for simulate
+    f["empty_dir"] = d / "no_frames"
+    f["empty_dir"].mkdir()
+    f["frames_dir"] = d / "frames"
+    f["frames_dir"].mkdir()
+    for i in range(3):
+        cv2.imwrite(str(f["frames_dir"] / f"{i:03d}.png"), np.full((8, 10), 40 * i, np.uint8))
+    f["corrupt_png_dir"] = d / "corrupt_frames"
+    shutil.copytree(f["frames_dir"], f["corrupt_png_dir"])
+    (f["corrupt_png_dir"] / "001.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    # configs
+    base = {"name": "x", "device": "cpu", "output_root": str(d / "exp"), "model": {"name": "egvsr-tiny"},
+            "data": {"train": {"recordings": [str(f["good"])], "patch_size": 12, "bins": 8}, "val": {}},
+            "train": {"iterations": 1, "batch_size": 1}}
+    for name, cfg in (("cfg_ok", base), ("cfg_typo", {**base, "train": {"lrr": 0.1}}),
+                      ("cfg_missing_data", {**base, "data": {"train": {"recordings": [str(d / "missing.h5")]},
+                                                             "val": {}}})):
+        (d / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+        f[name] = d / f"{name}.yaml"
+    (d / "bad.yaml").write_text("train: [unclosed\n")
+    f["cfg_syntax"] = d / "bad.yaml"
+    for name, text in (("eval_list", "- 2\n- 4\n"), ("eval_scale_text", "scales: [big]\n"),
+                       ("eval_typo", "scale: [2]\n")):
+        (d / f"{name}.yaml").write_text(text)
+        f[name] = d / f"{name}.yaml"
+    # checkpoints
+    (d / "junk.pt").write_bytes(b"hello world")
+    f["junk_ck"] = d / "junk.pt"
+    ck = f["ck"].read_bytes()
+    (d / "truncated.pt").write_bytes(ck[: len(ck) // 2])
+    f["truncated_ck"] = d / "truncated.pt"
+    torch.save({"weights": torch.zeros(3)}, d / "foreign.pt")
+    f["foreign_ck"] = d / "foreign.pt"
+    (d / "evil.pt").write_bytes(pickle.dumps(_Evil(d / "PWNED"), protocol=2))
+    f["evil_ck"] = d / "evil.pt"
+    from egvsr.engine.checkpoint import load_checkpoint
+
+    state = load_checkpoint(f["ck"])
+    state["state_dict"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                           for k, v in state["state_dict"].items()}
+    f["nan_ck"] = save_checkpoint(d / "nan.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    # float data files
+    hr = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    _, lr = write_evtexture(d / "evtexture", "clip", hr, 2)
+    with h5py.File(lr, "r+") as h:
+        v = h["voxels_f/000000"][()]
+        v[1, 2, 3] = np.nan
+        h["voxels_f/000000"][...] = v
+    f["evtexture_nan"] = lr
+    with h5py.File(d / "tensors.h5", "w") as h:
+        h.attrs["format"] = "egvsr-tensors"
+        tensors = np.zeros((2, 1, 4, 5), np.float32)
+        tensors[1, 0, 2, 3] = np.nan
+        h["tensors"], h["t_start"], h["t_end"] = tensors, np.array([0, 10]), np.array([10, 20])
+    f["tensors_nan"] = d / "tensors.h5"
+    return f
+
+
+class _Evil:
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('x')",))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def _row(entry) -> Row:
+    return entry.values[0] if hasattr(entry, "values") else entry
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[_row(r).id for r in ROWS])
+def test_bad_input(row: Row, bad: dict, capsys) -> None:
+    if row.call is not None:
+        with pytest.raises(EgvsrError) as err:
+            row.call(bad)
+        check_message(err.value, row.expect)
+        return
+    argv = [a.format(**bad) for a in row.argv]
+    try:
+        rc = main(argv + (["--no-progress"] if argv[0] in NO_PROGRESS else []))
+    except SystemExit as exc:  # argparse: usage line plus "egvsr CMD: error: ..."
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2, f"{row}: exit status {rc}\n{err}"
+    assert "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert "error: " in line and row.expect in line, f"{row}\nexpected {row.expect!r} in: {line}"
+    assert not (bad["tmp"] / "PWNED").exists(), "a crafted checkpoint ran code"
+    if row.expect.startswith("output already exists") or "exists" in row.id:
+        assert bad["exists"].read_text() == "a previous output\n", "an existing output was touched"
+
+
+NO_PROGRESS = {"convert", "voxelize", "simulate", "make-sample", "train", "render", "demo"}
+
+
+def test_catalogue_has_one_row_per_bad_input():
+    rows = [_row(r) for r in ROWS]
+    ids = [r.id for r in rows]
+    assert len(ids) == len(set(ids)), "duplicate row ids"
+    assert all(r.expect for r in rows)
+    commands = {r.argv[0] for r in rows if r.argv}
+    assert {"info", "convert", "voxelize", "simulate", "make-sample", "train", "eval", "render", "demo",
+            "show"} <= commands
+
+
+# ---- resource guards: the memory a render needs is estimated before anything is written -------------
+def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
+    import egvsr.engine.render as R
+
+    h, w = 80, 112
+    one = R.estimate_memory_bytes((h, w), 1, 1, False)
+    assert one == h * w * 3 * 4 + 2 * h * w * 3  # one float32 frame, and the 8-bit copies
+    assert R.estimate_memory_bytes((h, w), 4, 2, True, 3) == 4 * 2 * 2 * h * w * 12 + 5 * h * w * 3
+    budget, share = R.memory_budget_bytes("cpu")
+    assert budget > 0 and "of memory" in share
+    # a machine too small for one frame: refused with the figures, before any output exists
+    monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (1000, "80% of this machine's 1.2 KB of memory"))
+    out = tmp_path / "frames"
+    with pytest.raises(EgvsrError) as err:
+        R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu")
+    check_message(err.value, "needs about", "of memory at once for 112x80 output frames",
+                  "--max-memory-gb default: 80% of this machine's 1.2 KB of memory", "raise --max-memory-gb")
+    assert not out.exists()
+    # ... and the override lifts it; a smaller budget also means fewer output times per model call
+    job = R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu", fps_factor=3, max_memory_gb=1.0)
+    tight = R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu", fps_factor=3,
+                          max_memory_gb=3 * h * w * 12 * 2 / 1e9)
+    try:
+        assert job.times_per_call == len(job.times) > tight.times_per_call >= 1
+        assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False)
+        assert "in memory at once" in job.describe()
+    finally:
+        job.rec.close()
+        tight.rec.close()
+    assert not out.exists()

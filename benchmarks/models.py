@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from _memory import rss_mb  # noqa: E402  (this folder is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parents[1]
 FULL_CASES = [("65x86", (65, 86), 4.0), ("65x86", (65, 86), 6.5), ("260x346", (260, 346), 6.5)]
 QUICK_CASES = [("17x22", (17, 22), 4.0), ("17x22", (17, 22), 6.5), ("33x44", (33, 44), 6.5)]
@@ -45,14 +47,6 @@ LARGE_LR_PIXELS = 10_000
 OFFICIAL_CPU_MS = {("egvsr", 4.0): 3076, ("egvsr", 6.5): 4249, ("egvsr-large", 4.0): 4807,
                    ("egvsr-large", 6.5): 5639}
 
-
-def rss_mb() -> float:
-    """Current resident set size of this process in MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def setup(spec: dict):

@@ -30,32 +30,22 @@ sys.path.insert(0, str(ROOT))
 
 
 def seconds_per_step(config: Path, overrides: list[str], steps: int = 4) -> float:
-    """CPU seconds of one training step (one thread), timed after a warm-up step."""
-    import torch
+    """CPU seconds of one training step (the trainer's own step, one thread), timed after a warm-up."""
+    import tempfile
 
-    from egvsr.datasets import collate_samples
-    from egvsr.engine.batching import StepBatchSampler
     from egvsr.engine.config import load_config
-    from egvsr.engine.data import build_dataset
-    from egvsr.engine.evaluate import model_inputs
-    from egvsr.engine.losses import charbonnier
-    from egvsr.models import build_model
+    from egvsr.engine.distributed import init_distributed
+    from egvsr.engine.train import Trainer
 
-    cfg = load_config(config, overrides)
-    torch.manual_seed(0)
-    model = build_model(cfg["model"]["name"], **cfg["model"]["options"])
-    data = build_dataset(cfg["data"]["train"], "data.train", mode="train", seed=1)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-6)
-    sampler = StepBatchSampler(len(data), int(cfg["train"]["batch_size"]), data.scale_range, 1, steps + 1,
-                               0, 0, 1)
-    times = []
-    for batch in torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate_samples):
-        t0 = time.process_time()
-        loss = charbonnier(model(**model_inputs(batch, torch.device("cpu"))), batch["hr"])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.process_time() - t0)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(config, [*overrides, "name=calibration", f"output_root={tmp}",
+                                   f"train.iterations={steps + 1}"])
+        trainer = Trainer(cfg, init_distributed("cpu"), progress=False)
+        times = []
+        for batch in trainer._loader():
+            t0 = time.process_time()
+            trainer._train_step(batch)
+            times.append(time.process_time() - t0)
     return sum(times[1:]) / max(1, len(times) - 1)
 
 

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import rss_mb  # noqa: E402  (this folder is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"size": (260, 346), "scale": 6.5, "model": "egvsr", "chunks": [16384, 262144], "tile": 128}
 QUICK = {"size": (40, 52), "scale": 6.5, "model": "egvsr-tiny", "chunks": [4096, 65536], "tile": 16}
@@ -43,14 +45,6 @@ DEFAULT_CHUNK = 65536
 # tensor exactly, and the same row then repeats to within a few MB.
 MMAP_THRESHOLD = 128 * 1024
 
-
-def rss_mb() -> float:
-    """Current resident set size in MB (from /proc)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(spec: dict) -> dict:

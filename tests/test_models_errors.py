@@ -9,14 +9,6 @@ from egvsr.errors import ConfigError, EgvsrError, EventValidationError
 from egvsr.models import build_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def egvsr():
     torch.manual_seed(0)

@@ -22,17 +22,8 @@ def inputs(b: int = 1, k: int = 3, h: int = 7, w: int = 9, t: int = 2, seed: int
     return lr, times, events
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are op-overhead bound: one thread is faster and steadier on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def models(one_thread):
+def models():
     torch.manual_seed(0)
     return {name: build_model(name).eval() for name in MODELS}
 

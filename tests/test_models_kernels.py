@@ -19,14 +19,6 @@ from egvsr.models.sampling import (bracket, nearest_frame, pixel_coords, sample_
                                    temporal_sample, time_to_index)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---- numpy references -------------------------------------------------------------------------
 def np_lerp_index(t: float, steps: int, align_corners: bool) -> float:
     if steps == 1:

@@ -17,14 +17,6 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "egvsr" / "models"
 TARGETS = {"egvsr": 2.6e6, "egvsr-large": 10.2e6, "videoinr": 11.31e6}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_preset_parameter_counts_within_5_percent(name):
     n = count_parameters(name)

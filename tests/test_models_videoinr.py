@@ -9,16 +9,8 @@ from egvsr.models import build_model
 from egvsr.models.videoinr_decoder import unique_inverse
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def model(one_thread):
+def model():
     torch.manual_seed(0)
     return build_model("videoinr-tiny", output_activation="none").eval()
 

@@ -196,8 +196,9 @@ class Trainer:
                 if bar:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
                 last_log, samples = now, 0
-            out_of_time = self._out_of_time(budget > 0 and time.monotonic() - started > budget
-                                            or cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget)
+            out_of_time = (budget > 0 or cpu_budget > 0) and self._out_of_time(
+                budget > 0 and time.monotonic() - started > budget
+                or cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget)
             if self.step % int(t["val_every"]) == 0 or self.step == total or out_of_time:
                 self._validate_and_save(val_log)
             elif self.step % int(t["checkpoint_every"]) == 0:
@@ -213,7 +214,9 @@ class Trainer:
         return self.exp.dir
 
     def _out_of_time(self, local: bool) -> bool:
-        """Stop when any rank's budget is spent (ranks must agree, or the others wait forever)."""
+        """Stop when any rank's budget is spent (ranks must agree, or the others wait forever).
+
+        Only called when a budget is set: it costs a collective per step under torchrun."""
         if not self.info.distributed:
             return local
         return bool(all_reduce_mean(torch.tensor(float(local), device=self.info.device), self.info) > 0)

@@ -94,14 +94,39 @@ def _add_voxelize(sub) -> None:
 
 
 def _run_voxelize(a) -> None:
+    import os
+
+    if _is_egvsr_process():
+        # numba's OpenMP workers spin after each kernel call, on the core the reader and writer
+        # threads need; waiting passively measured 10% faster and 25% less CPU (set before numba
+        # starts them; an explicit setting wins)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from egvsr.events.represent import voxelize_file
 
-    voxelize_file(
-        a.input, a.output, representation=a.repr, bins=a.bins,
-        between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
-        polarity=a.polarity, normalize=a.normalize, threads=a.threads,
-        overwrite=a.overwrite, progress=not a.no_progress, tau_ms=a.tau_ms,
-    )
+    try:
+        voxelize_file(
+            a.input, a.output, representation=a.repr, bins=a.bins,
+            between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
+            polarity=a.polarity, normalize=a.normalize, threads=a.threads,
+            overwrite=a.overwrite, progress=not a.no_progress, tau_ms=a.tau_ms,
+        )
+    finally:
+        if _is_egvsr_process():
+            # The process exits next: take everything alive out of the garbage collector's view, so
+            # the interpreter's final collection skips numba's large object graph (measured: exit in
+            # 0.03 s instead of 0.27 s). Objects are still freed by reference counting; only when
+            # egvsr is this process's command, never for a caller of main() in its own process.
+            import gc
+
+            gc.freeze()
+
+
+def _is_egvsr_process() -> bool:
+    """True when this process runs the `egvsr` command (console script or python -m egvsr)."""
+    import os
+
+    arg0 = sys.argv[0] if sys.argv else ""
+    return os.path.basename(arg0) == "egvsr" or arg0.endswith(os.path.join("egvsr", "__main__.py"))
 
 
 # ---- events: simulate / make-sample (issue: simulator) --------------------------------------

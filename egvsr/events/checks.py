@@ -20,13 +20,16 @@ def first_decrease(t: np.ndarray) -> int:
     n = t.shape[0]
     for start in range(1, n, BLOCK):
         stop = min(n, start + BLOCK)
-        bad = 0
-        for i in range(start, stop):
-            bad |= t[i] < t[i - 1]
+        # two shifted views indexed from 0: `t[i - 1]` with a signed index would make numba test for
+        # negative (wrap-around) indices, which keeps LLVM from vectorizing the loop (4x slower)
+        cur, prev = t[start:stop], t[start - 1:stop - 1]
+        bad = False
+        for j in range(stop - start):
+            bad |= cur[j] < prev[j]
         if bad:
-            for i in range(start, stop):
-                if t[i] < t[i - 1]:
-                    return i
+            for j in range(stop - start):
+                if cur[j] < prev[j]:
+                    return start + j
     return -1
 
 
@@ -64,3 +67,24 @@ def first_not_unit(p: np.ndarray) -> int:
                 if v != 1 and v != -1:
                     return i
     return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def maybe_invalid(x: np.ndarray, y: np.ndarray, p_bytes: np.ndarray, width, height) -> bool:
+    """False when every x < width, y < height and p is +1 or -1, in one pass; True otherwise.
+
+    For x, y uint16 with `width`, `height` as np.uint16 and int8 polarities viewed as uint8 (so the
+    comparisons stay 16 and 8 bits wide and vectorize); -1 is 0xFF and +1 is 0x01, the only bytes b
+    with (b + 1) & 0xFD == 0. A True is only a hint: the caller runs the exact checks
+    (`first_outside`, `first_not_unit`) to find and report the first bad element.
+    """
+    n = x.shape[0]
+    one, mask = np.uint8(1), np.uint8(0xFD)
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        bad = np.uint8(0)
+        for i in range(start, stop):
+            bad |= np.uint8(x[i] >= width) | np.uint8(y[i] >= height) | (np.uint8(p_bytes[i] + one) & mask)
+        if bad:
+            return True
+    return False

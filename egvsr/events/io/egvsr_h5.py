@@ -7,12 +7,13 @@ chunks that hold it. Files without the index (allowed) fall back to bisection ov
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from egvsr.errors import FormatError
+from egvsr.errors import FormatError, InputFileError
 from egvsr.events.io import h5util
 from egvsr.events.io.source import EventSource
 
@@ -20,6 +21,10 @@ FORMAT = "egvsr"
 VERSION = 1
 KEYS = {"x": "events/x", "y": "events/y", "t": "events/t", "p": "events/p"}
 INDEX_KEY = "events/ms_to_idx"
+#: Use the file's bytes directly where the event datasets are stored uncompressed (see `_raw`);
+#: switch off to force every read through h5py (tests, benchmarks).
+RAW_READS = True
+_UNSET = object()
 
 
 def matches(f: h5py.File) -> bool:
@@ -40,6 +45,9 @@ class EgvsrH5Source(EventSource):
 
     layout = "egvsr"
     keys = KEYS
+    # `_read_views` / `_read_arrays_into` return p as stored ("signed"), unchecked: `read_index`
+    # checks it together with x and y
+    _raw_signed_p = True
 
     def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
         self._f = f
@@ -76,6 +84,7 @@ class EgvsrH5Source(EventSource):
                 f"{path}: '{INDEX_KEY}' has dtype {idx.dtype}, expected integer event indices (int64)"
             )
         self._index_t0 = int(idx.attrs.get("t0_us", 0)) if self._index is not None else 0
+        self._raw_plan = _UNSET
         super().__init__(path, sensor_size[1], sensor_size[0], n)
 
     def close(self) -> None:
@@ -90,20 +99,66 @@ class EgvsrH5Source(EventSource):
         p = self._signed_polarity(h5util.read_slice(self._p, i0, i1, path), "signed", i0)
         return x, y, t, p
 
+    def _raw(self):
+        """(fd, RawColumn per field x, y, t, p) when all four datasets can be used as stored, else None.
+
+        Worked out once, on first use (a walk over the chunk index); any unusual storage (filters,
+        unallocated chunks, byte order, external files, a user block, another driver) gives None.
+        """
+        if self._raw_plan is _UNSET:
+            self._raw_plan = None
+            # only the layout's own dtypes: the stored bytes are then the arrays the kernels take
+            fd = h5util.raw_file(self._f) if RAW_READS and self._canonical_dtypes() else None
+            if fd is not None:
+                size = os.fstat(fd).st_size
+                cols = [h5util.raw_column(ds, size) for ds in (self._x, self._y, self._t, self._p)]
+                if all(c is not None for c in cols):
+                    self._raw_plan = (fd, cols)
+        return self._raw_plan
+
+    def _canonical_dtypes(self) -> bool:
+        return all(np.dtype(ds.dtype) == np.dtype(want).newbyteorder("=") for ds, want in
+                   ((self._x, np.uint16), (self._y, np.uint16), (self._t, np.int64), (self._p, np.int8)))
+
+    @property
+    def reads_in_place(self):
+        return self._raw() is not None
+
+    def _contiguous_end(self, i0, i1):
+        raw = self._raw() if i1 > i0 else None
+        if raw is None:
+            return i0
+        return min([i1] + [col.run_end(i0) for col in raw[1]])
+
+    def _read_views(self, i0, i1):
+        raw = self._raw()
+        if raw is None or i1 <= i0 or self._contiguous_end(i0, i1) < i1:
+            return None
+        fd, cols = raw
+        return tuple(h5util.map_view(fd, next(col.pieces(i0, i1))[2], col.dtype, i1 - i0) for col in cols)
+
     def _read_arrays_into(self, i0, i1, buffers):
         n = i1 - i0
         columns = ((self._x, buffers.x), (self._y, buffers.y), (self._t, buffers.t), (self._p, buffers.p))
         if n > len(buffers.t) or any(ds.dtype != buf.dtype for ds, buf in columns):
             return None
+        raw = self._raw() if n else None
         out = []
-        for ds, buf in columns:
+        for k, (ds, buf) in enumerate(columns):
             view = buf[:n]
-            if n:
+            if raw is not None:  # plain reads of the stored bytes: no HDF5 layer in between
+                fd, cols = raw
+                for a, b, offset in cols[k].pieces(i0, i1):
+                    if not h5util.pread_into(fd, view[a - i0:b - i0], offset):
+                        raise InputFileError(
+                            f"{self.path}: read failed while reading '{ds.name.lstrip('/')}' (the "
+                            "file ends early); the file is probably truncated or corrupted"
+                        )
+            elif n:
                 with h5util.translate_read_errors(self.path, ds):
                     ds.read_direct(view, np.s_[i0:i1])
             out.append(view)
-        x, y, t, p = out
-        return x, y, t, self._signed_polarity(p, "signed", i0)
+        return tuple(out)
 
     def _read_t(self, i0, i1):
         return h5util.read_slice(self._t, i0, i1, self.path).astype(np.int64, copy=False)

@@ -8,6 +8,9 @@ and the key, so a user sees what is wrong with *their* file rather than a traceb
 from __future__ import annotations
 
 import contextlib
+import mmap
+import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -145,3 +148,136 @@ def ms_bracket(
         return min(int(read_slice(index, size - 1, size, path)[0]), n), n
     lo, hi = (min(int(v), n) for v in read_slice(index, k, k + 2, path))
     return lo, max(lo, hi)
+
+
+# ---- raw (zero-copy) access to uncompressed datasets ------------------------------------------
+class RawColumn:
+    """Where the events of one uncompressed 1-D dataset lie in the file: runs of adjacent storage.
+
+    `starts[k]`..`stops[k]` (event indices) are stored contiguously from byte `offsets[k]`; runs
+    are the dataset itself (contiguous layout) or chunks merged where one follows the other on disk.
+    """
+
+    def __init__(self, dtype: np.dtype, starts, stops, offsets) -> None:
+        self.dtype = dtype
+        self.starts = np.asarray(starts, np.int64)
+        self.stops = np.asarray(stops, np.int64)
+        self.offsets = np.asarray(offsets, np.int64)
+
+    def run_end(self, i: int) -> int:
+        """End (exclusive) of the run that holds event `i`."""
+        return int(self.stops[int(np.searchsorted(self.starts, i, side="right")) - 1])
+
+    def pieces(self, i0: int, i1: int) -> Iterator[tuple[int, int, int]]:
+        """(a, b, byte offset of event a) for the runs covering [i0, i1), in order."""
+        k = int(np.searchsorted(self.starts, i0, side="right")) - 1
+        a = i0
+        while a < i1:
+            b = min(i1, int(self.stops[k]))
+            yield a, b, int(self.offsets[k]) + (a - int(self.starts[k])) * self.dtype.itemsize
+            a, k = b, k + 1
+
+
+def _native(dtype: np.dtype) -> bool:
+    return dtype.byteorder in ("=", "|") or dtype.byteorder == ("<" if sys.byteorder == "little" else ">")
+
+
+def raw_column(ds: h5py.Dataset, file_size: int) -> RawColumn | None:
+    """Storage runs of `ds` when its bytes can be used as they lie in the file, else None.
+
+    Only a plain case qualifies: 1-D integer data in native byte order, contiguous or chunked layout,
+    no filters (compression, shuffle, checksums), no external storage, every chunk allocated at full
+    size (so no fill values stand in for missing data), item-aligned and inside the file. Anything
+    else returns None and is read through h5py.
+    """
+    try:
+        n = int(ds.shape[0]) if ds.ndim == 1 else -1
+        dtype = np.dtype(ds.dtype)
+        if n <= 0 or dtype.kind not in "iu" or not _native(dtype):
+            return None
+        plist = ds.id.get_create_plist()
+        if plist.get_nfilters() or plist.get_external_count():
+            return None
+        size = dtype.itemsize
+        layout = plist.get_layout()
+        if layout == h5py.h5d.CONTIGUOUS:
+            offset = ds.id.get_offset()
+            if offset is None:  # never written: h5py returns the fill value
+                return None
+            starts, stops, offsets = [0], [n], [int(offset)]
+        elif layout == h5py.h5d.CHUNKED:
+            chunk = int(ds.chunks[0])
+            need = -(-n // chunk)
+            found: dict[int, int] = {}
+            bad: list[object] = []
+
+            def visit(info) -> None:
+                if info.filter_mask or info.size != chunk * size or info.byte_offset is None:
+                    bad.append(info)
+                else:
+                    found[int(info.chunk_offset[0]) // chunk] = int(info.byte_offset)
+
+            ds.id.chunk_iter(visit)
+            if bad or any(k not in found for k in range(need)):  # an unallocated chunk reads as fill
+                return None
+            starts, stops, offsets = [], [], []
+            for k in range(need):
+                a, off = k * chunk, found[k]
+                if stops and stops[-1] == a and offsets[-1] + (a - starts[-1]) * size == off:
+                    stops[-1] = min(n, a + chunk)
+                else:
+                    starts.append(a), stops.append(min(n, a + chunk)), offsets.append(off)
+        else:  # compact or virtual
+            return None
+    except Exception:  # noqa: BLE001 - an unusual file is simply read through h5py
+        return None
+    col = RawColumn(dtype, starts, stops, offsets)
+    ends = col.offsets + (col.stops - col.starts) * size
+    if (col.offsets % size).any() or (col.offsets < 0).any() or int(ends.max()) > file_size:
+        return None
+    return col
+
+
+def raw_file(f: h5py.File) -> int | None:
+    """The OS file descriptor of `f` when its datasets' byte offsets are file offsets, else None.
+
+    That holds for the default (sec2) driver without a user block, on POSIX systems (elsewhere the
+    handle is not a descriptor); h5py keeps the descriptor open as long as `f` is open.
+    """
+    try:
+        if os.name != "posix" or f.driver != "sec2" or f.userblock_size:
+            return None
+        fd = f.id.get_vfd_handle()
+        return int(fd) if isinstance(fd, (int, np.integer)) and fd >= 0 else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def map_view(fd: int, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+    """`count` items at byte `offset` of the open file `fd`, mapped (not copied) from the page cache.
+
+    The mapping is private (copy-on-write): the array is writable like any other, and writing to it
+    never reaches the file. It lives as long as the array (and every view of it) does: numpy holds
+    the mapping through the array's base, so it cannot be unmapped under a live view; the last
+    reference going away unmaps it and closes the descriptor the mapping holds.
+    """
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    mm = mmap.mmap(fd, offset + count * dtype.itemsize - start, access=mmap.ACCESS_COPY, offset=start)
+    return np.frombuffer(mm, dtype, count, offset - start)
+
+
+def pread_into(fd: int, out: np.ndarray, offset: int) -> bool:
+    """Fill `out` with its bytes at `offset` of file `fd`; False when the file ends first."""
+    view = memoryview(out).cast("B")
+    done = 0
+    while done < len(view):
+        if hasattr(os, "preadv"):  # straight into `out`
+            got = os.preadv(fd, [view[done:]], offset + done)
+        else:  # macOS has no preadv: one copy more
+            data = os.pread(fd, len(view) - done, offset + done)
+            got = len(data)
+            view[done:done + got] = data
+        if got <= 0:
+            return False
+        done += got
+    return True

@@ -15,13 +15,15 @@ from typing import Iterator
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError, InputFileError
-from egvsr.events.checks import first_decrease, first_not_unit, first_outside
+from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
 from egvsr.events.stream import EventStream
 
 DEFAULT_CHUNK_EVENTS = 1 << 21
 # Bisection narrows the search to this many events, then reads them in one go.
 _SCAN_EVENTS = 1 << 16
+# Shortest chunk handed out as views of the file rather than copied (per-chunk costs dominate below).
+_MIN_VIEW_EVENTS = 1 << 16
 
 
 class ChunkBuffers:
@@ -40,6 +42,9 @@ class EventSource:
     layout: str = "?"
     #: dataset / column names used in messages, per field
     keys: dict[str, str] = {"x": "x", "y": "y", "t": "t", "p": "p"}
+    #: True when `_read_views` / `_read_arrays_into` return p as stored in the "signed" encoding,
+    #: unchecked (`read_index` then checks it with x and y in one pass); False: already int8 ±1
+    _raw_signed_p: bool = False
 
     def __init__(self, path: Path, width: int, height: int, num_events: int) -> None:
         self.path = Path(path)
@@ -60,6 +65,23 @@ class EventSource:
         which cost as much as the copy itself. Override where the file's dtypes allow a direct read.
         """
         return None
+
+    def _contiguous_end(self, i0: int, i1: int) -> int:
+        """Largest e <= i1 such that `_read_views(i0, e)` can serve events [i0, e); i0 when none."""
+        return i0
+
+    def _read_views(self, i0: int, i1: int) -> tuple | None:
+        """Events [i0, i1) as arrays that share the file's storage (no copy), or None.
+
+        Override where the layout stores events uncompressed; see `_contiguous_end`.
+        """
+        return None
+
+    @property
+    def reads_in_place(self) -> bool:
+        """True when `iter_chunks(..., reuse=N)` serves chunks from the file's storage as it lies
+        (views or plain reads, no decoding): reading then costs little besides the checks."""
+        return False
 
     def _read_t(self, i0: int, i1: int) -> np.ndarray:
         """Timestamps [i0, i1) as int64 µs (override to avoid reading the other columns)."""
@@ -134,20 +156,33 @@ class EventSource:
         return self.read_index(i0, i1)
 
     def read_index(self, i0: int, i1: int, check_order: bool = True,
-                   buffers: "ChunkBuffers | None" = None) -> EventStream:
+                   buffers: "ChunkBuffers | None" = None, views: bool = False) -> EventStream:
         """Events [i0, i1) by index, validated; errors name the file and the global index.
 
         buffers: read into this buffer set when the layout can (the stream is then a view of it).
+        views: share the file's storage when the layout can (`_read_views`): no copy at all.
         """
         try:
-            arrays = self._read_arrays_into(i0, i1, buffers) if buffers is not None else None
+            arrays = self._read_views(i0, i1) if views else None
+            if arrays is None and buffers is not None:
+                arrays = self._read_arrays_into(i0, i1, buffers)
+            raw_p = arrays is not None and self._raw_signed_p
             x, y, t, p = arrays if arrays is not None else self._read_arrays(i0, i1)
         except MemoryError:
             raise InputFileError(
                 f"{self.path}: events [{i0}, {i1}) need about {(i1 - i0) * 13 / 2**30:.1f} GiB in memory, "
                 "more than can be allocated; read a time window (read(t0, t1)) or in chunks (iter_chunks)"
             ) from None
-        x, y = self._checked_coords(x, y, i0)
+        if raw_p:
+            # one fused pass over x, y and p (the common dtypes); only when it finds something are
+            # the exact checks run, in the usual order, for the message naming the first bad index
+            if not (x.dtype == np.uint16 and y.dtype == np.uint16 and p.dtype == np.int8) or maybe_invalid(
+                    x, y, p.view(np.uint8), np.uint16(min(self.width, 0xFFFF)),
+                    np.uint16(min(self.height, 0xFFFF))):
+                p = self._signed_polarity(p, "signed", i0)
+                x, y = self._checked_coords(x, y, i0)
+        else:
+            x, y = self._checked_coords(x, y, i0)
         if check_order:
             bad = first_decrease(t) if t.size else -1
             if bad >= 0:
@@ -165,23 +200,37 @@ class EventSource:
         """Consecutive streams of at most `max_events` covering [t0, t1), order checked throughout.
 
         reuse: when > 0, chunks may be views of a ring of `reuse` buffer sets, so a chunk stays valid
-        only until `reuse - 1` more chunks have been taken; copy what must live longer.
+        only until `reuse - 1` more chunks have been taken; copy what must live longer. Where the
+        layout allows (uncompressed storage), chunks are then instead copy-on-write views of the
+        file's pages, which stay valid as long as they are referenced; such a chunk may hold fewer
+        than `max_events` events (it ends where the file's storage of a field is interrupted).
         """
         if int(max_events) < 1:
             raise ConfigError(f"iter_chunks: max_events must be at least 1, got {max_events!r}")
         if isinstance(reuse, bool) or not isinstance(reuse, (int, np.integer)) or reuse < 0:
             raise ConfigError(f"iter_chunks: reuse must be an integer >= 0, got {reuse!r}")
         i0, i1 = self.index_range(t0, t1)
+        step = int(max_events)
         last = None
-        ring = [ChunkBuffers(min(int(max_events), i1 - i0)) for _ in range(int(reuse))] if i1 > i0 else []
-        for k, a in enumerate(range(i0, i1, int(max_events))):
-            chunk = self.read_index(a, min(a + int(max_events), i1),
-                                    buffers=ring[k % len(ring)] if ring else None)
+        ring = [ChunkBuffers(min(step, i1 - i0)) for _ in range(int(reuse))] if i1 > i0 else []
+        k, a = 0, i0
+        while a < i1:
+            b = min(a + step, i1)
+            # with `reuse`, a chunk that the file stores in one piece per field is handed out as views
+            # of the file's pages (no copy); one ends early, at a storage boundary, when at least
+            # _MIN_VIEW_EVENTS lie before it; otherwise it is read into the next buffer set
+            e = self._contiguous_end(a, b) if ring else a
+            if e >= b or e - a >= min(step, _MIN_VIEW_EVENTS):
+                b, buffers, views = e, None, True
+            else:
+                buffers, views, k = (ring[k % len(ring)] if ring else None), False, k + 1
+            chunk = self.read_index(a, b, buffers=buffers, views=views)
             if last is not None and len(chunk) and int(chunk.t[0]) < last:
                 self._raise_unsorted(a, last, int(chunk.t[0]))
             if len(chunk):
                 last = int(chunk.t[-1])
             yield chunk
+            a = b
 
     def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
         """(ON, OFF) event counts, reading only the polarity column where the layout allows."""
@@ -241,6 +290,9 @@ class EventSource:
 
     def _checked_coords(self, x: np.ndarray, y: np.ndarray, i0: int) -> tuple[np.ndarray, np.ndarray]:
         for name, a, limit in (("x", x, self.width), ("y", y, self.height)):
+            if not a.dtype.isnative:  # (big-endian storage) the checks are compiled for native order
+                a = a.astype(a.dtype.newbyteorder("="))
+                x, y = (a, y) if name == "x" else (x, a)
             bad = first_outside(a, 0, limit) if a.size else -1
             if bad >= 0:
                 raise EventValidationError(

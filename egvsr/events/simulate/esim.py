@@ -11,9 +11,10 @@ stably sorted by time (ties: pixel raster order, then order).
 
 Speed: most pixels do not fire in a short sub-step. Each pixel keeps a band of input values, float32
 lo < I < hi, inside which it cannot fire: hi + eps is a lower bound of exp(ref + Cp) and lo + eps
-an upper bound of exp(ref - Cn) (Taylor bounds, a 1e-9 safety margin, rounded outwards to float32,
-hi lowered with the leak). One vectorized compare finds the pixels outside their band; only they
-take logarithms and run the exact log-domain model, so the band changes speed, never results.
+an upper bound of exp(ref - Cn) (Taylor bounds, a 1e-9 safety margin, rounded outwards to float32;
+with a leak, hi + eps is scaled by 1 - leak Cp (t - hi_t), hi_t the time hi was set). One
+vectorized compare finds the pixels outside their band; only they take logarithms and run the
+exact log-domain model, so the band changes speed, never results.
 The kernels are serial on purpose: a sub-frame is too little work to pay for waking threads (on a
 busy 2-core machine `parallel=True` measured 10x slower); run clips in parallel processes instead.
 `egvsr.events.simulate.reference` is the plain numpy version; the tests hold the two equal.
@@ -46,19 +47,13 @@ def _crossing_time(k, pol, da, step, span, ta, dt):
 @numba.njit(cache=True, inline="always")
 def _exp_below(y):
     """A lower bound of exp(y) for y >= 0 (Taylor polynomial of degree 4); no exp call."""
-    return 1.0 + y * (1.0 + y * 0.5 * (1.0 + y / 3.0 * (1.0 + y * 0.25)))
+    return 1.0 + y * (1.0 + y * 0.5 * (1.0 + y * (1.0 / 3.0) * (1.0 + y * 0.25)))
 
 
 @numba.njit(cache=True, inline="always")
 def _exp_neg_above(a):
     """An upper bound of exp(-a) for a >= 0 (alternating Taylor series cut after a positive term)."""
-    return 1.0 - a * (1.0 - a * 0.5 * (1.0 - a / 3.0 * (1.0 - a * 0.25)))
-
-
-@numba.njit(cache=True, inline="always")
-def _shrink(lk):
-    """A lower bound of exp(-lk) for lk >= 0: how far a leak of lk lowers exp(ref + Cp), at most."""
-    return 1.0 - lk if lk < 1.0 else 0.0
+    return 1.0 - a * (1.0 - a * 0.5 * (1.0 - a * (1.0 / 3.0) * (1.0 - a * 0.25)))
 
 
 @numba.njit(cache=True, inline="always")
@@ -77,7 +72,7 @@ def _f32_above(v):
 def _compact(mask, act):
     """Indices i with mask[i] != 0 into act, 8 pixels at a time, branch-free; returns the count.
 
-    `mask` holds 0/1 bytes and is padded to a multiple of 8 with zeros; `act` has room for 8 more.
+    `mask` is padded to a multiple of 8 with zeros; `act` has room for 8 more.
     """
     words = mask.view(np.uint64)
     nc = 0
@@ -87,7 +82,7 @@ def _compact(mask, act):
             continue
         for b in range(8):
             act[nc] = w * 8 + b
-            nc += np.int64((word >> np.uint64(8 * b)) & np.uint64(1))
+            nc += np.int64(((word >> np.uint64(8 * b)) & np.uint64(255)) != 0)
     return nc
 
 
@@ -101,21 +96,24 @@ def _scan(I1, lo, hi, mask, act):
 
 
 @numba.njit(cache=True)
-def _scan_noisy(I1, ref, lo, hi, cp, eps, leak, dt, shot_pix, mask, act, act_ns):
-    """`_scan` with shot events (their pixels are always candidates) and leak (which lowers the ref
-    and the band's upper edge of every pixel that stays quiet); act_ns: shots per candidate."""
+def _scan_noisy(I1, ref, lo, hi, hi_t, cp, eps, leak, tb, dt, shot_pix, mask, act, act_ns,
+                act_need):
+    """`_scan` with shot events (their pixels are always candidates) and leak, which lowers the ref
+    of every pixel that stays quiet, and so the band's upper edge: hi was set at time hi_t, and the
+    leak since then shrinks exp(ref + Cp) by exp(-leak Cp (tb - hi_t)) >= 1 - leak Cp (tb - hi_t)
+    (a read, not a write per pixel and interval). act_ns: shots per candidate; act_need: 0 for a
+    shot pixel still inside its band (it cannot cross: no logarithms needed)."""
     mask[: I1.shape[0]] = 0
     for s in range(shot_pix.shape[0]):
-        mask[shot_pix[s]] = 1
+        mask[shot_pix[s]] = 2
     for i in range(I1.shape[0]):  # branch-free, so it vectorizes
         v = I1[i]
-        lk = leak * cp[i] * dt
-        up = (np.float64(hi[i]) + eps) * _shrink(lk)
-        quiet = (mask[i] == 0) & (lo[i] < v) & ((np.float64(v) + eps) < up)
-        if leak != 0.0:
-            ref[i] = ref[i] - lk if quiet else ref[i]
-            hi[i] = _f32_below(up - eps) if quiet else hi[i]
-        mask[i] = not quiet
+        c_p = cp[i]
+        up = (np.float64(hi[i]) + eps) * max(1.0 - leak * c_p * (tb - hi_t[i]), 0.0)
+        inside = (lo[i] < v) & ((np.float64(v) + eps) < up)
+        m = mask[i]
+        ref[i] -= (leak * c_p * dt) * ((m == 0) & inside)  # exactly ref - lk, or ref
+        mask[i] = m | np.uint8(not inside)  # 1: may cross; 2: has shots (3: both)
     nc = _compact(mask, act)
     s = 0
     for a in range(nc):  # shots per candidate (both lists are in pixel order)
@@ -125,97 +123,106 @@ def _scan_noisy(I1, ref, lo, hi, cp, eps, leak, dt, shot_pix, mask, act, act_ns)
             ns += 1
             s += 1
         act_ns[a] = ns
+        act_need[a] = mask[i] & 1
     return nc
 
 
 @numba.njit(cache=True)
-def _step(I0, I1, ref, last, lo, hi, cp, cn, eps, leak, ta, dt, refractory, shot_pix, shot_t,
-          shot_p, width, k_step, log_cache, log_step, mask, act, act_da, act_db, act_ns, act_n, act_l1):
-    """One interval: find the pixels that may fire, emit their candidates, sort; update state.
-
-    lo/hi: the no-crossing band (see the module docstring); shot_*: this interval's
-    shot events sorted by pixel, then time (see `noise.shot_events`); log_cache[i] holds
-    log(I + eps) of pixel i at the end of interval log_step[i] (a pixel that was a candidate in the
-    previous interval reuses it as its start value: moving edges stay candidates for several
-    sub-steps, and the logarithm is the largest cost per candidate); act*: scratch arrays of one
-    entry per pixel, kept by the caller.
-    """
-    if leak == 0.0 and shot_pix.shape[0] == 0:
-        nc = _scan(I1, lo, hi, mask, act)
-        act_ns[:nc] = 0
-    else:
-        nc = _scan_noisy(I1, ref, lo, hi, cp, eps, leak, dt, shot_pix, mask, act, act_ns)
-    for a in range(nc):  # pass 1: the logarithms (the start one cached from the previous interval)...
+def _logs(nc, act, act_need, I0, I1, eps, k_step, log_cache, log_step, act_la, act_lb):
+    """log(I + eps) at both ends of the interval for the candidates that need them; the start value
+    comes from the cache when the pixel was a candidate in the previous interval."""
+    for a in range(nc):
         i = act[a]
-        act_da[a] = log_cache[i] if log_step[i] == k_step - 1 else math.log(np.float64(I0[i]) + eps)
-        l1 = math.log(np.float64(I1[i]) + eps)
-        act_l1[a] = l1
-        log_cache[i] = l1
+        if act_need[a] == 0:  # shots only, inside the band: no crossing, no logarithm
+            act_la[a] = 0.0
+            act_lb[a] = 0.0
+            continue
+        act_la[a] = log_cache[i] if log_step[i] == k_step - 1 else math.log(np.float64(I0[i]) + eps)
+        lb = math.log(np.float64(I1[i]) + eps)
+        act_lb[a] = lb
+        log_cache[i] = lb
         log_step[i] = k_step
-    for a in range(nc):  # ...D at both ends, and the crossings: floor(D / Cp) up or (-D / Cn) down
-        i = act[a]
-        r = ref[i]
-        da = act_da[a] - r
-        db = (act_l1[a] - r) + leak * cp[i] * dt
-        on = db >= cp[i]
-        off = db <= -cn[i]
-        q = (db / cp[i]) if on else (-db / cn[i])
-        act_n[a] = np.int64(math.floor(q)) if (on or off) else 0
-        act_da[a] = da
-        act_db[a] = db
+
+
+@numba.njit(cache=True)
+def _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, hi, cp, cn, eps,
+               leak, dt):
+    """D = L - ref at both ends and the crossing count: floor(D / Cp) up, floor(-D / Cn) down.
+
+    The candidates that fire are compacted to the front (act_la becomes D at the start, act_db D at
+    the end); returns their count and their events' total. Candidates that do not fire only leak.
+    Selects, not branches, on the polarity, which is random along a moving edge.
+    """
     na = 0
     total = 0
-    for a in range(nc):  # keep the candidates that fire; the others only leak
+    for a in range(nc):
         i = act[a]
-        n = act_n[a]
+        r = ref[i]
+        c_p = cp[i]
+        c_n = cn[i]
+        lk = leak * c_p * dt
+        lb = act_lb[a]
+        da = act_la[a] - r
+        db = (lb - r) + lk
+        on = np.float64(db >= c_p)  # arithmetic selects: numba compiles `a if c else b` to a branch
+        q = (db * (2.0 * on - 1.0)) / (c_p * on + c_n * (1.0 - on))  # db / Cp up, -db / Cn down
+        n = np.int64(math.floor(q)) * np.int64(((db >= c_p) | (db <= -c_n)) & (act_need[a] != 0))
         ns = act_ns[a]
-        if n + ns == 0:
-            lk = leak * cp[i] * dt
-            if lk != 0.0:
-                ref[i] = ref[i] - lk
-                hi[i] = _f32_below((np.float64(hi[i]) + eps) * _shrink(lk) - eps)
-            continue
-        act[na] = i  # compact in place (na <= a)
-        act_da[na] = act_da[a]
-        act_db[na] = act_db[a]
-        act_ns[na] = ns
-        act_n[na] = n
-        act_l1[na] = act_l1[a]
-        na += 1
-        total += n + ns
+        fire = (n + ns) != 0
+        if lk != 0.0 and not fire:  # it only leaks (the band's upper edge follows, see _scan_noisy)
+            ref[i] = r - lk
+        if fire:  # almost always: a branch the CPU predicts, no dependency chain through na
+            act[na] = i  # in place: na <= a, and entry a was read above
+            act_la[na] = da
+            act_lb[na] = lb
+            act_db[na] = db
+            act_n[na] = n
+            act_ns[na] = ns
+            na += 1
+            total += n + ns
+    return na, total
 
-    cand_x = np.empty(total, np.uint16)
-    cand_y = np.empty(total, np.uint16)
-    cand_t = np.empty(total, np.int64)
-    cand_p = np.empty(total, np.int8)
-    t_lo = np.int64(math.floor(ta))
-    nb = np.int64(math.floor(ta + dt)) - t_lo + 1
-    counting = nb <= max(1 << 20, 4 * total)
-    start = np.zeros(nb + 1 if counting else 1, np.int64)
+
+@numba.njit(cache=True)
+def _emit(na, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo, hi, hi_t, cp, cn, eps,
+          leak, ta, dt, refractory, shot_pix, shot_t, shot_p, width, cand_tp, cand_xy, counting, t_lo,
+          start):
+    """The firing candidates' events, per pixel in time order, after the refractory filter, into
+    cand_tp (time << 1 | OFF bit) and cand_xy (x | y << 16); state update; returns the count.
+
+    With `counting`, start[b + 1] counts the events of µs t_lo + b (for `_collect`).
+    """
     inv_width = 1.0 / width
     s0 = 0  # first shot of the current pixel (pixels and shots both go in raster order)
     c = 0
-    for a in range(na):  # pass 2: candidates in time order, refractory filter, state update
+    for a in range(na):
         i = act[a]
         yi = np.int64((i + 0.5) * inv_width)  # exact for any sensor size, and no integer division
-        xi = np.uint16(i - yi * width)
-        da = act_da[a]
-        ns = act_ns[a]
-        r = ref[i]
-        lk = leak * cp[i] * dt
-        n = act_n[a]  # crossings counted in pass 1; polarity, step and span follow from db
+        xy = np.uint32(i - yi * width) | (np.uint32(yi) << np.uint32(16))
+        da = act_la[a]
         db = act_db[a]
-        pol, step, span = (1, cp[i], db - da) if db >= cp[i] else (-1, cn[i], da - db)
+        n = act_n[a]
+        ns = act_ns[a]
+        c_p = cp[i]
+        lk = leak * c_p * dt
+        up = np.float64(db >= c_p)  # polarity, step and span follow from db (n > 0); arithmetic
+        sgn = 2.0 * up - 1.0  # selects, as the polarity is random along an edge
+        pol = np.int64(sgn)
+        step = c_p * up + cn[i] * (1.0 - up)  # exactly Cp or Cn
+        span = sgn * (db - da)  # db - da up, da - db down (exactly)
         lst = last[i]
         if ns == 0:  # the common case: crossings only
+            bit = np.int64(1.0 - up)
             for k in range(1, n + 1):
-                ti = np.int64(math.floor(_crossing_time(k, pol, da, step, span, ta, dt)))
+                num = k * step - sgn * da  # k Cp - da up, da + k Cn down (exactly)
+                frac = num / span if span > 0.0 else 0.0
+                ti = np.int64(math.floor(ta + min(max(frac, 0.0), 1.0) * dt))
                 if lst == NEVER or (ti - lst) >= refractory:
                     lst = ti
-                    cand_x[c] = xi
-                    cand_y[c] = np.uint16(yi)
-                    cand_t[c] = ti
-                    cand_p[c] = pol
+                    cand_tp[c] = (ti << 1) | bit
+                    cand_xy[c] = xy
+                    if counting:
+                        start[ti - t_lo + 1] += 1
                     c += 1
         else:  # merge the pixel's shot events (sorted by time) with its crossings
             while shot_pix[s0] != i:
@@ -235,56 +242,97 @@ def _step(I0, I1, ref, last, lo, hi, cp, cn, eps, leak, ta, dt, refractory, shot
                 ti = np.int64(math.floor(t))
                 if lst == NEVER or (ti - lst) >= refractory:
                     lst = ti
-                    cand_x[c] = xi
-                    cand_y[c] = np.uint16(yi)
-                    cand_t[c] = ti
-                    cand_p[c] = p
+                    cand_tp[c] = (ti << 1) | np.int64(p < 0)
+                    cand_xy[c] = xy
+                    if counting:
+                        start[ti - t_lo + 1] += 1
                     c += 1
         last[i] = lst
-        r = r - lk + pol * n * step
+        r = ref[i] - lk + pol * n * step
         ref[i] = r
         if n > 0:  # new bounds of exp(ref + Cp), exp(ref - Cn), from x1 = exp(l1)
             x1 = np.float64(I1[i]) + eps
-            d_end = act_l1[a] - r  # D after the crossings: in [0, Cp) or (-Cn, 0]
-            hi[i] = _f32_below(x1 * _exp_below(cp[i] - d_end) * (1.0 - MARGIN) - eps)
+            d_end = act_lb[a] - r  # D after the crossings: in [0, Cp) or (-Cn, 0]
+            hi[i] = _f32_below(x1 * _exp_below(c_p - d_end) * (1.0 - MARGIN) - eps)
             lo[i] = _f32_above(x1 * _exp_neg_above(cn[i] + d_end) * (1.0 + MARGIN) - eps)
-        elif lk != 0.0:  # shot events only: ref just leaked
-            hi[i] = _f32_below((np.float64(hi[i]) + eps) * _shrink(lk) - eps)
-    return _collect(cand_x, cand_y, cand_t, cand_p, c, t_lo, nb, counting, start)
+            hi_t[i] = ta + dt
+    return c
 
 
 @numba.njit(cache=True)
-def _collect(cand_x, cand_y, cand_t, cand_p, total, t_lo, nb, counting, start):
-    """The events sorted stably by time: counting sort over the interval's µs, else mergesort.
-
-    They were made pixel by pixel in raster order, so ties keep that order.
-    """
+def _collect(cand_tp, cand_xy, total, t_lo, nb, counting, start):
+    """The events sorted stably by time: counting sort over the interval's µs (`start` holds the
+    per-µs counts from `_emit`), else mergesort. They were made pixel by pixel in raster order, so
+    ties keep that order. Two arrays move; x, y, t, p are unpacked after, in order."""
+    tp = np.empty(total, np.int64)
+    xy = np.empty(total, np.uint32)
+    if counting:
+        start[0] = 0
+        for b in range(nb):
+            start[b + 1] += start[b]
+        for c in range(total):
+            v = cand_tp[c]
+            d = start[(v >> 1) - t_lo]
+            start[(v >> 1) - t_lo] = d + 1
+            tp[d] = v
+            xy[d] = cand_xy[c]
+    else:
+        order = np.argsort(cand_tp[:total] >> 1, kind="mergesort")
+        for d in range(total):
+            tp[d] = cand_tp[order[d]]
+            xy[d] = cand_xy[order[d]]
     x = np.empty(total, np.uint16)
     y = np.empty(total, np.uint16)
     t = np.empty(total, np.int64)
     p = np.empty(total, np.int8)
-    if counting:
-        for c in range(total):
-            start[cand_t[c] - t_lo + 1] += 1
-        for b in range(nb):
-            start[b + 1] += start[b]
-        for c in range(total):
-            b = cand_t[c] - t_lo
-            d = start[b]
-            start[b] = d + 1
-            x[d] = cand_x[c]
-            y[d] = cand_y[c]
-            t[d] = cand_t[c]
-            p[d] = cand_p[c]
-        return x, y, t, p
-    order = np.argsort(cand_t[:total], kind="mergesort")
     for d in range(total):
-        c = order[d]
-        x[d] = cand_x[c]
-        y[d] = cand_y[c]
-        t[d] = cand_t[c]
-        p[d] = cand_p[c]
+        v = tp[d]
+        t[d] = v >> 1
+        p[d] = np.int8(1 - 2 * (v & 1))
+        x[d] = np.uint16(xy[d] & np.uint32(0xFFFF))
+        y[d] = np.uint16(xy[d] >> np.uint32(16))
     return x, y, t, p
+
+
+@numba.njit(cache=True)
+def _step(I0, I1, ref, last, lo, hi, hi_t, cp, cn, eps, leak, ta, dt, refractory, shot_pix, shot_t,
+          shot_p, width, k_step, log_cache, log_step, mask, act, act_la, act_lb, act_db, act_ns,
+          act_n, act_need, cand_tp, cand_xy, start):
+    """One interval: find the pixels that may fire, emit their candidates, sort; update state.
+
+    lo/hi: the no-crossing band (see the module docstring); shot_*: this interval's shot events
+    sorted by pixel, then time (see `noise.shot_events`); log_cache[i] holds log(I + eps) of pixel
+    i at the end of interval log_step[i] (a pixel that was a candidate in the previous interval
+    reuses it as its start value: moving edges stay candidates for several sub-steps, and the
+    logarithm is the largest cost per candidate); act*: scratch of one entry per pixel;
+    cand_*, start: scratch that grows. All scratch is kept by the caller; the growing arrays are
+    returned after the events (new ones when they had to grow).
+    """
+    if leak == 0.0 and shot_pix.shape[0] == 0:
+        nc = _scan(I1, lo, hi, mask, act)
+        act_ns[:nc] = 0
+        act_need[:nc] = 1
+    else:
+        nc = _scan_noisy(I1, ref, lo, hi, hi_t, cp, eps, leak, ta + dt, dt, shot_pix, mask, act,
+                         act_ns, act_need)
+    _logs(nc, act, act_need, I0, I1, eps, k_step, log_cache, log_step, act_la, act_lb)
+    na, total = _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, hi, cp, cn,
+                           eps, leak, dt)
+    if cand_tp.shape[0] < total:
+        cand_tp = np.empty(max(total, 2 * cand_tp.shape[0]), np.int64)
+        cand_xy = np.empty(cand_tp.shape[0], np.uint32)
+    t_lo = np.int64(math.floor(ta))
+    nb = np.int64(math.floor(ta + dt)) - t_lo + 1
+    counting = nb <= max(1 << 20, 4 * total)
+    if counting:
+        if start.shape[0] < nb + 1:
+            start = np.empty(max(nb + 1, 2 * start.shape[0]), np.int64)
+        start[: nb + 1] = 0
+    c = _emit(na, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo, hi, hi_t, cp, cn, eps,
+              leak, ta, dt, refractory, shot_pix, shot_t, shot_p, width, cand_tp, cand_xy, counting, t_lo,
+              start)
+    x, y, t, p = _collect(cand_tp, cand_xy, c, t_lo, nb, counting, start)
+    return x, y, t, p, cand_tp, cand_xy, start
 
 
 class NumbaESIM:
@@ -301,7 +349,9 @@ class NumbaESIM:
         self._log_step = np.full(n, -2, np.int64)
         self._k = 0
         self._scratch = (np.empty(n + 8, np.int64), np.empty(n, np.float64), np.empty(n, np.float64),
-                         np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64))
+                         np.empty(n, np.float64), np.empty(n, np.int64), np.empty(n, np.int64),
+                         np.empty(n, np.uint8))
+        self._growing = (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.int64))
 
     def start(self, I: np.ndarray, ref_offset: np.ndarray | None) -> None:
         """Reference = log(I + eps) - ref_offset (offset: the random leak phase, or none)."""
@@ -316,15 +366,20 @@ class NumbaESIM:
         down = np.exp(self.ref - self.cn) * (1.0 + MARGIN) - self.eps
         self.hi = np.where(up > 0, up * (1.0 - F32_SLACK), -1.0).astype(np.float32)
         self.lo = (down * np.where(down > 0, 1.0 + F32_SLACK, 1.0 - F32_SLACK)).astype(np.float32)
+        self.hi_t = None  # time (µs) each pixel's hi was set
 
     def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple):
         """Events (x, y, t, p) of the interval [ta, tb] µs ending at frame I1; advances the state.
 
         shots: (pixel, time, polarity) of the interval's shot noise, sorted by pixel then time.
         """
-        out = _step(self.I, I1, self.ref, self.last, self.lo, self.hi, self.cp, self.cn, self.eps,
-                    self.leak, float(ta), float(tb) - float(ta), self.refractory, *shots,
-                    self.width, self._k, self._log_cache, self._log_step, self._mask, *self._scratch)
+        if self.hi_t is None:  # the band was set at the first frame
+            self.hi_t = np.full(I1.shape[0], float(ta))
+        out = _step(self.I, I1, self.ref, self.last, self.lo, self.hi, self.hi_t, self.cp, self.cn,
+                    self.eps, self.leak, float(ta), float(tb) - float(ta), self.refractory, *shots,
+                    self.width, self._k, self._log_cache, self._log_step, self._mask, *self._scratch,
+                    *self._growing)
+        self._growing = out[4:]
         self.I = I1
         self._k += 1
-        return out
+        return out[:4]

@@ -33,15 +33,14 @@ F32_SLACK = 2.0**-22  # rounding a band edge to float32 (error <= 2**-24) on its
 
 
 @numba.njit(cache=True, inline="always")
-def _crossing_time(k, pol, da, step, span, ta, dt):
-    """Interpolated time of the k-th crossing (k >= 1)."""
-    num = k * step - da if pol > 0 else da + k * step
+def _crossing_time(k, sgn, da, step, span, ta, dt):
+    """Interpolated time of the k-th crossing (k >= 1); sgn = +1.0 up, -1.0 down.
+
+    num = k Cp - da up, da + k Cn down: exactly, as -1.0 * da = -da and a - (-b) = a + b.
+    """
+    num = k * step - sgn * da
     frac = num / span if span > 0.0 else 0.0
-    if frac < 0.0:
-        frac = 0.0
-    elif frac > 1.0:
-        frac = 1.0
-    return ta + frac * dt
+    return ta + min(max(frac, 0.0), 1.0) * dt
 
 
 @numba.njit(cache=True, inline="always")
@@ -145,13 +144,13 @@ def _logs(nc, act, act_need, I0, I1, eps, k_step, log_cache, log_step, act_la, a
 
 
 @numba.njit(cache=True)
-def _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, hi, cp, cn, eps,
-               leak, dt):
+def _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, cp, cn, leak, dt):
     """D = L - ref at both ends and the crossing count: floor(D / Cp) up, floor(-D / Cn) down.
 
     The candidates that fire are compacted to the front (act_la becomes D at the start, act_db D at
     the end); returns their count and their events' total. Candidates that do not fire only leak.
-    Selects, not branches, on the polarity, which is random along a moving edge.
+    Arithmetic selects on the polarity, not `a if c else b` (which numba compiles to a branch):
+    5% faster over the whole step on the sample scene.
     """
     na = 0
     total = 0
@@ -164,7 +163,7 @@ def _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, hi
         lb = act_lb[a]
         da = act_la[a] - r
         db = (lb - r) + lk
-        on = np.float64(db >= c_p)  # arithmetic selects: numba compiles `a if c else b` to a branch
+        on = np.float64(db >= c_p)
         q = (db * (2.0 * on - 1.0)) / (c_p * on + c_n * (1.0 - on))  # db / Cp up, -db / Cn down
         n = np.int64(math.floor(q)) * np.int64(((db >= c_p) | (db <= -c_n)) & (act_need[a] != 0))
         ns = act_ns[a]
@@ -205,8 +204,8 @@ def _emit(na, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo, hi,
         ns = act_ns[a]
         c_p = cp[i]
         lk = leak * c_p * dt
-        up = np.float64(db >= c_p)  # polarity, step and span follow from db (n > 0); arithmetic
-        sgn = 2.0 * up - 1.0  # selects, as the polarity is random along an edge
+        up = np.float64(db >= c_p)  # polarity, step and span follow from db (n > 0), by arithmetic
+        sgn = 2.0 * up - 1.0  # selects as in `_crossings`
         pol = np.int64(sgn)
         step = c_p * up + cn[i] * (1.0 - up)  # exactly Cp or Cn
         span = sgn * (db - da)  # db - da up, da - db down (exactly)
@@ -214,9 +213,7 @@ def _emit(na, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo, hi,
         if ns == 0:  # the common case: crossings only
             bit = np.int64(1.0 - up)
             for k in range(1, n + 1):
-                num = k * step - sgn * da  # k Cp - da up, da + k Cn down (exactly)
-                frac = num / span if span > 0.0 else 0.0
-                ti = np.int64(math.floor(ta + min(max(frac, 0.0), 1.0) * dt))
+                ti = np.int64(math.floor(_crossing_time(k, sgn, da, step, span, ta, dt)))
                 if lst == NEVER or (ti - lst) >= refractory:
                     lst = ti
                     cand_tp[c] = (ti << 1) | bit
@@ -230,7 +227,7 @@ def _emit(na, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo, hi,
             k = 1
             s = s0
             for j in range(n + ns):
-                tk = _crossing_time(k, pol, da, step, span, ta, dt) if k <= n else 0.0
+                tk = _crossing_time(k, sgn, da, step, span, ta, dt) if k <= n else 0.0
                 if s < s0 + ns and (k > n or shot_t[s] < tk):
                     t = shot_t[s]
                     p = shot_p[s]
@@ -316,8 +313,8 @@ def _step(I0, I1, ref, last, lo, hi, hi_t, cp, cn, eps, leak, ta, dt, refractory
         nc = _scan_noisy(I1, ref, lo, hi, hi_t, cp, eps, leak, ta + dt, dt, shot_pix, mask, act,
                          act_ns, act_need)
     _logs(nc, act, act_need, I0, I1, eps, k_step, log_cache, log_step, act_la, act_lb)
-    na, total = _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, hi, cp, cn,
-                           eps, leak, dt)
+    na, total = _crossings(nc, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, cp, cn, leak,
+                           dt)
     if cand_tp.shape[0] < total:
         cand_tp = np.empty(max(total, 2 * cand_tp.shape[0]), np.int64)
         cand_xy = np.empty(cand_tp.shape[0], np.uint32)
@@ -353,8 +350,8 @@ class NumbaESIM:
                          np.empty(n, np.uint8))
         self._growing = (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.int64))
 
-    def start(self, I: np.ndarray, ref_offset: np.ndarray | None) -> None:
-        """Reference = log(I + eps) - ref_offset (offset: the random leak phase, or none)."""
+    def start(self, I: np.ndarray, ref_offset: np.ndarray | None, t0: float) -> None:
+        """Reference = log(I + eps) - ref_offset (offset: the random leak phase, or none) at time t0."""
         self.I = I
         self.ref = np.log(I.astype(np.float64) + self.eps)
         if ref_offset is not None:
@@ -366,15 +363,13 @@ class NumbaESIM:
         down = np.exp(self.ref - self.cn) * (1.0 + MARGIN) - self.eps
         self.hi = np.where(up > 0, up * (1.0 - F32_SLACK), -1.0).astype(np.float32)
         self.lo = (down * np.where(down > 0, 1.0 + F32_SLACK, 1.0 - F32_SLACK)).astype(np.float32)
-        self.hi_t = None  # time (µs) each pixel's hi was set
+        self.hi_t = np.full(I.shape[0], float(t0))  # time (µs) each pixel's hi was set
 
     def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple):
         """Events (x, y, t, p) of the interval [ta, tb] µs ending at frame I1; advances the state.
 
         shots: (pixel, time, polarity) of the interval's shot noise, sorted by pixel then time.
         """
-        if self.hi_t is None:  # the band was set at the first frame
-            self.hi_t = np.full(I1.shape[0], float(ta))
         out = _step(self.I, I1, self.ref, self.last, self.lo, self.hi, self.hi_t, self.cp, self.cn,
                     self.eps, self.leak, float(ta), float(tb) - float(ta), self.refractory, *shots,
                     self.width, self._k, self._log_cache, self._log_step, self._mask, *self._scratch,

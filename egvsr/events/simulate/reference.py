@@ -37,7 +37,7 @@ class NumpyESIM:
         self.width, self.eps, self.leak = int(width), float(eps), float(leak)
         self.refractory = float(refractory)
 
-    def start(self, I: np.ndarray, ref_offset: np.ndarray | None) -> None:
+    def start(self, I: np.ndarray, ref_offset: np.ndarray | None, t0: float) -> None:
         self.L = np.log(I.astype(np.float64) + self.eps)
         self.ref = self.L.copy()
         if ref_offset is not None:

@@ -117,7 +117,7 @@ class EventSimulator:
         offset = None
         if self.config.leak_hz > 0:  # random leak phase, so leak events are not synchronous
             offset = self._phase * self.thresholds.cp_map
-        self._model.start(I, offset)
+        self._model.start(I, offset, t)
         self._started = True
         self._t_prev = t
 

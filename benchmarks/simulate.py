@@ -5,10 +5,11 @@ scene (346x260 by default) at the rate `make_sample` renders it (motion <= 1 px 
 two thresholds, at 10 ms steps (several px per step), with v2e's "noisy" leak and shot noise; and,
 when ../shared/data/slider_depth exists, its real frames with the flow-interpolated sub-frames
 `simulate_video` feeds. Both implementations run in this process, whole sequences alternating,
-best of `--repeat`, and their events are checked equal (by a digest per step). Then end-to-end
-times of `make_sample` and `simulate_video`.
+best of `--repeat`: numba on one thread (CPU seconds, as numpy's) and on `--threads` (default: all,
+the simulator's default; wall seconds against numpy's wall seconds); all events are checked equal
+(by a digest per step). Then end-to-end times of `make_sample` and `simulate_video`.
 
-    .venv/bin/python benchmarks/simulate.py [--quick] [--size 260x346] [--repeat 5]
+    .venv/bin/python benchmarks/simulate.py [--quick] [--size 260x346] [--repeat 5] [--threads N]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from egvsr.events.simulate import (
@@ -43,23 +45,25 @@ def dense_times(scene: SampleScene, seconds: float, fps: float) -> np.ndarray:
     return np.asarray(out)
 
 
-def run_once(backend: str, frames, times, config) -> tuple[float, list]:
-    """CPU seconds of this process spent in `feed` over the whole sequence (after its first frame),
-    and a digest of each step's events. Both implementations are single-threaded; on a shared
-    machine CPU time does not count the time the process waited for a core. The events are hashed
-    and dropped outside the timed calls, as a streaming consumer (`simulate_video` writing chunks)
-    would: keeping every step's arrays alive would time the kernel's page faults on fresh memory."""
+def run_once(backend: str, frames, times, config, threads: int = 1) -> tuple[float, float, list]:
+    """CPU and wall seconds of this process spent in `feed` over the whole sequence (after its first
+    frame), and a digest of each step's events. On a shared machine CPU time does not count the
+    time a single-threaded run waited for a core; threaded runs need the wall clock. The events are
+    hashed and dropped outside the timed calls, as a streaming consumer (`simulate_video` writing
+    chunks) would: keeping every step's arrays alive would time the kernel's page faults on fresh
+    memory."""
     h, w = frames[0].shape
-    sim = EventSimulator(w, h, config, 0, backend=backend)
+    sim = EventSimulator(w, h, config, 0, backend=backend, threads=threads)
     sim.reset(frames[0], times[0])
-    spent = 0.0
+    cpu = wall = 0.0
     digests = []
     for f, t in zip(frames[1:], times[1:]):
-        t0 = time.process_time()
+        c0, w0 = time.process_time(), time.perf_counter()
         ev = sim.feed(f, t)
-        spent += time.process_time() - t0
+        wall += time.perf_counter() - w0
+        cpu += time.process_time() - c0
         digests.append(digest(ev))
-    return spent, digests
+    return cpu, wall, digests
 
 
 def digest(ev) -> tuple[int, bytes]:
@@ -70,29 +74,34 @@ def digest(ev) -> tuple[int, bytes]:
     return len(ev), h.digest()
 
 
-def bench(name, frames, times, config, repeat) -> dict:
-    """Whole sequences, the two implementations alternating, best of `repeat` each (a busy machine
-    slows single runs, not the best one); the events are compared step by step by digest."""
-    run_once("numba", frames[:3], times[:3], config)  # JIT / cache load outside the timing
-    best = {"numba": np.inf, "numpy": np.inf}
+def bench(name, frames, times, config, repeat, threads) -> dict:
+    """Whole sequences, the implementations alternating, best of `repeat` each (a busy machine slows
+    single runs, not the best one): numba on one thread (CPU time) and on `threads` (wall time),
+    numpy (both clocks); the events are compared step by step by digest."""
+    for n in {1, threads}:  # JIT / cache load outside the timing
+        run_once("numba", frames[:3], times[:3], config, n)
+    runs = {"numba-1": ("numba", 1), "numba-n": ("numba", threads), "numpy": ("numpy", 1)}
+    cpu = dict.fromkeys(runs, np.inf)
+    wall = dict.fromkeys(runs, np.inf)
     out = {}
     for _ in range(repeat):
-        for backend in best:
-            dt, out[backend] = run_once(backend, frames, times, config)
-            best[backend] = min(best[backend], dt)
-    same = out["numba"] == out["numpy"]
+        for key, (backend, n) in runs.items():
+            c, w_s, out[key] = run_once(backend, frames, times, config, n)
+            cpu[key], wall[key] = min(cpu[key], c), min(wall[key], w_s)
+    same = out["numba-1"] == out["numpy"] and out["numba-n"] == out["numpy"]
     h, w = frames[0].shape
     steps = len(frames) - 1
-    events = sum(n for n, _ in out["numba"])
-    return dict(name=name, size=f"{w}x{h}", steps=steps, events=events,
-                per_step=events / steps / (h * w), numba=steps * h * w / best["numba"],
-                numpy=steps * h * w / best["numpy"], same=same)
+    work = steps * h * w
+    events = sum(n for n, _ in out["numpy"])
+    return dict(name=name, size=f"{w}x{h}", steps=steps, events=events, per_step=events / steps / (h * w),
+                one=work / cpu["numba-1"], many=work / wall["numba-n"], numpy=work / cpu["numpy"],
+                numpy_wall=work / wall["numpy"], same=same)
 
 
 def slider_subframes(limit: int | None) -> tuple[list, np.ndarray]:
     """slider_depth's real frames with the flow-interpolated sub-frames `simulate_video` feeds."""
     from egvsr.events.simulate import Upsampler, open_video
-    from egvsr.events.simulate.simulator import to_luminance
+    from egvsr.events.simulate.luminance import to_luminance
 
     video = open_video(SHARED)
     up = Upsampler("flow")
@@ -116,7 +125,9 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--size", default="260x346", help="HxW of the scene")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None, help="numba threads of the threaded runs (default: all)")
     a = ap.parse_args(argv)
+    threads = a.threads or numba.get_num_threads()
     h, w = (int(v) for v in a.size.split("x"))
     seconds = 0.2 if a.quick else 1.0
     repeat = 1 if a.quick else a.repeat
@@ -126,36 +137,38 @@ def main(argv=None) -> None:
     tc = np.arange(int(seconds * 100) + 1) * 10_000.0
     coarse = [scene.render(t / 1e6, rgb=False) for t in tc]
     rows = [
-        bench("scene, dense, Cp 0.15", dense, td, SimulatorConfig(cp=0.15), repeat),
-        bench("scene, dense, Cp 0.3", dense, td, SimulatorConfig(cp=0.3), repeat),
-        bench("scene, 10 ms steps, Cp 0.15", coarse, tc, SimulatorConfig(cp=0.15), repeat),
+        bench("scene, dense, Cp 0.15", dense, td, SimulatorConfig(cp=0.15), repeat, threads),
+        bench("scene, dense, Cp 0.3", dense, td, SimulatorConfig(cp=0.3), repeat, threads),
+        bench("scene, 10 ms steps, Cp 0.15", coarse, tc, SimulatorConfig(cp=0.15), repeat, threads),
         bench("scene, dense, + leak + shot", dense, td,
-              SimulatorConfig(cp=0.15, leak_hz=0.1, shot_noise_hz=5.0), repeat),
+              SimulatorConfig(cp=0.15, leak_hz=0.1, shot_noise_hz=5.0), repeat, threads),
     ]
     if SHARED.is_dir():
         sf, st = slider_subframes(12 if a.quick else None)
-        rows.append(bench("slider_depth, flow-upsampled", sf, st, SimulatorConfig(cp=0.25), repeat))
-    print(f"\nsimulator throughput, Mpix-frames per CPU second (pixels x sub-frames), best of {repeat}")
-    print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'numba':>7} "
-          f"{'numpy':>7} {'ratio':>7} {'equal':>6}")
+        rows.append(bench("slider_depth, flow-upsampled", sf, st, SimulatorConfig(cp=0.25), repeat, threads))
+    print(f"\nsimulator throughput, Mpix-frames per second (pixels x sub-frames), best of {repeat}: numba on "
+          f"1 thread per CPU second and on {threads} threads per wall second, numpy (one thread) per CPU "
+          "second; ratios: 1 thread vs numpy's CPU time, threads vs numpy's wall time")
+    print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'numba 1':>8} "
+          f"{'numba ' + str(threads):>8} {'numpy':>7} {'ratio 1':>8} {'ratio ' + str(threads):>8} {'equal':>6}")
     for r in rows:
         print(f"{r['name']:<30} {r['size']:>8} {r['steps']:>6} {r['events']:>10,} "
-              f"{r['per_step']:>10.3f} {r['numba'] / 1e6:>7.1f} {r['numpy'] / 1e6:>7.1f} "
-              f"{r['numba'] / r['numpy']:>6.1f}x {str(r['same']):>6}")
+              f"{r['per_step']:>10.3f} {r['one'] / 1e6:>8.1f} {r['many'] / 1e6:>8.1f} {r['numpy'] / 1e6:>7.1f} "
+              f"{r['one'] / r['numpy']:>7.1f}x {r['many'] / r['numpy_wall']:>7.1f}x {str(r['same']):>6}")
 
     print("\nend to end (wall clock, includes rendering, compression and writing)")
     with tempfile.TemporaryDirectory() as tmp:
         for secs in ([0.5] if a.quick else [2.0, 5.0]):
             out = Path(tmp) / f"sample_{secs}.h5"
             t0 = time.perf_counter()
-            make_sample(out, seed=0, seconds=secs, size=(h, w), progress=False)
+            make_sample(out, seed=0, seconds=secs, size=(h, w), progress=False, threads=threads)
             dt = time.perf_counter() - t0
             print(f"make_sample {secs:>4.1f} s clip {w}x{h}: {dt:6.2f} s "
                   f"({out.stat().st_size / 1e6:.1f} MB)")
         if SHARED.is_dir() and not a.quick:
             out = Path(tmp) / "slider.h5"
             t0 = time.perf_counter()
-            simulate_video(SHARED, out, cp=0.2, progress=False)
+            simulate_video(SHARED, out, cp=0.2, progress=False, threads=threads)
             dt = time.perf_counter() - t0
             print(f"simulate_video slider_depth (87 frames 240x180, flow upsampling): {dt:6.2f} s")
 

@@ -148,6 +148,7 @@ def _add_simulate(sub) -> None:
     p.add_argument("--interpolation", choices=["flow", "linear", "none"], default="flow",
                    help="sub-frames between frames: optical flow (default), linear blending, or none")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run_simulate)
@@ -160,7 +161,7 @@ def _run_simulate(a) -> None:
         a.input, a.output, fps=a.fps, size=a.size, cp=a.cp, cn_ratio=a.cn_ratio, sigma=a.sigma,
         refractory_us=a.refractory_us, leak_hz=a.leak_hz, shot_noise_hz=a.shot_noise_hz,
         max_subframes=a.max_subframes, interpolation=a.interpolation, seed=a.seed,
-        overwrite=a.overwrite, progress=not a.no_progress,
+        overwrite=a.overwrite, progress=not a.no_progress, threads=a.threads,
     )
 
 
@@ -173,6 +174,7 @@ def _add_make_sample(sub) -> None:
     p.add_argument("--fps", type=_positive_float, default=25.0, help="input frame rate")
     p.add_argument("--gt-per-interval", type=int, default=3,
                    help="ground-truth frames rendered between consecutive input frames")
+    p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run_make_sample)
@@ -184,6 +186,7 @@ def _run_make_sample(a) -> None:
     make_sample(
         a.output, seed=a.seed, seconds=a.seconds, size=a.size, fps=a.fps,
         gt_per_interval=a.gt_per_interval, overwrite=a.overwrite, progress=not a.no_progress,
+        threads=a.threads,
     )
 
 

@@ -11,9 +11,12 @@ from egvsr.events.simulate.noise import shot_events
 from egvsr.events.simulate.scene import over, over_reference
 
 
-def _run(backend, frames, times, config, seed):
+def _run(backend, frames, times, config, seed, threads=1):
+    """Events of each frame; `threads` above this machine's numba threads still splits the work
+    into that many chunks (prange runs them on the threads there are)."""
     h, w = frames[0].shape
-    sim = EventSimulator(w, h, config, seed, backend=backend)
+    sim = EventSimulator(w, h, config, seed, backend=backend, threads=1)
+    sim._model.threads = threads
     return [sim.feed(f, t) for f, t in zip(frames, times)], sim
 
 
@@ -31,9 +34,9 @@ def _assert_same(a, b):
     cp=st.floats(0.03, 0.6), sigma=st.floats(0.0, 0.08),
     refractory=st.sampled_from([0.0, 1.0, 37.0, 250.0, 5000.0]),
     leak=st.sampled_from([0.0, 0.0, 3.0, 400.0]), shot=st.sampled_from([0.0, 0.0, 20.0, 3000.0]),
-    seed=st.integers(0, 2**31), data=st.data(),
+    seed=st.integers(0, 2**31), threads=st.sampled_from([1, 2, 3, 7]), data=st.data(),
 )
-def test_numba_equals_numpy_reference(h, w, n, cp, sigma, refractory, leak, shot, seed, data):
+def test_numba_equals_numpy_reference(h, w, n, cp, sigma, refractory, leak, shot, seed, threads, data):
     rng = np.random.default_rng(seed)
     frames = [rng.random((h, w)).astype(np.float32) for _ in range(n)]
     if data.draw(st.booleans()):  # some pixels static, some saturated at 0 or 1
@@ -43,9 +46,25 @@ def test_numba_equals_numpy_reference(h, w, n, cp, sigma, refractory, leak, shot
     times = np.cumsum(steps) + data.draw(st.floats(-1e6, 1e6))  # negative times too
     config = SimulatorConfig(cp=cp, sigma=sigma, refractory_us=refractory, leak_hz=leak,
                              shot_noise_hz=shot)
-    a, _ = _run("numba", frames, times, config, seed)
+    a, _ = _run("numba", frames, times, config, seed, threads)
     b, _ = _run("numpy", frames, times, config, seed)
     _assert_same(a, b)
+
+
+def test_threaded_steps_equal_serial_on_a_scene_with_noise():
+    """The threaded kernel splits pixels, then candidates, into chunks and joins their events: on a
+    rendered scene with leak, shot noise and a refractory period that drops events (so chunks leave
+    gaps to close), any chunk count gives the serial kernel's events."""
+    from egvsr.events.simulate.scene import SampleScene
+
+    scene = SampleScene(4, 48, 64)
+    times = np.arange(25) * 4000.0
+    frames = [scene.render(t * 1e-6, rgb=False) for t in times]
+    config = SimulatorConfig(cp=0.1, refractory_us=900.0, leak_hz=50.0, shot_noise_hz=400.0)
+    serial, _ = _run("numba", frames, times, config, 2, threads=1)
+    assert sum(len(e) for e in serial) > 2000
+    for threads in (2, 3, 8):
+        _assert_same(_run("numba", frames, times, config, 2, threads)[0], serial)
 
 
 def test_agreement_on_a_rendered_scene_with_defaults():

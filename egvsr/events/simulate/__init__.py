@@ -16,7 +16,7 @@ _EXPORTS = {
     "sample_times": "egvsr.events.simulate.sample",
     "sample_seeds": "egvsr.events.simulate.sample",
     "EventSimulator": "egvsr.events.simulate.simulator",
-    "to_luminance": "egvsr.events.simulate.simulator",
+    "to_luminance": "egvsr.events.simulate.luminance",
     "SimulatorConfig": "egvsr.events.simulate.thresholds",
     "Thresholds": "egvsr.events.simulate.thresholds",
     "draw_thresholds": "egvsr.events.simulate.thresholds",

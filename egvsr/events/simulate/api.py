@@ -47,18 +47,21 @@ def simulate_frames(
     max_px_per_step: float = 1.0,
     seed: int = 0,
     backend: str = "numba",
+    threads: int | None = None,
 ) -> EventStream:
     """Events of `frames` (uint8 RGB or gray, int64 µs times) as one EventStream.
 
     Frame pairs are upsampled (`interpolation` "flow", "linear", or "none" for frames that are
     already dense) so motion per sub-step stays near `max_px_per_step`; the simulator settings are
     those of `SimulatorConfig` (defaults: Cp ~ U(0.05, 0.5) per clip, Cn = Cp * N(1, 0.1), sigma
-    0.03, refractory 100 µs, no leak or shot noise). Deterministic for a given `seed`.
+    0.03, refractory 100 µs, no leak or shot noise). Deterministic for a given `seed`, whatever
+    the number of `threads` (None: numba's current setting).
     """
     if not isinstance(frames, Frames):
         raise ConfigError(f"frames: expected an egvsr Frames object, got {type(frames).__name__}")
     config = _config(cp, cn_ratio, sigma, refractory_us, leak_hz, shot_noise_hz, log_eps)
-    sim = EventSimulator(frames.width, frames.height, config, _seed(seed), backend=backend)
+    sim = EventSimulator(frames.width, frames.height, config, _seed(seed), backend=backend,
+                         threads=threads)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     chunks: list[EventStream] = []
     pipeline.run(zip(frames.t.tolist(), frames.images), sim, up, chunks.append)
@@ -86,12 +89,14 @@ def simulate_video(
     *,
     log_eps: float | None = None,
     max_px_per_step: float = 1.0,
+    threads: int | None = None,
 ) -> Path:
     """Simulate a video file or frame folder into an aligned recording (frames + events) at `dst`.
 
     Streaming: frame pairs are read, upsampled and simulated one at a time; events and frames are
     appended to an `EventWriter`, so the output is complete or absent. `fps` gives (or overrides)
-    the frame times; `size` = (H, W) resizes the frames first. Returns the output path.
+    the frame times; `size` = (H, W) resizes the frames first; `threads`: numba threads (None: the
+    current setting; the events do not depend on it). Returns the output path.
     """
     from egvsr.events.io import EventWriter
 
@@ -100,7 +105,7 @@ def simulate_video(
     seed = _seed(seed)
     check_output_path(dst, overwrite)  # fail before reading any frame
     video = open_video(src, fps, size)
-    sim = EventSimulator(video.width, video.height, config, seed)
+    sim = EventSimulator(video.width, video.height, config, seed, threads=threads)
     attrs = {
         "generator": "egvsr.simulate", "source": str(video.path), "seed": seed,
         "sim_cp": sim.thresholds.cp, "sim_cn": sim.thresholds.cn, "sim_interpolation": interpolation,

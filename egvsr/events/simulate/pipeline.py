@@ -10,7 +10,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from egvsr.events.simulate.simulator import EventSimulator, to_luminance
+from egvsr.events.simulate.luminance import to_luminance
+from egvsr.events.simulate.simulator import EventSimulator
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.stream import EventStream
 

@@ -29,10 +29,11 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
 
 
 class NumpyESIM:
-    """Per-pixel state and the numpy step of the model (same interface as `esim.NumbaESIM`)."""
+    """Per-pixel state and the numpy step of the model (same interface as `esim.NumbaESIM`; one
+    thread whatever `threads` says)."""
 
     def __init__(self, cp: np.ndarray, cn: np.ndarray, width: int, eps: float, leak: float,
-                 refractory: float) -> None:
+                 refractory: float, threads: int = 1) -> None:
         self.cp, self.cn = cp, cn
         self.width, self.eps, self.leak = int(width), float(eps), float(leak)
         self.refractory = float(refractory)

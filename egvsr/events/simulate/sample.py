@@ -80,11 +80,12 @@ def make_sample(
     gt_per_interval: int = 3,
     overwrite: bool = False,
     progress: bool = True,
+    threads: int | None = None,
 ) -> Path:
     """Write the sample recording to `dst` (our layout with `frames`, `gt` and events); return it.
 
     `size` is (H, W). The photo's camera path, the objects and the simulator's thresholds (default
-    `SimulatorConfig`) all follow from `seed`.
+    `SimulatorConfig`) all follow from `seed`, not from the simulator's numba `threads`.
     """
     from egvsr.events.io import EventWriter
 
@@ -96,7 +97,7 @@ def make_sample(
     scene_seed, sim_seed = sample_seeds(seed)
     scene = SampleScene(scene_seed, h, w)
     config = SimulatorConfig()
-    sim = EventSimulator(w, h, config, sim_seed)
+    sim = EventSimulator(w, h, config, sim_seed, threads=threads)
     attrs = {
         "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": int(seed),
         "fps": fps, "seconds": seconds, "gt_per_interval": gt_per_interval,

@@ -9,45 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.represent.args import check_threads
 from egvsr.events.simulate.esim import NumbaESIM
+from egvsr.events.simulate.luminance import to_luminance
 from egvsr.events.simulate.noise import shot_events
 from egvsr.events.simulate.reference import NumpyESIM
 from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds
 from egvsr.events.stream import EventStream
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB -> gray
-
 _BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
-
-
-def to_luminance(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Flat float32 luminance in [0, 1] of one frame.
-
-    Accepts (H, W), (H, W, 1) or (H, W, 3) RGB, uint8 (0..255) or float (0..1).
-    """
-    a = np.asarray(frame)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 3 and a.shape[2] == 3:
-        a = a.astype(np.float32) @ (LUMA / 255.0 if a.dtype == np.uint8 else LUMA)
-    elif a.ndim == 2 and a.dtype == np.uint8:
-        a = a.astype(np.float32) * np.float32(1.0 / 255.0)
-    if a.ndim != 2 or a.shape != (height, width):
-        raise EventValidationError(
-            f"frame: expected shape ({height}, {width}) gray or ({height}, {width}, 3) RGB, "
-            f"got {np.asarray(frame).shape}"
-        )
-    if a.dtype.kind != "f":
-        raise EventValidationError(f"frame: expected uint8 or float in [0, 1], got dtype {a.dtype}")
-    finite = np.isfinite(a)
-    if not finite.all():
-        row, col = (int(v) for v in np.argwhere(~finite)[0])
-        raise EventValidationError(
-            f"frame: value {float(a[row, col])!r} at row {row}, column {col}; expected finite intensities "
-            "(uint8 0..255 or float 0..1)"
-        )
-    return np.clip(a, 0.0, 1.0, dtype=np.float32).reshape(-1)
-
 
 #: Frame times beyond this (µs, about 285 years) lose microseconds in the simulator's float64 time.
 MAX_TIME_US = 2**53
@@ -73,11 +43,13 @@ class EventSimulator:
     `reset(frame, t_us)` sets the reference levels from a first frame (it emits nothing); each
     `feed(frame, t_us)` then returns the events between the previous frame and this one as an
     `EventStream` with int64 µs time. Frames: see `to_luminance`. Times must strictly increase.
+    `threads`: numba threads per step (None: numba's current setting; 1: the serial kernel, which
+    never starts numba's thread pool); the events are the same for any count.
     """
 
     def __init__(
         self, width: int, height: int, config: SimulatorConfig | None = None, seed: int = 0,
-        backend: str = "numba",
+        backend: str = "numba", threads: int | None = None,
     ) -> None:
         if backend not in _BACKENDS:
             raise ConfigError(f"backend {backend!r}: expected one of {sorted(_BACKENDS)}")
@@ -95,8 +67,11 @@ class EventSimulator:
         cfg = self.config
         self._model = _BACKENDS[backend](
             self.thresholds.cp_map, self.thresholds.cn_map, self.width, cfg.log_eps,
-            cfg.leak_hz * 1e-6, cfg.refractory_us,
+            cfg.leak_hz * 1e-6, cfg.refractory_us, check_threads(threads),
         )
+        # two luminance buffers, used in turn: the model keeps the last frame as the next start
+        self._lum = [np.empty(self.width * self.height, np.float32) for _ in range(2)]
+        self._held = 0
         self._started = False
         self._t_prev = 0.0
         self._interval = 0
@@ -113,13 +88,19 @@ class EventSimulator:
     def reset(self, frame: np.ndarray, t_us: float) -> None:
         """Start (or restart) at `frame`, time `t_us`: reference = its log intensity; no events."""
         t = check_time(t_us)
-        I = to_luminance(frame, self.height, self.width)
+        I = self._luminance(frame)
         offset = None
         if self.config.leak_hz > 0:  # random leak phase, so leak events are not synchronous
             offset = self._phase * self.thresholds.cp_map
         self._model.start(I, offset, t)
+        self._held = 1 - self._held
         self._started = True
         self._t_prev = t
+
+    def _luminance(self, frame: np.ndarray) -> np.ndarray:
+        """The frame's luminance, in the buffer the model does not hold (a bad frame changes nothing;
+        `_held` flips once the model has taken the frame)."""
+        return to_luminance(frame, self.height, self.width, out=self._lum[1 - self._held])
 
     def feed(self, frame: np.ndarray, t_us: float) -> EventStream:
         """Events in (previous time, t_us] from linear log-intensity change; starts if needed."""
@@ -132,10 +113,11 @@ class EventSimulator:
                 f"frame time {t_us!r} µs: timestamps must strictly increase "
                 f"(previous frame at {self._t_prev!r} µs)"
             )
-        I = to_luminance(frame, self.height, self.width)
+        I = self._luminance(frame)
         shots = shot_events(self._noise_key, self._interval, I.shape[0],
                             self.config.shot_noise_hz * 1e-6, self._t_prev, t - self._t_prev)
         x, y, tt, p = self._model.step(I, self._t_prev, t, shots)
+        self._held = 1 - self._held
         self._t_prev = t
         self._interval += 1
         return EventStream(x, y, tt, p, self.width, self.height, validate=False)

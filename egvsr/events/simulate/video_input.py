@@ -101,7 +101,7 @@ def _to_rgb8(img: np.ndarray, channels: int) -> np.ndarray:
     if img.shape[2] == 3:
         img = np.ascontiguousarray(img[..., ::-1])
         if channels == 1:
-            from egvsr.events.simulate.simulator import LUMA
+            from egvsr.events.simulate.luminance import LUMA
 
             img = np.clip(img.astype(np.float32) @ LUMA + 0.5, 0, 255).astype(np.uint8)[..., None]
     elif channels == 3:

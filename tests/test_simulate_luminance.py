@@ -1,0 +1,100 @@
+"""Frames to luminance (the fused numba pass) and the simulator's two luminance buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.simulate import EventSimulator, SimulatorConfig
+from egvsr.events.simulate.luminance import LUMA, to_luminance
+
+
+def _expected(a: np.ndarray) -> np.ndarray:
+    """The conversion in plain numpy: RGB weighted, uint8 scaled, then clipped to [0, 1] in float32."""
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 3:
+        a = a.astype(np.float32) @ (LUMA / 255.0 if a.dtype == np.uint8 else LUMA)
+    elif a.dtype == np.uint8:
+        a = a.astype(np.float32) * np.float32(1.0 / 255.0)
+    return np.clip(a, 0.0, 1.0, dtype=np.float32).reshape(-1)
+
+
+floats = st.floats(-2.0, 3.0, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.one_of(
+        hnp.arrays(np.float32, st.tuples(st.integers(1, 9), st.integers(1, 9)), elements=floats),
+        hnp.arrays(np.float64, st.tuples(st.integers(1, 9), st.integers(1, 9)),
+                   elements=st.floats(-1e300, 1e300)),
+        hnp.arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9))),
+        hnp.arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 3]))),
+        hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(3)), elements=floats),
+    ),
+    transpose=st.booleans(), reuse=st.booleans(),
+)
+def test_luminance_matches_numpy(a, transpose, reuse):
+    if transpose and a.ndim == 2:  # a non-contiguous view
+        a = a.T
+    h, w = a.shape[:2]
+    out = np.full(h * w, np.float32(7.0)) if reuse else None
+    got = to_luminance(a, h, w, out=out)
+    assert got.dtype == np.float32 and got.shape == (h * w,)
+    assert np.array_equal(got, _expected(a))
+    if reuse:
+        assert got is out
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_named_by_position(bad):
+    a = np.full((4, 5), 0.5)
+    a[2, 3] = bad
+    with pytest.raises(EventValidationError, match=r"row 2, column 3; expected finite"):
+        to_luminance(a, 4, 5)
+
+
+def test_wrong_shape_and_dtype_are_refused():
+    with pytest.raises(EventValidationError, match=r"expected shape \(4, 5\)"):
+        to_luminance(np.zeros((5, 4), np.float32), 4, 5)
+    with pytest.raises(EventValidationError, match="expected uint8 or float"):
+        to_luminance(np.zeros((4, 5), np.int16), 4, 5)
+
+
+def test_a_rejected_frame_leaves_the_simulator_as_it_was():
+    """Frames go into the buffer the model does not hold, so a frame refused half-way (a NaN at the
+    end) must not touch the previous frame the next interval starts from."""
+    rng = np.random.default_rng(1)
+    frames = [rng.random((12, 16), dtype=np.float32) for _ in range(4)]
+    bad = frames[2].copy()
+    bad[-1, -1] = np.nan
+    times = [0.0, 1000.0, 2000.0, 3000.0]
+    for threads in (1, 2):
+        clean = EventSimulator(16, 12, SimulatorConfig(cp=0.1), 4, threads=1)
+        want = [clean.feed(f, t) for f, t in zip(frames, times)]
+        sim = EventSimulator(16, 12, SimulatorConfig(cp=0.1), 4, threads=min(threads, _max_threads()))
+        got = [sim.feed(frames[0], times[0]), sim.feed(frames[1], times[1])]
+        with pytest.raises(EventValidationError, match="row 11, column 15"):
+            sim.feed(bad, times[2])
+        got += [sim.feed(frames[2], times[2]), sim.feed(frames[3], times[3])]
+        assert sum(len(e) for e in want) > 100
+        for a, b in zip(got, want):
+            for k in "xytp":
+                assert np.array_equal(getattr(a, k), getattr(b, k))
+
+
+def _max_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.parametrize("threads", [0, -1, 2.5, "2", True, 10**6])
+def test_simulator_threads_are_checked(threads):
+    with pytest.raises(ConfigError, match="threads: expected an integer in 1.."):
+        EventSimulator(8, 8, threads=threads)

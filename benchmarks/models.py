@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from _memory import rss_mb  # noqa: E402  (this folder is on sys.path when run as a script)
+from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_CASES = [("65x86", (65, 86), 4.0), ("65x86", (65, 86), 6.5), ("260x346", (260, 346), 6.5)]
@@ -46,7 +46,6 @@ LARGE_LR_PIXELS = 10_000
 # A5b of design/methods.md: the released EGVSR on a CPU (2 threads, another machine), for context.
 OFFICIAL_CPU_MS = {("egvsr", 4.0): 3076, ("egvsr", 6.5): 4249, ("egvsr-large", 4.0): 4807,
                    ("egvsr-large", 6.5): 5639}
-
 
 
 def setup(spec: dict):

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import rss_mb  # noqa: E402  (this folder is on sys.path when run as a script)
+from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"size": (260, 346), "scale": 6.5, "model": "egvsr", "chunks": [16384, 262144], "tile": 128}
@@ -44,7 +44,6 @@ DEFAULT_CHUNK = 65536
 # and peak RSS varies by +-20% between identical runs; a fixed threshold maps and unmaps every large
 # tensor exactly, and the same row then repeats to within a few MB.
 MMAP_THRESHOLD = 128 * 1024
-
 
 
 def worker(spec: dict) -> dict:

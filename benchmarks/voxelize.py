@@ -13,6 +13,7 @@ Timings are medians of --repeat runs after one warm-up; the machine is shared, s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -195,14 +196,18 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
         want = voxel_grids(s, B, b)
         del s
 
-        def read_only(raw: bool = True) -> None:  # the reads and checks of voxelize, nothing else
+        @contextlib.contextmanager
+        def raw_reads(raw: bool):  # h5py for every read when off (the reader's switch)
             egvsr_h5.RAW_READS = raw
             try:
-                with open_events(src) as source:
-                    for _ in source.iter_chunks(vx.CHUNK_EVENTS, reuse=vx.PREFETCH + 2):
-                        pass
+                yield
             finally:
                 egvsr_h5.RAW_READS = True
+
+        def read_only(raw: bool = True) -> None:  # the reads and checks of voxelize, nothing else
+            with raw_reads(raw), open_events(src) as source:
+                for _ in source.iter_chunks(vx.CHUNK_EVENTS, reuse=vx.PREFETCH + 2):
+                    pass
 
         # every run writes a new output file (as a user writing a new result does): replacing an
         # existing 180 MB output would add its deletion (~0.07 s here) to the time
@@ -218,11 +223,8 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
             return written[-1]
 
         def in_process(raw: bool = True) -> None:
-            egvsr_h5.RAW_READS = raw
-            try:
+            with raw_reads(raw):
                 voxelize_file(src, fresh(), "voxel", B, window_ms=window_ms, progress=False)
-            finally:
-                egvsr_h5.RAW_READS = True
 
         def cli(path: Path = src) -> None:
             subprocess.run([sys.executable, "-m", "egvsr", "voxelize", str(path), str(fresh()), "--repr",

@@ -2,6 +2,6 @@
 
 import sys
 
-from egvsr.cli import main
+from egvsr.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

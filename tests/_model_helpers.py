@@ -7,6 +7,21 @@ import torch
 
 def give_residual_head_weights(model):
     """EGVSR's residual head starts at zero (no gradient flows past it until it moves); give it weights."""
-    if model.options.__class__.__name__ == "EGVSROptions" and model.options.residual_bicubic:
+    from egvsr.models.egvsr import EGVSROptions
+
+    if isinstance(model.options, EGVSROptions) and model.options.residual_bicubic:
         torch.nn.init.normal_(model.stir.decoder[-1].weight, std=0.1)
     return model
+
+
+def save_untrained_with_head(name: str, path, seed: int = 0):
+    """`save_untrained` with the residual head given weights: an untrained EGVSR with a zero head
+    renders plain bicubic, so its events and network would not reach the output a test compares."""
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.loading import model_from_checkpoint
+    from egvsr.engine.render_model import save_untrained
+
+    path = save_untrained(name, path, seed)
+    model, ck = model_from_checkpoint(path)
+    ck["state_dict"] = give_residual_head_weights(model).state_dict()
+    return save_checkpoint(path, ck, overwrite=True)

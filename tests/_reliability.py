@@ -14,7 +14,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from hypothesis import HealthCheck, settings
 
@@ -75,16 +75,6 @@ def check_message(exc: EgvsrError, *needles: str) -> str:
     for n in needles:
         assert n in msg, f"{n!r} not in {msg!r}"
     return msg
-
-
-def toolkit_errors_only(call: Callable[[], object], *needles: str) -> EgvsrError | None:
-    """Run `call`; an `EgvsrError` (checked by `check_message`) is returned, anything else raised."""
-    try:
-        call()
-    except EgvsrError as exc:
-        check_message(exc, *needles)
-        return exc
-    return None
 
 
 def cli_env() -> dict[str, str]:

@@ -319,15 +319,6 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
 
 
 # ---- the files the rows refer to ------------------------------------------------------------------------
-def _ours(path: Path, x, y, t, p, width=346, height=260, attrs=None, **datasets) -> Path:
-    with h5py.File(path, "w") as f:
-        f.attrs.update({"format": "egvsr", "version": 1, "width": width, "height": height, **(attrs or {})})
-        for k, v, dt in (("x", x, np.uint16), ("y", y, np.uint16), ("t", t, np.int64), ("p", p, np.int8)):
-            if v is not None:
-                f.create_dataset(f"events/{k}", data=np.asarray(v, dt))
-        for key, value in datasets.items():
-            f.create_dataset(key.replace("__", "/"), data=value)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +329,9 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     from egvsr.engine.render_model import save_untrained
     from egvsr.events.simulate import make_sample
     from test_datasets_files import write_evtexture
+    from test_io_errors import _write_ours
     from test_io_layouts import write_aedat4, write_e2vid, write_evt3
+    from test_untrusted_checkpoints import _Exec
 
     d = tmp_path_factory.mktemp("bad-inputs")
     f: dict[str, Path] = {"tmp": d}
@@ -358,26 +351,26 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     f["unknown_h5"] = d / "unknown.h5"
     n = 10
     x, y, t, p = np.arange(n) % 346, np.arange(n) % 260, np.arange(n) * 10, np.where(np.arange(n) % 2, 1, -1)
-    f["no_width"] = _ours(d / "no_width.h5", x, y, t, p)
+    f["no_width"] = _write_ours(d / "no_width.h5", x, y, t, p)
     with h5py.File(f["no_width"], "r+") as h:
         del h.attrs["width"]
-    f["newer"] = _ours(d / "newer.h5", x, y, t, p, attrs={"version": 7})
-    f["zero_width"] = _ours(d / "zero_width.h5", x * 0, y, t, p, attrs={"width": 0})
-    f["text_width"] = _ours(d / "text_width.h5", x, y, t, p, attrs={"width": "wide"})
-    f["num_events"] = _ours(d / "num_events.h5", x, y, t, p, attrs={"num_events": 99})
-    f["lengths"] = _ours(d / "lengths.h5", x, y[:5], t, p)
-    f["float_x"] = _ours(d / "float_x.h5", None, y, t, p, events__x=np.zeros(n))
-    f["t_2d"] = _ours(d / "t_2d.h5", x, y, None, p, events__t=np.zeros((n, 2), np.int64))
-    f["no_p"] = _ours(d / "no_p.h5", x, y, t, None)
-    f["bad_frames"] = _ours(d / "bad_frames.h5", x, y, t, p, frames__images=np.zeros((2, 3, 4), np.float32),
+    f["newer"] = _write_ours(d / "newer.h5", x, y, t, p, attrs={"version": 7})
+    f["zero_width"] = _write_ours(d / "zero_width.h5", x * 0, y, t, p, attrs={"width": 0})
+    f["text_width"] = _write_ours(d / "text_width.h5", x, y, t, p, attrs={"width": "wide"})
+    f["num_events"] = _write_ours(d / "num_events.h5", x, y, t, p, attrs={"num_events": 99})
+    f["lengths"] = _write_ours(d / "lengths.h5", x, y[:5], t, p)
+    f["float_x"] = _write_ours(d / "float_x.h5", None, y, t, p, events__x=np.zeros(n))
+    f["t_2d"] = _write_ours(d / "t_2d.h5", x, y, None, p, events__t=np.zeros((n, 2), np.int64))
+    f["no_p"] = _write_ours(d / "no_p.h5", x, y, t, None)
+    f["bad_frames"] = _write_ours(d / "bad_frames.h5", x, y, t, p, frames__images=np.zeros((2, 3, 4), np.float32),
                             frames__t=np.array([0, 1]))
-    f["frame_times"] = _ours(d / "frame_times.h5", x, y, t, p, frames__images=np.zeros((2, 260, 346, 3), np.uint8),
+    f["frame_times"] = _write_ours(d / "frame_times.h5", x, y, t, p, frames__images=np.zeros((2, 260, 346, 3), np.uint8),
                              frames__t=np.array([5, 5]))
-    f["unsorted"] = _ours(d / "unsorted.h5", x, y, np.array([0, 1, 2, 3, 4, 2, 6, 7, 8, 9]), p)
-    f["outside"] = _ours(d / "outside.h5", np.array([0, 1, 2, 500, 4, 5, 6, 7, 8, 9]), y, t, p)
-    f["bad_p"] = _ours(d / "bad_p.h5", x, y, t, np.array([1, -1, 0, 1, 1, 1, 1, 1, 1, 1]))
-    f["events_only"] = _ours(d / "events_only.h5", x, y, t, p)
-    f["empty_rec"] = _ours(d / "empty_rec.h5", [], [], [], [])
+    f["unsorted"] = _write_ours(d / "unsorted.h5", x, y, np.array([0, 1, 2, 3, 4, 2, 6, 7, 8, 9]), p)
+    f["outside"] = _write_ours(d / "outside.h5", np.array([0, 1, 2, 500, 4, 5, 6, 7, 8, 9]), y, t, p)
+    f["bad_p"] = _write_ours(d / "bad_p.h5", x, y, t, np.array([1, -1, 0, 1, 1, 1, 1, 1, 1, 1]))
+    f["events_only"] = _write_ours(d / "events_only.h5", x, y, t, p)
+    f["empty_rec"] = _write_ours(d / "empty_rec.h5", [], [], [], [])
     (d / "nosize.raw").write_bytes(b"% evt 3.0\n% end\n" + bytes(8))
     f["evt3_nosize"] = d / "nosize.raw"
     write_evt3(d / "zero.raw", [1], [1], [5], [True], 0, 0)
@@ -441,7 +434,7 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     f["truncated_ck"] = d / "truncated.pt"
     torch.save({"weights": torch.zeros(3)}, d / "foreign.pt")
     f["foreign_ck"] = d / "foreign.pt"
-    (d / "evil.pt").write_bytes(pickle.dumps(_Evil(d / "PWNED"), protocol=2))
+    (d / "evil.pt").write_bytes(pickle.dumps(_Exec(d / "PWNED"), protocol=2))
     f["evil_ck"] = d / "evil.pt"
     from egvsr.engine.checkpoint import load_checkpoint
 
@@ -466,20 +459,12 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     return f
 
 
-class _Evil:
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('x')",))
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def _row(entry) -> Row:
     return entry.values[0] if hasattr(entry, "values") else entry
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("row", ROWS, ids=[_row(r).id for r in ROWS])
 def test_bad_input(row: Row, bad: dict, capsys) -> None:
     if row.call is not None:

@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from _reliability import cli, cli_env
+from conftest import random_stream_arrays
 from egvsr.events import EventStream
 from egvsr.events.io import read_events, write_events
 from egvsr.fsutil import TEMP_MARK
@@ -82,18 +83,11 @@ def run_ok(args: list[str]) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
 
 
-def _stream(n: int, width: int = 64, height: int = 48, span_us: int = 1_000_000, seed: int = 0) -> EventStream:
-    rng = np.random.default_rng(seed)
-    return EventStream(rng.integers(0, width, n).astype(np.uint16), rng.integers(0, height, n).astype(np.uint16),
-                       np.sort(rng.integers(0, span_us, n)).astype(np.int64),
-                       (rng.integers(0, 2, n) * 2 - 1).astype(np.int8), width, height)
-
-
 @pytest.fixture(scope="module")
 def big_recording(tmp_path_factory) -> Path:
     """1.5 M events in our layout: converting or voxelizing it takes long enough to be interrupted."""
     path = tmp_path_factory.mktemp("interrupt") / "big.h5"
-    return write_events(path, _stream(1_500_000))
+    return write_events(path, EventStream(*random_stream_arrays(1_500_000, 64, 48), 64, 48))
 
 
 def test_convert_killed_keeps_the_previous_output_and_reruns(big_recording, tmp_path):

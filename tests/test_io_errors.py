@@ -21,15 +21,16 @@ from egvsr.events import EventStream
 from egvsr.events.io import LAYOUTS, convert, open_events, read_events, write_events
 
 
-def _write_ours(path: Path, x, y, t, p, width=346, height=260, **extra) -> Path:
-    """A file of our layout written directly with h5py (so it can be broken on purpose)."""
+def _write_ours(path: Path, x, y, t, p, width=346, height=260, attrs=None, **extra) -> Path:
+    """A file of our layout written directly with h5py (so it can be broken on purpose): `attrs`
+    added to (or overriding) the root attributes, `extra` datasets by key ("a__b" stands for "a/b")."""
     with h5py.File(path, "w") as f:
-        f.attrs.update(format="egvsr", version=1, width=width, height=height)
+        f.attrs.update({"format": "egvsr", "version": 1, "width": width, "height": height, **(attrs or {})})
         for k, v, dt in (("x", x, np.uint16), ("y", y, np.uint16), ("t", t, np.int64), ("p", p, np.int8)):
             if v is not None:
                 f.create_dataset(f"events/{k}", data=np.asarray(v, dt))
         for key, value in extra.items():
-            f.create_dataset(key, data=value)
+            f.create_dataset(key.replace("__", "/"), data=value)
     return path
 
 

@@ -25,7 +25,7 @@ def inputs(b: int = 1, k: int = 3, h: int = 7, w: int = 9, t: int = 2, seed: int
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
-    return {name: build_model(name).eval() for name in MODELS}
+    return {name: give_residual_head_weights(build_model(name)).eval() for name in MODELS}
 
 
 @pytest.mark.parametrize("scale", [1, 2, 3.7, 4, 6.5, 8])
@@ -59,7 +59,7 @@ def test_chunked_render_equals_whole_forward(models, name):
 ])
 def test_egvsr_variants_chunked_equals_whole(overrides):
     torch.manual_seed(0)
-    model = build_model("egvsr-tiny", **overrides)
+    model = give_residual_head_weights(build_model("egvsr-tiny", **overrides))
     lr, times, events = inputs(b=1, h=6, w=5, t=2, seed=2)
     events = events[:, :, : model.event_shape[1]]
     with torch.no_grad():
@@ -135,7 +135,7 @@ def test_cpu_autocast_bfloat16_runs(models):
 def test_egvsr_separable_tf_equals_naive_tf_end_to_end():
     """Same weights, official 2N+1 full-resolution 3-D sampling vs temporal-at-LR + first layer at LR."""
     torch.manual_seed(0)
-    fast = build_model("egvsr-tiny", tf_half_width=0.2, output_activation="none")
+    fast = give_residual_head_weights(build_model("egvsr-tiny", tf_half_width=0.2, output_activation="none"))
     naive = build_model(dict(fast.config, tf_mode="naive"))
     naive.load_state_dict(fast.state_dict())
     lr, times, events = inputs(b=2, h=5, w=6, t=3, seed=6)

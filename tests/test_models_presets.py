@@ -42,7 +42,7 @@ def test_every_preset_runs_a_small_forward(name):
 
 def test_config_rebuilds_the_same_model():
     torch.manual_seed(0)
-    model = build_model({"name": "egvsr-tiny", "local_ensemble": True}, fold="sum")
+    model = give_residual_head_weights(build_model({"name": "egvsr-tiny", "local_ensemble": True}, fold="sum"))
     assert model.config["local_ensemble"] is True and model.config["fold"] == "sum"
     clone = build_model(model.config)
     assert clone.config == model.config

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from _model_helpers import save_untrained_with_head
 from egvsr.datasets import EventVSRDataset, Recording
 from egvsr.engine.render import iter_render
 from egvsr.engine.render_input import WindowBuilder, plan_layout
@@ -14,12 +15,11 @@ from egvsr.engine.render_model import load_render_model
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    from egvsr.engine.render_model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("render-parity")
     rec = make_sample(d / "clip.h5", seed=5, seconds=0.12, size=(26, 34), fps=25.0, progress=False)
-    return rec, save_untrained("egvsr-tiny", d / "tiny.pt", seed=2)
+    return rec, save_untrained_with_head("egvsr-tiny", d / "tiny.pt", seed=2)
 
 
 @pytest.mark.parametrize("scale", [2.0, 3.3])

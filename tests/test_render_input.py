@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from _model_helpers import save_untrained_with_head
 from egvsr.cli import main
 
 
 @pytest.fixture(scope="module")
 def split_clip(tmp_path_factory):
     """A sample recording, and the same content as a PNG folder (timestamps.txt) + an events-only file."""
-    from egvsr.engine.render_model import save_untrained
     from egvsr.events.io import open_events, write_events
     from egvsr.events.simulate import make_sample
 
@@ -31,7 +31,7 @@ def split_clip(tmp_path_factory):
         stream = src.read()
     (frames / "timestamps.txt").write_text("".join(f"{t / 1e6:.6f}\n" for t in ft))
     events = write_events(d / "events.h5", stream)
-    return rec, frames, events, save_untrained("egvsr-tiny", d / "tiny.pt")
+    return rec, frames, events, save_untrained_with_head("egvsr-tiny", d / "tiny.pt")
 
 
 def _pngs(folder):

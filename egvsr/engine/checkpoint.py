@@ -75,9 +75,10 @@ def load_checkpoint(
     return data
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first sentence of an exception's text, without terminal colour codes, at most 200 chars."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+def _first_line(exc: BaseException, text: str | None = None) -> str:
+    """The first sentence of an exception's text (or of `text`), without terminal colour codes, at
+    most 200 chars; the exception's type name when that is empty."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc) if text is None else text).strip()
     text = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0] if text else ""
     return text[:200] or type(exc).__name__
 
@@ -88,7 +89,7 @@ def _refused_what(exc: BaseException) -> str:
     if m:
         return f"it references {m.group(1)!r}"
     m = re.search(r"WeightsUnpickler error: ([^\n]*)", str(exc))
-    return _first_line(ValueError(m.group(1))) if m else _first_line(exc)
+    return _first_line(exc, m.group(1) if m else None)
 
 
 def rng_state() -> dict[str, Any]:

@@ -144,6 +144,9 @@ def _check_values(cfg: dict) -> None:
         raise ConfigError(f"train.lr: expected a positive number, got {t['lr']!r}")
     if t["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"train.schedule: expected cosine or constant, got {t['schedule']!r}")
+    threads = t["threads"]
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
     if not 0 <= float(t["ema_decay"]) < 1:
         raise ConfigError(f"train.ema_decay: expected 0 (off) or a value in (0, 1), got {t['ema_decay']!r}")
     if not str(cfg["name"]).replace("-", "").replace("_", "").replace(".", "").isalnum():

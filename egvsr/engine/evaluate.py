@@ -36,7 +36,6 @@ def evaluate(
     protocol: Protocol,
     device: torch.device,
     chunk_size: int = 65536,
-    limit: int | None = None,
     on_item: Callable[[dict, torch.Tensor], None] | None = None,
 ) -> dict:
     """Render every sample of `loader`; return {"clips": {clip: (psnr, ssim, n)}, "psnr", "ssim", "n"}.
@@ -46,7 +45,6 @@ def evaluate(
     was_training = model.training
     model.eval()
     per_clip: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    seen = 0
     for batch in loader:
         pred = model.render(**model_inputs(batch, device), chunk_size=chunk_size)
         for b in range(pred.shape[0]):
@@ -55,9 +53,6 @@ def evaluate(
                 per_clip[batch["clip"][b]].append(scores)
             if on_item is not None:
                 on_item({k: (v[b] if hasattr(v, "__getitem__") else v) for k, v in batch.items()}, pred[b])
-        seen += pred.shape[0]
-        if limit is not None and seen >= limit:
-            break
     model.train(was_training)
     clips = {c: (float(np.mean([s[0] for s in v])), float(np.mean([s[1] for s in v])), len(v))
              for c, v in sorted(per_clip.items())}

@@ -176,6 +176,13 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def _check_gb(flag: str, value: object, finite: bool = False) -> None:
+    """A size in GB: a positive number (and finite when `finite`)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or (finite and value == float("inf"))):
+        raise ConfigError(f"{flag} {value!r}: expected a positive number")
+
+
 def plan_render(
     source: str | os.PathLike,
     checkpoint: str | os.PathLike | None,
@@ -213,11 +220,9 @@ def plan_render(
     check_outputs([png, mp4, side_by_side], overwrite)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigError(f"--chunk-size {chunk_size!r}: expected a positive number of output pixels")
-    if isinstance(max_output_gb, bool) or not isinstance(max_output_gb, (int, float)) or not max_output_gb > 0:
-        raise ConfigError(f"--max-output-gb {max_output_gb!r}: expected a positive number")
-    if max_memory_gb is not None and (isinstance(max_memory_gb, bool) or not isinstance(max_memory_gb, (int, float))
-                                      or not max_memory_gb > 0 or max_memory_gb == float("inf")):
-        raise ConfigError(f"--max-memory-gb {max_memory_gb!r}: expected a positive number")
+    _check_gb("--max-output-gb", max_output_gb)
+    if max_memory_gb is not None:
+        _check_gb("--max-memory-gb", max_memory_gb, finite=True)
     dev = resolve_device(device)
     rm = model if model is not None else load_render_model(checkpoint, dev, expect_model)
     s = rm.check_scale(scale)
@@ -242,7 +247,8 @@ def plan_render(
                 f"above --max-output-gb {max_output_gb:g}; render fewer frames (--first-frame/--last-frame, "
                 "--times), a smaller --scale or an --roi, or raise --max-output-gb"
             )
-        models = 2 if side_by_side is not None or baseline else 1  # ours, and bicubic beside it
+        need_base = side_by_side is not None or baseline
+        models = 2 if need_base else 1  # ours, and bicubic beside it
         if max_memory_gb is None:
             budget, share = memory_budget_bytes(dev)
             budget_text = f"--max-memory-gb default: {share}"
@@ -265,7 +271,6 @@ def plan_render(
     except BaseException:
         rec.close()
         raise
-    need_base = side_by_side is not None or baseline
     base = (rm if rm.name == "bicubic" else baseline_model(rm, dev)) if need_base else None
     meta = {"model": rm.name, "checkpoint": str(checkpoint), "scale": s, "degrade": bool(degrade),
             "input": str(source), "out_size": list(layout.out_size), "roi": list(roi) if roi else None}

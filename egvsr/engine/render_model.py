@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from egvsr.datasets.tensorize import NORMALIZATIONS, POLARITIES, REPRESENTATIONS
 from egvsr.engine.loading import input_options, model_from_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 
@@ -87,8 +88,8 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
     rep.setdefault("polarity", "split" if p == 2 else "signed")
     rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
     rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
-    for key, choices in (("representation", ("moments", "voxel")), ("polarity", ("split", "signed")),
-                         ("normalize", ("none", "standard", "percentile"))):
+    for key, choices in (("representation", REPRESENTATIONS), ("polarity", POLARITIES),
+                         ("normalize", NORMALIZATIONS)):
         if rep[key] not in choices:
             raise CheckpointError(
                 f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"

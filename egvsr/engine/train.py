@@ -53,11 +53,8 @@ class Trainer:
         self.cfg, self.info, self.progress = cfg, info, progress and info.is_main
         t = cfg["train"]
         self.exp = Experiment(cfg["output_root"], cfg["name"])
-        threads = t["threads"]
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
-        if threads:
-            torch.set_num_threads(threads)
+        if t["threads"]:  # checked with the config
+            torch.set_num_threads(t["threads"])
         torch.manual_seed(int(cfg["seed"]))  # identical initial weights on every rank
         self.model = build_model(cfg["model"]["name"], **cfg["model"]["options"]).to(info.device)
         if not any(p.requires_grad for p in self.model.parameters()):

@@ -39,9 +39,8 @@ def _tensor(name: str, value: Any, ndim: int, layout: str) -> Tensor:
         raise EventValidationError(f"{name}: expected {ndim} dimensions {layout}, got shape {tuple(value.shape)}")
     if not value.is_floating_point():
         raise EventValidationError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
-    bad = ~torch.isfinite(value)
-    if bool(bad.any()):
-        where = tuple(int(i) for i in bad.nonzero()[0])
+    if not bool(torch.isfinite(value).all()):  # per forward call: no index search unless it fails
+        where = tuple(int(i) for i in (~torch.isfinite(value)).nonzero()[0])
         raise EventValidationError(
             f"{name}: value {value[where].item()} at index {where}; expected finite values (NaN or infinity "
             "in the input frames or events)"

@@ -11,6 +11,7 @@ pass with bounded memory (convert them to our layout for fast seeking).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -56,11 +57,18 @@ def stream_from_structured(events: np.ndarray, width: int, height: int) -> Event
     )
 
 
-def decoder_failure(exc: BaseException) -> bool:
-    """True for an exception a third-party decoder raised on a bad file: any `Exception`, and the
-    Rust panics of `aedat` (pyo3's PanicException derives from BaseException); never an interrupt,
-    a generator's close or one of our own errors."""
-    return not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, EgvsrError))
+@contextlib.contextmanager
+def decoder_errors(what: str, hint: str = "") -> Iterator[None]:
+    """Turn what a third-party decoder raises on a bad file into an `InputFileError`
+    "{what} (Type: message){hint}": any `Exception`, and the Rust panics of `aedat` (pyo3's
+    PanicException derives from BaseException); never an interrupt, a generator's close or one of
+    our own errors."""
+    try:
+        yield
+    except BaseException as exc:  # noqa: BLE001 - third-party decoders raise (and panic) anything
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, EgvsrError)):
+            raise
+        raise InputFileError(f"{what} ({type(exc).__name__}: {exc}){hint}") from None
 
 
 def _header_size(path: Path, layout: str, size: tuple[int, int]) -> tuple[int, int]:
@@ -116,15 +124,9 @@ class StreamedSource(EventSource):
         raise NotImplementedError
 
     def _decode(self) -> Iterator[_Arrays]:
-        try:
+        with decoder_errors(f"{self.path}: {self.layout} decoding failed",
+                            "; the file is probably truncated or corrupted"):
             yield from self._packets()
-        except BaseException as exc:  # noqa: BLE001 - third-party decoders raise (and panic) anything
-            if not decoder_failure(exc):
-                raise
-            raise InputFileError(
-                f"{self.path}: {self.layout} decoding failed ({type(exc).__name__}: {exc}); the file "
-                "is probably truncated or corrupted"
-            ) from None
 
     def _scan(self) -> None:
         """One pass: count, first/last time, polarity balance; keeps small files in memory."""
@@ -249,12 +251,8 @@ class Aedat4Source(StreamedSource):
     def __init__(self, path: Path, sensor_size: tuple[int, int] | None) -> None:
         self.path = Path(path)
         decoder = self._decoder()
-        try:
+        with decoder_errors(f"{path}: unreadable AEDAT4 header"):
             streams = decoder.id_to_stream()
-        except BaseException as exc:  # noqa: BLE001 - see decoder_failure
-            if not decoder_failure(exc):
-                raise
-            raise InputFileError(f"{path}: unreadable AEDAT4 header ({type(exc).__name__}: {exc})") from None
         ids = sorted(i for i, s in streams.items() if s.get("type") == "events")
         if not ids:
             kinds = sorted({s.get("type") for s in streams.values()})
@@ -277,12 +275,8 @@ class Aedat4Source(StreamedSource):
                 f"{self.path}: reading AEDAT4 needs the 'aedat' package (the decoder tonic uses): "
                 "pip install aedat"
             ) from None
-        try:
+        with decoder_errors(f"{self.path}: not a readable AEDAT4 file"):
             return aedat.Decoder(str(self.path))
-        except BaseException as exc:  # noqa: BLE001 - see decoder_failure
-            if not decoder_failure(exc):
-                raise
-            raise InputFileError(f"{self.path}: not a readable AEDAT4 file ({type(exc).__name__}: {exc})") from None
 
     def _packets(self):
         for packet in self._decoder():

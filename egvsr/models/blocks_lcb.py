@@ -3,6 +3,11 @@
 Structure and widths follow methods.md A2 (an LCB of width 64 with two HPBs has 1.05M parameters).
 All blocks work at any spatial size (odd sizes included): pooling uses ceil mode and upsampling
 targets the exact input size.
+
+`official=True` gives the released ESRT-style layout instead, parameter for parameter (docs/models.md,
+"Official-compatible mode"): per-channel PReLU, a C//16 attention bottleneck, bias-free 1x1/3x3
+fusion convs, learnable scales on both ARFB branches before their concatenation, floor pooling and
+align_corners=True resampling in the HPB.
 """
 
 from __future__ import annotations
@@ -29,14 +34,16 @@ class ChannelAttention(nn.Module):
     start alive: with the default init a 2-4 unit bottleneck fed non-negative averages is entirely
     dead in about 1 of 16 blocks (1 of 4 at the official 2 units) and then never trains."""
 
-    def __init__(self, channels: int, reduction: int = 16) -> None:
+    def __init__(self, channels: int, reduction: int = 16, official: bool = False) -> None:
         super().__init__()
-        mid = max(channels // reduction, min(4, channels))
+        # official: exactly C // 16 units (at least 1: below 16 channels the released code has none)
+        mid = max(channels // reduction, 1) if official else max(channels // reduction, min(4, channels))
         self.gate = nn.Sequential(
             nn.Conv2d(channels, mid, 1), nn.ReLU(inplace=True), nn.Conv2d(mid, channels, 1), nn.Sigmoid()
         )
-        nn.init.zeros_(self.gate[0].weight)
-        nn.init.constant_(self.gate[0].bias, 0.1)
+        if not official:
+            nn.init.zeros_(self.gate[0].weight)
+            nn.init.constant_(self.gate[0].bias, 0.1)
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x.mean(dim=(2, 3), keepdim=True))
@@ -45,11 +52,12 @@ class ChannelAttention(nn.Module):
 class ResidualUnit(nn.Module):
     """Conv3x3 C->C/2, PReLU, Conv3x3 C/2->C with learnable weights on the skip and the branch."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, official: bool = False) -> None:
         super().__init__()
         half = max(channels // 2, 1)
         self.body = nn.Sequential(
-            nn.Conv2d(channels, half, 3, padding=1), nn.PReLU(), nn.Conv2d(half, channels, 3, padding=1)
+            nn.Conv2d(channels, half, 3, padding=1), nn.PReLU(half if official else 1),
+            nn.Conv2d(half, channels, 3, padding=1),
         )
         self.w_skip, self.w_body = Scale(1.0), Scale(1.0)
 
@@ -60,17 +68,22 @@ class ResidualUnit(nn.Module):
 class ARFB(nn.Module):
     """Adaptive residual feature block: two residual units, 1x1 fuse of both, attention, 3x3 conv."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, official: bool = False) -> None:
         super().__init__()
-        self.ru1, self.ru2 = ResidualUnit(channels), ResidualUnit(channels)
+        self.ru1, self.ru2 = ResidualUnit(channels, official), ResidualUnit(channels, official)
         self.fuse = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False), nn.ReLU(inplace=True))
-        self.attention = ChannelAttention(channels)
-        self.out = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True))
+        self.attention = ChannelAttention(channels, official=official)
+        self.out = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=not official),
+                                 nn.ReLU(inplace=True))
         self.w_skip, self.w_body = Scale(1.0), Scale(1.0)
+        # official: each branch is scaled before the concatenation (the released block's weight2/3)
+        self.w_x2, self.w_x1 = (Scale(1.0), Scale(1.0)) if official else (None, None)
 
     def forward(self, x: Tensor) -> Tensor:
         x1 = self.ru1(x)
         x2 = self.ru2(x1)
+        if self.w_x2 is not None:
+            x2, x1 = self.w_x2(x2), self.w_x1(x1)
         y = self.out(self.attention(self.fuse(torch.cat([x2, x1], dim=1))))
         return self.w_skip(x) + self.w_body(y)
 
@@ -79,21 +92,22 @@ class HPB(nn.Module):
     """High-preserving block: split into a pooled low band (one ARFB applied `low_repeats` times) and
     the high-frequency residual (its own ARFB), fuse, attend, refine, add the input."""
 
-    def __init__(self, channels: int, low_repeats: int = 5) -> None:
+    def __init__(self, channels: int, low_repeats: int = 5, official: bool = False) -> None:
         super().__init__()
-        self.inp, self.low, self.high, self.out = ARFB(channels), ARFB(channels), ARFB(channels), ARFB(channels)
-        self.low_repeats = low_repeats
-        self.fuse = nn.Sequential(nn.Conv2d(2 * channels, channels, 1), nn.ReLU(inplace=True))
-        self.attention = ChannelAttention(channels)
+        self.inp, self.low, self.high, self.out = (ARFB(channels, official) for _ in range(4))
+        self.low_repeats, self.official = low_repeats, official
+        self.fuse = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=not official), nn.ReLU(inplace=True))
+        self.attention = ChannelAttention(channels, official=official)
 
     def forward(self, x: Tensor) -> Tensor:
         x1 = self.inp(x)
         size = x1.shape[-2:]
-        low = F.avg_pool2d(x1, 2, ceil_mode=True)
-        high = x1 - F.interpolate(low, size=size, mode="bilinear", align_corners=False)
+        corners = self.official  # official: floor pooling (odd sizes lose a row) and corner-aligned resampling
+        low = F.avg_pool2d(x1, 2, ceil_mode=not corners)
+        high = x1 - F.interpolate(low, size=size, mode="bilinear", align_corners=corners)
         for _ in range(self.low_repeats):
             low = self.low(low)
-        low = F.interpolate(low, size=size, mode="bilinear", align_corners=False)
+        low = F.interpolate(low, size=size, mode="bilinear", align_corners=corners)
         y = self.attention(self.fuse(torch.cat([low, self.high(high)], dim=1)))
         return self.out(y) + x
 
@@ -101,9 +115,9 @@ class HPB(nn.Module):
 class LCB(nn.Module):
     """Lightweight CNN backbone: `depth` HPBs run in parallel on the input, concatenated, 3x3 fused."""
 
-    def __init__(self, channels: int, depth: int = 2) -> None:
+    def __init__(self, channels: int, depth: int = 2, official: bool = False) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(HPB(channels) for _ in range(depth))
+        self.blocks = nn.ModuleList(HPB(channels, official=official) for _ in range(depth))
         self.fuse = nn.Conv2d(depth * channels, channels, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:

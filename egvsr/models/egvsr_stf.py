@@ -4,6 +4,7 @@ Frames (B, K, 3, h, w) and events (B, M, P, h, w) each get a 3x3 head, a shallow
 transformer fusion added back to both branches, a deep LCB, and a final fusion whose 1x1 projection
 is reshaped into a volume (B, T, C, h, w): C = inr_channels features at T = time_bins times spread
 corner-aligned over the window (T = 3: at -1, 0, +1). There is no 3-D convolution (methods.md A2).
+`official=True` builds the released blocks and attention exactly (see blocks_lcb, fusion_transformer).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ class STF(nn.Module):
 
     def __init__(self, num_frames: int, moments: int, polarities: int, n_feats: int, inr_channels: int,
                  time_bins: int, lcb_depth: int, patch: int, heads: int, window_tokens: int,
-                 fold: str, attention: str = "sdpa") -> None:
+                 fold: str, attention: str = "sdpa", official: bool = False) -> None:
         super().__init__()
         self.time_bins, self.inr_channels = time_bins, inr_channels
         self.image_head = nn.Conv2d(3 * num_frames, n_feats, 3, padding=1)
         self.event_head = nn.Conv2d(moments * polarities, n_feats, 3, padding=1)
-        self.image_shallow, self.event_shallow = LCB(n_feats, lcb_depth), LCB(n_feats, lcb_depth)
-        self.image_deep, self.event_deep = LCB(n_feats, lcb_depth), LCB(n_feats, lcb_depth)
-        args = dict(patch=patch, heads=heads, window_tokens=window_tokens, fold=fold, kernel=attention)
+        self.image_shallow, self.event_shallow = (LCB(n_feats, lcb_depth, official) for _ in range(2))
+        self.image_deep, self.event_deep = (LCB(n_feats, lcb_depth, official) for _ in range(2))
+        args = dict(patch=patch, heads=heads, window_tokens=window_tokens, fold=fold, kernel=attention,
+                    official=official)
         self.shallow_fusion = PatchTransformer(2 * n_feats, **args)
         self.deep_fusion = PatchTransformer(2 * n_feats, **args)
         self.to_volume = nn.Conv2d(2 * n_feats, time_bins * inr_channels, 1)

@@ -9,6 +9,9 @@ interpolation (done once per query time at LR) followed by one bilinear spatial 
 as the MLP's first layer is linear and bilinear weights sum to one, that layer is applied at LR too
 (`project`), so each output pixel reads its pre-activation directly. "naive" mode does the official 2N+1 full 3-D samples per pixel; both give the same numbers (tested),
 the naive one is kept as the reference and for benchmarks.
+
+`moments_at_corners=True` is the official time axis: the M moments sit at linspace(-1, 1, M)
+(align_corners=True) instead of at the centres of M equal bins.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ class TemporalFilter(nn.Module):
     """Events near the query time, sampled at output pixels and mixed by a pointwise MLP."""
 
     def __init__(self, polarities: int, samples: int, half_width: float, hidden: int, layers: int,
-                 out_channels: int, mode: str = "separable") -> None:
+                 out_channels: int, mode: str = "separable", moments_at_corners: bool = False) -> None:
         super().__init__()
         self.samples, self.half_width, self.mode = samples, half_width, mode
+        self.moments_at_corners = moments_at_corners
         self.mlp = pointwise_mlp((2 * samples + 1) * polarities, hidden, out_channels, layers)
 
     def sample_times(self, t: Tensor) -> Tensor:
@@ -49,7 +53,7 @@ class TemporalFilter(nn.Module):
 
     def prepare(self, events: Tensor, t: Tensor) -> Tensor:
         """Separable step at LR: events (B, M, P, h, w) at the sample times -> (B, (2N+1)*P, h, w)."""
-        stack = temporal_sample(events, self.sample_times(t), align_corners=False)
+        stack = temporal_sample(events, self.sample_times(t), align_corners=self.moments_at_corners)
         return stack.flatten(1, 2)
 
     def samples_separable(self, prepared: Tensor, coords: Tensor) -> Tensor:
@@ -68,8 +72,12 @@ class TemporalFilter(nn.Module):
     def samples_naive(self, events: Tensor, t: Tensor, coords: Tensor) -> Tensor:
         """Reference: one trilinear 3-D `grid_sample` per sample time at every point -> (B, Q, (2N+1)*P)."""
         volume = events.transpose(1, 2)  # (B, P, M, h, w): depth axis = time
+        times = self.sample_times(t)
+        if self.moments_at_corners:  # the same moment index in the bin-centre convention used below
+            m = events.shape[1]
+            times = (times + 1) * (m - 1) / m + 1 / m - 1 if m > 1 else torch.zeros_like(times)
         out = []
-        for tau in self.sample_times(t).unbind(1):
+        for tau in times.unbind(1):
             z = tau.view(-1, 1, 1).expand(-1, coords.shape[1], 1).to(coords.dtype)
             grid = torch.cat([coords, z], dim=-1).view(coords.shape[0], 1, 1, -1, 3)
             s = F.grid_sample(volume, grid.to(volume.dtype), mode="bilinear", padding_mode="border",

@@ -6,6 +6,10 @@ size. Attention runs inside windows of contiguous row-major tokens (about `windo
 linear in the pixel count). Every other op is per token, so each window runs through all layers on
 its own: the layers' activations stay O(window) beyond the token map itself. Tokens fold back with overlapping contributions averaged
 (`fold="mean"`, a block of identity layers is then exactly the identity) or summed as officially.
+
+`official=True` reproduces the released attention exactly: no bias on the width reduction, the score
+scale taken from the unreduced width ((D // heads) ** -0.5, not the real head width), and windows of
+N // 4 raster-order tokens (a fifth, short window holds the rest when 4 does not divide N).
 """
 
 from __future__ import annotations
@@ -20,21 +24,24 @@ from torch import Tensor, nn
 class EfficientAttention(nn.Module):
     """Multi-head attention on a width-halved projection: D -> D/2 -> qkv -> heads -> D."""
 
-    def __init__(self, dim: int, heads: int, kernel: str = "sdpa") -> None:
+    def __init__(self, dim: int, heads: int, kernel: str = "sdpa", official: bool = False) -> None:
         super().__init__()
         inner = dim // 2
         self.heads, self.kernel = heads, kernel
-        self.reduce = nn.Linear(dim, inner)
+        # official: the scale comes from the unreduced width (the released code's quirk)
+        self.scale = (dim // heads) ** -0.5 if official else None
+        self.reduce = nn.Linear(dim, inner, bias=not official)
         self.qkv = nn.Linear(inner, 3 * inner, bias=False)
         self.proj = nn.Linear(inner, dim)
 
     def forward(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape
         qkv = self.qkv(self.reduce(x)).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        scale = qkv.shape[-1] ** -0.5 if self.scale is None else self.scale
         if self.kernel == "sdpa":  # fused kernel, never materializes the window's score matrix
-            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale=scale)
         else:  # "math": explicit scores and softmax, as the released ESRT-based code does
-            scores = (qkv[0] * qkv.shape[-1] ** -0.5) @ qkv[1].transpose(-2, -1)
+            scores = (qkv[0] @ qkv[1].transpose(-2, -1)) * scale
             y = scores.softmax(dim=-1) @ qkv[2]
         return self.proj(y.transpose(1, 2).reshape(b, n, -1))
 
@@ -42,10 +49,10 @@ class EfficientAttention(nn.Module):
 class TransformerLayer(nn.Module):
     """Pre-norm attention and MLP (D -> D/4 -> D, ReLU), each with a residual."""
 
-    def __init__(self, dim: int, heads: int, kernel: str = "sdpa") -> None:
+    def __init__(self, dim: int, heads: int, kernel: str = "sdpa", official: bool = False) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = EfficientAttention(dim, heads, kernel)
+        self.attn = EfficientAttention(dim, heads, kernel, official)
         self.mlp = nn.Sequential(nn.Linear(dim, dim // 4), nn.ReLU(inplace=True), nn.Linear(dim // 4, dim))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -68,21 +75,31 @@ class PatchTransformer(nn.Module):
     """Transformer over 3x3 patch tokens of a (B, C, H, W) map, returned at the same shape."""
 
     def __init__(self, channels: int, patch: int = 3, heads: int = 8, layers: int = 1,
-                 window_tokens: int = 1400, fold: str = "mean", kernel: str = "sdpa") -> None:
+                 window_tokens: int = 1400, fold: str = "mean", kernel: str = "sdpa",
+                 official: bool = False) -> None:
         super().__init__()
-        self.patch, self.window_tokens, self.fold = patch, window_tokens, fold
+        self.patch, self.window_tokens, self.fold, self.official = patch, window_tokens, fold, official
         dim = channels * patch * patch
-        self.layers = nn.Sequential(*(TransformerLayer(dim, heads, kernel) for _ in range(layers)))
+        self.layers = nn.Sequential(*(TransformerLayer(dim, heads, kernel, official) for _ in range(layers)))
 
     def windows(self, tokens: int) -> int:
         """Number of attention windows for a map of `tokens` pixels."""
+        if self.official:
+            return math.ceil(tokens / max(tokens // 4, 1))
         return max(1, math.ceil(tokens / self.window_tokens))
+
+    def split(self, tokens: Tensor) -> tuple[Tensor, ...]:
+        """Attention windows of contiguous tokens (B, N, D): official N // 4 each, else balanced."""
+        n = tokens.shape[1]
+        if self.official:
+            return tokens.split(max(n // 4, 1), dim=1)
+        return tokens.tensor_split(self.windows(n), dim=1)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         pad = self.patch // 2
         tokens = F.unfold(x, self.patch, padding=pad).transpose(1, 2)  # (B, N, D)
-        parts = tokens.tensor_split(self.windows(h * w), dim=1)
+        parts = self.split(tokens)
         y = torch.cat([self.layers(part) for part in parts], dim=1).transpose(1, 2)
         y = F.fold(y, (h, w), self.patch, padding=pad)
         if self.fold == "mean":

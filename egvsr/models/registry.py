@@ -16,11 +16,13 @@ from egvsr.errors import ConfigError
 from egvsr.models.base import SRModel
 from egvsr.models.bicubic import Bicubic, BicubicOptions
 from egvsr.models.egvsr import EGVSR, EGVSROptions
+from egvsr.models.egvsr_official import EGVSROfficial, EGVSROfficialOptions
 from egvsr.models.options import make_options, options_dict
 from egvsr.models.videoinr import VideoINR, VideoINROptions
 
 FAMILIES: dict[str, tuple[type[SRModel], type]] = {
     "egvsr": (EGVSR, EGVSROptions),
+    "egvsr-official": (EGVSROfficial, EGVSROfficialOptions),
     "videoinr": (VideoINR, VideoINROptions),
     "bicubic": (Bicubic, BicubicOptions),
 }
@@ -83,7 +85,14 @@ register("egvsr", "egvsr", "EGVSR, paper size: n_feats 32, inr 32, events 32 mom
 register("egvsr-large", "egvsr", "EGVSR, CED-yaml size: n_feats 64, inr 32 (~10.2M)", n_feats=64)
 register("egvsr-tiny", "egvsr", "EGVSR, tiny (tests and smoke runs): n_feats 8, 8 moments",
          n_feats=8, inr_channels=8, moments=8, lcb_depth=1, heads=2, tf_samples=2, tf_hidden=16)
+register("egvsr-official", "egvsr-official",
+         "EGVSR as released (official-compatible mode, imported weights): n_feats 32, inr 32 (~2.59M)")
+register("egvsr-official-large", "egvsr-official", "EGVSR as released, CED-yaml size: n_feats 64 (~10.2M)",
+         n_feats=64)
 register("videoinr", "videoinr", "VideoINR, frames only: ZSM encoder (plain-PyTorch DCN) + SIREN INRs (~11.0M)")
+register("videoinr-official", "videoinr",
+         "VideoINR as released (official-compatible test path, imported latest_G.pth): no output clamp",
+         decoder="official", output_activation="none")
 register("videoinr-tiny", "videoinr", "VideoINR, tiny (tests and smoke runs): nf 8",
          nf=8, groups=2, front_blocks=1, back_blocks=1, spatial_hidden=[16, 16], spatial_out=8,
          flow_hidden=[16, 16], rgb_hidden=[16, 16])

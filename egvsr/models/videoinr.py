@@ -6,6 +6,8 @@ starts there with u = 0, or the last pair with u = 1). The encoder runs once per
 needed by some sample of the batch; queries are decoded per time against their own pair.
 About 10.98M parameters at the defaults: the 11.31M of the released model minus its 0.33M of
 layers that its forward never uses (upconv1/2, HRconv, conv_last).
+`decoder="official"` / `"official-train"` decode exactly as the released test / training path
+(videoinr_official.py; preset `videoinr-official`), for imported official weights.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from egvsr.models.sampling import bracket
 from egvsr.models.validate import Batch, check_inputs
 from egvsr.models.videoinr_decoder import DecodeContext, VideoINRDecoder
 from egvsr.models.videoinr_encoder import VideoINREncoder
+from egvsr.models.videoinr_official import OfficialContext, official_context, official_decode
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class VideoINROptions:
     w0: float = opt(30.0, min=1e-6, doc="SIREN omega_0")
     output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="final RGB activation")
     max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
+    decoder: str = opt("ours", choices=("ours", "official", "official-train"),
+                       doc="decoding: ours, or the released test (x4 frames) / training path")
 
     def check(self, name: str) -> None:
         """Constraints that involve several options."""
@@ -69,20 +74,26 @@ class VideoINR(SRModel):
             feats[p] = (rows.tolist(), self.encoder(batch.lr[rows, p : p + 2]))
         return {"pair": pair, "u": u, "feats": feats}
 
-    def prepare_time(self, state: dict[str, Any], batch: Batch, j: int) -> DecodeContext:
+    def prepare_time(self, state: dict[str, Any], batch: Batch, j: int) -> DecodeContext | OfficialContext:
         pairs = state["pair"][:, j].tolist()
         feat = torch.stack([state["feats"][p][1][state["feats"][p][0].index(b)] for b, p in enumerate(pairs)])
         frames = torch.stack([batch.lr[b, p : p + 2].flatten(0, 1) for b, p in enumerate(pairs)])
-        return self.decoder.context(feat, frames, state["u"][:, j], batch.out_size)
+        ctx = self.decoder.context(feat, frames, state["u"][:, j], batch.out_size)
+        return ctx if self.options.decoder == "ours" else official_context(ctx, self.options.decoder)
 
-    def decode(self, ctx: DecodeContext, batch: Batch, pix: Tensor) -> Tensor:
+    def decode(self, ctx: DecodeContext | OfficialContext, batch: Batch, pix: Tensor) -> Tensor:
+        if isinstance(ctx, OfficialContext):
+            return output_activation(official_decode(self.decoder, ctx, pix)[0], self.options.output_activation)
         return output_activation(self.decoder(ctx, pix), self.options.output_activation)
 
     @torch.no_grad()
     def reference_forward(self, lr: Tensor, times: Tensor, out_size: tuple[int, int],
                           events: Tensor | None = None, frame_times: Tensor | None = None) -> Tensor:
         """Official-style decoding (whole spatial map materialized, then warped), for tests and
-        benchmarks: the same numbers as `render`, with memory that grows with the output."""
+        benchmarks: the same numbers as `render`, with memory that grows with the output. The
+        official decoders have no separate reference: `forward` is returned."""
+        if self.options.decoder != "ours":
+            return self.forward(lr, times, out_size, events, frame_times)
         batch = check_inputs(self, lr, times, out_size, events, frame_times)
         state = self.encode(batch)
         height, width = batch.out_size

@@ -1,0 +1,92 @@
+"""EGVSR in official-compatible mode: the released network's exact computation, at any LR size.
+
+Why a family of its own: it is the same model with every surprise of the authors' forward switched on
+(see docs/models.md, "Official-compatible mode", and the fixture README), so imported official
+weights give the official numbers. Differences from our `egvsr` defaults:
+- blocks and attention as released (`STF(official=True)`): per-channel PReLU, C//16 attention
+  bottleneck, bias-free fusion convs, ARFB branch scales, floor pooling, corner-aligned resampling;
+  attention scale from the unreduced width, windows of N // 4 raster tokens, summed fold;
+- corner-aligned query grid: output pixel (i, j) reads LR position (i (h-1)/(H-1), j (w-1)/(W-1));
+- TF moments at linspace(-1, 1, M) (align_corners=True), not at bin centres;
+- no bicubic residual, ReLU output (unbounded above).
+What it does not copy: the size lock (the fold size comes from the input, so any LR size works; at the
+official size the numbers are the same) and the truncated output size, which is the caller's choice
+(`official_out_size` gives the official one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from egvsr.errors import ConfigError
+from egvsr.models.base import ACTIVATIONS, output_activation
+from egvsr.models.egvsr import EGVSR, EGVSROptions
+from egvsr.models.egvsr_stf import STF
+from egvsr.models.egvsr_tf import TemporalFilter
+from egvsr.models.options import opt
+from egvsr.models.sampling import sample_points
+from egvsr.models.validate import Batch
+
+
+@dataclass(frozen=True)
+class EGVSROfficialOptions(EGVSROptions):
+    """EGVSR options with the official code's defaults (paper size: n_feats 32, inr 32)."""
+
+    fold: str = opt("sum", choices=("mean", "sum"), doc="how overlapping patches fold back")
+    attention: str = opt("math", choices=("sdpa", "math"), doc="attention kernel (math = official)")
+    output_activation: str = opt("relu", choices=ACTIVATIONS, doc="final RGB activation")
+    residual_bicubic: bool = opt(False, doc="add the bicubic upsample of the nearest frame")
+
+    def check(self, name: str) -> None:
+        """The base constraints, and no LIIF ensemble (the official decoder has no cell input)."""
+        super().check(name)
+        if self.local_ensemble:
+            raise ConfigError(f"model {name!r}: option 'local_ensemble' does not exist in the official model")
+
+
+def official_out_size(lr_size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The official output size: each LR side times `scale`, truncated (21 x 2.7 = 56.7 -> 56)."""
+    return int(lr_size[0] * scale), int(lr_size[1] * scale)
+
+
+def corner_coords(pix: Tensor, out_size: tuple[int, int], lr_size: tuple[int, int]) -> Tensor:
+    """Normalized (x, y) (our pixel-centre convention), shape (Q, 2), of the LR positions that the
+    official corner-aligned grid reads for flat output pixels `pix`."""
+    (big_h, big_w), (h, w) = out_size, lr_size
+    y = torch.div(pix, big_w, rounding_mode="floor")
+    x = pix - y * big_w
+
+    def axis(i: Tensor, big: int, small: int) -> Tensor:
+        pos = i.double() * ((small - 1) / (big - 1)) if big > 1 else torch.zeros_like(i, dtype=torch.float64)
+        return ((2 * pos + 1) / small - 1).float()
+
+    return torch.stack([axis(x, big_w, w), axis(y, big_h, h)], dim=-1)
+
+
+class EGVSROfficial(EGVSR):
+    """EGVSR with the released code's blocks, grids and time axis (official-compatible mode)."""
+
+    def __init__(self, options: EGVSROfficialOptions) -> None:
+        super().__init__(options)
+        o = options
+        self.stf = STF(o.num_frames, o.moments, o.polarities, o.n_feats, o.inr_channels, o.time_bins,
+                       o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention, official=True)
+        self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
+                                 o.inr_channels, o.tf_mode, moments_at_corners=True)
+
+    def decode(self, ts: dict[str, Any], batch: Batch, pix: Tensor) -> Tensor:
+        b = batch.lr.shape[0]
+        coords = corner_coords(pix, batch.out_size, batch.lr_size).to(pix.device)
+        coords = coords.unsqueeze(0).expand(b, -1, -1)
+        if self.options.tf_mode == "separable":
+            tf_feature = self.tf.after_first(sample_points(ts["tf_lr"], coords))
+        else:
+            tf_feature = self.tf(self.tf.samples_naive(ts.get("events", batch.events), ts["t"], coords))
+        rgb = self.stir(ts["latent"], tf_feature, coords, batch.out_size)
+        if self.options.residual_bicubic:
+            rgb = rgb.float() + sample_points(ts["frame"], coords, mode="bicubic")
+        return output_activation(rgb, self.options.output_activation)

@@ -351,9 +351,42 @@ def _run_show(a) -> None:
     print(f"wrote {show_recording(a.file, a.out, overwrite=a.overwrite)}")
 
 
+# ---- official checkpoints (issue 17) ---------------------------------------------------------
+def _add_import_checkpoint(sub) -> None:
+    p = sub.add_parser("import-checkpoint", help="convert an official EGVSR / VideoINR checkpoint into an "
+                                                 "egvsr checkpoint (official-compatible model)")
+    p.add_argument("source", help="official checkpoint: EGVSR trainer dict or VideoINR latest_G.pth")
+    p.add_argument("output", help="output .pt for egvsr render / eval")
+    p.add_argument("--from", dest="kind", choices=["egvsr-official", "videoinr-official"],
+                   help="checkpoint kind (default: detected from its keys)")
+    p.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="model option the weights do not fix, e.g. --set tf_half_width=0.0125 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(run=_run_import_checkpoint)
+
+
+def _run_import_checkpoint(a) -> None:
+    import json
+
+    from egvsr.engine.import_official import import_checkpoint
+
+    options = {}
+    for item in a.options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. tf_half_width=0.0125")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    done = import_checkpoint(a.source, a.output, kind=a.kind, overwrite=a.overwrite, options=options)
+    print(f"wrote {a.output}: model {done.name!r}, {len(done.state_dict)} weights; "
+          f"official keys unused by its forward: {len(done.unused)}")
+
+
 COMMANDS: list[Callable] = [
     _add_info, _add_convert, _add_voxelize, _add_simulate, _add_make_sample, _add_models,
-    _add_train, _add_eval, _add_render, _add_demo, _add_show,
+    _add_train, _add_eval, _add_render, _add_demo, _add_show, _add_import_checkpoint,
 ]
 
 

@@ -1,0 +1,74 @@
+"""`egvsr import-checkpoint`: an official EGVSR / VideoINR checkpoint -> an egvsr checkpoint.
+
+The source is read with `torch.load(weights_only=True)` only: a file that needs arbitrary unpickling
+is refused (with the one-line command that re-saves it as plain tensors, to run only on a file you
+trust). Accepted layouts: the EGVSR trainer's dict (`state_dict`, keys with or without `module.`)
+and VideoINR's plain state dict (`latest_G.pth`). The result loads in `egvsr render` / `egvsr eval`
+like a trained checkpoint (empty experiment: the input options follow from the model), and is
+written atomically, never over an existing file without `overwrite`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from egvsr.engine.checkpoint import save_checkpoint
+from egvsr.errors import CheckpointError, InputFileError, OutputExistsError
+from egvsr.fsutil import check_output_path
+from egvsr.models.checkpoint_import import Imported, convert
+
+
+def _resave_hint(src: Path) -> str:
+    return (f"if you trust the file, re-save its tensors with: python -c \"import torch; "
+            f"c = torch.load('{src}', map_location='cpu', weights_only=False); "
+            f"torch.save({{k: v for k, v in c.get('state_dict', c).items()}}, '{src.stem}.plain.pt')\" "
+            f"and import that file")
+
+
+def read_official(path: str | Path) -> dict[str, Tensor]:
+    """The official state dict in `path` (trainer dict unwrapped), loaded without arbitrary unpickling."""
+    src = Path(path)
+    if not src.is_file():
+        raise InputFileError(f"{src}: checkpoint not found")
+    try:
+        data = torch.load(src, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        what = " ".join(str(exc).split())[:160]
+        raise CheckpointError(f"{src}: refused: the file holds objects other than tensors and plain values "
+                              f"(unpickling them could run code: {what}); {_resave_hint(src)}") from None
+    except Exception as exc:  # torch raises many types on corrupted or foreign files
+        raise CheckpointError(f"{src}: not a readable PyTorch checkpoint: {type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:200]}") from None
+    if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
+        data = data["state_dict"]
+    if not isinstance(data, Mapping) or not data:
+        raise CheckpointError(f"{src}: expected a state dict or a trainer dict with 'state_dict', "
+                              f"got {type(data).__name__}")
+    odd = [str(k) for k, v in data.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
+    if odd:
+        raise CheckpointError(f"{src}: expected a state dict of tensors; entries {', '.join(odd[:8])} are not "
+                              "(a trainer dict needs its weights under 'state_dict')")
+    return dict(data)
+
+
+def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None, overwrite: bool = False,
+                      options: Mapping[str, Any] | None = None) -> Imported:
+    """Convert official checkpoint `src` into our checkpoint `out` (kind detected when None)."""
+    from egvsr.models import build_model
+
+    if Path(out).exists() and Path(src).exists() and Path(out).resolve() == Path(src).resolve():
+        raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
+    check_output_path(out, overwrite)  # fail before the (slow) load
+    imported = convert(read_official(src), kind, options)
+    model = build_model(imported.name, **imported.options)
+    model.load_state_dict(imported.state_dict)
+    payload = {"model": {"name": imported.name, "config": model.config}, "state_dict": model.state_dict(),
+               "ema": None, "experiment": {},
+               "imported": {"source": str(src), "from": imported.name, "unused_keys": imported.unused}}
+    save_checkpoint(out, payload, overwrite=overwrite)
+    return imported

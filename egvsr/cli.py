@@ -400,25 +400,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: per command: (input arguments, file output arguments, folder output arguments); an output that is
+#: an input, or a folder output holding one, is refused before any work (egvsr.fsutil)
+PATH_ARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "convert": (("input",), ("output",), ()),
+    "voxelize": (("input",), ("output",), ()),
+    "simulate": (("input",), ("output",), ()),
+    "show": (("file",), ("out",), ()),
+    "render": (("input", "checkpoint", "events"), ("mp4", "side_by_side"), ("png",)),
+    "demo": (("checkpoint",), (), ("output",)),
+}
+
+
+def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
+    from egvsr.fsutil import refuse_inputs_as_outputs
+
+    ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
+    refuse_inputs_as_outputs([getattr(args, k, None) for k in ins], [getattr(args, k, None) for k in outs],
+                             [getattr(args, k, None) for k in folders])
+
+
 def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> int:
     """Run one egvsr command; `owns_process`: this process exists only to run it (`console_main`),
     so a command may set process-wide things (thread wait policy, exit-time GC)."""
-    args = build_parser().parse_args(argv)
-    args.owns_process = owns_process
+    from egvsr.process import interrupt_status
+
     try:
+        args = build_parser().parse_args(argv)
+        args.owns_process = owns_process
+        _refuse_inputs_as_outputs(args)
         args.run(args)
     except EgvsrError as exc:
         print(f"egvsr: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("egvsr: interrupted; no partial output was left under the final name", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (egvsr.process)
+        status, message = interrupt_status(exc)
+        print(message, file=sys.stderr)
+        return status
     return 0
 
 
 def console_main() -> int:
-    """Entry point of the `egvsr` console script and of `python -m egvsr`."""
-    return main(owns_process=True)
+    """Entry point of the `egvsr` console script and of `python -m egvsr`: signals unwind like Ctrl-C,
+    unforeseen OS errors are one line, and the exit is quiet (egvsr.process)."""
+    from egvsr.process import run_console
+
+    return run_console(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

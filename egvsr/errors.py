@@ -28,6 +28,10 @@ class OutputExistsError(EgvsrError):
     """An output path already exists and overwriting was not requested."""
 
 
+class OutputError(EgvsrError):
+    """An output cannot be written where asked (read-only or full file system, permissions, name length)."""
+
+
 class ConfigError(EgvsrError):
     """A configuration value, command-line argument or option is invalid."""
 

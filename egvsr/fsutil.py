@@ -1,38 +1,129 @@
-"""Atomic file output: write to a temporary sibling, rename into place only on success.
+"""Safe file output: nothing a user already has is lost, and nothing half-written appears.
 
-An interrupted run therefore never leaves a half-written file under the final name, and an existing
-file is never replaced unless the caller asked for it. Temporary names carry the writer's host and
-process id (`.NAME.HOST-pidPID.XXXX.egvsr-partial`), so the leftovers of a killed writer (`kill -9`
-runs no cleanup) are removed by the next run on the same host that writes the same output, while a
-live writer's file (or one from another host sharing the folder) is left alone.
+- Atomic: every output is written under a temporary sibling and renamed into place only on success, so
+  an interrupted run never leaves a half-written file under the final name. Temporary names carry the
+  writer's host and process id (`.NAME.HOST-pidPID.XXXX.egvsr-partial[.ext]`), so the leftovers of a
+  killed writer (`kill -9` runs no cleanup) are removed by the next run on the same host that writes
+  the same output, while a live writer's file (or one from another host sharing the folder) is left alone.
+- No silent replacement: an existing output is replaced only with `--overwrite`, and only when it is a
+  regular file (never a device, FIFO or socket) or, for folder outputs, a folder holding the marker file
+  (`.egvsr-output`) that the same command wrote there; never the current folder or one of its parents.
+- Symbolic links: an output path that is a symbolic link is refused, even with `--overwrite` (writing
+  through it would land elsewhere; replacing it would surprise whoever made it): name the real path.
+- Inputs are sacred: `refuse_inputs_as_outputs` stops a command whose output is one of its inputs (same
+  resolved path or same inode) or, for a folder output, holds one of them.
+- Outputs get the permissions the umask allows (0666 / 0777 masked), like any other program's files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from egvsr.errors import OutputExistsError
+from egvsr.errors import OutputError, OutputExistsError
+from egvsr.process import check_pending
 
 TEMP_MARK = ".egvsr-partial"
+#: File in every folder output naming the command that wrote it; only such a folder is replaced.
+MARKER = ".egvsr-output"
+NAME_MAX = 255  # bytes in one file name on nearly every file system (ext4, xfs, btrfs, tmpfs, NTFS)
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return NAME_MAX
+
+
+def _existing_ancestor(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_name(out: Path) -> None:
+    """Refuse an output whose file name is longer than its file system allows, before any work."""
+    size = len(os.fsencode(out.name))
+    limit = _name_max(_existing_ancestor(out.parent))
+    if size > limit:
+        raise OutputError(f"{out}: the file name is {size} bytes, longer than the file system's limit of "
+                          f"{limit}; choose a shorter name")
+
+
+def _refuse_link(out: Path) -> None:
+    if out.is_symlink():
+        raise OutputExistsError(
+            f"{out}: output is a symbolic link; egvsr neither writes through nor replaces links: "
+            "name the real path, or remove the link"
+        )
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Return `path` as a Path, raising `OutputExistsError` if it exists and `overwrite` is false."""
+    """Return `path` as a Path if a file may be written there, else raise (see the module notes)."""
     out = Path(path)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{out}: output already exists; choose another path or pass --overwrite (overwrite=True)"
-        )
-    if out.is_dir():
-        raise OutputExistsError(f"{out}: output path is a directory, expected a file path")
+    _check_name(out)
+    _refuse_link(out)
+    if out.exists():
+        if not overwrite:
+            raise OutputExistsError(
+                f"{out}: output already exists; choose another path or pass --overwrite"
+            )
+        mode = out.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise OutputExistsError(f"{out}: output path is a directory, expected a file path")
+        if not stat.S_ISREG(mode):
+            raise OutputExistsError(
+                f"{out}: output exists and is not a regular file (a device, FIFO or socket); egvsr "
+                "replaces only regular files, even with --overwrite"
+            )
     return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        sa, sb = a.stat(), b.stat()
+    except (OSError, RuntimeError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _inside(child: Path, folder: Path) -> bool:
+    try:
+        child.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
+                             outputs: Iterable[str | os.PathLike | None],
+                             folders: Iterable[str | os.PathLike | None] = ()) -> None:
+    """Refuse an output that is one of the inputs (same resolved path or inode), and a folder output
+    that is, or holds, an input: an `--overwrite` would destroy what the command reads."""
+    ins = [Path(p) for p in inputs if p is not None]
+    for o in (Path(p) for p in outputs if p is not None):
+        for i in ins:
+            if _same_file(o, i):
+                raise OutputExistsError(f"{o}: output is the input file {i}; choose another output path")
+    for o in (Path(p) for p in folders if p is not None):
+        for i in ins:
+            if _same_file(o, i):
+                raise OutputExistsError(f"{o}: output folder is the input {i}; choose another output folder")
+            if _inside(i, o):
+                raise OutputExistsError(f"{o}: output folder holds the input {i}; choose another output folder")
 
 
 def _host() -> str:
@@ -40,8 +131,15 @@ def _host() -> str:
 
 
 def _temp_prefix(out: Path) -> str:
-    """Start of this host's temporary names for `out`; the process id follows."""
-    return f".{out.name}.{_host()}-pid"
+    """Start of this host's temporary names for `out`; the process id follows.
+
+    A long output name is shortened (its start plus a hash of the whole), so the temporary name fits the
+    255-byte limit whenever the final name does."""
+    name = out.name
+    if len(os.fsencode(name)) > 120:
+        digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
+        name = os.fsencode(name)[:80].decode("utf-8", "ignore") + "~" + digest
+    return f".{name}.{_host()}-pid"
 
 
 def _alive(pid: int) -> bool:
@@ -57,16 +155,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _is_partial(name: str, prefix: str) -> bool:
+    """A temporary of ours: `PREFIX<pid>.XXXX.egvsr-partial`, possibly with a suffix (`.mp4`)."""
+    return name.startswith(prefix) and (name.endswith(TEMP_MARK) or f"{TEMP_MARK}." in name)
+
+
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Delete the temporary siblings of `path` left by writers on this host that no longer run."""
     out = Path(path)
     prefix = _temp_prefix(out)
     removed = []
-    if not out.parent.is_dir():
+    try:
+        entries = list(out.parent.iterdir()) if out.parent.is_dir() else []
+    except OSError:
         return removed
-    for entry in out.parent.iterdir():
+    for entry in entries:
         name = entry.name
-        if not (name.startswith(prefix) and name.endswith(TEMP_MARK)):
+        if not _is_partial(name, prefix):
             continue
         pid_text = name[len(prefix):].split(".", 1)[0]
         if not pid_text.isdigit() or _alive(int(pid_text)):
@@ -79,6 +184,37 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _cannot_write(out: Path, exc: OSError) -> OutputError:
+    why = exc.strerror or str(exc)
+    hint = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
+            errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
+            errno.EPERM: "operation not permitted", errno.ENAMETOOLONG: "the name is too long"}.get(exc.errno, why)
+    return OutputError(f"{out}: cannot create the output in {out.parent} ({hint}); choose another path")
+
+
+def _make_parent(out: Path) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{out}: cannot create the output in {out.parent} (it is not a folder)") from None
+    except OSError as exc:
+        raise _cannot_write(out, exc) from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the same folder; on success rename it to `path`, else delete it.
@@ -87,39 +223,112 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     and are never mistaken for a finished output.
     """
     out = check_output_path(path, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(out)
     remove_stale_partials(out)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
-                                    dir=out.parent)
-    os.close(fd)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+                                        dir=out.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())
+        os.close(fd)
+    except OSError as exc:
+        raise _cannot_write(out, exc) from None
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if out.exists() and not overwrite:  # appeared while we were writing
-            raise OutputExistsError(f"{out}: output appeared while writing; not overwritten")
-        os.replace(tmp, out)
+        check_pending()  # a termination signal whose exception was dropped: do not commit
+        check_output_path(out, overwrite)  # appeared, or turned into a link or device, while we wrote
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            if tmp.exists():
+                tmp.unlink()
 
 
-@contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Like `atomic_output` for a folder of files: build it under a temporary name, then rename."""
+def _is_ancestor_of_cwd(out: Path) -> bool:
+    try:
+        return _inside(Path.cwd(), out)
+    except OSError:
+        return False
+
+
+def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: str = "egvsr") -> Path:
+    """Return `path` as a Path if folder output `kind` (the command, e.g. `render --png`) may be
+    written there: absent, or with `overwrite` an earlier output of the same command (its marker)."""
     out = Path(path)
-    if out.exists() and not overwrite:
+    _check_name(out)
+    _refuse_link(out)
+    if not out.exists():
+        return out
+    if not overwrite:
         raise OutputExistsError(
             f"{out}: output folder already exists; choose another path or pass --overwrite"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.is_dir():
+        raise OutputExistsError(f"{out}: output exists and is not a folder; expected a folder path for {kind}")
+    if _is_ancestor_of_cwd(out):
+        raise OutputExistsError(f"{out}: is the current folder or one of its parents; --overwrite never "
+                                "replaces it: choose a new output folder")
+    if marker_kind(out) != kind:
+        raise OutputExistsError(
+            f"{out}: --overwrite replaces only a folder written by `egvsr {kind}` (it holds {MARKER}); "
+            "this one is not, so it is kept: choose another path, or empty it yourself"
+        )
+    return out
+
+
+def marker_kind(folder: Path) -> str | None:
+    """The command named by `folder`'s marker file, or None without one."""
+    marker = folder / MARKER
+    try:
+        if marker.is_symlink() or not marker.is_file():
+            return None
+        return marker.read_text(encoding="utf-8", errors="replace").strip().removeprefix("egvsr ")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str = "egvsr") -> Iterator[Path]:
+    """Like `atomic_output` for a folder of files: build it under a temporary name, then rename.
+
+    The folder gets a marker file naming `kind` (the command); `overwrite` replaces only a folder
+    with the same marker (`check_output_folder`)."""
+    out = check_output_folder(path, overwrite, kind)
+    _make_parent(out)
     remove_stale_partials(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
-                                dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+                                    dir=out.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())
+        (tmp / MARKER).write_text(f"egvsr {kind}\n", encoding="utf-8")
+    except OSError as exc:
+        raise _cannot_write(out, exc) from None
     try:
         yield tmp
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        os.replace(tmp, out)
+        check_pending()
+        if out.exists() or out.is_symlink():
+            check_output_folder(out, overwrite, kind)  # still ours to replace
+            _replace_folder(tmp, out)
+        else:
+            os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Swap `tmp` in for the existing folder `out`: the old one is moved aside first, then deleted."""
+    aside = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+                                  dir=out.parent))
+    old = aside / "old"
+    os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)

@@ -26,7 +26,7 @@ def test_demo_writes_table_figure_videos_and_log(tiny_ck, tmp_path):
     out = tmp_path / "demo"
     res = run_demo(out, tiny_ck, **TINY)
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert names == ["figure.png", "log.txt", "results.md", "sample.h5", "x2/side_by_side.mp4", "x2/video.mp4",
+    assert names == [".egvsr-output", "figure.png", "log.txt", "results.md", "sample.h5", "x2/side_by_side.mp4", "x2/video.mp4",
                      "x3.5/side_by_side.mp4", "x3.5/video.mp4"]
     kinds = {(r["scale"], r["model"], r["kind"]) for r in res.rows}
     for s in (2.0, 3.5):

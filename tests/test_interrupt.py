@@ -37,7 +37,8 @@ START_TIMEOUT = 120.0
 
 
 def _partials(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.endswith(TEMP_MARK)] if folder.is_dir() else []
+    """Temporary outputs, including OpenCV's `.NAME...egvsr-partial.mp4`."""
+    return [p for p in folder.iterdir() if TEMP_MARK in p.name] if folder.is_dir() else []
 
 
 def _holds_data(p: Path, min_bytes: int) -> bool:
@@ -47,8 +48,9 @@ def _holds_data(p: Path, min_bytes: int) -> bool:
         return False
 
 
-def kill_when(args: list[str], ready) -> None:
-    """Run `egvsr ARGS` and SIGKILL it as soon as `ready()` is true (polled every 2 ms)."""
+def kill_when(args: list[str], ready, sig: int = signal.SIGKILL) -> str:
+    """Run `egvsr ARGS` and send it `sig` (SIGKILL) as soon as `ready()` is true (polled every 2 ms);
+    return its stderr."""
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full pipe would stall the child
         proc = subprocess.Popen(cli(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT
@@ -59,13 +61,19 @@ def kill_when(args: list[str], ready) -> None:
                 err.seek(0)
                 pytest.fail(f"egvsr {args[0]} ended (rc {proc.returncode}) before it could be killed mid-write; "
                             f"give it more work: {err.read().decode(errors='replace')[-2000:]}")
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+            proc.send_signal(sig)
+            proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:  # unwound like Ctrl-C: exit status 128+N and one line
+        assert proc.returncode == 128 + sig, text
+    return text
 
 
 def kill_mid_write(args: list[str], folder: Path, match: str = "", min_bytes: int = 1) -> list[Path]:
@@ -99,6 +107,33 @@ def test_convert_killed_keeps_the_previous_output_and_reruns(big_recording, tmp_
     run_ok(["convert", big_recording, out, "--overwrite", "--no-progress"])
     assert len(read_events(out)) == 1_500_000
     assert not _partials(tmp_path), "the re-run left (or did not sweep) a temporary file"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_terminated_convert_cleans_up_like_ctrl_c(big_recording, tmp_path, sig):
+    """SIGTERM and SIGHUP unwind like Ctrl-C: one line, no traceback, no temporary file, no output."""
+    out = tmp_path / "out.h5"
+    err = kill_when(["convert", big_recording, out, "--no-progress"],
+                    lambda: any(_holds_data(p, 200_000) for p in _partials(tmp_path)), sig)
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (f"egvsr: terminated by {signal.Signals(sig).name}; no partial output "
+                                            "was left under the final name")
+    assert not out.exists() and not _partials(tmp_path)
+
+
+def test_render_video_temporaries_of_a_killed_run_are_swept(tmp_path):
+    """OpenCV writes `.NAME...egvsr-partial.mp4`: a killed render's is swept by the next run."""
+    from egvsr.engine.render_model import save_untrained
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=1, seconds=0.2, size=(20, 28), fps=25.0, progress=False)
+    ck = save_untrained("egvsr-tiny", tmp_path / "tiny.pt")
+    mp4 = tmp_path / "video.mp4"
+    args = ["render", rec, ck, "--scale", "3", "--fps-factor", "3", "--mp4", mp4, "--device", "cpu", "--no-progress"]
+    left = kill_mid_write(args, tmp_path, match="video.mp4")
+    assert any(p.name.endswith(".mp4") for p in left), left
+    run_ok(args)
+    assert mp4.stat().st_size > 0 and not _partials(tmp_path)
 
 
 def test_voxelize_killed_leaves_no_output_and_reruns(big_recording, tmp_path):

@@ -29,7 +29,7 @@ import numpy as np
 
 from egvsr.engine.render_model import SHIPPED_NAME, load_render_model
 from egvsr.errors import CheckpointError, OutputExistsError
-from egvsr.fsutil import atomic_directory
+from egvsr.fsutil import atomic_directory, check_output_folder
 
 DEFAULT_SCALES = (4.0, 6.5)
 
@@ -227,14 +227,15 @@ def run_demo(
     from egvsr.events.simulate import make_sample
 
     out = Path(output)
-    if out.exists() and not overwrite:
+    if out.exists() and not overwrite and not out.is_symlink():
         raise OutputExistsError(f"{out}: demo folder already exists; pass --overwrite or choose --output")
+    check_output_folder(out, overwrite, "demo")  # before any work: only an earlier demo folder is replaced
     log = StageLog(echo)
     started = time.monotonic()
     dev = resolve_device(device)
     # a given checkpoint is loaded (safely) and checked before any work, so a bad file fails at once
     given = load_render_model(checkpoint, dev) if checkpoint is not None else None
-    with atomic_directory(out, overwrite) as tmp, shipped_checkpoint() as shipped:
+    with atomic_directory(out, overwrite, "demo") as tmp, shipped_checkpoint() as shipped:
         sample = tmp / "sample.h5"
         with log.stage("sample"):
             make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=3,

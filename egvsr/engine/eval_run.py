@@ -21,7 +21,8 @@ from egvsr.engine.evaluate import evaluate
 from egvsr.engine.loading import input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.errors import ConfigError
-from egvsr.fsutil import atomic_output
+from egvsr.errors import OutputExistsError
+from egvsr.fsutil import atomic_output, check_output_path
 
 
 def evaluate_checkpoint(
@@ -44,6 +45,8 @@ def evaluate_checkpoint(
 
     if not scales:
         raise ConfigError("--scales: give at least one scale")
+    if output is not None:
+        check_results_folder(Path(output), overwrite)  # before the evaluation, not after it
     dev = resolve_device(device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
@@ -116,11 +119,25 @@ def markdown_table(rows: list[dict], protocol: str) -> str:
     return out.getvalue()
 
 
+RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")
+
+
+def check_results_folder(folder: Path, overwrite: bool = False) -> None:
+    """Refuse an --output that is not a folder (or cannot become one) or whose result files exist."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise OutputExistsError(f"--output {folder}: {p} is a file, expected a folder for the results")
+            break
+    for name in RESULT_FILES:
+        check_output_path(folder / name, overwrite)
+
+
 def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False) -> None:
     """results.md, results.csv and psnr_vs_scale.png in `folder` (each written atomically)."""
     from egvsr.plots.curves import plot_metric_vs_scale
 
-    folder.mkdir(parents=True, exist_ok=True)
+    check_results_folder(folder, overwrite)
     with atomic_output(folder / "results.md", overwrite) as tmp:
         tmp.write_text(markdown_table(rows, protocol))
     with atomic_output(folder / "results.csv", overwrite) as tmp:

@@ -6,12 +6,23 @@ checkpoints/last.pt    newest state (model, optimizer, scheduler, scaler, EMA, R
 checkpoints/step-N.pt  periodic states (the newest `keep_checkpoints` are kept)
 checkpoints/best.pt    best validation PSNR so far
 logs/train.csv         step, loss, lr, samples/s;  logs/val.csv  step, psnr, ssim per scale
+train.lock             held (flock) by the running `egvsr train`; names its pid and host
 ```
+
+One run at a time: a second `egvsr train` on the same experiment is refused while the first lives. The
+lock is an advisory `flock` that the kernel drops when its holder dies, however it dies, so a killed
+run's lock is simply taken over by the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 from pathlib import Path
+from typing import Iterator
+
+from egvsr.errors import ConfigError, OutputError
 
 
 class Experiment:
@@ -24,6 +35,39 @@ class Experiment:
         self.config = self.dir / "config.yaml"
         self.last = self.checkpoints / "last.pt"
         self.best = self.checkpoints / "best.pt"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / "train.lock"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold this experiment's lock for the block; refuse while another live run holds it."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): no lock
+            yield
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{self.lock_path}: cannot create the experiment's lock file "
+                              f"({exc.strerror or exc}); check output_root") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
+                raise ConfigError(
+                    f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; wait for it "
+                    "to finish, stop it, or use another experiment name"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
 
     def make(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)

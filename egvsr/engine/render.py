@@ -217,7 +217,7 @@ def plan_render(
     (default: `memory_budget_bytes` of the device)."""
     from egvsr.engine.distributed import resolve_device
 
-    check_outputs([png, mp4, side_by_side], overwrite)
+    check_outputs([mp4, side_by_side], overwrite, png=png)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigError(f"--chunk-size {chunk_size!r}: expected a positive number of output pixels")
     _check_gb("--max-output-gb", max_output_gb)

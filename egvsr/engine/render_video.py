@@ -17,7 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from egvsr.errors import ConfigError, MissingDependencyError
-from egvsr.fsutil import atomic_directory, atomic_output, check_output_path
+from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path
+
+PNG_KIND = "render --png"  # the marker of a PNG frame folder: --overwrite replaces only such a folder
 
 
 def _cv2():
@@ -57,18 +59,22 @@ def pad_even(img: np.ndarray) -> np.ndarray:
     return np.pad(img, ((0, h & 1), (0, w & 1), (0, 0)), mode="edge")
 
 
-def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool) -> None:
-    """Refuse, before any work, outputs that exist (unless `overwrite`) or that repeat one another."""
+def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
+                  png: str | os.PathLike | None = None) -> None:
+    """Refuse, before any work, outputs that exist (unless `overwrite`), that may not be replaced
+    (see egvsr.fsutil) or that repeat one another; `png` is the frame folder, `paths` the files."""
     seen: set[Path] = set()
-    for p in paths:
+    for p in (png, *paths):
         if p is None:
             continue
         path = Path(p).resolve()
         if path in seen:
             raise ConfigError(f"{p}: the same path is given for two outputs")
         seen.add(path)
-        if path.exists() and not overwrite:
-            check_output_path(p, overwrite)  # raises OutputExistsError with the standard message
+        if p is png:
+            check_output_folder(p, overwrite, PNG_KIND)
+        else:
+            check_output_path(p, overwrite)
 
 
 class PngFolderWriter(contextlib.AbstractContextManager):
@@ -76,7 +82,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
 
     def __init__(self, folder: str | os.PathLike, overwrite: bool = False, meta: dict | None = None) -> None:
         self.folder = Path(folder)
-        self._ctx = atomic_directory(self.folder, overwrite)
+        self._ctx = atomic_directory(self.folder, overwrite, PNG_KIND)
         self._tmp: Path | None = None
         self._times: list[int] = []
         self.meta = dict(meta or {})

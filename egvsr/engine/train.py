@@ -8,6 +8,7 @@ off: `egvsr train CONFIG` resumes by itself when `experiments/<name>/checkpoints
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     cfg = cfg if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
     try:
-        return Trainer(cfg, info, progress).run()
+        lock = Experiment(cfg["output_root"], cfg["name"]).lock() if info.is_main else contextlib.nullcontext()
+        with lock:
+            return Trainer(cfg, info, progress).run()
     finally:
         shutdown(info)
 
@@ -109,9 +112,23 @@ class Trainer:
         self.step, self.best_psnr = int(ck["step"]), float(ck["best_psnr"])
         set_rng_state(ck["rng"])
 
+    def _check_finite(self) -> None:
+        """Stop before a checkpoint of a diverged model (NaN/inf weights) replaces a good one."""
+        models = [("model", self.model)] + ([("EMA", self.ema.shadow)] if self.ema else [])
+        for label, model in models:
+            for name, p in model.state_dict().items():
+                if p.is_floating_point() and not bool(torch.isfinite(p).all()):
+                    kept = (f"{self.exp.last} keeps step {load_checkpoint(self.exp.last)['step']}"
+                            if self.exp.last.exists() else "no checkpoint was written")
+                    raise ConfigError(
+                        f"train.lr: training diverged by step {self.step}: the {label} weight {name!r} is no "
+                        f"longer finite, so it was not saved ({kept}); lower train.lr or set train.grad_clip"
+                    )
+
     def _save(self, best: bool = False) -> None:
         if not self.info.is_main:
             return
+        self._check_finite()
         payload = self._payload()
         save_checkpoint(self.exp.last, payload)
         save_checkpoint(self.exp.step_checkpoint(self.step), payload)

@@ -70,6 +70,15 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
+def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
+    """Sub-frame interpolation measures image gradients, which need two pixels along each side."""
+    if interpolation != "none" and min(width, height) < 2:
+        raise ConfigError(
+            f"{src}: frames of {width}x{height} pixels are too small for --interpolation {interpolation} "
+            "(it needs at least 2x2); pass --size HxW or --interpolation none"
+        )
+
+
 def simulate_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -105,6 +114,7 @@ def simulate_video(
     seed = _seed(seed)
     check_output_path(dst, overwrite)  # fail before reading any frame
     video = open_video(src, fps, size)
+    _check_frame_size(video.width, video.height, interpolation, src)
     sim = EventSimulator(video.width, video.height, config, seed, threads=threads)
     attrs = {
         "generator": "egvsr.simulate", "source": str(video.path), "seed": seed,

@@ -1,0 +1,105 @@
+"""What `egvsr` does as a process: signals, last-resort error lines, a quiet exit.
+
+SIGINT, SIGTERM and SIGHUP are turned into `Terminated` (a `KeyboardInterrupt`), so a terminated command
+cleans up its temporary outputs exactly as Ctrl-C does. The signal is also remembered: Python drops an
+exception raised inside a finalizer or weakref callback ("Exception ignored in ..."), so the output
+writers ask `check_pending()` before renaming anything into place, and the command still ends as
+interrupted. Once the command has returned, further interrupts are
+ignored while the interpreter shuts down, so no traceback appears after a finished run. OS, memory and
+decoding errors that no part of the toolkit anticipated still end as one `egvsr: error:` line.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import sys
+from typing import Callable
+
+HANDLED = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+_pending: list[int] = []  # signals received by this process's handlers
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM or SIGHUP: unwind (cleaning temporary outputs) and exit 128+N."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    _pending.append(signum)
+    raise Terminated(signum)
+
+
+def check_pending() -> None:
+    """Raise `Terminated` if a handled signal arrived, even one whose exception Python dropped."""
+    if _pending:
+        raise Terminated(_pending[0])
+
+
+def _unraisable(hook):
+    """`sys.unraisablehook` that stays silent about a dropped `Terminated` (it is remembered instead)."""
+    def quiet(info) -> None:
+        if not isinstance(info.exc_value, Terminated):
+            hook(info)
+    return quiet
+
+
+def install_signal_handlers() -> None:
+    """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op)."""
+    sys.unraisablehook = _unraisable(sys.unraisablehook)
+    for sig in HANDLED:
+        try:
+            signal.signal(sig, _raise_terminated)
+        except (ValueError, OSError):  # not the main thread, or not allowed here
+            return
+
+
+def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:
+    """Exit status and one-line message of an interrupted run."""
+    if isinstance(exc, Terminated) and exc.signum != signal.SIGINT:
+        name = signal.Signals(exc.signum).name
+        return 128 + exc.signum, f"egvsr: terminated by {name}; no partial output was left under the final name"
+    return 130, "egvsr: interrupted; no partial output was left under the final name"
+
+
+def last_resort_message(exc: BaseException) -> str:
+    """One line for an error no check anticipated (a file system, memory or text-decoding failure)."""
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller input, size or batch"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"cannot decode text as {exc.encoding} (byte {exc.start}); expected a UTF-8 text file"
+    if isinstance(exc, OSError):
+        name = exc.filename if exc.filename is not None else "file system"
+        why = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        return f"{name}: {why}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def quiet_exit() -> None:
+    """After the command: ignore Ctrl-C and end quietly on SIGTERM/SIGHUP while the interpreter exits."""
+    try:
+        for sig in HANDLED:
+            signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+
+
+def run_console(main: Callable[..., int]) -> int:
+    """Run `main(owns_process=True)` as the whole process's job, with the guarantees above."""
+    install_signal_handlers()
+    try:
+        status = main(owns_process=True)
+        check_pending()  # a signal whose exception was dropped: the run was still interrupted
+        return status
+    except (OSError, MemoryError, UnicodeDecodeError) as exc:
+        print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:  # outside the command (argument parsing, imports)
+        status, message = interrupt_status(exc)
+        print(message, file=sys.stderr)
+        return status
+    finally:
+        quiet_exit()

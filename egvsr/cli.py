@@ -31,6 +31,8 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
     if not v > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    if v == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite positive number")
     return v
 
 

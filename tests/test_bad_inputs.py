@@ -280,6 +280,53 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("show-output-exists", "already exists", "show", "{good}", "--out", "{exists}"),
     cli("show-truncated-hdf5", "truncated", "show", "{truncated}", "--out", "{tmp}/p.png"),
     cli("unknown-command", "invalid choice: 'frobnicate'", "frobnicate"),
+    # ---- numeric arguments and config values (issue 16) -----------------------------------------------
+    cli("render-scale-nan", "'nan': expected a positive number", "render", "{good}", "{ck}", "--scale", "nan",
+        "--png", "{tmp}/r"),
+    cli("render-scale-inf", "'inf': expected a finite positive number", "render", "{good}", "{ck}", "--scale",
+        "inf", "--png", "{tmp}/r"),
+    cli("render-scale-negative", "'-1': expected a positive number", "render", "{good}", "{ck}", "--scale", "-1",
+        "--png", "{tmp}/r"),
+    cli("render-video-fps-tiny", "--video-fps 1e-300: expected a frame rate from 0.001 to 65535", "render",
+        "{good}", "{ck}", "--scale", "2", "--mp4", "{tmp}/v.mp4", "--video-fps", "1e-300"),
+    cli("render-fps-factor-bomb", "--fps-factor 1000000000: gives 3,000,000,001 output frames, expected at most",
+        "render", "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--fps-factor", "1000000000"),
+    cli("render-fps-factor-finer-than-1us", "input frames are too close in time for 99999 distinct microsecond",
+        "render", "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--fps-factor", "100000"),
+    cli("eval-limit-zero", "--limit 0: expected a positive number of samples per scale", "eval", "{ck}",
+        "--data", "{good}", "--limit", "0"),
+    cli("eval-limit-negative", "--limit -5: expected a positive number of samples per scale", "eval", "{ck}",
+        "--data", "{good}", "--limit", "-5"),
+    cli("make-sample-seconds-bomb", "1e+14 frames, expected at most 100,000", "make-sample", "{tmp}/m.h5",
+        "--seconds", "1e12"),
+    cli("make-sample-seconds-inf", "'inf': expected a finite positive number", "make-sample", "{tmp}/m.h5",
+        "--seconds", "inf"),
+    cli("simulate-size-bomb", "frames of 60000x60000 pixels need about 576 GB to simulate", "simulate",
+        "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--size", "60000x60000"),
+    cli("simulate-shot-noise-bomb", "--shot-noise-hz 1e+12: expected at most 100000 events per pixel per second",
+        "simulate", "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--shot-noise-hz", "1e12"),
+    cli("train-betas-scalar", "train.betas: expected two numbers in [0, 1), e.g. [0.9, 0.99], got 0.9", "train",
+        "{cfg_ok}", "--set", "train.betas=0.9"),
+    cli("train-lr-nan", "train.lr: expected a positive finite number, got nan", "train", "{cfg_ok}", "--set",
+        "train.lr=.nan"),
+    cli("train-lr-inf", "train.lr: expected a positive finite number, got inf", "train", "{cfg_ok}", "--set",
+        "train.lr=.inf"),
+    cli("train-num-workers-negative", "train.num_workers: expected an integer >= 0, got -1", "train", "{cfg_ok}",
+        "--set", "train.num_workers=-1"),
+    cli("train-seed-beyond-int64", "seed: expected an integer in 0..2**63-1, got 1180591620717411303424", "train",
+        "{cfg_ok}", "--set", "seed=1180591620717411303424"),
+    cli("train-loss-unknown", "train.loss: expected charbonnier (the only loss implemented), got 'l7'", "train",
+        "{cfg_ok}", "--set", "train.loss=l7"),
+    cli("train-amp-string", "train.amp: expected true or false, got 'no'", "train", "{cfg_ok}", "--set",
+        "train.amp='no'"),
+    cli("train-override-nested-too-deeply", "YAML nested too deeply to read", "train", "{cfg_ok}", "--set",
+        "train.lr=" + "[" * 10000),
+    cli("train-config-nested-too-deeply", "deep.yaml: YAML nested too deeply to read", "train", "{cfg_deep}"),
+    cli("train-config-latin1", "latin1.yaml: not valid YAML (byte 9: invalid continuation byte; expected UTF-8", "train",
+        "{cfg_latin1}"),
+    cli("train-config-utf16-is-read", "unknown config key 'train.lrr'", "train", "{cfg_utf16}"),
+    cli("eval-config-nested-too-deeply", "deep.yaml: YAML nested too deeply to read", "eval", "{ck}", "--data",
+        "sample:1", "--config", "{cfg_deep}"),
     # ---- library calls -----------------------------------------------------------------------------
     call("stream-unsorted", "events.t: timestamps decrease at index 1 (5 -> 3 µs)",
          "EventStream(t=[5, 3])", lambda f: _stream([5, 3])),
@@ -420,6 +467,12 @@ def bad(tmp_path_factory) -> dict[str, Path]:
                                                              "val": {}}})):
         (d / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
         f[name] = d / f"{name}.yaml"
+    (d / "deep.yaml").write_text("[" * 10000)
+    f["cfg_deep"] = d / "deep.yaml"
+    (d / "latin1.yaml").write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    f["cfg_latin1"] = d / "latin1.yaml"
+    (d / "utf16.yaml").write_text("train: {lrr: 1}\n", encoding="utf-16")
+    f["cfg_utf16"] = d / "utf16.yaml"
     (d / "bad.yaml").write_text("train: [unclosed\n")
     f["cfg_syntax"] = d / "bad.yaml"
     for name, text in (("eval_list", "- 2\n- 4\n"), ("eval_scale_text", "scales: [big]\n"),

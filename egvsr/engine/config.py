@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from egvsr.engine.yamltext import read_yaml_mapping, yaml_problem
+from egvsr.engine.yamltext import read_yaml_mapping, safe_load, yaml_problem
 from egvsr.errors import ConfigError
 
 # Sections whose keys belong to another component (checked there against its signature).
@@ -107,9 +108,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {text!r}: expected key=value, e.g. train.lr=1e-4")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
+        value = safe_load(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({yaml_problem(exc)})") from None
+    except ValueError as exc:
+        raise ConfigError(f"--set {text[:60]!r}: {exc}") from None
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ConfigError(f"--set {text!r}: empty key")
@@ -135,20 +138,49 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return cfg
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _need(ok: bool, key: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
 def _check_values(cfg: dict) -> None:
+    """Every value of the known sections is checked here, at start-up, with its dotted key."""
     t = cfg["train"]
-    for key in ("iterations", "batch_size"):
-        if not isinstance(t[key], int) or t[key] < 1:
-            raise ConfigError(f"train.{key}: expected a positive integer, got {t[key]!r}")
-    if not isinstance(t["lr"], (int, float)) or t["lr"] <= 0:
-        raise ConfigError(f"train.lr: expected a positive number, got {t['lr']!r}")
+    for key in ("iterations", "batch_size", "log_every", "val_every", "checkpoint_every"):
+        _need(_is_int(t[key]) and 1 <= t[key] < 2**62, f"train.{key}", "a positive integer", t[key])
+    for key in ("num_workers", "warmup_iterations", "keep_checkpoints"):
+        _need(_is_int(t[key]) and 0 <= t[key] < 2**62, f"train.{key}", "an integer >= 0", t[key])
+    _need(_is_int(t["num_workers"]) and t["num_workers"] <= 1024, "train.num_workers", "at most 1024", t["num_workers"])
+    _need(_is_number(t["lr"]) and t["lr"] > 0, "train.lr", "a positive finite number", t["lr"])
+    for key in ("weight_decay", "eta_min", "grad_clip", "max_minutes", "max_cpu_minutes"):
+        _need(_is_number(t[key]) and t[key] >= 0, f"train.{key}", "a finite number >= 0", t[key])
+    betas = t["betas"]
+    _need(isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas),
+          "train.betas", "two numbers in [0, 1), e.g. [0.9, 0.99]", betas)
+    _need(isinstance(t["amp"], bool), "train.amp", "true or false", t["amp"])
+    _need(t["loss"] == "charbonnier", "train.loss", "charbonnier (the only loss implemented)", t["loss"])
     if t["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"train.schedule: expected cosine or constant, got {t['schedule']!r}")
     threads = t["threads"]
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
-    if not 0 <= float(t["ema_decay"]) < 1:
+    if not (_is_number(t["ema_decay"]) and 0 <= float(t["ema_decay"]) < 1):
         raise ConfigError(f"train.ema_decay: expected 0 (off) or a value in (0, 1), got {t['ema_decay']!r}")
+    _need(_is_int(cfg["seed"]) and 0 <= cfg["seed"] < 2**63, "seed", "an integer in 0..2**63-1", cfg["seed"])
+    e = cfg["eval"]
+    _need(isinstance(e["scales"], (list, tuple)) and bool(e["scales"]) and all(_is_number(s) and s > 0
+                                                                           for s in e["scales"]),
+          "eval.scales", "a list of positive numbers", e["scales"])
+    _need(_is_int(e["chunk_size"]) and 1 <= e["chunk_size"] <= 2**31, "eval.chunk_size", "a positive integer",
+          e["chunk_size"])
     if not str(cfg["name"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"name: {cfg['name']!r} must be letters, digits, '-', '_' or '.'")
 

@@ -45,6 +45,8 @@ def evaluate_checkpoint(
 
     if not scales:
         raise ConfigError("--scales: give at least one scale")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"--limit {limit!r}: expected a positive number of samples per scale")
     if output is not None:
         check_results_folder(Path(output), overwrite)  # before the evaluation, not after it
     dev = resolve_device(device)

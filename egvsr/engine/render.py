@@ -265,8 +265,8 @@ def plan_render(
                 f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
                 f"({budget_text}); choose a smaller --scale or an --roi, or raise --max-memory-gb"
             )
-        if video_fps is not None and not (isinstance(video_fps, (int, float)) and video_fps > 0):
-            raise ConfigError(f"--video-fps {video_fps!r}: expected a positive frame rate")
+        if video_fps is not None and not (isinstance(video_fps, (int, float)) and 1e-3 <= video_fps <= 65535):
+            raise ConfigError(f"--video-fps {video_fps!r}: expected a frame rate from 0.001 to 65535")
         rate = float(video_fps) if video_fps is not None else output_fps(rec.frame_times, out_times, fps_factor)
     except BaseException:
         rec.close()

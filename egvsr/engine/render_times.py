@@ -54,6 +54,9 @@ def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) ->
     return lo, hi
 
 
+MAX_OUTPUT_TIMES = 10_000_000  # output frames of one render (a bound on the times array, before any other check)
+
+
 def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = None,
                       last: int | None = None) -> np.ndarray:
     """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, rounded)."""
@@ -61,6 +64,15 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
         raise ConfigError(f"--fps-factor {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
     lo, hi = frame_range(frame_times, first, last)
     ft = np.asarray(frame_times[lo:hi + 1], np.int64)
+    count = (len(ft) - 1) * int(factor) + 1
+    if count > MAX_OUTPUT_TIMES:  # checked before the times are allocated
+        raise ConfigError(f"--fps-factor {factor}: gives {count:,} output frames, expected at most "
+                          f"{MAX_OUTPUT_TIMES:,}; use a smaller factor or --first-frame/--last-frame")
+    if len(ft) > 1 and factor > int(np.diff(ft).min()):
+        raise ConfigError(
+            f"--fps-factor {factor}: input frames are too close in time for {factor - 1} distinct "
+            "microsecond times between them; use a smaller factor"
+        )
     frac = np.arange(factor, dtype=np.float64) / factor
     inner = np.round(ft[:-1, None] + np.diff(ft)[:, None] * frac[None, :]).astype(np.int64)
     out = np.concatenate([inner.reshape(-1), ft[-1:]])

@@ -21,7 +21,14 @@ from egvsr.fsutil import check_output_path
 FRAME_BATCH = 16  # frames buffered before each write
 
 
+MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (a 100 µs refractory caps it at 1e4)
+BYTES_PER_PIXEL = 160  # simulator state, frames and sub-frames of one pixel (float32 planes), measured loosely
+
+
 def _config(cp, cn_ratio, sigma, refractory_us, leak_hz, shot_noise_hz, log_eps) -> SimulatorConfig:
+    for flag, v in (("--leak-hz", leak_hz), ("--shot-noise-hz", shot_noise_hz)):
+        if isinstance(v, (int, float)) and v > MAX_NOISE_HZ:
+            raise ConfigError(f"{flag} {v:g}: expected at most {MAX_NOISE_HZ:g} events per pixel per second")
     return SimulatorConfig(cp=cp, cn_ratio=cn_ratio, sigma=sigma, refractory_us=refractory_us,
                            leak_hz=leak_hz, shot_noise_hz=shot_noise_hz, log_eps=log_eps)
 
@@ -70,8 +77,22 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
 def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
-    """Sub-frame interpolation measures image gradients, which need two pixels along each side."""
+    """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
+    sub-frame interpolation measures image gradients, which need two pixels along each side."""
+    need, have = width * height * BYTES_PER_PIXEL, int(0.8 * _memory_bytes())
+    if need > have:
+        raise ConfigError(
+            f"{src}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
+            f"80% of this machine's memory ({have / 1e9:.3g} GB); pass a smaller --size HxW"
+        )
     if interpolation != "none" and min(width, height) < 2:
         raise ConfigError(
             f"{src}: frames of {width}x{height} pixels are too small for --interpolation {interpolation} "

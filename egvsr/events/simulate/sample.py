@@ -50,6 +50,9 @@ def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.n
     return t, gt
 
 
+MAX_SAMPLE_FRAMES = 100_000  # input plus ground-truth frames of one sample recording
+
+
 def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int], float, int]:
     for name, v in (("seconds", seconds), ("fps", fps)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -63,6 +66,13 @@ def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int],
     if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \
             or gt_per_interval < 0:
         raise ConfigError(f"gt_per_interval: expected an integer >= 0, got {gt_per_interval!r}")
+    frames = seconds * fps * (gt_per_interval + 1)
+    if frames > MAX_SAMPLE_FRAMES:  # before any time or frame is allocated
+        raise ConfigError(
+            f"seconds {seconds:g} at fps {fps:g} with gt_per_interval {gt_per_interval}: {frames:.3g} frames, "
+            f"expected at most {MAX_SAMPLE_FRAMES:,} (about {MAX_SAMPLE_FRAMES * h * w * 3 / 1e9:.3g} GB at "
+            f"{h}x{w}); use fewer --seconds"
+        )
     if 1e6 / fps < gt_per_interval + 1:
         raise ConfigError(
             f"fps {fps} with gt_per_interval {gt_per_interval}: frames are too close in time for "

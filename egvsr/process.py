@@ -87,6 +87,15 @@ def quiet_exit() -> None:
         pass
 
 
+def _drop_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def run_console(main: Callable[..., int]) -> int:
     """Run `main(owns_process=True)` as the whole process's job, with the guarantees above."""
     install_signal_handlers()
@@ -94,6 +103,9 @@ def run_console(main: Callable[..., int]) -> int:
         status = main(owns_process=True)
         check_pending()  # a signal whose exception was dropped: the run was still interrupted
         return status
+    except BrokenPipeError:  # the reader of our output went away (`egvsr info F | head`): end quietly
+        _drop_stdout()
+        return 1
     except (OSError, MemoryError, UnicodeDecodeError) as exc:
         print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
         return 2

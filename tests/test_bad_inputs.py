@@ -327,6 +327,16 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("train-config-utf16-is-read", "unknown config key 'train.lrr'", "train", "{cfg_utf16}"),
     cli("eval-config-nested-too-deeply", "deep.yaml: YAML nested too deeply to read", "eval", "{ck}", "--data",
         "sample:1", "--config", "{cfg_deep}"),
+    cli("info-declared-frames-never-written", "'frames/images' declares 21,600,000,000 bytes (shape (2, 60000, "
+        "60000, 3)) but the file stores only 0; it was never written", "info", "{declared_frames}"),
+    cli("convert-declared-frames-never-written", "'frames/images' declares 21,600,000,000 bytes", "convert",
+        "{declared_frames}", "{tmp}/o6.h5"),
+    cli("info-declared-events-never-written", "'events/x' declares 8,796,093,022,208 bytes", "info",
+        "{declared_events}"),
+    cli("convert-declared-events-never-written", "'events/x' declares 8,796,093,022,208 bytes", "convert",
+        "{declared_events}", "{tmp}/o7.h5"),
+    cli("info-virtual-dataset", "'events/t' is a virtual dataset (its data lives in other files)", "info",
+        "{virtual}"),
     # ---- library calls -----------------------------------------------------------------------------
     call("stream-unsorted", "events.t: timestamps decrease at index 1 (5 -> 3 µs)",
          "EventStream(t=[5, 3])", lambda f: _stream([5, 3])),
@@ -467,6 +477,24 @@ def bad(tmp_path_factory) -> dict[str, Path]:
                                                              "val": {}}})):
         (d / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
         f[name] = d / f"{name}.yaml"
+    f["declared_frames"] = _write_ours(d / "declared_frames.h5", x, y, t, p)
+    with h5py.File(f["declared_frames"], "r+") as h:  # 21.6 GB of frames declared, none written
+        h.create_dataset("frames/images", shape=(2, 60000, 60000, 3), dtype=np.uint8, chunks=(1, 1000, 1000, 3),
+                         compression="gzip")
+        h["frames/t"] = np.array([0, 50])
+    f["declared_events"] = _write_ours(d / "declared_events.h5", x, y, t, None)
+    with h5py.File(f["declared_events"], "r+") as h:  # 2**40 events declared, 10 written
+        for k, v in (("x", x), ("y", y), ("t", t), ("p", p)):
+            if k in h["events"]:
+                del h[f"events/{k}"]
+            ds = h.create_dataset(f"events/{k}", shape=(2**40,), dtype=np.asarray(v).dtype, chunks=(4096,))
+            ds[:n] = v
+    f["virtual"] = _write_ours(d / "virtual.h5", x, y, t, p)
+    with h5py.File(f["virtual"], "r+") as h:
+        layout = h5py.VirtualLayout(shape=(n,), dtype=np.int64)
+        layout[:] = h5py.VirtualSource(f["good"], "events/t", shape=(n,))
+        del h["events/t"]
+        h.create_virtual_dataset("events/t", layout)
     (d / "deep.yaml").write_text("[" * 10000)
     f["cfg_deep"] = d / "deep.yaml"
     (d / "latin1.yaml").write_bytes("name: caf\u00e9\n".encode("latin-1"))

@@ -58,7 +58,37 @@ def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:
         raise FormatError(f"{path}: missing key '{key}' required by the {layout} layout")
     if not isinstance(obj, h5py.Dataset):
         raise FormatError(f"{path}: '{key}' is a group, expected a dataset ({layout} layout)")
+    check_stored(obj, key, path)
     return obj
+
+
+#: Largest ratio of declared to stored bytes each filter can reach (deflate's ceiling is about 1032:1);
+#: a dataset with other filters (plugins) is not checked.
+_MAX_RATIO = {None: 1.01, "gzip": 1100.0}
+_SLACK_BYTES = 1 << 20
+_KNOWN_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32}
+
+
+def check_stored(ds: h5py.Dataset, key: str, path: Path) -> None:
+    """Refuse, before any read, a dataset whose data is not in this file: virtual, external, or declared
+    far larger than what is stored (never written: reading it would produce filler, or exhaust memory)."""
+    if ds.is_virtual or ds.external:
+        raise FormatError(f"{path}: '{key}' is a {'virtual' if ds.is_virtual else 'external'} dataset (its data "
+                          "lives in other files); expected data stored in this file")
+    try:
+        plist = ds.id.get_create_plist()
+        filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
+        stored = ds.id.get_storage_size()
+    except Exception:  # noqa: BLE001 - an unreadable header is reported by the read itself
+        return
+    if not filters <= _KNOWN_FILTERS:
+        return
+    declared = int(ds.size) * ds.dtype.itemsize
+    if declared > _MAX_RATIO["gzip" if h5py.h5z.FILTER_DEFLATE in filters else None] * stored + _SLACK_BYTES:
+        raise FormatError(
+            f"{path}: '{key}' declares {declared:,} bytes (shape {ds.shape}) but the file stores only "
+            f"{stored:,}; it was never written, or the file is damaged"
+        )
 
 
 def require_1d(ds: h5py.Dataset, path: Path, kinds: str, what: str) -> None:

@@ -1,7 +1,7 @@
 """Datasets from the `data.train` / `data.val` sections of an experiment config.
 
-A section holds `recordings` (a list of paths, or `sample:SEED` entries generated on first use into
-`sample_cache`) or `root` + `split`, and otherwise the keyword arguments of `EventVSRDataset`; any other
+A section holds `recordings` (a list of paths, `sample:SEED` entries or `synthetic:SPLIT:A-B`
+clips of the synthetic data engine, generated on first use into `sample_cache`) or `root` + `split`, and otherwise the keyword arguments of `EventVSRDataset`; any other
 key is rejected with its dotted name.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 from egvsr.errors import ConfigError
 
-SECTION_KEYS = {"recordings", "root", "split", "sample_cache", "sample_seconds", "sample_size"}
+SECTION_KEYS = {"recordings", "root", "split", "sample_cache", "sample_seconds", "sample_size",
+                "synthetic_seed", "synthetic_size", "synthetic_frames"}
 
 
 def _dataset_options() -> set[str]:
@@ -36,6 +37,8 @@ def resolve_recordings(spec: dict, where: str) -> list[str]:
         text = str(entry)
         if text.startswith("sample:"):
             out.append(str(_ensure_sample(text, cache, spec, where)))
+        elif text.startswith("synthetic:"):
+            out.extend(_ensure_synthetic(text, cache, spec, where))
         else:
             if not Path(text).exists():
                 raise ConfigError(f"{where}.recordings: {text} does not exist")
@@ -56,6 +59,15 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str) -> Path:
 
         make_sample(path, seed=seed, seconds=seconds, size=size, progress=False)
     return path
+
+
+def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str) -> list[str]:
+    from egvsr.datasets.synthetic import ensure_clips, parse_entry
+
+    split, indices = parse_entry(entry, f"{where}.recordings")
+    size = tuple(int(v) for v in spec.get("synthetic_size", (128, 160)))
+    return ensure_clips(cache, int(spec.get("synthetic_seed", 0)), split, indices, size,
+                        int(spec.get("synthetic_frames", 5)))
 
 
 def build_dataset(spec: dict, where: str, **fixed: Any):

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from egvsr.models.gray import gray_inputs, match_gray
 from egvsr.models.validate import Batch, check_chunk, check_inputs
 
 ACTIVATIONS = ("clamp", "sigmoid", "relu", "none")
@@ -65,9 +66,10 @@ class SRModel(nn.Module):
         state = self.encode(batch)
         height, width = batch.out_size
         pix = torch.arange(height * width, device=lr.device)
+        gray = gray_inputs(batch.lr)
         frames = []
         for j in range(batch.times.shape[1]):
-            rgb = self.decode(self.prepare_time(state, batch, j), batch, pix)
+            rgb = match_gray(self.decode(self.prepare_time(state, batch, j), batch, pix), gray)
             frames.append(rgb.transpose(1, 2).reshape(rgb.shape[0], 3, height, width))
         return torch.stack(frames, dim=1)
 
@@ -81,11 +83,12 @@ class SRModel(nn.Module):
         height, width = batch.out_size
         b, t = batch.times.shape
         out = torch.empty(b, t, 3, height * width, dtype=lr.dtype, device=lr.device)
+        gray = gray_inputs(batch.lr)
         for j in range(t):
             tstate = self.prepare_time(state, batch, j)
             for start in range(0, height * width, chunk):
                 pix = torch.arange(start, min(start + chunk, height * width), device=lr.device)
-                out[:, j, :, start:start + pix.numel()] = self.decode(tstate, batch, pix).transpose(1, 2)
+                out[:, j, :, start:start + pix.numel()] = match_gray(self.decode(tstate, batch, pix), gray).transpose(1, 2)
         return out.view(b, t, 3, height, width)
 
     def num_parameters(self) -> int:

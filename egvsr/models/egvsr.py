@@ -22,6 +22,7 @@ from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.egvsr_stf import STF
 from egvsr.models.egvsr_stir import STIR
 from egvsr.models.egvsr_tf import TemporalFilter
+from egvsr.models.event_input import EVENT_NORMS, model_events
 from egvsr.models.options import opt
 from egvsr.models.sampling import nearest_frame, pixel_coords, sample_points
 from egvsr.models.validate import Batch
@@ -55,6 +56,8 @@ class EGVSROptions:
     local_ensemble: bool = opt(False, doc="LIIF-style 4-neighbour ensemble with cell size")
     residual_bicubic: bool = opt(True, doc="add the bicubic upsample of the nearest frame")
     max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
+    event_norm: str = opt("none", choices=EVENT_NORMS, doc="per-sample event scaling (density robustness)")
+    ignore_events: bool = opt(False, doc="frames-only control: the event tensor is replaced by zeros")
 
     def check(self, name: str) -> None:
         """Constraints that involve several options."""
@@ -95,14 +98,20 @@ class EGVSR(SRModel):
             torch.nn.init.zeros_(head.weight)
             torch.nn.init.zeros_(head.bias)
 
+    def events(self, batch: Batch) -> Tensor:
+        """The event tensor as the model uses it (normalized, or zeros for the frames-only control)."""
+        return model_events(batch.events, self.options.event_norm, self.options.ignore_events)
+
     def encode(self, batch: Batch) -> Tensor:
-        return self.stf(batch.lr, batch.events)
+        return self.stf(batch.lr, self.events(batch))
 
     def prepare_time(self, volume: Tensor, batch: Batch, j: int) -> dict[str, Any]:
         t = batch.times[:, j]
         state: dict[str, Any] = {"t": t, "latent": self.stir.at_time(volume, t)}
         if self.options.tf_mode == "separable":
-            state["tf_lr"] = self.tf.project(self.tf.prepare(batch.events, t))
+            state["tf_lr"] = self.tf.project(self.tf.prepare(self.events(batch), t))
+        else:
+            state["events"] = self.events(batch)
         if self.options.residual_bicubic:
             k = nearest_frame(batch.frame_times, t.unsqueeze(1))[:, 0]
             state["frame"] = batch.lr[torch.arange(len(k), device=k.device), k]
@@ -115,7 +124,7 @@ class EGVSR(SRModel):
         if self.options.tf_mode == "separable":
             tf_feature = self.tf.after_first(sample_points(ts["tf_lr"], coords))
         else:
-            tf_feature = self.tf(self.tf.samples_naive(batch.events, ts["t"], coords))
+            tf_feature = self.tf(self.tf.samples_naive(ts["events"], ts["t"], coords))
         rgb = self.stir(ts["latent"], tf_feature, coords, batch.out_size)
         if self.options.residual_bicubic:
             rgb = rgb.float() + sample_points(ts["frame"], coords, mode="bicubic")

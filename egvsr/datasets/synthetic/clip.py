@@ -1,0 +1,97 @@
+"""One synthetic training clip: a `LayeredScene` seen by a `SensorSettings` camera, written as a recording.
+
+Frames (and ground truth between them) integrate the scene's radiance over the exposure window centred
+on their timestamp; events come from the ESIM-style simulator fed with the scene's instantaneous
+luminance on a time grid fine enough that nothing moves more than half a pixel per step, plus hot
+pixels. Everything follows from (seed, split, index): the same clip is rendered on any machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.datasets.synthetic.scene import LayeredScene
+from egvsr.datasets.synthetic.sensor import LUMA, draw_sensor, encode_frame, hot_pixel_events, radiance
+from egvsr.events.frames import Frames
+from egvsr.events.stream import EventStream
+
+GENERATOR = "egvsr.synthetic"
+GENERATOR_VERSION = 1
+MAX_PX_PER_STEP = 0.5
+SPLIT_IDS = {"train": 0, "val": 1}
+
+
+def clip_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
+    """The seed sequence of clip `index` of `split` under the engine seed `seed`."""
+    return np.random.SeedSequence([int(seed), SPLIT_IDS[split], int(index)])
+
+
+def _times(s, num_frames: int, gt_per_interval: int) -> tuple[np.ndarray, np.ndarray]:
+    interval = 1e6 / s.fps
+    ft = np.round(np.arange(num_frames) * interval).astype(np.int64) + 100_000
+    j = np.arange(1, gt_per_interval + 1) / (gt_per_interval + 1)
+    gt = np.round(ft[:-1, None] + np.diff(ft)[:, None] * j[None, :]).astype(np.int64).reshape(-1)
+    return ft, gt
+
+
+def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size: tuple[int, int] = (128, 160),
+                num_frames: int = 5, gt_per_interval: int = 3, sensor_override: dict | None = None) -> Path:
+    """Write clip `index` of `split` to `path` (our HDF5 layout with frames, gt and events).
+
+    `sensor_override` replaces drawn sensor settings by name (measurements that vary one setting).
+    """
+    from egvsr.events.io import EventWriter
+    from egvsr.events.simulate.simulator import EventSimulator
+
+    h, w = size
+    scene_ss, sensor_ss, sim_ss, noise_ss = clip_seed(seed, split, index).spawn(4)
+    sensor = draw_sensor(np.random.default_rng(sensor_ss))
+    if sensor_override:
+        sensor = dataclasses.replace(sensor, **sensor_override)
+    scene = LayeredScene(np.random.default_rng(scene_ss), h, w, sensor.fps, split)
+    noise_rng = np.random.default_rng(noise_ss)
+    ft, gt = _times(sensor, num_frames, gt_per_interval)
+    t_ref = float(ft[0])
+
+    def gain(t_us: float) -> float:
+        return math.exp(sensor.gain_rate * (t_us - t_ref) * 1e-6)
+
+    def lin(t_us: float) -> np.ndarray:
+        return radiance(scene.render((t_us - t_ref) * 1e-6), gain(t_us))
+
+    px_per_us = scene.max_speed() * 1e-6
+    exposure_us = sensor.exposure * 1e6 / sensor.fps
+
+    def frame(t_us: float) -> np.ndarray:
+        n = max(1, math.ceil(px_per_us * exposure_us / MAX_PX_PER_STEP))
+        offs = (np.arange(n) + 0.5) / n - 0.5
+        acc = sum(lin(t_us + o * exposure_us) for o in offs)
+        return encode_frame(acc / n, sensor, noise_rng)
+
+    frames = Frames(np.stack([frame(float(t)) for t in ft]), ft)
+    gts = Frames(np.stack([frame(float(t)) for t in gt]), gt)
+    sim = EventSimulator(w, h, sensor.simulator_config(), int(sim_ss.generate_state(1)[0] >> 1), threads=1)
+    steps = max(1, math.ceil(px_per_us * (ft[-1] - ft[0]) / MAX_PX_PER_STEP))
+    grid = np.linspace(float(ft[0]), float(ft[-1]), steps + 1)
+    sim.reset(lin(grid[0]) @ LUMA, grid[0])
+    parts = [sim.feed(lin(t) @ LUMA, t) for t in grid[1:]]
+    hx, hy, ht, hp = hot_pixel_events(noise_rng, sensor, h, w, float(ft[0]), float(ft[-1]))
+    x = np.concatenate([p.x for p in parts] + [hx.astype(np.uint16)])
+    y = np.concatenate([p.y for p in parts] + [hy.astype(np.uint16)])
+    t = np.concatenate([p.t for p in parts] + [ht])
+    p = np.concatenate([p.p for p in parts] + [hp.astype(np.int8)])
+    order = np.argsort(t, kind="stable")
+    events = EventStream(x[order], y[order], t[order], p[order], w, h)
+    attrs = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": int(seed),
+             "split": split, "index": int(index), "scene_images": ",".join(scene.image_names),
+             "scene_layers": len(scene.layers), **sensor.as_attrs()}
+    with EventWriter(path, w, h, overwrite=False, attrs=attrs) as writer:
+        writer.write_frames(frames)
+        writer.append(events)
+        writer.write_gt(gts)
+    return Path(path)

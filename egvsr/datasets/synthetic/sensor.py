@@ -1,0 +1,110 @@
+"""Per-clip sensor settings of the synthetic data engine: the frame camera and the event camera.
+
+Every clip draws its own settings from one seeded generator, over ranges that cover real DAVIS-type
+sensors (docs/datasets.md gives the ranges and how they compare with a real recording):
+
+- frames: exposure window (a fraction of the frame interval, so fast motion blurs the frames as it
+  blurs real APS frames), camera response gamma, a slow global gain change (light or auto-exposure),
+  read and shot noise, 8-bit quantization; `gray` for most clips (most event cameras give gray frames).
+- events: contrast threshold Cp, ON/OFF asymmetry Cn/Cp, per-pixel mismatch, refractory period, leak,
+  shot noise, and hot pixels firing at high rates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from egvsr.events.simulate.thresholds import SimulatorConfig
+
+GRAY_PROB = 0.6
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """One clip's camera: frame pipeline and event-camera model (see module doc)."""
+
+    gray: bool
+    fps: float
+    exposure: float        # fraction of the frame interval the shutter is open
+    gamma: float           # frame encoding: value = radiance ** (1 / gamma)
+    gain_rate: float       # d log(gain) / dt, per second
+    read_noise: float      # std of additive noise, in [0, 1] units
+    shot_noise: float      # std of signal-dependent noise: shot_noise * sqrt(value)
+    cp: float
+    cn_ratio: float
+    sigma: float
+    refractory_us: float
+    leak_hz: float
+    shot_noise_hz: float
+    hot_fraction: float    # share of pixels that are hot
+    hot_rate_hz: float
+
+    def simulator_config(self) -> SimulatorConfig:
+        """The event simulator's settings for this clip (fixed Cp and Cn/Cp; mismatch per pixel)."""
+        return SimulatorConfig(cp=self.cp, cn_ratio=(self.cn_ratio, 0.0), sigma=self.sigma,
+                               refractory_us=self.refractory_us, leak_hz=self.leak_hz,
+                               shot_noise_hz=self.shot_noise_hz)
+
+    def as_attrs(self) -> dict:
+        """Flat provenance attributes for the clip's file."""
+        return {f"sensor_{k}": (int(v) if isinstance(v, bool) else v) for k, v in asdict(self).items()}
+
+
+def draw_sensor(rng: np.random.Generator) -> SensorSettings:
+    """Random settings of one clip (ranges: docs/datasets.md, "Synthetic training data")."""
+    gray = bool(rng.random() < GRAY_PROB)
+    return SensorSettings(
+        gray=gray,
+        fps=float(rng.uniform(15.0, 50.0)),
+        exposure=float(rng.uniform(0.05, 0.9)),
+        gamma=float(rng.uniform(1.8, 2.6)),
+        gain_rate=float(rng.normal(0.0, 1.0)) if rng.random() < 0.3 else 0.0,
+        read_noise=float(rng.uniform(0.0, 0.012)),
+        shot_noise=float(rng.uniform(0.0, 0.02)),
+        cp=float(rng.uniform(0.1, 0.6)),
+        cn_ratio=float(rng.uniform(0.7, 1.4)),
+        sigma=float(rng.uniform(0.01, 0.06)),
+        refractory_us=float(rng.uniform(0.0, 1000.0)),
+        leak_hz=float(rng.uniform(0.0, 0.5)),
+        shot_noise_hz=_log_uniform(rng, 0.02, 3.0),
+        hot_fraction=float(rng.uniform(0.0, 5e-4)),
+        hot_rate_hz=_log_uniform(rng, 20.0, 1000.0),
+    )
+
+
+def radiance(rgb: np.ndarray, gain: float) -> np.ndarray:
+    """Linear scene radiance of a rendered sRGB-like image, times the global gain."""
+    return np.power(rgb, 2.2, dtype=np.float32) * np.float32(gain)
+
+
+def encode_frame(mean_radiance: np.ndarray, s: SensorSettings, rng: np.random.Generator) -> np.ndarray:
+    """uint8 (H, W, C) frame from the radiance integrated over the exposure: response, noise, 8 bits."""
+    x = mean_radiance @ LUMA if s.gray else mean_radiance
+    v = np.power(np.clip(x, 0.0, 1.0), 1.0 / s.gamma, dtype=np.float32)
+    noise = rng.standard_normal(v.shape).astype(np.float32)
+    v = v + noise * (s.read_noise + s.shot_noise * np.sqrt(v))
+    img = np.clip(np.rint(v * 255.0), 0, 255).astype(np.uint8)
+    return img[..., None] if s.gray else img
+
+
+def hot_pixel_events(rng: np.random.Generator, s: SensorSettings, height: int, width: int,
+                     t0: float, t1: float) -> tuple[np.ndarray, ...]:
+    """Events of hot pixels in [t0, t1) µs: Poisson trains at `hot_rate_hz`, one polarity each."""
+    n_hot = int(rng.poisson(s.hot_fraction * height * width))
+    if n_hot == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    pix = rng.choice(height * width, size=n_hot, replace=False)
+    counts = rng.poisson(s.hot_rate_hz * (t1 - t0) * 1e-6, n_hot)
+    owner = np.repeat(np.arange(n_hot), counts)
+    t = np.floor(rng.uniform(t0, t1, owner.size)).astype(np.int64)
+    pol = np.where(rng.random(n_hot) < 0.5, 1, -1)[owner]
+    return pix[owner] % width, pix[owner] // width, t, pol

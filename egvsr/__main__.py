@@ -1,4 +1,4 @@
-"""`python -m egvsr` runs the CLI."""
+"""`python -m egvsr` runs the CLI (the console entry point sets the thread environment first)."""
 
 import sys
 

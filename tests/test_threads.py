@@ -1,0 +1,73 @@
+"""The console entry point sets passive OpenMP waiting before torch loads; the library import sets nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")
+
+# replaces egvsr.cli.main with a probe that reports the environment and whether torch/numba were loaded
+PROBE = """
+import json, os, runpy, sys
+import egvsr.cli
+
+def probe(argv=None, *, owns_process=False):
+    seen = {k: os.environ.get(k) for k in %r}
+    seen["loaded"] = sorted(m for m in ("torch", "numba") if m in sys.modules)
+    print(json.dumps(seen))
+    return 0
+
+egvsr.cli.main = probe
+if sys.argv[1] == "module":
+    runpy.run_module("egvsr", run_name="__main__")
+else:
+    sys.exit(egvsr.cli.console_main())
+""" % (KEYS,)
+
+
+def run_probe(how: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
+    proc = subprocess.run([sys.executable, "-c", PROBE, how], capture_output=True, text=True, cwd=ROOT,
+                          env={**clean, "PYTHONPATH": str(ROOT), **env}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("how", ["console", "module"])
+def test_entry_point_sets_passive_waiting_before_torch(how: str) -> None:
+    seen = run_probe(how)
+    assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["KMP_BLOCKTIME"] == "0"
+    assert seen["loaded"] == []  # set before torch or numba could read it
+
+
+def test_entry_point_keeps_the_users_choice() -> None:
+    seen = run_probe("console", OMP_WAIT_POLICY="ACTIVE")
+    assert seen["OMP_WAIT_POLICY"] == "ACTIVE" and seen["KMP_BLOCKTIME"] is None
+    seen = run_probe("module", KMP_BLOCKTIME="5")
+    assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["KMP_BLOCKTIME"] == "5"
+
+
+def test_library_import_sets_nothing() -> None:
+    code = ("import os, egvsr, egvsr.models, egvsr.engine.render, egvsr.cli; "
+            f"print(any(k in os.environ for k in {KEYS!r}))")
+    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**clean, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_configure_returns_what_it_set() -> None:
+    from egvsr.threads import configure_process_environment
+
+    env: dict[str, str] = {"KMP_BLOCKTIME": "1"}
+    assert configure_process_environment(env) == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert env == {"KMP_BLOCKTIME": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert configure_process_environment({"OMP_WAIT_POLICY": "ACTIVE"}) == {}

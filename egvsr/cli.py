@@ -24,6 +24,25 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """`--help` shows every option's default (unless its text already names one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and "default" not in text and default not in (None, False, argparse.SUPPRESS)
+                and not (isinstance(default, list) and not default)):
+            text += (" " if text else "") + "(default: %(default)s)"
+        return text
+
+
+def _progress(a: argparse.Namespace) -> bool:
+    """Progress bars: not with --no-progress, and only when stderr is a terminal."""
+    from egvsr.engine.progress import wanted
+
+    return wanted(getattr(a, "no_progress", False))
+
+
 def _positive_float(text: str) -> float:
     try:
         v = float(text)
@@ -36,6 +55,11 @@ def _positive_float(text: str) -> float:
     return v
 
 
+NO_PROGRESS = "no progress bars (they show only when stderr is a terminal)"
+OVERWRITE = "replace an existing output"
+DEVICE = "auto | cpu | cuda | cuda:N"
+
+
 # ---- events: info / convert (issue: event I/O) ----------------------------------------------
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="describe an event recording (layout, size, events, frames)")
@@ -46,9 +70,11 @@ def _add_info(sub) -> None:
 
 
 def _run_info(a) -> None:
-    from egvsr.events.io import describe
+    from egvsr.events.io.info import check_report, describe
 
-    print(describe(a.file, sensor_size=a.sensor_size))
+    text, problems = describe(a.file, sensor_size=a.sensor_size, with_problems=True)
+    print(text, flush=True)
+    check_report(a.file, problems)  # a file with problems: one error line, exit status 2
 
 
 def _add_convert(sub) -> None:
@@ -59,7 +85,7 @@ def _add_convert(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--sensor-size", type=_size, metavar="HxW",
                    help="sensor size when the input does not record it (e.g. 480x640)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_convert)
 
 
@@ -67,7 +93,7 @@ def _run_convert(a) -> None:
     from egvsr.events.io import convert
 
     out = convert(
-        a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=not a.no_progress,
+        a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=_progress(a),
         sensor_size=a.sensor_size,
     )
     print(f"wrote {out}")
@@ -90,8 +116,10 @@ def _add_voxelize(sub) -> None:
     p.add_argument("--tau-ms", type=_positive_float, default=None,
                    help="time-surface decay (default: window / bins)")
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
+                   help="refuse, before any work, an output larger than this (default 16; also the free space)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_voxelize)
 
 
@@ -110,8 +138,9 @@ def _run_voxelize(a) -> None:
             a.input, a.output, representation=a.repr, bins=a.bins,
             between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
             polarity=a.polarity, normalize=a.normalize, threads=a.threads,
-            overwrite=a.overwrite, progress=not a.no_progress, tau_ms=a.tau_ms,
+            overwrite=a.overwrite, progress=_progress(a), tau_ms=a.tau_ms, max_output_gb=a.max_output_gb,
         )
+        print(f"wrote {a.output}")
     finally:
         if a.owns_process:
             # The process exits next: take everything alive out of the garbage collector's view, so
@@ -136,15 +165,15 @@ def _add_simulate(sub) -> None:
                    help="Cn = Cp * N(MEAN, STD) (default 1.0 0.1)")
     p.add_argument("--sigma", type=float, default=None, help="per-pixel threshold mismatch (default 0.03)")
     p.add_argument("--refractory-us", type=float, default=None, help="refractory period (default 100)")
-    p.add_argument("--leak-hz", type=float, default=0.0)
-    p.add_argument("--shot-noise-hz", type=float, default=0.0)
+    p.add_argument("--leak-hz", type=float, default=0.0, help="leak events per pixel per second")
+    p.add_argument("--shot-noise-hz", type=float, default=0.0, help="shot-noise events per pixel per second")
     p.add_argument("--max-subframes", type=int, default=None, help="cap on interpolated sub-frames per pair")
     p.add_argument("--interpolation", choices=["flow", "linear", "none"], default="flow",
                    help="sub-frames between frames: optical flow (default), linear blending, or none")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (thresholds, noise)")
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_simulate)
 
 
@@ -155,22 +184,23 @@ def _run_simulate(a) -> None:
         a.input, a.output, fps=a.fps, size=a.size, cp=a.cp, cn_ratio=a.cn_ratio, sigma=a.sigma,
         refractory_us=a.refractory_us, leak_hz=a.leak_hz, shot_noise_hz=a.shot_noise_hz,
         max_subframes=a.max_subframes, interpolation=a.interpolation, seed=a.seed,
-        overwrite=a.overwrite, progress=not a.no_progress, threads=a.threads,
+        overwrite=a.overwrite, progress=_progress(a), threads=a.threads,
     )
+    print(f"wrote {a.output}")
 
 
 def _add_make_sample(sub) -> None:
     p = sub.add_parser("make-sample", help="render the embedded sample recording (frames, events, GT)")
     p.add_argument("output", help="output .h5 (egvsr layout)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seconds", type=_positive_float, default=2.0)
-    p.add_argument("--size", type=_size, default=(260, 346), help="HxW (default 260x346, CED's sensor)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (scene, motion, sensor)")
+    p.add_argument("--seconds", type=_positive_float, default=2.0, help="length of the recording")
+    p.add_argument("--size", type=_size, default=(260, 346), metavar="HxW", help="frame size (default 260x346, CED's sensor)")
     p.add_argument("--fps", type=_positive_float, default=25.0, help="input frame rate")
     p.add_argument("--gt-per-interval", type=int, default=3,
                    help="ground-truth frames rendered between consecutive input frames")
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_make_sample)
 
 
@@ -179,9 +209,10 @@ def _run_make_sample(a) -> None:
 
     make_sample(
         a.output, seed=a.seed, seconds=a.seconds, size=a.size, fps=a.fps,
-        gt_per_interval=a.gt_per_interval, overwrite=a.overwrite, progress=not a.no_progress,
+        gt_per_interval=a.gt_per_interval, overwrite=a.overwrite, progress=_progress(a),
         threads=a.threads,
     )
+    print(f"wrote {a.output}")
 
 
 # ---- models (issue: models) -----------------------------------------------------------------
@@ -206,42 +237,50 @@ def _add_train(sub) -> None:
     p.add_argument("config", help="YAML experiment config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-4 (repeatable)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume an experiment even though its config changed (the differing keys are listed)")
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_train)
 
 
 def _run_train(a) -> None:
     from egvsr.engine.train import train
 
-    folder = train(a.config, a.overrides, progress=not a.no_progress)
-    print(f"experiment: {folder}")
+    train(a.config, a.overrides, progress=_progress(a), allow_config_change=a.allow_config_change)
 
 
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint (and bicubic) at several scales")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="checkpoint to score (default: the shipped weights, egvsr/data/egvsr-sample.pt)")
     p.add_argument("--data", nargs="+", required=True,
                    help="recordings to evaluate on (paths, or sample:SEED for generated sample clips)")
     p.add_argument("--config", help="evaluation preset YAML (protocol, scales, queries), e.g. configs/eval/ours.yaml")
-    p.add_argument("--scales", type=_positive_float, nargs="+", help="default 2 4")
-    p.add_argument("--protocol", help="ours | egvsr | evtexture | videoinr (default ours)")
+    p.add_argument("--scales", type=_positive_float, nargs="+",
+                   help="scales to score (default: the checkpoint's eval.scales, else 2 4)")
+    p.add_argument("--protocol", help="ours | egvsr | evtexture | videoinr "
+                                      "(default: the checkpoint's eval.protocol, else ours)")
     p.add_argument("--queries", choices=["middle", "gt"],
                    help="middle: frames at input times (video SR, default); gt: ground truth between frames")
     p.add_argument("--output", help="folder for results.md, results.csv and psnr_vs_scale.png")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help=DEVICE)
     p.add_argument("--limit", type=int, help="evaluate at most this many samples per scale, spread evenly over the recordings")
-    p.add_argument("--no-bicubic", action="store_true")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-bicubic", action="store_true", help="skip the bicubic baseline")
+    p.add_argument("--overwrite", action="store_true", help="replace the result files in --output")
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_eval)
 
 
 def _run_eval(a) -> None:
-    from egvsr.engine.eval_run import evaluate_checkpoint, eval_options
+    from egvsr.engine.eval_run import checkpoint_eval_section, evaluate_checkpoint, eval_options
 
-    opts = eval_options(a.config, protocol=a.protocol, scales=a.scales, queries=a.queries)
+    opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), protocol=a.protocol,
+                        scales=a.scales, queries=a.queries)
+    print(f"protocol {opts['protocol']}, scales {' '.join(f'{float(s):g}' for s in opts['scales'])}, "
+          f"queries {opts['queries']}")
     evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
-                        with_bicubic=not a.no_bicubic)
+                        with_bicubic=not a.no_bicubic, progress=_progress(a))
 
 
 # ---- rendering, demo and pictures (issue: rendering) ------------------------------------------
@@ -249,7 +288,8 @@ def _add_render(sub) -> None:
     p = sub.add_parser("render", help="super-resolved video at any scale and frame rate (PNG frames / MP4)")
     p.add_argument("input", help="recording (any supported layout), or a folder of frames (with --events "
                                  "FILE, or alone for frames-only models)")
-    p.add_argument("checkpoint", help="trained checkpoint (.pt)")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="trained checkpoint (.pt); default: the shipped weights, egvsr/data/egvsr-sample.pt")
     p.add_argument("--scale", type=_positive_float, required=True,
                    help="any positive real up to the model's cap (max_scale), e.g. 6.5")
     p.add_argument("--events", help="events file for a frame-folder INPUT")
@@ -286,9 +326,9 @@ def _add_render(sub) -> None:
     p.add_argument("--max-memory-gb", type=_positive_float, default=None,
                    help="refuse renders whose output frames held in memory at once exceed this "
                         "(default: 80%% of the device's memory)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="auto", help=DEVICE)
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_render, degrade=False)
 
 
@@ -303,7 +343,7 @@ def _run_render(a) -> None:
         png=a.png, mp4=a.mp4, side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size,
         tile=a.tile, context=a.context, device=a.device, max_output_gb=a.max_output_gb,
         max_memory_gb=a.max_memory_gb,
-        expect_model=a.expect_model, overwrite=a.overwrite, progress=not a.no_progress,
+        expect_model=a.expect_model, overwrite=a.overwrite, progress=_progress(a),
         score="ours" if a.score else None,
     )
     if a.score:
@@ -321,13 +361,14 @@ def _add_demo(sub) -> None:
     p.add_argument("--output", default="demo_output", help="output folder (default demo_output/)")
     p.add_argument("--checkpoint", help="use this checkpoint instead of the shipped one")
     p.add_argument("--seconds", type=_positive_float, default=0.32, help="sample length (default 0.32)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sample recording")
     p.add_argument("--no-fallback", action="store_true",
                    help="fail if the shipped checkpoint is missing instead of training a tiny model")
-    p.add_argument("--fallback-minutes", type=_positive_float, default=1.0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fallback-minutes", type=_positive_float, default=1.0,
+                   help="training time of the fallback model")
+    p.add_argument("--device", default="auto", help=DEVICE)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo folder")
+    p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_demo)
 
 
@@ -336,21 +377,23 @@ def _run_demo(a) -> None:
 
     run_demo(a.output, a.checkpoint, seconds=a.seconds, seed=a.seed, fallback=not a.no_fallback,
              fallback_minutes=a.fallback_minutes, device=a.device, overwrite=a.overwrite,
-             progress=not a.no_progress)
+             progress=_progress(a))
 
 
 def _add_show(sub) -> None:
     p = sub.add_parser("show", help="PNG preview of a recording: first frame, events, event rate")
     p.add_argument("file", help="any recording the readers support")
     p.add_argument("--out", help="output PNG (default <name>.preview.png in the current folder)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--stretch", action="store_true",
+                   help="stretch the first frame's contrast to its own min..max (default: shown as stored)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
     p.set_defaults(run=_run_show)
 
 
 def _run_show(a) -> None:
     from egvsr.plots.show import show_recording
 
-    print(f"wrote {show_recording(a.file, a.out, overwrite=a.overwrite)}")
+    print(f"wrote {show_recording(a.file, a.out, overwrite=a.overwrite, stretch=a.stretch)}")
 
 
 # ---- official checkpoints (issue 17) ---------------------------------------------------------
@@ -393,10 +436,16 @@ COMMANDS: list[Callable] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from egvsr import __version__
+
     parser = argparse.ArgumentParser(
-        prog="egvsr", description="Event-camera guided video super-resolution toolkit."
+        prog="egvsr", description="Event-camera guided video super-resolution toolkit.",
+        formatter_class=_HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"egvsr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_parser = sub.add_parser
+    sub.add_parser = lambda *args, **kwargs: add_parser(*args, formatter_class=_HelpFormatter, **kwargs)
     for add in COMMANDS:
         add(sub)
     return parser

@@ -19,20 +19,20 @@ def test_info_prints_every_fact(tmp_path, capsys):
     path = write_events(tmp_path / "r.h5", s, frames=fr)
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "layout      egvsr" in out
-    assert "sensor      64x48 (W x H)" in out
-    assert "events      4,000" in out
-    assert "duration    2.000000 s" in out
-    assert "event rate  0.002 Mev/s" in out
+    assert "layout       egvsr" in out
+    assert "sensor       64x48 (W x H)" in out
+    assert "events       4,000" in out
+    assert "duration     2.000000 s" in out
+    assert "event rate   0.002 Mev/s" in out
     assert "3,000 ON / 1,000 OFF (75.0% ON)" in out
-    assert "frames      5 (1000000 .. 3000000 µs, 2.00 fps, RGB)" in out
+    assert "frames       5 (1000000 .. 3000000 µs, 2.00 fps, RGB)" in out
 
 
 def test_info_of_an_empty_recording(tmp_path, capsys):
     path = write_events(tmp_path / "e.h5", EventStream.empty(8, 6))
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "events      0" in out and "frames      none" in out
+    assert "events       0" in out and "frames       none" in out
 
 
 def test_info_error_is_one_line_with_status_2(tmp_path, capsys):
@@ -42,7 +42,8 @@ def test_info_error_is_one_line_with_status_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_convert_sort_and_overwrite(tmp_path, capsys):
+def test_convert_sort_and_overwrite(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("egvsr.engine.progress.wanted", lambda no_progress=False: not no_progress)  # a "terminal"
     t = np.array([5, 3, 9, 1], np.int64)
     src = tmp_path / "e2vid.h5"
     with h5py.File(src, "w") as f:
@@ -73,7 +74,7 @@ def test_convert_with_sensor_size_for_headerless_raw(tmp_path, capsys):
     raw.write_bytes(b"% evt 2.0\n% end\n" + words.tobytes())
     out = tmp_path / "cam.h5"
     assert main(["convert", str(raw), str(out), "--no-progress"]) == 2
-    assert "pass sensor_size" in capsys.readouterr().err
+    assert "pass --sensor-size HxW" in capsys.readouterr().err
     assert main(["convert", str(raw), str(out), "--no-progress", "--sensor-size", "10x20"]) == 0
     s = read_events(out)
     assert (s.width, s.height) == (20, 10)

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
         "max_minutes": 0.0,  # 0 = no wall-clock budget
         "max_cpu_minutes": 0.0,  # 0 = no budget; else CPU time of the training process (all threads)
         "threads": 0,  # torch CPU threads; 0 = torch's default
+        "init_from": None,  # a checkpoint (or "shipped") whose model weights start a new run
     },
     "eval": {"protocol": "ours", "scales": [2, 4], "chunk_size": 65536},
 }
@@ -172,6 +173,8 @@ def _check_values(cfg: dict) -> None:
     threads = t["threads"]
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
+    _need(t["init_from"] is None or isinstance(t["init_from"], str) and t["init_from"].strip() != "",
+          "train.init_from", "a checkpoint path, 'shipped', or null", t["init_from"])
     if not (_is_number(t["ema_decay"]) and 0 <= float(t["ema_decay"]) < 1):
         raise ConfigError(f"train.ema_decay: expected 0 (off) or a value in (0, 1), got {t['ema_decay']!r}")
     _need(_is_int(cfg["seed"]) and 0 <= cfg["seed"] < 2**63, "seed", "an integer in 0..2**63-1", cfg["seed"])
@@ -188,3 +191,36 @@ def _check_values(cfg: dict) -> None:
 def dump_config(cfg: dict) -> str:
     """The resolved config as YAML (saved beside the experiment's checkpoints)."""
     return yaml.safe_dump(cfg, sort_keys=False)
+
+
+#: keys that cannot change the weights a run trains, so a resumed run may change them freely
+RESUME_FREE_KEYS = {"device", "train.num_workers", "train.threads", "train.max_minutes", "train.max_cpu_minutes",
+                    "train.log_every", "train.checkpoint_every", "train.keep_checkpoints", "train.init_from"}
+
+
+def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(cfg, dict):
+        return {prefix.rstrip("."): cfg}
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def config_differences(old: dict, new: dict) -> list[str]:
+    """`key: old -> new` for every dotted key whose value differs (a key missing on one side counts as
+    its default), leaving out `RESUME_FREE_KEYS`."""
+    a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)
+    missing = object()
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key in RESUME_FREE_KEYS:
+            continue
+        va, vb = a.get(key, d.get(key, missing)), b.get(key, d.get(key, missing))
+        if va != vb:
+            show = [("(absent)" if v is missing else repr(v)[:60]) for v in (va, vb)]
+            out.append(f"{key}: {show[0]} -> {show[1]}")
+    return out

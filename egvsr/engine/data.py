@@ -24,8 +24,9 @@ def _dataset_options() -> set[str]:
     return {k for k, p in params.items() if p.kind == p.KEYWORD_ONLY}
 
 
-def resolve_recordings(spec: dict, where: str) -> list[str]:
-    """Paths of the recordings a section names, generating `sample:SEED` recordings when missing."""
+def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[str]:
+    """Paths of the recordings a section names, generating `sample:SEED` recordings when missing
+    (with a progress bar each when `progress`)."""
     entries = spec.get("recordings")
     if entries is None:
         raise ConfigError(f"{where}: give 'recordings' (paths or sample:SEED) or 'root' and 'split'")
@@ -36,9 +37,9 @@ def resolve_recordings(spec: dict, where: str) -> list[str]:
     for entry in entries:
         text = str(entry)
         if text.startswith("sample:"):
-            out.append(str(_ensure_sample(text, cache, spec, where)))
+            out.append(str(_ensure_sample(text, cache, spec, where, progress)))
         elif text.startswith("synthetic:"):
-            out.extend(_ensure_synthetic(text, cache, spec, where))
+            out.extend(_ensure_synthetic(text, cache, spec, where, progress))
         else:
             if not Path(text).exists():
                 raise ConfigError(f"{where}.recordings: {text} does not exist")
@@ -46,7 +47,7 @@ def resolve_recordings(spec: dict, where: str) -> list[str]:
     return out
 
 
-def _ensure_sample(entry: str, cache: Path, spec: dict, where: str) -> Path:
+def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> Path:
     try:
         seed = int(entry.split(":", 1)[1])
     except ValueError:
@@ -57,21 +58,22 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str) -> Path:
     if not path.exists():
         from egvsr.events.simulate import make_sample
 
-        make_sample(path, seed=seed, seconds=seconds, size=size, progress=False)
+        make_sample(path, seed=seed, seconds=seconds, size=size, progress=progress)
     return path
 
 
-def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str) -> list[str]:
+def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> list[str]:
     from egvsr.datasets.synthetic import ensure_clips, parse_entry
 
     split, indices = parse_entry(entry, f"{where}.recordings")
     size = tuple(int(v) for v in spec.get("synthetic_size", (128, 160)))
     return ensure_clips(cache, int(spec.get("synthetic_seed", 0)), split, indices, size,
-                        int(spec.get("synthetic_frames", 5)))
+                        int(spec.get("synthetic_frames", 5)), progress=progress)
 
 
-def build_dataset(spec: dict, where: str, **fixed: Any):
-    """An `EventVSRDataset` from a config section (`fixed` options override the section)."""
+def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
+    """An `EventVSRDataset` from a config section (`fixed` options override the section); `progress`
+    shows bars while missing sample/synthetic recordings are generated."""
     from egvsr.datasets import EventVSRDataset
 
     allowed = _dataset_options()
@@ -87,4 +89,4 @@ def build_dataset(spec: dict, where: str, **fixed: Any):
         if not root.is_dir():
             raise ConfigError(f"{where}.root: {root} is not a folder")
         return EventVSRDataset.from_root(root, spec.get("split", "all"), **options)
-    return EventVSRDataset(resolve_recordings(spec, where), **options)
+    return EventVSRDataset(resolve_recordings(spec, where, progress), **options)

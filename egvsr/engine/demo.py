@@ -21,28 +21,17 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from egvsr.engine.render_model import SHIPPED_NAME, load_render_model
+from egvsr.engine.render_model import load_render_model
+from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import atomic_directory, check_output_folder
 
 DEFAULT_SCALES = (4.0, 6.5)
-
-
-@contextlib.contextmanager
-def shipped_checkpoint() -> Iterator[Path | None]:
-    """The packaged checkpoint as a real file path (None when this install has none)."""
-    ref = resources.files("egvsr").joinpath("data").joinpath(SHIPPED_NAME)
-    if not ref.is_file():
-        yield None
-        return
-    with resources.as_file(ref) as path:
-        yield Path(path)
 
 
 class StageLog:

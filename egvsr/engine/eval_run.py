@@ -1,6 +1,8 @@
 """`egvsr eval`: a checkpoint (and bicubic beside it) scored at several scales under one protocol.
 
-Writes `<out>/results.md` and `<out>/results.csv` (per clip, per scale, model and bicubic, plus averages) and
+Without a checkpoint the shipped weights are scored (`egvsr.engine.weights`). Settings come from, in
+increasing priority: `EVAL_DEFAULTS`, the checkpoint's own `eval:` section (what its config asked for),
+an `--config` preset, and explicit arguments (`eval_options`). Writes `<out>/results.md` and `<out>/results.csv` (per clip, per scale, model and bicubic, plus averages) and
 `<out>/psnr_vs_scale.png`; returns the rows.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,13 +22,14 @@ from egvsr.engine.distributed import resolve_device
 from egvsr.engine.evaluate import evaluate
 from egvsr.engine.loading import input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
+from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
 from egvsr.fsutil import atomic_output, check_output_path
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     data: Sequence[str],
     scales: Sequence[float],
     protocol: str = "ours",
@@ -38,8 +41,17 @@ def evaluate_checkpoint(
     overwrite: bool = False,
     with_bicubic: bool = True,
     progress: bool = True,
+    log: Callable[[str], None] | None = print,
 ) -> list[dict]:
-    """Score `checkpoint` on recordings `data` at each scale; optionally write tables and a plot."""
+    """Score `checkpoint` (None: the shipped weights) on recordings `data` at each scale; optionally
+    write tables and a plot. `progress`: bars on stderr; `log`: where the result lines go."""
+    with checkpoint_or_shipped(checkpoint) as (path, label):
+        return _evaluate(path, label, data, scales, protocol, queries, output, device, chunk_size, limit,
+                         overwrite, with_bicubic, progress, log or (lambda text: None))
+
+
+def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device, chunk_size, limit,
+              overwrite, with_bicubic, progress, log) -> list[dict]:
     from egvsr.datasets import collate_samples
     from egvsr.models import build_model
 
@@ -52,6 +64,7 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
+    log(describe_weights(label, ck))
     proto = get_protocol(protocol)
     opts = input_options(ck, str(checkpoint))
     models = {name: model}
@@ -66,33 +79,35 @@ def evaluate_checkpoint(
         if not s > 0 or s == float("inf"):
             raise ConfigError(f"--scales: {s} is not a positive scale")
         spec = {"recordings": list(data), **opts}
-        ds = build_dataset(spec, "--data", mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
+        ds = build_dataset(spec, "--data", progress=progress, mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
                            queries=queries, patch_size=None)
         if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
             picks = np.linspace(0, len(ds) - 1, max(1, int(limit))).round().astype(int)
             ds = Subset(ds, sorted(set(picks.tolist())))
         loader = DataLoader(ds, batch_size=1, collate_fn=collate_samples)
         for label, m in models.items():
-            res = evaluate(m, loader, proto, dev, chunk_size)
+            res = evaluate(m, loader, proto, dev, chunk_size, progress=progress, desc=f"x{s:g} {label}")
             for clip, (p, q, n) in res["clips"].items():
                 rows.append({"model": label, "scale": s, "clip": clip, "psnr": p, "ssim": q, "frames": n})
             rows.append({"model": label, "scale": s, "clip": "average", "psnr": res["psnr"],
                          "ssim": res["ssim"], "frames": res["n"]})
-            if progress:
-                print(f"x{s:g} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
+            log(f"x{s:g} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
     if output is not None:
         write_results(rows, Path(output), proto.name, overwrite)
+        log(f"wrote {', '.join(str(Path(output) / f) for f in RESULT_FILES)}")
     return rows
 
 
 EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
 
 
-def eval_options(config: str | Path | None = None, **given) -> dict:
-    """Evaluation settings: defaults, then a preset YAML, then explicitly given values (None = not given)."""
+def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None = None, **given) -> dict:
+    """Evaluation settings: defaults, then the checkpoint's `eval:` section (protocol, scales), then a
+    preset YAML, then explicitly given values (None = not given)."""
     from egvsr.engine.yamltext import read_yaml_mapping
 
     opts = dict(EVAL_DEFAULTS)
+    opts.update({k: v for k, v in (checkpoint_eval or {}).items() if k in ("protocol", "scales")})
     if config is not None:
         p = Path(config)
         data = read_yaml_mapping(p, "evaluation config", f"a mapping of {sorted(EVAL_DEFAULTS)}")
@@ -150,3 +165,24 @@ def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool
     averages = [r for r in rows if r["clip"] == "average"]
     plot_metric_vs_scale(averages, folder / "psnr_vs_scale.png", overwrite=overwrite,
                          title=f"PSNR vs scale ({protocol} protocol)")
+
+
+def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:
+    """The `eval:` section (protocol, scales) of the config a checkpoint was trained with; {} if none."""
+    from collections.abc import Mapping
+
+    from egvsr.engine.checkpoint import load_checkpoint
+
+    with checkpoint_or_shipped(checkpoint) as (path, _):
+        exp = load_checkpoint(path).get("experiment")
+    section = exp.get("eval") if isinstance(exp, Mapping) else None
+    if not isinstance(section, Mapping):
+        return {}
+    out = {}
+    if isinstance(section.get("protocol"), str):
+        out["protocol"] = section["protocol"]
+    scales = section.get("scales")
+    if isinstance(scales, (list, tuple)) and scales and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                           for v in scales):
+        out["scales"] = [float(v) for v in scales]
+    return out

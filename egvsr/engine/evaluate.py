@@ -37,14 +37,24 @@ def evaluate(
     device: torch.device,
     chunk_size: int = 65536,
     on_item: Callable[[dict, torch.Tensor], None] | None = None,
+    progress: bool = False,
+    desc: str = "evaluate",
 ) -> dict:
     """Render every sample of `loader`; return {"clips": {clip: (psnr, ssim, n)}, "psnr", "ssim", "n"}.
 
     The average is over clips (each clip's mean over its frames), the convention of the CED tables.
+    `progress`: a bar over the samples on stderr (`egvsr.engine.progress`).
     """
+    from egvsr.engine.progress import bar as progress_bar
+
     was_training = model.training
     model.eval()
     per_clip: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    try:
+        total = len(loader)
+    except TypeError:
+        total = None
+    bar = progress_bar(total, desc, progress, unit="sample")
     for batch in loader:
         pred = model.render(**model_inputs(batch, device), chunk_size=chunk_size)
         for b in range(pred.shape[0]):
@@ -53,6 +63,8 @@ def evaluate(
                 per_clip[batch["clip"][b]].append(scores)
             if on_item is not None:
                 on_item({k: (v[b] if hasattr(v, "__getitem__") else v) for k, v in batch.items()}, pred[b])
+        bar.update(1)
+    bar.close()
     model.train(was_training)
     clips = {c: (float(np.mean([s[0] for s in v])), float(np.mean([s[1] for s in v])), len(v))
              for c, v in sorted(per_clip.items())}

@@ -360,22 +360,30 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="render", unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
-def render(source: str | os.PathLike, checkpoint: str | os.PathLike, *, scale: float,
+def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = None, *, scale: float,
            progress: bool = True, score: str | None = None, log: Callable[[str], None] | None = print,
            on_frame: Callable[[RenderedFrame], None] | None = None, **options) -> RenderReport:
     """Plan (every check first) and run a render; `options` are those of `plan_render`.
 
-    Writes nothing when any check fails. Returns a `RenderReport`; `score` (a protocol name, e.g.
-    "ours") adds PSNR/SSIM per frame wherever ground truth exists (degrade mode).
+    `checkpoint` None renders with the shipped weights (`egvsr.engine.weights`); `log` gets one line
+    naming the weights, the plan, and a `wrote ...` line per output. Writes nothing when any check
+    fails. Returns a `RenderReport`; `score` (a protocol name, e.g. "ours") adds PSNR/SSIM per frame
+    wherever ground truth exists (degrade mode).
     """
+    from egvsr.engine.weights import checkpoint_or_shipped
+
     if all(options.get(k) is None for k in ("png", "mp4", "side_by_side")) and on_frame is None:
         raise ConfigError("render: give at least one output (--png DIR, --mp4 FILE or --side-by-side FILE)")
-    job = plan_render(source, checkpoint, scale=scale, baseline=bool(score), **options)
-    if log:
-        log(f"render: {job.describe()}")
-    report = run_render(job, progress=progress, score=score, on_frame=on_frame)
+    with checkpoint_or_shipped(checkpoint) as (path, label):
+        job = plan_render(source, path, scale=scale, baseline=bool(score), **options)
+        if log:
+            log(f"weights: {label} (model {job.rm.name})")
+            log(f"render: {job.describe()}")
+        report = run_render(job, progress=progress, score=score, on_frame=on_frame)
     if log:
         per = report.seconds / max(report.frames, 1)
         log(f"render: {report.frames} frames of {report.out_size[1]}x{report.out_size[0]} in {report.seconds:.1f} s "
-            f"({per:.2f} s/frame)" + (f" -> {', '.join(map(str, report.outputs))}" if report.outputs else ""))
+            f"({per:.2f} s/frame)")
+        for out in report.outputs:
+            log(f"wrote {out}")
     return report

@@ -4,14 +4,23 @@ Every random choice of the data pipeline derives from (seed, step) (`StepBatchSa
 stepped per iteration, and a checkpoint holds model, optimizer, scheduler, AMP scaler, EMA, RNG states and
 the step, so a run killed at any point and started again continues exactly where its last checkpoint left
 off: `egvsr train CONFIG` resumes by itself when `experiments/<name>/checkpoints/last.pt` exists.
+
+Resuming says so, and refuses a config that differs from the run's saved one (listing the keys) unless
+`allow_config_change`. SIGINT/SIGTERM/SIGHUP during a single-process run finish the current step, write
+`last.pt` (atomically) and stop, so the same command resumes with nothing lost and bit-identical results;
+a second signal stops at once. `train.init_from` starts a new run from another checkpoint's weights.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -19,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from egvsr.engine.batching import StepBatchSampler
 from egvsr.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from egvsr.engine.config import dump_config, load_config
+from egvsr.engine.config import config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
 from egvsr.engine.data import build_dataset
 from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
@@ -33,15 +42,23 @@ from egvsr.errors import CheckpointError, ConfigError
 from egvsr.fsutil import atomic_output
 
 
+#: what a checkpoint must hold to resume training (a weights-only file has only model + state_dict)
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "step", "rng")
+
+
 def train(config_path: str | Path | None = None, overrides: list[str] | None = None,
-          cfg: dict | None = None, progress: bool = True) -> Path:
-    """Train (or resume) the experiment described by a YAML config; return its folder."""
+          cfg: dict | None = None, progress: bool = True, allow_config_change: bool = False,
+          log: Callable[[str], None] | None = print) -> Path:
+    """Train (or resume) the experiment described by a YAML config; return its folder.
+
+    `allow_config_change`: resume even when the config differs from the run's saved config;
+    `log`: where the start, resume and final lines go (None: nowhere)."""
     cfg = cfg if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
     try:
         lock = Experiment(cfg["output_root"], cfg["name"]).lock() if info.is_main else contextlib.nullcontext()
         with lock:
-            return Trainer(cfg, info, progress).run()
+            return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log).run()
     finally:
         shutdown(info)
 
@@ -49,11 +66,16 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`."""
 
-    def __init__(self, cfg: dict, info: DistInfo, progress: bool = True) -> None:
+    def __init__(self, cfg: dict, info: DistInfo, progress: bool = True, allow_config_change: bool = False,
+                 log: Callable[[str], None] | None = print) -> None:
         from egvsr.datasets import collate_samples
         from egvsr.models import build_model
 
         self.cfg, self.info, self.progress = cfg, info, progress and info.is_main
+        self.allow_config_change = allow_config_change
+        self.log = log if (log is not None and info.is_main) else (lambda text: None)
+        self._stop_signal: int | None = None
+        self._saved_step: int | None = None
         t = cfg["train"]
         self.exp = Experiment(cfg["output_root"], cfg["name"])
         if t["threads"]:  # checked with the config
@@ -62,8 +84,11 @@ class Trainer:
         self.model = build_model(cfg["model"]["name"], **cfg["model"]["options"]).to(info.device)
         if not any(p.requires_grad for p in self.model.parameters()):
             raise ConfigError(f"model {cfg['model']['name']!r} has no trainable parameters")
-        self.train_set = build_dataset(cfg["data"]["train"], "data.train", mode="train", seed=int(cfg["seed"]))
-        self.val_set = (build_dataset(cfg["data"]["val"], "data.val", mode="eval")
+        if t["init_from"] and not self.exp.last.exists():
+            self._init_from(t["init_from"])
+        self.train_set = build_dataset(cfg["data"]["train"], "data.train", progress=self.progress, mode="train",
+                                       seed=int(cfg["seed"]))
+        self.val_set = (build_dataset(cfg["data"]["val"], "data.val", progress=self.progress, mode="eval")
                         if cfg["data"]["val"] else None)
         self.collate = collate_samples
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),
@@ -94,10 +119,40 @@ class Trainer:
             "experiment": self.cfg,
         }
 
+    def _init_from(self, source: str) -> None:
+        """Start from the model weights of checkpoint `source` ("shipped": the packaged weights)."""
+        from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
+
+        with checkpoint_or_shipped(None if source == "shipped" else source, "train.init_from") as (path, label):
+            ck = load_checkpoint(path, map_location="cpu")
+        spec = ck["model"]
+        if spec.get("name") != self.cfg["model"]["name"] or spec.get("config") != self.model.config:
+            raise ConfigError(
+                f"train.init_from: {label} holds model {spec.get('name')!r} with options {spec.get('config')}, but "
+                f"the config builds {self.cfg['model']['name']!r} with {self.model.config}; set model.name and "
+                "model.options to match the checkpoint"
+            )
+        ema = ck.get("ema")
+        state = ema if isinstance(ema, Mapping) and ema else ck["state_dict"]
+        try:
+            self.model.load_state_dict(state)
+        except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"train.init_from: {label}: weights do not fit the model: "
+                                  f"{' '.join(str(exc).split())[:300]}") from None
+        self.log(f"starting from the {describe_weights(label, ck)}")
+
     def _resume(self) -> None:
         if not self.exp.last.exists():
             return
         ck = load_checkpoint(self.exp.last, map_location=self.info.device, expect_model=self.cfg["model"]["name"])
+        missing = [k for k in RESUME_KEYS if k not in ck]
+        if missing:
+            raise CheckpointError(
+                f"{self.exp.last}: holds model weights only (no {', '.join(missing)}), so training cannot resume "
+                f"from it; to start a new run from these weights, move it out of {self.exp.checkpoints} and set "
+                "train.init_from to its path"
+            )
+        self._check_config(ck.get("experiment"))
         if ck["model"]["config"] != self.model.config:
             raise CheckpointError(
                 f"{self.exp.last}: was trained with model options {ck['model']['config']}, but the config asks "
@@ -109,8 +164,32 @@ class Trainer:
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         self.scaler.load_state_dict(ck["scaler"])
-        self.step, self.best_psnr = int(ck["step"]), float(ck["best_psnr"])
+        self.step, self.best_psnr = int(ck["step"]), float(ck.get("best_psnr", -math.inf))
         set_rng_state(ck["rng"])
+        self._saved_step = self.step
+        self.log(f"resuming {self.exp.dir} from step {self.step}")
+
+    def _check_config(self, saved: object) -> None:
+        """Refuse to resume under a config that differs from the run's (unless allowed): list the keys."""
+        if not isinstance(saved, Mapping) and self.exp.config.is_file():
+            import yaml
+
+            try:
+                saved = yaml.safe_load(self.exp.config.read_text())
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                saved = None
+        if not isinstance(saved, Mapping):
+            return
+        diffs = config_differences(dict(saved), self.cfg)
+        if not diffs:
+            return
+        if not self.allow_config_change:
+            raise ConfigError(
+                f"{self.exp.dir}: the config differs from the one this experiment was trained with "
+                f"({'; '.join(diffs)}); undo the change, use another experiment name, or pass "
+                "--allow-config-change to resume with the new values"
+            )
+        self.log(f"config changed on resume (--allow-config-change): {'; '.join(diffs)}")
 
     def _check_finite(self) -> None:
         """Stop before a checkpoint of a diverged model (NaN/inf weights) replaces a good one."""
@@ -135,6 +214,7 @@ class Trainer:
         self.exp.prune(int(self.cfg["train"]["keep_checkpoints"]))
         if best:
             save_checkpoint(self.exp.best, payload)
+        self._saved_step = self.step
 
     # ---- loop ---------------------------------------------------------------------------------------
     def _loader(self) -> DataLoader:
@@ -170,12 +250,14 @@ class Trainer:
         loader = DataLoader(self.val_set, batch_size=1, collate_fn=self.collate)
         model = self.ema.shadow if self.ema else self.model
         return evaluate(model, loader, get_protocol(self.cfg["eval"]["protocol"]), self.info.device,
-                        int(self.cfg["eval"]["chunk_size"]))
+                        int(self.cfg["eval"]["chunk_size"]), progress=self.progress, desc="validation")
 
     def run(self) -> Path:
         t = self.cfg["train"]
         total = int(t["iterations"])
         if self.info.is_main:
+            if self.step == 0:
+                self.log(f"experiment {self.exp.dir}: config.yaml, checkpoints/, logs/ (a new run)")
             self.exp.make()
             with atomic_output(self.exp.config, overwrite=True) as tmp:
                 tmp.write_text(dump_config(self.cfg))
@@ -192,8 +274,21 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc=self.cfg["name"], dynamic_ncols=True)
         started, budget = time.monotonic(), float(t["max_minutes"]) * 60
         cpu_started, cpu_budget = time.process_time(), float(t["max_cpu_minutes"]) * 60
-        last_log, samples = time.monotonic(), 0
         self.model.train()
+        with self._signals_deferred():
+            self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
+        if bar:
+            bar.close()
+        for log in (train_log, val_log):
+            if log:
+                log.close()
+        if self.info.is_main and self._saved_step is not None:
+            self.log(f"wrote {self.exp.last} (step {self._saved_step}); logs in {self.exp.logs}")
+        return self.exp.dir
+
+    def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> None:
+        t = self.cfg["train"]
+        last_log, samples = time.monotonic(), 0
         for batch in self._loader():
             loss = self._train_step(batch)
             self.step += 1
@@ -218,14 +313,49 @@ class Trainer:
             elif self.step % int(t["checkpoint_every"]) == 0:
                 self._save()
             barrier(self.info)
+            if self._stop_signal is not None:
+                self._stop()
             if out_of_time:
                 break
-        if bar:
-            bar.close()
-        for log in (train_log, val_log):
-            if log:
-                log.close()
-        return self.exp.dir
+
+    # ---- signals ------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _signals_deferred(self) -> Iterator[None]:
+        """While training (one process only): the first SIGINT/SIGTERM/SIGHUP lets the current step
+        finish, then `_stop` saves and stops; a second one stops at once."""
+        from egvsr.process import HANDLED, Terminated
+
+        def handler(signum, frame) -> None:
+            if self._stop_signal is None:
+                self._stop_signal = signum
+                print(f"egvsr: {signal.Signals(signum).name}: finishing step {self.step + 1} and saving a "
+                      "checkpoint (send it again to stop at once)", file=sys.stderr, flush=True)
+                return
+            raise Terminated(signum)
+
+        previous = {}
+        if not self.info.distributed:  # ranks would stop at different steps: DDP keeps the old behaviour
+            try:
+                for sig in HANDLED:
+                    previous[sig] = signal.signal(sig, handler)
+            except (ValueError, OSError):  # not the main thread
+                pass
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _stop(self) -> None:
+        """Save the finished step (unless saved already), say how to resume, and end as interrupted."""
+        from egvsr.process import Terminated
+
+        signum, self._stop_signal = self._stop_signal, None
+        if self._saved_step != self.step:
+            self._save()
+        print(f"egvsr: stopped at step {self.step}: wrote {self.exp.last}; run the same command to resume",
+              file=sys.stderr, flush=True)
+        raise Terminated(signum)
 
     def _out_of_time(self, local: bool) -> bool:
         """Stop when any rank's budget is spent (ranks must agree, or the others wait forever).
@@ -236,7 +366,14 @@ class Trainer:
         return bool(all_reduce_mean(torch.tensor(float(local), device=self.info.device), self.info) > 0)
 
     def _validate_and_save(self, val_log: MetricLog | None) -> None:
-        result = self.validate()
+        try:
+            result = self.validate()
+        except KeyboardInterrupt:  # interrupted while validating: the step itself is complete, keep it
+            if self.info.is_main and not self.info.distributed and self._saved_step != self.step:
+                self._save()
+                print(f"egvsr: stopped at step {self.step} (validation skipped): wrote {self.exp.last}; run the "
+                      "same command to resume", file=sys.stderr, flush=True)
+            raise
         best = False
         if result is not None:
             val_log.write(self.step, {"psnr": result["psnr"], "ssim": result["ssim"]})

@@ -3,6 +3,9 @@
 Panels: the first frame (if the recording has frames); the events of the first inter-frame
 interval (or of the first 33 ms without frames) over that frame, ON red / OFF blue; and the event
 rate over the whole recording (ON and OFF, read in bounded chunks, so any size works).
+
+The frame is shown as stored (0 black, 255 white, also for gray frames, which matplotlib would otherwise
+stretch to their own min..max, turning a mid-gray background black); `stretch` asks for that stretch.
 """
 
 from __future__ import annotations
@@ -41,9 +44,22 @@ def event_rate(src, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.n
     return centres, on / width_s, off / width_s
 
 
+def frame_for_display(frame: np.ndarray, stretch: bool = False) -> np.ndarray:
+    """A uint8 (H, W) or (H, W, 3) frame as an RGB uint8 image: as stored, or stretched to min..max."""
+    img = np.asarray(frame)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if stretch:
+        lo, hi = float(img.min()), float(img.max())
+        img = ((img.astype(np.float64) - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros(img.shape)).round()
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    return np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
+
+
 def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = None,
-                   overwrite: bool = False) -> Path:
-    """Write a PNG preview of recording `path` to `out_png` (default `<name>.preview.png`)."""
+                   overwrite: bool = False, stretch: bool = False) -> Path:
+    """Write a PNG preview of recording `path` to `out_png` (default `<name>.preview.png`); the first
+    frame as stored, or contrast-stretched with `stretch`."""
     from egvsr.events.io import open_events
     from egvsr.plots.events import ON_RGB, OFF_RGB, event_image
     from egvsr.plots.figures import new_figure, save_png
@@ -69,9 +85,8 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     axes = fig.subplots(1, panels, squeeze=False)[0]
     k = 0
     if frame is not None:
-        img = frame[..., 0] if frame.shape[-1] == 1 else frame
-        axes[0].imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
-        axes[0].set_title(f"first frame (t = {int(ft[0])} µs)", fontsize=8)
+        axes[0].imshow(frame_for_display(frame, stretch), interpolation="nearest")
+        axes[0].set_title(f"first frame (t = {int(ft[0])} µs{', stretched' if stretch else ''})", fontsize=8)
         axes[0].set_axis_off()
         k = 1
     axes[k].imshow(overlay, interpolation="nearest")

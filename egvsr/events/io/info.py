@@ -1,11 +1,55 @@
-"""`describe(path)`: the human summary printed by `egvsr info` (and `summarize`, its data)."""
+"""`describe(path)`: the human summary printed by `egvsr info` (and `summarize`, its data).
+
+`info` reads every event anyway (polarity balance), so it also checks the two invariants the readers
+rely on and reports them instead of trusting the file: timestamps sorted (`sorted: no (first decrease
+at index N)`) and coordinates inside the sensor (`coordinates: K outside WxH`). `check_report` turns
+either problem into an error, so `egvsr info` exits non-zero on such a file.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import numpy as np
+
+from egvsr.errors import EventValidationError
+from egvsr.events.checks import first_decrease
 from egvsr.events.io.detect import LAYOUTS, open_events
+
+SCAN_EVENTS = 1 << 22  # events per chunk of the invariant scan
+
+
+def _raw_chunks(src):
+    """The events as stored, unchecked, in file order: (x, y, t) per chunk."""
+    if hasattr(src, "_decode") and getattr(src, "_cache", None) is None:  # streamed decoders: one pass
+        for x, y, t, _ in src._decode():
+            yield x, y, t
+        return
+    for a in range(0, src.num_events, SCAN_EVENTS):
+        x, y, t, _ = src._read_arrays(a, min(a + SCAN_EVENTS, src.num_events))
+        yield x, y, t
+
+
+def scan_invariants(src) -> dict[str, Any]:
+    """{"first_decrease": index or None, "outside": count} over every event of an open source."""
+    first, outside, pos, last = None, 0, 0, None
+    w, h = int(src.width), int(src.height)
+    for x, y, t in _raw_chunks(src):
+        n = len(t)
+        if n:
+            t = np.asarray(t)
+            if first is None:
+                if last is not None and int(t[0]) < last:
+                    first = pos
+                else:
+                    bad = first_decrease(np.ascontiguousarray(t))
+                    first = pos + bad if bad >= 0 else None
+            last = int(t[-1])
+            xi, yi = np.asarray(x).astype(np.int64, copy=False), np.asarray(y).astype(np.int64, copy=False)
+            outside += int(np.count_nonzero((xi < 0) | (xi >= w) | (yi < 0) | (yi >= h)))
+        pos += n
+    return {"first_decrease": first, "outside": outside}
 
 
 def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -23,6 +67,7 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
             "num_gt": 0 if gt is None else len(gt),
         }
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
+        info.update(scan_invariants(src))
         for key, times in (("frames", frames), ("gt", gt)):
             if times is not None and len(times):
                 info[f"{key}_t_first_us"], info[f"{key}_t_last_us"] = int(times[0]), int(times[-1])
@@ -33,8 +78,10 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
     return info
 
 
-def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> str:
-    """Multi-line text summary of a recording (for `egvsr info`)."""
+def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None,
+             with_problems: bool = False) -> str | tuple[str, list[str]]:
+    """Multi-line text summary of a recording (for `egvsr info`); with `with_problems`, also the list
+    of invariant violations found (for `check_report`)."""
     s = summarize(path, sensor_size)
     n = s["num_events"]
     rows = [
@@ -51,11 +98,30 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
              else f"{s['event_rate'] / 1e6:.3f} Mev/s"),
             ("polarity", f"{s['on']:,} ON / {s['off']:,} OFF ({100 * s['on'] / n:.1f}% ON)"),
         ]
+    size = f"{s['width']}x{s['height']}"
+    problems = []
+    if s["first_decrease"] is not None:
+        problems.append(f"timestamps decrease at index {s['first_decrease']} (events must be sorted by time; "
+                        "`egvsr convert --sort` writes a sorted copy)")
+    if s["outside"]:
+        problems.append(f"{s['outside']:,} events have coordinates outside the {size} sensor (a wrong sensor "
+                        "size? pass --sensor-size HxW)")
+    rows += [
+        ("sorted", "yes" if s["first_decrease"] is None else f"no (first decrease at index {s['first_decrease']})"),
+        ("coordinates", f"all inside {size}" if not s["outside"] else f"{s['outside']:,} outside {size}"),
+    ]
     rows.append(("frames", _frames_text(s, "frames")))
     if s["num_gt"]:
         rows.append(("gt frames", _frames_text(s, "gt")))
-    width = len("event rate")  # fixed, so outputs line up across files
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    width = len("coordinates")  # fixed, so outputs line up across files
+    text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return (text, problems) if with_problems else text
+
+
+def check_report(path: str | os.PathLike, problems: list[str]) -> None:
+    """Raise one `EventValidationError` naming the file and every problem `describe` found."""
+    if problems:
+        raise EventValidationError(f"{path}: " + "; ".join(problems))
 
 
 def _frames_text(s: dict[str, Any], key: str) -> str:

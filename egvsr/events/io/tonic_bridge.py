@@ -1,12 +1,13 @@
 """The one bridge to tonic's readers: AEDAT4 (`aedat`) and Prophesee EVT2 `.raw` / `.dat`
-(`expelliarmus`), plus `stream_from_structured` for tonic's in-memory structured arrays.
+(`expelliarmus`), plus tonic's in-memory event arrays both ways (`from_tonic`, `to_tonic`).
 EVT3 `.raw` is decoded by our own `evt3` module (expelliarmus mis-times it; see there).
 
 tonic's `io.read_aedat4` and its Prophesee datasets sit on these two decoders; we call them
-directly, imported lazily here only, which avoids tonic's 0.6 s import and lets us decode packet
-by packet. These formats have no index: every pass decodes from the start. A recording of at most
-`CACHE_EVENTS` events is kept in memory after the first pass; larger ones are streamed on each
-pass with bounded memory (convert them to our layout for fast seeking).
+directly, imported lazily here only, so tonic itself is optional (the `[tonic]` extra) and its 0.6 s
+import is avoided; the decoders are our own dependencies. These formats have no index: every pass
+decodes from the start. A recording of at most `CACHE_EVENTS` events is kept in memory after the
+first pass; larger ones are streamed on each pass with bounded memory (convert them to our layout
+for fast seeking).
 """
 
 from __future__ import annotations
@@ -57,6 +58,60 @@ def stream_from_structured(events: np.ndarray, width: int, height: int) -> Event
     )
 
 
+#: tonic's default event dtype (`tonic.io.events_struct`): what `to_tonic` writes
+TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
+
+
+def _tonic_size(sensor_size: object) -> tuple[int, int]:
+    """tonic's `sensor_size` (W, H) or (W, H, P) -> (W, H), checked."""
+    try:
+        w, h = (int(v) for v in tuple(sensor_size)[:2])  # type: ignore[arg-type]
+        ok = len(tuple(sensor_size)) in (2, 3) and w >= 1 and h >= 1  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"sensor_size {sensor_size!r}: expected tonic's (width, height, polarities), "
+                          "e.g. (346, 260, 2)")
+    return w, h
+
+
+def from_tonic(events: np.ndarray, sensor_size: tuple[int, ...]) -> EventStream:
+    """An `EventStream` from a tonic structured event array (fields x, y, t in µs, p; any of tonic's
+    dtypes and field orders) and tonic's `sensor_size` (W, H, P). Float timestamps are floored to
+    whole µs; polarity may be bool, 0/1 or ±1. The array is never modified."""
+    w, h = _tonic_size(sensor_size)
+    names = getattr(getattr(events, "dtype", None), "names", None) or ()
+    if not {"x", "y", "t", "p"} <= set(names):
+        raise EventValidationError(f"tonic events: expected a structured array with fields x, y, t, p, got "
+                                   f"{sorted(names) if names else type(events).__name__}")
+    if events.dtype["t"].kind == "f":
+        if events.size and not np.isfinite(events["t"]).all():
+            raise EventValidationError("tonic events: t holds NaN or infinite values; expected µs timestamps")
+        events = _with_int_time(events)
+    return stream_from_structured(events, w, h)
+
+
+def _with_int_time(events: np.ndarray) -> np.ndarray:
+    """A copy of `events` whose float `t` field is floored into int64."""
+    fields = [(n, np.int64 if n == "t" else events.dtype[n]) for n in events.dtype.names]
+    out = np.empty(events.shape, dtype=fields)
+    for n in events.dtype.names:
+        out[n] = np.floor(events[n]) if n == "t" else events[n]
+    return out
+
+
+def to_tonic(stream: EventStream, dtype: np.dtype = TONIC_DTYPE) -> np.ndarray:
+    """`stream` as a tonic structured array (default `tonic.io.events_struct`: x, y int16, t int64 µs,
+    p bool with True = ON). With an integer p field, ON is 1 and OFF 0 (tonic's convention)."""
+    dtype = np.dtype(dtype)
+    if not {"x", "y", "t", "p"} <= set(dtype.names or ()):
+        raise ConfigError(f"dtype {dtype}: expected the fields x, y, t, p")
+    out = np.empty(len(stream), dtype=dtype)
+    out["x"], out["y"], out["t"] = stream.x, stream.y, stream.t
+    out["p"] = stream.p > 0
+    return out
+
+
 @contextlib.contextmanager
 def decoder_errors(what: str, hint: str = "") -> Iterator[None]:
     """Turn what a third-party decoder raises on a bad file into an `InputFileError`
@@ -80,7 +135,7 @@ def _header_size(path: Path, layout: str, size: tuple[int, int]) -> tuple[int, i
     if not (1 <= h <= 65535 and 1 <= w <= 65535):
         raise FormatError(
             f"{path}: the {layout} header gives a sensor size of {size!r} (H, W); expected 1..65535 pixels per "
-            "side (pass sensor_size=(H, W) / --sensor-size HxW to override a damaged header)"
+            "side (pass --sensor-size HxW, or sensor_size=(H, W) in Python, to override a damaged header)"
         )
     return h, w
 
@@ -262,7 +317,7 @@ class Aedat4Source(StreamedSource):
             info = streams[self._stream_id]
             if not info.get("width") or not info.get("height"):
                 raise FormatError(
-                    f"{path}: AEDAT4 events stream declares no size; pass sensor_size=(H, W)"
+                    f"{path}: AEDAT4 events stream declares no size; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
                 )
             sensor_size = _header_size(path, "aedat4", (info["height"], info["width"]))
         super().__init__(path, sensor_size[1], sensor_size[0])
@@ -300,7 +355,7 @@ class PropheseeSource(StreamedSource):
             if sensor_size is None:
                 raise FormatError(
                     f"{path}: the {layout} header names no sensor size (no 'format ...;height=;width=', "
-                    "'geometry WxH' or Height/Width lines); pass sensor_size=(H, W)"
+                    "'geometry WxH' or Height/Width lines); pass --sensor-size HxW (sensor_size=(H, W) in Python)"
                 )
             sensor_size = _header_size(self.path, layout, sensor_size)
         if layout != "evt3" and header_runs_to_eof(self.path):
@@ -349,7 +404,7 @@ class PropheseeSource(StreamedSource):
             from expelliarmus import Wizard
         except ImportError:
             raise MissingDependencyError(
-                f"{self.path}: reading {self.layout} needs 'expelliarmus' (installed with tonic): "
+                f"{self.path}: reading {self.layout} needs 'expelliarmus' (an egvsr dependency): "
                 "pip install expelliarmus"
             ) from None
         wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_WIZARD_CHUNK)

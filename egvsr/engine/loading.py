@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from egvsr.engine.checkpoint import load_checkpoint
-from egvsr.errors import CheckpointError
+from egvsr.errors import CheckpointError, ConfigError
 
 # Dataset options that define what the model sees; evaluation and rendering must reuse them.
 INPUT_OPTIONS = ("num_frames", "representation", "bins", "polarity", "normalize")
@@ -33,7 +33,10 @@ def model_from_checkpoint(
             f"{path}: checkpoint 'model' must hold a name (str) and a config (mapping), got "
             f"name {type(spec.get('name')).__name__}, config {type(spec.get('config')).__name__}"
         )
-    model = build_model(dict(spec["config"]))
+    try:  # the options are checked, and the model's size estimated, before any module is built
+        model = build_model(dict(spec["config"]))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: checkpoint 'model.config': {exc}") from None
     ema = ck.get("ema")  # None (or empty) when the run kept no EMA weights
     key = "ema" if use_ema and ema is not None and not (isinstance(ema, Mapping) and not ema) else "state_dict"
     state = ck[key]

@@ -18,6 +18,7 @@ from egvsr.models.bicubic import Bicubic, BicubicOptions
 from egvsr.models.egvsr import EGVSR, EGVSROptions
 from egvsr.models.egvsr_official import EGVSROfficial, EGVSROfficialOptions
 from egvsr.models.options import make_options, options_dict
+from egvsr.models.size_estimate import check_model_size
 from egvsr.models.videoinr import VideoINR, VideoINROptions
 
 FAMILIES: dict[str, tuple[type[SRModel], type]] = {
@@ -65,6 +66,7 @@ def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SR
     cls, options_cls = FAMILIES[preset.family]
     options = make_options(options_cls, name, {**preset.options, **values, **overrides})
     options.check(name)
+    check_model_size(name, preset.family, options)  # before any module exists (untrusted configs)
     model = cls(options)
     model.config = {"name": name, **options_dict(options)}
     return model

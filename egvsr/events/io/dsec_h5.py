@@ -50,6 +50,8 @@ class DsecH5Source(EventSource):
             raise FormatError(f"{path}: 't_offset' is {off.dtype} {off.shape}, expected an int64 scalar")
         with h5util.translate_read_errors(path, off):
             self._offset = int(np.asarray(off[()]).ravel()[0])
+        if ds["t"].dtype.itemsize < 8:  # checked once here; 64-bit times are checked per read
+            h5util.check_offset(self._offset, ds["t"].dtype, path, "t_offset")
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         idx = f.get("ms_to_idx")
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
@@ -64,7 +66,8 @@ class DsecH5Source(EventSource):
         self._f.close()
 
     def _read_t(self, i0, i1):
-        return h5util.read_slice(self._t, i0, i1, self.path).astype(np.int64) + self._offset
+        return h5util.offset_times(h5util.read_slice(self._t, i0, i1, self.path), self._offset, self.path,
+                                   KEYS["t"], "t_offset", i0)
 
     def _read_p(self, i0, i1):
         p = h5util.read_slice(self._p, i0, i1, self.path)

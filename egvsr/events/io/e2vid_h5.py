@@ -157,7 +157,7 @@ class E2vidH5Source(EventSource):
     def _read_t(self, i0, i1):
         ts = h5util.read_slice(self._t, i0, i1, self.path)
         if ts.dtype.kind != "f":
-            return ts.astype(np.int64)
+            return h5util.int64_times(ts, self.path, KEYS["t"], i0)
         bad = first_bad_seconds(ts)
         if bad >= 0:
             raise EventValidationError(

@@ -83,19 +83,28 @@ class EgvsrH5Source(EventSource):
             raise FormatError(
                 f"{path}: '{INDEX_KEY}' has dtype {idx.dtype}, expected integer event indices (int64)"
             )
-        self._index_t0 = int(idx.attrs.get("t0_us", 0)) if self._index is not None else 0
+        self._index_t0 = self._index_origin(path) if self._index is not None else 0
         self._raw_plan = _UNSET
         super().__init__(path, sensor_size[1], sensor_size[0], n)
 
     def close(self) -> None:
         self._f.close()
 
+    def _index_origin(self, path: Path) -> int:
+        """The index's attribute `t0_us` (0 when absent), an integer within int64."""
+        t0 = _plain(self._index.attrs.get("t0_us", 0))
+        if isinstance(t0, bool) or not isinstance(t0, (int, np.integer)) or not -(1 << 63) <= int(t0) < (1 << 63):
+            raise FormatError(
+                f"{path}: '{INDEX_KEY}' attribute 't0_us' = {t0!r}, expected integer microseconds (int64)"
+            )
+        return int(t0)
+
     # ---- events -------------------------------------------------------------------------------
     def _read_arrays(self, i0, i1):
         path = self.path
         x = h5util.read_slice(self._x, i0, i1, path)
         y = h5util.read_slice(self._y, i0, i1, path)
-        t = h5util.read_slice(self._t, i0, i1, path).astype(np.int64, copy=False)
+        t = h5util.int64_times(h5util.read_slice(self._t, i0, i1, path), path, KEYS["t"], i0)
         p = self._signed_polarity(h5util.read_slice(self._p, i0, i1, path), "signed", i0)
         return x, y, t, p
 
@@ -135,7 +144,14 @@ class EgvsrH5Source(EventSource):
         if raw is None or i1 <= i0 or self._contiguous_end(i0, i1) < i1:
             return None
         fd, cols = raw
-        return tuple(h5util.map_view(fd, next(col.pieces(i0, i1))[2], col.dtype, i1 - i0) for col in cols)
+        offsets = [next(col.pieces(i0, i1))[2] for col in cols]
+        end = max(off + (i1 - i0) * col.dtype.itemsize for off, col in zip(offsets, cols))
+        if os.fstat(fd).st_size < end:  # mapped pages past the end would kill the process (SIGBUS)
+            raise InputFileError(
+                f"{self.path}: the file is shorter than its events need ({os.fstat(fd).st_size:,} bytes, events "
+                f"[{i0}, {i1}) end at byte {end:,}); it was truncated while being read, or is damaged"
+            )
+        return tuple(h5util.map_view(fd, off, col.dtype, i1 - i0) for off, col in zip(offsets, cols))
 
     def _read_arrays_into(self, i0, i1, buffers):
         n = i1 - i0
@@ -161,7 +177,7 @@ class EgvsrH5Source(EventSource):
         return tuple(out)
 
     def _read_t(self, i0, i1):
-        return h5util.read_slice(self._t, i0, i1, self.path).astype(np.int64, copy=False)
+        return h5util.int64_times(h5util.read_slice(self._t, i0, i1, self.path), self.path, KEYS["t"], i0)
 
     def _read_p(self, i0, i1):
         return h5util.read_slice(self._p, i0, i1, self.path)
@@ -181,6 +197,10 @@ class EgvsrH5Source(EventSource):
                 f"{self.path}: '{name}/images' has shape {images.shape} dtype {images.dtype}, "
                 "expected uint8 (N, H, W, C) with C 1 or 3"
             )
+        if times.dtype.kind not in "iu":
+            raise FormatError(
+                f"{self.path}: '{name}/t' has dtype {times.dtype}, expected integer microseconds (int64)"
+            )
         if times.shape != (images.shape[0],):
             raise FormatError(
                 f"{self.path}: '{name}/t' has shape {times.shape}, expected ({images.shape[0]},) "
@@ -193,7 +213,7 @@ class EgvsrH5Source(EventSource):
         if g is None:
             return None
         with h5util.translate_read_errors(self.path, g[1]):
-            t = g[1][()].astype(np.int64)
+            t = h5util.int64_times(g[1][()], self.path, f"{name}/t")
         if t.size > 1 and (np.diff(t) <= 0).any():
             i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
             raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i}")

@@ -8,6 +8,7 @@ and the key, so a user sees what is wrong with *their* file rather than a traceb
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
 import sys
@@ -17,14 +18,19 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from egvsr.errors import FormatError, InputFileError, MissingDependencyError
+from egvsr.errors import FormatError, InputFileError, MissingDependencyError, OutputError
+from egvsr.events.io.guarded import GuardedFile
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # A larger chunk cache than h5py's 1 MiB default keeps one decompressed chunk of every event
 # dataset resident, so index look-ups and bisection probes do not decompress a chunk twice.
 CHUNK_CACHE_BYTES = 32 * 1024 * 1024
 
-_PLUGIN_FILTERS = {32001: "Blosc", 32004: "LZ4", 32008: "Bitshuffle", 32015: "Zstandard"}
+#: Third-party HDF5 filters by id (all decoded by the `hdf5plugin` package).
+_PLUGIN_FILTERS = {307: "BZip2", 32001: "Blosc", 32004: "LZ4", 32008: "Bitshuffle", 32013: "ZFP",
+                   32015: "Zstandard", 32017: "SZ", 32018: "FCIDECOMP", 32024: "SZ3", 32026: "Blosc2",
+                   32028: "SPERR"}
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def is_hdf5(path: Path) -> bool:
@@ -112,6 +118,45 @@ def equal_lengths(path: Path, datasets: dict[str, h5py.Dataset]) -> int:
     return next(iter(lengths.values()), 0)
 
 
+def int64_times(t: np.ndarray, path: Path, key: str, i0: int = 0) -> np.ndarray:
+    """Timestamps as int64 µs, refusing uint64 values at or above 2**63 (a plain cast wraps them negative)."""
+    if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:
+        bad = np.flatnonzero(t > INT64_MAX)
+        if bad.size:
+            k = int(bad[0])
+            raise FormatError(
+                f"{path}: {key}[{i0 + k}] = {int(t[k])} is beyond the int64 microsecond range (>= 2**63); "
+                "expected timestamps below 2**63 µs (the file is damaged or uses another unit)"
+            )
+    return t.astype(np.int64, copy=False)
+
+
+def offset_times(t: np.ndarray, offset: int, path: Path, key: str, offset_key: str, i0: int = 0) -> np.ndarray:
+    """`t + offset` as int64 µs, refusing sums that leave the int64 range (they would wrap)."""
+    t = int64_times(t, path, key, i0)
+    if t.size and offset:
+        lo, hi = int(t.min()), int(t.max())
+        if not (INT64_MIN <= lo + offset and hi + offset <= INT64_MAX):
+            k = int(np.argmax(t) if hi + offset > INT64_MAX else np.argmin(t))
+            raise FormatError(
+                f"{path}: '{offset_key}' = {offset} plus {key}[{i0 + k}] = {int(t[k])} leaves the int64 "
+                "microsecond range; the offset or the timestamps are damaged"
+            )
+        t = t + np.int64(offset)
+    return t
+
+
+def check_offset(offset: int, dtype: np.dtype, path: Path, offset_key: str) -> None:
+    """Refuse an offset that pushes some value of `dtype` (the stored relative times) out of int64."""
+    info = np.iinfo(dtype)
+    if not (INT64_MIN <= offset + int(info.min) and offset + int(info.max) <= INT64_MAX):
+        raise FormatError(
+            f"{path}: '{offset_key}' = {offset} is too close to the int64 limit: times stored as {dtype} "
+            f"after it would leave the int64 microsecond range; expected an offset within "
+            f"[{INT64_MIN - int(info.min)}, {INT64_MAX - int(info.max)}]"
+        )
+
+
 def missing_plugin(ds: h5py.Dataset) -> str | None:
     """Name of a third-party compression filter `ds` needs that is not registered, else None."""
     try:
@@ -120,8 +165,8 @@ def missing_plugin(ds: h5py.Dataset) -> str | None:
     except Exception:  # noqa: BLE001 - metadata probe only
         return None
     for fid in filters:
-        if fid in _PLUGIN_FILTERS and not h5py.h5z.filter_avail(fid):
-            return f"{_PLUGIN_FILTERS[fid]} (HDF5 filter {fid})"
+        if not h5py.h5z.filter_avail(fid):
+            return f"{_PLUGIN_FILTERS.get(fid, 'a third-party filter')} (HDF5 filter {fid})"
     return None
 
 
@@ -311,3 +356,71 @@ def pread_into(fd: int, out: np.ndarray, offset: int) -> bool:
             return False
         done += got
     return True
+
+
+# ---- writing: a full disk or a file size limit is one error line, never a crash ---------------------------
+_WRITE_FAILURES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EFBIG: "the file size limit is reached (ulimit -f)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EIO: "an input/output error on the device",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def output_error(out: Path, exc: OSError) -> OutputError:
+    """The one-line error for an output whose write failed with `exc`."""
+    why = _WRITE_FAILURES.get(exc.errno, exc.strerror or str(exc))
+    return OutputError(f"{out}: cannot write the output ({why}); nothing was written under this name: "
+                       "free some space or choose another path")
+
+
+def check_written(f: h5py.File, out: Path) -> None:
+    """Raise the `OutputError` of the first failed write to `f` (opened by `h5_output`), if any.
+
+    Writers call this after each block, so a full disk stops the work at once."""
+    guard = getattr(f, "egvsr_guard", None)
+    if guard is not None and guard.failure is not None:
+        raise output_error(out, guard.failure)
+
+
+def open_output(tmp: Path, out: Path) -> h5py.File:
+    """A new HDF5 file at `tmp` (the temporary of output `out`) over a `GuardedFile`."""
+    try:
+        guard = GuardedFile(tmp)
+    except OSError as exc:
+        raise output_error(out, exc) from None
+    try:
+        f = h5py.File(guard, "w")
+    except BaseException:
+        guard.close()
+        raise
+    f.egvsr_guard = guard
+    return f
+
+
+def close_output(f: h5py.File, out: Path, keep: bool = True) -> None:
+    """Close `f` (and its file); with `keep`, raise the error of any write that failed."""
+    guard = getattr(f, "egvsr_guard", None)
+    try:
+        if keep:
+            f.flush()
+        f.close()
+    finally:
+        if guard is not None:
+            guard.close()
+    if keep:
+        check_written(f, out)
+
+
+@contextlib.contextmanager
+def h5_output(tmp: Path, out: Path) -> Iterator[h5py.File]:
+    """A new HDF5 file at `tmp` for output `out`: closed on exit, a failed write raised as one line."""
+    f = open_output(tmp, out)
+    try:
+        yield f
+    except BaseException:
+        with contextlib.suppress(Exception):
+            close_output(f, out, keep=False)
+        raise
+    close_output(f, out)

@@ -52,6 +52,7 @@ class EventSource:
         self.height = int(height)
         self.num_events = int(num_events)
         self._bounds: tuple[int | None, int | None] | None = None
+        self._index_trusted = True  # False once the layout's index failed a check (`_verified_bracket`)
 
     # ---- to implement per layout ------------------------------------------------------------
     def _read_arrays(self, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -133,7 +134,7 @@ class EventSource:
     # ---- seeking ----------------------------------------------------------------------------
     def first_index_at(self, t_us: int) -> int:
         """Index of the first event with t >= t_us (bisection inside the layout's bracket)."""
-        lo, hi = self._bracket(int(t_us))
+        lo, hi = self._verified_bracket(int(t_us))
         while hi - lo > _SCAN_EVENTS:
             mid = (lo + hi) // 2
             if int(self._read_t(mid, mid + 1)[0]) < t_us:
@@ -142,6 +143,25 @@ class EventSource:
                 hi = mid
         seg = self._read_t(lo, hi)
         return lo + int(np.searchsorted(seg, np.int64(t_us), side="left"))
+
+    def _verified_bracket(self, t_us: int) -> tuple[int, int]:
+        """The layout's bracket, checked against the timestamps just outside it (two reads).
+
+        A damaged index (`ms_to_idx`) or a wrong origin (`t0_us`) would otherwise give wrong windows
+        silently; a bracket that fails the check falls back to the whole recording (bisection), and
+        the index is not used again for this source."""
+        n = self.num_events
+        if not self._index_trusted:
+            return 0, n
+        lo, hi = self._bracket(t_us)
+        if (lo, hi) == (0, n):
+            return lo, hi
+        ok = 0 <= lo <= hi <= n and (lo == 0 or int(self._read_t(lo - 1, lo)[0]) < t_us) \
+            and (hi == n or int(self._read_t(hi, hi + 1)[0]) >= t_us)
+        if not ok:
+            self._index_trusted = False
+            return 0, n
+        return lo, hi
 
     def index_range(self, t0: int | None = None, t1: int | None = None) -> tuple[int, int]:
         """Event indices [i0, i1) of the window t0 <= t < t1 (None = unbounded)."""

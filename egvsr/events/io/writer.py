@@ -17,6 +17,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.frames import Frames
+from egvsr.events.io import h5util
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import atomic_output, check_output_path
@@ -76,7 +77,7 @@ class EventWriter:
         self._ctx = atomic_output(self.path, self._overwrite)
         tmp = self._ctx.__enter__()
         try:
-            self._f = h5py.File(tmp, "w")
+            self._f = h5util.open_output(tmp, self.path)
             ev = self._f.create_group("events")
             for k, dtype in _DTYPES.items():
                 ev.create_dataset(
@@ -97,7 +98,7 @@ class EventWriter:
             return False
         try:
             self._finalize()
-            self._f.close()
+            h5util.close_output(self._f, self.path)  # a failed write (full disk): one OutputError
         except BaseException as exc:
             self._abort(exc)
             raise
@@ -107,7 +108,7 @@ class EventWriter:
     def _abort(self, exc: BaseException | None) -> None:
         if self._f is not None:
             try:
-                self._f.close()
+                h5util.close_output(self._f, self.path, keep=False)
             except Exception:  # noqa: BLE001 - already failing; the temp file is removed next
                 pass
         if self._ctx is not None:
@@ -176,6 +177,7 @@ class EventWriter:
             ds[n0:n1] = getattr(s, k)
         self._index_block(s.t, n0)
         self._written = n1
+        h5util.check_written(self._f, self.path)  # a full disk stops the conversion here
 
     def _index_block(self, t: np.ndarray, offset: int) -> None:
         """Append ms_to_idx entries for every millisecond boundary up to this block's last event."""
@@ -271,6 +273,7 @@ class EventWriter:
         times.resize((n1,))
         times[n0:n1] = frames.t
         self._frame_last[group] = int(frames.t[-1])
+        h5util.check_written(f, self.path)
 
 
 def write_events(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +23,8 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from egvsr.errors import ConfigError, InputFileError
+from egvsr.errors import ConfigError, InputFileError, OutputError
+from egvsr.events.io import h5util
 from egvsr.events.represent import args
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.windows import numba_threads, represent_windows
@@ -37,6 +39,9 @@ PREFETCH = 2  # chunks read ahead by the reader thread
 # Largest block of output tensors computed at once (bounds memory when windows are short); one
 # block may be in the writer thread while the next is computed, so output memory stays under 2x this.
 OUTPUT_BATCH_BYTES = 128 << 20
+INT64_MAX = int(np.iinfo(np.int64).max)
+#: Default cap of `max_output_gb` (`--max-output-gb`), the uncompressed size of the output.
+MAX_OUTPUT_GB = 16.0
 TIME_CONVENTION = (
     "windows are half-open [t_start, t_end) in integer microseconds; voxel: tn = (bins-1)*(t-t_start)"
     "/(t_end-t_start), bilinear between floor(tn) and floor(tn)+1; frames/moments/timesurface: "
@@ -44,7 +49,9 @@ TIME_CONVENTION = (
 )
 
 
-def _windows(source, between_frames: bool, window_ms: float | None) -> tuple[np.ndarray, np.ndarray, str]:
+def _windows(source, between_frames: bool, window_ms: float | None,
+             budget=lambda count: None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(starts, ends, mode) of the windows; `budget(count)` may refuse their number before any allocation."""
     if bool(between_frames) == (window_ms is not None):
         raise ConfigError("voxelize: give exactly one of between_frames=True (--between-frames) "
                           "or window_ms (--window-ms W)")
@@ -56,6 +63,7 @@ def _windows(source, between_frames: bool, window_ms: float | None) -> tuple[np.
                 f"{source.path}: --between-frames needs at least 2 frame timestamps, the file has "
                 f"{have}; use --window-ms W instead"
             )
+        budget(len(times) - 1)
         times = np.asarray(times, np.int64)
         return times[:-1].copy(), times[1:].copy(), "between_frames"
     if isinstance(window_ms, bool) or not isinstance(window_ms, (int, float, np.number)) \
@@ -68,8 +76,54 @@ def _windows(source, between_frames: bool, window_ms: float | None) -> tuple[np.
         raise InputFileError(f"{source.path}: the recording has no events to place --window-ms windows on")
     t0, t1 = int(source.t_first), int(source.t_last)
     n = (t1 - t0) // step + 1
+    budget(n)
+    if t0 + n * step - 1 > INT64_MAX:
+        raise ConfigError(
+            f"{source.path}: --window-ms {window_ms:g} windows from {t0} µs to {t1} µs end at {t0 + n * step} "
+            "µs, beyond the int64 microsecond range; the recording's times are damaged or span too much"
+        )
     starts = t0 + step * np.arange(n, dtype=np.int64)
     return starts, starts + step, "window_ms"
+
+
+def output_bytes(count: int, shape: tuple[int, ...]) -> int:
+    """Bytes of a voxelize output: float32 tensors of `shape` and two int64 times per window, plus
+    about 1 MB of HDF5 structure (the tensors are stored uncompressed)."""
+    return int(count) * (4 * int(np.prod(shape, dtype=object)) + 16) + (1 << 20)
+
+
+def _fmt_gb(n: float) -> str:
+    return f"{n / 1e9:,.3g} GB" if n >= 1e8 else f"{n / 1e6:,.3g} MB"
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing
+    ancestor), or None when unknown."""
+    p = folder.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return int(shutil.disk_usage(p).free)
+    except OSError:
+        return None
+
+
+def check_output_size(dst: Path, count: int, shape: tuple[int, ...], max_output_gb: float) -> int:
+    """Refuse, before any work, an output larger than `max_output_gb` or than the free disk space."""
+    need = output_bytes(count, shape)
+    what = f"{count:,} windows of {'x'.join(str(s) for s in shape)} float32 = {_fmt_gb(need)}"
+    if need > max_output_gb * 1e9:
+        raise ConfigError(
+            f"{dst}: voxelize would write {what}, above --max-output-gb {max_output_gb:g}; choose longer "
+            "windows (--window-ms), fewer --bins or a smaller --size, or raise --max-output-gb"
+        )
+    free = _free_bytes(dst.parent)
+    if free is not None and need > free:
+        raise OutputError(
+            f"{dst}: voxelize would write {what}, more than the {_fmt_gb(free)} free in {dst.parent}; free "
+            "some space, write elsewhere, or choose longer windows (--window-ms)"
+        )
+    return need
 
 
 def _prefetch(it: Iterator[EventStream], depth: int = 2) -> Iterator[EventStream]:
@@ -116,8 +170,8 @@ class _Writer:
     one block in flight); `close` waits for the last one. A write error re-raises in the caller.
     """
 
-    def __init__(self, dset) -> None:
-        self.dset = dset
+    def __init__(self, dset, check=None) -> None:
+        self.dset, self.check = dset, check  # check(): raises once a write has failed (full disk)
         self.q: queue.Queue = queue.Queue(maxsize=1)
         self.idle = threading.Event()
         self.idle.set()
@@ -135,6 +189,8 @@ class _Writer:
             try:
                 if self.error is None and not self.cancelled:
                     self.dset[k0: k0 + len(tensors)] = tensors
+                    if self.check is not None:
+                        self.check()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 self.error = exc
             finally:
@@ -191,7 +247,7 @@ def voxelize_file(
     between_frames: bool = False, window_ms: float | None = None,
     size: tuple[int, int] | None = None, polarity: str = "signed", normalize: str = "none",
     threads: int | None = None, overwrite: bool = False, progress: bool = True,
-    tau_ms: float | None = None, chunk_events: int = CHUNK_EVENTS,
+    tau_ms: float | None = None, chunk_events: int = CHUNK_EVENTS, max_output_gb: float = MAX_OUTPUT_GB,
 ) -> Path:
     """Write the tensors of every window of recording `src` to `dst` (HDF5); return `dst`.
 
@@ -199,6 +255,7 @@ def voxelize_file(
     frames) or "timesurface" (ON/OFF, tau_ms default: window / bins). Windows: every inter-frame
     interval (`between_frames`) or consecutive `window_ms` windows from the first event.
     size: target (height, width), built directly by mass-conserving splatting.
+    max_output_gb: refuse, before any work, an output above this size (or above the free disk space).
     """
     from egvsr.events.io import open_events
 
@@ -213,6 +270,9 @@ def voxelize_file(
     if tau_ms is not None and (isinstance(tau_ms, bool) or not isinstance(tau_ms, (int, float, np.number))
                                or not np.isfinite(tau_ms) or tau_ms <= 0):
         raise ConfigError(f"tau_ms: expected a positive number of milliseconds, got {tau_ms!r}")
+    if isinstance(max_output_gb, bool) or not isinstance(max_output_gb, (int, float, np.number)) \
+            or not max_output_gb > 0:
+        raise ConfigError(f"max_output_gb: expected a positive number of GB, got {max_output_gb!r}")
     if size is not None:
         size = tuple(size)
         if len(size) != 2:
@@ -226,9 +286,10 @@ def voxelize_file(
         sensor = (source.height, source.width)
         target = args.check_size(sensor, *(size if size is not None else (None, None)))
         oh, ow = target if target is not None else sensor
-        starts, ends, mode = _windows(source, between_frames, window_ms)
-        tau = None if tau_ms is None else float(tau_ms) * 1000.0
         shape = (bins, oh, ow) if polarity == "signed" else (bins, 2, oh, ow)
+        starts, ends, mode = _windows(source, between_frames, window_ms,
+                                      lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
+        tau = None if tau_ms is None else float(tau_ms) * 1000.0
         attrs: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "representation": representation, "bins": bins,
             "polarity": polarity, "normalize": normalize, "height": oh, "width": ow,
@@ -238,19 +299,19 @@ def voxelize_file(
             "time_convention": TIME_CONVENTION,
         }
         with numba_threads(nthreads), atomic_output(dst, overwrite) as tmp:
-            with h5py.File(tmp, "w") as f:
+            with h5util.h5_output(tmp, dst) as f:
                 f.attrs.update(attrs)
                 f.create_dataset("t_start", data=starts)
                 f.create_dataset("t_end", data=ends)
                 dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
                                         chunks=(1, *shape) if len(starts) else None)
                 _stream(source, dset, kind, bins, starts, ends, target, polarity, normalize,
-                        nthreads, tau, int(chunk_events), progress)
+                        nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
 
 
 def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, threads, tau,
-            chunk_events, progress) -> None:
+            chunk_events, progress, check=None) -> None:
     """Fill `dset` window by window from the recording's chunks (see the module docstring)."""
     nwin = len(starts)
     if nwin == 0:
@@ -268,7 +329,7 @@ def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, t
     pending: np.ndarray | None = None  # partial tensor of window next_k (additive kinds)
     carry: EventStream | None = None  # events of window next_k read so far (time surfaces)
 
-    writer = _Writer(dset)
+    writer = _Writer(dset, check)
 
     def emit(tensors: np.ndarray, k0: int) -> None:
         normalize_windows(tensors, normalize, parallel=threads > 1)

@@ -1,0 +1,96 @@
+"""`GuardedFile`: the file under an HDF5 output, which turns a full disk into a clean, late error.
+
+Why: when a write fails (disk full, `ulimit -f`, quota), HDF5 reports it from wherever the write
+happened (often an object's deallocation, where the error is printed and lost), retries it at every
+flush and close, and finally crashes the process (SIGSEGV). Given this file object instead of a path
+(h5py's "fileobj" driver), HDF5 never sees a failure: the first failed write is recorded in `failure`,
+and from then on writes are kept in memory (small ones, which HDF5 may read back) or dropped (large
+data blocks; the output is discarded anyway). The writer polls `failure` after each block and stops
+with one error line; HDF5's own close then succeeds, and the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+#: Writes after a failure at most this large are kept (HDF5 metadata, which it may read back).
+_KEEP_BYTES = 1 << 20
+
+
+class GuardedFile(io.RawIOBase):
+    """A new (truncated) binary file at `path`, for `h5py.File(GuardedFile(path), "w")`."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._pos = 0
+        self._size = 0
+        self.failure: OSError | None = None
+        self._kept: dict[int, bytes] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = base + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def write(self, b) -> int:
+        data = memoryview(b).cast("B")
+        done = 0
+        if self.failure is None:
+            try:
+                while done < len(data):
+                    done += os.pwrite(self._fd, data[done:], self._pos + done)
+            except OSError as exc:
+                self.failure = exc
+        if done < len(data) and len(data) - done <= _KEEP_BYTES:
+            self._kept[self._pos + done] = bytes(data[done:])
+        self._pos += len(data)
+        self._size = max(self._size, self._pos)
+        return len(data)
+
+    def readinto(self, b) -> int:
+        view = memoryview(b).cast("B")
+        got = os.preadv(self._fd, [view], self._pos) if hasattr(os, "preadv") else self._pread_copy(view)
+        view[got:] = bytes(len(view) - got)  # beyond the end: zeros, as HDF5's own drivers give
+        for off, chunk in self._kept.items():  # writes that never reached the file
+            lo, hi = max(off, self._pos), min(off + len(chunk), self._pos + len(view))
+            if lo < hi:
+                view[lo - self._pos:hi - self._pos] = chunk[lo - off:hi - off]
+        self._pos += len(view)
+        return len(view)
+
+    def _pread_copy(self, view: memoryview) -> int:
+        data = os.pread(self._fd, len(view), self._pos)
+        view[:len(data)] = data
+        return len(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._pos if size is None else size
+        if self.failure is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as exc:
+                self.failure = exc
+        self._size = size
+        return size
+
+    def flush(self) -> None:
+        """Nothing is buffered here (every write goes straight to the file)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()

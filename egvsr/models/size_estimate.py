@@ -1,0 +1,228 @@
+"""Model size from its options alone: parameters, layers and activation memory, before anything is built.
+
+Why: a model is built from options that may come from an untrusted checkpoint or a config; a 400 KB
+checkpoint saying `lcb_depth: 100000` once took 19 GB and 14 minutes to build, and `n_feats: 200000`
+asks for hundreds of GB in its first layer. `check_model_size` refuses such options with the figures,
+in microseconds and without allocating (no module is created).
+
+Parameter counts are exact (one formula per module, mirroring the constructors; tests compare them
+with the built models). Activation memory is an estimate of the float32 feature maps alive at once
+in an inference forward over one LR input of `REFERENCE_LR` pixels (decoding is chunked, so the
+output size does not enter); training keeps several times more for backward.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from egvsr.errors import ConfigError
+
+#: Default limit on weights + activations, in GB; the environment variable raises or lowers it.
+MAX_MODEL_GB = 32.0
+LIMIT_ENV = "EGVSR_MAX_MODEL_GB"
+#: Most conv/linear layers a model may have (building each costs Python objects and time).
+MAX_LAYERS = 100_000
+#: LR size (H, W) the activation figure is given for: a 720p frame at x4.
+REFERENCE_LR = (180, 320)
+FLOAT_BYTES = 4
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Parameters (exact), conv/linear layers (exact) and activation bytes at `REFERENCE_LR`."""
+
+    parameters: int
+    layers: int
+    activation_bytes: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return FLOAT_BYTES * self.parameters
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weight_bytes + self.activation_bytes
+
+
+# ---- building blocks: (parameters, layers) ----------------------------------------------------------
+def conv(cin: int, cout: int, k: int, bias: bool = True) -> tuple[int, int]:
+    """nn.Conv2d(cin, cout, k)."""
+    return cout * cin * k * k + (cout if bias else 0), 1
+
+
+def linear(cin: int, cout: int, bias: bool = True) -> tuple[int, int]:
+    """nn.Linear(cin, cout)."""
+    return cout * cin + (cout if bias else 0), 1
+
+
+def total(*parts: tuple[int, int], times: int = 1) -> tuple[int, int]:
+    """Sum of (parameters, layers) pairs, `times` over."""
+    return times * sum(p for p, _ in parts), times * sum(n for _, n in parts)
+
+
+def _scalars(n: int) -> tuple[int, int]:
+    return n, 0
+
+
+# ---- EGVSR (blocks_lcb, fusion_transformer, egvsr_stf / _tf / _stir) ------------------------------------
+def _gate(c: int, official: bool) -> tuple[int, int]:
+    mid = max(c // 16, 1) if official else max(c // 16, min(4, c))
+    return total(conv(c, mid, 1), conv(mid, c, 1))
+
+
+def _residual_unit(c: int, official: bool) -> tuple[int, int]:
+    half = max(c // 2, 1)
+    return total(conv(c, half, 3), _scalars(half if official else 1), conv(half, c, 3), _scalars(2))
+
+
+def _arfb(c: int, official: bool) -> tuple[int, int]:
+    return total(total(_residual_unit(c, official), times=2), conv(2 * c, c, 1, bias=False), _gate(c, official),
+                 conv(c, c, 3, bias=not official), _scalars(4 if official else 2))
+
+
+def _hpb(c: int, official: bool) -> tuple[int, int]:
+    return total(total(_arfb(c, official), times=4), conv(2 * c, c, 1, bias=not official), _gate(c, official))
+
+
+def _lcb(c: int, depth: int, official: bool) -> tuple[int, int]:
+    return total(total(_hpb(c, official), times=depth), conv(depth * c, c, 3))
+
+
+def _transformer(channels: int, patch: int, official: bool) -> tuple[int, int]:
+    dim = channels * patch * patch
+    inner = dim // 2
+    return total(_scalars(4 * dim), linear(dim, inner, bias=not official), linear(inner, 3 * inner, bias=False),
+                 linear(inner, dim), linear(dim, dim // 4), linear(dim // 4, dim))
+
+
+def mlp(cin: int, hidden: int, cout: int, layers: int) -> tuple[int, int]:
+    """egvsr_tf.pointwise_mlp: `layers` Linear layers cin -> hidden ... -> cout."""
+    if layers == 1:
+        return linear(cin, cout)
+    return total(linear(cin, hidden), total(linear(hidden, hidden), times=layers - 2), linear(hidden, cout))
+
+
+def egvsr_size(o: Any, official: bool) -> SizeEstimate:
+    """EGVSR / egvsr-official from its options."""
+    nf, depth, c = o.n_feats, o.lcb_depth, o.inr_channels
+    stf = total(conv(3 * o.num_frames, nf, 3), conv(o.moments * o.polarities, nf, 3),
+                total(_lcb(nf, depth, official), times=4), total(_transformer(2 * nf, o.patch_size, official), times=2),
+                conv(2 * nf, o.time_bins * c, 1))
+    tf = mlp((2 * o.tf_samples + 1) * o.polarities, o.tf_hidden, c, o.tf_layers)
+    stir = total(_scalars(2), mlp(c + (4 if o.local_ensemble else 0), c, 3, o.decoder_layers))
+    params, layers = total(stf, tf, stir)
+    # alive at once per LR pixel: both branches, an LCB's concatenated HPB outputs (+ one HPB's inside),
+    # or the patch tokens of a fusion (tokens, layer output, fold), plus the inputs and the volume
+    lcb = 2 * nf + 2 * depth * nf + 12 * nf
+    tokens = 2 * nf + 3 * (2 * nf * o.patch_size ** 2)
+    per_pixel = max(lcb, tokens) + 3 * o.num_frames + o.moments * o.polarities + o.time_bins * c \
+        + (2 * o.tf_samples + 1) * o.polarities + o.tf_hidden
+    window = o.window_tokens
+    scores = o.heads * window * window if o.attention == "math" else 0  # sdpa never materializes them
+    pixels = REFERENCE_LR[0] * REFERENCE_LR[1]
+    return SizeEstimate(params, layers, FLOAT_BYTES * (pixels * per_pixel + scores))
+
+
+# ---- VideoINR (videoinr_encoder, deform_conv, siren) ---------------------------------------------------
+def _dcn(nf: int, groups: int) -> tuple[int, int]:
+    return total(_scalars(nf * nf * 9 + nf), conv(nf, 3 * groups * 9, 3))
+
+
+def _pyramid(nf: int) -> tuple[int, int]:
+    return total(conv(nf, nf, 3), times=4)
+
+
+def _pcd_direction(nf: int, groups: int) -> tuple[int, int]:
+    return total(conv(2 * nf, nf, 3), conv(nf, nf, 3), _dcn(nf, groups),
+                 total(conv(2 * nf, nf, 3), conv(2 * nf, nf, 3), conv(nf, nf, 3), times=2),
+                 total(_dcn(nf, groups), times=2), total(conv(2 * nf, nf, 3), times=2))
+
+
+def _pcd_align(nf: int, groups: int) -> tuple[int, int]:
+    return total(total(_pcd_direction(nf, groups), times=2), conv(2 * nf, nf, 1))
+
+
+def siren(cin: int, hidden: Sequence[int], cout: int) -> tuple[int, int]:
+    """siren.Siren: one Linear per consecutive pair of widths."""
+    dims = [cin, *hidden, cout]
+    return total(*(linear(a, b) for a, b in zip(dims[:-1], dims[1:])))
+
+
+def videoinr_size(o: Any) -> SizeEstimate:
+    """VideoINR from its options (all decoders have the same parameters)."""
+    nf, g = o.nf, o.groups
+    block = total(conv(nf, nf, 3), times=2)
+    lstm = total(total(_pyramid(nf), _pcd_align(nf, g), times=2), conv(2 * nf, 4 * nf, 3), conv(2 * nf, nf, 1))
+    encoder = total(conv(3, nf, 3), total(block, times=o.front_blocks), _pyramid(nf), _pcd_align(nf, g), lstm,
+                    total(block, times=o.back_blocks))
+    c, s = 3 * nf, o.spatial_out
+    decoder = total(siren(c + 9, o.spatial_hidden, s), siren(s + c + 7, o.flow_hidden, 4),
+                    siren(2 * s + 2 * c + 13, o.rgb_hidden, 3))
+    params, layers = total(encoder, decoder)
+    # the encoder's maps of two frames, three time steps and the aligned LSTM states; the offset
+    # convs' 27*groups channels; the decoder's LR projections of the first SIREN layers
+    per_pixel = 48 * nf + 2 * 27 * g + o.spatial_hidden[0] + o.flow_hidden[0] + 2 * o.rgb_hidden[0]
+    pixels = REFERENCE_LR[0] * REFERENCE_LR[1]
+    return SizeEstimate(params, layers, FLOAT_BYTES * pixels * per_pixel)
+
+
+def bicubic_size(o: Any) -> SizeEstimate:
+    """The bicubic baseline: no parameters, the frames it reads."""
+    return SizeEstimate(0, 0, FLOAT_BYTES * REFERENCE_LR[0] * REFERENCE_LR[1] * 6)
+
+
+ESTIMATORS = {
+    "egvsr": lambda o: egvsr_size(o, official=False),
+    "egvsr-official": lambda o: egvsr_size(o, official=True),
+    "videoinr": videoinr_size,
+    "bicubic": bicubic_size,
+}
+
+
+def estimate(family: str, options: Any) -> SizeEstimate:
+    """The size of a model of `family` (a registry family name) built from `options`."""
+    return ESTIMATORS[family](options)
+
+
+# ---- the check ----------------------------------------------------------------------------------------
+def fmt_bytes(n: float) -> str:
+    """Bytes in a unit a person reads at a glance (SI: 1 GB = 1e9 bytes)."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def limit_gb() -> float:
+    """The limit in GB: `EGVSR_MAX_MODEL_GB` when set (a positive number), else `MAX_MODEL_GB`."""
+    text = os.environ.get(LIMIT_ENV, "").strip()
+    if not text:
+        return MAX_MODEL_GB
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise ConfigError(f"environment variable {LIMIT_ENV}={text!r}: expected a positive number of GB")
+    return value
+
+
+def check_model_size(name: str, family: str, options: Any) -> SizeEstimate:
+    """Refuse options whose model would exceed the memory limit or `MAX_LAYERS`; return the estimate."""
+    size = estimate(family, options)
+    limit = limit_gb()
+    if size.total_bytes > limit * 1e9:
+        h, w = REFERENCE_LR
+        raise ConfigError(
+            f"model {name!r}: the options give {size.parameters:,} parameters ({fmt_bytes(size.weight_bytes)}) "
+            f"and about {fmt_bytes(size.activation_bytes)} of activations for one {h}x{w} LR input, above the "
+            f"limit of {limit:g} GB (check n_feats, lcb_depth and the widths; set {LIMIT_ENV} to raise the limit)"
+        )
+    if size.layers > MAX_LAYERS:
+        raise ConfigError(
+            f"model {name!r}: the options give {size.layers:,} layers, expected at most {MAX_LAYERS:,} "
+            "(check lcb_depth, *_layers, *_blocks and the hidden widths)"
+        )
+    return size

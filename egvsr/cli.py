@@ -448,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser = lambda *args, **kwargs: add_parser(*args, formatter_class=_HelpFormatter, **kwargs)
     for add in COMMANDS:
         add(sub)
+    for command in sub.choices.values():  # options without a help text still show their default
+        for action in command._actions:
+            if action.help is None and action.option_strings and action.default not in (None, False, []):
+                action.help = "(default: %(default)s)"
     return parser
 
 

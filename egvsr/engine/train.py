@@ -63,6 +63,18 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
         shutdown(info)
 
 
+def _full_config(config: object) -> object:
+    """A saved model config with the options added since filled in with their defaults (as built)."""
+    from egvsr.models import build_model
+
+    if not isinstance(config, Mapping):
+        return config
+    try:
+        return build_model(dict(config)).config
+    except Exception:  # noqa: BLE001 - an unbuildable config simply differs
+        return config
+
+
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`."""
 
@@ -126,7 +138,7 @@ class Trainer:
         with checkpoint_or_shipped(None if source == "shipped" else source, "train.init_from") as (path, label):
             ck = load_checkpoint(path, map_location="cpu")
         spec = ck["model"]
-        if spec.get("name") != self.cfg["model"]["name"] or spec.get("config") != self.model.config:
+        if spec.get("name") != self.cfg["model"]["name"] or _full_config(spec.get("config")) != self.model.config:
             raise ConfigError(
                 f"train.init_from: {label} holds model {spec.get('name')!r} with options {spec.get('config')}, but "
                 f"the config builds {self.cfg['model']['name']!r} with {self.model.config}; set model.name and "
@@ -153,7 +165,7 @@ class Trainer:
                 "train.init_from to its path"
             )
         self._check_config(ck.get("experiment"))
-        if ck["model"]["config"] != self.model.config:
+        if _full_config(ck["model"]["config"]) != self.model.config:
             raise CheckpointError(
                 f"{self.exp.last}: was trained with model options {ck['model']['config']}, but the config asks "
                 f"for {self.model.config}; use another experiment name to start afresh"

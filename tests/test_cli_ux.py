@@ -1,0 +1,146 @@
+"""The everyday command line (issue 18): progress on long steps, default weights, the checkpoint's
+evaluation settings, `wrote ...` lines, --version, defaults in --help, `info` that checks the file,
+`show` that shows gray frames as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from egvsr.cli import build_parser, main
+from egvsr.engine import progress
+
+
+@pytest.fixture(scope="module")
+def tiny_recording(tmp_path_factory) -> Path:
+    from egvsr.events.simulate import make_sample
+
+    path = tmp_path_factory.mktemp("rec") / "tiny.h5"
+    return make_sample(path, seed=4, seconds=0.25, size=(40, 56), fps=20.0, progress=False)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Pretend stderr is a terminal, and show bars at once (not after 2 s)."""
+    monkeypatch.setattr(progress, "wanted", lambda no_progress=False: not no_progress)
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)
+
+
+def test_progress_only_on_a_terminal_and_never_with_no_progress(monkeypatch):
+    assert progress.wanted(no_progress=True) is False
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    assert progress.wanted() is False
+
+
+def test_long_eval_shows_progress_and_names_the_weights(tiny_recording, terminal, capsys):
+    assert main(["eval", "--data", str(tiny_recording), "--scales", "2", "--no-bicubic"]) == 0
+    captured = capsys.readouterr()
+    assert "weights: shipped weights egvsr/data/egvsr-sample.pt" in captured.out
+    assert "\rx2 " in captured.err and "sample/s" in captured.err  # the bar over the samples
+    assert main(["eval", "--data", str(tiny_recording), "--scales", "2", "--no-bicubic", "--no-progress"]) == 0
+    assert "sample" not in capsys.readouterr().err
+
+
+def test_eval_takes_protocol_and_scales_from_the_checkpoint_unless_given(tmp_path):
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.eval_run import checkpoint_eval_section, eval_options
+
+    ck = save_checkpoint(tmp_path / "b.pt", {"model": {"name": "bicubic", "config": {"name": "bicubic"}},
+                                             "state_dict": {},
+                                             "experiment": {"eval": {"protocol": "egvsr", "scales": [2, 4, 6.5]}}})
+    section = checkpoint_eval_section(ck)
+    assert eval_options(None, checkpoint_eval=section) == {"protocol": "egvsr", "scales": [2.0, 4.0, 6.5],
+                                                           "queries": "middle"}
+    assert eval_options(None, checkpoint_eval=section, scales=[3.0])["scales"] == [3.0]
+    assert eval_options(None, checkpoint_eval={})["scales"] == [2.0, 4.0]
+
+
+def test_render_without_a_checkpoint_uses_the_shipped_weights(tiny_recording, tmp_path, capsys):
+    out = tmp_path / "frames"
+    assert main(["render", str(tiny_recording), "--scale", "2", "--png", str(out), "--no-progress",
+                 "--last-frame", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "weights: shipped weights egvsr/data/egvsr-sample.pt" in text
+    assert f"wrote {out}" in text
+    assert sorted(p.name for p in out.glob("*.png")) == ["frame_000000.png", "frame_000001.png"]
+
+
+def test_render_without_a_checkpoint_or_shipped_weights_is_one_line(tiny_recording, tmp_path, capsys, monkeypatch):
+    import contextlib
+
+    from egvsr.engine import weights
+
+    monkeypatch.setattr(weights, "shipped_checkpoint", lambda: contextlib.nullcontext(None))
+    assert main(["render", str(tiny_recording), "--scale", "2", "--png", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CHECKPOINT: not given, and this install has no shipped weights" in err
+
+
+def test_writing_commands_say_what_they_wrote(tiny_recording, tmp_path, capsys):
+    sample = tmp_path / "s.h5"
+    assert main(["make-sample", str(sample), "--seconds", "0.12", "--size", "24x32", "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {sample}"
+    vox = tmp_path / "v.h5"
+    assert main(["voxelize", str(sample), str(vox), "--between-frames", "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {vox}"
+
+
+def test_version_and_defaults_in_help(capsys):
+    from egvsr import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"egvsr {__version__}"
+    text = build_parser()._subparsers._group_actions[0].choices["voxelize"].format_help()
+    assert "(default: 5)" in " ".join(text.split())  # --bins
+    assert "(default: voxel)" in " ".join(text.split())  # --repr
+
+
+def _unsorted_copy(tmp_path: Path) -> Path:
+    from egvsr.events import EventStream
+    from egvsr.events.io import write_events
+
+    n = 8000
+    t = np.arange(n, dtype=np.int64) * 10
+    s = EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t, np.ones(n, np.int8), 64, 48)
+    path = write_events(tmp_path / "bad.h5", s)
+    with h5py.File(path, "r+") as f:
+        tt = f["events/t"][:]
+        tt[5001] = 5
+        f["events/t"][:] = tt
+        xx = f["events/x"][:]
+        xx[:12] = 100
+        f["events/x"][:] = xx
+    return path
+
+
+def test_info_reports_an_unsorted_file_with_stray_coordinates_and_fails(tmp_path, capsys):
+    path = _unsorted_copy(tmp_path)
+    assert main(["info", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "sorted       no (first decrease at index 5001)" in captured.out
+    assert "coordinates  12 outside 64x48" in captured.out
+    assert captured.err.count("\n") == 1 and "timestamps decrease at index 5001" in captured.err
+    assert "12 events have coordinates outside the 64x48 sensor" in captured.err
+
+
+def test_info_of_a_good_file_says_so(tiny_recording, capsys):
+    assert main(["info", str(tiny_recording)]) == 0
+    out = capsys.readouterr().out
+    assert "sorted       yes" in out and "coordinates  all inside 56x40" in out
+
+
+def test_show_keeps_gray_frames_as_stored_and_can_stretch():
+    from egvsr.plots.show import frame_for_display
+
+    mid = np.full((4, 5, 1), 128, np.uint8)
+    mid[0, 0] = 120
+    shown = frame_for_display(mid)
+    assert shown.shape == (4, 5, 3) and shown[1, 1].tolist() == [128, 128, 128]  # mid-gray stays mid-gray
+    stretched = frame_for_display(mid, stretch=True)
+    assert stretched[0, 0].tolist() == [0, 0, 0] and stretched[1, 1].tolist() == [255, 255, 255]
+    rgb = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
+    assert np.array_equal(frame_for_display(rgb), rgb)

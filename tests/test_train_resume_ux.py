@@ -1,0 +1,189 @@
+"""Resume says what it does (issue 18): it names the experiment and step, refuses a changed config
+listing the keys (unless --allow-config-change), explains a weights-only last.pt in one line,
+`train.init_from` starts from any checkpoint's weights, and Ctrl-C / SIGTERM leave a checkpoint from
+which the same command resumes bit-exactly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from egvsr.cli import main
+from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
+from egvsr.engine.config import config_differences, load_config
+
+
+@pytest.fixture(scope="module")
+def tiny_recording(tmp_path_factory) -> Path:
+    from egvsr.events.simulate import make_sample
+
+    path = tmp_path_factory.mktemp("rec") / "tiny.h5"
+    return make_sample(path, seed=3, seconds=0.5, size=(40, 56), fps=20.0, progress=False)
+
+
+def _config(tmp: Path, recording: Path, name: str, model: dict | None = None, data: dict | None = None,
+            **train) -> Path:
+    cfg = {
+        "name": name, "seed": 1, "device": "cpu", "output_root": str(tmp / "exp"),
+        "model": model or {"name": "egvsr-tiny", "options": {}},
+        "data": {"train": {"recordings": [str(recording)], "patch_size": 12, "scale_range": [1, 2], "bins": 8,
+                           **(data or {})}, "val": {}},
+        "train": {"iterations": 2, "batch_size": 2, "lr": 1e-3, "log_every": 1, "val_every": 1000,
+                  "checkpoint_every": 1000, "keep_checkpoints": 1, **train},
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_resume_names_the_experiment_and_step_and_refuses_a_changed_config(tmp_path, tiny_recording, capsys):
+    cfg = _config(tmp_path, tiny_recording, "run")
+    folder = tmp_path / "exp" / "run"
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"experiment {folder}" in out and "a new run" in out
+    assert f"wrote {folder / 'checkpoints' / 'last.pt'} (step 2)" in out
+
+    assert main(["train", str(cfg), "--no-progress", "--set", "train.lr=0.002", "--set", "seed=5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("egvsr: error: ")
+    assert "seed: 1 -> 5" in err and "train.lr: 0.001 -> 0.002" in err and "--allow-config-change" in err
+    assert yaml.safe_load((folder / "config.yaml").read_text())["train"]["lr"] == 0.001  # not overwritten
+
+    # budgets, logging and threads may change freely; more iterations is a change that must be allowed
+    assert main(["train", str(cfg), "--no-progress", "--set", "train.iterations=3", "--set", "train.log_every=2",
+                 "--allow-config-change"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {folder} from step 2" in out
+    assert "train.iterations: 2 -> 3" in out and "log_every" not in out
+    assert load_checkpoint(folder / "checkpoints" / "last.pt")["step"] == 3
+
+
+def test_config_differences_ignore_defaults_added_later_and_free_keys():
+    old = load_config(None, ["train.lr=0.001"])
+    del old["train"]["init_from"]  # a checkpoint written before the key existed
+    new = load_config(None, ["train.lr=0.001", "train.max_cpu_minutes=5", "device=cpu"])
+    assert config_differences(old, new) == []
+    assert config_differences(old, load_config(None, ["train.lr=0.01"])) == ["train.lr: 0.001 -> 0.01"]
+
+
+def test_weights_only_last_checkpoint_is_one_clear_line(tmp_path, tiny_recording, capsys):
+    cfg = _config(tmp_path, tiny_recording, "weights")
+    ck = tmp_path / "exp" / "weights" / "checkpoints" / "last.pt"
+    ck.parent.mkdir(parents=True)
+    from egvsr.models import build_model
+
+    model = build_model("egvsr-tiny")
+    save_checkpoint(ck, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict()})
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds model weights only" in err and "train.init_from" in err
+    assert "KeyError" not in err
+
+
+def test_init_from_starts_a_new_run_from_the_shipped_weights(tmp_path, tiny_recording, capsys):
+    from egvsr.engine.distributed import init_distributed
+    from egvsr.engine.loading import input_options
+    from egvsr.engine.train import Trainer
+    from egvsr.engine.weights import shipped_checkpoint
+
+    with shipped_checkpoint() as shipped:
+        if shipped is None:
+            pytest.skip("this install has no shipped weights")
+        ck = load_checkpoint(shipped)
+        copy = tmp_path / "weights.pt"
+        shutil.copyfile(shipped, copy)
+    spec = ck["model"]
+    options = {k: v for k, v in spec["config"].items() if k != "name"}
+    data = {k: v for k, v in input_options(ck).items() if k != "num_frames"}
+    for source, label in (("shipped", "shipped weights"), (str(copy), str(copy))):
+        cfg = load_config(_config(tmp_path, tiny_recording, "init", {"name": spec["name"], "options": options}, data,
+                                  init_from=source))
+        trainer = Trainer(cfg, init_distributed("cpu"), progress=False)
+        assert trainer.step == 0
+        weights = ck["ema"] if ck.get("ema") else ck["state_dict"]
+        for k, v in trainer.model.state_dict().items():
+            assert torch.equal(v, weights[k].to(v.dtype)), k
+        assert f"starting from the weights: {label}" in capsys.readouterr().out
+    wrong = load_config(_config(tmp_path, tiny_recording, "wrong", {"name": "videoinr-tiny", "options": {}},
+                                init_from="shipped"))
+    with pytest.raises(Exception, match="train.init_from: shipped weights .* holds model"):
+        Trainer(wrong, init_distributed("cpu"), progress=False)
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _rows(folder: Path) -> int:
+    log = folder / "logs" / "train.csv"
+    try:
+        return max(0, len(log.read_text().splitlines()) - 1)
+    except OSError:
+        return 0
+
+
+STEPS = 14
+CMD = [sys.executable, "-m", "egvsr", "train", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, tiny_recording) -> Path:
+    """last.pt of an uninterrupted run (the reference for both signals)."""
+    tmp = tmp_path_factory.mktemp("straight")
+    subprocess.run(CMD + [str(_config(tmp, tiny_recording, "straight", iterations=STEPS))], check=True, env=_env(),
+                   capture_output=True)
+    return tmp / "exp" / "straight" / "checkpoints" / "last.pt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_saves_a_checkpoint_and_resumes_bit_exactly(tmp_path, tiny_recording, straight_run, sig):
+    steps, cmd = STEPS, CMD
+    stopped = _config(tmp_path, tiny_recording, "stopped", iterations=steps)
+
+    folder = tmp_path / "exp" / "stopped"
+    proc = subprocess.Popen(cmd + [str(stopped)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while _rows(folder) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    at = load_checkpoint(folder / "checkpoints" / "last.pt")["step"]
+    assert 3 <= at < steps, "the run should have been stopped mid-way"
+    assert f"stopped at step {at}: wrote {folder / 'checkpoints' / 'last.pt'}; run the same command to resume" in err
+    assert not list(folder.rglob("*.egvsr-partial"))
+
+    again = subprocess.run(cmd + [str(stopped)], check=True, env=_env(), capture_output=True, text=True)
+    assert f"resuming {folder} from step {at}" in again.stdout
+    a = load_checkpoint(straight_run)
+    b = load_checkpoint(folder / "checkpoints" / "last.pt")
+    for key in ("state_dict", "optimizer"):
+        flat_a, flat_b = _tensors(a[key]), _tensors(b[key])
+        assert flat_a.keys() == flat_b.keys()
+        for k in flat_a:
+            assert torch.equal(flat_a[k], flat_b[k]), f"{key} {k} differs after resume"
+
+
+def _tensors(tree, prefix="") -> dict:
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    if isinstance(tree, dict):
+        return {k2: v2 for k, v in tree.items() for k2, v2 in _tensors(v, f"{prefix}.{k}").items()}
+    if isinstance(tree, (list, tuple)):
+        return {k2: v2 for i, v in enumerate(tree) for k2, v2 in _tensors(v, f"{prefix}[{i}]").items()}
+    return {prefix: torch.tensor(float(tree))} if isinstance(tree, (int, float)) else {}

@@ -43,7 +43,7 @@ FULL_CASES = [("65x86", (65, 86), 4.0), ("65x86", (65, 86), 6.5), ("260x346", (2
 QUICK_CASES = [("17x22", (17, 22), 4.0), ("17x22", (17, 22), 6.5), ("33x44", (33, 44), 6.5)]
 FULL_MODELS = ["bicubic", "egvsr", "egvsr-large", "videoinr"]
 LARGE_LR_PIXELS = 10_000
-# A5b of design/methods.md: the released EGVSR on a CPU (2 threads, another machine), for context.
+# docs/models.md (EGVSR options): the released EGVSR on a CPU (2 threads, another machine), for context.
 OFFICIAL_CPU_MS = {("egvsr", 4.0): 3076, ("egvsr", 6.5): 4249, ("egvsr-large", 4.0): 4807,
                    ("egvsr-large", 6.5): 5639}
 
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(row(label, big, scale, model, amp, measure(spec, with_peer), device), flush=True)
     print("\nms: medians of wall time and of process CPU time (all threads; steadier than wall time on a "
           "shared machine). speed-up = naive / ours; memory ratio = naive delta / ours delta (>1: ours smaller).")
-    print("Released EGVSR on a CPU (methods.md A5b, 2 threads, another machine): "
+    print("Released EGVSR on a CPU (docs/models.md, 2 threads, another machine): "
           + ", ".join(f"{m} x{s:g} {ms:,} ms" for (m, s), ms in OFFICIAL_CPU_MS.items()))
     return 0
 

@@ -128,7 +128,7 @@ def test_patch_too_large_for_scale():
 def test_lr_size_and_query_grid():
     assert lr_size_for_frame(260, 346, 4.0) == (65, 86)
     assert hr_size(65, 86, 4.0) == (260, 344)
-    assert hr_size(65, 86, 6.5) == (422, 559)  # methods.md A4
+    assert hr_size(65, 86, 6.5) == (422, 559)  # docs/models.md: 422x559 at x6.5
     g = query_grid(2, 4)
     assert g.shape == (2, 4, 2)
     np.testing.assert_allclose(g[:, 0, 0], [-0.5, 0.5])

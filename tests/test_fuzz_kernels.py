@@ -166,7 +166,7 @@ def test_millions_of_events_in_one_pixel_at_one_timestamp(kind):
 
 
 @pytest.mark.xfail(strict=True, reason="voxel bins accumulate in float32: millions of fractional weights "
-                   "in one cell drift by about 2% (counts are exact up to 2**24); see the reliability report")
+                   "in one cell drift by about 2% (counts are exact up to 2**24); see docs/representations.md")
 def test_voxel_weights_of_millions_of_events_in_one_pixel_sum_exactly():
     n = 3_000_000
     z = np.zeros(n, np.uint16)

@@ -1,6 +1,6 @@
 """Evaluation protocols: which channel, which border crop, and how ground truth meets the output size.
 
-Published event-VSR numbers differ in all three (landscape.md §5), so every table we print names its protocol.
+Published event-VSR numbers differ in all three (docs/training.md, Evaluation), so every table we print names its protocol.
 - `egvsr`: EGVSR's released code: RGB, whole frame, ground truth bicubic-resized to the output size.
 - `evtexture`: EvTexture's CED protocol: RGB, 8-pixel border excluded, output compared at the HR crop size.
 - `videoinr`: C-STVSR convention: Y channel (BT.601), no crop.

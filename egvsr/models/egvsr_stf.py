@@ -3,7 +3,7 @@
 Frames (B, K, 3, h, w) and events (B, M, P, h, w) each get a 3x3 head, a shallow LCB, a shared
 transformer fusion added back to both branches, a deep LCB, and a final fusion whose 1x1 projection
 is reshaped into a volume (B, T, C, h, w): C = inr_channels features at T = time_bins times spread
-corner-aligned over the window (T = 3: at -1, 0, +1). There is no 3-D convolution (methods.md A2).
+corner-aligned over the window (T = 3: at -1, 0, +1). There is no 3-D convolution (docs/models.md, EGVSR options).
 `official=True` builds the released blocks and attention exactly (see blocks_lcb, fusion_transformer).
 """
 

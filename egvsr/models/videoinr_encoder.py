@@ -1,4 +1,4 @@
-"""VideoINR encoder (Zooming-SlowMo style, methods.md B1), with the deformable conv in plain PyTorch.
+"""VideoINR encoder (Zooming-SlowMo style, docs/models.md#videoinr), with the deformable conv in plain PyTorch.
 
 Two frames -> per-frame features (conv + residual blocks) -> 3-level pyramid -> PCD alignment in both
 directions synthesizes a middle feature -> bidirectional deformable ConvLSTM over [F0, Fmid, F1]

@@ -1,4 +1,4 @@
-"""Reader for EGVSR's CED folders (yunfanLu/INR-Event-VSR extraction; design/events.md §1d).
+"""Reader for EGVSR's CED folders (yunfanLu/INR-Event-VSR extraction; docs/io.md, Supported layouts).
 
 A folder of `<ros_ns>.png` colour frames and `<ros_ns>.npy` event packets, each an (N, 4) float64
 array of `[t_ns, x, y, p]` with p in {0, 1}; names are integer nanoseconds and sort into one

@@ -1,4 +1,4 @@
-"""Reader for DSEC `events.h5` (design/events.md §1b).
+"""Reader for DSEC `events.h5` (docs/io.md, Supported layouts).
 
 `events/x, y` uint16, `events/t` uint32 µs **relative to** the scalar `t_offset` (int64 µs),
 `events/p` uint8 0/1, and `ms_to_idx[k]` = first event with t_rel >= 1000 k. The event arrays are

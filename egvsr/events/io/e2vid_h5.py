@@ -1,4 +1,4 @@
-"""Reader for the E2VID / event_utils HDF5 layout ("Monash" packager, design/events.md §1a).
+"""Reader for the E2VID / event_utils HDF5 layout ("Monash" packager; docs/io.md, Supported layouts).
 
 `events/xs, ys` int16, `events/ts` float64 **seconds**, `events/ps` bool (True = ON); frames in
 `images/image%09d` with a `timestamp` attribute (seconds) and `type` "greyscale" or "color_bgr".

@@ -276,8 +276,8 @@ def _run_eval(a) -> None:
 
     opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), protocol=a.protocol,
                         scales=a.scales, queries=a.queries)
-    print(f"protocol {opts['protocol']}, scales {' '.join(f'{float(s):g}' for s in opts['scales'])}, "
-          f"queries {opts['queries']}")
+    scales = opts["scales"] if isinstance(opts["scales"], (list, tuple)) else [opts["scales"]]
+    print(f"protocol {opts['protocol']}, scales {' '.join(f'{s:g}' if isinstance(s, (int, float)) else str(s) for s in scales)}, queries {opts['queries']}")
     evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
                         with_bicubic=not a.no_bicubic, progress=_progress(a))

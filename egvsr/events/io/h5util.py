@@ -11,7 +11,9 @@ import contextlib
 import errno
 import mmap
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -375,6 +377,35 @@ def output_error(out: Path, exc: OSError) -> OutputError:
                        "free some space or choose another path")
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP are held inside the block and raised when it ends.
+
+    Why: HDF5 calls back into `GuardedFile` (Python) for every read and write of an output; a signal
+    handler's exception raised there would reach HDF5 as a failed I/O and crash the process. Used around
+    the output's HDF5 calls made in the main thread; the writes of a background thread need nothing."""
+    from egvsr.process import HANDLED, Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in HANDLED}
+    for sig in HANDLED:
+        signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            handler = previous[held[0]]
+            if callable(handler):
+                handler(held[0], None)  # the process's own reaction (egvsr's: raise Terminated)
+            elif handler == signal.SIG_DFL:
+                raise Terminated(held[0]) if held[0] != signal.SIGINT else KeyboardInterrupt
+
+
 def check_written(f: h5py.File, out: Path) -> None:
     """Raise the `OutputError` of the first failed write to `f` (opened by `h5_output`), if any.
 
@@ -391,7 +422,8 @@ def open_output(tmp: Path, out: Path) -> h5py.File:
     except OSError as exc:
         raise output_error(out, exc) from None
     try:
-        f = h5py.File(guard, "w")
+        with signals_deferred():
+            f = h5py.File(guard, "w")
     except BaseException:
         guard.close()
         raise
@@ -403,9 +435,10 @@ def close_output(f: h5py.File, out: Path, keep: bool = True) -> None:
     """Close `f` (and its file); with `keep`, raise the error of any write that failed."""
     guard = getattr(f, "egvsr_guard", None)
     try:
-        if keep:
-            f.flush()
-        f.close()
+        with signals_deferred():
+            if keep:
+                f.flush()
+            f.close()
     finally:
         if guard is not None:
             guard.close()

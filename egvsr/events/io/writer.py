@@ -78,15 +78,16 @@ class EventWriter:
         tmp = self._ctx.__enter__()
         try:
             self._f = h5util.open_output(tmp, self.path)
-            ev = self._f.create_group("events")
-            for k, dtype in _DTYPES.items():
+            with h5util.signals_deferred():  # (see h5util.signals_deferred: HDF5 calls back into Python)
+                ev = self._f.create_group("events")
+                for k, dtype in _DTYPES.items():
+                    ev.create_dataset(
+                        k, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(self._chunk,),
+                        **self._compression,
+                    )
                 ev.create_dataset(
-                    k, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(self._chunk,),
-                    **self._compression,
+                    "ms_to_idx", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(1 << 14,)
                 )
-            ev.create_dataset(
-                "ms_to_idx", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(1 << 14,)
-            )
         except BaseException as exc:
             self._abort(exc)
             raise
@@ -97,7 +98,8 @@ class EventWriter:
             self._abort(ev)
             return False
         try:
-            self._finalize()
+            with h5util.signals_deferred():
+                self._finalize()
             h5util.close_output(self._f, self.path)  # a failed write (full disk): one OutputError
         except BaseException as exc:
             self._abort(exc)
@@ -169,6 +171,11 @@ class EventWriter:
             self._pending_n = len(s) - whole
 
     def _write(self, s: EventStream) -> None:
+        with h5util.signals_deferred():
+            self._write_block(s)
+        h5util.check_written(self._f, self.path)  # a full disk stops the conversion here
+
+    def _write_block(self, s: EventStream) -> None:
         ev = self._f["events"]
         n0, n1 = self._written, self._written + len(s)
         for k in _DTYPES:
@@ -177,7 +184,6 @@ class EventWriter:
             ds[n0:n1] = getattr(s, k)
         self._index_block(s.t, n0)
         self._written = n1
-        h5util.check_written(self._f, self.path)  # a full disk stops the conversion here
 
     def _index_block(self, t: np.ndarray, offset: int) -> None:
         """Append ms_to_idx entries for every millisecond boundary up to this block's last event."""
@@ -237,6 +243,11 @@ class EventWriter:
         self._frames("gt", frames)
 
     def _frames(self, group: str, frames: Frames) -> None:
+        with h5util.signals_deferred():
+            self._frames_block(group, frames)
+        h5util.check_written(self._f, self.path)
+
+    def _frames_block(self, group: str, frames: Frames) -> None:
         f = self._require_open()
         if not isinstance(frames, Frames):
             raise ConfigError(f"{self.path}: {group} expects a Frames object, got {type(frames).__name__}")
@@ -273,7 +284,6 @@ class EventWriter:
         times.resize((n1,))
         times[n0:n1] = frames.t
         self._frame_last[group] = int(frames.t[-1])
-        h5util.check_written(f, self.path)
 
 
 def write_events(

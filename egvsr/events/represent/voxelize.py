@@ -300,11 +300,12 @@ def voxelize_file(
         }
         with numba_threads(nthreads), atomic_output(dst, overwrite) as tmp:
             with h5util.h5_output(tmp, dst) as f:
-                f.attrs.update(attrs)
-                f.create_dataset("t_start", data=starts)
-                f.create_dataset("t_end", data=ends)
-                dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
-                                        chunks=(1, *shape) if len(starts) else None)
+                with h5util.signals_deferred():  # (HDF5 calls back into Python: see h5util)
+                    f.attrs.update(attrs)
+                    f.create_dataset("t_start", data=starts)
+                    f.create_dataset("t_end", data=ends)
+                    dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
+                                            chunks=(1, *shape) if len(starts) else None)
                 _stream(source, dset, kind, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst

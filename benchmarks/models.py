@@ -1,23 +1,26 @@
-"""Speed and peak memory of every model, beside an official-style ("naive") run of the same weights.
+"""Speed and peak memory of every model, beside an official-style peer at the same size.
 
     .venv/bin/python benchmarks/models.py            # CED sizes: 65x86 -> x4, x6.5; 260x346 -> x6.5
     .venv/bin/python benchmarks/models.py --quick    # small smoke run
+    .venv/bin/python benchmarks/models.py --models egvsr,egvsr-large --threads 2 --repeats 7
 
-Time: ours and the naive peer are built in one process with the same weights and called alternately
-(so both see the same load on a shared machine): median wall time of `--repeats` calls per output frame
-and median of the process CPU time (`time.process_time`, all threads: steadier than wall time on a
-shared machine), after a warm-up call on a tiny input and one at full size. torch uses all cores
-(`torch.set_num_threads(os.cpu_count())`), batch 1, one query time (`--times` for more). On the large
-case (260x346 LR) each variant is called once, in its memory run.
+Time: ours and the peer are built in one process and called alternately (A B A B, so both see the same
+load on a shared machine): median wall time of `--repeats` calls per output frame, the median and range
+of the per-pair ratios, the median of the process CPU time (`time.process_time`, all threads) and the
+1-minute load average, after a warm-up call on a tiny input and one at full size. torch uses
+`--threads` (default all cores), batch 1, one query time (`--times` for more). On the large case
+(260x346 LR) each variant is called once, in its memory run.
 Memory: each variant runs once more in a fresh subprocess; "peak" is its `ru_maxrss` (torch's CPU
 allocations are invisible to tracemalloc) and "delta" is that peak minus the resident memory after the
 model and inputs were built, i.e. what the call itself needed, output included. On CUDA:
 `torch.cuda.max_memory_allocated`, with and without AMP (`torch.autocast`, float16).
 
-Peers (same weights):
-  egvsr*   "naive": the official cost structure: TF as 2N+1 full-resolution trilinear grid_samples
-           (`tf_mode="naive"`), attention with explicit score matrices (`attention="math"`), the
-           whole frame decoded at once (`forward` under no_grad).
+Peers:
+  egvsr*   the official-compatible mode (`egvsr-official`) at the same size (n_feats, widths, bins),
+           computed as the authors' code computes it: TF as 2N+1 full-resolution trilinear grid_samples
+           (`tf_mode="naive"`), attention with explicit score matrices (`attention="math"`), nn.Fold
+           summing, the whole frame decoded at once (`forward` under no_grad). It stands in for the
+           released code (same numbers, tests/test_official_egvsr.py); same input and output sizes.
   videoinr "naive": the official decoding: the full-resolution spatial feature map materialized and
            warped with grid_sample (`reference_forward`); skipped where it would need > --peer-max-gb.
   bicubic  `F.interpolate(mode="bicubic")` of the nearest frame.
@@ -48,8 +51,16 @@ OFFICIAL_CPU_MS = {("egvsr", 4.0): 3076, ("egvsr", 6.5): 4249, ("egvsr-large", 4
                    ("egvsr-large", 6.5): 5639}
 
 
+def official_config(config: dict) -> dict:
+    """The official-compatible mode at the size of our EGVSR `config`, computed as the authors' code
+    computes it: naive TF (2N+1 full-resolution 3-D samples), score-matrix attention, summed fold."""
+    keep = {k: v for k, v in config.items() if k not in ("name", "event_norm", "ignore_events")}
+    return {**keep, "name": "egvsr-official", "fold": "sum", "attention": "math", "tf_mode": "naive",
+            "output_activation": "relu", "residual_bicubic": False, "local_ensemble": False}
+
+
 def setup(spec: dict):
-    """Models (ours and the naive peer, same weights), inputs and a `call(variant)` for one spec."""
+    """Models (ours and its peer), inputs and a `call(variant)` for one spec."""
     import torch
     import torch.nn.functional as F
 
@@ -61,8 +72,7 @@ def setup(spec: dict):
     ours = build_model(spec["model"]).eval().to(device)
     naive = ours
     if spec["model"].startswith("egvsr"):
-        naive = build_model(dict(ours.config, tf_mode="naive", attention="math")).eval().to(device)
-        naive.load_state_dict(ours.state_dict())
+        naive = build_model(official_config(ours.config)).eval().to(device)
     h, w = spec["lr"]
     out_size = (math.floor(spec["scale"] * h), math.floor(spec["scale"] * w))
     k = ours.num_frames or 2
@@ -108,10 +118,14 @@ def time_worker(spec: dict) -> dict:
     first = max(call(v)[0] for v in variants)
     repeats = min(spec["repeats"], 3) if first > 10_000 else spec["repeats"]
     runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
-    for _ in range(repeats):
+    ratios, loads = [], []
+    for _ in range(repeats):  # A B A B: both variants see the same load
         for v in variants:
             runs[v].append(call(v))
-    return {"runs": runs}
+        if len(variants) == 2:
+            ratios.append(runs[variants[1]][-1][0] / runs[variants[0]][-1][0])
+        loads.append(os.getloadavg()[0])
+    return {"runs": runs, "ratios": ratios, "loads": loads}
 
 
 def memory_worker(spec: dict) -> dict:
@@ -161,6 +175,7 @@ def measure(spec: dict, with_peer: bool) -> dict[str, dict]:
             results[v] = {"error": timing["error"]}
         elif "error" not in results[v]:
             results[v]["runs"] = timing["runs"][v]
+    results["ratios"], results["loads"] = timing.get("ratios", []), timing.get("loads", [])
     return results
 
 
@@ -183,11 +198,14 @@ def row(label: str, big: tuple[int, int], scale: float, model: str, amp: bool, r
 
     ratio = mratio = "-"
     if "error" not in ours and "error" not in peer:
-        ratio = f"{med(peer, 0) / med(ours, 0):.2f}x ({med(peer, 1) / med(ours, 1):.2f}x)"
+        pairs = res.get("ratios") or [med(peer, 0) / med(ours, 0)]
+        ratio = (f"{statistics.median(pairs):.2f}x [{min(pairs):.2f}-{max(pairs):.2f}] "
+                 f"({med(peer, 1) / med(ours, 1):.2f}x)")
         d_ours, d_peer = ours[key] - ours[base], peer[key] - peer[base]
         mratio = f"{d_peer / d_ours:.2f}x" if min(d_ours, d_peer) >= 5 else "- (< 5 MB)"
+    loads = res.get("loads") or [float("nan")]
     return (f"| {label} -> {big[0]}x{big[1]} (x{scale:g}) | {model} | {'yes' if amp else 'no'} | {ms(ours)} | "
-            f"{mem(ours)} | {ms(peer)} | {mem(peer)} | {ratio} | {mratio} |")
+            f"{mem(ours)} | {ms(peer)} | {mem(peer)} | {ratio} | {mratio} | {min(loads):.1f}-{max(loads):.1f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     for device in devices:
         print(f"\n## {device}" + (" (AMP = torch.autocast float16)" if device == "cuda" else ""))
         head = ("| LR -> out | model | AMP | ours ms/frame wall (CPU) | ours peak MB (delta) | "
-                "naive ms/frame wall (CPU) | naive peak MB (delta) | speed-up wall (CPU) | memory ratio |")
+                "peer ms/frame wall (CPU) | peer peak MB (delta) | speed-up wall [range] (CPU) | memory ratio | "
+                "load avg |")
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         for label, lr, scale in cases:
@@ -232,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                     with_peer = not a.no_peers and not peer_too_big(model, big, a.peer_max_gb)
                     print(row(label, big, scale, model, amp, measure(spec, with_peer), device), flush=True)
     print("\nms: medians of wall time and of process CPU time (all threads; steadier than wall time on a "
-          "shared machine). speed-up = naive / ours; memory ratio = naive delta / ours delta (>1: ours smaller).")
+          "shared machine). speed-up = peer / ours: median [range] of the ratios of interleaved pairs (A B A B, "
+          "one process); memory ratio = peer delta / ours delta (>1: ours smaller); load avg = 1-minute load "
+          "average during the timed calls.")
     print("Released EGVSR on a CPU (docs/models.md, 2 threads, another machine): "
           + ", ".join(f"{m} x{s:g} {ms:,} ms" for (m, s), ms in OFFICIAL_CPU_MS.items()))
     return 0

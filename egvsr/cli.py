@@ -498,11 +498,12 @@ def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> in
 def console_main() -> int:
     """Entry point of the `egvsr` console script and of `python -m egvsr`: signals unwind like Ctrl-C,
     unforeseen OS errors are one line, and the exit is quiet (egvsr.process). OpenMP workers wait
-    passively (egvsr.threads), set here before any command imports torch or numba."""
+    passively and training on a loaded machine uses one torch thread (egvsr.threads), set here before
+    any command imports torch or numba."""
     from egvsr.process import run_console
     from egvsr.threads import configure_process_environment
 
-    configure_process_environment()
+    configure_process_environment(argv=sys.argv[1:])
     return run_console(main)
 
 

@@ -7,14 +7,15 @@ shared 2-core machine, `egvsr render` 2.4x, `train` about 5x and `simulate` up t
 
 The OpenMP runtime reads these variables once, when it starts (at `import torch`, or numba's first
 parallel kernel), so the console entry point calls `configure_process_environment()` before anything
-imports torch or numba. A value the user set is kept. Importing the `egvsr` library sets nothing:
+imports torch or numba. A value the user set is kept. torch's thread count stays torch's default
+(all cores) except for training started on a loaded machine (`torch_threads`). Importing the `egvsr` library sets nothing:
 library users set the variables themselves (docs/render.md, "Threads").
 """
 
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from typing import MutableMapping, Sequence
 
 # variable -> value: passive waiting for the GNU (libgomp, torch's and numba's on Linux wheels) and the
 # Intel/LLVM OpenMP runtimes (KMP_BLOCKTIME: ms a worker spins before sleeping; MKL under Intel OpenMP)
@@ -24,18 +25,46 @@ PROCESS_ENVIRONMENT = {
 }
 
 
-def configure_process_environment(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Set `PROCESS_ENVIRONMENT` where `environ` (default `os.environ`) has no value; returns what was set.
+# commands whose torch work is many small parallel regions (training steps on small patches): when the
+# other processes' load already fills the cores, one thread measured 1.7x faster than two
+# (benchmarks/threads.py); render and eval work on whole frames and keep all cores (1.3x faster with two)
+ONE_THREAD_UNDER_LOAD = ("train",)
 
-    A user who chose OMP_WAIT_POLICY keeps that choice for every runtime (nothing is set then). Call it
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (the first argument that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def torch_threads(command: str | None, cores: int, load: float) -> int | None:
+    """torch threads for `command` given the 1-minute load average, or None for torch's default."""
+    if command in ONE_THREAD_UNDER_LOAD and cores > 1 and load >= cores:
+        return 1
+    return None
+
+
+def configure_process_environment(environ: MutableMapping[str, str] | None = None,
+                                  argv: Sequence[str] = ()) -> dict[str, str]:
+    """Set `PROCESS_ENVIRONMENT` where `environ` (default `os.environ`) has no value, and one torch
+    thread (OMP_NUM_THREADS=1) for a `train` command started on a loaded machine; returns what was set.
+
+    A user who chose OMP_WAIT_POLICY keeps that choice for every runtime, and one who set
+    OMP_NUM_THREADS or MKL_NUM_THREADS keeps that (`train.threads` in a config also wins). Call it
     before torch or numba is imported: later the runtimes have already read their settings.
     """
     env = os.environ if environ is None else environ
     done: dict[str, str] = {}
-    if "OMP_WAIT_POLICY" in env:
-        return done
-    for key, value in PROCESS_ENVIRONMENT.items():
-        if key not in env:
-            env[key] = value
-            done[key] = value
+    if "OMP_WAIT_POLICY" not in env:
+        for key, value in PROCESS_ENVIRONMENT.items():
+            if key not in env:
+                env[key] = value
+                done[key] = value
+    if not ({"OMP_NUM_THREADS", "MKL_NUM_THREADS"} & set(env)):
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not available on this system
+            load = 0.0
+        n = torch_threads(command_of(argv), os.cpu_count() or 1, load)
+        if n is not None:
+            env["OMP_NUM_THREADS"] = done["OMP_NUM_THREADS"] = str(n)
     return done

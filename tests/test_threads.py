@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")
+KEYS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 # replaces egvsr.cli.main with a probe that reports the environment and whether torch/numba were loaded
 PROBE = """
@@ -71,3 +71,27 @@ def test_configure_returns_what_it_set() -> None:
     assert configure_process_environment(env) == {"OMP_WAIT_POLICY": "PASSIVE"}
     assert env == {"KMP_BLOCKTIME": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     assert configure_process_environment({"OMP_WAIT_POLICY": "ACTIVE"}) == {}
+
+
+def test_train_on_a_loaded_machine_gets_one_torch_thread() -> None:
+    from egvsr.threads import command_of, configure_process_environment, torch_threads
+
+    assert command_of(["--no-progress", "train", "cfg.yaml"]) == "train"
+    assert command_of([]) is None
+    assert torch_threads("train", 2, 3.5) == 1
+    assert torch_threads("train", 2, 0.5) is None  # an idle machine keeps torch's default
+    assert torch_threads("render", 2, 9.0) is None
+    assert torch_threads("train", 1, 9.0) is None
+    env: dict[str, str] = {"MKL_NUM_THREADS": "2"}
+    assert "OMP_NUM_THREADS" not in configure_process_environment(env, ["train", "x.yaml"])  # the user's count wins
+
+
+def test_console_train_sets_the_thread_count_before_torch(monkeypatch) -> None:
+    import egvsr.threads
+
+    monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+    monkeypatch.setattr(egvsr.threads.os, "cpu_count", lambda: 2)
+    env: dict[str, str] = {}
+    done = egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])
+    assert env["OMP_NUM_THREADS"] == done["OMP_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment({}, ["render", "a", "b"])

@@ -1,0 +1,185 @@
+"""`egvsr render` end to end, before and after a change: interleaved runs, same output checked.
+
+    .venv/bin/python benchmarks/render.py --before /path/to/old/checkout [--repeats 3] [--frames 2]
+    .venv/bin/python benchmarks/render.py --stages            # where the time goes (this checkout)
+
+A 346x260 sample recording (`make_sample`, 0.32 s at 25 fps) is rendered at x6.5 (2249x1690 output)
+to a PNG folder by `python -m egvsr render`, called directly as a user would, for the shipped
+`egvsr-sample.pt` (egvsr-tiny) and an `egvsr` (paper size) checkpoint with random weights (the
+residual head perturbed so the network's output counts). Variants, called in turn (A B C A B C ...)
+so they share the machine's load:
+  before          the old checkout, environment as the user's (no OpenMP settings)
+  before+passive  the old checkout with OMP_WAIT_POLICY=PASSIVE (what `scripts/*.sh` did)
+  after           this checkout
+Reported: median seconds per output frame of the whole command (start-up included) and of the
+render itself (the command's own "in X s" line), the 1-minute load average, and the largest uint8
+difference of the frames between before and after. `--stages` profiles one render of this checkout
+in-process (cProfile, main thread: the writer thread's encoding shows as the time spent waiting for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+STAGES = {  # label: (file suffix, function name) of the functions whose cumulative time is a stage
+    "inputs (frames, event tensor)": ("render_input.py", "window"),
+    "encoder": ("egvsr.py", "encode"),
+    "per-time LR work": ("egvsr.py", "prepare_time"),
+    "decoding": ("egvsr.py", "decode_rows|decode"),
+    "to uint8": ("render_video.py", "to_uint8"),
+    "PNG writing (main thread)": ("render_video.py", "write|close|__exit__"),
+}
+
+
+def make_inputs(folder: Path) -> dict[str, Path]:
+    """The sample recording and the two checkpoints."""
+    import torch
+
+    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.events.simulate import make_sample
+    from egvsr.models import build_model
+
+    rec = folder / "sample.h5"
+    make_sample(rec, seed=0, seconds=0.32, size=(260, 346), fps=25.0, progress=False)
+    torch.manual_seed(0)
+    model = build_model("egvsr")
+    with torch.no_grad():
+        for p in model.stir.decoder[-1].parameters():
+            p.normal_(0, 0.02)
+    paper = folder / "egvsr.pt"
+    save_checkpoint(paper, {"model": {"name": "egvsr", "config": model.config}, "state_dict": model.state_dict(),
+                            "ema": None, "experiment": {}})
+    return {"recording": rec, "egvsr-tiny (shipped)": ROOT / "egvsr" / "data" / "egvsr-sample.pt",
+            "egvsr (paper size)": paper}
+
+
+def run_cli(tree: Path, env_extra: dict, rec: Path, ckpt: Path, out: Path, frames: int, scale: float) -> tuple[float, float]:
+    """(whole command seconds, render seconds from its log line) of one `python -m egvsr render`."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(env_extra, PYTHONPATH=str(tree))
+    cmd = [sys.executable, "-m", "egvsr", "render", str(rec), str(ckpt), "--scale", str(scale),
+           "--first-frame", "0", "--last-frame", str(frames - 1), "--png", str(out), "--overwrite", "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    m = re.search(r"frames of \S+ in ([\d.]+) s", proc.stdout)
+    return wall, float(m.group(1)) if m else float("nan")
+
+
+def frame_difference(a: Path, b: Path) -> tuple[int, float]:
+    """Largest uint8 difference and share of differing values between two PNG folders."""
+    import cv2
+    import numpy as np
+
+    worst, differ, total = 0, 0, 0
+    for fa in sorted(a.glob("frame_*.png")):
+        x = cv2.imread(str(fa)).astype(np.int16)
+        y = cv2.imread(str(b / fa.name)).astype(np.int16)
+        d = np.abs(x - y)
+        worst, differ, total = max(worst, int(d.max())), differ + int((d > 0).sum()), total + d.size
+    return worst, differ / max(total, 1)
+
+
+def stages_worker(rec: str, ckpt: str, frames: int, scale: float) -> dict:
+    """cProfile one in-process render; cumulative seconds per stage."""
+    import cProfile
+    import pstats
+
+    from egvsr.engine.render import render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        render(rec, ckpt, scale=scale, first_frame=0, last_frame=frames - 1, png=Path(tmp) / "out",
+               progress=False, log=None)
+        prof.disable()
+        total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    out = {"total": total}
+    for label, (suffix, names) in STAGES.items():
+        pattern = re.compile(f"^({names})$")
+        out[label] = sum(v[3] for (f, _, n), v in stats.items() if f.endswith(suffix) and pattern.match(n)
+                         and not any(c[0].endswith(suffix) and pattern.match(c[2]) for c in v[4]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--before", type=Path, help="an old checkout to compare with (e.g. from git archive)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=2, help="output frames per render (input frames 0..N-1)")
+    ap.add_argument("--scale", type=float, default=6.5)
+    ap.add_argument("--models", default="egvsr-tiny (shipped),egvsr (paper size)")
+    ap.add_argument("--stages", action="store_true", help="profile where the time goes in this checkout")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        print(json.dumps(stages_worker(**json.loads(a.worker))))
+        return 0
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = make_inputs(folder)
+        models = a.models.split(",")
+        print(f"{os.cpu_count()} cores, x{a.scale:g} of 346x260, {a.frames} output frames per render, "
+              f"load average at start {os.getloadavg()[0]:.1f}")
+        if a.stages:
+            print("\n| model | " + " | ".join(STAGES) + " | total s |")
+            print("|---|" + "---|" * (len(STAGES) + 1))
+            trees = [("after", ROOT)] + ([("before", a.before)] if a.before else [])
+            for name in models:
+                for label, tree in trees:
+                    spec = dict(rec=str(inputs["recording"]), ckpt=str(inputs[name]), frames=a.frames, scale=a.scale)
+                    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+                    env.update(PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE")
+                    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
+                                          capture_output=True, text=True, cwd=tree)
+                    if proc.returncode:
+                        raise SystemExit(proc.stderr[-2000:])
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    print(f"| {name}, {label} | " + " | ".join(f"{r[k]:.2f}" for k in STAGES)
+                          + f" | {r['total']:.2f} |", flush=True)
+            return 0
+        variants = [("after", ROOT, {})]
+        if a.before:
+            variants = [("before", a.before, {}), ("before+passive", a.before, {"OMP_WAIT_POLICY": "PASSIVE"})] + variants
+        print("\n| model | variant | s/frame, whole command | s/frame, render | speed-up (command) | load avg |")
+        print("|---|---|---|---|---|---|")
+        for name in models:
+            runs: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
+            loads = []
+            for _ in range(a.repeats):
+                for label, tree, env in variants:
+                    runs[label].append(run_cli(tree, env, inputs["recording"], inputs[name], folder / label,
+                                               a.frames, a.scale))
+                loads.append(os.getloadavg()[0])
+            first = variants[0][0]
+            base = statistics.median(w for w, _ in runs[first])
+            for label, _, _ in variants:
+                wall = statistics.median(w for w, _ in runs[label])
+                inner = statistics.median(r for _, r in runs[label])
+                print(f"| {name} | {label} | {wall / a.frames:.2f} | {inner / a.frames:.2f} | "
+                      f"{base / wall:.2f}x | {min(loads):.1f}-{max(loads):.1f} |", flush=True)
+            if a.before:
+                worst, share = frame_difference(folder / "before", folder / "after")
+                print(f"| {name} | before vs after frames | max uint8 difference {worst}, "
+                      f"{share:.2e} of values differ | | | |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/models.py            # CED sizes: 65x86 -> x4, x6.5; 260x346 -> x6.5
     .venv/bin/python benchmarks/models.py --quick    # small smoke run
-    .venv/bin/python benchmarks/models.py --models egvsr,egvsr-large --threads 2 --repeats 7
+    .venv/bin/python benchmarks/models.py --models egvsr,egvsr-large --threads 2 --repeats 7 --small-only
 
 Time: ours and the peer are built in one process and called alternately (A B A B, so both see the same
 load on a shared machine): median wall time of `--repeats` calls per output frame, the median and range
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--peer-max-gb", type=float, default=6.0, help="skip naive peers estimated above this")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--small-only", action="store_true", help="only the 65x86 cases (the issue-20 comparison)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -228,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     cases = QUICK_CASES if a.quick else FULL_CASES
+    if a.small_only:
+        cases = cases[:2]
     models = a.models.split(",") if a.models else FULL_MODELS
     repeats = a.repeats or (2 if a.quick else 3)
     devices = ["cpu"]

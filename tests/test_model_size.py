@@ -64,7 +64,8 @@ def test_random_videoinr_options_are_counted_exactly(data):
     widths = st.lists(st.integers(1, 12), min_size=1, max_size=3)
     options = dict(nf=groups * data.draw(st.integers(1, 5)), groups=groups, front_blocks=data.draw(st.integers(0, 2)),
                    back_blocks=data.draw(st.integers(0, 3)), spatial_hidden=data.draw(widths),
-                   spatial_out=data.draw(st.integers(1, 9)), flow_hidden=data.draw(widths), rgb_hidden=data.draw(widths))
+                   spatial_out=data.draw(st.integers(1, 9)), flow_hidden=data.draw(widths),
+                   rgb_hidden=data.draw(widths))
     assert estimated("videoinr-tiny", **options) == built("videoinr-tiny", **options)
 
 

@@ -293,7 +293,8 @@ def bomb_checkpoints(tmp_path_factory) -> dict[str, Path]:
     for name, change in (("deep", {"lcb_depth": 100000}), ("wide", {"n_feats": 200000, "heads": 1})):
         state = load_checkpoint(ck)
         state["model"]["config"].update(change)
-        out[name] = save_checkpoint(d / f"{name}.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+        kept = {k: v for k, v in state.items() if k not in ("format", "version")}
+        out[name] = save_checkpoint(d / f"{name}.pt", kept)
     ck.unlink()
     return out
 

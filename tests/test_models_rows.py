@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from egvsr.models import build_model
-from egvsr.models.fusion_transformer import fold_sum
+from egvsr.models.fusion_transformer import PatchTransformer, fold_tokens
 from egvsr.models.rows import mlp_channels_first, sample_rows
 from egvsr.models.sampling import pixel_coords, sample_points
 
@@ -30,9 +30,21 @@ def test_mlp_channels_first_matches_linear_layers() -> None:
     torch.testing.assert_close(mlp_channels_first(mlp, x.transpose(1, 2).contiguous()), mlp(x).transpose(1, 2))
 
 
-def test_fold_sum_is_fold() -> None:
-    y = torch.randn(2, 4 * 9, 7 * 5)
-    assert torch.equal(fold_sum(y, 7, 5, 3), F.fold(y, (7, 5), 3, padding=1))
+def test_fold_tokens_is_fold() -> None:
+    y = torch.randn(2, 7 * 5, 4 * 9)
+    assert torch.equal(fold_tokens(y, 7, 5, 3), F.fold(y.transpose(1, 2), (7, 5), 3, padding=1))
+
+
+def test_patch_transformer_fast_path_is_the_windowed_original() -> None:
+    torch.manual_seed(0)
+    pt = PatchTransformer(8, heads=2, window_tokens=40, fold="sum").eval()
+    x = torch.randn(2, 8, 13, 17)
+    with torch.no_grad():
+        tokens = F.unfold(x, 3, padding=1).transpose(1, 2)
+        parts = tokens.tensor_split(pt.windows(tokens.shape[1]), dim=1)
+        want = torch.cat([pt.layers(p) for p in parts], dim=1).transpose(1, 2)
+        want = F.fold(want, (13, 17), 3, padding=1)
+        torch.testing.assert_close(pt(x), want, atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("options", [{}, {"polarities": 1, "output_activation": "none"}])

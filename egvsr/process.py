@@ -48,13 +48,16 @@ def _unraisable(hook):
 
 
 def install_signal_handlers() -> None:
-    """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op)."""
+    """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op). SIGXFSZ is ignored, so a
+    write past `ulimit -f` fails with EFBIG and gets the one-line output error instead of killing us."""
     sys.unraisablehook = _unraisable(sys.unraisablehook)
-    for sig in HANDLED:
-        try:
+    try:
+        if hasattr(signal, "SIGXFSZ"):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        for sig in HANDLED:
             signal.signal(sig, _raise_terminated)
-        except (ValueError, OSError):  # not the main thread, or not allowed here
-            return
+    except (ValueError, OSError):  # not the main thread, or not allowed here
+        return
 
 
 def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:

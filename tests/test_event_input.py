@@ -89,3 +89,57 @@ def test_old_checkpoints_keep_raw_events():
     o = build_model("egvsr-tiny").options
     assert o.event_norm == "none" and o.ignore_events is False
     assert np.isfinite(_model().num_parameters())
+
+
+@pytest.fixture(scope="module")
+def gray_clip(tmp_path_factory):
+    from egvsr.datasets.synthetic import render_clip
+
+    return render_clip(tmp_path_factory.mktemp("gray") / "gray.h5", 0, "val", 1, (48, 64),
+                       sensor_override={"gray": True})
+
+
+def test_shipped_weights_render_a_gray_recording_gray(gray_clip, tmp_path):
+    """End to end through `egvsr render` with the shipped weights: every written frame is gray."""
+    import cv2
+
+    from egvsr.cli import main
+
+    out = tmp_path / "png"
+    assert main(["render", str(gray_clip), "--scale", "2", "--png", str(out), "--no-progress"]) == 0
+    pngs = sorted(out.glob("*.png"))
+    assert pngs
+    for p in pngs:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        assert img.ndim == 2 or np.array_equal(img[..., 0], img[..., 2]), p
+
+
+def test_shipped_weights_keep_psnr_when_every_event_is_duplicated(gray_clip, tmp_path):
+    import h5py
+
+    from egvsr.datasets import EventVSRDataset, collate_samples
+    from egvsr.engine.loading import model_from_checkpoint
+    from egvsr.engine.weights import shipped_checkpoint
+    from egvsr.events.frames import Frames
+    from egvsr.events.io import EventWriter, read_events
+    from egvsr.events.stream import EventStream
+
+    with h5py.File(gray_clip, "r") as f:
+        images, t = f["frames/images"][:], f["frames/t"][:]
+    s = read_events(str(gray_clip))
+    double = tmp_path / "double.h5"
+    with EventWriter(double, 64, 48) as w:
+        w.write_frames(Frames(images, t))
+        w.append(EventStream(*(np.repeat(a, 2) for a in (s.x, s.y, s.t, s.p)), 64, 48))
+    with shipped_checkpoint() as path:
+        model, _ = model_from_checkpoint(path)
+
+    def psnr(path):
+        ds = EventVSRDataset([str(path)], mode="eval", scale=2, queries="middle", num_frames=3, bins=8)
+        b = collate_samples([ds[1]])
+        with torch.no_grad():
+            out = model.render(b["lr"], b["times"], b["hr"].shape[-2:], events=b["events"],
+                               frame_times=b["frame_times"])
+        return float(-10 * torch.log10(((out.clamp(0, 1) - b["hr"]) ** 2).mean()))
+
+    assert abs(psnr(double) - psnr(gray_clip)) < 0.3

@@ -251,8 +251,8 @@ def test_missing_plugin_is_named(tmp_path, fid, name):
 
 # ---- a full disk or file size limit is one line, and no temporary stays -----------------------------------------
 def _file_limit(limit: int):
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
+    def apply() -> None:  # SIGXFSZ left at its default (kill): the entry point must ignore it itself
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     return apply
 

@@ -8,7 +8,7 @@ shared 2-core machine, `egvsr render` 2.4x, `train` about 5x and `simulate` up t
 The OpenMP runtime reads these variables once, when it starts (at `import torch`, or numba's first
 parallel kernel), so the console entry point calls `configure_process_environment()` before anything
 imports torch or numba. A value the user set is kept. torch's thread count stays torch's default
-(all cores) except for training started on a loaded machine (`torch_threads`). Importing the `egvsr` library sets nothing:
+(all cores) except for training started on a busy machine (`torch_threads`). Importing the `egvsr` library sets nothing:
 library users set the variables themselves (docs/render.md, "Threads").
 """
 
@@ -25,10 +25,12 @@ PROCESS_ENVIRONMENT = {
 }
 
 
-# commands whose torch work is many small parallel regions (training steps on small patches): when the
-# other processes' load already fills the cores, one thread measured 1.7x faster than two
-# (benchmarks/threads.py); render and eval work on whole frames and keep all cores (1.3x faster with two)
-ONE_THREAD_UNDER_LOAD = ("train",)
+# commands whose torch work is many small parallel regions (training steps on small patches): a
+# parallel region ends only when every thread had its time slice, so threads beyond the cores that other
+# processes leave free wait on each other. Measured on 2 cores (benchmarks/threads.py), one thread
+# against two: 3.0x faster at load 2.5, 1.7x at load 8. Render and eval work on whole frames and keep
+# torch's default (two threads 1.3x faster at load 8, 1.2x slower at load 2.5: no rule wins both).
+FREE_CORES_ONLY = ("train",)
 
 
 def command_of(argv: Sequence[str]) -> str | None:
@@ -37,16 +39,19 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 
 def torch_threads(command: str | None, cores: int, load: float) -> int | None:
-    """torch threads for `command` given the 1-minute load average, or None for torch's default."""
-    if command in ONE_THREAD_UNDER_LOAD and cores > 1 and load >= cores:
-        return 1
-    return None
+    """torch threads for `command` given the 1-minute load average (before this process runs), or
+    None for torch's default: for training, the cores the load leaves free (at least one)."""
+    if command not in FREE_CORES_ONLY:
+        return None
+    free = cores - int(load + 0.5)
+    return max(1, free) if cores > 1 and free < cores else None
 
 
 def configure_process_environment(environ: MutableMapping[str, str] | None = None,
                                   argv: Sequence[str] = ()) -> dict[str, str]:
-    """Set `PROCESS_ENVIRONMENT` where `environ` (default `os.environ`) has no value, and one torch
-    thread (OMP_NUM_THREADS=1) for a `train` command started on a loaded machine; returns what was set.
+    """Set `PROCESS_ENVIRONMENT` where `environ` (default `os.environ`) has no value, and for a `train`
+    command started on a busy machine torch threads for the free cores only (OMP_NUM_THREADS, see
+    `torch_threads`); returns what was set.
 
     A user who chose OMP_WAIT_POLICY keeps that choice for every runtime, and one who set
     OMP_NUM_THREADS or MKL_NUM_THREADS keeps that (`train.threads` in a config also wins). Call it

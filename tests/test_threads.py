@@ -73,13 +73,15 @@ def test_configure_returns_what_it_set() -> None:
     assert configure_process_environment({"OMP_WAIT_POLICY": "ACTIVE"}) == {}
 
 
-def test_train_on_a_loaded_machine_gets_one_torch_thread() -> None:
+def test_train_on_a_busy_machine_uses_the_free_cores() -> None:
     from egvsr.threads import command_of, configure_process_environment, torch_threads
 
     assert command_of(["--no-progress", "train", "cfg.yaml"]) == "train"
     assert command_of([]) is None
     assert torch_threads("train", 2, 3.5) == 1
-    assert torch_threads("train", 2, 0.5) is None  # an idle machine keeps torch's default
+    assert torch_threads("train", 2, 1.2) == 1
+    assert torch_threads("train", 2, 0.3) is None  # an idle machine keeps torch's default
+    assert torch_threads("train", 8, 2.6) == 5  # the cores the load leaves free
     assert torch_threads("render", 2, 9.0) is None
     assert torch_threads("train", 1, 9.0) is None
     env: dict[str, str] = {"MKL_NUM_THREADS": "2"}

@@ -41,6 +41,12 @@ from pathlib import Path
 
 from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from egvsr.threads import PROCESS_ENVIRONMENT  # noqa: E402
+
+for _key, _value in PROCESS_ENVIRONMENT.items():  # passive OpenMP waiting, as the `egvsr` command sets it
+    os.environ.setdefault(_key, _value)
+
 ROOT = Path(__file__).resolve().parents[1]
 FULL_CASES = [("65x86", (65, 86), 4.0), ("65x86", (65, 86), 6.5), ("260x346", (260, 346), 6.5)]
 QUICK_CASES = [("17x22", (17, 22), 4.0), ("17x22", (17, 22), 6.5), ("33x44", (33, 44), 6.5)]

@@ -87,6 +87,8 @@ register("egvsr", "egvsr", "EGVSR, paper size: n_feats 32, inr 32, events 32 mom
 register("egvsr-large", "egvsr", "EGVSR, CED-yaml size: n_feats 64, inr 32 (~10.2M)", n_feats=64)
 register("egvsr-tiny", "egvsr", "EGVSR, tiny (tests and smoke runs): n_feats 8, 8 moments",
          n_feats=8, inr_channels=8, moments=8, lcb_depth=1, heads=2, tf_samples=2, tf_hidden=16)
+register("egvsr-small", "egvsr", "EGVSR, the shipped CPU width: n_feats 16, inr 16, 8 moments (~0.52M)",
+         n_feats=16, inr_channels=16, moments=8, lcb_depth=1, heads=4, tf_samples=4, tf_hidden=32)
 register("egvsr-official", "egvsr-official",
          "EGVSR as released (official-compatible mode, imported weights): n_feats 32, inr 32 (~2.59M)")
 register("egvsr-official-large", "egvsr-official", "EGVSR as released, CED-yaml size: n_feats 64 (~10.2M)",

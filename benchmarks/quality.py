@@ -20,6 +20,7 @@ Protocol `ours` (RGB, 4-px border, exact HR crop), PSNR dB, averaged over clips.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import os
 import sys
@@ -74,34 +75,45 @@ def drop_frames(src: Path, dst: Path) -> None:
         writer.write_gt(Frames(images[1:n:2], t[1:n:2]))
 
 
-def load(path: str, zero_events: bool = False):
-    """(model, input options) of a checkpoint; `zero_events` gives the same weights with no events."""
+def load(path: str):
+    """(model, input options) of a checkpoint."""
     from egvsr.engine.loading import input_options, model_from_checkpoint
 
     model, ck = model_from_checkpoint(path)
-    if zero_events:
-        model.options = dataclasses.replace(model.options, ignore_events=True)
     return model, input_options(ck, path)
 
 
-def score(model, opts: dict, paths: list[str], scale: float, between: bool, limit: int) -> float:
-    """Mean PSNR over clips of `model` on `paths` at `scale` (frame times, or between frames only)."""
+def events_zeroed(model):
+    """The same weights with the event tensor replaced by zeros."""
+    twin = copy.deepcopy(model)
+    twin.options = dataclasses.replace(model.options, ignore_events=True)
+    return twin
+
+
+def batches(opts: dict, paths: list[str], scale: float, between: bool, limit: int) -> list[dict]:
+    """The collated test samples of `paths` at `scale` (frame times, or between frames only), built once
+    per cell and scored by every column."""
     from torch.utils.data import DataLoader, Subset
 
     from egvsr.datasets import collate_samples
     from egvsr.engine.data import build_dataset
-    from egvsr.engine.evaluate import evaluate
-    from egvsr.engine.protocol import get_protocol
 
     spec = {"recordings": paths, **opts}
     extra = dict(queries="gt", include_frames=False) if between else dict(queries="middle")
     ds = build_dataset(spec, "data", mode="eval", scale=scale, scale_range=(1.0, max(1.0, scale)),
                        patch_size=None, **extra)
     picks = np.linspace(0, len(ds) - 1, min(limit, len(ds))).round().astype(int)
-    loader = DataLoader(Subset(ds, sorted(set(picks.tolist()))), batch_size=1, collate_fn=collate_samples)
+    return list(DataLoader(Subset(ds, sorted(set(picks.tolist()))), batch_size=1, collate_fn=collate_samples))
+
+
+def score(model, samples: list[dict]) -> float:
+    """Mean PSNR over clips, protocol `ours`."""
     import torch
 
-    return evaluate(model, loader, get_protocol("ours"), torch.device("cpu"))["psnr"]
+    from egvsr.engine.evaluate import evaluate
+    from egvsr.engine.protocol import get_protocol
+
+    return evaluate(model, samples, get_protocol("ours"), torch.device("cpu"))["psnr"]
 
 
 def main() -> None:
@@ -134,7 +146,7 @@ def main() -> None:
     datasets["held-out synthetic"] = (val, val)
     model, opts = load(args.checkpoint)
     columns = {"EGVSR": model, "bicubic": build_model("bicubic").eval(),
-               "events zeroed": load(args.checkpoint, zero_events=True)[0]}
+               "events zeroed": events_zeroed(model)}
     if args.frames_only:
         columns["frames-only model"] = load(args.frames_only)[0]
     import _span
@@ -148,8 +160,8 @@ def main() -> None:
     for dname, (full, dropped) in datasets.items():
         for between in (False, True):
             for s in args.scales:
-                cells = {c: score(m, opts, dropped if between else full, s, between, args.limit)
-                         for c, m in columns.items()}
+                samples = batches(opts, dropped if between else full, s, between, args.limit)
+                cells = {c: score(m, samples) for c, m in columns.items()}
                 rows.append((dname, "between frames" if between else "frame times", s, cells))
                 print(f"{dname:28s} {rows[-1][1]:15s} x{s:<4g} " +
                       "  ".join(f"{c} {v:.2f}" for c, v in cells.items()), flush=True)

@@ -76,8 +76,13 @@ def _arfb(rest: str) -> str | None:
         return "out.0.weight"
     if rest == "alise.conv.weight":
         return "fuse.0.weight"
-    m = re.fullmatch(r"atten\.conv_du\.([02])\.(weight|bias)", rest)
-    return f"attention.gate.{m[1]}.{m[2]}" if m else None
+    return _gate(r"atten", rest, "attention")
+
+
+def _gate(official: str, rest: str, ours: str) -> str | None:
+    """The channel-attention gate's two convs: `<official>.conv_du.{0,2}.*` -> `<ours>.gate.{0,2}.*`."""
+    m = re.fullmatch(official + r"\.conv_du\.([02])\.(weight|bias)", rest)
+    return f"{ours}.gate.{m[1]}.{m[2]}" if m else None
 
 
 def egvsr_key(key: str) -> str | None:
@@ -96,8 +101,7 @@ def egvsr_key(key: str) -> str | None:
             return mapped if mapped in (None, UNUSED) else f"{block}.{_HPB[part]}.{mapped}"
         if sub == "alise2.conv.weight":
             return f"{block}.fuse.0.weight"
-        m = re.fullmatch(r"att\.conv_du\.([02])\.(weight|bias)", sub)
-        return f"{block}.attention.gate.{m[1]}.{m[2]}" if m else None
+        return _gate(r"att", sub, f"{block}.attention")
     m = re.fullmatch(r"(shallow|deep)_fusion_transformer\.mlab\.ets\.(\d+)\.(.+)", key)
     if m:
         sub = {"attention.reduce": "attn.reduce", "attention.qkv": "attn.qkv", "attention.proj": "attn.proj",

@@ -103,16 +103,19 @@ class EGVSR(SRModel):
         """The event tensor as the model uses it (normalized, or zeros for the frames-only control)."""
         return model_events(batch.events, self.options.event_norm, self.options.ignore_events)
 
-    def encode(self, batch: Batch) -> Tensor:
-        return self.stf(batch.lr, self.events(batch))
+    def encode(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """(latent volume, the event tensor as used): events are normalized once per call, not per time."""
+        events = self.events(batch)
+        return self.stf(batch.lr, events), events
 
-    def prepare_time(self, volume: Tensor, batch: Batch, j: int) -> dict[str, Any]:
+    def prepare_time(self, encoded: tuple[Tensor, Tensor], batch: Batch, j: int) -> dict[str, Any]:
+        volume, events = encoded
         t = batch.times[:, j]
         state: dict[str, Any] = {"t": t, "latent": self.stir.at_time(volume, t)}
         if self.options.tf_mode == "separable":
-            state["tf_lr"] = self.tf.project(self.tf.prepare(self.events(batch), t))
+            state["tf_lr"] = self.tf.project(self.tf.prepare(events, t))
         else:
-            state["events"] = self.events(batch)
+            state["events"] = events
         if self.options.residual_bicubic:
             k = nearest_frame(batch.frame_times, t.unsqueeze(1))[:, 0]
             state["frame"] = batch.lr[torch.arange(len(k), device=k.device), k]

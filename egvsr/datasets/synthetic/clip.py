@@ -16,27 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.datasets.synthetic.scene import LayeredScene
-from egvsr.datasets.synthetic.sensor import LUMA, draw_sensor, encode_frame, hot_pixel_events, radiance
+from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, radiance
 from egvsr.events.frames import Frames
+from egvsr.events.simulate.luminance import LUMA
+from egvsr.events.simulate.sample import sample_times
 from egvsr.events.stream import EventStream
 
 GENERATOR = "egvsr.synthetic"
 GENERATOR_VERSION = 1
 MAX_PX_PER_STEP = 0.5
 SPLIT_IDS = {"train": 0, "val": 1}
+T0_US = 100_000  # first frame time: the exposure window of the first frame starts after 0
 
 
 def clip_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
     """The seed sequence of clip `index` of `split` under the engine seed `seed`."""
     return np.random.SeedSequence([int(seed), SPLIT_IDS[split], int(index)])
-
-
-def _times(s, num_frames: int, gt_per_interval: int) -> tuple[np.ndarray, np.ndarray]:
-    interval = 1e6 / s.fps
-    ft = np.round(np.arange(num_frames) * interval).astype(np.int64) + 100_000
-    j = np.arange(1, gt_per_interval + 1) / (gt_per_interval + 1)
-    gt = np.round(ft[:-1, None] + np.diff(ft)[:, None] * j[None, :]).astype(np.int64).reshape(-1)
-    return ft, gt
 
 
 def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size: tuple[int, int] = (128, 160),
@@ -55,7 +50,7 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
         sensor = dataclasses.replace(sensor, **sensor_override)
     scene = LayeredScene(np.random.default_rng(scene_ss), h, w, sensor.fps, split)
     noise_rng = np.random.default_rng(noise_ss)
-    ft, gt = _times(sensor, num_frames, gt_per_interval)
+    ft, gt = (t + T0_US for t in sample_times((num_frames - 1) / sensor.fps, sensor.fps, gt_per_interval))
     t_ref = float(ft[0])
 
     def gain(t_us: float) -> float:

@@ -123,7 +123,7 @@ class LayeredScene:
             rgb = _crop(rng, src, lh, lw)
         else:
             tex = _procedural_texture(rng, "blobs" if rng.random() < 0.5 else "stripes")
-            rgb = _cv2().resize(tex[..., :3], (lw, lh), interpolation=cv2_area())
+            rgb = _cv2().resize(tex[..., :3], (lw, lh), interpolation=_cv2().INTER_AREA)
         alpha = _shape_mask(rng, lh, lw)
         rgba = np.dstack([rgb * alpha[..., None], alpha]).astype(np.float32)
         home = np.array([rng.uniform(0.15, 0.85) * self.width, rng.uniform(0.15, 0.85) * self.height])
@@ -162,7 +162,3 @@ class LayeredScene:
         for m in [self.camera] + [layer[2] for layer in self.layers]:
             speeds.append(float(np.linalg.norm(m.v)) + float(np.linalg.norm(m.a)) + r * (abs(m.spin) + abs(m.zoom)))
         return max(speeds)
-
-
-def cv2_area() -> int:
-    return _cv2().INTER_AREA

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from egvsr.events.simulate.luminance import LUMA
 from egvsr.events.simulate.thresholds import SimulatorConfig
 
 GRAY_PROB = 0.6
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

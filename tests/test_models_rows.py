@@ -24,8 +24,9 @@ def test_sample_rows_matches_grid_sample(mode, lr, out) -> None:
         torch.testing.assert_close(got, want[:, :, r0:r1], atol=1e-5, rtol=1e-5)
 
 
-def test_mlp_channels_first_matches_linear_layers() -> None:
-    mlp = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3, bias=False))
+@pytest.mark.parametrize("act", [torch.nn.ReLU(), torch.nn.LeakyReLU(0.1)])
+def test_mlp_channels_first_matches_linear_layers(act) -> None:
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 5), act, torch.nn.Linear(5, 3, bias=False))
     x = torch.randn(2, 11, 6)
     torch.testing.assert_close(mlp_channels_first(mlp, x.transpose(1, 2).contiguous()), mlp(x).transpose(1, 2))
 
@@ -47,7 +48,8 @@ def test_patch_transformer_fast_path_is_the_windowed_original() -> None:
         torch.testing.assert_close(pt(x), want, atol=1e-6, rtol=1e-6)
 
 
-@pytest.mark.parametrize("options", [{}, {"polarities": 1, "output_activation": "none"}])
+@pytest.mark.parametrize("options", [{}, {"polarities": 1, "output_activation": "none"},
+                                     {"mlp_activation": "leaky_relu"}])
 def test_render_on_rows_equals_forward(options) -> None:
     torch.manual_seed(0)
     model = build_model("egvsr-tiny", **options).eval()

@@ -21,7 +21,7 @@ from egvsr.errors import ConfigError
 from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.egvsr_stf import STF
 from egvsr.models.egvsr_stir import STIR
-from egvsr.models.egvsr_tf import TemporalFilter
+from egvsr.models.egvsr_tf import MLP_ACTIVATIONS, TemporalFilter
 from egvsr.models.event_input import EVENT_NORMS, model_events
 from egvsr.models.options import opt
 from egvsr.models.rows import mlp_channels_first, sample_rows
@@ -51,6 +51,8 @@ class EGVSROptions:
     tf_layers: int = opt(3, min=1, doc="TF MLP layers")
     tf_mode: str = opt("separable", choices=("separable", "naive"), doc="TF sampling algorithm")
     decoder_layers: int = opt(3, min=1, doc="STIR decoder layers")
+    mlp_activation: str = opt("relu", choices=MLP_ACTIVATIONS,
+                              doc="hidden activation of the TF and STIR MLPs (relu = official)")
     w_inr_init: float = opt(1.0, doc="initial weight of the latent feature")
     w_ev_init: float = opt(0.1, doc="initial weight of the TF feature")
     output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="final RGB activation")
@@ -90,8 +92,9 @@ class EGVSR(SRModel):
         self.stf = STF(o.num_frames, o.moments, o.polarities, o.n_feats, o.inr_channels, o.time_bins,
                        o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention)
         self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
-                                 o.inr_channels, o.tf_mode)
-        self.stir = STIR(o.inr_channels, o.decoder_layers, o.w_inr_init, o.w_ev_init, o.local_ensemble)
+                                 o.inr_channels, o.tf_mode, activation=o.mlp_activation)
+        self.stir = STIR(o.inr_channels, o.decoder_layers, o.w_inr_init, o.w_ev_init, o.local_ensemble,
+                         o.mlp_activation)
         if o.residual_bicubic:
             # the untrained model is exactly bicubic: a random head would add a residual of ~0.1 (5-10x
             # bicubic's own error on the sample data) that the first hundreds of steps only undo

@@ -29,12 +29,12 @@ class STIR(nn.Module):
     """Spatial-temporal implicit representation: sample, fuse with TF, decode RGB (before activation)."""
 
     def __init__(self, channels: int, decoder_layers: int, w_inr: float, w_ev: float,
-                 local_ensemble: bool) -> None:
+                 local_ensemble: bool, activation: str = "relu") -> None:
         super().__init__()
         self.local_ensemble = local_ensemble
         self.w_inr, self.w_ev = Scale(w_inr), Scale(w_ev)
         extra = 4 if local_ensemble else 0
-        self.decoder = pointwise_mlp(channels + extra, channels, 3, decoder_layers)
+        self.decoder = pointwise_mlp(channels + extra, channels, 3, decoder_layers, activation)
 
     @staticmethod
     def at_time(volume: Tensor, t: Tensor) -> Tensor:

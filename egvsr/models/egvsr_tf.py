@@ -23,14 +23,28 @@ from torch import Tensor, nn
 from egvsr.models.sampling import sample_points, temporal_sample
 
 
-def pointwise_mlp(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
-    """`layers` Linear layers (in -> hidden ... -> out) with ReLU between them, none at the end."""
+MLP_ACTIVATIONS = ("relu", "leaky_relu")
+LEAKY_SLOPE = 0.1
+
+
+def activation_module(name: str) -> nn.Module:
+    """The hidden activation of the pointwise MLPs: ReLU (official) or LeakyReLU, whose units cannot
+    die (a dead ReLU layer passes no gradient, docs/models.md)."""
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "leaky_relu":
+        return nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+    raise ValueError(f"mlp_activation {name!r}: expected one of {MLP_ACTIVATIONS}")
+
+
+def pointwise_mlp(in_dim: int, hidden: int, out_dim: int, layers: int, activation: str = "relu") -> nn.Sequential:
+    """`layers` Linear layers (in -> hidden ... -> out) with `activation` between them, none at the end."""
     dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
     mods: list[nn.Module] = []
     for i in range(layers):
         mods.append(nn.Linear(dims[i], dims[i + 1]))
         if i < layers - 1:
-            mods.append(nn.ReLU(inplace=True))
+            mods.append(activation_module(activation))
     return nn.Sequential(*mods)
 
 
@@ -38,11 +52,12 @@ class TemporalFilter(nn.Module):
     """Events near the query time, sampled at output pixels and mixed by a pointwise MLP."""
 
     def __init__(self, polarities: int, samples: int, half_width: float, hidden: int, layers: int,
-                 out_channels: int, mode: str = "separable", moments_at_corners: bool = False) -> None:
+                 out_channels: int, mode: str = "separable", moments_at_corners: bool = False,
+                 activation: str = "relu") -> None:
         super().__init__()
         self.samples, self.half_width, self.mode = samples, half_width, mode
         self.moments_at_corners = moments_at_corners
-        self.mlp = pointwise_mlp((2 * samples + 1) * polarities, hidden, out_channels, layers)
+        self.mlp = pointwise_mlp((2 * samples + 1) * polarities, hidden, out_channels, layers, activation)
 
     def sample_times(self, t: Tensor) -> Tensor:
         """(B,) query times -> (B, 2N+1) sample times inside [-1, 1]."""

@@ -77,6 +77,9 @@ def mlp_channels_first(mlp: nn.Sequential, x: Tensor) -> Tensor:
                      else torch.stack([torch.addmm(bias, weight, item) for item in x]))
         elif isinstance(layer, nn.ReLU):
             x = torch.relu(x) if x.requires_grad else torch.relu_(x)
+        elif isinstance(layer, nn.LeakyReLU):
+            slope = layer.negative_slope
+            x = F.leaky_relu(x, slope) if x.requires_grad else F.leaky_relu_(x, slope)
         else:
             x = layer(x.transpose(1, 2)).transpose(1, 2)
     return x

@@ -15,10 +15,10 @@ if [ "${1:-}" = "--control" ]; then
 fi
 .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name" "${extra[@]}"
 .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft" "${extra[@]}" \
-  --set train.iterations=3500 --set train.lr=4e-4 --set train.warmup_iterations=50 \
+  --set train.iterations=3500 --set train.lr=4e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
   --set "train.init_from=experiments/$name/checkpoints/last.pt"
 .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft2" "${extra[@]}" \
-  --set train.iterations=3500 --set train.lr=2e-4 --set train.warmup_iterations=50 \
+  --set train.iterations=3500 --set train.lr=2e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
   --set "train.init_from=experiments/$name-ft/checkpoints/last.pt"
 if [ "$name" = egvsr-synthetic ]; then
   .venv/bin/python scripts/ship_weights.py "experiments/$name-ft2/checkpoints/last.pt" egvsr/data/egvsr-sample.pt

@@ -22,7 +22,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.io.detect import corrupted_h5
+from egvsr.events.io.h5util import corrupted_h5
 
 DEFAULT_FPS = 25.0
 _LR_DIR = re.compile(r"^LRx(\d+)$")

@@ -58,11 +58,10 @@ def test_a_registered_layout_is_sniffed_by_egvsr_info(tmp_path, toy_layout, caps
     path = write_toy(tmp_path / "rec.events")  # the name says nothing: content decides
     assert detect_layout(path) == "toy" and "toy" in LAYOUTS
     assert main(["info", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "layout       toy: toy text events (TOYEVENTS 1 magic, then t x y p lines)" in out
-    assert "sensor       8x6 (W x H)" in out
-    assert "events       5" in out
-    assert "3 ON / 2 OFF (60.0% ON)" in out
+    report = capsys.readouterr().out.splitlines()
+    assert report[1] == "layout       toy: toy text events (TOYEVENTS 1 magic, then t x y p lines)"
+    assert report[2:4] == ["sensor       8x6 (W x H)", "events       5"]
+    assert "polarity     3 ON / 2 OFF (60.0% ON)" in report
 
 
 def test_a_registered_layout_is_read_and_converted(tmp_path, toy_layout, capsys):

@@ -1,8 +1,8 @@
 """Aligned event/RGB recordings as training and evaluation samples (torch Datasets).
 
-`open_recording` (also `Recording.open`) reads any supported recording lazily; `DatasetRoot` lists recordings and splits;
-`EventVSRDataset` builds samples (LR frames, event tensor, query times, HR targets at a scale);
-`ScaleBatchSampler` + `collate_samples` give one scale per batch. Public names load lazily.
+`open_recording` (also `Recording.open`) reads any supported recording lazily; `DatasetRoot` lists
+recordings and splits; `EventVSRDataset` builds samples (LR frames, event tensor, query times, HR
+targets at a scale); `ScaleBatchSampler` + `collate_samples` give one scale per batch. Public names load lazily.
 """
 
 from __future__ import annotations

@@ -66,4 +66,6 @@ class Aedat4Source(StreamedSource):
             yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
 
 
-LAYOUT = Layout("aedat4", "AEDAT4 (iniVation DV; file starts with #!AER-DAT4)", sniff=matches, open=Aedat4Source)
+LAYOUT = Layout(
+    "aedat4", "AEDAT4 (iniVation DV; file starts with #!AER-DAT4)", sniff=matches, open=Aedat4Source,
+)

@@ -89,4 +89,7 @@ def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> DsecH
     return h5util.open_source(path, "dsec", DsecH5Source, sensor_size)
 
 
-LAYOUT = Layout("dsec", "DSEC events.h5 (events/{x,y,t,p}, t_offset, ms_to_idx)", sniff=matches, open=open_source, looks_at="hdf5")
+LAYOUT = Layout(
+    "dsec", "DSEC events.h5 (events/{x,y,t,p}, t_offset, ms_to_idx)",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

@@ -182,4 +182,7 @@ def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> E2vid
     return h5util.open_source(path, "e2vid", E2vidH5Source, sensor_size)
 
 
-LAYOUT = Layout("e2vid", "E2VID / event_utils HDF5 (events/{xs,ys,ts,ps}, images/image%09d)", sniff=matches, open=open_source, looks_at="hdf5")
+LAYOUT = Layout(
+    "e2vid", "E2VID / event_utils HDF5 (events/{xs,ys,ts,ps}, images/image%09d)",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

@@ -245,4 +245,7 @@ def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> Egvsr
     return h5util.open_source(path, "egvsr", EgvsrH5Source, sensor_size)
 
 
-LAYOUT = Layout("egvsr", "our HDF5 layout (root attribute format='egvsr', events/{x,y,t,p})", sniff=matches, open=open_source, looks_at="hdf5")
+LAYOUT = Layout(
+    "egvsr", "our HDF5 layout (root attribute format='egvsr', events/{x,y,t,p})",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

@@ -29,7 +29,7 @@ class TonicRecording(Recording):
 
     def __init__(self, events: np.ndarray, frames: np.ndarray, frame_times: np.ndarray,
                  sensor_size: tuple[int, ...], name: str = "tonic", frame_offset_us: int = 0) -> None:
-        from egvsr.events.io.tonic_bridge import from_tonic
+        from egvsr.events.io.tonic_arrays import from_tonic
 
         self.stream = from_tonic(events, sensor_size)
         self.frames = np.asarray(frames)

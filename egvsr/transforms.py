@@ -29,7 +29,7 @@ def _window(stream, window_us: int | None) -> tuple[int, int]:
 
 
 def _stream(events: np.ndarray, sensor_size: tuple[int, ...]):
-    from egvsr.events.io.tonic_bridge import from_tonic
+    from egvsr.events.io.tonic_arrays import from_tonic
 
     return from_tonic(events, sensor_size)
 

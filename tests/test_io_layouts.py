@@ -14,7 +14,7 @@ import pytest
 
 from egvsr.events import EventStream
 from egvsr.events.io import convert, detect_layout, open_events, read_events
-from egvsr.events.io.tonic_bridge import stream_from_structured
+from egvsr.events.io.tonic_arrays import stream_from_structured
 
 
 def _events(n: int, w: int, h: int, t0: int = 1_000_000, span: int = 3_000_000, seed: int = 0):
@@ -210,10 +210,10 @@ def test_prophesee_detected_by_content_not_extension(tmp_path):
 
 
 def test_streamed_decoding_beyond_the_cache(tmp_path, monkeypatch):
-    from egvsr.events.io import tonic_bridge
+    from egvsr.events.io import prophesee, streamed
 
-    monkeypatch.setattr(tonic_bridge, "CACHE_EVENTS", 100)
-    monkeypatch.setattr(tonic_bridge, "_WIZARD_CHUNK", 64)
+    monkeypatch.setattr(streamed, "CACHE_EVENTS", 100)
+    monkeypatch.setattr(prophesee, "_WIZARD_CHUNK", 64)
     x, y, t, on = _events(1000, 64, 48, t0=0, span=100_000)
     path = tmp_path / "r.raw"
     write_evt2(path, x, y, t, on, 64, 48)

@@ -12,7 +12,7 @@ import pytest
 
 tonic = pytest.importorskip("tonic")
 
-from egvsr.events.io.tonic_bridge import from_tonic, to_tonic  # noqa: E402
+from egvsr.events.io.tonic_arrays import from_tonic, to_tonic  # noqa: E402
 from egvsr.events.represent import event_moments, voxel_grid  # noqa: E402
 from egvsr.transforms import ToEGVSRMoments, ToVoxelGrid  # noqa: E402
 

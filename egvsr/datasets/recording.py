@@ -3,15 +3,16 @@
 A recording has HR frames with int64 µs timestamps, optionally ground-truth frames at extra times
 (space-time SR), and either raw events (our layout, E2VID h5, CED folders; read through
 `egvsr.events.io`) or precomputed LR frames and voxels (EvTexture h5). Metadata (sizes and times)
-is read once at `open`; file handles are opened on first use in each process, so a Recording can be
-handed to forked or spawned DataLoader workers without sharing an h5py handle between processes.
+is read once when opened (`egvsr.datasets.open_recording`); file handles are opened on first use in
+each process, so a Recording can be handed to forked or spawned DataLoader workers without sharing
+an h5py handle between processes.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -60,19 +61,9 @@ class Recording:
         self.gt_times = check_times(gt, f"{self.path}: ground-truth timestamps")
         self._handles: dict[int, Any] = {}
 
-    # ---- construction ----------------------------------------------------------------------
-    @staticmethod
-    def open(path: str | os.PathLike, *, fps: float | None = None,
-             hr_path: str | os.PathLike | None = None) -> "Recording":
-        """Open any supported recording (content-detected); reads metadata only.
-
-        `fps` sets frame times for layouts without timestamps (EvTexture: frame i at i/fps, 25 by
-        default); `hr_path` names the HR file paired with an EvTexture LR file (default: the sibling
-        found by replacing the `LRx<n>` folder with `HR`).
-        """
-        from egvsr.datasets.adapters import open_adapter
-
-        return open_adapter(Path(path), fps=fps, hr_path=hr_path)
+    #: `Recording.open(path, *, fps=None, hr_path=None)`: `egvsr.datasets.open_recording`, bound by
+    #: `egvsr.datasets.opening` (this base class never imports its subclasses or their factory)
+    open: Callable[..., "Recording"]
 
     # ---- per-process handles ------------------------------------------------------------------
     def _open_handle(self) -> Any:  # pragma: no cover - abstract

@@ -132,7 +132,7 @@ class DatasetRoot:
         return [found[n] for n in names]
 
     def open(self, split: str = "all", fps: float | None = None) -> list:
-        """Open the recordings of `split` (metadata only; see `Recording.open`)."""
-        from egvsr.datasets.recording import Recording
+        """Open the recordings of `split` (metadata only; see `open_recording`)."""
+        from egvsr.datasets.opening import open_recording
 
-        return [Recording.open(p, fps=fps) for p in self.paths(split)]
+        return [open_recording(p, fps=fps) for p in self.paths(split)]

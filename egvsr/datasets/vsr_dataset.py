@@ -26,6 +26,7 @@ from egvsr.datasets.geometry import (
     CropGeometry, as_pair, cell_size, frame_geometry, hr_size, patch_geometry, query_grid,
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items
+from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.sampler import check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor
@@ -50,7 +51,7 @@ def _open_all(recordings, fps) -> list[Recording]:
         recordings = [recordings]
     out = []
     for r in recordings:
-        out.append(r if isinstance(r, Recording) else Recording.open(r, fps=fps))
+        out.append(r if isinstance(r, Recording) else open_recording(r, fps=fps))
     if not out:
         raise ConfigError("recordings: expected at least one recording")
     return out

@@ -15,10 +15,10 @@ from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import FormatError
 
 
-def _open(path: Path):
+def _open(path: Path, layout: str | None):
     from egvsr.events.io import open_events
 
-    return open_events(path)
+    return open_events(path, layout=layout)
 
 
 class SourceRecording(Recording):
@@ -26,8 +26,8 @@ class SourceRecording(Recording):
 
     has_events = True
 
-    def __init__(self, path: Path) -> None:
-        with _open(path) as src:
+    def __init__(self, path: Path, layout: str | None = None) -> None:
+        with _open(path, layout) as src:
             self.layout = str(src.layout)
             ft = src.frame_times()
             gt = src.gt_times()
@@ -46,7 +46,7 @@ class SourceRecording(Recording):
                          np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)
 
     def _open_handle(self):
-        return _open(self.path)
+        return _open(self.path, self.layout)
 
     def read_frame(self, i: int) -> np.ndarray:
         i = self._check_index(i, self.num_frames, "frame")

@@ -8,7 +8,7 @@ HR and LR live in parallel trees `<root>/HR/<split>/<clip>.h5` and `<root>/LRx<n
 The recording opened is the LR side (its frames are the LR input, its voxels the event tensor); the
 HR side supplies the targets. Limitation: the events cannot be re-binned or resampled, so the
 scale is fixed by the files' LR/HR pairing and the representation is EvTexture's own (B bins,
-normalized, signed).
+normalized, signed). The layout is recognised by `egvsr.events.io.evtexture_h5` (the one detector).
 """
 
 from __future__ import annotations
@@ -22,23 +22,10 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.io.detect import corrupted_h5
+from egvsr.events.io.h5util import corrupted_h5
 
 DEFAULT_FPS = 25.0
 _LR_DIR = re.compile(r"^LRx(\d+)$")
-
-
-def is_evtexture(path: Path) -> bool:
-    """True for an HDF5 file with `images` and `voxels_f` groups and no raw `events`."""
-    if not path.is_file():
-        return False
-    try:
-        if not h5py.is_hdf5(path):
-            return False
-        with h5py.File(path, "r") as f:
-            return "images" in f and "voxels_f" in f and "events" not in f
-    except (OSError, RuntimeError, KeyError, ValueError):  # damaged: the event readers will say how
-        return False
 
 
 def sibling_hr_path(path: Path) -> tuple[Path | None, int | None]:

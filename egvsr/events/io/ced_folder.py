@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
+from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
 
 CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
@@ -206,3 +207,9 @@ class CedFolderSource(EventSource):
         if img.shape[2] == 4:
             img = img[..., :3]
         return np.ascontiguousarray(img[..., ::-1])
+
+
+LAYOUT = Layout(
+    "ced", "EGVSR CED folder (<ns>.npy packets of [t_ns, x, y, p] and <ns>.png frames)",
+    sniff=matches, open=CedFolderSource, looks_at="folder",
+)

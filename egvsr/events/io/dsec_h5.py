@@ -16,6 +16,7 @@ import numpy as np
 
 from egvsr.errors import FormatError
 from egvsr.events.io import h5util
+from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
 
 KEYS = {"x": "events/x", "y": "events/y", "t": "events/t", "p": "events/p"}
@@ -80,3 +81,15 @@ class DsecH5Source(EventSource):
 
     def _bracket(self, t_us: int) -> tuple[int, int]:
         return h5util.ms_bracket(self._index, self._offset, t_us, self.num_events, self.path)
+
+
+def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> DsecH5Source:
+    """Open a dsec file (`sensor_size=(H, W)` overrides the file's)."""
+    h5util.load_plugins()
+    return h5util.open_source(path, "dsec", DsecH5Source, sensor_size)
+
+
+LAYOUT = Layout(
+    "dsec", "DSEC events.h5 (events/{x,y,t,p}, t_offset, ms_to_idx)",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

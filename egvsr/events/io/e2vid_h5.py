@@ -16,6 +16,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.io import h5util
+from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
 
 KEYS = {"x": "events/xs", "y": "events/ys", "t": "events/ts", "p": "events/ps"}
@@ -174,3 +175,14 @@ class E2vidH5Source(EventSource):
         x = h5util.read_slice(self._x, i0, i1, self.path)
         y = h5util.read_slice(self._y, i0, i1, self.path)
         return x, y, self._read_t(i0, i1), self._read_p(i0, i1)
+
+
+def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> E2vidH5Source:
+    """Open a e2vid file (`sensor_size=(H, W)` overrides the file's)."""
+    return h5util.open_source(path, "e2vid", E2vidH5Source, sensor_size)
+
+
+LAYOUT = Layout(
+    "e2vid", "E2VID / event_utils HDF5 (events/{xs,ys,ts,ps}, images/image%09d)",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

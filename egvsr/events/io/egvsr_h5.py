@@ -15,6 +15,7 @@ import numpy as np
 
 from egvsr.errors import FormatError, InputFileError
 from egvsr.events.io import h5util
+from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
 
 FORMAT = "egvsr"
@@ -237,3 +238,14 @@ class EgvsrH5Source(EventSource):
 
     def read_gt(self, i):
         return self._image("gt", i)
+
+
+def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> EgvsrH5Source:
+    """Open a egvsr file (`sensor_size=(H, W)` overrides the file's)."""
+    return h5util.open_source(path, "egvsr", EgvsrH5Source, sensor_size)
+
+
+LAYOUT = Layout(
+    "egvsr", "our HDF5 layout (root attribute format='egvsr', events/{x,y,t,p})",
+    sniff=matches, open=open_source, looks_at="hdf5",
+)

@@ -20,7 +20,7 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from egvsr.errors import FormatError, InputFileError, MissingDependencyError, OutputError
+from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError, OutputError
 from egvsr.events.io.guarded import GuardedFile
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -57,6 +57,42 @@ def open_h5(path: Path, mode: str = "r") -> h5py.File:
                 "being written or copied: re-create or re-download it"
             ) from None
         raise InputFileError(f"{path}: not a readable HDF5 file ({text})") from None
+
+
+@contextlib.contextmanager
+def corrupted_h5(path: Path, layout: str | None = None) -> Iterator[None]:
+    """Turn what h5py raises on damaged metadata (RuntimeError, KeyError, OSError while walking
+    groups, links and attributes) and what a malformed attribute value raises when converted
+    (ValueError, TypeError, OverflowError) into an `InputFileError` naming the file."""
+    try:
+        yield
+    except EgvsrError:
+        raise
+    except (RuntimeError, KeyError, OSError, ValueError, TypeError, OverflowError) as exc:
+        text = (str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
+        what = "HDF5 file" if layout is None else f"{layout} HDF5 file"
+        raise InputFileError(
+            f"{path}: the {what} is corrupted or malformed ({text}); its groups, links or attributes "
+            "cannot be read as that layout requires: re-create or re-download it"
+        ) from None
+
+
+def open_source(path: Path, layout: str, source_class, sensor_size: tuple[int, int] | None):
+    """`source_class(path, f, sensor_size)` over the opened file, its sensor size checked; the file is
+    closed again if that fails. The `open` of every HDF5 layout."""
+    f = open_h5(path)
+    try:
+        with corrupted_h5(path, layout):
+            src = source_class(path, f, sensor_size)
+        if not (1 <= src.width <= 65535 and 1 <= src.height <= 65535):
+            raise FormatError(
+                f"{path}: the {layout} file gives a sensor of {src.width}x{src.height} (W x H); expected 1..65535 "
+                "pixels per side (pass sensor_size=(H, W) / --sensor-size HxW to override it)"
+            )
+        return src
+    except BaseException:
+        f.close()
+        raise
 
 
 def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:

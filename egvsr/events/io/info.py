@@ -15,7 +15,8 @@ import numpy as np
 
 from egvsr.errors import EventValidationError
 from egvsr.events.checks import first_decrease
-from egvsr.events.io.detect import LAYOUTS, open_events
+from egvsr.events.io.detect import open_events
+from egvsr.events.io.layouts import LAYOUTS
 
 SCAN_EVENTS = 1 << 22  # events per chunk of the invariant scan
 

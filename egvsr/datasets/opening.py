@@ -1,0 +1,42 @@
+"""`open_recording`: a path -> the `Recording` adapter of its layout, detected from content.
+
+It lives apart from `recording.py` so that the base class never imports its subclasses; it binds
+`Recording.open` to itself for the callers of the method. The adapters load on the first call.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from egvsr.datasets.recording import Recording
+from egvsr.errors import InputFileError
+
+
+def open_recording(path: str | os.PathLike, *, fps: float | None = None,
+                   hr_path: str | os.PathLike | None = None) -> Recording:
+    """Open any supported recording (content-detected); reads metadata only.
+
+    `fps` sets frame times for layouts without timestamps (EvTexture: frame i at i/fps, 25 by
+    default); `hr_path` names the HR file paired with an EvTexture LR file (default: the sibling
+    found by replacing the `LRx<n>` folder with `HR`).
+    """
+    from egvsr.datasets.adapters import ADAPTERS, SourceRecording
+    from egvsr.events.io.detect import detect_layout
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: recording not found")
+    layout = detect_layout(path)
+    adapter = ADAPTERS.get(layout)
+    if adapter is not None:
+        return adapter(path, fps=fps, hr_path=hr_path)
+    if hr_path is not None:
+        raise InputFileError(
+            f"{path}: hr_path is only meaningful for EvTexture LR files (this recording has its own "
+            "HR frames and raw events)"
+        )
+    return SourceRecording(path, layout)
+
+
+Recording.open = staticmethod(open_recording)  # type: ignore[method-assign]

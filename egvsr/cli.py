@@ -222,13 +222,9 @@ def _add_models(sub) -> None:
 
 
 def _run_models(a) -> None:
-    from egvsr.models import list_models
+    from egvsr.models import models_table
 
-    rows = list_models()
-    width = max(len(r[0]) for r in rows)
-    print(f"{'model':<{width}}  {'params':>10}  description")
-    for name, params, text in rows:
-        print(f"{name:<{width}}  {params / 1e6:>9.3f}M  {text}")
+    print(models_table(), end="")
 
 
 # ---- training and evaluation (issue: training) -----------------------------------------------

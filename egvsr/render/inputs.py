@@ -12,7 +12,7 @@ Two modes, always explicit:
   size), so the HR crop, and the ground-truth frames at extra times, are the targets.
 
 An ROI (x, y, w, h) is in input pixels: in as-is mode it is the LR box to output (the encoder also
-sees a context margin around it, see `render_tiles`); in degrade mode it is cut from the HR frames
+sees a context margin around it, see `tiles`); in degrade mode it is cut from the HR frames
 first and then treated as the whole frame.
 """
 

@@ -34,7 +34,7 @@ def _models_dir() -> Path | None:
 
 
 class SpanSR(torch.nn.Module):
-    """`render`-compatible wrapper (the interface `egvsr.engine.evaluate` calls)."""
+    """`render`-compatible wrapper (the interface `egvsr.engine.scoring` calls)."""
 
     def __init__(self, threads: int = 1) -> None:
         super().__init__()

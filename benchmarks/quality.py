@@ -77,7 +77,7 @@ def drop_frames(src: Path, dst: Path) -> None:
 
 def load(path: str):
     """(model, input options) of a checkpoint."""
-    from egvsr.engine.loading import input_options, model_from_checkpoint
+    from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
 
     model, ck = model_from_checkpoint(path)
     return model, input_options(ck, path)
@@ -96,7 +96,7 @@ def batches(opts: dict, paths: list[str], scale: float, between: bool, limit: in
     from torch.utils.data import DataLoader, Subset
 
     from egvsr.datasets import collate_samples
-    from egvsr.engine.data import build_dataset
+    from egvsr.engine.config_datasets import build_dataset
 
     spec = {"recordings": paths, **opts}
     extra = dict(queries="gt", include_frames=False) if between else dict(queries="middle")
@@ -110,7 +110,7 @@ def score(model, samples: list[dict]) -> float:
     """Mean PSNR over clips, protocol `ours`."""
     import torch
 
-    from egvsr.engine.evaluate import evaluate
+    from egvsr.engine.scoring import evaluate
     from egvsr.engine.protocol import get_protocol
 
     return evaluate(model, samples, get_protocol("ours"), torch.device("cpu"))["psnr"]
@@ -129,7 +129,7 @@ def main() -> None:
 
     import torch
 
-    from egvsr.engine.data import resolve_recordings
+    from egvsr.engine.config_datasets import resolve_recordings
     from egvsr.models import build_model
 
     torch.set_num_threads(args.threads)

@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 STAGES = {  # label: (file suffix, function name) of the functions whose cumulative time is a stage
-    "inputs (frames, event tensor)": ("render_input.py", "window"),
+    "inputs (frames, event tensor)": ("render/inputs.py", "window"),
     "encoder": ("egvsr.py", "encode"),
     "per-time LR work": ("egvsr.py", "prepare_time"),
     "decoding": ("egvsr.py", "decode_rows|decode"),
-    "to uint8": ("render_video.py", "to_uint8"),
-    "PNG writing (main thread)": ("render_video.py", "write|close|__exit__"),
+    "to uint8": ("render/video.py", "to_uint8"),
+    "PNG writing (main thread)": ("render/video.py", "write|close|__exit__"),
 }
 
 
@@ -46,7 +46,7 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     """The sample recording and the two checkpoints."""
     import torch
 
-    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.events.simulate import make_sample
     from egvsr.models import build_model
 
@@ -98,7 +98,7 @@ def stages_worker(rec: str, ckpt: str, frames: int, scale: float) -> dict:
     import cProfile
     import pstats
 
-    from egvsr.engine.render import render
+    from egvsr.render.run import render
 
     with tempfile.TemporaryDirectory() as tmp:
         prof = cProfile.Profile()

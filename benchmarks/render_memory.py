@@ -13,7 +13,7 @@ output, i.e. the encoder and decoding working set. Workers run with glibc's mmap
 (`MALLOC_MMAP_THRESHOLD_`, see `MMAP_THRESHOLD`) so that a row repeats to within a few MB.
 
 Rows:
-  engine   `egvsr.engine.render.iter_render` (as `egvsr render` runs it: window inputs, chunked
+  engine   `egvsr.render.run.iter_render` (as `egvsr render` runs it: window inputs, chunked
            decoding, uint8 conversion) at the default chunk size, whole frame and with `--tile`
            (the encoder then sees one padded LR tile at a time);
   chunked  `model.render` at two chunk sizes: "rest" must not grow with the number of chunks;
@@ -51,9 +51,9 @@ def worker(spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from egvsr.engine.render import iter_render, to_uint8
-    from egvsr.engine.render_input import WindowBuilder, open_input, plan_layout
-    from egvsr.engine.render_model import load_render_model
+    from egvsr.render.run import iter_render, to_uint8
+    from egvsr.render.inputs import WindowBuilder, open_input, plan_layout
+    from egvsr.render.model import load_render_model
 
     torch.set_num_threads(spec["threads"])
     rm = load_render_model(spec["checkpoint"], "cpu")
@@ -104,7 +104,7 @@ def run_worker(spec: dict) -> dict:
 
 def prepare(cfg: dict, folder: Path) -> tuple[Path, Path]:
     """A 3-frame sample recording of the input size and a randomly initialised checkpoint."""
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     rec = make_sample(folder / "input.h5", seed=0, seconds=0.08, size=cfg["size"], fps=25.0,

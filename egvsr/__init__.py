@@ -26,7 +26,7 @@ _EXPORTS = {
     "build_model": "egvsr.models",
     "list_models": "egvsr.models",
     "train": "egvsr.engine.train",
-    "evaluate_checkpoint": "egvsr.engine.eval_run",
+    "evaluate_checkpoint": "egvsr.engine.evaluation",
 }
 
 

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable, Sequence
 
@@ -124,32 +125,15 @@ def _add_voxelize(sub) -> None:
 
 
 def _run_voxelize(a) -> None:
-    import os
-
-    if a.owns_process:
-        # numba's OpenMP workers spin after each kernel call, on the core the reader and writer
-        # threads need; waiting passively measured 10% faster and 25% less CPU (set before numba
-        # starts them; an explicit setting wins)
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from egvsr.events.represent import voxelize_file
 
-    try:
-        voxelize_file(
-            a.input, a.output, representation=a.repr, bins=a.bins,
-            between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
-            polarity=a.polarity, normalize=a.normalize, threads=a.threads,
-            overwrite=a.overwrite, progress=_progress(a), tau_ms=a.tau_ms, max_output_gb=a.max_output_gb,
-        )
-        print(f"wrote {a.output}")
-    finally:
-        if a.owns_process:
-            # The process exits next: take everything alive out of the garbage collector's view, so
-            # the interpreter's final collection skips numba's large object graph (measured: exit in
-            # 0.03 s instead of 0.27 s). Objects are still freed by reference counting; only when
-            # egvsr is this process's command, never for a caller of main() in its own process.
-            import gc
-
-            gc.freeze()
+    voxelize_file(
+        a.input, a.output, representation=a.repr, bins=a.bins,
+        between_frames=a.between_frames, window_ms=a.window_ms, size=a.size,
+        polarity=a.polarity, normalize=a.normalize, threads=a.threads,
+        overwrite=a.overwrite, progress=_progress(a), tau_ms=a.tau_ms, max_output_gb=a.max_output_gb,
+    )
+    print(f"wrote {a.output}")
 
 
 # ---- events: simulate / make-sample (issue: simulator) --------------------------------------
@@ -222,13 +206,9 @@ def _add_models(sub) -> None:
 
 
 def _run_models(a) -> None:
-    from egvsr.models import list_models
+    from egvsr.models import models_table
 
-    rows = list_models()
-    width = max(len(r[0]) for r in rows)
-    print(f"{'model':<{width}}  {'params':>10}  description")
-    for name, params, text in rows:
-        print(f"{name:<{width}}  {params / 1e6:>9.3f}M  {text}")
+    print(models_table(), end="")
 
 
 # ---- training and evaluation (issue: training) -----------------------------------------------
@@ -272,7 +252,7 @@ def _add_eval(sub) -> None:
 
 
 def _run_eval(a) -> None:
-    from egvsr.engine.eval_run import checkpoint_eval_section, evaluate_checkpoint, eval_options
+    from egvsr.engine.evaluation import checkpoint_eval_section, evaluate_checkpoint, eval_options
 
     opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), protocol=a.protocol,
                         scales=a.scales, queries=a.queries)
@@ -333,26 +313,24 @@ def _add_render(sub) -> None:
 
 
 def _run_render(a) -> None:
-    from egvsr.engine.render import render
+    from egvsr.render.plan import RenderOptions
+    from egvsr.render.run import render
 
-    if not (a.png or a.mp4 or a.side_by_side):
-        raise ConfigError("render: give at least one output: --png DIR, --mp4 FILE or --side-by-side FILE")
-    report = render(
-        a.input, a.checkpoint, scale=a.scale, events=a.events, fps=a.fps, fps_factor=a.fps_factor,
-        times=a.times, first_frame=a.first_frame, last_frame=a.last_frame, roi=a.roi, degrade=a.degrade,
-        png=a.png, mp4=a.mp4, side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size,
-        tile=a.tile, context=a.context, device=a.device, max_output_gb=a.max_output_gb,
-        max_memory_gb=a.max_memory_gb,
-        expect_model=a.expect_model, overwrite=a.overwrite, progress=_progress(a),
-        score="ours" if a.score else None,
+    options = RenderOptions(
+        scale=a.scale, events=a.events, fps=a.fps, fps_factor=a.fps_factor, times=a.times,
+        first_frame=a.first_frame, last_frame=a.last_frame, roi=a.roi, degrade=a.degrade, png=a.png, mp4=a.mp4,
+        side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size, tile=a.tile,
+        context=a.context, device=a.device, max_output_gb=a.max_output_gb, max_memory_gb=a.max_memory_gb,
+        expect_model=a.expect_model, overwrite=a.overwrite,
     )
+    report = render(a.input, a.checkpoint, options, progress=_progress(a), score="ours" if a.score else None)
     if a.score:
-        from egvsr.engine.demo import summarize, table
+        from egvsr.engine.tables import scores_table, summarize_scores
 
         if not report.scores:
             print("score: no output time has ground truth (use --degrade on a recording with frames/GT)")
         else:
-            print(table(summarize(report.scores, report.scale)), end="")
+            print(scores_table(summarize_scores(report.scores, report.scale)), end="")
 
 
 def _add_demo(sub) -> None:
@@ -373,7 +351,7 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(a) -> None:
-    from egvsr.engine.demo import run_demo
+    from egvsr.render.demo import run_demo
 
     run_demo(a.output, a.checkpoint, seconds=a.seconds, seed=a.seed, fallback=not a.no_fallback,
              fallback_minutes=a.fallback_minutes, device=a.device, overwrite=a.overwrite,
@@ -448,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser = lambda *args, **kwargs: add_parser(*args, formatter_class=_HelpFormatter, **kwargs)
     for add in COMMANDS:
         add(sub)
+    parser.set_defaults(commands=sub.choices)
     for command in sub.choices.values():  # options without a help text still show their default
         for action in command._actions:
             if action.help is None and action.option_strings and action.default not in (None, False, []):
@@ -475,18 +454,39 @@ def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
                              [getattr(args, k, None) for k in folders])
 
 
+def _flags(command: argparse.ArgumentParser) -> dict[str, str]:
+    """Option dest -> the flag that sets it (`side_by_side` -> --side-by-side, `expect_model` -> --model)."""
+    flags: dict[str, str] = {}
+    for action in command._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest != "help":
+            named = "--" + action.dest.replace("_", "-")
+            if named in longs or action.dest not in flags:
+                flags[action.dest] = named if named in longs else longs[0]
+    return flags
+
+
+def flag_message(message: str, command: argparse.ArgumentParser | None) -> str:
+    """A library message names a parameter as `name` (backquoted); show the command's flag instead."""
+    if command is None:
+        return message
+    flags = _flags(command)
+    return re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
 def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> int:
-    """Run one egvsr command; `owns_process`: this process exists only to run it (`console_main`),
-    so a command may set process-wide things (thread wait policy, exit-time GC)."""
+    """Run one egvsr command. `owns_process` (set by `console_main`): this process exists only to run
+    it; what that changes for the process is done by `egvsr.process.run_console`, not here."""
     from egvsr.process import interrupt_status
 
+    command = None
     try:
         args = build_parser().parse_args(argv)
-        args.owns_process = owns_process
+        command = args.commands[args.command]
         _refuse_inputs_as_outputs(args)
         args.run(args)
     except EgvsrError as exc:
-        print(f"egvsr: error: {exc}", file=sys.stderr)
+        print(f"egvsr: error: {flag_message(str(exc), command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (egvsr.process)
         status, message = interrupt_status(exc)
@@ -496,14 +496,10 @@ def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> in
 
 
 def console_main() -> int:
-    """Entry point of the `egvsr` console script and of `python -m egvsr`: signals unwind like Ctrl-C,
-    unforeseen OS errors are one line, and the exit is quiet (egvsr.process). OpenMP workers wait
-    passively and training on a loaded machine uses one torch thread (egvsr.threads), set here before
-    any command imports torch or numba."""
+    """Entry point of the `egvsr` console script and of `python -m egvsr`: `main` as the whole
+    process's job (egvsr.process: thread environment before torch loads, signals, a quiet exit)."""
     from egvsr.process import run_console
-    from egvsr.threads import configure_process_environment
 
-    configure_process_environment(argv=sys.argv[1:])
     return run_console(main)
 
 

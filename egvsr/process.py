@@ -7,14 +7,24 @@ writers ask `check_pending()` before renaming anything into place, and the comma
 interrupted. Once the command has returned, further interrupts are
 ignored while the interpreter shuts down, so no traceback appears after a finished run. OS, memory and
 decoding errors that no part of the toolkit anticipated still end as one `egvsr: error:` line.
+
+Before the command the thread environment is set (egvsr.threads: OpenMP workers wait passively),
+while torch and numba are not yet imported; after a `FREEZE_AT_EXIT` command the garbage collector
+is frozen so the interpreter's exit skips a large object graph.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import signal
 import sys
-from typing import Callable
+from typing import Callable, Sequence
+
+#: commands after which everything alive leaves the collector's view: the exit-time collection then
+#: skips numba's large object graph (voxelize: exit in 0.03 s instead of 0.27 s). Objects are still
+#: freed by reference counting; done only when egvsr is the process's command, never for a library caller.
+FREEZE_AT_EXIT = ("voxelize",)
 
 HANDLED = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 _pending: list[int] = []  # signals received by this process's handlers
@@ -99,8 +109,13 @@ def _drop_stdout() -> None:
         pass
 
 
-def run_console(main: Callable[..., int]) -> int:
-    """Run `main(owns_process=True)` as the whole process's job, with the guarantees above."""
+def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> int:
+    """Run `main(owns_process=True)` as the whole process's job, with the guarantees above; `argv`
+    (default `sys.argv[1:]`, what `main` parses) names the command."""
+    from egvsr.threads import command_of, configure_process_environment
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    configure_process_environment(argv=argv)
     install_signal_handlers()
     try:
         status = main(owns_process=True)
@@ -117,4 +132,6 @@ def run_console(main: Callable[..., int]) -> int:
         print(message, file=sys.stderr)
         return status
     finally:
+        if command_of(argv) in FREEZE_AT_EXIT:
+            gc.freeze()
         quiet_exit()

@@ -6,7 +6,7 @@ process holds a core, a spinning worker steals the time slices the working threa
 shared 2-core machine, `egvsr render` 2.4x, `train` about 5x and `simulate` up to 10x slower.
 
 The OpenMP runtime reads these variables once, when it starts (at `import torch`, or numba's first
-parallel kernel), so the console entry point calls `configure_process_environment()` before anything
+parallel kernel), so the console entry point (`egvsr.process.run_console`) calls `configure_process_environment()` before anything
 imports torch or numba. A value the user set is kept. torch's thread count stays torch's default
 (all cores) except for training started on a busy machine (`torch_threads`). Importing the `egvsr` library sets nothing:
 library users set the variables themselves (docs/render.md, "Threads").

@@ -18,7 +18,7 @@ def main() -> None:
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
     a = ap.parse_args()
-    from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
+    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(a.src)
     weights = ck.get("ema") or ck["state_dict"]

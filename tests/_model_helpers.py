@@ -17,9 +17,9 @@ def give_residual_head_weights(model):
 def save_untrained_with_head(name: str, path, seed: int = 0):
     """`save_untrained` with the residual head given weights: an untrained EGVSR with a zero head
     renders plain bicubic, so its events and network would not reach the output a test compares."""
-    from egvsr.engine.checkpoint import save_checkpoint
-    from egvsr.engine.loading import model_from_checkpoint
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
+    from egvsr.render.model import save_untrained
 
     path = save_untrained(name, path, seed)
     model, ck = model_from_checkpoint(path)

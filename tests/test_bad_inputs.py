@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -382,8 +382,8 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
 def bad(tmp_path_factory) -> dict[str, Path]:
     import cv2
 
-    from egvsr.engine.checkpoint import save_checkpoint
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
     from test_datasets_files import write_evtexture
     from test_io_errors import _write_ours
@@ -517,7 +517,7 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     f["foreign_ck"] = d / "foreign.pt"
     (d / "evil.pt").write_bytes(pickle.dumps(_Exec(d / "PWNED"), protocol=2))
     f["evil_ck"] = d / "evil.pt"
-    from egvsr.engine.checkpoint import load_checkpoint
+    from egvsr.engine.checkpoint_file import load_checkpoint
 
     state = load_checkpoint(f["ck"])
     state["state_dict"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
@@ -583,7 +583,7 @@ def test_catalogue_has_one_row_per_bad_input():
 
 # ---- resource guards: the memory a render needs is estimated before anything is written -------------
 def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
-    import egvsr.engine.render as R
+    import egvsr.render.plan as R
 
     h, w = 80, 112
     one = R.estimate_memory_bytes((h, w), 1, 1, False)
@@ -595,14 +595,14 @@ def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
     monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (1000, "80% of this machine's 1.2 KB of memory"))
     out = tmp_path / "frames"
     with pytest.raises(EgvsrError) as err:
-        R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu")
+        R.plan_render(bad["good"], bad["ck"], R.RenderOptions(scale=2, png=out, device="cpu"))
     check_message(err.value, "needs about", "of memory at once for 112x80 output frames",
-                  "--max-memory-gb default: 80% of this machine's 1.2 KB of memory", "raise --max-memory-gb")
+                  "`max_memory_gb` default: 80% of this machine's 1.2 KB of memory", "raise `max_memory_gb`")
     assert not out.exists()
     # ... and the override lifts it; a smaller budget also means fewer output times per model call
-    job = R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu", fps_factor=3, max_memory_gb=1.0)
-    tight = R.plan_render(bad["good"], bad["ck"], scale=2, png=out, device="cpu", fps_factor=3,
-                          max_memory_gb=3 * h * w * 12 * 2 / 1e9)
+    options = R.RenderOptions(scale=2, png=out, device="cpu", fps_factor=3, max_memory_gb=1.0)
+    job = R.plan_render(bad["good"], bad["ck"], options)
+    tight = R.plan_render(bad["good"], bad["ck"], replace(options, max_memory_gb=3 * h * w * 12 * 2 / 1e9))
     try:
         assert job.times_per_call == len(job.times) > tight.times_per_call >= 1
         assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from egvsr.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from egvsr.engine.checkpoint_file import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import load_config
 from egvsr.errors import CheckpointError, ConfigError, InputFileError
 

@@ -45,8 +45,8 @@ def test_long_eval_shows_progress_and_names_the_weights(tiny_recording, terminal
 
 
 def test_eval_takes_protocol_and_scales_from_the_checkpoint_unless_given(tmp_path):
-    from egvsr.engine.checkpoint import save_checkpoint
-    from egvsr.engine.eval_run import checkpoint_eval_section, eval_options
+    from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.engine.evaluation import checkpoint_eval_section, eval_options
 
     ck = save_checkpoint(tmp_path / "b.pt", {"model": {"name": "bicubic", "config": {"name": "bicubic"}},
                                              "state_dict": {},

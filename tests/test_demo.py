@@ -7,8 +7,8 @@ import contextlib
 import cv2
 import pytest
 
-from egvsr.engine import demo as demo_mod
-from egvsr.engine.demo import run_demo, shipped_checkpoint
+from egvsr.render import demo as demo_mod
+from egvsr.render.demo import run_demo, shipped_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
 
 
@@ -17,7 +17,7 @@ TINY = dict(seconds=0.12, size=(40, 56), scales=(2.0, 3.5), progress=False, echo
 
 @pytest.fixture(scope="module")
 def tiny_ck(tmp_path_factory):
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
 
     return save_untrained("egvsr-tiny", tmp_path_factory.mktemp("demo") / "tiny.pt")
 
@@ -58,7 +58,7 @@ def _no_shipped_checkpoint():
 
 
 def test_shipped_checkpoint_is_a_small_safe_egvsr_checkpoint():
-    from egvsr.engine.checkpoint import load_checkpoint
+    from egvsr.engine.checkpoint_file import load_checkpoint
 
     with shipped_checkpoint() as shipped:
         assert shipped is not None, "egvsr/data/egvsr-sample.pt is missing from this install"
@@ -92,7 +92,7 @@ def test_fallback_trains_a_tiny_model_and_labels_it(tiny_ck, tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_fallback_training_config_is_accepted_by_the_trainer(tmp_path):
-    from egvsr.engine.render_model import load_render_model
+    from egvsr.render.model import load_render_model
     from egvsr.events.simulate import make_sample
 
     sample = make_sample(tmp_path / "s.h5", seed=0, seconds=0.16, size=(40, 56), progress=False)

@@ -118,7 +118,7 @@ def test_shipped_weights_keep_psnr_when_every_event_is_duplicated(gray_clip, tmp
     import h5py
 
     from egvsr.datasets import EventVSRDataset, collate_samples
-    from egvsr.engine.loading import model_from_checkpoint
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
     from egvsr.engine.weights import shipped_checkpoint
     from egvsr.events.frames import Frames
     from egvsr.events.io import EventWriter, read_events

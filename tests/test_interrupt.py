@@ -123,7 +123,7 @@ def test_terminated_convert_cleans_up_like_ctrl_c(big_recording, tmp_path, sig):
 
 def test_render_video_temporaries_of_a_killed_run_are_swept(tmp_path):
     """OpenCV writes `.NAME...egvsr-partial.mp4`: a killed render's is swept by the next run."""
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     rec = make_sample(tmp_path / "clip.h5", seed=1, seconds=0.2, size=(20, 28), fps=25.0, progress=False)
@@ -171,7 +171,7 @@ def test_simulate_killed_leaves_no_output_and_reruns(tmp_path):
 
 
 def test_render_killed_leaves_no_output_and_reruns(tmp_path):
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     from egvsr.events.io import open_events
@@ -193,7 +193,7 @@ def test_render_killed_leaves_no_output_and_reruns(tmp_path):
 
 
 def test_train_killed_while_checkpointing_resumes_losing_at_most_one_interval(tmp_path):
-    from egvsr.engine.checkpoint import load_checkpoint
+    from egvsr.engine.checkpoint_file import load_checkpoint
     from egvsr.events.simulate import make_sample
 
     rec = make_sample(tmp_path / "tiny.h5", seed=3, seconds=0.3, size=(32, 40), fps=20.0, progress=False)

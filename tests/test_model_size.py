@@ -13,7 +13,6 @@ from egvsr.errors import ConfigError
 from egvsr.models import PRESETS, build_model
 from egvsr.models.options import make_options
 from egvsr.models.registry import FAMILIES
-from egvsr.models.size_estimate import estimate
 
 
 def built(name: str, **options) -> tuple[int, int]:
@@ -26,7 +25,8 @@ def built(name: str, **options) -> tuple[int, int]:
 
 def estimated(name: str, **options) -> tuple[int, int]:
     preset = PRESETS[name]
-    size = estimate(preset.family, make_options(FAMILIES[preset.family][1], name, {**preset.options, **options}))
+    family = FAMILIES[preset.family]
+    size = family.estimate(make_options(family.options, name, {**preset.options, **options}))
     return size.parameters, size.layers
 
 

@@ -7,7 +7,7 @@ import torch
 
 from _official_fixtures import assert_close, load_fixture, official_weights
 from egvsr.cli import main
-from egvsr.engine.loading import model_from_checkpoint
+from egvsr.engine.checkpoint_model import model_from_checkpoint
 
 
 class NotATensor:

@@ -79,7 +79,7 @@ def test_events_in_part_of_the_window_leave_zeros_elsewhere_and_still_guide(clip
 
 
 def test_events_of_another_sensor_size_are_refused_with_one_line(clips, tmp_path, capsys):
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
 
     ck = save_untrained("egvsr-tiny", tmp_path / "ck.pt")
     code = main(["render", str(clips["size"]), str(ck), "--scale", "2", "--png", str(tmp_path / "out"),

@@ -19,7 +19,7 @@ H, W = 20, 28  # the tiny recording's frames (the LR input in as-is mode)
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 4-frame 28x20 sample recording (3 GT frames per interval) and an untrained egvsr-tiny checkpoint."""
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("render")
@@ -81,7 +81,7 @@ def test_explicit_times_roi_and_odd_sizes(tiny, tmp_path, capsys):
 
 
 def test_odd_frames_are_padded_by_repeating_the_edge():
-    from egvsr.engine.render_video import pad_even
+    from egvsr.render.video import pad_even
 
     img = np.arange(5 * 3 * 3, dtype=np.uint8).reshape(5, 3, 3)
     out = pad_even(img)
@@ -106,7 +106,7 @@ def test_degrade_mode_has_ground_truth_and_scores(tiny, tmp_path, capsys):
 
 
 def test_uint8_conversion_rounds_and_clamps_by_row_blocks():
-    from egvsr.engine.render_video import to_uint8
+    from egvsr.render.video import to_uint8
 
     x = torch.rand(3, 300, 7) * 1.2 - 0.1
     ref = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)

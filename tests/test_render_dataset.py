@@ -8,9 +8,9 @@ import torch
 
 from _model_helpers import save_untrained_with_head
 from egvsr.datasets import EventVSRDataset, Recording
-from egvsr.engine.render import iter_render
-from egvsr.engine.render_input import WindowBuilder, plan_layout
-from egvsr.engine.render_model import load_render_model
+from egvsr.render.run import iter_render
+from egvsr.render.inputs import WindowBuilder, plan_layout
+from egvsr.render.model import load_render_model
 
 
 @pytest.fixture(scope="module")

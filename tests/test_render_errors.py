@@ -10,7 +10,7 @@ from egvsr.cli import main
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("render-errors")
@@ -38,7 +38,7 @@ def _nothing_left(folder, *paths):
 
 
 def test_checkpoint_of_another_model(tiny, tmp_path, capsys):
-    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.models import build_model
 
     rec, ck, _ = tiny

@@ -65,7 +65,7 @@ def test_frame_folder_events_of_another_size(split_clip, tmp_path, capsys):
 
 def test_real_frames_alone_with_a_frames_only_model(shared_data, tmp_path, capsys):
     """slider_depth (real DAVIS240C frames, images.txt timestamps), bicubic model, ROI at x6.5."""
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
 
     ck = save_untrained("bicubic", tmp_path / "bicubic.pt")
     clip = shared_data / "slider_depth"

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egvsr.engine.render_tiles import plan_axis, plan_tiles, render_region
+from egvsr.render.tiles import plan_axis, plan_tiles, render_region
 from egvsr.errors import ConfigError
 from egvsr.models import build_model
 
@@ -44,9 +44,9 @@ def test_axis_pieces_cover_the_core_on_its_own_grid(n, scale, tile, margin, data
 
 
 def test_tile_and_context_arguments_are_checked():
-    with pytest.raises(ConfigError, match="--tile 3"):
+    with pytest.raises(ConfigError, match="`tile` 3"):
         plan_tiles((20, 20), (0, 0, 20, 20), (40, 40), tile=3)
-    with pytest.raises(ConfigError, match="--context -1"):
+    with pytest.raises(ConfigError, match="`context` -1"):
         plan_tiles((20, 20), (0, 0, 20, 20), (40, 40), margin=-1)
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from egvsr.datasets.items import window_for
-from egvsr.engine.render_times import (
+from egvsr.render.times import (
     group_by_window, output_fps, parse_time, plan_times, times_from_factor,
 )
 from egvsr.errors import ConfigError
@@ -32,11 +32,11 @@ def test_frame_range_limits_the_output():
     ft = np.arange(10, dtype=np.int64) * 40_000
     out = plan_times(ft, factor=2, first=3, last=5)
     assert out.tolist() == [120_000, 140_000, 160_000, 180_000, 200_000]
-    with pytest.raises(ConfigError, match="--last-frame 10"):
+    with pytest.raises(ConfigError, match="`last_frame` 10"):
         plan_times(ft, factor=2, last=10)
     with pytest.raises(ConfigError, match="first < last"):
         plan_times(ft, factor=2, first=4, last=4)
-    with pytest.raises(ConfigError, match="--fps-factor 0"):
+    with pytest.raises(ConfigError, match="`fps_factor` 0"):
         plan_times(ft, factor=0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egvsr.engine.render_video import PngFolderWriter, WriterThread
+from egvsr.render.video import PngFolderWriter, WriterThread
 
 
 def test_writer_thread_keeps_order_and_raises_the_first_error() -> None:

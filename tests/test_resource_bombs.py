@@ -27,7 +27,7 @@ def _capped() -> None:
 
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory):
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("bombs")

@@ -31,7 +31,7 @@ DEAD_PID = 2**22 + 12345  # above the largest pid Linux allows: never a live pro
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("safe-outputs")

@@ -55,7 +55,7 @@ def test_entry_point_keeps_the_users_choice() -> None:
 
 
 def test_library_import_sets_nothing() -> None:
-    code = ("import os, egvsr, egvsr.models, egvsr.engine.render, egvsr.cli; "
+    code = ("import os, egvsr, egvsr.models, egvsr.render.run, egvsr.cli; "
             f"print(any(k in os.environ for k in {KEYS!r}))")
     clean = {k: v for k, v in os.environ.items() if k not in KEYS}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

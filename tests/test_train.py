@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
+from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
 from egvsr.engine.config import load_config
 from egvsr.engine.train import train
 from egvsr.errors import CheckpointError, ConfigError

@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from egvsr.cli import main
-from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
+from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
 from egvsr.engine.config import config_differences, load_config
 
 
@@ -92,7 +92,7 @@ def test_weights_only_last_checkpoint_is_one_clear_line(tmp_path, tiny_recording
 
 def test_init_from_starts_a_new_run_from_the_shipped_weights(tmp_path, tiny_recording, capsys):
     from egvsr.engine.distributed import init_distributed
-    from egvsr.engine.loading import input_options
+    from egvsr.engine.checkpoint_model import input_options
     from egvsr.engine.train import Trainer
     from egvsr.engine.weights import shipped_checkpoint
 

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from _reliability import check_message, fuzz_settings
 from egvsr.cli import main
-from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
-from egvsr.engine.loading import model_from_checkpoint
-from egvsr.engine.render_model import load_render_model
+from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+from egvsr.engine.checkpoint_model import model_from_checkpoint
+from egvsr.render.model import load_render_model
 from egvsr.errors import CheckpointError, EgvsrError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -282,8 +282,8 @@ def _capped() -> None:
 
 @pytest.fixture(scope="module")
 def bomb_checkpoints(tmp_path_factory) -> dict[str, Path]:
-    from egvsr.engine.checkpoint import load_checkpoint, save_checkpoint
-    from egvsr.engine.render_model import save_untrained
+    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+    from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
 
     d = tmp_path_factory.mktemp("model-bombs")

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from egvsr.engine.checkpoint import save_checkpoint
+from egvsr.engine.checkpoint_file import save_checkpoint
 from egvsr.errors import CheckpointError, InputFileError, OutputExistsError
 from egvsr.fsutil import check_output_path
 from egvsr.models.checkpoint_import import Imported, convert

@@ -27,13 +27,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from egvsr.engine.batching import StepBatchSampler
-from egvsr.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from egvsr.engine.checkpoint_file import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
-from egvsr.engine.data import build_dataset
+from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 from egvsr.engine.ema import EMA
-from egvsr.engine.evaluate import evaluate, model_inputs
+from egvsr.engine.scoring import evaluate, model_inputs
 from egvsr.engine.experiment import Experiment
 from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol

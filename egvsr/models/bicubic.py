@@ -17,7 +17,9 @@ from torch import Tensor
 
 from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.options import opt
+from egvsr.models.registry import register_model
 from egvsr.models.sampling import bracket, nearest_frame, pixel_coords, sample_points
+from egvsr.models.size_estimate import bicubic_size
 from egvsr.models.validate import Batch
 
 
@@ -33,6 +35,9 @@ class BicubicOptions:
         """No cross-option constraints."""
 
 
+@register_model("bicubic", options=BicubicOptions, size=bicubic_size, presets={
+    "bicubic": ("bicubic upsampling of the frame nearest each query time (no parameters)", {}),
+})
 class Bicubic(SRModel):
     """Bicubic upsampling of the nearest (or linearly blended) input frame."""
 

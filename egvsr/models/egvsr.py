@@ -24,8 +24,10 @@ from egvsr.models.egvsr_stir import STIR
 from egvsr.models.egvsr_tf import MLP_ACTIVATIONS, TemporalFilter
 from egvsr.models.event_input import EVENT_NORMS, model_events
 from egvsr.models.options import opt
+from egvsr.models.registry import register_model
 from egvsr.models.rows import mlp_channels_first, sample_rows
 from egvsr.models.sampling import nearest_frame, pixel_coords, sample_points
+from egvsr.models.size_estimate import egvsr_size
 from egvsr.models.validate import Batch
 
 
@@ -79,6 +81,16 @@ class EGVSROptions:
             )
 
 
+@register_model("egvsr", options=EGVSROptions, size=lambda o: egvsr_size(o, official=False), presets={
+    "egvsr": ("EGVSR, paper size: n_feats 32, inr 32, events 32 moments x 2 (~2.6M)", {}),
+    "egvsr-large": ("EGVSR, CED-yaml size: n_feats 64, inr 32 (~10.2M)", {"n_feats": 64}),
+    "egvsr-tiny": ("EGVSR, tiny (tests and smoke runs): n_feats 8, 8 moments",
+                   {"n_feats": 8, "inr_channels": 8, "moments": 8, "lcb_depth": 1, "heads": 2, "tf_samples": 2,
+                    "tf_hidden": 16}),
+    "egvsr-small": ("EGVSR, the shipped CPU width: n_feats 16, inr 16, 8 moments (~0.52M)",
+                    {"n_feats": 16, "inr_channels": 16, "moments": 8, "lcb_depth": 1, "heads": 4, "tf_samples": 4,
+                     "tf_hidden": 32}),
+})
 class EGVSR(SRModel):
     """Event-guided VSR with spatial-temporal INRs (frames + events -> RGB at any (x, y, t))."""
 

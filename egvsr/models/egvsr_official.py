@@ -28,7 +28,9 @@ from egvsr.models.egvsr import EGVSR, EGVSROptions
 from egvsr.models.egvsr_stf import STF
 from egvsr.models.egvsr_tf import TemporalFilter
 from egvsr.models.options import opt
+from egvsr.models.registry import register_model
 from egvsr.models.sampling import sample_points
+from egvsr.models.size_estimate import egvsr_size
 from egvsr.models.validate import Batch
 
 
@@ -67,6 +69,11 @@ def corner_coords(pix: Tensor, out_size: tuple[int, int], lr_size: tuple[int, in
     return torch.stack([axis(x, big_w, w), axis(y, big_h, h)], dim=-1)
 
 
+@register_model("egvsr-official", options=EGVSROfficialOptions, size=lambda o: egvsr_size(o, official=True), presets={
+    "egvsr-official": ("EGVSR as released (official-compatible mode, imported weights): n_feats 32, inr 32 (~2.59M)",
+                       {}),
+    "egvsr-official-large": ("EGVSR as released, CED-yaml size: n_feats 64 (~10.2M)", {"n_feats": 64}),
+})
 class EGVSROfficial(EGVSR):
     """EGVSR with the released code's blocks, grids and time axis (official-compatible mode)."""
 

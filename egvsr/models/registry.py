@@ -1,32 +1,47 @@
-"""Model registry: named presets of the model families, `build_model` and `list_models`.
+"""Model registry: families and their named presets, `build_model`, `list_models` and the models table.
 
-A model is built from a preset name ("egvsr"), or from a config mapping with a "name" key plus any
-options of that family ({"name": "egvsr", "local_ensemble": True}), plus keyword overrides. The
-built model's `config` lists every option, so `build_model(model.config)` rebuilds it exactly.
+A family (a model class with its options dataclass) registers itself where it is defined, with
+`@register_model(name, options=..., presets={...})`; code outside the package registers its own the
+same way. A model is built from a preset name ("egvsr"), or from a config mapping with a "name" key
+plus any options of that family ({"name": "egvsr", "local_ensemble": True}), plus keyword overrides.
+The built model's `config` lists every option, so `build_model(model.config)` rebuilds it exactly
+(checkpoints store that config).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import torch
+from torch import nn
 
 from egvsr.errors import ConfigError
 from egvsr.models.base import SRModel
-from egvsr.models.bicubic import Bicubic, BicubicOptions
-from egvsr.models.egvsr import EGVSR, EGVSROptions
-from egvsr.models.egvsr_official import EGVSROfficial, EGVSROfficialOptions
 from egvsr.models.options import make_options, options_dict
-from egvsr.models.size_estimate import check_model_size
-from egvsr.models.videoinr import VideoINR, VideoINROptions
+from egvsr.models.size_estimate import SizeEstimate, check_model_size
 
-FAMILIES: dict[str, tuple[type[SRModel], type]] = {
-    "egvsr": (EGVSR, EGVSROptions),
-    "egvsr-official": (EGVSROfficial, EGVSROfficialOptions),
-    "videoinr": (VideoINR, VideoINROptions),
-    "bicubic": (Bicubic, BicubicOptions),
-}
+M = TypeVar("M", bound=type)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model class, its options dataclass and (optionally) the formula of its size from the options."""
+
+    name: str
+    model: type[SRModel]
+    options: type
+    size: Callable[[Any], SizeEstimate] | None = None
+
+    def estimate(self, options: Any) -> SizeEstimate:
+        """Size of the model these options build: the family's formula, else counted on the meta device."""
+        if self.size is not None:
+            return self.size(options)
+        with torch.device("meta"):
+            model = self.model(options)
+        layers = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
+        params = sum(p.numel() for p in model.parameters())
+        return SizeEstimate(params, layers, 0)
 
 
 @dataclass(frozen=True)
@@ -38,15 +53,48 @@ class Preset:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+FAMILIES: dict[str, Family] = {}
 PRESETS: dict[str, Preset] = {}
 
 
 def register(name: str, family: str, description: str, **options: Any) -> None:
-    """Add (or replace) a preset; its options are checked now, the model is built on demand."""
+    """Add (or replace) a preset of a registered family; its options are checked now, the model is
+    built on demand."""
     if family not in FAMILIES:
         raise ConfigError(f"register {name!r}: unknown model family {family!r}; families: {sorted(FAMILIES)}")
-    make_options(FAMILIES[family][1], name, options).check(name)
+    make_options(FAMILIES[family].options, name, options).check(name)
     PRESETS[name] = Preset(family, description, dict(options))
+
+
+def register_model(name: str, *, options: type, presets: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+                   size: Callable[[Any], SizeEstimate] | None = None) -> Callable[[M], M]:
+    """Class decorator: register the decorated `SRModel` subclass as family `name`.
+
+    `options` is its options dataclass (fields made with `egvsr.models.options.opt`, a `check(name)`
+    method); `presets` maps preset names to (description, options that differ from the defaults),
+    default: one preset named like the family, described by the class docstring's first line; `size`
+    gives parameters/layers/activation bytes from the options (default: counted on the meta device).
+    """
+
+    def add(cls: M) -> M:
+        if not (isinstance(cls, type) and issubclass(cls, SRModel)):
+            raise ConfigError(f"register_model {name!r}: expected an SRModel subclass, got {cls!r}")
+        FAMILIES[name] = Family(name, cls, options, size)
+        text = (cls.__doc__ or name).strip().splitlines()[0]
+        for preset, (description, values) in (presets or {name: (text, {})}).items():
+            register(preset, name, description, **dict(values))
+        return cls
+
+    return add
+
+
+def unregister(name: str) -> None:
+    """Remove a preset, or a family together with all its presets (no error if absent)."""
+    if name in FAMILIES:
+        del FAMILIES[name]
+        for preset in [p for p, spec in PRESETS.items() if spec.family == name]:
+            del PRESETS[preset]
+    PRESETS.pop(name, None)
 
 
 def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SRModel:
@@ -63,11 +111,11 @@ def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SR
     preset = PRESETS.get(name)
     if preset is None:
         raise ConfigError(f"unknown model {name!r}; registered models: {', '.join(sorted(PRESETS))}")
-    cls, options_cls = FAMILIES[preset.family]
-    options = make_options(options_cls, name, {**preset.options, **values, **overrides})
+    family = FAMILIES[preset.family]
+    options = make_options(family.options, name, {**preset.options, **values, **overrides})
     options.check(name)
-    check_model_size(name, preset.family, options)  # before any module exists (untrusted configs)
-    model = cls(options)
+    check_model_size(name, family.estimate(options))  # before any module exists (untrusted configs)
+    model = family.model(options)
     model.config = {"name": name, **options_dict(options)}
     return model
 
@@ -83,21 +131,10 @@ def list_models() -> list[tuple[str, int, str]]:
     return [(name, count_parameters(name), p.description) for name, p in PRESETS.items()]
 
 
-register("egvsr", "egvsr", "EGVSR, paper size: n_feats 32, inr 32, events 32 moments x 2 (~2.6M)")
-register("egvsr-large", "egvsr", "EGVSR, CED-yaml size: n_feats 64, inr 32 (~10.2M)", n_feats=64)
-register("egvsr-tiny", "egvsr", "EGVSR, tiny (tests and smoke runs): n_feats 8, 8 moments",
-         n_feats=8, inr_channels=8, moments=8, lcb_depth=1, heads=2, tf_samples=2, tf_hidden=16)
-register("egvsr-small", "egvsr", "EGVSR, the shipped CPU width: n_feats 16, inr 16, 8 moments (~0.52M)",
-         n_feats=16, inr_channels=16, moments=8, lcb_depth=1, heads=4, tf_samples=4, tf_hidden=32)
-register("egvsr-official", "egvsr-official",
-         "EGVSR as released (official-compatible mode, imported weights): n_feats 32, inr 32 (~2.59M)")
-register("egvsr-official-large", "egvsr-official", "EGVSR as released, CED-yaml size: n_feats 64 (~10.2M)",
-         n_feats=64)
-register("videoinr", "videoinr", "VideoINR, frames only: ZSM encoder (plain-PyTorch DCN) + SIREN INRs (~11.0M)")
-register("videoinr-official", "videoinr",
-         "VideoINR as released (official-compatible test path, imported latest_G.pth): no output clamp",
-         decoder="official", output_activation="none")
-register("videoinr-tiny", "videoinr", "VideoINR, tiny (tests and smoke runs): nf 8",
-         nf=8, groups=2, front_blocks=1, back_blocks=1, spatial_hidden=[16, 16], spatial_out=8,
-         flow_hidden=[16, 16], rgb_hidden=[16, 16])
-register("bicubic", "bicubic", "bicubic upsampling of the frame nearest each query time (no parameters)")
+def models_table() -> str:
+    """`egvsr models`: one line per preset (name, parameters in millions, description), with a header."""
+    rows = list_models()
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'model':<{width}}  {'params':>10}  description"]
+    lines += [f"{name:<{width}}  {params / 1e6:>9.3f}M  {text}" for name, params, text in rows]
+    return "\n".join(lines) + "\n"

@@ -173,19 +173,6 @@ def bicubic_size(o: Any) -> SizeEstimate:
     return SizeEstimate(0, 0, FLOAT_BYTES * REFERENCE_LR[0] * REFERENCE_LR[1] * 6)
 
 
-ESTIMATORS = {
-    "egvsr": lambda o: egvsr_size(o, official=False),
-    "egvsr-official": lambda o: egvsr_size(o, official=True),
-    "videoinr": videoinr_size,
-    "bicubic": bicubic_size,
-}
-
-
-def estimate(family: str, options: Any) -> SizeEstimate:
-    """The size of a model of `family` (a registry family name) built from `options`."""
-    return ESTIMATORS[family](options)
-
-
 # ---- the check ----------------------------------------------------------------------------------------
 def fmt_bytes(n: float) -> str:
     """Bytes in a unit a person reads at a glance (SI: 1 GB = 1e9 bytes)."""
@@ -209,9 +196,8 @@ def limit_gb() -> float:
     return value
 
 
-def check_model_size(name: str, family: str, options: Any) -> SizeEstimate:
-    """Refuse options whose model would exceed the memory limit or `MAX_LAYERS`; return the estimate."""
-    size = estimate(family, options)
+def check_model_size(name: str, size: SizeEstimate) -> SizeEstimate:
+    """Refuse a model `name` whose `size` exceeds the memory limit or `MAX_LAYERS`; return `size`."""
     limit = limit_gb()
     if size.total_bytes > limit * 1e9:
         h, w = REFERENCE_LR

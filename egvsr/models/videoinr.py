@@ -21,7 +21,9 @@ from torch import Tensor
 from egvsr.errors import ConfigError
 from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.options import opt
+from egvsr.models.registry import register_model
 from egvsr.models.sampling import bracket
+from egvsr.models.size_estimate import videoinr_size
 from egvsr.models.validate import Batch, check_inputs
 from egvsr.models.videoinr_decoder import DecodeContext, VideoINRDecoder
 from egvsr.models.videoinr_encoder import VideoINREncoder
@@ -52,6 +54,14 @@ class VideoINROptions:
             raise ConfigError(f"model {name!r}: groups={self.groups} must divide nf={self.nf}")
 
 
+@register_model("videoinr", options=VideoINROptions, size=videoinr_size, presets={
+    "videoinr": ("VideoINR, frames only: ZSM encoder (plain-PyTorch DCN) + SIREN INRs (~11.0M)", {}),
+    "videoinr-official": ("VideoINR as released (official-compatible test path, imported latest_G.pth): "
+                          "no output clamp", {"decoder": "official", "output_activation": "none"}),
+    "videoinr-tiny": ("VideoINR, tiny (tests and smoke runs): nf 8",
+                      {"nf": 8, "groups": 2, "front_blocks": 1, "back_blocks": 1, "spatial_hidden": [16, 16],
+                       "spatial_out": 8, "flow_hidden": [16, 16], "rgb_hidden": [16, 16]}),
+})
 class VideoINR(SRModel):
     """Two-frame encoder + spatial/temporal SIREN decoders with predicted flows."""
 

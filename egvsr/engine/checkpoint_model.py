@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from egvsr.engine.checkpoint import load_checkpoint
+from egvsr.engine.checkpoint_file import load_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 
 # Dataset options that define what the model sees; evaluation and rendering must reuse them.

@@ -9,7 +9,6 @@ an `--config` preset, and explicit arguments (`eval_options`). Writes `<out>/res
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,10 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from egvsr.engine.data import build_dataset
+from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import resolve_device
-from egvsr.engine.evaluate import evaluate
-from egvsr.engine.loading import input_options, model_from_checkpoint
+from egvsr.engine.scoring import evaluate
+from egvsr.engine.tables import markdown_table
+from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
@@ -119,23 +119,6 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
     return opts
 
 
-def markdown_table(rows: list[dict], protocol: str) -> str:
-    """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model."""
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    keys = list(dict.fromkeys((r["clip"], r["scale"]) for r in rows))
-    index = {(r["clip"], r["scale"], r["model"]): r for r in rows}
-    out = io.StringIO()
-    out.write(f"Protocol: {protocol}\n\n| clip | scale | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |\n")
-    out.write("|---|---|" + "---|" * len(models) + "\n")
-    for clip, s in sorted(keys, key=lambda k: (k[0] == "average", k[0], k[1])):
-        cells = []
-        for m in models:
-            r = index.get((clip, s, m))
-            cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
-        out.write(f"| {clip} | x{s:g} | " + " | ".join(cells) + " |\n")
-    return out.getvalue()
-
-
 RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")
 
 
@@ -171,7 +154,7 @@ def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:
     """The `eval:` section (protocol, scales) of the config a checkpoint was trained with; {} if none."""
     from collections.abc import Mapping
 
-    from egvsr.engine.checkpoint import load_checkpoint
+    from egvsr.engine.checkpoint_file import load_checkpoint
 
     with checkpoint_or_shipped(checkpoint) as (path, _):
         exp = load_checkpoint(path).get("experiment")

@@ -31,12 +31,12 @@ def parse_time(text: str | float | int) -> float:
         m = _TIME.match(str(text))
         if m is None:
             raise ConfigError(
-                f"--times {text!r}: expected a number of seconds, optionally with a unit s, ms or us "
+                f"`times` {text!r}: expected a number of seconds, optionally with a unit s, ms or us "
                 "(e.g. 0.04, 40ms, 40000us)"
             )
         value, unit = float(m.group(1)), m.group(2) or "s"
     if not math.isfinite(value):
-        raise ConfigError(f"--times {text!r}: expected a finite time")
+        raise ConfigError(f"`times` {text!r}: expected a finite time")
     return value * _UNITS[unit]
 
 
@@ -46,11 +46,11 @@ def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) ->
     lo = 0 if first is None else int(first)
     hi = n - 1 if last is None else int(last)
     if not 0 <= lo < n:
-        raise ConfigError(f"--first-frame {first}: expected an input frame index in 0..{n - 1}")
+        raise ConfigError(f"`first_frame` {first}: expected an input frame index in 0..{n - 1}")
     if not 0 <= hi < n:
-        raise ConfigError(f"--last-frame {last}: expected an input frame index in 0..{n - 1}")
+        raise ConfigError(f"`last_frame` {last}: expected an input frame index in 0..{n - 1}")
     if hi <= lo:
-        raise ConfigError(f"--first-frame {lo} / --last-frame {hi}: expected first < last")
+        raise ConfigError(f"`first_frame` {lo} / `last_frame` {hi}: expected first < last")
     return lo, hi
 
 
@@ -61,16 +61,16 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
                       last: int | None = None) -> np.ndarray:
     """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, rounded)."""
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ConfigError(f"--fps-factor {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
+        raise ConfigError(f"`fps_factor` {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
     lo, hi = frame_range(frame_times, first, last)
     ft = np.asarray(frame_times[lo:hi + 1], np.int64)
     count = (len(ft) - 1) * int(factor) + 1
     if count > MAX_OUTPUT_TIMES:  # checked before the times are allocated
-        raise ConfigError(f"--fps-factor {factor}: gives {count:,} output frames, expected at most "
-                          f"{MAX_OUTPUT_TIMES:,}; use a smaller factor or --first-frame/--last-frame")
+        raise ConfigError(f"`fps_factor` {factor}: gives {count:,} output frames, expected at most "
+                          f"{MAX_OUTPUT_TIMES:,}; use a smaller factor or `first_frame`/`last_frame`")
     if len(ft) > 1 and factor > int(np.diff(ft).min()):
         raise ConfigError(
-            f"--fps-factor {factor}: input frames are too close in time for {factor - 1} distinct "
+            f"`fps_factor` {factor}: input frames are too close in time for {factor - 1} distinct "
             "microsecond times between them; use a smaller factor"
         )
     frac = np.arange(factor, dtype=np.float64) / factor
@@ -78,7 +78,7 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
     out = np.concatenate([inner.reshape(-1), ft[-1:]])
     if np.any(np.diff(out) <= 0):
         raise ConfigError(
-            f"--fps-factor {factor}: input frames are too close in time for {factor - 1} distinct "
+            f"`fps_factor` {factor}: input frames are too close in time for {factor - 1} distinct "
             "microsecond times between them; use a smaller factor"
         )
     return out
@@ -87,7 +87,7 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
 def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> np.ndarray:
     """Explicit times (relative to the first input frame) as sorted unique absolute µs, range-checked."""
     if not len(values):
-        raise ConfigError("--times: give at least one time")
+        raise ConfigError("`times`: give at least one time")
     t0, t1 = int(frame_times[0]), int(frame_times[-1])
     out = []
     for v in values:
@@ -95,7 +95,7 @@ def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> n
         t = int(round(t0 + rel))
         if not t0 <= t <= t1:
             raise ConfigError(
-                f"--times {v!r}: {rel / 1e6:.6f} s after the first frame lies outside the input frames "
+                f"`times` {v!r}: {rel / 1e6:.6f} s after the first frame lies outside the input frames "
                 f"(0 .. {(t1 - t0) / 1e6:.6f} s); a time needs input frames on both sides"
             )
         out.append(t)
@@ -110,10 +110,10 @@ def plan_times(frame_times: np.ndarray, factor: int | None = None,
     if ft.ndim != 1 or len(ft) < 2:
         raise ConfigError(f"input: rendering needs at least 2 input frames, got {len(ft)}")
     if times is not None and factor is not None:
-        raise ConfigError("give either --fps-factor or --times, not both")
+        raise ConfigError("give either `fps_factor` or `times`, not both")
     if times is not None:
         if first is not None or last is not None:
-            raise ConfigError("--first-frame/--last-frame apply to --fps-factor; --times are explicit")
+            raise ConfigError("`first_frame`/`last_frame` apply to `fps_factor`; `times` are explicit")
         return times_from_list(ft, times)
     return times_from_factor(ft, 1 if factor is None else factor, first, last)
 

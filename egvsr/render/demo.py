@@ -26,10 +26,11 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from egvsr.engine.render_model import load_render_model
+from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import atomic_directory, check_output_folder
+from egvsr.render.model import load_render_model
 
 DEFAULT_SCALES = (4.0, 6.5)
 
@@ -89,38 +90,6 @@ def train_fallback(sample: Path, folder: Path, minutes: float, device: str, prog
     return Path(exp) / "checkpoints" / "last.pt"
 
 
-def summarize(scores: list[dict], scale: float) -> list[dict]:
-    """Mean PSNR/SSIM per (model, kind) over the frames of one scale, plus 'all'."""
-    rows = []
-    models = list(dict.fromkeys(r["model"] for r in scores))
-    for model in models:
-        for kind in ("frame", "between", "all"):
-            sel = [r for r in scores if r["model"] == model and (kind == "all" or r["kind"] == kind)]
-            if sel:
-                rows.append({"scale": scale, "model": model, "kind": kind, "n": len(sel),
-                             "psnr": float(np.mean([r["psnr"] for r in sel])),
-                             "ssim": float(np.mean([r["ssim"] for r in sel]))})
-    return rows
-
-
-def table(rows: list[dict]) -> str:
-    """The PSNR/SSIM table as markdown: one line per scale and time kind, model beside bicubic."""
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    names = {"frame": "input frame times", "between": "in-between GT times", "all": "all"}
-    out = ["| scale | times | frames | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |",
-           "|---|---|---|" + "---|" * len(models)]
-    for s in dict.fromkeys(r["scale"] for r in rows):
-        for kind in ("frame", "between", "all"):
-            cells, n = [], 0
-            for m in models:
-                r = next((r for r in rows if r["scale"] == s and r["model"] == m and r["kind"] == kind), None)
-                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
-                n = r["n"] if r else n
-            if n:
-                out.append(f"| x{s:g} | {names[kind]} | {n} | " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
-
-
 class FigureData:
     """Keeps what the figure needs from the render of one chosen time."""
 
@@ -132,7 +101,7 @@ class FigureData:
         def on_frame(fr) -> None:
             if fr.t_us != self.t_us:
                 return
-            from egvsr.engine.render import as_float
+            from egvsr.render.run import as_float
 
             ft = fr.inputs.frame_times[0].cpu().numpy()
             tn = float(fr.inputs.normalize(np.array([fr.t_us]))[0, 0])
@@ -212,8 +181,9 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into `output` (see the module doc); returns the table rows and timings."""
     from egvsr.engine.distributed import resolve_device
-    from egvsr.engine.render import plan_render, run_render
     from egvsr.events.simulate import make_sample
+    from egvsr.render.plan import RenderOptions, plan_render
+    from egvsr.render.run import run_render
 
     out = Path(output)
     if out.exists() and not overwrite and not out.is_symlink():
@@ -243,9 +213,10 @@ def run_demo(
         for s in scales:
             sub = tmp / f"x{s:g}"
             with log.stage(f"render x{s:g}"):
-                job = plan_render(sample, ck, scale=s, fps_factor=fps_factor, degrade=True,
-                                  mp4=sub / "video.mp4", side_by_side=sub / "side_by_side.mp4",
-                                  chunk_size=chunk_size, device=str(dev), baseline=True, model=rm)
+                options = RenderOptions(scale=s, fps_factor=fps_factor, degrade=True, mp4=sub / "video.mp4",
+                                        side_by_side=sub / "side_by_side.mp4", chunk_size=chunk_size,
+                                        device=str(dev), baseline=True)
+                job = plan_render(sample, ck, options, model=rm)
                 if probe_times is None:
                     probe_times = job.times
                     fig = FigureData(choose_time(job.rec.frame_times, job.times))
@@ -253,9 +224,9 @@ def run_demo(
                 report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
                 log(f"  {report.frames} frames in {report.seconds:.1f} s "
                     f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
-                rows.extend(summarize(report.scores, s))
+                rows.extend(summarize_scores(report.scores, s))
                 files += [sub / "video.mp4", sub / "side_by_side.mp4"]
-        text = table(rows)
+        text = scores_table(rows)
         log("")
         log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
         for line in text.splitlines():

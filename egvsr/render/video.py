@@ -177,7 +177,7 @@ class Mp4Writer(contextlib.AbstractContextManager):
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
                  overwrite: bool = False) -> None:
         if not (fps > 0 and np.isfinite(fps)):
-            raise ConfigError(f"--video-fps {fps!r}: expected a positive frame rate")
+            raise ConfigError(f"`video_fps` {fps!r}: expected a positive frame rate")
         self.path = Path(path)
         if self.path.suffix.lower() != ".mp4":
             raise ConfigError(f"{self.path}: expected a .mp4 file name for the video output")
@@ -198,7 +198,7 @@ class Mp4Writer(contextlib.AbstractContextManager):
         if not self._writer.isOpened():
             self._cleanup()
             err = MissingDependencyError(
-                f"{self.path}: this OpenCV build cannot write MP4 (mp4v); write PNG frames (--png) instead"
+                f"{self.path}: this OpenCV build cannot write MP4 (mp4v); write PNG frames (`png`) instead"
             )
             self._ctx.__exit__(type(err), err, None)
             raise err

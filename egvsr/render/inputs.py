@@ -12,7 +12,7 @@ Two modes, always explicit:
   size), so the HR crop, and the ground-truth frames at extra times, are the targets.
 
 An ROI (x, y, w, h) is in input pixels: in as-is mode it is the LR box to output (the encoder also
-sees a context margin around it, see `render_tiles`); in degrade mode it is cut from the HR frames
+sees a context margin around it, see `tiles`); in degrade mode it is cut from the HR frames
 first and then treated as the whole frame.
 """
 
@@ -46,7 +46,7 @@ class FolderRecording(Recording):
         if video.kind != "folder":
             raise ConfigError(
                 f"{folder}: frames must be a folder of images (a video file cannot be read by index); "
-                "extract its frames first, e.g. ffmpeg -i in.mp4 frames/%06d.png, and give --fps"
+                "extract its frames first, e.g. ffmpeg -i in.mp4 frames/%06d.png, and give `fps`"
             )
         self._files = list(video.files)
         self._events = None if events is None else Path(events)
@@ -84,7 +84,7 @@ class FolderRecording(Recording):
 
     def read_events(self, t0: int, t1: int):
         if self._events is None:
-            raise InputFileError(f"{self.path}: a frame folder has no events; pass --events FILE")
+            raise InputFileError(f"{self.path}: a frame folder has no events; pass `events` FILE")
         return self._handle().read(int(t0), int(t1))
 
 
@@ -96,9 +96,9 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
         raise InputFileError(f"{path}: input not found (expected a recording or a folder of frames)")
     if events is not None:
         if not Path(events).exists():
-            raise InputFileError(f"{events}: events file not found (--events)")
+            raise InputFileError(f"{events}: events file not found (`events`)")
         if not path.is_dir():
-            raise ConfigError(f"{path}: with --events the input must be a folder of frames")
+            raise ConfigError(f"{path}: with `events` the input must be a folder of frames")
         return FolderRecording(path, Path(events), fps)
     if path.is_dir() and not any(path.glob("*.npy")):  # numbered PNGs alone are frames, not a CED folder
         return FolderRecording(path, None, fps)
@@ -116,7 +116,7 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
     if rec.num_frames < 2:
         raise ConfigError(
             f"{path}: recording has {rec.num_frames} frame(s); rendering needs frames "
-            "(give a folder of frames as INPUT with --events FILE for an events-only recording)"
+            "(give a folder of frames as INPUT with `events` FILE for an events-only recording)"
         )
     return rec
 
@@ -150,12 +150,12 @@ def check_roi(roi, width: int, height: int) -> tuple[int, int, int, int] | None:
         if any(int(v) != v for v in roi):
             raise ValueError
     except (TypeError, ValueError):
-        raise ConfigError(f"--roi {roi!r}: expected four integers X Y W H (input pixels)") from None
+        raise ConfigError(f"`roi` {roi!r}: expected four integers X Y W H (input pixels)") from None
     if w < 1 or h < 1:
-        raise ConfigError(f"--roi {x} {y} {w} {h}: width and height must be at least 1 pixel")
+        raise ConfigError(f"`roi` {x} {y} {w} {h}: width and height must be at least 1 pixel")
     if x < 0 or y < 0 or x + w > width or y + h > height:
         raise ConfigError(
-            f"--roi {x} {y} {w} {h}: the box x {x}..{x + w}, y {y}..{y + h} is outside the "
+            f"`roi` {x} {y} {w} {h}: the box x {x}..{x + w}, y {y}..{y + h} is outside the "
             f"{width}x{height} input frame (expected 0 <= x, x + w <= {width}, 0 <= y, y + h <= {height})"
         )
     return x, y, w, h
@@ -167,14 +167,14 @@ def plan_layout(width: int, height: int, scale: float, degrade: bool = False,
     x, y, w, h = check_roi(roi, width, height) or (0, 0, width, height)
     if degrade:
         if scale < 1:
-            raise ConfigError(f"--scale {scale:g}: --degrade downscales by the scale, so it must be >= 1")
+            raise ConfigError(f"`scale` {scale:g}: `degrade` downscales by the scale, so it must be >= 1")
         g = frame_geometry(h, w, scale)
         geom = CropGeometry(y + g.y0, x + g.x0, g.H, g.W, g.h, g.w)
         return Layout(True, scale, geom, (0, 0, g.h, g.w), (g.H, g.W))
     out = hr_size(h, w, scale)
     if min(out) < 1:
         raise ConfigError(
-            f"--scale {scale:g}: the output of a {w}x{h} input would be {out[1]}x{out[0]}; "
+            f"`scale` {scale:g}: the output of a {w}x{h} input would be {out[1]}x{out[0]}; "
             "expected at least one output pixel per side"
         )
     geom = CropGeometry(0, 0, height, width, height, width)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from egvsr.datasets.tensorize import NORMALIZATIONS, POLARITIES, REPRESENTATIONS
-from egvsr.engine.loading import input_options, model_from_checkpoint
+from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 
 DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
@@ -42,7 +42,7 @@ class RenderModel:
     def max_scale(self) -> float:
         return float(getattr(self.model, "max_scale", float("inf")))
 
-    def check_scale(self, scale: float, where: str = "--scale") -> float:
+    def check_scale(self, scale: float, where: str = "`scale`") -> float:
         """`scale` as a float in (0, cap], or a ConfigError naming the cap."""
         try:
             s = float(scale)
@@ -127,7 +127,7 @@ def save_untrained(name: str, path: str | Path, seed: int = 0, overwrite: bool =
     It has the keys the trainer writes (model name and config, state_dict, experiment) with an empty
     experiment, so its input options are derived from the model.
     """
-    from egvsr.engine.checkpoint import save_checkpoint
+    from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.models import build_model
 
     torch.manual_seed(int(seed))

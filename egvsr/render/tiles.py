@@ -85,9 +85,9 @@ def plan_tiles(lr_size: Sequence[int], core: Sequence[int], out_size: Sequence[i
                margin: int = 16) -> list[Tile]:
     """Tiles covering the core box (y0, x0, h, w) of an LR frame of `lr_size`, output `out_size`."""
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0 or 0 < tile < 8:
-        raise ConfigError(f"--tile {tile!r}: expected 0 (no tiling) or a tile side of at least 8 LR pixels")
+        raise ConfigError(f"`tile` {tile!r}: expected 0 (no tiling) or a tile side of at least 8 LR pixels")
     if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
-        raise ConfigError(f"--context {margin!r}: expected a non-negative number of LR pixels")
+        raise ConfigError(f"`context` {margin!r}: expected a non-negative number of LR pixels")
     y0, x0, h, w = (int(v) for v in core)
     ys = plan_axis(int(lr_size[0]), y0, h, int(out_size[0]), tile, margin)
     xs = plan_axis(int(lr_size[1]), x0, w, int(out_size[1]), tile, margin)

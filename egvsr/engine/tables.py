@@ -1,0 +1,61 @@
+"""Evaluation's report tables: PSNR/SSIM rows averaged and written as markdown.
+
+`markdown_table` is `egvsr eval`'s results.md (per clip and scale); `summarize_scores` and
+`scores_table` average the per-frame scores of a render (`egvsr render --score`, `egvsr demo`) by
+time kind: at input frame times, between them, all.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def markdown_table(rows: list[dict], protocol: str) -> str:
+    """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    keys = list(dict.fromkeys((r["clip"], r["scale"]) for r in rows))
+    index = {(r["clip"], r["scale"], r["model"]): r for r in rows}
+    out = io.StringIO()
+    out.write(f"Protocol: {protocol}\n\n| clip | scale | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |\n")
+    out.write("|---|---|" + "---|" * len(models) + "\n")
+    for clip, s in sorted(keys, key=lambda k: (k[0] == "average", k[0], k[1])):
+        cells = []
+        for m in models:
+            r = index.get((clip, s, m))
+            cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
+        out.write(f"| {clip} | x{s:g} | " + " | ".join(cells) + " |\n")
+    return out.getvalue()
+
+
+def summarize_scores(scores: list[dict], scale: float) -> list[dict]:
+    """Mean PSNR/SSIM per (model, kind) over the frames of one scale, plus 'all'."""
+    rows = []
+    models = list(dict.fromkeys(r["model"] for r in scores))
+    for model in models:
+        for kind in ("frame", "between", "all"):
+            sel = [r for r in scores if r["model"] == model and (kind == "all" or r["kind"] == kind)]
+            if sel:
+                rows.append({"scale": scale, "model": model, "kind": kind, "n": len(sel),
+                             "psnr": float(np.mean([r["psnr"] for r in sel])),
+                             "ssim": float(np.mean([r["ssim"] for r in sel]))})
+    return rows
+
+
+def scores_table(rows: list[dict]) -> str:
+    """The PSNR/SSIM table as markdown: one line per scale and time kind, model beside bicubic."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    names = {"frame": "input frame times", "between": "in-between GT times", "all": "all"}
+    out = ["| scale | times | frames | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |",
+           "|---|---|---|" + "---|" * len(models)]
+    for s in dict.fromkeys(r["scale"] for r in rows):
+        for kind in ("frame", "between", "all"):
+            cells, n = [], 0
+            for m in models:
+                r = next((r for r in rows if r["scale"] == s and r["model"] == m and r["kind"] == kind), None)
+                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
+                n = r["n"] if r else n
+            if n:
+                out.append(f"| x{s:g} | {names[kind]} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"

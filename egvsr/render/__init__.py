@@ -1,0 +1,24 @@
+"""egvsr.render: super-resolved video from a checkpoint and a recording (`egvsr render`, `egvsr demo`).
+
+One job per module: `plan` checks everything and builds a `RenderJob` from `RenderOptions`, `run`
+executes it; `model` loads the checkpoint's model and input options, `inputs` opens the input and
+builds each window, `times` plans the output times, `tiles` encodes large inputs in tiles, `video`
+writes PNG folders and MP4s, `demo` runs the whole job on the embedded sample. Public names load lazily.
+"""
+
+from __future__ import annotations
+
+from egvsr._lazy import lazy_exports
+
+_EXPORTS = {
+    "RenderOptions": "egvsr.render.plan",
+    "RenderJob": "egvsr.render.plan",
+    "plan_render": "egvsr.render.plan",
+    "run_render": "egvsr.render.run",
+    "render": "egvsr.render.run",
+    "RenderReport": "egvsr.render.run",
+    "load_render_model": "egvsr.render.model",
+    "run_demo": "egvsr.render.demo",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,234 @@
+"""Plan a render: check every option, the model, the input and the resources before anything is written.
+
+`plan_render(source, checkpoint, RenderOptions(...))` loads the model (`model`), opens the input and
+fixes the LR geometry (`inputs`), plans the output times (`times`) and the tiles (`tiles`), and
+returns a `RenderJob` that `run.run_render` executes. Resource guards: the uncompressed output
+(`max_output_gb`) and the memory a model call needs (`estimate_memory_bytes`: float32 output frames
+held at once, doubled when tiles are pasted into a full frame, plus the 8-bit copies for the writers)
+against `max_memory_gb` (default: 80% of the device's memory); an output too large for either is
+refused with the figures instead of failing half-way. Error messages name an option as `field` (in
+backquotes; the CLI shows its flag instead).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from egvsr.datasets.recording import Recording
+from egvsr.errors import ConfigError
+from egvsr.render.inputs import Layout, open_input, plan_layout
+from egvsr.render.model import RenderModel, baseline_model, load_render_model
+from egvsr.render.tiles import is_whole, plan_tiles
+from egvsr.render.times import group_by_window, output_fps, plan_times
+from egvsr.render.video import check_outputs
+
+IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)
+MEMORY_FRACTION = 0.8  # default memory budget: this share of the device's memory
+FALLBACK_MEMORY_BYTES = 16 * 10**9  # when the machine's memory cannot be queried
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What to render and where: the options of `egvsr render` (docs/render.md), checked by `plan_render`.
+
+    `scale` any positive real up to the model's cap; `fps_factor` (input frames plus F-1 times between)
+    or `times` (explicit, seconds or with a unit); `first_frame`/`last_frame` bound the input frames;
+    `roi` (x, y, w, h) in input pixels; `degrade` treats the input frames as HR; outputs `png` (folder),
+    `mp4`, `side_by_side`; `baseline` renders bicubic beside the model even without a side-by-side.
+    """
+
+    scale: float
+    events: PathLike | None = None
+    fps: float | None = None
+    fps_factor: int | None = None
+    times: Sequence[str | float] | None = None
+    first_frame: int | None = None
+    last_frame: int | None = None
+    roi: Sequence[int] | None = None
+    degrade: bool = False
+    png: PathLike | None = None
+    mp4: PathLike | None = None
+    side_by_side: PathLike | None = None
+    video_fps: float | None = None
+    chunk_size: int = 65536
+    tile: int = 0
+    context: int = 16
+    device: str = "auto"
+    max_output_gb: float = 16.0
+    max_memory_gb: float | None = None
+    expect_model: str | None = None
+    baseline: bool = False
+    overwrite: bool = False
+
+    def has_output(self) -> bool:
+        """Whether any output file or folder is asked for."""
+        return any(p is not None for p in (self.png, self.mp4, self.side_by_side))
+
+
+@dataclass
+class RenderJob:
+    """A fully checked render: model, input, geometry, times and outputs (nothing written yet)."""
+
+    options: RenderOptions
+    rm: RenderModel
+    rec: Recording
+    layout: Layout
+    times: np.ndarray
+    fps: float
+    device: torch.device
+    baseline: RenderModel | None = None
+    with_gt: bool = False
+    panels: int = 0
+    output_bytes: int = 0
+    times_per_call: int | None = None
+    memory_bytes: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def path(self, name: str) -> Path | None:
+        """The output `name` ("png", "mp4" or "side_by_side") as a Path, or None when not asked for."""
+        value = getattr(self.options, name)
+        return None if value is None else Path(value)
+
+    def describe(self) -> str:
+        h, w = self.layout.out_size
+        lh, lw = self.layout.lr_size
+        mode = "degrade (HR input downscaled first)" if self.layout.degrade else "as-is (input frames are LR)"
+        y0, x0, ch, cw = self.layout.core
+        roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
+        return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
+                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_bytes(self.output_bytes)} uncompressed, "
+                f"about {fmt_bytes(self.memory_bytes)} in memory at once)")
+
+
+def in_flight_limit(out_size: Sequence[int], panels: int, budget: int = IN_FLIGHT_BYTES) -> int:
+    """Output times per model call so that `panels` float32 frames of `out_size` fit in `budget`."""
+    per = int(out_size[0]) * int(out_size[1]) * 3 * 4 * max(1, panels)
+    return max(1, budget // per)
+
+
+def estimate_memory_bytes(out_size: Sequence[int], times_per_call: int, models: int, tiled: bool,
+                          panels: int = 0) -> int:
+    """Peak bytes of rendered output held at once: float32 frames of one call per model (twice when
+    tiles are pasted into a full frame), plus the uint8 copies the writers encode (`panels` of a
+    side-by-side, and ours)."""
+    frame = int(out_size[0]) * int(out_size[1]) * 3
+    held = frame * 4 * max(1, int(times_per_call)) * max(1, int(models)) * (2 if tiled else 1)
+    return held + frame * (max(0, int(panels)) + 2)
+
+
+def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
+    """(default memory budget in bytes, what it is a share of) for `device`."""
+    dev = torch.device(device)
+    total = None
+    if dev.type == "cuda":
+        total = int(torch.cuda.get_device_properties(dev).total_memory)
+        what = f"{dev}'s"
+    else:
+        try:
+            total = int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            total = None
+        what = "this machine's"
+    if not total or total <= 0:
+        return FALLBACK_MEMORY_BYTES, "a fixed default"
+    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_bytes(total)} of memory"
+
+
+def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int) -> int:
+    """Uncompressed bytes written: frames x H x W x 3 per stream (a side-by-side counts its panels)."""
+    return int(frames) * int(out_size[0]) * int(out_size[1]) * 3 * int(streams)
+
+
+def fmt_bytes(n: float) -> str:
+    """1234567 -> '1.2 MB' (decimal units)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} TB"
+
+
+def _check_gb(name: str, value: object, finite: bool = False) -> None:
+    """A size in GB: a positive number (and finite when `finite`)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or (finite and value == float("inf"))):
+        raise ConfigError(f"`{name}` {value!r}: expected a positive number")
+
+
+def _check_options(o: RenderOptions) -> None:
+    """The checks that need neither the model nor the input."""
+    check_outputs([o.mp4, o.side_by_side], o.overwrite, png=o.png)
+    if isinstance(o.chunk_size, bool) or not isinstance(o.chunk_size, int) or o.chunk_size < 1:
+        raise ConfigError(f"`chunk_size` {o.chunk_size!r}: expected a positive number of output pixels")
+    _check_gb("max_output_gb", o.max_output_gb)
+    if o.max_memory_gb is not None:
+        _check_gb("max_memory_gb", o.max_memory_gb, finite=True)
+
+
+def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
+                model: RenderModel | None = None) -> RenderJob:
+    """Check everything a render of `source` with `checkpoint` (or the loaded `model`) needs and
+    return the job; raises before any output exists."""
+    from egvsr.engine.distributed import resolve_device
+
+    o = options
+    _check_options(o)
+    dev = resolve_device(o.device)
+    rm = model if model is not None else load_render_model(checkpoint, dev, o.expect_model)
+    s = rm.check_scale(o.scale)
+    rec = open_input(source, o.events, o.fps)
+    try:
+        if rm.uses_events and not rec.has_events:
+            raise ConfigError(f"{source}: model {rm.name!r} needs events but this input has none; "
+                              "pass `events` FILE")
+        layout = plan_layout(rec.width, rec.height, s, o.degrade, o.roi)
+        out_times = plan_times(rec.frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
+        group_by_window(rec.frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
+        tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context
+        known = set(rec.frame_times.tolist()) | set(rec.gt_times.tolist())
+        has_gt = o.degrade and any(int(t) in known for t in out_times.tolist())
+        panels = 0 if o.side_by_side is None else (3 if has_gt else 2)
+        total = estimate_output_bytes(len(out_times), layout.out_size,
+                                      int(o.png is not None) + int(o.mp4 is not None) + panels)
+        h, w = layout.out_size
+        if total > o.max_output_gb * 1e9:
+            raise ConfigError(
+                f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
+                f"above `max_output_gb` {o.max_output_gb:g}; render fewer frames (`first_frame`/`last_frame`, "
+                "`times`), a smaller `scale` or an `roi`, or raise `max_output_gb`")
+        need_base = o.side_by_side is not None or o.baseline
+        models = 2 if need_base else 1  # ours, and bicubic beside it
+        if o.max_memory_gb is None:
+            budget, share = memory_budget_bytes(dev)
+            budget_text = f"`max_memory_gb` default: {share}"
+        else:
+            budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
+        per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
+        tiled = not is_whole(tiles, layout.lr_size)
+        memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels)
+        if memory > budget:
+            raise ConfigError(
+                f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
+                f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
+                f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
+                f"({budget_text}); choose a smaller `scale` or an `roi`, or raise `max_memory_gb`")
+        if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
+            raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")
+        rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, out_times, o.fps_factor)
+    except BaseException:
+        rec.close()
+        raise
+    base = (rm if rm.name == "bicubic" else baseline_model(rm, dev)) if need_base else None
+    meta = {"model": rm.name, "checkpoint": str(checkpoint), "scale": s, "degrade": bool(o.degrade),
+            "input": str(source), "out_size": list(layout.out_size), "roi": list(o.roi) if o.roi else None}
+    return RenderJob(options=o, rm=rm, rec=rec, layout=layout, times=out_times, fps=rate, device=dev, baseline=base,
+                     with_gt=bool(o.degrade) and need_base, panels=panels, output_bytes=total,
+                     times_per_call=per_call, memory_bytes=memory, meta=meta)

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from egvsr.datasets.tensorize import NORMALIZATIONS, POLARITIES, REPRESENTATIONS
+from egvsr.events.represent.registry import representation_names
+from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 from egvsr.engine.loading import input_options, model_from_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 
@@ -88,7 +89,7 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
     rep.setdefault("polarity", "split" if p == 2 else "signed")
     rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
     rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
-    for key, choices in (("representation", REPRESENTATIONS), ("polarity", POLARITIES),
+    for key, choices in (("representation", representation_names()), ("polarity", POLARITIES),
                          ("normalize", NORMALIZATIONS)):
         if rep[key] not in choices:
             raise CheckpointError(

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from egvsr.events.represent.registry import representation_names
-from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 from egvsr.engine.loading import input_options, model_from_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
+from egvsr.events.represent.registry import get_representation, representation_names
+from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 
 DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
                     "normalize": "none"}
@@ -95,7 +95,7 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
             raise CheckpointError(
                 f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"
             )
-    got_p = 2 if rep["polarity"] == "split" else 1
+    got_p = get_representation(rep["representation"]).polarity_channels(rep["polarity"])
     if rep["bins"] != int(m) or got_p != int(p):
         raise CheckpointError(
             f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "

@@ -16,8 +16,9 @@ from egvsr.errors import ConfigError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import write_events
 from egvsr.events.represent import (
-    Representation, get_representation, read_tensors, register_representation, represent,
-    representation_names, unregister_representation, voxelize_file,
+    EventFrames, Moments, Representation, TimeSurface, VoxelGrid, event_frames_batch, event_moments,
+    get_representation, read_tensors, register_representation, represent, representation_names,
+    time_surface, unregister_representation, voxel_grid, voxelize_file,
 )
 
 H, W = 24, 32
@@ -102,3 +103,15 @@ def test_unknown_names_are_refused_with_the_choices():
     with pytest.raises(SystemExit) as exc:  # argparse: --repr's choices are the registry's names
         main(["voxelize", "in.h5", "out.h5", "--repr", "count", "--between-frames"])
     assert exc.value.code == 2
+
+
+def test_option_objects_are_the_functions(recording):
+    _, s, ft = recording
+    t0, t1 = int(ft[0]), int(ft[2])
+    np.testing.assert_array_equal(VoxelGrid(bins=5, polarity="split", normalization="standard")(s, t0, t1),
+                                  voxel_grid(s, 5, t0, t1, polarity="split", normalize="standard"))
+    np.testing.assert_array_equal(Moments(bins=8)(s, t0, t1, 12, 16), event_moments(s, 8, t0, t1, 12, 16))
+    np.testing.assert_array_equal(EventFrames(bins=3).batch(s, ft), event_frames_batch(s, 3, ft))
+    np.testing.assert_array_equal(TimeSurface(bins=2, tau_us=5_000.0)(s, t0, t1),
+                                  time_surface(s, 2, t0, t1, tau_us=5_000.0))
+    assert VoxelGrid(bins=5)(s, t0, t1).shape == (5, H, W) and Moments()(s, t0, t1).shape == (32, 2, H, W)

@@ -105,14 +105,18 @@ def _add_voxelize(sub) -> None:
     p = sub.add_parser("voxelize", help="event tensors (voxel grids or EGVSR moments) for a recording")
     p.add_argument("input")
     p.add_argument("output", help="output .h5 with the tensors and their window times")
-    p.add_argument("--repr", choices=["voxel", "moments", "frames", "timesurface"], default="voxel")
+    from egvsr.events.represent.registry import representation_names
+    from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
+
+    p.add_argument("--repr", choices=representation_names(), default="voxel",
+                   help="a registered representation")
     p.add_argument("--bins", type=int, default=5, help="time bins per window (moments for --repr moments)")
     w = p.add_mutually_exclusive_group(required=True)
     w.add_argument("--between-frames", action="store_true", help="one window per inter-frame interval")
     w.add_argument("--window-ms", type=_positive_float, help="fixed windows of W milliseconds")
     p.add_argument("--size", type=_size, help="target HxW (e.g. the LR size); default the sensor size")
-    p.add_argument("--polarity", choices=["signed", "split"], default="signed")
-    p.add_argument("--normalize", choices=["none", "standard", "percentile"], default="none",
+    p.add_argument("--polarity", choices=POLARITIES, default="signed")
+    p.add_argument("--normalize", choices=NORMALIZATIONS, default="none",
                    help="per window: none, standard (E2VID, non-zero entries), percentile (EvTexture q98)")
     p.add_argument("--tau-ms", type=_positive_float, default=None,
                    help="time-surface decay (default: window / bins)")
@@ -143,14 +147,12 @@ def _add_simulate(sub) -> None:
     p.add_argument("output", help="output .h5 (egvsr layout with frames)")
     p.add_argument("--fps", type=_positive_float, help="frame rate when the input has no timestamps")
     p.add_argument("--size", type=_size, help="resize frames to HxW before simulating")
-    p.add_argument("--cp", type=float, nargs="+", default=None,
-                   help="ON threshold, or a range LO HI to draw it from per clip (default 0.05 0.5)")
-    p.add_argument("--cn-ratio", type=float, nargs=2, default=None, metavar=("MEAN", "STD"),
-                   help="Cn = Cp * N(MEAN, STD) (default 1.0 0.1)")
-    p.add_argument("--sigma", type=float, default=None, help="per-pixel threshold mismatch (default 0.03)")
-    p.add_argument("--refractory-us", type=float, default=None, help="refractory period (default 100)")
-    p.add_argument("--leak-hz", type=float, default=0.0, help="leak events per pixel per second")
-    p.add_argument("--shot-noise-hz", type=float, default=0.0, help="shot-noise events per pixel per second")
+    from egvsr.events.simulate.thresholds import knob_flag, simulator_knobs
+
+    for knob in simulator_knobs():  # SimulatorConfig is the one list of the simulator's knobs
+        opts = {k: v for k, v in knob.metadata.items() if k in ("help", "nargs", "metavar")}
+        if knob.metadata.get("cli", True):
+            p.add_argument(knob_flag(knob.name), dest=knob.name, type=float, default=None, **opts)
     p.add_argument("--max-subframes", type=int, default=None, help="cap on interpolated sub-frames per pair")
     p.add_argument("--interpolation", choices=["flow", "linear", "none"], default="flow",
                    help="sub-frames between frames: optical flow (default), linear blending, or none")
@@ -163,12 +165,13 @@ def _add_simulate(sub) -> None:
 
 def _run_simulate(a) -> None:
     from egvsr.events.simulate import simulate_video
+    from egvsr.events.simulate.thresholds import simulator_knobs
 
+    knobs = {k.name: getattr(a, k.name) for k in simulator_knobs() if hasattr(a, k.name)}
     simulate_video(
-        a.input, a.output, fps=a.fps, size=a.size, cp=a.cp, cn_ratio=a.cn_ratio, sigma=a.sigma,
-        refractory_us=a.refractory_us, leak_hz=a.leak_hz, shot_noise_hz=a.shot_noise_hz,
-        max_subframes=a.max_subframes, interpolation=a.interpolation, seed=a.seed,
-        overwrite=a.overwrite, progress=_progress(a), threads=a.threads,
+        a.input, a.output, fps=a.fps, size=a.size, max_subframes=a.max_subframes,
+        interpolation=a.interpolation, seed=a.seed, overwrite=a.overwrite, progress=_progress(a),
+        threads=a.threads, **knobs,
     )
     print(f"wrote {a.output}")
 

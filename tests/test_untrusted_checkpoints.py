@@ -232,7 +232,7 @@ def _malformed_cases() -> dict[str, tuple[dict, str]]:
                         "num_frames='x', expected an integer"),
         "bins-list": ({**good, "experiment": {"data": {"train": {"bins": [8]}}}}, "bins=[8], expected an integer"),
         "polarity-odd": ({**good, "experiment": {"data": {"train": {"polarity": "up"}}}},
-                         "polarity='up', expected one of split, signed"),
+                         "polarity='up', expected one of signed, split"),
     }
 
 

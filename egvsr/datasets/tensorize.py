@@ -3,7 +3,8 @@
 Cropping keeps the events whose sensor pixel lies in the HR crop and shifts them to crop
 coordinates; the representation kernels (`egvsr.events.represent`) then splat the scaled
 coordinates (factor h/H, pixel-centre convention) into an (M, P, h, w) float32 tensor, conserving
-mass. This module only selects and calls; the kernels live in `egvsr.events.represent`.
+mass. Any registered representation is accepted (`egvsr.events.represent.registry`); this module only
+checks and calls; the kernels live in `egvsr.events.represent`.
 """
 
 from __future__ import annotations
@@ -12,32 +13,33 @@ import numpy as np
 
 from egvsr.datasets.geometry import CropGeometry
 from egvsr.errors import ConfigError
+from egvsr.events.represent.registry import get_representation, representation_names
+from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 from egvsr.events.stream import EventStream
-
-REPRESENTATIONS = ("moments", "voxel")
-POLARITIES = ("split", "signed")
-NORMALIZATIONS = ("none", "standard", "percentile")
 
 
 def check_representation(representation: str, bins: int, polarity: str, normalize: str) -> None:
-    """Validate the event-tensor options with messages naming the argument."""
-    if representation not in REPRESENTATIONS:
-        raise ConfigError(f"representation {representation!r}: expected one of {REPRESENTATIONS}")
+    """Validate the event-tensor options (any registered representation) with messages naming the argument."""
+    names = representation_names()
+    if representation not in names:
+        raise ConfigError(f"representation {representation!r}: expected one of {', '.join(names)}")
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ConfigError(f"bins {bins!r}: expected a positive integer (time bins / moments)")
     if polarity not in POLARITIES:
-        raise ConfigError(f"polarity {polarity!r}: expected one of {POLARITIES}")
-    if representation == "moments" and polarity != "split":
+        raise ConfigError(f"polarity {polarity!r}: expected one of {', '.join(POLARITIES)}")
+    accepted = get_representation(representation).polarities
+    if polarity not in accepted:
         raise ConfigError(
-            "polarity 'signed' is only available for representation 'voxel' (moments are ON/OFF counts)"
+            f"polarity {polarity!r} is not available for representation {representation!r} "
+            f"(it takes {', '.join(accepted)}; moments and time surfaces are ON/OFF counts)"
         )
     if normalize not in NORMALIZATIONS:
-        raise ConfigError(f"normalize {normalize!r}: expected one of {NORMALIZATIONS}")
+        raise ConfigError(f"normalize {normalize!r}: expected one of {', '.join(NORMALIZATIONS)}")
 
 
 def polarity_channels(representation: str, polarity: str) -> int:
-    """P of the (M, P, h, w) tensor: 2 for ON/OFF, 1 for signed."""
-    return 1 if (representation == "voxel" and polarity == "signed") else 2
+    """P of the (M, P, h, w) tensor: 2 for ON/OFF, 1 for signed (or the representation's own count)."""
+    return get_representation(representation).polarity_channels(polarity)
 
 
 def crop_events(stream: EventStream, geom: CropGeometry) -> EventStream:
@@ -65,19 +67,14 @@ def event_tensor(
 ) -> np.ndarray:
     """(bins, P, h, w) float32 tensor of the events in [t0, t1) binned at `size` = (h, w).
 
-    One numba thread: a sample's window is small, and DataLoader workers supply the parallelism.
+    Any registered representation, through the one entry point `represent`. One numba thread: a
+    sample's window is small, and DataLoader workers supply the parallelism.
     """
-    from egvsr.events import represent
+    from egvsr.events.represent.functional import represent
 
     h, w = size
-    if representation == "moments":
-        out = represent.event_moments(stream, bins, int(t0), int(t1), height=h, width=w, normalize=normalize,
-                                      threads=1)
-    else:
-        out = represent.voxel_grid(
-            stream, bins, int(t0), int(t1), height=h, width=w, polarity=polarity, normalize=normalize,
-            threads=1,
-        )
-        if out.ndim == 3:
-            out = out[:, None]
+    out = represent(stream, representation, bins, int(t0), int(t1), height=h, width=w, polarity=polarity,
+                    normalize=normalize, threads=1)
+    if out.ndim == 3:  # signed polarity: one channel
+        out = out[:, None]
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from egvsr.datasets.tensorize import NORMALIZATIONS, POLARITIES, REPRESENTATIONS
 from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
+from egvsr.events.represent.registry import get_representation, representation_names
+from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 
 DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
                     "normalize": "none"}
@@ -88,13 +89,13 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
     rep.setdefault("polarity", "split" if p == 2 else "signed")
     rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
     rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
-    for key, choices in (("representation", REPRESENTATIONS), ("polarity", POLARITIES),
+    for key, choices in (("representation", representation_names()), ("polarity", POLARITIES),
                          ("normalize", NORMALIZATIONS)):
         if rep[key] not in choices:
             raise CheckpointError(
                 f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"
             )
-    got_p = 2 if rep["polarity"] == "split" else 1
+    got_p = get_representation(rep["representation"]).polarity_channels(rep["polarity"])
     if rep["bins"] != int(m) or got_p != int(p):
         raise CheckpointError(
             f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "

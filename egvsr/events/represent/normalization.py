@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from egvsr.events.represent.args import NORMALIZATIONS, check_choice
+from egvsr.events.represent.validation import NORMALIZATIONS, check_choice
 
 PERCENTILE = 98.0
 

@@ -9,11 +9,33 @@ t_end lands (almost) entirely in the last bin. With bins == 1 every event counts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from egvsr.events.represent import args
-from egvsr.events.represent.windows import represent_windows
-from egvsr.events.stream import EventStream
+from egvsr.events.represent.functional import (
+    RepresentationOptions, kernel_build, represent, represent_batch,
+)
+from egvsr.events.represent.registry import Representation, register_representation
+
+if TYPE_CHECKING:  # loads numba; listing representations should not
+    from egvsr.events.stream import EventStream
+
+
+VOXEL = register_representation(Representation(
+    "voxel", kernel_build("binned_tensors", linear=True),
+    "voxel grid (Zhu et al. / E2VID event volume), bilinear in time"))
+
+
+@dataclass(frozen=True)
+class VoxelGrid(RepresentationOptions):
+    """Voxel grid options: `VoxelGrid(bins=5)(stream, t_start, t_end)` as `voxel_grid`."""
+
+    name = "voxel"
+    bins: int = 5
+    polarity: str = "signed"
+    normalization: str = "none"
 
 
 def voxel_grids(
@@ -29,11 +51,8 @@ def voxel_grids(
     a positive weight). normalize: "none", "standard" or "percentile" per window. threads: numba
     threads for this call (default: numba's current setting).
     """
-    stream = args.check_stream(stream)
-    bins = args.check_count(bins, "bins")
-    starts, ends = args.check_boundaries(boundaries)
-    size = args.check_size(stream, height, width)
-    return represent_windows(stream, "voxel", bins, starts, ends, size, polarity, normalize, threads)
+    return represent_batch(stream, "voxel", bins, boundaries, height, width, polarity=polarity,
+                           normalize=normalize, threads=threads)
 
 
 def voxel_grid(
@@ -45,10 +64,5 @@ def voxel_grid(
 
     Options as in `voxel_grids`. The result is float32 and never aliases the stream's arrays.
     """
-    stream = args.check_stream(stream)
-    bins = args.check_count(bins, "bins")
-    t0, t1 = args.check_window(t_start, t_end)
-    size = args.check_size(stream, height, width)
-    starts, ends = np.array([t0], np.int64), np.array([t1], np.int64)
-    return represent_windows(stream, "voxel", bins, starts, ends, size, polarity, normalize,
-                             threads)[0]
+    return represent(stream, "voxel", bins, t_start, t_end, height, width, polarity=polarity,
+                     normalize=normalize, threads=threads)

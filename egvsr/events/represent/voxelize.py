@@ -25,15 +25,15 @@ import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.io import h5util
-from egvsr.events.represent import args
+from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
+from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import atomic_output, check_output_path
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
-REPRESENTATIONS = ("voxel", "moments", "frames", "timesurface")
 CHUNK_EVENTS = 1 << 22
 PREFETCH = 2  # chunks read ahead by the reader thread
 # Largest block of output tensors computed at once (bounds memory when windows are short); one
@@ -251,19 +251,20 @@ def voxelize_file(
 ) -> Path:
     """Write the tensors of every window of recording `src` to `dst` (HDF5); return `dst`.
 
-    representation: "voxel", "moments" (ON/OFF counts, polarity ignored), "frames" (stacked event
-    frames) or "timesurface" (ON/OFF, tau_ms default: window / bins). Windows: every inter-frame
-    interval (`between_frames`) or consecutive `window_ms` windows from the first event.
+    representation: a registered name (`representation_names()`): "voxel", "moments" (ON/OFF counts,
+    polarity ignored), "frames" (stacked event frames), "timesurface" (ON/OFF, tau_ms default:
+    window / bins), or one registered from outside; a polarity it does not accept becomes its own.
+    Windows: every inter-frame interval (`between_frames`) or consecutive `window_ms` windows from the first event.
     size: target (height, width), built directly by mass-conserving splatting.
     max_output_gb: refuse, before any work, an output above this size (or above the free disk space).
     """
     from egvsr.events.io import open_events
 
-    representation = args.check_choice(representation, "representation", REPRESENTATIONS)
-    bins = args.check_count(bins, "bins")
-    polarity = args.check_choice(polarity, "polarity", args.POLARITIES)
-    normalize = args.check_choice(normalize, "normalize", args.NORMALIZATIONS)
-    nthreads = args.check_threads(threads)
+    decl = get_representation(representation)
+    bins = validation.check_count(bins, "bins")
+    polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
+    normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
+    nthreads = validation.check_threads(threads)
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
             or chunk_events < 1:
         raise ConfigError(f"chunk_events: expected an integer >= 1, got {chunk_events!r}")
@@ -278,15 +279,13 @@ def voxelize_file(
         if len(size) != 2:
             raise ConfigError(f"size: expected (height, width), got {size!r}")
     dst = check_output_path(dst, overwrite)
-    kind = {"voxel": "voxel", "moments": "frames", "frames": "frames",
-            "timesurface": "timesurface"}[representation]
-    if representation in ("moments", "timesurface"):
-        polarity = "split"
+    if polarity not in decl.polarities:  # e.g. moments and time surfaces are always ON/OFF ("split")
+        polarity = decl.polarities[0]
     with open_events(src) as source:
         sensor = (source.height, source.width)
-        target = args.check_size(sensor, *(size if size is not None else (None, None)))
+        target = validation.check_size(sensor, *(size if size is not None else (None, None)))
         oh, ow = target if target is not None else sensor
-        shape = (bins, oh, ow) if polarity == "signed" else (bins, 2, oh, ow)
+        shape = decl.window_shape(bins, polarity, oh, ow)
         starts, ends, mode = _windows(source, between_frames, window_ms,
                                       lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
         tau = None if tau_ms is None else float(tau_ms) * 1000.0
@@ -306,18 +305,19 @@ def voxelize_file(
                     f.create_dataset("t_end", data=ends)
                     dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
                                             chunks=(1, *shape) if len(starts) else None)
-                _stream(source, dset, kind, bins, starts, ends, target, polarity, normalize,
+                _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
 
 
-def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, threads, tau,
-            chunk_events, progress, check=None) -> None:
+def _stream(source, dset, decl: Representation, bins, starts, ends, size, polarity, normalize, threads,
+            tau, chunk_events, progress, check=None) -> None:
     """Fill `dset` window by window from the recording's chunks (see the module docstring)."""
     nwin = len(starts)
     if nwin == 0:
         return
-    additive = kind != "timesurface"
+    additive = decl.additive
+    params = {"tau_us": tau} if tau is not None and "tau_us" in decl.params else {}
     # Decoding and copying events keeps the reader thread busy, so the kernels get the other cores;
     # a source that hands out views of the file (uncompressed egvsr) leaves the reader only the checks
     # (~2 ns/event), and then the kernels take every core (2 cores: 10% faster, see the docs)
@@ -337,8 +337,8 @@ def _stream(source, dset, kind, bins, starts, ends, size, polarity, normalize, t
         writer.put(k0, tensors)
 
     def compute(ev: EventStream, k0: int, k1: int) -> np.ndarray:
-        return represent_windows(ev, kind, bins, starts[k0:k1], ends[k0:k1], size, polarity,
-                                 "none", threads, tau)
+        return represent_windows(ev, decl.name, bins, starts[k0:k1], ends[k0:k1], size, polarity,
+                                 "none", threads, **params)
 
     try:
         # chunks are read into a ring of PREFETCH + 2 reused buffer sets: the one in use, the queued

@@ -1,8 +1,10 @@
-"""One driver behind every public function: checked arguments in, (K, ...) float32 tensors out.
+"""One driver behind every representation: checked windows in, (K, ...) float32 tensors out.
 
-It validates the options, sets numba's thread count for the call, runs the batched kernels over the
-stream's arrays (never copied, never mutated), reports events outside the sensor, reshapes to
-(K, planes, [2,] H, W) and normalises each window.
+`represent_windows` looks the representation up in the registry, validates the options, sets numba's
+thread count for the call, runs the declaration's `build` and normalises each window. The built-ins'
+builds are here: `binned_tensors` (voxel grids, stacked frames, moments) and `surface_tensors` run
+the batched kernels over the stream's arrays (never copied, never mutated) and report events
+outside the sensor.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ import numba
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.represent import args
+from egvsr.events.represent import validation
 from egvsr.events.represent.batched import build_tensors
 from egvsr.events.represent.normalization import normalize_windows
+from egvsr.events.represent.registry import get_representation
 from egvsr.events.represent.splat import splat_tables
-from egvsr.events.represent.surface import build_surfaces
+from egvsr.events.represent.surface_kernels import build_surfaces
 from egvsr.events.stream import EventStream
-
-KINDS = ("voxel", "frames", "timesurface")
 
 
 @contextlib.contextmanager
@@ -76,36 +77,56 @@ def check_spans(starts: np.ndarray, ends: np.ndarray, bins: int) -> None:
 
 
 def represent_windows(
-    stream: EventStream, kind: str, bins: int, starts: np.ndarray, ends: np.ndarray,
+    stream: EventStream, representation: str, bins: int, starts: np.ndarray, ends: np.ndarray,
     size: tuple[int, int] | None, polarity: str = "signed", normalize: str = "none",
-    threads: int | None = None, tau_us: float | np.ndarray | None = None,
+    threads: int | None = None, **params,
 ) -> np.ndarray:
-    """Tensors of K windows [starts[k], ends[k]) (already checked); see the public wrappers."""
-    args.check_choice(kind, "representation", KINDS)
+    """Tensors of K windows [starts[k], ends[k]) (already checked) of a registered representation.
+
+    The declaration's `build` makes the tensors (with `params`, e.g. tau_us); this sets the numba
+    thread count around it and normalizes each window."""
+    decl = get_representation(representation)
     check_spans(starts, ends, bins)
-    polarity = args.check_choice(polarity, "polarity", args.POLARITIES)
-    normalize = args.check_choice(normalize, "normalize", args.NORMALIZATIONS)
-    nthreads = args.check_threads(threads)
+    polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
+    normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
+    nthreads = validation.check_threads(threads)
     oh, ow = size if size is not None else (stream.height, stream.width)
-    nwin = starts.shape[0]
     with numba_threads(nthreads):
-        if kind == "timesurface":
-            tau = _tau(tau_us, starts, ends, bins)
-            out, mx, my = build_surfaces(stream.x, stream.y, stream.t, stream.p, stream.width,
-                                         stream.height, starts, ends, bins, tau, size, nthreads)
-        else:
-            taps = None if size is None else splat_tables(stream.height, stream.width, oh, ow)
-            linear = kind == "voxel" and bins > 1  # one voxel bin is a plain (hard) count
-            nseg = bins - 1 if linear else bins
-            channels = 1 if polarity == "signed" else 2
-            flat, mx, my = build_tensors(stream.x, stream.y, stream.t, stream.p, stream.width,
-                                         stream.height, starts, ends, nseg, linear, channels,
-                                         size, taps, nthreads)
-            shape = (nwin, bins, oh, ow) if channels == 1 else (nwin, bins, 2, oh, ow)
-            out = flat.reshape(shape)
-        if nwin:
-            _check_coords(stream, mx, my)
+        out = decl.build(stream, starts, ends, bins, size, polarity, nthreads, **params)
+        want = (starts.shape[0], *decl.window_shape(bins, polarity, oh, ow))
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise ConfigError(f"representation {representation!r}: build returned {got}, expected float32 {want}")
         normalize_windows(out, normalize, parallel=nthreads > 1)
+    return out
+
+
+def binned_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, bins: int,
+                   size: tuple[int, int] | None, polarity: str, threads: int, linear: bool) -> np.ndarray:
+    """Voxel grids (`linear`, bilinear in time) or hard-binned frames of K windows: (K, bins, [2,] H, W)."""
+    oh, ow = size if size is not None else (stream.height, stream.width)
+    taps = None if size is None else splat_tables(stream.height, stream.width, oh, ow)
+    linear = linear and bins > 1  # one voxel bin is a plain (hard) count
+    nseg = bins - 1 if linear else bins
+    channels = 1 if polarity == "signed" else 2
+    flat, mx, my = build_tensors(stream.x, stream.y, stream.t, stream.p, stream.width, stream.height,
+                                 starts, ends, nseg, linear, channels, size, taps, threads)
+    nwin = starts.shape[0]
+    if nwin:
+        _check_coords(stream, mx, my)
+    return flat.reshape((nwin, bins, oh, ow) if channels == 1 else (nwin, bins, 2, oh, ow))
+
+
+def surface_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, bins: int,
+                    size: tuple[int, int] | None, polarity: str, threads: int,
+                    tau_us: float | np.ndarray | None = None) -> np.ndarray:
+    """Time surfaces of K windows: (K, bins, 2, H, W) (polarity is always "split"); tau_us defaults
+    to span / bins."""
+    tau = _tau(tau_us, starts, ends, bins)
+    out, mx, my = build_surfaces(stream.x, stream.y, stream.t, stream.p, stream.width, stream.height,
+                                 starts, ends, bins, tau, size, threads)
+    if starts.shape[0]:
+        _check_coords(stream, mx, my)
     return out
 
 

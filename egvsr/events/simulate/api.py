@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from egvsr.events.frames import Frames
 from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.simulator import EventSimulator
-from egvsr.events.simulate.thresholds import SimulatorConfig
+from egvsr.events.simulate.thresholds import SimulatorConfig, knob_flag, simulator_knobs
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import open_video
 from egvsr.events.stream import EventStream
@@ -21,16 +22,26 @@ from egvsr.fsutil import check_output_path
 FRAME_BATCH = 16  # frames buffered before each write
 
 
-MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (a 100 µs refractory caps it at 1e4)
 BYTES_PER_PIXEL = 160  # simulator state, frames and sub-frames of one pixel (float32 planes), measured loosely
 
 
-def _config(cp, cn_ratio, sigma, refractory_us, leak_hz, shot_noise_hz, log_eps) -> SimulatorConfig:
-    for flag, v in (("--leak-hz", leak_hz), ("--shot-noise-hz", shot_noise_hz)):
-        if isinstance(v, (int, float)) and v > MAX_NOISE_HZ:
-            raise ConfigError(f"{flag} {v:g}: expected at most {MAX_NOISE_HZ:g} events per pixel per second")
-    return SimulatorConfig(cp=cp, cn_ratio=cn_ratio, sigma=sigma, refractory_us=refractory_us,
-                           leak_hz=leak_hz, shot_noise_hz=shot_noise_hz, log_eps=log_eps)
+def _config(config: SimulatorConfig | None, knobs: dict) -> SimulatorConfig:
+    """The simulator settings: `config`, or one built from `knobs` (`SimulatorConfig`'s fields)."""
+    known = {f.name: f for f in simulator_knobs()}
+    unknown = sorted(set(knobs) - set(known))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not a simulator option; expected one of {', '.join(known)}")
+    if config is not None:
+        if not isinstance(config, SimulatorConfig):
+            raise ConfigError(f"config: expected a SimulatorConfig, got {type(config).__name__}")
+        if knobs:
+            raise ConfigError(f"{next(iter(knobs))}: give the simulator options or a config, not both")
+        return config
+    for name, v in knobs.items():
+        top = known[name].metadata.get("max")
+        if top is not None and isinstance(v, (int, float)) and v > top:
+            raise ConfigError(f"{knob_flag(name)} {v:g}: expected at most {top:g} events per pixel per second")
+    return SimulatorConfig(**knobs)
 
 
 def _seed(seed) -> int:
@@ -42,31 +53,27 @@ def _seed(seed) -> int:
 def simulate_frames(
     frames: Frames,
     *,
-    cp: float | tuple[float, float] | None = None,
-    cn_ratio: tuple[float, float] | None = None,
-    sigma: float | None = None,
-    refractory_us: float | None = None,
-    leak_hz: float = 0.0,
-    shot_noise_hz: float = 0.0,
-    log_eps: float | None = None,
+    config: SimulatorConfig | None = None,
     max_subframes: int | None = None,
     interpolation: str = "flow",
     max_px_per_step: float = 1.0,
     seed: int = 0,
     backend: str = "numba",
     threads: int | None = None,
+    **knobs: Any,
 ) -> EventStream:
     """Events of `frames` (uint8 RGB or gray, int64 µs times) as one EventStream.
 
     Frame pairs are upsampled (`interpolation` "flow", "linear", or "none" for frames that are
     already dense) so motion per sub-step stays near `max_px_per_step`; the simulator settings are
-    those of `SimulatorConfig` (defaults: Cp ~ U(0.05, 0.5) per clip, Cn = Cp * N(1, 0.1), sigma
-    0.03, refractory 100 µs, no leak or shot noise). Deterministic for a given `seed`, whatever
+    `config`, or the `SimulatorConfig` fields given as keywords (`knobs`: cp, cn_ratio, sigma, ...;
+    defaults: Cp ~ U(0.05, 0.5) per clip, Cn = Cp * N(1, 0.1), sigma 0.03, refractory 100 µs, no
+    leak or shot noise). Deterministic for a given `seed`, whatever
     the number of `threads` (None: numba's current setting).
     """
     if not isinstance(frames, Frames):
         raise ConfigError(f"frames: expected an egvsr Frames object, got {type(frames).__name__}")
-    config = _config(cp, cn_ratio, sigma, refractory_us, leak_hz, shot_noise_hz, log_eps)
+    config = _config(config, knobs)
     sim = EventSimulator(frames.width, frames.height, config, _seed(seed), backend=backend,
                          threads=threads)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
@@ -105,32 +112,28 @@ def simulate_video(
     dst: str | os.PathLike,
     fps: float | None = None,
     size: tuple[int, int] | None = None,
-    cp: float | tuple[float, float] | None = None,
-    cn_ratio: tuple[float, float] | None = None,
-    sigma: float | None = None,
-    refractory_us: float | None = None,
-    leak_hz: float = 0.0,
-    shot_noise_hz: float = 0.0,
+    *,
+    config: SimulatorConfig | None = None,
     max_subframes: int | None = None,
     interpolation: str = "flow",
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
-    *,
-    log_eps: float | None = None,
     max_px_per_step: float = 1.0,
     threads: int | None = None,
+    **knobs: Any,
 ) -> Path:
     """Simulate a video file or frame folder into an aligned recording (frames + events) at `dst`.
 
     Streaming: frame pairs are read, upsampled and simulated one at a time; events and frames are
     appended to an `EventWriter`, so the output is complete or absent. `fps` gives (or overrides)
-    the frame times; `size` = (H, W) resizes the frames first; `threads`: numba threads (None: the
+    the frame times; `size` = (H, W) resizes the frames first; the simulator settings are `config`
+    or `SimulatorConfig`'s fields as keywords (`knobs`), as in `simulate_frames`; `threads`: numba threads (None: the
     current setting; the events do not depend on it). Returns the output path.
     """
     from egvsr.events.io import EventWriter
 
-    config = _config(cp, cn_ratio, sigma, refractory_us, leak_hz, shot_noise_hz, log_eps)
+    config = _config(config, knobs)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     seed = _seed(seed)
     check_output_path(dst, overwrite)  # fail before reading any frame

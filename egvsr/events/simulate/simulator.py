@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.represent.args import check_threads
+from egvsr.events.represent.validation import check_threads
 from egvsr.events.simulate.esim import NumbaESIM
 from egvsr.events.simulate.luminance import to_luminance
 from egvsr.events.simulate.noise import shot_events

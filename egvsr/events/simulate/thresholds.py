@@ -8,7 +8,8 @@ the clip value plus N(0, sigma), floored at `MIN_THRESHOLD` so no pixel fires on
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ MIN_THRESHOLD = 0.01
 DEFAULT_CP_RANGE = (0.05, 0.5)
 DEFAULT_CN_RATIO = (1.0, 0.1)
 CN_CLIP = (0.02, 0.5)
+MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (a 100 µs refractory caps it at 1e4)
 
 
 def _finite(name: str, v: float) -> float:
@@ -30,23 +32,33 @@ def _finite(name: str, v: float) -> float:
     return f
 
 
+def _knob(default, help: str, **cli) -> Any:
+    """A simulator knob: its default, the help text of its `egvsr simulate` flag and argparse options
+    (type, nargs, metavar; cli=False keeps it off the command line)."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass(frozen=True)
 class SimulatorConfig:
     """Event-camera model settings (validated on construction; each error names the argument).
 
+    The one list of the simulator's knobs: `simulate_frames` / `simulate_video` take them as keyword
+    arguments and `egvsr simulate` derives its flags from these fields (`simulator_knobs`).
     cp: a fixed ON threshold or a (lo, hi) range drawn from per clip; cn_ratio: (mean, std) of Cn / Cp;
     sigma: per-pixel threshold mismatch (std, log units); refractory_us: minimum time between two
     events of one pixel; leak_hz: ON leak events per second of a static pixel; shot_noise_hz: random
     events per pixel per second; log_eps: L = log(I + eps) for I in [0, 1].
     """
 
-    cp: tuple[float, float] = DEFAULT_CP_RANGE
-    cn_ratio: tuple[float, float] = DEFAULT_CN_RATIO
-    sigma: float = 0.03
-    refractory_us: float = 100.0
-    leak_hz: float = 0.0
-    shot_noise_hz: float = 0.0
-    log_eps: float = 1e-3
+    cp: tuple[float, float] = _knob(DEFAULT_CP_RANGE, "ON threshold, or a range LO HI to draw it from per clip "
+                                    "(default 0.05 0.5)", nargs="+")
+    cn_ratio: tuple[float, float] = _knob(DEFAULT_CN_RATIO, "Cn = Cp * N(MEAN, STD) (default 1.0 0.1)", nargs=2,
+                                          metavar=("MEAN", "STD"))
+    sigma: float = _knob(0.03, "per-pixel threshold mismatch (default 0.03)")
+    refractory_us: float = _knob(100.0, "refractory period (default 100)")
+    leak_hz: float = _knob(0.0, "leak events per pixel per second", max=MAX_NOISE_HZ)
+    shot_noise_hz: float = _knob(0.0, "shot-noise events per pixel per second", max=MAX_NOISE_HZ)
+    log_eps: float = _knob(1e-3, "L = log(I + eps) for luminance I in [0, 1]", cli=False)
 
     def __init__(
         self,
@@ -95,6 +107,16 @@ class SimulatorConfig:
             "sim_leak_hz": d["leak_hz"], "sim_shot_noise_hz": d["shot_noise_hz"],
             "sim_log_eps": d["log_eps"],
         }
+
+
+def simulator_knobs() -> tuple[Field, ...]:
+    """The fields of `SimulatorConfig`: name, default and metadata (help, cli, nargs, metavar, max)."""
+    return fields(SimulatorConfig)
+
+
+def knob_flag(name: str) -> str:
+    """The command-line flag of knob `name` (refractory_us -> --refractory-us)."""
+    return "--" + name.replace("_", "-")
 
 
 def _cp_range(cp) -> tuple[float, float]:

@@ -1,5 +1,7 @@
 """Argument checks shared by the representation functions: each failure is one clear toolkit error.
 
+Also the one list of polarity and normalization options (`POLARITIES`, `NORMALIZATIONS`).
+
 Bad counts, windows, sizes and options raise `ConfigError`; an input that is not an `EventStream`
 with a known sensor size raises `EventValidationError`. Messages name the argument and what was
 expected, so nothing reaches numba with a value it would mis-handle.
@@ -8,19 +10,25 @@ expected, so nothing reaches numba with a value it would mis-handle.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.stream import EventStream
 
+if TYPE_CHECKING:  # the stream module loads numba; listing options should not
+    from egvsr.events.stream import EventStream
+
+#: Polarity options: "signed" (value +-1, one channel) or "split" (channel 0 ON, 1 OFF).
 POLARITIES = ("signed", "split")
+#: Per-window normalization options (see `normalization.py`).
 NORMALIZATIONS = ("none", "standard", "percentile")
 
 
 def check_stream(stream: object, name: str = "stream") -> EventStream:
     """Return `stream` if it is an EventStream with a positive sensor size, else raise."""
+    from egvsr.events.stream import EventStream
+
     if isinstance(stream, np.ndarray) and stream.dtype.names:
         raise EventValidationError(
             f"{name}: got a structured array (fields {', '.join(stream.dtype.names)}) whose sensor "
@@ -110,6 +118,8 @@ def check_size(sensor: EventStream | tuple[int, int], height: object, width: obj
     """Target (height, width), or None when it is absent or equals the sensor size.
 
     `sensor` is the stream, or its (height, width)."""
+    from egvsr.events.stream import EventStream
+
     if height is None and width is None:
         return None
     if height is None or width is None:
@@ -136,6 +146,8 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
 
 def check_threads(threads: object) -> int:
     """Numba threads to use: None -> the current setting; else 1..NUMBA_NUM_THREADS."""
+    import numba  # here, so that listing options does not load numba
+
     if threads is None:
         return numba.get_num_threads()
     top = numba.config.NUMBA_NUM_THREADS

@@ -1,4 +1,4 @@
-"""Time surfaces: per pixel and polarity, exp(-(t_ref - t_last) / tau) of the latest event.
+"""Time-surface kernels (numba): per pixel and polarity, exp(-(t_ref - t_last) / tau) of the latest event.
 
 A window [t_start, t_end) is cut into `bins` equal sub-windows; surface b is taken at the end of
 sub-window b (t_ref = t_start + ceil((b + 1) * span / bins)) from the events in [t_start, t_ref), so

@@ -1,0 +1,115 @@
+"""The one list of event representations: each is a `Representation` declaration, registered by name.
+
+Everything that lists or dispatches representations (the window driver, `voxelize`, the dataset, the
+render path, the CLI's choices) reads this registry, so a new representation is one declaration:
+`register_representation(Representation(name, build, ...))`, from inside the package or outside it.
+The built-ins declare themselves in voxel.py, moments.py, stacked_frames.py and timesurface.py,
+imported on the first lookup; listing names loads no numba kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+from egvsr.events.represent.validation import POLARITIES
+
+#: build(stream, starts, ends, bins, size, polarity, threads, **params) -> (K, bins, ...) float32:
+#: the tensors of K checked windows [starts[k], ends[k]) before normalization, `size` = (h, w) or None
+#: for the sensor size; events outside the sensor must be refused (the stream may be unvalidated).
+Builder = Callable[..., np.ndarray]
+
+#: Built-in names and the modules that declare them, in listing order.
+_BUILTINS = {"voxel": "voxel", "moments": "moments", "frames": "stacked_frames", "timesurface": "timesurface"}
+
+
+@dataclass(frozen=True)
+class Representation:
+    """Declaration of one representation.
+
+    name: the key used by `voxelize --repr`, the dataset's `representation` and training configs.
+    build: the functional kernel (see `Builder`). polarities: the polarity options it accepts (the
+    first is its default). channels: the channel count P of its (bins, P, h, w) tensor, or None
+    when the polarity decides (signed: 1, with (bins, h, w) windows; split: 2). additive: tensors
+    are sums over events (a window split between two chunks is the sum of the parts), which lets
+    `voxelize` stream it. params: extra keyword options `build` accepts (e.g. tau_us).
+    """
+
+    name: str
+    build: Builder
+    description: str = ""
+    polarities: tuple[str, ...] = POLARITIES
+    channels: int | None = None
+    additive: bool = True
+    params: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"representation name: expected an identifier, got {self.name!r}")
+        if not callable(self.build):
+            raise ConfigError(f"representation {self.name!r}: build must be callable")
+        bad = [p for p in self.polarities if p not in POLARITIES]
+        if not self.polarities or bad:
+            raise ConfigError(f"representation {self.name!r}: polarities must be among {', '.join(POLARITIES)}")
+        if self.channels is not None and (isinstance(self.channels, bool) or not isinstance(self.channels, int)
+                                          or self.channels < 1):
+            raise ConfigError(f"representation {self.name!r}: channels must be None or an integer >= 1")
+
+    def polarity_channels(self, polarity: str) -> int:
+        """P of the (bins, P, h, w) event tensor under `polarity`."""
+        if self.channels is not None:
+            return self.channels
+        return 1 if polarity == "signed" else 2
+
+    def window_shape(self, bins: int, polarity: str, height: int, width: int) -> tuple[int, ...]:
+        """Shape of one window's tensor as `build` returns it."""
+        if self.channels is None and polarity == "signed":
+            return (bins, height, width)
+        return (bins, self.polarity_channels(polarity), height, width)
+
+
+_REGISTRY: dict[str, Representation] = {}
+_loaded = False
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTINS.values():
+            importlib.import_module(f"egvsr.events.represent.{module}")
+
+
+def register_representation(decl: Representation, *, replace: bool = False) -> Representation:
+    """Add `decl` under `decl.name` (an existing name only with `replace`); returns `decl`."""
+    if not isinstance(decl, Representation):
+        raise ConfigError(f"register_representation: expected a Representation, got {type(decl).__name__}")
+    _load_builtins()
+    if decl.name in _REGISTRY and not replace:
+        raise ConfigError(f"representation {decl.name!r} is already registered (pass replace=True)")
+    _REGISTRY[decl.name] = decl
+    return decl
+
+
+def unregister_representation(name: str) -> Representation | None:
+    """Remove `name` from the registry; returns its declaration (None when absent)."""
+    _load_builtins()
+    return _REGISTRY.pop(name, None)
+
+
+def representation_names() -> tuple[str, ...]:
+    """Registered names: the built-ins, then the others in registration order."""
+    _load_builtins()
+    return tuple([n for n in _BUILTINS if n in _REGISTRY] + [n for n in _REGISTRY if n not in _BUILTINS])
+
+
+def get_representation(name: object, what: str = "representation") -> Representation:
+    """The declaration of `name`; a `ConfigError` naming `what` and the choices otherwise."""
+    _load_builtins()
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ConfigError(f"{what}: expected one of {', '.join(representation_names())}, got {name!r}")
+    return _REGISTRY[name]

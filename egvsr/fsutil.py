@@ -1,18 +1,9 @@
 """Safe file output: nothing a user already has is lost, and nothing half-written appears.
 
-- Atomic: every output is written under a temporary sibling and renamed into place only on success, so
-  an interrupted run never leaves a half-written file under the final name. Temporary names carry the
-  writer's host and process id (`.NAME.HOST-pidPID.XXXX.egvsr-partial[.ext]`), so the leftovers of a
-  killed writer (`kill -9` runs no cleanup) are removed by the next run on the same host that writes
-  the same output, while a live writer's file (or one from another host sharing the folder) is left alone.
-- No silent replacement: an existing output is replaced only with `--overwrite`, and only when it is a
-  regular file (never a device, FIFO or socket) or, for folder outputs, a folder holding the marker file
-  (`.egvsr-output`) that the same command wrote there; never the current folder or one of its parents.
-- Symbolic links: an output path that is a symbolic link is refused, even with `--overwrite` (writing
-  through it would land elsewhere; replacing it would surprise whoever made it): name the real path.
-- Inputs are sacred: `refuse_inputs_as_outputs` stops a command whose output is one of its inputs (same
-  resolved path or same inode) or, for a folder output, holds one of them.
-- Outputs get the permissions the umask allows (0666 / 0777 masked), like any other program's files.
+Every output is written under a temporary sibling (named by host and pid, so a killed writer's
+leftovers are cleaned by the next run) and renamed into place on success. An existing output is
+replaced only with `--overwrite`, and only a regular file or a folder this command marked; symbolic
+links and outputs that are (or hold) an input are refused (docs/io.md, "Outputs").
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """What `egvsr` does as a process: signals, last-resort error lines, a quiet exit.
 
-SIGINT, SIGTERM and SIGHUP are turned into `Terminated` (a `KeyboardInterrupt`), so a terminated command
-cleans up its temporary outputs exactly as Ctrl-C does. The signal is also remembered: Python drops an
-exception raised inside a finalizer or weakref callback ("Exception ignored in ..."), so the output
-writers ask `check_pending()` before renaming anything into place, and the command still ends as
-interrupted. Once the command has returned, further interrupts are
-ignored while the interpreter shuts down, so no traceback appears after a finished run. OS, memory and
-decoding errors that no part of the toolkit anticipated still end as one `egvsr: error:` line.
-
-Before the command the thread environment is set (egvsr.threads: OpenMP workers wait passively),
-while torch and numba are not yet imported; after a `FREEZE_AT_EXIT` command the garbage collector
-is frozen so the interpreter's exit skips a large object graph.
+SIGINT, SIGTERM and SIGHUP become `Terminated` (a `KeyboardInterrupt`), so a terminated command cleans
+up as Ctrl-C does, and the signal is remembered (`check_pending()`) where Python would drop it. Errors
+no part of the toolkit anticipated end as one `egvsr: error:` line. The thread environment is set before
+torch or numba load (`egvsr.threads`).
 """
 
 from __future__ import annotations

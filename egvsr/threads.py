@@ -1,15 +1,9 @@
 """Thread settings of the `egvsr` process: OpenMP workers that sleep instead of spinning.
 
-Why: after each parallel region torch's and numba's OpenMP workers busy-wait for the next one (GNU
-libgomp spins up to ~300k iterations unless told otherwise, Intel/LLVM OpenMP 200 ms). When another
-process holds a core, a spinning worker steals the time slices the working threads need: measured on a
-shared 2-core machine, `egvsr render` 2.4x, `train` about 5x and `simulate` up to 10x slower.
-
-The OpenMP runtime reads these variables once, when it starts (at `import torch`, or numba's first
-parallel kernel), so the console entry point (`egvsr.process.run_console`) calls `configure_process_environment()` before anything
-imports torch or numba. A value the user set is kept. torch's thread count stays torch's default
-(all cores) except for training started on a busy machine (`torch_threads`). Importing the `egvsr` library sets nothing:
-library users set the variables themselves (docs/render.md, "Threads").
+Spinning OpenMP workers steal time slices from working threads on a shared machine. The runtime reads
+its variables once, when it starts, so the console entry point calls `configure_process_environment()`
+before torch or numba load; a value the user set is kept, and importing the library sets nothing
+(docs/render.md, "Threads").
 """
 
 from __future__ import annotations

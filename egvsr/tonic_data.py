@@ -1,12 +1,7 @@
-"""tonic samples that carry frames, as `Recording`s (for `EventVSRDataset`, `egvsr render`'s Python API).
+"""tonic samples that carry frames, as `Recording`s (for `EventVSRDataset` and `egvsr render`'s Python API).
 
-Of tonic 1.7's datasets only `DAVISDATA` returns frames with timestamps: a sample's data is
-`(events, imu, images)` with `images = {"frames": (N, H, W[, C]) uint8, "ts": (N,) µs}`. `MVSEC` returns
-frames without timestamps, so its frames cannot be placed among the events; the others carry events only.
-tonic's `DAVISDATA` shifts the events and the frames to start at 0 *separately* (each by its own first
-timestamp), so their alignment is lost unless the first event and the first frame coincide: pass
-`frame_offset_us` (first frame time minus first event time, from the bag) to restore it.
-
+Of tonic's datasets only `DAVISDATA` returns frames with timestamps; it shifts events and frames to
+start at 0 separately, so pass `frame_offset_us` to restore their alignment (docs/io.md, "tonic").
 `TonicRecording(events, frames, frame_times, sensor_size)` works for any such in-memory data.
 """
 

@@ -1,13 +1,9 @@
 """Our event representations as tonic-style transforms.
 
-Each transform is a frozen dataclass called on a tonic structured event array (fields x, y, t in µs,
-p) with tonic's `sensor_size` convention (width, height, polarities), so it slots into
-`tonic.transforms.Compose` after tonic's own event transforms (denoising, cropping, ...) and into a
-torch `DataLoader` (picklable, returns a float32 numpy array). tonic itself is not needed to use them.
-
-The window is the events' own span, first event to last event inclusive (tonic's convention), unless
-`window_us` fixes it to [t_first, t_first + window_us). Values follow our kernels, not tonic's: see
-docs/representations.md ("Differences from tonic").
+Frozen dataclasses called on a tonic structured event array with tonic's `sensor_size` convention, so
+they slot into `tonic.transforms.Compose` and a `DataLoader` (picklable, float32 output); tonic itself
+is not needed. The window is the events' own span unless `window_us` fixes it; values follow our kernels
+(docs/representations.md, "Differences from tonic").
 """
 
 from __future__ import annotations

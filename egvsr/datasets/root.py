@@ -1,13 +1,8 @@
 """A dataset root: a folder of recordings plus split files naming which belong to which split.
 
-A recording in a root is an HDF5 file (`<name>.h5` / `.hdf5`) or a CED folder (`<name>/` holding
-`<ns>.npy` / `<ns>.png`). A split is resolved in this order:
-
-1. `all`: every recording in the root;
-2. a split file `<root>/splits/<split>.txt` or `<root>/<split>.txt` (one name per line, `#` comments);
-3. a sub-folder `<root>/<split>/` of recordings (EvTexture's `LRx4/train`, `LRx4/test`);
-4. a split shipped with the toolkit: `ced_test` (the 11 standard CED test clips), `ced_excluded`,
-   `vid4`, and `ced_train` = every recording of the root not in `ced_test`.
+A recording is an HDF5 file or a CED folder. A split is, in this order: `all`; a split file
+`<root>/splits/<split>.txt` or `<root>/<split>.txt`; a sub-folder `<root>/<split>/`; or a split shipped
+with the toolkit (`ced_test`, `ced_excluded`, `vid4`, `ced_train`) (docs/datasets.md).
 """
 
 from __future__ import annotations

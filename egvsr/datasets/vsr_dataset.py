@@ -1,14 +1,9 @@
 """`EventVSRDataset`: aligned event/RGB recordings as training and evaluation samples.
 
-One sample (docs/CONTRACTS.md "Dataset sample"): `lr` (K, 3, h, w) LR frames, `frame_times` (K,)
-normalized, `events` (M, P, h, w) over the window [first frame, last frame) at LR size, `times` (T,)
-query times in [-1, 1], `hr` (T, 3, H, W) with (H, W) = (floor(s·h), floor(s·w)), `scale`, plus
-`scale_eff` (H/h, W/w), `cell` (2/H, 2/W), metadata (`clip`, `index`, `t_us`, `window_us`, `crop`,
-`reversed`) and, with `with_coords`, `coord` (H, W, 2) pixel-centre (y, x) in [-1, 1].
-
-Training items are frame windows with a random LR patch at a scale given by the key
-(`ScaleBatchSampler`); evaluation items are every target time of every clip, whole frames, fixed
-scale. Recordings that ship their own LR frames and voxels (EvTexture) use them unchanged.
+A sample holds LR frames, the event tensor of the window at LR size, query times in [-1, 1] and the HR
+targets at floor(s*h) x floor(s*w), with metadata (docs/datasets.md, "Samples"). Training items are frame
+windows with a random LR patch at the scale the sampler's key gives; evaluation items are every target
+time of every clip, whole frames, one scale.
 """
 
 from __future__ import annotations

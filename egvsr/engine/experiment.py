@@ -1,17 +1,8 @@
-"""The on-disk layout of one experiment: `<output_root>/<name>/`.
+"""The on-disk layout of one experiment, `<output_root>/<name>/`, and its one-run-at-a-time lock.
 
-```
-config.yaml            the resolved config (defaults + file + overrides)
-checkpoints/last.pt    newest state (model, optimizer, scheduler, scaler, EMA, RNG, step); resumes from here
-checkpoints/step-N.pt  periodic states (the newest `keep_checkpoints` are kept)
-checkpoints/best.pt    best validation PSNR so far
-logs/train.csv         step, loss, lr, samples/s;  logs/val.csv  step, psnr, ssim per scale
-train.lock             held (flock) by the running `egvsr train`; names its pid and host
-```
-
-One run at a time: a second `egvsr train` on the same experiment is refused while the first lives. The
-lock is an advisory `flock` that the kernel drops when its holder dies, however it dies, so a killed
-run's lock is simply taken over by the next run.
+`config.yaml` (the resolved config), `checkpoints/{last,step-N,best}.pt`, `logs/{train,val}.csv` and
+`train.lock`, an advisory `flock` held by the running `egvsr train` (the kernel drops it when its holder
+dies, so a killed run's lock is simply taken over) (docs/training.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """`egvsr train`: one training loop for CPU, one GPU, or many processes under torchrun.
 
-Every random choice of the data pipeline derives from (seed, step) (`StepBatchSampler`), the schedule is
-stepped per iteration, and a checkpoint holds model, optimizer, scheduler, AMP scaler, EMA, RNG states and
-the step, so a run killed at any point and started again continues exactly where its last checkpoint left
-off: `egvsr train CONFIG` resumes by itself when `experiments/<name>/checkpoints/last.pt` exists.
-
-Resuming says so, and refuses a config that differs from the run's saved one (listing the keys) unless
-`allow_config_change`. SIGINT/SIGTERM/SIGHUP during a single-process run finish the current step, write
-`last.pt` (atomically) and stop, so the same command resumes with nothing lost and bit-identical results;
-a second signal stops at once. `train.init_from` starts a new run from another checkpoint's weights.
+Every random choice derives from (seed, step) and a checkpoint holds every state, so a run stopped at
+any point resumes exactly: `egvsr train CONFIG` resumes from `last.pt` by itself, refusing a changed
+config unless `allow_config_change`. A signal finishes the current step and writes `last.pt`;
+`train.init_from` starts from another checkpoint's weights (docs/training.md).
 """
 
 from __future__ import annotations

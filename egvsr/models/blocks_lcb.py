@@ -1,14 +1,8 @@
 """Lightweight CNN blocks of EGVSR's STF branches (ESRT-style): ARFB, HPB and the LCB backbone.
 
-Structure and widths follow the released code (docs/models.md, EGVSR options: an LCB of width 64
-with two HPBs has 1.05M parameters).
-All blocks work at any spatial size (odd sizes included): pooling uses ceil mode and upsampling
-targets the exact input size.
-
-`official=True` gives the released ESRT-style layout instead, parameter for parameter (docs/models.md,
-"Official-compatible mode"): per-channel PReLU, a C//16 attention bottleneck, bias-free 1x1/3x3
-fusion convs, learnable scales on both ARFB branches before their concatenation, floor pooling and
-align_corners=True resampling in the HPB.
+Structure and widths follow the released code; every block works at any spatial size (ceil pooling,
+upsampling to the exact input size). `official=True` gives the released layout parameter for parameter
+(docs/models.md, "Official-compatible mode").
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """EGVSR (Lu et al., CVPR 2023): STF latent volume + TF event feature -> STIR decoder, any scale/time.
 
-Improvements over the released code, each a switch so its effect can be measured:
-any LR size (size-agnostic transformer, always on), any query time in [-1, 1] (TF and STIR take t
-per query, always on), `output_activation` (bounded "clamp" by default; "relu" is official),
-`local_ensemble` (LIIF-style, off by default), `residual_bicubic` (predict a residual over the
-bicubic upsample of the frame nearest the query time; on by default), `fold` ("mean"; "sum" is
-official), `tf_mode` ("separable"; "naive" is the official cost) and `attention` ("sdpa", a fused
-kernel; "math" materializes the score matrix like the official code).
+Beyond the released code: any LR size and any query time in [-1, 1], always on; and one switch per
+other change, so each can be measured: `output_activation`, `local_ensemble`, `residual_bicubic`,
+`fold`, `tf_mode` and `attention` (docs/models.md, "EGVSR options").
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
 """EGVSR in official-compatible mode: the released network's exact computation, at any LR size.
 
-Why a family of its own: it is the same model with every surprise of the authors' forward switched on
-(see docs/models.md, "Official-compatible mode", and the fixture README), so imported official
-weights give the official numbers. Differences from our `egvsr` defaults:
-- blocks and attention as released (`STF(official=True)`): per-channel PReLU, C//16 attention
-  bottleneck, bias-free fusion convs, ARFB branch scales, floor pooling, corner-aligned resampling;
-  attention scale from the unreduced width, windows of N // 4 raster tokens, summed fold;
-- corner-aligned query grid: output pixel (i, j) reads LR position (i (h-1)/(H-1), j (w-1)/(W-1));
-- TF moments at linspace(-1, 1, M) (align_corners=True), not at bin centres;
-- no bicubic residual, ReLU output (unbounded above).
-What it does not copy: the size lock (the fold size comes from the input, so any LR size works; at the
-official size the numbers are the same) and the truncated output size, which is the caller's choice
-(`official_out_size` gives the official one).
+A family of its own so that imported official weights give the official numbers: released blocks and
+attention, corner-aligned query grid and moment times, no bicubic residual, ReLU output. It does not
+copy the size lock or the truncated output size (docs/models.md, "Official-compatible mode").
 """
 
 from __future__ import annotations

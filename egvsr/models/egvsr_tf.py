@@ -1,17 +1,9 @@
-"""TF (temporal filter) of EGVSR: the raw event tensor sampled at 2N+1 times around the query time.
+"""TF (temporal filter) of EGVSR: the event tensor sampled at 2N+1 times around each query time, mixed by an MLP.
 
-Sample times are t_i = clamp(t + (i - N) * half_width / N, -1, 1); each sample is a trilinear read of
-the event tensor (M moments = centres of M equal bins over the window, P polarities) at an output
-pixel, and a pointwise MLP mixes the (2N+1)*P samples into an `out_channels` feature.
-
-"separable" mode (default) uses that trilinear sampling on an axis-aligned grid is a temporal linear
-interpolation (done once per query time at LR) followed by one bilinear spatial sample per pixel;
-as the MLP's first layer is linear and bilinear weights sum to one, that layer is applied at LR too
-(`project`), so each output pixel reads its pre-activation directly. "naive" mode does the official 2N+1 full 3-D samples per pixel; both give the same numbers (tested),
-the naive one is kept as the reference and for benchmarks.
-
-`moments_at_corners=True` is the official time axis: the M moments sit at linspace(-1, 1, M)
-(align_corners=True) instead of at the centres of M equal bins.
+"separable" (default) interpolates in time once per query time at LR and applies the MLP's first linear
+layer there, so each output pixel reads its pre-activation with one bilinear sample; "naive" does the
+official 2N+1 trilinear samples per pixel. Both give the same numbers (tested).
+`moments_at_corners=True` places the M moments at linspace(-1, 1, M) as the official code does.
 """
 
 from __future__ import annotations

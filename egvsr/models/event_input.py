@@ -1,18 +1,9 @@
 """How the event tensor enters a model: density normalization and the frames-only ablation.
 
-Real sensors differ from each other and from the simulator by several times in events per pixel
-(contrast thresholds, bias settings, scene light), so a model fed raw counts sees a different input
-scale on every camera. `event_norm` removes that scale per sample, inside the model, so it is stored
-with the weights and applied identically in training, evaluation and rendering:
-
-- "none": raw counts (the official input).
-- "nonzero_mean": divide by the mean |value| of the non-zero entries. Duplicating every event leaves
-  the tensor unchanged exactly, and a 3-4x change of threshold changes it far less than raw counts
-  (docs/training.md gives the measurement that chose it).
-- "rms": divide by the root mean square of all entries (a sparse tensor is scaled up more).
-
-An all-zero tensor stays zero. `ignore_events` replaces the tensor by zeros: the same architecture
-and training with no event information, i.e. the frames-only control.
+Sensors differ by several times in events per pixel, so `event_norm` removes that scale per sample,
+inside the model (stored with the weights): "none" (raw counts, official), "nonzero_mean" (mean |value|
+of the non-zero entries) or "rms" (docs/training.md). `ignore_events` feeds zeros: the frames-only
+control with the same architecture.
 """
 
 from __future__ import annotations

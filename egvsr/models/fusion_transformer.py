@@ -1,15 +1,9 @@
 """Size-agnostic fusion transformer of EGVSR's STF (replaces ESRT's Fold block tied to one LR size).
 
-Tokens are the 3x3 patches of every pixel (unfold, stride 1, same padding) computed from the runtime
-size. Attention runs inside windows of contiguous row-major tokens (about `window_tokens` each, so
-4 windows at 65x86 like the official 4 stripes, and proportionally more at larger sizes: cost is
-linear in the pixel count). Every other op is per token, so each window runs through all layers on
-its own: the layers' activations stay O(window) beyond the token map itself. Tokens fold back with overlapping contributions averaged
-(`fold="mean"`, a block of identity layers is then exactly the identity) or summed as officially.
-
-`official=True` reproduces the released attention exactly: no bias on the width reduction, the score
-scale taken from the unreduced width ((D // heads) ** -0.5, not the real head width), and windows of
-N // 4 raster-order tokens (a fifth, short window holds the rest when 4 does not divide N).
+Tokens are the 3x3 patches of every pixel at the runtime size; attention runs inside windows of about
+`window_tokens` row-major tokens, so cost and activations grow linearly with the pixel count, and tokens
+fold back averaged (`fold="mean"`) or summed. `official=True` reproduces the released attention exactly
+(docs/models.md, "Official-compatible mode").
 """
 
 from __future__ import annotations

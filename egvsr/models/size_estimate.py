@@ -1,14 +1,9 @@
 """Model size from its options alone: parameters, layers and activation memory, before anything is built.
 
-Why: a model is built from options that may come from an untrusted checkpoint or a config; a 400 KB
-checkpoint saying `lcb_depth: 100000` once took 19 GB and 14 minutes to build, and `n_feats: 200000`
-asks for hundreds of GB in its first layer. `check_model_size` refuses such options with the figures,
-in microseconds and without allocating (no module is created).
-
-Parameter counts are exact (one formula per module, mirroring the constructors; tests compare them
-with the built models). Activation memory is an estimate of the float32 feature maps alive at once
-in an inference forward over one LR input of `REFERENCE_LR` pixels (decoding is chunked, so the
-output size does not enter); training keeps several times more for backward.
+A model may be built from the options of an untrusted checkpoint or config; `check_model_size` refuses
+oversized options with the figures, without allocating (docs/models.md). Parameter counts are exact
+(one formula per module, tested against built models); activation memory estimates the float32
+feature maps alive in one inference forward over `REFERENCE_LR` pixels.
 """
 
 from __future__ import annotations

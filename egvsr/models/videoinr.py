@@ -1,13 +1,8 @@
 """VideoINR (Chen et al., CVPR 2022): frames-only continuous space-time super-resolution.
 
-With K input frames and a query time t, the bracketing pair (p, p+1) is picked from `frame_times`
-and t is mapped to u in [0, 1] inside that pair (a query exactly at a frame time uses the pair that
-starts there with u = 0, or the last pair with u = 1). The encoder runs once per pair actually
-needed by some sample of the batch; queries are decoded per time against their own pair.
-About 10.98M parameters at the defaults: the 11.31M of the released model minus its 0.33M of
-layers that its forward never uses (upconv1/2, HRconv, conv_last).
-`decoder="official"` / `"official-train"` decode exactly as the released test / training path
-(videoinr_official.py; preset `videoinr-official`), for imported official weights.
+Each query time is mapped to local time u in [0, 1] inside its bracketing frame pair; the encoder runs
+once per pair a batch needs. `decoder="official"` / `"official-train"` decode as the released test /
+training path (`videoinr_official.py`) for imported official weights (docs/models.md, "VideoINR").
 """
 
 from __future__ import annotations

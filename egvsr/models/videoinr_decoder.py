@@ -1,22 +1,9 @@
-"""VideoINR decoder: SpatialINR -> TemporalINR (two flows) -> backward warping -> SIREN RGB (B2).
+"""VideoINR decoder: SpatialINR -> TemporalINR (two flows) -> backward warping -> SIREN RGB.
 
-Per output pixel q at local time u in [0, 1] between the two frames:
-  SpatialINR  s(q)  = SIREN[nearest LR feature, nearest frames, offset to that LR centre * (w, h), u]
-  TemporalINR flows = SIREN[s(q), bilinear LR feature, bilinear frames, u] -> 2 flows in output pixels
-  RGB               = SIREN[s(q0), s(q1), feature(q0), feature(q1), frames(q0), frames(q1), u]
-where qk = q + flow_k, and s(qk) is the bilinear read of the output-resolution map s at qk.
-
-Two exact rewrites keep decoding cheap and memory O(chunk):
-- Each SIREN's first layer is linear, and nearest/bilinear reads (weights summing to 1) commute with
-  it, so its LR-feature and frame columns are applied once per time at LR (`context`): each pixel
-  reads a 64-channel projection instead of the 192-channel feature (and no wide concatenation).
-- The map s is never materialized: s is evaluated at the distinct output pixels around all warped
-  points of the chunk (deduplicated), which gives the same bilinear read at any chunking.
-`forward_full_map` is the official-style reference (plain concatenations, full map + grid_sample).
-
-Deliberate fix of the official half-pixel inconsistency (grid built corner-aligned, sampled with
-align_corners=False): everything here uses pixel centres (align_corners=False) and flows are in
-output pixels; warped reads replicate the border instead of fading to zero.
+Decoding is cheap and memory O(chunk) by two exact rewrites: each SIREN's linear first layer is applied
+once per time at LR (`context`), and the spatial map is evaluated only at the distinct output pixels
+the warped points touch. `forward_full_map` is the official-style reference. Everything uses pixel
+centres, flows are in output pixels and warped reads replicate the border (docs/models.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """VideoINR's decoder as released (official-compatible mode), decoded by chunks of output pixels.
 
-Same three SIRENs as `VideoINRDecoder`, with the released computation's surprises (fixture README):
-- "official" (test path, demo.py): the frames the flow and RGB nets read are the LR input upsampled
-  x4 bilinearly, whatever the requested scale; "official-train" reads the LR input itself;
-- the warp grid is corner-aligned (base linspace(-1, 1) + flow / ((size - 1) / 2)) but sampled with
-  align_corners=False: a half-pixel mismatch, kept;
-- every bilinear read fades to zero outside the map (grid_sample's default zero padding), and
-  warped grids are clamped to +-(1 - 1e-6).
-The spatial feature map is never materialized: it is evaluated at the distinct output pixels that
-the warped reads touch (as in `VideoINRDecoder`), so memory stays O(chunk) at any scale.
+Same three SIRENs as `VideoINRDecoder`, with the released computation's surprises kept: "official" reads
+the LR input upsampled x4 bilinearly whatever the scale ("official-train" reads it as is), a
+corner-aligned warp grid sampled with align_corners=False, and zero padding outside the map. Memory
+stays O(chunk) at any scale (docs/models.md, "Official-compatible mode").
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """`egvsr show FILE`: a one-picture preview of any recording the readers support.
 
-Panels: the first frame (if the recording has frames); the events of the first inter-frame
-interval (or of the first 33 ms without frames) over that frame, ON red / OFF blue; and the event
-rate over the whole recording (ON and OFF, read in bounded chunks, so any size works).
-
-The frame is shown as stored (0 black, 255 white, also for gray frames, which matplotlib would otherwise
-stretch to their own min..max, turning a mid-gray background black); `stretch` asks for that stretch.
+Panels: the first frame, the events of the first interval over it (ON red / OFF blue), and the event
+rate over the whole recording (read in bounded chunks). Frames are shown as stored (0 black, 255
+white); `stretch` stretches them to their own range.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """`egvsr demo`: the whole job on the embedded default, in one folder, in a few minutes on a CPU.
 
-1. make a sample recording (`make_sample`: frames, ground truth between them, simulated events);
-2. take the checkpoint shipped with the package (`egvsr/data/egvsr-sample.pt`, found through
-   importlib.resources), or `--checkpoint`; if neither exists, say so and (unless `--no-fallback`)
-   train `egvsr-tiny` on the sample for about a minute, clearly labelled as such;
-3. render x4 and x6.5 at twice the input frame rate in degrade mode (HR sample downscaled, as in
-   evaluation), writing each video and a side-by-side (bicubic | ours | ground truth);
-4. print PSNR / SSIM against ground truth beside bicubic, at the input frame times and at the
-   in-between ground-truth times, and write the figure (event overlay, LR, bicubic, ours, ground
-   truth, one crop) plus results.md and log.txt.
-
-The folder is built under a temporary name and renamed at the end; an existing folder is refused
-unless `overwrite`.
+Make a sample recording; take the shipped checkpoint (or `--checkpoint`; without one, train
+`egvsr-tiny` briefly, labelled as such); render x4 and x6.5 at twice the frame rate in degrade mode;
+print PSNR / SSIM beside bicubic and write the videos, a figure, results.md and log.txt. The folder is
+built under a temporary name and renamed at the end (docs/render.md, "`egvsr demo`").
 """
 
 from __future__ import annotations

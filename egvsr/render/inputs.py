@@ -1,19 +1,9 @@
 """The input side of rendering: open what the user gave, decide the LR geometry, build each window.
 
-Inputs: a recording of any layout `Recording.open` reads; or a folder of frames (`timestamps.txt`,
-`images.txt` or `fps`) plus an events file; or a folder of frames alone (frames-only models).
-
-Two modes, always explicit:
-- as-is (default): the input frames ARE the low-resolution video; nothing is downscaled. The output
-  is floor(s*h) x floor(s*w) for an input (or ROI) of h x w. No ground truth exists.
-- degrade (`--degrade`, evaluation-style): the input frames are HR; each window is built exactly as
-  `EventVSRDataset` does in eval mode (central HR crop of floor(s*h) x floor(s*w), antialiased
-  bicubic downscale to h x w with 8-bit rounding, events cropped to the HR crop and splatted at LR
-  size), so the HR crop, and the ground-truth frames at extra times, are the targets.
-
-An ROI (x, y, w, h) is in input pixels: in as-is mode it is the LR box to output (the encoder also
-sees a context margin around it, see `tiles`); in degrade mode it is cut from the HR frames
-first and then treated as the whole frame.
+Inputs: any recording `Recording.open` reads, or a folder of frames with or without an events file.
+As-is mode (default) takes the frames as the LR video; degrade mode takes them as HR and builds each
+window exactly as `EventVSRDataset` does in evaluation, so ground truth exists. An ROI is in input
+pixels (docs/render.md).
 """
 
 from __future__ import annotations

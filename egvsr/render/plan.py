@@ -1,13 +1,9 @@
 """Plan a render: check every option, the model, the input and the resources before anything is written.
 
-`plan_render(source, checkpoint, RenderOptions(...))` loads the model (`model`), opens the input and
-fixes the LR geometry (`inputs`), plans the output times (`times`) and the tiles (`tiles`), and
-returns a `RenderJob` that `run.run_render` executes. Resource guards: the uncompressed output
-(`max_output_gb`) and the memory a model call needs (`estimate_memory_bytes`: float32 output frames
-held at once, doubled when tiles are pasted into a full frame, plus the 8-bit copies for the writers)
-against `max_memory_gb` (default: 80% of the device's memory); an output too large for either is
-refused with the figures instead of failing half-way. Error messages name an option as `field` (in
-backquotes; the CLI shows its flag instead).
+`plan_render(source, checkpoint, RenderOptions(...))` loads the model, opens the input, plans times and
+tiles, and returns a `RenderJob` for `run.run_render`. Outputs larger than `max_output_gb` or needing
+more than `max_memory_gb` are refused with the figures. Errors name options as `field` (the CLI shows
+its flag instead).
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """Spatial tiling of the LR input, aligned to the output pixel grid, and the region render it drives.
 
-`model.render` decodes output pixels in chunks, so decoding memory is already bounded; what tiling
-bounds is the *encoder* (the LR feature maps and attention of one window), which grows with the LR
-size. A tile is an LR box plus a context margin; the model renders the padded box and the tile's
-core is pasted into the output. The ROI of an as-is render is the same thing: one core box with
-context around it.
-
-Alignment: for a core of n LR pixels rendered to N output pixels, the output pixel centres are at
-LR coordinate (i + 0.5) * n / N - 0.5. A tile boundary or margin of d LR pixels keeps that grid
-exactly when d * N / n is an integer, i.e. d is a multiple of q = n / gcd(n, N). Cuts and margins
-are therefore multiples of q (q = 2 for 260x346 at x6.5); margins that would need more than twice
-the requested context are dropped (that side then has no context), and an axis whose q exceeds the
-core is not cut. What differs from an untiled render is only the encoder's view (its receptive
-field and attention windows end at the tile's padded edge); a bicubic model gives identical pixels.
+Tiling bounds the encoder's memory (decoding is already chunked): a tile is an LR box plus a context
+margin, rendered whole, whose core is pasted into the output; an as-is ROI is one such box. Cuts and
+margins are multiples of n / gcd(n, N) LR pixels, so the output pixel grid is kept exactly
+(docs/render.md).
 """
 
 from __future__ import annotations

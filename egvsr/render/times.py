@@ -1,10 +1,9 @@
 """Output-time planning for rendering: which times to render and which K-frame window serves each.
 
-Times are int64 microseconds on the recording's clock. A frame-rate factor f gives every input frame
-plus f-1 evenly spaced times between consecutive frames (so N frames give (N-1)*f + 1 outputs); an
-explicit list gives times relative to the first input frame, in seconds unless a unit is written
-(`0.04`, `0.04s`, `40ms`, `40000us`). Each time is served by the window `window_for` picks, the same
-rule as evaluation, and consecutive times sharing a window are grouped so the encoder runs once.
+Times are int64 µs on the recording's clock: a frame-rate factor f gives every input frame plus f-1
+times between consecutive frames, or an explicit list gives times after the first frame (`0.04`,
+`40ms`, `40000us`). Each time is served by `window_for`'s window (as in evaluation), and times sharing a
+window are grouped so the encoder runs once.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""EvTexture's per-clip HDF5 files (CED_h5, Vid4_h5, REDS_h5): frames plus precomputed voxels.
+"""EvTexture's per-clip HDF5 files (CED_h5, Vid4_h5, REDS_h5) as `Recording`s: frames plus precomputed voxels.
 
-Layout (DachunKai/EvTexture): `images/%06d` uint8 (H, W, C) in **BGR** order, `voxels_f/%06d` and
-`voxels_b/%06d` float64 (B, H, W), one voxel per interval frame i → i+1 (N frames, N-1 voxels).
-There are no raw events and no timestamps: frame i is placed at i/fps (fps 25 unless given).
-HR and LR live in parallel trees `<root>/HR/<split>/<clip>.h5` and `<root>/LRx<n>/<split>/<clip>.h5`.
-
-The recording opened is the LR side (its frames are the LR input, its voxels the event tensor); the
-HR side supplies the targets. Limitation: the events cannot be re-binned or resampled, so the
-scale is fixed by the files' LR/HR pairing and the representation is EvTexture's own (B bins,
-normalized, signed). The layout is recognised by `egvsr.events.io.evtexture_h5` (the one detector).
+`images/%06d` BGR frames and `voxels_f/%06d`, `voxels_b/%06d` (one voxel per frame interval), no raw
+events and no timestamps (frame i at i/fps); HR and LR sides live in parallel trees
+`<root>/HR/<split>/` and `<root>/LRx<n>/<split>/`. The LR side is opened, the HR side gives the targets,
+so scale and representation are fixed by the files (docs/datasets.md). Detected by
+`egvsr.events.io.evtexture_h5`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Per-clip sensor settings of the synthetic data engine: the frame camera and the event camera.
 
-Every clip draws its own settings from one seeded generator, over ranges that cover real DAVIS-type
-sensors (docs/datasets.md gives the ranges and how they compare with a real recording):
-
-- frames: exposure window (a fraction of the frame interval, so fast motion blurs the frames as it
-  blurs real APS frames), camera response gamma, a slow global gain change (light or auto-exposure),
-  read and shot noise, 8-bit quantization; `gray` for most clips (most event cameras give gray frames).
-- events: contrast threshold Cp, ON/OFF asymmetry Cn/Cp, per-pixel mismatch, refractory period, leak,
-  shot noise, and hot pixels firing at high rates.
+Each clip draws its settings from one seeded generator over ranges that cover real DAVIS-type sensors:
+exposure, response gamma, gain drift, noise and quantization for frames; thresholds, asymmetry,
+mismatch, refractory period, leak, shot noise and hot pixels for events (docs/datasets.md gives the
+ranges).
 """
 
 from __future__ import annotations

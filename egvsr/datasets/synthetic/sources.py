@@ -1,14 +1,8 @@
 """Natural images that ship inside installable packages: the photographs synthetic scenes are made of.
 
-Read from the packages' data folders by path (the packages are located, never imported), as float32
-RGB in [0, 1]; gray images are replicated to RGB. A fixed set is held out of training for
-validation (`VAL_IMAGES`), so validation clips show photographs the model never saw.
-
-| package | images |
-|---|---|
-| scikit-image (`skimage/data`) | 19 photographs and textures |
-| scikit-learn (`sklearn/datasets/images`) | china.jpg, flower.jpg |
-| matplotlib (`mpl-data/sample_data`) | grace_hopper.jpg |
+Read by path from scikit-image, scikit-learn and matplotlib data folders (the packages are located,
+never imported), as float32 RGB in [0, 1]. `VAL_IMAGES` are held out of training, so validation clips
+show photographs the model never saw.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """`convert(src, dst)`: any supported recording to our HDF5 layout, streaming, with a progress bar.
 
-Without `sort`, events flow chunk by chunk from the reader into `EventWriter`, so memory stays
-bounded (about 100 MB) whatever the recording's size. With `sort`, all events are loaded and
-stably sorted in memory first: about 40 bytes per event at peak (an external sort is not
-implemented), i.e. roughly 1 GB per 25 million events.
+Without `sort`, events flow chunk by chunk from the reader into `EventWriter`, so memory stays bounded
+whatever the recording's size; with `sort`, all events are loaded and stably sorted in memory first
+(docs/io.md, "Memory").
 """
 
 from __future__ import annotations

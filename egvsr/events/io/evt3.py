@@ -1,16 +1,9 @@
 """Prophesee EVT 3.0 decoder (numba kernel + plain-Python reference used by the tests).
 
-We decode EVT3 ourselves rather than through expelliarmus (the decoder tonic relies on):
-expelliarmus 1.1.12 adds a spurious 4096 µs whenever TIME_LOW drops after a TIME_HIGH update,
-so most events of a real recording come out late (a regression test in tests/test_io_layouts.py
-pins the case). EVT2 and DAT decode correctly there and still go through it.
-
-Word layout (16-bit little-endian, 4-bit type in bits 15..12):
-  0x0 ADDR_Y [10:0] y            0x2 ADDR_X [11] pol, [10:0] x -> one event
-  0x3 VECT_BASE_X [11] pol, [10:0] x    0x4 VECT_12 [11:0] valid -> events at x..x+11, x += 12
-  0x5 VECT_8 [7:0] valid, x += 8        0x6 TIME_LOW [11:0]      0x8 TIME_HIGH [11:0]
-Time = loops * 2^24 + TIME_HIGH * 2^12 + TIME_LOW µs; a TIME_HIGH that falls back by more than
-half its range starts a new loop. Other types (triggers, continued, others) are skipped.
+We decode EVT3 ourselves because expelliarmus (tonic's decoder) shifts events by 4096 µs after some
+TIME_HIGH updates (docs/io.md). Words are 16-bit little-endian with a 4-bit type: ADDR_Y, ADDR_X,
+VECT_BASE_X / VECT_12 / VECT_8 (event runs), TIME_LOW, TIME_HIGH; time = loops * 2^24 + TIME_HIGH * 2^12
++ TIME_LOW µs, and a TIME_HIGH that falls back by more than half its range starts a new loop.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """`GuardedFile`: the file under an HDF5 output, which turns a full disk into a clean, late error.
 
-Why: when a write fails (disk full, `ulimit -f`, quota), HDF5 reports it from wherever the write
-happened (often an object's deallocation, where the error is printed and lost), retries it at every
-flush and close, and finally crashes the process (SIGSEGV). Given this file object instead of a path
-(h5py's "fileobj" driver), HDF5 never sees a failure: the first failed write is recorded in `failure`,
-and from then on writes are kept in memory (small ones, which HDF5 may read back) or dropped (large
-data blocks; the output is discarded anyway). The writer polls `failure` after each block and stops
-with one error line; HDF5's own close then succeeds, and the temporary file is removed.
+HDF5 reports a failed write (disk full, quota) from wherever it happened, retries it at every flush and
+may crash the process. Given this file object instead, HDF5 never sees the failure: the first one is
+recorded in `failure`, later writes are kept in memory or dropped, and the writer polls `failure` after
+each block and stops with one error line (docs/io.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Run the scatter kernels over planned work items: serially, or in parallel with `prange` over groups.
 
-`build_tensors` is the single entry used by every binned representation: it finds each window's
-segment edges by binary search, plans balanced items (`plan.py`), runs them (one group per thread)
-and adds the carried boundary planes of split voxel windows after the parallel region.
-
-Per item, events go either straight into the output (sparse windows) or into a sensor-size scratch
-that is combined into planes afterwards (dense windows): a complex pair scratch for voxel grids, a
-float scratch for hard bins at a target size. At a target size the scratch is splatted cell by cell
-with the same bilinear weights as the per-event splat (exact by linearity), which replaces 4
-random read-modify-writes per event by one.
+`build_tensors` is the single entry of every binned representation: it finds each window's segment
+edges, plans balanced items (`plan.py`), runs them one group per thread and adds the carried boundary
+planes of split voxel windows afterwards. Dense windows go through a sensor-size scratch combined into
+planes afterwards (docs/representations.md, "How it is fast").
 """
 
 from __future__ import annotations

@@ -1,27 +1,10 @@
 """Numba scatter kernels for one work item: one window's events in one of its time segments.
 
-Events are time-sorted, so each time segment of a window (a voxel bin interval, or a hard bin) is a
-contiguous index range found by binary search; inside a segment the target plane is constant and only
-the fractional time is computed per event. Work is done in blocks: a vectorised pass computes 32-bit
-local indices and float32 weights into small L1 buffers, then a tight loop scatters them. All array
-indices are unsigned, which spares numba's negative-index wraparound and lets LLVM vectorise the
-first pass (twice as fast as signed indexing here).
-
-Voxel (bilinear-in-time) items accumulate into a complex64 scratch whose real part goes to plane `s`
-and imaginary part to plane `s + 1`: both halves of an event live in one 8-byte cell, so one cache
-line per event instead of two. `combine_pairs` turns the scratch into planes. Sparse windows skip the
-scratch and add both halves straight into the output (`linear_direct_*`).
-
-Polarity is applied arithmetically: value = pa * p + pb, channel offset = off if p < 0 (signed:
-pa=1, pb=0, off=0; ON/OFF split: pa=0, pb=1, off=one channel). Coordinates are clamped before use
-(memory safety for unvalidated arrays) and the largest x and y seen are returned so the caller can
-report out-of-sensor events as an error.
-
-Time: f = (nseg * (t - start) - s * span) / span in [0, 1) is evaluated as
-f = float32((t - tseg) >> sh) * scale + c with tseg the segment's first microsecond, scale =
-nseg * 2**sh / span and c = (nseg * (tseg - start) - s * span) / span (see `segment_time`): the
-offset from the segment start is small and exact in float32, and no 64-bit multiply is needed.
-sh > 0 only for segments longer than 2**31 us.
+Each time segment is a contiguous index range of the time-sorted events, so the target plane is fixed
+and only the fractional time is computed per event, in blocks (indices and weights first, then the
+scatter). Voxel items accumulate into a complex64 scratch (planes s and s + 1 in one cell);
+`combine_pairs` turns it into planes. Coordinates are clamped before use and the largest x and y seen
+are returned, so out-of-sensor events become an error (docs/representations.md, "How it is fast").
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """`egvsr voxelize`: event tensors for every window of a recording of any size, streamed from disk.
 
-Events are read in bounded chunks (a background thread reads the next chunk while the kernels work
-on the current one, and another writes finished windows). Voxel grids, stacked frames and moments
-are sums over events, so a window that straddles a chunk boundary is finished by adding the next
-chunk's contribution to its partial tensor: memory stays bounded whatever the window length. Time
-surfaces are not additive; for them the events of the one unfinished window are carried into the
-next chunk instead.
-
-Output (HDF5, written atomically): `tensors` float32 (K, ...) one chunk per window, `t_start` and
-`t_end` int64 (K,) µs, and attributes describing the representation (see `read_tensors`).
+Events are read in bounded chunks (read, compute and write overlap on threads). Additive
+representations finish a window that straddles a chunk boundary by adding the next chunk's part; for
+the others the open window's events are carried into the next chunk. Output (HDF5, atomic): `tensors`
+(K, ...), `t_start` / `t_end` (K,) µs and attributes naming the representation (`read_tensors`).
 """
 
 from __future__ import annotations

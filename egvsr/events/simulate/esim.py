@@ -1,27 +1,10 @@
 """The ESIM-style event model as numba kernels: one call per (sub-)frame interval.
 
-Per pixel, D(t) = L(t) - ref(t) with L = log(I + eps) linear in time between two frames (a leak
-lowers ref at `leak * Cp` per µs). Each time D reaches +Cp an ON event fires and ref steps up by Cp;
-at -Cn an OFF event fires and ref steps down by Cn; the event time is the interpolated crossing time.
-Shot noise (a Poisson list per interval, `noise.shot_events`) joins each pixel's candidates in time
-order (a crossing at the same time goes first) and does not move ref. A candidate is emitted only
-if at least `refractory` µs passed since the pixel's last emitted event; crossings move ref whether
-or not they are emitted (as ESIM does). Times are floored to int µs; an interval's events come out
-stably sorted by time (ties: pixel raster order, then order).
-
-Speed: most pixels do not fire in a short sub-step. Each pixel keeps a band of input values, float32
-lo < I < hi, inside which it cannot fire: hi + eps is a lower bound of exp(ref + Cp) and lo + eps
-an upper bound of exp(ref - Cn) (Taylor bounds, a 1e-9 safety margin, rounded outwards to float32;
-with a leak, hi + eps is scaled by 1 - leak Cp (t - hi_t), hi_t the time hi was set). One
-vectorized compare finds the pixels outside their band; only they take logarithms and run the
-exact log-domain model, so the band changes speed, never results.
-Each interval runs in phases (scan; shots, logarithms and crossing counts; events; sort), each a
-loop over a range of pixels or candidates, so `_step` runs them whole on one thread and
-`_step_parallel` runs them as chunks on numba threads, joining the chunks' candidates and events in
-pixel order: the same events for any thread count. Three parallel regions per interval keep the
-threads awake between them (on 2 cores: 1.5x the serial kernel); threads=1 never starts numba's
-thread pool.
-`egvsr.events.simulate.reference` is the plain numpy version; the tests hold the two equal.
+Per pixel, D = log(I + eps) - ref (linear in time between frames, with leak); each crossing of +Cp / -Cn
+fires an event at the interpolated time and steps ref, shot noise joins the candidates in time order,
+and a refractory period filters what is emitted. A per-pixel band of inputs that cannot fire skips most
+pixels without changing results; `_step_parallel` splits each phase over threads and gives the same
+events for any thread count (docs/simulator.md). `egvsr.events.simulate.reference` is the numpy version.
 """
 
 from __future__ import annotations

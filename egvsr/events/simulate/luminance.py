@@ -1,10 +1,8 @@
 """Frames in, flat float32 luminance in [0, 1] out: what the event model reads every (sub-)frame.
 
-Gray frames (float or uint8) take one fused numba pass (finite check, scale, clip) into a buffer the
-caller may reuse; RGB is weighted first (ITU-R BT.601). The simulator converts every sub-frame, so
-this pass is part of its per-step cost: numpy's isfinite + clip into a fresh array cost 0.16 ms per
-346x260 float32 frame inside the simulator loop, the fused pass into a kept buffer 0.09-0.11 ms
-(0.04 ms on a frame already in cache; the rest is reading the new frame from memory).
+Gray frames take one fused numba pass (finite check, scale, clip) into a buffer the caller may reuse;
+RGB is weighted first (ITU-R BT.601). The simulator converts every sub-frame, so this pass is part of
+its per-step cost (docs/simulator.md, "Speed").
 """
 
 from __future__ import annotations

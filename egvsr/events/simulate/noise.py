@@ -1,13 +1,9 @@
 """Shot noise of one interval: Poisson events at uniform pixels and times, random polarity.
 
-Drawn from a counter-based generator (a splitmix64 stream seeded from the clip noise key and the
-interval index alone), so a clip's noise does not depend on how its pixels are processed; both
-model implementations take the same list. The interval's pixels laid end to end, each of length 1
-standing for [ta, ta + dt), make one line; a Poisson process of `rate * dt` per unit length on it
-is an independent Poisson process of `rate` per pixel. It is walked with exponential gaps (from a
-ziggurat: one 64-bit draw, no logarithm, for ~99% of gaps), so the events come out sorted by
-pixel, then time, with no sort; the line is restarted (the process is memoryless) every few
-thousand expected events, which keeps the position within a pixel precise.
+Drawn from a counter-based generator seeded by the clip's noise key and the interval index alone, so
+the noise does not depend on how pixels are processed and both model implementations take the same
+list. The pixels laid end to end make one line walked with exponential gaps, so events come out sorted
+by pixel, then time, without a sort (docs/simulator.md).
 """
 
 from __future__ import annotations

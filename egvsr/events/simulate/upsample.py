@@ -1,11 +1,8 @@
 """Temporal upsampling of ordinary video before simulation, so motion between sub-frames stays near 1 px.
 
-Per frame pair: optical flow both ways (OpenCV's DIS flow, "medium" preset: measured more accurate
-than Farneback on the slider_depth frames and 1.6x faster) measures the motion; the pair gets
-ceil(motion / max_px_per_step) sub-steps (capped). Intermediate frames are synthesised by warping
-both frames along the flow (the Super-SloMo intermediate-flow approximation, without visibility
-maps) and blending; when the flows do not explain the pair (the two directions disagree, or warping
-does not halve the difference: a scene cut, flicker) or on request, plain linear blending is used.
+Per frame pair, optical flow both ways (OpenCV's DIS) sets the number of sub-steps; intermediate frames
+warp both frames along the flow and blend them, and pairs the flow does not explain (scene cuts,
+flicker) fall back to linear blending (docs/simulator.md, "Temporal upsampling").
 """
 
 from __future__ import annotations

@@ -21,9 +21,8 @@ PROCESS_ENVIRONMENT = {
 
 # commands whose torch work is many small parallel regions (training steps on small patches): a
 # parallel region ends only when every thread had its time slice, so threads beyond the cores that other
-# processes leave free wait on each other. Measured on 2 cores (benchmarks/threads.py), one thread
-# against two: 3.0x faster at load 2.5, 1.7x at load 8. Render and eval work on whole frames and keep
-# torch's default (two threads 1.3x faster at load 8, 1.2x slower at load 2.5: no rule wins both).
+# processes leave free wait on each other. Render and eval work on whole frames and keep torch's default
+# (docs/render.md, "Threads", gives the measurements; benchmarks/threads.py).
 FREE_CORES_ONLY = ("train",)
 
 

@@ -11,23 +11,16 @@ from egvsr._lazy import lazy_exports
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "EventStream": "egvsr.events.stream",
-    "Frames": "egvsr.events.frames",
-    "EgvsrError": "egvsr.errors",
-    "read_events": "egvsr.events.io",
-    "write_events": "egvsr.events.io",
-    "open_events": "egvsr.events.io",
-    "voxel_grid": "egvsr.events.represent",
-    "event_moments": "egvsr.events.represent",
-    "simulate_video": "egvsr.events.simulate",
-    "make_sample": "egvsr.events.simulate",
-    "Recording": "egvsr.datasets",
-    "EventVSRDataset": "egvsr.datasets",
-    "build_model": "egvsr.models",
-    "list_models": "egvsr.models",
-    "train": "egvsr.engine.train",
-    "evaluate_checkpoint": "egvsr.engine.evaluation",
+    ".events.stream": ("EventStream",),
+    ".events.frames": ("Frames",),
+    ".errors": ("EgvsrError",),
+    ".events.io": ("read_events", "write_events", "open_events"),
+    ".events.represent": ("voxel_grid", "event_moments"),
+    ".events.simulate": ("simulate_video", "make_sample"),
+    ".datasets": ("Recording", "EventVSRDataset"),
+    ".models": ("build_model", "list_models"),
+    ".engine.train": ("train",),
+    ".engine.evaluation": ("evaluate_checkpoint",),
 }
-
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

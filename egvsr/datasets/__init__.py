@@ -7,26 +7,19 @@ targets at a scale); `ScaleBatchSampler` + `collate_samples` give one scale per 
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 from egvsr.datasets import opening as _opening  # noqa: F401 - binds Recording.open
 
 _EXPORTS = {
-    "Recording": "egvsr.datasets.recording",
-    "open_recording": "egvsr.datasets.opening",
-    "DatasetRoot": "egvsr.datasets.root",
-    "builtin_split": "egvsr.datasets.root",
-    "builtin_splits": "egvsr.datasets.root",
-    "EventVSRDataset": "egvsr.datasets.vsr_dataset",
-    "ScaleBatchSampler": "egvsr.datasets.sampler",
-    "SampleKey": "egvsr.datasets.sampler",
-    "collate_samples": "egvsr.datasets.sampler",
-    "downscale": "egvsr.datasets.degrade",
-    "CropGeometry": "egvsr.datasets.geometry",
-    "hr_size": "egvsr.datasets.geometry",
-    "query_grid": "egvsr.datasets.geometry",
+    ".recording": ("Recording",),
+    ".opening": ("open_recording",),
+    ".root": ("DatasetRoot", "builtin_split", "builtin_splits"),
+    ".vsr_dataset": ("EventVSRDataset",),
+    ".sampler": ("ScaleBatchSampler", "SampleKey", "collate_samples"),
+    ".degrade": ("downscale",),
+    ".geometry": ("CropGeometry", "hr_size", "query_grid"),
 }
 
-__all__ = sorted(_EXPORTS)
-
+__all__ = export_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,34 +8,13 @@ from __future__ import annotations
 from egvsr._lazy import lazy_exports
 
 _EXPORTS = {
-    "EventStream": "egvsr.events.stream",
-    "polarity_to_signed": "egvsr.events.stream",
-    "Frames": "egvsr.events.frames",
-    "read_events": "egvsr.events.io",
-    "open_events": "egvsr.events.io",
-    "write_events": "egvsr.events.io",
-    "EventWriter": "egvsr.events.io",
-    "EventSource": "egvsr.events.io",
-    "detect_layout": "egvsr.events.io",
-    "LAYOUTS": "egvsr.events.io",
-    "describe": "egvsr.events.io",
-    "summarize": "egvsr.events.io",
-    "convert": "egvsr.events.io",
-    "voxel_grid": "egvsr.events.represent",
-    "voxel_grids": "egvsr.events.represent",
-    "event_moments": "egvsr.events.represent",
-    "event_moments_batch": "egvsr.events.represent",
-    "event_frames": "egvsr.events.represent",
-    "event_frames_batch": "egvsr.events.represent",
-    "time_surface": "egvsr.events.represent",
-    "time_surfaces": "egvsr.events.represent",
-    "normalize": "egvsr.events.represent",
-    "voxelize_file": "egvsr.events.represent",
-    "read_tensors": "egvsr.events.represent",
-    "simulate_frames": "egvsr.events.simulate",
-    "simulate_video": "egvsr.events.simulate",
-    "make_sample": "egvsr.events.simulate",
+    ".stream": ("EventStream", "polarity_to_signed"),
+    ".frames": ("Frames",),
+    ".io": ("read_events", "open_events", "write_events", "EventWriter", "EventSource", "detect_layout", "LAYOUTS",
+        "describe", "summarize", "convert"),
+    ".represent": ("voxel_grid", "voxel_grids", "event_moments", "event_moments_batch", "event_frames",
+        "event_frames_batch", "time_surface", "time_surfaces", "normalize", "voxelize_file", "read_tensors"),
+    ".simulate": ("simulate_frames", "simulate_video", "make_sample"),
 }
-
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,14 +11,10 @@ from __future__ import annotations
 from egvsr._lazy import lazy_exports
 
 _EXPORTS = {
-    "RenderOptions": "egvsr.render.plan",
-    "RenderJob": "egvsr.render.plan",
-    "plan_render": "egvsr.render.plan",
-    "run_render": "egvsr.render.run",
-    "render": "egvsr.render.run",
-    "RenderReport": "egvsr.render.run",
-    "load_render_model": "egvsr.render.model",
-    "run_demo": "egvsr.render.demo",
+    ".plan": ("RenderOptions", "RenderJob", "plan_render"),
+    ".run": ("run_render", "render", "RenderReport"),
+    ".model": ("load_render_model",),
+    ".demo": ("run_demo",),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

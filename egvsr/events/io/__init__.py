@@ -9,25 +9,18 @@ third-party decoders (`aedat`, `expelliarmus`) are imported only when a file nee
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 _EXPORTS = {
-    "read_events": "egvsr.events.io.detect",
-    "open_events": "egvsr.events.io.detect",
-    "detect_layout": "egvsr.events.io.detect",
-    "LAYOUTS": "egvsr.events.io.layouts",
-    "Layout": "egvsr.events.io.declaration",
-    "register_layout": "egvsr.events.io.layouts",
-    "unregister_layout": "egvsr.events.io.layouts",
-    "EventSource": "egvsr.events.io.source",
-    "write_events": "egvsr.events.io.writer",
-    "EventWriter": "egvsr.events.io.writer",
-    "describe": "egvsr.events.io.info",
-    "summarize": "egvsr.events.io.info",
-    "convert": "egvsr.events.io.converter",
+    ".detect": ("read_events", "open_events", "detect_layout"),
+    ".layouts": ("LAYOUTS", "register_layout", "unregister_layout"),
+    ".declaration": ("Layout",),
+    ".source": ("EventSource",),
+    ".writer": ("write_events", "EventWriter"),
+    ".info": ("describe", "summarize"),
+    ".converter": ("convert",),
 }
 
-__all__ = sorted(_EXPORTS)
-
+__all__ = export_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,38 +10,21 @@ Names load lazily so that importing the package does not import numba kernels un
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 _EXPORTS = {
-    "voxel_grid": "egvsr.events.represent.voxel",
-    "voxel_grids": "egvsr.events.represent.voxel",
-    "event_moments": "egvsr.events.represent.moments",
-    "event_moments_batch": "egvsr.events.represent.moments",
-    "event_frames": "egvsr.events.represent.stacked_frames",
-    "event_frames_batch": "egvsr.events.represent.stacked_frames",
-    "time_surface": "egvsr.events.represent.timesurface",
-    "time_surfaces": "egvsr.events.represent.timesurface",
-    "VoxelGrid": "egvsr.events.represent.voxel",
-    "Moments": "egvsr.events.represent.moments",
-    "EventFrames": "egvsr.events.represent.stacked_frames",
-    "TimeSurface": "egvsr.events.represent.timesurface",
-    "represent": "egvsr.events.represent.functional",
-    "represent_batch": "egvsr.events.represent.functional",
-    "RepresentationOptions": "egvsr.events.represent.functional",
-    "Representation": "egvsr.events.represent.registry",
-    "register_representation": "egvsr.events.represent.registry",
-    "unregister_representation": "egvsr.events.represent.registry",
-    "get_representation": "egvsr.events.represent.registry",
-    "representation_names": "egvsr.events.represent.registry",
-    "POLARITIES": "egvsr.events.represent.validation",
-    "NORMALIZATIONS": "egvsr.events.represent.validation",
-    "normalize": "egvsr.events.represent.normalization",
-    "normalize_windows": "egvsr.events.represent.normalization",
-    "voxelize_file": "egvsr.events.represent.voxelize",
-    "read_tensors": "egvsr.events.represent.voxelize",
+    ".voxel": ("voxel_grid", "voxel_grids", "VoxelGrid"),
+    ".moments": ("event_moments", "event_moments_batch", "Moments"),
+    ".stacked_frames": ("event_frames", "event_frames_batch", "EventFrames"),
+    ".timesurface": ("time_surface", "time_surfaces", "TimeSurface"),
+    ".functional": ("represent", "represent_batch", "RepresentationOptions"),
+    ".registry": ("Representation", "register_representation", "unregister_representation", "get_representation",
+        "representation_names"),
+    ".validation": ("POLARITIES", "NORMALIZATIONS"),
+    ".normalization": ("normalize", "normalize_windows"),
+    ".voxelize": ("voxelize_file", "read_tensors"),
 }
 
-__all__ = sorted(_EXPORTS)
-
+__all__ = export_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

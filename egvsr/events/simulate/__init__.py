@@ -7,26 +7,19 @@
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 _EXPORTS = {
-    "simulate_frames": "egvsr.events.simulate.api",
-    "simulate_video": "egvsr.events.simulate.api",
-    "make_sample": "egvsr.events.simulate.sample",
-    "sample_times": "egvsr.events.simulate.sample",
-    "sample_seeds": "egvsr.events.simulate.sample",
-    "EventSimulator": "egvsr.events.simulate.simulator",
-    "to_luminance": "egvsr.events.simulate.luminance",
-    "SimulatorConfig": "egvsr.events.simulate.thresholds",
-    "Thresholds": "egvsr.events.simulate.thresholds",
-    "draw_thresholds": "egvsr.events.simulate.thresholds",
-    "SampleScene": "egvsr.events.simulate.scene",
-    "Upsampler": "egvsr.events.simulate.upsample",
-    "open_video": "egvsr.events.simulate.video_input",
-    "VideoInput": "egvsr.events.simulate.video_input",
+    ".api": ("simulate_frames", "simulate_video"),
+    ".sample": ("make_sample", "sample_times", "sample_seeds"),
+    ".simulator": ("EventSimulator",),
+    ".luminance": ("to_luminance",),
+    ".thresholds": ("SimulatorConfig", "Thresholds", "draw_thresholds"),
+    ".scene": ("SampleScene",),
+    ".upsample": ("Upsampler",),
+    ".video_input": ("open_video", "VideoInput"),
 }
 
-__all__ = sorted(_EXPORTS)
-
+__all__ = export_names(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,7 +20,7 @@ Peers:
            computed as the authors' code computes it: TF as 2N+1 full-resolution trilinear grid_samples
            (`tf_mode="naive"`), attention with explicit score matrices (`attention="math"`), nn.Fold
            summing, the whole frame decoded at once (`forward` under no_grad). It stands in for the
-           released code (same numbers, tests/test_official_egvsr.py); same input and output sizes.
+           released code (same numbers, tests/models/test_official_egvsr.py); same input and output sizes.
   videoinr "naive": the official decoding: the full-resolution spatial feature map materialized and
            warped with grid_sample (`reference_forward`); skipped where it would need > --peer-max-gb.
   bicubic  `F.interpolate(mode="bicubic")` of the nearest frame.

@@ -1,7 +1,7 @@
 """Shared helpers of the reliability tests (fuzzing, interruption, bad-input catalogue).
 
-Not a test module (no `test_` prefix): imported by `test_fuzz_*.py`, `test_interrupt.py` and
-`test_bad_inputs.py`.
+Not a test module (no `test_` prefix): imported (as `tests._reliability`) by the fuzzing,
+interruption, resource and bad-input tests.
 """
 
 from __future__ import annotations

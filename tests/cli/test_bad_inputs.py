@@ -6,11 +6,12 @@ with no traceback (argparse rejects malformed arguments the same way, `egvsr CMD
 call row runs a library call that must raise an `EgvsrError` whose one-line message contains it.
 Placeholders `{name}` in a command are files of the `bad` fixture below (`{tmp}`: its folder).
 
-Related rows live next to the code they exercise (tests/test_io_errors.py, test_render_errors.py,
-test_represent_errors.py, ...); the reliability suite adds: tests/test_fuzz_readers.py and
-test_fuzz_kernels.py (random damaged files and extreme streams), test_interrupt.py (kill -9 during
-convert / voxelize / simulate / render / train; train also in test_train.py), and
-test_untrusted_checkpoints.py (crafted pickles against every loading entry point).
+Related rows live next to the code they exercise (tests/events/io/test_errors.py,
+tests/render/test_errors.py, tests/events/represent/test_errors.py, ...); the reliability suite adds:
+tests/events/io/test_fuzz_readers.py and tests/events/test_fuzz_kernels.py (random damaged files and
+extreme streams), tests/cli/test_interrupt.py (kill -9 during convert / voxelize / simulate / render /
+train; train also in tests/engine/test_train.py), and tests/engine/test_untrusted_checkpoints.py
+(crafted pickles against every loading entry point).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import pytest
 import torch
 import yaml
 
-from _reliability import check_message
 from egvsr.cli import main
 from egvsr.errors import EgvsrError
+from tests._reliability import check_message
 
 
 @dataclass(frozen=True)
@@ -385,10 +386,10 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.render.model import save_untrained
     from egvsr.events.simulate import make_sample
-    from test_datasets_files import write_evtexture
-    from test_io_errors import _write_ours
-    from test_io_layouts import write_aedat4, write_e2vid, write_evt3
-    from test_untrusted_checkpoints import _Exec
+    from tests.datasets.test_files import write_evtexture
+    from tests.events.io.test_errors import _write_ours
+    from tests.events.io.test_layouts import write_aedat4, write_e2vid, write_evt3
+    from tests.engine.test_untrusted_checkpoints import _Exec
 
     d = tmp_path_factory.mktemp("bad-inputs")
     f: dict[str, Path] = {"tmp": d}

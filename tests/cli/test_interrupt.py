@@ -7,7 +7,7 @@ under way, and sends SIGKILL, which runs no cleanup at all. Then: the final path
 (with --overwrite) still is the previous complete file byte for byte; the leftover is recognisably
 temporary; a re-run succeeds, its output is complete, and no temporary file remains.
 
-Training is also covered by tests/test_train.py::test_killed_run_resumes_to_identical_weights (kill
+Training is also covered by tests/engine/test_train.py::test_killed_run_resumes_to_identical_weights (kill
 at any point, resume to bit-identical weights); the train test here kills it while a checkpoint is
 being written, the most delicate moment.
 """
@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 import yaml
 
-from _reliability import cli, cli_env
-from conftest import random_stream_arrays
 from egvsr.events import EventStream
 from egvsr.events.io import read_events, write_events
 from egvsr.fsutil import TEMP_MARK
+from tests._reliability import cli, cli_env
+from tests.conftest import random_stream_arrays
 
 pytestmark = pytest.mark.slow
 START_TIMEOUT = 120.0

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from _reliability import cli, cli_env
+from tests._reliability import cli, cli_env
 
 CAP_BYTES = 6 << 30
 LIMIT_S = 60.0

@@ -21,10 +21,10 @@ import pytest
 import torch
 import yaml
 
-from _reliability import cli_env
 from egvsr.cli import main
 from egvsr.errors import ConfigError, OutputError
 from egvsr.fsutil import MARKER, TEMP_MARK, atomic_directory, atomic_output, remove_stale_partials
+from tests._reliability import cli_env
 
 DEAD_PID = 2**22 + 12345  # above the largest pid Linux allows: never a live process
 

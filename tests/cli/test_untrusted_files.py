@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _reliability import cli, cli_env, fuzz_settings
 from egvsr.cli import main
 from egvsr.errors import EgvsrError, FormatError, InputFileError
+from tests._reliability import cli, cli_env, fuzz_settings
 
 I64 = np.iinfo(np.int64)
 

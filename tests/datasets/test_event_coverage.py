@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from _model_helpers import give_residual_head_weights
 from egvsr.cli import main
 from egvsr.datasets import EventVSRDataset, collate_samples
 from egvsr.datasets.synthetic import render_clip
@@ -22,6 +21,7 @@ from egvsr.events.frames import Frames
 from egvsr.events.io import EventWriter, read_events
 from egvsr.events.stream import EventStream
 from egvsr.models import build_model
+from tests._model_helpers import give_residual_head_weights
 
 OPTS = dict(num_frames=3, representation="moments", bins=8, polarity="split")
 

@@ -14,7 +14,7 @@ from egvsr.datasets.augment import reverse_events
 from egvsr.datasets.geometry import hr_size
 from egvsr.errors import ConfigError, EgvsrError
 from egvsr.events import represent
-from test_datasets_files import random_events, textured_frames, write_egvsr, write_evtexture
+from tests.datasets.test_files import random_events, textured_frames, write_egvsr, write_evtexture
 
 H, W = 48, 64
 FT = np.arange(6, dtype=np.int64) * 40_000 + 1_000_000

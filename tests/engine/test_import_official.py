@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _official_fixtures import assert_close, load_fixture, official_weights
 from egvsr.cli import main
 from egvsr.engine.checkpoint_model import model_from_checkpoint
+from tests._official_fixtures import assert_close, load_fixture, official_weights
 
 
 class NotATensor:

@@ -21,7 +21,7 @@ from egvsr.engine.config import load_config
 from egvsr.engine.train import train
 from egvsr.errors import CheckpointError, ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

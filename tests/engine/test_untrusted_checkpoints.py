@@ -6,7 +6,7 @@ appear. Then each way a checkpoint is loaded (`load_checkpoint`, `model_from_che
 resumes from `last.pt`) is handed each payload: the marker must never appear and the error must say
 the file was refused because it could run code. Checkpoints that load safely but hold wrong types,
 NaN weights or a contradictory training config must also fail with the toolkit's errors.
-(tests/test_checkpoint_config.py::test_malicious_checkpoint_runs_nothing covers `load_checkpoint`
+(tests/engine/test_checkpoint_config.py::test_malicious_checkpoint_runs_nothing covers `load_checkpoint`
 with one payload; this file covers every entry point.)
 """
 
@@ -25,12 +25,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _reliability import check_message, fuzz_settings
 from egvsr.cli import main
 from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
 from egvsr.engine.checkpoint_model import model_from_checkpoint
 from egvsr.render.model import load_render_model
 from egvsr.errors import CheckpointError, EgvsrError
+from tests._reliability import check_message, fuzz_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

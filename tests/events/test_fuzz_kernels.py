@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _reliability import check_message, fuzz_settings, watchdog
 from egvsr.errors import ConfigError, EgvsrError, EventValidationError
 from egvsr.events import EventStream
 from egvsr.events.frames import Frames
@@ -26,6 +25,7 @@ from egvsr.events.represent import (
     event_frames, event_frames_batch, event_moments, event_moments_batch, time_surface, time_surfaces,
     voxel_grid, voxel_grids,
 )
+from tests._reliability import check_message, fuzz_settings, watchdog
 
 I64 = np.iinfo(np.int64)
 SENSORS = [(1, 1), (7, 5), (65535, 2), (2, 65535), (16, 12)]  # (width, height): memory stays small

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from _model_helpers import give_residual_head_weights
 from egvsr.models import build_model
 from egvsr.models.event_input import EVENT_NORMS, model_events, normalize_events
 from egvsr.models.gray import gray_inputs
+from tests._model_helpers import give_residual_head_weights
 
 
 @pytest.mark.parametrize("mode", [m for m in EVENT_NORMS if m != "none"])

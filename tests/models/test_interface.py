@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from egvsr.models import build_model
-from _model_helpers import give_residual_head_weights
+from tests._model_helpers import give_residual_head_weights
 
 MODELS = ["egvsr-tiny", "videoinr-tiny", "bicubic"]
 MOMENTS = 8  # egvsr-tiny's event bins

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from _official_fixtures import assert_close, load_fixture, official_shapes, official_weights
 from egvsr.models import build_model, count_parameters
 from egvsr.models.checkpoint_import import convert
 from egvsr.models.egvsr_official import corner_coords, official_out_size
 from egvsr.models.sampling import sample_points
+from tests._official_fixtures import assert_close, load_fixture, official_shapes, official_weights
 
 
 def _imported(fixture):

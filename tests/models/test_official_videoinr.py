@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _official_fixtures import assert_close, load_fixture, official_shapes, official_weights
 from egvsr.models import build_model, count_parameters
 from egvsr.models.checkpoint_import import convert
 from egvsr.models.deform_conv import DeformConvPack
 from egvsr.models.validate import check_inputs
 from egvsr.models.videoinr_official import official_decode
+from tests._official_fixtures import assert_close, load_fixture, official_shapes, official_weights
 
 
 def _imported(fixture, **overrides):

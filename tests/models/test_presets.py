@@ -10,9 +10,9 @@ import torch
 
 from egvsr.cli import main
 from egvsr.models import PRESETS, build_model, count_parameters, list_models
-from _model_helpers import give_residual_head_weights
+from tests._model_helpers import give_residual_head_weights
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "egvsr" / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "egvsr" / "models"
 
 TARGETS = {"egvsr": 2.6e6, "egvsr-large": 10.2e6, "videoinr": 11.31e6}
 

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from _reliability import fuzz_settings
 from egvsr.errors import ConfigError
 from egvsr.models import PRESETS, build_model
 from egvsr.models.options import make_options
 from egvsr.models.registry import FAMILIES
+from tests._reliability import fuzz_settings
 
 
 def built(name: str, **options) -> tuple[int, int]:

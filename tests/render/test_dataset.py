@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from _model_helpers import save_untrained_with_head
 from egvsr.datasets import EventVSRDataset, Recording
 from egvsr.render.run import iter_render
 from egvsr.render.inputs import WindowBuilder, plan_layout
 from egvsr.render.model import load_render_model
+from tests._model_helpers import save_untrained_with_head
 
 
 @pytest.fixture(scope="module")

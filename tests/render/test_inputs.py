@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from _model_helpers import save_untrained_with_head
 from egvsr.cli import main
+from tests._model_helpers import save_untrained_with_head
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,7 @@ def test_dsec_without_hdf5plugin_names_the_package(tmp_path):
     """)
     env = {"HDF5_PLUGIN_PATH": str(tmp_path / "no-plugins"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parents[1], timeout=120)
+                         cwd=Path(__file__).resolve().parents[3], timeout=120)
     assert "MESSAGE:" in out.stdout, out.stderr
     assert "MESSAGE: MissingDependencyError" in out.stdout
     assert "events.h5" in out.stdout and "Blosc" in out.stdout and "pip install hdf5plugin" in out.stdout

@@ -12,7 +12,7 @@ Each file is opened and used the way the CLI uses it (`info`'s summary, every wi
 iteration, frames, `convert`): the only exceptions allowed are `EgvsrError`s with a one-line
 message naming the file, a failed `convert` leaves no output and no temporary file, and nothing
 runs past the watchdog. Example counts are small and derandomized so the suite stays fast and
-reproducible; `EGVSR_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz_readers.py` hunts for longer.
+reproducible; `EGVSR_FUZZ_EXAMPLES=2000 pytest tests/events/io/test_fuzz_readers.py` hunts for longer.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from _reliability import check_message, fuzz_settings, watchdog
 from egvsr.errors import EgvsrError, EventValidationError
 from egvsr.events import EventStream
 from egvsr.events.frames import Frames
 from egvsr.events.io import convert, describe, open_events, write_events
-from test_io_layouts import (
+from tests._reliability import check_message, fuzz_settings, watchdog
+from tests.events.io.test_layouts import (
     _events, write_aedat4, write_dat, write_dsec, write_e2vid, write_evt2, write_evt3,
 )
 

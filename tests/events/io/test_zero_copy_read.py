@@ -14,13 +14,13 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import random_stream_arrays
 from egvsr.errors import EventValidationError
 from egvsr.events import EventStream
 from egvsr.events.checks import BLOCK, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.io import EventWriter, open_events
 from egvsr.events.io import egvsr_h5, h5util
 from egvsr.events.represent import read_tensors, voxel_grids, voxelize_file
+from tests.conftest import random_stream_arrays
 
 W, H = 346, 260
 

@@ -108,6 +108,9 @@ def test_transforms_in_a_dataloader():
     pickle.loads(pickle.dumps(transform))  # what DataLoader workers need
     batches = list(DataLoader(Events(transform), batch_size=2))
     assert len(batches) == 2 and batches[0][0].shape == (2, 3, 1, H, W) and batches[0][0].dtype == torch.float32
+    assert [b[1].tolist() for b in batches] == [[0, 1], [2, 3]]
+    for i in range(4):  # each batched sample is the transform of its own events
+        np.testing.assert_array_equal(batches[i // 2][0][i % 2].numpy(), transform(_events(seed=i, n=1000)))
 
 
 def test_davis_style_sample_with_frames_is_a_recording_for_our_dataset():

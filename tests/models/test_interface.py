@@ -37,6 +37,10 @@ def test_output_shape_any_scale_odd_lr(models, scale):
         assert out.shape == (1, 1, 3, *size), name
         assert torch.isfinite(out).all(), name
         assert out.min() >= 0 and out.max() <= 1, name  # default output activation is bounded
+    if scale == 1:  # bicubic at scale 1 gives back the frame nearest the query time
+        nearest = (times[0, 0] - torch.linspace(-1, 1, lr.shape[1])).abs().argmin()
+        torch.testing.assert_close(models["bicubic"].render(lr, times, size)[:, 0], lr[:, nearest],
+                                   rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -124,12 +128,15 @@ def test_times_as_1d_and_frame_times_default():
     assert torch.equal(a, b)
 
 
-def test_cpu_autocast_bfloat16_runs(models):
+def test_cpu_autocast_bfloat16_gives_the_float32_picture(models):
+    """bfloat16 autocast returns float32 pixels within bfloat16 rounding of the float32 render."""
     lr, times, events = inputs(h=6, w=6)
     for name, model in models.items():
+        exact = model.render(lr, times, (15, 15), events=events)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = model.render(lr, times, (15, 15), events=events)
-        assert out.dtype == torch.float32 and torch.isfinite(out).all(), name
+        assert out.dtype == torch.float32, name
+        torch.testing.assert_close(out, exact, rtol=0, atol=0.02, msg=name)
 
 
 def test_egvsr_separable_tf_equals_naive_tf_end_to_end():

@@ -63,9 +63,14 @@ def test_official_decoder_runs_at_any_size_scale_and_time():
     torch.manual_seed(0)
     model = build_model("videoinr-official", nf=8, groups=2, front_blocks=1, back_blocks=1,
                         spatial_hidden=[16], spatial_out=8, flow_hidden=[16], rgb_hidden=[16]).eval()
-    with torch.no_grad():  # LR 13x18 (not a multiple of 4, which the released code needs), scale 2.3
-        out = model.render(torch.rand(1, 2, 3, 13, 18), torch.tensor([[-0.2, 0.9]]), (30, 41), chunk_size=500)
-    assert out.shape == (1, 2, 3, 30, 41) and bool(torch.isfinite(out).all())
+    lr, times = torch.rand(1, 2, 3, 13, 18), torch.tensor([[-0.2, 0.9]])
+    # LR 13x18 (not a multiple of 4, which the released code needs), scale 2.3
+    out = model.render(lr, times, (30, 41), chunk_size=500)
+    with torch.no_grad():
+        whole = model(lr, times, (30, 41))
+    assert out.shape == (1, 2, 3, 30, 41)
+    torch.testing.assert_close(out, whole, rtol=1e-5, atol=1e-5)  # chunks of 500 pixels == the whole frame
+    assert not torch.allclose(out[:, 0], out[:, 1], atol=1e-4)  # each query time gets its own frame
 
 
 def test_dcn_matches_official_dcn_sep():

@@ -72,6 +72,8 @@ def test_any_lr_size(model, size):
     lr = torch.rand(1, 2, 3, *size)
     out = model.render(lr, torch.tensor([[0.1]]), (2 * size[0] + 1, 3 * size[1]))
     assert out.shape == (1, 1, 3, 2 * size[0] + 1, 3 * size[1]) and torch.isfinite(out).all()
+    chunked = model.render(lr, torch.tensor([[0.1]]), (2 * size[0] + 1, 3 * size[1]), chunk_size=7)
+    torch.testing.assert_close(chunked, out, rtol=1e-5, atol=1e-6)  # odd sizes cut into odd chunks
 
 
 def test_frames_only_model_ignores_events(model):

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from egvsr.errors import EventValidationError, OutputExistsError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import EventWriter, detect_layout, open_events, read_events, write_events
-from egvsr.events.io.writer import CHUNK_EVENTS
 
 
 def _same(a: EventStream, b: EventStream) -> None:
@@ -175,10 +174,16 @@ def test_large_gap_skips_the_index(tmp_path, random_stream):
         assert len(src.read(10**12, None)) == 1 and src.num_events == 1001
 
 
-def test_chunking_is_the_documented_choice(tmp_path, random_stream):
-    out = write_events(tmp_path / "c.h5", random_stream(10))
+def test_storage_is_the_documented_one(tmp_path, random_stream):
+    """docs/io.md: events in chunks of 131072, gzip level 1 + shuffle (no plugin needed to read them);
+    frames one per chunk, so a window's frames decompress alone."""
+    out = write_events(tmp_path / "c.h5", random_stream(1000), frames=_frames(3), gt_frames=_frames(2, c=1))
     with h5py.File(out) as f:
-        assert f["events/t"].chunks == (CHUNK_EVENTS,)
+        for key in ("events/x", "events/y", "events/t", "events/p", "frames/images", "gt/images"):
+            d = f[key]
+            assert (d.compression, d.compression_opts, d.shuffle) == ("gzip", 1, True), key
+        assert all(f[f"events/{k}"].chunks == (131_072,) for k in "xytp")
+        assert f["frames/images"].chunks == (1, 260, 346, 3) and f["gt/images"].chunks == (1, 260, 346, 1)
 
 
 def test_chunks_read_into_reused_buffers_match_fresh_reads(tmp_path, random_stream):

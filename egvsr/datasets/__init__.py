@@ -1,6 +1,6 @@
 """Aligned event/RGB recordings as training and evaluation samples (torch Datasets).
 
-`open_recording` (also `Recording.open`) reads any supported recording lazily; `DatasetRoot` lists
+`open_recording` reads any supported recording lazily; `DatasetRoot` lists
 recordings and splits; `EventVSRDataset` builds samples (LR frames, event tensor, query times, HR
 targets at a scale); `ScaleBatchSampler` + `collate_samples` give one scale per batch. Public names load lazily.
 """
@@ -8,7 +8,6 @@ targets at a scale); `ScaleBatchSampler` + `collate_samples` give one scale per 
 from __future__ import annotations
 
 from egvsr._lazy import export_names, lazy_exports
-from egvsr.datasets import opening as _opening  # noqa: F401 - binds Recording.open
 
 _EXPORTS = {
     ".recording": ("Recording",),

@@ -1,7 +1,7 @@
 """`open_recording`: a path -> the `Recording` adapter of its layout, detected from content.
 
-It lives apart from `recording.py` so that the base class never imports its subclasses; it binds
-`Recording.open` to itself for the callers of the method. The adapters load on the first call.
+It lives apart from `recording.py` so that the base class never imports its subclasses. The
+adapters load on the first call.
 """
 
 from __future__ import annotations
@@ -38,5 +38,3 @@ def open_recording(path: str | os.PathLike, *, fps: float | None = None,
         )
     return SourceRecording(path, layout)
 
-
-Recording.open = staticmethod(open_recording)  # type: ignore[method-assign]

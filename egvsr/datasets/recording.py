@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,10 +60,6 @@ class Recording:
         gt = np.zeros(0, np.int64) if gt_times is None else gt_times
         self.gt_times = check_times(gt, f"{self.path}: ground-truth timestamps")
         self._handles: dict[int, Any] = {}
-
-    #: `Recording.open(path, *, fps=None, hr_path=None)`: `egvsr.datasets.open_recording`, bound by
-    #: `egvsr.datasets.opening` (this base class never imports its subclasses or their factory)
-    open: Callable[..., "Recording"]
 
     # ---- per-process handles ------------------------------------------------------------------
     def _open_handle(self) -> Any:  # pragma: no cover - abstract

@@ -1,6 +1,6 @@
 """The input side of rendering: open what the user gave, decide the LR geometry, build each window.
 
-Inputs: any recording `Recording.open` reads, or a folder of frames with or without an events file.
+Inputs: any recording `open_recording` reads, or a folder of frames with or without an events file.
 As-is mode (default) takes the frames as the LR video; degrade mode takes them as HR and builds each
 window exactly as `EventVSRDataset` does in evaluation, so ground truth exists. An ROI is in input
 pixels (docs/render.md).
@@ -18,6 +18,7 @@ import torch
 from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import CropGeometry, frame_geometry, hr_size
 from egvsr.datasets.items import Targets
+from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.tensorize import crop_events, event_tensor
 from egvsr.errors import ConfigError, FormatError, InputFileError
@@ -93,7 +94,7 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
     if path.is_dir() and not any(path.glob("*.npy")):  # numbered PNGs alone are frames, not a CED folder
         return FolderRecording(path, None, fps)
     try:
-        rec = Recording.open(path, fps=fps)
+        rec = open_recording(path, fps=fps)
     except InputFileError:
         if not path.is_dir():
             raise

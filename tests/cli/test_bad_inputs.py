@@ -364,8 +364,8 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
          "EventSimulator.feed(t=2**60)", lambda f: __import__("egvsr.events.simulate", fromlist=["x"])
          .EventSimulator(4, 3).feed(np.zeros((3, 4)), 2**60)),
     call("evtexture-nan-voxel", "voxels_f/000000[1, 2, 3] (bin, row, column) is nan",
-         "Recording.open(EvTexture clip).read_voxels(0)", lambda f: __import__(
-             "egvsr.datasets", fromlist=["x"]).Recording.open(f["evtexture_nan"]).read_voxels(0)),
+         "open_recording(EvTexture clip).read_voxels(0)", lambda f: __import__(
+             "egvsr.datasets", fromlist=["x"]).open_recording(f["evtexture_nan"]).read_voxels(0)),
     call("tensors-file-nan", "'tensors'[1, 0, 2, 3] (window, ...) is nan",
          "read_tensors(damaged voxelize output)", lambda f: __import__(
              "egvsr.events.represent", fromlist=["x"]).read_tensors(f["tensors_nan"])),

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from egvsr.datasets import Recording
+from egvsr.datasets import Recording, open_recording
 from egvsr.errors import EgvsrError
 
 # ---- synthetic content ------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_egvsr_layout_with_gt(tmp_path, content):
     frames, ev = content
     gt = textured_frames(2, H, W, seed=5)
     path = write_egvsr(tmp_path / "clip_a.h5", frames, FT, ev, W, H, gt, [20_000, 60_000])
-    with Recording.open(path) as rec:
+    with open_recording(path) as rec:
         assert rec.layout == "egvsr" and rec.has_events and rec.lr_scale is None
         _check_common(rec, frames, ev, "clip_a")
         np.testing.assert_array_equal(rec.gt_times, [20_000, 60_000])
@@ -152,12 +152,12 @@ def test_egvsr_layout_with_gt(tmp_path, content):
 
 def test_e2vid_layout_bgr_and_gray(tmp_path, content):
     frames, ev = content
-    with Recording.open(write_e2vid(tmp_path / "e2.h5", frames, FT, ev, W, H)) as rec:
+    with open_recording(write_e2vid(tmp_path / "e2.h5", frames, FT, ev, W, H)) as rec:
         assert rec.layout == "e2vid"
         _check_common(rec, frames, ev, "e2")  # BGR on disk comes back RGB
         assert len(rec.gt_times) == 0
     gray = textured_frames(len(FT), H, W, seed=3, gray=True)
-    with Recording.open(write_e2vid(tmp_path / "g.h5", gray, FT, ev, W, H)) as rec:
+    with open_recording(write_e2vid(tmp_path / "g.h5", gray, FT, ev, W, H)) as rec:
         img = rec.read_frame(2)
         assert img.shape == (H, W, 3)  # gray replicated to 3 channels
         np.testing.assert_array_equal(img, np.repeat(gray[2], 3, axis=-1))
@@ -165,7 +165,7 @@ def test_e2vid_layout_bgr_and_gray(tmp_path, content):
 
 def test_ced_folder(tmp_path, content):
     frames, ev = content
-    with Recording.open(write_ced(tmp_path / "people_dynamic_wave", frames, FT, ev)) as rec:
+    with open_recording(write_ced(tmp_path / "people_dynamic_wave", frames, FT, ev)) as rec:
         assert rec.layout == "ced"
         _check_common(rec, frames, ev, "people_dynamic_wave")
 
@@ -173,7 +173,7 @@ def test_ced_folder(tmp_path, content):
 def test_evtexture_pair(tmp_path):
     hr = textured_frames(4, 16, 24, seed=4)
     hr_path, lr_path = write_evtexture(tmp_path / "CED_h5", "simple_fruit", hr, scale=4, bins=5)
-    with Recording.open(lr_path, fps=20) as rec:
+    with open_recording(lr_path, fps=20) as rec:
         assert rec.layout == "evtexture" and not rec.has_events
         assert rec.lr_scale == 4 and (rec.height, rec.width) == (16, 24)
         np.testing.assert_array_equal(rec.frame_times, [0, 50_000, 100_000, 150_000])
@@ -191,7 +191,7 @@ def test_evtexture_pair(tmp_path):
             rec.read_events(0, 1)
     # default fps 25; an unpaired LR file has no HR targets
     (hr_path).unlink()
-    rec = Recording.open(lr_path)
+    rec = open_recording(lr_path)
     assert rec.lr_scale is None and rec.frame_times[1] == 40_000
     with pytest.raises(EgvsrError, match="no HR file"):
         rec.read_frame(0)
@@ -204,12 +204,12 @@ def test_evtexture_bad_keys(tmp_path):
         f["images/000002"] = np.zeros((4, 4, 3), np.uint8)
         f["voxels_f/000000"] = np.zeros((5, 4, 4))
     with pytest.raises(EgvsrError, match="without gaps"):
-        Recording.open(p)
+        open_recording(p)
 
 
 def test_handles_are_per_process_and_picklable(tmp_path, content):
     frames, ev = content
-    rec = Recording.open(write_egvsr(tmp_path / "a.h5", frames, FT, ev, W, H))
+    rec = open_recording(write_egvsr(tmp_path / "a.h5", frames, FT, ev, W, H))
     assert rec._handles == {}  # metadata read at open; no handle kept
     rec.read_frame(0)
     assert len(rec._handles) == 1
@@ -225,4 +225,4 @@ def test_handles_are_per_process_and_picklable(tmp_path, content):
 
 def test_missing_file(tmp_path):
     with pytest.raises(EgvsrError, match="not found"):
-        Recording.open(tmp_path / "nope.h5")
+        open_recording(tmp_path / "nope.h5")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from egvsr.datasets import EventVSRDataset, Recording, ScaleBatchSampler, collate_samples
+from egvsr.datasets import EventVSRDataset, ScaleBatchSampler, collate_samples, open_recording
 from egvsr.datasets.augment import reverse_events
 from egvsr.datasets.geometry import hr_size
 from egvsr.errors import ConfigError, EgvsrError
@@ -70,7 +70,7 @@ def test_eval_whole_frames(rec_path, scale):
     assert _in_range(s["lr"], 0, 1) and _in_range(s["hr"], 0, 1)
     # events binned at LR size conserve the window's events inside the HR crop
     y0, x0, Hc, Wc = s["crop"].tolist()
-    with Recording.open(rec_path) as rec:
+    with open_recording(rec_path) as rec:
         ev = rec.read_events(int(FT[0]), int(FT[2]))
     inside = ((ev.x >= x0) & (ev.x < x0 + Wc) & (ev.y >= y0) & (ev.y < y0 + Hc)).sum()
     assert float(s["events"].sum()) == pytest.approx(float(inside), rel=1e-4)
@@ -155,7 +155,7 @@ def test_time_reversal_flips_polarity(on_early_path, representation, polarity):
     torch.testing.assert_close(rev["lr"], torch.flip(fwd["lr"], dims=(0,)))
     torch.testing.assert_close(rev["frame_times"], torch.tensor([-1.0, 0.0, 1.0]))
     # identical to binning the reversed event stream
-    with Recording.open(on_early_path) as rec:
+    with open_recording(on_early_path) as rec:
         stream = reverse_events(rec.read_events(0, 80_000), 0, 80_000)
     h, w = e.shape[-2:]
     if representation == "moments":
@@ -200,7 +200,7 @@ def test_space_time_queries_have_ground_truth(rec_path):
     t0, t1 = s["window_us"].tolist()
     np.testing.assert_allclose(s["times"], 2 * (s["t_us"].numpy() - t0) / (t1 - t0) - 1, atol=1e-6)
     y0, x0, Hc, Wc = s["crop"].tolist()
-    with Recording.open(rec_path) as rec:
+    with open_recording(rec_path) as rec:
         for t, img in zip(s["t_us"].tolist(), s["hr"]):
             j = np.flatnonzero(rec.gt_times == t)
             src = rec.read_gt(int(j[0])) if j.size else rec.read_frame(int(np.flatnonzero(rec.frame_times == t)[0]))
@@ -239,7 +239,7 @@ def test_frames_and_events_of_different_sensor_sizes(tmp_path):
     frames = textured_frames(3, H, W)
     path = write_egvsr(tmp_path / "bad.h5", frames, [0, 1, 2], random_events(10, 40, 40, 0, 3), 40, 40)
     with pytest.raises(EgvsrError, match="frames are 64x48 .* sensor is 40x40"):
-        Recording.open(path)
+        open_recording(path)
 
 
 def test_window_without_events_gives_zeros(tmp_path):

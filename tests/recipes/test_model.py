@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from egvsr.cli import main
-from egvsr.datasets import Recording
+from egvsr.datasets import open_recording
 from egvsr.engine.checkpoint_file import save_checkpoint
 from egvsr.models import FAMILIES, PRESETS, SRModel, build_model, list_models, register_model, unregister
 from egvsr.models.options import opt
@@ -89,7 +89,7 @@ def test_a_model_registered_from_outside_is_built_saved_and_rendered(toy_registe
                  "--device", "cpu", "--no-progress"]) == 0
     assert "toy-nearest-half x2" in capsys.readouterr().out
     files = sorted(out.glob("frame_*.png"))
-    source = Recording.open(rec)
+    source = open_recording(rec)
     assert len(files) == source.num_frames
     for i, path in enumerate(files):  # each output is its input frame, twice the size, at half brightness
         got = cv2.imread(str(path))[..., ::-1].astype(np.float64)

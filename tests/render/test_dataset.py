@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from egvsr.datasets import EventVSRDataset, Recording
+from egvsr.datasets import EventVSRDataset, open_recording
 from egvsr.render.run import iter_render
 from egvsr.render.inputs import WindowBuilder, plan_layout
 from egvsr.render.model import load_render_model
@@ -27,7 +27,7 @@ def test_window_inputs_equal_the_eval_dataset(clip, scale):
     path, ck = clip
     rm = load_render_model(ck)
     ds = EventVSRDataset([path], mode="eval", scale=scale, queries="gt", num_frames=rm.num_frames, **rm.repr)
-    rec = Recording.open(path)
+    rec = open_recording(path)
     layout = plan_layout(rec.width, rec.height, scale, degrade=True)
     builder = WindowBuilder(rec, layout, rm.num_frames, rm.repr)
     checked = 0
@@ -51,7 +51,7 @@ def test_rendered_frames_equal_model_render_on_dataset_samples(clip):
     path, ck = clip
     rm = load_render_model(ck)
     ds = EventVSRDataset([path], mode="eval", scale=2.5, queries="gt", num_frames=rm.num_frames, **rm.repr)
-    rec = Recording.open(path)
+    rec = open_recording(path)
     layout = plan_layout(rec.width, rec.height, 2.5, degrade=True)
     times = np.array([int(ds[i]["t_us"][0]) for i in range(3)])
     frames = list(iter_render(rec, rm, layout, times, with_gt=True))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the shipped weights (docs/training.md, "The shipped weights"): three stages of
+# The recipe of the shipped weights (docs/training.md, "The shipped weights"): four stages of
 # configs/egvsr_synthetic.yaml (each a cosine schedule starting from the last), then fp16 export to egvsr/data/egvsr-sample.pt. With --control it trains
 # the frames-only control of the same width and budget instead (benchmarks/quality.py's column).
 # Each stage resumes by itself if interrupted: run the same command again.
@@ -20,6 +20,9 @@ fi
 .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft2" "${extra[@]}" \
   --set train.iterations=3500 --set train.lr=2e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
   --set "train.init_from=experiments/$name-ft/checkpoints/last.pt"
+.venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft3" "${extra[@]}" \
+  --set train.iterations=2500 --set train.lr=1.5e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
+  --set "train.init_from=experiments/$name-ft2/checkpoints/last.pt"
 if [ "$name" = egvsr-synthetic ]; then
-  .venv/bin/python scripts/ship_weights.py "experiments/$name-ft2/checkpoints/last.pt" egvsr/data/egvsr-sample.pt
+  .venv/bin/python scripts/ship_weights.py "experiments/$name-ft3/checkpoints/last.pt" egvsr/data/egvsr-sample.pt
 fi

@@ -14,15 +14,15 @@ if [ "${1:-}" = "--control" ]; then
   extra=(--set model.options.ignore_events=true)
 fi
 .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name" "${extra[@]}"
-.venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft" "${extra[@]}" \
-  --set train.iterations=3500 --set train.lr=4e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
-  --set "train.init_from=experiments/$name/checkpoints/last.pt"
-.venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft2" "${extra[@]}" \
-  --set train.iterations=3500 --set train.lr=2e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
-  --set "train.init_from=experiments/$name-ft/checkpoints/last.pt"
-.venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-ft3" "${extra[@]}" \
-  --set train.iterations=2500 --set train.lr=1.5e-4 --set train.warmup_iterations=50 --set data.train.num_queries=3 \
-  --set "train.init_from=experiments/$name-ft2/checkpoints/last.pt"
+# later stages: (suffix, steps, lr), each from the previous stage's last checkpoint, 3 query times per sample
+prev=$name
+for stage in "ft 3500 4e-4" "ft2 3500 2e-4" "ft3 2500 1.5e-4"; do
+  read -r suffix steps lr <<< "$stage"
+  .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-$suffix" "${extra[@]}" \
+    --set train.iterations="$steps" --set train.lr="$lr" --set train.warmup_iterations=50 \
+    --set data.train.num_queries=3 --set "train.init_from=experiments/$prev/checkpoints/last.pt"
+  prev=$name-$suffix
+done
 if [ "$name" = egvsr-synthetic ]; then
-  .venv/bin/python scripts/ship_weights.py "experiments/$name-ft3/checkpoints/last.pt" egvsr/data/egvsr-sample.pt
+  .venv/bin/python scripts/ship_weights.py "experiments/$prev/checkpoints/last.pt" egvsr/data/egvsr-sample.pt
 fi

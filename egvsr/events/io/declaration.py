@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
+from egvsr.errors import ConfigError
+
 if TYPE_CHECKING:
     from egvsr.events.io.source import EventSource
 
@@ -33,3 +35,8 @@ class Layout:
     sniff: Callable[[Any], bool]
     open: Callable[[Path, "tuple[int, int] | None"], "EventSource"]
     looks_at: LooksAt = "bytes"
+
+    def __post_init__(self) -> None:
+        if self.looks_at not in ("bytes", "hdf5", "folder"):
+            raise ConfigError(f"layout {self.name!r}: looks_at must be 'bytes', 'hdf5' or 'folder', "
+                              f"got {self.looks_at!r}")

@@ -25,9 +25,6 @@ def register_layout(layout: Layout) -> Layout:
         raise ConfigError(f"register_layout: expected an egvsr.events.io.Layout, got {type(layout).__name__}")
     if any(known.name == layout.name for known in _LAYOUTS):
         raise ConfigError(f"layout {layout.name!r} is already registered")
-    if layout.looks_at not in ("bytes", "hdf5", "folder"):
-        raise ConfigError(f"layout {layout.name!r}: looks_at must be 'bytes', 'hdf5' or 'folder', "
-                          f"got {layout.looks_at!r}")
     _LAYOUTS.append(layout)
     return layout
 

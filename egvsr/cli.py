@@ -477,9 +477,9 @@ def flag_message(message: str, command: argparse.ArgumentParser | None) -> str:
     return re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
-def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> int:
-    """Run one egvsr command. `owns_process` (set by `console_main`): this process exists only to run
-    it; what that changes for the process is done by `egvsr.process.run_console`, not here."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one egvsr command (`argv` default: `sys.argv[1:]`). What running as the whole process changes
+    (threads, signals, exit) is done by `egvsr.process.run_console`, not here."""
     from egvsr.process import interrupt_status
 
     command = None

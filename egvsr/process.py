@@ -103,15 +103,15 @@ def _drop_stdout() -> None:
 
 
 def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> int:
-    """Run `main(owns_process=True)` as the whole process's job, with the guarantees above; `argv`
-    (default `sys.argv[1:]`, what `main` parses) names the command."""
+    """Run `main(argv)` as the whole process's job, with the guarantees above; `argv` defaults to
+    `sys.argv[1:]`."""
     from egvsr.threads import command_of, configure_process_environment
 
     argv = sys.argv[1:] if argv is None else list(argv)
     configure_process_environment(argv=argv)
     install_signal_handlers()
     try:
-        status = main(owns_process=True)
+        status = main(argv)
         check_pending()  # a signal whose exception was dropped: the run was still interrupted
         return status
     except BrokenPipeError:  # the reader of our output went away (`egvsr info F | head`): end quietly

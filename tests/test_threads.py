@@ -18,7 +18,7 @@ PROBE = """
 import json, os, runpy, sys
 import egvsr.cli
 
-def probe(argv=None, *, owns_process=False):
+def probe(argv=None):
     seen = {k: os.environ.get(k) for k in %r}
     seen["loaded"] = sorted(m for m in ("torch", "numba") if m in sys.modules)
     print(json.dumps(seen))

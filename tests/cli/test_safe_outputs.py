@@ -323,7 +323,7 @@ def test_diverged_model_never_replaces_a_good_checkpoint(work):
 # ---- the process: signals and a quiet end ----------------------------------------------------------------
 def test_no_traceback_for_an_interrupt_after_the_command(tmp_path):
     code = ("import os, signal, time\nfrom egvsr.process import run_console\n"
-            "rc = run_console(lambda owns_process: 0)\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(0.2)\n"
+            "rc = run_console(lambda argv: 0)\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(0.2)\n"
             "print('finished', rc)\n")
     res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "finished 0", res.stderr
@@ -332,7 +332,7 @@ def test_no_traceback_for_an_interrupt_after_the_command(tmp_path):
 
 def test_unforeseen_os_error_is_one_line(tmp_path):
     code = ("from egvsr.process import run_console\n"
-            "def fails(owns_process):\n    raise PermissionError(13, 'Permission denied', '/some/file')\n"
+            "def fails(argv):\n    raise PermissionError(13, 'Permission denied', '/some/file')\n"
             "raise SystemExit(run_console(fails))\n")
     res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and res.stderr.strip() == "egvsr: error: /some/file: Permission denied"

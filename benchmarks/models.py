@@ -60,7 +60,7 @@ OFFICIAL_CPU_MS = {("egvsr", 4.0): 3076, ("egvsr", 6.5): 4249, ("egvsr-large", 4
 def official_config(config: dict) -> dict:
     """The official-compatible mode at the size of our EGVSR `config`, computed as the authors' code
     computes it: naive TF (2N+1 full-resolution 3-D samples), score-matrix attention, summed fold."""
-    keep = {k: v for k, v in config.items() if k not in ("name", "event_norm", "ignore_events")}
+    keep = {k: v for k, v in config.items() if k not in ("name", "event_norm", "ignore_events", "window_size")}
     return {**keep, "name": "egvsr-official", "fold": "sum", "attention": "math", "tf_mode": "naive",
             "output_activation": "relu", "residual_bicubic": False, "local_ensemble": False}
 
@@ -75,7 +75,8 @@ def setup(spec: dict):
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     torch.manual_seed(0)
-    ours = build_model(spec["model"]).eval().to(device)
+    overrides = {"window_size": spec["window_size"]} if spec.get("window_size") is not None else {}
+    ours = build_model(spec["model"], **overrides).eval().to(device)
     naive = ours
     if spec["model"].startswith("egvsr"):
         naive = build_model(official_config(ours.config)).eval().to(device)
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-max-gb", type=float, default=6.0, help="skip naive peers estimated above this")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--small-only", action="store_true", help="only the 65x86 cases (the issue-20 comparison)")
+    ap.add_argument("--window-size", type=int, default=None,
+                    help="EGVSR models only: square attention windows of this side (0: row-major strips)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -243,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()):
         devices = ["cuda"] if a.device == "cuda" else ["cpu", "cuda"]
     print(f"torch {torch.__version__}, {a.threads} threads, cpu_count {os.cpu_count()}, devices {devices}, "
-          f"{a.times} query time(s) per call, {repeats} timed calls per variant")
+          f"{a.times} query time(s) per call, {repeats} timed calls per variant, EGVSR attention windows: "
+          + ("the presets'" if a.window_size is None else f"window_size {a.window_size}"))
     for device in devices:
         print(f"\n## {device}" + (" (AMP = torch.autocast float16)" if device == "cuda" else ""))
         head = ("| LR -> out | model | AMP | ours ms/frame wall (CPU) | ours peak MB (delta) | "
@@ -256,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             for model in models:
                 for amp in ([False, True] if device == "cuda" else [False]):
                     spec = dict(model=model, lr=lr, scale=scale, threads=a.threads, device=device, amp=amp,
-                                times=a.times, repeats=repeats)
+                                times=a.times, repeats=repeats,
+                                window_size=a.window_size if model.startswith("egvsr") else None)
                     with_peer = not a.no_peers and not peer_too_big(model, big, a.peer_max_gb)
                     print(row(label, big, scale, model, amp, measure(spec, with_peer), device), flush=True)
     print("\nms: medians of wall time and of process CPU time (all threads; steadier than wall time on a "

@@ -4,13 +4,14 @@
     .venv/bin/python benchmarks/render.py --stages            # where the time goes (this checkout)
 
 A 346x260 sample recording (`make_sample`, 0.32 s at 25 fps) is rendered at x6.5 (2249x1690 output)
-to a PNG folder by `python -m egvsr render`, called directly as a user would, for the shipped
-`egvsr-sample.pt` (egvsr-tiny) and an `egvsr` (paper size) checkpoint with random weights (the
-residual head perturbed so the network's output counts). Variants, called in turn (A B C A B C ...)
-so they share the machine's load:
+to a PNG folder by `python -m egvsr render`, called directly as a user would, for an `egvsr-small`
+(the shipped width) and an `egvsr` (paper size) checkpoint with random weights (the residual head
+perturbed so the network's output counts). Variants, called in turn (A B C A B C ...) so they share
+the machine's load:
   before          the old checkout, environment as the user's (no OpenMP settings)
   before+passive  the old checkout with OMP_WAIT_POLICY=PASSIVE (what `scripts/*.sh` did)
-  after           this checkout
+  after           this checkout, the same weights with square attention windows (`--window-size`,
+                  default 16; 0 keeps the strips and so the before numbers)
 Reported: median seconds per output frame of the whole command (start-up included) and of the
 render itself (the command's own "in X s" line), the 1-minute load average, and the largest uint8
 difference of the frames between before and after. `--stages` profiles one render of this checkout
@@ -42,8 +43,15 @@ STAGES = {  # label: (file suffix, function name) of the functions whose cumulat
 }
 
 
-def make_inputs(folder: Path) -> dict[str, Path]:
-    """The sample recording and the two checkpoints."""
+# options newer than the `--before` checkout: left out of its checkpoint (their defaults are the old behaviour)
+NEW_OPTIONS = ("mlp_activation", "window_size")
+MODELS = {"egvsr-small (shipped width)": "egvsr-small", "egvsr (paper size)": "egvsr"}
+
+
+def make_inputs(folder: Path, window_size: int) -> dict:
+    """The sample recording and, per model, a (before, after) pair of checkpoints with the same random
+    weights (the residual head perturbed so the network's output counts): the before one without the
+    newer options, the after one with `window_size` (0: the strips, then before and after match)."""
     import torch
 
     from egvsr.engine.checkpoint_file import save_checkpoint
@@ -52,16 +60,23 @@ def make_inputs(folder: Path) -> dict[str, Path]:
 
     rec = folder / "sample.h5"
     make_sample(rec, seed=0, seconds=0.32, size=(260, 346), fps=25.0, progress=False)
-    torch.manual_seed(0)
-    model = build_model("egvsr")
-    with torch.no_grad():
-        for p in model.stir.decoder[-1].parameters():
-            p.normal_(0, 0.02)
-    paper = folder / "egvsr.pt"
-    save_checkpoint(paper, {"model": {"name": "egvsr", "config": model.config}, "state_dict": model.state_dict(),
-                            "ema": None, "experiment": {}})
-    return {"recording": rec, "egvsr-tiny (shipped)": ROOT / "egvsr" / "data" / "egvsr-sample.pt",
-            "egvsr (paper size)": paper}
+    out: dict = {"recording": rec}
+    for label, preset in MODELS.items():
+        torch.manual_seed(0)
+        model = build_model(preset)
+        with torch.no_grad():
+            for p in model.stir.decoder[-1].parameters():
+                p.normal_(0, 0.02)
+        config = {k: v for k, v in model.config.items() if k not in NEW_OPTIONS}
+        config["name"] = "egvsr"  # the family with explicit options: older checkouts lack newer preset names
+        pair = []
+        for tag, extra in (("before", {}), ("after", {"window_size": window_size})):
+            path = folder / f"{preset}-{tag}.pt"
+            save_checkpoint(path, {"model": {"name": "egvsr", "config": {**config, **extra}},
+                                   "state_dict": model.state_dict(), "ema": None, "experiment": {}})
+            pair.append(path)
+        out[label] = tuple(pair)
+    return out
 
 
 def run_cli(tree: Path, env_extra: dict, rec: Path, ckpt: Path, out: Path, frames: int, scale: float) -> tuple[float, float]:
@@ -123,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--frames", type=int, default=2, help="output frames per render (input frames 0..N-1)")
     ap.add_argument("--scale", type=float, default=6.5)
-    ap.add_argument("--models", default="egvsr-tiny (shipped),egvsr (paper size)")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--window-size", type=int, default=16,
+                    help="square attention windows of the after checkpoint (0: the strips, same numbers as before)")
     ap.add_argument("--stages", action="store_true", help="profile where the time goes in this checkout")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -133,17 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        inputs = make_inputs(folder)
+        inputs = make_inputs(folder, a.window_size)
         models = a.models.split(",")
         print(f"{os.cpu_count()} cores, x{a.scale:g} of 346x260, {a.frames} output frames per render, "
-              f"load average at start {os.getloadavg()[0]:.1f}")
+              f"after: window_size {a.window_size}, load average at start {os.getloadavg()[0]:.1f}")
         if a.stages:
             print("\n| model | " + " | ".join(STAGES) + " | total s |")
             print("|---|" + "---|" * (len(STAGES) + 1))
             trees = [("after", ROOT)] + ([("before", a.before)] if a.before else [])
             for name in models:
                 for label, tree in trees:
-                    spec = dict(rec=str(inputs["recording"]), ckpt=str(inputs[name]), frames=a.frames, scale=a.scale)
+                    ckpt = inputs[name][0 if label == "before" else 1]
+                    spec = dict(rec=str(inputs["recording"]), ckpt=str(ckpt), frames=a.frames, scale=a.scale)
                     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
                     env.update(PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE")
                     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
@@ -164,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             loads = []
             for _ in range(a.repeats):
                 for label, tree, env in variants:
-                    runs[label].append(run_cli(tree, env, inputs["recording"], inputs[name], folder / label,
+                    ckpt = inputs[name][0 if label.startswith("before") else 1]
+                    runs[label].append(run_cli(tree, env, inputs["recording"], ckpt, folder / label,
                                                a.frames, a.scale))
                 loads.append(os.getloadavg()[0])
             first = variants[0][0]

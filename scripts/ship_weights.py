@@ -4,7 +4,8 @@
         egvsr/data/egvsr-sample.pt
 
 Optimizer, scheduler and RNG states are dropped (they are only needed to resume); fp16 halves the file and
-changes rendered PSNR by less than 0.01 dB (docs/training.md).
+changes rendered PSNR by less than 0.01 dB (docs/training.md). `--option window_size=16` sets a model option
+that has no weights (how the model is evaluated, not what it learned) in the shipped file.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=INT",
+                    help="an integer model option without weights to store, such as window_size=16")
     a = ap.parse_args()
     from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+    from egvsr.models import build_model
 
     ck = load_checkpoint(a.src)
+    if a.option:
+        config = dict(ck["model"]["config"])
+        for item in a.option:
+            key, _, value = item.partition("=")
+            config[key] = int(value)
+        model = build_model(config)  # the options are checked, and the weights must still fit
+        model.load_state_dict(ck.get("ema") or ck["state_dict"])
+        ck["model"] = {**ck["model"], "config": config}
     weights = ck.get("ema") or ck["state_dict"]
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in weights.items()}
     exp = ck.get("experiment") or {}

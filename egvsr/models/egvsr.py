@@ -40,7 +40,9 @@ class EGVSROptions:
     lcb_depth: int = opt(2, min=1, doc="HPBs per LCB")
     patch_size: int = opt(3, min=1, doc="odd patch size of the fusion tokens")
     heads: int = opt(8, min=1, doc="attention heads")
-    window_tokens: int = opt(1400, min=1, doc="tokens per attention window")
+    window_tokens: int = opt(1400, min=1, doc="tokens per attention window (row-major strips)")
+    window_size: int = opt(0, min=0, doc="side of square attention windows in LR pixels (0: strips of "
+                                         "window_tokens)")
     fold: str = opt("mean", choices=("mean", "sum"), doc="how overlapping patches fold back")
     attention: str = opt("sdpa", choices=("sdpa", "math"), doc="attention kernel (math = official)")
     tf_samples: int = opt(8, min=0, doc="N: TF samples 2N+1")
@@ -98,7 +100,8 @@ class EGVSR(SRModel):
         self.num_frames = o.num_frames
         self.event_shape = (o.moments, o.polarities)
         self.stf = STF(o.num_frames, o.moments, o.polarities, o.n_feats, o.inr_channels, o.time_bins,
-                       o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention)
+                       o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention,
+                       window_size=o.window_size)
         self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
                                  o.inr_channels, o.tf_mode, activation=o.mlp_activation)
         self.stir = STIR(o.inr_channels, o.decoder_layers, o.w_inr_init, o.w_ev_init, o.local_ensemble,

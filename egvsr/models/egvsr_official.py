@@ -39,6 +39,9 @@ class EGVSROfficialOptions(EGVSROptions):
         super().check(name)
         if self.local_ensemble:
             raise ConfigError(f"model {name!r}: option 'local_ensemble' does not exist in the official model")
+        if self.window_size:
+            raise ConfigError(f"model {name!r}: option 'window_size' does not exist in the official model "
+                              "(its attention runs in 4 row-major stripes)")
 
 
 def official_out_size(lr_size: tuple[int, int], scale: float) -> tuple[int, int]:

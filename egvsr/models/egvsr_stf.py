@@ -16,12 +16,41 @@ from egvsr.models.blocks_lcb import LCB
 from egvsr.models.fusion_transformer import PatchTransformer
 
 
+def time_bin_matrix(old_bins: int, new_bins: int) -> Tensor:
+    """(new, old) weights that give latents at linspace(-1, 1, new_bins) as the linear interpolation
+    of latents at linspace(-1, 1, old_bins): applied to the volume projection, a model with more time
+    bins starts as the same function of t when every old bin time is a new one, i.e. when
+    (new_bins - 1) is a multiple of (old_bins - 1) (3 -> 5, 3 -> 9); the new bins then learn freely."""
+    if old_bins == 1:
+        return torch.ones(new_bins, 1)
+    pos = torch.linspace(0, old_bins - 1, new_bins, dtype=torch.float64)
+    i0 = pos.floor().long().clamp(max=old_bins - 2)
+    w = pos - i0
+    m = torch.zeros(new_bins, old_bins, dtype=torch.float64)
+    m[torch.arange(new_bins), i0] = 1 - w
+    m[torch.arange(new_bins), i0 + 1] += w
+    return m.float()
+
+
+def resample_time_bins(state: dict[str, Tensor], old_bins: int, new_bins: int,
+                       prefix: str = "stf.to_volume.") -> dict[str, Tensor]:
+    """A copy of model weights `state` whose volume projection gives `new_bins` time bins
+    (`time_bin_matrix`); every other tensor is unchanged."""
+    m = time_bin_matrix(old_bins, new_bins)
+    out = dict(state)
+    for key in (prefix + "weight", prefix + "bias"):
+        v = state[key]
+        grouped = v.float().reshape(old_bins, -1)
+        out[key] = (m @ grouped).reshape(new_bins * v.shape[0] // old_bins, *v.shape[1:]).to(v.dtype)
+    return out
+
+
 class STF(nn.Module):
     """Two-branch LCB encoder with transformer cross-fusion -> latent volume (B, T, C, h, w)."""
 
     def __init__(self, num_frames: int, moments: int, polarities: int, n_feats: int, inr_channels: int,
                  time_bins: int, lcb_depth: int, patch: int, heads: int, window_tokens: int,
-                 fold: str, attention: str = "sdpa", official: bool = False) -> None:
+                 fold: str, attention: str = "sdpa", official: bool = False, window_size: int = 0) -> None:
         super().__init__()
         self.time_bins, self.inr_channels = time_bins, inr_channels
         self.image_head = nn.Conv2d(3 * num_frames, n_feats, 3, padding=1)
@@ -29,7 +58,7 @@ class STF(nn.Module):
         self.image_shallow, self.event_shallow = (LCB(n_feats, lcb_depth, official) for _ in range(2))
         self.image_deep, self.event_deep = (LCB(n_feats, lcb_depth, official) for _ in range(2))
         args = dict(patch=patch, heads=heads, window_tokens=window_tokens, fold=fold, kernel=attention,
-                    official=official)
+                    official=official, window_size=window_size)
         self.shallow_fusion = PatchTransformer(2 * n_feats, **args)
         self.deep_fusion = PatchTransformer(2 * n_feats, **args)
         self.to_volume = nn.Conv2d(2 * n_feats, time_bins * inr_channels, 1)

@@ -1,0 +1,64 @@
+"""More latent time bins from a trained checkpoint: the model starts as the same function of t."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+from egvsr.models import build_model
+from egvsr.models.egvsr_stf import resample_time_bins, time_bin_matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("old,new", [(3, 5), (3, 9), (2, 4), (1, 3)])
+def test_time_bin_matrix_reproduces_the_old_piecewise_linear_latent(old, new):
+    m = time_bin_matrix(old, new)
+    assert m.shape == (new, old)
+    torch.testing.assert_close(m.sum(1), torch.ones(new))
+    if old > 1:  # each old bin time is a new one, where the matrix picks that bin alone
+        step = (new - 1) // (old - 1)
+        torch.testing.assert_close(m[::step], torch.eye(old))
+
+
+def test_a_model_with_more_bins_renders_the_same(tmp_path):
+    torch.manual_seed(0)
+    small = build_model("egvsr-tiny").eval()
+    with torch.no_grad():
+        for p in small.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    big = build_model("egvsr-tiny", time_bins=5).eval()
+    big.load_state_dict(resample_time_bins(small.state_dict(), 3, 5))
+    lr = torch.rand(1, 3, 3, 9, 11)
+    events = torch.rand(1, 8, 2, 9, 11)
+    times = torch.tensor([[-1.0, -0.6, -0.25, 0.0, 0.4, 0.75, 1.0]])
+    with torch.no_grad():
+        a = small.render(lr, times, (20, 25), events=events)
+        b = big.render(lr, times, (20, 25), events=events)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_resize_script_writes_an_init_checkpoint_and_refuses_inexact_counts(tmp_path):
+    model = build_model("egvsr-tiny")
+    src = tmp_path / "last.pt"
+    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
+                          "ema": None, "step": 3, "experiment": {}})
+    script = [sys.executable, str(ROOT / "scripts" / "resize_time_bins.py"), str(src)]
+    env = {"PYTHONPATH": str(ROOT), "PATH": ""}
+    run = subprocess.run(script + [str(tmp_path / "t5.pt"), "--time-bins", "5", "--option", "window_size=9"],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stderr
+    ck = load_checkpoint(tmp_path / "t5.pt")
+    assert ck["model"]["config"]["time_bins"] == 5 and ck["model"]["config"]["window_size"] == 9
+    build_model(ck["model"]["config"]).load_state_dict(ck["state_dict"])
+    bad = subprocess.run(script + [str(tmp_path / "t4.pt"), "--time-bins", "4"], capture_output=True, text=True,
+                         cwd=ROOT, env=env)
+    assert bad.returncode != 0 and "--time-bins 4" in bad.stderr and "Traceback" not in bad.stderr
+    again = subprocess.run(script + [str(tmp_path / "t5.pt"), "--time-bins", "5"], capture_output=True, text=True,
+                           cwd=ROOT, env=env)
+    assert again.returncode != 0 and "t5.pt" in again.stderr and "Traceback" not in again.stderr

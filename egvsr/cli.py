@@ -301,6 +301,9 @@ def _add_render(sub) -> None:
     p.add_argument("--model", dest="expect_model", metavar="NAME",
                    help="refuse a checkpoint that does not hold this model (e.g. egvsr)")
     p.add_argument("--chunk-size", type=int, default=65536, help="output pixels decoded at a time")
+    p.add_argument("--window-size", type=int, default=None, metavar="S",
+                   help="EGVSR: attention in S x S LR-pixel windows instead of the checkpoint's own (0: strips); "
+                        "faster, numbers change slightly (docs/render.md)")
     p.add_argument("--tile", type=int, default=0,
                    help="encode the LR input in tiles of this many LR pixels (0 = whole frame)")
     p.add_argument("--context", type=int, default=16, help="LR context margin around tiles and the ROI")
@@ -324,7 +327,7 @@ def _run_render(a) -> None:
         first_frame=a.first_frame, last_frame=a.last_frame, roi=a.roi, degrade=a.degrade, png=a.png, mp4=a.mp4,
         side_by_side=a.side_by_side, video_fps=a.video_fps, chunk_size=a.chunk_size, tile=a.tile,
         context=a.context, device=a.device, max_output_gb=a.max_output_gb, max_memory_gb=a.max_memory_gb,
-        expect_model=a.expect_model, overwrite=a.overwrite,
+        expect_model=a.expect_model, window_size=a.window_size, overwrite=a.overwrite,
     )
     report = render(a.input, a.checkpoint, options, progress=_progress(a), score="ours" if a.score else None)
     if a.score:

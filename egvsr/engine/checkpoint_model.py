@@ -8,6 +8,7 @@ run saved after diverging). Each such problem is a `CheckpointError` naming the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -21,9 +22,12 @@ INPUT_OPTIONS = ("num_frames", "representation", "bins", "polarity", "normalize"
 
 
 def model_from_checkpoint(
-    path: str | Path, device: torch.device | str = "cpu", expect_model: str | None = None, use_ema: bool = True
+    path: str | Path, device: torch.device | str = "cpu", expect_model: str | None = None, use_ema: bool = True,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[nn.Module, dict]:
-    """(model in eval mode with the checkpoint's weights — EMA weights when saved —, checkpoint dict)."""
+    """(model in eval mode with the checkpoint's weights — EMA weights when saved —, checkpoint dict).
+    `overrides` replace model options that hold no weights (such as `window_size`); the weights must
+    still fit."""
     from egvsr.models import build_model
 
     ck = load_checkpoint(path, map_location="cpu", expect_model=expect_model)
@@ -37,6 +41,11 @@ def model_from_checkpoint(
         model = build_model(dict(spec["config"]))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: checkpoint 'model.config': {exc}") from None
+    if overrides:
+        try:
+            model = build_model({**spec["config"], **overrides})
+        except ConfigError as exc:
+            raise ConfigError(f"{', '.join(overrides)} for {path} (model {spec['name']!r}): {exc}") from None
     ema = ck.get("ema")  # None (or empty) when the run kept no EMA weights
     key = "ema" if use_ema and ema is not None and not (isinstance(ema, Mapping) and not ema) else "state_dict"
     state = ck[key]

@@ -105,10 +105,11 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
 
 
 def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu",
-                      expect_model: str | None = None) -> RenderModel:
-    """Load a checkpoint for rendering (safe load, weights checked, eval mode)."""
+                      expect_model: str | None = None, overrides: dict[str, Any] | None = None) -> RenderModel:
+    """Load a checkpoint for rendering (safe load, weights checked, eval mode); `overrides` replace
+    options without weights (`window_size`)."""
     path = Path(checkpoint)
-    model, ck = model_from_checkpoint(path, device, expect_model=expect_model)
+    model, ck = model_from_checkpoint(path, device, expect_model=expect_model, overrides=overrides)
     k, rep = derive_inputs(model, input_options(ck, str(path)), str(path))
     return RenderModel(model, str(ck["model"]["name"]), path, k, rep)
 

@@ -38,7 +38,8 @@ class RenderOptions:
     `scale` any positive real up to the model's cap; `fps_factor` (input frames plus F-1 times between)
     or `times` (explicit, seconds or with a unit); `first_frame`/`last_frame` bound the input frames;
     `roi` (x, y, w, h) in input pixels; `degrade` treats the input frames as HR; outputs `png` (folder),
-    `mp4`, `side_by_side`; `baseline` renders bicubic beside the model even without a side-by-side.
+    `mp4`, `side_by_side`; `baseline` renders bicubic beside the model even without a side-by-side;
+    `window_size` replaces an EGVSR checkpoint's attention windows (squares of that side, 0 the strips).
     """
 
     scale: float
@@ -61,6 +62,7 @@ class RenderOptions:
     max_output_gb: float = 16.0
     max_memory_gb: float | None = None
     expect_model: str | None = None
+    window_size: int | None = None
     baseline: bool = False
     overwrite: bool = False
 
@@ -165,6 +167,9 @@ def _check_options(o: RenderOptions) -> None:
     if isinstance(o.chunk_size, bool) or not isinstance(o.chunk_size, int) or o.chunk_size < 1:
         raise ConfigError(f"`chunk_size` {o.chunk_size!r}: expected a positive number of output pixels")
     _check_gb("max_output_gb", o.max_output_gb)
+    if o.window_size is not None and (isinstance(o.window_size, bool) or not isinstance(o.window_size, int)
+                                      or o.window_size < 0):
+        raise ConfigError(f"`window_size` {o.window_size!r}: expected a side in LR pixels >= 0 (0: strips)")
     if o.max_memory_gb is not None:
         _check_gb("max_memory_gb", o.max_memory_gb, finite=True)
 
@@ -178,7 +183,11 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     o = options
     _check_options(o)
     dev = resolve_device(o.device)
-    rm = model if model is not None else load_render_model(checkpoint, dev, o.expect_model)
+    overrides = None if o.window_size is None else {"window_size": o.window_size}
+    if overrides and model is not None:
+        raise ConfigError("`window_size` replaces a checkpoint's option when it is loaded; a model passed in "
+                          "already has its windows (build it with window_size instead)")
+    rm = model if model is not None else load_render_model(checkpoint, dev, o.expect_model, overrides)
     s = rm.check_scale(o.scale)
     rec = open_input(source, o.events, o.fps)
     try:

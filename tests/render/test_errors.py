@@ -132,3 +132,27 @@ def test_events_model_on_frames_without_events(tiny, tmp_path, capsys):
     _fails(["render", str(frames), str(ck), "--scale", "2", "--mp4", str(out)], capsys,
            "no timestamps", "--fps")
     _nothing_left(tmp_path, out)
+
+
+def test_window_size_override(tiny, tmp_path, capsys):
+    """`--window-size` renders an EGVSR checkpoint with square windows; bad values and models without the
+    option get one line."""
+    import cv2
+
+    rec, ck, _ = tiny
+    outs = {}
+    for s in ("0", "4"):
+        out = tmp_path / f"ws{s}"
+        assert main(["render", str(rec), str(ck), "--scale", "2", "--last-frame", "1", "--png", str(out),
+                     "--window-size", s, "--no-progress"]) == 0
+        outs[s] = cv2.imread(str(sorted(out.glob("frame_*.png"))[0]))
+    assert outs["0"].shape == outs["4"].shape
+    out = tmp_path / "bad"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--png", str(out), "--window-size", "-3"], capsys,
+           "--window-size -3", ">= 0")
+    from egvsr.render.model import save_untrained
+
+    vi = save_untrained("videoinr-tiny", tmp_path / "vi.pt")
+    _fails(["render", str(rec), str(vi), "--scale", "2", "--png", str(out), "--window-size", "8"], capsys,
+           "window_size", "vi.pt")
+    _nothing_left(tmp_path, out)

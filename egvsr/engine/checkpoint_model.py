@@ -8,8 +8,8 @@ run saved after diverging). Each such problem is a `CheckpointError` naming the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn

@@ -4,8 +4,8 @@ Tokens are the 3x3 patches of every pixel at the runtime size; attention runs in
 and activations grow linearly with the pixel count, and tokens fold back averaged (`fold="mean"`) or
 summed. Windows are either about `window_tokens` contiguous row-major tokens (strips a few rows high),
 or, with `window_size` > 0, squares of about `window_size` pixels a side (the shape of a training patch:
-a model trained on 16-px patches, each one window, sees the same windows on a whole frame). `official=True` reproduces the released attention exactly
-(docs/models.md, "Official-compatible mode").
+a model trained on 16-px patches, each one window, sees the same windows on a whole frame).
+`official=True` reproduces the released attention exactly (docs/models.md, "Official-compatible mode").
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ Protocol `ours` (RGB, 4-px border, exact HR crop), PSNR dB, averaged over clips.
     .venv/bin/python benchmarks/quality.py                              # the shipped weights
     .venv/bin/python benchmarks/quality.py --checkpoint experiments/egvsr-synthetic/checkpoints/last.pt \
         --frames-only experiments/egvsr-synthetic-frames/checkpoints/last.pt
+    .venv/bin/python benchmarks/quality.py --val-size 256 320     # held-out clips larger than training's
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 4.0, 6.5])
     ap.add_argument("--limit", type=int, default=24, help="targets per cell, spread over the clips")
     ap.add_argument("--val-clips", type=int, default=24)
+    ap.add_argument("--val-size", type=int, nargs=2, default=[128, 160], metavar=("H", "W"),
+                    help="size of the held-out synthetic clips (the training clips are 128x160)")
     ap.add_argument("--workdir", default="experiments/quality")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -142,8 +145,9 @@ def main() -> None:
     else:
         print(f"skipping real video: {SHARED} not found")
     val = resolve_recordings({"recordings": [f"synthetic:val:0-{args.val_clips - 1}"],
-                              "sample_cache": str(work / "synthetic")}, "val")
-    datasets["held-out synthetic"] = (val, val)
+                              "sample_cache": str(work / "synthetic"), "synthetic_size": args.val_size}, "val")
+    size = "" if args.val_size == [128, 160] else f" {args.val_size[0]}x{args.val_size[1]}"
+    datasets[f"held-out synthetic{size}"] = (val, val)
     model, opts = load(args.checkpoint)
     columns = {"EGVSR": model, "bicubic": build_model("bicubic").eval(),
                "events zeroed": events_zeroed(model)}

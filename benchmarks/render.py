@@ -14,8 +14,9 @@ the machine's load:
                   windows, default 16; 0 keeps the strips and so the before numbers)
 Reported: median seconds per output frame of the whole command (start-up included) and of the
 render itself (the command's own "in X s" line), the 1-minute load average, and the largest uint8
-difference of the frames between before and after. `--stages` profiles one render of this checkout
-in-process (cProfile, main thread: the writer thread's encoding shows as the time spent waiting for it).
+difference of the frames between before and after. `--stages` profiles one `egvsr render` of this
+checkout (and of `--before`'s) in-process through the CLI's `main` (cProfile, main thread: the writer
+thread's encoding shows as the time spent waiting for it; model loading and planning count in the total).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-STAGES = {  # label: (file suffix, function name) of the functions whose cumulative time is a stage
-    "inputs (frames, event tensor)": ("render/inputs.py", "window"),
-    "encoder": ("egvsr.py", "encode"),
-    "per-time LR work": ("egvsr.py", "prepare_time"),
-    "decoding": ("egvsr.py", "decode_rows|decode"),
-    "to uint8": ("render/video.py", "to_uint8"),
-    "PNG writing (main thread)": ("render/video.py", "write|close|__exit__"),
+STAGES = {  # label: (file suffixes, this checkout's and the older layout's; function names) of a stage
+    "inputs (frames, event tensor)": (("render/inputs.py", "engine/render_input.py"), "window"),
+    "encoder": (("models/egvsr.py",), "encode"),
+    "per-time LR work": (("models/egvsr.py",), "prepare_time"),
+    "decoding": (("models/egvsr.py",), "decode_rows|decode"),
+    "to uint8": (("render/video.py", "engine/render_video.py"), "to_uint8"),
+    "PNG writing (main thread)": (("render/video.py", "engine/render_video.py"), "write|close|__exit__"),
 }
 
 
@@ -105,27 +106,38 @@ def frame_difference(a: Path, b: Path) -> tuple[int, float]:
 
 
 def stages_worker(rec: str, ckpt: str, frames: int, scale: float, window_size: int | None = None) -> dict:
-    """cProfile one in-process render; cumulative seconds per stage."""
+    """cProfile one `egvsr render` run in-process (the CLI's `main`, which every checkout has); cumulative
+    seconds per stage."""
     import cProfile
     import pstats
 
-    from egvsr.render.run import render
+    import torch  # noqa: F401  (imported before the clock starts, as the CLI has it imported by then)
+
+    from egvsr.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as tmp:
+        argv = ["render", rec, ckpt, "--scale", str(scale), "--first-frame", "0", "--last-frame",
+                str(frames - 1), "--png", str(Path(tmp) / "out"), "--no-progress"]
+        if window_size is not None:
+            argv += ["--window-size", str(window_size)]
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        extra = {} if window_size is None else {"window_size": window_size}
-        render(rec, ckpt, scale=scale, first_frame=0, last_frame=frames - 1, png=Path(tmp) / "out",
-               progress=False, log=None, **extra)
+        status = cli_main(argv)
         prof.disable()
         total = time.perf_counter() - t0
+    if status:
+        raise SystemExit(f"egvsr {' '.join(argv)} exited with {status}")
     stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
     out = {"total": total}
-    for label, (suffix, names) in STAGES.items():
+    for label, (suffixes, names) in STAGES.items():
         pattern = re.compile(f"^({names})$")
-        out[label] = sum(v[3] for (f, _, n), v in stats.items() if f.endswith(suffix) and pattern.match(n)
-                         and not any(c[0].endswith(suffix) and pattern.match(c[2]) for c in v[4]))
+
+        def inside(f: str, n: str) -> bool:
+            return f.endswith(suffixes) and bool(pattern.match(n))
+
+        out[label] = sum(v[3] for (f, _, n), v in stats.items()
+                         if inside(f, n) and not any(inside(c[0], c[2]) for c in v[4]))
     return out
 
 

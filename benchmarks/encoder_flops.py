@@ -1,0 +1,95 @@
+"""How close the EGVSR encoder runs to this CPU's arithmetic rate: GFLOP per pass against a large matmul.
+
+    .venv/bin/python benchmarks/encoder_flops.py [--size 260 346] [--threads 2] [--repeats 3]
+
+One encoder pass (`model.stf`, the part of a render that grows with the LR size) of random weights on a
+random 3-frame window. FLOPs: `torch.utils.flop_counter` for the convolutions and matrix products, plus the
+attention, which the counter does not see on the CPU: 4·W·D per token and fusion layer (QKᵀ and AV, W tokens
+per window, D channels). Rate = FLOPs / best time, beside a 2048³ float32 matmul timed in the same process
+(the practical peak of these cores), interleaved per repeat. A pass far below that rate would point at
+overhead to remove; one close to it can only get faster with fewer FLOPs (docs/render.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CASES = (("egvsr-small", 16), ("egvsr-small", 0), ("egvsr", 16), ("egvsr", 0))
+MATMUL_N = 2048
+
+
+def attention_gflop(model, height: int, width: int) -> float:
+    """QKᵀ and AV FLOPs of every fusion layer: 4 · tokens · window tokens · channels."""
+    import torch.nn as nn
+
+    o = model.options
+    tokens = height * width
+    if o.window_size:
+        windows = math.ceil(height / o.window_size) * math.ceil(width / o.window_size)
+        per_window = tokens / windows
+    else:
+        per_window = min(o.window_tokens, tokens)
+    layers = [m for name, m in model.stf.named_modules() if name.endswith("attn.qkv") and isinstance(m, nn.Linear)]
+    return sum(4 * tokens * per_window * layer.in_features for layer in layers) / 1e9
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", type=int, nargs=2, default=[260, 346], metavar=("H", "W"), help="LR size")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args(argv)
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from egvsr.models import build_model
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    h, w = a.size
+    x, y = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+    runs = []
+    for name, window in CASES:
+        model = build_model({"name": name, "window_size": window}).eval()
+        lr = torch.rand(1, model.options.num_frames, 3, h, w)
+        events = torch.randn(1, model.options.moments, model.options.polarities, h, w)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model.stf(lr, events)
+        gflop = counter.get_total_flops() / 1e9 + attention_gflop(model, h, w)
+        runs.append((name, window, model, lr, events, gflop))
+    best = {i: math.inf for i in range(len(runs))}
+    matmul = math.inf
+    with torch.no_grad():
+        for _ in range(a.repeats):  # interleaved: matmul, every case, matmul, every case, ...
+            for i, (_, _, model, lr, events, _) in enumerate(runs):
+                matmul = min(matmul, timed(lambda: x @ y))
+                best[i] = min(best[i], timed(lambda: model.stf(lr, events)))
+    peak = 2 * MATMUL_N ** 3 / matmul / 1e9
+    print(f"{os.cpu_count()} cores, {a.threads} threads, LR {h}x{w}, best of {a.repeats}; "
+          f"{MATMUL_N}^3 matmul {peak:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}\n")
+    print("| model | attention windows | GFLOP per pass | seconds | GFLOP/s | of the matmul rate |")
+    print("|---|---|---|---|---|---|")
+    for i, (name, window, _, _, _, gflop) in enumerate(runs):
+        label = f"{window}x{window}" if window else "strips"
+        rate = gflop / best[i]
+        print(f"| {name} | {label} | {gflop:.1f} | {best[i]:.2f} | {rate:.0f} | {rate / peak:.0%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

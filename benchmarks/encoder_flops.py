@@ -4,8 +4,8 @@
 
 One encoder pass (`model.stf`, the part of a render that grows with the LR size) of random weights on a
 random 3-frame window. FLOPs: `torch.utils.flop_counter` for the convolutions and matrix products, plus the
-attention, which the counter does not see on the CPU: 4·W·D per token and fusion layer (QKᵀ and AV, W tokens
-per window, D channels). Rate = FLOPs / best time, beside a 2048³ float32 matmul timed in the same process
+attention, which the counter does not see on the CPU: 4·D·n² per window of n tokens and fusion layer (QKᵀ
+and AV, D channels), over the windows the model itself cuts. Rate = FLOPs / best time, beside a 2048³ float32 matmul timed in the same process
 (the practical peak of these cores), interleaved per repeat. A pass far below that rate would point at
 overhead to remove; one close to it can only get faster with fewer FLOPs (docs/render.md).
 """
@@ -26,19 +26,28 @@ CASES = (("egvsr-small", 16), ("egvsr-small", 0), ("egvsr", 16), ("egvsr", 0))
 MATMUL_N = 2048
 
 
-def attention_gflop(model, height: int, width: int) -> float:
-    """QKᵀ and AV FLOPs of every fusion layer: 4 · tokens · window tokens · channels."""
-    import torch.nn as nn
+def window_tokens(transformer, height: int, width: int) -> list[int]:
+    """Token counts of the attention windows the transformer uses on a height x width map: its own
+    strip split, or its square spans (`balanced_spans`)."""
+    import torch
 
-    o = model.options
-    tokens = height * width
-    if o.window_size:
-        windows = math.ceil(height / o.window_size) * math.ceil(width / o.window_size)
-        per_window = tokens / windows
-    else:
-        per_window = min(o.window_tokens, tokens)
-    layers = [m for name, m in model.stf.named_modules() if name.endswith("attn.qkv") and isinstance(m, nn.Linear)]
-    return sum(4 * tokens * per_window * layer.in_features for layer in layers) / 1e9
+    from egvsr.models.fusion_transformer import balanced_spans
+
+    if transformer.window_size:
+        return [sr * sc for _, nr, sr in balanced_spans(height, transformer.window_size)
+                for _, nc, sc in balanced_spans(width, transformer.window_size) for _ in range(nr * nc)]
+    return [part.shape[1] for part in transformer.split(torch.empty(1, height * width, 0))]
+
+
+def attention_gflop(model, height: int, width: int) -> float:
+    """QKᵀ and AV FLOPs of every fusion layer: 4 · D · sum over windows of (window tokens)²."""
+    from egvsr.models.fusion_transformer import PatchTransformer
+
+    total = 0
+    for transformer in (m for m in model.stf.modules() if isinstance(m, PatchTransformer)):
+        squares = sum(n * n for n in window_tokens(transformer, height, width))
+        total += sum(4 * squares * layer.attn.qkv.in_features for layer in transformer.layers)
+    return total / 1e9
 
 
 def timed(fn) -> float:

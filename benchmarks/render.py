@@ -75,13 +75,18 @@ def make_inputs(folder: Path) -> dict:
     return out
 
 
+def render_argv(rec: Path | str, ckpt: Path | str, out: Path, frames: int, scale: float, args: list[str]) -> list[str]:
+    """`egvsr render` arguments of one benchmark render: input frames 0..frames-1 to a PNG folder."""
+    return ["render", str(rec), str(ckpt), "--scale", str(scale), "--first-frame", "0", "--last-frame",
+            str(frames - 1), "--png", str(out), "--overwrite", "--no-progress", *args]
+
+
 def run_cli(tree: Path, env_extra: dict, rec: Path, ckpt: Path, out: Path, frames: int, scale: float,
             args: list[str]) -> tuple[float, float]:
     """(whole command seconds, render seconds from its log line) of one `python -m egvsr render ... ARGS`."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.update(env_extra, PYTHONPATH=str(tree))
-    cmd = [sys.executable, "-m", "egvsr", "render", str(rec), str(ckpt), "--scale", str(scale),
-           "--first-frame", "0", "--last-frame", str(frames - 1), "--png", str(out), "--overwrite", "--no-progress", *args]
+    cmd = [sys.executable, "-m", "egvsr", *render_argv(rec, ckpt, out, frames, scale, args)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
     wall = time.perf_counter() - t0
@@ -116,10 +121,8 @@ def stages_worker(rec: str, ckpt: str, frames: int, scale: float, window_size: i
     from egvsr.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["render", rec, ckpt, "--scale", str(scale), "--first-frame", "0", "--last-frame",
-                str(frames - 1), "--png", str(Path(tmp) / "out"), "--no-progress"]
-        if window_size is not None:
-            argv += ["--window-size", str(window_size)]
+        argv = render_argv(rec, ckpt, Path(tmp) / "out", frames, scale,
+                           [] if window_size is None else ["--window-size", str(window_size)])
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()

@@ -24,21 +24,22 @@ def main() -> None:
                     help="a model option without weights, such as window_size=19")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args()
-    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
-    from egvsr.engine.config import parse_override
+    from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
+    from egvsr.engine.config import option_overrides
     from egvsr.errors import EgvsrError
     from egvsr.models import build_model
     from egvsr.models.egvsr_stf import resample_time_bins
 
-    ck = load_checkpoint(a.src)
-    config = dict(ck["model"]["config"])
-    old = int(config["time_bins"])
-    if a.time_bins < 1 or (old > 1 and (a.time_bins - 1) % (old - 1)):
-        raise SystemExit(f"--time-bins {a.time_bins}: expected n with (n - 1) a multiple of {old - 1} "
-                         f"(the checkpoint has {old} bins), so that the model starts unchanged")
-    config.update({".".join(key): value for key, value in map(parse_override, a.option)}, time_bins=a.time_bins)
-    state = resample_time_bins(ck.get("ema") or ck["state_dict"], old, a.time_bins)
-    try:
+    try:  # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
+        model, ck = model_from_checkpoint(a.src)
+        config = dict(model.config)
+        old = int(config["time_bins"])
+        if a.time_bins < 1 or (old > 1 and (a.time_bins - 1) % (old - 1)):
+            raise SystemExit(f"--time-bins {a.time_bins}: expected n with (n - 1) a multiple of {old - 1} "
+                             f"(the checkpoint has {old} bins), so that the model starts unchanged")
+        config.update(option_overrides(a.option), time_bins=a.time_bins)
+        state = resample_time_bins(model.state_dict(), old, a.time_bins)
         build_model(config).load_state_dict(state)  # options checked; the weights must fit
         save_checkpoint(a.dst, {"model": {**ck["model"], "config": config}, "state_dict": state, "ema": None,
                                 "step": ck.get("step", 0), "experiment": ck.get("experiment") or {}},

@@ -23,9 +23,9 @@ def main() -> None:
     a = ap.parse_args()
     from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.engine.checkpoint_model import model_from_checkpoint
-    from egvsr.engine.config import parse_override
+    from egvsr.engine.config import option_overrides
 
-    options = {".".join(key): value for key, value in map(parse_override, a.option)}
+    options = option_overrides(a.option)
     # the options are checked and the weights must still fit (EMA weights when the run kept them)
     model, ck = model_from_checkpoint(a.src, overrides=options)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}

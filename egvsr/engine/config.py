@@ -120,6 +120,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
+def option_overrides(texts: list[str]) -> dict[str, Any]:
+    """`["key=value", ...]` -> {"key": YAML-parsed value}: flat options such as a model's, in order."""
+    return {".".join(parts): value for parts, value in map(parse_override, texts)}
+
+
 def nest(parts: list[str], value: Any) -> dict:
     out: Any = value
     for p in reversed(parts):

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.options import opt
 from egvsr.models.registry import register_model
-from egvsr.models.sampling import bracket, nearest_frame, pixel_coords, sample_points
+from egvsr.models.sampling import FRAME_CHOICES, frame_at, pixel_coords, sample_points
 from egvsr.models.size_estimate import bicubic_size
 from egvsr.models.validate import Batch
 
@@ -27,7 +26,7 @@ from egvsr.models.validate import Batch
 class BicubicOptions:
     """Options of the bicubic baseline."""
 
-    blend: str = opt("nearest", choices=("nearest", "linear"), doc="frame choice between frame times")
+    blend: str = opt("nearest", choices=FRAME_CHOICES, doc="frame choice between frame times")
     output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="bound the bicubic overshoot")
     max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
 
@@ -51,14 +50,7 @@ class Bicubic(SRModel):
         return None
 
     def prepare_time(self, state: Any, batch: Batch, j: int) -> Tensor:
-        t = batch.times[:, j : j + 1]
-        rows = torch.arange(batch.lr.shape[0], device=batch.lr.device)
-        if self.options.blend == "nearest":
-            return batch.lr[rows, nearest_frame(batch.frame_times, t)[:, 0]]
-        p, u = bracket(batch.frame_times, t)
-        p, u = p[:, 0], u[:, 0].view(-1, 1, 1, 1).to(batch.lr.dtype)
-        second = (p + 1).clamp(max=batch.lr.shape[1] - 1)
-        return batch.lr[rows, p] * (1 - u) + batch.lr[rows, second] * u
+        return frame_at(batch.lr, batch.frame_times, batch.times[:, j], self.options.blend)
 
     def decode(self, frame: Tensor, batch: Batch, pix: Tensor) -> Tensor:
         height, width = batch.out_size

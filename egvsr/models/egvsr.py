@@ -22,7 +22,7 @@ from egvsr.models.event_input import EVENT_NORMS, model_events
 from egvsr.models.options import opt
 from egvsr.models.registry import register_model
 from egvsr.models.rows import mlp_channels_first, sample_rows
-from egvsr.models.sampling import nearest_frame, pixel_coords, sample_points
+from egvsr.models.sampling import FRAME_CHOICES, frame_at, pixel_coords, sample_points
 from egvsr.models.size_estimate import egvsr_size
 from egvsr.models.validate import Batch
 
@@ -57,7 +57,10 @@ class EGVSROptions:
     w_ev_init: float = opt(0.1, doc="initial weight of the TF feature")
     output_activation: str = opt("clamp", choices=ACTIVATIONS, doc="final RGB activation")
     local_ensemble: bool = opt(False, doc="LIIF-style 4-neighbour ensemble with cell size")
-    residual_bicubic: bool = opt(True, doc="add the bicubic upsample of the nearest frame")
+    residual_bicubic: bool = opt(True, doc="add the bicubic upsample of the frame(s) at the query time")
+    residual_base: str = opt("nearest", choices=FRAME_CHOICES,
+                             doc="the frame under the residual: nearest (older checkpoints; it jumps at each "
+                                 "interval's midpoint) or linear (the blend of the two frames around t)")
     max_scale: float = opt(16.0, min=1e-6, doc="largest accepted output/input size ratio")
     event_norm: str = opt("none", choices=EVENT_NORMS, doc="per-sample event scaling (density robustness)")
     ignore_events: bool = opt(False, doc="frames-only control: the event tensor is replaced by zeros")
@@ -131,8 +134,7 @@ class EGVSR(SRModel):
         else:
             state["events"] = events
         if self.options.residual_bicubic:
-            k = nearest_frame(batch.frame_times, t.unsqueeze(1))[:, 0]
-            state["frame"] = batch.lr[torch.arange(len(k), device=k.device), k]
+            state["frame"] = frame_at(batch.lr, batch.frame_times, t, self.options.residual_base)
         return state
 
     def decodes_rows(self) -> bool:

@@ -96,3 +96,23 @@ def bracket(frame_times: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
 def nearest_frame(frame_times: Tensor, t: Tensor) -> Tensor:
     """Index (B, T) of the frame nearest each query time (ties go to the earlier frame)."""
     return (frame_times.unsqueeze(1) - t.unsqueeze(2)).abs().argmin(dim=2)
+
+
+
+FRAME_CHOICES = ("nearest", "linear")
+
+
+def frame_at(lr: Tensor, frame_times: Tensor, t: Tensor, how: str) -> Tensor:
+    """The LR image (B, C, h, w) standing for query times t (B,): the nearest frame (`"nearest"`; it jumps
+    from one frame to the next at each interval's midpoint), or the linear blend of the two frames around
+    t (`"linear"`; continuous in t, equal to the frame at frame times)."""
+    rows = torch.arange(lr.shape[0], device=lr.device)
+    t = t.view(-1, 1)
+    if how == "nearest":
+        return lr[rows, nearest_frame(frame_times, t)[:, 0]]
+    if how != "linear":
+        raise ValueError(f"frame choice {how!r}: expected one of {FRAME_CHOICES}")
+    p, u = bracket(frame_times, t)
+    p, u = p[:, 0], u[:, 0].view(-1, 1, 1, 1).to(lr.dtype)
+    second = (p + 1).clamp(max=lr.shape[1] - 1)
+    return lr[rows, p] * (1 - u) + lr[rows, second] * u

@@ -202,7 +202,8 @@ def main() -> None:
                 print(f"{dname:28s} {rows[-1][1]:15s} x{s:<4g} " +
                       "  ".join(f"{c} {v:.2f}" for c, v in cells.items()), flush=True)
     load_avg = os.getloadavg()
-    print(f"\nPSNR dB, protocol 'ours', up to {args.limit} targets per cell; checkpoint {args.checkpoint}; "
+    targets = f"up to {args.limit} targets" if args.limit > 0 else "every target"
+    print(f"\nPSNR dB, protocol 'ours', {targets} per cell; checkpoint {args.checkpoint}; "
           f"{time.time() - start:.0f} s, load average {load_avg[0]:.2f}\n")
     names = list(columns)
     print("| data | target | scale | " + " | ".join(names) + " | vs bicubic | vs zeroed |")

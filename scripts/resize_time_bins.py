@@ -6,7 +6,9 @@
 The volume projection's new bins are linear interpolations of the old ones (`egvsr_stf.time_bin_matrix`),
 so with 3 -> 5 or 3 -> 9 bins the output is unchanged at every (x, y, t) until training moves it. The result
 holds model weights only: use it as `train.init_from` with `model.options.time_bins` (and the options given
-here) set in the config. Options without weights (`--option window_size=19`) can be set at the same time.
+here) set in the config. Options without weights (`--option window_size=19`, `--option residual_base=linear`)
+can be set at the same time; with the checkpoint's own bin count only the options change (the recipe's stage 7:
+`--time-bins 5 --option residual_base=linear`).
 """
 
 from __future__ import annotations

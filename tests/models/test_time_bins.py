@@ -62,3 +62,19 @@ def test_resize_script_writes_an_init_checkpoint_and_refuses_inexact_counts(tmp_
     again = subprocess.run(script + [str(tmp_path / "t5.pt"), "--time-bins", "5"], capture_output=True, text=True,
                            cwd=ROOT, env=env)
     assert again.returncode != 0 and "t5.pt" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_resize_script_at_the_same_bin_count_changes_only_the_options(tmp_path):
+    """The recipe's stage 7 start: time bins kept, residual_base switched, every weight as it was."""
+    model = build_model("egvsr-tiny", time_bins=5)
+    src = tmp_path / "last.pt"
+    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
+                          "ema": None, "step": 3, "experiment": {}})
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "resize_time_bins.py"), str(src),
+                          str(tmp_path / "lin.pt"), "--time-bins", "5", "--option", "residual_base=linear"],
+                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert run.returncode == 0, run.stderr
+    ck = load_checkpoint(tmp_path / "lin.pt")
+    assert ck["model"]["config"]["residual_base"] == "linear" and ck["model"]["config"]["time_bins"] == 5
+    for key, value in model.state_dict().items():
+        assert torch.equal(ck["state_dict"][key], value), key

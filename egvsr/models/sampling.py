@@ -98,7 +98,6 @@ def nearest_frame(frame_times: Tensor, t: Tensor) -> Tensor:
     return (frame_times.unsqueeze(1) - t.unsqueeze(2)).abs().argmin(dim=2)
 
 
-
 FRAME_CHOICES = ("nearest", "linear")
 
 

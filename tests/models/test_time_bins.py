@@ -43,36 +43,37 @@ def test_a_model_with_more_bins_renders_the_same(tmp_path):
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+def _training_checkpoint(model, path: Path) -> Path:
+    """`model` saved as a training run's checkpoint (weights, no EMA) at `path`."""
+    save_checkpoint(path, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
+                           "ema": None, "step": 3, "experiment": {}})
+    return path
+
+
+def _resize(src: Path, *args: str) -> subprocess.CompletedProcess:
+    """`scripts/resize_time_bins.py SRC ARGS...`, run as a user would (no PATH, the repository importable)."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "resize_time_bins.py"), str(src), *args],
+                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+
+
 def test_resize_script_writes_an_init_checkpoint_and_refuses_inexact_counts(tmp_path):
-    model = build_model("egvsr-tiny")
-    src = tmp_path / "last.pt"
-    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
-                          "ema": None, "step": 3, "experiment": {}})
-    script = [sys.executable, str(ROOT / "scripts" / "resize_time_bins.py"), str(src)]
-    env = {"PYTHONPATH": str(ROOT), "PATH": ""}
-    run = subprocess.run(script + [str(tmp_path / "t5.pt"), "--time-bins", "5", "--option", "window_size=9"],
-                         capture_output=True, text=True, cwd=ROOT, env=env)
+    src = _training_checkpoint(build_model("egvsr-tiny"), tmp_path / "last.pt")
+    run = _resize(src, str(tmp_path / "t5.pt"), "--time-bins", "5", "--option", "window_size=9")
     assert run.returncode == 0, run.stderr
     ck = load_checkpoint(tmp_path / "t5.pt")
     assert ck["model"]["config"]["time_bins"] == 5 and ck["model"]["config"]["window_size"] == 9
     build_model(ck["model"]["config"]).load_state_dict(ck["state_dict"])
-    bad = subprocess.run(script + [str(tmp_path / "t4.pt"), "--time-bins", "4"], capture_output=True, text=True,
-                         cwd=ROOT, env=env)
+    bad = _resize(src, str(tmp_path / "t4.pt"), "--time-bins", "4")
     assert bad.returncode != 0 and "--time-bins 4" in bad.stderr and "Traceback" not in bad.stderr
-    again = subprocess.run(script + [str(tmp_path / "t5.pt"), "--time-bins", "5"], capture_output=True, text=True,
-                           cwd=ROOT, env=env)
+    again = _resize(src, str(tmp_path / "t5.pt"), "--time-bins", "5")
     assert again.returncode != 0 and "t5.pt" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_resize_script_at_the_same_bin_count_changes_only_the_options(tmp_path):
     """The recipe's stage 7 start: time bins kept, residual_base switched, every weight as it was."""
     model = build_model("egvsr-tiny", time_bins=5)
-    src = tmp_path / "last.pt"
-    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
-                          "ema": None, "step": 3, "experiment": {}})
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "resize_time_bins.py"), str(src),
-                          str(tmp_path / "lin.pt"), "--time-bins", "5", "--option", "residual_base=linear"],
-                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    src = _training_checkpoint(model, tmp_path / "last.pt")
+    run = _resize(src, str(tmp_path / "lin.pt"), "--time-bins", "5", "--option", "residual_base=linear")
     assert run.returncode == 0, run.stderr
     ck = load_checkpoint(tmp_path / "lin.pt")
     assert ck["model"]["config"]["residual_base"] == "linear" and ck["model"]["config"]["time_bins"] == 5

@@ -3,17 +3,23 @@
     .venv/bin/python benchmarks/io.py            # 100 million events (needs ~2 GB disk, ~3 GB RAM)
     .venv/bin/python benchmarks/io.py --quick    # 2 million events, a smoke run
 
+    .venv/bin/python benchmarks/io.py --events 20000000 --rounds 3   # issue 20's comparison
+
 Steps: (1) generate an E2VID/event_utils HDF5 file (uncompressed, as that packager writes it) in
 chunks; (2) convert it to our layout in a child process and report that process's peak RSS, next
-to the naive peer (load all arrays with h5py, write them in one go); (3) read our file fully and
-compare with plain h5py reading the same datasets (the floor for this file) and with h5py reading
-the uncompressed source; (4) read 1%-of-duration windows and report their cost as a fraction of
-the full read; (5) read the real AEDAT4 sample with our reader and with tonic's `read_aedat4`.
+to the naive peer (load all arrays with h5py, convert, write them in one go with our compression),
+the two interleaved (A B A B) for `--rounds` rounds; (3) read the E2VID source with our reader
+(validated, converted to int64 µs / int8 ±1) against h5py plus the same numpy conversion,
+interleaved; (4) read our file fully and compare with plain h5py reading the same datasets (the
+floor for this file); (5) read 1%-of-duration windows and report their cost as a fraction of the
+full read; (6) read the real AEDAT4 sample with our reader and with tonic's `read_aedat4`.
+Ratios are peer time / our time (above 1: we are faster); the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -99,6 +105,43 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def read_all(path: Path):
+    with open_events(path) as source:
+        return source.read()
+
+
+def read_e2vid_numpy(path: Path) -> tuple:
+    """The peer of our E2VID reader: h5py reads, then the same conversion in numpy (unvalidated)."""
+    with h5py.File(path) as f:
+        x, y = f["events/xs"][()], f["events/ys"][()]
+        t = np.rint(f["events/ts"][()] * 1e6).astype(np.int64)
+        p = f["events/ps"][()].astype(np.int8) * 2 - 1
+    return x, y, t, p
+
+
+def interleaved(contenders: dict, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each contender per round, run A B A B ... (each callable returns seconds)."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            times[name].append(fn())
+    return times
+
+
+def timed(fn):
+    def run() -> float:
+        a = time.perf_counter()
+        fn()
+        return time.perf_counter() - a
+    return run
+
+
+def ratio_line(name: str, ours: list[float], peer: list[float]) -> str:
+    r = [p / o for o, p in zip(ours, peer)]
+    return (f"{name:<44}{np.median(ours):>8.3f}{np.median(peer):>9.3f}{np.median(r):>9.2f}x"
+            f"  [{min(r):.2f}-{max(r):.2f}]")
+
+
 def read_plain_h5py(path: Path, keys: list[str]) -> None:
     with h5py.File(path) as f:
         for k in keys:
@@ -111,6 +154,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=None, help="override the event count")
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the load-everything peer (needs ~3 GB)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the convert and read comparisons")
     a = ap.parse_args()
     n = a.events or (2_000_000 if a.quick else 100_000_000)
     repeats = 3 if n <= 20_000_000 else 2
@@ -122,13 +166,33 @@ def main() -> None:
         print(f"generated {n:,} events in E2VID layout ({src.stat().st_size / 1e9:.2f} GB) "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)
 
-        rows = []
-        conv_s, conv_rss = run_child(_CHILD_OURS, src, ours)
-        rows.append(("convert E2VID -> ours (streaming)", conv_s, n / conv_s, conv_rss))
-        if not a.skip_naive:
-            nv_s, nv_rss = run_child(_CHILD_NAIVE, src, naive)
-            rows.append(("naive h5py: load all, write all", nv_s, n / nv_s, nv_rss))
-            naive.unlink()
+        load0 = os.getloadavg()[0]
+        conv: dict[str, list[float]] = {"ours": [], "naive": []}
+        rss: dict[str, int] = {}
+        for _ in range(a.rounds):
+            for name, code, dst in (("ours", _CHILD_OURS, ours), ("naive", _CHILD_NAIVE, naive)):
+                if a.skip_naive and name == "naive":
+                    continue
+                dst.unlink(missing_ok=True)
+                secs, peak = run_child(code, src, dst)
+                conv[name].append(secs)
+                rss[name] = max(rss.get(name, 0), peak)
+        naive.unlink(missing_ok=True)
+        read_all(src), read_e2vid_numpy(src)  # warm-up: numba's cache, the page cache
+        read_times = interleaved({"ours": timed(lambda: read_all(src)),
+                                  "peer": timed(lambda: read_e2vid_numpy(src))}, max(a.rounds, 3))
+        load1 = os.getloadavg()[0]
+
+        print()
+        print(f"{n:,} events, {a.rounds} interleaved rounds, load average {load0:.1f} -> {load1:.1f}")
+        print(f"{'median seconds':<44}{'ours':>8}{'peer':>9}{'peer/ours':>10}")
+        if conv["naive"]:
+            print(ratio_line("convert E2VID -> ours (peer: load all, write)", conv["ours"], conv["naive"]))
+            print(f"  peak RSS: ours {rss['ours'] / 2**20:.0f} MiB (bounded, streaming), "
+                  f"peer {rss['naive'] / 2**20:.0f} MiB (grows with the file)")
+        else:
+            print(f"convert E2VID -> ours: {np.median(conv['ours']):.3f} s, peak RSS {rss['ours'] / 2**20:.0f} MiB")
+        print(ratio_line("read E2VID (peer: h5py + numpy conversion)", read_times["ours"], read_times["peer"]))
 
         with open_events(ours) as s:
             t_first, t_last = s.t_first, s.t_last
@@ -147,13 +211,6 @@ def main() -> None:
         win_s = float(np.median([w[0] for w in win]))
         win_n = int(np.median([w[1] for w in win]))
 
-        print()
-        print(f"{'step':<38}{'seconds':>9}{'Mev/s':>9}{'peak RSS':>11}")
-        for name, secs, rate, rss in rows:
-            print(f"{name:<38}{secs:>9.2f}{rate / 1e6:>9.2f}{rss / 2**20:>8.0f} MiB")
-        if len(rows) > 1:
-            print(f"  ours/naive: {rows[1][1] / rows[0][1]:.2f}x the speed, "
-                  f"{rows[0][3] / rows[1][3]:.2f}x the peak memory")
         print()
         print(f"{'read':<38}{'seconds':>9}{'Mev/s':>9}{'vs ours':>11}")
         for name, secs in (

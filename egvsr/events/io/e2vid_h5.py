@@ -17,6 +17,7 @@ import numpy as np
 from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
+from egvsr.events.io.seconds import seconds_to_us
 from egvsr.events.io.source import EventSource
 
 KEYS = {"x": "events/xs", "y": "events/ys", "t": "events/ts", "p": "events/ps"}
@@ -27,19 +28,6 @@ def matches(f: h5py.File) -> bool:
     """An `events` group holding any of xs/ys/ts/ps."""
     g = f.get("events")
     return isinstance(g, h5py.Group) and any(k in g for k in ("xs", "ys", "ts", "ps"))
-
-
-def seconds_to_us(ts: np.ndarray) -> np.ndarray:
-    """float seconds -> int64 µs, rounded to nearest (float64 keeps µs exact to ~2^53 µs)."""
-    return np.rint(np.asarray(ts, np.float64) * 1e6).astype(np.int64)
-
-
-def first_bad_seconds(ts: np.ndarray) -> int:
-    """Index of the first timestamp (seconds) that is NaN, infinite or beyond int64 µs, or -1."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        us = np.asarray(ts, np.float64) * 1e6
-        bad = np.flatnonzero(~(np.abs(us) < 2.0**63))  # NaN compares False
-    return int(bad[0]) if bad.size else -1
 
 
 class E2vidH5Source(EventSource):
@@ -121,13 +109,12 @@ class E2vidH5Source(EventSource):
                     f"{self.path}: '{ds.name.lstrip('/')}' attribute 'timestamp' is {value!r}, "
                     "expected a number of seconds"
                 ) from None
-        bad = first_bad_seconds(np.array(stamps))
+        t, bad = seconds_to_us(np.array(stamps))
         if bad >= 0:
             raise FormatError(
                 f"{self.path}: '{self._frames[bad][1].name.lstrip('/')}' attribute 'timestamp' is "
                 f"{stamps[bad]!r}, expected finite seconds"
             )
-        t = seconds_to_us(np.array(stamps))
         if t.size > 1 and (np.diff(t) <= 0).any():
             i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
             raise FormatError(
@@ -159,13 +146,13 @@ class E2vidH5Source(EventSource):
         ts = h5util.read_slice(self._t, i0, i1, self.path)
         if ts.dtype.kind != "f":
             return h5util.int64_times(ts, self.path, KEYS["t"], i0)
-        bad = first_bad_seconds(ts)
+        us, bad = seconds_to_us(ts)
         if bad >= 0:
             raise EventValidationError(
                 f"{self.path}: {KEYS['t']}[{i0 + bad}] = {ts[bad].item()!r}, expected finite seconds "
                 "(float64, within the int64 microsecond range)"
             )
-        return seconds_to_us(ts)
+        return us
 
     def _read_p(self, i0, i1):
         p = h5util.read_slice(self._p, i0, i1, self.path)

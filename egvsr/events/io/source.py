@@ -319,7 +319,7 @@ class EventSource:
                     f"{self.path}: {self.keys[name]}[{i0 + bad}] = {a[bad].item()} is outside the "
                     f"{self.width}x{self.height} sensor (expected 0 <= {name} < {limit})"
                 )
-        return x.astype(np.uint16, copy=False), y.astype(np.uint16, copy=False)
+        return _as_uint16(x), _as_uint16(y)
 
     def _raise_unsorted(self, index: int, before: int, after: int) -> None:
         raise EventValidationError(
@@ -353,6 +353,14 @@ class EventSource:
                 f"{self.path}: {self.keys['p']}[{i0 + bad}] = {p[bad].item()!r}, expected -1 or +1"
             )
         return p.astype(np.int8, copy=False)
+
+
+def _as_uint16(a: np.ndarray) -> np.ndarray:
+    """Checked coordinates (0 <= a < 65536) as uint16: native 16-bit signed ones are reinterpreted
+    in place (same bits for non-negative values), anything else is converted."""
+    if a.dtype == np.int16 and a.dtype.isnative:
+        return a.view(np.uint16)
+    return a.astype(np.uint16, copy=False)
 
 
 def _as_time(name: str, v) -> int:

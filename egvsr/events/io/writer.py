@@ -2,13 +2,14 @@
 
 Events are buffered only up to one HDF5 chunk and written as whole chunks, so a recording larger
 than memory converts with a fixed footprint; the millisecond index is built on the fly from each
-written block. The file is built under a temporary name and renamed into place on a clean exit
+written block; gzip chunks are encoded on worker threads (`chunk_codec`). The file is built under a temporary name and renamed into place on a clean exit
 (`egvsr.fsutil.atomic_output`): an error or Ctrl-C leaves nothing under the final name.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +19,7 @@ import numpy as np
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.frames import Frames
 from egvsr.events.io import h5util
+from egvsr.events.io.chunk_codec import ChunkEncoder, supported, thread_count
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import atomic_output, check_output_path
@@ -61,6 +63,9 @@ class EventWriter:
         self._attrs = dict(attrs or {})
         self._chunk = int(chunk_events)
         self._compression = dict(COMPRESSION if compression is None else compression)
+        # gzip (+ shuffle) is encoded on worker threads and written as whole chunks (chunk_codec)
+        self._encoder = ChunkEncoder(self._compression, self._chunk) if supported(self._compression) else None
+        self._pool: ThreadPoolExecutor | None = None
         self._f: h5py.File | None = None
         self._ctx = None
         self._pending: list[EventStream] = []
@@ -104,10 +109,17 @@ class EventWriter:
         except BaseException as exc:
             self._abort(exc)
             raise
+        self._stop_pool()
         self._ctx.__exit__(None, None, None)
         return False
 
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _abort(self, exc: BaseException | None) -> None:
+        self._stop_pool()
         if self._f is not None:
             try:
                 h5util.close_output(self._f, self.path, keep=False)
@@ -179,9 +191,14 @@ class EventWriter:
         ev = self._f["events"]
         n0, n1 = self._written, self._written + len(s)
         for k in _DTYPES:
-            ds = ev[k]
-            ds.resize((n1,))
-            ds[n0:n1] = getattr(s, k)
+            ev[k].resize((n1,))
+        if self._encoder is not None and n0 % self._chunk == 0:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(thread_count(), thread_name_prefix="egvsr-gzip")
+            self._encoder.write(self._pool, [(ev[k], getattr(s, k)) for k in _DTYPES], n0)
+        else:
+            for k in _DTYPES:
+                ev[k][n0:n1] = getattr(s, k)
         self._index_block(s.t, n0)
         self._written = n1
 

@@ -1,10 +1,13 @@
-"""HDF5's shuffle + deflate filters, applied by us on worker threads (writing whole chunks).
+"""HDF5's shuffle + deflate filters, applied by us on worker threads, both ways.
 
-HDF5 compresses the chunks of a dataset one after another on the calling thread, so gzip, most of a
-conversion's time, uses one core. `ChunkEncoder` does the same two filters itself, chunk by chunk on
-a thread pool (zlib and numpy's copies release the GIL), and the encoded chunks are written as they
-are with `write_direct_chunk`. The file is the one h5py would write: the dataset declares the same
-filters, and any HDF5 reader decodes the chunks with them (tests/io/test_chunk_codec.py).
+HDF5 runs the filters of a dataset's chunks one after another on the calling thread, so gzip, most of
+a conversion's or a full read's time, uses one core. Here the same two filters run chunk by chunk on a
+thread pool (zlib and numpy's copies release the GIL):
+- writing, `ChunkEncoder` encodes whole chunks and stores them as they are (`write_direct_chunk`);
+  the dataset declares the usual filters, so any HDF5 reader decodes them;
+- reading, `read_range_into` fetches the stored chunks (`read_direct_chunk`) and decodes them.
+Anything else (other filters, skipped filters, unallocated chunks, one chunk only) is left to h5py.
+The values are those h5py writes and reads (tests/events/io/test_chunk_codec.py).
 
 - shuffle: the bytes of each element are regrouped by significance (all first bytes, then all
   second bytes, ...), for element sizes above one byte;
@@ -14,22 +17,28 @@ filters, and any HDF5 reader decodes the chunks with them (tests/io/test_chunk_c
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import zlib
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from typing import Any, Mapping
 
 import h5py
+import numba
 import numpy as np
 
-#: most threads a writer uses: beyond this the disk, not gzip, is the limit
+#: most worker threads: beyond this the disk, not gzip, is the limit
 MAX_THREADS = 8
+_DEFLATE, _SHUFFLE = h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def supported(compression: Mapping[str, Any]) -> bool:
     """True when `compression` (h5py create_dataset keywords) is gzip, optionally with shuffle."""
     keys = set(compression) - {"compression", "compression_opts", "shuffle"}
     level = _level(compression)
-    return (not keys and compression.get("compression") == "gzip"
+    return (not keys and compression.get("compression") == "gzip" and sys.byteorder == "little"
             and isinstance(level, (int, np.integer)) and 0 <= int(level) <= 9)
 
 
@@ -48,6 +57,53 @@ def thread_count() -> int:
     return max(1, min(MAX_THREADS, cores))
 
 
+@numba.njit(cache=True, nogil=True)
+def _shuffle(words: np.ndarray, planes: np.ndarray) -> None:
+    """words (n,) unsigned, little-endian -> planes (size, n): byte b of every word, for each b."""
+    for b in range(planes.shape[0]):
+        row = planes[b]
+        shift = np.uint64(8 * b)
+        for i in range(words.shape[0]):
+            row[i] = np.uint8((np.uint64(words[i]) >> shift) & np.uint64(0xFF))
+
+
+@numba.njit(cache=True, nogil=True)
+def _unshuffle(planes: np.ndarray, first: int, words: np.ndarray) -> None:
+    """planes (size, chunk) of a decoded chunk -> words[i] = element first + i, little-endian."""
+    size, m = planes.shape[0], words.shape[0]
+    # plane by plane, through 1-D views indexed from 0 (a computed 2-D index keeps LLVM from
+    # vectorizing, see egvsr/events/checks.py): each loop reads and writes contiguously
+    row = planes[0, first:first + m]
+    for i in range(m):
+        words[i] = row[i]
+    for b in range(1, size):
+        row = planes[b, first:first + m]
+        shift = np.uint64(8 * b)
+        for i in range(m):
+            words[i] |= np.uint64(row[i]) << shift
+
+
+_WORDS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def pool() -> ThreadPoolExecutor:
+    """The process's shared worker threads (made on first use; a forked child makes its own)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(thread_count(), thread_name_prefix="egvsr-gzip")
+        return _pool
+
+
+def _forget_pool_in_child() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()  # the parent's threads do not exist in a forked child
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 class ChunkEncoder:
     """Encodes whole chunks of 1-D datasets as HDF5's gzip (+ shuffle) filters would."""
 
@@ -64,7 +120,10 @@ class ChunkEncoder:
             full[:len(values)] = values
             values = full
         values = np.ascontiguousarray(values)
-        if self.shuffle and values.itemsize > 1:
+        if self.shuffle and values.itemsize in _WORDS:
+            data = np.empty((values.itemsize, len(values)), np.uint8)
+            _shuffle(values.view(_WORDS[values.itemsize]), data)
+        elif self.shuffle and values.itemsize > 1:
             data = np.ascontiguousarray(values.view(np.uint8).reshape(-1, values.itemsize).T)
         else:
             data = values.view(np.uint8)
@@ -87,3 +146,71 @@ class ChunkEncoder:
         finally:
             for _, _, job in jobs:
                 job.cancel()
+            wait([job for _, _, job in jobs])
+
+
+def _decodable(ds: h5py.Dataset) -> tuple[int, bool] | None:
+    """(chunk length, shuffled) for a 1-D chunked dataset of a native numeric dtype whose filters are
+    exactly [shuffle,] deflate; None otherwise."""
+    if (ds.ndim != 1 or ds.chunks is None or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
+            or ds.dtype.itemsize not in (1, 2, 4, 8) or sys.byteorder != "little"):
+        return None
+    try:
+        plist = ds.id.get_create_plist()
+        filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    except Exception:  # noqa: BLE001 - metadata probe only: h5py reads it instead
+        return None
+    if filters == [_DEFLATE]:
+        return int(ds.chunks[0]), False
+    if filters == [_SHUFFLE, _DEFLATE]:
+        return int(ds.chunks[0]), True
+    return None
+
+
+def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuffled: bool, chunk: int) -> None:
+    """Decode one stored chunk and copy its elements [first, first + len(out)) into `out`."""
+    try:
+        raw = zlib.decompress(data)
+    except zlib.error as exc:
+        raise OSError(f"compressed chunk {chunk} does not decode: {exc}") from None
+    size = out.dtype.itemsize
+    if len(raw) != chunk_len * size:
+        raise OSError(f"chunk {chunk} decodes to {len(raw)} bytes, expected {chunk_len * size}")
+    if shuffled and size > 1:
+        _unshuffle(np.frombuffer(raw, np.uint8).reshape(size, chunk_len), first, out.view(_WORDS[size]))
+    else:
+        out[:] = np.frombuffer(raw, out.dtype)[first:first + len(out)]
+
+
+def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
+    """Fill `out` with ds[i0:i0 + len(out)] by decoding chunks on the worker threads; False (nothing
+    read, `out` unspecified) when h5py should read it instead. A chunk that does not decode raises
+    OSError, as h5py's own read would."""
+    plan = _decodable(ds)
+    i1 = i0 + len(out)
+    if plan is None or out.dtype != ds.dtype or not out.flags.c_contiguous or not 0 <= i0 <= i1 <= ds.shape[0]:
+        return False
+    chunk_len, shuffled = plan
+    c0, c1 = i0 // chunk_len, (i1 + chunk_len - 1) // chunk_len
+    if c1 - c0 < 2:  # one chunk: h5py's own read costs the same
+        return False
+    jobs = []
+    workers = pool()
+    try:
+        for c in range(c0, c1):
+            try:
+                mask, data = ds.id.read_direct_chunk((c * chunk_len,))
+            except (RuntimeError, KeyError, ValueError):  # unallocated chunk (fill values): h5py knows
+                return False
+            if mask:  # a filter was skipped for this chunk
+                return False
+            a, b = max(i0, c * chunk_len), min(i1, (c + 1) * chunk_len)
+            jobs.append(workers.submit(_decode_into, data, out[a - i0:b - i0], a - c * chunk_len,
+                                       chunk_len, shuffled, c))
+        for job in jobs:
+            job.result()
+    finally:  # nothing may still write into `out` once we return or raise
+        for job in jobs:
+            job.cancel()
+        wait(jobs)
+    return True

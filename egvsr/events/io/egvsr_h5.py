@@ -172,8 +172,7 @@ class EgvsrH5Source(EventSource):
                             "file ends early); the file is probably truncated or corrupted"
                         )
             elif n:
-                with h5util.translate_read_errors(self.path, ds):
-                    ds.read_direct(view, np.s_[i0:i1])
+                h5util.read_into(ds, view, i0, self.path)
             out.append(view)
         return tuple(out)
 

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError, OutputError
+from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -209,9 +210,21 @@ def missing_plugin(ds: h5py.Dataset) -> str | None:
 
 
 def read_slice(ds: h5py.Dataset, i0: int, i1: int, path: Path) -> np.ndarray:
-    """`ds[i0:i1]` with OSError (truncation, missing plugin) turned into toolkit errors."""
+    """`ds[i0:i1]` with OSError (truncation, missing plugin) turned into toolkit errors; gzip chunks
+    are decoded on worker threads where the storage allows (`chunk_codec`)."""
     with translate_read_errors(path, ds):
+        if ds.ndim == 1 and 0 <= i0 < i1 <= ds.shape[0]:
+            out = np.empty(i1 - i0, ds.dtype)
+            if chunk_codec.read_range_into(ds, out, i0):
+                return out
         return ds[i0:i1]
+
+
+def read_into(ds: h5py.Dataset, out: np.ndarray, i0: int, path: Path) -> None:
+    """ds[i0:i0 + len(out)] into `out` (same dtype), as `read_slice` reads it."""
+    with translate_read_errors(path, ds):
+        if not chunk_codec.read_range_into(ds, out, i0):
+            ds.read_direct(out, np.s_[i0:i0 + len(out)])
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ written block; gzip chunks are encoded on worker threads (`chunk_codec`). The fi
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +18,8 @@ import numpy as np
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.frames import Frames
 from egvsr.events.io import h5util
-from egvsr.events.io.chunk_codec import ChunkEncoder, supported, thread_count
+from egvsr.events.io import chunk_codec
+from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import atomic_output, check_output_path
@@ -65,7 +65,6 @@ class EventWriter:
         self._compression = dict(COMPRESSION if compression is None else compression)
         # gzip (+ shuffle) is encoded on worker threads and written as whole chunks (chunk_codec)
         self._encoder = ChunkEncoder(self._compression, self._chunk) if supported(self._compression) else None
-        self._pool: ThreadPoolExecutor | None = None
         self._f: h5py.File | None = None
         self._ctx = None
         self._pending: list[EventStream] = []
@@ -109,17 +108,10 @@ class EventWriter:
         except BaseException as exc:
             self._abort(exc)
             raise
-        self._stop_pool()
         self._ctx.__exit__(None, None, None)
         return False
 
-    def _stop_pool(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=True, cancel_futures=True)
-
     def _abort(self, exc: BaseException | None) -> None:
-        self._stop_pool()
         if self._f is not None:
             try:
                 h5util.close_output(self._f, self.path, keep=False)
@@ -193,9 +185,7 @@ class EventWriter:
         for k in _DTYPES:
             ev[k].resize((n1,))
         if self._encoder is not None and n0 % self._chunk == 0:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(thread_count(), thread_name_prefix="egvsr-gzip")
-            self._encoder.write(self._pool, [(ev[k], getattr(s, k)) for k in _DTYPES], n0)
+            self._encoder.write(chunk_codec.pool(), [(ev[k], getattr(s, k)) for k in _DTYPES], n0)
         else:
             for k in _DTYPES:
                 ev[k][n0:n1] = getattr(s, k)

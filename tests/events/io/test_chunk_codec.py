@@ -1,4 +1,4 @@
-"""Our own shuffle + gzip chunk encoding (chunk_codec): files any HDF5 reader decodes, as h5py would write them."""
+"""Our own shuffle + gzip chunk coding (chunk_codec): files any HDF5 reader decodes, values as h5py reads them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from egvsr.errors import InputFileError
 from egvsr.events import EventStream
-from egvsr.events.io import EventWriter, read_events
-from egvsr.events.io import chunk_codec
+from egvsr.events.io import EventWriter, chunk_codec, h5util, read_events
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 
 
@@ -104,3 +104,79 @@ def test_an_encoding_failure_leaves_no_file(tmp_path, monkeypatch):
 
 def test_thread_count_is_bounded():
     assert 1 <= chunk_codec.thread_count() <= chunk_codec.MAX_THREADS
+
+
+# ---- reading: chunks decoded on the worker threads ------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from([np.uint16, np.int64, np.int8, np.float32, np.uint64]),
+    n=st.integers(1, 900),
+    chunk=st.integers(1, 200),
+    shuffle=st.booleans(),
+    bounds=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_decoded_ranges_equal_h5pys_reads(tmp_path_factory, dtype, n, chunk, shuffle, bounds, seed):
+    values = np.random.default_rng(seed).integers(0, 120, n).astype(dtype)
+    path = tmp_path_factory.mktemp("decode") / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("d", data=values, chunks=(chunk,), maxshape=(None,), compression="gzip", shuffle=shuffle)
+    i0, i1 = sorted(int(b * n) for b in bounds)
+    with h5py.File(path) as f:
+        out = np.full(i1 - i0, 7, dtype)
+        used = chunk_codec.read_range_into(f["d"], out, i0)
+        if used:
+            np.testing.assert_array_equal(out, values[i0:i1])
+        assert used == ((i1 - 1) // chunk - i0 // chunk >= 1 if i1 > i0 else False)
+        np.testing.assert_array_equal(h5util.read_slice(f["d"], i0, i1, path), values[i0:i1])
+
+
+def test_other_storage_is_left_to_h5py(tmp_path):
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("checksummed", data=np.arange(1000), chunks=(100,), compression="gzip", fletcher32=True)
+        f.create_dataset("lzf", data=np.arange(1000), chunks=(100,), compression="lzf")
+        sparse = f.create_dataset("sparse", shape=(1000,), chunks=(100,), dtype=np.int64, compression="gzip")
+        sparse[0:100] = 5  # chunks 1..9 never written: fill values
+        f.create_dataset("big_endian", data=np.arange(1000, dtype=">i8"), chunks=(100,), compression="gzip")
+    with h5py.File(path) as f:
+        for name in ("checksummed", "lzf", "sparse", "big_endian"):
+            out = np.empty(500, f[name].dtype)
+            assert not chunk_codec.read_range_into(f[name], out, 0), name
+        assert h5util.read_slice(f["sparse"], 50, 250, path).tolist() == [5] * 50 + [0] * 150
+
+
+def test_a_damaged_chunk_names_the_file_and_dataset(tmp_path):
+    out = tmp_path / "rec.h5"
+    with EventWriter(out, 346, 260, chunk_events=1000) as w:
+        w.append(_stream(5000))
+    with h5py.File(out) as f:
+        info = f["events/t"].id.get_chunk_info(2)
+    with open(out, "r+b") as fh:  # garble the middle of chunk 2's deflate stream
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(b"\xff" * 16)
+    with pytest.raises(InputFileError, match=r"rec\.h5: read failed while reading 'events/t'"):
+        read_events(out)
+
+
+def _child_read(path: str, queue) -> None:
+    queue.put(read_events(path).t.sum())
+
+
+def test_the_thread_pool_survives_a_fork(tmp_path):
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    out = tmp_path / "rec.h5"
+    s = _stream(5000)
+    with EventWriter(out, 346, 260, chunk_events=1000) as w:
+        w.append(s)
+    assert read_events(out).t.sum() == s.t.sum()  # the parent has made its pool
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_read, args=(str(out), queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and queue.get(timeout=5) == s.t.sum()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from egvsr.errors import ConfigError, EgvsrError
@@ -452,12 +453,27 @@ PATH_ARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
 }
 
 
+def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list:
+    """The values of `names` in `args`, lists (`--data A B`) flattened."""
+    out: list = []
+    for k in names:
+        v = getattr(args, k, None)
+        out.extend(v if isinstance(v, (list, tuple)) else [v])
+    return out
+
+
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
     from egvsr.fsutil import refuse_inputs_as_outputs
 
+    if args.command == "eval":  # its output folder gets three named files, the only paths it replaces
+        from egvsr.engine.evaluation import RESULT_FILES
+
+        folder = getattr(args, "output", None)
+        outs = [Path(folder) / name for name in RESULT_FILES] if folder is not None else []
+        refuse_inputs_as_outputs(_paths(args, ("checkpoint", "data", "config")), outs)
+        return
     ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
-    refuse_inputs_as_outputs([getattr(args, k, None) for k in ins], [getattr(args, k, None) for k in outs],
-                             [getattr(args, k, None) for k in folders])
+    refuse_inputs_as_outputs(_paths(args, ins), _paths(args, outs), _paths(args, folders))
 
 
 def _flags(command: argparse.ArgumentParser) -> dict[str, str]:

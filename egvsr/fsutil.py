@@ -20,12 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from egvsr.errors import OutputError, OutputExistsError
+from egvsr.errors import ConfigError, OutputError, OutputExistsError
 from egvsr.process import check_pending
 
 TEMP_MARK = ".egvsr-partial"
 #: File in every folder output naming the command that wrote it; only such a folder is replaced.
 MARKER = ".egvsr-output"
+_FILES_HEADER = "# files written (an --overwrite replaces this folder only while it holds nothing else):"
 NAME_MAX = 255  # bytes in one file name on nearly every file system (ext4, xfs, btrfs, tmpfs, NTFS)
 
 
@@ -91,6 +92,22 @@ def _same_file(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
+def _present(p: Path) -> bool:
+    """True when something (a dangling link included) is at `p`; False also when `p` cannot be looked
+    up (a name too long: the output checks report that)."""
+    try:
+        return p.exists() or p.is_symlink()
+    except OSError:
+        return False
+
+
+def _is_folder(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
 def _inside(child: Path, folder: Path) -> bool:
     try:
         child.resolve().relative_to(folder.resolve())
@@ -102,19 +119,43 @@ def _inside(child: Path, folder: Path) -> bool:
 def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
                              outputs: Iterable[str | os.PathLike | None],
                              folders: Iterable[str | os.PathLike | None] = ()) -> None:
-    """Refuse an output that is one of the inputs (same resolved path or inode), and a folder output
-    that is, or holds, an input: an `--overwrite` would destroy what the command reads."""
+    """Refuse, before any work, outputs that would destroy an input or each other:
+    - an output that is one of the inputs (same resolved path or inode);
+    - a folder output that is, or holds, an input;
+    - an existing path inside an input folder (it may be part of that input), even with --overwrite;
+    - two outputs at one path, or an output inside a folder output (replacing the folder would
+      delete it, or the folder's rename would fail after the other was written)."""
     ins = [Path(p) for p in inputs if p is not None]
-    for o in (Path(p) for p in outputs if p is not None):
+    outs = [Path(p) for p in outputs if p is not None]
+    dirs = [Path(p) for p in folders if p is not None]
+    for o in outs:
         for i in ins:
             if _same_file(o, i):
                 raise OutputExistsError(f"{o}: output is the input file {i}; choose another output path")
-    for o in (Path(p) for p in folders if p is not None):
+    for o in dirs:
         for i in ins:
             if _same_file(o, i):
                 raise OutputExistsError(f"{o}: output folder is the input {i}; choose another output folder")
             if _inside(i, o):
                 raise OutputExistsError(f"{o}: output folder holds the input {i}; choose another output folder")
+    for o in outs + dirs:
+        for i in ins:
+            if _present(o) and _is_folder(i) and _inside(o, i):
+                raise OutputExistsError(
+                    f"{o}: already exists inside the input folder {i}, so it may be part of the input and "
+                    "is never replaced, even with --overwrite; choose another output path"
+                )
+    every = outs + dirs
+    for k, o in enumerate(every):
+        for other in every[k + 1:]:
+            if _same_file(o, other):
+                raise ConfigError(f"{other}: the same path is given for two outputs; give each output its own path")
+        for d in dirs:
+            if d is not o and _inside(o, d):
+                raise ConfigError(
+                    f"{o}: lies inside the output folder {d}, which is written as a whole; "
+                    "choose a path outside it"
+                )
 
 
 def _host() -> str:
@@ -267,26 +308,73 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
             f"{out}: --overwrite replaces only a folder written by `egvsr {kind}` (it holds {MARKER}); "
             "this one is not, so it is kept: choose another path, or empty it yourself"
         )
+    foreign = _first_unlisted(out)
+    if foreign is not None:
+        raise OutputExistsError(
+            f"{out}: holds {foreign}, which `egvsr {kind}` did not write there; --overwrite never deletes "
+            "what it did not write: move it out of the folder, or choose another path"
+        )
     return out
 
 
+def _listed_files(folder: Path) -> set[str] | None:
+    """The paths (relative, '/'-separated) the marker of `folder` lists as written, or None when it
+    lists none (a marker of an older version)."""
+    try:
+        lines = (folder / MARKER).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return set(lines[2:]) if len(lines) > 1 and lines[1] == _FILES_HEADER else None
+
+
+def _first_unlisted(folder: Path) -> str | None:
+    """The first entry of `folder` (walked without following links) that its marker does not list as
+    written by the command: what an --overwrite would delete that is not ours; None when there is none."""
+    listed = _listed_files(folder)
+    if listed is None:
+        return f"{MARKER} of an older egvsr that did not record its files (so nothing in it is known to be ours)"
+    parents = {q.as_posix() for p in listed for q in Path(p).parents}
+    for root, dirs, files in os.walk(folder):  # (links to folders are listed in `dirs`, not entered)
+        base = Path(root).relative_to(folder)
+        for name in sorted(dirs):
+            rel = (base / name).as_posix()
+            if rel not in (listed if (Path(root) / name).is_symlink() else parents):
+                return rel
+        for name in sorted(files):
+            rel = (base / name).as_posix()
+            if rel != MARKER and rel not in listed:
+                return rel
+    return None
+
+
+def _record_files(folder: Path, kind: str) -> None:
+    """Rewrite the marker of the finished `folder` with every file it holds (one relative path per line)."""
+    names = []
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        names += [(base / n).as_posix() for n in files + [d for d in dirs if (Path(root) / d).is_symlink()]]
+    names = sorted(n for n in names if n != MARKER and "\n" not in n)
+    (folder / MARKER).write_text("\n".join([f"egvsr {kind}", _FILES_HEADER, *names]) + "\n", encoding="utf-8")
+
+
 def marker_kind(folder: Path) -> str | None:
-    """The command named by `folder`'s marker file, or None without one."""
+    """The command named by `folder`'s marker file (its first line), or None without one."""
     marker = folder / MARKER
     try:
         if marker.is_symlink() or not marker.is_file():
             return None
-        return marker.read_text(encoding="utf-8", errors="replace").strip().removeprefix("egvsr ")
+        lines = marker.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    return lines[0].strip().removeprefix("egvsr ") if lines else ""
 
 
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str = "egvsr") -> Iterator[Path]:
     """Like `atomic_output` for a folder of files: build it under a temporary name, then rename.
 
-    The folder gets a marker file naming `kind` (the command); `overwrite` replaces only a folder
-    with the same marker (`check_output_folder`)."""
+    The folder gets a marker file naming `kind` (the command) and, once complete, every file written;
+    `overwrite` replaces only a folder with the same marker that holds nothing else (`check_output_folder`)."""
     out = check_output_folder(path, overwrite, kind)
     _make_parent(out)
     remove_stale_partials(out)
@@ -300,6 +388,10 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
     try:
         yield tmp
         check_pending()
+        try:
+            _record_files(tmp, kind)
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
         if out.exists() or out.is_symlink():
             check_output_folder(out, overwrite, kind)  # still ours to replace
             _replace_folder(tmp, out)

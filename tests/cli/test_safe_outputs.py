@@ -113,7 +113,8 @@ def test_marked_folder_is_replaced_and_siblings_kept(work, capsys):
     out = work / "frames"
     argv = ["render", "rec.h5", "ck.pt", "--scale", "1", "--png", "frames", "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
-    assert (out / MARKER).read_text() == "egvsr render --png\n"
+    assert (out / MARKER).read_text().splitlines()[0] == "egvsr render --png"
+    assert "frame_000000.png" in (out / MARKER).read_text().splitlines()
     (out / "frame_000000.png").write_bytes(b"stale")
     before = {k: v for k, v in snapshot(work).items() if not k.startswith("frames")}
     assert main([*argv, "--overwrite"]) == 0
@@ -123,6 +124,58 @@ def test_marked_folder_is_replaced_and_siblings_kept(work, capsys):
     (out / MARKER).write_text("egvsr demo\n")
     capsys.readouterr()
     refused(work, capsys, "written by `egvsr render --png`", *argv, "--overwrite")
+
+
+def test_files_the_command_did_not_write_keep_a_marked_folder(work, capsys):
+    out = work / "frames"
+    argv = ["render", "rec.h5", "ck.pt", "--scale", "1", "--png", "frames", "--device", "cpu", "--no-progress"]
+    assert main(argv) == 0
+    (out / "notes.txt").write_text("mine\n")
+    refused(work, capsys, "holds notes.txt, which `egvsr render --png` did not write", *argv, "--overwrite")
+    (out / "notes.txt").unlink()
+    (out / "sub").mkdir()
+    refused(work, capsys, "holds sub, which", *argv, "--overwrite")
+    (out / "sub").rmdir()
+    assert main([*argv, "--overwrite"]) == 0
+    # a marker of an older version, which named the command but not its files
+    (out / MARKER).write_text("egvsr render --png\n")
+    refused(work, capsys, "of an older egvsr that did not record its files", *argv, "--overwrite")
+
+
+def test_outputs_inside_other_outputs_are_refused_before_writing(work, capsys):
+    base = ["render", "rec.h5", "ck.pt", "--scale", "1", "--device", "cpu"]
+    refused(work, capsys, "lies inside the output folder frames", *base, "--png", "frames", "--mp4",
+            "frames/x.mp4")
+    refused(work, capsys, "lies inside the output folder frames", *base, "--png", "frames", "--side-by-side",
+            "frames/sub/x.mp4", "--overwrite")
+
+
+def test_existing_files_inside_an_input_folder_are_never_replaced(work, capsys):
+    import cv2
+    import numpy as np
+
+    (work / "frames").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(work / "frames" / f"{i:03d}.png"), np.full((8, 8), 40 * i, np.uint8))
+    refused(work, capsys, "already exists inside the input folder frames", "simulate", "frames", "frames/002.png",
+            "--fps", "25", "--overwrite")
+    refused(work, capsys, "already exists inside the input folder frames", "show", "frames", "--out",
+            "frames/001.png", "--overwrite")
+    # a new file beside the frames is fine
+    assert main(["simulate", "frames", "frames/events.h5", "--fps", "25", "--interpolation", "none",
+                 "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize("name", ["results.md", "results.csv", "psnr_vs_scale.png"])
+def test_eval_never_writes_its_results_over_an_input(work, capsys, name):
+    (work / "out").mkdir()
+    os.replace(work / "rec.h5", work / "out" / name)
+    refused(work, capsys, "output is the input file", "eval", "ck.pt", "--data", f"out/{name}", "--scales", "2",
+            "--limit", "1", "--no-bicubic", "--output", "out", "--overwrite")
+    os.replace(work / "out" / name, work / "rec.h5")
+    os.replace(work / "ck.pt", work / "out" / name)
+    refused(work, capsys, "output is the input file", "eval", f"out/{name}", "--data", "rec.h5", "--scales", "2",
+            "--limit", "1", "--no-bicubic", "--output", "out", "--overwrite")
 
 
 # ---- an output that is one of the inputs ------------------------------------------------------------------

@@ -176,8 +176,8 @@ def _check_values(cfg: dict) -> None:
     if t["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"train.schedule: expected cosine or constant, got {t['schedule']!r}")
     threads = t["threads"]
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ConfigError(f"train.threads: expected an integer >= 0 (0 = torch's default), got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 1024:
+        raise ConfigError(f"train.threads: expected an integer in 0..1024 (0 = torch's default), got {threads!r}")
     _need(t["init_from"] is None or isinstance(t["init_from"], str) and t["init_from"].strip() != "",
           "train.init_from", "a checkpoint path, 'shipped', or null", t["init_from"])
     if not (_is_number(t["ema_decay"]) and 0 <= float(t["ema_decay"]) < 1):
@@ -189,8 +189,15 @@ def _check_values(cfg: dict) -> None:
           "eval.scales", "a list of positive numbers", e["scales"])
     _need(_is_int(e["chunk_size"]) and 1 <= e["chunk_size"] <= 2**31, "eval.chunk_size", "a positive integer",
           e["chunk_size"])
-    if not str(cfg["name"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ConfigError(f"name: {cfg['name']!r} must be letters, digits, '-', '_' or '.'")
+    from egvsr.engine.protocol import PROTOCOLS
+
+    _need(isinstance(e["protocol"], str) and e["protocol"] in PROTOCOLS, "eval.protocol",
+          f"one of {sorted(PROTOCOLS)}", e["protocol"])
+    name = cfg["name"]
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"name: {name!r} must be a text of letters, digits, '-', '_' or '.'")
+    _need(isinstance(cfg["output_root"], str) and cfg["output_root"].strip() != "", "output_root",
+          "a folder path (text)", cfg["output_root"])
 
 
 def dump_config(cfg: dict) -> str:

@@ -177,7 +177,18 @@ def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
     return first[0][1], first[0][0], 1 if gray else 3
 
 
+def _check_frame_rate(fps: float, count: int, source: str) -> None:
+    """Frame times from a rate must be whole, distinct microseconds within ±2**53 µs."""
+    if fps > 1e6:
+        raise ConfigError(f"{source} {fps!r}: expected at most 1,000,000 frames per second "
+                          "(frame times are whole microseconds)")
+    if (count - 1) * (1e6 / fps) >= 2.0**53:
+        raise ConfigError(f"{source} {fps!r}: {count} frames at this rate last beyond 2**53 µs (285 years); "
+                          "expected a frame rate in frames per second")
+
+
 def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:
+    fps_given = fps is not None
     listing = folder / "images.txt"
     if listing.is_file():
         rows = _parse_seconds(listing, want_path=True)
@@ -210,10 +221,18 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
             f"{folder}: no images found (expected .png/.jpg/... frames, in the folder or in images/)"
         )
     if fps is not None:
+        source = "`fps`" if fps_given else str(folder / "fps.txt")
+        _check_frame_rate(fps, len(files), source)
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
     elif times is not None:
-        times_us = np.round(np.asarray(times, np.float64) * 1e6).astype(np.int64)
-        _check_increasing(listing if listing.is_file() else folder / "timestamps.txt", times_us)
+        stamps_file = listing if listing.is_file() else folder / "timestamps.txt"
+        seconds = np.asarray(times, np.float64)
+        beyond = np.flatnonzero(~(np.abs(seconds) * 1e6 < 2.0**53))
+        if beyond.size:
+            raise FormatError(f"{stamps_file}: time {times[int(beyond[0])]!r} s (row {int(beyond[0]) + 1}) is beyond "
+                              "±2**53 µs (285 years); expected frame times in seconds")
+        times_us = np.round(seconds * 1e6).astype(np.int64)
+        _check_increasing(stamps_file, times_us)
     else:
         raise ConfigError(
             f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or fps.txt); "
@@ -257,7 +276,10 @@ def open_video(src: str | Path, fps: float | None = None,
     if fps is None:
         if not (math.isfinite(rate) and rate > 0):
             raise ConfigError(f"{path}: the video does not state its frame rate; pass --fps (fps=...)")
+        _check_frame_rate(float(rate), count or 1, f"{path}: its stated frame rate")
         fps = float(rate)
+    else:
+        _check_frame_rate(float(fps), count or 1, "`fps`")
     h, w = first.shape[:2]
     out_h, out_w = size or (h, w)
     return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w))

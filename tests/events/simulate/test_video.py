@@ -121,6 +121,19 @@ def test_non_increasing_timestamps(tmp_path, times, message):
         simulate_video(d, tmp_path / "o.h5", progress=False)
 
 
+def test_times_beyond_the_microsecond_clock_name_their_source(tmp_path):
+    d = _folder(tmp_path, _frames(3))
+    (d / "timestamps.txt").write_text("0\n1e300\n2e300\n")
+    with pytest.raises(FormatError, match=r"timestamps.txt: time 1e\+300 s \(row 2\) is beyond"):
+        open_video(d)
+    (d / "timestamps.txt").unlink()
+    (d / "fps.txt").write_text("1e-300\n")
+    with pytest.raises(ConfigError, match=r"fps.txt 1e-300: 3 frames at this rate last beyond 2\*\*53"):
+        open_video(d)
+    with pytest.raises(ConfigError, match=r"`fps` 2000000.0: expected at most 1,000,000 frames per second"):
+        open_video(d, fps=2e6)
+
+
 def test_bad_timestamp_files(tmp_path):
     d = _folder(tmp_path, _frames(3))
     (d / "timestamps.txt").write_text("0.0\n0.1\n")

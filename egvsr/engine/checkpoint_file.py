@@ -33,10 +33,10 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite:
     return Path(path)
 
 
-def load_checkpoint(
-    path: str | os.PathLike, map_location: str | torch.device = "cpu", expect_model: str | None = None
-) -> dict[str, Any]:
-    """Read a checkpoint safely; check its format and (optionally) that it holds model `expect_model`."""
+def load_plain(path: Path, map_location: str | torch.device = "cpu",
+               written_by: str = "egvsr", refused_advice: str = "only egvsr checkpoints are accepted") -> Any:
+    """`torch.load` of tensors and plain values only (nothing that could run code when unpickled), with
+    one-line errors: a missing file, a file that is no PyTorch file at all, a refusal, a damaged file."""
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: checkpoint not found")
@@ -48,19 +48,27 @@ def load_checkpoint(
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
         raise CheckpointError(
             f"{p}: not a checkpoint file (neither a PyTorch zip archive nor a pickle"
-            f"{', it is empty' if not head else ''}); expected a .pt file written by egvsr"
+            f"{', it is empty' if not head else ''}); expected a .pt file written by {written_by}"
         )
     try:
-        data = torch.load(p, map_location=map_location, weights_only=True)
+        return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{p}: refused to load: the checkpoint contains objects other than tensors and plain values "
-            f"(it could run code when unpickled); only egvsr checkpoints are accepted ({_refused_what(exc)})"
+            f"(it could run code when unpickled); {refused_advice} ({_refused_what(exc)})"
         ) from None
     except Exception as exc:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
         raise CheckpointError(
             f"{p}: not a readable checkpoint (corrupted or truncated?): {type(exc).__name__}: {_first_line(exc)}"
         ) from None
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu", expect_model: str | None = None
+) -> dict[str, Any]:
+    """Read a checkpoint safely; check its format and (optionally) that it holds model `expect_model`."""
+    p = Path(path)
+    data = load_plain(p, map_location)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not an egvsr checkpoint (missing format tag {FORMAT!r})")
     if data.get("version") != VERSION:

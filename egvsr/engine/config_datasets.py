@@ -52,6 +52,8 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bo
         seed = int(entry.split(":", 1)[1])
     except ValueError:
         raise ConfigError(f"{where}.recordings: {entry!r} should be sample:SEED with an integer seed") from None
+    if not 0 <= seed < 2**63:
+        raise ConfigError(f"{where}.recordings: {entry!r}: the seed must be an integer in 0..2**63-1")
     seconds = float(spec.get("sample_seconds", 2.0))
     size = tuple(spec.get("sample_size", (260, 346)))
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"

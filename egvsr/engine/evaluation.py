@@ -59,11 +59,17 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         raise ConfigError("--scales: give at least one scale")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"--limit {limit!r}: expected a positive number of samples per scale")
+    scales = [_scale(s) for s in scales]  # every one before any work
     if output is not None:
         check_results_folder(Path(output), overwrite)  # before the evaluation, not after it
     dev = resolve_device(device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
+    cap = float(getattr(model, "max_scale", float("inf")))
+    above = [s for s in scales if s > cap + 1e-9]
+    if above:
+        raise ConfigError(f"--scales {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, from "
+                          f"checkpoint {checkpoint}); choose scales up to {cap:g}")
     log(describe_weights(label, ck))
     proto = get_protocol(protocol)
     opts = input_options(ck, str(checkpoint))
@@ -72,12 +78,6 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         models["bicubic"] = build_model("bicubic").to(dev).eval()
     rows: list[dict] = []
     for s in scales:
-        try:
-            s = float(s)
-        except (TypeError, ValueError):
-            raise ConfigError(f"--scales: {s!r} is not a number") from None
-        if not s > 0 or s == float("inf"):
-            raise ConfigError(f"--scales: {s} is not a positive scale")
         spec = {"recordings": list(data), **opts}
         ds = build_dataset(spec, "--data", progress=progress, mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
                            queries=queries, patch_size=None)
@@ -117,6 +117,17 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
         opts.update(data)
     opts.update({k: v for k, v in given.items() if v is not None})
     return opts
+
+
+def _scale(s) -> float:
+    """One `--scales` value: a finite number >= 1 (the output is the recording at that factor)."""
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--scales: {s!r} is not a number") from None
+    if not 1 <= v < float("inf"):
+        raise ConfigError(f"--scales {s}: expected a finite scale >= 1 (the super-resolution factor)")
+    return v
 
 
 RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")

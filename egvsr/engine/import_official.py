@@ -10,15 +10,14 @@ written atomically, never over an existing file without `overwrite`.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from egvsr.engine.checkpoint_file import save_checkpoint
-from egvsr.errors import CheckpointError, InputFileError, OutputExistsError
+from egvsr.engine.checkpoint_file import load_plain, save_checkpoint
+from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import check_output_path
 from egvsr.models.checkpoint_import import Imported, convert
 
@@ -33,17 +32,8 @@ def _resave_hint(src: Path) -> str:
 def read_official(path: str | Path) -> dict[str, Tensor]:
     """The official state dict in `path` (trainer dict unwrapped), loaded without arbitrary unpickling."""
     src = Path(path)
-    if not src.is_file():
-        raise InputFileError(f"{src}: checkpoint not found")
-    try:
-        data = torch.load(src, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        what = " ".join(str(exc).split())[:160]
-        raise CheckpointError(f"{src}: refused: the file holds objects other than tensors and plain values "
-                              f"(unpickling them could run code: {what}); {_resave_hint(src)}") from None
-    except Exception as exc:  # torch raises many types on corrupted or foreign files
-        raise CheckpointError(f"{src}: not a readable PyTorch checkpoint: {type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:200]}") from None
+    data = load_plain(src, written_by="torch.save (an official EGVSR or VideoINR checkpoint)",
+                      refused_advice=_resave_hint(src))
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not data:

@@ -89,3 +89,13 @@ def test_unrecognised_state_dict_asks_for_from(tmp_path, capsys):
     torch.save({"encoder.weight": torch.zeros(2)}, src)
     assert main(["import-checkpoint", str(src), str(tmp_path / "a.pt")]) == 2
     assert "pass --from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(7, 250)) * 20, b"a: 1\nb: [2]\n"], ids=["empty", "bytes", "yaml"])
+def test_files_that_are_no_pytorch_file_say_so(tmp_path, capsys, content):
+    src = tmp_path / "weights.pth"
+    src.write_bytes(content)
+    assert main(["import-checkpoint", str(src), str(tmp_path / "a.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a checkpoint file (neither a PyTorch zip archive nor a pickle" in err[0]
+    assert "weights_only=False" not in err[0] and not (tmp_path / "a.pt").exists()

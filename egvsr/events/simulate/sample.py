@@ -99,8 +99,8 @@ def make_sample(
     """
     from egvsr.events.io import EventWriter
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed: expected an integer in 0..2**63-1 (it is stored in the file), got {seed!r}")
     seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval)
     check_output_path(dst, overwrite)
     frame_t, gt_t = sample_times(seconds, fps, gt_per_interval)

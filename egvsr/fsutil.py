@@ -238,13 +238,26 @@ def _cannot_write(out: Path, exc: OSError) -> OutputError:
     return OutputError(f"{out}: cannot create the output in {out.parent} ({hint}); choose another path")
 
 
-def _make_parent(out: Path) -> None:
+def _make_parent(out: Path) -> list[Path]:
+    """Create the folders above `out` that are missing; returns them, deepest first."""
+    made = [p for p in [out.parent, *out.parent.parents] if not _present(p)]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise OutputError(f"{out}: cannot create the output in {out.parent} (it is not a folder)") from None
     except OSError as exc:
+        _remove_made(made)
         raise _cannot_write(out, exc) from None
+    return made
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Undo `_make_parent` after a failure: remove the folders it created, deepest first, while empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -255,7 +268,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     and are never mistaken for a finished output.
     """
     out = check_output_path(path, overwrite)
-    _make_parent(out)
+    made = _make_parent(out)
     remove_stale_partials(out)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
@@ -263,8 +276,10 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
     except OSError as exc:
+        _remove_made(made)
         raise _cannot_write(out, exc) from None
     tmp = Path(tmp_name)
+    done = False
     try:
         yield tmp
         check_pending()  # a termination signal whose exception was dropped: do not commit
@@ -273,10 +288,13 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
             os.replace(tmp, out)
         except OSError as exc:
             raise _cannot_write(out, exc) from None
+        done = True
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():
                 tmp.unlink()
+        if not done:
+            _remove_made(made)  # a failed run leaves no empty folders behind either
 
 
 def _is_ancestor_of_cwd(out: Path) -> bool:
@@ -376,16 +394,18 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
     The folder gets a marker file naming `kind` (the command) and, once complete, every file written;
     `overwrite` replaces only a folder with the same marker that holds nothing else (`check_output_folder`)."""
     out = check_output_folder(path, overwrite, kind)
-    _make_parent(out)
+    made = _make_parent(out)
     remove_stale_partials(out)
+    tmp: Path | None = None
+    done = False
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
-                                    dir=out.parent))
-        os.chmod(tmp, 0o777 & ~current_umask())
-        (tmp / MARKER).write_text(f"egvsr {kind}\n", encoding="utf-8")
-    except OSError as exc:
-        raise _cannot_write(out, exc) from None
-    try:
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+                                        dir=out.parent))
+            os.chmod(tmp, 0o777 & ~current_umask())
+            (tmp / MARKER).write_text(f"egvsr {kind}\n", encoding="utf-8")
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
         yield tmp
         check_pending()
         try:
@@ -397,9 +417,12 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             _replace_folder(tmp, out)
         else:
             os.replace(tmp, out)
+        done = True
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            _remove_made(made)
 
 
 def _replace_folder(tmp: Path, out: Path) -> None:

@@ -395,3 +395,24 @@ def test_output_error_class_is_an_egvsr_error():
     from egvsr.errors import EgvsrError
 
     assert issubclass(OutputError, EgvsrError)
+
+
+def test_a_failed_run_leaves_no_folders_it_created(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "a" / "b" / "out.h5") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("failed while writing")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(tmp_path / "c" / "d" / "frames") as tmp:
+            (tmp / "x.png").write_bytes(b"half")
+            raise RuntimeError("failed while writing")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "mine.txt").write_text("mine")
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "keep" / "new" / "out.h5"):
+            raise RuntimeError("failed")
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["mine.txt"]
+    with atomic_output(tmp_path / "e" / "out.h5") as tmp:
+        tmp.write_bytes(b"ok")
+    assert (tmp_path / "e" / "out.h5").read_bytes() == b"ok"

@@ -67,6 +67,29 @@ def train_items(recs: list[Recording], k: int, stride: int) -> list[Item]:
     return out
 
 
+def window_times(t_us, t0: int, t1: int) -> np.ndarray:
+    """Times in µs -> [-1, 1] over the window [t0, t1] as float32 (the models' time input); the offsets
+    are taken in int64 first, so the result is exact at any clock value (float64 of a time near 2**63
+    is off by up to 1 ms)."""
+    offsets = np.asarray(t_us, np.int64) - np.int64(t0)
+    return (2.0 * offsets / float(t1 - t0) - 1.0).astype(np.float32)
+
+
+def window_frame_times(frame_times_us, where: str) -> np.ndarray:
+    """`window_times` of a window's own frames, which must stay strictly increasing in float32: frame
+    intervals more than ~10**7 times apart within one window cannot be told apart there."""
+    ft = np.asarray(frame_times_us, np.int64)
+    out = window_times(ft, int(ft[0]), int(ft[-1]))
+    if len(out) > 1 and not (np.diff(out) > 0).all():
+        gaps = np.diff(ft)
+        raise ConfigError(
+            f"{where}: the intervals between these input frames are too uneven ({int(gaps.min()):,} µs beside "
+            f"{int(gaps.max()):,} µs) for the model's time input (float32 over the window); render or "
+            "evaluate the frames on either side of the long gap separately"
+        )
+    return out
+
+
 def window_for(frame_times: np.ndarray, t: int, k: int) -> int:
     """Start of the K-frame window that holds time `t` most centrally (clamped to the clip)."""
     n = len(frame_times)

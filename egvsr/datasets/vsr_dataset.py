@@ -20,7 +20,7 @@ from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import (
     CropGeometry, as_pair, cell_size, frame_geometry, hr_size, patch_geometry, query_grid,
 )
-from egvsr.datasets.items import Item, Targets, eval_items, train_items
+from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.sampler import check_scale_range
@@ -288,12 +288,12 @@ class EventVSRDataset(Dataset):
             stream = crop_events(rec.read_events(t0, t1), geom)
             events = torch.from_numpy(event_tensor(stream, t0, t1, (geom.h, geom.w), **self.repr))
         hr = _stack([hr_crop(*self.targets[it.rec].lookup(t)) for t in q_us.tolist()])
-        span = float(t1 - t0)
+        where = f"{rec.path}: input frames {it.start}..{it.start + len(ft) - 1}"
         sample = {
             "lr": lr,
-            "frame_times": torch.from_numpy((2.0 * (ft - t0) / span - 1.0).astype(np.float32)),
+            "frame_times": torch.from_numpy(window_frame_times(ft, where)),
             "events": events,
-            "times": torch.from_numpy((2.0 * (q_us - t0) / span - 1.0).astype(np.float32)),
+            "times": torch.from_numpy(window_times(q_us, t0, t1)),
             "hr": hr,
             "scale": float(scale),
             "scale_eff": torch.tensor(geom.scale_eff, dtype=torch.float32),

@@ -17,7 +17,7 @@ import torch
 
 from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import CropGeometry, frame_geometry, hr_size
-from egvsr.datasets.items import Targets
+from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.tensorize import crop_events, event_tensor
@@ -185,8 +185,7 @@ class WindowInputs:
 
     def normalize(self, times_us: np.ndarray) -> torch.Tensor:
         """Query times (µs) -> (1, T) in [-1, 1] over this window."""
-        span = float(self.t1 - self.t0)
-        return torch.from_numpy((2.0 * (np.asarray(times_us) - self.t0) / span - 1.0).astype(np.float32))[None]
+        return torch.from_numpy(window_times(times_us, self.t0, self.t1))[None]
 
 
 class WindowBuilder:
@@ -225,8 +224,8 @@ class WindowBuilder:
             stream = crop_events(self.rec.read_events(t0, t1), self.layout.geom)
             ev = event_tensor(stream, t0, t1, self.layout.lr_size, **self.repr)
             events = torch.from_numpy(ev)[None].to(self.device)
-        span = float(t1 - t0)
-        ftn = torch.from_numpy((2.0 * (ft - t0) / span - 1.0).astype(np.float32))[None].to(self.device)
+        where = f"{self.rec.path}: input frames {start}..{start + self.k - 1}"
+        ftn = torch.from_numpy(window_frame_times(ft, where))[None].to(self.device)
         return WindowInputs(lr, events, ftn, t0, t1)
 
     def ground_truth(self, t_us: int) -> np.ndarray | None:

@@ -73,7 +73,8 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
             "microsecond times between them; use a smaller factor"
         )
     frac = np.arange(factor, dtype=np.float64) / factor
-    inner = np.round(ft[:-1, None] + np.diff(ft)[:, None] * frac[None, :]).astype(np.int64)
+    # offsets from each frame in float (small numbers), added in int64: exact at any clock value
+    inner = ft[:-1, None] + np.round(np.diff(ft)[:, None] * frac[None, :]).astype(np.int64)
     out = np.concatenate([inner.reshape(-1), ft[-1:]])
     if np.any(np.diff(out) <= 0):
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -155,4 +156,38 @@ def test_window_size_override(tiny, tmp_path, capsys):
     vi = save_untrained("videoinr-tiny", tmp_path / "vi.pt")
     _fails(["render", str(rec), str(vi), "--scale", "2", "--png", str(out), "--window-size", "8"], capsys,
            "window_size", "vi.pt")
+    _nothing_left(tmp_path, out)
+
+
+def _shifted(src, dst, frame_times):
+    """`src` (our layout) with its frames at `frame_times` and its events moved along with the first frame."""
+    from egvsr.events import EventStream, Frames
+    from egvsr.events.io import open_events, write_events
+
+    with open_events(src) as s:
+        ev, fr = s.read(), s.read_frames()
+    shift = int(frame_times[0]) - int(fr.t[0])
+    keep = ev.t <= int(fr.t[1])  # events of the first interval only: they stay inside any new span
+    moved = EventStream(ev.x[keep], ev.y[keep], ev.t[keep] + shift, ev.p[keep], ev.width, ev.height)
+    n = len(frame_times)
+    images = fr.images[np.arange(n) % len(fr.images)]
+    return write_events(dst, moved, frames=Frames(images, np.asarray(frame_times, np.int64)))
+
+
+def test_times_near_the_end_of_the_int64_clock(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    t0 = 2**63 - 1 - 300_000
+    clip = _shifted(rec, tmp_path / "late.h5", [t0 + 40_000 * i for i in range(3)])
+    out = tmp_path / "png"
+    assert main(["render", str(clip), str(ck), "--scale", "2", "--fps-factor", "3", "--png", str(out),
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    assert len(list(out.glob("*.png"))) == 7
+
+
+def test_input_frames_too_uneven_for_the_window_time(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    clip = _shifted(rec, tmp_path / "gap.h5", [0, 40_000, 80_000, 10**15])
+    out = tmp_path / "png"
+    _fails(["render", str(clip), str(ck), "--scale", "2", "--first-frame", "1", "--last-frame", "3",
+            "--png", str(out)], capsys, "gap.h5: input frames 1..3", "too uneven (40,000 µs beside")
     _nothing_left(tmp_path, out)

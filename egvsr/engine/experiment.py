@@ -60,6 +60,22 @@ class Experiment:
         finally:
             os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
 
+    def discard_unstarted(self) -> None:
+        """Remove what a run that failed before its first checkpoint created in a new experiment folder
+        (its lock, config.yaml, empty checkpoints/ and logs/): only those, and only while no checkpoint
+        exists; anything else keeps the folder."""
+        try:
+            if any(self.checkpoints.iterdir()) if self.checkpoints.is_dir() else False:
+                return
+            for sub in (self.checkpoints, self.logs):
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
+            for f in (self.lock_path, self.config):
+                f.unlink(missing_ok=True)
+            self.dir.rmdir()  # fails (and keeps it) when anything else is there
+        except OSError:
+            pass
+
     def make(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -50,12 +50,40 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     `log`: where the start, resume and final lines go (None: nowhere)."""
     cfg = cfg if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
+    exp = Experiment(cfg["output_root"], cfg["name"])
+    fresh = info.is_main and not exp.dir.exists()
     try:
-        lock = Experiment(cfg["output_root"], cfg["name"]).lock() if info.is_main else contextlib.nullcontext()
-        with lock:
+        with exp.lock() if info.is_main else contextlib.nullcontext():
             return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log).run()
+    except BaseException:
+        if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
+            exp.discard_unstarted()
+        raise
     finally:
         shutdown(info)
+
+
+def check_data_fits_model(dataset, model, name: str, where: str) -> None:
+    """Refuse, before the experiment folder exists, data whose windows the model cannot take: the number
+    of input frames and the event tensor's (bins, polarity channels), named by their config keys."""
+    if dataset is None:
+        return
+    from egvsr.datasets.tensorize import event_tensor
+    from egvsr.events import EventStream
+
+    k = int(dataset.k)
+    if model.num_frames is not None and k != model.num_frames:
+        raise ConfigError(f"{where}.num_frames: {k} input frames, but model {name!r} takes "
+                          f"num_frames={model.num_frames}; set {where}.num_frames: {model.num_frames}")
+    if model.uses_events:
+        m, p = event_tensor(EventStream.empty(1, 1), 0, 1, (1, 1), **dataset.repr).shape[:2]
+        want_m, want_p = model.event_shape
+        if (m, p) != (want_m, want_p):
+            raise ConfigError(
+                f"{where}: its event tensor has {m} time bins x {p} polarity channels ({where}.bins "
+                f"{dataset.repr['bins']}, {where}.polarity {dataset.repr['polarity']!r}), but model {name!r} "
+                f"takes {want_m} x {want_p}; set {where}.bins and {where}.polarity to match"
+            )
 
 
 def _full_config(config: object) -> object:
@@ -84,19 +112,21 @@ class Trainer:
         self._stop_signal: int | None = None
         self._saved_step: int | None = None
         t = cfg["train"]
-        self.exp = Experiment(cfg["output_root"], cfg["name"])
         if t["threads"]:  # checked with the config
             torch.set_num_threads(t["threads"])
         torch.manual_seed(int(cfg["seed"]))  # identical initial weights on every rank
         self.model = build_model(cfg["model"]["name"], **cfg["model"]["options"]).to(info.device)
         if not any(p.requires_grad for p in self.model.parameters()):
             raise ConfigError(f"model {cfg['model']['name']!r} has no trainable parameters")
-        if t["init_from"] and not self.exp.last.exists():
-            self._init_from(t["init_from"])
         self.train_set = build_dataset(cfg["data"]["train"], "data.train", progress=self.progress, mode="train",
                                        seed=int(cfg["seed"]))
         self.val_set = (build_dataset(cfg["data"]["val"], "data.val", progress=self.progress, mode="eval")
                         if cfg["data"]["val"] else None)
+        for where, ds in (("data.train", self.train_set), ("data.val", self.val_set)):
+            check_data_fits_model(ds, self.model, cfg["model"]["name"], where)
+        self.exp = Experiment(cfg["output_root"], cfg["name"])  # only once the config is known to work
+        if t["init_from"] and not self.exp.last.exists():
+            self._init_from(t["init_from"])
         self.collate = collate_samples
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),
                                           betas=tuple(t["betas"]), weight_decay=float(t["weight_decay"]))

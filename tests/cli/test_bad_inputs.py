@@ -335,6 +335,10 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "train.threads=1000000000"),
     cli("train-protocol-unknown", "eval.protocol: expected one of", "train", "{cfg_ok}", "--set",
         "eval.protocol=foo"),
+    cli("train-data-frames-for-another-model", "data.train.num_frames: 2 input frames, but model 'egvsr-tiny' takes "
+        "num_frames=3", "train", "{cfg_ok}", "--set", "data.train.num_frames=2", "--set", "data.train.scale_range=[1.5,2]"),
+    cli("train-data-bins-for-another-model", "data.train: its event tensor has 5 time bins x 2 polarity channels",
+        "train", "{cfg_ok}", "--set", "data.train.bins=5", "--set", "data.train.scale_range=[1.5,2]"),
     cli("train-loss-unknown", "train.loss: expected charbonnier (the only loss implemented), got 'l7'", "train",
         "{cfg_ok}", "--set", "train.loss=l7"),
     cli("train-amp-string", "train.amp: expected true or false, got 'no'", "train", "{cfg_ok}", "--set",
@@ -584,6 +588,8 @@ def test_bad_input(row: Row, bad: dict, capsys) -> None:
     line = err.strip().splitlines()[-1]
     assert "error: " in line and row.expect in line, f"{row}\nexpected {row.expect!r} in: {line}"
     assert not (bad["tmp"] / "PWNED").exists(), "a crafted checkpoint ran code"
+    if argv[0] == "train":  # a run refused at start-up leaves no experiment folder
+        assert not (bad["tmp"] / "exp" / "x").exists(), "a refused train run left its experiment folder"
     if row.expect.startswith("output already exists") or "exists" in row.id:
         assert bad["exists"].read_text() == "a previous output\n", "an existing output was touched"
 

@@ -420,10 +420,17 @@ COMMANDS: list[Callable] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one line (the usage is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from egvsr import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="egvsr", description="Event-camera guided video super-resolution toolkit.",
         formatter_class=_HelpFormatter,
     )

@@ -38,6 +38,8 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
     """`torch.load` of tensors and plain values only (nothing that could run code when unpickled), with
     one-line errors: a missing file, a file that is no PyTorch file at all, a refusal, a damaged file."""
     p = Path(path)
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a folder; expected a checkpoint file (.pt)")
     if not p.is_file():
         raise InputFileError(f"{p}: checkpoint not found")
     try:

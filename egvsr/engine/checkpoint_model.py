@@ -37,6 +37,7 @@ def model_from_checkpoint(
             f"{path}: checkpoint 'model' must hold a name (str) and a config (mapping), got "
             f"name {type(spec.get('name')).__name__}, config {type(spec.get('config')).__name__}"
         )
+    _check_names_agree(path, spec["name"], spec["config"].get("name"))
     try:  # the options are checked, and the model's size estimated, before any module is built
         if overrides:  # only checked (meta device: no memory, no init); the model built is the one below
             with torch.device("meta"):
@@ -84,3 +85,20 @@ def input_options(ck: dict, where: str = "checkpoint") -> dict:
         if not isinstance(value, Mapping):
             raise CheckpointError(f"{where}: '{name}' is a {type(value).__name__}, expected a mapping")
     return {k: train[k] for k in INPUT_OPTIONS if k in train}
+
+
+def _check_names_agree(path: str | Path, label: str, built: Any) -> None:
+    """The checkpoint's model name (its label everywhere) must be a registered model of the family its
+    config builds: a file naming one model and holding another is refused rather than mislabelled."""
+    from egvsr.models.registry import PRESETS
+
+    if not isinstance(built, str) or built not in PRESETS:
+        return  # building it reports the unknown model
+    if label not in PRESETS:
+        raise CheckpointError(f"{path}: checkpoint 'model.name' {label!r} is not a registered model (its "
+                              f"'model.config' builds {built!r}); the file is inconsistent")
+    if PRESETS[built].family != PRESETS[label].family:
+        raise CheckpointError(
+            f"{path}: checkpoint 'model.name' {label!r} (family {PRESETS[label].family!r}) contradicts its "
+            f"'model.config' name {built!r} (family {PRESETS[built].family!r}); the file is inconsistent"
+        )

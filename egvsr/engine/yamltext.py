@@ -31,6 +31,8 @@ def safe_load(text: str | bytes):
 def read_yaml_mapping(path: str | Path, what: str, expected: str = "a mapping at the top level") -> dict:
     """The mapping in YAML file `path` (empty file: {}); clear errors naming the file otherwise."""
     p = Path(path)
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a folder; expected the {what} (a YAML file)")
     if not p.is_file():
         raise InputFileError(f"{p}: {what} not found")
     try:

@@ -195,6 +195,9 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
             raise ConfigError(f"{source}: model {rm.name!r} needs events but this input has none; "
                               "pass `events` FILE")
         layout = plan_layout(rec.width, rec.height, s, o.degrade, o.roi)
+        if len(rec.frame_times) < max(2, rm.num_frames):
+            raise ConfigError(f"{source}: has {len(rec.frame_times)} input frame(s); model {rm.name!r} renders "
+                              f"from windows of {rm.num_frames} consecutive frames")
         out_times = plan_times(rec.frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
         group_by_window(rec.frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
         tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context

@@ -144,3 +144,16 @@ def test_show_keeps_gray_frames_as_stored_and_can_stretch():
     assert stretched[0, 0].tolist() == [0, 0, 0] and stretched[1, 1].tolist() == [255, 255, 255]
     rgb = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
     assert np.array_equal(frame_for_display(rgb), rgb)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["render", "--scale"], "egvsr render: error: argument --scale: expected one argument (see `egvsr render --help`)"),
+    (["nosuchcmd"], "egvsr: error: argument COMMAND: invalid choice: 'nosuchcmd'"),
+    (["info"], "egvsr info: error: the following arguments are required"),
+])
+def test_usage_mistakes_are_one_line(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err

@@ -171,7 +171,7 @@ def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
         elif size != first[0]:
             raise InputFileError(
                 f"{f}: image is {size[0]}x{size[1]} but {first[1].name} is {first[0][0]}x{first[0][1]}; "
-                "all frames of a folder must have the same size (use --size to resize them all)"
+                "all frames of a folder must have the same size; resize them to one size first"
             )
         gray = gray and mode in GRAY_MODES
     return first[0][1], first[0][0], 1 if gray else 3

@@ -73,6 +73,11 @@ def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int],
             f"expected at most {MAX_SAMPLE_FRAMES:,} (about {MAX_SAMPLE_FRAMES * h * w * 3 / 1e9:.3g} GB at "
             f"{h}x{w}); use fewer --seconds"
         )
+    if seconds * fps < 1:
+        raise ConfigError(
+            f"seconds {seconds:g} at fps {fps:g}: shorter than one frame interval ({1 / fps:g} s); a sample "
+            "needs at least two frames: give more --seconds or a higher --fps"
+        )
     if 1e6 / fps < gt_per_interval + 1:
         raise ConfigError(
             f"fps {fps} with gt_per_interval {gt_per_interval}: frames are too close in time for "

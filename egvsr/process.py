@@ -84,6 +84,24 @@ def last_resort_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_OUT_OF_MEMORY = ("can't allocate memory", "insufficient memory", "out of memory", "failed to allocate",
+                  "std::bad_alloc")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for an allocation failure reported by a library in its own type (torch's RuntimeError
+    "DefaultCPUAllocator: can't allocate memory", CUDA's OutOfMemoryError, OpenCV's "Insufficient
+    memory"), which would otherwise reach the user as a traceback."""
+    if isinstance(exc, MemoryError):
+        return True
+    if type(exc).__name__ in ("OutOfMemoryError",):
+        return True
+    if isinstance(exc, RuntimeError) or type(exc).__name__ == "error":  # torch; cv2.error
+        text = str(exc).lower()
+        return any(k in text for k in _OUT_OF_MEMORY)
+    return False
+
+
 def quiet_exit() -> None:
     """After the command: ignore Ctrl-C and end quietly on SIGTERM/SIGHUP while the interpreter exits."""
     try:
@@ -119,6 +137,11 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
         return 1
     except (OSError, MemoryError, UnicodeDecodeError) as exc:
         print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
+        if not is_out_of_memory(exc):
+            raise
+        print(f"egvsr: error: {last_resort_message(MemoryError())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # outside the command (argument parsing, imports)
         status, message = interrupt_status(exc)

@@ -391,6 +391,28 @@ def test_unforeseen_os_error_is_one_line(tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == "egvsr: error: /some/file: Permission denied"
 
 
+@pytest.mark.parametrize("raise_it", [
+    "raise RuntimeError('[enforce fail at alloc_cpu.cpp:118] . DefaultCPUAllocator: can\\'t allocate memory: "
+    "you tried to allocate 120000000000 bytes.')",
+    "import torch; torch.empty(2**62, dtype=torch.uint8)",
+], ids=["torch-message", "torch-allocation"])
+def test_an_allocation_failure_in_a_library_is_one_line(raise_it):
+    code = ("from egvsr.process import run_console\n"
+            f"def fails(argv):\n    {raise_it}\n"
+            "raise SystemExit(run_console(fails))\n")
+    res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.strip() == "egvsr: error: out of memory; try a smaller input, size or batch", \
+        res.stderr
+
+
+def test_other_library_errors_are_not_mistaken_for_memory():
+    from egvsr.process import is_out_of_memory
+
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("can't allocate memory"))  # only the allocators' own types
+    assert is_out_of_memory(MemoryError())
+
+
 def test_output_error_class_is_an_egvsr_error():
     from egvsr.errors import EgvsrError
 

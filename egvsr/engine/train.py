@@ -52,12 +52,16 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     info = init_distributed(cfg["device"])
     exp = Experiment(cfg["output_root"], cfg["name"])
     fresh = info.is_main and not exp.dir.exists()
+    new_root = info.is_main and not Path(cfg["output_root"]).exists()
     try:
         with exp.lock() if info.is_main else contextlib.nullcontext():
             return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log).run()
     except BaseException:
         if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
             exp.discard_unstarted()
+            if new_root:
+                with contextlib.suppress(OSError):
+                    Path(cfg["output_root"]).rmdir()  # only while empty
         raise
     finally:
         shutdown(info)

@@ -224,7 +224,8 @@ def build_tensors(
         pa, pb = np.float32(0.0), np.float32(1.0)
         off, soff = np.uint32(out_cells), np.uint32(width * height)
     if nplanes * max(plane, scratch_cells) >= 2**32:
-        raise ConfigError(f"one window would hold {nplanes * plane} values; expected fewer than 2**32")
+        raise ConfigError(f"one window would hold {nplanes * max(plane, scratch_cells)} values (bins x channels x "
+                          "pixels, at the larger of the sensor and target sizes); expected fewer than 2**32")
     native = taps is None
     events = int(edges[:, -1].sum() - edges[:, 0].sum()) if nwin else 0
     work = events + PLANE_CHARGE * nplanes * plane * nwin

@@ -10,6 +10,7 @@ outside the sensor.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 import numba
@@ -86,19 +87,42 @@ def represent_windows(
     The declaration's `build` makes the tensors (with `params`, e.g. tau_us); this sets the numba
     thread count around it and normalizes each window."""
     decl = get_representation(representation)
-    check_spans(starts, ends, bins)
     polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
     normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
     nthreads = validation.check_threads(threads)
     oh, ow = size if size is not None else (stream.height, stream.width)
+    want = (starts.shape[0], *decl.window_shape(bins, polarity, oh, ow))
+    check_memory(representation, want, bins, stream.height * stream.width)
+    check_spans(starts, ends, bins)
     with numba_threads(nthreads):
         out = decl.build(stream, starts, ends, bins, size, polarity, nthreads, **params)
-        want = (starts.shape[0], *decl.window_shape(bins, polarity, oh, ow))
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
             got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
             raise ConfigError(f"representation {representation!r}: build returned {got}, expected float32 {want}")
         normalize_windows(out, normalize, parallel=nthreads > 1)
     return out
+
+
+def machine_memory() -> int:
+    """Bytes of physical memory (0 when the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def check_memory(representation: str, shape: tuple[int, ...], bins: int, sensor_cells: int) -> None:
+    """Refuse, before anything is allocated, tensors (plus one sensor-sized plane per bin and channel
+    of scratch) larger than half of the machine's memory, naming the figures."""
+    windows, cells = shape[0], int(np.prod(shape[1:], dtype=np.float64))
+    need = 4.0 * (windows * cells + cells / max(1, shape[-1] * shape[-2]) * sensor_cells) + 8.0 * windows * (bins + 1)
+    total = machine_memory()
+    if total and need > total / 2:
+        raise ConfigError(
+            f"representation {representation!r}: {windows} window(s) of {bins} bins at {shape[-2]}x{shape[-1]} "
+            f"need about {need / 1e9:.3g} GB, more than half of this machine's {total / 1e9:.3g} GB; "
+            "use fewer bins, a smaller size or fewer windows at once"
+        )
 
 
 def binned_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, bins: int,

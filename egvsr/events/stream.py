@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from egvsr.errors import EventValidationError
+from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside
 
 COORD_DTYPE = np.uint16
@@ -196,8 +196,8 @@ class EventStream:
 
     def index_range(self, t0: int | None, t1: int | None) -> tuple[int, int]:
         """Indices [i0, i1) of the events with t0 <= t < t1 (None = unbounded)."""
-        i0 = 0 if t0 is None else int(np.searchsorted(self.t, np.int64(t0), side="left"))
-        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, np.int64(t1), side="left"))
+        i0 = 0 if t0 is None else int(np.searchsorted(self.t, _window_bound("t0", t0), side="left"))
+        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, _window_bound("t1", t1), side="left"))
         return i0, max(i0, i1)
 
     def slice(self, t0: int | None, t1: int | None) -> "EventStream":
@@ -207,6 +207,9 @@ class EventStream:
 
     def take(self, i0: int, i1: int) -> "EventStream":
         """Events [i0, i1) by index, as views."""
+        for name, v in (("i0", i0), ("i1", i1)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ConfigError(f"take: {name} must be an event index (int), got {v!r}")
         return EventStream(
             self.x[i0:i1], self.y[i0:i1], self.t[i0:i1], self.p[i0:i1],
             self.width, self.height, validate=False,
@@ -219,3 +222,15 @@ class EventStream:
             self.x[order], self.y[order], self.t[order], self.p[order],
             self.width, self.height, validate=False,
         )
+
+
+def _window_bound(name: str, v) -> np.int64:
+    """A window bound in µs as int64: floats round up (t >= 1.5 means t >= 2), values beyond int64 are
+    clamped (every event time lies inside it, so the window is the same)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):
+        raise ConfigError(f"{name}: expected a time in microseconds (int), got {v!r}")
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            raise ConfigError(f"{name}: expected a finite time in microseconds, got {v!r}")
+        v = np.ceil(v)
+    return np.int64(min(max(int(v), -(2**63)), 2**63 - 1))

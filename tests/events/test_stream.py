@@ -111,3 +111,20 @@ def test_frames_validation():
         Frames(img, np.array([5, 0, 10]))
     with pytest.raises(EventValidationError, match="uint8"):
         Frames(img.astype(np.float32), np.array([0, 1, 2]))
+
+
+def test_window_bounds_beyond_int64_and_odd_types(random_stream, tmp_path):
+    from egvsr.errors import ConfigError
+    from egvsr.events.io import read_events, write_events
+
+    s = random_stream(200)
+    assert len(s.slice(-10**30, 10**30)) == 200 and len(s.slice(10**30, None)) == 0
+    for bad, needle in ((float("nan"), "expected a finite time"), ("a", "expected a time in microseconds")):
+        with pytest.raises(ConfigError, match=needle):
+            s.slice(bad, None)
+    with pytest.raises(ConfigError, match="take: i0 must be an event index"):
+        s.take(0.5, 2)
+    path = write_events(tmp_path / "r.h5", s)
+    assert len(read_events(path, 10**30)) == 0 and len(read_events(path, -10**30)) == 200
+    with pytest.raises(ConfigError, match="path: expected a file path"):
+        read_events(5)

@@ -85,6 +85,8 @@ def open_events(
     path: str | os.PathLike, sensor_size: tuple[int, int] | None = None, layout: str | None = None
 ) -> EventSource:
     """Open a recording of any supported layout; `sensor_size=(H, W)` overrides/provides the size."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
     path = Path(path)
     if sensor_size is not None:
         sensor_size = _check_size(sensor_size)

@@ -370,5 +370,5 @@ def _as_time(name: str, v) -> int:
     if isinstance(v, (float, np.floating)):
         if not np.isfinite(v):
             raise ConfigError(f"{name}: expected a finite time in microseconds, got {v!r}")
-        return int(np.ceil(v))
-    return int(v)
+        v = np.ceil(v)
+    return min(max(int(v), -(2**63)), 2**63 - 1)  # every event time lies in int64: the same window

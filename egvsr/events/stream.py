@@ -196,8 +196,8 @@ class EventStream:
 
     def index_range(self, t0: int | None, t1: int | None) -> tuple[int, int]:
         """Indices [i0, i1) of the events with t0 <= t < t1 (None = unbounded)."""
-        i0 = 0 if t0 is None else int(np.searchsorted(self.t, _window_bound("t0", t0), side="left"))
-        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, _window_bound("t1", t1), side="left"))
+        i0 = 0 if t0 is None else int(np.searchsorted(self.t, window_bound("t0", t0), side="left"))
+        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, window_bound("t1", t1), side="left"))
         return i0, max(i0, i1)
 
     def slice(self, t0: int | None, t1: int | None) -> "EventStream":
@@ -224,7 +224,7 @@ class EventStream:
         )
 
 
-def _window_bound(name: str, v) -> np.int64:
+def window_bound(name: str, v) -> np.int64:
     """A window bound in µs as int64: floats round up (t >= 1.5 means t >= 2), values beyond int64 are
     clamped (every event time lies inside it, so the window is the same)."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):

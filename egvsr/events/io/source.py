@@ -17,7 +17,7 @@ import numpy as np
 from egvsr.errors import ConfigError, EventValidationError, InputFileError
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
-from egvsr.events.stream import EventStream
+from egvsr.events.stream import EventStream, window_bound
 
 DEFAULT_CHUNK_EVENTS = 1 << 21
 # Bisection narrows the search to this many events, then reads them in one go.
@@ -364,11 +364,5 @@ def _as_uint16(a: np.ndarray) -> np.ndarray:
 
 
 def _as_time(name: str, v) -> int:
-    """A window bound in µs (floats round up: t >= 1.5 means t >= 2)."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):
-        raise ConfigError(f"{name}: expected a time in microseconds (int), got {v!r}")
-    if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
-            raise ConfigError(f"{name}: expected a finite time in microseconds, got {v!r}")
-        v = np.ceil(v)
-    return min(max(int(v), -(2**63)), 2**63 - 1)  # every event time lies in int64: the same window
+    """A window bound in µs (`stream.window_bound`: floats round up, beyond int64 clamped)."""
+    return int(window_bound(name, v))

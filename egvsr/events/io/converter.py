@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from egvsr.errors import ConfigError
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.source import EventSource
@@ -30,6 +32,10 @@ def convert(
     chunk_events: int = CONVERT_CHUNK_EVENTS,
 ) -> Path:
     """Write `src` (any layout, frames included) to `dst` in our layout; returns `dst`."""
+    if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) or chunk_events < 1:
+        raise ConfigError(f"convert chunk_events: expected an integer >= 1, got {chunk_events!r}")
+    if not isinstance(dst, (str, os.PathLike)):
+        raise ConfigError(f"convert dst: expected a file path (str or os.PathLike), got {type(dst).__name__}")
     out = check_output_path(dst, overwrite)  # fail before any reading
     if Path(src).exists() and out.exists() and Path(src).resolve() == out.resolve():
         raise ConfigError(f"{out}: output is the input file; choose another output path")

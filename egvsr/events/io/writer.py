@@ -55,8 +55,10 @@ class EventWriter:
         for name, v in (("width", width), ("height", height)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 65535:
                 raise ConfigError(f"EventWriter {name}: expected an integer in 1..65535, got {v!r}")
-        if int(chunk_events) < 1:
-            raise ConfigError(f"EventWriter chunk_events: expected >= 1, got {chunk_events!r}")
+        if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) or chunk_events < 1:
+            raise ConfigError(f"EventWriter chunk_events: expected an integer >= 1, got {chunk_events!r}")
+        if attrs is not None and not isinstance(attrs, Mapping):
+            raise ConfigError(f"EventWriter attrs: expected a mapping of names to values, got {type(attrs).__name__}")
         self.path = check_output_path(path, overwrite)
         self.width, self.height = int(width), int(height)
         self._overwrite = overwrite

@@ -201,3 +201,22 @@ def test_chunks_read_into_reused_buffers_match_fresh_reads(tmp_path, random_stre
     # the contract: a chunk is a view of ring memory, overwritten two chunks later
     assert np.shares_memory(ring[0].t, ring[2].t)
     assert not np.shares_memory(ring[0].t, ring[1].t)
+
+
+def test_writer_and_convert_arguments_of_the_wrong_type_are_named(tmp_path, random_stream):
+    from egvsr.errors import ConfigError
+    from egvsr.events.io import convert
+
+    s = random_stream(100)
+    src = write_events(tmp_path / "in.h5", s)
+    for kwargs, needle in ((dict(chunk_events=None), "convert chunk_events: expected an integer >= 1"),
+                           (dict(chunk_events=float("nan")), "convert chunk_events"),
+                           (dict(chunk_events=0), "convert chunk_events")):
+        with pytest.raises(ConfigError, match=needle):
+            convert(src, tmp_path / "out.h5", progress=False, **kwargs)
+    with pytest.raises(ConfigError, match="convert dst: expected a file path"):
+        convert(src, None, progress=False)
+    with pytest.raises(ConfigError, match="EventWriter attrs: expected a mapping"):
+        write_events(tmp_path / "w.h5", s, attrs="abc")
+    assert convert(src, tmp_path / "ok.h5", progress=False, chunk_events=np.int64(7)).exists()
+    assert not (tmp_path / "out.h5").exists() and not (tmp_path / "w.h5").exists()

@@ -84,6 +84,16 @@ def last_resort_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine; 0 when the system does not say."""
+    import os
+
+    try:
+        return max(0, int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE")))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 _OUT_OF_MEMORY = ("can't allocate memory", "insufficient memory", "out of memory", "failed to allocate",
                   "std::bad_alloc")
 
@@ -94,7 +104,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     memory"), which would otherwise reach the user as a traceback."""
     if isinstance(exc, MemoryError):
         return True
-    if type(exc).__name__ in ("OutOfMemoryError",):
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda's
         return True
     if isinstance(exc, RuntimeError) or type(exc).__name__ == "error":  # torch; cv2.error
         text = str(exc).lower()

@@ -18,6 +18,7 @@ import torch
 
 from egvsr.datasets.recording import Recording
 from egvsr.errors import ConfigError
+from egvsr.process import physical_memory
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import is_whole, plan_tiles
@@ -130,10 +131,7 @@ def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
         total = int(torch.cuda.get_device_properties(dev).total_memory)
         what = f"{dev}'s"
     else:
-        try:
-            total = int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-        except (AttributeError, ValueError, OSError):
-            total = None
+        total = physical_memory()
         what = "this machine's"
     if not total or total <= 0:
         return FALLBACK_MEMORY_BYTES, "a fixed default"

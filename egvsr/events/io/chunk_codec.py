@@ -182,18 +182,40 @@ def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuff
         out[:] = np.frombuffer(raw, out.dtype)[first:first + len(out)]
 
 
+def _range_plan(ds: h5py.Dataset, i0: int, i1: int) -> tuple[int, bool] | None:
+    """`_decodable(ds)` for a read of [i0, i1) that spans two chunks or more (one chunk: h5py's own
+    read costs the same), else None."""
+    if not 0 <= i0 < i1 <= (ds.shape[0] if ds.ndim == 1 else -1):
+        return None
+    plan = _decodable(ds)
+    if plan is None or (i1 - 1) // plan[0] == i0 // plan[0]:
+        return None
+    return plan
+
+
+def read_range(ds: h5py.Dataset, i0: int, i1: int) -> np.ndarray | None:
+    """ds[i0:i1] decoded on the worker threads, or None when h5py should read it (see `read_range_into`)."""
+    plan = _range_plan(ds, i0, i1)
+    if plan is None:
+        return None
+    out = np.empty(i1 - i0, ds.dtype)
+    return out if _decode_range(ds, out, i0, *plan) else None
+
+
 def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
     """Fill `out` with ds[i0:i0 + len(out)] by decoding chunks on the worker threads; False (nothing
     read, `out` unspecified) when h5py should read it instead. A chunk that does not decode raises
     OSError, as h5py's own read would."""
-    plan = _decodable(ds)
+    plan = _range_plan(ds, i0, i0 + len(out))
+    if plan is None or out.dtype != ds.dtype or not out.flags.c_contiguous:
+        return False
+    return _decode_range(ds, out, i0, *plan)
+
+
+def _decode_range(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
+    """The work of `read_range_into` once the storage is known to suit it."""
     i1 = i0 + len(out)
-    if plan is None or out.dtype != ds.dtype or not out.flags.c_contiguous or not 0 <= i0 <= i1 <= ds.shape[0]:
-        return False
-    chunk_len, shuffled = plan
     c0, c1 = i0 // chunk_len, (i1 + chunk_len - 1) // chunk_len
-    if c1 - c0 < 2:  # one chunk: h5py's own read costs the same
-        return False
     jobs = []
     workers = pool()
     try:

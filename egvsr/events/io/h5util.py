@@ -213,11 +213,8 @@ def read_slice(ds: h5py.Dataset, i0: int, i1: int, path: Path) -> np.ndarray:
     """`ds[i0:i1]` with OSError (truncation, missing plugin) turned into toolkit errors; gzip chunks
     are decoded on worker threads where the storage allows (`chunk_codec`)."""
     with translate_read_errors(path, ds):
-        if ds.ndim == 1 and 0 <= i0 < i1 <= ds.shape[0]:
-            out = np.empty(i1 - i0, ds.dtype)
-            if chunk_codec.read_range_into(ds, out, i0):
-                return out
-        return ds[i0:i1]
+        out = chunk_codec.read_range(ds, i0, i1)
+        return ds[i0:i1] if out is None else out
 
 
 def read_into(ds: h5py.Dataset, out: np.ndarray, i0: int, path: Path) -> None:

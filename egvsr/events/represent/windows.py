@@ -10,7 +10,6 @@ outside the sensor.
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Iterator
 
 import numba
@@ -24,6 +23,7 @@ from egvsr.events.represent.registry import get_representation
 from egvsr.events.represent.splat import splat_tables
 from egvsr.events.represent.surface_kernels import build_surfaces
 from egvsr.events.stream import EventStream
+from egvsr.process import physical_memory
 
 
 @contextlib.contextmanager
@@ -103,20 +103,12 @@ def represent_windows(
     return out
 
 
-def machine_memory() -> int:
-    """Bytes of physical memory (0 when the system does not say)."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return 0
-
-
 def check_memory(representation: str, shape: tuple[int, ...], bins: int, sensor_cells: int) -> None:
     """Refuse, before anything is allocated, tensors (plus one sensor-sized plane per bin and channel
     of scratch) larger than half of the machine's memory, naming the figures."""
     windows, cells = shape[0], int(np.prod(shape[1:], dtype=np.float64))
     need = 4.0 * (windows * cells + cells / max(1, shape[-1] * shape[-2]) * sensor_cells) + 8.0 * windows * (bins + 1)
-    total = machine_memory()
+    total = physical_memory()
     if total and need > total / 2:
         raise ConfigError(
             f"representation {representation!r}: {windows} window(s) of {bins} bins at {shape[-2]}x{shape[-1]} "

@@ -17,6 +17,7 @@ from egvsr.events.simulate.thresholds import SimulatorConfig, knob_flag, simulat
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import open_video
 from egvsr.events.stream import EventStream
+from egvsr.process import physical_memory
 from egvsr.fsutil import check_output_path
 
 FRAME_BATCH = 16  # frames buffered before each write
@@ -85,10 +86,7 @@ def simulate_frames(
 
 
 def _memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 16 << 30
+    return physical_memory() or 16 << 30
 
 
 def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:

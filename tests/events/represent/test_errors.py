@@ -85,9 +85,9 @@ def test_tensors_larger_than_memory_are_refused_before_allocating(s, monkeypatch
     t0, t1 = int(s.t[0]), int(s.t[-1]) + 1
     with pytest.raises(ConfigError, match=r"1000000000 bins at .* need about .* GB, more than half of this machine"):
         voxel_grid(s, 10**9, t0, t1)
-    monkeypatch.setattr(windows, "machine_memory", lambda: 2 * 10**8)  # a 200 MB machine
+    monkeypatch.setattr(windows, "physical_memory", lambda: 2 * 10**8)  # a 200 MB machine
     with pytest.raises(ConfigError, match=r"1 window\(s\) of 8 bins at 2000x2000 need about 0.1"):
         voxel_grid(s, 8, t0, t1, height=2000, width=2000)
     assert voxel_grid(s, 8, t0, t1).shape[0] == 8  # the sensor size fits
-    monkeypatch.setattr(windows, "machine_memory", lambda: 0)  # unknown: no limit from us
+    monkeypatch.setattr(windows, "physical_memory", lambda: 0)  # unknown: no limit from us
     assert voxel_grid(s, 8, t0, t1, height=500, width=500).shape == (8, 500, 500)

@@ -1,7 +1,8 @@
 """Reader for AEDAT4 files (iniVation DV), decoded with `aedat`, the decoder tonic uses.
 
-The first events stream is read (frame streams are not); the sensor size comes from its header.
-`aedat` is imported only when a file is opened.
+The first events stream is read, and the first frame stream when there is one (DAVIS APS frames,
+`aedat4_frames.py`); the sensor size comes from the events stream's header. `aedat` is imported only
+when a file is opened.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import FormatError, MissingDependencyError
+from egvsr.events.io.aedat4_frames import Aedat4Frames
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, decoder_errors, header_size
 
@@ -22,13 +24,53 @@ def matches(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
+def check_header_text(path: Path) -> None:
+    """Refuse a header whose stream description is not UTF-8 before `aedat` sees it: its error
+    message then carries the invalid bytes, and turning that into a Python string aborts the process."""
+    with open(path, "rb") as f:
+        head = f.read(18)
+        size = int.from_bytes(head[14:18], "little") if len(head) == 18 else 0
+        if len(head) < 18 or size > path.stat().st_size - 18:
+            raise FormatError(f"{path}: AEDAT4 header is truncated (the file is probably damaged)")
+        buf = f.read(size)
+    text = _description(buf)
+    if text is not None:
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(
+                f"{path}: AEDAT4 header's stream description is not UTF-8 text (byte {exc.start}); the file is damaged"
+            ) from None
+
+
+def _description(buf: bytes) -> bytes | None:
+    """The IOHeader flatbuffer's `description` string (field 2), or None where the layout is off
+    (the decoder then reports it)."""
+    def u32(i: int) -> int | None:
+        return int.from_bytes(buf[i:i + 4], "little") if 0 <= i <= len(buf) - 4 else None
+    table = u32(0)
+    soffset = None if table is None else u32(table)
+    if soffset is None:
+        return None
+    vtable = table - (soffset - (1 << 32) if soffset >= 1 << 31 else soffset)
+    if not 0 <= vtable <= len(buf) - 10 or int.from_bytes(buf[vtable:vtable + 2], "little") < 10:
+        return None
+    field = int.from_bytes(buf[vtable + 8:vtable + 10], "little")
+    ref = u32(table + field) if field else None
+    length = None if ref is None else u32(table + field + ref)
+    start = table + field + ref + 4 if length is not None else 0
+    return None if length is None or start + length > len(buf) else buf[start:start + length]
+
+
 class Aedat4Source(StreamedSource):
-    """An AEDAT4 recording (iniVation DV): the first events stream; size from the file header."""
+    """An AEDAT4 recording (iniVation DV): the first events stream and the first frame stream; size
+    from the events stream's header."""
 
     layout = "aedat4"
 
     def __init__(self, path: Path, sensor_size: tuple[int, int] | None) -> None:
         self.path = Path(path)
+        check_header_text(self.path)
         decoder = self._decoder()
         with decoder_errors(f"{path}: unreadable AEDAT4 header"):
             streams = decoder.id_to_stream()
@@ -44,7 +86,13 @@ class Aedat4Source(StreamedSource):
                     f"{path}: AEDAT4 events stream declares no size; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
                 )
             sensor_size = header_size(path, "aedat4", (info["height"], info["width"]))
-        super().__init__(path, sensor_size[1], sensor_size[0])
+        frame_ids = sorted(i for i, s in streams.items() if s.get("type") == "frame")
+        self._frames = Aedat4Frames(path, frame_ids[0], self._frame_packets) if frame_ids else None
+        self._gathering = self._frames is not None
+        super().__init__(path, sensor_size[1], sensor_size[0])  # its first pass also gathers the frames
+        self._gathering = False
+        if self._frames is not None:
+            self._frames.finish(self.width, self.height)
 
     def _decoder(self):
         try:
@@ -59,11 +107,27 @@ class Aedat4Source(StreamedSource):
 
     def _packets(self):
         for packet in self._decoder():
+            if self._gathering and "frame" in packet and packet.get("stream_id") == self._frames.stream_id:
+                self._frames.add(packet["frame"])
             if packet.get("stream_id") != self._stream_id or "events" not in packet:
                 continue
             ev = packet["events"]
             p = ev["on"] if "on" in ev.dtype.names else ev["p"]
             yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
+
+    def _frame_packets(self):
+        """The frame stream's frames in file order, one decoding pass."""
+        with decoder_errors(f"{self.path}: aedat4 decoding failed", "; the file is probably truncated or corrupted"):
+            for packet in self._decoder():
+                if "frame" in packet and packet.get("stream_id") == self._frames.stream_id:
+                    yield packet["frame"]
+
+    def frame_times(self):
+        return None if self._frames is None else self._frames.times()
+
+    def read_frame(self, i):
+        i = self._check_frame_index(i, self.num_frames, "frame")
+        return self._frames.read(i)
 
 
 LAYOUT = Layout(

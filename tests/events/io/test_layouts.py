@@ -245,21 +245,45 @@ def _flatbuffer_events(t, x, y, on) -> bytes:
     return struct.pack("<I", len(body)) + body
 
 
-def write_aedat4(path: Path, packets, w: int, h: int) -> None:
-    xml = (
-        '<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">'
-        '<node name="0" path="/mainloop/Recorder/outInfo/0/">'
-        '<attr key="compression" type="string">NONE</attr>'
-        '<attr key="typeIdentifier" type="string">EVTS</attr>'
-        '<node name="info" path="/mainloop/Recorder/outInfo/0/info/">'
-        f'<attr key="sizeX" type="int">{w}</attr><attr key="sizeY" type="int">{h}</attr>'
-        "</node></node></node></dv>"
-    ).encode()
+def _flatbuffer_frame(t: int, exposure: tuple[int, int], pixels: np.ndarray, fmt: int) -> bytes:
+    """Size-prefixed Frame {t, begin_t, end_t, exposure_begin_t, exposure_end_t i64, format i8, width,
+    height, offset_x, offset_y i16, pixels [u8]}, ident FRME; i64 fields 8-aligned counting the prefix."""
+    h, w = pixels.shape[:2]
+    offsets = (8, 16, 24, 32, 40, 60, 52, 54, 56, 58, 48)  # per field, in schema order
+    body = struct.pack("<I", 44) + b"FRME" + struct.pack("<HH11H", 26, 64, *offsets) + bytes(10)
+    body += struct.pack("<i", 36) + bytes(4) + struct.pack("<5q", t, t - 1, t + 1, *exposure)
+    body += struct.pack("<I4hb", 16, w, h, 0, 0, fmt) + bytes(3)
+    raw = np.ascontiguousarray(pixels).tobytes()
+    body += struct.pack("<I", len(raw)) + raw
+    body += bytes(-len(body) % 4)
+    return struct.pack("<I", len(body)) + body
+
+
+def write_aedat4(path: Path, packets, w: int, h: int, frames=(), frame_size=None) -> None:
+    """Events stream 0 (`packets` of (t, x, y, on)); with `frames`, a frame stream 1 of
+    (t, (exposure_begin, exposure_end), pixels, format code) written after the events packet of the same
+    index (format codes: 0 gray, 2 gray16, 16 BGR, 24 BGRA)."""
+    def stream(i: int, ident: str, size) -> str:
+        return (
+            f'<node name="{i}" path="/mainloop/Recorder/outInfo/{i}/">'
+            '<attr key="compression" type="string">NONE</attr>'
+            f'<attr key="typeIdentifier" type="string">{ident}</attr>'
+            f'<node name="info" path="/mainloop/Recorder/outInfo/{i}/info/">'
+            f'<attr key="sizeX" type="int">{size[0]}</attr><attr key="sizeY" type="int">{size[1]}</attr>'
+            "</node></node>"
+        )
+    streams = stream(0, "EVTS", (w, h)) + (stream(1, "FRME", frame_size or (w, h)) if len(frames) else "")
+    xml = ('<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">' + streams
+           + "</node></dv>").encode()
     hdr = _flatbuffer_ioheader(xml)
     data = b"#!AER-DAT4.0\r\n" + struct.pack("<i", len(hdr)) + hdr
-    for t, x, y, on in packets:
-        pk = _flatbuffer_events(t, x, y, on)
-        data += struct.pack("<ii", 0, len(pk)) + pk
+    for k in range(max(len(packets), len(frames))):
+        if k < len(packets):
+            pk = _flatbuffer_events(*packets[k])
+            data += struct.pack("<ii", 0, len(pk)) + pk
+        if k < len(frames):
+            pk = _flatbuffer_frame(*frames[k])
+            data += struct.pack("<ii", 1, len(pk)) + pk
     path.write_bytes(data)
 
 

@@ -1,0 +1,129 @@
+"""The APS frames of an AEDAT4 recording: DAVIS cameras record them in a `frame` stream beside the
+events, so `render`, `eval` and `convert` can use a DV recording as it comes off the camera.
+
+Facts relied on (docs/io.md, "AEDAT4 frames"):
+- the `aedat` decoder gives each frame as a dict with `t`, `exposure_begin_t`, `exposure_end_t` (µs),
+  `format` ("L" gray, "I;16" 16-bit gray, "RGB"/"RGBA" already converted from the stored BGR/BGRA),
+  `width`, `height`, `offset_x`, `offset_y` and `pixels` (uint8 or uint16, (H, W[, C]));
+- a frame's time here is the middle of its exposure when the exposure times are given (the convention
+  of every frame in this toolkit: the events of the exposure lie around it), else its `t`;
+- 16-bit pixels (DAVIS APS: a 10-bit ADC in a uint16) are scaled to 8 bits by the recording's bit depth,
+  the smallest of 10, 12 and 16 bits that holds its largest pixel value.
+
+Frames are kept in memory up to `CACHE_BYTES`; beyond that a frame is decoded on demand by a forward
+pass that continues from the last frame read (sequential reads cost one pass in all).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from egvsr.errors import FormatError
+
+CACHE_BYTES = 256 << 20
+_CHANNELS = {"L": 1, "I;16": 1, "RGB": 3, "RGBA": 3}
+
+
+def frame_time(frame: dict[str, Any]) -> int:
+    """The middle of the exposure when the decoder gives a valid one, else the frame's `t` (µs)."""
+    begin, end = int(frame.get("exposure_begin_t", 0)), int(frame.get("exposure_end_t", 0))
+    if 0 < begin <= end:
+        return (begin + end) // 2
+    return int(frame["t"])
+
+
+def to_uint8(pixels: np.ndarray, fmt: str, full_scale: int) -> np.ndarray:
+    """(H, W, C) uint8: gray keeps one channel, alpha is dropped, 16 bits are scaled by `full_scale`."""
+    img = pixels[..., :3] if fmt == "RGBA" else pixels
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.dtype != np.uint8:
+        img = np.rint(img.astype(np.float32) * (255.0 / full_scale)).clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(img)
+
+
+class Aedat4Frames:
+    """One frame stream: times, shape and pixels gathered during the source's first decoding pass."""
+
+    def __init__(self, path: Path, stream_id: int, packets: Callable[[], Iterator[dict]]) -> None:
+        self.path, self.stream_id, self._packets = Path(path), stream_id, packets
+        self._times: list[int] = []
+        self._raw: list[tuple[str, np.ndarray]] | None = []
+        self._raw_bytes = 0
+        self._shape: tuple[int, int, int] | None = None
+        self._problem: str | None = None
+        self._max16 = 0
+        self._cursor: tuple[int, Iterator[dict]] | None = None
+        self.full_scale = 255
+
+    def add(self, frame: dict[str, Any]) -> None:
+        """Record one decoded frame (first pass); a problem is kept and raised when frames are used."""
+        if self._problem is not None:
+            return
+        fmt, pixels = frame.get("format"), frame.get("pixels")
+        if fmt not in _CHANNELS or not isinstance(pixels, np.ndarray):
+            self._problem = f"frame {len(self._times)} has the unsupported format {fmt!r} (expected gray, RGB or RGBA)"
+            return
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]), _CHANNELS[fmt])
+        if self._shape is None:
+            self._shape = shape
+        elif shape != self._shape:
+            self._problem = (f"frame {len(self._times)} is {shape[1]}x{shape[0]} with {shape[2]} channel(s), "
+                             f"frame 0 {self._shape[1]}x{self._shape[0]} with {self._shape[2]}")
+            return
+        if pixels.dtype == np.uint16 and pixels.size:
+            self._max16 = max(self._max16, int(pixels.max()))
+        self._times.append(frame_time(frame))
+        if self._raw is not None:
+            self._raw_bytes += pixels.nbytes
+            if self._raw_bytes > CACHE_BYTES:
+                self._raw = None
+            else:
+                self._raw.append((fmt, pixels))
+
+    def finish(self, width: int, height: int) -> None:
+        """Checks that need every frame: size against the events' sensor, strictly increasing times."""
+        self.full_scale = 255 if self._max16 == 0 else next(
+            (2 ** b - 1 for b in (10, 12) if self._max16 < 2 ** b), 65535)
+        if self._problem is not None or self._shape is None:
+            return
+        if self._shape[:2] != (height, width):
+            self._problem = (f"its frames are {self._shape[1]}x{self._shape[0]} but its events "
+                             f"{width}x{height} (frames and events must share the sensor size)")
+            return
+        t = np.asarray(self._times, np.int64)
+        bad = np.flatnonzero(np.diff(t) <= 0)
+        if bad.size:
+            i = int(bad[0]) + 1
+            self._problem = (f"frame {i} is at {t[i]} µs, not after frame {i - 1} at {t[i - 1]} µs "
+                             "(frame times must increase)")
+
+    def times(self) -> np.ndarray | None:
+        """Frame times (int64 µs, strictly increasing), None when the stream has no frame."""
+        if self._problem is not None:
+            raise FormatError(f"{self.path}: AEDAT4 frame stream {self.stream_id}: {self._problem}")
+        return np.asarray(self._times, np.int64) if self._times else None
+
+    def read(self, i: int) -> np.ndarray:
+        """Frame `i` (a valid index) as uint8 (H, W, C)."""
+        if self._raw is not None:
+            fmt, pixels = self._raw[i]
+        else:
+            frame = self._decode_frame(i)
+            fmt, pixels = frame["format"], frame["pixels"]
+        return to_uint8(pixels, fmt, self.full_scale)
+
+    def _decode_frame(self, i: int) -> dict[str, Any]:
+        """Frame `i` by a forward pass, continuing from the last frame read when it lies ahead."""
+        if self._cursor is None or self._cursor[0] > i:
+            self._cursor = (0, self._packets())
+        index, packets = self._cursor
+        for frame in packets:
+            index += 1
+            if index - 1 == i:
+                self._cursor = (index, packets)
+                return frame
+        raise FormatError(f"{self.path}: AEDAT4 frame {i} is no longer in the file (was it changed while open?)")

@@ -116,11 +116,14 @@ def _add_voxelize(sub) -> None:
     w.add_argument("--between-frames", action="store_true", help="one window per inter-frame interval")
     w.add_argument("--window-ms", type=_positive_float, help="fixed windows of W milliseconds")
     p.add_argument("--size", type=_size, help="target HxW (e.g. the LR size); default the sensor size")
-    p.add_argument("--polarity", choices=POLARITIES, default="signed")
+    p.add_argument("--polarity", choices=POLARITIES, default=None,
+                   help="default: the representation's own (signed for voxel and frames, split for moments "
+                        "and timesurface); one it does not take is refused")
     p.add_argument("--normalize", choices=NORMALIZATIONS, default="none",
                    help="per window: none, standard (E2VID, non-zero entries), percentile (EvTexture q98)")
     p.add_argument("--tau-ms", type=_positive_float, default=None,
-                   help="time-surface decay (default: window / bins)")
+                   help="time-surface decay (default: window / bins); only for representations that "
+                        "take it (timesurface)")
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
                    help="refuse, before any work, an output larger than this (default 16; also the free space)")

@@ -42,3 +42,17 @@ class MissingDependencyError(EgvsrError):
 
 class CheckpointError(InputFileError):
     """A checkpoint is corrupted, untrusted or belongs to another model."""
+
+
+class IndexRangeError(ConfigError, IndexError):
+    """An integer index outside the valid range; also an `IndexError`, so that `for x in dataset` and
+    other users of Python's sequence protocol stop at the end."""
+
+
+class IndexTypeError(ConfigError, TypeError):
+    """An index or key of the wrong type (a str, float or None where an integer is expected); also a
+    `TypeError`, as Python's own sequences raise."""
+
+
+class SourceClosedError(EgvsrError, ValueError):
+    """A reader used after `close()`; also a `ValueError`, as reading a closed Python file raises."""

@@ -27,12 +27,7 @@ def check_representation(representation: str, bins: int, polarity: str, normaliz
         raise ConfigError(f"bins {bins!r}: expected a positive integer (time bins / moments)")
     if polarity not in POLARITIES:
         raise ConfigError(f"polarity {polarity!r}: expected one of {', '.join(POLARITIES)}")
-    accepted = get_representation(representation).polarities
-    if polarity not in accepted:
-        raise ConfigError(
-            f"polarity {polarity!r} is not available for representation {representation!r} "
-            f"(it takes {', '.join(accepted)}; moments and time surfaces are ON/OFF counts)"
-        )
+    get_representation(representation).check_options(polarity)
     if normalize not in NORMALIZATIONS:
         raise ConfigError(f"normalize {normalize!r}: expected one of {', '.join(NORMALIZATIONS)}")
 

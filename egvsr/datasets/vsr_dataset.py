@@ -8,6 +8,8 @@ time of every clip, whole frames, one scale.
 
 from __future__ import annotations
 
+import numbers
+import operator
 import os
 from typing import Any, Sequence
 
@@ -25,7 +27,7 @@ from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.sampler import check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, IndexRangeError, IndexTypeError
 
 MODES = ("train", "eval")
 QUERIES = ("middle", "gt")
@@ -55,8 +57,8 @@ def _open_all(recordings, fps) -> list[Recording]:
 class EventVSRDataset(Dataset):
     """Samples of LR frames + events + HR targets from a list of recordings (see module doc).
 
-    Index with an int (scale = `scale` or drawn from `scale_range` by `seed` and the index) or with a
-    `SampleKey(index, scale, seed)` from `ScaleBatchSampler`.
+    Index with an int (scale = `scale` or drawn from `scale_range` by `seed` and the index; negative
+    ones count from the end) or with a `SampleKey(index, scale, seed)` from `ScaleBatchSampler`.
     """
 
     def __init__(
@@ -204,27 +206,51 @@ class EventVSRDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def _index(self, value) -> int:
+        """An item number as Python sequences take it: an integer (numpy's too), negative ones
+        counting from the end; anything else is an `IndexTypeError`, outside the range an
+        `IndexRangeError` (an `IndexError`, which ends `for sample in dataset`)."""
+        try:
+            index = operator.index(value)
+        except TypeError:
+            raise IndexTypeError(
+                f"dataset index {value!r}: expected an integer or a SampleKey (index, scale, seed), "
+                f"got {type(value).__name__}"
+            ) from None
+        n = len(self)
+        if not -n <= index < n:
+            valid = f"0..{n - 1} (or -{n}..-1 from the end)" if n else "none: the dataset is empty"
+            raise IndexRangeError(f"dataset index {index} out of range: {n} items, valid indices {valid}")
+        return index % n
+
     def _key(self, key) -> tuple[int, float, int]:
         if isinstance(key, (tuple, list)):
             if len(key) != 3:
-                raise ConfigError(f"dataset key {key!r}: expected an index or (index, scale, seed)")
-            index, scale, seed = int(key[0]), float(key[1]), int(key[2])
+                raise IndexTypeError(f"dataset key {key!r}: expected an index or (index, scale, seed)")
+            index, scale, seed = self._index(key[0]), key[1], key[2]
+            if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+                raise IndexTypeError(f"dataset key {key!r}: scale {scale!r} is not a number")
+            try:
+                seed = operator.index(seed)
+            except TypeError:
+                raise IndexTypeError(f"dataset key {key!r}: seed {seed!r} is not an integer") from None
+            if seed < 0:
+                raise ConfigError(f"dataset key {key!r}: seed {seed} is negative; expected an integer >= 0")
+            scale = float(scale)
         else:
-            index = int(key)
+            index = self._index(key)
             seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1, np.uint64)[0] >> 2)
             if self.scale is not None:
                 scale = self.scale
             else:
                 lo, hi = self.scale_range
                 scale = float(np.random.default_rng([self.seed, index, 1]).uniform(lo, hi))
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"dataset index {index} out of range ({len(self)} items)")
         lo, hi = self.scale_range
         if not (lo - 1e-9 <= scale <= hi + 1e-9):
             raise ConfigError(
                 f"scale {scale:g} is outside the configured scale_range ({lo:g}, {hi:g}) of this dataset"
             )
-        return index % len(self), scale, seed
+        return index, scale, seed
 
     def __getitem__(self, key) -> dict:
         index, scale, seed = self._key(key)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from egvsr.cli import main
+from egvsr.errors import ConfigError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import write_events
 from egvsr.events.represent import (
@@ -92,6 +93,39 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, recording, capsys):
         main(["voxelize", str(src), str(out), "--window-ms", "50", "--size", "0x5"])
     assert main(["voxelize", str(tmp_path / "missing.h5"), str(tmp_path / "x.h5"),
                  "--window-ms", "5"]) == 2
+
+
+@pytest.mark.parametrize("rep,option,message", [
+    ("voxel", {"tau_ms": 5}, "tau_ms 5: representation 'voxel' does not use this option \\(only timesurface does\\)"),
+    ("frames", {"tau_ms": 1.5}, "tau_ms 1.5: representation 'frames'"),
+    ("moments", {"polarity": "signed"}, "polarity 'signed': representation 'moments' takes only 'split'"),
+    ("timesurface", {"polarity": "signed"}, "representation 'timesurface' takes only 'split'"),
+])
+def test_an_option_the_representation_does_not_take_is_refused(tmp_path, recording, rep, option, message):
+    """What a representation takes is what it declares (polarities, params); a given option outside that
+    is refused before any output is made, one left at its default never is."""
+    src, _, _ = recording
+    out = tmp_path / "o.h5"
+    with pytest.raises(ConfigError, match=message) as exc:
+        voxelize_file(src, out, rep, 3, window_ms=50, progress=False, **option)
+    assert "\n" not in str(exc.value) and not out.exists()
+    name, value = next(iter(option.items()))
+    argv = ["voxelize", str(src), str(out), "--repr", rep, "--window-ms", "50", "--no-progress",
+            f"--{name.replace('_', '-')}", str(value)]
+    assert main(argv) == 2 and not out.exists()
+    # left at their defaults, the same representations run, with their own polarity
+    attrs = read_tensors(voxelize_file(src, out, rep, 3, window_ms=50, progress=False))[3]
+    assert attrs["polarity"] == ("signed" if rep in ("voxel", "frames") else "split")
+
+
+def test_options_a_representation_declares_are_accepted(tmp_path, recording):
+    src, s, _ = recording
+    got = read_tensors(voxelize_file(src, tmp_path / "t.h5", "timesurface", 3, window_ms=50, progress=False,
+                                     polarity="split", tau_ms=5))
+    np.testing.assert_allclose(got[0], time_surfaces(s, 3, np.stack([got[1], got[2]], 1), tau_us=5000.0), **TOL)
+    got = read_tensors(voxelize_file(src, tmp_path / "m.h5", "moments", 3, window_ms=50, progress=False,
+                                     polarity="split"))
+    assert got[3]["polarity"] == "split"
 
 
 def test_failure_midway_leaves_no_output(tmp_path, recording, monkeypatch):

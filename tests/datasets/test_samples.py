@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from egvsr.datasets import EventVSRDataset, ScaleBatchSampler, collate_samples, open_recording
 from egvsr.datasets.augment import reverse_events
 from egvsr.datasets.geometry import hr_size
-from egvsr.errors import ConfigError, EgvsrError
+from egvsr.errors import ConfigError, EgvsrError, IndexRangeError, IndexTypeError
 from egvsr.events import represent
 from tests.datasets.test_files import random_events, textured_frames, write_egvsr, write_evtexture
 
@@ -293,6 +293,33 @@ def test_scale_outside_configured_range(rec_path):
         EventVSRDataset([rec_path], mode="eval", scale=2.0, patch_size=8)
     with pytest.raises(ConfigError, match="patch_size 0"):
         EventVSRDataset([rec_path], patch_size=0)
+
+
+def test_indexing_follows_python_sequences(rec_path):
+    """Negative ints count from the end, numpy ints work; out of range is an IndexError (iteration
+    stops there), a non-integer a TypeError; both one-line toolkit errors naming the index."""
+    ds = EventVSRDataset([rec_path], mode="eval", scale=2.0)
+    n = len(ds)
+    assert ds[-1]["index"] == n - 1 and ds[-n]["index"] == 0
+    assert torch.equal(ds[-1]["hr"], ds[n - 1]["hr"]) and ds[np.int64(2)]["index"] == 2
+    assert ds[(np.int32(-2), np.float32(2.0), np.uint8(3))]["index"] == n - 2
+    assert sum(1 for _ in ds) == n  # `for x in ds` ends at the IndexError
+    for index in (n, -n - 1, 10**20):
+        with pytest.raises(IndexRangeError, match=f"dataset index {index} out of range: {n} items, valid "
+                                                  f"indices 0..{n - 1} \\(or -{n}..-1 from the end\\)"):
+            ds[index]
+        with pytest.raises(IndexError):
+            ds[(index, 2.0, 0)]
+    for key, match in (("a", "dataset index 'a': expected an integer .*got str"),
+                       (1.5, "dataset index 1.5: .*got float"), (1.0, "got float"), (np.float64(1), "got float64"),
+                       (None, "got NoneType"), (slice(0, 2), "got slice"), (("a", 2.0, 0), "index 'a'"),
+                       ((0, "2", 0), "scale '2' is not a number"), ((0, 2.0, 0.5), "seed 0.5 is not an integer"),
+                       ((1,), "expected an index or \\(index, scale, seed\\)")):
+        with pytest.raises(IndexTypeError, match=match) as exc:
+            ds[key]
+        assert isinstance(exc.value, (TypeError, ConfigError)) and "\n" not in str(exc.value)
+    with pytest.raises(ConfigError, match="seed -1 is negative"):
+        ds[(0, 2.0, -1)]
 
 
 def test_real_gray_frames(shared_data, tmp_path):

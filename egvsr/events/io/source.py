@@ -3,18 +3,20 @@
 A layout subclass supplies raw access by event index (`_read_arrays`, `_read_t`) and, when it has
 one, an index for seeking (`_first_index_at`). This base class does the rest once for all layouts:
 window look-up by bisection over the time column, validation that names the file, key and *global*
-index of the first bad event, chunked iteration with order checks across chunk boundaries, and the
-frame accessors' defaults (no frames).
+index of the first bad event, chunked iteration with order checks across chunk boundaries, the
+frame accessors' defaults (no frames), and the refusal of every reading method once the source is
+closed (`SourceClosedError`, whatever the layout and whichever of those methods it overrides).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from egvsr.errors import ConfigError, EventValidationError, InputFileError
+from egvsr.errors import ConfigError, EventValidationError, InputFileError, SourceClosedError
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
 from egvsr.events.stream import EventStream, window_bound
@@ -36,8 +38,54 @@ class ChunkBuffers:
         self.p = np.empty(capacity, np.int8)
 
 
+#: The public methods (and properties) that read the recording: on a closed source they raise
+#: `SourceClosedError`, in this class and in every override of them (see `EventSource.__init_subclass__`).
+READING = (
+    "t_first", "t_last", "first_index_at", "index_range", "read", "read_index", "read_all_sorted",
+    "iter_chunks", "polarity_counts", "num_frames", "frame_times", "read_frame", "read_frames", "gt_times",
+    "read_gt", "read_gt_frames",
+)
+
+
+def _refuse_when_closed(member: Any) -> Any:
+    """`member` (a method or property) made to raise `SourceClosedError` when called on a closed source.
+
+    Checked when called: a generator method (`iter_chunks`) is refused before its first chunk, and
+    one iterated past `close()` stops at its next read (`read_index` refuses it)."""
+    if isinstance(member, property):
+        return property(_refuse_when_closed(member.fget), member.fset, member.fdel, member.__doc__)
+    if not callable(member) or getattr(member, "_refuses_closed", False):
+        return member
+
+    @functools.wraps(member)
+    def guarded(self: "EventSource", *args: Any, **kwargs: Any) -> Any:
+        self._require_open()
+        return member(self, *args, **kwargs)
+
+    guarded._refuses_closed = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _closing(close: Callable[["EventSource"], None]) -> Callable[["EventSource"], None]:
+    """A layout's `close` that also marks the source closed (even when releasing fails)."""
+    @functools.wraps(close)
+    def wrapped(self: "EventSource") -> None:
+        try:
+            close(self)
+        finally:
+            self.closed = True
+
+    return wrapped
+
+
 class EventSource:
-    """An open recording. Use as a context manager; see docs/CONTRACTS.md for the interface."""
+    """An open recording. Use as a context manager; see docs/CONTRACTS.md for the interface.
+
+    After `close()` the attributes known at opening (`path`, `layout`, `width`, `height`,
+    `num_events`) stay readable; every method in `READING` raises `SourceClosedError`."""
+
+    #: True once `close()` has run (set by every layout's `close`, see `__init_subclass__`)
+    closed: bool = False
 
     layout: str = "?"
     #: dataset / column names used in messages, per field
@@ -97,7 +145,26 @@ class EventSource:
         return 0, self.num_events
 
     def close(self) -> None:
-        """Release the file handles."""
+        """Release the file handles (a layout overrides this); afterwards reading raises `SourceClosedError`."""
+        self.closed = True
+
+    def _require_open(self) -> None:
+        """Raise `SourceClosedError` once `close()` has run (one line naming the file)."""
+        if self.closed:
+            raise SourceClosedError(
+                f"{self.path}: the event source is closed; open it again with open_events() "
+                "(or read inside its `with` block)"
+            )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a layout's own versions of the reading methods, and its `close`, the closed-source
+        behaviour of this class: one mechanism for every layout, built in or registered."""
+        super().__init_subclass__(**kwargs)
+        for name in READING:
+            if name in cls.__dict__:
+                setattr(cls, name, _refuse_when_closed(cls.__dict__[name]))
+        if "close" in cls.__dict__:
+            cls.close = _closing(cls.__dict__["close"])  # type: ignore[method-assign]
 
     # ---- context manager --------------------------------------------------------------------
     def __enter__(self) -> "EventSource":
@@ -353,6 +420,10 @@ class EventSource:
                 f"{self.path}: {self.keys['p']}[{i0 + bad}] = {p[bad].item()!r}, expected -1 or +1"
             )
         return p.astype(np.int8, copy=False)
+
+
+for _name in READING:
+    setattr(EventSource, _name, _refuse_when_closed(EventSource.__dict__[_name]))
 
 
 def _as_uint16(a: np.ndarray) -> np.ndarray:

@@ -65,9 +65,12 @@ class StreamedSource(EventSource):
         raise NotImplementedError
 
     def _decode(self) -> Iterator[_Arrays]:
+        """`_packets()` with decoder failures named; a pass begun before `close()` stops at its next packet."""
         with decoder_errors(f"{self.path}: {self.layout} decoding failed",
                             "; the file is probably truncated or corrupted"):
-            yield from self._packets()
+            for packet in self._packets():
+                self._require_open()
+                yield packet
 
     def _scan(self) -> None:
         """One pass: count, first/last time, polarity balance; keeps small files in memory."""

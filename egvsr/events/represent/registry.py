@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -36,7 +36,8 @@ class Representation:
     first is its default). channels: the channel count P of its (bins, P, h, w) tensor, or None
     when the polarity decides (signed: 1, with (bins, h, w) windows; split: 2). additive: tensors
     are sums over events (a window split between two chunks is the sum of the parts), which lets
-    `voxelize` stream it. params: extra keyword options `build` accepts (e.g. tau_us).
+    `voxelize` stream it. params: extra keyword options `build` accepts (e.g. tau_us). `voxelize` and
+    the dataset refuse a polarity or option that is not declared here (`check_options`).
     """
 
     name: str
@@ -58,6 +59,31 @@ class Representation:
         if self.channels is not None and (isinstance(self.channels, bool) or not isinstance(self.channels, int)
                                           or self.channels < 1):
             raise ConfigError(f"representation {self.name!r}: channels must be None or an integer >= 1")
+
+    def check_options(self, polarity: str | None = None, labels: Mapping[str, str] | None = None,
+                      **params: Any) -> str:
+        """The polarity to use, after refusing any option given that this representation does not take.
+
+        What it takes is what it declares: `polarities` and `params`. polarity: one of POLARITIES, or
+        None for its default (the first of `polarities`). params: extra options by `build`'s keyword
+        (e.g. tau_us=...), None meaning not given. labels: how messages name an option, when the
+        caller's name differs (e.g. {"tau_us": "tau_ms"}). So an option is refused only when given.
+        """
+        labels = labels or {}
+        if polarity is not None and polarity not in self.polarities:
+            raise ConfigError(
+                f"{labels.get('polarity', 'polarity')} {polarity!r}: representation {self.name!r} takes only "
+                f"{' or '.join(map(repr, self.polarities))}; leave the polarity out to use its default"
+            )
+        for key, value in params.items():
+            if value is not None and key not in self.params:
+                users = [n for n in representation_names() if key in _REGISTRY[n].params]
+                which = f"only {', '.join(users)} {'does' if len(users) == 1 else 'do'}" if users else "none does"
+                raise ConfigError(
+                    f"{labels.get(key, key)} {value!r}: representation {self.name!r} does not use this option "
+                    f"({which}); leave it out"
+                )
+        return self.polarities[0] if polarity is None else polarity
 
     def polarity_channels(self, polarity: str) -> int:
         """P of the (bins, P, h, w) event tensor under `polarity`."""

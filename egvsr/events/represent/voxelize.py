@@ -240,15 +240,17 @@ class _Progress:
 def voxelize_file(
     src: str | os.PathLike, dst: str | os.PathLike, representation: str = "voxel", bins: int = 5,
     between_frames: bool = False, window_ms: float | None = None,
-    size: tuple[int, int] | None = None, polarity: str = "signed", normalize: str = "none",
+    size: tuple[int, int] | None = None, polarity: str | None = None, normalize: str = "none",
     threads: int | None = None, overwrite: bool = False, progress: bool = True,
     tau_ms: float | None = None, chunk_events: int = CHUNK_EVENTS, max_output_gb: float = MAX_OUTPUT_GB,
 ) -> Path:
     """Write the tensors of every window of recording `src` to `dst` (HDF5); return `dst`.
 
-    representation: a registered name (`representation_names()`): "voxel", "moments" (ON/OFF counts,
-    polarity ignored), "frames" (stacked event frames), "timesurface" (ON/OFF, tau_ms default:
-    window / bins), or one registered from outside; a polarity it does not accept becomes its own.
+    representation: a registered name (`representation_names()`): "voxel", "moments" (ON/OFF counts),
+    "frames" (stacked event frames), "timesurface" (ON/OFF, tau_ms default: window / bins), or one
+    registered from outside. polarity: None for the representation's default ("signed" for voxel and
+    frames, "split" for moments and time surfaces). A polarity or tau_ms the representation does not
+    take (as its declaration says) is refused, never silently ignored.
     Windows: every inter-frame interval (`between_frames`) or consecutive `window_ms` windows from the first event.
     size: target (height, width), built directly by mass-conserving splatting.
     max_output_gb: refuse, before any work, an output above this size (or above the free disk space).
@@ -257,7 +259,8 @@ def voxelize_file(
 
     decl = get_representation(representation)
     bins = validation.check_count(bins, "bins")
-    polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
+    if polarity is not None:
+        validation.check_choice(polarity, "polarity", validation.POLARITIES)
     normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
     nthreads = validation.check_threads(threads)
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
@@ -273,9 +276,8 @@ def voxelize_file(
         size = tuple(size)
         if len(size) != 2:
             raise ConfigError(f"size: expected (height, width), got {size!r}")
+    polarity = decl.check_options(polarity, {"tau_us": "tau_ms"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
-    if polarity not in decl.polarities:  # e.g. moments and time surfaces are always ON/OFF ("split")
-        polarity = decl.polarities[0]
     with open_events(src) as source:
         sensor = (source.height, source.width)
         target = validation.check_size(sensor, *(size if size is not None else (None, None)))
@@ -312,7 +314,7 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
     if nwin == 0:
         return
     additive = decl.additive
-    params = {"tau_us": tau} if tau is not None and "tau_us" in decl.params else {}
+    params = {"tau_us": tau} if tau is not None else {}  # (refused by `check_options` where not declared)
     # Decoding and copying events keeps the reader thread busy, so the kernels get the other cores;
     # a source that hands out views of the file (uncompressed egvsr) leaves the reader only the checks
     # (~2 ns/event), and then the kernels take every core (2 cores: 10% faster, see the docs)

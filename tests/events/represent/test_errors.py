@@ -91,3 +91,25 @@ def test_tensors_larger_than_memory_are_refused_before_allocating(s, monkeypatch
     assert voxel_grid(s, 8, t0, t1).shape[0] == 8  # the sensor size fits
     monkeypatch.setattr(windows, "physical_memory", lambda: 0)  # unknown: no limit from us
     assert voxel_grid(s, 8, t0, t1, height=500, width=500).shape == (8, 500, 500)
+
+
+def test_declared_options_decide_what_is_refused():
+    """`Representation.check_options` reads the declaration: its polarities and params, nothing else."""
+    from egvsr.events.represent import Representation, get_representation, register_representation
+    from egvsr.events.represent.registry import unregister_representation
+
+    decay = register_representation(Representation("decay", lambda *a, **k: None, polarities=("signed",),
+                                                   params=("tau_us",)))
+    try:
+        assert decay.check_options() == "signed" and decay.check_options("signed", tau_us=3.0) == "signed"
+        with pytest.raises(ConfigError, match="polarity 'split': representation 'decay' takes only 'signed'"):
+            decay.check_options("split")
+        with pytest.raises(ConfigError, match="tau_ms 2: representation 'voxel' does not use this option "
+                                              "\\(only timesurface, decay do\\); leave it out"):
+            get_representation("voxel").check_options(None, {"tau_us": "tau_ms"}, tau_us=2)
+        assert get_representation("moments").check_options(None, tau_us=None) == "split"  # None: not given
+        with pytest.raises(ConfigError, match="gamma 1: representation 'moments' does not use this option "
+                                              "\\(none does\\)"):
+            get_representation("moments").check_options(gamma=1)
+    finally:
+        unregister_representation("decay")

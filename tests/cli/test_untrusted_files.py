@@ -136,7 +136,7 @@ def test_refused_in_one_line(files, argv, expect, capsys):
 def test_voxelize_refuses_more_than_the_free_space(files, capsys, monkeypatch):
     import egvsr.events.represent.voxelize as V
 
-    monkeypatch.setattr(V, "_free_bytes", lambda folder: 10**6)
+    monkeypatch.setattr(V, "free_bytes", lambda folder: 10**6)
     before = snapshot(files["dir"])
     rc, err = run_main(["voxelize", str(files["good"]), str(files["dir"] / "v.h5"), "--window-ms", "1",
                         "--no-progress"], capsys)

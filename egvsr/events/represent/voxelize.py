@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +24,7 @@ from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path
+from egvsr.fsutil import atomic_output, check_output_path, fmt_gb, free_bytes
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -87,35 +86,19 @@ def output_bytes(count: int, shape: tuple[int, ...]) -> int:
     return int(count) * (4 * int(np.prod(shape, dtype=object)) + 16) + (1 << 20)
 
 
-def _fmt_gb(n: float) -> str:
-    return f"{n / 1e9:,.3g} GB" if n >= 1e8 else f"{n / 1e6:,.3g} MB"
-
-
-def _free_bytes(folder: Path) -> int | None:
-    """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing
-    ancestor), or None when unknown."""
-    p = folder.absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    try:
-        return int(shutil.disk_usage(p).free)
-    except OSError:
-        return None
-
-
 def check_output_size(dst: Path, count: int, shape: tuple[int, ...], max_output_gb: float) -> int:
     """Refuse, before any work, an output larger than `max_output_gb` or than the free disk space."""
     need = output_bytes(count, shape)
-    what = f"{count:,} windows of {'x'.join(str(s) for s in shape)} float32 = {_fmt_gb(need)}"
+    what = f"{count:,} windows of {'x'.join(str(s) for s in shape)} float32 = {fmt_gb(need)}"
     if need > max_output_gb * 1e9:
         raise ConfigError(
             f"{dst}: voxelize would write {what}, above --max-output-gb {max_output_gb:g}; choose longer "
             "windows (--window-ms), fewer --bins or a smaller --size, or raise --max-output-gb"
         )
-    free = _free_bytes(dst.parent)
+    free = free_bytes(dst.parent)
     if free is not None and need > free:
         raise OutputError(
-            f"{dst}: voxelize would write {what}, more than the {_fmt_gb(free)} free in {dst.parent}; free "
+            f"{dst}: voxelize would write {what}, more than the {fmt_gb(free)} free in {dst.parent}; free "
             "some space, write elsewhere, or choose longer windows (--window-ms)"
         )
     return need

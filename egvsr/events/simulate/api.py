@@ -11,13 +11,13 @@ import numpy as np
 from egvsr.errors import ConfigError
 from egvsr.events.frames import Frames
 from egvsr.events.simulate import pipeline
+from egvsr.events.simulate.budget import ClipSpan, check_noise_disk, check_noise_memory, memory_budget
 from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.simulator import EventSimulator
-from egvsr.events.simulate.thresholds import SimulatorConfig, knob_flag, simulator_knobs
+from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, knob_flag, simulator_knobs
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import open_video
 from egvsr.events.stream import EventStream
-from egvsr.process import physical_memory
 from egvsr.fsutil import check_output_path
 
 FRAME_BATCH = 16  # frames buffered before each write
@@ -39,9 +39,7 @@ def _config(config: SimulatorConfig | None, knobs: dict) -> SimulatorConfig:
             raise ConfigError(f"{next(iter(knobs))}: give the simulator options or a config, not both")
         return config
     for name, v in knobs.items():
-        top = known[name].metadata.get("max")
-        if top is not None and isinstance(v, (int, float)) and v > top:
-            raise ConfigError(f"{knob_flag(name)} {v:g}: expected at most {top:g} events per pixel per second")
+        check_knob_max(knob_flag(name), name, v)
     return SimulatorConfig(**knobs)
 
 
@@ -75,9 +73,11 @@ def simulate_frames(
     if not isinstance(frames, Frames):
         raise ConfigError(f"frames: expected an egvsr Frames object, got {type(frames).__name__}")
     config = _config(config, knobs)
+    up = Upsampler(interpolation, max_px_per_step, max_subframes)
+    check_noise_memory(config, frames.width, frames.height, ClipSpan.of_times(frames.t),
+                       frames.width * frames.height * BYTES_PER_PIXEL, keep_all=True)
     sim = EventSimulator(frames.width, frames.height, config, _seed(seed), backend=backend,
                          threads=threads)
-    up = Upsampler(interpolation, max_px_per_step, max_subframes)
     chunks: list[EventStream] = []
     pipeline.run(zip(frames.t.tolist(), frames.images), sim, up, chunks.append)
     if not chunks:
@@ -85,14 +85,10 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
-def _memory_bytes() -> int:
-    return physical_memory() or 16 << 30
-
-
 def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
     """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
     sub-frame interpolation measures image gradients, which need two pixels along each side."""
-    need, have = width * height * BYTES_PER_PIXEL, int(0.8 * _memory_bytes())
+    need, have = width * height * BYTES_PER_PIXEL, memory_budget()
     if need > have:
         raise ConfigError(
             f"{src}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
@@ -137,6 +133,10 @@ def simulate_video(
     check_output_path(dst, overwrite)  # fail before reading any frame
     video = open_video(src, fps, size)
     _check_frame_size(video.width, video.height, interpolation, src)
+    span = (ClipSpan.of_times(video.timestamps_us) if video.timestamps_us is not None
+            else ClipSpan.of_rate(video.fps, video.num_frames))
+    check_noise_memory(config, video.width, video.height, span, video.width * video.height * BYTES_PER_PIXEL)
+    check_noise_disk(config, video.width, video.height, span, dst)
     sim = EventSimulator(video.width, video.height, config, seed, threads=threads)
     attrs = {
         "generator": "egvsr.simulate", "source": str(video.path), "seed": seed,

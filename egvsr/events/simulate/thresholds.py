@@ -87,8 +87,10 @@ class SimulatorConfig:
             shot_noise_hz=0.0 if shot_noise_hz is None else shot_noise_hz,
         )
         for name, v in values.items():
-            if _finite(name, v) < 0:
+            f = _finite(name, v)
+            if f < 0:
                 raise ConfigError(f"{name}: expected a value >= 0, got {v!r}")
+            check_knob_max(name, name, f)
         eps = 1e-3 if log_eps is None else _finite("log_eps", log_eps)
         if eps <= 0:
             raise ConfigError(f"log_eps: expected a positive number, got {log_eps!r}")
@@ -112,6 +114,14 @@ class SimulatorConfig:
 def simulator_knobs() -> tuple[Field, ...]:
     """The fields of `SimulatorConfig`: name, default and metadata (help, cli, nargs, metavar, max)."""
     return fields(SimulatorConfig)
+
+
+def check_knob_max(label: str, name: str, value: Any) -> None:
+    """Refuse a number above knob `name`'s `max` (the noise rates), named `label` (the argument or its
+    flag): the check of `SimulatorConfig` itself, so a config built by hand is bounded too."""
+    top = next(f for f in simulator_knobs() if f.name == name).metadata.get("max")
+    if top is not None and isinstance(value, (int, float, np.integer, np.floating)) and value > top:
+        raise ConfigError(f"{label} {value:g}: expected at most {top:g} events per pixel per second")
 
 
 def knob_flag(name: str) -> str:

@@ -8,6 +8,8 @@ flicker) fall back to linear blending (docs/simulator.md, "Temporal upsampling")
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,9 @@ METHODS = ("flow", "linear", "none")
 MIN_FLOW_SIDE = 24  # smaller images: no reliable pyramid flow, blend linearly
 MOTION_PERCENTILE = 99.0
 STEP_TOLERANCE = 0.05  # 2.03 px of motion takes 2 steps of 1 px, not 3
+#: Finest `max_px_per_step`: finer steps than 1/100 px change nothing the flow can measure, and would only
+#: multiply the sub-steps (at most the frame diagonal / this per pair).
+MIN_PX_PER_STEP = 0.01
 
 
 def _cv2():
@@ -78,6 +83,24 @@ def _reliable(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, gx
     return before < 1e-3 or after <= 0.5 * before
 
 
+def _px_per_step(v) -> float:
+    """`max_px_per_step` as a float: a finite number of pixels from `MIN_PX_PER_STEP` up."""
+    real = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    if not (real and math.isfinite(v) and v >= MIN_PX_PER_STEP):
+        raise ConfigError(f"max_px_per_step: expected a finite number of pixels >= {MIN_PX_PER_STEP:g} "
+                          f"(finer sub-steps only multiply the run time), got {v!r}")
+    return float(v)
+
+
+def _subframe_cap(v) -> int | None:
+    """`max_subframes` as an int (None: no cap but the motion's)."""
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ConfigError(f"max_subframes: expected an integer >= 1, got {v!r}")
+    return int(v)
+
+
 class Upsampler:
     """Chooses sub-steps per frame pair from measured motion and synthesises the sub-frames."""
 
@@ -85,50 +108,71 @@ class Upsampler:
                  max_subframes: int | None = None) -> None:
         if interpolation not in METHODS:
             raise ConfigError(f"interpolation {interpolation!r}: expected one of {', '.join(METHODS)}")
-        if not max_px_per_step > 0:
-            raise ConfigError(f"max_px_per_step: expected a positive number, got {max_px_per_step!r}")
-        if max_subframes is not None and int(max_subframes) < 1:
-            raise ConfigError(f"max_subframes: expected an integer >= 1, got {max_subframes!r}")
         self.interpolation = interpolation
-        self.max_px_per_step = float(max_px_per_step)
-        self.max_subframes = None if max_subframes is None else int(max_subframes)
+        self.max_px_per_step = _px_per_step(max_px_per_step)
+        self.max_subframes = _subframe_cap(max_subframes)
 
-    def between(self, a: np.ndarray, b: np.ndarray) -> tuple[PairPlan, list[tuple[float, np.ndarray]]]:
-        """Plan and sub-frames strictly between 2-D luminance frames a and b: [(tau in (0,1), frame)]."""
+    def between(self, a: np.ndarray, b: np.ndarray) -> tuple[PairPlan, Sequence[tuple[float, np.ndarray]]]:
+        """Plan and sub-frames strictly between 2-D luminance frames a and b: [(tau in (0,1), frame)],
+        made one at a time as they are read (`SubFrames`)."""
         if self.interpolation == "none":
             return PairPlan(1, float("nan"), "none"), []
         h, w = a.shape
+        fa, fb = _float(a), _float(b)
         if min(h, w) < MIN_FLOW_SIDE:
-            motion = _intensity_motion(a, b)
-            return self._linear(a, b, motion)
+            return self._linear(fa, fb, _intensity_motion(a, b))
         f01 = dense_flow(a, b)
         f10 = dense_flow(b, a)
         mag = np.hypot(f01[..., 0], f01[..., 1])
         motion = float(np.percentile(mag, MOTION_PERCENTILE))
         gx, gy = _grid(h, w)
-        fa, fb = _float(a), _float(b)
         if self.interpolation == "linear" or not _reliable(fa, fb, f01, f10, gx, gy):
-            return self._linear(a, b, motion)
-        steps = self._steps(motion)
-        out = []
-        for j in range(1, steps):
-            tau = j / steps
+            return self._linear(fa, fb, motion)
+
+        def warped(tau: float) -> np.ndarray:
             ft0 = -(1 - tau) * tau * f01 + tau * tau * f10
             ft1 = (1 - tau) ** 2 * f01 - tau * (1 - tau) * f10
             img = (1 - tau) * _warp(fa, ft0, gx, gy) + tau * _warp(fb, ft1, gx, gy)
-            out.append((tau, img.astype(np.float32)))
-        return PairPlan(steps, motion, "flow"), out
+            return img.astype(np.float32)
 
-    def _steps(self, motion: float) -> int:
+        steps = self._steps(motion, h, w)
+        return PairPlan(steps, motion, "flow"), SubFrames(steps, warped)
+
+    def _steps(self, motion: float, h: int, w: int) -> int:
+        """Sub-steps for `motion` px: motion / max_px_per_step, the motion counted up to the frame's
+        diagonal (beyond it nothing in view is tracked), capped by `max_subframes`."""
+        motion = min(motion, math.hypot(h, w))
         n = max(1, math.ceil(motion / self.max_px_per_step - STEP_TOLERANCE))
         return n if self.max_subframes is None else min(n, self.max_subframes)
 
-    def _linear(self, a, b, motion: float):
-        steps = self._steps(motion)
-        fa, fb = _float(a), _float(b)
-        out = [(j / steps, ((1 - j / steps) * fa + (j / steps) * fb).astype(np.float32))
-               for j in range(1, steps)]
-        return PairPlan(steps, motion, "linear"), out
+    def _linear(self, fa: np.ndarray, fb: np.ndarray, motion: float):
+        def blended(tau: float) -> np.ndarray:
+            return ((1 - tau) * fa + tau * fb).astype(np.float32)
+
+        steps = self._steps(motion, *fa.shape)
+        return PairPlan(steps, motion, "linear"), SubFrames(steps, blended)
+
+
+class SubFrames(Sequence):
+    """The `steps - 1` sub-frames of one pair as (tau, frame), tau = j / steps, each made when read:
+    a pair may take thousands of sub-steps, and the simulator needs one at a time."""
+
+    def __init__(self, steps: int, make: Callable[[float], np.ndarray]) -> None:
+        self._steps, self._make = steps, make
+
+    def __len__(self) -> int:
+        return self._steps - 1
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(len(self)))]
+        j = operator.index(j)
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        tau = (j + 1) / self._steps
+        return tau, self._make(tau)
 
 
 def _float(a: np.ndarray) -> np.ndarray:

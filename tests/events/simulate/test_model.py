@@ -175,3 +175,31 @@ def test_leak_and_shot_noise_rates():
     expected = 25.0 * h * w
     assert abs(n - expected) < 5 * math.sqrt(expected)
     assert abs(on / n - 0.5) < 0.05
+
+
+def test_noise_rates_are_bounded_in_the_config_itself():
+    """A config built by hand is held to the same bounds as the keywords and flags."""
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^shot_noise_hz 1e\+06: expected at most 100000 events per pixel"):
+        SimulatorConfig(shot_noise_hz=1e6)
+    with pytest.raises(ConfigError, match=r"^leak_hz 1e\+09: expected at most 100000"):
+        SimulatorConfig(leak_hz="1e9")
+    for bad, msg in ((float("inf"), "finite"), (float("nan"), "finite"), (-1.0, ">= 0")):
+        with pytest.raises(ConfigError, match=f"^shot_noise_hz: expected a .*{msg}"):
+            SimulatorConfig(shot_noise_hz=bad)
+
+
+@pytest.mark.parametrize("times, message", [
+    ([0, 10**9], r"about 6.4e\+09 noise events in one frame interval \(1000 s at 8x8 pixels\) need about"),
+    ([k * 10**9 for k in range(10)], r"about 5.76e\+10 noise events kept over the clip \(9000 s at 8x8 pixels\)"),
+])
+def test_simulate_frames_refuses_noise_beyond_memory_up_front(times, message):
+    """Noise alone of one step (the first) or of the whole clip kept in memory (the second) is refused
+    before the simulator is built."""
+    from egvsr.errors import ConfigError
+
+    frames = Frames(np.zeros((len(times), 8, 8), np.uint8), np.asarray(times, np.int64))
+    config = SimulatorConfig(shot_noise_hz=1e5, refractory_us=0)
+    with pytest.raises(ConfigError, match=r"^--shot-noise-hz 100000: " + message):
+        simulate_frames(frames, config=config, interpolation="none")

@@ -89,6 +89,47 @@ def test_bad_upsampler_settings():
             Upsampler(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_px_per_step=1e-12), r"max_px_per_step: expected a finite number of pixels >= 0.01 .*got 1e-12$"),
+    (dict(max_px_per_step=float("inf")), r"max_px_per_step: .*got inf$"),
+    (dict(max_px_per_step=float("nan")), r"max_px_per_step: .*got nan$"),
+    (dict(max_px_per_step=True), r"max_px_per_step: .*got True$"),
+    (dict(max_px_per_step="1"), r"max_px_per_step: .*got '1'$"),
+    (dict(max_subframes="x"), r"max_subframes: expected an integer >= 1, got 'x'$"),
+    (dict(max_subframes=2.5), r"max_subframes: expected an integer >= 1, got 2.5$"),
+    (dict(max_subframes=True), r"max_subframes: expected an integer >= 1, got True$"),
+])
+def test_step_settings_that_would_explode_or_mislead_are_refused(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Upsampler(**kwargs)
+    frames = Frames(np.zeros((2, 8, 8), np.uint8), np.array([0, 1000]))
+    with pytest.raises(ConfigError, match=message):
+        simulate_frames(frames, **kwargs)
+
+
+def test_sub_steps_are_bounded_and_made_one_at_a_time():
+    """The finest step gives at most diagonal / 0.01 sub-steps, `max_subframes` caps them, and the
+    sub-frames are computed when read, not held all at once."""
+    from egvsr.events.simulate.upsample import MIN_PX_PER_STEP, SubFrames
+
+    fine = Upsampler("linear", max_px_per_step=MIN_PX_PER_STEP)
+    assert fine._steps(1e9, 30, 40) == 5000  # motion counted up to the 50 px diagonal
+    a = _texture(96, 128)
+    b = _shifted(a, 6.0)
+    plan, subs = Upsampler("linear", max_px_per_step=MIN_PX_PER_STEP, max_subframes=7).between(a, b)
+    assert plan.steps == 7 and len(subs) == 6 and isinstance(subs, SubFrames)
+    plan, subs = fine.between(a, b)
+    assert plan.steps > 400 and len(subs) == plan.steps - 1
+    made = []
+    lazy = SubFrames(plan.steps, lambda tau: made.append(tau) or (1 - tau) * a + tau * b)
+    tau, img = lazy[-1]
+    assert made == [tau] and tau == (plan.steps - 1) / plan.steps
+    tau, img = subs[2]
+    assert tau == 3 / plan.steps and np.array_equal(img, ((1 - tau) * a + tau * b).astype(np.float32))
+    with pytest.raises(IndexError):
+        subs[len(subs)]
+
+
 def test_flow_upsampling_recovers_the_events_of_dense_frames():
     """10 fps frames of a panning texture + flow upsampling ~ events of frames rendered every 2.5 ms."""
     tex = _texture(120, 400, seed=3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import pytest
 from egvsr.cli import main
 from egvsr.errors import ConfigError, FormatError, InputFileError, OutputExistsError
 from egvsr.events.io import open_events, read_events
-from egvsr.events.simulate import open_video, simulate_video
+from egvsr.events.simulate import SimulatorConfig, open_video, simulate_video
 
 
 def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -201,3 +202,42 @@ def test_slider_depth_simulates_to_a_plausible_recording(shared_data, tmp_path):
     # DAVIS240 slider scene: the real recording has ~0.3 Mev/s; a simulation with Cp=0.25 and no
     # noise model should be within a small factor of it, far from zero and from sensor saturation.
     assert 5e4 < rate < 8e6, rate
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--shot-noise-hz", "1e5"], "--shot-noise-hz 100000: about 2.24e+11 noise events in one frame interval "
+                                 "(1000 s at 56x40 pixels) need about"),
+    (["--leak-hz", "1e5", "--refractory-us", "0"], "--leak-hz 100000: about 2.24e+11 noise events"),
+])
+def test_noise_beyond_memory_is_refused_before_any_work(tmp_path, capsys, flags, named):
+    d = _folder(tmp_path, _frames(3))
+    out = tmp_path / "o.h5"  # frames 1000 s apart: the noise of one interval is terabytes
+    assert main(["simulate", str(d), str(out), "--fps", "0.001", *flags, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"egvsr: error: {named}"), err
+    assert "of this machine's memory" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seq"]
+
+
+def test_noise_beyond_the_free_disk_is_refused_and_the_estimate_is_a_floor(tmp_path, monkeypatch):
+    from egvsr.errors import OutputError
+    from egvsr.events.simulate import budget
+
+    d = _folder(tmp_path, [_frames(1)[0]] * 3)  # a static scene: every event is noise
+    out = tmp_path / "o.h5"
+    kw = dict(fps=5.0, cp=0.5, shot_noise_hz=400.0, interpolation="none", progress=False)
+    span = budget.ClipSpan.of_rate(5.0, 3)
+    config = SimulatorConfig(cp=0.5, shot_noise_hz=400.0)
+    least = budget.emitted_noise(config, 56 * 40, span.total_s, span.intervals, least=True)
+    with monkeypatch.context() as m:
+        m.setattr(budget, "free_bytes", lambda folder: 10**5)
+        message = (r"o.h5: --shot-noise-hz 400 gives at least " + re.escape(f"{least:.3g}") + r" noise events over "
+                   r"the clip \(400 ms at 56x40 pixels\), at least 0.517 MB on disk, more than the 0.1 MB free in ")
+        with pytest.raises(OutputError, match=message):
+            simulate_video(d, out, **kw)
+        assert not out.exists()
+    simulate_video(d, out, **kw)
+    with open_events(out) as src:
+        n = src.num_events
+    assert 0.98 * least <= n <= 1.02 * least  # Poisson: +-0.35% is one sd
+    assert out.stat().st_size >= budget.DISK_EVENT_BYTES * least

@@ -509,7 +509,7 @@ def flag_message(message: str, command: argparse.ArgumentParser | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one egvsr command (`argv` default: `sys.argv[1:]`). What running as the whole process changes
     (threads, signals, exit) is done by `egvsr.process.run_console`, not here."""
-    from egvsr.process import interrupt_status
+    from egvsr.process import report_interrupt
 
     command = None
     try:
@@ -521,9 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"egvsr: error: {flag_message(str(exc), command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (egvsr.process)
-        status, message = interrupt_status(exc)
-        print(message, file=sys.stderr)
-        return status
+        return report_interrupt(exc)
     return 0
 
 

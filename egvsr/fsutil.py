@@ -44,18 +44,20 @@ def _existing_ancestor(path: Path) -> Path:
     return p
 
 
+def fmt_size(n: float) -> str:
+    """Bytes as '1,470 GB', '1.23 GB' (from 0.1 GB) or '45.6 MB', for the messages of size checks."""
+    if n >= 1e12:
+        return f"{n / 1e9:,.0f} GB"
+    return f"{n / 1e9:,.3g} GB" if n >= 1e8 else f"{n / 1e6:,.3g} MB"
+
+
 def free_bytes(folder: str | os.PathLike) -> int | None:
     """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing
-    ancestor), or None when unknown: outputs are sized against it before anything is written."""
+    ancestor), or None when unknown: outputs larger than this are refused before any work."""
     try:
         return int(shutil.disk_usage(_existing_ancestor(Path(folder))).free)
     except OSError:
         return None
-
-
-def fmt_gb(n: float) -> str:
-    """A size for a message: GB from 0.1 GB up, MB below."""
-    return f"{n / 1e9:,.3g} GB" if n >= 1e8 else f"{n / 1e6:,.3g} MB"
 
 
 def _check_name(out: Path) -> None:

@@ -71,6 +71,15 @@ def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:
     return 130, "egvsr: interrupted; no partial output was left under the final name"
 
 
+def report_interrupt(exc: KeyboardInterrupt) -> int:
+    """Print the one line of an interrupted run and return its exit status. The signal is then handled:
+    `check_pending` on the way out does not report it a second time."""
+    status, message = interrupt_status(exc)
+    _pending.clear()
+    print(message, file=sys.stderr)
+    return status
+
+
 def last_resort_message(exc: BaseException) -> str:
     """One line for an error no check anticipated (a file system, memory or text-decoding failure)."""
     if isinstance(exc, MemoryError):
@@ -149,14 +158,14 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
         print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
+        if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up
+            return report_interrupt(Terminated(_pending[0]))
         if not is_out_of_memory(exc):
             raise
         print(f"egvsr: error: {last_resort_message(MemoryError())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # outside the command (argument parsing, imports)
-        status, message = interrupt_status(exc)
-        print(message, file=sys.stderr)
-        return status
+        return report_interrupt(exc)
     finally:
         if command_of(argv) in FREEZE_AT_EXIT:
             gc.freeze()

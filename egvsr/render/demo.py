@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,7 +24,11 @@ from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import atomic_directory, check_output_folder
 from egvsr.render.model import load_render_model
 
+if TYPE_CHECKING:
+    from egvsr.render.plan import RenderOptions
+
 DEFAULT_SCALES = (4.0, 6.5)
+GT_PER_INTERVAL = 3  # ground-truth frames of the sample between input frames
 
 
 class StageLog:
@@ -153,6 +157,43 @@ def write_figure(fig: FigureData, sample: Path, path: Path, model_name: str, int
     return crop_rows(rows, path, title=title)
 
 
+def _render_options(scale: float, sub: Path, fps_factor: int, chunk_size: int, dev) -> RenderOptions:
+    """The demo's render of one scale: degrade mode, the videos in `sub`, bicubic beside ours."""
+    from egvsr.render.plan import RenderOptions
+
+    return RenderOptions(scale=scale, fps_factor=fps_factor, degrade=True, mp4=sub / "video.mp4",
+                         side_by_side=sub / "side_by_side.mp4", chunk_size=chunk_size, device=str(dev),
+                         baseline=True)
+
+
+def _missing_shipped() -> str:
+    return (f"the shipped checkpoint egvsr/data/{SHIPPED_NAME} is not in this install "
+            "(see README: how to train it with configs/)")
+
+
+def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: bool, rm, *, seed: int,
+                      seconds: float, size: tuple[int, int], fps: float, scales: Sequence[float],
+                      fps_factor: int, chunk_size: int, dev) -> None:
+    """Every check the demo can make before it makes the sample: a model to use, the sample's options,
+    memory and disk space, and each render's scale, output size and memory (planned from the sample's
+    known size and times). `rm`: the model when known before the sample (given or shipped), else None."""
+    from egvsr.events.simulate.sample import check_output_space, check_sample_options, sample_times
+    from egvsr.render.plan import plan_outputs
+
+    if checkpoint is None and shipped is None and not fallback:
+        raise CheckpointError(f"{_missing_shipped()}; pass --checkpoint FILE, or drop --no-fallback to train a "
+                              "tiny model")
+    sample = out / "sample.h5"
+    seconds, (h, w), fps, gt = check_sample_options(sample, seed, seconds, size, fps, GT_PER_INTERVAL)
+    check_output_space(sample, seed, seconds, (h, w), fps, gt)
+    frame_t, gt_t = sample_times(seconds, fps, gt)
+    for s in scales:
+        scale = rm.check_scale(s) if rm is not None else s
+        options = _render_options(s, out / f"x{s:g}", fps_factor, chunk_size, dev)
+        plan_outputs(sample, w, h, frame_t, gt_t, scale, rm, options, dev,
+                     fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{s:g}: use fewer `seconds`")
+
+
 def run_demo(
     output: str | os.PathLike = "demo_output",
     checkpoint: str | os.PathLike | None = None,
@@ -174,7 +215,7 @@ def run_demo(
     """Run the demo into `output` (see the module doc); returns the table rows and timings."""
     from egvsr.engine.distributed import resolve_device
     from egvsr.events.simulate import make_sample
-    from egvsr.render.plan import RenderOptions, plan_render
+    from egvsr.render.plan import plan_render
     from egvsr.render.run import run_render
 
     out = Path(output)
@@ -184,19 +225,24 @@ def run_demo(
     log = StageLog(echo)
     started = time.monotonic()
     dev = resolve_device(device)
-    # a given checkpoint is loaded (safely) and checked before any work, so a bad file fails at once
-    given = load_render_model(checkpoint, dev) if checkpoint is not None else None
+    # a given checkpoint (or the shipped one) is loaded (safely) and checked before any work, so a bad
+    # file fails at once; so are the sample and every render, from what is known before the sample
+    with shipped_checkpoint() as shipped:
+        known = checkpoint if checkpoint is not None else shipped
+        preloaded = load_render_model(known, dev) if known is not None else None
+        check_before_work(out, checkpoint, shipped, fallback, preloaded, seed=seed, seconds=seconds, size=size, fps=fps,
+                          scales=scales, fps_factor=fps_factor, chunk_size=chunk_size, dev=dev)
     with atomic_directory(out, overwrite, "demo") as tmp, shipped_checkpoint() as shipped:
         sample = tmp / "sample.h5"
         with log.stage("sample"):
-            make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=3,
+            make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=GT_PER_INTERVAL,
                         progress=progress)
-            log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, 3 ground-truth "
-                "frames per interval (sample.h5)")
+            log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, {GT_PER_INTERVAL} "
+                "ground-truth frames per interval (sample.h5)")
         with log.stage("checkpoint"):
-            ck, note = _pick_checkpoint(checkpoint, shipped, fallback, fallback_minutes, sample, tmp, str(dev),
+            ck, note = _pick_checkpoint(checkpoint, shipped, fallback_minutes, sample, tmp, str(dev),
                                         progress, size, log)
-            rm = given if given is not None else load_render_model(ck, dev)
+            rm = preloaded if preloaded is not None else load_render_model(ck, dev)
             log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
         probe_times = None
         rows: list[dict] = []
@@ -205,10 +251,7 @@ def run_demo(
         for s in scales:
             sub = tmp / f"x{s:g}"
             with log.stage(f"render x{s:g}"):
-                options = RenderOptions(scale=s, fps_factor=fps_factor, degrade=True, mp4=sub / "video.mp4",
-                                        side_by_side=sub / "side_by_side.mp4", chunk_size=chunk_size,
-                                        device=str(dev), baseline=True)
-                job = plan_render(sample, ck, options, model=rm)
+                job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
                 if probe_times is None:
                     probe_times = job.times
                     fig = FigureData(choose_time(job.rec.frame_times, job.times))
@@ -246,16 +289,14 @@ def _frame_times(sample: Path) -> np.ndarray:
         return src.frame_times()
 
 
-def _pick_checkpoint(checkpoint, shipped, fallback, minutes, sample, tmp, device, progress, size, log):
+def _pick_checkpoint(checkpoint, shipped, minutes, sample, tmp, device, progress, size, log):
+    """(checkpoint, note): the given one, the shipped one, or a tiny model trained now (`check_before_work`
+    has refused a missing shipped checkpoint without a fallback)."""
     if checkpoint is not None:
         return Path(checkpoint), f"checkpoint {checkpoint}"
     if shipped is not None:
         return shipped, f"shipped checkpoint egvsr/data/{SHIPPED_NAME}"
-    msg = (f"the shipped checkpoint egvsr/data/{SHIPPED_NAME} is not in this install "
-           "(see README: how to train it with configs/)")
-    if not fallback:
-        raise CheckpointError(f"{msg}; pass --checkpoint FILE, or drop --no-fallback to train a tiny model")
-    log(f"NOTE: {msg}.")
+    log(f"NOTE: {_missing_shipped()}.")
     log(f"NOTE: falling back to training egvsr-tiny on the sample for {minutes:g} min; its numbers are a "
         "smoke test, not the shipped model's quality.")
     ck = train_fallback(sample, tmp / "fallback", minutes, device, progress, size)

@@ -172,6 +172,71 @@ def _check_options(o: RenderOptions) -> None:
         _check_gb("max_memory_gb", o.max_memory_gb, finite=True)
 
 
+#: what a render too large to write can change (`plan_outputs`)
+FEWER_FRAMES = ("render fewer frames (`first_frame`/`last_frame`, `times`), a smaller `scale` or an `roi`, "
+                "or raise `max_output_gb`")
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """The geometry, output times and resources of a render (`plan_outputs`)."""
+
+    layout: Layout
+    times: np.ndarray
+    panels: int
+    models: int
+    output_bytes: int
+    times_per_call: int
+    memory_bytes: int
+
+
+def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndarray, gt_times: np.ndarray,
+                 scale: float, rm: RenderModel | None, options: RenderOptions, dev: torch.device,
+                 fewer_frames: str = FEWER_FRAMES) -> OutputPlan:
+    """Plan a render of a `width` x `height` input with these frame and ground-truth times at `scale`
+    (checked against model `rm` already), refusing outputs above `max_output_gb` (advising `fewer_frames`)
+    and memory above the budget. It needs the input's facts only, not the file: `egvsr demo` checks its
+    renders with the sample's before it makes the sample (`rm` None: a model not known yet, whose windows
+    are checked later)."""
+    o = options
+    layout = plan_layout(width, height, scale, o.degrade, o.roi)
+    if rm is not None and len(frame_times) < max(2, rm.num_frames):
+        raise ConfigError(f"{source}: has {len(frame_times)} input frame(s); model {rm.name!r} renders "
+                          f"from windows of {rm.num_frames} consecutive frames")
+    out_times = plan_times(frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
+    if rm is not None:
+        group_by_window(frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
+    tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context
+    known = set(np.asarray(frame_times).tolist()) | set(np.asarray(gt_times).tolist())
+    has_gt = o.degrade and any(int(t) in known for t in out_times.tolist())
+    panels = 0 if o.side_by_side is None else (3 if has_gt else 2)
+    total = estimate_output_bytes(len(out_times), layout.out_size,
+                                  int(o.png is not None) + int(o.mp4 is not None) + panels)
+    h, w = layout.out_size
+    if total > o.max_output_gb * 1e9:
+        raise ConfigError(
+            f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
+            f"above `max_output_gb` {o.max_output_gb:g}; {fewer_frames}")
+    models = 2 if o.side_by_side is not None or o.baseline else 1  # ours, and bicubic beside it
+    if o.max_memory_gb is None:
+        budget, share = memory_budget_bytes(dev)
+        budget_text = f"`max_memory_gb` default: {share}"
+    else:
+        budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
+    per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
+    tiled = not is_whole(tiles, layout.lr_size)
+    memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels)
+    if memory > budget:
+        raise ConfigError(
+            f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
+            f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
+            f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
+            f"({budget_text}); choose a smaller `scale` or an `roi`, or raise `max_memory_gb`")
+    if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
+        raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")
+    return OutputPlan(layout, out_times, panels, models, total, per_call, memory)
+
+
 def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
                 model: RenderModel | None = None) -> RenderJob:
     """Check everything a render of `source` with `checkpoint` (or the loaded `model`) needs and
@@ -192,49 +257,17 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
         if rm.uses_events and not rec.has_events:
             raise ConfigError(f"{source}: model {rm.name!r} needs events but this input has none; "
                               "pass `events` FILE")
-        layout = plan_layout(rec.width, rec.height, s, o.degrade, o.roi)
-        if len(rec.frame_times) < max(2, rm.num_frames):
-            raise ConfigError(f"{source}: has {len(rec.frame_times)} input frame(s); model {rm.name!r} renders "
-                              f"from windows of {rm.num_frames} consecutive frames")
-        out_times = plan_times(rec.frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
-        group_by_window(rec.frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
-        tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context
-        known = set(rec.frame_times.tolist()) | set(rec.gt_times.tolist())
-        has_gt = o.degrade and any(int(t) in known for t in out_times.tolist())
-        panels = 0 if o.side_by_side is None else (3 if has_gt else 2)
-        total = estimate_output_bytes(len(out_times), layout.out_size,
-                                      int(o.png is not None) + int(o.mp4 is not None) + panels)
-        h, w = layout.out_size
-        if total > o.max_output_gb * 1e9:
-            raise ConfigError(
-                f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
-                f"above `max_output_gb` {o.max_output_gb:g}; render fewer frames (`first_frame`/`last_frame`, "
-                "`times`), a smaller `scale` or an `roi`, or raise `max_output_gb`")
-        need_base = o.side_by_side is not None or o.baseline
-        models = 2 if need_base else 1  # ours, and bicubic beside it
-        if o.max_memory_gb is None:
-            budget, share = memory_budget_bytes(dev)
-            budget_text = f"`max_memory_gb` default: {share}"
-        else:
-            budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
-        per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
-        tiled = not is_whole(tiles, layout.lr_size)
-        memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels)
-        if memory > budget:
-            raise ConfigError(
-                f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
-                f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
-                f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
-                f"({budget_text}); choose a smaller `scale` or an `roi`, or raise `max_memory_gb`")
-        if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
-            raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")
-        rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, out_times, o.fps_factor)
+        plan = plan_outputs(source, rec.width, rec.height, rec.frame_times, rec.gt_times, s, rm, o, dev)
+        rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, plan.times,
+                                                                             o.fps_factor)
     except BaseException:
         rec.close()
         raise
+    need_base = plan.models == 2
     base = (rm if rm.name == "bicubic" else baseline_model(rm, dev)) if need_base else None
     meta = {"model": rm.name, "checkpoint": str(checkpoint), "scale": s, "degrade": bool(o.degrade),
-            "input": str(source), "out_size": list(layout.out_size), "roi": list(o.roi) if o.roi else None}
-    return RenderJob(options=o, rm=rm, rec=rec, layout=layout, times=out_times, fps=rate, device=dev, baseline=base,
-                     with_gt=bool(o.degrade) and need_base, panels=panels, output_bytes=total,
-                     times_per_call=per_call, memory_bytes=memory, meta=meta)
+            "input": str(source), "out_size": list(plan.layout.out_size), "roi": list(o.roi) if o.roi else None}
+    return RenderJob(options=o, rm=rm, rec=rec, layout=plan.layout, times=plan.times, fps=rate, device=dev,
+                     baseline=base, with_gt=bool(o.degrade) and need_base, panels=plan.panels,
+                     output_bytes=plan.output_bytes, times_per_call=plan.times_per_call,
+                     memory_bytes=plan.memory_bytes, meta=meta)

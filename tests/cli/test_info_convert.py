@@ -79,3 +79,29 @@ def test_convert_with_sensor_size_for_headerless_raw(tmp_path, capsys):
     s = read_events(out)
     assert (s.width, s.height) == (20, 10)
     assert (int(s.x[0]), int(s.y[0]), int(s.t[0]), int(s.p[0])) == (7, 3, 5, 1)
+
+
+def test_info_describes_frames_without_decoding_them(tmp_path, capsys, monkeypatch):
+    """A frame can declare far more bytes than memory (compressed to nothing): info reads its shape only."""
+    from egvsr.events.io.e2vid_h5 import E2vidH5Source
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+
+    def refuse(self, i):
+        raise AssertionError("info decoded a frame")
+
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", refuse)
+    monkeypatch.setattr(E2vidH5Source, "read_frame", refuse)
+    s = EventStream(np.zeros(3, np.uint16), np.zeros(3, np.uint16), np.arange(3, dtype=np.int64),
+                    np.ones(3, np.int8), 8, 6)
+    ours = write_events(tmp_path / "r.h5", s, frames=Frames(np.zeros((2, 6, 8, 1), np.uint8), np.array([0, 9])))
+    e2vid = tmp_path / "e2vid.h5"
+    with h5py.File(e2vid, "w") as f:
+        for k, v in (("xs", np.zeros(3, np.int16)), ("ys", np.zeros(3, np.int16)), ("ts", np.arange(3) / 1e6),
+                     ("ps", np.ones(3, bool))):
+            f[f"events/{k}"] = v
+        f["images/image000000000"] = np.zeros((6, 8, 3), np.uint8)
+        f["images/image000000000"].attrs["timestamp"] = 0.0
+    assert main(["info", str(ours)]) == 0
+    assert "frames       2 (0 .. 9 µs, 111111.11 fps, gray)" in capsys.readouterr().out
+    assert main(["info", str(e2vid)]) == 0
+    assert "frames       1 (0 .. 0 µs, RGB)" in capsys.readouterr().out

@@ -116,8 +116,16 @@ def test_terminated_convert_cleans_up_like_ctrl_c(big_recording, tmp_path, sig):
     err = kill_when(["convert", big_recording, out, "--no-progress"],
                     lambda: any(_holds_data(p, 200_000) for p in _partials(tmp_path)), sig)
     assert "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == (f"egvsr: terminated by {signal.Signals(sig).name}; no partial output "
-                                            "was left under the final name")
+    assert err.strip().splitlines() == [f"egvsr: terminated by {signal.Signals(sig).name}; no partial output "
+                                        "was left under the final name"]  # once
+    assert not out.exists() and not _partials(tmp_path)
+
+
+def test_terminated_make_sample_says_so_once_and_cleans_up(tmp_path):
+    out = tmp_path / "s.h5"
+    err = kill_when(["make-sample", out, "--seconds", "20", "--no-progress"],
+                    lambda: any(_holds_data(p, 100_000) for p in _partials(tmp_path)), signal.SIGTERM)
+    assert err.strip().splitlines() == ["egvsr: terminated by SIGTERM; no partial output was left under the final name"]
     assert not out.exists() and not _partials(tmp_path)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -381,6 +382,29 @@ def test_no_traceback_for_an_interrupt_after_the_command(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "finished 0", res.stderr
     assert "Traceback" not in res.stderr
+
+
+TERMINATED = "egvsr: terminated by SIGTERM; no partial output was left under the final name"
+
+
+def test_sigterm_during_a_command_is_reported_once():
+    """The command reports the signal; the check on the way out must not report it again."""
+    code = ("import os, signal, sys, time\nimport egvsr.cli as C\nfrom egvsr.process import run_console\n"
+            "def slow(a):\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(5)\n"
+            "C._run_models = slow\nraise SystemExit(run_console(C.main, ['models']))\n")
+    res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 128 + signal.SIGTERM and res.stderr == TERMINATED + "\n", res.stderr
+
+
+def test_sigterm_wrapped_by_a_library_is_one_line():
+    """numba turns an exception raised in its callbacks (our handler's) into SystemError: still one line."""
+    code = ("import os, signal, time\nfrom egvsr.process import run_console\n"
+            "def fails(argv):\n    try:\n        os.kill(os.getpid(), signal.SIGTERM)\n        time.sleep(5)\n"
+            "    except KeyboardInterrupt as exc:\n"
+            "        raise SystemError('returned a result with an exception set') from exc\n"
+            "raise SystemExit(run_console(fails))\n")
+    res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 128 + signal.SIGTERM and res.stderr == TERMINATED + "\n", res.stderr
 
 
 def test_unforeseen_os_error_is_one_line(tmp_path):

@@ -104,6 +104,20 @@ def test_show_writes_a_preview_of_our_layout_and_refuses_overwrite(tmp_path, cap
     assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
 
 
+def test_show_refuses_a_frame_larger_than_memory_before_decoding_it(tmp_path, capsys, monkeypatch):
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=0, seconds=0.08, size=(24, 32), progress=False)
+    monkeypatch.setattr("egvsr.plots.show.physical_memory", lambda: 100_000)  # a 24x32 preview needs 61 kB
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", lambda self, i: pytest.fail("decoded a frame"))
+    out = tmp_path / "p.png"
+    assert main(["show", str(rec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "clip.h5: a preview of its 32x24 frames needs about" in err
+    assert not out.exists()
+
+
 def test_show_a_real_events_only_file(shared_data, tmp_path):
     out = tmp_path / "aedat.png"
     assert main(["show", str(shared_data / "aedat4" / "sample.aedat4"), "--out", str(out)]) == 0

@@ -67,8 +67,28 @@ def test_shipped_checkpoint_is_a_small_safe_egvsr_checkpoint():
     assert ck["model"]["name"].startswith("egvsr")
 
 
+def _no_sample(monkeypatch):
+    import egvsr.events.simulate as sim
+
+    monkeypatch.setattr(sim, "make_sample", lambda *a, **k: pytest.fail("made the sample before a check"))
+
+
+def test_a_demo_too_long_to_render_is_refused_before_the_sample(tiny_ck, tmp_path, monkeypatch, capsys):
+    from egvsr.cli import main
+
+    _no_sample(monkeypatch)
+    out = tmp_path / "d"
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--seconds", "900", "--device", "cpu",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "render would write 45001 frames of 344x260" in err
+    assert "the demo renders all of its 900 s sample at x4: use fewer --seconds" in err
+    assert not out.exists() and not list(tmp_path.glob(".*egvsr-partial*"))
+
+
 def test_missing_shipped_checkpoint_is_said_clearly(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_mod, "shipped_checkpoint", _no_shipped_checkpoint)
+    _no_sample(monkeypatch)
     with pytest.raises(CheckpointError, match="egvsr-sample.pt is not in this install"):
         run_demo(tmp_path / "d", None, fallback=False, **TINY)
     assert not (tmp_path / "d").exists() and not list(tmp_path.glob(".*egvsr-partial*"))

@@ -123,17 +123,26 @@ class E2vidH5Source(EventSource):
             )
         return t
 
+    def _image_shape(self, ds: h5py.Dataset) -> tuple[int, int, int]:
+        """(H, W, C) of image dataset `ds`, checked from its declaration before anything is decoded."""
+        shape = ds.shape
+        if ds.dtype != np.uint8 or len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3)):
+            raise FormatError(
+                f"{self.path}: '{ds.name.lstrip('/')}' is {ds.dtype} {shape}, expected uint8 "
+                "(H, W) or (H, W, 3)"
+            )
+        return int(shape[0]), int(shape[1]), int(shape[2]) if len(shape) == 3 else 1
+
+    def frame_shape(self):
+        return self._image_shape(self._frames[0][1]) if self._frames else None
+
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")
         ds = self._frames[i][1]
+        self._image_shape(ds)
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
             kind = ds.attrs.get("type", "color_bgr")
-        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
-            raise FormatError(
-                f"{self.path}: '{ds.name.lstrip('/')}' is {img.dtype} {img.shape}, expected uint8 "
-                "(H, W) or (H, W, 3)"
-            )
         if img.ndim == 2:
             return img[..., None]
         if img.shape[2] == 1:

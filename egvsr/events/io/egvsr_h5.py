@@ -232,6 +232,10 @@ class EgvsrH5Source(EventSource):
     def read_frame(self, i):
         return self._image("frames", i)
 
+    def frame_shape(self):
+        g = self._frame_group("frames")
+        return None if g is None or not g[0].shape[0] else tuple(int(v) for v in g[0].shape[1:])
+
     def gt_times(self):
         return self._times("gt")
 

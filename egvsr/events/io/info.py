@@ -75,7 +75,7 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
                 span = (int(times[-1]) - int(times[0])) / 1e6
                 info[f"{key}_fps"] = (len(times) - 1) / span if span > 0 else None
                 if key == "frames":
-                    info["frame_channels"] = int(src.read_frame(0).shape[-1])
+                    info["frame_channels"] = int(src.frame_shape()[-1])  # declared, not decoded
     return info
 
 

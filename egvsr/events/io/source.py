@@ -342,6 +342,11 @@ class EventSource:
         self._check_frame_index(i, self.num_frames, "frame")
         raise NotImplementedError
 
+    def frame_shape(self) -> tuple[int, int, int] | None:
+        """(H, W, C) of frame 0, or None without frames. Layouts that store the shape answer without
+        decoding (a declared frame can be far larger than memory); this default decodes frame 0."""
+        return tuple(self.read_frame(0).shape) if self.num_frames else None
+
     def read_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         """Frames [i0, i1) with their times, or None when the recording has none."""
         return self._frames_range(self.frame_times(), self.read_frame, i0, i1)

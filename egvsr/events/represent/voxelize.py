@@ -24,7 +24,7 @@ from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path, fmt_gb, free_bytes
+from egvsr.fsutil import atomic_output, check_output_path, fmt_size, free_bytes
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -89,7 +89,7 @@ def output_bytes(count: int, shape: tuple[int, ...]) -> int:
 def check_output_size(dst: Path, count: int, shape: tuple[int, ...], max_output_gb: float) -> int:
     """Refuse, before any work, an output larger than `max_output_gb` or than the free disk space."""
     need = output_bytes(count, shape)
-    what = f"{count:,} windows of {'x'.join(str(s) for s in shape)} float32 = {fmt_gb(need)}"
+    what = f"{count:,} windows of {'x'.join(str(s) for s in shape)} float32 = {fmt_size(need)}"
     if need > max_output_gb * 1e9:
         raise ConfigError(
             f"{dst}: voxelize would write {what}, above --max-output-gb {max_output_gb:g}; choose longer "
@@ -98,7 +98,7 @@ def check_output_size(dst: Path, count: int, shape: tuple[int, ...], max_output_
     free = free_bytes(dst.parent)
     if free is not None and need > free:
         raise OutputError(
-            f"{dst}: voxelize would write {what}, more than the {fmt_gb(free)} free in {dst.parent}; free "
+            f"{dst}: voxelize would write {what}, more than the {fmt_size(free)} free in {dst.parent}; free "
             "some space, write elsewhere, or choose longer windows (--window-ms)"
         )
     return need

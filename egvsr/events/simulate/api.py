@@ -85,15 +85,21 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
-def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
-    """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
-    sub-frame interpolation measures image gradients, which need two pixels along each side."""
+def check_frame_memory(width: int, height: int, what: str | os.PathLike) -> None:
+    """Refuse frames of `width` x `height` the machine cannot simulate, before any is read or rendered;
+    `what` (the input or output) starts the message."""
     need, have = width * height * BYTES_PER_PIXEL, memory_budget()
     if need > have:
         raise ConfigError(
-            f"{src}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
+            f"{what}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
             f"80% of this machine's memory ({have / 1e9:.3g} GB); pass a smaller --size HxW"
         )
+
+
+def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
+    """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
+    sub-frame interpolation measures image gradients, which need two pixels along each side."""
+    check_frame_memory(width, height, src)
     if interpolation != "none" and min(width, height) < 2:
         raise ConfigError(
             f"{src}: frames of {width}x{height} pixels are too small for --interpolation {interpolation} "

@@ -15,7 +15,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.simulate.thresholds import SimulatorConfig, knob_flag
-from egvsr.fsutil import fmt_gb, free_bytes
+from egvsr.fsutil import fmt_size, free_bytes
 from egvsr.process import physical_memory
 
 #: Share of the machine's memory a simulation may plan to use (frames, state, one step's events).
@@ -121,8 +121,8 @@ def check_noise_memory(config: SimulatorConfig, width: int, height: int, span: C
         n = noise_rate(config) * pixels * span.longest_s
         what = f"about {n:.3g} noise events in one frame interval ({_seconds(span.longest_s)}"
     raise ConfigError(
-        f"{_rates(config)}: {what} at {width}x{height} pixels) need about {fmt_gb(need)} of memory at once, "
-        f"more than {MEMORY_SHARE:.0%} of this machine's memory ({fmt_gb(have)}); lower the noise rate or use "
+        f"{_rates(config)}: {what} at {width}x{height} pixels) need about {fmt_size(need)} of memory at once, "
+        f"more than {MEMORY_SHARE:.0%} of this machine's memory ({fmt_size(have)}); lower the noise rate or use "
         "smaller frames (--size)"
     )
 
@@ -139,7 +139,7 @@ def check_noise_disk(config: SimulatorConfig, width: int, height: int, span: Cli
     if free is not None and need > free:
         raise OutputError(
             f"{dst}: {_rates(config)} gives at least {n:.3g} noise events over the clip "
-            f"({_seconds(span.total_s)} at {width}x{height} pixels), at least {fmt_gb(need)} on disk, more than "
-            f"the {fmt_gb(free)} free in {folder}; lower the noise rate, simulate a shorter clip or smaller frames "
+            f"({_seconds(span.total_s)} at {width}x{height} pixels), at least {fmt_size(need)} on disk, more than "
+            f"the {fmt_size(free)} free in {folder}; lower the noise rate, simulate a shorter clip or smaller frames "
             "(--size), or write elsewhere"
         )

@@ -13,18 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, OutputError
 from egvsr.events.frames import Frames
+from egvsr.events.simulate.api import check_frame_memory
 from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator
-from egvsr.events.simulate.thresholds import SimulatorConfig
-from egvsr.fsutil import check_output_path
+from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
+from egvsr.fsutil import check_output_path, fmt_size, free_bytes
 
 GENERATOR = "egvsr.make_sample"
 GENERATOR_VERSION = 1
 MIN_SIDE = 16
 MAX_PX_PER_STEP = 1.0
+#: events per pixel and second times the clip's lower contrast threshold (events grow as the threshold
+#: falls) allowed for by the size estimate: over 9 clips (seeds 0 to 3, 6 and 106, 56 to 1384 pixels
+#: wide, 1.4 to 80 events per pixel and second) the product was 0.6 to 4.6
+EVENT_RATE_X_THRESHOLD = 10.0
+EVENT_BYTES = 13  # x, y uint16, t int64, p int8, before compression
 
 
 def _frames(scene: SampleScene, times_us: np.ndarray) -> Frames:
@@ -39,9 +45,46 @@ def sample_seeds(seed: int) -> tuple[int, int]:
     return int(scene.generate_state(1)[0]), int(sim.generate_state(1)[0])
 
 
+def frame_count(seconds: float, fps: float) -> int:
+    """Input frames of a sample `seconds` long at `fps` (frames at both ends, at least two)."""
+    return max(2, int(round(seconds * fps)) + 1)
+
+
+def clip_thresholds(seed: int) -> tuple[float, float]:
+    """(Cp, Cn) of the sample of `seed`, drawn as its simulator draws them, without building it."""
+    th = draw_thresholds(SimulatorConfig(), 1, np.random.default_rng(sample_seeds(seed)[1]))
+    return th.cp, th.cn
+
+
+def output_bytes(seed: int, seconds: float, size: tuple[int, int], fps: float,
+                 gt_per_interval: int) -> tuple[int, int, int, float]:
+    """(bytes, frames, ground-truth frames, events) of a sample, estimated from above before any work:
+    frames as stored uncompressed, events at `EVENT_RATE_X_THRESHOLD` over the clip's lower threshold,
+    uncompressed, plus 1 MB of HDF5 structure."""
+    h, w = size
+    n = frame_count(seconds, fps)
+    gt = (n - 1) * gt_per_interval
+    events = EVENT_RATE_X_THRESHOLD / min(clip_thresholds(seed)) * h * w * (n - 1) / fps
+    return int((n + gt) * h * w * 3 + events * EVENT_BYTES) + (1 << 20), n, gt, events
+
+
+def check_output_space(dst: str | os.PathLike, seed: int, seconds: float, size: tuple[int, int], fps: float,
+                       gt_per_interval: int) -> None:
+    """Refuse, before any rendering, a sample larger than the free space of `dst`'s file system."""
+    need, n, gt, events = output_bytes(seed, seconds, size, fps, gt_per_interval)
+    free = free_bytes(Path(dst).parent)
+    if free is not None and need > free:
+        raise OutputError(
+            f"{dst}: the sample would take up to about {fmt_size(need)} ({n:,} frames and {gt:,} ground-truth "
+            f"frames of {size[0]}x{size[1]} RGB, up to about {events:.3g} events), more than the "
+            f"{fmt_size(free)} free in {Path(dst).parent}; use fewer `seconds`, a smaller `size`, a lower "
+            "`fps` or fewer `gt_per_interval`, or write elsewhere"
+        )
+
+
 def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame times (int64 µs, k / fps up to `seconds`) and the ground-truth times between them."""
-    n = max(2, int(round(seconds * fps)) + 1)
+    n = frame_count(seconds, fps)
     t = np.round(np.arange(n) * (1e6 / fps)).astype(np.int64)
     if gt_per_interval == 0:
         return t, np.zeros(0, np.int64)
@@ -86,6 +129,17 @@ def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int],
     return float(seconds), (h, w), float(fps), int(gt_per_interval)
 
 
+def check_sample_options(dst: str | os.PathLike, seed: int, seconds: float, size: tuple[int, int], fps: float,
+                         gt_per_interval: int) -> tuple[float, tuple[int, int], float, int]:
+    """`make_sample`'s options, checked before any work (the seed, the lengths, the frame count and the
+    memory of frames of `size`); returns (seconds, (h, w), fps, gt_per_interval)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed: expected an integer in 0..2**63-1 (it is stored in the file), got {seed!r}")
+    seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval)
+    check_frame_memory(w, h, dst)
+    return seconds, (h, w), fps, gt_per_interval
+
+
 def make_sample(
     dst: str | os.PathLike,
     seed: int = 0,
@@ -104,10 +158,9 @@ def make_sample(
     """
     from egvsr.events.io import EventWriter
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed: expected an integer in 0..2**63-1 (it is stored in the file), got {seed!r}")
-    seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval)
+    seconds, (h, w), fps, gt_per_interval = check_sample_options(dst, seed, seconds, size, fps, gt_per_interval)
     check_output_path(dst, overwrite)
+    check_output_space(dst, seed, seconds, (h, w), fps, gt_per_interval)
     frame_t, gt_t = sample_times(seconds, fps, gt_per_interval)
     scene_seed, sim_seed = sample_seeds(seed)
     scene = SampleScene(scene_seed, h, w)
@@ -134,8 +187,8 @@ def make_sample(
                     t = tb if j == steps else ta + (tb - ta) * j / steps
                     writer.append(sim.feed(scene.render(t / 1e6, rgb=False), t))
                 writer.write_frames(_frames(scene, frame_t[k:k + 1]))
-                if gt_per_interval:
-                    writer.write_gt(_frames(scene, gt_t[(k - 1) * gt_per_interval:k * gt_per_interval]))
+                for j in range((k - 1) * gt_per_interval, k * gt_per_interval):  # one at a time: bounded memory
+                    writer.write_gt(_frames(scene, gt_t[j:j + 1]))
                 bar.update(1)
                 bar.set_postfix_str(f"{writer.num_events:,} events")
     finally:

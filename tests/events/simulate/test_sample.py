@@ -142,3 +142,40 @@ def test_cli_make_sample_and_overwrite(tmp_path, capsys):
     with pytest.raises(OutputExistsError):
         make_sample(out, seconds=0.2, size=(32, 40), progress=False)
     assert main(args + ["--overwrite"]) == 0
+
+
+def test_a_sample_larger_than_the_free_disk_space_is_refused_before_rendering(tmp_path, capsys, monkeypatch):
+    from egvsr.events.simulate import sample as S
+
+    monkeypatch.setattr(S, "free_bytes", lambda folder: 2_000_000)  # 2 MB free
+    monkeypatch.setattr(S, "SampleScene", lambda *a: pytest.fail("rendered before the size check"))
+    out = tmp_path / "big.h5"
+    assert main(["make-sample", str(out), "--seconds", "2", "--size", "64x64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out}: the sample would take up to about " in err
+    assert "(51 frames and 150 ground-truth frames of 64x64 RGB" in err
+    assert "more than the 2 MB free" in err and "use fewer --seconds, a smaller --size" in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+    need, frames, gt, events = S.output_bytes(0, 2.0, (64, 64), 25.0, 3)
+    assert (frames, gt) == (51, 150) and need >= 201 * 64 * 64 * 3 + events * 13
+
+
+def test_a_sample_larger_than_memory_is_refused_before_rendering(tmp_path, monkeypatch):
+    from egvsr.events.simulate import api, sample as S
+
+    monkeypatch.setattr(api, "memory_budget", lambda: 8 * 10**5)
+    monkeypatch.setattr(S, "SampleScene", lambda *a: pytest.fail("rendered before the memory check"))
+    with pytest.raises(ConfigError, match=r"x.h5: frames of 96x72 pixels need about .* pass a smaller --size"):
+        make_sample(tmp_path / "x.h5", seconds=0.2, size=SIZE, progress=False)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_the_event_estimate_uses_the_clips_thresholds_and_covers_the_clip(small):
+    """The disk estimate allows more events than the module's clip has (seed 6, low thresholds)."""
+    from egvsr.events.simulate.sample import clip_thresholds, output_bytes
+
+    with h5py.File(small, "r") as f:
+        n = f["events/t"].shape[0]
+        cp, cn = float(f.attrs["sim_cp"]), float(f.attrs["sim_cn"])
+    assert clip_thresholds(SEED) == (cp, cn)
+    assert n < output_bytes(SEED, 0.4, SIZE, 25.0, 2)[3] < 10 * n

@@ -42,8 +42,8 @@ class ChunkBuffers:
 #: `SourceClosedError`, in this class and in every override of them (see `EventSource.__init_subclass__`).
 READING = (
     "t_first", "t_last", "first_index_at", "index_range", "read", "read_index", "read_all_sorted",
-    "iter_chunks", "polarity_counts", "num_frames", "frame_times", "read_frame", "read_frames", "gt_times",
-    "read_gt", "read_gt_frames",
+    "iter_chunks", "polarity_counts", "num_frames", "frame_times", "frame_shape", "read_frame", "read_frames",
+    "gt_times", "read_gt", "read_gt_frames",
 )
 
 

@@ -47,7 +47,8 @@ CALLS = {
     "read": lambda s: s.read(), "read_index": lambda s: s.read_index(0, 10),
     "read_all_sorted": lambda s: s.read_all_sorted(), "iter_chunks": lambda s: s.iter_chunks(100),
     "polarity_counts": lambda s: s.polarity_counts(), "num_frames": lambda s: s.num_frames,
-    "frame_times": lambda s: s.frame_times(), "read_frame": lambda s: s.read_frame(0),
+    "frame_times": lambda s: s.frame_times(), "frame_shape": lambda s: s.frame_shape(),
+    "read_frame": lambda s: s.read_frame(0),
     "read_frames": lambda s: s.read_frames(), "gt_times": lambda s: s.gt_times(),
     "read_gt": lambda s: s.read_gt(0), "read_gt_frames": lambda s: s.read_gt_frames(),
 }

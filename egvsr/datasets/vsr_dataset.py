@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from egvsr.datasets import augment as aug
 from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import (
-    CropGeometry, as_pair, cell_size, frame_geometry, hr_size, patch_geometry, query_grid,
+    CropGeometry, as_pair, cell_size, frame_geometry, hr_size, lr_size_for_frame, patch_geometry, query_grid,
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
@@ -201,6 +201,32 @@ class EventVSRDataset(Dataset):
                     f"{rec.path}: the window starting at frame {it.start} has {n} ground-truth "
                     f"time(s), fewer than num_queries={self.num_queries}"
                 )
+
+    # ---- sizes, from the settings alone --------------------------------------------------------
+    def event_shape(self) -> tuple[int, int]:
+        """(bins M, polarity channels P) of every sample's event tensor (M, P, h, w)."""
+        from egvsr.events import EventStream
+
+        m, p = event_tensor(EventStream.empty(1, 1), 0, 1, (1, 1), **self.repr).shape[:2]
+        return int(m), int(p)
+
+    def largest_sample(self) -> tuple[tuple[int, int], tuple[int, int], int]:
+        """(LR size (h, w), HR size (H, W), query times T) of the largest sample this dataset yields:
+        a patch at the top of the scale range, or the largest whole frame (whose LR is largest at the
+        lowest scale). Sizes a training step's memory before any sample is read."""
+        times = self.num_queries if self.mode == "train" and self.queries == "gt" else 1
+        if self.paired_scale is not None:
+            s = self.paired_scale
+            lr = self.patch_size or max(((r.lr_height, r.lr_width) for r in self.recordings),  # type: ignore
+                                        key=lambda hw: hw[0] * hw[1], default=(0, 0))
+            return lr, (s * lr[0], s * lr[1]), times
+        lo, hi = self.scale_range
+        if self.patch_size is not None:
+            return self.patch_size, hr_size(*self.patch_size, hi), times
+        if not self.recordings:
+            return (0, 0), (0, 0), times
+        rec = max(self.recordings, key=lambda r: r.height * r.width)
+        return lr_size_for_frame(rec.height, rec.width, lo), (rec.height, rec.width), times
 
     # ---- indexing -----------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +135,28 @@ def nest(parts: list[str], value: Any) -> dict:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
     """Defaults, then the YAML file, then `--set` overrides; all strictly checked."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"config_path: expected the path of a YAML config file, got {type(path).__name__}")
+    if overrides is not None and (isinstance(overrides, str) or not isinstance(overrides, (list, tuple))
+                                  or not all(isinstance(text, str) for text in overrides)):
+        raise ConfigError(f"overrides: expected a list of 'key=value' texts (as --set takes), got {overrides!r:.80}")
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
         cfg = merge(cfg, read_yaml_mapping(path, "config file"))
     for text in overrides or []:
         parts, value = parse_override(text)
         cfg = merge(cfg, nest(parts, value))
+    _check_values(cfg)
+    return cfg
+
+
+def check_config(cfg: Any) -> dict:
+    """A config passed from Python (`train(cfg=...)`): merged over `DEFAULTS` and checked as a YAML
+    file is, so a key left out takes its default and a wrong or unknown one is named in one line."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"cfg: expected a config mapping (a dict with the sections of a YAML config, as "
+                          f"load_config returns), got {type(cfg).__name__}")
+    cfg = merge(copy.deepcopy(DEFAULTS), cfg)
     _check_values(cfg)
     return cfg
 

@@ -2,8 +2,9 @@
 
 `forward` (training) decodes every output pixel in one piece with autograd; `render` (inference)
 decodes the same function chunk by chunk without grad into a preallocated output, so peak memory is
-the output plus O(chunk) beyond the LR encoding. Subclasses implement `encode`, `prepare_time` and
-`decode`; they never call `.cuda()` and create tensors on the input's device. A model whose
+the output plus O(chunk) beyond the LR encoding. Both refuse, before allocating, an `out_size` whose
+output and decoding cannot fit in the device's memory (`call_memory`). Subclasses implement `encode`,
+`prepare_time` and `decode`; they never call `.cuda()` and create tensors on the input's device. A model whose
 `decode_rows` computes `decode` on bands of whole output rows (separable LR reads, channels-first
 GEMMs) is rendered band by band instead, with the same numbers to float rounding.
 """
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from egvsr.models.call_memory import MIN_FLOATS, check_call_memory
 from egvsr.models.gray import gray_inputs, match_gray
 from egvsr.models.validate import Batch, check_chunk, check_inputs
 
@@ -60,6 +62,12 @@ class SRModel(nn.Module):
         """RGB (B, Q, 3) at the flat output pixel indices `pix` (Q,) for the prepared time."""
         raise NotImplementedError
 
+    def decode_floats(self) -> int:
+        """Floats per output pixel that `decode` keeps for backward under autograd (at least its
+        coordinates and RGB), which sizes a `forward` before it allocates (`call_memory`); each
+        family counts its layers."""
+        return MIN_FLOATS
+
     def decodes_rows(self) -> bool:
         """Whether `decode_rows` computes what `decode` does (then `render` decodes bands of rows)."""
         return False
@@ -74,6 +82,7 @@ class SRModel(nn.Module):
                 frame_times: Tensor | None = None) -> Tensor:
         """Super-resolve: (B, T, 3, H, W) for query `times` (B, T) in [-1, 1] at `out_size` (H, W)."""
         batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        check_call_memory(self, batch.lr, batch.times.shape[1], batch.out_size)
         state = self.encode(batch)
         height, width = batch.out_size
         pix = torch.arange(height * width, device=lr.device)
@@ -90,6 +99,7 @@ class SRModel(nn.Module):
         """Same result as `forward` without grad, decoding `chunk_size` output pixels at a time."""
         chunk = check_chunk(self.default_chunk if chunk_size is None else chunk_size)
         batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        check_call_memory(self, batch.lr, batch.times.shape[1], batch.out_size, chunk)
         state = self.encode(batch)
         height, width = batch.out_size
         b, t = batch.times.shape

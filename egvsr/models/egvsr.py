@@ -23,7 +23,7 @@ from egvsr.models.options import opt
 from egvsr.models.registry import register_model
 from egvsr.models.rows import mlp_channels_first, sample_rows
 from egvsr.models.sampling import FRAME_CHOICES, frame_at, pixel_coords, sample_points
-from egvsr.models.size_estimate import egvsr_size
+from egvsr.models.size_estimate import egvsr_decode_floats, egvsr_size
 from egvsr.models.validate import Batch
 
 
@@ -136,6 +136,9 @@ class EGVSR(SRModel):
         if self.options.residual_bicubic:
             state["frame"] = frame_at(batch.lr, batch.frame_times, t, self.options.residual_base)
         return state
+
+    def decode_floats(self) -> int:
+        return egvsr_decode_floats(self.options)
 
     def decodes_rows(self) -> bool:
         """The row path below is `decode` itself for our pixel grid (not for a subclass that changes

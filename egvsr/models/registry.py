@@ -97,8 +97,8 @@ def unregister(name: str) -> None:
     PRESETS.pop(name, None)
 
 
-def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SRModel:
-    """Build a registered model by name or config mapping (key "name" + options), with overrides."""
+def _resolve(name_or_config: str | Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[str, Family, Any]:
+    """(preset name, family, checked options) of a model name or config mapping with overrides."""
     if isinstance(name_or_config, str):
         name, values = name_or_config, {}
     elif isinstance(name_or_config, Mapping):
@@ -114,6 +114,18 @@ def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SR
     family = FAMILIES[preset.family]
     options = make_options(family.options, name, {**preset.options, **values, **overrides})
     options.check(name)
+    return name, family, options
+
+
+def estimate_size(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SizeEstimate:
+    """Parameters, layers and inference activations of a model, from its options alone (no module built)."""
+    _, family, options = _resolve(name_or_config, overrides)
+    return family.estimate(options)
+
+
+def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SRModel:
+    """Build a registered model by name or config mapping (key "name" + options), with overrides."""
+    name, family, options = _resolve(name_or_config, overrides)
     check_model_size(name, family.estimate(options))  # before any module exists (untrusted configs)
     model = family.model(options)
     model.config = {"name": name, **options_dict(options)}

@@ -120,6 +120,17 @@ def egvsr_size(o: Any, official: bool) -> SizeEstimate:
     return SizeEstimate(params, layers, FLOAT_BYTES * (pixels * per_pixel + scores))
 
 
+def egvsr_decode_floats(o: Any) -> int:
+    """Floats EGVSR's decoding keeps per output pixel for backward: the TF MLP's layers (and its 2N+1
+    samples when naive), the latent read and its fusion, the decoder's layers and the RGB (x4 with
+    the local ensemble). Counted low (not the RGB steps after the decoder): 0.75x to 0.9x of the
+    measured peak of a forward with autograd (call_memory)."""
+    c = o.inr_channels
+    tf_in = (2 * o.tf_samples + 1) * o.polarities if o.tf_mode == "naive" else 0
+    stir = 3 * c + c * (o.decoder_layers - 1) + 3
+    return tf_in + o.tf_hidden * (o.tf_layers - 1) + c + stir * (4 if o.local_ensemble else 1)
+
+
 # ---- VideoINR (videoinr_encoder, deform_conv, siren) ---------------------------------------------------
 def _dcn(nf: int, groups: int) -> tuple[int, int]:
     return total(_scalars(nf * nf * 9 + nf), conv(nf, 3 * groups * 9, 3))
@@ -161,6 +172,14 @@ def videoinr_size(o: Any) -> SizeEstimate:
     per_pixel = 48 * nf + 2 * 27 * g + o.spatial_hidden[0] + o.flow_hidden[0] + 2 * o.rgb_hidden[0]
     pixels = REFERENCE_LR[0] * REFERENCE_LR[1]
     return SizeEstimate(params, layers, FLOAT_BYTES * pixels * per_pixel)
+
+
+def videoinr_decode_floats(o: Any) -> int:
+    """Floats VideoINR's decoding keeps per output pixel for backward: the SpatialINR at the pixel and
+    at its two warped points (each read from 4 neighbours), the flow SIREN, the RGB SIREN and the
+    output; about 0.5x of the measured peak (the gathers' indices and copies are left out)."""
+    spatial = sum(o.spatial_hidden) + o.spatial_out
+    return 2 + 2 * spatial + sum(o.flow_hidden) + 4 + 2 * 5 * o.spatial_out + sum(o.rgb_hidden) + 3 + 6
 
 
 def bicubic_size(o: Any) -> SizeEstimate:

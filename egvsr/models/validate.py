@@ -69,9 +69,9 @@ def _times(name: str, value: Any, batch: int, like: Tensor) -> Tensor:
 def _out_size(out_size: Any, lr_size: tuple[int, int], max_scale: float) -> tuple[int, int]:
     try:
         big_h, big_w = (int(v) for v in out_size)
-        if any(int(v) != v for v in out_size):
+        if any(isinstance(v, bool) or int(v) != v for v in out_size):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite size
         raise ConfigError(f"out_size: expected two integers (H, W), got {out_size!r}") from None
     h, w = lr_size
     sh, sw = big_h / h, big_w / w

@@ -18,7 +18,7 @@ from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.options import opt
 from egvsr.models.registry import register_model
 from egvsr.models.sampling import bracket
-from egvsr.models.size_estimate import videoinr_size
+from egvsr.models.size_estimate import videoinr_decode_floats, videoinr_size
 from egvsr.models.validate import Batch, check_inputs
 from egvsr.models.videoinr_decoder import DecodeContext, VideoINRDecoder
 from egvsr.models.videoinr_encoder import VideoINREncoder
@@ -85,6 +85,9 @@ class VideoINR(SRModel):
         frames = torch.stack([batch.lr[b, p : p + 2].flatten(0, 1) for b, p in enumerate(pairs)])
         ctx = self.decoder.context(feat, frames, state["u"][:, j], batch.out_size)
         return ctx if self.options.decoder == "ours" else official_context(ctx, self.options.decoder)
+
+    def decode_floats(self) -> int:
+        return videoinr_decode_floats(self.options)
 
     def decode(self, ctx: DecodeContext | OfficialContext, batch: Batch, pix: Tensor) -> Tensor:
         if isinstance(ctx, OfficialContext):

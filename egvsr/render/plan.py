@@ -18,7 +18,7 @@ import torch
 
 from egvsr.datasets.recording import Recording
 from egvsr.errors import ConfigError
-from egvsr.process import physical_memory
+from egvsr.models.call_memory import device_memory
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import is_whole, plan_tiles
@@ -125,14 +125,7 @@ def estimate_memory_bytes(out_size: Sequence[int], times_per_call: int, models: 
 
 def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
     """(default memory budget in bytes, what it is a share of) for `device`."""
-    dev = torch.device(device)
-    total = None
-    if dev.type == "cuda":
-        total = int(torch.cuda.get_device_properties(dev).total_memory)
-        what = f"{dev}'s"
-    else:
-        total = physical_memory()
-        what = "this machine's"
+    total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
     if not total or total <= 0:
         return FALLBACK_MEMORY_BYTES, "a fixed default"
     return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_bytes(total)} of memory"

@@ -210,6 +210,22 @@ def test_space_time_queries_have_ground_truth(rec_path):
     assert [int(ev[i]["t_us"][0]) for i in range(len(ev))] == sorted(FT.tolist() + GT_T.tolist())
 
 
+def test_largest_sample_bounds_every_sample(rec_path):
+    """`largest_sample` (which sizes a training step's memory) from the settings alone, for patches at the
+    top of the scale range, several queries, and whole frames (largest LR at the lowest scale)."""
+    ds = EventVSRDataset([rec_path], queries="gt", num_queries=3, patch_size=(6, 8), scale_range=(1.0, 3.7),
+                         rotations=False)
+    assert ds.largest_sample() == ((6, 8), (22, 29), 3) and ds.event_shape() == (32, 2)
+    s = ds[(0, 3.7, 5)]
+    assert s["lr"].shape[-2:] == (6, 8) and s["hr"].shape == (3, 3, 22, 29)
+    whole = EventVSRDataset([rec_path], patch_size=None, scale_range=(2.0, 4.0), representation="voxel", bins=5,
+                            polarity="signed")
+    assert whole.largest_sample() == ((24, 32), (H, W), 1) and whole.event_shape() == (5, 1)
+    for scale in (2.0, 3.0, 4.0):
+        s = whole[(0, scale, 1)]
+        assert s["lr"].shape[-2] * s["lr"].shape[-1] <= 24 * 32 and s["hr"].shape[-2] * s["hr"].shape[-1] <= H * W
+
+
 # ---- EvTexture: stored LR frames and voxels, fixed scale -------------------------------------------------
 
 
@@ -228,6 +244,7 @@ def test_evtexture_samples(tmp_path):
     np.testing.assert_allclose(s["events"][:5, 0], rec.read_voxels(0)[lr_box])
     r = EventVSRDataset([lr_path], patch_size=(4, 6), flips=False, rotations=False, reverse_prob=1.0)[(0, 4.0, 1)]
     np.testing.assert_allclose(r["events"][:5, 0], rec.read_voxels(1, "backward")[lr_box])  # last interval first
+    assert ds.largest_sample() == ((4, 6), (16, 24), 1)
     with pytest.raises(ConfigError, match="cannot be changed"):
         EventVSRDataset([lr_path], scale_range=(1.0, 4.0))
 

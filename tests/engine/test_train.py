@@ -172,3 +172,101 @@ def test_training_learns(tmp_path, tiny_recording):
     rows = (folder / "logs" / "train.csv").read_text().splitlines()[1:]
     losses = [float(r.split(",")[1]) for r in rows]
     assert min(losses[-5:]) < 0.8 * max(losses[:5]) or sum(losses[-5:]) < sum(losses[:5]) * 0.9
+
+
+# ---- the memory of one training step, checked at start-up -------------------------------------------
+def test_absurd_batch_size_is_refused_before_the_experiment_exists(tmp_path, tiny_recording):
+    cfg = load_config(_config(tmp_path, tiny_recording, "huge", batch_size=10_000_000))
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^train.batch_size 10000000: one training step needs at least .* TB of "
+                                          r"memory \(each sample 3 LR frames of 12x12 and 1 target\(s\) of 24x24, "
+                                          r"model 'egvsr-tiny'\), more than this machine's .*; lower train.batch_size"):
+        train(cfg=cfg, progress=False, log=None)
+    assert time.perf_counter() - started < 30
+    assert not (tmp_path / "exp").exists()
+
+
+def test_step_memory_counts_the_device_and_each_process_slice(tmp_path, tiny_recording, monkeypatch):
+    from egvsr.engine.config_datasets import build_dataset
+    from egvsr.engine.train import check_step_memory
+    from egvsr.models import build_model, call_memory
+
+    cfg = load_config(_config(tmp_path, tiny_recording, "small", batch_size=64))
+    monkeypatch.setattr(call_memory, "physical_memory", lambda: 20 * 10**6)  # a 20 MB machine
+    with pytest.raises(ConfigError, match=r"^train.batch_size 64: .* more than this machine's 20 MB; "):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "exp").exists()
+    data = build_dataset(cfg["data"]["train"], "data.train", mode="train")
+    model, cpu = build_model("egvsr-tiny"), torch.device("cpu")
+    with pytest.raises(ConfigError, match=r"needs at least .* \(64 per process, each sample"):
+        check_step_memory(data, model, 128, 2, cpu, amp=False)
+    check_step_memory(data, model, 64, 32, cpu, amp=False)  # 2 samples per process fit
+
+
+class FakeSet:
+    """The sizes `step_memory_bytes` reads, from a config's data.train section (no recordings read)."""
+
+    def __init__(self, section: dict, frame: tuple[int, int] = (260, 346)) -> None:
+        from egvsr.datasets.geometry import hr_size, lr_size_for_frame
+
+        lo, hi = section.get("scale_range", [1, 4])
+        patch = section.get("patch_size", 64)
+        times = section.get("num_queries", 1) if section.get("queries") == "gt" else 1
+        self.k = section.get("num_frames", 3)
+        self.bins, self.channels = section.get("bins", 32), 2 if section.get("polarity", "split") == "split" else 1
+        if patch is None:
+            self.sizes = lr_size_for_frame(*frame, lo), frame, times
+        else:
+            self.sizes = (patch, patch), hr_size(patch, patch, hi), times
+
+    def largest_sample(self):
+        return self.sizes
+
+    def event_shape(self):
+        return self.bins, self.channels
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_project_configs_fit_a_laptop(path):
+    """The check is a lower bound: every shipped training config needs under 2 GB by it (CED's whole frames
+    with the paper-size model are the largest, 0.93 GB), far below any machine that trains them."""
+    from egvsr.engine.train import step_memory_bytes
+    from egvsr.models import build_model
+
+    cfg = load_config(path)
+    with torch.device("meta"):
+        model = build_model(cfg["model"]["name"], **cfg["model"]["options"])
+    need = step_memory_bytes(FakeSet(cfg["data"]["train"]), model, cfg["train"]["batch_size"])
+    assert need < 2 * 10**9, need
+
+
+# ---- configs passed from Python ----------------------------------------------------------------------
+@pytest.mark.parametrize("cfg, pattern", [
+    ({}, r"^data.train: give 'recordings'"),  # every other key takes its default, as in a YAML file
+    ([], r"^cfg: expected a config mapping .* got list$"),
+    ("configs/egvsr_sample.yaml", r"^cfg: expected a config mapping .* got str$"),
+    ({"trian": {}}, r"^unknown config key 'trian' \(did you mean 'train'\?\)"),
+    ({"train": [4]}, r"^config key 'train': expected a mapping, got \[4\]$"),
+    ({"train": {"batch_size": "four"}}, r"^config key 'train.batch_size': expected a number, got 'four'$"),
+    ({"train": {"batch_size": 2.5}}, r"^train.batch_size: expected a positive integer, got 2.5$"),
+    ({"model": {"name": 3}}, r"^model: expected a model name or a config mapping, got int$"),
+    ({"data": {"train": "sample:1"}}, r"^config key 'data.train': expected a mapping, got str$"),
+])
+def test_wrong_config_from_python_is_one_config_error(tmp_path, monkeypatch, cfg, pattern):
+    monkeypatch.chdir(tmp_path)  # the default output_root is relative
+    with pytest.raises(ConfigError, match=pattern):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "experiments").exists()
+
+
+SAMPLE_CONFIG = str(ROOT / "configs" / "egvsr_sample.yaml")
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"config_path": 5}, r"^config_path: expected the path of a YAML config file, got int$"),
+    ({"config_path": SAMPLE_CONFIG, "overrides": "train.lr=1"}, r"^overrides: expected a list of 'key=value' "),
+    ({"config_path": SAMPLE_CONFIG, "overrides": [5]}, r"^overrides: expected a list of .* got \[5\]$"),
+])
+def test_wrong_arguments_of_train(kwargs, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        train(progress=False, log=None, **kwargs)

@@ -31,7 +31,9 @@ def check_header_text(path: Path) -> None:
         head = f.read(18)
         size = int.from_bytes(head[14:18], "little") if len(head) == 18 else 0
         if len(head) < 18 or size > path.stat().st_size - 18:
-            raise FormatError(f"{path}: AEDAT4 header is truncated (the file is probably damaged)")
+            raise FormatError(
+                f"{path}: not a readable AEDAT4 file (its header is truncated; the file is probably damaged)"
+            )
         buf = f.read(size)
     text = _description(buf)
     if text is not None:
@@ -39,7 +41,8 @@ def check_header_text(path: Path) -> None:
             text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FormatError(
-                f"{path}: AEDAT4 header's stream description is not UTF-8 text (byte {exc.start}); the file is damaged"
+                f"{path}: not a readable AEDAT4 file (its stream description is not UTF-8 text at byte {exc.start}; "
+                "the file is damaged)"
             ) from None
 
 

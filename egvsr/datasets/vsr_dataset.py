@@ -24,10 +24,12 @@ from egvsr.datasets.geometry import (
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
-from egvsr.datasets.recording import Recording
+from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
 from egvsr.datasets.sampler import check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor
 from egvsr.errors import ConfigError, IndexRangeError, IndexTypeError
+from egvsr.fsutil import fmt_size
+from egvsr.process import physical_memory
 
 MODES = ("train", "eval")
 QUERIES = ("middle", "gt")
@@ -122,6 +124,7 @@ class EventVSRDataset(Dataset):
                 self.targets = [Targets(r, True, False) for r in self.recordings]
             self.items = eval_items(self.recordings, self.targets, self.k)
         self._check_patch_fits()
+        self._check_frame_memory()
 
     @classmethod
     def from_root(cls, root: str | os.PathLike, split: str = "all", **options: Any) -> "EventVSRDataset":
@@ -188,6 +191,26 @@ class EventVSRDataset(Dataset):
                     f"{need[0]}x{need[1]}, larger than the {have[0]}x{have[1]} {what}; use a smaller "
                     "patch_size or scale_range"
                 )
+
+    def _check_frame_memory(self) -> None:
+        """Refuse, before any frame is decoded, a recording whose frames one sample needs (each decoded
+        whole, then K frames and the targets as float32 crops, and their stacked copies) above half of
+        this machine's memory: DataLoader workers build samples side by side."""
+        total = physical_memory()
+        if not total:
+            return
+        queries = self.num_queries if self.mode == "train" else 1
+        for rec in self.recordings:
+            h, w = rec.height, rec.width
+            if self.patch_size is not None:
+                ch, cw = hr_size(*self.patch_size, self.scale_range[1])
+                h_crop, w_crop = min(ch, h), min(cw, w)
+            else:
+                h_crop, w_crop = h, w
+            need = frames_memory_bytes(h, w, 2 * (self.k + queries) * h_crop * w_crop)
+            check_frames_memory(rec.path, h, w, need, total // 2,
+                                f"half of this machine's {fmt_size(total)} of memory",
+                                "downscale its frames first (a sample decodes whole frames)")
 
     def _check_query_counts(self) -> None:
         if self.queries != "gt":

@@ -56,6 +56,14 @@ def event_image(stream=None, *, x=None, y=None, p=None, height: int | None = Non
     if x is None or y is None or p is None or height is None or width is None:
         raise ConfigError("event_image: give an EventStream, or x, y, p and height, width")
     on, off = event_counts(x, y, p, int(height), int(width))
+    return counts_image(on, off, background, saturate)
+
+
+def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None = None,
+                 saturate: float | None = None) -> np.ndarray:
+    """`event_image` from per-pixel ON and OFF counts ((H, W) each, see `event_counts`): counts summed
+    over chunks picture any number of events in bounded memory."""
+    height, width = np.shape(on)
     net = (on - off).astype(np.float32)
     if background is None:
         base = np.full((int(height), int(width), 3), 255.0, np.float32)

@@ -1,9 +1,9 @@
 """Plan a render: check every option, the model, the input and the resources before anything is written.
 
 `plan_render(source, checkpoint, RenderOptions(...))` loads the model, opens the input, plans times and
-tiles, and returns a `RenderJob` for `run.run_render`. Outputs larger than `max_output_gb` or needing
-more than `max_memory_gb` are refused with the figures. Errors name options as `field` (the CLI shows
-its flag instead).
+tiles, and returns a `RenderJob` for `run.run_render`. Outputs larger than `max_output_gb`, and input
+frames or renders needing more than `max_memory_gb`, are refused with the figures before any frame is
+decoded. Errors name options as `field` (the CLI shows its flag instead).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from egvsr.datasets.recording import Recording
+from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError
 from egvsr.models.call_memory import device_memory
 from egvsr.render.inputs import Layout, open_input, plan_layout
@@ -123,6 +123,15 @@ def estimate_memory_bytes(out_size: Sequence[int], times_per_call: int, models: 
     return held + frame * (max(0, int(panels)) + 2)
 
 
+def input_memory_bytes(width: int, height: int, layout: Layout, k: int) -> int:
+    """Peak bytes of the input side of a render of `width` x `height` frames (`WindowBuilder`): each
+    input frame decoded whole, the K + 1 LR frames cached and the K stacked for a model call as float32
+    tensors, and in degrade mode the HR crop and its float64 ground truth (three float32 crops' worth)."""
+    lh, lw = layout.lr_size
+    hr = 3 * layout.geom.H * layout.geom.W if layout.degrade else 0
+    return frames_memory_bytes(height, width, (2 * int(k) + 1) * lh * lw + hr)
+
+
 def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
     """(default memory budget in bytes, what it is a share of) for `device`."""
     total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
@@ -193,6 +202,14 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     are checked later)."""
     o = options
     layout = plan_layout(width, height, scale, o.degrade, o.roi)
+    if o.max_memory_gb is None:
+        budget, share = memory_budget_bytes(dev)
+        budget_text = f"`max_memory_gb` default: {share}"
+    else:
+        budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
+    inputs = input_memory_bytes(width, height, layout, max(2, rm.num_frames) if rm is not None else 2)
+    check_frames_memory(source, height, width, inputs, budget, budget_text,
+                        "downscale its frames first, or raise `max_memory_gb`")
     if rm is not None and len(frame_times) < max(2, rm.num_frames):
         raise ConfigError(f"{source}: has {len(frame_times)} input frame(s); model {rm.name!r} renders "
                           f"from windows of {rm.num_frames} consecutive frames")
@@ -211,20 +228,16 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
             f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
             f"above `max_output_gb` {o.max_output_gb:g}; {fewer_frames}")
     models = 2 if o.side_by_side is not None or o.baseline else 1  # ours, and bicubic beside it
-    if o.max_memory_gb is None:
-        budget, share = memory_budget_bytes(dev)
-        budget_text = f"`max_memory_gb` default: {share}"
-    else:
-        budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
     per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
     tiled = not is_whole(tiles, layout.lr_size)
-    memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels)
+    memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels) + inputs
     if memory > budget:
         raise ConfigError(
             f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
             f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
-            f"{', tiles pasted into a full frame' if tiled else ''}), above the budget of {fmt_bytes(budget)} "
-            f"({budget_text}); choose a smaller `scale` or an `roi`, or raise `max_memory_gb`")
+            f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_bytes(inputs)} of {width}x{height} "
+            f"input frames), above the budget of {fmt_bytes(budget)} ({budget_text}); choose a smaller "
+            "`scale` or an `roi`, or raise `max_memory_gb`")
     if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
         raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")
     return OutputPlan(layout, out_times, panels, models, total, per_call, memory)

@@ -266,7 +266,10 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("render-output-budget", "above --max-output-gb 1e-09", "render", "{good}", "{ck}", "--scale", "2",
         "--png", "{tmp}/r", "--max-output-gb", "1e-9"),
     cli("render-memory-budget", "of memory at once for 112x80 output frames", "render", "{good}", "{ck}",
-        "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "1e-6"),
+        "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "3e-4"),
+    cli("render-input-frames-memory-budget", "good.h5: its 56x40 frames need about 0.197 MB of memory at once, "
+        "above the budget of 0.001 MB (--max-memory-gb 1e-06); downscale its frames first", "render", "{good}",
+        "{ck}", "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "1e-6"),
     cli("render-chunk-size-zero", "--chunk-size 0: expected a positive number of output pixels", "render",
         "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--chunk-size", "0"),
     cli("render-wrong-model", "holds model 'egvsr-tiny', expected 'videoinr'", "render", "{good}", "{ck}",
@@ -633,21 +636,28 @@ def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
     assert R.estimate_memory_bytes((h, w), 4, 2, True, 3) == 4 * 2 * 2 * h * w * 12 + 5 * h * w * 3
     budget, share = R.memory_budget_bytes("cpu")
     assert budget > 0 and "of memory" in share
-    # a machine too small for one frame: refused with the figures, before any output exists
-    monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (1000, "80% of this machine's 1.2 KB of memory"))
+    # a machine too small for one frame: refused with the figures, before any output exists; the input
+    # frames (decoded, and held as float32 tensors: 3-frame windows) first, then the whole render
+    inputs = 56 * 40 * (4 + 12 * 7)
     out = tmp_path / "frames"
-    with pytest.raises(EgvsrError) as err:
-        R.plan_render(bad["good"], bad["ck"], R.RenderOptions(scale=2, png=out, device="cpu"))
-    check_message(err.value, "needs about", "of memory at once for 112x80 output frames",
-                  "`max_memory_gb` default: 80% of this machine's 1.2 KB of memory", "raise `max_memory_gb`")
-    assert not out.exists()
+    for budget, needles in ((1000, ("good.h5: its 56x40 frames need about 0.197 MB of memory at once",
+                                    "downscale its frames first")),
+                            (inputs + 1000, ("needs about", "of memory at once for 112x80 output frames",
+                                             "197.1 KB of 56x40 input frames", "choose a smaller `scale`"))):
+        monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (budget, "80% of this machine's 1.2 KB of memory"))
+        with pytest.raises(EgvsrError) as err:
+            R.plan_render(bad["good"], bad["ck"], R.RenderOptions(scale=2, png=out, device="cpu"))
+        check_message(err.value, *needles, "`max_memory_gb` default: 80% of this machine's 1.2 KB of memory",
+                      "raise `max_memory_gb`")
+        assert not out.exists()
     # ... and the override lifts it; a smaller budget also means fewer output times per model call
     options = R.RenderOptions(scale=2, png=out, device="cpu", fps_factor=3, max_memory_gb=1.0)
     job = R.plan_render(bad["good"], bad["ck"], options)
-    tight = R.plan_render(bad["good"], bad["ck"], replace(options, max_memory_gb=3 * h * w * 12 * 2 / 1e9))
+    tight = R.plan_render(bad["good"], bad["ck"], replace(options, max_memory_gb=(3 * h * w * 12 * 2 + inputs) / 1e9))
     try:
         assert job.times_per_call == len(job.times) > tight.times_per_call >= 1
-        assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False)
+        assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False) + inputs
+        assert inputs == R.input_memory_bytes(56, 40, job.layout, job.rm.num_frames)
         assert "in memory at once" in job.describe()
     finally:
         job.rec.close()

@@ -122,3 +122,68 @@ def test_show_a_real_events_only_file(shared_data, tmp_path):
     out = tmp_path / "aedat.png"
     assert main(["show", str(shared_data / "aedat4" / "sample.aedat4"), "--out", str(out)]) == 0
     assert cv2.imread(str(out)) is not None
+
+
+def test_show_pictures_a_crowded_window_from_a_bounded_sample_of_it(tmp_path, monkeypatch):
+    """The window's event count comes from the index; beyond `PREVIEW_EVENTS` only evenly spaced runs
+    adding up to that many are read (the whole window never is), and the panel's title says so."""
+    import egvsr.plots.figures as figures
+    import egvsr.plots.show as show
+    from egvsr.events import Frames
+    from egvsr.events.io import open_events, write_events
+    from egvsr.events.io.source import EventSource
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    stream = EventStream(rng.integers(0, 32, n).astype(np.uint16), rng.integers(0, 24, n).astype(np.uint16),
+                         np.sort(rng.integers(0, 80_000, n)), np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8),
+                         32, 24)
+    frames = Frames(np.full((3, 24, 32, 1), 128, np.uint8), np.array([0, 40_000, 80_000]))
+    rec = write_events(tmp_path / "clip.h5", stream, frames=frames)
+    with open_events(rec) as src:
+        ft = src.frame_times()
+        i0, i1 = src.index_range(int(ft[0]), int(ft[1]))
+        on, off = event_counts(*(getattr(src.read(int(ft[0]), int(ft[1])), k) for k in "xyp"), 24, 32)
+        assert i1 - i0 > 400
+        # a window within the limit: every event, the same counts as reading it whole
+        got_on, got_off, read, count = show.window_counts(src, int(ft[0]), int(ft[1]))
+        assert (read, count) == (i1 - i0, i1 - i0)
+        np.testing.assert_array_equal(got_on, on)
+        np.testing.assert_array_equal(got_off, off)
+    monkeypatch.setattr(show, "PREVIEW_EVENTS", 200)
+    monkeypatch.setattr(show, "PREVIEW_RUN", 50)
+    runs = show.preview_runs(i0, i1, 200, 50)
+    assert len(runs) == 4 and all(b - a == 50 for a, b in runs) and runs[0][0] == i0 and runs[-1][1] <= i1
+    assert all(b <= c for (_, b), (c, _) in zip(runs, runs[1:]))  # spread, not overlapping
+    asked = []
+    read_index = EventSource.read_index
+    monkeypatch.setattr(EventSource, "read", lambda *a, **k: pytest.fail("read the whole window"))
+    monkeypatch.setattr(EventSource, "read_index",
+                        lambda self, a, b, *args, **kw: asked.append(b - a) or read_index(self, a, b, *args, **kw))
+    titles = []
+    save_png = figures.save_png
+    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: titles.extend(
+        ax.get_title() for ax in fig.axes) or save_png(fig, out, overwrite))
+    show.show_recording(rec, tmp_path / "p.png")
+    assert sum(a for a in asked if a == 50) == 200  # the preview's runs (the event rate reads in chunks)
+    assert any(f"first interval: 200 of {i1 - i0:,}, sampled evenly" in t for t in titles), titles
+
+
+def test_show_refuses_frames_of_another_size_than_the_sensor_naming_the_file(tmp_path, capsys, monkeypatch):
+    import h5py
+
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=0, seconds=0.08, size=(24, 32), progress=False)
+    with h5py.File(rec, "r+") as f:
+        n = f["frames/images"].shape[0]
+        del f["frames/images"]
+        f["frames/images"] = np.zeros((n, 48, 64, 3), np.uint8)
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", lambda self, i: pytest.fail("decoded a frame"))
+    out = tmp_path / "p.png"
+    assert main(["show", str(rec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"egvsr: error: {rec}: frames are 64x48 (WxH) but the events' sensor is 32x24; frames and "
+                   "events must share the sensor size\n")
+    assert not out.exists()

@@ -191,3 +191,25 @@ def test_input_frames_too_uneven_for_the_window_time(tiny, tmp_path, capsys):
     _fails(["render", str(clip), str(ck), "--scale", "2", "--first-frame", "1", "--last-frame", "3",
             "--png", str(out)], capsys, "gap.h5: input frames 1..3", "too uneven (40,000 µs beside")
     _nothing_left(tmp_path, out)
+
+
+def test_input_frames_beyond_memory_are_refused_before_any_is_decoded(tiny, tmp_path, capsys, monkeypatch):
+    """A small compressed file declaring large frames: refused from the declared size, at any scale (a
+    downscaling render decodes whole input frames too), with the file, the frame size and the memory."""
+    from egvsr.datasets.recording import frames_memory_bytes
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+    from egvsr.fsutil import fmt_size
+    from tests.datasets.test_frame_memory import write_declared_frames
+
+    _, ck, _ = tiny
+    big = write_declared_frames(tmp_path / "big.h5", 2048)
+    monkeypatch.setattr("egvsr.render.plan.physical_memory", lambda: 200 * 10**6)  # budget: 80%, 160 MB
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", lambda *a: pytest.fail("a frame was decoded"))
+    need = frames_memory_bytes(2048, 2048, 7 * 2048 * 2048)  # 3-frame windows: 4 cached, 3 stacked
+    out = tmp_path / "out"
+    for scale in ("2", "0.05"):
+        _fails(["render", str(big), str(ck), "--scale", scale, "--png", str(out)], capsys,
+               f"{big}: its 2048x2048 frames need about {fmt_size(need)} of memory at once, above the budget "
+               f"of {fmt_size(160e6)} (--max-memory-gb default: 80% of this machine's 200.0 MB of memory); "
+               "downscale its frames first, or raise --max-memory-gb")
+    _nothing_left(tmp_path, out)

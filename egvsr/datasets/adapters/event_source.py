@@ -2,7 +2,8 @@
 
 Frames, ground-truth frames and event windows are read through an `EventSource`, opened lazily once
 per process. At open the adapter checks what a VSR sample relies on: frames and events share the
-sensor size, and frame/ground-truth timestamps strictly increase.
+sensor size (read from their declared sizes: no frame is decoded before a dataset or a render has
+checked its memory), and frame/ground-truth timestamps strictly increase.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
-from egvsr.errors import FormatError
 
 
 def _open(path: Path, layout: str | None):
@@ -32,15 +32,7 @@ class SourceRecording(Recording):
             ft = src.frame_times()
             gt = src.gt_times()
             width, height = int(src.width), int(src.height)
-            groups = (("frames", ft, src.read_frame), ("ground-truth frames", gt, src.read_gt))
-            for what, times, read in groups:
-                if times is not None and len(times):
-                    shape = np.shape(read(0))
-                    if tuple(shape[:2]) != (height, width):
-                        raise FormatError(
-                            f"{path}: {what} are {shape[1]}x{shape[0]} (WxH) but the events' sensor is "
-                            f"{width}x{height}; frames and events must share the sensor size"
-                        )
+            src.check_frame_sizes()  # from the declared sizes: nothing is decoded at opening
         name = path.name if path.is_dir() else path.stem
         super().__init__(path, name, width, height,
                          np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)

@@ -128,6 +128,9 @@ class Aedat4Source(StreamedSource):
     def frame_times(self):
         return None if self._frames is None else self._frames.times()
 
+    def frame_shape(self):
+        return None if self._frames is None else self._frames.shape()
+
     def read_frame(self, i):
         i = self._check_frame_index(i, self.num_frames, "frame")
         return self._frames.read(i)

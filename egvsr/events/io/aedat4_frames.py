@@ -107,6 +107,11 @@ class Aedat4Frames:
             raise FormatError(f"{self.path}: AEDAT4 frame stream {self.stream_id}: {self._problem}")
         return np.asarray(self._times, np.int64) if self._times else None
 
+    def shape(self) -> tuple[int, int, int] | None:
+        """(H, W, C) every frame has, as gathered by the first pass (`times` refuses a stream it cannot
+        use), None when the stream has no frame."""
+        return self._shape if self.times() is not None else None
+
     def read(self, i: int) -> np.ndarray:
         """Frame `i` (a valid index) as uint8 (H, W, C)."""
         if self._raw is not None:

@@ -10,6 +10,7 @@ DAVIS346's 260x346 that CED uses, unless `sensor_size` says otherwise.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from egvsr.events.io.source import EventSource
 
 CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
 _NAME = re.compile(r"^(\d+)\.(npy|png)$")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: signature, IHDR length and tag, then width, height (big-endian), bit depth and colour type
+_PNG_HEAD = struct.Struct(">8sI4sIIBB")
 
 
 def _listing(folder: Path) -> tuple[list[tuple[int, Path]], list[tuple[int, Path]]]:
@@ -59,6 +63,20 @@ class _Packet:
         return data.reshape(hi - lo, 4)
 
 
+def png_shape(path: Path) -> tuple[int, int, int]:
+    """(H, W, C) of PNG frame `path` as `read_frame_path` returns it, from its header alone: a frame
+    declared far larger than memory is sized without being decoded (C: 1 for gray, else 3)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_PNG_HEAD.size)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read this PNG frame ({exc.strerror or exc})") from None
+    if len(head) < _PNG_HEAD.size or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise InputFileError(f"{path}: not a readable PNG frame (no PNG header)")
+    width, height, _, colour = _PNG_HEAD.unpack(head)[3:7]
+    return int(height), int(width), 1 if colour == 0 else 3
+
+
 def ns_to_us(t_ns: np.ndarray) -> np.ndarray:
     """float64 nanoseconds -> int64 µs (rounded to nearest)."""
     return np.rint(np.asarray(t_ns, np.float64) / 1000.0).astype(np.int64)
@@ -77,7 +95,7 @@ class CedFolderSource(EventSource):
         self._offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         self._frames = frames
         if sensor_size is None:
-            sensor_size = self._png_size(folder) if frames else CED_SENSOR_SIZE
+            sensor_size = png_shape(frames[0][1])[:2] if frames else CED_SENSOR_SIZE
         super().__init__(folder, sensor_size[1], sensor_size[0], int(self._offsets[-1]))
         self.keys = {k: f"packets' {v}" for k, v in type(self).keys.items()}
 
@@ -107,10 +125,6 @@ class CedFolderSource(EventSource):
         if path.stat().st_size < offset + shape[0] * 4 * dtype.itemsize:
             raise InputFileError(f"{path}: packet is truncated (expected {shape[0]} rows)")
         return _Packet(path, int(shape[0]), offset, dtype, bool(fortran))
-
-    def _png_size(self, folder: Path) -> tuple[int, int]:
-        img = self.read_frame_path(self._frames[0][1])
-        return int(img.shape[0]), int(img.shape[1])
 
     # ---- events -------------------------------------------------------------------------------
     def _columns(self, i0: int, i1: int, cols) -> np.ndarray:
@@ -178,15 +192,16 @@ class CedFolderSource(EventSource):
             return None
         return np.array([ns // 1000 for ns, _ in self._frames], np.int64)
 
+    def frame_shape(self):
+        return png_shape(self._frames[0][1]) if self._frames else None
+
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")
-        img = self.read_frame_path(self._frames[i][1])
-        if img.shape[:2] != (self.height, self.width):
-            raise FormatError(
-                f"{self._frames[i][1]}: frame is {img.shape[1]}x{img.shape[0]}, expected the sensor "
-                f"size {self.width}x{self.height}"
-            )
-        return img
+        path = self._frames[i][1]
+        h, w, _ = png_shape(path)  # checked before decoding: a PNG may declare any size
+        if (h, w) != (self.height, self.width):
+            raise FormatError(f"{path}: frame is {w}x{h}, expected the sensor size {self.width}x{self.height}")
+        return self.read_frame_path(path)
 
     @staticmethod
     def read_frame_path(path: Path) -> np.ndarray:

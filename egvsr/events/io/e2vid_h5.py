@@ -139,7 +139,12 @@ class E2vidH5Source(EventSource):
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")
         ds = self._frames[i][1]
-        self._image_shape(ds)
+        shape, first = self._image_shape(ds), self.frame_shape()
+        if shape[:2] != first[:2]:  # checked before decoding: an image may declare any size
+            raise FormatError(
+                f"{self.path}: '{ds.name.lstrip('/')}' is {shape[1]}x{shape[0]}, but the first image is "
+                f"{first[1]}x{first[0]}; all images of a recording must have one size"
+            )
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
             kind = ds.attrs.get("type", "color_bgr")

@@ -232,12 +232,19 @@ class EgvsrH5Source(EventSource):
     def read_frame(self, i):
         return self._image("frames", i)
 
-    def frame_shape(self):
-        g = self._frame_group("frames")
+    def _shape(self, name: str) -> tuple[int, int, int] | None:
+        """(H, W, C) of the images of group `name` as declared (nothing decoded), None without any."""
+        g = self._frame_group(name)
         return None if g is None or not g[0].shape[0] else tuple(int(v) for v in g[0].shape[1:])
+
+    def frame_shape(self):
+        return self._shape("frames")
 
     def gt_times(self):
         return self._times("gt")
+
+    def gt_shape(self):
+        return self._shape("gt")
 
     def read_gt(self, i):
         return self._image("gt", i)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from egvsr.errors import ConfigError, EventValidationError, InputFileError, SourceClosedError
+from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError, SourceClosedError
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
 from egvsr.events.stream import EventStream, window_bound
@@ -43,7 +43,7 @@ class ChunkBuffers:
 READING = (
     "t_first", "t_last", "first_index_at", "index_range", "read", "read_index", "read_all_sorted",
     "iter_chunks", "polarity_counts", "num_frames", "frame_times", "frame_shape", "read_frame", "read_frames",
-    "gt_times", "read_gt", "read_gt_frames",
+    "gt_times", "gt_shape", "read_gt", "read_gt_frames", "check_frame_sizes",
 )
 
 
@@ -364,6 +364,22 @@ class EventSource:
     def read_gt_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         """Ground-truth frames [i0, i1) with their times, or None."""
         return self._frames_range(self.gt_times(), self.read_gt, i0, i1)
+
+    def gt_shape(self) -> tuple[int, int, int] | None:
+        """(H, W, C) of ground-truth frame 0, or None without; like `frame_shape`, this default decodes it."""
+        times = self.gt_times()
+        return tuple(self.read_gt(0).shape) if times is not None and len(times) else None
+
+    def check_frame_sizes(self) -> None:
+        """Refuse frames (or ground-truth frames) of another size than the events' sensor, with one line
+        naming the file. Reads the sizes from `frame_shape` / `gt_shape`: a layout that stores them
+        answers before any frame is decoded, so a frame too large for memory is never read for this."""
+        for what, shape in (("frames", self.frame_shape()), ("ground-truth frames", self.gt_shape())):
+            if shape is not None and tuple(shape[:2]) != (self.height, self.width):
+                raise FormatError(
+                    f"{self.path}: {what} are {shape[1]}x{shape[0]} (WxH) but the events' sensor is "
+                    f"{self.width}x{self.height}; frames and events must share the sensor size"
+                )
 
     # ---- helpers for subclasses ---------------------------------------------------------------
     def _frames_range(self, times, read_one, i0: int, i1: int | None) -> Frames | None:

@@ -51,6 +51,7 @@ CALLS = {
     "read_frame": lambda s: s.read_frame(0),
     "read_frames": lambda s: s.read_frames(), "gt_times": lambda s: s.gt_times(),
     "read_gt": lambda s: s.read_gt(0), "read_gt_frames": lambda s: s.read_gt_frames(),
+    "gt_shape": lambda s: s.gt_shape(), "check_frame_sizes": lambda s: s.check_frame_sizes(),
 }
 
 

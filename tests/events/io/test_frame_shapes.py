@@ -1,0 +1,131 @@
+"""Frame sizes known before any frame is decoded (`frame_shape`, `gt_shape`, `check_frame_sizes`): a file
+may declare frames far larger than memory, so every layout answers from what it stores about them, and a
+frame of another size is refused before it is decoded."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from egvsr.errors import FormatError, InputFileError
+from egvsr.events import EventStream, Frames
+from egvsr.events.io import open_events, write_events
+from egvsr.events.io.aedat4_frames import Aedat4Frames
+from egvsr.events.io.ced_folder import CedFolderSource, png_shape
+from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+from tests._reliability import check_message
+from tests.events.io.test_layouts import _events, write_aedat4, write_ced, write_e2vid
+
+W, H = 40, 30
+X, Y, T, ON = _events(300, W, H, t0=1_000_000, span=100_000)
+
+
+def _no_decoding(*args, **kwargs):
+    raise AssertionError("a frame was decoded")
+
+
+def _ours(path, frame_size=(H, W), gt_size=None):
+    """Our layout with frames (and ground truth) of these sizes, set after writing (the writer refuses
+    frames of another size than the sensor)."""
+    s = EventStream(X.astype(np.uint16), Y.astype(np.uint16), T, np.where(ON, 1, -1).astype(np.int8), W, H)
+    frames = Frames(np.zeros((2, H, W, 3), np.uint8), np.array([1_000_000, 1_050_000]))
+    gt = None if gt_size is None else Frames(np.zeros((1, H, W, 1), np.uint8), np.array([1_025_000]))
+    write_events(path, s, frames=frames, gt_frames=gt)
+    with h5py.File(path, "r+") as f:
+        for group, size, n, c in (("frames", frame_size, 2, 3), ("gt", gt_size, 1, 1)):
+            if size is not None and tuple(size) != (H, W):
+                del f[f"{group}/images"]
+                f.create_dataset(f"{group}/images", data=np.zeros((n, *size, c), np.uint8))
+    return path
+
+
+def _ced(path, sizes):
+    rows = np.stack([T * 1000.0, X, Y, ON], axis=1)
+    frames = [(int(T[0]) * 1000 + k, np.zeros((*size, 3), np.uint8)) for k, size in enumerate(sizes)]
+    write_ced(path, [(int(rows[0, 0]), rows)], frames)
+    return path
+
+
+def test_ours_sizes_frames_and_ground_truth_without_decoding(tmp_path, monkeypatch):
+    path = _ours(tmp_path / "ours.h5", gt_size=(H, W))
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", _no_decoding)
+    monkeypatch.setattr(EgvsrH5Source, "read_gt", _no_decoding)
+    with open_events(path) as src:
+        assert src.frame_shape() == (H, W, 3) and src.gt_shape() == (H, W, 1)
+        src.check_frame_sizes()
+
+
+@pytest.mark.parametrize("what, kw", [("frames", {"frame_size": (H, 2 * W)}),
+                                      ("ground-truth frames", {"gt_size": (H + 1, W)})])
+def test_frames_of_another_size_than_the_sensor_are_refused_naming_the_file(tmp_path, monkeypatch, what, kw):
+    path = _ours(tmp_path / "ours.h5", **kw)
+    monkeypatch.setattr(EgvsrH5Source, "read_frame", _no_decoding)
+    monkeypatch.setattr(EgvsrH5Source, "read_gt", _no_decoding)
+    h, w = kw.get("frame_size") or kw["gt_size"]
+    with open_events(path) as src, pytest.raises(FormatError) as err:
+        src.check_frame_sizes()
+    check_message(err.value, f"{path}: {what} are {w}x{h} (WxH) but the events' sensor is {W}x{H}")
+
+
+def test_ced_frames_are_sized_from_their_png_header(tmp_path, monkeypatch):
+    folder = _ced(tmp_path / "ced", [(H, W), (H, W)])
+    monkeypatch.setattr(CedFolderSource, "read_frame_path", staticmethod(_no_decoding))
+    with open_events(folder) as src:  # the sensor size comes from the first PNG's header too
+        assert (src.height, src.width) == (H, W) and src.frame_shape() == (H, W, 3)
+        src.check_frame_sizes()
+
+
+@pytest.mark.parametrize("channels", [None, 1, 3, 4])
+def test_png_header_gives_the_shape_of_the_decoded_frame(tmp_path, channels):
+    import cv2
+
+    path = tmp_path / "f.png"
+    cv2.imwrite(str(path), np.zeros((5, 7) if channels is None else (5, 7, channels), np.uint8))
+    assert png_shape(path) == CedFolderSource.read_frame_path(path).shape
+
+
+def test_a_ced_frame_of_another_size_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    folder = _ced(tmp_path / "ced", [(H, W), (3 * H, 3 * W)])
+    with open_events(folder) as src:
+        src.read_frame(0)
+        monkeypatch.setattr(CedFolderSource, "read_frame_path", staticmethod(_no_decoding))
+        with pytest.raises(FormatError) as err:
+            src.read_frame(1)
+    check_message(err.value, f"{folder}/", f"frame is {3 * W}x{3 * H}, expected the sensor size {W}x{H}")
+
+
+def test_a_file_that_is_not_a_png_is_refused_naming_it(tmp_path):
+    bad = tmp_path / "1000.png"
+    bad.write_bytes(b"GIF89a" + bytes(40))
+    with pytest.raises(InputFileError) as err:
+        png_shape(bad)
+    check_message(err.value, f"{bad}: not a readable PNG frame")
+
+
+def test_an_e2vid_image_of_another_size_is_refused_before_it_is_decoded(tmp_path):
+    path = tmp_path / "e.h5"
+    frames = [(np.zeros((H, W), np.uint8), 1_000_000, "greyscale"), (np.zeros((H, W), np.uint8), 1_050_000,
+                                                                     "greyscale")]
+    write_e2vid(path, X, Y, T, ON, frames, sensor_resolution=(H, W))
+    with h5py.File(path, "r+") as f:  # image 1 declares 20000x20000 (compressed: nothing stored is large)
+        del f["images/image000000001"]
+        ds = f.create_dataset("images/image000000001", shape=(20000, 20000), dtype=np.uint8, chunks=(2000, 2000),
+                              compression="gzip")
+        ds.attrs["timestamp"] = 1.05
+    with open_events(path) as src:
+        assert src.frame_shape() == (H, W, 1)
+        with pytest.raises(FormatError) as err:
+            src.read_frame(1)
+    check_message(err.value, f"{path}: 'images/image000000001' is 20000x20000, but the first image is {W}x{H}")
+
+
+def test_aedat4_frames_are_sized_from_the_first_pass(tmp_path, monkeypatch):
+    pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+    img = np.zeros((H, W), np.uint8)
+    t = np.sort(T - T[0])
+    write_aedat4(tmp_path / "r.aedat4", [(t, X, Y, ON)], W, H, frames=[(5_000, (0, 0), img, 0)])
+    with open_events(tmp_path / "r.aedat4") as src:
+        monkeypatch.setattr(Aedat4Frames, "read", _no_decoding)
+        assert src.frame_shape() == (H, W, 1)
+        src.check_frame_sizes()

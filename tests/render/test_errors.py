@@ -203,7 +203,7 @@ def test_input_frames_beyond_memory_are_refused_before_any_is_decoded(tiny, tmp_
 
     _, ck, _ = tiny
     big = write_declared_frames(tmp_path / "big.h5", 2048)
-    monkeypatch.setattr("egvsr.render.plan.physical_memory", lambda: 200 * 10**6)  # budget: 80%, 160 MB
+    monkeypatch.setattr("egvsr.models.call_memory.physical_memory", lambda: 200 * 10**6)  # budget: 80%, 160 MB
     monkeypatch.setattr(EgvsrH5Source, "read_frame", lambda *a: pytest.fail("a frame was decoded"))
     need = frames_memory_bytes(2048, 2048, 7 * 2048 * 2048)  # 3-frame windows: 4 cached, 3 stacked
     out = tmp_path / "out"

@@ -45,10 +45,11 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def fmt_size(n: float) -> str:
-    """Bytes as '1,470 GB', '1.23 GB' (from 0.1 GB) or '45.6 MB', for the messages of size checks."""
-    if n >= 1e12:
-        return f"{n / 1e9:,.0f} GB"
-    return f"{n / 1e9:,.3g} GB" if n >= 1e8 else f"{n / 1e6:,.3g} MB"
+    """Bytes for the messages of size checks, three digits in SI units: '1.47 TB', '45.6 MB', '512 bytes'."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
 
 
 def free_bytes(folder: str | os.PathLike) -> int | None:

@@ -111,7 +111,7 @@ def check_step_memory(dataset, model, batch_size: int, world_size: int, device: 
     """Refuse, before the experiment folder exists, a training step that cannot fit in the memory of
     `device` (at least `step_memory_bytes`), naming `train.batch_size` and the figures."""
     from egvsr.models.call_memory import device_memory
-    from egvsr.models.size_estimate import fmt_bytes
+    from egvsr.fsutil import fmt_size
 
     total, whose = device_memory(device)
     batch = max(1, batch_size // world_size)  # each process takes its slice of the global batch
@@ -121,9 +121,9 @@ def check_step_memory(dataset, model, batch_size: int, world_size: int, device: 
     (h, w), (big_h, big_w), times = dataset.largest_sample()
     per = f"{batch} per process, " if world_size > 1 else ""
     raise ConfigError(
-        f"train.batch_size {batch_size}: one training step needs at least {fmt_bytes(need)} of memory ({per}each "
+        f"train.batch_size {batch_size}: one training step needs at least {fmt_size(need)} of memory ({per}each "
         f"sample {dataset.k} LR frames of {w}x{h} and {times} target(s) of {big_w}x{big_h}, model "
-        f"{model.config.get('name')!r}), more than {whose} {fmt_bytes(total)}; lower train.batch_size, "
+        f"{model.config.get('name')!r}), more than {whose} {fmt_size(total)}; lower train.batch_size, "
         "data.train.patch_size, the top of data.train.scale_range or data.train.num_queries"
     )
 

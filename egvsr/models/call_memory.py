@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from egvsr.errors import ConfigError
-from egvsr.models.size_estimate import fmt_bytes
+from egvsr.fsutil import fmt_size
 from egvsr.process import physical_memory
 
 #: floats per output pixel any decoding holds while it runs (its coordinates and RGB)
@@ -80,7 +80,7 @@ def check_call_memory(model: Any, lr: torch.Tensor, times: int, out_size: tuple[
            else "forward decoding whole frames")
     hint = "a smaller chunk_size, " if chunk is not None and need > 2 * out else ""
     raise ConfigError(
-        f"out_size {height}x{width}: {b} sample(s) x {times} time(s) need at least {fmt_bytes(need)} of memory "
-        f"({fmt_bytes(out)} of output; {how}), more than {whose} {fmt_bytes(total)}; choose a smaller "
+        f"out_size {height}x{width}: {b} sample(s) x {times} time(s) need at least {fmt_size(need)} of memory "
+        f"({fmt_size(out)} of output; {how}), more than {whose} {fmt_size(total)}; choose a smaller "
         f"out_size, {hint}fewer times or a smaller batch per call{'' if chunk is not None else ', or render()'}"
     )

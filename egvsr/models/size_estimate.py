@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from egvsr.errors import ConfigError
+from egvsr.fsutil import fmt_size
 
 #: Default limit on weights + activations, in GB; the environment variable raises or lowers it.
 MAX_MODEL_GB = 32.0
@@ -188,14 +189,6 @@ def bicubic_size(o: Any) -> SizeEstimate:
 
 
 # ---- the check ----------------------------------------------------------------------------------------
-def fmt_bytes(n: float) -> str:
-    """Bytes in a unit a person reads at a glance (SI: 1 GB = 1e9 bytes)."""
-    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} bytes"
-
-
 def limit_gb() -> float:
     """The limit in GB: `EGVSR_MAX_MODEL_GB` when set (a positive number), else `MAX_MODEL_GB`."""
     text = os.environ.get(LIMIT_ENV, "").strip()
@@ -216,8 +209,8 @@ def check_model_size(name: str, size: SizeEstimate) -> SizeEstimate:
     if size.total_bytes > limit * 1e9:
         h, w = REFERENCE_LR
         raise ConfigError(
-            f"model {name!r}: the options give {size.parameters:,} parameters ({fmt_bytes(size.weight_bytes)}) "
-            f"and about {fmt_bytes(size.activation_bytes)} of activations for one {h}x{w} LR input, above the "
+            f"model {name!r}: the options give {size.parameters:,} parameters ({fmt_size(size.weight_bytes)}) "
+            f"and about {fmt_size(size.activation_bytes)} of activations for one {h}x{w} LR input, above the "
             f"limit of {limit:g} GB (check n_feats, lcb_depth and the widths; set {LIMIT_ENV} to raise the limit)"
         )
     if size.layers > MAX_LAYERS:

@@ -18,6 +18,7 @@ import torch
 
 from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError
+from egvsr.fsutil import fmt_size
 from egvsr.models.call_memory import device_memory
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
@@ -103,8 +104,8 @@ class RenderJob:
         y0, x0, ch, cw = self.layout.core
         roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
         return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
-                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_bytes(self.output_bytes)} uncompressed, "
-                f"about {fmt_bytes(self.memory_bytes)} in memory at once)")
+                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_size(self.output_bytes)} uncompressed, "
+                f"about {fmt_size(self.memory_bytes)} in memory at once)")
 
 
 def in_flight_limit(out_size: Sequence[int], panels: int, budget: int = IN_FLIGHT_BYTES) -> int:
@@ -137,21 +138,12 @@ def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
     total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
     if not total or total <= 0:
         return FALLBACK_MEMORY_BYTES, "a fixed default"
-    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_bytes(total)} of memory"
+    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_size(total)} of memory"
 
 
 def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int) -> int:
     """Uncompressed bytes written: frames x H x W x 3 per stream (a side-by-side counts its panels)."""
     return int(frames) * int(out_size[0]) * int(out_size[1]) * 3 * int(streams)
-
-
-def fmt_bytes(n: float) -> str:
-    """1234567 -> '1.2 MB' (decimal units)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} TB"
 
 
 def _check_gb(name: str, value: object, finite: bool = False) -> None:
@@ -225,7 +217,7 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     h, w = layout.out_size
     if total > o.max_output_gb * 1e9:
         raise ConfigError(
-            f"render would write {len(out_times)} frames of {w}x{h} = {fmt_bytes(total)} uncompressed, "
+            f"render would write {len(out_times)} frames of {w}x{h} = {fmt_size(total)} uncompressed, "
             f"above `max_output_gb` {o.max_output_gb:g}; {fewer_frames}")
     models = 2 if o.side_by_side is not None or o.baseline else 1  # ours, and bicubic beside it
     per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
@@ -233,10 +225,10 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels) + inputs
     if memory > budget:
         raise ConfigError(
-            f"render needs about {fmt_bytes(memory)} of memory at once for {w}x{h} output frames "
-            f"({fmt_bytes(h * w * 12)} per float32 frame, {models} model(s)"
-            f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_bytes(inputs)} of {width}x{height} "
-            f"input frames), above the budget of {fmt_bytes(budget)} ({budget_text}); choose a smaller "
+            f"render needs about {fmt_size(memory)} of memory at once for {w}x{h} output frames "
+            f"({fmt_size(h * w * 12)} per float32 frame, {models} model(s)"
+            f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_size(inputs)} of {width}x{height} "
+            f"input frames), above the budget of {fmt_size(budget)} ({budget_text}); choose a smaller "
             "`scale` or an `roi`, or raise `max_memory_gb`")
     if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
         raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")

@@ -267,8 +267,8 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "--png", "{tmp}/r", "--max-output-gb", "1e-9"),
     cli("render-memory-budget", "of memory at once for 112x80 output frames", "render", "{good}", "{ck}",
         "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "3e-4"),
-    cli("render-input-frames-memory-budget", "good.h5: its 56x40 frames need about 0.197 MB of memory at once, "
-        "above the budget of 0.001 MB (--max-memory-gb 1e-06); downscale its frames first", "render", "{good}",
+    cli("render-input-frames-memory-budget", "good.h5: its 56x40 frames need about 197 KB of memory at once, "
+        "above the budget of 1 KB (--max-memory-gb 1e-06); downscale its frames first", "render", "{good}",
         "{ck}", "--scale", "2", "--png", "{tmp}/r", "--max-memory-gb", "1e-6"),
     cli("render-chunk-size-zero", "--chunk-size 0: expected a positive number of output pixels", "render",
         "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--chunk-size", "0"),
@@ -640,10 +640,10 @@ def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
     # frames (decoded, and held as float32 tensors: 3-frame windows) first, then the whole render
     inputs = 56 * 40 * (4 + 12 * 7)
     out = tmp_path / "frames"
-    for budget, needles in ((1000, ("good.h5: its 56x40 frames need about 0.197 MB of memory at once",
+    for budget, needles in ((1000, ("good.h5: its 56x40 frames need about 197 KB of memory at once",
                                     "downscale its frames first")),
                             (inputs + 1000, ("needs about", "of memory at once for 112x80 output frames",
-                                             "197.1 KB of 56x40 input frames", "choose a smaller `scale`"))):
+                                             "197 KB of 56x40 input frames", "choose a smaller `scale`"))):
         monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (budget, "80% of this machine's 1.2 KB of memory"))
         with pytest.raises(EgvsrError) as err:
             R.plan_render(bad["good"], bad["ck"], R.RenderOptions(scale=2, png=out, device="cpu"))

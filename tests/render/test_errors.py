@@ -210,6 +210,6 @@ def test_input_frames_beyond_memory_are_refused_before_any_is_decoded(tiny, tmp_
     for scale in ("2", "0.05"):
         _fails(["render", str(big), str(ck), "--scale", scale, "--png", str(out)], capsys,
                f"{big}: its 2048x2048 frames need about {fmt_size(need)} of memory at once, above the budget "
-               f"of {fmt_size(160e6)} (--max-memory-gb default: 80% of this machine's 200.0 MB of memory); "
+               f"of {fmt_size(160e6)} (--max-memory-gb default: 80% of this machine's 200 MB of memory); "
                "downscale its frames first, or raise --max-memory-gb")
     _nothing_left(tmp_path, out)

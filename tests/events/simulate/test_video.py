@@ -232,7 +232,7 @@ def test_noise_beyond_the_free_disk_is_refused_and_the_estimate_is_a_floor(tmp_p
     with monkeypatch.context() as m:
         m.setattr(budget, "free_bytes", lambda folder: 10**5)
         message = (r"o.h5: --shot-noise-hz 400 gives at least " + re.escape(f"{least:.3g}") + r" noise events over "
-                   r"the clip \(400 ms at 56x40 pixels\), at least 0.517 MB on disk, more than the 0.1 MB free in ")
+                   r"the clip \(400 ms at 56x40 pixels\), at least 517 KB on disk, more than the 100 KB free in ")
         with pytest.raises(OutputError, match=message):
             simulate_video(d, out, **kw)
         assert not out.exists()

@@ -82,10 +82,12 @@ class RenderReport:
 def run_render(job: RenderJob, *, progress: bool = True, score: str | None = None,
                on_frame: Callable[[RenderedFrame], None] | None = None) -> RenderReport:
     """Execute a planned job: stream frames to the writers; `score` = protocol name for PSNR/SSIM."""
-    from egvsr.engine.protocol import get_protocol
-
     started = time.monotonic()
-    proto = get_protocol(score) if score else None
+    proto = None
+    if score:  # the metrics load scipy (0.2 s): only a scored render pays for them
+        from egvsr.engine.protocol import get_protocol
+
+        proto = get_protocol(score)
     h, w = job.layout.out_size
     frame_set = set(job.rec.frame_times.tolist())
     scores: list[dict] = []

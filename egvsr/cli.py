@@ -226,6 +226,9 @@ def _add_train(sub) -> None:
                    help="override a config value, e.g. --set train.lr=1e-4 (repeatable)")
     p.add_argument("--allow-config-change", action="store_true",
                    help="resume an experiment even though its config changed (the differing keys are listed)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an experiment folder that holds another run's files but no "
+                        "checkpoints/last.pt, replacing its config.yaml, best.pt and logs")
     p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_train)
 
@@ -233,7 +236,8 @@ def _add_train(sub) -> None:
 def _run_train(a) -> None:
     from egvsr.engine.train import train
 
-    train(a.config, a.overrides, progress=_progress(a), allow_config_change=a.allow_config_change)
+    train(a.config, a.overrides, progress=_progress(a), allow_config_change=a.allow_config_change,
+          overwrite=a.overwrite)
 
 
 def _add_eval(sub) -> None:

@@ -99,7 +99,9 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when `a` and `b` name one file: the same resolved path, or the same device and inode."""
+    a, b = Path(a), Path(b)
     try:
         if a.resolve() == b.resolve():
             return True
@@ -147,11 +149,11 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
     dirs = [Path(p) for p in folders if p is not None]
     for o in outs:
         for i in ins:
-            if _same_file(o, i):
+            if same_file(o, i):
                 raise OutputExistsError(f"{o}: output is the input file {i}; choose another output path")
     for o in dirs:
         for i in ins:
-            if _same_file(o, i):
+            if same_file(o, i):
                 raise OutputExistsError(f"{o}: output folder is the input {i}; choose another output folder")
             if _inside(i, o):
                 raise OutputExistsError(f"{o}: output folder holds the input {i}; choose another output folder")
@@ -165,7 +167,7 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
     every = outs + dirs
     for k, o in enumerate(every):
         for other in every[k + 1:]:
-            if _same_file(o, other):
+            if same_file(o, other):
                 raise ConfigError(f"{other}: the same path is given for two outputs; give each output its own path")
         for d in dirs:
             if d is not o and _inside(o, d):

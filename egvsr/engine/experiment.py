@@ -2,7 +2,9 @@
 
 `config.yaml` (the resolved config), `checkpoints/{last,step-N,best}.pt`, `logs/{train,val}.csv` and
 `train.lock`, an advisory `flock` held by the running `egvsr train` (the kernel drops it when its holder
-dies, so a killed run's lock is simply taken over) (docs/training.md).
+dies, so a killed run's lock is simply taken over). A folder with `last.pt` is resumed; a new run refuses
+a folder holding files of another run unless `overwrite`, and never replaces its own input config
+(docs/training.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from egvsr.errors import ConfigError, OutputError
+from egvsr.errors import ConfigError, OutputError, OutputExistsError
+from egvsr.fsutil import same_file
 
 
 class Experiment:
@@ -76,6 +79,34 @@ class Experiment:
         except OSError:
             pass
 
+    def existing_outputs(self) -> list[Path]:
+        """What a run writes that is already here: config.yaml, checkpoints/*.pt and anything in logs/
+        (train.lock is only the lock and does not count)."""
+        found = [self.config] if self.config.exists() or self.config.is_symlink() else []
+        if self.checkpoints.is_dir():
+            found += sorted(self.checkpoints.glob("*.pt"))
+        if self.logs.is_dir():
+            found += sorted(self.logs.iterdir())
+        return found
+
+    def check_new_run(self, config_path: str | Path | None, overwrite: bool = False) -> None:
+        """Refuse, before any work and before touching the folder, a new run (no last.pt: nothing to
+        resume) that would replace or mix with what is here: its input config at config.yaml always,
+        and any other file it writes unless `overwrite`. A resume (last.pt present) passes."""
+        if self.last.exists():
+            return
+        if config_path is not None and same_file(config_path, self.config):
+            raise OutputExistsError(
+                f"{self.config}: is the config given to `egvsr train`, and a new run writes its resolved config "
+                f"there; copy it out of {self.dir} (e.g. into configs/) and train from the copy (an input is "
+                "never replaced, even with --overwrite)")
+        found = self.existing_outputs()
+        if found and not overwrite:
+            raise OutputExistsError(
+                f"{found[0]}: already exists, and {self.dir} has no checkpoints/last.pt to resume, so a new run "
+                "would replace or mix with another run's files; use another experiment name, or pass "
+                "--overwrite to start afresh there")
+
     def make(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -83,8 +114,17 @@ class Experiment:
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"
 
-    def prune(self, keep: int) -> None:
-        """Delete all but the newest `keep` periodic checkpoints."""
-        periodic = sorted(self.checkpoints.glob("step-*.pt"))
-        for old in periodic[: max(0, len(periodic) - keep)]:
-            old.unlink(missing_ok=True)
+    def step_checkpoint_steps(self) -> list[int]:
+        """The steps of the `step-N.pt` files here, in order (how a checkpoint written before runs tracked
+        their own step files is resumed: its folder was the run's own)."""
+        steps = []
+        for p in self.checkpoints.glob("step-*.pt"):
+            digits = p.stem[len("step-"):]
+            if digits.isdigit():
+                steps.append(int(digits))
+        return sorted(steps)
+
+    def prune(self, steps: list[int]) -> None:
+        """Delete the periodic checkpoints of `steps` (ones this run wrote: never another run's files)."""
+        for step in steps:
+            self.step_checkpoint(step).unlink(missing_ok=True)

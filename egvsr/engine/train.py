@@ -2,8 +2,9 @@
 
 Every random choice derives from (seed, step) and a checkpoint holds every state, so a run stopped at
 any point resumes exactly: `egvsr train CONFIG` resumes from `last.pt` by itself, refusing a changed
-config unless `allow_config_change`. A signal finishes the current step and writes `last.pt`;
-`train.init_from` starts from another checkpoint's weights (docs/training.md).
+config unless `allow_config_change`. A new run refuses a folder holding another run's files unless
+`overwrite`, and prunes only the step checkpoints it wrote. A signal finishes the current step and writes
+`last.pt`; `train.init_from` starts from another checkpoint's weights (docs/training.md).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.errors import CheckpointError, ConfigError
-from egvsr.fsutil import atomic_output
+from egvsr.fsutil import atomic_output, same_file
 
 
 #: what a checkpoint must hold to resume training (a weights-only file has only model + state_dict)
@@ -43,20 +44,24 @@ RESUME_KEYS = ("optimizer", "scheduler", "scaler", "step", "rng")
 
 def train(config_path: str | Path | None = None, overrides: list[str] | None = None,
           cfg: dict | None = None, progress: bool = True, allow_config_change: bool = False,
-          log: Callable[[str], None] | None = print) -> Path:
+          log: Callable[[str], None] | None = print, overwrite: bool = False) -> Path:
     """Train (or resume) the experiment described by a YAML config; return its folder.
 
     `cfg` (instead of a file): a config mapping, checked as a YAML file is (keys left out take their
     defaults); `allow_config_change`: resume even when the config differs from the run's saved config;
-    `log`: where the start, resume and final lines go (None: nowhere)."""
+    `log`: where the start, resume and final lines go (None: nowhere); `overwrite`: start a new run in a
+    folder that holds another run's files (no last.pt), replacing its config.yaml, best.pt and logs."""
     cfg = check_config(cfg) if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
     exp = Experiment(cfg["output_root"], cfg["name"])
+    if info.is_main:
+        exp.check_new_run(config_path, overwrite)  # before any work, and before the folder is touched
     fresh = info.is_main and not exp.dir.exists()
     new_root = info.is_main and not Path(cfg["output_root"]).exists()
     try:
         with exp.lock() if info.is_main else contextlib.nullcontext():
-            return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log).run()
+            return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log,
+                           config_path=config_path).run()
     except BaseException:
         if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
             exp.discard_unstarted()
@@ -141,10 +146,12 @@ def _full_config(config: object) -> object:
 
 
 class Trainer:
-    """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`."""
+    """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`.
+
+    `config_path`: the YAML file the config came from, never replaced by the saved config.yaml."""
 
     def __init__(self, cfg: dict, info: DistInfo, progress: bool = True, allow_config_change: bool = False,
-                 log: Callable[[str], None] | None = print) -> None:
+                 log: Callable[[str], None] | None = print, config_path: str | Path | None = None) -> None:
         from egvsr.datasets import collate_samples
         from egvsr.models import build_model
 
@@ -153,6 +160,9 @@ class Trainer:
         self.log = log if (log is not None and info.is_main) else (lambda text: None)
         self._stop_signal: int | None = None
         self._saved_step: int | None = None
+        self.config_path = config_path
+        self.resumed = False
+        self.own_steps: list[int] = []  # the step-N.pt files this run (and the runs it resumes) kept
         t = cfg["train"]
         if t["threads"]:  # checked with the config
             torch.set_num_threads(t["threads"])
@@ -195,6 +205,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "step": self.step,
             "best_psnr": self.best_psnr,
+            "step_checkpoints": list(self.own_steps),
             "rng": rng_state(),
             "experiment": self.cfg,
         }
@@ -246,8 +257,16 @@ class Trainer:
         self.scaler.load_state_dict(ck["scaler"])
         self.step, self.best_psnr = int(ck["step"]), float(ck.get("best_psnr", -math.inf))
         set_rng_state(ck["rng"])
-        self._saved_step = self.step
+        self._saved_step, self.resumed = self.step, True
+        self.own_steps = self._resumed_steps(ck.get("step_checkpoints"))
         self.log(f"resuming {self.exp.dir} from step {self.step}")
+
+    def _resumed_steps(self, saved: object) -> list[int]:
+        """The step checkpoints the resumed run kept: as its last.pt lists them, or (a last.pt written
+        before runs listed them) the step-N.pt files up to its step, its folder being its own."""
+        if isinstance(saved, list) and all(type(s) is int for s in saved):
+            return list(saved)
+        return [s for s in self.exp.step_checkpoint_steps() if s <= self.step]
 
     def _check_config(self, saved: object) -> None:
         """Refuse to resume under a config that differs from the run's (unless allowed): list the keys."""
@@ -288,13 +307,36 @@ class Trainer:
         if not self.info.is_main:
             return
         self._check_finite()
+        stale = self._track_step_checkpoint()
         payload = self._payload()
         save_checkpoint(self.exp.last, payload)
-        save_checkpoint(self.exp.step_checkpoint(self.step), payload)
-        self.exp.prune(int(self.cfg["train"]["keep_checkpoints"]))
+        if self.step in self.own_steps:
+            save_checkpoint(self.exp.step_checkpoint(self.step), payload)
+        self.exp.prune(stale)
         if best:
             save_checkpoint(self.exp.best, payload)
         self._saved_step = self.step
+
+    def _track_step_checkpoint(self) -> list[int]:
+        """Count this step's step-N.pt among the run's own and keep the newest `train.keep_checkpoints`;
+        return the older own steps to prune. Only files this run wrote are ever pruned: a step-N.pt of
+        another run (left in the folder under --overwrite) is never deleted."""
+        keep = int(self.cfg["train"]["keep_checkpoints"])
+        steps = [s for s in self.own_steps if s != self.step] + [self.step]
+        cut = max(0, len(steps) - keep)
+        self.own_steps = steps[cut:]
+        return [s for s in steps[:cut] if s != self.step]  # keep 0: this step's file is never written
+
+    def _start_afresh(self) -> None:
+        """A new run's best.pt and CSV logs are its own: remove those of an earlier run (there only under
+        --overwrite; `train` refuses them otherwise), so no row or best of that run is mixed in."""
+        for old in (self.exp.best, self.exp.logs / "train.csv", self.exp.logs / "val.csv"):
+            old.unlink(missing_ok=True)
+
+    def _writes_config(self) -> bool:
+        """False when config.yaml is the config file given: an input is never replaced (on a resume;
+        a new run refuses it)."""
+        return self.config_path is None or not same_file(self.config_path, self.exp.config)
 
     # ---- loop ---------------------------------------------------------------------------------------
     def _loader(self) -> DataLoader:
@@ -336,11 +378,13 @@ class Trainer:
         t = self.cfg["train"]
         total = int(t["iterations"])
         if self.info.is_main:
-            if self.step == 0:
+            if not self.resumed:
                 self.log(f"experiment {self.exp.dir}: config.yaml, checkpoints/, logs/ (a new run)")
+                self._start_afresh()
             self.exp.make()
-            with atomic_output(self.exp.config, overwrite=True) as tmp:
-                tmp.write_text(dump_config(self.cfg))
+            if self._writes_config():
+                with atomic_output(self.exp.config, overwrite=True) as tmp:
+                    tmp.write_text(dump_config(self.cfg))
         barrier(self.info)
         train_log = MetricLog(self.exp.logs, "train") if self.info.is_main else None
         val_log = MetricLog(self.exp.logs, "val", tensorboard=False) if self.info.is_main else None

@@ -187,3 +187,68 @@ def _tensors(tree, prefix="") -> dict:
     if isinstance(tree, (list, tuple)):
         return {k2: v2 for i, v in enumerate(tree) for k2, v2 in _tensors(v, f"{prefix}[{i}]").items()}
     return {prefix: torch.tensor(float(tree))} if isinstance(tree, (int, float)) else {}
+
+
+# ---- a new run never replaces what is there: its input, or another run's files -------------------------
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_new_run_never_replaces_its_input_config(tmp_path, tiny_recording, capsys):
+    """A hand-written experiments/NAME/config.yaml given to `train` is refused (no last.pt: a new run
+    would write its resolved config there), with and without --overwrite, before the folder is touched."""
+    folder = tmp_path / "exp" / "mine"
+    folder.mkdir(parents=True)
+    mine = folder / "config.yaml"
+    mine.write_text("# my config, with comments\n" + _config(tmp_path, tiny_recording, "mine").read_text())
+    before = _snapshot(folder)
+    for extra in ([], ["--overwrite"]):
+        assert main(["train", str(mine), "--no-progress", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{mine}: is the config given to `egvsr train`" in err, err
+        assert _snapshot(folder) == before and sorted(folder.iterdir()) == [mine]
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "checkpoints/best.pt", "checkpoints/step-00000100.pt",
+                                  "logs/train.csv"])
+def test_new_run_refuses_another_runs_file_without_overwrite(tmp_path, tiny_recording, capsys, name):
+    cfg = _config(tmp_path, tiny_recording, "old")
+    folder = tmp_path / "exp" / "old"
+    (folder / name).parent.mkdir(parents=True)
+    (folder / name).write_bytes(b"precious")
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{folder / name}: already exists" in err and "--overwrite" in err, err
+    assert _snapshot(folder) == {Path(name): b"precious"}  # not even train.lock
+
+
+def test_overwrite_starts_afresh_and_prunes_only_its_own_checkpoints(tmp_path, tiny_recording, capsys):
+    """--overwrite replaces config.yaml, best.pt and the logs; a foreign step-N.pt is never pruned,
+    while the run's own older step-N.pt files are (also after a resume, from the list last.pt keeps)."""
+    cfg = _config(tmp_path, tiny_recording, "old", iterations=2, checkpoint_every=1, keep_checkpoints=1)
+    ck = tmp_path / "exp" / "old" / "checkpoints"
+    ck.mkdir(parents=True)
+    (ck / "best.pt").write_bytes(b"old best")
+    (ck / "step-00000100.pt").write_bytes(b"foreign")
+    (ck.parent / "logs").mkdir()
+    (ck.parent / "logs" / "train.csv").write_text("step,foo\n1,2\n5,6\n")
+    assert main(["train", str(cfg), "--no-progress", "--overwrite"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in ck.iterdir()) == ["best.pt", "last.pt", "step-00000002.pt", "step-00000100.pt"]
+    assert (ck / "step-00000100.pt").read_bytes() == b"foreign" and (ck / "best.pt").read_bytes() != b"old best"
+    log = (ck.parent / "logs" / "train.csv").read_text().splitlines()
+    assert log[0].startswith("step,loss,") and [r.split(",")[0] for r in log[1:]] == ["1", "2"]
+    assert "foo" not in (ck.parent / "config.yaml").read_text()
+    assert load_checkpoint(ck / "last.pt")["step_checkpoints"] == [2]
+
+    # a resume from the saved config.yaml itself: never rewritten, its logs continue, own files pruned
+    saved = ck.parent / "config.yaml"
+    saved.write_text("# resumed from here\n" + saved.read_text())
+    before = saved.read_bytes()
+    (ck / "step-00000050.pt").write_bytes(b"foreign too")
+    assert main(["train", str(saved), "--no-progress", "--allow-config-change", "--set", "train.iterations=3"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert saved.read_bytes() == before
+    assert sorted(p.name for p in ck.iterdir()) == ["best.pt", "last.pt", "step-00000003.pt", "step-00000050.pt",
+                                                   "step-00000100.pt"]
+    assert [r.split(",")[0] for r in (ck.parent / "logs" / "train.csv").read_text().splitlines()[1:]] == ["1", "2", "3"]

@@ -1,6 +1,7 @@
 """A dataset root: a folder of recordings plus split files naming which belong to which split.
 
-A recording is an HDF5 file or a CED folder. A split is, in this order: `all`; a split file
+A recording is any file or folder the readers detect by content (HDF5 of a known layout, AEDAT4,
+Prophesee .raw/.dat, a CED folder); other files (split files, notes) are not recordings. A split is, in this order: `all`; a split file
 `<root>/splits/<split>.txt` or `<root>/<split>.txt`; a sub-folder `<root>/<split>/`; or a split shipped
 with the toolkit (`ced_test`, `ced_excluded`, `vid4`, `ced_train`) (docs/datasets.md).
 """
@@ -44,21 +45,32 @@ def builtin_split(name: str) -> list[str]:
 
 
 def _is_recording_dir(path: Path) -> bool:
-    with os.scandir(path) as it:
-        return any(e.is_file() and e.name.endswith((".npy", ".png")) for e in it)
+    """A folder the readers open as one recording (a CED folder), not a folder of recordings."""
+    from egvsr.events.io.detect import sniff_layout
+
+    return sniff_layout(path) is not None
+
+
+def _recording_name(entry: Path) -> str | None:
+    """The name `entry` is listed under when it is a recording the readers detect by content (HDF5, AEDAT4,
+    Prophesee .raw/.dat, a CED folder), else None. A `.h5`/`.hdf5` file always counts, so a damaged
+    one is reported when opened instead of silently left out."""
+    from egvsr.events.io.detect import sniff_layout
+
+    if entry.is_file() and entry.suffix.lower() in H5_SUFFIXES:
+        return entry.stem
+    if sniff_layout(entry) is None:
+        return None
+    return entry.name if entry.is_dir() else entry.stem
 
 
 def find_recordings(folder: Path) -> dict[str, Path]:
-    """Recordings directly inside `folder`, by name (file stem or folder name), sorted."""
+    """Recordings directly inside `folder` (every file or folder the readers detect), by name (file stem
+    or folder name), sorted."""
     out: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_file() and entry.suffix.lower() in H5_SUFFIXES:
-            name = entry.stem
-        elif entry.is_dir() and _is_recording_dir(entry):
-            name = entry.name
-        else:
+        name = None if entry.name.startswith(".") else _recording_name(entry)
+        if name is None:
             continue
         if name in out:
             raise InputFileError(
@@ -66,6 +78,18 @@ def find_recordings(folder: Path) -> dict[str, Path]:
             )
         out[name] = entry
     return out
+
+
+def read_split_file(path: Path) -> list[str]:
+    """The names a split file lists, or one line naming the file when it cannot be read as UTF-8 text."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: split file is not UTF-8 text (byte {exc.start} cannot be decoded); "
+                             "expected one recording name per line") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the split file ({exc.strerror or exc})") from None
+    return parse_split(text, str(path))
 
 
 class DatasetRoot:
@@ -96,15 +120,18 @@ class DatasetRoot:
     def paths(self, split: str = "all") -> list[Path]:
         """Paths of the recordings of `split`, in the split file's order (else sorted by name)."""
         if split == "all":
+            if not self.recordings():
+                raise InputFileError(f"{self.path}: dataset root holds no recordings (files or folders of a "
+                                     "layout egvsr reads: HDF5, AEDAT4, Prophesee .raw/.dat, CED folders)")
             return list(self.recordings().values())
         for f in (self.path / "splits" / f"{split}.txt", self.path / f"{split}.txt"):
             if f.is_file():
-                return self._resolve(parse_split(f.read_text(encoding="utf-8"), str(f)), str(f))
+                return self._resolve(read_split_file(f), str(f))
         sub = self.path / split
         if sub.is_dir() and not _is_recording_dir(sub):
             found = find_recordings(sub)
             if not found:
-                raise InputFileError(f"{sub}: split folder holds no recordings (*.h5 or CED folders)")
+                raise InputFileError(f"{sub}: split folder holds no recordings (files or folders of a layout egvsr reads)")
             return list(found.values())
         if split == "ced_train":
             test = set(builtin_split("ced_test"))

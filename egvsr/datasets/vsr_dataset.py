@@ -96,6 +96,16 @@ class EventVSRDataset(Dataset):
         for name, v, lo in counts:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ConfigError(f"{name} {v!r}: expected an integer >= {lo}")
+        flags = (("include_frames", include_frames), ("flips", flips), ("rotations", rotations),
+                 ("quantize", quantize), ("with_coords", with_coords))
+        for name, v in flags:
+            if not isinstance(v, (bool, np.bool_)):
+                raise ConfigError(f"{name} {v!r}: expected True or False")
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, numbers.Real)
+                                or not 0 < float(fps) < float("inf")):
+            raise ConfigError(f"fps {fps!r}: expected a positive frame rate or None")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)):
+            raise ConfigError(f"scale {scale!r}: expected one number >= 1 (the fixed scale) or None")
         if isinstance(reverse_prob, bool) or not isinstance(reverse_prob, (int, float)) \
                 or not 0.0 <= float(reverse_prob) <= 1.0:
             raise ConfigError(f"reverse_prob {reverse_prob!r}: expected a probability in [0, 1]")

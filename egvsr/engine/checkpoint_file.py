@@ -52,6 +52,9 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
             f"{p}: not a checkpoint file (neither a PyTorch zip archive nor a pickle"
             f"{', it is empty' if not head else ''}); expected a .pt file written by {written_by}"
         )
+    if head.startswith(b"PK") and not _has_zip_end(p):
+        raise CheckpointError(f"{p}: not a complete checkpoint file: the end of its zip archive is missing "
+                              "(truncated, e.g. by a copy or a write that stopped early)")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -61,8 +64,22 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
         ) from None
     except Exception as exc:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
         raise CheckpointError(
-            f"{p}: not a readable checkpoint (corrupted or truncated?): {type(exc).__name__}: {_first_line(exc)}"
+            f"{p}: not a readable checkpoint: its zip archive or the data in it is damaged (corrupted or "
+            "truncated); write it again or use another checkpoint"
         ) from None
+
+
+def _has_zip_end(p: Path) -> bool:
+    """True when the file ends with a zip's end-of-central-directory record (in its last 64 KiB + 22
+    bytes, where a zip comment may push it): a truncated archive lacks it."""
+    try:
+        size = p.stat().st_size
+        span = min(size, (1 << 16) + 22)
+        with open(p, "rb") as fh:
+            fh.seek(size - span)
+            return b"PK\x05\x06" in fh.read(span)
+    except OSError:
+        return True  # unreadable here: torch.load reports it
 
 
 def load_checkpoint(

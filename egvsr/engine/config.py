@@ -65,7 +65,7 @@ def merge(base: dict, update: dict, prefix: str = "") -> dict:
     """Return `base` updated by `update`, rejecting keys that `base` does not define."""
     out = copy.deepcopy(base)
     for key, value in update.items():
-        dotted = f"{prefix}{key}"
+        dotted = _dotted(prefix, key)
         if key not in out:
             raise ConfigError(
                 f"unknown config key {dotted!r}{_closest(key, out)}; valid keys here: {sorted(out)}"
@@ -73,7 +73,7 @@ def merge(base: dict, update: dict, prefix: str = "") -> dict:
         if dotted in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {type(value).__name__}")
-            out[key] = _merge_free(out[key], value) if value else {}  # {} clears the section
+            out[key] = _merge_free(out[key], value, dotted + ".") if value else {}  # {} clears the section
         elif isinstance(out[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {value!r}")
@@ -83,12 +83,25 @@ def merge(base: dict, update: dict, prefix: str = "") -> dict:
     return out
 
 
-def _merge_free(base: dict, update: dict) -> dict:
-    """Merge without key checks (the consuming component validates these keys)."""
+def _dotted(prefix: str, key: Any) -> str:
+    """`prefix` + `key`, refusing a key that is not text (YAML reads `1:` or `null:` as a number or None)."""
+    if not isinstance(key, str):
+        shown = yaml.safe_dump(key, default_flow_style=True).splitlines()[0].removesuffix(" ...")
+        kind = "null" if key is None else "number" if isinstance(key, (int, float)) else type(key).__name__
+        raise ConfigError(f"config key {prefix}{shown}: keys must be names (text), got a YAML {kind}; "
+                          f"quote it ('{shown}': ...) if a name was meant")
+    return f"{prefix}{key}"
+
+
+def _merge_free(base: dict, update: dict, prefix: str = "") -> dict:
+    """Merge without key checks beyond their type (the consuming component validates these keys)."""
     out = copy.deepcopy(base)
     for key, value in update.items():
+        dotted = _dotted(prefix, key)
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge_free(out[key], value) if value else {}  # {} clears the section
+            out[key] = _merge_free(out[key], value, dotted + ".") if value else {}  # {} clears the section
+        elif isinstance(value, dict):
+            out[key] = _merge_free({}, value, dotted + ".")
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -215,6 +228,10 @@ def _check_values(cfg: dict) -> None:
         raise ConfigError(f"name: {name!r} must be a text of letters, digits, '-', '_' or '.'")
     _need(isinstance(cfg["output_root"], str) and cfg["output_root"].strip() != "", "output_root",
           "a folder path (text)", cfg["output_root"])
+    from egvsr.engine.config_datasets import check_section
+
+    for section in ("train", "val"):
+        check_section(cfg["data"][section], f"data.{section}")
 
 
 def dump_config(cfg: dict) -> str:

@@ -7,14 +7,138 @@ key is rejected with its dotted name.
 
 from __future__ import annotations
 
+import errno
 import inspect
+import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, InputFileError
 
 SECTION_KEYS = {"recordings", "root", "split", "sample_cache", "sample_seconds", "sample_size",
                 "synthetic_seed", "synthetic_size", "synthetic_frames"}
+
+
+class KeyType(NamedTuple):
+    """What one data-section key accepts: `ok(value)` and the words saying so in an error."""
+
+    ok: Callable[[Any], bool]
+    expected: str
+
+
+def _is_int(v: Any, lo: int = 0, hi: int = 2**63 - 1) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _is_num(v: Any, lo: float, hi: float = math.inf) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+
+def _is_text(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+def _is_pair(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x, 1) for x in v)
+
+
+def _choice(*values: str) -> KeyType:
+    return KeyType(lambda v: isinstance(v, str) and v in values, f"one of {', '.join(values)}")
+
+
+def _representations() -> KeyType:
+    from egvsr.events.represent.registry import representation_names
+
+    return _choice(*representation_names())
+
+
+def _key_types() -> dict[str, KeyType]:
+    """Every key of a `data.train` / `data.val` section (EventVSRDataset's keyword arguments plus
+    `SECTION_KEYS`) with what it accepts; tests check that it covers exactly those keys."""
+    from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
+
+    boolean = KeyType(lambda v: isinstance(v, bool), "true or false")
+    return {
+        "recordings": KeyType(lambda v: _is_text(v) or isinstance(v, list) and bool(v) and all(map(_is_text, v)),
+                              "a recording path, sample:SEED or synthetic:SPLIT:A-B, or a list of them"),
+        "root": KeyType(_is_text, "a dataset root folder (text)"),
+        "split": KeyType(_is_text, "a split name (text), e.g. all, ced_test or the name of a split file"),
+        "sample_cache": KeyType(_is_text, "a folder path (text)"),
+        "sample_seconds": KeyType(lambda v: _is_num(v, 1e-6), "a positive number"),
+        "sample_size": KeyType(_is_pair, "[height, width] in pixels, e.g. [260, 346]"),
+        "synthetic_seed": KeyType(_is_int, "an integer in 0..2**63-1"),
+        "synthetic_size": KeyType(_is_pair, "[height, width] in pixels, e.g. [128, 160]"),
+        "synthetic_frames": KeyType(lambda v: _is_int(v, 1), "a positive integer"),
+        "mode": _choice("train", "eval"),
+        "num_frames": KeyType(lambda v: _is_int(v, 2), "an integer >= 2"),
+        "patch_size": KeyType(lambda v: v is None or _is_int(v, 1) or _is_pair(v),
+                              "a positive integer, [height, width] or null (whole frames)"),
+        "scale_range": KeyType(lambda v: v is None or isinstance(v, (list, tuple)) and len(v) == 2
+                               and _is_num(v[0], 1) and _is_num(v[1], v[0] if _is_num(v[0], 1) else math.inf),
+                               "[low, high] with 1 <= low <= high, e.g. [1, 4]"),
+        "scale": KeyType(lambda v: v is None or _is_num(v, 1), "one number >= 1 (the fixed scale) or null"),
+        "representation": _representations(),
+        "bins": KeyType(lambda v: _is_int(v, 1), "a positive integer (time bins / moments)"),
+        "polarity": _choice(*POLARITIES),
+        "normalize": _choice(*NORMALIZATIONS),
+        "queries": _choice("middle", "gt"),
+        "num_queries": KeyType(lambda v: _is_int(v, 1), "a positive integer"),
+        "include_frames": boolean,
+        "flips": boolean,
+        "rotations": boolean,
+        "reverse_prob": KeyType(lambda v: _is_num(v, 0, 1), "a probability in [0, 1]"),
+        "quantize": boolean,
+        "with_coords": boolean,
+        "stride": KeyType(lambda v: _is_int(v, 1), "a positive integer"),
+        "seed": KeyType(_is_int, "an integer in 0..2**63-1"),
+        "fps": KeyType(lambda v: v is None or _is_num(v, 1e-9) and v > 0, "a positive frame rate or null"),
+    }
+
+
+#: the value a section's key must have where the trainer sets it itself (else the key would be ignored)
+FIXED_KEYS = {"data.train": {"mode": "train"}, "data.val": {"mode": "eval"}}
+
+
+def check_section(spec: dict, where: str) -> None:
+    """Check every key of a data section against `_key_types` and refuse contradictory keys, naming the
+    dotted key: a wrong type, value or range, `recordings` beside `root`, `split` without `root`."""
+    if not spec:
+        return
+    types = _key_types()
+    for key, value in spec.items():
+        if key not in types:
+            raise ConfigError(f"unknown config key {where}.{key}; valid keys: {sorted(types)}")
+        if isinstance(value, str) and types[key].expected.startswith(("a positive number", "a probability")):
+            value = spec[key] = _number_text(value)  # YAML 1.1 reads 1e-3 as text
+        if value is None and key in ("recordings", "root", "split"):
+            continue  # null: not given
+        if not types[key].ok(value):
+            raise ConfigError(f"{where}.{key}: expected {types[key].expected}, got {value!r:.80}")
+    for key, must in FIXED_KEYS.get(where, {}).items():
+        if spec.get(key, must) != must:
+            raise ConfigError(f"{where}.{key}: {where} is always read with {key} {must!r}, got {spec[key]!r}; "
+                              f"leave {where}.{key} out")
+    given = {k for k in ("recordings", "root", "split") if spec.get(k) is not None}
+    if {"recordings", "root"} <= given:
+        raise ConfigError(f"{where}: give either 'recordings' or 'root' (and 'split'), not both; set "
+                          f"{where}.recordings=null to read the root")
+    if "split" in given and "root" not in given:
+        raise ConfigError(f"{where}.split: a split needs {where}.root (the dataset root it picks recordings of)")
+
+
+def _number_text(value: str) -> Any:
+    """A number written as text (YAML 1.1 reads `1e-3` so) as a float; other text unchanged."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _key(where: str, key: str) -> str:
+    """The dotted name of a section key (`data.train.recordings`), or the option itself (`--data`) when
+    the section comes from a command-line option."""
+    return where if where.startswith("-") else f"{where}.{key}"
 
 
 def _dataset_options() -> set[str]:
@@ -41,19 +165,32 @@ def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[s
         elif text.startswith("synthetic:"):
             out.extend(_ensure_synthetic(text, cache, spec, where, progress))
         else:
-            if not Path(text).exists():
-                raise ConfigError(f"{where}.recordings: {text} does not exist")
+            _check_exists(text, _key(where, "recordings"))
             out.append(text)
     return out
+
+
+def _check_exists(text: str, key: str) -> None:
+    """One line naming `key` when a recording path is missing or a symlink loop."""
+    if Path(text).exists():
+        return
+    try:
+        os.stat(text)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{key}: {text} is a symlink loop (following its links leads back to it)") from None
+    if os.path.islink(text):
+        raise ConfigError(f"{key}: {text} is a broken symlink (its target {os.readlink(text)} does not exist)")
+    raise ConfigError(f"{key}: {text} does not exist")
 
 
 def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> Path:
     try:
         seed = int(entry.split(":", 1)[1])
     except ValueError:
-        raise ConfigError(f"{where}.recordings: {entry!r} should be sample:SEED with an integer seed") from None
+        raise ConfigError(f"{_key(where, 'recordings')}: {entry!r} should be sample:SEED with an integer seed") from None
     if not 0 <= seed < 2**63:
-        raise ConfigError(f"{where}.recordings: {entry!r}: the seed must be an integer in 0..2**63-1")
+        raise ConfigError(f"{_key(where, 'recordings')}: {entry!r}: the seed must be an integer in 0..2**63-1")
     seconds = _positive(spec, "sample_seconds", 2.0, where, float)
     size = _size(spec, "sample_size", (260, 346), where)
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
@@ -98,7 +235,7 @@ def _size(spec: dict, key: str, default, where: str) -> tuple[int, int]:
 def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> list[str]:
     from egvsr.datasets.synthetic import ensure_clips, parse_entry
 
-    split, indices = parse_entry(entry, f"{where}.recordings")
+    split, indices = parse_entry(entry, _key(where, "recordings"))
     size = _size(spec, "synthetic_size", (128, 160), where)
     seed = spec.get("synthetic_seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
@@ -124,5 +261,16 @@ def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
         root = Path(spec["root"])
         if not root.is_dir():
             raise ConfigError(f"{where}.root: {root} is not a folder")
-        return EventVSRDataset.from_root(root, spec.get("split", "all"), **options)
+        return EventVSRDataset(_root_paths(root, spec.get("split") or "all", where), **options)
     return EventVSRDataset(resolve_recordings(spec, where, progress), **options)
+
+
+def _root_paths(root: Path, split: str, where: str) -> list[Path]:
+    """The recordings of `split` in the dataset root, an error naming the section's key when it has none."""
+    from egvsr.datasets.root import DatasetRoot
+
+    key = f"{where}.root" if split == "all" else f"{where}.split"
+    try:
+        return DatasetRoot(root).paths(split)
+    except (ConfigError, InputFileError) as exc:
+        raise type(exc)(f"{key}: {exc}") from None

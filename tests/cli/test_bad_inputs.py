@@ -216,7 +216,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{junk_ck}", "--data", "sample:1"),
     cli("eval-empty-checkpoint", "not a checkpoint file (neither a PyTorch zip archive nor a pickle, it is empty)",
         "eval", "{empty}", "--data", "sample:1"),
-    cli("eval-truncated-checkpoint", "not a readable checkpoint (corrupted or truncated?)", "eval",
+    cli("eval-truncated-checkpoint", "not a complete checkpoint file: the end of its zip archive is missing (truncated", "eval",
         "{truncated_ck}", "--data", "sample:1"),
     cli("eval-malicious-checkpoint", "refused to load: the checkpoint contains objects other than tensors and "
         "plain values (it could run code when unpickled); only egvsr checkpoints are accepted (it references "
@@ -358,6 +358,29 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{cfg_ok}", "--set", "data.train.recordings=[synthetic:train:0-1]", "--set", "data.train.synthetic_size=abc"),
     cli("train-synthetic-frames-zero", "data.train.synthetic_frames: expected a positive integer", "train",
         "{cfg_ok}", "--set", "data.train.recordings=[synthetic:train:0-1]", "--set", "data.train.synthetic_frames=0"),
+    cli("train-config-int-key", "config key train.1: keys must be names (text), got a YAML number", "train",
+        "{cfg_int_key}"),
+    cli("train-options-int-key", "config key model.options.1: keys must be names (text)", "train", "{cfg_ok}",
+        "--set", "model.options={{1: 2}}"),
+    cli("train-data-flips-text", "data.train.flips: expected true or false, got 'maybe'", "train", "{cfg_ok}",
+        "--set", "data.train.flips=maybe"),
+    cli("train-data-mode-eval", "data.train.mode: data.train is always read with mode 'train'", "train",
+        "{cfg_ok}", "--set", "data.train.mode=eval"),
+    cli("train-data-fps-negative", "data.train.fps: expected a positive frame rate or null, got -5", "train",
+        "{cfg_ok}", "--set", "data.train.fps=-5"),
+    cli("train-data-recordings-and-root", "data.train: give either 'recordings' or 'root'", "train", "{cfg_ok}",
+        "--set", "data.train.root={tmp}"),
+    cli("train-data-split-without-root", "data.train.split: a split needs data.train.root", "train", "{cfg_ok}",
+        "--set", "data.train.split=mine"),
+    cli("train-val-scale-text", "data.val.scale: expected one number >= 1 (the fixed scale) or null, got 'abc'",
+        "train", "{cfg_ok}", "--set", "data.val.scale=abc"),
+    cli("train-root-empty", "no_frames: dataset root holds no recordings", "train", "{cfg_ok}",
+        "--set", "data.train.recordings=null", "--set", "data.train.root={empty_dir}"),
+    cli("train-split-not-utf8", "splits/bin.txt: split file is not UTF-8 text", "train", "{cfg_ok}",
+        "--set", "data.train.recordings=null", "--set", "data.train.root={split_root}", "--set",
+        "data.train.split=bin"),
+    cli("eval-data-symlink-loop", "loop.h5 is a symlink loop (following its links leads back to it)", "eval", "{ck}", "--data",
+        "{tmp}/loop.h5", "--scales", "2"),
     cli("train-loss-unknown", "train.loss: expected charbonnier (the only loss implemented), got 'l7'", "train",
         "{cfg_ok}", "--set", "train.loss=l7"),
     cli("train-amp-string", "train.amp: expected true or false, got 'no'", "train", "{cfg_ok}", "--set",
@@ -538,6 +561,13 @@ def bad(tmp_path_factory) -> dict[str, Path]:
         layout[:] = h5py.VirtualSource(f["good"], "events/t", shape=(n,))
         del h["events/t"]
         h.create_virtual_dataset("events/t", layout)
+    (d / "int_key.yaml").write_text("train: {1: 2}\n")
+    f["cfg_int_key"] = d / "int_key.yaml"
+    f["split_root"] = d / "split_root"
+    (f["split_root"] / "splits").mkdir(parents=True)
+    shutil.copy(f["good"], f["split_root"] / "a.h5")
+    (f["split_root"] / "splits" / "bin.txt").write_bytes(b"\xff\xfe\x00a")
+    (d / "loop.h5").symlink_to("loop.h5")
     (d / "deep.yaml").write_text("[" * 10000)
     f["cfg_deep"] = d / "deep.yaml"
     (d / "latin1.yaml").write_bytes("name: caf\u00e9\n".encode("latin-1"))

@@ -140,3 +140,38 @@ def test_root_split_folders(tmp_path):
     assert [p.name for p in root.paths("test")] == ["calendar.h5"]
     with pytest.raises(EgvsrError, match="dataset root not found"):
         DatasetRoot(tmp_path / "nothing")
+
+
+def test_root_lists_every_layout_the_readers_detect(tmp_path):
+    """AEDAT4 / Prophesee files and HDF5 files without .h5 suffix are recordings by content; split files,
+    notes and unknown files are not."""
+    (tmp_path / "a.h5").write_bytes(b"")  # a damaged .h5 still counts (reported when opened)
+    (tmp_path / "davis.aedat4").write_bytes(b"#!AER-DAT4.0\r\n")
+    (tmp_path / "cam.raw").write_bytes(b"% evt 3.0\n% end\n")
+    (tmp_path / "noext").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    (tmp_path / "readme.txt").write_text("davis\n")
+    (tmp_path / "data.bin").write_bytes(b"\x00" * 50)
+    root = DatasetRoot(tmp_path)
+    assert sorted(root.recordings()) == ["a", "cam", "davis", "noext"]
+    assert [p.name for p in root.paths("readme")] == ["davis.aedat4"]
+
+
+def test_root_errors_name_the_folder_and_file(tmp_path):
+    with pytest.raises(InputFileError, match=f"{tmp_path}: dataset root holds no recordings"):
+        DatasetRoot(tmp_path).paths()
+    (tmp_path / "a.h5").write_bytes(b"")
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "bin.txt").write_bytes(b"\xff\xfe\x00a")
+    with pytest.raises(InputFileError, match=r"splits/bin.txt: split file is not UTF-8 text \(byte 0"):
+        DatasetRoot(tmp_path).paths("bin")
+
+
+@pytest.mark.parametrize("option, match", [({"flips": "maybe"}, "flips 'maybe': expected True or False"),
+                                           ({"quantize": 1}, "quantize 1: expected True or False"),
+                                           ({"fps": -5}, "fps -5: expected a positive frame rate"),
+                                           ({"mode": "eval", "scale": "abc"}, "scale 'abc': expected one number")])
+def test_dataset_options_are_strict_before_any_file_is_opened(tmp_path, option, match):
+    from egvsr.datasets import EventVSRDataset
+
+    with pytest.raises(ConfigError, match=match):
+        EventVSRDataset([tmp_path / "missing.h5"], **option)

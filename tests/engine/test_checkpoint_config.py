@@ -68,12 +68,67 @@ def test_corrupted_and_truncated(tmp_path):
     path = tmp_path / "ck.pt"
     save_checkpoint(path, {"model": {"name": "x", "config": {}}, "state_dict": {"w": torch.ones(100)}})
     data = path.read_bytes()
+    for cut in (100, len(data) // 2, len(data) - 10):  # the library's own text never reaches the message
+        (tmp_path / "trunc.pt").write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=r"trunc.pt: not a (complete|readable) checkpoint") as err:
+            load_checkpoint(tmp_path / "trunc.pt")
+        assert "Error" not in str(err.value) and "PytorchStreamReader" not in str(err.value)
     (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a complete checkpoint file: the end of its zip archive is missing"):
         load_checkpoint(tmp_path / "trunc.pt")
     (tmp_path / "junk.pt").write_bytes(b"hello world")
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("text, key", [("1: 2\n", "config key 1:"), ("null: 2\n", "config key null:"),
+                                       ("train: {1: 2}\n", "config key train.1:"),
+                                       ("data: {train: {1: 2}}\n", "config key data.train.1:")])
+def test_non_text_keys_are_named(tmp_path, text, key):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=f"{key} keys must be names"):
+        load_config(cfg)
+    with pytest.raises(ConfigError, match="config key model.options.1: keys must be names"):
+        load_config(None, ["model.options={1: 2}"])
+
+
+_SECTION = ["data.train.recordings=[a.h5]"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.train.flips=maybe", "data.train.flips: expected true or false, got 'maybe'"),
+    ("data.train.rotations=no-thanks", "data.train.rotations: expected true or false"),
+    ("data.train.quantize=x", "data.train.quantize: expected true or false"),
+    ("data.train.with_coords=1", "data.train.with_coords: expected true or false"),
+    ("data.train.include_frames=x", "data.train.include_frames: expected true or false"),
+    ("data.train.mode=foo", "data.train.mode: expected one of train, eval"),
+    ("data.train.mode=eval", "data.train.mode: data.train is always read with mode 'train'"),
+    ("data.val.mode=train", "data.val.mode: data.val is always read with mode 'eval'"),
+    ("data.train.fps=-5", "data.train.fps: expected a positive frame rate"),
+    ("data.train.root=r", "data.train: give either 'recordings' or 'root'"),
+    ("data.train.split=s", "data.train.split: a split needs data.train.root"),
+    ("data.val.scale=abc", "data.val.scale: expected one number >= 1"),
+    ("data.val.bins=0", "data.val.bins: expected a positive integer"),
+    ("data.train.scale_range=[3, 2]", "data.train.scale_range: expected \\[low, high\\]"),
+    ("data.train.polarity=both", "data.train.polarity: expected one of signed, split"),
+    ("data.train.representation=nope", "data.train.representation: expected one of"),
+    ("data.train.reverse_prob=2", "data.train.reverse_prob: expected a probability"),
+    ("data.train.patch_size=[8]", "data.train.patch_size: expected a positive integer"),
+    ("data.train.bogus=1", "unknown config key data.train.bogus"),
+])
+def test_data_section_values_are_checked_at_load(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, _SECTION + [override])
+
+
+def test_data_section_key_table_covers_the_dataset_options():
+    from egvsr.engine.config_datasets import SECTION_KEYS, _dataset_options, _key_types
+
+    assert set(_key_types()) == _dataset_options() | SECTION_KEYS
+    c = load_config(None, ["data.train.recordings=null", "data.train.root=r", "data.train.split=s",
+                           "data.train.reverse_prob=5e-1", "data.train.flips=false", "data.train.mode=train"])
+    assert c["data"]["train"]["reverse_prob"] == 0.5
 
 
 def test_rng_state_roundtrip_through_checkpoint(tmp_path):

@@ -265,10 +265,11 @@ def _add_eval(sub) -> None:
 def _run_eval(a) -> None:
     from egvsr.engine.evaluation import checkpoint_eval_section, evaluate_checkpoint, eval_options
 
-    opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), protocol=a.protocol,
-                        scales=a.scales, queries=a.queries)
-    scales = opts["scales"] if isinstance(opts["scales"], (list, tuple)) else [opts["scales"]]
-    print(f"protocol {opts['protocol']}, scales {' '.join(f'{s:g}' if isinstance(s, (int, float)) else str(s) for s in scales)}, queries {opts['queries']}")
+    where = f"checkpoint {a.checkpoint}: eval" if a.checkpoint else "the shipped weights' eval"
+    opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), checkpoint_where=where,
+                        protocol=a.protocol, scales=a.scales, queries=a.queries)
+    print(f"protocol {opts['protocol']}, scales {' '.join(f'{s:g}' for s in opts['scales'])}, "
+          f"queries {opts['queries']}")
     evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
                         with_bicubic=not a.no_bicubic, progress=_progress(a))

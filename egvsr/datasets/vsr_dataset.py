@@ -261,6 +261,15 @@ class EventVSRDataset(Dataset):
         rec = max(self.recordings, key=lambda r: r.height * r.width)
         return lr_size_for_frame(rec.height, rec.width, lo), (rec.height, rec.width), times
 
+    def whole_frame_sizes(self) -> list[tuple[Recording, tuple[int, int], tuple[int, int]]]:
+        """Per recording, (recording, LR size (h, w), output size (H, W)) of its whole-frame samples at
+        the fixed `scale` (evaluation), from the declared sizes: checks size scoring before any read."""
+        out = []
+        for rec in self.recordings:
+            g = self._geometry(rec, float(self.scale or 1.0), np.random.default_rng(0))
+            out.append((rec, (g.h, g.w), (g.H, g.W)))
+        return out
+
     # ---- indexing -----------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.items)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Subset
 
 from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import resolve_device
-from egvsr.engine.scoring import evaluate
+from egvsr.engine.scoring import check_scoring, evaluate
 from egvsr.engine.tables import markdown_table
 from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
@@ -55,32 +55,39 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     from egvsr.datasets import collate_samples
     from egvsr.models import build_model
 
-    if not scales:
-        raise ConfigError("--scales: give at least one scale")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigError(f"--limit {limit!r}: expected a positive number of samples per scale")
-    scales = [_scale(s) for s in scales]  # every one before any work
+        raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
+    scales = check_scales(scales, "`scales`")  # every one before any work
+    proto = get_protocol(protocol, "`protocol`")
+    queries = check_queries(queries, "`queries`")
+    check_distinct_data(data)
     if output is not None:
-        check_results_folder(Path(output), overwrite)  # before the evaluation, not after it
+        check_results_folder(Path(output), overwrite, inputs=data)  # before the evaluation, not after it
     dev = resolve_device(device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
     cap = float(getattr(model, "max_scale", float("inf")))
     above = [s for s in scales if s > cap + 1e-9]
     if above:
-        raise ConfigError(f"--scales {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, from "
+        raise ConfigError(f"`scales` {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, from "
                           f"checkpoint {checkpoint}); choose scales up to {cap:g}")
     log(describe_weights(label, ck))
-    proto = get_protocol(protocol)
     opts = input_options(ck, str(checkpoint))
     models = {name: model}
     if with_bicubic and name != "bicubic":
         models["bicubic"] = build_model("bicubic").to(dev).eval()
-    rows: list[dict] = []
-    for s in scales:
+    datasets = []
+    for s in scales:  # every recording at every scale checked before any scoring
         spec = {"recordings": list(data), **opts}
-        ds = build_dataset(spec, "--data", progress=progress, mode="eval", scale=s, scale_range=(min(1.0, s), max(1.0, s)),
-                           queries=queries, patch_size=None)
+        ds = build_dataset(spec, "`data`", progress=progress, mode="eval", scale=s,
+                           scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
+        if queries == "gt":
+            ds = _with_ground_truth(ds, spec, log, progress=progress, mode="eval", scale=s,
+                                    scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
+        check_scoring(ds, models, proto, dev, chunk_size, "`data`")
+        datasets.append((s, ds))
+    rows: list[dict] = []
+    for s, ds in datasets:
         if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
             picks = np.linspace(0, len(ds) - 1, max(1, int(limit))).round().astype(int)
             ds = Subset(ds, sorted(set(picks.tolist())))
@@ -101,40 +108,109 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
 EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
 
 
-def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None = None, **given) -> dict:
+def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None = None,
+                 checkpoint_where: str = "the checkpoint's eval", **given) -> dict:
     """Evaluation settings: defaults, then the checkpoint's `eval:` section (protocol, scales), then a
-    preset YAML, then explicitly given values (None = not given)."""
+    preset YAML, then explicitly given values (None = not given). Each value that wins is checked and
+    any error names where it came from (`checkpoint_where`.scales, the preset file's key, --scales)."""
     from egvsr.engine.yamltext import read_yaml_mapping
 
-    opts = dict(EVAL_DEFAULTS)
-    opts.update({k: v for k, v in (checkpoint_eval or {}).items() if k in ("protocol", "scales")})
+    opts = {k: (v, f"default {k}") for k, v in EVAL_DEFAULTS.items()}
+    opts.update({k: (v, f"{checkpoint_where}.{k}") for k, v in (checkpoint_eval or {}).items()
+                 if k in ("protocol", "scales")})
     if config is not None:
         p = Path(config)
         data = read_yaml_mapping(p, "evaluation config", f"a mapping of {sorted(EVAL_DEFAULTS)}")
         unknown = sorted(set(data) - set(EVAL_DEFAULTS), key=str)
         if unknown:
             raise ConfigError(f"{p}: unknown key {unknown[0]!r}; expected {sorted(EVAL_DEFAULTS)}")
-        opts.update(data)
-    opts.update({k: v for k, v in given.items() if v is not None})
-    return opts
+        opts.update({k: (v, f"{p}: {k}") for k, v in data.items()})
+    opts.update({k: (v, f"`{k}`") for k, v in given.items() if v is not None})
+    (protocol, p_where), (scales, s_where), (queries, q_where) = opts["protocol"], opts["scales"], opts["queries"]
+    return {"protocol": get_protocol(protocol, p_where).name, "scales": check_scales(scales, s_where),
+            "queries": check_queries(queries, q_where)}
 
 
-def _scale(s) -> float:
-    """One `--scales` value: a finite number >= 1 (the output is the recording at that factor)."""
+def check_scales(scales, where: str) -> list[float]:
+    """Scales to score: a non-empty list of distinct finite numbers >= 1 (`where` names their source)."""
+    if isinstance(scales, (str, bytes)) or not isinstance(scales, (list, tuple)):
+        raise ConfigError(f"{where} {scales!r}: expected a list of scales, e.g. [2, 4]")
+    if not scales:
+        raise ConfigError(f"{where}: give at least one scale")
+    out: list[float] = []
+    for s in scales:
+        v = _scale(s, where)
+        if v in out:
+            raise ConfigError(f"{where}: scale {v:g} is given twice; give each scale once")
+        out.append(v)
+    return out
+
+
+def _scale(s, where: str) -> float:
+    """One scale: a finite number >= 1 (the output is the recording at that factor); not a bool."""
     try:
+        if isinstance(s, bool):
+            raise TypeError
         v = float(s)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--scales: {s!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where}: {s!r} is not a number") from None
     if not 1 <= v < float("inf"):
-        raise ConfigError(f"--scales {s}: expected a finite scale >= 1 (the super-resolution factor)")
+        raise ConfigError(f"{where} {s}: expected a finite scale >= 1 (the super-resolution factor)")
     return v
+
+
+def check_queries(queries, where: str) -> str:
+    """Which times are scored: 'middle' (frame times) or 'gt' (the ground-truth times between frames)."""
+    if not isinstance(queries, str) or queries not in ("middle", "gt"):
+        raise ConfigError(f"{where} {queries!r}: expected 'middle' or 'gt'")
+    return queries
+
+
+def check_distinct_data(data: Sequence[str]) -> None:
+    """Refuse a recording given twice (it would count twice in every average), naming it."""
+    seen: dict[Path, str] = {}
+    for entry in data:
+        text = str(entry)
+        if text.startswith(("sample:", "synthetic:")):
+            key = Path(text)
+        else:
+            try:
+                key = Path(text).resolve()
+            except (OSError, RuntimeError):
+                key = Path(text)
+        if key in seen:
+            also = "" if seen[key] == text else f" (as {seen[key]})"
+            raise ConfigError(f"`data`: {text} is given twice{also}; give each recording once")
+        seen[key] = text
+
+
+def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
+    """With queries 'gt': refuse when no recording has ground-truth frames; else leave out (and say so)
+    those that have none, which would otherwise score their frame times under the label gt."""
+    lacking = [r for r in ds.recordings if len(r.gt_times) == 0]
+    if not lacking:
+        return ds
+    names = ", ".join(str(r.path) for r in lacking)
+    if len(lacking) == len(ds.recordings):
+        raise ConfigError(f"`queries` gt: no ground-truth frames in {names}; use --queries middle to score "
+                          "the frame times")
+    log(f"queries gt: skipping {names} (no ground-truth frames)")
+    kept = [str(r.path) for r in ds.recordings if len(r.gt_times)]
+    return build_dataset({**spec, "recordings": kept}, "`data`", **options)
 
 
 RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")
 
 
-def check_results_folder(folder: Path, overwrite: bool = False) -> None:
-    """Refuse an --output that is not a folder (or cannot become one) or whose result files exist."""
+def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence[str] = ()) -> None:
+    """Refuse an --output that is not a folder (or cannot become one), that is or lies inside an input
+    recording folder (a CED folder of frames), or whose result files exist."""
+    out = folder.resolve()
+    for entry in inputs:
+        p = Path(entry)
+        if p.is_dir() and (out == p.resolve() or p.resolve() in out.parents):
+            raise OutputExistsError(f"`output` {folder}: lies inside the input recording folder {entry}; "
+                                    "choose an output folder outside the inputs")
     for p in (folder, *folder.parents):
         if p.exists():
             if not p.is_dir():
@@ -172,11 +248,4 @@ def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:
     section = exp.get("eval") if isinstance(exp, Mapping) else None
     if not isinstance(section, Mapping):
         return {}
-    out = {}
-    if isinstance(section.get("protocol"), str):
-        out["protocol"] = section["protocol"]
-    scales = section.get("scales")
-    if isinstance(scales, (list, tuple)) and scales and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                           for v in scales):
-        out["scales"] = [float(v) for v in scales]
-    return out
+    return {k: section[k] for k in ("protocol", "scales") if section.get(k) is not None}

@@ -19,6 +19,10 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return (img @ _Y_WEIGHTS + 16.0 / 255.0)[..., None]
 
 
+#: SSIM's Gaussian window side: the smallest image (after the border crop) SSIM can score
+SSIM_WINDOW = 11
+
+
 def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool):
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -65,10 +69,10 @@ def _filter_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
 def ssim(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
     """Structural similarity (Wang et al. 2004), Gaussian window 11 / sigma 1.5, mean over channels."""
     pred, gt = _prepare(pred, gt, crop_border, y_channel)
-    if min(pred.shape[:2]) < 11:
-        raise ConfigError(f"SSIM needs images of at least 11x11 pixels, got {pred.shape[:2]}")
+    if min(pred.shape[:2]) < SSIM_WINDOW:
+        raise ConfigError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {pred.shape[:2]}")
     c1, c2 = 0.01**2, 0.03**2
-    g = _gaussian_window()
+    g = _gaussian_window(SSIM_WINDOW)
     values = []
     for c in range(pred.shape[-1]):
         a, b = pred[..., c], gt[..., c]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from egvsr.engine.metrics import psnr, ssim
+from egvsr.engine.metrics import SSIM_WINDOW, psnr, ssim
 from egvsr.errors import ConfigError
 
 
@@ -28,6 +28,22 @@ class Protocol:
     y_channel: bool
     crop_border: int
     gt_rule: str  # "exact": GT already has the output size; "resize": bicubic-resize GT to the output size
+
+    @property
+    def min_size(self) -> int:
+        """Smallest output side this protocol can score: its border crop on both sides, then SSIM's window."""
+        return 2 * self.crop_border + SSIM_WINDOW
+
+    def check_size(self, height: int, width: int, what: str) -> None:
+        """Refuse an output of `height` x `width` (`what` names the file and scale) this protocol cannot score."""
+        m = self.min_size
+        if min(height, width) < m:
+            raise ConfigError(
+                f"{what}: its {height}x{width} output is smaller than protocol {self.name!r} can score "
+                f"(at least {m}x{m}: crop_border {self.crop_border} on each side, then SSIM's "
+                f"{SSIM_WINDOW}x{SSIM_WINDOW} window); leave the recording out"
+                + (" or use a protocol with a smaller crop_border" if self.crop_border else "")
+            )
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
         """(PSNR, SSIM) of an (H, W, 3) prediction in [0, 1] against its ground truth."""
@@ -51,12 +67,11 @@ PROTOCOLS = {
 }
 
 
-def get_protocol(name: str) -> Protocol:
-    """Look up a protocol preset by name."""
-    try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; expected one of {sorted(PROTOCOLS)}") from None
+def get_protocol(name: str, where: str = "protocol") -> Protocol:
+    """Look up a protocol preset by name (`where` names the argument or key it came from)."""
+    if not isinstance(name, str) or name not in PROTOCOLS:
+        raise ConfigError(f"{where} {name!r}: unknown protocol; expected one of {sorted(PROTOCOLS)}")
+    return PROTOCOLS[name]
 
 
 def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -10,11 +10,63 @@ import torch
 from torch import nn
 
 from egvsr.engine.protocol import Protocol
+from egvsr.errors import ConfigError
 
 
 def to_image(t: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [0, 1] -> (H, W, 3) float64 array, clamped."""
     return t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
+
+
+def label_clips(recordings: list) -> None:
+    """Give recordings that share a file name distinct clip labels (parent/name, else the whole path),
+    so their scores are never merged into one clip."""
+    from collections import Counter
+
+    names = Counter(r.name for r in recordings)
+    for r in recordings:
+        if names[r.name] > 1:
+            r.name = f"{r.path.parent.name}/{r.path.name}"
+    if len({r.name for r in recordings}) < len(recordings):
+        for r in recordings:
+            r.name = str(r.path)
+
+
+def sample_bytes(model: nn.Module, k: int, event_shape: tuple[int, int], lr_size: tuple[int, int],
+                 out_size: tuple[int, int], chunk_size: int) -> int:
+    """Bytes one whole-frame scoring sample certainly takes: its float32 inputs and target, the model's
+    LR feature maps (its own estimate, `encoder_bytes`) and the chunked render's output (`call_bytes`)."""
+    from egvsr.models.call_memory import call_bytes
+    from egvsr.models.registry import encoder_bytes
+
+    (h, w), (big_h, big_w) = lr_size, out_size
+    tensors = 4 * ((3 * k + event_shape[0] * event_shape[1]) * h * w + 3 * big_h * big_w)
+    return tensors + encoder_bytes(model, lr_size) + call_bytes(model, 1, 1, out_size, 4, chunk_size)[1]
+
+
+def check_scoring(dataset, models: dict[str, nn.Module], protocol: Protocol, device: torch.device,
+                  chunk_size: int, where: str) -> None:
+    """Refuse, before any sample is read, a recording of `dataset` (one fixed scale, whole frames) that
+    `protocol` cannot score or whose samples cannot fit in memory, naming the file, its frame size and
+    the scale (`where`: the argument or config key of the data); gives clashing clip names distinct labels."""
+    from egvsr.fsutil import fmt_size
+    from egvsr.models.call_memory import memory_budget_bytes
+    from egvsr.models.registry import encoder_bytes
+
+    label_clips(dataset.recordings)
+    budget, share = memory_budget_bytes(device)
+    s = float(dataset.scale)
+    for rec, lr, out in dataset.whole_frame_sizes():
+        what = f"{where}: {rec.path} ({rec.width}x{rec.height} frames) at scale x{s:g}"
+        protocol.check_size(out[0], out[1], what)
+        for name, m in models.items():
+            need = sample_bytes(m, int(dataset.k), dataset.event_shape(), lr, out, chunk_size)
+            if need > budget:
+                raise ConfigError(
+                    f"{what}: scoring one whole-frame sample with {name!r} needs at least {fmt_size(need)} of "
+                    f"memory ({fmt_size(encoder_bytes(m, lr))} of LR feature maps at {lr[1]}x{lr[0]}, by the "
+                    f"model's own estimate), above the budget of {share}; downscale the recording first"
+                )
 
 
 def model_inputs(batch: dict, device: torch.device) -> dict:

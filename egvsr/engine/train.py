@@ -93,6 +93,25 @@ def check_data_fits_model(dataset, model, name: str, where: str) -> None:
             )
 
 
+def check_validation_fits(cfg: dict, model, val_set, device: torch.device) -> None:
+    """Refuse, before the experiment folder exists, validation that would fail at its first run: a
+    validation scale (data.val.scale, eval.scales) above the model's max_scale, or a validation
+    recording the eval protocol cannot score or whose whole frames cannot fit (`check_scoring`)."""
+    from egvsr.engine.scoring import check_scoring
+
+    name, cap = cfg["model"]["name"], float(getattr(model, "max_scale", math.inf))
+    scales = [("eval.scales", float(s)) for s in cfg["eval"]["scales"]]
+    if val_set is not None:
+        scales.insert(0, ("data.val.scale", float(val_set.scale)))
+    for key, s in scales:
+        if s > cap + 1e-9:
+            raise ConfigError(f"{key} {s:g}: above the max_scale {cap:g} of model {name!r} (model.options.max_scale); "
+                              f"lower {key} or raise model.options.max_scale")
+    if val_set is not None:
+        check_scoring(val_set, {name: model}, get_protocol(cfg["eval"]["protocol"], "eval.protocol"), device,
+                      int(cfg["eval"]["chunk_size"]), "data.val")
+
+
 def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
     """Bytes one training step of `batch` samples certainly holds, from the sizes alone: the batch's
     tensors, the forward's output and what its decoding keeps for backward (`call_bytes`), the LR
@@ -100,14 +119,13 @@ def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
     Adam moments. A lower bound, so no step that fits is refused: measured steps (CPU, sample
     recordings, batch 8 to 128) took 2.8x to 3.6x more for EGVSR and 4.9x for VideoINR."""
     from egvsr.models.call_memory import call_bytes
-    from egvsr.models.registry import estimate_size
-    from egvsr.models.size_estimate import REFERENCE_LR
+    from egvsr.models.registry import encoder_bytes
 
     (h, w), (big_h, big_w), times = dataset.largest_sample()
     m, p = dataset.event_shape()
     sample = (int(dataset.k) * 3 + m * p) * h * w + times * 3 * big_h * big_w
     forward = call_bytes(model, batch, times, (big_h, big_w), nbytes, grad=True)[1]
-    activations = estimate_size(model.config).activation_bytes * h * w // (REFERENCE_LR[0] * REFERENCE_LR[1])
+    activations = encoder_bytes(model, (h, w))
     weights = 4 * 4 * sum(q.numel() for q in model.parameters())
     return 4 * batch * sample + forward + batch * activations + weights
 
@@ -176,6 +194,7 @@ class Trainer:
                         if cfg["data"]["val"] else None)
         for where, ds in (("data.train", self.train_set), ("data.val", self.val_set)):
             check_data_fits_model(ds, self.model, cfg["model"]["name"], where)
+        check_validation_fits(cfg, self.model, self.val_set, info.device)
         self.amp = bool(t["amp"]) and info.device.type == "cuda"
         check_step_memory(self.train_set, self.model, int(t["batch_size"]), info.world_size, info.device, self.amp)
         self.exp = Experiment(cfg["output_root"], cfg["name"])  # only once the config is known to work

@@ -22,6 +22,8 @@ from egvsr.process import physical_memory
 
 #: floats per output pixel any decoding holds while it runs (its coordinates and RGB)
 MIN_FLOATS = 5
+MEMORY_FRACTION = 0.8  # default memory budget: this share of the device's memory
+FALLBACK_MEMORY_BYTES = 16 * 10**9  # when the machine's memory cannot be queried
 
 
 def device_memory(device: torch.device | str) -> tuple[int, str]:
@@ -33,6 +35,15 @@ def device_memory(device: torch.device | str) -> tuple[int, str]:
         return int(torch.get_device_module(dev).get_device_properties(dev).total_memory), f"{dev}'s"
     except (AttributeError, RuntimeError, AssertionError, ValueError):
         return 0, f"{dev}'s"
+
+
+def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
+    """(default memory budget in bytes, what it is a share of) for `device`: `MEMORY_FRACTION` of its
+    memory (the machine's for anything but CUDA), leaving room for what the estimates leave out."""
+    total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
+    if not total or total <= 0:
+        return FALLBACK_MEMORY_BYTES, "a fixed default"
+    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_size(total)} of memory"
 
 
 def float_bytes(like: torch.Tensor) -> int:

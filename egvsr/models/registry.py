@@ -123,6 +123,15 @@ def estimate_size(name_or_config: str | Mapping[str, Any], **overrides: Any) -> 
     return family.estimate(options)
 
 
+def encoder_bytes(model: SRModel, lr_size: tuple[int, int]) -> int:
+    """Bytes of the LR feature maps one inference pass of `model` keeps alive on an `lr_size` input:
+    the model's own estimate (`estimate_size`, given for `REFERENCE_LR`) scaled by the pixel count."""
+    from egvsr.models.size_estimate import REFERENCE_LR
+
+    h, w = lr_size
+    return estimate_size(model.config).activation_bytes * h * w // (REFERENCE_LR[0] * REFERENCE_LR[1])
+
+
 def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SRModel:
     """Build a registered model by name or config mapping (key "name" + options), with overrides."""
     name, family, options = _resolve(name_or_config, overrides)

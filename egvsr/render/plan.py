@@ -19,7 +19,7 @@ import torch
 from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError
 from egvsr.fsutil import fmt_size
-from egvsr.models.call_memory import device_memory
+from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import is_whole, plan_tiles
@@ -27,8 +27,6 @@ from egvsr.render.times import group_by_window, output_fps, plan_times
 from egvsr.render.video import check_outputs
 
 IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)
-MEMORY_FRACTION = 0.8  # default memory budget: this share of the device's memory
-FALLBACK_MEMORY_BYTES = 16 * 10**9  # when the machine's memory cannot be queried
 
 PathLike = str | os.PathLike
 
@@ -131,14 +129,6 @@ def input_memory_bytes(width: int, height: int, layout: Layout, k: int) -> int:
     lh, lw = layout.lr_size
     hr = 3 * layout.geom.H * layout.geom.W if layout.degrade else 0
     return frames_memory_bytes(height, width, (2 * int(k) + 1) * lh * lw + hr)
-
-
-def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
-    """(default memory budget in bytes, what it is a share of) for `device`."""
-    total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
-    if not total or total <= 0:
-        return FALLBACK_MEMORY_BYTES, "a fixed default"
-    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_size(total)} of memory"
 
 
 def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int) -> int:

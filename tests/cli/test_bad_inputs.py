@@ -241,8 +241,17 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{ck}", "--data", "sample:1", "--config", "{cfg_syntax}"),
     cli("eval-config-not-a-mapping", "expected a mapping of ['protocol', 'queries', 'scales'], got list", "eval",
         "{ck}", "--data", "sample:1", "--config", "{eval_list}"),
-    cli("eval-config-scale-text", "--scales: 'big' is not a number", "eval", "{ck}", "--data", "sample:1",
-        "--config", "{eval_scale_text}"),
+    cli("eval-config-scale-text", "eval_scale_text.yaml: scales: 'big' is not a number", "eval", "{ck}", "--data",
+        "sample:1", "--config", "{eval_scale_text}"),
+    cli("eval-config-protocol-list", "eval_proto_list.yaml: protocol ['ours']: unknown protocol", "eval", "{ck}",
+        "--data", "sample:1", "--config", "{eval_proto_list}"),
+    cli("eval-config-scales-scalar", "eval_scale_scalar.yaml: scales 4: expected a list of scales", "eval", "{ck}",
+        "--data", "sample:1", "--config", "{eval_scale_scalar}"),
+    cli("eval-config-scales-bool", "eval_scale_bool.yaml: scales: True is not a number", "eval", "{ck}",
+        "--data", "sample:1", "--config", "{eval_scale_bool}"),
+    cli("eval-scales-twice", "--scales: scale 2 is given twice", "eval", "{ck}", "--data", "sample:1",
+        "--scales", "2", "2"),
+    cli("eval-data-twice", "is given twice", "eval", "{ck}", "--data", "{good}", "{good}", "--scales", "2"),
     cli("eval-config-unknown-key", "unknown key 'scale'", "eval", "{ck}", "--data", "sample:1", "--config",
         "{eval_typo}"),
     # ---- egvsr render ----------------------------------------------------------------------------
@@ -577,7 +586,8 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     (d / "bad.yaml").write_text("train: [unclosed\n")
     f["cfg_syntax"] = d / "bad.yaml"
     for name, text in (("eval_list", "- 2\n- 4\n"), ("eval_scale_text", "scales: [big]\n"),
-                       ("eval_typo", "scale: [2]\n")):
+                       ("eval_typo", "scale: [2]\n"), ("eval_proto_list", "protocol: [ours]\n"),
+                       ("eval_scale_scalar", "scales: 4\n"), ("eval_scale_bool", "scales: [true]\n")):
         (d / f"{name}.yaml").write_text(text)
         f[name] = d / f"{name}.yaml"
     # checkpoints

@@ -462,3 +462,16 @@ def test_a_failed_run_leaves_no_folders_it_created(tmp_path):
     with atomic_output(tmp_path / "e" / "out.h5") as tmp:
         tmp.write_bytes(b"ok")
     assert (tmp_path / "e" / "out.h5").read_bytes() == b"ok"
+
+
+@pytest.mark.parametrize("output", ["frames/results", "frames"])
+def test_eval_output_inside_an_input_recording_folder(work, capsys, output):
+    import cv2
+    import numpy as np
+
+    (work / "frames").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(work / "frames" / f"{i:03d}.png"), np.full((8, 8), 40 * i, np.uint8))
+    refused(work, capsys, f"--output {output}: lies inside the input recording folder frames", "eval", "ck.pt",
+            "--data", "frames", "--scales", "2", "--output", output)
+    assert sorted(p.name for p in (work / "frames").iterdir()) == ["000.png", "001.png", "002.png"]

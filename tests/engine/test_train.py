@@ -269,3 +269,28 @@ SAMPLE_CONFIG = str(ROOT / "configs" / "egvsr_sample.yaml")
 def test_wrong_arguments_of_train(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         train(progress=False, log=None, **kwargs)
+
+
+def test_validation_checked_at_start_up(tmp_path):
+    """A validation scale above max_scale, or a validation recording the protocol cannot score, is
+    refused before the experiment folder exists, naming the config key."""
+    from egvsr.engine.train import train
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "rec.h5", seed=1, seconds=0.12, size=(40, 56), fps=25.0, progress=False)
+    tiny = make_sample(tmp_path / "tiny.h5", seed=2, seconds=0.12, size=(16, 16), fps=25.0, progress=False)
+    data = {"num_frames": 3, "bins": 8}
+    base = {"name": "v", "output_root": str(tmp_path / "exp"), "model": {"name": "egvsr-tiny", "options": {}},
+            "data": {"train": {"recordings": [str(rec)], "patch_size": 8, "scale_range": [1, 1.5], **data},
+                     "val": {"recordings": [str(rec)], "scale": 2, **data}},
+            "train": {"iterations": 1, "batch_size": 1}, "eval": {"scales": [2]}}
+    capped = {**base, "model": {"name": "egvsr-tiny", "options": {"max_scale": 1.5}}}
+    with pytest.raises(ConfigError, match=r"data.val.scale 2: above the max_scale 1.5 of model 'egvsr-tiny'"):
+        train(cfg=capped, progress=False, log=None)
+    capped["data"] = {**base["data"], "val": {**base["data"]["val"], "scale": 1.5}}
+    with pytest.raises(ConfigError, match=r"eval.scales 2: above the max_scale 1.5"):
+        train(cfg=capped, progress=False, log=None)
+    small = {**base, "data": {**base["data"], "val": {**base["data"]["val"], "recordings": [str(tiny)]}}}
+    with pytest.raises(ConfigError, match=r"data.val: .*tiny.h5 \(16x16 frames\) at scale x2: .*protocol 'ours'"):
+        train(cfg=small, progress=False, log=None)
+    assert not (tmp_path / "exp").exists()

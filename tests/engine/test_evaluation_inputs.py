@@ -1,0 +1,88 @@
+"""`egvsr eval` and training's validation refuse, before any scoring, what scoring would fail on or
+report wrongly: outputs the protocol cannot score, samples beyond memory, `gt` queries without ground
+truth, clashing clip names, validation scales above the model's max_scale."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from egvsr.engine.evaluation import evaluate_checkpoint, eval_options
+from egvsr.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def recs(tmp_path_factory):
+    from egvsr.events.simulate import make_sample
+    from egvsr.render.model import save_untrained
+
+    d = tmp_path_factory.mktemp("eval-inputs")
+    return {"rec": make_sample(d / "rec.h5", seed=1, seconds=0.12, size=(40, 56), fps=25.0, progress=False),
+            "tiny": make_sample(d / "tiny.h5", seed=2, seconds=0.12, size=(16, 16), fps=25.0, progress=False),
+            "ck": save_untrained("egvsr-tiny", d / "ck.pt"), "dir": d}
+
+
+def _eval(recs, data, **kw):
+    kw = {"scales": [2], "with_bicubic": False, "progress": False, "log": None, "limit": 1, **kw}
+    return evaluate_checkpoint(None, [str(p) for p in data], **kw)
+
+
+def test_preset_values_are_checked_naming_the_file_and_key(tmp_path):
+    for text, expect in (("protocol: [ours]\n", "p.yaml: protocol ['ours']: unknown protocol"),
+                         ("scales: 4\n", "p.yaml: scales 4: expected a list of scales"),
+                         ("scales: [true]\n", "p.yaml: scales: True is not a number"),
+                         ("scales: abc\n", "p.yaml: scales 'abc': expected a list")):
+        (tmp_path / "p.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=expect.replace("[", r"\[").replace("]", r"\]")):
+            eval_options(tmp_path / "p.yaml")
+    with pytest.raises(ConfigError, match=r"checkpoint x.pt: eval.scales: 'big' is not a number"):
+        eval_options(checkpoint_eval={"scales": ["big"]}, checkpoint_where="checkpoint x.pt: eval")
+    assert eval_options(checkpoint_eval={"scales": ["big"]}, scales=[3])["scales"] == [3.0]  # overridden: unused
+
+
+def test_a_recording_too_small_for_the_protocol_is_refused_before_scoring(recs):
+    with pytest.raises(ConfigError, match=r"tiny.h5 \(16x16 frames\) at scale x2: its 16x16 output is smaller "
+                                          r"than protocol 'ours' can score \(at least 19x19"):
+        _eval(recs, [recs["rec"], recs["tiny"]], limit=None)
+    assert _eval(recs, [recs["tiny"]], protocol="videoinr")  # no border crop: 16x16 scores
+
+
+def test_a_sample_beyond_memory_is_refused_naming_file_size_and_scale(recs, monkeypatch):
+    monkeypatch.setattr("egvsr.models.call_memory.physical_memory", lambda: 10**6)  # budget: 80%, 800 kB
+    with pytest.raises(ConfigError, match=r"rec.h5 \(56x40 frames\) at scale x2: scoring one whole-frame sample "
+                                          r"with 'egvsr-small' needs at least .* of LR feature maps at 28x20"):
+        _eval(recs, [recs["rec"]], device="cpu")
+
+
+def test_gt_queries_without_ground_truth(recs, tmp_path):
+    from egvsr.events.simulate import make_sample
+
+    plain = make_sample(tmp_path / "plain.h5", seed=1, seconds=0.12, size=(40, 56), fps=25.0,
+                        gt_per_interval=0, progress=False)
+    with pytest.raises(ConfigError, match="`queries` gt: no ground-truth frames in .*plain.h5"):
+        _eval(recs, [plain], queries="gt")
+    lines: list[str] = []
+    _eval(recs, [recs["rec"], plain], queries="gt", log=lines.append)
+    assert any("skipping" in line and "plain.h5" in line for line in lines)
+
+
+def test_same_file_names_stay_distinct_clips_and_a_path_twice_is_refused(recs, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(recs["rec"], tmp_path / sub / "clip.h5")
+    rows = _eval(recs, [tmp_path / "a" / "clip.h5", tmp_path / "b" / "clip.h5"], limit=None)
+    assert {r["clip"] for r in rows} == {"a/clip.h5", "b/clip.h5", "average"}
+    with pytest.raises(ConfigError, match="is given twice"):
+        _eval(recs, [tmp_path / "a" / "clip.h5", tmp_path / "a" / ".." / "a" / "clip.h5"])
+
+
+def test_scales_twice_and_unknown_protocol_refused_before_the_weights_load(recs, monkeypatch):
+    def no_load(*a, **k):
+        raise AssertionError("weights loaded")
+
+    monkeypatch.setattr("egvsr.engine.evaluation.model_from_checkpoint", no_load)
+    with pytest.raises(ConfigError, match="`scales`: scale 2 is given twice"):
+        _eval(recs, [recs["rec"]], scales=[2, 2.0])
+    with pytest.raises(ConfigError, match="`protocol` 'foo': unknown protocol"):
+        _eval(recs, [recs["rec"]], protocol="foo")

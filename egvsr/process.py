@@ -71,12 +71,21 @@ def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:
     return 130, "egvsr: interrupted; no partial output was left under the final name"
 
 
+def mark_reported(exc: KeyboardInterrupt) -> KeyboardInterrupt:
+    """Mark an interrupt whose command already printed its own last line (a training run says where it
+    stopped and how to resume): `report_interrupt` then prints nothing more."""
+    exc.egvsr_reported = True  # type: ignore[attr-defined]
+    return exc
+
+
 def report_interrupt(exc: KeyboardInterrupt) -> int:
-    """Print the one line of an interrupted run and return its exit status. The signal is then handled:
-    `check_pending` on the way out does not report it a second time."""
+    """Print the one line of an interrupted run (unless the command printed its own, `mark_reported`) and
+    return its exit status. The signal is then handled: `check_pending` on the way out does not report it
+    a second time."""
     status, message = interrupt_status(exc)
     _pending.clear()
-    print(message, file=sys.stderr)
+    if not getattr(exc, "egvsr_reported", False):
+        print(message, file=sys.stderr)
     return status
 
 

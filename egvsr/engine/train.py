@@ -36,6 +36,7 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.errors import CheckpointError, ConfigError
 from egvsr.fsutil import atomic_output, same_file
+from egvsr.process import mark_reported
 
 
 #: what a checkpoint must hold to resume training (a weights-only file has only model + state_dict)
@@ -236,11 +237,19 @@ class Trainer:
         with checkpoint_or_shipped(None if source == "shipped" else source, "train.init_from") as (path, label):
             ck = load_checkpoint(path, map_location="cpu")
         spec = ck["model"]
-        if spec.get("name") != self.cfg["model"]["name"] or _full_config(spec.get("config")) != self.model.config:
+        if spec.get("name") != self.cfg["model"]["name"]:
             raise ConfigError(
-                f"train.init_from: {label} holds model {spec.get('name')!r} with options {spec.get('config')}, but "
-                f"the config builds {self.cfg['model']['name']!r} with {self.model.config}; set model.name and "
-                "model.options to match the checkpoint"
+                f"train.init_from: {label} holds model {spec.get('name')!r}, but the config builds "
+                f"{self.cfg['model']['name']!r}; set model.name (and model.options) to match the checkpoint"
+            )
+        theirs = _full_config(spec.get("config"))
+        theirs = theirs if isinstance(theirs, Mapping) else {"(options)": theirs}
+        if theirs != self.model.config:
+            diffs = [f"{k}: {theirs.get(k)!r} there, {self.model.config.get(k)!r} here"
+                     for k in sorted(set(theirs) | set(self.model.config)) if theirs.get(k) != self.model.config.get(k)]
+            raise ConfigError(
+                f"train.init_from: {label} holds model {spec.get('name')!r} with other options "
+                f"({'; '.join(diffs)}); set model.options to match the checkpoint"
             )
         ema = ck.get("ema")
         state = ema if isinstance(ema, Mapping) and ema else ck["state_dict"]
@@ -498,7 +507,7 @@ class Trainer:
             self._save()
         print(f"egvsr: stopped at step {self.step}: wrote {self.exp.last}; run the same command to resume",
               file=sys.stderr, flush=True)
-        raise Terminated(signum)
+        raise mark_reported(Terminated(signum))
 
     def _out_of_time(self, local: bool) -> bool:
         """Stop when any rank's budget is spent (ranks must agree, or the others wait forever).
@@ -511,11 +520,12 @@ class Trainer:
     def _validate_and_save(self, val_log: MetricLog | None) -> None:
         try:
             result = self.validate()
-        except KeyboardInterrupt:  # interrupted while validating: the step itself is complete, keep it
+        except KeyboardInterrupt as exc:  # interrupted while validating: the step itself is complete, keep it
             if self.info.is_main and not self.info.distributed and self._saved_step != self.step:
                 self._save()
                 print(f"egvsr: stopped at step {self.step} (validation skipped): wrote {self.exp.last}; run the "
                       "same command to resume", file=sys.stderr, flush=True)
+                mark_reported(exc)
             raise
         best = False
         if result is not None:

@@ -20,6 +20,7 @@ import yaml
 from egvsr.cli import main
 from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
 from egvsr.engine.config import config_differences, load_config
+from egvsr.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,12 @@ def test_init_from_starts_a_new_run_from_the_shipped_weights(tmp_path, tiny_reco
                                 init_from="shipped"))
     with pytest.raises(Exception, match="train.init_from: shipped weights .* holds model"):
         Trainer(wrong, init_distributed("cpu"), progress=False)
+    other = load_config(_config(tmp_path, tiny_recording, "other", {"name": "egvsr-small", "options": {}},
+                                init_from="shipped"))
+    differ = r"with other options \(.*time_bins: 5 there, 3 here.*\); set model\.options"
+    with pytest.raises(ConfigError, match=differ) as e:
+        Trainer(other, init_distributed("cpu"), progress=False)
+    assert "n_feats" not in str(e.value), "only the options that differ are named"
 
 
 def _env() -> dict:
@@ -166,6 +173,8 @@ def test_interrupted_run_saves_a_checkpoint_and_resumes_bit_exactly(tmp_path, ti
     at = load_checkpoint(folder / "checkpoints" / "last.pt")["step"]
     assert 3 <= at < steps, "the run should have been stopped mid-way"
     assert f"stopped at step {at}: wrote {folder / 'checkpoints' / 'last.pt'}; run the same command to resume" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("egvsr: stopped at step"), "nothing follows the line that says how to resume"
     assert not list(folder.rglob("*.egvsr-partial"))
 
     again = subprocess.run(cmd + [str(stopped)], check=True, env=_env(), capture_output=True, text=True)

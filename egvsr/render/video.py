@@ -117,6 +117,13 @@ def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
             check_output_path(p, overwrite)
 
 
+def seconds_text(t_us: int) -> str:
+    """Microseconds as exact decimal seconds ('12.345678'): a float loses microseconds beyond 2**53."""
+    t = int(t_us)
+    sign, t = ("-", -t) if t < 0 else ("", t)
+    return f"{sign}{t // 1_000_000}.{t % 1_000_000:06d}"
+
+
 class PngFolderWriter(contextlib.AbstractContextManager):
     """Frames as `frame_000000.png` plus `timestamps.txt` (seconds) and `render.json` in one folder."""
 
@@ -153,7 +160,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
                 raise
         if exc_type is None:
             try:
-                (self._tmp / "timestamps.txt").write_text("".join(f"{t / 1e6:.6f}\n" for t in self._times))
+                (self._tmp / "timestamps.txt").write_text("".join(f"{seconds_text(t)}\n" for t in self._times))
                 meta = {**self.meta, "frames": len(self._times), "times_us": self._times}
                 (self._tmp / "render.json").write_text(json.dumps(meta, indent=1))
             except BaseException as err:

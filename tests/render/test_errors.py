@@ -213,3 +213,13 @@ def test_input_frames_beyond_memory_are_refused_before_any_is_decoded(tiny, tmp_
                f"of {fmt_size(160e6)} (--max-memory-gb default: 80% of this machine's 200 MB of memory); "
                "downscale its frames first, or raise --max-memory-gb")
     _nothing_left(tmp_path, out)
+
+
+def test_timestamps_are_exact_decimal_seconds():
+    from egvsr.render.video import seconds_text
+
+    assert seconds_text(0) == "0.000000"
+    assert seconds_text(12_345_678) == "12.345678"
+    assert seconds_text(-1_500_000) == "-1.500000"
+    assert seconds_text(2**63 - 1) == "9223372036854.775807"  # a float would print ...775391 for all of these
+    assert seconds_text(2**63 - 2) != seconds_text(2**63 - 1)

@@ -7,6 +7,7 @@ when a file is opened.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,7 @@ class Aedat4Source(StreamedSource):
             return aedat.Decoder(str(self.path))
 
     def _packets(self):
-        for packet in self._decoder():
+        for packet in self._decoded():
             if self._gathering and "frame" in packet and packet.get("stream_id") == self._frames.stream_id:
                 self._frames.add(packet["frame"])
             if packet.get("stream_id") != self._stream_id or "events" not in packet:
@@ -118,10 +119,27 @@ class Aedat4Source(StreamedSource):
             p = ev["on"] if "on" in ev.dtype.names else ev["p"]
             yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
 
+    def _decoded(self):
+        """The decoder's packets; its warning about a frame of an unknown format (it skips the frame)
+        is caught here, never printed, and makes the frame stream unusable (`skipped_unknown`)."""
+        packets = iter(self._decoder())
+        while True:
+            with warnings.catch_warnings(record=True) as caught:  # only around the decoder's own call
+                warnings.simplefilter("always")
+                packet = next(packets, None)
+            for w in caught:
+                if self._frames is not None and "frame format" in str(w.message):
+                    self._frames.skipped_unknown(str(w.message))
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if packet is None:
+                return
+            yield packet
+
     def _frame_packets(self):
         """The frame stream's frames in file order, one decoding pass."""
         with decoder_errors(f"{self.path}: aedat4 decoding failed", "; the file is probably truncated or corrupted"):
-            for packet in self._decoder():
+            for packet in self._decoded():
                 if "frame" in packet and packet.get("stream_id") == self._frames.stream_id:
                     yield packet["frame"]
 

@@ -5,8 +5,11 @@ Facts relied on (docs/io.md, "AEDAT4 frames"):
 - the `aedat` decoder gives each frame as a dict with `t`, `exposure_begin_t`, `exposure_end_t` (µs),
   `format` ("L" gray, "I;16" 16-bit gray, "RGB"/"RGBA" already converted from the stored BGR/BGRA),
   `width`, `height`, `offset_x`, `offset_y` and `pixels` (uint8 or uint16, (H, W[, C]));
-- a frame's time here is the middle of its exposure when the exposure times are given (the convention
-  of every frame in this toolkit: the events of the exposure lie around it), else its `t`;
+- a frame's time here is the middle of its exposure when every frame of the stream gives a valid one (the
+  convention of every frame in this toolkit: the events of the exposure lie around it), else every
+  frame's `t` (one convention per stream, never a mix);
+- frames of a format the decoder does not know are skipped by it with a warning: the stream is then
+  unusable (a missing frame would shift every later one), and said so in one line;
 - 16-bit pixels (DAVIS APS: a 10-bit ADC in a uint16) are scaled to 8 bits by the recording's bit depth,
   the smallest of 10, 12 and 16 bits that holds its largest pixel value.
 
@@ -27,12 +30,11 @@ CACHE_BYTES = 256 << 20
 _CHANNELS = {"L": 1, "I;16": 1, "RGB": 3, "RGBA": 3}
 
 
-def frame_time(frame: dict[str, Any]) -> int:
-    """The middle of the exposure when the decoder gives a valid one, else the frame's `t` (µs)."""
+def exposure_middle(frame: dict[str, Any]) -> int | None:
+    """The middle of the frame's exposure (µs), None when the decoder gives no valid exposure
+    (0 <= begin <= end, end > 0)."""
     begin, end = int(frame.get("exposure_begin_t", 0)), int(frame.get("exposure_end_t", 0))
-    if 0 < begin <= end:
-        return (begin + end) // 2
-    return int(frame["t"])
+    return (begin + end) // 2 if 0 <= begin <= end and end > 0 else None
 
 
 def to_uint8(pixels: np.ndarray, fmt: str, full_scale: int) -> np.ndarray:
@@ -51,6 +53,8 @@ class Aedat4Frames:
     def __init__(self, path: Path, stream_id: int, packets: Callable[[], Iterator[dict]]) -> None:
         self.path, self.stream_id, self._packets = Path(path), stream_id, packets
         self._times: list[int] = []
+        self._middles: list[int | None] = []
+        self._format: str | None = None
         self._raw: list[tuple[str, np.ndarray]] | None = []
         self._raw_bytes = 0
         self._shape: tuple[int, int, int] | None = None
@@ -64,6 +68,10 @@ class Aedat4Frames:
         if self._problem is not None:
             return
         fmt, pixels = frame.get("format"), frame.get("pixels")
+        if self._format is not None and fmt != self._format:
+            self._problem = f"frame {len(self._times)} has the format {fmt!r}, frame 0 {self._format!r} (mixed formats)"
+            return
+        self._format = fmt
         if fmt not in _CHANNELS or not isinstance(pixels, np.ndarray):
             self._problem = f"frame {len(self._times)} has the unsupported format {fmt!r} (expected gray, RGB or RGBA)"
             return
@@ -76,7 +84,8 @@ class Aedat4Frames:
             return
         if pixels.dtype == np.uint16 and pixels.size:
             self._max16 = max(self._max16, int(pixels.max()))
-        self._times.append(frame_time(frame))
+        self._times.append(int(frame["t"]))
+        self._middles.append(exposure_middle(frame))
         if self._raw is not None:
             self._raw_bytes += pixels.nbytes
             if self._raw_bytes > CACHE_BYTES:
@@ -84,8 +93,16 @@ class Aedat4Frames:
             else:
                 self._raw.append((fmt, pixels))
 
+    def skipped_unknown(self, message: str) -> None:
+        """The decoder skipped a frame of a format it does not know (its warning `message`)."""
+        if self._problem is None:
+            self._problem = (f"the decoder skipped frame {len(self._times)}: {message.split(';')[0]} "
+                             "(expected gray, 16-bit gray, BGR or BGRA)")
+
     def finish(self, width: int, height: int) -> None:
         """Checks that need every frame: size against the events' sensor, strictly increasing times."""
+        if self._middles and all(m is not None for m in self._middles):
+            self._times = list(self._middles)
         self.full_scale = 255 if self._max16 == 0 else next(
             (2 ** b - 1 for b in (10, 12) if self._max16 < 2 ** b), 65535)
         if self._problem is not None or self._shape is None:

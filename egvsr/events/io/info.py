@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from egvsr.errors import EventValidationError
+from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_decrease
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.layouts import LAYOUTS
@@ -59,13 +59,14 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
         n = src.num_events
         t0, t1 = src.t_first, src.t_last
         on, off = src.polarity_counts()
-        frames, gt = src.frame_times(), src.gt_times()
+        frames, frames_problem = _frames_or_problem(src)
+        gt = src.gt_times()
         info: dict[str, Any] = {
             "path": str(src.path), "layout": src.layout, "width": src.width, "height": src.height,
             "num_events": n, "t_first_us": t0, "t_last_us": t1,
             "duration_s": (t1 - t0) / 1e6 if n else 0.0, "on": on, "off": off,
             "num_frames": 0 if frames is None else len(frames),
-            "num_gt": 0 if gt is None else len(gt),
+            "num_gt": 0 if gt is None else len(gt), "frames_problem": frames_problem,
         }
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
         info.update(scan_invariants(src))
@@ -77,6 +78,17 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
                 if key == "frames":
                     info["frame_channels"] = int(src.frame_shape()[-1])  # declared, not decoded
     return info
+
+
+def _frames_or_problem(src) -> tuple[Any, str | None]:
+    """(frame times, None), or (None, why) when the recording's frames cannot be used while its events
+    can (e.g. an AEDAT4 frame stream of another size): `info` still describes the events."""
+    try:
+        return src.frame_times(), None
+    except FormatError as exc:
+        text = str(exc)
+        prefix = f"{src.path}: "
+        return None, text[len(prefix):] if text.startswith(prefix) else text
 
 
 def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None,
@@ -111,7 +123,9 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
         ("sorted", "yes" if s["first_decrease"] is None else f"no (first decrease at index {s['first_decrease']})"),
         ("coordinates", f"all inside {size}" if not s["outside"] else f"{s['outside']:,} outside {size}"),
     ]
-    rows.append(("frames", _frames_text(s, "frames")))
+    if s["frames_problem"]:
+        problems.append(f"frames unusable: {s['frames_problem']}")
+    rows.append(("frames", f"unusable: {s['frames_problem']}" if s["frames_problem"] else _frames_text(s, "frames")))
     if s["num_gt"]:
         rows.append(("gt frames", _frames_text(s, "gt")))
     width = len("coordinates")  # fixed, so outputs line up across files

@@ -138,3 +138,53 @@ def test_a_header_that_is_not_utf8_is_refused_not_an_abort(tmp_path):
     assert r.returncode == 2, r.stderr[-2000:]
     assert r.stderr.strip().splitlines()[-1].startswith("egvsr: error: ")
     assert "bad.aedat4" in r.stderr and "not UTF-8" in r.stderr
+
+
+def test_a_frame_of_a_format_the_decoder_skips_makes_the_frames_unusable_not_fewer(tmp_path):
+    """`aedat` skips a frame of an unknown format code with a warning: a silently missing frame would
+    shift every later one, so the stream is refused in one line; the warning is not printed."""
+    import warnings
+
+    imgs = _gray(np.random.default_rng(6), 3)
+    _recording(tmp_path / "r.aedat4", [(k * 10_000 + 5_000, (k * 10_000 + 1, k * 10_000 + 9_000), imgs[k],
+                                        1 if k == 1 else 0) for k in range(3)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_events(tmp_path / "r.aedat4") as src:
+            assert len(src.read()) == 600  # the events stay readable
+            with pytest.raises(FormatError, match=r"r\.aedat4: AEDAT4 frame stream 1: the decoder skipped frame 1"):
+                src.frame_times()
+    assert not [w for w in caught if "frame format" in str(w.message)]
+
+
+def test_one_time_convention_per_stream(tmp_path):
+    imgs = _gray(np.random.default_rng(7), 3)
+    starts_at_zero = [(k * 10_000 + 9_500, (k * 10_000, k * 10_000 + 8_000), imgs[k], 0) for k in range(3)]
+    _recording(tmp_path / "a.aedat4", starts_at_zero)
+    with open_events(tmp_path / "a.aedat4") as src:  # an exposure from 0 µs is an exposure
+        np.testing.assert_array_equal(src.frame_times(), [4_000, 14_000, 24_000])
+    one_without = [(k * 10_000 + 9_500, (0, 0) if k == 1 else (k * 10_000 + 1, k * 10_000 + 8_001), imgs[k], 0)
+                   for k in range(3)]
+    _recording(tmp_path / "b.aedat4", one_without)
+    with open_events(tmp_path / "b.aedat4") as src:  # never a mix: every frame's own timestamp
+        np.testing.assert_array_equal(src.frame_times(), [9_500, 19_500, 29_500])
+
+
+def test_mixed_frame_formats_are_refused(tmp_path):
+    gray8 = np.zeros((H, W), np.uint8)
+    gray16 = np.zeros((H, W), np.uint16)
+    _recording(tmp_path / "r.aedat4", [(5_000, (1, 9_000), gray8, 0), (15_000, (10_001, 19_000), gray16, 2)])
+    with open_events(tmp_path / "r.aedat4") as src, pytest.raises(FormatError, match="frame 1 has the format"):
+        src.frame_times()
+
+
+def test_info_describes_the_events_of_a_recording_whose_frames_are_unusable(tmp_path, capsys):
+    from egvsr.cli import main
+
+    small = np.zeros((H // 2, W // 2), np.uint8)
+    _recording(tmp_path / "r.aedat4", [(5_000, (1, 9_000), small, 0)], frame_size=(W // 2, H // 2))
+    assert main(["info", str(tmp_path / "r.aedat4")]) == 2
+    captured = capsys.readouterr()
+    assert "events       200" in captured.out
+    assert "frames       unusable: AEDAT4 frame stream 1: its frames are 20x15" in captured.out
+    assert captured.err.strip().splitlines()[-1].startswith("egvsr: error: ")

@@ -120,14 +120,16 @@ def _present(p: Path) -> bool:
         return False
 
 
-def _is_folder(p: Path) -> bool:
+def is_folder(p: Path) -> bool:
+    """Whether `p` is a folder; False where the file system cannot say."""
     try:
         return p.is_dir()
     except OSError:
         return False
 
 
-def _inside(child: Path, folder: Path) -> bool:
+def is_inside(child: Path, folder: Path) -> bool:
+    """Whether `child` is `folder` or lies inside it, both resolved; False where they cannot be resolved."""
     try:
         child.resolve().relative_to(folder.resolve())
     except (ValueError, OSError, RuntimeError):
@@ -155,11 +157,11 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
         for i in ins:
             if same_file(o, i):
                 raise OutputExistsError(f"{o}: output folder is the input {i}; choose another output folder")
-            if _inside(i, o):
+            if is_inside(i, o):
                 raise OutputExistsError(f"{o}: output folder holds the input {i}; choose another output folder")
     for o in outs + dirs:
         for i in ins:
-            if _present(o) and _is_folder(i) and _inside(o, i):
+            if _present(o) and is_folder(i) and is_inside(o, i):
                 raise OutputExistsError(
                     f"{o}: already exists inside the input folder {i}, so it may be part of the input and "
                     "is never replaced, even with --overwrite; choose another output path"
@@ -170,7 +172,7 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
             if same_file(o, other):
                 raise ConfigError(f"{other}: the same path is given for two outputs; give each output its own path")
         for d in dirs:
-            if d is not o and _inside(o, d):
+            if d is not o and is_inside(o, d):
                 raise ConfigError(
                     f"{o}: lies inside the output folder {d}, which is written as a whole; "
                     "choose a path outside it"
@@ -318,7 +320,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
 
 def _is_ancestor_of_cwd(out: Path) -> bool:
     try:
-        return _inside(Path.cwd(), out)
+        return is_inside(Path.cwd(), out)
     except OSError:
         return False
 

@@ -26,7 +26,7 @@ from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
 from egvsr.datasets.sampler import check_scale_range
-from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor
+from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor, polarity_channels
 from egvsr.errors import ConfigError, IndexRangeError, IndexTypeError
 from egvsr.fsutil import fmt_size
 from egvsr.process import physical_memory
@@ -237,11 +237,9 @@ class EventVSRDataset(Dataset):
 
     # ---- sizes, from the settings alone --------------------------------------------------------
     def event_shape(self) -> tuple[int, int]:
-        """(bins M, polarity channels P) of every sample's event tensor (M, P, h, w)."""
-        from egvsr.events import EventStream
-
-        m, p = event_tensor(EventStream.empty(1, 1), 0, 1, (1, 1), **self.repr).shape[:2]
-        return int(m), int(p)
+        """(bins M, polarity channels P) of every sample's event tensor (M, P, h, w), from the settings
+        (the polarity was checked against the representation by `check_representation`)."""
+        return self.repr["bins"], polarity_channels(self.repr["representation"], self.repr["polarity"])
 
     def largest_sample(self) -> tuple[tuple[int, int], tuple[int, int], int]:
         """(LR size (h, w), HR size (H, W), query times T) of the largest sample this dataset yields:

@@ -169,7 +169,7 @@ def check_config(cfg: Any) -> dict:
     if not isinstance(cfg, dict):
         raise ConfigError(f"cfg: expected a config mapping (a dict with the sections of a YAML config, as "
                           f"load_config returns), got {type(cfg).__name__}")
-    cfg = merge(copy.deepcopy(DEFAULTS), cfg)
+    cfg = merge(DEFAULTS, cfg)
     _check_values(cfg)
     return cfg
 

@@ -25,7 +25,7 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import atomic_output, check_output_path
+from egvsr.fsutil import atomic_output, check_output_path, is_folder, is_inside
 
 
 def evaluate_checkpoint(
@@ -84,6 +84,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         if queries == "gt":
             ds = _with_ground_truth(ds, spec, log, progress=progress, mode="eval", scale=s,
                                     scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
+            data = [str(r.path) for r in ds.recordings]  # later scales open only these (and say nothing again)
         check_scoring(ds, models, proto, dev, chunk_size, "`data`")
         datasets.append((s, ds))
     rows: list[dict] = []
@@ -205,10 +206,8 @@ RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")
 def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence[str] = ()) -> None:
     """Refuse an --output that is not a folder (or cannot become one), that is or lies inside an input
     recording folder (a CED folder of frames), or whose result files exist."""
-    out = folder.resolve()
     for entry in inputs:
-        p = Path(entry)
-        if p.is_dir() and (out == p.resolve() or p.resolve() in out.parents):
+        if is_folder(Path(entry)) and is_inside(folder, Path(entry)):
             raise OutputExistsError(f"`output` {folder}: lies inside the input recording folder {entry}; "
                                     "choose an output folder outside the inputs")
     for p in (folder, *folder.parents):

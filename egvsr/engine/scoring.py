@@ -55,12 +55,12 @@ def check_scoring(dataset, models: dict[str, nn.Module], protocol: Protocol, dev
 
     label_clips(dataset.recordings)
     budget, share = memory_budget_bytes(device)
-    s = float(dataset.scale)
+    s, event_shape = float(dataset.scale), dataset.event_shape()
     for rec, lr, out in dataset.whole_frame_sizes():
         what = f"{where}: {rec.path} ({rec.width}x{rec.height} frames) at scale x{s:g}"
         protocol.check_size(out[0], out[1], what)
         for name, m in models.items():
-            need = sample_bytes(m, int(dataset.k), dataset.event_shape(), lr, out, chunk_size)
+            need = sample_bytes(m, int(dataset.k), event_shape, lr, out, chunk_size)
             if need > budget:
                 raise ConfigError(
                     f"{what}: scoring one whole-frame sample with {name!r} needs at least {fmt_size(need)} of "

@@ -84,12 +84,15 @@ def window_counts(src, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, int, i
     on = np.zeros((src.height, src.width), np.int64)
     off = np.zeros_like(on)
     read = 0
-    for a, b in preview_runs(i0, i1, PREVIEW_EVENTS, PREVIEW_RUN):
-        chunk = src.read_index(a, b)
+    if i1 - i0 <= PREVIEW_EVENTS:  # all of them, in one pass (a streamed layout decodes from the start per read)
+        chunks = src.iter_chunks(PREVIEW_RUN, t0, t1)
+    else:
+        chunks = (src.read_index(a, b) for a, b in preview_runs(i0, i1, PREVIEW_EVENTS, PREVIEW_RUN))
+    for chunk in chunks:
         chunk_on, chunk_off = event_counts(chunk.x, chunk.y, chunk.p, src.height, src.width)
         on += chunk_on
         off += chunk_off
-        read += b - a
+        read += len(chunk)
     return on, off, read, i1 - i0
 
 

@@ -121,7 +121,11 @@ class Aedat4Source(StreamedSource):
 
     def _decoded(self):
         """The decoder's packets; its warning about a frame of an unknown format (it skips the frame)
-        is caught here, never printed, and makes the frame stream unusable (`skipped_unknown`)."""
+        is caught here, never printed, and makes the frame stream unusable (`skipped_unknown`). Without a
+        frame stream there is nothing to catch: the packets come straight from the decoder."""
+        if self._frames is None:
+            yield from self._decoder()
+            return
         packets = iter(self._decoder())
         while True:
             with warnings.catch_warnings(record=True) as caught:  # only around the decoder's own call

@@ -52,10 +52,10 @@ class Aedat4Frames:
 
     def __init__(self, path: Path, stream_id: int, packets: Callable[[], Iterator[dict]]) -> None:
         self.path, self.stream_id, self._packets = Path(path), stream_id, packets
-        self._times: list[int] = []
+        self._times: list[int] | np.ndarray = []  # int64 array from `finish` on
         self._middles: list[int | None] = []
         self._format: str | None = None
-        self._raw: list[tuple[str, np.ndarray]] | None = []
+        self._raw: list[np.ndarray] | None = []  # pixels (every frame has `_format`)
         self._raw_bytes = 0
         self._shape: tuple[int, int, int] | None = None
         self._problem: str | None = None
@@ -91,7 +91,7 @@ class Aedat4Frames:
             if self._raw_bytes > CACHE_BYTES:
                 self._raw = None
             else:
-                self._raw.append((fmt, pixels))
+                self._raw.append(pixels)
 
     def skipped_unknown(self, message: str) -> None:
         """The decoder skipped a frame of a format it does not know (its warning `message`)."""
@@ -101,8 +101,8 @@ class Aedat4Frames:
 
     def finish(self, width: int, height: int) -> None:
         """Checks that need every frame: size against the events' sensor, strictly increasing times."""
-        if self._middles and all(m is not None for m in self._middles):
-            self._times = list(self._middles)
+        use_middles = self._middles and all(m is not None for m in self._middles)
+        self._times = np.asarray(self._middles if use_middles else self._times, np.int64)
         self.full_scale = 255 if self._max16 == 0 else next(
             (2 ** b - 1 for b in (10, 12) if self._max16 < 2 ** b), 65535)
         if self._problem is not None or self._shape is None:
@@ -111,7 +111,7 @@ class Aedat4Frames:
             self._problem = (f"its frames are {self._shape[1]}x{self._shape[0]} but its events "
                              f"{width}x{height} (frames and events must share the sensor size)")
             return
-        t = np.asarray(self._times, np.int64)
+        t = self._times
         bad = np.flatnonzero(np.diff(t) <= 0)
         if bad.size:
             i = int(bad[0]) + 1
@@ -122,7 +122,7 @@ class Aedat4Frames:
         """Frame times (int64 µs, strictly increasing), None when the stream has no frame."""
         if self._problem is not None:
             raise FormatError(f"{self.path}: AEDAT4 frame stream {self.stream_id}: {self._problem}")
-        return np.asarray(self._times, np.int64) if self._times else None
+        return self._times.copy() if len(self._times) else None  # a copy: callers may change theirs
 
     def shape(self) -> tuple[int, int, int] | None:
         """(H, W, C) every frame has, as gathered by the first pass (`times` refuses a stream it cannot
@@ -131,12 +131,8 @@ class Aedat4Frames:
 
     def read(self, i: int) -> np.ndarray:
         """Frame `i` (a valid index) as uint8 (H, W, C)."""
-        if self._raw is not None:
-            fmt, pixels = self._raw[i]
-        else:
-            frame = self._decode_frame(i)
-            fmt, pixels = frame["format"], frame["pixels"]
-        return to_uint8(pixels, fmt, self.full_scale)
+        pixels = self._raw[i] if self._raw is not None else self._decode_frame(i)["pixels"]
+        return to_uint8(pixels, self._format, self.full_scale)
 
     def _decode_frame(self, i: int) -> dict[str, Any]:
         """Frame `i` by a forward pass, continuing from the last frame read when it lies ahead."""

@@ -164,8 +164,6 @@ class SubFrames(Sequence):
         return self._steps - 1
 
     def __getitem__(self, j):
-        if isinstance(j, slice):
-            return [self[i] for i in range(*j.indices(len(self)))]
         j = operator.index(j)
         if j < 0:
             j += len(self)

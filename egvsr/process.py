@@ -102,6 +102,11 @@ def last_resort_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: Share of a machine's (or accelerator's) memory that a planned allocation may take; the rest is left for
+#: what size estimates do not count (the interpreter, libraries, other processes).
+PLANNED_MEMORY_SHARE = 0.8
+
+
 def physical_memory() -> int:
     """Bytes of physical memory of this machine; 0 when the system does not say."""
     import os

@@ -53,8 +53,8 @@ def check_length(rec: Recording, k: int) -> None:
     if rec.num_frames < k:
         what = "no frames" if rec.num_frames == 0 else f"only {rec.num_frames} frame(s)"
         raise ConfigError(
-            f"{rec.path}: recording has {what}, shorter than the window of num_frames={k}; "
-            "remove it from the split or lower num_frames"
+            f"{rec.path}: recording has {what}, shorter than the window of num_frames={k} consecutive "
+            "frames the model reads; leave it out of the data (or train a model with a smaller num_frames)"
         )
 
 

@@ -191,8 +191,7 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bo
         raise ConfigError(f"{_key(where, 'recordings')}: {entry!r} should be sample:SEED with an integer seed") from None
     if not 0 <= seed < 2**63:
         raise ConfigError(f"{_key(where, 'recordings')}: {entry!r}: the seed must be an integer in 0..2**63-1")
-    seconds = _positive(spec, "sample_seconds", 2.0, where, float)
-    size = _size(spec, "sample_size", (260, 346), where)
+    seconds, size = float(spec.get("sample_seconds", 2.0)), tuple(spec.get("sample_size", (260, 346)))
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
     if not path.exists():
         from egvsr.errors import OutputExistsError
@@ -206,41 +205,12 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bo
     return path
 
 
-def _positive(spec: dict, key: str, default, where: str, kind=float):
-    """spec[key] (or `default`) as a positive finite number of `kind`, or one line naming the key."""
-    v = spec.get(key, default)
-    try:
-        if isinstance(v, bool):
-            raise TypeError
-        out = kind(v)
-        if kind is int and out != v:
-            raise TypeError
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{where}.{key}: expected a positive {'integer' if kind is int else 'number'}, "
-                          f"got {v!r}") from None
-    if not (out > 0 and out < float("inf")):
-        raise ConfigError(f"{where}.{key}: expected a positive {'integer' if kind is int else 'number'}, got {v!r}")
-    return out
-
-
-def _size(spec: dict, key: str, default, where: str) -> tuple[int, int]:
-    """spec[key] (or `default`) as (height, width) positive integers, or one line naming the key."""
-    v = spec.get(key, default)
-    if not isinstance(v, (list, tuple)) or len(v) != 2 or any(isinstance(x, bool) or not isinstance(x, int)
-                                                              or x < 1 for x in v):
-        raise ConfigError(f"{where}.{key}: expected [height, width] in pixels, e.g. [128, 160], got {v!r}")
-    return int(v[0]), int(v[1])
-
-
 def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> list[str]:
     from egvsr.datasets.synthetic import ensure_clips, parse_entry
 
     split, indices = parse_entry(entry, _key(where, "recordings"))
-    size = _size(spec, "synthetic_size", (128, 160), where)
-    seed = spec.get("synthetic_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ConfigError(f"{where}.synthetic_seed: expected an integer in 0..2**63-1, got {seed!r}")
-    return ensure_clips(cache, seed, split, indices, size, _positive(spec, "synthetic_frames", 5, where, int),
+    size = tuple(spec.get("synthetic_size", (128, 160)))
+    return ensure_clips(cache, spec.get("synthetic_seed", 0), split, indices, size, spec.get("synthetic_frames", 5),
                         progress=progress)
 
 
@@ -249,15 +219,12 @@ def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
     shows bars while missing sample/synthetic recordings are generated."""
     from egvsr.datasets import EventVSRDataset
 
+    spec = dict(spec)
+    check_section(spec, where)  # every key's type and range, before anything is generated or read
     allowed = _dataset_options()
-    unknown = sorted(set(spec) - allowed - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key {where}.{unknown[0]}; valid keys: {sorted(allowed | SECTION_KEYS)}"
-        )
     options = {k: v for k, v in spec.items() if k in allowed}
     options.update(fixed)
-    if "root" in spec:
+    if spec.get("root") is not None:
         root = Path(spec["root"])
         if not root.is_dir():
             raise ConfigError(f"{where}.root: {root} is not a folder")

@@ -36,11 +36,10 @@ def sample_bytes(model: nn.Module, k: int, event_shape: tuple[int, int], lr_size
                  out_size: tuple[int, int], chunk_size: int) -> int:
     """Bytes one whole-frame scoring sample certainly takes: its float32 inputs and target, the model's
     LR feature maps (its own estimate, `encoder_bytes`) and the chunked render's output (`call_bytes`)."""
-    from egvsr.models.call_memory import call_bytes
+    from egvsr.models.call_memory import call_bytes, sample_tensor_bytes
     from egvsr.models.registry import encoder_bytes
 
-    (h, w), (big_h, big_w) = lr_size, out_size
-    tensors = 4 * ((3 * k + event_shape[0] * event_shape[1]) * h * w + 3 * big_h * big_w)
+    tensors = sample_tensor_bytes(k, event_shape[0] * event_shape[1], lr_size, out_size)
     return tensors + encoder_bytes(model, lr_size) + call_bytes(model, 1, 1, out_size, 4, chunk_size)[1]
 
 

@@ -119,16 +119,16 @@ def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
     feature maps of one inference pass (`estimate_size`) and the weights with their gradients and two
     Adam moments. A lower bound, so no step that fits is refused: measured steps (CPU, sample
     recordings, batch 8 to 128) took 2.8x to 3.6x more for EGVSR and 4.9x for VideoINR."""
-    from egvsr.models.call_memory import call_bytes
+    from egvsr.models.call_memory import call_bytes, sample_tensor_bytes
     from egvsr.models.registry import encoder_bytes
 
-    (h, w), (big_h, big_w), times = dataset.largest_sample()
+    lr_size, out_size, times = dataset.largest_sample()
     m, p = dataset.event_shape()
-    sample = (int(dataset.k) * 3 + m * p) * h * w + times * 3 * big_h * big_w
-    forward = call_bytes(model, batch, times, (big_h, big_w), nbytes, grad=True)[1]
-    activations = encoder_bytes(model, (h, w))
+    sample = sample_tensor_bytes(int(dataset.k), m * p, lr_size, out_size, times)
+    forward = call_bytes(model, batch, times, out_size, nbytes, grad=True)[1]
+    activations = encoder_bytes(model, lr_size)
     weights = 4 * 4 * sum(q.numel() for q in model.parameters())
-    return 4 * batch * sample + forward + batch * activations + weights
+    return batch * sample + forward + batch * activations + weights
 
 
 def check_step_memory(dataset, model, batch_size: int, world_size: int, device: torch.device, amp: bool) -> None:

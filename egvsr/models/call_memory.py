@@ -18,11 +18,10 @@ import torch
 
 from egvsr.errors import ConfigError
 from egvsr.fsutil import fmt_size
-from egvsr.process import physical_memory
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 #: floats per output pixel any decoding holds while it runs (its coordinates and RGB)
 MIN_FLOATS = 5
-MEMORY_FRACTION = 0.8  # default memory budget: this share of the device's memory
 FALLBACK_MEMORY_BYTES = 16 * 10**9  # when the machine's memory cannot be queried
 
 
@@ -38,12 +37,12 @@ def device_memory(device: torch.device | str) -> tuple[int, str]:
 
 
 def memory_budget_bytes(device: torch.device | str = "cpu") -> tuple[int, str]:
-    """(default memory budget in bytes, what it is a share of) for `device`: `MEMORY_FRACTION` of its
+    """(default memory budget in bytes, what it is a share of) for `device`: `PLANNED_MEMORY_SHARE` of its
     memory (the machine's for anything but CUDA), leaving room for what the estimates leave out."""
     total, what = device_memory(device if torch.device(device).type == "cuda" else "cpu")
     if not total or total <= 0:
         return FALLBACK_MEMORY_BYTES, "a fixed default"
-    return int(total * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of {what} {fmt_size(total)} of memory"
+    return int(total * PLANNED_MEMORY_SHARE), f"{PLANNED_MEMORY_SHARE:.0%} of {what} {fmt_size(total)} of memory"
 
 
 def float_bytes(like: torch.Tensor) -> int:
@@ -55,6 +54,13 @@ def float_bytes(like: torch.Tensor) -> int:
     except (RuntimeError, TypeError):  # a device type autocast does not know
         pass
     return like.element_size()
+
+
+def sample_tensor_bytes(k: int, event_channels: int, lr_size: tuple[int, int], out_size: tuple[int, int],
+                        times: int = 1) -> int:
+    """Bytes of one sample's float32 tensors: K LR frames, the event tensor and `times` RGB targets."""
+    (h, w), (big_h, big_w) = lr_size, out_size
+    return 4 * ((3 * k + event_channels) * h * w + times * 3 * big_h * big_w)
 
 
 def call_bytes(model: Any, batch: int, times: int, out_size: tuple[int, int], nbytes: int = 4,

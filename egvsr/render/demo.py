@@ -232,52 +232,52 @@ def run_demo(
         preloaded = load_render_model(known, dev) if known is not None else None
         check_before_work(out, checkpoint, shipped, fallback, preloaded, seed=seed, seconds=seconds, size=size, fps=fps,
                           scales=scales, fps_factor=fps_factor, chunk_size=chunk_size, dev=dev)
-    with atomic_directory(out, overwrite, "demo") as tmp, shipped_checkpoint() as shipped:
-        sample = tmp / "sample.h5"
-        with log.stage("sample"):
-            make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=GT_PER_INTERVAL,
-                        progress=progress)
-            log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, {GT_PER_INTERVAL} "
-                "ground-truth frames per interval (sample.h5)")
-        with log.stage("checkpoint"):
-            ck, note = _pick_checkpoint(checkpoint, shipped, fallback_minutes, sample, tmp, str(dev),
-                                        progress, size, log)
-            rm = preloaded if preloaded is not None else load_render_model(ck, dev)
-            log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
-        probe_times = None
-        rows: list[dict] = []
-        files: list[Path] = []
-        fig = None
-        for s in scales:
-            sub = tmp / f"x{s:g}"
-            with log.stage(f"render x{s:g}"):
-                job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
-                if probe_times is None:
-                    probe_times = job.times
-                    fig = FigureData(choose_time(job.rec.frame_times, job.times))
-                log(f"  {job.describe()}")
-                report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
-                log(f"  {report.frames} frames in {report.seconds:.1f} s "
-                    f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
-                rows.extend(summarize_scores(report.scores, s))
-                files += [sub / "video.mp4", sub / "side_by_side.mp4"]
-        text = scores_table(rows)
-        log("")
-        log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
-        for line in text.splitlines():
-            log(line)
-        with log.stage("figure"):
-            ft = np.asarray(_frame_times(sample))
-            write_figure(fig, sample, tmp / "figure.png", rm.name, float(np.median(np.diff(ft))))
-            files.append(tmp / "figure.png")
-        log(f"total {time.monotonic() - started:.1f} s; stages: "
-            + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
-        header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s at "
-                  f"{fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
-        (tmp / "results.md").write_text(header + text)
-        log(f"wrote {out}/: results.md, log.txt, figure.png, "
-            + ", ".join(f"x{s:g}/video.mp4, x{s:g}/side_by_side.mp4" for s in scales))
-        (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
+        with atomic_directory(out, overwrite, "demo") as tmp:  # the shipped file stays valid throughout
+            sample = tmp / "sample.h5"
+            with log.stage("sample"):
+                make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=GT_PER_INTERVAL,
+                            progress=progress)
+                log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, {GT_PER_INTERVAL} "
+                    "ground-truth frames per interval (sample.h5)")
+            with log.stage("checkpoint"):
+                ck, note = _pick_checkpoint(checkpoint, shipped, fallback_minutes, sample, tmp, str(dev),
+                                            progress, size, log)
+                rm = preloaded if preloaded is not None else load_render_model(ck, dev)
+                log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
+            probe_times = None
+            rows: list[dict] = []
+            files: list[Path] = []
+            fig = None
+            for s in scales:
+                sub = tmp / f"x{s:g}"
+                with log.stage(f"render x{s:g}"):
+                    job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
+                    if probe_times is None:
+                        probe_times = job.times
+                        fig = FigureData(choose_time(job.rec.frame_times, job.times))
+                    log(f"  {job.describe()}")
+                    report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
+                    log(f"  {report.frames} frames in {report.seconds:.1f} s "
+                        f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
+                    rows.extend(summarize_scores(report.scores, s))
+                    files += [sub / "video.mp4", sub / "side_by_side.mp4"]
+            text = scores_table(rows)
+            log("")
+            log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
+            for line in text.splitlines():
+                log(line)
+            with log.stage("figure"):
+                ft = np.asarray(_frame_times(sample))
+                write_figure(fig, sample, tmp / "figure.png", rm.name, float(np.median(np.diff(ft))))
+                files.append(tmp / "figure.png")
+            log(f"total {time.monotonic() - started:.1f} s; stages: "
+                + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
+            header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s at "
+                      f"{fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
+            (tmp / "results.md").write_text(header + text)
+            log(f"wrote {out}/: results.md, log.txt, figure.png, "
+                + ", ".join(f"x{s:g}/video.mp4, x{s:g}/side_by_side.mp4" for s in scales))
+            (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
     files = [out / f.relative_to(tmp) for f in files] + [out / "results.md", out / "log.txt"]
     return DemoResult(out, rows, log.timings, note, files)
 

@@ -66,6 +66,10 @@ def _description(buf: bytes) -> bytes | None:
     return None if length is None or start + length > len(buf) else buf[start:start + length]
 
 
+#: how the decoder's error for a frame packet whose pixels do not fill the declared size begins (numpy's)
+FRAME_PAYLOAD_ERROR = "cannot reshape array"
+
+
 class Aedat4Source(StreamedSource):
     """An AEDAT4 recording (iniVation DV): the first events stream and the first frame stream; size
     from the events stream's header."""
@@ -120,7 +124,8 @@ class Aedat4Source(StreamedSource):
             yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
 
     def _decoded(self):
-        """The decoder's packets; its warning about a frame of an unknown format (it skips the frame)
+        """The decoder's packets; a frame packet it cannot decode makes the frame stream unusable
+        (`undecodable`) and is passed over. Its warning about a frame of an unknown format (it skips the frame)
         is caught here, never printed, and makes the frame stream unusable (`skipped_unknown`). Without a
         frame stream there is nothing to catch: the packets come straight from the decoder."""
         if self._frames is None:
@@ -130,7 +135,13 @@ class Aedat4Source(StreamedSource):
         while True:
             with warnings.catch_warnings(record=True) as caught:  # only around the decoder's own call
                 warnings.simplefilter("always")
-                packet = next(packets, None)
+                try:
+                    packet = next(packets, None)
+                except ValueError as exc:  # a frame whose pixels do not fill its declared size
+                    if not str(exc).startswith(FRAME_PAYLOAD_ERROR):
+                        raise
+                    self._frames.undecodable(str(exc))
+                    continue  # the decoder resumes at the next packet: the events stay readable
             for w in caught:
                 if self._frames is not None and "frame format" in str(w.message):
                     self._frames.skipped_unknown(str(w.message))

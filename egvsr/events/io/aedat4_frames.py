@@ -99,6 +99,12 @@ class Aedat4Frames:
             self._problem = (f"the decoder skipped frame {len(self._times)}: {message.split(';')[0]} "
                              "(expected gray, 16-bit gray, BGR or BGRA)")
 
+    def undecodable(self, message: str) -> None:
+        """The decoder failed on a frame packet (`message`, e.g. pixels that do not fill the declared
+        size); it goes on with the next packet, so the events stay readable but the frames are not."""
+        if self._problem is None:
+            self._problem = f"the decoder could not read frame {len(self._times)} ({message})"
+
     def finish(self, width: int, height: int) -> None:
         """Checks that need every frame: size against the events' sensor, strictly increasing times."""
         use_middles = self._middles and all(m is not None for m in self._middles)

@@ -16,10 +16,8 @@ import numpy as np
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.simulate.thresholds import SimulatorConfig, knob_flag
 from egvsr.fsutil import fmt_size, free_bytes
-from egvsr.process import physical_memory
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
-#: Share of the machine's memory a simulation may plan to use (frames, state, one step's events).
-MEMORY_SHARE = 0.8
 #: Bytes per shot event drawn for one step: pixel int64, time float64, polarity int8 (17), x 1.2.
 SHOT_DRAW_BYTES = 20
 #: Bytes per event emitted in one step: candidates, the time sort, the output arrays and the writer's
@@ -34,8 +32,8 @@ DISK_EVENT_BYTES = 1.5
 
 
 def memory_budget() -> int:
-    """Bytes a simulation may plan to hold: `MEMORY_SHARE` of this machine's memory (16 GB if unknown)."""
-    return int(MEMORY_SHARE * (physical_memory() or 16 << 30))
+    """Bytes a simulation may plan to hold: `PLANNED_MEMORY_SHARE` of this machine's memory (16 GB if unknown)."""
+    return int(PLANNED_MEMORY_SHARE * (physical_memory() or 16 << 30))
 
 
 @dataclass(frozen=True)
@@ -122,8 +120,8 @@ def check_noise_memory(config: SimulatorConfig, width: int, height: int, span: C
         what = f"about {n:.3g} noise events in one frame interval ({_seconds(span.longest_s)}"
     raise ConfigError(
         f"{_rates(config)}: {what} at {width}x{height} pixels) need about {fmt_size(need)} of memory at once, "
-        f"more than {MEMORY_SHARE:.0%} of this machine's memory ({fmt_size(have)}); lower the noise rate or use "
-        "smaller frames (--size)"
+        f"more than {PLANNED_MEMORY_SHARE:.0%} of this machine's memory ({fmt_size(have)}); lower the noise rate "
+        "or use smaller frames (--size)"
     )
 
 

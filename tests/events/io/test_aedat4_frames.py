@@ -157,6 +157,30 @@ def test_a_frame_of_a_format_the_decoder_skips_makes_the_frames_unusable_not_few
     assert not [w for w in caught if "frame format" in str(w.message)]
 
 
+def test_a_frame_whose_pixels_do_not_fill_its_size_makes_the_frames_unusable_not_the_events(tmp_path, monkeypatch):
+    """A frame packet declaring a larger size than its pixels hold fails inside the decoder (numpy's
+    reshape); the decoder goes on with the next packet, so the events stay readable."""
+    import struct
+
+    import tests.events.io.test_layouts as writer
+
+    honest = writer._flatbuffer_frame
+
+    def one_pixel_wider(t, exposure, pixels, fmt):
+        body = honest(t, exposure, pixels, fmt)
+        declared = struct.pack("<4hb", W, H, 0, 0, fmt)
+        return body.replace(declared, struct.pack("<4hb", W + 1, H, 0, 0, fmt), 1)
+
+    monkeypatch.setattr(writer, "_flatbuffer_frame", one_pixel_wider)
+    imgs = _gray(np.random.default_rng(8), 3)
+    t = _recording(tmp_path / "r.aedat4", [(k * 10_000 + 5_000, (k * 10_000 + 1, k * 10_000 + 9_000), imgs[k], 0)
+                                           for k in range(3)])
+    with open_events(tmp_path / "r.aedat4") as src:
+        np.testing.assert_array_equal(src.read().t, t)
+        with pytest.raises(FormatError, match=r"r\.aedat4: AEDAT4 frame stream 1: the decoder could not read frame 0"):
+            src.frame_times()
+
+
 def test_one_time_convention_per_stream(tmp_path):
     imgs = _gray(np.random.default_rng(7), 3)
     starts_at_zero = [(k * 10_000 + 9_500, (k * 10_000, k * 10_000 + 8_000), imgs[k], 0) for k in range(3)]

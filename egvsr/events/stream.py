@@ -32,13 +32,16 @@ def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
     """Return polarity as int8 ±1 from bool, 0/1 or ±1 storage (never mutates the input).
 
     `encoding` is "bool", "01", "signed" or "auto" (bool dtype → bool; any negative value → signed;
-    otherwise 0/1). Values other than those of the encoding raise `EventValidationError`.
+    otherwise 0/1). Integer and float storage follow the same rules: the values must be exactly those
+    of the encoding (1.0 is 1; 0.5, NaN or 257 raise `EventValidationError`, never rounded or wrapped).
     """
     p = np.asarray(p)
     if encoding == "auto":
+        if p.dtype.kind not in "biuf":
+            raise EventValidationError(f"events.p: expected bool, 0/1 or -1/+1 polarity, got dtype {p.dtype}")
         if p.dtype == np.bool_:
             encoding = "bool"
-        elif p.size and p.dtype.kind == "i" and p.min() < 0:
+        elif p.size and p.dtype.kind in "if" and p.min() < 0:
             encoding = "signed"
         else:
             encoding = "01"
@@ -46,21 +49,27 @@ def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
         out = p.astype(np.int8) * 2 - 1 if p.dtype == np.bool_ else (p != 0).astype(np.int8) * 2 - 1
         return out.astype(np.int8, copy=False)
     if encoding == "01":
-        if p.size and (p.min() < 0 or p.max() > 1):
-            bad = int(np.flatnonzero((p < 0) | (p > 1))[0])
+        bad = _first_not_in(p, 0, 1)
+        if bad >= 0:
             raise EventValidationError(
                 f"events.p: expected polarity 0/1, found {p[bad].item()!r} at index {bad}"
             )
         return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
     if encoding == "signed":
-        out = p.astype(np.int8, copy=False)
-        bad = first_not_unit(out) if out.size else -1
+        bad = first_not_unit(p) if p.dtype == np.int8 else _first_not_in(p, -1, 1)
         if bad >= 0:
             raise EventValidationError(
                 f"events.p: expected polarity -1/+1, found {p[bad].item()!r} at index {bad}"
             )
-        return out
+        return p.astype(np.int8, copy=False)
     raise ValueError(f"unknown polarity encoding {encoding!r}; expected auto, bool, 01 or signed")
+
+
+def _first_not_in(p: np.ndarray, a: int, b: int) -> int:
+    """Index of the first value of `p` that is neither `a` nor `b`, compared as given (never cast
+    first: 1.5 or 257 is no 1), or -1."""
+    bad = np.flatnonzero((p != a) & (p != b)) if p.size else ()
+    return int(bad[0]) if len(bad) else -1
 
 
 @dataclass(frozen=True, eq=False)

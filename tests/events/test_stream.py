@@ -91,6 +91,39 @@ def test_polarity_encodings_do_not_mutate():
         polarity_to_signed(np.array([0, 2]), "01")
 
 
+@pytest.mark.parametrize("p, signed", [
+    ([0.0, 1.0, 1.0, 0.0], [-1, 1, 1, -1]),    # float 0/1, as integer 0/1
+    ([1.0, -1.0, 1.0, -1.0], [1, -1, 1, -1]),  # float ±1, as integer ±1
+    (np.array([1, -1, 1, -1], np.int16), [1, -1, 1, -1]),
+])
+def test_float_polarity_follows_the_integer_rules(p, signed):
+    assert polarity_to_signed(np.asarray(p)).tolist() == signed
+
+
+@pytest.mark.parametrize("p, encoding, message", [
+    ([0.5, 1.0, 1.0, 0.0], "auto", "expected polarity 0/1, found 0.5 at index 0"),
+    ([0.0, np.nan], "auto", "expected polarity 0/1, found nan at index 1"),
+    ([-1.0, 1.5], "auto", "expected polarity -1/+1, found 1.5 at index 1"),
+    (np.array([1, 257], np.int16), "signed", "expected polarity -1/+1, found 257 at index 1"),  # no int8 wrap
+    (np.array(["1", "0"]), "auto", "expected bool, 0/1 or -1/+1 polarity, got dtype <U1"),
+])
+def test_polarity_values_outside_the_encoding_are_refused_never_rounded(p, encoding, message):
+    with pytest.raises(EventValidationError) as err:
+        polarity_to_signed(np.asarray(p), encoding)
+    assert str(err.value) == f"events.p: {message}"
+
+
+def test_from_tonic_refuses_a_fractional_polarity_and_takes_float_plus_minus_one():
+    from egvsr.events.io.tonic_arrays import from_tonic
+
+    ev = np.zeros(4, [("x", "i2"), ("y", "i2"), ("t", "i8"), ("p", "f8")])
+    ev["t"], ev["p"] = [1, 2, 3, 4], [1.0, -1.0, 1.0, -1.0]
+    assert from_tonic(ev, (4, 4, 2)).p.tolist() == [1, -1, 1, -1]
+    ev["p"] = [0.5, 1, 1, 0]
+    with pytest.raises(EventValidationError, match=r"^events.p: expected polarity 0/1, found 0.5 at index 0$"):
+        from_tonic(ev, (4, 4, 2))
+
+
 def test_sorted_is_stable():
     s = EventStream(np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([5, 5, 5]),
                     np.array([1, -1, 1]), 3, 1)

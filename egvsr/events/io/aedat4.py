@@ -66,6 +66,12 @@ def _description(buf: bytes) -> bytes | None:
     return None if length is None or start + length > len(buf) else buf[start:start + length]
 
 
+def _int16(a: np.ndarray) -> np.ndarray:
+    """A coordinate column as AEDAT4 stores it, int16 (the decoder gives uint16: -2 would read 65534 and
+    be reported so); the same bits, no copy."""
+    return a.view(np.int16) if a.dtype == np.uint16 else a
+
+
 #: how the decoder's error for a frame packet whose pixels do not fill the declared size begins (numpy's)
 FRAME_PAYLOAD_ERROR = "cannot reshape array"
 
@@ -121,7 +127,7 @@ class Aedat4Source(StreamedSource):
                 continue
             ev = packet["events"]
             p = ev["on"] if "on" in ev.dtype.names else ev["p"]
-            yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
+            yield _int16(ev["x"]), _int16(ev["y"]), ev["t"].astype(np.int64), self._signed_polarity(p, "bool", 0)
 
     def _decoded(self):
         """The decoder's packets; a frame packet it cannot decode makes the frame stream unusable

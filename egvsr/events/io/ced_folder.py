@@ -17,7 +17,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
 from egvsr.events.io.declaration import Layout
-from egvsr.events.io.source import EventSource
+from egvsr.events.io.source import EventSource, with_channels
 
 CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
 _NAME = re.compile(r"^(\d+)\.(npy|png)$")
@@ -77,6 +77,22 @@ def png_shape(path: Path) -> tuple[int, int, int]:
     return int(height), int(width), 1 if colour == 0 else 3
 
 
+def _declared_channels(path: Path) -> int | None:
+    """The channel count PNG `path` declares, None when unreadable (refused when it is read)."""
+    try:
+        return png_shape(path)[2]
+    except InputFileError:
+        return None
+
+
+def _pixel_or_minus_one(v: np.ndarray) -> np.ndarray:
+    """Float coordinates as int64, each one that is not a whole number (fractional, NaN, infinite,
+    beyond +-2**62) as -1: outside any sensor."""
+    with np.errstate(invalid="ignore"):
+        ok = (np.abs(v) < 2.0**62) & (v == np.floor(v))
+    return np.where(ok, v, -1).astype(np.int64)
+
+
 def ns_to_us(t_ns: np.ndarray) -> np.ndarray:
     """float64 nanoseconds -> int64 µs (rounded to nearest)."""
     return np.rint(np.asarray(t_ns, np.float64) / 1000.0).astype(np.int64)
@@ -94,6 +110,7 @@ class CedFolderSource(EventSource):
         counts = [pk.rows for pk in self._packets]
         self._offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         self._frames = frames
+        self._any_colour: bool | None = None  # whether any PNG declares colour (`frame_shape`)
         if sensor_size is None:
             sensor_size = png_shape(frames[0][1])[:2] if frames else CED_SENSOR_SIZE
         super().__init__(folder, sensor_size[1], sensor_size[0], int(self._offsets[-1]))
@@ -165,6 +182,13 @@ class CedFolderSource(EventSource):
         y = self._coords(rows[:, 2], "y", self.height, i0)
         return x, y, self._times(rows[:, 0], i0), self._signed_polarity(rows[:, 3], "01f", i0)
 
+    def _read_raw(self, i0, i1):
+        """As `_read_arrays`, but x and y unchecked: int64, a non-integral or non-finite one as -1 (for
+        `info`, which counts coordinates outside the sensor instead of stopping at the first)."""
+        rows = self._columns(i0, i1, [0, 1, 2, 3])
+        x, y = (_pixel_or_minus_one(rows[:, k]) for k in (1, 2))
+        return x, y, self._times(rows[:, 0], i0), self._signed_polarity(rows[:, 3], "01f", i0)
+
     def _coords(self, v: np.ndarray, name: str, limit: int, i0: int) -> np.ndarray:
         ok = (v >= 0) & (v < limit) & (v == np.floor(v))  # also rejects NaN
         if not ok.all():
@@ -188,12 +212,36 @@ class CedFolderSource(EventSource):
 
     # ---- frames -------------------------------------------------------------------------------
     def frame_times(self):
+        """Each PNG's name (ns) // 1000 as int64 µs; a name beyond the int64 µs range, or two PNGs in one
+        µs (`0.png` and `1.png`, `0123.png` and `123.png`), make the frames unusable (`FormatError`)."""
         if not self._frames:
             return None
-        return np.array([ns // 1000 for ns, _ in self._frames], np.int64)
+        for ns, path in self._frames:
+            if ns // 1000 >= 2**63:
+                raise FormatError(
+                    f"{self.path}: frame '{path.name}' is named {ns} ns, beyond the int64 microsecond range; "
+                    "expected the frame's time in nanoseconds"
+                )
+        t = np.array([ns // 1000 for ns, _ in self._frames], np.int64)
+        same = np.flatnonzero(np.diff(t) <= 0)
+        if same.size:
+            i = int(same[0]) + 1
+            raise FormatError(
+                f"{self.path}: frame times must strictly increase; '{self._frames[i - 1][1].name}' and "
+                f"'{self._frames[i][1].name}' are both at {int(t[i])} µs (a frame's time is its name in ns // 1000)"
+            )
+        return t
 
     def frame_shape(self):
-        return png_shape(self._frames[0][1]) if self._frames else None
+        """(H, W, C) of every frame as read, from the PNG headers: C is 3 when any PNG declares colour (a
+        gray one among them is then given 3 equal channels), so one recording has one channel count;
+        the headers after a colour first frame are not read."""
+        if not self._frames:
+            return None
+        h, w, c = png_shape(self._frames[0][1])
+        if c == 1 and self._any_colour is None:
+            self._any_colour = any(_declared_channels(path) == 3 for _, path in self._frames[1:])
+        return h, w, 3 if self._any_colour else c
 
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")
@@ -201,7 +249,7 @@ class CedFolderSource(EventSource):
         h, w, _ = png_shape(path)  # checked before decoding: a PNG may declare any size
         if (h, w) != (self.height, self.width):
             raise FormatError(f"{path}: frame is {w}x{h}, expected the sensor size {self.width}x{self.height}")
-        return self.read_frame_path(path)
+        return with_channels(self.read_frame_path(path), self.frame_shape()[2])
 
     @staticmethod
     def read_frame_path(path: Path) -> np.ndarray:

@@ -18,7 +18,7 @@ from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.seconds import seconds_to_us
-from egvsr.events.io.source import EventSource
+from egvsr.events.io.source import EventSource, with_channels
 
 KEYS = {"x": "events/xs", "y": "events/ys", "t": "events/ts", "p": "events/ps"}
 _IMAGE_NAME = re.compile(r"^image(\d+)$")
@@ -47,6 +47,7 @@ class E2vidH5Source(EventSource):
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         self._p_encoding = "bool" if ds["p"].dtype == np.bool_ else None
         self._frames = self._find_frames(path, f)
+        self._any_colour: bool | None = None  # whether any image declares 3 channels (`frame_shape`)
         if sensor_size is None:
             sensor_size = self._sensor_size(path, f)
         super().__init__(path, sensor_size[1], sensor_size[0], n)
@@ -92,7 +93,7 @@ class E2vidH5Source(EventSource):
             return int(ds.shape[0]), int(ds.shape[1])
         raise FormatError(
             f"{path}: the E2VID file has no 'sensor_resolution' attribute and no images, so its "
-            "sensor size is unknown; pass it: read_events(path, sensor_size=(H, W))"
+            "sensor size is unknown; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
         )
 
     def frame_times(self):
@@ -134,7 +135,15 @@ class E2vidH5Source(EventSource):
         return int(shape[0]), int(shape[1]), int(shape[2]) if len(shape) == 3 else 1
 
     def frame_shape(self):
-        return self._image_shape(self._frames[0][1]) if self._frames else None
+        """(H, W, C) of every frame as read: C is 3 when any image declares colour (a gray image among
+        them is then given 3 equal channels), so one recording has one channel count; declared, never
+        decoded, and the images after a colour first one are not looked at."""
+        if not self._frames:
+            return None
+        h, w, c = self._image_shape(self._frames[0][1])
+        if c == 1 and self._any_colour is None:
+            self._any_colour = any(ds.ndim == 3 and ds.shape[2] == 3 for _, ds in self._frames[1:])
+        return h, w, 3 if self._any_colour else c
 
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")
@@ -148,10 +157,8 @@ class E2vidH5Source(EventSource):
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
             kind = ds.attrs.get("type", "color_bgr")
-        if img.ndim == 2:
-            return img[..., None]
-        if img.shape[2] == 1:
-            return img
+        if img.ndim == 2 or img.shape[2] == 1:
+            return with_channels(img, first[2])
         kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
         return np.ascontiguousarray(img[..., ::-1]) if "bgr" in kind.lower() else img
 

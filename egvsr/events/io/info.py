@@ -28,7 +28,7 @@ def _raw_chunks(src):
             yield x, y, t
         return
     for a in range(0, src.num_events, SCAN_EVENTS):
-        x, y, t, _ = src._read_arrays(a, min(a + SCAN_EVENTS, src.num_events))
+        x, y, t, _ = src._read_raw(a, min(a + SCAN_EVENTS, src.num_events))
         yield x, y, t
 
 

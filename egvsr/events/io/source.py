@@ -11,12 +11,16 @@ closed (`SourceClosedError`, whatever the layout and whichever of those methods 
 from __future__ import annotations
 
 import functools
+import operator
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError, SourceClosedError
+from egvsr.errors import (
+    ConfigError, EventValidationError, FormatError, IndexRangeError, IndexTypeError, InputFileError,
+    SourceClosedError,
+)
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
 from egvsr.events.stream import EventStream, window_bound
@@ -131,6 +135,12 @@ class EventSource:
         """True when `iter_chunks(..., reuse=N)` serves chunks from the file's storage as it lies
         (views or plain reads, no decoding): reading then costs little besides the checks."""
         return False
+
+    def _read_raw(self, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Events [i0, i1) with x and y as stored, unchecked, as integers (a layout whose coordinates
+        can be non-integral gives those as -1): `info` counts the bad ones rather than stopping at the
+        first. By default `_read_arrays`, which leaves coordinates unchecked."""
+        return self._read_arrays(i0, i1)
 
     def _read_t(self, i0: int, i1: int) -> np.ndarray:
         """Timestamps [i0, i1) as int64 µs (override to avoid reading the other columns)."""
@@ -292,12 +302,10 @@ class EventSource:
         file's pages, which stay valid as long as they are referenced; such a chunk may hold fewer
         than `max_events` events (it ends where the file's storage of a field is interrupted).
         """
-        if int(max_events) < 1:
-            raise ConfigError(f"iter_chunks: max_events must be at least 1, got {max_events!r}")
+        step = chunk_size("iter_chunks max_events", max_events)
         if isinstance(reuse, bool) or not isinstance(reuse, (int, np.integer)) or reuse < 0:
             raise ConfigError(f"iter_chunks: reuse must be an integer >= 0, got {reuse!r}")
         i0, i1 = self.index_range(t0, t1)
-        step = int(max_events)
         last = None
         ring = [ChunkBuffers(min(step, i1 - i0)) for _ in range(int(reuse))] if i1 > i0 else []
         k, a = 0, i0
@@ -321,7 +329,7 @@ class EventSource:
 
     def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
         """(ON, OFF) event counts, reading only the polarity column where the layout allows."""
-        on = 0
+        on, max_events = 0, chunk_size("polarity_counts max_events", max_events)
         for a in range(0, self.num_events, max_events):
             p = self._read_p(a, min(a + max_events, self.num_events))
             on += int(np.count_nonzero(p > 0))
@@ -338,13 +346,15 @@ class EventSource:
         return None
 
     def read_frame(self, i: int) -> np.ndarray:
-        """Frame `i` as uint8 (H, W, C), RGB or gray."""
+        """Frame `i` as uint8 (H, W, C), RGB or gray; every frame of a recording has one channel count
+        (gray frames of a recording that also has colour ones come as 3 equal channels)."""
         self._check_frame_index(i, self.num_frames, "frame")
         raise NotImplementedError
 
     def frame_shape(self) -> tuple[int, int, int] | None:
-        """(H, W, C) of frame 0, or None without frames. Layouts that store the shape answer without
-        decoding (a declared frame can be far larger than memory); this default decodes frame 0."""
+        """(H, W, C) of frame 0 as `read_frame` gives it, or None without frames. Layouts that store the
+        shape answer without decoding (a declared frame can be far larger than memory); this default
+        decodes frame 0."""
         return tuple(self.read_frame(0).shape) if self.num_frames else None
 
     def read_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
@@ -383,18 +393,35 @@ class EventSource:
 
     # ---- helpers for subclasses ---------------------------------------------------------------
     def _frames_range(self, times, read_one, i0: int, i1: int | None) -> Frames | None:
+        """Frames [i0, i1) read one by one; a gray one among colour ones is given 3 equal channels
+        (the built-in layouts already do so recording-wide, this also covers a registered one)."""
         if times is None:
             return None
         i1 = len(times) if i1 is None else i1
         if i1 <= i0:
             shape = read_one(0).shape if len(times) else (self.height, self.width, 1)
             return Frames(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64))
-        return Frames(np.stack([read_one(i) for i in range(i0, i1)]), times[i0:i1])
+        images = [np.asarray(read_one(i)) for i in range(i0, i1)]
+        channels = max(1 if img.ndim == 2 else img.shape[-1] for img in images)
+        return Frames(np.stack([with_channels(img, channels) for img in images]), times[i0:i1])
 
     def _check_frame_index(self, i: int, n: int, what: str) -> int:
-        if not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-            raise ConfigError(f"{self.path}: {what} index {i!r} out of range (the file has {n})")
-        return int(i)
+        """`i` as a frame number 0 <= i < n: a non-integer (bool, float, str, None) is an
+        `IndexTypeError`, one outside the range an `IndexRangeError` (docs/CONTRACTS.md)."""
+        try:
+            index = None if isinstance(i, (bool, np.bool_)) else operator.index(i)
+        except TypeError:
+            index = None
+        if index is None:
+            raise IndexTypeError(
+                f"{self.path}: {what} index {i!r}: expected an integer, got {type(i).__name__}"
+            )
+        if not 0 <= index < n:
+            raise IndexRangeError(
+                f"{self.path}: {what} index {index} out of range: the file has {n} {what}s "
+                f"({f'valid indices 0..{n - 1}' if n else 'none to read'})"
+            )
+        return index
 
     def _checked_coords(self, x: np.ndarray, y: np.ndarray, i0: int) -> tuple[np.ndarray, np.ndarray]:
         for name, a, limit in (("x", x, self.width), ("y", y, self.height)):
@@ -445,6 +472,24 @@ class EventSource:
 
 for _name in READING:
     setattr(EventSource, _name, _refuse_when_closed(EventSource.__dict__[_name]))
+
+
+def chunk_size(what: str, value) -> int:
+    """`value` checked as a number of events per chunk: an integer >= 1 (not a bool, float or str),
+    else one `ConfigError` line naming the argument `what`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{what}: expected an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def with_channels(img: np.ndarray, channels: int) -> np.ndarray:
+    """Frame `img` as (H, W, `channels`): a gray one (H, W) or (H, W, 1) repeated to 3 equal channels
+    when `channels` is 3; otherwise as it is (with a channel axis)."""
+    if img.ndim == 2:
+        img = img[..., None]
+    if channels == 3 and img.shape[-1] == 1:
+        return np.repeat(img, 3, axis=-1)
+    return img
 
 
 def _as_uint16(a: np.ndarray) -> np.ndarray:

@@ -13,9 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
-from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError
+from egvsr.errors import EgvsrError, FormatError, InputFileError
 from egvsr.events.checks import first_decrease
-from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, _as_time
+from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, _as_time, chunk_size
 from egvsr.events.stream import EventStream
 
 CACHE_EVENTS = 1 << 23
@@ -137,17 +137,17 @@ class StreamedSource(EventSource):
         return parts[0]
 
     def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
+        chunk_size("polarity_counts max_events", max_events)  # counted in the first pass; checked alike
         return self._on, self.num_events - self._on
 
     def iter_chunks(self, max_events=DEFAULT_CHUNK_EVENTS, t0=None, t1=None, reuse=0):
         if self._cache is not None:  # decoded chunks are fresh arrays: `reuse` has nothing to do
             yield from super().iter_chunks(max_events, t0, t1)
             return
-        if int(max_events) < 1:
-            raise ConfigError(f"iter_chunks: max_events must be at least 1, got {max_events!r}")
+        max_events = chunk_size("iter_chunks max_events", max_events)
         t0 = None if t0 is None else _as_time("t0", t0)
         t1 = None if t1 is None else _as_time("t1", t1)
-        yield from self._stream_chunks(int(max_events), t0, t1)
+        yield from self._stream_chunks(max_events, t0, t1)
 
     def _stream_chunks(self, max_events: int, t0, t1) -> Iterator[EventStream]:
         """One decoding pass, re-cut into chunks of `max_events`, order checked globally."""

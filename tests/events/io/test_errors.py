@@ -12,13 +12,17 @@ import numpy as np
 import pytest
 
 from egvsr.errors import (
+    ConfigError,
     EventValidationError,
     FormatError,
+    IndexRangeError,
+    IndexTypeError,
     InputFileError,
     OutputExistsError,
 )
-from egvsr.events import EventStream
+from egvsr.events import EventStream, Frames
 from egvsr.events.io import LAYOUTS, convert, open_events, read_events, write_events
+from tests._reliability import check_message
 
 
 def _write_ours(path: Path, x, y, t, p, width=346, height=260, attrs=None, **extra) -> Path:
@@ -187,7 +191,7 @@ def test_e2vid_without_size_asks_for_it(tmp_path):
     with h5py.File(tmp_path / "e.h5", "w") as f:
         for k, dt in (("xs", np.int16), ("ys", np.int16), ("ts", np.float64), ("ps", bool)):
             f[f"events/{k}"] = np.zeros(3, dt)
-    with pytest.raises(FormatError, match=r"sensor size is unknown; pass it: read_events\(path, sensor_size=\(H, W\)\)"):
+    with pytest.raises(FormatError, match=r"sensor size is unknown; pass --sensor-size HxW \(sensor_size=\(H, W\) in"):
         open_events(tmp_path / "e.h5")
     assert len(read_events(tmp_path / "e.h5", sensor_size=(4, 4))) == 3
 
@@ -246,3 +250,100 @@ def test_corrupted_chunk_is_reported_with_the_key(tmp_path, random_stream):
     path.write_bytes(bytes(data))
     with pytest.raises(InputFileError, match=r"full\.h5: read failed while reading 'events/t'"):
         read_events(path)
+
+
+# ---- CED folders: frame names, coordinates ------------------------------------------------------
+def _ced_folder(folder: Path, frame_names=(), rows=None) -> Path:
+    """A CED folder with one packet (`rows`, default 50 valid events on 40x32) and black frames named so."""
+    import cv2
+
+    folder.mkdir()
+    if rows is None:
+        rows = np.stack([np.arange(50) * 1000.0, np.arange(50) % 40, np.arange(50) % 32, np.arange(50) % 2], 1)
+    np.save(folder / "1000.npy", rows)
+    for name in frame_names:
+        cv2.imwrite(str(folder / f"{name}.png"), np.zeros((32, 40, 3), np.uint8))
+    return folder
+
+
+def test_ced_frame_named_beyond_the_int64_microsecond_range_makes_the_frames_unusable(tmp_path):
+    from egvsr.events.io import describe
+
+    folder = _ced_folder(tmp_path / "huge", [0, 10**25])
+    with open_events(folder) as src, pytest.raises(FormatError) as err:
+        src.frame_times()
+    check_message(err.value, f"{folder}: frame '{10**25}.png' is named {10**25} ns, beyond the int64 microsecond")
+    text, problems = describe(folder, with_problems=True)
+    assert "coordinates  all inside 40x32" in text
+    assert problems == [f"frames unusable: frame '{10**25}.png' is named {10**25} ns, beyond the int64 microsecond "
+                        "range; expected the frame's time in nanoseconds"]
+
+
+@pytest.mark.parametrize("names, pair", [((0, 1, 100_000_000), ("0", "1")), (("0123", "123", 5000), ("0123", "123"))])
+def test_ced_frames_in_the_same_microsecond_are_refused_naming_both(tmp_path, names, pair):
+    from egvsr.events.io import describe
+
+    folder = _ced_folder(tmp_path / "dup", names)
+    with open_events(folder) as src, pytest.raises(FormatError) as err:
+        src.frame_times()
+    check_message(err.value, f"{folder}: frame times must strictly increase; '{pair[0]}.png' and '{pair[1]}.png' "
+                             "are both at 0 µs")
+    assert "frames       unusable: frame times must strictly increase" in describe(folder)
+
+
+@pytest.mark.parametrize("bad", [45.0, 3.5, np.inf, np.nan, -1.0, 1e300])
+def test_info_counts_bad_ced_coordinates_in_its_full_report(tmp_path, bad):
+    from egvsr.events.io import describe
+
+    rows = np.stack([np.arange(50) * 1000.0, np.arange(50) % 40, np.arange(50) % 32, np.arange(50) % 2], 1)
+    rows[5, 1] = rows[7, 2] = bad
+    folder = _ced_folder(tmp_path / "ced", [0], rows)
+    text, problems = describe(folder, with_problems=True)
+    assert "sorted       yes" in text and "coordinates  2 outside 40x32" in text
+    assert problems and "2 events have coordinates outside the 40x32 sensor" in problems[0]
+    with pytest.raises(EventValidationError, match=r"column 1 \(x\) of event 5 is"):
+        read_events(folder)  # reading still stops at the first
+
+
+def test_aedat4_negative_coordinate_is_reported_with_its_value(tmp_path):
+    pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+    from tests.events.io.test_layouts import write_aedat4
+
+    x = np.arange(20) % 40
+    x[9] = -2  # stored int16
+    write_aedat4(tmp_path / "neg.aedat4", [(np.arange(20) * 10, x, np.arange(20) % 32, np.arange(20) % 2)], 40, 32)
+    with pytest.raises(EventValidationError) as err:
+        read_events(tmp_path / "neg.aedat4")
+    check_message(err.value, "neg.aedat4: x[9] = -2 is outside the 40x32 sensor")
+
+
+# ---- argument types: frame indices, chunk sizes ------------------------------------------------
+@pytest.mark.parametrize("index", [None, "0", 1.0, True, np.True_])
+def test_a_frame_index_of_another_type_is_an_index_type_error(tmp_path, random_stream, index):
+    frames = Frames(np.zeros((3, 260, 346, 1), np.uint8), np.array([0, 10, 20]))
+    path = write_events(tmp_path / "f.h5", random_stream(10), frames=frames)
+    with open_events(path) as src, pytest.raises(IndexTypeError) as err:
+        src.read_frame(index)
+    check_message(err.value, f"{path}: frame index {index!r}: expected an integer")
+    assert isinstance(err.value, TypeError)
+
+
+@pytest.mark.parametrize("index", [-1, 3, np.int64(7)])
+def test_a_frame_index_out_of_range_is_an_index_range_error(tmp_path, random_stream, index):
+    frames = Frames(np.zeros((3, 260, 346, 1), np.uint8), np.array([0, 10, 20]))
+    path = write_events(tmp_path / "f.h5", random_stream(10), frames=frames)
+    with open_events(path) as src, pytest.raises(IndexRangeError) as err:
+        src.read_frame(index)
+    check_message(err.value, f"frame index {int(index)} out of range: the file has 3 frames (valid indices 0..2)")
+    assert isinstance(err.value, IndexError)
+
+
+@pytest.mark.parametrize("max_events", [1.5, 0, True, "8", None])
+def test_a_chunk_size_that_is_not_a_positive_integer_is_refused(tmp_path, random_stream, max_events):
+    path = write_events(tmp_path / "e.h5", random_stream(10))
+    with open_events(path) as src:
+        for call in (lambda: next(src.iter_chunks(max_events=max_events)),
+                     lambda: src.polarity_counts(max_events)):
+            with pytest.raises(ConfigError) as err:
+                call()
+            check_message(err.value, f"max_events: expected an integer >= 1, got {max_events!r}")

@@ -129,3 +129,64 @@ def test_aedat4_frames_are_sized_from_the_first_pass(tmp_path, monkeypatch):
         monkeypatch.setattr(Aedat4Frames, "read", _no_decoding)
         assert src.frame_shape() == (H, W, 1)
         src.check_frame_sizes()
+
+
+# ---- recordings whose frames mix gray and colour: one channel count per recording ---------------
+def _images(gray):
+    """Four distinct RGB frames, those numbered in `gray` gray (H, W)."""
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(4)]
+    return [img[..., 0] if k in gray else img for k, img in enumerate(images)]
+
+
+def _as_rgb(img):
+    return np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
+
+
+def _e2vid_frames(path, gray):
+    images = _images(gray)
+    frames = [(img if img.ndim == 2 else img[..., ::-1], 1_000_000 + 20_000 * k,
+               "greyscale" if img.ndim == 2 else "color_bgr") for k, img in enumerate(images)]
+    write_e2vid(path, X, Y, T, ON, frames, sensor_resolution=(H, W))
+    return path, images
+
+
+def _ced_frames(path, gray):
+    images = _images(gray)
+    rows = np.stack([T * 1000.0, X, Y, ON], axis=1)
+    frames = [((1_000_000 + 20_000 * k) * 1000, img if img.ndim == 3 else img[..., None])
+              for k, img in enumerate(images)]
+    write_ced(path, [(int(rows[0, 0]), rows)], frames)  # (H, W, 1) is written as a gray PNG
+    return path, images
+
+
+LAYOUTS_WITH_PER_FRAME_SHAPES = pytest.mark.parametrize("make", [_e2vid_frames, _ced_frames], ids=["e2vid", "ced"])
+
+
+@pytest.mark.parametrize("gray", [(0,), (2,)])
+@LAYOUTS_WITH_PER_FRAME_SHAPES
+def test_gray_frames_among_colour_ones_come_as_three_equal_channels(tmp_path, make, gray):
+    from egvsr.events.io import convert
+
+    src_path, images = make(tmp_path / "mixed", gray)
+    expected = np.stack([_as_rgb(img) for img in images])
+    with open_events(src_path) as src:
+        assert src.frame_shape() == (H, W, 3)
+        assert all(src.read_frame(k).shape == (H, W, 3) for k in range(4))
+        np.testing.assert_array_equal(src.read_frames(1, 4).images, expected[1:])
+    out = convert(src_path, tmp_path / "out.h5", progress=False)
+    with open_events(out) as ours:
+        np.testing.assert_array_equal(ours.read_frames().images, expected)
+
+
+@LAYOUTS_WITH_PER_FRAME_SHAPES
+def test_the_channel_count_is_declared_and_gray_only_stays_gray(tmp_path, make, monkeypatch):
+    mixed, _ = make(tmp_path / "mixed", (0,))
+    gray, images = make(tmp_path / "gray", range(4))
+    monkeypatch.setattr(CedFolderSource, "read_frame_path", staticmethod(_no_decoding))
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", _no_decoding)
+    with open_events(mixed) as src, open_events(gray) as gray_src:
+        assert src.frame_shape() == (H, W, 3) and gray_src.frame_shape() == (H, W, 1)  # headers only
+    monkeypatch.undo()
+    with open_events(gray) as src:
+        np.testing.assert_array_equal(src.read_frames().images, np.stack(images)[..., None])

@@ -89,6 +89,12 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     return status
 
 
+def warn(message: str) -> None:
+    """One `egvsr: warning:` line on stderr: the command goes on, but its input is probably not what the
+    user meant (stdout keeps the results alone)."""
+    print(f"egvsr: warning: {message}", file=sys.stderr)
+
+
 def last_resort_message(exc: BaseException) -> str:
     """One line for an error no check anticipated (a file system, memory or text-decoding failure)."""
     if isinstance(exc, MemoryError):

@@ -48,6 +48,15 @@ class Targets:
         return self.table[int(t)]
 
 
+def gt_outside_frames(rec: Recording) -> int:
+    """How many ground-truth times lie outside the frames' span [first frame, last frame]: no window holds
+    them, so evaluation scores none of them (`eval_items`)."""
+    gt, ft = rec.gt_times, rec.frame_times
+    if not len(ft):
+        return len(gt)
+    return int(np.count_nonzero((gt < ft[0]) | (gt > ft[-1])))
+
+
 def check_length(rec: Recording, k: int) -> None:
     """Raise unless `rec` has at least `k` frames."""
     if rec.num_frames < k:

@@ -50,6 +50,8 @@ class Recording:
     layout: str = "?"
     has_events: bool = False
     lr_scale: int | None = None
+    #: (first, last) event time in µs, read from the event source's ends at open; None: no raw events or none
+    event_span: tuple[int, int] | None = None
 
     def __init__(self, path: Path, name: str, width: int, height: int,
                  frame_times: np.ndarray, gt_times: np.ndarray | None = None) -> None:
@@ -101,6 +103,24 @@ class Recording:
         return (f"{type(self).__name__}({self.name!r}, {self.layout}, {self.width}x{self.height}, "
                 f"{self.num_frames} frames, {len(self.gt_times)} gt)")
 
+    @property
+    def events_path(self) -> Path:
+        """The file the events come from (the recording itself unless events are given beside frames)."""
+        return self.path
+
+    def events_outside_frames(self) -> str | None:
+        """A one-line notice when the recording has events but none within its frames' span [first frame,
+        last frame) (from the events' first and last times only, nothing more is read): almost surely
+        events and frames on different clocks, which would make every event tensor zero. None otherwise."""
+        if self.event_span is None or self.num_frames < 2:
+            return None
+        (e0, e1), f0, f1 = self.event_span, int(self.frame_times[0]), int(self.frame_times[-1])
+        if f0 <= e1 and e0 < f1:
+            return None
+        frames = "" if self.events_path == self.path else f" in {self.path}"
+        return (f"{self.events_path}: no event falls within the frames' span (events {e0}..{e1} µs, frames{frames} "
+                f"{f0}..{f1} µs), so the event tensors will be zero; are the clocks of events and frames aligned?")
+
     # ---- data ---------------------------------------------------------------------------------
     @property
     def num_frames(self) -> int:
@@ -132,6 +152,21 @@ class Recording:
         if not 0 <= int(i) < n:
             raise InputFileError(f"{self.path}: {what} index {i} out of range, expected 0..{n - 1}")
         return int(i)
+
+
+def source_event_span(src: Any) -> tuple[int, int] | None:
+    """(first, last) event time in µs of an open `EventSource` (its two ends only), None when it has none."""
+    return None if src.num_events == 0 else (int(src.t_first), int(src.t_last))
+
+
+def warn_events_outside_frames(recordings: "list[Recording]") -> None:
+    """Print `Recording.events_outside_frames` of each recording as one warning line on stderr."""
+    from egvsr.process import warn
+
+    for rec in recordings:
+        notice = rec.events_outside_frames()
+        if notice:
+            warn(notice)
 
 
 #: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from egvsr.datasets.items import gt_outside_frames
+from egvsr.datasets.recording import warn_events_outside_frames
 from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import resolve_device
 from egvsr.engine.scoring import check_scoring, evaluate
@@ -82,11 +84,14 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         ds = build_dataset(spec, "`data`", progress=progress, mode="eval", scale=s,
                            scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
         if queries == "gt":
-            ds = _with_ground_truth(ds, spec, log, progress=progress, mode="eval", scale=s,
+            said = log if not datasets else (lambda text: None)  # its notices once, not per scale
+            ds = _with_ground_truth(ds, spec, said, progress=progress, mode="eval", scale=s,
                                     scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
             data = [str(r.path) for r in ds.recordings]  # later scales open only these (and say nothing again)
         check_scoring(ds, models, proto, dev, chunk_size, "`data`")
         datasets.append((s, ds))
+    if getattr(model, "uses_events", False):  # every check passed; once, not per scale
+        warn_events_outside_frames(datasets[0][1].recordings)
     rows: list[dict] = []
     for s, ds in datasets:
         if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
@@ -186,17 +191,26 @@ def check_distinct_data(data: Sequence[str]) -> None:
 
 
 def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
-    """With queries 'gt': refuse when no recording has ground-truth frames; else leave out (and say so)
-    those that have none, which would otherwise score their frame times under the label gt."""
-    lacking = [r for r in ds.recordings if len(r.gt_times) == 0]
+    """With queries 'gt': refuse when no recording has ground-truth frames within its frames' span; else
+    say how many ground-truth frames lie outside it (no window holds them: they are not scored) and leave
+    out (and say so) the recordings with none inside, which would otherwise score their frame times
+    under the label gt."""
+    outside = {id(r): gt_outside_frames(r) for r in ds.recordings}
+    lacking = [r for r in ds.recordings if len(r.gt_times) == outside[id(r)]]
+    for r in ds.recordings:
+        if outside[id(r)] and r not in lacking:
+            log(f"queries gt: {r.path}: {outside[id(r)]} of {len(r.gt_times)} ground-truth frames lie outside "
+                f"the frames' span ({int(r.frame_times[0])}..{int(r.frame_times[-1])} µs) and are not scored")
     if not lacking:
         return ds
     names = ", ".join(str(r.path) for r in lacking)
+    span = " within the frames' span" if any(len(r.gt_times) for r in lacking) else ""
     if len(lacking) == len(ds.recordings):
-        raise ConfigError(f"`queries` gt: no ground-truth frames in {names}; use --queries middle to score "
-                          "the frame times")
-    log(f"queries gt: skipping {names} (no ground-truth frames)")
-    kept = [str(r.path) for r in ds.recordings if len(r.gt_times)]
+        raise ConfigError(f"`queries` gt: no ground-truth frames in {names}{span}"
+                          f"{' (those outside it are not scored)' if span else ''}; use --queries middle to "
+                          "score the frame times")
+    log(f"queries gt: skipping {names} (no ground-truth frames{span})")
+    kept = [str(r.path) for r in ds.recordings if r not in lacking]
     return build_dataset({**spec, "recordings": kept}, "`data`", **options)
 
 

@@ -3,6 +3,8 @@
 Conventions follow BasicSR/MMagic so numbers are comparable with the literature: computation in float64,
 Y channel = ITU-R BT.601 luma of [0, 1] RGB ("MATLAB rgb2ycbcr", range 16..235 / 255), SSIM with an 11x11
 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, valid-region filtering, averaged over channels.
+PSNR is capped at `PSNR_CEILING_DB` (100 dB, MSE <= 1e-10): one exactly reconstructed frame (MSE 0, e.g. a
+black frame) would otherwise make every mean over frames or clips infinite.
 """
 
 from __future__ import annotations
@@ -44,11 +46,18 @@ def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool
     return pred, gt
 
 
+#: the highest PSNR a frame scores (identical images included), so that averages stay finite and comparable
+PSNR_CEILING_DB = 100.0
+
+
 def psnr(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
-    """Peak signal-to-noise ratio in dB for images in [0, 1] (inf for identical images)."""
+    """Peak signal-to-noise ratio in dB for images in [0, 1], at most `PSNR_CEILING_DB` (identical images
+    score exactly the ceiling, not inf)."""
     pred, gt = _prepare(pred, gt, crop_border, y_channel)
     mse = float(np.mean((pred - gt) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    if mse <= 10.0 ** (-PSNR_CEILING_DB / 10.0):
+        return PSNR_CEILING_DB
+    return float(10.0 * np.log10(1.0 / mse))
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:

@@ -19,9 +19,9 @@ from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import CropGeometry, frame_geometry, hr_size
 from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
-from egvsr.datasets.recording import Recording
+from egvsr.datasets.recording import Recording, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
-from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
 
 
 # ---- opening ------------------------------------------------------------------------------------
@@ -51,8 +51,13 @@ class FolderRecording(Recording):
                         f"{folder} are {video.width}x{video.height}; frames and events must share the "
                         "sensor size"
                     )
+                self.event_span = source_event_span(src)
         self.has_events = self._events is not None
         super().__init__(folder, folder.name, video.width, video.height, video.timestamps_us)
+
+    @property
+    def events_path(self) -> Path:
+        return self._events if self._events is not None else self.path
 
     def _open_handle(self):
         from egvsr.events.io import open_events
@@ -79,6 +84,15 @@ class FolderRecording(Recording):
         return self._handle().read(int(t0), int(t1))
 
 
+def _frame_folder(path: Path, fps: float | None) -> bool:
+    """A folder read as frames alone (not as a recording): no CED packets, and its frames' times given
+    (by `fps` or a timestamps file). A folder of `<ns>.png` frames without either is a CED folder, read
+    as `info`, `convert` and `eval` read it (times from the names)."""
+    from egvsr.events.simulate import states_frame_times
+
+    return not any(path.glob("*.npy")) and (fps is not None or states_frame_times(path))
+
+
 def open_input(source: str | os.PathLike, events: str | os.PathLike | None = None,
                fps: float | None = None) -> Recording:
     """A recording, or (with `events`) a frame folder plus an events file, or a bare frame folder."""
@@ -91,14 +105,14 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
         if not path.is_dir():
             raise ConfigError(f"{path}: with `events` the input must be a folder of frames")
         return FolderRecording(path, Path(events), fps)
-    if path.is_dir() and not any(path.glob("*.npy")):  # numbered PNGs alone are frames, not a CED folder
+    if path.is_dir() and _frame_folder(path, fps):
         return FolderRecording(path, None, fps)
     try:
         rec = open_recording(path, fps=fps)
-    except InputFileError:
-        if not path.is_dir():
+    except (InputFileError, EventValidationError):
+        if not path.is_dir() or any(path.glob("*.npy")):
             raise
-        return FolderRecording(path, None, fps)
+        return FolderRecording(path, None, fps)  # numbered frames, not <ns>.png: says how to time them
     if rec.lr_scale is not None:
         raise ConfigError(
             f"{path}: this file pairs fixed LR frames with precomputed voxels (EvTexture layout); rendering "

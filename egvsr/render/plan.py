@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
+from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes, warn_events_outside_frames
 from egvsr.errors import ConfigError
 from egvsr.fsutil import fmt_size
 from egvsr.models.call_memory import memory_budget_bytes
@@ -248,6 +248,8 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
         plan = plan_outputs(source, rec.width, rec.height, rec.frame_times, rec.gt_times, s, rm, o, dev)
         rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, plan.times,
                                                                              o.fps_factor)
+        if rm.uses_events:  # every check passed: the render goes on
+            warn_events_outside_frames([rec])
     except BaseException:
         rec.close()
         raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from egvsr.engine.evaluation import evaluate_checkpoint, eval_options
@@ -86,3 +87,45 @@ def test_scales_twice_and_unknown_protocol_refused_before_the_weights_load(recs,
         _eval(recs, [recs["rec"]], scales=[2, 2.0])
     with pytest.raises(ConfigError, match="`protocol` 'foo': unknown protocol"):
         _eval(recs, [recs["rec"]], protocol="foo")
+
+
+def test_gt_queries_say_how_many_ground_truth_frames_lie_outside_the_frames(recs, tmp_path):
+    import h5py
+
+    some, none = tmp_path / "some.h5", tmp_path / "none.h5"
+    for path in (some, none):
+        shutil.copy(recs["rec"], path)
+    with h5py.File(some, "a") as f:  # frames at 0..120000 µs, 9 ground-truth frames between them
+        f["gt/t"][0], f["gt/t"][-1] = -5000, 130000
+    with h5py.File(none, "a") as f:
+        f["gt/t"][:] = -10000 * np.arange(len(f["gt/t"]), 0, -1)  # all before the first frame
+    lines: list[str] = []
+    rows = _eval(recs, [some], queries="gt", scales=[2, 3], limit=None, log=lines.append)
+    outside = [line for line in lines if "outside" in line]
+    assert outside == [f"queries gt: {some}: 2 of 9 ground-truth frames lie outside the frames' span "
+                       "(0..120000 µs) and are not scored"]  # once, not once per scale
+    assert {r["frames"] for r in rows} == {4 + 7}  # every frame and the 7 ground-truth frames inside
+    with pytest.raises(ConfigError, match=r"`queries` gt: no ground-truth frames in .*none.h5 within the frames' "
+                                          r"span \(those outside it are not scored\)"):
+        _eval(recs, [none], queries="gt")
+    lines.clear()
+    _eval(recs, [some, none], queries="gt", log=lines.append)
+    assert f"queries gt: skipping {none} (no ground-truth frames within the frames' span)" in lines
+
+
+def test_events_on_another_clock_than_the_frames_warn_once_on_stderr(recs, tmp_path, capsys):
+    from egvsr.events.io import open_events, write_events
+    from egvsr.events.stream import EventStream
+
+    with open_events(recs["rec"]) as src:
+        s, frames = src.read(), src.read_frames()
+    unix = write_events(tmp_path / "unix.h5", EventStream(s.x, s.y, s.t + 1_700_000_000_000_000, s.p, s.width,
+                                                          s.height), frames)
+    rows = _eval(recs, [unix], scales=[2, 3])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rows and err == [f"egvsr: warning: {unix}: no event falls within the frames' span (events "
+                            f"{int(s.t[0]) + 1_700_000_000_000_000}..{int(s.t[-1]) + 1_700_000_000_000_000} µs, "
+                            "frames 0..120000 µs), so the event tensors will be zero; are the clocks of events and "
+                            "frames aligned?"]
+    _eval(recs, [recs["rec"]])
+    assert capsys.readouterr().err == ""

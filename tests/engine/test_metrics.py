@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egvsr.engine.metrics import psnr, rgb_to_y, ssim
+from egvsr.engine.metrics import PSNR_CEILING_DB, psnr, rgb_to_y, ssim
 from egvsr.engine.protocol import get_protocol
 from egvsr.errors import ConfigError
 
@@ -24,15 +24,23 @@ def test_psnr_from_known_mse():
     gt = np.full((20, 30, 3), 0.5)
     pred = gt + 0.1  # MSE = 0.01 -> 20 dB
     assert psnr(pred, gt) == pytest.approx(20.0, abs=1e-9)
-    assert psnr(gt, gt) == float("inf")
+    assert psnr(gt, gt) == PSNR_CEILING_DB == 100.0
 
 
 def test_psnr_border_crop_ignores_border():
     gt = np.zeros((20, 20, 3))
     pred = gt.copy()
     pred[:2] = 1.0
-    assert psnr(pred, gt, crop_border=2) == float("inf")
+    assert psnr(pred, gt, crop_border=2) == PSNR_CEILING_DB
     assert psnr(pred, gt) < 20
+
+
+def test_psnr_is_capped_so_one_exact_frame_keeps_averages_finite():
+    gt = np.zeros((20, 20, 3))
+    assert psnr(gt + 1e-6, gt) == PSNR_CEILING_DB  # MSE 1e-12: 120 dB uncapped
+    assert psnr(gt + 1.1e-5, gt) == pytest.approx(99.17, abs=0.01)  # just under the ceiling: unchanged
+    scores = [psnr(gt, gt), psnr(gt + 0.1, gt)]  # a black frame rendered exactly, then an ordinary one
+    assert np.mean(scores) == pytest.approx(60.0)
 
 
 def test_y_channel_matches_bt601():

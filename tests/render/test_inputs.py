@@ -83,3 +83,46 @@ def test_real_frames_alone_with_a_frames_only_model(shared_data, tmp_path, capsy
                          align_corners=False).clamp(0, 1)[0].permute(1, 2, 0).numpy()
     ref = (full[int(6.5 * y):int(6.5 * y) + 104, int(6.5 * x):int(6.5 * x) + 156] * 255 + 0.5).astype(np.uint8)
     assert np.abs(pngs[1].astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_frame_folder_with_events_on_another_clock_warns_once_and_renders(split_clip, tmp_path, capsys):
+    from egvsr.events import EventStream
+    from egvsr.events.io import read_events, write_events
+
+    _, frames, events, ck = split_clip
+    s = read_events(str(events))
+    unix = write_events(tmp_path / "unix.h5", EventStream(s.x, s.y, s.t + 1_700_000_000_000_000, s.p, s.width,
+                                                          s.height))
+    rc = main(["render", str(frames), str(ck), "--events", str(unix), "--scale", "2", "--png", str(tmp_path / "o"),
+               "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    ft = [round(float(v) * 1e6) for v in (frames / "timestamps.txt").read_text().split()]
+    assert rc == 0 and len(_pngs(tmp_path / "o")) == len(ft) == 3
+    assert len(err) == 1 and err[0].startswith(f"egvsr: warning: {unix}: no event falls within the frames' span "
+                                               f"(events 1700000000"), err
+    assert f"frames in {frames} {ft[0]}..{ft[-1]} µs), so the event tensors will be zero; are the clocks" in err[0]
+    assert main(["render", str(frames), str(ck), "--events", str(events), "--scale", "2", "--png",
+                 str(tmp_path / "p"), "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err  # the same events on the frames' clock
+
+
+def test_ced_folder_of_frames_alone_is_read_as_ced_like_info_and_eval(split_clip, tmp_path, capsys):
+    """<ns>.png frames without packets or a timestamps file: times from the names, as every other command."""
+    rec, frames, _, ck = split_clip
+    ced = tmp_path / "ced"
+    ced.mkdir()
+    names = [1_500_000_000_000_000_000 + i * 40_000_000 for i in range(3)]
+    for ns, png in zip(names, sorted(frames.glob("frame_*.png"))):
+        (ced / f"{ns}.png").write_bytes(png.read_bytes())
+    rc = main(["render", str(ced), str(ck), "--scale", "2", "--png", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    seconds = [float(v) for v in (tmp_path / "o" / "timestamps.txt").read_text().split()]
+    assert seconds == pytest.approx([ns / 1e9 for ns in names], abs=1e-6)
+    numbered = tmp_path / "numbered"  # 000000.png, ...: frames to be timed, not nanosecond names
+    numbered.mkdir()
+    for i, png in enumerate(sorted(frames.glob("frame_*.png"))):
+        (numbered / f"{i:06d}.png").write_bytes(png.read_bytes())
+    rc = main(["render", str(numbered), str(ck), "--scale", "2", "--png", str(tmp_path / "n"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == [f"egvsr: error: {numbered}: the frames have no timestamps (no images.txt, "
+                               "timestamps.txt or fps.txt); pass --fps (fps=...) to give their frame rate"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.datasets.recording import Recording, as_rgb
+from egvsr.datasets.recording import Recording, as_rgb, source_event_span
 
 
 def _open(path: Path, layout: str | None):
@@ -33,6 +33,7 @@ class SourceRecording(Recording):
             gt = src.gt_times()
             width, height = int(src.width), int(src.height)
             src.check_frame_sizes()  # from the declared sizes: nothing is decoded at opening
+            self.event_span = source_event_span(src)
         name = path.name if path.is_dir() else path.stem
         super().__init__(path, name, width, height,
                          np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)

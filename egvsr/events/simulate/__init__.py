@@ -17,7 +17,7 @@ _EXPORTS = {
     ".thresholds": ("SimulatorConfig", "Thresholds", "draw_thresholds"),
     ".scene": ("SampleScene",),
     ".upsample": ("Upsampler",),
-    ".video_input": ("open_video", "VideoInput"),
+    ".video_input": ("open_video", "VideoInput", "states_frame_times"),
 }
 
 __all__ = export_names(_EXPORTS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -154,18 +155,35 @@ def _folder_images(folder: Path) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
-def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
-    """(height, width, channels) shared by all images (headers only); mixed sizes raise."""
+_PIL_GUARD_LOCK = threading.Lock()
+
+
+def _image_header(path: Path) -> tuple[tuple[int, int], str]:
+    """((width, height), PIL mode) from an image's header, without decoding its pixels.
+
+    PIL's decompression-bomb guard (a warning above ~89 Mpx, an error above ~179 Mpx) is off while
+    the header is read: no pixels are decoded here, and the callers' own frame-size and memory
+    checks decide with a one-line message whether frames that large can be used.
+    """
     from PIL import Image
 
+    with _PIL_GUARD_LOCK:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(path) as im:
+                return im.size, im.mode
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{path}: cannot read this image ({exc})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
+    """(height, width, channels) shared by all images (headers only); mixed sizes raise."""
     first = None
     gray = True
     for f in files:
-        try:
-            with Image.open(f) as im:
-                size, mode = im.size, im.mode
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"{f}: cannot read this image ({exc})") from None
+        size, mode = _image_header(f)
         if first is None:
             first = (size, f)
         elif size != first[0]:
@@ -185,6 +203,15 @@ def _check_frame_rate(fps: float, count: int, source: str) -> None:
     if (count - 1) * (1e6 / fps) >= 2.0**53:
         raise ConfigError(f"{source} {fps!r}: {count} frames at this rate last beyond 2**53 µs (285 years); "
                           "expected a frame rate in frames per second")
+
+
+#: files of a frame folder that give its frames' times (in this order of priority, after an explicit fps)
+FRAME_TIME_FILES = ("images.txt", "timestamps.txt", "fps.txt")
+
+
+def states_frame_times(folder: str | Path) -> bool:
+    """Whether a frame folder holds a file giving its frames' times (`FRAME_TIME_FILES`)."""
+    return any((Path(folder) / name).is_file() for name in FRAME_TIME_FILES)
 
 
 def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:

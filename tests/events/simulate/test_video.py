@@ -103,6 +103,32 @@ def test_folder_with_mixed_sizes(tmp_path):
         simulate_video(d, tmp_path / "o.h5", fps=25, progress=False)
 
 
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header declares width x height (a few bytes of pixel data: never decoded here)."""
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [12_000, 60_000])  # above PIL's bomb warning (89 Mpx), above its error (179 Mpx)
+def test_huge_frames_are_refused_by_the_memory_check_not_by_pil(tmp_path, capsys, recwarn, side):
+    d = tmp_path / "big"
+    d.mkdir()
+    for k in range(3):
+        _png_header_only(d / f"{k:06d}.png", side, side)
+    video = open_video(d, fps=10)
+    assert (video.width, video.height) == (side, side)
+    assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "10", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith(f"egvsr: error: {d}: frames of {side}x{side} pixels need about"), err
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+
+
 def test_no_timestamps_and_no_fps(tmp_path):
     d = _folder(tmp_path, _frames(3))
     with pytest.raises(ConfigError, match="no timestamps .* pass --fps"):

@@ -22,7 +22,7 @@ from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import resolve_device
 from egvsr.engine.scoring import check_scoring, evaluate
 from egvsr.engine.tables import markdown_table
-from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
+from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
@@ -74,7 +74,8 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         raise ConfigError(f"`scales` {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, from "
                           f"checkpoint {checkpoint}); choose scales up to {cap:g}")
     log(describe_weights(label, ck))
-    opts = input_options(ck, str(checkpoint))
+    k, rep = derive_inputs(model, input_options(ck, str(checkpoint)), str(checkpoint))  # as render reads it
+    opts = {"num_frames": k, **rep}
     models = {name: model}
     if with_bicubic and name != "bicubic":
         models["bicubic"] = build_model("bicubic").to(dev).eval()

@@ -15,13 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from egvsr.engine.checkpoint_model import input_options, model_from_checkpoint
-from egvsr.errors import CheckpointError, ConfigError
-from egvsr.events.represent.registry import get_representation, representation_names
-from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
-
-DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
-                    "normalize": "none"}
+from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
+from egvsr.errors import ConfigError
 SHIPPED_NAME = "egvsr-sample.pt"
 
 
@@ -57,51 +52,6 @@ class RenderModel:
                 f"from checkpoint {self.path}); choose a scale up to {self.max_scale:g}"
             )
         return s
-
-
-def _int_option(opts: dict, key: str, default: Any, where: str) -> int:
-    value = opts.get(key, default)
-    try:
-        if isinstance(value, bool) or int(value) != value:
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise CheckpointError(
-            f"{where}: the training config gives {key}={value!r}, expected an integer"
-        ) from None
-
-
-def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[str, Any]]:
-    """(K, event-tensor options) for `model`, from the training `opts`, checked against the model."""
-    k_model = getattr(model, "num_frames", None)
-    k = _int_option(opts, "num_frames", k_model or DATASET_DEFAULTS["num_frames"], where)
-    if k_model is not None and k != k_model:
-        raise CheckpointError(
-            f"{where}: trained with num_frames={k} but the model takes {k_model} frames"
-        )
-    if k < getattr(model, "min_frames", 1):
-        raise CheckpointError(f"{where}: num_frames={k} is below the model's minimum {model.min_frames}")
-    if not getattr(model, "uses_events", False):
-        return k, {}
-    m, p = getattr(model, "event_shape", (0, 0))
-    rep = {key: opts[key] for key in ("representation", "bins", "polarity", "normalize") if key in opts}
-    rep["bins"] = _int_option(rep, "bins", int(m), where)
-    rep.setdefault("polarity", "split" if p == 2 else "signed")
-    rep.setdefault("representation", "moments" if rep["polarity"] == "split" else "voxel")
-    rep.setdefault("normalize", DATASET_DEFAULTS["normalize"])
-    for key, choices in (("representation", representation_names()), ("polarity", POLARITIES),
-                         ("normalize", NORMALIZATIONS)):
-        if rep[key] not in choices:
-            raise CheckpointError(
-                f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"
-            )
-    got_p = get_representation(rep["representation"]).polarity_channels(rep["polarity"])
-    if rep["bins"] != int(m) or got_p != int(p):
-        raise CheckpointError(
-            f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "
-            f"({rep['representation']}, {rep['polarity']}) but the model takes {m} x {p}"
-        )
-    return k, rep
 
 
 def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu",

@@ -129,3 +129,11 @@ def test_events_on_another_clock_than_the_frames_warn_once_on_stderr(recs, tmp_p
                             "frames aligned?"]
     _eval(recs, [recs["rec"]])
     assert capsys.readouterr().err == ""
+
+
+def test_a_checkpoint_without_training_options_is_scored_with_the_inputs_its_model_takes(recs):
+    """An untrained checkpoint states no dataset options: eval derives the event tensor from the model
+    (egvsr-tiny: 8 bins), as render does, instead of the dataset's 32-bin default."""
+    rows = evaluate_checkpoint(recs["ck"], [str(recs["rec"])], scales=[2], with_bicubic=False, progress=False,
+                               log=None, limit=1)
+    assert rows and all(np.isfinite(r["psnr"]) for r in rows)

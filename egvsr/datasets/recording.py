@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
-from egvsr.fsutil import fmt_size
 
 
 def check_times(times: np.ndarray, what: str) -> np.ndarray:
@@ -167,31 +166,6 @@ def warn_events_outside_frames(recordings: "list[Recording]") -> None:
         notice = rec.events_outside_frames()
         if notice:
             warn(notice)
-
-
-#: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from
-DECODED_BYTES_PER_PIXEL = 4
-#: bytes per pixel of a frame (or crop) held as a float32 RGB tensor
-TENSOR_BYTES_PER_PIXEL = 12
-
-
-def frames_memory_bytes(height: int, width: int, tensor_pixels: int = 0) -> int:
-    """Peak bytes of reading input frames of height x width, decoded whole one at a time, while float32
-    RGB tensors of `tensor_pixels` pixels in all (whole frames, crops or LR frames, as the reader keeps
-    them) are held. The one estimate of the input side that `EventVSRDataset` and `egvsr render` check
-    before any frame is decoded."""
-    return DECODED_BYTES_PER_PIXEL * int(height) * int(width) + TENSOR_BYTES_PER_PIXEL * int(tensor_pixels)
-
-
-def check_frames_memory(path: str | os.PathLike, height: int, width: int, need: int, budget: int,
-                        budget_text: str, advice: str) -> None:
-    """Refuse input frames of height x width that need `need` bytes (`frames_memory_bytes`) above
-    `budget` (described by `budget_text`), in one line naming the file, the frame size and both figures."""
-    if need > budget:
-        raise InputFileError(
-            f"{path}: its {width}x{height} frames need about {fmt_size(need)} of memory at once, above the "
-            f"budget of {fmt_size(budget)} ({budget_text}); {advice}"
-        )
 
 
 def as_rgb(img: np.ndarray, where: str) -> np.ndarray:

@@ -24,9 +24,10 @@ from egvsr.datasets.geometry import (
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
-from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes
+from egvsr.datasets.recording import Recording
 from egvsr.datasets.sampler import check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor, polarity_channels
+from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError, IndexRangeError, IndexTypeError
 from egvsr.fsutil import fmt_size
 from egvsr.process import physical_memory

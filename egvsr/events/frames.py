@@ -1,15 +1,19 @@
 """`Frames`: intensity frames with strictly increasing int64 µs timestamps.
 
 Images are uint8, shape (N, H, W, C) with C = 1 (gray) or 3 (RGB order, never BGR in memory).
+Here too: the memory estimate of input frames (`frames_memory_bytes`, `check_frames_memory`) that
+datasets, `render` and `convert` check before a frame is decoded (a file may declare frames of any size).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from egvsr.errors import EventValidationError
+from egvsr.errors import EventValidationError, InputFileError
+from egvsr.fsutil import fmt_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,3 +69,28 @@ class Frames:
     @property
     def channels(self) -> int:
         return int(self.images.shape[3])
+
+
+#: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from
+DECODED_BYTES_PER_PIXEL = 4
+#: bytes per pixel of a frame (or crop) held as a float32 RGB tensor
+TENSOR_BYTES_PER_PIXEL = 12
+
+
+def frames_memory_bytes(height: int, width: int, tensor_pixels: int = 0) -> int:
+    """Peak bytes of reading input frames of height x width, decoded whole one at a time, while float32
+    RGB tensors of `tensor_pixels` pixels in all (whole frames, crops or LR frames, as the reader keeps
+    them) are held. The one estimate of the input side that `EventVSRDataset` and `egvsr render` check
+    before any frame is decoded."""
+    return DECODED_BYTES_PER_PIXEL * int(height) * int(width) + TENSOR_BYTES_PER_PIXEL * int(tensor_pixels)
+
+
+def check_frames_memory(path: str | os.PathLike, height: int, width: int, need: int, budget: int,
+                        budget_text: str, advice: str) -> None:
+    """Refuse input frames of height x width that need `need` bytes (`frames_memory_bytes`) above
+    `budget` (described by `budget_text`), in one line naming the file, the frame size and both figures."""
+    if need > budget:
+        raise InputFileError(
+            f"{path}: its {width}x{height} frames need about {fmt_size(need)} of memory at once, above the "
+            f"budget of {fmt_size(budget)} ({budget_text}); {advice}"
+        )

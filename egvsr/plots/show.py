@@ -18,6 +18,8 @@ from egvsr.fsutil import check_output_path
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
+#: shortest span of the event-rate panel: events sharing one timestamp are counted in 5 µs bins
+RATE_MIN_SPAN_US = 1000
 NO_FRAME_WINDOW_US = 33_000
 #: peak bytes per frame (or sensor) pixel of a preview: the frame, the float overlay and matplotlib's
 #: copies (measured: 4.9 GB for an 8000x8000 RGB frame)
@@ -37,18 +39,24 @@ def default_preview_path(path: str | os.PathLike) -> Path:
 
 
 def event_rate(src, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(bin centres in s from the first event, ON rate, OFF rate in events/s) over the recording."""
+    """(bin centres in s from the first event, ON rate, OFF rate in events/s) over the recording.
+
+    Bins are whole microseconds counted from the first event (integer arithmetic: timestamps on the unix
+    clock, ~1.7e15 µs, have no sub-microsecond resolution in float64), spanning at least `RATE_MIN_SPAN_US`,
+    so a recording whose events share one timestamp gets finite rates."""
     t0, t1 = src.t_first, src.t_last
     if t0 is None:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    edges = np.linspace(t0, max(t1, t0 + 1) + 1, bins + 1)
-    on = np.zeros(bins)
-    off = np.zeros(bins)
+    width = -(-max(int(t1) - int(t0) + 1, RATE_MIN_SPAN_US) // bins)  # µs per bin, rounded up
+    on = np.zeros(bins, np.int64)
+    off = np.zeros(bins, np.int64)
     for chunk in src.iter_chunks(max_events=1 << 20):
-        on += np.histogram(chunk.t[chunk.p > 0], edges)[0]
-        off += np.histogram(chunk.t[chunk.p < 0], edges)[0]
-    width_s = (edges[1] - edges[0]) / 1e6
-    centres = ((edges[:-1] + edges[1:]) / 2 - t0) / 1e6
+        # t - t0 wraps in int64 only where it exceeds 2**63; as uint64 it is exact for any int64 span
+        k = ((chunk.t - np.int64(t0)).view(np.uint64) // np.uint64(width)).astype(np.intp)
+        on += np.bincount(k[chunk.p > 0], minlength=bins)
+        off += np.bincount(k[chunk.p < 0], minlength=bins)
+    width_s = width / 1e6
+    centres = (np.arange(bins) + 0.5) * width_s
     return centres, on / width_s, off / width_s
 
 

@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from egvsr.datasets.recording import Recording, check_frames_memory, frames_memory_bytes, warn_events_outside_frames
+from egvsr.datasets.recording import Recording, warn_events_outside_frames
+from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError
 from egvsr.fsutil import fmt_size
 from egvsr.models.call_memory import memory_budget_bytes

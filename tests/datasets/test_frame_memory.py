@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from egvsr.datasets import EventVSRDataset, open_recording
-from egvsr.datasets.recording import frames_memory_bytes
+from egvsr.events.frames import frames_memory_bytes
 from egvsr.errors import EgvsrError
 from egvsr.events.io.egvsr_h5 import EgvsrH5Source
 from egvsr.fsutil import fmt_size

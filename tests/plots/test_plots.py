@@ -187,3 +187,42 @@ def test_show_refuses_frames_of_another_size_than_the_sensor_naming_the_file(tmp
     assert err == (f"egvsr: error: {rec}: frames are 64x48 (WxH) but the events' sensor is 32x24; frames and "
                    "events must share the sensor size\n")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("t0, span", [(1_700_000_000_000_000, 0), (1_700_000_000_000_000, 3), (-2**62, 2**63)])
+def test_event_rate_counts_every_event_in_whole_microsecond_bins_without_warnings(tmp_path, t0, span):
+    """Events on the unix clock (~1.7e15 µs, where float64 has no sub-µs resolution), all at one
+    timestamp, or spanning more than int64 can subtract: finite rates, every event counted, no warning."""
+    import warnings
+
+    from egvsr.events.io import open_events, write_events
+    from egvsr.plots.show import RATE_MIN_SPAN_US, event_rate
+
+    n = 2000
+    u = np.sort(np.random.default_rng(0).integers(0, span + 1, n, dtype=np.uint64))
+    u[0], u[-1] = 0, span
+    t = (u + np.uint64(t0 % 2**64)).view(np.int64)  # t0 + u, without passing through int64 overflow
+    p = np.where(np.arange(n) % 3 == 0, 1, -1).astype(np.int8)
+    rec = write_events(tmp_path / "r.h5", EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t, p, 4, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_events(rec) as src:
+            centres, on, off = event_rate(src)
+    width_s = centres[1] - centres[0]
+    assert np.isfinite(on).all() and np.isfinite(off).all() and width_s > 0
+    assert round(on.sum() * width_s) == int((p > 0).sum()) and round(off.sum() * width_s) == int((p < 0).sum())
+    assert centres[-1] + width_s / 2 >= max(span + 1, RATE_MIN_SPAN_US) / 1e6
+
+
+def test_show_of_events_sharing_one_unix_timestamp_warns_nothing(tmp_path, recwarn):
+    from egvsr.events import Frames
+    from egvsr.events.io import write_events
+
+    n, t0 = 500, 1_700_000_000_000_000
+    stream = EventStream(np.arange(n, dtype=np.uint16) % 8, np.zeros(n, np.uint16), np.full(n, t0, np.int64),
+                         np.where(np.arange(n) % 2 == 0, 1, -1).astype(np.int8), 8, 6)
+    frames = Frames(np.full((2, 6, 8, 3), 90, np.uint8), np.array([t0, t0 + 100_000]))
+    rec = write_events(tmp_path / "one.h5", stream, frames=frames)
+    assert main(["show", str(rec), "--out", str(tmp_path / "p.png")]) == 0
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
+    assert cv2.imread(str(tmp_path / "p.png")) is not None

@@ -196,7 +196,7 @@ def test_input_frames_too_uneven_for_the_window_time(tiny, tmp_path, capsys):
 def test_input_frames_beyond_memory_are_refused_before_any_is_decoded(tiny, tmp_path, capsys, monkeypatch):
     """A small compressed file declaring large frames: refused from the declared size, at any scale (a
     downscaling render decodes whole input frames too), with the file, the frame size and the memory."""
-    from egvsr.datasets.recording import frames_memory_bytes
+    from egvsr.events.frames import frames_memory_bytes
     from egvsr.events.io.egvsr_h5 import EgvsrH5Source
     from egvsr.fsutil import fmt_size
     from tests.datasets.test_frame_memory import write_declared_frames

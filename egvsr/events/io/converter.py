@@ -2,24 +2,33 @@
 
 Without `sort`, events flow chunk by chunk from the reader into `EventWriter`, so memory stays bounded
 whatever the recording's size; with `sort`, all events are loaded and stably sorted in memory first
-(docs/io.md, "Memory").
+(docs/io.md, "Memory"). Frames are copied after the events, a few at a time (one frame at a time when
+they are large); their sizes, and the memory one copy takes, are checked before anything is converted.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, FormatError
+from egvsr.events.frames import check_frames_memory
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.source import EventSource
-from egvsr.events.io.writer import EventWriter
-from egvsr.fsutil import check_output_path
+from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
+from egvsr.fsutil import check_output_path, fmt_size
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 CONVERT_CHUNK_EVENTS = 1 << 21
 _FRAME_BATCH = 16
+#: Most bytes of frames copied at once (up to `_FRAME_BATCH` frames); a frame larger than this goes alone.
+FRAME_BATCH_BYTES = 64 << 20
+#: Peak bytes of copying a batch, per byte of it: the frames as read and the batch stacked from them
+#: (measured: 1.9-2.0 for 8000x8000 and 20000x20000 RGB frames, whatever the input's chunks).
+COPY_BYTES_PER_BYTE = 2
 
 
 def convert(
@@ -40,6 +49,7 @@ def convert(
     if Path(src).exists() and out.exists() and Path(src).resolve() == out.resolve():
         raise ConfigError(f"{out}: output is the input file; choose another output path")
     with open_events(src, sensor_size=sensor_size) as source:
+        check_frames(source, sensor_size)  # before any event is converted
         attrs = {"source_layout": source.layout, "source_file": Path(src).name}
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
             with _progress(source, progress) as bar:
@@ -58,15 +68,56 @@ def convert(
     return out
 
 
+def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None) -> None:
+    """Refuse, before anything is converted or any frame decoded, frames (or ground-truth frames) whose
+    declared size is not the sensor's (`sensor_size`: the one the caller gave, named in the message) or whose
+    copy would not fit in memory, each in one line naming the input."""
+    try:
+        source.check_frame_sizes()
+    except FormatError as exc:
+        if sensor_size is None:
+            raise
+        h, w = sensor_size
+        raise FormatError(f"{exc}; that sensor size is --sensor-size {h}x{w} (HxW): give the frames' size, "
+                          "or leave the option out to take the file's") from None
+    total = physical_memory()
+    if not total:
+        return
+    budget = int(total * PLANNED_MEMORY_SHARE)
+    for shape in (source.frame_shape(), source.gt_shape()):
+        if shape is not None:
+            check_frames_memory(source.path, shape[0], shape[1], copy_memory_bytes(shape), budget,
+                                f"{PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)}",
+                                "convert copies one frame at a time: downscale its frames first")
+
+
+def frame_batch(shape: tuple[int, ...]) -> int:
+    """Frames of `shape` (H, W, C) copied at once: up to `_FRAME_BATCH`, at most `FRAME_BATCH_BYTES` in all
+    (at least one)."""
+    return max(1, min(_FRAME_BATCH, FRAME_BATCH_BYTES // _frame_bytes(shape)))
+
+
+def copy_memory_bytes(shape: tuple[int, ...]) -> int:
+    """Peak bytes of copying one batch of frames of `shape` (H, W, C): `COPY_BYTES_PER_BYTE` per byte of
+    the batch, plus the writer's compression buffers (about two chunks)."""
+    size = _frame_bytes(shape)
+    return COPY_BYTES_PER_BYTE * frame_batch(shape) * size + 2 * min(size, FRAME_CHUNK_BYTES)
+
+
+def _frame_bytes(shape: tuple[int, ...]) -> int:
+    return max(1, math.prod(int(v) for v in shape))
+
+
 def _copy_frames(source: EventSource, w: EventWriter) -> None:
-    for times, read, write in (
-        (source.frame_times(), source.read_frames, w.write_frames),
-        (source.gt_times(), source.read_gt_frames, w.write_gt),
+    for times, shape, read, write in (
+        (source.frame_times(), source.frame_shape, source.read_frames, w.write_frames),
+        (source.gt_times(), source.gt_shape, source.read_gt_frames, w.write_gt),
     ):
-        if times is None:
+        if times is None or not len(times):
             continue
-        for a in range(0, len(times), _FRAME_BATCH):
-            write(read(a, min(a + _FRAME_BATCH, len(times))))
+        step = frame_batch(shape())
+        for a in range(0, len(times), step):
+            write(read(a, min(a + step, len(times))))
 
 
 def _progress(source: EventSource, enabled: bool):

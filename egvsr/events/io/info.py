@@ -2,8 +2,10 @@
 
 `info` reads every event anyway (polarity balance), so it also checks the two invariants the readers
 rely on and reports them instead of trusting the file: timestamps sorted (`sorted: no (first decrease
-at index N)`) and coordinates inside the sensor (`coordinates: K outside WxH`). `check_report` turns
-either problem into an error, so `egvsr info` exits non-zero on such a file.
+at index N)`) and coordinates inside the sensor (`coordinates: K outside WxH`); it also reports frames
+the other commands refuse (`frames  unusable: <why>`: another size than the sensor, an AEDAT4 frame
+stream that cannot be read whole). `check_report` turns any such problem into an error, so `egvsr info`
+exits non-zero on such a file.
 """
 
 from __future__ import annotations
@@ -82,9 +84,13 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
 
 def _frames_or_problem(src) -> tuple[Any, str | None]:
     """(frame times, None), or (None, why) when the recording's frames cannot be used while its events
-    can (e.g. an AEDAT4 frame stream of another size): `info` still describes the events."""
+    can: an AEDAT4 frame stream the decoder cannot give whole, or frames (or ground-truth frames) of another
+    size than the sensor, as every other command refuses them (sizes as declared: nothing is decoded).
+    `info` still describes the events."""
     try:
-        return src.frame_times(), None
+        times = src.frame_times()
+        src.check_frame_sizes()
+        return times, None
     except FormatError as exc:
         text = str(exc)
         prefix = f"{src.path}: "

@@ -32,6 +32,9 @@ _DTYPES = {"x": np.uint16, "y": np.uint16, "t": np.int64, "p": np.int8}
 # The index is skipped (readers then bisect) when long gaps would make it larger than this.
 _INDEX_ENTRIES_PER_EVENT = 8
 _INDEX_MIN_ENTRIES = 1 << 22
+#: Most bytes in one HDF5 chunk of frames: a larger frame is stored in chunks of whole rows, so compressing
+#: it takes buffers of this size rather than of the frame, and no chunk passes HDF5's 4 GiB limit.
+FRAME_CHUNK_BYTES = 16 << 20
 
 
 class EventWriter:
@@ -272,7 +275,7 @@ class EventWriter:
             shape = (self.height, self.width, frames.channels)
             g.create_dataset(
                 "images", shape=(0, *shape), maxshape=(None, *shape), dtype=np.uint8,
-                chunks=(1, *shape), **self._compression,
+                chunks=frame_chunks(shape), **self._compression,
             )
             g.create_dataset("t", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(4096,))
         images, times = f[group]["images"], f[group]["t"]
@@ -313,6 +316,13 @@ def write_events(
         if gt_frames is not None:
             w.write_gt(gt_frames)
     return Path(path)
+
+
+def frame_chunks(shape: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """HDF5 chunk of frames of `shape` (H, W, C): one whole frame, or whole rows of one frame adding up to
+    at most `FRAME_CHUNK_BYTES` when the frame is larger."""
+    h, w, c = (int(v) for v in shape)
+    return (1, max(1, min(h, FRAME_CHUNK_BYTES // (w * c))), w, c)
 
 
 def _copy(s: EventStream) -> EventStream:

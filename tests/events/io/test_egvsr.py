@@ -220,3 +220,74 @@ def test_writer_and_convert_arguments_of_the_wrong_type_are_named(tmp_path, rand
         write_events(tmp_path / "w.h5", s, attrs="abc")
     assert convert(src, tmp_path / "ok.h5", progress=False, chunk_events=np.int64(7)).exists()
     assert not (tmp_path / "out.h5").exists() and not (tmp_path / "w.h5").exists()
+
+
+def test_a_frame_larger_than_a_chunk_is_stored_in_chunks_of_whole_rows(tmp_path, random_stream, monkeypatch):
+    """Compressing a frame then takes buffers of a chunk, not of the frame, and no chunk reaches HDF5's limit."""
+    import egvsr.events.io.writer as writer
+
+    monkeypatch.setattr(writer, "FRAME_CHUNK_BYTES", 346 * 3 * 100 + 5)  # 100 RGB rows (gray: 300)
+    frames, gt = _frames(3), _frames(2, c=1)
+    out = write_events(tmp_path / "c.h5", random_stream(100), frames=frames, gt_frames=gt)
+    with h5py.File(out) as f:
+        assert f["frames/images"].chunks == (1, 100, 346, 3) and f["gt/images"].chunks == (1, 260, 346, 1)
+    with open_events(out) as src:
+        np.testing.assert_array_equal(src.read_frames().images, frames.images)
+        np.testing.assert_array_equal(src.read_gt_frames().images, gt.images)
+
+
+def _with_frames(path, random_stream, n: int = 5):
+    return write_events(path, random_stream(300), frames=_frames(n), gt_frames=_frames(2, c=1, t0=20_000))
+
+
+def test_convert_copies_frames_a_bounded_number_of_bytes_at_a_time(tmp_path, random_stream, monkeypatch):
+    """Frames are copied up to 16 at a time but at most FRAME_BATCH_BYTES at a time: a large frame alone."""
+    import egvsr.events.io.converter as converter
+    from egvsr.events.io import convert
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+
+    src = _with_frames(tmp_path / "in.h5", random_stream)
+    batches = []
+    read_frames = EgvsrH5Source.read_frames
+    monkeypatch.setattr(EgvsrH5Source, "read_frames",
+                        lambda self, a, b: batches.append(b - a) or read_frames(self, a, b))
+    monkeypatch.setattr(converter, "FRAME_BATCH_BYTES", 2 * 260 * 346 * 3)  # two RGB frames
+    out = convert(src, tmp_path / "two.h5", progress=False)
+    assert batches == [2, 2, 1]
+    batches.clear()
+    monkeypatch.setattr(converter, "FRAME_BATCH_BYTES", 1)  # smaller than one frame: one at a time
+    convert(src, tmp_path / "one.h5", progress=False)
+    assert batches == [1] * 5
+    monkeypatch.undo()
+    with open_events(src) as a, open_events(out) as b:
+        np.testing.assert_array_equal(a.read_frames().images, b.read_frames().images)
+        np.testing.assert_array_equal(a.read_gt_frames().images, b.read_gt_frames().images)
+
+
+def test_convert_refuses_frames_too_large_for_memory_before_converting_anything(tmp_path, random_stream,
+                                                                               monkeypatch):
+    """A small compressed file may declare frames of any size: the copy of one frame is sized from the
+    declared shape and refused up front, naming the input, before any event is read or frame decoded."""
+    import egvsr.events.io.converter as converter
+    from egvsr.errors import InputFileError
+    from egvsr.events.io import convert
+    from egvsr.events.io.egvsr_h5 import EgvsrH5Source
+    from tests._reliability import check_message
+
+    src = _with_frames(tmp_path / "in.h5", random_stream)
+    monkeypatch.setattr(converter, "FRAME_BATCH_BYTES", 1)
+    one_frame = converter.copy_memory_bytes((260, 346, 3))
+    assert one_frame >= 2 * 260 * 346 * 3
+    total = int(one_frame / converter.PLANNED_MEMORY_SHARE) - 1000  # 80% of it is just below one copy
+    monkeypatch.setattr(converter, "physical_memory", lambda: total)
+    for name in ("iter_chunks", "read_frame", "read_gt"):
+        monkeypatch.setattr(EgvsrH5Source, name, lambda *a, **k: pytest.fail("read before the check"))
+    with pytest.raises(InputFileError) as err:
+        convert(src, tmp_path / "out.h5", progress=False)
+    check_message(err.value, f"{src}: its 346x260 frames need about", "of memory at once, above the budget",
+                  "convert copies one frame at a time")
+    assert not (tmp_path / "out.h5").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr(converter, "FRAME_BATCH_BYTES", 1)
+    monkeypatch.setattr(converter, "physical_memory", lambda: total + 10_000)  # one copy fits: converted
+    assert convert(src, tmp_path / "out.h5", progress=False).exists()

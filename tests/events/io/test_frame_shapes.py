@@ -190,3 +190,71 @@ def test_the_channel_count_is_declared_and_gray_only_stays_gray(tmp_path, make, 
     monkeypatch.undo()
     with open_events(gray) as src:
         np.testing.assert_array_equal(src.read_frames().images, np.stack(images)[..., None])
+
+
+def _e2vid(path, size):
+    frames = [(np.zeros(size, np.uint8), 1_000_000 + 50_000 * k, "greyscale") for k in range(2)]
+    write_e2vid(path, X, Y, T, ON, frames, sensor_resolution=(H, W))
+    return path
+
+
+@pytest.mark.parametrize("what, make", [
+    ("frames", lambda p: _ours(p, frame_size=(H, 2 * W))),
+    ("ground-truth frames", lambda p: _ours(p, gt_size=(H + 1, W))),
+    ("frames", lambda p: _e2vid(p, (2 * H, W))),
+])
+def test_convert_refuses_frames_of_another_size_before_converting_naming_the_input(tmp_path, monkeypatch, what,
+                                                                                  make):
+    """Not after every event was streamed, and not naming the output (which never exists)."""
+    from egvsr.events.io import convert
+    from egvsr.events.io.source import EventSource
+
+    path = make(tmp_path / "in.h5")
+    monkeypatch.setattr(EventSource, "iter_chunks", lambda *a, **k: pytest.fail("converted events first"))
+    with pytest.raises(FormatError) as err:
+        convert(path, tmp_path / "out.h5", progress=False)
+    msg = check_message(err.value, f"{path}: {what} are ", f"but the events' sensor is {W}x{H}")
+    assert "out.h5" not in msg and "--sensor-size" not in msg
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_convert_names_sensor_size_when_it_gave_the_size_the_frames_do_not_have(tmp_path, capsys):
+    from egvsr.cli import main
+
+    path = _ours(tmp_path / "in.h5")
+    assert main(["convert", str(path), str(tmp_path / "out.h5"), "--sensor-size", f"{2 * H}x{2 * W}"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"egvsr: error: {path}: frames are {W}x{H} (WxH) but the events' sensor is {2 * W}x{2 * H}; "
+                   f"frames and events must share the sensor size; that sensor size is --sensor-size "
+                   f"{2 * H}x{2 * W} (HxW): give the frames' size, or leave the option out to take the file's\n")
+    assert not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.parametrize("what, make", [
+    ("frames", lambda p: _ours(p, frame_size=(H, 2 * W))),
+    ("ground-truth frames", lambda p: _ours(p, gt_size=(H + 1, W))),
+    ("frames", lambda p: _e2vid(p, (2 * H, W))),
+])
+def test_info_reports_frames_of_another_size_as_unusable_and_exits_2(tmp_path, monkeypatch, capsys, what, make):
+    """As every other command refuses them (and as `info` reports an unusable AEDAT4 frame stream); the
+    sizes are the declared ones: nothing is decoded."""
+    from egvsr.cli import main
+    from egvsr.events.io.e2vid_h5 import E2vidH5Source
+
+    path = make(tmp_path / "in.h5")
+    for cls in (EgvsrH5Source, E2vidH5Source):
+        monkeypatch.setattr(cls, "read_frame", _no_decoding)
+    assert main(["info", str(path)]) == 2
+    out, err = capsys.readouterr()
+    why = f"{what} are "
+    assert f"events       {len(X)}" in out and f"frames       unusable: {why}" in out
+    assert f"but the events' sensor is {W}x{H}" in out
+    assert err.strip().splitlines()[-1].startswith(f"egvsr: error: {path}: frames unusable: {why}")
+
+
+def test_info_of_frames_of_the_sensor_size_exits_0(tmp_path, capsys):
+    from egvsr.cli import main
+
+    path = _ours(tmp_path / "in.h5", gt_size=(H, W))
+    assert main(["info", str(path)]) == 0
+    assert "frames       2 (" in capsys.readouterr().out

@@ -8,11 +8,14 @@ torch or numba load (`egvsr.threads`).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import gc
+import os
 import signal
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 #: commands after which everything alive leaves the collector's view: the exit-time collection then
 #: skips numba's large object graph (voxelize: exit in 0.03 s instead of 0.27 s). Objects are still
@@ -54,6 +57,8 @@ def install_signal_handlers() -> None:
     """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op). SIGXFSZ is ignored, so a
     write past `ulimit -f` fails with EFBIG and gets the one-line output error instead of killing us."""
     sys.unraisablehook = _unraisable(sys.unraisablehook)
+    atexit.unregister(_ignore_at_the_end)
+    atexit.register(_ignore_at_the_end)  # early: exit functions run last-registered first
     try:
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -69,6 +74,26 @@ def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:
         name = signal.Signals(exc.signum).name
         return 128 + exc.signum, f"egvsr: terminated by {name}; no partial output was left under the final name"
     return 130, "egvsr: interrupted; no partial output was left under the final name"
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Defer SIGINT, SIGTERM and SIGHUP over a few quick steps that must happen together (the renames that
+    commit several outputs as one): a signal that arrives meanwhile is delivered right after them. Outside
+    the main thread (where no handler runs anyway) nothing is deferred."""
+    held: list[int] = []
+    try:
+        previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in HANDLED}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
+        if held:
+            signal.raise_signal(held[0])  # to the handler that was in place: Terminated, as usual
 
 
 def mark_reported(exc: KeyboardInterrupt) -> KeyboardInterrupt:
@@ -115,8 +140,6 @@ PLANNED_MEMORY_SHARE = 0.8
 
 def physical_memory() -> int:
     """Bytes of physical memory of this machine; 0 when the system does not say."""
-    import os
-
     try:
         return max(0, int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE")))
     except (AttributeError, ValueError, OSError):
@@ -141,18 +164,43 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return False
 
 
-def quiet_exit() -> None:
-    """After the command: ignore Ctrl-C and end quietly on SIGTERM/SIGHUP while the interpreter exits."""
+_exit_status: list[int] = []  # the finished command's status, once run_console has it
+
+
+def quiet_exit(status: int | None = None) -> None:
+    """After the command, while the interpreter exits: ignore Ctrl-C; SIGTERM/SIGHUP end the process at
+    once with the command's `status` (its outputs are committed: dying by the signal would report a finished
+    run as killed), or by the signal where there is no status (the command failed unexpectedly)."""
+    if isinstance(status, int):
+        _exit_status[:] = [status]
+    else:
+        status = None
     try:
         for sig in HANDLED:
-            signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
+            signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else
+                          _end_now if status is not None else signal.SIG_DFL)
     except (ValueError, OSError):
         pass
 
 
-def _drop_stdout() -> None:
-    import os
+def _end_now(signum, frame) -> None:
+    """SIGTERM/SIGHUP after the command finished: flush what it printed and exit with its status."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed, broken or busy stream: its text is lost either way
+            stream.flush()
+    os._exit(_exit_status[0])
 
+
+def _ignore_at_the_end() -> None:
+    """At exit, after the other exit functions: the interpreter's last steps (module teardown) run no
+    Python handler, so a finished command's SIGTERM/SIGHUP is ignored there rather than killing it."""
+    if _exit_status:
+        with contextlib.suppress(ValueError, OSError):
+            for sig in HANDLED:
+                signal.signal(sig, signal.SIG_IGN)
+
+
+def _drop_stdout() -> None:
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError):
@@ -167,9 +215,11 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
     argv = sys.argv[1:] if argv is None else list(argv)
     configure_process_environment(argv=argv)
     install_signal_handlers()
+    status = None  # known once the command has finished uninterrupted
     try:
-        status = main(argv)
+        code = main(argv)
         check_pending()  # a signal whose exception was dropped: the run was still interrupted
+        status = code
         return status
     except BrokenPipeError:  # the reader of our output went away (`egvsr info F | head`): end quietly
         _drop_stdout()
@@ -189,4 +239,4 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
     finally:
         if command_of(argv) in FREEZE_AT_EXIT:
             gc.freeze()
-        quiet_exit()
+        quiet_exit(status)

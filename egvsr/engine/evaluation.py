@@ -2,15 +2,17 @@
 
 Without a checkpoint the shipped weights are scored (`egvsr.engine.weights`). Settings come from, in
 increasing priority: `EVAL_DEFAULTS`, the checkpoint's own `eval:` section (what its config asked for),
-an `--config` preset, and explicit arguments (`eval_options`). Writes `<out>/results.md` and `<out>/results.csv` (per clip, per scale, model and bicubic, plus averages) and
-`<out>/psnr_vs_scale.png`; returns the rows.
+an `--config` preset, and explicit arguments (`eval_options`). Writes `<out>/results.md` and
+`<out>/results.csv` (per clip, per scale, model and bicubic, plus averages) and `<out>/psnr_vs_scale.png`
+(created before any scoring, renamed into place together at the end); returns the rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
 from egvsr.fsutil import atomic_output, check_output_path, is_folder, is_inside
+from egvsr.process import check_pending, held_signals
 
 
 def evaluate_checkpoint(
@@ -54,17 +57,33 @@ def evaluate_checkpoint(
 
 def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device, chunk_size, limit,
               overwrite, with_bicubic, progress, log) -> list[dict]:
-    from egvsr.datasets import collate_samples
-    from egvsr.models import build_model
-
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
     scales = check_scales(scales, "`scales`")  # every one before any work
     proto = get_protocol(protocol, "`protocol`")
     queries = check_queries(queries, "`queries`")
     check_distinct_data(data)
-    if output is not None:
-        check_results_folder(Path(output), overwrite, inputs=data)  # before the evaluation, not after it
+    folder = None if output is None else Path(output)
+    if folder is not None:
+        check_results_folder(folder, overwrite, inputs=data)  # before the evaluation, not after it
+    # the result files are created now (a folder that cannot take them is refused before any scoring) and
+    # committed together at the end
+    with contextlib.nullcontext() if folder is None else result_files(folder, overwrite) as temps:
+        rows = _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic,
+                      progress, log)
+        if temps is not None:
+            _fill_results(temps, rows, proto.name)
+    if folder is not None:
+        log(f"wrote {', '.join(str(folder / f) for f in RESULT_FILES)}")
+    return rows
+
+
+def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic, progress,
+           log) -> list[dict]:
+    """The rows of `evaluate_checkpoint` (its arguments checked): every input checked, then every score."""
+    from egvsr.datasets import collate_samples
+    from egvsr.models import build_model
+
     dev = resolve_device(device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
@@ -106,9 +125,6 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
             rows.append({"model": label, "scale": s, "clip": "average", "psnr": res["psnr"],
                          "ssim": res["ssim"], "frames": res["n"]})
             log(f"x{s:g} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
-    if output is not None:
-        write_results(rows, Path(output), proto.name, overwrite)
-        log(f"wrote {', '.join(str(Path(output) / f) for f in RESULT_FILES)}")
     return rows
 
 
@@ -234,21 +250,39 @@ def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence
         check_output_path(folder / name, overwrite)
 
 
-def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False) -> None:
-    """results.md, results.csv and psnr_vs_scale.png in `folder` (each written atomically)."""
-    from egvsr.plots.curves import plot_metric_vs_scale
-
+@contextlib.contextmanager
+def result_files(folder: Path, overwrite: bool = False) -> Iterator[dict[str, Path]]:
+    """Temporary files for the RESULT_FILES in `folder`, created at once (a folder that cannot take them is
+    refused before any work) and renamed into place together when the block succeeds: an interrupted or
+    failed run leaves every earlier result as it was, never a mix of old and new ones."""
     check_results_folder(folder, overwrite)
-    with atomic_output(folder / "results.md", overwrite) as tmp:
-        tmp.write_text(markdown_table(rows, protocol))
-    with atomic_output(folder / "results.csv", overwrite) as tmp:
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["model", "scale", "clip", "psnr", "ssim", "frames"])
-            w.writeheader()
-            w.writerows(rows)
+    with contextlib.ExitStack() as stack:
+        temps = {name: stack.enter_context(atomic_output(folder / name, overwrite)) for name in RESULT_FILES}
+        yield temps
+        check_pending()
+        for name in RESULT_FILES:  # every one still replaceable before any is replaced
+            check_output_path(folder / name, overwrite)
+        with held_signals():  # three renames, not split by Ctrl-C or SIGTERM
+            stack.close()
+
+
+def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str) -> None:
+    """Write the tables and the plot of `rows` into the temporaries of `result_files`."""
+    from egvsr.plots.curves import draw_metric_vs_scale
+
+    temps["results.md"].write_text(markdown_table(rows, protocol))
+    with temps["results.csv"].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["model", "scale", "clip", "psnr", "ssim", "frames"])
+        w.writeheader()
+        w.writerows(rows)
     averages = [r for r in rows if r["clip"] == "average"]
-    plot_metric_vs_scale(averages, folder / "psnr_vs_scale.png", overwrite=overwrite,
-                         title=f"PSNR vs scale ({protocol} protocol)")
+    draw_metric_vs_scale(averages, temps["psnr_vs_scale.png"], title=f"PSNR vs scale ({protocol} protocol)")
+
+
+def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False) -> None:
+    """results.md, results.csv and psnr_vs_scale.png in `folder`, committed together (`result_files`)."""
+    with result_files(folder, overwrite) as temps:
+        _fill_results(temps, rows, protocol)
 
 
 def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:

@@ -8,25 +8,33 @@ from pathlib import Path
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
                          title: str | None = None) -> Path:
     """Plot `metric` against `scale` for each `model` in `rows` and save a PNG atomically."""
+    from egvsr.fsutil import atomic_output
+
+    with atomic_output(path, overwrite) as tmp:
+        draw_metric_vs_scale(rows, tmp, metric, title)
+    return Path(path)
+
+
+def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", title: str | None = None) -> None:
+    """Write the PNG of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`
+    renames it together with its tables)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from egvsr.fsutil import atomic_output
-
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    for model in dict.fromkeys(r["model"] for r in rows):
-        pts = sorted((r["scale"], r[metric]) for r in rows if r["model"] == model)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
-    ax.set_xlabel("scale")
-    ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    with atomic_output(path, overwrite) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    try:
+        for model in dict.fromkeys(r["model"] for r in rows):
+            pts = sorted((r["scale"], r[metric]) for r in rows if r["model"] == model)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
+        ax.set_xlabel("scale")
+        ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
+        ax.grid(alpha=0.3)
+        ax.legend()
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(target, format="png")
+    finally:
+        plt.close(fig)

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -475,3 +476,34 @@ def test_eval_output_inside_an_input_recording_folder(work, capsys, output):
     refused(work, capsys, f"--output {output}: lies inside the input recording folder frames", "eval", "ck.pt",
             "--data", "frames", "--scales", "2", "--output", output)
     assert sorted(p.name for p in (work / "frames").iterdir()) == ["000.png", "001.png", "002.png"]
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_sigterm_after_the_command_ends_with_its_status(status):
+    """The outputs are committed: a SIGTERM while the interpreter exits must not turn a finished run into a
+    killed one (exit 143), whether it comes while Python handlers still run or during module teardown."""
+    code = ("import os, signal, sys, time\nfrom egvsr.process import run_console\n"
+            f"rc = run_console(lambda argv: {status})\nprint('returned', rc, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(5)\nprint('not reached')\n")
+    res = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (status, f"returned {status}\n", "")
+    teardown = ("import os, signal\nfrom egvsr.process import run_console\n"
+                "class AtTeardown:\n    def __del__(self):\n        os.kill(os.getpid(), signal.SIGTERM)\n"
+                "late = AtTeardown()  # deleted with __main__, after Python's own signal handling has ended\n"
+                f"raise SystemExit(run_console(lambda argv: {status}))\n")
+    res = subprocess.run([sys.executable, "-c", teardown], env=cli_env(), capture_output=True, text=True,
+                         timeout=60)
+    assert (res.returncode, res.stderr) == (status, "")
+
+
+def test_held_signals_defers_an_interrupt_past_the_steps_it_guards():
+    from egvsr.process import held_signals
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler would run here without the hold
+            done.append("all steps")
+    assert done == ["all steps"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -137,3 +137,46 @@ def test_a_checkpoint_without_training_options_is_scored_with_the_inputs_its_mod
     rows = evaluate_checkpoint(recs["ck"], [str(recs["rec"])], scales=[2], with_bicubic=False, progress=False,
                                log=None, limit=1)
     assert rows and all(np.isfinite(r["psnr"]) for r in rows)
+
+
+def test_an_interrupted_eval_keeps_every_earlier_result_file(recs, tmp_path, monkeypatch):
+    """The three result files are committed together: an interrupt while the plot (written last) is drawn
+    leaves all three earlier files as they were, not new tables beside the old plot."""
+    from egvsr.engine.evaluation import RESULT_FILES
+    from egvsr.fsutil import TEMP_MARK
+
+    out = tmp_path / "ev"
+    _eval(recs, [recs["rec"]], output=out)
+    (out / "notes.txt").write_text("mine\n")  # a file of the user's in the results folder stays
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("egvsr.plots.curves.draw_metric_vs_scale", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _eval(recs, [recs["rec"]], output=out, overwrite=True, scales=[2, 3], with_bicubic=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(before) == sorted([*RESULT_FILES, "notes.txt"])
+    assert not list(tmp_path.rglob(f"*{TEMP_MARK}*"))
+
+
+def test_an_unwritable_output_folder_is_refused_before_scoring(recs, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from egvsr.errors import OutputError
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    def scored(*args, **kwargs):
+        raise AssertionError("scored before the output folder was probed")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
+    monkeypatch.setattr("egvsr.engine.evaluation.model_from_checkpoint", scored)
+    monkeypatch.setattr("egvsr.engine.evaluation.evaluate", scored)
+    with pytest.raises(OutputError, match=rf"^{tmp_path}/ev/results.md: cannot create the output in {tmp_path}/ev "
+                                          r"\(permission denied\); choose another path$"):
+        _eval(recs, [recs["rec"]], output=tmp_path / "ev")
+    assert list(tmp_path.iterdir()) == []  # the folder it made for them is gone again

@@ -376,7 +376,8 @@ def _run_demo(a) -> None:
 def _add_show(sub) -> None:
     p = sub.add_parser("show", help="PNG preview of a recording: first frame, events, event rate")
     p.add_argument("file", help="any recording the readers support")
-    p.add_argument("--out", help="output PNG (default <name>.preview.png in the current folder)")
+    p.add_argument("--out", help="output PNG (default <name>.preview.png in the current folder; for a folder "
+                                 "FILE, <folder name>.preview.png beside it)")
     p.add_argument("--stretch", action="store_true",
                    help="stretch the first frame's contrast to its own min..max (default: shown as stored)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
@@ -462,7 +463,8 @@ PATH_ARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
     "convert": (("input",), ("output",), ()),
     "voxelize": (("input",), ("output",), ()),
     "simulate": (("input",), ("output",), ()),
-    "show": (("file",), ("out",), ()),
+    "show": (("file",), ("out",), ()),  # `out` defaults to show's default_preview_path, checked like a given one
+    "import-checkpoint": (("source",), ("output",), ()),
     "render": (("input", "checkpoint", "events"), ("mp4", "side_by_side"), ("png",)),
     "demo": (("checkpoint",), (), ("output",)),
 }
@@ -477,18 +479,40 @@ def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list:
     return out
 
 
+def _folder_members(folder: Path) -> list:
+    """What the readers take from input folder `folder`: a CED folder's packets and frames, a frame
+    folder's images (`egvsr.fsutil.FolderMembers`). A listing that fails is left out: the reader
+    itself then refuses the folder, before anything is written."""
+    from egvsr.events.io.ced_folder import folder_members as ced_members
+    from egvsr.events.simulate.video_input import folder_members as frame_members
+
+    found = []
+    for members in (ced_members, frame_members):
+        try:
+            found.append(members(folder))
+        except (EgvsrError, OSError):
+            continue
+    return found
+
+
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
-    from egvsr.fsutil import refuse_inputs_as_outputs
+    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
 
     if args.command == "eval":  # its output folder gets three named files, the only paths it replaces
         from egvsr.engine.evaluation import RESULT_FILES
 
         folder = getattr(args, "output", None)
         outs = [Path(folder) / name for name in RESULT_FILES] if folder is not None else []
-        refuse_inputs_as_outputs(_paths(args, ("checkpoint", "data", "config")), outs)
+        # the files an input folder reads count; new names inside it are eval's own check (it refuses them all)
+        refuse_inputs_as_outputs(_paths(args, ("checkpoint", "data", "config")), outs,
+                                 members=lambda f: [FolderMembers(m.files) for m in _folder_members(f)])
         return
+    if args.command == "show" and args.out is None:
+        from egvsr.plots.show import default_preview_path
+
+        args.out = str(default_preview_path(args.file))
     ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
-    refuse_inputs_as_outputs(_paths(args, ins), _paths(args, outs), _paths(args, folders))
+    refuse_inputs_as_outputs(_paths(args, ins), _paths(args, outs), _paths(args, folders), members=_folder_members)
 
 
 def _flags(command: argparse.ArgumentParser) -> dict[str, str]:

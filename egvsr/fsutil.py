@@ -17,8 +17,9 @@ import shutil
 import socket
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from egvsr.errors import ConfigError, OutputError, OutputExistsError
 from egvsr.process import check_pending
@@ -78,23 +79,45 @@ def _refuse_link(out: Path) -> None:
         )
 
 
+def output_path(path: str | os.PathLike) -> Path:
+    """`path` with its `..` parts worked out as the system does (a link before one is followed; a
+    missing folder before one is neither needed nor created), the last name kept as given (a link
+    there is refused, not followed); a path without `..` is returned as given."""
+    out = Path(path)
+    if ".." not in out.parts:
+        return out
+    if out.name == "..":
+        return Path(os.path.realpath(out))
+    return Path(os.path.realpath(out.parent)) / out.name
+
+
+def _refuse_folder_spelling(path: str | os.PathLike) -> None:
+    """A file output spelled with a trailing slash names a folder: refused rather than written as a file."""
+    text = os.fspath(path)
+    if isinstance(text, str) and text.endswith(tuple(s for s in (os.sep, os.altsep) if s)) and text.strip("/"):
+        raise OutputError(f"{text}: ends in '/', which names a folder, but this output is a file; "
+                          "name the file (e.g. out.h5)")
+
+
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Return `path` as a Path if a file may be written there, else raise (see the module notes)."""
-    out = Path(path)
+    _refuse_folder_spelling(path)
+    out = output_path(path)
     _check_name(out)
     _refuse_link(out)
     if out.exists():
-        if not overwrite:
-            raise OutputExistsError(
-                f"{out}: output already exists; choose another path or pass --overwrite"
-            )
         mode = out.stat().st_mode
         if stat.S_ISDIR(mode):
-            raise OutputExistsError(f"{out}: output path is a directory, expected a file path")
+            raise OutputExistsError(f"{out}: output path is a folder, expected a file path; "
+                                    "egvsr never replaces a folder with a file, even with --overwrite")
         if not stat.S_ISREG(mode):
             raise OutputExistsError(
                 f"{out}: output exists and is not a regular file (a device, FIFO or socket); egvsr "
                 "replaces only regular files, even with --overwrite"
+            )
+        if not overwrite:
+            raise OutputExistsError(
+                f"{out}: output already exists; choose another path or pass --overwrite"
             )
     return out
 
@@ -137,35 +160,105 @@ def is_inside(child: Path, folder: Path) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class FolderMembers:
+    """What a reader takes from an input folder, found by listing it (nothing decoded), for the output
+    checks: `files`, wherever they lie (a link, or a list of paths, may lead outside the folder), and any
+    new file in one of `folders` whose name `names` matches (it would be read as a member next time)."""
+
+    files: tuple[Path, ...] = ()
+    folders: tuple[Path, ...] = ()
+    names: re.Pattern[str] | None = None
+
+    def claims(self, path: Path) -> bool:
+        """Whether a new file at `path` would be read as one of the members."""
+        return (self.names is not None and self.names.fullmatch(path.name) is not None
+                and any(same_file(path.parent, f) for f in self.folders))
+
+
+class _Input(NamedTuple):
+    """A path a command reads: named on its command line (`via` None), or reached through the input
+    folder `via` (a member file it reads, a folder it links to)."""
+
+    path: Path
+    via: Path | None = None
+    how: str = "reads"  # what `via` does with it: "reads", "links to"
+
+    def named(self, noun: str = "") -> str:
+        """How messages name it: `the input file X`, or `X, which the input folder F reads`."""
+        if self.via is None:
+            return f"the input {noun} {self.path}" if noun else f"the input {self.path}"
+        return f"{self.path}, which the input folder {self.via} {self.how}"
+
+
+def _identity(p: Path) -> tuple[Path | None, tuple[int, int] | None, bool]:
+    """(resolved path, (device, inode), whether a folder) of `p`, the first two None where unknown:
+    `same_file` and `is_folder`, computed once."""
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError):
+        return None, None, False
+    try:
+        st = p.stat()
+    except OSError:
+        return resolved, None, False
+    return resolved, (st.st_dev, st.st_ino), stat.S_ISDIR(st.st_mode)
+
+
+def _linked_folders(folder: Path) -> list[Path]:
+    """The folders that links directly inside `folder` lead to (its frames may lie there)."""
+    try:
+        with os.scandir(folder) as entries:
+            links = [Path(e.path) for e in entries if e.is_symlink()]
+    except OSError:
+        return []
+    return [p.resolve() for p in links if is_folder(p)]
+
+
+def _reached_inputs(ins: list[Path], members: Callable[[Path], Iterable[FolderMembers]] | None
+                    ) -> tuple[list[_Input], list[_Input], list[tuple[FolderMembers, Path]]]:
+    """The named inputs with the folders their folders link to; the files the readers of those
+    folders take; and each input folder's listing (for the names it would read)."""
+    named = [_Input(i) for i in ins]
+    files, listings = [], []
+    for i in ins:
+        if not is_folder(i):
+            continue
+        named += [_Input(d, i, "links to") for d in _linked_folders(i)]
+        for m in members(i) if members is not None else ():
+            files += [_Input(f, i) for f in m.files]
+            listings.append((m, i))
+    return named, files, listings
+
+
 def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
                              outputs: Iterable[str | os.PathLike | None],
-                             folders: Iterable[str | os.PathLike | None] = ()) -> None:
+                             folders: Iterable[str | os.PathLike | None] = (),
+                             members: Callable[[Path], Iterable[FolderMembers]] | None = None) -> None:
     """Refuse, before any work, outputs that would destroy an input or each other:
     - an output that is one of the inputs (same resolved path or inode);
     - a folder output that is, or holds, an input;
     - an existing path inside an input folder (it may be part of that input), even with --overwrite;
     - two outputs at one path, or an output inside a folder output (replacing the folder would
-      delete it, or the folder's rename would fail after the other was written)."""
-    ins = [Path(p) for p in inputs if p is not None]
-    outs = [Path(p) for p in outputs if p is not None]
-    dirs = [Path(p) for p in folders if p is not None]
+      delete it, or the folder's rename would fail after the other was written).
+    `members(folder)` lists what the readers take from an input folder (`FolderMembers`): those files,
+    and the folders that links in it lead to, count as inputs too, and a new file output that its
+    reader would take as a member is refused. `outputs` are files (a trailing `/` is refused),
+    `folders` folders; `..` in either is worked out first (`output_path`)."""
+    for p in outputs:
+        if p is not None:
+            _refuse_folder_spelling(p)
+    outs = [output_path(p) for p in outputs if p is not None]
+    dirs = [output_path(p) for p in folders if p is not None]
+    named, files, listings = _reached_inputs([Path(p) for p in inputs if p is not None], members)
+    _refuse_outputs_on_inputs(outs, dirs, named)  # first: the messages naming what the user named
+    _refuse_outputs_on_inputs(outs, dirs, files)
     for o in outs:
-        for i in ins:
-            if same_file(o, i):
-                raise OutputExistsError(f"{o}: output is the input file {i}; choose another output path")
-    for o in dirs:
-        for i in ins:
-            if same_file(o, i):
-                raise OutputExistsError(f"{o}: output folder is the input {i}; choose another output folder")
-            if is_inside(i, o):
-                raise OutputExistsError(f"{o}: output folder holds the input {i}; choose another output folder")
-    for o in outs + dirs:
-        for i in ins:
-            if _present(o) and is_folder(i) and is_inside(o, i):
+        for m, folder in listings:
+            if not _present(o) and m.claims(o):
                 raise OutputExistsError(
-                    f"{o}: already exists inside the input folder {i}, so it may be part of the input and "
-                    "is never replaced, even with --overwrite; choose another output path"
-                )
+                    f"{o}: the input folder {folder} would read a file of this name there as part of the "
+                    "recording (a frame or event packet); choose another name or a path outside it")
     every = outs + dirs
     for k, o in enumerate(every):
         for other in every[k + 1:]:
@@ -177,6 +270,42 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
                     f"{o}: lies inside the output folder {d}, which is written as a whole; "
                     "choose a path outside it"
                 )
+
+
+def _refuse_outputs_on_inputs(outs: list[Path], dirs: list[Path], reached: list[_Input]) -> None:
+    """The checks of `refuse_inputs_as_outputs` against its inputs (each input looked up once)."""
+    by_id: dict[object, _Input] = {}
+    resolved_inputs, folders = [], []
+    for inp in reached:
+        resolved, inode, folder = _identity(inp.path)
+        for key in (resolved, inode):
+            if key is not None:
+                by_id.setdefault(key, inp)
+        if resolved is not None:
+            resolved_inputs.append((resolved, inp))
+            if folder:
+                folders.append((resolved, inp))
+    for o, is_dir in [(o, False) for o in outs] + [(d, True) for d in dirs]:
+        resolved, inode, _ = _identity(o)
+        hit = next((by_id[k] for k in (resolved, inode) if k is not None and k in by_id), None)
+        if hit is not None:
+            if is_dir:
+                raise OutputExistsError(f"{o}: output folder is {hit.named()}; choose another output folder")
+            noun = "folder" if is_folder(hit.path) else "file"
+            raise OutputExistsError(f"{o}: output is {hit.named(noun)}; choose another output path")
+        if resolved is None:
+            continue
+        if is_dir:
+            for r, inp in resolved_inputs:
+                if r.is_relative_to(resolved):
+                    raise OutputExistsError(f"{o}: output folder holds {inp.named()}; choose another output folder")
+        if _present(o):
+            for folder, inp in folders:
+                if resolved.is_relative_to(folder):
+                    raise OutputExistsError(
+                        f"{o}: already exists inside {inp.named('folder')}, so it may be part of "
+                        "the input and is never replaced, even with --overwrite; choose another output path"
+                    )
 
 
 def _host() -> str:
@@ -328,20 +457,22 @@ def _is_ancestor_of_cwd(out: Path) -> bool:
 def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: str = "egvsr") -> Path:
     """Return `path` as a Path if folder output `kind` (the command, e.g. `render --png`) may be
     written there: absent, or with `overwrite` an earlier output of the same command (its marker)."""
-    out = Path(path)
+    out = output_path(path)
     _check_name(out)
     _refuse_link(out)
     if not out.exists():
         return out
-    if not overwrite:
-        raise OutputExistsError(
-            f"{out}: output folder already exists; choose another path or pass --overwrite"
-        )
     if not out.is_dir():
         raise OutputExistsError(f"{out}: output exists and is not a folder; expected a folder path for {kind}")
     if _is_ancestor_of_cwd(out):
         raise OutputExistsError(f"{out}: is the current folder or one of its parents; --overwrite never "
                                 "replaces it: choose a new output folder")
+    if _is_empty(out):
+        return out  # nothing in it to lose: used as if it were new
+    if not overwrite:
+        raise OutputExistsError(
+            f"{out}: output folder already exists; choose another path or pass --overwrite"
+        )
     if marker_kind(out) != kind:
         raise OutputExistsError(
             f"{out}: --overwrite replaces only a folder written by `egvsr {kind}` (it holds {MARKER}); "
@@ -354,6 +485,15 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
             "what it did not write: move it out of the folder, or choose another path"
         )
     return out
+
+
+def _is_empty(folder: Path) -> bool:
+    """Whether `folder` holds nothing at all (False where it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _listed_files(folder: Path) -> set[str] | None:
@@ -434,8 +574,11 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
         except OSError as exc:
             raise _cannot_write(out, exc) from None
         if out.exists() or out.is_symlink():
-            check_output_folder(out, overwrite, kind)  # still ours to replace
-            _replace_folder(tmp, out)
+            check_output_folder(out, overwrite, kind)  # still ours to replace (or still empty)
+            try:
+                _replace_folder(tmp, out)
+            except OSError as exc:  # e.g. an empty folder that is a mount point
+                raise _cannot_write(out, exc) from None
         else:
             os.replace(tmp, out)
         done = True
@@ -451,11 +594,13 @@ def _replace_folder(tmp: Path, out: Path) -> None:
     aside = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                   dir=out.parent))
     old = aside / "old"
-    os.replace(out, old)
-    try:
+    try:  # the move aside inside the try: an interrupt right after it still puts the old folder back
+        os.replace(out, old)
         os.replace(tmp, out)
     except BaseException:
-        os.replace(old, out)
+        if _present(old) and not _present(out):
+            os.replace(old, out)
+        if not _present(old):
+            shutil.rmtree(aside, ignore_errors=True)
         raise
-    finally:
-        shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from egvsr.errors import OutputExistsError
@@ -37,3 +39,104 @@ def test_existing_output_is_kept(tmp_path):
     with atomic_output(out, overwrite=True) as tmp:
         tmp.write_bytes(b"new")
     assert out.read_bytes() == b"new"
+
+
+# ---- replacing a folder: an interrupt between the two renames keeps the old folder ------------------------
+def test_interrupt_right_after_the_move_aside_puts_the_old_folder_back(tmp_path, monkeypatch):
+    import os
+
+    from egvsr import fsutil
+    from egvsr.fsutil import atomic_directory
+
+    out = tmp_path / "frames"
+    with atomic_directory(out, kind="k") as tmp:
+        (tmp / "a.txt").write_text("old")
+    real = os.replace
+
+    def moved_then_interrupted(src, dst):
+        real(src, dst)
+        if str(dst).endswith("old"):  # the old folder is aside: Ctrl-C lands right here
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fsutil.os, "replace", moved_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_directory(out, overwrite=True, kind="k") as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert (out / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # nothing aside for a sweep to delete
+
+
+# ---- output paths: `..`, a trailing slash, an existing empty folder ---------------------------------------
+def test_dotdot_after_a_missing_folder_creates_no_folder(tmp_path):
+    import os
+
+    from egvsr.fsutil import atomic_directory, output_path
+
+    with atomic_output(tmp_path / "D" / ".." / "x.bin") as tmp:
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "x.bin").read_bytes() == b"x" and not (tmp_path / "D").exists()
+    with atomic_directory(tmp_path / "E" / ".." / "F") as tmp:
+        (tmp / "a").write_text("a")
+    assert (tmp_path / "F" / "a").is_file() and not (tmp_path / "E").exists()
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    os.symlink(tmp_path / "real" / "sub", tmp_path / "link")
+    assert output_path(tmp_path / "link" / ".." / "y.h5") == (tmp_path / "real" / "y.h5").resolve()  # as the system
+    assert output_path("plain/x.h5") == Path("plain/x.h5")
+
+
+def test_a_trailing_slash_names_a_folder_not_a_file_output(tmp_path):
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import check_output_path, refuse_inputs_as_outputs
+
+    with pytest.raises(OutputError, match="newdir/: ends in '/', which names a folder, but this output is a file"):
+        check_output_path(f"{tmp_path}/newdir/")
+    with pytest.raises(OutputError, match="ends in '/'"):
+        refuse_inputs_as_outputs([], ["newdir/"])
+    refuse_inputs_as_outputs([], [], ["newdir/"])  # a folder output may end in /
+
+
+def test_an_empty_folder_is_used_and_a_wrong_kind_is_said_at_once(tmp_path):
+    from egvsr.fsutil import atomic_directory, check_output_folder, check_output_path
+
+    (tmp_path / "empty").mkdir()
+    with atomic_directory(tmp_path / "empty", kind="k") as tmp:  # no --overwrite needed: nothing to lose
+        (tmp / "a").write_text("a")
+    assert (tmp_path / "empty" / "a").is_file()
+    (tmp_path / "c.h5").write_bytes(b"x")
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="c.h5: output exists and is not a folder"):
+            check_output_folder(tmp_path / "c.h5", overwrite, "k")
+        with pytest.raises(OutputExistsError, match="empty: output path is a folder, expected a file path"):
+            check_output_path(tmp_path / "empty", overwrite)
+
+
+# ---- inputs reached through an input folder ---------------------------------------------------------------
+def test_files_an_input_folder_reads_elsewhere_count_as_inputs(tmp_path):
+    import os
+    import re
+
+    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
+
+    for name in ("outer/linked", "listed", "rec"):
+        (tmp_path / name).mkdir(parents=True)
+    listed = tmp_path / "listed" / "f0.png"  # named by a list in the folder (images.txt), not linked
+    listed.write_bytes(b"png")
+    os.symlink(tmp_path / "outer" / "linked", tmp_path / "rec" / "images")
+    linked = tmp_path / "outer" / "linked"
+
+    def listing(folder):
+        return [FolderMembers((listed,), (linked,), re.compile(r".+\.png"))]
+
+    with pytest.raises(OutputExistsError, match=r"f0.png: output is .*f0.png, which the input folder .*rec reads"):
+        refuse_inputs_as_outputs([tmp_path / "rec"], [listed], members=listing)
+    with pytest.raises(OutputExistsError, match=r"output folder holds .*f0.png, which the input folder .*rec reads"):
+        refuse_inputs_as_outputs([tmp_path / "rec"], [], [tmp_path / "listed"], members=listing)
+    with pytest.raises(OutputExistsError, match=r"would read a file of this name there"):
+        refuse_inputs_as_outputs([tmp_path / "rec"], [linked / "new.png"], members=listing)
+    refuse_inputs_as_outputs([tmp_path / "rec"], [linked / "new.h5"], members=listing)  # a name it does not read
+    # a folder an input folder links to is an input folder, even without a listing
+    with pytest.raises(OutputExistsError, match=r"output folder holds .*linked, which the input folder .*rec links to"):
+        refuse_inputs_as_outputs([tmp_path / "rec"], [], [tmp_path / "outer"])
+    (linked / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"exists inside .*linked, which the input folder .*rec links to"):
+        refuse_inputs_as_outputs([tmp_path / "rec"], [linked / "notes.txt"])

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from egvsr.engine.checkpoint_file import load_plain, save_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
-from egvsr.fsutil import check_output_path
+from egvsr.fsutil import check_output_path, same_file
 from egvsr.models.checkpoint_import import Imported, convert
 
 
@@ -51,7 +51,7 @@ def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None,
     """Convert official checkpoint `src` into our checkpoint `out` (kind detected when None)."""
     from egvsr.models import build_model
 
-    if Path(out).exists() and Path(src).exists() and Path(out).resolve() == Path(src).resolve():
+    if Path(src).exists() and same_file(out, src):  # the same path, a link or a hard link (same inode)
         raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
     check_output_path(out, overwrite)  # fail before the (slow) load
     imported = convert(read_official(src), kind, options)

@@ -32,10 +32,14 @@ PREVIEW_RUN = 1 << 18
 
 
 def default_preview_path(path: str | os.PathLike) -> Path:
-    """`clip.h5` -> `clip.preview.png` in the current folder."""
+    """`clip.h5` -> `clip.preview.png` in the current folder; a folder `ced` -> `ced.preview.png` beside
+    it (never inside the recording, and `.` or `..` are named by the folder they mean)."""
     p = Path(path)
-    stem = p.name if p.is_dir() else p.stem
-    return Path(f"{stem}.preview.png")
+    if not p.is_dir():
+        return Path(f"{p.stem}.preview.png")
+    if p.name in ("", ".."):  # `.`, `..`, `a/..`: the folder it means, as the system finds it
+        p = p.resolve()
+    return p.parent / f"{p.name or 'root'}.preview.png"
 
 
 def event_rate(src, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

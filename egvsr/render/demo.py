@@ -20,7 +20,7 @@ import numpy as np
 
 from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
-from egvsr.errors import CheckpointError, OutputExistsError
+from egvsr.errors import CheckpointError
 from egvsr.fsutil import atomic_directory, check_output_folder
 from egvsr.render.model import load_render_model
 
@@ -219,8 +219,6 @@ def run_demo(
     from egvsr.render.run import run_render
 
     out = Path(output)
-    if out.exists() and not overwrite and not out.is_symlink():
-        raise OutputExistsError(f"{out}: demo folder already exists; pass --overwrite or choose --output")
     check_output_folder(out, overwrite, "demo")  # before any work: only an earlier demo folder is replaced
     log = StageLog(echo)
     started = time.monotonic()

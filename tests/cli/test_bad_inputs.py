@@ -298,7 +298,8 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("render-last-frame-out-of-range", "--last-frame", "render", "{good}", "{ck}", "--scale", "2",
         "--last-frame", "500", "--png", "{tmp}/r"),
     # ---- egvsr demo / show -------------------------------------------------------------------------
-    cli("demo-output-exists", "demo folder already exists", "demo", "--output", "{exists}"),
+    cli("demo-output-exists", "output exists and is not a folder; expected a folder path for demo", "demo",
+        "--output", "{exists}"),
     cli("demo-missing-checkpoint", "checkpoint not found", "demo", "--checkpoint", "{tmp}/nope.pt",
         "--output", "{tmp}/demo"),
     cli("demo-malicious-checkpoint", "refused to load", "demo", "--checkpoint", "{evil_ck}", "--output",

@@ -198,7 +198,7 @@ def test_output_that_is_an_input(work, capsys, argv):
 def test_simulate_output_is_its_input_folder(work, capsys):
     (work / "frames").mkdir()
     (work / "frames" / "000.png").write_bytes(b"x")
-    refused(work, capsys, "output is the input file", "simulate", "frames", "frames", "--fps", "25",
+    refused(work, capsys, "output is the input folder frames", "simulate", "frames", "frames", "--fps", "25",
             "--overwrite")
 
 
@@ -507,3 +507,93 @@ def test_held_signals_defers_an_interrupt_past_the_steps_it_guards():
             done.append("all steps")
     assert done == ["all steps"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ---- files an input folder reads from elsewhere (links, a list of paths) ----------------------------------
+def _frames(folder: Path, count: int = 3) -> None:
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"frame_{i:03d}.png"), np.full((8, 8), 40 * i, np.uint8))
+
+
+def _ced(folder: Path) -> None:
+    """A CED folder: two `<ns>.npy` packets of [t_ns, x, y, p]."""
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    for k, ns in enumerate((47049000, 47099000)):
+        np.save(folder / f"{ns}.npy", np.array([[ns + 10.0, 1, 2, k % 2], [ns + 20.0, 3, 4, 1]]))
+
+
+def test_frames_a_folder_reads_from_elsewhere_are_never_outputs(work, capsys):
+    _frames(work / "elsewhere" / "frames")
+    (work / "fr3").mkdir()
+    os.symlink("../elsewhere/frames", work / "fr3" / "images")
+    (work / "fr3" / "timestamps.txt").write_text("0\n0.04\n0.08\n")
+    (work / "fr4").mkdir()
+    (work / "fr4" / "images.txt").write_text("".join(f"0.0{2 * i} ../elsewhere/frames/frame_00{i}.png\n"
+                                                     for i in range(3)))
+    (work / "fr5").mkdir()
+    (work / "fr5" / "images.txt").write_text("".join(f"0.0{2 * i} {work}/elsewhere/frames/frame_00{i}.png\n"
+                                                     for i in range(3)))
+    refused(work, capsys, "already exists inside", "simulate", "fr3", "elsewhere/frames/frame_000.png",
+            "--overwrite")
+    for folder in ("fr4", "fr5"):
+        refused(work, capsys, f"frame_001.png, which the input folder {folder} reads", "simulate", folder,
+                "elsewhere/frames/frame_001.png", "--overwrite")
+    refused(work, capsys, "the input folder fr3 would read a file of this name there", "simulate", "fr3",
+            "elsewhere/frames/new.png")
+    refused(work, capsys, "which the input folder fr3 links to", "render", "fr3", "ck.pt", "--scale", "1",
+            "--png", "elsewhere", "--overwrite")
+
+
+def test_linked_ced_packets_are_never_outputs(work, capsys):
+    _ced(work / "elsewhere" / "pk")
+    (work / "ced2").mkdir()
+    for packet in (work / "elsewhere" / "pk").iterdir():
+        os.symlink(f"../elsewhere/pk/{packet.name}", work / "ced2" / packet.name)
+    refused(work, capsys, "output is ced2/47049000.npy, which the input folder ced2 reads", "convert", "ced2",
+            "elsewhere/pk/47049000.npy", "--overwrite")
+
+
+def test_a_new_file_a_ced_folder_would_read_as_its_own_is_refused(work, capsys):
+    _ced(work / "ced")
+    refused(work, capsys, "ced/999000000.npy: the input folder ced would read a file of this name there",
+            "convert", "ced", "ced/999000000.npy")
+    refused(work, capsys, "ced/1.png: the input folder ced would read", "show", "ced", "--out", "ced/1.png")
+    assert main(["convert", "ced", "ced/events.h5", "--no-progress"]) == 0  # a name it does not read: fine
+
+
+def test_a_trailing_slash_is_a_folder_not_a_file_output(work, capsys):
+    refused(work, capsys, "newdir/: ends in '/', which names a folder, but this output is a file", "convert",
+            "rec.h5", "newdir/")
+
+
+def test_show_previews_a_folder_beside_it_and_checks_that_path(work, capsys, monkeypatch):
+    _ced(work / "ced")
+    monkeypatch.chdir(work / "ced")
+    assert main(["show", "."]) == 0
+    assert (work / "ced.preview.png").is_file()
+    assert sorted(p.name for p in (work / "ced").iterdir()) == ["47049000.npy", "47099000.npy"]
+    (work / "ced.preview.png").unlink()
+    os.symlink("ced", work / "ced.preview.png")  # the default path is checked like a given --out
+    refused(work, capsys, "ced.preview.png: output is the input folder .", "show", ".", "--overwrite")
+
+
+def test_dotdot_after_a_missing_folder_creates_no_folder(work, capsys):
+    argv = ["render", "rec.h5", "ck.pt", "--scale", "1", "--last-frame", "1", "--device", "cpu", "--no-progress"]
+    assert main([*argv, "--png", "D", "--mp4", "D/../x.mp4"]) == 0
+    assert (work / "x.mp4").is_file() and (work / "D" / MARKER).is_file()
+
+
+def test_an_existing_empty_folder_is_used_and_a_file_is_not_a_folder(work, capsys):
+    (work / "empty").mkdir()
+    argv = ["render", "rec.h5", "ck.pt", "--scale", "1", "--last-frame", "1", "--device", "cpu"]
+    assert main([*argv, "--png", "empty", "--no-progress"]) == 0
+    assert (work / "empty" / MARKER).is_file()
+    refused(work, capsys, "notes.txt: output exists and is not a folder", *argv, "--png", "notes.txt")
+    (work / "fr").mkdir()
+    refused(work, capsys, "fr: output path is a folder, expected a file path", "convert", "rec.h5", "fr")

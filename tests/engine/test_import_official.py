@@ -99,3 +99,20 @@ def test_files_that_are_no_pytorch_file_say_so(tmp_path, capsys, content):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a checkpoint file (neither a PyTorch zip archive nor a pickle" in err[0]
     assert "weights_only=False" not in err[0] and not (tmp_path / "a.pt").exists()
+
+
+def test_a_hard_link_of_the_source_is_refused_as_output(tmp_path, capsys):
+    import os
+
+    from egvsr.engine.import_official import import_checkpoint
+    from egvsr.errors import OutputExistsError
+
+    src, out = tmp_path / "off.pth", tmp_path / "offhard.pth"
+    torch.save({"encoder.weight": torch.zeros(2)}, src)
+    os.link(src, out)
+    before = src.read_bytes()
+    assert main(["import-checkpoint", str(src), str(out), "--overwrite"]) == 2
+    assert "offhard.pth: output is the input file" in capsys.readouterr().err
+    with pytest.raises(OutputExistsError, match="output is the input checkpoint"):
+        import_checkpoint(src, out, overwrite=True)
+    assert src.read_bytes() == before

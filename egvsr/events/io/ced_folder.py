@@ -18,6 +18,7 @@ import numpy as np
 from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource, with_channels
+from egvsr.fsutil import FolderMembers
 
 CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
 _NAME = re.compile(r"^(\d+)\.(npy|png)$")
@@ -33,6 +34,13 @@ def _listing(folder: Path) -> tuple[list[tuple[int, Path]], list[tuple[int, Path
         if m and entry.is_file():
             (packets if m.group(2) == "npy" else frames).append((int(m.group(1)), entry))
     return sorted(packets), sorted(frames)
+
+
+def folder_members(folder: Path) -> FolderMembers:
+    """The packets and frames this reader takes from `folder` (links followed), and the names it would
+    take from a new file there: for the output checks (egvsr.fsutil.refuse_inputs_as_outputs)."""
+    packets, frames = _listing(folder)
+    return FolderMembers(tuple(p for _, p in packets + frames), (folder,), _NAME)
 
 
 def matches(folder: Path) -> bool:

@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.fsutil import FolderMembers
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -212,6 +213,20 @@ FRAME_TIME_FILES = ("images.txt", "timestamps.txt", "fps.txt")
 def states_frame_times(folder: str | Path) -> bool:
     """Whether a frame folder holds a file giving its frames' times (`FRAME_TIME_FILES`)."""
     return any((Path(folder) / name).is_file() for name in FRAME_TIME_FILES)
+
+
+_IMAGE_NAME = re.compile(r".+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")", re.IGNORECASE)
+
+
+def folder_members(folder: Path) -> FolderMembers:
+    """The files a frame folder input reads (the images listed in images.txt, else its images, and the
+    files giving their times), and where a new image would be read too: for the output checks
+    (egvsr.fsutil.refuse_inputs_as_outputs). A listing, nothing decoded."""
+    times = tuple(folder / name for name in FRAME_TIME_FILES if (folder / name).is_file())
+    if (folder / "images.txt").is_file():
+        return FolderMembers(tuple(folder / p for _, p in _parse_seconds(folder / "images.txt", True)) + times)
+    files = _folder_images(folder)
+    return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME)
 
 
 def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:

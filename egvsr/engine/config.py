@@ -19,6 +19,10 @@ import yaml
 from egvsr.engine.yamltext import read_yaml_mapping, safe_load, yaml_problem
 from egvsr.errors import ConfigError
 
+#: the largest float32: torch computes Adam's step and weight decay in the weights' float32, and stops
+#: with "value cannot be converted to type float without overflow" on a value beyond it
+FLOAT32_MAX = 3.4028234663852886e38
+
 # Sections whose keys belong to another component (checked there against its signature).
 FREE_FORM = {"model.options", "data.train", "data.val"}
 
@@ -212,6 +216,7 @@ def _check_values(cfg: dict) -> None:
           "train.init_from", "a checkpoint path, 'shipped', or null", t["init_from"])
     if not (_is_number(t["ema_decay"]) and 0 <= float(t["ema_decay"]) < 1):
         raise ConfigError(f"train.ema_decay: expected 0 (off) or a value in (0, 1), got {t['ema_decay']!r}")
+    _check_float32(t)
     _need(_is_int(cfg["seed"]) and 0 <= cfg["seed"] < 2**63, "seed", "an integer in 0..2**63-1", cfg["seed"])
     e = cfg["eval"]
     _need(isinstance(e["scales"], (list, tuple)) and bool(e["scales"]) and all(_is_number(s) and s > 0
@@ -232,6 +237,20 @@ def _check_values(cfg: dict) -> None:
 
     for section in ("train", "val"):
         check_section(cfg["data"][section], f"data.{section}")
+
+
+def _check_float32(t: dict) -> None:
+    """Refuse at start-up what torch's Adam cannot hold in float32 (it would stop at step 1): its largest
+    step, the highest learning rate of the schedule over (1 - beta1) at step 1, and the weight decay."""
+    key = "train.eta_min" if t["schedule"] == "cosine" and t["eta_min"] > t["lr"] else "train.lr"
+    rate, beta1 = float(t[key.split(".")[1]]), float(t["betas"][0])
+    first = rate / (1.0 - beta1)
+    if not first <= FLOAT32_MAX:
+        raise ConfigError(
+            f"{key}: {rate:g} makes Adam's first step, {key} / (1 - train.betas[0] {beta1!r}) = {first:.3g}, "
+            f"larger than float32 holds ({FLOAT32_MAX:.3g}); expected at most {FLOAT32_MAX * (1.0 - beta1):.3g}")
+    _need(t["weight_decay"] <= FLOAT32_MAX, "train.weight_decay",
+          f"at most {FLOAT32_MAX:.3g} (torch holds it in float32)", t["weight_decay"])
 
 
 def dump_config(cfg: dict) -> str:

@@ -1,18 +1,30 @@
-"""Training logs: a CSV file always, TensorBoard when it is installed."""
+"""Training logs: a CSV file always, TensorBoard when it is installed.
+
+A CSV log is never written through a symbolic link (docs/io.md, "Outputs"): rows are appended to a file
+opened without following links, and a rewrite (a widened header, a resume's truncation) replaces the file
+atomically.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from pathlib import Path
 from typing import Any
 
+from egvsr.errors import OutputError
+from egvsr.fsutil import atomic_output, check_output_path
+
 
 class MetricLog:
-    """Append rows of named scalars to `<dir>/<name>.csv` (header written once; columns may grow)."""
+    """Append rows of named scalars to `<dir>/<name>.csv` (header written once; columns may grow).
+
+    Nothing is written until the first row (or `truncate_after`); a link at the CSV path is refused."""
 
     def __init__(self, folder: Path, name: str, tensorboard: bool = True) -> None:
         self.path = Path(folder) / f"{name}.csv"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_output_path(self.path, overwrite=True)  # a link (or folder, device) there is never written
         self._fields: list[str] | None = None
         self._writer = None
         if tensorboard:
@@ -28,19 +40,33 @@ class MetricLog:
         if self._fields is None:
             self._fields = self._read_header()
         if self._fields and all(k in self._fields for k in row):
-            with self.path.open("a", newline="") as f:
+            with self._append() as f:
                 csv.DictWriter(f, fieldnames=self._fields).writerow(row)
         else:  # first row, or a new column: rewrite once with the widened header
             rows = self._read_rows()
             self._fields = list(dict.fromkeys([*(self._fields or []), *row.keys()]))
-            with self.path.open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=self._fields)
-                w.writeheader()
-                w.writerows(rows + [row])
+            self._rewrite(self._fields, rows + [row])
         if self._writer is not None:
             for k, v in values.items():
                 if isinstance(v, (int, float)):
                     self._writer.add_scalar(k, v, step)
+
+    def _append(self) -> io.TextIOWrapper:
+        """The CSV opened for appending, refusing a link at its path (also one made since the check)."""
+        check_output_path(self.path, overwrite=True)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot append to the log ({exc.strerror or exc})") from None
+        return open(fd, "a", newline="")
+
+    def _rewrite(self, fields: list[str], rows: list[dict]) -> None:
+        """Replace the CSV with `fields` and `rows`, atomically (never through a link)."""
+        with atomic_output(self.path, overwrite=True) as tmp, tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
 
     def _read_header(self) -> list[str]:
         if not self.path.exists():
@@ -58,12 +84,7 @@ class MetricLog:
         """Drop rows logged after `step` (a resumed run re-does them)."""
         if not self.path.exists():
             return
-        fields = self._read_header()
-        rows = [r for r in self._read_rows() if int(r["step"]) <= step]
-        with self.path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(rows)
+        self._rewrite(self._read_header(), [r for r in self._read_rows() if int(r["step"]) <= step])
 
     def close(self) -> None:
         if self._writer is not None:

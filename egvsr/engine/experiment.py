@@ -3,8 +3,9 @@
 `config.yaml` (the resolved config), `checkpoints/{last,step-N,best}.pt`, `logs/{train,val}.csv` and
 `train.lock`, an advisory `flock` held by the running `egvsr train` (the kernel drops it when its holder
 dies, so a killed run's lock is simply taken over). A folder with `last.pt` is resumed; a new run refuses
-a folder holding files of another run unless `overwrite`, and never replaces its own input config
-(docs/training.md).
+a folder holding files of another run unless `overwrite`, and never replaces its inputs: the config given,
+nor a `train.init_from` checkpoint in its own `checkpoints/`. A symbolic link at a file `train` writes is
+refused, never written through (docs/training.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from egvsr.errors import ConfigError, OutputError, OutputExistsError
-from egvsr.fsutil import same_file
+from egvsr.fsutil import check_output_path, is_inside, same_file
 
 
 class Experiment:
@@ -42,9 +43,10 @@ class Experiment:
         except ImportError:  # no flock (Windows): no lock
             yield
             return
+        check_output_path(self.lock_path, overwrite=True)  # a link, folder or device there is refused
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
         except OSError as exc:
             raise OutputError(f"{self.lock_path}: cannot create the experiment's lock file "
                               f"({exc.strerror or exc}); check output_root") from None
@@ -89,10 +91,12 @@ class Experiment:
             found += sorted(self.logs.iterdir())
         return found
 
-    def check_new_run(self, config_path: str | Path | None, overwrite: bool = False) -> None:
+    def check_new_run(self, config_path: str | Path | None, overwrite: bool = False,
+                      init_from: str | None = None) -> None:
         """Refuse, before any work and before touching the folder, a new run (no last.pt: nothing to
-        resume) that would replace or mix with what is here: its input config at config.yaml always,
-        and any other file it writes unless `overwrite`. A resume (last.pt present) passes."""
+        resume) that would replace or mix with what is here: its inputs always (the config at config.yaml,
+        an `init_from` checkpoint in checkpoints/, where the run replaces best.pt and step-N.pt), and any
+        other file it writes unless `overwrite`. A resume (last.pt present) passes."""
         if self.last.exists():
             return
         if config_path is not None and same_file(config_path, self.config):
@@ -100,12 +104,34 @@ class Experiment:
                 f"{self.config}: is the config given to `egvsr train`, and a new run writes its resolved config "
                 f"there; copy it out of {self.dir} (e.g. into configs/) and train from the copy (an input is "
                 "never replaced, even with --overwrite)")
+        if init_from and init_from != "shipped" and is_inside(Path(init_from), self.checkpoints):
+            raise ConfigError(
+                f"train.init_from: {init_from} lies in {self.checkpoints}, where a new run replaces or removes "
+                f"best.pt and step-N.pt; copy it out of {self.dir} and set train.init_from to the copy (an input "
+                "is never replaced, even with --overwrite)")
         found = self.existing_outputs()
         if found and not overwrite:
             raise OutputExistsError(
                 f"{found[0]}: already exists, and {self.dir} has no checkpoints/last.pt to resume, so a new run "
                 "would replace or mix with another run's files; use another experiment name, or pass "
                 "--overwrite to start afresh there")
+
+    def writes_config(self, config_path: str | Path | None) -> bool:
+        """False when config.yaml is the config file given: an input is never replaced (on a resume;
+        a new run refuses it)."""
+        return config_path is None or not same_file(config_path, self.config)
+
+    def check_outputs(self, config_path: str | Path | None) -> None:
+        """Refuse, before any work, a symbolic link (or a folder or device) at a file `train` writes or
+        rewrites here: train.lock, config.yaml (unless it is the config given), last.pt, best.pt, any
+        step-N.pt and the CSV logs. Links are never written through nor replaced (docs/io.md)."""
+        paths = [self.lock_path, self.last, self.best, self.logs / "train.csv", self.logs / "val.csv"]
+        if self.writes_config(config_path):
+            paths.append(self.config)
+        if self.checkpoints.is_dir():
+            paths += sorted(self.checkpoints.glob("step-*.pt"))
+        for path in paths:
+            check_output_path(path, overwrite=True)
 
     def make(self) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,10 @@
 Every random choice derives from (seed, step) and a checkpoint holds every state, so a run stopped at
 any point resumes exactly: `egvsr train CONFIG` resumes from `last.pt` by itself, refusing a changed
 config unless `allow_config_change`. A new run refuses a folder holding another run's files unless
-`overwrite`, and prunes only the step checkpoints it wrote. A signal finishes the current step and writes
-`last.pt`; `train.init_from` starts from another checkpoint's weights (docs/training.md).
+`overwrite`, and prunes only the step checkpoints it wrote. Nothing in the folder is written or removed
+before the run's first write (a log row or checkpoint), so a run that fails earlier leaves the old one as
+it was. A signal finishes the current step and writes `last.pt`; `train.init_from` starts from another
+checkpoint's weights (docs/training.md).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.errors import CheckpointError, ConfigError
-from egvsr.fsutil import atomic_output, same_file
+from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported
 
 
@@ -55,8 +57,9 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     cfg = check_config(cfg) if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
     exp = Experiment(cfg["output_root"], cfg["name"])
-    if info.is_main:
-        exp.check_new_run(config_path, overwrite)  # before any work, and before the folder is touched
+    if info.is_main:  # before any work, and before the folder is touched
+        exp.check_new_run(config_path, overwrite, cfg["train"]["init_from"])
+        exp.check_outputs(config_path)
     fresh = info.is_main and not exp.dir.exists()
     new_root = info.is_main and not Path(cfg["output_root"]).exists()
     try:
@@ -181,6 +184,8 @@ class Trainer:
         self._saved_step: int | None = None
         self.config_path = config_path
         self.resumed = False
+        self.committed = False  # whether the run has begun writing to its folder (`_commit`)
+        self._logs: tuple[MetricLog | None, ...] = ()  # the CSV logs `_commit` truncates on a resume
         self.own_steps: list[int] = []  # the step-N.pt files this run (and the runs it resumes) kept
         t = cfg["train"]
         if t["threads"]:  # checked with the config
@@ -202,14 +207,15 @@ class Trainer:
         if t["init_from"] and not self.exp.last.exists():
             self._init_from(t["init_from"])
         self.collate = collate_samples
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),
-                                          betas=tuple(t["betas"]), weight_decay=float(t["weight_decay"]))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),  # (torch wants float betas)
+                                          betas=tuple(map(float, t["betas"])), weight_decay=float(t["weight_decay"]))
         self.scheduler = build_scheduler(self.optimizer, t["schedule"], int(t["iterations"]),
                                          int(t["warmup_iterations"]), float(t["eta_min"]))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema = EMA(self.model, float(t["ema_decay"])) if float(t["ema_decay"]) > 0 else None
         self.step, self.best_psnr = 0, -math.inf
         self._resume()
+        self.start_step = self.step  # where this process began (a resume's logs are cut back to it)
         self.net = (DistributedDataParallel(self.model, device_ids=[info.device.index]
                                             if info.device.type == "cuda" else None)
                     if info.distributed else self.model)
@@ -335,6 +341,7 @@ class Trainer:
         if not self.info.is_main:
             return
         self._check_finite()
+        self._commit()
         stale = self._track_step_checkpoint()
         payload = self._payload()
         save_checkpoint(self.exp.last, payload)
@@ -361,10 +368,29 @@ class Trainer:
         for old in (self.exp.best, self.exp.logs / "train.csv", self.exp.logs / "val.csv"):
             old.unlink(missing_ok=True)
 
-    def _writes_config(self) -> bool:
-        """False when config.yaml is the config file given: an input is never replaced (on a resume;
-        a new run refuses it)."""
-        return self.config_path is None or not same_file(self.config_path, self.exp.config)
+    def _commit(self) -> None:
+        """Before the run's first write (main process): make the folders, remove an earlier run's best.pt
+        and logs (a new run under --overwrite) or the rows a resume re-does, and write config.yaml. Done
+        this late so that a run that fails before it (a bad file, a diverged step, a stop at once)
+        leaves an earlier run's files as they were."""
+        if self.committed:
+            return
+        if self.resumed:
+            for log in self._logs:
+                if log:
+                    log.truncate_after(self.start_step)
+        else:
+            self._start_afresh()
+        self.exp.make()
+        if self.exp.writes_config(self.config_path):
+            with atomic_output(self.exp.config, overwrite=True) as tmp:
+                tmp.write_text(dump_config(self.cfg))
+        self.committed = True
+
+    def _write_row(self, log: MetricLog, values: dict) -> None:
+        """One row of `log` at this step, once the run has begun writing (`_commit`)."""
+        self._commit()
+        log.write(self.step, values)
 
     # ---- loop ---------------------------------------------------------------------------------------
     def _loader(self) -> DataLoader:
@@ -405,20 +431,11 @@ class Trainer:
     def run(self) -> Path:
         t = self.cfg["train"]
         total = int(t["iterations"])
-        if self.info.is_main:
-            if not self.resumed:
-                self.log(f"experiment {self.exp.dir}: config.yaml, checkpoints/, logs/ (a new run)")
-                self._start_afresh()
-            self.exp.make()
-            if self._writes_config():
-                with atomic_output(self.exp.config, overwrite=True) as tmp:
-                    tmp.write_text(dump_config(self.cfg))
-        barrier(self.info)
+        if self.info.is_main and not self.resumed:
+            self.log(f"experiment {self.exp.dir}: config.yaml, checkpoints/, logs/ (a new run)")
         train_log = MetricLog(self.exp.logs, "train") if self.info.is_main else None
         val_log = MetricLog(self.exp.logs, "val", tensorboard=False) if self.info.is_main else None
-        for log in (train_log, val_log):
-            if log:
-                log.truncate_after(self.step)
+        self._logs = (train_log, val_log)
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -453,7 +470,7 @@ class Trainer:
                 now = time.monotonic()
                 rate = samples / max(now - last_log, 1e-9)
                 lr = self.scheduler.get_last_lr()[0]
-                train_log.write(self.step, {"loss": loss, "lr": lr, "samples_per_s": rate})
+                self._write_row(train_log, {"loss": loss, "lr": lr, "samples_per_s": rate})
                 if bar:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
                 last_log, samples = now, 0
@@ -529,7 +546,7 @@ class Trainer:
             raise
         best = False
         if result is not None:
-            val_log.write(self.step, {"psnr": result["psnr"], "ssim": result["ssim"]})
+            self._write_row(val_log, {"psnr": result["psnr"], "ssim": result["ssim"]})
             best = result["psnr"] > self.best_psnr
             self.best_psnr = max(self.best_psnr, result["psnr"])
         self._save(best=best or self.val_set is None)

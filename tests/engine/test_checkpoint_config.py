@@ -122,6 +122,38 @@ def test_data_section_values_are_checked_at_load(override, message):
         load_config(None, _SECTION + [override])
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["train.lr=1e38", "train.grad_clip=0"], r"train.lr: 1e\+38 makes Adam's first step, train.lr / \(1 - train.betas"
+                                            r"\[0\] 0.9\) = 1e\+39, larger than float32 holds \(3.4e\+38\); "
+                                            r"expected at most 3.4e\+37"),
+    (["train.lr=1e-3", "train.betas=[0.9999999999999999, 0.99]", "train.lr=1e23"], "train.lr: 1e"),
+    (["train.eta_min=1e38"], "train.eta_min: 1e"),
+    (["train.weight_decay=1e39"], "train.weight_decay: expected at most 3.4e"),
+])
+def test_values_torch_holds_in_float32_are_checked_at_load(overrides, message):
+    """Values beyond what Adam holds in float32 stopped training at step 1 with a traceback ("value cannot
+    be converted to type float without overflow"): one line naming the key at start-up instead."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, _SECTION + overrides)
+    load_config(None, _SECTION + ["train.lr=3e37"])  # Adam's first step 3e38: still a float32
+    load_config(None, _SECTION + ["train.eta_min=1e38", "train.schedule=constant"])  # unused without cosine
+
+
+def test_float32_limit_is_where_adam_stops():
+    """The first Adam step at the limit runs; just past it torch refuses the value (the check's premise)."""
+    from egvsr.engine.config import FLOAT32_MAX
+
+    for lr, ok in ((FLOAT32_MAX * 0.1 * 0.999, True), (FLOAT32_MAX * 0.1 * 1.001, False)):
+        p = torch.nn.Parameter(torch.ones(2))
+        opt = torch.optim.Adam([p], lr=lr, betas=(0.9, 0.99))
+        p.sum().backward()
+        if ok:
+            opt.step()
+        else:
+            with pytest.raises(RuntimeError, match="overflow"):
+                opt.step()
+
+
 def test_data_section_key_table_covers_the_dataset_options():
     from egvsr.engine.config_datasets import SECTION_KEYS, _dataset_options, _key_types
 

@@ -261,3 +261,97 @@ def test_overwrite_starts_afresh_and_prunes_only_its_own_checkpoints(tmp_path, t
     assert sorted(p.name for p in ck.iterdir()) == ["best.pt", "last.pt", "step-00000003.pt", "step-00000050.pt",
                                                    "step-00000100.pt"]
     assert [r.split(",")[0] for r in (ck.parent / "logs" / "train.csv").read_text().splitlines()[1:]] == ["1", "2", "3"]
+
+
+def _one_error(capsys, fragment: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("egvsr: error: ") and fragment in err, err
+    return err
+
+
+def test_init_from_in_the_runs_own_checkpoints_is_never_replaced(tmp_path, tiny_recording, capsys):
+    """A new run's train.init_from in its own checkpoints/ (best.pt, a step-N.pt, or a link to one) is an
+    input the run would delete or replace: refused before any work, with or without --overwrite."""
+    cfg = _config(tmp_path, tiny_recording, "again", checkpoint_every=1, keep_checkpoints=2)
+    folder = tmp_path / "exp" / "again"
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    (folder / "checkpoints" / "last.pt").unlink()
+    (tmp_path / "link.pt").symlink_to(folder / "checkpoints" / "best.pt")
+    before = _snapshot(folder)
+    for source in ("best.pt", "step-00000001.pt", "../../../link.pt"):
+        init = folder / "checkpoints" / source
+        for extra in ([], ["--overwrite"]):
+            assert main(["train", str(cfg), "--no-progress", "--set", f"train.init_from={init}", *extra]) == 2
+            _one_error(capsys, f"train.init_from: {init} lies in {folder / 'checkpoints'}, where a new run")
+            assert _snapshot(folder) == before
+    copy = tmp_path / "best-copy.pt"  # the way out the message gives
+    shutil.copyfile(folder / "checkpoints" / "best.pt", copy)
+    assert main(["train", str(cfg), "--no-progress", "--overwrite", "--set", f"train.init_from={copy}"]) == 0
+    assert f"starting from the weights: {copy}" in capsys.readouterr().out
+
+
+def test_failed_overwrite_keeps_the_old_run(tmp_path, tiny_recording, capsys):
+    """--overwrite removes the old run's best.pt and logs only at the new run's first write: a run refused
+    at start-up (a linked config.yaml, a value torch cannot hold) or failing in its first steps leaves them."""
+    cfg = _config(tmp_path, tiny_recording, "keep", iterations=4, log_every=100, checkpoint_every=100)
+    folder = tmp_path / "exp" / "keep"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "logs").mkdir()
+    (folder / "checkpoints" / "best.pt").write_bytes(b"old best")
+    (folder / "checkpoints" / "step-00000002.pt").write_bytes(b"old step")
+    (folder / "logs" / "train.csv").write_text("step,loss\n1,0.5\n")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("# a config of mine\n")
+    (folder / "config.yaml").symlink_to(mine)
+    before = _snapshot(folder)
+    assert main(["train", str(cfg), "--no-progress", "--overwrite"]) == 2
+    _one_error(capsys, f"{folder / 'config.yaml'}: output is a symbolic link")
+    assert _snapshot(folder) == before and mine.read_text() == "# a config of mine\n"
+
+    (folder / "config.yaml").unlink()
+    (folder / "config.yaml").write_text("old config\n")
+    before = _snapshot(folder)
+    assert main(["train", str(cfg), "--no-progress", "--overwrite", "--set", "train.lr=1e38",
+                 "--set", "train.grad_clip=0"]) == 2
+    _one_error(capsys, "train.lr: 1e+38 makes Adam's first step")
+    assert _snapshot(folder) == before
+    assert main(["train", str(cfg), "--no-progress", "--overwrite", "--set", "train.lr=3e37"]) == 2
+    _one_error(capsys, "diverged")  # at a step (loss nan) or at the final save (weights no longer finite)
+    assert _snapshot(folder) == {**before, Path("train.lock"): (folder / "train.lock").read_bytes()}  # (the lock)
+
+    # integer betas (YAML `0`) are fine for torch's Adam; the run starts afresh
+    assert main(["train", str(cfg), "--no-progress", "--overwrite", "--set", "train.betas=[0, 0.99]"]) == 0
+    capsys.readouterr()
+    assert (folder / "checkpoints" / "best.pt").read_bytes() != b"old best"
+    assert "step,loss,lr" in (folder / "logs" / "train.csv").read_text()
+
+
+def test_links_in_the_experiment_folder_are_never_written_through(tmp_path, tiny_recording, capsys):
+    """A symbolic link at train.lock, a CSV log or last.pt is refused in one line naming it, new run or
+    resume, and what it points to is left as it was."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    cfg = _config(tmp_path, tiny_recording, "linked")
+    folder = tmp_path / "exp" / "linked"
+    folder.mkdir(parents=True)
+    (folder / "train.lock").symlink_to(victim)
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    _one_error(capsys, f"{folder / 'train.lock'}: output is a symbolic link")
+    assert victim.read_text() == "precious\n" and sorted(folder.iterdir()) == [folder / "train.lock"]
+    (folder / "train.lock").unlink()
+
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    capsys.readouterr()
+    resume = ["train", str(cfg), "--no-progress", "--allow-config-change", "--set", "train.iterations=3"]
+    for name in ("logs/train.csv", "checkpoints/last.pt"):
+        path = folder / name
+        real = tmp_path / path.name
+        path.rename(real)
+        path.symlink_to(real)
+        before = real.read_bytes()
+        assert main(resume) == 2
+        _one_error(capsys, f"{path}: output is a symbolic link")
+        assert real.read_bytes() == before
+        path.unlink()
+        real.rename(path)
+    assert main(resume) == 0 and "resuming" in capsys.readouterr().out

@@ -1,0 +1,64 @@
+"""The files `egvsr train` keeps in an experiment folder are never written through a symbolic link: the
+lock (`Experiment.lock`) and the CSV logs (`MetricLog`), also when the link appears after the checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from egvsr.engine import csvlog
+from egvsr.engine.csvlog import MetricLog
+from egvsr.engine.experiment import Experiment
+from egvsr.errors import OutputError, OutputExistsError
+
+
+@pytest.fixture()
+def victim(tmp_path):
+    path = tmp_path / "victim.csv"
+    path.write_text("step,mine\n1,a\n5,b\n")
+    return path
+
+
+def test_metric_log_appends_rewrites_and_truncates(tmp_path):
+    log = MetricLog(tmp_path / "logs", "train", tensorboard=False)
+    log.write(1, {"loss": 0.5})
+    log.write(2, {"loss": 0.4})
+    log.write(3, {"loss": 0.3, "lr": 1e-3})  # a new column: rewritten with the wider header
+    log.truncate_after(2)
+    assert (tmp_path / "logs" / "train.csv").read_text().splitlines() == ["step,loss,lr", "1,0.5,", "2,0.4,"]
+
+
+def test_metric_log_refuses_a_link(tmp_path, victim, monkeypatch):
+    """A link at the CSV path is refused when the log is opened, and when it appears later: the append
+    (O_NOFOLLOW, even past the check) and the rewrites (atomic replace) never write through it."""
+    (tmp_path / "train.csv").symlink_to(victim)
+    with pytest.raises(OutputExistsError, match="train.csv: output is a symbolic link"):
+        MetricLog(tmp_path, "train", tensorboard=False)
+    (tmp_path / "train.csv").unlink()
+
+    log = MetricLog(tmp_path, "train", tensorboard=False)
+    log.write(1, {"loss": 0.5})
+    (tmp_path / "train.csv").unlink()
+    (tmp_path / "train.csv").symlink_to(victim)
+    for act in (lambda: log.write(2, {"loss": 0.4}), lambda: log.write(2, {"new": 1}), lambda: log.truncate_after(0)):
+        with pytest.raises(OutputExistsError, match="output is a symbolic link"):
+            act()
+    monkeypatch.setattr(csvlog, "check_output_path", lambda path, overwrite=False: path)  # a link made just after
+    with pytest.raises(OutputError, match="train.csv: cannot append to the log"):
+        log.write(2, {"loss": 0.4})
+    assert victim.read_text() == "step,mine\n1,a\n5,b\n"
+
+
+def test_lock_refuses_a_link(tmp_path, victim, monkeypatch):
+    exp = Experiment(tmp_path / "exp", "run")
+    exp.dir.mkdir(parents=True)
+    exp.lock_path.symlink_to(victim)
+    with pytest.raises(OutputExistsError, match="train.lock: output is a symbolic link"):
+        with exp.lock():
+            pass
+    import egvsr.engine.experiment as experiment
+
+    monkeypatch.setattr(experiment, "check_output_path", lambda path, overwrite=False: path)  # a link made just after
+    with pytest.raises(OutputError, match="train.lock: cannot create the experiment's lock file"):
+        with exp.lock():
+            pass
+    assert victim.read_text() == "step,mine\n1,a\n5,b\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from egvsr.engine.yamltext import read_yaml_mapping, safe_load, yaml_problem
+from egvsr.engine.yamltext import check_expanded_size, read_yaml_mapping, safe_load, yaml_problem
 from egvsr.errors import ConfigError
 
 #: the largest float32: torch computes Adam's step and weight decay in the weights' float32, and stops
@@ -173,6 +173,10 @@ def check_config(cfg: Any) -> dict:
     if not isinstance(cfg, dict):
         raise ConfigError(f"cfg: expected a config mapping (a dict with the sections of a YAML config, as "
                           f"load_config returns), got {type(cfg).__name__}")
+    try:  # before the merge walks it: a value shared many times is walked each time
+        check_expanded_size(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"cfg: {exc}") from None
     cfg = merge(DEFAULTS, cfg)
     _check_values(cfg)
     return cfg

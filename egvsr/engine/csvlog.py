@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +21,31 @@ from egvsr.fsutil import atomic_output, check_output_path
 class MetricLog:
     """Append rows of named scalars to `<dir>/<name>.csv` (header written once; columns may grow).
 
-    Nothing is written until the first row (or `truncate_after`); a link at the CSV path is refused."""
+    Nothing is written until the first row (or `truncate_after`), TensorBoard's folder included; a link at
+    the CSV path is refused."""
 
     def __init__(self, folder: Path, name: str, tensorboard: bool = True) -> None:
         self.path = Path(folder) / f"{name}.csv"
         check_output_path(self.path, overwrite=True)  # a link (or folder, device) there is never written
         self._fields: list[str] | None = None
         self._writer = None
-        if tensorboard:
+        self._tensorboard = tensorboard  # whether to try TensorBoard at the first row
+        self.made_tensorboard = False  # whether this log made the TensorBoard folder (`discard` removes it)
+
+    def _board(self):
+        """The TensorBoard writer, made at the first row (None when TensorBoard is not installed)."""
+        if self._tensorboard:
+            self._tensorboard = False
+            folder = self.path.parent / "tensorboard"
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._writer = SummaryWriter(str(Path(folder) / "tensorboard"))
+                made = not folder.exists()
+                self._writer = SummaryWriter(str(folder))
+                self.made_tensorboard = made
             except Exception:  # tensorboard not installed: CSV only
                 self._writer = None
+        return self._writer
 
     def write(self, step: int, values: dict[str, Any]) -> None:
         row = {"step": step, **values}
@@ -46,10 +58,11 @@ class MetricLog:
             rows = self._read_rows()
             self._fields = list(dict.fromkeys([*(self._fields or []), *row.keys()]))
             self._rewrite(self._fields, rows + [row])
-        if self._writer is not None:
+        board = self._board()
+        if board is not None:
             for k, v in values.items():
                 if isinstance(v, (int, float)):
-                    self._writer.add_scalar(k, v, step)
+                    board.add_scalar(k, v, step)
 
     def _append(self) -> io.TextIOWrapper:
         """The CSV opened for appending, refusing a link at its path (also one made since the check)."""
@@ -89,3 +102,12 @@ class MetricLog:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+    def discard(self) -> None:
+        """Remove what this log wrote (a new run that ended before its first checkpoint): its CSV, which
+        a new run starts afresh, and the TensorBoard folder when this log made it."""
+        self.close()
+        self._writer = None
+        self.path.unlink(missing_ok=True)
+        if self.made_tensorboard:
+            shutil.rmtree(self.path.parent / "tensorboard", ignore_errors=True)

@@ -133,9 +133,23 @@ class Experiment:
         for path in paths:
             check_output_path(path, overwrite=True)
 
-    def make(self) -> None:
+    def make(self) -> list[Path]:
+        """Make checkpoints/ and logs/; return those that were not there (`discard_new_run` removes them)."""
+        made = [d for d in (self.checkpoints, self.logs) if not d.is_dir()]
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
+        return made
+
+    def discard_new_run(self, made: list[Path], wrote_config: bool) -> None:
+        """Remove config.yaml (when the new run wrote it) and the folders it `made`, each only while empty,
+        after the run ended before its first checkpoint (its logs remove themselves: `MetricLog.discard`).
+        Never another file, so the folder is as the run found it and the same command can start again."""
+        with contextlib.suppress(OSError):
+            if wrote_config:
+                self.config.unlink(missing_ok=True)
+            for folder in made:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
 
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"

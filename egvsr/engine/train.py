@@ -5,8 +5,9 @@ any point resumes exactly: `egvsr train CONFIG` resumes from `last.pt` by itself
 config unless `allow_config_change`. A new run refuses a folder holding another run's files unless
 `overwrite`, and prunes only the step checkpoints it wrote. Nothing in the folder is written or removed
 before the run's first write (a log row or checkpoint), so a run that fails earlier leaves the old one as
-it was. A signal finishes the current step and writes `last.pt`; `train.init_from` starts from another
-checkpoint's weights (docs/training.md).
+it was, and a new run that fails before its first checkpoint removes what it wrote. A signal finishes the
+current step and writes `last.pt`; `train.init_from` starts from another checkpoint's weights
+(docs/training.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from egvsr.engine.experiment import Experiment
 from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
+from egvsr.engine.yamltext import check_expanded_size, safe_load
 from egvsr.errors import CheckpointError, ConfigError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported
@@ -97,23 +99,89 @@ def check_data_fits_model(dataset, model, name: str, where: str) -> None:
             )
 
 
+def check_scales_fit(cfg: dict, model, train_set, val_set) -> None:
+    """Refuse, before the experiment folder exists, a scale above the model's max_scale: the top of
+    data.train.scale_range (the first step would stop), data.val.scale or eval.scales (the first
+    validation would)."""
+    name, cap = cfg["model"]["name"], float(getattr(model, "max_scale", math.inf))
+    scales = [(f"eval.scales {float(s):g}:", float(s), "eval.scales") for s in cfg["eval"]["scales"]]
+    if val_set is not None:
+        scales.insert(0, (f"data.val.scale {float(val_set.scale):g}:", float(val_set.scale), "data.val.scale"))
+    if train_set is not None:
+        lo, hi = map(float, train_set.scale_range)
+        scales.insert(0, (f"data.train.scale_range [{lo:g}, {hi:g}]: its top {hi:g} is", hi, "data.train.scale_range"))
+    for said, s, key in scales:
+        if s > cap + 1e-9:
+            raise ConfigError(f"{said} above the max_scale {cap:g} of model {name!r} (model.options.max_scale); "
+                              f"lower {key} or raise model.options.max_scale")
+
+
 def check_validation_fits(cfg: dict, model, val_set, device: torch.device) -> None:
     """Refuse, before the experiment folder exists, validation that would fail at its first run: a
-    validation scale (data.val.scale, eval.scales) above the model's max_scale, or a validation
-    recording the eval protocol cannot score or whose whole frames cannot fit (`check_scoring`)."""
+    validation recording the eval protocol cannot score or whose whole frames cannot fit (`check_scoring`)."""
     from egvsr.engine.scoring import check_scoring
 
-    name, cap = cfg["model"]["name"], float(getattr(model, "max_scale", math.inf))
-    scales = [("eval.scales", float(s)) for s in cfg["eval"]["scales"]]
-    if val_set is not None:
-        scales.insert(0, ("data.val.scale", float(val_set.scale)))
-    for key, s in scales:
-        if s > cap + 1e-9:
-            raise ConfigError(f"{key} {s:g}: above the max_scale {cap:g} of model {name!r} (model.options.max_scale); "
-                              f"lower {key} or raise model.options.max_scale")
+    name = cfg["model"]["name"]
     if val_set is not None:
         check_scoring(val_set, {name: model}, get_protocol(cfg["eval"]["protocol"], "eval.protocol"), device,
                       int(cfg["eval"]["chunk_size"]), "data.val")
+
+
+def with_val_ground_truth(val_set, spec: dict, log: Callable[[str], None]):
+    """`egvsr eval --queries gt`'s rule for data.val (evaluation's `_with_ground_truth`, with the config's
+    keys): with queries gt, refuse when no recording has ground-truth frames within its frames' span (its
+    validation would score only frame times under the label gt), and otherwise leave out, naming them, those
+    without; say how many ground-truth frames lie outside a recording's span (no window holds them)."""
+    from egvsr.datasets.items import gt_outside_frames
+
+    if val_set is None or val_set.queries != "gt":
+        return val_set
+    outside = {id(r): gt_outside_frames(r) for r in val_set.recordings}
+    lacking = [r for r in val_set.recordings if len(r.gt_times) == outside[id(r)]]
+    for r in val_set.recordings:
+        if outside[id(r)] and r not in lacking:
+            log(f"data.val.queries gt: {r.path}: {outside[id(r)]} of {len(r.gt_times)} ground-truth frames lie "
+                f"outside the frames' span and are not scored")
+    if not lacking:
+        return val_set
+    names = ", ".join(str(r.path) for r in lacking)
+    span = " within the frames' span" if any(len(r.gt_times) for r in lacking) else ""
+    if len(lacking) == len(val_set.recordings):
+        raise ConfigError(f"data.val.queries gt: no ground-truth frames in {names}{span}; set data.val.queries: "
+                          "middle to validate at the frame times, or give recordings with ground truth")
+    log(f"data.val.queries gt: leaving out {names} (no ground-truth frames{span})")
+    kept = [str(r.path) for r in val_set.recordings if r not in lacking]
+    rest = {k: v for k, v in spec.items() if k not in ("root", "split")}
+    return build_dataset({**rest, "recordings": kept}, "data.val", mode="eval")
+
+
+def check_batch_shapes(dataset, batch_size: int, world_size: int) -> None:
+    """Refuse, before the experiment folder exists, a batch whose samples could differ in shape (they are
+    stacked, so the step would stop, maybe hours in): whole frames (patch_size null) of recordings of
+    different sizes, or 90-degree rotations of a non-square patch or frame."""
+    batch = max(1, batch_size // world_size)  # each process stacks its slice of the global batch
+    if dataset is None or batch < 2:
+        return
+    paired = dataset.paired_scale is not None  # EvTexture pairs: samples are cut from the LR frames
+    shape = dataset.patch_size
+    if shape is None:
+        sizes: dict[tuple[int, int], object] = {}
+        for rec in dataset.recordings:
+            sizes.setdefault((rec.lr_height, rec.lr_width) if paired else (rec.height, rec.width), rec)
+        if len(sizes) > 1:
+            (a, ra), (b, rb) = list(sizes.items())[:2]
+            raise ConfigError(
+                f"data.train.patch_size null (whole frames) with train.batch_size {batch_size}: {ra.path} has "
+                f"{a[1]}x{a[0]} frames and {rb.path} {b[1]}x{b[0]}, but the samples of one batch must have one "
+                "size; set data.train.patch_size, train.batch_size: 1, or train on recordings of one size")
+        shape = next(iter(sizes), (1, 1))
+    h, w = shape
+    if dataset.rotations and h != w:
+        what = "patch" if dataset.patch_size is not None else "frame"
+        raise ConfigError(
+            f"data.train.rotations: a 90-degree rotation turns a {w}x{h} {what} into {h}x{w}, but the samples "
+            f"of one batch (train.batch_size {batch_size}) must have one shape; set data.train.rotations: false, "
+            "a square data.train.patch_size, or train.batch_size: 1")
 
 
 def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
@@ -155,6 +223,16 @@ def check_step_memory(dataset, model, batch_size: int, world_size: int, device: 
     )
 
 
+def option_differences(theirs: object, ours: Mapping, there: str, here: str) -> str:
+    """`key: A there, B here; ...` for only the model options that differ (never both whole option lists,
+    some thirty options each); `theirs` is a saved config, completed with the defaults added since."""
+    full = _full_config(theirs)
+    full = full if isinstance(full, Mapping) else {"(options)": full}
+    keys = sorted(set(full) | set(ours), key=str)
+    return "; ".join(f"{k}: {repr(full.get(k))[:60]} {there}, {repr(ours.get(k))[:60]} {here}"
+                     for k in keys if full.get(k) != ours.get(k))
+
+
 def _full_config(config: object) -> object:
     """A saved model config with the options added since filled in with their defaults (as built)."""
     from egvsr.models import build_model
@@ -185,6 +263,8 @@ class Trainer:
         self.config_path = config_path
         self.resumed = False
         self.committed = False  # whether the run has begun writing to its folder (`_commit`)
+        self._made: list[Path] = []  # the folders `_commit` made, and whether it wrote config.yaml
+        self._wrote_config = False
         self._logs: tuple[MetricLog | None, ...] = ()  # the CSV logs `_commit` truncates on a resume
         self.own_steps: list[int] = []  # the step-N.pt files this run (and the runs it resumes) kept
         t = cfg["train"]
@@ -200,6 +280,9 @@ class Trainer:
                         if cfg["data"]["val"] else None)
         for where, ds in (("data.train", self.train_set), ("data.val", self.val_set)):
             check_data_fits_model(ds, self.model, cfg["model"]["name"], where)
+        check_scales_fit(cfg, self.model, self.train_set, self.val_set)
+        check_batch_shapes(self.train_set, int(t["batch_size"]), info.world_size)
+        self.val_set = with_val_ground_truth(self.val_set, cfg["data"]["val"], self.log)
         check_validation_fits(cfg, self.model, self.val_set, info.device)
         self.amp = bool(t["amp"]) and info.device.type == "cuda"
         check_step_memory(self.train_set, self.model, int(t["batch_size"]), info.world_size, info.device, self.amp)
@@ -221,7 +304,7 @@ class Trainer:
                     if info.distributed else self.model)
 
     # ---- checkpoints ------------------------------------------------------------------------------
-    def _payload(self) -> dict:
+    def _payload(self, step_checkpoints: list[int]) -> dict:
         return {
             "model": {"name": self.cfg["model"]["name"], "config": self.model.config},
             "state_dict": self.model.state_dict(),
@@ -231,45 +314,47 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "step": self.step,
             "best_psnr": self.best_psnr,
-            "step_checkpoints": list(self.own_steps),
+            "step_checkpoints": list(step_checkpoints),
             "rng": rng_state(),
             "experiment": self.cfg,
         }
 
     def _init_from(self, source: str) -> None:
-        """Start from the model weights of checkpoint `source` ("shipped": the packaged weights)."""
+        """Start from the model weights of checkpoint `source` ("shipped": the packaged weights), read
+        as eval and render read a checkpoint (`model_from_checkpoint`: its EMA weights when saved, which
+        must fit and be finite: NaN weights of a diverged run would stop this run at step 1)."""
+        from egvsr.engine.checkpoint_model import model_from_checkpoint
         from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 
         with checkpoint_or_shipped(None if source == "shipped" else source, "train.init_from") as (path, label):
-            ck = load_checkpoint(path, map_location="cpu")
+            try:
+                weights, ck = model_from_checkpoint(path, "cpu")
+            except CheckpointError as exc:
+                raise CheckpointError(f"train.init_from: {exc}") from None
         spec = ck["model"]
         if spec.get("name") != self.cfg["model"]["name"]:
             raise ConfigError(
                 f"train.init_from: {label} holds model {spec.get('name')!r}, but the config builds "
                 f"{self.cfg['model']['name']!r}; set model.name (and model.options) to match the checkpoint"
             )
-        theirs = _full_config(spec.get("config"))
-        theirs = theirs if isinstance(theirs, Mapping) else {"(options)": theirs}
-        if theirs != self.model.config:
-            diffs = [f"{k}: {theirs.get(k)!r} there, {self.model.config.get(k)!r} here"
-                     for k in sorted(set(theirs) | set(self.model.config)) if theirs.get(k) != self.model.config.get(k)]
+        if weights.config != self.model.config:
             raise ConfigError(
                 f"train.init_from: {label} holds model {spec.get('name')!r} with other options "
-                f"({'; '.join(diffs)}); set model.options to match the checkpoint"
+                f"({option_differences(weights.config, self.model.config, 'there', 'here')}); set model.options "
+                "to match the checkpoint"
             )
-        ema = ck.get("ema")
-        state = ema if isinstance(ema, Mapping) and ema else ck["state_dict"]
-        try:
-            self.model.load_state_dict(state)
-        except (RuntimeError, TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"train.init_from: {label}: weights do not fit the model: "
-                                  f"{' '.join(str(exc).split())[:300]}") from None
+        self.model.load_state_dict(weights.state_dict())  # the same options: the same shapes
         self.log(f"starting from the {describe_weights(label, ck)}")
 
     def _resume(self) -> None:
         if not self.exp.last.exists():
             return
         ck = load_checkpoint(self.exp.last, map_location=self.info.device, expect_model=self.cfg["model"]["name"])
+        for key in ("model", "experiment"):  # before any comparison walks them (or prints them)
+            try:
+                check_expanded_size(ck.get(key))
+            except ValueError as exc:  # shared references: 2 MB can stand for 2**40 values
+                raise CheckpointError(f"{self.exp.last}: its '{key}' entry {exc}") from None
         missing = [k for k in RESUME_KEYS if k not in ck]
         if missing:
             raise CheckpointError(
@@ -277,12 +362,14 @@ class Trainer:
                 f"from it; to start a new run from these weights, move it out of {self.exp.checkpoints} and set "
                 "train.init_from to its path"
             )
-        self._check_config(ck.get("experiment"))
-        if _full_config(ck["model"]["config"]) != self.model.config:
+        if _full_config(ck["model"].get("config")) != self.model.config:  # its weights fit only its options
+            diffs = option_differences(ck["model"].get("config"), self.model.config, "in the checkpoint",
+                                       "in the config")
             raise CheckpointError(
-                f"{self.exp.last}: was trained with model options {ck['model']['config']}, but the config asks "
-                f"for {self.model.config}; use another experiment name to start afresh"
+                f"{self.exp.last}: was trained with other model options ({diffs}), and its weights fit only "
+                "those; undo the change to model.options, or use another experiment name to start afresh"
             )
+        self._check_config(ck.get("experiment"))
         self.model.load_state_dict(ck["state_dict"])
         if self.ema and ck.get("ema"):
             self.ema.load_state_dict(ck["ema"])
@@ -308,8 +395,8 @@ class Trainer:
             import yaml
 
             try:
-                saved = yaml.safe_load(self.exp.config.read_text())
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                saved = safe_load(self.exp.config.read_bytes())
+            except (OSError, yaml.YAMLError, ValueError):
                 saved = None
         if not isinstance(saved, Mapping):
             return
@@ -338,29 +425,37 @@ class Trainer:
                     )
 
     def _save(self, best: bool = False) -> None:
+        """Write this step's step-N.pt first, then last.pt listing only step files that exist, then prune
+        the older ones: a failed write leaves last.pt and the list of the run's own step files as they were
+        (and no step file that no last.pt lists)."""
         if not self.info.is_main:
             return
         self._check_finite()
         self._commit()
-        stale = self._track_step_checkpoint()
-        payload = self._payload()
-        save_checkpoint(self.exp.last, payload)
-        if self.step in self.own_steps:
-            save_checkpoint(self.exp.step_checkpoint(self.step), payload)
+        kept, stale = self._plan_step_checkpoints()
+        payload = self._payload(kept)
+        step_file = self.exp.step_checkpoint(self.step) if self.step in kept else None
+        if step_file is not None:
+            save_checkpoint(step_file, payload)
+        try:
+            save_checkpoint(self.exp.last, payload)
+        except BaseException:
+            if step_file is not None:
+                step_file.unlink(missing_ok=True)
+            raise
+        self.own_steps, self._saved_step = kept, self.step
         self.exp.prune(stale)
         if best:
             save_checkpoint(self.exp.best, payload)
-        self._saved_step = self.step
 
-    def _track_step_checkpoint(self) -> list[int]:
-        """Count this step's step-N.pt among the run's own and keep the newest `train.keep_checkpoints`;
-        return the older own steps to prune. Only files this run wrote are ever pruned: a step-N.pt of
-        another run (left in the folder under --overwrite) is never deleted."""
+    def _plan_step_checkpoints(self) -> tuple[list[int], list[int]]:
+        """(the run's own steps once this step's step-N.pt counts among them, keeping the newest
+        `train.keep_checkpoints`; the older own steps to prune). Only files this run wrote are ever pruned:
+        a step-N.pt of another run (left in the folder under --overwrite) is never deleted."""
         keep = int(self.cfg["train"]["keep_checkpoints"])
         steps = [s for s in self.own_steps if s != self.step] + [self.step]
         cut = max(0, len(steps) - keep)
-        self.own_steps = steps[cut:]
-        return [s for s in steps[:cut] if s != self.step]  # keep 0: this step's file is never written
+        return steps[cut:], [s for s in steps[:cut] if s != self.step]  # keep 0: this step's file is never written
 
     def _start_afresh(self) -> None:
         """A new run's best.pt and CSV logs are its own: remove those of an earlier run (there only under
@@ -381,11 +476,24 @@ class Trainer:
                     log.truncate_after(self.start_step)
         else:
             self._start_afresh()
-        self.exp.make()
+        self._made = self.exp.make()
+        self.committed = True
         if self.exp.writes_config(self.config_path):
             with atomic_output(self.exp.config, overwrite=True) as tmp:
                 tmp.write_text(dump_config(self.cfg))
-        self.committed = True
+            self._wrote_config = True
+
+    def _discard_unstarted(self) -> None:
+        """A new run that ends before its first checkpoint leaves the folder as it found it, so that the
+        same command can start it again: remove what it wrote (its logs, config.yaml) and the folders it
+        made, never another file (an earlier run's best.pt and logs, under --overwrite, went at its first
+        write)."""
+        if not self.info.is_main or self.resumed or not self.committed or self._saved_step is not None:
+            return
+        for log in self._logs:
+            if log:
+                log.discard()
+        self.exp.discard_new_run(self._made, self._wrote_config)
 
     def _write_row(self, log: MetricLog, values: dict) -> None:
         """One row of `log` at this step, once the run has begun writing (`_commit`)."""
@@ -431,6 +539,10 @@ class Trainer:
     def run(self) -> Path:
         t = self.cfg["train"]
         total = int(t["iterations"])
+        if self.resumed and self.step >= total:
+            self.log(f"{self.exp.dir}: already complete (step {self.step} of train.iterations {total}); nothing "
+                     "was trained or written (to train further, raise train.iterations with --allow-config-change)")
+            return self.exp.dir
         if self.info.is_main and not self.resumed:
             self.log(f"experiment {self.exp.dir}: config.yaml, checkpoints/, logs/ (a new run)")
         train_log = MetricLog(self.exp.logs, "train") if self.info.is_main else None
@@ -444,8 +556,12 @@ class Trainer:
         started, budget = time.monotonic(), float(t["max_minutes"]) * 60
         cpu_started, cpu_budget = time.process_time(), float(t["max_cpu_minutes"]) * 60
         self.model.train()
-        with self._signals_deferred():
-            self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
+        try:
+            with self._signals_deferred():
+                self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
+        except BaseException:
+            self._discard_unstarted()
+            raise
         if bar:
             bar.close()
         for log in (train_log, val_log):

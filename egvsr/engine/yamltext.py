@@ -1,8 +1,15 @@
-"""YAML files read with the toolkit's errors: one-line parse messages, a mapping at the top level."""
+"""YAML files read with the toolkit's errors: one-line parse messages, a mapping at the top level.
+
+A YAML alias (`*name`) repeats the value its anchor names without copying it, so a 2 KB file can stand
+for 2**40 values that every merge, copy or comparison of the config would walk ("billion laughs"): what is
+read is bounded by the values it expands to (`check_expanded_size`), and a value that contains itself is
+refused.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,13 +26,56 @@ def yaml_problem(exc: BaseException) -> str:
     return " ".join(f"{where}{problem}".split())
 
 
+#: the most values (mappings, lists, keys and scalars, a shared one counted each time it appears) a config
+#: may expand to: configs hold about a hundred; a list of many recordings fits easily
+MAX_CONFIG_VALUES = 1_000_000
+
+
+def check_expanded_size(data: Any, limit: int = MAX_CONFIG_VALUES) -> None:
+    """Raise ValueError when nested dicts/lists `data` expand to more than `limit` values or contain
+    themselves. Shared values (YAML aliases, a loaded checkpoint's shared references) are sized once and
+    counted each time they appear, so the check costs the distinct values, not the expansion."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list, tuple)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ValueError("holds a value that contains itself (a YAML alias inside its own anchor); expected a "
+                             "plain config")
+        open_.add(key)
+        total = 1 + (len(value) if isinstance(value, dict) else 0)
+        for child in (value.values() if isinstance(value, dict) else value):
+            total += size(child)
+            if total > limit:
+                raise ValueError(f"expands to more than {limit} values (a YAML alias or shared value counts each "
+                                 "time it appears); expected a plain config")
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        size(data)
+    except RecursionError:
+        raise ValueError("is nested too deeply to read; expected a plain config") from None
+
 
 def safe_load(text: str | bytes):
-    """`yaml.safe_load`, raising ValueError instead of RecursionError on absurdly nested input."""
+    """`yaml.safe_load`, raising ValueError instead of RecursionError on absurdly nested input, and on
+    input that expands to more than `MAX_CONFIG_VALUES` values or contains itself (aliases)."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except RecursionError:
         raise ValueError("YAML nested too deeply to read; expected a plain config") from None
+    try:
+        check_expanded_size(data)
+    except ValueError as exc:
+        raise ValueError(f"the YAML {exc}") from None
+    return data
 
 
 def read_yaml_mapping(path: str | Path, what: str, expected: str = "a mapping at the top level") -> dict:

@@ -219,8 +219,9 @@ def test_train_killed_while_checkpointing_resumes_losing_at_most_one_interval(tm
     ckdir = tmp_path / "exp" / "run" / "checkpoints"
     ckdir.mkdir(parents=True)
     # kill while last.pt is being rewritten after the first checkpoint, i.e. a later state being saved
+    # (each save writes step-N.pt first, then last.pt)
     proc_args = ["train", config, "--no-progress"]
-    kill_when(proc_args, lambda: (ckdir / f"step-{every:08d}.pt").exists()
+    kill_when(proc_args, lambda: (ckdir / f"step-{every:08d}.pt").exists() and (ckdir / "last.pt").exists()
               and any(p.name.startswith(".last.pt.") for p in _partials(ckdir)))
     # every checkpoint under its final name is complete; the one being written is only a temporary
     steps = {p.name: load_checkpoint(p)["step"] for p in ckdir.glob("*.pt")}

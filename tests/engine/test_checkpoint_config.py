@@ -171,3 +171,39 @@ def test_rng_state_roundtrip_through_checkpoint(tmp_path):
     a = (random.random(), np.random.rand(), torch.rand(1).item())
     set_rng_state(load_checkpoint(path)["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+
+
+def _laughs(levels: int) -> str:
+    """A 'billion laughs' YAML mapping: each level names the one below twice (2**levels leaves)."""
+    parts = ["a0: &a0 {x: 1}"] + [f"a{i}: &a{i} {{p: *a{i - 1}, q: *a{i - 1}}}" for i in range(1, levels + 1)]
+    return "{" + ", ".join(parts) + "}"
+
+
+def test_yaml_alias_bombs_are_refused_before_any_merge(tmp_path):
+    """A 2 KB config whose aliases stand for 2**40 values (or that contains itself) is refused at once,
+    naming the file or --set value: the merge would walk every repetition. A few aliases are fine."""
+    import time
+
+    from egvsr.engine.config import check_config
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(f"data:\n  train: {{laugh: {_laughs(40)}}}\n")
+    cyclic = tmp_path / "cyclic.yaml"
+    cyclic.write_text("data:\n  train: &a {x: *a}\n")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^\S*bomb.yaml: the YAML expands to more than 1000000 values \(a YAML alias"):
+        load_config(bomb)
+    with pytest.raises(ConfigError, match=r"^\S*cyclic.yaml: the YAML holds a value that contains itself"):
+        load_config(cyclic)
+    with pytest.raises(ConfigError, match=r"^--set 'data.train.laugh=.*': the YAML expands to more than"):
+        load_config(None, [f"data.train.laugh={_laughs(40)}"])
+    shared: dict = {"x": 1}
+    for _ in range(40):
+        shared = {"p": shared, "q": shared}
+    with pytest.raises(ConfigError, match=r"^cfg: expands to more than 1000000 values"):
+        check_config({"data": {"train": {"laugh": shared}}})
+    assert time.perf_counter() - started < 10
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("data:\n  train: {recordings: &r [a.h5, b.h5]}\n  val: {recordings: *r, scale: 2}\n")
+    cfg = load_config(fine)
+    assert cfg["data"]["val"]["recordings"] == ["a.h5", "b.h5"]

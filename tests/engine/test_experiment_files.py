@@ -62,3 +62,39 @@ def test_lock_refuses_a_link(tmp_path, victim, monkeypatch):
         with exp.lock():
             pass
     assert victim.read_text() == "step,mine\n1,a\n5,b\n"
+
+
+def test_metric_log_makes_tensorboard_at_its_first_row_and_discards_what_it_made(tmp_path, monkeypatch):
+    """Nothing is written before the first row, TensorBoard's folder included (a run that fails earlier
+    leaves no logs/ behind); `discard` (a new run ended before its first checkpoint) removes the CSV and
+    the folder this log made, and never a TensorBoard folder that was already there."""
+    import sys
+    import types
+
+    class Writer:
+        def __init__(self, folder):
+            import pathlib
+
+            pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+            (pathlib.Path(folder) / "events").write_text("e")
+
+        def add_scalar(self, *args):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=Writer))
+    logs = tmp_path / "logs"
+    log = MetricLog(logs, "train")
+    assert not logs.exists()
+    log.write(1, {"loss": 0.5})
+    assert (logs / "tensorboard" / "events").is_file() and (logs / "train.csv").is_file()
+    log.discard()
+    assert list(logs.iterdir()) == []
+
+    (logs / "tensorboard").mkdir()  # another run's TensorBoard folder stays
+    log = MetricLog(logs, "train")
+    log.write(1, {"loss": 0.5})
+    log.discard()
+    assert [p.name for p in logs.iterdir()] == ["tensorboard"]

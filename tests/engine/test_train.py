@@ -72,12 +72,20 @@ def test_killed_run_resumes_to_identical_weights(tmp_path, tiny_recording):
     proc = subprocess.Popen(cmd + [str(interrupted)], env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     marker = tmp_path / "exp" / "interrupted" / "checkpoints" / "step-00000004.pt"
+    last = marker.with_name("last.pt")
+
+    def saved_step_4() -> bool:  # step-4.pt is written first, then last.pt: killed between saves, not amid one
+        try:
+            return last.stat().st_mtime_ns >= marker.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+
     deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not saved_step_4() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = load_checkpoint(tmp_path / "exp" / "interrupted" / "checkpoints" / "last.pt")["step"]
+    killed_at = load_checkpoint(last)["step"]
     assert 4 <= killed_at < 8, "the run should have been killed mid-way"
     assert not list((tmp_path / "exp" / "interrupted").rglob("*.egvsr-partial"))
 
@@ -290,7 +298,76 @@ def test_validation_checked_at_start_up(tmp_path):
     capped["data"] = {**base["data"], "val": {**base["data"]["val"], "scale": 1.5}}
     with pytest.raises(ConfigError, match=r"eval.scales 2: above the max_scale 1.5"):
         train(cfg=capped, progress=False, log=None)
+    capped["eval"] = {"scales": [1.5]}  # the training scales too: the first step would stop
+    capped["data"]["train"] = {**base["data"]["train"], "scale_range": [1, 2]}
+    with pytest.raises(ConfigError, match=r"^data.train.scale_range \[1, 2\]: its top 2 is above the max_scale 1.5 "
+                                          r"of model 'egvsr-tiny' \(model.options.max_scale\); lower data.train"):
+        train(cfg=capped, progress=False, log=None)
     small = {**base, "data": {**base["data"], "val": {**base["data"]["val"], "recordings": [str(tiny)]}}}
     with pytest.raises(ConfigError, match=r"data.val: .*tiny.h5 \(16x16 frames\) at scale x2: .*protocol 'ours'"):
         train(cfg=small, progress=False, log=None)
     assert not (tmp_path / "exp").exists()
+
+
+# ---- the samples of one batch have one shape, checked at start-up ----------------------------------------
+def _fake_set(patch, sizes, rotations=True):
+    from types import SimpleNamespace
+
+    recs = [SimpleNamespace(path=f"r{i}.h5", height=h, width=w) for i, (h, w) in enumerate(sizes)]
+    return SimpleNamespace(patch_size=patch, recordings=recs, rotations=rotations, paired_scale=None)
+
+
+@pytest.mark.parametrize("patch, sizes, rotations, batch, world, pattern", [
+    (None, [(40, 40), (48, 48)], False, 2, 1,
+     r"^data.train.patch_size null \(whole frames\) with train.batch_size 2: r0.h5 has 40x40 frames and r1.h5 48x48"),
+    (None, [(40, 56), (40, 56)], True, 2, 1, r"^data.train.rotations: a 90-degree rotation turns a 56x40 frame into"),
+    ((8, 12), [(40, 56)], True, 4, 1, r"^data.train.rotations: a 90-degree rotation turns a 12x8 patch into 8x12"),
+    (None, [(40, 40), (48, 48)], True, 1, 1, None),  # one sample per batch
+    (None, [(40, 40), (48, 48)], True, 2, 2, None),  # one sample per process
+    (None, [(40, 56), (40, 56)], False, 2, 1, None),
+    ((12, 12), [(40, 56), (48, 64)], True, 2, 1, None),
+])
+def test_batch_shapes_are_checked_at_start_up(patch, sizes, rotations, batch, world, pattern):
+    from egvsr.engine.train import check_batch_shapes
+
+    data = _fake_set(patch, sizes, rotations)
+    if pattern is None:
+        check_batch_shapes(data, batch, world)
+    else:
+        with pytest.raises(ConfigError, match=pattern):
+            check_batch_shapes(data, batch, world)
+
+
+def test_whole_frame_batches_of_rotated_frames_are_refused_before_the_folder(tmp_path, tiny_recording):
+    cfg = load_config(_config(tmp_path, tiny_recording, "whole"), ["data.train.patch_size=null"])
+    with pytest.raises(ConfigError, match=r"^data.train.rotations: a 90-degree rotation turns a 56x40 frame"):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "exp").exists()
+
+
+def test_val_queries_gt_needs_ground_truth_as_eval_does(tmp_path, tiny_recording):
+    """data.val.queries gt over recordings without ground-truth frames is refused at start-up (as `egvsr
+    eval --queries gt` is); one without among others is left out and named."""
+    import shutil
+
+    import h5py
+
+    from egvsr.engine.distributed import init_distributed
+    from egvsr.engine.train import Trainer
+
+    bare = tmp_path / "bare.h5"
+    shutil.copyfile(tiny_recording, bare)
+    with h5py.File(bare, "r+") as f:
+        del f["gt"]
+    val = {"queries": "gt", "scale": 2, "bins": 8}
+    cfg = load_config(_config(tmp_path, tiny_recording, "gt"), [f"data.val.recordings=[{bare}]"])
+    cfg["data"]["val"].update(val)
+    with pytest.raises(ConfigError, match=rf"^data.val.queries gt: no ground-truth frames in {bare}; set "
+                                          "data.val.queries: middle"):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "exp").exists()
+    cfg["data"]["val"]["recordings"] = [str(tiny_recording), str(bare)]
+    said: list[str] = []
+    trainer = Trainer(cfg, init_distributed("cpu"), progress=False, log=said.append)
+    assert [str(r.path) for r in trainer.val_set.recordings] == [str(tiny_recording)]
+    assert any(f"data.val.queries gt: leaving out {bare} (no ground-truth frames)" in line for line in said), said

@@ -355,3 +355,112 @@ def test_links_in_the_experiment_folder_are_never_written_through(tmp_path, tiny
         path.unlink()
         real.rename(path)
     assert main(resume) == 0 and "resuming" in capsys.readouterr().out
+
+
+# ---- bad inputs found by the sweep: each refused at start-up, or cleaned up after -------------------------
+def test_resume_refuses_a_checkpoint_whose_config_shares_references(tmp_path, tiny_recording):
+    """A 2 MB last.pt whose `experiment` (or `model`) entry shares references stands for 2**40 values: it
+    is refused at once naming the file, before the config comparison walks it."""
+    from egvsr.engine.train import train
+    from egvsr.errors import CheckpointError
+    from egvsr.models import build_model
+
+    model = build_model("egvsr-tiny")
+    cfg = load_config(_config(tmp_path, tiny_recording, "laughs"))
+    shared: dict = {"x": 1}
+    for _ in range(40):
+        shared = {"p": shared, "q": shared}
+    last = tmp_path / "exp" / "laughs" / "checkpoints" / "last.pt"
+    for key in ("experiment", "model"):
+        extra = {"model": {"name": "egvsr-tiny", "config": model.config}, "experiment": dict(cfg)}
+        extra[key] = {**extra[key], "laugh": shared}
+        save_checkpoint(last, {"state_dict": model.state_dict(), **extra})
+        started = time.perf_counter()
+        with pytest.raises(CheckpointError, match=rf"^{last}: its '{key}' entry expands to more than 1000000 values"):
+            train(cfg=cfg, progress=False, log=None)
+        assert time.perf_counter() - started < 60
+
+
+def test_init_from_refuses_weights_that_are_not_finite(tmp_path, tiny_recording):
+    """A train.init_from checkpoint saved after diverging (a NaN weight) is refused at start-up naming the
+    weight, as eval and render refuse it, not at step 1 as a diverged loss."""
+    from egvsr.engine.train import train
+    from egvsr.errors import CheckpointError
+    from egvsr.models import build_model
+
+    model = build_model("egvsr-tiny")
+    state = model.state_dict()
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name].view(-1)[0] = float("nan")
+    source = tmp_path / "nan.pt"
+    save_checkpoint(source, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": state})
+    cfg = load_config(_config(tmp_path, tiny_recording, "nan", init_from=str(source)))
+    with pytest.raises(CheckpointError, match=rf"^train.init_from: {source}: weight 'state_dict.{name}'\[.*\] is nan; "
+                                              "expected finite weights"):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "exp").exists()
+
+
+def test_new_run_failing_before_its_first_checkpoint_leaves_the_folder_as_it_found_it(tmp_path, tiny_recording,
+                                                                                      capsys):
+    """A new run that wrote log rows and config.yaml, then diverged before its first checkpoint, removes
+    them and the folders it made (never another file), so the same command with a sane lr starts again
+    without --overwrite."""
+    diverge = ["--set", "train.lr=1e12", "--set", "train.iterations=6", "--set", "train.checkpoint_every=100"]
+    cfg = _config(tmp_path, tiny_recording, "div")
+    folder = tmp_path / "exp" / "div"
+    assert main(["train", str(cfg), "--no-progress", *diverge]) == 2
+    assert "a new run" in capsys.readouterr().out  # it began writing (its first log row) before diverging
+    assert not folder.exists() and not (tmp_path / "exp").exists()
+
+    folder.mkdir(parents=True)  # a folder of the user's: only what the run wrote goes
+    (folder / "notes.txt").write_text("mine")
+    assert main(["train", str(cfg), "--no-progress", *diverge]) == 2
+    _one_error(capsys, "training diverged at step")
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "train.lock"]  # (the lock does not count)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    assert (folder / "checkpoints" / "last.pt").is_file() and (folder / "notes.txt").read_text() == "mine"
+
+
+def test_resume_names_only_the_differing_model_options_and_a_complete_run_writes_nothing(tmp_path, tiny_recording,
+                                                                                         capsys):
+    cfg = _config(tmp_path, tiny_recording, "done")
+    last = tmp_path / "exp" / "done" / "checkpoints" / "last.pt"
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    capsys.readouterr()
+    before = last.stat().st_mtime_ns
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "already complete (step 2 of train.iterations 2)" in out and "wrote" not in out, out
+    assert last.stat().st_mtime_ns == before
+    assert main(["train", str(cfg), "--no-progress", "--allow-config-change", "--set", "model.options.n_feats=12"]) == 2
+    err = _one_error(capsys, f"{last}: was trained with other model options (n_feats: 8 in the checkpoint, 12 in "
+                             "the config), and its weights fit only those")
+    assert "inr_channels" not in err
+
+
+def test_a_failed_save_leaves_last_pt_and_its_step_list_as_they_were(tmp_path, tiny_recording, monkeypatch):
+    """step-N.pt is written before last.pt, and last.pt lists only step files that exist: when the step
+    file cannot be written, last.pt keeps the previous step and its list (nothing orphaned, the older step
+    still pruned later); when last.pt cannot be written, the new step file goes too."""
+    import egvsr.engine.train as train_module
+
+    real = train_module.save_checkpoint
+    for failing in ("step-00000003.pt", "last.pt"):
+        calls = {"n": 0}
+
+        def save(path, payload, failing=failing, calls=calls):
+            calls["n"] += 1
+            if Path(path).name == failing and payload["step"] == 3:
+                raise OSError(28, "No space left on device")
+            return real(path, payload)
+
+        monkeypatch.setattr(train_module, "save_checkpoint", save)
+        name = "save" + failing[:4]
+        cfg = load_config(_config(tmp_path, tiny_recording, name, iterations=3, checkpoint_every=1, keep_checkpoints=1))
+        with pytest.raises(OSError, match="No space left"):
+            train_module.train(cfg=cfg, progress=False, log=None)
+        ck = tmp_path / "exp" / name / "checkpoints"
+        assert load_checkpoint(ck / "last.pt")["step"] == 2
+        assert load_checkpoint(ck / "last.pt")["step_checkpoints"] == [2]
+        assert sorted(p.name for p in ck.glob("step-*.pt")) == ["step-00000002.pt"]

@@ -272,7 +272,7 @@ def _run_eval(a) -> None:
           f"queries {opts['queries']}")
     evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
-                        with_bicubic=not a.no_bicubic, progress=_progress(a))
+                        with_bicubic=not a.no_bicubic, progress=_progress(a), scales_where=opts["scales_where"])
 
 
 # ---- rendering, demo and pictures (issue: rendering) ------------------------------------------

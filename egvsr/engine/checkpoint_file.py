@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 import random
 import re
+import shlex
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,12 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        damage = _damage_found(p, exc)
+        if damage:  # bytes the unpickler stopped at, not objects it disallows
+            raise CheckpointError(
+                f"{p}: not a readable checkpoint: {damage} (corrupted or truncated); write it again or use "
+                "another checkpoint"
+            ) from None
         raise CheckpointError(
             f"{p}: refused to load: the checkpoint contains objects other than tensors and plain values "
             f"(it could run code when unpickled); {refused_advice} ({_refused_what(exc)})"
@@ -67,6 +76,27 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
             f"{p}: not a readable checkpoint: its zip archive or the data in it is damaged (corrupted or "
             "truncated); write it again or use another checkpoint"
         ) from None
+
+
+def _damage_found(p: Path, exc: BaseException) -> str:
+    """What shows that the weights-only unpickler read damaged bytes ('' when nothing does): a zip member
+    (the pickle or a record) whose CRC-32 does not match its bytes, or a byte that is no pickle opcode at all
+    (torch reports it as an 'Unsupported operand'; a crafted pickle uses real opcodes)."""
+    if zipfile.is_zipfile(p):
+        try:
+            with zipfile.ZipFile(p) as zf:
+                for info in zf.infolist():
+                    if info.filename.endswith(".pkl"):  # the pickles, not the (large) tensor records
+                        zf.read(info)  # checks the CRC-32
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as err:
+            return f"its zip archive is damaged ({_first_line(err)})"
+    m = re.search(r"Unsupported operand (\d+)", str(exc))
+    if m and int(m.group(1)) < 256 and chr(int(m.group(1))).encode("latin-1") not in _PICKLE_OPCODES:
+        return f"its pickle holds byte {int(m.group(1))}, which is no pickle opcode"
+    return ""
+
+
+_PICKLE_OPCODES = {op.code.encode("latin-1") for op in pickletools.opcodes}
 
 
 def _has_zip_end(p: Path) -> bool:
@@ -89,7 +119,7 @@ def load_checkpoint(
     p = Path(path)
     data = load_plain(p, map_location)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: not an egvsr checkpoint (missing format tag {FORMAT!r})")
+        raise CheckpointError(f"{p}: not an egvsr checkpoint (missing format tag {FORMAT!r}){_import_hint(p, data)}")
     if data.get("version") != VERSION:
         raise CheckpointError(f"{p}: checkpoint version {data.get('version')!r}, expected {VERSION}")
     model = data.get("model")
@@ -102,6 +132,16 @@ def load_checkpoint(
     return data
 
 
+def _import_hint(p: Path, data: Any) -> str:
+    """For a plain state dict (or a trainer dict holding one under 'state_dict'), as official EGVSR and
+    VideoINR checkpoints are: how to convert it into an egvsr checkpoint; '' for anything else."""
+    state = data.get("state_dict", data) if isinstance(data, dict) else None
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return ""
+    return (f"; it holds a plain state dict of {len(state)} weights: if it is an official EGVSR or VideoINR "
+            f"checkpoint, convert it first with egvsr import-checkpoint {shlex.quote(str(p))} OUT.pt")
+
+
 def _first_line(exc: BaseException, text: str | None = None) -> str:
     """The first sentence of an exception's text (or of `text`), without terminal colour codes, at
     most 200 chars; the exception's type name when that is empty."""
@@ -112,7 +152,7 @@ def _first_line(exc: BaseException, text: str | None = None) -> str:
 
 def _refused_what(exc: BaseException) -> str:
     """What torch's weights-only unpickler refused, e.g. "it references 'builtins.exec'"."""
-    m = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+    m = re.search(r"GLOBAL ([\w.]+) (?:was not an allowed global|whose module)", str(exc))
     if m:
         return f"it references {m.group(1)!r}"
     m = re.search(r"WeightsUnpickler error: ([^\n]*)", str(exc))

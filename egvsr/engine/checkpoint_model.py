@@ -7,18 +7,20 @@ run saved after diverging). Each such problem is a `CheckpointError` naming the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from egvsr.engine.checkpoint_file import load_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 
 # Dataset options that define what the model sees; evaluation and rendering must reuse them.
 INPUT_OPTIONS = ("num_frames", "representation", "bins", "polarity", "normalize")
+TRAIN_KEY = "experiment.data.train"  # where a checkpoint keeps its training data options
 DATASET_DEFAULTS = {"num_frames": 3, "representation": "moments", "bins": 32, "polarity": "split",
                     "normalize": "none"}
 
@@ -66,15 +68,26 @@ def model_from_checkpoint(
     except (RuntimeError, TypeError, ValueError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:300]  # torch's message spans lines; the CLI prints one
         raise CheckpointError(f"{path}: weights do not fit model {spec['name']!r}: {detail}") from None
-    for name, p in model.named_parameters():
-        finite = torch.isfinite(p.detach())
+    check_finite_weights(((f"{key}.{name}", p) for name, p in model.named_parameters()), path)
+    return model.to(device).eval(), ck
+
+
+def check_finite_weights(weights: Iterable[tuple[str, Tensor]], where: str | Path) -> None:
+    """Refuse the first weight holding NaN or +-inf, or a value beyond float32 (the models' dtype, into
+    which an imported float64 weight is cast), naming `where`, the weight's name and index and the value."""
+    for name, value in weights:
+        value = value.detach()
+        if not value.is_floating_point():
+            continue  # integers are always finite
+        finite = torch.isfinite(value if value.dtype == torch.float32 else value.to(torch.float32))
         if not bool(finite.all()):
             index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+            got = float(value[index])
+            what = f"{got}" if not math.isfinite(got) else f"{got:g}, beyond float32's range"
             raise CheckpointError(
-                f"{path}: weight '{key}.{name}'{list(index)} is {float(p.detach()[index])}; expected finite "
-                "weights (was the checkpoint saved after training diverged?)"
+                f"{where}: weight '{name}'{list(index)} is {what}; expected finite weights (was the checkpoint "
+                "saved after training diverged?)"
             )
-    return model.to(device).eval(), ck
 
 
 def input_options(ck: dict, where: str = "checkpoint") -> dict:
@@ -114,7 +127,7 @@ def _int_option(opts: dict, key: str, default: Any, where: str) -> int:
         return int(value)
     except (TypeError, ValueError, OverflowError):
         raise CheckpointError(
-            f"{where}: the training config gives {key}={value!r}, expected an integer"
+            f"{where}: the training config gives {TRAIN_KEY}.{key}={value!r}, expected an integer"
         ) from None
 
 
@@ -128,10 +141,11 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
     k = _int_option(opts, "num_frames", k_model or DATASET_DEFAULTS["num_frames"], where)
     if k_model is not None and k != k_model:
         raise CheckpointError(
-            f"{where}: trained with num_frames={k} but the model takes {k_model} frames"
+            f"{where}: the training config gives {TRAIN_KEY}.num_frames={k} but the model takes {k_model} frames"
         )
     if k < getattr(model, "min_frames", 1):
-        raise CheckpointError(f"{where}: num_frames={k} is below the model's minimum {model.min_frames}")
+        raise CheckpointError(f"{where}: the training config gives {TRAIN_KEY}.num_frames={k}, below the model's "
+                              f"minimum {model.min_frames}")
     if not getattr(model, "uses_events", False):
         return k, {}
     m, p = getattr(model, "event_shape", (0, 0))
@@ -144,12 +158,15 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
                          ("normalize", NORMALIZATIONS)):
         if rep[key] not in choices:
             raise CheckpointError(
-                f"{where}: the training config gives {key}={rep[key]!r}, expected one of {', '.join(choices)}"
+                f"{where}: the training config gives {TRAIN_KEY}.{key}={rep[key]!r}, expected one of "
+                f"{', '.join(choices)}"
             )
     got_p = get_representation(rep["representation"]).polarity_channels(rep["polarity"])
     if rep["bins"] != int(m) or got_p != int(p):
+        stated = ", ".join(f"{key}={opts[key]!r}" for key in ("bins", "representation", "polarity") if key in opts)
         raise CheckpointError(
             f"{where}: the training config gives events of {rep['bins']} bins x {got_p} polarities "
-            f"({rep['representation']}, {rep['polarity']}) but the model takes {m} x {p}"
+            f"({rep['representation']}, {rep['polarity']}{f'; {TRAIN_KEY}: {stated}' if stated else ''}) but the "
+            f"model takes {m} x {p}"
         )
     return k, rep

@@ -47,19 +47,21 @@ def evaluate_checkpoint(
     with_bicubic: bool = True,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    scales_where: str = "`scales`",
 ) -> list[dict]:
     """Score `checkpoint` (None: the shipped weights) on recordings `data` at each scale; optionally
-    write tables and a plot. `progress`: bars on stderr; `log`: where the result lines go."""
+    write tables and a plot. `progress`: bars on stderr; `log`: where the result lines go;
+    `scales_where`: where the scales came from (`eval_options`' "scales_where"), named by their errors."""
     with checkpoint_or_shipped(checkpoint) as (path, label):
         return _evaluate(path, label, data, scales, protocol, queries, output, device, chunk_size, limit,
-                         overwrite, with_bicubic, progress, log or (lambda text: None))
+                         overwrite, with_bicubic, progress, log or (lambda text: None), scales_where)
 
 
 def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device, chunk_size, limit,
-              overwrite, with_bicubic, progress, log) -> list[dict]:
+              overwrite, with_bicubic, progress, log, scales_where) -> list[dict]:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
-    scales = check_scales(scales, "`scales`")  # every one before any work
+    scales = check_scales(scales, scales_where)  # every one before any work
     proto = get_protocol(protocol, "`protocol`")
     queries = check_queries(queries, "`queries`")
     check_distinct_data(data)
@@ -70,7 +72,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     # committed together at the end
     with contextlib.nullcontext() if folder is None else result_files(folder, overwrite) as temps:
         rows = _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic,
-                      progress, log)
+                      progress, log, scales_where)
         if temps is not None:
             _fill_results(temps, rows, proto.name)
     if folder is not None:
@@ -79,7 +81,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
 
 
 def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic, progress,
-           log) -> list[dict]:
+           log, scales_where) -> list[dict]:
     """The rows of `evaluate_checkpoint` (its arguments checked): every input checked, then every score."""
     from egvsr.datasets import collate_samples
     from egvsr.models import build_model
@@ -90,8 +92,8 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     cap = float(getattr(model, "max_scale", float("inf")))
     above = [s for s in scales if s > cap + 1e-9]
     if above:
-        raise ConfigError(f"`scales` {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, from "
-                          f"checkpoint {checkpoint}); choose scales up to {cap:g}")
+        raise ConfigError(f"{scales_where} {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, "
+                          f"from checkpoint {checkpoint}); give `scales` up to {cap:g}")
     log(describe_weights(label, ck))
     k, rep = derive_inputs(model, input_options(ck, str(checkpoint)), str(checkpoint))  # as render reads it
     opts = {"num_frames": k, **rep}
@@ -101,14 +103,14 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     datasets = []
     for s in scales:  # every recording at every scale checked before any scoring
         spec = {"recordings": list(data), **opts}
-        ds = build_dataset(spec, "`data`", progress=progress, mode="eval", scale=s,
+        ds = build_dataset(spec, DATA, progress=progress, mode="eval", scale=s,
                            scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
         if queries == "gt":
             said = log if not datasets else (lambda text: None)  # its notices once, not per scale
             ds = _with_ground_truth(ds, spec, said, progress=progress, mode="eval", scale=s,
                                     scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
             data = [str(r.path) for r in ds.recordings]  # later scales open only these (and say nothing again)
-        check_scoring(ds, models, proto, dev, chunk_size, "`data`")
+        check_scoring(ds, models, proto, dev, chunk_size, DATA)
         datasets.append((s, ds))
     if getattr(model, "uses_events", False):  # every check passed; once, not per scale
         warn_events_outside_frames(datasets[0][1].recordings)
@@ -129,13 +131,17 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
 
 
 EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
+#: how the dataset checks name the recordings: the option itself, which `build_dataset` uses as is (a
+#: section name would get `.recordings` appended, and `data.recordings` is no key or flag of eval)
+DATA = "--data"
 
 
 def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None = None,
                  checkpoint_where: str = "the checkpoint's eval", **given) -> dict:
     """Evaluation settings: defaults, then the checkpoint's `eval:` section (protocol, scales), then a
     preset YAML, then explicitly given values (None = not given). Each value that wins is checked and
-    any error names where it came from (`checkpoint_where`.scales, the preset file's key, --scales)."""
+    any error names where it came from (`checkpoint_where`.scales, the preset file's key, --scales);
+    "scales_where" says it for the scales, whose cap only the model tells (`evaluate_checkpoint`)."""
     from egvsr.engine.yamltext import read_yaml_mapping
 
     opts = {k: (v, f"default {k}") for k, v in EVAL_DEFAULTS.items()}
@@ -151,7 +157,7 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
     opts.update({k: (v, f"`{k}`") for k, v in given.items() if v is not None})
     (protocol, p_where), (scales, s_where), (queries, q_where) = opts["protocol"], opts["scales"], opts["queries"]
     return {"protocol": get_protocol(protocol, p_where).name, "scales": check_scales(scales, s_where),
-            "queries": check_queries(queries, q_where)}
+            "queries": check_queries(queries, q_where), "scales_where": s_where}
 
 
 def check_scales(scales, where: str) -> list[float]:
@@ -228,7 +234,7 @@ def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
                           "score the frame times")
     log(f"queries gt: skipping {names} (no ground-truth frames{span})")
     kept = [str(r.path) for r in ds.recordings if r not in lacking]
-    return build_dataset({**spec, "recordings": kept}, "`data`", **options)
+    return build_dataset({**spec, "recordings": kept}, DATA, **options)
 
 
 RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from egvsr.engine.checkpoint_file import load_plain, save_checkpoint
+from egvsr.engine.checkpoint_file import FORMAT, load_plain, save_checkpoint
+from egvsr.engine.checkpoint_model import check_finite_weights
 from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import check_output_path, same_file
 from egvsr.models.checkpoint_import import Imported, convert
@@ -34,6 +35,9 @@ def read_official(path: str | Path) -> dict[str, Tensor]:
     src = Path(path)
     data = load_plain(src, written_by="torch.save (an official EGVSR or VideoINR checkpoint)",
                       refused_advice=_resave_hint(src))
+    if isinstance(data, Mapping) and data.get("format") == FORMAT:
+        raise CheckpointError(f"{src}: already an egvsr checkpoint (no import needed); give it to egvsr render "
+                              "or egvsr eval as it is")
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not data:
@@ -54,7 +58,10 @@ def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None,
     if Path(src).exists() and same_file(out, src):  # the same path, a link or a hard link (same inode)
         raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
     check_output_path(out, overwrite)  # fail before the (slow) load
-    imported = convert(read_official(src), kind, options)
+    official = read_official(src)
+    imported = convert(official, kind, options, where=str(src))
+    unused = set(imported.unused)  # weights the model never reads may be anything
+    check_finite_weights(((k, v) for k, v in official.items() if k.removeprefix("module.") not in unused), src)
     model = build_model(imported.name, **imported.options)
     model.load_state_dict(imported.state_dict)
     payload = {"model": {"name": imported.name, "config": model.config}, "state_dict": model.state_dict(),

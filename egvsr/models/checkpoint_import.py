@@ -41,15 +41,16 @@ def strip_module_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
     return dict(state)
 
 
-def detect_kind(state: Mapping[str, Any]) -> str:
-    """'egvsr-official' or 'videoinr-official' from characteristic keys, else a CheckpointError."""
+def detect_kind(state: Mapping[str, Any], where: str = "state dict") -> str:
+    """'egvsr-official' or 'videoinr-official' from characteristic keys, else a CheckpointError
+    (`where`: the source file, named first in every message)."""
     if "image_head.weight" in state and "channel_up.weight" in state:
         return "egvsr-official"
     if "conv_first.weight" in state and "feat_imnet.net.0.linear.weight" in state:
         return "videoinr-official"
     sample = ", ".join(list(state)[:5])
     raise CheckpointError(
-        f"state dict: neither an official EGVSR (image_head, channel_up) nor VideoINR (conv_first, "
+        f"{where}: neither an official EGVSR (image_head, channel_up) nor VideoINR (conv_first, "
         f"feat_imnet) checkpoint; first keys: {sample}; pass --from to name the kind"
     )
 
@@ -124,21 +125,31 @@ def _count(shapes: Mapping[str, Any], pattern: str) -> int:
     return len({m[1] for k in shapes if (m := re.fullmatch(pattern, k))})
 
 
-def _shape(shapes: Mapping[str, Any], key: str) -> tuple[int, ...]:
+CONV, LINEAR, ONE_BY_ONE, VECTOR = (4,), (2,), (4, 2), (1,)  # the ranks a weight the options are read from may have
+
+
+def _shape(shapes: Mapping[str, Any], key: str, ranks: tuple[int, ...], where: str) -> tuple[int, ...]:
+    """The shape of weight `key`, which the model options are read from: present, of one of `ranks`
+    (a 1x1 conv may come as a Linear) and with no size 0, else a CheckpointError naming it."""
     if key not in shapes:
-        raise CheckpointError(f"state dict: key {key!r} missing; it is needed to read the model size")
+        raise CheckpointError(f"{where}: key {key!r} missing; it is needed to read the model size")
     v = shapes[key]
-    return tuple(int(s) for s in (v.shape if isinstance(v, Tensor) else v))
+    shape = tuple(int(s) for s in (v.shape if isinstance(v, Tensor) else v))
+    if len(shape) not in ranks or 0 in shape:
+        rank = " or ".join(f"{r}-d" for r in ranks)
+        raise CheckpointError(f"{where}: key {key!r} has shape {shape}, expected a {rank} weight with no size 0 "
+                              "(the model size is read from it)")
+    return shape
 
 
-def egvsr_options(shapes: Mapping[str, Any]) -> dict[str, Any]:
+def egvsr_options(shapes: Mapping[str, Any], where: str = "state dict") -> dict[str, Any]:
     """EGVSR options read from the official weights' shapes (a mapping key -> tensor or shape)."""
-    n_feats, in_ch = _shape(shapes, "image_head.weight")[:2]
-    events_in = _shape(shapes, "event_head.weight")[1]
-    inr = _shape(shapes, "up_model.decoder.net.0.weight")[1]
-    volume = _shape(shapes, "channel_up.weight")[0]
-    tf_in = _shape(shapes, "event_residual_connection.sampler_module.0.weight")[1]
-    token_dim = _shape(shapes, "shallow_fusion_transformer.mlab.ets.0.norm1.weight")[0]
+    n_feats, in_ch = _shape(shapes, "image_head.weight", CONV, where)[:2]
+    events_in = _shape(shapes, "event_head.weight", CONV, where)[1]
+    inr = _shape(shapes, "up_model.decoder.net.0.weight", ONE_BY_ONE, where)[1]
+    volume = _shape(shapes, "channel_up.weight", ONE_BY_ONE, where)[0]
+    tf_hidden, tf_in = _shape(shapes, "event_residual_connection.sampler_module.0.weight", ONE_BY_ONE, where)[:2]
+    token_dim = _shape(shapes, "shallow_fusion_transformer.mlab.ets.0.norm1.weight", VECTOR, where)[0]
     patch = round((token_dim / (2 * n_feats)) ** 0.5)
     layers = _count(shapes, r"(?:shallow|deep)_fusion_transformer\.mlab\.ets\.(\d+)\..*")
     problems = []
@@ -149,14 +160,14 @@ def egvsr_options(shapes: Mapping[str, Any]) -> dict[str, Any]:
     if patch * patch * 2 * n_feats != token_dim:
         problems.append(f"token width {token_dim} is not patch^2 * 2 * n_feats")
     if problems:
-        raise CheckpointError("state dict: unsupported official EGVSR layout: " + "; ".join(problems))
+        raise CheckpointError(f"{where}: unsupported official EGVSR layout: " + "; ".join(problems))
     tf_layers = _count(shapes, r"event_residual_connection\.sampler_module\.(\d+)\.weight")
     return {
         "num_frames": in_ch // 3, "moments": events_in // 2, "polarities": 2, "n_feats": n_feats,
         "inr_channels": inr, "time_bins": volume // inr,
         "lcb_depth": _count(shapes, r"shallow_image_cnn\.hpbs\.(\d+)\..*"), "patch_size": patch,
         "tf_samples": (tf_in // 2 - 1) // 2, "tf_layers": tf_layers,
-        "tf_hidden": _shape(shapes, "event_residual_connection.sampler_module.0.weight")[0] if tf_layers > 1 else 64,
+        "tf_hidden": tf_hidden if tf_layers > 1 else 64,
         "decoder_layers": _count(shapes, r"up_model\.decoder\.net\.(\d+)\.weight"),
     }
 
@@ -217,24 +228,24 @@ def videoinr_key(key: str) -> str | None:
     return f"{_SIRENS[m[1]]}.layers.{m[2]}.{m[3]}" if m else None
 
 
-def _siren_widths(shapes: Mapping[str, Any], name: str) -> tuple[list[int], int, int]:
+def _siren_widths(shapes: Mapping[str, Any], name: str, where: str) -> tuple[list[int], int, int]:
     n = _count(shapes, rf"{name}\.net\.(\d+)\..*")
-    outs = [_shape(shapes, f"{name}.net.{i}.linear.weight" if i < n - 1 else f"{name}.net.{i}.weight")[0]
-            for i in range(n)]
-    return outs[:-1], outs[-1], _shape(shapes, f"{name}.net.0.linear.weight")[1]
+    outs = [_shape(shapes, f"{name}.net.{i}.linear.weight" if i < n - 1 else f"{name}.net.{i}.weight", LINEAR,
+                   where)[0] for i in range(n)]
+    return outs[:-1], outs[-1], _shape(shapes, f"{name}.net.0.linear.weight", LINEAR, where)[1]
 
 
-def videoinr_options(shapes: Mapping[str, Any]) -> dict[str, Any]:
+def videoinr_options(shapes: Mapping[str, Any], where: str = "state dict") -> dict[str, Any]:
     """VideoINR options read from the official weights' shapes."""
-    nf = _shape(shapes, "conv_first.weight")[0]
-    offsets = _shape(shapes, "pcd_align.L3_dcnpack_1.conv_offset_mask.weight")[0]
-    s_hidden, s_out, s_in = _siren_widths(shapes, "feat_imnet")
-    f_hidden, f_out, f_in = _siren_widths(shapes, "flow_imnet")
-    r_hidden, r_out, r_in = _siren_widths(shapes, "encode_imnet")
+    nf = _shape(shapes, "conv_first.weight", CONV, where)[0]
+    offsets = _shape(shapes, "pcd_align.L3_dcnpack_1.conv_offset_mask.weight", CONV, where)[0]
+    s_hidden, s_out, s_in = _siren_widths(shapes, "feat_imnet", where)
+    f_hidden, f_out, f_in = _siren_widths(shapes, "flow_imnet", where)
+    r_hidden, r_out, r_in = _siren_widths(shapes, "encode_imnet", where)
     c = 3 * nf
     if (s_in, f_in, r_in, f_out, r_out) != (c + 9, s_out + c + 7, 2 * s_out + 2 * c + 13, 4, 3) or offsets % 27:
         raise CheckpointError(
-            f"state dict: unsupported official VideoINR layout (SIREN inputs {s_in}/{f_in}/{r_in}, "
+            f"{where}: unsupported official VideoINR layout (SIREN inputs {s_in}/{f_in}/{r_in}, "
             f"outputs {f_out}/{r_out} for nf={nf}; expected {c + 9}/{s_out + c + 7}/{2 * s_out + 2 * c + 13}, 4/3)"
         )
     return {
@@ -253,7 +264,8 @@ def _swap_rel_columns(value: Tensor, nf: int) -> Tensor:
 
 
 # ---- shared --------------------------------------------------------------------------------------
-def map_keys(keys: list[str], rule: Callable[[str], str | None], kind: str) -> tuple[dict[str, str], list[str]]:
+def map_keys(keys: list[str], rule: Callable[[str], str | None], kind: str,
+             where: str = "state dict") -> tuple[dict[str, str], list[str]]:
     """({official: ours}, unused official keys); every unknown key refused in one message."""
     mapping, unused, unknown = {}, [], []
     for k in keys:
@@ -266,50 +278,51 @@ def map_keys(keys: list[str], rule: Callable[[str], str | None], kind: str) -> t
             mapping[k] = ours
     twice = sorted({v for v in mapping.values() if list(mapping.values()).count(v) > 1})
     if twice:
-        raise CheckpointError(f"state dict: several official keys map to {', '.join(twice[:5])}")
+        raise CheckpointError(f"{where}: several official keys map to {', '.join(twice[:5])}")
     if unknown:
-        raise CheckpointError(f"state dict: {len(unknown)} key(s) unknown to the {kind} converter: "
+        raise CheckpointError(f"{where}: {len(unknown)} key(s) unknown to the {kind} converter: "
                               + ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
     return mapping, unused
 
 
-def _fit(value: Tensor, shape: torch.Size, official: str, ours: str) -> Tensor:
+def _fit(value: Tensor, shape: torch.Size, official: str, ours: str, where: str) -> Tensor:
     """`value` reshaped to `shape` when only size-1 axes differ (1x1 conv -> Linear, (1,) -> 0-d)."""
     if tuple(value.shape) == tuple(shape):
         return value
     if [s for s in value.shape if s != 1] != [s for s in shape if s != 1]:
         raise CheckpointError(
-            f"state dict: key {official!r} has shape {tuple(value.shape)}, but {ours!r} needs {tuple(shape)}"
+            f"{where}: key {official!r} has shape {tuple(value.shape)}, but {ours!r} needs {tuple(shape)}"
         )
     return value.reshape(shape)
 
 
 def convert(state: Mapping[str, Tensor], kind: str | None = None,
-            options: Mapping[str, Any] | None = None) -> Imported:
+            options: Mapping[str, Any] | None = None, where: str = "state dict") -> Imported:
     """Convert an official state dict (prefix `module.` allowed) into our preset `kind` (detected
-    when None): model options from the shapes (plus `options`), our state dict, unused keys."""
+    when None): model options from the shapes (plus `options`), our state dict, unused keys.
+    `where` (the source file) starts every error message."""
     from egvsr.models.registry import build_model
 
     state = strip_module_prefix(state)
-    kind = kind or detect_kind(state)
+    kind = kind or detect_kind(state, where)
     if kind not in KINDS:
         raise CheckpointError(f"--from {kind!r}: expected one of {', '.join(KINDS)}")
     bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
-        raise CheckpointError(f"state dict: values of {', '.join(bad[:5])} are not tensors")
+        raise CheckpointError(f"{where}: values of {', '.join(bad[:5])} are not tensors")
     egvsr = kind == "egvsr-official"
-    opts = {**(egvsr_options(state) if egvsr else videoinr_options(state)), **dict(options or {})}
-    mapping, unused = map_keys(list(state), egvsr_key if egvsr else videoinr_key, kind)
+    opts = {**(egvsr_options(state, where) if egvsr else videoinr_options(state, where)), **dict(options or {})}
+    mapping, unused = map_keys(list(state), egvsr_key if egvsr else videoinr_key, kind, where)
     with torch.device("meta"):
         target = build_model(kind, **opts).state_dict()
     missing = sorted(set(target) - set(mapping.values()))
     if missing:
-        raise CheckpointError(f"state dict: {len(missing)} weight(s) of our {kind} model have no official key: "
+        raise CheckpointError(f"{where}: {len(missing)} weight(s) of our {kind} model have no official key: "
                               + ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""))
     out = {}
     for official, ours in mapping.items():
         value = state[official].detach().to(torch.float32)
         if not egvsr and official == "feat_imnet.net.0.linear.weight":
             value = _swap_rel_columns(value, opts["nf"])
-        out[ours] = _fit(value, target[ours].shape, official, ours).contiguous()
+        out[ours] = _fit(value, target[ours].shape, official, ours, where).contiguous()
     return Imported(kind, opts, out, unused)

@@ -184,8 +184,10 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
         raise CheckpointError(f"{_missing_shipped()}; pass --checkpoint FILE, or drop --no-fallback to train a "
                               "tiny model")
     sample = out / "sample.h5"
-    seconds, (h, w), fps, gt = check_sample_options(sample, seed, seconds, size, fps, GT_PER_INTERVAL)
-    check_output_space(sample, seed, seconds, (h, w), fps, gt)
+    # the demo command sets only --seconds of its sample: the advice names no other option
+    seconds, (h, w), fps, gt = check_sample_options(sample, seed, seconds, size, fps, GT_PER_INTERVAL,
+                                                    adjustable=("seconds",))
+    check_output_space(sample, seed, seconds, (h, w), fps, gt, adjustable=("seconds",))
     frame_t, gt_t = sample_times(seconds, fps, gt)
     for s in scales:
         scale = rm.check_scale(s) if rm is not None else s

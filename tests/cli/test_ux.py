@@ -53,7 +53,8 @@ def test_eval_takes_protocol_and_scales_from_the_checkpoint_unless_given(tmp_pat
                                              "experiment": {"eval": {"protocol": "egvsr", "scales": [2, 4, 6.5]}}})
     section = checkpoint_eval_section(ck)
     assert eval_options(None, checkpoint_eval=section) == {"protocol": "egvsr", "scales": [2.0, 4.0, 6.5],
-                                                           "queries": "middle"}
+                                                           "queries": "middle",
+                                                           "scales_where": "the checkpoint's eval.scales"}
     assert eval_options(None, checkpoint_eval=section, scales=[3.0])["scales"] == [3.0]
     assert eval_options(None, checkpoint_eval={})["scales"] == [2.0, 4.0]
 

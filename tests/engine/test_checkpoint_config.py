@@ -49,18 +49,28 @@ class _Evil:
         return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('x')",))
 
 
+class _System:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_malicious_checkpoint_runs_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pt"
     torch.save({"format": "egvsr-checkpoint", "version": 1, "payload": _Evil()}, path)
-    with pytest.raises(CheckpointError, match="refused to load"):
+    with pytest.raises(CheckpointError, match="refused to load: .*could run code.* \\(it references 'exec'\\)"):
         load_checkpoint(path)
     assert not (tmp_path / "PWNED").exists()
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(_Evil()))
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="refused to load"):
         load_checkpoint(raw)
+    torch.save({"p": _System()}, path)  # torch words a blocked module otherwise: still named
+    with pytest.raises(CheckpointError, match=r"refused to load: .*\(it references '(posix|nt).system'\)"):
+        load_checkpoint(path)
     assert not (tmp_path / "PWNED").exists()
 
 
@@ -79,6 +89,28 @@ def test_corrupted_and_truncated(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"hello world")
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_damaged_bytes_are_not_called_a_refused_pickle(tmp_path):
+    """Bytes zeroed inside a checkpoint (its zip end intact) make the weights-only unpickler stop too: that is
+    a damaged file, said so, not a file holding objects that could run code."""
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, {"model": {"name": "x", "config": {"a": "b" * 3000}}, "state_dict": {"w": torch.ones(100)}})
+    data = bytearray(path.read_bytes())
+    data[200:2000] = bytes(1800)  # inside data.pkl, the first member
+    (tmp_path / "zeroed.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"zeroed.pt: not a readable checkpoint: its zip archive is damaged "
+                                              r"\(Bad CRC-32 .*data.pkl'\) \(corrupted or truncated\)") as err:
+        load_checkpoint(tmp_path / "zeroed.pt")
+    assert "refused" not in str(err.value) and "run code" not in str(err.value)
+    legacy = tmp_path / "legacy.pt"  # the pre-zip format has no checksum: a byte that is no pickle opcode
+    torch.save({"w": torch.ones(3), "name": "x"}, legacy, _use_new_zipfile_serialization=False)
+    data = bytearray(legacy.read_bytes())
+    data[20:60] = bytes(40)
+    legacy.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"legacy.pt: not a readable checkpoint: its pickle holds byte 0, which "
+                                              r"is no pickle opcode"):
+        load_checkpoint(legacy)
 
 
 @pytest.mark.parametrize("text, key", [("1: 2\n", "config key 1:"), ("null: 2\n", "config key null:"),

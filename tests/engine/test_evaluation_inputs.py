@@ -180,3 +180,40 @@ def test_an_unwritable_output_folder_is_refused_before_scoring(recs, tmp_path, m
                                           r"\(permission denied\); choose another path$"):
         _eval(recs, [recs["rec"]], output=tmp_path / "ev")
     assert list(tmp_path.iterdir()) == []  # the folder it made for them is gone again
+
+
+def _cli_error(argv: list[str], capsys) -> str:
+    from egvsr.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("egvsr: error: "), err
+    return err[0][len("egvsr: error: "):]
+
+
+def test_scales_above_the_cap_name_where_they_came_from(recs, tmp_path, capsys):
+    """The cap is known only once the model is loaded; the error still names the preset file's key or the
+    checkpoint's eval.scales, not --scales, which was never given."""
+    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("scales: [1000]\n")
+    base = ["eval", str(recs["ck"]), "--data", str(recs["rec"]), "--no-progress"]
+    assert _cli_error(base + ["--config", str(preset)], capsys).startswith(
+        f"{preset}: scales 1000: above the cap of model 'egvsr-tiny' (max_scale 16, from checkpoint")
+    ck = load_checkpoint(recs["ck"])
+    ck["experiment"] = {"eval": {"scales": [2, 1000]}}
+    asked = save_checkpoint(tmp_path / "asked.pt", {k: v for k, v in ck.items() if k not in ("format", "version")})
+    line = _cli_error(["eval", str(asked), "--data", str(recs["rec"]), "--no-progress"], capsys)
+    assert line.startswith(f"checkpoint {asked}: eval.scales 1000: above the cap") and "give --scales up to 16" in line
+    assert _cli_error(base + ["--scales", "1000"], capsys).startswith("--scales 1000: above the cap")
+    with pytest.raises(ConfigError, match="^`scales` 1000: above the cap"):  # the library's own argument
+        evaluate_checkpoint(recs["ck"], [str(recs["rec"])], scales=[1000], progress=False, log=None)
+
+
+def test_bad_data_entries_name_the_data_option(recs, capsys):
+    """`--data` is the option: no `--data.recordings`, which is neither a flag nor a key of eval."""
+    for entry, said in (("sample:-1", "--data: 'sample:-1': the seed must be an integer"),
+                        ("nothere.h5", "--data: nothere.h5 does not exist")):
+        line = _cli_error(["eval", str(recs["ck"]), "--data", entry, "--no-progress"], capsys)
+        assert line.startswith(said) and "recordings" not in line

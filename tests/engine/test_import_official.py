@@ -58,7 +58,8 @@ def test_unknown_and_missing_keys_are_refused_with_the_list(tmp_path, egvsr_fx, 
     src = tmp_path / "unknown.pth"
     torch.save({"state_dict": state}, src)
     assert main(["import-checkpoint", str(src), str(tmp_path / "a.pt")]) == 2
-    assert "unknown to the egvsr-official converter: extra_head.weight" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"error: {src}: 1 key(s) unknown to the egvsr-official converter: extra_head.weight" in err
     state.pop("extra_head.weight")
     state.pop("up_model.event_weight.scale")
     torch.save({"state_dict": state}, src)
@@ -116,3 +117,86 @@ def test_a_hard_link_of_the_source_is_refused_as_output(tmp_path, capsys):
     with pytest.raises(OutputExistsError, match="output is the input checkpoint"):
         import_checkpoint(src, out, overwrite=True)
     assert src.read_bytes() == before
+
+
+def _error_line(argv: list[str], capsys) -> str:
+    """The one error line of a refused command (exit status 2, no traceback)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("egvsr: error: "), err
+    return err[0][len("egvsr: error: "):]
+
+
+@pytest.fixture(scope="module")
+def videoinr_fx():
+    return load_fixture("videoinr_official_small.pt")
+
+
+@pytest.mark.parametrize("family, key, shape, rank", [
+    ("egvsr", "image_head.weight", (), "4-d"),
+    ("egvsr", "image_head.weight", (16,), "4-d"),
+    ("egvsr", "image_head.weight", (0, 9, 3, 3), "4-d"),
+    ("egvsr", "event_head.weight", (16,), "4-d"),
+    ("egvsr", "shallow_fusion_transformer.mlab.ets.0.norm1.weight", (), "1-d"),
+    ("egvsr", "shallow_fusion_transformer.mlab.ets.0.norm1.weight", (0,), "1-d"),
+    ("egvsr", "up_model.decoder.net.0.weight", (16, 0), "4-d or 2-d"),
+    ("egvsr", "event_residual_connection.sampler_module.0.weight", (64,), "4-d or 2-d"),
+    ("videoinr", "conv_first.weight", (), "4-d"),
+    ("videoinr", "conv_first.weight", (0, 3, 3, 3), "4-d"),
+    ("videoinr", "pcd_align.L3_dcnpack_1.conv_offset_mask.weight", (), "4-d"),
+    ("videoinr", "feat_imnet.net.0.linear.weight", (), "2-d"),
+    ("videoinr", "encode_imnet.net.4.weight", (3,), "2-d"),
+])
+def test_a_weight_the_model_size_is_read_from_of_the_wrong_rank_or_size_0_is_named(
+        tmp_path, capsys, egvsr_fx, videoinr_fx, family, key, shape, rank):
+    state = official_weights(egvsr_fx if family == "egvsr" else videoinr_fx)
+    state[key] = torch.zeros(shape)
+    src, out = tmp_path / "bad.pth", tmp_path / "a.pt"
+    torch.save(state, src)
+    line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    assert line.startswith(f"{src}: key {key!r} has shape {shape}, expected a {rank} weight with no size 0")
+    assert not out.exists()
+
+
+def test_non_finite_weights_are_refused_at_import_naming_the_key(tmp_path, capsys, egvsr_fx):
+    src, out = tmp_path / "nan.pth", tmp_path / "a.pt"
+    state = official_weights(egvsr_fx)
+    state["channel_up.weight"] = state["channel_up.weight"].clone()
+    state["channel_up.weight"][1, 2, 0, 0] = float("nan")
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, src)
+    line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    assert line.startswith(f"{src}: weight 'module.channel_up.weight'[1, 2, 0, 0] is nan; expected finite weights")
+    # a float64 value float32 cannot hold would become inf in the model
+    state["channel_up.weight"] = official_weights(egvsr_fx)["channel_up.weight"].double()
+    state["channel_up.weight"][0, 0, 0, 0] = 1e300
+    torch.save(state, src)
+    assert "weight 'channel_up.weight'[0, 0, 0, 0] is 1e+300, beyond float32's range" in _error_line(
+        ["import-checkpoint", str(src), str(out)], capsys)
+    assert not out.exists()
+    # a weight the model never reads (an ARFB weight1 scale, listed as unused) does not matter
+    state = official_weights(egvsr_fx)
+    unused = "shallow_image_cnn.hpbs.0.encoder.weight1.scale"
+    state[unused] = torch.full_like(state[unused], float("inf"))
+    torch.save(state, src)
+    assert main(["import-checkpoint", str(src), str(out)]) == 0
+    assert unused in model_from_checkpoint(out)[1]["imported"]["unused_keys"]
+
+
+def test_an_egvsr_checkpoint_needs_no_import(tmp_path, capsys):
+    from egvsr.render.model import save_untrained
+
+    ck = save_untrained("egvsr-tiny", tmp_path / "ours.pt")
+    line = _error_line(["import-checkpoint", str(ck), str(tmp_path / "a.pt")], capsys)
+    assert line.startswith(f"{ck}: already an egvsr checkpoint (no import needed)")
+    assert not (tmp_path / "a.pt").exists()
+
+
+@pytest.mark.parametrize("trainer", [True, False], ids=["trainer-dict", "state-dict"])
+def test_eval_of_an_official_file_points_to_import_checkpoint(tmp_path, capsys, egvsr_fx, trainer):
+    src = _trainer_file(tmp_path, egvsr_fx) if trainer else tmp_path / "plain.pth"
+    if not trainer:
+        torch.save(official_weights(egvsr_fx), src)
+    line = _error_line(["eval", str(src), "--data", "sample:1", "--no-progress"], capsys)
+    assert line.startswith(f"{src}: not an egvsr checkpoint (missing format tag 'egvsr-checkpoint'); it holds a "
+                           "plain state dict of 892 weights")
+    assert line.endswith(f"convert it first with egvsr import-checkpoint {src} OUT.pt")

@@ -233,10 +233,16 @@ def _malformed_cases() -> dict[str, tuple[dict, str]]:
         "nan-weights": ({**good, "state_dict": nan_state}, "expected finite weights"),
         "experiment-list": ({**good, "experiment": [1]}, "'experiment' is a list, expected a mapping"),
         "frames-text": ({**good, "experiment": {"data": {"train": {"num_frames": "x"}}}},
-                        "num_frames='x', expected an integer"),
-        "bins-list": ({**good, "experiment": {"data": {"train": {"bins": [8]}}}}, "bins=[8], expected an integer"),
+                        "experiment.data.train.num_frames='x', expected an integer"),
+        "bins-list": ({**good, "experiment": {"data": {"train": {"bins": [8]}}}},
+                      "experiment.data.train.bins=[8], expected an integer"),
         "polarity-odd": ({**good, "experiment": {"data": {"train": {"polarity": "up"}}}},
-                         "polarity='up', expected one of signed, split"),
+                         "experiment.data.train.polarity='up', expected one of signed, split"),
+        "frames-other": ({**good, "experiment": {"data": {"train": {"num_frames": 5}}}},
+                         "experiment.data.train.num_frames=5 but the model takes 3 frames"),
+        "bins-other": ({**good, "experiment": {"data": {"train": {"bins": 16}}}},
+                       "events of 16 bins x 2 polarities (moments, split; experiment.data.train: bins=16) but the "
+                       "model takes 8 x 2"),
     }
 
 
@@ -246,7 +252,7 @@ def test_malformed_safe_checkpoints_are_clear_errors(tmp_path, case):
     path = save_checkpoint(tmp_path / f"{case}.pt", payload)
     with pytest.raises(EgvsrError) as err:
         load_render_model(path)  # model_from_checkpoint, then the training config's input options
-    check_message(err.value, needle)
+    check_message(err.value, str(path), needle)
 
 
 _plain = st.recursive(

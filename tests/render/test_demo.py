@@ -86,6 +86,18 @@ def test_a_demo_too_long_to_render_is_refused_before_the_sample(tiny_ck, tmp_pat
     assert not out.exists() and not list(tmp_path.glob(".*egvsr-partial*"))
 
 
+def test_a_demo_sample_too_short_advises_only_the_demo_s_own_option(tiny_ck, tmp_path, monkeypatch, capsys):
+    """The demo fixes the sample's frame rate and size: its advice names --seconds, never make-sample's --fps."""
+    from egvsr.cli import main
+
+    _no_sample(monkeypatch)
+    out = tmp_path / "d"
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--seconds", "0.01", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a sample needs at least two frames; give more --seconds\n" in err
+    assert "--fps" not in err and not out.exists()
+
+
 def test_missing_shipped_checkpoint_is_said_clearly(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_mod, "shipped_checkpoint", _no_shipped_checkpoint)
     _no_sample(monkeypatch)

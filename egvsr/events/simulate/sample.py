@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 
@@ -68,17 +69,34 @@ def output_bytes(seed: int, seconds: float, size: tuple[int, int], fps: float,
     return int((n + gt) * h * w * 3 + events * EVENT_BYTES) + (1 << 20), n, gt, events
 
 
+#: the options of `make_sample` a caller may let the user change (the advice of an error names only those)
+SAMPLE_OPTIONS = ("seconds", "size", "fps", "gt_per_interval")
+_SMALLER = {"seconds": "fewer `seconds`", "size": "a smaller `size`", "fps": "a lower `fps`",
+            "gt_per_interval": "fewer `gt_per_interval`"}
+_LARGER = {"seconds": "more `seconds`", "fps": "a higher `fps`"}
+
+
+def _advice(verb: str, changes: dict[str, str], adjustable: Collection[str]) -> str:
+    """'; use fewer `seconds`, a lower `fps` or ...': the `changes` the caller's user can make (the CLI shows
+    each `name` as its flag), so a command never advises an option it does not have; '' when none."""
+    said = [text for name, text in changes.items() if name in adjustable]
+    if not said:
+        return ""
+    return f"; {verb} " + (said[0] if len(said) == 1 else ", ".join(said[:-1]) + " or " + said[-1])
+
+
 def check_output_space(dst: str | os.PathLike, seed: int, seconds: float, size: tuple[int, int], fps: float,
-                       gt_per_interval: int) -> None:
-    """Refuse, before any rendering, a sample larger than the free space of `dst`'s file system."""
+                       gt_per_interval: int, adjustable: Collection[str] = SAMPLE_OPTIONS) -> None:
+    """Refuse, before any rendering, a sample larger than the free space of `dst`'s file system
+    (`adjustable`: the options the advice may name)."""
     need, n, gt, events = output_bytes(seed, seconds, size, fps, gt_per_interval)
     free = free_bytes(Path(dst).parent)
     if free is not None and need > free:
         raise OutputError(
             f"{dst}: the sample would take up to about {fmt_size(need)} ({n:,} frames and {gt:,} ground-truth "
             f"frames of {size[0]}x{size[1]} RGB, up to about {events:.3g} events), more than the "
-            f"{fmt_size(free)} free in {Path(dst).parent}; use fewer `seconds`, a smaller `size`, a lower "
-            "`fps` or fewer `gt_per_interval`, or write elsewhere"
+            f"{fmt_size(free)} free in {Path(dst).parent}{_advice('use', _SMALLER, adjustable)}, or write "
+            "elsewhere"
         )
 
 
@@ -96,7 +114,8 @@ def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.n
 MAX_SAMPLE_FRAMES = 100_000  # input plus ground-truth frames of one sample recording
 
 
-def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int], float, int]:
+def _check(seconds, size, fps, gt_per_interval,
+           adjustable: Collection[str]) -> tuple[float, tuple[int, int], float, int]:
     for name, v in (("seconds", seconds), ("fps", fps)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise ConfigError(f"{name}: expected a positive number, got {v!r}")
@@ -114,28 +133,31 @@ def _check(seconds, size, fps, gt_per_interval) -> tuple[float, tuple[int, int],
         raise ConfigError(
             f"seconds {seconds:g} at fps {fps:g} with gt_per_interval {gt_per_interval}: {frames:.3g} frames, "
             f"expected at most {MAX_SAMPLE_FRAMES:,} (about {MAX_SAMPLE_FRAMES * h * w * 3 / 1e9:.3g} GB at "
-            f"{h}x{w}); use fewer --seconds"
+            f"{h}x{w}){_advice('use', {k: v for k, v in _SMALLER.items() if k != 'size'}, adjustable)}"
         )
     if seconds * fps < 1:
         raise ConfigError(
             f"seconds {seconds:g} at fps {fps:g}: shorter than one frame interval ({1 / fps:g} s); a sample "
-            "needs at least two frames: give more --seconds or a higher --fps"
+            f"needs at least two frames{_advice('give', _LARGER, adjustable)}"
         )
     if 1e6 / fps < gt_per_interval + 1:
         raise ConfigError(
             f"fps {fps} with gt_per_interval {gt_per_interval}: frames are too close in time for "
             "distinct microsecond ground-truth times"
+            f"{_advice('use', {k: _SMALLER[k] for k in ('fps', 'gt_per_interval')}, adjustable)}"
         )
     return float(seconds), (h, w), float(fps), int(gt_per_interval)
 
 
 def check_sample_options(dst: str | os.PathLike, seed: int, seconds: float, size: tuple[int, int], fps: float,
-                         gt_per_interval: int) -> tuple[float, tuple[int, int], float, int]:
+                         gt_per_interval: int, adjustable: Collection[str] = SAMPLE_OPTIONS
+                         ) -> tuple[float, tuple[int, int], float, int]:
     """`make_sample`'s options, checked before any work (the seed, the lengths, the frame count and the
-    memory of frames of `size`); returns (seconds, (h, w), fps, gt_per_interval)."""
+    memory of frames of `size`); returns (seconds, (h, w), fps, gt_per_interval). `adjustable`: the
+    options the caller's user can change, the only ones an error advises (the demo fixes all but `seconds`)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
         raise ConfigError(f"seed: expected an integer in 0..2**63-1 (it is stored in the file), got {seed!r}")
-    seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval)
+    seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval, adjustable)
     check_frame_memory(w, h, dst)
     return seconds, (h, w), fps, gt_per_interval
 

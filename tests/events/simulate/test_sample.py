@@ -144,6 +144,18 @@ def test_cli_make_sample_and_overwrite(tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
 
 
+@pytest.mark.parametrize("args", [["--gt-per-interval", "1000000"], ["--fps", "1e7"]])
+def test_cli_advice_on_too_many_frames_names_every_option_that_helps(tmp_path, capsys, args):
+    out = tmp_path / "many.h5"
+    assert main(["make-sample", str(out), "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use fewer --seconds, a lower --fps or fewer --gt-per-interval\n" in err
+    assert not out.exists()
+    assert main(["make-sample", str(out), "--no-progress", "--fps", "4e5", "--seconds", "1e-4"]) == 2
+    assert "distinct microsecond ground-truth times; use a lower --fps or fewer --gt-per-interval\n" in \
+        capsys.readouterr().err
+
+
 def test_a_sample_larger_than_the_free_disk_space_is_refused_before_rendering(tmp_path, capsys, monkeypatch):
     from egvsr.events.simulate import sample as S
 

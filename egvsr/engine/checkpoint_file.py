@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from egvsr.errors import CheckpointError, InputFileError
+from egvsr.engine.yamltext import check_expanded_size
 from egvsr.fsutil import atomic_output
 
 FORMAT = "egvsr-checkpoint"
@@ -125,6 +126,11 @@ def load_checkpoint(
     model = data.get("model")
     if not isinstance(model, dict) or "name" not in model or "state_dict" not in data:
         raise CheckpointError(f"{p}: checkpoint lacks 'model' (name, config) or 'state_dict'")
+    for key in ("model", "experiment"):  # before anything builds from, compares or prints them
+        try:
+            check_expanded_size(data.get(key))
+        except ValueError as exc:  # shared references: 2 MB of pickle can stand for 2**40 values
+            raise CheckpointError(f"{p}: its '{key}' entry {exc}") from None
     if expect_model is not None and model["name"] != expect_model:
         raise CheckpointError(
             f"{p}: checkpoint holds model {model['name']!r}, expected {expect_model!r}"

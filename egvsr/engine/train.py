@@ -37,7 +37,7 @@ from egvsr.engine.experiment import Experiment
 from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
-from egvsr.engine.yamltext import check_expanded_size, safe_load
+from egvsr.engine.yamltext import safe_load
 from egvsr.errors import CheckpointError, ConfigError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported
@@ -350,11 +350,6 @@ class Trainer:
         if not self.exp.last.exists():
             return
         ck = load_checkpoint(self.exp.last, map_location=self.info.device, expect_model=self.cfg["model"]["name"])
-        for key in ("model", "experiment"):  # before any comparison walks them (or prints them)
-            try:
-                check_expanded_size(ck.get(key))
-            except ValueError as exc:  # shared references: 2 MB can stand for 2**40 values
-                raise CheckpointError(f"{self.exp.last}: its '{key}' entry {exc}") from None
         missing = [k for k in RESUME_KEYS if k not in ck]
         if missing:
             raise CheckpointError(

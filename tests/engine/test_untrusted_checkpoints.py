@@ -285,3 +285,23 @@ def test_numpy_objects_in_a_checkpoint_are_refused(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     _refused(err.value, path)
+
+
+def test_a_model_config_of_shared_references_is_refused_before_any_model_is_built(tmp_path):
+    """A few KB of pickle whose `model.config` shares references stands for 2**40 values: every reader
+    (render, eval, init_from, resume) refuses it at load, naming the file, instead of walking it."""
+    import time
+
+    from egvsr.models import build_model
+
+    model = build_model("egvsr-tiny")
+    shared: dict = {"x": 1}
+    for _ in range(40):
+        shared = {"p": shared, "q": shared}
+    spec = {"name": "egvsr-tiny", "config": {**model.config, "fold": shared}}
+    path = save_checkpoint(tmp_path / "ck.pt", {"model": spec, "state_dict": model.state_dict(), "experiment": {}})
+    started = time.perf_counter()
+    for read in (load_checkpoint, model_from_checkpoint, load_render_model):
+        with pytest.raises(CheckpointError, match=r"ck\.pt: its 'model' entry expands to more than 1000000 values"):
+            read(path)
+    assert time.perf_counter() - started < 30

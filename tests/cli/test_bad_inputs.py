@@ -189,7 +189,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "--fps", "25", "--sigma", "nan"),
     cli("simulate-cn-ratio-negative", "expected a positive mean and a non-negative std", "simulate",
         "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--cn-ratio", "-1", "0.1"),
-    cli("simulate-seed-negative", "seed: expected a non-negative integer", "simulate", "{frames_dir}",
+    cli("simulate-seed-negative", "seed: expected an integer in 0..2**63-1", "simulate", "{frames_dir}",
         "{tmp}/s.h5", "--fps", "25", "--seed", "-3"),
     cli("simulate-output-exists", "output already exists", "simulate", "{frames_dir}", "{exists}", "--fps", "25"),
     cli("simulate-threads-zero", "threads: expected an integer in 1..", "simulate", "{frames_dir}", "{tmp}/s.h5",

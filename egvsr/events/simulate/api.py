@@ -8,22 +8,21 @@ from typing import Any
 
 import numpy as np
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, EgvsrError
 from egvsr.events.frames import Frames
 from egvsr.events.simulate import pipeline
-from egvsr.events.simulate.budget import ClipSpan, check_noise_disk, check_noise_memory, memory_budget
+from egvsr.events.simulate.budget import (
+    BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory,
+)
 from egvsr.events.simulate.progress import progress_bar
-from egvsr.events.simulate.simulator import EventSimulator
+from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, knob_flag, simulator_knobs
 from egvsr.events.simulate.upsample import Upsampler
-from egvsr.events.simulate.video_input import open_video
+from egvsr.events.simulate.video_input import check_video_args, folder_members, open_video
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import check_output_path
+from egvsr.fsutil import FolderMembers, check_output_path, refuse_inputs_as_outputs
 
 FRAME_BATCH = 16  # frames buffered before each write
-
-
-BYTES_PER_PIXEL = 160  # simulator state, frames and sub-frames of one pixel (float32 planes), measured loosely
 
 
 def _config(config: SimulatorConfig | None, knobs: dict) -> SimulatorConfig:
@@ -41,12 +40,6 @@ def _config(config: SimulatorConfig | None, knobs: dict) -> SimulatorConfig:
     for name, v in knobs.items():
         check_knob_max(knob_flag(name), name, v)
     return SimulatorConfig(**knobs)
-
-
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def simulate_frames(
@@ -76,7 +69,7 @@ def simulate_frames(
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     check_noise_memory(config, frames.width, frames.height, ClipSpan.of_times(frames.t),
                        frames.width * frames.height * BYTES_PER_PIXEL, keep_all=True)
-    sim = EventSimulator(frames.width, frames.height, config, _seed(seed), backend=backend,
+    sim = EventSimulator(frames.width, frames.height, config, check_seed(seed), backend=backend,
                          threads=threads)
     chunks: list[EventStream] = []
     pipeline.run(zip(frames.t.tolist(), frames.images), sim, up, chunks.append)
@@ -85,15 +78,13 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
-def check_frame_memory(width: int, height: int, what: str | os.PathLike) -> None:
-    """Refuse frames of `width` x `height` the machine cannot simulate, before any is read or rendered;
-    `what` (the input or output) starts the message."""
-    need, have = width * height * BYTES_PER_PIXEL, memory_budget()
-    if need > have:
-        raise ConfigError(
-            f"{what}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
-            f"80% of this machine's memory ({have / 1e9:.3g} GB); pass a smaller --size HxW"
-        )
+def _input_members(folder: Path) -> list[FolderMembers]:
+    """The files a frame folder input reads, for `refuse_inputs_as_outputs`; none when the listing fails
+    (`open_video` then refuses the folder, before anything is written)."""
+    try:
+        return [folder_members(folder)]
+    except (EgvsrError, OSError):
+        return []
 
 
 def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
@@ -133,10 +124,14 @@ def simulate_video(
     """
     from egvsr.events.io import EventWriter
 
+    check_video_args(src, fps, size)
+    if not isinstance(dst, (str, os.PathLike)):
+        raise ConfigError(f"dst: expected an output file path (str or os.PathLike), got {type(dst).__name__}")
     config = _config(config, knobs)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
-    seed = _seed(seed)
+    seed = check_seed(seed)
     check_output_path(dst, overwrite)  # fail before reading any frame
+    refuse_inputs_as_outputs([src], [dst], members=_input_members)  # even with overwrite
     video = open_video(src, fps, size)
     _check_frame_size(video.width, video.height, interpolation, src)
     span = (ClipSpan.of_times(video.timestamps_us) if video.timestamps_us is not None

@@ -31,9 +31,26 @@ KEPT_EVENT_BYTES = 26
 DISK_EVENT_BYTES = 1.5
 
 
+#: Bytes per pixel of a simulation: the simulator's state (thresholds, reference levels, bands, scratch:
+#: about 150) with the frames and sub-frames (float32 planes), measured loosely.
+BYTES_PER_PIXEL = 160
+
+
 def memory_budget() -> int:
     """Bytes a simulation may plan to hold: `PLANNED_MEMORY_SHARE` of this machine's memory (16 GB if unknown)."""
     return int(PLANNED_MEMORY_SHARE * (physical_memory() or 16 << 30))
+
+
+def check_frame_memory(width: int, height: int, what: str | os.PathLike,
+                       advice: str = "pass a smaller --size HxW") -> None:
+    """Refuse frames of `width` x `height` the machine cannot simulate, before any is read or rendered
+    or the simulator allocates its state; `what` (the input, output or sensor) starts the message."""
+    need, have = width * height * BYTES_PER_PIXEL, memory_budget()
+    if need > have:
+        raise ConfigError(
+            f"{what}: frames of {width}x{height} pixels need about {need / 1e9:.3g} GB to simulate, more than "
+            f"{PLANNED_MEMORY_SHARE:.0%} of this machine's memory ({have / 1e9:.3g} GB); {advice}"
+        )
 
 
 @dataclass(frozen=True)

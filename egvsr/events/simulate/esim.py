@@ -428,10 +428,13 @@ class NumbaESIM:
         self.last = np.full(I.shape[0], NEVER, np.int64)
         self._log_step.fill(-2)
         self._k = 0
-        up = np.exp(self.ref + self.cp) * (1.0 - MARGIN) - self.eps
-        down = np.exp(self.ref - self.cn) * (1.0 + MARGIN) - self.eps
-        self.hi = np.where(up > 0, up * (1.0 - F32_SLACK), -1.0).astype(np.float32)
-        self.lo = (down * np.where(down > 0, 1.0 + F32_SLACK, 1.0 - F32_SLACK)).astype(np.float32)
+        # A band beyond float range (a threshold of 20 log units, eps near 1e300) is +-inf, which no
+        # intensity in [0, 1] crosses: right, so numpy's overflow warnings are not wanted here.
+        with np.errstate(over="ignore"):
+            up = np.exp(self.ref + self.cp) * (1.0 - MARGIN) - self.eps
+            down = np.exp(self.ref - self.cn) * (1.0 + MARGIN) - self.eps
+            self.hi = np.where(up > 0, up * (1.0 - F32_SLACK), -1.0).astype(np.float32)
+            self.lo = (down * np.where(down > 0, 1.0 + F32_SLACK, 1.0 - F32_SLACK)).astype(np.float32)
         self.hi_t = np.full(I.shape[0], float(t0))  # time (µs) each pixel's hi was set
 
     def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple):

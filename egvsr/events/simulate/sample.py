@@ -16,10 +16,10 @@ import numpy as np
 
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.frames import Frames
-from egvsr.events.simulate.api import check_frame_memory
+from egvsr.events.simulate.budget import check_frame_memory
 from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.scene import SampleScene
-from egvsr.events.simulate.simulator import EventSimulator
+from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
 from egvsr.fsutil import check_output_path, fmt_size, free_bytes
 
@@ -155,8 +155,7 @@ def check_sample_options(dst: str | os.PathLike, seed: int, seconds: float, size
     """`make_sample`'s options, checked before any work (the seed, the lengths, the frame count and the
     memory of frames of `size`); returns (seconds, (h, w), fps, gt_per_interval). `adjustable`: the
     options the caller's user can change, the only ones an error advises (the demo fixes all but `seconds`)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed: expected an integer in 0..2**63-1 (it is stored in the file), got {seed!r}")
+    check_seed(seed)
     seconds, (h, w), fps, gt_per_interval = _check(seconds, size, fps, gt_per_interval, adjustable)
     check_frame_memory(w, h, dst)
     return seconds, (h, w), fps, gt_per_interval

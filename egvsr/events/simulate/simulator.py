@@ -10,6 +10,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.represent.validation import check_threads
+from egvsr.events.simulate.budget import check_frame_memory
 from egvsr.events.simulate.esim import NumbaESIM
 from egvsr.events.simulate.luminance import to_luminance
 from egvsr.events.simulate.noise import shot_events
@@ -21,6 +22,22 @@ _BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
 
 #: Frame times beyond this (µs, about 285 years) lose microseconds in the simulator's float64 time.
 MAX_TIME_US = 2**53
+#: Most pixels per side of a sensor (its coordinates are stored as uint16).
+MAX_SIDE = 65535
+
+
+def check_seed(seed) -> int:
+    """A simulation's seed as an int: an integer in 0..2**63-1, the range the output files store (int64)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed: expected an integer in 0..2**63-1 (output files store it as int64), got {seed!r}")
+    return int(seed)
+
+
+def _check_side(name: str, v) -> int:
+    """A sensor side: a whole number of pixels in 1..MAX_SIDE."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_SIDE:
+        raise ConfigError(f"{name}: expected a whole number of pixels in 1..{MAX_SIDE}, got {v!r}")
+    return int(v)
 
 
 def check_time(t_us: float) -> float:
@@ -53,13 +70,13 @@ class EventSimulator:
     ) -> None:
         if backend not in _BACKENDS:
             raise ConfigError(f"backend {backend!r}: expected one of {sorted(_BACKENDS)}")
-        if not (1 <= int(width) <= 65535 and 1 <= int(height) <= 65535):
-            raise ConfigError(f"sensor size {width}x{height}: expected 1 to 65535 pixels per side")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
-        self.width, self.height = int(width), int(height)
+        self.width, self.height = _check_side("width", width), _check_side("height", height)
+        if config is not None and not isinstance(config, SimulatorConfig):
+            raise ConfigError(f"config: expected a SimulatorConfig, got {type(config).__name__}")
+        self.seed = check_seed(seed)
+        check_frame_memory(self.width, self.height, "width x height",
+                           "simulate smaller frames")  # before any per-pixel state is allocated
         self.config = config or SimulatorConfig()
-        self.seed = int(seed)
         rng = np.random.default_rng(self.seed)
         self.thresholds: Thresholds = draw_thresholds(self.config, self.width * self.height, rng)
         self._noise_key = int(rng.integers(0, 2**63))

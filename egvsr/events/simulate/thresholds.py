@@ -71,7 +71,7 @@ class SimulatorConfig:
         log_eps: float | None = None,
     ) -> None:
         cp_range = _cp_range(cp)
-        ratio = DEFAULT_CN_RATIO if cn_ratio is None else tuple(cn_ratio)
+        ratio = DEFAULT_CN_RATIO if cn_ratio is None else _values("cn_ratio", cn_ratio, "(mean, std)")
         if len(ratio) != 2:
             raise ConfigError(f"cn_ratio: expected (mean, std), got {cn_ratio!r}")
         mean, std = (_finite("cn_ratio", v) for v in ratio)
@@ -129,10 +129,18 @@ def knob_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _values(name: str, v, expected: str) -> tuple:
+    """The items of a list, tuple or 1-D array argument; anything else (a number, or a string, whose
+    characters are no numbers) is refused, naming the argument and the `expected` form."""
+    if isinstance(v, (list, tuple)) or isinstance(v, np.ndarray) and v.ndim == 1:
+        return tuple(v)
+    raise ConfigError(f"{name}: expected {expected}, got {v!r}")
+
+
 def _cp_range(cp) -> tuple[float, float]:
     if cp is None:
         return DEFAULT_CP_RANGE
-    values = [cp] if np.isscalar(cp) else list(cp)
+    values = [cp] if np.isscalar(cp) else list(_values("cp", cp, "one threshold or a range (lo, hi)"))
     if len(values) not in (1, 2):
         raise ConfigError(f"cp: expected one threshold or a range LO HI, got {cp!r}")
     values = [_finite("cp", v) for v in values]

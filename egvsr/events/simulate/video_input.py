@@ -10,8 +10,13 @@ rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) 
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +27,7 @@ from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.fsutil import FolderMembers
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
-GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes (alpha is dropped)
 
 
 def _cv2():
@@ -30,6 +35,90 @@ def _cv2():
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     return cv2
+
+
+_STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested: the inner one restores the outer)
+
+
+@contextmanager
+def _native_messages_held() -> Iterator[None]:
+    """Hold what native code (FFmpeg's "moov atom not found", libpng's errors inside OpenCV) writes to
+    file descriptor 2 while the body runs: written out after a body that returns, dropped after one
+    that raises, whose one-line error says what went wrong. OpenCV has no switch for FFmpeg's or
+    libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
+    process, its log level does not reach them), hence the descriptor, restored before the body's
+    exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
+    with _STDERR_LOCK:
+        try:
+            held = tempfile.TemporaryFile()
+        except OSError:
+            held = None
+        saved = _redirect_stderr(held)
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+                if done:
+                    _replay(held)
+            if held is not None:
+                held.close()
+
+
+def _redirect_stderr(held) -> int | None:
+    """Point descriptor 2 at the file `held`; the saved descriptor, or None where that cannot be done."""
+    if held is None:
+        return None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return None
+    os.dup2(held.fileno(), 2)
+    return saved
+
+
+def _replay(held) -> None:
+    """Write what `held` caught to descriptor 2 (best effort: stderr may be gone)."""
+    try:
+        held.seek(0)
+        data = held.read()
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
+        pass
+
+
+def _regular(path: Path, what: str) -> bool:
+    """Whether `path` (links followed) is a regular file; False when nothing is there or it is a folder.
+    A named pipe, device, socket or link to nothing is refused before anything opens it: reading a pipe
+    blocks until someone writes, beyond the reach of signals."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InputFileError(f"{path}: {what} is a link to nothing; expected a regular file") from None
+        return False
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot look up {what} ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise InputFileError(f"{path}: {what} is not a regular file (a named pipe, device or socket); "
+                         "expected a regular file")
+
+
+def _read_text(path: Path) -> str:
+    """A small text file of a frame folder (images.txt, timestamps.txt, fps.txt), named in any error."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); "
+                          "expected a UTF-8 text file") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read this file ({exc.strerror or exc})") from None
 
 
 def _natural_key(p: Path):
@@ -51,14 +140,39 @@ class VideoInput:
     size: tuple[int, int] | None = None
     files: list[Path] = field(default_factory=list)
     source_size: tuple[int, int] = (0, 0)  # (height, width) before resizing
+    #: whether float frames are intensities in [0, 1] (else 0..255), and the frame that decided it
+    float_unit: tuple[bool, Path] | None = None
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (t_us, uint8 image (H, W, C)) in time order."""
         if self.kind == "folder":
             for t, f in zip(self.timestamps_us, self.files):
-                yield int(t), self._fit(_read_image(f, self.channels))
+                img = _read_image(f)
+                yield int(t), self._fit(_to_rgb8(img, self.channels, self._float_factor(img, f)))
             return
         yield from self._video_frames()
+
+    def _float_factor(self, img: np.ndarray, path: Path) -> float:
+        """The factor taking frame `path`'s values to 0..255. 8- and 16-bit frames: 1 (16-bit is
+        rescaled by `_to_rgb8`). Float and other integer frames: one scale for the whole recording, so that
+        frames do not jump in brightness: 255 when the first frame with a positive value lies in [0, 1],
+        else 1; a later frame above 1 then contradicts it and is refused. NaN or infinity is refused."""
+        if img.dtype in (np.uint8, np.uint16):
+            return 1.0
+        if img.dtype.kind == "f" and not np.isfinite(img).all():
+            raise InputFileError(f"{path}: the image holds NaN or infinite values; expected finite intensities")
+        top = float(img.max(initial=0))
+        if self.float_unit is None:
+            if top <= 0:  # 0 is 0 on either scale: the next frame decides
+                return 1.0
+            self.float_unit = (top <= 1.0, path)
+        unit, first = self.float_unit
+        if unit and top > 1.0:
+            raise InputFileError(
+                f"{path}: values reach {top:g}, but those of {first.name} lie in [0, 1], so this recording's "
+                "float frames were read as intensities in [0, 1]; expected all frames in [0, 1] or all in 0..255"
+            )
+        return 255.0 if unit else 1.0
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
         cv2 = _cv2()
@@ -89,13 +203,13 @@ class VideoInput:
         return out.reshape(h, w, img.shape[2])
 
 
-def _to_rgb8(img: np.ndarray, channels: int) -> np.ndarray:
-    """OpenCV image (gray, BGR or BGRA; 8 or 16 bit) -> uint8 (H, W, channels), RGB order."""
+def _to_rgb8(img: np.ndarray, channels: int, factor: float = 1.0) -> np.ndarray:
+    """OpenCV image (gray, BGR or BGRA; 8 or 16 bit, or float and 32 bit times `factor`, finite) ->
+    uint8 (H, W, channels), RGB order."""
     if img.dtype == np.uint16:
         img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
     elif img.dtype != np.uint8:
-        img = np.clip(img.astype(np.float64) * (255.0 if img.max(initial=0) <= 1.0 else 1.0), 0, 255)
-        img = img.round().astype(np.uint8)
+        img = np.clip(img.astype(np.float64) * factor, 0, 255).round().astype(np.uint8)
     if img.ndim == 2:
         img = img[..., None]
     if img.shape[2] == 4:
@@ -111,17 +225,21 @@ def _to_rgb8(img: np.ndarray, channels: int) -> np.ndarray:
     return img
 
 
-def _read_image(path: Path, channels: int) -> np.ndarray:
+def _read_image(path: Path) -> np.ndarray:
+    """The image at `path` as OpenCV decodes it (any depth and channel count); libpng's or libtiff's
+    complaints about a file it cannot decode give way to the one-line error."""
     cv2 = _cv2()
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputFileError(f"{path}: cannot read this image (missing, corrupt or unsupported format)")
-    return _to_rgb8(img, channels)
+    _regular(path, "the image")
+    with _native_messages_held():
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise InputFileError(f"{path}: cannot read this image (missing, corrupt or unsupported format)")
+    return img
 
 
 def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]]:
     rows = []
-    for no, line in enumerate(path.read_text().splitlines(), 1):
+    for no, line in enumerate(_read_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -148,7 +266,9 @@ def _check_increasing(path: Path, times: np.ndarray) -> None:
 
 
 def _folder_images(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    """The images of a frame folder (or of its images/, imgs/ or frames/), in natural name order; an
+    image name that is not a regular file (a pipe, a device, a link to nothing) is refused."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and _regular(p, "the image")]
     if not files:
         for sub in ("images", "imgs", "frames"):
             if (folder / sub).is_dir():
@@ -179,18 +299,19 @@ def _image_header(path: Path) -> tuple[tuple[int, int], str]:
             Image.MAX_IMAGE_PIXELS = limit
 
 
-def _probe_sizes(files: list[Path]) -> tuple[int, int, int]:
-    """(height, width, channels) shared by all images (headers only); mixed sizes raise."""
+def _probe_sizes(files: list[Path], resized: bool) -> tuple[int, int, int]:
+    """(height, width, channels) of the first image, gray (1) when all are (headers only); mixed sizes
+    raise unless the frames are `resized` to one size as they are read."""
     first = None
     gray = True
     for f in files:
         size, mode = _image_header(f)
         if first is None:
             first = (size, f)
-        elif size != first[0]:
+        elif size != first[0] and not resized:
             raise InputFileError(
                 f"{f}: image is {size[0]}x{size[1]} but {first[1].name} is {first[0][0]}x{first[0][1]}; "
-                "all frames of a folder must have the same size; resize them to one size first"
+                "all frames of a folder must have the same size (pass `size` to resize them all)"
             )
         gray = gray and mode in GRAY_MODES
     return first[0][1], first[0][0], 1 if gray else 3
@@ -215,6 +336,12 @@ def states_frame_times(folder: str | Path) -> bool:
     return any((Path(folder) / name).is_file() for name in FRAME_TIME_FILES)
 
 
+def _time_file(folder: Path, name: str) -> Path | None:
+    """`folder / name` when it is a regular file, None when absent; refused when it is another kind."""
+    path = folder / name
+    return path if _regular(path, "the frame-time file") else None
+
+
 _IMAGE_NAME = re.compile(r".+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")", re.IGNORECASE)
 
 
@@ -222,8 +349,8 @@ def folder_members(folder: Path) -> FolderMembers:
     """The files a frame folder input reads (the images listed in images.txt, else its images, and the
     files giving their times), and where a new image would be read too: for the output checks
     (egvsr.fsutil.refuse_inputs_as_outputs). A listing, nothing decoded."""
-    times = tuple(folder / name for name in FRAME_TIME_FILES if (folder / name).is_file())
-    if (folder / "images.txt").is_file():
+    times = tuple(p for p in (_time_file(folder, name) for name in FRAME_TIME_FILES) if p is not None)
+    if (folder / "images.txt") in times:
         return FolderMembers(tuple(folder / p for _, p in _parse_seconds(folder / "images.txt", True)) + times)
     files = _folder_images(folder)
     return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME)
@@ -231,27 +358,27 @@ def folder_members(folder: Path) -> FolderMembers:
 
 def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:
     fps_given = fps is not None
-    listing = folder / "images.txt"
-    if listing.is_file():
+    listing = _time_file(folder, "images.txt")
+    if listing is not None:
         rows = _parse_seconds(listing, want_path=True)
         files = [folder / p for _, p in rows]
-        missing = [f for f in files if not f.is_file()]
+        missing = [f for f in files if not _regular(f, "the image")]
         if missing:
             raise InputFileError(f"{listing}: lists {missing[0]}, which does not exist")
         times = [t for t, _ in rows]
     else:
         files = _folder_images(folder)
         times = None
-        stamps = folder / "timestamps.txt"
-        if stamps.is_file() and fps is None:
+        stamps = _time_file(folder, "timestamps.txt")
+        if stamps is not None and fps is None:
             times = [t for t, _ in _parse_seconds(stamps, want_path=False)]
             if len(times) != len(files):
                 raise FormatError(
                     f"{stamps}: has {len(times)} timestamps but the folder has {len(files)} images; "
                     "expected one time in seconds per frame"
                 )
-        elif (folder / "fps.txt").is_file() and fps is None:
-            text = (folder / "fps.txt").read_text().strip()
+        elif _time_file(folder, "fps.txt") is not None and fps is None:
+            text = _read_text(folder / "fps.txt").strip()
             try:
                 fps = float(text.split()[0])
             except (ValueError, IndexError):
@@ -267,7 +394,7 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
         _check_frame_rate(fps, len(files), source)
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
     elif times is not None:
-        stamps_file = listing if listing.is_file() else folder / "timestamps.txt"
+        stamps_file = listing if listing is not None else folder / "timestamps.txt"
         seconds = np.asarray(times, np.float64)
         beyond = np.flatnonzero(~(np.abs(seconds) * 1e6 < 2.0**53))
         if beyond.size:
@@ -283,38 +410,44 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
     return files, times_us, fps
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int] | None]:
+    """`open_video`'s arguments as (path, fps, (H, W)), each refused in one line naming it when it is
+    not a path, a positive frame rate, or a pair of positive whole sides."""
+    if not isinstance(src, (str, os.PathLike)):
+        raise ConfigError(f"src: expected a video file or frame folder path (str or os.PathLike), "
+                          f"got {type(src).__name__}")
+    if fps is not None and not (_is_number(fps) and math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
+    if size is not None:
+        sides = tuple(size) if isinstance(size, (tuple, list)) else ()
+        if len(sides) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                                      for v in sides):
+            raise ConfigError(f"size: expected (height, width), two whole numbers >= 1, got {size!r}")
+        size = (int(sides[0]), int(sides[1]))
+    return Path(src), None if fps is None else float(fps), size
+
+
 def open_video(src: str | Path, fps: float | None = None,
                size: tuple[int, int] | None = None) -> VideoInput:
-    """Open a video file or frame folder; `fps` overrides stored times; `size` = (H, W) to resize to."""
-    path = Path(src)
-    if fps is not None and not (math.isfinite(float(fps)) and float(fps) > 0):
-        raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
-    if size is not None and (len(size) != 2 or min(int(v) for v in size) < 1):
-        raise ConfigError(f"size: expected (height, width) with positive sides, got {size!r}")
-    size = None if size is None else (int(size[0]), int(size[1]))
+    """Open a video file or frame folder; `fps` overrides stored times; `size` = (H, W) to resize to
+    (frames of a folder may then differ in size: each is resized as it is read)."""
+    path, fps, size = check_video_args(src, fps, size)
     if not path.exists():
         raise InputFileError(
             f"{path}: no such file or folder (expected a video file or a folder of frames)"
         )
     if path.is_dir():
-        files, times_us, fps = _open_folder(path, None if fps is None else float(fps))
-        h, w, c = _probe_sizes(files)
+        files, times_us, fps = _open_folder(path, fps)
+        h, w, c = _probe_sizes(files, resized=size is not None)
         out_h, out_w = size or (h, w)
         return VideoInput(path, "folder", out_w, out_h, c, fps, times_us, len(files), size, files,
                           (h, w))
-    cv2 = _cv2()
-    cap = cv2.VideoCapture(str(path))
-    try:
-        ok, first = cap.read() if cap.isOpened() else (False, None)
-        if not ok or first is None:
-            raise InputFileError(
-                f"{path}: cannot read this file as a video (OpenCV could not decode a frame); "
-                "expected a video file (.mp4, .avi, ...) or a folder of frames"
-            )
-        rate = cap.get(cv2.CAP_PROP_FPS)
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    finally:
-        cap.release()
+    _regular(path, "the input")
+    first, rate, count = _probe_video(path)
     if fps is None:
         if not (math.isfinite(rate) and rate > 0):
             raise ConfigError(f"{path}: the video does not state its frame rate; pass --fps (fps=...)")
@@ -325,3 +458,21 @@ def open_video(src: str | Path, fps: float | None = None,
     h, w = first.shape[:2]
     out_h, out_w = size or (h, w)
     return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w))
+
+
+def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
+    """(first frame, stated frame rate, stated frame count or None) of a video file; one line when
+    OpenCV cannot decode a frame (FFmpeg's own messages about it are held back)."""
+    cv2 = _cv2()
+    with _native_messages_held():
+        cap = cv2.VideoCapture(str(path))
+        try:
+            ok, first = cap.read() if cap.isOpened() else (False, None)
+            if not ok or first is None:
+                raise InputFileError(
+                    f"{path}: cannot read this file as a video (OpenCV could not decode a frame); "
+                    "expected a video file (.mp4, .avi, ...) or a folder of frames"
+                )
+            return first, cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        finally:
+            cap.release()

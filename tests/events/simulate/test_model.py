@@ -203,3 +203,54 @@ def test_simulate_frames_refuses_noise_beyond_memory_up_front(times, message):
     config = SimulatorConfig(shot_noise_hz=1e5, refractory_us=0)
     with pytest.raises(ConfigError, match=r"^--shot-noise-hz 100000: " + message):
         simulate_frames(frames, config=config, interpolation="none")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("a", 8), r"^width: expected a whole number of pixels in 1..65535, got 'a'"),
+    ((10.5, 8), r"^width: expected a whole number of pixels in 1..65535, got 10.5"),
+    ((8, 0), r"^height: expected a whole number of pixels in 1..65535, got 0"),
+    ((8, 8, {"cp": 0.2}), r"^config: expected a SimulatorConfig, got dict"),
+    ((8, 8, None, 2**63), r"^seed: expected an integer in 0..2\*\*63-1"),
+])
+def test_simulator_arguments_are_one_config_error_naming_them(args, message):
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        EventSimulator(*args)
+
+
+def test_a_sensor_beyond_memory_is_refused_before_its_state_is_allocated(monkeypatch):
+    from egvsr.errors import ConfigError
+    from egvsr.events.simulate import budget
+
+    monkeypatch.setattr(budget, "memory_budget", lambda: 10**6)
+    monkeypatch.setattr(np.random, "default_rng", lambda *a: pytest.fail("allocated before the memory check"))
+    with pytest.raises(ConfigError, match=r"^width x height: frames of 100x100 pixels need about 0.0016 GB"):
+        EventSimulator(100, 100)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match=r"^width x height: frames of 65535x65535 pixels need about 687 GB"):
+        EventSimulator(65535, 65535)
+
+
+@pytest.mark.parametrize("bad", [1.0, "ab", {"mean": 1}])
+def test_cn_ratio_must_be_a_pair(bad):
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^cn_ratio: expected \(mean, std\), got "):
+        SimulatorConfig(cn_ratio=bad)
+    frames = Frames(np.zeros((2, 4, 4), np.uint8), np.array([0, 10]))
+    with pytest.raises(ConfigError, match=r"^cn_ratio: expected \(mean, std\), got "):
+        simulate_frames(frames, cn_ratio=bad)
+
+
+@pytest.mark.parametrize("settings", [dict(cp=20.0), dict(cp=100.0), dict(sigma=1e10), dict(log_eps=1e300)])
+def test_thresholds_beyond_float_range_run_without_overflow_warnings(settings):
+    """exp(L + Cp) beyond float64 or float32 range is a band edge at infinity: no pixel crosses it."""
+    import warnings
+
+    frames = np.stack([np.full((6, 8), v, np.uint8) for v in (10, 250, 10)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ev = simulate_frames(Frames(frames, np.array([0, 1000, 2000])), interpolation="none", **settings)
+    if "sigma" not in settings:  # a step of log(250/10) is far below Cp; eps = 1e300 flattens L
+        assert len(ev) == 0

@@ -173,9 +173,9 @@ def test_a_sample_larger_than_the_free_disk_space_is_refused_before_rendering(tm
 
 
 def test_a_sample_larger_than_memory_is_refused_before_rendering(tmp_path, monkeypatch):
-    from egvsr.events.simulate import api, sample as S
+    from egvsr.events.simulate import budget, sample as S
 
-    monkeypatch.setattr(api, "memory_budget", lambda: 8 * 10**5)
+    monkeypatch.setattr(budget, "memory_budget", lambda: 8 * 10**5)
     monkeypatch.setattr(S, "SampleScene", lambda *a: pytest.fail("rendered before the memory check"))
     with pytest.raises(ConfigError, match=r"x.h5: frames of 96x72 pixels need about .* pass a smaller --size"):
         make_sample(tmp_path / "x.h5", seconds=0.2, size=SIZE, progress=False)

@@ -3,14 +3,15 @@
 A recording is any file or folder the readers detect by content (HDF5 of a known layout, AEDAT4,
 Prophesee .raw/.dat, a CED folder); other files (split files, notes) are not recordings. A split is, in this order: `all`; a split file
 `<root>/splits/<split>.txt` or `<root>/<split>.txt`; a sub-folder `<root>/<split>/`; or a split shipped
-with the toolkit (`ced_test`, `ced_excluded`, `vid4`, `ced_train`) (docs/datasets.md).
+with the toolkit (`ced_test`, `ced_excluded`, `vid4`, `ced_train`) (docs/datasets.md). A split names
+something inside the root: an absolute path or one through `..` is refused, as is a split of no recording.
 """
 
 from __future__ import annotations
 
 import os
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from egvsr.errors import ConfigError, InputFileError
 
@@ -92,10 +93,24 @@ def read_split_file(path: Path) -> list[str]:
     return parse_split(text, str(path))
 
 
+def check_split_name(split) -> str:
+    """`split` when it is a split name or a relative path inside a root (`LRx4/test`); one line otherwise:
+    a split never reads recordings outside its root (give that folder as the root instead)."""
+    if not isinstance(split, str) or not split.strip():
+        raise ConfigError(f"split {split!r}: expected a split name (text), e.g. all, ced_test or the name of "
+                          "a split file")
+    if PurePath(split).is_absolute() or ".." in PurePath(split).parts:
+        raise ConfigError(f"split {split!r}: expected a split name or a sub-folder of the root, not a path "
+                          "leading out of it; give that folder as the dataset root instead")
+    return split
+
+
 class DatasetRoot:
     """A folder of recordings with split files (see module doc)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ConfigError(f"path: expected a dataset root folder (str or os.PathLike), got {type(path).__name__}")
         self.path = Path(path)
         if not self.path.is_dir():
             raise InputFileError(f"{self.path}: dataset root not found (expected a folder of recordings)")
@@ -119,6 +134,7 @@ class DatasetRoot:
 
     def paths(self, split: str = "all") -> list[Path]:
         """Paths of the recordings of `split`, in the split file's order (else sorted by name)."""
+        split = check_split_name(split)
         if split == "all":
             if not self.recordings():
                 raise InputFileError(f"{self.path}: dataset root holds no recordings (files or folders of a "
@@ -126,7 +142,11 @@ class DatasetRoot:
             return list(self.recordings().values())
         for f in (self.path / "splits" / f"{split}.txt", self.path / f"{split}.txt"):
             if f.is_file():
-                return self._resolve(read_split_file(f), str(f))
+                names = read_split_file(f)
+                if not names:
+                    raise InputFileError(f"{f}: split file lists no recordings; expected one recording name per "
+                                         "line ('#' starts a comment)")
+                return self._resolve(names, str(f))
         sub = self.path / split
         if sub.is_dir() and not _is_recording_dir(sub):
             found = find_recordings(sub)
@@ -135,7 +155,11 @@ class DatasetRoot:
             return list(found.values())
         if split == "ced_train":
             test = set(builtin_split("ced_test"))
-            return [p for n, p in self.recordings().items() if n not in test]
+            train = [p for n, p in self.recordings().items() if n not in test]
+            if not train:
+                raise InputFileError(f"{self.path}: split 'ced_train' holds no recordings (it is every recording "
+                                     "of the root outside ced_test)")
+            return train
         if split in builtin_splits():
             return self._resolve(builtin_split(split), f"shipped split {split!r}")
         raise ConfigError(

@@ -8,6 +8,8 @@ time of every clip, whole frames, one scale.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import operator
 import os
@@ -35,6 +37,35 @@ from egvsr.process import physical_memory
 MODES = ("train", "eval")
 QUERIES = ("middle", "gt")
 _UNSET: Any = object()
+
+
+class OptionError(ConfigError):
+    """A value of an `EventVSRDataset` option that the dataset refuses for a reason of its own (not its
+    type); `option` names it and `problem` may say `{option}` and `{none}`, so that a dataset built from a
+    config section can name the section's key and YAML's `null` instead (`in_config`)."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option, self.problem = option, problem
+        super().__init__(f"{option}: " + problem.format(option=option, none="None"))
+
+    def in_config(self, where: str) -> ConfigError:
+        """The same error naming the key `<where>.<option>` of a config section."""
+        key = f"{where}.{self.option}"
+        return ConfigError(f"{key}: " + self.problem.format(option=key, none="null"))
+
+
+@functools.lru_cache(maxsize=1)
+def dataset_options() -> frozenset[str]:
+    """The keyword options of `EventVSRDataset` (the keys a config section may pass on to it)."""
+    params = inspect.signature(EventVSRDataset.__init__).parameters
+    return frozenset(k for k, p in params.items() if p.kind == p.KEYWORD_ONLY)
+
+
+def _check_seed(seed) -> int:
+    """`seed` as an int, refused at construction unless an integer >= 0 (numpy's seeds are)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ConfigError(f"seed {seed!r}: expected an integer >= 0")
+    return int(seed)
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -88,7 +119,11 @@ class EventVSRDataset(Dataset):
         stride: int = 1,
         seed: int = 0,
         fps: float | None = None,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise ConfigError(f"{next(iter(unknown))}: not an option of EventVSRDataset; expected one of "
+                              f"{', '.join(sorted(dataset_options()))}")
         if mode not in MODES:
             raise ConfigError(f"mode {mode!r}: expected one of {MODES}")
         if queries not in QUERIES:
@@ -111,6 +146,7 @@ class EventVSRDataset(Dataset):
                 or not 0.0 <= float(reverse_prob) <= 1.0:
             raise ConfigError(f"reverse_prob {reverse_prob!r}: expected a probability in [0, 1]")
         check_representation(representation, bins, polarity, normalize)
+        seed = _check_seed(seed)
         self.recordings = _open_all(recordings, fps)
         self.mode, self.k = mode, int(num_frames)
         self.queries, self.num_queries = queries, int(num_queries)
@@ -118,7 +154,7 @@ class EventVSRDataset(Dataset):
             patch_size = 64 if mode == "train" else None
         if patch_size is not None:
             if mode == "eval":
-                raise ConfigError("patch_size: evaluation uses whole frames; leave patch_size unset (None)")
+                raise OptionError("patch_size", "evaluation uses whole frames; leave {option} unset ({none})")
             patch_size = as_pair(patch_size, "patch_size")
         self.patch_size = patch_size
         self.repr = dict(representation=representation, bins=int(bins), polarity=polarity, normalize=normalize)
@@ -182,7 +218,7 @@ class EventVSRDataset(Dataset):
                     raise ConfigError(f"scale {scale!r} lies outside scale_range ({rlo:g}, {rhi:g})")
             return (lo, hi), lo
         if self.mode == "eval":
-            raise ConfigError("mode 'eval' needs a fixed scale (scale=...)")
+            raise OptionError("scale", "mode 'eval' needs a fixed scale; set {option} to a number >= 1 (e.g. 4)")
         return check_scale_range((1.0, 4.0) if scale_range is None else scale_range), None
 
     def _check_patch_fits(self) -> None:

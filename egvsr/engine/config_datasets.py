@@ -8,7 +8,6 @@ key is rejected with its dotted name.
 from __future__ import annotations
 
 import errno
-import inspect
 import math
 import os
 from pathlib import Path
@@ -39,8 +38,8 @@ def _is_text(v: Any) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
 
-def _is_pair(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x, 1) for x in v)
+def _is_pair(v: Any, lo: int = 1, hi: int = 2**63 - 1) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x, lo, hi) for x in v)
 
 
 def _choice(*values: str) -> KeyType:
@@ -56,8 +55,12 @@ def _representations() -> KeyType:
 def _key_types() -> dict[str, KeyType]:
     """Every key of a `data.train` / `data.val` section (EventVSRDataset's keyword arguments plus
     `SECTION_KEYS`) with what it accepts; tests check that it covers exactly those keys."""
+    from egvsr.datasets.synthetic import limits
     from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
+    from egvsr.events.simulate.sample import MIN_SIDE as SAMPLE_MIN
 
+    SAMPLE_MAX = 4096  # make_sample's largest side (egvsr/events/simulate/sample.py)
+    side = limits.MIN_SIDE, limits.MAX_SIDE
     boolean = KeyType(lambda v: isinstance(v, bool), "true or false")
     return {
         "recordings": KeyType(lambda v: _is_text(v) or isinstance(v, list) and bool(v) and all(map(_is_text, v)),
@@ -66,10 +69,13 @@ def _key_types() -> dict[str, KeyType]:
         "split": KeyType(_is_text, "a split name (text), e.g. all, ced_test or the name of a split file"),
         "sample_cache": KeyType(_is_text, "a folder path (text)"),
         "sample_seconds": KeyType(lambda v: _is_num(v, 1e-6), "a positive number"),
-        "sample_size": KeyType(_is_pair, "[height, width] in pixels, e.g. [260, 346]"),
+        "sample_size": KeyType(lambda v: _is_pair(v, SAMPLE_MIN, SAMPLE_MAX),
+                               f"[height, width] in pixels, each {SAMPLE_MIN} to {SAMPLE_MAX}, e.g. [260, 346]"),
         "synthetic_seed": KeyType(_is_int, "an integer in 0..2**63-1"),
-        "synthetic_size": KeyType(_is_pair, "[height, width] in pixels, e.g. [128, 160]"),
-        "synthetic_frames": KeyType(lambda v: _is_int(v, 1), "a positive integer"),
+        "synthetic_size": KeyType(lambda v: _is_pair(v, *side),
+                                  f"[height, width] in pixels, each {side[0]} to {side[1]}, e.g. [128, 160]"),
+        "synthetic_frames": KeyType(lambda v: _is_int(v, limits.MIN_FRAMES, limits.MAX_FRAMES),
+                                    f"an integer from {limits.MIN_FRAMES} to {limits.MAX_FRAMES}"),
         "mode": _choice("train", "eval"),
         "num_frames": KeyType(lambda v: _is_int(v, 2), "an integer >= 2"),
         "patch_size": KeyType(lambda v: v is None or _is_int(v, 1) or _is_pair(v),
@@ -142,10 +148,10 @@ def _key(where: str, key: str) -> str:
 
 
 def _dataset_options() -> set[str]:
-    from egvsr.datasets import EventVSRDataset
+    """The keys of a section passed on to `EventVSRDataset` (its keyword options)."""
+    from egvsr.datasets.vsr_dataset import dataset_options
 
-    params = inspect.signature(EventVSRDataset.__init__).parameters
-    return {k for k, p in params.items() if p.kind == p.KEYWORD_ONLY}
+    return set(dataset_options())
 
 
 def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[str]:
@@ -210,26 +216,33 @@ def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress:
 
     split, indices = parse_entry(entry, _key(where, "recordings"))
     size = tuple(spec.get("synthetic_size", (128, 160)))
+    keys = (_key(where, "synthetic_size"), _key(where, "synthetic_frames"))
     return ensure_clips(cache, spec.get("synthetic_seed", 0), split, indices, size, spec.get("synthetic_frames", 5),
-                        progress=progress)
+                        progress=progress, keys=keys)
 
 
 def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
     """An `EventVSRDataset` from a config section (`fixed` options override the section); `progress`
     shows bars while missing sample/synthetic recordings are generated."""
-    from egvsr.datasets import EventVSRDataset
+    from egvsr.datasets.vsr_dataset import EventVSRDataset, OptionError
 
     spec = dict(spec)
     check_section(spec, where)  # every key's type and range, before anything is generated or read
-    allowed = _dataset_options()
-    options = {k: v for k, v in spec.items() if k in allowed}
+    options = {k: v for k, v in spec.items() if k in _dataset_options()}
     options.update(fixed)
     if spec.get("root") is not None:
         root = Path(spec["root"])
         if not root.is_dir():
             raise ConfigError(f"{where}.root: {root} is not a folder")
-        return EventVSRDataset(_root_paths(root, spec.get("split") or "all", where), **options)
-    return EventVSRDataset(resolve_recordings(spec, where, progress), **options)
+        paths = _root_paths(root, spec.get("split") or "all", where)
+    else:
+        paths = resolve_recordings(spec, where, progress)
+    try:
+        return EventVSRDataset(paths, **options)
+    except OptionError as exc:
+        if exc.option in fixed:  # set by the command, not by the section: the library's words fit
+            raise
+        raise exc.in_config(where) from None
 
 
 def _root_paths(root: Path, split: str, where: str) -> list[Path]:

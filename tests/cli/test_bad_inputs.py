@@ -366,7 +366,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{cfg_ok}", "--set", "data.train.recordings=[sample:1]", "--set", "data.train.sample_size=[40]"),
     cli("train-synthetic-size-text", "data.train.synthetic_size: expected [height, width] in pixels", "train",
         "{cfg_ok}", "--set", "data.train.recordings=[synthetic:train:0-1]", "--set", "data.train.synthetic_size=abc"),
-    cli("train-synthetic-frames-zero", "data.train.synthetic_frames: expected a positive integer", "train",
+    cli("train-synthetic-frames-zero", "data.train.synthetic_frames: expected an integer from 2 to 1000", "train",
         "{cfg_ok}", "--set", "data.train.recordings=[synthetic:train:0-1]", "--set", "data.train.synthetic_frames=0"),
     cli("train-config-int-key", "config key train.1: keys must be names (text), got a YAML number", "train",
         "{cfg_int_key}"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -169,9 +171,67 @@ def test_root_errors_name_the_folder_and_file(tmp_path):
 @pytest.mark.parametrize("option, match", [({"flips": "maybe"}, "flips 'maybe': expected True or False"),
                                            ({"quantize": 1}, "quantize 1: expected True or False"),
                                            ({"fps": -5}, "fps -5: expected a positive frame rate"),
-                                           ({"mode": "eval", "scale": "abc"}, "scale 'abc': expected one number")])
+                                           ({"mode": "eval", "scale": "abc"}, "scale 'abc': expected one number"),
+                                           ({"seed": -1}, r"^seed -1: expected an integer >= 0$"),
+                                           ({"seed": 1.5}, r"^seed 1.5: expected an integer >= 0$"),
+                                           ({"bogus": 1}, r"^bogus: not an option of EventVSRDataset; expected one "
+                                                          r"of bins, flips, ")])
 def test_dataset_options_are_strict_before_any_file_is_opened(tmp_path, option, match):
     from egvsr.datasets import EventVSRDataset
 
     with pytest.raises(ConfigError, match=match):
         EventVSRDataset([tmp_path / "missing.h5"], **option)
+
+
+def test_root_and_split_arguments_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"^path: expected a dataset root folder \(str or os.PathLike\), got int$"):
+        DatasetRoot(5)
+    (tmp_path / "a.h5").write_bytes(b"")
+    root = DatasetRoot(tmp_path)
+    for split in (None, 5, ""):
+        with pytest.raises(ConfigError, match=rf"^split {split!r}: expected a split name \(text\)"):
+            root.paths(split)
+
+
+def test_a_split_stays_inside_its_root(tmp_path):
+    """A split is a name inside the root (nested folders too, as EvTexture's LRx4/test); a path leading out
+    of it would read recordings of another folder."""
+    (tmp_path / "root" / "LRx4" / "test").mkdir(parents=True)
+    (tmp_path / "root" / "LRx4" / "test" / "calendar.h5").write_bytes(b"")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "b.h5").write_bytes(b"")
+    root = DatasetRoot(tmp_path / "root")
+    assert [p.name for p in root.paths("LRx4/test")] == ["calendar.h5"]
+    for split in (str(tmp_path / "other"), "../other", "LRx4/../../other"):
+        with pytest.raises(ConfigError, match=r"not a path leading out of it; give that folder as the dataset root"):
+            root.paths(split)
+
+
+def test_a_split_of_no_recording_names_its_file(tmp_path):
+    (tmp_path / "a.h5").write_bytes(b"")
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "empty.txt").write_text("# to do\n\n")
+    with pytest.raises(InputFileError, match=r"splits/empty.txt: split file lists no recordings; expected one "
+                                             r"recording name per line"):
+        DatasetRoot(tmp_path).paths("empty")
+    for name in builtin_split("ced_test"):
+        (tmp_path / f"{name}.h5").write_bytes(b"")
+    (tmp_path / "a.h5").unlink()
+    with pytest.raises(InputFileError, match=r"split 'ced_train' holds no recordings \(it is every recording of the "
+                                             r"root outside ced_test\)"):
+        DatasetRoot(tmp_path).paths("ced_train")
+
+
+def test_root_listing_skips_fifos_without_opening_them(tmp_path):
+    """Opening a FIFO to sniff it would wait for a writer forever: entries that are neither regular files
+    nor folders are not recordings, and are never opened."""
+    import threading
+
+    (tmp_path / "a.h5").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.h5")
+    os.mkfifo(tmp_path / "pipe.aedat4")
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(DatasetRoot(tmp_path).paths()), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert result and [p.name for p in result[0]] == ["a.h5"]

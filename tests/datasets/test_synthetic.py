@@ -101,3 +101,62 @@ def test_cache_renders_missing_clips_once(tmp_path):
     stamps = [os.stat(p).st_mtime_ns for p in paths]
     again = ensure_clips(tmp_path, 0, split, idx, SIZE, progress=False, workers=1)
     assert again == paths and [os.stat(p).st_mtime_ns for p in again] == stamps
+
+
+@pytest.mark.parametrize("size, frames, match", [
+    ((2, 2), 5, r"^size: expected \[height, width\] with sides of 16 to 4096 pixels, got \(2, 2\)$"),
+    ((15, 64), 5, "^size: expected"), ((16, 4097), 5, "^size: expected"), ((100000, 100000), 5, "^size: expected"),
+    ((16, 16), 1, r"^num_frames: expected an integer from 2 to 1000 \(frames of a clip\), got 1$"),
+    ((16, 16), 100_000_000, "^num_frames: expected an integer from 2 to 1000")])
+def test_clip_sizes_outside_the_engine_range_are_refused_before_rendering(tmp_path, size, frames, match):
+    with pytest.raises(ConfigError, match=match):
+        render_clip(tmp_path / "c.h5", 0, "train", 0, size, frames)
+    with pytest.raises(ConfigError, match=match.replace("num_frames", "data.x.synthetic_frames")
+                       .replace("size", "data.x.synthetic_size")):
+        ensure_clips(tmp_path / "cache", 0, "train", [0], size, frames, progress=False,
+                     keys=("data.x.synthetic_size", "data.x.synthetic_frames"))
+    assert os.listdir(tmp_path) == []  # no clip, no cache folder
+
+
+def test_smallest_clips_render(tmp_path):
+    """MIN_SIDE is where the engine works: below 4 pixels crops and layers have none (ZeroDivisionError);
+    16 was rendered over 1000 clips while choosing it, these few keep it so."""
+    for i, size in enumerate([(16, 16), (16, 17), (17, 16), (16, 120), (120, 16), (16, 16)]):
+        path = render_clip(tmp_path / f"{i}.h5", i, "train" if i % 2 else "val", i, size, 2)
+        frames, _ = _read(path)
+        assert frames["frames/images"].shape[1:3] == size
+
+
+def test_clip_memory_and_disk_are_checked_before_the_cache_folder_is_made(tmp_path, monkeypatch):
+    from egvsr.datasets.synthetic import cache
+    from egvsr.errors import OutputError
+
+    one = cache.clip_memory_bytes(SIZE, 5)
+    monkeypatch.setattr(cache, "memory_budget", lambda: one - 1)
+    with pytest.raises(ConfigError, match=r"^s, f: synthetic clips of 48x64 pixels and 5 frames need up to about "
+                                          r".* of memory each to render, more than 80% .*; use a smaller s or "
+                                          r"fewer f$"):
+        ensure_clips(tmp_path / "cache", 0, "train", [0], SIZE, progress=False, keys=("s", "f"))
+    monkeypatch.setattr(cache, "memory_budget", lambda: int(2.5 * one))
+    assert cache.plan_workers(tmp_path, 100, SIZE, 5, 8) == 2  # as many side by side as fit
+    monkeypatch.setattr(cache, "free_bytes", lambda folder: 3 * cache.clip_disk_bytes(SIZE, 5))
+    with pytest.raises(OutputError, match=r"synthetic-v1-seed0-48x64-f5: 4 synthetic clips of 48x64 pixels and 5 "
+                                          r"frames need at least about .* on disk, more than the .* free there"):
+        ensure_clips(tmp_path / "cache", 0, "train", [0, 1, 2, 3], SIZE, progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_run_that_fails_before_any_clip_removes_the_folders_it_made(tmp_path, monkeypatch):
+    from egvsr.datasets.synthetic import cache
+
+    def fail(args):
+        raise MemoryError
+
+    monkeypatch.setattr(cache, "_render", fail)
+    with pytest.raises(MemoryError):
+        ensure_clips(tmp_path / "new" / "cache", 0, "train", [0], SIZE, progress=False, workers=1)
+    assert os.listdir(tmp_path) == []  # the cache and the folder above it, both made by the run
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(MemoryError):
+        ensure_clips(tmp_path / "kept", 0, "train", [0], SIZE, progress=False, workers=1)
+    assert os.listdir(tmp_path / "kept") == []  # the folder given stays, the clip folder goes

@@ -1,9 +1,19 @@
-"""The synthetic data engine: sensor-realistic event/frame clips from bundled photographs (docs/datasets.md)."""
+"""The synthetic data engine: sensor-realistic event/frame clips from bundled photographs (docs/datasets.md).
 
-from egvsr.datasets.synthetic.cache import ensure_clips, parse_entry
-from egvsr.datasets.synthetic.clip import render_clip
-from egvsr.datasets.synthetic.sensor import SensorSettings, draw_sensor
-from egvsr.datasets.synthetic.sources import VAL_IMAGES, image_names, load_image
+Public names load lazily, so a config check reads the clip limits without importing the renderer.
+"""
 
-__all__ = ["ensure_clips", "parse_entry", "render_clip", "SensorSettings", "draw_sensor", "VAL_IMAGES",
-           "image_names", "load_image"]
+from __future__ import annotations
+
+from egvsr._lazy import export_names, lazy_exports
+
+_EXPORTS = {
+    ".cache": ("ensure_clips", "parse_entry"),
+    ".clip": ("render_clip",),
+    ".sensor": ("SensorSettings", "draw_sensor"),
+    ".sources": ("VAL_IMAGES", "image_names", "load_image"),
+}
+
+__all__ = export_names(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

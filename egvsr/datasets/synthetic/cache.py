@@ -2,7 +2,9 @@
 
 A config names clips as `synthetic:SPLIT:A-B` (or `synthetic:SPLIT:I`); the files live in
 `<cache>/synthetic-v<version>-seed<seed>-<H>x<W>-f<frames>/<split>-<index>.h5`, are written
-atomically, and are rendered only when missing, in parallel processes when there are many.
+atomically, and are rendered only when missing, in parallel processes when there are many. The memory
+of one clip's rendering and the disk of the missing clips are checked before the folder is made, and a
+folder made by a run that fails before any clip is written is removed again.
 """
 
 from __future__ import annotations
@@ -11,10 +13,29 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, SPLIT_IDS, render_clip
-from egvsr.errors import ConfigError
+from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, render_clip
+from egvsr.datasets.synthetic.limits import check_clip_shape
+from egvsr.errors import ConfigError, OutputError
+from egvsr.events.simulate.budget import memory_budget
+from egvsr.fsutil import fmt_size, free_bytes
+from egvsr.process import PLANNED_MEMORY_SHARE
 
 MAX_CLIPS = 100_000
+#: Peak bytes per pixel of rendering one clip besides its frames and events: the scene (a background of
+#: 2.08 times the clip's sides, RGBA float32), its float32 renders and the simulator's state (all of it
+#: measured at 370 per pixel at 512x640 with 5 frames and about 2 events per pixel)
+SCENE_BYTES_PER_PIXEL = 400
+#: Bytes per pixel of each frame and ground-truth frame while a clip renders: the frame and its stacked copy
+FRAME_BYTES_PER_PIXEL = 6
+#: Events per pixel and frame interval the memory check allows for: above the most measured (13.8 over 300
+#: clips at 48x64, 10.8 over 150 clips at 128x160; the median is 0.8)
+EVENTS_PER_PIXEL_INTERVAL = 20
+#: Bytes per event held at once: every step's events (x, y uint16, t int64, p int8), their concatenation,
+#: the time sort's order and the sorted copy
+EVENT_BYTES = 50
+#: Bytes per frame pixel a cached clip takes on disk at least: its gzip-compressed frames alone took 0.49
+#: to 2 per pixel of each frame and ground-truth frame over 120 clips (events come on top)
+DISK_BYTES_PER_FRAME_PIXEL = 0.4
 
 
 def parse_entry(entry: str, where: str) -> tuple[str, list[int]]:
@@ -38,6 +59,63 @@ def clip_folder(cache: Path, seed: int, size: tuple[int, int], frames: int) -> P
     return Path(cache) / f"synthetic-v{GENERATOR_VERSION}-seed{seed}-{size[0]}x{size[1]}-f{frames}"
 
 
+def stored_frames(frames: int) -> int:
+    """Frames plus ground-truth frames of a clip of `frames` input frames."""
+    return frames + GT_PER_INTERVAL * (frames - 1)
+
+
+def clip_memory_bytes(size: tuple[int, int], frames: int) -> int:
+    """Peak bytes of rendering one clip of `size` and `frames` frames, estimated from above."""
+    per_pixel = (SCENE_BYTES_PER_PIXEL + stored_frames(frames) * FRAME_BYTES_PER_PIXEL
+                 + EVENTS_PER_PIXEL_INTERVAL * (frames - 1) * EVENT_BYTES)
+    return size[0] * size[1] * per_pixel
+
+
+def clip_disk_bytes(size: tuple[int, int], frames: int) -> int:
+    """Bytes one cached clip takes on disk at least (its compressed frames)."""
+    return int(size[0] * size[1] * stored_frames(frames) * DISK_BYTES_PER_FRAME_PIXEL)
+
+
+def plan_workers(folder: Path, count: int, size: tuple[int, int], frames: int, workers: int,
+                 keys: tuple[str, str] = ("size", "frames")) -> int:
+    """Processes to render `count` missing clips in: refuses, before anything is made, a clip whose
+    rendering needs more than the memory budget, or clips that need more than the free disk of
+    `folder`; fewer than `workers` when their clips do not fit in memory side by side."""
+    what = f"synthetic clips of {size[0]}x{size[1]} pixels and {frames} frames"
+    one, budget = clip_memory_bytes(size, frames), memory_budget()
+    if one > budget:
+        raise ConfigError(
+            f"{keys[0]}, {keys[1]}: {what} need up to about {fmt_size(one)} of memory each to render, more than "
+            f"{PLANNED_MEMORY_SHARE:.0%} of this machine's memory ({fmt_size(budget)}); use a smaller {keys[0]} "
+            f"or fewer {keys[1]}")
+    need, free = count * clip_disk_bytes(size, frames), free_bytes(folder)
+    if free is not None and need > free:
+        raise OutputError(
+            f"{folder}: {count:,} {what} need at least about {fmt_size(need)} on disk, more than the "
+            f"{fmt_size(free)} free there; render fewer or smaller clips, or cache them elsewhere")
+    return max(1, min(workers, budget // one))
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create `folder` and the folders above it that are missing; returns those it made, deepest first."""
+    made = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_empty(made)
+        raise OutputError(f"{folder}: cannot create the synthetic clip cache ({exc.strerror or exc})") from None
+    return made
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the folders `_make_folder` made, deepest first, while they are empty (no clip was written)."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def _render(args) -> str:
     path, seed, split, index, size, frames = args
     render_clip(path, seed, split, index, size, frames)
@@ -45,18 +123,32 @@ def _render(args) -> str:
 
 
 def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: tuple[int, int] = (128, 160),
-                 frames: int = 5, progress: bool = True, workers: int | None = None) -> list[str]:
-    """Paths of the clips, rendering the missing ones (in `workers` processes when there are many)."""
+                 frames: int = 5, progress: bool = True, workers: int | None = None,
+                 keys: tuple[str, str] = ("size", "frames")) -> list[str]:
+    """Paths of the clips, rendering the missing ones (in `workers` processes when there are many);
+    `keys` name the size and frame count in errors (a config's keys)."""
+    size = check_clip_shape(size, frames, *keys)
     folder = clip_folder(cache, seed, size, frames)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = [str(folder / f"{split}-{i:05d}.h5") for i in indices]
     todo = [(p, seed, split, i, size, frames) for p, i in zip(paths, indices) if not os.path.exists(p)]
     if not todo:
         return paths
+    workers = plan_workers(folder, len(todo), size, frames,
+                           workers or min(len(todo) // 8 + 1, os.cpu_count() or 1), keys)
+    made = _make_folder(folder)
+    try:
+        _render_all(todo, workers, f"synthetic {split} clips", progress)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    return paths
+
+
+def _render_all(todo: list[tuple], workers: int, desc: str, progress: bool) -> None:
+    """Render the clips of `todo` in `workers` processes, with a progress bar when `progress`."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), desc=f"synthetic {split} clips", disable=not progress, unit="clip")
-    workers = workers or min(len(todo) // 8 + 1, os.cpu_count() or 1)
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress, unit="clip")
     if workers <= 1:
         for job in todo:
             _render(job)
@@ -66,4 +158,3 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
             for _ in pool.map(_render, todo, chunksize=4):
                 bar.update(1)
     bar.close()
-    return paths

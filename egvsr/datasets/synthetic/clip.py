@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.datasets.synthetic.scene import LayeredScene
 from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, radiance
 from egvsr.events.frames import Frames
@@ -27,6 +28,7 @@ GENERATOR_VERSION = 1
 MAX_PX_PER_STEP = 0.5
 SPLIT_IDS = {"train": 0, "val": 1}
 T0_US = 100_000  # first frame time: the exposure window of the first frame starts after 0
+GT_PER_INTERVAL = 3
 
 
 def clip_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
@@ -35,7 +37,8 @@ def clip_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
 
 
 def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size: tuple[int, int] = (128, 160),
-                num_frames: int = 5, gt_per_interval: int = 3, sensor_override: dict | None = None) -> Path:
+                num_frames: int = 5, gt_per_interval: int = GT_PER_INTERVAL,
+                sensor_override: dict | None = None) -> Path:
     """Write clip `index` of `split` to `path` (our HDF5 layout with frames, gt and events).
 
     `sensor_override` replaces drawn sensor settings by name (measurements that vary one setting).
@@ -43,7 +46,7 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     from egvsr.events.io import EventWriter
     from egvsr.events.simulate.simulator import EventSimulator
 
-    h, w = size
+    h, w = check_clip_shape(size, num_frames)
     scene_ss, sensor_ss, sim_ss, noise_ss = clip_seed(seed, split, index).spawn(4)
     sensor = draw_sensor(np.random.default_rng(sensor_ss))
     if sensor_override:

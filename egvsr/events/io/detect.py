@@ -7,6 +7,7 @@ module only decides what each sniff is shown: a folder, an open HDF5 file, or th
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,21 @@ def _check_exists(path: Path) -> None:
         raise InputFileError(f"{path}: no such file or folder")
 
 
+def _check_not_special(path: Path) -> None:
+    """Refuse, without opening it, a `path` that is neither a regular file nor a folder (a FIFO, socket or
+    device): reading a FIFO waits for a writer forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # opening it reports why
+    kinds = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    kind = next((name for test, name in kinds if test(mode)), None)
+    if kind is not None:
+        raise InputFileError(f"{path}: is a {kind}, not a regular file or folder; expected an event recording "
+                             "file (it is not opened)")
+
+
 def detect_layout(path: str | os.PathLike) -> str:
     """Name of the layout of `path` (a key of `LAYOUTS`): the first registered layout whose sniff
     accepts the folder, the open HDF5 file, or the file's first bytes."""
@@ -43,6 +59,7 @@ def detect_layout(path: str | os.PathLike) -> str:
             f"{path}: folder holds no CED packets or frames (<ns>.npy / <ns>.png); known layouts: "
             f"{_known()}"
         )
+    _check_not_special(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
@@ -68,11 +85,14 @@ def detect_layout(path: str | os.PathLike) -> str:
 def sniff_layout(path: str | os.PathLike) -> str | None:
     """What `path` looks like at a glance, or None: a folder's layout, "hdf5" for a file with the HDF5
     signature (its layout is told when it is opened), or the layout of a file's first bytes. Cheap and
-    quiet, for listing a folder of recordings: no HDF5 file is opened and an unreadable entry is None."""
+    quiet, for listing a folder of recordings: no HDF5 file is opened, and an unreadable entry or one that
+    is neither a regular file nor a folder (a FIFO, socket or device: never opened) is None."""
     path = Path(path)
     try:
         if path.is_dir():
             return _first_match("folder", path)
+        if not path.is_file():
+            return None
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
     except OSError:
@@ -110,6 +130,7 @@ def open_events(
     else:
         declared = find_layout(layout)
         _check_exists(path)
+        _check_not_special(path)
     return declared.open(path, sensor_size)
 
 

@@ -322,3 +322,28 @@ def test_structured_tonic_array_is_not_mutated():
     s = stream_from_structured(ev, 8, 2)
     np.testing.assert_array_equal(s.p, [1, -1, 1, -1])
     np.testing.assert_array_equal(ev, before)
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path):
+    """Reading a FIFO would wait for a writer forever: a recording must be a regular file or a folder."""
+    import os
+    import threading
+
+    from egvsr.errors import InputFileError
+
+    os.mkfifo(tmp_path / "pipe.h5")
+    errors: list = []
+
+    def detect():
+        for attempt in (lambda: detect_layout(tmp_path / "pipe.h5"), lambda: open_events(tmp_path / "pipe.h5"),
+                        lambda: open_events(tmp_path / "pipe.h5", layout="aedat4")):
+            try:
+                attempt()
+            except InputFileError as exc:
+                errors.append(str(exc))
+
+    worker = threading.Thread(target=detect, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert errors == 3 * [f"{tmp_path / 'pipe.h5'}: is a FIFO (named pipe), not a regular file or folder; expected "
+                          "an event recording file (it is not opened)"]

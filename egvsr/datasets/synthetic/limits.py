@@ -1,0 +1,29 @@
+"""The sizes a synthetic clip may have: checked by the renderer and by a config's keys (cheap to import)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from egvsr.errors import ConfigError
+
+#: Sides of a clip in pixels: below 4 the scene's layers and crops have no pixel (ZeroDivisionError, cv2
+#: errors); 16 (make-sample's floor too) was rendered over 1000 clips (16x16 to 16x200 and 200x16).
+MIN_SIDE, MAX_SIDE = 16, 4096
+#: Input frames of a clip: every frame and ground-truth frame of a clip is held in memory while it renders,
+#: and a longer clip adds nothing that more clips do not (a sample reads a window of a few frames).
+MIN_FRAMES, MAX_FRAMES = 2, 1000
+
+
+def check_clip_shape(size, num_frames, size_name: str = "size", frames_name: str = "num_frames") -> tuple[int, int]:
+    """(height, width) of a clip of `size` and `num_frames` frames, or one line naming the argument (or
+    config key) out of `MIN_SIDE`..`MAX_SIDE` / `MIN_FRAMES`..`MAX_FRAMES`: checked before anything renders."""
+    ok = isinstance(size, (list, tuple)) and len(size) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and MIN_SIDE <= v <= MAX_SIDE for v in size)
+    if not ok:
+        raise ConfigError(f"{size_name}: expected [height, width] with sides of {MIN_SIDE} to {MAX_SIDE} pixels, "
+                          f"got {size!r:.80}")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) \
+            or not MIN_FRAMES <= num_frames <= MAX_FRAMES:
+        raise ConfigError(f"{frames_name}: expected an integer from {MIN_FRAMES} to {MAX_FRAMES} (frames of a "
+                          f"clip), got {num_frames!r:.80}")
+    return int(size[0]), int(size[1])

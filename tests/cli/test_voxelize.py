@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from egvsr.cli import main
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, OutputExistsError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import write_events
 from egvsr.events.represent import (
@@ -79,7 +79,7 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, recording, capsys):
     src, s, _ = recording
     out = tmp_path / "o.h5"
     assert main(["voxelize", str(src), str(out), "--bins", "0", "--between-frames"]) == 2
-    assert "bins: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert "--bins: expected an integer >= 1, got 0" in capsys.readouterr().err
     assert not out.exists()
     noframes = write_events(tmp_path / "nof.h5", s)
     assert main(["voxelize", str(noframes), str(out), "--between-frames", "--no-progress"]) == 2
@@ -157,3 +157,60 @@ def test_real_aedat4_recording_keeps_every_event(tmp_path, shared_data):
     assert got.shape[1:] == (8, 2, 60, 80)
     assert got.sum() == pytest.approx(len(s), rel=1e-5)
     np.testing.assert_allclose(got, event_moments_batch(s, 8, np.stack([a, b], 1), 60, 80), **TOL)
+
+
+def test_library_refuses_an_output_that_is_its_input(tmp_path, recording):
+    """voxelize_file, like the CLI, never replaces the recording it reads, even with overwrite."""
+    src, _, _ = recording
+    before = src.read_bytes()
+    with pytest.raises(OutputExistsError, match="output is the input file"):
+        voxelize_file(src, src, between_frames=True, overwrite=True, progress=False)
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("window_ms", [1e308, 1e300, 1e16])
+def test_window_beyond_the_int64_range_is_refused_in_one_line(tmp_path, recording, window_ms):
+    src, _, _ = recording
+    with pytest.raises(ConfigError, match=r"^`window_ms`: \S+ ms is longer than the int64 microsecond range"
+                                          r" \(at most 9.22e\+15 ms\)$"):
+        voxelize_file(src, tmp_path / "o.h5", window_ms=window_ms, progress=False)
+
+
+def test_windows_past_int64_name_their_end_readably():
+    """A window that fits int64 but ends past it from a late first event: the end is shown as %.3g."""
+    class Late:
+        path, num_events, t_first, t_last = "late.h5", 1, 2**62, 2**62
+
+    with pytest.raises(ConfigError, match=r"^late.h5: `window_ms` 9e\+15 ms windows from \d+ µs to \d+ µs "
+                                          r"end at 1.36e\+19 µs, beyond") as exc:
+        vx._windows(Late(), False, 9e15)
+    assert len(str(exc.value)) < 250
+
+
+@pytest.mark.parametrize("size,message", [
+    (5, r"^`size`: expected \(height, width\), two integers >= 1, got 5$"),
+    ("16x20", r"^`size`: expected \(height, width\), two integers >= 1, got '16x20'$"),
+    ((1, 2, 3), r"^`size`: expected \(height, width\)"),
+    ((2.5, 4), r"^`size` height: expected an integer number of pixels, got 2.5$"),
+    ((8, 0), r"^`size` width: expected at least 1 pixel, got 0$"),
+    ((99999, 4), r"^`size` height: expected at most 65535 pixels, got 99999$"),
+])
+def test_size_must_be_a_pair_of_positive_integers(tmp_path, recording, size, message):
+    src, _, _ = recording
+    with pytest.raises(ConfigError, match=message):
+        voxelize_file(src, tmp_path / "o.h5", window_ms=50, size=size, progress=False)
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--window-ms", "50", "--bins", "0"], "egvsr: error: --bins: expected an integer >= 1, got 0\n"),
+    (["--window-ms", "50", "--threads", "0"], "egvsr: error: --threads: expected an integer in 1.."),
+    (["--window-ms", "0.0001"], "egvsr: error: --window-ms: 0.0001 ms is shorter than 1 µs"),
+    (["--window-ms", "1e306"], "egvsr: error: --window-ms: 1e+306 ms is longer than the int64 microsecond range"),
+    (["--window-ms", "50", "--size", "99999x99999"], "egvsr: error: --size height: expected at most 65535 pixels"),
+])
+def test_cli_messages_name_the_flag(tmp_path, recording, capsys, argv, message):
+    src, _, _ = recording
+    assert main(["voxelize", str(src), str(tmp_path / "o.h5"), "--no-progress", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "`" not in err

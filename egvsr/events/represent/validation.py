@@ -113,29 +113,40 @@ def check_boundaries(boundaries: object) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(starts), np.ascontiguousarray(ends)
 
 
-def check_size(sensor: EventStream | tuple[int, int], height: object, width: object
-               ) -> tuple[int, int] | None:
+def check_size(sensor: EventStream | tuple[int, int], height: object, width: object,
+               what: str = "target") -> tuple[int, int] | None:
     """Target (height, width), or None when it is absent or equals the sensor size.
 
-    `sensor` is the stream, or its (height, width)."""
+    `sensor` is the stream, or its (height, width); `what` names the size in messages."""
     from egvsr.events.stream import EventStream
 
     if height is None and width is None:
         return None
     if height is None or width is None:
         raise ConfigError(
-            f"target size: give both height and width (got height={height!r}, width={width!r})"
+            f"{what} size: give both height and width (got height={height!r}, width={width!r})"
         )
     for name, v in (("height", height), ("width", width)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ConfigError(f"target {name}: expected an integer number of pixels, got {v!r}")
+            raise ConfigError(f"{what} {name}: expected an integer number of pixels, got {v!r}")
         if v < 1:
-            raise ConfigError(f"target {name}: expected at least 1 pixel, got {int(v)}")
+            raise ConfigError(f"{what} {name}: expected at least 1 pixel, got {int(v)}")
         if v > 65535:
-            raise ConfigError(f"target {name}: expected at most 65535 pixels, got {int(v)}")
+            raise ConfigError(f"{what} {name}: expected at most 65535 pixels, got {int(v)}")
     size = (int(height), int(width))
     native = (sensor.height, sensor.width) if isinstance(sensor, EventStream) else tuple(sensor)
     return None if size == native else size
+
+
+def check_size_pair(size: object, name: str = "size") -> tuple[object, object]:
+    """`size` as its (height, width), refused in one line unless it is a pair (tuple, list or
+    array of two); the sides themselves are `check_size`'s to judge. None stays (None, None)."""
+    if size is None:
+        return None, None
+    sides = tuple(size) if isinstance(size, (tuple, list, np.ndarray)) else ()
+    if len(sides) != 2:
+        raise ConfigError(f"{name}: expected (height, width), two integers >= 1, got {size!r}")
+    return sides[0], sides[1]
 
 
 def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
@@ -144,7 +155,7 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def check_threads(threads: object) -> int:
+def check_threads(threads: object, name: str = "threads") -> int:
     """Numba threads to use: None -> the current setting; else 1..NUMBA_NUM_THREADS."""
     import numba  # here, so that listing options does not load numba
 
@@ -152,5 +163,5 @@ def check_threads(threads: object) -> int:
         return numba.get_num_threads()
     top = numba.config.NUMBA_NUM_THREADS
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= top:
-        raise ConfigError(f"threads: expected an integer in 1..{top} (this machine), got {threads!r}")
+        raise ConfigError(f"{name}: expected an integer in 1..{top} (this machine), got {threads!r}")
     return int(threads)

@@ -17,14 +17,15 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from egvsr.errors import ConfigError, InputFileError, OutputError
+from egvsr.errors import ConfigError, EgvsrError, InputFileError, OutputError
 from egvsr.events.io import h5util
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path, fmt_size, free_bytes
+from egvsr.fsutil import (FolderMembers, atomic_output, check_output_path, fmt_size, free_bytes,
+                          refuse_inputs_as_outputs)
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -62,10 +63,14 @@ def _windows(source, between_frames: bool, window_ms: float | None,
         return times[:-1].copy(), times[1:].copy(), "between_frames"
     if isinstance(window_ms, bool) or not isinstance(window_ms, (int, float, np.number)) \
             or not np.isfinite(window_ms) or window_ms <= 0:
-        raise ConfigError(f"window_ms: expected a positive number of milliseconds, got {window_ms!r}")
-    step = int(round(float(window_ms) * 1000.0))
+        raise ConfigError(f"`window_ms`: expected a positive number of milliseconds, got {window_ms!r}")
+    step_us = float(window_ms) * 1000.0
+    if not step_us < 2.0 ** 63:  # the int64 range (inf when window_ms * 1000 overflows a float)
+        raise ConfigError(f"`window_ms`: {float(window_ms):.3g} ms is longer than the int64 microsecond "
+                          f"range (at most {INT64_MAX / 1000:.3g} ms)")
+    step = int(round(step_us))
     if step < 1:
-        raise ConfigError(f"window_ms: {window_ms!r} ms is shorter than 1 µs, the time resolution")
+        raise ConfigError(f"`window_ms`: {window_ms!r} ms is shorter than 1 µs, the time resolution")
     if source.num_events == 0:
         raise InputFileError(f"{source.path}: the recording has no events to place --window-ms windows on")
     t0, t1 = int(source.t_first), int(source.t_last)
@@ -73,8 +78,8 @@ def _windows(source, between_frames: bool, window_ms: float | None,
     budget(n)
     if t0 + n * step - 1 > INT64_MAX:
         raise ConfigError(
-            f"{source.path}: --window-ms {window_ms:g} windows from {t0} µs to {t1} µs end at {t0 + n * step} "
-            "µs, beyond the int64 microsecond range; the recording's times are damaged or span too much"
+            f"{source.path}: `window_ms` {float(window_ms):.3g} ms windows from {t0} µs to {t1} µs end at "
+            f"{float(t0 + n * step):.3g} µs, beyond the int64 microsecond range; the recording's times are damaged or span too much"
         )
     starts = t0 + step * np.arange(n, dtype=np.int64)
     return starts, starts + step, "window_ms"
@@ -241,11 +246,12 @@ def voxelize_file(
     from egvsr.events.io import open_events
 
     decl = get_representation(representation)
-    bins = validation.check_count(bins, "bins")
+    # parameters the CLI sets are named `name` (backquoted): `egvsr voxelize` shows its flag instead
+    bins = validation.check_count(bins, "`bins`")
     if polarity is not None:
         validation.check_choice(polarity, "polarity", validation.POLARITIES)
     normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
-    nthreads = validation.check_threads(threads)
+    nthreads = validation.check_threads(threads, "`threads`")
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
             or chunk_events < 1:
         raise ConfigError(f"chunk_events: expected an integer >= 1, got {chunk_events!r}")
@@ -255,15 +261,13 @@ def voxelize_file(
     if isinstance(max_output_gb, bool) or not isinstance(max_output_gb, (int, float, np.number)) \
             or not max_output_gb > 0:
         raise ConfigError(f"max_output_gb: expected a positive number of GB, got {max_output_gb!r}")
-    if size is not None:
-        size = tuple(size)
-        if len(size) != 2:
-            raise ConfigError(f"size: expected (height, width), got {size!r}")
+    height, width = validation.check_size_pair(size, "`size`")
     polarity = decl.check_options(polarity, {"tau_us": "tau_ms"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
+    refuse_inputs_as_outputs([src], [dst], members=_input_members)  # even with overwrite
     with open_events(src) as source:
         sensor = (source.height, source.width)
-        target = validation.check_size(sensor, *(size if size is not None else (None, None)))
+        target = validation.check_size(sensor, height, width, "`size`")
         oh, ow = target if target is not None else sensor
         shape = decl.window_shape(bins, polarity, oh, ow)
         starts, ends, mode = _windows(source, between_frames, window_ms,
@@ -288,6 +292,17 @@ def voxelize_file(
                 _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
+
+
+def _input_members(folder: Path) -> list[FolderMembers]:
+    """The files a CED folder input reads, for `refuse_inputs_as_outputs`; none when the listing fails
+    (`open_events` then refuses the folder, before anything is written)."""
+    from egvsr.events.io.ced_folder import folder_members
+
+    try:
+        return [folder_members(folder)]
+    except (EgvsrError, OSError):
+        return []
 
 
 def _stream(source, dset, decl: Representation, bins, starts, ends, size, polarity, normalize, threads,

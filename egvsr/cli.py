@@ -480,19 +480,10 @@ def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list:
 
 
 def _folder_members(folder: Path) -> list:
-    """What the readers take from input folder `folder`: a CED folder's packets and frames, a frame
-    folder's images (`egvsr.fsutil.FolderMembers`). A listing that fails is left out: the reader
-    itself then refuses the folder, before anything is written."""
-    from egvsr.events.io.ced_folder import folder_members as ced_members
-    from egvsr.events.simulate.video_input import folder_members as frame_members
+    """What the readers take from input folder `folder` (`egvsr.datasets.opening.input_folder_members`)."""
+    from egvsr.datasets.opening import input_folder_members
 
-    found = []
-    for members in (ced_members, frame_members):
-        try:
-            found.append(members(folder))
-        except (EgvsrError, OSError):
-            continue
-    return found
+    return input_folder_members(folder)
 
 
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:

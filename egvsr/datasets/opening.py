@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from egvsr.datasets.recording import Recording
-from egvsr.errors import InputFileError
+from egvsr.errors import EgvsrError, InputFileError
 
 
 def open_recording(path: str | os.PathLike, *, fps: float | None = None,
@@ -38,3 +38,19 @@ def open_recording(path: str | os.PathLike, *, fps: float | None = None,
         )
     return SourceRecording(path, layout)
 
+
+
+def input_folder_members(folder: Path) -> list:
+    """What the readers take from input folder `folder`: a CED folder's packets and frames, a frame
+    folder's images (`egvsr.fsutil.FolderMembers`), for `egvsr.fsutil.refuse_inputs_as_outputs`. A
+    listing that fails is left out: the reader itself then refuses the folder, before anything is written."""
+    from egvsr.events.io.ced_folder import folder_members as ced_members
+    from egvsr.events.simulate.video_input import folder_members as frame_members
+
+    found = []
+    for members in (ced_members, frame_members):
+        try:
+            found.append(members(folder))
+        except (EgvsrError, OSError):
+            continue
+    return found

@@ -22,6 +22,7 @@ from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
 from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
+from egvsr.render.times import is_integer
 
 
 # ---- opening ------------------------------------------------------------------------------------
@@ -93,12 +94,28 @@ def _frame_folder(path: Path, fps: float | None) -> bool:
     return not any(path.glob("*.npy")) and (fps is not None or states_frame_times(path))
 
 
+def check_fps_applies(path: Path, fps: float | None) -> None:
+    """Refuse `fps` unless `path` is a frame folder without frame times: a recording, a CED folder and a
+    folder with a timestamps file state their frames' times, which `fps` would silently override or miss."""
+    from egvsr.events.simulate.video_input import states_frame_times
+
+    if fps is None:
+        return
+    if not path.is_dir() or any(path.glob("*.npy")):
+        raise ConfigError(f"`fps` {fps!r}: {path} is a recording with its own frame times; `fps` applies "
+                          "only to a folder of frames without timestamps")
+    if states_frame_times(path):
+        raise ConfigError(f"`fps` {fps!r}: the frame folder {path} states its frames' times in a timestamps "
+                          "file; `fps` applies only to a folder of frames without timestamps")
+
+
 def open_input(source: str | os.PathLike, events: str | os.PathLike | None = None,
                fps: float | None = None) -> Recording:
     """A recording, or (with `events`) a frame folder plus an events file, or a bare frame folder."""
     path = Path(source)
     if not path.exists():
         raise InputFileError(f"{path}: input not found (expected a recording or a folder of frames)")
+    check_fps_applies(path, fps)
     if events is not None:
         if not Path(events).exists():
             raise InputFileError(f"{events}: events file not found (`events`)")
@@ -151,11 +168,12 @@ def check_roi(roi, width: int, height: int) -> tuple[int, int, int, int] | None:
     if roi is None:
         return None
     try:
-        x, y, w, h = (int(v) for v in roi)
-        if any(int(v) != v for v in roi):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(f"`roi` {roi!r}: expected four integers X Y W H (input pixels)") from None
+        values = list(roi)
+    except TypeError:
+        values = []
+    if len(values) != 4 or not all(is_integer(v) for v in values):
+        raise ConfigError(f"`roi` {roi!r}: expected four integers X Y W H (input pixels)")
+    x, y, w, h = (int(v) for v in values)
     if w < 1 or h < 1:
         raise ConfigError(f"`roi` {x} {y} {w} {h}: width and height must be at least 1 pixel")
     if x < 0 or y < 0 or x + w > width or y + h > height:
@@ -173,7 +191,13 @@ def plan_layout(width: int, height: int, scale: float, degrade: bool = False,
     if degrade:
         if scale < 1:
             raise ConfigError(f"`scale` {scale:g}: `degrade` downscales by the scale, so it must be >= 1")
-        g = frame_geometry(h, w, scale)
+        try:
+            g = frame_geometry(h, w, scale)
+        except ConfigError:
+            where, more = ((f"`roi` {x} {y} {w} {h} (a {w}x{h} region)", " or a larger `roi`") if roi is not None
+                           else (f"the {w}x{h} input", ""))
+            raise ConfigError(f"`scale` {scale:g} with `degrade`: {where} is smaller than one LR pixel at "
+                              f"this scale; expected a scale at most {min(w, h)}{more}") from None
         geom = CropGeometry(y + g.y0, x + g.x0, g.H, g.W, g.h, g.w)
         return Layout(True, scale, geom, (0, 0, g.h, g.w), (g.H, g.W))
     out = hr_size(h, w, scale)

@@ -17,6 +17,7 @@ from torch import nn
 
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.errors import ConfigError
+from egvsr.render.times import is_real
 SHIPPED_NAME = "egvsr-sample.pt"
 
 
@@ -40,10 +41,9 @@ class RenderModel:
 
     def check_scale(self, scale: float, where: str = "`scale`") -> float:
         """`scale` as a float in (0, cap], or a ConfigError naming the cap."""
-        try:
-            s = float(scale)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} {scale!r}: expected a positive number") from None
+        if not is_real(scale):  # True and "2" are not scales
+            raise ConfigError(f"{where} {scale!r}: expected a positive number")
+        s = float(scale)
         if not (s > 0 and s == s and s != float("inf")):
             raise ConfigError(f"{where} {scale!r}: expected a positive finite number")
         if s > self.max_scale + 1e-9:

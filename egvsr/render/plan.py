@@ -19,13 +19,13 @@ import torch
 from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError
-from egvsr.fsutil import fmt_size
+from egvsr.fsutil import fmt_size, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import is_whole, plan_tiles
-from egvsr.render.times import group_by_window, output_fps, plan_times
-from egvsr.render.video import check_outputs
+from egvsr.render.times import group_by_window, is_real, output_fps, plan_times
+from egvsr.render.video import MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_outputs, video_rate_ok
 
 IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)
 
@@ -137,16 +137,24 @@ def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int) ->
     return int(frames) * int(out_size[0]) * int(out_size[1]) * 3 * int(streams)
 
 
-def _check_gb(name: str, value: object, finite: bool = False) -> None:
-    """A size in GB: a positive number (and finite when `finite`)."""
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
-            or (finite and value == float("inf"))):
-        raise ConfigError(f"`{name}` {value!r}: expected a positive number")
+MAX_MEMORY_GB = 1e9  # `max_memory_gb` above this is no budget at all (and its bytes overflow an int)
+
+
+def _check_gb(name: str, value: object, most: float = float("inf")) -> None:
+    """A size in GB: a positive number, at most `most`."""
+    if not is_real(value) or not 0 < value <= most:
+        raise ConfigError(f"`{name}` {value!r}: expected a positive number"
+                          + (f" up to {most:g}" if most != float("inf") else ""))
 
 
 def _check_options(o: RenderOptions) -> None:
     """The checks that need neither the model nor the input."""
     check_outputs([o.mp4, o.side_by_side], o.overwrite, png=o.png)
+    if o.fps is not None and not (is_real(o.fps) and 0 < o.fps < float("inf")):
+        raise ConfigError(f"`fps` {o.fps!r}: expected a positive frame rate")
+    if o.video_fps is not None and not (is_real(o.video_fps) and video_rate_ok(o.video_fps)):
+        raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from {MIN_VIDEO_FPS:g} to "
+                          f"{MAX_VIDEO_FPS}")
     if isinstance(o.chunk_size, bool) or not isinstance(o.chunk_size, int) or o.chunk_size < 1:
         raise ConfigError(f"`chunk_size` {o.chunk_size!r}: expected a positive number of output pixels")
     _check_gb("max_output_gb", o.max_output_gb)
@@ -154,7 +162,7 @@ def _check_options(o: RenderOptions) -> None:
                                       or o.window_size < 0):
         raise ConfigError(f"`window_size` {o.window_size!r}: expected a side in LR pixels >= 0 (0: strips)")
     if o.max_memory_gb is not None:
-        _check_gb("max_memory_gb", o.max_memory_gb, finite=True)
+        _check_gb("max_memory_gb", o.max_memory_gb, MAX_MEMORY_GB)
 
 
 #: what a render too large to write can change (`plan_outputs`)
@@ -221,9 +229,16 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
             f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_size(inputs)} of {width}x{height} "
             f"input frames), above the budget of {fmt_size(budget)} ({budget_text}); choose a smaller "
             "`scale` or an `roi`, or raise `max_memory_gb`")
-    if o.video_fps is not None and not (isinstance(o.video_fps, (int, float)) and 1e-3 <= o.video_fps <= 65535):
-        raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from 0.001 to 65535")
     return OutputPlan(layout, out_times, panels, models, total, per_call, memory)
+
+
+def _derived_rate_text(rate: float, o: RenderOptions) -> str:
+    """Why an MP4 frame rate derived from the input (no `video_fps`) cannot be written, and the way out."""
+    source = ("the spacing of `times`" if o.times is not None else
+              "the input frame rate" + ("" if o.fps is None else " `fps`")
+              + ("" if o.fps_factor is None else " x `fps_factor`"))
+    return (f"MP4 frame rate {rate:.6g} fps (from {source}) is outside the {MIN_VIDEO_FPS:g} to {MAX_VIDEO_FPS} "
+            "fps an MP4 can hold; set `video_fps`" + ("" if o.fps is None else " or another `fps`"))
 
 
 def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
@@ -232,14 +247,25 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     return the job; raises before any output exists."""
     from egvsr.engine.distributed import resolve_device
 
+    from egvsr.datasets.opening import input_folder_members
+    from egvsr.engine.weights import checkpoint_or_shipped
+
     o = options
+    # the CLI's check too, for every library caller: no output may replace an input
+    refuse_inputs_as_outputs([source, o.events, checkpoint], [o.mp4, o.side_by_side], [o.png],
+                             members=input_folder_members)
     _check_options(o)
     dev = resolve_device(o.device)
     overrides = None if o.window_size is None else {"window_size": o.window_size}
     if overrides and model is not None:
         raise ConfigError("`window_size` replaces a checkpoint's option when it is loaded; a model passed in "
                           "already has its windows (build it with window_size instead)")
-    rm = model if model is not None else load_render_model(checkpoint, dev, o.expect_model, overrides)
+    label = str(checkpoint)
+    if model is not None:
+        rm = model
+    else:  # None: the shipped weights, read whole when loaded (the path is not needed after)
+        with checkpoint_or_shipped(checkpoint) as (path, label):
+            rm = load_render_model(path, dev, o.expect_model, overrides)
     s = rm.check_scale(o.scale)
     rec = open_input(source, o.events, o.fps)
     try:
@@ -249,6 +275,8 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
         plan = plan_outputs(source, rec.width, rec.height, rec.frame_times, rec.gt_times, s, rm, o, dev)
         rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, plan.times,
                                                                              o.fps_factor)
+        if (o.mp4 is not None or o.side_by_side is not None) and not video_rate_ok(rate):
+            raise ConfigError(_derived_rate_text(rate, o))
         if rm.uses_events:  # every check passed: the render goes on
             warn_events_outside_frames([rec])
     except BaseException:
@@ -256,7 +284,7 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
         raise
     need_base = plan.models == 2
     base = (rm if rm.name == "bicubic" else baseline_model(rm, dev)) if need_base else None
-    meta = {"model": rm.name, "checkpoint": str(checkpoint), "scale": s, "degrade": bool(o.degrade),
+    meta = {"model": rm.name, "checkpoint": label, "scale": s, "degrade": bool(o.degrade),
             "input": str(source), "out_size": list(plan.layout.out_size), "roi": list(o.roi) if o.roi else None}
     return RenderJob(options=o, rm=rm, rec=rec, layout=plan.layout, times=plan.times, fps=rate, device=dev,
                      baseline=base, with_gt=bool(o.degrade) and need_base, panels=plan.panels,

@@ -22,6 +22,16 @@ _UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
 _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
 
 
+def is_integer(value: object) -> bool:
+    """An int (Python or NumPy), not a bool: what integer options take (1.0, "1" and True are refused)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """A real number (int or float, Python or NumPy), not a bool nor a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def parse_time(text: str | float | int) -> float:
     """A time offset in µs from `0.04`, `0.04s`, `40ms` or `40000us` (bare numbers are seconds)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -34,14 +44,18 @@ def parse_time(text: str | float | int) -> float:
                 "(e.g. 0.04, 40ms, 40000us)"
             )
         value, unit = float(m.group(1)), m.group(2) or "s"
-    if not math.isfinite(value):
-        raise ConfigError(f"`times` {text!r}: expected a finite time")
-    return value * _UNITS[unit]
+    us = value * _UNITS[unit]
+    if not math.isfinite(us):  # after the unit: 1e303 s is finite, its microseconds are not
+        raise ConfigError(f"`times` {text!r}: expected a finite time (at most about 1e302 s)")
+    return us
 
 
 def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) -> tuple[int, int]:
     """Inclusive input-frame indices [first, last] (defaults: the whole clip), checked."""
     n = len(frame_times)
+    for name, value in (("first_frame", first), ("last_frame", last)):
+        if value is not None and not is_integer(value):
+            raise ConfigError(f"`{name}` {value!r}: expected an input frame index (an integer)")
     lo = 0 if first is None else int(first)
     hi = n - 1 if last is None else int(last)
     if not 0 <= lo < n:
@@ -59,7 +73,7 @@ MAX_OUTPUT_TIMES = 10_000_000  # output frames of one render (a bound on the tim
 def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = None,
                       last: int | None = None) -> np.ndarray:
     """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, rounded)."""
-    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+    if not is_integer(factor) or factor < 1:
         raise ConfigError(f"`fps_factor` {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
     lo, hi = frame_range(frame_times, first, last)
     ft = np.asarray(frame_times[lo:hi + 1], np.int64)

@@ -169,6 +169,16 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         return self._ctx.__exit__(exc_type, exc, tb)
 
 
+#: MP4 frame rates the mp4v writer takes (measured: 0.007 fps aborts the encoder, 0.008 writes; 65536
+#: exceeds MPEG-4's time base); the lower bound keeps a margin above the smallest that writes
+MIN_VIDEO_FPS, MAX_VIDEO_FPS = 0.01, 65535
+
+
+def video_rate_ok(fps: float) -> bool:
+    """Whether an MP4 can be written at `fps` frames per second (`MIN_VIDEO_FPS`..`MAX_VIDEO_FPS`)."""
+    return MIN_VIDEO_FPS <= fps <= MAX_VIDEO_FPS
+
+
 def video_rate(fps: float) -> float:
     """`fps` rounded so that MPEG-4's time base (denominator at most 65535) can hold it exactly."""
     for digits in (3, 2, 1, 0):
@@ -183,8 +193,8 @@ class Mp4Writer(contextlib.AbstractContextManager):
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
                  overwrite: bool = False) -> None:
-        if not (fps > 0 and np.isfinite(fps)):
-            raise ConfigError(f"`video_fps` {fps!r}: expected a positive frame rate")
+        if not video_rate_ok(fps):  # outside it OpenCV fails (or aborts the process) at the first frame
+            raise ConfigError(f"`video_fps` {fps!r}: expected a frame rate from {MIN_VIDEO_FPS:g} to {MAX_VIDEO_FPS}")
         self.path = Path(path)
         if self.path.suffix.lower() != ".mp4":
             raise ConfigError(f"{self.path}: expected a .mp4 file name for the video output")

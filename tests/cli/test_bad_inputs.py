@@ -317,7 +317,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "inf", "--png", "{tmp}/r"),
     cli("render-scale-negative", "'-1': expected a positive number", "render", "{good}", "{ck}", "--scale", "-1",
         "--png", "{tmp}/r"),
-    cli("render-video-fps-tiny", "--video-fps 1e-300: expected a frame rate from 0.001 to 65535", "render",
+    cli("render-video-fps-tiny", "--video-fps 1e-300: expected a frame rate from 0.01 to 65535", "render",
         "{good}", "{ck}", "--scale", "2", "--mp4", "{tmp}/v.mp4", "--video-fps", "1e-300"),
     cli("render-fps-factor-bomb", "--fps-factor 1000000000: gives 3,000,000,001 output frames, expected at most",
         "render", "{good}", "{ck}", "--scale", "2", "--png", "{tmp}/r", "--fps-factor", "1000000000"),

@@ -223,3 +223,106 @@ def test_timestamps_are_exact_decimal_seconds():
     assert seconds_text(-1_500_000) == "-1.500000"
     assert seconds_text(2**63 - 1) == "9223372036854.775807"  # a float would print ...775391 for all of these
     assert seconds_text(2**63 - 2) != seconds_text(2**63 - 1)
+
+
+def _refused(rec, ck, error, *needles, **options):
+    """`plan_render` (the library path) refuses these options with `error`, naming `needles`."""
+    from egvsr.render.plan import RenderOptions, plan_render
+
+    with pytest.raises(error) as exc:
+        plan_render(rec, ck, RenderOptions(**{"scale": 2, "device": "cpu", **options}))
+    for n in needles:
+        assert n in str(exc.value), str(exc.value)
+
+
+def test_library_outputs_never_replace_inputs(tiny, tmp_path):
+    """`plan_render` runs the CLI's input-as-output check: an MP4 at the recording's (or the checkpoint's)
+    path is refused even with `overwrite`, and the recording is left whole."""
+    from egvsr.errors import OutputExistsError
+    from egvsr.render import render
+
+    rec, ck, _ = tiny
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(rec.read_bytes())
+    with pytest.raises(OutputExistsError, match="output is the input file"):
+        render(copy, ck, scale=2, times=[0.04], mp4=copy, overwrite=True, progress=False, log=None)
+    assert copy.read_bytes() == rec.read_bytes()
+    _refused(rec, ck, OutputExistsError, "output is the input file", mp4=ck, overwrite=True)
+    _refused(rec, ck, OutputExistsError, "output is the input file", side_by_side=rec, overwrite=True)
+
+
+def test_library_numbers_are_checked(tiny, tmp_path):
+    """Huge, non-finite, boolean and non-integer values get one ConfigError naming the option."""
+    from egvsr.errors import ConfigError
+
+    rec, ck, _ = tiny
+    png = tmp_path / "o"
+    _refused(rec, ck, ConfigError, "`times`", "finite", times=[1e308], png=png)
+    _refused(rec, ck, ConfigError, "`times`", "finite", times=["1e303"], png=png)
+    _refused(rec, ck, ConfigError, "`max_memory_gb`", "1e+09", max_memory_gb=1e300, png=png)
+    _refused(rec, ck, ConfigError, "`roi`", "integers", roi=(0, 0, float("inf"), 1), png=png)
+    _refused(rec, ck, ConfigError, "`roi`", "integers", roi=(True, 0, 4, 4), png=png)
+    _refused(rec, ck, ConfigError, "`roi`", "integers", roi=(0, 0, 4), png=png)
+    _refused(rec, ck, ConfigError, "`first_frame`", "integer", first_frame=1.5, last_frame=2, png=png)
+    _refused(rec, ck, ConfigError, "`first_frame`", "integer", first_frame="1", png=png)
+    _refused(rec, ck, ConfigError, "`video_fps`", video_fps=True, png=png)
+    _refused(rec, ck, ConfigError, "`scale`", scale=True, png=png)
+    _refused(rec, ck, ConfigError, "`scale`", scale="2", png=png)
+    _refused(rec, ck, ConfigError, "`fps`", fps=float("nan"), png=png)
+    assert not png.exists()
+
+
+def test_fps_only_for_a_folder_without_timestamps(tiny, tmp_path, capsys):
+    """--fps on a recording, or on a frame folder that states its times, is refused (it was ignored, or
+    silently overrode timestamps.txt)."""
+    import cv2
+
+    rec, ck, _ = tiny
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((20, 28, 3), i * 40, np.uint8))
+    (frames / "timestamps.txt").write_text("0\n0.04\n0.08\n")
+    out = tmp_path / "o"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--times", "0.04", "--fps", "1000", "--png", str(out)],
+           capsys, "--fps 1000", "own frame times", "without timestamps")
+    _fails(["render", str(frames), str(ck), "--events", str(rec), "--scale", "2", "--fps", "30", "--png",
+            str(out)], capsys, "--fps 30", "timestamps file")
+    _nothing_left(tmp_path, out)
+
+
+def test_mp4_rates_the_writer_rejects(tiny, tmp_path, capsys):
+    """--video-fps below 0.01 fps, and a derived rate (input rate x factor) outside 0.01..65535, are refused
+    by name before any frame (OpenCV failed, or aborted the process, at the first frame)."""
+    import cv2
+
+    rec, ck, _ = tiny
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((20, 28, 3), i * 40, np.uint8))
+    out = tmp_path / "a.mp4"
+    base = ["render", str(frames), str(ck), "--events", str(rec), "--scale", "2", "--mp4", str(out)]
+    _fails(base + ["--fps", "25", "--video-fps", "0.001"], capsys, "--video-fps 0.001", "0.01 to 65535")
+    _fails(base + ["--fps", "70000"], capsys, "MP4 frame rate", "--fps", "--video-fps")
+    _fails(base + ["--fps", "0.005"], capsys, "MP4 frame rate 0.005", "--fps", "--video-fps")
+    _nothing_left(tmp_path, out)
+
+
+def test_degrade_roi_smaller_than_one_lr_pixel(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--degrade", "--roi", "0", "0", "1", "1", "--png",
+            str(tmp_path / "o")], capsys, "--roi 0 0 1 1", "--scale 2", "1x1 region")
+
+
+def test_plan_render_without_a_checkpoint_uses_the_shipped_weights(tiny, tmp_path):
+    from egvsr.engine.weights import shipped_checkpoint
+    from egvsr.render.plan import RenderOptions, plan_render
+
+    with shipped_checkpoint() as shipped:
+        if shipped is None:
+            pytest.skip("this install has no shipped weights")
+    rec, _, _ = tiny
+    job = plan_render(rec, None, RenderOptions(scale=2, png=tmp_path / "o", times=[0.04], device="cpu"))
+    job.rec.close()
+    assert job.meta["checkpoint"].startswith("shipped weights")

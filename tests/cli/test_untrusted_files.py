@@ -119,7 +119,7 @@ ROWS = [
     ("voxelize-span-int64-windows", ["voxelize", "{span_int64}", "{dir}/v.h5", "--window-ms", "10"],
      "voxelize would write 922,337,203,685,478 windows of 5x48x64 float32"),
     ("voxelize-span-int64-end", ["voxelize", "{span_int64}", "{dir}/v.h5", "--window-ms", "1e12", "--size", "1x1",
-                                 "--bins", "1"], "end at 9224000000000000000 µs, beyond the int64 microsecond range"),
+                                 "--bins", "1"], "end at 9.22e+18 µs, beyond the int64 microsecond range"),
     ("voxelize-output-over-limit", ["voxelize", "{good}", "{dir}/v.h5", "--window-ms", "0.001",
                                     "--max-output-gb", "1"], "above --max-output-gb 1; choose longer windows"),
 ]

@@ -465,7 +465,7 @@ PATH_ARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
     "simulate": (("input",), ("output",), ()),
     "show": (("file",), ("out",), ()),  # `out` defaults to show's default_preview_path, checked like a given one
     "import-checkpoint": (("source",), ("output",), ()),
-    "render": (("input", "checkpoint", "events"), ("mp4", "side_by_side"), ("png",)),
+    # render: `plan_render` runs the same check for the CLI and every library caller
     "demo": (("checkpoint",), (), ("output",)),
 }
 
@@ -479,14 +479,8 @@ def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list:
     return out
 
 
-def _folder_members(folder: Path) -> list:
-    """What the readers take from input folder `folder` (`egvsr.datasets.opening.input_folder_members`)."""
-    from egvsr.datasets.opening import input_folder_members
-
-    return input_folder_members(folder)
-
-
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
+    from egvsr.datasets.opening import input_folder_members
     from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
 
     if args.command == "eval":  # its output folder gets three named files, the only paths it replaces
@@ -496,14 +490,14 @@ def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
         outs = [Path(folder) / name for name in RESULT_FILES] if folder is not None else []
         # the files an input folder reads count; new names inside it are eval's own check (it refuses them all)
         refuse_inputs_as_outputs(_paths(args, ("checkpoint", "data", "config")), outs,
-                                 members=lambda f: [FolderMembers(m.files) for m in _folder_members(f)])
+                                 members=lambda f: [FolderMembers(m.files) for m in input_folder_members(f)])
         return
     if args.command == "show" and args.out is None:
         from egvsr.plots.show import default_preview_path
 
         args.out = str(default_preview_path(args.file))
     ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
-    refuse_inputs_as_outputs(_paths(args, ins), _paths(args, outs), _paths(args, folders), members=_folder_members)
+    refuse_inputs_as_outputs(_paths(args, ins), _paths(args, outs), _paths(args, folders), members=input_folder_members)
 
 
 def _flags(command: argparse.ArgumentParser) -> dict[str, str]:

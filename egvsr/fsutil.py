@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from egvsr.errors import ConfigError, OutputError, OutputExistsError
+from egvsr.errors import ConfigError, EgvsrError, OutputError, OutputExistsError
 from egvsr.process import check_pending
 
 TEMP_MARK = ".egvsr-partial"
@@ -215,6 +215,19 @@ def _linked_folders(folder: Path) -> list[Path]:
     return [p.resolve() for p in links if is_folder(p)]
 
 
+def listed_members(folder: Path, *listers: Callable[[Path], FolderMembers]) -> list[FolderMembers]:
+    """What each reader's lister (`listers`) takes from input folder `folder`, for
+    `refuse_inputs_as_outputs`; a listing that fails is left out: that reader then refuses the folder
+    itself, before anything is written."""
+    found = []
+    for lister in listers:
+        try:
+            found.append(lister(folder))
+        except (EgvsrError, OSError):
+            continue
+    return found
+
+
 def _reached_inputs(ins: list[Path], members: Callable[[Path], Iterable[FolderMembers]] | None
                     ) -> tuple[list[_Input], list[_Input], list[tuple[FolderMembers, Path]]]:
     """The named inputs with the folders their folders link to; the files the readers of those
@@ -396,13 +409,14 @@ def _make_parent(out: Path) -> list[Path]:
     except FileExistsError:
         raise OutputError(f"{out}: cannot create the output in {out.parent} (it is not a folder)") from None
     except OSError as exc:
-        _remove_made(made)
+        remove_made_folders(made)
         raise _cannot_write(out, exc) from None
     return made
 
 
-def _remove_made(made: list[Path]) -> None:
-    """Undo `_make_parent` after a failure: remove the folders it created, deepest first, while empty."""
+def remove_made_folders(made: list[Path]) -> None:
+    """Undo the making of folders `made` (deepest first, as `_make_parent` lists them) after a failure:
+    remove them while they are empty."""
     for p in made:
         try:
             p.rmdir()
@@ -426,7 +440,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
     except OSError as exc:
-        _remove_made(made)
+        remove_made_folders(made)
         raise _cannot_write(out, exc) from None
     tmp = Path(tmp_name)
     done = False
@@ -444,7 +458,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
             if tmp.exists():
                 tmp.unlink()
         if not done:
-            _remove_made(made)  # a failed run leaves no empty folders behind either
+            remove_made_folders(made)  # a failed run leaves no empty folders behind either
 
 
 def _is_ancestor_of_cwd(out: Path) -> bool:
@@ -586,7 +600,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         if not done:
-            _remove_made(made)
+            remove_made_folders(made)
 
 
 def _replace_folder(tmp: Path, out: Path) -> None:

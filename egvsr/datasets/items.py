@@ -57,6 +57,15 @@ def gt_outside_frames(rec: Recording) -> int:
     return int(np.count_nonzero((gt < ft[0]) | (gt > ft[-1])))
 
 
+def ground_truth_coverage(recs: list[Recording]) -> tuple[list[Recording], list[tuple[Recording, int]]]:
+    """(recordings with no ground-truth frame inside their frames' span, [(recording, ground-truth frames
+    outside it)] for the others that have some outside): what scoring with queries 'gt' must refuse, leave
+    out or report, for `eval --queries gt` and training's data.val alike."""
+    outside = [(r, gt_outside_frames(r)) for r in recs]
+    lacking = [r for r, n in outside if len(r.gt_times) == n]
+    return lacking, [(r, n) for r, n in outside if n and len(r.gt_times) != n]
+
+
 def check_length(rec: Recording, k: int) -> None:
     """Raise unless `rec` has at least `k` frames."""
     if rec.num_frames < k:

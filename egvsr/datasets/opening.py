@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from egvsr.datasets.recording import Recording
-from egvsr.errors import EgvsrError, InputFileError
+from egvsr.errors import InputFileError
 
 
 def open_recording(path: str | os.PathLike, *, fps: float | None = None,
@@ -42,15 +42,9 @@ def open_recording(path: str | os.PathLike, *, fps: float | None = None,
 
 def input_folder_members(folder: Path) -> list:
     """What the readers take from input folder `folder`: a CED folder's packets and frames, a frame
-    folder's images (`egvsr.fsutil.FolderMembers`), for `egvsr.fsutil.refuse_inputs_as_outputs`. A
-    listing that fails is left out: the reader itself then refuses the folder, before anything is written."""
+    folder's images (`egvsr.fsutil.listed_members`), for `egvsr.fsutil.refuse_inputs_as_outputs`."""
     from egvsr.events.io.ced_folder import folder_members as ced_members
     from egvsr.events.simulate.video_input import folder_members as frame_members
+    from egvsr.fsutil import listed_members
 
-    found = []
-    for members in (ced_members, frame_members):
-        try:
-            found.append(members(folder))
-        except (EgvsrError, OSError):
-            continue
-    return found
+    return listed_members(folder, ced_members, frame_members)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from egvsr.datasets.items import gt_outside_frames
+from egvsr.datasets.items import ground_truth_coverage
 from egvsr.datasets.recording import warn_events_outside_frames
 from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import resolve_device
@@ -218,12 +218,10 @@ def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
     say how many ground-truth frames lie outside it (no window holds them: they are not scored) and leave
     out (and say so) the recordings with none inside, which would otherwise score their frame times
     under the label gt."""
-    outside = {id(r): gt_outside_frames(r) for r in ds.recordings}
-    lacking = [r for r in ds.recordings if len(r.gt_times) == outside[id(r)]]
-    for r in ds.recordings:
-        if outside[id(r)] and r not in lacking:
-            log(f"queries gt: {r.path}: {outside[id(r)]} of {len(r.gt_times)} ground-truth frames lie outside "
-                f"the frames' span ({int(r.frame_times[0])}..{int(r.frame_times[-1])} µs) and are not scored")
+    lacking, partial = ground_truth_coverage(ds.recordings)
+    for r, n in partial:
+        log(f"queries gt: {r.path}: {n} of {len(r.gt_times)} ground-truth frames lie outside "
+            f"the frames' span ({int(r.frame_times[0])}..{int(r.frame_times[-1])} µs) and are not scored")
     if not lacking:
         return ds
     names = ", ".join(str(r.path) for r in lacking)

@@ -132,16 +132,14 @@ def with_val_ground_truth(val_set, spec: dict, log: Callable[[str], None]):
     keys): with queries gt, refuse when no recording has ground-truth frames within its frames' span (its
     validation would score only frame times under the label gt), and otherwise leave out, naming them, those
     without; say how many ground-truth frames lie outside a recording's span (no window holds them)."""
-    from egvsr.datasets.items import gt_outside_frames
+    from egvsr.datasets.items import ground_truth_coverage
 
     if val_set is None or val_set.queries != "gt":
         return val_set
-    outside = {id(r): gt_outside_frames(r) for r in val_set.recordings}
-    lacking = [r for r in val_set.recordings if len(r.gt_times) == outside[id(r)]]
-    for r in val_set.recordings:
-        if outside[id(r)] and r not in lacking:
-            log(f"data.val.queries gt: {r.path}: {outside[id(r)]} of {len(r.gt_times)} ground-truth frames lie "
-                f"outside the frames' span and are not scored")
+    lacking, partial = ground_truth_coverage(val_set.recordings)
+    for r, n in partial:
+        log(f"data.val.queries gt: {r.path}: {n} of {len(r.gt_times)} ground-truth frames lie "
+            f"outside the frames' span and are not scored")
     if not lacking:
         return val_set
     names = ", ".join(str(r.path) for r in lacking)

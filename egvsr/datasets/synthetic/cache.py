@@ -17,7 +17,7 @@ from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SP
 from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.simulate.budget import memory_budget
-from egvsr.fsutil import fmt_size, free_bytes
+from egvsr.fsutil import fmt_size, free_bytes, remove_made_folders
 from egvsr.process import PLANNED_MEMORY_SHARE
 
 MAX_CLIPS = 100_000
@@ -102,18 +102,9 @@ def _make_folder(folder: Path) -> list[Path]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _remove_empty(made)
+        remove_made_folders(made)
         raise OutputError(f"{folder}: cannot create the synthetic clip cache ({exc.strerror or exc})") from None
     return made
-
-
-def _remove_empty(made: list[Path]) -> None:
-    """Remove the folders `_make_folder` made, deepest first, while they are empty (no clip was written)."""
-    for p in made:
-        try:
-            p.rmdir()
-        except OSError:
-            return
 
 
 def _render(args) -> str:
@@ -139,7 +130,7 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
     try:
         _render_all(todo, workers, f"synthetic {split} clips", progress)
     except BaseException:
-        _remove_empty(made)
+        remove_made_folders(made)
         raise
     return paths
 

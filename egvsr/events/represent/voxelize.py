@@ -17,14 +17,14 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from egvsr.errors import ConfigError, EgvsrError, InputFileError, OutputError
+from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.io import h5util
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import (FolderMembers, atomic_output, check_output_path, fmt_size, free_bytes,
+from egvsr.fsutil import (atomic_output, check_output_path, fmt_size, free_bytes, listed_members,
                           refuse_inputs_as_outputs)
 
 FORMAT = "egvsr-tensors"
@@ -79,7 +79,8 @@ def _windows(source, between_frames: bool, window_ms: float | None,
     if t0 + n * step - 1 > INT64_MAX:
         raise ConfigError(
             f"{source.path}: `window_ms` {float(window_ms):.3g} ms windows from {t0} µs to {t1} µs end at "
-            f"{float(t0 + n * step):.3g} µs, beyond the int64 microsecond range; the recording's times are damaged or span too much"
+            f"{float(t0 + n * step):.3g} µs, beyond the int64 microsecond range; the recording's times are damaged "
+            "or span too much"
         )
     starts = t0 + step * np.arange(n, dtype=np.int64)
     return starts, starts + step, "window_ms"
@@ -264,7 +265,9 @@ def voxelize_file(
     height, width = validation.check_size_pair(size, "`size`")
     polarity = decl.check_options(polarity, {"tau_us": "tau_ms"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
-    refuse_inputs_as_outputs([src], [dst], members=_input_members)  # even with overwrite
+    from egvsr.events.io.ced_folder import folder_members  # what a CED folder input reads
+
+    refuse_inputs_as_outputs([src], [dst], members=lambda folder: listed_members(folder, folder_members))
     with open_events(src) as source:
         sensor = (source.height, source.width)
         target = validation.check_size(sensor, height, width, "`size`")
@@ -292,17 +295,6 @@ def voxelize_file(
                 _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
-
-
-def _input_members(folder: Path) -> list[FolderMembers]:
-    """The files a CED folder input reads, for `refuse_inputs_as_outputs`; none when the listing fails
-    (`open_events` then refuses the folder, before anything is written)."""
-    from egvsr.events.io.ced_folder import folder_members
-
-    try:
-        return [folder_members(folder)]
-    except (EgvsrError, OSError):
-        return []
 
 
 def _stream(source, dset, decl: Representation, bins, starts, ends, size, polarity, normalize, threads,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from egvsr.errors import ConfigError, EgvsrError
+from egvsr.errors import ConfigError
 from egvsr.events.frames import Frames
 from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.budget import (
@@ -20,7 +20,7 @@ from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, kn
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import check_video_args, folder_members, open_video
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import FolderMembers, check_output_path, refuse_inputs_as_outputs
+from egvsr.fsutil import check_output_path, listed_members, refuse_inputs_as_outputs
 
 FRAME_BATCH = 16  # frames buffered before each write
 
@@ -78,15 +78,6 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
-def _input_members(folder: Path) -> list[FolderMembers]:
-    """The files a frame folder input reads, for `refuse_inputs_as_outputs`; none when the listing fails
-    (`open_video` then refuses the folder, before anything is written)."""
-    try:
-        return [folder_members(folder)]
-    except (EgvsrError, OSError):
-        return []
-
-
 def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
     """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
     sub-frame interpolation measures image gradients, which need two pixels along each side."""
@@ -131,7 +122,7 @@ def simulate_video(
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     seed = check_seed(seed)
     check_output_path(dst, overwrite)  # fail before reading any frame
-    refuse_inputs_as_outputs([src], [dst], members=_input_members)  # even with overwrite
+    refuse_inputs_as_outputs([src], [dst], members=lambda folder: listed_members(folder, folder_members))
     video = open_video(src, fps, size)
     _check_frame_size(video.width, video.height, interpolation, src)
     span = (ClipSpan.of_times(video.timestamps_us) if video.timestamps_us is not None

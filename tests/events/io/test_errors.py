@@ -318,10 +318,15 @@ def test_aedat4_negative_coordinate_is_reported_with_its_value(tmp_path):
 
 
 # ---- argument types: frame indices, chunk sizes ------------------------------------------------
+def _three_frames(tmp_path, random_stream):
+    """A recording of 3 gray frames (at 0, 10 and 20 µs) and 10 events."""
+    frames = Frames(np.zeros((3, 260, 346, 1), np.uint8), np.array([0, 10, 20]))
+    return write_events(tmp_path / "f.h5", random_stream(10), frames=frames)
+
+
 @pytest.mark.parametrize("index", [None, "0", 1.0, True, np.True_])
 def test_a_frame_index_of_another_type_is_an_index_type_error(tmp_path, random_stream, index):
-    frames = Frames(np.zeros((3, 260, 346, 1), np.uint8), np.array([0, 10, 20]))
-    path = write_events(tmp_path / "f.h5", random_stream(10), frames=frames)
+    path = _three_frames(tmp_path, random_stream)
     with open_events(path) as src, pytest.raises(IndexTypeError) as err:
         src.read_frame(index)
     check_message(err.value, f"{path}: frame index {index!r}: expected an integer")
@@ -330,8 +335,7 @@ def test_a_frame_index_of_another_type_is_an_index_type_error(tmp_path, random_s
 
 @pytest.mark.parametrize("index", [-1, 3, np.int64(7)])
 def test_a_frame_index_out_of_range_is_an_index_range_error(tmp_path, random_stream, index):
-    frames = Frames(np.zeros((3, 260, 346, 1), np.uint8), np.array([0, 10, 20]))
-    path = write_events(tmp_path / "f.h5", random_stream(10), frames=frames)
+    path = _three_frames(tmp_path, random_stream)
     with open_events(path) as src, pytest.raises(IndexRangeError) as err:
         src.read_frame(index)
     check_message(err.value, f"frame index {int(index)} out of range: the file has 3 frames (valid indices 0..2)")

@@ -187,13 +187,14 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
     # the demo command sets only --seconds of its sample: the advice names no other option
     seconds, (h, w), fps, gt = check_sample_options(sample, seed, seconds, size, fps, GT_PER_INTERVAL,
                                                     adjustable=("seconds",))
-    check_output_space(sample, seed, seconds, (h, w), fps, gt, adjustable=("seconds",))
     frame_t, gt_t = sample_times(seconds, fps, gt)
     for s in scales:
         scale = rm.check_scale(s) if rm is not None else s
         options = _render_options(s, out / f"x{s:g}", fps_factor, chunk_size, dev)
         plan_outputs(sample, w, h, frame_t, gt_t, scale, rm, options, dev,
                      fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{s:g}: use fewer `seconds`")
+    # last: the limits above hold on any machine, while free space differs between machines
+    check_output_space(sample, seed, seconds, (h, w), fps, gt, adjustable=("seconds",))
 
 
 def run_demo(

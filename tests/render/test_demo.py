@@ -76,7 +76,11 @@ def _no_sample(monkeypatch):
 def test_a_demo_too_long_to_render_is_refused_before_the_sample(tiny_ck, tmp_path, monkeypatch, capsys):
     from egvsr.cli import main
 
+    import egvsr.events.simulate.sample as S
+
     _no_sample(monkeypatch)
+    # a full disk too: the render limit, the same on every machine, is the one reported
+    monkeypatch.setattr(S, "free_bytes", lambda folder: 1)
     out = tmp_path / "d"
     assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--seconds", "900", "--device", "cpu",
                  "--no-progress"]) == 2
@@ -84,6 +88,20 @@ def test_a_demo_too_long_to_render_is_refused_before_the_sample(tiny_ck, tmp_pat
     assert err.count("\n") == 1 and "render would write 45001 frames of 344x260" in err
     assert "the demo renders all of its 900 s sample at x4: use fewer --seconds" in err
     assert not out.exists() and not list(tmp_path.glob(".*egvsr-partial*"))
+
+
+def test_a_demo_sample_larger_than_the_free_space_is_refused_naming_seconds(tiny_ck, tmp_path, monkeypatch, capsys):
+    import egvsr.events.simulate.sample as S
+    from egvsr.cli import main
+
+    _no_sample(monkeypatch)
+    monkeypatch.setattr(S, "free_bytes", lambda folder: 1000)
+    out = tmp_path / "d"
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--seconds", "2", "--device", "cpu",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'sample.h5'}: the sample would take up to about " in err
+    assert "use fewer --seconds, or write elsewhere" in err and "--fps" not in err and not out.exists()
 
 
 def test_a_demo_sample_too_short_advises_only_the_demo_s_own_option(tiny_ck, tmp_path, monkeypatch, capsys):

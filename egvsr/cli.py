@@ -430,10 +430,12 @@ COMMANDS: list[Callable] = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage mistake reported as one line (the usage is one `--help` away)."""
+    """argparse, with a usage mistake reported as one line that starts `egvsr: error:` like every other
+    error and names the command (the usage is one `--help` away)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        command = self.prog.removeprefix("egvsr").strip()
+        self.exit(2, f"egvsr: error: {command + ': ' if command else ''}{message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor
 
-from egvsr.errors import CheckpointError
+from egvsr.errors import CheckpointError, ConfigError
 
 KINDS = ("egvsr-official", "videoinr-official")
 UNUSED = "<unused>"
@@ -296,6 +296,17 @@ def _fit(value: Tensor, shape: torch.Size, official: str, ours: str, where: str)
     return value.reshape(shape)
 
 
+def _free_options(options: Mapping[str, Any] | None, fixed: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The caller's model `options`, refusing one the weights' shapes already fix to another value
+    (a width or a count: the weights would not fit the model it asks for)."""
+    options = dict(options or {})
+    for key, value in options.items():
+        if key in fixed and value != fixed[key]:
+            raise ConfigError(f"`options` {key}={value!r}: the weights of {where} fix {key} to {fixed[key]!r}; "
+                              "set only options the weights do not fix")
+    return options
+
+
 def convert(state: Mapping[str, Tensor], kind: str | None = None,
             options: Mapping[str, Any] | None = None, where: str = "state dict") -> Imported:
     """Convert an official state dict (prefix `module.` allowed) into our preset `kind` (detected
@@ -306,15 +317,21 @@ def convert(state: Mapping[str, Tensor], kind: str | None = None,
     state = strip_module_prefix(state)
     kind = kind or detect_kind(state, where)
     if kind not in KINDS:
-        raise CheckpointError(f"--from {kind!r}: expected one of {', '.join(KINDS)}")
+        raise CheckpointError(f"`kind` {kind!r}: expected one of {', '.join(KINDS)}")
     bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
         raise CheckpointError(f"{where}: values of {', '.join(bad[:5])} are not tensors")
     egvsr = kind == "egvsr-official"
-    opts = {**(egvsr_options(state, where) if egvsr else videoinr_options(state, where)), **dict(options or {})}
+    fixed = egvsr_options(state, where) if egvsr else videoinr_options(state, where)
+    opts = {**fixed, **_free_options(options, fixed, where)}
     mapping, unused = map_keys(list(state), egvsr_key if egvsr else videoinr_key, kind, where)
     with torch.device("meta"):
-        target = build_model(kind, **opts).state_dict()
+        try:
+            target = build_model(kind, **opts).state_dict()
+        except ConfigError as exc:
+            if not options:
+                raise
+            raise ConfigError(f"{where}: `options`: {exc}") from None
     missing = sorted(set(target) - set(mapping.values()))
     if missing:
         raise CheckpointError(f"{where}: {len(missing)} weight(s) of our {kind} model have no official key: "

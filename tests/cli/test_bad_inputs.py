@@ -192,7 +192,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("simulate-seed-negative", "seed: expected an integer in 0..2**63-1", "simulate", "{frames_dir}",
         "{tmp}/s.h5", "--fps", "25", "--seed", "-3"),
     cli("simulate-output-exists", "output already exists", "simulate", "{frames_dir}", "{exists}", "--fps", "25"),
-    cli("simulate-threads-zero", "threads: expected an integer in 1..", "simulate", "{frames_dir}", "{tmp}/s.h5",
+    cli("simulate-threads-zero", "--threads: expected an integer in 1..", "simulate", "{frames_dir}", "{tmp}/s.h5",
         "--fps", "25", "--threads", "0"),
     # ---- egvsr make-sample -----------------------------------------------------------------------
     cli("make-sample-zero-size", "argument --size: '0x10': both sides must be at least 1 pixel", "make-sample",
@@ -201,7 +201,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "--seconds", "-1"),
     cli("make-sample-negative-gt", "gt_per_interval", "make-sample", "{tmp}/m.h5", "--gt-per-interval", "-2"),
     cli("make-sample-output-exists", "output already exists", "make-sample", "{exists}"),
-    cli("make-sample-threads-zero", "threads: expected an integer in 1..", "make-sample", "{tmp}/m.h5",
+    cli("make-sample-threads-zero", "--threads: expected an integer in 1..", "make-sample", "{tmp}/m.h5",
         "--threads", "0"),
     # ---- egvsr train -----------------------------------------------------------------------------
     cli("train-missing-config", "config file not found", "train", "{tmp}/nope.yaml"),

@@ -148,9 +148,9 @@ def test_show_keeps_gray_frames_as_stored_and_can_stretch():
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["render", "--scale"], "egvsr render: error: argument --scale: expected one argument (see `egvsr render --help`)"),
+    (["render", "--scale"], "egvsr: error: render: argument --scale: expected one argument (see `egvsr render --help`)"),
     (["nosuchcmd"], "egvsr: error: argument COMMAND: invalid choice: 'nosuchcmd'"),
-    (["info"], "egvsr info: error: the following arguments are required"),
+    (["info"], "egvsr: error: info: the following arguments are required"),
 ])
 def test_usage_mistakes_are_one_line(argv, fragment, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -200,3 +200,23 @@ def test_eval_of_an_official_file_points_to_import_checkpoint(tmp_path, capsys, 
     assert line.startswith(f"{src}: not an egvsr checkpoint (missing format tag 'egvsr-checkpoint'); it holds a "
                            "plain state dict of 892 weights")
     assert line.endswith(f"convert it first with egvsr import-checkpoint {src} OUT.pt")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("tf_half_width=abc", "{src}: --set: model 'egvsr-official': option 'tf_half_width': expected a number"),
+    ("bogus=1", "{src}: --set: model 'egvsr-official': unknown option(s) ['bogus']"),
+    ("heads=0", "{src}: --set: model 'egvsr-official': option 'heads': expected a value >= 1"),
+    ("n_feats=7", "--set n_feats=7: the weights of {src} fix n_feats to 16; set only options the weights do not fix"),
+])
+def test_a_bad_set_names_set_and_the_source(tmp_path, capsys, egvsr_fx, setting, message):
+    src, out = _trainer_file(tmp_path, egvsr_fx), tmp_path / "a.pt"
+    line = _error_line(["import-checkpoint", str(src), str(out), "--set", setting], capsys)
+    assert line.startswith(message.format(src=src)), line
+    assert not out.exists()
+
+
+def test_a_set_equal_to_what_the_weights_fix_is_accepted(tmp_path, capsys, egvsr_fx):
+    src, out = _trainer_file(tmp_path, egvsr_fx), tmp_path / "a.pt"
+    assert main(["import-checkpoint", str(src), str(out), "--set", "n_feats=16", "--set", "tf_half_width=0.02"]) == 0
+    _, ck = model_from_checkpoint(out)
+    assert ck["model"]["config"]["tf_half_width"] == 0.02

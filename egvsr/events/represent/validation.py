@@ -155,7 +155,7 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def check_threads(threads: object, name: str = "threads") -> int:
+def check_threads(threads: object, name: str = "`threads`") -> int:
     """Numba threads to use: None -> the current setting; else 1..NUMBA_NUM_THREADS."""
     import numba  # here, so that listing options does not load numba
 

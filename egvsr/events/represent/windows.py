@@ -89,7 +89,7 @@ def represent_windows(
     decl = get_representation(representation)
     polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
     normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
-    nthreads = validation.check_threads(threads)
+    nthreads = validation.check_threads(threads, "`threads`")
     oh, ow = size if size is not None else (stream.height, stream.width)
     want = (starts.shape[0], *decl.window_shape(bins, polarity, oh, ow))
     check_memory(representation, want, bins, stream.height * stream.width)

@@ -84,7 +84,7 @@ class EventSimulator:
         cfg = self.config
         self._model = _BACKENDS[backend](
             self.thresholds.cp_map, self.thresholds.cn_map, self.width, cfg.log_eps,
-            cfg.leak_hz * 1e-6, cfg.refractory_us, check_threads(threads),
+            cfg.leak_hz * 1e-6, cfg.refractory_us, check_threads(threads, "`threads`"),
         )
         # two luminance buffers, used in turn: the model keeps the last frame as the next start
         self._lum = [np.empty(self.width * self.height, np.float32) for _ in range(2)]

@@ -33,8 +33,20 @@ GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL m
 def _cv2():
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     return cv2
+
+
+@contextmanager
+def _opencv_warnings_off() -> Iterator[None]:
+    """OpenCV's own warnings off (errors kept) for the body only: the level is process-wide, so the
+    caller's level comes back after, and a program that imports egvsr keeps its own setting."""
+    log = _cv2().utils.logging
+    before = log.getLogLevel()
+    log.setLogLevel(min(before, log.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        log.setLogLevel(before)
 
 
 _STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested: the inner one restores the outer)
@@ -48,7 +60,7 @@ def _native_messages_held() -> Iterator[None]:
     libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
     process, its log level does not reach them), hence the descriptor, restored before the body's
     exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
-    with _STDERR_LOCK:
+    with _STDERR_LOCK, _opencv_warnings_off():
         try:
             held = tempfile.TemporaryFile()
         except OSError:
@@ -175,12 +187,13 @@ class VideoInput:
         return 255.0 if unit else 1.0
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        cv2 = _cv2()
-        cap = cv2.VideoCapture(str(self.path))
+        with _opencv_warnings_off():
+            cap = _cv2().VideoCapture(str(self.path))
         try:
             i = 0
             while True:
-                ok, bgr = cap.read()
+                with _opencv_warnings_off():
+                    ok, bgr = cap.read()
                 if not ok:
                     break
                 if bgr.shape[:2] != self.source_size:

@@ -91,5 +91,5 @@ def test_a_rejected_frame_leaves_the_simulator_as_it_was():
 
 @pytest.mark.parametrize("threads", [0, -1, 2.5, "2", True, 10**6])
 def test_simulator_threads_are_checked(threads):
-    with pytest.raises(ConfigError, match="threads: expected an integer in 1.."):
+    with pytest.raises(ConfigError, match="`threads`: expected an integer in 1.."):
         EventSimulator(8, 8, threads=threads)

@@ -85,6 +85,26 @@ def test_video_file(tmp_path):
         assert src.num_events > 0
 
 
+def test_reading_leaves_opencv_s_log_level_as_the_caller_set_it(tmp_path):
+    """The log level is process-wide: reading lowers it for its own calls only."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
+    for f in _frames(3):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    log = cv2.utils.logging
+    before = log.getLogLevel()
+    try:
+        for level in (log.LOG_LEVEL_INFO, log.LOG_LEVEL_SILENT):
+            log.setLogLevel(level)
+            simulate_video(path, tmp_path / f"v{level}.h5", progress=False)
+            simulate_video(_folder(tmp_path, _frames(3), f"f{level}"), tmp_path / f"f{level}.h5", fps=20,
+                           progress=False)
+            assert log.getLogLevel() == level
+    finally:
+        log.setLogLevel(before)
+
+
 def test_unreadable_video(tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"this is not a video" * 100)

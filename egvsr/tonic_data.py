@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
-from egvsr.errors import EventValidationError
+from egvsr.errors import ConfigError, EventValidationError
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class TonicRecording(Recording):
@@ -37,13 +39,11 @@ class TonicRecording(Recording):
                 f"{name}: frames are {self.frames.shape[2]}x{self.frames.shape[1]} (WxH) but sensor_size is "
                 f"{self.stream.width}x{self.stream.height}; frames and events must share the sensor size"
             )
-        times = np.asarray(frame_times)
-        if times.dtype.kind == "f":
-            times = np.floor(times).astype(np.int64)
+        times = _integer_times(np.asarray(frame_times), name)
         if len(times) != len(self.frames):
             raise EventValidationError(f"{name}: {len(self.frames)} frames but {len(times)} frame timestamps")
         super().__init__(Path(f"<{name}>"), name, self.stream.width, self.stream.height,
-                         times.astype(np.int64) + int(frame_offset_us))
+                         _offset_times(times, frame_offset_us, name))
 
     def _open_handle(self) -> Any:
         return self
@@ -57,6 +57,43 @@ class TonicRecording(Recording):
 
     def read_events(self, t0: int, t1: int):
         return self.stream.slice(int(t0), int(t1))
+
+
+def _integer_times(times: np.ndarray, name: str) -> np.ndarray:
+    """Frame times as integers (float µs floored); a NaN, infinite or beyond-int64 float is refused by name
+    (a cast would turn it into -2**63, reported as a decreasing time)."""
+    if times.dtype.kind != "f":
+        return times
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.abs(times) < 2.0**63)) if times.ndim == 1 else []
+    if len(bad):
+        i = int(bad[0])
+        v = float(times[i])
+        raise EventValidationError(f"{name}: frame timestamp {i} is {'NaN' if v != v else v}, expected a finite "
+                                   "time in µs within the int64 range")
+    return np.floor(times).astype(np.int64)
+
+
+def _offset_times(times: np.ndarray, offset, name: str) -> np.ndarray:
+    """`times + offset` as int64 µs; an offset that is not a whole number, or that pushes a time out of the
+    int64 range (where it would wrap around), is refused naming frame_offset_us."""
+    try:
+        if isinstance(offset, (bool, np.bool_)) or int(offset) != offset:
+            raise TypeError
+        offset = int(offset)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: frame_offset_us {offset!r}: expected a whole number of µs") from None
+    t = np.asarray(times)
+    if t.ndim != 1 or t.dtype.kind not in "iu" or not t.size:
+        return t  # check_times refuses anything but 1-D integers
+    if int(t.max()) > INT64_MAX:
+        i = int(np.argmax(t))
+        raise EventValidationError(f"{name}: frame timestamp {i} is {int(t[i])}, beyond the int64 µs range")
+    lo, hi = int(t.min()) + offset, int(t.max()) + offset
+    if not (INT64_MIN <= lo and hi <= INT64_MAX):
+        raise ConfigError(f"{name}: frame_offset_us {offset} puts frame times at {lo if lo < INT64_MIN else hi} µs, "
+                          f"beyond the int64 range; expected frame times plus offset within ±2**63 µs")
+    return t.astype(np.int64) + np.int64(offset)
 
 
 def from_davis_sample(data: tuple, sensor_size: tuple[int, ...] = (240, 180, 2), name: str = "davis",

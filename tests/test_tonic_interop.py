@@ -132,3 +132,32 @@ def test_davis_style_sample_with_frames_is_a_recording_for_our_dataset():
     assert sample["hr"].shape[-2:] == (H // 2 * 2, W // 2 * 2)
     shifted = from_davis_sample((ev, None, images), sensor_size=SENSOR, frame_offset_us=1000)
     assert shifted.frame_times[0] == 1000
+
+
+def _recording(times, **kw):
+    from egvsr.tonic_data import TonicRecording
+
+    ev = _events(np.dtype([("t", int), ("x", int), ("y", int), ("p", int)]), n=100)
+    return TonicRecording(ev, np.zeros((len(times), H, W), np.uint8), np.asarray(times), SENSOR, **kw)
+
+
+def test_a_nan_frame_time_is_named_as_nan():
+    from egvsr.errors import EventValidationError
+
+    with pytest.raises(EventValidationError, match=r"^tonic: frame timestamp 1 is NaN, expected a finite time in µs"):
+        _recording([0.0, np.nan, 2.0])
+
+
+@pytest.mark.parametrize("offset, message", [
+    (2**63 - 2, r"frame_offset_us 9223372036854775806 puts frame times at 9223372036854775808 µs, beyond the int64"),
+    (-2**63, r"frame_offset_us -9223372036854775808 puts frame times at -9223372036854775809 µs"),
+    (2**64, r"frame_offset_us 18446744073709551616 puts frame times at"),
+    (1.5, r"frame_offset_us 1.5: expected a whole number of µs"),
+    (True, r"frame_offset_us True: expected a whole number of µs"),
+])
+def test_a_frame_offset_that_would_wrap_the_frame_times_is_refused(offset, message):
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^tonic: " + message):
+        _recording([-1, 1, 2], frame_offset_us=offset)
+    assert _recording([0, 1, 2], frame_offset_us=-2**63).frame_times[0] == -2**63  # at the limit: kept

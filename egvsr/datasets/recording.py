@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
+from egvsr.events.checks import first_not_increasing
+from egvsr.events.frames import events_outside_frames, source_event_span  # noqa: F401 - re-exported
 
 
 def check_times(times: np.ndarray, what: str) -> np.ndarray:
@@ -25,16 +27,13 @@ def check_times(times: np.ndarray, what: str) -> np.ndarray:
     if t.ndim != 1 or t.dtype.kind not in "iu":
         raise EventValidationError(f"{what}: expected 1-D integer µs timestamps, got {t.dtype} {t.shape}")
     t = t.astype(np.int64, copy=False)
-    if t.size > 1:
-        steps = np.diff(t)
-        bad = np.flatnonzero(steps <= 0)
-        if bad.size:
-            i = int(bad[0]) + 1
-            kind = "duplicated" if steps[i - 1] == 0 else "unsorted (decreasing)"
-            raise EventValidationError(
-                f"{what}: timestamps must strictly increase; {kind} at index {i} "
-                f"({int(t[i - 1])} -> {int(t[i])} µs)"
-            )
+    i = first_not_increasing(t)
+    if i >= 0:
+        kind = "duplicated" if t[i] == t[i - 1] else "unsorted (decreasing)"
+        raise EventValidationError(
+            f"{what}: timestamps must strictly increase; {kind} at index {i} "
+            f"({int(t[i - 1])} -> {int(t[i])} µs)"
+        )
     return t
 
 
@@ -111,14 +110,7 @@ class Recording:
         """A one-line notice when the recording has events but none within its frames' span [first frame,
         last frame) (from the events' first and last times only, nothing more is read): almost surely
         events and frames on different clocks, which would make every event tensor zero. None otherwise."""
-        if self.event_span is None or self.num_frames < 2:
-            return None
-        (e0, e1), f0, f1 = self.event_span, int(self.frame_times[0]), int(self.frame_times[-1])
-        if f0 <= e1 and e0 < f1:
-            return None
-        frames = "" if self.events_path == self.path else f" in {self.path}"
-        return (f"{self.events_path}: no event falls within the frames' span (events {e0}..{e1} µs, frames{frames} "
-                f"{f0}..{f1} µs), so the event tensors will be zero; are the clocks of events and frames aligned?")
+        return events_outside_frames(self.events_path, self.event_span, self.frame_times, self.path)
 
     # ---- data ---------------------------------------------------------------------------------
     @property
@@ -151,11 +143,6 @@ class Recording:
         if not 0 <= int(i) < n:
             raise InputFileError(f"{self.path}: {what} index {i} out of range, expected 0..{n - 1}")
         return int(i)
-
-
-def source_event_span(src: Any) -> tuple[int, int] | None:
-    """(first, last) event time in µs of an open `EventSource` (its two ends only), None when it has none."""
-    return None if src.num_events == 0 else (int(src.t_first), int(src.t_last))
 
 
 def warn_events_outside_frames(recordings: "list[Recording]") -> None:

@@ -16,6 +16,9 @@ from pathlib import Path, PurePath
 from egvsr.errors import ConfigError, InputFileError
 
 H5_SUFFIXES = (".h5", ".hdf5")
+#: What the readers take as a recording, for the messages that say a root or split holds none.
+RECORDING_KINDS = ("files or folders of a layout egvsr reads: HDF5, AEDAT4, Prophesee .raw/.dat, CED folders of "
+                   "<ns>.npy / <ns>.png")
 
 
 def parse_split(text: str, where: str) -> list[str]:
@@ -63,6 +66,17 @@ def _recording_name(entry: Path) -> str | None:
     if sniff_layout(entry) is None:
         return None
     return entry.name if entry.is_dir() else entry.stem
+
+
+def _not_a_recording(entry: Path) -> str | None:
+    """What `entry` is when it exists but the readers take no recording from it ("an empty folder", ...),
+    None when it does not exist."""
+    try:
+        if entry.is_dir():
+            return "an empty folder" if not any(entry.iterdir()) else "a folder of no layout egvsr reads"
+        return "a file of no layout egvsr reads" if entry.exists() else None
+    except OSError:
+        return None
 
 
 def find_recordings(folder: Path) -> dict[str, Path]:
@@ -137,8 +151,7 @@ class DatasetRoot:
         split = check_split_name(split)
         if split == "all":
             if not self.recordings():
-                raise InputFileError(f"{self.path}: dataset root holds no recordings (files or folders of a "
-                                     "layout egvsr reads: HDF5, AEDAT4, Prophesee .raw/.dat, CED folders)")
+                raise InputFileError(f"{self.path}: dataset root holds no recordings ({RECORDING_KINDS})")
             return list(self.recordings().values())
         for f in (self.path / "splits" / f"{split}.txt", self.path / f"{split}.txt"):
             if f.is_file():
@@ -170,6 +183,12 @@ class DatasetRoot:
     def _resolve(self, names: list[str], where: str) -> list[Path]:
         found = self.recordings()
         missing = [n for n in names if n not in found]
+        for name in missing:  # there, but not a recording: say so, not "not found"
+            plain = PurePath(name).name == name and name != ".."  # an entry of the root itself, nothing beyond
+            what = _not_a_recording(self.path / name) if plain else None
+            if what:
+                raise InputFileError(f"{self.path / name}: listed in {where}, but it is {what}, not a recording "
+                                     f"(recordings are {RECORDING_KINDS})")
         if missing:
             raise InputFileError(
                 f"{self.path}: {len(missing)} recording(s) of {where} not found in the root: "

@@ -111,6 +111,7 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
                                     scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
             data = [str(r.path) for r in ds.recordings]  # later scales open only these (and say nothing again)
         check_scoring(ds, models, proto, dev, chunk_size, DATA)
+        check_every_recording_scored(ds, s)
         datasets.append((s, ds))
     if getattr(model, "uses_events", False):  # every check passed; once, not per scale
         warn_events_outside_frames(datasets[0][1].recordings)
@@ -186,6 +187,18 @@ def _scale(s, where: str) -> float:
     if not 1 <= v < float("inf"):
         raise ConfigError(f"{where} {s}: expected a finite scale >= 1 (the super-resolution factor)")
     return v
+
+
+def check_every_recording_scored(ds, scale: float) -> None:
+    """Refuse, before any scoring, a recording of which no time would be scored: its rows would read nan
+    over 0 frames and the run would still succeed. (Its frames' span holds no target time; the readers
+    refuse the frame times that cause this, so this is the last guard, not the usual message.)"""
+    scored = {item.rec for item in ds.items}
+    for r, rec in enumerate(ds.recordings):
+        if r not in scored:
+            raise ConfigError(f"{DATA} {rec.path}: no frame of this recording can be scored at x{scale:g} (no "
+                              f"target time lies within its frames' span {int(rec.frame_times[0])}.."
+                              f"{int(rec.frame_times[-1])} µs); leave it out of {DATA} or repair its frame times")
 
 
 def check_queries(queries, where: str) -> str:

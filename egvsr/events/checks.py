@@ -88,3 +88,12 @@ def maybe_invalid(x: np.ndarray, y: np.ndarray, p_bytes: np.ndarray, width, heig
         if bad:
             return True
     return False
+
+
+def first_not_increasing(t: np.ndarray) -> int:
+    """Index i of the first t[i] <= t[i-1], or -1 when `t` strictly increases. Neighbours are compared,
+    never subtracted: `np.diff` of int64 times wraps around near the int64 limits, so a time that jumps
+    from near 2**63 to near -2**63 would look like a step forward. For frame times (small arrays)."""
+    t = np.asarray(t)
+    bad = np.flatnonzero(t[1:] <= t[:-1]) if t.size > 1 else ()
+    return int(bad[0]) + 1 if len(bad) else -1

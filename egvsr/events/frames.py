@@ -13,7 +13,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
+from egvsr.events.checks import first_not_increasing
 from egvsr.fsutil import fmt_size
+
+
+def source_event_span(src) -> tuple[int, int] | None:
+    """(first, last) event time in µs of an open `EventSource` (its two ends only), None when it has none."""
+    return None if src.num_events == 0 else (int(src.t_first), int(src.t_last))
+
+
+def events_outside_frames(events_path: os.PathLike | str, event_span: tuple[int, int] | None, frame_times,
+                          frames_path: os.PathLike | str | None = None) -> str | None:
+    """A one-line notice when a recording has events but none within its frames' span [first frame, last
+    frame) (`event_span`: the first and last event times, µs): almost surely events and frames on different
+    clocks, which would make every event tensor zero. None otherwise. `frames_path` names the frames' file
+    when it is not the events' (render, eval and voxelize print the same line)."""
+    if event_span is None or frame_times is None or len(frame_times) < 2:
+        return None
+    (e0, e1), f0, f1 = event_span, int(frame_times[0]), int(frame_times[-1])
+    if f0 <= e1 and e0 < f1:
+        return None
+    frames = "" if frames_path is None or str(frames_path) == str(events_path) else f" in {frames_path}"
+    return (f"{events_path}: no event falls within the frames' span (events {e0}..{e1} µs, frames{frames} "
+            f"{f0}..{f1} µs), so the event tensors will be zero; are the clocks of events and frames aligned?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,15 +65,13 @@ class Frames:
                 f"frames.t: expected integer microseconds (int64), got dtype {t.dtype}"
             )
         t = t.astype(np.int64, copy=False)
-        if t.size > 1:
-            steps = np.diff(t)
-            if (steps <= 0).any():
-                i = int(np.flatnonzero(steps <= 0)[0]) + 1
-                kind = "duplicated" if steps[i - 1] == 0 else "decreasing"
-                raise EventValidationError(
-                    f"frames.t: timestamps must strictly increase; {kind} at index {i} "
-                    f"({int(t[i - 1])} -> {int(t[i])} µs)"
-                )
+        i = first_not_increasing(t)
+        if i >= 0:
+            kind = "duplicated" if t[i] == t[i - 1] else "decreasing"
+            raise EventValidationError(
+                f"frames.t: timestamps must strictly increase; {kind} at index {i} "
+                f"({int(t[i - 1])} -> {int(t[i])} µs)"
+            )
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "t", t)
 

@@ -135,7 +135,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     out = Path(out_png) if out_png is not None else default_preview_path(path)
     check_output_path(out, overwrite)
     with open_events(path) as src:
-        src.check_frame_sizes()  # the events are drawn over the first frame: before it is decoded
+        src.check_frame_sizes(("frames",))  # the events are drawn over the first frame: before it is decoded
         check_preview_memory(path, src)
         ft = src.frame_times()
         frame = src.read_frame(0) if ft is not None and len(ft) else None

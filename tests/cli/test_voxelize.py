@@ -214,3 +214,17 @@ def test_cli_messages_name_the_flag(tmp_path, recording, capsys, argv, message):
     assert main(["voxelize", str(src), str(tmp_path / "o.h5"), "--no-progress", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1 and "`" not in err
+
+
+def test_between_frames_with_no_event_within_the_frames_warns(tmp_path, recording, capsys):
+    """As render and eval say it: every tensor would be zero (events on another clock than the frames)."""
+    src, s, ft = recording
+    far = write_events(tmp_path / "far.h5", EventStream(s.x, s.y, s.t + 10**15, s.p, s.width, s.height),
+                       frames=Frames(np.zeros((len(ft), 36, 48, 3), np.uint8), ft))
+    assert main(["voxelize", str(far), str(tmp_path / "v.h5"), "--between-frames", "--no-progress"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"egvsr: warning: {far}: no event falls within the frames' span (events {int(s.t[0]) + 10**15}.."
+                   f"{int(s.t[-1]) + 10**15} µs, frames {ft[0]}..{ft[-1]} µs), so the event tensors will be zero; "
+                   "are the clocks of events and frames aligned?"]
+    main(["voxelize", str(src), str(tmp_path / "w.h5"), "--between-frames", "--no-progress"])
+    assert capsys.readouterr().err == ""

@@ -226,3 +226,18 @@ def test_handles_are_per_process_and_picklable(tmp_path, content):
 def test_missing_file(tmp_path):
     with pytest.raises(EgvsrError, match="not found"):
         open_recording(tmp_path / "nope.h5")
+
+
+def test_evtexture_frames_stored_in_another_file_are_refused_not_read_black(tmp_path):
+    hr = textured_frames(3, 16, 16)
+    _, lr = write_evtexture(tmp_path / "evtexture", "clip", hr, 2)
+    with h5py.File(lr, "r+") as f:
+        del f["images/000001"]
+        layout = h5py.VirtualLayout((8, 8, 3), np.uint8)
+        layout[:] = h5py.VirtualSource("/nonexistent/egvsr-missing.h5", "x", shape=(8, 8, 3))
+        f.create_virtual_dataset("images/000001", layout, fillvalue=0)
+    rec = open_recording(lr)
+    rec.read_lr_frame(0)
+    with pytest.raises(EgvsrError, match=r"clip.h5: 'images/000001' is a virtual dataset \(its data lives in other "
+                                         r"files\); expected data stored in this file"):
+        rec.read_lr_frame(1)

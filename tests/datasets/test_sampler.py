@@ -235,3 +235,17 @@ def test_root_listing_skips_fifos_without_opening_them(tmp_path):
     worker.start()
     worker.join(30)
     assert result and [p.name for p in result[0]] == ["a.h5"]
+
+
+def test_a_split_listing_an_empty_folder_says_it_holds_no_recording(tmp_path):
+    """Not "not found in the root": the folder is there, it is just not a recording."""
+    (tmp_path / "a.h5").write_bytes(b"")
+    (tmp_path / "seqB").mkdir()
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "test.txt").write_text("a\nseqB\n")
+    with pytest.raises(InputFileError) as err:
+        DatasetRoot(tmp_path).paths("test")
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'seqB'}: listed in {tmp_path / 'splits' / 'test.txt'}, but it is an empty "
+                          "folder, not a recording (recordings are files or folders of a layout egvsr reads: HDF5")
+    assert "\n" not in msg and "not found" not in msg

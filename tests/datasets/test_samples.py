@@ -353,3 +353,12 @@ def test_real_gray_frames(shared_data, tmp_path):
     s = EventVSRDataset([path], mode="eval", scale=3.7)[1]
     assert s["lr"].shape == (3, 3, math.floor(Hs / 3.7), math.floor(Ws / 3.7))
     assert torch.equal(s["hr"][:, 0], s["hr"][:, 2]) and torch.equal(s["lr"][:, 0], s["lr"][:, 1])
+
+
+def test_frame_times_that_wrap_around_int64_are_not_increasing():
+    """np.diff of [max - 1000, min + 1000] wraps to +2001: neighbours are compared instead."""
+    from egvsr.datasets.recording import check_times
+
+    i64 = np.iinfo(np.int64)
+    with pytest.raises(EgvsrError, match=r"x: timestamps must strictly increase; unsorted \(decreasing\) at index 1"):
+        check_times(np.array([i64.max - 1000, i64.min + 1000, i64.min + 2000]), "x")

@@ -217,3 +217,12 @@ def test_bad_data_entries_name_the_data_option(recs, capsys):
                         ("nothere.h5", "--data: nothere.h5 does not exist")):
         line = _cli_error(["eval", str(recs["ck"]), "--data", entry, "--no-progress"], capsys)
         assert line.startswith(said) and "recordings" not in line
+
+
+def test_a_recording_of_which_nothing_would_be_scored_is_refused_by_name(recs, monkeypatch):
+    """Rows of nan over 0 frames and exit 0 were the result; the readers now refuse the frame times that led
+    there, so the guard is reached here by giving the dataset no items."""
+    monkeypatch.setattr("egvsr.datasets.vsr_dataset.eval_items", lambda recordings, targets, k: [])
+    with pytest.raises(ConfigError, match=r"^--data .*rec.h5: no frame of this recording can be scored at x2 \(no "
+                                          r"target time lies within its frames' span 0..120000 µs\)"):
+        _eval(recs, [recs["rec"]])

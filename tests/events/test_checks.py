@@ -59,3 +59,12 @@ def test_first_not_unit_matches_numpy(n, seed, bad, value):
         if n:
             p[b % n] = value
     assert first_not_unit(p) == _first((p != 1) & (p != -1))
+
+
+def test_first_not_increasing_compares_neighbours_without_wrapping():
+    from egvsr.events.checks import first_not_increasing
+
+    i64 = np.iinfo(np.int64)
+    assert first_not_increasing(np.array([i64.max - 1000, i64.min + 1000])) == 1  # np.diff says +2001
+    assert first_not_increasing(np.array([i64.min, 0, i64.max])) == -1
+    assert first_not_increasing(np.array([3, 3])) == 1 and first_not_increasing(np.array([5])) == -1

@@ -18,6 +18,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.events.io import h5util
 from egvsr.events.io.h5util import corrupted_h5
 
 DEFAULT_FPS = 25.0
@@ -36,7 +37,7 @@ def sibling_hr_path(path: Path) -> tuple[Path | None, int | None]:
 
 
 def _keys(f: h5py.File, group: str, path: Path) -> list[str]:
-    g = f.get(group)
+    g = h5util.get(f, group, path)
     if not isinstance(g, h5py.Group):
         raise FormatError(f"{path}: expected an HDF5 group /{group} (EvTexture layout)")
     keys = sorted(g.keys())
@@ -47,6 +48,12 @@ def _keys(f: h5py.File, group: str, path: Path) -> list[str]:
             f"{path}: /{group} keys must be 000000, 000001, ... without gaps; found {bad!r}"
         )
     return keys
+
+
+def _stored(f: h5py.File, key: str, path: Path) -> h5py.Dataset:
+    """Dataset `key`, its data checked to be in this file (not virtual or external, not a dangling link)
+    before it is read: a virtual image whose source is missing would read as black (docs/io.md)."""
+    return h5util.dataset(f, key, path, "EvTexture")
 
 
 class EvTextureRecording(Recording):
@@ -70,11 +77,12 @@ class EvTextureRecording(Recording):
                     )
             if n == 0:
                 raise FormatError(f"{path}: /images is empty")
-            lr_shape = f["images/000000"].shape
-            self.bins = int(f["voxels_f/000000"].shape[0]) if n > 1 else 0
-            if n > 1 and tuple(f["voxels_f/000000"].shape[1:]) != tuple(lr_shape[:2]):
+            lr_shape = _stored(f, "images/000000", path).shape
+            voxels = _stored(f, "voxels_f/000000", path) if n > 1 else None
+            self.bins = int(voxels.shape[0]) if n > 1 else 0
+            if n > 1 and tuple(voxels.shape[1:]) != tuple(lr_shape[:2]):
                 raise FormatError(
-                    f"{path}: voxels_f/000000 is {f['voxels_f/000000'].shape[1:]} pixels but frames "
+                    f"{path}: voxels_f/000000 is {voxels.shape[1:]} pixels but frames "
                     f"are {lr_shape[:2]}; expected voxels at the frame size"
                 )
             self.has_backward = "voxels_b" in f
@@ -108,7 +116,7 @@ class EvTextureRecording(Recording):
         assert self.hr_path is not None
         with corrupted_h5(self.hr_path, "EvTexture"), h5py.File(self.hr_path, "r") as f:
             hn = len(_keys(f, "images", self.hr_path))
-            hr_shape = f["images/000000"].shape
+            hr_shape = _stored(f, "images/000000", self.hr_path).shape
         if hn != n:
             raise FormatError(f"{self.hr_path}: {hn} HR frames but the LR file {path} has {n}")
         H, W = int(hr_shape[0]), int(hr_shape[1])
@@ -142,7 +150,7 @@ class EvTextureRecording(Recording):
     # ---- data ---------------------------------------------------------------------------------
     def _image(self, f: h5py.File, i: int, where: Path) -> np.ndarray:
         with corrupted_h5(where, "EvTexture"):
-            a = np.asarray(f[f"images/{i:06d}"][()])
+            a = np.asarray(_stored(f, f"images/{i:06d}", where)[()])
         if a.ndim == 3 and a.shape[-1] == 3:
             a = a[..., ::-1]  # BGR on disk (cv2 order) → RGB
         return np.ascontiguousarray(as_rgb(a, f"{where}: images/{i:06d}"))
@@ -172,7 +180,7 @@ class EvTextureRecording(Recording):
             raise FormatError(f"{self.path}: no /{group} group (backward voxels not stored)")
         key = f"{group}/{i:06d}"
         with corrupted_h5(self.path, "EvTexture"):
-            v = np.asarray(lr[key][()], dtype=np.float32)
+            v = np.asarray(_stored(lr, key, self.path)[()], dtype=np.float32)
         if v.ndim != 3 or v.shape[1:] != (self.lr_height, self.lr_width):
             raise FormatError(
                 f"{self.path}: {key} has shape {v.shape}, expected "

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from egvsr.errors import FormatError
+from egvsr.events.checks import first_not_increasing
 
 CACHE_BYTES = 256 << 20
 _CHANNELS = {"L": 1, "I;16": 1, "RGB": 3, "RGBA": 3}
@@ -118,9 +119,8 @@ class Aedat4Frames:
                              f"{width}x{height} (frames and events must share the sensor size)")
             return
         t = self._times
-        bad = np.flatnonzero(np.diff(t) <= 0)
-        if bad.size:
-            i = int(bad[0]) + 1
+        i = first_not_increasing(t)
+        if i >= 0:
             self._problem = (f"frame {i} is at {t[i]} µs, not after frame {i - 1} at {t[i - 1]} µs "
                              "(frame times must increase)")
 

@@ -74,6 +74,12 @@ class _Packet:
 def png_shape(path: Path) -> tuple[int, int, int]:
     """(H, W, C) of PNG frame `path` as `read_frame_path` returns it, from its header alone: a frame
     declared far larger than memory is sized without being decoded (C: 1 for gray, else 3)."""
+    height, width, _, colour = png_header(path)
+    return height, width, 1 if colour == 0 else 3
+
+
+def png_header(path: Path) -> tuple[int, int, int, int]:
+    """(height, width, bit depth, colour type) from PNG `path`'s header (IHDR), nothing decoded."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(_PNG_HEAD.size)
@@ -81,16 +87,8 @@ def png_shape(path: Path) -> tuple[int, int, int]:
         raise InputFileError(f"{path}: cannot read this PNG frame ({exc.strerror or exc})") from None
     if len(head) < _PNG_HEAD.size or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         raise InputFileError(f"{path}: not a readable PNG frame (no PNG header)")
-    width, height, _, colour = _PNG_HEAD.unpack(head)[3:7]
-    return int(height), int(width), 1 if colour == 0 else 3
-
-
-def _declared_channels(path: Path) -> int | None:
-    """The channel count PNG `path` declares, None when unreadable (refused when it is read)."""
-    try:
-        return png_shape(path)[2]
-    except InputFileError:
-        return None
+    width, height, depth, colour = _PNG_HEAD.unpack(head)[3:7]
+    return int(height), int(width), int(depth), int(colour)
 
 
 def _pixel_or_minus_one(v: np.ndarray) -> np.ndarray:
@@ -242,14 +240,29 @@ class CedFolderSource(EventSource):
 
     def frame_shape(self):
         """(H, W, C) of every frame as read, from the PNG headers: C is 3 when any PNG declares colour (a
-        gray one among them is then given 3 equal channels), so one recording has one channel count;
-        the headers after a colour first frame are not read."""
+        gray one among them is then given 3 equal channels), so one recording has one channel count. Every
+        header is read on the first call, so a PNG of more than 8 bits makes the frames unusable here (and
+        in `info`) rather than when that frame is reached."""
         if not self._frames:
             return None
         h, w, c = png_shape(self._frames[0][1])
-        if c == 1 and self._any_colour is None:
-            self._any_colour = any(_declared_channels(path) == 3 for _, path in self._frames[1:])
+        if self._any_colour is None:
+            self._any_colour = self._scan_headers()
         return h, w, 3 if self._any_colour else c
+
+    def _scan_headers(self) -> bool:
+        """Whether any PNG declares colour; a PNG of more than 8 bits per sample is refused (the readers give
+        8-bit frames). An unreadable header is left to be refused when its frame is read."""
+        colour = False
+        for _, path in self._frames:
+            try:
+                _, _, depth, kind = png_header(path)
+            except InputFileError:
+                continue
+            if depth > 8:
+                raise FormatError(f"{path}: frame is {depth}-bit (its PNG header says so), expected 8-bit frames")
+            colour |= kind != 0
+        return colour
 
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")

@@ -54,7 +54,7 @@ class DsecH5Source(EventSource):
         if ds["t"].dtype.itemsize < 8:  # checked once here; 64-bit times are checked per read
             h5util.check_offset(self._offset, ds["t"].dtype, path, "t_offset")
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
-        idx = f.get("ms_to_idx")
+        idx = h5util.get(f, "ms_to_idx", path)
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
         if self._index is not None and idx.dtype.kind not in "iu":
             raise FormatError(

@@ -1,7 +1,8 @@
 """Reader for the E2VID / event_utils HDF5 layout ("Monash" packager; docs/io.md, Supported layouts).
 
-`events/xs, ys` int16, `events/ts` float64 **seconds**, `events/ps` bool (True = ON); frames in
-`images/image%09d` with a `timestamp` attribute (seconds) and `type` "greyscale" or "color_bgr".
+`events/xs, ys` int16, `events/ts` float64 **seconds** (float32/16 refused: too coarse for µs; integers
+taken as µs), `events/ps` bool (True = ON); frames in `images/image%09d` with a `timestamp` attribute
+(seconds, or the [begin, end] of the exposure: the frame is at its middle) and `type` "greyscale" or "color_bgr".
 Sensor size from the root attribute `sensor_resolution` (H, W[, 3]), else the first image's shape,
 else the caller's `sensor_size`. There is no index: window starts are found by bisection over ts.
 """
@@ -15,6 +16,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
+from egvsr.events.checks import first_not_increasing
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.seconds import seconds_to_us
@@ -42,12 +44,18 @@ class E2vidH5Source(EventSource):
         h5util.require_1d(ds["x"], path, "iu", "integer columns (int16)")
         h5util.require_1d(ds["y"], path, "iu", "integer rows (int16)")
         h5util.require_1d(ds["t"], path, "fiu", "float64 seconds")
+        if ds["t"].dtype.kind == "f" and ds["t"].dtype.itemsize < 8:
+            raise FormatError(
+                f"{path}: '{KEYS['t']}' has dtype {ds['t'].dtype}, expected float64 seconds ({ds['t'].dtype} cannot "
+                "hold microseconds: a unix-clock time in float32 is off by up to a minute)"
+            )
         h5util.require_1d(ds["p"], path, "biu", "bool polarity (True = ON)")
         n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         self._p_encoding = "bool" if ds["p"].dtype == np.bool_ else None
         self._frames = self._find_frames(path, f)
         self._any_colour: bool | None = None  # whether any image declares 3 channels (`frame_shape`)
+        self._frame_t: np.ndarray | None = None  # `frame_times`, once worked out
         if sensor_size is None:
             sensor_size = self._sensor_size(path, f)
         super().__init__(path, sensor_size[1], sensor_size[0], n)
@@ -58,14 +66,14 @@ class E2vidH5Source(EventSource):
     # ---- sensor size and frames ---------------------------------------------------------------
     @staticmethod
     def _find_frames(path: Path, f: h5py.File) -> list[tuple[int, h5py.Dataset]]:
-        g = f.get("images")
+        g = h5util.get(f, "images", path)
         if not isinstance(g, h5py.Group):
             return []
         frames = []
         for name in g:
             m = _IMAGE_NAME.match(name)
-            if m and isinstance(g[name], h5py.Dataset):
-                ds = g[name]
+            ds = h5util.get(f, f"images/{name}", path) if m else None
+            if isinstance(ds, h5py.Dataset):
                 if "timestamp" not in ds.attrs:
                     raise FormatError(f"{path}: 'images/{name}' has no 'timestamp' attribute (seconds)")
                 frames.append((int(m.group(1)), ds))
@@ -97,32 +105,54 @@ class E2vidH5Source(EventSource):
         )
 
     def frame_times(self):
+        """Each image's `timestamp` (seconds) as int64 µs, strictly increasing; an image whose data is not in
+        this file (virtual, external) makes the frames unusable, as in every HDF5 layout. Worked out once
+        (every image's attributes and storage are looked at), then copied."""
         if not self._frames:
             return None
+        if self._frame_t is None:
+            self._frame_t = self._read_frame_times()
+        return self._frame_t.copy()
+
+    def _read_frame_times(self) -> np.ndarray:
         stamps = []
         for _, ds in self._frames:
+            h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
             with h5util.translate_read_errors(self.path, ds):
                 value = ds.attrs["timestamp"]
-            try:
-                stamps.append(float(np.asarray(value).ravel()[0]))
-            except (TypeError, ValueError, IndexError):
-                raise FormatError(
-                    f"{self.path}: '{ds.name.lstrip('/')}' attribute 'timestamp' is {value!r}, "
-                    "expected a number of seconds"
-                ) from None
-        t, bad = seconds_to_us(np.array(stamps))
-        if bad >= 0:
-            raise FormatError(
-                f"{self.path}: '{self._frames[bad][1].name.lstrip('/')}' attribute 'timestamp' is "
-                f"{stamps[bad]!r}, expected finite seconds"
-            )
-        if t.size > 1 and (np.diff(t) <= 0).any():
-            i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
+            stamps.append(self._stamp_us(ds, value))
+        t = np.array(stamps, np.int64)
+        i = first_not_increasing(t)
+        if i >= 0:
             raise FormatError(
                 f"{self.path}: image timestamps must strictly increase; "
                 f"'{self._frames[i][1].name.lstrip('/')}' does not"
             )
         return t
+
+    def _stamp_us(self, ds: h5py.Dataset, value) -> int:
+        """An image's `timestamp` attribute (float seconds) in µs: one value, or the middle of [begin, end]
+        (an exposure, as AEDAT4 frames' times are); float32 and float16 are refused (too coarse for µs)."""
+        key = f"'{ds.name.lstrip('/')}' attribute 'timestamp'"
+        arr = np.asarray(value)
+        value = arr.item() if arr.size == 1 else arr.tolist()  # shown as 1.5 or [1.5, 1.6], not np.float64(1.5)
+        if arr.dtype.kind not in "fiu" or arr.size not in (1, 2):
+            raise FormatError(f"{self.path}: {key} is {value!r}, expected a number of seconds "
+                              "(or the [begin, end] seconds of the exposure)")
+        if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+            raise FormatError(f"{self.path}: {key} has dtype {arr.dtype}, expected float64 seconds ({arr.dtype} "
+                              "cannot hold microseconds)")
+        us, bad = seconds_to_us(arr.ravel())
+        if bad >= 0:
+            v = float(arr.ravel()[bad])
+            why = ("expected finite seconds" if not np.isfinite(v) else
+                   "out of range for seconds (beyond the int64 microsecond range: is it in µs or ns?); "
+                   "expected seconds")
+            raise FormatError(f"{self.path}: {key} is {value!r}, {why}")
+        if us.size == 2 and us[1] < us[0]:
+            raise FormatError(f"{self.path}: {key} is {value!r}, an exposure [begin, end] that ends before "
+                              "it begins; expected begin <= end")
+        return int(us[0]) + (int(us[-1]) - int(us[0])) // 2
 
     def _image_shape(self, ds: h5py.Dataset) -> tuple[int, int, int]:
         """(H, W, C) of image dataset `ds`, checked from its declaration before anything is decoded."""
@@ -154,6 +184,7 @@ class E2vidH5Source(EventSource):
                 f"{self.path}: '{ds.name.lstrip('/')}' is {shape[1]}x{shape[0]}, but the first image is "
                 f"{first[1]}x{first[0]}; all images of a recording must have one size"
             )
+        h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
             kind = ds.attrs.get("type", "color_bgr")

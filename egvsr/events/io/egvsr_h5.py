@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import FormatError, InputFileError
+from egvsr.events.checks import first_not_increasing
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
@@ -71,14 +72,16 @@ class EgvsrH5Source(EventSource):
             h5util.require_1d(ds[k], path, "iu", "integers")
         h5util.require_1d(ds["t"], path, "iu", "integer microseconds (int64)")
         n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
-        declared = f.attrs.get("num_events")
+        declared = _plain(f.attrs.get("num_events"))
+        if declared is not None and (isinstance(declared, bool) or not isinstance(declared, (int, np.integer))):
+            raise FormatError(f"{path}: root attribute 'num_events' = {declared!r}, expected an integer")
         if declared is not None and int(declared) != n:
             raise FormatError(
                 f"{path}: attribute num_events = {int(declared)} but the event arrays hold {n} "
                 "events; the file is incomplete or was edited"
             )
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
-        idx = f.get(INDEX_KEY)
+        idx = h5util.get(f, INDEX_KEY, path)
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
         if self._index is not None and idx.dtype.kind not in "iu":
             raise FormatError(
@@ -187,8 +190,7 @@ class EgvsrH5Source(EventSource):
 
     # ---- frames -------------------------------------------------------------------------------
     def _frame_group(self, name: str):
-        g = self._f.get(name)
-        if g is None:
+        if h5util.get(self._f, name, self.path) is None:
             return None
         images = h5util.dataset(self._f, f"{name}/images", self.path, "egvsr")
         times = h5util.dataset(self._f, f"{name}/t", self.path, "egvsr")
@@ -214,9 +216,10 @@ class EgvsrH5Source(EventSource):
             return None
         with h5util.translate_read_errors(self.path, g[1]):
             t = h5util.int64_times(g[1][()], self.path, f"{name}/t")
-        if t.size > 1 and (np.diff(t) <= 0).any():
-            i = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
-            raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i}")
+        i = first_not_increasing(t)
+        if i >= 0:
+            raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i} "
+                              f"({int(t[i - 1])} -> {int(t[i])} µs)")
         return t
 
     def _image(self, name: str, i: int) -> np.ndarray:

@@ -96,9 +96,42 @@ def open_source(path: Path, layout: str, source_class, sensor_size: tuple[int, i
         raise
 
 
+def get(f: h5py.Group, key: str, path: Path):
+    """`f.get(key)`, refusing a key that is a dangling link: h5py answers None for it, as for an absent key,
+    and reading on as if it were absent would report a missing key or silently drop the data it names."""
+    obj = f.get(key)
+    if obj is None:
+        check_link(f, key, path)
+    return obj
+
+
+def check_link(f: h5py.Group, key: str, path: Path) -> None:
+    """Raise `FormatError` naming the first part of `key` that is a link whose target cannot be reached."""
+    g, parts = f, [part for part in key.split("/") if part]
+    for i, part in enumerate(parts):
+        link = g.get(part, getlink=True) if isinstance(g, h5py.Group) else None
+        if link is None:
+            return
+        obj = g.get(part)
+        if obj is None:
+            raise FormatError(f"{path}: '{'/'.join(parts[:i + 1])}' is {_dangling(link, path)}; expected data "
+                              "stored in this file (or a link to a file that exists)")
+        g = obj
+
+
+def _dangling(link, path: Path) -> str:
+    """What a dangling link points to, in words (an external link's file said missing when it is)."""
+    if isinstance(link, h5py.ExternalLink):
+        target = Path(link.filename)
+        places = [target] if target.is_absolute() else [path.parent / target, target]
+        why = "which does not exist" if not any(p.exists() for p in places) else "which cannot be opened or lacks it"
+        return f"an external link to '{link.path}' in {link.filename}, {why}"
+    return f"a link to '{getattr(link, 'path', '?')}', which does not exist in this file"
+
+
 def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:
     """`f[key]` as a dataset, or `FormatError` naming the file, key and layout."""
-    obj = f.get(key)
+    obj = get(f, key, path)
     if obj is None:
         raise FormatError(f"{path}: missing key '{key}' required by the {layout} layout")
     if not isinstance(obj, h5py.Dataset):
@@ -118,7 +151,7 @@ def check_stored(ds: h5py.Dataset, key: str, path: Path) -> None:
     """Refuse, before any read, a dataset whose data is not in this file: virtual, external, or declared
     far larger than what is stored (never written: reading it would produce filler, or exhaust memory)."""
     if ds.is_virtual or ds.external:
-        raise FormatError(f"{path}: '{key}' is a {'virtual' if ds.is_virtual else 'external'} dataset (its data "
+        raise FormatError(f"{path}: '{key}' is {'a virtual' if ds.is_virtual else 'an external'} dataset (its data "
                           "lives in other files); expected data stored in this file")
     try:
         plist = ds.id.get_create_plist()

@@ -4,8 +4,8 @@
 rely on and reports them instead of trusting the file: timestamps sorted (`sorted: no (first decrease
 at index N)`) and coordinates inside the sensor (`coordinates: K outside WxH`); it also reports frames
 the other commands refuse (`frames  unusable: <why>`: another size than the sensor, an AEDAT4 frame
-stream that cannot be read whole). `check_report` turns any such problem into an error, so `egvsr info`
-exits non-zero on such a file.
+stream that cannot be read whole; `gt frames  unusable: <why>` likewise for ground-truth frames).
+`check_report` turns any such problem into an error, so `egvsr info` exits non-zero on such a file.
 """
 
 from __future__ import annotations
@@ -61,14 +61,14 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
         n = src.num_events
         t0, t1 = src.t_first, src.t_last
         on, off = src.polarity_counts()
-        frames, frames_problem = _frames_or_problem(src)
-        gt = src.gt_times()
+        frames, frames_problem = _frames_or_problem(src, "frames")
+        gt, gt_problem = _frames_or_problem(src, "gt")
         info: dict[str, Any] = {
             "path": str(src.path), "layout": src.layout, "width": src.width, "height": src.height,
             "num_events": n, "t_first_us": t0, "t_last_us": t1,
             "duration_s": (t1 - t0) / 1e6 if n else 0.0, "on": on, "off": off,
             "num_frames": 0 if frames is None else len(frames),
-            "num_gt": 0 if gt is None else len(gt), "frames_problem": frames_problem,
+            "num_gt": 0 if gt is None else len(gt), "frames_problem": frames_problem, "gt_problem": gt_problem,
         }
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
         info.update(scan_invariants(src))
@@ -82,14 +82,14 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
     return info
 
 
-def _frames_or_problem(src) -> tuple[Any, str | None]:
-    """(frame times, None), or (None, why) when the recording's frames cannot be used while its events
-    can: an AEDAT4 frame stream the decoder cannot give whole, or frames (or ground-truth frames) of another
-    size than the sensor, as every other command refuses them (sizes as declared: nothing is decoded).
-    `info` still describes the events."""
+def _frames_or_problem(src, which: str) -> tuple[Any, str | None]:
+    """(times, None) of the frames (`which` "frames") or ground-truth frames ("gt"), or (None, why) when they
+    cannot be used while the events can: an AEDAT4 frame stream the decoder cannot give whole, a malformed
+    frame group, or frames of another size than the sensor, as every other command refuses them (sizes as
+    declared: nothing is decoded). `info` still describes the events."""
     try:
-        times = src.frame_times()
-        src.check_frame_sizes()
+        times = src.frame_times() if which == "frames" else src.gt_times()
+        src.check_frame_sizes((which,))
         return times, None
     except FormatError as exc:
         text = str(exc)
@@ -132,7 +132,10 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
     if s["frames_problem"]:
         problems.append(f"frames unusable: {s['frames_problem']}")
     rows.append(("frames", f"unusable: {s['frames_problem']}" if s["frames_problem"] else _frames_text(s, "frames")))
-    if s["num_gt"]:
+    if s["gt_problem"]:
+        problems.append(f"ground-truth frames unusable: {s['gt_problem']}")
+        rows.append(("gt frames", f"unusable: {s['gt_problem']}"))
+    elif s["num_gt"]:
         rows.append(("gt frames", _frames_text(s, "gt")))
     width = len("coordinates")  # fixed, so outputs line up across files
     text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

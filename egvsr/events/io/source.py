@@ -380,11 +380,13 @@ class EventSource:
         times = self.gt_times()
         return tuple(self.read_gt(0).shape) if times is not None and len(times) else None
 
-    def check_frame_sizes(self) -> None:
+    def check_frame_sizes(self, which: tuple[str, ...] = ("frames", "gt")) -> None:
         """Refuse frames (or ground-truth frames) of another size than the events' sensor, with one line
         naming the file. Reads the sizes from `frame_shape` / `gt_shape`: a layout that stores them
-        answers before any frame is decoded, so a frame too large for memory is never read for this."""
-        for what, shape in (("frames", self.frame_shape()), ("ground-truth frames", self.gt_shape())):
+        answers before any frame is decoded, so a frame too large for memory is never read for this.
+        `which` picks "frames" and/or "gt" (a command that never reads ground truth checks only frames)."""
+        kinds = {"frames": ("frames", self.frame_shape), "gt": ("ground-truth frames", self.gt_shape)}
+        for what, shape in ((kinds[k][0], kinds[k][1]()) for k in which):
             if shape is not None and tuple(shape[:2]) != (self.height, self.width):
                 raise FormatError(
                     f"{self.path}: {what} are {shape[1]}x{shape[0]} (WxH) but the events' sensor is "

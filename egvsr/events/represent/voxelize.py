@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError, OutputError
+from egvsr.events.frames import events_outside_frames, source_event_span
 from egvsr.events.io import h5util
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
@@ -26,6 +27,7 @@ from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_output_path, fmt_size, free_bytes, listed_members,
                           refuse_inputs_as_outputs)
+from egvsr.process import warn
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -275,6 +277,8 @@ def voxelize_file(
         shape = decl.window_shape(bins, polarity, oh, ow)
         starts, ends, mode = _windows(source, between_frames, window_ms,
                                       lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
+        if mode == "between_frames":
+            _warn_events_outside(source, starts, ends)
         tau = None if tau_ms is None else float(tau_ms) * 1000.0
         attrs: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "representation": representation, "bins": bins,
@@ -295,6 +299,13 @@ def voxelize_file(
                 _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
+
+
+def _warn_events_outside(source, starts: np.ndarray, ends: np.ndarray) -> None:
+    """Warn (as render and eval do) when no event falls within the frames' span: every tensor would be zero."""
+    notice = events_outside_frames(source.path, source_event_span(source), (int(starts[0]), int(ends[-1])))
+    if notice:
+        warn(notice)
 
 
 def _stream(source, dset, decl: Representation, bins, starts, ends, size, polarity, normalize, threads,

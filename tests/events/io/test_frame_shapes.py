@@ -230,14 +230,15 @@ def test_convert_names_sensor_size_when_it_gave_the_size_the_frames_do_not_have(
     assert not (tmp_path / "out.h5").exists()
 
 
-@pytest.mark.parametrize("what, make", [
-    ("frames", lambda p: _ours(p, frame_size=(H, 2 * W))),
-    ("ground-truth frames", lambda p: _ours(p, gt_size=(H + 1, W))),
-    ("frames", lambda p: _e2vid(p, (2 * H, W))),
+@pytest.mark.parametrize("what, row, make", [
+    ("frames", "frames     ", lambda p: _ours(p, frame_size=(H, 2 * W))),
+    ("ground-truth frames", "gt frames  ", lambda p: _ours(p, gt_size=(H + 1, W))),
+    ("frames", "frames     ", lambda p: _e2vid(p, (2 * H, W))),
 ])
-def test_info_reports_frames_of_another_size_as_unusable_and_exits_2(tmp_path, monkeypatch, capsys, what, make):
+def test_info_reports_frames_of_another_size_as_unusable_and_exits_2(tmp_path, monkeypatch, capsys, what, row,
+                                                                    make):
     """As every other command refuses them (and as `info` reports an unusable AEDAT4 frame stream); the
-    sizes are the declared ones: nothing is decoded."""
+    sizes are the declared ones: nothing is decoded. Ground-truth frames get their own row."""
     from egvsr.cli import main
     from egvsr.events.io.e2vid_h5 import E2vidH5Source
 
@@ -247,9 +248,9 @@ def test_info_reports_frames_of_another_size_as_unusable_and_exits_2(tmp_path, m
     assert main(["info", str(path)]) == 2
     out, err = capsys.readouterr()
     why = f"{what} are "
-    assert f"events       {len(X)}" in out and f"frames       unusable: {why}" in out
+    assert f"events       {len(X)}" in out and f"{row}  unusable: {why}" in out
     assert f"but the events' sensor is {W}x{H}" in out
-    assert err.strip().splitlines()[-1].startswith(f"egvsr: error: {path}: frames unusable: {why}")
+    assert err.strip().splitlines()[-1].startswith(f"egvsr: error: {path}: {what} unusable: {why}")
 
 
 def test_info_of_frames_of_the_sensor_size_exits_0(tmp_path, capsys):

@@ -308,7 +308,8 @@ def _add_render(sub) -> None:
     p.add_argument("--video-fps", type=_positive_float, help="video frame rate (default: input rate x factor)")
     p.add_argument("--score", action="store_true", help="print PSNR/SSIM against ground truth (--degrade)")
     p.add_argument("--model", dest="expect_model", metavar="NAME",
-                   help="refuse a checkpoint that does not hold this model (e.g. egvsr)")
+                   help="refuse a checkpoint that does not hold this model or a model of this family "
+                        "(e.g. egvsr: any EGVSR preset; see `egvsr models`)")
     p.add_argument("--chunk-size", type=int, default=65536, help="output pixels decoded at a time")
     p.add_argument("--window-size", type=int, default=None, metavar="S",
                    help="EGVSR: attention in S x S LR-pixel windows instead of the checkpoint's own (0: strips); "

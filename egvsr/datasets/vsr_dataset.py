@@ -54,6 +54,17 @@ class OptionError(ConfigError):
         return ConfigError(f"{key}: " + self.problem.format(option=key, none="null"))
 
 
+class PairedScaleError(OptionError):
+    """A `scale` or `scale_range` other than the scale at which the recordings pair LR and HR (EvTexture
+    files): `paired` is that scale and `path` the first recording, so a command can name its own flag."""
+
+    def __init__(self, option: str, value: Any, paired: int, path: Any) -> None:
+        self.value, self.paired, self.path = value, paired, path
+        fix = f"{paired}" if option == "scale" else f"[{paired}, {paired}]"
+        super().__init__(option, f"{value!r} differs from the x{paired} at which {path} pairs LR and HR "
+                                 f"(EvTexture files), which cannot be changed; give {{option}} {fix} or {{none}}")
+
+
 @functools.lru_cache(maxsize=1)
 def dataset_options() -> frozenset[str]:
     """The keyword options of `EventVSRDataset` (the keys a config section may pass on to it)."""
@@ -205,10 +216,7 @@ class EventVSRDataset(Dataset):
             for name, v in (("scale_range", scale_range), ("scale", scale)):
                 vals = [] if v is None else ([v] if name == "scale" else list(v))
                 if any(float(x) != p for x in vals):
-                    raise ConfigError(
-                        f"{name} {v!r}: these recordings pair LR and HR at x{self.paired_scale} "
-                        "(EvTexture files); the scale cannot be changed"
-                    )
+                    raise PairedScaleError(name, v, self.paired_scale, self.recordings[0].path)
             return (p, p), p
         if scale is not None:
             lo, hi = check_scale_range((scale, scale), "scale")
@@ -273,9 +281,14 @@ class EventVSRDataset(Dataset):
                 )
 
     # ---- sizes, from the settings alone --------------------------------------------------------
-    def event_shape(self) -> tuple[int, int]:
+    def event_shape(self, rec: Recording | None = None) -> tuple[int, int]:
         """(bins M, polarity channels P) of every sample's event tensor (M, P, h, w), from the settings
-        (the polarity was checked against the representation by `check_representation`)."""
+        (the polarity was checked against the representation by `check_representation`). Recordings that
+        pair LR and HR (EvTexture files) give their stored voxels instead: the K-1 intervals' B bins each,
+        one channel, of `rec` (default: the first recording)."""
+        if self.paired_scale is not None:
+            rec = self.recordings[0] if rec is None else rec
+            return (self.k - 1) * int(getattr(rec, "bins", 0)), 1
         return self.repr["bins"], polarity_channels(self.repr["representation"], self.repr["polarity"])
 
     def largest_sample(self) -> tuple[tuple[int, int], tuple[int, int], int]:

@@ -14,12 +14,14 @@ import pickletools
 import random
 import re
 import shlex
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.serialization import MAGIC_NUMBER
 
 from egvsr.errors import CheckpointError, InputFileError
 from egvsr.engine.yamltext import check_expanded_size
@@ -48,7 +50,7 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
         raise InputFileError(f"{p}: checkpoint not found")
     try:
         with open(p, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(_HEAD)
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read the checkpoint ({exc.strerror or exc})") from None
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
@@ -59,8 +61,16 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
     if head.startswith(b"PK") and not _has_zip_end(p):
         raise CheckpointError(f"{p}: not a complete checkpoint file: the end of its zip archive is missing "
                               "(truncated, e.g. by a copy or a write that stopped early)")
+    plain = is_plain_pickle(head)
+    what = f"{p}: not a PyTorch file but a plain pickle (written by pickle.dump, not torch.save)"
+    unreadable = CheckpointError(f"{what}; refused to load: torch.load cannot read it, and unpickling it otherwise "
+                                 f"could run code; {refused_advice}")
     try:
-        return torch.load(p, map_location=map_location, weights_only=True)
+        # torch's notes on how the file was written (a pickle protocol other than 2, deprecated storages or
+        # quantized tensors) span lines and ask nothing of the user; what the file holds is checked after
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         damage = _damage_found(p, exc)
         if damage:  # bytes the unpickler stopped at, not objects it disallows
@@ -68,15 +78,41 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
                 f"{p}: not a readable checkpoint: {damage} (corrupted or truncated); write it again or use "
                 "another checkpoint"
             ) from None
+        refused = _refused_what(exc)
+        if plain and not refused.startswith("it references"):  # e.g. a protocol 4 frame torch cannot read
+            raise unreadable from None
         raise CheckpointError(
-            f"{p}: refused to load: the checkpoint contains objects other than tensors and plain values "
-            f"(it could run code when unpickled); {refused_advice} ({_refused_what(exc)})"
+            f"{what + '; ' if plain else f'{p}: '}refused to load: the checkpoint contains objects other than "
+            f"tensors and plain values (it could run code when unpickled); {refused_advice} ({refused})"
         ) from None
-    except Exception as exc:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
+    except Exception:  # torch raises many types on corrupted zips (KeyError, RuntimeError, ...)
+        if plain:  # unpickled safely, but no torch.save file (torch found no magic number)
+            raise unreadable from None
         raise CheckpointError(
             f"{p}: not a readable checkpoint: its zip archive or the data in it is damaged (corrupted or "
             "truncated); write it again or use another checkpoint"
         ) from None
+
+
+#: bytes read from a checkpoint's start: the zip or pickle signature and, in torch's legacy (non-zip)
+#: format, the pickled magic number behind a protocol 4/5 frame header
+_HEAD = 32
+_TORCH_MAGIC = b"\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little")
+
+
+def is_plain_pickle(head: bytes) -> bool:
+    """True when a file starting with `head` is a pickle but not one torch.save wrote (torch's legacy
+    format pickles its magic number first): `pickle.dump` output, which `torch.load` cannot read."""
+    return head.startswith(b"\x80") and _TORCH_MAGIC not in head[:_HEAD]
+
+
+def file_head(path: str | os.PathLike) -> bytes:
+    """The first bytes of `path` ('' when it cannot be read), for `is_plain_pickle`."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_HEAD)
+    except OSError:
+        return b""
 
 
 def _damage_found(p: Path, exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from egvsr.engine.checkpoint_file import load_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
+from egvsr.models.checkpoint_import import check_weight_tensors
 
 # Dataset options that define what the model sees; evaluation and rendering must reuse them.
 INPUT_OPTIONS = ("num_frames", "representation", "bins", "polarity", "normalize")
@@ -30,12 +31,17 @@ def model_from_checkpoint(
     overrides: Mapping[str, Any] | None = None,
 ) -> tuple[nn.Module, dict]:
     """(model in eval mode with the checkpoint's weights — EMA weights when saved —, checkpoint dict).
-    `overrides` replace model options that hold no weights (such as `window_size`); the weights must
-    still fit."""
+    `expect_model`: a registered model, or a family (`egvsr` takes any EGVSR preset), that the checkpoint
+    must hold. `overrides` replace model options that hold no weights (such as `window_size`); the weights
+    must still fit."""
     from egvsr.models import build_model
 
-    ck = load_checkpoint(path, map_location="cpu", expect_model=expect_model)
+    family = check_expected_model(expect_model)  # before the (slow) load
+    ck = load_checkpoint(path, map_location="cpu")
     spec = ck["model"]
+    if expect_model is not None and not _holds(spec.get("name"), expect_model, family):
+        raise CheckpointError(f"{path}: checkpoint holds model {spec.get('name')!r}, expected {expect_model!r}"
+                              f"{_relatives(expect_model) if family else ''}")
     if not isinstance(spec.get("name"), str) or not isinstance(spec.get("config"), Mapping):
         raise CheckpointError(
             f"{path}: checkpoint 'model' must hold a name (str) and a config (mapping), got "
@@ -45,16 +51,18 @@ def model_from_checkpoint(
     try:  # the options are checked, and the model's size estimated, before any module is built
         if overrides:  # only checked (meta device: no memory, no init); the model built is the one below
             with torch.device("meta"):
-                build_model(dict(spec["config"]))
+                probe = build_model(dict(spec["config"]))
         else:
             model = build_model(dict(spec["config"]))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: checkpoint 'model.config': {exc}") from None
     if overrides:
+        _check_overrides_known(overrides, probe.config, spec["name"], path)
         try:
             model = build_model({**spec["config"], **overrides})
         except ConfigError as exc:
-            raise ConfigError(f"{', '.join(overrides)} for {path} (model {spec['name']!r}): {exc}") from None
+            named = ", ".join(f"`{key}`" for key in overrides)
+            raise ConfigError(f"{named} for {path} (model {spec['name']!r}): {exc}") from None
     ema = ck.get("ema")  # None (or empty) when the run kept no EMA weights
     key = "ema" if use_ema and ema is not None and not (isinstance(ema, Mapping) and not ema) else "state_dict"
     state = ck[key]
@@ -63,6 +71,9 @@ def model_from_checkpoint(
             f"{path}: checkpoint '{key}' is a {type(state).__name__}, expected a mapping of parameter "
             "names to tensors"
         )
+    kinds = {name: v.is_floating_point() for name, v in model.state_dict().items()}
+    check_weight_tensors(((f"{key}.{name}", v) for name, v in state.items() if isinstance(v, Tensor)), path,
+                         integer_ok=lambda name: not kinds.get(name.split(".", 1)[1], True))
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError, KeyError) as exc:
@@ -70,6 +81,49 @@ def model_from_checkpoint(
         raise CheckpointError(f"{path}: weights do not fit model {spec['name']!r}: {detail}") from None
     check_finite_weights(((f"{key}.{name}", p) for name, p in model.named_parameters()), path)
     return model.to(device).eval(), ck
+
+
+def check_expected_model(name: str | None) -> bool:
+    """Whether `name` (a model a checkpoint must hold) names a family too; refused when it names neither a
+    registered model nor a family (as `expect_model`, shown by the CLI as --model)."""
+    from egvsr.models.registry import FAMILIES, PRESETS
+
+    if name is None:
+        return False
+    if not isinstance(name, str) or (name not in PRESETS and name not in FAMILIES):
+        raise ConfigError(f"`expect_model` {name!r}: not a registered model; registered models: "
+                          f"{', '.join(sorted(PRESETS))} (or a family: {', '.join(sorted(FAMILIES))})")
+    return name in FAMILIES
+
+
+def _relatives(family: str) -> str:
+    """' or another model of its family (a, b)' for a family name, '' when it has no other model."""
+    from egvsr.models.registry import PRESETS
+
+    others = sorted(n for n, p in PRESETS.items() if p.family == family and n != family)
+    return f" or another model of its family ({', '.join(others)})" if others else ""
+
+
+def _holds(name: Any, expected: str, family: bool) -> bool:
+    """Whether a checkpoint's model `name` is `expected`, or of family `expected` when `family`."""
+    from egvsr.models.registry import PRESETS
+
+    if name == expected:
+        return True
+    return family and isinstance(name, str) and name in PRESETS and PRESETS[name].family == expected
+
+
+#: what a render-time option replaces, to say what a model without it lacks
+_OVERRIDDEN = {"window_size": "attention windows"}
+
+
+def _check_overrides_known(overrides: Mapping[str, Any], config: Mapping[str, Any], name: str,
+                           path: str | Path) -> None:
+    """Refuse an override that is no option of the checkpoint's model (a VideoINR model has no attention
+    windows to resize), naming it as the caller's parameter `key`."""
+    for key in overrides:
+        if key not in config:
+            raise ConfigError(f"`{key}`: model {name!r} ({path}) has no {_OVERRIDDEN.get(key, f'option {key!r}')}")
 
 
 def check_finite_weights(weights: Iterable[tuple[str, Tensor]], where: str | Path) -> None:
@@ -88,6 +142,14 @@ def check_finite_weights(weights: Iterable[tuple[str, Tensor]], where: str | Pat
                 f"{where}: weight '{name}'{list(index)} is {what}; expected finite weights (was the checkpoint "
                 "saved after training diverged?)"
             )
+
+
+def output_not_finite(checkpoint: str | Path, when: str) -> CheckpointError:
+    """The error for a model output holding NaN or infinity although the weights are finite (weights
+    scaled far up overflow float32 inside the model): `when` names the output time, `checkpoint` the
+    weights. Rendering and evaluation refuse such an output rather than write black frames or score nan."""
+    return CheckpointError(f"model output is not finite at {when}: the weights of {checkpoint} overflow float32 "
+                           "(or make NaN) on these inputs; use another checkpoint")
 
 
 def input_options(ck: dict, where: str = "checkpoint") -> dict:

@@ -103,32 +103,48 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     datasets = []
     for s in scales:  # every recording at every scale checked before any scoring
         spec = {"recordings": list(data), **opts}
-        ds = build_dataset(spec, DATA, progress=progress, mode="eval", scale=s,
-                           scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
+        ds = _eval_dataset(spec, s, scales_where, progress=progress, queries=queries)
         if queries == "gt":
             said = log if not datasets else (lambda text: None)  # its notices once, not per scale
             ds = _with_ground_truth(ds, spec, said, progress=progress, mode="eval", scale=s,
-                                    scale_range=(min(1.0, s), max(1.0, s)), queries=queries, patch_size=None)
+                                    scale_range=(s, s), queries=queries, patch_size=None)
             data = [str(r.path) for r in ds.recordings]  # later scales open only these (and say nothing again)
+        check_paired_events(ds, model, name)
         check_scoring(ds, models, proto, dev, chunk_size, DATA)
         check_every_recording_scored(ds, s)
         datasets.append((s, ds))
     if getattr(model, "uses_events", False):  # every check passed; once, not per scale
         warn_events_outside_frames(datasets[0][1].recordings)
     rows: list[dict] = []
+    weights = label  # the checkpoint, or which shipped weights: named by a non-finite output's error
     for s, ds in datasets:
         if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
             picks = np.linspace(0, len(ds) - 1, max(1, int(limit))).round().astype(int)
             ds = Subset(ds, sorted(set(picks.tolist())))
         loader = DataLoader(ds, batch_size=1, collate_fn=collate_samples)
         for label, m in models.items():
-            res = evaluate(m, loader, proto, dev, chunk_size, progress=progress, desc=f"x{s:g} {label}")
+            res = evaluate(m, loader, proto, dev, chunk_size, progress=progress, desc=f"x{s:g} {label}",
+                           checkpoint=weights if m is model else None)
             for clip, (p, q, n) in res["clips"].items():
                 rows.append({"model": label, "scale": s, "clip": clip, "psnr": p, "ssim": q, "frames": n})
             rows.append({"model": label, "scale": s, "clip": "average", "psnr": res["psnr"],
                          "ssim": res["ssim"], "frames": res["n"]})
             log(f"x{s:g} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
     return rows
+
+
+def _eval_dataset(spec: dict, scale: float, scales_where: str, **options):
+    """The whole-frame dataset of `spec` at `scale` alone. Recordings that pair LR and HR at a fixed
+    scale (EvTexture files) are scored at that scale only; another one is refused naming `scales`."""
+    from egvsr.datasets.vsr_dataset import PairedScaleError
+
+    try:
+        return build_dataset(spec, DATA, mode="eval", scale=scale, scale_range=(scale, scale), patch_size=None,
+                             **options)
+    except PairedScaleError as exc:
+        raise ConfigError(f"{scales_where} {scale:g}: {DATA} {exc.path} pairs LR and HR at x{exc.paired} (an "
+                          f"EvTexture file), so it is scored at x{exc.paired} only; give `scales` {exc.paired}"
+                          ) from None
 
 
 EVAL_DEFAULTS = {"protocol": "ours", "scales": [2.0, 4.0], "queries": "middle"}
@@ -187,6 +203,22 @@ def _scale(s, where: str) -> float:
     if not 1 <= v < float("inf"):
         raise ConfigError(f"{where} {s}: expected a finite scale >= 1 (the super-resolution factor)")
     return v
+
+
+def check_paired_events(ds, model, name: str) -> None:
+    """Refuse, before any scoring, an EvTexture file whose stored voxels the model cannot take (their
+    bins are fixed by the file, not by the checkpoint's representation)."""
+    if ds.paired_scale is None or not getattr(model, "uses_events", False):
+        return
+    want = tuple(model.event_shape)
+    for rec in ds.recordings:
+        got = ds.event_shape(rec)
+        if got != want:
+            raise ConfigError(
+                f"{DATA} {rec.path}: its stored voxels give {got[0]} time bins x {got[1]} channel "
+                f"({ds.k - 1} intervals of {rec.bins} bins), but model {name!r} takes "
+                f"{want[0]} x {want[1]}; score it with a model trained on such files"
+            )
 
 
 def check_every_recording_scored(ds, scale: float) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from egvsr.engine.checkpoint_file import FORMAT, load_plain, save_checkpoint
+from egvsr.engine.checkpoint_file import FORMAT, file_head, is_plain_pickle, load_plain, save_checkpoint
 from egvsr.engine.checkpoint_model import check_finite_weights
 from egvsr.errors import CheckpointError, OutputExistsError
 from egvsr.fsutil import check_output_path, same_file
@@ -24,8 +24,13 @@ from egvsr.models.checkpoint_import import Imported, convert
 
 
 def _resave_hint(src: Path) -> str:
-    return (f"if you trust the file, re-save its tensors with: python -c \"import torch; "
-            f"c = torch.load('{src}', map_location='cpu', weights_only=False); "
+    """The command that re-saves a trusted file's tensors as a plain state dict: read with pickle.load for
+    a plain pickle (torch.load cannot read one at all), with torch.load otherwise."""
+    if is_plain_pickle(file_head(src)):
+        read = f"import pickle, torch; c = pickle.load(open('{src}', 'rb'))"
+    else:
+        read = f"import torch; c = torch.load('{src}', map_location='cpu', weights_only=False)"
+    return (f"if you trust the file, re-save its tensors with: python -c \"{read}; "
             f"torch.save({{k: v for k, v in c.get('state_dict', c).items()}}, '{src.stem}.plain.pt')\" "
             f"and import that file")
 
@@ -40,7 +45,12 @@ def read_official(path: str | Path) -> dict[str, Tensor]:
                               "or egvsr eval as it is")
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
-    if not isinstance(data, Mapping) or not data:
+        if not data:
+            raise CheckpointError(f"{src}: its 'state_dict' is an empty dict (no weights)")
+    if isinstance(data, Mapping) and not data:
+        raise CheckpointError(f"{src}: holds an empty dict (no weights); expected a state dict or a trainer dict "
+                              "with 'state_dict'")
+    if not isinstance(data, Mapping):
         raise CheckpointError(f"{src}: expected a state dict or a trainer dict with 'state_dict', "
                               f"got {type(data).__name__}")
     odd = [str(k) for k, v in data.items() if not isinstance(k, str) or not isinstance(v, Tensor)]

@@ -13,9 +13,13 @@ from egvsr.engine.protocol import Protocol
 from egvsr.errors import ConfigError
 
 
-def to_image(t: torch.Tensor) -> np.ndarray:
-    """(3, H, W) tensor in [0, 1] -> (H, W, 3) float64 array, clamped."""
-    return t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
+def to_image(t: torch.Tensor, nonfinite: Callable[[], Exception] | None = None) -> np.ndarray:
+    """(3, H, W) tensor in [0, 1] -> (H, W, 3) float64 array, clamped. With `nonfinite`, a NaN or
+    infinite value raises the exception it returns (checked on the CPU copy: no device sync added)."""
+    a = t.detach().float().cpu()
+    if nonfinite is not None and not bool(torch.isfinite(a).all()):
+        raise nonfinite()
+    return a.clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float64)
 
 
 def label_clips(recordings: list) -> None:
@@ -90,12 +94,16 @@ def evaluate(
     on_item: Callable[[dict, torch.Tensor], None] | None = None,
     progress: bool = False,
     desc: str = "evaluate",
+    checkpoint: str | None = None,
 ) -> dict:
     """Render every sample of `loader`; return {"clips": {clip: (psnr, ssim, n)}, "psnr", "ssim", "n"}.
 
     The average is over clips (each clip's mean over its frames), the convention of the CED tables.
-    `progress`: a bar over the samples on stderr (`egvsr.engine.progress`).
+    `progress`: a bar over the samples on stderr (`egvsr.engine.progress`). With `checkpoint` (the
+    weights' file), an output holding NaN or infinity is refused naming it (`output_not_finite`)
+    rather than scored nan.
     """
+    from egvsr.engine.checkpoint_model import output_not_finite
     from egvsr.engine.progress import bar as progress_bar
 
     was_training = model.training
@@ -110,7 +118,10 @@ def evaluate(
         pred = model.render(**model_inputs(batch, device), chunk_size=chunk_size)
         for b in range(pred.shape[0]):
             for q in range(pred.shape[1]):
-                scores = protocol.score(to_image(pred[b, q]), to_image(batch["hr"][b, q]))
+                check = None if checkpoint is None else (lambda: output_not_finite(
+                    checkpoint, f"time {int(batch['t_us'][b, q])} µs of clip {batch['clip'][b]!r} at "
+                                f"x{float(batch['scale']):g}"))
+                scores = protocol.score(to_image(pred[b, q], check), to_image(batch["hr"][b, q]))
                 per_clip[batch["clip"][b]].append(scores)
             if on_item is not None:
                 on_item({k: (v[b] if hasattr(v, "__getitem__") else v) for k, v in batch.items()}, pred[b])

@@ -243,6 +243,23 @@ def _full_config(config: object) -> object:
         return config
 
 
+def _with_resolved_options(cfg: dict) -> dict:
+    """`cfg` with `model.options` as the model resolves them (the preset's value for an option not given,
+    on the meta device: nothing allocated), so that resuming compares options, not their presence: an
+    option given equal to the preset's value is no change. An unbuildable model section is left as is."""
+    from egvsr.models import build_model
+
+    model = cfg.get("model")
+    if not isinstance(model, Mapping) or not isinstance(model.get("options") or {}, Mapping):
+        return cfg
+    try:
+        with torch.device("meta"):
+            full = build_model(model.get("name"), **dict(model.get("options") or {})).config
+    except Exception:  # noqa: BLE001 - an unbuildable config simply differs
+        return cfg
+    return {**cfg, "model": {**model, "options": {k: v for k, v in full.items() if k != "name"}}}
+
+
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`.
 
@@ -393,7 +410,7 @@ class Trainer:
                 saved = None
         if not isinstance(saved, Mapping):
             return
-        diffs = config_differences(dict(saved), self.cfg)
+        diffs = config_differences(_with_resolved_options(dict(saved)), _with_resolved_options(self.cfg))
         if not diffs:
             return
         if not self.allow_config_change:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -41,18 +41,80 @@ def strip_module_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
     return dict(state)
 
 
+#: the keys that tell each kind of official state dict (module prefix stripped)
+SIGNATURES = {"egvsr-official": ("image_head.weight", "channel_up.weight"),
+              "videoinr-official": ("conv_first.weight", "feat_imnet.net.0.linear.weight")}
+_PAPERS = {"egvsr-official": "EGVSR", "videoinr-official": "VideoINR"}
+
+
+def detected_kind(state: Mapping[str, Any]) -> str | None:
+    """The kind whose characteristic keys (`SIGNATURES`) `state` holds, or None."""
+    return next((kind for kind, keys in SIGNATURES.items() if all(k in state for k in keys)), None)
+
+
 def detect_kind(state: Mapping[str, Any], where: str = "state dict") -> str:
     """'egvsr-official' or 'videoinr-official' from characteristic keys, else a CheckpointError
-    (`where`: the source file, named first in every message)."""
-    if "image_head.weight" in state and "channel_up.weight" in state:
-        return "egvsr-official"
-    if "conv_first.weight" in state and "feat_imnet.net.0.linear.weight" in state:
-        return "videoinr-official"
+    (`where`: the source file, named first in every message) naming a characteristic key that is missing
+    when the other one is there."""
+    kind = detected_kind(state)
+    if kind is not None:
+        return kind
+    if not state:
+        raise CheckpointError(f"{where}: holds no weights (an empty state dict)")
+    for kind, keys in SIGNATURES.items():
+        have = [k for k in keys if k in state]
+        if have:
+            missing = next(k for k in keys if k not in state)
+            raise CheckpointError(f"{where}: has {have[0]!r} of an official {_PAPERS[kind]} checkpoint but no "
+                                  f"{missing!r}; the file is incomplete, or of another model")
     sample = ", ".join(list(state)[:5])
     raise CheckpointError(
         f"{where}: neither an official EGVSR (image_head, channel_up) nor VideoINR (conv_first, "
         f"feat_imnet) checkpoint; first keys: {sample}; pass --from to name the kind"
     )
+
+
+def check_kind(state: Mapping[str, Any], kind: str, where: str) -> None:
+    """Refuse a `kind` given for weights whose characteristic keys are those of the other kind."""
+    other = detected_kind(state)
+    if other is not None and other != kind:
+        keys = ", ".join(repr(k) for k in SIGNATURES[other])
+        raise CheckpointError(f"{where}: the weights look like {other} (they have {keys}), not `kind` {kind}; "
+                              f"give `kind` {other} or leave it out to detect the kind")
+
+
+# ---- tensors --------------------------------------------------------------------------------------
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+WEIGHT_KINDS = "dense real floating-point tensors (float16, bfloat16, float32 or float64)"
+
+
+def tensor_problem(value: Tensor, integer_ok: bool = False) -> str | None:
+    """What keeps `value` from being loaded as a weight, or None: a meta tensor (no values), a quantized,
+    sparse or complex one (copying it into a weight fails or drops a part of it), a bool or, unless
+    `integer_ok` (the model holds an integer buffer there), an integer one (such as int8 values whose
+    quantization scale is elsewhere)."""
+    if value.is_meta:
+        return "a meta tensor (a shape without values)"
+    if value.is_quantized:
+        return f"a quantized tensor ({value.dtype})"
+    if value.layout != torch.strided:
+        return f"a sparse tensor ({value.layout})"
+    if value.is_complex():
+        return f"a complex tensor ({value.dtype})"
+    if value.dtype in FLOAT_DTYPES or (integer_ok and value.dtype != torch.bool and not value.is_floating_point()):
+        return None
+    name = str(value.dtype).removeprefix("torch.")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name} tensor"
+
+
+def check_weight_tensors(weights: Iterable[tuple[str, Tensor]], where: Any,
+                         integer_ok: Callable[[str], bool] = lambda key: False) -> None:
+    """Refuse the first weight that is not a dense real floating-point tensor (`tensor_problem`), naming
+    `where` (the file) and its key, before any is copied into a model."""
+    for key, value in weights:
+        problem = tensor_problem(value, integer_ok(key))
+        if problem:
+            raise CheckpointError(f"{where}: weight {key!r} is {problem}; expected {WEIGHT_KINDS}")
 
 
 # ---- EGVSR ---------------------------------------------------------------------------------------
@@ -314,13 +376,15 @@ def convert(state: Mapping[str, Tensor], kind: str | None = None,
     `where` (the source file) starts every error message."""
     from egvsr.models.registry import build_model
 
-    state = strip_module_prefix(state)
+    given, state = state, strip_module_prefix(state)
     kind = kind or detect_kind(state, where)
     if kind not in KINDS:
         raise CheckpointError(f"`kind` {kind!r}: expected one of {', '.join(KINDS)}")
+    check_kind(state, kind, where)
     bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
         raise CheckpointError(f"{where}: values of {', '.join(bad[:5])} are not tensors")
+    check_weight_tensors(given.items(), where)  # named as in the file
     egvsr = kind == "egvsr-official"
     fixed = egvsr_options(state, where) if egvsr else videoinr_options(state, where)
     opts = {**fixed, **_free_options(options, fixed, where)}

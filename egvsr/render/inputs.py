@@ -26,6 +26,11 @@ from egvsr.render.times import is_integer
 
 
 # ---- opening ------------------------------------------------------------------------------------
+#: what render says of a frame folder whose images differ in size (it has no option to resize them)
+MIXED_SIZES = ("render reads frames as they are: resize them to one size first, or make a recording of them "
+               "with egvsr simulate --size H W, which resizes them")
+
+
 class FolderRecording(Recording):
     """Frames from a folder of images (with their timestamps), events (optional) from a file."""
 
@@ -34,7 +39,7 @@ class FolderRecording(Recording):
     def __init__(self, folder: Path, events: Path | None = None, fps: float | None = None) -> None:
         from egvsr.events.simulate import open_video
 
-        video = open_video(folder, fps=fps)
+        video = open_video(folder, fps=fps, resize_advice=MIXED_SIZES)
         if video.kind != "folder":
             raise ConfigError(
                 f"{folder}: frames must be a folder of images (a video file cannot be read by index); "

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
@@ -107,7 +108,8 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
                                      context=o.context, device=job.device,
                                      max_times_per_call=job.times_per_call)
                 for fr in frames:
-                    ours = to_uint8(fr.ours)
+                    ours = to_uint8(fr.ours, nonfinite=lambda: output_not_finite(
+                        job.rm.path, f"time {fr.t_us} µs (output frame {fr.index})"))
                     if png is not None:
                         png.write(ours, fr.t_us)
                     if mp4 is not None:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -68,10 +68,12 @@ class WriterThread:
             self._pool.shutdown(wait=True)
 
 
-def to_uint8(img, rows: int = 128) -> np.ndarray:
+def to_uint8(img, rows: int = 128, nonfinite: Callable[[], Exception] | None = None) -> np.ndarray:
     """(3, H, W) tensor or (H, W, 3) array in [0, 1] -> uint8 (H, W, 3) RGB (rounded, clamped).
 
-    Converted `rows` rows at a time, so a large frame needs no full-size float temporaries.
+    Converted `rows` rows at a time, so a large frame needs no full-size float temporaries. With
+    `nonfinite`, a NaN or infinite value raises the exception it returns (checked on the CPU copy, so
+    no device sync is added) instead of turning black or white.
     """
     chw = hasattr(img, "detach")
     h, w = (img.shape[1], img.shape[2]) if chw else (img.shape[0], img.shape[1])
@@ -81,6 +83,8 @@ def to_uint8(img, rows: int = 128) -> np.ndarray:
             block = img[:, r0:r0 + rows].detach().float().cpu().permute(1, 2, 0).numpy()
         else:
             block = np.asarray(img[r0:r0 + rows], np.float32)
+        if nonfinite is not None and not np.isfinite(block).all():
+            raise nonfinite()
         block = np.clip(block, 0.0, 1.0) * 255.0 + 0.5
         out[r0:r0 + rows] = block.astype(np.uint8)
     return out

@@ -245,8 +245,12 @@ def test_evtexture_samples(tmp_path):
     r = EventVSRDataset([lr_path], patch_size=(4, 6), flips=False, rotations=False, reverse_prob=1.0)[(0, 4.0, 1)]
     np.testing.assert_allclose(r["events"][:5, 0], rec.read_voxels(1, "backward")[lr_box])  # last interval first
     assert ds.largest_sample() == ((4, 6), (16, 24), 1)
-    with pytest.raises(ConfigError, match="cannot be changed"):
+    assert ds.event_shape() == (10, 1)  # the stored voxels, not the (unused) representation settings
+    with pytest.raises(ConfigError, match=r"^scale_range: \(1.0, 4.0\) differs from the x4 at which .*calendar.h5 "
+                                          r"pairs LR and HR \(EvTexture files\), which cannot be changed; give "
+                                          r"scale_range \[4, 4\] or None$"):
         EventVSRDataset([lr_path], scale_range=(1.0, 4.0))
+    assert EventVSRDataset([lr_path], mode="eval", scale=4, scale_range=(4, 4), patch_size=None).scale == 4.0
 
 
 # ---- bad inputs ------------------------------------------------------------------------------------------

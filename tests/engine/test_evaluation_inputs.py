@@ -226,3 +226,25 @@ def test_a_recording_of_which_nothing_would_be_scored_is_refused_by_name(recs, m
     with pytest.raises(ConfigError, match=r"^--data .*rec.h5: no frame of this recording can be scored at x2 \(no "
                                           r"target time lies within its frames' span 0..120000 µs\)"):
         _eval(recs, [recs["rec"]])
+
+
+def test_an_evtexture_file_is_scored_at_its_paired_scale_and_another_scale_names_scales(tmp_path):
+    """EvTexture files pair LR and HR at a fixed scale: eval scores them there (it used to ask the dataset
+    for the range (1, s), which the pairing refused at every scale); another scale names `scales`."""
+    from egvsr.render.model import save_untrained
+    from tests.datasets.test_files import write_evtexture
+
+    hr = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    _, lr = write_evtexture(tmp_path / "evt", "clip", hr, 4)  # 5 bins per interval, 3 frames: 10 x 1
+    ck = save_untrained("egvsr-tiny", tmp_path / "evt.pt", moments=10, polarities=1)
+    kw = {"with_bicubic": False, "progress": False, "log": None}
+    rows = evaluate_checkpoint(ck, [str(lr)], scales=[4], **kw)
+    assert [r["scale"] for r in rows if r["clip"] == "average"] == [4.0]
+    assert np.isfinite(rows[-1]["psnr"])
+    with pytest.raises(ConfigError, match=r"^`scales` 2: --data .*clip.h5 pairs LR and HR at x4 \(an EvTexture "
+                                          r"file\), so it is scored at x4 only; give `scales` 4$"):
+        evaluate_checkpoint(ck, [str(lr)], scales=[4, 2], **kw)
+    other = save_untrained("egvsr-tiny", tmp_path / "tiny.pt")  # takes 8 x 2 moments, not the stored voxels
+    with pytest.raises(ConfigError, match=r"clip.h5: its stored voxels give 10 time bins x 1 channel \(2 intervals "
+                                          r"of 5 bins\), but model 'egvsr-tiny' takes 8 x 2"):
+        evaluate_checkpoint(other, [str(lr)], scales=[4], **kw)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import pytest
 import torch
 
@@ -220,3 +223,93 @@ def test_a_set_equal_to_what_the_weights_fix_is_accepted(tmp_path, capsys, egvsr
     assert main(["import-checkpoint", str(src), str(out), "--set", "n_feats=16", "--set", "tf_half_width=0.02"]) == 0
     _, ck = model_from_checkpoint(out)
     assert ck["model"]["config"]["tf_half_width"] == 0.02
+
+
+def _signature_state(kind: str) -> dict:
+    """A state dict holding only the characteristic keys of `kind` (enough to detect it, nothing more)."""
+    if kind == "egvsr-official":
+        return {"image_head.weight": torch.zeros(16, 9, 3, 3), "channel_up.weight": torch.zeros(64, 16, 1, 1)}
+    return {"conv_first.weight": torch.zeros(8, 3, 3, 3), "feat_imnet.net.0.linear.weight": torch.zeros(4, 33)}
+
+
+@pytest.mark.parametrize("change, what", [
+    (lambda v: v.to_sparse(), "a sparse tensor (torch.sparse_coo)"),
+    (lambda v: v.to("meta"), "a meta tensor (a shape without values)"),
+    (lambda v: torch.quantize_per_tensor(v, 0.1, 0, torch.qint8), "a quantized tensor (torch.qint8)"),
+    (lambda v: v.to(torch.complex64), "a complex tensor (torch.complex64)"),  # was imported, imaginary part dropped
+    (lambda v: v.to(torch.int8), "an int8 tensor"),  # int8 values whose quantization scale is elsewhere
+    (lambda v: v > 0, "a bool tensor"),
+], ids=["sparse", "meta", "quantized", "complex", "int8", "bool"])
+def test_a_weight_that_is_not_a_dense_real_float_tensor_is_named(tmp_path, capsys, change, what):
+    """Sparse, meta and quantized tensors made the conversion trace back; complex ones were cast with torch's
+    UserWarning leaking. Every one is refused in one line naming the file and the key, as stored."""
+    state = {"module." + k: v for k, v in _signature_state("egvsr-official").items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own deprecation note on creating quantized tensors
+        state["module.channel_up.weight"] = change(state["module.channel_up.weight"])
+        src, out = tmp_path / "odd.pth", tmp_path / "a.pt"
+        torch.save({"state_dict": state}, src)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing of torch's leaks
+        line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    assert line == (f"{src}: weight 'module.channel_up.weight' is {what}; expected dense real floating-point "
+                    "tensors (float16, bfloat16, float32 or float64)")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, other", [("egvsr-official", "videoinr-official"),
+                                         ("videoinr-official", "egvsr-official")])
+def test_from_naming_the_other_kind_says_what_the_weights_look_like(tmp_path, capsys, kind, other):
+    src = tmp_path / "w.pth"
+    torch.save(_signature_state(kind), src)
+    line = _error_line(["import-checkpoint", str(src), str(tmp_path / "a.pt"), "--from", other], capsys)
+    assert line.startswith(f"{src}: the weights look like {kind} (they have ")
+    assert line.endswith(f"not --from {other}; give --from {kind} or leave it out to detect the kind")
+
+
+def test_an_egvsr_dict_missing_a_characteristic_key_names_it(tmp_path, capsys):
+    src = tmp_path / "w.pth"
+    state = _signature_state("egvsr-official")
+    del state["channel_up.weight"]
+    torch.save({"state_dict": {**state, "event_head.weight": torch.zeros(16, 16, 3, 3)}}, src)
+    line = _error_line(["import-checkpoint", str(src), str(tmp_path / "a.pt")], capsys)
+    assert line == (f"{src}: has 'image_head.weight' of an official EGVSR checkpoint but no 'channel_up.weight'; "
+                    "the file is incomplete, or of another model")
+
+
+@pytest.mark.parametrize("content, message", [
+    ({}, "holds an empty dict (no weights)"),
+    ({"epoch": 3, "state_dict": {}}, "its 'state_dict' is an empty dict (no weights)"),
+], ids=["empty", "empty-state-dict"])
+def test_an_empty_dict_says_so(tmp_path, capsys, content, message):
+    src = tmp_path / "w.pth"
+    torch.save(content, src)
+    assert _error_line(["import-checkpoint", str(src), str(tmp_path / "a.pt")], capsys).startswith(f"{src}: {message}")
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_plain_pickle_is_no_pytorch_file_and_the_advice_reads_it_with_pickle(tmp_path, capsys, protocol):
+    """`pickle.dump` output: torch's multi-line note on the protocol leaked, and the suggested
+    `torch.load(weights_only=False)` cannot read such a file at all."""
+    src = tmp_path / "w.pth"
+    with open(src, "wb") as fh:
+        pickle.dump(_signature_state("egvsr-official"), fh, protocol=protocol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line = _error_line(["import-checkpoint", str(src), str(tmp_path / "a.pt")], capsys)
+    assert line.startswith(f"{src}: not a PyTorch file but a plain pickle (written by pickle.dump, not torch.save)")
+    assert "weights_only=False" not in line and f"pickle.load(open('{src}', 'rb'))" in line
+    # a torch.save file in the legacy (non-zip) format is a pickle too, but torch's: it is still read
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"encoder.weight": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    assert "pass --from" in _error_line(["import-checkpoint", str(legacy), str(tmp_path / "a.pt")], capsys)
+
+
+def test_set_of_an_option_videoinr_weights_fix_is_refused(tmp_path, capsys, videoinr_fx):
+    src, out = tmp_path / "latest_G.pth", tmp_path / "a.pt"
+    torch.save(official_weights(videoinr_fx), src)
+    nf = int(official_weights(videoinr_fx)["conv_first.weight"].shape[0])
+    line = _error_line(["import-checkpoint", str(src), str(out), "--set", f"nf={nf + 1}"], capsys)
+    assert line == (f"--set nf={nf + 1}: the weights of {src} fix nf to {nf}; set only options the weights do "
+                    "not fix")
+    assert main(["import-checkpoint", str(src), str(out), "--set", f"nf={nf}"]) == 0

@@ -69,6 +69,18 @@ def test_resume_names_the_experiment_and_step_and_refuses_a_changed_config(tmp_p
     assert load_checkpoint(folder / "checkpoints" / "last.pt")["step"] == 3
 
 
+def test_resume_takes_a_model_option_given_equal_to_the_presets_value(tmp_path, tiny_recording, capsys):
+    """Options are compared as the model resolves them: `n_feats=8` on an egvsr-tiny run (whose n_feats is
+    8) is no change, though the saved config does not state the key; another value still differs."""
+    cfg = _config(tmp_path, tiny_recording, "same")
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--no-progress", "--set", "model.options.n_feats=8"]) == 0
+    assert "already complete (step 2 of train.iterations 2)" in capsys.readouterr().out
+    assert main(["train", str(cfg), "--no-progress", "--set", "model.options.n_feats=12"]) == 2
+    assert "other model options (n_feats: 8 in the checkpoint, 12 in the config)" in capsys.readouterr().err
+
+
 def test_config_differences_ignore_defaults_added_later_and_free_keys():
     old = load_config(None, ["train.lr=0.001"])
     del old["train"]["init_from"]  # a checkpoint written before the key existed

@@ -211,6 +211,14 @@ def test_train_refuses_a_crafted_last_checkpoint(crafted, clip, tmp_path, capsys
 
 
 # ---- safe to unpickle, wrong inside ----------------------------------------------------------------
+def _one_weight(good: dict, change) -> dict:
+    """The state dict of `good` with its first weight (stf.image_head.weight) replaced by `change(weight)`."""
+    state = dict(good["state_dict"])
+    key = next(iter(state))
+    state[key] = change(state[key])
+    return state
+
+
 def _malformed_cases() -> dict[str, tuple[dict, str]]:
     good = _tiny_state()
     nan_state = {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v)
@@ -231,6 +239,16 @@ def _malformed_cases() -> dict[str, tuple[dict, str]]:
         "ema-tensor": ({**good, "ema": torch.zeros(3)}, "'ema' is a Tensor, expected a mapping"),
         "wrong-weights": ({**good, "state_dict": {"w": torch.zeros(2)}}, "weights do not fit model 'egvsr-tiny'"),
         "nan-weights": ({**good, "state_dict": nan_state}, "expected finite weights"),
+        # copied into a float parameter, a complex weight lost its imaginary part (a UserWarning, no error)
+        "complex-weight": ({**good, "state_dict": _one_weight(good, lambda v: v.to(torch.complex64))},
+                           "weight 'state_dict.stf.image_head.weight' is a complex tensor (torch.complex64); "
+                           "expected dense real floating-point tensors"),
+        "sparse-weight": ({**good, "state_dict": _one_weight(good, lambda v: v.to_sparse())},
+                          "'state_dict.stf.image_head.weight' is a sparse tensor (torch.sparse_coo)"),
+        "meta-weight": ({**good, "state_dict": _one_weight(good, lambda v: v.to("meta"))},
+                        "'state_dict.stf.image_head.weight' is a meta tensor (a shape without values)"),
+        "int-weight": ({**good, "state_dict": _one_weight(good, lambda v: v.to(torch.int32))},
+                       "'state_dict.stf.image_head.weight' is an int32 tensor"),
         "experiment-list": ({**good, "experiment": [1]}, "'experiment' is a list, expected a mapping"),
         "frames-text": ({**good, "experiment": {"data": {"train": {"num_frames": "x"}}}},
                         "experiment.data.train.num_frames='x', expected an integer"),

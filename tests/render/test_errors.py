@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -45,8 +47,16 @@ def test_checkpoint_of_another_model(tiny, tmp_path, capsys):
     rec, ck, _ = tiny
     out = tmp_path / "out"
     # the user expects EGVSR, the file holds another model
-    _fails(["render", str(rec), str(ck), "--scale", "2", "--model", "videoinr", "--png", str(out)], capsys,
-           str(ck), "holds model 'egvsr-tiny'", "expected 'videoinr'")
+    line = _fails(["render", str(rec), str(ck), "--scale", "2", "--model", "videoinr", "--png", str(out)], capsys)
+    assert line == (f"egvsr: error: {ck}: checkpoint holds model 'egvsr-tiny', expected 'videoinr' or another model "
+                    "of its family (videoinr-official, videoinr-tiny)")
+    # a name that is no model is said to be none, with the list, before the checkpoint is read
+    line = _fails(["render", str(rec), str(ck), "--scale", "2", "--model", "nonexist", "--png", str(out)], capsys)
+    assert line.startswith("egvsr: error: --model 'nonexist': not a registered model; registered models: bicubic, "
+                           "egvsr, egvsr-large")
+    # a family (the --help example, egvsr) takes any of its presets: egvsr-tiny here, egvsr-small shipped
+    assert main(["render", str(rec), str(ck), "--scale", "2", "--model", "egvsr", "--last-frame", "1", "--png",
+                 str(tmp_path / "family"), "--no-progress"]) == 0
     # a file that claims egvsr-tiny but carries another model's weights
     other = build_model("videoinr-tiny")
     bad = save_checkpoint(tmp_path / "mixed.pt", {"model": {"name": "egvsr-tiny", "config": build_model(
@@ -154,9 +164,50 @@ def test_window_size_override(tiny, tmp_path, capsys):
     from egvsr.render.model import save_untrained
 
     vi = save_untrained("videoinr-tiny", tmp_path / "vi.pt")
-    _fails(["render", str(rec), str(vi), "--scale", "2", "--png", str(out), "--window-size", "8"], capsys,
-           "window_size", "vi.pt")
+    line = _fails(["render", str(rec), str(vi), "--scale", "2", "--png", str(out), "--window-size", "8"], capsys)
+    assert line == f"egvsr: error: --window-size: model 'videoinr-tiny' ({vi}) has no attention windows"
     _nothing_left(tmp_path, out)
+
+
+def test_a_model_output_that_is_not_finite_is_refused_naming_the_time_and_weights(tiny, tmp_path, capsys):
+    """Finite weights scaled far up overflow inside the model: its NaN output used to be written as black
+    frames (with numpy's cast warning) and scored nan; render and eval refuse it instead."""
+    from egvsr.engine.checkpoint_file import load_checkpoint, save_checkpoint
+
+    rec, ck, _ = tiny
+    state = load_checkpoint(ck)
+    state["state_dict"] = {k: v * 1e30 if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    big = save_checkpoint(tmp_path / "big.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning on casting NaN would fail here
+        line = _fails(["render", str(rec), str(big), "--scale", "2", "--last-frame", "1", "--png", str(out)], capsys)
+    assert line == (f"egvsr: error: model output is not finite at time 0 µs (output frame 0): the weights of {big} "
+                    "overflow float32 (or make NaN) on these inputs; use another checkpoint")
+    _nothing_left(tmp_path, out)
+    line = _fails(["eval", str(big), "--data", str(rec), "--scales", "2", "--protocol", "videoinr", "--limit", "1"],
+                  capsys)
+    assert line.startswith("egvsr: error: model output is not finite at time ") and f"of clip 'clip' at x2: the " \
+        f"weights of {big} overflow float32" in line
+
+
+def test_a_frame_folder_of_mixed_sizes_is_not_told_to_pass_a_size_render_lacks(tmp_path, capsys):
+    import cv2
+
+    from egvsr.render.model import save_untrained
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(16, 20), (16, 20), (18, 20)]):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), np.zeros((h, w, 3), np.uint8))
+    vi = save_untrained("videoinr-tiny", tmp_path / "vi.pt")  # frames only: no events needed
+    line = _fails(["render", str(folder), str(vi), "--fps", "25", "--scale", "2", "--png", str(tmp_path / "o")],
+                  capsys)
+    assert line.endswith("all frames of a folder must have the same size (render reads frames as they are: resize "
+                         "them to one size first, or make a recording of them with egvsr simulate --size H W, which "
+                         "resizes them)")
+    line = _fails(["simulate", str(folder), str(tmp_path / "s.h5"), "--fps", "25"], capsys)
+    assert line.endswith("(pass --size to resize them all)")  # simulate can
 
 
 def _shifted(src, dst, frame_times):

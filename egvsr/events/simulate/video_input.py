@@ -312,9 +312,14 @@ def _image_header(path: Path) -> tuple[tuple[int, int], str]:
             Image.MAX_IMAGE_PIXELS = limit
 
 
-def _probe_sizes(files: list[Path], resized: bool) -> tuple[int, int, int]:
+#: what to do about a frame folder whose images differ in size, said by `open_video` unless the caller says
+#: otherwise (a caller that cannot resize, such as rendering, gives its own advice)
+RESIZE_ADVICE = "pass `size` to resize them all"
+
+
+def _probe_sizes(files: list[Path], resized: bool, advice: str = RESIZE_ADVICE) -> tuple[int, int, int]:
     """(height, width, channels) of the first image, gray (1) when all are (headers only); mixed sizes
-    raise unless the frames are `resized` to one size as they are read."""
+    raise (with `advice`) unless the frames are `resized` to one size as they are read."""
     first = None
     gray = True
     for f in files:
@@ -324,7 +329,7 @@ def _probe_sizes(files: list[Path], resized: bool) -> tuple[int, int, int]:
         elif size != first[0] and not resized:
             raise InputFileError(
                 f"{f}: image is {size[0]}x{size[1]} but {first[1].name} is {first[0][0]}x{first[0][1]}; "
-                "all frames of a folder must have the same size (pass `size` to resize them all)"
+                f"all frames of a folder must have the same size ({advice})"
             )
         gray = gray and mode in GRAY_MODES
     return first[0][1], first[0][0], 1 if gray else 3
@@ -445,9 +450,10 @@ def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int
 
 
 def open_video(src: str | Path, fps: float | None = None,
-               size: tuple[int, int] | None = None) -> VideoInput:
+               size: tuple[int, int] | None = None, resize_advice: str = RESIZE_ADVICE) -> VideoInput:
     """Open a video file or frame folder; `fps` overrides stored times; `size` = (H, W) to resize to
-    (frames of a folder may then differ in size: each is resized as it is read)."""
+    (frames of a folder may then differ in size: each is resized as it is read); `resize_advice`: what
+    the error on a folder of mixed sizes tells to do."""
     path, fps, size = check_video_args(src, fps, size)
     if not path.exists():
         raise InputFileError(
@@ -455,7 +461,7 @@ def open_video(src: str | Path, fps: float | None = None,
         )
     if path.is_dir():
         files, times_us, fps = _open_folder(path, fps)
-        h, w, c = _probe_sizes(files, resized=size is not None)
+        h, w, c = _probe_sizes(files, resized=size is not None, advice=resize_advice)
         out_h, out_w = size or (h, w)
         return VideoInput(path, "folder", out_w, out_h, c, fps, times_us, len(files), size, files,
                           (h, w))

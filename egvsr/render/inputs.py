@@ -38,8 +38,15 @@ class FolderRecording(Recording):
 
     def __init__(self, folder: Path, events: Path | None = None, fps: float | None = None) -> None:
         from egvsr.events.simulate import open_video
+        from egvsr.events.simulate.video_input import states_frame_times
 
-        video = open_video(folder, fps=fps, resize_advice=MIXED_SIZES)
+        try:
+            video = open_video(folder, fps=fps, resize_advice=MIXED_SIZES)
+        except ConfigError:
+            if fps is not None or states_frame_times(folder):
+                raise
+            raise ConfigError(f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or "
+                              "fps.txt); pass `fps` to give their frame rate") from None
         if video.kind != "folder":
             raise ConfigError(
                 f"{folder}: frames must be a folder of images (a video file cannot be read by index); "
@@ -120,6 +127,10 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
     path = Path(source)
     if not path.exists():
         raise InputFileError(f"{path}: input not found (expected a recording or a folder of frames)")
+    if events is not None and path.is_dir() and any(path.glob("*.npy")):
+        raise ConfigError(f"`events` {events}: {path} is a CED recording folder, with its own events (.npy "
+                          "packets) and frame times (the file names); `events` applies only to a folder of "
+                          "frames without events: leave it out")
     check_fps_applies(path, fps)
     if events is not None:
         if not Path(events).exists():
@@ -140,7 +151,7 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
             f"{path}: this file pairs fixed LR frames with precomputed voxels (EvTexture layout); rendering "
             "needs raw events to bin at any scale; use `egvsr eval` for these files"
         )
-    if rec.num_frames < 2:
+    if rec.num_frames == 0:  # too few frames for the model's windows: `plan_outputs` says how many it needs
         raise ConfigError(
             f"{path}: recording has {rec.num_frames} frame(s); rendering needs frames "
             "(give a folder of frames as INPUT with `events` FILE for an events-only recording)"

@@ -9,7 +9,7 @@ decoded. Errors name options as `field` (the CLI shows its flag instead).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -18,14 +18,16 @@ import torch
 
 from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
-from egvsr.errors import ConfigError
-from egvsr.fsutil import fmt_size, refuse_inputs_as_outputs
+from egvsr.errors import ConfigError, OutputError
+from egvsr.fsutil import fmt_size, free_bytes, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import is_whole, plan_tiles
-from egvsr.render.times import group_by_window, is_real, output_fps, plan_times
-from egvsr.render.video import MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_outputs, video_rate_ok
+from egvsr.render.times import group_by_window, is_integer, is_real, output_fps, plan_times
+from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, PNG_FILE_BYTES, check_mp4_name, check_outputs,
+                                check_video_size, existing_folder, least_mp4_bytes, least_png_bytes,
+                                side_by_side_size, video_rate_ok)
 
 IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)
 
@@ -85,6 +87,7 @@ class RenderJob:
     device: torch.device
     baseline: RenderModel | None = None
     with_gt: bool = False
+    has_gt: bool = False  # some output time has ground truth (degrade mode): what `score` needs
     panels: int = 0
     output_bytes: int = 0
     times_per_call: int | None = None
@@ -132,9 +135,11 @@ def input_memory_bytes(width: int, height: int, layout: Layout, k: int) -> int:
     return frames_memory_bytes(height, width, (2 * int(k) + 1) * lh * lw + hr)
 
 
-def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int) -> int:
-    """Uncompressed bytes written: frames x H x W x 3 per stream (a side-by-side counts its panels)."""
-    return int(frames) * int(out_size[0]) * int(out_size[1]) * 3 * int(streams)
+def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int, png: bool = False) -> int:
+    """Uncompressed bytes written: frames x H x W x 3 per stream (a side-by-side counts its panels), plus
+    `PNG_FILE_BYTES` per frame file of a `png` folder (so tiny frames by the thousand are not 'a few MB')."""
+    per_frame = int(out_size[0]) * int(out_size[1]) * 3 * int(streams) + (PNG_FILE_BYTES if png else 0)
+    return int(frames) * per_frame
 
 
 MAX_MEMORY_GB = 1e9  # `max_memory_gb` above this is no budget at all (and its bytes overflow an int)
@@ -147,9 +152,37 @@ def _check_gb(name: str, value: object, most: float = float("inf")) -> None:
                           + (f" up to {most:g}" if most != float("inf") else ""))
 
 
+_PATH_OPTIONS = ("events", "png", "mp4", "side_by_side")
+_FLAG_OPTIONS = ("degrade", "baseline", "overwrite")
+_INTEGER_OPTIONS = ("fps_factor", "first_frame", "last_frame", "chunk_size", "tile", "context", "window_size")
+
+
+def checked_types(o: RenderOptions) -> RenderOptions:
+    """`o` with NumPy integers and booleans made Python's, after refusing paths that are not str or
+    os.PathLike and flags that are not booleans ("no" is true to Python); the values are checked later."""
+    for name in _PATH_OPTIONS:
+        value = getattr(o, name)
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"`{name}` {value!r}: expected a path (str or os.PathLike)")
+    changes: dict = {}
+    for name in _FLAG_OPTIONS:
+        value = getattr(o, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"`{name}` {value!r}: expected True or False")
+        changes[name] = bool(value)
+    for name in _INTEGER_OPTIONS:
+        value = getattr(o, name)
+        if is_integer(value):
+            changes[name] = int(value)
+    return replace(o, **changes)
+
+
 def _check_options(o: RenderOptions) -> None:
     """The checks that need neither the model nor the input."""
     check_outputs([o.mp4, o.side_by_side], o.overwrite, png=o.png)
+    for name in ("mp4", "side_by_side"):
+        if getattr(o, name) is not None:
+            check_mp4_name(getattr(o, name), name)
     if o.fps is not None and not (is_real(o.fps) and 0 < o.fps < float("inf")):
         raise ConfigError(f"`fps` {o.fps!r}: expected a positive frame rate")
     if o.video_fps is not None and not (is_real(o.video_fps) and video_rate_ok(o.video_fps)):
@@ -165,9 +198,10 @@ def _check_options(o: RenderOptions) -> None:
         _check_gb("max_memory_gb", o.max_memory_gb, MAX_MEMORY_GB)
 
 
+#: what makes a render's output smaller
+SMALLER = "render fewer frames (`first_frame`/`last_frame`, `times`), a smaller `scale` or an `roi`"
 #: what a render too large to write can change (`plan_outputs`)
-FEWER_FRAMES = ("render fewer frames (`first_frame`/`last_frame`, `times`), a smaller `scale` or an `roi`, "
-                "or raise `max_output_gb`")
+FEWER_FRAMES = f"{SMALLER}, or raise `max_output_gb`"
 
 
 @dataclass(frozen=True)
@@ -181,6 +215,7 @@ class OutputPlan:
     output_bytes: int
     times_per_call: int
     memory_bytes: int
+    has_gt: bool = False
 
 
 def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndarray, gt_times: np.ndarray,
@@ -202,8 +237,9 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     check_frames_memory(source, height, width, inputs, budget, budget_text,
                         "downscale its frames first, or raise `max_memory_gb`")
     if rm is not None and len(frame_times) < max(2, rm.num_frames):
+        k = max(2, rm.num_frames)
         raise ConfigError(f"{source}: has {len(frame_times)} input frame(s); model {rm.name!r} renders "
-                          f"from windows of {rm.num_frames} consecutive frames")
+                          f"from windows of {k} consecutive frames, so it needs at least {k}")
     out_times = plan_times(frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
     if rm is not None:
         group_by_window(frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
@@ -212,7 +248,7 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     has_gt = o.degrade and any(int(t) in known for t in out_times.tolist())
     panels = 0 if o.side_by_side is None else (3 if has_gt else 2)
     total = estimate_output_bytes(len(out_times), layout.out_size,
-                                  int(o.png is not None) + int(o.mp4 is not None) + panels)
+                                  int(o.png is not None) + int(o.mp4 is not None) + panels, o.png is not None)
     h, w = layout.out_size
     if total > o.max_output_gb * 1e9:
         raise ConfigError(
@@ -229,7 +265,70 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
             f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_size(inputs)} of {width}x{height} "
             f"input frames), above the budget of {fmt_size(budget)} ({budget_text}); choose a smaller "
             "`scale` or an `roi`, or raise `max_memory_gb`")
-    return OutputPlan(layout, out_times, panels, models, total, per_call, memory)
+    return OutputPlan(layout, out_times, panels, models, total, per_call, memory, has_gt)
+
+
+def least_disk_bytes(o: RenderOptions, plan: OutputPlan) -> dict[str, int]:
+    """A lower bound of the disk space of each output (option name -> bytes), from the least these
+    formats can take (video.least_png_bytes, least_mp4_bytes): compressed sizes are not known before."""
+    n, (h, w) = len(plan.times), plan.layout.out_size
+    need = {}
+    if o.png is not None:
+        need["png"] = least_png_bytes(n, h, w)
+    if o.mp4 is not None:
+        need["mp4"] = least_mp4_bytes(n, h, w)
+    if o.side_by_side is not None:
+        need["side_by_side"] = least_mp4_bytes(n, *side_by_side_size(h, w, plan.panels))
+    return need
+
+
+def _device(folder: Path) -> object:
+    """The file system `folder` is on (its device number), or the folder itself where unknown."""
+    try:
+        return os.stat(folder).st_dev
+    except OSError:
+        return folder
+
+
+def check_disk_space(o: RenderOptions, plan: OutputPlan) -> None:
+    """Refuse, before any work, outputs that cannot fit the free space of their file system even at the
+    least their formats take (`least_disk_bytes`); outputs sharing a file system add up."""
+    need = least_disk_bytes(o, plan)
+    groups: dict[object, list[str]] = {}
+    for name in need:
+        groups.setdefault(_device(existing_folder(getattr(o, name))), []).append(name)
+    for names in groups.values():
+        folder = existing_folder(getattr(o, names[0]))
+        total, free = sum(need[n] for n in names), free_bytes(folder)
+        if free is not None and total > free:
+            what = " and ".join(f"`{n}`" for n in names) + (" need" if len(names) > 1 else " needs")
+            h, w = plan.layout.out_size
+            raise OutputError(
+                f"{getattr(o, names[0])}: {what} at least {fmt_size(total)} for {len(plan.times)} frames of "
+                f"{w}x{h} (at the best compression these formats reach), more than the {fmt_size(free)} free in "
+                f"{folder}; free some space, write elsewhere, or {SMALLER}")
+
+
+def check_video_sizes(o: RenderOptions, plan: OutputPlan) -> None:
+    """Refuse MP4 outputs whose frames are larger than MPEG-4 holds (video.MAX_MP4_SIDE)."""
+    h, w = plan.layout.out_size
+    if o.mp4 is not None:
+        check_video_size("mp4", h, w)
+    if o.side_by_side is not None:
+        check_video_size("side_by_side", *side_by_side_size(h, w, plan.panels))
+
+
+def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int) -> None:
+    """Refuse `score` when none of the `times` output times has ground truth (`has_gt`): nothing would be
+    scored after the render."""
+    if has_gt:
+        return
+    if not degrade:
+        raise ConfigError("`score`: no output time has ground truth, since as-is the input frames are the LR "
+                          "video; pass `degrade` to take them as HR, so that they are the ground truth")
+    raise ConfigError(f"`score`: none of the {times} output times is the time of an input frame or a "
+                      f"ground-truth frame of {source}, so none has ground truth; choose `times` at input frames "
+                      "(or use `fps_factor`)")
 
 
 def _derived_rate_text(rate: float, o: RenderOptions) -> str:
@@ -242,15 +341,16 @@ def _derived_rate_text(rate: float, o: RenderOptions) -> str:
 
 
 def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
-                model: RenderModel | None = None) -> RenderJob:
+                model: RenderModel | None = None, score: bool = False) -> RenderJob:
     """Check everything a render of `source` with `checkpoint` (or the loaded `model`) needs and
-    return the job; raises before any output exists."""
+    return the job; raises before any output exists. `score`: the render is to be scored, so some
+    output time must have ground truth."""
     from egvsr.engine.distributed import resolve_device
 
     from egvsr.datasets.opening import input_folder_members
     from egvsr.engine.weights import checkpoint_or_shipped
 
-    o = options
+    o = checked_types(options)
     # the CLI's check too, for every library caller: no output may replace an input
     refuse_inputs_as_outputs([source, o.events, checkpoint], [o.mp4, o.side_by_side], [o.png],
                              members=input_folder_members)
@@ -267,16 +367,23 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
         with checkpoint_or_shipped(checkpoint) as (path, label):
             rm = load_render_model(path, dev, o.expect_model, overrides)
     s = rm.check_scale(o.scale)
+    if o.events is not None and not rm.uses_events:  # like `fps` where it does not apply: not ignored silently
+        raise ConfigError(f"`events` {o.events}: model {rm.name!r} renders from frames alone and would not "
+                          "use them; leave out `events` (or use a checkpoint of an event-based model)")
     rec = open_input(source, o.events, o.fps)
     try:
         if rm.uses_events and not rec.has_events:
             raise ConfigError(f"{source}: model {rm.name!r} needs events but this input has none; "
                               "pass `events` FILE")
         plan = plan_outputs(source, rec.width, rec.height, rec.frame_times, rec.gt_times, s, rm, o, dev)
+        if score:
+            check_score(source, o.degrade, plan.has_gt, len(plan.times))
+        check_video_sizes(o, plan)
         rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, plan.times,
                                                                              o.fps_factor)
         if (o.mp4 is not None or o.side_by_side is not None) and not video_rate_ok(rate):
             raise ConfigError(_derived_rate_text(rate, o))
+        check_disk_space(o, plan)  # last: the limits above hold on any machine, free space differs
         if rm.uses_events:  # every check passed: the render goes on
             warn_events_outside_frames([rec])
     except BaseException:
@@ -285,8 +392,10 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     need_base = plan.models == 2
     base = (rm if rm.name == "bicubic" else baseline_model(rm, dev)) if need_base else None
     meta = {"model": rm.name, "checkpoint": label, "scale": s, "degrade": bool(o.degrade),
-            "input": str(source), "out_size": list(plan.layout.out_size), "roi": list(o.roi) if o.roi else None}
+            "input": str(source), "out_size": list(plan.layout.out_size),
+            "roi": None if o.roi is None else [int(v) for v in o.roi]}
     return RenderJob(options=o, rm=rm, rec=rec, layout=plan.layout, times=plan.times, fps=rate, device=dev,
-                     baseline=base, with_gt=bool(o.degrade) and need_base, panels=plan.panels,
+                     baseline=base, with_gt=bool(o.degrade) and need_base, has_gt=plan.has_gt,
+                     panels=plan.panels,
                      output_bytes=plan.output_bytes, times_per_call=plan.times_per_call,
                      memory_bytes=plan.memory_bytes, meta=meta)

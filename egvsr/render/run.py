@@ -24,7 +24,7 @@ from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
-from egvsr.render.plan import RenderJob, RenderOptions, in_flight_limit, plan_render
+from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render
 from egvsr.render.tiles import plan_tiles, render_region
 from egvsr.render.times import group_by_window
 from egvsr.render.video import Mp4Writer, PngFolderWriter, blank_panel, side_by_side, to_uint8
@@ -86,6 +86,11 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
     started = time.monotonic()
     proto = None
     if score:  # the metrics load scipy (0.2 s): only a scored render pays for them
+        try:
+            check_score(job.rec.path, job.options.degrade, job.has_gt, len(job.times))
+        except ConfigError:
+            job.rec.close()
+            raise
         from egvsr.engine.protocol import get_protocol
 
         proto = get_protocol(score)
@@ -189,7 +194,7 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
     if score:
         options = replace(options, baseline=True)
     with checkpoint_or_shipped(checkpoint) as (path, label):
-        job = plan_render(source, path, options)
+        job = plan_render(source, path, options, score=bool(score))
         if log:
             log(f"weights: {label} (model {job.rm.name})")
             log(f"render: {job.describe()}")

@@ -98,9 +98,22 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
     return out
 
 
+def time_values(values: object) -> list:
+    """The entries of `times`: a list, tuple or array of times; one string or number is refused (a
+    string would be read character by character)."""
+    if isinstance(values, (str, bytes)) or is_real(values) or isinstance(values, (bool, np.bool_)):
+        raise ConfigError(f"`times` {values!r}: expected a list of times (e.g. [0.04, '40ms']), not a single "
+                          "value")
+    try:
+        return list(values)
+    except TypeError:
+        raise ConfigError(f"`times` {values!r}: expected a list of times (e.g. [0.04, '40ms'])") from None
+
+
 def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> np.ndarray:
     """Explicit times (relative to the first input frame) as sorted unique absolute µs, range-checked."""
-    if not len(values):
+    values = time_values(values)
+    if not values:
         raise ConfigError("`times`: give at least one time")
     t0, t1 = int(frame_times[0]), int(frame_times[-1])
     out = []

@@ -5,20 +5,26 @@ on an error nothing is left under the final name and an existing output is never
 `overwrite`. MP4 uses the `mp4v` fourcc; MPEG-4 needs even sides, so odd-sized frames are padded by
 repeating their last row/column (PNGs always keep the exact size). Frames are encoded on one
 background thread per writer (`WriterThread`), in order, at most two frames behind the caller.
+OpenCV does not report a failed write of an MP4 frame (a full disk): the writer stops when its file
+system has no space left, and a finished video is read back (`Mp4Writer.check_written`) before it
+replaces anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from egvsr.errors import ConfigError, MissingDependencyError
-from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path
+from egvsr.errors import ConfigError, MissingDependencyError, OutputError
+from egvsr.fsutil import (atomic_directory, atomic_output, check_output_folder, check_output_path, fmt_size,
+                          free_bytes, output_path)
 
 PNG_KIND = "render --png"  # the marker of a PNG frame folder: --overwrite replaces only such a folder
 
@@ -103,10 +109,45 @@ def pad_even(img: np.ndarray) -> np.ndarray:
     return np.pad(img, ((0, h & 1), (0, w & 1), (0, 0)), mode="edge")
 
 
+def check_mp4_name(path: str | os.PathLike, name: str | None = None) -> None:
+    """Refuse a video output (the option `name`) not named `.mp4`: OpenCV picks the container by the suffix."""
+    if Path(path).suffix.lower() != ".mp4":
+        raise ConfigError(f"{'' if name is None else f'`{name}` '}{path}: expected a .mp4 file name for the "
+                          "video output")
+
+
+def existing_folder(path: str | os.PathLike) -> Path:
+    """The folder an output at `path` is created in, or its nearest ancestor that exists (the one whose
+    file system and permissions decide whether it can be written)."""
+    p = output_path(path).absolute().parent
+    while not (p.exists() or p.is_symlink()) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output whose folder cannot be made or written: a file where a folder
+    must be, a read-only file system or a folder without write permission."""
+    folder = existing_folder(path)
+    parent = output_path(path).absolute().parent
+    if not folder.is_dir():
+        why = "it is not a folder" if folder == parent else f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        why = "the file system is read-only" if read_only else f"permission denied to write in {folder}"
+    else:
+        return
+    raise OutputError(f"{path}: cannot create the output in {parent} ({why}); choose another path")
+
+
 def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
                   png: str | os.PathLike | None = None) -> None:
     """Refuse, before any work, outputs that exist (unless `overwrite`), that may not be replaced
-    (see egvsr.fsutil) or that repeat one another; `png` is the frame folder, `paths` the files."""
+    (see egvsr.fsutil), that repeat one another or whose folder cannot be written (`check_writable`);
+    `png` is the frame folder, `paths` the files."""
     seen: set[Path] = set()
     for p in (png, *paths):
         if p is None:
@@ -119,6 +160,55 @@ def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
             check_output_folder(p, overwrite, PNG_KIND)
         else:
             check_output_path(p, overwrite)
+        check_writable(p)
+
+
+#: the least disk space a PNG frame file takes: one block of the file system (ext4, xfs, tmpfs: 4 KB)
+PNG_FILE_BYTES = 4096
+#: deflate's (PNG's) best compression ratio: a PNG frame holds at least its filtered rows / this
+DEFLATE_MAX_RATIO = 1032
+
+
+def least_png_bytes(frames: int, h: int, w: int) -> int:
+    """A lower bound of the disk space of `frames` PNG frames of h x w: one file-system block each, or
+    the frame's filtered rows at deflate's best ratio when that is larger."""
+    return int(frames) * max(PNG_FILE_BYTES, math.ceil(int(h) * (3 * int(w) + 1) / DEFLATE_MAX_RATIO))
+
+
+def least_mp4_bytes(frames: int, h: int, w: int) -> int:
+    """A lower bound of the size of an MP4 (MPEG-4 part 2) of `frames` frames of h x w: one bit per
+    16x16 macroblock per frame (a skipped block) plus its 4-byte entry in the sample size table."""
+    h, w = even_size(int(h), int(w))
+    return int(frames) * (math.ceil(-(-h // 16) * -(-w // 16) / 8) + 4)
+
+
+def disk_full(folder: str | os.PathLike, need: int) -> tuple[bool, int | None]:
+    """Whether the file system of `folder` has fewer than `need` bytes free (False where unknown), and
+    the free bytes: what tells a write that failed for want of space from other failures."""
+    free = free_bytes(folder)
+    return free is not None and free < need, free
+
+
+def no_space_error(out: str | os.PathLike, folder: str | os.PathLike, free: int | None, doing: str) -> OutputError:
+    """The one-line error of an output that ran out of disk space while `doing`."""
+    left = "" if free is None else f", {fmt_size(free)} free"
+    return OutputError(f"{out}: no space left on the disk holding {Path(folder).absolute()} while {doing}"
+                       f"{left}; nothing was written (an existing output is kept): free some space or "
+                       "write elsewhere")
+
+
+@contextlib.contextmanager
+def _native_held_when(held: bool) -> Iterator[None]:
+    """FFmpeg's and libpng's own messages on descriptor 2 held while the body runs (dropped when it
+    raises, whose one-line error replaces them), when `held`; else nothing changes. Held only near a
+    full disk: holding takes the one descriptor 2 of the process (egvsr.events.simulate.video_input)."""
+    if not held:
+        yield
+        return
+    from egvsr.events.simulate.video_input import _native_messages_held
+
+    with _native_messages_held():
+        yield
 
 
 def seconds_text(t_us: int) -> str:
@@ -145,8 +235,19 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         return self
 
     def _encode(self, rgb: np.ndarray, name: Path) -> None:
-        if not _cv2().imwrite(str(name), _bgr(rgb)):
-            raise ConfigError(f"{self.folder}: OpenCV could not write {name.name}")
+        need = rgb.nbytes  # a PNG frame can take its raw size: less free than that, the disk may fill
+        near_full, _ = disk_full(self._tmp, 2 * need)
+        with _native_held_when(near_full):  # libpng's "Write Error" when the disk fills
+            if not _cv2().imwrite(str(name), _bgr(rgb)):
+                raise self._write_error(name, need)
+
+    def _write_error(self, name: Path, need: int) -> OutputError:
+        """Why frame `name` could not be written: no space left (less free than the frame's raw size), or
+        OpenCV's failure (it does not say why)."""
+        full, free = disk_full(self._tmp, need)
+        if full:
+            return no_space_error(self.folder, self._tmp.parent, free, f"writing {name.name}")
+        return OutputError(f"{self.folder}: OpenCV could not write {name.name}")
 
     def write(self, rgb: np.ndarray, t_us: int) -> None:
         """Add one uint8 (H, W, 3) RGB frame taken at `t_us` (encoded on the writer thread; the
@@ -164,13 +265,25 @@ class PngFolderWriter(contextlib.AbstractContextManager):
                 raise
         if exc_type is None:
             try:
-                (self._tmp / "timestamps.txt").write_text("".join(f"{seconds_text(t)}\n" for t in self._times))
-                meta = {**self.meta, "frames": len(self._times), "times_us": self._times}
-                (self._tmp / "render.json").write_text(json.dumps(meta, indent=1))
+                self._write_times()
             except BaseException as err:
                 self._ctx.__exit__(type(err), err, err.__traceback__)
                 raise
         return self._ctx.__exit__(exc_type, exc, tb)
+
+    def _write_times(self) -> None:
+        """`timestamps.txt` and `render.json` beside the frames; a write that fails is one OutputError."""
+        meta = {**self.meta, "frames": len(self._times), "times_us": self._times}
+        files = {"timestamps.txt": "".join(f"{seconds_text(t)}\n" for t in self._times),
+                 "render.json": json.dumps(meta, indent=1)}
+        for name, text in files.items():
+            try:
+                (self._tmp / name).write_text(text)
+            except OSError as exc:
+                full, free = disk_full(self._tmp, len(text.encode()))
+                if full or exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise no_space_error(self.folder, self._tmp.parent, free, f"writing {name}") from None
+                raise OutputError(f"{self.folder}: cannot write {name} ({exc.strerror or exc})") from None
 
 
 #: MP4 frame rates the mp4v writer takes (measured: 0.007 fps aborts the encoder, 0.008 writes; 65536
@@ -192,16 +305,31 @@ def video_rate(fps: float) -> float:
     return float(round(fps))
 
 
+#: the largest side of an MP4 (MPEG-4 part 2 codes a side in 13 bits; FFmpeg refuses 8192 and above)
+MAX_MP4_SIDE = 8191
+
+
+def check_video_size(name: str, h: int, w: int) -> None:
+    """Refuse, before any work, a video output `name` (`mp4`, `side_by_side`) whose frames of h x w
+    (padded to even sides) are wider or taller than MPEG-4 holds."""
+    eh, ew = even_size(int(h), int(w))
+    if max(eh, ew) > MAX_MP4_SIDE:
+        raise ConfigError(
+            f"`{name}`: its frames of {w}x{h} pixels are wider or taller than {MAX_MP4_SIDE}, the largest "
+            "side an MPEG-4 (mp4v) video holds; write PNG frames (`png`) instead, or use a smaller `scale` "
+            "or an `roi`")
+
+
 class Mp4Writer(contextlib.AbstractContextManager):
-    """An MP4 (mp4v) written through a temporary file, renamed into place on success."""
+    """An MP4 (mp4v) written through a temporary file, renamed into place on success, once it reads back
+    with every frame (`check_written`)."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
                  overwrite: bool = False) -> None:
         if not video_rate_ok(fps):  # outside it OpenCV fails (or aborts the process) at the first frame
             raise ConfigError(f"`video_fps` {fps!r}: expected a frame rate from {MIN_VIDEO_FPS:g} to {MAX_VIDEO_FPS}")
         self.path = Path(path)
-        if self.path.suffix.lower() != ".mp4":
-            raise ConfigError(f"{self.path}: expected a .mp4 file name for the video output")
+        check_mp4_name(self.path)
         self.fps, self.size = video_rate(fps), (int(size[0]), int(size[1]))
         self._ctx = atomic_output(self.path, overwrite)
         self._tmp: Path | None = None
@@ -226,12 +354,45 @@ class Mp4Writer(contextlib.AbstractContextManager):
         self._thread = WriterThread()
         return self
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one uncompressed (padded) frame: free space below this is a full disk to the writer."""
+        h, w = even_size(*self.size)
+        return h * w * 3
+
+    def _encode(self, rgb: np.ndarray) -> None:
+        """Write one frame (writer thread). FFmpeg reports a failed write only on stderr, so the writer
+        stops with an OutputError once no space is left; its "Failed to write frame" is then dropped."""
+        near_full, _ = disk_full(self._tmp, 4 * self.frame_bytes)
+        with _native_held_when(near_full):
+            self._writer.write(_bgr(pad_even(rgb)))
+            full, free = disk_full(self._tmp, 1)
+            if full:
+                raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
+
     def write(self, rgb: np.ndarray) -> None:
         """Add one uint8 (H, W, 3) RGB frame of the declared size."""
         if rgb.shape[:2] != self.size:
             raise ConfigError(f"{self.path}: frame of {rgb.shape[:2]} differs from the video size {self.size}")
-        self._thread.submit(lambda img: self._writer.write(_bgr(pad_even(img))), rgb)
+        self._thread.submit(self._encode, rgb)
         self.frames += 1
+
+    def check_written(self) -> None:
+        """Refuse a finished video that does not read back with every frame written (OpenCV reports no
+        failed write): for want of disk space (less than one uncompressed frame free), or the encoder's."""
+        cv2 = _cv2()
+        cap = cv2.VideoCapture(str(self._video))
+        try:
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        finally:
+            cap.release()
+        if count == self.frames:
+            return
+        full, free = disk_full(self._tmp, self.frame_bytes)
+        if full:
+            raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
+        raise OutputError(f"{self.path}: the video written reads back with {count} of its {self.frames} frames "
+                          "(the encoder failed); nothing was written (an existing output is kept)")
 
     def _cleanup(self) -> None:
         if self._writer is not None:
@@ -240,14 +401,23 @@ class Mp4Writer(contextlib.AbstractContextManager):
         if self._video is not None and self._video.exists():
             self._video.unlink()
 
+    def _close(self, check: bool) -> None:
+        """Close the video and (`check`) read it back; near a full disk FFmpeg's messages about the
+        failed close are held, and dropped with the error that replaces them."""
+        near_full, _ = disk_full(self._tmp, 4 * self.frame_bytes)
+        with _native_held_when(near_full):
+            self._writer.release()
+            self._writer = None
+            if check and self.frames:
+                self.check_written()
+
     def __exit__(self, exc_type, exc, tb):
         try:
             if self._thread is not None:
                 thread, self._thread = self._thread, None
                 thread.close(drain=exc_type is None)
             if self._writer is not None:
-                self._writer.release()
-                self._writer = None
+                self._close(check=exc_type is None)
             if exc_type is None:
                 if not self.frames:
                     raise ConfigError(f"{self.path}: no frames were rendered; nothing to write")
@@ -260,11 +430,21 @@ class Mp4Writer(contextlib.AbstractContextManager):
         return self._ctx.__exit__(exc_type, exc, tb)
 
 
+def _bar_height(w: int) -> int:
+    """Height of the caption bar above a panel `w` pixels wide."""
+    return max(14, min(40, w // 12))
+
+
+def side_by_side_size(h: int, w: int, panels: int, gap: int = 4) -> tuple[int, int]:
+    """(H, W) of the frame `side_by_side` makes of `panels` labelled panels of h x w."""
+    return int(h) + _bar_height(int(w)), int(panels) * int(w) + (int(panels) - 1) * gap
+
+
 def label_panel(img: np.ndarray, text: str, bar: int | None = None) -> np.ndarray:
     """`img` (H, W, 3) uint8 with a white caption bar above it."""
     cv2 = _cv2()
     h, w = img.shape[:2]
-    bar = bar or max(14, min(40, w // 12))
+    bar = bar or _bar_height(w)
     out = np.full((h + bar, w, 3), 255, np.uint8)
     out[bar:] = img
     scale = bar / 36.0

@@ -377,3 +377,132 @@ def test_plan_render_without_a_checkpoint_uses_the_shipped_weights(tiny, tmp_pat
     job = plan_render(rec, None, RenderOptions(scale=2, png=tmp_path / "o", times=[0.04], device="cpu"))
     job.rec.close()
     assert job.meta["checkpoint"].startswith("shipped weights")
+
+
+def _frames(folder, n, h, w):
+    """A folder of `n` h x w frames at 25 fps (timestamps.txt)."""
+    import cv2
+
+    folder.mkdir()
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((h, w, 3), 40 * i, np.uint8))
+    (folder / "timestamps.txt").write_text("".join(f"{0.04 * i:.2f}\n" for i in range(n)))
+    return folder
+
+
+def test_mp4_sides_above_the_mpeg4_limit_are_refused_before_any_work(tmp_path, capsys):
+    """MPEG-4 part 2 holds sides up to 8191 px: refused at plan time naming the option (before: FFmpeg's
+    own lines, then the OpenCV build was blamed)."""
+    from egvsr.render.model import save_untrained
+
+    ck = save_untrained("bicubic", tmp_path / "bicubic.pt")
+    wide = _frames(tmp_path / "wide", 3, 6, 600)
+    base = ["render", str(wide), str(ck), "--times", "0.04"]
+    _fails(base + ["--scale", "14", "--mp4", str(tmp_path / "a.mp4"), "--png", str(tmp_path / "p")], capsys,
+           "--mp4: its frames of 8400x84 pixels are wider or taller than 8191", "--png", "--scale", "--roi")
+    _fails(base + ["--scale", "7", "--side-by-side", str(tmp_path / "s.mp4")], capsys,
+           "--side-by-side: its frames of 8404x", "8191")
+    _nothing_left(tmp_path, tmp_path / "a.mp4", tmp_path / "p", tmp_path / "s.mp4")
+    assert main(base + ["--scale", "13.65", "--mp4", str(tmp_path / "ok.mp4"), "--no-progress"]) == 0  # 8190 wide
+
+
+def test_library_option_types_get_one_line(tiny, tmp_path):
+    """Option values of the wrong type are one ConfigError naming the option; NumPy integers and arrays
+    are taken like Python's."""
+    from egvsr.errors import ConfigError
+    from egvsr.render.plan import RenderOptions, plan_render
+
+    rec, ck, _ = tiny
+    png = tmp_path / "o"
+    _refused(rec, ck, ConfigError, "`times` '30'", "list of times", times="30", png=png)
+    _refused(rec, ck, ConfigError, "`times` 0.1", "list of times", times=0.1, png=png)
+    _refused(rec, ck, ConfigError, "`png` 5", "expected a path", png=5)
+    _refused(rec, ck, ConfigError, "`degrade` 'no'", "True or False", degrade="no", png=png)
+    _refused(rec, ck, ConfigError, "`tile` 3", tile=np.int64(3), png=png)
+    assert not png.exists()
+    job = plan_render(rec, ck, RenderOptions(scale=2, device="cpu", png=png, roi=np.array([0, 0, 16, 12]),
+                                             tile=np.int64(8), context=np.int64(4), chunk_size=np.int64(4096),
+                                             window_size=np.int64(4), times=np.array([0.04]),
+                                             degrade=np.bool_(False)))
+    job.rec.close()
+    assert job.meta["roi"] == [0, 0, 16, 12] and job.options.tile == 8 and type(job.options.chunk_size) is int
+
+
+def test_score_without_ground_truth_is_refused_before_any_work(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    out = tmp_path / "o"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--score", "--png", str(out)], capsys,
+           "--score: no output time has ground truth", "--degrade")
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--degrade", "--times", "0.005", "--score", "--png",
+            str(out)], capsys, "--score: none of the 1 output times", "--times")
+    _nothing_left(tmp_path, out)
+
+
+def test_events_where_they_do_not_apply(tiny, tmp_path, capsys):
+    """--events with a frames-only model, or beside a CED folder (its own events and times): one line
+    saying so (before: ignored, or `no timestamps ... pass --fps (fps=...)`)."""
+    from egvsr.render.model import save_untrained
+    from tests.events.io.test_layouts import write_ced
+
+    rec, ck, _ = tiny
+    frames = _frames(tmp_path / "frames", 3, 20, 28)
+    bic = save_untrained("bicubic", tmp_path / "bicubic.pt")
+    out = tmp_path / "o"
+    _fails(["render", str(frames), str(bic), "--events", str(rec), "--scale", "2", "--png", str(out)], capsys,
+           f"--events {rec}: model 'bicubic' renders from frames alone", "leave out --events")
+    ced = tmp_path / "ced"
+    rows = np.array([[1e18, 1, 1, 1], [1e18 + 5e7, 2, 2, 0]], np.float64)
+    write_ced(ced, [(10**18, rows)], [(10**18 + i * 40_000_000, np.zeros((20, 28, 3), np.uint8)) for i in range(3)])
+    for extra in ([], ["--fps", "25"]):
+        line = _fails(["render", str(ced), str(ck), "--events", str(rec), "--scale", "2", "--png", str(out)] + extra,
+                      capsys, f"--events {rec}: {ced} is a CED recording folder", "leave it out")
+        assert "fps=" not in line
+    _nothing_left(tmp_path, out)
+
+
+def test_output_problems_are_found_by_the_plan(tiny, tmp_path, monkeypatch):
+    """A video not named .mp4, a file where the output's folder must be, a folder it may not write:
+    refused by `plan_render`, before anything is rendered (before: only when the writers opened)."""
+    from egvsr.errors import ConfigError, OutputError
+
+    rec, ck, _ = tiny
+    (tmp_path / "afile").write_text("x")
+    _refused(rec, ck, ConfigError, "`mp4`", "o.avi", ".mp4 file name", mp4=tmp_path / "o.avi")
+    _refused(rec, ck, ConfigError, "`side_by_side`", ".mp4 file name", side_by_side=tmp_path / "s")
+    _refused(rec, ck, OutputError, "afile (it is not a folder)", png=tmp_path / "afile" / "frames")
+    _refused(rec, ck, OutputError, "afile is not a folder", mp4=tmp_path / "afile" / "sub" / "o.mp4")
+    monkeypatch.setattr("egvsr.render.video.os.access", lambda *a, **k: False)
+    _refused(rec, ck, OutputError, "permission denied to write in", png=tmp_path / "frames")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_one_frame_recording_says_how_many_the_model_needs(tiny, tmp_path, capsys):
+    rec, ck, _ = tiny
+    one = _shifted(rec, tmp_path / "one.h5", [0])
+    _fails(["render", str(one), str(ck), "--scale", "2", "--png", str(tmp_path / "o")], capsys,
+           "one.h5: has 1 input frame(s); model 'egvsr-tiny' renders from windows of 3 consecutive frames, "
+           "so it needs at least 3")
+
+
+def test_output_size_counts_each_png_file(tiny, tmp_path, capsys):
+    """Thousands of tiny PNG frames are not `a few KB`: each file takes at least a 4 KB block."""
+    from egvsr.render.plan import estimate_output_bytes
+
+    rec, ck, _ = tiny
+    assert estimate_output_bytes(200_001, (9, 12), 1, png=True) == 200_001 * (9 * 12 * 3 + 4096)
+    out = tmp_path / "o"
+    _fails(["render", str(rec), str(ck), "--scale", "0.1", "--fps-factor", "1000", "--png", str(out),
+            "--max-output-gb", "0.005"], capsys, "render would write 2001 frames of 2x2", "--max-output-gb 0.005")
+    _nothing_left(tmp_path, out)
+
+
+def test_outputs_that_cannot_fit_the_free_space_are_refused(tiny, tmp_path, capsys, monkeypatch):
+    """Checked before any work at the least the formats take (4 KB per PNG file), outputs on one file
+    system added up."""
+    rec, ck, _ = tiny
+    monkeypatch.setattr("egvsr.render.plan.free_bytes", lambda folder: 10_000)
+    out, video = tmp_path / "o", tmp_path / "v.mp4"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--png", str(out), "--mp4", str(video)], capsys,
+           f"{out}: --png and --mp4 need at least 12.3 KB for 3 frames of 56x40", "more than the 10 KB free in",
+           "free some space, write elsewhere")
+    _nothing_left(tmp_path, out, video)

@@ -125,4 +125,4 @@ def test_ced_folder_of_frames_alone_is_read_as_ced_like_info_and_eval(split_clip
     rc = main(["render", str(numbered), str(ck), "--scale", "2", "--png", str(tmp_path / "n"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err == [f"egvsr: error: {numbered}: the frames have no timestamps (no images.txt, "
-                               "timestamps.txt or fps.txt); pass --fps (fps=...) to give their frame rate"]
+                               "timestamps.txt or fps.txt); pass --fps to give their frame rate"]

@@ -45,3 +45,108 @@ def test_png_writer_leaves_nothing_when_the_render_fails(tmp_path) -> None:
             png.write(np.zeros((4, 4, 3), np.uint8), 0)
             raise RuntimeError("model failed")
     assert not (tmp_path / "out").exists()
+
+
+class _Dropping:
+    """A cv2.VideoWriter that loses every other frame without a word, as FFmpeg's does on a full disk."""
+
+    def __init__(self, writer) -> None:
+        self.writer, self.calls = writer, 0
+
+    def write(self, img) -> None:
+        self.calls += 1
+        if self.calls % 2:
+            self.writer.write(img)
+
+    def release(self) -> None:
+        self.writer.release()
+
+
+def _write_video(path, overwrite=True, frames=4, free=None):
+    """Write `frames` frames through an Mp4Writer whose OpenCV writer drops every other one; `free` (a dict)
+    is what the free-space probe reports: its "after" value once the frames are written."""
+    from egvsr.render.video import Mp4Writer
+
+    with Mp4Writer(path, 25.0, (16, 16), overwrite=overwrite) as w:
+        w._writer = _Dropping(w._writer)
+        for i in range(frames):
+            w.write(np.full((16, 16, 3), 40 * i, np.uint8))
+        w._thread.close()  # every frame encoded before the free space changes
+        w._thread = None
+        if free is not None:
+            free["now"] = free["after"]
+
+
+def test_mp4_writer_refuses_a_video_that_lost_frames_and_keeps_the_old_file(tmp_path) -> None:
+    """OpenCV reports no failed write: the finished video is read back, and one that lost frames replaces
+    nothing (before: it was renamed over the old file, and the render said `wrote`)."""
+    pytest.importorskip("cv2")
+    from egvsr.errors import OutputError
+
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"a good video")
+    with pytest.raises(OutputError, match=r"clip.mp4: the video written reads back with 2 of its 4 frames"):
+        _write_video(out)
+    assert out.read_bytes() == b"a good video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_mp4_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
+    """A video cut short with no space left says so, in one line naming the file; so does a disk that
+    fills while frames are still coming (the render stops there)."""
+    pytest.importorskip("cv2")
+    from egvsr.errors import OutputError
+
+    free = {"now": 10**12, "after": 0}
+    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: free["now"])
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"a good video")
+    with pytest.raises(OutputError, match=r"clip.mp4: no space left on the disk holding .* while writing the video, "
+                                          r"0 bytes free; nothing was written"):
+        _write_video(out, free=free)
+    assert out.read_bytes() == b"a good video"
+    free["now"] = 0  # full from the first frame on
+    with pytest.raises(OutputError, match="clip.mp4: no space left on the disk"):
+        _write_video(out, frames=6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_mp4_writer_accepts_a_complete_video(tmp_path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    from egvsr.render.video import Mp4Writer
+
+    with Mp4Writer(tmp_path / "ok.mp4", 25.0, (15, 17)) as w:
+        for i in range(3):
+            w.write(np.full((15, 17, 3), 60 * i, np.uint8))
+    cap = cv2.VideoCapture(str(tmp_path / "ok.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()
+
+
+def test_png_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
+    """A frame OpenCV could not write: `no space left` when the disk holds less than the frame, else
+    OpenCV's failure; an OutputError either way, the old folder kept."""
+    cv2 = pytest.importorskip("cv2")
+    from egvsr.errors import OutputError
+
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
+    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: 100)
+    with pytest.raises(OutputError, match=r"out: no space left on the disk holding .* while writing "
+                                          r"frame_000000.png, 100 bytes free"):
+        with PngFolderWriter(tmp_path / "out") as png:
+            png.write(np.zeros((40, 40, 3), np.uint8), 0)
+    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: 10**12)
+    with pytest.raises(OutputError, match="out: OpenCV could not write frame_000000.png"):
+        with PngFolderWriter(tmp_path / "out") as png:
+            png.write(np.zeros((40, 40, 3), np.uint8), 0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_least_disk_bytes_are_lower_bounds() -> None:
+    """What the free-space check counts: one 4 KB block per PNG file (or deflate's best ratio), one bit
+    per macroblock per MP4 frame."""
+    from egvsr.render.video import least_mp4_bytes, least_png_bytes
+
+    assert least_png_bytes(10, 9, 12) == 10 * 4096
+    assert least_png_bytes(1, 2000, 3000) == -(-2000 * 9001 // 1032)
+    assert least_mp4_bytes(2, 360, 480) == 2 * (-(-23 * 30 // 8) + 4)

@@ -244,11 +244,13 @@ def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint (and bicubic) at several scales")
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="checkpoint to score (default: the shipped weights, egvsr/data/egvsr-sample.pt)")
-    p.add_argument("--data", nargs="+", required=True,
-                   help="recordings to evaluate on (paths, or sample:SEED for generated sample clips)")
+    p.add_argument("--data", nargs="+", action="extend", required=True,
+                   help="recordings to evaluate on (paths, or sample:SEED for generated sample clips); "
+                        "repeating --data adds recordings")
     p.add_argument("--config", help="evaluation preset YAML (protocol, scales, queries), e.g. configs/eval/ours.yaml")
-    p.add_argument("--scales", type=_positive_float, nargs="+",
-                   help="scales to score (default: the checkpoint's eval.scales, else 2 4)")
+    p.add_argument("--scales", type=_positive_float, nargs="+", action="extend",
+                   help="scales to score (default: the checkpoint's eval.scales, else 2 4); repeating --scales "
+                        "adds scales")
     p.add_argument("--protocol", help="ours | egvsr | evtexture | videoinr "
                                       "(default: the checkpoint's eval.protocol, else ours)")
     p.add_argument("--queries", choices=["middle", "gt"],
@@ -289,9 +291,9 @@ def _add_render(sub) -> None:
     when = p.add_mutually_exclusive_group()
     when.add_argument("--fps-factor", type=int, help="F: the input frames plus F-1 evenly spaced times "
                                                     "between consecutive frames (default 1)")
-    when.add_argument("--times", nargs="+", metavar="T",
+    when.add_argument("--times", nargs="+", action="extend", metavar="T",
                       help="explicit output times after the first input frame: seconds, or with a unit "
-                           "(0.04, 40ms, 40000us)")
+                           "(0.04, 40ms, 40000us); repeating --times adds times")
     p.add_argument("--first-frame", type=int, help="first input frame index (with --fps-factor)")
     p.add_argument("--last-frame", type=int, help="last input frame index, inclusive (with --fps-factor)")
     p.add_argument("--roi", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
@@ -482,6 +484,25 @@ def _paths(args: argparse.Namespace, names: tuple[str, ...]) -> list:
     return out
 
 
+#: per command: the arguments that name files or folders ("" would name the current folder)
+EMPTY_PATH_ARGS: dict[str, tuple[str, ...]] = {
+    "info": ("file",), "make-sample": ("output",), "train": ("config",),
+    "eval": ("checkpoint", "data", "config", "output"),
+    "render": ("input", "checkpoint", "events", "png", "mp4", "side_by_side"),
+    "demo": ("output", "checkpoint"),
+}
+
+
+def _refuse_empty_paths(args: argparse.Namespace, command: argparse.ArgumentParser) -> None:
+    """Refuse, as a usage mistake naming the argument, a file or folder given as "" (`Path("")` is the
+    current folder: an output there would be refused as a folder, or written in it)."""
+    ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
+    for name in (*ins, *outs, *folders, *EMPTY_PATH_ARGS.get(args.command, ())):
+        if "" in _paths(args, (name,)):
+            command.error(f"argument {_flags(command).get(name, name)}: the path is empty; expected the name "
+                          "of a file or folder")
+
+
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
     from egvsr.datasets.opening import input_folder_members
     from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
@@ -530,8 +551,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = None
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
         command = args.commands[args.command]
+        if unknown:  # named by the command that did not take them (`egvsr voxelize --help` lists its options)
+            command.error(f"unrecognized arguments: {' '.join(unknown)}")
+        _refuse_empty_paths(args, command)
         _refuse_inputs_as_outputs(args)
         args.run(args)
     except EgvsrError as exc:
@@ -543,8 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console_main() -> int:
-    """Entry point of the `egvsr` console script and of `python -m egvsr`: `main` as the whole
-    process's job (egvsr.process: thread environment before torch loads, signals, a quiet exit)."""
+    """`main` as the whole process's job (egvsr.process: thread environment before torch loads, signals,
+    a quiet exit), for scripts that import this module; the `egvsr` console script and `python -m egvsr`
+    use `egvsr.__main__.console_main`, which imports this module only once the process is prepared."""
     from egvsr.process import run_console
 
     return run_console(main)

@@ -53,6 +53,17 @@ def fmt_size(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+def shown(name: str | os.PathLike) -> str:
+    """`name` (a path or text holding one) as text that always encodes as UTF-8, for HDF5 attributes,
+    titles and text files: bytes of a file name that are not UTF-8 (Python's surrogate escapes) appear
+    as `\\xNN`, as Python shows them (docs/io.md, "Outputs")."""
+    text = os.fsdecode(name)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def free_bytes(folder: str | os.PathLike) -> int | None:
     """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing
     ancestor), or None when unknown: outputs larger than this are refused before any work."""

@@ -1,9 +1,12 @@
 """What `egvsr` does as a process: signals, last-resort error lines, a quiet exit.
 
 SIGINT, SIGTERM and SIGHUP become `Terminated` (a `KeyboardInterrupt`), so a terminated command cleans
-up as Ctrl-C does, and the signal is remembered (`check_pending()`) where Python would drop it. Errors
-no part of the toolkit anticipated end as one `egvsr: error:` line. The thread environment is set before
-torch or numba load (`egvsr.threads`).
+up as Ctrl-C does, and the signal is remembered (`check_pending()`) where Python would drop it; a signal
+ignored when the process started (`nohup`'s SIGHUP, a background job's SIGINT) stays ignored. Errors
+no part of the toolkit anticipated end as one `egvsr: error:` line. Before torch or numba load, the
+console entry sets the thread environment (`egvsr.threads`), checks NUMBA_NUM_THREADS, finds numba a
+writable cache folder (`numba_cache_folder`) and makes stdout and stderr print any text; a library import
+does none of this.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import errno
 import gc
 import os
 import signal
+import stat
 import sys
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, MutableMapping, Sequence
+
+from egvsr.errors import ConfigError, EgvsrError
 
 #: commands after which everything alive leaves the collector's view: the exit-time collection then
 #: skips numba's large object graph (voxelize: exit in 0.03 s instead of 0.27 s). Objects are still
@@ -24,6 +30,7 @@ FREEZE_AT_EXIT = ("voxelize",)
 
 HANDLED = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 _pending: list[int] = []  # signals received by this process's handlers
+_ignored_at_start: list[set[int]] = []  # the handled signals ignored when install_signal_handlers first ran
 
 
 class Terminated(KeyboardInterrupt):
@@ -53,16 +60,30 @@ def _unraisable(hook):
     return quiet
 
 
+def _ignored_now() -> set[int]:
+    return {sig for sig in HANDLED if signal.getsignal(sig) == signal.SIG_IGN}
+
+
+def handled_signals() -> tuple[int, ...]:
+    """The signals egvsr turns into `Terminated` (or defers): `HANDLED` less those ignored when the
+    process started, which stay ignored (`nohup egvsr train ... &` keeps running after logout)."""
+    ignored = _ignored_at_start[0] if _ignored_at_start else _ignored_now()
+    return tuple(sig for sig in HANDLED if sig not in ignored)
+
+
 def install_signal_handlers() -> None:
-    """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op). SIGXFSZ is ignored, so a
-    write past `ulimit -f` fails with EFBIG and gets the one-line output error instead of killing us."""
+    """SIGINT, SIGTERM and SIGHUP unwind (main thread only; elsewhere a no-op), unless ignored when the
+    process started. SIGXFSZ is ignored, so a write past `ulimit -f` fails with EFBIG and gets the
+    one-line output error instead of killing us."""
     sys.unraisablehook = _unraisable(sys.unraisablehook)
     atexit.unregister(_ignore_at_the_end)
     atexit.register(_ignore_at_the_end)  # early: exit functions run last-registered first
+    if not _ignored_at_start:
+        _ignored_at_start.append(_ignored_now())
     try:
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        for sig in HANDLED:
+        for sig in handled_signals():
             signal.signal(sig, _raise_terminated)
     except (ValueError, OSError):  # not the main thread, or not allowed here
         return
@@ -83,7 +104,8 @@ def held_signals() -> Iterator[None]:
     the main thread (where no handler runs anyway) nothing is deferred."""
     held: list[int] = []
     try:
-        previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in HANDLED}
+        previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                    for sig in handled_signals()}
     except ValueError:  # not the main thread
         yield
         return
@@ -121,11 +143,17 @@ def warn(message: str) -> None:
 
 
 def last_resort_message(exc: BaseException) -> str:
-    """One line for an error no check anticipated (a file system, memory or text-decoding failure)."""
+    """One line for an error no check anticipated (a file system, memory or text-encoding failure, or
+    stdout that takes no more text)."""
     if isinstance(exc, MemoryError):
         return "out of memory; try a smaller input, size or batch"
     if isinstance(exc, UnicodeDecodeError):
         return f"cannot decode text as {exc.encoding} (byte {exc.start}); expected a UTF-8 text file"
+    if isinstance(exc, UnicodeEncodeError):
+        char = exc.object[exc.start:exc.start + 1].encode("unicode_escape").decode("ascii")
+        return f"cannot encode the character '{char}' as {exc.encoding}; expected text {exc.encoding} can hold"
+    if isinstance(exc, OSError) and getattr(exc, "egvsr_stdout", False):
+        return f"printing to stdout failed: {exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))}"
     if isinstance(exc, OSError):
         name = exc.filename if exc.filename is not None else "file system"
         why = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
@@ -176,7 +204,7 @@ def quiet_exit(status: int | None = None) -> None:
     else:
         status = None
     try:
-        for sig in HANDLED:
+        for sig in handled_signals():
             signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else
                           _end_now if status is not None else signal.SIG_DFL)
     except (ValueError, OSError):
@@ -207,36 +235,179 @@ def _drop_stdout() -> None:
         pass
 
 
+# ---- the console entry: before torch and numba load -------------------------------------------------
+def check_numba_threads(environ: MutableMapping[str, str] | None = None) -> None:
+    """Refuse in one line a NUMBA_NUM_THREADS that is not a whole number >= 1: numba would stop its
+    import with a traceback (0, negative) or a page-long warning (not a number)."""
+    env = os.environ if environ is None else environ
+    text = env.get("NUMBA_NUM_THREADS")
+    if text is None:
+        return
+    try:
+        ok = int(text) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"environment variable NUMBA_NUM_THREADS={text!r}: expected a whole number of threads "
+                          ">= 1 (or leave it unset: all cores)")
+
+
+def _writable_folder(folder: str) -> bool:
+    """Whether a file can be created in `folder` (made if missing), the test numba's cache runs."""
+    import tempfile  # here: the console entry imports this module before it can report a Ctrl-C
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _private_temp_folder(name: str) -> str | None:
+    """A folder `name` in the temporary folder that only this user can write (numba loads pickles from
+    its cache: another user's folder there is never used), made if missing; a fresh one (removed at exit)
+    when the name is taken; None when the temporary folder takes none."""
+    import shutil
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = os.path.join(tempfile.gettempdir(), f"{name}-{uid}")
+    with contextlib.suppress(OSError):  # it exists (checked below), or cannot be made
+        os.mkdir(folder, 0o700)
+    try:
+        st = os.lstat(folder)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022 and _writable_folder(folder):
+            return folder
+        fresh = tempfile.mkdtemp(prefix=f"{name}-")
+    except OSError:
+        return None
+    atexit.register(shutil.rmtree, fresh, True)
+    return fresh
+
+
+def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package: str | None = None) -> str | None:
+    """Give numba a writable cache folder where it has none, so that its cached kernels compile: on a
+    read-only install (no writable `__pycache__` beside the package), without a writable NUMBA_CACHE_DIR
+    and ~/.cache, NUMBA_CACHE_DIR is set to a folder of this user's in the temporary folder (returned;
+    None when nothing was set). Numba raises "cannot cache function ...: no locator available" otherwise;
+    a library user on such an install sets NUMBA_CACHE_DIR (docs/representations.md)."""
+    env = os.environ if environ is None else environ
+    given = env.get("NUMBA_CACHE_DIR")
+    package = package or os.path.dirname(os.path.abspath(__file__))
+    if given and _writable_folder(given) or _writable_folder(os.path.join(package, "__pycache__")):
+        return None
+    home = env.get("HOME") or os.path.expanduser("~")
+    if _writable_folder(os.path.join(env.get("XDG_CACHE_HOME", os.path.join(home, ".cache")), "numba")):
+        return None
+    folder = _private_temp_folder("egvsr-numba-cache")
+    if folder is not None:
+        env["NUMBA_CACHE_DIR"] = folder
+    return folder
+
+
+def printing_any_text() -> None:
+    """stdout and stderr that print any text: one that cannot encode a character (`LC_ALL=C` with
+    PYTHONUTF8=0 cannot encode 'µ'; a UTF-8 stdout in strict mode, a file name that is not UTF-8) shows
+    it as `\\xNN`/`\\uNNNN` instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        errors = getattr(stream, "errors", None)
+        try:
+            "µ".encode(stream.encoding, errors or "strict")
+            fine = errors not in (None, "strict")
+        except (UnicodeError, LookupError, TypeError, AttributeError):
+            fine = False
+        if not fine:
+            with contextlib.suppress(AttributeError, ValueError, OSError):  # not a text stream, closed
+                stream.reconfigure(errors="backslashreplace")
+
+
+class _Stdout:
+    """The command's sys.stdout: the stream itself, except that the OSError of a write or flush that fails
+    (/dev/full, a closed terminal) is marked as coming from stdout, so that its line says so."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            exc.egvsr_stdout = True  # type: ignore[attr-defined]
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            exc.egvsr_stdout = True  # type: ignore[attr-defined]
+            raise
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+_NO_CACHE_FOLDER = ("cannot cache function", "no locator available")
+
+
+def _prepare(argv: Sequence[str]) -> None:
+    """What the console entry does before the command, in order: signals (a Ctrl-C from here on is one
+    line), the thread environment and numba's settings (before numba loads), printable streams."""
+    from egvsr.threads import configure_process_environment
+
+    install_signal_handlers()
+    configure_process_environment(argv=argv)
+    check_numba_threads()
+    numba_cache_folder()
+    printing_any_text()
+
+
 def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> int:
     """Run `main(argv)` as the whole process's job, with the guarantees above; `argv` defaults to
-    `sys.argv[1:]`."""
-    from egvsr.threads import command_of, configure_process_environment
+    `sys.argv[1:]`. `main` may import the command line itself: a Ctrl-C during those imports is one line."""
+    from egvsr.threads import command_of
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    configure_process_environment(argv=argv)
-    install_signal_handlers()
     status = None  # known once the command has finished uninterrupted
+    stdout = sys.stdout
     try:
+        _prepare(argv)
+        if stdout is not None:
+            sys.stdout = _Stdout(stdout)
         code = main(argv)
         check_pending()  # a signal whose exception was dropped: the run was still interrupted
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at exit, so that a failure is one line
         status = code
         return status
     except BrokenPipeError:  # the reader of our output went away (`egvsr info F | head`): end quietly
         _drop_stdout()
         return 1
-    except (OSError, MemoryError, UnicodeDecodeError) as exc:
+    except EgvsrError as exc:  # the process's own settings (NUMBA_NUM_THREADS)
+        print(f"egvsr: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, MemoryError, UnicodeError) as exc:
+        if getattr(exc, "egvsr_stdout", False):
+            _drop_stdout()  # what stdout still holds would fail again at exit
         print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
         if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up
             return report_interrupt(Terminated(_pending[0]))
+        if isinstance(exc, RuntimeError) and all(k in str(exc) for k in _NO_CACHE_FOLDER):
+            print("egvsr: error: numba found no writable folder for its compiled code (the package's "
+                  "__pycache__, ~/.cache, the temporary folder); set NUMBA_CACHE_DIR to a writable folder",
+                  file=sys.stderr)
+            return 2
         if not is_out_of_memory(exc):
             raise
         print(f"egvsr: error: {last_resort_message(MemoryError())}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:  # outside the command (argument parsing, imports)
+    except KeyboardInterrupt as exc:  # outside the command (imports, argument parsing)
         return report_interrupt(exc)
     finally:
+        if isinstance(sys.stdout, _Stdout):
+            sys.stdout = stdout
         if command_of(argv) in FREEZE_AT_EXIT:
             gc.freeze()
         quiet_exit(status)

@@ -35,6 +35,7 @@ def model_from_checkpoint(
     must hold. `overrides` replace model options that hold no weights (such as `window_size`); the weights
     must still fit."""
     from egvsr.models import build_model
+    from egvsr.models.size_estimate import limit_gb
 
     family = check_expected_model(expect_model)  # before the (slow) load
     ck = load_checkpoint(path, map_location="cpu")
@@ -48,6 +49,7 @@ def model_from_checkpoint(
             f"name {type(spec.get('name')).__name__}, config {type(spec.get('config')).__name__}"
         )
     _check_names_agree(path, spec["name"], spec["config"].get("name"))
+    limit_gb()  # a bad EGVSR_MAX_MODEL_GB is the environment's mistake, not the checkpoint's: named alone
     try:  # the options are checked, and the model's size estimated, before any module is built
         if overrides:  # only checked (meta device: no memory, no init); the model built is the one below
             with torch.device("meta"):

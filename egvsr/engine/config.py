@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from egvsr.engine.yamltext import check_expanded_size, read_yaml_mapping, safe_load, yaml_problem
+from egvsr.engine.yamltext import check_expanded_size, read_yaml_mapping, safe_dump, safe_load, yaml_problem
 from egvsr.errors import ConfigError
 
 #: the largest float32: torch computes Adam's step and weight decay in the weights' float32, and stops
@@ -132,9 +132,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({yaml_problem(exc)})") from None
     except ValueError as exc:
         raise ConfigError(f"--set {text[:60]!r}: {exc}") from None
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
+    parts = key.strip().split(".")
+    if parts == [""]:
         raise ConfigError(f"--set {text!r}: empty key")
+    if "" in parts:  # `train..lr`, `.lr`, `train.`: a dropped part would set another key
+        raise ConfigError(f"--set {text!r}: key {key.strip()!r} has an empty part; expected dotted names, "
+                          "e.g. train.lr=1e-4")
     return parts, value
 
 
@@ -259,7 +262,7 @@ def _check_float32(t: dict) -> None:
 
 def dump_config(cfg: dict) -> str:
     """The resolved config as YAML (saved beside the experiment's checkpoints)."""
-    return yaml.safe_dump(cfg, sort_keys=False)
+    return safe_dump(cfg, sort_keys=False)  # a text such as '1e-2' quoted: it reads back as text
 
 
 #: keys that cannot change the weights a run trains, so a resumed run may change them freely

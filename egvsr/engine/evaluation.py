@@ -29,7 +29,7 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import atomic_output, check_output_path, is_folder, is_inside
+from egvsr.fsutil import atomic_output, check_output_path, is_folder, is_inside, shown
 from egvsr.process import check_pending, held_signals
 
 
@@ -319,8 +319,9 @@ def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str) -> No
     """Write the tables and the plot of `rows` into the temporaries of `result_files`."""
     from egvsr.plots.curves import draw_metric_vs_scale
 
-    temps["results.md"].write_text(markdown_table(rows, protocol))
-    with temps["results.csv"].open("w", newline="") as f:
+    rows = [{**r, "clip": shown(r["clip"])} for r in rows]  # a file name that is not UTF-8 as `\xNN`
+    temps["results.md"].write_text(markdown_table(rows, protocol), encoding="utf-8")
+    with temps["results.csv"].open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=["model", "scale", "clip", "psnr", "ssim", "frames"])
         w.writeheader()
         w.writerows(rows)

@@ -618,7 +618,7 @@ class Trainer:
     def _signals_deferred(self) -> Iterator[None]:
         """While training (one process only): the first SIGINT/SIGTERM/SIGHUP lets the current step
         finish, then `_stop` saves and stops; a second one stops at once."""
-        from egvsr.process import HANDLED, Terminated
+        from egvsr.process import Terminated, handled_signals
 
         def handler(signum, frame) -> None:
             if self._stop_signal is None:
@@ -631,7 +631,7 @@ class Trainer:
         previous = {}
         if not self.info.distributed:  # ranks would stop at different steps: DDP keeps the old behaviour
             try:
-                for sig in HANDLED:
+                for sig in handled_signals():  # not one ignored at start (nohup)
                     previous[sig] = signal.signal(sig, handler)
             except (ValueError, OSError):  # not the main thread
                 pass

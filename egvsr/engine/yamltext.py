@@ -4,14 +4,43 @@ A YAML alias (`*name`) repeats the value its anchor names without copying it, so
 for 2**40 values that every merge, copy or comparison of the config would walk ("billion laughs"): what is
 read is bounded by the values it expands to (`check_expanded_size`), and a value that contains itself is
 refused.
+
+Numbers are read as YAML 1.2 reads them: PyYAML follows YAML 1.1, where `1e-2`, `2e0`, `1.5e3` and `.5e1`
+(an exponent without a sign or a mantissa without a dot) are strings, so `lr: 1e-2` would be refused as
+not a number. `Loader` reads them as floats, and `safe_dump` quotes a string that looks like one, so a
+written config reads back the same.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+#: YAML 1.2 floats that YAML 1.1 reads as strings: an exponent without a sign or without a dot before it
+#: (`1e-2`, `2E+3`, `1.5e3`, `.5e1`), and a signed mantissa starting with the dot (`-.5`)
+_FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$|^[-+]\.[0-9_]+$")
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _with_floats(base: type) -> type:
+    """A subclass of PyYAML's `base` loader or dumper whose resolver also knows `_FLOAT_12` (its own
+    copy of the resolver table: PyYAML's classes are left as they are)."""
+    cls = type(base.__name__ + "12", (base,), {})
+    cls.yaml_implicit_resolvers = {k: list(v) for k, v in base.yaml_implicit_resolvers.items()}
+    cls.add_implicit_resolver(_FLOAT_TAG, _FLOAT_12, list("-+0123456789."))
+    return cls
+
+
+Loader = _with_floats(yaml.SafeLoader)
+Dumper = _with_floats(yaml.SafeDumper)
+
+
+def safe_dump(data: Any, **kwargs: Any) -> str:
+    """`yaml.safe_dump` whose output `safe_load` reads back unchanged (strings such as '1e-2' quoted)."""
+    return yaml.dump(data, Dumper=Dumper, **kwargs)
 
 from egvsr.errors import ConfigError, InputFileError
 
@@ -65,10 +94,10 @@ def check_expanded_size(data: Any, limit: int = MAX_CONFIG_VALUES) -> None:
 
 
 def safe_load(text: str | bytes):
-    """`yaml.safe_load`, raising ValueError instead of RecursionError on absurdly nested input, and on
+    """`yaml.safe_load` with YAML 1.2 floats, raising ValueError instead of RecursionError on absurdly nested input, and on
     input that expands to more than `MAX_CONFIG_VALUES` values or contains itself (aliases)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader with YAML 1.2 floats
     except RecursionError:
         raise ValueError("YAML nested too deeply to read; expected a plain config") from None
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import InputFileError
-from egvsr.fsutil import check_output_path
+from egvsr.fsutil import check_output_path, shown
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
@@ -147,7 +147,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         on_counts, off_counts, read, count = window_counts(src, w0, w1)
         overlay = counts_image(on_counts, off_counts, background=frame)
         centres, on, off = event_rate(src)
-        info = (f"{Path(path).name}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
+        info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
                 + (f", {len(ft)} frames" if ft is not None and len(ft) else ", no frames"))
     panels = 3 if frame is not None else 2
     aspect = overlay.shape[0] / overlay.shape[1]
@@ -160,8 +160,8 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         axes[0].set_axis_off()
         k = 1
     axes[k].imshow(overlay, interpolation="nearest")
-    shown = f"{count:,}" if read == count else f"{read:,} of {count:,}, sampled evenly"
-    axes[k].set_title(f"events, {what}: {shown}\nON red, OFF blue", fontsize=8)
+    counted = f"{count:,}" if read == count else f"{read:,} of {count:,}, sampled evenly"
+    axes[k].set_title(f"events, {what}: {counted}\nON red, OFF blue", fontsize=8)
     axes[k].set_axis_off()
     ax = axes[k + 1]
     if centres.size:

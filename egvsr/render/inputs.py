@@ -21,6 +21,7 @@ from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
+from egvsr.cvfile import read_image
 from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
 from egvsr.render.times import is_integer
 
@@ -78,10 +79,8 @@ class FolderRecording(Recording):
         return open_events(self._events) if self._events is not None else None
 
     def read_frame(self, i: int) -> np.ndarray:
-        import cv2
-
         i = self._check_index(i, self.num_frames, "frame")
-        img = cv2.imread(str(self._files[i]), cv2.IMREAD_COLOR)
+        img = read_image(self._files[i], "color")
         if img is None:
             raise InputFileError(f"{self._files[i]}: cannot read this image (missing or corrupt)")
         if img.shape[:2] != (self.height, self.width):

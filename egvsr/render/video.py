@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from egvsr.cvfile import video_capture, video_writer, write_image
 from egvsr.errors import ConfigError, MissingDependencyError, OutputError
 from egvsr.fsutil import (atomic_directory, atomic_output, check_output_folder, check_output_path, fmt_size,
                           free_bytes, output_path)
@@ -237,8 +238,8 @@ class PngFolderWriter(contextlib.AbstractContextManager):
     def _encode(self, rgb: np.ndarray, name: Path) -> None:
         need = rgb.nbytes  # a PNG frame can take its raw size: less free than that, the disk may fill
         near_full, _ = disk_full(self._tmp, 2 * need)
-        with _native_held_when(near_full):  # libpng's "Write Error" when the disk fills
-            if not _cv2().imwrite(str(name), _bgr(rgb)):
+        with _native_held_when(near_full):  # the disk may fill: the write fails, said below
+            if not write_image(name, _bgr(rgb)):
                 raise self._write_error(name, need)
 
     def _write_error(self, name: Path, need: int) -> OutputError:
@@ -339,11 +340,10 @@ class Mp4Writer(contextlib.AbstractContextManager):
         self.frames = 0
 
     def __enter__(self) -> "Mp4Writer":
-        cv2 = _cv2()
         self._tmp = self._ctx.__enter__()
         self._video = self._tmp.with_name(self._tmp.name + ".mp4")  # OpenCV picks the container by suffix
         h, w = even_size(*self.size)
-        self._writer = cv2.VideoWriter(str(self._video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        self._writer = video_writer(self._video, "mp4v", self.fps, (w, h))
         if not self._writer.isOpened():
             self._cleanup()
             err = MissingDependencyError(
@@ -380,10 +380,9 @@ class Mp4Writer(contextlib.AbstractContextManager):
     def check_written(self) -> None:
         """Refuse a finished video that does not read back with every frame written (OpenCV reports no
         failed write): for want of disk space (less than one uncompressed frame free), or the encoder's."""
-        cv2 = _cv2()
-        cap = cv2.VideoCapture(str(self._video))
+        cap = video_capture(self._video)
         try:
-            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            count = int(cap.get(_cv2().CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
         finally:
             cap.release()
         if count == self.frames:

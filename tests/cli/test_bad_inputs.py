@@ -199,7 +199,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{tmp}/m.h5", "--size", "0x10"),
     cli("make-sample-negative-seconds", "'-1': expected a positive number", "make-sample", "{tmp}/m.h5",
         "--seconds", "-1"),
-    cli("make-sample-negative-gt", "gt_per_interval", "make-sample", "{tmp}/m.h5", "--gt-per-interval", "-2"),
+    cli("make-sample-negative-gt", "--gt-per-interval", "make-sample", "{tmp}/m.h5", "--gt-per-interval", "-2"),
     cli("make-sample-output-exists", "output already exists", "make-sample", "{exists}"),
     cli("make-sample-threads-zero", "--threads: expected an integer in 1..", "make-sample", "{tmp}/m.h5",
         "--threads", "0"),

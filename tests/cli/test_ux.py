@@ -151,6 +151,14 @@ def test_show_keeps_gray_frames_as_stored_and_can_stretch():
     (["render", "--scale"], "egvsr: error: render: argument --scale: expected one argument (see `egvsr render --help`)"),
     (["nosuchcmd"], "egvsr: error: argument COMMAND: invalid choice: 'nosuchcmd'"),
     (["info"], "egvsr: error: info: the following arguments are required"),
+    (["voxelize", "a.h5", "b.h5", "--between-frames", "--bogus"],  # named by the command that did not take it
+     "egvsr: error: voxelize: unrecognized arguments: --bogus (see `egvsr voxelize --help`)"),
+    (["convert", "a.h5", ""], "egvsr: error: convert: argument output: the path is empty; expected the name of a "
+                              "file or folder (see `egvsr convert --help`)"),
+    (["show", "a.h5", "--out", ""], "egvsr: error: show: argument --out: the path is empty"),
+    (["eval", "--data", "a.h5", "--output", ""], "egvsr: error: eval: argument --output: the path is empty"),
+    (["render", "a.h5", "--scale", "2", "--mp4", ""], "egvsr: error: render: argument --mp4: the path is empty"),
+    (["make-sample", ""], "egvsr: error: make-sample: argument output: the path is empty"),
 ])
 def test_usage_mistakes_are_one_line(argv, fragment, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -158,3 +166,13 @@ def test_usage_mistakes_are_one_line(argv, fragment, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
+
+
+def test_repeated_list_options_add_their_values():
+    """`render --times 0 --times 10ms` renders both times (argparse kept the last list only)."""
+    parse = build_parser().parse_args
+    assert parse(["render", "r.h5", "--scale", "2", "--times", "0", "--times", "10ms", "20ms"]).times == \
+        ["0", "10ms", "20ms"]
+    a = parse(["eval", "--data", "a.h5", "b.h5", "--data", "c.h5", "--scales", "2", "--scales", "3", "4"])
+    assert a.data == ["a.h5", "b.h5", "c.h5"] and a.scales == [2.0, 3.0, 4.0]
+    assert parse(["eval", "--data", "a.h5"]).scales is None  # not given: the checkpoint's or preset's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import random
 
 import numpy as np
@@ -239,3 +240,48 @@ def test_yaml_alias_bombs_are_refused_before_any_merge(tmp_path):
     fine.write_text("data:\n  train: {recordings: &r [a.h5, b.h5]}\n  val: {recordings: *r, scale: 2}\n")
     cfg = load_config(fine)
     assert cfg["data"]["val"]["recordings"] == ["a.h5", "b.h5"]
+
+
+@pytest.mark.parametrize("text, value", [("1e-2", 0.01), ("2e0", 2.0), ("2E+3", 2000.0), (".5e1", 5.0),
+                                         ("1.5e3", 1500.0), ("-.5", -0.5), ("1.0e+3", 1000.0), ("7", 7)])
+def test_yaml_reads_numbers_as_yaml_12(tmp_path, text, value):
+    """PyYAML (YAML 1.1) reads `1e-2` or `2e0` as text, so they were refused as not numbers in a file and
+    in --set; text that merely looks like a number stays text when quoted, also through a saved config."""
+    from egvsr.engine.config import dump_config
+    from egvsr.engine.yamltext import safe_load
+
+    assert safe_load(f"v: {text}") == {"v": value} and type(safe_load(text)) is type(value)
+    assert safe_load(f"v: '{text}'") == {"v": text}
+    assert safe_load(dump_config({"v": text})) == {"v": text}
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"train:\n  lr: {text.lstrip('-')}\n")
+    assert load_config(cfg)["train"]["lr"] == abs(value)
+    assert load_config(None, [f"train.lr={text.lstrip('-')}"])["train"]["lr"] == abs(value)
+
+
+def test_set_takes_a_yaml_12_number_where_any_value_may_go():
+    """data.val.scale has no numeric default to convert text by: `2e0` was refused as not a number."""
+    c = load_config(None, _SECTION + ["data.val.recordings=[a.h5]", "data.val.scale=2e0"])
+    assert c["data"]["val"]["scale"] == 2.0
+
+
+def test_yaml_floats_leave_pyyaml_itself_alone():
+    import yaml
+
+    from egvsr.engine.yamltext import safe_load
+
+    assert safe_load("1e-2") == 0.01 and yaml.safe_load("1e-2") == "1e-2"
+
+
+def test_model_options_from_a_file_take_yaml_12_numbers(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  name: egvsr\n  options: {tf_half_width: 1e-2}\n")
+    assert load_config(cfg)["model"]["options"]["tf_half_width"] == 0.01
+
+
+@pytest.mark.parametrize("key", ["train..lr", ".lr", "train.", "train.lr."])
+def test_a_set_key_with_an_empty_part_is_refused(key):
+    """`--set train..lr=1` set train.lr: the empty part was dropped."""
+    with pytest.raises(ConfigError, match=rf"^--set '{re.escape(key)}=1': key '{re.escape(key)}' has an empty part; "
+                                          r"expected dotted names, e.g. train.lr=1e-4$"):
+        load_config(None, [f"{key}=1"])

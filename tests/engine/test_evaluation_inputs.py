@@ -248,3 +248,36 @@ def test_an_evtexture_file_is_scored_at_its_paired_scale_and_another_scale_names
     with pytest.raises(ConfigError, match=r"clip.h5: its stored voxels give 10 time bins x 1 channel \(2 intervals "
                                           r"of 5 bins\), but model 'egvsr-tiny' takes 8 x 2"):
         evaluate_checkpoint(other, [str(lr)], scales=[4], **kw)
+
+
+def test_a_recording_name_that_is_not_utf8_is_written_to_the_results(recs, tmp_path):
+    """A file name's bytes that are not UTF-8 are written as `\\xNN` in results.md and results.csv (it
+    failed with UnicodeEncodeError once all the scoring was done)."""
+    import os
+
+    odd = tmp_path / os.fsdecode(b"clip_\xff.h5")
+    shutil.copy(recs["rec"], odd)
+    _eval(recs, [odd], output=tmp_path / "ev")
+    for name in ("results.md", "results.csv"):
+        assert "clip_\\xff" in (tmp_path / "ev" / name).read_text(encoding="utf-8")
+
+
+def test_repeated_list_options_add_their_values(recs, tmp_path, capsys, monkeypatch):
+    """`--data A --data B` scores both (argparse kept only B), and likewise `--scales`; a recording or
+    scale given twice across them is still refused."""
+    from egvsr.cli import main
+
+    seen = {}
+
+    def scored(checkpoint, data, scales, **kwargs):
+        seen.update(data=data, scales=scales)
+
+    monkeypatch.setattr("egvsr.engine.evaluation.evaluate_checkpoint", scored)
+    other = shutil.copy(recs["rec"], tmp_path / "other.h5")
+    assert main(["eval", "--data", str(recs["rec"]), "--data", str(other), "--scales", "2", "--scales", "3"]) == 0
+    assert seen == {"data": [str(recs["rec"]), str(other)], "scales": [2.0, 3.0]}
+    monkeypatch.undo()
+    assert _cli_error(["eval", "--data", str(recs["rec"]), "--data", str(recs["rec"])], capsys) == \
+        f"--data: {recs['rec']} is given twice; give each recording once"
+    assert _cli_error(["eval", "--data", str(recs["rec"]), "--scales", "2", "--scales", "2"], capsys) == \
+        "--scales: scale 2 is given twice; give each scale once"

@@ -174,8 +174,10 @@ def test_interrupted_run_saves_a_checkpoint_and_resumes_bit_exactly(tmp_path, ti
     stopped = _config(tmp_path, tiny_recording, "stopped", iterations=steps)
 
     folder = tmp_path / "exp" / "stopped"
+    # SIGINT as a terminal delivers it: a test runner started in the background ignores SIGINT, and egvsr (as
+    # any program) keeps a signal ignored at its start ignored
     proc = subprocess.Popen(cmd + [str(stopped)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while _rows(folder) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -476,3 +478,16 @@ def test_a_failed_save_leaves_last_pt_and_its_step_list_as_they_were(tmp_path, t
         assert load_checkpoint(ck / "last.pt")["step"] == 2
         assert load_checkpoint(ck / "last.pt")["step_checkpoints"] == [2]
         assert sorted(p.name for p in ck.glob("step-*.pt")) == ["step-00000002.pt"]
+
+
+def test_training_leaves_a_signal_ignored_at_start_ignored():
+    """`nohup egvsr train ... &`: the training loop's own deferral of SIGINT/SIGTERM/SIGHUP took over the
+    SIGHUP that nohup ignores, so the run stopped at logout."""
+    code = ("import signal, types\nfrom egvsr.engine.train import Trainer\n"
+            "fake = types.SimpleNamespace(info=types.SimpleNamespace(distributed=False), _stop_signal=None, step=0)\n"
+            "with Trainer._signals_deferred(fake):\n"
+            "    print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal.SIGTERM) not in "
+            "(signal.SIG_IGN, signal.SIG_DFL))\n")
+    res = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert res.returncode == 0 and res.stdout == "True True\n", res.stderr

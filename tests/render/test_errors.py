@@ -506,3 +506,11 @@ def test_outputs_that_cannot_fit_the_free_space_are_refused(tiny, tmp_path, caps
            f"{out}: --png and --mp4 need at least 12.3 KB for 3 frames of 56x40", "more than the 10 KB free in",
            "free some space, write elsewhere")
     _nothing_left(tmp_path, out, video)
+
+
+def test_a_bad_model_size_limit_is_blamed_on_the_environment_variable(tiny, tmp_path, capsys, monkeypatch):
+    """EGVSR_MAX_MODEL_GB=abc was reported as a fault of the checkpoint ('<file>: checkpoint 'model.config': ...')."""
+    rec, ck, d = tiny
+    monkeypatch.setenv("EGVSR_MAX_MODEL_GB", "abc")
+    line = _fails(["render", str(rec), str(ck), "--scale", "2", "--png", str(tmp_path / "p")], capsys)
+    assert line == "egvsr: error: environment variable EGVSR_MAX_MODEL_GB='abc': expected a positive number of GB"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egvsr.cvfile import read_image
 from egvsr.errors import MissingDependencyError
 
 # (package, path inside the package, name)
@@ -65,14 +66,12 @@ def _package_dir(package: str) -> Path:
 @functools.lru_cache(maxsize=None)
 def load_image(name: str) -> np.ndarray:
     """The image `name` as float32 (H, W, 3) RGB in [0, 1] (cached; treat as read-only)."""
-    import cv2
-
     match = [(pkg, rel) for pkg, rel, n in IMAGES if n == name]
     if not match:
         raise ValueError(f"image {name!r}: expected one of {[n for _, _, n in IMAGES]}")
     pkg, rel = match[0]
     path = _package_dir(pkg) / rel
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = read_image(path)
     if img is None:
         raise MissingDependencyError(f"{path}: bundled image could not be read ({INSTALL_HINT})")
     img = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)

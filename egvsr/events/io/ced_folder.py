@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egvsr.cvfile import read_image
 from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource, with_channels
@@ -276,12 +277,12 @@ class CedFolderSource(EventSource):
     def read_frame_path(path: Path) -> np.ndarray:
         """A PNG as uint8 (H, W, C) RGB or gray (cv2 loads BGR; converted here)."""
         try:
-            import cv2
+            import cv2  # noqa: F401 - OpenCV decodes the frames (egvsr.cvfile)
         except ImportError:
             raise MissingDependencyError(
                 f"{path}: reading CED frames needs OpenCV: pip install opencv-python-headless"
             ) from None
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        img = read_image(path)
         if img is None:
             raise InputFileError(f"{path}: not a readable PNG frame")
         if img.dtype != np.uint8:

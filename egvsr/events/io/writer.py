@@ -22,7 +22,7 @@ from egvsr.events.io import chunk_codec
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path
+from egvsr.fsutil import atomic_output, check_output_path, shown
 
 #: Events per HDF5 chunk; chosen by measurement (docs/io.md, benchmarks/io.py).
 CHUNK_EVENTS = 1 << 17
@@ -65,7 +65,8 @@ class EventWriter:
         self.path = check_output_path(path, overwrite)
         self.width, self.height = int(width), int(height)
         self._overwrite = overwrite
-        self._attrs = dict(attrs or {})
+        # text always encodes: a file name's bytes that are not UTF-8 are stored as `\xNN` (fsutil.shown)
+        self._attrs = {k: shown(v) if isinstance(v, str) else v for k, v in (attrs or {}).items()}
         self._chunk = int(chunk_events)
         self._compression = dict(COMPRESSION if compression is None else compression)
         # gzip (+ shuffle) is encoded on worker threads and written as whole chunks (chunk_codec)

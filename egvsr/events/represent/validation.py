@@ -163,5 +163,7 @@ def check_threads(threads: object, name: str = "`threads`") -> int:
         return numba.get_num_threads()
     top = numba.config.NUMBA_NUM_THREADS
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= top:
-        raise ConfigError(f"{name}: expected an integer in 1..{top} (this machine), got {threads!r}")
+        where = ("the cores available to this process" if top == numba.config.NUMBA_DEFAULT_NUM_THREADS
+                 else f"the environment variable NUMBA_NUM_THREADS={top}")
+        raise ConfigError(f"{name}: expected an integer in 1..{top} ({where}), got {threads!r}")
     return int(threads)

@@ -26,7 +26,7 @@ from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_output_path, fmt_size, free_bytes, listed_members,
-                          refuse_inputs_as_outputs)
+                          refuse_inputs_as_outputs, shown)
 from egvsr.process import warn
 
 FORMAT = "egvsr-tensors"
@@ -285,7 +285,7 @@ def voxelize_file(
             "polarity": polarity, "normalize": normalize, "height": oh, "width": ow,
             "sensor_height": sensor[0], "sensor_width": sensor[1], "windows": mode,
             "window_us": 0 if window_ms is None else int(ends[0] - starts[0]),
-            "tau_us": -1.0 if tau is None else tau, "source": str(src),
+            "tau_us": -1.0 if tau is None else tau, "source": shown(src),
             "time_convention": TIME_CONVENTION,
         }
         with numba_threads(nthreads), atomic_output(dst, overwrite) as tmp:

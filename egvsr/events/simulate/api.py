@@ -20,7 +20,7 @@ from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, kn
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import check_video_args, folder_members, open_video
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import check_output_path, listed_members, refuse_inputs_as_outputs
+from egvsr.fsutil import check_output_path, listed_members, refuse_inputs_as_outputs, shown
 
 FRAME_BATCH = 16  # frames buffered before each write
 
@@ -131,7 +131,7 @@ def simulate_video(
     check_noise_disk(config, video.width, video.height, span, dst)
     sim = EventSimulator(video.width, video.height, config, seed, threads=threads)
     attrs = {
-        "generator": "egvsr.simulate", "source": str(video.path), "seed": seed,
+        "generator": "egvsr.simulate", "source": shown(video.path), "seed": seed,
         "sim_cp": sim.thresholds.cp, "sim_cn": sim.thresholds.cn, "sim_interpolation": interpolation,
         "sim_max_px_per_step": float(max_px_per_step), **config.as_attrs(),
     }

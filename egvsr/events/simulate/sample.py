@@ -118,7 +118,7 @@ def _check(seconds, size, fps, gt_per_interval,
            adjustable: Collection[str]) -> tuple[float, tuple[int, int], float, int]:
     for name, v in (("seconds", seconds), ("fps", fps)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name}: expected a positive number, got {v!r}")
+            raise ConfigError(f"`{name}`: expected a positive number, got {v!r}")
     try:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError):
@@ -127,7 +127,7 @@ def _check(seconds, size, fps, gt_per_interval,
         raise ConfigError(f"size {h}x{w}: expected sides between {MIN_SIDE} and 4096 pixels")
     if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \
             or gt_per_interval < 0:
-        raise ConfigError(f"gt_per_interval: expected an integer >= 0, got {gt_per_interval!r}")
+        raise ConfigError(f"`gt_per_interval`: expected an integer >= 0, got {gt_per_interval!r}")
     frames = seconds * fps * (gt_per_interval + 1)
     if frames > MAX_SAMPLE_FRAMES:  # before any time or frame is allocated
         raise ConfigError(

@@ -14,6 +14,7 @@ import math
 import numba
 import numpy as np
 
+from egvsr.cvfile import read_image
 from egvsr.errors import MissingDependencyError
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -30,7 +31,6 @@ def _cv2():
 
 def _sample_image(name: str) -> np.ndarray:
     """A matplotlib sample image as float32 RGB or RGBA in [0, 1]."""
-    cv2 = _cv2()
     try:
         from matplotlib import cbook
 
@@ -40,7 +40,7 @@ def _sample_image(name: str) -> np.ndarray:
             f"matplotlib sample image {name!r} not found ({exc}); the sample scene needs matplotlib's "
             "bundled sample_data (pip install matplotlib)"
         ) from None
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = read_image(path)
     if img is None:
         raise MissingDependencyError(f"{path}: matplotlib sample image could not be read")
     img = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)

@@ -26,9 +26,9 @@ def _finite(name: str, v: float) -> float:
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a number, got {v!r}") from None
+        raise ConfigError(f"`{name}`: expected a number, got {v!r}") from None
     if not math.isfinite(f):
-        raise ConfigError(f"{name}: expected a finite number, got {v!r}")
+        raise ConfigError(f"`{name}`: expected a finite number, got {v!r}")
     return f
 
 
@@ -73,11 +73,11 @@ class SimulatorConfig:
         cp_range = _cp_range(cp)
         ratio = DEFAULT_CN_RATIO if cn_ratio is None else _values("cn_ratio", cn_ratio, "(mean, std)")
         if len(ratio) != 2:
-            raise ConfigError(f"cn_ratio: expected (mean, std), got {cn_ratio!r}")
+            raise ConfigError(f"`cn_ratio`: expected (mean, std), got {cn_ratio!r}")
         mean, std = (_finite("cn_ratio", v) for v in ratio)
         if mean <= 0 or std < 0:
             raise ConfigError(
-                f"cn_ratio {cn_ratio!r}: expected a positive mean and a non-negative std "
+                f"`cn_ratio` {cn_ratio!r}: expected a positive mean and a non-negative std "
                 "(Cn = Cp * N(mean, std))"
             )
         values = dict(
@@ -89,11 +89,11 @@ class SimulatorConfig:
         for name, v in values.items():
             f = _finite(name, v)
             if f < 0:
-                raise ConfigError(f"{name}: expected a value >= 0, got {v!r}")
-            check_knob_max(name, name, f)
+                raise ConfigError(f"`{name}`: expected a value >= 0, got {v!r}")
+            check_knob_max(f"`{name}`", name, f)
         eps = 1e-3 if log_eps is None else _finite("log_eps", log_eps)
         if eps <= 0:
-            raise ConfigError(f"log_eps: expected a positive number, got {log_eps!r}")
+            raise ConfigError(f"`log_eps`: expected a positive number, got {log_eps!r}")
         object.__setattr__(self, "cp", cp_range)
         object.__setattr__(self, "cn_ratio", (mean, std))
         for name, v in values.items():
@@ -134,7 +134,7 @@ def _values(name: str, v, expected: str) -> tuple:
     characters are no numbers) is refused, naming the argument and the `expected` form."""
     if isinstance(v, (list, tuple)) or isinstance(v, np.ndarray) and v.ndim == 1:
         return tuple(v)
-    raise ConfigError(f"{name}: expected {expected}, got {v!r}")
+    raise ConfigError(f"`{name}`: expected {expected}, got {v!r}")
 
 
 def _cp_range(cp) -> tuple[float, float]:
@@ -142,15 +142,15 @@ def _cp_range(cp) -> tuple[float, float]:
         return DEFAULT_CP_RANGE
     values = [cp] if np.isscalar(cp) else list(_values("cp", cp, "one threshold or a range (lo, hi)"))
     if len(values) not in (1, 2):
-        raise ConfigError(f"cp: expected one threshold or a range LO HI, got {cp!r}")
+        raise ConfigError(f"`cp`: expected one threshold or a range LO HI, got {cp!r}")
     values = [_finite("cp", v) for v in values]
     lo, hi = values[0], values[-1]
     if lo <= 0 or hi <= 0:
         raise ConfigError(
-            f"cp {cp!r}: contrast thresholds must be positive (log-intensity steps, e.g. 0.05 to 0.5)"
+            f"`cp` {cp!r}: contrast thresholds must be positive (log-intensity steps, e.g. 0.05 to 0.5)"
         )
     if lo > hi:
-        raise ConfigError(f"cp {cp!r}: range LO HI must have LO <= HI")
+        raise ConfigError(f"`cp` {cp!r}: range LO HI must have LO <= HI")
     return (lo, hi)
 
 

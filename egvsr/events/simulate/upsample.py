@@ -97,7 +97,7 @@ def _subframe_cap(v) -> int | None:
     if v is None:
         return None
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ConfigError(f"max_subframes: expected an integer >= 1, got {v!r}")
+        raise ConfigError(f"`max_subframes`: expected an integer >= 1, got {v!r}")
     return int(v)
 
 

@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.fsutil import FolderMembers
 
@@ -188,7 +189,7 @@ class VideoInput:
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
         with _opencv_warnings_off():
-            cap = _cv2().VideoCapture(str(self.path))
+            cap = video_capture(self.path)
         try:
             i = 0
             while True:
@@ -241,10 +242,9 @@ def _to_rgb8(img: np.ndarray, channels: int, factor: float = 1.0) -> np.ndarray:
 def _read_image(path: Path) -> np.ndarray:
     """The image at `path` as OpenCV decodes it (any depth and channel count); libpng's or libtiff's
     complaints about a file it cannot decode give way to the one-line error."""
-    cv2 = _cv2()
     _regular(path, "the image")
     with _native_messages_held():
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        img = read_image(path)
         if img is None:
             raise InputFileError(f"{path}: cannot read this image (missing, corrupt or unsupported format)")
     return img
@@ -484,7 +484,7 @@ def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
     OpenCV cannot decode a frame (FFmpeg's own messages about it are held back)."""
     cv2 = _cv2()
     with _native_messages_held():
-        cap = cv2.VideoCapture(str(path))
+        cap = video_capture(path)
         try:
             ok, first = cap.read() if cap.isOpened() else (False, None)
             if not ok or first is None:

@@ -113,3 +113,19 @@ def test_declared_options_decide_what_is_refused():
             get_representation("moments").check_options(gamma=1)
     finally:
         unregister_representation("decay")
+
+
+def test_the_thread_cap_says_where_it_comes_from(s, monkeypatch):
+    """The cap of `threads` is the machine's cores, or NUMBA_NUM_THREADS when that set it lower ("(this
+    machine)" either way, before)."""
+    import numba
+
+    top = numba.config.NUMBA_DEFAULT_NUM_THREADS
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", top)  # NUMBA_NUM_THREADS unset
+    with pytest.raises(ConfigError, match=rf"^`threads`: expected an integer in 1..{top} \(the cores available "
+                                          rf"to this process\), got {top + 1}$"):
+        voxel_grid(s, 5, 0, 100, threads=top + 1)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", top + 5)  # as NUMBA_NUM_THREADS=top+5 would
+    with pytest.raises(ConfigError, match=rf"^`threads`: expected an integer in 1..{top + 5} \(the environment "
+                                          rf"variable NUMBA_NUM_THREADS={top + 5}\), got {top + 6}$"):
+        voxel_grid(s, 5, 0, 100, threads=top + 6)

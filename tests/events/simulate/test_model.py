@@ -181,12 +181,12 @@ def test_noise_rates_are_bounded_in_the_config_itself():
     """A config built by hand is held to the same bounds as the keywords and flags."""
     from egvsr.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^shot_noise_hz 1e\+06: expected at most 100000 events per pixel"):
+    with pytest.raises(ConfigError, match=r"^`shot_noise_hz` 1e\+06: expected at most 100000 events per pixel"):
         SimulatorConfig(shot_noise_hz=1e6)
-    with pytest.raises(ConfigError, match=r"^leak_hz 1e\+09: expected at most 100000"):
+    with pytest.raises(ConfigError, match=r"^`leak_hz` 1e\+09: expected at most 100000"):
         SimulatorConfig(leak_hz="1e9")
     for bad, msg in ((float("inf"), "finite"), (float("nan"), "finite"), (-1.0, ">= 0")):
-        with pytest.raises(ConfigError, match=f"^shot_noise_hz: expected a .*{msg}"):
+        with pytest.raises(ConfigError, match=f"^`shot_noise_hz`: expected a .*{msg}"):
             SimulatorConfig(shot_noise_hz=bad)
 
 
@@ -210,7 +210,7 @@ def test_simulate_frames_refuses_noise_beyond_memory_up_front(times, message):
     ((10.5, 8), r"^width: expected a whole number of pixels in 1..65535, got 10.5"),
     ((8, 0), r"^height: expected a whole number of pixels in 1..65535, got 0"),
     ((8, 8, {"cp": 0.2}), r"^config: expected a SimulatorConfig, got dict"),
-    ((8, 8, None, 2**63), r"^seed: expected an integer in 0..2\*\*63-1"),
+    ((8, 8, None, 2**63), r"^`seed`: expected an integer in 0..2\*\*63-1"),
 ])
 def test_simulator_arguments_are_one_config_error_naming_them(args, message):
     from egvsr.errors import ConfigError
@@ -236,10 +236,10 @@ def test_a_sensor_beyond_memory_is_refused_before_its_state_is_allocated(monkeyp
 def test_cn_ratio_must_be_a_pair(bad):
     from egvsr.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^cn_ratio: expected \(mean, std\), got "):
+    with pytest.raises(ConfigError, match=r"^`cn_ratio`: expected \(mean, std\), got "):
         SimulatorConfig(cn_ratio=bad)
     frames = Frames(np.zeros((2, 4, 4), np.uint8), np.array([0, 10]))
-    with pytest.raises(ConfigError, match=r"^cn_ratio: expected \(mean, std\), got "):
+    with pytest.raises(ConfigError, match=r"^`cn_ratio`: expected \(mean, std\), got "):
         simulate_frames(frames, cn_ratio=bad)
 
 

@@ -113,14 +113,14 @@ def test_sample_times():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(seconds=0), "seconds: expected a positive number"),
+    (dict(seconds=0), "`seconds`: expected a positive number"),
     (dict(size=(8, 64)), "expected sides between 16"),
-    (dict(gt_per_interval=-1), "gt_per_interval: expected an integer >= 0"),
-    (dict(fps=-5.0), "fps: expected a positive number"),
+    (dict(gt_per_interval=-1), "`gt_per_interval`: expected an integer >= 0"),
+    (dict(fps=-5.0), "`fps`: expected a positive number"),
     (dict(fps=1e-9), "shorter than one frame interval"),
-    (dict(seed=1.5), "seed: expected an integer in 0..2\\*\\*63-1"),
-    (dict(seed=-3), "seed: expected an integer in 0..2\\*\\*63-1"),
-    (dict(seed=2**80), "seed: expected an integer in 0..2\\*\\*63-1"),
+    (dict(seed=1.5), "`seed`: expected an integer in 0..2\\*\\*63-1"),
+    (dict(seed=-3), "`seed`: expected an integer in 0..2\\*\\*63-1"),
+    (dict(seed=2**80), "`seed`: expected an integer in 0..2\\*\\*63-1"),
 ])
 def test_bad_arguments(tmp_path, kwargs, message):
     args = dict(seconds=0.2, size=SIZE, progress=False) | kwargs

@@ -185,10 +185,10 @@ def test_native_messages_are_passed_on_when_the_body_succeeds(capfd):
     (dict(fps=[1]), r"^fps: expected a positive frame rate, got \[1\]"),
     (dict(src=None), r"^src: expected a video file or frame folder path \(str or os.PathLike\), got NoneType"),
     (dict(dst=None), r"^dst: expected an output file path \(str or os.PathLike\), got NoneType"),
-    (dict(seed=2**64), r"^seed: expected an integer in 0..2\*\*63-1 \(output files store it as int64\), got 1844"),
-    (dict(seed=-1), r"^seed: expected an integer in 0..2\*\*63-1"),
-    (dict(cn_ratio=1.0), r"^cn_ratio: expected \(mean, std\), got 1.0"),
-    (dict(cn_ratio="ab"), r"^cn_ratio: expected \(mean, std\), got 'ab'"),
+    (dict(seed=2**64), r"^`seed`: expected an integer in 0..2\*\*63-1 \(output files store it as int64\), got 1844"),
+    (dict(seed=-1), r"^`seed`: expected an integer in 0..2\*\*63-1"),
+    (dict(cn_ratio=1.0), r"^`cn_ratio`: expected \(mean, std\), got 1.0"),
+    (dict(cn_ratio="ab"), r"^`cn_ratio`: expected \(mean, std\), got 'ab'"),
 ])
 def test_bad_arguments_are_one_config_error_naming_them_before_any_work(tmp_path, monkeypatch, kwargs, message):
     import egvsr.events.simulate.api as api
@@ -208,7 +208,7 @@ def test_cli_seed_beyond_int64_is_refused_before_simulating(tmp_path, capsys, mo
     monkeypatch.setattr(api, "open_video", lambda *a: pytest.fail("the input was opened"))
     assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "10", "--seed", str(2**64)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"egvsr: error: seed: expected an integer in 0..2**63-1 (output files store it as int64), got {2**64}"]
+        f"egvsr: error: --seed: expected an integer in 0..2**63-1 (output files store it as int64), got {2**64}"]
 
 
 # ---- frame sizes and channels ---------------------------------------------------------------------

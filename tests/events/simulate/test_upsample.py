@@ -95,9 +95,9 @@ def test_bad_upsampler_settings():
     (dict(max_px_per_step=float("nan")), r"max_px_per_step: .*got nan$"),
     (dict(max_px_per_step=True), r"max_px_per_step: .*got True$"),
     (dict(max_px_per_step="1"), r"max_px_per_step: .*got '1'$"),
-    (dict(max_subframes="x"), r"max_subframes: expected an integer >= 1, got 'x'$"),
-    (dict(max_subframes=2.5), r"max_subframes: expected an integer >= 1, got 2.5$"),
-    (dict(max_subframes=True), r"max_subframes: expected an integer >= 1, got True$"),
+    (dict(max_subframes="x"), r"`max_subframes`: expected an integer >= 1, got 'x'$"),
+    (dict(max_subframes=2.5), r"`max_subframes`: expected an integer >= 1, got 2.5$"),
+    (dict(max_subframes=True), r"`max_subframes`: expected an integer >= 1, got True$"),
 ])
 def test_step_settings_that_would_explode_or_mislead_are_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):

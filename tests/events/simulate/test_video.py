@@ -194,10 +194,10 @@ def test_bad_timestamp_files(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(cp=[-0.1]), "contrast thresholds must be positive"),
     (dict(cp=[0.3, 0.1]), "LO <= HI"),
-    (dict(sigma=-0.01), "sigma: expected a value >= 0"),
+    (dict(sigma=-0.01), "`sigma`: expected a value >= 0"),
     (dict(cn_ratio=(0.0, 0.1)), "positive mean"),
-    (dict(refractory_us=-5), "refractory_us: expected a value >= 0"),
-    (dict(max_subframes=0), "max_subframes: expected an integer >= 1"),
+    (dict(refractory_us=-5), "`refractory_us`: expected a value >= 0"),
+    (dict(max_subframes=0), "`max_subframes`: expected an integer >= 1"),
     (dict(interpolation="cubic"), "interpolation 'cubic'"),
 ])
 def test_bad_settings_fail_before_any_work(tmp_path, kwargs, message):
@@ -207,11 +207,27 @@ def test_bad_settings_fail_before_any_work(tmp_path, kwargs, message):
     assert not (tmp_path / "o.h5").exists()
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["--seed", "-1"], "--seed"), (["--refractory-us", "-5"], "--refractory-us"), (["--sigma", "-1"], "--sigma"),
+    (["--max-subframes", "0"], "--max-subframes"), (["--cn-ratio", "0", "0.1"], "--cn-ratio [0.0, 0.1]"),
+])
+def test_cli_errors_name_the_flag(tmp_path, capsys, args, flag):
+    d = _folder(tmp_path, _frames(3))
+    assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "25", *args]) == 2
+    assert capsys.readouterr().err.startswith(f"egvsr: error: {flag}")
+
+
+@pytest.mark.parametrize("args, flag", [(["--seed", "-3"], "--seed"), (["--gt-per-interval", "-1"], "--gt-per-interval")])
+def test_make_sample_errors_name_the_flag(tmp_path, capsys, args, flag):
+    assert main(["make-sample", str(tmp_path / "s.h5"), *args]) == 2
+    assert capsys.readouterr().err.startswith(f"egvsr: error: {flag}: expected an integer")
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     d = _folder(tmp_path, _frames(3))
     assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "25", "--cp", "-0.1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("egvsr: error: cp") and "positive" in err[0]
+    assert len(err) == 1 and err[0].startswith("egvsr: error: --cp [-0.1]: ") and "positive" in err[0]
     assert main(["simulate", str(d), str(tmp_path / "o.h5")]) == 2
     assert "pass --fps" in capsys.readouterr().err
 

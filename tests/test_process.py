@@ -1,0 +1,215 @@
+"""egvsr.process and the console entry: what the `egvsr` process does around a command.
+
+Signals ignored at start stay ignored (nohup); a Ctrl-C while the command line is imported, stdout that
+takes no more text, a character the terminal cannot encode and a bad NUMBA_NUM_THREADS are one line; a
+read-only install finds numba a cache folder. Most run a real process (signals, streams and environment
+are the process's own).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egvsr import process
+from egvsr.errors import ConfigError
+from tests._reliability import cli, cli_env
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERRUPTED = "egvsr: interrupted; no partial output was left under the final name\n"
+WRITABLE = process._writable_folder
+
+
+def _python(code: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], env=env or cli_env(), capture_output=True, text=True,
+                          timeout=120, **kwargs)
+
+
+# ---- signals ------------------------------------------------------------------------------------------
+def test_a_signal_ignored_at_start_stays_ignored():
+    """`nohup egvsr train ... &`: SIGHUP (ignored by nohup) must not end the command at logout, during it
+    (run_console's handlers, train's deferral) or after it (quiet_exit)."""
+    code = ("import os, signal, sys, time\nfrom egvsr import process\n"
+            "def cmd(argv):\n"
+            "    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(0.2)\n"
+            "    with process.held_signals():\n        os.kill(os.getpid(), signal.SIGHUP)\n"
+            "    return 0\n"
+            "rc = process.run_console(cmd, [])\n"
+            "os.kill(os.getpid(), signal.SIGHUP)\ntime.sleep(0.2)\n"
+            "print('finished', rc, signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)\n")
+    res = _python(code, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert res.returncode == 0 and res.stdout == "finished 0 True\n", res.stderr
+
+
+def test_a_handled_signal_still_ends_the_command():
+    code = ("import os, signal, time\nfrom egvsr import process\n"
+            "def cmd(argv):\n    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(5)\n"
+            "raise SystemExit(process.run_console(cmd, []))\n")
+    res = _python(code)
+    assert res.returncode == 128 + signal.SIGHUP and "terminated by SIGHUP" in res.stderr
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_one_line():
+    """The console entry imports egvsr.cli (argparse, ...) only after its interrupt handling is in place:
+    a Ctrl-C in that first tenth of a second was a KeyboardInterrupt traceback."""
+    code = ("import builtins, runpy\nreal = builtins.__import__\n"
+            "def imp(name, *a, **k):\n"
+            "    if name == 'argparse':\n        raise KeyboardInterrupt\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = imp\nrunpy.run_module('egvsr', run_name='__main__')\n")
+    res = _python(code)
+    assert res.returncode == 130 and res.stderr == INTERRUPTED
+
+
+# ---- printing -----------------------------------------------------------------------------------------
+def _recording(tmp_path: Path) -> Path:
+    from egvsr.events import EventStream, Frames
+    from egvsr.events.io import write_events
+
+    s = EventStream(np.zeros(4, np.uint16), np.zeros(4, np.uint16), np.arange(4, dtype=np.int64) * 1000,
+                    np.ones(4, np.int8), 8, 6)
+    return write_events(tmp_path / "r.h5", s, frames=Frames(np.zeros((2, 6, 8, 1), np.uint8), [0, 3000]))
+
+
+def test_a_terminal_that_cannot_encode_the_text_shows_it_escaped(tmp_path):
+    """`LC_ALL=C PYTHONUTF8=0 egvsr info` could not print 'µs' (ASCII stdout)."""
+    env = {**cli_env(), "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    res = subprocess.run(cli("info", _recording(tmp_path)), env=env, capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert b"frames       2 (0 .. 3000 \\xb5s" in res.stdout
+
+
+def test_printing_any_text_reconfigures_only_streams_that_would_fail(monkeypatch):
+    import io
+
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="surrogateescape")
+    strict_utf8 = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    fine = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
+    for stdout, errors in ((ascii_out, "backslashreplace"), (strict_utf8, "backslashreplace"),
+                           (fine, "surrogateescape")):
+        monkeypatch.setattr(sys, "stdout", stdout)
+        monkeypatch.setattr(sys, "stderr", fine)
+        process.printing_any_text()
+        assert (stdout.errors, fine.errors) == (errors, "surrogateescape")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_stdout_that_takes_no_more_text_is_named(unbuffered):
+    """`egvsr models > /dev/full` said `file system: No space left on device` (or, buffered, failed at exit)."""
+    env = {**cli_env(), "PYTHONUNBUFFERED": unbuffered}
+    with open("/dev/full", "w") as full:
+        res = subprocess.run(cli("models"), env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr == "egvsr: error: printing to stdout failed: No space left on device\n"
+
+
+def test_an_unencodable_character_is_one_line():
+    code = ("from egvsr.process import run_console\n"
+            "def fails(argv):\n    'name_\\udcff'.encode('utf-8')\n"
+            "raise SystemExit(run_console(fails, []))\n")
+    res = _python(code)
+    assert res.returncode == 2
+    assert res.stderr == ("egvsr: error: cannot encode the character '\\udcff' as utf-8; expected text utf-8 "
+                          "can hold\n")
+
+
+# ---- numba's settings ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["0", "-2", "abc", ""])
+def test_numba_num_threads_that_numba_cannot_take_is_one_line(value):
+    res = subprocess.run(cli("models"), env={**cli_env(), "NUMBA_NUM_THREADS": value}, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr == (f"egvsr: error: environment variable NUMBA_NUM_THREADS={value!r}: expected a whole "
+                          "number of threads >= 1 (or leave it unset: all cores)\n")
+
+
+def test_numba_num_threads_check():
+    process.check_numba_threads({"NUMBA_NUM_THREADS": "3"})
+    process.check_numba_threads({})
+    with pytest.raises(ConfigError, match="NUMBA_NUM_THREADS='0'"):
+        process.check_numba_threads({"NUMBA_NUM_THREADS": "0"})
+
+
+def _only_writable(monkeypatch, *allowed: str) -> None:
+    """`_writable_folder` says yes only for folders under `allowed` (the tests run as root, which writes
+    anywhere)."""
+    monkeypatch.setattr(process, "_writable_folder",
+                        lambda folder: any(str(folder).startswith(a) for a in allowed) and WRITABLE(folder))
+
+
+def test_numba_gets_a_private_cache_folder_only_when_it_has_none(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    env = {"HOME": str(tmp_path / "home")}
+    package = str(tmp_path / "pkg")
+    _only_writable(monkeypatch, package)
+    assert process.numba_cache_folder(env, package) is None and "NUMBA_CACHE_DIR" not in env  # in the tree
+    _only_writable(monkeypatch, str(tmp_path / "home"))
+    assert process.numba_cache_folder(env, package) is None and "NUMBA_CACHE_DIR" not in env  # ~/.cache
+    _only_writable(monkeypatch, str(tmp_path / "mine"))
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    assert process.numba_cache_folder(env, package) is None and env["NUMBA_CACHE_DIR"] == str(tmp_path / "mine")
+    _only_writable(monkeypatch, str(tmp_path / "tmp"))
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "read-only")
+    folder = process.numba_cache_folder(env, package)
+    assert folder == env["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"egvsr-numba-cache-{os.getuid()}")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert process.numba_cache_folder(env, package) is None  # now it has one
+
+
+def test_a_cache_folder_others_could_write_is_never_used(tmp_path, monkeypatch):
+    """numba loads its cache as pickles: a folder at the private name that is not this user's alone is
+    passed over for a fresh one."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    taken = tmp_path / f"egvsr-numba-cache-{os.getuid()}"
+    taken.mkdir()
+    taken.chmod(0o777)
+    _only_writable(monkeypatch, str(tmp_path))
+    env = {"HOME": "/nonexistent"}
+    folder = process.numba_cache_folder(env, "/nonexistent/egvsr")
+    assert folder is not None and Path(folder) != taken and Path(folder).parent == tmp_path
+
+
+def test_no_cache_folder_anywhere_is_one_line():
+    """Where not even the temporary folder takes one, numba's refusal is one line naming the way out."""
+    code = ("from egvsr.process import run_console\n"
+            "def fails(argv):\n"
+            "    raise RuntimeError(\"cannot cache function 'f': no locator available for file '/x/k.py'\")\n"
+            "raise SystemExit(run_console(fails, []))\n")
+    res = _python(code)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith("egvsr: error: numba found no writable folder for its compiled code")
+    assert res.stderr.endswith("set NUMBA_CACHE_DIR to a writable folder\n")
+
+
+def test_a_read_only_install_runs(tmp_path):
+    """A package copy whose `__pycache__` cannot be made (here: a file of that name, which stops root
+    too), with no writable ~/.cache: numba refused every cached kernel ("no locator available") at import."""
+    copy = tmp_path / "site"
+    shutil.copytree(ROOT / "egvsr", copy / "egvsr", ignore=shutil.ignore_patterns("__pycache__", "data"))
+    for folder in [copy / "egvsr", *(p for p in (copy / "egvsr").rglob("*") if p.is_dir())]:
+        (folder / "__pycache__").write_text("not a folder")
+    (tmp_path / "home").write_text("not a folder either")
+    (tmp_path / "tmp").mkdir()
+    env = {**cli_env(), "PYTHONPATH": f"{copy}{os.pathsep}{ROOT}", "HOME": str(tmp_path / "home"),
+           "TMPDIR": str(tmp_path / "tmp")}
+    for key in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME"):
+        env.pop(key, None)
+    code = ("import sys\nfrom egvsr.process import run_console\n"
+            "def main(argv):\n"
+            "    import egvsr.events.simulate.luminance as m\n    assert m.__file__.startswith(sys.argv[1])\n"
+            "    print(m.to_luminance(__import__('numpy').zeros((2, 2, 1), 'uint8'), 2, 2).sum())\n    return 0\n"
+            "raise SystemExit(run_console(main, []))\n")
+    res = subprocess.run([sys.executable, "-c", code, str(copy)], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == "0.0\n", res.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [f"egvsr-numba-cache-{os.getuid()}"]

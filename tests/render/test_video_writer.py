@@ -126,10 +126,10 @@ def test_mp4_writer_accepts_a_complete_video(tmp_path) -> None:
 def test_png_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
     """A frame OpenCV could not write: `no space left` when the disk holds less than the frame, else
     OpenCV's failure; an OutputError either way, the old folder kept."""
-    cv2 = pytest.importorskip("cv2")
+    pytest.importorskip("cv2")
     from egvsr.errors import OutputError
 
-    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
+    monkeypatch.setattr("egvsr.render.video.write_image", lambda *a, **k: False)
     monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: 100)
     with pytest.raises(OutputError, match=r"out: no space left on the disk holding .* while writing "
                                           r"frame_000000.png, 100 bytes free"):

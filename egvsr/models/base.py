@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from egvsr.models.call_memory import MIN_FLOATS, check_call_memory
 from egvsr.models.gray import gray_inputs, match_gray
-from egvsr.models.validate import Batch, check_chunk, check_inputs
+from egvsr.models.sampling import Region
+from egvsr.models.validate import Batch, check_chunk, check_inputs, check_region
 
 ACTIVATIONS = ("clamp", "sigmoid", "relu", "none")
 
@@ -43,6 +44,7 @@ class SRModel(nn.Module):
     min_frames: int = 1
     default_chunk: int = 65536
     event_shape: tuple[int, int] = (0, 0)
+    supports_region: bool = False   # whether `decode` reads coordinates from `batch.region` (tiles)
 
     def __init__(self, max_scale: float) -> None:
         super().__init__()
@@ -95,10 +97,15 @@ class SRModel(nn.Module):
 
     @torch.no_grad()
     def render(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,
-               frame_times: Tensor | None = None, chunk_size: int | None = None) -> Tensor:
-        """Same result as `forward` without grad, decoding `chunk_size` output pixels at a time."""
+               frame_times: Tensor | None = None, chunk_size: int | None = None,
+               region: Region | None = None) -> Tensor:
+        """Same result as `forward` without grad, decoding `chunk_size` output pixels at a time. With a
+        `region` (models with `supports_region`), `lr` is a crop and the `out_size` pixels are those
+        of a larger render that the region places, at exactly that render's coordinates."""
         chunk = check_chunk(self.default_chunk if chunk_size is None else chunk_size)
         batch = check_inputs(self, lr, times, out_size, events, frame_times)
+        if region is not None:
+            batch.region = check_region(self, region, batch)
         check_call_memory(self, batch.lr, batch.times.shape[1], batch.out_size, chunk)
         state = self.encode(batch)
         height, width = batch.out_size

@@ -41,6 +41,7 @@ class Bicubic(SRModel):
     """Bicubic upsampling of the nearest (or linearly blended) input frame."""
 
     uses_events = False
+    supports_region = True
 
     def __init__(self, options: BicubicOptions) -> None:
         super().__init__(options.max_scale)
@@ -54,5 +55,5 @@ class Bicubic(SRModel):
 
     def decode(self, frame: Tensor, batch: Batch, pix: Tensor) -> Tensor:
         height, width = batch.out_size
-        coords = pixel_coords(pix, height, width).unsqueeze(0).expand(frame.shape[0], -1, -1)
+        coords = pixel_coords(pix, height, width, region=batch.region).unsqueeze(0).expand(frame.shape[0], -1, -1)
         return output_activation(sample_points(frame, coords, mode="bicubic"), self.options.output_activation)

@@ -140,6 +140,12 @@ class EGVSR(SRModel):
     def decode_floats(self) -> int:
         return egvsr_decode_floats(self.options)
 
+    @property
+    def supports_region(self) -> bool:
+        """`decode` places pixels by `batch.region` (not a subclass with its own grid, such as the
+        official mode's corner grid)."""
+        return type(self).decode is EGVSR.decode
+
     def decodes_rows(self) -> bool:
         """The row path below is `decode` itself for our pixel grid (not for a subclass that changes
         `decode`, such as the official mode's corner grid), separable TF, no ensemble."""
@@ -148,23 +154,23 @@ class EGVSR(SRModel):
 
     def decode_rows(self, ts: dict[str, Any], batch: Batch, rows: tuple[int, int]) -> Tensor:
         """`decode` for whole output rows: LR maps read separably, pointwise layers as GEMMs (B, 3, Q)."""
-        size = batch.out_size
-        latent = sample_rows(ts["latent"], rows, size).flatten(2)
-        tf_feature = mlp_channels_first(self.tf.mlp[1:], sample_rows(ts["tf_lr"], rows, size).flatten(2))
+        size, region = batch.out_size, batch.region
+        latent = sample_rows(ts["latent"], rows, size, region=region).flatten(2)
+        tf_feature = mlp_channels_first(self.tf.mlp[1:], sample_rows(ts["tf_lr"], rows, size, region=region).flatten(2))
         rgb = self.stir.decode_channels_first(latent, tf_feature)
         if self.options.residual_bicubic:
-            rgb = rgb.float() + sample_rows(ts["frame"], rows, size, mode="bicubic").flatten(2)
+            rgb = rgb.float() + sample_rows(ts["frame"], rows, size, mode="bicubic", region=region).flatten(2)
         return output_activation(rgb, self.options.output_activation)
 
     def decode(self, ts: dict[str, Any], batch: Batch, pix: Tensor) -> Tensor:
         height, width = batch.out_size
         b = batch.lr.shape[0]
-        coords = pixel_coords(pix, height, width).unsqueeze(0).expand(b, -1, -1)
+        coords = pixel_coords(pix, height, width, region=batch.region).unsqueeze(0).expand(b, -1, -1)
         if self.options.tf_mode == "separable":
             tf_feature = self.tf.after_first(sample_points(ts["tf_lr"], coords))
         else:
             tf_feature = self.tf(self.tf.samples_naive(ts["events"], ts["t"], coords))
-        rgb = self.stir(ts["latent"], tf_feature, coords, batch.out_size)
+        rgb = self.stir(ts["latent"], tf_feature, coords, batch.grid_size)
         if self.options.residual_bicubic:
             rgb = rgb.float() + sample_points(ts["frame"], coords, mode="bicubic")
         return output_activation(rgb, self.options.output_activation)

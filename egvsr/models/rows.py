@@ -14,13 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from egvsr.models.sampling import AxisGrid, Region
+
 KEYS_A = -0.75
 
 
-def source_positions(start: int, stop: int, out_len: int, in_len: int) -> Tensor:
+def source_positions(start: int, stop: int, out_len: int, in_len: int, grid: AxisGrid | None = None) -> Tensor:
     """Unclipped LR positions (float32, on the CPU) of output pixel centres start..stop-1 of an axis
-    of `out_len`, computed as `grid_sample` unnormalizes the normalized centre (2i + 1) / N - 1."""
-    g = (2 * torch.arange(start, stop) + 1).float() / out_len - 1
+    of `out_len` (of a larger render's `grid`, see `Region`), computed as `grid_sample` unnormalizes
+    the normalized centre (2i + 1) / N - 1."""
+    i = torch.arange(start, stop)
+    g = (2 * i + 1).float() / out_len - 1 if grid is None else grid.normalized(i)
     return ((g + 1) * in_len - 1) / 2
 
 
@@ -44,22 +48,35 @@ def cubic_taps(pos: Tensor, in_len: int) -> tuple[Tensor, Tensor]:
     return idx, torch.where(d <= 1, near, far)
 
 
+def _blend(pos: Tensor, in_len: int, mode: str) -> tuple[Tensor, int]:
+    """(len(pos), n) weights of the LR samples lo..lo+n-1 that each position reads, and lo."""
+    idx, wt = linear_taps(pos, in_len) if mode == "bilinear" else cubic_taps(pos, in_len)
+    lo, hi = int(idx.min()), int(idx.max()) + 1
+    return torch.zeros(len(pos), hi - lo).scatter_add_(1, idx - lo, wt), lo
+
+
 def sample_rows(image: Tensor, rows: tuple[int, int], out_size: tuple[int, int],
-                mode: str = "bilinear") -> Tensor:
-    """`image` (B, C, h, w) read at the centres of output rows [r0, r1) of an `out_size` grid ->
-    (B, C, r1 - r0, W). Half-precision maps are read in float32, as in `sample_points`.
+                mode: str = "bilinear", region: Region | None = None) -> Tensor:
+    """`image` (B, C, h, w) read at the centres of output rows [r0, r1) of an `out_size` grid (of a
+    larger render's, placed by `region`) -> (B, C, r1 - r0, W). Half-precision maps are read in float32,
+    as in `sample_points`.
 
     Only the LR rows the band needs are widened to W columns (`F.interpolate` along x, rows kept as
-    they are), then the output rows are blended from them by one (rows, n) @ (n, W) product of tap
-    weights (2 taps bilinear, 4 bicubic). Taps are computed on the CPU, so nothing waits for the device."""
+    they are; with a region, a (n, w) @ (w, W) product of tap weights), then the output rows are blended
+    from them by one (rows, n) @ (n, W) product of tap weights (2 taps bilinear, 4 bicubic). Taps are
+    computed on the CPU, so nothing waits for the device."""
     if image.dtype in (torch.float16, torch.bfloat16):
         image = image.float()
-    h = image.shape[-2]
-    ys = source_positions(rows[0], rows[1], out_size[0], h)
-    idx, wt = linear_taps(ys, h) if mode == "bilinear" else cubic_taps(ys, h)
-    lo, hi = int(idx.min()), int(idx.max()) + 1
-    blend = torch.zeros(len(ys), hi - lo).scatter_add_(1, idx - lo, wt)
-    wide = F.interpolate(image[:, :, lo:hi], size=(hi - lo, out_size[1]), mode=mode, align_corners=False)
+    h, w = image.shape[-2:]
+    ys = source_positions(rows[0], rows[1], out_size[0], h, None if region is None else region.y)
+    blend, lo = _blend(ys, h, mode)
+    band = image[:, :, lo:lo + blend.shape[1]]
+    if region is None:
+        wide = F.interpolate(band, size=(band.shape[-2], out_size[1]), mode=mode, align_corners=False)
+    else:
+        across, x0 = _blend(source_positions(0, out_size[1], out_size[1], w, region.x), w, mode)
+        wide = torch.matmul(band[..., x0:x0 + across.shape[1]],
+                            across.t().to(image.device, image.dtype, non_blocking=True))
     return torch.matmul(blend.to(image.device, image.dtype, non_blocking=True), wide)
 
 

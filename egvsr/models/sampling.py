@@ -8,15 +8,63 @@ border (replicate), never fades to zero.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 
-def pixel_coords(pix: Tensor, height: int, width: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Normalized (x, y) centres, shape (Q, 2), of the flat pixel indices `pix` of an H x W image."""
+@dataclass(frozen=True)
+class AxisGrid:
+    """One axis of a `Region`: the call's output pixel k is pixel `first + k` of a render of `lr_len`
+    LR pixels to `out_len` pixels whose first LR pixel is pixel `start` of the call's LR crop of
+    `crop_len` pixels (`start` > 0 when the crop has context before the rendered part)."""
+
+    first: int
+    start: int
+    lr_len: int
+    out_len: int
+    crop_len: int
+
+    def affine(self) -> tuple[float, float]:
+        """(a, b) with the normalized crop coordinate of call pixel k = a * k + b: its centre is at
+        crop position start + (first + k + 0.5) * lr_len / out_len - 0.5 (the pixel-centre rule)."""
+        r = self.lr_len / self.out_len
+        return 2 * r / self.crop_len, (2 * self.start + (2 * self.first + 1) * r) / self.crop_len - 1
+
+    def normalized(self, i: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+        """Normalized crop coordinates of call pixel positions `i` (any real, in output pixels)."""
+        a, b = self.affine()
+        return (i.double() * a + b).to(dtype)
+
+    @property
+    def extent(self) -> float:
+        """The output length of the whole crop at this render's scale (what `out_size` is without a region)."""
+        return self.crop_len * self.out_len / self.lr_len
+
+
+@dataclass(frozen=True)
+class Region:
+    """A piece of a larger render decoded from an LR crop (`SRModel.render(region=...)`, used by tiles):
+    its output pixels sit where the larger render puts them, so pasted pieces equal that render."""
+
+    y: AxisGrid
+    x: AxisGrid
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        return self.y.extent, self.x.extent
+
+
+def pixel_coords(pix: Tensor, height: int, width: int, dtype: torch.dtype = torch.float32,
+                 region: Region | None = None) -> Tensor:
+    """Normalized (x, y) centres, shape (Q, 2), of the flat pixel indices `pix` of an H x W image (of
+    the larger render's grid when a `region` is given)."""
     y = torch.div(pix, width, rounding_mode="floor")
     x = pix - y * width
+    if region is not None:
+        return torch.stack([region.x.normalized(x, dtype), region.y.normalized(y, dtype)], dim=-1)
     gx = (2 * x + 1).to(dtype) / width - 1
     gy = (2 * y + 1).to(dtype) / height - 1
     return torch.stack([gx, gy], dim=-1)

@@ -3,7 +3,8 @@
 A model may be built from the options of an untrusted checkpoint or config; `check_model_size` refuses
 oversized options with the figures, without allocating (docs/models.md). Parameter counts are exact
 (one formula per module, tested against built models); activation memory estimates the float32
-feature maps alive in one inference forward over `REFERENCE_LR` pixels.
+feature maps alive in one inference forward over `REFERENCE_LR` pixels (`activations_at`: any LR
+size, which `egvsr render` plans with).
 """
 
 from __future__ import annotations
@@ -25,13 +26,39 @@ REFERENCE_LR = (180, 320)
 FLOAT_BYTES = 4
 
 
+#: tokens one call of the square-window attention holds (fusion_transformer.WINDOW_BATCH_TOKENS)
+WINDOW_BATCH_TOKENS = 16384
+#: score-sized tensors alive at once in 'math' attention: the scaled scores and their softmax
+SCORE_COPIES = 2
+
+
+@dataclass(frozen=True)
+class AttentionScores:
+    """The score matrices that 'math' attention materializes: `heads` x n x n floats per window of n
+    tokens, for `per_call` tokens' worth of windows at once. `window` 0 is the official split (four
+    windows of a quarter of the map each, so the scores grow with the square of the pixels)."""
+
+    heads: int
+    window: int
+    per_call: int = 0
+
+    def bytes_at(self, pixels: int) -> int:
+        """Bytes of the scores alive at once for an LR input of `pixels` pixels."""
+        n = max(1, pixels // 4) if self.window == 0 else min(self.window, pixels)
+        at_once = min(max(self.per_call, n), max(pixels, n))
+        return SCORE_COPIES * FLOAT_BYTES * self.heads * n * at_once
+
+
 @dataclass(frozen=True)
 class SizeEstimate:
-    """Parameters (exact), conv/linear layers (exact) and activation bytes at `REFERENCE_LR`."""
+    """Parameters (exact), conv/linear layers (exact) and activation bytes at `REFERENCE_LR`; with
+    `pixel_bytes` (feature maps per LR pixel) and `scores` (math attention), at any LR size too."""
 
     parameters: int
     layers: int
     activation_bytes: int
+    pixel_bytes: int = 0
+    scores: AttentionScores | None = None
 
     @property
     def weight_bytes(self) -> int:
@@ -40,6 +67,21 @@ class SizeEstimate:
     @property
     def total_bytes(self) -> int:
         return self.weight_bytes + self.activation_bytes
+
+    def activations_at(self, lr_size: Sequence[int]) -> int:
+        """Bytes of activations alive at once in one inference call on an LR input of `lr_size` (H, W):
+        the per-pixel feature maps and the attention scores, else `activation_bytes` scaled by the pixels."""
+        pixels = int(lr_size[0]) * int(lr_size[1])
+        if not self.pixel_bytes:
+            return self.activation_bytes * pixels // (REFERENCE_LR[0] * REFERENCE_LR[1])
+        return self.pixel_bytes * pixels + (self.scores.bytes_at(pixels) if self.scores else 0)
+
+
+def _with_pixel_bytes(parameters: int, layers: int, pixel_bytes: int,
+                      scores: AttentionScores | None = None) -> SizeEstimate:
+    """A `SizeEstimate` whose `activation_bytes` is its figure at `REFERENCE_LR`."""
+    partial = SizeEstimate(parameters, layers, 0, pixel_bytes, scores)
+    return SizeEstimate(parameters, layers, partial.activations_at(REFERENCE_LR), pixel_bytes, scores)
 
 
 # ---- building blocks: (parameters, layers) ----------------------------------------------------------
@@ -115,10 +157,21 @@ def egvsr_size(o: Any, official: bool) -> SizeEstimate:
     tokens = 2 * nf + 3 * (2 * nf * o.patch_size ** 2)
     per_pixel = max(lcb, tokens) + 3 * o.num_frames + o.moments * o.polarities + o.time_bins * c \
         + (2 * o.tf_samples + 1) * o.polarities + o.tf_hidden
-    window = o.window_tokens
-    scores = o.heads * window * window if o.attention == "math" else 0  # sdpa never materializes them
-    pixels = REFERENCE_LR[0] * REFERENCE_LR[1]
-    return SizeEstimate(params, layers, FLOAT_BYTES * (pixels * per_pixel + scores))
+    return _with_pixel_bytes(params, layers, FLOAT_BYTES * per_pixel, egvsr_scores(o, official))
+
+
+def egvsr_scores(o: Any, official: bool) -> AttentionScores | None:
+    """EGVSR's attention scores (`fusion_transformer`): none with sdpa (never materialized); with 'math',
+    one strip of `window_tokens` at a time, square windows batched by `WINDOW_BATCH_TOKENS`, or the
+    official quarters of the map."""
+    if o.attention != "math":
+        return None
+    if official:
+        return AttentionScores(o.heads, 0)
+    window = getattr(o, "window_size", 0) ** 2
+    if window:
+        return AttentionScores(o.heads, window, max(window, WINDOW_BATCH_TOKENS // window * window))
+    return AttentionScores(o.heads, o.window_tokens)
 
 
 def egvsr_decode_floats(o: Any) -> int:
@@ -171,8 +224,7 @@ def videoinr_size(o: Any) -> SizeEstimate:
     # the encoder's maps of two frames, three time steps and the aligned LSTM states; the offset
     # convs' 27*groups channels; the decoder's LR projections of the first SIREN layers
     per_pixel = 48 * nf + 2 * 27 * g + o.spatial_hidden[0] + o.flow_hidden[0] + 2 * o.rgb_hidden[0]
-    pixels = REFERENCE_LR[0] * REFERENCE_LR[1]
-    return SizeEstimate(params, layers, FLOAT_BYTES * pixels * per_pixel)
+    return _with_pixel_bytes(params, layers, FLOAT_BYTES * per_pixel)
 
 
 def videoinr_decode_floats(o: Any) -> int:
@@ -185,7 +237,7 @@ def videoinr_decode_floats(o: Any) -> int:
 
 def bicubic_size(o: Any) -> SizeEstimate:
     """The bicubic baseline: no parameters, the frames it reads."""
-    return SizeEstimate(0, 0, FLOAT_BYTES * REFERENCE_LR[0] * REFERENCE_LR[1] * 6)
+    return _with_pixel_bytes(0, 0, FLOAT_BYTES * 6)
 
 
 # ---- the check ----------------------------------------------------------------------------------------

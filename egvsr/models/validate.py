@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.models.sampling import Region
 
 TIME_TOLERANCE = 1e-5
 
@@ -26,10 +27,17 @@ class Batch:
     frame_times: Tensor
     events: Tensor | None
     out_size: tuple[int, int]
+    region: Region | None = None  # a piece of a larger render (tiles): where its pixels sit
 
     @property
     def lr_size(self) -> tuple[int, int]:
         return int(self.lr.shape[-2]), int(self.lr.shape[-1])
+
+    @property
+    def grid_size(self) -> tuple[float, float]:
+        """The output size the LR input is rendered at: `out_size`, or with a region the whole crop's
+        size at the larger render's scale (what sets the output pixel's size, e.g. LIIF's cell)."""
+        return self.out_size if self.region is None else self.region.extent
 
 
 def _tensor(name: str, value: Any, ndim: int, layout: str) -> Tensor:
@@ -133,6 +141,22 @@ def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], event
             raise EventValidationError(f"events: batch size {ev.shape[0]} differs from lr's {b}")
         ev = ev.to(lr.dtype)
     return Batch(lr=lr, times=t, frame_times=ft, events=ev, out_size=big)
+
+
+def check_region(model: Any, region: Any, batch: Batch) -> Region:
+    """A `Region` that fits this call: the model decodes on a given grid, the crops are the LR
+    input's sides and the call's pixels lie inside the larger render."""
+    if not getattr(model, "supports_region", False):
+        raise ConfigError(f"region: {type(model).__name__} decodes on its own output grid only "
+                          "(render the crop without a region)")
+    if not isinstance(region, Region):
+        raise ConfigError(f"region: expected an egvsr.models.sampling.Region, got {type(region).__name__}")
+    for name, axis, crop, size in (("y", region.y, batch.lr_size[0], batch.out_size[0]),
+                                   ("x", region.x, batch.lr_size[1], batch.out_size[1])):
+        if axis.crop_len != crop or axis.lr_len < 1 or not 0 <= axis.first <= axis.out_len - size:
+            raise ConfigError(f"region.{name} {axis}: expected crop_len {crop} (the LR input's side), "
+                              f"lr_len >= 1 and {size} output pixels inside its out_len")
+    return region
 
 
 def check_chunk(chunk_size: Any) -> int:

@@ -71,6 +71,11 @@ class VideoINR(SRModel):
         self.decoder = VideoINRDecoder(3 * o.nf, o.spatial_hidden, o.spatial_out, o.flow_hidden,
                                        o.rgb_hidden, o.w0)
 
+    @property
+    def supports_region(self) -> bool:
+        """Our decoder places pixels by `batch.region`; the official ones keep their corner grids."""
+        return self.options.decoder == "ours"
+
     def encode(self, batch: Batch) -> dict[str, Any]:
         pair, u = bracket(batch.frame_times, batch.times)
         feats: dict[int, tuple[list[int], Tensor]] = {}
@@ -83,7 +88,7 @@ class VideoINR(SRModel):
         pairs = state["pair"][:, j].tolist()
         feat = torch.stack([state["feats"][p][1][state["feats"][p][0].index(b)] for b, p in enumerate(pairs)])
         frames = torch.stack([batch.lr[b, p : p + 2].flatten(0, 1) for b, p in enumerate(pairs)])
-        ctx = self.decoder.context(feat, frames, state["u"][:, j], batch.out_size)
+        ctx = self.decoder.context(feat, frames, state["u"][:, j], batch.out_size, batch.region)
         return ctx if self.options.decoder == "ours" else official_context(ctx, self.options.decoder)
 
     def decode_floats(self) -> int:

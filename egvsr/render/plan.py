@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from egvsr.fsutil import fmt_size, free_bytes, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
-from egvsr.render.tiles import is_whole, plan_tiles
+from egvsr.render.tiles import Tile, is_whole, plan_tiles
 from egvsr.render.times import group_by_window, is_integer, is_real, output_fps, plan_times
 from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, PNG_FILE_BYTES, check_mp4_name, check_outputs,
                                 check_video_size, existing_folder, least_mp4_bytes, least_png_bytes,
@@ -126,13 +126,41 @@ def estimate_memory_bytes(out_size: Sequence[int], times_per_call: int, models: 
     return held + frame * (max(0, int(panels)) + 2)
 
 
-def input_memory_bytes(width: int, height: int, layout: Layout, k: int) -> int:
+def encoder_memory_bytes(model: torch.nn.Module | None, tiles: Sequence[Tile], chunk_size: int) -> int:
+    """Peak bytes of one model call beyond its output, at its largest LR crop (the whole frame or ROI, or
+    a tile with its context): the encoder's feature maps and attention scores (the model's own estimate,
+    `SizeEstimate.activations_at`: 1.2x to 1.4x of the measured peak for the shipped widths) plus one
+    chunk of `chunk_size` decoded pixels (whole rows; at most a tile's). 0 for a model unknown yet, or one
+    without a registered size."""
+    config = getattr(model, "config", None)
+    if model is None or not config or not tiles:
+        return 0
+    from egvsr.models.registry import estimate_size
+
+    big = max(tiles, key=lambda t: t.lr_pixels)
+    lr = (big.y.hi - big.y.lo, big.x.hi - big.x.lo)
+    pixels = max(min(t.y.n * t.x.n, max(int(chunk_size), t.x.n)) for t in tiles)
+    decode = pixels * int(model.decode_floats()) * 4 if hasattr(model, "decode_floats") else 0
+    return estimate_size(config).activations_at(lr) + decode
+
+
+def input_memory_bytes(width: int, height: int, layout: Layout, k: int, event_channels: int = 0) -> int:
     """Peak bytes of the input side of a render of `width` x `height` frames (`WindowBuilder`): each
     input frame decoded whole, the K + 1 LR frames cached and the K stacked for a model call as float32
-    tensors, and in degrade mode the HR crop and its float64 ground truth (three float32 crops' worth)."""
+    tensors, in degrade mode the HR crop and its float64 ground truth (three float32 crops' worth), and
+    the window's event tensor of `event_channels` (bins x polarities) LR maps, twice (as binned, and as
+    the model normalizes it)."""
     lh, lw = layout.lr_size
     hr = 3 * layout.geom.H * layout.geom.W if layout.degrade else 0
-    return frames_memory_bytes(height, width, (2 * int(k) + 1) * lh * lw + hr)
+    return frames_memory_bytes(height, width, (2 * int(k) + 1) * lh * lw + hr) + 2 * 4 * int(event_channels) * lh * lw
+
+
+def event_channels(rm: RenderModel | None) -> int:
+    """Bins x polarities of the event tensor `rm` reads (0 without events, or a model unknown yet)."""
+    if rm is None or not rm.uses_events:
+        return 0
+    m, p = getattr(rm.model, "event_shape", (0, 0))
+    return int(m) * int(p)
 
 
 def estimate_output_bytes(frames: int, out_size: Sequence[int], streams: int, png: bool = False) -> int:
@@ -233,11 +261,11 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
         budget_text = f"`max_memory_gb` default: {share}"
     else:
         budget, budget_text = int(o.max_memory_gb * 1e9), f"`max_memory_gb` {o.max_memory_gb:g}"
-    inputs = input_memory_bytes(width, height, layout, max(2, rm.num_frames) if rm is not None else 2)
-    check_frames_memory(source, height, width, inputs, budget, budget_text,
+    k = max(2, rm.num_frames) if rm is not None else 2
+    check_frames_memory(source, height, width, input_memory_bytes(width, height, layout, k), budget, budget_text,
                         "downscale its frames first, or raise `max_memory_gb`")
-    if rm is not None and len(frame_times) < max(2, rm.num_frames):
-        k = max(2, rm.num_frames)
+    inputs = input_memory_bytes(width, height, layout, k, event_channels(rm))
+    if rm is not None and len(frame_times) < k:
         raise ConfigError(f"{source}: has {len(frame_times)} input frame(s); model {rm.name!r} renders "
                           f"from windows of {k} consecutive frames, so it needs at least {k}")
     out_times = plan_times(frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
@@ -255,16 +283,31 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
             f"render would write {len(out_times)} frames of {w}x{h} = {fmt_size(total)} uncompressed, "
             f"above `max_output_gb` {o.max_output_gb:g}; {fewer_frames}")
     models = 2 if o.side_by_side is not None or o.baseline else 1  # ours, and bicubic beside it
-    per_call = min(len(out_times), in_flight_limit(layout.out_size, models, min(IN_FLIGHT_BYTES, budget // 2)))
-    tiled = not is_whole(tiles, layout.lr_size)
-    memory = estimate_memory_bytes(layout.out_size, per_call, models, tiled, panels) + inputs
+    net = rm.model if rm is not None else None
+    call = encoder_memory_bytes(net, tiles, o.chunk_size)
+    # output frames per model call: half of what the inputs and the model call leave of the budget
+    per_call = min(len(out_times), in_flight_limit(layout.out_size, models,
+                                                   min(IN_FLIGHT_BYTES, max(budget - inputs - call, 0) // 2)))
+
+    def need(tiles_: list[Tile]) -> int:
+        """Memory at once of the render with these tiles."""
+        tiled_ = not is_whole(tiles_, layout.lr_size)
+        return (estimate_memory_bytes(layout.out_size, per_call, models, tiled_, panels) + inputs
+                + encoder_memory_bytes(net, tiles_, o.chunk_size))
+
+    memory = need(tiles)
     if memory > budget:
+        tiled = not is_whole(tiles, layout.lr_size)
+        big = max(tiles, key=lambda t: t.lr_pixels)
+        model_text = (f"{fmt_size(call)} for model {rm.name!r} on {big.x.hi - big.x.lo}x{big.y.hi - big.y.lo} LR "
+                      f"pixels{' (its largest tile)' if tiled else ''}, ") if call else ""
         raise ConfigError(
-            f"render needs about {fmt_size(memory)} of memory at once for {w}x{h} output frames "
-            f"({fmt_size(h * w * 12)} per float32 frame, {models} model(s)"
+            f"render needs about {fmt_size(memory)} of memory at once for {w}x{h} output frames ({model_text}"
+            f"{fmt_size(h * w * 12)} per float32 frame, {models} model(s)"
             f"{', tiles pasted into a full frame' if tiled else ''}; {fmt_size(inputs)} of {width}x{height} "
-            f"input frames), above the budget of {fmt_size(budget)} ({budget_text}); choose a smaller "
-            "`scale` or an `roi`, or raise `max_memory_gb`")
+            f"input frames{' and events' if event_channels(rm) else ''}), above the budget of {fmt_size(budget)} "
+            f"({budget_text}); {_fitting_tile(layout, o, budget, need)}choose a smaller `scale` or an `roi`, "
+            "or raise `max_memory_gb`")
     return OutputPlan(layout, out_times, panels, models, total, per_call, memory, has_gt)
 
 
@@ -329,6 +372,22 @@ def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int) -> No
     raise ConfigError(f"`score`: none of the {times} output times is the time of an input frame or a "
                       f"ground-truth frame of {source}, so none has ground truth; choose `times` at input frames "
                       "(or use `fps_factor`)")
+
+
+#: `tile` sides the memory advice tries, largest first
+TILE_CHOICES = (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16, 8)
+
+
+def _fitting_tile(layout: Layout, o: RenderOptions, budget: int, need: Callable[[list[Tile]], int]) -> str:
+    """'use `tile` N (about X at once), ' for the largest tile side below the current one (or the frame)
+    whose render fits `budget` (`need(tiles)`: its bytes at once), or '' when none does."""
+    _, _, ch, cw = layout.core
+    below = min(o.tile or max(ch, cw), max(ch, cw))
+    for side in (t for t in TILE_CHOICES if t < below):
+        memory = need(plan_tiles(layout.lr_size, layout.core, layout.out_size, side, o.context))
+        if memory <= budget:
+            return f"use `tile` {side} (about {fmt_size(memory)} at once), "
+    return ""
 
 
 def _derived_rate_text(rate: float, o: RenderOptions) -> str:

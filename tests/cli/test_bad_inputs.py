@@ -679,12 +679,14 @@ def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
     assert budget > 0 and "of memory" in share
     # a machine too small for one frame: refused with the figures, before any output exists; the input
     # frames (decoded, and held as float32 tensors: 3-frame windows) first, then the whole render
-    inputs = 56 * 40 * (4 + 12 * 7)
+    frames = 56 * 40 * (4 + 12 * 7)
+    inputs = frames + 2 * 4 * 16 * 56 * 40  # and the window's event tensor (8 bins x 2), twice
     out = tmp_path / "frames"
     for budget, needles in ((1000, ("good.h5: its 56x40 frames need about 197 KB of memory at once",
                                     "downscale its frames first")),
-                            (inputs + 1000, ("needs about", "of memory at once for 112x80 output frames",
-                                             "197 KB of 56x40 input frames", "choose a smaller `scale`"))):
+                            (frames + 1000, ("needs about", "of memory at once for 112x80 output frames",
+                                             "for model 'egvsr-tiny' on 56x40 LR pixels",
+                                             "484 KB of 56x40 input frames and events", "choose a smaller `scale`"))):
         monkeypatch.setattr(R, "memory_budget_bytes", lambda dev: (budget, "80% of this machine's 1.2 KB of memory"))
         with pytest.raises(EgvsrError) as err:
             R.plan_render(bad["good"], bad["ck"], R.RenderOptions(scale=2, png=out, device="cpu"))
@@ -694,11 +696,15 @@ def test_render_memory_estimate_and_default_budget(bad, monkeypatch, tmp_path):
     # ... and the override lifts it; a smaller budget also means fewer output times per model call
     options = R.RenderOptions(scale=2, png=out, device="cpu", fps_factor=3, max_memory_gb=1.0)
     job = R.plan_render(bad["good"], bad["ck"], options)
-    tight = R.plan_render(bad["good"], bad["ck"], replace(options, max_memory_gb=(3 * h * w * 12 * 2 + inputs) / 1e9))
+    tiles = R.plan_tiles(job.layout.lr_size, job.layout.core, job.layout.out_size)
+    call = R.encoder_memory_bytes(job.rm.model, tiles, options.chunk_size)  # the model's activations
+    tight = R.plan_render(bad["good"], bad["ck"],
+                          replace(options, max_memory_gb=(3 * h * w * 12 * 2 + inputs + call) / 1e9))
     try:
         assert job.times_per_call == len(job.times) > tight.times_per_call >= 1
-        assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False) + inputs
-        assert inputs == R.input_memory_bytes(56, 40, job.layout, job.rm.num_frames)
+        assert job.memory_bytes == R.estimate_memory_bytes((h, w), job.times_per_call, 1, False) + inputs + call
+        assert inputs == R.input_memory_bytes(56, 40, job.layout, job.rm.num_frames, 16)
+        assert frames == R.input_memory_bytes(56, 40, job.layout, job.rm.num_frames)
         assert "in memory at once" in job.describe()
     finally:
         job.rec.close()

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from egvsr.models import build_model
 from egvsr.models.fusion_transformer import PatchTransformer, fold_tokens
 from egvsr.models.rows import mlp_channels_first, sample_rows
-from egvsr.models.sampling import pixel_coords, sample_points
+from egvsr.models.sampling import AxisGrid, Region, pixel_coords, sample_points
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
@@ -21,6 +21,20 @@ def test_sample_rows_matches_grid_sample(mode, lr, out) -> None:
     want = sample_points(img, coords, mode).transpose(1, 2).reshape(2, 5, *out)
     for r0, r1 in [(0, out[0]), (1, min(3, out[0])), (out[0] - 1, out[0])]:
         got = sample_rows(img, (r0, r1), out, mode)
+        torch.testing.assert_close(got, want[:, :, r0:r1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_sample_rows_on_a_region_matches_grid_sample(mode) -> None:
+    """A piece of a larger render (tiles): rows and columns at the larger render's coordinates."""
+    torch.manual_seed(0)
+    img = torch.rand(2, 5, 9, 13)
+    region = Region(AxisGrid(7, 2, 5, 32, 9), AxisGrid(11, 3, 8, 51, 13))  # crop context 2 and 3 LR pixels
+    out = (17, 29)
+    coords = pixel_coords(torch.arange(out[0] * out[1]), *out, region=region).unsqueeze(0).expand(2, -1, -1)
+    want = sample_points(img, coords, mode).transpose(1, 2).reshape(2, 5, *out)
+    for r0, r1 in [(0, out[0]), (4, 9)]:
+        got = sample_rows(img, (r0, r1), out, mode, region=region)
         torch.testing.assert_close(got, want[:, :, r0:r1], atol=1e-5, rtol=1e-5)
 
 

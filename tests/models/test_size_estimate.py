@@ -74,3 +74,30 @@ def test_bombs_are_estimated_without_building():
     assert deep[0] > 5e10 and deep[1] > 10**7
     wide = estimated("egvsr", n_feats=200000, heads=1)
     assert wide[0] > 1e12
+
+
+def test_activations_at_any_lr_size():
+    """Per LR pixel for the feature maps; 'math' attention's scores per window (one strip at a time, or
+    the official quarters of the map, which grow with the square of the pixels); sdpa has none. The
+    render plan sizes its encoder with this (measured: a tiny official model at 128x128, 299 MB peak vs
+    303 MB estimated; egvsr-small rendering 640x480 LR frames, 1.02 GB above the process vs 1.29 GB)."""
+    from egvsr.models.fusion_transformer import WINDOW_BATCH_TOKENS as FUSION_BATCH
+    from egvsr.models.registry import estimate_size
+    from egvsr.models.size_estimate import REFERENCE_LR, WINDOW_BATCH_TOKENS
+
+    assert WINDOW_BATCH_TOKENS == FUSION_BATCH
+    small = estimate_size("egvsr-small")
+    assert small.scores is None and small.pixel_bytes > 0
+    assert small.activations_at((480, 640)) == 480 * 640 * small.pixel_bytes
+    assert small.activations_at(REFERENCE_LR) == small.activation_bytes
+    strips = estimate_size("egvsr-small", attention="math")
+    one_window = 2 * 4 * 4 * 1400 ** 2  # scores and softmax, 4 heads, 1400 tokens
+    assert strips.activations_at((480, 640)) == 480 * 640 * strips.pixel_bytes + one_window
+    squares = estimate_size("egvsr-small", attention="math", window_size=16)
+    assert squares.scores.bytes_at(480 * 640) == 2 * 4 * 4 * 256 * WINDOW_BATCH_TOKENS
+    official = estimate_size("egvsr-official")
+    quarter = 260 * 346 // 4
+    assert official.activations_at((260, 346)) == 260 * 346 * official.pixel_bytes + 2 * 4 * 8 * quarter ** 2
+    assert official.activations_at((520, 692)) > 10 * official.activations_at((260, 346))
+    bicubic = estimate_size("bicubic")
+    assert bicubic.activations_at((100, 100)) == 100 * 100 * 6 * 4

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from egvsr.cli import main
+from egvsr.fsutil import fmt_size
 
 
 @pytest.fixture(scope="module")
@@ -514,3 +515,38 @@ def test_a_bad_model_size_limit_is_blamed_on_the_environment_variable(tiny, tmp_
     monkeypatch.setenv("EGVSR_MAX_MODEL_GB", "abc")
     line = _fails(["render", str(rec), str(ck), "--scale", "2", "--png", str(tmp_path / "p")], capsys)
     assert line == "egvsr: error: environment variable EGVSR_MAX_MODEL_GB='abc': expected a positive number of GB"
+
+
+def test_memory_plan_counts_the_encoder_and_advises_a_tile(tiny):
+    """The encoder's feature maps dominate a render's memory (~3-4 KB per LR pixel for the shipped
+    widths): a 640x480 render at x1 once planned 33 MB and passed a 0.1 GB budget, then peaked at 1.5 GB.
+    The plan counts them at the largest LR crop, and a refusal names a `tile` that fits."""
+    import re
+
+    from egvsr.errors import ConfigError
+    from egvsr.models.registry import estimate_size
+    from egvsr.render.model import load_render_model
+    from egvsr.render.plan import RenderOptions, plan_outputs
+
+    _, ck, _ = tiny
+    rm = load_render_model(ck)
+    ft, gt = np.arange(4) * 40_000, np.zeros(0, np.int64)
+
+    def plan(**options):
+        o = RenderOptions(**{"scale": 1, "png": "unused", "times": ["0.04"], "device": "cpu", **options})
+        return plan_outputs("big.h5", 640, 480, ft, gt, 1, rm, o, torch.device("cpu"))
+
+    whole = plan(max_memory_gb=100).memory_bytes
+    assert whole > estimate_size(rm.model.config).activations_at((480, 640)) > 500e6
+    with pytest.raises(ConfigError) as err:
+        plan(max_memory_gb=0.15)
+    text = str(err.value)
+    assert "for model 'egvsr-tiny' on 640x480 LR pixels" in text and "above the budget of 150 MB" in text
+    side = int(re.search(r"use `tile` (\d+) \(about ", text).group(1))
+    tiled = plan(max_memory_gb=0.15, tile=side).memory_bytes
+    assert tiled <= 0.15e9 and f"about {fmt_size(tiled)} at once" in text
+    with pytest.raises(ConfigError, match=r"\(its largest tile\).*use `tile` \d+ "):  # a smaller tile still
+        plan(max_memory_gb=0.15, tile=2 * side + 64)
+    with pytest.raises(ConfigError) as err:  # the input frames and output alone do not fit: no tile is advised
+        plan(max_memory_gb=0.07)
+    assert "`tile`" not in str(err.value)

@@ -144,13 +144,21 @@ def stages_worker(rec: str, ckpt: str, frames: int, scale: float, window_size: i
     return out
 
 
+def _model_label(name: str) -> str:
+    """A `--models` entry (a label of MODELS, or its preset name such as egvsr-small) as its label."""
+    for label, preset in MODELS.items():
+        if name.strip() in (label, preset):
+            return label
+    raise SystemExit(f"--models {name!r}: expected one of {', '.join(MODELS.values())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", type=Path, help="an old checkout to compare with (e.g. from git archive)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--frames", type=int, default=2, help="output frames per render (input frames 0..N-1)")
     ap.add_argument("--scale", type=float, default=6.5)
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(MODELS.values()), help="comma-separated presets")
     ap.add_argument("--window-size", type=int, default=16,
                     help="square attention windows of the after checkpoint (0: the strips, same numbers as before)")
     ap.add_argument("--stages", action="store_true", help="profile where the time goes in this checkout")
@@ -163,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         inputs = make_inputs(folder)
-        models = a.models.split(",")
+        models = [_model_label(m) for m in a.models.split(",")]
         print(f"{os.cpu_count()} cores, x{a.scale:g} of 346x260, {a.frames} output frames per render, "
               f"after: window_size {a.window_size}, load average at start {os.getloadavg()[0]:.1f}")
         if a.stages:

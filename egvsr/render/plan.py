@@ -25,8 +25,8 @@ from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import Tile, is_whole, plan_tiles
 from egvsr.render.times import group_by_window, is_integer, is_real, output_fps, plan_times
-from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, PNG_FILE_BYTES, check_mp4_name, check_outputs,
-                                check_video_size, existing_folder, least_mp4_bytes, least_png_bytes,
+from egvsr.render.disk import PNG_FILE_BYTES, existing_folder, least_mp4_bytes, least_png_bytes
+from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_mp4_name, check_outputs, check_video_size,
                                 side_by_side_size, video_rate_ok)
 
 IN_FLIGHT_BYTES = 1 << 30  # float32 output frames held per model call (all panels)

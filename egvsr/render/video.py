@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -24,8 +23,8 @@ import numpy as np
 
 from egvsr.cvfile import video_capture, video_writer, write_image
 from egvsr.errors import ConfigError, MissingDependencyError, OutputError
-from egvsr.fsutil import (atomic_directory, atomic_output, check_output_folder, check_output_path, fmt_size,
-                          free_bytes, output_path)
+from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path
+from egvsr.render.disk import check_writable, disk_full, no_space_error
 
 PNG_KIND = "render --png"  # the marker of a PNG frame folder: --overwrite replaces only such a folder
 
@@ -117,33 +116,6 @@ def check_mp4_name(path: str | os.PathLike, name: str | None = None) -> None:
                           "video output")
 
 
-def existing_folder(path: str | os.PathLike) -> Path:
-    """The folder an output at `path` is created in, or its nearest ancestor that exists (the one whose
-    file system and permissions decide whether it can be written)."""
-    p = output_path(path).absolute().parent
-    while not (p.exists() or p.is_symlink()) and p != p.parent:
-        p = p.parent
-    return p
-
-
-def check_writable(path: str | os.PathLike) -> None:
-    """Refuse, before any work, an output whose folder cannot be made or written: a file where a folder
-    must be, a read-only file system or a folder without write permission."""
-    folder = existing_folder(path)
-    parent = output_path(path).absolute().parent
-    if not folder.is_dir():
-        why = "it is not a folder" if folder == parent else f"{folder} is not a folder"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        try:
-            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        except OSError:
-            read_only = False
-        why = "the file system is read-only" if read_only else f"permission denied to write in {folder}"
-    else:
-        return
-    raise OutputError(f"{path}: cannot create the output in {parent} ({why}); choose another path")
-
-
 def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
                   png: str | os.PathLike | None = None) -> None:
     """Refuse, before any work, outputs that exist (unless `overwrite`), that may not be replaced
@@ -162,40 +134,6 @@ def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
         else:
             check_output_path(p, overwrite)
         check_writable(p)
-
-
-#: the least disk space a PNG frame file takes: one block of the file system (ext4, xfs, tmpfs: 4 KB)
-PNG_FILE_BYTES = 4096
-#: deflate's (PNG's) best compression ratio: a PNG frame holds at least its filtered rows / this
-DEFLATE_MAX_RATIO = 1032
-
-
-def least_png_bytes(frames: int, h: int, w: int) -> int:
-    """A lower bound of the disk space of `frames` PNG frames of h x w: one file-system block each, or
-    the frame's filtered rows at deflate's best ratio when that is larger."""
-    return int(frames) * max(PNG_FILE_BYTES, math.ceil(int(h) * (3 * int(w) + 1) / DEFLATE_MAX_RATIO))
-
-
-def least_mp4_bytes(frames: int, h: int, w: int) -> int:
-    """A lower bound of the size of an MP4 (MPEG-4 part 2) of `frames` frames of h x w: one bit per
-    16x16 macroblock per frame (a skipped block) plus its 4-byte entry in the sample size table."""
-    h, w = even_size(int(h), int(w))
-    return int(frames) * (math.ceil(-(-h // 16) * -(-w // 16) / 8) + 4)
-
-
-def disk_full(folder: str | os.PathLike, need: int) -> tuple[bool, int | None]:
-    """Whether the file system of `folder` has fewer than `need` bytes free (False where unknown), and
-    the free bytes: what tells a write that failed for want of space from other failures."""
-    free = free_bytes(folder)
-    return free is not None and free < need, free
-
-
-def no_space_error(out: str | os.PathLike, folder: str | os.PathLike, free: int | None, doing: str) -> OutputError:
-    """The one-line error of an output that ran out of disk space while `doing`."""
-    left = "" if free is None else f", {fmt_size(free)} free"
-    return OutputError(f"{out}: no space left on the disk holding {Path(folder).absolute()} while {doing}"
-                       f"{left}; nothing was written (an existing output is kept): free some space or "
-                       "write elsewhere")
 
 
 @contextlib.contextmanager

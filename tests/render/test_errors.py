@@ -472,7 +472,7 @@ def test_output_problems_are_found_by_the_plan(tiny, tmp_path, monkeypatch):
     _refused(rec, ck, ConfigError, "`side_by_side`", ".mp4 file name", side_by_side=tmp_path / "s")
     _refused(rec, ck, OutputError, "afile (it is not a folder)", png=tmp_path / "afile" / "frames")
     _refused(rec, ck, OutputError, "afile is not a folder", mp4=tmp_path / "afile" / "sub" / "o.mp4")
-    monkeypatch.setattr("egvsr.render.video.os.access", lambda *a, **k: False)
+    monkeypatch.setattr("egvsr.render.disk.os.access", lambda *a, **k: False)
     _refused(rec, ck, OutputError, "permission denied to write in", png=tmp_path / "frames")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 

@@ -98,7 +98,7 @@ def test_mp4_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
     from egvsr.errors import OutputError
 
     free = {"now": 10**12, "after": 0}
-    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: free["now"])
+    monkeypatch.setattr("egvsr.render.disk.free_bytes", lambda folder: free["now"])
     out = tmp_path / "clip.mp4"
     out.write_bytes(b"a good video")
     with pytest.raises(OutputError, match=r"clip.mp4: no space left on the disk holding .* while writing the video, "
@@ -130,12 +130,12 @@ def test_png_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
     from egvsr.errors import OutputError
 
     monkeypatch.setattr("egvsr.render.video.write_image", lambda *a, **k: False)
-    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: 100)
+    monkeypatch.setattr("egvsr.render.disk.free_bytes", lambda folder: 100)
     with pytest.raises(OutputError, match=r"out: no space left on the disk holding .* while writing "
                                           r"frame_000000.png, 100 bytes free"):
         with PngFolderWriter(tmp_path / "out") as png:
             png.write(np.zeros((40, 40, 3), np.uint8), 0)
-    monkeypatch.setattr("egvsr.render.video.free_bytes", lambda folder: 10**12)
+    monkeypatch.setattr("egvsr.render.disk.free_bytes", lambda folder: 10**12)
     with pytest.raises(OutputError, match="out: OpenCV could not write frame_000000.png"):
         with PngFolderWriter(tmp_path / "out") as png:
             png.write(np.zeros((40, 40, 3), np.uint8), 0)
@@ -145,7 +145,7 @@ def test_png_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:
 def test_least_disk_bytes_are_lower_bounds() -> None:
     """What the free-space check counts: one 4 KB block per PNG file (or deflate's best ratio), one bit
     per macroblock per MP4 frame."""
-    from egvsr.render.video import least_mp4_bytes, least_png_bytes
+    from egvsr.render.disk import least_mp4_bytes, least_png_bytes
 
     assert least_png_bytes(10, 9, 12) == 10 * 4096
     assert least_png_bytes(1, 2000, 3000) == -(-2000 * 9001 // 1032)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
-from egvsr.events.checks import first_not_increasing
+from egvsr.events.checks import check_increasing_times
 from egvsr.events.frames import events_outside_frames, source_event_span  # noqa: F401 - re-exported
 
 
@@ -27,13 +27,7 @@ def check_times(times: np.ndarray, what: str) -> np.ndarray:
     if t.ndim != 1 or t.dtype.kind not in "iu":
         raise EventValidationError(f"{what}: expected 1-D integer µs timestamps, got {t.dtype} {t.shape}")
     t = t.astype(np.int64, copy=False)
-    i = first_not_increasing(t)
-    if i >= 0:
-        kind = "duplicated" if t[i] == t[i - 1] else "unsorted (decreasing)"
-        raise EventValidationError(
-            f"{what}: timestamps must strictly increase; {kind} at index {i} "
-            f"({int(t[i - 1])} -> {int(t[i])} µs)"
-        )
+    check_increasing_times(t, what, decreasing="unsorted (decreasing)")
     return t
 
 

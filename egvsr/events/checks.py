@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from egvsr.errors import EventValidationError
+
 BLOCK = 2048
 
 
@@ -97,3 +99,13 @@ def first_not_increasing(t: np.ndarray) -> int:
     t = np.asarray(t)
     bad = np.flatnonzero(t[1:] <= t[:-1]) if t.size > 1 else ()
     return int(bad[0]) + 1 if len(bad) else -1
+
+
+def check_increasing_times(t: np.ndarray, what: str, decreasing: str = "decreasing") -> None:
+    """Raise `EventValidationError` naming `what` unless the int64 times `t` strictly increase (the word
+    for a step back is `decreasing`); compared by `first_not_increasing`, so no wrap near the int64 limits."""
+    i = first_not_increasing(t)
+    if i >= 0:
+        kind = "duplicated" if t[i] == t[i - 1] else decreasing
+        raise EventValidationError(f"{what}: timestamps must strictly increase; {kind} at index {i} "
+                                   f"({int(t[i - 1])} -> {int(t[i])} µs)")

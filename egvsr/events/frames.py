@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
-from egvsr.events.checks import first_not_increasing
+from egvsr.events.checks import check_increasing_times
 from egvsr.fsutil import fmt_size
 
 
@@ -65,13 +65,7 @@ class Frames:
                 f"frames.t: expected integer microseconds (int64), got dtype {t.dtype}"
             )
         t = t.astype(np.int64, copy=False)
-        i = first_not_increasing(t)
-        if i >= 0:
-            kind = "duplicated" if t[i] == t[i - 1] else "decreasing"
-            raise EventValidationError(
-                f"frames.t: timestamps must strictly increase; {kind} at index {i} "
-                f"({int(t[i - 1])} -> {int(t[i])} µs)"
-            )
+        check_increasing_times(t, "frames.t")
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "t", t)
 

@@ -13,10 +13,7 @@ import math
 import os
 import re
 import stat
-import sys
-import tempfile
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +23,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.fsutil import FolderMembers
+from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes (alpha is dropped)
@@ -35,74 +33,6 @@ def _cv2():
     import cv2
 
     return cv2
-
-
-@contextmanager
-def _opencv_warnings_off() -> Iterator[None]:
-    """OpenCV's own warnings off (errors kept) for the body only: the level is process-wide, so the
-    caller's level comes back after, and a program that imports egvsr keeps its own setting."""
-    log = _cv2().utils.logging
-    before = log.getLogLevel()
-    log.setLogLevel(min(before, log.LOG_LEVEL_ERROR))
-    try:
-        yield
-    finally:
-        log.setLogLevel(before)
-
-
-_STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested: the inner one restores the outer)
-
-
-@contextmanager
-def _native_messages_held() -> Iterator[None]:
-    """Hold what native code (FFmpeg's "moov atom not found", libpng's errors inside OpenCV) writes to
-    file descriptor 2 while the body runs: written out after a body that returns, dropped after one
-    that raises, whose one-line error says what went wrong. OpenCV has no switch for FFmpeg's or
-    libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
-    process, its log level does not reach them), hence the descriptor, restored before the body's
-    exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
-    with _STDERR_LOCK, _opencv_warnings_off():
-        try:
-            held = tempfile.TemporaryFile()
-        except OSError:
-            held = None
-        saved = _redirect_stderr(held)
-        done = False
-        try:
-            yield
-            done = True
-        finally:
-            if saved is not None:
-                os.dup2(saved, 2)
-                os.close(saved)
-                if done:
-                    _replay(held)
-            if held is not None:
-                held.close()
-
-
-def _redirect_stderr(held) -> int | None:
-    """Point descriptor 2 at the file `held`; the saved descriptor, or None where that cannot be done."""
-    if held is None:
-        return None
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):
-        return None
-    os.dup2(held.fileno(), 2)
-    return saved
-
-
-def _replay(held) -> None:
-    """Write what `held` caught to descriptor 2 (best effort: stderr may be gone)."""
-    try:
-        held.seek(0)
-        data = held.read()
-        while data:
-            data = data[os.write(2, data):]
-    except OSError:
-        pass
 
 
 def _regular(path: Path, what: str) -> bool:
@@ -188,12 +118,12 @@ class VideoInput:
         return 255.0 if unit else 1.0
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        with _opencv_warnings_off():
+        with opencv_warnings_off():
             cap = video_capture(self.path)
         try:
             i = 0
             while True:
-                with _opencv_warnings_off():
+                with opencv_warnings_off():
                     ok, bgr = cap.read()
                 if not ok:
                     break
@@ -243,7 +173,7 @@ def _read_image(path: Path) -> np.ndarray:
     """The image at `path` as OpenCV decodes it (any depth and channel count); libpng's or libtiff's
     complaints about a file it cannot decode give way to the one-line error."""
     _regular(path, "the image")
-    with _native_messages_held():
+    with native_messages_held():
         img = read_image(path)
         if img is None:
             raise InputFileError(f"{path}: cannot read this image (missing, corrupt or unsupported format)")
@@ -483,7 +413,7 @@ def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
     """(first frame, stated frame rate, stated frame count or None) of a video file; one line when
     OpenCV cannot decode a frame (FFmpeg's own messages about it are held back)."""
     cv2 = _cv2()
-    with _native_messages_held():
+    with native_messages_held():
         cap = video_capture(path)
         try:
             ok, first = cap.read() if cap.isOpened() else (False, None)

@@ -18,6 +18,7 @@ from egvsr.errors import ConfigError, FormatError, InputFileError, OutputExistsE
 from egvsr.events.io import open_events
 from egvsr.events.simulate import open_video, simulate_video
 from egvsr.events.simulate import video_input as V
+from egvsr.native_stderr import native_messages_held
 
 KW = dict(progress=False, interpolation="none", cp=0.2)
 
@@ -166,10 +167,10 @@ def test_broken_files_give_one_line_and_no_native_messages(tmp_path, capfd):
 
 
 def test_native_messages_are_passed_on_when_the_body_succeeds(capfd):
-    with V._native_messages_held():
+    with native_messages_held():
         os.write(2, b"kept\n")
     with pytest.raises(InputFileError):
-        with V._native_messages_held():
+        with native_messages_held():
             os.write(2, b"dropped\n")
             raise InputFileError("x")
     os.write(2, b"after\n")

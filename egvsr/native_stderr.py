@@ -1,0 +1,81 @@
+"""What native code (OpenCV, FFmpeg, libpng) prints on its own, held or quieted around our calls, so
+that a failure a command explains in one line is not preceded by the library's lines."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def opencv_warnings_off() -> Iterator[None]:
+    """OpenCV's own warnings off (errors kept) for the body only: the level is process-wide, so the
+    caller's level comes back after, and a program that imports egvsr keeps its own setting."""
+    import cv2
+
+    log = cv2.utils.logging
+    before = log.getLogLevel()
+    log.setLogLevel(min(before, log.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        log.setLogLevel(before)
+
+
+_STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested: the inner one restores the outer)
+
+
+@contextmanager
+def native_messages_held() -> Iterator[None]:
+    """Hold what native code (FFmpeg's "moov atom not found", libpng's errors inside OpenCV) writes to
+    file descriptor 2 while the body runs: written out after a body that returns, dropped after one
+    that raises, whose one-line error says what went wrong. OpenCV has no switch for FFmpeg's or
+    libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
+    process, its log level does not reach them), hence the descriptor, restored before the body's
+    exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
+    with _STDERR_LOCK, opencv_warnings_off():
+        try:
+            held = tempfile.TemporaryFile()
+        except OSError:
+            held = None
+        saved = _redirect_stderr(held)
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+                if done:
+                    _replay(held)
+            if held is not None:
+                held.close()
+
+
+def _redirect_stderr(held) -> int | None:
+    """Point descriptor 2 at the file `held`; the saved descriptor, or None where that cannot be done."""
+    if held is None:
+        return None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return None
+    os.dup2(held.fileno(), 2)
+    return saved
+
+
+def _replay(held) -> None:
+    """Write what `held` caught to descriptor 2 (best effort: stderr may be gone)."""
+    try:
+        held.seek(0)
+        data = held.read()
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
+        pass

@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from egvsr.datasets import EventVSRDataset, ScaleBatchSampler, collate_samples  # noqa: E402
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 SCALE, PATCH, K, MOMENTS = 4.0, 64, 3, 32
 
@@ -158,8 +159,8 @@ def _row(what: str, rate: float, peer: float | None) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--batches", type=int, default=None, help="batches timed per loader setting")
+    ap.add_argument("--batch", type=positive_int, default=4)
+    ap.add_argument("--batches", type=positive_int, default=None, help="batches timed per loader setting")
     ap.add_argument("--device", default="auto", help="device of the training step: auto, cpu, cuda")
     a = ap.parse_args(argv)
     batches = a.batches or (6 if a.quick else 30)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SLIDER = ROOT.parent / "shared" / "data" / "slider_depth"
@@ -50,7 +51,7 @@ def run(tree: Path, args: list[str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", type=Path, required=True, help="an old checkout (e.g. from git archive)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=positive_int, default=3)
     ap.add_argument("--commands", default="simulate,train")
     a = ap.parse_args(argv)
     variants = [("before", a.before), ("after", ROOT)]

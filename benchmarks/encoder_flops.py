@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,9 +59,9 @@ def timed(fn) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size", type=int, nargs=2, default=[260, 346], metavar=("H", "W"), help="LR size")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--size", type=positive_int, nargs=2, default=[260, 346], metavar=("H", "W"), help="LR size")
+    ap.add_argument("--threads", type=positive_int, default=2)
+    ap.add_argument("--repeats", type=positive_int, default=3)
     a = ap.parse_args(argv)
 
     import torch

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _args import count, nonnegative_float, positive_float, positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,12 +45,12 @@ def event_rate(path: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
-    ap.add_argument("--rates", type=float, nargs="+", default=[0.0, 1.0, 3.0, 10.0, 30.0],
+    ap.add_argument("--rates", type=nonnegative_float, nargs="+", default=[0.0, 1.0, 3.0, 10.0, 30.0],
                     help="shot noise, events per pixel per second")
-    ap.add_argument("--scale", type=float, default=4.0)
-    ap.add_argument("--limit", type=int, default=24, help="targets per cell (0: all)")
+    ap.add_argument("--scale", type=positive_float, default=4.0)
+    ap.add_argument("--limit", type=count, default=24, help="targets per cell (0: all)")
     ap.add_argument("--workdir", default="experiments/event_noise")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     a = ap.parse_args(argv)
 
     import torch

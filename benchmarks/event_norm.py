@@ -23,6 +23,7 @@ from egvsr.datasets.tensorize import event_tensor
 from egvsr.events.io import read_events
 from egvsr.events.stream import EventStream
 from egvsr.models.event_input import EVENT_NORMS, normalize_events
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 SCALE = 4
 CPS = (0.1, 0.2, 0.4)
@@ -42,7 +43,7 @@ def moments(path: Path, duplicate: bool = False) -> torch.Tensor:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", type=int, default=12)
+    ap.add_argument("--clips", type=positive_int, default=12)
     a = ap.parse_args()
     pairs = {f"Cp {CPS[0]} vs {CPS[1]}": (0, 1), f"Cp {CPS[1]} vs {CPS[2]}": (1, 2), f"Cp {CPS[0]} vs {CPS[2]}": (0, 2),
              "2x duplicated events": (3, 1)}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,7 +72,7 @@ def stats(s) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", type=int, default=40)
+    ap.add_argument("--clips", type=positive_int, default=40)
     a = ap.parse_args()
     from egvsr.datasets.synthetic import render_clip
     from egvsr.events.io import read_events

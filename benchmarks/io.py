@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from egvsr.events.io import open_events  # noqa: E402
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 W, H = 346, 260
 RATE_EV_PER_S = 10e6
@@ -151,10 +152,10 @@ def read_plain_h5py(path: Path, keys: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 million events instead of 100 million")
-    ap.add_argument("--events", type=int, default=None, help="override the event count")
+    ap.add_argument("--events", type=positive_int, default=None, help="override the event count")
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the load-everything peer (needs ~3 GB)")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the convert and read comparisons")
+    ap.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of the convert and read comparisons")
     a = ap.parse_args()
     n = a.events or (2_000_000 if a.quick else 100_000_000)
     repeats = 3 if n <= 20_000_000 else 2

@@ -43,6 +43,7 @@ from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from egvsr.threads import PROCESS_ENVIRONMENT  # noqa: E402
+from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
 
 for _key, _value in PROCESS_ENVIRONMENT.items():  # passive OpenMP waiting, as the `egvsr` command sets it
     os.environ.setdefault(_key, _value)
@@ -219,14 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, two repeats (smoke run)")
     ap.add_argument("--models", default=None, help="comma-separated registered models")
-    ap.add_argument("--repeats", type=int, default=None, help="timed calls per variant (default 3)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
-    ap.add_argument("--times", type=int, default=1, help="query times per call (ms are per output frame)")
+    ap.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 3)")
+    ap.add_argument("--threads", type=positive_int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    ap.add_argument("--times", type=positive_int, default=1, help="query times per call (ms are per output frame)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    ap.add_argument("--peer-max-gb", type=float, default=6.0, help="skip naive peers estimated above this")
+    ap.add_argument("--peer-max-gb", type=positive_float, default=6.0, help="skip naive peers estimated above this")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--small-only", action="store_true", help="only the 65x86 cases (the issue-20 comparison)")
-    ap.add_argument("--window-size", type=int, default=None,
+    ap.add_argument("--window-size", type=count, default=None,
                     help="EGVSR models only: square attention windows of this side (0: row-major strips)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

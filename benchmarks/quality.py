@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -149,15 +150,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
     ap.add_argument("--frames-only", help="checkpoint of the frames-only model of the same width")
-    ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 4.0, 6.5])
-    ap.add_argument("--limit", type=int, default=24, help="targets per cell, spread over the clips (0: all)")
+    ap.add_argument("--scales", type=positive_float, nargs="+", default=[2.0, 4.0, 6.5])
+    ap.add_argument("--limit", type=count, default=24, help="targets per cell, spread over the clips (0: all)")
     ap.add_argument("--by-motion", action="store_true",
                     help="split the between-frames margins by the clips' motion (thirds)")
-    ap.add_argument("--val-clips", type=int, default=24)
-    ap.add_argument("--val-size", type=int, nargs=2, default=[128, 160], metavar=("H", "W"),
+    ap.add_argument("--val-clips", type=positive_int, default=24)
+    ap.add_argument("--val-size", type=positive_int, nargs=2, default=[128, 160], metavar=("H", "W"),
                     help="size of the held-out synthetic clips (the training clips are 128x160)")
     ap.add_argument("--workdir", default="experiments/quality")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()
 
     import torch

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -155,11 +156,11 @@ def _model_label(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", type=Path, help="an old checkout to compare with (e.g. from git archive)")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--frames", type=int, default=2, help="output frames per render (input frames 0..N-1)")
-    ap.add_argument("--scale", type=float, default=6.5)
+    ap.add_argument("--repeats", type=positive_int, default=3)
+    ap.add_argument("--frames", type=positive_int, default=2, help="output frames per render (input frames 0..N-1)")
+    ap.add_argument("--scale", type=positive_float, default=6.5)
     ap.add_argument("--models", default=",".join(MODELS.values()), help="comma-separated presets")
-    ap.add_argument("--window-size", type=int, default=16,
+    ap.add_argument("--window-size", type=count, default=16,
                     help="square attention windows of the after checkpoint (0: the strips, same numbers as before)")
     ap.add_argument("--stages", action="store_true", help="profile where the time goes in this checkout")
     ap.add_argument("--worker", help=argparse.SUPPRESS)

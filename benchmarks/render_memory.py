@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from _memory import rss_mb  # (this folder is on sys.path when run as a script)
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"size": (260, 346), "scale": 6.5, "model": "egvsr", "chunks": [16384, 262144], "tile": 128}
@@ -116,7 +117,7 @@ def prepare(cfg: dict, folder: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small input and tiny model (smoke run)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    ap.add_argument("--threads", type=positive_int, default=os.cpu_count(), help="torch threads (default: all cores)")
     ap.add_argument("--no-naive", action="store_true", help="skip the whole-frame forward peer")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -31,6 +31,7 @@ from egvsr.events.simulate import (
     EventSimulator, SampleScene, SimulatorConfig, make_sample, simulate_video,
 )
 from egvsr.events.simulate.sample import MAX_PX_PER_STEP
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "slider_depth"
 
@@ -124,8 +125,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--size", default="260x346", help="HxW of the scene")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None, help="numba threads of the threaded runs (default: all)")
+    ap.add_argument("--repeat", type=positive_int, default=5)
+    ap.add_argument("--threads", type=positive_int, default=None, help="numba threads of the threaded runs (default: all)")
     a = ap.parse_args(argv)
     threads = a.threads or numba.get_num_threads()
     h, w = (int(v) for v in a.size.split("x"))

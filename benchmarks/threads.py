@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from egvsr.threads import configure_process_environment  # noqa: E402
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 configure_process_environment()
 
@@ -66,7 +67,7 @@ WORKLOADS = {"render": render_workload, "train": train_workload}
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=positive_int, default=5)
     ap.add_argument("--workloads", default="render,train")
     a = ap.parse_args(argv)
     import torch

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from egvsr.events import EventStream  # noqa: E402
 from egvsr.events.represent import event_moments, voxel_grid, voxel_grids  # noqa: E402
+from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 W, H, B = 346, 260, 5
 
@@ -279,9 +280,9 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 M events, 5 M end to end, 2 repeats")
-    ap.add_argument("--events", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--e2e-events", type=int, default=100_000_000)
+    ap.add_argument("--events", type=positive_int, default=10_000_000)
+    ap.add_argument("--repeat", type=positive_int, default=5)
+    ap.add_argument("--e2e-events", type=positive_int, default=100_000_000)
     ap.add_argument("--no-e2e", action="store_true")
     ap.add_argument("--no-jit", action="store_true")
     a = ap.parse_args()

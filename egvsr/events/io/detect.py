@@ -7,13 +7,14 @@ module only decides what each sniff is shown: a folder, an open HDF5 file, or th
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import ConfigError, InputFileError
+from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError
 from egvsr.events.io import h5util
+from egvsr.events.io.arguments import check_exists, check_not_special, check_path, is_integer, printable
+from egvsr.events.io.declaration import Layout
 from egvsr.events.io.h5util import corrupted_h5
 from egvsr.events.io.layouts import LAYOUTS, all_layouts, find_layout
 from egvsr.events.io.source import EventSource
@@ -26,46 +27,22 @@ def _known() -> str:
     return "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())
 
 
-def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file or folder")
-
-
-def _check_not_special(path: Path) -> None:
-    """Refuse, without opening it, a `path` that is neither a regular file nor a folder (a FIFO, socket or
-    device): reading a FIFO waits for a writer forever."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # opening it reports why
-    kinds = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-             (stat.S_ISBLK, "block device"))
-    kind = next((name for test, name in kinds if test(mode)), None)
-    if kind is not None:
-        raise InputFileError(f"{path}: is a {kind}, not a regular file or folder; expected an event recording "
-                             "file (it is not opened)")
-
-
 def detect_layout(path: str | os.PathLike) -> str:
     """Name of the layout of `path` (a key of `LAYOUTS`): the first registered layout whose sniff
     accepts the folder, the open HDF5 file, or the file's first bytes."""
-    path = Path(path)
-    _check_exists(path)
+    path = check_path(path)
+    check_exists(path)
     if path.is_dir():
         name = _first_match("folder", path)
         if name is not None:
             return name
         raise InputFileError(
-            f"{path}: folder holds no CED packets or frames (<ns>.npy / <ns>.png); known layouts: "
+            f"{printable(path)}: folder holds no CED packets or frames (<ns>.npy / <ns>.png); known layouts: "
             f"{_known()}"
         )
-    _check_not_special(path)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD_BYTES)
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head.startswith(h5util.HDF5_SIGNATURE) or h5util.is_hdf5(path):
+    check_not_special(path)
+    head = _head(path)
+    if _is_h5(path, head):
         with h5util.open_h5(path) as f, corrupted_h5(path):
             name = _first_match("hdf5", f)
             if name is None:
@@ -75,10 +52,52 @@ def detect_layout(path: str | os.PathLike) -> str:
     if name is not None:
         return name
     if not head:
-        raise InputFileError(f"{path}: file is empty; expected an event recording ({_known()})")
+        raise InputFileError(f"{printable(path)}: file is empty; expected an event recording ({_known()})")
     raise InputFileError(
-        f"{path}: not a recognised event recording (neither HDF5 nor a known event format); "
+        f"{printable(path)}: not a recognised event recording (neither HDF5 nor a known event format); "
         f"known layouts: {_known()}"
+    )
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of file `path`, what a "bytes" sniff is shown."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InputFileError(f"{printable(path)}: cannot read ({exc.strerror or exc})") from None
+
+
+def _is_h5(path: Path, head: bytes) -> bool:
+    return head.startswith(h5util.HDF5_SIGNATURE) or h5util.is_hdf5(path)
+
+
+def _accepts(layout: Layout, path: Path) -> bool:
+    """Whether `layout`'s sniff accepts `path`, shown what detection would show it (the folder, the
+    open HDF5 file, or the first bytes of a file that is not HDF5)."""
+    if path.is_dir():
+        return layout.looks_at == "folder" and bool(layout.sniff(path))
+    if layout.looks_at == "folder":
+        return False
+    head = _head(path)
+    if not _is_h5(path, head):
+        return layout.looks_at == "bytes" and bool(layout.sniff(head))
+    if layout.looks_at != "hdf5":
+        return False
+    with h5util.open_h5(path) as f, corrupted_h5(path):
+        return bool(layout.sniff(f))
+
+
+def _refuse_mismatch(layout: Layout, path: Path) -> None:
+    """A `layout` asked for that does not match `path`: one line naming both, and what `path` reads as."""
+    try:
+        found = f"it reads as layout {detect_layout(path)!r}"
+    except EgvsrError as exc:  # what detection says instead
+        found = f"detection finds no layout ({str(exc).removeprefix(printable(path) + ': ')})"
+    kind = "folder" if path.is_dir() else "file"
+    raise FormatError(
+        f"{printable(path)}: layout {layout.name!r} was asked for, but this {kind} is not one "
+        f"({layout.description}); {found}: leave the layout out to detect it"
     )
 
 
@@ -112,7 +131,7 @@ def _unknown_h5(path: Path, f) -> None:
     events = sorted(f["events"].keys()) if "events" in f and hasattr(f["events"], "keys") else None
     found = f"top-level keys {top}" + (f", events/ keys {events}" if events is not None else "")
     raise InputFileError(
-        f"{path}: HDF5 file of an unknown layout ({found}); known layouts: {_known()}"
+        f"{printable(path)}: HDF5 file of an unknown layout ({found}); known layouts: {_known()}"
     )
 
 
@@ -120,17 +139,17 @@ def open_events(
     path: str | os.PathLike, sensor_size: tuple[int, int] | None = None, layout: str | None = None
 ) -> EventSource:
     """Open a recording of any supported layout; `sensor_size=(H, W)` overrides/provides the size."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
-    path = Path(path)
+    path = check_path(path)
     if sensor_size is not None:
         sensor_size = _check_size(sensor_size)
     if layout is None:
         declared = find_layout(detect_layout(path))
     else:
         declared = find_layout(layout)
-        _check_exists(path)
-        _check_not_special(path)
+        check_exists(path)
+        check_not_special(path)
+        if not _accepts(declared, path):  # a reader given another layout's file fails in its own ways
+            _refuse_mismatch(declared, path)
     return declared.open(path, sensor_size)
 
 
@@ -146,10 +165,15 @@ def read_events(
 
 
 def _check_size(size) -> tuple[int, int]:
+    """`sensor_size` as (height, width): two integers (Python's or NumPy's; a float, even 32.0, is
+    refused rather than truncated) in 1..65535."""
     try:
-        h, w = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"sensor_size: expected (height, width), got {size!r}") from None
-    if not (1 <= h <= 65535 and 1 <= w <= 65535) or np.ndim(size) != 1:
+        sides = tuple(size) if np.ndim(size) == 1 and not isinstance(size, (str, bytes)) else ()
+    except TypeError:
+        sides = ()
+    if len(sides) != 2 or not all(is_integer(v) for v in sides):
+        raise ConfigError(f"sensor_size: expected (height, width), two integers, got {size!r}")
+    h, w = (int(v) for v in sides)
+    if not (1 <= h <= 65535 and 1 <= w <= 65535):
         raise ConfigError(f"sensor_size: expected (height, width) in 1..65535, got {size!r}")
     return h, w

@@ -190,16 +190,22 @@ def equal_lengths(path: Path, datasets: dict[str, h5py.Dataset]) -> int:
     return next(iter(lengths.values()), 0)
 
 
-def int64_times(t: np.ndarray, path: Path, key: str, i0: int = 0) -> np.ndarray:
-    """Timestamps as int64 µs, refusing uint64 values at or above 2**63 (a plain cast wraps them negative)."""
+def first_beyond_int64(t: np.ndarray) -> int:
+    """Index of the first unsigned 64-bit value of `t` at or above 2**63 (no int64 holds it), or -1."""
     if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:
         bad = np.flatnonzero(t > INT64_MAX)
-        if bad.size:
-            k = int(bad[0])
-            raise FormatError(
-                f"{path}: {key}[{i0 + k}] = {int(t[k])} is beyond the int64 microsecond range (>= 2**63); "
-                "expected timestamps below 2**63 µs (the file is damaged or uses another unit)"
-            )
+        return int(bad[0]) if bad.size else -1
+    return -1
+
+
+def int64_times(t: np.ndarray, path: Path, key: str, i0: int = 0) -> np.ndarray:
+    """Timestamps as int64 µs, refusing uint64 values at or above 2**63 (a plain cast wraps them negative)."""
+    k = first_beyond_int64(t)
+    if k >= 0:
+        raise FormatError(
+            f"{path}: {key}[{i0 + k}] = {int(t[k])} is beyond the int64 microsecond range (>= 2**63); "
+            "expected timestamps below 2**63 µs (the file is damaged or uses another unit)"
+        )
     return t.astype(np.int64, copy=False)
 
 

@@ -359,7 +359,7 @@ class EventSource:
 
     def read_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         """Frames [i0, i1) with their times, or None when the recording has none."""
-        return self._frames_range(self.frame_times(), self.read_frame, i0, i1)
+        return self._frames_range(self.frame_times(), self.read_frame, i0, i1, "frame")
 
     def gt_times(self) -> np.ndarray | None:
         """Ground-truth frame timestamps (int64 µs) or None."""
@@ -373,7 +373,7 @@ class EventSource:
 
     def read_gt_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         """Ground-truth frames [i0, i1) with their times, or None."""
-        return self._frames_range(self.gt_times(), self.read_gt, i0, i1)
+        return self._frames_range(self.gt_times(), self.read_gt, i0, i1, "ground-truth frame")
 
     def gt_shape(self) -> tuple[int, int, int] | None:
         """(H, W, C) of ground-truth frame 0, or None without; like `frame_shape`, this default decodes it."""
@@ -394,9 +394,12 @@ class EventSource:
                 )
 
     # ---- helpers for subclasses ---------------------------------------------------------------
-    def _frames_range(self, times, read_one, i0: int, i1: int | None) -> Frames | None:
+    def _frames_range(self, times, read_one, i0: int, i1: int | None, what: str = "frame") -> Frames | None:
         """Frames [i0, i1) read one by one; a gray one among colour ones is given 3 equal channels
-        (the built-in layouts already do so recording-wide, this also covers a registered one)."""
+        (the built-in layouts already do so recording-wide, this also covers a registered one).
+        A bound that is no integer is an `IndexTypeError` naming it (`what`: the kind of frame)."""
+        i0 = self._as_index(i0, f"first {what}")
+        i1 = None if i1 is None else self._as_index(i1, f"end {what}")
         if times is None:
             return None
         i1 = len(times) if i1 is None else i1
@@ -410,6 +413,16 @@ class EventSource:
     def _check_frame_index(self, i: int, n: int, what: str) -> int:
         """`i` as a frame number 0 <= i < n: a non-integer (bool, float, str, None) is an
         `IndexTypeError`, one outside the range an `IndexRangeError` (docs/CONTRACTS.md)."""
+        index = self._as_index(i, what)
+        if not 0 <= index < n:
+            raise IndexRangeError(
+                f"{self.path}: {what} index {index} out of range: the file has {n} {what}s "
+                f"({f'valid indices 0..{n - 1}' if n else 'none to read'})"
+            )
+        return index
+
+    def _as_index(self, i: object, what: str) -> int:
+        """`i` as an integer index; a bool, float, str, list or None is an `IndexTypeError` naming `what`."""
         try:
             index = None if isinstance(i, (bool, np.bool_)) else operator.index(i)
         except TypeError:
@@ -417,11 +430,6 @@ class EventSource:
         if index is None:
             raise IndexTypeError(
                 f"{self.path}: {what} index {i!r}: expected an integer, got {type(i).__name__}"
-            )
-        if not 0 <= index < n:
-            raise IndexRangeError(
-                f"{self.path}: {what} index {index} out of range: the file has {n} {what}s "
-                f"({f'valid indices 0..{n - 1}' if n else 'none to read'})"
             )
         return index
 

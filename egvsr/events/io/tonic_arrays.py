@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.io.arguments import is_integer
+from egvsr.events.io.h5util import first_beyond_int64
 from egvsr.events.stream import EventStream
 
 
@@ -24,11 +26,23 @@ def stream_from_structured(events: np.ndarray, width: int, height: int) -> Event
         )
     from egvsr.events.stream import polarity_to_signed
 
-    return EventStream(
-        np.ascontiguousarray(events["x"]), np.ascontiguousarray(events["y"]),
-        np.ascontiguousarray(events["t"]).astype(np.int64, copy=False),
-        polarity_to_signed(np.ascontiguousarray(events["p"])), width, height,
-    )
+    x, y, t, p = (_native(events[k]) for k in ("x", "y", "t", "p"))
+    return EventStream(x, y, _int64_times(t), polarity_to_signed(p), width, height)
+
+
+def _native(a: np.ndarray) -> np.ndarray:
+    """Field `a` contiguous and in this machine's byte order (a '>i2' field read with np.fromfile, say):
+    the checks are compiled for native order."""
+    return np.ascontiguousarray(a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("=")))
+
+
+def _int64_times(t: np.ndarray) -> np.ndarray:
+    """`t` as int64 µs, refusing uint64 values at or above 2**63: a plain cast wraps them negative."""
+    k = first_beyond_int64(t)
+    if k >= 0:
+        raise EventValidationError(f"tonic events: t[{k}] = {int(t[k])} is beyond the int64 microsecond "
+                                   "range (>= 2**63); expected µs timestamps below 2**63")
+    return t.astype(np.int64, copy=False)
 
 
 #: tonic's default event dtype (`tonic.io.events_struct`): what `to_tonic` writes
@@ -38,14 +52,13 @@ TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p",
 def _tonic_size(sensor_size: object) -> tuple[int, int]:
     """tonic's `sensor_size` (W, H) or (W, H, P) -> (W, H), checked."""
     try:
-        w, h = (int(v) for v in tuple(sensor_size)[:2])  # type: ignore[arg-type]
-        ok = len(tuple(sensor_size)) in (2, 3) and w >= 1 and h >= 1  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+        sides = tuple(sensor_size)  # type: ignore[arg-type]
+    except TypeError:
+        sides = ()
+    if len(sides) not in (2, 3) or not all(is_integer(v) for v in sides) or not all(v >= 1 for v in sides[:2]):
         raise ConfigError(f"sensor_size {sensor_size!r}: expected tonic's (width, height, polarities), "
-                          "e.g. (346, 260, 2)")
-    return w, h
+                          "integers, e.g. (346, 260, 2)")
+    return int(sides[0]), int(sides[1])
 
 
 def from_tonic(events: np.ndarray, sensor_size: tuple[int, ...]) -> EventStream:
@@ -58,8 +71,12 @@ def from_tonic(events: np.ndarray, sensor_size: tuple[int, ...]) -> EventStream:
         raise EventValidationError(f"tonic events: expected a structured array with fields x, y, t, p, got "
                                    f"{sorted(names) if names else type(events).__name__}")
     if events.dtype["t"].kind == "f":
-        if events.size and not np.isfinite(events["t"]).all():
-            raise EventValidationError("tonic events: t holds NaN or infinite values; expected µs timestamps")
+        t = events["t"]
+        inside = np.isfinite(t) & (t >= -(2.0 ** 63)) & (t < 2.0 ** 63)
+        if events.size and not inside.all():
+            k = int(np.flatnonzero(~inside)[0])
+            raise EventValidationError(f"tonic events: t[{k}] = {float(t[k])!r} is NaN, infinite or beyond the "
+                                       "int64 microsecond range; expected µs timestamps")
         events = _with_int_time(events)
     return stream_from_structured(events, w, h)
 
@@ -76,7 +93,14 @@ def _with_int_time(events: np.ndarray) -> np.ndarray:
 def to_tonic(stream: EventStream, dtype: np.dtype = TONIC_DTYPE) -> np.ndarray:
     """`stream` as a tonic structured array (default `tonic.io.events_struct`: x, y int16, t int64 µs,
     p bool with True = ON). With an integer p field, ON is 1 and OFF 0 (tonic's convention)."""
-    dtype = np.dtype(dtype)
+    if not isinstance(stream, EventStream):
+        raise ConfigError(f"to_tonic: expected an EventStream, got {type(stream).__name__} "
+                          "(from_tonic makes one from a tonic array)")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"to_tonic dtype {dtype!r}: expected a structured dtype with the fields x, y, t, p, "
+                          "e.g. tonic.io.events_struct") from None
     if not {"x", "y", "t", "p"} <= set(dtype.names or ()):
         raise ConfigError(f"dtype {dtype}: expected the fields x, y, t, p")
     out = np.empty(len(stream), dtype=dtype)

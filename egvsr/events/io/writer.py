@@ -8,6 +8,7 @@ written block; gzip chunks are encoded on worker threads (`chunk_codec`). The fi
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,15 +20,27 @@ from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.frames import Frames
 from egvsr.events.io import h5util
 from egvsr.events.io import chunk_codec
+from egvsr.events.io.arguments import check_path, is_integer
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path, shown
+from egvsr.fsutil import atomic_output, check_output_path, fmt_size, shown
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 #: Events per HDF5 chunk; chosen by measurement (docs/io.md, benchmarks/io.py).
 CHUNK_EVENTS = 1 << 17
 #: Compression of our layout: needs no plugin (see docs/io.md for the measured alternatives).
 COMPRESSION: dict[str, Any] = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+#: The h5py keywords `compression=` may hold (filters only: the writer sets shapes, chunks and dtypes).
+_FILTER_KEYWORDS = ("compression", "compression_opts", "shuffle", "fletcher32", "scaleoffset")
+#: Most events per chunk: HDF5 stores a chunk of at most 4 GiB, and `t` takes 8 bytes an event.
+MAX_CHUNK_EVENTS = (2**32 - 1) // 8
+#: Whole chunks of a large `append` written (and encoded) at once.
+_BLOCK_CHUNKS = 16
+#: Bytes of memory per event of a chunk while writing, about: the chunk buffered (13), a block of
+#: encoded chunks waiting their turn (13 each, for data that does not compress), and each encoding
+#: thread's shuffled copy and output of the 8-byte `t` column.
+WRITE_BYTES_PER_EVENT = 13 + _BLOCK_CHUNKS * 13 + chunk_codec.MAX_THREADS * 16
 _DTYPES = {"x": np.uint16, "y": np.uint16, "t": np.int64, "p": np.int8}
 # The index is skipped (readers then bisect) when long gaps would make it larger than this.
 _INDEX_ENTRIES_PER_EVENT = 8
@@ -55,20 +68,20 @@ class EventWriter:
         chunk_events: int = CHUNK_EVENTS,
         compression: Mapping[str, Any] | None = None,
     ) -> None:
+        path = check_path(path, "EventWriter path")
         for name, v in (("width", width), ("height", height)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 65535:
+            if not is_integer(v) or not 1 <= v <= 65535:
                 raise ConfigError(f"EventWriter {name}: expected an integer in 1..65535, got {v!r}")
-        if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) or chunk_events < 1:
-            raise ConfigError(f"EventWriter chunk_events: expected an integer >= 1, got {chunk_events!r}")
+        self._chunk = check_chunk_events(chunk_events)
         if attrs is not None and not isinstance(attrs, Mapping):
             raise ConfigError(f"EventWriter attrs: expected a mapping of names to values, got {type(attrs).__name__}")
+        # text always encodes: a file name's bytes that are not UTF-8 are stored as `\xNN` (fsutil.shown)
+        self._attrs = {k: shown(v) if isinstance(v, str) else v for k, v in (attrs or {}).items()}
+        self._compression = _check_compression(COMPRESSION if compression is None else compression, self._chunk)
+        _check_attrs(self._attrs)
         self.path = check_output_path(path, overwrite)
         self.width, self.height = int(width), int(height)
         self._overwrite = overwrite
-        # text always encodes: a file name's bytes that are not UTF-8 are stored as `\xNN` (fsutil.shown)
-        self._attrs = {k: shown(v) if isinstance(v, str) else v for k, v in (attrs or {}).items()}
-        self._chunk = int(chunk_events)
-        self._compression = dict(COMPRESSION if compression is None else compression)
         # gzip (+ shuffle) is encoded on worker threads and written as whole chunks (chunk_codec)
         self._encoder = ChunkEncoder(self._compression, self._chunk) if supported(self._compression) else None
         self._f: h5py.File | None = None
@@ -173,7 +186,7 @@ class EventWriter:
             self._write(_join(self._pending))
             self._pending, self._pending_n = [], 0
         whole = (len(s) // self._chunk) * self._chunk
-        block = self._chunk * 16
+        block = self._chunk * _BLOCK_CHUNKS
         for a in range(0, whole, block):
             self._write(s.take(a, min(a + block, whole)))
         if whole < len(s):
@@ -233,13 +246,7 @@ class EventWriter:
             del f[INDEX_KEY]
         else:
             f[INDEX_KEY].attrs["t0_us"] = np.int64(0)
-        for key, value in self._attrs.items():
-            try:
-                f.attrs[key] = value
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"{self.path}: attribute {key!r} = {value!r} cannot be stored in HDF5 ({exc})"
-                ) from None
+        _store_attrs(f, self._attrs, str(self.path))
         f.attrs["format"] = FORMAT
         f.attrs["version"] = np.int64(VERSION)
         f.attrs["width"] = np.int64(self.width)
@@ -308,6 +315,7 @@ def write_events(
     attrs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `stream` (and optional frames) to a new file of our layout, atomically; return its path."""
+    path = check_path(path, "write_events path")
     if not isinstance(stream, EventStream):
         raise ConfigError(f"{path}: write_events expects an EventStream, got {type(stream).__name__}")
     with EventWriter(path, stream.width, stream.height, overwrite=overwrite, attrs=attrs) as w:
@@ -317,6 +325,75 @@ def write_events(
         if gt_frames is not None:
             w.write_gt(gt_frames)
     return Path(path)
+
+
+def check_chunk_events(value: object) -> int:
+    """`chunk_events` checked, before anything is allocated: an integer from 1 to what one HDF5 chunk
+    holds (`MAX_CHUNK_EVENTS`) and what writing a chunk of it needs in memory (`WRITE_BYTES_PER_EVENT`
+    per event) fits within `PLANNED_MEMORY_SHARE` of this machine's memory."""
+    limit, why = MAX_CHUNK_EVENTS, "an HDF5 chunk holds at most 4 GiB, and t takes 8 bytes an event"
+    total = physical_memory()
+    budget = int(total * PLANNED_MEMORY_SHARE) // WRITE_BYTES_PER_EVENT
+    if total and budget < limit:
+        limit = max(1, budget)
+        why = (f"writing a chunk takes about {WRITE_BYTES_PER_EVENT} bytes of memory an event, and at most "
+               f"{PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)} is planned")
+    if not is_integer(value) or not 1 <= value <= limit:
+        raise ConfigError(f"EventWriter chunk_events: expected an integer in 1..{limit} ({why}; default "
+                          f"{CHUNK_EVENTS}), got {value!r}")
+    return int(value)
+
+
+def _check_compression(compression: object, chunk: int) -> dict[str, Any]:
+    """`compression` (h5py's filter keywords) as a dict, tried on an HDF5 file in memory with every dtype
+    the writer stores: an unknown keyword, an unavailable filter or a bad level is one `ConfigError`
+    before any file is made."""
+    if not isinstance(compression, Mapping):
+        raise ConfigError(f"EventWriter compression: expected a mapping of h5py filter keywords, e.g. "
+                          f"{COMPRESSION}, got {type(compression).__name__}")
+    options = dict(compression)
+    unknown = sorted(str(k) for k in options if k not in _FILTER_KEYWORDS)
+    if unknown:
+        raise ConfigError(f"EventWriter compression: unknown keyword(s) {', '.join(unknown)}; expected some of "
+                          f"{', '.join(_FILTER_KEYWORDS)} (h5py's filter keywords), e.g. {COMPRESSION}")
+    with h5py.File(io.BytesIO(), "w") as f:
+        try:
+            for k, dtype in _DTYPES.items():
+                f.create_dataset(k, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,), **options)
+            f.create_dataset("images", shape=(0, 1, 1, 3), maxshape=(None, 1, 1, 3), dtype=np.uint8,
+                             chunks=(1, 1, 1, 3), **options)
+        except (TypeError, ValueError, OSError, RuntimeError, KeyError) as exc:
+            raise ConfigError(f"EventWriter compression {options!r}: HDF5 refuses it ({_one_line(exc)}); "
+                              f"expected h5py's filter keywords, e.g. {COMPRESSION}") from None
+    return options
+
+
+def _check_attrs(attrs: Mapping[str, Any]) -> None:
+    """Refuse, before any file is made, attributes HDF5 cannot store (a name that is empty or not text, a
+    value too large for the file's header or of no HDF5 type): tried on an HDF5 file in memory."""
+    for key in attrs:
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"EventWriter attrs: attribute name {key!r}: expected a non-empty str")
+    with h5py.File(io.BytesIO(), "w") as f:
+        _store_attrs(f, attrs, "EventWriter attrs")
+
+
+def _store_attrs(f: h5py.File, attrs: Mapping[str, Any], where: str) -> None:
+    """Store `attrs` on `f`'s root; a failure is one `ConfigError` naming the attribute (`where`: the file)."""
+    for key, value in attrs.items():
+        try:
+            f.attrs[key] = value
+        except (TypeError, ValueError, OSError, RuntimeError, KeyError) as exc:
+            shown_value = repr(value)
+            if len(shown_value) > 80:
+                shown_value = f"{type(value).__name__} {shown_value[:60]}..."
+            raise ConfigError(
+                f"{where}: attribute {key!r} = {shown_value} cannot be stored in HDF5 ({_one_line(exc)})"
+            ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def frame_chunks(shape: tuple[int, int, int]) -> tuple[int, int, int, int]:

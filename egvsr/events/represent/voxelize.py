@@ -20,6 +20,7 @@ import numpy as np
 from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.frames import events_outside_frames, source_event_span
 from egvsr.events.io import h5util
+from egvsr.events.io.arguments import check_exists, check_flag, check_not_special, check_path, printable
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
@@ -248,8 +249,11 @@ def voxelize_file(
     """
     from egvsr.events.io import open_events
 
+    src, dst = check_path(src, "voxelize src"), check_path(dst, "voxelize dst")
     decl = get_representation(representation)
     # parameters the CLI sets are named `name` (backquoted): `egvsr voxelize` shows its flag instead
+    between_frames = check_flag("`between_frames`", between_frames)
+    progress = check_flag("`progress`", progress)
     bins = validation.check_count(bins, "`bins`")
     if polarity is not None:
         validation.check_choice(polarity, "polarity", validation.POLARITIES)
@@ -388,9 +392,12 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
 
 def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Read a file written by `voxelize_file`: (tensors, t_start, t_end, attrs)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    path = check_path(path)
+    check_exists(path)
+    if path.is_dir():
+        raise InputFileError(f"{printable(path)}: is a folder; expected a tensor file (HDF5) written by "
+                             "`egvsr voxelize`")
+    check_not_special(path, "a tensor file (HDF5) written by `egvsr voxelize`")
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,59 @@ def test_the_thread_cap_says_where_it_comes_from(s, monkeypatch):
     with pytest.raises(ConfigError, match=rf"^`threads`: expected an integer in 1..{top + 5} \(the environment "
                                           rf"variable NUMBA_NUM_THREADS={top + 5}\), got {top + 6}$"):
         voxel_grid(s, 5, 0, 100, threads=top + 6)
+
+
+# ---- voxelize_file / read_tensors: flags and paths ------------------------------------------------------
+
+@pytest.fixture
+def rec(tmp_path, s):
+    from egvsr.events.io import write_events
+
+    return write_events(tmp_path / "rec.h5", s)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"between_frames": "yes"}, "`between_frames` 'yes': expected True or False"),
+    ({"between_frames": 0, "window_ms": 10.0}, "`between_frames` 0: expected True or False"),
+    ({"window_ms": 10.0, "progress": "no"}, "`progress` 'no': expected True or False"),
+])
+def test_voxelize_file_refuses_flags_that_are_not_booleans(rec, tmp_path, kwargs, needle):
+    from egvsr.events.represent.voxelize import voxelize_file
+
+    with pytest.raises(ConfigError) as err:
+        voxelize_file(rec, tmp_path / "v.h5", **kwargs)
+    assert str(err.value) == needle
+    assert not (tmp_path / "v.h5").exists()
+
+
+def test_voxelize_file_takes_numpy_booleans(rec, tmp_path):
+    from egvsr.events.represent.voxelize import read_tensors, voxelize_file
+
+    voxelize_file(rec, tmp_path / "v.h5", between_frames=np.bool_(False), window_ms=100.0, progress=np.bool_(False))
+    assert read_tensors(tmp_path / "v.h5")[0].shape[1] == 5
+
+
+@pytest.mark.parametrize("src, dst, needle", [(b"rec.h5", "v.h5", "voxelize src"), ("rec.h5", 5, "voxelize dst")])
+def test_voxelize_file_refuses_paths_of_the_wrong_type(src, dst, needle):
+    from egvsr.events.represent.voxelize import voxelize_file
+
+    with pytest.raises(ConfigError, match=f"^{needle}: expected a file path"):
+        voxelize_file(src, dst, window_ms=10.0)
+
+
+def test_read_tensors_says_a_folder_is_a_folder(tmp_path):
+    from egvsr.errors import InputFileError
+    from egvsr.events.represent.voxelize import read_tensors
+
+    with pytest.raises(InputFileError, match=r"is a folder; expected a tensor file \(HDF5\)"):
+        read_tensors(tmp_path)
+    with pytest.raises(InputFileError, match="no such file"):
+        read_tensors(tmp_path / "none.h5")
+    with pytest.raises(InputFileError, match=r"cannot be looked up \(File name too long\)"):
+        read_tensors(tmp_path / ("b" * 300))
+    with pytest.raises(ConfigError, match="expected a file path"):
+        read_tensors(b"x.h5")
+    os.mkfifo(tmp_path / "pipe.h5")
+    with pytest.raises(InputFileError, match=r"is a FIFO \(named pipe\), not a regular file or folder; "
+                                             r"expected a tensor file"):
+        read_tensors(tmp_path / "pipe.h5")

@@ -1,0 +1,75 @@
+"""Checks of the arguments the readers and writers take: flags, integers, file paths and input files.
+
+Each refuses a bad value with one line naming the argument (`ConfigError`) or the file
+(`InputFileError`), before anything is read or written. Kept here, below every reader and writer,
+so that `convert`, `voxelize_file` and the tonic converters judge their arguments alike.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from egvsr.errors import ConfigError, InputFileError
+from egvsr.fsutil import shown
+
+
+def check_flag(name: str, value: object) -> bool:
+    """`value` as a bool: only True or False (NumPy's too); "no" or 1 would pass as true to Python.
+    `name` is the argument as the library spells it (backquoted where the CLI has a flag for it)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} {value!r}: expected True or False")
+    return bool(value)
+
+
+def is_integer(value: object) -> bool:
+    """True for a Python or NumPy integer; False for a bool, a float (even 3.0), a str or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def printable(path: str | os.PathLike | bytes) -> str:
+    """`path` for a one-line message: bytes that are not UTF-8 as `\\xNN` (`fsutil.shown`), and
+    characters that do not print (a NUL byte, a newline, a tab) escaped as Python writes them (`\\x00`)."""
+    text = shown(os.fsdecode(path))
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def check_path(value: object, what: str = "path") -> Path:
+    """`value` (a str or os.PathLike naming a file) as a Path; anything else, or a path holding a NUL byte
+    (no file can be named so), is one `ConfigError` naming the argument `what`."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise ConfigError(f"{what}: expected a file path (str or os.PathLike), got {type(value).__name__}")
+    if "\0" in os.fspath(value):
+        raise ConfigError(f"{what} '{printable(value)}': holds a NUL byte, which no file name can; "
+                          "expected a file path")
+    return Path(value)
+
+
+def check_exists(path: Path) -> None:
+    """Refuse a missing `path`, or one the system cannot look up (a name longer than the file system
+    allows, a folder on the way that may not be searched), as `InputFileError` naming it."""
+    try:
+        found = path.exists()
+    except OSError as exc:
+        raise InputFileError(f"{printable(path)}: cannot be looked up ({exc.strerror or exc}); "
+                             "expected an existing file or folder") from None
+    if not found:
+        raise InputFileError(f"{printable(path)}: no such file or folder")
+
+
+def check_not_special(path: Path, expected: str = "an event recording file") -> None:
+    """Refuse, without opening it, a `path` that is neither a regular file nor a folder (a FIFO, socket or
+    device): reading a FIFO waits for a writer forever. `expected` says what the caller reads."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # opening it reports why
+    kinds = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    kind = next((name for test, name in kinds if test(mode)), None)
+    if kind is not None:
+        raise InputFileError(f"{printable(path)}: is a {kind}, not a regular file or folder; expected "
+                             f"{expected} (it is not opened)")

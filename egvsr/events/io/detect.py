@@ -81,7 +81,8 @@ def _accepts(layout: Layout, path: Path) -> bool:
         return False
     head = _head(path)
     if not _is_h5(path, head):
-        return layout.looks_at == "bytes" and bool(layout.sniff(head))
+        # a byte stream no layout claims (a Prophesee file without its header) is what forcing is for
+        return layout.looks_at == "bytes" and (bool(layout.sniff(head)) or _first_match("bytes", head) is None)
     if layout.looks_at != "hdf5":
         return False
     with h5util.open_h5(path) as f, corrupted_h5(path):
@@ -91,13 +92,13 @@ def _accepts(layout: Layout, path: Path) -> bool:
 def _refuse_mismatch(layout: Layout, path: Path) -> None:
     """A `layout` asked for that does not match `path`: one line naming both, and what `path` reads as."""
     try:
-        found = f"it reads as layout {detect_layout(path)!r}"
-    except EgvsrError as exc:  # what detection says instead
-        found = f"detection finds no layout ({str(exc).removeprefix(printable(path) + ': ')})"
+        found = f"it reads as layout {detect_layout(path)!r}: leave the layout out to detect it"
+    except EgvsrError:  # an HDF5 file or a folder of no known layout
+        found = "and it is no other layout egvsr knows"
     kind = "folder" if path.is_dir() else "file"
     raise FormatError(
         f"{printable(path)}: layout {layout.name!r} was asked for, but this {kind} is not one "
-        f"({layout.description}); {found}: leave the layout out to detect it"
+        f"({layout.description}); {found}"
     )
 
 

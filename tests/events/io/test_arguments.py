@@ -88,7 +88,19 @@ def test_a_forced_file_layout_on_a_folder_is_refused(tmp_path):
     with pytest.raises(FormatError) as err:
         open_events(tmp_path, layout="egvsr")
     check_message(err.value, str(tmp_path), "layout 'egvsr' was asked for, but this folder is not one",
-                  "detection finds no layout")
+                  "it is no other layout egvsr knows")
+
+
+def test_a_forced_byte_layout_reads_a_stream_no_layout_claims(tmp_path):
+    # EVT3 words without their text header: no sniff accepts them, so forcing the layout is how they are read
+    words = np.array([0x8000, 0x6000 | 100, 0x0002, 0x2000 | (1 << 11) | 3, 0x6000 | 150, 0x2000 | 5], np.uint16)
+    path = tmp_path / "no_header.raw"
+    path.write_bytes(words.tobytes())
+    with pytest.raises(InputFileError):
+        detect_layout(path)
+    with open_events(path, layout="evt3", sensor_size=(4, 8)) as src:
+        events = src.read()
+    assert events.x.tolist() == [3, 5] and events.t.tolist() == [100, 150] and events.p.tolist() == [1, -1]
 
 
 def test_a_forced_layout_that_matches_opens(rec):

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,18 @@ def _refuse_folder_spelling(path: str | os.PathLike) -> None:
                           "name the file (e.g. out.h5)")
 
 
+def check_flag(value: object, name: str) -> bool:
+    """`value` as a bool when it is one (Python's or NumPy's), else a `ConfigError` naming `name`: a flag
+    given as "no", 0 or None is refused, never taken by its truth (a truthy "no" would replace an output)."""
+    np = sys.modules.get("numpy")  # a NumPy bool exists only once NumPy is loaded; fsutil does not load it
+    if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
+        return bool(value)
+    raise ConfigError(f"`{name}` {value!r}: expected True or False")
+
+
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Return `path` as a Path if a file may be written there, else raise (see the module notes)."""
+    overwrite = check_flag(overwrite, "overwrite")
     _refuse_folder_spelling(path)
     out = output_path(path)
     _check_name(out)
@@ -482,6 +493,7 @@ def _is_ancestor_of_cwd(out: Path) -> bool:
 def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: str = "egvsr") -> Path:
     """Return `path` as a Path if folder output `kind` (the command, e.g. `render --png`) may be
     written there: absent, or with `overwrite` an earlier output of the same command (its marker)."""
+    overwrite = check_flag(overwrite, "overwrite")
     out = output_path(path)
     _check_name(out)
     _refuse_link(out)

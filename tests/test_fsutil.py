@@ -140,3 +140,81 @@ def test_files_an_input_folder_reads_elsewhere_count_as_inputs(tmp_path):
     (linked / "notes.txt").write_text("mine")
     with pytest.raises(OutputExistsError, match=r"exists inside .*linked, which the input folder .*rec links to"):
         refuse_inputs_as_outputs([tmp_path / "rec"], [linked / "notes.txt"])
+
+
+@pytest.mark.parametrize("flag", ["no", "False", 0, 1, None, [], "yes"])
+def test_overwrite_must_be_a_bool_so_a_truthy_no_replaces_nothing(tmp_path, flag):
+    """overwrite="no" is true to Python: it replaced (destroyed) the existing output."""
+    import numpy as np
+
+    from egvsr.errors import ConfigError
+    from egvsr.fsutil import atomic_directory, check_flag, check_output_folder, check_output_path
+
+    out = tmp_path / "a.h5"
+    out.write_bytes(b"keep")
+    for call in (lambda: check_output_path(out, flag), lambda: atomic_output(out, flag).__enter__(),
+                 lambda: check_output_folder(tmp_path, flag),
+                 lambda: atomic_directory(tmp_path / "d", flag).__enter__()):
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert str(err.value) == f"`overwrite` {flag!r}: expected True or False"
+    assert out.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
+    assert check_flag(np.bool_(True), "x") is True and check_flag(False, "x") is False
+    with atomic_output(out, np.bool_(True)) as tmp:  # NumPy's bool is a bool
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new"
+
+
+def _library_writers(src: Path, frames: Path):
+    """Every events-layer function with an `overwrite` flag, writing `dst` from the recording `src`."""
+    from egvsr.events.io import EventWriter, convert, read_events, write_events
+    from egvsr.events.represent import voxelize_file
+    from egvsr.events.simulate import make_sample, simulate_video
+
+    s = read_events(src)
+    quiet = {"progress": False}
+    return {
+        "convert": lambda dst, **kw: convert(src, dst, **{**quiet, **kw}),
+        "write_events": lambda dst, **kw: write_events(dst, s, **kw),
+        "EventWriter": lambda dst, **kw: EventWriter(dst, s.width, s.height, **kw).__enter__(),
+        "voxelize_file": lambda dst, **kw: voxelize_file(src, dst, **{"between_frames": True, **quiet, **kw}),
+        "simulate_video": lambda dst, **kw: simulate_video(frames, dst, fps=10, **{**quiet, **kw}),
+        "make_sample": lambda dst, **kw: make_sample(dst, seconds=0.1, size=(16, 16), **{**quiet, **kw}),
+    }
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    import numpy as np
+
+    from egvsr.cvfile import write_image
+    from egvsr.events.simulate import make_sample
+
+    d = tmp_path_factory.mktemp("rec")
+    src = make_sample(d / "rec.h5", seconds=0.12, size=(16, 20), progress=False)
+    (d / "frames").mkdir()
+    for i in range(2):
+        write_image(d / "frames" / f"{i}.png", np.full((8, 8, 3), 100 * i, np.uint8))
+    return src, d / "frames"
+
+
+@pytest.mark.parametrize("api", ["convert", "write_events", "EventWriter", "voxelize_file", "simulate_video",
+                                 "make_sample"])
+def test_no_library_writer_replaces_an_output_for_a_truthy_overwrite(tmp_path, recording, api):
+    from egvsr.errors import ConfigError
+
+    out = tmp_path / "out.h5"
+    out.write_bytes(b"keep")
+    with pytest.raises(ConfigError, match=r"^`overwrite` 'no': expected True or False$"):
+        _library_writers(*recording)[api](out, overwrite="no")
+    assert out.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("api, flag", [("voxelize_file", "between_frames"), ("voxelize_file", "progress"),
+                                       ("simulate_video", "progress"), ("make_sample", "progress")])
+def test_other_flags_of_the_events_layer_are_bools_too(tmp_path, recording, api, flag):
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^`{flag}` 'yes': expected True or False$"):
+        _library_writers(*recording)[api](tmp_path / "out.h5", **{flag: "yes"})
+    assert not (tmp_path / "out.h5").exists()

@@ -14,6 +14,7 @@ import numpy as np
 from egvsr.errors import EventValidationError
 
 BLOCK = 2048
+INT64_MAX = 2**63 - 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -90,6 +91,26 @@ def maybe_invalid(x: np.ndarray, y: np.ndarray, p_bytes: np.ndarray, width, heig
         if bad:
             return True
     return False
+
+
+def first_beyond_int64(t: np.ndarray) -> int:
+    """Index of the first unsigned 64-bit value of `t` at or above 2**63 (no int64 holds it), or -1."""
+    if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:
+        bad = np.flatnonzero(t > INT64_MAX)
+        return int(bad[0]) if bad.size else -1
+    return -1
+
+
+def int64_times(t: np.ndarray, what: str) -> np.ndarray:
+    """Integer timestamps `t` as int64 µs; uint64 values at or above 2**63 are refused naming `what` and
+    the index (a plain cast would wrap them negative), as the file readers refuse them."""
+    k = first_beyond_int64(t)
+    if k >= 0:
+        raise EventValidationError(
+            f"{what}: {int(t[k])} at index {k} is beyond the int64 microsecond range (>= 2**63); "
+            "expected timestamps below 2**63 µs"
+        )
+    return t.astype(np.int64, copy=False)
 
 
 def first_not_increasing(t: np.ndarray) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
-from egvsr.events.checks import check_increasing_times
+from egvsr.events.checks import check_increasing_times, int64_times
 from egvsr.fsutil import fmt_size
 
 
@@ -64,7 +64,7 @@ class Frames:
             raise EventValidationError(
                 f"frames.t: expected integer microseconds (int64), got dtype {t.dtype}"
             )
-        t = t.astype(np.int64, copy=False)
+        t = int64_times(t, "frames.t")
         check_increasing_times(t, "frames.t")
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "t", t)

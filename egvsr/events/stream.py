@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.checks import first_decrease, first_not_unit, first_outside
+from egvsr.events.checks import first_decrease, first_not_unit, first_outside, int64_times
 
 COORD_DTYPE = np.uint16
+#: The polarity storages `polarity_to_signed` reads.
+POLARITY_ENCODINGS = ("auto", "bool", "01", "signed")
 
 
 def _as_coords(name: str, a: np.ndarray) -> np.ndarray:
@@ -25,44 +27,70 @@ def _as_coords(name: str, a: np.ndarray) -> np.ndarray:
         raise EventValidationError(
             f"events.{name}: expected integer pixel coordinates, got dtype {a.dtype}"
         )
-    return a
+    return native_order(a)
+
+
+def native_order(a: np.ndarray) -> np.ndarray:
+    """`a` itself, or a copy in this machine's byte order when it is stored the other way (`>u2` from a
+    big-endian file): the numba checks and kernels take native arrays only."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
+def _check_aligned(x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
+    """Refuse arrays that are not 1-D arrays of one length, in O(1): even an unvalidated stream
+    (`validate=False`) passes this, since the kernels index all four arrays by the same event index."""
+    nd = np.ndarray
+    if (type(x) is nd and type(y) is nd and type(t) is nd and type(p) is nd and x.ndim == 1 and y.ndim == 1
+            and t.ndim == 1 and p.ndim == 1 and len(x) == len(y) == len(t) == len(p)):
+        return  # the common case, in well under a microsecond (`take` builds a stream per window)
+    for name, a in (("x", x), ("y", y), ("t", t), ("p", p)):
+        if not isinstance(a, np.ndarray) or a.ndim != 1:
+            got = f"shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise EventValidationError(f"events.{name}: expected a 1-D array, got {got}")
+    n = x.shape[0]
+    for name, a in (("y", y), ("t", t), ("p", p)):
+        if a.shape[0] != n:
+            raise EventValidationError(
+                f"events.{name}: length {a.shape[0]} does not match events.x length {n} (check 'equal lengths')"
+            )
 
 
 def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
     """Return polarity as int8 ±1 from bool, 0/1 or ±1 storage (never mutates the input).
 
     `encoding` is "bool", "01", "signed" or "auto" (bool dtype → bool; any negative value → signed;
-    otherwise 0/1). Integer and float storage follow the same rules: the values must be exactly those
-    of the encoding (1.0 is 1; 0.5, NaN or 257 raise `EventValidationError`, never rounded or wrapped).
+    otherwise 0/1); another value is a `ConfigError`. Integer and float storage follow the same rules:
+    the values must be exactly those of the encoding ("bool" stored as numbers is 0/1; 1.0 is 1; -1 under
+    "bool", 0.5, NaN or 257 raise `EventValidationError`, never rounded, wrapped or taken by their truth).
     """
+    if not isinstance(encoding, str) or encoding not in POLARITY_ENCODINGS:
+        raise ConfigError(f"`encoding` {encoding!r}: expected one of {', '.join(POLARITY_ENCODINGS)}")
     p = np.asarray(p)
+    if p.dtype.kind not in "biuf":
+        raise EventValidationError(f"events.p: expected bool, 0/1 or -1/+1 polarity, got dtype {p.dtype}")
     if encoding == "auto":
-        if p.dtype.kind not in "biuf":
-            raise EventValidationError(f"events.p: expected bool, 0/1 or -1/+1 polarity, got dtype {p.dtype}")
         if p.dtype == np.bool_:
             encoding = "bool"
         elif p.size and p.dtype.kind in "if" and p.min() < 0:
             encoding = "signed"
         else:
             encoding = "01"
-    if encoding == "bool":
-        out = p.astype(np.int8) * 2 - 1 if p.dtype == np.bool_ else (p != 0).astype(np.int8) * 2 - 1
-        return out.astype(np.int8, copy=False)
-    if encoding == "01":
+    if encoding == "bool" and p.dtype == np.bool_:
+        return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
+    if encoding in ("bool", "01"):
         bad = _first_not_in(p, 0, 1)
         if bad >= 0:
             raise EventValidationError(
-                f"events.p: expected polarity 0/1, found {p[bad].item()!r} at index {bad}"
+                f"events.p: expected polarity 0/1{' (bool)' if encoding == 'bool' else ''}, "
+                f"found {p[bad].item()!r} at index {bad}"
             )
         return (p.astype(np.int8) * 2 - 1).astype(np.int8, copy=False)
-    if encoding == "signed":
-        bad = first_not_unit(p) if p.dtype == np.int8 else _first_not_in(p, -1, 1)
-        if bad >= 0:
-            raise EventValidationError(
-                f"events.p: expected polarity -1/+1, found {p[bad].item()!r} at index {bad}"
-            )
-        return p.astype(np.int8, copy=False)
-    raise ValueError(f"unknown polarity encoding {encoding!r}; expected auto, bool, 01 or signed")
+    bad = first_not_unit(p) if p.dtype == np.int8 else _first_not_in(p, -1, 1)
+    if bad >= 0:
+        raise EventValidationError(
+            f"events.p: expected polarity -1/+1, found {p[bad].item()!r} at index {bad}"
+        )
+    return p.astype(np.int8, copy=False)
 
 
 def _first_not_in(p: np.ndarray, a: int, b: int) -> int:
@@ -95,6 +123,8 @@ class EventStream:
     ) -> None:
         if validate:
             x, y, t, p = self._checked(x, y, t, p, width, height)
+        else:  # the caller vouches for the values; the shapes are checked still (O(1))
+            _check_aligned(x, y, t, p)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "t", t)
@@ -118,13 +148,7 @@ class EventStream:
         y = _as_coords("y", y)
         t = np.asarray(t)
         p = np.asarray(p)
-        n = x.shape[0]
-        for name, a in (("y", y), ("t", t), ("p", p)):
-            if a.ndim != 1 or a.shape[0] != n:
-                raise EventValidationError(
-                    f"events.{name}: length {a.shape[0] if a.ndim == 1 else a.shape} "
-                    f"does not match events.x length {n} (check 'equal lengths')"
-                )
+        _check_aligned(x, y, t, p)
         if t.dtype.kind not in "iu":
             raise EventValidationError(
                 f"events.t: expected integer microseconds (int64), got dtype {t.dtype}"
@@ -134,7 +158,7 @@ class EventStream:
                 f"events.p: expected signed integer polarity ±1, got dtype {p.dtype}; "
                 "convert with egvsr.events.polarity_to_signed"
             )
-        t = t.astype(np.int64, copy=False)
+        t = int64_times(t, "events.t")
         bad = first_outside(x, 0, int(width))
         if bad >= 0:
             raise EventValidationError(
@@ -168,8 +192,16 @@ class EventStream:
     @classmethod
     def concatenate(cls, parts: "list[EventStream]") -> "EventStream":
         """Join consecutive streams of one sensor (validated: time must stay non-decreasing)."""
+        try:
+            parts = list(parts)
+        except TypeError:
+            raise EventValidationError(
+                f"concatenate: expected a list of EventStreams, got {type(parts).__name__}") from None
         if not parts:
             raise EventValidationError("concatenate: expected at least one stream")
+        for i, s in enumerate(parts):
+            if not isinstance(s, EventStream):
+                raise EventValidationError(f"concatenate: part {i} is a {type(s).__name__}, expected an EventStream")
         w, h = parts[0].width, parts[0].height
         for i, s in enumerate(parts):
             if (s.width, s.height) != (w, h):

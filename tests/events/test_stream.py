@@ -161,3 +161,88 @@ def test_window_bounds_beyond_int64_and_odd_types(random_stream, tmp_path):
     assert len(read_events(path, 10**30)) == 0 and len(read_events(path, -10**30)) == 200
     with pytest.raises(ConfigError, match="path: expected a file path"):
         read_events(5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from(["u2", "i2", "u4", "i4", "u8", "i8"]), order=st.sampled_from("<>="),
+       xs=st.lists(st.integers(0, 9), min_size=0, max_size=30))
+def test_coordinates_in_either_byte_order_are_taken(dtype, order, xs):
+    """Big-endian coordinates (from a file of another machine) are read by value; they reached numba's
+    checks as they were and failed there with a raw TypingError."""
+    x = np.array(xs, order + dtype)
+    n = x.size
+    s = EventStream(x, x[::-1].copy(), np.arange(n), np.ones(n, np.int8), 10, 10)
+    assert s.x.tolist() == xs and s.y.tolist() == xs[::-1] and s.x.dtype == np.uint16
+
+
+@pytest.mark.parametrize("dtype", [">i8", ">u8", ">u4", ">i2"])
+def test_big_endian_times_and_polarity_are_taken(dtype):
+    s = EventStream(np.array([0, 1, 2], ">u2"), np.array([0, 1, 2], ">u2"), np.array([1, 2, 3], dtype),
+                    np.array([1, -1, 1], ">i2"), 4, 4)
+    assert s.t.tolist() == [1, 2, 3] and s.p.tolist() == [1, -1, 1]
+
+
+@pytest.mark.parametrize("t, index", [([1, 2, 2**63], 2), ([2**63, 2**63 + 1], 0), ([0, 2**64 - 1], 1)])
+def test_uint64_times_beyond_int64_are_refused_naming_the_value(t, index):
+    """A plain cast wrapped them negative: silently wrong times, or a misleading "timestamps decrease"."""
+    n = len(t)
+    with pytest.raises(EventValidationError) as err:
+        EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), np.array(t, np.uint64), np.ones(n, np.int8), 1, 1)
+    assert str(err.value) == (f"events.t: {t[index]} at index {index} is beyond the int64 microsecond range "
+                              "(>= 2**63); expected timestamps below 2**63 µs")
+    with pytest.raises(EventValidationError, match=rf"^frames.t: {t[index]} at index {index} is beyond the int64"):
+        Frames(np.zeros((n, 2, 2, 1), np.uint8), np.array(t, np.uint64))
+    ok = np.array([0, 2**63 - 1], np.uint64)  # the largest int64 is fine
+    assert Frames(np.zeros((2, 2, 2, 1), np.uint8), ok).t.tolist() == [0, 2**63 - 1]
+
+
+@pytest.mark.parametrize("p, message", [
+    (np.array([-1, 1], np.int8), "expected polarity 0/1 (bool), found -1 at index 0"),  # was ON
+    (np.array([np.nan, 1.0]), "expected polarity 0/1 (bool), found nan at index 0"),  # was ON
+    (np.array([0, 2], np.uint8), "expected polarity 0/1 (bool), found 2 at index 1"),
+])
+def test_bool_encoding_of_numbers_reads_zero_and_one_only(p, message):
+    with pytest.raises(EventValidationError) as err:
+        polarity_to_signed(p, "bool")
+    assert str(err.value) == f"events.p: {message}"
+    assert polarity_to_signed(np.array([0, 1, 1], np.uint8), "bool").tolist() == [-1, 1, 1]
+    assert polarity_to_signed(np.array([0.0, 1.0]), "bool").tolist() == [-1, 1]
+
+
+@pytest.mark.parametrize("encoding", ["foo", None, 1, "Bool"])
+def test_unknown_polarity_encoding_is_a_config_error(encoding):
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        polarity_to_signed(np.array([0, 1]), encoding)
+    assert str(err.value) == f"`encoding` {encoding!r}: expected one of auto, bool, 01, signed"
+
+
+@pytest.mark.parametrize("parts, message", [
+    (lambda s: [s, "a"], "concatenate: part 1 is a str, expected an EventStream"),
+    (lambda s: [None], "concatenate: part 0 is a NoneType, expected an EventStream"),
+    (lambda s: s, "concatenate: expected a list of EventStreams, got EventStream"),
+    (lambda s: 5, "concatenate: expected a list of EventStreams, got int"),
+])
+def test_concatenate_refuses_what_is_no_stream(parts, message):
+    s = EventStream(**_arrays())
+    with pytest.raises(EventValidationError) as err:
+        EventStream.concatenate(parts(s))
+    assert str(err.value) == message
+    assert len(EventStream.concatenate(iter([s, s.slice(20, None)]))) == 5  # any iterable of streams
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(y=np.array([0, 1])), "events.y: length 2 does not match events.x length 3 (check 'equal lengths')"),
+    (dict(t=np.arange(5)), "events.t: length 5 does not match events.x length 3 (check 'equal lengths')"),
+    (dict(p=np.ones((3, 1), np.int8)), "events.p: expected a 1-D array, got shape (3, 1)"),
+    (dict(x=[1, 2, 3]), "events.x: expected a 1-D array, got list"),
+])
+def test_unvalidated_streams_still_need_aligned_arrays(change, message):
+    """validate=False skips the O(N) value checks only: the kernels index all four arrays by one index,
+    so arrays of other lengths would be read out of bounds."""
+    kw = _arrays()
+    kw.update(change)
+    with pytest.raises(EventValidationError) as err:
+        EventStream(**kw, validate=False)
+    assert str(err.value) == message

@@ -17,14 +17,6 @@ from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import shown
 
 
-def check_flag(name: str, value: object) -> bool:
-    """`value` as a bool: only True or False (NumPy's too); "no" or 1 would pass as true to Python.
-    `name` is the argument as the library spells it (backquoted where the CLI has a flag for it)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{name} {value!r}: expected True or False")
-    return bool(value)
-
-
 def is_integer(value: object) -> bool:
     """True for a Python or NumPy integer; False for a bool, a float (even 3.0), a str or anything else."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

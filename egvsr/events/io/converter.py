@@ -16,11 +16,11 @@ import numpy as np
 
 from egvsr.errors import ConfigError, FormatError
 from egvsr.events.frames import check_frames_memory
-from egvsr.events.io.arguments import check_flag, check_path
+from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.source import EventSource
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
-from egvsr.fsutil import check_output_path, fmt_size, same_file
+from egvsr.fsutil import check_flag, check_output_path, fmt_size, same_file
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 CONVERT_CHUNK_EVENTS = 1 << 21
@@ -44,7 +44,7 @@ def convert(
     """Write `src` (any layout, frames included) to `dst` in our layout; returns `dst`."""
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) or chunk_events < 1:
         raise ConfigError(f"convert chunk_events: expected an integer >= 1, got {chunk_events!r}")
-    sort, progress = check_flag("`sort`", sort), check_flag("`progress`", progress)
+    sort, progress = check_flag(sort, "sort"), check_flag(progress, "progress")
     src, dst = check_path(src, "convert src"), check_path(dst, "convert dst")
     out = check_output_path(dst, overwrite)  # fail before any reading
     if out.exists() and same_file(src, out):

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError, OutputError
+from egvsr.events.checks import first_beyond_int64
 from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
 
@@ -188,14 +189,6 @@ def equal_lengths(path: Path, datasets: dict[str, h5py.Dataset]) -> int:
             f"{path}: event arrays have mismatched lengths ({listed}); expected equal lengths"
         )
     return next(iter(lengths.values()), 0)
-
-
-def first_beyond_int64(t: np.ndarray) -> int:
-    """Index of the first unsigned 64-bit value of `t` at or above 2**63 (no int64 holds it), or -1."""
-    if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:
-        bad = np.flatnonzero(t > INT64_MAX)
-        return int(bad[0]) if bad.size else -1
-    return -1
 
 
 def int64_times(t: np.ndarray, path: Path, key: str, i0: int = 0) -> np.ndarray:

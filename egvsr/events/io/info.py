@@ -17,9 +17,9 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_decrease
-from egvsr.events.io.arguments import check_flag
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.layouts import LAYOUTS
+from egvsr.fsutil import check_flag
 
 SCAN_EVENTS = 1 << 22  # events per chunk of the invariant scan
 
@@ -102,7 +102,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
              with_problems: bool = False) -> str | tuple[str, list[str]]:
     """Multi-line text summary of a recording (for `egvsr info`); with `with_problems`, also the list
     of invariant violations found (for `check_report`)."""
-    with_problems = check_flag("with_problems", with_problems)
+    with_problems = check_flag(with_problems, "with_problems")
     s = summarize(path, sensor_size)
     n = s["num_events"]
     rows = [

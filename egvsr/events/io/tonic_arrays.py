@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.checks import first_beyond_int64
 from egvsr.events.io.arguments import is_integer
-from egvsr.events.io.h5util import first_beyond_int64
 from egvsr.events.stream import EventStream
 
 

@@ -8,6 +8,8 @@ planes afterwards (docs/representations.md, "How it is fast").
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numba
 import numpy as np
 
@@ -200,15 +202,37 @@ def segment_edges(t: np.ndarray, starts: np.ndarray, spans: np.ndarray, nseg: in
     return np.searchsorted(t, thr.ravel(), side="left").astype(np.int64).reshape(thr.shape)
 
 
+def scratch_bytes(items: np.ndarray, groups: np.ndarray, linear: bool, scratch_cells: int, n_carry: int,
+                  threads: int) -> int:
+    """Bytes of sensor-size scratch a plan allocates: per group, that of its largest item accumulating
+    at the sensor size (voxel: a complex64 plane per segment; hard bins: one float32 plane), for as many
+    groups as run at once, plus a float32 plane per carried voxel boundary. Sparse windows need none."""
+    dense = items[:, MODE_COL] != MODE_DIRECT
+    cells = (items[:, S1_COL] - items[:, S0_COL]) * 8 if linear else np.full(len(items), 4)
+    per_item = np.where(dense, cells, 0) * int(scratch_cells)
+    per_group = sorted((int(per_item[a:b].max(initial=0)) for a, b in zip(groups[:-1], groups[1:])), reverse=True)
+    return sum(per_group[:max(1, int(threads))]) + 4 * int(scratch_cells) * int(n_carry)
+
+
+def _check_indices(values: int, where: str) -> None:
+    """Refuse a window of `values` values (bins x channels x pixels, at `where`): the kernels index
+    one window in 32 bits."""
+    if values >= 2**32:
+        raise ConfigError(f"one window would hold {values} values (bins x channels x pixels, at {where}); "
+                          "expected fewer than 2**32")
+
+
 def build_tensors(
     x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
     starts: np.ndarray, ends: np.ndarray, nseg: int, linear: bool, channels: int,
-    out_size: tuple[int, int] | None, taps, threads: int,
+    out_size: tuple[int, int] | None, taps, threads: int, budget: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Build K windows; returns (flat float32 array, max x, max y seen in the windows' events).
 
     linear: voxel grid (nseg = bins - 1 segments, bins planes); else hard bins (nseg planes).
     channels: 1 (signed polarity) or 2 (ON, OFF counts). out_size: (H', W') or None for the sensor.
+    budget: called with the bytes of sensor-size scratch the plan needs (`scratch_bytes`), before the
+    output or the scratch is allocated; it may refuse them.
     """
     spans = ends - starts
     edges = segment_edges(t, starts, spans, nseg)
@@ -223,9 +247,7 @@ def build_tensors(
     else:  # value 1; p = +1 -> ON channel 0, p = -1 -> OFF channel 1
         pa, pb = np.float32(0.0), np.float32(1.0)
         off, soff = np.uint32(out_cells), np.uint32(width * height)
-    if nplanes * max(plane, scratch_cells) >= 2**32:
-        raise ConfigError(f"one window would hold {nplanes * max(plane, scratch_cells)} values (bins x channels x "
-                          "pixels, at the larger of the sensor and target sizes); expected fewer than 2**32")
+    _check_indices(nplanes * plane, "the output size")
     native = taps is None
     events = int(edges[:, -1].sum() - edges[:, 0].sum()) if nwin else 0
     work = events + PLANE_CHARGE * nplanes * plane * nwin
@@ -234,6 +256,11 @@ def build_tensors(
     density = PAIR_DENSITY if native else (SPLAT_DENSITY if linear else HARD_SPLAT_DENSITY)
     items, groups, n_carry = plan_items(edges, plane, scratch_cells, linear, not native, ngroups,
                                         PLANE_CHARGE, density)
+    scratch = scratch_bytes(items, groups, linear, scratch_cells, n_carry, threads)
+    if scratch:  # a dense or split window: it accumulates at the sensor size
+        _check_indices(nplanes * scratch_cells, "the sensor size")
+    if budget is not None:
+        budget(scratch)
     out = np.empty(nwin * nplanes * plane, np.float32)
     maxxy = np.zeros((max(len(groups) - 1, 1), 2), np.uint32)
     if native:

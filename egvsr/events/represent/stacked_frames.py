@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # loads numba; listing representations should not
 
 
 FRAMES = register_representation(Representation(
-    "frames", kernel_build("binned_tensors", linear=False),
+    "frames", kernel_build("binned_tensors", linear=False, representation="frames"),
     "stacked event frames (SBT): polarity sums or ON/OFF counts per time bin"))
 
 

@@ -20,13 +20,13 @@ import numpy as np
 from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.frames import events_outside_frames, source_event_span
 from egvsr.events.io import h5util
-from egvsr.events.io.arguments import check_exists, check_flag, check_not_special, check_path, printable
+from egvsr.events.io.arguments import check_exists, check_not_special, check_path, printable
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import (atomic_output, check_output_path, fmt_size, free_bytes, listed_members,
+from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes, listed_members,
                           refuse_inputs_as_outputs, shown)
 from egvsr.process import warn
 
@@ -251,9 +251,7 @@ def voxelize_file(
 
     src, dst = check_path(src, "voxelize src"), check_path(dst, "voxelize dst")
     decl = get_representation(representation)
-    # parameters the CLI sets are named `name` (backquoted): `egvsr voxelize` shows its flag instead
-    between_frames = check_flag("`between_frames`", between_frames)
-    progress = check_flag("`progress`", progress)
+    between_frames, progress = check_flag(between_frames, "between_frames"), check_flag(progress, "progress")
     bins = validation.check_count(bins, "`bins`")
     if polarity is not None:
         validation.check_choice(polarity, "polarity", validation.POLARITIES)

@@ -92,7 +92,7 @@ def represent_windows(
     nthreads = validation.check_threads(threads, "`threads`")
     oh, ow = size if size is not None else (stream.height, stream.width)
     want = (starts.shape[0], *decl.window_shape(bins, polarity, oh, ow))
-    check_memory(representation, want, bins, stream.height * stream.width)
+    check_memory(representation, want, bins)
     check_spans(starts, ends, bins)
     with numba_threads(nthreads):
         out = decl.build(stream, starts, ends, bins, size, polarity, nthreads, **params)
@@ -103,34 +103,42 @@ def represent_windows(
     return out
 
 
-def check_memory(representation: str, shape: tuple[int, ...], bins: int, sensor_cells: int) -> None:
-    """Refuse, before anything is allocated, tensors (plus one sensor-sized plane per bin and channel
-    of scratch) larger than half of the machine's memory, naming the figures."""
+def check_memory(representation: str, shape: tuple[int, ...], bins: int, scratch: int = 0) -> None:
+    """Refuse, before anything is allocated, tensors of `shape` (with their windows' segment edges and
+    `scratch` bytes of working memory) larger than half of the machine's memory, naming the figures.
+
+    The driver checks the tensors first; a build then checks again with the scratch it will really
+    allocate (the binned kernels' sensor-size planes exist only for dense or split windows)."""
     windows, cells = shape[0], int(np.prod(shape[1:], dtype=np.float64))
-    need = 4.0 * (windows * cells + cells / max(1, shape[-1] * shape[-2]) * sensor_cells) + 8.0 * windows * (bins + 1)
+    need = 4.0 * windows * cells + scratch + 8.0 * windows * (bins + 1)
     total = physical_memory()
     if total and need > total / 2:
+        of_it = f" ({scratch / 1e9:.3g} GB of it working memory)" if scratch else ""
         raise ConfigError(
             f"representation {representation!r}: {windows} window(s) of {bins} bins at {shape[-2]}x{shape[-1]} "
-            f"need about {need / 1e9:.3g} GB, more than half of this machine's {total / 1e9:.3g} GB; "
+            f"need about {need / 1e9:.3g} GB{of_it}, more than half of this machine's {total / 1e9:.3g} GB; "
             "use fewer bins, a smaller size or fewer windows at once"
         )
 
 
 def binned_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, bins: int,
-                   size: tuple[int, int] | None, polarity: str, threads: int, linear: bool) -> np.ndarray:
-    """Voxel grids (`linear`, bilinear in time) or hard-binned frames of K windows: (K, bins, [2,] H, W)."""
+                   size: tuple[int, int] | None, polarity: str, threads: int, linear: bool,
+                   representation: str = "binned") -> np.ndarray:
+    """Voxel grids (`linear`, bilinear in time) or hard-binned frames of K windows: (K, bins, [2,] H, W).
+    `representation`: its name, as memory errors give it."""
     oh, ow = size if size is not None else (stream.height, stream.width)
     taps = None if size is None else splat_tables(stream.height, stream.width, oh, ow)
+    channels = 1 if polarity == "signed" else 2
+    nwin = starts.shape[0]
+    shape = (nwin, bins, oh, ow) if channels == 1 else (nwin, bins, 2, oh, ow)
     linear = linear and bins > 1  # one voxel bin is a plain (hard) count
     nseg = bins - 1 if linear else bins
-    channels = 1 if polarity == "signed" else 2
     flat, mx, my = build_tensors(stream.x, stream.y, stream.t, stream.p, stream.width, stream.height,
-                                 starts, ends, nseg, linear, channels, size, taps, threads)
-    nwin = starts.shape[0]
+                                 starts, ends, nseg, linear, channels, size, taps, threads,
+                                 budget=lambda scratch: check_memory(representation, shape, bins, scratch))
     if nwin:
         _check_coords(stream, mx, my)
-    return flat.reshape((nwin, bins, oh, ow) if channels == 1 else (nwin, bins, 2, oh, ow))
+    return flat.reshape(shape)
 
 
 def surface_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, bins: int,
@@ -139,9 +147,13 @@ def surface_tensors(stream: EventStream, starts: np.ndarray, ends: np.ndarray, b
     """Time surfaces of K windows: (K, bins, 2, H, W) (polarity is always "split"); tau_us defaults
     to span / bins."""
     tau = _tau(tau_us, starts, ends, bins)
+    oh, ow = size if size is not None else (stream.height, stream.width)
+    nwin = starts.shape[0]
+    running = min(max(1, threads), nwin)  # windows built at once, each with its latest-event times
+    check_memory("timesurface", (nwin, bins, 2, oh, ow), bins, 16 * oh * ow * running)
     out, mx, my = build_surfaces(stream.x, stream.y, stream.t, stream.p, stream.width, stream.height,
                                  starts, ends, bins, tau, size, threads)
-    if starts.shape[0]:
+    if nwin:
         _check_coords(stream, mx, my)
     return out
 
@@ -150,7 +162,17 @@ def _tau(tau_us, starts, ends, bins) -> np.ndarray:
     """Decay constant per window: given (µs, > 0) or the sub-window length span / bins."""
     if tau_us is None:
         return (ends - starts) / float(bins)
-    tau = np.broadcast_to(np.asarray(tau_us, np.float64), starts.shape)
-    if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
-        raise ConfigError(f"tau_us: expected a positive decay time in microseconds, got {tau_us!r}")
+    try:
+        given = np.asarray(tau_us)
+    except (TypeError, ValueError):  # a ragged list
+        given = np.asarray(None)
+    what = f"{given.dtype} values of shape {given.shape}" if given.ndim else repr(tau_us)
+    if given.dtype.kind not in "iuf" or (given.ndim and given.shape != starts.shape):
+        raise ConfigError(f"tau_us: expected a positive decay time in microseconds, one for all windows or one "
+                          f"per window ({starts.shape[0]}), got {what}")
+    tau = np.broadcast_to(given.astype(np.float64), starts.shape)
+    bad = np.flatnonzero(~(np.isfinite(tau) & (tau > 0)))
+    if bad.size:
+        at = f" ({float(tau[bad[0]])!r} for window {int(bad[0])})" if given.ndim else ""
+        raise ConfigError(f"tau_us: expected a positive decay time in microseconds, got {what}{at}")
     return np.ascontiguousarray(tau)

@@ -20,7 +20,7 @@ from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, kn
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import check_video_args, folder_members, open_video
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import check_output_path, listed_members, refuse_inputs_as_outputs, shown
+from egvsr.fsutil import check_flag, check_output_path, listed_members, refuse_inputs_as_outputs, shown
 
 FRAME_BATCH = 16  # frames buffered before each write
 
@@ -67,6 +67,7 @@ def simulate_frames(
         raise ConfigError(f"frames: expected an egvsr Frames object, got {type(frames).__name__}")
     config = _config(config, knobs)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
+    _check_frame_size(frames.width, frames.height, interpolation, "frames", cli=False)
     check_noise_memory(config, frames.width, frames.height, ClipSpan.of_times(frames.t),
                        frames.width * frames.height * BYTES_PER_PIXEL, keep_all=True)
     sim = EventSimulator(frames.width, frames.height, config, check_seed(seed), backend=backend,
@@ -78,14 +79,17 @@ def simulate_frames(
     return EventStream.concatenate(chunks)
 
 
-def _check_frame_size(width: int, height: int, interpolation: str, src) -> None:
+def _check_frame_size(width: int, height: int, interpolation: str, src, cli: bool = True) -> None:
     """Refuse frames the machine cannot hold (before any is read), and frames too small to interpolate:
-    sub-frame interpolation measures image gradients, which need two pixels along each side."""
-    check_frame_memory(width, height, src)
+    sub-frame interpolation measures image gradients, which need two pixels along each side. `cli`:
+    the advice names the flags of `egvsr simulate`, else `simulate_frames`' arguments."""
+    advice = "pass a smaller --size HxW" if cli else "simulate smaller frames"
+    check_frame_memory(width, height, src, advice)
     if interpolation != "none" and min(width, height) < 2:
+        method, fix = ((f"--interpolation {interpolation}", "pass --size HxW or --interpolation none") if cli
+                       else (f"interpolation={interpolation!r}", 'pass interpolation="none" or larger frames'))
         raise ConfigError(
-            f"{src}: frames of {width}x{height} pixels are too small for --interpolation {interpolation} "
-            "(it needs at least 2x2); pass --size HxW or --interpolation none"
+            f"{src}: frames of {width}x{height} pixels are too small for {method} (it needs at least 2x2); {fix}"
         )
 
 
@@ -116,6 +120,7 @@ def simulate_video(
     from egvsr.events.io import EventWriter
 
     check_video_args(src, fps, size)
+    progress = check_flag(progress, "progress")
     if not isinstance(dst, (str, os.PathLike)):
         raise ConfigError(f"dst: expected an output file path (str or os.PathLike), got {type(dst).__name__}")
     config = _config(config, knobs)

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from egvsr.errors import EventValidationError
+from egvsr.events.stream import native_order
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB -> gray
 
@@ -37,12 +38,26 @@ def _clip_into(a, scale, out):
     return finite
 
 
+def _checked_dtype(a: np.ndarray) -> np.ndarray:
+    """`a` if its dtype is one a frame may have (uint8 0..255, or float 0..1), as an array the numba pass
+    takes: native byte order, float16 (and float wider than 64 bits) as float32 / float64. Any other
+    dtype is refused, RGB included (the luma product would make uint16 or bool frames float)."""
+    if a.dtype != np.uint8 and a.dtype.kind != "f":
+        raise EventValidationError(f"frame: expected uint8 or float in [0, 1], got dtype {a.dtype}")
+    if a.dtype.itemsize == 2:  # float16: numba has no half floats; float32 holds every value (inf, NaN too)
+        return a.astype(np.float32)
+    if a.dtype.itemsize > 8:  # long double: a finite value beyond float64 saturates there (never inf)
+        top = np.finfo(np.float64).max
+        return np.where(np.isfinite(a), np.clip(a, -top, top), a).astype(np.float64)
+    return native_order(a)
+
+
 def to_luminance(frame: np.ndarray, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
     """Flat float32 luminance in [0, 1] of one frame, written into `out` (float32, height*width) if given.
 
-    Accepts (H, W), (H, W, 1) or (H, W, 3) RGB, uint8 (0..255) or float (0..1).
+    Accepts (H, W), (H, W, 1) or (H, W, 3) RGB, uint8 (0..255) or float (0..1), in either byte order.
     """
-    a = np.asarray(frame)
+    a = _checked_dtype(np.asarray(frame))
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim == 3 and a.shape[2] == 3:
@@ -52,12 +67,7 @@ def to_luminance(frame: np.ndarray, height: int, width: int, out: np.ndarray | N
             f"frame: expected shape ({height}, {width}) gray or ({height}, {width}, 3) RGB, "
             f"got {np.asarray(frame).shape}"
         )
-    if a.dtype == np.uint8:
-        scale = np.float32(1.0 / 255.0)
-    elif a.dtype.kind == "f":
-        scale = np.float32(1.0)
-    else:
-        raise EventValidationError(f"frame: expected uint8 or float in [0, 1], got dtype {a.dtype}")
+    scale = np.float32(1.0 / 255.0) if a.dtype == np.uint8 else np.float32(1.0)
     if out is None:
         out = np.empty(height * width, np.float32)
     if not _clip_into(a, scale, out):

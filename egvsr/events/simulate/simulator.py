@@ -15,7 +15,7 @@ from egvsr.events.simulate.esim import NumbaESIM
 from egvsr.events.simulate.luminance import to_luminance
 from egvsr.events.simulate.noise import shot_events
 from egvsr.events.simulate.reference import NumpyESIM
-from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds
+from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds, is_number
 from egvsr.events.stream import EventStream
 
 _BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
@@ -41,10 +41,13 @@ def _check_side(name: str, v) -> int:
 
 
 def check_time(t_us: float) -> float:
-    """A frame time in µs as a float, refused when NaN/infinite or beyond +-2**53 µs."""
+    """A frame time in µs as a float, refused when not a number (a str or bool: `ConfigError`), NaN or
+    infinite, or beyond +-2**53 µs."""
+    if not is_number(t_us):
+        raise ConfigError(f"`t_us` {t_us!r}: expected a number of microseconds")
     try:
         exact = int(t_us)
-    except (TypeError, ValueError, OverflowError):
+    except (ValueError, OverflowError):
         raise EventValidationError(f"frame time {t_us!r} µs: expected a finite number of microseconds") from None
     if abs(exact) > MAX_TIME_US:
         raise EventValidationError(

@@ -22,11 +22,16 @@ CN_CLIP = (0.02, 0.5)
 MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (a 100 µs refractory caps it at 1e4)
 
 
+def is_number(v: object) -> bool:
+    """A real number (int or float, Python's or NumPy's); neither a bool nor a string ("0.2" or True is
+    no threshold: the simulator's knobs and times take numbers only)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def _finite(name: str, v: float) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"`{name}`: expected a number, got {v!r}") from None
+    if not is_number(v):
+        raise ConfigError(f"`{name}`: expected a number, got {v!r}")
+    f = float(v)
     if not math.isfinite(f):
         raise ConfigError(f"`{name}`: expected a finite number, got {v!r}")
     return f

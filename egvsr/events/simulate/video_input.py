@@ -22,6 +22,7 @@ import numpy as np
 
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.events.simulate.thresholds import is_number
 from egvsr.fsutil import FolderMembers
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
@@ -358,17 +359,13 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
     return files, times_us, fps
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
 def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int] | None]:
     """`open_video`'s arguments as (path, fps, (H, W)), each refused in one line naming it when it is
     not a path, a positive frame rate, or a pair of positive whole sides."""
     if not isinstance(src, (str, os.PathLike)):
         raise ConfigError(f"src: expected a video file or frame folder path (str or os.PathLike), "
                           f"got {type(src).__name__}")
-    if fps is not None and not (_is_number(fps) and math.isfinite(fps) and fps > 0):
+    if fps is not None and not (is_number(fps) and math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
     if size is not None:
         sides = tuple(size) if isinstance(size, (tuple, list)) else ()

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from egvsr.errors import ConfigError, FormatError, IndexTypeError, InputFileError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import EventWriter, convert, detect_layout, open_events, read_events, write_events
-from egvsr.events.io.arguments import check_flag, printable
+from egvsr.events.io.arguments import printable
+from egvsr.fsutil import check_flag
 from egvsr.events.io.writer import MAX_CHUNK_EVENTS, check_chunk_events
 from tests._reliability import check_message, fuzz_settings
 
@@ -34,12 +35,12 @@ NOT_BOOLS = st.one_of(st.text(max_size=4), st.integers(), st.floats(allow_nan=Fa
 @fuzz_settings(30)
 def test_a_flag_is_only_true_or_false(value):
     with pytest.raises(ConfigError) as err:
-        check_flag("`sort`", value)
+        check_flag(value, "sort")
     check_message(err.value, f"`sort` {value!r}: expected True or False")
 
 
 def test_numpy_booleans_are_flags():
-    assert check_flag("x", np.bool_(True)) is True and check_flag("x", False) is False
+    assert check_flag(np.bool_(True), "x") is True and check_flag(False, "x") is False
 
 
 @pytest.mark.parametrize("kwargs, name", [({"sort": "no"}, "`sort` 'no'"), ({"progress": "no"}, "`progress` 'no'"),
@@ -59,7 +60,7 @@ def test_convert_takes_numpy_booleans(rec, tmp_path):
 def test_describe_refuses_a_flag_that_is_not_boolean(rec):
     from egvsr.events.io import describe
 
-    with pytest.raises(ConfigError, match=r"with_problems 'yes': expected True or False"):
+    with pytest.raises(ConfigError, match=r"`with_problems` 'yes': expected True or False"):
         describe(rec, with_problems="yes")
 
 

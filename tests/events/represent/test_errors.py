@@ -187,3 +187,60 @@ def test_read_tensors_says_a_folder_is_a_folder(tmp_path):
     with pytest.raises(InputFileError, match=r"is a FIFO \(named pipe\), not a regular file or folder; "
                                              r"expected a tensor file"):
         read_tensors(tmp_path / "pipe.h5")
+
+
+@pytest.mark.parametrize("tau, message", [
+    (np.array([1.0, 2.0, 3.0]), "one for all windows or one per window (2), got float64 values of shape (3,)"),
+    (np.ones((2, 1)), "one for all windows or one per window (2), got float64 values of shape (2, 1)"),
+    ("5", "one for all windows or one per window (2), got '5'"),
+    (True, "one for all windows or one per window (2), got True"),
+    ([1.0, [2.0, 3.0]], "one for all windows or one per window (2), got [1.0, [2.0, 3.0]]"),
+    (np.array([5.0, -1.0]), "got float64 values of shape (2,) (-1.0 for window 1)"),
+    (0, "got 0"),
+])
+def test_time_surface_tau_is_one_number_or_one_per_window(s, tau, message):
+    """An array of another length was a raw numpy broadcast error; "5" was read as 5 µs."""
+    from egvsr.events.represent import time_surfaces
+
+    with pytest.raises(ConfigError) as err:
+        time_surfaces(s, 4, np.array([0, 500, 1000]), tau_us=tau)
+    assert str(err.value) == f"tau_us: expected a positive decay time in microseconds, {message}"
+    one = time_surfaces(s, 4, np.array([0, 500, 1000]), tau_us=np.array([100.0, 100.0]))
+    assert np.array_equal(one, time_surfaces(s, 4, np.array([0, 500, 1000]), tau_us=100))
+
+
+def test_few_events_of_a_huge_sensor_at_a_small_size_are_not_refused_for_unused_scratch(monkeypatch):
+    """The check counted a sensor-size plane per bin (85.9 GB for 5 bins of 65535x65535) that only
+    dense or thread-split windows allocate; 4 events splatted to 10x10 need a few kB."""
+    from egvsr.events.represent import time_surface, windows
+    from egvsr.events.represent.reference import event_moments_ref, voxel_grid_ref
+
+    monkeypatch.setattr(windows, "physical_memory", lambda: 10**9)
+    side = 65535
+    s = EventStream(np.array([0, 1, 2, side - 1]), np.array([0, 1, 2, side - 1]), np.array([1, 2, 3, 4]),
+                    np.array([1, -1, 1, 1], np.int8), side, side)
+    for threads in (1, 2):
+        got = voxel_grid(s, 5, 0, 10, height=10, width=10, threads=threads)
+        assert np.allclose(got, voxel_grid_ref(s.x, s.y, s.t, s.p, side, side, 5, 0, 10, size=(10, 10)), atol=1e-6)
+        got = event_moments(s, 3, 0, 10, height=10, width=10, threads=threads)
+        assert np.allclose(got, event_moments_ref(s.x, s.y, s.t, s.p, side, side, 3, 0, 10, size=(10, 10)), atol=1e-6)
+        assert time_surface(s, 2, 0, 10, height=10, width=10, threads=threads).shape == (2, 2, 10, 10)
+
+
+def test_the_scratch_of_dense_windows_is_counted(monkeypatch):
+    """A dense voxel window accumulates in a complex64 scratch at the sensor size (8 bytes per cell and
+    segment): counted, so a machine that holds the output but not the scratch refuses before allocating."""
+    from egvsr.events.represent import windows
+
+    n = 200_000  # about 49 events per scratch cell: dense
+    rng = np.random.default_rng(0)
+    s = EventStream(rng.integers(0, 64, n), rng.integers(0, 64, n), np.sort(rng.integers(0, 1000, n)),
+                    rng.choice(np.array([-1, 1], np.int8), n), 64, 64)
+    # output 5 x 8 x 8 float32 = 1.3 kB; scratch 4 segments x 64 x 64 x 8 bytes = 131 kB
+    monkeypatch.setattr(windows, "physical_memory", lambda: 200_000)
+    with pytest.raises(ConfigError) as err:
+        voxel_grid(s, 5, 0, 1000, height=8, width=8, threads=1)
+    assert str(err.value).startswith("representation 'voxel': 1 window(s) of 5 bins at 8x8 need about 0.000132 GB "
+                                     "(0.000131 GB of it working memory), more than half of this machine's")
+    sparse = s.take(0, 100)  # scattered straight into the output: no scratch
+    assert voxel_grid(sparse, 5, 0, 1000, height=8, width=8, threads=1).shape == (5, 8, 8)

@@ -93,3 +93,36 @@ def test_a_rejected_frame_leaves_the_simulator_as_it_was():
 def test_simulator_threads_are_checked(threads):
     with pytest.raises(ConfigError, match="`threads`: expected an integer in 1.."):
         EventSimulator(8, 8, threads=threads)
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "<f2", ">f2", np.longdouble])
+@pytest.mark.parametrize("rgb", [False, True])
+def test_float_frames_of_any_width_and_byte_order_are_read_by_value(dtype, rgb):
+    """numba takes native float32/float64 only: a big-endian frame gave a raw TypingError, float16 a raw
+    NotImplementedError."""
+    rng = np.random.default_rng(0)
+    native = rng.uniform(-0.5, 1.5, (4, 5, 3) if rgb else (4, 5)).astype(np.float16).astype(np.float32)
+    got = to_luminance(native.astype(dtype), 4, 5)
+    assert np.allclose(got, _expected(native), atol=1e-6)
+    sim = EventSimulator(5, 4, threads=1)
+    sim.feed(native.astype(dtype), 0)
+    sim.feed(np.ones_like(native).astype(dtype), 10)
+    bad = native.astype(dtype)
+    bad[1, 2] = np.inf
+    with pytest.raises(EventValidationError, match=r"row 1, column 2; expected finite"):
+        to_luminance(bad, 4, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.bool_, np.int8, np.complex64])
+@pytest.mark.parametrize("rgb", [False, True])
+def test_frames_of_other_dtypes_are_refused_rgb_included(dtype, rgb):
+    """The luma product made an RGB uint16, int32 or bool frame float, which was then read as 0..1 and
+    clipped (no events, no error); gray ones were already refused."""
+    frame = np.ones((4, 5, 3) if rgb else (4, 5), dtype)
+    with pytest.raises(EventValidationError) as err:
+        to_luminance(frame, 4, 5)
+    assert str(err.value) == f"frame: expected uint8 or float in [0, 1], got dtype {np.dtype(dtype)}"
+    sim = EventSimulator(5, 4, threads=1)
+    sim.feed(np.zeros(frame.shape, np.uint8), 0)
+    with pytest.raises(EventValidationError, match="expected uint8 or float"):
+        sim.feed(frame, 10)

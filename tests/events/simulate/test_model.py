@@ -184,7 +184,7 @@ def test_noise_rates_are_bounded_in_the_config_itself():
     with pytest.raises(ConfigError, match=r"^`shot_noise_hz` 1e\+06: expected at most 100000 events per pixel"):
         SimulatorConfig(shot_noise_hz=1e6)
     with pytest.raises(ConfigError, match=r"^`leak_hz` 1e\+09: expected at most 100000"):
-        SimulatorConfig(leak_hz="1e9")
+        SimulatorConfig(leak_hz=1e9)
     for bad, msg in ((float("inf"), "finite"), (float("nan"), "finite"), (-1.0, ">= 0")):
         with pytest.raises(ConfigError, match=f"^`shot_noise_hz`: expected a .*{msg}"):
             SimulatorConfig(shot_noise_hz=bad)
@@ -254,3 +254,54 @@ def test_thresholds_beyond_float_range_run_without_overflow_warnings(settings):
         ev = simulate_frames(Frames(frames, np.array([0, 1000, 2000])), interpolation="none", **settings)
     if "sigma" not in settings:  # a step of log(250/10) is far below Cp; eps = 1e300 flattens L
         assert len(ev) == 0
+
+
+@pytest.mark.parametrize("knobs, message", [
+    (dict(cp="0.2"), "`cp`: expected a number, got '0.2'"),
+    (dict(cp=True), "`cp`: expected a number, got True"),
+    (dict(cp=(0.1, "0.3")), "`cp`: expected a number, got '0.3'"),
+    (dict(sigma="0.1"), "`sigma`: expected a number, got '0.1'"),
+    (dict(sigma=True), "`sigma`: expected a number, got True"),
+    (dict(cn_ratio=(1.0, np.bool_(False))), "`cn_ratio`: expected a number, got np.False_"),
+    (dict(refractory_us="100"), "`refractory_us`: expected a number, got '100'"),
+    (dict(log_eps=True), "`log_eps`: expected a number, got True"),
+])
+def test_simulator_knobs_are_numbers_not_strings_or_bools(knobs, message):
+    """float() took "0.2" and True (as 1.0): a typo'd config ran with a threshold nobody chose."""
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        SimulatorConfig(**knobs)
+    assert str(err.value) == message
+    frames = Frames(np.zeros((2, 8, 8, 3), np.uint8), np.array([0, 10_000]))
+    with pytest.raises(ConfigError, match=f"^{message[:12]}"):
+        simulate_frames(frames, threads=1, **knobs)
+    SimulatorConfig(cp=np.float32(0.2), sigma=np.int64(0), refractory_us=100)  # NumPy numbers are numbers
+
+
+@pytest.mark.parametrize("t", ["5000", True, None, b"1"])
+def test_frame_times_are_numbers(t):
+    from egvsr.errors import ConfigError
+
+    sim = EventSimulator(4, 4, threads=1)
+    with pytest.raises(ConfigError) as err:
+        sim.feed(np.zeros((4, 4), np.uint8), t)
+    assert str(err.value) == f"`t_us` {t!r}: expected a number of microseconds"
+    sim.feed(np.zeros((4, 4), np.uint8), np.int64(0))
+    sim.feed(np.zeros((4, 4), np.uint8), np.float32(10.5))
+    assert sim.t_last == 10.5
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 20, 3), (3, 20, 1, 1)])
+def test_simulate_frames_refuses_frames_too_small_to_interpolate(shape):
+    """As `egvsr simulate` does (`_check_frame_size`); np.gradient raised a raw ValueError here."""
+    from egvsr.errors import ConfigError
+
+    frames = Frames(np.zeros(shape, np.uint8), np.array([0, 10_000, 20_000]))
+    h, w = shape[1:3]
+    for method in ("flow", "linear"):
+        with pytest.raises(ConfigError) as err:
+            simulate_frames(frames, cp=0.2, threads=1, interpolation=method)
+        assert str(err.value) == (f"frames: frames of {w}x{h} pixels are too small for interpolation={method!r} "
+                                  "(it needs at least 2x2); pass interpolation=\"none\" or larger frames")
+    assert len(simulate_frames(frames, cp=0.2, threads=1, interpolation="none")) == 0

@@ -245,8 +245,8 @@ def _add_eval(sub) -> None:
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="checkpoint to score (default: the shipped weights, egvsr/data/egvsr-sample.pt)")
     p.add_argument("--data", nargs="+", action="extend", required=True,
-                   help="recordings to evaluate on (paths, or sample:SEED for generated sample clips); "
-                        "repeating --data adds recordings")
+                   help="recordings to evaluate on (paths, or sample:SEED for generated sample clips: 2 s "
+                        "each, made once and kept in ./experiments/_samples/); repeating --data adds recordings")
     p.add_argument("--config", help="evaluation preset YAML (protocol, scales, queries), e.g. configs/eval/ours.yaml")
     p.add_argument("--scales", type=_positive_float, nargs="+", action="extend",
                    help="scales to score (default: the checkpoint's eval.scales, else 2 4); repeating --scales "

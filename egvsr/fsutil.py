@@ -415,12 +415,62 @@ def current_umask() -> int:
     return mask
 
 
-def _cannot_write(out: Path, exc: OSError) -> OutputError:
-    why = exc.strerror or str(exc)
-    hint = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
+def _why_not(exc: OSError) -> str:
+    """A failed write's reason, in words."""
+    return {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
-            errno.EPERM: "operation not permitted", errno.ENAMETOOLONG: "the name is too long"}.get(exc.errno, why)
-    return OutputError(f"{out}: cannot create the output in {out.parent} ({hint}); choose another path")
+            errno.EPERM: "operation not permitted", errno.ENAMETOOLONG: "the name is too long",
+            }.get(exc.errno, exc.strerror or str(exc))
+
+
+def _cannot_write(out: Path, exc: OSError) -> OutputError:
+    return OutputError(f"{out}: cannot create the output in {out.parent} ({_why_not(exc)}); choose another path")
+
+
+def existing_folder(path: str | os.PathLike) -> Path:
+    """The folder an output at `path` is created in, or its nearest ancestor that exists (the one whose
+    file system and permissions decide whether it can be written)."""
+    p = output_path(path).absolute().parent
+    while not (p.exists() or p.is_symlink()) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work (and before free space is weighed: a read-only or virtual file system
+    has none to give), an output whose folder cannot be made or written: a file where a folder must be,
+    a read-only file system, a folder without write permission, or one that takes no new file (`/proc`,
+    even for root: an empty temporary file is made there and removed at once to find out)."""
+    folder = existing_folder(path)
+    parent = output_path(path).absolute().parent
+    if not folder.is_dir():
+        why = "it is not a folder" if folder == parent else f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        why = "the file system is read-only" if read_only else f"permission denied to write in {folder}"
+    else:
+        why = _probe(folder, Path(path))
+        if why is None:
+            return
+    raise OutputError(f"{path}: cannot create the output in {parent} ({why}); choose another path")
+
+
+def _probe(folder: Path, out: Path) -> str | None:
+    """Why no file can be created in `folder` (an empty one is made and removed, named as this output's
+    temporaries are, so a leftover is cleaned as theirs), or None when one can."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK, dir=folder)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:  # the folder exists, yet no file can be made in it
+            return "it takes no new files: a virtual file system such as /proc"
+        return _why_not(exc)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
 
 
 def _make_parent(out: Path) -> list[Path]:
@@ -504,6 +554,12 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
     if _is_ancestor_of_cwd(out):
         raise OutputExistsError(f"{out}: is the current folder or one of its parents; --overwrite never "
                                 "replaces it: choose a new output folder")
+    if _is_mount_point(out):
+        raise OutputError(
+            f"{out}: is a mount point; a folder output is built under a temporary name beside it and renamed "
+            f"into place, which a mount point cannot take: name a new folder inside it (e.g. "
+            f"{out / kind.split()[0]})"
+        )
     if _is_empty(out):
         return out  # nothing in it to lose: used as if it were new
     if not overwrite:
@@ -522,6 +578,15 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
             "what it did not write: move it out of the folder, or choose another path"
         )
     return out
+
+
+def _is_mount_point(folder: Path) -> bool:
+    """Whether `folder` is a mount point (another file system than its parent's, as `os.path.ismount`
+    tells): no rename can replace it, so a folder output is refused there before any work."""
+    try:
+        return os.path.ismount(folder)
+    except OSError:
+        return False
 
 
 def _is_empty(folder: Path) -> bool:
@@ -554,7 +619,8 @@ def _first_unlisted(folder: Path) -> str | None:
         base = Path(root).relative_to(folder)
         for name in sorted(dirs):
             rel = (base / name).as_posix()
-            if rel not in (listed if (Path(root) / name).is_symlink() else parents):
+            ours = rel in listed if (Path(root) / name).is_symlink() else (rel in parents or f"{rel}/" in listed)
+            if not ours:
                 return rel
         for name in sorted(files):
             rel = (base / name).as_posix()
@@ -564,11 +630,14 @@ def _first_unlisted(folder: Path) -> str | None:
 
 
 def _record_files(folder: Path, kind: str) -> None:
-    """Rewrite the marker of the finished `folder` with every file it holds (one relative path per line)."""
+    """Rewrite the marker of the finished `folder` with every file it holds (one relative path per line)
+    and every empty folder (its path and a `/`: an empty `logs/` a command made is its own too)."""
     names = []
     for root, dirs, files in os.walk(folder):
         base = Path(root).relative_to(folder)
         names += [(base / n).as_posix() for n in files + [d for d in dirs if (Path(root) / d).is_symlink()]]
+        if not dirs and not files and base != Path("."):
+            names.append(f"{base.as_posix()}/")
     names = sorted(n for n in names if n != MARKER and "\n" not in n)
     (folder / MARKER).write_text("\n".join([f"egvsr {kind}", _FILES_HEADER, *names]) + "\n", encoding="utf-8")
 
@@ -612,12 +681,10 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             raise _cannot_write(out, exc) from None
         if out.exists() or out.is_symlink():
             check_output_folder(out, overwrite, kind)  # still ours to replace (or still empty)
-            try:
-                _replace_folder(tmp, out)
-            except OSError as exc:  # e.g. an empty folder that is a mount point
-                raise _cannot_write(out, exc) from None
-        else:
-            os.replace(tmp, out)
+        try:
+            _replace_folder(tmp, out) if out.exists() else os.replace(tmp, out)
+        except OSError as exc:  # e.g. a folder made a mount point meanwhile
+            raise _cannot_write(out, exc) from None
         done = True
     finally:
         if tmp is not None and tmp.exists():

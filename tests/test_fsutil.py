@@ -8,6 +8,7 @@ import pytest
 
 from egvsr.errors import OutputExistsError
 from egvsr.fsutil import TEMP_MARK, atomic_output
+from tests._reliability import check_message
 
 
 def test_success_renames(tmp_path):
@@ -108,6 +109,75 @@ def test_an_empty_folder_is_used_and_a_wrong_kind_is_said_at_once(tmp_path):
             check_output_folder(tmp_path / "c.h5", overwrite, "k")
         with pytest.raises(OutputExistsError, match="empty: output path is a folder, expected a file path"):
             check_output_path(tmp_path / "empty", overwrite)
+
+
+def test_a_mount_point_is_refused_as_a_folder_output_before_any_work(tmp_path, monkeypatch):
+    """An empty folder is used as if new, but a mount point cannot be renamed onto: refused at once, not
+    after the whole job ("Device or resource busy" at the final rename)."""
+    import os
+
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import atomic_directory, check_output_folder
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == mnt or real(p))
+    for overwrite in (False, True):
+        with pytest.raises(OutputError) as err:
+            check_output_folder(mnt, overwrite, "render --png")
+        check_message(err.value, f"{mnt}: is a mount point", f"name a new folder inside it (e.g. {mnt / 'render'})")
+    with pytest.raises(OutputError, match="is a mount point"):
+        with atomic_directory(mnt, kind="demo"):
+            pytest.fail("work began")
+    assert sorted(tmp_path.iterdir()) == [mnt] and not list(mnt.iterdir())
+
+
+def test_an_empty_folder_the_command_made_is_its_own_to_replace(tmp_path):
+    """A training run's empty logs/ folder is recorded in the marker, so --overwrite replaces the folder;
+    an empty folder someone adds later is still not ours."""
+    from egvsr.fsutil import MARKER, atomic_directory
+
+    out = tmp_path / "demo"
+    for _ in range(2):
+        with atomic_directory(out, overwrite=True, kind="demo") as tmp:
+            (tmp / "run" / "logs").mkdir(parents=True)
+            (tmp / "run" / "last.pt").write_bytes(b"ck")
+    assert "run/logs/" in (out / MARKER).read_text().splitlines()
+    (out / "run" / "mine").mkdir()
+    with pytest.raises(OutputExistsError, match="holds run/mine, which `egvsr demo` did not write there"):
+        with atomic_directory(out, overwrite=True, kind="demo"):
+            pass
+    (out / "run" / "mine").rmdir()
+    (out / "run" / "logs" / "note.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="holds run/logs/note.txt, which"):
+        with atomic_directory(out, overwrite=True, kind="demo"):
+            pass
+
+
+def test_a_folder_that_takes_no_file_is_refused_as_unwritable(tmp_path, monkeypatch):
+    """`check_writable` tries: root may write anywhere by its permissions, yet /proc takes no new file, and
+    a read-only file system is said as such (and before any free-space check calls it full)."""
+    import errno
+    import tempfile
+
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import check_writable
+
+    with pytest.raises(OutputError) as err:
+        check_writable("/proc/x.h5")
+    check_message(err.value, "/proc/x.h5: cannot create the output in /proc (")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputError) as err:
+        check_writable(tmp_path / "sub" / "x.h5")
+    check_message(err.value, f"cannot create the output in {tmp_path / 'sub'} (the file system is read-only)")
+    monkeypatch.undo()
+    check_writable(tmp_path / "sub" / "x.h5")
+    assert not list(tmp_path.iterdir())  # the trial file is gone
 
 
 # ---- inputs reached through an input folder ---------------------------------------------------------------

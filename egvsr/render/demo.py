@@ -20,8 +20,9 @@ import numpy as np
 
 from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
-from egvsr.errors import CheckpointError
-from egvsr.fsutil import atomic_directory, check_output_folder
+from egvsr.errors import CheckpointError, ConfigError, EgvsrError
+from egvsr.fsutil import atomic_directory, check_output_folder, check_writable, refuse_inputs_as_outputs
+from egvsr.render.disk import NO_SPACE_ADVICE
 from egvsr.render.model import load_render_model
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SCALES = (4.0, 6.5)
 GT_PER_INTERVAL = 3  # ground-truth frames of the sample between input frames
+FALLBACK_FRAMES = 3  # input frames per window of the fallback model
 
 
 class StageLog:
@@ -39,9 +41,10 @@ class StageLog:
         self.timings: list[tuple[str, float]] = []
         self.echo = echo
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, text: str, echo: bool = True) -> None:
+        """Keep `text` for log.txt and print it (unless `echo` is False: printed later, or never)."""
         self.lines.append(text)
-        if self.echo:
+        if self.echo and echo:
             self.echo(text)
 
     @contextlib.contextmanager
@@ -66,8 +69,9 @@ class DemoResult:
 
 
 def train_fallback(sample: Path, folder: Path, minutes: float, device: str, progress: bool,
-                   size: tuple[int, int]) -> Path:
-    """Train `egvsr-tiny` on the sample for `minutes`; return its checkpoint (last.pt)."""
+                   size: tuple[int, int], log: Callable[[str], None] | None = print) -> Path:
+    """Train `egvsr-tiny` on the sample for `minutes`; return its checkpoint (last.pt). `log`: where the
+    trainer's lines go."""
     from egvsr.engine.config import DEFAULTS, merge
     from egvsr.engine.train import train
 
@@ -75,14 +79,14 @@ def train_fallback(sample: Path, folder: Path, minutes: float, device: str, prog
     user = {
         "name": "fallback-egvsr-tiny", "seed": 0, "device": device, "output_root": str(folder),
         "model": {"name": "egvsr-tiny", "options": {}},
-        "data": {"train": {"recordings": [str(sample)], "num_frames": 3, "bins": 8, "patch_size": patch,
+        "data": {"train": {"recordings": [str(sample)], "num_frames": FALLBACK_FRAMES, "bins": 8, "patch_size": patch,
                            "scale_range": [1.0, 4.0]}, "val": {}},
         "train": {"iterations": 1_000_000, "batch_size": 4, "lr": 1e-3, "schedule": "constant",
                   "max_minutes": float(minutes), "log_every": 20, "val_every": 10**9,
                   "checkpoint_every": 10**9, "keep_checkpoints": 1},
     }
     cfg = merge(copy.deepcopy(DEFAULTS), user)
-    exp = train(cfg=cfg, progress=progress)
+    exp = train(cfg=cfg, progress=progress, log=log)
     return Path(exp) / "checkpoints" / "last.pt"
 
 
@@ -188,13 +192,28 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
     seconds, (h, w), fps, gt = check_sample_options(sample, seed, seconds, size, fps, GT_PER_INTERVAL,
                                                     adjustable=("seconds",))
     frame_t, gt_t = sample_times(seconds, fps, gt)
+    check_window(seconds, fps, len(frame_t), rm)
     for s in scales:
         scale = rm.check_scale(s) if rm is not None else s
         options = _render_options(s, out / f"x{s:g}", fps_factor, chunk_size, dev)
         plan_outputs(sample, w, h, frame_t, gt_t, scale, rm, options, dev,
                      fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{s:g}: use fewer `seconds`")
-    # last: the limits above hold on any machine, while free space differs between machines
+    # last: the limits above hold on any machine, while free space differs between machines (and a
+    # read-only file system has none to give: said as such first)
+    check_writable(out)
     check_output_space(sample, seed, seconds, (h, w), fps, gt, adjustable=("seconds",))
+
+
+def check_window(seconds: float, fps: float, frames: int, rm) -> None:
+    """Refuse a sample with fewer input frames than the model's window (`rm`: the model, None for the
+    fallback), naming the demo's `seconds` and the least that gives enough (not the sample file, which
+    does not exist yet)."""
+    need = max(2, rm.num_frames) if rm is not None else FALLBACK_FRAMES
+    if frames < need:
+        name = repr(rm.name) if rm is not None else "egvsr-tiny (the fallback)"
+        raise ConfigError(
+            f"`seconds` {seconds:g} gives {frames} input frames at {fps:g} fps; model {name} renders from windows "
+            f"of {need} consecutive frames, so it needs at least {need}: use `seconds` >= {(need - 1) / fps:g}")
 
 
 def run_demo(
@@ -222,7 +241,10 @@ def run_demo(
     from egvsr.render.run import run_render
 
     out = Path(output)
-    check_output_folder(out, overwrite, "demo")  # before any work: only an earlier demo folder is replaced
+    # before any work: the checkpoint is no part of the folder an --overwrite replaces, and only an
+    # earlier demo folder is replaced (the CLI checks the first too; a library caller gets it here)
+    refuse_inputs_as_outputs([checkpoint], (), [out])
+    check_output_folder(out, overwrite, "demo")
     log = StageLog(echo)
     started = time.monotonic()
     dev = resolve_device(device)
@@ -234,53 +256,90 @@ def run_demo(
         check_before_work(out, checkpoint, shipped, fallback, preloaded, seed=seed, seconds=seconds, size=size, fps=fps,
                           scales=scales, fps_factor=fps_factor, chunk_size=chunk_size, dev=dev)
         with atomic_directory(out, overwrite, "demo") as tmp:  # the shipped file stays valid throughout
-            sample = tmp / "sample.h5"
-            with log.stage("sample"):
-                make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps, gt_per_interval=GT_PER_INTERVAL,
-                            progress=progress)
-                log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, {GT_PER_INTERVAL} "
-                    "ground-truth frames per interval (sample.h5)")
-            with log.stage("checkpoint"):
-                ck, note = _pick_checkpoint(checkpoint, shipped, fallback_minutes, sample, tmp, str(dev),
-                                            progress, size, log)
-                rm = preloaded if preloaded is not None else load_render_model(ck, dev)
-                log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {rm.repr or 'none'}")
-            probe_times = None
-            rows: list[dict] = []
-            files: list[Path] = []
-            fig = None
-            for s in scales:
-                sub = tmp / f"x{s:g}"
-                with log.stage(f"render x{s:g}"):
-                    job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
-                    if probe_times is None:
-                        probe_times = job.times
-                        fig = FigureData(choose_time(job.rec.frame_times, job.times))
-                    log(f"  {job.describe()}")
-                    report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
-                    log(f"  {report.frames} frames in {report.seconds:.1f} s "
-                        f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
-                    rows.extend(summarize_scores(report.scores, s))
-                    files += [sub / "video.mp4", sub / "side_by_side.mp4"]
-            text = scores_table(rows)
-            log("")
-            log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
-            for line in text.splitlines():
-                log(line)
-            with log.stage("figure"):
-                ft = np.asarray(_frame_times(sample))
-                write_figure(fig, sample, tmp / "figure.png", rm.name, float(np.median(np.diff(ft))))
-                files.append(tmp / "figure.png")
-            log(f"total {time.monotonic() - started:.1f} s; stages: "
-                + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
-            header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s at "
-                      f"{fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
-            (tmp / "results.md").write_text(header + text)
-            log(f"wrote {out}/: results.md, log.txt, figure.png, "
-                + ", ".join(f"x{s:g}/video.mp4, x{s:g}/side_by_side.mp4" for s in scales))
-            (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
-    files = [out / f.relative_to(tmp) for f in files] + [out / "results.md", out / "log.txt"]
+            with _named_as_output(tmp, out):
+                sample = tmp / "sample.h5"
+                with log.stage("sample"):
+                    make_sample(sample, seed=seed, seconds=seconds, size=size, fps=fps,
+                                gt_per_interval=GT_PER_INTERVAL, progress=progress)
+                    log(f"sample recording: {size[1]}x{size[0]}, {seconds:g} s at {fps:g} fps, {GT_PER_INTERVAL} "
+                        "ground-truth frames per interval (sample.h5)")
+                with log.stage("checkpoint"):
+                    ck, note = _pick_checkpoint(checkpoint, shipped, fallback_minutes, sample, tmp, str(dev),
+                                                progress, size, log, lambda text: log(as_output(text, tmp, out)))
+                    rm = preloaded if preloaded is not None else load_render_model(ck, dev)
+                    log(f"model: {rm.name} ({note}); window K={rm.num_frames}, events {events_text(rm.repr)}")
+                probe_times = None
+                rows: list[dict] = []
+                files: list[Path] = [sample]
+                fig = None
+                for s in scales:
+                    sub = tmp / f"x{s:g}"
+                    with log.stage(f"render x{s:g}"):
+                        job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
+                        if probe_times is None:
+                            probe_times = job.times
+                            fig = FigureData(choose_time(job.rec.frame_times, job.times))
+                        log(f"  {job.describe()}")
+                        report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
+                        log(f"  {report.frames} frames in {report.seconds:.1f} s "
+                            f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
+                        rows.extend(summarize_scores(report.scores, s))
+                        files += [sub / "video.mp4", sub / "side_by_side.mp4"]
+                text = scores_table(rows)
+                log("")
+                log("PSNR / SSIM against ground truth (protocol 'ours': RGB, 4-pixel border excluded):")
+                for line in text.splitlines():
+                    log(line)
+                with log.stage("figure"):
+                    ft = np.asarray(_frame_times(sample))
+                    write_figure(fig, sample, tmp / "figure.png", rm.name, float(np.median(np.diff(ft))))
+                    files.append(tmp / "figure.png")
+                log(f"total {time.monotonic() - started:.1f} s; stages: "
+                    + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
+                header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s "
+                          f"at {fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
+                (tmp / "results.md").write_text(header + text)
+                files += [tmp / "results.md", tmp / "log.txt"]
+                names = [f.relative_to(tmp).as_posix() for f in files] + (["fallback/"] if known is None else [])
+                wrote = f"wrote {out}/: " + ", ".join(names)
+                log(wrote, echo=False)  # in log.txt; printed once the folder is in place
+                (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
+    if log.echo:
+        log.echo(wrote)
+    files = [out / f.relative_to(tmp) for f in files]
     return DemoResult(out, rows, log.timings, note, files)
+
+
+def events_text(spec: dict | None) -> str:
+    """A model's event representation as the log shows it: 'moments (bins 8, polarity split, ...)'."""
+    if not spec:
+        return "none"
+    rest = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "representation")
+    return f"{spec.get('representation', '?')} ({rest})" if rest else str(spec.get("representation", "?"))
+
+
+def as_output(text: str, tmp: Path, out: Path) -> str:
+    """`text` with the temporary folder `tmp` named as the output folder `out` it becomes."""
+    return text.replace(str(tmp.absolute()), str(out.absolute())).replace(str(tmp), str(out))
+
+
+@contextlib.contextmanager
+def _named_as_output(tmp: Path, out: Path) -> Iterator[None]:
+    """An error raised while the demo builds its folder names the folder (`out`, not its temporary name
+    `tmp`) and advises the demo's own option, not render's."""
+    try:
+        yield
+    except EgvsrError as exc:
+        from egvsr.render.plan import SMALLER
+
+        text = as_output(str(exc), tmp, out)
+        # render's advice in the words of the demo's own option (it has no frame range, ROI or scale option)
+        for theirs, ours in ((SMALLER, "use fewer `seconds`"),
+                             (NO_SPACE_ADVICE, "free some space, write elsewhere or use fewer `seconds`")):
+            text = text.replace(theirs, ours)
+        if text == str(exc):
+            raise
+        raise type(exc)(text) from None
 
 
 def _frame_times(sample: Path) -> np.ndarray:
@@ -290,9 +349,9 @@ def _frame_times(sample: Path) -> np.ndarray:
         return src.frame_times()
 
 
-def _pick_checkpoint(checkpoint, shipped, minutes, sample, tmp, device, progress, size, log):
+def _pick_checkpoint(checkpoint, shipped, minutes, sample, tmp, device, progress, size, log, train_log):
     """(checkpoint, note): the given one, the shipped one, or a tiny model trained now (`check_before_work`
-    has refused a missing shipped checkpoint without a fallback)."""
+    has refused a missing shipped checkpoint without a fallback; `train_log` takes the trainer's lines)."""
     if checkpoint is not None:
         return Path(checkpoint), f"checkpoint {checkpoint}"
     if shipped is not None:
@@ -300,5 +359,5 @@ def _pick_checkpoint(checkpoint, shipped, minutes, sample, tmp, device, progress
     log(f"NOTE: {_missing_shipped()}.")
     log(f"NOTE: falling back to training egvsr-tiny on the sample for {minutes:g} min; its numbers are a "
         "smoke test, not the shipped model's quality.")
-    ck = train_fallback(sample, tmp / "fallback", minutes, device, progress, size)
+    ck = train_fallback(sample, tmp / "fallback", minutes, device, progress, size, train_log)
     return ck, f"fallback egvsr-tiny trained {minutes:g} min in this run"

@@ -1,6 +1,6 @@
-"""Disk space and writable folders of render outputs: the least space PNG frames and MP4s can take
-(checked before any work), and telling a write that failed for want of space from other failures
-(OpenCV reports neither why a write failed nor, for MP4 frames, that it did)."""
+"""Disk space of render outputs: the least space PNG frames and MP4s can take (checked before any work,
+as `egvsr.fsutil.check_writable` checks their folders), and telling a write that failed for want of
+space from other failures (OpenCV reports neither why a write failed nor, for MP4 frames, that it did)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,7 @@ import os
 from pathlib import Path
 
 from egvsr.errors import OutputError
-from egvsr.fsutil import fmt_size, free_bytes, output_path
-
-
-def existing_folder(path: str | os.PathLike) -> Path:
-    """The folder an output at `path` is created in, or its nearest ancestor that exists (the one whose
-    file system and permissions decide whether it can be written)."""
-    p = output_path(path).absolute().parent
-    while not (p.exists() or p.is_symlink()) and p != p.parent:
-        p = p.parent
-    return p
-
-
-def check_writable(path: str | os.PathLike) -> None:
-    """Refuse, before any work, an output whose folder cannot be made or written: a file where a folder
-    must be, a read-only file system or a folder without write permission."""
-    folder = existing_folder(path)
-    parent = output_path(path).absolute().parent
-    if not folder.is_dir():
-        why = "it is not a folder" if folder == parent else f"{folder} is not a folder"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        try:
-            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        except OSError:
-            read_only = False
-        why = "the file system is read-only" if read_only else f"permission denied to write in {folder}"
-    else:
-        return
-    raise OutputError(f"{path}: cannot create the output in {parent} ({why}); choose another path")
+from egvsr.fsutil import fmt_size, free_bytes
 
 
 #: the least disk space a PNG frame file takes: one block of the file system (ext4, xfs, tmpfs: 4 KB)
@@ -65,9 +38,12 @@ def disk_full(folder: str | os.PathLike, need: int) -> tuple[bool, int | None]:
     return free is not None and free < need, free
 
 
+#: the advice of `no_space_error` (a caller with options that shrink its output adds its own: `egvsr demo`)
+NO_SPACE_ADVICE = "free some space or write elsewhere"
+
+
 def no_space_error(out: str | os.PathLike, folder: str | os.PathLike, free: int | None, doing: str) -> OutputError:
     """The one-line error of an output that ran out of disk space while `doing`."""
     left = "" if free is None else f", {fmt_size(free)} free"
     return OutputError(f"{out}: no space left on the disk holding {Path(folder).absolute()} while {doing}"
-                       f"{left}; nothing was written (an existing output is kept): free some space or "
-                       "write elsewhere")
+                       f"{left}; nothing was written (an existing output is kept): {NO_SPACE_ADVICE}")

@@ -19,13 +19,13 @@ import torch
 from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError, OutputError
-from egvsr.fsutil import fmt_size, free_bytes, refuse_inputs_as_outputs
+from egvsr.fsutil import existing_folder, fmt_size, free_bytes, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import Tile, is_whole, plan_tiles
 from egvsr.render.times import group_by_window, is_integer, is_real, output_fps, plan_times
-from egvsr.render.disk import PNG_FILE_BYTES, existing_folder, least_mp4_bytes, least_png_bytes
+from egvsr.render.disk import PNG_FILE_BYTES, least_mp4_bytes, least_png_bytes
 from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_mp4_name, check_outputs, check_video_size,
                                 side_by_side_size, video_rate_ok)
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from egvsr.cvfile import video_capture, video_writer, write_image
 from egvsr.errors import ConfigError, MissingDependencyError, OutputError
-from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path
+from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path, check_writable
 from egvsr.native_stderr import native_messages_held
-from egvsr.render.disk import check_writable, disk_full, no_space_error
+from egvsr.render.disk import disk_full, no_space_error
 
 PNG_KIND = "render --png"  # the marker of a PNG frame folder: --overwrite replaces only such a folder
 

@@ -203,6 +203,15 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("make-sample-output-exists", "output already exists", "make-sample", "{exists}"),
     cli("make-sample-threads-zero", "--threads: expected an integer in 1..", "make-sample", "{tmp}/m.h5",
         "--threads", "0"),
+    # the messages name the options as flags (`size` -> --size), and --fps beside --seconds
+    cli("make-sample-size-tiny", "--size 1x1: expected sides between 16 and 4096 pixels", "make-sample",
+        "{tmp}/m.h5", "--size", "1x1"),
+    cli("make-sample-seconds-short", "--seconds 0.01 at --fps 25: shorter than one frame interval", "make-sample",
+        "{tmp}/m.h5", "--seconds", "0.01"),
+    # a folder that takes no file is said as such, not as one without free space (/proc: 0 bytes free)
+    cli("make-sample-in-proc", "/proc/m.h5: cannot create the output in /proc (", "make-sample", "/proc/m.h5"),
+    cli("info-sensor-size-huge", "--sensor-size: expected (height, width) in 1..65535", "info", "{good}",
+        "--sensor-size", "70000x70000"),
     # ---- egvsr train -----------------------------------------------------------------------------
     cli("train-missing-config", "config file not found", "train", "{tmp}/nope.yaml"),
     cli("train-unknown-key", "unknown config key 'train.lrr' (did you mean 'lr'?)", "train", "{cfg_typo}"),

@@ -10,6 +10,7 @@ import pytest
 from egvsr.render import demo as demo_mod
 from egvsr.render.demo import run_demo, shipped_checkpoint
 from egvsr.errors import CheckpointError, OutputExistsError
+from tests._reliability import check_message
 
 
 TINY = dict(seconds=0.12, size=(40, 56), scales=(2.0, 3.5), progress=False, echo=None)
@@ -24,7 +25,13 @@ def tiny_ck(tmp_path_factory):
 
 def test_demo_writes_table_figure_videos_and_log(tiny_ck, tmp_path):
     out = tmp_path / "demo"
-    res = run_demo(out, tiny_ck, **TINY)
+    said: list[str] = []
+    res = run_demo(out, tiny_ck, **{**TINY, "echo": said.append})
+    # the representation in words, and `wrote` last, naming every file (sample.h5 too)
+    assert "events moments (bins 8, polarity split, normalize none)" in "\n".join(said) and "{'" not in "".join(said)
+    assert said[-1] == (f"wrote {out}/: sample.h5, x2/video.mp4, x2/side_by_side.mp4, x3.5/video.mp4, "
+                        "x3.5/side_by_side.mp4, figure.png, results.md, log.txt")
+    assert sorted(res.files) == sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".egvsr-output")
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == [".egvsr-output", "figure.png", "log.txt", "results.md", "sample.h5", "x2/side_by_side.mp4", "x2/video.mp4",
                      "x3.5/side_by_side.mp4", "x3.5/video.mp4"]
@@ -128,16 +135,134 @@ def test_fallback_trains_a_tiny_model_and_labels_it(tiny_ck, tmp_path, monkeypat
     monkeypatch.setattr(demo_mod, "shipped_checkpoint", _no_shipped_checkpoint)
     calls = []
 
-    def fake_train(sample, folder, minutes, device, progress, size):
+    def fake_train(sample, folder, minutes, device, progress, size, log):
+        """As the trainer does: an empty logs/ folder, and a line naming its checkpoint's path."""
         calls.append((sample.name, minutes, size))
+        (folder / "run" / "logs").mkdir(parents=True)
+        log(f"wrote {folder / 'run' / 'last.pt'}")
         return tiny_ck
 
     monkeypatch.setattr(demo_mod, "train_fallback", fake_train)
-    res = run_demo(tmp_path / "d", None, fallback_minutes=0.5, **TINY)
+    out = tmp_path / "d"
+    said: list[str] = []
+    res = run_demo(out, None, fallback_minutes=0.5, **{**TINY, "echo": said.append})
     assert calls == [("sample.h5", 0.5, (40, 56))]
     assert "fallback" in res.model_note
-    assert "falling back to training egvsr-tiny" in (tmp_path / "d" / "log.txt").read_text()
-    assert "fallback" in (tmp_path / "d" / "results.md").read_text()
+    log = (out / "log.txt").read_text()
+    assert "falling back to training egvsr-tiny" in log
+    assert "fallback" in (out / "results.md").read_text()
+    # the trainer's lines name the final folder, never the temporary one, on screen and in log.txt
+    assert f"wrote {out / 'fallback' / 'run' / 'last.pt'}" in said and f"wrote {out / 'fallback'}" in log
+    assert "egvsr-partial" not in log + "".join(said) and said[-1].endswith(", log.txt, fallback/")
+    # the training's empty logs/ folder is the demo's own: --overwrite replaces the fallback demo folder
+    run_demo(out, None, fallback_minutes=0.5, overwrite=True, **TINY)
+    assert len(calls) == 2 and (out / "fallback" / "run" / "logs").is_dir()
+
+
+def test_a_checkpoint_inside_the_folder_to_replace_is_refused_from_python_too(tiny_ck, tmp_path, monkeypatch):
+    """`run_demo(d1, d1/results.md, overwrite=True)` would delete the checkpoint with the old folder."""
+    import shutil
+
+    from egvsr.fsutil import atomic_directory
+
+    out = tmp_path / "d1"
+    with atomic_directory(out, kind="demo") as tmp:  # an earlier demo folder, the checkpoint copied into it
+        shutil.copy(tiny_ck, tmp / "results.md")
+    _no_sample(monkeypatch)
+    with pytest.raises(OutputExistsError) as err:
+        run_demo(out, out / "results.md", overwrite=True, **TINY)
+    check_message(err.value, f"{out}: output folder holds the input {out / 'results.md'}")
+    assert (out / "results.md").read_bytes() == tiny_ck.read_bytes()
+
+
+def test_a_mount_point_as_the_output_is_refused_before_the_sample(tiny_ck, tmp_path, monkeypatch, capsys):
+    """Not after the whole job, at the final rename ("Device or resource busy")."""
+    import os
+
+    from egvsr.cli import main
+
+    _no_sample(monkeypatch)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    monkeypatch.setattr(os.path, "ismount", lambda p: os.fspath(p) == str(mnt))
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(mnt), "--no-progress"]) == 2
+    assert capsys.readouterr().err.startswith(f"egvsr: error: {mnt}: is a mount point; ")
+
+
+def test_wrote_is_printed_only_once_the_folder_is_in_place(tiny_ck, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from egvsr.errors import OutputError
+
+    out = tmp_path / "d"
+    real = os.replace
+
+    def busy(src, dst):
+        if os.fspath(dst) == str(out):
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", busy)
+    said: list[str] = []
+    with pytest.raises(OutputError) as err:
+        run_demo(out, tiny_ck, **{**TINY, "echo": said.append})
+    check_message(err.value, f"{out}: cannot create the output in {tmp_path} (Device or resource busy)")
+    assert said and not any(line.startswith("wrote") for line in said)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_sample_too_short_for_the_model_s_window_names_seconds_up_front(tiny_ck, tmp_path, monkeypatch, capsys):
+    from egvsr.cli import main
+
+    _no_sample(monkeypatch)
+    out = tmp_path / "dA"
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--seconds", "0.04", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "egvsr: error: --seconds 0.04 gives 2 input frames at 25 fps; model 'egvsr-tiny' renders from windows of 3 "
+        "consecutive frames, so it needs at least 3: use --seconds >= 0.08\n")
+    assert not out.exists()
+
+
+def test_a_read_only_output_folder_is_said_as_such_not_as_full(tiny_ck, tmp_path, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    import egvsr.events.simulate.sample as S
+    from egvsr.cli import main
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    _no_sample(monkeypatch)
+    monkeypatch.setattr(S, "free_bytes", lambda folder: 0)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tmp_path / "d"
+    assert main(["demo", "--checkpoint", str(tiny_ck), "--output", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"egvsr: error: {out}: cannot create the output in {tmp_path} (the file "
+                                       "system is read-only); choose another path\n")
+
+
+def test_a_render_out_of_disk_space_names_the_demo_folder_and_its_own_option(tiny_ck, tmp_path, monkeypatch):
+    """Not the temporary folder, nor render's `first_frame`/`last_frame` and `roi`, which the demo lacks."""
+    import egvsr.render.plan as plan
+    from egvsr.errors import OutputError
+    from egvsr.render.disk import no_space_error
+
+    monkeypatch.setattr(plan, "free_bytes", lambda folder: 1)  # the sample fits; its videos do not
+    out = tmp_path / "d"
+    with pytest.raises(OutputError) as err:
+        run_demo(out, tiny_ck, **TINY)
+    msg = check_message(err.value, f"{out / 'x2' / 'video.mp4'}: `mp4` and `side_by_side` need at least ",
+                        f"free in {out.absolute()}; free some space, write elsewhere, or use fewer `seconds`")
+    assert "egvsr-partial" not in msg and "first_frame" not in msg and "roi" not in msg
+    assert not out.exists() and not list(tmp_path.iterdir())
+    tmp = tmp_path / ".d.host-pid1.x.egvsr-partial"  # the same for a video that filled the disk as it was written
+    with pytest.raises(OutputError) as err, demo_mod._named_as_output(tmp, out):
+        raise no_space_error(tmp / "x2" / "video.mp4", tmp / "x2", 0, "writing the video")
+    check_message(err.value, f"{out / 'x2' / 'video.mp4'}: no space left on the disk holding {out / 'x2'} while "
+                  "writing the video, 0 bytes free; nothing was written (an existing output is kept): free some "
+                  "space, write elsewhere or use fewer `seconds`")
 
 
 @pytest.mark.slow

@@ -242,26 +242,31 @@ class CedFolderSource(EventSource):
     def frame_shape(self):
         """(H, W, C) of every frame as read, from the PNG headers: C is 3 when any PNG declares colour (a
         gray one among them is then given 3 equal channels), so one recording has one channel count. Every
-        header is read on the first call, so a PNG of more than 8 bits makes the frames unusable here (and
-        in `info`) rather than when that frame is reached."""
+        header is read on the first call, so a PNG of more than 8 bits, or of another size than the first,
+        makes the frames unusable here (and in `info`) rather than when that frame is reached."""
         if not self._frames:
             return None
         h, w, c = png_shape(self._frames[0][1])
         if self._any_colour is None:
-            self._any_colour = self._scan_headers()
+            self._any_colour = self._scan_headers((h, w))
         return h, w, 3 if self._any_colour else c
 
-    def _scan_headers(self) -> bool:
-        """Whether any PNG declares colour; a PNG of more than 8 bits per sample is refused (the readers give
-        8-bit frames). An unreadable header is left to be refused when its frame is read."""
+    def _scan_headers(self, size: tuple[int, int]) -> bool:
+        """Whether any PNG declares colour; a PNG of more than 8 bits per sample (the readers give 8-bit
+        frames) or whose size is not the first PNG's `size` (one recording has one frame size) is refused.
+        An unreadable header is left to be refused when its frame is read."""
         colour = False
         for _, path in self._frames:
             try:
-                _, _, depth, kind = png_header(path)
+                h, w, depth, kind = png_header(path)
             except InputFileError:
                 continue
             if depth > 8:
                 raise FormatError(f"{path}: frame is {depth}-bit (its PNG header says so), expected 8-bit frames")
+            if (h, w) != size:
+                raise FormatError(
+                    f"{self.path}: frame '{path.name}' is {w}x{h}, but the first frame '{self._frames[0][1].name}' "
+                    f"is {size[1]}x{size[0]}; all frames of a recording must have one size")
             colour |= kind != 0
         return colour
 

@@ -173,8 +173,8 @@ def _check_size(size) -> tuple[int, int]:
     except TypeError:
         sides = ()
     if len(sides) != 2 or not all(is_integer(v) for v in sides):
-        raise ConfigError(f"sensor_size: expected (height, width), two integers, got {size!r}")
+        raise ConfigError(f"`sensor_size`: expected (height, width), two integers, got {size!r}")
     h, w = (int(v) for v in sides)
     if not (1 <= h <= 65535 and 1 <= w <= 65535):
-        raise ConfigError(f"sensor_size: expected (height, width) in 1..65535, got {size!r}")
+        raise ConfigError(f"`sensor_size`: expected (height, width) in 1..65535, got {size!r}")
     return h, w

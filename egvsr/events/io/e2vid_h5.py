@@ -166,14 +166,28 @@ class E2vidH5Source(EventSource):
 
     def frame_shape(self):
         """(H, W, C) of every frame as read: C is 3 when any image declares colour (a gray image among
-        them is then given 3 equal channels), so one recording has one channel count; declared, never
-        decoded, and the images after a colour first one are not looked at."""
+        them is then given 3 equal channels), so one recording has one channel count. Every image's
+        declared shape is looked at on the first call (nothing is decoded), so an image of another size
+        or type than the first makes the frames unusable here (and in `info`), not when it is reached."""
         if not self._frames:
             return None
         h, w, c = self._image_shape(self._frames[0][1])
-        if c == 1 and self._any_colour is None:
-            self._any_colour = any(ds.ndim == 3 and ds.shape[2] == 3 for _, ds in self._frames[1:])
+        if self._any_colour is None:
+            self._any_colour = self._scan_shapes((h, w))
         return h, w, 3 if self._any_colour else c
+
+    def _scan_shapes(self, size: tuple[int, int]) -> bool:
+        """Whether any image declares colour; an image whose declared size is not the first one's `size`
+        is refused (one recording has one frame size)."""
+        colour = False
+        for _, ds in self._frames:
+            h, w, c = self._image_shape(ds)
+            if (h, w) != size:
+                raise FormatError(
+                    f"{self.path}: '{ds.name.lstrip('/')}' is {w}x{h}, but the first image is {size[1]}x{size[0]}; "
+                    "all images of a recording must have one size")
+            colour |= c == 3
+        return colour
 
     def read_frame(self, i):
         i = self._check_frame_index(i, len(self._frames), "frame")

@@ -21,7 +21,7 @@ from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
-from egvsr.fsutil import check_flag, check_output_path, fmt_size, free_bytes
+from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, free_bytes
 
 GENERATOR = "egvsr.make_sample"
 GENERATOR_VERSION = 1
@@ -114,35 +114,42 @@ def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.n
 MAX_SAMPLE_FRAMES = 100_000  # input plus ground-truth frames of one sample recording
 
 
+def _named(name: str, adjustable: Collection[str]) -> str:
+    """How a message names option `name`: `name` (the CLI shows its flag) when the caller's user can set
+    it, else plainly (the demo fixes the sample's `fps`: `--fps` is no option of it)."""
+    return f"`{name}`" if name in adjustable else name
+
+
 def _check(seconds, size, fps, gt_per_interval,
            adjustable: Collection[str]) -> tuple[float, tuple[int, int], float, int]:
+    sec, rate, gt, side = (_named(k, adjustable) for k in ("seconds", "fps", "gt_per_interval", "size"))
     for name, v in (("seconds", seconds), ("fps", fps)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise ConfigError(f"`{name}`: expected a positive number, got {v!r}")
     try:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError):
-        raise ConfigError(f"size: expected (height, width), got {size!r}") from None
+        raise ConfigError(f"{side}: expected (height, width), got {size!r}") from None
     if min(h, w) < MIN_SIDE or max(h, w) > 4096:
-        raise ConfigError(f"size {h}x{w}: expected sides between {MIN_SIDE} and 4096 pixels")
+        raise ConfigError(f"{side} {h}x{w}: expected sides between {MIN_SIDE} and 4096 pixels")
     if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \
             or gt_per_interval < 0:
         raise ConfigError(f"`gt_per_interval`: expected an integer >= 0, got {gt_per_interval!r}")
     frames = seconds * fps * (gt_per_interval + 1)
     if frames > MAX_SAMPLE_FRAMES:  # before any time or frame is allocated
         raise ConfigError(
-            f"seconds {seconds:g} at fps {fps:g} with gt_per_interval {gt_per_interval}: {frames:.3g} frames, "
+            f"{sec} {seconds:g} at {rate} {fps:g} with {gt} {gt_per_interval}: {frames:.3g} frames, "
             f"expected at most {MAX_SAMPLE_FRAMES:,} (about {MAX_SAMPLE_FRAMES * h * w * 3 / 1e9:.3g} GB at "
             f"{h}x{w}){_advice('use', {k: v for k, v in _SMALLER.items() if k != 'size'}, adjustable)}"
         )
     if seconds * fps < 1:
         raise ConfigError(
-            f"seconds {seconds:g} at fps {fps:g}: shorter than one frame interval ({1 / fps:g} s); a sample "
+            f"{sec} {seconds:g} at {rate} {fps:g}: shorter than one frame interval ({1 / fps:g} s); a sample "
             f"needs at least two frames{_advice('give', _LARGER, adjustable)}"
         )
     if 1e6 / fps < gt_per_interval + 1:
         raise ConfigError(
-            f"fps {fps} with gt_per_interval {gt_per_interval}: frames are too close in time for "
+            f"{rate} {fps} with {gt} {gt_per_interval}: frames are too close in time for "
             "distinct microsecond ground-truth times"
             f"{_advice('use', {k: _SMALLER[k] for k in ('fps', 'gt_per_interval')}, adjustable)}"
         )
@@ -182,6 +189,7 @@ def make_sample(
     seconds, (h, w), fps, gt_per_interval = check_sample_options(dst, seed, seconds, size, fps, gt_per_interval)
     progress = check_flag(progress, "progress")
     check_output_path(dst, overwrite)
+    check_writable(dst)  # before the free space: a read-only file system is said as such, not as full
     check_output_space(dst, seed, seconds, (h, w), fps, gt_per_interval)
     frame_t, gt_t = sample_times(seconds, fps, gt_per_interval)
     scene_seed, sim_seed = sample_seeds(seed)

@@ -197,7 +197,7 @@ def test_chunk_events_bound_follows_memory(monkeypatch):
 def test_a_sensor_size_that_is_not_two_integers_is_refused(rec, size):
     with pytest.raises(ConfigError) as err:
         read_events(rec, sensor_size=size)
-    check_message(err.value, "sensor_size: expected (height, width), two integers")
+    check_message(err.value, "`sensor_size`: expected (height, width), two integers")
 
 
 def test_numpy_integers_are_a_sensor_size(rec):

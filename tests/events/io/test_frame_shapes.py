@@ -86,13 +86,24 @@ def test_png_header_gives_the_shape_of_the_decoded_frame(tmp_path, channels):
 
 
 def test_a_ced_frame_of_another_size_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
-    folder = _ced(tmp_path / "ced", [(H, W), (3 * H, 3 * W)])
-    with open_events(folder) as src:
-        src.read_frame(0)
+    folder = _ced(tmp_path / "ced", [(3 * H, 3 * W), (3 * H, 3 * W)])
+    with open_events(folder, sensor_size=(H, W)) as src:
         monkeypatch.setattr(CedFolderSource, "read_frame_path", staticmethod(_no_decoding))
         with pytest.raises(FormatError) as err:
             src.read_frame(1)
     check_message(err.value, f"{folder}/", f"frame is {3 * W}x{3 * H}, expected the sensor size {W}x{H}")
+
+
+def test_a_ced_frame_of_another_size_than_the_first_makes_the_frames_unusable_at_once(tmp_path, monkeypatch):
+    """Every PNG header is read when the frames are sized, so one odd frame is found before any is used
+    (as `info` reports it), not only by the command that reaches it."""
+    folder = _ced(tmp_path / "ced", [(H, W), (H, W), (3 * H, 3 * W)])
+    first, odd = sorted(p.name for p in folder.glob("*.png"))[::2]
+    monkeypatch.setattr(CedFolderSource, "read_frame_path", staticmethod(_no_decoding))
+    with open_events(folder) as src, pytest.raises(FormatError) as err:
+        src.frame_shape()
+    check_message(err.value, f"{folder}: frame '{odd}' is {3 * W}x{3 * H}, but the first frame '{first}' is {W}x{H}; "
+                  "all frames of a recording must have one size")
 
 
 def test_a_file_that_is_not_a_png_is_refused_naming_it(tmp_path):
@@ -113,11 +124,13 @@ def test_an_e2vid_image_of_another_size_is_refused_before_it_is_decoded(tmp_path
         ds = f.create_dataset("images/image000000001", shape=(20000, 20000), dtype=np.uint8, chunks=(2000, 2000),
                               compression="gzip")
         ds.attrs["timestamp"] = 1.05
-    with open_events(path) as src:
-        assert src.frame_shape() == (H, W, 1)
+    with open_events(path) as src:  # every image's declared shape is compared when the frames are sized
         with pytest.raises(FormatError) as err:
+            src.frame_shape()
+        with pytest.raises(FormatError):
             src.read_frame(1)
-    check_message(err.value, f"{path}: 'images/image000000001' is 20000x20000, but the first image is {W}x{H}")
+    check_message(err.value, f"{path}: 'images/image000000001' is 20000x20000, but the first image is {W}x{H}; "
+                  "all images of a recording must have one size")
 
 
 def test_aedat4_frames_are_sized_from_the_first_pass(tmp_path, monkeypatch):
@@ -259,3 +272,38 @@ def test_info_of_frames_of_the_sensor_size_exits_0(tmp_path, capsys):
     path = _ours(tmp_path / "in.h5", gt_size=(H, W))
     assert main(["info", str(path)]) == 0
     assert "frames       2 (" in capsys.readouterr().out
+
+
+def _ced_odd_frame(path):
+    """A CED folder whose last PNG (of three, 40 ms apart) has another size than the others (and the sensor)."""
+    rows = np.stack([T * 1000.0, X, Y, ON], axis=1)
+    frames = [(int(T[0]) * 1000 + 40_000_000 * k, np.zeros((*size, 3), np.uint8))
+              for k, size in enumerate([(H, W), (H, W), (H // 2, W // 2)])]
+    write_ced(path, [(int(rows[0, 0]), rows)], frames)
+    return path
+
+
+def _e2vid_odd_image(path):
+    """An E2VID file whose second gray image has another size than the first (and the sensor)."""
+    frames = [(np.zeros(size, np.uint8), 1_000_000 + 50_000 * k, "greyscale")
+              for k, size in enumerate([(H, W), (H // 2, W // 2)])]
+    write_e2vid(path, X, Y, T, ON, frames, sensor_resolution=(H, W))
+    return path
+
+
+@pytest.mark.parametrize("make, why", [
+    (_ced_odd_frame, f"but the first frame '{int(T[0]) * 1000}.png' is {W}x{H}; all frames of a recording"),
+    (_e2vid_odd_image, f"'images/image000000001' is {W // 2}x{H // 2}, but the first image is {W}x{H}"),
+], ids=["ced", "e2vid"])
+def test_info_reports_one_frame_of_another_size_as_unusable_and_exits_2(tmp_path, monkeypatch, capsys, make, why):
+    """Not `frames 3 ... RGB` and exit 0 while `eval` refuses the recording at that frame."""
+    from egvsr.cli import main
+    from egvsr.events.io.e2vid_h5 import E2vidH5Source
+
+    path = make(tmp_path / "in")
+    for cls in (CedFolderSource, E2vidH5Source):
+        monkeypatch.setattr(cls, "read_frame", _no_decoding)
+    assert main(["info", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "frames       unusable: " in out and why in out
+    assert err.strip().splitlines()[-1].startswith(f"egvsr: error: {path}: frames unusable: ")

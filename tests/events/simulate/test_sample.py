@@ -172,6 +172,25 @@ def test_a_sample_larger_than_the_free_disk_space_is_refused_before_rendering(tm
     assert (frames, gt) == (51, 150) and need >= 201 * 64 * 64 * 3 + events * 13
 
 
+def test_a_read_only_folder_is_said_as_such_not_as_one_without_space(tmp_path, capsys, monkeypatch):
+    """A read-only (or virtual) file system has no free space either: writability is checked first."""
+    import errno
+    import tempfile
+
+    from egvsr.events.simulate import sample as S
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(S, "free_bytes", lambda folder: 0)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(S, "SampleScene", lambda *a: pytest.fail("rendered before the checks"))
+    out = tmp_path / "ro.h5"
+    assert main(["make-sample", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"egvsr: error: {out}: cannot create the output in {tmp_path} (the file "
+                                       "system is read-only); choose another path\n")
+
+
 def test_a_sample_larger_than_memory_is_refused_before_rendering(tmp_path, monkeypatch):
     from egvsr.events.simulate import budget, sample as S
 

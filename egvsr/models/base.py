@@ -110,7 +110,7 @@ class SRModel(nn.Module):
         state = self.encode(batch)
         height, width = batch.out_size
         b, t = batch.times.shape
-        out = torch.empty(b, t, 3, height * width, dtype=lr.dtype, device=lr.device)
+        out = torch.empty(b, t, 3, height * width, dtype=batch.lr.dtype, device=lr.device)
         gray = gray_inputs(batch.lr)
         any_gray = bool(gray.any())  # one device sync per call, none per chunk
         band = max(1, chunk // width)  # rows per chunk on the row path

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from egvsr.errors import ConfigError
+from egvsr.fsutil import check_flag
 from egvsr.models.base import SRModel
 from egvsr.models.options import make_options, options_dict
 from egvsr.models.size_estimate import SizeEstimate, check_model_size
@@ -57,9 +58,12 @@ FAMILIES: dict[str, Family] = {}
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, family: str, description: str, **options: Any) -> None:
-    """Add (or replace) a preset of a registered family; its options are checked now, the model is
-    built on demand."""
+def register(name: str, family: str, description: str, *, replace: bool = False, **options: Any) -> None:
+    """Add a preset of a registered family (an existing name only with `replace=True`, so that a typo
+    cannot silently change a built-in preset); its options are checked now, the model is built on demand."""
+    if name in PRESETS and not check_flag(replace, "replace"):
+        raise ConfigError(f"register {name!r}: a model of that name is already registered "
+                          "(pass replace=True to replace it)")
     if family not in FAMILIES:
         raise ConfigError(f"register {name!r}: unknown model family {family!r}; families: {sorted(FAMILIES)}")
     make_options(FAMILIES[family].options, name, options).check(name)
@@ -82,7 +86,9 @@ def register_model(name: str, *, options: type, presets: Mapping[str, tuple[str,
         FAMILIES[name] = Family(name, cls, options, size)
         text = (cls.__doc__ or name).strip().splitlines()[0]
         for preset, (description, values) in (presets or {name: (text, {})}).items():
-            register(preset, name, description, **dict(values))
+            # registering a family again replaces its own presets, never another family's
+            own = preset not in PRESETS or PRESETS[preset].family == name
+            register(preset, name, description, replace=own, **dict(values))
         return cls
 
     return add

@@ -6,8 +6,11 @@ scale, query times, chunk size) raise `ConfigError`. Both name the argument and 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Sequence
+
+import numpy as np
 
 import torch
 from torch import Tensor
@@ -40,13 +43,25 @@ class Batch:
         return self.out_size if self.region is None else self.region.extent
 
 
-def _tensor(name: str, value: Any, ndim: int, layout: str) -> Tensor:
+def model_dtype(model: Any) -> torch.dtype | None:
+    """The floating dtype of the model's weights (inputs are cast to it), None for a model without any."""
+    for p in model.parameters() if hasattr(model, "parameters") else ():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def _tensor(name: str, value: Any, ndim: int, layout: str, dtype: torch.dtype | None = None) -> Tensor:
+    """`value` checked as a finite floating tensor of `ndim` dims, cast to `dtype` (the model's) when given:
+    float64 frames from NumPy or half-precision inputs then run on a float32 model (and vice versa)."""
     if not isinstance(value, Tensor):
         raise EventValidationError(f"{name}: expected a torch.Tensor {layout}, got {type(value).__name__}")
     if value.dim() != ndim:
         raise EventValidationError(f"{name}: expected {ndim} dimensions {layout}, got shape {tuple(value.shape)}")
     if not value.is_floating_point():
         raise EventValidationError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
+    if dtype is not None and value.dtype != dtype:
+        value = value.to(dtype)  # a value beyond the model dtype's range becomes infinite: refused below
     if not bool(torch.isfinite(value).all()):  # per forward call: no index search unless it fails
         where = tuple(int(i) for i in (~torch.isfinite(value)).nonzero()[0])
         raise EventValidationError(
@@ -56,8 +71,23 @@ def _tensor(name: str, value: Any, ndim: int, layout: str) -> Tensor:
     return value
 
 
+def _as_real_tensor(name: str, value: Any, like: Tensor) -> Tensor:
+    """`value` (a tensor, array, list or number) as a real tensor on `like`'s device; None, strings,
+    bools and complex numbers are refused naming `name`."""
+    try:
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError
+        t = torch.as_tensor(value, device=like.device)
+    except (TypeError, ValueError, RuntimeError):
+        t = None
+    if t is None or t.dtype == torch.bool or t.is_complex():
+        got = type(value).__name__ if t is None else f"dtype {t.dtype}"
+        raise ConfigError(f"{name}: expected real numbers in [-1, 1] (a tensor, array or list), got {got}")
+    return t
+
+
 def _times(name: str, value: Any, batch: int, like: Tensor) -> Tensor:
-    t = torch.as_tensor(value, device=like.device)
+    t = _as_real_tensor(name, value, like)
     if t.dim() == 1:
         t = t.unsqueeze(0).expand(batch, -1)
     if t.dim() != 2 or t.shape[0] != batch or t.shape[1] < 1:
@@ -99,7 +129,8 @@ def _out_size(out_size: Any, lr_size: tuple[int, int], max_scale: float) -> tupl
 def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], events: Any,
                  frame_times: Any) -> Batch:
     """Validate one call of `model` and return a `Batch`; see docs/CONTRACTS.md for the layouts."""
-    lr = _tensor("lr", lr, 5, "(B, K, 3, h, w)")
+    dtype = model_dtype(model)
+    lr = _tensor("lr", lr, 5, "(B, K, 3, h, w)", dtype)
     b, k, c, h, w = lr.shape
     if c != 3:
         raise EventValidationError(f"lr: expected 3 (RGB) channels in dim 2 of (B, K, 3, h, w), got {c}")
@@ -125,7 +156,7 @@ def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], event
     if model.uses_events:
         if events is None:
             raise EventValidationError("events: this model needs an event tensor (B, M, P, h, w), got None")
-        ev = _tensor("events", events, 5, "(B, M, P, h, w)")
+        ev = _tensor("events", events, 5, "(B, M, P, h, w)", dtype)
         m, p = model.event_shape
         if tuple(ev.shape[1:3]) != (m, p):
             raise EventValidationError(
@@ -160,8 +191,12 @@ def check_region(model: Any, region: Any, batch: Batch) -> Region:
 
 
 def check_chunk(chunk_size: Any) -> int:
-    """A positive integer number of query pixels per chunk."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    """A positive integer number of query pixels per chunk (Python's or NumPy's, as `RenderOptions`)."""
+    try:
+        chunk = None if isinstance(chunk_size, (bool, np.bool_)) else operator.index(chunk_size)
+    except TypeError:
+        chunk = None
+    if chunk is None or chunk < 1:
         raise ConfigError(f"chunk_size: expected a positive integer number of pixels, got {chunk_size!r}")
-    return chunk_size
+    return chunk
 

@@ -136,3 +136,62 @@ def test_errors_are_egvsr_errors_not_torch_tracebacks(egvsr):
     lr, t, ev = good()
     with pytest.raises(EgvsrError):
         egvsr.render(lr, t, (10, 12), events=ev.double()[..., :3])
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny", "bicubic"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_other_float_dtypes_are_cast_to_the_model_dtype(name, dtype):
+    """float64 frames (from NumPy) or half inputs run on a float32 model; the output is the model's dtype."""
+    model = build_model(name).eval()
+    lr, t, ev = good()
+    out = model(lr.to(dtype), t, (10, 12), events=ev.to(dtype))
+    rendered = model.render(lr.to(dtype), t, (10, 12), events=ev.to(dtype))
+    if name != "bicubic":  # no weights: bicubic keeps the input's dtype
+        assert out.dtype == rendered.dtype == torch.float32
+    assert torch.isfinite(out).all() and torch.isfinite(rendered).all()
+
+
+def test_input_beyond_the_model_dtype_is_refused(egvsr):
+    lr, t, ev = good()
+    lr = lr.double()
+    lr[0, 0, 0, 0, 0] = 1e300
+    with pytest.raises(EventValidationError, match=r"lr: value inf at index \(0, 0, 0, 0, 0\)"):
+        egvsr(lr, t, (10, 12), events=ev)
+
+
+@pytest.mark.parametrize("times, got", [
+    (None, "NoneType"), (["0"], "list"), ("0", "str"), (torch.zeros(1, 1, dtype=torch.complex64), "complex64"),
+    ([True], "torch.bool"),
+])
+def test_times_that_are_not_real_numbers(egvsr, times, got):
+    lr, _, ev = good()
+    with pytest.raises(ConfigError, match=rf"^times: expected real numbers in \[-1, 1\] .*got .*{got}"):
+        egvsr(lr, times, (10, 12), events=ev)
+
+
+def test_numpy_integer_chunk_size(egvsr):
+    import numpy as np
+
+    lr, t, ev = good()
+    out = egvsr.render(lr, t, (10, 12), events=ev, chunk_size=np.int64(7))
+    assert torch.allclose(out, egvsr.render(lr, t, (10, 12), events=ev, chunk_size=7))
+    for bad in (np.bool_(True), 7.0, "7"):
+        with pytest.raises(ConfigError, match=r"chunk_size: expected a positive integer"):
+            egvsr.render(lr, t, (10, 12), events=ev, chunk_size=bad)
+
+
+def test_register_refuses_an_existing_name_unless_replace():
+    from egvsr.models.registry import PRESETS, register
+
+    before = PRESETS["egvsr"]
+    with pytest.raises(ConfigError, match=r"register 'egvsr': a model of that name is already registered "
+                                          r"\(pass replace=True"):
+        register("egvsr", "egvsr", "d")
+    assert PRESETS["egvsr"] is before
+    with pytest.raises(ConfigError, match=r"`replace` 'yes': expected True or False"):
+        register("egvsr", "egvsr", "d", replace="yes")
+    try:
+        register("egvsr", "egvsr", "replaced", replace=True)
+        assert PRESETS["egvsr"].description == "replaced"
+    finally:
+        PRESETS["egvsr"] = before

@@ -22,9 +22,10 @@ def open_recording(path: str | os.PathLike, *, fps: float | None = None,
     found by replacing the `LRx<n>` folder with `HR`).
     """
     from egvsr.datasets.adapters import ADAPTERS, SourceRecording
+    from egvsr.events.io.arguments import check_path
     from egvsr.events.io.detect import detect_layout
 
-    path = Path(path)
+    path = check_path(path, "path")  # a recording file or folder: bytes or None is refused naming `path`
     if not path.exists():
         raise InputFileError(f"{path}: recording not found")
     layout = detect_layout(path)

@@ -10,14 +10,16 @@ an h5py handle between processes.
 
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from egvsr.errors import EventValidationError, InputFileError
+from egvsr.errors import EventValidationError, IndexRangeError, IndexTypeError, InputFileError
 from egvsr.events.checks import check_increasing_times
+from egvsr.events.stream import window_bound
 from egvsr.events.frames import events_outside_frames, source_event_span  # noqa: F401 - re-exported
 
 
@@ -120,7 +122,8 @@ class Recording:
         raise InputFileError(f"{self.path}: this recording has no ground-truth frames (/gt)")
 
     def read_events(self, t0: int, t1: int):
-        """Raw events with t0 <= t < t1 as an `EventStream` (sensor size = frame size)."""
+        """Raw events with t0 <= t < t1 µs as an `EventStream` (sensor size = frame size); floats round up
+        and None is unbounded, as in `EventSource.read`."""
         raise InputFileError(
             f"{self.path}: layout {self.layout!r} stores no raw events (only precomputed tensors)"
         )
@@ -134,9 +137,23 @@ class Recording:
         raise InputFileError(f"{self.path}: layout {self.layout!r} has no precomputed voxels")
 
     def _check_index(self, i: int, n: int, what: str) -> int:
-        if not 0 <= int(i) < n:
-            raise InputFileError(f"{self.path}: {what} index {i} out of range, expected 0..{n - 1}")
-        return int(i)
+        """`i` as an index 0 <= i < n, as `EventSource` reads frames: a bool, float, str or None is an
+        `IndexTypeError`, never truncated; one outside the range an `IndexRangeError` (docs/io.md)."""
+        try:
+            index = None if isinstance(i, (bool, np.bool_)) else operator.index(i)
+        except TypeError:
+            index = None
+        if index is None:
+            raise IndexTypeError(f"{self.path}: {what} index {i!r}: expected an integer, got {type(i).__name__}")
+        if not 0 <= index < n:
+            raise IndexRangeError(f"{self.path}: {what} index {index} out of range, expected 0..{n - 1}")
+        return index
+
+    @staticmethod
+    def _window(t0: int | float | None, t1: int | float | None) -> tuple[int | None, int | None]:
+        """The bounds of `read_events` as `EventSource.read` takes them: integer µs, floats rounded up
+        (t >= 1.5 means t >= 2), None unbounded; NaN, str or bool is a `ConfigError` naming t0 or t1."""
+        return tuple(None if v is None else int(window_bound(name, v)) for name, v in (("t0", t0), ("t1", t1)))
 
 
 def warn_events_outside_frames(recordings: "list[Recording]") -> None:

@@ -126,6 +126,9 @@ class DatasetRoot:
         if not isinstance(path, (str, os.PathLike)):
             raise ConfigError(f"path: expected a dataset root folder (str or os.PathLike), got {type(path).__name__}")
         self.path = Path(path)
+        if self.path.is_file():
+            raise InputFileError(f"{self.path}: dataset root is a file; expected a folder of recordings "
+                                 "(open one recording with open_recording)")
         if not self.path.is_dir():
             raise InputFileError(f"{self.path}: dataset root not found (expected a folder of recordings)")
         self._found: dict[str, Path] | None = None

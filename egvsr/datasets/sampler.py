@@ -8,7 +8,8 @@ DataLoader workers.
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+import numbers
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -25,11 +26,28 @@ class SampleKey(NamedTuple):
     seed: int
 
 
+def check_integer(value: Any, name: str, lo: int) -> int:
+    """`value` as an int when it is an integer >= `lo` (Python's or NumPy's); a bool, float or str is
+    refused up front rather than truncated, or failing later inside a DataLoader."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < lo:
+        raise ConfigError(f"{name} {value!r}: expected an integer >= {lo}")
+    return int(value)
+
+
+def check_numbers(values: Any, name: str) -> list[float]:
+    """`values` (a list, tuple or array of real numbers) as floats; a string is not a sequence of
+    numbers ("23" is not [2, 3]), nor are bools or numeric strings."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) \
+            or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) for v in values):
+        raise ConfigError(f"{name} {values!r}: expected a list of numbers")
+    return [float(v) for v in values]
+
+
 def check_scale_range(scale_range: Sequence[float], what: str = "scale_range") -> tuple[float, float]:
     """Validate a (low, high) scale range: 1 <= low <= high, finite."""
     try:
-        lo, hi = (float(v) for v in scale_range)
-    except (TypeError, ValueError):
+        lo, hi = check_numbers(scale_range, what)
+    except (ConfigError, ValueError):
         raise ConfigError(f"{what} {scale_range!r}: expected (low, high)") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and 1.0 <= lo <= hi):
         raise ConfigError(f"{what} ({lo:g}, {hi:g}): expected 1 <= low <= high (super-resolution scales)")
@@ -54,14 +72,14 @@ class ScaleBatchSampler(Sampler):
         drop_last: bool = False,
         seed: int = 0,
     ) -> None:
-        if int(num_items) < 1:
+        check_integer(num_items, "num_items", 0)
+        if num_items < 1:
             raise ConfigError(f"num_items {num_items!r}: the dataset has no samples")
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size {batch_size!r}: expected a positive integer")
+        check_integer(batch_size, "batch_size", 1)
         self.scale_range = check_scale_range(scale_range)
         self.scales = None
         if scales is not None:
-            self.scales = [float(s) for s in scales]
+            self.scales = check_numbers(scales, "scales")
             lo, hi = self.scale_range
             bad = [s for s in self.scales if not lo <= s <= hi]
             if not self.scales or bad:
@@ -69,12 +87,12 @@ class ScaleBatchSampler(Sampler):
                     f"scales {list(scales)!r}: expected a non-empty list inside scale_range ({lo:g}, {hi:g})"
                 )
         self.num_items, self.batch_size = int(num_items), int(batch_size)
-        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, int(seed)
+        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, check_integer(seed, "seed", 0)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose batches `__iter__` yields."""
-        self.epoch = int(epoch)
+        """Select the epoch whose batches `__iter__` yields (an integer >= 0: NumPy seeds are)."""
+        self.epoch = check_integer(epoch, "epoch", 0)
 
     def __len__(self) -> int:
         n, b = self.num_items, self.batch_size
@@ -104,6 +122,10 @@ def collate_samples(samples: list[dict]) -> dict:
     """
     if not samples:
         raise ConfigError("collate_samples: empty batch")
+    bad = next((s for s in samples if not isinstance(s, dict) or "scale" not in s), None)
+    if bad is not None:
+        raise ConfigError(f"collate_samples: expected samples of EventVSRDataset (dicts with a 'scale'), "
+                          f"got {type(bad).__name__}")
     scales = {float(s["scale"]) for s in samples}
     if len(scales) != 1:
         raise ConfigError(

@@ -13,7 +13,7 @@ import inspect
 import numbers
 import operator
 import os
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from egvsr.datasets.geometry import (
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording
-from egvsr.datasets.sampler import check_scale_range
+from egvsr.datasets.sampler import check_integer, check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor, polarity_channels
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.errors import ConfigError, IndexRangeError, IndexTypeError
@@ -74,9 +74,7 @@ def dataset_options() -> frozenset[str]:
 
 def _check_seed(seed) -> int:
     """`seed` as an int, refused at construction unless an integer >= 0 (numpy's seeds are)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ConfigError(f"seed {seed!r}: expected an integer >= 0")
-    return int(seed)
+    return check_integer(seed, "seed", 0)
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -91,6 +89,10 @@ def _open_all(recordings, fps) -> list[Recording]:
         return recordings.open("all", fps=fps)
     if isinstance(recordings, (str, os.PathLike, Recording)):
         recordings = [recordings]
+    given, recordings = recordings, list(recordings) if isinstance(recordings, Iterable) else None
+    if recordings is None or not all(isinstance(r, (str, os.PathLike, Recording)) for r in recordings):
+        raise ConfigError(f"recordings {given!r}: expected a recording path (str or os.PathLike), a "
+                          "Recording, a DatasetRoot or a list of them")
     out = []
     for r in recordings:
         out.append(r if isinstance(r, Recording) else open_recording(r, fps=fps))

@@ -18,6 +18,7 @@ import torch
 
 from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
+from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError, OutputError
 from egvsr.fsutil import existing_folder, fmt_size, free_bytes, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
@@ -409,6 +410,11 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     from egvsr.datasets.opening import input_folder_members
     from egvsr.engine.weights import checkpoint_or_shipped
 
+    check_path(source, "source")
+    if checkpoint is not None:
+        check_path(checkpoint, "checkpoint")
+    if not isinstance(options, RenderOptions):
+        raise ConfigError(f"options: expected an egvsr.render.RenderOptions, got {type(options).__name__}")
     o = checked_types(options)
     # the CLI's check too, for every library caller: no output may replace an input
     refuse_inputs_as_outputs([source, o.events, checkpoint], [o.mp4, o.side_by_side], [o.png],

@@ -249,3 +249,40 @@ def test_a_split_listing_an_empty_folder_says_it_holds_no_recording(tmp_path):
     assert msg.startswith(f"{tmp_path / 'seqB'}: listed in {tmp_path / 'splits' / 'test.txt'}, but it is an empty "
                           "folder, not a recording (recordings are files or folders of a layout egvsr reads: HDF5")
     assert "\n" not in msg and "not found" not in msg
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"scales": "23"}, r"^scales '23': expected a list of numbers$"),
+    ({"scales": ["2"]}, r"^scales \['2'\]: expected a list of numbers$"),
+    ({"num_items": 4.5}, r"^num_items 4.5: expected an integer >= 0$"),
+    ({"batch_size": 2.0}, r"^batch_size 2.0: expected an integer >= 1$"),
+    ({"seed": 1.5}, r"^seed 1.5: expected an integer >= 0$"),
+    ({"seed": -1}, r"^seed -1: expected an integer >= 0$"),
+    ({"scale_range": "12"}, r"^scale_range '12': expected \(low, high\)$"),
+])
+def test_sampler_refuses_strings_non_integers_and_negative_seeds(kwargs, pattern):
+    args = {"num_items": 4, "batch_size": 2, **kwargs}
+    with pytest.raises(ConfigError, match=pattern):
+        ScaleBatchSampler(args.pop("num_items"), args.pop("batch_size"), **args)
+
+
+@pytest.mark.parametrize("epoch", [-1, "a", 1.0, True])
+def test_set_epoch_takes_integers_from_zero(epoch):
+    sampler = ScaleBatchSampler(4, 2)
+    with pytest.raises(ConfigError, match=rf"^epoch {epoch!r}: expected an integer >= 0$".replace("(", r"\(")):
+        sampler.set_epoch(epoch)
+    sampler.set_epoch(np.int64(3))
+    assert sampler.epoch == 3 and len(list(sampler)) == 2
+
+
+def test_collate_refuses_non_samples():
+    with pytest.raises(ConfigError, match=r"^collate_samples: expected samples of EventVSRDataset \(dicts with a "
+                                          r"'scale'\), got int$"):
+        collate_samples([1, 2])
+
+
+def test_dataset_root_that_is_a_file(tmp_path):
+    f = tmp_path / "clip.h5"
+    f.write_bytes(b"x")
+    with pytest.raises(InputFileError, match=rf"^{f}: dataset root is a file; expected a folder of recordings"):
+        DatasetRoot(f)

@@ -366,3 +366,46 @@ def test_frame_times_that_wrap_around_int64_are_not_increasing():
     i64 = np.iinfo(np.int64)
     with pytest.raises(EgvsrError, match=r"x: timestamps must strictly increase; unsorted \(decreasing\) at index 1"):
         check_times(np.array([i64.max - 1000, i64.min + 1000, i64.min + 2000]), "x")
+
+
+@pytest.mark.parametrize("index", [1.9, "3", True, None, np.float64(2.0)])
+def test_recording_frame_index_of_another_type(rec_path, index):
+    """As EventSource.read_frame: never truncated by int(), an IndexTypeError (also a TypeError)."""
+    with open_recording(rec_path) as rec:
+        with pytest.raises(IndexTypeError, match=rf"clip.h5: frame index .*: expected an integer, got "):
+            rec.read_frame(index)
+        with pytest.raises(IndexRangeError, match=rf"clip.h5: frame index {len(FT)} out of range"):
+            rec.read_frame(len(FT))
+        assert rec.read_frame(np.int64(1)).shape == (H, W, 3)
+
+
+def test_recording_event_window_follows_event_source(rec_path):
+    """Floats round up, None is unbounded, NaN or a str names t0 / t1."""
+    with open_recording(rec_path) as rec:
+        everything = rec.read_events(None, None)
+        assert len(everything) == 20_000
+        t = int(everything.t[100])
+        assert np.array_equal(rec.read_events(t - 0.5, None).t, everything.t[everything.t >= t])
+        with pytest.raises(ConfigError, match=r"^t0: expected a finite time in microseconds, got nan$"):
+            rec.read_events(float("nan"), 0)
+        with pytest.raises(ConfigError, match=r"^t1: expected a time in microseconds \(int\), got '5'$"):
+            rec.read_events(0, "5")
+
+
+@pytest.mark.parametrize("path", [b"clip.h5", None, 5])
+def test_recording_path_of_another_type(path):
+    with pytest.raises(ConfigError, match=rf"^path: expected a file path \(str or os.PathLike\), got "
+                                          rf"{type(path).__name__}$"):
+        open_recording(path)
+
+
+@pytest.mark.parametrize("recordings", [None, 5, ["clip.h5", None]])
+def test_dataset_recordings_of_another_type(recordings):
+    with pytest.raises(ConfigError, match=r"^recordings .*: expected a recording path \(str or os.PathLike\), a "
+                                          r"Recording, a DatasetRoot or a list of them$"):
+        EventVSRDataset(recordings)
+
+
+def test_dataset_scale_range_string(rec_path):
+    with pytest.raises(ConfigError, match=r"^scale_range '12': expected \(low, high\)$"):
+        EventVSRDataset(rec_path, patch_size=8, scale_range="12")

@@ -550,3 +550,17 @@ def test_memory_plan_counts_the_encoder_and_advises_a_tile(tiny):
     with pytest.raises(ConfigError) as err:  # the input frames and output alone do not fit: no tile is advised
         plan(max_memory_gb=0.07)
     assert "`tile`" not in str(err.value)
+
+
+@pytest.mark.parametrize("source, checkpoint, options, message", [
+    (None, None, None, "source: expected a file path (str or os.PathLike), got NoneType"),
+    ("clip.h5", 5, None, "checkpoint: expected a file path (str or os.PathLike), got int"),
+    ("clip.h5", None, {"scale": 2}, "options: expected an egvsr.render.RenderOptions, got dict"),
+])
+def test_plan_render_arguments_of_another_type(source, checkpoint, options, message):
+    from egvsr.errors import ConfigError
+    from egvsr.render.plan import RenderOptions, plan_render
+
+    with pytest.raises(ConfigError) as exc:
+        plan_render(source, checkpoint, RenderOptions(scale=2) if options is None else options)
+    assert str(exc.value) == message

@@ -50,4 +50,4 @@ class SourceRecording(Recording):
         return as_rgb(self._handle().read_gt(i), f"{self.path}: ground-truth frame {i}")
 
     def read_events(self, t0: int, t1: int):
-        return self._handle().read(int(t0), int(t1))
+        return self._handle().read(*self._window(t0, t1))

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from egvsr.engine.batching import StepBatchSampler
-from egvsr.engine.checkpoint_file import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from egvsr.engine.checkpoint_file import _first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
 from egvsr.engine.config_datasets import build_dataset
@@ -221,6 +221,22 @@ def check_step_memory(dataset, model, batch_size: int, world_size: int, device: 
     )
 
 
+def state_mismatch(model: torch.nn.Module, state: object) -> str:
+    """What keeps `state` from loading into `model` (a missing or extra key, a shape), or '' when it fits."""
+    if not isinstance(state, Mapping):
+        return f"a {type(state).__name__}, expected the model's weights"
+    ours = model.state_dict()
+    for key, value in ours.items():
+        if key not in state:
+            return f"no weight {key!r}"
+        theirs = state[key]
+        if not isinstance(theirs, torch.Tensor) or tuple(theirs.shape) != tuple(value.shape):
+            shape = tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
+            return f"weight {key!r} is {shape}, expected {tuple(value.shape)}"
+    extra = [k for k in state if k not in ours]
+    return f"unexpected weight {extra[0]!r}" if extra else ""
+
+
 def option_differences(theirs: object, ours: Mapping, there: str, here: str) -> str:
     """`key: A there, B here; ...` for only the model options that differ (never both whole option lists,
     some thirty options each); `theirs` is a saved config, completed with the defaults added since."""
@@ -289,6 +305,19 @@ class Trainer:
         self.model = build_model(cfg["model"]["name"], **cfg["model"]["options"]).to(info.device)
         if not any(p.requires_grad for p in self.model.parameters()):
             raise ConfigError(f"model {cfg['model']['name']!r} has no trainable parameters")
+        self.exp = Experiment(cfg["output_root"], cfg["name"])
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),  # (torch wants float betas)
+                                          betas=tuple(map(float, t["betas"])), weight_decay=float(t["weight_decay"]))
+        self.scheduler = build_scheduler(self.optimizer, t["schedule"], int(t["iterations"]),
+                                         int(t["warmup_iterations"]), float(t["eta_min"]))
+        self.amp = bool(t["amp"]) and info.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step, self.best_psnr = 0, -math.inf
+        self.ema: EMA | None = None
+        ck = self._resume()  # before the data is built: a changed config or a complete run is refused at once
+        self.complete = self.resumed and self.step >= int(t["iterations"])
+        if self.complete:  # `run` says so; nothing is built or trained
+            return
         self.train_set = build_dataset(cfg["data"]["train"], "data.train", progress=self.progress, mode="train",
                                        seed=int(cfg["seed"]))
         self.val_set = (build_dataset(cfg["data"]["val"], "data.val", progress=self.progress, mode="eval")
@@ -299,20 +328,16 @@ class Trainer:
         check_batch_shapes(self.train_set, int(t["batch_size"]), info.world_size)
         self.val_set = with_val_ground_truth(self.val_set, cfg["data"]["val"], self.log)
         check_validation_fits(cfg, self.model, self.val_set, info.device)
-        self.amp = bool(t["amp"]) and info.device.type == "cuda"
         check_step_memory(self.train_set, self.model, int(t["batch_size"]), info.world_size, info.device, self.amp)
-        self.exp = Experiment(cfg["output_root"], cfg["name"])  # only once the config is known to work
-        if t["init_from"] and not self.exp.last.exists():
+        if t["init_from"] and not self.exp.last.exists():  # only once the config is known to work
             self._init_from(t["init_from"])
         self.collate = collate_samples
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(t["lr"]),  # (torch wants float betas)
-                                          betas=tuple(map(float, t["betas"])), weight_decay=float(t["weight_decay"]))
-        self.scheduler = build_scheduler(self.optimizer, t["schedule"], int(t["iterations"]),
-                                         int(t["warmup_iterations"]), float(t["eta_min"]))
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # built from the weights trained so far: an EMA first enabled on a resume starts from them
         self.ema = EMA(self.model, float(t["ema_decay"])) if float(t["ema_decay"]) > 0 else None
-        self.step, self.best_psnr = 0, -math.inf
-        self._resume()
+        if ck is not None:
+            if self.ema and ck.get("ema"):
+                self.ema.load_state_dict(ck["ema"])  # checked by `_resume`
+            set_rng_state(ck["rng"])  # last, so that building the data draws nothing from it
         self.start_step = self.step  # where this process began (a resume's logs are cut back to it)
         self.net = (DistributedDataParallel(self.model, device_ids=[info.device.index]
                                             if info.device.type == "cuda" else None)
@@ -361,9 +386,14 @@ class Trainer:
         self.model.load_state_dict(weights.state_dict())  # the same options: the same shapes
         self.log(f"starting from the {describe_weights(label, ck)}")
 
-    def _resume(self) -> None:
+    def _resume(self) -> dict | None:
+        """Load last.pt when there is one (before the data is built): refuse a changed config, load the
+        weights, optimizer, scheduler and scaler, each checked first so that a damaged entry is one line
+        naming the file and key, and apply the config's lr, betas and weight decay (changed with
+        --allow-config-change). Return the checkpoint (its EMA and RNG states are restored once the data
+        is built), or None for a new run."""
         if not self.exp.last.exists():
-            return
+            return None
         ck = load_checkpoint(self.exp.last, map_location=self.info.device, expect_model=self.cfg["model"]["name"])
         missing = [k for k in RESUME_KEYS if k not in ck]
         if missing:
@@ -380,17 +410,66 @@ class Trainer:
                 "those; undo the change to model.options, or use another experiment name to start afresh"
             )
         self._check_config(ck.get("experiment"))
+        step, best = ck["step"], ck.get("best_psnr", -math.inf)
+        if type(step) is not int or step < 0:
+            self._damaged("step", f"{step!r}, expected a whole number >= 0")
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or math.isnan(best):
+            self._damaged("best_psnr", f"{best!r}, expected a number")
+        for key, model in (("state_dict", self.model), ("ema", self.model)):
+            if key == "state_dict" or ck.get(key):
+                problem = state_mismatch(model, ck[key])
+                if problem:
+                    self._damaged(key, problem)
         self.model.load_state_dict(ck["state_dict"])
-        if self.ema and ck.get("ema"):
-            self.ema.load_state_dict(ck["ema"])
-        self.optimizer.load_state_dict(ck["optimizer"])
-        self.scheduler.load_state_dict(ck["scheduler"])
-        self.scaler.load_state_dict(ck["scaler"])
-        self.step, self.best_psnr = int(ck["step"]), float(ck.get("best_psnr", -math.inf))
-        set_rng_state(ck["rng"])
+        sched = ck["scheduler"]
+        if not (isinstance(sched, Mapping) and type(sched.get("last_epoch")) is int
+                and isinstance(sched.get("base_lrs"), list) and "lr_lambdas" in sched):
+            self._damaged("scheduler", "not the state of a learning-rate schedule")
+        for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler), ("scaler", self.scaler)):
+            try:
+                target.load_state_dict(ck[key])
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as exc:
+                self._damaged(key, _first_line(exc))
+        self._check_rng(ck["rng"])
+        self._apply_hyperparameters()
+        self.step, self.best_psnr = step, float(best)
         self._saved_step, self.resumed = self.step, True
         self.own_steps = self._resumed_steps(ck.get("step_checkpoints"))
         self.log(f"resuming {self.exp.dir} from step {self.step}")
+        return ck
+
+    def _damaged(self, key: str, what: str) -> None:
+        """Refuse a last.pt whose `key` is damaged, naming a step-N.pt to resume from instead, if any."""
+        steps = self.exp.step_checkpoint_steps()
+        hint = (f"; to resume from step {steps[-1]}, copy {self.exp.step_checkpoint(steps[-1])} over last.pt"
+                if steps else "; use another experiment name to start afresh")
+        raise CheckpointError(f"{self.exp.last}: its {key!r} entry is damaged ({what}){hint}")
+
+    def _check_rng(self, state: object) -> None:
+        """Refuse RNG states that cannot be restored; the RNGs are left as they were (they are restored
+        from the checkpoint once the data is built)."""
+        now = rng_state()
+        try:
+            if not isinstance(state, Mapping):
+                raise TypeError(f"a {type(state).__name__}, expected a mapping")
+            set_rng_state(state)  # type: ignore[arg-type]
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as exc:
+            self._damaged("rng", _first_line(exc) if not isinstance(exc, KeyError) else f"no {exc}")
+        finally:
+            set_rng_state(now)
+
+    def _apply_hyperparameters(self) -> None:
+        """Give the resumed optimizer and schedule the config's lr, betas and weight decay (loading their
+        states brought back the saved ones): the schedule goes on from the resumed step with the new base."""
+        t = self.cfg["train"]
+        lr = float(t["lr"])
+        for group in self.optimizer.param_groups:
+            group.update(betas=tuple(map(float, t["betas"])), weight_decay=float(t["weight_decay"]), initial_lr=lr)
+        sched = self.scheduler
+        sched.base_lrs = [lr] * len(self.optimizer.param_groups)
+        for group, factor in zip(self.optimizer.param_groups, sched.lr_lambdas):
+            group["lr"] = lr * factor(sched.last_epoch)  # (its floor eta_min / lr was made with the new lr)
+        self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]  # what get_last_lr reports
 
     def _resumed_steps(self, saved: object) -> list[int]:
         """The step checkpoints the resumed run kept: as its last.pt lists them, or (a last.pt written
@@ -549,7 +628,7 @@ class Trainer:
     def run(self) -> Path:
         t = self.cfg["train"]
         total = int(t["iterations"])
-        if self.resumed and self.step >= total:
+        if self.complete:
             self.log(f"{self.exp.dir}: already complete (step {self.step} of train.iterations {total}); nothing "
                      "was trained or written (to train further, raise train.iterations with --allow-config-change)")
             return self.exp.dir

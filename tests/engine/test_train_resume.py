@@ -491,3 +491,101 @@ def test_training_leaves_a_signal_ignored_at_start_ignored():
     res = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120,
                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     assert res.returncode == 0 and res.stdout == "True True\n", res.stderr
+
+
+def test_allowed_change_of_lr_betas_and_weight_decay_takes_effect_on_resume(tmp_path, tiny_recording, capsys):
+    """--allow-config-change applies the new lr, betas and weight decay (loading the optimizer and schedule
+    states brought back the old ones): the schedule goes on from the resumed step with the new base."""
+    cfg = _config(tmp_path, tiny_recording, "lr", schedule="constant")
+    folder = tmp_path / "exp" / "lr"
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    assert main(["train", str(cfg), "--no-progress", "--set", "train.iterations=4", "--set", "train.lr=0.002",
+                 "--set", "train.weight_decay=0.1", "--set", "train.betas=[0.5,0.6]", "--allow-config-change"]) == 0
+    capsys.readouterr()
+    rates = [line.split(",")[2] for line in (folder / "logs" / "train.csv").read_text().splitlines()[1:]]
+    assert [float(r) for r in rates] == [0.001, 0.001, 0.002, 0.002]
+    ck = load_checkpoint(folder / "checkpoints" / "last.pt")
+    group = ck["optimizer"]["param_groups"][0]
+    assert (group["lr"], tuple(group["betas"]), group["weight_decay"]) == (0.002, (0.5, 0.6), 0.1)
+    assert ck["scheduler"]["base_lrs"] == [0.002]
+
+
+def test_cosine_schedule_resumed_with_a_new_lr_continues_from_its_step(tmp_path, tiny_recording):
+    from egvsr.engine.distributed import init_distributed
+    from egvsr.engine.schedule import build_scheduler
+    from egvsr.engine.train import Trainer
+
+    cfg = _config(tmp_path, tiny_recording, "cos", iterations=2, eta_min=1e-4)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    trainer = Trainer(load_config(cfg, ["train.iterations=6", "train.lr=0.01"]), init_distributed("cpu"),
+                      progress=False, allow_config_change=True, log=None)
+    ref = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.01)
+    sched = build_scheduler(ref, "cosine", 6, 0, 1e-4)
+    for _ in range(2):
+        ref.step()
+        sched.step()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(ref.param_groups[0]["lr"])
+    assert trainer.scheduler.get_last_lr() == pytest.approx(sched.get_last_lr())
+
+
+def test_ema_enabled_on_resume_starts_from_the_resumed_weights(tmp_path, tiny_recording):
+    from egvsr.engine.distributed import init_distributed
+    from egvsr.engine.train import Trainer
+
+    cfg = _config(tmp_path, tiny_recording, "ema")
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    trainer = Trainer(load_config(cfg, ["train.iterations=3", "train.ema_decay=0.99"]), init_distributed("cpu"),
+                      progress=False, allow_config_change=True, log=None)
+    saved = load_checkpoint(tmp_path / "exp" / "ema" / "checkpoints" / "last.pt")["state_dict"]
+    for k, v in trainer.ema.shadow.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+
+
+def test_resume_checks_come_before_the_data_is_built(tmp_path, tiny_recording, capsys, monkeypatch):
+    """A changed config or a complete run is refused before the data (maybe many rendered clips) is built."""
+    import egvsr.engine.train as train_module
+
+    cfg = _config(tmp_path, tiny_recording, "early")
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    capsys.readouterr()
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was built")
+
+    monkeypatch.setattr(train_module, "build_dataset", no_data)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert main(["train", str(cfg), "--no-progress", "--set", "seed=4"]) == 2
+    _one_error(capsys, "seed: 1 -> 4")
+
+
+def _damage(ck: dict, key: str) -> None:
+    """Damage one entry of a resumable checkpoint."""
+    if key == "state_dict" or key == "ema":
+        state = dict(ck["state_dict"])
+        if key == "ema":
+            state["bogus"] = torch.zeros(1)
+        else:
+            name = next(iter(state))
+            state[name] = torch.zeros(3, 1)
+        ck[key] = state
+    elif key == "optimizer":
+        ck[key] = {"state": {}, "param_groups": []}
+    elif key == "rng":
+        ck[key] = {k: v for k, v in ck["rng"].items() if k != "python"}
+    else:
+        ck[key.rstrip("-")] = {"step": "x", "step-": -5, "best_psnr": "abc", "scheduler": {"x": 1}}[key]
+
+
+@pytest.mark.parametrize("key", ["step", "step-", "best_psnr", "optimizer", "rng", "scheduler", "state_dict", "ema"])
+def test_damaged_last_checkpoint_entries_are_one_line(tmp_path, tiny_recording, capsys, key):
+    cfg = _config(tmp_path, tiny_recording, "dmg", checkpoint_every=1, keep_checkpoints=2, ema_decay=0.9)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    last = tmp_path / "exp" / "dmg" / "checkpoints" / "last.pt"
+    ck = load_checkpoint(last)
+    _damage(ck, key)
+    save_checkpoint(last, ck)
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--no-progress", "--set", "train.iterations=3", "--allow-config-change"]) == 2
+    err = _one_error(capsys, f"{last}: its {key.rstrip('-')!r} entry is damaged")
+    assert "step-00000002.pt over last.pt" in err

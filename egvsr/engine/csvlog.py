@@ -14,8 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from egvsr.errors import OutputError
+from egvsr.errors import FormatError, OutputError
 from egvsr.fsutil import atomic_output, check_output_path
+
+
+#: what a refusal of a damaged log suggests (the log is egvsr's own record of the run)
+_FIX = "fix or remove the damaged line (or move the file away) to resume"
 
 
 class MetricLog:
@@ -82,22 +86,40 @@ class MetricLog:
             w.writerows(rows)
 
     def _read_header(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        with self.path.open(newline="") as f:
-            return list(csv.DictReader(f).fieldnames or [])
+        return self._read()[0]
 
     def _read_rows(self) -> list[dict]:
+        return self._read()[1]
+
+    def _read(self) -> tuple[list[str], list[dict]]:
+        """(header, rows) of the CSV, each row's step checked: a damaged log (not UTF-8, no `step`
+        column, a step that is not a whole number) is refused in one line naming the file and row, never
+        silently cut (its rows are the run's record)."""
         if not self.path.exists():
-            return []
-        with self.path.open(newline="") as f:
-            return list(csv.DictReader(f))
+            return [], []
+        try:
+            with self.path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                fields, rows = list(reader.fieldnames or []), list(reader)
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{self.path}: is not UTF-8 text (byte {exc.start}); {_FIX}") from None
+        except (OSError, csv.Error) as exc:
+            raise FormatError(f"{self.path}: cannot be read as CSV ({exc}); {_FIX}") from None
+        if fields and "step" not in fields:
+            raise FormatError(f"{self.path}: its header {','.join(fields)[:80]!r} has no 'step' column; {_FIX}")
+        for n, row in enumerate(rows, start=2):
+            step = row.get("step")
+            if not (isinstance(step, str) and step.strip().isdigit()):
+                raise FormatError(f"{self.path}: row {n}: step {step!r} is not a whole number; {_FIX}")
+            if None in row:
+                raise FormatError(f"{self.path}: row {n}: has more fields than its header; {_FIX}")
+        return fields, rows
 
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after `step` (a resumed run re-does them)."""
-        if not self.path.exists():
-            return
-        self._rewrite(self._read_header(), [r for r in self._read_rows() if int(r["step"]) <= step])
+        fields, rows = self._read()
+        if self.path.exists():
+            self._rewrite(fields, [r for r in rows if int(r["step"]) <= step])
 
     def close(self) -> None:
         if self._writer is not None:

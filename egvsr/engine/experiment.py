@@ -65,10 +65,34 @@ class Experiment:
         finally:
             os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
 
-    def discard_unstarted(self) -> None:
+    def check_folders(self) -> None:
+        """Refuse at start-up, not after training, a file where a folder of the experiment must be: the
+        experiment folder, its checkpoints/ or logs/, or a level of output_root above it."""
+        for path, what in ((self.dir, "the experiment folder"), (self.checkpoints, "its checkpoints folder"),
+                           (self.logs, "its logs folder")):
+            if path.exists() and not path.is_dir():
+                raise OutputError(f"{path}: is a file, expected {what}")
+        for level in self.dir.parents:
+            if level.exists():
+                if not level.is_dir():
+                    raise OutputError(f"{level}: is a file, expected a folder (a level of output_root)")
+                return
+
+    def missing_levels(self) -> list[Path]:
+        """The folders above the experiment folder that do not exist yet, deepest first: the levels of
+        output_root that a run creates, and removes again when it fails before its first checkpoint."""
+        missing = []
+        for level in self.dir.parents:
+            if level.exists() or level.is_symlink():
+                break
+            missing.append(level)
+        return missing
+
+    def discard_unstarted(self, levels: list[Path] = ()) -> None:
         """Remove what a run that failed before its first checkpoint created in a new experiment folder
-        (its lock, config.yaml, empty checkpoints/ and logs/): only those, and only while no checkpoint
-        exists; anything else keeps the folder."""
+        (its lock, config.yaml, empty checkpoints/ and logs/) and the empty folders above it in `levels`
+        (`missing_levels`, taken before it ran): only those, and only while no checkpoint exists; anything
+        else keeps the folder."""
         try:
             if any(self.checkpoints.iterdir()) if self.checkpoints.is_dir() else False:
                 return
@@ -78,6 +102,8 @@ class Experiment:
             for f in (self.lock_path, self.config):
                 f.unlink(missing_ok=True)
             self.dir.rmdir()  # fails (and keeps it) when anything else is there
+            for level in levels:  # the levels of output_root the run made, each only while empty
+                level.rmdir()
         except OSError:
             pass
 

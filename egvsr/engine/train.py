@@ -60,20 +60,18 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     info = init_distributed(cfg["device"])
     exp = Experiment(cfg["output_root"], cfg["name"])
     if info.is_main:  # before any work, and before the folder is touched
+        exp.check_folders()
         exp.check_new_run(config_path, overwrite, cfg["train"]["init_from"])
         exp.check_outputs(config_path)
     fresh = info.is_main and not exp.dir.exists()
-    new_root = info.is_main and not Path(cfg["output_root"]).exists()
+    levels = exp.missing_levels() if fresh else []
     try:
         with exp.lock() if info.is_main else contextlib.nullcontext():
             return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log,
                            config_path=config_path).run()
     except BaseException:
         if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
-            exp.discard_unstarted()
-            if new_root:
-                with contextlib.suppress(OSError):
-                    Path(cfg["output_root"]).rmdir()  # only while empty
+            exp.discard_unstarted(levels)
         raise
     finally:
         shutdown(info)

@@ -98,3 +98,22 @@ def test_metric_log_makes_tensorboard_at_its_first_row_and_discards_what_it_made
     log.write(1, {"loss": 0.5})
     log.discard()
     assert [p.name for p in logs.iterdir()] == ["tensorboard"]
+
+
+@pytest.mark.parametrize("text, said", [
+    (b"step,loss\n1,0.5\ngarbage,row\n", "row 3: step 'garbage' is not a whole number"),
+    (b"loss,lr\n0.5,0.1\n", "has no 'step' column"),
+    (b"step,loss\n1,0.5\xff\n", "is not UTF-8 text"),
+    (b"step,loss\n1,0.5,7\n", "row 2: has more fields than its header"),
+])
+def test_a_damaged_log_is_one_line_naming_the_file_and_row(tmp_path, text, said):
+    """A resume's truncation (and a widened header's rewrite) refuses a damaged log, keeping every row."""
+    from egvsr.errors import FormatError
+
+    (tmp_path / "train.csv").write_bytes(text)
+    log = MetricLog(tmp_path, "train", tensorboard=False)
+    for act in (lambda: log.truncate_after(1), lambda: log.write(2, {"new": 1.0})):
+        with pytest.raises(FormatError, match=said) as e:
+            act()
+        assert str(tmp_path / "train.csv") in str(e.value) and "\n" not in str(e.value)
+    assert (tmp_path / "train.csv").read_bytes() == text

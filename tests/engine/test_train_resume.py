@@ -589,3 +589,28 @@ def test_damaged_last_checkpoint_entries_are_one_line(tmp_path, tiny_recording, 
     assert main(["train", str(cfg), "--no-progress", "--set", "train.iterations=3", "--allow-config-change"]) == 2
     err = _one_error(capsys, f"{last}: its {key.rstrip('-')!r} entry is damaged")
     assert "step-00000002.pt over last.pt" in err
+
+
+@pytest.mark.parametrize("where, said", [("exp/f", "expected the experiment folder"),
+                                         ("exp/f/checkpoints", "expected its checkpoints folder"),
+                                         ("exp/f/logs", "expected its logs folder"),
+                                         ("exp", "expected a folder (a level of output_root)")])
+def test_a_file_where_a_folder_must_be_is_refused_at_start_up(tmp_path, tiny_recording, capsys, monkeypatch,
+                                                              where, said):
+    import egvsr.engine.train as train_module
+
+    cfg = _config(tmp_path, tiny_recording, "f")
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / where).write_text("")
+    monkeypatch.setattr(train_module, "build_dataset", None)  # refused before any work
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    _one_error(capsys, f"{tmp_path / where}: is a file, {said}")
+
+
+def test_a_refused_run_removes_the_output_root_levels_it_made(tmp_path, tiny_recording, capsys):
+    cfg = _config(tmp_path, tiny_recording, "deep")
+    (tmp_path / "s").mkdir()
+    assert main(["train", str(cfg), "--no-progress", "--set", f"output_root={tmp_path}/s/deep/a/b/c",
+                 "--set", "data.train.num_frames=5"]) == 2
+    _one_error(capsys, "num_frames")
+    assert list((tmp_path / "s").iterdir()) == []

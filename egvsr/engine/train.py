@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -38,7 +39,7 @@ from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
-from egvsr.errors import CheckpointError, ConfigError
+from egvsr.errors import CheckpointError, ConfigError, EgvsrError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported
 
@@ -58,6 +59,9 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     folder that holds another run's files (no last.pt), replacing its config.yaml, best.pt and logs."""
     cfg = check_config(cfg) if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
+    if int(cfg["train"]["batch_size"]) % info.world_size:  # at start-up, before the run is announced
+        raise ConfigError(f"train.batch_size={cfg['train']['batch_size']} must be divisible by the number of "
+                          f"processes ({info.world_size})")
     exp = Experiment(cfg["output_root"], cfg["name"])
     if info.is_main:  # before any work, and before the folder is touched
         exp.check_folders()
@@ -272,6 +276,26 @@ def _with_resolved_options(cfg: dict) -> dict:
     except Exception:  # noqa: BLE001 - an unbuildable config simply differs
         return cfg
     return {**cfg, "model": {**model, "options": {k: v for k, v in full.items() if k != "name"}}}
+
+
+def one_line_worker_errors(batches: Iterable) -> Iterator:
+    """The batches of a DataLoader, an `EgvsrError` raised in one of its worker processes re-raised as its
+    own one-line message (torch re-raises it with 'Caught ... in DataLoader worker process N' and the
+    worker's whole traceback as the message)."""
+    it = iter(batches)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except EgvsrError as exc:
+            text = str(exc)
+            if "Original Traceback" in text:
+                last = [line for line in text.splitlines() if line.strip()][-1]
+                prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+                exc.args = (last[len(prefix):] if last.startswith(prefix) else last,)
+            raise exc from None
+        yield batch
 
 
 class Trainer:
@@ -661,7 +685,7 @@ class Trainer:
     def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> None:
         t = self.cfg["train"]
         last_log, samples = time.monotonic(), 0
-        for batch in self._loader():
+        for batch in one_line_worker_errors(self._loader()):
             loss = self._train_step(batch)
             self.step += 1
             samples += int(t["batch_size"])
@@ -697,7 +721,11 @@ class Trainer:
         finish, then `_stop` saves and stops; a second one stops at once."""
         from egvsr.process import Terminated, handled_signals
 
+        owner = os.getpid()
+
         def handler(signum, frame) -> None:
+            if os.getpid() != owner:  # a DataLoader worker (forked with the handler): the main process reports
+                return
             if self._stop_signal is None:
                 self._stop_signal = signum
                 print(f"egvsr: {signal.Signals(signum).name}: finishing step {self.step + 1} and saving a "

@@ -371,3 +371,58 @@ def test_val_queries_gt_needs_ground_truth_as_eval_does(tmp_path, tiny_recording
     trainer = Trainer(cfg, init_distributed("cpu"), progress=False, log=said.append)
     assert [str(r.path) for r in trainer.val_set.recordings] == [str(tiny_recording)]
     assert any(f"data.val.queries gt: leaving out {bare} (no ground-truth frames)" in line for line in said), said
+
+
+class _BadData(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i):
+        from egvsr.errors import EventValidationError
+
+        raise EventValidationError("clip.h5: 10 frames but events span 12")
+
+
+def test_a_data_error_in_a_loader_worker_is_its_one_line_message():
+    from egvsr.engine.train import one_line_worker_errors
+    from egvsr.errors import EventValidationError
+
+    loader = torch.utils.data.DataLoader(_BadData(), batch_size=2, num_workers=1)
+    with pytest.raises(EventValidationError) as e:
+        list(one_line_worker_errors(loader))
+    assert str(e.value) == "clip.h5: 10 frames but events span 12"
+
+
+def test_loader_workers_never_report_the_deferred_signal(capfd):
+    """A worker forked while the handler is installed inherits it: only the process that installed it
+    reports the signal and stops; a worker ignores it (the main process stops the workers)."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    from egvsr.engine.train import Trainer
+
+    owner = SimpleNamespace(_stop_signal=None, step=0, info=SimpleNamespace(distributed=False))
+    with Trainer._signals_deferred(owner):
+        pid = os.fork()
+        if pid == 0:  # the "worker"
+            os.kill(os.getpid(), signal.SIGINT)
+            os._exit(0 if owner._stop_signal is None else 3)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "finishing step" not in capfd.readouterr().err and owner._stop_signal is None
+
+
+def test_a_batch_not_divisible_by_the_processes_is_refused_at_start_up(tmp_path, monkeypatch):
+    """Checked before the experiment folder is touched or the data is built (gloo needs no second rank to
+    reach the check: WORLD_SIZE is read, the process group not yet joined)."""
+    import egvsr.engine.train as train_module
+    from egvsr.engine.distributed import DistInfo
+    from egvsr.errors import ConfigError
+
+    monkeypatch.setattr(train_module, "init_distributed", lambda name: DistInfo(0, 0, 2, torch.device("cpu")))
+    monkeypatch.setattr(train_module, "build_dataset", None)
+    cfg = load_config(None, [f"output_root={tmp_path}", "train.batch_size=3", "device=cpu"])
+    with pytest.raises(ConfigError, match=r"train.batch_size=3 must be divisible by the number of processes \(2\)"):
+        train_module.train(cfg=cfg, log=None)
+    assert list(tmp_path.iterdir()) == []

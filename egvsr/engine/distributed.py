@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from egvsr.errors import EgvsrError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -80,6 +82,23 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     v = value.detach().clone()
     dist.all_reduce(v, op=dist.ReduceOp.SUM)
     return v / info.world_size
+
+
+# what gloo and NCCL say when a peer process of the job has gone (it exited on its own error)
+_PEER_GONE = ("connection closed by peer", "connection reset by peer", "broken pipe", "socket closed",
+              "nccl communicator was aborted", "connection refused")
+
+
+def peer_stopped(exc: BaseException, info: DistInfo) -> EgvsrError | None:
+    """One line for a collective that failed because another process of the torchrun job stopped (its
+    own error is printed by that process), instead of the backend's traceback on every other rank; None
+    for any other error."""
+    if not info.distributed or not isinstance(exc, RuntimeError) or isinstance(exc, EgvsrError):
+        return None
+    if not any(k in str(exc).lower() for k in _PEER_GONE):
+        return None
+    return EgvsrError(f"rank {info.rank} of {info.world_size}: another process of this torchrun job stopped "
+                      "(its error is printed above by that process), so this one stops too")
 
 
 def shutdown(info: DistInfo) -> None:

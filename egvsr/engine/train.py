@@ -31,7 +31,7 @@ from egvsr.engine.checkpoint_file import _first_line, load_checkpoint, rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
 from egvsr.engine.config_datasets import build_dataset
-from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
+from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, peer_stopped, shutdown
 from egvsr.engine.ema import EMA
 from egvsr.engine.scoring import evaluate, model_inputs
 from egvsr.engine.experiment import Experiment
@@ -73,9 +73,12 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
         with exp.lock() if info.is_main else contextlib.nullcontext():
             return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log,
                            config_path=config_path).run()
-    except BaseException:
+    except BaseException as exc:
         if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
             exp.discard_unstarted(levels)
+        stopped = peer_stopped(exc, info)
+        if stopped is not None:
+            raise stopped from None
         raise
     finally:
         shutdown(info)

@@ -426,3 +426,33 @@ def test_a_batch_not_divisible_by_the_processes_is_refused_at_start_up(tmp_path,
     with pytest.raises(ConfigError, match=r"train.batch_size=3 must be divisible by the number of processes \(2\)"):
         train_module.train(cfg=cfg, log=None)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_whose_peer_stopped_says_so_in_one_line(tmp_path, monkeypatch, rank):
+    """gloo's "Connection closed by peer" (another rank exited on its own error) becomes one line, not the
+    backend's traceback on every other rank; any other error stays itself."""
+    import egvsr.engine.train as train_module
+    from egvsr.engine.distributed import DistInfo
+    from egvsr.errors import EgvsrError
+
+    def broken_trainer(message):
+        class Broken:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def run(self):
+                raise RuntimeError(message)
+        return Broken
+
+    monkeypatch.setattr(train_module, "init_distributed", lambda name: DistInfo(rank, rank, 2, torch.device("cpu")))
+    cfg = load_config(None, [f"output_root={tmp_path}", "train.batch_size=2", "device=cpu"])
+    monkeypatch.setattr(train_module, "Trainer", broken_trainer(
+        "[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:4711"))
+    with pytest.raises(EgvsrError) as err:
+        train_module.train(cfg=cfg, log=None)
+    assert str(err.value) == (f"rank {rank} of 2: another process of this torchrun job stopped (its error is "
+                              "printed above by that process), so this one stops too")
+    monkeypatch.setattr(train_module, "Trainer", broken_trainer("mat1 and mat2 shapes cannot be multiplied"))
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        train_module.train(cfg=cfg, log=None)

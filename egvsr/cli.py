@@ -266,11 +266,12 @@ def _add_eval(sub) -> None:
 
 def _run_eval(a) -> None:
     from egvsr.engine.evaluation import checkpoint_eval_section, evaluate_checkpoint, eval_options
+    from egvsr.engine.tables import fmt_scale
 
     where = f"checkpoint {a.checkpoint}: eval" if a.checkpoint else "the shipped weights' eval"
     opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), checkpoint_where=where,
                         protocol=a.protocol, scales=a.scales, queries=a.queries)
-    print(f"protocol {opts['protocol']}, scales {' '.join(f'{s:g}' for s in opts['scales'])}, "
+    print(f"protocol {opts['protocol']}, scales {' '.join(fmt_scale(s) for s in opts['scales'])}, "
           f"queries {opts['queries']}")
     evaluate_checkpoint(a.checkpoint, a.data, opts["scales"], protocol=opts["protocol"], queries=opts["queries"],
                         output=a.output, device=a.device, limit=a.limit, overwrite=a.overwrite,
@@ -505,16 +506,13 @@ def _refuse_empty_paths(args: argparse.Namespace, command: argparse.ArgumentPars
 
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:
     from egvsr.datasets.opening import input_folder_members
-    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
+    from egvsr.fsutil import refuse_inputs_as_outputs
 
     if args.command == "eval":  # its output folder gets three named files, the only paths it replaces
-        from egvsr.engine.evaluation import RESULT_FILES
+        from egvsr.engine.evaluation import refuse_results_over_inputs
 
-        folder = getattr(args, "output", None)
-        outs = [Path(folder) / name for name in RESULT_FILES] if folder is not None else []
-        # the files an input folder reads count; new names inside it are eval's own check (it refuses them all)
-        refuse_inputs_as_outputs(_paths(args, ("checkpoint", "data", "config")), outs,
-                                 members=lambda f: [FolderMembers(m.files) for m in input_folder_members(f)])
+        if getattr(args, "output", None) is not None:
+            refuse_results_over_inputs(Path(args.output), _paths(args, ("checkpoint", "data", "config")))
         return
     if args.command == "show" and args.out is None:
         from egvsr.plots.show import default_preview_path

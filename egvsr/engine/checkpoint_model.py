@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from egvsr.engine.checkpoint_file import load_checkpoint
+from egvsr.engine.checkpoint_file import check_device, load_checkpoint
 from egvsr.errors import CheckpointError, ConfigError
 from egvsr.models.checkpoint_import import check_weight_tensors
 
@@ -37,7 +37,8 @@ def model_from_checkpoint(
     from egvsr.models import build_model
     from egvsr.models.size_estimate import limit_gb
 
-    family = check_expected_model(expect_model)  # before the (slow) load
+    device = check_device(device)  # a device this machine lacks is named before the (slow) load
+    family = check_expected_model(expect_model)
     ck = load_checkpoint(path, map_location="cpu")
     spec = ck["model"]
     if expect_model is not None and not _holds(spec.get("name"), expect_model, family):

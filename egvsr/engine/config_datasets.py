@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -190,13 +191,20 @@ def _check_exists(text: str, key: str) -> None:
     raise ConfigError(f"{key}: {text} does not exist")
 
 
-def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> Path:
-    try:
-        seed = int(entry.split(":", 1)[1])
-    except ValueError:
-        raise ConfigError(f"{_key(where, 'recordings')}: {entry!r} should be sample:SEED with an integer seed") from None
+def sample_seed(entry: str, key: str) -> int:
+    """The seed of a `sample:SEED` entry: plain decimal digits 0..2**63-1, nothing else (int() would take
+    `+1`, ` 1` and `1_0` too, so one seed could be written many ways); `key` names the entry's source."""
+    digits = entry.split(":", 1)[1]
+    if not re.fullmatch(r"-?[0-9]+", digits):  # a minus sign is named by the range below
+        raise ConfigError(f"{key}: {entry!r} should be sample:SEED with SEED plain decimal digits (e.g. sample:1)")
+    seed = int(digits)
     if not 0 <= seed < 2**63:
-        raise ConfigError(f"{_key(where, 'recordings')}: {entry!r}: the seed must be an integer in 0..2**63-1")
+        raise ConfigError(f"{key}: {entry!r}: the seed must be an integer in 0..2**63-1")
+    return seed
+
+
+def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> Path:
+    seed = sample_seed(entry, _key(where, "recordings"))
     seconds, size = float(spec.get("sample_seconds", 2.0)), tuple(spec.get("sample_size", (260, 346)))
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
     if not path.exists():

@@ -33,8 +33,11 @@ class DistInfo:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """`auto` picks CUDA (this process's local GPU) when available, else CPU."""
+def resolve_device(name: str | torch.device | int, local_rank: int = 0, where: str = "device") -> torch.device:
+    """`auto` picks CUDA (this process's local GPU) when available, else CPU. Anything else must name a
+    device this machine has, refused otherwise in one line naming `where` (the key or the parameter)."""
+    if isinstance(name, torch.device):
+        name = str(name)  # named as the user would write it: 'cuda:1', not device(type='cuda', index=1)
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     if name == "cuda" and torch.cuda.is_available():
@@ -42,17 +45,20 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     from egvsr.errors import ConfigError
 
     try:
-        dev = torch.device(name)
+        if isinstance(name, bool):
+            dev = None
+        else:  # an int is a CUDA index (torch's own lookup of one fails on a machine without CUDA)
+            dev = torch.device("cuda", name) if isinstance(name, int) else torch.device(name)
     except (RuntimeError, TypeError, ValueError):
         dev = None
     if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+        raise ConfigError(f"{where} {name!r}: expected auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available; use device: cpu or auto")
+        raise ConfigError(f"{where} {name!r} requested but CUDA is not available; use cpu or auto instead")
     if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise ConfigError(f"{where} {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise ConfigError(f"device {name!r} requested but MPS is not available; use device: cpu or auto")
+        raise ConfigError(f"{where} {name!r} requested but MPS is not available; use cpu or auto instead")
     return dev
 
 

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from egvsr.datasets.items import ground_truth_coverage
+from egvsr.datasets.items import ground_truth_coverage, gt_outside_frames
 from egvsr.datasets.recording import warn_events_outside_frames
 from egvsr.engine.config_datasets import build_dataset
-from egvsr.engine.distributed import resolve_device
 from egvsr.engine.scoring import check_scoring, evaluate
-from egvsr.engine.tables import markdown_table
+from egvsr.engine.tables import SUMMARY_CLIP, fmt_scale, markdown_table
+from egvsr.engine.checkpoint_file import check_device
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
@@ -67,14 +67,14 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     check_distinct_data(data)
     folder = None if output is None else Path(output)
     if folder is not None:
-        check_results_folder(folder, overwrite, inputs=data)  # before the evaluation, not after it
+        check_results_folder(folder, overwrite, inputs=[checkpoint, *data])  # before the evaluation, not after it
     # the result files are created now (a folder that cannot take them is refused before any scoring) and
     # committed together at the end
     with contextlib.nullcontext() if folder is None else result_files(folder, overwrite) as temps:
         rows = _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic,
                       progress, log, scales_where)
         if temps is not None:
-            _fill_results(temps, rows, proto.name)
+            _fill_results(temps, rows, proto.name, folder)
     if folder is not None:
         log(f"wrote {', '.join(str(folder / f) for f in RESULT_FILES)}")
     return rows
@@ -86,14 +86,16 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     from egvsr.datasets import collate_samples
     from egvsr.models import build_model
 
-    dev = resolve_device(device)
+    dev = check_device(device)  # named as `device` (--device)
     model, ck = model_from_checkpoint(checkpoint, dev)
     name = ck["model"]["name"]
     cap = float(getattr(model, "max_scale", float("inf")))
-    above = [s for s in scales if s > cap + 1e-9]
+    above = [s for s in scales if s > cap]  # exactly: a scale is printed (`fmt_scale`) as it is checked
     if above:
-        raise ConfigError(f"{scales_where} {above[0]:g}: above the cap of model {name!r} (max_scale {cap:g}, "
-                          f"from checkpoint {checkpoint}); give `scales` up to {cap:g}")
+        advice = (f"give `scales` up to {cap:g}" if scales_where == "`scales`" else
+                  f"lower it to at most {cap:g} there, or override it with `scales`")
+        raise ConfigError(f"{scales_where} {fmt_scale(above[0])}: above the cap of model {name!r} (max_scale "
+                          f"{cap:g}, from checkpoint {checkpoint}); {advice}")
     log(describe_weights(label, ck))
     k, rep = derive_inputs(model, input_options(ck, str(checkpoint)), str(checkpoint))  # as render reads it
     opts = {"num_frames": k, **rep}
@@ -118,19 +120,43 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     rows: list[dict] = []
     weights = label  # the checkpoint, or which shipped weights: named by a non-finite output's error
     for s, ds in datasets:
-        if limit is not None and limit < len(ds):  # spread over every recording, not the first one's start
-            picks = np.linspace(0, len(ds) - 1, max(1, int(limit))).round().astype(int)
-            ds = Subset(ds, sorted(set(picks.tolist())))
+        if limit is not None and limit < len(ds):
+            ds = Subset(ds, limited_items(ds, limit, queries))
         loader = DataLoader(ds, batch_size=1, collate_fn=collate_samples)
         for label, m in models.items():
-            res = evaluate(m, loader, proto, dev, chunk_size, progress=progress, desc=f"x{s:g} {label}",
+            res = evaluate(m, loader, proto, dev, chunk_size, progress=progress, desc=f"x{fmt_scale(s)} {label}",
                            checkpoint=weights if m is model else None)
             for clip, (p, q, n) in res["clips"].items():
                 rows.append({"model": label, "scale": s, "clip": clip, "psnr": p, "ssim": q, "frames": n})
-            rows.append({"model": label, "scale": s, "clip": "average", "psnr": res["psnr"],
+            rows.append({"model": label, "scale": s, "clip": SUMMARY_CLIP, "psnr": res["psnr"],
                          "ssim": res["ssim"], "frames": res["n"]})
-            log(f"x{s:g} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
+            log(f"x{fmt_scale(s)} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
     return rows
+
+
+def _spread(indices: Sequence[int], count: int) -> list[int]:
+    """`count` of `indices` (at most all of them), evenly spaced from the first to the last."""
+    if count <= 0 or not indices:
+        return []
+    picks = np.linspace(0, len(indices) - 1, min(count, len(indices))).round().astype(int)
+    return [indices[i] for i in picks]
+
+
+def limited_items(ds, limit: int, queries: str = "middle") -> list[int]:
+    """Indices of the `limit` items (< len(ds)) that --limit scores, spread evenly over every recording, not
+    the first one's start. With queries 'gt', the ground-truth times and the frame times are spread over
+    separately, each given its share of `limit` (at least one ground-truth time, and one frame time when
+    `limit` >= 2): one even spread over both would land on frame times alone (they alternate)."""
+    if queries != "gt":
+        return _spread(range(len(ds)), limit)
+    frames = [set(rec.frame_times.tolist()) for rec in ds.recordings]
+    at_frame = [i for i, item in enumerate(ds.items) if item.target_us in frames[item.rec]]
+    taken = set(at_frame)
+    at_gt = [i for i in range(len(ds)) if i not in taken]
+    n_gt = min(len(at_gt), max(1, round(limit * len(at_gt) / len(ds))))
+    if limit >= 2 and at_frame:
+        n_gt = min(n_gt, limit - 1)
+    return sorted(_spread(at_gt, n_gt) + _spread(at_frame, limit - n_gt))
 
 
 def _eval_dataset(spec: dict, scale: float, scales_where: str, **options):
@@ -142,7 +168,7 @@ def _eval_dataset(spec: dict, scale: float, scales_where: str, **options):
         return build_dataset(spec, DATA, mode="eval", scale=scale, scale_range=(scale, scale), patch_size=None,
                              **options)
     except PairedScaleError as exc:
-        raise ConfigError(f"{scales_where} {scale:g}: {DATA} {exc.path} pairs LR and HR at x{exc.paired} (an "
+        raise ConfigError(f"{scales_where} {fmt_scale(scale)}: {DATA} {exc.path} pairs LR and HR at x{exc.paired} (an "
                           f"EvTexture file), so it is scored at x{exc.paired} only; give `scales` {exc.paired}"
                           ) from None
 
@@ -187,7 +213,7 @@ def check_scales(scales, where: str) -> list[float]:
     for s in scales:
         v = _scale(s, where)
         if v in out:
-            raise ConfigError(f"{where}: scale {v:g} is given twice; give each scale once")
+            raise ConfigError(f"{where}: scale {fmt_scale(v)} is given twice; give each scale once")
         out.append(v)
     return out
 
@@ -228,7 +254,7 @@ def check_every_recording_scored(ds, scale: float) -> None:
     scored = {item.rec for item in ds.items}
     for r, rec in enumerate(ds.recordings):
         if r not in scored:
-            raise ConfigError(f"{DATA} {rec.path}: no frame of this recording can be scored at x{scale:g} (no "
+            raise ConfigError(f"{DATA} {rec.path}: no frame of this recording can be scored at x{fmt_scale(scale)} (no "
                               f"target time lies within its frames' span {int(rec.frame_times[0])}.."
                               f"{int(rec.frame_times[-1])} µs); leave it out of {DATA} or repair its frame times")
 
@@ -241,21 +267,42 @@ def check_queries(queries, where: str) -> str:
 
 
 def check_distinct_data(data: Sequence[str]) -> None:
-    """Refuse a recording given twice (it would count twice in every average), naming it."""
-    seen: dict[Path, str] = {}
+    """Refuse a recording given twice (it would count twice in every average), naming it: the same
+    `sample:` seed however written (`sample:1`, `sample:01`), a `synthetic:` clip in two ranges, or one file
+    under two names (a link, a hard link: the same device and inode)."""
+    from egvsr.datasets.synthetic.cache import parse_entry
+    from egvsr.engine.config_datasets import sample_seed
+
+    seen: dict[object, str] = {}
     for entry in data:
         text = str(entry)
-        if text.startswith(("sample:", "synthetic:")):
-            key = Path(text)
+        if text.startswith("sample:"):
+            keys: list[object] = [("sample", sample_seed(text, "`data`"))]
+        elif text.startswith("synthetic:"):
+            split, indices = parse_entry(text, "`data`")
+            keys = [("synthetic", split, i) for i in indices]
         else:
-            try:
-                key = Path(text).resolve()
-            except (OSError, RuntimeError):
-                key = Path(text)
-        if key in seen:
-            also = "" if seen[key] == text else f" (as {seen[key]})"
-            raise ConfigError(f"`data`: {text} is given twice{also}; give each recording once")
-        seen[key] = text
+            keys = [_file_identity(Path(text))]
+        for key in keys:
+            if key in seen:
+                same = ", the same file" if isinstance(key, tuple) and key[0] == "file" else ""
+                also = "" if seen[key] == text else f" (as {seen[key]}{same})"
+                raise ConfigError(f"`data`: {text} is given twice{also}; give each recording once")
+            seen[key] = text
+
+
+def _file_identity(p: Path) -> object:
+    """What tells two paths to one file apart from two files: its device and inode (the same for a hard link
+    or a link to it), else its resolved path (one that does not exist: the readers report it)."""
+    try:
+        st = p.stat()
+        return ("file", st.st_dev, st.st_ino)
+    except (OSError, ValueError):
+        pass
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):
+        return p
 
 
 def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
@@ -267,13 +314,23 @@ def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
     for r, n in partial:
         log(f"queries gt: {r.path}: {n} of {len(r.gt_times)} ground-truth frames lie outside "
             f"the frames' span ({int(r.frame_times[0])}..{int(r.frame_times[-1])} µs) and are not scored")
+    for r in ds.recordings:
+        if r in lacking:
+            continue
+        n = int(np.isin(r.gt_times, r.frame_times).sum())
+        if n:  # the input frame at that time is its target (scored once, as a frame time)
+            log(f"queries gt: {r.path}: {n} of {len(r.gt_times)} ground-truth frames lie exactly at frame times "
+                "and are not scored (the frame at that time is the target there)")
+        if n and n + gt_outside_frames(r) == len(r.gt_times):
+            lacking.append(r)  # none left between its frames: it would score its frame times as gt
     if not lacking:
         return ds
     names = ", ".join(str(r.path) for r in lacking)
-    span = " within the frames' span" if any(len(r.gt_times) for r in lacking) else ""
+    span = " between its frames" if any(len(r.gt_times) for r in lacking) else ""
     if len(lacking) == len(ds.recordings):
         raise ConfigError(f"`queries` gt: no ground-truth frames in {names}{span}"
-                          f"{' (those outside it are not scored)' if span else ''}; use --queries middle to "
+                          f"{' (those outside the frames or at frame times are not scored)' if span else ''}; "
+                          "use --queries middle to "
                           "score the frame times")
     log(f"queries gt: skipping {names} (no ground-truth frames{span})")
     kept = [str(r.path) for r in ds.recordings if r not in lacking]
@@ -283,13 +340,15 @@ def _with_ground_truth(ds, spec: dict, log: Callable[[str], None], **options):
 RESULT_FILES = ("results.md", "results.csv", "psnr_vs_scale.png")
 
 
-def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence[str] = ()) -> None:
+def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> None:
     """Refuse an --output that is not a folder (or cannot become one), that is or lies inside an input
-    recording folder (a CED folder of frames), or whose result files exist."""
+    recording folder (a CED folder of frames), whose result files would replace an input (the checkpoint,
+    a recording: `refuse_results_over_inputs`), or whose result files exist."""
     for entry in inputs:
         if is_folder(Path(entry)) and is_inside(folder, Path(entry)):
             raise OutputExistsError(f"`output` {folder}: lies inside the input recording folder {entry}; "
                                     "choose an output folder outside the inputs")
+    refuse_results_over_inputs(folder, inputs)
     for p in (folder, *folder.parents):
         if p.exists():
             if not p.is_dir():
@@ -297,6 +356,17 @@ def check_results_folder(folder: Path, overwrite: bool = False, inputs: Sequence
             break
     for name in RESULT_FILES:
         check_output_path(folder / name, overwrite)
+
+
+def refuse_results_over_inputs(folder: Path, inputs: Sequence[str | Path | None]) -> None:
+    """Refuse result files in `folder` that would replace one of `inputs` (the checkpoint, a recording, a
+    preset, or a file an input folder reads): the CLI's check, made for every library caller too. A new
+    name inside an input folder is `check_results_folder`'s to refuse (it refuses any)."""
+    from egvsr.datasets.opening import input_folder_members
+    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
+
+    refuse_inputs_as_outputs(inputs, [Path(folder) / name for name in RESULT_FILES],
+                             members=lambda f: [FolderMembers(m.files) for m in input_folder_members(f)])
 
 
 @contextlib.contextmanager
@@ -315,24 +385,29 @@ def result_files(folder: Path, overwrite: bool = False) -> Iterator[dict[str, Pa
             stack.close()
 
 
-def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str) -> None:
-    """Write the tables and the plot of `rows` into the temporaries of `result_files`."""
+def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str, folder: Path) -> None:
+    """Write the tables and the plot of `rows` into the temporaries of `result_files`; a failed write (a
+    full disk) is one line naming the result file in `folder` (`writing`)."""
     from egvsr.plots.curves import draw_metric_vs_scale
+    from egvsr.plots.figures import writing
 
+    final = {name: Path(folder) / name for name in temps}  # what the messages name
     rows = [{**r, "clip": shown(r["clip"])} for r in rows]  # a file name that is not UTF-8 as `\xNN`
-    temps["results.md"].write_text(markdown_table(rows, protocol), encoding="utf-8")
-    with temps["results.csv"].open("w", newline="", encoding="utf-8") as f:
+    with writing(final["results.md"]):
+        temps["results.md"].write_text(markdown_table(rows, protocol), encoding="utf-8")
+    with writing(final["results.csv"]), temps["results.csv"].open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=["model", "scale", "clip", "psnr", "ssim", "frames"])
         w.writeheader()
         w.writerows(rows)
-    averages = [r for r in rows if r["clip"] == "average"]
-    draw_metric_vs_scale(averages, temps["psnr_vs_scale.png"], title=f"PSNR vs scale ({protocol} protocol)")
+    averages = [r for r in rows if r["clip"] == SUMMARY_CLIP]
+    draw_metric_vs_scale(averages, temps["psnr_vs_scale.png"], title=f"PSNR vs scale ({protocol} protocol)",
+                         out=final["psnr_vs_scale.png"])
 
 
 def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False) -> None:
     """results.md, results.csv and psnr_vs_scale.png in `folder`, committed together (`result_files`)."""
     with result_files(folder, overwrite) as temps:
-        _fill_results(temps, rows, protocol)
+        _fill_results(temps, rows, protocol, folder)
 
 
 def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:

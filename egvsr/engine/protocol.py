@@ -35,11 +35,12 @@ class Protocol:
         return 2 * self.crop_border + SSIM_WINDOW
 
     def check_size(self, height: int, width: int, what: str) -> None:
-        """Refuse an output of `height` x `width` (`what` names the file and scale) this protocol cannot score."""
+        """Refuse an output of `height` x `width` (`what` names the file and scale) this protocol cannot score;
+        the message writes sizes width x height, as every egvsr message does."""
         m = self.min_size
         if min(height, width) < m:
             raise ConfigError(
-                f"{what}: its {height}x{width} output is smaller than protocol {self.name!r} can score "
+                f"{what}: its {width}x{height} output is smaller than protocol {self.name!r} can score "
                 f"(at least {m}x{m}: crop_border {self.crop_border} on each side, then SSIM's "
                 f"{SSIM_WINDOW}x{SSIM_WINDOW} window); leave the recording out"
                 + (" or use a protocol with a smaller crop_border" if self.crop_border else "")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from egvsr.engine.protocol import Protocol
+from egvsr.engine.tables import SUMMARY_CLIP, fmt_scale
 from egvsr.errors import ConfigError
 
 
@@ -23,17 +24,26 @@ def to_image(t: torch.Tensor, nonfinite: Callable[[], Exception] | None = None) 
 
 
 def label_clips(recordings: list) -> None:
-    """Give recordings that share a file name distinct clip labels (parent/name, else the whole path),
-    so their scores are never merged into one clip."""
+    """Give every recording a clip label of its own, never the summary rows' `SUMMARY_CLIP`: its name,
+    or, where that is shared or is the summary's, `parent/file name`, then the path, then the absolute path
+    (distinct for distinct recordings), so their scores are never merged into one clip or taken for the
+    average."""
     from collections import Counter
 
-    names = Counter(r.name for r in recordings)
-    for r in recordings:
-        if names[r.name] > 1:
-            r.name = f"{r.path.parent.name}/{r.path.name}"
-    if len({r.name for r in recordings}) < len(recordings):
-        for r in recordings:
-            r.name = str(r.path)
+    def labels(r) -> list[str]:
+        return [r.name, f"{r.path.parent.name}/{r.path.name}", str(r.path), str(r.path.absolute())]
+
+    level = [0] * len(recordings)
+    while True:
+        names = [labels(r)[i] for r, i in zip(recordings, level)]
+        counts = Counter(names)
+        clash = [k for k, n in enumerate(names) if (counts[n] > 1 or n == SUMMARY_CLIP) and level[k] < 3]
+        if not clash:
+            break
+        for k in clash:
+            level[k] += 1
+    for r, name in zip(recordings, names):
+        r.name = name
 
 
 def sample_bytes(model: nn.Module, k: int, event_shape: tuple[int, int], lr_size: tuple[int, int],
@@ -60,7 +70,7 @@ def check_scoring(dataset, models: dict[str, nn.Module], protocol: Protocol, dev
     budget, share = memory_budget_bytes(device)
     s, event_shape = float(dataset.scale), dataset.event_shape()
     for rec, lr, out in dataset.whole_frame_sizes():
-        what = f"{where}: {rec.path} ({rec.width}x{rec.height} frames) at scale x{s:g}"
+        what = f"{where}: {rec.path} ({rec.width}x{rec.height} frames) at scale x{fmt_scale(s)}"
         protocol.check_size(out[0], out[1], what)
         for name, m in models.items():
             need = sample_bytes(m, int(dataset.k), event_shape, lr, out, chunk_size)
@@ -120,7 +130,7 @@ def evaluate(
             for q in range(pred.shape[1]):
                 check = None if checkpoint is None else (lambda: output_not_finite(
                     checkpoint, f"time {int(batch['t_us'][b, q])} µs of clip {batch['clip'][b]!r} at "
-                                f"x{float(batch['scale']):g}"))
+                                f"x{fmt_scale(float(batch['scale']))}"))
                 scores = protocol.score(to_image(pred[b, q], check), to_image(batch["hr"][b, q]))
                 per_clip[batch["clip"][b]].append(scores)
             if on_item is not None:

@@ -12,20 +12,39 @@ import io
 import numpy as np
 
 
+#: the clip label of the rows that average every clip; no recording is labelled so (`scoring.label_clips`)
+SUMMARY_CLIP = "average"
+
+
+def fmt_scale(s: float) -> str:
+    """A scale as short as `:g` writes it, but exact: 16.000000001 is not shown as 16 (it is not scored
+    as 16: its output size differs), so what a table or message shows is what was checked and scored."""
+    short = f"{s:g}"
+    return short if float(short) == s else repr(float(s))
+
+
+def markdown_cell(text: str) -> str:
+    """`text` as one markdown table cell: `|` escaped as `\\|`, a line break written as `\\n` (`\\r`), so a
+    clip's file name can neither split its row nor end it."""
+    return str(text).replace("|", "\\|").replace("\r", "\\r").replace("\n", "\\n")
+
+
 def markdown_table(rows: list[dict], protocol: str) -> str:
-    """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model."""
+    """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model; the
+    `SUMMARY_CLIP` rows last."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     keys = list(dict.fromkeys((r["clip"], r["scale"]) for r in rows))
     index = {(r["clip"], r["scale"], r["model"]): r for r in rows}
     out = io.StringIO()
-    out.write(f"Protocol: {protocol}\n\n| clip | scale | " + " | ".join(f"{m} PSNR / SSIM" for m in models) + " |\n")
+    out.write(f"Protocol: {protocol}\n\n| clip | scale | "
+              + " | ".join(f"{markdown_cell(m)} PSNR / SSIM" for m in models) + " |\n")
     out.write("|---|---|" + "---|" * len(models) + "\n")
-    for clip, s in sorted(keys, key=lambda k: (k[0] == "average", k[0], k[1])):
+    for clip, s in sorted(keys, key=lambda k: (k[0] == SUMMARY_CLIP, k[0], k[1])):
         cells = []
         for m in models:
             r = index.get((clip, s, m))
             cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
-        out.write(f"| {clip} | x{s:g} | " + " | ".join(cells) + " |\n")
+        out.write(f"| {markdown_cell(clip)} | x{fmt_scale(s)} | " + " | ".join(cells) + " |\n")
     return out.getvalue()
 
 
@@ -57,5 +76,5 @@ def scores_table(rows: list[dict]) -> str:
                 cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}" if r else "-")
                 n = r["n"] if r else n
             if n:
-                out.append(f"| x{s:g} | {names[kind]} | {n} | " + " | ".join(cells) + " |")
+                out.append(f"| x{fmt_scale(s)} | {names[kind]} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

@@ -109,9 +109,12 @@ def safe_load(text: str | bytes):
 
 def read_yaml_mapping(path: str | Path, what: str, expected: str = "a mapping at the top level") -> dict:
     """The mapping in YAML file `path` (empty file: {}); clear errors naming the file otherwise."""
+    from egvsr.events.io.arguments import check_not_special
+
     p = Path(path)
     if p.is_dir():
         raise InputFileError(f"{p}: is a folder; expected the {what} (a YAML file)")
+    check_not_special(p, f"the {what} (a YAML file)")  # a FIFO is not read: it would wait for a writer
     if not p.is_file():
         raise InputFileError(f"{p}: {what} not found")
     try:

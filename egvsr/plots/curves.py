@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from egvsr.plots.figures import writing
+
 
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
                          title: str | None = None) -> Path:
@@ -11,13 +13,15 @@ def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", ove
     from egvsr.fsutil import atomic_output
 
     with atomic_output(path, overwrite) as tmp:
-        draw_metric_vs_scale(rows, tmp, metric, title)
+        draw_metric_vs_scale(rows, tmp, metric, title, out=path)
     return Path(path)
 
 
-def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", title: str | None = None) -> None:
+def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", title: str | None = None,
+                         out: Path | None = None) -> None:
     """Write the PNG of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`
-    renames it together with its tables)."""
+    renames it together with its tables); a failed write (a full disk) is one line naming `out`, the
+    output `target` stands for (default: `target` itself)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,6 +39,7 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
         if title:
             ax.set_title(title)
         fig.tight_layout()
-        fig.savefig(target, format="png")
+        with writing(target if out is None else out):
+            fig.savefig(target, format="png")
     finally:
         plt.close(fig)

@@ -9,6 +9,7 @@ own range.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,16 @@ PREVIEW_BYTES_PER_PIXEL = 80
 PREVIEW_EVENTS = 10_000_000
 #: events read at once (about 13 bytes each); the picture sums their per-pixel counts
 PREVIEW_RUN = 1 << 18
+#: the tallest and the widest shape (height / width) a picture panel is drawn at: a frame or sensor beyond
+#: it (a 1x1000 line sensor) is drawn at this shape, its pixels stretched (the panel's title says by how
+#: much), so the PNG stays within about 1300x1900 pixels whatever the recording's size
+PANEL_ASPECTS = (0.25, 4.0)
+#: inches of one panel's width, and of the title and axis labels above and below the panels
+PANEL_INCHES, MARGIN_INCHES = 4.0, 1.0
+PREVIEW_DPI = 110
+#: peak bytes per pixel of the PNG itself: matplotlib's RGBA canvas (4, measured) with room for the
+#: PNG encoder's copies
+FIGURE_BYTES_PER_PIXEL = 16
 
 
 def default_preview_path(path: str | os.PathLike) -> Path:
@@ -108,12 +119,43 @@ def window_counts(src, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, int, i
     return on, off, read, i1 - i0
 
 
+def panel_aspect(h: int, w: int) -> float:
+    """The shape (height / width) an h x w picture is drawn at: its own, within `PANEL_ASPECTS`."""
+    lo, hi = PANEL_ASPECTS
+    return min(max(h / max(w, 1), lo), hi)
+
+
+def preview_figure_inches(panels: int, h: int, w: int) -> tuple[float, float]:
+    """(width, height) in inches of a preview of `panels` panels side by side, pictures of h x w: bounded
+    for any h and w (`panel_aspect`), so the PNG's pixels are too."""
+    return PANEL_INCHES * panels, PANEL_INCHES * panel_aspect(h, w) + MARGIN_INCHES
+
+
+def pixel_aspect(h: int, w: int) -> float:
+    """The height / width each pixel of an h x w picture is drawn at (imshow's `aspect`): 1 unless the
+    picture is beyond `PANEL_ASPECTS`."""
+    return panel_aspect(h, w) / (h / max(w, 1))
+
+
+def stretch_note(h: int, w: int) -> str:
+    """'' for a picture drawn at its own shape, else what `panel_aspect` did to its pixels."""
+    ratio = pixel_aspect(h, w)
+    if abs(ratio - 1) < 1e-9:
+        return ""
+    by = max(ratio, 1 / ratio)
+    times = f"{by:,.0f}" if by >= 100 else f"{by:.3g}"
+    return f", pixels drawn {times}x {'taller' if ratio > 1 else 'wider'}"
+
+
 def check_preview_memory(path: str | os.PathLike, src) -> None:
     """Refuse, before any frame is decoded, a recording whose first frame (or, without frames, sensor)
-    would need more than half of this machine's memory to preview, naming the file and the size."""
+    would need more than half of this machine's memory to preview, naming the file and the size: the
+    frame's and overlay's pixels, and the PNG's own (`preview_figure_inches`)."""
     shape = src.frame_shape()
     h, w = (shape[0], shape[1]) if shape is not None else (src.height, src.width)
-    need = PREVIEW_BYTES_PER_PIXEL * max(h * w, int(src.height) * int(src.width))
+    fig_w, fig_h = preview_figure_inches(3 if shape is not None else 2, h, w)
+    need = (PREVIEW_BYTES_PER_PIXEL * max(h * w, int(src.height) * int(src.width))
+            + FIGURE_BYTES_PER_PIXEL * round(fig_w * PREVIEW_DPI) * round(fig_h * PREVIEW_DPI))
     total = physical_memory()
     if total and need > total / 2:
         what = f"{w}x{h} frames" if shape is not None else f"{src.width}x{src.height} sensor"
@@ -150,18 +192,19 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
                 + (f", {len(ft)} frames" if ft is not None and len(ft) else ", no frames"))
     panels = 3 if frame is not None else 2
-    aspect = overlay.shape[0] / overlay.shape[1]
-    fig = new_figure(4.0 * panels, 4.0 * aspect + 1.0)
+    h, w = overlay.shape[:2]
+    fig = new_figure(*preview_figure_inches(panels, h, w), dpi=PREVIEW_DPI)
     axes = fig.subplots(1, panels, squeeze=False)[0]
+    drawn, note = pixel_aspect(h, w), stretch_note(h, w)
     k = 0
     if frame is not None:
-        axes[0].imshow(frame_for_display(frame, stretch), interpolation="nearest")
-        axes[0].set_title(f"first frame (t = {int(ft[0])} µs{', stretched' if stretch else ''})", fontsize=8)
+        axes[0].imshow(frame_for_display(frame, stretch), interpolation="nearest", aspect=drawn)
+        axes[0].set_title(f"first frame (t = {int(ft[0])} µs{', stretched' if stretch else ''}{note})", fontsize=8)
         axes[0].set_axis_off()
         k = 1
-    axes[k].imshow(overlay, interpolation="nearest")
+    axes[k].imshow(overlay, interpolation="nearest", aspect=drawn)
     counted = f"{count:,}" if read == count else f"{read:,} of {count:,}, sampled evenly"
-    axes[k].set_title(f"events, {what}: {counted}\nON red, OFF blue", fontsize=8)
+    axes[k].set_title(f"events, {what}: {counted}\nON red, OFF blue{note}", fontsize=8)
     axes[k].set_axis_off()
     ax = axes[k + 1]
     if centres.size:
@@ -174,5 +217,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     fig.suptitle(info, fontsize=9)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a layout that cannot be tightened is drawn as it is, without a note
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
     return save_png(fig, out, overwrite)

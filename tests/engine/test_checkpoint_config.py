@@ -114,6 +114,75 @@ def test_damaged_bytes_are_not_called_a_refused_pickle(tmp_path):
         load_checkpoint(legacy)
 
 
+def test_a_damaged_tensor_record_is_reported_not_loaded(tmp_path):
+    """torch.load never checks a member's CRC-32: bytes flipped inside a weight record loaded silently and
+    scored differently. Every member is checked before the load."""
+    from pathlib import Path
+
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
+
+    shipped = Path(__file__).resolve().parents[2] / "egvsr" / "data" / "egvsr-sample.pt"
+    data = bytearray(shipped.read_bytes())
+    for i in range(500000, 500200):
+        data[i] ^= 0xFF
+    flip = tmp_path / "flip.pt"
+    flip.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"^.*flip.pt: not a readable checkpoint: its zip archive is damaged "
+                                              r"\(Bad CRC-32 for file 'data/\d+'\) \(corrupted or truncated\)"):
+        model_from_checkpoint(flip)
+    assert load_checkpoint(shipped)["model"]["name"]  # the intact file still loads
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda ck: load_checkpoint(ck, map_location="xyz"),
+     "`map_location` 'xyz': expected auto, cpu, cuda, cuda:N or mps"),
+    (lambda ck: load_checkpoint(ck, map_location="bogus:1"), "`map_location` 'bogus:1': expected auto"),
+    (lambda ck: _model(ck, device="xyz"), "`device` 'xyz': expected auto, cpu, cuda, cuda:N or mps"),
+    (lambda ck: _render_model(ck, device="tpu"), "`device` 'tpu': expected auto, cpu, cuda, cuda:N or mps"),
+    (lambda ck: _render_model(ck, device=True), "`device` True: expected auto"),
+])
+def test_a_device_is_checked_before_the_load_naming_the_parameter(tmp_path, call, said):
+    """Raw RuntimeErrors and AssertionErrors, or a checkpoint called damaged, were the result."""
+    ck = save_checkpoint(tmp_path / "ck.pt", {"model": {"name": "x", "config": {}}, "state_dict": {}})
+    with pytest.raises(ConfigError, match="^" + re.escape(said)):
+        call(ck)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", 0, torch.device("cuda")])
+def test_a_cuda_device_on_a_machine_without_cuda_is_one_line(tmp_path, device):
+    ck = save_checkpoint(tmp_path / "ck.pt", {"model": {"name": "x", "config": {}}, "state_dict": {}})
+    with pytest.raises(ConfigError, match=r"^`device` .* requested but CUDA is not available; use cpu or auto"):
+        _render_model(ck, device=device)
+    with pytest.raises(ConfigError, match=r"^`map_location` .* requested but CUDA is not available"):
+        load_checkpoint(ck, map_location=device)
+
+
+def _model(ck, **kw):
+    from egvsr.engine.checkpoint_model import model_from_checkpoint
+
+    return model_from_checkpoint(ck, **kw)
+
+
+def _render_model(ck, **kw):
+    from egvsr.render.model import load_render_model
+
+    return load_render_model(ck, **kw)
+
+
+def test_a_fifo_or_device_as_a_checkpoint_is_named_as_what_it_is(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo1")
+    with pytest.raises(InputFileError, match=r"fifo1: is a FIFO \(named pipe\), not a regular file or folder; "
+                                             r"expected a checkpoint file \(.pt\)"):
+        load_checkpoint(tmp_path / "fifo1")
+    with pytest.raises(InputFileError, match=r"^/dev/null: is a character device"):
+        load_checkpoint("/dev/null")
+    with pytest.raises(InputFileError, match=r"nothere.pt: checkpoint not found"):
+        load_checkpoint(tmp_path / "nothere.pt")
+
+
 @pytest.mark.parametrize("text, key", [("1: 2\n", "config key 1:"), ("null: 2\n", "config key null:"),
                                        ("train: {1: 2}\n", "config key train.1:"),
                                        ("data: {train: {1: 2}}\n", "config key data.train.1:")])

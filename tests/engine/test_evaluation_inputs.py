@@ -105,12 +105,12 @@ def test_gt_queries_say_how_many_ground_truth_frames_lie_outside_the_frames(recs
     assert outside == [f"queries gt: {some}: 2 of 9 ground-truth frames lie outside the frames' span "
                        "(0..120000 µs) and are not scored"]  # once, not once per scale
     assert {r["frames"] for r in rows} == {4 + 7}  # every frame and the 7 ground-truth frames inside
-    with pytest.raises(ConfigError, match=r"`queries` gt: no ground-truth frames in .*none.h5 within the frames' "
-                                          r"span \(those outside it are not scored\)"):
+    with pytest.raises(ConfigError, match=r"`queries` gt: no ground-truth frames in .*none.h5 between its frames "
+                                          r"\(those outside the frames or at frame times are not scored\)"):
         _eval(recs, [none], queries="gt")
     lines.clear()
     _eval(recs, [some, none], queries="gt", log=lines.append)
-    assert f"queries gt: skipping {none} (no ground-truth frames within the frames' span)" in lines
+    assert f"queries gt: skipping {none} (no ground-truth frames between its frames)" in lines
 
 
 def test_events_on_another_clock_than_the_frames_warn_once_on_stderr(recs, tmp_path, capsys):
@@ -205,7 +205,8 @@ def test_scales_above_the_cap_name_where_they_came_from(recs, tmp_path, capsys):
     ck["experiment"] = {"eval": {"scales": [2, 1000]}}
     asked = save_checkpoint(tmp_path / "asked.pt", {k: v for k, v in ck.items() if k not in ("format", "version")})
     line = _cli_error(["eval", str(asked), "--data", str(recs["rec"]), "--no-progress"], capsys)
-    assert line.startswith(f"checkpoint {asked}: eval.scales 1000: above the cap") and "give --scales up to 16" in line
+    assert line.startswith(f"checkpoint {asked}: eval.scales 1000: above the cap") and "give --scales" not in line
+    assert line.endswith("lower it to at most 16 there, or override it with --scales")
     assert _cli_error(base + ["--scales", "1000"], capsys).startswith("--scales 1000: above the cap")
     with pytest.raises(ConfigError, match="^`scales` 1000: above the cap"):  # the library's own argument
         evaluate_checkpoint(recs["ck"], [str(recs["rec"])], scales=[1000], progress=False, log=None)
@@ -281,3 +282,181 @@ def test_repeated_list_options_add_their_values(recs, tmp_path, capsys, monkeypa
         f"--data: {recs['rec']} is given twice; give each recording once"
     assert _cli_error(["eval", "--data", str(recs["rec"]), "--scales", "2", "--scales", "2"], capsys) == \
         "--scales: scale 2 is given twice; give each scale once"
+
+
+# ---- results that mislead or replace an input ---------------------------------------------------------------
+def _rgb(path, gt_t=None):
+    """The 32x40 recording of 5 frames 40 ms apart, with one ground-truth frame in each interval (or at `gt_t`)."""
+    from tests.datasets.test_files import random_events, textured_frames, write_egvsr
+
+    ft = np.arange(5) * 40000
+    gt_t = ft[:-1] + 20000 if gt_t is None else np.asarray(gt_t)
+    return write_egvsr(path, textured_frames(5, 32, 40, seed=1), ft, random_events(3000, 32, 40, 0, 170000, seed=2),
+                       40, 32, gt=textured_frames(len(gt_t), 32, 40, seed=3), gt_t=gt_t)
+
+
+def test_a_library_call_never_writes_its_results_over_the_checkpoint(recs, tmp_path):
+    """The CLI refused it; the library replaced the checkpoint by results.csv."""
+    from egvsr.errors import OutputExistsError
+
+    (tmp_path / "lib").mkdir()
+    ck = tmp_path / "lib" / "results.csv"
+    shutil.copy(recs["ck"], ck)
+    before = ck.read_bytes()
+    with pytest.raises(OutputExistsError, match=r"results.csv: output is the input file .*results.csv; choose another"):
+        evaluate_checkpoint(ck, [str(recs["rec"])], [2], output=tmp_path / "lib", overwrite=True, progress=False,
+                            log=None)
+    assert ck.read_bytes() == before
+
+
+def test_a_clip_named_average_is_not_taken_for_the_summary_row(recs, tmp_path):
+    (tmp_path / "avg").mkdir()
+    shutil.copy(recs["rec"], tmp_path / "avg" / "average.h5")
+    shutil.copy(recs["rec"], tmp_path / "b.h5")
+    rows = _eval(recs, [tmp_path / "avg" / "average.h5", tmp_path / "b.h5"], limit=None, output=tmp_path / "r")
+    assert [r["clip"] for r in rows] == ["avg/average.h5", "b", "average"]
+    table = (tmp_path / "r" / "results.md").read_text()
+    assert "| avg/average.h5 | x2 |" in table and "| b | x2 |" in table and table.count("| average |") == 1
+    assert (tmp_path / "r" / "results.csv").read_text().count(",average,") == 1
+
+
+def test_clip_labels_are_distinct_and_never_the_summary_label(tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from egvsr.engine.scoring import label_clips
+
+    def labels(*paths: str) -> list[str]:
+        recs = [SimpleNamespace(path=Path(p), name=Path(p).stem) for p in paths]
+        label_clips(recs)
+        return [r.name for r in recs]
+
+    assert labels("avg/average.h5", "b.h5") == ["avg/average.h5", "b"]  # alone, it still is not the summary
+    assert labels("average", "clip.h5") == ["/average", "clip"]
+    names = labels("average", "x/average.h5", "y/average.h5", "clip.h5", "average.h5.h5", "z/average.h5.h5")
+    assert len(set(names)) == len(names) and "average" not in names and names[3] == "clip"
+
+
+def test_a_limited_gt_run_scores_ground_truth_too(recs, tmp_path):
+    """One ground-truth frame per interval alternates with the frames: one even spread over both landed on
+    the frame times alone, so --queries gt --limit 5 scored what --queries middle does."""
+    from types import SimpleNamespace
+
+    from egvsr.datasets.items import Item
+    from egvsr.engine.evaluation import limited_items
+
+    rgb = _rgb(tmp_path / "rgb.h5")
+    gt, middle = (_eval(recs, [rgb], queries=q, limit=5)[-1] for q in ("gt", "middle"))
+    assert gt["frames"] == middle["frames"] == 5 and abs(gt["psnr"] - middle["psnr"]) > 1
+
+    ds = SimpleNamespace(recordings=[SimpleNamespace(frame_times=np.arange(5) * 40000)],
+                         items=[Item(0, 0, t) for t in range(0, 160001, 20000)])
+    picks = limited_items(_Sized(ds), 5, "gt")
+    kinds = ["gt" if ds.items[i].target_us % 40000 else "frame" for i in picks]
+    assert len(picks) == 5 and kinds.count("gt") == 2 and kinds.count("frame") == 3  # 4 of 9 items are gt
+    assert [ds.items[i].target_us % 40000 != 0 for i in limited_items(_Sized(ds), 1, "gt")] == [True]
+    assert limited_items(_Sized(ds), 5, "middle") == [0, 2, 4, 6, 8]
+
+
+class _Sized:
+    """A dataset stand-in: items, recordings and a length."""
+
+    def __init__(self, ds):
+        self.items, self.recordings = ds.items, ds.recordings
+
+    def __len__(self):
+        return len(self.items)
+
+
+def test_ground_truth_at_frame_times_is_said_not_to_be_scored(recs, tmp_path):
+    lines: list[str] = []
+    some = _rgb(tmp_path / "some.h5", gt_t=[0, 20000, 40000, 60000])
+    rows = _eval(recs, [some], queries="gt", limit=None, log=lines.append)
+    assert (f"queries gt: {some}: 2 of 4 ground-truth frames lie exactly at frame times and are not scored (the "
+            "frame at that time is the target there)") in lines
+    assert rows[-1]["frames"] == 5 + 2
+    only = _rgb(tmp_path / "only.h5", gt_t=[0, 40000])
+    with pytest.raises(ConfigError, match=r"`queries` gt: no ground-truth frames in .*only.h5 between its frames"):
+        _eval(recs, [only], queries="gt")
+
+
+@pytest.mark.parametrize("data, said", [
+    (["sample:1", "sample:01"], "`data`: sample:01 is given twice (as sample:1)"),
+    (["sample:+1"], "`data`: 'sample:+1' should be sample:SEED with SEED plain decimal digits"),
+    (["sample: 1"], "`data`: 'sample: 1' should be sample:SEED"),
+    (["sample:1_0"], "`data`: 'sample:1_0' should be sample:SEED"),
+    (["sample:١"], "`data`: 'sample:١' should be sample:SEED"),
+    (["synthetic:train:0-2", "synthetic:train:2"], "`data`: synthetic:train:2 is given twice (as synthetic:train:0-2)"),
+])
+def test_one_recording_written_two_ways_is_refused(recs, monkeypatch, data, said):
+    monkeypatch.setattr("egvsr.engine.evaluation.model_from_checkpoint",
+                        lambda *a, **k: pytest.fail("checked after the weights load"))
+    with pytest.raises(ConfigError, match="^" + said.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
+        _eval(recs, data)
+
+
+def test_a_hard_link_to_a_recording_given_is_refused(recs, tmp_path):
+    import os
+
+    os.link(recs["rec"], tmp_path / "h.h5")
+    with pytest.raises(ConfigError, match=r"`data`: .*h.h5 is given twice \(as .*rec.h5, the same file\)"):
+        _eval(recs, [recs["rec"], tmp_path / "h.h5"])
+
+
+def test_a_full_disk_while_writing_the_results_is_one_line(recs, tmp_path, monkeypatch):
+    """matplotlib's (PIL's) and Python's writes failing with ENOSPC were tracebacks."""
+    import errno
+    import os
+
+    from egvsr.errors import OutputError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", full)
+    with pytest.raises(OutputError, match=rf"^{tmp_path}/ev/psnr_vs_scale.png: cannot write the output \(the disk "
+                                          r"is full\); nothing was written under this name"):
+        _eval(recs, [recs["rec"]], output=tmp_path / "ev")
+    monkeypatch.setattr("pathlib.Path.write_text", full)
+    with pytest.raises(OutputError, match=rf"^{tmp_path}/ev/results.md: cannot write the output \(the disk is full"):
+        _eval(recs, [recs["rec"]], output=tmp_path / "ev")
+    assert not (tmp_path / "ev").exists()
+
+
+def test_sizes_read_width_x_height_and_a_scale_is_shown_as_it_is_checked(recs, tmp_path, capsys):
+    """The frames were named 40x32 (width x height) and their output 26x39 (height x width)."""
+    rgb = _rgb(tmp_path / "rgb.h5")
+    with pytest.raises(ConfigError, match=r"rgb.h5 \(40x32 frames\) at scale x6.5: its 39x26 output is smaller"):
+        _eval(recs, [rgb], scales=[6.5], protocol="evtexture")
+    line = _cli_error(["eval", str(recs["ck"]), "--data", str(recs["rec"]), "--scales", "16.000000001",
+                       "--no-progress"], capsys)
+    assert line.startswith("--scales 16.000000001: above the cap of model 'egvsr-tiny' (max_scale 16")
+    from egvsr.engine.tables import fmt_scale
+
+    assert [fmt_scale(s) for s in (2.0, 6.5, 16.000000001, 1 / 3)] == ["2", "6.5", "16.000000001", "0.3333333333333333"]
+
+
+def test_clip_names_with_a_pipe_or_line_break_keep_their_table_row():
+    from egvsr.engine.tables import markdown_table
+
+    rows = [{"model": "m", "scale": 2.0, "clip": c, "psnr": 30.0, "ssim": 0.9, "frames": 1}
+            for c in ("a|b", "n\nl", "average")]
+    lines = markdown_table(rows, "ours").splitlines()
+    assert lines[4:] == ["| a\\|b | x2 | 30.00 / 0.9000 |", "| n\\nl | x2 | 30.00 / 0.9000 |",
+                         "| average | x2 | 30.00 / 0.9000 |"]
+
+
+def test_special_files_as_checkpoint_or_preset_are_named_and_devices_name_the_option(recs, tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "fifo1"
+    os.mkfifo(fifo)
+    base = ["--data", str(recs["rec"]), "--no-progress"]
+    assert _cli_error(["eval", str(fifo), *base], capsys) == (
+        f"{fifo}: is a FIFO (named pipe), not a regular file or folder; expected a checkpoint file (.pt) "
+        "(it is not opened)")
+    assert "is a character device" in _cli_error(["eval", "/dev/zero", *base], capsys)
+    assert _cli_error(["eval", str(recs["ck"]), "--config", str(fifo), *base], capsys).startswith(
+        f"{fifo}: is a FIFO (named pipe), not a regular file or folder; expected the evaluation config")
+    assert _cli_error(["eval", str(recs["ck"]), "--device", "bogus", *base], capsys) == (
+        "--device 'bogus': expected auto, cpu, cuda, cuda:N or mps")

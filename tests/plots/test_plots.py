@@ -226,3 +226,56 @@ def test_show_of_events_sharing_one_unix_timestamp_warns_nothing(tmp_path, recwa
     assert main(["show", str(rec), "--out", str(tmp_path / "p.png")]) == 0
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
     assert cv2.imread(str(tmp_path / "p.png")) is not None
+
+
+def _line_sensor(path, width: int, height: int):
+    """An events-only egvsr file of a `width` x `height` sensor holding 10 events."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="egvsr", version=1, width=width, height=height, num_events=10)
+        g = f.create_group("events")
+        g["x"] = (np.arange(10) % width).astype(np.uint16)
+        g["y"] = (np.arange(10) % height).astype(np.uint16)
+        g["t"], g["p"] = np.arange(10, dtype=np.int64), np.ones(10, np.int8)
+    return path
+
+
+@pytest.mark.parametrize("width, height", [(1, 60000), (60000, 1), (1, 1000)])
+def test_show_of_a_line_sensor_draws_a_bounded_picture_without_warnings(tmp_path, recwarn, width, height):
+    """The figure was 4 * height / width + 1 inches tall: 15.5 GB and 140 s for 1x1000, a traceback at
+    1x60000, a raw 'Tight layout not applied' warning at 60000x1."""
+    from egvsr.plots.show import show_recording
+
+    out = show_recording(_line_sensor(tmp_path / "line.h5", width, height), tmp_path / "p.png")
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[0] <= 2000 and img.shape[1] <= 2000
+    assert not [str(w.message) for w in recwarn]
+
+
+def test_show_counts_the_pictures_own_pixels_in_its_memory_check(tmp_path, monkeypatch, capsys):
+    """A 1x1 sensor needs 80 bytes by the frame count alone; the PNG itself takes megabytes."""
+    rec = _line_sensor(tmp_path / "dot.h5", 1, 1)
+    monkeypatch.setattr("egvsr.plots.show.physical_memory", lambda: 200_000)
+    assert main(["show", str(rec), "--out", str(tmp_path / "p.png")]) == 2
+    assert "dot.h5: a preview of its 1x1 sensor needs about" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_show_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=0, seconds=0.08, size=(24, 32), progress=False)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", full)
+    out = tmp_path / "p.png"
+    assert main(["show", str(rec), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"egvsr: error: {out}: cannot write the output (the disk is full); nothing "
+                                       "was written under this name: free some space or choose another path\n")
+    assert list(tmp_path.iterdir()) == [rec]

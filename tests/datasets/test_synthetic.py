@@ -160,3 +160,79 @@ def test_a_run_that_fails_before_any_clip_removes_the_folders_it_made(tmp_path, 
     with pytest.raises(MemoryError):
         ensure_clips(tmp_path / "kept", 0, "train", [0], SIZE, progress=False, workers=1)
     assert os.listdir(tmp_path / "kept") == []  # the folder given stays, the clip folder goes
+
+
+def test_a_clip_another_process_published_meanwhile_is_kept(tmp_path, monkeypatch):
+    """Two ranks (or two trainings) sharing a cache render the same clip: the slower one keeps the
+    first one's clip instead of failing with 'output already exists'."""
+    from egvsr.datasets.synthetic import cache
+
+    folder = cache.clip_folder(tmp_path, 0, SIZE, 2)
+    final = folder / "train-00000.h5"
+    real = cache.render_clip
+
+    def render_while_another_finishes(path, *args):
+        final.write_bytes(b"the other process's clip")  # published while we render
+        return real(path, *args)
+
+    monkeypatch.setattr(cache, "render_clip", render_while_another_finishes)
+    assert ensure_clips(tmp_path, 0, "train", [0], SIZE, 2, progress=False, workers=1) == [str(final)]
+    assert final.read_bytes() == b"the other process's clip" and os.listdir(folder) == ["train-00000.h5"]
+
+
+def _slow_render(args):
+    import time
+
+    time.sleep(0.2)
+    return args[0]
+
+
+def test_a_second_interrupt_still_cancels_the_queued_clips(monkeypatch):
+    """Ctrl-C twice while clips render in processes ends in about a clip's time, not after every queued clip:
+    the second one, arriving while the first cancelled the queued clips, left the rest queued (or a futures
+    lock taken), and the run waited for all of them."""
+    import concurrent.futures
+    import signal
+    import threading
+    import time
+
+    from egvsr.datasets.synthetic import cache
+
+    sent: list[int] = []
+
+    def ctrl_c(*_):
+        sent.append(1)
+        if len(sent) == 2:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    real_cancel = concurrent.futures.Future.cancel
+    cancels: list[int] = []
+
+    def cancel_interrupted_once(self):
+        if threading.current_thread() is threading.main_thread():
+            cancels.append(1)
+            if len(cancels) == 3:  # amid the cancelling of the queued clips
+                raise KeyboardInterrupt  # the second signal
+        return real_cancel(self)
+
+    monkeypatch.setattr(cache, "_render", _slow_render)
+    monkeypatch.setattr(concurrent.futures.Future, "cancel", cancel_interrupted_once)
+    old = signal.signal(signal.SIGALRM, ctrl_c)
+    start = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            cache._render_all([(str(i),) for i in range(100)], 2, "clips", False)  # 10 s without the fix
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - start < 5
+
+
+def test_a_file_where_the_cache_folder_goes_is_named(tmp_path):
+    from egvsr.errors import OutputError
+
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(OutputError, match=r"^\S+/cache: is a file, expected a folder \(the synthetic clip cache\)$"):
+        ensure_clips(tmp_path / "cache", 0, "train", [0], SIZE, 2, progress=False, workers=1)

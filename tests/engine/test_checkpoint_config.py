@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import re
 import random
@@ -354,3 +355,57 @@ def test_a_set_key_with_an_empty_part_is_refused(key):
     with pytest.raises(ConfigError, match=rf"^--set '{re.escape(key)}=1': key '{re.escape(key)}' has an empty part; "
                                           r"expected dotted names, e.g. train.lr=1e-4$"):
         load_config(None, [f"{key}=1"])
+
+
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(tmp_path):
+    """YAML 1.1 kept the last of two `train:` sections silently, dropping the first."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train:\n  lr: 1.0e-3\nseed: 1\ntrain:\n  iterations: 5\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML \(line 4, column 1: key 'train' appears twice in "
+                                          r"one mapping \(first at line 1, again at line 4\); expected each key once\)$"):
+        load_config(cfg)
+    with pytest.raises(ConfigError, match="key 'lr' appears twice"):
+        load_config(None, ["train={lr: 1, lr: 2}"])
+    cfg.write_text("base: &b {lr: 1.0e-3, iterations: 3}\ntrain:\n  <<: *b\n  iterations: 5\n")
+    from egvsr.engine.yamltext import safe_load  # a merge key's values may still be overridden
+
+    assert safe_load(cfg.read_text())["train"] == {"lr": 1.0e-3, "iterations": 5}
+
+
+@pytest.mark.parametrize("text, value", [("0100", 100), ("010", 10), ("0777", 777), ("0o17", 15), ("0x1F", 31),
+                                         ("1:30", "1:30"), ("1_000", "1_000"), ("yes", "yes"), ("off", "off"),
+                                         ("on", "on"), ("y", "y"), ("True", True), ("FALSE", False), (".inf", math.inf)])
+def test_yaml_reads_integers_and_booleans_as_yaml_12(text, value):
+    """YAML 1.1 read `0100` as 64, `1:30` as 90 and `yes`/`on` as booleans; a saved config reads back the same."""
+    from egvsr.engine.config import dump_config
+    from egvsr.engine.yamltext import safe_load
+
+    got = safe_load(f"v: {text}")["v"]
+    assert got == value and type(got) is type(value)
+    assert safe_load(dump_config({"v": text})) == {"v": text}
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("train.iterations=0100", None), ("train.max_minutes=1:30", r"config key 'train.max_minutes': expected a number, "
+                                                                 r"got '1:30'$"),
+    ("data.train.flips=yes", r"^data.train.flips: expected true or false, got 'yes'$"),
+    ("train.amp=on", r"^train.amp: expected true or false, got 'on'$")])
+def test_set_values_are_yaml_12(setting, message):
+    if message is None:
+        assert load_config(None, _SECTION + [setting])["train"]["iterations"] == 100
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, _SECTION + [setting])
+
+
+@pytest.mark.parametrize("text, kind", [("[]", "list"), ("false", "bool"), ("0", "int"), ('""', "str"),
+                                        ("[a, b]", "list")])
+def test_a_file_holding_anything_but_a_mapping_is_refused(tmp_path, text, kind):
+    """`[]`, `false`, `0` or `""` were read as an empty config (`or {}`), while `[a, b]` was refused."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: expected a mapping at the top level, got {kind}$"):
+        load_config(cfg)
+    for empty in ("", "# nothing\n", "null\n"):
+        cfg.write_text(empty)
+        assert load_config(cfg) == load_config(None)

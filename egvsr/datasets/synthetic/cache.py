@@ -2,23 +2,29 @@
 
 A config names clips as `synthetic:SPLIT:A-B` (or `synthetic:SPLIT:I`); the files live in
 `<cache>/synthetic-v<version>-seed<seed>-<H>x<W>-f<frames>/<split>-<index>.h5`, are written
-atomically, and are rendered only when missing, in parallel processes when there are many. The memory
+atomically, and are rendered only when missing, in parallel processes when there are many. Processes that
+share a cache (the ranks of one training, or two trainings) may render the same clip at once: each renders
+into a temporary of its own and publishes it only while the clip is absent, so the first one wins and the
+others keep its clip (a clip is fully determined by its folder and file name). The memory
 of one clip's rendering and the disk of the missing clips are checked before the folder is made, and a
 folder made by a run that fails before any clip is written is removed again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, render_clip
 from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.simulate.budget import memory_budget
-from egvsr.fsutil import fmt_size, free_bytes, remove_made_folders
-from egvsr.process import PLANNED_MEMORY_SHARE
+from egvsr.fsutil import TEMP_MARK, _temp_prefix, fmt_size, free_bytes, remove_made_folders, remove_stale_partials
+from egvsr.process import PLANNED_MEMORY_SHARE, handled_signals, held_signals
 
 MAX_CLIPS = 100_000
 #: Peak bytes per pixel of rendering one clip besides its frames and events: the scene (a background of
@@ -103,13 +109,38 @@ def _make_folder(folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         remove_made_folders(made)
+        blocker = next((p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None)
+        if blocker is not None:
+            raise OutputError(f"{blocker}: is a file, expected a folder (the synthetic clip cache)") from None
         raise OutputError(f"{folder}: cannot create the synthetic clip cache ({exc.strerror or exc})") from None
     return made
 
 
+def _publish(tmp: Path, out: Path) -> None:
+    """Give the rendered clip `tmp` the name `out` unless a clip has appeared there meanwhile (another
+    process that rendered the same clip finished first: its clip is the same, so it is kept)."""
+    try:
+        os.link(tmp, out)  # fails when `out` exists: never replaces a clip another process published
+    except FileExistsError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise OutputError(f"{out}: cannot write the synthetic clip ({exc.strerror or exc})") from None
+        if not os.path.exists(out):  # no hard links here: a clip published in between is the same clip
+            os.replace(tmp, out)
+
+
 def _render(args) -> str:
+    """Render one clip into a temporary of this process, then publish it if no other process has."""
     path, seed, split, index, size, frames = args
-    render_clip(path, seed, split, index, size, frames)
+    out = Path(path)
+    if os.path.exists(out):
+        return path
+    remove_stale_partials(out)  # temporaries of killed renderers of this clip
+    with tempfile.TemporaryDirectory(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+                                     dir=out.parent) as tmp:
+        render_clip(Path(tmp) / out.name, seed, split, index, size, frames)
+        _publish(Path(tmp) / out.name, out)
     return path
 
 
@@ -145,7 +176,34 @@ def _render_all(todo: list[tuple], workers: int, desc: str, progress: bool) -> N
             _render(job)
             bar.update(1)
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            for _ in pool.map(_render, todo, chunksize=4):
-                bar.update(1)
+        _render_in_pool(todo, workers, bar)
     bar.close()
+
+
+def _render_in_pool(todo: list[tuple], workers: int, bar) -> None:
+    """Render `todo` in `workers` processes, a few clips queued at a time, so Ctrl-C or SIGTERM (once or twice)
+    ends the run in about a clip's time: nothing else is queued, and the clips rendering finish (the workers
+    ignore those signals: one unwinding a worker could leave it stuck in the pool's queues). The signals are
+    held over the pool's calls, whose locks a signal's exception could leave taken."""
+    jobs, running = iter(todo), set()
+    pool = ProcessPoolExecutor(workers, initializer=_ignore_signals)
+    try:
+        while True:
+            with held_signals():
+                while len(running) < 2 * workers and (job := next(jobs, None)) is not None:
+                    running.add(pool.submit(_render, job))
+                if not running:
+                    break
+                done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a worker's error, raised here
+            bar.update(len(done))
+    finally:
+        with held_signals():
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_signals() -> None:
+    """In a rendering process: ignore the signals the main process handles (see `_render_in_pool`)."""
+    for sig in handled_signals():
+        signal.signal(sig, signal.SIG_IGN)

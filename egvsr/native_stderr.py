@@ -30,9 +30,10 @@ _STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested
 
 
 @contextmanager
-def native_messages_held() -> Iterator[None]:
+def native_messages_held(replay: bool = True) -> Iterator[None]:
     """Hold what native code (FFmpeg's "moov atom not found", libpng's errors inside OpenCV) writes to
-    file descriptor 2 while the body runs: written out after a body that returns, dropped after one
+    file descriptor 2 while the body runs: written out after a body that returns (dropped with
+    `replay=False`, for files of ours whose harmless warnings the user cannot act on), dropped after one
     that raises, whose one-line error says what went wrong. OpenCV has no switch for FFmpeg's or
     libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
     process, its log level does not reach them), hence the descriptor, restored before the body's
@@ -51,7 +52,7 @@ def native_messages_held() -> Iterator[None]:
             if saved is not None:
                 os.dup2(saved, 2)
                 os.close(saved)
-                if done:
+                if done and replay:
                     _replay(held)
             if held is not None:
                 held.close()

@@ -266,8 +266,11 @@ def dump_config(cfg: dict) -> str:
 
 
 #: keys that cannot change the weights a run trains, so a resumed run may change them freely
-RESUME_FREE_KEYS = {"device", "train.num_workers", "train.threads", "train.max_minutes", "train.max_cpu_minutes",
-                    "train.log_every", "train.checkpoint_every", "train.keep_checkpoints", "train.init_from"}
+# keys a resume may change freely: where and how fast the run goes, not what it computes (a moved experiment
+# folder, a moved sample cache: its clips are the same from their seed and options)
+RESUME_FREE_KEYS = {"device", "output_root", "train.num_workers", "train.threads", "train.max_minutes",
+                    "train.max_cpu_minutes", "train.log_every", "train.checkpoint_every", "train.keep_checkpoints",
+                    "train.init_from", "data.train.sample_cache", "data.val.sample_cache"}
 
 
 def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:

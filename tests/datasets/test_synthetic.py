@@ -236,3 +236,14 @@ def test_a_file_where_the_cache_folder_goes_is_named(tmp_path):
     (tmp_path / "cache").write_text("")
     with pytest.raises(OutputError, match=r"^\S+/cache: is a file, expected a folder \(the synthetic clip cache\)$"):
         ensure_clips(tmp_path / "cache", 0, "train", [0], SIZE, 2, progress=False, workers=1)
+
+
+def test_bundled_images_load_without_native_warnings():
+    """scikit-image's page.png makes libpng warn about its ICC profile; the warning is ours to hold."""
+    import subprocess
+    import sys
+
+    code = ("from egvsr.datasets.synthetic.sources import IMAGES, load_image\n"
+            "for _, _, name in IMAGES: load_image(name)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stderr == ""

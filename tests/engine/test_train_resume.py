@@ -614,3 +614,14 @@ def test_a_refused_run_removes_the_output_root_levels_it_made(tmp_path, tiny_rec
                  "--set", "data.train.num_frames=5"]) == 2
     _one_error(capsys, "num_frames")
     assert list((tmp_path / "s").iterdir()) == []
+
+
+def test_a_moved_experiment_resumes_without_allow_config_change(tmp_path, tiny_recording, capsys):
+    """output_root and the sample caches say where the run lives, not what it computes."""
+    cfg = _config(tmp_path, tiny_recording, "moved", iterations=2)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    (tmp_path / "exp").rename(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--no-progress", "--set", f"output_root={tmp_path / 'elsewhere'}",
+                 "--set", f"data.train.sample_cache={tmp_path / 'cache2'}"]) == 0
+    assert "already complete (step 2" in capsys.readouterr().out  # resumed, not refused as a changed config

@@ -15,6 +15,7 @@ import numpy as np
 
 from egvsr.cvfile import read_image
 from egvsr.errors import MissingDependencyError
+from egvsr.native_stderr import native_messages_held
 
 # (package, path inside the package, name)
 IMAGES: tuple[tuple[str, str, str], ...] = (
@@ -71,7 +72,8 @@ def load_image(name: str) -> np.ndarray:
         raise ValueError(f"image {name!r}: expected one of {[n for _, _, n in IMAGES]}")
     pkg, rel = match[0]
     path = _package_dir(pkg) / rel
-    img = read_image(path)
+    with native_messages_held(replay=False):  # scikit-image's page.png: libpng's "iCCP: ... rendering intent"
+        img = read_image(path)
     if img is None:
         raise MissingDependencyError(f"{path}: bundled image could not be read ({INSTALL_HINT})")
     img = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)

@@ -112,12 +112,14 @@ def _merge_free(base: dict, update: dict, prefix: str = "") -> dict:
 
 
 def _coerce(default: Any, value: Any, dotted: str) -> Any:
-    """YAML 1.1 reads `1e-4` as a string; accept it where the default is a number."""
+    """A number written as text (`"1e-4"`, `"4"`) where the default is a number: read as that number, an
+    integer where the default is one and the text is a whole number (so a later check shows `4`, not `4.0`)."""
     if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise ConfigError(f"config key {dotted!r}: expected a number, got {value!r}") from None
+        return int(number) if isinstance(default, int) and number.is_integer() else number
     return value
 
 
@@ -240,6 +242,10 @@ def _check_values(cfg: dict) -> None:
         raise ConfigError(f"name: {name!r} must be a text of letters, digits, '-', '_' or '.'")
     _need(isinstance(cfg["output_root"], str) and cfg["output_root"].strip() != "", "output_root",
           "a folder path (text)", cfg["output_root"])
+    model = cfg["model"]
+    _need(isinstance(model, dict), "model", "a mapping with a name and options", model)
+    _need(isinstance(model.get("name"), str) and model["name"].strip() != "", "model.name",
+          "a registered model name (`egvsr models` lists them)", model.get("name"))
     from egvsr.engine.config_datasets import check_section
 
     for section in ("train", "val"):

@@ -409,3 +409,23 @@ def test_a_file_holding_anything_but_a_mapping_is_refused(tmp_path, text, kind):
     for empty in ("", "# nothing\n", "null\n"):
         cfg.write_text(empty)
         assert load_config(cfg) == load_config(None)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('train.batch_size="0"', "got 0$"),      # a whole number in quotes is shown as one, not as 0.0
+    ('train.batch_size="2.5"', "got 2.5$"),
+])
+def test_a_quoted_number_is_checked_as_the_number_it_reads(setting, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [setting])
+
+
+def test_a_quoted_whole_number_reads_as_an_integer():
+    assert load_config(None, ['train.batch_size="4"'])["train"]["batch_size"] == 4
+    assert isinstance(load_config(None, ['train.batch_size="4"'])["train"]["batch_size"], int)
+
+
+@pytest.mark.parametrize("setting", ["model.name=5", "model.name=null", "model.name=''"])
+def test_a_model_name_that_is_not_text_is_named_by_its_key(setting):
+    with pytest.raises(ConfigError, match=r"^model\.name: expected a registered model name"):
+        load_config(None, [setting])

@@ -85,15 +85,16 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
 def plot_events(stream, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
     """Save `event_image(stream, background)` as a PNG with a title and a colour key."""
-    from egvsr.plots.figures import new_figure, save_png
+    from egvsr.plots.figures import new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
 
     img = event_image(stream, background=background)
     h, w = img.shape[:2]
-    fig = new_figure(6.0, 6.0 * h / w + 0.6)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * (6.0 * h / w) / (6.0 * h / w + 0.6)))
-    ax.imshow(img, interpolation="nearest")
+    tall = 6.0 * panel_aspect(h, w)  # bounded: a 1x60000 sensor is not a 360000-inch figure
+    fig = new_figure(6.0, tall + 0.6)
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.96 * tall / (tall + 0.6)))
+    ax.imshow(img, interpolation="nearest", aspect=pixel_aspect(h, w))
     ax.set_axis_off()
     n_on = int((np.asarray(stream.p) > 0).sum())
     fig.suptitle((title + "\n" if title else "") + f"{len(stream):,} events: ON (red) {n_on:,}, "
-                 f"OFF (blue) {len(stream) - n_on:,}", fontsize=9)
+                 f"OFF (blue) {len(stream) - n_on:,}{stretch_note(h, w)}", fontsize=9)
     return save_png(fig, path, overwrite)

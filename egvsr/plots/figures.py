@@ -9,6 +9,11 @@ from typing import Iterator
 
 from egvsr.fsutil import atomic_output
 
+#: the tallest and the widest shape (height / width) a picture panel is drawn at: a frame or sensor beyond
+#: it (a 1x1000 line sensor) is drawn at this shape, its pixels stretched (the panel's title says by how
+#: much), so the PNG stays within about 1300x1900 pixels whatever the recording's size
+PANEL_ASPECTS = (0.25, 4.0)
+
 
 def new_figure(width_in: float, height_in: float, dpi: int = 110):
     """A matplotlib `Figure` not registered with pyplot (no global state, no GUI backend)."""
@@ -35,3 +40,25 @@ def save_png(fig, path: str | os.PathLike, overwrite: bool = False) -> Path:
     with atomic_output(path, overwrite) as tmp, writing(path):
         fig.savefig(tmp, format="png")
     return Path(path)
+
+
+def panel_aspect(h: int, w: int) -> float:
+    """The shape (height / width) an h x w picture is drawn at: its own, within `PANEL_ASPECTS`."""
+    lo, hi = PANEL_ASPECTS
+    return min(max(h / max(w, 1), lo), hi)
+
+
+def pixel_aspect(h: int, w: int) -> float:
+    """The height / width each pixel of an h x w picture is drawn at (imshow's `aspect`): 1 unless the
+    picture is beyond `PANEL_ASPECTS`."""
+    return panel_aspect(h, w) / (h / max(w, 1))
+
+
+def stretch_note(h: int, w: int) -> str:
+    """'' for a picture drawn at its own shape, else what `panel_aspect` did to its pixels."""
+    ratio = pixel_aspect(h, w)
+    if abs(ratio - 1) < 1e-9:
+        return ""
+    by = max(ratio, 1 / ratio)
+    times = f"{by:,.0f}" if by >= 100 else f"{by:.3g}"
+    return f", pixels drawn {times}x {'taller' if ratio > 1 else 'wider'}"

@@ -16,6 +16,7 @@ import numpy as np
 
 from egvsr.errors import InputFileError
 from egvsr.fsutil import check_output_path, shown
+from egvsr.plots.figures import panel_aspect, pixel_aspect, stretch_note
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
@@ -30,10 +31,6 @@ PREVIEW_BYTES_PER_PIXEL = 80
 PREVIEW_EVENTS = 10_000_000
 #: events read at once (about 13 bytes each); the picture sums their per-pixel counts
 PREVIEW_RUN = 1 << 18
-#: the tallest and the widest shape (height / width) a picture panel is drawn at: a frame or sensor beyond
-#: it (a 1x1000 line sensor) is drawn at this shape, its pixels stretched (the panel's title says by how
-#: much), so the PNG stays within about 1300x1900 pixels whatever the recording's size
-PANEL_ASPECTS = (0.25, 4.0)
 #: inches of one panel's width, and of the title and axis labels above and below the panels
 PANEL_INCHES, MARGIN_INCHES = 4.0, 1.0
 PREVIEW_DPI = 110
@@ -119,32 +116,10 @@ def window_counts(src, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, int, i
     return on, off, read, i1 - i0
 
 
-def panel_aspect(h: int, w: int) -> float:
-    """The shape (height / width) an h x w picture is drawn at: its own, within `PANEL_ASPECTS`."""
-    lo, hi = PANEL_ASPECTS
-    return min(max(h / max(w, 1), lo), hi)
-
-
 def preview_figure_inches(panels: int, h: int, w: int) -> tuple[float, float]:
     """(width, height) in inches of a preview of `panels` panels side by side, pictures of h x w: bounded
     for any h and w (`panel_aspect`), so the PNG's pixels are too."""
     return PANEL_INCHES * panels, PANEL_INCHES * panel_aspect(h, w) + MARGIN_INCHES
-
-
-def pixel_aspect(h: int, w: int) -> float:
-    """The height / width each pixel of an h x w picture is drawn at (imshow's `aspect`): 1 unless the
-    picture is beyond `PANEL_ASPECTS`."""
-    return panel_aspect(h, w) / (h / max(w, 1))
-
-
-def stretch_note(h: int, w: int) -> str:
-    """'' for a picture drawn at its own shape, else what `panel_aspect` did to its pixels."""
-    ratio = pixel_aspect(h, w)
-    if abs(ratio - 1) < 1e-9:
-        return ""
-    by = max(ratio, 1 / ratio)
-    times = f"{by:,.0f}" if by >= 100 else f"{by:.3g}"
-    return f", pixels drawn {times}x {'taller' if ratio > 1 else 'wider'}"
 
 
 def check_preview_memory(path: str | os.PathLike, src) -> None:

@@ -26,7 +26,7 @@ def signed_slices(voxels: np.ndarray) -> np.ndarray:
 def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
                 max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
-    from egvsr.plots.figures import new_figure, save_png
+    from egvsr.plots.figures import new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
 
     s = signed_slices(voxels)[:max_bins]
     b, h, w = s.shape
@@ -35,16 +35,17 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
     nz = np.abs(s[s != 0])
     lim = float(np.percentile(nz, 99)) if nz.size else 1.0
     panel = 1.8
-    fig = new_figure(cols * panel + 1.0, rows * panel * h / w + 0.6)
+    fig = new_figure(cols * panel + 1.0, rows * panel * panel_aspect(h, w) + 0.6)  # bounded for any h, w
     fig.set_layout_engine("constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     im = None
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < b:
-            im = ax.imshow(s[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            im = ax.imshow(s[i], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest",
+                           aspect=pixel_aspect(h, w))
             ax.set_title(f"bin {i}", fontsize=7)
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="ON - OFF")
-    fig.suptitle(title or f"{b} time bins, {w}x{h}", fontsize=9)
+    fig.suptitle((title or f"{b} time bins, {w}x{h}") + stretch_note(h, w), fontsize=9)
     return save_png(fig, path, overwrite)

@@ -279,3 +279,14 @@ def test_show_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == (f"egvsr: error: {out}: cannot write the output (the disk is full); nothing "
                                        "was written under this name: free some space or choose another path\n")
     assert list(tmp_path.iterdir()) == [rec]
+
+
+@pytest.mark.parametrize("h, w", [(3000, 1), (1, 3000)])
+def test_event_and_voxel_figures_of_a_line_sensor_stay_small(tmp_path, h, w):
+    """A 1-pixel-wide (or -high) sensor was a figure 6 * h / w inches tall: 18000 inches for 3000x1."""
+    along = np.arange(4, dtype=np.uint16)
+    x, y = (np.zeros(4, np.uint16), along) if w == 1 else (along, np.zeros(4, np.uint16))
+    s = EventStream(x, y, np.arange(4), np.array([1, -1, 1, 1], np.int8), w, h)
+    for path in (plot_events(s, tmp_path / "e.png"), plot_voxels(np.ones((2, 2, h, w), np.float32), tmp_path / "v.png")):
+        img = cv2.imread(str(path))
+        assert img is not None and max(img.shape[:2]) < 3000, (path.name, img.shape)

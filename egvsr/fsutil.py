@@ -347,7 +347,7 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
 
 
-def _temp_prefix(out: Path) -> str:
+def temp_prefix(out: Path) -> str:
     """Start of this host's temporary names for `out`; the process id follows.
 
     A long output name is shortened (its start plus a hash of the whole), so the temporary name fits the
@@ -380,7 +380,7 @@ def _is_partial(name: str, prefix: str) -> bool:
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Delete the temporary siblings of `path` left by writers on this host that no longer run."""
     out = Path(path)
-    prefix = _temp_prefix(out)
+    prefix = temp_prefix(out)
     removed = []
     try:
         entries = list(out.parent.iterdir()) if out.parent.is_dir() else []
@@ -462,7 +462,7 @@ def _probe(folder: Path, out: Path) -> str | None:
     """Why no file can be created in `folder` (an empty one is made and removed, named as this output's
     temporaries are, so a leftover is cleaned as theirs), or None when one can."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK, dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK, dir=folder)
     except OSError as exc:
         if exc.errno == errno.ENOENT:  # the folder exists, yet no file can be made in it
             return "it takes no new files: a virtual file system such as /proc"
@@ -507,7 +507,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     made = _make_parent(out)
     remove_stale_partials(out)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                         dir=out.parent)
         os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
@@ -667,7 +667,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
     done = False
     try:
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+            tmp = Path(tempfile.mkdtemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                         dir=out.parent))
             os.chmod(tmp, 0o777 & ~current_umask())
             (tmp / MARKER).write_text(f"egvsr {kind}\n", encoding="utf-8")
@@ -695,7 +695,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
 
 def _replace_folder(tmp: Path, out: Path) -> None:
     """Swap `tmp` in for the existing folder `out`: the old one is moved aside first, then deleted."""
-    aside = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+    aside = Path(tempfile.mkdtemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                   dir=out.parent))
     old = aside / "old"
     try:  # the move aside inside the try: an interrupt right after it still puts the old folder back

@@ -149,7 +149,7 @@ def _zip_damage(p: Path) -> str:
         with zipfile.ZipFile(p) as zf:
             bad = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError, zlib.error) as err:
-        return f"its zip archive is damaged ({_first_line(err)})"
+        return f"its zip archive is damaged ({first_line(err)})"
     if bad is None:
         return ""
     member = bad.split("/", 1)[-1]  # without torch's archive folder (the temporary name it was saved under)
@@ -217,7 +217,7 @@ def _import_hint(p: Path, data: Any) -> str:
             f"checkpoint, convert it first with egvsr import-checkpoint {shlex.quote(str(p))} OUT.pt")
 
 
-def _first_line(exc: BaseException, text: str | None = None) -> str:
+def first_line(exc: BaseException, text: str | None = None) -> str:
     """The first sentence of an exception's text (or of `text`), without terminal colour codes, at
     most 200 chars; the exception's type name when that is empty."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc) if text is None else text).strip()
@@ -231,7 +231,7 @@ def _refused_what(exc: BaseException) -> str:
     if m:
         return f"it references {m.group(1)!r}"
     m = re.search(r"WeightsUnpickler error: ([^\n]*)", str(exc))
-    return _first_line(exc, m.group(1) if m else None)
+    return first_line(exc, m.group(1) if m else None)
 
 
 def rng_state() -> dict[str, Any]:

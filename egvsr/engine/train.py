@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from egvsr.engine.batching import StepBatchSampler
-from egvsr.engine.checkpoint_file import _first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from egvsr.engine.checkpoint_file import first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
 from egvsr.engine.config_datasets import build_dataset
@@ -454,7 +454,7 @@ class Trainer:
             try:
                 target.load_state_dict(ck[key])
             except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as exc:
-                self._damaged(key, _first_line(exc))
+                self._damaged(key, first_line(exc))
         self._check_rng(ck["rng"])
         self._apply_hyperparameters()
         self.step, self.best_psnr = step, float(best)
@@ -479,7 +479,7 @@ class Trainer:
                 raise TypeError(f"a {type(state).__name__}, expected a mapping")
             set_rng_state(state)  # type: ignore[arg-type]
         except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as exc:
-            self._damaged("rng", _first_line(exc) if not isinstance(exc, KeyError) else f"no {exc}")
+            self._damaged("rng", first_line(exc) if not isinstance(exc, KeyError) else f"no {exc}")
         finally:
             set_rng_state(now)
 

@@ -23,7 +23,7 @@ from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SP
 from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.simulate.budget import memory_budget
-from egvsr.fsutil import TEMP_MARK, _temp_prefix, fmt_size, free_bytes, remove_made_folders, remove_stale_partials
+from egvsr.fsutil import TEMP_MARK, temp_prefix, fmt_size, free_bytes, remove_made_folders, remove_stale_partials
 from egvsr.process import PLANNED_MEMORY_SHARE, handled_signals, held_signals
 
 MAX_CLIPS = 100_000
@@ -137,7 +137,7 @@ def _render(args) -> str:
     if os.path.exists(out):
         return path
     remove_stale_partials(out)  # temporaries of killed renderers of this clip
-    with tempfile.TemporaryDirectory(prefix=f"{_temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
+    with tempfile.TemporaryDirectory(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                      dir=out.parent) as tmp:
         render_clip(Path(tmp) / out.name, seed, split, index, size, frames)
         _publish(Path(tmp) / out.name, out)

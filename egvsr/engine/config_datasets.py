@@ -31,6 +31,11 @@ def _is_int(v: Any, lo: int = 0, hi: int = 2**63 - 1) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
+# `sample:SEED` recordings are made at make_sample's 25 fps with 3 ground-truth frames per interval: 100
+# frames a second, within its MAX_SAMPLE_FRAMES (100,000)
+SAMPLE_SECONDS_MAX = 1000.0
+
+
 def _is_num(v: Any, lo: float, hi: float = math.inf) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
 
@@ -58,6 +63,7 @@ def _key_types() -> dict[str, KeyType]:
     `SECTION_KEYS`) with what it accepts; tests check that it covers exactly those keys."""
     from egvsr.datasets.synthetic import limits
     from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
+    from egvsr.events.simulate.sample import MAX_SAMPLE_FRAMES
     from egvsr.events.simulate.sample import MIN_SIDE as SAMPLE_MIN
 
     SAMPLE_MAX = 4096  # make_sample's largest side (egvsr/events/simulate/sample.py)
@@ -69,7 +75,9 @@ def _key_types() -> dict[str, KeyType]:
         "root": KeyType(_is_text, "a dataset root folder (text)"),
         "split": KeyType(_is_text, "a split name (text), e.g. all, ced_test or the name of a split file"),
         "sample_cache": KeyType(_is_text, "a folder path (text)"),
-        "sample_seconds": KeyType(lambda v: _is_num(v, 1e-6), "a positive number"),
+        "sample_seconds": KeyType(lambda v: _is_num(v, 1e-6, SAMPLE_SECONDS_MAX),
+                                  f"a positive number of seconds, at most {SAMPLE_SECONDS_MAX:g} (a sample recording "
+                                  f"holds at most {MAX_SAMPLE_FRAMES:,} frames and ground-truth frames)"),
         "sample_size": KeyType(lambda v: _is_pair(v, SAMPLE_MIN, SAMPLE_MAX),
                                f"[height, width] in pixels, each {SAMPLE_MIN} to {SAMPLE_MAX}, e.g. [260, 346]"),
         "synthetic_seed": KeyType(_is_int, "an integer in 0..2**63-1"),

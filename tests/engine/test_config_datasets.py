@@ -82,3 +82,22 @@ def test_a_split_leading_out_of_the_root_is_refused(tmp_path, tiny_recording, sp
     with pytest.raises(ConfigError, match=rf"^data.train.split: split '{split}': expected a split name or a "
                                           r"sub-folder of the root, not a path leading out of it"):
         build_dataset({"root": str(root), "split": split}, "data.train", mode="train", patch_size=8)
+
+
+def test_sample_seconds_beyond_what_a_sample_holds_is_named_by_its_key():
+    """Was make_sample's own message, naming `seconds`, `fps` and `gt_per_interval` (no config keys)."""
+    from egvsr.engine.config import load_config
+
+    with pytest.raises(ConfigError, match=r"^data\.train\.sample_seconds: expected a positive number of seconds, "
+                                          r"at most 1000 .*got 1000000000.0$"):
+        load_config(None, ["data.train.sample_seconds=1e9"])
+
+
+def test_the_sample_seconds_cap_is_what_make_sample_holds():
+    import inspect
+
+    from egvsr.engine.config_datasets import SAMPLE_SECONDS_MAX
+    from egvsr.events.simulate.sample import MAX_SAMPLE_FRAMES, make_sample
+
+    d = inspect.signature(make_sample).parameters
+    assert SAMPLE_SECONDS_MAX * d["fps"].default * (1 + d["gt_per_interval"].default) <= MAX_SAMPLE_FRAMES + 100

@@ -256,7 +256,7 @@ def test_the_project_configs_fit_a_laptop(path):
     ({"train": [4]}, r"^config key 'train': expected a mapping, got \[4\]$"),
     ({"train": {"batch_size": "four"}}, r"^config key 'train.batch_size': expected a number, got 'four'$"),
     ({"train": {"batch_size": 2.5}}, r"^train.batch_size: expected a positive integer, got 2.5$"),
-    ({"model": {"name": 3}}, r"^model: expected a model name or a config mapping, got int$"),
+    ({"model": {"name": 3}}, r"^model.name: expected a registered model name \(`egvsr models` lists them\), got 3$"),
     ({"data": {"train": "sample:1"}}, r"^config key 'data.train': expected a mapping, got str$"),
 ])
 def test_wrong_config_from_python_is_one_config_error(tmp_path, monkeypatch, cfg, pattern):

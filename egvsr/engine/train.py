@@ -39,7 +39,7 @@ from egvsr.engine.losses import charbonnier
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
-from egvsr.errors import CheckpointError, ConfigError, EgvsrError
+from egvsr.errors import CheckpointError, ConfigError, EgvsrError, InputFileError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported
 
@@ -394,8 +394,8 @@ class Trainer:
         with checkpoint_or_shipped(None if source == "shipped" else source, "train.init_from") as (path, label):
             try:
                 weights, ck = model_from_checkpoint(path, "cpu")
-            except CheckpointError as exc:
-                raise CheckpointError(f"train.init_from: {exc}") from None
+            except InputFileError as exc:  # a damaged file, and one that is missing, a folder or a FIFO
+                raise type(exc)(f"train.init_from: {exc}") from None
         spec = ck["model"]
         if spec.get("name") != self.cfg["model"]["name"]:
             raise ConfigError(

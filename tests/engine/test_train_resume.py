@@ -625,3 +625,13 @@ def test_a_moved_experiment_resumes_without_allow_config_change(tmp_path, tiny_r
     assert main(["train", str(cfg), "--no-progress", "--set", f"output_root={tmp_path / 'elsewhere'}",
                  "--set", f"data.train.sample_cache={tmp_path / 'cache2'}"]) == 0
     assert "already complete (step 2" in capsys.readouterr().out  # resumed, not refused as a changed config
+
+
+@pytest.mark.parametrize("where, fragment", [("missing.pt", "checkpoint not found"),
+                                             (".", "is a folder; expected a checkpoint file")])
+def test_an_init_from_that_is_no_checkpoint_file_is_named_by_its_key(tmp_path, tiny_recording, capsys, where,
+                                                                      fragment):
+    source = tmp_path / where
+    cfg = _config(tmp_path, tiny_recording, "initbad", init_from=str(source))
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    _one_error(capsys, f"train.init_from: {source}: {fragment}")

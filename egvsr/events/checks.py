@@ -93,6 +93,18 @@ def maybe_invalid(x: np.ndarray, y: np.ndarray, p_bytes: np.ndarray, width, heig
     return False
 
 
+
+def is_integer(value: object) -> bool:
+    """An int (Python's or NumPy's), not a bool: what integer arguments take (1.0, "1" and True are refused
+    rather than truncated or read as text)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """A real number (int or float, Python's or NumPy's), neither a bool nor a string ("0.2" or True is no
+    threshold, time or scale)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
 def first_beyond_int64(t: np.ndarray) -> int:
     """Index of the first unsigned 64-bit value of `t` at or above 2**63 (no int64 holds it), or -1."""
     if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:

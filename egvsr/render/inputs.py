@@ -23,7 +23,7 @@ from egvsr.datasets.recording import Recording, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
 from egvsr.cvfile import read_image
 from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
-from egvsr.render.times import is_integer
+from egvsr.events.checks import is_integer
 
 
 # ---- opening ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from torch import nn
 
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.errors import ConfigError
-from egvsr.render.times import is_real
+from egvsr.events.checks import is_real
 SHIPPED_NAME = "egvsr-sample.pt"
 
 

@@ -25,7 +25,8 @@ from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import Tile, is_whole, plan_tiles
-from egvsr.render.times import group_by_window, is_integer, is_real, output_fps, plan_times
+from egvsr.events.checks import is_integer, is_real
+from egvsr.render.times import group_by_window, output_fps, plan_times
 from egvsr.render.disk import PNG_FILE_BYTES, least_mp4_bytes, least_png_bytes
 from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_mp4_name, check_outputs, check_video_size,
                                 side_by_side_size, video_rate_ok)

@@ -17,19 +17,10 @@ import numpy as np
 
 from egvsr.datasets.items import window_for
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_integer, is_real
 
 _UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
 _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
-
-
-def is_integer(value: object) -> bool:
-    """An int (Python or NumPy), not a bool: what integer options take (1.0, "1" and True are refused)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def is_real(value: object) -> bool:
-    """A real number (int or float, Python or NumPy), not a bool nor a string."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def parse_time(text: str | float | int) -> float:

@@ -16,9 +16,13 @@ from egvsr.datasets.recording import Recording, as_rgb, source_event_span
 
 
 def _open(path: Path, layout: str | None):
+    """The source of `path`; a `layout` given here is one detection already found for this path, so it is
+    opened by its reader at once (`open_events(layout=...)` would sniff the file again to check a layout a
+    user forced: once more per recording and per worker process)."""
     from egvsr.events.io import open_events
+    from egvsr.events.io.layouts import find_layout
 
-    return open_events(path, layout=layout)
+    return open_events(path) if layout is None else find_layout(layout).open(path, None)
 
 
 class SourceRecording(Recording):

@@ -11,15 +11,8 @@ import os
 import stat
 from pathlib import Path
 
-import numpy as np
-
 from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import shown
-
-
-def is_integer(value: object) -> bool:
-    """True for a Python or NumPy integer; False for a bool, a float (even 3.0), a str or anything else."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def printable(path: str | os.PathLike | bytes) -> str:

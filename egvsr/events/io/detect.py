@@ -13,7 +13,8 @@ import numpy as np
 
 from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError
 from egvsr.events.io import h5util
-from egvsr.events.io.arguments import check_exists, check_not_special, check_path, is_integer, printable
+from egvsr.events.checks import is_integer
+from egvsr.events.io.arguments import check_exists, check_not_special, check_path, printable
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.h5util import corrupted_h5
 from egvsr.events.io.layouts import LAYOUTS, all_layouts, find_layout

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.checks import first_beyond_int64
-from egvsr.events.io.arguments import is_integer
+from egvsr.events.checks import first_beyond_int64, is_integer
 from egvsr.events.stream import EventStream
 
 

@@ -20,7 +20,8 @@ from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.frames import Frames
 from egvsr.events.io import h5util
 from egvsr.events.io import chunk_codec
-from egvsr.events.io.arguments import check_path, is_integer
+from egvsr.events.checks import is_integer
+from egvsr.events.io.arguments import check_path
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream

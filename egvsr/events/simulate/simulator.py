@@ -15,7 +15,8 @@ from egvsr.events.simulate.esim import NumbaESIM
 from egvsr.events.simulate.luminance import to_luminance
 from egvsr.events.simulate.noise import shot_events
 from egvsr.events.simulate.reference import NumpyESIM
-from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds, is_number
+from egvsr.events.checks import is_real
+from egvsr.events.simulate.thresholds import SimulatorConfig, Thresholds, draw_thresholds
 from egvsr.events.stream import EventStream
 
 _BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
@@ -43,7 +44,7 @@ def _check_side(name: str, v) -> int:
 def check_time(t_us: float) -> float:
     """A frame time in µs as a float, refused when not a number (a str or bool: `ConfigError`), NaN or
     infinite, or beyond +-2**53 µs."""
-    if not is_number(t_us):
+    if not is_real(t_us):
         raise ConfigError(f"`t_us` {t_us!r}: expected a number of microseconds")
     try:
         exact = int(t_us)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_real
 
 MIN_THRESHOLD = 0.01
 DEFAULT_CP_RANGE = (0.05, 0.5)
@@ -22,14 +23,8 @@ CN_CLIP = (0.02, 0.5)
 MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (a 100 µs refractory caps it at 1e4)
 
 
-def is_number(v: object) -> bool:
-    """A real number (int or float, Python's or NumPy's); neither a bool nor a string ("0.2" or True is
-    no threshold: the simulator's knobs and times take numbers only)."""
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
 def _finite(name: str, v: float) -> float:
-    if not is_number(v):
+    if not is_real(v):
         raise ConfigError(f"`{name}`: expected a number, got {v!r}")
     f = float(v)
     if not math.isfinite(f):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import ConfigError
-from egvsr.events.simulate.thresholds import is_number
+from egvsr.events.checks import is_real
 
 METHODS = ("flow", "linear", "none")
 MIN_FLOW_SIDE = 24  # smaller images: no reliable pyramid flow, blend linearly
@@ -86,7 +86,7 @@ def _reliable(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, gx
 
 def _px_per_step(v) -> float:
     """`max_px_per_step` as a float: a finite number of pixels from `MIN_PX_PER_STEP` up."""
-    if not (is_number(v) and math.isfinite(v) and v >= MIN_PX_PER_STEP):
+    if not (is_real(v) and math.isfinite(v) and v >= MIN_PX_PER_STEP):
         raise ConfigError(f"max_px_per_step: expected a finite number of pixels >= {MIN_PX_PER_STEP:g} "
                           f"(finer sub-steps only multiply the run time), got {v!r}")
     return float(v)

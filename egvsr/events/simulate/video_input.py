@@ -22,7 +22,7 @@ import numpy as np
 
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.simulate.thresholds import is_number
+from egvsr.events.checks import is_real
 from egvsr.fsutil import FolderMembers
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
@@ -365,7 +365,7 @@ def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int
     if not isinstance(src, (str, os.PathLike)):
         raise ConfigError(f"src: expected a video file or frame folder path (str or os.PathLike), "
                           f"got {type(src).__name__}")
-    if fps is not None and not (is_number(fps) and math.isfinite(fps) and fps > 0):
+    if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
     if size is not None:
         sides = tuple(size) if isinstance(size, (tuple, list)) else ()

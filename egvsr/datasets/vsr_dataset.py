@@ -36,7 +36,8 @@ from egvsr.process import physical_memory
 
 MODES = ("train", "eval")
 QUERIES = ("middle", "gt")
-_UNSET: Any = object()
+_UNSET: Any = object()  # patch_size not given: TRAIN_PATCH_SIZE in mode "train", whole frames in "eval"
+TRAIN_PATCH_SIZE = 64  #: the LR patch side of mode "train" when patch_size is not given
 
 
 class OptionError(ConfigError):
@@ -164,7 +165,7 @@ class EventVSRDataset(Dataset):
         self.mode, self.k = mode, int(num_frames)
         self.queries, self.num_queries = queries, int(num_queries)
         if patch_size is _UNSET:
-            patch_size = 64 if mode == "train" else None
+            patch_size = TRAIN_PATCH_SIZE if mode == "train" else None
         if patch_size is not None:
             if mode == "eval":
                 raise OptionError("patch_size", "evaluation uses whole frames; leave {option} unset ({none})")

@@ -293,8 +293,12 @@ def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_differences(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every dotted key whose value differs (a key missing on one side counts as
-    its default), leaving out `RESUME_FREE_KEYS`."""
+    its default, a data section's key its dataset default), leaving out `RESUME_FREE_KEYS`."""
+    from egvsr.engine.config_datasets import section_defaults
+
     a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)
+    for section in ("train", "val"):
+        d.update(_flatten(section_defaults(f"data.{section}"), f"data.{section}."))
     missing = object()
     out = []
     for key in sorted(set(a) | set(b)):

@@ -19,6 +19,11 @@ from egvsr.errors import ConfigError, InputFileError
 SECTION_KEYS = {"recordings", "root", "split", "sample_cache", "sample_seconds", "sample_size",
                 "synthetic_seed", "synthetic_size", "synthetic_frames"}
 
+#: the value a `SECTION_KEYS` key takes when a section leaves it out (`recordings` and `root` have none)
+SECTION_DEFAULTS: dict[str, Any] = {"split": "all", "sample_cache": "experiments/_samples", "sample_seconds": 2.0,
+                                    "sample_size": [260, 346], "synthetic_seed": 0, "synthetic_size": [128, 160],
+                                    "synthetic_frames": 5}
+
 
 class KeyType(NamedTuple):
     """What one data-section key accepts: `ok(value)` and the words saying so in an error."""
@@ -142,6 +147,21 @@ def check_section(spec: dict, where: str) -> None:
         raise ConfigError(f"{where}.split: a split needs {where}.root (the dataset root it picks recordings of)")
 
 
+def section_defaults(where: str) -> dict[str, Any]:
+    """The value every key of the data section `where` takes when left out (EventVSRDataset's keyword
+    defaults, `SECTION_DEFAULTS`, and the keys the trainer fixes), so that a key written out at its default
+    reads as the same config as one left out."""
+    import inspect
+
+    from egvsr.datasets.vsr_dataset import TRAIN_PATCH_SIZE, EventVSRDataset
+
+    params = inspect.signature(EventVSRDataset.__init__).parameters
+    out = {k: p.default for k, p in params.items() if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
+    out = {**out, **SECTION_DEFAULTS, **FIXED_KEYS.get(where, {})}
+    out["patch_size"] = TRAIN_PATCH_SIZE if out["mode"] == "train" else None
+    return out
+
+
 def _number_text(value: str) -> Any:
     """A number written as text (YAML 1.1 reads `1e-3` so) as a float; other text unchanged."""
     try:
@@ -171,7 +191,7 @@ def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[s
         raise ConfigError(f"{where}: give 'recordings' (paths or sample:SEED) or 'root' and 'split'")
     if isinstance(entries, (str, Path)):
         entries = [entries]
-    cache = Path(spec.get("sample_cache", "experiments/_samples"))
+    cache = Path(spec.get("sample_cache", SECTION_DEFAULTS["sample_cache"]))
     out = []
     for entry in entries:
         text = str(entry)
@@ -213,7 +233,8 @@ def sample_seed(entry: str, key: str) -> int:
 
 def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> Path:
     seed = sample_seed(entry, _key(where, "recordings"))
-    seconds, size = float(spec.get("sample_seconds", 2.0)), tuple(spec.get("sample_size", (260, 346)))
+    seconds = float(spec.get("sample_seconds", SECTION_DEFAULTS["sample_seconds"]))
+    size = tuple(spec.get("sample_size", SECTION_DEFAULTS["sample_size"]))
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
     if not path.exists():
         from egvsr.errors import OutputExistsError
@@ -231,9 +252,10 @@ def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress:
     from egvsr.datasets.synthetic import ensure_clips, parse_entry
 
     split, indices = parse_entry(entry, _key(where, "recordings"))
-    size = tuple(spec.get("synthetic_size", (128, 160)))
+    size = tuple(spec.get("synthetic_size", SECTION_DEFAULTS["synthetic_size"]))
     keys = (_key(where, "synthetic_size"), _key(where, "synthetic_frames"))
-    return ensure_clips(cache, spec.get("synthetic_seed", 0), split, indices, size, spec.get("synthetic_frames", 5),
+    seed, frames = (spec.get(k, SECTION_DEFAULTS[k]) for k in ("synthetic_seed", "synthetic_frames"))
+    return ensure_clips(cache, seed, split, indices, size, frames,
                         progress=progress, keys=keys)
 
 
@@ -250,7 +272,7 @@ def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
         root = Path(spec["root"])
         if not root.is_dir():
             raise ConfigError(f"{where}.root: {root} is not a folder")
-        paths = _root_paths(root, spec.get("split") or "all", where)
+        paths = _root_paths(root, spec.get("split") or SECTION_DEFAULTS["split"], where)
     else:
         paths = resolve_recordings(spec, where, progress)
     try:

@@ -635,3 +635,14 @@ def test_an_init_from_that_is_no_checkpoint_file_is_named_by_its_key(tmp_path, t
     cfg = _config(tmp_path, tiny_recording, "initbad", init_from=str(source))
     assert main(["train", str(cfg), "--no-progress"]) == 2
     _one_error(capsys, f"train.init_from: {source}: {fragment}")
+
+
+def test_config_differences_read_data_keys_written_at_their_default_as_no_change():
+    old = load_config(None, ["data.train.recordings=[a.h5]", "data.val.recordings=[b.h5]"])
+    new = load_config(None, ["data.train.recordings=[a.h5]", "data.train.bins=32", "data.train.patch_size=64",
+                             "data.train.sample_seconds=2", "data.val.recordings=[b.h5]",
+                             "data.val.mode=eval", "data.val.patch_size=null", "data.val.synthetic_size=[128,160]"])
+    assert config_differences(old, new) == []
+    changed = load_config(None, ["data.train.recordings=[a.h5]", "data.train.bins=8", "data.val.recordings=[b.h5]",
+                                 "data.val.patch_size=64"])
+    assert config_differences(old, changed) == ["data.train.bins: 32 -> 8", "data.val.patch_size: None -> 64"]

@@ -141,6 +141,8 @@ def test_printable_escapes_what_does_not_print():
     ({"": 1}, "attribute name '': expected a non-empty str"),
     ({3: 1}, "attribute name 3"),
     ({"o": object()}, "attribute 'o'"),
+    ({"width": 9}, "attribute name 'width' is the layout's own"),
+    ({"num_events": 0, "note": "x"}, "attribute name 'num_events' is the layout's own"),
 ])
 def test_attributes_hdf5_cannot_store_are_refused_before_any_file(random_stream, tmp_path, attrs, needle):
     with pytest.raises(ConfigError) as err:

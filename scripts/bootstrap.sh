@@ -10,7 +10,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
 fi
-if ! .venv/bin/python -c "import egvsr, pytest, hypothesis, hdf5plugin, skimage, sklearn, tonic" >/dev/null 2>&1 \
+if ! .venv/bin/python -c "import egvsr, pytest, xdist, hypothesis, hdf5plugin, skimage, sklearn, tonic" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.egvsr-installed ]; then
   .venv/bin/pip install -q -e ".[test,dsec,tonic]"
   touch .venv/.egvsr-installed

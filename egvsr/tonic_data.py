@@ -55,8 +55,9 @@ class TonicRecording(Recording):
         i = self._check_index(i, self.num_frames, "frame")
         return as_rgb(self.frames[i], f"{self.name}: frame {i}")
 
-    def read_events(self, t0: int, t1: int):
-        return self.stream.slice(int(t0), int(t1))
+    def read_events(self, t0: int | float | None, t1: int | float | None):
+        """Events with t0 <= t < t1 µs, bounds as every `Recording` takes them (`Recording._window`)."""
+        return self.stream.slice(*self._window(t0, t1))
 
 
 def _integer_times(times: np.ndarray, name: str) -> np.ndarray:

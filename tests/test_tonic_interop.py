@@ -161,3 +161,19 @@ def test_a_frame_offset_that_would_wrap_the_frame_times_is_refused(offset, messa
     with pytest.raises(ConfigError, match=r"^tonic: " + message):
         _recording([-1, 1, 2], frame_offset_us=offset)
     assert _recording([0, 1, 2], frame_offset_us=-2**63).frame_times[0] == -2**63  # at the limit: kept
+
+
+def test_tonic_event_window_follows_every_recording():
+    """As `SourceRecording`: floats round up, None is unbounded, NaN or a str names t0 / t1."""
+    from egvsr.errors import ConfigError
+
+    rec = _recording([0, 1, 2])
+    everything = rec.read_events(None, None)
+    assert len(everything) == len(rec.stream)
+    t = int(everything.t[len(everything) // 2])
+    assert np.array_equal(rec.read_events(t - 0.5, None).t, everything.t[everything.t >= t])
+    assert np.array_equal(rec.read_events(None, t + 0.5).t, everything.t[everything.t <= t])
+    with pytest.raises(ConfigError, match=r"^t0: expected a finite time in microseconds, got nan$"):
+        rec.read_events(float("nan"), 0)
+    with pytest.raises(ConfigError, match=r"^t1: expected a time in microseconds \(int\), got '5'$"):
+        rec.read_events(0, "5")

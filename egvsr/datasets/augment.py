@@ -3,9 +3,11 @@
 Spatial transforms act identically on the LR frames, the event tensor and the HR targets; because the
 HR crop is exactly the region the LR pixels cover (same pixel-centre map in both axes), a flip or a
 rotation of both keeps them aligned. Time reversal plays the window backwards: frame order reversed,
-normalized times t → -t, the event tensor's time bins reversed and its polarity flipped (signed
-channel negated, ON/OFF channels swapped), which is what binning the reversed stream gives
-(`reverse_events`).
+normalized times t → -t, and the event tensor replaced by that of the reversed stream
+(`reverse_events`), which the dataset bins anew. Reversing the forward tensor's bins and flipping its
+polarity (`reverse_event_tensor`) is only a stand-in for callers without the stream: it is not the reversed
+stream's tensor for every representation (a time surface decays forward in time, events on a bin
+boundary change bins, and the window's ends swap).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def rotate90(sample: dict, k: int) -> dict:
 
 
 def reverse_event_tensor(events: torch.Tensor) -> torch.Tensor:
-    """(M, P, h, w) → the tensor of the time-reversed window: bins reversed, polarity flipped."""
+    """(M, P, h, w) → bins reversed, polarity flipped: the stand-in for the reversed window's tensor where
+    its events are not at hand (nearly it for voxels and counts, not for time surfaces; module doc)."""
     rev = torch.flip(events, dims=(0,))
     if rev.shape[1] == 1:
         return -rev
@@ -53,10 +56,11 @@ def reverse_event_tensor(events: torch.Tensor) -> torch.Tensor:
 
 
 def reverse_time(sample: dict, backward_events: torch.Tensor | None = None) -> dict:
-    """Play `sample` backwards: frames reversed, t → -t, events reversed with flipped polarity.
+    """Play `sample` backwards: frames reversed, t → -t, and `backward_events` as the event tensor.
 
-    `backward_events` replaces the derived event tensor where a recording stores real backward
-    voxels (EvTexture), already ordered from the last interval to the first.
+    `backward_events` is the tensor of the reversed window: binned from `reverse_events` (the dataset
+    does), or a recording's stored backward voxels (EvTexture), already ordered from the last interval
+    to the first. Without it the forward tensor is reversed (`reverse_event_tensor`, a stand-in).
     """
     out = dict(sample)
     out["lr"] = torch.flip(sample["lr"], dims=(0,))
@@ -70,12 +74,12 @@ def reverse_time(sample: dict, backward_events: torch.Tensor | None = None) -> d
 
 
 def reverse_events(stream: EventStream, t0: int, t1: int) -> EventStream:
-    """The events of [t0, t1) played backwards: t → t0 + t1 - t, order reversed, polarity negated.
+    """The events of [t0, t1] (both ends) played backwards: t → t0 + t1 - t, order reversed, polarity negated.
 
-    Binned over the same window this gives `reverse_event_tensor` of the forward tensor (an event
-    exactly at t0 lands exactly on t1, the window's excluded end; bin it with t_end = t1 + 1).
+    Binned over [t0, t1) this is the window [t0, t1) of the recording played backwards: it holds the
+    events of (t0, t1] (one exactly at t1 lands on t0; one exactly at t0 lands on t1, the excluded end).
     """
-    s = stream.slice(t0, t1)
+    s = stream.slice(t0, int(t1) + 1)
     return EventStream(
         s.x[::-1].copy(), s.y[::-1].copy(), (np.int64(t0) + np.int64(t1) - s.t[::-1]).astype(np.int64),
         (-s.p[::-1]).astype(np.int8), s.width, s.height, validate=False,
@@ -92,8 +96,8 @@ def random_augment(
 ) -> dict:
     """Random time reversal, then a random flip and rotation, drawn from `rng` (fixed draw count).
 
-    Reversal comes first so that `backward_events()` (stored backward voxels, cropped like the
-    forward ones) is combined with the untransformed sample.
+    Reversal comes first so that `backward_events()` (the reversed window's tensor, cropped like the
+    forward one) is combined with the untransformed sample; it is called only when reversal is drawn.
     """
     draws = rng.random(2)
     k = int(rng.integers(0, 4))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_integer
 
 
 def hr_size(h: int, w: int, scale: float) -> tuple[int, int]:
@@ -66,14 +67,15 @@ class CropGeometry:
 
 
 def as_pair(v: int | tuple[int, int], what: str = "patch_size") -> tuple[int, int]:
-    """An int or (height, width) as a pair of positive ints (`what` names the argument in errors)."""
-    try:
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            h = w = int(v)
-        else:
-            h, w = (int(x) for x in v)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what} {v!r}: expected a positive int or (height, width)") from None
+    """An int or (height, width) as a pair of positive ints (`what` names the argument in errors). Only
+    integers count: a str ("16" is no (1, 6)), a float (8.9 is no 8) or a bool (True is no 1) is refused."""
+    if is_integer(v):
+        h = w = int(v)  # type: ignore[call-overload]
+    elif isinstance(v, (tuple, list, np.ndarray)) and np.ndim(v) == 1 and len(v) == 2 \
+            and all(is_integer(x) for x in v):
+        h, w = (int(x) for x in v)
+    else:
+        raise ConfigError(f"{what} {v!r}: expected a positive integer or (height, width) of positive integers")
     if h < 1 or w < 1:
         raise ConfigError(f"{what} {v!r}: expected positive sides")
     return h, w

@@ -43,6 +43,8 @@ class Recording:
 
     layout: str = "?"
     has_events: bool = False
+    #: frame times come from an `fps` given at opening (the layout stores none); others state their own
+    takes_fps: bool = False
     lr_scale: int | None = None
     #: (first, last) event time in µs, read from the event source's ends at open; None: no raw events or none
     event_span: tuple[int, int] | None = None

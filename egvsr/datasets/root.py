@@ -186,6 +186,11 @@ class DatasetRoot:
     def _resolve(self, names: list[str], where: str) -> list[Path]:
         found = self.recordings()
         missing = [n for n in names if n not in found]
+        by_entry = {p.name: n for n, p in found.items()}
+        for name in missing:  # a recording's file name: list it by its name, without suffix
+            if name in by_entry:
+                raise InputFileError(f"{self.path / name}: listed in {where} as {name!r}; list it as "
+                                     f"{by_entry[name]!r} (a split names recordings without their suffix)")
         for name in missing:  # there, but not a recording: say so, not "not found"
             plain = PurePath(name).name == name and name != ".."  # an entry of the root itself, nothing beyond
             what = _not_a_recording(self.path / name) if plain else None

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Sampler
 
 from egvsr.errors import ConfigError
+from egvsr.fsutil import check_flag
 
 
 class SampleKey(NamedTuple):
@@ -87,7 +88,8 @@ class ScaleBatchSampler(Sampler):
                     f"scales {list(scales)!r}: expected a non-empty list inside scale_range ({lo:g}, {hi:g})"
                 )
         self.num_items, self.batch_size = int(num_items), int(batch_size)
-        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, check_integer(seed, "seed", 0)
+        self.shuffle, self.drop_last = check_flag(shuffle, "shuffle"), check_flag(drop_last, "drop_last")
+        self.seed = check_integer(seed, "seed", 0)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -139,6 +141,11 @@ def collate_samples(samples: list[dict]) -> dict:
         vals = [s[key] for s in samples]
         if isinstance(v, torch.Tensor):
             shapes = {tuple(x.shape) for x in vals}
+            if len(shapes) == 2 and _transposed(*shapes) and _same_crop_size(samples):
+                raise ConfigError(
+                    f"batch: '{key}' has shapes {sorted(shapes)}, the same sides swapped: 90-degree rotations "
+                    "of a non-square patch or frame; use a square patch_size, rotations=False or batch size 1"
+                )
             if len(shapes) != 1:
                 raise ConfigError(
                     f"batch: '{key}' has different shapes {sorted(shapes)}; samples of one batch need "
@@ -148,3 +155,15 @@ def collate_samples(samples: list[dict]) -> dict:
         else:
             out[key] = vals
     return out
+
+
+def _transposed(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether shapes `a` and `b` differ only by their last two sides swapped (a 90-degree rotation)."""
+    return len(a) >= 2 and a[:-2] == b[:-2] and a[-2:] == b[-1:-3:-1]
+
+
+def _same_crop_size(samples: list[dict]) -> bool:
+    """Whether the samples cut crops of one size from the sensor (`crop` is (y0, x0, H, W), taken before any
+    rotation): then sides that differ were swapped by the augmentation, not by the recordings."""
+    sizes = {tuple(torch.as_tensor(s["crop"]).tolist()[2:]) for s in samples if "crop" in s}
+    return len(sizes) == 1 and all("crop" in s for s in samples)

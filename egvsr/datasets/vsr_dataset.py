@@ -25,7 +25,7 @@ from egvsr.datasets.geometry import (
     CropGeometry, as_pair, cell_size, frame_geometry, hr_size, lr_size_for_frame, patch_geometry, query_grid,
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
-from egvsr.datasets.opening import open_recording
+from egvsr.datasets.opening import OptionError, check_fps_applies, open_recording
 from egvsr.datasets.recording import Recording
 from egvsr.datasets.sampler import check_integer, check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor, polarity_channels
@@ -38,21 +38,6 @@ MODES = ("train", "eval")
 QUERIES = ("middle", "gt")
 _UNSET: Any = object()  # patch_size not given: TRAIN_PATCH_SIZE in mode "train", whole frames in "eval"
 TRAIN_PATCH_SIZE = 64  #: the LR patch side of mode "train" when patch_size is not given
-
-
-class OptionError(ConfigError):
-    """A value of an `EventVSRDataset` option that the dataset refuses for a reason of its own (not its
-    type); `option` names it and `problem` may say `{option}` and `{none}`, so that a dataset built from a
-    config section can name the section's key and YAML's `null` instead (`in_config`)."""
-
-    def __init__(self, option: str, problem: str) -> None:
-        self.option, self.problem = option, problem
-        super().__init__(f"{option}: " + problem.format(option=option, none="None"))
-
-    def in_config(self, where: str) -> ConfigError:
-        """The same error naming the key `<where>.<option>` of a config section."""
-        key = f"{where}.{self.option}"
-        return ConfigError(f"{key}: " + self.problem.format(option=key, none="null"))
 
 
 class PairedScaleError(OptionError):
@@ -96,6 +81,8 @@ def _open_all(recordings, fps) -> list[Recording]:
                           "Recording, a DatasetRoot or a list of them")
     out = []
     for r in recordings:
+        if isinstance(r, Recording):
+            check_fps_applies(r, fps)  # opened already: `fps` would be ignored unless it opened it so
         out.append(r if isinstance(r, Recording) else open_recording(r, fps=fps))
     if not out:
         raise ConfigError("recordings: expected at least one recording")
@@ -161,6 +148,11 @@ class EventVSRDataset(Dataset):
             raise ConfigError(f"reverse_prob {reverse_prob!r}: expected a probability in [0, 1]")
         check_representation(representation, bins, polarity, normalize)
         seed = _check_seed(seed)
+        if not include_frames and queries != "gt":
+            raise OptionError("include_frames", "turned off, it keeps only the ground-truth frames as targets, "
+                                                "which only {at}queries 'gt' draws ({at}queries "
+                                                "'middle' targets the middle frame): set {at}queries to 'gt' or "
+                                                "turn {option} on")
         self.recordings = _open_all(recordings, fps)
         self.mode, self.k = mode, int(num_frames)
         self.queries, self.num_queries = queries, int(num_queries)
@@ -430,8 +422,16 @@ class EventVSRDataset(Dataset):
             lr, events, backward = self._paired_inputs(rec, it, geom)
         else:
             lr = downscale(_stack([hr_crop("frame", i) for i in fidx]), (geom.h, geom.w), self.quantize)
-            stream = crop_events(rec.read_events(t0, t1), geom)
+            # [t0, t1]: the forward tensor bins [t0, t1), the reversed window holds (t0, t1] played backwards
+            stream = crop_events(rec.read_events(t0, t1 + 1), geom)
             events = torch.from_numpy(event_tensor(stream, t0, t1, (geom.h, geom.w), **self.repr))
+
+            def reversed_tensor() -> torch.Tensor:
+                """The tensor of the reversed stream (exact for every representation; `augment`)."""
+                reversed_stream = aug.reverse_events(stream, t0, t1)
+                return torch.from_numpy(event_tensor(reversed_stream, t0, t1, (geom.h, geom.w), **self.repr))
+
+            backward = reversed_tensor
         hr = _stack([hr_crop(*self.targets[it.rec].lookup(t)) for t in q_us.tolist()])
         where = f"{rec.path}: input frames {it.start}..{it.start + len(ft) - 1}"
         sample = {

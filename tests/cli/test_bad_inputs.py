@@ -388,6 +388,11 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "{cfg_ok}", "--set", "data.train.mode=eval"),
     cli("train-data-fps-negative", "data.train.fps: expected a positive frame rate or null, got -5", "train",
         "{cfg_ok}", "--set", "data.train.fps=-5"),
+    cli("train-data-fps-with-frame-times", "states its frames' times (egvsr layout); data.train.fps applies only "
+        "to recordings without timestamps", "train", "{cfg_ok}", "--set", "data.train.fps=1000"),
+    cli("train-data-include-frames-off-middle", "data.train.include_frames: turned off, it keeps only the "
+        "ground-truth frames as targets, which only data.train.queries 'gt' draws", "train", "{cfg_ok}",
+        "--set", "data.train.include_frames=false"),
     cli("train-data-recordings-and-root", "data.train: give either 'recordings' or 'root'", "train", "{cfg_ok}",
         "--set", "data.train.root={tmp}"),
     cli("train-data-split-without-root", "data.train.split: a split needs data.train.root", "train", "{cfg_ok}",

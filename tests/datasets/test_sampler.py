@@ -92,6 +92,9 @@ def test_reverse_events_stream():
                     np.array([100, 150, 190], np.int64), np.array([1, 1, -1], np.int8), 4, 2)
     r = reverse_events(s, 100, 200)
     assert r.t.tolist() == [110, 150, 200] and r.p.tolist() == [1, -1, -1] and r.x.tolist() == [3, 2, 1]
+    # both ends: an event at t1 plays at t0, so the reversed window [t0, t1) holds (t0, t1] of the recording
+    r = reverse_events(s, 90, 190)
+    assert r.t.tolist() == [90, 130, 180] and r.x.tolist() == [3, 2, 1]
 
 
 # ---- dataset roots and splits -----------------------------------------------------------------------
@@ -237,6 +240,19 @@ def test_root_listing_skips_fifos_without_opening_them(tmp_path):
     assert result and [p.name for p in result[0]] == ["a.h5"]
 
 
+def test_a_split_listing_a_file_name_says_to_list_the_recording_name(tmp_path):
+    """`a.h5` is the recording `a`: not "a file of no layout egvsr reads", but how to list it."""
+    (tmp_path / "a.h5").write_bytes(b"")
+    (tmp_path / "indoors").mkdir()
+    (tmp_path / "indoors" / "1000.npy").write_bytes(b"")
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "test.txt").write_text("indoors\na.h5\n")
+    with pytest.raises(InputFileError, match=rf"^{tmp_path / 'a.h5'}: listed in {tmp_path / 'splits' / 'test.txt'} "
+                                             r"as 'a.h5'; list it as 'a' \(a split names recordings without their "
+                                             r"suffix\)$"):
+        DatasetRoot(tmp_path).paths("test")
+
+
 def test_a_split_listing_an_empty_folder_says_it_holds_no_recording(tmp_path):
     """Not "not found in the root": the folder is there, it is just not a recording."""
     (tmp_path / "a.h5").write_bytes(b"")
@@ -259,6 +275,9 @@ def test_a_split_listing_an_empty_folder_says_it_holds_no_recording(tmp_path):
     ({"seed": 1.5}, r"^seed 1.5: expected an integer >= 0$"),
     ({"seed": -1}, r"^seed -1: expected an integer >= 0$"),
     ({"scale_range": "12"}, r"^scale_range '12': expected \(low, high\)$"),
+    ({"shuffle": "no"}, r"^`shuffle` 'no': expected True or False$"),
+    ({"drop_last": "no"}, r"^`drop_last` 'no': expected True or False$"),
+    ({"drop_last": 0}, r"^`drop_last` 0: expected True or False$"),
 ])
 def test_sampler_refuses_strings_non_integers_and_negative_seeds(kwargs, pattern):
     args = {"num_items": 4, "batch_size": 2, **kwargs}
@@ -273,6 +292,19 @@ def test_set_epoch_takes_integers_from_zero(epoch):
         sampler.set_epoch(epoch)
     sampler.set_epoch(np.int64(3))
     assert sampler.epoch == 3 and len(list(sampler)) == 2
+
+
+def test_collate_names_rotation_when_sides_are_swapped():
+    """A 90-degree turn of a non-square patch swaps its sides although patch_size is fixed: the message says so."""
+    a = {"lr": torch.zeros(3, 3, 4, 6), "crop": torch.tensor([0, 0, 8, 12]), "scale": 2.0}
+    b = {"lr": torch.zeros(3, 3, 6, 4), "crop": torch.tensor([5, 1, 8, 12]), "scale": 2.0}
+    with pytest.raises(ConfigError, match=r"^batch: 'lr' has shapes \[\(3, 3, 4, 6\), \(3, 3, 6, 4\)\], the same sides "
+                                          r"swapped: 90-degree rotations of a non-square patch or frame; use a square "
+                                          r"patch_size, rotations=False or batch size 1$"):
+        collate_samples([a, b])
+    # crops of other sizes (recordings of transposed frame sizes): not rotation
+    with pytest.raises(ConfigError, match=r"different shapes .*\(fixed patch_size, or batch size 1\)$"):
+        collate_samples([a, dict(b, crop=torch.tensor([0, 0, 12, 8]))])
 
 
 def test_collate_refuses_non_samples():

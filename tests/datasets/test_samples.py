@@ -156,14 +156,54 @@ def test_time_reversal_flips_polarity(on_early_path, representation, polarity):
     torch.testing.assert_close(rev["frame_times"], torch.tensor([-1.0, 0.0, 1.0]))
     # identical to binning the reversed event stream
     with open_recording(on_early_path) as rec:
-        stream = reverse_events(rec.read_events(0, 80_000), 0, 80_000)
+        stream = reverse_events(rec.read_events(0, 80_001), 0, 80_000)
     h, w = e.shape[-2:]
     if representation == "moments":
-        ref = represent.event_moments(stream, 8, 0, 80_001, height=h, width=w)
+        ref = represent.event_moments(stream, 8, 0, 80_000, height=h, width=w)
     else:
-        ref = represent.voxel_grid(stream, 8, 0, 80_001, height=h, width=w, polarity=polarity)
+        ref = represent.voxel_grid(stream, 8, 0, 80_000, height=h, width=w, polarity=polarity)
         ref = ref[:, None] if ref.ndim == 3 else ref
-    np.testing.assert_allclose(r.numpy(), ref, atol=0.05 * float(np.abs(ref).max()))
+    np.testing.assert_allclose(r.numpy(), ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def edge_paths(tmp_path_factory):
+    """A 3-frame window [0, 2000] with events at its ends and on bin boundaries (bins=4: every 500 µs),
+    and the same recording played backwards (t -> 2000 - t, polarity negated, frames in reverse order)."""
+    d = tmp_path_factory.mktemp("rev_edges")
+    h, w = 8, 10
+    frames = textured_frames(3, h, w, seed=6)
+    x, y, t, p = random_events(200, h, w, 0, 2001, seed=7)
+    t = np.sort(np.concatenate([t, [0, 0, 500, 1000, 1500, 1999, 2000, 2000]])).astype(np.int64)
+    rng = np.random.default_rng(8)
+    x, y = rng.integers(0, w, len(t)).astype(np.uint16), rng.integers(0, h, len(t)).astype(np.uint16)
+    p = (rng.integers(0, 2, len(t)) * 2 - 1).astype(np.int8)
+    fwd = write_egvsr(d / "fwd.h5", frames, [0, 1000, 2000], (x, y, t, p), w, h)
+    rev = write_egvsr(d / "rev.h5", frames[::-1].copy(), [0, 1000, 2000],
+                      (x[::-1], y[::-1], 2000 - t[::-1], -p[::-1]), w, h)
+    return fwd, rev
+
+
+def _representation_options():
+    from egvsr.events.represent.registry import get_representation, representation_names
+
+    return [(name, pol) for name in representation_names() for pol in get_representation(name).polarities]
+
+
+@pytest.mark.parametrize("representation,polarity", _representation_options())
+def test_time_reversal_is_the_reversed_recording(edge_paths, representation, polarity):
+    """The reversed sample is the forward sample of the recording played backwards, for every registered
+    representation: time surfaces decay forward, so reversing the forward tensor's bins is not it."""
+    fwd_path, rev_path = edge_paths
+    opts = dict(patch_size=None, scale_range=(1.0, 1.0), flips=False, rotations=False, bins=4,
+                representation=representation, polarity=polarity)
+    reversed_sample = EventVSRDataset([fwd_path], reverse_prob=1.0, **opts)[(0, 1.0, 0)]
+    played_backwards = EventVSRDataset([rev_path], reverse_prob=0.0, **opts)[(0, 1.0, 0)]
+    assert reversed_sample["reversed"]
+    assert played_backwards["events"].abs().sum() > 0
+    torch.testing.assert_close(reversed_sample["events"], played_backwards["events"], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(reversed_sample["lr"], played_backwards["lr"])
+    torch.testing.assert_close(reversed_sample["frame_times"], played_backwards["frame_times"])
 
 
 # ---- determinism ------------------------------------------------------------------------------------------
@@ -409,3 +449,64 @@ def test_dataset_recordings_of_another_type(recordings):
 def test_dataset_scale_range_string(rec_path):
     with pytest.raises(ConfigError, match=r"^scale_range '12': expected \(low, high\)$"):
         EventVSRDataset(rec_path, patch_size=8, scale_range="12")
+
+
+@pytest.mark.parametrize("patch", ["16", (8.9, 8.2), (True, 8), 8.0, (8, 8, 8), [8, "8"]])
+def test_patch_size_takes_integers_only(rec_path, patch):
+    """Never read "16" as (1, 6), (8.9, 8.2) as (8, 8) or True as 1."""
+    with pytest.raises(ConfigError, match=r"^patch_size .*: expected a positive integer or \(height, width\) of "
+                                          r"positive integers$"):
+        EventVSRDataset([rec_path], patch_size=patch, scale_range=(1, 2))
+    assert EventVSRDataset([rec_path], patch_size=[6, np.int64(8)], scale_range=(1, 2)).patch_size == (6, 8)
+
+
+def test_fps_is_refused_for_recordings_with_frame_times(rec_path):
+    """`fps` times only the frames of layouts without timestamps (EvTexture); elsewhere it would be ignored."""
+    pattern = (rf"^fps: {rec_path} states its frames' times \(egvsr layout\); fps applies only to recordings "
+               r"without timestamps \(EvTexture files\): leave fps unset \(None\)$")
+    with pytest.raises(ConfigError, match=pattern):
+        open_recording(rec_path, fps=1000)
+    with pytest.raises(ConfigError, match=pattern):
+        EventVSRDataset([rec_path], fps=1000)
+    with open_recording(rec_path) as rec, pytest.raises(ConfigError, match=pattern):
+        EventVSRDataset([rec], fps=1000)
+
+
+def test_fps_of_a_config_section_is_named_by_its_key(rec_path):
+    from egvsr.engine.config_datasets import build_dataset
+
+    with pytest.raises(ConfigError, match=r"^data.train.fps: .* states its frames' times \(egvsr layout\); "
+                                          r"data.train.fps applies only .*: leave data.train.fps unset \(null\)$"):
+        build_dataset({"recordings": [str(rec_path)], "fps": 1000, "patch_size": 8}, "data.train", mode="train")
+
+
+def test_fps_times_evtexture_frames_and_an_open_one_must_match(tmp_path):
+    hr = textured_frames(4, 32, 48, seed=6)
+    _, lr_path = write_evtexture(tmp_path / "Vid4_h5", "calendar", hr, scale=4, bins=5)
+    assert EventVSRDataset([lr_path], fps=50, patch_size=(4, 6)).recordings[0].frame_times[1] == 20_000
+    with open_recording(lr_path, fps=50) as rec:
+        assert EventVSRDataset([rec], fps=50, patch_size=(4, 6)).recordings[0] is rec
+        with pytest.raises(ConfigError, match=r"^fps: 25: .*calendar.h5 is already open at 50 fps; pass fps to "
+                                              r"open_recording, or give its path instead$"):
+            EventVSRDataset([rec], fps=25, patch_size=(4, 6))
+
+
+@pytest.mark.parametrize("mode_options", [{}, {"mode": "eval", "scale": 2.0, "patch_size": None}])
+def test_include_frames_off_needs_ground_truth_queries(rec_path, mode_options):
+    """Without frames as targets only ground-truth times are left, which queries 'middle' never draws (every
+    sample used to fail with a bare KeyError)."""
+    with pytest.raises(ConfigError, match=r"^include_frames: turned off, it keeps only the ground-truth frames as "
+                                          r"targets, which only queries 'gt' draws \(queries 'middle' targets the "
+                                          r"middle frame\): set queries to 'gt' or turn include_frames on$"):
+        EventVSRDataset([rec_path], include_frames=False, **mode_options)
+    ds = EventVSRDataset([rec_path], include_frames=False, queries="gt", num_queries=2, patch_size=8)
+    assert not set(ds[0]["t_us"].tolist()) & set(FT.tolist())  # ground-truth times only
+
+
+def test_include_frames_of_a_config_section_names_the_keys(rec_path):
+    from egvsr.engine.config_datasets import build_dataset
+
+    with pytest.raises(ConfigError, match=r"^data.train.include_frames: turned off, .* only data.train.queries 'gt' "
+                                          r"draws .*: set data.train.queries to 'gt' or turn data.train.include_frames "
+                                          r"on$"):
+        build_dataset({"recordings": [str(rec_path)], "include_frames": False}, "data.train", mode="train")

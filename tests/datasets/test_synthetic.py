@@ -118,6 +118,33 @@ def test_clip_sizes_outside_the_engine_range_are_refused_before_rendering(tmp_pa
     assert os.listdir(tmp_path) == []  # no clip, no cache folder
 
 
+@pytest.mark.parametrize("args, match", [
+    (dict(seed=-1), r"^seed -1: expected an integer in 0..2\*\*63-1$"),
+    (dict(seed=1.5), r"^seed 1.5: expected an integer in 0..2\*\*63-1$"),  # not the seed-1 clip named seed1.5
+    (dict(seed="x"), r"^seed 'x': expected an integer in 0..2\*\*63-1$"),
+    (dict(seed=True), r"^seed True: expected an integer in 0..2\*\*63-1$"),
+    (dict(seed=2**63), r"^seed 9223372036854775808: expected an integer in 0..2\*\*63-1$"),
+    (dict(split="test"), r"^split 'test': expected one of train, val$"),
+    (dict(indices=[0, -1]), r"^index -1: expected an integer >= 0 \(a clip number\)$"),
+    (dict(indices=[1.0]), r"^index 1.0: expected an integer >= 0 \(a clip number\)$"),
+    (dict(indices="01"), r"^indices '01': expected a list of clip numbers$"),
+    (dict(progress="no"), r"^`progress` 'no': expected True or False$"),
+    (dict(workers=0), r"^workers 0: expected an integer >= 1 or None$"),
+    (dict(workers=2.0), r"^workers 2.0: expected an integer >= 1 or None$"),
+    (dict(cache=None), r"^cache None: expected a folder path \(str or os.PathLike\)$"),
+])
+def test_clip_arguments_are_checked_before_anything_renders(tmp_path, args, match):
+    """One line naming the argument, never a bare ValueError / KeyError, nor a float seed truncated."""
+    call = dict(cache=tmp_path / "cache", seed=0, split="train", indices=[0], size=SIZE, progress=False, workers=1)
+    call.update(args)
+    with pytest.raises(ConfigError, match=match):
+        ensure_clips(**call)
+    if set(args) <= {"seed", "split"}:
+        with pytest.raises(ConfigError, match=match):
+            render_clip(tmp_path / "c.h5", call["seed"], call["split"], 0, SIZE)
+    assert os.listdir(tmp_path) == []  # no clip, no cache folder
+
+
 def test_smallest_clips_render(tmp_path):
     """MIN_SIDE is where the engine works: below 4 pixels crops and layers have none (ZeroDivisionError);
     16 was rendered over 1000 clips while choosing it, these few keep it so."""

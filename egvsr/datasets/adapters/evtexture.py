@@ -61,6 +61,7 @@ class EvTextureRecording(Recording):
 
     layout = "evtexture"
     has_events = False
+    takes_fps = True
 
     def __init__(self, path: Path, fps: float | None = None,
                  hr_path: str | os.PathLike | None = None) -> None:

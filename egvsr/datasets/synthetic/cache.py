@@ -19,11 +19,14 @@ import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, render_clip
+from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip
 from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.errors import ConfigError, OutputError
+from egvsr.events.checks import is_integer
 from egvsr.events.simulate.budget import memory_budget
-from egvsr.fsutil import TEMP_MARK, temp_prefix, fmt_size, free_bytes, remove_made_folders, remove_stale_partials
+from egvsr.fsutil import (
+    TEMP_MARK, check_flag, fmt_size, free_bytes, remove_made_folders, remove_stale_partials, temp_prefix,
+)
 from egvsr.process import PLANNED_MEMORY_SHARE, handled_signals, held_signals
 
 MAX_CLIPS = 100_000
@@ -148,8 +151,18 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
                  frames: int = 5, progress: bool = True, workers: int | None = None,
                  keys: tuple[str, str] = ("size", "frames")) -> list[str]:
     """Paths of the clips, rendering the missing ones (in `workers` processes when there are many);
-    `keys` name the size and frame count in errors (a config's keys)."""
+    `keys` name the size and frame count in errors (a config's keys). Every argument is checked first, in one
+    line naming it."""
+    if not isinstance(cache, (str, os.PathLike)):
+        raise ConfigError(f"cache {cache!r}: expected a folder path (str or os.PathLike)")
     size = check_clip_shape(size, frames, *keys)
+    if not isinstance(indices, (list, tuple, range)):
+        raise ConfigError(f"indices {indices!r:.80}: expected a list of clip numbers")
+    seed, split = check_clip_id(seed, split, 0)[:2]
+    indices = [check_clip_id(seed, split, i)[2] for i in indices]
+    progress = check_flag(progress, "progress")
+    if workers is not None and (not is_integer(workers) or workers < 1):
+        raise ConfigError(f"workers {workers!r}: expected an integer >= 1 or None")
     folder = clip_folder(cache, seed, size, frames)
     paths = [str(folder / f"{split}-{i:05d}.h5") for i in indices]
     todo = [(p, seed, split, i, size, frames) for p, i in zip(paths, indices) if not os.path.exists(p)]

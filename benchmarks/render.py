@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from _args import count, positive_float, positive_int  # (this folder is on sys.path when run as a script)
+from _args import checkout, choice_list, count, int_between, positive_int, scale_up_to  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -48,6 +48,9 @@ STAGES = {  # label: (file suffixes, this checkout's and the older layout's; fun
 # options newer than the `--before` checkout: left out of its checkpoint (their defaults are the old behaviour)
 NEW_OPTIONS = ("mlp_activation", "window_size")
 MODELS = {"egvsr-small (shipped width)": "egvsr-small", "egvsr (paper size)": "egvsr"}
+SECONDS, FPS = 0.32, 25.0  # the sample recording: frames at 0, 40, ..., 320 ms
+SAMPLE_FRAMES = round(SECONDS * FPS) + 1
+MAX_SCALE = 16.0  # the presets' max_scale (egvsr/models/egvsr.py), which the checkpoints keep
 
 
 def make_inputs(folder: Path) -> dict:
@@ -60,7 +63,7 @@ def make_inputs(folder: Path) -> dict:
     from egvsr.models import build_model
 
     rec = folder / "sample.h5"
-    make_sample(rec, seed=0, seconds=0.32, size=(260, 346), fps=25.0, progress=False)
+    make_sample(rec, seed=0, seconds=SECONDS, size=(260, 346), fps=FPS, progress=False)
     out: dict = {"recording": rec}
     for label, preset in MODELS.items():
         torch.manual_seed(0)
@@ -145,26 +148,27 @@ def stages_worker(rec: str, ckpt: str, frames: int, scale: float, window_size: i
     return out
 
 
-def _model_label(name: str) -> str:
-    """A `--models` entry (a label of MODELS, or its preset name such as egvsr-small) as its label."""
-    for label, preset in MODELS.items():
-        if name.strip() in (label, preset):
-            return label
-    raise SystemExit(f"--models {name!r}: expected one of {', '.join(MODELS.values())}")
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, every argument checked (the old checkout too) before the inputs are made."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--before", type=Path, help="an old checkout to compare with (e.g. from git archive)")
+    ap.add_argument("--before", type=checkout, help="an old checkout to compare with (e.g. from git archive)")
     ap.add_argument("--repeats", type=positive_int, default=3)
-    ap.add_argument("--frames", type=positive_int, default=2, help="output frames per render (input frames 0..N-1)")
-    ap.add_argument("--scale", type=positive_float, default=6.5)
-    ap.add_argument("--models", default=",".join(MODELS.values()), help="comma-separated presets")
+    # a render runs from one input frame to the next: two input frames at least, and the sample's at most
+    ap.add_argument("--frames", type=int_between(2, SAMPLE_FRAMES), default=2,
+                    help=f"output frames per render (input frames 0..N-1; 2 to {SAMPLE_FRAMES}, the sample's frames)")
+    ap.add_argument("--scale", type=scale_up_to(MAX_SCALE), default=6.5,
+                    help=f"1 to {MAX_SCALE:g}, the max_scale of the benchmark's models")
+    ap.add_argument("--models", type=choice_list(MODELS.values()), default=list(MODELS.values()),
+                    help=f"comma-separated presets, of {', '.join(MODELS.values())} (default: both)")
     ap.add_argument("--window-size", type=count, default=16,
                     help="square attention windows of the after checkpoint (0: the strips, same numbers as before)")
     ap.add_argument("--stages", action="store_true", help="profile where the time goes in this checkout")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    a = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
     if a.worker:
         print(json.dumps(stages_worker(**json.loads(a.worker))))
         return 0
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         inputs = make_inputs(folder)
-        models = [_model_label(m) for m in a.models.split(",")]
+        labels = {preset: label for label, preset in MODELS.items()}
+        models = [labels[m] for m in a.models]
         print(f"{os.cpu_count()} cores, x{a.scale:g} of 346x260, {a.frames} output frames per render, "
               f"after: window_size {a.window_size}, load average at start {os.getloadavg()[0]:.1f}")
         if a.stages:

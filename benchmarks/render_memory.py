@@ -38,6 +38,7 @@ from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 from _args import positive_int  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's egvsr (the workers get it as PYTHONPATH), not another installed
 FULL = {"size": (260, 346), "scale": 6.5, "model": "egvsr", "chunks": [16384, 262144], "tile": 128}
 QUICK = {"size": (40, 52), "scale": 6.5, "model": "egvsr-tiny", "chunks": [4096, 65536], "tile": 16}
 DEFAULT_CHUNK = 65536

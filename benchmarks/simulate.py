@@ -20,6 +20,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads spin and
 
 import argparse
 import hashlib
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,13 +28,19 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from egvsr.events.simulate import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from egvsr.events.simulate import (  # noqa: E402
     EventSimulator, SampleScene, SimulatorConfig, make_sample, simulate_video,
 )
-from egvsr.events.simulate.sample import MAX_PX_PER_STEP
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from egvsr.events.simulate.budget import BYTES_PER_PIXEL, memory_budget  # noqa: E402
+from egvsr.events.simulate.sample import MAX_PX_PER_STEP, MIN_SIDE  # noqa: E402
+from egvsr.fsutil import fmt_size  # noqa: E402
+from _args import positive_int, refuse, size_hxw, toolkit_errors  # (this folder is on sys.path when run as a script)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "slider_depth"
+SHARED = ROOT.parent / "shared" / "data" / "slider_depth"
+MAX_SIDE = 4096  # make_sample's largest side (egvsr/events/simulate/sample.py)
 
 
 def dense_times(scene: SampleScene, seconds: float, fps: float) -> np.ndarray:
@@ -121,21 +128,32 @@ def slider_subframes(limit: int | None) -> tuple[list, np.ndarray]:
     return frames, np.asarray(times)
 
 
+def check_memory(h: int, w: int, frames: int) -> None:
+    """Refuse, before any frame is rendered, a size whose prepared frames (float32, all held at once) and
+    simulator state would not fit in the simulator's memory budget."""
+    need = (4 * frames + BYTES_PER_PIXEL) * h * w
+    if need > memory_budget():
+        refuse(f"--size {h}x{w}: its {frames} prepared frames and the simulator need about {fmt_size(need)}, more "
+               f"than the {fmt_size(memory_budget())} this machine allows; choose a smaller --size")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--size", default="260x346", help="HxW of the scene")
+    ap.add_argument("--size", type=size_hxw(MIN_SIDE, MAX_SIDE), default=(260, 346),
+                    help=f"HxW of the scene, sides {MIN_SIDE} to {MAX_SIDE} (default 260x346)")
     ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--threads", type=positive_int, default=None, help="numba threads of the threaded runs (default: all)")
     a = ap.parse_args(argv)
     threads = a.threads or numba.get_num_threads()
-    h, w = (int(v) for v in a.size.split("x"))
+    h, w = a.size
     seconds = 0.2 if a.quick else 1.0
     repeat = 1 if a.quick else a.repeat
     scene = SampleScene(0, h, w)
     td = dense_times(scene, seconds, 25.0)
-    dense = [scene.render(t / 1e6, rgb=False) for t in td]
     tc = np.arange(int(seconds * 100) + 1) * 10_000.0
+    check_memory(h, w, len(td) + len(tc))
+    dense = [scene.render(t / 1e6, rgb=False) for t in td]
     coarse = [scene.render(t / 1e6, rgb=False) for t in tc]
     rows = [
         bench("scene, dense, Cp 0.15", dense, td, SimulatorConfig(cp=0.15), repeat, threads),
@@ -175,4 +193,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with toolkit_errors():  # a size make_sample or simulate_video refuses: their one line
+        main()

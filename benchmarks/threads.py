@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from egvsr.threads import configure_process_environment  # noqa: E402
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import choice_list, positive_int  # (this folder is on sys.path when run as a script)
 
 configure_process_environment()
 
@@ -68,7 +68,8 @@ WORKLOADS = {"render": render_workload, "train": train_workload}
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=positive_int, default=5)
-    ap.add_argument("--workloads", default="render,train")
+    ap.add_argument("--workloads", type=choice_list(WORKLOADS), default=list(WORKLOADS),
+                    help=f"comma-separated, of {', '.join(WORKLOADS)} (default: both)")
     a = ap.parse_args(argv)
     import torch
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {cores} cores, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print("| workload | " + " | ".join(f"{n} thread(s) s" for n in counts) + " | 1-thread speed-up | load avg (1 min) |")
     print("|---|" + "---|" * (len(counts) + 2))
-    for name in a.workloads.split(","):
+    for name in a.workloads:
         run = WORKLOADS[name]()
         with torch.no_grad() if name == "render" else torch.enable_grad():
             run()  # warm-up

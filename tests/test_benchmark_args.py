@@ -33,7 +33,7 @@ def test_good_values_pass(parse, text, value):
     assert parse(text) == value
 
 
-@pytest.mark.parametrize("script, argument", [("render.py", "--frames"), ("models.py", "--repeats"),
+@pytest.mark.parametrize("script, argument", [("render.py", "--repeats"), ("models.py", "--repeats"),
                                               ("quality.py", "--val-clips")])
 def test_a_benchmark_refuses_a_zero_count_in_one_line(script, argument):
     run = subprocess.run([sys.executable, str(BENCHMARKS / script), argument, "0"],
@@ -42,3 +42,191 @@ def test_a_benchmark_refuses_a_zero_count_in_one_line(script, argument):
     assert run.stderr.strip().splitlines()[-1] == (
         f"{script}: error: argument {argument}: expected an integer >= 1, got '0'")
     assert "Traceback" not in run.stderr
+
+
+# ---- each script's own checks, run in this process (fast: torch and egvsr are already imported) ----------
+
+_SCRIPTS: dict[str, object] = {}
+
+
+def script(name: str):
+    """benchmarks/NAME.py as a module of its own (`benchmark_NAME`: `io` would shadow the standard library),
+    imported once; what the import sets in os.environ or sys.path (models.py and threads.py set OpenMP
+    variables, every script puts its checkout first) is undone, so the other tests see nothing of it."""
+    import importlib.util
+    import os
+    from unittest import mock
+
+    if name not in _SCRIPTS:
+        path = list(sys.path)
+        try:
+            with mock.patch.dict(os.environ):
+                spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+        finally:
+            sys.path[:] = path
+        _SCRIPTS[name] = module
+    return _SCRIPTS[name]
+
+
+def refused(capsys, call, *args) -> str:
+    """The last stderr line of `call(*args)`, which must end the script with status 2 and no traceback;
+    argparse writes its usage line first, a check after parsing (`_args.refuse`) writes its line alone."""
+    with pytest.raises(SystemExit) as exit_:
+        call(*args)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and not any("Traceback" in line for line in lines)
+    assert len(lines) == 1 or lines[0].startswith("usage:")
+    return lines[-1]
+
+
+@pytest.mark.parametrize("name, argv, said", [
+    ("direct", ["--before", "/nonexistent", "--commands", "bogus"],
+     "argument --before: expected an egvsr checkout (a folder holding egvsr/__init__.py), got '/nonexistent'"),
+    ("direct", ["--before", str(BENCHMARKS.parent), "--commands", "simulate,bogus"],
+     "argument --commands: expected a comma-separated list of simulate, train, got 'bogus'"),
+    ("render", ["--before", "/nonexistent"], "argument --before: expected an egvsr checkout"),
+    ("render", ["--frames", "1"], "argument --frames: expected an integer from 2 to 9, got '1'"),
+    ("render", ["--frames", "10"], "argument --frames: expected an integer from 2 to 9, got '10'"),
+    ("render", ["--models", "nosuch"], "argument --models: expected a comma-separated list of egvsr-small, egvsr"),
+    ("render", ["--scale", "0.5"], "argument --scale: expected a scale from 1 to 16, got '0.5'"),
+    ("io", ["--dir", "/nonexistent"], "argument --dir: expected an existing folder this user can write in"),
+    ("dataloader", ["--device", "foo"], "argument --device: invalid choice: 'foo'"),
+    ("quality", ["--scales", "0.5"], "argument --scales: expected a finite scale >= 1"),
+    ("quality", ["--val-size", "15", "16"], "argument --val-size: expected an integer from 16 to 4096, got '15'"),
+])
+def test_a_bad_argument_is_refused_by_the_parser(capsys, name, argv, said):
+    assert said in refused(capsys, script(name).parse_args, argv)
+
+
+def test_good_lists_and_checkouts_parse():
+    root = BENCHMARKS.parent
+    a = script("direct").parse_args(["--before", str(root), "--commands", "train"])
+    assert (a.before, a.commands) == (root, ["train"])
+    assert script("render").parse_args(["--models", "egvsr", "--frames", "9"]).models == ["egvsr"]
+
+
+@pytest.mark.parametrize("name, argv, said", [
+    ("simulate", ["--size", "abc"], "expected HxW with sides from 16 to 4096 pixels, e.g. 260x346, got 'abc'"),
+    ("simulate", ["--size", "0x0"], "got '0x0'"),
+    ("simulate", ["--size", "5x5"], "got '5x5'"),
+    ("simulate", ["--size", "100000x100000"], "got '100000x100000'"),
+    ("encoder_flops", ["--size", "100000", "100000"], "argument --size: expected an integer from 1 to 4096"),
+    ("official_effects", ["--bogus"], "unrecognized arguments: --bogus"),
+    ("models", ["--models", "nosuch"], "error: --models 'nosuch': unknown model; expected comma-separated names"),
+])
+def test_a_bad_argument_is_refused_before_any_work(capsys, name, argv, said):
+    assert said in refused(capsys, script(name).main, argv)
+
+
+def test_cuda_is_refused_up_front_where_torch_sees_none(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for call in (script("dataloader").parse_args, script("models").main):
+        assert refused(capsys, call, ["--device", "cuda"]).endswith(
+            "error: --device cuda: torch sees no CUDA device on this machine; use --device cpu or auto")
+
+
+def test_sizes_beyond_memory_are_refused_before_allocating(capsys, monkeypatch):
+    import egvsr.models.call_memory
+
+    simulate = script("simulate")
+    monkeypatch.setattr(simulate, "memory_budget", lambda: 1000)
+    assert "--size 16x16: its " in refused(capsys, simulate.main, ["--size", "16x16", "--quick"])
+    monkeypatch.setattr(egvsr.models.call_memory, "memory_budget_bytes", lambda device="cpu": (1000, "a test budget"))
+    assert "--size 260 346: the inputs and one encoder pass need about" in refused(
+        capsys, script("encoder_flops").check_memory, 260, 346)
+
+
+def test_voxelize_prints_na_where_a_thread_read_no_cpu_time(capsys, monkeypatch):
+    voxelize = script("voxelize")
+    monkeypatch.setattr(voxelize, "thread_cpu", lambda: {"1": (5, 0)})  # schedstat still at its last tick
+    voxelize.scaling(lambda: None, lambda: None, 1)
+    assert "critical path n/a (too short to time)" in capsys.readouterr().out
+
+
+def test_io_generates_fewer_events_than_a_chunk(tmp_path):
+    import h5py
+
+    script("io").generate_e2vid(tmp_path / "small.h5", 1000)
+    with h5py.File(tmp_path / "small.h5") as f:
+        assert f["events/ts"].shape == (1000,)
+
+
+def test_official_effects_skips_in_one_line_without_the_fixtures(capsys, monkeypatch, tmp_path):
+    effects = script("official_effects")
+    monkeypatch.setattr(effects, "FIXTURES", tmp_path)
+    assert effects.main([]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip().splitlines() == [
+        f"skipped: official fixture {tmp_path / 'egvsr_official_small.pt'} not found "
+        "(../shared/data/fixtures exists only on project machines)"]
+    assert not out.err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--scales", "40"], "error: --scales 40: above the max_scale 16 of the EGVSR column"),
+    (["--checkpoint", "/nonexistent.pt"], "error: --checkpoint: /nonexistent.pt: checkpoint not found"),
+    (["--frames-only", "/nonexistent.pt"], "error: --frames-only: /nonexistent.pt: checkpoint not found"),
+    (["--val-size", "16", "16", "--scales", "2"], "error: --val-size 16 16: at x2 the held-out clips' output is "
+                                                  "16x16, smaller than protocol 'ours' scores (at least 19x19"),
+])
+def test_quality_checks_its_setup_before_rendering_any_clip(capsys, tmp_path, argv, said):
+    quality = script("quality")
+    args = quality.parse_args([*argv, "--workdir", str(tmp_path / "work")])
+    assert said in refused(capsys, quality.check_setup, args)
+    assert not (tmp_path / "work").exists()
+
+
+def test_quality_accepts_the_smallest_clips_each_scale_can_score():
+    quality = script("quality")
+    quality.check_val_size([19, 19], [1.0])
+    quality.check_val_size([20, 20], [6.5])
+    quality.check_val_size([32, 32], [16.0])
+
+
+@pytest.mark.parametrize("name, call", [("quality", "parse_args"), ("event_noise", "main")])
+def test_the_default_work_folder_is_named_in_help(capsys, name, call):
+    with pytest.raises(SystemExit) as exit_:
+        getattr(script(name), call)(["--help"])
+    assert exit_.value.code == 0
+    assert "under the current directory" in " ".join(capsys.readouterr().out.split())
+
+
+def test_threads_refuses_an_unknown_workload_in_one_line():
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "threads.py"), "--workloads", "render,bogus"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "threads.py: error: argument --workloads: expected a comma-separated list of render, train, got 'bogus'")
+
+
+def _imports_egvsr(node) -> bool:
+    import ast
+
+    return (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "egvsr"
+            or isinstance(node, ast.Import) and any(a.name.split(".")[0] == "egvsr" for a in node.names))
+
+
+def _inserts_path(node) -> bool:
+    import ast
+
+    return any(isinstance(n, ast.Call) and ast.unparse(n.func) == "sys.path.insert" for n in ast.walk(node))
+
+
+@pytest.mark.parametrize("path", sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")),
+                         ids=lambda p: p.name)
+def test_a_benchmark_imports_the_egvsr_of_its_own_checkout(path):
+    """Run from another checkout's folder (or with another egvsr installed), a script must still time its
+    own code: it puts its checkout first on sys.path before it imports egvsr."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    if not any(_imports_egvsr(n) for n in ast.walk(tree)):
+        return
+    first_import = next((i for i, n in enumerate(tree.body) if _imports_egvsr(n)), len(tree.body))
+    before = tree.body[:first_import] if first_import < len(tree.body) else tree.body
+    assert any(_inserts_path(n) for n in before), f"{path.name} imports egvsr without putting its checkout first"

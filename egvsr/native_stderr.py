@@ -1,4 +1,4 @@
-"""What native code (OpenCV, FFmpeg, libpng) prints on its own, held or quieted around our calls, so
+"""What native code (OpenCV, FFmpeg, libpng, expelliarmus) prints on its own, held or quieted around our calls, so
 that a failure a command explains in one line is not preceded by the library's lines."""
 
 from __future__ import annotations
@@ -36,9 +36,18 @@ def native_messages_held(replay: bool = True) -> Iterator[None]:
     `replay=False`, for files of ours whose harmless warnings the user cannot act on), dropped after one
     that raises, whose one-line error says what went wrong. OpenCV has no switch for FFmpeg's or
     libpng's own messages that holds for one call only (OPENCV_FFMPEG_LOGLEVEL is read once per
-    process, its log level does not reach them), hence the descriptor, restored before the body's
-    exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
-    with _STDERR_LOCK, opencv_warnings_off():
+    process, its log level does not reach them), hence the descriptor (`stderr_held`)."""
+    with _STDERR_LOCK, opencv_warnings_off(), stderr_held(replay):
+        yield
+
+
+@contextmanager
+def stderr_held(replay: bool = True, drop: tuple[bytes, ...] = ()) -> Iterator[None]:
+    """Descriptor 2 held while the body runs, as `native_messages_held` does, without touching OpenCV
+    (for other native decoders); `drop`: messages left out of what is written out after the body (each
+    with the newline that follows it, if any), the rest kept. The descriptor is restored before the
+    body's exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
+    with _STDERR_LOCK:
         try:
             held = tempfile.TemporaryFile()
         except OSError:
@@ -53,7 +62,7 @@ def native_messages_held(replay: bool = True) -> Iterator[None]:
                 os.dup2(saved, 2)
                 os.close(saved)
                 if done and replay:
-                    _replay(held)
+                    _replay(held, drop)
             if held is not None:
                 held.close()
 
@@ -71,11 +80,13 @@ def _redirect_stderr(held) -> int | None:
     return saved
 
 
-def _replay(held) -> None:
-    """Write what `held` caught to descriptor 2 (best effort: stderr may be gone)."""
+def _replay(held, drop: tuple[bytes, ...] = ()) -> None:
+    """Write what `held` caught, less the `drop` messages, to descriptor 2 (best effort: stderr may be gone)."""
     try:
         held.seek(0)
         data = held.read()
+        for message in drop:
+            data = data.replace(message + b"\n", b"").replace(message, b"")
         while data:
             data = data[os.write(2, data):]
     except OSError:

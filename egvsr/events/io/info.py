@@ -36,8 +36,10 @@ def _raw_chunks(src):
 
 
 def scan_invariants(src) -> dict[str, Any]:
-    """{"first_decrease": index or None, "outside": count} over every event of an open source."""
-    first, outside, pos, last = None, 0, 0, None
+    """{"first_decrease": index or None, "decrease": (before, after) µs at it or None, "outside": count,
+    "t_min", "t_max": earliest and latest time (None without events)} over every event of an open source."""
+    first, drop, outside, pos, last = None, None, 0, 0, None
+    t_min = t_max = None
     w, h = int(src.width), int(src.height)
     for x, y, t in _raw_chunks(src):
         n = len(t)
@@ -45,34 +47,44 @@ def scan_invariants(src) -> dict[str, Any]:
             t = np.asarray(t)
             if first is None:
                 if last is not None and int(t[0]) < last:
-                    first = pos
+                    first, drop = pos, (last, int(t[0]))
                 else:
                     bad = first_decrease(np.ascontiguousarray(t))
-                    first = pos + bad if bad >= 0 else None
+                    if bad >= 0:
+                        first, drop = pos + bad, (int(t[bad - 1]), int(t[bad]))
             last = int(t[-1])
+            lo, hi = int(t.min()), int(t.max())
+            t_min, t_max = (lo, hi) if t_min is None else (min(t_min, lo), max(t_max, hi))
             xi, yi = np.asarray(x).astype(np.int64, copy=False), np.asarray(y).astype(np.int64, copy=False)
             outside += int(np.count_nonzero((xi < 0) | (xi >= w) | (yi < 0) | (yi >= h)))
         pos += n
-    return {"first_decrease": first, "outside": outside}
+    return {"first_decrease": first, "decrease": drop, "outside": outside, "t_min": t_min, "t_max": t_max}
 
 
 def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Facts about a recording: layout, size, events, time span, rate, polarity balance, frames."""
+    """Facts about a recording: layout, size, events, time span, rate, polarity balance, frames.
+
+    `t_first_us` / `t_last_us` are the first and last events' times, `t_min_us` / `t_max_us` the span
+    (the same in a sorted file), from which `duration_s` and `event_rate` are taken."""
     with open_events(path, sensor_size=sensor_size) as src:
         n = src.num_events
         t0, t1 = src.t_first, src.t_last
         on, off = src.polarity_counts()
         frames, frames_problem = _frames_or_problem(src, "frames")
         gt, gt_problem = _frames_or_problem(src, "gt")
+        scan = scan_invariants(src)
         info: dict[str, Any] = {
             "path": str(src.path), "layout": src.layout, "width": src.width, "height": src.height,
-            "num_events": n, "t_first_us": t0, "t_last_us": t1,
-            "duration_s": (t1 - t0) / 1e6 if n else 0.0, "on": on, "off": off,
+            "num_events": n, "t_first_us": t0, "t_last_us": t1, "t_min_us": scan.pop("t_min"),
+            "t_max_us": scan.pop("t_max"), "on": on, "off": off,
             "num_frames": 0 if frames is None else len(frames),
             "num_gt": 0 if gt is None else len(gt), "frames_problem": frames_problem, "gt_problem": gt_problem,
         }
+        info["duration_s"] = (info["t_max_us"] - info["t_min_us"]) / 1e6 if n else 0.0
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
-        info.update(scan_invariants(src))
+        info.update(scan)
+        drop = info["decrease"]
+        info["unsorted_hint"] = None if drop is None else src._unsorted_hint(*drop)
         for key, times in (("frames", frames), ("gt", gt)):
             if times is not None and len(times):
                 info[f"{key}_t_first_us"], info[f"{key}_t_last_us"] = int(times[0]), int(times[-1])
@@ -113,7 +125,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
     ]
     if n:
         rows += [
-            ("time", f"{s['t_first_us']} .. {s['t_last_us']} µs"),
+            ("time", f"{s['t_min_us']} .. {s['t_max_us']} µs"),
             ("duration", f"{s['duration_s']:.6f} s"),
             ("event rate", "n/a (single timestamp)" if s["event_rate"] is None
              else f"{s['event_rate'] / 1e6:.3f} Mev/s"),
@@ -122,8 +134,10 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
     size = f"{s['width']}x{s['height']}"
     problems = []
     if s["first_decrease"] is not None:
-        problems.append(f"timestamps decrease at index {s['first_decrease']} (events must be sorted by time; "
-                        "`egvsr convert --sort` writes a sorted copy)")
+        before, after = s["decrease"]
+        problems.append(f"timestamps decrease at index {s['first_decrease']} ({before} -> {after} µs; events must "
+                        "be sorted by time; " + (s["unsorted_hint"] or "`egvsr convert --sort` writes a sorted copy")
+                        + ")")
     if s["outside"]:
         problems.append(f"{s['outside']:,} events have coordinates outside the {size} sensor (a wrong sensor "
                         "size? pass --sensor-size HxW)")

@@ -1,6 +1,10 @@
 """Reader for Prophesee recordings: RAW EVT2 and DAT via `expelliarmus` (tonic's decoder), RAW EVT3
 via our own `evt3` decoder (expelliarmus mis-times it; see there). Kind and sensor size come from
 the `%` text header (`prophesee_header`); the decoders are imported only when a file is read.
+
+EVT2 and DAT store time in a counter that wraps (34 bits, 4 h 46 min; 32 bits, 71.6 min), and
+expelliarmus 1.1.12 undoes it wrongly (EVT2: never; DAT: at every decrease, so a 50 µs jitter became
+a 71.6-minute jump); we undo it ourselves (`unwrap_times`) from the counter's value.
 """
 
 from __future__ import annotations
@@ -16,8 +20,31 @@ from egvsr.errors import FormatError, MissingDependencyError
 from egvsr.events.io import prophesee_header
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, header_size
+from egvsr.native_stderr import stderr_held
 
 _WIZARD_CHUNK = 1 << 20
+#: bits of the time counter that expelliarmus decodes (EVT2: 28-bit TIME_HIGH + 6-bit low; DAT: u32)
+TIME_BITS = {"evt2": 34, "dat": 32}
+#: what expelliarmus prints at any time decrease, wraps included; our own checks name the index instead
+_DECODER_WARNING = b"WARNING: The timestamps are not monotonic."
+
+
+def unwrap_times(t: np.ndarray, bits: int, state: list[int]) -> np.ndarray:
+    """Times (int64 µs) of a time counter of `bits` bits that wraps, from the decoder's `t` (the counter's
+    value plus any multiple of 2**bits). As in `evt3`, only a drop of more than half the counter's range
+    (from the top of the range to its bottom) is a wrap and adds 2**bits; a smaller drop stays a drop (the
+    file then reads as unsorted), and a rise is a rise. `state` ([last counter value, wraps so far], empty
+    at the start) carries the count from chunk to chunk, so chunked passes agree with a whole one."""
+    period = 1 << bits
+    raw = np.asarray(t, np.int64) & (period - 1)
+    if not raw.size:
+        return raw
+    if not state:
+        state[:] = [int(raw[0]), 0]
+    wraps = np.diff(raw, prepend=np.int64(state[0])) < -(period >> 1)
+    loops = np.cumsum(wraps, dtype=np.int64) + state[1]
+    state[:] = [int(raw[-1]), int(loops[-1])]
+    return raw + (loops << bits)
 
 
 def header_runs_to_eof(path: Path) -> bool:
@@ -103,8 +130,26 @@ class PropheseeSource(StreamedSource):
                 "pip install expelliarmus"
             ) from None
         wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_WIZARD_CHUNK)
-        for ev in wizard.read_chunk():
-            yield ev["x"], ev["y"], ev["t"].astype(np.int64), self._signed_polarity(ev["p"], "01", 0)
+        chunks, state = wizard.read_chunk(), []
+        while True:
+            with stderr_held(drop=(_DECODER_WARNING,)):  # per chunk: never while our caller prints
+                ev = next(chunks, None)
+            if ev is None:
+                return
+            t = unwrap_times(ev["t"], TIME_BITS[self.layout], state)
+            yield ev["x"], ev["y"], t, self._signed_polarity(ev["p"], "01", 0)
+
+    def _unsorted_hint(self, before: int, after: int) -> str | None:
+        """A drop of over a quarter of the time counter's range may well be a gap between events of over half
+        its range that spans a wrap (`unwrap_times` cannot tell them apart): sorting would scramble it."""
+        bits = TIME_BITS.get(self.layout)
+        if bits is None or before - after <= 1 << (bits - 2):
+            return None
+        return (
+            f"a drop this large may be a gap of {(1 << bits) - (before - after)} µs without events, which the "
+            f"{self.layout} time counter (wrapping every {1 << bits} µs) cannot tell from a drop; sorting "
+            "would then scramble the recording, so `egvsr convert --sort` is no fix for it"
+        )
 
 
 def _declare(kind: str, description: str) -> Layout:

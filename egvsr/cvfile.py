@@ -108,9 +108,9 @@ def video_capture(path: str | os.PathLike):
         return _cv2().VideoCapture(name)
 
 
-def video_writer(path: str | os.PathLike, fourcc: str, fps: float, size: tuple[int, int]):
+def video_writer(path: str | os.PathLike, fourcc: str, fps: float, size: tuple[int, int], color: bool = True):
     """`cv2.VideoWriter` writing `path` (container by its suffix) with codec `fourcc` (e.g. "mp4v") at
-    `fps`, frames of `size` (width, height), whatever the file's name."""
+    `fps`, frames of `size` (width, height), whatever the file's name; `color` False: one-channel frames."""
     cv2 = _cv2()
     with _opencv_path(path, OutputError) as name:
-        return cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        return cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*fourcc), fps, size, bool(color))

@@ -2,7 +2,8 @@
 
 The ground-truth rule (see docs/datasets.md): for scale `s` and LR size h×w the HR crop is
 H = floor(s·h) × W = floor(s·w) sensor pixels and the LR image is that crop resized to h×w, so the
-effective scale is H/h (≈ s). A sensor pixel centre (x + 0.5) maps to the LR coordinate
+effective scale is H/h (≈ s). The products are exact, of the scale as written (`exact_scale`): 1.4 × 180
+is 252, where the float product is 251.99999999999997. A sensor pixel centre (x + 0.5) maps to the LR coordinate
 (x - x0 + 0.5)·w/W - 0.5 (align_corners=False convention), the same map the resize and the
 event kernels use.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -18,22 +20,33 @@ from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer
 
 
+def fmt_scale(s: float) -> str:
+    """A scale as short as `:g` writes it, but exact: 16.000000001 is not shown as 16 (it is not scored
+    as 16: its output size differs), so what a table or message shows is what was checked and scored."""
+    short = f"{s:g}"
+    return short if float(short) == s else repr(float(s))
+
+
+def exact_scale(scale: float) -> Fraction:
+    """A finite scale as the decimal written for it (its repr, the shortest that reads back as the same
+    float): 1.4 is 7/5, not the binary 1.3999999999999999112, so sizes are floors of what the user wrote."""
+    return Fraction(repr(float(scale)))
+
+
 def hr_size(h: int, w: int, scale: float) -> tuple[int, int]:
-    """(floor(s·h), floor(s·w)): the output size for LR size (h, w) at scale `s` (the models' rule)."""
-    return int(math.floor(scale * h)), int(math.floor(scale * w))
+    """(floor(s·h), floor(s·w)), exactly (`exact_scale`): the output size for LR size (h, w) at scale `s`
+    (the models' rule)."""
+    s = exact_scale(scale)
+    return math.floor(s * int(h)), math.floor(s * int(w))
 
 
 def lr_size_for_frame(height: int, width: int, scale: float) -> tuple[int, int]:
-    """LR size floor(height/s) × floor(width/s) for a whole frame (its HR crop floor(s·h) fits)."""
-    h, w = int(math.floor(height / scale)), int(math.floor(width / scale))
-    # guard float rounding: the HR crop must fit
-    while h > 0 and hr_size(h, 1, scale)[0] > height:
-        h -= 1
-    while w > 0 and hr_size(1, w, scale)[1] > width:
-        w -= 1
+    """LR size floor(height/s) × floor(width/s) for a whole frame, exactly, so its HR crop floor(s·h) fits."""
+    s = exact_scale(scale)
+    h, w = math.floor(int(height) / s), math.floor(int(width) / s)
     if h < 1 or w < 1:
         raise ConfigError(
-            f"scale {scale:g}: a {height}x{width} frame is smaller than one LR pixel at this scale; "
+            f"scale {fmt_scale(scale)}: a {height}x{width} frame is smaller than one LR pixel at this scale; "
             "expected a scale at most min(height, width)"
         )
     return h, w
@@ -96,7 +109,7 @@ def patch_geometry(
     H, W = hr_size(h, w, scale)
     if H > height or W > width:
         raise ConfigError(
-            f"patch_size {h}x{w} at scale {scale:g} needs an HR crop of {H}x{W}, larger than the "
+            f"patch_size {h}x{w} at scale {fmt_scale(scale)} needs an HR crop of {H}x{W}, larger than the "
             f"{height}x{width} frame; use a smaller patch_size or scale range"
         )
     y0 = int(rng.integers(0, height - H + 1))

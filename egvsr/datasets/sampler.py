@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from egvsr.datasets.geometry import fmt_scale
 from egvsr.errors import ConfigError
 from egvsr.fsutil import check_flag
 
@@ -51,7 +52,8 @@ def check_scale_range(scale_range: Sequence[float], what: str = "scale_range") -
     except (ConfigError, ValueError):
         raise ConfigError(f"{what} {scale_range!r}: expected (low, high)") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and 1.0 <= lo <= hi):
-        raise ConfigError(f"{what} ({lo:g}, {hi:g}): expected 1 <= low <= high (super-resolution scales)")
+        raise ConfigError(f"{what} ({fmt_scale(lo)}, {fmt_scale(hi)}): expected 1 <= low <= high "
+                          "(super-resolution scales)")
     return lo, hi
 
 
@@ -85,7 +87,8 @@ class ScaleBatchSampler(Sampler):
             bad = [s for s in self.scales if not lo <= s <= hi]
             if not self.scales or bad:
                 raise ConfigError(
-                    f"scales {list(scales)!r}: expected a non-empty list inside scale_range ({lo:g}, {hi:g})"
+                    f"scales {list(scales)!r}: expected a non-empty list inside scale_range "
+                    f"({fmt_scale(lo)}, {fmt_scale(hi)})"
                 )
         self.num_items, self.batch_size = int(num_items), int(batch_size)
         self.shuffle, self.drop_last = check_flag(shuffle, "shuffle"), check_flag(drop_last, "drop_last")

@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 from egvsr.datasets import augment as aug
 from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import (
-    CropGeometry, as_pair, cell_size, frame_geometry, hr_size, lr_size_for_frame, patch_geometry, query_grid,
+    CropGeometry, as_pair, cell_size, fmt_scale, frame_geometry, hr_size, lr_size_for_frame, patch_geometry,
+    query_grid,
 )
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import OptionError, check_fps_applies, open_recording
@@ -218,7 +219,7 @@ class EventVSRDataset(Dataset):
             if scale_range is not None:
                 rlo, rhi = check_scale_range(scale_range)
                 if not rlo <= lo <= rhi:
-                    raise ConfigError(f"scale {scale!r} lies outside scale_range ({rlo:g}, {rhi:g})")
+                    raise ConfigError(f"scale {scale!r} lies outside scale_range ({fmt_scale(rlo)}, {fmt_scale(rhi)})")
             return (lo, hi), lo
         if self.mode == "eval":
             raise OptionError("scale", "mode 'eval' needs a fixed scale; set {option} to a number >= 1 (e.g. 4)")
@@ -237,7 +238,7 @@ class EventVSRDataset(Dataset):
                 need, have, what = hr_size(ph, pw, self.scale_range[1]), (rec.height, rec.width), "frames"
             if need[0] > have[0] or need[1] > have[1]:
                 raise ConfigError(
-                    f"{rec.path}: patch_size {ph}x{pw} at scale {self.scale_range[1]:g} needs a crop of "
+                    f"{rec.path}: patch_size {ph}x{pw} at scale {fmt_scale(self.scale_range[1])} needs a crop of "
                     f"{need[0]}x{need[1]}, larger than the {have[0]}x{have[1]} {what}; use a smaller "
                     "patch_size or scale_range"
                 )
@@ -359,7 +360,8 @@ class EventVSRDataset(Dataset):
         lo, hi = self.scale_range
         if not (lo - 1e-9 <= scale <= hi + 1e-9):
             raise ConfigError(
-                f"scale {scale:g} is outside the configured scale_range ({lo:g}, {hi:g}) of this dataset"
+                f"scale {fmt_scale(scale)} is outside the configured scale_range ({fmt_scale(lo)}, "
+                f"{fmt_scale(hi)}) of this dataset"
             )
         return index, scale, seed
 

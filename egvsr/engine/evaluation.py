@@ -92,10 +92,10 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
     cap = float(getattr(model, "max_scale", float("inf")))
     above = [s for s in scales if s > cap]  # exactly: a scale is printed (`fmt_scale`) as it is checked
     if above:
-        advice = (f"give `scales` up to {cap:g}" if scales_where == "`scales`" else
-                  f"lower it to at most {cap:g} there, or override it with `scales`")
+        advice = (f"give `scales` up to {fmt_scale(cap)}" if scales_where == "`scales`" else
+                  f"lower it to at most {fmt_scale(cap)} there, or override it with `scales`")
         raise ConfigError(f"{scales_where} {fmt_scale(above[0])}: above the cap of model {name!r} (max_scale "
-                          f"{cap:g}, from checkpoint {checkpoint}); {advice}")
+                          f"{fmt_scale(cap)}, from checkpoint {checkpoint}); {advice}")
     log(describe_weights(label, ck))
     k, rep = derive_inputs(model, input_options(ck, str(checkpoint)), str(checkpoint))  # as render reads it
     opts = {"num_frames": k, **rep}

@@ -11,16 +11,11 @@ import io
 
 import numpy as np
 
+from egvsr.datasets.geometry import fmt_scale
+
 
 #: the clip label of the rows that average every clip; no recording is labelled so (`scoring.label_clips`)
 SUMMARY_CLIP = "average"
-
-
-def fmt_scale(s: float) -> str:
-    """A scale as short as `:g` writes it, but exact: 16.000000001 is not shown as 16 (it is not scored
-    as 16: its output size differs), so what a table or message shows is what was checked and scored."""
-    short = f"{s:g}"
-    return short if float(short) == s else repr(float(s))
 
 
 def markdown_cell(text: str) -> str:

@@ -26,6 +26,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from egvsr.datasets.geometry import fmt_scale
 from egvsr.engine.batching import StepBatchSampler
 from egvsr.engine.checkpoint_file import first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
@@ -109,15 +110,18 @@ def check_scales_fit(cfg: dict, model, train_set, val_set) -> None:
     data.train.scale_range (the first step would stop), data.val.scale or eval.scales (the first
     validation would)."""
     name, cap = cfg["model"]["name"], float(getattr(model, "max_scale", math.inf))
-    scales = [(f"eval.scales {float(s):g}:", float(s), "eval.scales") for s in cfg["eval"]["scales"]]
+    scales = [(f"eval.scales {fmt_scale(float(s))}:", float(s), "eval.scales") for s in cfg["eval"]["scales"]]
     if val_set is not None:
-        scales.insert(0, (f"data.val.scale {float(val_set.scale):g}:", float(val_set.scale), "data.val.scale"))
+        scales.insert(0, (f"data.val.scale {fmt_scale(float(val_set.scale))}:", float(val_set.scale),
+                          "data.val.scale"))
     if train_set is not None:
         lo, hi = map(float, train_set.scale_range)
-        scales.insert(0, (f"data.train.scale_range [{lo:g}, {hi:g}]: its top {hi:g} is", hi, "data.train.scale_range"))
+        scales.insert(0, (f"data.train.scale_range [{fmt_scale(lo)}, {fmt_scale(hi)}]: its top {fmt_scale(hi)} is",
+                          hi, "data.train.scale_range"))
     for said, s, key in scales:
         if s > cap + 1e-9:
-            raise ConfigError(f"{said} above the max_scale {cap:g} of model {name!r} (model.options.max_scale); "
+            raise ConfigError(f"{said} above the max_scale {fmt_scale(cap)} of model {name!r} "
+                              "(model.options.max_scale); "
                               f"lower {key} or raise model.options.max_scale")
 
 

@@ -2,7 +2,9 @@
 
 Images are uint8, shape (N, H, W, C) with C = 1 (gray) or 3 (RGB order, never BGR in memory).
 Here too: the memory estimate of input frames (`frames_memory_bytes`, `check_frames_memory`) that
-datasets, `render` and `convert` check before a frame is decoded (a file may declare frames of any size).
+datasets, `render` and `convert` check before a frame is decoded (a file may declare frames of any size),
+and the one rule for times between frames (`interval_points`) that the ground truth of `make_sample` and
+the in-between times of `render --fps-factor` share, so that they meet.
 """
 
 from __future__ import annotations
@@ -83,6 +85,42 @@ class Frames:
     @property
     def channels(self) -> int:
         return int(self.images.shape[3])
+
+
+def _interval_split(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(floor, remainder), each (intervals, n - 1): t_k + floor(i·d_k / n) and i·d_k mod n for i = 1..n-1,
+    d_k = t_{k+1} - t_k, in exact integers (Python integers where i·d_k would not fit int64)."""
+    t = np.asarray(frame_times, np.int64)
+    d = np.diff(t)
+    i = np.arange(1, int(n), dtype=np.int64)
+    if len(d) and int(np.abs(d).max()) >= (2**62) // int(n):  # i·d would overflow int64
+        d, i = d.astype(object), i.astype(object)
+    num = d[:, None] * i[None, :]
+    return t[:-1, None] + num // int(n), num % int(n)
+
+
+def interval_points(frame_times: np.ndarray, n: int) -> np.ndarray:
+    """(intervals, n - 1) int64 µs: the i/n points (i = 1..n-1) of each interval between consecutive
+    `frame_times`, the exact t_k + i·(t_{k+1} - t_k)/n rounded to the nearest µs, a tie to the even µs.
+
+    The one rule for `make_sample`'s ground truth and `render`'s in-between times (they must meet), in
+    integer arithmetic: exact on any clock and for any frame rate. Ties to even is numpy's rounding, which
+    make-sample applied in float before, so it writes the times it wrote, except where float error had
+    moved a tie (n not a power of two, e.g. 13 fps with 13 ground-truth frames per interval) by 1 µs.
+    """
+    n = int(n)
+    if n < 2:
+        return np.zeros((max(len(frame_times) - 1, 0), 0), np.int64)
+    floor, r = _interval_split(frame_times, n)
+    up = (2 * r > n) | ((2 * r == n) & (floor % 2 != 0))
+    return (floor + up).astype(np.int64)
+
+
+def interval_bounds(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(floor, ceil) int64 µs of the exact i/n points of `interval_points`: a point rounded either way.
+    `render` takes a stored ground-truth time at the other one (a file written by an older rule)."""
+    floor, r = _interval_split(frame_times, max(int(n), 1))
+    return floor.astype(np.int64), (floor + (r != 0)).astype(np.int64)
 
 
 #: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
+from egvsr.datasets.geometry import fmt_scale
 from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
@@ -197,7 +198,8 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
         scale = rm.check_scale(s) if rm is not None else s
         options = _render_options(s, out / f"x{s:g}", fps_factor, chunk_size, dev)
         plan_outputs(sample, w, h, frame_t, gt_t, scale, rm, options, dev,
-                     fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{s:g}: use fewer `seconds`")
+                     fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{fmt_scale(s)}: use fewer "
+                                  "`seconds`")
     # last: the limits above hold on any machine, while free space differs between machines (and a
     # read-only file system has none to give: said as such first)
     check_writable(out)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from egvsr.datasets.degrade import downscale, image_to_tensor
-from egvsr.datasets.geometry import CropGeometry, frame_geometry, hr_size
+from egvsr.datasets.geometry import CropGeometry, fmt_scale, frame_geometry, hr_size
 from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, source_event_span
@@ -29,7 +29,7 @@ from egvsr.events.checks import is_integer
 # ---- opening ------------------------------------------------------------------------------------
 #: what render says of a frame folder whose images differ in size (it has no option to resize them)
 MIXED_SIZES = ("render reads frames as they are: resize them to one size first, or make a recording of them "
-               "with egvsr simulate --size H W, which resizes them")
+               "with egvsr simulate --size HxW, which resizes them")
 
 
 class FolderRecording(Recording):
@@ -205,20 +205,20 @@ def plan_layout(width: int, height: int, scale: float, degrade: bool = False,
     x, y, w, h = check_roi(roi, width, height) or (0, 0, width, height)
     if degrade:
         if scale < 1:
-            raise ConfigError(f"`scale` {scale:g}: `degrade` downscales by the scale, so it must be >= 1")
+            raise ConfigError(f"`scale` {fmt_scale(scale)}: `degrade` downscales by the scale, so it must be >= 1")
         try:
             g = frame_geometry(h, w, scale)
         except ConfigError:
             where, more = ((f"`roi` {x} {y} {w} {h} (a {w}x{h} region)", " or a larger `roi`") if roi is not None
                            else (f"the {w}x{h} input", ""))
-            raise ConfigError(f"`scale` {scale:g} with `degrade`: {where} is smaller than one LR pixel at "
+            raise ConfigError(f"`scale` {fmt_scale(scale)} with `degrade`: {where} is smaller than one LR pixel at "
                               f"this scale; expected a scale at most {min(w, h)}{more}") from None
         geom = CropGeometry(y + g.y0, x + g.x0, g.H, g.W, g.h, g.w)
         return Layout(True, scale, geom, (0, 0, g.h, g.w), (g.H, g.W))
     out = hr_size(h, w, scale)
     if min(out) < 1:
         raise ConfigError(
-            f"`scale` {scale:g}: the output of a {w}x{h} input would be {out[1]}x{out[0]}; "
+            f"`scale` {fmt_scale(scale)}: the output of a {w}x{h} input would be {out[1]}x{out[0]}; "
             "expected at least one output pixel per side"
         )
     geom = CropGeometry(0, 0, height, width, height, width)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from egvsr.datasets.geometry import fmt_scale
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_real
@@ -48,8 +49,8 @@ class RenderModel:
             raise ConfigError(f"{where} {scale!r}: expected a positive finite number")
         if s > self.max_scale + 1e-9:
             raise ConfigError(
-                f"{where} {s:g}: above the cap of model {self.name!r} (max_scale {self.max_scale:g}, "
-                f"from checkpoint {self.path}); choose a scale up to {self.max_scale:g}"
+                f"{where} {fmt_scale(s)}: above the cap of model {self.name!r} (max_scale {fmt_scale(self.max_scale)}, "
+                f"from checkpoint {self.path}); choose a scale up to {fmt_scale(self.max_scale)}"
             )
         return s
 

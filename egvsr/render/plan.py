@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from egvsr.datasets.geometry import fmt_scale
 from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.events.io.arguments import check_path
@@ -107,7 +108,7 @@ class RenderJob:
         mode = "degrade (HR input downscaled first)" if self.layout.degrade else "as-is (input frames are LR)"
         y0, x0, ch, cw = self.layout.core
         roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
-        return (f"{self.rm.name} x{self.layout.scale:g}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
+        return (f"{self.rm.name} x{fmt_scale(self.layout.scale)}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
                 f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_size(self.output_bytes)} uncompressed, "
                 f"about {fmt_size(self.memory_bytes)} in memory at once)")
 
@@ -270,7 +271,7 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     if rm is not None and len(frame_times) < k:
         raise ConfigError(f"{source}: has {len(frame_times)} input frame(s); model {rm.name!r} renders "
                           f"from windows of {k} consecutive frames, so it needs at least {k}")
-    out_times = plan_times(frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame)
+    out_times = plan_times(frame_times, o.fps_factor, o.times, o.first_frame, o.last_frame, gt_times)
     if rm is not None:
         group_by_window(frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
     tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context

@@ -1,7 +1,9 @@
 """Output-time planning for rendering: which times to render and which K-frame window serves each.
 
 Times are int64 µs on the recording's clock: a frame-rate factor f gives every input frame plus f-1
-times between consecutive frames, or an explicit list gives times after the first frame (`0.04`,
+times between consecutive frames (the i/f points by `interval_points`, the rule make-sample's ground truth
+follows; a stored ground-truth time at the point rounded the other way is taken instead, so a file written
+by an older rule is matched too), or an explicit list gives times after the first frame (`0.04`,
 `40ms`, `40000us`). Each time is served by `window_for`'s window (as in evaluation), and times sharing a
 window are grouped so the encoder runs once.
 """
@@ -18,6 +20,7 @@ import numpy as np
 from egvsr.datasets.items import window_for
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer, is_real
+from egvsr.events.frames import interval_bounds, interval_points
 
 _UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
 _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
@@ -61,9 +64,27 @@ def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) ->
 MAX_OUTPUT_TIMES = 10_000_000  # output frames of one render (a bound on the times array, before any other check)
 
 
+def _at_stored(points: np.ndarray, frame_times: np.ndarray, factor: int, gt_times: np.ndarray | None
+               ) -> np.ndarray:
+    """`points` (intervals, factor - 1) with each one that is no stored ground-truth time moved to the
+    exact point's other rounding (floor for ceil, or back) where a ground-truth time is stored there and
+    no other output time is: a file whose ground truth was rounded another way still meets every time."""
+    if gt_times is None or len(gt_times) == 0 or points.size == 0:
+        return points
+    lo, hi = interval_bounds(frame_times, factor)
+    other = np.where(points == lo, hi, lo).reshape(-1)
+    out = points.reshape(-1).copy()
+    taken = np.concatenate([out, np.asarray(frame_times, np.int64)])
+    movers = np.flatnonzero(~np.isin(out, gt_times) & np.isin(other, gt_times) & ~np.isin(other, taken))
+    movers = movers[np.unique(other[movers], return_index=True)[1]]  # one time to each: times stay distinct
+    out[movers] = other[movers]  # within 1 µs of its exact point, so the order holds
+    return out.reshape(points.shape)
+
+
 def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = None,
-                      last: int | None = None) -> np.ndarray:
-    """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, rounded)."""
+                      last: int | None = None, gt_times: np.ndarray | None = None) -> np.ndarray:
+    """Input frames first..last plus `factor - 1` evenly spaced times in each interval (µs, by
+    `interval_points`; one rounded the other way where `gt_times` holds that time, see `_at_stored`)."""
     if not is_integer(factor) or factor < 1:
         raise ConfigError(f"`fps_factor` {factor!r}: expected an integer >= 1 (2 doubles the frame rate)")
     lo, hi = frame_range(frame_times, first, last)
@@ -77,9 +98,8 @@ def times_from_factor(frame_times: np.ndarray, factor: int, first: int | None = 
             f"`fps_factor` {factor}: input frames are too close in time for {factor - 1} distinct "
             "microsecond times between them; use a smaller factor"
         )
-    frac = np.arange(factor, dtype=np.float64) / factor
-    # offsets from each frame in float (small numbers), added in int64: exact at any clock value
-    inner = ft[:-1, None] + np.round(np.diff(ft)[:, None] * frac[None, :]).astype(np.int64)
+    points = _at_stored(interval_points(ft, int(factor)), ft, int(factor), gt_times)
+    inner = np.concatenate([ft[:-1, None], points], axis=1)
     out = np.concatenate([inner.reshape(-1), ft[-1:]])
     if np.any(np.diff(out) <= 0):
         raise ConfigError(
@@ -122,8 +142,9 @@ def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> n
 
 def plan_times(frame_times: np.ndarray, factor: int | None = None,
                times: Sequence[str | float] | None = None, first: int | None = None,
-               last: int | None = None) -> np.ndarray:
-    """The output times (int64 µs, increasing): from a frame-rate factor or an explicit list."""
+               last: int | None = None, gt_times: np.ndarray | None = None) -> np.ndarray:
+    """The output times (int64 µs, increasing): from a frame-rate factor (meeting the stored `gt_times`,
+    see `times_from_factor`) or an explicit list."""
     ft = np.asarray(frame_times)
     if ft.ndim != 1 or len(ft) < 2:
         raise ConfigError(f"input: rendering needs at least 2 input frames, got {len(ft)}")
@@ -133,7 +154,7 @@ def plan_times(frame_times: np.ndarray, factor: int | None = None,
         if first is not None or last is not None:
             raise ConfigError("`first_frame`/`last_frame` apply to `fps_factor`; `times` are explicit")
         return times_from_list(ft, times)
-    return times_from_factor(ft, 1 if factor is None else factor, first, last)
+    return times_from_factor(ft, 1 if factor is None else factor, first, last, gt_times)
 
 
 @dataclass(frozen=True)

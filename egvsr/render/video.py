@@ -3,7 +3,9 @@
 Every writer is a context manager that writes under a temporary name and renames on a clean exit;
 on an error nothing is left under the final name and an existing output is never replaced unless
 `overwrite`. MP4 uses the `mp4v` fourcc; MPEG-4 needs even sides, so odd-sized frames are padded by
-repeating their last row/column (PNGs always keep the exact size). Frames are encoded on one
+repeating their last row/column (PNGs always keep the exact size). A video whose frames are all gray is
+encoded as gray (its colour planes neutral), so it reads back gray: encoded as colour, a gray frame's
+channels came back up to 3/255 apart. Frames are encoded on one
 background thread per writer (`WriterThread`), in order, at most two frames behind the caller.
 OpenCV does not report a failed write of an MP4 frame (a full disk): the writer stops when its file
 system has no space left, and a finished video is read back (`Mp4Writer.check_written`) before it
@@ -258,9 +260,19 @@ def check_video_size(name: str, h: int, w: int) -> None:
             "or an `roi`")
 
 
+def is_gray(rgb: np.ndarray) -> bool:
+    """Whether an (H, W, 3) image has three equal channels."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
 class Mp4Writer(contextlib.AbstractContextManager):
     """An MP4 (mp4v) written through a temporary file, renamed into place on success, once it reads back
-    with every frame (`check_written`)."""
+    with every frame (`check_written`).
+
+    Gray or colour is decided by the frames: the first one gray opens a gray encoder, and a colour frame
+    after gray ones re-encodes those (read back from the gray file) in colour and goes on in colour, so
+    a video is gray exactly when all its frames are (those re-encoded frames lose a little quality).
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
                  overwrite: bool = False) -> None:
@@ -275,12 +287,17 @@ class Mp4Writer(contextlib.AbstractContextManager):
         self._writer = None
         self._thread: WriterThread | None = None
         self.frames = 0
+        self.gray: bool | None = None  # decided by the first frame (writer thread)
+        self._encoded = 0
+
+    def _open(self, path: Path, color: bool):
+        h, w = even_size(*self.size)
+        return video_writer(path, "mp4v", self.fps, (w, h), color)
 
     def __enter__(self) -> "Mp4Writer":
         self._tmp = self._ctx.__enter__()
         self._video = self._tmp.with_name(self._tmp.name + ".mp4")  # OpenCV picks the container by suffix
-        h, w = even_size(*self.size)
-        self._writer = video_writer(self._video, "mp4v", self.fps, (w, h))
+        self._writer = self._open(self._video, True)  # opened now: a build that cannot write MP4 is told early
         if not self._writer.isOpened():
             self._cleanup()
             err = MissingDependencyError(
@@ -302,10 +319,43 @@ class Mp4Writer(contextlib.AbstractContextManager):
         stops with an OutputError once no space is left; its "Failed to write frame" is then dropped."""
         near_full, _ = disk_full(self._tmp, 4 * self.frame_bytes)
         with _native_held_when(near_full):
-            self._writer.write(_bgr(pad_even(rgb)))
+            gray = is_gray(rgb)
+            if self.gray is None:
+                self.gray = gray
+                if gray:  # nothing written yet: the same file again, as gray
+                    self._writer.release()
+                    self._writer = self._open(self._video, False)
+                    if not self._writer.isOpened():  # a build without gray MPEG-4: colour, as before
+                        self._writer, self.gray = self._open(self._video, True), False
+            elif self.gray and not gray:
+                self._to_color()
+            frame = pad_even(rgb)
+            self._writer.write(np.ascontiguousarray(frame[..., 0]) if self.gray else _bgr(frame))
+            self._encoded += 1
             full, free = disk_full(self._tmp, 1)
             if full:
                 raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
+
+    def _to_color(self) -> None:
+        """Go on in colour: the gray frames so far are read back and encoded again into a colour file."""
+        self._writer.release()
+        gray_video, self._video = self._video, self._tmp.with_name(self._tmp.name + ".color.mp4")
+        self._writer, self.gray = self._open(self._video, True), False
+        cap = video_capture(gray_video)
+        count = 0
+        try:
+            while count < self._encoded:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                self._writer.write(bgr)
+                count += 1
+        finally:
+            cap.release()
+            gray_video.unlink()
+        if count != self._encoded:
+            raise OutputError(f"{self.path}: the video's first {self._encoded} gray frames read back as {count} "
+                              "when it turned to colour (the encoder failed); nothing was written")
 
     def write(self, rgb: np.ndarray) -> None:
         """Add one uint8 (H, W, 3) RGB frame of the declared size."""

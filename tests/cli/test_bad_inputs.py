@@ -448,7 +448,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
          "Frames(float32 images)", lambda f: _frames(np.zeros((2, 3, 4, 3), np.float32), [0, 1])),
     call("frames-duplicate-times", "frames.t: timestamps must strictly increase; duplicated at index 1",
          "Frames(t=[0, 0])", lambda f: _frames(np.zeros((2, 3, 4, 3), np.uint8), [0, 0])),
-    call("simulator-nan-frame", "frame: value nan at row 0, column 0",
+    call("simulator-nan-frame", "frame 1: value nan at row 0, column 0",
          "EventSimulator.feed(NaN frame)", lambda f: _sim_feed([np.zeros((3, 4)), np.full((3, 4), np.nan)])),
     call("simulator-time-beyond-2**53", "beyond +-2**53 µs",
          "EventSimulator.feed(t=2**60)", lambda f: __import__("egvsr.events.simulate", fromlist=["x"])

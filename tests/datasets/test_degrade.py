@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -99,7 +100,9 @@ def test_frame_geometry_lr_size_rule(height, width, scale):
             frame_geometry(height, width, scale)
         return
     g = frame_geometry(height, width, scale)
-    assert (g.H, g.W) == (math.floor(scale * g.h), math.floor(scale * g.w))
+    s = Fraction(repr(scale))  # the scale as written: exact products
+    assert (g.H, g.W) == (math.floor(s * g.h), math.floor(s * g.w))
+    assert s * g.h <= height < s * (g.h + 1) and s * g.w <= width < s * (g.w + 1)  # LR size = floor(height / s)
     assert g.H <= height and g.W <= width
     # LR size = floor(height / s): s·h fits, s·(h + 1) does not
     assert scale * g.h <= height + 1e-9 and scale * (g.h + 1) > height - 1e-9
@@ -123,6 +126,15 @@ def test_patch_geometry_inside_frame(scale, seed):
 def test_patch_too_large_for_scale():
     with pytest.raises(ConfigError, match="patch_size 64x64 at scale 6.5 needs an HR crop of 416x416"):
         patch_geometry(260, 346, 64, 6.5, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("scale, side, out", [(1.4, 180, 252), (2.05, 240, 492), (4.1, 180, 738), (1.15, 720, 828)])
+def test_hr_size_is_the_floor_of_the_scale_as_written(scale, side, out):
+    assert math.floor(scale * side) == out - 1  # the float product falls just short (251.99999999999997)
+    assert hr_size(side, side, scale) == (out, out)
+    assert lr_size_for_frame(out, out, scale) == (side, side)  # its frame at that scale holds exactly that LR size
+    g = frame_geometry(out, out + 1, scale)
+    assert (g.h, g.H, g.W) == (side, out, out) and g.y0 == 0
 
 
 def test_lr_size_and_query_grid():

@@ -13,6 +13,8 @@ small and derandomized; EGVSR_FUZZ_EXAMPLES=N runs N random examples instead.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -206,7 +208,7 @@ def test_time_surface_of_negative_timestamps():
        times=st.sampled_from([[0, 1000, 2000], [0, 0, 10], [5, 4, 3], [I64.max - 2, I64.max - 1, I64.max],
                               [I64.min, 0, 1], [-(2**53), 0, 2**53], [0, 1, 2]]),
        dtype=st.sampled_from([np.float32, np.float64]))
-def test_simulator_feed_rejects_nonfinite_frames_and_inexact_times(values, times, dtype):
+def test_simulator_feed_rejects_nonfinite_or_out_of_range_frames_and_inexact_times(values, times, dtype):
     from egvsr.events.simulate import EventSimulator
 
     sim = EventSimulator(6, 4, seed=1)
@@ -221,11 +223,11 @@ def test_simulator_feed_rejects_nonfinite_frames_and_inexact_times(values, times
                     assert chunk.t.min() >= times[0] and chunk.t.max() <= t
     except EventValidationError as exc:
         msg = check_message(exc)
-        bad_value = not all(np.isfinite(values))
+        bad_value = not all(np.isfinite(values)) or any(not 0 <= v <= 1 for v in values)  # [0, 1] or refused
         bad_time = any(abs(t) > 2**53 for t in times) or any(b <= a for a, b in zip(times, times[1:]))
         assert bad_value or bad_time, msg
-        if "frame: value" in msg:
-            assert "at row 0, column 0" in msg
+        if ": value" in msg:
+            assert re.match(r"frame \d: value .* at row 0, column 0", msg), msg
 
 
 @pytest.mark.parametrize("times,needle", [

@@ -62,3 +62,12 @@ def test_rendered_frames_equal_model_render_on_dataset_samples(clip):
                               frame_times=s["frame_times"][None])[0, 0]
         torch.testing.assert_close(fr.ours, ref, atol=1e-5, rtol=0)
     rec.close()
+
+
+@pytest.mark.parametrize("scale, width, height, out", [(1.4, 240, 180, (252, 336)), (2.05, 240, 240, (492, 492)),
+                                                       (4.1, 180, 180, (738, 738)), (1.15, 720, 720, (828, 828))])
+def test_output_size_is_the_floor_of_the_scale_as_written(scale, width, height, out):
+    """`--scale 1.4` on 240x180 gave 336x251: floor of the float product 251.99999999999997."""
+    assert plan_layout(width, height, scale).out_size == out
+    hr = plan_layout(out[1], out[0], scale, degrade=True)  # the HR frame of that size holds the LR input again
+    assert (hr.geom.h, hr.geom.w) == (height, width) and hr.out_size == out

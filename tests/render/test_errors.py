@@ -84,6 +84,9 @@ def test_scale_above_the_cap(tiny, tmp_path, capsys):
     _fails(["render", str(rec), str(ck), "--scale", "16.5", "--mp4", str(out)], capsys,
            "--scale 16.5", "cap", "max_scale 16")
     _nothing_left(tmp_path, out)
+    # a scale a hair above the cap is shown as given, not rounded to the cap it exceeds
+    line = _fails(["render", str(rec), str(ck), "--scale", "16.0000001", "--mp4", str(out)], capsys)
+    assert "--scale 16.0000001: above the cap" in line and "choose a scale up to 16" in line, line
 
 
 def test_roi_outside_the_frame(tiny, tmp_path, capsys):
@@ -205,10 +208,13 @@ def test_a_frame_folder_of_mixed_sizes_is_not_told_to_pass_a_size_render_lacks(t
     line = _fails(["render", str(folder), str(vi), "--fps", "25", "--scale", "2", "--png", str(tmp_path / "o")],
                   capsys)
     assert line.endswith("all frames of a folder must have the same size (render reads frames as they are: resize "
-                         "them to one size first, or make a recording of them with egvsr simulate --size H W, which "
+                         "them to one size first, or make a recording of them with egvsr simulate --size HxW, which "
                          "resizes them)")
     line = _fails(["simulate", str(folder), str(tmp_path / "s.h5"), "--fps", "25"], capsys)
     assert line.endswith("(pass --size to resize them all)")  # simulate can
+    from egvsr.cli import build_parser  # the advised form is the one simulate's --size takes
+
+    assert build_parser().parse_args(["simulate", "a", "b.h5", "--size", "16x20"]).size == (16, 20)
 
 
 def _shifted(src, dst, frame_times):

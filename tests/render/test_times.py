@@ -28,6 +28,41 @@ def test_factor_gives_frames_plus_evenly_spaced_times(steps, factor, t0):
         assert np.all(np.abs(seg - expect) <= 0.5)
 
 
+def _old_sample_gt(t: np.ndarray, per: int) -> np.ndarray:
+    """make-sample's ground-truth times before `interval_points`: rounded in float, absolute."""
+    j = np.arange(1, per + 1) / (per + 1)
+    return np.round(t[:-1, None] + np.diff(t)[:, None] * j[None, :]).astype(np.int64).reshape(-1)
+
+
+def _between(out: np.ndarray, factor: int) -> np.ndarray:
+    return out.reshape(-1)[:-1].reshape(-1, factor)[:, 1:].reshape(-1)
+
+
+# 30 fps: odd intervals put 1/4 points on a half µs; 13 per interval at 13 fps: float error moved a tie
+@pytest.mark.parametrize("fps, per", [(30.0, 3), (29.97, 3), (13.0, 13), (45.64082136836919, 27), (25.0, 3),
+                                      (7.0, 1), (1000.0, 9), (23.976, 5)])
+def test_factor_times_meet_the_ground_truth_of_make_sample_old_and_new(fps, per):
+    """`render --fps-factor 4` on a 30 fps sample with 3 GT per interval scored 24 of 36 in-between times:
+    12 were 1 µs off (np.round of the offset vs of the absolute time, halves to even)."""
+    from egvsr.events.simulate import sample_times
+
+    t, gt = sample_times(2.0, fps, per)
+    assert np.array_equal(_between(times_from_factor(t, per + 1), per + 1), gt)  # one rule: no help needed
+    old = _old_sample_gt(t, per)  # a file written before: met by taking its time, the point rounded the other way
+    got = plan_times(t, per + 1, gt_times=old)
+    assert np.array_equal(_between(got, per + 1), old) and np.all(np.diff(got) > 0)
+    assert np.array_equal(plan_times(t, per + 1, gt_times=gt), times_from_factor(t, per + 1))
+
+
+def test_a_stored_time_is_taken_only_as_the_other_rounding_of_the_point():
+    ft = np.array([0, 7, 14], np.int64)  # 1/5 points 1.4, 2.8, 4.2, 5.6: nearest 1, 3, 4, 6
+    assert times_from_factor(ft, 5)[:5].tolist() == [0, 1, 3, 4, 6]
+    assert plan_times(ft, 5, gt_times=np.array([2, 5]))[:5].tolist() == [0, 2, 3, 5, 6]  # 1.4 -> 2, 4.2 -> 5
+    # 2 is the other rounding of both 1.4 and 2.8: one time takes it; 9 is no rounding of any point
+    assert plan_times(ft, 5, gt_times=np.array([2, 9]))[:5].tolist() == [0, 2, 3, 4, 6]
+    assert plan_times(ft, 5, gt_times=np.array([7]))[:6].tolist() == [0, 1, 3, 4, 6, 7]  # a frame time stays
+
+
 def test_frame_range_limits_the_output():
     ft = np.arange(10, dtype=np.int64) * 40_000
     out = plan_times(ft, factor=2, first=3, last=5)

@@ -69,8 +69,8 @@ def _write_video(path, overwrite=True, frames=4, free=None):
 
     with Mp4Writer(path, 25.0, (16, 16), overwrite=overwrite) as w:
         w._writer = _Dropping(w._writer)
-        for i in range(frames):
-            w.write(np.full((16, 16, 3), 40 * i, np.uint8))
+        for i in range(frames):  # colour frames: the writer opened first is kept (gray would reopen it)
+            w.write(np.full((16, 16, 3), (40 * i, 0, 200), np.uint8))
         w._thread.close()  # every frame encoded before the free space changes
         w._thread = None
         if free is not None:
@@ -121,6 +121,65 @@ def test_mp4_writer_accepts_a_complete_video(tmp_path) -> None:
     cap = cv2.VideoCapture(str(tmp_path / "ok.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     cap.release()
+
+
+def _read_back(path) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(bgr[..., ::-1].astype(int))
+    cap.release()
+    return frames
+
+
+def _spread(img: np.ndarray) -> int:
+    """The largest difference between two channels of a pixel."""
+    return int((img.max(axis=2) - img.min(axis=2)).max())
+
+
+def test_mp4_of_gray_frames_reads_back_gray_and_colour_stays_colour(tmp_path) -> None:
+    """A gray recording's MP4 came back with channels up to 3/255 apart (always a colour encoder); PNGs
+    were exactly gray."""
+    pytest.importorskip("cv2")
+    from egvsr.render.video import Mp4Writer, side_by_side
+
+    rng = np.random.default_rng(0)
+    gray = [np.repeat(rng.integers(0, 256, (15, 17, 1), np.uint8), 3, axis=2) for _ in range(3)]
+    with Mp4Writer(tmp_path / "gray.mp4", 25.0, (15, 17)) as w:
+        for f in gray:
+            w.write(f)
+    assert w.gray
+    back = _read_back(tmp_path / "gray.mp4")
+    assert len(back) == 3 and all(_spread(b) == 0 for b in back)
+    panels = side_by_side([("bicubic", gray[0]), ("ours", gray[1])])  # labels and gaps are gray too
+    with Mp4Writer(tmp_path / "sbs.mp4", 25.0, panels.shape[:2]) as w:
+        w.write(panels)
+    assert w.gray and _spread(_read_back(tmp_path / "sbs.mp4")[0]) == 0
+    color = rng.integers(0, 256, (15, 17, 3), np.uint8)
+    with Mp4Writer(tmp_path / "color.mp4", 25.0, (15, 17)) as w:
+        w.write(color)
+    assert not w.gray and _spread(_read_back(tmp_path / "color.mp4")[0]) > 100
+
+
+def test_mp4_turning_to_colour_after_gray_frames_keeps_them_all(tmp_path) -> None:
+    pytest.importorskip("cv2")
+    from egvsr.render.video import Mp4Writer
+
+    frames = [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(3)] + [np.full((16, 16, 3), (200, 0, 0), np.uint8)]
+    with Mp4Writer(tmp_path / "mixed.mp4", 25.0, (16, 16)) as w:
+        for f in frames:
+            w.write(f)
+    assert not w.gray and sorted(p.name for p in tmp_path.iterdir()) == ["mixed.mp4"]
+    back = _read_back(tmp_path / "mixed.mp4")
+    assert len(back) == 4
+    for b, f in zip(back, frames):
+        assert np.abs(b - f).max() <= 12  # the gray ones encoded twice: a little further off
+    assert back[3][..., 0].min() > 150 and back[3][..., 1:].max() < 50
 
 
 def test_png_writer_says_the_disk_is_full(tmp_path, monkeypatch) -> None:

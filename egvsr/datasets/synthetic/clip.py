@@ -93,8 +93,12 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     sim = EventSimulator(w, h, sensor.simulator_config(), int(sim_ss.generate_state(1)[0] >> 1), threads=1)
     steps = max(1, math.ceil(px_per_us * (ft[-1] - ft[0]) / MAX_PX_PER_STEP))
     grid = np.linspace(float(ft[0]), float(ft[-1]), steps + 1)
-    sim.reset(lin(grid[0]) @ LUMA, grid[0])
-    parts = [sim.feed(lin(t) @ LUMA, t) for t in grid[1:]]
+
+    def luma(t_us: float) -> np.ndarray:  # a gain above 1 saturates the sensor, as the frames clip it
+        return np.clip(lin(t_us) @ LUMA, 0.0, 1.0)
+
+    sim.reset(luma(grid[0]), grid[0])
+    parts = [sim.feed(luma(t), t) for t in grid[1:]]
     hx, hy, ht, hp = hot_pixel_events(noise_rng, sensor, h, w, float(ft[0]), float(ft[-1]))
     x = np.concatenate([p.x for p in parts] + [hx.astype(np.uint16)])
     y = np.concatenate([p.y for p in parts] + [hy.astype(np.uint16)])

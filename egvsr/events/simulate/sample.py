@@ -15,7 +15,7 @@ from typing import Collection
 import numpy as np
 
 from egvsr.errors import ConfigError, OutputError
-from egvsr.events.frames import Frames
+from egvsr.events.frames import Frames, interval_points
 from egvsr.events.simulate.budget import check_frame_memory
 from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.scene import SampleScene
@@ -101,14 +101,12 @@ def check_output_space(dst: str | os.PathLike, seed: int, seconds: float, size: 
 
 
 def sample_times(seconds: float, fps: float, gt_per_interval: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame times (int64 µs, k / fps up to `seconds`) and the ground-truth times between them."""
+    """Frame times (int64 µs, k / fps up to `seconds`) and the ground-truth times between them: the
+    j / (gt_per_interval + 1) points of each interval by `interval_points`, the rule `render --fps-factor`
+    uses for its in-between times."""
     n = frame_count(seconds, fps)
     t = np.round(np.arange(n) * (1e6 / fps)).astype(np.int64)
-    if gt_per_interval == 0:
-        return t, np.zeros(0, np.int64)
-    j = np.arange(1, gt_per_interval + 1) / (gt_per_interval + 1)
-    gt = np.round(t[:-1, None] + np.diff(t)[:, None] * j[None, :]).astype(np.int64).reshape(-1)
-    return t, gt
+    return t, interval_points(t, gt_per_interval + 1).reshape(-1)
 
 
 MAX_SAMPLE_FRAMES = 100_000  # input plus ground-truth frames of one sample recording

@@ -63,7 +63,8 @@ class EventSimulator:
 
     `reset(frame, t_us)` sets the reference levels from a first frame (it emits nothing); each
     `feed(frame, t_us)` then returns the events between the previous frame and this one as an
-    `EventStream` with int64 µs time. Frames: see `to_luminance`. Times must strictly increase.
+    `EventStream` with int64 µs time. Frames: see `to_luminance` (float frames in [0, 1]; a bad frame is
+    named by its index among the frames taken, 0 the first, and changes nothing). Times must strictly increase.
     `threads`: numba threads per step (None: numba's current setting; 1: the serial kernel, which
     never starts numba's thread pool); the events are the same for any count.
     """
@@ -93,6 +94,7 @@ class EventSimulator:
         # two luminance buffers, used in turn: the model keeps the last frame as the next start
         self._lum = [np.empty(self.width * self.height, np.float32) for _ in range(2)]
         self._held = 0
+        self._taken = 0  # frames taken so far (reset and feed): the index an error names
         self._started = False
         self._t_prev = 0.0
         self._interval = 0
@@ -115,13 +117,16 @@ class EventSimulator:
             offset = self._phase * self.thresholds.cp_map
         self._model.start(I, offset, t)
         self._held = 1 - self._held
+        self._taken += 1
         self._started = True
         self._t_prev = t
 
     def _luminance(self, frame: np.ndarray) -> np.ndarray:
         """The frame's luminance, in the buffer the model does not hold (a bad frame changes nothing;
-        `_held` flips once the model has taken the frame)."""
-        return to_luminance(frame, self.height, self.width, out=self._lum[1 - self._held])
+        `_held` flips once the model has taken the frame). Errors name the frame by its index in the
+        order frames were taken (0: the first)."""
+        return to_luminance(frame, self.height, self.width, out=self._lum[1 - self._held],
+                            where=f"frame {self._taken}")
 
     def feed(self, frame: np.ndarray, t_us: float) -> EventStream:
         """Events in (previous time, t_us] from linear log-intensity change; starts if needed."""
@@ -139,6 +144,7 @@ class EventSimulator:
                             self.config.shot_noise_hz * 1e-6, self._t_prev, t - self._t_prev)
         x, y, tt, p = self._model.step(I, self._t_prev, t, shots)
         self._held = 1 - self._held
+        self._taken += 1
         self._t_prev = t
         self._interval += 1
         return EventStream(x, y, tt, p, self.width, self.height, validate=False)

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.simulate import EventSimulator, SimulatorConfig
-from egvsr.events.simulate.luminance import LUMA, to_luminance
+from egvsr.events.simulate.luminance import FLOAT_TOLERANCE, LUMA, to_luminance
 
 
 def _expected(a: np.ndarray) -> np.ndarray:
@@ -24,7 +24,7 @@ def _expected(a: np.ndarray) -> np.ndarray:
     return np.clip(a, 0.0, 1.0, dtype=np.float32).reshape(-1)
 
 
-floats = st.floats(-2.0, 3.0, width=32)
+floats = st.floats(-2**-11, 1 + 2**-11, width=32)  # [0, 1] and overshoots within FLOAT_TOLERANCE (clipped)
 
 
 @settings(max_examples=60, deadline=None)
@@ -32,7 +32,7 @@ floats = st.floats(-2.0, 3.0, width=32)
     a=st.one_of(
         hnp.arrays(np.float32, st.tuples(st.integers(1, 9), st.integers(1, 9)), elements=floats),
         hnp.arrays(np.float64, st.tuples(st.integers(1, 9), st.integers(1, 9)),
-                   elements=st.floats(-1e300, 1e300)),
+                   elements=st.floats(-2**-11, 1 + 2**-11)),
         hnp.arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9))),
         hnp.arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 3]))),
         hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(3)), elements=floats),
@@ -101,7 +101,7 @@ def test_float_frames_of_any_width_and_byte_order_are_read_by_value(dtype, rgb):
     """numba takes native float32/float64 only: a big-endian frame gave a raw TypingError, float16 a raw
     NotImplementedError."""
     rng = np.random.default_rng(0)
-    native = rng.uniform(-0.5, 1.5, (4, 5, 3) if rgb else (4, 5)).astype(np.float16).astype(np.float32)
+    native = rng.uniform(-5e-4, 1 + 5e-4, (4, 5, 3) if rgb else (4, 5)).astype(np.float16).astype(np.float32)
     got = to_luminance(native.astype(dtype), 4, 5)
     assert np.allclose(got, _expected(native), atol=1e-6)
     sim = EventSimulator(5, 4, threads=1)
@@ -126,3 +126,55 @@ def test_frames_of_other_dtypes_are_refused_rgb_included(dtype, rgb):
     sim.feed(np.zeros(frame.shape, np.uint8), 0)
     with pytest.raises(EventValidationError, match="expected uint8 or float"):
         sim.feed(frame, 10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=st.floats(-1e300, 1.0), hi=st.floats(0.0, 1e300), dtype=st.sampled_from([np.float32, np.float64]),
+       rgb=st.booleans())
+def test_float_frames_beyond_zero_to_one_are_refused_naming_their_range(lo, hi, dtype, rgb):
+    """They were clipped to [0, 1] in silence: a float frame of 0..255 levels lost nearly all contrast."""
+    a = np.full((3, 4, 3) if rgb else (3, 4), 0.5, np.float64)
+    a[0, 0], a[2, 3] = lo, hi
+    with np.errstate(over="ignore"):  # float32 of 1e300 is inf
+        a = a.astype(dtype)
+    lo, hi = float(a.min()), float(a.max())
+    if lo >= -FLOAT_TOLERANCE and hi <= 1 + FLOAT_TOLERANCE:
+        assert to_luminance(a, 3, 4).max() <= 1.0  # read, the overshoot clipped
+        return
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # float32 of 1e300 is inf: named by position
+        with pytest.raises(EventValidationError, match="expected finite intensities"):
+            to_luminance(a, 3, 4)
+        return
+    with pytest.raises(EventValidationError) as err:
+        to_luminance(a, 3, 4)
+    assert str(err.value).startswith(f"frame: float values from {lo:.6g} to {hi:.6g}; expected intensities "
+                                     "in [0, 1]")
+    assert ("divide it by 255" in str(err.value)) == (hi > 1)
+
+
+def test_the_simulator_names_the_frame_beyond_zero_to_one_and_clips_overshoots_within_the_tolerance():
+    rng = np.random.default_rng(3)
+    frames = [rng.random((12, 16)) for _ in range(3)]
+    sim = EventSimulator(16, 12, threads=1)
+    sim.feed(frames[0], 0)
+    sim.feed(np.clip(frames[1] * (1 + 0.9 * FLOAT_TOLERANCE), 0, 1 + 0.9 * FLOAT_TOLERANCE), 1000)  # read
+    with pytest.raises(EventValidationError, match=r"^frame 2: float values from 0\.\d+ to 2\d\d\.\d+; expected "
+                       r"intensities in \[0, 1\] \(uint8 frames hold 0\.\.255\); divide it by 255"):
+        sim.feed(frames[2] * 255, 2000)  # 0..255 levels in a float frame: were clipped, 1/255 of the events
+    rgb = np.full((12, 16, 3), 0.5)
+    rgb[4, 5] = (1.5, 0.2, 0.2)  # a luma of 0.62 inside [0, 1] hides the red channel's 1.5
+    with pytest.raises(EventValidationError, match=r"^frame 2: float values from 0\.2 to 1\.5;"):
+        sim.feed(rgb, 2000)
+    sim.feed(frames[2], 2000)  # the refused frames changed nothing
+
+
+def test_a_bad_frame_is_named_by_its_index_in_the_simulator():
+    sim = EventSimulator(5, 4, threads=1)
+    sim.feed(np.zeros((4, 5)), 0)
+    sim.feed(np.zeros((4, 5)), 10)
+    with pytest.raises(EventValidationError, match=r"^frame 2: value nan at row 1, column 2"):
+        bad = np.zeros((4, 5))
+        bad[1, 2] = np.nan
+        sim.feed(bad, 20)
+    with pytest.raises(EventValidationError, match=r"^frame 2: expected shape \(4, 5\)"):
+        sim.feed(np.zeros((5, 4)), 20)

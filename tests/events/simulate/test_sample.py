@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from egvsr.cli import main
 from egvsr.errors import ConfigError, OutputExistsError
@@ -110,6 +114,30 @@ def test_sample_times():
     assert np.array_equal(t, [0, 40_000, 80_000, 120_000, 160_000, 200_000])
     assert np.array_equal(gt[:3], [10_000, 20_000, 30_000]) and len(gt) == 15
     assert len(sample_times(0.2, 25.0, 0)[1]) == 0
+    t, gt = sample_times(0.1, 30.0, 3)  # odd intervals: the 1/4 and 3/4 points are halves, to the even µs
+    assert t.tolist() == [0, 33_333, 66_667, 100_000] and gt[:6].tolist() == [8333, 16_666, 25_000, 41_666,
+                                                                             50_000, 58_334]
+
+
+@settings(max_examples=60, deadline=None)
+@given(t0=st.integers(-(2**62), 2**62), steps=st.lists(st.integers(1, 2**61), min_size=1, max_size=4),
+       n=st.integers(1, 40))
+def test_interval_points_are_the_exact_points_rounded_half_to_even_on_any_clock(t0, steps, n):
+    from fractions import Fraction
+
+    from egvsr.events.frames import interval_bounds, interval_points
+
+    ft = np.array(np.cumsum([t0] + steps, dtype=object).tolist())
+    if ft.max() >= 2**63:
+        return
+    ft = ft.astype(np.int64)
+    got, (lo, hi) = interval_points(ft, n), interval_bounds(ft, n)
+    assert got.shape == lo.shape == hi.shape == (len(steps), n - 1) and got.dtype == np.int64
+    for k in range(len(steps)):
+        for i in range(1, n):
+            p = Fraction(int(ft[k])) + Fraction(i * (int(ft[k + 1]) - int(ft[k])), n)
+            assert int(got[k, i - 1]) == round(p)  # Python's round: nearest, a tie to even
+            assert (int(lo[k, i - 1]), int(hi[k, i - 1])) == (math.floor(p), math.ceil(p))
 
 
 @pytest.mark.parametrize("kwargs, message", [

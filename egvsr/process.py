@@ -145,7 +145,7 @@ def warn(message: str) -> None:
 def last_resort_message(exc: BaseException) -> str:
     """One line for an error no check anticipated (a file system, memory or text-encoding failure, or
     stdout that takes no more text)."""
-    if isinstance(exc, MemoryError):
+    if is_out_of_memory(exc):
         return "out of memory; try a smaller input, size or batch"
     if isinstance(exc, UnicodeDecodeError):
         return f"cannot decode text as {exc.encoding} (byte {exc.start}); expected a UTF-8 text file"
@@ -176,14 +176,20 @@ def physical_memory() -> int:
 
 _OUT_OF_MEMORY = ("can't allocate memory", "insufficient memory", "out of memory", "failed to allocate",
                   "std::bad_alloc")
+#: HDF5's allocation failures, which h5py raises as OSError ("Can't synchronously write data (memory
+#: allocation failed for chunk)"): not a file-system problem.
+_HDF5_OUT_OF_MEMORY = ("memory allocation failed",)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for an allocation failure reported by a library in its own type (torch's RuntimeError
     "DefaultCPUAllocator: can't allocate memory", CUDA's OutOfMemoryError, OpenCV's "Insufficient
-    memory"), which would otherwise reach the user as a traceback."""
+    memory"), or HDF5's as h5py's OSError (or ENOMEM), which would otherwise reach the user as a traceback
+    or as a file-system error."""
     if isinstance(exc, MemoryError):
         return True
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOMEM or any(k in str(exc).lower() for k in _HDF5_OUT_OF_MEMORY)
     if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda's
         return True
     if isinstance(exc, RuntimeError) or type(exc).__name__ == "error":  # torch; cv2.error

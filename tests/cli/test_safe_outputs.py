@@ -420,7 +420,8 @@ def test_unforeseen_os_error_is_one_line(tmp_path):
     "raise RuntimeError('[enforce fail at alloc_cpu.cpp:118] . DefaultCPUAllocator: can\\'t allocate memory: "
     "you tried to allocate 120000000000 bytes.')",
     "import torch; torch.empty(2**62, dtype=torch.uint8)",
-], ids=["torch-message", "torch-allocation"])
+    "raise OSError(\"Can't synchronously write data (memory allocation failed for chunk)\")",
+], ids=["torch-message", "torch-allocation", "hdf5-allocation"])
 def test_an_allocation_failure_in_a_library_is_one_line(raise_it):
     code = ("from egvsr.process import run_console\n"
             f"def fails(argv):\n    {raise_it}\n"
@@ -436,6 +437,9 @@ def test_other_library_errors_are_not_mistaken_for_memory():
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert not is_out_of_memory(ValueError("can't allocate memory"))  # only the allocators' own types
     assert is_out_of_memory(MemoryError())
+    # HDF5's allocation failure reaches us as h5py's OSError: memory, not "file system"
+    assert is_out_of_memory(OSError("Can't synchronously write data (memory allocation failed for chunk)"))
+    assert not is_out_of_memory(OSError(28, "No space left on device"))
 
 
 def test_output_error_class_is_an_egvsr_error():

@@ -60,6 +60,25 @@ def test_small_output_batches_and_chunks(tmp_path, recording, monkeypatch, rep):
     np.testing.assert_allclose(got, want, **TOL)
 
 
+def test_tiny_windows_are_written_in_bounded_blocks_of_multi_window_chunks(tmp_path, recording, monkeypatch):
+    """Many tiny windows: each write covers at most OUTPUT_BATCH_WINDOWS windows (HDF5 needs KBs per chunk a
+    write touches: 300k one-window chunks in one write took 2 GB) and a chunk holds many windows."""
+    src, s, _ = recording
+    monkeypatch.setattr(vx, "OUTPUT_BATCH_WINDOWS", 64)
+    written = []
+    put = vx._Writer.put
+    monkeypatch.setattr(vx._Writer, "put", lambda self, k0, tensors: (written.append(len(tensors)),
+                                                                        put(self, k0, tensors))[1])
+    out = voxelize_file(src, tmp_path / "t.h5", "voxel", bins=1, window_ms=0.05, size=(1, 1), progress=False)
+    got, a, b, _ = read_tensors(out)
+    assert len(a) > 10 * 64 and max(written) <= 64 and sum(written) == len(a)
+    import h5py
+
+    with h5py.File(out) as f:
+        assert f["tensors"].chunks == (64, 1, 1, 1)
+    np.testing.assert_allclose(got, voxel_grids(s, 1, np.stack([a, b], 1), 1, 1), **TOL)
+
+
 def test_cli_window_ms_size_split_normalized(tmp_path, recording):
     src, s, _ = recording
     out = tmp_path / "w.h5"
@@ -176,6 +195,27 @@ def test_window_beyond_the_int64_range_is_refused_in_one_line(tmp_path, recordin
         voxelize_file(src, tmp_path / "o.h5", window_ms=window_ms, progress=False)
 
 
+@pytest.mark.parametrize("window_ms", [0.0015, 0.0025, 1.0005, 7.3333])
+def test_window_not_a_whole_number_of_microseconds_is_refused(window_ms):
+    """Not rounded half-to-even in silence (0.0015 and 0.0025 both gave 2 µs windows, 1.0005 gave 1000 µs)."""
+    class Rec:
+        path, num_events, t_first, t_last = "rec.h5", 1, 0, 10
+
+    with pytest.raises(ConfigError, match=r"^`window_ms`: \S+ ms is \S+ µs, not a whole number of microseconds "
+                                          r"\(the time resolution is 1 µs\); expected a multiple of 0.001 ms$"):
+        vx._windows(Rec(), False, window_ms)
+
+
+@pytest.mark.parametrize("window_ms,step", [(1.1, 1100), (0.3, 300), (0.001, 1), (7.3, 7300), (9e15, 9 * 10**18)])
+def test_window_ms_with_decimal_rounding_is_taken_exactly(window_ms, step):
+    """W * 1000 in floats is off by an ulp for most decimal W (1.1 -> 1100.0000000000002): still W ms."""
+    class Rec:
+        path, num_events, t_first, t_last = "rec.h5", 1, 0, 10
+
+    starts, ends, _ = vx._windows(Rec(), False, window_ms)
+    assert int(ends[0] - starts[0]) == step
+
+
 def test_windows_past_int64_name_their_end_readably():
     """A window that fits int64 but ends past it from a late first event: the end is shown as %.3g."""
     class Late:
@@ -207,6 +247,8 @@ def test_size_must_be_a_pair_of_positive_integers(tmp_path, recording, size, mes
     (["--window-ms", "50", "--threads", "0"], "egvsr: error: --threads: expected an integer in 1.."),
     (["--window-ms", "0.0001"], "egvsr: error: --window-ms: 0.0001 ms is shorter than 1 µs"),
     (["--window-ms", "1e306"], "egvsr: error: --window-ms: 1e+306 ms is longer than the int64 microsecond range"),
+    (["--window-ms", "0.0015"], "egvsr: error: --window-ms: 0.0015 ms is 1.5 µs, not a whole number of microseconds "
+                                "(the time resolution is 1 µs)"),
     (["--window-ms", "50", "--size", "99999x99999"], "egvsr: error: --size height: expected at most 65535 pixels"),
 ])
 def test_cli_messages_name_the_flag(tmp_path, recording, capsys, argv, message):

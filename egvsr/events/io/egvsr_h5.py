@@ -89,6 +89,9 @@ class EgvsrH5Source(EventSource):
             )
         self._index_t0 = self._index_origin(path) if self._index is not None else 0
         self._raw_plan = _UNSET
+        # frame groups and their checked times, worked out once per open file (see `_frame_group`)
+        self._groups: dict[str, tuple[h5py.Dataset, h5py.Dataset] | None] = {}
+        self._group_times: dict[str, np.ndarray | None] = {}
         super().__init__(path, sensor_size[1], sensor_size[0], n)
 
     def close(self) -> None:
@@ -190,6 +193,14 @@ class EgvsrH5Source(EventSource):
 
     # ---- frames -------------------------------------------------------------------------------
     def _frame_group(self, name: str):
+        """(images, t) of group `name` checked, or None without it. Looked up and checked once per open file:
+        the storage check (`h5util.check_stored`) walks the whole chunk index, so repeating it made every
+        `read_frame` cost O(frames). A check that fails is not kept: it fails again on the next call."""
+        if name not in self._groups:
+            self._groups[name] = self._check_frame_group(name)
+        return self._groups[name]
+
+    def _check_frame_group(self, name: str):
         if h5util.get(self._f, name, self.path) is None:
             return None
         images = h5util.dataset(self._f, f"{name}/images", self.path, "egvsr")
@@ -211,16 +222,24 @@ class EgvsrH5Source(EventSource):
         return images, times
 
     def _times(self, name: str) -> np.ndarray | None:
-        g = self._frame_group(name)
-        if g is None:
-            return None
-        with h5util.translate_read_errors(self.path, g[1]):
-            t = h5util.int64_times(g[1][()], self.path, f"{name}/t")
-        i = first_not_increasing(t)
-        if i >= 0:
-            raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i} "
-                              f"({int(t[i - 1])} -> {int(t[i])} µs)")
-        return t
+        """The checked times of group `name` (a copy: callers may change theirs), None without it."""
+        t = self._checked_times(name)
+        return None if t is None else t.copy()
+
+    def _checked_times(self, name: str) -> np.ndarray | None:
+        """The times of group `name`, read and checked once per open file (the array kept, not a copy)."""
+        if name not in self._group_times:
+            g = self._frame_group(name)
+            t = None
+            if g is not None:
+                with h5util.translate_read_errors(self.path, g[1]):
+                    t = h5util.int64_times(g[1][()], self.path, f"{name}/t")
+                i = first_not_increasing(t)
+                if i >= 0:
+                    raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i} "
+                                      f"({int(t[i - 1])} -> {int(t[i])} µs)")
+            self._group_times[name] = t
+        return self._group_times[name]
 
     def _image(self, name: str, i: int) -> np.ndarray:
         g = self._frame_group(name)
@@ -229,11 +248,19 @@ class EgvsrH5Source(EventSource):
         with h5util.translate_read_errors(self.path, g[0]):
             return g[0][i]
 
+    @property
+    def num_frames(self) -> int:
+        times = self._checked_times("frames")  # (the base class copies every time for its length)
+        return 0 if times is None else int(times.shape[0])
+
     def frame_times(self):
         return self._times("frames")
 
     def read_frame(self, i):
         return self._image("frames", i)
+
+    def read_frames(self, i0=0, i1=None):
+        return self._frames_range(self._checked_times("frames"), self.read_frame, i0, i1, "frame")
 
     def _shape(self, name: str) -> tuple[int, int, int] | None:
         """(H, W, C) of the images of group `name` as declared (nothing decoded), None without any."""
@@ -251,6 +278,9 @@ class EgvsrH5Source(EventSource):
 
     def read_gt(self, i):
         return self._image("gt", i)
+
+    def read_gt_frames(self, i0=0, i1=None):
+        return self._frames_range(self._checked_times("gt"), self.read_gt, i0, i1, "ground-truth frame")
 
 
 def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> EgvsrH5Source:

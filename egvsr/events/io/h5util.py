@@ -24,6 +24,7 @@ from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDepende
 from egvsr.events.checks import first_beyond_int64
 from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
+from egvsr.process import is_out_of_memory
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # A larger chunk cache than h5py's 1 MiB default keeps one decompressed chunk of every event
@@ -262,6 +263,8 @@ def translate_read_errors(path: Path, ds: h5py.Dataset | None = None) -> Iterato
     try:
         yield
     except OSError as exc:
+        if is_out_of_memory(exc):  # HDF5's allocation failure: not a damaged file
+            raise MemoryError(str(exc)) from None
         if ds is not None:
             plugin = missing_plugin(ds)
             if plugin is not None:

@@ -395,7 +395,8 @@ class EventSource:
 
     # ---- helpers for subclasses ---------------------------------------------------------------
     def _frames_range(self, times, read_one, i0: int, i1: int | None, what: str = "frame") -> Frames | None:
-        """Frames [i0, i1) read one by one; a gray one among colour ones is given 3 equal channels
+        """Frames [i0, i1) read one by one (their times copied: `times` may be the layout's own, kept array);
+        a gray one among colour ones is given 3 equal channels
         (the built-in layouts already do so recording-wide, this also covers a registered one).
         A bound that is no integer is an `IndexTypeError` naming it (`what`: the kind of frame)."""
         i0 = self._as_index(i0, f"first {what}")
@@ -408,7 +409,7 @@ class EventSource:
             return Frames(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64))
         images = [np.asarray(read_one(i)) for i in range(i0, i1)]
         channels = max(1 if img.ndim == 2 else img.shape[-1] for img in images)
-        return Frames(np.stack([with_channels(img, channels) for img in images]), times[i0:i1])
+        return Frames(np.stack([with_channels(img, channels) for img in images]), times[i0:i1].copy())
 
     def _check_frame_index(self, i: int, n: int, what: str) -> int:
         """`i` as a frame number 0 <= i < n: a non-integer (bool, float, str, None) is an

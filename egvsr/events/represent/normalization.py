@@ -6,6 +6,9 @@
 - "percentile": EvTexture's scaling: divide by the 98th percentile of the non-zero |v| (numpy's
   default linear interpolation) and clip to [-1, 1].
 An all-zero window is left unchanged by every mode.
+Before "standard" and "percentile", entries with |v| < ZERO_FRACTION * max|v| of their window are set to 0:
+they are float32 rounding left-overs of sums that cancel exactly (resampling taps, time weights), below the
+window's own float32 resolution, and standardizing would turn them into large fake events.
 """
 
 from __future__ import annotations
@@ -16,10 +19,27 @@ import numpy as np
 from egvsr.events.represent.validation import NORMALIZATIONS, check_choice
 
 PERCENTILE = 98.0
+#: Entries below this fraction of their window's largest |value| count as zero ("standard", "percentile"):
+#: 4 float32 epsilons. Measured on real recordings: rounding left-overs reach 0.16 eps, real values are larger
+#: (all but about 1 in 100,000, which lie below the window's float32 resolution anyway).
+ZERO_FRACTION = 4.0 * float(np.finfo(np.float32).eps)
+
+
+@numba.njit(cache=True, nogil=True)
+def _drop_rounding(v, fraction):
+    """Set to 0 the entries of `v` with |v| < fraction * max|v| (float32 left-overs of cancelled sums)."""
+    top = 0.0
+    for i in range(v.shape[0]):
+        top = max(top, abs(np.float64(v[i])))
+    floor = fraction * top
+    for i in range(v.shape[0]):
+        if abs(np.float64(v[i])) < floor:
+            v[i] = 0
 
 
 @numba.njit(cache=True, nogil=True)
 def _standardize_one(v):
+    _drop_rounding(v, ZERO_FRACTION)
     n = 0
     s = 0.0
     for i in range(v.shape[0]):
@@ -72,6 +92,7 @@ def _select(a, k):
 
 @numba.njit(cache=True, nogil=True)
 def _percentile_one(v, q):
+    _drop_rounding(v, ZERO_FRACTION)
     n = 0
     for i in range(v.shape[0]):
         if v[i] != 0:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from egvsr.events.represent.normalization import ZERO_FRACTION  # the documented threshold, not code
+
 
 def _window(x, y, t, p, t_start, t_end):
     m = (t >= t_start) & (t < t_end)
@@ -108,10 +110,12 @@ def time_surface_ref(x, y, t, p, width, height, bins, t_start, t_end, tau_us, si
 
 def normalize_ref(v: np.ndarray, mode: str) -> np.ndarray:
     """One window: "standard" = (v - mean) / std over the non-zero entries (E2VID; zeros stay zero,
-    std 0 -> 1); "percentile" = v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none"."""
+    std 0 -> 1); "percentile" = v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none". Before either,
+    |v| < ZERO_FRACTION * max|v| is 0 (rounding left-overs, as in `normalization`)."""
     v = np.asarray(v, np.float64)
     if mode == "none":
         return v.copy()
+    v = np.where(np.abs(v) < ZERO_FRACTION * np.abs(v).max(initial=0.0), 0.0, v)  # float32 left-overs count as 0
     nz = v != 0
     if not nz.any():
         return v.copy()

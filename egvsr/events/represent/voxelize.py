@@ -28,7 +28,7 @@ from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes, listed_members,
                           refuse_inputs_as_outputs, shown)
-from egvsr.process import warn
+from egvsr.process import is_out_of_memory, warn
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -37,6 +37,12 @@ PREFETCH = 2  # chunks read ahead by the reader thread
 # Largest block of output tensors computed at once (bounds memory when windows are short); one
 # block may be in the writer thread while the next is computed, so output memory stays under 2x this.
 OUTPUT_BATCH_BYTES = 128 << 20
+# ... and at most this many windows: HDF5 needs several KB for every chunk one write touches, so a
+# block of 300k tiny windows took 2 GB inside h5py whatever its bytes.
+OUTPUT_BATCH_WINDOWS = 8192
+# HDF5 chunks of `tensors` hold whole windows, as many as fit this size (one window when larger, at
+# most one block): tiny windows are not one chunk each (a chunk costs HDF5 memory and file space).
+CHUNK_BYTES = 256 << 10
 INT64_MAX = int(np.iinfo(np.int64).max)
 #: Default cap of `max_output_gb` (`--max-output-gb`), the uncompressed size of the output.
 MAX_OUTPUT_GB = 16.0
@@ -74,6 +80,10 @@ def _windows(source, between_frames: bool, window_ms: float | None,
     step = int(round(step_us))
     if step < 1:
         raise ConfigError(f"`window_ms`: {window_ms!r} ms is shorter than 1 µs, the time resolution")
+    # W * 1000 carries the rounding of the decimal W (1.1 ms -> 1100.0000000000002 µs): a few ulps pass
+    if abs(step_us - step) > max(1e-6, 4 * float(np.spacing(step_us))):
+        raise ConfigError(f"`window_ms`: {window_ms!r} ms is {step_us:.6g} µs, not a whole number of microseconds "
+                          f"(the time resolution is 1 µs); expected a multiple of 0.001 ms")
     if source.num_events == 0:
         raise InputFileError(f"{source.path}: the recording has no events to place --window-ms windows on")
     t0, t1 = int(source.t_first), int(source.t_last)
@@ -179,7 +189,8 @@ class _Writer:
                     if self.check is not None:
                         self.check()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self.error = exc
+                # HDF5's allocation failure (h5py's OSError) is memory, not the file system
+                self.error = MemoryError(str(exc)) if isinstance(exc, OSError) and is_out_of_memory(exc) else exc
             finally:
                 self.idle.set()
 
@@ -297,10 +308,25 @@ def voxelize_file(
                     f.create_dataset("t_start", data=starts)
                     f.create_dataset("t_end", data=ends)
                     dset = f.create_dataset("tensors", shape=(len(starts), *shape), dtype=np.float32,
-                                            chunks=(1, *shape) if len(starts) else None)
+                                            chunks=(chunk_windows(len(starts), shape), *shape)
+                                            if len(starts) else None)
                 _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
+
+
+def batch_windows(shape: tuple[int, ...]) -> int:
+    """Windows per block of output computed and written at once: under OUTPUT_BATCH_BYTES and
+    OUTPUT_BATCH_WINDOWS, at least 1."""
+    per = OUTPUT_BATCH_BYTES // (4 * int(np.prod(shape, dtype=object)))
+    return int(max(1, min(per, OUTPUT_BATCH_WINDOWS)))
+
+
+def chunk_windows(count: int, shape: tuple[int, ...]) -> int:
+    """Windows per HDF5 chunk of `tensors`: as many as fit CHUNK_BYTES, at least 1, at most a block
+    (`batch_windows`) and `count` (the number of windows)."""
+    per = CHUNK_BYTES // (4 * int(np.prod(shape, dtype=object)))
+    return int(max(1, min(per, batch_windows(shape), count)))
 
 
 def _warn_events_outside(source, starts: np.ndarray, ends: np.ndarray) -> None:
@@ -323,7 +349,7 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
     # (~2 ns/event), and then the kernels take every core (2 cores: 10% faster, see the docs)
     if not getattr(source, "reads_in_place", False):
         threads = max(1, threads - 1)
-    per_batch = max(1, OUTPUT_BATCH_BYTES // (4 * int(np.prod(dset.shape[1:]))))
+    per_batch = batch_windows(dset.shape[1:])
     i0, i1 = source.index_range(int(starts[0]), int(ends[-1]))
     bar = _Progress(i1 - i0, progress, "voxelize")
     next_k = 0  # first window not yet written

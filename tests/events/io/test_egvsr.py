@@ -291,3 +291,32 @@ def test_convert_refuses_frames_too_large_for_memory_before_converting_anything(
     monkeypatch.setattr(converter, "FRAME_BATCH_BYTES", 1)
     monkeypatch.setattr(converter, "physical_memory", lambda: total + 10_000)  # one copy fits: converted
     assert convert(src, tmp_path / "out.h5", progress=False).exists()
+
+
+def test_frame_reads_check_the_storage_once_per_open_file(tmp_path, monkeypatch):
+    """Every read_frame re-ran `check_stored`, a walk over the whole chunk index, so reading one frame cost
+    O(frames) (17.9 ms each at 200k frames): the groups are now checked once per open file."""
+    from egvsr.events.io import h5util
+
+    s = EventStream(np.zeros(3, np.uint16), np.zeros(3, np.uint16), np.arange(3), np.ones(3, np.int8), 4, 4)
+    fr, gt = _frames(40, 4, 4, 1), _frames(30, 4, 4, 1, seed=2)
+    path = write_events(tmp_path / "rec.h5", s, frames=fr, gt_frames=gt)
+    checked = []
+    real = h5util.check_stored
+    monkeypatch.setattr(h5util, "check_stored", lambda ds, key, p: (checked.append(key), real(ds, key, p))[1])
+    with open_events(path) as src:
+        for _ in range(3):
+            for i in range(40):
+                np.testing.assert_array_equal(src.read_frame(i), fr.images[i])
+            for i in range(30):
+                np.testing.assert_array_equal(src.read_gt(i), gt.images[i])
+            assert src.num_frames == 40 and src.frame_shape() == (4, 4, 1) and src.gt_shape() == (4, 4, 1)
+            np.testing.assert_array_equal(src.read_frames(5, 9).t, fr.t[5:9])
+            np.testing.assert_array_equal(src.read_gt_frames().t, gt.t)
+            times = src.frame_times()
+            np.testing.assert_array_equal(times, fr.t)
+            times[:] = -1  # a copy: the source's own times stay as they are
+            src.read_frames(0, 2).t[:] = -1
+        np.testing.assert_array_equal(src.frame_times(), fr.t)
+    frame_checks = [k for k in checked if not k.startswith("events/")]
+    assert sorted(frame_checks) == ["frames/images", "frames/t", "gt/images", "gt/t"]

@@ -12,7 +12,10 @@ the two interleaved (A B A B) for `--rounds` rounds; (3) read the E2VID source w
 (validated, converted to int64 µs / int8 ±1) against h5py plus the same numpy conversion,
 interleaved; (4) read our file fully (validated; gzip decoded on worker threads) against plain h5py
 reading the same datasets, interleaved; (5) read 1%-of-duration windows and report their cost as a fraction of the
-full read; (6) read the real AEDAT4 sample with our reader and with tonic's `read_aedat4`.
+full read; (6) write the events as a Prophesee EVT2 `.raw` and decode it with our numpy decoder
+against expelliarmus' chunked decoding (what our reader used before), both with our time unwrapping,
+interleaved, and read it fully with our reader (validated); (7) read the real AEDAT4 sample with our
+reader and with tonic's `read_aedat4`.
 Ratios are peer time / our time (above 1: we are faster); the load average is printed with them.
 """
 
@@ -143,6 +146,48 @@ def ratio_line(name: str, ours: list[float], peer: list[float]) -> str:
             f"  [{min(r):.2f}-{max(r):.2f}]")
 
 
+def write_evt2_from(src: Path, dst: Path, block: int = 5_000_000) -> None:
+    """The E2VID file's events as an EVT2 `.raw` (times from the first event's µs), block by block."""
+    high, t_first = -1, None
+    with h5py.File(src) as f, open(dst, "wb") as out:
+        out.write(f"% evt 2.0\n% format EVT2;height={H};width={W}\n% end\n".encode())
+        ev, n = f["events"], f["events/ts"].shape[0]
+        for a in range(0, n, block):
+            t = np.rint(ev["ts"][a:a + block] * 1e6).astype(np.int64)
+            t_first = int(t[0]) if t_first is None else t_first
+            t -= t_first
+            x, y = ev["xs"][a:a + block].astype(np.int64), ev["ys"][a:a + block].astype(np.int64)
+            cd = (ev["ps"][a:a + block].astype(np.int64) << 28) | ((t & 0x3F) << 22) | (x << 11) | y
+            highs = t >> 6
+            new = np.r_[highs[0] != high, highs[1:] != highs[:-1]]
+            words = np.insert(cd, np.flatnonzero(new), (0x8 << 28) | (highs[new] & 0xFFFFFFF))
+            words.astype("<u4").tofile(out)
+            high = int(highs[-1])
+
+
+def decode_evt2_ours(path: Path) -> None:
+    """What our reader decodes an EVT2 file into (x, y, unwrapped t, p ±1), without its checks."""
+    from egvsr.events.io import evt2, prophesee_header
+    from egvsr.events.io.prophesee import unwrap_times
+
+    with open(path, "rb") as fh:
+        offset = prophesee_header.data_offset(fh.read(1 << 16))
+    state: list[int] = []
+    for _, _, t, _ in evt2.decode_file(path, offset):
+        unwrap_times(t, 34, state)
+
+
+def decode_evt2_expelliarmus(path: Path) -> None:
+    """The same with expelliarmus' chunks, as our reader decoded EVT2 before its own decoder."""
+    from expelliarmus import Wizard
+
+    from egvsr.events.io.prophesee import unwrap_times
+
+    state: list[int] = []
+    for ev in Wizard(encoding="evt2", fpath=path, chunk_size=1 << 20).read_chunk():
+        unwrap_times(ev["t"], 34, state), ev["p"].astype(np.int8) * 2 - 1
+
+
 def read_plain_h5py(path: Path, keys: list[str]) -> None:
     with h5py.File(path) as f:
         for k in keys:
@@ -232,6 +277,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"1% window (median of 9, ~{win_n:,} events): {win_s * 1e3:.1f} ms = "
               f"{100 * win_s / full:.2f}% of the full read")
         print(f"file sizes: source {src.stat().st_size / n:.2f} B/event, ours {ours.stat().st_size / n:.2f} B/event")
+
+        raw_evt2 = tmp / "events.raw"
+        write_evt2_from(src, raw_evt2)
+        decode_evt2_ours(raw_evt2), decode_evt2_expelliarmus(raw_evt2)  # warm-up: the page cache
+        evt2_times = interleaved({"ours": timed(lambda: decode_evt2_ours(raw_evt2)),
+                                  "peer": timed(lambda: decode_evt2_expelliarmus(raw_evt2))}, max(a.rounds, 3))
+        evt2_full = best_of(lambda: read_all(raw_evt2), repeats)
+        print()
+        print(f"{'median seconds':<44}{'ours':>8}{'peer':>9}{'peer/ours':>10}")
+        print(ratio_line("decode EVT2 .raw (peer: expelliarmus)", evt2_times["ours"], evt2_times["peer"]))
+        print(f"  read EVT2 .raw fully with our reader (validated): {evt2_full:.3f} s, "
+              f"{n / evt2_full / 1e6:.2f} Mev/s")
 
     sample = ROOT.parent / "shared" / "data" / "aedat4" / "sample.aedat4"
     if not sample.exists():

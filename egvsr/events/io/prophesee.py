@@ -1,6 +1,7 @@
-"""Reader for Prophesee recordings: RAW EVT2 and DAT via `expelliarmus` (tonic's decoder), RAW EVT3
-via our own `evt3` decoder (expelliarmus mis-times it; see there). Kind and sensor size come from
-the `%` text header (`prophesee_header`); the decoders are imported only when a file is read.
+"""Reader for Prophesee recordings: DAT via `expelliarmus` (tonic's decoder), RAW EVT2 and EVT3 via our
+own `evt2` and `evt3` decoders (expelliarmus drops whole EVT2 reads at an unknown word type and mis-times
+EVT3; see there). Kind and sensor size come from the `%` text header (`prophesee_header`); the decoders
+are imported only when a file is read.
 
 EVT2 and DAT store time in a counter that wraps (34 bits, 4 h 46 min; 32 bits, 71.6 min), and
 expelliarmus 1.1.12 undoes it wrongly (EVT2: never; DAT: at every decrease, so a 50 µs jitter became
@@ -22,8 +23,9 @@ from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, header_size
 from egvsr.native_stderr import stderr_held
 
-_WIZARD_CHUNK = 1 << 20
-#: bits of the time counter that expelliarmus decodes (EVT2: 28-bit TIME_HIGH + 6-bit low; DAT: u32)
+#: events per expelliarmus chunk (DAT), words per block of our EVT2 decoder
+_DECODE_CHUNK = 1 << 20
+#: bits of the time counter (EVT2: 28-bit TIME_HIGH + 6-bit low; DAT: u32)
 TIME_BITS = {"evt2": 34, "dat": 32}
 #: what expelliarmus prints at any time decrease, wraps included; our own checks name the index instead
 _DECODER_WARNING = b"WARNING: The timestamps are not monotonic."
@@ -34,13 +36,21 @@ def unwrap_times(t: np.ndarray, bits: int, state: list[int]) -> np.ndarray:
     value plus any multiple of 2**bits). As in `evt3`, only a drop of more than half the counter's range
     (from the top of the range to its bottom) is a wrap and adds 2**bits; a smaller drop stays a drop (the
     file then reads as unsorted), and a rise is a rise. `state` ([last counter value, wraps so far], empty
-    at the start) carries the count from chunk to chunk, so chunked passes agree with a whole one."""
+    at the start) carries the count from chunk to chunk, so chunked passes agree with a whole one. A chunk
+    with nothing to change (in range, no wrap so far) comes back as `t` itself, uncopied."""
     period = 1 << bits
-    raw = np.asarray(t, np.int64) & (period - 1)
+    raw = np.asarray(t, np.int64)
     if not raw.size:
         return raw
+    lo, hi = int(raw.min()), int(raw.max())
+    if lo < 0 or hi >= period:
+        raw = raw & (period - 1)
+        lo, hi = int(raw.min()), int(raw.max())
     if not state:
         state[:] = [int(raw[0]), 0]
+    if max(hi, state[0]) - min(lo, state[0]) <= period >> 1:  # no drop can be a wrap: the usual chunk, one
+        state[0] = int(raw[-1])  # offset for all (no copy, no diff, no cumulative sum)
+        return raw + (state[1] << bits) if state[1] else raw
     wraps = np.diff(raw, prepend=np.int64(state[0])) < -(period >> 1)
     loops = np.cumsum(wraps, dtype=np.int64) + state[1]
     state[:] = [int(raw[-1]), int(loops[-1])]
@@ -65,7 +75,7 @@ def header_runs_to_eof(path: Path) -> bool:
 
 
 class PropheseeSource(StreamedSource):
-    """A Prophesee `.raw` (EVT2 via expelliarmus, EVT3 via our `evt3` decoder) or `.dat` file."""
+    """A Prophesee `.raw` (EVT2, EVT3: our `evt2`, `evt3` decoders) or `.dat` (expelliarmus) file."""
 
     def __init__(self, path: Path, layout: str, sensor_size: tuple[int, int] | None) -> None:
         self.path = Path(path)
@@ -87,10 +97,7 @@ class PropheseeSource(StreamedSource):
             )
         self._tmp: str | None = None
         self._data_offset = prophesee_header.data_offset(head)
-        self._decode_path = (
-            Path(path) if layout == "evt3"
-            else self._with_extension(Path(path), ".dat" if layout == "dat" else ".raw")
-        )
+        self._decode_path = self._with_extension(Path(path), ".dat") if layout == "dat" else Path(path)
         super().__init__(path, sensor_size[1], sensor_size[0])
 
     def _with_extension(self, path: Path, ext: str) -> Path:
@@ -122,6 +129,18 @@ class PropheseeSource(StreamedSource):
 
             yield from evt3.decode_file(self.path, self._data_offset)
             return
+        if self.layout == "evt2":  # our decoder: expelliarmus drops reads at unknown words (see evt2.py)
+            from egvsr.events.io import evt2
+
+            packets = evt2.decode_file(self.path, self._data_offset, _DECODE_CHUNK)
+        else:
+            packets = self._dat_packets()
+        state: list[int] = []
+        for x, y, t, p in packets:
+            yield x, y, unwrap_times(t, TIME_BITS[self.layout], state), p
+
+    def _dat_packets(self):
+        """DAT packets from expelliarmus, times as its counter gives them (the caller unwraps them)."""
         try:
             from expelliarmus import Wizard
         except ImportError:
@@ -129,15 +148,14 @@ class PropheseeSource(StreamedSource):
                 f"{self.path}: reading {self.layout} needs 'expelliarmus' (an egvsr dependency): "
                 "pip install expelliarmus"
             ) from None
-        wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_WIZARD_CHUNK)
-        chunks, state = wizard.read_chunk(), []
+        wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_DECODE_CHUNK)
+        chunks = wizard.read_chunk()
         while True:
             with stderr_held(drop=(_DECODER_WARNING,)):  # per chunk: never while our caller prints
                 ev = next(chunks, None)
             if ev is None:
                 return
-            t = unwrap_times(ev["t"], TIME_BITS[self.layout], state)
-            yield ev["x"], ev["y"], t, self._signed_polarity(ev["p"], "01", 0)
+            yield ev["x"], ev["y"], ev["t"], self._signed_polarity(ev["p"], "01", 0)
 
     def _unsorted_hint(self, before: int, after: int) -> str | None:
         """A drop of over a quarter of the time counter's range may well be a gap between events of over half

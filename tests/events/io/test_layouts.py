@@ -232,7 +232,7 @@ def test_streamed_decoding_beyond_the_cache(tmp_path, monkeypatch):
     from egvsr.events.io import prophesee, streamed
 
     monkeypatch.setattr(streamed, "CACHE_EVENTS", 100)
-    monkeypatch.setattr(prophesee, "_WIZARD_CHUNK", 64)
+    monkeypatch.setattr(prophesee, "_DECODE_CHUNK", 64)
     x, y, t, on = _events(1000, 64, 48, t0=0, span=100_000)
     path = tmp_path / "r.raw"
     write_evt2(path, x, y, t, on, 64, 48)

@@ -40,7 +40,7 @@ def _check(stream: EventStream, x, y, t, on) -> None:
 def streaming(monkeypatch):
     """Small decoder chunks and no in-memory cache: every pass decodes in pieces."""
     monkeypatch.setattr(streamed, "CACHE_EVENTS", 2)
-    monkeypatch.setattr(prophesee, "_WIZARD_CHUNK", 2)
+    monkeypatch.setattr(prophesee, "_DECODE_CHUNK", 2)
 
 
 @pytest.mark.parametrize("kind", ["dat", "evt2"])
@@ -48,7 +48,7 @@ def streaming(monkeypatch):
 def test_time_wraps_are_undone_in_whole_chunked_and_windowed_reads(tmp_path, kind, cached, monkeypatch):
     if not cached:
         monkeypatch.setattr(streamed, "CACHE_EVENTS", 2)
-        monkeypatch.setattr(prophesee, "_WIZARD_CHUNK", 2)
+        monkeypatch.setattr(prophesee, "_DECODE_CHUNK", 2)
     period = 1 << WRITERS[kind][1]
     # a rise of almost a whole period, then wraps (close to the top, then near 0) in three periods
     t = [100, period - 10, period + 50, period + 60, 2 * period - 3, 2 * period + 7,

@@ -8,13 +8,25 @@ so with 3 -> 5 or 3 -> 9 bins the output is unchanged at every (x, y, t) until t
 holds model weights only: use it as `train.init_from` with `model.options.time_bins` (and the options given
 here) set in the config. Options without weights (`--option window_size=19`, `--option residual_base=linear`)
 can be set at the same time; with the checkpoint's own bin count only the options change (the recipe's stage 7:
-`--time-bins 5 --option residual_base=linear`).
+`--time-bins 5 --option residual_base=linear`). Any other bin count (fewer bins included), an option that
+changes the weights, an existing DST without --overwrite and DST naming SRC (even with it) are refused.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, NoReturn
+
+
+def weight_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The weight names and shapes of the model `config` builds (on the meta device: no memory)."""
+    import torch
+
+    from egvsr.models import build_model
+
+    with torch.device("meta"):
+        return {key: tuple(v.shape) for key, v in build_model(config).state_dict().items()}
 
 
 def main() -> None:
@@ -24,30 +36,53 @@ def main() -> None:
     ap.add_argument("--time-bins", type=int, required=True)
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a model option without weights, such as window_size=19")
-    ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing DST (never SRC itself)")
     a = ap.parse_args()
+
+    def refuse(message: str) -> NoReturn:
+        """One line on stderr, exit status 2, as argparse refuses a bad argument."""
+        ap.exit(2, f"{ap.prog}: error: {message}\n")
+
     from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.engine.checkpoint_model import model_from_checkpoint
     from egvsr.engine.config import option_overrides
     from egvsr.errors import EgvsrError
+    from egvsr.fsutil import check_output_path, same_file
     from egvsr.models import build_model
-    from egvsr.models.egvsr_stf import resample_time_bins
+    from egvsr.models.egvsr_stf import exact_time_bins, resample_time_bins
 
-    try:  # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
+    try:
+        if a.src.exists() and same_file(a.dst, a.src):  # the same path, a link or a hard link
+            refuse(f"{a.dst}: output is the input checkpoint; choose another output path (even with --overwrite)")
+        check_output_path(a.dst, a.overwrite)  # before the load
+        options = option_overrides(a.option)
+        # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
         model, ck = model_from_checkpoint(a.src)
         config = dict(model.config)
+        if "time_bins" not in config or "stf.to_volume.weight" not in model.state_dict():
+            refuse(f"{a.src}: model {config.get('name')!r} has no latent time bins; expected an EGVSR checkpoint")
         old = int(config["time_bins"])
-        if a.time_bins < 1 or (old > 1 and (a.time_bins - 1) % (old - 1)):
-            raise SystemExit(f"--time-bins {a.time_bins}: expected n with (n - 1) a multiple of {old - 1} "
-                             f"(the checkpoint has {old} bins), so that the model starts unchanged")
-        config.update(option_overrides(a.option), time_bins=a.time_bins)
+        if not exact_time_bins(old, a.time_bins):
+            rule = f"n >= {old} with (n - 1) a multiple of {old - 1}" if old > 1 else "n >= 1"
+            refuse(f"--time-bins {a.time_bins}: expected {rule} (the checkpoint has {old} bins), so that the "
+                   "model starts unchanged")
+        shapes = weight_shapes(config)
+        for key, value in options.items():  # options checked; each one alone must keep every weight as it is
+            try:
+                changed = weight_shapes({**config, key: value}) != shapes
+            except EgvsrError as exc:
+                refuse(f"--option {key}={value}: {exc}")
+            if changed:
+                refuse(f"--option {key}={value}: changes the model's weights (their names or shapes); only "
+                       "options without weights (such as window_size or residual_base) can be set")
+        config.update(options, time_bins=a.time_bins)
         state = resample_time_bins(model.state_dict(), old, a.time_bins)
-        build_model(config).load_state_dict(state)  # options checked; the weights must fit
+        build_model(config).load_state_dict(state)  # the options together; the weights must fit
         save_checkpoint(a.dst, {"model": {**ck["model"], "config": config}, "state_dict": state, "ema": None,
                                 "step": ck.get("step", 0), "experiment": ck.get("experiment") or {}},
                         overwrite=a.overwrite)
     except EgvsrError as exc:
-        raise SystemExit(f"egvsr: error: {exc}") from None
+        refuse(str(exc))
     print(f"wrote {a.dst}: time_bins {old} -> {a.time_bins}"
           + (f", {', '.join(a.option)}" if a.option else ""))
 

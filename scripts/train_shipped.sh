@@ -39,5 +39,6 @@ for stage in "ft 3500 4e-4 16 1.5 3 nearest" "ft2 3500 2e-4 16 1.5 3 nearest" "f
   prev_base=$base
 done
 if [ "$name" = egvsr-synthetic ]; then
-  .venv/bin/python scripts/ship_weights.py "experiments/$prev/checkpoints/last.pt" egvsr/data/egvsr-sample.pt
+  .venv/bin/python scripts/ship_weights.py "experiments/$prev/checkpoints/last.pt" egvsr/data/egvsr-sample.pt \
+    --overwrite
 fi

@@ -25,3 +25,26 @@ def save_untrained_with_head(name: str, path, seed: int = 0):
     model, ck = model_from_checkpoint(path)
     ck["state_dict"] = give_residual_head_weights(model).state_dict()
     return save_checkpoint(path, ck, overwrite=True)
+
+
+def run_script(name: str, *args: str) -> tuple[int, str, str]:
+    """`scripts/NAME ARGS...` run in this process (no interpreter start: torch is loaded already) as
+    (exit status, stdout, stderr); a traceback fails the test instead of reading as a refusal."""
+    import contextlib
+    import io
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / name
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, [str(script), *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(script), run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()

@@ -221,13 +221,17 @@ def egvsr_options(shapes: Mapping[str, Any], where: str = "state dict") -> dict[
         problems.append(f"{layers} transformer layers per fusion block (only 1 is supported)")
     if patch * patch * 2 * n_feats != token_dim:
         problems.append(f"token width {token_dim} is not patch^2 * 2 * n_feats")
+    depths = {lcb: _count(shapes, rf"{lcb}\.hpbs\.(\d+)\..*") for lcb in _LCB}
+    if len(set(depths.values())) > 1:  # the official shallow_cnn_depth and deep_cnn_depth may differ
+        problems.append("HPBs per CNN " + ", ".join(f"{lcb} {n}" for lcb, n in depths.items())
+                        + " (shallow_cnn_depth and deep_cnn_depth differ; our model has one lcb_depth for all)")
     if problems:
         raise CheckpointError(f"{where}: unsupported official EGVSR layout: " + "; ".join(problems))
     tf_layers = _count(shapes, r"event_residual_connection\.sampler_module\.(\d+)\.weight")
     return {
         "num_frames": in_ch // 3, "moments": events_in // 2, "polarities": 2, "n_feats": n_feats,
         "inr_channels": inr, "time_bins": volume // inr,
-        "lcb_depth": _count(shapes, r"shallow_image_cnn\.hpbs\.(\d+)\..*"), "patch_size": patch,
+        "lcb_depth": depths["shallow_image_cnn"], "patch_size": patch,
         "tf_samples": (tf_in // 2 - 1) // 2, "tf_layers": tf_layers,
         "tf_hidden": tf_hidden if tf_layers > 1 else 64,
         "decoder_layers": _count(shapes, r"up_model\.decoder\.net\.(\d+)\.weight"),
@@ -392,10 +396,13 @@ def convert(state: Mapping[str, Tensor], kind: str | None = None,
     with torch.device("meta"):
         try:
             target = build_model(kind, **opts).state_dict()
-        except ConfigError as exc:
-            if not options:
-                raise
-            raise ConfigError(f"{where}: `options`: {exc}") from None
+        except ConfigError as exc:  # options read from the weights (or given) that our model refuses
+            raise ConfigError(f"{where}: {'`options`: ' if options else ''}{exc}") from None
+    extra = sorted(k for k, ours in mapping.items() if ours not in target)
+    if extra:
+        raise CheckpointError(f"{where}: {len(extra)} official key(s) map to no weight of our {kind} model: "
+                              + ", ".join(f"{k} ({mapping[k]})" for k in extra[:20])
+                              + (" ..." if len(extra) > 20 else ""))
     missing = sorted(set(target) - set(mapping.values()))
     if missing:
         raise CheckpointError(f"{where}: {len(missing)} weight(s) of our {kind} model have no official key: "

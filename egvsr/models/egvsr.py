@@ -31,7 +31,7 @@ from egvsr.models.validate import Batch
 class EGVSROptions:
     """Options of the EGVSR family (see docs/models.md for what each one changes)."""
 
-    num_frames: int = opt(3, min=1, doc="input frames K (the image head sees 3K channels)")
+    num_frames: int = opt(3, min=2, doc="input frames K >= 2 (the image head sees 3K channels)")
     moments: int = opt(32, min=1, doc="event time bins M")
     polarities: int = opt(2, min=1, max=2, doc="event channels per bin P (2 ON/OFF, 1 signed)")
     n_feats: int = opt(32, min=1, doc="width of the STF branches")

@@ -7,7 +7,7 @@ copy the size lock or the truncated output size (docs/models.md, "Official-compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -35,13 +35,16 @@ class EGVSROfficialOptions(EGVSROptions):
     residual_bicubic: bool = opt(False, doc="add the bicubic upsample of the nearest frame")
 
     def check(self, name: str) -> None:
-        """The base constraints, and no LIIF ensemble (the official decoder has no cell input)."""
+        """The base constraints, no LIIF ensemble (the official decoder has no cell input) and no attention
+        window option (the official attention always runs in 4 stripes: a value would change nothing)."""
         super().check(name)
         if self.local_ensemble:
             raise ConfigError(f"model {name!r}: option 'local_ensemble' does not exist in the official model")
-        if self.window_size:
-            raise ConfigError(f"model {name!r}: option 'window_size' does not exist in the official model "
-                              "(its attention runs in 4 row-major stripes)")
+        tokens = next(f.default for f in fields(self) if f.name == "window_tokens")
+        for option, unset in (("window_size", 0), ("window_tokens", tokens)):
+            if getattr(self, option) != unset:
+                raise ConfigError(f"model {name!r}: option {option!r} does not exist in the official model "
+                                  "(its attention runs in 4 row-major stripes)")
 
 
 def official_out_size(lr_size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -77,7 +80,7 @@ class EGVSROfficial(EGVSR):
         self.stf = STF(o.num_frames, o.moments, o.polarities, o.n_feats, o.inr_channels, o.time_bins,
                        o.lcb_depth, o.patch_size, o.heads, o.window_tokens, o.fold, o.attention, official=True)
         self.tf = TemporalFilter(o.polarities, o.tf_samples, o.tf_half_width, o.tf_hidden, o.tf_layers,
-                                 o.inr_channels, o.tf_mode, moments_at_corners=True)
+                                 o.inr_channels, o.tf_mode, activation=o.mlp_activation, moments_at_corners=True)
 
     def decode(self, ts: dict[str, Any], batch: Batch, pix: Tensor) -> Tensor:
         b = batch.lr.shape[0]

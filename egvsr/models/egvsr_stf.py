@@ -32,6 +32,15 @@ def time_bin_matrix(old_bins: int, new_bins: int) -> Tensor:
     return m.float()
 
 
+def exact_time_bins(old_bins: int, new_bins: int) -> bool:
+    """Whether `new_bins` bins (`time_bin_matrix`) give the same latent as `old_bins` at every t: the same
+    count, or more with every old bin time a new one ((new_bins - 1) a multiple of (old_bins - 1)); one
+    old bin is constant in t, so any count >= 1 repeats it. Fewer bins than before never do."""
+    if old_bins == 1:
+        return new_bins >= 1
+    return new_bins >= old_bins and (new_bins - 1) % (old_bins - 1) == 0
+
+
 def resample_time_bins(state: dict[str, Tensor], old_bins: int, new_bins: int,
                        prefix: str = "stf.to_volume.") -> dict[str, Tensor]:
     """A copy of model weights `state` whose volume projection gives `new_bins` time bins

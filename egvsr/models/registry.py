@@ -10,7 +10,7 @@ The built model's `config` lists every option, so `build_model(model.config)` re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
 import torch
@@ -58,7 +58,7 @@ FAMILIES: dict[str, Family] = {}
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, family: str, description: str, *, replace: bool = False, **options: Any) -> None:
+def register(name: str, family: str, description: str, /, *, replace: bool = False, **options: Any) -> None:
     """Add a preset of a registered family (an existing name only with `replace=True`, so that a typo
     cannot silently change a built-in preset); its options are checked now, the model is built on demand."""
     if name in PRESETS and not check_flag(replace, "replace"):
@@ -68,6 +68,14 @@ def register(name: str, family: str, description: str, *, replace: bool = False,
         raise ConfigError(f"register {name!r}: unknown model family {family!r}; families: {sorted(FAMILIES)}")
     make_options(FAMILIES[family].options, name, options).check(name)
     PRESETS[name] = Preset(family, description, dict(options))
+
+
+def _check_options_class(name: str, options: Any) -> None:
+    """Refuse, naming `options`, what `register_model` cannot build presets from: anything but a dataclass
+    type with a `check(name)` method."""
+    if not (isinstance(options, type) and is_dataclass(options) and callable(getattr(options, "check", None))):
+        raise ConfigError(f"register_model {name!r}: `options` {options!r}: expected an options dataclass "
+                          "with a check(name) method (egvsr.models.options.opt fields)")
 
 
 def register_model(name: str, *, options: type, presets: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
@@ -83,12 +91,18 @@ def register_model(name: str, *, options: type, presets: Mapping[str, tuple[str,
     def add(cls: M) -> M:
         if not (isinstance(cls, type) and issubclass(cls, SRModel)):
             raise ConfigError(f"register_model {name!r}: expected an SRModel subclass, got {cls!r}")
-        FAMILIES[name] = Family(name, cls, options, size)
+        _check_options_class(name, options)
         text = (cls.__doc__ or name).strip().splitlines()[0]
+        new = {}  # every preset checked before anything is registered: a refusal leaves the registry as it was
         for preset, (description, values) in (presets or {name: (text, {})}).items():
             # registering a family again replaces its own presets, never another family's
-            own = preset not in PRESETS or PRESETS[preset].family == name
-            register(preset, name, description, replace=own, **dict(values))
+            if preset in PRESETS and PRESETS[preset].family != name:
+                raise ConfigError(f"register {preset!r}: a model of that name is already registered "
+                                  f"(family {PRESETS[preset].family!r})")
+            make_options(options, preset, dict(values)).check(preset)
+            new[preset] = Preset(name, description, dict(values))
+        FAMILIES[name] = Family(name, cls, options, size)
+        PRESETS.update(new)
         return cls
 
     return add
@@ -123,7 +137,7 @@ def _resolve(name_or_config: str | Mapping[str, Any], overrides: Mapping[str, An
     return name, family, options
 
 
-def estimate_size(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SizeEstimate:
+def estimate_size(name_or_config: str | Mapping[str, Any], /, **overrides: Any) -> SizeEstimate:
     """Parameters, layers and inference activations of a model, from its options alone (no module built)."""
     _, family, options = _resolve(name_or_config, overrides)
     return family.estimate(options)
@@ -138,7 +152,7 @@ def encoder_bytes(model: SRModel, lr_size: tuple[int, int]) -> int:
     return estimate_size(model.config).activation_bytes * h * w // (REFERENCE_LR[0] * REFERENCE_LR[1])
 
 
-def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SRModel:
+def build_model(name_or_config: str | Mapping[str, Any], /, **overrides: Any) -> SRModel:
     """Build a registered model by name or config mapping (key "name" + options), with overrides."""
     name, family, options = _resolve(name_or_config, overrides)
     check_model_size(name, family.estimate(options))  # before any module exists (untrusted configs)
@@ -147,7 +161,7 @@ def build_model(name_or_config: str | Mapping[str, Any], **overrides: Any) -> SR
     return model
 
 
-def count_parameters(name_or_config: str | Mapping[str, Any], **overrides: Any) -> int:
+def count_parameters(name_or_config: str | Mapping[str, Any], /, **overrides: Any) -> int:
     """Trainable parameters of a model, built on the meta device (no memory, no init cost)."""
     with torch.device("meta"):
         return build_model(name_or_config, **overrides).num_parameters()

@@ -313,3 +313,52 @@ def test_set_of_an_option_videoinr_weights_fix_is_refused(tmp_path, capsys, vide
     assert line == (f"--set nf={nf + 1}: the weights of {src} fix nf to {nf}; set only options the weights do "
                     "not fix")
     assert main(["import-checkpoint", str(src), str(out), "--set", f"nf={nf}"]) == 0
+
+
+def test_an_official_key_for_a_weight_our_model_lacks_is_refused_with_the_list(tmp_path, capsys, videoinr_fx):
+    """A key the converter maps (feature_extraction.* -> encoder.front.*) to nothing in our model was a KeyError."""
+    state = official_weights(videoinr_fx)
+    state["feature_extraction.0.bn.weight"] = torch.ones(4)
+    src, out = tmp_path / "bn.pth", tmp_path / "a.pt"
+    torch.save(state, src)
+    line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    assert line == (f"{src}: 1 official key(s) map to no weight of our videoinr-official model: "
+                    "feature_extraction.0.bn.weight (encoder.front.0.bn.weight)")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("deeper", ["deep", "shallow"])
+def test_unequal_shallow_and_deep_cnn_depths_are_refused_naming_both(tmp_path, capsys, egvsr_fx, deeper):
+    """The official model has shallow_cnn_depth and deep_cnn_depth, ours one lcb_depth: a deeper deep CNN was a
+    KeyError, a deeper shallow one a list of 200 weights without official keys."""
+    state = official_weights(egvsr_fx)
+    for key in list(state):
+        if key.startswith(f"{deeper}_") and ".hpbs.1." in key:
+            state[key.replace(".hpbs.1.", ".hpbs.2.")] = state[key].clone()
+    src, out = tmp_path / "depth.pth", tmp_path / "a.pt"
+    torch.save(state, src)
+    line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    depths = {"shallow": 3 if deeper == "shallow" else 2, "deep": 3 if deeper == "deep" else 2}
+    assert line.startswith(f"{src}: unsupported official EGVSR layout: HPBs per CNN "
+                           f"shallow_image_cnn {depths['shallow']}, shallow_event_cnn {depths['shallow']}, "
+                           f"deep_image_cnn {depths['deep']}, deep_event_cnn {depths['deep']} "
+                           "(shallow_cnn_depth and deep_cnn_depth differ"), line
+    assert not out.exists()
+
+
+def test_a_size_refusal_names_the_source_file(tmp_path, capsys, egvsr_fx, monkeypatch):
+    src, out = _trainer_file(tmp_path, egvsr_fx), tmp_path / "a.pt"
+    monkeypatch.setenv("EGVSR_MAX_MODEL_GB", "0.00001")
+    line = _error_line(["import-checkpoint", str(src), str(out)], capsys)
+    assert line.startswith(f"{src}: model 'egvsr-official': the options give") and "above the limit" in line
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("window_tokens=5", "model 'egvsr-official': option 'window_tokens' does not exist in the official model"),
+    ("name_or_config=x", "model 'egvsr-official': unknown option(s) ['name_or_config']"),
+])
+def test_a_set_the_official_model_would_ignore_or_misread_is_refused(tmp_path, capsys, egvsr_fx, setting, message):
+    src, out = _trainer_file(tmp_path, egvsr_fx), tmp_path / "a.pt"
+    line = _error_line(["import-checkpoint", str(src), str(out), "--set", setting], capsys)
+    assert line.startswith(f"{src}: --set: {message}"), line
+    assert not out.exists()

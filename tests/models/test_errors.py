@@ -195,3 +195,64 @@ def test_register_refuses_an_existing_name_unless_replace():
         assert PRESETS["egvsr"].description == "replaced"
     finally:
         PRESETS["egvsr"] = before
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "egvsr-official"])
+def test_mlp_activation_reaches_the_tf_and_stir_mlps_of_every_egvsr_family(name):
+    """The official mode built the TF MLP with ReLU whatever `mlp_activation` said."""
+    model = build_model(name, mlp_activation="leaky_relu", n_feats=8, inr_channels=8, heads=2)
+    for mlp in (model.tf.mlp, model.stir.decoder):
+        kinds = {type(m).__name__ for m in mlp.modules()}
+        assert "LeakyReLU" in kinds and "ReLU" not in kinds, (mlp, kinds)
+
+
+@pytest.mark.parametrize("option, value", [("window_tokens", 5), ("window_size", 8)])
+def test_official_mode_refuses_attention_window_options_it_would_ignore(option, value):
+    with pytest.raises(ConfigError, match=rf"model 'egvsr-official': option '{option}' does not exist in the "
+                                          r"official model \(its attention runs in 4 row-major stripes\)"):
+        build_model("egvsr-official", **{option: value})
+    assert build_model("egvsr-official", n_feats=8, heads=2, window_tokens=1400).config["window_tokens"] == 1400
+
+
+@pytest.mark.parametrize("call", ["build_model", "estimate_size", "count_parameters"])
+def test_an_option_named_like_the_first_parameter_is_an_unknown_option(call):
+    from egvsr.models import registry
+
+    with pytest.raises(ConfigError, match=r"model 'egvsr-tiny': unknown option\(s\) \['name_or_config'\]"):
+        getattr(registry, call)("egvsr-tiny", name_or_config=1)
+
+
+def test_egvsr_needs_two_input_frames():
+    """No data path gives fewer than 2 frames: a 1-frame model was refused only at render time, unnamed."""
+    with pytest.raises(ConfigError, match=r"option 'num_frames': expected a value >= 2, got 1"):
+        build_model("egvsr-tiny", num_frames=1)
+
+
+def test_register_model_checks_everything_before_registering_anything():
+    from dataclasses import dataclass
+
+    from egvsr.models.base import SRModel
+    from egvsr.models.options import opt
+    from egvsr.models.registry import FAMILIES, PRESETS, register_model
+
+    class Toy(SRModel):
+        """A toy family."""
+
+    @dataclass(frozen=True)
+    class NoCheck:
+        width: int = opt(1, min=1)
+
+    @dataclass(frozen=True)
+    class Checked(NoCheck):
+        def check(self, name: str) -> None:
+            pass
+
+    before = (dict(FAMILIES), dict(PRESETS))
+    with pytest.raises(ConfigError, match=r"register_model 'toy-fam': `options` .*NoCheck.*: expected an options "
+                                          r"dataclass with a check\(name\) method"):
+        register_model("toy-fam", options=NoCheck)(Toy)
+    with pytest.raises(ConfigError, match=r"option 'width': expected a value >= 1"):
+        register_model("toy-fam", options=Checked, presets={"toy-a": ("a", {}), "toy-b": ("b", {"width": 0})})(Toy)
+    with pytest.raises(ConfigError, match=r"register 'egvsr': a model of that name is already registered"):
+        register_model("toy-fam", options=Checked, presets={"toy-a": ("a", {}), "egvsr": ("b", {})})(Toy)
+    assert (dict(FAMILIES), dict(PRESETS)) == before

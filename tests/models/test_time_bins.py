@@ -79,3 +79,57 @@ def test_resize_script_at_the_same_bin_count_changes_only_the_options(tmp_path):
     assert ck["model"]["config"]["residual_base"] == "linear" and ck["model"]["config"]["time_bins"] == 5
     for key, value in model.state_dict().items():
         assert torch.equal(ck["state_dict"][key], value), key
+
+
+def test_every_accepted_bin_count_gives_the_same_latent_at_every_time_and_no_other_does():
+    """`exact_time_bins` (the script's rule) accepts exactly the counts whose resampled volume reads as the
+    old one at every t: 3 -> 1 passed the old check ((1 - 1) is a multiple of 2) and moved the latent."""
+    from egvsr.models.egvsr_stf import exact_time_bins
+    from egvsr.models.egvsr_stir import STIR
+
+    torch.manual_seed(0)
+    t = torch.linspace(-1, 1, 41)
+    for old in range(1, 5):
+        volume = torch.randn(1, old, 2, 3, 4).expand(len(t), -1, -1, -1, -1)
+        for new in range(1, 11):
+            resampled = torch.einsum("no,bochw->bnchw", time_bin_matrix(old, new), volume)
+            same = torch.allclose(STIR.at_time(resampled, t), STIR.at_time(volume, t), atol=1e-5)
+            assert exact_time_bins(old, new) == same, (old, new)
+    assert not exact_time_bins(3, 1) and not exact_time_bins(3, 2) and exact_time_bins(3, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--time-bins", "1"), "--time-bins 1: expected n >= 3 with (n - 1) a multiple of 2"),
+    (("--time-bins", "5", "--option", "n_feats=16"), "--option n_feats=16: changes the model's weights"),
+    (("--time-bins", "5", "--option", "window_size=-1"), "--option window_size=-1: model 'egvsr-tiny': option"),
+])
+def test_resize_script_refuses_in_one_line_what_would_change_the_model(tmp_path, args, message):
+    from tests._model_helpers import run_script
+
+    src = _training_checkpoint(build_model("egvsr-tiny"), tmp_path / "last.pt")
+    code, _, err = run_script("resize_time_bins.py", src, tmp_path / "out.pt", *args)
+    assert code == 2 and err.startswith(f"resize_time_bins.py: error: {message}") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_resize_script_never_replaces_its_input(tmp_path):
+    from tests._model_helpers import run_script
+
+    src = _training_checkpoint(build_model("egvsr-tiny"), tmp_path / "last.pt")
+    before = src.read_bytes()
+    (tmp_path / "link.pt").hardlink_to(src)
+    for dst in (src, tmp_path / "link.pt"):
+        code, _, err = run_script("resize_time_bins.py", src, dst, "--time-bins", "5", "--overwrite")
+        assert code == 2 and f"{dst}: output is the input checkpoint" in err, err
+    assert src.read_bytes() == before
+
+
+def test_resize_script_names_a_model_without_time_bins(tmp_path):
+    from tests._model_helpers import run_script
+
+    model = build_model("videoinr-tiny")
+    src = tmp_path / "v.pt"
+    save_checkpoint(src, {"model": {"name": "videoinr-tiny", "config": model.config},
+                          "state_dict": model.state_dict(), "ema": None, "experiment": {}})
+    code, _, err = run_script("resize_time_bins.py", src, tmp_path / "out.pt", "--time-bins", "5")
+    assert code == 2 and f"{src}: model 'videoinr-tiny' has no latent time bins" in err, err

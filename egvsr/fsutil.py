@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 from egvsr.errors import ConfigError, EgvsrError, OutputError, OutputExistsError
-from egvsr.process import check_pending
+from egvsr.process import check_pending, held_signals
 
 TEMP_MARK = ".egvsr-partial"
 #: File in every folder output naming the command that wrote it; only such a folder is replaced.
@@ -186,15 +186,20 @@ def is_inside(child: Path, folder: Path) -> bool:
 class FolderMembers:
     """What a reader takes from an input folder, found by listing it (nothing decoded), for the output
     checks: `files`, wherever they lie (a link, or a list of paths, may lead outside the folder), and any
-    new file in one of `folders` whose name `names` matches (it would be read as a member next time)."""
+    new file in one of `folders` whose name `names` matches (it would be read as a member next time),
+    and `reserved`: paths where a new file or folder would change what is read (a frame-time file, an image
+    subfolder the reader would prefer)."""
 
     files: tuple[Path, ...] = ()
     folders: tuple[Path, ...] = ()
     names: re.Pattern[str] | None = None
+    reserved: tuple[Path, ...] = ()
 
-    def claims(self, path: Path) -> bool:
-        """Whether a new file at `path` would be read as one of the members."""
-        return (self.names is not None and self.names.fullmatch(path.name) is not None
+    def claims(self, path: Path, folder: bool = False) -> bool:
+        """Whether a new file (`folder`: a new folder) at `path` would be read as, or change, the members."""
+        if any(path.name == r.name and same_file(path.parent, r.parent) for r in self.reserved):
+            return True
+        return (not folder and self.names is not None and self.names.fullmatch(path.name) is not None
                 and any(same_file(path.parent, f) for f in self.folders))
 
 
@@ -288,12 +293,15 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
     named, files, listings = _reached_inputs([Path(p) for p in inputs if p is not None], members)
     _refuse_outputs_on_inputs(outs, dirs, named)  # first: the messages naming what the user named
     _refuse_outputs_on_inputs(outs, dirs, files)
-    for o in outs:
+    refuse_package_data(outs, dirs)
+    for o, is_dir in [(o, False) for o in outs] + [(d, True) for d in dirs]:
         for m, folder in listings:
-            if not _present(o) and m.claims(o):
+            if not _present(o) and m.claims(o, is_dir):
+                what = "a folder" if is_dir else "a file"
                 raise OutputExistsError(
-                    f"{o}: the input folder {folder} would read a file of this name there as part of the "
-                    "recording (a frame or event packet); choose another name or a path outside it")
+                    f"{o}: the input folder {folder} would read {what} of this name there as part of the "
+                    "recording (its frames, event packets or frame times); choose another name or a path "
+                    "outside it")
     every = outs + dirs
     for k, o in enumerate(every):
         for other in every[k + 1:]:
@@ -305,6 +313,25 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
                     f"{o}: lies inside the output folder {d}, which is written as a whole; "
                     "choose a path outside it"
                 )
+
+
+#: the installed package's data folder: its shipped checkpoint is the default input of render, eval and demo
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+SHIPPED_CHECKPOINT = PACKAGE_DATA / "egvsr-sample.pt"
+
+
+def refuse_package_data(outs: Iterable[Path], dirs: Iterable[Path] = ()) -> None:
+    """Refuse an output that is the shipped checkpoint (any spelling, a hard link included), lies inside
+    the package's data folder, or (a folder output) holds it: even with --overwrite, as render, eval and
+    demo read it when no checkpoint is given. (scripts/ship_weights.py, which writes it on purpose, does
+    not call this.)"""
+    for o, is_dir in [(Path(o), False) for o in outs] + [(Path(d), True) for d in dirs]:
+        if (same_file(o, SHIPPED_CHECKPOINT) or is_inside(output_path(o), PACKAGE_DATA)
+                or (is_dir and is_inside(PACKAGE_DATA, output_path(o)))):
+            raise OutputExistsError(
+                f"{o}: output is, or is inside, the package's data folder {PACKAGE_DATA} (its shipped "
+                "weights are the default checkpoint of render, eval and demo); egvsr never writes there, "
+                "even with --overwrite: choose another output path")
 
 
 def _refuse_outputs_on_inputs(outs: list[Path], dirs: list[Path], reached: list[_Input]) -> None:
@@ -520,11 +547,12 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         yield tmp
         check_pending()  # a termination signal whose exception was dropped: do not commit
         check_output_path(out, overwrite)  # appeared, or turned into a link or device, while we wrote
-        try:
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise _cannot_write(out, exc) from None
-        done = True
+        with held_signals(done=f"{shown(out)} was written in full"):  # the rename and `done` together
+            try:
+                os.replace(tmp, out)
+            except OSError as exc:
+                raise _cannot_write(out, exc) from None
+            done = True
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():
@@ -681,11 +709,15 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             raise _cannot_write(out, exc) from None
         if out.exists() or out.is_symlink():
             check_output_folder(out, overwrite, kind)  # still ours to replace (or still empty)
-        try:
-            _replace_folder(tmp, out) if out.exists() else os.replace(tmp, out)
-        except OSError as exc:  # e.g. a folder made a mount point meanwhile
-            raise _cannot_write(out, exc) from None
-        done = True
+        aside = None
+        with held_signals(done=f"{shown(out)} was written in full"):  # the swap and `done` together
+            try:
+                aside = _replace_folder(tmp, out) if out.exists() else os.replace(tmp, out)
+            except OSError as exc:  # e.g. a folder made a mount point meanwhile
+                raise _cannot_write(out, exc) from None
+            done = True
+        if aside is not None:
+            _remove_aside(aside)
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -693,8 +725,9 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             remove_made_folders(made)
 
 
-def _replace_folder(tmp: Path, out: Path) -> None:
-    """Swap `tmp` in for the existing folder `out`: the old one is moved aside first, then deleted."""
+def _replace_folder(tmp: Path, out: Path) -> Path:
+    """Swap `tmp` in for the existing folder `out`: the old one is moved aside first (into the returned
+    temporary folder, named as our partials are, for the caller to delete: `_remove_aside`)."""
     aside = Path(tempfile.mkdtemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                   dir=out.parent))
     old = aside / "old"
@@ -707,4 +740,36 @@ def _replace_folder(tmp: Path, out: Path) -> None:
         if not _present(old):
             shutil.rmtree(aside, ignore_errors=True)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    return aside
+
+
+#: while outputs are committed together (`committing`), the old folders moved aside, deleted after it
+_asides: list[list[Path]] = []
+
+
+def _remove_aside(aside: Path) -> None:
+    """Delete an old folder moved aside by `_replace_folder`, with signals live: now, or at the end of the
+    `committing` block around it. A deletion cut short leaves only a temporary of ours (a `.egvsr-partial`
+    name beside the output, never read as one), which the next write of that output sweeps
+    (`remove_stale_partials`)."""
+    if _asides:
+        _asides[-1].append(aside)
+    else:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def committing(done: str) -> Iterator[None]:
+    """Commit several outputs as one: signals are held over their renames (`held_signals`), so a run
+    interrupted meanwhile has either all of them new or all as they were; a signal held until they are all
+    in place then ends the run saying `done` (e.g. "its outputs were written in full"), not that nothing was
+    left. The old folders they replace are deleted afterwards, with signals live (`_remove_aside`)."""
+    asides: list[Path] = []
+    _asides.append(asides)
+    try:
+        with held_signals(done=done):
+            yield
+    finally:
+        _asides.pop()
+        for aside in asides:
+            shutil.rmtree(aside, ignore_errors=True)

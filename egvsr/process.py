@@ -91,17 +91,24 @@ def install_signal_handlers() -> None:
 
 def interrupt_status(exc: KeyboardInterrupt) -> tuple[int, str]:
     """Exit status and one-line message of an interrupted run."""
+    done = getattr(exc, "egvsr_done", None)  # set by `held_signals(done=...)`: the outputs are in place
     if isinstance(exc, Terminated) and exc.signum != signal.SIGINT:
         name = signal.Signals(exc.signum).name
+        if done:
+            return 128 + exc.signum, f"egvsr: terminated by {name} after {done}"
         return 128 + exc.signum, f"egvsr: terminated by {name}; no partial output was left under the final name"
+    if done:
+        return 130, f"egvsr: interrupted after {done}"
     return 130, "egvsr: interrupted; no partial output was left under the final name"
 
 
 @contextlib.contextmanager
-def held_signals() -> Iterator[None]:
+def held_signals(done: str | None = None) -> Iterator[None]:
     """Defer SIGINT, SIGTERM and SIGHUP over a few quick steps that must happen together (the renames that
-    commit several outputs as one): a signal that arrives meanwhile is delivered right after them. Outside
-    the main thread (where no handler runs anyway) nothing is deferred."""
+    commit several outputs as one): a signal that arrives meanwhile is delivered right after them. When the
+    steps completed, the interrupt it raises carries `done` (what is now in place, e.g. "out.h5 was written
+    in full"), so the run's last line says so rather than that nothing was left (`interrupt_status`).
+    Outside the main thread (where no handler runs anyway) nothing is deferred."""
     held: list[int] = []
     try:
         previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
@@ -109,13 +116,20 @@ def held_signals() -> Iterator[None]:
     except ValueError:  # not the main thread
         yield
         return
+    completed = False
     try:
         yield
+        completed = True
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
         if held:
-            signal.raise_signal(held[0])  # to the handler that was in place: Terminated, as usual
+            try:
+                signal.raise_signal(held[0])  # to the handler that was in place: Terminated, as usual
+            except KeyboardInterrupt as exc:
+                if completed and done and not hasattr(exc, "egvsr_done"):
+                    exc.egvsr_done = done  # type: ignore[attr-defined]
+                raise
 
 
 def mark_reported(exc: KeyboardInterrupt) -> KeyboardInterrupt:

@@ -29,8 +29,8 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import atomic_output, check_output_path, is_folder, is_inside, shown
-from egvsr.process import check_pending, held_signals
+from egvsr.fsutil import atomic_output, check_output_path, committing, is_folder, is_inside, shown
+from egvsr.process import check_pending
 
 
 def evaluate_checkpoint(
@@ -381,7 +381,7 @@ def result_files(folder: Path, overwrite: bool = False) -> Iterator[dict[str, Pa
         check_pending()
         for name in RESULT_FILES:  # every one still replaceable before any is replaced
             check_output_path(folder / name, overwrite)
-        with held_signals():  # three renames, not split by Ctrl-C or SIGTERM
+        with committing(f"the results were written in full to {shown(folder)}"):  # three renames, not split
             stack.close()
 
 

@@ -19,7 +19,7 @@ from torch import Tensor
 from egvsr.engine.checkpoint_file import FORMAT, file_head, is_plain_pickle, load_plain, save_checkpoint
 from egvsr.engine.checkpoint_model import check_finite_weights
 from egvsr.errors import CheckpointError, OutputExistsError
-from egvsr.fsutil import check_output_path, same_file
+from egvsr.fsutil import check_output_path, refuse_package_data, same_file
 from egvsr.models.checkpoint_import import Imported, convert
 
 
@@ -68,6 +68,7 @@ def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None,
     if Path(src).exists() and same_file(out, src):  # the same path, a link or a hard link (same inode)
         raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
     check_output_path(out, overwrite)  # fail before the (slow) load
+    refuse_package_data([Path(out)])
     official = read_official(src)
     imported = convert(official, kind, options, where=str(src))
     unused = set(imported.unused)  # weights the model never reads may be anything

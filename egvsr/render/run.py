@@ -22,6 +22,8 @@ import torch
 
 from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
+from egvsr.fsutil import committing
+from egvsr.process import check_pending
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
 from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render
@@ -130,6 +132,12 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
             finally:
                 if bar is not None:
                     bar.close()
+            for writer in (png, mp4, sbs):  # all the work but the renames, with signals live
+                if writer is not None:
+                    writer.finish()
+            check_pending()
+            with committing("its outputs were written in full"):  # the renames as one: all new, or all old
+                stack.close()
     finally:
         job.rec.close()
     outputs = [p for p in (job.path("png"), job.path("mp4"), job.path("side_by_side")) if p is not None]

@@ -168,6 +168,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         self._times: list[int] = []
         self.meta = dict(meta or {})
         self._thread: WriterThread | None = None
+        self._finished = False
 
     def __enter__(self) -> "PngFolderWriter":
         self._tmp = self._ctx.__enter__()
@@ -196,6 +197,16 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         self._thread.submit(self._encode, rgb, name)
         self._times.append(int(t_us))
 
+    def finish(self) -> None:
+        """Write what is still queued, and the times: all but the rename, which leaving the block does
+        (a caller committing several outputs together finishes each first, then commits them at once)."""
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            thread.close(drain=True)
+        if not self._finished:
+            self._write_times()
+            self._finished = True
+
     def __exit__(self, exc_type, exc, tb):
         if self._thread is not None:
             try:
@@ -203,7 +214,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
             except BaseException as err:
                 self._ctx.__exit__(type(err), err, err.__traceback__)
                 raise
-        if exc_type is None:
+        if exc_type is None and not self._finished:
             try:
                 self._write_times()
             except BaseException as err:
@@ -289,6 +300,7 @@ class Mp4Writer(contextlib.AbstractContextManager):
         self.frames = 0
         self.gray: bool | None = None  # decided by the first frame (writer thread)
         self._encoded = 0
+        self._finished = False
 
     def _open(self, path: Path, color: bool):
         h, w = even_size(*self.size)
@@ -397,6 +409,21 @@ class Mp4Writer(contextlib.AbstractContextManager):
             if check and self.frames:
                 self.check_written()
 
+    def finish(self) -> None:
+        """Encode what is still queued and close the video: all but the rename, which leaving the block
+        does (a caller committing several outputs together finishes each first, then commits them at once)."""
+        if self._finished:
+            return
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            thread.close(drain=True)
+        if self._writer is not None:
+            self._close(check=True)
+        if not self.frames:
+            raise ConfigError(f"{self.path}: no frames were rendered; nothing to write")
+        os.replace(self._video, self._tmp)
+        self._finished = True
+
     def __exit__(self, exc_type, exc, tb):
         try:
             if self._thread is not None:
@@ -404,7 +431,7 @@ class Mp4Writer(contextlib.AbstractContextManager):
                 thread.close(drain=exc_type is None)
             if self._writer is not None:
                 self._close(check=exc_type is None)
-            if exc_type is None:
+            if exc_type is None and not self._finished:
                 if not self.frames:
                     raise ConfigError(f"{self.path}: no frames were rendered; nothing to write")
                 os.replace(self._video, self._tmp)

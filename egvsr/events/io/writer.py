@@ -25,7 +25,7 @@ from egvsr.events.io.arguments import check_path
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
 from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import atomic_output, check_output_path, fmt_size, shown
+from egvsr.fsutil import atomic_output, check_output_path, fmt_size, refuse_package_data, shown
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 #: Events per HDF5 chunk; chosen by measurement (docs/io.md, benchmarks/io.py).
@@ -81,6 +81,7 @@ class EventWriter:
         self._compression = _check_compression(COMPRESSION if compression is None else compression, self._chunk)
         _check_attrs(self._attrs)
         self.path = check_output_path(path, overwrite)
+        refuse_package_data([self.path])  # the shipped weights: the default input of render, eval and demo
         self.width, self.height = int(width), int(height)
         self._overwrite = overwrite
         # gzip (+ shuffle) is encoded on worker threads and written as whole chunks (chunk_codec)

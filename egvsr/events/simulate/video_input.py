@@ -209,12 +209,16 @@ def _check_increasing(path: Path, times: np.ndarray) -> None:
         )
 
 
+#: subfolders holding a frame folder's images when it has none itself, in the order they are tried
+IMAGE_SUBFOLDERS = ("images", "imgs", "frames")
+
+
 def _folder_images(folder: Path) -> list[Path]:
     """The images of a frame folder (or of its images/, imgs/ or frames/), in natural name order; an
     image name that is not a regular file (a pipe, a device, a link to nothing) is refused."""
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and _regular(p, "the image")]
     if not files:
-        for sub in ("images", "imgs", "frames"):
+        for sub in IMAGE_SUBFOLDERS:
             if (folder / sub).is_dir():
                 return _folder_images(folder / sub)
     return sorted(files, key=_natural_key)
@@ -296,13 +300,16 @@ _IMAGE_NAME = re.compile(r".+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SU
 
 def folder_members(folder: Path) -> FolderMembers:
     """The files a frame folder input reads (the images listed in images.txt, else its images, and the
-    files giving their times), and where a new image would be read too: for the output checks
+    files giving their times), where a new image would be read too, and the names of the frame-time files and
+    image subfolders, whose appearance would change what is read: for the output checks
     (egvsr.fsutil.refuse_inputs_as_outputs). A listing, nothing decoded."""
     times = tuple(p for p in (_time_file(folder, name) for name in FRAME_TIME_FILES) if p is not None)
+    reserved = tuple(folder / name for name in FRAME_TIME_FILES + IMAGE_SUBFOLDERS)
     if (folder / "images.txt") in times:
-        return FolderMembers(tuple(folder / p for _, p in _parse_seconds(folder / "images.txt", True)) + times)
+        listed = tuple(folder / p for _, p in _parse_seconds(folder / "images.txt", True))
+        return FolderMembers(listed + times, reserved=reserved)
     files = _folder_images(folder)
-    return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME)
+    return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME, reserved)
 
 
 def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:

@@ -77,13 +77,11 @@ def test_convert_never_writes_into_its_input_folder(tmp_path):
 
 
 # ---- findings 2 and 3: names the frame-folder reader would take ---------------------------------------
-@pytest.mark.parametrize("sub", ["frames", "imgs"])
-@pytest.mark.parametrize("name", ["images", "imgs", "frames"])
+@pytest.mark.parametrize("sub, name", [("frames", "images"), ("frames", "imgs"), ("imgs", "images"),
+                                       ("imgs", "frames")])
 def test_a_folder_the_reader_would_prefer_is_refused(tmp_path, sub, name):
     clip = tmp_path / "clip"
     _frames(clip / sub)
-    if name == sub:
-        return  # the images' own folder: refused as a folder holding the input (test_safe_outputs)
     with pytest.raises(OutputExistsError, match="would read a folder of this name"):
         refuse_inputs_as_outputs([clip], [], [clip / name], members=input_folder_members)
 

@@ -14,9 +14,9 @@ changes the weights, an existing DST without --overwrite and DST naming SRC (eve
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+from _checkpoint_cli import check_output, checkpoint_parser, refuser
 
 
 def weight_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -30,31 +30,20 @@ def weight_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("src", type=Path)
-    ap.add_argument("dst", type=Path)
+    ap = checkpoint_parser(__doc__, "a model option without weights, such as window_size=19")
     ap.add_argument("--time-bins", type=int, required=True)
-    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                    help="a model option without weights, such as window_size=19")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing DST (never SRC itself)")
     a = ap.parse_args()
-
-    def refuse(message: str) -> NoReturn:
-        """One line on stderr, exit status 2, as argparse refuses a bad argument."""
-        ap.exit(2, f"{ap.prog}: error: {message}\n")
+    refuse = refuser(ap)
 
     from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.engine.checkpoint_model import model_from_checkpoint
     from egvsr.engine.config import option_overrides
     from egvsr.errors import EgvsrError
-    from egvsr.fsutil import check_output_path, same_file
     from egvsr.models import build_model
     from egvsr.models.egvsr_stf import exact_time_bins, resample_time_bins
 
     try:
-        if a.src.exists() and same_file(a.dst, a.src):  # the same path, a link or a hard link
-            refuse(f"{a.dst}: output is the input checkpoint; choose another output path (even with --overwrite)")
-        check_output_path(a.dst, a.overwrite)  # before the load
+        check_output(a, refuse)
         options = option_overrides(a.option)
         # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
         model, ck = model_from_checkpoint(a.src)

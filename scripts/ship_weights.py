@@ -12,9 +12,10 @@ weight beyond float16's range (it would be stored as inf) is refused naming it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
+
+from _checkpoint_cli import check_output, checkpoint_parser, refuser
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -41,28 +42,17 @@ def half_weights(state: dict[str, Tensor], where: Path) -> dict[str, Tensor]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("src", type=Path)
-    ap.add_argument("dst", type=Path)
-    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                    help="a model option without weights to store, such as window_size=16")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing DST (never SRC itself)")
+    ap = checkpoint_parser(__doc__, "a model option without weights to store, such as window_size=16")
     a = ap.parse_args()
-
-    def refuse(message: str) -> NoReturn:
-        """One line on stderr, exit status 2, as argparse refuses a bad argument."""
-        ap.exit(2, f"{ap.prog}: error: {message}\n")
+    refuse = refuser(ap)
 
     from egvsr.engine.checkpoint_file import save_checkpoint
     from egvsr.engine.checkpoint_model import model_from_checkpoint
     from egvsr.engine.config import option_overrides
     from egvsr.errors import EgvsrError
-    from egvsr.fsutil import check_output_path, same_file
 
     try:
-        if a.src.exists() and same_file(a.dst, a.src):  # the same path, a link or a hard link
-            refuse(f"{a.dst}: output is the input checkpoint; choose another output path (even with --overwrite)")
-        check_output_path(a.dst, a.overwrite)  # before the load
+        check_output(a, refuse)
         options = option_overrides(a.option)
         # the options are checked and the weights must still fit (EMA weights when the run kept them)
         model, ck = model_from_checkpoint(a.src, overrides=options)

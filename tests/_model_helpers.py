@@ -39,6 +39,7 @@ def run_script(name: str, *args: str) -> tuple[int, str, str]:
     script = Path(__file__).resolve().parents[1] / "scripts" / name
     out, err = io.StringIO(), io.StringIO()
     argv, sys.argv = sys.argv, [str(script), *map(str, args)]
+    sys.path.insert(0, str(script.parent))  # as `python scripts/NAME` puts the script's folder first
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             runpy.run_path(str(script), run_name="__main__")
@@ -47,4 +48,5 @@ def run_script(name: str, *args: str) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = argv
+        sys.path.remove(str(script.parent))
     return code, out.getvalue(), err.getvalue()

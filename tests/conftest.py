@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+
+def pytest_configure(config) -> None:
+    """A suite started from a background job (`cmd &` in a script) inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler; the tests that press Ctrl-C expect what a terminal gives, so the
+    handler Python installs by default is put back (in every xdist worker too)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

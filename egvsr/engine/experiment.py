@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from egvsr.errors import ConfigError, OutputError, OutputExistsError
-from egvsr.fsutil import check_output_path, is_inside, same_file
+from egvsr.fsutil import check_output_path, is_inside, refuse_package_data, same_file
 
 
 class Experiment:
@@ -66,8 +66,10 @@ class Experiment:
             os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
 
     def check_folders(self) -> None:
-        """Refuse at start-up, not after training, a file where a folder of the experiment must be: the
-        experiment folder, its checkpoints/ or logs/, or a level of output_root above it."""
+        """Refuse at start-up, not after training, a file where a folder of the experiment must be (the
+        experiment folder, its checkpoints/ or logs/, or a level of output_root above it), and an experiment
+        inside the package's data folder (its shipped weights are render's, eval's and demo's default)."""
+        refuse_package_data([self.last])
         for path, what in ((self.dir, "the experiment folder"), (self.checkpoints, "its checkpoints folder"),
                            (self.logs, "its logs folder")):
             if path.exists() and not path.is_dir():

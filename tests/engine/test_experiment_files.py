@@ -117,3 +117,15 @@ def test_a_damaged_log_is_one_line_naming_the_file_and_row(tmp_path, text, said)
             act()
         assert str(tmp_path / "train.csv") in str(e.value) and "\n" not in str(e.value)
     assert (tmp_path / "train.csv").read_bytes() == text
+
+
+@pytest.mark.parametrize("root, name", [("data", "run"), ("", "data")])
+def test_an_experiment_in_the_package_data_folder_is_refused_before_anything_is_made(root, name):
+    from egvsr.engine.experiment import Experiment
+    from egvsr.errors import OutputExistsError
+    from egvsr.fsutil import PACKAGE_DATA
+
+    before = sorted(PACKAGE_DATA.iterdir())
+    with pytest.raises(OutputExistsError, match="package's data folder"):
+        Experiment(PACKAGE_DATA.parent / root, name).check_folders()
+    assert sorted(PACKAGE_DATA.iterdir()) == before

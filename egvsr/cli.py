@@ -469,8 +469,8 @@ PATH_ARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
     "convert": (("input",), ("output",), ()),
     "voxelize": (("input",), ("output",), ()),
     "simulate": (("input",), ("output",), ()),
-    "show": (("file",), ("out",), ()),
-    "make-sample": ((), ("output",), ()),  # `out` defaults to show's default_preview_path, checked like a given one
+    "show": (("file",), ("out",), ()),  # `out` defaults to show's default_preview_path, checked like a given one
+    "make-sample": ((), ("output",), ()),
     "import-checkpoint": (("source",), ("output",), ()),
     # render: `plan_render` runs the same check for the CLI and every library caller
     "demo": (("checkpoint",), (), ("output",)),

@@ -7,7 +7,7 @@ copy the size lock or the truncated output size (docs/models.md, "Official-compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,8 +40,7 @@ class EGVSROfficialOptions(EGVSROptions):
         super().check(name)
         if self.local_ensemble:
             raise ConfigError(f"model {name!r}: option 'local_ensemble' does not exist in the official model")
-        tokens = next(f.default for f in fields(self) if f.name == "window_tokens")
-        for option, unset in (("window_size", 0), ("window_tokens", tokens)):
+        for option, unset in (("window_size", 0), ("window_tokens", type(self).window_tokens)):  # their defaults
             if getattr(self, option) != unset:
                 raise ConfigError(f"model {name!r}: option {option!r} does not exist in the official model "
                                   "(its attention runs in 4 row-major stripes)")

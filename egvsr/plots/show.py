@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import InputFileError
-from egvsr.fsutil import check_output_path, listed_members, refuse_inputs_as_outputs, shown
+from egvsr.fsutil import check_output_path, refuse_inputs_as_outputs, shown
 from egvsr.plots.figures import panel_aspect, pixel_aspect, stretch_note
 from egvsr.process import physical_memory
 
@@ -149,11 +149,11 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     from egvsr.plots.events import ON_RGB, OFF_RGB, counts_image
     from egvsr.plots.figures import new_figure, save_png
 
-    from egvsr.events.io.ced_folder import folder_members  # what a CED folder input reads
+    from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
     out = Path(out_png) if out_png is not None else default_preview_path(path)
     check_output_path(out, overwrite)
-    refuse_inputs_as_outputs([path], [out], members=lambda folder: listed_members(folder, folder_members))
+    refuse_inputs_as_outputs([path], [out], members=input_members)
     with open_events(path) as src:
         src.check_frame_sizes(("frames",))  # the events are drawn over the first frame: before it is decoded
         check_preview_memory(path, src)

@@ -63,7 +63,6 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     from egvsr.events.simulate.simulator import EventSimulator
 
     h, w = check_clip_shape(size, num_frames)
-    seed, split, index = check_clip_id(seed, split, index)
     scene_ss, sensor_ss, sim_ss, noise_ss = clip_seed(seed, split, index).spawn(4)
     sensor = draw_sensor(np.random.default_rng(sensor_ss))
     if sensor_override:

@@ -19,7 +19,7 @@ from egvsr.cvfile import read_image
 from egvsr.errors import EventValidationError, FormatError, InputFileError, MissingDependencyError
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource, with_channels
-from egvsr.fsutil import FolderMembers
+from egvsr.fsutil import FolderMembers, listed_members
 
 CED_SENSOR_SIZE = (260, 346)  # (H, W) of the Color DAVIS346
 _NAME = re.compile(r"^(\d+)\.(npy|png)$")
@@ -35,6 +35,12 @@ def _listing(folder: Path) -> tuple[list[tuple[int, Path]], list[tuple[int, Path
         if m and entry.is_file():
             (packets if m.group(2) == "npy" else frames).append((int(m.group(1)), entry))
     return sorted(packets), sorted(frames)
+
+
+def input_members(folder: Path) -> list[FolderMembers]:
+    """What a CED folder input `folder` reads (none when it is no such folder), as the `members` of
+    `egvsr.fsutil.refuse_inputs_as_outputs` for the commands reading any event recording."""
+    return listed_members(folder, folder_members)
 
 
 def folder_members(folder: Path) -> FolderMembers:

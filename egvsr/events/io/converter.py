@@ -20,7 +20,7 @@ from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.source import EventSource
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
-from egvsr.fsutil import check_flag, check_output_path, fmt_size, listed_members, refuse_inputs_as_outputs
+from egvsr.fsutil import check_flag, check_output_path, fmt_size, refuse_inputs_as_outputs
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 CONVERT_CHUNK_EVENTS = 1 << 21
@@ -47,9 +47,9 @@ def convert(
     sort, progress = check_flag(sort, "sort"), check_flag(progress, "progress")
     src, dst = check_path(src, "convert src"), check_path(dst, "convert dst")
     out = check_output_path(dst, overwrite)  # fail before any reading
-    from egvsr.events.io.ced_folder import folder_members  # what a CED folder input reads
+    from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
-    refuse_inputs_as_outputs([src], [out], members=lambda folder: listed_members(folder, folder_members))
+    refuse_inputs_as_outputs([src], [out], members=input_members)
     with open_events(src, sensor_size=sensor_size) as source:
         check_frames(source, sensor_size)  # before any event is converted
         attrs = {"source_layout": source.layout, "source_file": Path(src).name}

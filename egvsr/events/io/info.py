@@ -84,7 +84,7 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
         info.update(scan)
         drop = info["decrease"]
-        info["unsorted_hint"] = None if drop is None else src._unsorted_hint(*drop)
+        info["unsorted_hint"] = None if drop is None else src.unsorted_hint(*drop)
         for key, times in (("frames", frames), ("gt", gt)):
             if times is not None and len(times):
                 info[f"{key}_t_first_us"], info[f"{key}_t_last_us"] = int(times[0]), int(times[-1])

@@ -157,7 +157,7 @@ class PropheseeSource(StreamedSource):
                 return
             yield ev["x"], ev["y"], ev["t"], self._signed_polarity(ev["p"], "01", 0)
 
-    def _unsorted_hint(self, before: int, after: int) -> str | None:
+    def unsorted_hint(self, before: int, after: int) -> str | None:
         """A drop of over a quarter of the time counter's range may well be a gap between events of over half
         its range that spans a wrap (`unwrap_times` cannot tell them apart): sorting would scramble it."""
         bits = TIME_BITS.get(self.layout)

@@ -448,14 +448,14 @@ class EventSource:
         return _as_uint16(x), _as_uint16(y)
 
     def _raise_unsorted(self, index: int, before: int, after: int) -> None:
-        hint = self._unsorted_hint(before, after)
+        hint = self.unsorted_hint(before, after)
         raise EventValidationError(
             f"{self.path}: timestamps in {self.keys['t']} decrease at index {index} "
             f"({before} -> {after} µs); events must be sorted by time: "
             + (hint or "convert with `egvsr convert --sort` (or use read_all_sorted())")
         )
 
-    def _unsorted_hint(self, before: int, after: int) -> str | None:
+    def unsorted_hint(self, before: int, after: int) -> str | None:
         """Why sorting would not repair a decrease from `before` to `after` µs (a time wrap the layout could
         not undo), said instead of advising `--sort`; None (the default): sorting repairs it."""
         return None

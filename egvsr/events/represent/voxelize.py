@@ -26,7 +26,7 @@ from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes, listed_members,
+from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes,
                           refuse_inputs_as_outputs, shown)
 from egvsr.process import is_out_of_memory, warn
 
@@ -280,9 +280,9 @@ def voxelize_file(
     height, width = validation.check_size_pair(size, "`size`")
     polarity = decl.check_options(polarity, {"tau_us": "tau_ms"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
-    from egvsr.events.io.ced_folder import folder_members  # what a CED folder input reads
+    from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
-    refuse_inputs_as_outputs([src], [dst], members=lambda folder: listed_members(folder, folder_members))
+    refuse_inputs_as_outputs([src], [dst], members=input_members)
     with open_events(src) as source:
         sensor = (source.height, source.width)
         target = validation.check_size(sensor, height, width, "`size`")

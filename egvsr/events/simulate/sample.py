@@ -21,7 +21,7 @@ from egvsr.events.simulate.progress import progress_bar
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
-from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, free_bytes, refuse_package_data
+from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, free_bytes
 
 GENERATOR = "egvsr.make_sample"
 GENERATOR_VERSION = 1
@@ -187,7 +187,6 @@ def make_sample(
     seconds, (h, w), fps, gt_per_interval = check_sample_options(dst, seed, seconds, size, fps, gt_per_interval)
     progress = check_flag(progress, "progress")
     check_output_path(dst, overwrite)
-    refuse_package_data([Path(dst)])
     check_writable(dst)  # before the free space: a read-only file system is said as such, not as full
     check_output_space(dst, seed, seconds, (h, w), fps, gt_per_interval)
     frame_t, gt_t = sample_times(seconds, fps, gt_per_interval)

@@ -31,11 +31,16 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        default = action.default
-        if (action.option_strings and "default" not in text and default not in (None, False, argparse.SUPPRESS)
-                and not (isinstance(default, list) and not default)):
+        if action.option_strings and "default" not in text and _has_default(action.default):
             text += (" " if text else "") + "(default: %(default)s)"
         return text
+
+
+def _has_default(default: object) -> bool:
+    """Whether `--help` should show `default`: not for an unset option or flag (None, False, an empty list,
+    SUPPRESS), but for 0 and 0.0, which are values (`0 in (None, False)` is true in Python)."""
+    return not (default is None or default is False or default is argparse.SUPPRESS
+                or (isinstance(default, list) and not default))
 
 
 def _progress(a: argparse.Namespace) -> bool:
@@ -155,9 +160,13 @@ def _add_simulate(sub) -> None:
 
     for knob in simulator_knobs():  # SimulatorConfig is the one list of the simulator's knobs
         opts = {k: v for k, v in knob.metadata.items() if k in ("help", "nargs", "metavar")}
+        if "default" not in opts.get("help", ""):  # argparse's default is None (the config decides): say its value
+            value = " ".join(f"{v:g}" for v in knob.default) if isinstance(knob.default, tuple) else f"{knob.default:g}"
+            opts["help"] = f"{opts.get('help', '')} (default {value})".strip()
         if knob.metadata.get("cli", True):
             p.add_argument(knob_flag(knob.name), dest=knob.name, type=float, default=None, **opts)
-    p.add_argument("--max-subframes", type=int, default=None, help="cap on interpolated sub-frames per pair")
+    p.add_argument("--max-subframes", type=int, default=None,
+                   help="cap on interpolated sub-frames per pair (default: none)")
     p.add_argument("--interpolation", choices=["flow", "linear", "none"], default="flow",
                    help="sub-frames between frames: optical flow (default), linear blending, or none")
     p.add_argument("--seed", type=int, default=0, help="random seed (thresholds, noise)")
@@ -295,8 +304,9 @@ def _add_render(sub) -> None:
     when.add_argument("--times", nargs="+", action="extend", metavar="T",
                       help="explicit output times after the first input frame: seconds, or with a unit "
                            "(0.04, 40ms, 40000us); repeating --times adds times")
-    p.add_argument("--first-frame", type=int, help="first input frame index (with --fps-factor)")
-    p.add_argument("--last-frame", type=int, help="last input frame index, inclusive (with --fps-factor)")
+    p.add_argument("--first-frame", type=int, help="first input frame index (with --fps-factor; default: the first)")
+    p.add_argument("--last-frame", type=int,
+                   help="last input frame index, inclusive (with --fps-factor; default: the last)")
     p.add_argument("--roi", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
                    help="region of interest in input pixels; the output is that box at --scale")
     mode = p.add_mutually_exclusive_group()
@@ -458,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(commands=sub.choices)
     for command in sub.choices.values():  # options without a help text still show their default
         for action in command._actions:
-            if action.help is None and action.option_strings and action.default not in (None, False, []):
+            if action.help is None and action.option_strings and _has_default(action.default):
                 action.help = "(default: %(default)s)"
     return parser
 

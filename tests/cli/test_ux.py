@@ -100,6 +100,27 @@ def test_version_and_defaults_in_help(capsys):
     assert "(default: voxel)" in " ".join(text.split())  # --repr
 
 
+def test_help_shows_every_default_zero_included():
+    """`--help` lists every option's default: 0 and 0.0 too (`0 in (None, False)` once hid them: --seed,
+    --tile), and the simulator's knobs, whose argparse default is None while SimulatorConfig holds the value."""
+    import argparse
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if (action.option_strings and not isinstance(action, (argparse._HelpAction, argparse._StoreTrueAction))
+                    and action.default not in (None, [])):
+                text = " ".join(command._get_formatter()._expand_help(action).split())
+                assert "default" in text, (name, action.option_strings, text)
+    helps = {c: " ".join(commands[c].format_help().split()) for c in ("make-sample", "demo", "simulate", "render")}
+    assert "random seed (scene, motion, sensor) (default: 0)" in helps["make-sample"]
+    assert "random seed of the sample recording (default: 0)" in helps["demo"]
+    assert "random seed (thresholds, noise) (default: 0)" in helps["simulate"]
+    assert "(0 = whole frame) (default: 0)" in helps["render"]
+    assert "leak events per pixel per second (default 0)" in helps["simulate"]
+    assert "shot-noise events per pixel per second (default 0)" in helps["simulate"]
+
+
 def _unsorted_copy(tmp_path: Path) -> Path:
     from egvsr.events import EventStream
     from egvsr.events.io import write_events

@@ -5,7 +5,8 @@ are imported only when a file is read.
 
 EVT2 and DAT store time in a counter that wraps (34 bits, 4 h 46 min; 32 bits, 71.6 min), and
 expelliarmus 1.1.12 undoes it wrongly (EVT2: never; DAT: at every decrease, so a 50 µs jitter became
-a 71.6-minute jump); we undo it ourselves (`unwrap_times`) from the counter's value.
+a 71.6-minute jump); we undo it ourselves (`unwrap_times`) from the counter's value, each step the shorter
+way round the counter.
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ _DECODER_WARNING = b"WARNING: The timestamps are not monotonic."
 
 def unwrap_times(t: np.ndarray, bits: int, state: list[int]) -> np.ndarray:
     """Times (int64 µs) of a time counter of `bits` bits that wraps, from the decoder's `t` (the counter's
-    value plus any multiple of 2**bits). As in `evt3`, only a drop of more than half the counter's range
-    (from the top of the range to its bottom) is a wrap and adds 2**bits; a smaller drop stays a drop (the
-    file then reads as unsorted), and a rise is a rise. `state` ([last counter value, wraps so far], empty
-    at the start) carries the count from chunk to chunk, so chunked passes agree with a whole one. A chunk
-    with nothing to change (in range, no wrap so far) comes back as `t` itself, uncopied."""
+    value plus any multiple of 2**bits). Each step from one event to the next is taken the shorter way round
+    the counter: a drop of more than half its range is a wrap (time goes on), a rise of half its range or
+    more is a step back across a wrap (a few µs of jitter straddling a wrap stays a drop of a few µs: read
+    as a rise, it would move every later event a whole period on), any other step is what it is. No time
+    lies before the counter's first pass, so a step back across a wrap there is read as the rise. `state`
+    ([last counter value, wraps so far], empty at the start) carries the count from chunk to chunk, so
+    chunked passes agree with a whole one. A chunk with nothing to change (in range, no wrap so far) comes
+    back as `t` itself, uncopied."""
     period = 1 << bits
+    half = period >> 1
     raw = np.asarray(t, np.int64)
     if not raw.size:
         return raw
@@ -48,11 +53,14 @@ def unwrap_times(t: np.ndarray, bits: int, state: list[int]) -> np.ndarray:
         lo, hi = int(raw.min()), int(raw.max())
     if not state:
         state[:] = [int(raw[0]), 0]
-    if max(hi, state[0]) - min(lo, state[0]) <= period >> 1:  # no drop can be a wrap: the usual chunk, one
+    if max(hi, state[0]) - min(lo, state[0]) < half:  # no step can cross a wrap: the usual chunk, one
         state[0] = int(raw[-1])  # offset for all (no copy, no diff, no cumulative sum)
         return raw + (state[1] << bits) if state[1] else raw
-    wraps = np.diff(raw, prepend=np.int64(state[0])) < -(period >> 1)
-    loops = np.cumsum(wraps, dtype=np.int64) + state[1]
+    step = np.diff(raw, prepend=np.int64(state[0]))
+    walk = state[1] + np.cumsum((step < -half).astype(np.int64) - (step >= half), dtype=np.int64)
+    # wraps so far never below 0 (a step back across a wrap before the first one is a rise):
+    # the walk reflected at 0, L_k = S_k - min(0, min_{j<=k} S_j)
+    loops = walk - np.minimum(np.minimum.accumulate(walk), 0)
     state[:] = [int(raw[-1]), int(loops[-1])]
     return raw + (loops << bits)
 

@@ -8,7 +8,7 @@ EV_TIME_HIGH 0x8 (bits 27..0 the time >> 6); EXT_TRIGGER 0xA, OTHERS 0xE and CON
 and are skipped; the other types are reserved, so such a word means a damaged (or not EVT2) file: refused,
 naming its byte offset. Times are the 34-bit counter value (the caller unwraps it); CD events before the first
 EV_TIME_HIGH take a time high of 0, as expelliarmus has it; a last word cut short by the end of the file is
-left out, as there.
+left out, as there (`PropheseeSource.damage()` reports it).
 """
 
 from __future__ import annotations

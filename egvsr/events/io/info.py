@@ -5,7 +5,9 @@ rely on and reports them instead of trusting the file: timestamps sorted (`sorte
 at index N)`) and coordinates inside the sensor (`coordinates: K outside WxH`); it also reports frames
 the other commands refuse (`frames  unusable: <why>`: another size than the sensor, an AEDAT4 frame
 stream that cannot be read whole; `gt frames  unusable: <why>` likewise for ground-truth frames).
-`check_report` turns any such problem into an error, so `egvsr info` exits non-zero on such a file.
+A file its reader can only read in part (`EventSource.damage()`: a Prophesee file that ends inside a
+word) is reported too (`damage  ...`). `check_report` turns any such problem into an error, so
+`egvsr info` exits non-zero on such a file.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def summarize(path: str | os.PathLike, sensor_size: tuple[int, int] | None = Non
             "t_max_us": scan.pop("t_max"), "on": on, "off": off,
             "num_frames": 0 if frames is None else len(frames),
             "num_gt": 0 if gt is None else len(gt), "frames_problem": frames_problem, "gt_problem": gt_problem,
+            "damage": src.damage(),
         }
         info["duration_s"] = (info["t_max_us"] - info["t_min_us"]) / 1e6 if n else 0.0
         info["event_rate"] = n / info["duration_s"] if info["duration_s"] > 0 else None
@@ -132,7 +135,9 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
             ("polarity", f"{s['on']:,} ON / {s['off']:,} OFF ({100 * s['on'] / n:.1f}% ON)"),
         ]
     size = f"{s['width']}x{s['height']}"
-    problems = []
+    problems = [] if s["damage"] is None else [s["damage"]]
+    if s["damage"] is not None:
+        rows.append(("damage", s["damage"]))
     if s["first_decrease"] is not None:
         before, after = s["decrease"]
         problems.append(f"timestamps decrease at index {s['first_decrease']} ({before} -> {after} µs; events must "

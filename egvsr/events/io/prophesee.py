@@ -105,8 +105,25 @@ class PropheseeSource(StreamedSource):
             )
         self._tmp: str | None = None
         self._data_offset = prophesee_header.data_offset(head)
+        self._damage = self._cut_word(head)
         self._decode_path = self._with_extension(Path(path), ".dat") if layout == "dat" else Path(path)
         super().__init__(path, sensor_size[1], sensor_size[0])
+
+    def _cut_word(self, head: bytes) -> str | None:
+        """Where the payload ends inside a word (EVT2: 4 bytes, EVT3: 2, DAT: the event size its 2-byte
+        preamble gives, 8 as a rule): the file was cut short; the decoders read the words before it."""
+        start = self._data_offset + (2 if self.layout == "dat" else 0)
+        unit = {"evt2": 4, "evt3": 2}.get(self.layout) or (head[start - 1] if len(head) >= start else 8) or 8
+        payload = os.stat(self.path).st_size - start
+        stray = payload % unit if payload > 0 else 0
+        if not stray:
+            return None
+        what = f"a DAT event ({unit} bytes)" if self.layout == "dat" else f"a {8 * unit}-bit {self.layout.upper()} word"
+        return (f"the file ends {stray} byte{'s' if stray > 1 else ''} into {what} (at byte {start + payload - stray}): "
+                "it was cut short (truncated when copied or recorded?); the events before it are read")
+
+    def damage(self) -> str | None:
+        return self._damage
 
     def _with_extension(self, path: Path, ext: str) -> Path:
         """expelliarmus insists on the extension: give it a hard link (or copy) that has one."""

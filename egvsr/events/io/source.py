@@ -455,6 +455,12 @@ class EventSource:
             + (hint or "convert with `egvsr convert --sort` (or use read_all_sorted())")
         )
 
+    def damage(self) -> str | None:
+        """What is wrong with the file that reading passes over, or None (the default): a layout of fixed-size
+        words says here that the file ends inside one (it was cut short; the events before it are read).
+        `info` reports it as a problem and `convert` warns of it."""
+        return None
+
     def unsorted_hint(self, before: int, after: int) -> str | None:
         """Why sorting would not repair a decrease from `before` to `after` µs (a time wrap the layout could
         not undo), said instead of advising `--sort`; None (the default): sorting repairs it."""

@@ -16,9 +16,11 @@ from egvsr.events.stream import EventStream
 def stream_from_structured(events: np.ndarray, width: int, height: int) -> EventStream:
     """A tonic-style structured array (fields x, y, t µs, p bool/0-1/±1) as a validated stream.
 
+    t is integer µs, or float µs floored to whole µs (NaN, infinite or beyond int64 refused); any other
+    kind of t (bool, text, objects, datetime64/timedelta64, whose unit numpy would drop) is refused.
     The input is never modified (tonic's own voxel code writes -1 into bool/uint8 p in place).
     """
-    names = set(events.dtype.names or ())
+    names = set(getattr(getattr(events, "dtype", None), "names", None) or ())
     if not {"x", "y", "t", "p"} <= names:
         raise EventValidationError(
             f"structured events: expected fields x, y, t, p, got {sorted(names)}"
@@ -36,7 +38,20 @@ def _native(a: np.ndarray) -> np.ndarray:
 
 
 def _int64_times(t: np.ndarray) -> np.ndarray:
-    """`t` as int64 µs, refusing uint64 values at or above 2**63: a plain cast wraps them negative."""
+    """`t` (µs) as int64: integers as they are, refusing uint64 values at or above 2**63 (a plain cast wraps
+    them negative); floats floored, refusing NaN, infinities and values beyond int64 (a plain cast makes them
+    -2**63 and truncates toward 0); any other dtype refused."""
+    if t.dtype.kind == "f":
+        wide = t.astype(np.float64, copy=False)  # float16's range ends at 65504: compare in float64
+        inside = np.isfinite(wide) & (wide >= -(2.0 ** 63)) & (wide < 2.0 ** 63)
+        if not inside.all():
+            k = int(np.flatnonzero(~inside)[0])
+            raise EventValidationError(f"tonic events: t[{k}] = {float(t[k])!r} is NaN, infinite or beyond the "
+                                       "int64 microsecond range; expected µs timestamps")
+        return np.floor(wide).astype(np.int64)
+    if t.dtype.kind not in "iu":
+        raise EventValidationError(f"tonic events: t has dtype {t.dtype}; expected integer (or float) "
+                                   "microseconds")
     k = first_beyond_int64(t)
     if k >= 0:
         raise EventValidationError(f"tonic events: t[{k}] = {int(t[k])} is beyond the int64 microsecond "
@@ -69,24 +84,7 @@ def from_tonic(events: np.ndarray, sensor_size: tuple[int, ...]) -> EventStream:
     if not {"x", "y", "t", "p"} <= set(names):
         raise EventValidationError(f"tonic events: expected a structured array with fields x, y, t, p, got "
                                    f"{sorted(names) if names else type(events).__name__}")
-    if events.dtype["t"].kind == "f":
-        t = events["t"]
-        inside = np.isfinite(t) & (t >= -(2.0 ** 63)) & (t < 2.0 ** 63)
-        if events.size and not inside.all():
-            k = int(np.flatnonzero(~inside)[0])
-            raise EventValidationError(f"tonic events: t[{k}] = {float(t[k])!r} is NaN, infinite or beyond the "
-                                       "int64 microsecond range; expected µs timestamps")
-        events = _with_int_time(events)
     return stream_from_structured(events, w, h)
-
-
-def _with_int_time(events: np.ndarray) -> np.ndarray:
-    """A copy of `events` whose float `t` field is floored into int64."""
-    fields = [(n, np.int64 if n == "t" else events.dtype[n]) for n in events.dtype.names]
-    out = np.empty(events.shape, dtype=fields)
-    for n in events.dtype.names:
-        out[n] = np.floor(events[n]) if n == "t" else events[n]
-    return out
 
 
 def to_tonic(stream: EventStream, dtype: np.dtype = TONIC_DTYPE) -> np.ndarray:
@@ -103,6 +101,30 @@ def to_tonic(stream: EventStream, dtype: np.dtype = TONIC_DTYPE) -> np.ndarray:
     if not {"x", "y", "t", "p"} <= set(dtype.names or ()):
         raise ConfigError(f"dtype {dtype}: expected the fields x, y, t, p")
     out = np.empty(len(stream), dtype=dtype)
-    out["x"], out["y"], out["t"] = stream.x, stream.y, stream.t
+    for name in ("x", "y", "t"):
+        _store_exactly(out, name, getattr(stream, name), dtype)
+    if dtype["p"].kind not in "biuf":
+        raise ConfigError(f"to_tonic dtype {dtype}: field 'p' is {dtype['p']}, expected bool or a number")
     out["p"] = stream.p > 0
     return out
+
+
+def _store_exactly(out: np.ndarray, name: str, values: np.ndarray, dtype: np.dtype) -> None:
+    """`out[name] = values`, refused (naming the field and the first value lost) unless every value is stored
+    exactly: an int16 t wraps µs beyond 32767, a uint8 x wraps 346, a float32 t rounds beyond 2**24 µs."""
+    field = dtype[name]
+    if field.kind not in "iuf":
+        raise ConfigError(f"to_tonic dtype {dtype}: field {name!r} is {field}, expected integers or floats")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[name] = values
+        stored = out[name]
+        lost = ~np.isfinite(stored) if field.kind == "f" else np.zeros(len(values), bool)
+        lost |= stored.astype(np.int64) != values
+        if field.kind == "u":  # a negative value wraps to one that casts back to it
+            lost |= values < 0
+    if lost.any():
+        k = int(np.argmax(lost))
+        raise ConfigError(
+            f"to_tonic dtype {dtype}: field {name!r} ({field}) cannot hold {name}[{k}] = {int(values[k])} "
+            f"(stored as {stored[k].item()!r}); use a wider type, e.g. tonic.io.events_struct"
+        )

@@ -54,7 +54,13 @@ class EgvsrH5Source(EventSource):
     def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
         self._f = f
         version = _plain(f.attrs.get("version"))
-        if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version > VERSION:
+        if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version < 1:
+            raise FormatError(
+                f"{path}: root attribute 'version' "
+                f"{'is missing' if version is None else f'= {version!r}'}, expected an integer layout version 1..{VERSION} "
+                "(the file is damaged or was not written by egvsr)"
+            )
+        if version > VERSION:
             raise FormatError(
                 f"{path}: egvsr layout version {version!r} is not supported; expected version "
                 f"<= {VERSION} (written by a newer egvsr? upgrade the toolkit)"

@@ -149,6 +149,21 @@ def test_a_malformed_num_events_attribute_is_named(tmp_path):
     check_message(err.value, f"{path}: root attribute 'num_events' = '3000 events', expected an integer")
 
 
+@pytest.mark.parametrize("version,shown", [(0, "= 0"), (-3, "= -3"), ("1", "= '1'"), (1.0, "= 1.0"), (None, "is missing")])
+def test_a_version_that_no_egvsr_writes_is_named_as_damage_not_as_newer(tmp_path, version, shown):
+    """Version 0 or -3 was read as version 1, and '1' was called a version of a newer egvsr."""
+    path = _ours(tmp_path / "o.h5")
+    with h5py.File(path, "r+") as f:
+        if version is None:
+            del f.attrs["version"]
+        else:
+            f.attrs["version"] = version
+    with pytest.raises(FormatError) as err:
+        open_events(path)
+    check_message(err.value, f"{path}: root attribute 'version' {shown}, expected an integer layout version 1..1")
+    assert "newer" not in str(err.value)
+
+
 def test_malformed_ground_truth_is_unusable_in_info_and_ignored_by_show(tmp_path, capsys):
     path = _ours(tmp_path / "o.h5", gt_size=(H, W))
     with h5py.File(path, "r+") as f:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pytest
 
 from egvsr.cli import main
 from egvsr.events import EventStream, Frames
@@ -105,3 +106,15 @@ def test_info_describes_frames_without_decoding_them(tmp_path, capsys, monkeypat
     assert "frames       2 (0 .. 9 µs, 111111.11 fps, gray)" in capsys.readouterr().out
     assert main(["info", str(e2vid)]) == 0
     assert "frames       1 (0 .. 0 µs, RGB)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("span_us,rate", [(999_000, "0.001 Mev/s"), (10_000_000, "100 ev/s"), (10**9, "1 ev/s"),
+                                          (10**12, "0.001 ev/s")])
+def test_info_gives_a_slow_event_rate_in_events_per_second(tmp_path, capsys, span_us, rate):
+    """A rate below 500 ev/s read `0.000 Mev/s`, as if there were no events."""
+    n = 1000
+    t = np.linspace(0, span_us, n).astype(np.int64)
+    path = write_events(tmp_path / "slow.h5", EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t,
+                                                          np.ones(n, np.int8), 4, 4))
+    assert main(["info", str(path)]) == 0
+    assert f"event rate   {rate}\n" in capsys.readouterr().out

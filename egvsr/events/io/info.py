@@ -130,8 +130,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
         rows += [
             ("time", f"{s['t_min_us']} .. {s['t_max_us']} µs"),
             ("duration", f"{s['duration_s']:.6f} s"),
-            ("event rate", "n/a (single timestamp)" if s["event_rate"] is None
-             else f"{s['event_rate'] / 1e6:.3f} Mev/s"),
+            ("event rate", _rate_text(s["event_rate"])),
             ("polarity", f"{s['on']:,} ON / {s['off']:,} OFF ({100 * s['on'] / n:.1f}% ON)"),
         ]
     size = f"{s['width']}x{s['height']}"
@@ -167,6 +166,13 @@ def check_report(path: str | os.PathLike, problems: list[str]) -> None:
     """Raise one `EventValidationError` naming the file and every problem `describe` found."""
     if problems:
         raise EventValidationError(f"{path}: " + "; ".join(problems))
+
+
+def _rate_text(rate: float | None) -> str:
+    """Events per second in Mev/s (3 decimals); a rate that would show as 0.000 Mev/s in ev/s instead."""
+    if rate is None:
+        return "n/a (single timestamp)"
+    return f"{rate / 1e6:.3f} Mev/s" if rate >= 500 else f"{rate:.3g} ev/s"
 
 
 def _frames_text(s: dict[str, Any], key: str) -> str:

@@ -138,16 +138,30 @@ def _normalize_serial(flat, mode, q):
 
 
 def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> np.ndarray:
-    """Normalise each window of `tensors` (K, ...) float32 in place and return it."""
+    """Normalise each window of `tensors` (K, ...) float32 or float64 in place and return it.
+
+    Any memory layout: a view that is not C-contiguous (a slice, a transposed or Fortran-order array)
+    is normalised through a contiguous copy written back into it. Other dtypes are refused (an integer
+    array cannot hold the normalised values)."""
     mode = check_choice(mode, "normalize", NORMALIZATIONS)
+    if not isinstance(tensors, np.ndarray) or tensors.dtype not in (np.float32, np.float64) or tensors.ndim < 1:
+        got = f"dtype {tensors.dtype}, shape {tensors.shape}" if isinstance(tensors, np.ndarray) \
+            else type(tensors).__name__
+        raise TypeError(f"tensors: expected a float32 (or float64) array of K windows (K, ...), got {got}")
     if mode == "none" or tensors.size == 0:
         return tensors
-    flat = tensors.reshape(tensors.shape[0], -1)
+    if not tensors.flags.writeable:
+        raise ValueError("tensors: the array is read-only; normalize_windows works in place (`normalize` "
+                         "returns a normalised copy)")
+    flat = tensors.reshape(tensors.shape[0], -1) if tensors.flags.c_contiguous \
+        else np.ascontiguousarray(tensors).reshape(tensors.shape[0], -1)  # a copy, written back below
     code = 1 if mode == "standard" else 2
     if parallel and flat.shape[0] > 1:
         _normalize_parallel(flat, code, PERCENTILE)
     else:
         _normalize_serial(flat, code, PERCENTILE)
+    if not np.shares_memory(flat, tensors):
+        tensors[...] = flat.reshape(tensors.shape)
     return tensors
 
 

@@ -98,3 +98,27 @@ def test_float32_left_overs_of_cancelled_sums_stay_zero(mode):
     batch = np.stack([v, 2 * v])
     normalize_windows(batch, mode, parallel=True)  # the parallel kernel agrees with the serial one
     np.testing.assert_array_equal(batch[0], out)
+
+
+@pytest.mark.parametrize("mode", ["standard", "percentile"])
+@pytest.mark.parametrize("layout", ["slice", "fortran", "transposed"])
+def test_normalize_windows_works_in_place_on_any_layout(mode, layout):
+    """A view that is not C-contiguous was normalised through a temporary copy and returned unchanged."""
+    base = np.random.default_rng(3).normal(size=(3, 8, 6)).astype(np.float32)
+    base[base < 0.2] = 0
+    view = {"slice": lambda a: a[:, ::2], "fortran": np.asfortranarray,
+            "transposed": lambda a: a.transpose(0, 2, 1)}[layout](base.copy())
+    want = np.stack([normalize_ref(w, mode) for w in view])
+    out = normalize_windows(view, mode)
+    assert out is view
+    np.testing.assert_allclose(view, want, rtol=1e-5, atol=1e-6)
+
+
+def test_normalize_windows_refuses_arrays_it_cannot_normalise_in_place():
+    with pytest.raises(TypeError, match=r"^tensors: expected a float32 \(or float64\) array"):
+        normalize_windows(np.arange(12).reshape(3, 4), "standard")  # integer windows would be truncated
+    ro = np.ones((2, 3), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="^tensors: the array is read-only"):
+        normalize_windows(ro, "standard")
+    assert normalize(np.arange(4).reshape(2, 2), "standard").dtype == np.float32  # the copy takes any numbers

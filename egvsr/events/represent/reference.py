@@ -99,9 +99,10 @@ def time_surface_ref(x, y, t, p, width, height, bins, t_start, t_end, tau_us, si
     for b in range(bins):
         ref = t_start + -((-(b + 1) * span) // bins)
         m = t < ref
-        last = np.full(2 * oh * ow, -1, np.int64)
+        last = np.full(2 * oh * ow, np.iinfo(np.int64).min, np.int64)  # timestamps may be negative
         np.maximum.at(last, chan[m] * oh * ow + row[m] * ow + col[m], t[m])
-        seen = last >= 0
+        seen = np.zeros(2 * oh * ow, bool)
+        seen[chan[m] * oh * ow + row[m] * ow + col[m]] = True
         surf = np.zeros(2 * oh * ow)
         surf[seen] = np.exp(-(ref - last[seen]) / tau_us)
         out[b] = surf.reshape(2, oh, ow)

@@ -98,7 +98,8 @@ def build_surfaces(x, y, t, p, width, height, starts, ends, bins, tau_us, out_si
     cuts = np.searchsorted(cum, cum[-1] * np.arange(1, ngroups) / ngroups) if nwin else []
     groups = np.unique(np.concatenate([[0], np.asarray(cuts, np.int64), [nwin]])).astype(np.int64)
     maxxy = np.zeros((max(len(groups) - 1, 1), 2), np.uint32)
-    inv_tau = 1.0 / np.asarray(tau_us, np.float64)
+    with np.errstate(over="ignore"):  # a tau below ~1e-308 µs: 1/tau is inf and every surface value 0
+        inv_tau = 1.0 / np.asarray(tau_us, np.float64)
     if len(groups) > 2:
         old = numba.set_parallel_chunksize(1)
         try:

@@ -115,9 +115,9 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, recording, capsys):
 
 
 @pytest.mark.parametrize("rep,option,message", [
-    ("voxel", {"tau_ms": 5}, "tau_ms 5: representation 'voxel' does not use this option \\(only timesurface does\\)"),
-    ("frames", {"tau_ms": 1.5}, "tau_ms 1.5: representation 'frames'"),
-    ("moments", {"polarity": "signed"}, "polarity 'signed': representation 'moments' takes only 'split'"),
+    ("voxel", {"tau_ms": 5}, "`tau_ms` 5: representation 'voxel' does not use this option \\(only timesurface does\\)"),
+    ("frames", {"tau_ms": 1.5}, "`tau_ms` 1.5: representation 'frames'"),
+    ("moments", {"polarity": "signed"}, "`polarity` 'signed': representation 'moments' takes only 'split'"),
     ("timesurface", {"polarity": "signed"}, "representation 'timesurface' takes only 'split'"),
 ])
 def test_an_option_the_representation_does_not_take_is_refused(tmp_path, recording, rep, option, message):
@@ -250,6 +250,11 @@ def test_size_must_be_a_pair_of_positive_integers(tmp_path, recording, size, mes
     (["--window-ms", "0.0015"], "egvsr: error: --window-ms: 0.0015 ms is 1.5 µs, not a whole number of microseconds "
                                 "(the time resolution is 1 µs)"),
     (["--window-ms", "50", "--size", "99999x99999"], "egvsr: error: --size height: expected at most 65535 pixels"),
+    (["--window-ms", "50", "--repr", "timesurface", "--tau-ms", "1e306"],
+     "egvsr: error: --tau-ms: 1e+306 ms is too long to count in microseconds"),
+    (["--window-ms", "50", "--tau-ms", "5"], "egvsr: error: --tau-ms 5.0: representation 'voxel' does not use"),
+    (["--window-ms", "50", "--repr", "moments", "--polarity", "signed"],
+     "egvsr: error: --polarity 'signed': representation 'moments' takes only 'split'"),
 ])
 def test_cli_messages_name_the_flag(tmp_path, recording, capsys, argv, message):
     src, _, _ = recording

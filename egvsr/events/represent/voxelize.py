@@ -273,12 +273,15 @@ def voxelize_file(
         raise ConfigError(f"chunk_events: expected an integer >= 1, got {chunk_events!r}")
     if tau_ms is not None and (isinstance(tau_ms, bool) or not isinstance(tau_ms, (int, float, np.number))
                                or not np.isfinite(tau_ms) or tau_ms <= 0):
-        raise ConfigError(f"tau_ms: expected a positive number of milliseconds, got {tau_ms!r}")
+        raise ConfigError(f"`tau_ms`: expected a positive number of milliseconds, got {tau_ms!r}")
+    if tau_ms is not None and not np.isfinite(float(tau_ms) * 1000.0):
+        raise ConfigError(f"`tau_ms`: {float(tau_ms):.3g} ms is too long to count in microseconds "
+                          "(expected at most about 1.8e305 ms)")
     if isinstance(max_output_gb, bool) or not isinstance(max_output_gb, (int, float, np.number)) \
             or not max_output_gb > 0:
         raise ConfigError(f"max_output_gb: expected a positive number of GB, got {max_output_gb!r}")
     height, width = validation.check_size_pair(size, "`size`")
-    polarity = decl.check_options(polarity, {"tau_us": "tau_ms"}, tau_us=tau_ms)
+    polarity = decl.check_options(polarity, {"tau_us": "`tau_ms`", "polarity": "`polarity`"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 

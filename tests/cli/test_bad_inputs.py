@@ -165,9 +165,9 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "--window-ms", "10", "--threads", "0"),
     cli("voxelize-tau-negative", "'-1': expected a positive number", "voxelize", "{good}", "{tmp}/v.h5",
         "--window-ms", "10", "--repr", "timesurface", "--tau-ms", "-1"),
-    cli("voxelize-tau-for-voxels", "tau_ms 5.0: representation 'voxel' does not use this option (only timesurface "
+    cli("voxelize-tau-for-voxels", "--tau-ms 5.0: representation 'voxel' does not use this option (only timesurface "
         "does)", "voxelize", "{good}", "{tmp}/v.h5", "--window-ms", "10", "--repr", "voxel", "--tau-ms", "5"),
-    cli("voxelize-signed-moments", "polarity 'signed': representation 'moments' takes only 'split'", "voxelize",
+    cli("voxelize-signed-moments", "--polarity 'signed': representation 'moments' takes only 'split'", "voxelize",
         "{good}", "{tmp}/v.h5", "--window-ms", "10", "--repr", "moments", "--polarity", "signed"),
     cli("voxelize-output-exists", "output already exists", "voxelize", "{good}", "{exists}", "--window-ms", "10"),
     cli("voxelize-unsorted-input", "timestamps in events/t decrease at index 5", "voxelize", "{unsorted}",

@@ -34,7 +34,12 @@ def kernel_build(name: str, **fixed: Any) -> Callable[..., np.ndarray]:
 def _run(stream, representation, bins, starts, ends, size, polarity, normalize, threads, params):
     from egvsr.events.represent.windows import represent_windows  # numba kernels, loaded on first use
 
-    accepted = get_representation(representation).polarities
+    decl = get_representation(representation)
+    # an option it does not declare is refused naming it (not a TypeError from inside its build);
+    # one left at None is simply not given
+    decl.check_options(None, {key: f"`{key}`" for key in params}, **params)
+    params = {key: value for key, value in params.items() if key in decl.params}
+    accepted = decl.polarities
     if polarity is None or (polarity in validation.POLARITIES and polarity not in accepted):
         polarity = accepted[0]  # e.g. moments and time surfaces are always ON/OFF ("split")
     return represent_windows(stream, representation, bins, starts, ends, size, polarity, normalize,

@@ -244,3 +244,17 @@ def test_the_scratch_of_dense_windows_is_counted(monkeypatch):
                                      "(0.000131 GB of it working memory), more than half of this machine's")
     sparse = s.take(0, 100)  # scattered straight into the output: no scratch
     assert voxel_grid(sparse, 5, 0, 1000, height=8, width=8, threads=1).shape == (5, 8, 8)
+
+
+@pytest.mark.parametrize("rep", ["voxel", "moments", "frames"])
+def test_an_option_the_representation_does_not_declare_is_refused_naming_it(s, rep):
+    """`represent` with tau_us for a voxel grid raised a TypeError from deep inside the kernels' driver."""
+    from egvsr.events.represent import represent, represent_batch
+
+    with pytest.raises(ConfigError, match=rf"^`tau_us` 3: representation '{rep}' does not use this option "
+                                          r"\(only timesurface does\); leave it out$"):
+        represent(s, rep, 2, 0, 1000, tau_us=3)
+    with pytest.raises(ConfigError, match=rf"^`gamma` 1: representation '{rep}' does not use this option"):
+        represent_batch(s, rep, 2, [0, 10, 20], gamma=1)
+    # left at None it is not given: the same tensor as without it
+    np.testing.assert_array_equal(represent(s, rep, 2, 0, 1000, tau_us=None), represent(s, rep, 2, 0, 1000))

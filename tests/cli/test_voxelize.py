@@ -275,3 +275,19 @@ def test_between_frames_with_no_event_within_the_frames_warns(tmp_path, recordin
                    "are the clocks of events and frames aligned?"]
     main(["voxelize", str(src), str(tmp_path / "w.h5"), "--between-frames", "--no-progress"])
     assert capsys.readouterr().err == ""
+
+
+def test_windows_too_large_to_stream_are_refused_before_the_output_is_made(tmp_path, recording, monkeypatch):
+    """One window fitting half the memory is not enough: a block in the writer, the block computed and the
+    window open across chunks are held at once."""
+    src, _, _ = recording
+    window = 4 * 400 * 36 * 48  # one voxel window of 400 bins: 2.8 MB
+    monkeypatch.setattr(vx, "OUTPUT_BATCH_BYTES", window)  # one window per block, as for huge windows
+    monkeypatch.setattr(vx, "physical_memory", lambda: 4 * window)  # half: two windows, not three
+    out = tmp_path / "o.h5"
+    with pytest.raises(ConfigError, match=r"^`bins`: voxelize would hold 3 windows of 400x36x48 float32 at once"):
+        voxelize_file(src, out, "voxel", 400, window_ms=50, progress=False)
+    assert not out.exists() and not list(tmp_path.glob("*o.h5*"))
+    # a recording of one window holds one
+    got = read_tensors(voxelize_file(src, out, "voxel", 400, window_ms=2_000, progress=False))[0]
+    assert got.shape == (1, 400, 36, 48)

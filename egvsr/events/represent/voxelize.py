@@ -28,7 +28,7 @@ from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes,
                           refuse_inputs_as_outputs, shown)
-from egvsr.process import is_out_of_memory, warn
+from egvsr.process import is_out_of_memory, physical_memory, warn
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -293,6 +293,7 @@ def voxelize_file(
         shape = decl.window_shape(bins, polarity, oh, ow)
         starts, ends, mode = _windows(source, between_frames, window_ms,
                                       lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
+        check_stream_memory(len(starts), shape)
         if mode == "between_frames":
             _warn_events_outside(source, starts, ends)
         tau = None if tau_ms is None else float(tau_ms) * 1000.0
@@ -316,6 +317,23 @@ def voxelize_file(
                 _stream(source, dset, decl, bins, starts, ends, target, polarity, normalize,
                         nthreads, tau, int(chunk_events), progress, lambda: h5util.check_written(f, dst))
     return dst
+
+
+def check_stream_memory(count: int, shape: tuple[int, ...]) -> None:
+    """Refuse, before the output is made, windows too large to stream in half of this machine's memory.
+
+    While a block of windows is computed, the block before it may still be in the writer thread and
+    the window open across chunks keeps its partial tensor: up to 2 blocks and 1 window at once (one
+    window per block once a window exceeds OUTPUT_BATCH_BYTES). The kernels check their own block again."""
+    held = min(int(count), 2 * batch_windows(shape) + 1)
+    need = 4.0 * held * float(np.prod(shape, dtype=np.float64))
+    total = physical_memory()
+    if total and need > total / 2:
+        raise ConfigError(
+            f"`bins`: voxelize would hold {held} windows of {'x'.join(str(v) for v in shape)} float32 at once "
+            f"(one being written, one computed, one open across chunks) = {fmt_size(int(need))}, more than half "
+            f"of this machine's {fmt_size(total)}; use fewer `bins` or a smaller `size`"
+        )
 
 
 def batch_windows(shape: tuple[int, ...]) -> int:
@@ -395,7 +413,7 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
                     if done > a:
                         emit(out[: done - a], a)
                     if b > k_done and additive:  # the one window still open: keep its partial sum
-                        pending = out[k_done - a]
+                        pending = out[k_done - a].copy()  # (a view would keep the whole block alive)
                 if k_end == k_done:
                     pending, carry = None, None
                 elif not additive:

@@ -195,7 +195,7 @@ def test_window_beyond_the_int64_range_is_refused_in_one_line(tmp_path, recordin
         voxelize_file(src, tmp_path / "o.h5", window_ms=window_ms, progress=False)
 
 
-@pytest.mark.parametrize("window_ms", [0.0015, 0.0025, 1.0005, 7.3333])
+@pytest.mark.parametrize("window_ms", [0.0015, 0.0025, 1.0005, 7.3333, np.float32(0.0015)])
 def test_window_not_a_whole_number_of_microseconds_is_refused(window_ms):
     """Not rounded half-to-even in silence (0.0015 and 0.0025 both gave 2 µs windows, 1.0005 gave 1000 µs)."""
     class Rec:
@@ -206,7 +206,8 @@ def test_window_not_a_whole_number_of_microseconds_is_refused(window_ms):
         vx._windows(Rec(), False, window_ms)
 
 
-@pytest.mark.parametrize("window_ms,step", [(1.1, 1100), (0.3, 300), (0.001, 1), (7.3, 7300), (9e15, 9 * 10**18)])
+@pytest.mark.parametrize("window_ms,step", [(1.1, 1100), (0.3, 300), (0.001, 1), (7.3, 7300), (9e15, 9 * 10**18),
+                                             (np.float32(0.1), 100), (np.float32(33.3), 33300), (np.float16(0.5), 500)])
 def test_window_ms_with_decimal_rounding_is_taken_exactly(window_ms, step):
     """W * 1000 in floats is off by an ulp for most decimal W (1.1 -> 1100.0000000000002): still W ms."""
     class Rec:

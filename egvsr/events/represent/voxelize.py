@@ -73,6 +73,8 @@ def _windows(source, between_frames: bool, window_ms: float | None,
     if isinstance(window_ms, bool) or not isinstance(window_ms, (int, float, np.number)) \
             or not np.isfinite(window_ms) or window_ms <= 0:
         raise ConfigError(f"`window_ms`: expected a positive number of milliseconds, got {window_ms!r}")
+    if isinstance(window_ms, np.floating) and np.finfo(window_ms.dtype).bits < 64:
+        window_ms = float(str(window_ms))  # the decimal it stands for: float32 0.1 is 0.1 ms, not 0.10000000149
     step_us = float(window_ms) * 1000.0
     if not step_us < 2.0 ** 63:  # the int64 range (inf when window_ms * 1000 overflows a float)
         raise ConfigError(f"`window_ms`: {float(window_ms):.3g} ms is longer than the int64 microsecond "

@@ -2,10 +2,12 @@
 
 A config names clips as `synthetic:SPLIT:A-B` (or `synthetic:SPLIT:I`); the files live in
 `<cache>/synthetic-v<version>-seed<seed>-<H>x<W>-f<frames>/<split>-<index>.h5`, are written
-atomically, and are rendered only when missing, in parallel processes when there are many. Processes that
-share a cache (the ranks of one training, or two trainings) may render the same clip at once: each renders
-into a temporary of its own and publishes it only while the clip is absent, so the first one wins and the
-others keep its clip (a clip is fully determined by its folder and file name). The memory
+atomically, and are rendered only when missing, in parallel processes when there are many. The ranks of a
+`torchrun` job split the clips (`rank_order`): each renders its own share first, then helps with the
+others' from their ends, and the ranks on one machine share its cores and memory. Processes that share a
+cache (where ranks meet, or two trainings) may still render the same clip at once: each renders into a
+temporary of its own and publishes it only while the clip is absent, so the first one wins and the others
+keep its clip (a clip is fully determined by its folder and file name). The memory
 of one clip's rendering and the disk of the missing clips are checked before the folder is made, and a
 folder made by a run that fails before any clip is written is removed again.
 """
@@ -17,6 +19,7 @@ import os
 import signal
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from itertools import zip_longest
 from pathlib import Path
 
 from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip
@@ -85,11 +88,42 @@ def clip_disk_bytes(size: tuple[int, int], frames: int) -> int:
     return int(size[0] * size[1] * stored_frames(frames) * DISK_BYTES_PER_FRAME_PIXEL)
 
 
+def torchrun_ranks() -> tuple[int, int, int]:
+    """(rank, world size, ranks on this machine) of the `torchrun` job this process is in, from the
+    variables torchrun sets (RANK, WORLD_SIZE, LOCAL_WORLD_SIZE); (0, 1, 1) outside one, or where they
+    do not make sense."""
+    try:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    except ValueError:
+        return 0, 1, 1
+    if not 0 <= rank < world:
+        return 0, 1, 1
+    return rank, world, min(max(local, 1), world)
+
+
+_NONE = object()  # what zip_longest pads the shorter shares with
+
+
+def rank_order(items: list, rank: int, world: int) -> list:
+    """`items` in the order rank `rank` of `world` processes that each need them all works through them: its
+    own share (every `world`-th, from its rank) first, then the other shares from their ends, one item of
+    each in turn (the next rank's first). Each item is done by its owner unless the owner is slow, and a
+    rank done early takes the items owners reach last, so ranks of equal speed do each item once, up to
+    where they meet; every rank still ends with all of them (one that fails or is slow is covered)."""
+    if world <= 1:
+        return list(items)
+    others = [list(items[(rank + j) % world::world])[::-1] for j in range(1, world)]
+    return list(items[rank::world]) + [x for turn in zip_longest(*others, fillvalue=_NONE) for x in turn
+                                       if x is not _NONE]
+
+
 def plan_workers(folder: Path, count: int, size: tuple[int, int], frames: int, workers: int,
-                 keys: tuple[str, str] = ("size", "frames")) -> int:
+                 keys: tuple[str, str] = ("size", "frames"), ranks_here: int = 1) -> int:
     """Processes to render `count` missing clips in: refuses, before anything is made, a clip whose
     rendering needs more than the memory budget, or clips that need more than the free disk of
-    `folder`; fewer than `workers` when their clips do not fit in memory side by side."""
+    `folder`; fewer than `workers` when their clips do not fit in memory side by side, with the
+    `ranks_here` processes of a job on this machine each rendering as many."""
     what = f"synthetic clips of {size[0]}x{size[1]} pixels and {frames} frames"
     one, budget = clip_memory_bytes(size, frames), memory_budget()
     if one > budget:
@@ -102,7 +136,7 @@ def plan_workers(folder: Path, count: int, size: tuple[int, int], frames: int, w
         raise OutputError(
             f"{folder}: {count:,} {what} need at least about {fmt_size(need)} on disk, more than the "
             f"{fmt_size(free)} free there; render fewer or smaller clips, or cache them elsewhere")
-    return max(1, min(workers, budget // one))
+    return max(1, min(workers, budget // (one * max(1, int(ranks_here)))))
 
 
 def _make_folder(folder: Path) -> list[Path]:
@@ -165,11 +199,14 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
         raise ConfigError(f"workers {workers!r}: expected an integer >= 1 or None")
     folder = clip_folder(cache, seed, size, frames)
     paths = [str(folder / f"{split}-{i:05d}.h5") for i in indices]
-    todo = [(p, seed, split, i, size, frames) for p, i in zip(paths, indices) if not os.path.exists(p)]
+    rank, world, here = torchrun_ranks()
+    # the shares are cut from all the clips, which every rank lists alike, before the present ones are dropped
+    todo = [(p, seed, split, i, size, frames) for p, i in rank_order(list(zip(paths, indices)), rank, world)
+            if not os.path.exists(p)]
     if not todo:
         return paths
     workers = plan_workers(folder, len(todo), size, frames,
-                           workers or min(len(todo) // 8 + 1, os.cpu_count() or 1), keys)
+                           workers or min(len(todo) // 8 + 1, max(1, (os.cpu_count() or 1) // here)), keys, here)
     made = _make_folder(folder)
     try:
         _render_all(todo, workers, f"synthetic {split} clips", progress)

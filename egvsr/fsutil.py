@@ -326,10 +326,11 @@ def refuse_package_data(outs: Iterable[Path], dirs: Iterable[Path] = ()) -> None
     demo read it when no checkpoint is given. (scripts/ship_weights.py, which writes it on purpose, does
     not call this.)"""
     for o, is_dir in [(Path(o), False) for o in outs] + [(Path(d), True) for d in dirs]:
-        if (same_file(o, SHIPPED_CHECKPOINT) or is_inside(output_path(o), PACKAGE_DATA)
-                or (is_dir and is_inside(PACKAGE_DATA, output_path(o)))):
+        inside = same_file(o, SHIPPED_CHECKPOINT) or is_inside(output_path(o), PACKAGE_DATA)
+        if inside or (is_dir and is_inside(PACKAGE_DATA, output_path(o))):
+            where = "is, or is inside," if inside else "is a folder holding"  # `..` holds it: not inside it
             raise OutputExistsError(
-                f"{o}: output is, or is inside, the package's data folder {PACKAGE_DATA} (its shipped "
+                f"{o}: output {where} the package's data folder {PACKAGE_DATA} (its shipped "
                 "weights are the default checkpoint of render, eval and demo); egvsr never writes there, "
                 "even with --overwrite: choose another output path")
 

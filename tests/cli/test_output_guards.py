@@ -205,3 +205,15 @@ def test_a_signal_while_the_old_folder_is_deleted(tmp_path, monkeypatch):
     monkeypatch.setattr(fsutil.shutil, "rmtree", real)
     fsutil.remove_stale_partials(tmp_path / "png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["png"]
+
+
+def test_a_folder_output_holding_the_package_data_says_so(tmp_path, monkeypatch):
+    """`demo --output ..` (a folder above the package) was said to be 'inside' the data folder."""
+    data = tmp_path / "pkg" / "data"
+    data.mkdir(parents=True)
+    monkeypatch.setattr(fsutil, "PACKAGE_DATA", data)
+    monkeypatch.setattr(fsutil, "SHIPPED_CHECKPOINT", data / "egvsr-sample.pt")
+    with pytest.raises(OutputExistsError, match=r"output is a folder holding the package's data folder"):
+        fsutil.refuse_package_data([], [tmp_path])
+    with pytest.raises(OutputExistsError, match=r"output is, or is inside, the package's data folder"):
+        fsutil.refuse_package_data([], [data / "out"])

@@ -177,3 +177,16 @@ def test_tonic_event_window_follows_every_recording():
         rec.read_events(float("nan"), 0)
     with pytest.raises(ConfigError, match=r"^t1: expected a time in microseconds \(int\), got '5'$"):
         rec.read_events(0, "5")
+
+
+def test_tonic_recording_gets_the_clock_and_no_event_notices_as_files_do():
+    """Its event span is read at construction, so events on another clock (or none) are noticed."""
+    rec = _recording([0, 100_000, 200_000])
+    assert rec.event_span is not None and rec.events_outside_frames() is None
+    shifted = _recording([0, 100_000, 200_000], frame_offset_us=10**15)
+    assert "no event falls within the frames' span" in shifted.events_outside_frames()
+    from egvsr.tonic_data import TonicRecording
+
+    empty = TonicRecording(_events(np.dtype([("t", int), ("x", int), ("y", int), ("p", int)]), n=0),
+                           np.zeros((3, H, W), np.uint8), np.arange(3) * 1000, SENSOR)
+    assert empty.event_span is None and "holds no events" in empty.events_outside_frames()

@@ -105,9 +105,12 @@ class Recording:
         return self.path
 
     def events_outside_frames(self) -> str | None:
-        """A one-line notice when the recording has events but none within its frames' span [first frame,
-        last frame) (from the events' first and last times only, nothing more is read): almost surely
-        events and frames on different clocks, which would make every event tensor zero. None otherwise."""
+        """A one-line notice when the recording has raw events but every event tensor would be zero: it has
+        none, or none within its frames' span [first frame, last frame) (from the events' first and last
+        times only, nothing more is read; almost surely events and frames on different clocks). None
+        otherwise, and for recordings without raw events."""
+        if not self.has_events:
+            return None
         return events_outside_frames(self.events_path, self.event_span, self.frame_times, self.path)
 
     # ---- data ---------------------------------------------------------------------------------

@@ -26,12 +26,16 @@ def source_event_span(src) -> tuple[int, int] | None:
 
 def events_outside_frames(events_path: os.PathLike | str, event_span: tuple[int, int] | None, frame_times,
                           frames_path: os.PathLike | str | None = None) -> str | None:
-    """A one-line notice when a recording has events but none within its frames' span [first frame, last
-    frame) (`event_span`: the first and last event times, µs): almost surely events and frames on different
-    clocks, which would make every event tensor zero. None otherwise. `frames_path` names the frames' file
-    when it is not the events' (render, eval and voxelize print the same line)."""
-    if event_span is None or frame_times is None or len(frame_times) < 2:
+    """A one-line notice when every event tensor of a recording with raw events would be zero: it holds no
+    events (`event_span` None), or none within its frames' span [first frame, last frame) (`event_span`: the
+    first and last event times, µs), almost surely events and frames on different clocks. None otherwise.
+    `frames_path` names the frames' file when it is not the events' (render, eval and voxelize print the
+    same line)."""
+    if frame_times is None or len(frame_times) < 2:
         return None
+    if event_span is None:
+        return (f"{events_path}: holds no events, so the event tensors will be zero and the model renders "
+                "what it renders from the frames alone")
     (e0, e1), f0, f1 = event_span, int(frame_times[0]), int(frame_times[-1])
     if f0 <= e1 and e0 < f1:
         return None

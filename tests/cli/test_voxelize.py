@@ -292,3 +292,18 @@ def test_windows_too_large_to_stream_are_refused_before_the_output_is_made(tmp_p
     # a recording of one window holds one
     got = read_tensors(voxelize_file(src, out, "voxel", 400, window_ms=2_000, progress=False))[0]
     assert got.shape == (1, 400, 36, 48)
+
+
+def test_between_frames_on_a_recording_without_events_warns_and_writes_zeros(tmp_path, recording, capsys):
+    """No events at all: the documented behaviour (zero tensors) with the same kind of notice."""
+    import h5py
+
+    _, s, ft = recording
+    none = write_events(tmp_path / "none.h5", EventStream.empty(s.width, s.height),
+                        frames=Frames(np.zeros((len(ft), 36, 48, 3), np.uint8), ft))
+    assert main(["voxelize", str(none), str(tmp_path / "v.h5"), "--between-frames", "--no-progress"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"egvsr: warning: {none}: holds no events, so the event tensors will be zero and the model "
+                   "renders what it renders from the frames alone"]
+    with h5py.File(tmp_path / "v.h5") as f:
+        assert not np.asarray(f["tensors"]).any()

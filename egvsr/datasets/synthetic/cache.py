@@ -7,7 +7,9 @@ atomically, and are rendered only when missing, in parallel processes when there
 others' from their ends, and the ranks on one machine share its cores and memory. Processes that share a
 cache (where ranks meet, or two trainings) may still render the same clip at once: each renders into a
 temporary of its own and publishes it only while the clip is absent, so the first one wins and the others
-keep its clip (a clip is fully determined by its folder and file name). The memory
+keep its clip (a clip is fully determined by its folder and file name). A clip already there is
+checked against its name (its header: generator version, seed, split, index, size, frame counts) and refused,
+naming the file, when it is unreadable (truncated, damaged) or another clip, so nothing else is read as it. The memory
 of one clip's rendering and the disk of the missing clips are checked before the folder is made, and a
 folder made by a run that fails before any clip is written is removed again.
 """
@@ -22,9 +24,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import zip_longest
 from pathlib import Path
 
-from egvsr.datasets.synthetic.clip import GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip
+import numpy as np
+
+from egvsr.datasets.synthetic.clip import (
+    GENERATOR, GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip,
+)
 from egvsr.datasets.synthetic.limits import check_clip_shape
-from egvsr.errors import ConfigError, OutputError
+from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.checks import is_integer
 from egvsr.events.simulate.budget import memory_budget
 from egvsr.fsutil import (
@@ -139,6 +145,44 @@ def plan_workers(folder: Path, count: int, size: tuple[int, int], frames: int, w
     return max(1, min(workers, budget // (one * max(1, int(ranks_here)))))
 
 
+def cached_clip_problem(path: str, seed: int, split: str, index: int, size: tuple[int, int],
+                        frames: int) -> str | None:
+    """Why the file at clip `index`'s name is not that clip (None when its header says it is): not a regular
+    file, unreadable (truncated or damaged), or a clip of other settings. Reads the header only."""
+    import h5py
+
+    if not os.path.isfile(path):
+        return "not a regular file" if os.path.exists(path) else "a link to nothing"
+    want = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "split": split,
+            "index": index, "height": size[0], "width": size[1], "frames": frames,
+            "ground-truth frames": GT_PER_INTERVAL * (frames - 1)}
+    try:
+        with h5py.File(path, "r") as f:
+            found = {k: f.attrs.get(k) for k in list(want)[:7]}
+            found["frames"] = f["frames/t"].shape[0] if "frames/t" in f else None
+            found["ground-truth frames"] = f["gt/t"].shape[0] if "gt/t" in f else None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        return f"unreadable, probably truncated or damaged ({str(exc) or type(exc).__name__})"
+    for key, value in want.items():
+        got = found[key]
+        got = got.decode("utf-8", "replace") if isinstance(got, bytes) else got
+        got = got.item() if isinstance(got, np.generic) else got
+        if type(got) is not type(value) or got != value:
+            return f"a clip of other settings ({key} {got!r}, expected {value!r})"
+    return None
+
+
+def check_cached(jobs: list[tuple]) -> None:
+    """Refuse, naming the file, a file at the name of a clip of `jobs` ((path, seed, split, index, size,
+    frames) each) that is not that clip (see `cached_clip_problem`)."""
+    for path, *clip in jobs:
+        if os.path.lexists(path):
+            why = cached_clip_problem(path, *clip)
+            if why is not None:
+                raise InputFileError(f"{path}: the cached synthetic clip is {why}; delete it and it is rendered "
+                                     "again")
+
+
 def _make_folder(folder: Path) -> list[Path]:
     """Create `folder` and the folders above it that are missing; returns those it made, deepest first."""
     made = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
@@ -199,10 +243,11 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
         raise ConfigError(f"workers {workers!r}: expected an integer >= 1 or None")
     folder = clip_folder(cache, seed, size, frames)
     paths = [str(folder / f"{split}-{i:05d}.h5") for i in indices]
+    jobs = [(p, seed, split, i, size, frames) for p, i in zip(paths, indices)]
+    check_cached(jobs)
     rank, world, here = torchrun_ranks()
     # the shares are cut from all the clips, which every rank lists alike, before the present ones are dropped
-    todo = [(p, seed, split, i, size, frames) for p, i in rank_order(list(zip(paths, indices)), rank, world)
-            if not os.path.exists(p)]
+    todo = [job for job in rank_order(jobs, rank, world) if not os.path.lexists(job[0])]
     if not todo:
         return paths
     workers = plan_workers(folder, len(todo), size, frames,

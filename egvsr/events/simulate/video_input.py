@@ -182,12 +182,14 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]]:
+    """(time in seconds, path or None) per line of a time file; with `want_path` the path is the rest of
+    the line after the time, so image names may hold spaces."""
     rows = []
     for no, line in enumerate(_read_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        parts = line.split()
+        parts = line.split(None, 1)
         try:
             t = float(parts[0])
         except ValueError:

@@ -303,3 +303,15 @@ def test_noise_beyond_the_free_disk_is_refused_and_the_estimate_is_a_floor(tmp_p
         n = src.num_events
     assert 0.98 * least <= n <= 1.02 * least  # Poisson: +-0.35% is one sd
     assert out.stat().st_size >= budget.DISK_EVENT_BYTES * least
+
+
+def test_images_txt_paths_may_hold_spaces(tmp_path):
+    """The path of an images.txt line is the rest of the line after the time, not its next word."""
+    d = tmp_path / "spaced"
+    (d / "my frames").mkdir(parents=True)
+    for k, f in enumerate(_frames(3)):
+        cv2.imwrite(str(d / "my frames" / f"frame {k}.png"), f)
+    (d / "images.txt").write_text("".join(f"{k * 0.05:.2f}  my frames/frame {k}.png \n" for k in range(3)))
+    vi = open_video(d)
+    assert [f.relative_to(d).as_posix() for f in vi.files] == [f"my frames/frame {k}.png" for k in range(3)]
+    assert np.array_equal(vi.timestamps_us, [0, 50_000, 100_000])

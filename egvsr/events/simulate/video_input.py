@@ -428,6 +428,7 @@ def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
                     f"{path}: cannot read this file as a video (OpenCV could not decode a frame); "
                     "expected a video file (.mp4, .avi, ...) or a folder of frames"
                 )
-            return first, cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+            count = cap.get(cv2.CAP_PROP_FRAME_COUNT)  # 0, -1 or NaN where the container does not say
+            return first, cap.get(cv2.CAP_PROP_FPS), int(count) if math.isfinite(count) and count >= 1 else None
         finally:
             cap.release()

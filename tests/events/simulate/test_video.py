@@ -315,3 +315,33 @@ def test_images_txt_paths_may_hold_spaces(tmp_path):
     vi = open_video(d)
     assert [f.relative_to(d).as_posix() for f in vi.files] == [f"my frames/frame {k}.png" for k in range(3)]
     assert np.array_equal(vi.timestamps_us, [0, 50_000, 100_000])
+
+
+@pytest.mark.parametrize("count", [float("nan"), -1.0, 0.0, float("-inf"), -9.2e18])
+def test_a_video_that_does_not_state_its_frame_count_is_read_as_of_unknown_length(tmp_path, monkeypatch, count):
+    """OpenCV gives 0, -1, NaN or INT64_MIN as the frame count of a container that does not say: the video is
+    of unknown length (NaN raised a traceback; -1 made a clip of no interval, whose noise went unchecked)."""
+    import egvsr.events.simulate.video_input as video_input
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
+    for f in _frames(3):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    real = video_input.video_capture
+
+    def capture(p):
+        cap = real(p)
+
+        class Said:  # the container's word on its frame count, the rest as decoded
+            def __getattr__(self, name):
+                return getattr(cap, name)
+
+            def get(self, prop):
+                return count if prop == cv2.CAP_PROP_FRAME_COUNT else cap.get(prop)
+        return Said()
+
+    monkeypatch.setattr(video_input, "video_capture", capture)
+    vi = open_video(path)
+    assert vi.num_frames is None and vi.fps == 20.0
+    assert [t for t, _ in vi.frames()] == [0, 50_000, 100_000]

@@ -15,6 +15,7 @@ from typing import Collection
 import numpy as np
 
 from egvsr.errors import ConfigError, OutputError
+from egvsr.events.checks import is_integer, is_real
 from egvsr.events.frames import Frames, interval_points
 from egvsr.events.simulate.budget import check_frame_memory
 from egvsr.events.simulate.progress import progress_bar
@@ -122,12 +123,12 @@ def _check(seconds, size, fps, gt_per_interval,
            adjustable: Collection[str]) -> tuple[float, tuple[int, int], float, int]:
     sec, rate, gt, side = (_named(k, adjustable) for k in ("seconds", "fps", "gt_per_interval", "size"))
     for name, v in (("seconds", seconds), ("fps", fps)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        if not (is_real(v) and math.isfinite(v) and v > 0):  # NumPy's numbers too; a bool or str is none
             raise ConfigError(f"`{name}`: expected a positive number, got {v!r}")
-    try:
-        h, w = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{side}: expected (height, width), got {size!r}") from None
+    sides = list(size) if isinstance(size, (tuple, list, np.ndarray)) and np.ndim(size) == 1 else []
+    if len(sides) != 2 or not all(is_integer(v) for v in sides):  # 16.9 or "20" is no side, not truncated
+        raise ConfigError(f"{side}: expected (height, width), two whole numbers of pixels, got {size!r}")
+    h, w = (int(v) for v in sides)
     if min(h, w) < MIN_SIDE or max(h, w) > 4096:
         raise ConfigError(f"{side} {h}x{w}: expected sides between {MIN_SIDE} and 4096 pixels")
     if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \

@@ -149,12 +149,27 @@ def test_interval_points_are_the_exact_points_rounded_half_to_even_on_any_clock(
     (dict(seed=1.5), "`seed`: expected an integer in 0..2\\*\\*63-1"),
     (dict(seed=-3), "`seed`: expected an integer in 0..2\\*\\*63-1"),
     (dict(seed=2**80), "`seed`: expected an integer in 0..2\\*\\*63-1"),
+    (dict(seconds=True), "`seconds`: expected a positive number, got True"),  # was read as 1 s
+    (dict(size=(16.9, 64)), r"`size`: expected \(height, width\), two whole numbers of pixels"),  # was cut to 16
+    (dict(size=("32", "64")), r"`size`: expected \(height, width\), two whole numbers"),  # was read as numbers
+    (dict(size=(32, 64, 3)), r"`size`: expected \(height, width\)"),
 ])
 def test_bad_arguments(tmp_path, kwargs, message):
     args = dict(seconds=0.2, size=SIZE, progress=False) | kwargs
     with pytest.raises(ConfigError, match=message):
         make_sample(tmp_path / "x.h5", **args)
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("kwargs", [dict(fps=np.int64(25)), dict(fps=np.float32(25)), dict(seconds=np.float32(0.08)),
+                                    dict(size=np.array(SIZE)), dict(size=(np.int64(SIZE[0]), SIZE[1]))])
+def test_numpy_numbers_are_numbers(kwargs):
+    """NumPy's ints and floats were refused as fps and seconds ("expected a positive number")."""
+    from egvsr.events.simulate.sample import check_sample_options
+
+    args = dict(seconds=0.08, size=SIZE, fps=25.0, gt_per_interval=1) | kwargs
+    seconds, size, fps, _ = check_sample_options("x.h5", 0, **args)
+    assert (round(seconds, 6), size, fps) == (0.08, tuple(SIZE), 25.0)
 
 
 def test_cli_make_sample_and_overwrite(tmp_path, capsys):

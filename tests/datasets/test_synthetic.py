@@ -89,7 +89,9 @@ def test_hot_pixels_fire_far_above_the_rest(tmp_path):
     assert np.sort(counts)[-5:].min() > 10 * max(1.0, np.median(counts))
 
 
-@pytest.mark.parametrize("entry", ["synthetic:test:0", "synthetic:train", "synthetic:train:5-2", "synthetic:val:x"])
+@pytest.mark.parametrize("entry", ["synthetic:test:0", "synthetic:train", "synthetic:train:5-2", "synthetic:val:x",
+                                   "synthetic:train:5-", "synthetic:train: 1", "synthetic:train:1_0",
+                                   "synthetic:train:+1-+3", "synthetic:train:\u0663", "synthetic:train:-1"])
 def test_bad_entries_are_refused_with_the_entry_named(entry):
     with pytest.raises(ConfigError, match="synthetic:SPLIT"):
         parse_entry(entry, "data.train.recordings")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -61,13 +62,11 @@ def parse_entry(entry: str, where: str) -> tuple[str, list[int]]:
     parts = entry.split(":")
     usage = f"{where}: {entry!r} should be synthetic:SPLIT:INDEX or synthetic:SPLIT:FIRST-LAST " \
             f"with SPLIT one of {sorted(SPLIT_IDS)}"
-    if len(parts) != 3 or parts[1] not in SPLIT_IDS:
+    # plain ASCII digits only: int() also takes " 1", "+1", "1_0" and other scripts' digits, and "5-" read as 5
+    numbers = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", parts[2]) if len(parts) == 3 else None
+    if numbers is None or parts[1] not in SPLIT_IDS:
         raise ConfigError(usage)
-    try:
-        lo, _, hi = parts[2].partition("-")
-        first, last = int(lo), int(hi or lo)
-    except ValueError:
-        raise ConfigError(usage) from None
+    first, last = int(numbers[1]), int(numbers[2] or numbers[1])
     if first < 0 or last < first or last - first >= MAX_CLIPS:
         raise ConfigError(f"{usage}; FIRST <= LAST, at most {MAX_CLIPS} clips")
     return parts[1], list(range(first, last + 1))

@@ -276,3 +276,35 @@ def test_bundled_images_load_without_native_warnings():
             "for _, _, name in IMAGES: load_image(name)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stderr == ""
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(gt_per_interval=0), r"^gt_per_interval: expected an integer from 1 to 100 .*got 0$"),  # np.stack failed
+    (dict(gt_per_interval=10**9), r"^gt_per_interval: expected an integer from 1 to 100"),  # rendered until memory ran out
+    (dict(gt_per_interval=1.5), r"^gt_per_interval: expected an integer"),
+    (dict(gt_per_interval=True), r"^gt_per_interval: expected an integer"),
+    (dict(sensor_override={"nope": 1}), r"^sensor_override: 'nope' is not a sensor setting; expected one of gray, fps"),
+    (dict(sensor_override={"hot_fraction": 2.0}), r"^sensor_override: hot_fraction 2\.0: expected a finite number from 0 "
+                                                   r"up to 1$"),
+    (dict(sensor_override={"fps": 0.0}), r"^sensor_override: fps 0\.0: expected a finite number above 0"),
+    (dict(sensor_override={"leak_hz": float("nan")}), r"^sensor_override: leak_hz nan"),
+    (dict(sensor_override={"cp": 0.0}), r"^`cp` 0\.0: contrast thresholds must be positive"),
+    (dict(sensor_override={"gray": 1}), r"^sensor_override: gray 1: expected True or False$"),
+    (dict(sensor_override=["cp"]), r"^sensor_override \['cp'\]: expected a dict"),
+])
+def test_bad_render_options_are_refused_before_rendering(tmp_path, kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        render_clip(tmp_path / "c.h5", 0, "train", 0, SIZE, 2, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_every_pixel_hot_is_at_most_every_pixel():
+    """A hot fraction of 1 drew more hot pixels than the sensor has (rng.choice without replacement failed)."""
+    from egvsr.datasets.synthetic.sensor import hot_pixel_events
+
+    s = draw_sensor(np.random.default_rng(0))
+    s = type(s)(**{**s.__dict__, "hot_fraction": 1.0, "hot_rate_hz": 1000.0})
+    for seed in range(20):
+        x, y, t, p = hot_pixel_events(np.random.default_rng(seed), s, 4, 4, 0.0, 10_000.0)
+        assert len(set(zip(x.tolist(), y.tolist()))) <= 16 and set(p.tolist()) <= {-1, 1}
+        assert t.size == 0 or (t.min() >= 0 and t.max() < 10_000)

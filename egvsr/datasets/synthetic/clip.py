@@ -8,16 +8,15 @@ pixels. Everything follows from (seed, split, index): the same clip is rendered 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from egvsr.datasets.synthetic.limits import check_clip_shape
+from egvsr.datasets.synthetic.limits import check_clip_shape, check_gt_per_interval
 from egvsr.datasets.synthetic.scene import LayeredScene
-from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, radiance
+from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, override_sensor, radiance
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer
 from egvsr.events.frames import Frames
@@ -63,10 +62,11 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     from egvsr.events.simulate.simulator import EventSimulator
 
     h, w = check_clip_shape(size, num_frames)
+    gt_per_interval = check_gt_per_interval(gt_per_interval)
     scene_ss, sensor_ss, sim_ss, noise_ss = clip_seed(seed, split, index).spawn(4)
     sensor = draw_sensor(np.random.default_rng(sensor_ss))
     if sensor_override:
-        sensor = dataclasses.replace(sensor, **sensor_override)
+        sensor = override_sensor(sensor, sensor_override)
     scene = LayeredScene(np.random.default_rng(scene_ss), h, w, sensor.fps, split)
     noise_rng = np.random.default_rng(noise_ss)
     ft, gt = (t + T0_US for t in sample_times((num_frames - 1) / sensor.fps, sensor.fps, gt_per_interval))

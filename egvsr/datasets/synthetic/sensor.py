@@ -8,13 +8,16 @@ ranges).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from egvsr.errors import ConfigError
+from egvsr.events.checks import is_real
 from egvsr.events.simulate.luminance import LUMA
-from egvsr.events.simulate.thresholds import SimulatorConfig
+from egvsr.events.simulate.thresholds import MAX_NOISE_HZ, SimulatorConfig
 
 GRAY_PROB = 0.6
 
@@ -76,6 +79,38 @@ def draw_sensor(rng: np.random.Generator) -> SensorSettings:
     )
 
 
+#: (low, high, whether low itself is allowed) of the settings an override may give beyond "a number >= 0";
+#: the event camera's own settings are checked by `SimulatorConfig` too
+_OVERRIDE_RANGES = {"fps": (0.0, 1000.0, False), "exposure": (0.0, 1.0, False), "gamma": (0.0, math.inf, False),
+                    "gain_rate": (-math.inf, math.inf, True), "hot_fraction": (0.0, 1.0, True),
+                    "hot_rate_hz": (0.0, MAX_NOISE_HZ, True)}
+
+
+def override_sensor(sensor: SensorSettings, override: dict) -> SensorSettings:
+    """`sensor` with the settings `override` names replaced, each checked first (one line naming it): a known
+    setting, `gray` a bool, the others finite numbers in their range (`_OVERRIDE_RANGES`, else >= 0)."""
+    if not isinstance(override, dict):
+        raise ConfigError(f"sensor_override {override!r:.80}: expected a dict of sensor settings")
+    names = [f.name for f in dataclasses.fields(SensorSettings)]
+    values = {}
+    for name, v in override.items():
+        if name not in names:
+            raise ConfigError(f"sensor_override: {name!r} is not a sensor setting; expected one of {', '.join(names)}")
+        if name == "gray":
+            if not isinstance(v, (bool, np.bool_)):
+                raise ConfigError(f"sensor_override: gray {v!r}: expected True or False")
+            values[name] = bool(v)
+            continue
+        lo, hi, low_ok = _OVERRIDE_RANGES.get(name, (0.0, math.inf, True))
+        if not (is_real(v) and math.isfinite(v) and (lo <= v if low_ok else lo < v) and v <= hi):
+            raise ConfigError(f"sensor_override: {name} {v!r}: expected a finite number {'from' if low_ok else 'above'}"
+                              f" {lo:g}{f' up to {hi:g}' if math.isfinite(hi) else ''}")
+        values[name] = float(v)
+    out = dataclasses.replace(sensor, **values)
+    out.simulator_config()  # the event camera's settings as the simulator checks them (cp > 0, ...)
+    return out
+
+
 def radiance(rgb: np.ndarray, gain: float) -> np.ndarray:
     """Linear scene radiance of a rendered sRGB-like image, times the global gain."""
     return np.power(rgb, 2.2, dtype=np.float32) * np.float32(gain)
@@ -94,7 +129,7 @@ def encode_frame(mean_radiance: np.ndarray, s: SensorSettings, rng: np.random.Ge
 def hot_pixel_events(rng: np.random.Generator, s: SensorSettings, height: int, width: int,
                      t0: float, t1: float) -> tuple[np.ndarray, ...]:
     """Events of hot pixels in [t0, t1) µs: Poisson trains at `hot_rate_hz`, one polarity each."""
-    n_hot = int(rng.poisson(s.hot_fraction * height * width))
+    n_hot = min(int(rng.poisson(s.hot_fraction * height * width)), height * width)  # each pixel once
     if n_hot == 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty

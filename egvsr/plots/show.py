@@ -23,9 +23,15 @@ RATE_BINS = 200
 #: shortest span of the event-rate panel: events sharing one timestamp are counted in 5 µs bins
 RATE_MIN_SPAN_US = 1000
 NO_FRAME_WINDOW_US = 33_000
-#: peak bytes per frame (or sensor) pixel of a preview: the frame, the float overlay and matplotlib's
-#: copies (measured: 4.9 GB for an 8000x8000 RGB frame)
+#: peak bytes per pixel of the pictures (overlay cells, and the frame as drawn): the counts, the float
+#: overlay and matplotlib's copies (measured: 4.9 GB for an 8000x8000 RGB frame drawn whole)
 PREVIEW_BYTES_PER_PIXEL = 80
+#: bytes per pixel of the first frame as decoded (uint8 RGB and the reader's copies of it)
+FRAME_BYTES_PER_PIXEL = 12
+#: the longest side the pictures are drawn at: a larger sensor (or frame) is drawn in cells of f x f
+#: pixels (events summed, the frame's top-left pixel of each cell), so its memory and time are bounded by
+#: the picture, not by a size the file declares (a panel is ~440 PNG pixels wide: nothing visible is lost)
+PICTURE_MAX_SIDE = 2048
 #: most events of the pictured window that a preview reads: a window holding more is pictured from
 #: evenly spaced runs of consecutive events adding up to this many (its panel's title says so)
 PREVIEW_EVENTS = 10_000_000
@@ -94,14 +100,25 @@ def preview_runs(i0: int, i1: int, limit: int, run: int) -> list[tuple[int, int]
     return [(i0 + j * n // count, i0 + j * n // count + run) for j in range(count)]
 
 
-def window_counts(src, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(ON counts, OFF counts per pixel, events read, events in the window) of the window t0 <= t < t1.
-    The count comes from the index before anything is read; at most `PREVIEW_EVENTS` events are read,
-    `PREVIEW_RUN` at a time, so any window is pictured in bounded memory and time (`preview_runs`)."""
+def cell_size(height: int, width: int) -> int:
+    """Side f of the f x f pixel cells an h x w picture is drawn in: 1 up to `PICTURE_MAX_SIDE`."""
+    return max(1, -(-max(int(height), int(width)) // PICTURE_MAX_SIDE))
+
+
+def cells(height: int, width: int, f: int) -> tuple[int, int]:
+    """(rows, columns) of f x f cells covering an h x w picture."""
+    return -(-int(height) // f), -(-int(width) // f)
+
+
+def window_counts(src, t0: int, t1: int, f: int = 1) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(ON counts, OFF counts per f x f cell of pixels, events read, events in the window) of the window
+    t0 <= t < t1. The count comes from the index before anything is read; at most `PREVIEW_EVENTS` events
+    are read, `PREVIEW_RUN` at a time, so any window is pictured in bounded memory and time (`preview_runs`)."""
     from egvsr.plots.events import event_counts
 
     i0, i1 = src.index_range(t0, t1)
-    on = np.zeros((src.height, src.width), np.int64)
+    h, w = cells(src.height, src.width, f)
+    on = np.zeros((h, w), np.int64)
     off = np.zeros_like(on)
     read = 0
     if i1 - i0 <= PREVIEW_EVENTS:  # all of them, in one pass (a streamed layout decodes from the start per read)
@@ -109,7 +126,8 @@ def window_counts(src, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, int, i
     else:
         chunks = (src.read_index(a, b) for a, b in preview_runs(i0, i1, PREVIEW_EVENTS, PREVIEW_RUN))
     for chunk in chunks:
-        chunk_on, chunk_off = event_counts(chunk.x, chunk.y, chunk.p, src.height, src.width)
+        x, y = (chunk.x, chunk.y) if f == 1 else (chunk.x // f, chunk.y // f)
+        chunk_on, chunk_off = event_counts(x, y, chunk.p, h, w)
         on += chunk_on
         off += chunk_off
         read += len(chunk)
@@ -123,21 +141,22 @@ def preview_figure_inches(panels: int, h: int, w: int) -> tuple[float, float]:
 
 
 def check_preview_memory(path: str | os.PathLike, src) -> None:
-    """Refuse, before any frame is decoded, a recording whose first frame (or, without frames, sensor)
-    would need more than half of this machine's memory to preview, naming the file and the size: the
-    frame's and overlay's pixels, and the PNG's own (`preview_figure_inches`)."""
+    """Refuse, before any frame is decoded, a recording whose first frame would need more than half of this
+    machine's memory to preview, naming the file and the size: the decoded frame, the pictures' cells (at
+    most `PICTURE_MAX_SIDE` a side, whatever the sensor size) and the PNG's own (`preview_figure_inches`)."""
     shape = src.frame_shape()
     h, w = (shape[0], shape[1]) if shape is not None else (src.height, src.width)
     fig_w, fig_h = preview_figure_inches(3 if shape is not None else 2, h, w)
-    need = (PREVIEW_BYTES_PER_PIXEL * max(h * w, int(src.height) * int(src.width))
+    rows, cols = cells(max(h, src.height), max(w, src.width), cell_size(max(h, src.height), max(w, src.width)))
+    need = (FRAME_BYTES_PER_PIXEL * (h * w if shape is not None else 0) + PREVIEW_BYTES_PER_PIXEL * rows * cols
             + FIGURE_BYTES_PER_PIXEL * round(fig_w * PREVIEW_DPI) * round(fig_h * PREVIEW_DPI))
     total = physical_memory()
     if total and need > total / 2:
         what = f"{w}x{h} frames" if shape is not None else f"{src.width}x{src.height} sensor"
         raise InputFileError(
             f"{path}: a preview of its {what} needs about {need / 1e9:.3g} GB of memory, more than half "
-            f"of this machine's {total / 1e9:.3g} GB; `egvsr show` previews up to about "
-            f"{total / 2 / PREVIEW_BYTES_PER_PIXEL / 1e6:.0f} megapixels"
+            f"of this machine's {total / 1e9:.3g} GB; `egvsr show` previews frames up to about "
+            f"{total / 2 / FRAME_BYTES_PER_PIXEL / 1e6:.0f} megapixels"
         )
 
 
@@ -159,12 +178,15 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         check_preview_memory(path, src)
         ft = src.frame_times()
         frame = src.read_frame(0) if ft is not None and len(ft) else None
+        f = cell_size(src.height, src.width)
+        if frame is not None and f > 1:  # drawn in the events' cells: the top-left pixel of each
+            frame = np.ascontiguousarray(frame[::f, ::f])
         if frame is not None and len(ft) > 1:
             w0, w1, what = int(ft[0]), int(ft[1]), "first interval"
         else:
             w0 = src.t_first if src.t_first is not None else 0
             w1, what = w0 + NO_FRAME_WINDOW_US, "first 33 ms"
-        on_counts, off_counts, read, count = window_counts(src, w0, w1)
+        on_counts, off_counts, read, count = window_counts(src, w0, w1, f)
         overlay = counts_image(on_counts, off_counts, background=frame)
         centres, on, off = event_rate(src)
         info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
@@ -173,7 +195,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     h, w = overlay.shape[:2]
     fig = new_figure(*preview_figure_inches(panels, h, w), dpi=PREVIEW_DPI)
     axes = fig.subplots(1, panels, squeeze=False)[0]
-    drawn, note = pixel_aspect(h, w), stretch_note(h, w)
+    drawn, note = pixel_aspect(h, w), stretch_note(h, w) + (f", cells of {f}x{f} pixels" if f > 1 else "")
     k = 0
     if frame is not None:
         axes[0].imshow(frame_for_display(frame, stretch), interpolation="nearest", aspect=drawn)

@@ -290,3 +290,60 @@ def test_event_and_voxel_figures_of_a_line_sensor_stay_small(tmp_path, h, w):
     for path in (plot_events(s, tmp_path / "e.png"), plot_voxels(np.ones((2, 2, h, w), np.float32), tmp_path / "v.png")):
         img = cv2.imread(str(path))
         assert img is not None and max(img.shape[:2]) < 3000, (path.name, img.shape)
+
+
+def test_show_of_a_huge_declared_sensor_draws_cells_in_bounded_memory(tmp_path):
+    """A file may declare any sensor size: 65535x65535 with 3 events was refused as needing 343 GB (and a
+    declared 10000x10000 took 8 GB); the events are now counted in f x f cells of at most
+    `PICTURE_MAX_SIDE` a side, whatever the declared size."""
+    import egvsr.plots.show as show
+    from egvsr.events.io import open_events, write_events
+
+    side = 65535
+    s = EventStream(np.array([0, side - 1, 5], np.uint16), np.array([0, side - 1, 40], np.uint16),
+                    np.array([10, 20, 30]), np.array([1, -1, 1], np.int8), side, side)
+    rec = write_events(tmp_path / "huge.h5", s)
+    f = show.cell_size(side, side)
+    assert f == 32
+    with open_events(rec) as src:
+        on, off, read, count = show.window_counts(src, 0, 100, f)
+    assert on.shape == off.shape == (2048, 2048) and (read, count) == (3, 3)
+    assert on[0, 0] == 1 and on[1, 0] == 1 and off[-1, -1] == 1 and on.sum() + off.sum() == 3
+    img = cv2.imread(str(show.show_recording(rec, tmp_path / "p.png")))
+    assert img is not None and max(img.shape[:2]) < 2000
+
+
+def test_show_cells_sum_the_events_and_sample_the_frame(tmp_path, monkeypatch):
+    """Cells of f x f pixels hold the sum of their pixels' counts (a numpy reference), the frame is drawn at
+    each cell's top-left pixel and the titles say so."""
+    import egvsr.plots.figures as figures
+    import egvsr.plots.show as show
+    from egvsr.events import Frames
+    from egvsr.events.io import open_events, write_events
+
+    rng = np.random.default_rng(1)
+    n, w, h = 500, 32, 24
+    x, y = rng.integers(0, w, n).astype(np.uint16), rng.integers(0, h, n).astype(np.uint16)
+    p = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    frames = Frames(rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8), np.array([0, 100_000]))
+    rec = write_events(tmp_path / "c.h5", EventStream(x, y, np.sort(rng.integers(0, 100_000, n)), p, w, h),
+                       frames=frames)
+    monkeypatch.setattr(show, "PICTURE_MAX_SIDE", 7)
+    f = show.cell_size(h, w)
+    assert f == 5 and show.cells(h, w, f) == (5, 7)
+    with open_events(rec) as src:
+        on, off, _, _ = show.window_counts(src, 0, 100_000, f)
+    want_on, want_off = np.zeros((5, 7), np.int64), np.zeros((5, 7), np.int64)
+    np.add.at(want_on, (y[p > 0] // 5, x[p > 0] // 5), 1)
+    np.add.at(want_off, (y[p < 0] // 5, x[p < 0] // 5), 1)
+    np.testing.assert_array_equal(on, want_on)
+    np.testing.assert_array_equal(off, want_off)
+    drawn = {}
+    save_png = figures.save_png
+    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: drawn.update(
+        {ax.get_title(): ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()})
+        or save_png(fig, out, overwrite))
+    show.show_recording(rec, tmp_path / "p.png")
+    (first, image), (_, overlay) = drawn.items()
+    assert "cells of 5x5 pixels" in first and image.shape == overlay.shape == (5, 7, 3)
+    np.testing.assert_array_equal(np.asarray(image), frames.images[0][::5, ::5])

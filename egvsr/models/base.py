@@ -42,6 +42,7 @@ class SRModel(nn.Module):
     uses_events: bool = False
     num_frames: int | None = None   # exact number of input frames, or None for any >= min_frames
     min_frames: int = 1
+    min_lr_side: int = 1            # smallest LR height and width the network computes on
     default_chunk: int = 65536
     event_shape: tuple[int, int] = (0, 0)
     supports_region: bool = False   # whether `decode` reads coordinates from `batch.region` (tiles)

@@ -73,6 +73,8 @@ def corner_coords(pix: Tensor, out_size: tuple[int, int], lr_size: tuple[int, in
 class EGVSROfficial(EGVSR):
     """EGVSR with the released code's blocks, grids and time axis (official-compatible mode)."""
 
+    min_lr_side = 2  # the released HPB pools with floor: a side of 1 pools to nothing
+
     def __init__(self, options: EGVSROfficialOptions) -> None:
         super().__init__(options)
         o = options

@@ -136,6 +136,10 @@ def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], event
         raise EventValidationError(f"lr: expected 3 (RGB) channels in dim 2 of (B, K, 3, h, w), got {c}")
     if b < 1 or h < 1 or w < 1:
         raise EventValidationError(f"lr: empty tensor of shape {tuple(lr.shape)}")
+    side = getattr(model, "min_lr_side", 1)
+    if min(h, w) < side:
+        raise EventValidationError(
+            f"lr: frames of {h}x{w} (h x w) pixels; {type(model).__name__} needs at least {side}x{side}")
     if model.num_frames is not None and k != model.num_frames:
         raise EventValidationError(
             f"lr: this model was built for num_frames={model.num_frames} input frames, got K={k}"

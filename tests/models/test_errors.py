@@ -256,3 +256,18 @@ def test_register_model_checks_everything_before_registering_anything():
     with pytest.raises(ConfigError, match=r"register 'egvsr': a model of that name is already registered"):
         register_model("toy-fam", options=Checked, presets={"toy-a": ("a", {}), "egvsr": ("b", {})})(Toy)
     assert (dict(FAMILIES), dict(PRESETS)) == before
+
+
+@pytest.mark.parametrize("h, w", [(1, 1), (1, 6), (6, 1)])
+def test_official_egvsr_refuses_an_lr_side_of_one_naming_lr(h, w):
+    """The released HPB pools with floor: a 1-pixel side pooled to nothing and crashed in torch's pooling
+    ("Output size is too small"); our EGVSR (ceil pooling) still renders it."""
+    official = build_model("egvsr-official", n_feats=8, inr_channels=8, moments=8, lcb_depth=1, heads=2,
+                           tf_samples=2, tf_hidden=16).eval()
+    lr, t, ev = good(h, w)
+    for call in (official, official.render):
+        with pytest.raises(EventValidationError, match=rf"^lr: frames of {h}x{w} \(h x w\) pixels; "
+                                                       r"EGVSROfficial needs at least 2x2$"):
+            call(lr, t, (2 * h, 2 * w), events=ev)
+    assert official.render(*good(2, 2)[:2], (4, 4), events=good(2, 2)[2]).shape == (1, 1, 3, 4, 4)
+    assert build_model("egvsr-tiny").render(lr, t, (2 * h, 2 * w), events=ev).shape == (1, 1, 3, 2 * h, 2 * w)

@@ -36,9 +36,19 @@ def crop(img: np.ndarray, box: Box) -> np.ndarray:
 
 
 def pick_crop(weight: np.ndarray, size: tuple[int, int]) -> Box:
-    """The (h, w) box of `weight` (H, W) with the largest total weight (summed-area table)."""
+    """The (h, w) box of `weight` (H, W) with the largest total weight (summed-area table); NaN and
+    infinite weights count as 0 (a NaN would make every box containing it, and the choice, arbitrary)."""
     wmap = np.asarray(weight, np.float64)
-    h, w = min(size[0], wmap.shape[0]), min(size[1], wmap.shape[1])
+    if wmap.ndim != 2 or min(wmap.shape) < 1:
+        raise ConfigError(f"weight: expected a non-empty (H, W) map, got shape {wmap.shape}")
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        h = w = 0
+    if h < 1 or w < 1:
+        raise ConfigError(f"size: expected a crop (h, w) of positive integers, got {size!r}")
+    wmap = np.where(np.isfinite(wmap), wmap, 0.0)
+    h, w = min(h, wmap.shape[0]), min(w, wmap.shape[1])
     sat = np.zeros((wmap.shape[0] + 1, wmap.shape[1] + 1))
     sat[1:, 1:] = wmap.cumsum(0).cumsum(1)
     sums = sat[h:, w:] - sat[:-h, w:] - sat[h:, :-w] + sat[:-h, :-w]
@@ -48,8 +58,9 @@ def pick_crop(weight: np.ndarray, size: tuple[int, int]) -> Box:
 
 def _as_rgb(img: np.ndarray) -> np.ndarray:
     a = np.asarray(img)
-    if a.dtype != np.uint8:
-        a = np.clip(a.astype(np.float64) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if a.dtype != np.uint8:  # intensities in [0, 1]; NaN drawn black, infinities clipped
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+        a = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=-1)
     if a.ndim != 3 or a.shape[-1] != 3:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from egvsr.plots.figures import writing
+from egvsr.plots.figures import new_figure, writing
 
 
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
@@ -21,25 +21,20 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
                          out: Path | None = None) -> None:
     """Write the PNG of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`
     renames it together with its tables); a failed write (a full disk) is one line naming `out`, the
-    output `target` stands for (default: `target` itself)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    try:
-        for model in dict.fromkeys(r["model"] for r in rows):
-            pts = sorted((r["scale"], r[metric]) for r in rows if r["model"] == model)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
-        ax.set_xlabel("scale")
-        ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
-        ax.grid(alpha=0.3)
+    output `target` stands for (default: `target` itself). The figure is not pyplot's: the caller's
+    matplotlib backend and open figures are left as they are."""
+    fig = new_figure(5, 3.5, dpi=120)
+    ax = fig.subplots()
+    for model in dict.fromkeys(r["model"] for r in rows):
+        pts = sorted((r["scale"], r[metric]) for r in rows if r["model"] == model)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
+    ax.set_xlabel("scale")
+    ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
+    ax.grid(alpha=0.3)
+    if ax.get_lines():  # no rows: no legend (matplotlib would warn that it has nothing to show)
         ax.legend()
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-        with writing(target if out is None else out):
-            fig.savefig(target, format="png")
-    finally:
-        plt.close(fig)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with writing(target if out is None else out):
+        fig.savefig(target, format="png")

@@ -34,7 +34,7 @@ def event_counts(x: np.ndarray, y: np.ndarray, p: np.ndarray, height: int, width
 
 def gray_background(frame: np.ndarray, lighten: float = 0.5) -> np.ndarray:
     """(H, W) or (H, W, C) uint8 frame -> (H, W, 3) float gray, pulled towards white by `lighten`."""
-    a = np.asarray(frame, np.float32)
+    a = np.nan_to_num(np.asarray(frame, np.float32), nan=0.0, posinf=255.0, neginf=0.0)
     if a.ndim == 3:
         a = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if a.shape[-1] >= 3 else a[..., 0]
     if a.ndim != 2:

@@ -30,9 +30,12 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
 
     s = signed_slices(voxels)[:max_bins]
     b, h, w = s.shape
+    if min(b, h, w) < 1:
+        raise ConfigError(f"voxels: expected at least one time bin of at least 1x1 pixels, got shape "
+                          f"{np.shape(voxels)}")
     cols = min(max_cols, b)
     rows = math.ceil(b / cols)
-    nz = np.abs(s[s != 0])
+    nz = np.abs(s[(s != 0) & np.isfinite(s)])  # NaN is drawn blank and infinity at full colour: neither sets it
     lim = float(np.percentile(nz, 99)) if nz.size else 1.0
     panel = 1.8
     fig = new_figure(cols * panel + 1.0, rows * panel * panel_aspect(h, w) + 0.6)  # bounded for any h, w

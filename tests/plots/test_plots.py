@@ -347,3 +347,84 @@ def test_show_cells_sum_the_events_and_sample_the_frame(tmp_path, monkeypatch):
     (first, image), (_, overlay) = drawn.items()
     assert "cells of 5x5 pixels" in first and image.shape == overlay.shape == (5, 7, 3)
     np.testing.assert_array_equal(np.asarray(image), frames.images[0][::5, ::5])
+
+
+def test_voxel_colour_limits_come_from_the_finite_values(tmp_path, monkeypatch):
+    """One NaN made the shared limit NaN (a wrong picture: whole bins blank or saturated); an infinity made
+    it infinite. NaN is drawn blank, infinity at full colour, the limit is the finite values' 99th percentile."""
+    import warnings
+
+    import egvsr.plots.figures as figures
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3, 2, 8, 10)).astype(np.float32)
+    s = v[:, 0] - v[:, 1]
+    want = float(np.percentile(np.abs(s[s != 0]), 99))
+    v[0, 0, 0, 0], v[1, 0, 2, 3] = np.nan, np.inf
+    limits = []
+    save_png = figures.save_png
+    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: limits.extend(
+        im.get_clim() for ax in fig.axes for im in ax.get_images()) or save_png(fig, out, overwrite))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_voxels(v, tmp_path / "v.png")
+    finite = s[np.isfinite(v[:, 0] - v[:, 1])]
+    lim = float(np.percentile(np.abs(finite[finite != 0]), 99))
+    assert len(limits) == 3 and all(c == (-lim, lim) for c in limits) and abs(lim - want) < 0.2 * want
+    plot_voxels(np.full((2, 4, 4), np.nan, np.float32), tmp_path / "nan.png")  # nothing finite: a blank grid
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 4), (2, 0, 5), (2, 2, 5, 0)])
+def test_empty_voxels_are_refused_naming_them(tmp_path, shape):
+    with pytest.raises(ConfigError, match=r"^voxels: expected at least one time bin of at least 1x1 pixels"):
+        plot_voxels(np.zeros(shape, np.float32), tmp_path / "v.png")
+    assert not list(tmp_path.iterdir())
+
+
+def test_panels_with_nan_are_drawn_without_warnings(tmp_path):
+    """A float panel holding NaN or infinity (a diverged output) was cast to uint8 with a RuntimeWarning
+    and an undefined value; NaN is black, +inf white, -inf black."""
+    import warnings
+
+    from egvsr.plots.compare import _as_rgb
+
+    img = np.full((4, 5, 3), 0.5)
+    img[0, 0], img[0, 1], img[0, 2] = np.nan, np.inf, -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb = _as_rgb(img)
+        comparison_grid([("a", img), ("b", img[::2, ::2])], tmp_path / "g.png", box=(0, 0, 2, 2))
+        crop_rows([("r", [("a", img)])], tmp_path / "c.png")
+        counts = event_image(x=np.array([1]), y=np.array([1]), p=np.array([1]), height=4, width=5,
+                             background=img[..., 0] * np.nan)
+    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, 1].tolist() == [255] * 3 and rgb[0, 2].tolist() == [0, 0, 0]
+    assert counts[0, 0].tolist() == [128] * 3  # a NaN background pixel is black, lightened
+
+
+def test_pick_crop_skips_non_finite_weights_and_refuses_an_empty_crop():
+    """A NaN weight made every box holding it NaN and argmax picked the first NaN box (0, 0)."""
+    w = np.zeros((12, 12))
+    w[8:11, 7:10] = 1.0
+    w[0, 0] = np.nan
+    w[0, 11] = np.inf
+    assert pick_crop(w, (3, 3)) == (8, 7, 3, 3)
+    for size in [(0, 3), (3, -1), ("a", 3), None]:
+        with pytest.raises(ConfigError, match=r"^size: expected a crop \(h, w\) of positive integers"):
+            pick_crop(w, size)
+    with pytest.raises(ConfigError, match=r"^weight: expected a non-empty \(H, W\) map"):
+        pick_crop(np.zeros((0, 4)), (2, 2))
+
+
+def test_metric_curves_leave_the_callers_matplotlib_alone(tmp_path, monkeypatch, recwarn):
+    """The curves switched the process's matplotlib backend to Agg (a notebook's inline plots stopped
+    showing) and drew through pyplot; with no rows they warned about an empty legend."""
+    import matplotlib
+
+    from egvsr.plots.curves import plot_metric_vs_scale
+
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("changed the matplotlib backend"))
+    rows = [{"model": "a", "scale": 2, "psnr": float("nan")}, {"model": "a", "scale": 4, "psnr": 30.0},
+            {"model": "b", "scale": 2, "psnr": float("inf")}]
+    assert cv2.imread(str(plot_metric_vs_scale(rows, tmp_path / "c.png"))) is not None
+    assert cv2.imread(str(plot_metric_vs_scale([], tmp_path / "e.png"))) is not None
+    assert not [str(w.message) for w in recwarn]

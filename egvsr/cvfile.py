@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from typing import Iterator
 
@@ -43,11 +44,20 @@ def opencv_name(path: str | os.PathLike) -> str | None:
 
 def read_image(path: str | os.PathLike, mode: str = "unchanged") -> np.ndarray | None:
     """The image at `path` as `cv2.imread` gives it (BGR order; `mode` "unchanged": as stored, "color":
-    8-bit BGR), or None when it cannot be read or decoded, as `imread` does."""
+    8-bit BGR), or None when it cannot be read or decoded, as `imread` does. Only a regular file is read:
+    a named pipe, device or socket (which would block or never end) is None without waiting on it."""
+    if mode not in READ_MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {READ_MODES}")
     cv2 = _cv2()
     flags = {"unchanged": cv2.IMREAD_UNCHANGED, "color": cv2.IMREAD_COLOR}[mode]
+    try:  # O_NONBLOCK: opening a pipe with no writer returns at once (a regular file ignores the flag)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError):  # ValueError: a NUL byte in the name
+        return None
     try:
-        with open(path, "rb") as f:
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
             data = f.read()
     except OSError:
         return None

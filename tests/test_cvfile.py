@@ -92,3 +92,29 @@ def test_no_file_name_reaches_opencv_outside_cvfile():
             if isinstance(node, ast.Attribute) and node.attr in opening:
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.attr}")
     assert not found, found
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_not_an_image_and_is_not_waited_on(tmp_path):
+    """Reading a FIFO named like an image blocked forever in open() (no writer ever comes); a device such as
+    /dev/zero would have been read without end. Only a regular file is read; anything else is None."""
+    import threading
+
+    fifo = tmp_path / "frame.png"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(read_image(fifo)), daemon=True)
+    reader.start()
+    reader.join(10)
+    blocked = reader.is_alive()
+    if blocked:  # release the old code's reader: a writer that closes at once ends its read
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert not blocked and got == [None]
+    assert read_image(tmp_path) is None  # a folder
+    if os.path.exists("/dev/zero"):
+        assert read_image("/dev/zero") is None
+
+
+def test_an_unknown_read_mode_is_a_value_error_naming_it(tmp_path):
+    with pytest.raises(ValueError, match=r"^mode 'gray': expected one of \('unchanged', 'color'\)$"):
+        read_image(tmp_path / "x.png", "gray")

@@ -94,7 +94,7 @@ class SRModel(nn.Module):
         for j in range(batch.times.shape[1]):
             rgb = match_gray(self.decode(self.prepare_time(state, batch, j), batch, pix), gray)
             frames.append(rgb.transpose(1, 2).reshape(rgb.shape[0], 3, height, width))
-        return torch.stack(frames, dim=1)
+        return torch.stack(frames, dim=1).to(batch.lr.dtype)  # the model's dtype, as `render` gives
 
     @torch.no_grad()
     def render(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,

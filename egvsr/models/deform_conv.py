@@ -39,10 +39,10 @@ def modulated_deform_conv2d(x: Tensor, offset: Tensor, mask: Tensor, weight: Ten
     sampled = F.grid_sample(x.to(dtype).reshape(b * groups, c // groups, h, w), grid, mode="bilinear",
                             padding_mode="zeros", align_corners=False)
     sampled = sampled.view(b, groups, c // groups, taps, h, w) * mask.view(b, groups, 1, taps, h, w).to(dtype)
-    out = torch.matmul(weight.reshape(c_out, c * taps), sampled.view(b, c * taps, h * w))
+    out = torch.matmul(weight.reshape(c_out, c * taps).to(dtype), sampled.view(b, c * taps, h * w))
     if bias is not None:
-        out = out + bias.view(1, -1, 1)
-    return out.view(b, c_out, h, w)
+        out = out + bias.view(1, -1, 1).to(dtype)
+    return out.view(b, c_out, h, w).to(x.dtype)  # a half-precision model's next layers take its dtype
 
 
 class DeformConvPack(nn.Module):

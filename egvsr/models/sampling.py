@@ -75,13 +75,15 @@ def sample_points(image: Tensor, coords: Tensor, mode: str = "bilinear") -> Tens
 
     Pixel-centre convention with border replication; at the centres of an integer-scaled grid this
     equals `F.interpolate(..., align_corners=False)` for bilinear and bicubic. Half-precision maps
-    (autocast) are sampled in float32: float16 coordinates would be off by up to a pixel at large sizes.
+    (autocast, a half model) are sampled in float32, float16 coordinates would be off by up to a pixel at
+    large sizes, and the samples returned in the map's dtype, which the layers after them take.
     """
-    if image.dtype in (torch.float16, torch.bfloat16):
+    dtype = image.dtype
+    if dtype in (torch.float16, torch.bfloat16):
         image = image.float()
     out = F.grid_sample(image, coords.unsqueeze(1).to(image.dtype), mode=mode,
                         padding_mode="border", align_corners=False)
-    return out.squeeze(2).transpose(1, 2)
+    return out.squeeze(2).transpose(1, 2).to(dtype)
 
 
 def nearest_index(coords: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:

@@ -271,3 +271,25 @@ def test_official_egvsr_refuses_an_lr_side_of_one_naming_lr(h, w):
             call(lr, t, (2 * h, 2 * w), events=ev)
     assert official.render(*good(2, 2)[:2], (4, 4), events=good(2, 2)[2]).shape == (1, 1, 3, 4, 4)
     assert build_model("egvsr-tiny").render(lr, t, (2 * h, 2 * w), events=ev).shape == (1, 1, 3, 2 * h, 2 * w)
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_precision_model_runs_forward_and_render_in_its_dtype(name, dtype):
+    """`model.half()`: inputs are cast to the weights' dtype (docs/models.md), but half-precision maps were
+    sampled in float32 and fed to half layers: a raw torch "expected m1 and m2 to have the same dtype"
+    (EGVSR's forward, VideoINR's forward and render). Both now run, give the model's dtype, agree with each
+    other and stay within the dtype's rounding of the float32 model."""
+    torch.manual_seed(0)
+    ref = build_model(name).eval()
+    model = build_model(name).eval()
+    model.load_state_dict(ref.state_dict())
+    model = model.to(dtype)
+    lr, _, ev = good()
+    lr = torch.cat([lr, lr[:, :1]], 1)[:, : model.num_frames or 3]
+    t = torch.tensor([-0.4, 0.7])
+    out, rendered = model(lr, t, (9, 13), events=ev), model.render(lr, t, (9, 13), events=ev, chunk_size=7)
+    assert out.dtype == rendered.dtype == dtype
+    torch.testing.assert_close(out, rendered, rtol=0, atol=0)
+    tol = 0.01 if dtype == torch.float16 else 0.05
+    torch.testing.assert_close(rendered.float(), ref.render(lr, t, (9, 13), events=ev), rtol=0, atol=tol)

@@ -66,7 +66,9 @@ def _closest(key: str, options) -> str:
 
 
 def merge(base: dict, update: dict, prefix: str = "") -> dict:
-    """Return `base` updated by `update`, rejecting keys that `base` does not define."""
+    """Return `base` updated by `update`, rejecting keys that `base` does not define. What a key takes (a
+    mapping, a number) is its `DEFAULTS` entry's kind, not the value an earlier layer gave it: a file's
+    `device: 0` does not make `--set device=cpu` "expect a number"."""
     out = copy.deepcopy(base)
     for key, value in update.items():
         dotted = _dotted(prefix, key)
@@ -74,17 +76,28 @@ def merge(base: dict, update: dict, prefix: str = "") -> dict:
             raise ConfigError(
                 f"unknown config key {dotted!r}{_closest(key, out)}; valid keys here: {sorted(out)}"
             )
+        kind = _default_at(dotted, out[key])
         if dotted in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {type(value).__name__}")
             out[key] = _merge_free(out[key], value, dotted + ".") if value else {}  # {} clears the section
-        elif isinstance(out[key], dict):
+        elif isinstance(kind, dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {dotted!r}: expected a mapping, got {value!r}")
-            out[key] = merge(out[key], value, dotted + ".")
+            out[key] = merge(out[key] if isinstance(out[key], dict) else {}, value, dotted + ".")
         else:
-            out[key] = _coerce(out[key], value, dotted)
+            out[key] = _coerce(kind, value, dotted)
     return out
+
+
+def _default_at(dotted: str, fallback: Any) -> Any:
+    """The `DEFAULTS` value of the dotted key (`fallback`, the merged value, for a key it does not hold)."""
+    node: Any = DEFAULTS
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return fallback
+        node = node[part]
+    return node
 
 
 def _dotted(prefix: str, key: Any) -> str:

@@ -429,3 +429,20 @@ def test_a_quoted_whole_number_reads_as_an_integer():
 def test_a_model_name_that_is_not_text_is_named_by_its_key(setting):
     with pytest.raises(ConfigError, match=r"^model\.name: expected a registered model name"):
         load_config(None, [setting])
+
+
+@pytest.mark.parametrize("file_value, setting, key, value", [
+    ("device: 0", "device=cpu", "device", "cpu"),                    # a CUDA index in the file, text by --set
+    ("device: {a: 1}", "device=cpu", "device", "cpu"),
+    ("output_root: 5", "output_root=runs", "output_root", "runs"),
+    ("train: {init_from: 7}", "train.init_from=shipped", "train.init_from", "shipped"),
+])
+def test_a_set_value_is_read_by_the_key_not_by_the_value_the_file_gave_it(tmp_path, file_value, setting, key, value):
+    """What a key takes comes from DEFAULTS: a file's number at a text key does not make `--set` of that key
+    "expect a number" (nor a file's mapping "expect a mapping")."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(file_value + "\n")
+    got = load_config(cfg, [setting])
+    for part in key.split("."):
+        got = got[part]
+    assert got == value

@@ -423,7 +423,15 @@ class Trainer:
         is built), or None for a new run."""
         if not self.exp.last.exists():
             return None
-        ck = load_checkpoint(self.exp.last, map_location=self.info.device, expect_model=self.cfg["model"]["name"])
+        try:
+            ck = load_checkpoint(self.exp.last, map_location=self.info.device)
+        except CheckpointError as exc:  # damaged or not egvsr's: a step-N.pt of the run may still resume it
+            raise CheckpointError(f"{exc}{self._step_hint()}") from None
+        if ck["model"]["name"] != self.cfg["model"]["name"]:
+            raise CheckpointError(
+                f"{self.exp.last}: was trained as model {ck['model']['name']!r}, but the config builds "
+                f"{self.cfg['model']['name']!r} (model.name); undo the change to model.name, or use another "
+                "experiment name to start afresh")
         missing = [k for k in RESUME_KEYS if k not in ck]
         if missing:
             raise CheckpointError(
@@ -469,10 +477,13 @@ class Trainer:
 
     def _damaged(self, key: str, what: str) -> None:
         """Refuse a last.pt whose `key` is damaged, naming a step-N.pt to resume from instead, if any."""
+        raise CheckpointError(f"{self.exp.last}: its {key!r} entry is damaged ({what}){self._step_hint()}")
+
+    def _step_hint(self) -> str:
+        """How to go on when last.pt cannot be resumed: from the newest step-N.pt, or afresh."""
         steps = self.exp.step_checkpoint_steps()
-        hint = (f"; to resume from step {steps[-1]}, copy {self.exp.step_checkpoint(steps[-1])} over last.pt"
+        return (f"; to resume from step {steps[-1]}, copy {self.exp.step_checkpoint(steps[-1])} over last.pt"
                 if steps else "; use another experiment name to start afresh")
-        raise CheckpointError(f"{self.exp.last}: its {key!r} entry is damaged ({what}){hint}")
 
     def _check_rng(self, state: object) -> None:
         """Refuse RNG states that cannot be restored; the RNGs are left as they were (they are restored

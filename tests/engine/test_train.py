@@ -158,7 +158,7 @@ def test_resume_refuses_checkpoint_of_another_model(tmp_path, tiny_recording):
     cfg = load_config(_config(tmp_path, tiny_recording, "other"))
     last = Path(cfg["output_root"]) / "other" / "checkpoints" / "last.pt"
     save_checkpoint(last, {"model": {"name": "videoinr-tiny", "config": {}}, "state_dict": {}})
-    with pytest.raises(CheckpointError, match="holds model 'videoinr-tiny', expected 'egvsr-tiny'"):
+    with pytest.raises(CheckpointError, match="was trained as model 'videoinr-tiny', but the config builds 'egvsr-tiny'"):
         train(cfg=cfg, progress=False)
 
 

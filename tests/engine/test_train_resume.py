@@ -591,6 +591,25 @@ def test_damaged_last_checkpoint_entries_are_one_line(tmp_path, tiny_recording, 
     assert "step-00000002.pt over last.pt" in err
 
 
+@pytest.mark.parametrize("damage, said", [
+    (lambda b: b[: len(b) // 2], "not a complete checkpoint file"),       # truncated
+    (lambda b: b"", "it is empty"),
+    (lambda b: b"\x00" * 64, "not a checkpoint file"),                    # not a PyTorch archive
+])
+def test_an_unreadable_last_checkpoint_names_the_step_checkpoint_to_resume_from(tmp_path, tiny_recording, capsys,
+                                                                              damage, said):
+    """A last.pt that cannot be read at all is refused like one with a damaged entry: naming the newest
+    step-N.pt of the run to copy over it (the run is not lost)."""
+    cfg = _config(tmp_path, tiny_recording, "cut", checkpoint_every=1, keep_checkpoints=2)
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    last = tmp_path / "exp" / "cut" / "checkpoints" / "last.pt"
+    last.write_bytes(damage(last.read_bytes()))
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    err = _one_error(capsys, said)
+    assert err.rstrip().endswith(f"to resume from step 2, copy {last.parent / 'step-00000002.pt'} over last.pt")
+
+
 @pytest.mark.parametrize("where, said", [("exp/f", "expected the experiment folder"),
                                          ("exp/f/checkpoints", "expected its checkpoints folder"),
                                          ("exp/f/logs", "expected its logs folder"),

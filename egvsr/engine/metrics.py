@@ -25,9 +25,25 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
 SSIM_WINDOW = 11
 
 
+def _as_unit_image(img, what: str) -> np.ndarray:
+    """`img` as float64, refused unless it is a float image with every value in [0, 1] (the peak of 1 that
+    PSNR and SSIM's constants assume): a uint8 image, NaN or 0..255 floats would score silently wrong."""
+    a = np.asarray(img)
+    if a.dtype.kind != "f":
+        hint = " (divide a uint8 image by 255)" if a.dtype.kind in "ui" else ""
+        raise ConfigError(f"metric input {what}: expected a float image in [0, 1], got dtype {a.dtype}{hint}")
+    a = a.astype(np.float64, copy=False)
+    if a.size and not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
+        found = ("NaN or infinity" if not np.isfinite(a).all()
+                 else f"values from {float(a.min()):.4g} to {float(a.max()):.4g} (scale or clip it to [0, 1])")
+        raise ConfigError(f"metric input {what}: expected values in [0, 1], found {found}")
+    return a
+
+
 def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool):
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
+    if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)):
+        raise ConfigError(f"crop_border {crop_border!r}: expected a whole number of pixels >= 0")
+    pred, gt = _as_unit_image(pred, "pred"), _as_unit_image(gt, "gt")
     if pred.shape != gt.shape:
         raise ConfigError(f"metric inputs differ in shape: prediction {pred.shape}, ground truth {gt.shape}")
     if pred.ndim == 2:

@@ -80,3 +80,52 @@ def test_protocols_and_errors():
     assert np.isfinite(p_resized)
     with pytest.raises(ConfigError, match="differ in shape"):
         psnr(pred[:10], gt)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("make, said", [
+    (lambda a: (a * 255).astype(np.uint8), r"metric input pred: expected a float image in \[0, 1\], got dtype uint8 "
+                                           r"\(divide a uint8 image by 255\)"),
+    (lambda a: a * 255.0, r"metric input pred: expected values in \[0, 1\], found values from .* to .*"),
+    (lambda a: a - 0.5, r"metric input pred: expected values in \[0, 1\]"),
+    (lambda a: np.where(a > 0.5, np.nan, a), r"metric input pred: expected values in \[0, 1\], found NaN or infinity"),
+    (lambda a: a > 0.5, r"got dtype bool"),
+])
+def test_metrics_refuse_an_image_that_is_not_float_in_0_1(metric, make, said):
+    """PSNR's peak and SSIM's constants assume [0, 1]: a uint8 image, 0..255 floats or NaN would score silently
+    wrong (PSNR -23 dB for a uint8 pair, nan for a NaN pixel), so they are refused naming the argument."""
+    gt = np.random.default_rng(0).random((16, 16, 3))
+    with pytest.raises(ConfigError, match=said):
+        metric(make(gt), gt)
+    with pytest.raises(ConfigError, match=said.replace("pred", "gt")):
+        metric(gt, make(gt))
+
+
+@pytest.mark.parametrize("crop", [2.5, "2", None, True])
+def test_metrics_refuse_a_crop_border_that_is_not_a_whole_number(crop):
+    img = np.zeros((16, 16, 3))
+    with pytest.raises(ConfigError, match=r"^crop_border .*: expected a whole number of pixels >= 0$"):
+        psnr(img, img, crop_border=crop)
+    assert psnr(img, img, crop_border=np.int64(2)) == PSNR_CEILING_DB
+
+
+def test_metrics_match_scikit_image_on_random_and_constant_images():
+    """An independent reference (scikit-image's SSIM with the documented window, its PSNR) on random images
+    down to SSIM's 11-px window, and on constant images, where SSIM is defined (1 for equal ones)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(1)
+    for shape in [(11, 11, 3), (11, 30, 3), (23, 17, 1), (40, 33, 3)]:
+        a = rng.random(shape)
+        b = np.clip(a + 0.1 * rng.standard_normal(shape), 0, 1)
+        ref = structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, channel_axis=-1)
+        assert ssim(a, b) == pytest.approx(ref, abs=1e-12)
+        assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(b, a, data_range=1.0), abs=1e-10)
+    c = np.full((12, 12, 3), 0.5)
+    assert ssim(c, c) == 1.0
+    assert ssim(c, c + 0.1) == pytest.approx(structural_similarity(c, c + 0.1, data_range=1.0, gaussian_weights=True,
+                                                                   sigma=1.5, use_sample_covariance=False,
+                                                                   channel_axis=-1), abs=1e-12)
+    with pytest.raises(ConfigError, match="SSIM needs images of at least 11x11"):
+        ssim(c[:10], c[:10])

@@ -241,9 +241,9 @@ def _check_values(cfg: dict) -> None:
     _check_float32(t)
     _need(_is_int(cfg["seed"]) and 0 <= cfg["seed"] < 2**63, "seed", "an integer in 0..2**63-1", cfg["seed"])
     e = cfg["eval"]
-    _need(isinstance(e["scales"], (list, tuple)) and bool(e["scales"]) and all(_is_number(s) and s > 0
-                                                                           for s in e["scales"]),
-          "eval.scales", "a list of positive numbers", e["scales"])
+    from egvsr.engine.evaluation import check_scales  # `egvsr eval` reads the checkpoint's eval.scales so
+
+    check_scales(e["scales"], "eval.scales")  # at start-up: a scale below 1 or given twice, not at the eval after
     _need(_is_int(e["chunk_size"]) and 1 <= e["chunk_size"] <= 2**31, "eval.chunk_size", "a positive integer",
           e["chunk_size"])
     from egvsr.engine.protocol import PROTOCOLS

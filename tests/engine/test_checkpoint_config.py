@@ -446,3 +446,17 @@ def test_a_set_value_is_read_by_the_key_not_by_the_value_the_file_gave_it(tmp_pa
     for part in key.split("."):
         got = got[part]
     assert got == value
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("eval.scales=[0.5, 2]", r"^eval\.scales 0\.5: expected a finite scale >= 1"),
+    ("eval.scales=[2, 2.0]", r"^eval\.scales: scale 2 is given twice"),
+    ("eval.scales=[]", r"^eval\.scales: give at least one scale"),
+    ("eval.scales=4", r"^eval\.scales 4: expected a list of scales"),
+    ("eval.scales=[true]", r"^eval\.scales: True is not a number"),
+])
+def test_eval_scales_are_checked_at_load_as_egvsr_eval_reads_them(setting, message):
+    """`egvsr eval CHECKPOINT` takes the run's eval.scales: a value it refuses (below 1, given twice) is refused
+    when the config loads, not after the training, at the first evaluation."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [setting])

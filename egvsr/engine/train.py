@@ -463,6 +463,8 @@ class Trainer:
                 and isinstance(sched.get("base_lrs"), list) and "lr_lambdas" in sched):
             self._damaged("scheduler", "not the state of a learning-rate schedule")
         for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler), ("scaler", self.scaler)):
+            if key == "scaler" and isinstance(ck[key], Mapping) and not ck[key]:
+                continue  # saved with AMP off (a CPU run, device being free to change): a fresh scaler here
             try:
                 target.load_state_dict(ck[key])
             except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as exc:

@@ -665,3 +665,17 @@ def test_config_differences_read_data_keys_written_at_their_default_as_no_change
     changed = load_config(None, ["data.train.recordings=[a.h5]", "data.train.bins=8", "data.val.recordings=[b.h5]",
                                  "data.val.patch_size=64"])
     assert config_differences(old, changed) == ["data.train.bins: 32 -> 8", "data.val.patch_size: None -> 64"]
+
+
+def test_a_run_saved_without_amp_resumes_where_amp_is_on(tmp_path, tiny_recording, capsys, monkeypatch):
+    """`device` may change on a resume: a CPU run (AMP off, its GradScaler saved disabled as {}) resumed on a
+    GPU (AMP on) starts a fresh scaler there instead of calling its scaler entry damaged. The GPU's enabled
+    scaler is stood in for by torch's CPU one, which refuses an empty state the same way."""
+    cfg = _config(tmp_path, tiny_recording, "amp")
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "exp" / "amp" / "checkpoints" / "last.pt")["scaler"] == {}
+    real = torch.amp.GradScaler
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda device, enabled=True: real("cpu", enabled=True))
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    assert "already complete (step 2" in capsys.readouterr().out

@@ -423,8 +423,8 @@ class Trainer:
         is built), or None for a new run."""
         if not self.exp.last.exists():
             return None
-        try:
-            ck = load_checkpoint(self.exp.last, map_location=self.info.device)
+        try:  # on the CPU: its RNG states must be CPU tensors (each state is copied onto its device as loaded)
+            ck = load_checkpoint(self.exp.last, map_location="cpu")
         except CheckpointError as exc:  # damaged or not egvsr's: a step-N.pt of the run may still resume it
             raise CheckpointError(f"{exc}{self._step_hint()}") from None
         if ck["model"]["name"] != self.cfg["model"]["name"]:

@@ -679,3 +679,37 @@ def test_a_run_saved_without_amp_resumes_where_amp_is_on(tmp_path, tiny_recordin
     capsys.readouterr()
     assert main(["train", str(cfg), "--no-progress"]) == 0
     assert "already complete (step 2" in capsys.readouterr().out
+
+
+def test_resume_reads_last_pt_onto_the_cpu_whatever_the_training_device(tmp_path, tiny_recording, monkeypatch):
+    """A GPU resume read last.pt with map_location=cuda, which moves every tensor there, its RNG states too:
+    numpy's and torch's CPU generator take only CPU tensors, so every GPU resume was refused as a damaged
+    'rng' entry. last.pt is read onto the CPU (weights, optimizer and EMA are copied to their device as they
+    load). Without a GPU here, the trainer is given a CUDA device and the read is watched."""
+    import egvsr.engine.train as train_module
+    from egvsr.engine.distributed import DistInfo
+    from egvsr.engine.experiment import Experiment
+    from egvsr.engine.schedule import build_scheduler
+    from egvsr.models import build_model
+
+    path = _config(tmp_path, tiny_recording, "gpu")
+    assert main(["train", str(path), "--no-progress"]) == 0
+    cfg = load_config(path)
+    trainer = train_module.Trainer.__new__(train_module.Trainer)  # the parts `_resume` uses, on a CUDA device
+    trainer.cfg, trainer.allow_config_change, trainer.log = cfg, False, lambda text: None
+    trainer.info = DistInfo(0, 0, 1, torch.device("cuda", 0))
+    trainer.exp = Experiment(cfg["output_root"], cfg["name"])
+    trainer.model = build_model(cfg["model"]["name"], **cfg["model"]["options"])
+    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=1e-3)
+    trainer.scheduler = build_scheduler(trainer.optimizer, "cosine", 2)
+    trainer.scaler = torch.amp.GradScaler("cuda", enabled=False)
+    read = []
+    real = train_module.load_checkpoint
+
+    def watched(p, map_location="cpu", **kwargs):
+        read.append(torch.device(map_location))
+        return real(p, "cpu", **kwargs)
+
+    monkeypatch.setattr(train_module, "load_checkpoint", watched)
+    assert trainer._resume()["step"] == 2
+    assert [d.type for d in read] == ["cpu"]

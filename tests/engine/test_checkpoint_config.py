@@ -276,6 +276,28 @@ def test_rng_state_roundtrip_through_checkpoint(tmp_path):
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
 
 
+def test_rng_state_of_more_gpus_than_this_machine_has_restores_those_it_has(monkeypatch):
+    """`torch.cuda.get_rng_state_all` saves one state per visible GPU; a run resumed on a machine with fewer
+    (`device` may change) restores the states of the GPUs it has, where set_rng_state_all stopped at the
+    first missing one (refused as a damaged 'rng' entry). No GPU is needed: torch.cuda is stood in for."""
+    state = rng_state()
+    state["cuda"] = [torch.full((8,), i, dtype=torch.uint8) for i in range(8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device="cuda": restored.append((int(s[0]), device)))
+
+    def all_of_them(states):  # torch's own: one per state, failing on a GPU this machine lacks
+        for i, s in enumerate(states):
+            if i >= 2:
+                raise RuntimeError(f"CUDA error: invalid device ordinal {i}")
+            restored.append((int(s[0]), i))
+
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", all_of_them)
+    set_rng_state(state)
+    assert restored == [(0, 0), (1, 1)]
+
+
 def _laughs(levels: int) -> str:
     """A 'billion laughs' YAML mapping: each level names the one below twice (2**levels leaves)."""
     parts = ["a0: &a0 {x: 1}"] + [f"a{i}: &a{i} {{p: *a{i - 1}, q: *a{i - 1}}}" for i in range(1, levels + 1)]

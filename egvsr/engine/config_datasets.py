@@ -236,7 +236,9 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bo
     seconds = float(spec.get("sample_seconds", SECTION_DEFAULTS["sample_seconds"]))
     size = tuple(spec.get("sample_size", SECTION_DEFAULTS["sample_size"]))
     path = cache / f"sample-seed{seed}-{seconds:g}s-{size[0]}x{size[1]}.h5"
-    if not path.exists():
+    if os.path.lexists(path):
+        _check_cached_sample(path, seed, seconds, size)
+    else:
         from egvsr.errors import OutputExistsError
         from egvsr.events.simulate import make_sample
 
@@ -246,6 +248,19 @@ def _ensure_sample(entry: str, cache: Path, spec: dict, where: str, progress: bo
             if not path.is_file():  # another run made the same cached sample meanwhile: use it
                 raise
     return path
+
+
+def _check_cached_sample(path: Path, seed: int, seconds: float, size: tuple[int, int]) -> None:
+    """Refuse, naming it, a file at a sample recording's cache name that is not that recording (truncated,
+    damaged, or made with other settings): it is reused by its name, so nothing else may pass for it."""
+    from egvsr.events.io.h5util import header_mismatch
+    from egvsr.events.simulate.sample import GENERATOR, GENERATOR_VERSION
+
+    want = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "seconds": seconds,
+            "height": int(size[0]), "width": int(size[1])}
+    why = header_mismatch(path, want, what="sample recording")
+    if why is not None:
+        raise InputFileError(f"{path}: the cached sample recording is {why}; delete it and it is made again")
 
 
 def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress: bool = False) -> list[str]:

@@ -72,7 +72,7 @@ def test_a_clip_of_another_size_or_length_in_the_folder_is_named(tmp_path, rende
     """The folder of 3-frame clips holding a 2-frame clip (a folder renamed or copied by hand)."""
     src = clip_folder(rendered, 0, SIZE, 2)
     shutil.copytree(src, clip_folder(tmp_path, 0, SIZE, 3))
-    with pytest.raises(InputFileError, match=r"other settings \(frames 2, expected 3\)"):
+    with pytest.raises(InputFileError, match=r"other settings \(frames/t length 2, expected 3\)"):
         ensure_clips(tmp_path, 0, "train", [0], SIZE, 3, progress=False, workers=1)
     shutil.copytree(src, clip_folder(tmp_path, 0, (24, 16), 2))
     with pytest.raises(InputFileError, match=r"other settings \(height 16, expected 24\)"):

@@ -101,3 +101,31 @@ def test_the_sample_seconds_cap_is_what_make_sample_holds():
 
     d = inspect.signature(make_sample).parameters
     assert SAMPLE_SECONDS_MAX * d["fps"].default * (1 + d["gt_per_interval"].default) <= MAX_SAMPLE_FRAMES + 100
+
+
+def test_a_cached_sample_recording_is_reused_only_when_its_header_says_it_is_that_recording(tmp_path):
+    """It is reused by its name: a truncated file, another seed's or another size's recording copied or
+    renamed to it, or a dangling link is refused naming it, never trained on as the sample."""
+    import shutil
+
+    from egvsr.engine.config_datasets import resolve_recordings
+
+    spec = {"recordings": ["sample:3"], "sample_cache": str(tmp_path), "sample_seconds": 0.2,
+            "sample_size": [32, 40]}
+    made = Path(resolve_recordings(spec, "data.train")[0])
+    before = made.stat().st_mtime_ns
+    assert resolve_recordings(spec, "data.train") == [str(made)] and made.stat().st_mtime_ns == before  # reused
+    keep = tmp_path / "keep.h5"
+    shutil.copy(made, keep)
+    other = Path(resolve_recordings({**spec, "recordings": ["sample:4"]}, "data.train")[0])
+    shutil.copy(other, made)  # seed 4's recording under seed 3's name
+    with pytest.raises(InputFileError, match=rf"^{made}: the cached sample recording is a sample recording of "
+                                             r"other settings \(seed 4, expected 3\); delete it and it is made"):
+        resolve_recordings(spec, "data.train")
+    made.write_bytes(keep.read_bytes()[:3000])  # cut short
+    with pytest.raises(InputFileError, match=r"is unreadable, probably truncated or damaged"):
+        resolve_recordings(spec, "data.train")
+    made.unlink()
+    os.symlink(tmp_path / "gone.h5", made)
+    with pytest.raises(InputFileError, match=r"is a link to nothing"):
+        resolve_recordings(spec, "data.train")

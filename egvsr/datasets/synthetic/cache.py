@@ -25,8 +25,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import zip_longest
 from pathlib import Path
 
-import numpy as np
-
 from egvsr.datasets.synthetic.clip import (
     GENERATOR, GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip,
 )
@@ -148,27 +146,11 @@ def cached_clip_problem(path: str, seed: int, split: str, index: int, size: tupl
                         frames: int) -> str | None:
     """Why the file at clip `index`'s name is not that clip (None when its header says it is): not a regular
     file, unreadable (truncated or damaged), or a clip of other settings. Reads the header only."""
-    import h5py
+    from egvsr.events.io.h5util import header_mismatch
 
-    if not os.path.isfile(path):
-        return "not a regular file" if os.path.exists(path) else "a link to nothing"
     want = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "split": split,
-            "index": index, "height": size[0], "width": size[1], "frames": frames,
-            "ground-truth frames": GT_PER_INTERVAL * (frames - 1)}
-    try:
-        with h5py.File(path, "r") as f:
-            found = {k: f.attrs.get(k) for k in list(want)[:7]}
-            found["frames"] = f["frames/t"].shape[0] if "frames/t" in f else None
-            found["ground-truth frames"] = f["gt/t"].shape[0] if "gt/t" in f else None
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
-        return f"unreadable, probably truncated or damaged ({str(exc) or type(exc).__name__})"
-    for key, value in want.items():
-        got = found[key]
-        got = got.decode("utf-8", "replace") if isinstance(got, bytes) else got
-        got = got.item() if isinstance(got, np.generic) else got
-        if type(got) is not type(value) or got != value:
-            return f"a clip of other settings ({key} {got!r}, expected {value!r})"
-    return None
+            "index": index, "height": size[0], "width": size[1]}
+    return header_mismatch(path, want, {"frames/t": frames, "gt/t": GT_PER_INTERVAL * (frames - 1)}, "clip")
 
 
 def check_cached(jobs: list[tuple]) -> None:

@@ -538,3 +538,28 @@ def h5_output(tmp: Path, out: Path) -> Iterator[h5py.File]:
             close_output(f, out, keep=False)
         raise
     close_output(f, out)
+
+
+def header_mismatch(path: str | os.PathLike, attrs: dict, lengths: dict[str, int] | None = None,
+                    what: str = "file") -> str | None:
+    """Why the HDF5 file at `path` is not the one its name promises, from its header alone: not a regular
+    file, unreadable (truncated or damaged), an attribute of `attrs` not equal (in value and type) to the
+    one given, or a dataset of `lengths` ({key: length}) of another length; None when it matches. For
+    caches that reuse a file by its name (sample recordings, synthetic clips) without reading all of it."""
+    if not os.path.isfile(path):
+        return "not a regular file" if os.path.exists(path) else "a link to nothing"
+    lengths = lengths or {}
+    try:
+        with h5py.File(path, "r") as f:
+            found = {k: f.attrs.get(k) for k in attrs}
+            found.update({k: (f[k].shape[0] if k in f and f[k].shape else None) for k in lengths})
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        return f"unreadable, probably truncated or damaged ({str(exc) or type(exc).__name__})"
+    for key, value in {**attrs, **lengths}.items():
+        got = found[key]
+        got = got.decode("utf-8", "replace") if isinstance(got, bytes) else got
+        got = got.item() if isinstance(got, np.generic) else got
+        if type(got) is not type(value) or got != value:
+            name = f"{key} length" if key in lengths else key
+            return f"a {what} of other settings ({name} {got!r}, expected {value!r})"
+    return None

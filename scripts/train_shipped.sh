@@ -13,7 +13,7 @@ if [ "${1:-}" = "--control" ]; then
   name=egvsr-synthetic-frames
   extra=(--set model.options.ignore_events=true)
 fi
-.venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name" "${extra[@]}"
+.venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name" "${extra[@]}"
 # later stages: (suffix, steps, lr, LR patch, lowest scale, time bins, residual base), each from the previous
 # stage's last checkpoint, 3 query times per sample. Where the time bins or the residual base change, the start
 # is first converted (scripts/resize_time_bins.py): t5 gets 5 time bins, lin the linear residual base.
@@ -30,7 +30,7 @@ for stage in "ft 3500 4e-4 16 1.5 3 nearest" "ft2 3500 2e-4 16 1.5 3 nearest" "f
       --option "residual_base=$base" --overwrite
     init="experiments/$name-$suffix-init.pt"
   fi
-  .venv/bin/egvsr train configs/egvsr_synthetic.yaml --set "name=$name-$suffix" "${extra[@]}" \
+  .venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name-$suffix" "${extra[@]}" \
     --set train.iterations="$steps" --set train.lr="$lr" --set train.warmup_iterations=50 \
     --set data.train.num_queries=3 --set data.train.patch_size="$patch" --set "data.train.scale_range=[$low,6.5]" \
     --set model.options.time_bins="$bins" --set "model.options.residual_base=$base" --set "train.init_from=$init"

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -79,3 +80,111 @@ def test_sdist_and_wheel_hold_what_each_needs_and_no_caches_or_leftovers(tmp_pat
         assert leftovers == []
     # one version: the one `egvsr --version` prints
     assert f"\nVersion: {egvsr.__version__}\n" in metadata
+
+
+# --- scripts/bootstrap.sh on a broken .venv ---------------------------------------------------------------------
+
+
+def _probe_project(root: Path) -> Path:
+    """A folder with this checkout's scripts/bootstrap.sh and pyproject.toml, whose .venv is already set up
+    (marker newer than pyproject.toml), so that a bootstrap that repairs the .venv installs nothing."""
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "bootstrap.sh", root / "scripts" / "bootstrap.sh")
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    os.utime(root / "pyproject.toml", (1_000_000_000, 1_000_000_000))
+    return root
+
+
+def _make_venv(project: Path) -> Path:
+    """A .venv made without pip (what a Ctrl-C during `python3 -m venv` leaves), seeing this interpreter's
+    packages through a .pth file (torch, egvsr, pytest ...: nothing to install)."""
+    subprocess.run([BASE_PYTHON, "-m", "venv", "--without-pip", str(project / ".venv")], check=True, timeout=300)
+    site = subprocess.run([str(project / ".venv" / "bin" / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    ours = sysconfig.get_paths()["purelib"]
+    (Path(site) / "zz_probe.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    (project / ".venv" / ".egvsr-installed").touch()
+    return Path(site)
+
+
+def _bootstrap(project: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    bin_dir = tmp_path / "bin"  # `python3` on PATH: the interpreter behind this one
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "python3").exists():
+        (bin_dir / "python3").symlink_to(BASE_PYTHON)
+    (tmp_path / "wheels").mkdir(exist_ok=True)
+    full = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(tmp_path / "wheels"), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONPATH": str(REPO), **env}
+    full.pop("PYTHONHOME", None)
+    full.pop("VIRTUAL_ENV", None)
+    return subprocess.run(["bash", str(project / "scripts" / "bootstrap.sh")], env=full, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_bootstrap_remakes_a_venv_whose_python_is_gone_keeping_its_packages(tmp_path):
+    project = _probe_project(tmp_path / "clone")
+    site = _make_venv(project)
+    (site / "users_own.py").write_text("")
+    # the Python that made .venv was removed or upgraded (pyenv, Homebrew): its links point nowhere
+    for link in (project / ".venv" / "bin").glob("python*"):
+        link.unlink()
+        link.symlink_to(tmp_path / "gone" / "python3")
+    done = _bootstrap(project, tmp_path)
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run([str(project / ".venv" / "bin" / "python"), "-c", "import users_own, torch, egvsr"],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.slow
+def test_bootstrap_installs_through_python_m_pip_in_a_venv_left_without_pip(tmp_path):
+    """A Ctrl-C during `python3 -m venv` (or a Python without ensurepip) leaves .venv/bin/python without
+    .venv/bin/pip: the next bootstrap must not stop on the missing script, every time."""
+    torch = pytest.importorskip("torch")
+    if torch.__version__.split("+")[0] != "2.13.0":
+        pytest.skip("pip's 'already satisfied' needs this interpreter's torch to be bootstrap's pin, 2.13.0")
+    project = _probe_project(tmp_path / "clone")
+    _make_venv(project)
+    # the .venv's first `import torch` fails, as in a .venv without torch; later ones load the real one
+    stub = tmp_path / "stub"
+    (stub / "torch").mkdir(parents=True)
+    (stub / "torch" / "__init__.py").write_text(
+        "import importlib, os, sys\n"
+        "flag = os.environ['PROBE_FLAG']\n"
+        "if not os.path.exists(flag):\n"
+        "    open(flag, 'w').close()\n"
+        "    raise ImportError('probe: no torch yet')\n"
+        f"sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != {str(stub)!r}]\n"
+        "del sys.modules['torch']\n"
+        "importlib.import_module('torch')\n")
+    done = _bootstrap(project, tmp_path, PYTHONPATH=f"{stub}{os.pathsep}{REPO}",
+                      PROBE_FLAG=str(tmp_path / "first-import-done"))
+    assert (tmp_path / "first-import-done").exists()  # it did take the install branch
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("script, args, expected", [
+    ("demo.sh", ["--seconds", "0.1"], "-m egvsr demo --seconds 0.1"),
+    ("train_shipped.sh", [], "-m egvsr train configs/egvsr_synthetic.yaml --set name=egvsr-synthetic"),
+])
+def test_scripts_run_egvsr_through_the_venvs_python_so_a_moved_clone_works(tmp_path, script, args, expected):
+    """.venv/bin/egvsr starts with the absolute path of the .venv it was made in: after `mv clone other` it
+    names a folder that is gone. The scripts call `.venv/bin/python -m egvsr` instead."""
+    project = tmp_path / "moved"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / script, project / "scripts" / script)
+    (project / "scripts" / "bootstrap.sh").write_text("exit 0\n")  # the .venv is set up
+    venv_bin = project / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    log = tmp_path / "calls.txt"
+    (venv_bin / "python").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')  # records each call
+    (venv_bin / "egvsr").write_text(f"#!{tmp_path}/old-place/.venv/bin/python3\n")
+    for exe in ("python", "egvsr"):
+        (venv_bin / exe).chmod(0o755)
+    done = subprocess.run(["bash", str(project / "scripts" / script), *args], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().splitlines()[0] == expected

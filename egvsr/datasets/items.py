@@ -109,14 +109,21 @@ def window_frame_times(frame_times_us, where: str) -> np.ndarray:
 
 
 def window_for(frame_times: np.ndarray, t: int, k: int) -> int:
-    """Start of the K-frame window that holds time `t` most centrally (clamped to the clip)."""
+    """Start of the K-frame window that holds time `t` most centrally (clamped to the clip).
+
+    For even K a frame time has two equally central windows; it gets the one where it is frame K//2,
+    the later of the two central frames, which is where training's middle query puts it (`queries
+    "middle"`), so a model is evaluated at the time it was trained for."""
     n = len(frame_times)
     j = int(np.searchsorted(frame_times, t, side="right")) - 1  # interval j: f_j <= t < f_{j+1}
     j = min(max(j, 0), n - 1)
     pos = float(j)
     if j + 1 < n:
         pos += (t - frame_times[j]) / float(frame_times[j + 1] - frame_times[j])
-    start = int(np.floor(pos - (k - 1) / 2.0 + 0.5))
+    if k % 2:
+        start = int(np.floor(pos - (k - 1) / 2.0 + 0.5))
+    else:  # frame j + (K/2 - 1) .. j + K/2 is the central interval; a frame time sits at index K/2
+        start = int(np.ceil(pos - k / 2.0))
     return min(max(start, 0), n - k)
 
 

@@ -76,6 +76,23 @@ def test_eval_whole_frames(rec_path, scale):
     assert float(s["events"].sum()) == pytest.approx(float(inside), rel=1e-4)
 
 
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+def test_eval_queries_each_frame_where_training_puts_its_middle_query(rec_path, k):
+    """Evaluation (queries 'middle') asks for every frame at the window position training's middle query
+    uses, frame K//2 (for even K the later central frame), except where the clip's ends clamp the window;
+    the old rule put even K's frames at K/2 - 1 (K=2: t=-1 where training only ever asked t=+1)."""
+    train = EventVSRDataset([rec_path], num_frames=k, patch_size=4, scale_range=(2, 2), reverse_prob=0.0,
+                            flips=False, rotations=False)
+    trained_at = {round(float(train[(i, 2.0, 0)]["times"][0]), 6) for i in range(len(train))}
+    ev = EventVSRDataset([rec_path], mode="eval", scale=2.0, num_frames=k)
+    for i in range(len(ev)):
+        s = ev[i]
+        start = int(np.searchsorted(FT, int(s["window_us"][0])))
+        assert start == min(max(i - k // 2, 0), len(FT) - k)
+        if k // 2 <= i <= len(FT) - k + k // 2:  # not clamped
+            assert round(float(s["times"][0]), 6) in trained_at
+
+
 def test_lr_is_the_degraded_hr_target(rec_path):
     """The middle LR frame is the antialiased bicubic downscale of the HR target (8-bit)."""
     from egvsr.datasets.degrade import downscale

@@ -22,7 +22,6 @@ Ratios are peer time / our time (above 1: we are faster); the load average is pr
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from egvsr.events.io import open_events  # noqa: E402
 from _args import positive_int, writable_dir  # (this folder is on sys.path when run as a script)
+from _timing import interleaved, load_average, timed  # (this folder is on sys.path when run as a script)
 
 W, H = 346, 260
 RATE_EV_PER_S = 10e6
@@ -100,15 +100,6 @@ def run_child(code: str, src: Path, dst: Path) -> tuple[float, int]:
     return float(secs), int(rss)
 
 
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        a = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - a)
-    return min(times)
-
-
 def read_all(path: Path):
     with open_events(path) as source:
         return source.read()
@@ -121,23 +112,6 @@ def read_e2vid_numpy(path: Path) -> tuple:
         t = np.rint(f["events/ts"][()] * 1e6).astype(np.int64)
         p = f["events/ps"][()].astype(np.int8) * 2 - 1
     return x, y, t, p
-
-
-def interleaved(contenders: dict, rounds: int) -> dict[str, list[float]]:
-    """Seconds of each contender per round, run A B A B ... (each callable returns seconds)."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            times[name].append(fn())
-    return times
-
-
-def timed(fn):
-    def run() -> float:
-        a = time.perf_counter()
-        fn()
-        return time.perf_counter() - a
-    return run
 
 
 def ratio_line(name: str, ours: list[float], peer: list[float]) -> str:
@@ -217,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generated {n:,} events in E2VID layout ({src.stat().st_size / 1e9:.2f} GB) "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)
 
-        load0 = os.getloadavg()[0]
+        load0 = load_average()
         conv: dict[str, list[float]] = {"ours": [], "naive": []}
         rss: dict[str, int] = {}
         for _ in range(a.rounds):
@@ -235,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         own_times = interleaved({"ours": timed(lambda: read_all(ours)),
                                  "peer": timed(lambda: read_plain_h5py(ours, [f"events/{k}" for k in "xytp"]))},
                                 max(a.rounds, 3))
-        load1 = os.getloadavg()[0]
+        load1 = load_average()
 
         print()
         print(f"{n:,} events, {a.rounds} interleaved rounds, load average {load0:.1f} -> {load1:.1f}")
@@ -251,9 +225,11 @@ def main(argv: list[str] | None = None) -> None:
 
         with open_events(ours) as s:
             t_first, t_last = s.t_first, s.t_last
-        full = best_of(lambda: open_events(ours).read(), repeats)
-        floor = best_of(lambda: read_plain_h5py(ours, [f"events/{k}" for k in "xytp"]), repeats)
-        raw = best_of(lambda: read_plain_h5py(src, [f"events/{k}" for k in ("xs", "ys", "ts", "ps")]), repeats)
+        reads = interleaved({"ours": timed(lambda: read_all(ours)),
+                             "floor": timed(lambda: read_plain_h5py(ours, [f"events/{k}" for k in "xytp"])),
+                             "raw": timed(lambda: read_plain_h5py(src, [f"events/{k}" for k in ("xs", "ys", "ts", "ps")]))},
+                            repeats)
+        full, floor, raw = (min(reads[k]) for k in ("ours", "floor", "raw"))
         span = t_last - t_first
         rng = np.random.default_rng(1)
         win = []
@@ -267,13 +243,13 @@ def main(argv: list[str] | None = None) -> None:
         win_n = int(np.median([w[1] for w in win]))
 
         print()
-        print(f"{'read':<38}{'seconds':>9}{'Mev/s':>9}{'vs ours':>11}")
+        print(f"{'read, best of ' + str(repeats) + ' interleaved':<38}{'seconds':>9}{'Mev/s':>9}{'peer/ours':>11}")
         for name, secs in (
             ("ours: read_events, full (validated)", full),
             ("plain h5py ds[()] on our file", floor),
             ("plain h5py ds[()] on the E2VID source", raw),
         ):
-            print(f"{name:<38}{secs:>9.2f}{n / secs / 1e6:>9.2f}{full / secs:>10.2f}x")
+            print(f"{name:<38}{secs:>9.2f}{n / secs / 1e6:>9.2f}{secs / full:>10.2f}x")
         print(f"1% window (median of 9, ~{win_n:,} events): {win_s * 1e3:.1f} ms = "
               f"{100 * win_s / full:.2f}% of the full read")
         print(f"file sizes: source {src.stat().st_size / n:.2f} B/event, ours {ours.stat().st_size / n:.2f} B/event")
@@ -283,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         decode_evt2_ours(raw_evt2), decode_evt2_expelliarmus(raw_evt2)  # warm-up: the page cache
         evt2_times = interleaved({"ours": timed(lambda: decode_evt2_ours(raw_evt2)),
                                   "peer": timed(lambda: decode_evt2_expelliarmus(raw_evt2))}, max(a.rounds, 3))
-        evt2_full = best_of(lambda: read_all(raw_evt2), repeats)
+        evt2_full = min(interleaved({"ours": timed(lambda: read_all(raw_evt2))}, repeats)["ours"])
         print()
         print(f"{'median seconds':<44}{'ours':>8}{'peer':>9}{'peer/ours':>10}")
         print(ratio_line("decode EVT2 .raw (peer: expelliarmus)", evt2_times["ours"], evt2_times["peer"]))
@@ -299,12 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         print("(tonic not installed: the real AEDAT4 sample's comparison is skipped)")
         return
-    ours_s = best_of(lambda: open_events(sample).read(), 5)
-    tonic_s = best_of(lambda: tonic.io.read_aedat4(str(sample)), 5)
-    m = len(tonic.io.read_aedat4(str(sample)))
-    print(f"real AEDAT4 sample ({m:,} events): ours {ours_s * 1e3:.1f} ms, tonic.io.read_aedat4 "
-          f"{tonic_s * 1e3:.1f} ms (ours/tonic time {ours_s / tonic_s:.2f}x; ours also validates "
-          "and converts to int64 µs / int8 ±1)")
+    m = len(tonic.io.read_aedat4(str(sample)))  # also the warm-up: the page cache
+    read_all(sample)
+    aedat = interleaved({"ours": timed(lambda: read_all(sample)),
+                         "tonic": timed(lambda: tonic.io.read_aedat4(str(sample)))}, 5)
+    ours_s, tonic_s = min(aedat["ours"]), min(aedat["tonic"])
+    print(f"real AEDAT4 sample ({m:,} events), best of 5 interleaved, load average {load_average():.1f}: ours "
+          f"{ours_s * 1e3:.1f} ms, tonic.io.read_aedat4 {tonic_s * 1e3:.1f} ms (peer/ours {tonic_s / ours_s:.2f}x; "
+          "ours also validates and converts to int64 µs / int8 ±1)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ all threads, tonic 1.7 `ToVoxelGrid` (int8 polarity, its correct-output configur
 `bincount` version with our window semantics, and a numba pass that only reads the four arrays.
 Then numba's JIT and cache-load times (fresh processes), and an end-to-end `egvsr voxelize` of a
 generated file (default 100 M events) against the in-memory kernel on the same windows.
-Timings are medians of --repeat runs after one warm-up; the machine is shared, so expect noise.
+Timings are medians of --repeat runs after one warm-up each, the implementations called in turn (A B C A B C,
+so all see the same load; the load average is printed); the machine is shared, so expect noise.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from egvsr.events import EventStream  # noqa: E402
 from egvsr.events.represent import event_moments, voxel_grid, voxel_grids  # noqa: E402
 from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _timing import load_average  # (this folder is on sys.path when run as a script)
 
 W, H, B = 346, 260, 5
 
@@ -67,16 +69,25 @@ def bincount_voxel(x, y, t, p, bins, t0, t1):
     return g[: bins * H * W].reshape(bins, H, W).astype(np.float32)
 
 
-def timed(fn, repeat: int) -> tuple[float, float, float]:
-    """(median wall s, min wall s, median process CPU s) over `repeat` runs after a warm-up."""
-    fn()
-    runs, cpu = [], []
-    for _ in range(repeat):
-        a, c = time.perf_counter(), time.process_time()
+def timed(contenders: dict, repeat: int, reset=None) -> dict[str, tuple[float, float, float]]:
+    """Per contender, (median wall s, min wall s, median process CPU s) over `repeat` runs after a warm-up
+    each; the contenders run in turn (A B C A B C), so all see the same load. `reset(name)`, if given,
+    runs untimed before each call (removing the contender's previous output)."""
+    reset = reset or (lambda name: None)
+    for name, fn in contenders.items():
+        reset(name)
         fn()
-        runs.append(time.perf_counter() - a)
-        cpu.append(time.process_time() - c)
-    return statistics.median(runs), min(runs), statistics.median(cpu)
+    runs: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            reset(name)
+            a, c = time.perf_counter(), time.process_time()
+            fn()
+            runs[name].append(time.perf_counter() - a)
+            cpu[name].append(time.process_time() - c)
+    return {name: (statistics.median(runs[name]), min(runs[name]), statistics.median(cpu[name]))
+            for name in contenders}
 
 
 def thread_cpu() -> dict[str, tuple[int, int]]:
@@ -100,19 +111,20 @@ def scaling(fn1, fnn, repeat: int) -> None:
     The longest per-thread CPU time of the N-thread run is its critical path: the wall time it
     would take if every thread had its own core (our threads never wait for each other except at
     the end). Runqueue wait shows how much CPU other processes took from us."""
-    rows = []
-    for name, fn in (("1 thread", fn1), ("all threads", fnn)):
+    runs = {"1 thread": fn1, "all threads": fnn}
+    best: dict[str, tuple | None] = dict.fromkeys(runs)
+    for fn in runs.values():
         fn()
-        best = None
-        for _ in range(repeat):
+    for _ in range(repeat):  # in turn (A B A B): both see the same load
+        for name, fn in runs.items():
             before, a = thread_cpu(), time.perf_counter()
             fn()
             wall, after = time.perf_counter() - a, thread_cpu()
             per = [after[k][0] - before.get(k, (0, 0))[0] for k in after]
             wait = sum(after[k][1] - before.get(k, (0, 0))[1] for k in after)
             r = (wall, sum(per) / 1e9, max(per) / 1e9, wait / 1e9)
-            best = r if best is None or r[0] < best[0] else best
-        rows.append((name, best))
+            best[name] = r if best[name] is None or r[0] < best[name][0] else best[name]
+    rows = list(best.items())
     print(f"{'voxel_grid (best of runs)':<28} {'wall s':>8} {'CPU s':>7} {'longest thread':>15} "
           f"{'runqueue wait':>14}")
     for name, (wall, cpu, crit, wait) in rows:
@@ -130,7 +142,9 @@ def times_ratio(a: float, b: float) -> str:
 
 def table(rows, ref: tuple[float, float]) -> None:
     """Rates from the median wall time; `vs tonic` compares wall rates, `cpu vs tonic` CPU time
-    (robust to other processes on a shared machine, meaningful for the single-thread rows)."""
+    (robust to other processes on a shared machine, meaningful for the single-thread rows); both are
+    tonic's time / this row's (above 1: this row is faster)."""
+    print("vs tonic = tonic's time / this row's, wall and CPU (above 1: faster than tonic)")
     print(f"{'implementation':<52} {'median s':>9} {'min s':>8} {'cpu s':>7} {'Mev/s':>8} "
           f"{'vs tonic':>9} {'cpu vs tonic':>13}")
     for name, n, (med, best, cpu) in rows:
@@ -189,19 +203,15 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
                 p = (rng.integers(0, 2, m) * 2 - 1).astype(np.int8)
                 w.append(EventStream(x, y, t, p, W, H, validate=False))
         gen = time.perf_counter() - a
-        print(f"\nend to end: {n / 1e6:.0f} M events, {src.stat().st_size / 1e9:.2f} GB uncompressed "
+        print(f"\nend to end: {n / 1e6:g} M events, {src.stat().st_size / 1e9:.2f} GB uncompressed "
               f"egvsr .h5 (written in {gen:.0f} s), --window-ms {window_ms:g}, {nthreads} threads")
-        print(f"{'':<56} {'median s':>9} {'min s':>8} {'Mev/s':>8}")
         from egvsr.events.io import egvsr_h5, open_events, read_events
         from egvsr.events.represent import read_tensors, voxelize_file
         from egvsr.events.represent import voxelize as vx
 
         s = read_events(src)
         b = np.arange(int(s.t[0]), int(s.t[-1]) + int(window_ms * 1000), int(window_ms * 1000))
-        mem = timed(lambda: voxel_grids(s, B, b), repeat)
-        mem_rate = n / max(mem[0], 1e-9) / 1e6
         want = voxel_grids(s, B, b)
-        del s
 
         @contextlib.contextmanager
         def raw_reads(raw: bool):  # h5py for every read when off (the reader's switch)
@@ -216,27 +226,26 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
                 for _ in source.iter_chunks(vx.CHUNK_EVENTS, reuse=vx.PREFETCH + 2):
                     pass
 
-        # every run writes a new output file (as a user writing a new result does): replacing an
-        # existing 180 MB output would add its deletion (~0.07 s here) to the time
-        written: list[Path] = []
+        # every run writes a new output file (as a user writing a new result does): each contender's
+        # previous output is deleted before its run, outside the timing (replacing an existing 180 MB
+        # output would add its deletion, ~0.07 s here, to the time)
+        outputs = {name: Path(d) / f"out-{i}.h5" for i, name in enumerate(("cli", "startup", "process", "process h5py"))}
 
-        def fresh() -> Path:
-            written.append(Path(d) / f"vox{len(written)}.h5")
-            return written[-1]
-
-        def keep_last() -> Path:  # delete all outputs but the last (outside the timings)
-            for f in written[:-1]:
-                f.unlink(missing_ok=True)
-            return written[-1]
+        def reset(name: str) -> None:
+            if name in outputs:
+                outputs[name].unlink(missing_ok=True)
 
         def in_process(raw: bool = True) -> None:
             with raw_reads(raw):
-                voxelize_file(src, fresh(), "voxel", B, window_ms=window_ms, progress=False)
+                voxelize_file(src, outputs["process" if raw else "process h5py"], "voxel", B, window_ms=window_ms,
+                              progress=False)
 
-        def cli(path: Path = src) -> None:
-            subprocess.run([sys.executable, "-m", "egvsr", "voxelize", str(path), str(fresh()), "--repr",
-                            "voxel", "--bins", str(B), "--window-ms", f"{window_ms:g}",
-                            "--no-progress"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        def cli(path: Path = src, out: Path = outputs["cli"]) -> None:
+            cmd = [sys.executable, "-m", "egvsr", "voxelize", str(path), str(out), "--repr", "voxel", "--bins",
+                   str(B), "--window-ms", f"{window_ms:g}", "--no-progress"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            if proc.returncode:  # its "wrote ..." line would break the table; its error is shown
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
 
         tiny = Path(d) / "tiny.h5"
         with EventWriter(tiny, W, H, compression={}) as w:
@@ -244,23 +253,24 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
                                  np.arange(1000, dtype=np.int64) * 1000, np.ones(1000, np.int8), W, H))
 
         def startup() -> None:  # the same command on a 1000-event file: interpreter, imports, numba set-up
-            cli(tiny)
+            cli(tiny, outputs["startup"])
 
-        reps = repeat
-        cli_run = timed(cli, reps)
-        got = read_tensors(keep_last())[0]
-        fixed = timed(startup, reps)
-        keep_last()
-        reading = timed(read_only, reps), timed(lambda: read_only(False), reps)
-        process = timed(in_process, reps)
-        keep_last()
-        process_h5py = timed(lambda: in_process(False), reps)
-        h5py_out = keep_last()
+        got_times = timed({"memory": lambda: voxel_grids(s, B, b), "reading": read_only,
+                           "reading h5py": lambda: read_only(False), "process": in_process,
+                           "process h5py": lambda: in_process(False), "cli": cli, "startup": startup},
+                          repeat, reset)
+        del s
+        mem, cli_run, fixed = got_times["memory"], got_times["cli"], got_times["startup"]
+        mem_rate = n / max(mem[0], 1e-9) / 1e6
+        got = read_tensors(outputs["cli"])[0]
+        h5py_out = outputs["process h5py"]
+        print(f"(median and best of {repeat} runs of each, in turn; load average {load_average():.1f})")
+        print(f"{'':<56} {'median s':>9} {'min s':>8} {'Mev/s':>8}")
         rows = [("in-memory voxel_grids (same windows, all threads)", mem),
-                ("reading + checks only (as voxelize: views of the file)", reading[0]),
-                ("  the same through h5py (copies; RAW_READS off)", reading[1]),
-                ("voxelize_file in process (open .. file closed)", process),
-                ("  the same through h5py (RAW_READS off)", process_h5py),
+                ("reading + checks only (as voxelize: views of the file)", got_times["reading"]),
+                ("  the same through h5py (copies; RAW_READS off)", got_times["reading h5py"]),
+                ("voxelize_file in process (open .. file closed)", got_times["process"]),
+                ("  the same through h5py (RAW_READS off)", got_times["process h5py"]),
                 ("egvsr voxelize CLI, as measured (process start .. exit)", cli_run),
                 ("  of which fixed start-up (same CLI, 1000 events)", fixed),
                 ("  CLI minus its start-up: the throughput part",
@@ -288,56 +298,58 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1 M events, 5 M end to end, 2 repeats")
-    ap.add_argument("--events", type=positive_int, default=10_000_000)
-    ap.add_argument("--repeat", type=positive_int, default=5)
-    ap.add_argument("--e2e-events", type=positive_int, default=100_000_000)
+    ap.add_argument("--quick", action="store_true", help="1 M events, 5 M end to end, 2 repeats (where not given)")
+    ap.add_argument("--events", type=positive_int, default=None, help="events of the in-memory runs (default 10 M)")
+    ap.add_argument("--repeat", type=positive_int, default=None, help="timed runs of each (default 5)")
+    ap.add_argument("--e2e-events", type=positive_int, default=None, help="events of the end-to-end file (default 100 M)")
     ap.add_argument("--no-e2e", action="store_true")
     ap.add_argument("--no-jit", action="store_true")
     a = ap.parse_args(argv)
-    if a.quick:
-        a.events, a.e2e_events, a.repeat = 1_000_000, 5_000_000, 2
+    quick = {"events": 1_000_000, "e2e_events": 5_000_000, "repeat": 2}
+    full = {"events": 10_000_000, "e2e_events": 100_000_000, "repeat": 5}
+    for key in full:  # --quick sets what the command line leaves out, never what it gives
+        if getattr(a, key) is None:
+            setattr(a, key, (quick if a.quick else full)[key])
     n, nthreads = a.events, numba.config.NUMBA_NUM_THREADS
     x, y, t, p = make_arrays(n, 10.0)
     s = EventStream(x, y, t, p, W, H)
     t0, t1 = 0, 10_000_000
     print(f"{n / 1e6:g} M uniform events, {W}x{H}, {B} bins, window [0, 10 s); numpy "
           f"{np.__version__}, numba {numba.__version__}, {nthreads} threads available")
-    rows = [("streaming bound (numba: read x, y, t, p once)", n,
-             timed(lambda: stream_pass(x, y, t, p), a.repeat))]
-    ours1 = timed(lambda: voxel_grid(s, B, t0, t1, threads=1), a.repeat)
-    oursn = timed(lambda: voxel_grid(s, B, t0, t1, threads=nthreads), a.repeat)
-    rows += [("ours voxel_grid, 1 thread", n, ours1),
-             (f"ours voxel_grid, {nthreads} threads", n, oursn),
-             ("numpy bincount voxel (same semantics)", n,
-              timed(lambda: bincount_voxel(x, y, t, p, B, t0, t1), a.repeat))]
-    ref = bincount_voxel(x, y, t, p, B, t0, t1)
-    diff = float(np.abs(voxel_grid(s, B, t0, t1) - ref).max())
-    tonic_ref = (0.0, 0.0)
+    frames = np.arange(0, 10_000_001, 40_000)  # 250 inter-frame windows at 25 fps
+    contenders = {
+        "streaming bound (numba: read x, y, t, p once)": lambda: stream_pass(x, y, t, p),
+        "ours voxel_grid, 1 thread": lambda: voxel_grid(s, B, t0, t1, threads=1),
+        f"ours voxel_grid, {nthreads} threads": lambda: voxel_grid(s, B, t0, t1, threads=nthreads),
+        "numpy bincount voxel (same semantics)": lambda: bincount_voxel(x, y, t, p, B, t0, t1),
+    }
+    tonic_name = "tonic 1.7 ToVoxelGrid (int8 p; copies input)"
     try:
         from tonic.transforms import ToVoxelGrid
 
         ev = np.zeros(n, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "i1")])
         ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, (p > 0)
         tv = ToVoxelGrid(sensor_size=(W, H, 2), n_time_bins=B)
-        tt = timed(lambda: tv(ev), a.repeat)
-        tonic_ref = (n / tt[0] / 1e6, tt[2])
-        rows.append(("tonic 1.7 ToVoxelGrid (int8 p; copies input)", n, tt))
-        del ev
+        contenders[tonic_name] = lambda: tv(ev)
     except ImportError:
         print("tonic not installed: no tonic row")
-    rows += [("ours event_moments (32 moments), 1 thread", n,
-              timed(lambda: event_moments(s, 32, t0, t1, threads=1), a.repeat)),
-             (f"ours event_moments (32 moments), {nthreads} threads", n,
-              timed(lambda: event_moments(s, 32, t0, t1, threads=nthreads), a.repeat)),
-             ("ours voxel_grid at 65x86 (LR splat), 1 thread", n,
-              timed(lambda: voxel_grid(s, B, t0, t1, 65, 86, threads=1), a.repeat))]
-    frames = np.arange(0, 10_000_001, 40_000)  # 250 inter-frame windows at 25 fps
-    rows += [(f"ours voxel_grids, 250 windows (25 fps), 1 thread", n,
-              timed(lambda: voxel_grids(s, B, frames, threads=1), a.repeat)),
-             (f"ours voxel_grids, 250 windows (25 fps), {nthreads} threads", n,
-              timed(lambda: voxel_grids(s, B, frames, threads=nthreads), a.repeat))]
-    print()
+    contenders.update({
+        "ours event_moments (32 moments), 1 thread": lambda: event_moments(s, 32, t0, t1, threads=1),
+        f"ours event_moments (32 moments), {nthreads} threads": lambda: event_moments(s, 32, t0, t1, threads=nthreads),
+        "ours voxel_grid at 65x86 (LR splat), 1 thread": lambda: voxel_grid(s, B, t0, t1, 65, 86, threads=1),
+        "ours voxel_grids, 250 windows (25 fps), 1 thread": lambda: voxel_grids(s, B, frames, threads=1),
+        f"ours voxel_grids, 250 windows (25 fps), {nthreads} threads":
+            lambda: voxel_grids(s, B, frames, threads=nthreads),
+    })
+    times = timed(contenders, a.repeat)
+    contenders.pop(tonic_name, None)  # its input copy is freed
+    ev = None
+    rows = [(name, n, times[name]) for name in times]
+    tt = times.get(tonic_name)
+    tonic_ref = (n / tt[0] / 1e6, tt[2]) if tt else (0.0, 0.0)
+    ref = bincount_voxel(x, y, t, p, B, t0, t1)
+    diff = float(np.abs(voxel_grid(s, B, t0, t1) - ref).max())
+    print(f"\nmedian and best of {a.repeat} runs of each, in turn after a warm-up; load average {load_average():.1f}")
     table(rows, tonic_ref)
     print(f"\nmax |ours - bincount| = {diff:.1e}\n")
     scaling(lambda: voxel_grid(s, B, t0, t1, threads=1),

@@ -7,15 +7,17 @@ ON/OFF moments:
 - our loader (`EventVSRDataset` + `ScaleBatchSampler` + `collate_samples`) with 0 and 2 workers;
 - the strongest peer runnable here: EGVSR's recipe in numpy + torch in the same process (count
   moments at sensor resolution with `np.add.at`, bilinear `F.interpolate` to LR, cv2 bicubic LR);
+  the peer and our loaders run in turn (A B A B, `--rounds`), so they see the same load;
 - one training step (forward + Charbonnier loss + backward + Adam) of the default model
   (`build_model("egvsr")`) on a batch of the same samples, when egvsr.models is importable.
 
-Usage: .venv/bin/python benchmarks/dataloader.py [--quick] [--batch 4] [--batches 20]
+Usage: .venv/bin/python benchmarks/dataloader.py [--quick] [--batch 4] [--batches 20] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from egvsr.datasets import EventVSRDataset, ScaleBatchSampler, collate_samples  # noqa: E402
 from _args import positive_int, refuse  # (this folder is on sys.path when run as a script)
+from _timing import interleaved, load_average  # (this folder is on sys.path when run as a script)
 
 SCALE, PATCH, K, MOMENTS = 4.0, 64, 3, 32
 
@@ -65,18 +68,25 @@ def make_recording(folder: Path, quick: bool) -> tuple[Path, str]:
     return path, f"synthetic: {n} random events over {seconds:g} s, 346x260, 25 fps"
 
 
-def loader_rate(ds: EventVSRDataset, workers: int, batch: int, batches: int) -> float:
-    """Samples/s over `batches` batches in steady state (start-up, JIT and prefetch excluded)."""
+def loader_run(ds: EventVSRDataset, workers: int, batch: int, batches: int):
+    """A call that returns the seconds of `batches` batches of our loader in steady state: start-up and
+    JIT run here, untimed; before each timed run the batches the workers prefetched meanwhile (while
+    another contender ran) are drained, untimed."""
     sampler = ScaleBatchSampler(len(ds), batch, (SCALE, SCALE), seed=0)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_samples,
                                          num_workers=workers, persistent_workers=workers > 0)
     it = iter(_cycle(loader, sampler))
-    for _ in range(1 + 2 * workers):  # start-up and JIT, then drain what workers prefetched meanwhile
-        next(it)
-    t = time.perf_counter()
-    for _ in range(batches):
-        next(it)
-    return batches * batch / (time.perf_counter() - t)
+    next(it)  # start-up and JIT
+
+    def run() -> float:
+        for _ in range(2 * workers):  # what the workers prefetched (2 batches each)
+            next(it)
+        t = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        return time.perf_counter() - t
+
+    return run
 
 
 def _cycle(loader, sampler):
@@ -87,40 +97,45 @@ def _cycle(loader, sampler):
         epoch += 1
 
 
-def naive_rate(path: Path, n: int) -> float:
-    """EGVSR-style sample building in numpy + torch: full-res counts, bilinear to LR (peer)."""
+def naive_run(stack: contextlib.ExitStack, path: Path, n: int):
+    """EGVSR-style sample building in numpy + torch: full-res counts, bilinear to LR (peer). A call that
+    returns the seconds of `n` samples (the recording stays open in `stack`)."""
     import cv2
     import torch.nn.functional as F
 
     from egvsr.events.io import open_events
 
     rng = np.random.default_rng(0)
-    with open_events(path) as src:
-        ft = src.frame_times()
-        H0, W0 = src.height, src.width
-        Hc = Wc = int(PATCH * SCALE)
+    src = stack.enter_context(open_events(path))
+    ft = src.frame_times()
+    H0, W0 = src.height, src.width
+    Hc = Wc = int(PATCH * SCALE)
 
-        def one() -> None:
-            s = int(rng.integers(0, len(ft) - K + 1))
-            y0, x0 = int(rng.integers(0, H0 - Hc + 1)), int(rng.integers(0, W0 - Wc + 1))
-            t0, t1 = int(ft[s]), int(ft[s + K - 1])
-            frames = [src.read_frame(i)[y0 : y0 + Hc, x0 : x0 + Wc] for i in range(s, s + K)]
-            lr = [cv2.resize(f, (PATCH, PATCH), interpolation=cv2.INTER_CUBIC) for f in frames]
-            ev = src.read(t0, t1)
-            keep = (ev.x >= x0) & (ev.x < x0 + Wc) & (ev.y >= y0) & (ev.y < y0 + Hc)
-            b = np.minimum(((ev.t[keep] - t0) * MOMENTS) // max(t1 - t0, 1), MOMENTS - 1)
-            counts = np.zeros((MOMENTS, 2, Hc, Wc), np.float32)
-            np.add.at(counts, (b, (ev.p[keep] < 0).astype(np.int64), ev.y[keep].astype(np.int64) - y0,
-                               ev.x[keep].astype(np.int64) - x0), 1.0)
-            F.interpolate(torch.from_numpy(counts), size=(PATCH, PATCH), mode="bilinear", align_corners=False)
-            torch.from_numpy(np.stack(lr)).float().div(255)
-            torch.from_numpy(np.stack(frames)).float().div(255)
+    def one() -> None:
+        s = int(rng.integers(0, len(ft) - K + 1))
+        y0, x0 = int(rng.integers(0, H0 - Hc + 1)), int(rng.integers(0, W0 - Wc + 1))
+        t0, t1 = int(ft[s]), int(ft[s + K - 1])
+        frames = [src.read_frame(i)[y0 : y0 + Hc, x0 : x0 + Wc] for i in range(s, s + K)]
+        lr = [cv2.resize(f, (PATCH, PATCH), interpolation=cv2.INTER_CUBIC) for f in frames]
+        ev = src.read(t0, t1)
+        keep = (ev.x >= x0) & (ev.x < x0 + Wc) & (ev.y >= y0) & (ev.y < y0 + Hc)
+        b = np.minimum(((ev.t[keep] - t0) * MOMENTS) // max(t1 - t0, 1), MOMENTS - 1)
+        counts = np.zeros((MOMENTS, 2, Hc, Wc), np.float32)
+        np.add.at(counts, (b, (ev.p[keep] < 0).astype(np.int64), ev.y[keep].astype(np.int64) - y0,
+                           ev.x[keep].astype(np.int64) - x0), 1.0)
+        F.interpolate(torch.from_numpy(counts), size=(PATCH, PATCH), mode="bilinear", align_corners=False)
+        torch.from_numpy(np.stack(lr)).float().div(255)
+        torch.from_numpy(np.stack(frames)).float().div(255)
 
-        one()
+    one()
+
+    def run() -> float:
         t = time.perf_counter()
         for _ in range(n):
             one()
-        return n / (time.perf_counter() - t)
+        return time.perf_counter() - t
+
+    return run
 
 
 def train_step_time(batch_data: dict, repeats: int, device: str) -> tuple[float, str] | None:
@@ -161,7 +176,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--batch", type=positive_int, default=4)
-    ap.add_argument("--batches", type=positive_int, default=None, help="batches timed per loader setting")
+    ap.add_argument("--batches", type=positive_int, default=None, help="batches timed per loader setting and round")
+    ap.add_argument("--rounds", type=positive_int, default=None,
+                    help="interleaved rounds of the peer and our loaders (default 3, --quick 1)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                     help="device of the training step (auto: cuda where present, else cpu)")
     a = ap.parse_args(argv)
@@ -173,31 +190,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv=None) -> None:
     a = parse_args(argv)
     batches = a.batches or (6 if a.quick else 30)
+    rounds = a.rounds or (1 if a.quick else 3)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, torch threads {threads}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {load_average():.1f}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path, what = make_recording(Path(tmp), a.quick)
         print(f"recording: {what}")
         ds = EventVSRDataset([path], patch_size=PATCH, scale_range=(SCALE, SCALE), num_frames=K,
                              representation="moments", bins=MOMENTS)
-        for th in sorted({threads, 1}, reverse=True):  # main-process loading at each thread count
-            torch.set_num_threads(th)
-            peer = naive_rate(path, batches * a.batch)
-            rows.append((f"peer: EGVSR recipe, numpy+torch, 0 workers, {th} thr", peer, peer))
-            rows.append((f"EventVSRDataset, 0 workers, {th} thr", loader_rate(ds, 0, a.batch, batches), peer))
-        torch.set_num_threads(threads)
-        rows.append(("EventVSRDataset, 2 workers (1 thr each)", loader_rate(ds, 2, a.batch, batches), peer))
+        samples = batches * a.batch
+        with contextlib.ExitStack() as stack:
+            for th in sorted({threads, 1}, reverse=True):  # main-process loading at each thread count
+                torch.set_num_threads(th)
+                contenders = {f"peer: EGVSR recipe, numpy+torch, 0 workers, {th} thr": naive_run(stack, path, samples),
+                              f"EventVSRDataset, 0 workers, {th} thr": loader_run(ds, 0, a.batch, batches)}
+                if th == 1:  # the workers' loader beside the 1-thread peer, each worker on 1 thread
+                    contenders["EventVSRDataset, 2 workers (1 thr each)"] = loader_run(ds, 2, a.batch, batches)
+                seconds = interleaved(contenders, rounds)
+                peer = samples / statistics.median(next(iter(seconds.values())))
+                rows += [(what, samples / statistics.median(v), peer) for what, v in seconds.items()]
+                del contenders, seconds  # the workers' loader ends here
+            torch.set_num_threads(threads)
+        loads = load_average()
         sampler = ScaleBatchSampler(len(ds), a.batch, (SCALE, SCALE), seed=1)
         batch = collate_samples([ds[k] for k in next(iter(sampler))])
         step = train_step_time(batch, 0 if a.quick else 2, device)
     print()
     print(f"LR {PATCH}x{PATCH} patches at x{SCALE:g} (HR {int(PATCH * SCALE)}x{int(PATCH * SCALE)}), "
-          f"K={K} frames, {MOMENTS} ON/OFF moments, batch {a.batch}; 'vs peer' = ours / peer at the "
-          "same torch thread count")
+          f"K={K} frames, {MOMENTS} ON/OFF moments, batch {a.batch}; samples/s from the median of {rounds} "
+          f"interleaved round(s) of {batches} batches, load average {loads:.1f}; 'vs peer' = our samples/s / the "
+          "peer's at the same torch thread count (above 1: ours faster)")
     print(f"| {'what':<58} | {'samples/s':>9} | {'ms/sample':>9} | {'vs peer':>7} |")
     print(f"|{'-' * 60}|{'-' * 11}|{'-' * 11}|{'-' * 9}|")
     for what, rate, ref in rows:

@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.before:
             variants = [("before", a.before, {}, []),
                         ("before+passive", a.before, {"OMP_WAIT_POLICY": "PASSIVE"}, [])] + variants
-        print("\n| model | variant | s/frame, whole command | s/frame, render | speed-up (command) | load avg |")
+        first = variants[0][0]  # the speed-ups are its whole-command time / each variant's (above 1: faster)
+        print(f"\n| model | variant | s/frame, whole command | s/frame, render | speed-up vs {first} (command) | load avg |")
         print("|---|---|---|---|---|---|")
         for name in models:
             runs: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
@@ -212,7 +213,6 @@ def main(argv: list[str] | None = None) -> int:
                     runs[label].append(run_cli(tree, env, inputs["recording"], inputs[name], folder / label,
                                                a.frames, a.scale, args))
                 loads.append(os.getloadavg()[0])
-            first = variants[0][0]
             base = statistics.median(w for w, _ in runs[first])
             for label, *_ in variants:
                 wall = statistics.median(w for w, _ in runs[label])

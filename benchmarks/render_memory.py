@@ -36,6 +36,7 @@ from pathlib import Path
 
 from _memory import rss_mb  # (this folder is on sys.path when run as a script)
 from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _timing import load_average  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's egvsr (the workers get it as PYTHONPATH), not another installed
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(("naive forward (no_grad)", {"variant": "naive", "chunk": 0}))
         h, w = cfg["size"]
         print(f"# render memory: {cfg['model']} (random weights), {h}x{w} -> x{cfg['scale']:g}, one output frame, "
-              f"{args.threads} torch threads; baseline = RSS after model load, inputs and a tiny warm-up")
+              f"{args.threads} torch threads, load average {load_average():.1f}; baseline = RSS after model load, "
+              "inputs and a tiny warm-up")
         print("| case | chunks | output | baseline MB | peak before MB | peak MB | render = peak - baseline MB | "
               "output MB | rest MB | time s |")
         print("|---|---|---|---|---|---|---|---|---|---|")

@@ -38,6 +38,7 @@ from egvsr.events.simulate.budget import BYTES_PER_PIXEL, memory_budget  # noqa:
 from egvsr.events.simulate.sample import MAX_PX_PER_STEP, MIN_SIDE  # noqa: E402
 from egvsr.fsutil import fmt_size  # noqa: E402
 from _args import positive_int, refuse, size_hxw, toolkit_errors  # (this folder is on sys.path when run as a script)
+from _timing import load_average  # (this folder is on sys.path when run as a script)
 
 SHARED = ROOT.parent / "shared" / "data" / "slider_depth"
 MAX_SIDE = 4096  # make_sample's largest side (egvsr/events/simulate/sample.py)
@@ -139,16 +140,16 @@ def check_memory(h: int, w: int, frames: int) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small smoke run")
+    ap.add_argument("--quick", action="store_true", help="small smoke run (0.2 s of scene; best of 1 unless --repeat)")
     ap.add_argument("--size", type=size_hxw(MIN_SIDE, MAX_SIDE), default=(260, 346),
                     help=f"HxW of the scene, sides {MIN_SIDE} to {MAX_SIDE} (default 260x346)")
-    ap.add_argument("--repeat", type=positive_int, default=5)
+    ap.add_argument("--repeat", type=positive_int, default=None, help="best of this many runs (default 5)")
     ap.add_argument("--threads", type=positive_int, default=None, help="numba threads of the threaded runs (default: all)")
     a = ap.parse_args(argv)
     threads = a.threads or numba.get_num_threads()
     h, w = a.size
     seconds = 0.2 if a.quick else 1.0
-    repeat = 1 if a.quick else a.repeat
+    repeat = a.repeat or (1 if a.quick else 5)  # --quick never overrides a --repeat given
     scene = SampleScene(0, h, w)
     td = dense_times(scene, seconds, 25.0)
     tc = np.arange(int(seconds * 100) + 1) * 10_000.0
@@ -165,9 +166,10 @@ def main(argv=None) -> None:
     if SHARED.is_dir():
         sf, st = slider_subframes(12 if a.quick else None)
         rows.append(bench("slider_depth, flow-upsampled", sf, st, SimulatorConfig(cp=0.25), repeat, threads))
-    print(f"\nsimulator throughput, Mpix-frames per second (pixels x sub-frames), best of {repeat}: numba on "
-          f"1 thread per CPU second and on {threads} threads per wall second, numpy (one thread) per CPU "
-          "second; ratios: 1 thread vs numpy's CPU time, threads vs numpy's wall time")
+    print(f"\nsimulator throughput, Mpix-frames per second (pixels x sub-frames), best of {repeat} (implementations "
+          f"in turn), load average {load_average():.1f}: numba on 1 thread per CPU second and on {threads} threads "
+          "per wall second, numpy (one thread) per CPU second; ratios = numpy's time / numba's (above 1: numba "
+          f"faster): 'ratio 1' against numpy's CPU time, 'ratio {threads}' against numpy's wall time")
     print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'numba 1':>8} "
           f"{'numba ' + str(threads):>8} {'numpy':>7} {'ratio 1':>8} {'ratio ' + str(threads):>8} {'equal':>6}")
     for r in rows:

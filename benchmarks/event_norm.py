@@ -45,10 +45,10 @@ def moments(path: Path, duplicate: bool = False) -> torch.Tensor:
     return torch.from_numpy(event_tensor(s, int(ft[0]), int(ft[2]), (h, w), "moments", 8))[None]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=positive_int, default=12)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     pairs = {f"Cp {CPS[0]} vs {CPS[1]}": (0, 1), f"Cp {CPS[1]} vs {CPS[2]}": (1, 2), f"Cp {CPS[0]} vs {CPS[2]}": (0, 2),
              "2x duplicated events": (3, 1)}
     dist = {m: {k: [] for k in pairs} for m in EVENT_NORMS}

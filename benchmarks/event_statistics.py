@@ -23,6 +23,8 @@ from _args import positive_int  # (this folder is on sys.path when run as a scri
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 AEDAT = ROOT.parent / "shared" / "data" / "aedat4" / "sample.aedat4"
+STATISTICS = ("events/pixel/s", "ON share", "isolated share", "hot pixels (share)", "inter-event ms p10",
+              "inter-event ms p50", "inter-event ms p90")
 
 
 @numba.njit(cache=True)
@@ -52,8 +54,10 @@ def _isolated(x, y, t, width, height, window):
 
 
 def stats(s) -> dict:
-    """The statistics of one EventStream (see module doc)."""
+    """The statistics of one EventStream (see module doc); NaN for each of a recording without events."""
     n, area = len(s.t), s.width * s.height
+    if n == 0:
+        return dict.fromkeys(STATISTICS, float("nan"))
     dur = max(1, int(s.t[-1] - s.t[0])) * 1e-6
     pix = s.y.astype(np.int64) * s.width + s.x
     counts = np.bincount(pix, minlength=area)
@@ -61,7 +65,7 @@ def stats(s) -> dict:
     order = np.lexsort((s.t, pix))
     dt = np.diff(s.t[order])[np.diff(pix[order]) == 0]
     q = np.percentile(dt, [10, 50, 90]) / 1e3 if dt.size else [np.nan] * 3
-    return {
+    return {  # the keys are STATISTICS
         "events/pixel/s": n / area / dur,
         "ON share": float(np.mean(s.p > 0)),
         "isolated share": _isolated(s.x.astype(np.int64), s.y.astype(np.int64), s.t, s.width, s.height, 5000) / n,
@@ -70,28 +74,35 @@ def stats(s) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=positive_int, default=40)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     from egvsr.datasets.synthetic import render_clip
     from egvsr.events.io import read_events
 
     rows = {}
     if AEDAT.exists():
         rows["real (DVXplorer sample.aedat4)"] = stats(read_events(str(AEDAT)))
+    else:
+        print(f"(real recording {AEDAT} not found: synthetic clips only)")
     synth = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.clips):
             synth.append(stats(read_events(str(render_clip(Path(tmp) / f"{i}.h5", 0, "train", i)))))
-    keys = list(synth[0])
-    print(f"| statistic | {' | '.join(rows)} | synthetic, p10-p90 over {a.clips} clips |")
-    print("|---|" + "---|" * (len(rows) + 1))
-    for k in keys:
+    print(table(rows, synth))
+
+
+def table(real: dict[str, dict], synth: list[dict]) -> str:
+    """The markdown table: a column per real recording (none where the sample is missing), then the
+    synthetic clips' p10-p90 range."""
+    lines = ["| " + " | ".join(["statistic", *real, f"synthetic, p10-p90 over {len(synth)} clips"]) + " |",
+             "|---|" + "---|" * (len(real) + 1)]
+    for k in STATISTICS:
         vals = np.array([d[k] for d in synth])
-        lo, hi = np.nanpercentile(vals, [10, 90])
-        real = " | ".join(f"{r[k]:.4g}" for r in rows.values())
-        print(f"| {k} | {real} | {lo:.4g} - {hi:.4g} |")
+        lo, hi = np.nanpercentile(vals, [10, 90]) if not np.isnan(vals).all() else (np.nan, np.nan)
+        lines.append("| " + " | ".join([k, *(f"{r[k]:.4g}" for r in real.values()), f"{lo:.4g} - {hi:.4g}"]) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

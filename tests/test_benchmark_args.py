@@ -92,7 +92,8 @@ def refused(capsys, call, *args) -> str:
     ("render", ["--frames", "10"], "argument --frames: expected an integer from 2 to 9, got '10'"),
     ("render", ["--models", "nosuch"], "argument --models: expected a comma-separated list of egvsr-small, egvsr"),
     ("render", ["--scale", "0.5"], "argument --scale: expected a scale from 1 to 16, got '0.5'"),
-    ("io", ["--dir", "/proc/egvsr-missing"], "argument --dir: expected an existing folder this user can write in"),
+    ("io", ["--dir", "/dev/null/folder"],  # never a folder (a bare /nonexistent may exist: HOME of some jobs)
+     "argument --dir: expected an existing folder this user can write in"),
     ("dataloader", ["--device", "foo"], "argument --device: invalid choice: 'foo'"),
     ("quality", ["--scales", "0.5"], "argument --scales: expected a finite scale >= 1"),
     ("quality", ["--val-size", "15", "16"], "argument --val-size: expected an integer from 16 to 4096, got '15'"),

@@ -1,0 +1,98 @@
+"""The cheapest benchmarks run end to end with tiny arguments (CI runs no benchmark otherwise, so a library
+change that breaks one is caught here): each prints its table, with the load average where it times
+contenders, and its ratios say which way is faster."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_benchmark_args import BENCHMARKS, script
+
+ROOT = BENCHMARKS.parent
+
+
+def run_script(name: str, *args: str, tmp_path: Path) -> str:
+    """benchmarks/NAME.py run as a user runs it (a fresh interpreter, one thread); its stdout. It must exit 0
+    and print no traceback."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+           "TMPDIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *args], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    return run.stdout
+
+
+def table_rows(out: str, first: str) -> list[str]:
+    """The lines of the table whose header line starts with `first`, up to the next blank line."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
+
+
+def test_voxelize_runs_with_the_sizes_given_and_a_clean_table(tmp_path):
+    out = run_script("voxelize", "--quick", "--events", "20000", "--repeat", "1", "--e2e-events", "20000",
+                     "--no-jit", tmp_path=tmp_path)
+    # --quick fills in what the command line leaves out; it does not replace --events 20000 by 1 M
+    assert out.startswith("0.02 M uniform events")
+    assert "end to end: 0.02 M events" in out
+    assert re.search(r"in turn after a warm-up; load average \d", out)
+    assert "above 1: faster than tonic" in out or "tonic not installed" in out
+    rows = table_rows(out, "implementation")
+    assert len(rows) >= 10 and rows[1].startswith("streaming bound")
+    end_to_end = table_rows(out, " " * 20)
+    # the CLI's own "wrote ..." lines stay out of the table
+    assert [r for r in end_to_end if r.startswith("wrote")] == []
+    assert any(r.startswith("egvsr voxelize CLI") for r in end_to_end)
+    assert "outputs: CLI vs in-memory kernel: True" in out
+
+
+def test_io_ratios_are_peer_time_over_ours_everywhere(tmp_path):
+    out = run_script("io", "--events", "20000", "--rounds", "1", tmp_path=tmp_path)
+    assert re.search(r"20,000 events, 1 interleaved rounds, load average \d", out)
+    read = table_rows(out, "read, best of")
+    assert read[0].split()[-1] == "peer/ours"
+    # the first row is ours against itself; its ratio is 1 whichever way the column divides
+    assert read[1].startswith("ours: read_events") and read[1].endswith("1.00x")
+    for line in out.splitlines():
+        assert "ours/" not in line, line  # one convention: peer time / our time (above 1: we are faster)
+    if "real AEDAT4 sample (" in out:
+        assert re.search(r"real AEDAT4 sample .*interleaved, load average \d.*\(peer/ours \d", out)
+
+
+def test_event_statistics_prints_a_well_formed_table_without_the_real_recording(capsys, monkeypatch, tmp_path):
+    statistics = script("event_statistics")
+    monkeypatch.setattr(statistics, "AEDAT", tmp_path / "missing.aedat4")
+    statistics.main(["--clips", "1"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert lines[0] == "| statistic | synthetic, p10-p90 over 1 clips |"
+    assert len(lines) == 2 + len(statistics.STATISTICS)
+    assert {line.count("|") for line in lines} == {3}  # header, separator and rows: the same columns
+
+
+def test_event_statistics_of_a_recording_without_events_is_nan():
+    import numpy as np
+
+    from egvsr.events.stream import EventStream
+
+    statistics = script("event_statistics")
+    empty = EventStream(np.zeros(0, np.uint16), np.zeros(0, np.uint16), np.zeros(0, np.int64),
+                        np.zeros(0, np.int8), 8, 6)
+    got = statistics.stats(empty)
+    assert list(got) == list(statistics.STATISTICS) and all(v != v for v in got.values())
+
+
+def test_simulate_keeps_the_repeat_given_with_quick(capsys, monkeypatch, tmp_path):
+    simulate = script("simulate")
+    monkeypatch.setattr(simulate, "SHARED", tmp_path / "no-slider-depth")  # the real frames: 20 s more
+    simulate.main(["--quick", "--size", "16x16", "--repeat", "2", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"best of 2 \(implementations in turn\), load average \d", out)
+    assert "numpy's time / numba's (above 1: numba faster)" in out
+    rows = table_rows(out, "workload")
+    assert len(rows) == 5 and all(r.split()[-1] == "True" for r in rows[1:])  # every event equal

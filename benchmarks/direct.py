@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     variants = [("before", a.before), ("after", ROOT)]
     print(f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}")
-    print("\n| command | before s [range] | after s [range] | speed-up | load avg |")
+    print("\n| command | before s [range] | after s [range] | speed-up (before / after time) | load avg |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -47,20 +47,26 @@ def test_a_benchmark_refuses_a_zero_count_in_one_line(script, argument):
 # ---- each script's own checks, run in this process (fast: torch and egvsr are already imported) ----------
 
 _SCRIPTS: dict[str, object] = {}
+_NUMBA_CACHE: list[str] = []
 
 
 def script(name: str):
     """benchmarks/NAME.py as a module of its own (`benchmark_NAME`: `io` would shadow the standard library),
     imported once; what the import sets in os.environ or sys.path (models.py and threads.py set OpenMP
-    variables, every script puts its checkout first) is undone, so the other tests see nothing of it."""
+    variables, every script puts its checkout first) is undone, so the other tests see nothing of it.
+    Its numba kernels (`cache=True`) cache into a folder of this process: a kernel compiled in a module
+    no other process can import would otherwise leave benchmarks/__pycache__ an entry that every later
+    run of the script loads and fails on (`No module named '<dynamic>'`)."""
     import importlib.util
     import os
     from unittest import mock
 
+    import numba
+
     if name not in _SCRIPTS:
         path = list(sys.path)
         try:
-            with mock.patch.dict(os.environ):
+            with mock.patch.dict(os.environ), mock.patch.object(numba.config, "CACHE_DIR", _numba_cache()):
                 spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
@@ -68,6 +74,18 @@ def script(name: str):
             sys.path[:] = path
         _SCRIPTS[name] = module
     return _SCRIPTS[name]
+
+
+def _numba_cache() -> str:
+    """A numba cache folder of this test process alone, removed when it exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if not _NUMBA_CACHE:
+        _NUMBA_CACHE.append(tempfile.mkdtemp(prefix="egvsr-benchmark-numba-"))
+        atexit.register(shutil.rmtree, _NUMBA_CACHE[0], ignore_errors=True)
+    return _NUMBA_CACHE[0]
 
 
 def refused(capsys, call, *args) -> str:

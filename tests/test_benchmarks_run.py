@@ -96,3 +96,18 @@ def test_simulate_keeps_the_repeat_given_with_quick(capsys, monkeypatch, tmp_pat
     assert "numpy's time / numba's (above 1: numba faster)" in out
     rows = table_rows(out, "workload")
     assert len(rows) == 5 and all(r.split()[-1] == "True" for r in rows[1:])  # every event equal
+
+
+def test_a_kernel_compiled_in_the_tests_leaves_the_script_runnable(capsys, tmp_path):
+    """The tests load the scripts as modules no other process can import; the kernels they compile must not
+    land in benchmarks/__pycache__, where the script run as a user runs it would load them and fail."""
+    import numpy as np
+
+    from egvsr.events.stream import EventStream
+
+    statistics = script("event_statistics")
+    assert statistics._isolated._cache._cache_path != str(BENCHMARKS / "__pycache__")
+    statistics.stats(EventStream(np.array([1, 2], np.uint16), np.array([1, 1], np.uint16), np.array([0, 9]),
+                                 np.array([1, -1], np.int8), 8, 6))  # compiles and caches the kernel
+    out = run_script("event_statistics", "--clips", "1", tmp_path=tmp_path)
+    assert out.startswith("| statistic |")

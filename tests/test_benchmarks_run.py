@@ -110,4 +110,4 @@ def test_a_kernel_compiled_in_the_tests_leaves_the_script_runnable(capsys, tmp_p
     statistics.stats(EventStream(np.array([1, 2], np.uint16), np.array([1, 1], np.uint16), np.array([0, 9]),
                                  np.array([1, -1], np.int8), 8, 6))  # compiles and caches the kernel
     out = run_script("event_statistics", "--clips", "1", tmp_path=tmp_path)
-    assert out.startswith("| statistic |")
+    assert "\n| statistic | " in "\n" + out

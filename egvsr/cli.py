@@ -274,9 +274,11 @@ def _add_eval(sub) -> None:
 
 
 def _run_eval(a) -> None:
+    from egvsr.engine.checkpoint_file import check_device
     from egvsr.engine.evaluation import checkpoint_eval_section, evaluate_checkpoint, eval_options
     from egvsr.engine.tables import fmt_scale
 
+    check_device(a.device)  # before the settings line: a device this machine lacks prints only its error
     where = f"checkpoint {a.checkpoint}: eval" if a.checkpoint else "the shipped weights' eval"
     opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), checkpoint_where=where,
                         protocol=a.protocol, scales=a.scales, queries=a.queries)

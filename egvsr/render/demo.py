@@ -249,7 +249,7 @@ def run_demo(
     check_output_folder(out, overwrite, "demo")
     log = StageLog(echo)
     started = time.monotonic()
-    dev = resolve_device(device)
+    dev = resolve_device(device, where="`device`")  # the CLI names it --device
     # a given checkpoint (or the shipped one) is loaded (safely) and checked before any work, so a bad
     # file fails at once; so are the sample and every render, from what is known before the sample
     with shipped_checkpoint() as shipped:

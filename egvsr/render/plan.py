@@ -422,7 +422,7 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     refuse_inputs_as_outputs([source, o.events, checkpoint], [o.mp4, o.side_by_side], [o.png],
                              members=input_folder_members)
     _check_options(o)
-    dev = resolve_device(o.device)
+    dev = resolve_device(o.device, where="`device`")  # the CLI names it --device
     overrides = None if o.window_size is None else {"window_size": o.window_size}
     if overrides and model is not None:
         raise ConfigError("`window_size` replaces a checkpoint's option when it is loaded; a model passed in "

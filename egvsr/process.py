@@ -4,9 +4,10 @@ SIGINT, SIGTERM and SIGHUP become `Terminated` (a `KeyboardInterrupt`), so a ter
 up as Ctrl-C does, and the signal is remembered (`check_pending()`) where Python would drop it; a signal
 ignored when the process started (`nohup`'s SIGHUP, a background job's SIGINT) stays ignored. Errors
 no part of the toolkit anticipated end as one `egvsr: error:` line. Before torch or numba load, the
-console entry sets the thread environment (`egvsr.threads`), checks NUMBA_NUM_THREADS, finds numba a
-writable cache folder (`numba_cache_folder`) and makes stdout and stderr print any text; a library import
-does none of this.
+console entry opens closed standard descriptors on the null device (`standard_descriptors`), sets the
+thread environment (`egvsr.threads`), checks NUMBA_NUM_THREADS, finds numba and matplotlib writable
+folders (`numba_cache_folder`, `matplotlib_config_folder`) and makes stdout and stderr print any text; a
+library import does none of this.
 """
 
 from __future__ import annotations
@@ -256,6 +257,33 @@ def _drop_stdout() -> None:
 
 
 # ---- the console entry: before torch and numba load -------------------------------------------------
+def standard_descriptors() -> None:
+    """Descriptors 0, 1 and 2 open, and sys.stdout / sys.stderr streams: one the caller closed
+    (`egvsr ... >&-`, `2>&-`) is opened on the null device. Otherwise the next file the process opens takes
+    its number (an output the command writes, an input), and what native code writes there (FFmpeg's and
+    libpng's messages to 2, anything printed to 1) lands in that file; and with no sys.stderr, Python prints
+    an error line meant for it to stdout, among the results."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                continue
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:  # the lowest free number is fd itself when those below it are open
+                os.dup2(null, fd)
+                os.close(null)
+            os.set_inheritable(fd, True)  # as a standard descriptor is, for child processes
+        except OSError:
+            return
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:  # Python found the descriptor closed when it started
+            with contextlib.suppress(OSError, ValueError):
+                setattr(sys, name, open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False))
+
+
 def check_numba_threads(environ: MutableMapping[str, str] | None = None) -> None:
     """Refuse in one line a NUMBA_NUM_THREADS that is not a whole number >= 1: numba would stop its
     import with a traceback (0, negative) or a page-long warning (not a number)."""
@@ -326,6 +354,42 @@ def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package:
     return folder
 
 
+def _usable_folder(folder: str) -> bool:
+    """Whether `folder` is a writable folder or could be made as one, found without making it (matplotlib's
+    own test: its symbolic links resolved, `os.access`)."""
+    path = os.path.realpath(folder)
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
+def matplotlib_config_folder(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Give matplotlib a writable config and cache folder where it has none: without a usable
+    MPLCONFIGDIR, and where ~/.config/matplotlib or ~/.cache/matplotlib (or the XDG_CONFIG_HOME and
+    XDG_CACHE_HOME ones) cannot be written (a read-only or missing home), MPLCONFIGDIR is set to a folder
+    of this user's in the temporary folder, kept between runs (returned; None when nothing was set).
+    matplotlib would otherwise print two warning lines on every command that draws (`show`, `eval`,
+    `demo`) and rebuild its font cache each time in a fresh temporary folder."""
+    env = os.environ if environ is None else environ
+    given = env.get("MPLCONFIGDIR")
+    if given:
+        if _usable_folder(given):
+            return None
+    else:
+        home = env.get("HOME") or os.path.expanduser("~")
+        bases = (env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+                 env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"))
+        if all(_usable_folder(os.path.join(base, "matplotlib")) for base in bases):
+            return None
+    folder = _private_temp_folder("egvsr-matplotlib")
+    if folder is not None:
+        env["MPLCONFIGDIR"] = folder
+    return folder
+
+
 def printing_any_text() -> None:
     """stdout and stderr that print any text: one that cannot encode a character (`LC_ALL=C` with
     PYTHONUTF8=0 cannot encode 'µ'; a UTF-8 stdout in strict mode, a file name that is not UTF-8) shows
@@ -372,13 +436,14 @@ _NO_CACHE_FOLDER = ("cannot cache function", "no locator available")
 
 def _prepare(argv: Sequence[str]) -> None:
     """What the console entry does before the command, in order: signals (a Ctrl-C from here on is one
-    line), the thread environment and numba's settings (before numba loads), printable streams."""
+    line), the thread environment and numba's and matplotlib's settings (before they load), printable streams."""
     from egvsr.threads import configure_process_environment
 
     install_signal_handlers()
     configure_process_environment(argv=argv)
     check_numba_threads()
     numba_cache_folder()
+    matplotlib_config_folder()
     printing_any_text()
 
 
@@ -389,6 +454,7 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
 
     argv = sys.argv[1:] if argv is None else list(argv)
     status = None  # known once the command has finished uninterrupted
+    standard_descriptors()  # first: before any file is opened
     stdout = sys.stdout
     try:
         _prepare(argv)

@@ -212,4 +212,76 @@ def test_a_read_only_install_runs(tmp_path):
     res = subprocess.run([sys.executable, "-c", code, str(copy)], env=env, capture_output=True, text=True,
                          timeout=300, cwd=tmp_path)
     assert res.returncode == 0 and res.stdout == "0.0\n", res.stderr[-2000:]
-    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [f"egvsr-numba-cache-{os.getuid()}"]
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == [f"egvsr-matplotlib-{os.getuid()}",
+                                                                      f"egvsr-numba-cache-{os.getuid()}"]
+
+
+# ---- closed standard descriptors --------------------------------------------------------------------
+def test_a_closed_standard_descriptor_is_never_a_file_of_the_command(tmp_path):
+    """`egvsr ... <&- >&- 2>&-`: the next file opened took descriptor 0, 1 or 2, and what native code
+    writes to 1 or 2 (FFmpeg's, libpng's messages) landed in that file: an output, or an input."""
+    code = ("import os, sys\nfrom egvsr.process import run_console\n"
+            "def main(argv):\n"
+            "    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)\n"
+            "    os.write(fd, str(fd).encode())\n"
+            "    os.write(2, b'native message')\n"
+            "    print('result')\n"
+            "    return 0\n"
+            "raise SystemExit(run_console(main, []))\n")
+    target = tmp_path / "output"
+    res = subprocess.run(["/bin/sh", "-c", f'"$0" -c "$1" "$2" <&- >&- 2>&-', sys.executable, code, str(target)],
+                         env=cli_env(), timeout=120)
+    assert res.returncode == 0
+    assert int(target.read_text()) > 2
+
+
+def test_with_stderr_closed_an_error_line_stays_out_of_stdout(tmp_path):
+    """`egvsr info F 2>&- > report.txt`: Python prints to stdout what is meant for a missing sys.stderr."""
+    code = ("import sys\nfrom egvsr.process import run_console\n"
+            "def main(argv):\n"
+            "    print('the result')\n"
+            "    print('egvsr: error: meant for stderr', file=sys.stderr)\n"
+            "    return 2\n"
+            "raise SystemExit(run_console(main, []))\n")
+    with open(tmp_path / "report.txt", "w") as report:
+        res = subprocess.run(["/bin/sh", "-c", '"$0" -c "$1" 2>&-', sys.executable, code], stdout=report,
+                             env=cli_env(), timeout=120)
+    assert res.returncode == 2
+    assert (tmp_path / "report.txt").read_text() == "the result\n"
+
+
+# ---- matplotlib's settings -------------------------------------------------------------------------------
+def test_matplotlib_gets_a_private_folder_only_when_it_has_none(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "home").mkdir()
+    env = {"HOME": str(tmp_path / "home")}
+    assert process.matplotlib_config_folder(env) is None and "MPLCONFIGDIR" not in env  # ~/.config, ~/.cache
+    assert not (tmp_path / "home" / ".config").exists()  # found without making anything
+    (tmp_path / "file").write_text("not a folder")
+    for bad in ({"HOME": str(tmp_path / "file")}, {"HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "file")},
+                {"MPLCONFIGDIR": str(tmp_path / "file" / "mpl")}):
+        folder = process.matplotlib_config_folder(bad)
+        assert folder == bad["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"egvsr-matplotlib-{os.getuid()}")
+        assert process.matplotlib_config_folder(bad) is None  # now it has one
+    env = {"HOME": str(tmp_path / "file"), "MPLCONFIGDIR": str(tmp_path / "mine" / "mpl")}
+    assert process.matplotlib_config_folder(env) is None and env["MPLCONFIGDIR"] == str(tmp_path / "mine" / "mpl")
+
+
+def test_a_home_matplotlib_cannot_write_is_no_warning(tmp_path):
+    """With a home that takes no folder, every drawing command printed matplotlib's two warning lines
+    ("mkdir -p failed ...", "Matplotlib created a temporary cache directory ...") and rebuilt its font
+    cache in a fresh temporary folder."""
+    (tmp_path / "home").write_text("not a folder (this stops root too)")
+    (tmp_path / "tmp").mkdir()
+    env = {**cli_env(), "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp")}
+    for key in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        env.pop(key, None)
+    code = ("from egvsr.process import run_console\n"
+            "def main(argv):\n"
+            "    import matplotlib\n    print(matplotlib.get_configdir())\n    print(matplotlib.get_cachedir())\n"
+            "    return 0\n"
+            "raise SystemExit(run_console(main, []))\n")
+    res = _python(code, env=env)
+    folder = str(tmp_path / "tmp" / f"egvsr-matplotlib-{os.getuid()}")
+    assert (res.returncode, res.stderr, res.stdout) == (0, "", f"{folder}\n{folder}\n")

@@ -453,6 +453,16 @@ class _Parser(argparse.ArgumentParser):
         command = self.prog.removeprefix("egvsr").strip()
         self.exit(2, f"egvsr: error: {command + ': ' if command else ''}{message} (see `{self.prog} --help`)\n")
 
+    def _print_message(self, message: str, file=None) -> None:
+        """`--help` and `--version` on stdout: written and flushed here, so that a stdout that takes no
+        text (`egvsr --help > /dev/full`) ends in the one error line of any other output, not in exit status
+        0 (argparse drops the failure); messages for stderr as argparse writes them."""
+        if message and file is not None and file is sys.stdout:
+            file.write(message)
+            file.flush()
+            return
+        super()._print_message(message, file)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from egvsr import __version__

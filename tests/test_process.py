@@ -103,11 +103,13 @@ def test_printing_any_text_reconfigures_only_streams_that_would_fail(monkeypatch
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("unbuffered", ["1", ""])
-def test_stdout_that_takes_no_more_text_is_named(unbuffered):
-    """`egvsr models > /dev/full` said `file system: No space left on device` (or, buffered, failed at exit)."""
+@pytest.mark.parametrize("args", [("models",), ("--help",), ("--version",), ("render", "--help")])
+def test_stdout_that_takes_no_more_text_is_named(unbuffered, args):
+    """`egvsr models > /dev/full` said `file system: No space left on device` (or, buffered, failed at exit);
+    `--help` and `--version` ended in exit status 0 with nothing printed (argparse drops the failure)."""
     env = {**cli_env(), "PYTHONUNBUFFERED": unbuffered}
     with open("/dev/full", "w") as full:
-        res = subprocess.run(cli("models"), env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        res = subprocess.run(cli(*args), env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert res.returncode == 2
     assert res.stderr == "egvsr: error: printing to stdout failed: No space left on device\n"
 

@@ -287,3 +287,23 @@ def test_a_home_matplotlib_cannot_write_is_no_warning(tmp_path):
     res = _python(code, env=env)
     folder = str(tmp_path / "tmp" / f"egvsr-matplotlib-{os.getuid()}")
     assert (res.returncode, res.stderr, res.stdout) == (0, "", f"{folder}\n{folder}\n")
+
+
+@pytest.mark.parametrize("args", [("models",), ("--help",), ("info", "{rec}")])
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, args):
+    """`egvsr info F | head -1`: the reader closed the pipe before egvsr wrote; no traceback, no line of
+    BrokenPipeError at exit, status 1 (README)."""
+    from egvsr.events.io import write_events
+    from egvsr.events.stream import EventStream
+
+    rec = tmp_path / "rec.h5"
+    write_events(rec, EventStream(np.array([1, 2], np.uint16), np.array([0, 1], np.uint16),
+                                  np.array([10, 20], np.int64), np.array([1, -1], np.int8), width=4, height=3))
+    read, write = os.pipe()
+    os.close(read)  # before the command starts: its first write finds no reader
+    try:
+        res = subprocess.run(cli(*(a.format(rec=rec) for a in args)), env=cli_env(), stdout=write,
+                             stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert (res.returncode, res.stderr) == (1, "")

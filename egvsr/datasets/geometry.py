@@ -33,6 +33,34 @@ def exact_scale(scale: float) -> Fraction:
     return Fraction(repr(float(scale)))
 
 
+def check_scales(scales, where: str) -> list[float]:
+    """Scales to score: a non-empty list of distinct finite numbers >= 1 (`where` names their source)."""
+    if isinstance(scales, (str, bytes)) or not isinstance(scales, (list, tuple)):
+        raise ConfigError(f"{where} {scales!r}: expected a list of scales, e.g. [2, 4]")
+    if not scales:
+        raise ConfigError(f"{where}: give at least one scale")
+    out: list[float] = []
+    for s in scales:
+        v = _scale(s, where)
+        if v in out:
+            raise ConfigError(f"{where}: scale {fmt_scale(v)} is given twice; give each scale once")
+        out.append(v)
+    return out
+
+
+def _scale(s, where: str) -> float:
+    """One scale: a finite number >= 1 (the output is the recording at that factor); not a bool."""
+    try:
+        if isinstance(s, bool):
+            raise TypeError
+        v = float(s)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where}: {s!r} is not a number") from None
+    if not 1 <= v < float("inf"):
+        raise ConfigError(f"{where} {s}: expected a finite scale >= 1 (the super-resolution factor)")
+    return v
+
+
 def hr_size(h: int, w: int, scale: float) -> tuple[int, int]:
     """(floor(s·h), floor(s·w)), exactly (`exact_scale`): the output size for LR size (h, w) at scale `s`
     (the models' rule)."""

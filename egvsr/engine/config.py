@@ -241,7 +241,7 @@ def _check_values(cfg: dict) -> None:
     _check_float32(t)
     _need(_is_int(cfg["seed"]) and 0 <= cfg["seed"] < 2**63, "seed", "an integer in 0..2**63-1", cfg["seed"])
     e = cfg["eval"]
-    from egvsr.engine.evaluation import check_scales  # `egvsr eval` reads the checkpoint's eval.scales so
+    from egvsr.datasets.geometry import check_scales  # `egvsr eval` reads the checkpoint's eval.scales so
 
     check_scales(e["scales"], "eval.scales")  # at start-up: a scale below 1 or given twice, not at the eval after
     _need(_is_int(e["chunk_size"]) and 1 <= e["chunk_size"] <= 2**31, "eval.chunk_size", "a positive integer",

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from egvsr.datasets.geometry import check_scales
 from egvsr.datasets.items import ground_truth_coverage, gt_outside_frames
 from egvsr.datasets.recording import warn_events_outside_frames
 from egvsr.engine.config_datasets import build_dataset
@@ -201,34 +202,6 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
     (protocol, p_where), (scales, s_where), (queries, q_where) = opts["protocol"], opts["scales"], opts["queries"]
     return {"protocol": get_protocol(protocol, p_where).name, "scales": check_scales(scales, s_where),
             "queries": check_queries(queries, q_where), "scales_where": s_where}
-
-
-def check_scales(scales, where: str) -> list[float]:
-    """Scales to score: a non-empty list of distinct finite numbers >= 1 (`where` names their source)."""
-    if isinstance(scales, (str, bytes)) or not isinstance(scales, (list, tuple)):
-        raise ConfigError(f"{where} {scales!r}: expected a list of scales, e.g. [2, 4]")
-    if not scales:
-        raise ConfigError(f"{where}: give at least one scale")
-    out: list[float] = []
-    for s in scales:
-        v = _scale(s, where)
-        if v in out:
-            raise ConfigError(f"{where}: scale {fmt_scale(v)} is given twice; give each scale once")
-        out.append(v)
-    return out
-
-
-def _scale(s, where: str) -> float:
-    """One scale: a finite number >= 1 (the output is the recording at that factor); not a bool."""
-    try:
-        if isinstance(s, bool):
-            raise TypeError
-        v = float(s)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{where}: {s!r} is not a number") from None
-    if not 1 <= v < float("inf"):
-        raise ConfigError(f"{where} {s}: expected a finite scale >= 1 (the super-resolution factor)")
-    return v
 
 
 def check_paired_events(ds, model, name: str) -> None:

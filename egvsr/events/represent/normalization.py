@@ -153,14 +153,14 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> 
     if not tensors.flags.writeable:
         raise ValueError("tensors: the array is read-only; normalize_windows works in place (`normalize` "
                          "returns a normalised copy)")
-    flat = tensors.reshape(tensors.shape[0], -1) if tensors.flags.c_contiguous \
-        else np.ascontiguousarray(tensors).reshape(tensors.shape[0], -1)  # a copy, written back below
+    copied = not tensors.flags.c_contiguous  # then normalised in a contiguous copy, written back below
+    flat = (np.ascontiguousarray(tensors) if copied else tensors).reshape(tensors.shape[0], -1)
     code = 1 if mode == "standard" else 2
     if parallel and flat.shape[0] > 1:
         _normalize_parallel(flat, code, PERCENTILE)
     else:
         _normalize_serial(flat, code, PERCENTILE)
-    if not np.shares_memory(flat, tensors):
+    if copied:
         tensors[...] = flat.reshape(tensors.shape)
     return tensors
 

@@ -20,7 +20,7 @@ import os
 import signal
 import stat
 import sys
-from typing import Callable, Iterator, MutableMapping, Sequence
+from typing import Callable, Iterator, Mapping, MutableMapping, Sequence
 
 from egvsr.errors import ConfigError, EgvsrError
 
@@ -284,20 +284,28 @@ def standard_descriptors() -> None:
                 setattr(sys, name, open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False))
 
 
+def whole_number_variable(env: Mapping[str, str], name: str, default: int, least: int, most: int | None = None,
+                          what: str = "a whole number", advice: str = "") -> int:
+    """The environment variable `name` as a whole number in `least`..`most` (`default` when unset), or one
+    line naming it and its value (`what` the number is, then `advice`: how to mend it)."""
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least or most is not None and value > most:
+        bound = f">= {least}" if most is None else f"in {least}..{most}"
+        raise ConfigError(f"environment variable {name}={text!r}: expected {what} {bound}{advice}")
+    return value
+
+
 def check_numba_threads(environ: MutableMapping[str, str] | None = None) -> None:
     """Refuse in one line a NUMBA_NUM_THREADS that is not a whole number >= 1: numba would stop its
     import with a traceback (0, negative) or a page-long warning (not a number)."""
-    env = os.environ if environ is None else environ
-    text = env.get("NUMBA_NUM_THREADS")
-    if text is None:
-        return
-    try:
-        ok = int(text) >= 1
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError(f"environment variable NUMBA_NUM_THREADS={text!r}: expected a whole number of threads "
-                          ">= 1 (or leave it unset: all cores)")
+    whole_number_variable(os.environ if environ is None else environ, "NUMBA_NUM_THREADS", 1, 1,
+                          what="a whole number of threads", advice=" (or leave it unset: all cores)")
 
 
 def _writable_folder(folder: str) -> bool:

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from egvsr.errors import ConfigError, EgvsrError
+from egvsr.process import whole_number_variable
 
 
 @dataclass(frozen=True)
@@ -60,34 +61,18 @@ def resolve_device(name: str | torch.device | int, local_rank: int = 0, where: s
     return dev
 
 
-def _whole_variable(env, name: str, default: int, least: int, most: int | None = None) -> int:
-    """The environment variable `name` as a whole number in [least, most] (`default` when unset),
-    refused in one line naming it otherwise."""
-    text = env.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < least or most is not None and value > most:
-        bound = f">= {least}" if most is None else f"in {least}..{most}"
-        raise ConfigError(f"environment variable {name}={text!r}: expected a whole number {bound} (torchrun sets "
-                          "it; unset it to run as one process)")
-    return value
-
-
 def torchrun_environment(environ=None) -> tuple[int, int, int]:
     """(world size, rank, local rank) from torchrun's variables (1, 0, 0 without them), checked before the
     process group is joined: a value that is not a whole number, a rank outside the job, or a job of
     several processes without the rendezvous address torchrun sets is refused in one line naming the
     variable, not a traceback of int() or of torch's rendezvous (a division by zero for WORLD_SIZE=0)."""
     env = os.environ if environ is None else environ
-    world = _whole_variable(env, "WORLD_SIZE", 1, 1)
-    rank = _whole_variable(env, "RANK", 0, 0, world - 1)
-    local_rank = _whole_variable(env, "LOCAL_RANK", 0, 0, world - 1)
+    advice = " (torchrun sets it; unset it to run as one process)"
+    world = whole_number_variable(env, "WORLD_SIZE", 1, 1, advice=advice)
+    rank = whole_number_variable(env, "RANK", 0, 0, world - 1, advice=advice)
+    local_rank = whole_number_variable(env, "LOCAL_RANK", 0, 0, world - 1, advice=advice)
     if world > 1:
-        _whole_variable(env, "MASTER_PORT", 0, 1, 65535)
+        whole_number_variable(env, "MASTER_PORT", 0, 1, 65535, advice=advice)
         missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not env.get(k)]
         if missing:
             raise ConfigError(f"environment variable WORLD_SIZE={world} without {', '.join(missing)}: a job of "

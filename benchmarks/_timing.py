@@ -8,6 +8,9 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def load_average() -> float:
@@ -18,9 +21,9 @@ def load_average() -> float:
         return math.nan
 
 
-def interleaved(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Seconds of each contender per round, run A B A B ... (each callable returns its seconds)."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+def interleaved(contenders: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """What each contender returns per round (its seconds, or several clocks' readings), run A B A B ..."""
+    times: dict[str, list[T]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             times[name].append(fn())

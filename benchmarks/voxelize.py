@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from egvsr.events import EventStream  # noqa: E402
 from egvsr.events.represent import event_moments, voxel_grid, voxel_grids  # noqa: E402
 from _args import positive_int  # (this folder is on sys.path when run as a script)
-from _timing import load_average  # (this folder is on sys.path when run as a script)
+from _timing import interleaved, load_average  # (this folder is on sys.path when run as a script)
 
 W, H, B = 346, 260, 5
 
@@ -71,23 +71,23 @@ def bincount_voxel(x, y, t, p, bins, t0, t1):
 
 def timed(contenders: dict, repeat: int, reset=None) -> dict[str, tuple[float, float, float]]:
     """Per contender, (median wall s, min wall s, median process CPU s) over `repeat` runs after a warm-up
-    each; the contenders run in turn (A B C A B C), so all see the same load. `reset(name)`, if given,
-    runs untimed before each call (removing the contender's previous output)."""
+    each; the contenders run in turn (A B C A B C, `interleaved`), so all see the same load. `reset(name)`,
+    if given, runs untimed before each call (removing the contender's previous output)."""
     reset = reset or (lambda name: None)
-    for name, fn in contenders.items():
-        reset(name)
-        fn()
-    runs: dict[str, list[float]] = {name: [] for name in contenders}
-    cpu: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeat):
-        for name, fn in contenders.items():
+
+    def clocked(name, fn):
+        def run() -> tuple[float, float]:
             reset(name)
             a, c = time.perf_counter(), time.process_time()
             fn()
-            runs[name].append(time.perf_counter() - a)
-            cpu[name].append(time.process_time() - c)
-    return {name: (statistics.median(runs[name]), min(runs[name]), statistics.median(cpu[name]))
-            for name in contenders}
+            return time.perf_counter() - a, time.process_time() - c
+        return run
+
+    runs = {name: clocked(name, fn) for name, fn in contenders.items()}
+    interleaved(runs, 1)  # the warm-up
+    got = interleaved(runs, repeat)
+    return {name: (statistics.median(w for w, _ in r), min(w for w, _ in r), statistics.median(c for _, c in r))
+            for name, r in got.items()}
 
 
 def thread_cpu() -> dict[str, tuple[int, int]]:
@@ -111,20 +111,19 @@ def scaling(fn1, fnn, repeat: int) -> None:
     The longest per-thread CPU time of the N-thread run is its critical path: the wall time it
     would take if every thread had its own core (our threads never wait for each other except at
     the end). Runqueue wait shows how much CPU other processes took from us."""
-    runs = {"1 thread": fn1, "all threads": fnn}
-    best: dict[str, tuple | None] = dict.fromkeys(runs)
-    for fn in runs.values():
-        fn()
-    for _ in range(repeat):  # in turn (A B A B): both see the same load
-        for name, fn in runs.items():
+    def per_thread(fn):
+        def run() -> tuple[float, float, float, float]:
             before, a = thread_cpu(), time.perf_counter()
             fn()
             wall, after = time.perf_counter() - a, thread_cpu()
             per = [after[k][0] - before.get(k, (0, 0))[0] for k in after]
             wait = sum(after[k][1] - before.get(k, (0, 0))[1] for k in after)
-            r = (wall, sum(per) / 1e9, max(per) / 1e9, wait / 1e9)
-            best[name] = r if best[name] is None or r[0] < best[name][0] else best[name]
-    rows = list(best.items())
+            return wall, sum(per) / 1e9, max(per) / 1e9, wait / 1e9
+        return run
+
+    runs = {"1 thread": per_thread(fn1), "all threads": per_thread(fnn)}
+    interleaved(runs, 1)  # the warm-up
+    rows = [(name, min(r, key=lambda v: v[0])) for name, r in interleaved(runs, repeat).items()]  # A B A B
     print(f"{'voxel_grid (best of runs)':<28} {'wall s':>8} {'CPU s':>7} {'longest thread':>15} "
           f"{'runqueue wait':>14}")
     for name, (wall, cpu, crit, wait) in rows:

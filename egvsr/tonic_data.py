@@ -44,8 +44,8 @@ class TonicRecording(Recording):
             raise EventValidationError(f"{name}: {len(self.frames)} frames but {len(times)} frame timestamps")
         super().__init__(Path(f"<{name}>"), name, self.stream.width, self.stream.height,
                          _offset_times(times, frame_offset_us, name))
-        t = self.stream.t
-        self.event_span = (int(t.min()), int(t.max())) if len(t) else None
+        t = self.stream.t  # validated non-decreasing: its ends are the span (as `source_event_span` reads them)
+        self.event_span = (int(t[0]), int(t[-1])) if len(t) else None
 
     def _open_handle(self) -> Any:
         return self

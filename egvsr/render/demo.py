@@ -22,6 +22,7 @@ from egvsr.datasets.geometry import fmt_scale
 from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
+from egvsr.events.checks import is_real
 from egvsr.fsutil import atomic_directory, check_output_folder, check_writable, refuse_inputs_as_outputs
 from egvsr.render.disk import NO_SPACE_ADVICE
 from egvsr.render.model import load_render_model
@@ -94,8 +95,9 @@ def train_fallback(sample: Path, folder: Path, minutes: float, device: str, prog
 class FigureData:
     """Keeps what the figure needs from the render of one chosen time."""
 
-    def __init__(self, t_us: int) -> None:
+    def __init__(self, t_us: int, at_frame: bool = False) -> None:
         self.t_us = int(t_us)
+        self.at_frame = bool(at_frame)  # an input frame's time (the figure's title says which)
         self.by_scale: dict[float, dict] = {}
 
     def hook(self, scale: float, layout) -> Callable:
@@ -114,10 +116,12 @@ class FigureData:
         return on_frame
 
 
-def choose_time(frame_times: np.ndarray, out_times: np.ndarray) -> int:
-    """An in-between output time near the middle of the clip (a frame time if there is none)."""
-    between = [t for t in out_times.tolist() if t not in set(frame_times.tolist())]
-    pool = between or out_times.tolist()
+def choose_time(frame_times: np.ndarray, out_times: np.ndarray, gt_times=()) -> int:
+    """An in-between output time with ground truth (one of `gt_times`) near the middle of the clip; a frame
+    time (whose input frame is its ground truth) where no in-between output time has any."""
+    frames = set(np.asarray(frame_times).tolist())
+    between = [t for t in out_times.tolist() if t not in frames and t in set(np.asarray(gt_times).tolist())]
+    pool = between or [t for t in out_times.tolist() if t in frames] or out_times.tolist()
     return int(pool[len(pool) // 2])
 
 
@@ -150,15 +154,15 @@ def write_figure(fig: FigureData, sample: Path, path: Path, model_name: str, int
         ev = crop_events(events, g)
         overlay = event_image(ev, background=(d["gt"] * 255).astype(np.uint8))
         lr_box = scale_box(box, (h_out, w_out), d["lr"].shape[:2])
-        rows.append((f"x{s:g}", [
+        rows.append((f"x{fmt_scale(s)}", [
             ("events ±½ interval", crop(overlay, box)),
             (f"LR input ({d['lr'].shape[1]}x{d['lr'].shape[0]})", crop(d["lr"], lr_box)),
             ("bicubic", crop(d["bicubic"], box)),
             (model_name, crop(d["ours"], box)),
             ("ground truth", crop(d["gt"], box)),
         ]))
-    title = (f"sample recording, t = {fig.t_us / 1e3:.1f} ms (between input frames), crop {bw}x{bh} px "
-             "of the HR output")
+    when = "an input frame time" if fig.at_frame else "between input frames"
+    title = f"sample recording, t = {fig.t_us / 1e3:.1f} ms ({when}), crop {bw}x{bh} px of the HR output"
     return crop_rows(rows, path, title=title)
 
 
@@ -169,6 +173,12 @@ def _render_options(scale: float, sub: Path, fps_factor: int, chunk_size: int, d
     return RenderOptions(scale=scale, fps_factor=fps_factor, degrade=True, mp4=sub / "video.mp4",
                          side_by_side=sub / "side_by_side.mp4", chunk_size=chunk_size, device=str(dev),
                          baseline=True)
+
+
+def scale_folder(scale: float) -> str:
+    """The demo's folder of one scale's videos: `x` and the scale exactly as the tables show it (`fmt_scale`),
+    so that distinct scales never share a folder (`:g` wrote 6.5 and 6.5000001 both as x6.5)."""
+    return f"x{fmt_scale(float(scale))}" if is_real(scale) else f"x{scale}"  # (not a number: refused by the plan)
 
 
 def _missing_shipped() -> str:
@@ -194,9 +204,13 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
                                                     adjustable=("seconds",))
     frame_t, gt_t = sample_times(seconds, fps, gt)
     check_window(seconds, fps, len(frame_t), rm)
+    seen: list[float] = []
     for s in scales:
         scale = rm.check_scale(s) if rm is not None else s
-        options = _render_options(s, out / f"x{s:g}", fps_factor, chunk_size, dev)
+        if is_real(s) and float(s) in seen:  # its render would go to the same folder as the first's
+            raise ConfigError(f"`scales`: scale {fmt_scale(float(s))} is given twice; give each scale once")
+        seen += [float(s)] if is_real(s) else []
+        options = _render_options(s, out / scale_folder(s), fps_factor, chunk_size, dev)
         plan_outputs(sample, w, h, frame_t, gt_t, scale, rm, options, dev,
                      fewer_frames=f"the demo renders all of its {seconds:g} s sample at x{fmt_scale(s)}: use fewer "
                                   "`seconds`")
@@ -275,12 +289,13 @@ def run_demo(
                 files: list[Path] = [sample]
                 fig = None
                 for s in scales:
-                    sub = tmp / f"x{s:g}"
-                    with log.stage(f"render x{s:g}"):
+                    sub = tmp / scale_folder(s)
+                    with log.stage(f"render x{fmt_scale(s)}"):
                         job = plan_render(sample, ck, _render_options(s, sub, fps_factor, chunk_size, dev), model=rm)
                         if probe_times is None:
                             probe_times = job.times
-                            fig = FigureData(choose_time(job.rec.frame_times, job.times))
+                            t_fig = choose_time(job.rec.frame_times, job.times, job.rec.gt_times)
+                            fig = FigureData(t_fig, at_frame=t_fig in set(job.rec.frame_times.tolist()))
                         log(f"  {job.describe()}")
                         report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
                         log(f"  {report.frames} frames in {report.seconds:.1f} s "

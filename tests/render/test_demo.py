@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 
 import cv2
+import numpy as np
 import pytest
 
 from egvsr.render import demo as demo_mod
 from egvsr.render.demo import run_demo, shipped_checkpoint
-from egvsr.errors import CheckpointError, OutputExistsError
+from egvsr.errors import CheckpointError, ConfigError, OutputExistsError
 from tests._reliability import check_message
 
 
@@ -275,3 +276,38 @@ def test_fallback_training_config_is_accepted_by_the_trainer(tmp_path):
                                  size=(40, 56))
     rm = load_render_model(ck)
     assert rm.name == "egvsr-tiny" and rm.repr["bins"] == 8 and rm.num_frames == 3
+
+
+def test_choose_time_takes_an_in_between_time_with_ground_truth_else_a_frame_time():
+    frames = np.array([0, 40_000, 80_000])
+    out = np.array([0, 20_000, 40_000, 60_000, 80_000])
+    assert demo_mod.choose_time(frames, out, [20_000, 60_000]) in (20_000, 60_000)
+    # thirds of each interval, ground truth at quarters: no in-between output time has any
+    thirds = np.array([0, 13_333, 26_667, 40_000, 53_333, 66_667, 80_000])
+    assert demo_mod.choose_time(frames, thirds, [10_000, 20_000, 30_000]) in frames.tolist()
+
+
+def test_a_demo_whose_in_between_times_have_no_ground_truth_draws_its_figure_at_a_frame_time(tiny_ck, tmp_path,
+                                                                                                  monkeypatch):
+    # fps_factor 3 renders thirds of each interval, the sample's ground truth lies at quarters: the figure
+    # (which shows the ground truth) is drawn at a frame time and says so, instead of failing on no ground truth
+    from egvsr.plots import compare
+
+    titles = []
+    draw = compare.crop_rows
+    monkeypatch.setattr(compare, "crop_rows", lambda *a, **k: titles.append(k["title"]) or draw(*a, **k))
+    out = tmp_path / "demo"
+    res = run_demo(out, tiny_ck, **{**TINY, "scales": (2.0,), "fps_factor": 3})
+    assert cv2.imread(str(out / "figure.png")) is not None
+    assert {r["kind"] for r in res.rows} == {"frame", "all"}
+    assert len(titles) == 1 and "(an input frame time)" in titles[0], titles
+
+
+def test_demo_folders_name_each_scale_exactly_and_a_scale_given_twice_is_refused(tiny_ck, tmp_path):
+    out = tmp_path / "demo"
+    run_demo(out, tiny_ck, **{**TINY, "scales": (2.0, 2.0000001)})  # `:g` named both x2
+    assert (out / "x2" / "video.mp4").is_file() and (out / "x2.0000001" / "video.mp4").is_file()
+    assert "| x2.0000001 | all |" in (out / "results.md").read_text()
+    with pytest.raises(ConfigError, match=r"`scales`: scale 2 is given twice"):
+        run_demo(tmp_path / "again", tiny_ck, **{**TINY, "scales": (2, 2.0)})
+    assert not (tmp_path / "again").exists()

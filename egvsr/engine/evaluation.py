@@ -75,7 +75,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         rows = _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, limit, with_bicubic,
                       progress, log, scales_where)
         if temps is not None:
-            _fill_results(temps, rows, proto.name, folder)
+            _fill_results(temps, rows, proto.name, folder, queries)
     if folder is not None:
         log(f"wrote {', '.join(str(folder / f) for f in RESULT_FILES)}")
     return rows
@@ -358,7 +358,8 @@ def result_files(folder: Path, overwrite: bool = False) -> Iterator[dict[str, Pa
             stack.close()
 
 
-def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str, folder: Path) -> None:
+def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str, folder: Path,
+                  queries: str | None = None) -> None:
     """Write the tables and the plot of `rows` into the temporaries of `result_files`; a failed write (a
     full disk) is one line naming the result file in `folder` (`writing`)."""
     from egvsr.plots.curves import draw_metric_vs_scale
@@ -367,7 +368,7 @@ def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str, folde
     final = {name: Path(folder) / name for name in temps}  # what the messages name
     rows = [{**r, "clip": shown(r["clip"])} for r in rows]  # a file name that is not UTF-8 as `\xNN`
     with writing(final["results.md"]):
-        temps["results.md"].write_text(markdown_table(rows, protocol), encoding="utf-8")
+        temps["results.md"].write_text(markdown_table(rows, protocol, queries), encoding="utf-8")
     with writing(final["results.csv"]), temps["results.csv"].open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=["model", "scale", "clip", "psnr", "ssim", "frames"])
         w.writeheader()
@@ -377,10 +378,11 @@ def _fill_results(temps: dict[str, Path], rows: list[dict], protocol: str, folde
                          out=final["psnr_vs_scale.png"])
 
 
-def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False) -> None:
+def write_results(rows: list[dict], folder: Path, protocol: str, overwrite: bool = False,
+                  queries: str | None = None) -> None:
     """results.md, results.csv and psnr_vs_scale.png in `folder`, committed together (`result_files`)."""
     with result_files(folder, overwrite) as temps:
-        _fill_results(temps, rows, protocol, folder)
+        _fill_results(temps, rows, protocol, folder, queries)
 
 
 def checkpoint_eval_section(checkpoint: str | Path | None) -> dict:

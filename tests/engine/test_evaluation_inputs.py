@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from egvsr.engine.evaluation import evaluate_checkpoint, eval_options
+from egvsr.engine.tables import QUERIES_TEXT
 from egvsr.errors import ConfigError
 
 
@@ -460,3 +461,37 @@ def test_special_files_as_checkpoint_or_preset_are_named_and_devices_name_the_op
         f"{fifo}: is a FIFO (named pipe), not a regular file or folder; expected the evaluation config")
     assert _cli_error(["eval", str(recs["ck"]), "--device", "bogus", *base], capsys) == (
         "--device 'bogus': expected auto, cpu, cuda, cuda:N or mps")
+
+
+def test_results_say_which_times_were_scored_and_hold_the_numbers_computed(recs, tmp_path):
+    """`--queries middle` and `gt` score different frames; results.md said only the protocol, so the two read
+    alike. Its numbers are the CSV's, and each average row is the mean of its clips' rows."""
+    import csv
+
+    shutil.copy(recs["rec"], tmp_path / "b.h5")
+    for queries in ("middle", "gt"):
+        out = tmp_path / queries
+        rows = _eval(recs, [recs["rec"], tmp_path / "b.h5"], queries=queries, scales=[2, 6.5000001], limit=None,
+                     with_bicubic=True, output=out)
+        table = (out / "results.md").read_text().splitlines()
+        assert table[0] == f"Protocol: ours; queries: {queries} ({QUERIES_TEXT[queries]})"
+        with (out / "results.csv").open(newline="") as f:
+            written = list(csv.DictReader(f))
+        assert [(r["model"], float(r["scale"]), r["clip"], float(r["psnr"]), float(r["ssim"]), int(r["frames"]))
+                for r in written] == [tuple(r.values()) for r in rows]
+        for scale in (2.0, 6.5000001):
+            shown = "x2" if scale == 2 else "x6.5000001"  # never x6.5: that is not the scale scored
+            models = list(dict.fromkeys(r["model"] for r in rows))  # the shipped model, then bicubic
+            assert len(models) == 2 and models[1] == "bicubic"
+            for model in models:
+                mine = [r for r in rows if r["scale"] == scale and r["model"] == model]
+                clips, (avg,) = mine[:-1], mine[-1:]
+                assert len(clips) == 2 and avg["clip"] == "average"
+                assert avg["psnr"] == pytest.approx(np.mean([r["psnr"] for r in clips]), abs=1e-12)
+                assert avg["ssim"] == pytest.approx(np.mean([r["ssim"] for r in clips]), abs=1e-12)
+                assert avg["frames"] == sum(r["frames"] for r in clips)
+            line = next(t for t in table if t.startswith(f"| average | {shown} |"))
+            cells = {r["model"]: f"{r['psnr']:.2f} / {r['ssim']:.4f}" for r in rows
+                     if r["scale"] == scale and r["clip"] == "average"}
+            assert line == f"| average | {shown} | {cells[models[0]]} | {cells['bicubic']} |"
+        assert (out / "psnr_vs_scale.png").stat().st_size > 0

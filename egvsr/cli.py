@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from egvsr.errors import ConfigError, EgvsrError
+from egvsr.process import one_line
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -103,7 +104,7 @@ def _run_convert(a) -> None:
         a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=_progress(a),
         sensor_size=a.sensor_size,
     )
-    print(f"wrote {out}")
+    print(f"wrote {one_line(out)}")
 
 
 # ---- events: voxelize (issue: representations) ----------------------------------------------
@@ -146,7 +147,7 @@ def _run_voxelize(a) -> None:
         polarity=a.polarity, normalize=a.normalize, threads=a.threads,
         overwrite=a.overwrite, progress=_progress(a), tau_ms=a.tau_ms, max_output_gb=a.max_output_gb,
     )
-    print(f"wrote {a.output}")
+    print(f"wrote {one_line(a.output)}")
 
 
 # ---- events: simulate / make-sample (issue: simulator) --------------------------------------
@@ -186,7 +187,7 @@ def _run_simulate(a) -> None:
         interpolation=a.interpolation, seed=a.seed, overwrite=a.overwrite, progress=_progress(a),
         threads=a.threads, **knobs,
     )
-    print(f"wrote {a.output}")
+    print(f"wrote {one_line(a.output)}")
 
 
 def _add_make_sample(sub) -> None:
@@ -212,7 +213,7 @@ def _run_make_sample(a) -> None:
         gt_per_interval=a.gt_per_interval, overwrite=a.overwrite, progress=_progress(a),
         threads=a.threads,
     )
-    print(f"wrote {a.output}")
+    print(f"wrote {one_line(a.output)}")
 
 
 # ---- models (issue: models) -----------------------------------------------------------------
@@ -403,7 +404,7 @@ def _add_show(sub) -> None:
 def _run_show(a) -> None:
     from egvsr.plots.show import show_recording
 
-    print(f"wrote {show_recording(a.file, a.out, overwrite=a.overwrite, stretch=a.stretch)}")
+    print(f"wrote {one_line(show_recording(a.file, a.out, overwrite=a.overwrite, stretch=a.stretch))}")
 
 
 # ---- official checkpoints (issue 17) ---------------------------------------------------------
@@ -435,7 +436,7 @@ def _run_import_checkpoint(a) -> None:
         except ValueError:
             options[key] = value
     done = import_checkpoint(a.source, a.output, kind=a.kind, overwrite=a.overwrite, options=options)
-    print(f"wrote {a.output}: model {done.name!r}, {len(done.state_dict)} weights; "
+    print(f"wrote {one_line(a.output)}: model {done.name!r}, {len(done.state_dict)} weights; "
           f"official keys unused by its forward: {len(done.unused)}")
 
 
@@ -449,8 +450,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake reported as one line that starts `egvsr: error:` like every other
     error and names the command (the usage is one `--help` away)."""
 
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):
         command = self.prog.removeprefix("egvsr").strip()
+        given = [a for a in getattr(self, "_given", ()) if a != "--"]
+        if not command and given and "required: COMMAND" in message:
+            # no command, only options egvsr does not know (a positional would have been the COMMAND):
+            # name them, as a command names those it does not take
+            message = f"unrecognized arguments: {' '.join(given)}"
+        message = one_line(message)
         self.exit(2, f"egvsr: error: {command + ': ' if command else ''}{message} (see `{self.prog} --help`)\n")
 
     def _print_message(self, message: str, file=None) -> None:
@@ -580,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_inputs_as_outputs(args)
         args.run(args)
     except EgvsrError as exc:
-        print(f"egvsr: error: {flag_message(str(exc), command)}", file=sys.stderr)
+        print(f"egvsr: error: {one_line(flag_message(str(exc), command))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (egvsr.process)
         return report_interrupt(exc)

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import gc
 import os
+import re
 import signal
 import stat
 import sys
@@ -151,10 +152,21 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     return status
 
 
+#: characters that would break a printed line or act on the terminal: control characters (newline, carriage
+#: return, escape, NEL) and Unicode's line and paragraph separators
+_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: object) -> str:
+    """`text` as one printable line: a control character (a file name's newline, a terminal escape) shown
+    as Python writes it in a string (`\\n`, `\\x1b`), as error and `wrote` lines show names."""
+    return _NOT_IN_A_LINE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
 def warn(message: str) -> None:
     """One `egvsr: warning:` line on stderr: the command goes on, but its input is probably not what the
     user meant (stdout keeps the results alone)."""
-    print(f"egvsr: warning: {message}", file=sys.stderr)
+    print(f"egvsr: warning: {one_line(message)}", file=sys.stderr)
 
 
 def last_resort_message(exc: BaseException) -> str:
@@ -478,12 +490,12 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
         _drop_stdout()
         return 1
     except EgvsrError as exc:  # the process's own settings (NUMBA_NUM_THREADS)
-        print(f"egvsr: error: {exc}", file=sys.stderr)
+        print(f"egvsr: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except (OSError, MemoryError, UnicodeError) as exc:
         if getattr(exc, "egvsr_stdout", False):
             _drop_stdout()  # what stdout still holds would fail again at exit
-        print(f"egvsr: error: {last_resort_message(exc)}", file=sys.stderr)
+        print(f"egvsr: error: {one_line(last_resort_message(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
         if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up

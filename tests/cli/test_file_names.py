@@ -95,3 +95,24 @@ def test_the_writer_stores_any_text_attribute(tmp_path):
     path = write_events(tmp_path / "w.h5", EventStream.empty(4, 4), attrs={"source_file": odd("x.h5")})
     with h5py.File(path) as f:
         assert f.attrs["source_file"] == "\\xffx.h5"
+
+
+def test_wrote_and_error_lines_show_a_newline_in_a_name_as_one_line(tmp_path, capsys, monkeypatch):
+    """A file name holding a newline (or a terminal escape) is printed as `\\n` (`\\x1b`) on the `wrote` line
+    and on the error line, each one line, not split (or acted on by the terminal)."""
+    monkeypatch.chdir(tmp_path)
+    name = "a\nb\x1b[31m.h5"
+    argv = ["make-sample", name, "--seconds", "0.1", "--size", "16x20", "--no-progress"]
+    assert main(argv) == 0
+    assert (tmp_path / name).is_file()
+    assert capsys.readouterr().out == "wrote a\\nb\\x1b[31m.h5\n"
+    assert main(argv) == 2  # it exists now
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("egvsr: error: a\\nb\\x1b[31m.h5: output already exists"), err
+
+
+def test_one_line_escapes_only_what_breaks_a_line():
+    from egvsr.process import one_line
+
+    assert one_line("x\ny\r\tz\x7f\x85\u2028") == "x\\ny\\r\\tz\\x7f\\x85\\u2028"
+    assert one_line(f"é {odd('f')} ok") == f"é {odd('f')} ok"  # other characters as they were

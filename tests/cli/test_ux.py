@@ -172,6 +172,10 @@ def test_show_keeps_gray_frames_as_stored_and_can_stretch():
     (["render", "--scale"], "egvsr: error: render: argument --scale: expected one argument (see `egvsr render --help`)"),
     (["nosuchcmd"], "egvsr: error: argument COMMAND: invalid choice: 'nosuchcmd'"),
     (["info"], "egvsr: error: info: the following arguments are required"),
+    ([], "egvsr: error: the following arguments are required: COMMAND"),
+    (["--frob"], "egvsr: error: unrecognized arguments: --frob (see `egvsr --help`)"),  # no command: named too
+    (["--frob", "--bar=3"], "egvsr: error: unrecognized arguments: --frob --bar=3 (see `egvsr --help`)"),
+    (["--frob", "info", "x"], "egvsr: error: info: unrecognized arguments: --frob"),
     (["voxelize", "a.h5", "b.h5", "--between-frames", "--bogus"],  # named by the command that did not take it
      "egvsr: error: voxelize: unrecognized arguments: --bogus (see `egvsr voxelize --help`)"),
     (["convert", "a.h5", ""], "egvsr: error: convert: argument output: the path is empty; expected the name of a "

@@ -94,8 +94,16 @@ def _refuse_link(out: Path) -> None:
 def output_path(path: str | os.PathLike) -> Path:
     """`path` with its `..` parts worked out as the system does (a link before one is followed; a
     missing folder before one is neither needed nor created), the last name kept as given (a link
-    there is refused, not followed); a path without `..` is returned as given."""
+    there is refused, not followed); a path without `..` is returned as given. A relative path while the
+    current folder no longer exists (deleted or moved away) is refused: it names no place to write."""
     out = Path(path)
+    if not out.is_absolute():
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            raise OutputError(f"{shown(path)}: the current folder no longer exists (deleted or moved away), so "
+                              "this relative output path names no folder; change to an existing folder or give "
+                              "an absolute path") from None
     if ".." not in out.parts:
         return out
     if out.name == "..":

@@ -288,3 +288,23 @@ def test_other_flags_of_the_events_layer_are_bools_too(tmp_path, recording, api,
     with pytest.raises(ConfigError, match=rf"^`{flag}` 'yes': expected True or False$"):
         _library_writers(*recording)[api](tmp_path / "out.h5", **{flag: "yes"})
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_a_relative_output_while_the_current_folder_is_gone_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    """`cd d && rmdir ../d && egvsr make-sample out.h5`: the output is named and the missing current folder
+    said, rather than 'file system: No such file or directory'; an absolute output is still written."""
+    from egvsr.cli import main
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import check_output_folder, check_output_path
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for check in (check_output_path, check_output_folder):
+        with pytest.raises(OutputError, match=r"^out\.h5: the current folder no longer exists"):
+            check("out.h5")
+    assert check_output_path(tmp_path / "abs.h5") == tmp_path / "abs.h5"
+    assert main(["make-sample", "out.h5", "--seconds", "0.1", "--size", "16x20", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("egvsr: error: out.h5: the current folder no longer exists") and err.count("\n") == 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 from egvsr.errors import ConfigError, EgvsrError, OutputError, OutputExistsError
-from egvsr.process import check_pending, held_signals
+from egvsr.process import check_pending, held_signals, one_line
 
 TEMP_MARK = ".egvsr-partial"
 #: File in every folder output naming the command that wrote it; only such a folder is replaced.
@@ -65,13 +65,22 @@ def shown(name: str | os.PathLike) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def printable(name: str | os.PathLike | bytes) -> str:
+    """`name` (a path or a message holding one) for a one-line message: bytes that are not UTF-8 as `\\xNN`
+    (`shown`), characters that do not print (a newline, a NUL byte) escaped as Python writes them
+    (`process.one_line`)."""
+    return one_line(shown(name))
+
+
 def free_bytes(folder: str | os.PathLike) -> int | None:
     """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing
-    ancestor), or None when unknown: outputs larger than this are refused before any work."""
+    ancestor), or None when unknown: outputs larger than this are refused before any work. A file system
+    of no size at all (a virtual one such as /proc: 0 blocks) says nothing of space: None, not 0."""
     try:
-        return int(shutil.disk_usage(_existing_ancestor(Path(folder))).free)
+        usage = shutil.disk_usage(_existing_ancestor(Path(folder)))
     except OSError:
         return None
+    return int(usage.free) if usage.total > 0 else None
 
 
 def _check_name(out: Path) -> None:

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import gc
 import os
-import re
 import signal
 import stat
 import sys
@@ -152,15 +151,13 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     return status
 
 
-#: characters that would break a printed line or act on the terminal: control characters (newline, carriage
-#: return, escape, NEL) and Unicode's line and paragraph separators
-_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def one_line(text: object) -> str:
-    """`text` as one printable line: a control character (a file name's newline, a terminal escape) shown
-    as Python writes it in a string (`\\n`, `\\x1b`), as error and `wrote` lines show names."""
-    return _NOT_IN_A_LINE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    """`text` for a one-line message: characters that do not print (a newline, a tab, a terminal escape,
+    a NUL byte) escaped as Python writes them (`\\n`, `\\x1b`), so that a name cannot split the line. A
+    surrogate escape (a file name's byte that is not UTF-8) is kept: the stream writes it as that byte, or as
+    `\\xNN` (`printing_any_text`)."""
+    return "".join(c if c.isprintable() or "\ud800" <= c <= "\udfff" else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
 
 
 def warn(message: str) -> None:

@@ -308,3 +308,23 @@ def test_a_relative_output_while_the_current_folder_is_gone_is_refused_by_name(t
     assert main(["make-sample", "out.h5", "--seconds", "0.1", "--size", "16x20", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("egvsr: error: out.h5: the current folder no longer exists") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_on_a_virtual_file_system_is_not_said_to_lack_space(tmp_path, monkeypatch, capsys):
+    """`cd /proc && egvsr voxelize IN out.h5`: /proc has 0 blocks, which said '0 bytes free in .'; its free
+    space is unknown (None), and voxelize and convert say that the folder takes no files, naming it."""
+    from egvsr.cli import main
+    from egvsr.events.simulate import make_sample
+    from egvsr.fsutil import free_bytes
+
+    assert free_bytes("/proc") is None
+    assert free_bytes(tmp_path) > 0
+    rec = make_sample(tmp_path / "rec.h5", seconds=0.1, size=(16, 20), progress=False)
+    monkeypatch.chdir("/proc")
+    for argv in (["voxelize", str(rec), "out.h5", "--between-frames", "--no-progress"], ["convert", str(rec), "out.h5"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        # root: "it takes no new files"; another user: "permission denied"; never a free-space figure
+        assert err.startswith("egvsr: error: out.h5: cannot create the output in /proc (") and err.count("\n") == 1, err
+        assert "free" not in err, err

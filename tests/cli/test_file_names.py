@@ -111,8 +111,8 @@ def test_wrote_and_error_lines_show_a_newline_in_a_name_as_one_line(tmp_path, ca
     assert err.count("\n") == 1 and err.startswith("egvsr: error: a\\nb\\x1b[31m.h5: output already exists"), err
 
 
-def test_one_line_escapes_only_what_breaks_a_line():
-    from egvsr.process import one_line
+def test_printable_escapes_only_what_does_not_print():
+    from egvsr.fsutil import printable
 
-    assert one_line("x\ny\r\tz\x7f\x85\u2028") == "x\\ny\\r\\tz\\x7f\\x85\\u2028"
-    assert one_line(f"é {odd('f')} ok") == f"é {odd('f')} ok"  # other characters as they were
+    assert printable("x\ny\r\tz\x7f\x85\u2028") == "x\\ny\\r\\tz\\x7f\\x85\\u2028"
+    assert printable(f"é {odd('f')} ok") == "é \\xfff ok"  # a byte that is not UTF-8 as \xNN, the rest kept

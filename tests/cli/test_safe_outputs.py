@@ -254,7 +254,7 @@ def test_output_in_an_unwritable_place(work, capsys, monkeypatch):
 
     monkeypatch.setattr("tempfile.mkstemp", read_only)
     monkeypatch.setattr("tempfile.mkdtemp", read_only)
-    refused(work, capsys, "out.h5: cannot create the output in . (the file system is read-only)", "convert",
+    refused(work, capsys, f"out.h5: cannot create the output in {os.getcwd()} (the file system is read-only)", "convert",
             "rec.h5", "out.h5")
     refused(work, capsys, "(the file system is read-only)", "render", "rec.h5", "ck.pt", "--scale", "2",
             "--png", "frames", "--device", "cpu")

@@ -12,14 +12,7 @@ import stat
 from pathlib import Path
 
 from egvsr.errors import ConfigError, InputFileError
-from egvsr.fsutil import shown
-
-
-def printable(path: str | os.PathLike | bytes) -> str:
-    """`path` for a one-line message: bytes that are not UTF-8 as `\\xNN` (`fsutil.shown`), and
-    characters that do not print (a NUL byte, a newline, a tab) escaped as Python writes them (`\\x00`)."""
-    text = shown(os.fsdecode(path))
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+from egvsr.fsutil import printable
 
 
 def check_path(value: object, what: str = "path") -> Path:

@@ -20,7 +20,7 @@ from egvsr.events.io.arguments import check_path, printable
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.source import EventSource
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
-from egvsr.fsutil import check_flag, check_output_path, fmt_size, refuse_inputs_as_outputs
+from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory, warn
 
 CONVERT_CHUNK_EVENTS = 1 << 21
@@ -47,6 +47,7 @@ def convert(
     sort, progress = check_flag(sort, "sort"), check_flag(progress, "progress")
     src, dst = check_path(src, "convert src"), check_path(dst, "convert dst")
     out = check_output_path(dst, overwrite)  # fail before any reading
+    check_writable(out)  # a read-only or virtual file system (/proc), said as such
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
     refuse_inputs_as_outputs([src], [out], members=input_members)

@@ -26,7 +26,7 @@ from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
 from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
-from egvsr.fsutil import (atomic_output, check_flag, check_output_path, fmt_size, free_bytes,
+from egvsr.fsutil import (atomic_output, check_flag, check_output_path, check_writable, fmt_size, free_bytes,
                           refuse_inputs_as_outputs, shown)
 from egvsr.process import is_out_of_memory, physical_memory, warn
 
@@ -285,6 +285,7 @@ def voxelize_file(
     height, width = validation.check_size_pair(size, "`size`")
     polarity = decl.check_options(polarity, {"tau_us": "`tau_ms`", "polarity": "`polarity`"}, tau_us=tau_ms)
     dst = check_output_path(dst, overwrite)
+    check_writable(dst)  # before the free space: a read-only or virtual file system is said as such
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
     refuse_inputs_as_outputs([src], [dst], members=input_members)

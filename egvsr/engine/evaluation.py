@@ -31,7 +31,7 @@ from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
 from egvsr.fsutil import atomic_output, check_output_path, committing, is_folder, is_inside, shown
-from egvsr.process import check_pending
+from egvsr.process import check_pending, one_line
 
 
 def evaluate_checkpoint(
@@ -77,7 +77,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
         if temps is not None:
             _fill_results(temps, rows, proto.name, folder, queries)
     if folder is not None:
-        log(f"wrote {', '.join(str(folder / f) for f in RESULT_FILES)}")
+        log(one_line(f"wrote {', '.join(str(folder / f) for f in RESULT_FILES)}"))
     return rows
 
 

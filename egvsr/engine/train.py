@@ -42,7 +42,7 @@ from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError, InputFileError
 from egvsr.fsutil import atomic_output
-from egvsr.process import mark_reported
+from egvsr.process import mark_reported, one_line
 
 
 #: what a checkpoint must hold to resume training (a weights-only file has only model + state_dict)
@@ -699,7 +699,7 @@ class Trainer:
             if log:
                 log.close()
         if self.info.is_main and self._saved_step is not None:
-            self.log(f"wrote {self.exp.last} (step {self._saved_step}); logs in {self.exp.logs}")
+            self.log(one_line(f"wrote {self.exp.last} (step {self._saved_step}); logs in {self.exp.logs}"))
         return self.exp.dir
 
     def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> None:
@@ -773,7 +773,7 @@ class Trainer:
         signum, self._stop_signal = self._stop_signal, None
         if self._saved_step != self.step:
             self._save()
-        print(f"egvsr: stopped at step {self.step}: wrote {self.exp.last}; run the same command to resume",
+        print(one_line(f"egvsr: stopped at step {self.step}: wrote {self.exp.last}; run the same command to resume"),
               file=sys.stderr, flush=True)
         raise mark_reported(Terminated(signum))
 
@@ -791,8 +791,8 @@ class Trainer:
         except KeyboardInterrupt as exc:  # interrupted while validating: the step itself is complete, keep it
             if self.info.is_main and not self.info.distributed and self._saved_step != self.step:
                 self._save()
-                print(f"egvsr: stopped at step {self.step} (validation skipped): wrote {self.exp.last}; run the "
-                      "same command to resume", file=sys.stderr, flush=True)
+                print(one_line(f"egvsr: stopped at step {self.step} (validation skipped): wrote {self.exp.last}; "
+                               "run the same command to resume"), file=sys.stderr, flush=True)
                 mark_reported(exc)
             raise
         best = False

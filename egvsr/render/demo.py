@@ -24,6 +24,7 @@ from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
 from egvsr.events.checks import is_real
 from egvsr.fsutil import atomic_directory, check_output_folder, check_writable, refuse_inputs_as_outputs
+from egvsr.process import one_line
 from egvsr.render.disk import NO_SPACE_ADVICE
 from egvsr.render.model import load_render_model
 
@@ -318,7 +319,7 @@ def run_demo(
                 (tmp / "results.md").write_text(header + text)
                 files += [tmp / "results.md", tmp / "log.txt"]
                 names = [f.relative_to(tmp).as_posix() for f in files] + (["fallback/"] if known is None else [])
-                wrote = f"wrote {out}/: " + ", ".join(names)
+                wrote = one_line(f"wrote {out}/: " + ", ".join(names))
                 log(wrote, echo=False)  # in log.txt; printed once the folder is in place
                 (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
     if log.echo:

@@ -23,7 +23,7 @@ import torch
 from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
 from egvsr.fsutil import committing
-from egvsr.process import check_pending
+from egvsr.process import check_pending, one_line
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
 from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render
@@ -212,5 +212,5 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
         log(f"render: {report.frames} frames of {report.out_size[1]}x{report.out_size[0]} in {report.seconds:.1f} s "
             f"({per:.2f} s/frame)")
         for out in report.outputs:
-            log(f"wrote {out}")
+            log(one_line(f"wrote {out}"))
     return report

@@ -111,6 +111,19 @@ def test_wrote_and_error_lines_show_a_newline_in_a_name_as_one_line(tmp_path, ca
     assert err.count("\n") == 1 and err.startswith("egvsr: error: a\\nb\\x1b[31m.h5: output already exists"), err
 
 
+
+def test_render_and_eval_wrote_lines_show_a_newline_in_a_name_as_one_line(tmp_path, capsys, monkeypatch):
+    """The same for the outputs render and eval write (their own `wrote` lines)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["make-sample", "s.h5", "--seconds", "0.1", "--size", "24x32", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["render", "s.h5", "--scale", "2", "--png", "o\nx", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote o\\nx" in out and "\nx" not in out.replace("\\nx", ""), out
+    assert main(["eval", "--data", "s.h5", "--scales", "2", "--output", "r\nq", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote r\\nq" in out and "\nq" not in out.replace("\\nq", ""), out
+
 def test_printable_escapes_only_what_does_not_print():
     from egvsr.fsutil import printable
 

@@ -147,7 +147,8 @@ def check_preview_memory(path: str | os.PathLike, src) -> None:
     shape = src.frame_shape()
     h, w = (shape[0], shape[1]) if shape is not None else (src.height, src.width)
     fig_w, fig_h = preview_figure_inches(3 if shape is not None else 2, h, w)
-    rows, cols = cells(max(h, src.height), max(w, src.width), cell_size(max(h, src.height), max(w, src.width)))
+    side_h, side_w = max(h, src.height), max(w, src.width)
+    rows, cols = cells(side_h, side_w, cell_size(side_h, side_w))
     need = (FRAME_BYTES_PER_PIXEL * (h * w if shape is not None else 0) + PREVIEW_BYTES_PER_PIXEL * rows * cols
             + FIGURE_BYTES_PER_PIXEL * round(fig_w * PREVIEW_DPI) * round(fig_h * PREVIEW_DPI))
     total = physical_memory()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from egvsr.cli import main
+from tests._video import read_frames as _video
 
 
 H, W = 20, 28  # the tiny recording's frames (the LR input in as-is mode)
@@ -26,18 +27,6 @@ def tiny(tmp_path_factory):
     rec = make_sample(d / "clip.h5", seed=3, seconds=0.12, size=(H, W), fps=25.0, progress=False)
     ck = save_untrained("egvsr-tiny", d / "tiny.pt")
     return rec, ck
-
-
-def _video(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames
 
 
 def test_scale_6_5_factor_2_png_mp4_side_by_side(tiny, tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 
 from egvsr.render import render
 from egvsr.render.video import to_uint8
-from tests.cli.test_render import _video
+from tests._video import read_frames as _video
 
 
 @pytest.fixture(scope="module")

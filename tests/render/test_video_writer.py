@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from egvsr.render.video import PngFolderWriter, WriterThread
+from tests._video import read_frames
 
 
 def test_writer_thread_keeps_order_and_raises_the_first_error() -> None:
@@ -124,17 +125,7 @@ def test_mp4_writer_accepts_a_complete_video(tmp_path) -> None:
 
 
 def _read_back(path) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(bgr[..., ::-1].astype(int))
-    cap.release()
-    return frames
+    return [bgr[..., ::-1].astype(int) for bgr in read_frames(path)]
 
 
 def _spread(img: np.ndarray) -> int:

@@ -135,8 +135,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
         ]
     size = f"{s['width']}x{s['height']}"
     problems = [] if s["damage"] is None else [s["damage"]]
-    if s["damage"] is not None:
-        rows.append(("damage", s["damage"]))
+    rows += [("damage", text) for text in problems]
     if s["first_decrease"] is not None:
         before, after = s["decrease"]
         problems.append(f"timestamps decrease at index {s['first_decrease']} ({before} -> {after} µs; events must "

@@ -9,11 +9,12 @@ bash scripts/bootstrap.sh
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 name=egvsr-synthetic
 extra=()
-if [ "${1:-}" = "--control" ]; then
-  name=egvsr-synthetic-frames
-  extra=(--set model.options.ignore_events=true)
-fi
-.venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name" "${extra[@]}"
+case "$#:${1:-}" in
+  0:) ;;
+  1:--control) name=egvsr-synthetic-frames; extra=(--set model.options.ignore_events=true) ;;
+  *) echo "train_shipped.sh: error: expected no argument or --control, got: $*" >&2; exit 2 ;;
+esac
+.venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name" ${extra[@]+"${extra[@]}"}
 # later stages: (suffix, steps, lr, LR patch, lowest scale, time bins, residual base), each from the previous
 # stage's last checkpoint, 3 query times per sample. Where the time bins or the residual base change, the start
 # is first converted (scripts/resize_time_bins.py): t5 gets 5 time bins, lin the linear residual base.
@@ -30,7 +31,7 @@ for stage in "ft 3500 4e-4 16 1.5 3 nearest" "ft2 3500 2e-4 16 1.5 3 nearest" "f
       --option "residual_base=$base" --overwrite
     init="experiments/$name-$suffix-init.pt"
   fi
-  .venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name-$suffix" "${extra[@]}" \
+  .venv/bin/python -m egvsr train configs/egvsr_synthetic.yaml --set "name=$name-$suffix" ${extra[@]+"${extra[@]}"} \
     --set train.iterations="$steps" --set train.lr="$lr" --set train.warmup_iterations=50 \
     --set data.train.num_queries=3 --set data.train.patch_size="$patch" --set "data.train.scale_range=[$low,6.5]" \
     --set model.options.time_bins="$bins" --set "model.options.residual_base=$base" --set "train.init_from=$init"

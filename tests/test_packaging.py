@@ -27,7 +27,7 @@ def _copy_project(dest: Path) -> Path:
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".hypothesis", ".pytest_cache")
     for name in ("egvsr", "configs", "docs", "tests", "scripts", "benchmarks", ".ci"):
         shutil.copytree(REPO / name, dest / name, ignore=skip)
-    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"):
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dest / name)
     return dest
@@ -68,8 +68,11 @@ def test_sdist_and_wheel_hold_what_each_needs_and_no_caches_or_leftovers(tmp_pat
     # suite with its conftest, the scripts the README runs
     for name in ("configs/egvsr_sample.yaml", "configs/eval/ours.yaml", "docs/training.md", "tests/conftest.py",
                  "tests/cli/__init__.py", "scripts/bootstrap.sh", ".ci/run", "egvsr/data/egvsr-sample.pt",
-                 "egvsr/datasets/splits/vid4.txt", "README.md"):
+                 "egvsr/datasets/splits/vid4.txt", "README.md", "LICENSE"):
         assert name in sdist, name
+    # the license text travels with the wheel (its dist-info), as its metadata names it
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel), wheel
+    assert "\nLicense-Expression: MIT\n" in metadata
     # the wheel is the package: the shipped weights and split lists, nothing of the repository around it
     for name in ("egvsr/data/egvsr-sample.pt", "egvsr/datasets/splits/vid4.txt",
                  "egvsr/datasets/splits/ced_test.txt", "egvsr/datasets/splits/ced_excluded.txt"):
@@ -188,3 +191,39 @@ def test_scripts_run_egvsr_through_the_venvs_python_so_a_moved_clone_works(tmp_p
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert log.read_text().splitlines()[0] == expected
+
+
+def _stub_script_project(tmp_path, script):
+    """A copy of one script whose .venv's python only records its arguments (the .venv is 'set up')."""
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / script, project / "scripts" / script)
+    (project / "scripts" / "bootstrap.sh").write_text("exit 0\n")
+    venv_bin = project / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    log = tmp_path / "calls.txt"
+    (venv_bin / "python").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (venv_bin / "python").chmod(0o755)
+    return project, log
+
+
+def test_train_shipped_control_passes_ignore_events_to_every_stage(tmp_path):
+    project, log = _stub_script_project(tmp_path, "train_shipped.sh")
+    done = subprocess.run(["bash", str(project / "scripts" / "train_shipped.sh"), "--control"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    trains = [line for line in log.read_text().splitlines() if "-m egvsr train" in line]
+    assert len(trains) == 7 and all("model.options.ignore_events=true" in line for line in trains)
+    assert not any("ship_weights" in line for line in log.read_text().splitlines())  # the control is not shipped
+
+
+@pytest.mark.parametrize("args", [["--contrl"], ["--control", "extra"], [""]])
+def test_train_shipped_refuses_an_unknown_argument_before_training(tmp_path, args):
+    """A mistyped --control used to be ignored: hours of training of the events model, then the shipped
+    file replaced."""
+    project, log = _stub_script_project(tmp_path, "train_shipped.sh")
+    done = subprocess.run(["bash", str(project / "scripts" / "train_shipped.sh"), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "expected no argument or --control" in done.stderr
+    assert not log.exists()

@@ -156,7 +156,7 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
             )
         if not overwrite:
             raise OutputExistsError(
-                f"{out}: output already exists; choose another path or pass --overwrite"
+                f"{out}: output already exists; choose another path or pass --overwrite (overwrite=True in Python)"
             )
     return out
 
@@ -610,7 +610,7 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
         return out  # nothing in it to lose: used as if it were new
     if not overwrite:
         raise OutputExistsError(
-            f"{out}: output folder already exists; choose another path or pass --overwrite"
+            f"{out}: output folder already exists; choose another path or pass --overwrite (overwrite=True in Python)"
         )
     if marker_kind(out) != kind:
         raise OutputExistsError(

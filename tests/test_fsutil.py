@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import TEMP_MARK, atomic_output
+from egvsr.fsutil import TEMP_MARK, atomic_output, check_output_folder, check_output_path
 from tests._reliability import check_message
 
 
@@ -328,3 +328,14 @@ def test_an_output_on_a_virtual_file_system_is_not_said_to_lack_space(tmp_path, 
         # root: "it takes no new files"; another user: "permission denied"; never a free-space figure
         assert err.startswith("egvsr: error: out.h5: cannot create the output in /proc (") and err.count("\n") == 1, err
         assert "free" not in err, err
+
+
+def test_an_existing_output_names_both_spellings_of_overwrite(tmp_path):
+    """Library callers (convert(..., overwrite=True), render(...)) get the same message as the commands: it
+    names the Python keyword beside the flag."""
+    (tmp_path / "out.h5").write_bytes(b"x")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "a.png").write_bytes(b"x")
+    for call in (lambda: check_output_path(tmp_path / "out.h5"), lambda: check_output_folder(tmp_path / "folder")):
+        with pytest.raises(OutputExistsError, match=r"--overwrite \(overwrite=True in Python\)"):
+            call()

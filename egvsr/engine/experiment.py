@@ -142,7 +142,7 @@ class Experiment:
             raise OutputExistsError(
                 f"{found[0]}: already exists, and {self.dir} has no checkpoints/last.pt to resume, so a new run "
                 "would replace or mix with another run's files; use another experiment name, or pass "
-                "--overwrite to start afresh there")
+                "--overwrite (overwrite=True in Python) to start afresh there")
 
     def writes_config(self, config_path: str | Path | None) -> bool:
         """False when config.yaml is the config file given: an input is never replaced (on a resume;

@@ -197,6 +197,25 @@ def test_evtexture_pair(tmp_path):
         rec.read_frame(0)
 
 
+def test_evtexture_files_linked_into_their_tree_pair_where_the_links_are(tmp_path):
+    """A download cache's snapshot (Hugging Face's, say) links each file of the tree to a hash-named blob: the
+    LR file pairs with the HR file beside its link, not with the blob's folder, and an HR link is an HR file."""
+    hr = textured_frames(3, 16, 24, seed=4)
+    hr_path, lr_path = write_evtexture(tmp_path / "real", "clip", hr, scale=4, bins=5)
+    blobs, snap = tmp_path / "blobs", tmp_path / "snapshot" / "CED_h5"
+    blobs.mkdir()
+    for side, real in (("HR", hr_path), ("LRx4", lr_path)):
+        blob = blobs / f"{side.lower()}0123abcd"
+        real.rename(blob)
+        link = snap / side / "test" / "clip.h5"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(blob)
+    with open_recording(snap / "LRx4" / "test" / "clip.h5") as rec:
+        assert rec.lr_scale == 4 and rec.hr_path == snap / "HR" / "test" / "clip.h5"
+        np.testing.assert_array_equal(rec.read_frame(2), hr[2])
+    with open_recording(snap / "HR" / "test" / "clip.h5") as rec:
+        assert rec.lr_scale == 1
+
 def test_evtexture_bad_keys(tmp_path):
     p = tmp_path / "bad.h5"
     with h5py.File(p, "w") as f:

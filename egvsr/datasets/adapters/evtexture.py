@@ -101,16 +101,21 @@ class EvTextureRecording(Recording):
     # ---- pairing ------------------------------------------------------------------------------
     @staticmethod
     def _find_hr(path: Path, hr_path) -> tuple[Path | None, int | None]:
-        sib, n = sibling_hr_path(path.resolve())
+        # the path as given (made absolute, links kept) first: a file linked into its LRx<n> tree (a download
+        # cache's snapshot links each file to a hash-named blob) pairs by where the link is; then the real path
+        spellings = list(dict.fromkeys((Path(os.path.abspath(path)), path.resolve())))
+        sibs = [sibling_hr_path(p) for p in spellings]
+        n = next((k for _, k in sibs if k is not None), None)
         if hr_path is not None:
             hr = Path(hr_path)
             if not hr.is_file():
                 raise InputFileError(f"{hr}: HR file (hr_path) not found")
             return hr, n
-        if "HR" in path.resolve().parts[-3:-1]:
+        if any("HR" in p.parts[-3:-1] for p in spellings):
             return path, 1  # an HR file opened directly: it is its own target (scale 1)
-        if sib is not None and sib.is_file():
-            return sib, n
+        for sib, k in sibs:
+            if sib is not None and sib.is_file():
+                return sib, k
         return None, None
 
     def _pair(self, path: Path, n: int, expected: int | None) -> tuple[int, int, int]:

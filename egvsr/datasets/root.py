@@ -96,9 +96,10 @@ def find_recordings(folder: Path) -> dict[str, Path]:
 
 
 def read_split_file(path: Path) -> list[str]:
-    """The names a split file lists, or one line naming the file when it cannot be read as UTF-8 text."""
+    """The names a split file lists, or one line naming the file when it cannot be read as UTF-8 text. A byte
+    order mark (Windows editors write one) is no part of the first name; CRLF line ends are line ends."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: split file is not UTF-8 text (byte {exc.start} cannot be decoded); "
                              "expected one recording name per line") from None

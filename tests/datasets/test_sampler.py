@@ -138,6 +138,13 @@ def test_root_splits(tmp_path):
         root.paths("val")
 
 
+def test_split_files_written_on_windows(tmp_path):
+    """A byte order mark (Notepad's UTF-8), CRLF line ends, tabs and trailing blanks are no part of a name."""
+    root = DatasetRoot(_touch_root(tmp_path, ["calendar", "city"]))
+    (tmp_path / "win.txt").write_bytes("calendar \t\r\n\r\n# note\r\ncity\t# the city\r\n".encode("utf-8-sig"))
+    assert [p.name for p in root.paths("win")] == ["calendar.h5", "city.h5"]
+
+
 def test_root_split_folders(tmp_path):
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "calendar.h5").write_bytes(b"")

@@ -55,12 +55,15 @@ def reverse_event_tensor(events: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"events: expected 1 (signed) or 2 (ON/OFF) polarity channels, got {rev.shape[1]}")
 
 
-def reverse_time(sample: dict, backward_events: torch.Tensor | None = None) -> dict:
+def reverse_time(sample: dict, backward_events: torch.Tensor | None = None, targets: dict | None = None) -> dict:
     """Play `sample` backwards: frames reversed, t → -t, and `backward_events` as the event tensor.
 
     `backward_events` is the tensor of the reversed window: binned from `reverse_events` (the dataset
     does), or a recording's stored backward voxels (EvTexture), already ordered from the last interval
     to the first. Without it the forward tensor is reversed (`reverse_event_tensor`, a stand-in).
+    `targets` ("hr", "times", "t_us") are the reversed window's own queries where they are other than the
+    forward ones mirrored: the middle query of an even number of frames is the later central frame of the
+    window played, which is the earlier one of the forward window.
     """
     out = dict(sample)
     out["lr"] = torch.flip(sample["lr"], dims=(0,))
@@ -68,6 +71,7 @@ def reverse_time(sample: dict, backward_events: torch.Tensor | None = None) -> d
     out["times"] = -torch.flip(sample["times"], dims=(0,))
     out["hr"] = torch.flip(sample["hr"], dims=(0,))
     out["t_us"] = torch.flip(sample["t_us"], dims=(0,))
+    out.update(targets or {})
     out["events"] = backward_events if backward_events is not None else reverse_event_tensor(sample["events"])
     out["reversed"] = not bool(sample.get("reversed", False))
     return out
@@ -93,17 +97,20 @@ def random_augment(
     rotations: bool = True,
     reverse_prob: float = 0.5,
     backward_events: Callable[[], torch.Tensor | None] | None = None,
+    backward_targets: Callable[[], dict] | None = None,
 ) -> dict:
     """Random time reversal, then a random flip and rotation, drawn from `rng` (fixed draw count).
 
     Reversal comes first so that `backward_events()` (the reversed window's tensor, cropped like the
-    forward one) is combined with the untransformed sample; it is called only when reversal is drawn.
+    forward one) and `backward_targets()` (`reverse_time`'s `targets`) are combined with the untransformed
+    sample; they are called only when reversal is drawn.
     """
     draws = rng.random(2)
     k = int(rng.integers(0, 4))
     out = sample
     if draws[1] < reverse_prob:
-        out = reverse_time(out, backward_events() if backward_events is not None else None)
+        out = reverse_time(out, backward_events() if backward_events is not None else None,
+                           backward_targets() if backward_targets is not None else None)
     if flips and draws[0] < 0.5:
         out = flip(out, "x")
     if rotations and k:

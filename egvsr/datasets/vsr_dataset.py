@@ -370,11 +370,11 @@ class EventVSRDataset(Dataset):
         it = self.items[index]
         rec = self.recordings[it.rec]
         rng = np.random.default_rng(seed)
-        sample, backward = self._build(rec, it, scale, rng)
+        sample, backward, backward_targets = self._build(rec, it, scale, rng)
         sample["index"] = index
         if self.mode == "train":
             sample = aug.random_augment(
-                sample, rng, self.flips, self.rotations, self.reverse_prob, backward
+                sample, rng, self.flips, self.rotations, self.reverse_prob, backward, backward_targets
             )
         H, W = sample["hr"].shape[-2:]
         sample["cell"] = torch.from_numpy(cell_size(H, W))
@@ -435,6 +435,17 @@ class EventVSRDataset(Dataset):
 
             backward = reversed_tensor
         hr = _stack([hr_crop(*self.targets[it.rec].lookup(t)) for t in q_us.tolist()])
+        backward_targets = None
+        if it.target_us is None and self.queries == "middle" and self.k % 2 == 0:
+
+            def backward_targets() -> dict:
+                """The middle query of the window played backwards: its frame K//2, the later central frame
+                there as in every window, is frame K//2 - 1 of the forward window (at -its time)."""
+                j = self.k - 1 - self.k // 2
+                q = ft[j : j + 1].copy()
+                return {"hr": _stack([hr_crop("frame", it.start + j)]), "t_us": torch.from_numpy(q),
+                        "times": torch.from_numpy(-window_times(q, t0, t1))}
+
         where = f"{rec.path}: input frames {it.start}..{it.start + len(ft) - 1}"
         sample = {
             "lr": lr,
@@ -450,7 +461,7 @@ class EventVSRDataset(Dataset):
             "crop": torch.tensor([geom.y0, geom.x0, geom.H, geom.W], dtype=torch.int64),
             "reversed": False,
         }
-        return sample, backward
+        return sample, backward, backward_targets
 
     def _paired_inputs(self, rec: Recording, it: Item, geom: CropGeometry):
         s = self.paired_scale

@@ -223,6 +223,37 @@ def test_time_reversal_is_the_reversed_recording(edge_paths, representation, pol
     torch.testing.assert_close(reversed_sample["frame_times"], played_backwards["frame_times"])
 
 
+@pytest.fixture(scope="module")
+def uneven_paths(tmp_path_factory):
+    """Five frames at uneven times and the same recording played backwards."""
+    d = tmp_path_factory.mktemp("rev_uneven")
+    h, w = 8, 10
+    ft = np.array([0, 700, 2000, 2600, 4000], np.int64)
+    frames = textured_frames(len(ft), h, w, seed=9)
+    x, y, t, p = random_events(300, h, w, 0, 4001, seed=10)
+    end = int(ft[-1])
+    fwd = write_egvsr(d / "fwd.h5", frames, ft, (x, y, t, p), w, h)
+    rev = write_egvsr(d / "rev.h5", frames[::-1].copy(), end - ft[::-1], (x[::-1], y[::-1], end - t[::-1], -p[::-1]),
+                      w, h)
+    return fwd, rev, end
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_time_reversal_queries_the_middle_of_the_reversed_window(uneven_paths, k):
+    """For even K the middle query is the later central frame of the window as played: reversed, that is the
+    earlier central frame of the forward window, whose HR frame and time the reversed sample targets."""
+    fwd_path, rev_path, end = uneven_paths
+    opts = dict(patch_size=None, scale_range=(1.0, 1.0), flips=False, rotations=False, bins=4, num_frames=k)
+    fwd = EventVSRDataset([fwd_path], reverse_prob=1.0, **opts)
+    rev = EventVSRDataset([rev_path], reverse_prob=0.0, **opts)
+    for i in range(len(fwd)):
+        reversed_sample, played_backwards = fwd[(i, 1.0, 0)], rev[(len(rev) - 1 - i, 1.0, 0)]
+        assert reversed_sample["reversed"]
+        for key in ("hr", "times", "frame_times", "lr", "events"):
+            torch.testing.assert_close(reversed_sample[key], played_backwards[key], rtol=1e-6, atol=1e-6)
+        assert (end - reversed_sample["t_us"]).tolist() == played_backwards["t_us"].tolist()
+
+
 # ---- determinism ------------------------------------------------------------------------------------------
 
 

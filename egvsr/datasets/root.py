@@ -22,10 +22,12 @@ RECORDING_KINDS = ("files or folders of a layout egvsr reads: HDF5, AEDAT4, Prop
 
 
 def parse_split(text: str, where: str) -> list[str]:
-    """Names listed in a split file's text; duplicates raise (they would double-count a clip)."""
+    """Names listed in a split file's text; duplicates raise (they would double-count a clip). A folder's name
+    may end in '/' as a shell completes it (`indoors_office/` is `indoors_office`)."""
     names: list[str] = []
     for line in text.splitlines():
         name = line.split("#", 1)[0].strip()
+        name = name.rstrip("/") or name
         if not name:
             continue
         if name in names:

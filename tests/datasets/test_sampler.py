@@ -143,6 +143,11 @@ def test_split_files_written_on_windows(tmp_path):
     root = DatasetRoot(_touch_root(tmp_path, ["calendar", "city"]))
     (tmp_path / "win.txt").write_bytes("calendar \t\r\n\r\n# note\r\ncity\t# the city\r\n".encode("utf-8-sig"))
     assert [p.name for p in root.paths("win")] == ["calendar.h5", "city.h5"]
+    (tmp_path / "slash.txt").write_text("indoors_office/\ncity\n")  # a folder as the shell completes it
+    assert [p.name for p in root.paths("slash")] == ["indoors_office", "city.h5"]
+    (tmp_path / "twice.txt").write_text("indoors_office\nindoors_office/\n")
+    with pytest.raises(ConfigError, match="listed twice"):
+        root.paths("twice")
 
 
 def test_root_split_folders(tmp_path):

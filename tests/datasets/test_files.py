@@ -216,6 +216,20 @@ def test_evtexture_files_linked_into_their_tree_pair_where_the_links_are(tmp_pat
     with open_recording(snap / "HR" / "test" / "clip.h5") as rec:
         assert rec.lr_scale == 1
 
+@pytest.mark.parametrize("group", ["voxels_f", "voxels_b"])
+def test_evtexture_voxel_of_other_bins_names_it(tmp_path, group):
+    """Every voxel has the bins of voxels_f/000000 (the samples' event tensors have one shape): one of other
+    bins is refused naming it, not stacked into a tensor of another size."""
+    _, lr_path = write_evtexture(tmp_path / "CED_h5", "clip", textured_frames(4, 16, 24, seed=4), scale=4, bins=5)
+    with h5py.File(lr_path, "a") as f:
+        del f[f"{group}/000002"]
+        f[f"{group}/000002"] = np.zeros((4, 4, 6))
+    with open_recording(lr_path) as rec:
+        assert rec.read_voxels(1, "forward" if group == "voxels_f" else "backward").shape == (5, 4, 6)
+        with pytest.raises(EgvsrError, match=f"{group}/000002 has shape \\(4, 4, 6\\), expected \\(5, 4, 6\\)"):
+            rec.read_voxels(2, "forward" if group == "voxels_f" else "backward")
+
+
 def test_evtexture_bad_keys(tmp_path):
     p = tmp_path / "bad.h5"
     with h5py.File(p, "w") as f:

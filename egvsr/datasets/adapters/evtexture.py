@@ -187,10 +187,10 @@ class EvTextureRecording(Recording):
         key = f"{group}/{i:06d}"
         with corrupted_h5(self.path, "EvTexture"):
             v = np.asarray(_stored(lr, key, self.path)[()], dtype=np.float32)
-        if v.ndim != 3 or v.shape[1:] != (self.lr_height, self.lr_width):
+        if v.shape != (self.bins, self.lr_height, self.lr_width):  # the bins of voxels_f/000000, in every voxel
             raise FormatError(
-                f"{self.path}: {key} has shape {v.shape}, expected "
-                f"(bins, {self.lr_height}, {self.lr_width})"
+                f"{self.path}: {key} has shape {v.shape}, expected ({self.bins}, {self.lr_height}, {self.lr_width}) "
+                "(bins, height, width) as voxels_f/000000"
             )
         finite = np.isfinite(v)
         if not finite.all():

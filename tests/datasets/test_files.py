@@ -6,6 +6,7 @@ The writers below are also used by the other test_datasets_* modules (tiny synth
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -228,6 +229,22 @@ def test_evtexture_voxel_of_other_bins_names_it(tmp_path, group):
         assert rec.read_voxels(1, "forward" if group == "voxels_f" else "backward").shape == (5, 4, 6)
         with pytest.raises(EgvsrError, match=f"{group}/000002 has shape \\(4, 4, 6\\), expected \\(5, 4, 6\\)"):
             rec.read_voxels(2, "forward" if group == "voxels_f" else "backward")
+
+
+@pytest.mark.parametrize("side", ["HR", "LR"])
+def test_evtexture_frame_of_another_size_names_it(tmp_path, side):
+    """A frame of another size than the file's first is refused naming it, not cropped to a smaller target or
+    LR patch (an HR target of 30 rows scored against a 32-row output)."""
+    hr_path, lr_path = write_evtexture(tmp_path / "CED_h5", "clip", textured_frames(4, 32, 40, seed=4), scale=4)
+    path, shape = (hr_path, (30, 40, 3)) if side == "HR" else (lr_path, (7, 10, 3))
+    with h5py.File(path, "a") as f:
+        del f["images/000002"]
+        f["images/000002"] = np.zeros(shape, np.uint8)
+    read = "read_frame" if side == "HR" else "read_lr_frame"
+    with open_recording(lr_path) as rec:
+        assert getattr(rec, read)(1).shape[:2] == ((32, 40) if side == "HR" else (8, 10))
+        with pytest.raises(EgvsrError, match=re.escape(f"images/000002 has shape {shape}, but images/000000 is")):
+            getattr(rec, read)(2)
 
 
 def test_evtexture_bad_keys(tmp_path):

@@ -154,12 +154,19 @@ class EvTextureRecording(Recording):
         lr.close()
 
     # ---- data ---------------------------------------------------------------------------------
-    def _image(self, f: h5py.File, i: int, where: Path) -> np.ndarray:
+    def _image(self, f: h5py.File, i: int, where: Path, size: tuple[int, int]) -> np.ndarray:
+        """Image `i` of file `f` (at `where`) as RGB, refused unless it has the (height, width) `size` of that
+        file's images/000000 (a clip has one frame size: a crop must not come out smaller)."""
+        key = f"images/{i:06d}"
         with corrupted_h5(where, "EvTexture"):
-            a = np.asarray(_stored(f, f"images/{i:06d}", where)[()])
+            d = _stored(f, key, where)
+            if tuple(d.shape[:2]) != size:
+                raise FormatError(f"{where}: {key} has shape {d.shape}, but images/000000 is {size[0]}x{size[1]} "
+                                  "(height x width); all frames of a clip must have one size")
+            a = np.asarray(d[()])
         if a.ndim == 3 and a.shape[-1] == 3:
             a = a[..., ::-1]  # BGR on disk (cv2 order) → RGB
-        return np.ascontiguousarray(as_rgb(a, f"{where}: images/{i:06d}"))
+        return np.ascontiguousarray(as_rgb(a, f"{where}: {key}"))
 
     def read_frame(self, i: int) -> np.ndarray:
         i = self._check_index(i, self.num_frames, "frame")
@@ -169,12 +176,12 @@ class EvTextureRecording(Recording):
                 f"{self.path}: no HR file paired with this EvTexture LR clip; expected "
                 "<root>/HR/<split>/<clip>.h5 beside <root>/LRx<n>/... or pass hr_path"
             )
-        return self._image(hr, i, self.hr_path)
+        return self._image(hr, i, self.hr_path, (self.height, self.width))
 
     def read_lr_frame(self, i: int) -> np.ndarray:
         i = self._check_index(i, self.num_frames, "frame")
         lr, _ = self._handle()
-        return self._image(lr, i, self.path)
+        return self._image(lr, i, self.path, (self.lr_height, self.lr_width))
 
     def read_voxels(self, i: int, direction: str = "forward") -> np.ndarray:
         if direction not in ("forward", "backward"):

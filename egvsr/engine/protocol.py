@@ -1,11 +1,17 @@
-"""Evaluation protocols: which channel, which border crop, and how ground truth meets the output size.
+"""Evaluation protocols: which channel, which border crop, how ground truth meets the output size, how SSIM's
+window meets the border, whether the output is rounded to 8 bits before scoring, and how clips are averaged.
 
-Published event-VSR numbers differ in all three (docs/training.md, Evaluation), so every table we print names its protocol.
-- `egvsr`: EGVSR's released code: RGB, whole frame, ground truth bicubic-resized to the output size.
-- `evtexture`: EvTexture's CED protocol: RGB, 8-pixel border excluded, output compared at the HR crop size.
+Published event-VSR numbers differ in all of these (docs/training.md, Evaluation), so every table we print names
+its protocol.
+- `egvsr`: EGVSR's released code: RGB, whole frame, ground truth bicubic-resized to the output size, SSIM
+  with pytorch-ssim's zero-padded window (every pixel averaged, the border too).
+- `evtexture`: EvTexture's CED protocol: RGB, 8-pixel border excluded, output compared at the HR crop size;
+  as its BasicSR scoring (`tensor2img`), the output rounded to 8 bits first, and the average weighted by each
+  clip's frame count (the mean over all frames).
 - `videoinr`: C-STVSR convention: Y channel (BT.601), no crop.
 - `ours` (default): RGB, 4-pixel border excluded; the ground truth is the exact HR crop of size
   floor(s*h) x floor(s*w) from which the LR input was made, so no resampling touches the target.
+Every protocol but `evtexture` averages clips equally (each clip's mean over its frames, then the mean of those).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from egvsr.engine.metrics import SSIM_WINDOW, psnr, ssim
+from egvsr.engine.metrics import SSIM_WINDOW, as_unit_image, psnr, ssim
 from egvsr.errors import ConfigError
 
 
@@ -28,6 +34,9 @@ class Protocol:
     y_channel: bool
     crop_border: int
     gt_rule: str  # "exact": GT already has the output size; "resize": bicubic-resize GT to the output size
+    ssim_padding: str = "valid"  # `metrics.SSIM_PADDINGS`
+    quantize: bool = False  # round prediction and ground truth to 8 bits (k/255) before scoring
+    average: str = "clips"  # "clips": each clip counts once; "frames": each frame counts once
 
     @property
     def min_size(self) -> int:
@@ -47,23 +56,32 @@ class Protocol:
             )
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-        """(PSNR, SSIM) of an (H, W, 3) prediction in [0, 1] against its ground truth."""
+        """(PSNR, SSIM) of an (H, W, 3) (or gray (H, W, 1)) prediction in [0, 1] against its ground truth."""
         if gt.shape != pred.shape:
             if self.gt_rule != "resize":
                 raise ConfigError(
                     f"protocol {self.name!r}: ground truth {gt.shape} differs from output {pred.shape}"
                 )
             gt = resize_bicubic(gt, pred.shape[:2])
+        if self.quantize:
+            pred, gt = quantize_8bit(pred, "pred"), quantize_8bit(gt, "gt")
         return (
             psnr(pred, gt, self.crop_border, self.y_channel),
-            ssim(pred, gt, self.crop_border, self.y_channel),
+            ssim(pred, gt, self.crop_border, self.y_channel, padding=self.ssim_padding),
         )
+
+    def mean(self, clips: dict[str, list[float]]) -> float:
+        """The average of per-frame `clips` values ({clip: [value per frame]}) by this protocol's rule."""
+        if self.average == "frames":
+            return float(np.mean([v for values in clips.values() for v in values]))
+        return float(np.mean([np.mean(values) for values in clips.values()]))
 
 
 PROTOCOLS = {
     "ours": Protocol("ours", y_channel=False, crop_border=4, gt_rule="exact"),
-    "egvsr": Protocol("egvsr", y_channel=False, crop_border=0, gt_rule="resize"),
-    "evtexture": Protocol("evtexture", y_channel=False, crop_border=8, gt_rule="exact"),
+    "egvsr": Protocol("egvsr", y_channel=False, crop_border=0, gt_rule="resize", ssim_padding="zero"),
+    "evtexture": Protocol("evtexture", y_channel=False, crop_border=8, gt_rule="exact", quantize=True,
+                          average="frames"),
     "videoinr": Protocol("videoinr", y_channel=True, crop_border=0, gt_rule="exact"),
 }
 
@@ -73,6 +91,11 @@ def get_protocol(name: str, where: str = "protocol") -> Protocol:
     if not isinstance(name, str) or name not in PROTOCOLS:
         raise ConfigError(f"{where} {name!r}: unknown protocol; expected one of {sorted(PROTOCOLS)}")
     return PROTOCOLS[name]
+
+
+def quantize_8bit(img: np.ndarray, what: str) -> np.ndarray:
+    """`img` in [0, 1] rounded to the nearest of k/255, as BasicSR's `tensor2img` writes it before scoring."""
+    return np.round(as_unit_image(img, what) * 255.0) / 255.0
 
 
 def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -108,7 +108,8 @@ def evaluate(
 ) -> dict:
     """Render every sample of `loader`; return {"clips": {clip: (psnr, ssim, n)}, "psnr", "ssim", "n"}.
 
-    The average is over clips (each clip's mean over its frames), the convention of the CED tables.
+    The average follows `protocol.average`: over clips (each clip's mean over its frames, the convention of
+    the CED tables), or over all frames (EvTexture's, each clip weighted by its frame count).
     `progress`: a bar over the samples on stderr (`egvsr.engine.progress`). With `checkpoint` (the
     weights' file), an output holding NaN or infinity is refused naming it (`output_not_finite`)
     rather than scored nan.
@@ -144,7 +145,7 @@ def evaluate(
         return {"clips": {}, "psnr": float("nan"), "ssim": float("nan"), "n": 0}
     return {
         "clips": clips,
-        "psnr": float(np.mean([v[0] for v in clips.values()])),
-        "ssim": float(np.mean([v[1] for v in clips.values()])),
+        "psnr": protocol.mean({c: [s[0] for s in v] for c, v in per_clip.items()}),
+        "ssim": protocol.mean({c: [s[1] for s in v] for c, v in per_clip.items()}),
         "n": sum(v[2] for v in clips.values()),
     }

@@ -29,16 +29,26 @@ QUERIES_TEXT = {"middle": "frames at input frame times",
                 "gt": "ground-truth frames between input frames and frames at input frame times"}
 
 
+#: how each protocol's `average` rows are taken (`Protocol.average`), as results.md says it
+AVERAGE_TEXT = {"clips": "the mean of the clips' means (each clip counts once)",
+                "frames": "the mean over all frames (each clip weighted by its frame count)"}
+
+
 def markdown_table(rows: list[dict], protocol: str, queries: str | None = None) -> str:
     """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model; the
-    `SUMMARY_CLIP` rows last. Above it the protocol and (given) which times were scored: `queries` middle
-    and gt score different frames, so a table that did not say would read the same for both."""
+    `SUMMARY_CLIP` rows last. Above it the protocol, (given) which times were scored (`queries` middle
+    and gt score different frames, so a table that did not say would read the same for both) and how the
+    protocol averages the clips."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     keys = list(dict.fromkeys((r["clip"], r["scale"]) for r in rows))
     index = {(r["clip"], r["scale"], r["model"]): r for r in rows}
     out = io.StringIO()
+    from egvsr.engine.protocol import PROTOCOLS
+
     scored = "" if queries is None else f"; queries: {queries} ({QUERIES_TEXT.get(queries, queries)})"
-    out.write(f"Protocol: {protocol}{scored}\n\n| clip | scale | "
+    known = PROTOCOLS.get(protocol)
+    averaged = "" if known is None else f"; {SUMMARY_CLIP}: {AVERAGE_TEXT[known.average]}"
+    out.write(f"Protocol: {protocol}{scored}{averaged}\n\n| clip | scale | "
               + " | ".join(f"{markdown_cell(m)} PSNR / SSIM" for m in models) + " |\n")
     out.write("|---|---|" + "---|" * len(models) + "\n")
     for clip, s in sorted(keys, key=lambda k: (k[0] == SUMMARY_CLIP, k[0], k[1])):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from egvsr.engine.metrics import SSIM_WINDOW, as_unit_image, psnr, ssim
+from egvsr.engine.metrics import SSIM_PADDINGS, SSIM_WINDOW, as_unit_image, psnr, ssim
 from egvsr.errors import ConfigError
 
 
@@ -37,6 +37,13 @@ class Protocol:
     ssim_padding: str = "valid"  # `metrics.SSIM_PADDINGS`
     quantize: bool = False  # round prediction and ground truth to 8 bits (k/255) before scoring
     average: str = "clips"  # "clips": each clip counts once; "frames": each frame counts once
+
+    def __post_init__(self) -> None:
+        for key, value, allowed in (("gt_rule", self.gt_rule, ("exact", "resize")),
+                                    ("ssim_padding", self.ssim_padding, SSIM_PADDINGS),
+                                    ("average", self.average, ("clips", "frames"))):
+            if value not in allowed:
+                raise ConfigError(f"protocol {self.name!r}: {key} {value!r}: expected one of {list(allowed)}")
 
     @property
     def min_size(self) -> int:

@@ -130,3 +130,12 @@ def test_the_average_row_follows_the_protocols_averaging_rule(name, weighted):
     assert res["psnr"] == pytest.approx(want, abs=1e-9)
     sa, sb = res["clips"]["a"][1], res["clips"]["b"][1]
     assert res["ssim"] == pytest.approx((sa + 3 * sb) / 4 if weighted else (sa + sb) / 2, abs=1e-12)
+
+
+@pytest.mark.parametrize("key, value", [("average", "clip"), ("ssim_padding", "same"), ("gt_rule", "crop")])
+def test_a_protocol_with_an_unknown_rule_is_refused_when_made(key, value):
+    """A misspelt rule would otherwise fall back silently (an `average` of "clip" averaged clips equally)."""
+    from egvsr.engine.protocol import Protocol
+
+    with pytest.raises(ConfigError, match=rf"^protocol 'mine': {key} '{value}': expected one of \["):
+        Protocol("mine", **{"y_channel": False, "crop_border": 0, "gt_rule": "exact", key: value})

@@ -3,7 +3,11 @@
 We decode EVT3 ourselves because expelliarmus (tonic's decoder) shifts events by 4096 µs after some
 TIME_HIGH updates (docs/io.md). Words are 16-bit little-endian with a 4-bit type: ADDR_Y, ADDR_X,
 VECT_BASE_X / VECT_12 / VECT_8 (event runs), TIME_LOW, TIME_HIGH; time = loops * 2^24 + TIME_HIGH * 2^12
-+ TIME_LOW µs, and a TIME_HIGH that falls back by more than half its range starts a new loop.
++ TIME_LOW µs. The 24-bit counter wraps every 2^24 µs (16.8 s); each TIME_HIGH step is read the shorter way
+round it, as EVT2's and DAT's times are (`prophesee.unwrap_times`): a fall of more than half its range starts
+a new loop, a rise of half its range or more steps back across a wrap (a TIME_HIGH a few µs late that
+straddles a wrap stays a few µs back, the file reads as unsorted; read as a rise, every later event would be
+16.8 s late), except before the first wrap, where no time lies before the counter's first pass.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def decode_words(words, state, x, y, t, p):
             new_th = w & 0xFFF
             if seen and th - new_th > _HALF_RANGE:
                 loops += 1
+            elif seen and new_th - th >= _HALF_RANGE and loops > 0:
+                loops -= 1
             th = new_th
             seen = 1
         i += 1
@@ -98,7 +104,9 @@ def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
             tl = payload
         elif kind == 0x8:
             if seen and th - payload > _HALF_RANGE:
-                loops += 1
+                loops += 1  # a wrap: time goes on
+            elif seen and payload - th >= _HALF_RANGE and loops > 0:
+                loops -= 1  # a step back across the wrap before
             th, seen = payload, True
     return (np.array(xs, np.int64), np.array(ys, np.int64), np.array(ts, np.int64), np.array(ps, np.int8))
 

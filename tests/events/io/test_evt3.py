@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from egvsr.events.io import evt3, read_events
+from egvsr.events.io import evt3, open_events, read_events
+from egvsr.events.io.info import summarize
+from tests.events.io.test_layouts import write_evt3
 
 _KINDS = [0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xA, 0xE, 0xF]
 
@@ -87,3 +89,56 @@ def test_file_decoding_in_small_blocks(tmp_path, monkeypatch):
     np.testing.assert_array_equal(s.x, x)
     np.testing.assert_array_equal(s.y, y)
     np.testing.assert_array_equal(s.p, on * 2 - 1)
+
+
+
+def test_a_late_time_high_straddling_a_wrap_steps_back_not_a_whole_loop_on(tmp_path):
+    # the 24-bit time wraps between A and B; C comes 8 µs late with the TIME_HIGH of before the wrap.
+    # The shorter way round the counter (as EVT2 / DAT): C is 8 µs before B, D follows B; read as a rise of
+    # almost 2^24 µs, C and every later event (D, E) would be 16.8 s late
+    loop = 1 << 24
+    w = np.array([
+        0x8FFF, 0x6FFE, 0x0001, 0x2000 | 1,   # A at 2^24 - 2
+        0x8000, 0x6005, 0x2000 | 2,           # B at 2^24 + 5 (wrapped)
+        0x8FFF, 0x6FFD, 0x2000 | 3,           # C at 2^24 - 3: late, from before the wrap
+        0x8000, 0x6006, 0x2000 | 4,           # D at 2^24 + 6
+        0x8001, 0x6000, 0x2000 | 5,           # E at 2^24 + 4096
+    ], np.uint16)
+    want = [loop - 2, loop + 5, loop - 3, loop + 6, loop + 4096]
+    assert evt3.decode_reference(w)[2].tolist() == want
+    assert _kernel_decode(w, 12, 2)[2].tolist() == want
+    path = tmp_path / "late.raw"
+    path.write_bytes(b"% format EVT3;height=4;width=8\n% end\n" + w.astype("<u2").tobytes())
+    facts = summarize(path)  # egvsr info's numbers
+    assert (facts["t_min_us"], facts["t_max_us"]) == (loop - 3, loop + 4096)
+    assert facts["first_decrease"] == 2 and facts["decrease"] == (loop + 5, loop - 3)
+
+
+def test_a_rise_of_half_the_loop_before_any_wrap_is_a_rise():
+    # no time lies before the counter's first pass: TIME_HIGH 1 -> 0x801 (+8.4 s) is read as it is
+    w = np.array([0x8001, 0x6000, 0x2000 | 1, 0x8801, 0x6000, 0x2000 | 2, 0x8000, 0x6000, 0x2000 | 3], np.uint16)
+    want = [4096, 0x801000, (1 << 24)]  # then a fall of more than half: a wrap
+    assert evt3.decode_reference(w)[2].tolist() == want
+    assert _kernel_decode(w, 12, 1)[2].tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(0, (1 << 24) - 1),  # the first event is in the counter's first pass
+    steps=st.lists(st.one_of(st.integers(-9000, 9000), st.integers(-(1 << 22), 1 << 22),
+                             st.sampled_from([(1 << 23) - 4097, -((1 << 23) - 4097)])), min_size=1, max_size=40),
+)
+def test_times_with_jitter_across_wraps_are_read_as_written(tmp_path_factory, start, steps):
+    # any times >= 0 whose steps (back or on) are shorter than half the 24-bit loop less one TIME_HIGH step
+    # decode to themselves: wraps, and late events straddling them, are told apart the shorter way round
+    t = np.maximum(0, start + np.cumsum([0] + steps)).astype(np.int64)
+    assume(np.all(np.abs(np.diff(t)) < (1 << 23) - 4096))
+    n = len(t)
+    x, y, on = np.arange(n) % 8, np.arange(n) % 4, np.arange(n) % 3 > 0
+    path = tmp_path_factory.mktemp("evt3") / "jitter.raw"
+    write_evt3(path, x, y, t, on, 8, 4)
+    with open_events(path) as src:
+        header = src._data_offset
+    assert [int(v) for part in evt3.decode_file(path, header, block_words=5) for v in part[2]] == t.tolist()
+    facts = summarize(path)
+    assert (facts["t_min_us"], facts["t_max_us"]) == (int(t.min()), int(t.max()))

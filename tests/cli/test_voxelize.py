@@ -307,3 +307,16 @@ def test_between_frames_on_a_recording_without_events_warns_and_writes_zeros(tmp
                    "renders what it renders from the frames alone"]
     with h5py.File(tmp_path / "v.h5") as f:
         assert not np.asarray(f["tensors"]).any()
+
+
+@pytest.mark.parametrize("option", [{"representation": np.str_("moments")}, {"polarity": np.str_("split")}])
+def test_numpy_strings_are_taken_as_their_text(tmp_path, recording, option):
+    """A NumPy str_ (a str, as from np.array(["voxel", ...])) names the same choice as its text; HDF5 cannot
+    store it as an attribute, so it was a TypeError after the output had been started."""
+    src, s, ft = recording
+    out = voxelize_file(src, tmp_path / "n.h5", bins=2, between_frames=True, progress=False, **option)
+    got, _, _, attrs = read_tensors(out)
+    rep = str(option.get("representation", "voxel"))
+    assert attrs["representation"] == rep and attrs["polarity"] == "split"
+    want = event_moments_batch(s, 2, ft) if rep == "moments" else voxel_grids(s, 2, ft, polarity="split")
+    np.testing.assert_allclose(got, want, **TOL)

@@ -266,8 +266,8 @@ def voxelize_file(
     decl = get_representation(representation)
     between_frames, progress = check_flag(between_frames, "between_frames"), check_flag(progress, "progress")
     bins = validation.check_count(bins, "`bins`")
-    if polarity is not None:
-        validation.check_choice(polarity, "polarity", validation.POLARITIES)
+    if polarity is not None:  # (a plain str from here on: HDF5 cannot store a NumPy str_ attribute)
+        polarity = validation.check_choice(polarity, "polarity", validation.POLARITIES)
     normalize = validation.check_choice(normalize, "normalize", validation.NORMALIZATIONS)
     nthreads = validation.check_threads(threads, "`threads`")
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) \
@@ -301,7 +301,7 @@ def voxelize_file(
             _warn_events_outside(source, starts, ends)
         tau = None if tau_ms is None else float(tau_ms) * 1000.0
         attrs: dict[str, Any] = {
-            "format": FORMAT, "version": VERSION, "representation": representation, "bins": bins,
+            "format": FORMAT, "version": VERSION, "representation": decl.name, "bins": bins,
             "polarity": polarity, "normalize": normalize, "height": oh, "width": ow,
             "sensor_height": sensor[0], "sensor_width": sensor[1], "windows": mode,
             "window_us": 0 if window_ms is None else int(ends[0] - starts[0]),

@@ -118,3 +118,38 @@ def test_info_gives_a_slow_event_rate_in_events_per_second(tmp_path, capsys, spa
                                                           np.ones(n, np.int8), 4, 4))
     assert main(["info", str(path)]) == 0
     assert f"event rate   {rate}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_convert_keeps_the_provenance_attributes_of_our_layout(tmp_path, sort):
+    """Converting a file of our layout (`--sort` to repair it, or to recompress) keeps its own attributes (a
+    simulation's thresholds and seed, ...): they were dropped, leaving only source_layout / source_file."""
+    s = EventStream(np.array([1, 2], np.uint16), np.array([0, 1], np.uint16), np.array([10, 20], np.int64),
+                    np.array([1, -1], np.int8), 4, 3)
+    given = {"generator": "egvsr.simulate", "seed": 7, "sim_cp": 0.25, "thresholds": np.array([0.2, 0.3])}
+    src = write_events(tmp_path / "sim.h5", s, attrs=given)
+    argv = ["convert", str(src), str(tmp_path / "c.h5"), "--no-progress"] + (["--sort"] if sort else [])
+    assert main(argv) == 0
+    assert main(["convert", str(tmp_path / "c.h5"), str(tmp_path / "c2.h5"), "--no-progress"]) == 0
+    for name in ("c.h5", "c2.h5"):
+        with h5py.File(tmp_path / name) as f:
+            attrs = dict(f.attrs)
+        assert attrs.pop("source_layout") == "egvsr"
+        assert attrs.pop("source_file") == ("sim.h5" if name == "c.h5" else "c.h5")
+        np.testing.assert_array_equal(attrs.pop("thresholds"), given["thresholds"])
+        assert attrs == {"generator": "egvsr.simulate", "seed": 7, "sim_cp": 0.25, "format": "egvsr", "version": 1,
+                         "width": 4, "height": 3, "num_events": 2}
+    assert read_events(tmp_path / "c2.h5").t.tolist() == [10, 20]
+
+
+def test_convert_does_not_carry_a_foreign_layouts_attributes(tmp_path):
+    """An E2VID file's root attributes (num_events, sensor_resolution) describe that layout: not copied."""
+    src = tmp_path / "e2vid.h5"
+    with h5py.File(src, "w") as f:
+        f["events/xs"], f["events/ys"] = np.array([1], np.int16), np.array([0], np.int16)
+        f["events/ts"], f["events/ps"] = np.array([1e-6]), np.array([True])
+        f.attrs["sensor_resolution"], f.attrs["num_events"], f.attrs["source"] = (2, 5), 1, "esim"
+    assert main(["convert", str(src), str(tmp_path / "o.h5"), "--no-progress"]) == 0
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert sorted(f.attrs) == ["format", "height", "num_events", "source_file", "source_layout", "version",
+                                   "width"]

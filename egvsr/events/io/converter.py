@@ -55,7 +55,8 @@ def convert(
         check_frames(source, sensor_size)  # before any event is converted
         if source.damage() is not None:
             warn(f"{printable(source.path)}: {source.damage()}")
-        attrs = {"source_layout": source.layout, "source_file": Path(src).name}
+        # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
+        attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
             with _progress(source, progress) as bar:
                 if sort:

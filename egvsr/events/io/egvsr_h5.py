@@ -23,6 +23,8 @@ FORMAT = "egvsr"
 VERSION = 1
 KEYS = {"x": "events/x", "y": "events/y", "t": "events/t", "p": "events/p"}
 INDEX_KEY = "events/ms_to_idx"
+#: the root attributes the layout itself defines (set by the writer, never copied from elsewhere)
+OWN_ATTRS = ("format", "version", "width", "height", "num_events")
 #: Use the file's bytes directly where the event datasets are stored uncompressed (see `_raw`);
 #: switch off to force every read through h5py (tests, benchmarks).
 RAW_READS = True
@@ -111,6 +113,18 @@ class EgvsrH5Source(EventSource):
                 f"{path}: '{INDEX_KEY}' attribute 't0_us' = {t0!r}, expected integer microseconds (int64)"
             )
         return int(t0)
+
+    def attributes(self) -> dict:
+        """The root attributes other than the layout's own (`OWN_ATTRS`); one HDF5 cannot read is left out."""
+        kept = {}
+        for key in self._f.attrs:
+            if key in OWN_ATTRS:
+                continue
+            try:
+                kept[key] = self._f.attrs[key]
+            except (OSError, TypeError, ValueError):  # a type h5py cannot read back
+                continue
+        return kept
 
     # ---- events -------------------------------------------------------------------------------
     def _read_arrays(self, i0, i1):

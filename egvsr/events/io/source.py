@@ -461,6 +461,12 @@ class EventSource:
         `info` reports it as a problem and `convert` warns of it."""
         return None
 
+    def attributes(self) -> dict:
+        """The recording's own attributes (provenance: a simulation's thresholds and seed, ...) that `convert`
+        carries into its output, the layout's own (format, size, event count) left out; {} (the default) for
+        layouts whose attributes mean something else than ours."""
+        return {}
+
     def unsorted_hint(self, before: int, after: int) -> str | None:
         """Why sorting would not repair a decrease from `before` to `after` µs (a time wrap the layout could
         not undo), said instead of advising `--sort`; None (the default): sorting repairs it."""

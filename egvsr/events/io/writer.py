@@ -23,7 +23,7 @@ from egvsr.events.io import chunk_codec
 from egvsr.events.checks import is_integer
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.chunk_codec import ChunkEncoder, supported
-from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, VERSION
+from egvsr.events.io.egvsr_h5 import FORMAT, INDEX_KEY, OWN_ATTRS, VERSION
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import atomic_output, check_output_path, fmt_size, refuse_package_data, shown
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
@@ -371,7 +371,7 @@ def _check_compression(compression: object, chunk: int) -> dict[str, Any]:
 
 
 #: the root attributes the writer sets itself (docs/io.md)
-RESERVED_ATTRS = ("format", "version", "width", "height", "num_events")
+RESERVED_ATTRS = OWN_ATTRS
 
 
 def _check_attrs(attrs: Mapping[str, Any]) -> None:

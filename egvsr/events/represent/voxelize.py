@@ -297,6 +297,8 @@ def voxelize_file(
         starts, ends, mode = _windows(source, between_frames, window_ms,
                                       lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
         check_stream_memory(len(starts), shape)
+        if source.damage() is not None:  # a file cut short: its whole words are read, never in silence (as convert)
+            warn(f"{printable(source.path)}: {source.damage()}")
         if mode == "between_frames":
             _warn_events_outside(source, starts, ends)
         tau = None if tau_ms is None else float(tau_ms) * 1000.0

@@ -48,6 +48,8 @@ class Recording:
     lr_scale: int | None = None
     #: (first, last) event time in µs, read from the event source's ends at open; None: no raw events or none
     event_span: tuple[int, int] | None = None
+    #: the event source's `damage()` at open (a file cut short: its whole words are read), else None
+    event_damage: str | None = None
 
     def __init__(self, path: Path, name: str, width: int, height: int,
                  frame_times: np.ndarray, gt_times: np.ndarray | None = None) -> None:
@@ -162,10 +164,13 @@ class Recording:
 
 
 def warn_events_outside_frames(recordings: "list[Recording]") -> None:
-    """Print `Recording.events_outside_frames` of each recording as one warning line on stderr."""
+    """Print each recording's event damage (a file cut short) and `Recording.events_outside_frames`, each as
+    one warning line on stderr."""
     from egvsr.process import warn
 
     for rec in recordings:
+        if rec.has_events and rec.event_damage:
+            warn(f"{rec.events_path}: {rec.event_damage}")
         notice = rec.events_outside_frames()
         if notice:
             warn(notice)

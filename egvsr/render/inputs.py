@@ -66,6 +66,7 @@ class FolderRecording(Recording):
                         "sensor size"
                     )
                 self.event_span = source_event_span(src)
+                self.event_damage = src.damage()
         self.has_events = self._events is not None
         super().__init__(folder, folder.name, video.width, video.height, video.timestamps_us)
 

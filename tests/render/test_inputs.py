@@ -128,3 +128,22 @@ def test_ced_folder_of_frames_alone_is_read_as_ced_like_info_and_eval(split_clip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err == [f"egvsr: error: {numbered}: the frames have no timestamps (no images.txt, "
                                "timestamps.txt or fps.txt); pass --fps to give their frame rate"]
+
+
+def test_frame_folder_with_events_cut_short_warns_once_and_renders(split_clip, tmp_path, capsys):
+    """Events beside the frames in a Prophesee file that ends inside a word: the whole words are read, never in
+    silence (docs/io.md), as `info`, `convert` and `voxelize` say."""
+    from egvsr.events.io import read_events
+    from tests.events.io.test_layouts import write_evt2
+
+    _, frames, events, ck = split_clip
+    s = read_events(str(events))
+    raw = tmp_path / "cut.raw"
+    write_evt2(raw, s.x, s.y, s.t, s.p > 0, s.width, s.height)
+    raw.write_bytes(raw.read_bytes()[:-2])  # half of the last event's word
+    rc = main(["render", str(frames), str(ck), "--events", str(raw), "--scale", "2", "--png", str(tmp_path / "o"),
+               "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 0 and len(_pngs(tmp_path / "o")) == 3
+    assert len(err) == 1 and err[0].startswith(f"egvsr: warning: {raw}: the file ends 2 bytes into a 32-bit EVT2 "
+                                               "word"), err

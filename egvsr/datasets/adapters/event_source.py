@@ -38,6 +38,7 @@ class SourceRecording(Recording):
             width, height = int(src.width), int(src.height)
             src.check_frame_sizes()  # from the declared sizes: nothing is decoded at opening
             self.event_span = source_event_span(src)
+            self.event_damage = src.damage()
         name = path.name if path.is_dir() else path.stem
         super().__init__(path, name, width, height,
                          np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)

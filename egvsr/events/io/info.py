@@ -142,7 +142,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
                         "be sorted by time; " + (s["unsorted_hint"] or "`egvsr convert --sort` writes a sorted copy")
                         + ")")
     if s["outside"]:
-        problems.append(f"{s['outside']:,} events have coordinates outside the {size} sensor (a wrong sensor "
+        problems.append(f"{s['outside']:,} event{' has' if s['outside'] == 1 else 's have'} coordinates outside the {size} sensor (a wrong sensor "
                         "size? pass --sensor-size HxW)")
     rows += [
         ("sorted", "yes" if s["first_decrease"] is None else f"no (first decrease at index {s['first_decrease']})"),

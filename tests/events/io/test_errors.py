@@ -351,3 +351,12 @@ def test_a_chunk_size_that_is_not_a_positive_integer_is_refused(tmp_path, random
             with pytest.raises(ConfigError) as err:
                 call()
             check_message(err.value, f"max_events: expected an integer >= 1, got {max_events!r}")
+
+
+def test_info_names_one_event_outside_the_sensor_in_the_singular(tmp_path):
+    from egvsr.events.io import describe
+
+    rows = np.stack([np.arange(50) * 1000.0, np.arange(50) % 40, np.arange(50) % 32, np.arange(50) % 2], 1)
+    rows[5, 1] = 40
+    _, problems = describe(_ced_folder(tmp_path / "ced", [0], rows), with_problems=True)
+    assert problems and problems[0].startswith("1 event has coordinates outside the 40x32 sensor")

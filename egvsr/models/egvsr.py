@@ -95,8 +95,6 @@ class EGVSROptions:
 class EGVSR(SRModel):
     """Event-guided VSR with spatial-temporal INRs (frames + events -> RGB at any (x, y, t))."""
 
-    uses_events = True
-
     def __init__(self, options: EGVSROptions) -> None:
         super().__init__(options.max_scale)
         o = self.options = options
@@ -116,8 +114,17 @@ class EGVSR(SRModel):
             torch.nn.init.zeros_(head.weight)
             torch.nn.init.zeros_(head.bias)
 
+    @property
+    def uses_events(self) -> bool:
+        """False for the frames-only control (`ignore_events`): it takes no event tensor (one passed is
+        ignored), so `render` and `eval` read no events for it, as for VideoINR."""
+        return not self.options.ignore_events
+
     def events(self, batch: Batch) -> Tensor:
         """The event tensor as the model uses it (normalized, or zeros for the frames-only control)."""
+        if batch.events is None:  # the frames-only control: the zeros it computes with
+            b, _, _, h, w = batch.lr.shape
+            return batch.lr.new_zeros(b, *self.event_shape, h, w)
         return model_events(batch.events, self.options.event_norm, self.options.ignore_events)
 
     def encode(self, batch: Batch) -> tuple[Tensor, Tensor]:

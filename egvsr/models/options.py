@@ -6,8 +6,11 @@ keys, coerces ints/floats/tuples and enforces the declared bounds, raising `Conf
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import MISSING, asdict, field, fields
 from typing import Any, Mapping, TypeVar
+
+import numpy as np
 
 from egvsr.errors import ConfigError
 
@@ -27,24 +30,35 @@ def _default(f) -> Any:
     return f.default_factory() if f.default is MISSING else f.default
 
 
+#: the largest integer option (a tensor size is an int64) and float option (weights and the numbers
+#: computed with them are float32: a larger initial scale or TF half-width becomes inf, then NaN outputs)
+INT_LIMIT = 2 ** 63 - 1
+FLOAT_LIMIT = float(np.finfo(np.float32).max)
+
+
 def _coerce(model: str, name: str, value: Any, default: Any, meta: dict) -> Any:
     where = f"model {model!r}: option {name!r}"
     if isinstance(default, bool):
-        if not isinstance(value, bool):
+        if not isinstance(value, (bool, np.bool_)):
             raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
+        return bool(value)
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            if isinstance(value, (float, np.floating)) and float(value).is_integer():
                 value = int(value)
             else:
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        value = int(value)
+        if abs(value) > INT_LIMIT:  # 1e300 from a config: a size no tensor can have, nor a message format
+            raise ConfigError(f"{where}: expected an integer within int64's range (|n| <= {INT_LIMIT}), "
+                              f"got {value:.3g}")
     elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         value = float(value)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        if value != value or abs(value) > FLOAT_LIMIT:
+            raise ConfigError(f"{where}: expected a finite number within float32's range (|x| <= "
+                              f"{FLOAT_LIMIT:.3g}), got {value!r}")
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -52,9 +66,12 @@ def _coerce(model: str, name: str, value: Any, default: Any, meta: dict) -> Any:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise ConfigError(f"{where}: expected a list of positive integers, got {value!r}")
         items = tuple(value)
-        if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-            raise ConfigError(f"{where}: expected a non-empty list of positive integers, got {value!r}")
-        return items
+        if not items or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
+                            or not 1 <= v <= INT_LIMIT for v in items):
+            shown = repr(value) if len(repr(value)) <= 200 else f"{repr(value)[:200]}..."
+            raise ConfigError(f"{where}: expected a non-empty list of positive integers (each within int64's "
+                              f"range), got {shown}")
+        return tuple(int(v) for v in items)
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ConfigError(f"{where}: expected one of {list(meta['choices'])}, got {value!r}")
     lo, hi = meta.get("min"), meta.get("max")

@@ -2,8 +2,8 @@
 
 The source is read with `torch.load(weights_only=True)` only: a file that needs arbitrary unpickling
 is refused (with the one-line command that re-saves it as plain tensors, to run only on a file you
-trust). Accepted layouts: the EGVSR trainer's dict (`state_dict`, keys with or without `module.`)
-and VideoINR's plain state dict (`latest_G.pth`). The result loads in `egvsr render` / `egvsr eval`
+trust). Accepted layouts: the EGVSR trainer's dict (`state_dict`, keys with or without `module.`),
+VideoINR's plain state dict (`latest_G.pth`) and other containers of one state dict (BasicSR's `params`). The result loads in `egvsr render` / `egvsr eval`
 like a trained checkpoint (empty experiment: the input options follow from the model), and is
 written atomically, never over an existing file without `overwrite`.
 """
@@ -35,18 +35,54 @@ def _resave_hint(src: Path) -> str:
             f"and import that file")
 
 
+_NESTING = 3  # how deep a container may hold its weights: {'net': {'state_dict': {...}}}
+
+
+def _weight_sets(data: Mapping, path: str = "", depth: int = 0) -> list[tuple[str, Mapping]]:
+    """(subscript path, mapping) of every state dict (a non-empty mapping of str keys to tensors only)
+    nested in `data` under str keys, a few levels deep. An optimizer's per-parameter states sit under
+    integer keys, so they are not taken for weights."""
+    found = []
+    for key, value in data.items():
+        if not isinstance(key, str) or not isinstance(value, Mapping) or not value:
+            continue
+        where = f"{path}[{key!r}]"
+        if all(isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items()):
+            found.append((where, value))
+        elif depth + 1 < _NESTING:
+            found += _weight_sets(value, where, depth + 1)
+    return found
+
+
+def _unwrap(data: Any, src: Path, depth: int = 0) -> Any:
+    """The state dict inside a container: the EGVSR trainer's 'state_dict', else the one mapping of
+    tensors it holds under any key (BasicSR's 'params', a 'model' or 'net'); several are refused by name."""
+    if not isinstance(data, Mapping) or any(isinstance(v, Tensor) for v in data.values()) or depth >= _NESTING:
+        return data  # a state dict (its entries are checked by the caller), or no container at all
+    inner = data.get("state_dict")
+    if isinstance(inner, Mapping):
+        if not inner:
+            raise CheckpointError(f"{src}: its 'state_dict' is an empty dict (no weights)")
+        return _unwrap(inner, src, depth + 1)
+    sets = _weight_sets(data)
+    if len(sets) > 1:
+        paths = ", ".join(path for path, _ in sets[:5])
+        raise CheckpointError(
+            f"{src}: holds several sets of weights ({paths}); re-save the one to import as a plain state dict, "
+            f"e.g. python -c \"import torch; c = torch.load('{src}', weights_only=True); "
+            f"torch.save(c{sets[0][0]}, '{src.stem}.plain.pt')\" and import that file")
+    return sets[0][1] if sets else data
+
+
 def read_official(path: str | Path) -> dict[str, Tensor]:
-    """The official state dict in `path` (trainer dict unwrapped), loaded without arbitrary unpickling."""
+    """The official state dict in `path` (a container unwrapped), loaded without arbitrary unpickling."""
     src = Path(path)
     data = load_plain(src, written_by="torch.save (an official EGVSR or VideoINR checkpoint)",
                       refused_advice=_resave_hint(src))
     if isinstance(data, Mapping) and data.get("format") == FORMAT:
         raise CheckpointError(f"{src}: already an egvsr checkpoint (no import needed); give it to egvsr render "
                               "or egvsr eval as it is")
-    if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
-        data = data["state_dict"]
-        if not data:
-            raise CheckpointError(f"{src}: its 'state_dict' is an empty dict (no weights)")
+    data = _unwrap(data, src)
     if isinstance(data, Mapping) and not data:
         raise CheckpointError(f"{src}: holds an empty dict (no weights); expected a state dict or a trainer dict "
                               "with 'state_dict'")

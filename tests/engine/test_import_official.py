@@ -362,3 +362,37 @@ def test_a_set_the_official_model_would_ignore_or_misread_is_refused(tmp_path, c
     line = _error_line(["import-checkpoint", str(src), str(out), "--set", setting], capsys)
     assert line.startswith(f"{src}: --set: {message}"), line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("container, atol", [
+    (lambda w: {"params": w}, 1e-4),                                      # BasicSR
+    (lambda w: {"model": {"module." + k: v for k, v in w.items()}, "epoch": 3, "optimizer": {"state": {}}}, 1e-4),
+    (lambda w: {"net": {"state_dict": w}, "iter": 10}, 1e-4),             # nested twice
+    (lambda w: {"state_dict": {"generator": w}, "epoch": 3}, 1e-4),       # a dict of networks under state_dict
+    # fp16 weights round each value by <= 2^-11 relatively: the output moves by ~1e-3, not by a bug's 0.1-2
+    (lambda w: {"params": {k: v.half() for k, v in w.items()}}, 2e-2),
+], ids=["params", "model-module", "net-state_dict", "state_dict-generator", "params-fp16"])
+def test_a_container_holding_one_state_dict_imports_with_the_official_numbers(tmp_path, egvsr_fx, container, atol):
+    """Weights one level or two inside a dict of another trainer were refused as 'entries ... are not
+    tensors' although there was only one state dict to take."""
+    src, out = tmp_path / "w.pth", tmp_path / "ours.pt"
+    torch.save(container(official_weights(egvsr_fx)), src)
+    assert main(["import-checkpoint", str(src), str(out)]) == 0
+    model, ck = model_from_checkpoint(out)
+    assert ck["model"]["name"] == "egvsr-official"
+    size = tuple(egvsr_fx["output.sr_images"].shape[-2:])
+    with torch.no_grad():
+        sr = model(egvsr_fx["input.image"], torch.zeros(1, 1), size, events=egvsr_fx["input.event"])
+    err = float((sr[:, 0] - egvsr_fx["output.sr_images"]).abs().max())
+    assert err < atol, err
+
+
+def test_several_state_dicts_in_a_container_are_named_with_the_command_that_picks_one(tmp_path, capsys, egvsr_fx):
+    w = official_weights(egvsr_fx)
+    src = tmp_path / "w.pth"
+    torch.save({"params": w, "params_ema": w, "iter": 5}, src)
+    line = _error_line(["import-checkpoint", str(src), str(tmp_path / "a.pt")], capsys)
+    assert line.startswith(f"{src}: holds several sets of weights (['params'], ['params_ema']); re-save the one to "
+                           f"import as a plain state dict, e.g. python -c \"import torch; c = torch.load('{src}', "
+                           "weights_only=True); torch.save(c['params'], 'w.plain.pt')\"")
+    assert not (tmp_path / "a.pt").exists()

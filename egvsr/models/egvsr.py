@@ -70,6 +70,11 @@ class EGVSROptions:
         if self.patch_size % 2 == 0:
             raise ConfigError(f"model {name!r}: option 'patch_size' must be odd, got {self.patch_size}")
         inner = self.n_feats * self.patch_size ** 2
+        if 2 * inner < 4:  # the fusion tokens hold both branches: 2 * inner wide, their MLP a quarter of that
+            raise ConfigError(
+                f"model {name!r}: fusion tokens of 2*n_feats*patch_size^2 = {2 * inner} channels leave their MLP "
+                f"{2 * inner // 4} units wide; raise n_feats or patch_size"
+            )
         if inner % self.heads:
             raise ConfigError(
                 f"model {name!r}: attention width n_feats*patch_size^2 = {inner} is not divisible by "

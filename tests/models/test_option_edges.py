@@ -49,3 +49,12 @@ def test_numpy_scalars_are_options_and_the_config_holds_python_values():
 
 def test_values_at_float32s_edge_still_build():
     build_model("egvsr-tiny", tf_half_width=3e38, max_scale=3e38)
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "egvsr-official"])
+def test_options_that_leave_a_layer_zero_wide_are_refused(name):
+    """n_feats 1 with 1x1 patches: the fusion MLP (a quarter of the 2-channel tokens) had 0 units, a
+    weight of shape (0, 2) that torch only warns about and that computes nothing."""
+    with pytest.raises(ConfigError, match=r"2\*n_feats\*patch_size\^2 = 2 channels leave their MLP 0 units wide"):
+        build_model(name, n_feats=1, patch_size=1, heads=1)
+    build_model(name, n_feats=2, patch_size=1, heads=1)  # 4 channels: one unit

@@ -44,11 +44,14 @@ class Batch:
 
 
 def model_dtype(model: Any) -> torch.dtype | None:
-    """The floating dtype of the model's weights (inputs are cast to it), None for a model without any."""
-    for p in model.parameters() if hasattr(model, "parameters") else ():
-        if p.is_floating_point():
-            return p.dtype
-    return None
+    """The floating dtype of the model's weights (inputs are cast to it), None for a model without any.
+    Complex weights (`model.to(torch.complex64)`) are refused: no input dtype could run them."""
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    odd = sorted({str(p.dtype).removeprefix("torch.") for p in params if p.is_complex()})
+    if odd:
+        raise ConfigError(f"model: weights of dtype {', '.join(odd)}; expected a real floating dtype (float16, "
+                          "bfloat16, float32 or float64): move the model with .to(dtype), .half() or .float()")
+    return next((p.dtype for p in params if p.is_floating_point()), None)
 
 
 def _tensor(name: str, value: Any, ndim: int, layout: str, dtype: torch.dtype | None = None) -> Tensor:

@@ -293,3 +293,35 @@ def test_a_half_precision_model_runs_forward_and_render_in_its_dtype(name, dtype
     torch.testing.assert_close(out, rendered, rtol=0, atol=0)
     tol = 0.01 if dtype == torch.float16 else 0.05
     torch.testing.assert_close(rendered.float(), ref.render(lr, t, (9, 13), events=ev), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny"])
+@pytest.mark.parametrize("method", ["forward", "render"])
+def test_a_model_moved_to_a_complex_dtype_is_refused_naming_it(name, method):
+    """`model.to(torch.complex64)` is allowed by torch; the call used to fail deep inside with 'Input type
+    (float) and bias type (c10::complex<float>) should be the same'."""
+    model = build_model(name).to(torch.complex64).eval()
+    lr, t, ev = good()
+    with pytest.raises(ConfigError, match=r"^model: weights of dtype complex64; expected a real floating dtype"):
+        getattr(model, method)(lr, t, (10, 12), events=ev)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_a_whole_model_moved_to_another_float_dtype_computes_the_float32_numbers(dtype):
+    """A `.double()` / `.half()` / bfloat16 model on the CPU: output of its dtype, render equal to forward,
+    both near the float32 model's (a half model's rounding, ~1e-3; bfloat16 ~1e-2)."""
+    torch.manual_seed(0)
+    ref = build_model("egvsr-tiny").eval()
+    with torch.no_grad():
+        for p in ref.parameters():  # the zero-initialised residual head would hide the network
+            p.add_(0.03 * torch.randn_like(p))
+    model = build_model("egvsr-tiny").to(dtype).eval()
+    model.load_state_dict(ref.state_dict())
+    lr, t, ev = good()
+    with torch.no_grad():
+        want = ref(lr, t, (10, 12), events=ev)
+        out, rendered = model(lr, t, (10, 12), events=ev), model.render(lr, t, (10, 12), events=ev, chunk_size=7)
+    assert out.dtype == rendered.dtype == dtype
+    tol = {torch.float64: 1e-5, torch.float16: 5e-3, torch.bfloat16: 3e-2}[dtype]
+    torch.testing.assert_close(rendered.float(), out.float(), atol=tol, rtol=0)
+    torch.testing.assert_close(out.float(), want, atol=tol, rtol=0)

@@ -86,3 +86,34 @@ def test_models_that_change_decode_keep_the_pixel_path() -> None:
     assert not build_model("egvsr-official").decodes_rows()
     assert not build_model("egvsr-tiny", local_ensemble=True).decodes_rows()
     assert not build_model("egvsr-tiny", tf_mode="naive").decodes_rows()
+
+
+@pytest.mark.parametrize("options", [{"residual_base": "linear", "time_bins": 5}, {"time_bins": 1, "moments": 1},
+                                     {"window_size": 3, "tf_samples": 0}, {"num_frames": 2, "time_bins": 2},
+                                     {"residual_bicubic": False, "output_activation": "relu", "max_scale": 3.0}])
+@pytest.mark.parametrize("lr_size, scale", [((7, 9), 1.0), ((5, 11), 2.37), ((1, 3), None), ((6, 4), 0.5)])
+def test_rows_equal_pixels_at_odd_sizes_scales_and_times(options, lr_size, scale) -> None:
+    """Times at, between and off-centre of unevenly spaced frames; scale 1, non-integer, below 1 and the
+    model's max_scale (None)."""
+    torch.manual_seed(0)
+    model = build_model("egvsr-tiny", **options).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    h, w = lr_size
+    s = model.max_scale if scale is None else scale
+    size = (int(h * s), int(w * s))
+    if min(size) < 1:
+        size = (max(1, size[0]), max(1, size[1]))
+    k, (m, p) = model.num_frames, model.event_shape
+    lr, ev = torch.rand(1, k, 3, h, w), torch.randn(1, m, p, h, w)
+    ft = torch.linspace(-1, 1, k) ** 3  # uneven spacing, still increasing from -1 to 1
+    t = torch.cat([ft, torch.tensor([0.123, float(ft[:2].mean())])]).unsqueeze(0)
+    with torch.no_grad():
+        want = model(lr, t, size, events=ev, frame_times=ft)
+        rows = model.render(lr, t, size, events=ev, frame_times=ft, chunk_size=5)  # row bands of 1 row
+        assert model.decodes_rows()
+        model.decodes_rows = lambda: False  # the per-pixel decode in chunks
+        chunked = model.render(lr, t, size, events=ev, frame_times=ft, chunk_size=7)
+    torch.testing.assert_close(rows, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunked, want, atol=1e-5, rtol=1e-5)

@@ -121,6 +121,16 @@ def time_values(values: object) -> list:
         raise ConfigError(f"`times` {values!r}: expected a list of times (e.g. [0.04, '40ms'])") from None
 
 
+def _at_offset(t0: int, rel: float) -> int:
+    """The µs nearest `t0 + rel`, a tie to the even µs, in integers: float64 holds a time on a clock beyond
+    2**53 µs (a nanosecond-based or shifted clock) only to tens of µs, so `round(t0 + rel)` moved the time
+    (`0` fell before the first frame)."""
+    whole = math.floor(rel)
+    frac = rel - whole  # exact: the float's fractional part
+    t = t0 + whole
+    return t + int(frac > 0.5 or (frac == 0.5 and t % 2 == 1))
+
+
 def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> np.ndarray:
     """Explicit times (relative to the first input frame) as sorted unique absolute µs, range-checked."""
     values = time_values(values)
@@ -130,7 +140,7 @@ def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> n
     out = []
     for v in values:
         rel = parse_time(v)
-        t = int(round(t0 + rel))
+        t = _at_offset(t0, rel)
         if not t0 <= t <= t1:
             raise ConfigError(
                 f"`times` {v!r}: {rel / 1e6:.6f} s after the first frame lies outside the input frames "

@@ -111,3 +111,15 @@ def test_output_fps():
     ft = np.arange(5, dtype=np.int64) * 40_000
     assert output_fps(ft, times_from_factor(ft, 3), 3) == pytest.approx(75.0)
     assert output_fps(ft, np.array([0, 10_000, 20_000]), None) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("t0", [1000, 1001, 2**53 + 1, 10**18 + 1, 2**63 - 1 - 300_000])
+def test_explicit_times_are_exact_on_any_clock(t0):
+    """`times` on a clock beyond 2**53 µs were added in float64: `0` fell before the first frame (refused)
+    and `40ms` rendered tens of µs early; the offset is now whole µs, a tie to the even µs as before."""
+    ft = t0 + np.array([0, 40_000, 80_000], np.int64)
+    got = plan_times(ft, times=["0", "40ms", "1us", "80000us", "0.25us", "7.75us"]) - t0
+    assert got.tolist() == [0, 1, 8, 40_000, 80_000]
+    for half in (0.5, 1.5, 2.5):  # a tie goes to the even µs of the clock
+        (t,) = plan_times(ft, times=[f"{half}us"]).tolist()
+        assert abs(t - t0 - half) == 0.5 and t % 2 == 0

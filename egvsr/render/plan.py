@@ -364,10 +364,14 @@ def check_video_sizes(o: RenderOptions, plan: OutputPlan) -> None:
         check_video_size("side_by_side", *side_by_side_size(h, w, plan.panels))
 
 
-def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int) -> None:
-    """Refuse `score` when none of the `times` output times has ground truth (`has_gt`): nothing would be
-    scored after the render."""
+def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int,
+                out_size: Sequence[int] | None = None, protocol: str = "ours") -> None:
+    """Refuse `score` when none of the `times` output times has ground truth (`has_gt`), or when output
+    frames of `out_size` are smaller than `protocol` scores (its border crop, then SSIM's window): nothing
+    could be scored after the render."""
     if has_gt:
+        if out_size is not None:
+            _check_score_size(out_size, protocol)
         return
     if not degrade:
         raise ConfigError("`score`: no output time has ground truth, since as-is the input frames are the LR "
@@ -375,6 +379,21 @@ def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int) -> No
     raise ConfigError(f"`score`: none of the {times} output times is the time of an input frame or a "
                       f"ground-truth frame of {source}, so none has ground truth; choose `times` at input frames "
                       "(or use `fps_factor`)")
+
+
+def _check_score_size(out_size: Sequence[int], protocol: str) -> None:
+    """Refuse `score` of output frames smaller than `protocol` scores, before any work (it raised after
+    the first frame was rendered, naming only SSIM)."""
+    from egvsr.engine.protocol import get_protocol
+    from egvsr.engine.metrics import SSIM_WINDOW
+
+    proto = get_protocol(protocol)
+    (h, w), m = out_size, proto.min_size
+    if min(h, w) < m:
+        raise ConfigError(
+            f"`score`: the {w}x{h} output frames are smaller than protocol {proto.name!r} scores (at least {m}x{m}: "
+            f"a {proto.crop_border}-pixel border left out on each side, then SSIM's {SSIM_WINDOW}x{SSIM_WINDOW} "
+            "window); render a larger input or `roi`, or leave out `score`")
 
 
 #: `tile` sides the memory advice tries, largest first
@@ -403,9 +422,10 @@ def _derived_rate_text(rate: float, o: RenderOptions) -> str:
 
 
 def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
-                model: RenderModel | None = None, score: bool = False) -> RenderJob:
+                model: RenderModel | None = None, score: bool | str = False) -> RenderJob:
     """Check everything a render of `source` with `checkpoint` (or the loaded `model`) needs and
-    return the job; raises before any output exists. `score`: the render is to be scored, so some
+    return the job; raises before any output exists. `score`: the render is to be scored (True: by protocol
+    "ours", or a protocol's name), so some
     output time must have ground truth."""
     from egvsr.engine.distributed import resolve_device
 
@@ -444,7 +464,8 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
                               "pass `events` FILE")
         plan = plan_outputs(source, rec.width, rec.height, rec.frame_times, rec.gt_times, s, rm, o, dev)
         if score:
-            check_score(source, o.degrade, plan.has_gt, len(plan.times))
+            check_score(source, o.degrade, plan.has_gt, len(plan.times), plan.layout.out_size,
+                        "ours" if score is True else score)
         check_video_sizes(o, plan)
         rate = float(o.video_fps) if o.video_fps is not None else output_fps(rec.frame_times, plan.times,
                                                                              o.fps_factor)

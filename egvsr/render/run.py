@@ -89,7 +89,7 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
     proto = None
     if score:  # the metrics load scipy (0.2 s): only a scored render pays for them
         try:
-            check_score(job.rec.path, job.options.degrade, job.has_gt, len(job.times))
+            check_score(job.rec.path, job.options.degrade, job.has_gt, len(job.times), job.layout.out_size, score)
         except ConfigError:
             job.rec.close()
             raise
@@ -202,7 +202,7 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
     if score:
         options = replace(options, baseline=True)
     with checkpoint_or_shipped(checkpoint) as (path, label):
-        job = plan_render(source, path, options, score=bool(score))
+        job = plan_render(source, path, options, score=score or False)
         if log:
             log(f"weights: {label} (model {job.rm.name})")
             log(f"render: {job.describe()}")

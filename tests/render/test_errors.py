@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from egvsr.cli import main
+from egvsr.errors import ConfigError
 from egvsr.fsutil import fmt_size
 
 
@@ -443,6 +444,32 @@ def test_score_without_ground_truth_is_refused_before_any_work(tiny, tmp_path, c
     _fails(["render", str(rec), str(ck), "--scale", "2", "--degrade", "--times", "0.005", "--score", "--png",
             str(out)], capsys, "--score: none of the 1 output times", "--times")
     _nothing_left(tmp_path, out)
+
+
+def test_score_of_frames_too_small_to_score_is_refused_before_any_work(tiny, tmp_path, capsys, monkeypatch):
+    """Output frames smaller than the protocol scores (4-pixel border, then SSIM's 11x11 window) were found
+    only after the first frame was rendered, as `SSIM needs images of at least 11x11 pixels, got (5, 9)`."""
+    import egvsr.render.run as run_mod
+    from egvsr.render import render
+    from egvsr.render.plan import RenderOptions, plan_render
+    from egvsr.render.run import run_render
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("rendered before refusing")
+
+    monkeypatch.setattr(run_mod, "iter_render", no_work)
+    rec, ck, _ = tiny
+    out, mp4 = tmp_path / "o", tmp_path / "o.mp4"
+    _fails(["render", str(rec), str(ck), "--scale", "1", "--degrade", "--roi", "0", "0", "18", "20", "--score",
+            "--png", str(out), "--mp4", str(mp4)], capsys,
+           "--score: the 18x20 output frames are smaller than protocol 'ours' scores (at least 19x19", "--roi")
+    _nothing_left(tmp_path, out, mp4)
+    with pytest.raises(ConfigError, match="`score`: the 18x20 output frames"):
+        render(rec, ck, scale=1, degrade=True, roi=(0, 0, 18, 20), png=out, score="ours", log=None, progress=False)
+    job = plan_render(rec, ck, RenderOptions(scale=1, degrade=True, png=out))  # 28x20: 'evtexture' needs 27x27
+    with pytest.raises(ConfigError, match="`score`: the 28x20 output frames are smaller than protocol 'evtexture'"):
+        run_render(job, progress=False, score="evtexture")
+    _nothing_left(tmp_path, out, mp4)
 
 
 def test_events_where_they_do_not_apply(tiny, tmp_path, capsys):

@@ -35,11 +35,17 @@ def writing(out: str | os.PathLike) -> Iterator[None]:
         raise output_error(Path(out), exc) from None
 
 
+def save_figure(fig, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:
+    """Write `fig` in matplotlib's format `fmt` to `path` atomically; refuses an existing file unless
+    `overwrite`."""
+    with atomic_output(path, overwrite) as tmp, writing(path):
+        fig.savefig(tmp, format=fmt)
+    return Path(path)
+
+
 def save_png(fig, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write `fig` as a PNG to `path` atomically; refuses an existing file unless `overwrite`."""
-    with atomic_output(path, overwrite) as tmp, writing(path):
-        fig.savefig(tmp, format="png")
-    return Path(path)
+    return save_figure(fig, path, overwrite, "png")
 
 
 def panel_aspect(h: int, w: int) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import InputFileError
+from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import check_output_path, refuse_inputs_as_outputs, shown
 from egvsr.plots.figures import panel_aspect, pixel_aspect, stretch_note
 from egvsr.process import physical_memory
@@ -43,6 +43,21 @@ PREVIEW_DPI = 110
 #: peak bytes per pixel of the PNG itself: matplotlib's RGBA canvas (4, measured) with room for the
 #: PNG encoder's copies
 FIGURE_BYTES_PER_PIXEL = 16
+
+
+#: the preview's formats, by the output's suffix (any case): the written format follows the name
+PREVIEW_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+
+
+def preview_format(out: str | os.PathLike) -> str:
+    """The format (matplotlib's name) of a preview written to `out`, from its suffix; another suffix, or
+    none, is refused (a `.jpg` name once got PNG bytes)."""
+    fmt = PREVIEW_FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        names = ", ".join(PREVIEW_FORMATS)
+        raise ConfigError(f"{out}: expected a preview file name ending in {names} (the picture is written in "
+                          "the format its name says)")
+    return fmt
 
 
 def default_preview_path(path: str | os.PathLike) -> Path:
@@ -163,17 +178,19 @@ def check_preview_memory(path: str | os.PathLike, src) -> None:
 
 def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = None,
                    overwrite: bool = False, stretch: bool = False) -> Path:
-    """Write a PNG preview of recording `path` to `out_png` (default `<name>.preview.png`); the first
-    frame as stored, or contrast-stretched with `stretch`."""
+    """Write a preview of recording `path` to `out_png` (default `<name>.preview.png`), in the format its
+    suffix names (`PREVIEW_FORMATS`: .png, .jpg/.jpeg, .pdf, .svg); the first frame as stored, or
+    contrast-stretched with `stretch`."""
     from egvsr.events.io import open_events
     from egvsr.plots.events import ON_RGB, OFF_RGB, counts_image
-    from egvsr.plots.figures import new_figure, save_png
+    from egvsr.plots.figures import new_figure, save_figure, save_png
 
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
     out = Path(out_png) if out_png is not None else default_preview_path(path)
     check_output_path(out, overwrite)
     refuse_inputs_as_outputs([path], [out], members=input_members)
+    fmt = preview_format(out)
     with open_events(path) as src:
         src.check_frame_sizes(("frames",))  # the events are drawn over the first frame: before it is decoded
         check_preview_memory(path, src)
@@ -221,4 +238,6 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     with warnings.catch_warnings():  # a layout that cannot be tightened is drawn as it is, without a note
         warnings.simplefilter("ignore", UserWarning)
         fig.tight_layout()
-    return save_png(fig, out, overwrite)
+    if fmt == "png":
+        return save_png(fig, out, overwrite)
+    return save_figure(fig, out, overwrite, fmt)

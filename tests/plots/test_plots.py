@@ -104,6 +104,27 @@ def test_show_writes_a_preview_of_our_layout_and_refuses_overwrite(tmp_path, cap
     assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
 
 
+def test_show_writes_the_format_its_output_is_named_and_refuses_other_names(tmp_path, capsys):
+    """`--out p.jpg` wrote PNG bytes under a JPEG name (and `.gif`, or no suffix, PNG too): the format now
+    follows the name, and a name of another format is one line before the recording is read."""
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "clip.h5", seed=0, seconds=0.08, size=(24, 32), progress=False)
+    magic = {"p.jpg": b"\xff\xd8\xff", "q.JPEG": b"\xff\xd8\xff", "p.png": b"\x89PNG", "p.pdf": b"%PDF"}
+    for name, head in magic.items():
+        assert main(["show", str(rec), "--out", str(tmp_path / name)]) == 0, capsys.readouterr().err
+        assert (tmp_path / name).read_bytes().startswith(head), name
+    assert cv2.imread(str(tmp_path / "p.jpg")).shape == cv2.imread(str(tmp_path / "p.png")).shape
+    assert main(["show", str(rec), "--out", str(tmp_path / "p.svg")]) == 0
+    assert b"<svg" in (tmp_path / "p.svg").read_bytes()[:2000]
+    for name in ("p.gif", "preview", "p.png.bak"):
+        assert main(["show", str(rec), "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{name}: expected a preview file name ending in .png, .jpg" in err, err
+        assert not (tmp_path / name).exists()
+    assert not list(tmp_path.glob(".*egvsr-partial*"))
+
+
 def test_show_refuses_a_frame_larger_than_memory_before_decoding_it(tmp_path, capsys, monkeypatch):
     from egvsr.events.io.egvsr_h5 import EgvsrH5Source
     from egvsr.events.simulate import make_sample

@@ -219,6 +219,9 @@ def _check_options(o: RenderOptions) -> None:
     if o.video_fps is not None and not (is_real(o.video_fps) and video_rate_ok(o.video_fps)):
         raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from {MIN_VIDEO_FPS:g} to "
                           f"{MAX_VIDEO_FPS}")
+    if o.video_fps is not None and o.mp4 is None and o.side_by_side is None:  # like `fps`: not ignored silently
+        raise ConfigError(f"`video_fps` {o.video_fps!r}: sets the frame rate of a video output (`mp4`, `side_by_side`) "
+                          "and none is asked for; leave it out (a PNG folder's times are in its timestamps.txt)")
     if isinstance(o.chunk_size, bool) or not isinstance(o.chunk_size, int) or o.chunk_size < 1:
         raise ConfigError(f"`chunk_size` {o.chunk_size!r}: expected a positive number of output pixels")
     _check_gb("max_output_gb", o.max_output_gb)

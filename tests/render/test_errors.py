@@ -331,6 +331,18 @@ def test_library_numbers_are_checked(tiny, tmp_path):
     assert not png.exists()
 
 
+def test_video_fps_without_a_video_is_refused_not_ignored(tiny, tmp_path, capsys):
+    """--video-fps with only --png was ignored silently (as --fps and --events where they do not apply are
+    refused): one line naming it, before any work."""
+    rec, ck, _ = tiny
+    out = tmp_path / "o"
+    _fails(["render", str(rec), str(ck), "--scale", "2", "--video-fps", "30", "--png", str(out)], capsys,
+           "--video-fps 30.0: sets the frame rate of a video output (--mp4, --side-by-side) and none is asked for")
+    _nothing_left(tmp_path, out)
+    assert main(["render", str(rec), str(ck), "--scale", "2", "--video-fps", "30", "--times", "0", "0.04",
+                 "--mp4", str(tmp_path / "v.mp4"), "--no-progress"]) == 0
+
+
 def test_fps_only_for_a_folder_without_timestamps(tiny, tmp_path, capsys):
     """--fps on a recording, or on a frame folder that states its times, is refused (it was ignored, or
     silently overrode timestamps.txt)."""

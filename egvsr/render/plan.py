@@ -278,6 +278,8 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
     if rm is not None:
         group_by_window(frame_times, out_times[:1], rm.num_frames)  # clip long enough for K frames
     tiles = plan_tiles(layout.lr_size, layout.core, layout.out_size, o.tile, o.context)  # checks tile, context
+    if rm is not None:
+        _check_crop_sides(rm, tiles, layout)
     known = set(np.asarray(frame_times).tolist()) | set(np.asarray(gt_times).tolist())
     has_gt = o.degrade and any(int(t) in known for t in out_times.tolist())
     panels = 0 if o.side_by_side is None else (3 if has_gt else 2)
@@ -315,6 +317,24 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
             f"({budget_text}); {_fitting_tile(layout, o, budget, need)}choose a smaller `scale` or an `roi`, "
             "or raise `max_memory_gb`")
     return OutputPlan(layout, out_times, panels, models, total, per_call, memory, has_gt)
+
+
+def _check_crop_sides(rm: RenderModel, tiles: Sequence[Tile], layout: Layout) -> None:
+    """Refuse, before any work, LR crops (the whole input, the ROI with its context, or a tile) smaller
+    than the model computes on (`min_lr_side`): it raised only once the render had begun, naming `lr`."""
+    side = int(getattr(rm.model, "min_lr_side", 1))
+    small = min(tiles, key=lambda t: min(t.y.hi - t.y.lo, t.x.hi - t.x.lo))
+    h, w = small.y.hi - small.y.lo, small.x.hi - small.x.lo
+    if min(h, w) >= side:
+        return
+    if layout.degrade:  # the LR frames are the (ROI's) HR frames downscaled by the scale
+        what, advice = "LR frames (downscaled by `scale`)", "use a smaller `scale` or a larger `roi`"
+    elif (h, w) == tuple(layout.lr_size):
+        what, advice = "input frames", "use another model"
+    else:
+        what, advice = "LR crop (the `roi` with its `context`)", "use a larger `roi` or `context`"
+    raise ConfigError(f"model {rm.name!r} computes on LR frames of at least {side}x{side} pixels, and this render's "
+                      f"{what} are {w}x{h}; {advice}")
 
 
 def least_disk_bytes(o: RenderOptions, plan: OutputPlan) -> dict[str, int]:

@@ -331,6 +331,31 @@ def test_library_numbers_are_checked(tiny, tmp_path):
     assert not png.exists()
 
 
+def test_crops_smaller_than_the_model_computes_on_are_refused_before_any_work(tiny, tmp_path, capsys, monkeypatch):
+    """The official model needs LR frames of 2x2 at least: a 1-pixel ROI without context (or a degrade scale
+    leaving one LR row) failed once the render had begun, as `lr: frames of 5x1 (h x w) pixels`."""
+    import egvsr.render.run as run_mod
+    from egvsr.render.model import save_untrained
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("rendered before refusing")
+
+    rec, _, _ = tiny
+    ck = save_untrained("egvsr-official", tmp_path / "official.pt", n_feats=8, inr_channels=8, moments=8,
+                        lcb_depth=1, heads=2, tf_samples=2, tf_hidden=16, max_scale=12)
+    out = tmp_path / "o"
+    monkeypatch.setattr(run_mod, "iter_render", no_work)
+    _fails(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "0", "--png",
+            str(out)], capsys, "model 'egvsr-official' computes on LR frames of at least 2x2 pixels",
+           "LR crop (the --roi with its --context) are 1x5", "--context")
+    _fails(["render", str(rec), str(ck), "--scale", "11", "--degrade", "--png", str(out)], capsys,
+           "LR frames (downscaled by --scale) are 2x1; use a smaller --scale")
+    _nothing_left(tmp_path, out)
+    monkeypatch.undo()
+    assert main(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "1",
+                 "--times", "0.04", "--png", str(out), "--no-progress"]) == 0, capsys.readouterr().err
+
+
 def test_video_fps_without_a_video_is_refused_not_ignored(tiny, tmp_path, capsys):
     """--video-fps with only --png was ignored silently (as --fps and --events where they do not apply are
     refused): one line naming it, before any work."""

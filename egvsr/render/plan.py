@@ -461,6 +461,8 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
     if not isinstance(options, RenderOptions):
         raise ConfigError(f"options: expected an egvsr.render.RenderOptions, got {type(options).__name__}")
     o = checked_types(options)
+    if score and not o.baseline:  # scored beside bicubic, as `render` and the CLI score (it plans its memory)
+        o = replace(o, baseline=True)
     # the CLI's check too, for every library caller: no output may replace an input
     refuse_inputs_as_outputs([source, o.events, checkpoint], [o.mp4, o.side_by_side], [o.png],
                              members=input_folder_members)

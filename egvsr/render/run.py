@@ -110,8 +110,10 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
                 sbs = stack.enter_context(Mp4Writer(sbs_path, job.fps, probe.shape[:2], o.overwrite))
             bar = _progress(len(job.times), progress)
             try:
+                # a scored job reads its ground truth even when it was planned without `score`
+                with_gt = job.with_gt or (proto is not None and bool(o.degrade))
                 frames = iter_render(job.rec, job.rm, job.layout, job.times, baseline=job.baseline,
-                                     with_gt=job.with_gt, chunk_size=o.chunk_size, tile=o.tile,
+                                     with_gt=with_gt, chunk_size=o.chunk_size, tile=o.tile,
                                      context=o.context, device=job.device,
                                      max_times_per_call=job.times_per_call)
                 for fr in frames:

@@ -76,3 +76,20 @@ def test_a_gray_recording_renders_gray_in_every_output(clip, tmp_path):
     for frames in (pngs, _video(tmp_path / "v.mp4"), _video(tmp_path / "s.mp4")):
         assert len(frames) == 10
         assert all(np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 1], f[..., 2]) for f in frames)
+
+
+def test_plan_then_run_scores_as_render_does(clip, tmp_path):
+    """`plan_render(..., score=True)` then `run_render(job, score="ours")` (the documented lower level)
+    scored nothing, silently: the ground truth was read only for a job planned with a bicubic baseline."""
+    from egvsr.render.plan import RenderOptions, plan_render
+    from egvsr.render.run import run_render
+
+    rec, ck = clip
+    whole = render(rec, ck, scale=1.8, times=[0, 0.04], degrade=True, png=tmp_path / "a", score="ours",
+                   progress=False, log=None).scores
+    assert {r["model"] for r in whole} == {"egvsr-tiny", "bicubic"} and len(whole) == 4
+    options = RenderOptions(scale=1.8, times=[0, 0.04], degrade=True, png=tmp_path / "b")
+    job = plan_render(rec, ck, options, score=True)
+    assert run_render(job, progress=False, score="ours").scores == whole
+    job = plan_render(rec, ck, RenderOptions(scale=1.8, times=[0, 0.04], degrade=True, png=tmp_path / "c"))
+    assert run_render(job, progress=False, score="ours").scores == [r for r in whole if r["model"] != "bicubic"]

@@ -56,8 +56,8 @@ def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) ->
         raise ConfigError(f"`first_frame` {first}: expected an input frame index in 0..{n - 1}")
     if not 0 <= hi < n:
         raise ConfigError(f"`last_frame` {last}: expected an input frame index in 0..{n - 1}")
-    if hi <= lo:
-        raise ConfigError(f"`first_frame` {lo} / `last_frame` {hi}: expected first < last")
+    if hi < lo:  # inclusive: first == last renders that one frame
+        raise ConfigError(f"`first_frame` {lo} / `last_frame` {hi}: expected first <= last")
     return lo, hi
 
 

@@ -69,6 +69,19 @@ def test_explicit_times_roi_and_odd_sizes(tiny, tmp_path, capsys):
     assert len(video) == 4 and video[0].shape == (out_h + 1, out_w, 3)  # MPEG-4 needs even sides: padded
 
 
+def test_first_frame_alone_at_the_last_frame_renders_that_one_frame(tiny, tmp_path, capsys):
+    """`--first-frame`/`--last-frame` are inclusive: `--first-frame 3` of 4 frames is the range [3, 3],
+    one output (it was refused as 'expected first < last', naming a `--last-frame 3` never given)."""
+    rec, ck = tiny
+    png, mp4 = tmp_path / "one", tmp_path / "one.mp4"
+    rc = main(["render", str(rec), str(ck), "--scale", "2", "--fps-factor", "2", "--first-frame", "3",
+               "--png", str(png), "--mp4", str(mp4), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(list(png.glob("frame_*.png"))) == 1
+    np.testing.assert_allclose(np.loadtxt(png / "timestamps.txt", ndmin=1), [0.12], atol=1e-6)
+    assert len(_video(mp4)) == 1
+
+
 def test_odd_frames_are_padded_by_repeating_the_edge():
     from egvsr.render.video import pad_even
 

@@ -69,8 +69,18 @@ def test_frame_range_limits_the_output():
     assert out.tolist() == [120_000, 140_000, 160_000, 180_000, 200_000]
     with pytest.raises(ConfigError, match="`last_frame` 10"):
         plan_times(ft, factor=2, last=10)
-    with pytest.raises(ConfigError, match="first < last"):
-        plan_times(ft, factor=2, first=4, last=4)
+    with pytest.raises(ConfigError, match="first <= last"):
+        plan_times(ft, factor=2, first=5, last=4)
+
+
+def test_an_inclusive_frame_range_of_one_frame_renders_that_frame():
+    """`first_frame` == `last_frame` is the range [i, i]: one output at that frame (it was refused as
+    'expected first < last', and so was `first_frame` alone at the last frame, naming a `last_frame`
+    the user never gave)."""
+    ft = np.arange(10, dtype=np.int64) * 40_000
+    assert plan_times(ft, factor=2, first=4, last=4).tolist() == [160_000]
+    assert plan_times(ft, factor=3, first=9).tolist() == [360_000]
+    assert plan_times(ft, first=0, last=0).tolist() == [0]
     with pytest.raises(ConfigError, match="`fps_factor` 0"):
         plan_times(ft, factor=0)
 

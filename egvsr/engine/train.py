@@ -706,6 +706,7 @@ class Trainer:
         t = self.cfg["train"]
         last_log, samples = time.monotonic(), 0
         for batch in one_line_worker_errors(self._loader()):
+            lr = self.scheduler.get_last_lr()[0]  # the rate this step trains with (the step moves it on)
             loss = self._train_step(batch)
             self.step += 1
             samples += int(t["batch_size"])
@@ -716,7 +717,6 @@ class Trainer:
             if self.info.is_main and (self.step % int(t["log_every"]) == 0 or self.step == total):
                 now = time.monotonic()
                 rate = samples / max(now - last_log, 1e-9)
-                lr = self.scheduler.get_last_lr()[0]
                 self._write_row(train_log, {"loss": loss, "lr": lr, "samples_per_s": rate})
                 if bar:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")

@@ -181,6 +181,18 @@ def test_training_learns(tmp_path, tiny_recording):
     assert min(losses[-5:]) < 0.8 * max(losses[:5]) or sum(losses[-5:]) < sum(losses[:5]) * 0.9
 
 
+def test_train_csv_lr_is_the_rate_each_step_trained_with(tmp_path, tiny_recording):
+    """Row N of logs/train.csv pairs step N's loss with the learning rate step N used: warm-up 1/2, 2/2,
+    then the cosine from its top (it logged the next step's rate, so step 1 read as the full rate and the
+    last step as 0)."""
+    cfg = load_config(_config(tmp_path, tiny_recording, "lr-log", iterations=4, log_every=1, checkpoint_every=1000,
+                              lr=1e-3, warmup_iterations=2, schedule="cosine", eta_min=0.0))
+    folder = train(cfg=cfg, progress=False)
+    rows = (folder / "logs" / "train.csv").read_text().splitlines()
+    lrs = [float(r.split(",")[rows[0].split(",").index("lr")]) for r in rows[1:]]
+    assert lrs == pytest.approx([5e-4, 1e-3, 1e-3, 5e-4])
+
+
 # ---- the memory of one training step, checked at start-up -------------------------------------------
 def test_absurd_batch_size_is_refused_before_the_experiment_exists(tmp_path, tiny_recording):
     cfg = load_config(_config(tmp_path, tiny_recording, "huge", batch_size=10_000_000))

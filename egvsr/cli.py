@@ -155,7 +155,8 @@ def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="turn a video or frame folder into an aligned event recording")
     p.add_argument("input", help="video file, or folder of frames (optionally with timestamps.txt)")
     p.add_argument("output", help="output .h5 (egvsr layout with frames)")
-    p.add_argument("--fps", type=_positive_float, help="frame rate when the input has no timestamps")
+    p.add_argument("--fps", type=_positive_float,
+                   help="frame rate: needed when the input has no timestamps, and overrides stored ones")
     p.add_argument("--size", type=_size, help="resize frames to HxW before simulating")
     from egvsr.events.simulate.thresholds import knob_flag, simulator_knobs
 
@@ -336,8 +337,8 @@ def _add_render(sub) -> None:
     p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
                    help="refuse renders whose uncompressed output exceeds this (default 16)")
     p.add_argument("--max-memory-gb", type=_positive_float, default=None,
-                   help="refuse renders whose output frames held in memory at once exceed this "
-                        "(default: 80%% of the device's memory)")
+                   help="refuse renders that need more memory at once than this (the model call, its "
+                        "inputs and output frames; default: 80%% of the device's memory)")
     p.add_argument("--device", default="auto", help=DEVICE)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE)
     p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)

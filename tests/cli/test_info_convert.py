@@ -153,3 +153,19 @@ def test_convert_does_not_carry_a_foreign_layouts_attributes(tmp_path):
     with h5py.File(tmp_path / "o.h5") as f:
         assert sorted(f.attrs) == ["format", "height", "num_events", "source_file", "source_layout", "version",
                                    "width"]
+
+
+def test_info_with_a_too_small_sensor_size_blames_the_option_given(tmp_path, capsys):
+    """Events outside a sensor size the user gave are the option's fault: the advice is to give the
+    recording's size or leave it out, not to 'pass --sensor-size HxW' (which they did)."""
+    n = 50
+    x = np.arange(n, dtype=np.uint16) % 40
+    s = EventStream(x, np.zeros(n, np.uint16), np.arange(n, dtype=np.int64), np.ones(n, np.int8), 40, 30)
+    path = write_events(tmp_path / "r.h5", s)
+    assert main(["info", str(path), "--sensor-size", "30x20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "outside the 20x30 sensor" in err
+    assert "--sensor-size 30x20 (HxW), is too small" in err and "leave the option out" in err
+    assert "pass --sensor-size" not in err
+    assert main(["info", str(path)]) == 0  # the file's own size: all inside
+    capsys.readouterr()

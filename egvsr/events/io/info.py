@@ -142,8 +142,11 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
                         "be sorted by time; " + (s["unsorted_hint"] or "`egvsr convert --sort` writes a sorted copy")
                         + ")")
     if s["outside"]:
-        problems.append(f"{s['outside']:,} event{' has' if s['outside'] == 1 else 's have'} coordinates outside the {size} sensor (a wrong sensor "
-                        "size? pass --sensor-size HxW)")
+        hint = ("a wrong sensor size? pass --sensor-size HxW" if sensor_size is None else
+                f"the sensor size given, --sensor-size {s['height']}x{s['width']} (HxW), is too small for them: "
+                "give the recording's size, or leave the option out to take the file's")
+        problems.append(f"{s['outside']:,} event{' has' if s['outside'] == 1 else 's have'} coordinates outside "
+                        f"the {size} sensor ({hint})")
     rows += [
         ("sorted", "yes" if s["first_decrease"] is None else f"no (first decrease at index {s['first_decrease']})"),
         ("coordinates", f"all inside {size}" if not s["outside"] else f"{s['outside']:,} outside {size}"),

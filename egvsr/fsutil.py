@@ -54,6 +54,11 @@ def fmt_size(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 frame', '3 frames': a count with its noun, for summary lines."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def shown(name: str | os.PathLike) -> str:
     """`name` (a path or text holding one) as text that always encodes as UTF-8, for HDF5 attributes,
     titles and text files: bytes of a file name that are not UTF-8 (Python's surrogate escapes) appear

@@ -339,3 +339,9 @@ def test_an_existing_output_names_both_spellings_of_overwrite(tmp_path):
     for call in (lambda: check_output_path(tmp_path / "out.h5"), lambda: check_output_folder(tmp_path / "folder")):
         with pytest.raises(OutputExistsError, match=r"--overwrite \(overwrite=True in Python\)"):
             call()
+
+
+def test_counted_names_one_in_the_singular():
+    from egvsr.fsutil import counted
+
+    assert [counted(n, "frame") for n in (0, 1, 2)] == ["0 frames", "1 frame", "2 frames"]

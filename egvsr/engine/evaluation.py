@@ -30,7 +30,7 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import atomic_output, check_output_path, committing, is_folder, is_inside, shown
+from egvsr.fsutil import atomic_output, check_output_path, committing, counted, is_folder, is_inside, shown
 from egvsr.process import check_pending, one_line
 
 
@@ -131,7 +131,7 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
                 rows.append({"model": label, "scale": s, "clip": clip, "psnr": p, "ssim": q, "frames": n})
             rows.append({"model": label, "scale": s, "clip": SUMMARY_CLIP, "psnr": res["psnr"],
                          "ssim": res["ssim"], "frames": res["n"]})
-            log(f"x{fmt_scale(s)} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['n']} frames)")
+            log(f"x{fmt_scale(s)} {label:>12}: PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({counted(res['n'], 'frame')})")
     return rows
 
 

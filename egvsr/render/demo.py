@@ -23,7 +23,7 @@ from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
 from egvsr.events.checks import is_real
-from egvsr.fsutil import atomic_directory, check_output_folder, check_writable, refuse_inputs_as_outputs
+from egvsr.fsutil import atomic_directory, check_output_folder, counted, check_writable, refuse_inputs_as_outputs
 from egvsr.process import one_line
 from egvsr.render.disk import NO_SPACE_ADVICE
 from egvsr.render.model import load_render_model
@@ -299,7 +299,7 @@ def run_demo(
                             fig = FigureData(t_fig, at_frame=t_fig in set(job.rec.frame_times.tolist()))
                         log(f"  {job.describe()}")
                         report = run_render(job, progress=progress, score="ours", on_frame=fig.hook(s, job.layout))
-                        log(f"  {report.frames} frames in {report.seconds:.1f} s "
+                        log(f"  {counted(report.frames, 'frame')} in {report.seconds:.1f} s "
                             f"({report.seconds / max(report.frames, 1):.2f} s/frame, scoring included)")
                         rows.extend(summarize_scores(report.scores, s))
                         files += [sub / "video.mp4", sub / "side_by_side.mp4"]

@@ -21,7 +21,7 @@ from egvsr.datasets.recording import Recording, warn_events_outside_frames
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError, OutputError
-from egvsr.fsutil import existing_folder, fmt_size, free_bytes, refuse_inputs_as_outputs
+from egvsr.fsutil import counted, existing_folder, fmt_size, free_bytes, refuse_inputs_as_outputs
 from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
@@ -109,7 +109,7 @@ class RenderJob:
         y0, x0, ch, cw = self.layout.core
         roi = f" (ROI {cw}x{ch} at x={x0}, y={y0})" if (ch, cw) != (lh, lw) else ""
         return (f"{self.rm.name} x{fmt_scale(self.layout.scale)}, {mode}: LR {lw}x{lh}{roi} -> {w}x{h}, "
-                f"{len(self.times)} frames at {self.fps:.4g} fps ({fmt_size(self.output_bytes)} uncompressed, "
+                f"{counted(len(self.times), 'frame')} at {self.fps:.4g} fps ({fmt_size(self.output_bytes)} uncompressed, "
                 f"about {fmt_size(self.memory_bytes)} in memory at once)")
 
 

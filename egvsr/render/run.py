@@ -22,7 +22,7 @@ import torch
 
 from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
-from egvsr.fsutil import committing
+from egvsr.fsutil import committing, counted
 from egvsr.process import check_pending, one_line
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
@@ -211,7 +211,7 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
         report = run_render(job, progress=progress, score=score, on_frame=on_frame)
     if log:
         per = report.seconds / max(report.frames, 1)
-        log(f"render: {report.frames} frames of {report.out_size[1]}x{report.out_size[0]} in {report.seconds:.1f} s "
+        log(f"render: {counted(report.frames, 'frame')} of {report.out_size[1]}x{report.out_size[0]} in {report.seconds:.1f} s "
             f"({per:.2f} s/frame)")
         for out in report.outputs:
             log(one_line(f"wrote {out}"))

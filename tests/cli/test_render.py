@@ -76,7 +76,9 @@ def test_first_frame_alone_at_the_last_frame_renders_that_one_frame(tiny, tmp_pa
     png, mp4 = tmp_path / "one", tmp_path / "one.mp4"
     rc = main(["render", str(rec), str(ck), "--scale", "2", "--fps-factor", "2", "--first-frame", "3",
                "--png", str(png), "--mp4", str(mp4), "--no-progress"])
-    assert rc == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert " 1 frame at " in out and "render: 1 frame of " in out  # the summary lines count in the singular
     assert len(list(png.glob("frame_*.png"))) == 1
     np.testing.assert_allclose(np.loadtxt(png / "timestamps.txt", ndmin=1), [0.12], atol=1e-6)
     assert len(_video(mp4)) == 1

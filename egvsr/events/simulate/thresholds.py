@@ -2,7 +2,9 @@
 
 Per clip (EvTexture's convention): Cp ~ U(lo, hi), Cn = Cp * N(ratio_mean, ratio_std), Cn clipped to
 [0.02, 0.5] widened to contain the Cp range. Per pixel (ESIM / v2e mismatch): each pixel's threshold is
-the clip value plus N(0, sigma), floored at `MIN_THRESHOLD` so no pixel fires on noise-free rounding.
+the clip value plus N(0, sigma), floored at `MIN_THRESHOLD` so no pixel fires on noise-free rounding, and
+capped at `MAX_THRESHOLD` (a finite stand-in for "never fires on intensity" that keeps the kernel's
+arithmetic finite).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from egvsr.errors import ConfigError
 from egvsr.events.checks import is_real
 
 MIN_THRESHOLD = 0.01
+#: Largest per-pixel threshold (log units). Log intensities span at most ~1500 (eps down to 5e-324), so a
+#: pixel at this threshold never fires on intensity, as one at any larger or infinite threshold (a huge
+#: sigma overflows): only leak and shot noise reach it, and the leak, leak * Cp per second, stays finite.
+MAX_THRESHOLD = 1e100
 DEFAULT_CP_RANGE = (0.05, 0.5)
 DEFAULT_CN_RATIO = (1.0, 0.1)
 CN_CLIP = (0.02, 0.5)
@@ -173,6 +179,7 @@ def draw_thresholds(config: SimulatorConfig, num_pixels: int, rng: np.random.Gen
     ratio = float(rng.normal(mean, std)) if std > 0 else mean
     cn = float(np.clip(cp * ratio, min(CN_CLIP[0], lo), max(CN_CLIP[1], hi)))
     noise = rng.standard_normal((2, num_pixels))
-    cp_map = np.maximum(cp + config.sigma * noise[0], MIN_THRESHOLD)
-    cn_map = np.maximum(cn + config.sigma * noise[1], MIN_THRESHOLD)
+    with np.errstate(over="ignore"):  # a huge sigma overflows to +-inf: clipped just below
+        cp_map = np.clip(cp + config.sigma * noise[0], MIN_THRESHOLD, MAX_THRESHOLD)
+        cn_map = np.clip(cn + config.sigma * noise[1], MIN_THRESHOLD, MAX_THRESHOLD)
     return Thresholds(cp, cn, config.sigma, cp_map, cn_map)

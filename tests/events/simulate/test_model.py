@@ -256,6 +256,38 @@ def test_thresholds_beyond_float_range_run_without_overflow_warnings(settings):
         assert len(ev) == 0
 
 
+def test_a_sigma_overflowing_the_thresholds_gives_the_model_s_events():
+    """cp + sigma * N(0, 1) overflowed to +-inf at sigma 1e308: the kernel's branch-free selects made
+    inf * 0 = NaN crossing counts (wrong events, or a crash freeing memory: `munmap_chunk(): invalid
+    pointer`). The maps are finite, and the kernel gives the numpy version's events."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (7, 9), dtype=np.uint8) for _ in range(4)]
+    config = SimulatorConfig(cp=1e308, sigma=1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sims = [EventSimulator(9, 7, config, seed=5, backend=b, threads=1) for b in ("numba", "numpy")]
+        for sim in sims:
+            assert np.isfinite(sim.thresholds.cp_map).all() and np.isfinite(sim.thresholds.cn_map).all()
+        assert (sims[0].thresholds.cp_map == 0.01).any()  # both extremes: some pixels fire,
+        assert (sims[0].thresholds.cn_map > 1e99).any()  # some never do
+        for t, f in zip([0, 700, 1500, 4000], frames):
+            a, b = (sim.feed(f, t) for sim in sims)
+            for k in "xytp":
+                assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_leak_events_keep_their_rate_at_a_threshold_near_float_max():
+    """The leak lowers ref by leak * Cp per second: at Cp = 1e308 that product overflowed, and a static
+    pixel leaking at 1 kHz emitted nothing instead of one ON event per ms."""
+    frames = np.full((3, 6, 8), 128, np.uint8)
+    ev = simulate_frames(Frames(frames, np.array([0, 100_000, 200_000])), interpolation="none", threads=1,
+                         cp=1e308, sigma=0.0, leak_hz=1000.0, refractory_us=0.0)
+    assert (ev.p == 1).all()
+    assert np.array_equal(np.bincount(ev.y.astype(int) * 8 + ev.x, minlength=48), np.full(48, 200))
+
+
 @pytest.mark.parametrize("knobs, message", [
     (dict(cp="0.2"), "`cp`: expected a number, got '0.2'"),
     (dict(cp=True), "`cp`: expected a number, got True"),

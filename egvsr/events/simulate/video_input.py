@@ -66,7 +66,11 @@ def _read_text(path: Path) -> str:
 
 
 def _natural_key(p: Path):
-    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
+    """Name order with digit runs compared as numbers (img2 < img10). re.split puts the runs at the odd
+    places, so places hold the same type in every key (str.isdigit also takes '²', which int() refuses);
+    the name itself breaks ties (img01 / img1, Img / img), so the order never depends on the listing's."""
+    parts = re.split(r"(\d+)", p.name)
+    return [int(s) if i % 2 else s.lower() for i, s in enumerate(parts)], p.name
 
 
 @dataclass

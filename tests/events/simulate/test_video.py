@@ -55,6 +55,22 @@ def test_names_sort_naturally_and_fps_gives_times(tmp_path):
     assert np.array_equal(vi.timestamps_us, np.arange(11) * 100_000)
 
 
+def test_name_order_takes_any_digits_and_never_depends_on_the_listing(tmp_path):
+    """'²' is a digit to str.isdigit but not to int(): a frame named f1²2.png stopped `egvsr simulate` with
+    a traceback. Names equal up to case or leading zeros (img01, img1) kept the folder listing's order."""
+    from egvsr.events.simulate.video_input import _natural_key
+
+    names = ["f1²2.png", "f12.png", "f3.png", "img01.png", "img1.png", "Img1.png", "img2.png", "img10.png",
+             "b.png", "B.png", "f٣.png"]  # '٣' is an Arabic-Indic 3: a digit to re and int() alike
+    order = sorted(map(Path, names), key=_natural_key)
+    assert sorted(map(Path, reversed(names)), key=_natural_key) == order
+    assert [p.name for p in order] == ["B.png", "b.png", "f1²2.png", "f3.png", "f٣.png", "f12.png", "Img1.png",
+                                       "img01.png", "img1.png", "img2.png", "img10.png"]
+    d = _folder(tmp_path, _frames(3))
+    (d / "frame_1.png").rename(d / "frame_1².png")
+    assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "10", "--no-progress"]) == 0
+
+
 def test_images_txt_layout_and_resize(tmp_path):
     frames = _frames(6)
     d = tmp_path / "ecd"

@@ -9,6 +9,7 @@ rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) 
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -55,11 +56,15 @@ def _regular(path: Path, what: str) -> bool:
 
 
 def _read_text(path: Path) -> str:
-    """A small text file of a frame folder (images.txt, timestamps.txt, fps.txt), named in any error."""
+    """A small text file of a frame folder (images.txt, timestamps.txt, fps.txt), named in any error. A
+    UTF-8 byte-order mark (Windows editors write one) is dropped: it is no part of the first line."""
+    bom = 0
     try:
-        return path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); "
+        raise FormatError(f"{path}: not UTF-8 text (byte {bom + exc.start} cannot be decoded); "
                           "expected a UTF-8 text file") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read this file ({exc.strerror or exc})") from None
@@ -187,7 +192,8 @@ def _read_image(path: Path) -> np.ndarray:
 
 def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]]:
     """(time in seconds, path or None) per line of a time file; with `want_path` the path is the rest of
-    the line after the time, so image names may hold spaces."""
+    the line after the time, so image names may hold spaces. Without it, a line holds one time and maybe a
+    '#' comment: a second column ("index seconds", "start end") is refused, not read as the first."""
     rows = []
     for no, line in enumerate(_read_text(path).splitlines(), 1):
         line = line.strip()
@@ -198,7 +204,8 @@ def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]
             t = float(parts[0])
         except ValueError:
             t = float("nan")
-        if not math.isfinite(t) or (want_path and len(parts) < 2):
+        extra = len(parts) > 1 and not parts[1].startswith("#")
+        if not math.isfinite(t) or (len(parts) < 2 if want_path else extra):
             expected = "'t_seconds path'" if want_path else "one time in seconds"
             raise FormatError(f"{path}, line {no}: expected {expected} per line, got {line!r}")
         rows.append((t, parts[1] if want_path else None))

@@ -207,6 +207,34 @@ def test_bad_timestamp_files(tmp_path):
         open_video(d)
 
 
+def test_time_files_from_windows_editors_are_read(tmp_path):
+    """Notepad's UTF-8 starts with a byte-order mark; it was read as part of the first time, and a folder
+    with a valid timestamps.txt, images.txt or fps.txt was refused. CRLF, blank lines, comments and
+    scientific notation are read too."""
+    d = _folder(tmp_path, _frames(3))
+    bom = b"\xef\xbb\xbf"
+    (d / "timestamps.txt").write_bytes(bom + b"0.5\r\n\r\n# t\r\n5.4e-1 # second\r\n5.8E-1\r\n")
+    assert open_video(d).timestamps_us.tolist() == [500_000, 540_000, 580_000]
+    (d / "timestamps.txt").unlink()
+    (d / "fps.txt").write_bytes(bom + b"20\r\n")
+    assert open_video(d).timestamps_us.tolist() == [0, 50_000, 100_000]
+    (d / "images.txt").write_bytes(bom + "".join(f"{k / 10} frame_{k}.png\r\n" for k in range(3)).encode())
+    assert open_video(d).timestamps_us.tolist() == [0, 100_000, 200_000]
+    (d / "images.txt").write_bytes(bom + b"0 frame_0.png\n0.1 \xff\n")  # the byte counts from the file's start
+    with pytest.raises(FormatError, match=r"images.txt: not UTF-8 text \(byte 21 cannot be decoded\)"):
+        open_video(d)
+
+
+@pytest.mark.parametrize("line", ["1 0.04", "0.04 0.08", "0.04\t1"])
+def test_a_second_column_in_timestamps_txt_is_refused(tmp_path, line):
+    """'index seconds' read as its first column gave frames 1 s apart, silently; a line holds one time
+    (and maybe a # comment)."""
+    d = _folder(tmp_path, _frames(3))
+    (d / "timestamps.txt").write_text(f"0\n{line}\n0.12\n")
+    with pytest.raises(FormatError, match=r"timestamps.txt, line 2: expected one time in seconds per line"):
+        open_video(d)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(cp=[-0.1]), "contrast thresholds must be positive"),
     (dict(cp=[0.3, 0.1]), "LO <= HI"),

@@ -190,8 +190,8 @@ def _read_image(path: Path) -> np.ndarray:
     return img
 
 
-def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]]:
-    """(time in seconds, path or None) per line of a time file; with `want_path` the path is the rest of
+def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None, int]]:
+    """(time in seconds, path or None, line number) per line of a time file; with `want_path` the path is the rest of
     the line after the time, so image names may hold spaces. Without it, a line holds one time and maybe a
     '#' comment: a second column ("index seconds", "start end") is refused, not read as the first."""
     rows = []
@@ -208,17 +208,19 @@ def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None]
         if not math.isfinite(t) or (len(parts) < 2 if want_path else extra):
             expected = "'t_seconds path'" if want_path else "one time in seconds"
             raise FormatError(f"{path}, line {no}: expected {expected} per line, got {line!r}")
-        rows.append((t, parts[1] if want_path else None))
+        rows.append((t, parts[1] if want_path else None, no))
     return rows
 
 
-def _check_increasing(path: Path, times: np.ndarray) -> None:
+def _check_increasing(path: Path, times: np.ndarray, lines: list[int]) -> None:
+    """Refuse µs `times` that do not strictly increase, naming the file's `lines` they come from (blank and
+    comment lines counted, as an editor counts them)."""
     bad = np.flatnonzero(np.diff(times) <= 0)
     if bad.size:
         i = int(bad[0]) + 1
         raise InputFileError(
-            f"{path}: timestamps must strictly increase, but entry {i} ({times[i] / 1e6:.6f} s) "
-            f"does not come after entry {i - 1} ({times[i - 1] / 1e6:.6f} s)"
+            f"{path}: timestamps must strictly increase, but line {lines[i]} ({times[i] / 1e6:.6f} s) "
+            f"does not come after line {lines[i - 1]} ({times[i - 1] / 1e6:.6f} s)"
         )
 
 
@@ -319,7 +321,7 @@ def folder_members(folder: Path) -> FolderMembers:
     times = tuple(p for p in (_time_file(folder, name) for name in FRAME_TIME_FILES) if p is not None)
     reserved = tuple(folder / name for name in FRAME_TIME_FILES + IMAGE_SUBFOLDERS)
     if (folder / "images.txt") in times:
-        listed = tuple(folder / p for _, p in _parse_seconds(folder / "images.txt", True))
+        listed = tuple(folder / p for _, p, _ in _parse_seconds(folder / "images.txt", True))
         return FolderMembers(listed + times, reserved=reserved)
     files = _folder_images(folder)
     return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME, reserved)
@@ -330,20 +332,19 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
     listing = _time_file(folder, "images.txt")
     if listing is not None:
         rows = _parse_seconds(listing, want_path=True)
-        files = [folder / p for _, p in rows]
+        files = [folder / p for _, p, _ in rows]
         missing = [f for f in files if not _regular(f, "the image")]
         if missing:
             raise InputFileError(f"{listing}: lists {missing[0]}, which does not exist")
-        times = [t for t, _ in rows]
     else:
         files = _folder_images(folder)
-        times = None
+        rows = None
         stamps = _time_file(folder, "timestamps.txt")
         if stamps is not None and fps is None:
-            times = [t for t, _ in _parse_seconds(stamps, want_path=False)]
-            if len(times) != len(files):
+            rows = _parse_seconds(stamps, want_path=False)
+            if len(rows) != len(files):
                 raise FormatError(
-                    f"{stamps}: has {len(times)} timestamps but the folder has {len(files)} images; "
+                    f"{stamps}: has {len(rows)} timestamps but the folder has {len(files)} images; "
                     "expected one time in seconds per frame"
                 )
         elif _time_file(folder, "fps.txt") is not None and fps is None:
@@ -362,15 +363,16 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
         source = "`fps`" if fps_given else str(folder / "fps.txt")
         _check_frame_rate(fps, len(files), source)
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
-    elif times is not None:
+    elif rows is not None:
         stamps_file = listing if listing is not None else folder / "timestamps.txt"
-        seconds = np.asarray(times, np.float64)
+        seconds = np.asarray([t for t, _, _ in rows], np.float64)
         beyond = np.flatnonzero(~(np.abs(seconds) * 1e6 < 2.0**53))
         if beyond.size:
-            raise FormatError(f"{stamps_file}: time {times[int(beyond[0])]!r} s (row {int(beyond[0]) + 1}) is beyond "
-                              "±2**53 µs (285 years); expected frame times in seconds")
+            t, _, no = rows[int(beyond[0])]
+            raise FormatError(f"{stamps_file}, line {no}: time {t!r} s is beyond ±2**53 µs (285 years); "
+                              "expected frame times in seconds")
         times_us = np.round(seconds * 1e6).astype(np.int64)
-        _check_increasing(stamps_file, times_us)
+        _check_increasing(stamps_file, times_us, [no for _, _, no in rows])
     else:
         raise ConfigError(
             f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or fps.txt); "

@@ -174,8 +174,10 @@ def test_no_timestamps_and_no_fps(tmp_path):
 
 
 @pytest.mark.parametrize("times, message", [
-    ("0.0\n0.1\n0.1\n", r"timestamps.txt: timestamps must strictly increase, but entry 2"),
-    ("0.0\n0.2\n0.1\n", r"entry 2 \(0.100000 s\) does not come after entry 1"),
+    ("0.0\n0.1\n0.1\n", r"timestamps.txt: timestamps must strictly increase, but line 3"),
+    ("0.0\n0.2\n0.1\n", r"line 3 \(0.100000 s\) does not come after line 2 \(0.200000 s\)"),
+    # the lines as an editor counts them: blank and comment lines too (they were 0-based entries)
+    ("# frame times\n0.0\n\n0.2\n0.1\n", r"line 5 \(0.100000 s\) does not come after line 4 "),
 ])
 def test_non_increasing_timestamps(tmp_path, times, message):
     d = _folder(tmp_path, _frames(3))
@@ -186,8 +188,8 @@ def test_non_increasing_timestamps(tmp_path, times, message):
 
 def test_times_beyond_the_microsecond_clock_name_their_source(tmp_path):
     d = _folder(tmp_path, _frames(3))
-    (d / "timestamps.txt").write_text("0\n1e300\n2e300\n")
-    with pytest.raises(FormatError, match=r"timestamps.txt: time 1e\+300 s \(row 2\) is beyond"):
+    (d / "timestamps.txt").write_text("# s\n0\n1e300\n2e300\n")
+    with pytest.raises(FormatError, match=r"timestamps.txt, line 3: time 1e\+300 s is beyond"):
         open_video(d)
     (d / "timestamps.txt").unlink()
     (d / "fps.txt").write_text("1e-300\n")

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -251,15 +252,38 @@ def _image_header(path: Path) -> tuple[tuple[int, int], str]:
     """
     from PIL import Image
 
-    with _PIL_GUARD_LOCK:
+    with _PIL_GUARD_LOCK, warnings.catch_warnings():
+        # PIL warns of a corrupt TIFF directory before it fails: the one-line error below says it all
+        warnings.simplefilter("ignore")
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             with Image.open(path) as im:
                 return im.size, im.mode
         except (OSError, ValueError) as exc:
-            raise InputFileError(f"{path}: cannot read this image ({exc})") from None
+            found = _tiff_header(path)  # a TIFF PIL cannot decode may still be one OpenCV reads
+            if found is None:
+                raise InputFileError(f"{path}: cannot read this image ({exc})") from None
+            return found
         finally:
             Image.MAX_IMAGE_PIXELS = limit
+
+
+def _tiff_header(path: Path) -> tuple[tuple[int, int], str] | None:
+    """((width, height), "L" for gray or "RGB") from a TIFF's first directory, or None when it is no
+    readable TIFF: for the sample formats OpenCV decodes and PIL does not open (float RGB, 64-bit float)."""
+    from PIL import TiffImagePlugin
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(head[:16] if head[2:3] == b"\x2b" else head[:8])
+            f.seek(ifd.next)
+            ifd.load(f)
+        width, height = int(ifd[256]), int(ifd[257])
+        photometric = ifd.get(262, 1)  # 0, 1: gray (min is white / black); RGB, palette, ...: color
+    except Exception:  # any malformed header is "no TIFF": the caller reports PIL's reason
+        return None
+    return ((width, height), "L" if photometric in (0, 1) else "RGB") if width > 0 and height > 0 else None
 
 
 #: what to do about a frame folder whose images differ in size, said by `open_video` unless the caller says

@@ -93,6 +93,25 @@ def test_float_frames_get_one_scale_for_the_whole_recording(tmp_path):
         next(frames)
 
 
+@pytest.mark.parametrize("dtype, shape", [(np.float32, (12, 16, 3)), (np.float64, (12, 16)), (np.float64, (12, 16, 3))])
+def test_float_tiffs_pil_cannot_open_are_read(tmp_path, dtype, shape):
+    """OpenCV reads float32 RGB and float64 TIFFs, but the size probe asked PIL alone, which cannot
+    identify them: a folder of such frames was refused as unreadable. Their sizes and channel counts now
+    come from the TIFF directory, and the frames are read as their values say."""
+    frames = [np.random.default_rng(k).random(shape).astype(dtype) for k in range(3)]
+    d = _folder(tmp_path, frames, "f", "tiff")
+    video = open_video(d, fps=10)
+    assert (video.height, video.width, video.channels) == (12, 16, len(shape) == 3 and 3 or 1)
+    got = [img for _, img in video.frames()]
+    want = [np.round(f * 255).astype(np.uint8).reshape(12, 16, -1)[..., ::-1] for f in frames]  # BGR -> RGB
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    (d / "f1.tiff").write_bytes(b"II*\x00" + b"\xff" * 20)  # a TIFF header leading nowhere: still refused
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputFileError, match=r"^.*f/f1.tiff: cannot read this image \("):
+            open_video(d, fps=10)
+
+
 # ---- text files -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, text", [
     ("timestamps.txt", b"0\n0.1\n0.2 # caf\xe9\n"),

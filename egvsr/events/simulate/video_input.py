@@ -310,13 +310,15 @@ def _probe_sizes(files: list[Path], resized: bool, advice: str = RESIZE_ADVICE) 
 
 
 def _check_frame_rate(fps: float, count: int, source: str) -> None:
-    """Frame times from a rate must be whole, distinct microseconds within ±2**53 µs."""
+    """Frame times from a rate must be whole, distinct microseconds within ±2**53 µs. A rate the input
+    states (its container, fps.txt) is refused with the way round it: `fps` overrides it."""
+    advice = "" if source == "`fps`" else "; pass --fps (fps=...) to give the real rate"
     if fps > 1e6:
         raise ConfigError(f"{source} {fps!r}: expected at most 1,000,000 frames per second "
-                          "(frame times are whole microseconds)")
+                          f"(frame times are whole microseconds){advice}")
     if (count - 1) * (1e6 / fps) >= 2.0**53:
         raise ConfigError(f"{source} {fps!r}: {count} frames at this rate last beyond 2**53 µs (285 years); "
-                          "expected a frame rate in frames per second")
+                          f"expected a frame rate in frames per second{advice}")
 
 
 #: files of a frame folder that give its frames' times (in this order of priority, after an explicit fps)

@@ -112,6 +112,24 @@ def test_float_tiffs_pil_cannot_open_are_read(tmp_path, dtype, shape):
             open_video(d, fps=10)
 
 
+@pytest.mark.parametrize("rate, message", [
+    (0.0, "the video does not state its frame rate; pass --fps"),
+    (float("nan"), "the video does not state its frame rate; pass --fps"),
+    (-25.0, "the video does not state its frame rate; pass --fps"),
+    (1e7, r"its stated frame rate 10000000.0: expected at most 1,000,000 frames per second \(frame times are "
+          r"whole microseconds\); pass --fps \(fps=...\) to give the real rate$"),
+    (1e-300, r"its stated frame rate 1e-300: 5 frames at this rate last beyond .*; pass --fps \(fps=...\)"),
+])
+def test_a_container_s_unusable_frame_rate_says_how_to_give_one(tmp_path, monkeypatch, rate, message):
+    """A rate the container states wrongly was refused without the way round it (--fps overrides it)."""
+    video = _video(tmp_path / "v.mp4")
+    probe = V._probe_video
+    monkeypatch.setattr(V, "_probe_video", lambda path: (probe(path)[0], rate, 5))
+    with pytest.raises(ConfigError, match=message):
+        open_video(video)
+    assert open_video(video, fps=10).timestamps_us is None  # --fps is taken instead
+
+
 # ---- text files -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, text", [
     ("timestamps.txt", b"0\n0.1\n0.2 # caf\xe9\n"),

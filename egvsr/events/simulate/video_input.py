@@ -231,8 +231,11 @@ IMAGE_SUBFOLDERS = ("images", "imgs", "frames")
 
 def _folder_images(folder: Path) -> list[Path]:
     """The images of a frame folder (or of its images/, imgs/ or frames/), in natural name order; an
-    image name that is not a regular file (a pipe, a device, a link to nothing) is refused."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and _regular(p, "the image")]
+    image name that is not a regular file (a pipe, a device, a link to nothing) is refused. Hidden names
+    (a leading dot: macOS's `._frame.png` copies on other file systems, editors' temporaries) are no
+    frames, as for shell patterns (`*.png`)."""
+    files = [p for p in folder.iterdir()
+             if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and _regular(p, "the image")]
     if not files:
         for sub in IMAGE_SUBFOLDERS:
             if (folder / sub).is_dir():
@@ -336,7 +339,7 @@ def _time_file(folder: Path, name: str) -> Path | None:
     return path if _regular(path, "the frame-time file") else None
 
 
-_IMAGE_NAME = re.compile(r".+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")", re.IGNORECASE)
+_IMAGE_NAME = re.compile(r"(?!\.).+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")", re.IGNORECASE)
 
 
 def folder_members(folder: Path) -> FolderMembers:

@@ -71,6 +71,17 @@ def test_name_order_takes_any_digits_and_never_depends_on_the_listing(tmp_path):
     assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "10", "--no-progress"]) == 0
 
 
+def test_hidden_files_beside_the_frames_are_no_frames(tmp_path):
+    """A folder copied from macOS to another file system holds `._frame_0.png` (AppleDouble metadata, no
+    image): the whole folder was refused as unreadable. Hidden names are skipped, as `*.png` skips them."""
+    d = _folder(tmp_path, _frames(3))
+    (d / "._frame_0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(60))
+    cv2.imwrite(str(d / ".frame_9.png"), _frames(1)[0])
+    vi = open_video(d, fps=10.0)
+    assert [f.name for f in vi.files] == ["frame_0.png", "frame_1.png", "frame_2.png"]
+    assert main(["simulate", str(d), str(d / ".out.png"), "--fps", "10", "--no-progress"]) == 0  # not a frame
+
+
 def test_images_txt_layout_and_resize(tmp_path):
     frames = _frames(6)
     d = tmp_path / "ecd"

@@ -364,7 +364,8 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
         files = [folder / p for _, p, _ in rows]
         missing = [f for f in files if not _regular(f, "the image")]
         if missing:
-            raise InputFileError(f"{listing}: lists {missing[0]}, which does not exist")
+            what = "is a folder, not an image" if missing[0].is_dir() else "does not exist"
+            raise InputFileError(f"{listing}: lists {missing[0]}, which {what}")
     else:
         files = _folder_images(folder)
         rows = None

@@ -82,6 +82,18 @@ def test_hidden_files_beside_the_frames_are_no_frames(tmp_path):
     assert main(["simulate", str(d), str(d / ".out.png"), "--fps", "10", "--no-progress"]) == 0  # not a frame
 
 
+def test_images_txt_listing_a_folder_says_so(tmp_path):
+    """A listed path that is a folder was said not to exist."""
+    d = _folder(tmp_path, _frames(2))
+    (d / "sub").mkdir()
+    (d / "images.txt").write_text("0 frame_0.png\n0.1 sub\n")
+    with pytest.raises(InputFileError, match=r"images.txt: lists .*seq/sub, which is a folder, not an image$"):
+        open_video(d)
+    (d / "images.txt").write_text("0 frame_0.png\n0.1 gone.png\n")
+    with pytest.raises(InputFileError, match=r"images.txt: lists .*seq/gone.png, which does not exist$"):
+        open_video(d)
+
+
 def test_images_txt_layout_and_resize(tmp_path):
     frames = _frames(6)
     d = tmp_path / "ecd"

@@ -14,7 +14,7 @@ import numpy as np
 from egvsr.errors import EventValidationError
 
 BLOCK = 2048
-INT64_MAX = 2**63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @numba.njit(cache=True, nogil=True)

@@ -95,10 +95,12 @@ def _interval_split(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
     """(floor, remainder), each (intervals, n - 1): t_k + floor(i·d_k / n) and i·d_k mod n for i = 1..n-1,
     d_k = t_{k+1} - t_k, in exact integers (Python integers where i·d_k would not fit int64)."""
     t = np.asarray(frame_times, np.int64)
-    d = np.diff(t)
     i = np.arange(1, int(n), dtype=np.int64)
-    if len(d) and int(np.abs(d).max()) >= (2**62) // int(n):  # i·d would overflow int64
-        d, i = d.astype(object), i.astype(object)
+    # d_k or i·d_k would overflow int64 (frames more than 2**63 µs apart wrap `np.diff` negative): the
+    # span of all the times bounds every |d_k|, and Python integers hold any product
+    if len(t) > 1 and int(t.max()) - int(t.min()) >= (2**62) // int(n):
+        t, i = t.astype(object), i.astype(object)
+    d = np.diff(t)
     num = d[:, None] * i[None, :]
     return t[:-1, None] + num // int(n), num % int(n)
 

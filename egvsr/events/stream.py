@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.checks import first_decrease, first_not_unit, first_outside, int64_times
+from egvsr.events.checks import INT64_MAX, INT64_MIN, first_decrease, first_not_unit, first_outside, int64_times
 
 COORD_DTYPE = np.uint16
 #: The polarity storages `polarity_to_signed` reads.
@@ -237,8 +237,11 @@ class EventStream:
 
     def index_range(self, t0: int | None, t1: int | None) -> tuple[int, int]:
         """Indices [i0, i1) of the events with t0 <= t < t1 (None = unbounded)."""
-        i0 = 0 if t0 is None else int(np.searchsorted(self.t, window_bound("t0", t0), side="left"))
-        i1 = len(self) if t1 is None else int(np.searchsorted(self.t, window_bound("t1", t1), side="left"))
+        def first_at(b: np.int64) -> int:
+            return int(np.searchsorted(self.t, b, side="left"))
+
+        i0 = 0 if t0 is None else window_index("t0", t0, len(self), first_at)
+        i1 = len(self) if t1 is None else window_index("t1", t1, len(self), first_at)
         return i0, max(i0, i1)
 
     def slice(self, t0: int | None, t1: int | None) -> "EventStream":
@@ -265,13 +268,27 @@ class EventStream:
         )
 
 
-def window_bound(name: str, v) -> np.int64:
-    """A window bound in µs as int64: floats round up (t >= 1.5 means t >= 2), values beyond int64 are
-    clamped (every event time lies inside it, so the window is the same)."""
+def _bound(name: str, v) -> int:
+    """A window bound in µs as a Python int, floats rounded up (t >= 1.5 means t >= 2), not clamped."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):
         raise ConfigError(f"{name}: expected a time in microseconds (int), got {v!r}")
     if isinstance(v, (float, np.floating)):
         if not np.isfinite(v):
             raise ConfigError(f"{name}: expected a finite time in microseconds, got {v!r}")
         v = np.ceil(v)
-    return np.int64(min(max(int(v), -(2**63)), 2**63 - 1))
+    return int(v)
+
+
+def window_bound(name: str, v) -> np.int64:
+    """A window bound in µs as int64: floats round up (t >= 1.5 means t >= 2), values beyond int64 are
+    clamped (every event time lies inside it). A bound above 2**63 - 1 clamped lies *at* an event at
+    2**63 - 1, not after it: find indices with `window_index`, which places it after every event."""
+    return np.int64(min(max(_bound(name, v), INT64_MIN), INT64_MAX))
+
+
+def window_index(name: str, v, n: int, first_index_at) -> int:
+    """Index of the first of `n` time-sorted events at or after the window bound `v` (checked and rounded
+    as by `window_bound`); `first_index_at(b)` finds it for an int64 `b`. A bound above the int64 range
+    is after every event (index `n`), so t1 = 2**63 keeps an event at 2**63 - 1 and t0 = 2**63 takes none."""
+    b = _bound(name, v)
+    return int(n) if b > INT64_MAX else first_index_at(np.int64(max(b, INT64_MIN)))

@@ -23,7 +23,7 @@ from egvsr.errors import (
 )
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
-from egvsr.events.stream import EventStream, window_bound
+from egvsr.events.stream import EventStream, window_bound, window_index
 
 DEFAULT_CHUNK_EVENTS = 1 << 21
 # Bisection narrows the search to this many events, then reads them in one go.
@@ -242,8 +242,9 @@ class EventSource:
 
     def index_range(self, t0: int | None = None, t1: int | None = None) -> tuple[int, int]:
         """Event indices [i0, i1) of the window t0 <= t < t1 (None = unbounded)."""
-        i0 = 0 if t0 is None else self.first_index_at(_as_time("t0", t0))
-        i1 = self.num_events if t1 is None else self.first_index_at(_as_time("t1", t1))
+        n, at = self.num_events, self.first_index_at
+        i0 = 0 if t0 is None else window_index("t0", t0, n, at)
+        i1 = n if t1 is None else window_index("t1", t1, n, at)
         return i0, max(i0, i1)
 
     # ---- reading ----------------------------------------------------------------------------

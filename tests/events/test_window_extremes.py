@@ -1,0 +1,89 @@
+"""Windows and frame intervals at the ends of the int64 µs range: a bound beyond int64 and frame times more
+than 2**63 µs apart (the in-memory core's half-open windows and `interval_points`)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from egvsr.events import EventStream
+from egvsr.events.frames import interval_bounds, interval_points
+
+MAX, MIN = 2**63 - 1, -(2**63)
+
+
+def _stream(t) -> EventStream:
+    t = np.asarray(t, np.int64)
+    n = len(t)
+    return EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), t, np.ones(n, np.int8), 1, 1)
+
+
+@pytest.mark.parametrize("t0, t1, expected", [
+    (0, 2**63, [MAX - 1, MAX]),              # t1 beyond int64: every event is before it, the last one too
+    (None, 2.0**63, [MIN, MAX - 1, MAX]),
+    (None, 10**30, [MIN, MAX - 1, MAX]),
+    (MAX, MAX + 5, [MAX]),
+    (2**63, None, []),                       # t0 beyond int64: no event is at or after it
+    (np.float64(2.0**63), None, []),
+    (np.uint64(2**64 - 1), None, []),
+    (MAX, None, [MAX]),
+    (None, MAX, [MIN, MAX - 1]),
+    (-(2**70), MIN + 1, [MIN]),
+    (MIN, MIN, []),
+])
+def test_window_bounds_beyond_int64_keep_the_half_open_rule(t0, t1, expected):
+    """[t0, t1) holds exactly the events with t0 <= t < t1 for any bound, also past int64's ends: clamping
+    a bound to 2**63 - 1 put t1 = 2**63 *at* an event at 2**63 - 1 (dropping it) and t0 = 2**63 on it."""
+    s = _stream([MIN, MAX - 1, MAX])
+    assert s.slice(t0, t1).t.tolist() == expected
+
+
+def test_an_egvsr_file_reads_windows_beyond_int64_alike(tmp_path):
+    from egvsr.events.io import open_events, write_events
+
+    path = write_events(tmp_path / "e.h5", _stream([MIN, 0, MAX - 1, MAX]))
+    with open_events(path) as src:
+        assert src.read(0, 2**63).t.tolist() == [0, MAX - 1, MAX]
+        assert len(src.read(2**63, None)) == 0 and src.index_range(2.0**63, None) == (4, 4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ts=st.lists(st.integers(MIN, MAX), max_size=12),
+       t0=st.one_of(st.none(), st.integers(-(2**64), 2**64)),
+       t1=st.one_of(st.none(), st.integers(-(2**64), 2**64)))
+def test_slice_matches_the_comparison_on_the_whole_int64_range(ts, t0, t1):
+    t = sorted(ts)
+    got = _stream(t).slice(t0, t1).t.tolist()
+    assert got == [v for v in t if (t0 is None or v >= t0) and (t1 is None or v < t1)]
+
+
+def _nearest_even(q: Fraction) -> int:
+    f = math.floor(q)
+    return f + (q - f > Fraction(1, 2) or (q - f == Fraction(1, 2) and f % 2 == 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ts=st.lists(st.integers(MIN, MAX), max_size=5, unique=True), n=st.integers(1, 30))
+def test_interval_points_are_exact_on_the_whole_int64_range(ts, n):
+    """t_k + i (t_{k+1} - t_k) / n rounded to the nearest µs (ties to even), from exact fractions: frames more
+    than 2**63 µs apart wrapped `np.diff` negative (a midpoint of -2**62 .. 2**62 + 10 came out near -2**63)."""
+    t = np.array(sorted(ts), np.int64)
+    points = interval_points(t, n)
+    lo, hi = interval_bounds(t, n)
+    assert points.dtype == np.int64 and points.shape == (max(len(t) - 1, 0), max(n - 1, 0))
+    for k in range(len(t) - 1):
+        for i in range(1, n):
+            exact = int(t[k]) + Fraction(i * (int(t[k + 1]) - int(t[k])), n)
+            assert points[k, i - 1] == _nearest_even(exact)
+            assert (lo[k, i - 1], hi[k, i - 1]) == (math.floor(exact), math.ceil(exact))
+
+
+def test_interval_points_across_the_whole_range():
+    assert interval_points(np.array([-(2**62), 2**62 + 10]), 2).tolist() == [[5]]
+    assert interval_points(np.array([MIN + 1, MAX]), 2).tolist() == [[0]]
+    assert interval_points(np.array([MIN, 0, MAX]), 2).tolist() == [[-(2**62)], [2**62]]

@@ -64,12 +64,12 @@ TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p",
 
 
 def _tonic_size(sensor_size: object) -> tuple[int, int]:
-    """tonic's `sensor_size` (W, H) or (W, H, P) -> (W, H), checked."""
+    """tonic's `sensor_size` (W, H) or (W, H, P) -> (W, H), checked (every entry an integer >= 1)."""
     try:
         sides = tuple(sensor_size)  # type: ignore[arg-type]
     except TypeError:
         sides = ()
-    if len(sides) not in (2, 3) or not all(is_integer(v) for v in sides) or not all(v >= 1 for v in sides[:2]):
+    if len(sides) not in (2, 3) or not all(is_integer(v) for v in sides) or not all(v >= 1 for v in sides):
         raise ConfigError(f"sensor_size {sensor_size!r}: expected tonic's (width, height, polarities), "
                           "integers, e.g. (346, 260, 2)")
     return int(sides[0]), int(sides[1])
@@ -100,7 +100,7 @@ def to_tonic(stream: EventStream, dtype: np.dtype = TONIC_DTYPE) -> np.ndarray:
                           "e.g. tonic.io.events_struct") from None
     if not {"x", "y", "t", "p"} <= set(dtype.names or ()):
         raise ConfigError(f"dtype {dtype}: expected the fields x, y, t, p")
-    out = np.empty(len(stream), dtype=dtype)
+    out = np.zeros(len(stream), dtype=dtype)  # fields beyond x, y, t, p are 0, never left as garbage
     for name in ("x", "y", "t"):
         _store_exactly(out, name, getattr(stream, name), dtype)
     if dtype["p"].kind not in "biuf":

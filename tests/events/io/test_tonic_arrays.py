@@ -48,7 +48,7 @@ def test_float_times_beyond_int64_are_refused(value):
     check_message(err.value, "t[49]", "NaN, infinite or beyond the int64 microsecond range")
 
 
-@pytest.mark.parametrize("size", [(8.5, 6, 2), (8.0, 6), (8, 6.2, 2), (True, 6), ("8", 6), (8,), (0, 6), 8])
+@pytest.mark.parametrize("size", [(8.5, 6, 2), (8.0, 6), (8, 6.2, 2), (True, 6), ("8", 6), (8,), (0, 6), (8, 6, 0), 8])
 def test_a_sensor_size_that_is_not_integers_is_refused(size):
     with pytest.raises(ConfigError) as err:
         from_tonic(_events(), size)

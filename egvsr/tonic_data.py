@@ -30,9 +30,11 @@ class TonicRecording(Recording):
 
         self.stream = from_tonic(events, sensor_size)
         self.frames = np.asarray(frames)
-        if self.frames.ndim not in (3, 4) or self.frames.dtype != np.uint8:
+        if (self.frames.ndim not in (3, 4) or self.frames.dtype != np.uint8
+                or (self.frames.ndim == 4 and self.frames.shape[3] not in (1, 3))):
             raise EventValidationError(
-                f"{name}: frames: expected uint8 (N, H, W) or (N, H, W, C), got {self.frames.dtype} {self.frames.shape}"
+                f"{name}: frames: expected uint8 (N, H, W) or (N, H, W, C) with C 1 (gray) or 3 (RGB), got "
+                f"{self.frames.dtype} {self.frames.shape}"
             )
         if self.frames.shape[1:3] != (self.stream.height, self.stream.width):
             raise EventValidationError(
@@ -58,8 +60,10 @@ class TonicRecording(Recording):
         return as_rgb(self.frames[i], f"{self.name}: frame {i}")
 
     def read_events(self, t0: int | float | None, t1: int | float | None):
-        """Events with t0 <= t < t1 µs, bounds as every `Recording` takes them (`Recording._window`)."""
-        return self.stream.slice(*self._window(t0, t1))
+        """Events with t0 <= t < t1 µs, bounds as every `Recording` takes them (floats rounded up, NaN, str or
+        bool refused naming t0 or t1); a bound beyond int64 is taken as it is (`EventStream.slice`), not
+        clamped first: t1 = 2**63 keeps an event at 2**63 - 1."""
+        return self.stream.slice(t0, t1)
 
 
 def _integer_times(times: np.ndarray, name: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.checks import as_array
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -29,7 +30,7 @@ class TonicRecording(Recording):
         from egvsr.events.io.tonic_arrays import from_tonic
 
         self.stream = from_tonic(events, sensor_size)
-        self.frames = np.asarray(frames)
+        self.frames = as_array(frames, f"{name}: frames")
         if (self.frames.ndim not in (3, 4) or self.frames.dtype != np.uint8
                 or (self.frames.ndim == 4 and self.frames.shape[3] not in (1, 3))):
             raise EventValidationError(
@@ -41,7 +42,7 @@ class TonicRecording(Recording):
                 f"{name}: frames are {self.frames.shape[2]}x{self.frames.shape[1]} (WxH) but sensor_size is "
                 f"{self.stream.width}x{self.stream.height}; frames and events must share the sensor size"
             )
-        times = _integer_times(np.asarray(frame_times), name)
+        times = _integer_times(as_array(frame_times, f"{name}: frame timestamps"), name)
         if len(times) != len(self.frames):
             raise EventValidationError(f"{name}: {len(self.frames)} frames but {len(times)} frame timestamps")
         super().__init__(Path(f"<{name}>"), name, self.stream.width, self.stream.height,

@@ -97,3 +97,15 @@ def test_tonic_event_windows_beyond_int64_keep_the_half_open_rule():
     assert rec.read_events(20, 2**63).t.tolist() == [20, MAX - 1, MAX]
     assert rec.read_events(20, 2.0**64).t.tolist() == [20, MAX - 1, MAX]
     assert len(rec.read_events(2**63, None)) == 0 and rec.read_events(MAX, None).t.tolist() == [MAX]
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda: _recording([np.zeros((H, W), np.uint8), np.zeros((H, W + 1), np.uint8)] * 2), "tonic: frames"),
+    (lambda: TonicRecording(_events([0, 1]), np.zeros((3, H, W), np.uint8), [0, [1], 2], (W, H, 2)),
+     "tonic: frame timestamps"),
+])
+def test_ragged_frames_or_times_are_one_clear_error(make, what):
+    """A list of frames of different sizes was numpy's bare `ValueError: setting an array element with a
+    sequence`, naming nothing."""
+    with pytest.raises(EventValidationError, match=f"^{what}: expected an array of one shape, got a ragged list"):
+        make()

@@ -105,6 +105,16 @@ def is_real(value: object) -> bool:
     threshold, time or scale)."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
+def as_array(value: object, what: str) -> np.ndarray:
+    """`np.asarray(value)`, with a ragged nest of sequences (frames of different sizes, a list inside a list
+    of times) refused as an `EventValidationError` naming `what`, not numpy's bare ValueError."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError):
+        raise EventValidationError(f"{what}: expected an array of one shape, got a ragged "
+                                   f"{type(value).__name__} (items of different shapes or lengths)") from None
+
+
 def first_beyond_int64(t: np.ndarray) -> int:
     """Index of the first unsigned 64-bit value of `t` at or above 2**63 (no int64 holds it), or -1."""
     if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import EventValidationError, InputFileError
-from egvsr.events.checks import check_increasing_times, int64_times
+from egvsr.events.checks import as_array, check_increasing_times, int64_times
 from egvsr.fsutil import fmt_size
 
 
@@ -52,8 +52,8 @@ class Frames:
     t: np.ndarray
 
     def __post_init__(self) -> None:
-        images = np.asarray(self.images)
-        t = np.asarray(self.t)
+        images = as_array(self.images, "frames.images")
+        t = as_array(self.t, "frames.t")
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim != 4 or images.shape[-1] not in (1, 3):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.checks import INT64_MAX, INT64_MIN, first_decrease, first_not_unit, first_outside, int64_times
+from egvsr.events.checks import INT64_MAX, INT64_MIN, as_array, first_decrease, first_not_unit, first_outside, int64_times
 
 COORD_DTYPE = np.uint16
 #: The polarity storages `polarity_to_signed` reads.
@@ -20,7 +20,7 @@ POLARITY_ENCODINGS = ("auto", "bool", "01", "signed")
 
 
 def _as_coords(name: str, a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
+    a = as_array(a, f"events.{name}")
     if a.ndim != 1:
         raise EventValidationError(f"events.{name}: expected a 1-D array, got shape {a.shape}")
     if a.dtype.kind not in "iu":
@@ -65,7 +65,7 @@ def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
     """
     if not isinstance(encoding, str) or encoding not in POLARITY_ENCODINGS:
         raise ConfigError(f"`encoding` {encoding!r}: expected one of {', '.join(POLARITY_ENCODINGS)}")
-    p = np.asarray(p)
+    p = as_array(p, "events.p")
     if p.dtype.kind not in "biuf":
         raise EventValidationError(f"events.p: expected bool, 0/1 or -1/+1 polarity, got dtype {p.dtype}")
     if encoding == "auto":
@@ -146,8 +146,8 @@ class EventStream:
             )
         x = _as_coords("x", x)
         y = _as_coords("y", y)
-        t = np.asarray(t)
-        p = np.asarray(p)
+        t = as_array(t, "events.t")
+        p = as_array(p, "events.p")
         _check_aligned(x, y, t, p)
         if t.dtype.kind not in "iu":
             raise EventValidationError(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egvsr.events import EventStream
+from egvsr.events import EventStream, Frames
 from egvsr.events.frames import interval_bounds, interval_points
 
 MAX, MIN = 2**63 - 1, -(2**63)
@@ -87,3 +87,18 @@ def test_interval_points_across_the_whole_range():
     assert interval_points(np.array([-(2**62), 2**62 + 10]), 2).tolist() == [[5]]
     assert interval_points(np.array([MIN + 1, MAX]), 2).tolist() == [[0]]
     assert interval_points(np.array([MIN, 0, MAX]), 2).tolist() == [[-(2**62)], [2**62]]
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda: EventStream([0, [1]], [0, 0], [0, 1], [1, 1], 4, 4), "events.x"),
+    (lambda: EventStream([0, 1], [0, 0], [0, [1, 2]], [1, 1], 4, 4), "events.t"),
+    (lambda: EventStream([0, 1], [0, 0], [0, 1], [1, [1]], 4, 4), "events.p"),
+    (lambda: Frames([np.zeros((2, 3), np.uint8), np.zeros((3, 3), np.uint8)], [0, 1]), "frames.images"),
+    (lambda: Frames(np.zeros((2, 2, 3), np.uint8), [0, [1]]), "frames.t"),
+])
+def test_ragged_arrays_are_refused_naming_them(make, what):
+    """numpy's bare `ValueError: setting an array element with a sequence` named no argument."""
+    from egvsr.errors import EventValidationError
+
+    with pytest.raises(EventValidationError, match=rf"^{what}: expected an array of one shape, got a ragged list"):
+        make()

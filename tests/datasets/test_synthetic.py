@@ -169,7 +169,7 @@ def test_clip_memory_and_disk_are_checked_before_the_cache_folder_is_made(tmp_pa
     monkeypatch.setattr(cache, "memory_budget", lambda: int(2.5 * one))
     assert cache.plan_workers(tmp_path, 100, SIZE, 5, 8) == 2  # as many side by side as fit
     monkeypatch.setattr(cache, "free_bytes", lambda folder: 3 * cache.clip_disk_bytes(SIZE, 5))
-    with pytest.raises(OutputError, match=r"synthetic-v1-seed0-48x64-f5: 4 synthetic clips of 48x64 pixels and 5 "
+    with pytest.raises(OutputError, match=r"synthetic-v2-seed0-48x64-f5: 4 synthetic clips of 48x64 pixels and 5 "
                                           r"frames need at least about .* on disk, more than the .* free there"):
         ensure_clips(tmp_path / "cache", 0, "train", [0, 1, 2, 3], SIZE, progress=False)
     assert os.listdir(tmp_path) == []

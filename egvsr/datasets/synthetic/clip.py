@@ -25,7 +25,7 @@ from egvsr.events.simulate.sample import sample_times
 from egvsr.events.stream import EventStream
 
 GENERATOR = "egvsr.synthetic"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the motion folds at TURN_S (longer clips than 1 s changed)
 MAX_PX_PER_STEP = 0.5
 SPLIT_IDS = {"train": 0, "val": 1}
 T0_US = 100_000  # first frame time: the exposure window of the first frame starts after 0
@@ -78,8 +78,9 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     def lin(t_us: float) -> np.ndarray:
         return radiance(scene.render((t_us - t_ref) * 1e-6), gain(t_us))
 
-    px_per_us = scene.max_speed() * 1e-6
     exposure_us = sensor.exposure * 1e6 / sensor.fps
+    # the scene is rendered from half an exposure before the first frame to half one after the last
+    px_per_us = scene.max_speed((float(ft[-1] - ft[0]) + exposure_us / 2) * 1e-6) * 1e-6
 
     def frame(t_us: float) -> np.ndarray:
         n = max(1, math.ceil(px_per_us * exposure_us / MAX_PX_PER_STEP))

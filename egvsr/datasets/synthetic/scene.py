@@ -4,8 +4,9 @@ A scene is drawn from a seeded generator: a background photograph (random zoom i
 that pans, zooms and rotates; 0-3 foreground layers cut from other photographs or procedural textures
 (ellipse, rectangle or polygon masks with soft edges) moving independently, occluding each other and
 the background. Motion is constant velocity plus a small acceleration, with a per-clip speed from
-still to fast (`SPEEDS`, output pixels per frame interval). `render(t)` is exact at any time t
-(seconds), so frames, ground truth, exposure integration and event simulation all see one scene.
+still to fast (`SPEED_RANGE`, output pixels per frame interval), played back and forth beyond `TURN_S`
+seconds from the first frame, so a long clip keeps the drawn speeds, zoom and rotation. `render(t)` is exact
+at any time t (seconds), so frames, ground truth, exposure integration and event simulation all see one scene.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import math
 import numpy as np
 
 from egvsr.datasets.synthetic.sources import image_names, load_image
+from egvsr.events.checks import is_real
 from egvsr.events.simulate.scene import _affine, _procedural_texture, over
 
 STILL_PROB = 0.08
 SPEED_RANGE = (0.3, 14.0)  # px per frame interval (log-uniform) of the camera and of each layer
 MAX_LAYERS = 3
+#: Seconds from the first frame after which the motion plays backwards (then forwards again, ...): the scene's
+#: clock folds at +-TURN_S, so speed, zoom and rotation stay what they reach by 1 s however long the clip (the
+#: acceleration and the zoom grow without end otherwise). A 5-frame clip lasts at most 0.3 s: never folded.
+TURN_S = 1.0
 
 
 def _cv2():
@@ -71,6 +77,15 @@ def _crop(rng: np.random.Generator, img: np.ndarray, h: int, w: int) -> np.ndarr
     ih, iw = img.shape[:2]
     y, x = int(rng.integers(0, ih - h + 1)), int(rng.integers(0, iw - w + 1))
     return np.ascontiguousarray(img[y:y + h, x:x + w])
+
+
+def scene_time(t: float) -> float:
+    """The scene's clock at clip time `t` (seconds): `t` itself within +-TURN_S, reflected back and forth at
+    +-TURN_S beyond (a triangle wave), so the scene moves on continuously and never past TURN_S."""
+    if -TURN_S <= t <= TURN_S:
+        return t
+    u = (t + TURN_S) % (4 * TURN_S)
+    return u - TURN_S if u <= 2 * TURN_S else 3 * TURN_S - u
 
 
 class _Motion:
@@ -144,8 +159,9 @@ class LayeredScene:
         return _affine(math.exp(-m.zoom * t), m.spin * t, ((lw - 1) / 2, (lh - 1) / 2), pos)
 
     def render(self, t: float) -> np.ndarray:
-        """Exact float32 (H, W, 3) RGB in [0, 1] at time t (seconds)."""
+        """Exact float32 (H, W, 3) RGB in [0, 1] at time t (seconds; the motion folds at +-TURN_S)."""
         cv2 = _cv2()
+        t = scene_time(t)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         size = (self.width, self.height)
         out = cv2.warpAffine(self.bg, self._bg_matrix(t), size, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
@@ -155,10 +171,35 @@ class LayeredScene:
             over(out, o, 3)
         return np.ascontiguousarray(np.clip(out[..., :3], 0.0, 1.0))
 
-    def max_speed(self) -> float:
-        """Upper bound of image motion in px per second (translation + rotation/zoom at the corners)."""
+    def max_speed(self, span: float = TURN_S) -> float:
+        """Upper bound of image motion in px per second at clip times within +-`span` seconds (the scene's
+        clock within +-min(span, TURN_S)), over the camera and every layer: their translation (velocity plus
+        acceleration; the background's magnified as the camera zooms in) and the rotation and zoom about their
+        centres, at the farthest point seen (an output corner; a layer's corner, as it is magnified).
+        The looser bound of the first version (translation at 1 s plus rotation and zoom at the output's
+        diagonal) is kept where it is larger, so the clips it rendered stay the same."""
+        if not (is_real(span) and math.isfinite(span) and span >= 0):
+            raise ValueError(f"span {span!r}: expected a number of seconds >= 0")
+        T = min(float(span), TURN_S)
         r = math.hypot(self.width, self.height)
-        speeds = []
-        for m in [self.camera] + [layer[2] for layer in self.layers]:
-            speeds.append(float(np.linalg.norm(m.v)) + float(np.linalg.norm(m.a)) + r * (abs(m.spin) + abs(m.zoom)))
+        cam = self.camera
+        speeds = [_v1_bound(cam, r), _translation(cam, T) * math.exp(abs(cam.zoom) * T) + _turning(cam) * r / 2]
+        for rgba, _, m in self.layers:
+            corner = math.hypot(*rgba.shape[:2]) / 2 * math.exp(abs(m.zoom) * T)
+            speeds += [_v1_bound(m, r), _translation(m, T) + _turning(m) * corner]
         return max(speeds)
+
+
+def _translation(m: _Motion, T: float) -> float:
+    """Most px per second of `m`'s translation within +-T seconds: |v + a t| <= |v| + |a| T."""
+    return float(np.linalg.norm(m.v)) + float(np.linalg.norm(m.a)) * T
+
+
+def _turning(m: _Motion) -> float:
+    """Px per second per px from the centre of `m`'s rotation and zoom (the zoom's rate is d log(scale)/dt)."""
+    return abs(m.spin) + abs(m.zoom)
+
+
+def _v1_bound(m: _Motion, r: float) -> float:
+    """The first version's bound: translation at 1 s, rotation and zoom at distance `r` (the output's diagonal)."""
+    return _translation(m, 1.0) + r * _turning(m)

@@ -1,0 +1,79 @@
+"""Synthetic scenes of any clip length: the motion stays within its speed bound and plays back and forth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from egvsr.datasets.synthetic.clip import clip_seed
+from egvsr.datasets.synthetic.scene import TURN_S, LayeredScene
+from egvsr.datasets.synthetic.sensor import draw_sensor
+from egvsr.events.simulate.scene import _apply, _invert
+
+
+def _scene(index, size=(16, 16)):
+    scene_ss, sensor_ss, _, _ = clip_seed(0, "train", index).spawn(4)
+    sensor = draw_sensor(np.random.default_rng(sensor_ss))
+    return LayeredScene(np.random.default_rng(scene_ss), *size, sensor.fps), sensor
+
+
+def _content_speed(scene, t, dt=1e-5):
+    """Most px per second any visible point of the scene moves at time t, measured from `render`'s warps: where
+    each output pixel's content (background or layer point) is at t + dt. Warps are read from `render` itself."""
+    import cv2
+
+    warps = []
+    real = cv2.warpAffine
+
+    def spy(src, m, size, **kw):
+        warps.append((src.shape[:2], m.copy()))
+        return real(src, m, size, **kw)
+
+    for when in (t, t + dt):
+        cv2.warpAffine = spy
+        try:
+            scene.render(when)
+        finally:
+            cv2.warpAffine = real
+    half = len(warps) // 2
+    ys, xs = np.mgrid[0:scene.height, 0:scene.width]
+    p = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
+    fastest = 0.0
+    for k, ((sh, sw), m0) in enumerate(warps[:half]):
+        src = _apply(m0, p)  # what each output pixel shows (a source point), at t
+        seen = np.ones(len(p), bool) if k == 0 else \
+            (src[:, 0] >= 0) & (src[:, 0] <= sw) & (src[:, 1] >= 0) & (src[:, 1] <= sh)
+        if seen.any():
+            moved = _apply(_invert(warps[half + k][1]), src[seen]) - p[seen]  # where it is at t + dt
+            fastest = max(fastest, float(np.max(np.hypot(*moved.T))) / dt)
+    return fastest
+
+
+@pytest.mark.parametrize("frames", [5, 200, 1000])
+def test_no_point_moves_faster_than_the_bound_the_time_grid_is_made_from(frames):
+    """The clip's time grid (frames' exposure steps, the simulator's steps) takes `max_speed` as the fastest
+    motion; over a long clip the acceleration and the zoom grew it 70-fold past the bound (35 px per step)."""
+    for index in range(6):
+        scene, sensor = _scene(index)
+        span = (frames - 1) / sensor.fps + sensor.exposure / sensor.fps / 2
+        bound = scene.max_speed(span)
+        for t in np.linspace(-sensor.exposure / sensor.fps / 2, span, 60):
+            assert _content_speed(scene, float(t)) <= bound
+
+
+def test_a_long_clip_plays_its_motion_back_and_forth():
+    """Past TURN_S the scene runs backwards, then forwards again: a clip of any length shows what its first
+    TURN_S seconds show (the camera's zoom otherwise reached exp(+-20) by a 1000-frame clip's end)."""
+    for index in range(3):
+        scene, _ = _scene(index, (24, 32))
+        for t in (0.05, 0.4, 0.93):
+            for later, same in ((2 * TURN_S - t, t), (4 * TURN_S + t, t), (-2 * TURN_S - t, t), (-4 * TURN_S + t, t)):
+                assert np.allclose(scene.render(later), scene.render(same), atol=1e-4)
+
+
+def test_a_short_clip_is_never_folded():
+    """A default clip (5 frames at 15 fps or more, half an exposure either side) lies within TURN_S."""
+    assert 4 / 15 + 0.9 / 15 / 2 < TURN_S
+    assert math.isfinite(_scene(0)[0].max_speed(1e9))

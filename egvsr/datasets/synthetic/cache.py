@@ -29,6 +29,7 @@ from egvsr.datasets.synthetic.clip import (
     GENERATOR, GENERATOR_VERSION, GT_PER_INTERVAL, SPLIT_IDS, check_clip_id, render_clip,
 )
 from egvsr.datasets.synthetic.limits import check_clip_shape
+from egvsr.datasets.synthetic.scene import background_photo_pixels
 from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.checks import is_integer
 from egvsr.events.simulate.budget import memory_budget
@@ -42,6 +43,13 @@ MAX_CLIPS = 100_000
 #: 2.08 times the clip's sides, RGBA float32), its float32 renders and the simulator's state (all of it
 #: measured at 370 per pixel at 512x640 with 5 frames and about 2 events per pixel)
 SCENE_BYTES_PER_PIXEL = 400
+#: Bytes of each pixel of the background photograph scaled up for a clip (float32 RGB): on top of the scene's
+#: bytes per clip pixel, as a clip much wider than tall scales a photo up to a square of its long side (a 16x4096
+#: clip took 0.93 GB more than its 94 MB estimate without it)
+PHOTO_BYTES_PER_PIXEL = 12
+#: Bytes a rendering process holds besides its clips: the simulator's compiled kernels (63 MB measured) and the
+#: bundled photographs it has loaded (87 MB, all of them); a 16x16 clip's process took 90 MB beside its imports
+PROCESS_BYTES = 160 << 20
 #: Bytes per pixel of each frame and ground-truth frame while a clip renders: the frame and its stacked copy
 FRAME_BYTES_PER_PIXEL = 6
 #: Events per pixel and frame interval the memory check allows for: above the most measured (13.8 over 300
@@ -80,10 +88,10 @@ def stored_frames(frames: int) -> int:
 
 
 def clip_memory_bytes(size: tuple[int, int], frames: int) -> int:
-    """Peak bytes of rendering one clip of `size` and `frames` frames, estimated from above."""
+    """Peak bytes of a process rendering one clip of `size` and `frames` frames, estimated from above."""
     per_pixel = (SCENE_BYTES_PER_PIXEL + stored_frames(frames) * FRAME_BYTES_PER_PIXEL
                  + EVENTS_PER_PIXEL_INTERVAL * (frames - 1) * EVENT_BYTES)
-    return size[0] * size[1] * per_pixel
+    return size[0] * size[1] * per_pixel + background_photo_pixels(*size) * PHOTO_BYTES_PER_PIXEL + PROCESS_BYTES
 
 
 def clip_disk_bytes(size: tuple[int, int], frames: int) -> int:

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from egvsr.datasets.synthetic.sources import image_names, load_image
+from egvsr.datasets.synthetic.sources import PHOTO_ASPECT, image_names, load_image
 from egvsr.events.checks import is_real
 from egvsr.events.simulate.scene import _affine, _procedural_texture, over
 
@@ -79,6 +79,26 @@ def _crop(rng: np.random.Generator, img: np.ndarray, h: int, w: int) -> np.ndarr
     return np.ascontiguousarray(img[y:y + h, x:x + w])
 
 
+#: A photograph too small for the background is scaled up, evenly, this much beyond covering it
+BG_UPSCALE_SLACK = 1.01
+
+
+def background_side(side: int) -> int:
+    """Pixels of the background along a clip side of `side`: larger, as the camera's view moves and rotates."""
+    margin = 1.6
+    return int(side * margin * 1.3)
+
+
+def background_photo_pixels(height: int, width: int) -> int:
+    """Most pixels a background photograph takes once scaled up for a clip of `height` x `width` (float32 RGB,
+    before its crop): scaled evenly to cover both sides, a photo of `PHOTO_ASPECT` for a clip much wider than
+    tall (or taller than wide) becomes about a square of the long side: 1 GB for a 16x4096 clip."""
+    bh, bw = background_side(height), background_side(width)
+    tall, wide = PHOTO_ASPECT
+    return max(math.ceil(BG_UPSCALE_SLACK * bw + 1) * math.ceil(BG_UPSCALE_SLACK * bw * tall + 1),
+               math.ceil(BG_UPSCALE_SLACK * bh + 1) * math.ceil(BG_UPSCALE_SLACK * bh * wide + 1))
+
+
 def scene_time(t: float) -> float:
     """The scene's clock at clip time `t` (seconds): `t` itself within +-TURN_S, reflected back and forth at
     +-TURN_S beyond (a triangle wave), so the scene moves on continuously and never past TURN_S."""
@@ -111,11 +131,10 @@ class LayeredScene:
         picks = rng.permutation(len(names))
         bg_name = names[int(picks[0])]
         self.image_names = [bg_name]
-        margin = 1.6  # the camera's view moves and rotates: render the background larger
-        bh, bw = int(self.height * margin * 1.3), int(self.width * margin * 1.3)
+        bh, bw = background_side(self.height), background_side(self.width)
         bg = load_image(bg_name)
         if bg.shape[0] < bh or bg.shape[1] < bw:
-            f = max(bh / bg.shape[0], bw / bg.shape[1]) * 1.01
+            f = max(bh / bg.shape[0], bw / bg.shape[1]) * BG_UPSCALE_SLACK
             bg = cv2.resize(bg, (math.ceil(bg.shape[1] * f), math.ceil(bg.shape[0] * f)),
                             interpolation=cv2.INTER_CUBIC)
         self.bg = np.dstack([_crop(rng, bg, bh, bw), np.ones((bh, bw), np.float32)])

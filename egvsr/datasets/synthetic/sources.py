@@ -43,6 +43,8 @@ IMAGES: tuple[tuple[str, str, str], ...] = (
     ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "grace_hopper"),
 )
 VAL_IMAGES = ("coffee", "rocket", "flower")
+#: (height / width, width / height) at most of the images above: cell is 660x550, text 172x448 (tested)
+PHOTO_ASPECT = (1.2, 2.61)
 SPLITS = ("train", "val")
 INSTALL_HINT = "pip install scikit-image scikit-learn (or: pip install 'egvsr[train]')"
 

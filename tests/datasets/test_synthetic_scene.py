@@ -1,4 +1,5 @@
-"""Synthetic scenes of any clip length: the motion stays within its speed bound and plays back and forth."""
+"""Synthetic scenes of any clip length and shape: the motion stays within its speed bound and plays back and forth,
+and the memory estimate holds the background photo however it is scaled up."""
 
 from __future__ import annotations
 
@@ -77,3 +78,28 @@ def test_a_short_clip_is_never_folded():
     """A default clip (5 frames at 15 fps or more, half an exposure either side) lies within TURN_S."""
     assert 4 / 15 + 0.9 / 15 / 2 < TURN_S
     assert math.isfinite(_scene(0)[0].max_speed(1e9))
+
+
+@pytest.mark.parametrize("size", [(16, 4096), (17, 4096), (4096, 16), (16, 16), (128, 160), (4096, 4096)])
+def test_the_memory_estimate_holds_the_photo_scaled_up_for_any_clip_shape(size):
+    """A background photo too small for the clip is scaled up evenly to cover it, so a 16x4096 clip scales a
+    512x512 photo to 8600x8600 (0.9 GB of float32 RGB): the estimate (94 MB there before) covers every photo's."""
+    from egvsr.datasets.synthetic.cache import clip_memory_bytes
+    from egvsr.datasets.synthetic.scene import BG_UPSCALE_SLACK, background_side
+    from egvsr.datasets.synthetic.sources import IMAGES, load_image
+
+    bh, bw = background_side(size[0]), background_side(size[1])
+    largest = 0
+    for _, _, name in IMAGES:
+        h, w = load_image(name).shape[:2]
+        if h < bh or w < bw:  # the scene's rule
+            f = max(bh / h, bw / w) * BG_UPSCALE_SLACK
+            largest = max(largest, math.ceil(w * f) * math.ceil(h * f) * 12)
+    assert clip_memory_bytes(size, 2) > largest + size[0] * size[1] * 400
+
+
+def test_the_photo_aspect_bound_holds_for_every_bundled_photo():
+    from egvsr.datasets.synthetic.sources import IMAGES, PHOTO_ASPECT, load_image
+
+    shapes = [load_image(name).shape[:2] for _, _, name in IMAGES]
+    assert max(h / w for h, w in shapes) <= PHOTO_ASPECT[0] and max(w / h for h, w in shapes) <= PHOTO_ASPECT[1]

@@ -308,3 +308,23 @@ def test_every_pixel_hot_is_at_most_every_pixel():
         x, y, t, p = hot_pixel_events(np.random.default_rng(seed), s, 4, 4, 0.0, 10_000.0)
         assert len(set(zip(x.tolist(), y.tolist()))) <= 16 and set(p.tolist()) <= {-1, 1}
         assert t.size == 0 or (t.min() >= 0 and t.max() < 10_000)
+
+
+def test_clips_store_the_thresholds_used_where_the_simulator_caps_cn(tmp_path):
+    """Cn = Cp * sensor_cn_ratio is capped at max(0.5, Cp) by the simulator (22 % of clips, as docs/datasets.md
+    says): the clip stores the Cp and Cn used, so the drawn ratio alone does not misreport them."""
+    from egvsr.datasets.synthetic.clip import clip_seed
+    from egvsr.events.simulate.thresholds import draw_thresholds
+
+    for i in (0, 1):  # clip 1's Cn is capped, clip 0's is not
+        _, attrs = _read(render_clip(tmp_path / f"c{i}.h5", 0, "train", i, (16, 16), 2))
+        cp, ratio = attrs["sensor_cp"], attrs["sensor_cn_ratio"]
+        assert attrs["sim_cp"] == cp
+        assert attrs["sim_cn"] == pytest.approx(min(cp * ratio, max(0.5, cp)))
+        assert (attrs["sim_cn"] < cp * ratio - 1e-9) == (i == 1)
+    capped = 0
+    for i in range(2000):
+        s = draw_sensor(np.random.default_rng(clip_seed(0, "train", i).spawn(4)[1]))
+        th = draw_thresholds(s.simulator_config(), 1, np.random.default_rng(0))
+        capped += th.cn < s.cp * s.cn_ratio - 1e-12
+    assert 0.19 < capped / 2000 < 0.25

@@ -103,3 +103,17 @@ def test_the_photo_aspect_bound_holds_for_every_bundled_photo():
 
     shapes = [load_image(name).shape[:2] for _, _, name in IMAGES]
     assert max(h / w for h, w in shapes) <= PHOTO_ASPECT[0] and max(w / h for h, w in shapes) <= PHOTO_ASPECT[1]
+
+
+def test_a_long_clips_gain_drifts_back_and_forth_not_to_black(tmp_path):
+    """The gain change follows the scene's clock: over a 200-frame clip (8.5 s) a falling gain (d log(gain)/dt
+    = -1.5) reached exp(-12) and the frames went black; now it never falls below exp(-1.5 * TURN_S)."""
+    import h5py
+
+    from egvsr.datasets.synthetic.clip import render_clip
+
+    path = render_clip(tmp_path / "g.h5", 0, "train", 0, (16, 16), 200, sensor_override={"gain_rate": -1.5})
+    with h5py.File(path, "r") as f:
+        means = f["frames/images"][:].reshape(200, -1).mean(axis=1)
+    # radiance x exp(-1.5) keeps exp(-1.5 / gamma) > 0.5 of each frame value (gamma >= 1.8)
+    assert means.min() > 0.4 * means[0]

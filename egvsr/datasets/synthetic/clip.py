@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.datasets.synthetic.limits import check_clip_shape, check_gt_per_interval
-from egvsr.datasets.synthetic.scene import LayeredScene
+from egvsr.datasets.synthetic.scene import LayeredScene, scene_time
 from egvsr.datasets.synthetic.sensor import draw_sensor, encode_frame, hot_pixel_events, override_sensor, radiance
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer
@@ -72,8 +72,10 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     ft, gt = (t + T0_US for t in sample_times((num_frames - 1) / sensor.fps, sensor.fps, gt_per_interval))
     t_ref = float(ft[0])
 
-    def gain(t_us: float) -> float:
-        return math.exp(sensor.gain_rate * (t_us - t_ref) * 1e-6)
+    def gain(t_us: float) -> float:  # on the scene's clock: it drifts back and forth, never past exp(rate * TURN_S)
+        dt = t_us - t_ref
+        folded = scene_time(dt * 1e-6)
+        return math.exp(sensor.gain_rate * (dt if folded == dt * 1e-6 else folded * 1e6) * 1e-6)
 
     def lin(t_us: float) -> np.ndarray:
         return radiance(scene.render((t_us - t_ref) * 1e-6), gain(t_us))

@@ -127,44 +127,56 @@ def choose_time(frame_times: np.ndarray, out_times: np.ndarray, gt_times=()) -> 
 
 
 def write_figure(fig: FigureData, sample: Path, path: Path, model_name: str, interval_us: float) -> Path:
-    """Rows per scale: event overlay, LR, bicubic, ours, ground truth on one sensor crop."""
-    from egvsr.datasets.tensorize import crop_events
+    """Rows per scale: event overlay, LR, bicubic, ours, ground truth on one sensor crop: the same sensor
+    pixels in every row and every panel (`figure_crops`)."""
     from egvsr.events.io import read_events
-    from egvsr.plots.compare import crop, crop_rows, pick_crop, scale_box
-    from egvsr.plots.events import event_image
+    from egvsr.plots.compare import crop_rows
 
     half = int(interval_us // 2)
     events = read_events(sample, fig.t_us - half, fig.t_us + half)
+    rows, (bh, bw) = figure_crops(fig, events, model_name)
+    when = "an input frame time" if fig.at_frame else "between input frames"
+    title = f"sample recording, t = {fig.t_us / 1e3:.1f} ms ({when}), crop {bw}x{bh} px of the HR output"
+    return crop_rows(rows, path, title=title)
+
+
+def figure_crops(fig: FigureData, events, model_name: str) -> tuple[list, tuple[int, int]]:
+    """The figure's rows and its crop's (height, width). One crop in sensor pixels, where `events` (the
+    sensor's) are densest within the part of the sensor that every scale's output covers (each scale's
+    whole-frame crop is centred and of its own size), so each row shows the same pixels. The LR panel
+    shows the input pixel nearest to each output pixel's centre (the geometry's pixel-centre map), so at
+    a scale whose LR pixels do not tile the crop it shows the crop's region, not the whole LR pixels
+    around it."""
+    from egvsr.datasets.tensorize import crop_events
+    from egvsr.plots.compare import crop, pick_crop
+    from egvsr.plots.events import event_image
+
     scales = sorted(fig.by_scale)
-    first = fig.by_scale[scales[0]]
-    g0 = first["geom"]
-    # one crop in sensor pixels, chosen where the events are densest, the same for every scale
-    on = np.zeros((events.height, events.width))
-    np.add.at(on, (events.y.astype(np.int64), events.x.astype(np.int64)), 1.0)
-    size = (max(16, g0.H // 3), max(16, g0.W // 3))
-    sy, sx, bh, bw = pick_crop(on[g0.y0:g0.y0 + g0.H, g0.x0:g0.x0 + g0.W], size)
-    sy, sx = sy + g0.y0, sx + g0.x0
+    geoms = [fig.by_scale[s]["geom"] for s in scales]
+    # centred crops of one sensor: their intersection holds at least one pixel
+    y0, x0 = max(g.y0 for g in geoms), max(g.x0 for g in geoms)
+    y1, x1 = min(g.y0 + g.H for g in geoms), min(g.x0 + g.W for g in geoms)
+    counts = np.zeros((events.height, events.width))
+    np.add.at(counts, (events.y.astype(np.int64), events.x.astype(np.int64)), 1.0)
+    size = (max(16, (y1 - y0) // 3), max(16, (x1 - x0) // 3))
+    sy, sx, bh, bw = pick_crop(counts[y0:y1, x0:x1], size)
+    sy, sx = sy + y0, sx + x0
     rows = []
-    for s in scales:
+    for s, g in zip(scales, geoms):
         d = fig.by_scale[s]
-        g = d["geom"]
-        h_out, w_out = d["ours"].shape[:2]
-        y = int(np.clip(sy - g.y0, 0, h_out - min(bh, h_out)))
-        x = int(np.clip(sx - g.x0, 0, w_out - min(bw, w_out)))
-        box = (y, x, min(bh, h_out), min(bw, w_out))
-        ev = crop_events(events, g)
-        overlay = event_image(ev, background=(d["gt"] * 255).astype(np.uint8))
-        lr_box = scale_box(box, (h_out, w_out), d["lr"].shape[:2])
+        box = (sy - g.y0, sx - g.x0, bh, bw)
+        overlay = event_image(crop_events(events, g), background=(d["gt"] * 255).astype(np.uint8))
+        lr = d["lr"]
+        ly = ((2 * np.arange(box[0], box[0] + bh) + 1) * lr.shape[0]) // (2 * g.H)
+        lx = ((2 * np.arange(box[1], box[1] + bw) + 1) * lr.shape[1]) // (2 * g.W)
         rows.append((f"x{fmt_scale(s)}", [
             ("events ±½ interval", crop(overlay, box)),
-            (f"LR input ({d['lr'].shape[1]}x{d['lr'].shape[0]})", crop(d["lr"], lr_box)),
+            (f"LR input ({lr.shape[1]}x{lr.shape[0]})", lr[ly][:, lx]),
             ("bicubic", crop(d["bicubic"], box)),
             (model_name, crop(d["ours"], box)),
             ("ground truth", crop(d["gt"], box)),
         ]))
-    when = "an input frame time" if fig.at_frame else "between input frames"
-    title = f"sample recording, t = {fig.t_us / 1e3:.1f} ms ({when}), crop {bw}x{bh} px of the HR output"
-    return crop_rows(rows, path, title=title)
+    return rows, (bh, bw)
 
 
 def _render_options(scale: float, sub: Path, fps_factor: int, chunk_size: int, dev) -> RenderOptions:

@@ -311,3 +311,66 @@ def test_demo_folders_name_each_scale_exactly_and_a_scale_given_twice_is_refused
     with pytest.raises(ConfigError, match=r"`scales`: scale 2 is given twice"):
         run_demo(tmp_path / "again", tiny_ck, **{**TINY, "scales": (2, 2.0)})
     assert not (tmp_path / "again").exists()
+
+
+def _coded_figure(scales, height, width):
+    """FigureData whose HR images hold each pixel's sensor (row, column) and whose LR images hold each
+    pixel's LR (row, column), in units of 1/255 (exact in float)."""
+    from egvsr.datasets.geometry import frame_geometry
+
+    fig = demo_mod.FigureData(40_000)
+    for s in scales:
+        g = frame_geometry(height, width, s)
+        yy, xx = np.mgrid[0:g.H, 0:g.W]
+        hr = np.stack([(yy + g.y0) / 255, (xx + g.x0) / 255, np.zeros(yy.shape)], -1)
+        ly, lx = np.mgrid[0:g.h, 0:g.w]
+        lr = np.stack([ly / 255, lx / 255, np.ones(ly.shape)], -1)
+        fig.by_scale[s] = {"ours": hr, "bicubic": hr.copy(), "gt": np.ones_like(hr), "lr": lr, "geom": g}
+    return fig
+
+
+@pytest.mark.parametrize("scales", [(2.0, 3.0, 6.5), (3.0, 6.5), (4.0, 6.5)])
+def test_the_figure_shows_the_same_sensor_pixels_in_every_row_and_panel(tmp_path, monkeypatch, scales):
+    # each scale's whole-frame output is a centred crop of its own size (x3 of a 50x70 sensor: rows 1..48,
+    # x6.5: rows 2..46): the figure's crop lies where every row has it, so no row is clipped to another
+    # place; its LR panel is the LR pixel under each output pixel's centre (not the whole LR pixels around
+    # the crop, a wider region at a scale whose LR pixels do not tile it)
+    import egvsr.events.io as eio
+    from egvsr.events.stream import EventStream
+    from egvsr.plots import compare
+
+    height, width = 50, 70
+    rng = np.random.default_rng(0)
+    n = 400  # densest in the top-left corner, which not every scale's output covers
+    x = np.concatenate([rng.integers(0, 12, n), rng.integers(0, width, n)]).astype(np.uint16)
+    y = np.concatenate([rng.integers(0, 10, n), rng.integers(0, height, n)]).astype(np.uint16)
+    p = rng.choice(np.array([-1, 1], np.int8), 2 * n)
+    events = EventStream(x, y, np.full(2 * n, 40_000, np.int64), p, width, height)
+    monkeypatch.setattr(eio, "read_events", lambda *a, **k: events, raising=False)
+    drawn = {}
+    monkeypatch.setattr(compare, "crop_rows", lambda rows, path, title=None, **k: drawn.update(rows=rows))
+    fig = _coded_figure(scales, height, width)
+    demo_mod.write_figure(fig, tmp_path / "sample.h5", tmp_path / "f.png", "m", 40_000)
+
+    net = np.zeros((height, width))
+    np.add.at(net, (y.astype(int), x.astype(int)), np.where(p > 0, 1, -1))
+    regions = set()
+    for (label, panels), s in zip(drawn["rows"], sorted(scales)):
+        g = fig.by_scale[s]["geom"]
+        (_, ev), (_, lr), (_, bic), (_, ours), _ = panels
+        code = np.rint(np.asarray(ours) * 255).astype(int)
+        sy, sx = code[0, 0, :2]
+        bh, bw = code.shape[:2]
+        # a contiguous block of sensor pixels, the same in bicubic and ours
+        assert (code[:, :, 0] == sy + np.arange(bh)[:, None]).all() and (code[:, :, 1] == sx + np.arange(bw)).all()
+        assert np.array_equal(np.asarray(bic), np.asarray(ours))
+        regions.add((int(sy), int(sx), bh, bw))
+        # events: coloured exactly where the sensor's crop has a net event
+        assert np.array_equal((np.asarray(ev) != 255).any(-1), net[sy:sy + bh, sx:sx + bw] != 0), label
+        # LR: for each output pixel centre, the LR pixel whose footprint holds it
+        lr_code = np.rint(np.asarray(lr)[..., :2] * 255).astype(int)
+        assert lr_code.shape[:2] == (bh, bw), label
+        cy = (sy - g.y0 + np.arange(bh) + 0.5) / g.H * g.h  # in LR pixels
+        cx = (sx - g.x0 + np.arange(bw) + 0.5) / g.W * g.w
+        assert (lr_code[:, :, 0] == np.floor(cy)[:, None]).all() and (lr_code[:, :, 1] == np.floor(cx)).all(), label
+    assert len(regions) == 1, regions

@@ -1,8 +1,9 @@
 """Comparison grids: the same crop of several results side by side (LR, bicubic, ours, ground truth).
 
 Panels may differ in size (an LR frame beside HR outputs): a crop box is given in the coordinates
-of the largest panel and scaled to each panel, and crops are drawn with nearest-neighbour
-interpolation at one display size, so an LR crop shows its real pixels.
+of the largest panel (inside it) and scaled to each panel, and crops are drawn with nearest-neighbour
+interpolation at one display size, so an LR crop shows its real pixels: as much of them as lies inside
+the box, so that every zoom shows the same region at any ratio of sizes.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
         raise ConfigError("comparison_grid: expected at least one panel")
     imgs = [(label, _as_rgb(img)) for label, img in panels]
     ref = max((img.shape[:2] for _, img in imgs), key=lambda s: s[0] * s[1])
+    if box is not None:
+        box = check_box(box, ref)
     n = len(imgs)
     aspect = ref[0] / ref[1]
     rows = 2 if box is not None else 1
@@ -90,15 +93,38 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
         ax.set_title(f"{label} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
         ax.set_axis_off()
         if box is not None:
+            # the box itself in this panel's pixels (pixel centres at integers): at a size that is no whole
+            # multiple of the largest panel's it cuts through pixels; the zoom shows the pixels it touches
+            # (`scale_box`) but only as much of them as lies inside it, so every zoom shows the same region
+            fy, fx = img.shape[0] / ref[0], img.shape[1] / ref[1]
+            y0, y1 = box[0] * fy - 0.5, (box[0] + box[2]) * fy - 0.5
+            x0, x1 = box[1] * fx - 0.5, (box[1] + box[3]) * fx - 0.5
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="yellow", lw=1.2))
             b = scale_box(box, ref, img.shape[:2])
-            ax.add_patch(Rectangle((b[1] - 0.5, b[0] - 0.5), b[3], b[2], fill=False, edgecolor="yellow", lw=1.2))
             ax2 = axes[1, j]
-            ax2.imshow(crop(img, b), interpolation="nearest")
+            ax2.imshow(crop(img, b), interpolation="nearest",
+                       extent=(b[1] - 0.5, b[1] + b[3] - 0.5, b[0] + b[2] - 0.5, b[0] - 0.5))
+            ax2.set_xlim(x0, x1)
+            ax2.set_ylim(y1, y0)
             ax2.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save_png(fig, path, overwrite)
+
+
+def check_box(box, shape: Sequence[int]) -> Box:
+    """`box` (y, x, h, w) as four integers, checked to lie inside an image of `shape` (H, W)."""
+    from egvsr.events.checks import is_integer
+
+    if not isinstance(box, (tuple, list, np.ndarray)) or np.ndim(box) != 1 or len(box) != 4 \
+            or not all(is_integer(v) for v in box):
+        raise ConfigError(f"box {box!r}: expected (y, x, h, w), four integers")
+    y, x, h, w = (int(v) for v in box)
+    if y < 0 or x < 0 or h < 1 or w < 1 or y + h > shape[0] or x + w > shape[1]:
+        raise ConfigError(f"box {(y, x, h, w)}: expected a box of at least 1x1 pixels inside the "
+                          f"{shape[1]}x{shape[0]} image (the largest panel)")
+    return y, x, h, w
 
 
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,

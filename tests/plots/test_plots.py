@@ -449,3 +449,44 @@ def test_metric_curves_leave_the_callers_matplotlib_alone(tmp_path, monkeypatch,
     assert cv2.imread(str(plot_metric_vs_scale(rows, tmp_path / "c.png"))) is not None
     assert cv2.imread(str(plot_metric_vs_scale([], tmp_path / "e.png"))) is not None
     assert not [str(w.message) for w in recwarn]
+
+
+def _drawn_grid(monkeypatch, panels, box):
+    """comparison_grid's figure, drawn (Agg) instead of saved."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import egvsr.plots.figures as figures
+
+    kept = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    comparison_grid(panels, "unused.png", box=box)
+    fig = kept["fig"]
+    FigureCanvasAgg(fig).draw()
+    return fig, np.asarray(fig.canvas.buffer_rgba())[..., :3]
+
+
+def test_every_zoom_of_a_comparison_grid_shows_the_box_s_region_at_a_scale_that_is_no_whole_number(monkeypatch):
+    # a 10x10 HR panel beside a 4x4 LR one (x2.5): HR columns 2..5 are LR columns 0.8..2.4, so the LR
+    # zoom shows 0.2 of LR column 0, all of column 1 and 0.4 of column 2 (1/8, 5/8, 2/8 of its width),
+    # not the three whole columns; the box drawn on the LR panel is that region too
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
+    lr = np.repeat(colours[None], 4, axis=0)  # column j in colour j
+    hr = np.zeros((10, 10, 3), np.uint8)
+    fig, px = _drawn_grid(monkeypatch, [("HR", hr), ("LR", lr)], box=(0, 2, 10, 4))
+    zoom = fig.axes[3]  # row 2, column 2
+    x0, y0, x1, y1 = zoom.get_window_extent().extents
+    row = px[px.shape[0] - int((y0 + y1) / 2), int(np.ceil(x0)) + 1:int(x1) - 1].astype(int)
+    share = [float(np.mean(np.abs(row - c).sum(-1) < 60)) for c in colours]
+    assert share == pytest.approx([1 / 8, 5 / 8, 2 / 8, 0], abs=0.03), share
+    (rect,) = fig.axes[1].patches
+    assert (rect.get_x(), rect.get_width()) == pytest.approx((0.8 - 0.5, 1.6))
+    assert (rect.get_y(), rect.get_height()) == pytest.approx((-0.5, 4.0))
+
+
+@pytest.mark.parametrize("box", [(10, 10, 8, 8), (0, 0, 17, 1), (-1, 0, 4, 4), (0, 0, 0, 4), (1, 2, 8),
+                                 (1.5, 2, 8, 8), (True, 0, 4, 4), "0,0,4,4"])
+def test_a_comparison_box_not_inside_the_largest_panel_is_refused_naming_it(tmp_path, box):
+    # a box reaching past the image was cut to what fits, silently; a short one failed to unpack
+    with pytest.raises(ConfigError, match=r"^box "):
+        comparison_grid([("a", np.zeros((16, 16))), ("b", np.zeros((4, 4)))], tmp_path / "g.png", box=box)
+    assert not (tmp_path / "g.png").exists()

@@ -57,15 +57,19 @@ def pick_crop(weight: np.ndarray, size: tuple[int, int]) -> Box:
     return int(y), int(x), h, w
 
 
-def _as_rgb(img: np.ndarray) -> np.ndarray:
+def _as_rgb(img: np.ndarray, label: object = "panel") -> np.ndarray:
     a = np.asarray(img)
+    if a.dtype != np.uint8 and a.dtype.kind not in "fb":  # e.g. 0..255 in int64 read as [0, 1]: all white
+        raise ConfigError(f"{label}: expected a uint8 image (0..255) or floats in [0, 1], got dtype {a.dtype}")
     if a.dtype != np.uint8:  # intensities in [0, 1]; NaN drawn black, infinities clipped
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
         a = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=-1)
     if a.ndim != 3 or a.shape[-1] != 3:
-        raise ConfigError(f"panel: expected an (H, W) or (H, W, 3) image, got shape {np.shape(img)}")
+        raise ConfigError(f"{label}: expected an (H, W) or (H, W, 3) image, got shape {np.shape(img)}")
+    if min(a.shape[:2]) < 1:
+        raise ConfigError(f"{label}: expected an image of at least 1x1 pixels, got shape {np.shape(img)}")
     return a
 
 
@@ -78,7 +82,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
 
     if not panels:
         raise ConfigError("comparison_grid: expected at least one panel")
-    imgs = [(label, _as_rgb(img)) for label, img in panels]
+    imgs = [(label, _as_rgb(img, f"panel {label!r}")) for label, img in panels]
     ref = max((img.shape[:2] for _, img in imgs), key=lambda s: s[0] * s[1])
     if box is not None:
         box = check_box(box, ref)
@@ -135,7 +139,7 @@ def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path
     if not rows or not rows[0][1]:
         raise ConfigError("crop_rows: expected at least one row with one panel")
     cols = max(len(r[1]) for r in rows)
-    first = _as_rgb(rows[0][1][0][1])
+    first = _as_rgb(rows[0][1][0][1], f"panel {rows[0][1][0][0]!r}")
     aspect = first.shape[0] / first.shape[1]
     fig = new_figure(panel_inches * cols + 0.4, panel_inches * aspect * len(rows) + 0.5 + 0.25 * len(rows))
     axes = fig.subplots(len(rows), cols, squeeze=False)
@@ -148,7 +152,7 @@ def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path
                 ax.set_axis_off()
                 continue
             label, img = panels[j]
-            a = _as_rgb(img)
+            a = _as_rgb(img, f"panel {label!r}")
             ax.imshow(a, interpolation="nearest", aspect="auto")
             ax.set_title(f"{label}", fontsize=8)
             if j == 0:

@@ -23,6 +23,12 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
     renames it together with its tables); a failed write (a full disk) is one line naming `out`, the
     output `target` stands for (default: `target` itself). The figure is not pyplot's: the caller's
     matplotlib backend and open figures are left as they are."""
+    from egvsr.errors import ConfigError
+
+    for r in rows:
+        if not isinstance(r, dict) or not {"model", "scale", metric} <= set(r):
+            raise ConfigError(f"rows: expected 'model', 'scale' and {metric!r} in every row, got "
+                              f"{sorted(r) if isinstance(r, dict) else type(r).__name__}")
     fig = new_figure(5, 3.5, dpi=120)
     ax = fig.subplots()
     for model in dict.fromkeys(r["model"] for r in rows):

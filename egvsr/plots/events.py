@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_real
 
 ON_RGB = np.array([214, 39, 40], np.float32)    # red
 OFF_RGB = np.array([31, 119, 180], np.float32)  # blue
@@ -73,8 +74,10 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
                 f"background: image is {np.shape(background)[:2]}, expected the events' {(height, width)}"
             )
         base = gray_background(background)
+    if saturate is not None and not (is_real(saturate) and np.isfinite(saturate) and saturate > 0):
+        raise ConfigError(f"saturate {saturate!r}: expected a positive count (or None: the 99th percentile)")
     nz = np.abs(net[net != 0])
-    top = float(saturate) if saturate else (float(np.percentile(nz, 99)) if nz.size else 1.0)
+    top = float(saturate) if saturate is not None else (float(np.percentile(nz, 99)) if nz.size else 1.0)
     level = np.clip(np.abs(net) / max(top, 1e-9), 0.0, 1.0)
     strength = np.where(net != 0, MIN_STRENGTH + (1.0 - MIN_STRENGTH) * level, 0.0)[..., None]
     colour = np.where(net[..., None] > 0, ON_RGB, OFF_RGB)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_integer
 
 
 def signed_slices(voxels: np.ndarray) -> np.ndarray:
@@ -28,6 +29,9 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
     from egvsr.plots.figures import new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
 
+    for name, value in (("max_cols", max_cols), ("max_bins", max_bins)):
+        if not is_integer(value) or value < 1:
+            raise ConfigError(f"{name} {value!r}: expected a positive integer")
     s = signed_slices(voxels)[:max_bins]
     b, h, w = s.shape
     if min(b, h, w) < 1:

@@ -490,3 +490,46 @@ def test_a_comparison_box_not_inside_the_largest_panel_is_refused_naming_it(tmp_
     with pytest.raises(ConfigError, match=r"^box "):
         comparison_grid([("a", np.zeros((16, 16))), ("b", np.zeros((4, 4)))], tmp_path / "g.png", box=box)
     assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("img", [np.full((8, 8), 200, np.int64), np.full((8, 8, 3), 40000, np.uint16),
+                                 np.full((8, 8), 1 + 0j)])
+def test_a_panel_of_integers_other_than_uint8_is_refused_naming_it_not_drawn_white(tmp_path, img):
+    # 0..255 held in int64 (what np.array of a list of ints gives) was read as intensities in [0, 1]:
+    # every pixel above 1 drawn white
+    for draw in (lambda: comparison_grid([("ours", img)], tmp_path / "g.png"),
+                 lambda: crop_rows([("x2", [("ours", img)])], tmp_path / "r.png")):
+        with pytest.raises(ConfigError, match=r"^panel 'ours': expected a uint8 image \(0\.\.255\) or floats"):
+            draw()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_panel_of_a_crop_grid_is_refused_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"^panel 'b': expected an image of at least 1x1 pixels"):
+        crop_rows([("x2", [("a", np.zeros((4, 4))), ("b", np.zeros((0, 4)))])], tmp_path / "r.png")
+
+
+@pytest.mark.parametrize("saturate", [0, -1, float("nan"), float("inf"), "5", True])
+def test_event_image_refuses_a_saturation_that_is_no_positive_count(saturate):
+    # nan coloured nothing (with a RuntimeWarning), -1 coloured every pixel fully, 0 meant the default
+    with pytest.raises(ConfigError, match=r"^saturate .*: expected a positive count"):
+        event_image(x=np.array([1]), y=np.array([1]), p=np.array([1]), height=4, width=4, saturate=saturate)
+    img = event_image(x=np.array([1, 1, 2]), y=np.array([1, 1, 2]), p=np.array([1, 1, 1]), height=4, width=4,
+                      saturate=2)
+    assert tuple(img[1, 1]) == (214, 39, 40) and tuple(img[2, 2]) != (214, 39, 40)  # 2 events full, 1 not
+
+
+@pytest.mark.parametrize("name, value", [("max_cols", 0), ("max_bins", 0), ("max_cols", 2.5), ("max_bins", -3)])
+def test_voxel_grid_layout_options_are_positive_integers(tmp_path, name, value):
+    # max_cols 0 divided by zero; max_bins 0 blamed the voxels' shape
+    with pytest.raises(ConfigError, match=rf"^{name} {value!r}: expected a positive integer"):
+        plot_voxels(np.ones((2, 8, 8)), tmp_path / "v.png", **{name: value})
+    assert not (tmp_path / "v.png").exists()
+
+
+def test_metric_curves_refuse_rows_without_the_metric_naming_it(tmp_path):
+    from egvsr.plots.curves import plot_metric_vs_scale
+
+    with pytest.raises(ConfigError, match=r"^rows: expected 'model', 'scale' and 'lpips' in every row"):
+        plot_metric_vs_scale([{"model": "a", "scale": 2, "psnr": 30.0}], tmp_path / "c.png", metric="lpips")
+    assert not (tmp_path / "c.png").exists()

@@ -10,6 +10,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer
+from egvsr.fsutil import counted
 
 
 def signed_slices(voxels: np.ndarray) -> np.ndarray:
@@ -32,7 +33,9 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
     for name, value in (("max_cols", max_cols), ("max_bins", max_bins)):
         if not is_integer(value) or value < 1:
             raise ConfigError(f"{name} {value!r}: expected a positive integer")
-    s = signed_slices(voxels)[:max_bins]
+    s = signed_slices(voxels)
+    total = s.shape[0]
+    s = s[:max_bins]
     b, h, w = s.shape
     if min(b, h, w) < 1:
         raise ConfigError(f"voxels: expected at least one time bin of at least 1x1 pixels, got shape "
@@ -54,5 +57,6 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
             ax.set_title(f"bin {i}", fontsize=7)
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="ON - OFF")
-    fig.suptitle((title or f"{b} time bins, {w}x{h}") + stretch_note(h, w), fontsize=9)
+    shown_bins = counted(b, "time bin") if b == total else f"the first {b} of {total} time bins"
+    fig.suptitle((title or f"{shown_bins}, {w}x{h}") + stretch_note(h, w), fontsize=9)
     return save_png(fig, path, overwrite)

@@ -533,3 +533,15 @@ def test_metric_curves_refuse_rows_without_the_metric_naming_it(tmp_path):
     with pytest.raises(ConfigError, match=r"^rows: expected 'model', 'scale' and 'lpips' in every row"):
         plot_metric_vs_scale([{"model": "a", "scale": 2, "psnr": 30.0}], tmp_path / "c.png", metric="lpips")
     assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("bins, max_bins, said", [(40, 32, "the first 32 of 40 time bins, 8x6"),
+                                                   (5, 32, "5 time bins, 8x6"), (1, 1, "1 time bin, 8x6")])
+def test_the_voxel_grid_title_says_how_many_bins_it_shows_of_how_many(tmp_path, monkeypatch, bins, max_bins, said):
+    # 40 bins drawn as their first 32 were titled "32 time bins", as if the tensor had 32
+    import egvsr.plots.figures as figures
+
+    kept = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    plot_voxels(np.ones((bins, 6, 8)), tmp_path / "v.png", max_bins=max_bins)
+    assert kept["fig"]._suptitle.get_text() == said

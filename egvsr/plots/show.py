@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError
-from egvsr.fsutil import check_output_path, refuse_inputs_as_outputs, shown
+from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
 from egvsr.plots.figures import panel_aspect, pixel_aspect, stretch_note
 from egvsr.process import physical_memory
 
@@ -207,8 +207,10 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         on_counts, off_counts, read, count = window_counts(src, w0, w1, f)
         overlay = counts_image(on_counts, off_counts, background=frame)
         centres, on, off = event_rate(src)
-        info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, {src.num_events:,} events"
-                + (f", {len(ft)} frames" if ft is not None and len(ft) else ", no frames"))
+        n_frames = len(ft) if ft is not None else 0
+        info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, "
+                f"{src.num_events:,} event{'' if src.num_events == 1 else 's'}, "
+                + (counted(n_frames, "frame") if n_frames else "no frames"))
     panels = 3 if frame is not None else 2
     h, w = overlay.shape[:2]
     fig = new_figure(*preview_figure_inches(panels, h, w), dpi=PREVIEW_DPI)
@@ -221,8 +223,8 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         axes[0].set_axis_off()
         k = 1
     axes[k].imshow(overlay, interpolation="nearest", aspect=drawn)
-    counted = f"{count:,}" if read == count else f"{read:,} of {count:,}, sampled evenly"
-    axes[k].set_title(f"events, {what}: {counted}\nON red, OFF blue{note}", fontsize=8)
+    events_said = f"{count:,}" if read == count else f"{read:,} of {count:,}, sampled evenly"
+    axes[k].set_title(f"events, {what}: {events_said}\nON red, OFF blue{note}", fontsize=8)
     axes[k].set_axis_off()
     ax = axes[k + 1]
     if centres.size:

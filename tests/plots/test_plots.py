@@ -545,3 +545,23 @@ def test_the_voxel_grid_title_says_how_many_bins_it_shows_of_how_many(tmp_path, 
     monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
     plot_voxels(np.ones((bins, 6, 8)), tmp_path / "v.png", max_bins=max_bins)
     assert kept["fig"]._suptitle.get_text() == said
+
+
+def test_show_of_one_frame_and_one_event_says_them_in_the_singular(tmp_path, monkeypatch):
+    # the title said "1 events, 1 frames"
+    import egvsr.plots.figures as figures
+    from egvsr.events.frames import Frames
+    from egvsr.events.io.writer import EventWriter
+    from egvsr.plots.show import show_recording
+
+    titles = []
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: titles.append(fig._suptitle.get_text()))
+    one = EventStream(np.array([3], np.uint16), np.array([4], np.uint16), np.array([10], np.int64),
+                      np.array([1], np.int8), 16, 16)
+    for name, frames, events in (("one.h5", 1, one), ("two.h5", 2, None)):
+        with EventWriter(tmp_path / name, 16, 16) as w:
+            if events is not None:
+                w.append(events)
+            w.write_frames(Frames(np.full((frames, 16, 16), 128, np.uint8), np.arange(frames) * 40_000))
+        show_recording(tmp_path / name, tmp_path / f"{name}.png")
+    assert titles == ["one.h5: egvsr, 16x16, 1 event, 1 frame", "two.h5: egvsr, 16x16, 0 events, 2 frames"]

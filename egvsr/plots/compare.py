@@ -153,7 +153,7 @@ def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path
                 continue
             label, img = panels[j]
             a = _as_rgb(img, f"panel {label!r}")
-            ax.imshow(a, interpolation="nearest", aspect="auto")
+            ax.imshow(a, interpolation="nearest")  # square pixels: a crop of another shape is not stretched
             ax.set_title(f"{label}", fontsize=8)
             if j == 0:
                 ax.set_ylabel(row_label, fontsize=9)

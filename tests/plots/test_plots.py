@@ -565,3 +565,23 @@ def test_show_of_one_frame_and_one_event_says_them_in_the_singular(tmp_path, mon
             w.write_frames(Frames(np.full((frames, 16, 16), 128, np.uint8), np.arange(frames) * 40_000))
         show_recording(tmp_path / name, tmp_path / f"{name}.png")
     assert titles == ["one.h5: egvsr, 16x16, 1 event, 1 frame", "two.h5: egvsr, 16x16, 0 events, 2 frames"]
+
+
+def test_a_crop_grid_draws_square_pixels_whatever_the_first_panel_s_shape(monkeypatch):
+    # every panel was stretched to the first one's shape: a 2x8 crop beside an 8x8 one drawn 8x8
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import egvsr.plots.figures as figures
+
+    kept = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    wide = np.zeros((2, 8, 3), np.uint8)
+    wide[..., 0] = 255  # red
+    crop_rows([("x2", [("square", np.full((8, 8), 1.0)), ("wide", wide)])], "unused.png")
+    fig = kept["fig"]
+    FigureCanvasAgg(fig).draw()
+    px = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    red = (px[..., 0] > 200) & (px[..., 1] < 60) & (px[..., 2] < 60)
+    ys, xs = np.nonzero(red)
+    ratio = (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
+    assert ratio == pytest.approx(4.0, rel=0.05), ratio

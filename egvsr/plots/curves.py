@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from egvsr.plots.figures import new_figure, writing
 
 
@@ -29,11 +31,20 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
         if not isinstance(r, dict) or not {"model", "scale", metric} <= set(r):
             raise ConfigError(f"rows: expected 'model', 'scale' and {metric!r} in every row, got "
                               f"{sorted(r) if isinstance(r, dict) else type(r).__name__}")
+        for key in ("scale", metric):
+            try:
+                float(r[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"rows: {key} {r[key]!r} of model {r['model']!r}: expected a number") from None
     fig = new_figure(5, 3.5, dpi=120)
     ax = fig.subplots()
     for model in dict.fromkeys(r["model"] for r in rows):
-        pts = sorted((r["scale"], r[metric]) for r in rows if r["model"] == model)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
+        pts = sorted(((float(r["scale"]), float(r[metric])) for r in rows if r["model"] == model),
+                     key=lambda p: p[0])
+        # matplotlib leaves a NaN or infinite value out without a word: the legend says which
+        gone = [f"x{x:g} {y}" for x, y in pts if not np.isfinite(y)]
+        label = f"{model} ({', '.join(gone)}: not drawn)" if gone else str(model)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
     ax.set_xlabel("scale")
     ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
     ax.grid(alpha=0.3)

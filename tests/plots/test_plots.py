@@ -532,6 +532,8 @@ def test_metric_curves_refuse_rows_without_the_metric_naming_it(tmp_path):
 
     with pytest.raises(ConfigError, match=r"^rows: expected 'model', 'scale' and 'lpips' in every row"):
         plot_metric_vs_scale([{"model": "a", "scale": 2, "psnr": 30.0}], tmp_path / "c.png", metric="lpips")
+    with pytest.raises(ConfigError, match=r"^rows: psnr 'n/a' of model 'a': expected a number"):
+        plot_metric_vs_scale([{"model": "a", "scale": 2, "psnr": "n/a"}], tmp_path / "c.png")
     assert not (tmp_path / "c.png").exists()
 
 
@@ -585,3 +587,20 @@ def test_a_crop_grid_draws_square_pixels_whatever_the_first_panel_s_shape(monkey
     ys, xs = np.nonzero(red)
     ratio = (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
     assert ratio == pytest.approx(4.0, rel=0.05), ratio
+
+
+def test_metric_curves_say_which_values_they_cannot_draw(tmp_path, monkeypatch):
+    # a NaN or infinite value was left out of its line without a word (a model with none drawn at all
+    # still had its legend entry)
+    import egvsr.plots.curves as curves
+    from egvsr.plots.curves import plot_metric_vs_scale
+
+    kept = {}
+    real = curves.new_figure
+    monkeypatch.setattr(curves, "new_figure", lambda *a, **k: kept.setdefault("fig", real(*a, **k)))
+    rows = [{"model": "a", "scale": 2, "psnr": float("inf")}, {"model": "a", "scale": 3, "psnr": 30.0},
+            {"model": "b", "scale": 4.5, "psnr": float("nan")}, {"model": "c", "scale": 2, "psnr": 25.0}]
+    plot_metric_vs_scale(rows, tmp_path / "c.png")
+    (ax,) = kept["fig"].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a (x2 inf: not drawn)", "b (x4.5 nan: not drawn)", "c"]

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from egvsr.errors import ConfigError, EgvsrError
 from egvsr.process import whole_number_variable
+
+
+#: how long the other ranks wait at `barrier` while rank 0 validates and writes checkpoints alone: a
+#: whole-frame validation of CED takes longer than the process group's own timeout
+WAIT_FOR_MAIN = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class DistInfo:
     local_rank: int
     world_size: int
     device: torch.device
+    wait_group: object = None  # the process group `barrier` waits on (None: the default group)
 
     @property
     def is_main(self) -> bool:
@@ -90,12 +97,17 @@ def init_distributed(device_name: str = "auto") -> DistInfo:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
-    return DistInfo(rank, local_rank, world, device)
+    wait_group = dist.new_group(backend="gloo", timeout=WAIT_FOR_MAIN) if world > 1 else None  # (collective)
+    return DistInfo(rank, local_rank, world, device, wait_group)
 
 
 def barrier(info: DistInfo) -> None:
+    """Wait until every rank gets here, however long rank 0 spends validating or saving alone: on
+    `info.wait_group` (gloo, `WAIT_FOR_MAIN`) when it has one, where the process group's own timeout
+    (NCCL's 10 minutes, gloo's 30) would stop the other ranks amid a long validation. A peer that died still
+    ends the wait at once (its connection closes)."""
     if info.distributed:
-        dist.barrier()
+        dist.barrier(group=info.wait_group)
 
 
 def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -1,0 +1,91 @@
+"""The training loop's bookkeeping against what docs/training.md promises: a budget stop is a pause (the run
+it resumes into validates, logs and picks best.pt exactly as an uninterrupted run), samples/s counts the
+training steps only, and under torchrun the other ranks wait for rank 0's validation however long it takes.
+
+Tiny EGVSR on a tiny generated recording, a few steps each."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from egvsr.engine.checkpoint_file import load_checkpoint
+from egvsr.engine.train import train
+
+
+@pytest.fixture(scope="module")
+def tiny_recording(tmp_path_factory) -> Path:
+    from egvsr.events.simulate import make_sample
+
+    path = tmp_path_factory.mktemp("rec") / "tiny.h5"
+    return make_sample(path, seed=3, seconds=0.5, size=(40, 56), fps=20.0, progress=False)
+
+
+def _cfg(tmp: Path, recording: Path, name: str, val: bool = True, **train_overrides) -> dict:
+    return {
+        "name": name, "seed": 1, "device": "cpu", "output_root": str(tmp / "exp"),
+        "model": {"name": "egvsr-tiny", "options": {}},
+        "data": {
+            "train": {"recordings": [str(recording)], "patch_size": 12, "scale_range": [1, 2], "bins": 8},
+            "val": ({"recordings": [str(recording)], "scale": 2, "patch_size": None, "bins": 8} if val else {}),
+        },
+        "train": {"iterations": 4, "batch_size": 2, "lr": 1e-3, "log_every": 1, "val_every": 2,
+                  "checkpoint_every": 100, "ema_decay": 0.9, "threads": 1, **train_overrides},
+    }
+
+
+def _rows(folder: Path, name: str) -> list[dict]:
+    with (folder / "logs" / f"{name}.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+SLOW_VALIDATION_WORKER = """
+import datetime, os, sys, time
+import torch.distributed as dist
+from egvsr.engine import train as train_module
+from egvsr.engine.config import check_config
+from egvsr.engine.distributed import init_distributed, shutdown
+import yaml
+
+# a short default timeout stands for NCCL's 10 minutes (gloo's 30) against a validation that takes longer
+dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=4))
+validate = train_module.Trainer.validate
+
+def slow_validate(self):
+    if self.info.is_main:
+        time.sleep(10)
+    return validate(self)
+
+train_module.Trainer.validate = slow_validate
+cfg = check_config(yaml.safe_load(open(sys.argv[1])))
+info = init_distributed("cpu")
+trainer = train_module.Trainer(cfg, info, progress=False, log=None)
+trainer.run()
+print("rank", info.rank, "done at step", trainer.step, flush=True)
+shutdown(info)
+"""
+
+
+@pytest.mark.slow
+def test_under_torchrun_the_other_ranks_wait_for_a_long_validation(tmp_path, tiny_recording):
+    """Rank 0 validates alone while the others wait at a barrier: the wait must outlast the process group's
+    default timeout (NCCL's 10 minutes; a whole-frame validation of CED takes longer), or every other rank
+    stops with a timeout at the first validation."""
+    import yaml
+
+    worker, config = tmp_path / "worker.py", tmp_path / "cfg.yaml"
+    worker.write_text(SLOW_VALIDATION_WORKER)
+    config.write_text(yaml.safe_dump(_cfg(tmp_path, tiny_recording, "ddp", val=False, iterations=2,
+                                          val_every=1, ema_decay=0.0)))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29547", str(worker), str(config)], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "rank 1 done at step 2" in run.stdout and "rank 0 done at step 2" in run.stdout

@@ -689,7 +689,7 @@ class Trainer:
         self.model.train()
         try:
             with self._signals_deferred():
-                self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
+                spent = self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
         except BaseException:
             self._discard_unstarted()
             raise
@@ -700,9 +700,16 @@ class Trainer:
                 log.close()
         if self.info.is_main and self._saved_step is not None:
             self.log(one_line(f"wrote {self.exp.last} (step {self._saved_step}); logs in {self.exp.logs}"))
+        if spent:
+            self.log(f"{spent} spent: stopped at step {self.step} of {total}; run the same command to continue")
         return self.exp.dir
 
-    def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> None:
+    def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> str | None:
+        """Train to `total`; return None, or the budget (`train.max_minutes N`) that ended the run early.
+
+        A budget stop is a pause: it saves the step, but validates (and picks best.pt) only where the
+        schedule does, so a run resumed to the end logs, validates and keeps the same best.pt as one that
+        ran straight through."""
         t = self.cfg["train"]
         last_log, samples = time.monotonic(), 0
         for batch in one_line_worker_errors(self._loader()):
@@ -721,18 +728,20 @@ class Trainer:
                 if bar:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
                 last_log, samples = now, 0
-            out_of_time = (budget > 0 or cpu_budget > 0) and self._out_of_time(
-                budget > 0 and time.monotonic() - started > budget
-                or cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget)
-            if self.step % int(t["val_every"]) == 0 or self.step == total or out_of_time:
+            wall_spent = budget > 0 and time.monotonic() - started > budget
+            cpu_spent = cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget
+            out_of_time = (budget > 0 or cpu_budget > 0) and self._out_of_time(wall_spent or cpu_spent)
+            if self.step % int(t["val_every"]) == 0 or self.step == total:
                 self._validate_and_save(val_log)
-            elif self.step % int(t["checkpoint_every"]) == 0:
+            elif self.step % int(t["checkpoint_every"]) == 0 or out_of_time:
                 self._save()
             barrier(self.info)
             if self._stop_signal is not None:
                 self._stop()
-            if out_of_time:
-                break
+            if out_of_time and self.step < total:
+                key = "max_cpu_minutes" if cpu_spent or not budget > 0 else "max_minutes"
+                return f"train.{key} {t[key]:g}"
+        return None
 
     # ---- signals ------------------------------------------------------------------------------------
     @contextlib.contextmanager

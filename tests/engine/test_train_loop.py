@@ -89,3 +89,26 @@ def test_under_torchrun_the_other_ranks_wait_for_a_long_validation(tmp_path, tin
                           "29547", str(worker), str(config)], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "rank 1 done at step 2" in run.stdout and "rank 0 done at step 2" in run.stdout
+
+
+@pytest.mark.slow
+def test_a_run_paused_by_its_budget_resumes_to_the_same_logs_weights_and_best(tmp_path, tiny_recording, capsys):
+    """`train.max_cpu_minutes` ends each invocation after one step with a checkpoint; run again until done,
+    the run has the weights, EMA, val.csv rows and best.pt of the run that went straight through (the pause
+    validates only where the schedule does, so no extra best.pt is picked at a step the schedule skips)."""
+    train(cfg=_cfg(tmp_path, tiny_recording, "straight"), progress=False, log=None)
+    paused = _cfg(tmp_path, tiny_recording, "paused", max_cpu_minutes=1e-9)
+    lines = []
+    for _ in range(4):
+        train(cfg=paused, progress=False, log=lines.append)
+    assert "train.max_cpu_minutes 1e-09 spent: stopped at step 1 of 4; run the same command to continue" in lines
+    assert not any("spent" in line for line in lines[-2:])  # the last invocation reached the end
+    a, b = (tmp_path / "exp" / "straight", tmp_path / "exp" / "paused")
+    for name in ("last.pt", "best.pt"):
+        ca, cb = load_checkpoint(a / "checkpoints" / name), load_checkpoint(b / "checkpoints" / name)
+        assert ca["step"] == cb["step"] and ca["best_psnr"] == cb["best_psnr"], name
+        for key in ("state_dict", "ema"):
+            assert all(torch.equal(ca[key][k], cb[key][k]) for k in ca[key]), (name, key)
+    assert _rows(a, "val") == _rows(b, "val") and [r["step"] for r in _rows(b, "val")] == ["2", "4"]
+    strip = [{k: v for k, v in r.items() if k != "samples_per_s"} for r in _rows(a, "train")]
+    assert strip == [{k: v for k, v in r.items() if k != "samples_per_s"} for r in _rows(b, "train")]

@@ -701,7 +701,7 @@ class Trainer:
         if self.info.is_main and self._saved_step is not None:
             self.log(one_line(f"wrote {self.exp.last} (step {self._saved_step}); logs in {self.exp.logs}"))
         if spent:
-            self.log(f"{spent} spent: stopped at step {self.step} of {total}; run the same command to continue")
+            self.log(f"stopped at step {self.step} of {total}: {spent} spent (the same command continues the run)")
         return self.exp.dir
 
     def _loop(self, bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget) -> str | None:

@@ -101,7 +101,7 @@ def test_a_run_paused_by_its_budget_resumes_to_the_same_logs_weights_and_best(tm
     lines = []
     for _ in range(4):
         train(cfg=paused, progress=False, log=lines.append)
-    assert "train.max_cpu_minutes 1e-09 spent: stopped at step 1 of 4; run the same command to continue" in lines
+    assert "stopped at step 1 of 4: train.max_cpu_minutes 1e-09 spent (the same command continues the run)" in lines
     assert not any("spent" in line for line in lines[-2:])  # the last invocation reached the end
     a, b = (tmp_path / "exp" / "straight", tmp_path / "exp" / "paused")
     for name in ("last.pt", "best.pt"):

@@ -731,11 +731,13 @@ class Trainer:
             wall_spent = budget > 0 and time.monotonic() - started > budget
             cpu_spent = cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget
             out_of_time = (budget > 0 or cpu_budget > 0) and self._out_of_time(wall_spent or cpu_spent)
+            paused = time.monotonic()  # validating and saving are no training: samples/s leaves them out
             if self.step % int(t["val_every"]) == 0 or self.step == total:
                 self._validate_and_save(val_log)
             elif self.step % int(t["checkpoint_every"]) == 0 or out_of_time:
                 self._save()
             barrier(self.info)
+            last_log += time.monotonic() - paused
             if self._stop_signal is not None:
                 self._stop()
             if out_of_time and self.step < total:

@@ -112,3 +112,32 @@ def test_a_run_paused_by_its_budget_resumes_to_the_same_logs_weights_and_best(tm
     assert _rows(a, "val") == _rows(b, "val") and [r["step"] for r in _rows(b, "val")] == ["2", "4"]
     strip = [{k: v for k, v in r.items() if k != "samples_per_s"} for r in _rows(a, "train")]
     assert strip == [{k: v for k, v in r.items() if k != "samples_per_s"} for r in _rows(b, "train")]
+
+
+def test_samples_per_s_counts_the_training_steps_not_validation_or_checkpoints(tmp_path, tiny_recording,
+                                                                               monkeypatch):
+    """On a clock where a step takes 1 s and a validation 100 s (a checkpoint 50 s), every row of train.csv
+    reads batch 2 / 1 s = 2 samples/s: the row after a validation is the same training speed."""
+    from types import SimpleNamespace
+
+    import egvsr.engine.train as train_module
+
+    clock = [0.0]
+    monkeypatch.setattr(train_module, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                              process_time=lambda: clock[0]))
+
+    def slow(method, seconds):
+        def run(self, *args, **kwargs):
+            clock[0] += seconds
+            return method(self, *args, **kwargs)
+        return run
+
+    Trainer = train_module.Trainer
+    monkeypatch.setattr(Trainer, "_train_step", slow(Trainer._train_step, 1.0))
+    monkeypatch.setattr(Trainer, "validate", slow(Trainer.validate, 100.0))
+    monkeypatch.setattr(Trainer, "_save", slow(Trainer._save, 50.0))
+    cfg = _cfg(tmp_path, tiny_recording, "speed", val=False, iterations=6, log_every=1, val_every=2,
+               checkpoint_every=3)
+    folder = train(cfg=cfg, progress=False, log=None)
+    rates = [float(r["samples_per_s"]) for r in _rows(folder, "train")]
+    assert rates == [2.0] * 6

@@ -556,9 +556,10 @@ class Trainer:
                     )
 
     def _save(self, best: bool = False) -> None:
-        """Write this step's step-N.pt first, then last.pt listing only step files that exist, then prune
-        the older ones: a failed write leaves last.pt and the list of the run's own step files as they were
-        (and no step file that no last.pt lists)."""
+        """Write this step's step-N.pt first, then best.pt (when `best`), then last.pt listing only step
+        files that exist, then prune the older ones: a failed write leaves last.pt and the list of the run's
+        own step files as they were (and no step file that no last.pt lists), and last.pt never records a
+        best_psnr whose weights best.pt does not hold (a resume would then keep the older best.pt for good)."""
         if not self.info.is_main:
             return
         self._check_finite()
@@ -569,6 +570,8 @@ class Trainer:
         if step_file is not None:
             save_checkpoint(step_file, payload)
         try:
+            if best:
+                save_checkpoint(self.exp.best, payload)
             save_checkpoint(self.exp.last, payload)
         except BaseException:
             if step_file is not None:
@@ -576,8 +579,6 @@ class Trainer:
             raise
         self.own_steps, self._saved_step = kept, self.step
         self.exp.prune(stale)
-        if best:
-            save_checkpoint(self.exp.best, payload)
 
     def _plan_step_checkpoints(self) -> tuple[list[int], list[int]]:
         """(the run's own steps once this step's step-N.pt counts among them, keeping the newest

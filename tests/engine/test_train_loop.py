@@ -141,3 +141,28 @@ def test_samples_per_s_counts_the_training_steps_not_validation_or_checkpoints(t
     folder = train(cfg=cfg, progress=False, log=None)
     rates = [float(r["samples_per_s"]) for r in _rows(folder, "train")]
     assert rates == [2.0] * 6
+
+
+@pytest.mark.parametrize("failing", ["best.pt", "last.pt"])
+def test_last_pt_never_records_a_best_that_best_pt_does_not_hold(tmp_path, tiny_recording, monkeypatch, failing):
+    """best.pt is written before last.pt: when one of them cannot be written (a full disk, a second Ctrl-C),
+    the best_psnr that last.pt hands to a resume is one whose weights best.pt holds, so a later validation
+    that falls short of it cannot leave best.pt at an older, worse step for good."""
+    import egvsr.engine.train as train_module
+
+    real = train_module.save_checkpoint
+
+    def save(path, payload):
+        if Path(path).name == failing and payload["step"] == 4:
+            raise OSError(28, "No space left on device")
+        return real(path, payload)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    cfg = _cfg(tmp_path, tiny_recording, "full", val=False, iterations=4, val_every=2, ema_decay=0.0)
+    monkeypatch.setattr(train_module.Trainer, "validate", lambda self: {"psnr": 20.0 + self.step, "ssim": 0.5})  # each is best
+    with pytest.raises(OSError, match="No space left"):
+        train(cfg=cfg, progress=False, log=None)
+    ck = tmp_path / "exp" / "full" / "checkpoints"
+    last, best = load_checkpoint(ck / "last.pt"), load_checkpoint(ck / "best.pt")
+    assert last["step"] == 2 and best["step"] in (2, 4)
+    assert last["best_psnr"] <= best["best_psnr"]

@@ -548,12 +548,14 @@ class Trainer:
         for label, model in models:
             for name, p in model.state_dict().items():
                 if p.is_floating_point() and not bool(torch.isfinite(p).all()):
-                    kept = (f"{self.exp.last} keeps step {load_checkpoint(self.exp.last)['step']}"
-                            if self.exp.last.exists() else "no checkpoint was written")
-                    raise ConfigError(
-                        f"train.lr: training diverged by step {self.step}: the {label} weight {name!r} is no "
-                        f"longer finite, so it was not saved ({kept}); lower train.lr or set train.grad_clip"
-                    )
+                    raise self._diverged(f"the {label} weight {name!r} is no longer finite")
+
+    def _diverged(self, what: str) -> ConfigError:
+        """The error of a run whose weights diverged by this step (`what`: how it shows), not saved."""
+        kept = (f"{self.exp.last} keeps step {load_checkpoint(self.exp.last)['step']}"
+                if self.exp.last.exists() else "no checkpoint was written")
+        return ConfigError(f"train.lr: training diverged by step {self.step}: {what}, so it was not saved ({kept}); "
+                           "lower train.lr or set train.grad_clip")
 
     def _save(self, best: bool = False) -> None:
         """Write this step's step-N.pt first, then best.pt (when `best`), then last.pt listing only step
@@ -663,10 +665,17 @@ class Trainer:
     def validate(self) -> dict | None:
         if self.val_set is None or not self.info.is_main:
             return None
+        self._check_finite()  # NaN weights are named as such, before their output is
         loader = DataLoader(self.val_set, batch_size=1, collate_fn=self.collate)
+        label = "EMA" if self.ema else "model"
         model = self.ema.shadow if self.ema else self.model
-        return evaluate(model, loader, get_protocol(self.cfg["eval"]["protocol"]), self.info.device,
-                        int(self.cfg["eval"]["chunk_size"]), progress=self.progress, desc="validation")
+        try:
+            return evaluate(model, loader, get_protocol(self.cfg["eval"]["protocol"]), self.info.device,
+                            int(self.cfg["eval"]["chunk_size"]), progress=self.progress, desc="validation",
+                            checkpoint=label)
+        except CheckpointError:  # (`output_not_finite`) finite weights so large that the output overflows float32
+            raise self._diverged(f"the {label} weights give an output that is not finite on data.val "
+                                 "(they overflow float32)") from None
 
     def run(self) -> Path:
         t = self.cfg["train"]

@@ -166,3 +166,30 @@ def test_last_pt_never_records_a_best_that_best_pt_does_not_hold(tmp_path, tiny_
     last, best = load_checkpoint(ck / "last.pt"), load_checkpoint(ck / "best.pt")
     assert last["step"] == 2 and best["step"] in (2, 4)
     assert last["best_psnr"] <= best["best_psnr"]
+
+
+@pytest.mark.parametrize("factor, how", [(float("nan"), r"weight '.*' is no longer finite"),
+                                         (1e30, "weights give an output that is not finite on data.val")])
+def test_a_model_diverged_by_a_validation_step_is_named_as_diverged(tmp_path, tiny_recording, monkeypatch, factor,
+                                                                    how):
+    """Weights that became NaN, or finite but so large that the output overflows float32, stop the run at
+    the validation with the trainer's own line (which step, lower train.lr), not with the metric's complaint
+    about its input ('metric input pred: expected values in [0, 1]'), and are not saved."""
+    import egvsr.engine.train as train_module
+    from egvsr.errors import ConfigError
+
+    step = train_module.Trainer._train_step
+
+    def blow_up(self, batch):
+        loss = step(self, batch)
+        with torch.no_grad():
+            for p in self.model.parameters():
+                p.mul_(factor)
+        return loss
+
+    monkeypatch.setattr(train_module.Trainer, "_train_step", blow_up)
+    cfg = _cfg(tmp_path, tiny_recording, "blown", iterations=2, val_every=1, ema_decay=0.0)
+    with pytest.raises(ConfigError, match=rf"^train.lr: training diverged by step 1: the model {how}.* not saved "
+                                          r"\(no checkpoint was written\); lower train.lr"):
+        train(cfg=cfg, progress=False, log=None)
+    assert not (tmp_path / "exp" / "blown").exists()

@@ -728,7 +728,7 @@ class Trainer:
             self.step += 1
             samples += int(t["batch_size"])
             if not math.isfinite(loss):
-                raise ConfigError(f"training diverged at step {self.step} (loss {loss}); lower train.lr")
+                raise self._diverged(f"its loss is {loss}")
             if bar:
                 bar.update(1)
             if self.info.is_main and (self.step % int(t["log_every"]) == 0 or self.step == total):

@@ -430,7 +430,7 @@ def test_new_run_failing_before_its_first_checkpoint_leaves_the_folder_as_it_fou
     folder.mkdir(parents=True)  # a folder of the user's: only what the run wrote goes
     (folder / "notes.txt").write_text("mine")
     assert main(["train", str(cfg), "--no-progress", *diverge]) == 2
-    _one_error(capsys, "training diverged at step")
+    _one_error(capsys, "train.lr: training diverged by step")
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "train.lock"]  # (the lock does not count)
     assert main(["train", str(cfg), "--no-progress"]) == 0
     assert (folder / "checkpoints" / "last.pt").is_file() and (folder / "notes.txt").read_text() == "mine"

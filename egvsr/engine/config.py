@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
         "grad_clip": 0.0,  # 0 = off; else max global norm
         "ema_decay": 0.0,  # 0 = off; e.g. 0.999
         "amp": True,  # used on CUDA only
-        "loss": "charbonnier",
+        "loss": "charbonnier",  # or charbonnier_rgb (EGVSR's released loss)
         "log_every": 10,
         "val_every": 200,
         "checkpoint_every": 200,
@@ -208,6 +208,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: `train.loss` values: the keys of `egvsr.engine.losses.LOSSES` (named here so that a config loads without torch)
+LOSS_NAMES = ("charbonnier", "charbonnier_rgb")
+
+
 def _need(ok: bool, key: str, expected: str, value: Any) -> None:
     if not ok:
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
@@ -228,7 +232,7 @@ def _check_values(cfg: dict) -> None:
     _need(isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas),
           "train.betas", "two numbers in [0, 1), e.g. [0.9, 0.99]", betas)
     _need(isinstance(t["amp"], bool), "train.amp", "true or false", t["amp"])
-    _need(t["loss"] == "charbonnier", "train.loss", "charbonnier (the only loss implemented)", t["loss"])
+    _need(isinstance(t["loss"], str) and t["loss"] in LOSS_NAMES, "train.loss", " or ".join(LOSS_NAMES), t["loss"])
     if t["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"train.schedule: expected cosine or constant, got {t['schedule']!r}")
     threads = t["threads"]

@@ -36,7 +36,7 @@ from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_di
 from egvsr.engine.ema import EMA
 from egvsr.engine.scoring import evaluate, model_inputs
 from egvsr.engine.experiment import Experiment
-from egvsr.engine.losses import charbonnier
+from egvsr.engine.losses import LOSSES
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
@@ -648,7 +648,7 @@ class Trainer:
         target = batch["hr"].to(self.info.device, non_blocking=True)
         with torch.autocast("cuda", enabled=self.amp):
             pred = self.net(**inputs)
-        loss = charbonnier(pred, target)
+        loss = LOSSES[self.cfg["train"]["loss"]](pred, target)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         clip = float(self.cfg["train"]["grad_clip"])

@@ -406,7 +406,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "data.train.split=bin"),
     cli("eval-data-symlink-loop", "loop.h5 is a symlink loop (following its links leads back to it)", "eval", "{ck}", "--data",
         "{tmp}/loop.h5", "--scales", "2"),
-    cli("train-loss-unknown", "train.loss: expected charbonnier (the only loss implemented), got 'l7'", "train",
+    cli("train-loss-unknown", "train.loss: expected charbonnier or charbonnier_rgb, got 'l7'", "train",
         "{cfg_ok}", "--set", "train.loss=l7"),
     cli("train-amp-string", "train.amp: expected true or false, got 'no'", "train", "{cfg_ok}", "--set",
         "train.amp='no'"),

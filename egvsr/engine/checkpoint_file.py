@@ -33,11 +33,36 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite: bool = True) -> Path:
-    """Write `payload` (plus format tags) to `path` atomically."""
+    """Write `payload` (plus format tags) to `path` atomically. A write that fails (a full disk, a quota, a
+    file size limit) is the one-line `OutputError` naming `path`, the temporary removed and an existing
+    checkpoint kept (docs/io.md, "Outputs")."""
     data = {"format": FORMAT, "version": VERSION, **payload}
     with atomic_output(path, overwrite=overwrite) as tmp:
-        torch.save(data, tmp)
+        try:
+            # through a Python file, not torch's own stream: torch reports its stream's failed write as a
+            # RuntimeError that does not say why ("unexpected pos ..."); a Python write's OSError stays
+            # chained to the RuntimeError torch raises for it
+            with open(tmp, "wb") as fh:
+                torch.save(data, fh)
+        except (OSError, RuntimeError) as exc:
+            raise _save_failure(Path(path), exc) from None
     return Path(path)
+
+
+def _save_failure(out: Path, exc: BaseException) -> BaseException:
+    """What a failed `torch.save` to `out` raises: the one-line error of the OSError that caused it (torch
+    wraps what a Python file raises in a RuntimeError), a Ctrl-C or SIGTERM met during a write (wrapped
+    alike) as itself, else `exc` as it is."""
+    from egvsr.events.io.h5util import output_error
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return output_error(out, seen)
+        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 def check_device(device: torch.device | str | int, where: str = "`device`") -> torch.device:

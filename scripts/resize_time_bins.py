@@ -9,7 +9,8 @@ holds model weights only: use it as `train.init_from` with `model.options.time_b
 here) set in the config. Options without weights (`--option window_size=19`, `--option residual_base=linear`)
 can be set at the same time; with the checkpoint's own bin count only the options change (the recipe's stage 7:
 `--time-bins 5 --option residual_base=linear`). Any other bin count (fewer bins included), an option that
-changes the weights, an existing DST without --overwrite and DST naming SRC (even with it) are refused.
+changes the weights, an existing DST without --overwrite, and DST naming SRC or the shipped weights (only
+ship_weights.py writes those; both even with --overwrite) are refused.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def main() -> None:
     from egvsr.engine.checkpoint_model import model_from_checkpoint
     from egvsr.engine.config import option_overrides
     from egvsr.errors import EgvsrError
+    from egvsr.fsutil import refuse_package_data
     from egvsr.models import build_model
     from egvsr.models.egvsr_stf import exact_time_bins, resample_time_bins
 
     try:
         check_output(a, refuse)
+        refuse_package_data([a.dst])  # the shipped weights are written by ship_weights.py only
         options = option_overrides(a.option)
         # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
         model, ck = model_from_checkpoint(a.src)

@@ -78,11 +78,14 @@ def save_untrained(name: str, path: str | Path, seed: int = 0, overwrite: bool =
     """A checkpoint of a randomly initialised registered model (smoke runs, memory benchmarks).
 
     It has the keys the trainer writes (model name and config, state_dict, experiment) with an empty
-    experiment, so its input options are derived from the model.
+    experiment, so its input options are derived from the model. `path` may not be the shipped weights
+    (any spelling, a hard link) nor lie in the package's data folder, even with `overwrite`.
     """
     from egvsr.engine.checkpoint_file import save_checkpoint
+    from egvsr.fsutil import refuse_package_data
     from egvsr.models import build_model
 
+    refuse_package_data([Path(path)])
     torch.manual_seed(int(seed))
     model = build_model(name, **options)
     payload = {"model": {"name": name, "config": model.config}, "state_dict": model.state_dict(),

@@ -50,3 +50,21 @@ def run_script(name: str, *args: str) -> tuple[int, str, str]:
         sys.argv = argv
         sys.path.remove(str(script.parent))
     return code, out.getvalue(), err.getvalue()
+
+
+def shipped_weights_link(folder):
+    """A hard link in `folder` to the shipped checkpoint (an output naming the shipped weights whose
+    replacement, when a refusal fails, replaces the link and never the package's file); skips where none
+    can be made."""
+    import pytest
+
+    from egvsr.fsutil import SHIPPED_CHECKPOINT
+
+    if not SHIPPED_CHECKPOINT.is_file():
+        pytest.skip("this install has no shipped weights")
+    link = folder / "shipped.pt"
+    try:
+        link.hardlink_to(SHIPPED_CHECKPOINT)
+    except OSError:
+        pytest.skip("no hard link to the shipped checkpoint can be made here")
+    return link

@@ -125,18 +125,11 @@ def test_resize_script_never_replaces_its_input(tmp_path):
 
 
 def test_resize_script_never_replaces_the_shipped_weights(tmp_path):
-    """Only ship_weights.py writes the package's data folder: a DST that is the shipped checkpoint (here a
-    hard link to it, so that a failure replaces the link and never the repository's file) is refused."""
+    """Only ship_weights.py writes the package's data folder: a DST naming the shipped checkpoint is refused."""
     from egvsr.fsutil import SHIPPED_CHECKPOINT
-    from tests._model_helpers import run_script
+    from tests._model_helpers import run_script, shipped_weights_link
 
-    if not SHIPPED_CHECKPOINT.is_file():
-        pytest.skip("no shipped checkpoint")
-    dst = tmp_path / "shipped.pt"
-    try:
-        dst.hardlink_to(SHIPPED_CHECKPOINT)
-    except OSError:
-        pytest.skip("no hard link to the shipped checkpoint can be made here")
+    dst = shipped_weights_link(tmp_path)
     src = _training_checkpoint(build_model("egvsr-tiny"), tmp_path / "last.pt")
     code, _, err = run_script("resize_time_bins.py", src, dst, "--time-bins", "5", "--overwrite")
     assert code == 2 and f"{dst}: output is, or is inside, the package's data folder" in err, err

@@ -637,19 +637,13 @@ def test_plan_render_arguments_of_another_type(source, checkpoint, options, mess
 
 
 def test_save_untrained_never_replaces_the_shipped_weights(tmp_path):
-    """A library writer like the others: a path that is the shipped checkpoint (here a hard link to it, so
-    that a failure replaces the link, never the package's file) is refused, even with overwrite."""
+    """A library writer like the others: a path naming the shipped checkpoint is refused, even with overwrite."""
     from egvsr.errors import OutputExistsError
     from egvsr.fsutil import SHIPPED_CHECKPOINT
     from egvsr.render.model import save_untrained
+    from tests._model_helpers import shipped_weights_link
 
-    if not SHIPPED_CHECKPOINT.is_file():
-        pytest.skip("this install has no shipped weights")
-    link = tmp_path / "shipped.pt"
-    try:
-        link.hardlink_to(SHIPPED_CHECKPOINT)
-    except OSError:
-        pytest.skip("no hard link to the shipped checkpoint can be made here")
+    link = shipped_weights_link(tmp_path)
     with pytest.raises(OutputExistsError, match="the package's data folder"):
         save_untrained("egvsr-tiny", link, overwrite=True)
     assert link.samefile(SHIPPED_CHECKPOINT)

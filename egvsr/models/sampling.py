@@ -43,6 +43,13 @@ class AxisGrid:
         """The output length of the whole crop at this render's scale (what `out_size` is without a region)."""
         return self.crop_len * self.out_len / self.lr_len
 
+    def cells(self, i: Tensor) -> Tensor:
+        """Crop pixel (long) whose cell holds the centre of call pixel `i` (integers), clamped to the crop.
+        Exact integer arithmetic: a centre on a cell border (e.g. every 5th pixel at 24 -> 60) takes the
+        later cell on every path, whole render or region, whatever the float rounding of the coordinates."""
+        num = (2 * (self.first + i) + 1) * self.lr_len
+        return (self.start + torch.div(num, 2 * self.out_len, rounding_mode="floor")).clamp_(0, self.crop_len - 1)
+
 
 @dataclass(frozen=True)
 class Region:
@@ -91,6 +98,18 @@ def nearest_index(coords: Tensor, height: int, width: int) -> tuple[Tensor, Tens
     ix = torch.floor((coords[..., 0] + 1) * (width / 2)).long().clamp_(0, width - 1)
     iy = torch.floor((coords[..., 1] + 1) * (height / 2)).long().clamp_(0, height - 1)
     return iy, ix
+
+
+def pixel_cells(pix: Tensor, height: int, width: int, h: int, w: int,
+                region: Region | None = None) -> tuple[Tensor, Tensor]:
+    """Row and column (long) of the LR pixel (of an h x w input) whose cell holds the centre of each flat
+    pixel `pix` of an H x W output (of the larger render's grid when a `region` is given): `nearest_index`
+    at `pixel_coords`, computed exactly (`AxisGrid.cells`), so a centre on a cell border picks one cell."""
+    y = torch.div(pix, width, rounding_mode="floor")
+    x = pix - y * width
+    if region is None:
+        region = Region(AxisGrid(0, 0, h, height, h), AxisGrid(0, 0, w, width, w))
+    return region.y.cells(y), region.x.cells(x)
 
 
 def index_centers(iy: Tensor, ix: Tensor, height: int, width: int, dtype: torch.dtype) -> Tensor:

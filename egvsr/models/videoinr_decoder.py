@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from egvsr.models.sampling import Region, index_centers, nearest_index, pixel_coords, sample_points
+from egvsr.models.sampling import Region, index_centers, pixel_cells, pixel_coords, sample_points
 from egvsr.models.siren import Siren
 
 
@@ -97,8 +97,9 @@ class VideoINRDecoder(nn.Module):
         (big_h, big_w), _, whole = warp_grid(ctx)
         h, w = ctx.feat.shape[-2:]
         b = torch.div(gid, big_h * big_w, rounding_mode="floor")
-        coords = pixel_coords(gid - b * big_h * big_w, big_h, big_w, region=whole)
-        iy, ix = nearest_index(coords, h, w)
+        pix = gid - b * big_h * big_w
+        coords = pixel_coords(pix, big_h, big_w, region=whole)
+        iy, ix = pixel_cells(pix, big_h, big_w, h, w, region=whole)  # exact: ties pick one cell on every path
         rel = (coords - index_centers(iy, ix, h, w, coords.dtype)) * coords.new_tensor([w, h])
         return b, (b * h + iy) * w + ix, rel
 

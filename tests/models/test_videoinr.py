@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from egvsr.models import build_model
+from egvsr.models.sampling import AxisGrid, Region, pixel_cells
 from egvsr.models.videoinr_decoder import unique_inverse
 
 
@@ -88,3 +91,33 @@ def test_unique_inverse_matches_torch_unique():
     got, inv = unique_inverse(ids)
     ref, ref_inv = torch.unique(ids, return_inverse=True)
     assert torch.equal(got, ref) and torch.equal(inv, ref_inv) and torch.equal(got[inv], ids)
+
+
+@pytest.mark.parametrize("lr_size, out_size", [((20, 24), (50, 60)), ((24, 32), (60, 80)), ((6, 10), (15, 25))])
+def test_region_equals_whole_render_where_centres_fall_on_cell_borders(model, lr_size, out_size):
+    """At 24 -> 60 every 5th output centre lies on an LR cell border. The nearest cell was chosen from
+    float coordinates, which the region path computes another way: a region's pixels picked the other
+    cell on those rows/columns and, through the warped reads, differed all over (0.6 on a perturbed model)."""
+    torch.manual_seed(3)
+    perturbed = build_model("videoinr-tiny", output_activation="none").eval()
+    with torch.no_grad():
+        for p in perturbed.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    lr, times = torch.rand(1, 2, 3, *lr_size), torch.tensor([[-0.2, 0.7]])
+    (h, w), (big_h, big_w) = lr_size, out_size
+    whole = perturbed.render(lr, times, out_size)
+    region = Region(AxisGrid(3, 0, h, big_h, h), AxisGrid(5, 0, w, big_w, w))
+    part = perturbed.render(lr, times, (big_h - 6, big_w - 9), region=region)
+    torch.testing.assert_close(part, whole[..., 3:big_h - 3, 5:big_w - 4], atol=1e-4, rtol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lr=st.integers(1, 40), out=st.integers(1, 200), first=st.integers(0, 50), start=st.integers(0, 5))
+def test_pixel_cells_are_the_exact_cell_of_each_centre(lr, out, first, start):
+    """Centre of output pixel i lies at LR position (i + 1/2) lr / out: its cell is floor of that, in
+    integers (a border centre takes the later cell), on the whole grid and in any region alike."""
+    pix = torch.arange(out)
+    iy, ix = pixel_cells(pix, 1, out, 1, lr)
+    assert iy.tolist() == [0] * out and ix.tolist() == [(2 * i + 1) * lr // (2 * out) for i in range(out)]
+    axis = AxisGrid(first, start, lr, out + first, lr + start)
+    assert axis.cells(pix).tolist() == [start + (2 * (first + i) + 1) * lr // (2 * (out + first)) for i in range(out)]

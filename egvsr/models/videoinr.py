@@ -19,10 +19,25 @@ from egvsr.models.options import opt
 from egvsr.models.registry import register_model
 from egvsr.models.sampling import bracket
 from egvsr.models.size_estimate import videoinr_decode_floats, videoinr_size
-from egvsr.models.validate import Batch, check_inputs
+from egvsr.models.validate import TIME_TOLERANCE, Batch, check_inputs
 from egvsr.models.videoinr_decoder import DecodeContext, VideoINRDecoder
 from egvsr.models.videoinr_encoder import VideoINREncoder
 from egvsr.models.videoinr_official import OfficialContext, official_context, official_decode
+
+
+def check_between_frames(batch: Batch) -> None:
+    """VideoINR interpolates between two input frames and cannot extrapolate: a query time before the
+    first or after the last of `frame_times` (possible when they do not span [-1, 1]) is refused, not
+    silently rendered at that frame's time."""
+    ft, t = batch.frame_times, batch.times
+    outside = (t < ft[:, :1] - TIME_TOLERANCE) | (t > ft[:, -1:] + TIME_TOLERANCE)
+    if bool(outside.any()):
+        b, j = (int(i) for i in outside.nonzero()[0])
+        raise ConfigError(
+            f"times: time {float(t[b, j]):.6g} (sample {b}, query {j}) lies outside the input frames' times "
+            f"[{float(ft[b, 0]):.6g}, {float(ft[b, -1]):.6g}] (frame_times); VideoINR interpolates between "
+            "two frames and cannot render a time before the first or after the last"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class VideoINR(SRModel):
         return self.options.decoder == "ours"
 
     def encode(self, batch: Batch) -> dict[str, Any]:
+        check_between_frames(batch)
         pair, u = bracket(batch.frame_times, batch.times)
         feats: dict[int, tuple[list[int], Tensor]] = {}
         for p in sorted(set(pair.flatten().tolist())):

@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from egvsr.errors import ConfigError
 from egvsr.models import build_model
 from egvsr.models.sampling import AxisGrid, Region, pixel_cells
 from egvsr.models.videoinr_decoder import unique_inverse
@@ -121,3 +122,17 @@ def test_pixel_cells_are_the_exact_cell_of_each_centre(lr, out, first, start):
     assert iy.tolist() == [0] * out and ix.tolist() == [(2 * i + 1) * lr // (2 * out) for i in range(out)]
     axis = AxisGrid(first, start, lr, out + first, lr + start)
     assert axis.cells(pix).tolist() == [start + (2 * (first + i) + 1) * lr // (2 * (out + first)) for i in range(out)]
+
+
+def test_a_time_outside_the_frames_is_refused_not_rendered_at_the_nearest_frame(model):
+    """frame_times need not span [-1, 1]; a time past the last frame used to be clamped to it silently
+    (the output at 0.9 was the output at 0.5)."""
+    lr = torch.rand(2, 2, 3, 4, 5)
+    ft = torch.tensor([[-1.0, 1.0], [-0.5, 0.5]])
+    with pytest.raises(ConfigError, match=r"times: time 0\.9 \(sample 1, query 1\) lies outside the input frames' "
+                                          r"times \[-0\.5, 0\.5\]"):
+        model.render(lr, torch.tensor([0.0, 0.9]), (8, 10), frame_times=ft)
+    with pytest.raises(ConfigError, match=r"time -0\.7 \(sample 1, query 0\)"):
+        model(lr, torch.tensor([[-0.7], [-0.7]]), (8, 10), frame_times=ft)
+    inside = model.render(lr, torch.tensor([[-1.0, 1.0], [-0.5, 0.5]]), (8, 10), frame_times=ft)  # both frames' ends
+    assert inside.shape == (2, 2, 3, 8, 10)

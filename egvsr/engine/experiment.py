@@ -104,10 +104,13 @@ class Experiment:
             for f in (self.lock_path, self.config):
                 f.unlink(missing_ok=True)
             self.dir.rmdir()  # fails (and keeps it) when anything else is there
-            for level in levels:  # the levels of output_root the run made, each only while empty
-                level.rmdir()
-        except OSError:
+        except OSError:  # kept; or never made (a name the file system refuses): the levels still go
             pass
+        for level in levels:  # the levels of output_root the run made, each only while empty
+            try:
+                level.rmdir()  # fails (and keeps it and the levels above) while the experiment folder is there
+            except OSError:
+                break
 
     def existing_outputs(self) -> list[Path]:
         """What a run writes that is already here: config.yaml, checkpoints/*.pt and anything in logs/

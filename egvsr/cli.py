@@ -532,12 +532,17 @@ EMPTY_PATH_ARGS: dict[str, tuple[str, ...]] = {
 
 def _refuse_empty_paths(args: argparse.Namespace, command: argparse.ArgumentParser) -> None:
     """Refuse, as a usage mistake naming the argument, a file or folder given as "" (`Path("")` is the
-    current folder: an output there would be refused as a folder, or written in it)."""
+    current folder: an output there would be refused as a folder, or written in it), or holding a NUL
+    byte (no file can be named so; `main(argv)` from Python can pass one, a shell cannot)."""
     ins, outs, folders = PATH_ARGS.get(args.command, ((), (), ()))
     for name in (*ins, *outs, *folders, *EMPTY_PATH_ARGS.get(args.command, ())):
-        if "" in _paths(args, (name,)):
+        values = _paths(args, (name,))
+        if "" in values:
             command.error(f"argument {_flags(command).get(name, name)}: the path is empty; expected the name "
                           "of a file or folder")
+        if any(isinstance(v, str) and "\0" in v for v in values):
+            command.error(f"argument {_flags(command).get(name, name)}: the path holds a NUL byte, which no "
+                          "file name can; expected the name of a file or folder")
 
 
 def _refuse_inputs_as_outputs(args: argparse.Namespace) -> None:

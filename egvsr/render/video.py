@@ -128,7 +128,10 @@ def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool,
     for p in (png, *paths):
         if p is None:
             continue
-        path = Path(p).resolve()
+        try:
+            path = Path(p).resolve()
+        except (OSError, RuntimeError):  # a link loop (RuntimeError in Python < 3.13): refused as a link below
+            path = Path(os.path.abspath(p))
         if path in seen:
             raise ConfigError(f"{p}: the same path is given for two outputs")
         seen.add(path)

@@ -14,6 +14,7 @@ import pickletools
 import random
 import re
 import shlex
+import stat
 import warnings
 import zipfile
 import zlib
@@ -157,8 +158,11 @@ def is_plain_pickle(head: bytes) -> bool:
 
 
 def file_head(path: str | os.PathLike) -> bytes:
-    """The first bytes of `path` ('' when it cannot be read), for `is_plain_pickle`."""
+    """The first bytes of `path` ('' when it cannot be read, or is no regular file: opening a FIFO would
+    wait for a writer forever), for `is_plain_pickle`."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return b""
         with open(path, "rb") as fh:
             return fh.read(_HEAD)
     except OSError:

@@ -531,3 +531,13 @@ def test_a_path_argument_holding_a_nul_byte_is_a_usage_error(originals, tmp_path
     argv = [a.format(**{"in": work / "in", "out": work / "out"}) for a in argv]
     rc, _, err = check_contract(argv, work, work)
     assert rc == 2 and "NUL byte" in err, err
+
+
+def test_import_checkpoint_from_a_fifo_is_refused_without_waiting(originals, tmp_path):
+    """`import-checkpoint FIFO OUT`: one line saying what the source is; it waited forever for a writer
+    (the advice for a refused file read the FIFO's first bytes before the source was checked). Run as a
+    process, so that a wait ends in its timeout instead of holding the test run."""
+    work = _work(originals, tmp_path)
+    rc, _, err = check_contract(["import-checkpoint", str(work / "fifo"), str(work / "out" / "x.pt")], work, work,
+                                process=True)
+    assert rc == 2 and "FIFO" in err, err

@@ -62,9 +62,8 @@ class TonicRecording(Recording):
 
     def read_events(self, t0: int | float | None, t1: int | float | None):
         """Events with t0 <= t < t1 µs, bounds as every `Recording` takes them (floats rounded up, NaN, str or
-        bool refused naming t0 or t1); a bound beyond int64 is taken as it is (`EventStream.slice`), not
-        clamped first: t1 = 2**63 keeps an event at 2**63 - 1."""
-        return self.stream.slice(t0, t1)
+        bool refused naming t0 or t1; t1 = 2**63 keeps an event at 2**63 - 1)."""
+        return self.stream.slice(*self._window(t0, t1))
 
 
 def _integer_times(times: np.ndarray, name: str) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, IndexRangeError, IndexTypeError, InputFileError
 from egvsr.events.checks import check_increasing_times
-from egvsr.events.stream import window_bound
+from egvsr.events.stream import window_time
 from egvsr.events.frames import events_outside_frames, source_event_span  # noqa: F401 - re-exported
 
 
@@ -158,9 +158,10 @@ class Recording:
 
     @staticmethod
     def _window(t0: int | float | None, t1: int | float | None) -> tuple[int | None, int | None]:
-        """The bounds of `read_events` as `EventSource.read` takes them: integer µs, floats rounded up
-        (t >= 1.5 means t >= 2), None unbounded; NaN, str or bool is a `ConfigError` naming t0 or t1."""
-        return tuple(None if v is None else int(window_bound(name, v)) for name, v in (("t0", t0), ("t1", t1)))
+        """The bounds of `read_events` as `EventSource.read` and `EventStream.slice` take them: integer µs,
+        floats rounded up (t >= 1.5 means t >= 2), None unbounded, a bound beyond int64 not clamped (t1 = 2**63
+        keeps an event at 2**63 - 1); NaN, str or bool is a `ConfigError` naming t0 or t1."""
+        return tuple(None if v is None else window_time(name, v) for name, v in (("t0", t0), ("t1", t1)))
 
 
 def warn_events_outside_frames(recordings: "list[Recording]") -> None:

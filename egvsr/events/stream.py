@@ -268,8 +268,10 @@ class EventStream:
         )
 
 
-def _bound(name: str, v) -> int:
-    """A window bound in µs as a Python int, floats rounded up (t >= 1.5 means t >= 2), not clamped."""
+def window_time(name: str, v) -> int:
+    """A window bound in µs as a Python int, floats rounded up (t >= 1.5 means t >= 2), not clamped (a bound
+    beyond int64 keeps its meaning: `window_index`, `window_limits`); NaN, str or bool is a `ConfigError`
+    naming `name`."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer, float, np.floating)):
         raise ConfigError(f"{name}: expected a time in microseconds (int), got {v!r}")
     if isinstance(v, (float, np.floating)):
@@ -279,16 +281,22 @@ def _bound(name: str, v) -> int:
     return int(v)
 
 
-def window_bound(name: str, v) -> np.int64:
-    """A window bound in µs as int64: floats round up (t >= 1.5 means t >= 2), values beyond int64 are
-    clamped (every event time lies inside it). A bound above 2**63 - 1 clamped lies *at* an event at
-    2**63 - 1, not after it: find indices with `window_index`, which places it after every event."""
-    return np.int64(min(max(_bound(name, v), INT64_MIN), INT64_MAX))
+def window_limits(t0, t1) -> tuple[np.int64 | None, np.int64 | None] | None:
+    """The window [t0, t1) (bounds checked and rounded as by `window_time`) as int64 bounds for
+    `np.searchsorted` over sorted times, None where unbounded: a bound beyond int64 on its own side bounds
+    nothing (t1 = 2**63 keeps an event at 2**63 - 1). None when no int64 time lies in the window
+    (t0 > 2**63 - 1 or t1 <= -2**63)."""
+    a = None if t0 is None else window_time("t0", t0)
+    b = None if t1 is None else window_time("t1", t1)
+    if (a is not None and a > INT64_MAX) or (b is not None and b <= INT64_MIN):
+        return None
+    return (None if a is None or a <= INT64_MIN else np.int64(a),
+            None if b is None or b > INT64_MAX else np.int64(b))
 
 
 def window_index(name: str, v, n: int, first_index_at) -> int:
     """Index of the first of `n` time-sorted events at or after the window bound `v` (checked and rounded
-    as by `window_bound`); `first_index_at(b)` finds it for an int64 `b`. A bound above the int64 range
+    as by `window_time`); `first_index_at(b)` finds it for an int64 `b`. A bound above the int64 range
     is after every event (index `n`), so t1 = 2**63 keeps an event at 2**63 - 1 and t0 = 2**63 takes none."""
-    b = _bound(name, v)
+    b = window_time(name, v)
     return int(n) if b > INT64_MAX else first_index_at(np.int64(max(b, INT64_MIN)))

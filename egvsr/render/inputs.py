@@ -94,7 +94,7 @@ class FolderRecording(Recording):
     def read_events(self, t0: int, t1: int):
         if self._events is None:
             raise InputFileError(f"{self.path}: a frame folder has no events; pass `events` FILE")
-        return self._handle().read(int(t0), int(t1))
+        return self._handle().read(*self._window(t0, t1))
 
 
 def _frame_folder(path: Path, fps: float | None) -> bool:

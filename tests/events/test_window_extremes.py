@@ -52,6 +52,43 @@ def test_an_egvsr_file_reads_windows_beyond_int64_alike(tmp_path):
         assert len(src.read(2**63, None)) == 0 and src.index_range(2.0**63, None) == (4, 4)
 
 
+def test_a_source_recording_reads_windows_beyond_int64_as_its_source(tmp_path):
+    """`Recording.read_events` (SourceRecording, TonicRecording) takes bounds as `EventSource.read` does: its
+    bounds were clamped to int64 first, so t1 = 2**63 landed *on* an event at 2**63 - 1 and dropped it."""
+    from egvsr.datasets.adapters.event_source import SourceRecording
+    from egvsr.events.io import write_events
+    from egvsr.tonic_data import TonicRecording
+
+    path = write_events(tmp_path / "e.h5", _stream([MIN, 0, MAX - 1, MAX]))
+    with SourceRecording(path) as rec:
+        assert rec.read_events(MAX - 5, 2**63).t.tolist() == [MAX - 1, MAX]
+        assert rec.read_events(None, 10**30).t.tolist() == [MIN, 0, MAX - 1, MAX]
+        assert len(rec.read_events(2**63, None)) == 0
+    events = np.zeros(3, [("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
+    events["t"], events["p"] = [0, MAX - 1, MAX], 1
+    rec = TonicRecording(events, np.zeros((1, 1, 1), np.uint8), [0], (1, 1, 2))
+    assert rec.read_events(MAX - 5, 2.0**63).t.tolist() == [MAX - 1, MAX]
+    assert len(rec.read_events(2**63, None)) == 0
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_streamed_layout_reads_windows_beyond_int64_alike(tmp_path, monkeypatch, cached):
+    """A layout decoded front to back (AEDAT4 stores int64 µs) clamped its bounds too: t1 = 2**63 dropped
+    an event at 2**63 - 1, and t0 = 2**63 took it."""
+    pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+    from egvsr.events.io import open_events, streamed
+    from tests.events.io.test_layouts import write_aedat4
+
+    if not cached:
+        monkeypatch.setattr(streamed, "CACHE_EVENTS", 1)
+    t = np.array([0, MAX - 1, MAX], np.int64)
+    write_aedat4(tmp_path / "r.aedat4", [(t, np.zeros(3, int), np.zeros(3, int), np.ones(3, bool))], 2, 2)
+    with open_events(tmp_path / "r.aedat4") as src:
+        assert src.read(MAX - 5, 2**63).t.tolist() == [MAX - 1, MAX]
+        assert [int(v) for c in src.iter_chunks(1, t0=1, t1=2.0**63) for v in c.t] == [MAX - 1, MAX]
+        assert len(src.read(2**63, None)) == 0 and not list(src.iter_chunks(1, t0=2**63))
+        assert src.read(-(2**70), -(2**63) + 1).t.tolist() == []
+
 @settings(max_examples=150, deadline=None)
 @given(ts=st.lists(st.integers(MIN, MAX), max_size=12),
        t0=st.one_of(st.none(), st.integers(-(2**64), 2**64)),

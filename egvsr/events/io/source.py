@@ -23,7 +23,7 @@ from egvsr.errors import (
 )
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
-from egvsr.events.stream import EventStream, window_bound, window_index
+from egvsr.events.stream import EventStream, window_index
 
 DEFAULT_CHUNK_EVENTS = 1 << 21
 # Bisection narrows the search to this many events, then reads them in one go.
@@ -529,7 +529,3 @@ def _as_uint16(a: np.ndarray) -> np.ndarray:
         return a.view(np.uint16)
     return a.astype(np.uint16, copy=False)
 
-
-def _as_time(name: str, v) -> int:
-    """A window bound in µs (`stream.window_bound`: floats round up, beyond int64 clamped)."""
-    return int(window_bound(name, v))

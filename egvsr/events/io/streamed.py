@@ -15,8 +15,8 @@ import numpy as np
 
 from egvsr.errors import EgvsrError, FormatError, InputFileError
 from egvsr.events.checks import first_decrease
-from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, _as_time, chunk_size
-from egvsr.events.stream import EventStream
+from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, chunk_size
+from egvsr.events.stream import EventStream, window_limits
 
 CACHE_EVENTS = 1 << 23
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -129,9 +129,8 @@ class StreamedSource(EventSource):
     def read(self, t0=None, t1=None) -> EventStream:
         if self._cache is not None:
             return super().read(t0, t1)
-        t0 = None if t0 is None else _as_time("t0", t0)
-        t1 = None if t1 is None else _as_time("t1", t1)
-        parts = list(self._stream_chunks(max(self.num_events, 1), t0, t1))  # one decoding pass
+        window = window_limits(t0, t1)  # None: no event can lie in it
+        parts = [] if window is None else list(self._stream_chunks(max(self.num_events, 1), *window))  # one pass
         if not parts:
             return EventStream.empty(self.width, self.height)
         return parts[0]
@@ -145,9 +144,9 @@ class StreamedSource(EventSource):
             yield from super().iter_chunks(max_events, t0, t1)
             return
         max_events = chunk_size("iter_chunks max_events", max_events)
-        t0 = None if t0 is None else _as_time("t0", t0)
-        t1 = None if t1 is None else _as_time("t1", t1)
-        yield from self._stream_chunks(max_events, t0, t1)
+        window = window_limits(t0, t1)
+        if window is not None:
+            yield from self._stream_chunks(max_events, *window)
 
     def _stream_chunks(self, max_events: int, t0, t1) -> Iterator[EventStream]:
         """One decoding pass, re-cut into chunks of `max_events`, order checked globally."""

@@ -8,6 +8,7 @@ links and outputs that are (or hold) an input are refused (docs/io.md, "Outputs"
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import hashlib
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from egvsr.errors import ConfigError, EgvsrError, OutputError, OutputExistsError
+from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError, OutputError, OutputExistsError
 from egvsr.process import check_pending, held_signals, one_line
 
 TEMP_MARK = ".egvsr-partial"
@@ -76,6 +77,23 @@ def printable(name: str | os.PathLike | bytes) -> str:
     (`process.one_line`)."""
     return one_line(shown(name))
 
+
+def read_utf8_text(path: Path, what: str | None = None, expected: str = "a UTF-8 text file") -> str:
+    """The text of the small UTF-8 file `path` (a list of names or times), a byte-order mark dropped (Windows
+    editors write one; it is no part of the first line). A file that is not UTF-8 is a `FormatError` naming
+    the byte offset in the file (the mark counted), one that cannot be read an `InputFileError`; `what` (a
+    "split file") is said in both, `expected` after the first."""
+    bom = 0
+    try:
+        data = path.read_bytes()
+        bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: {f'{what} is ' if what else ''}not UTF-8 text (byte {bom + exc.start} cannot be "
+                          f"decoded); expected {expected}") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read {f'the {what}' if what else 'this file'} "
+                             f"({exc.strerror or exc})") from None
 
 def free_bytes(folder: str | os.PathLike) -> int | None:
     """Free bytes for unprivileged writers on the file system of `folder` (or its nearest existing

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path, PurePath
 
 from egvsr.errors import ConfigError, InputFileError
+from egvsr.fsutil import read_utf8_text
 
 H5_SUFFIXES = (".h5", ".hdf5")
 #: What the readers take as a recording, for the messages that say a root or split holds none.
@@ -100,14 +101,7 @@ def find_recordings(folder: Path) -> dict[str, Path]:
 def read_split_file(path: Path) -> list[str]:
     """The names a split file lists, or one line naming the file when it cannot be read as UTF-8 text. A byte
     order mark (Windows editors write one) is no part of the first name; CRLF line ends are line ends."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: split file is not UTF-8 text (byte {exc.start} cannot be decoded); "
-                             "expected one recording name per line") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read the split file ({exc.strerror or exc})") from None
-    return parse_split(text, str(path))
+    return parse_split(read_utf8_text(path, "split file", "one recording name per line"), str(path))
 
 
 def check_split_name(split) -> str:

@@ -10,7 +10,7 @@ import torch
 
 from egvsr.datasets import DatasetRoot, ScaleBatchSampler, builtin_split, collate_samples
 from egvsr.datasets.augment import flip, reverse_event_tensor, reverse_events, reverse_time, rotate90
-from egvsr.errors import ConfigError, EgvsrError, InputFileError
+from egvsr.errors import ConfigError, EgvsrError, FormatError, InputFileError
 from egvsr.events.stream import EventStream
 
 # ---- sampler -----------------------------------------------------------------------------------
@@ -181,6 +181,12 @@ def test_root_errors_name_the_folder_and_file(tmp_path):
     (tmp_path / "splits" / "bin.txt").write_bytes(b"\xff\xfe\x00a")
     with pytest.raises(InputFileError, match=r"splits/bin.txt: split file is not UTF-8 text \(byte 0"):
         DatasetRoot(tmp_path).paths("bin")
+    # the byte counts from the file's start, a byte-order mark included (it was 3 too low behind one)
+    (tmp_path / "splits" / "bin.txt").write_bytes(b"\xef\xbb\xbfa\nb\xff\n")
+    with pytest.raises(FormatError, match=r"splits/bin.txt: split file is not UTF-8 text \(byte 6 cannot be decoded\)"):
+        DatasetRoot(tmp_path).paths("bin")
+    (tmp_path / "splits" / "bin.txt").write_bytes(b"\xef\xbb\xbfa\n")
+    assert [p.name for p in DatasetRoot(tmp_path).paths("bin")] == ["a.h5"]
 
 
 @pytest.mark.parametrize("option, match", [({"flips": "maybe"}, "flips 'maybe': expected True or False"),

@@ -9,7 +9,6 @@ rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) 
 
 from __future__ import annotations
 
-import codecs
 import math
 import os
 import re
@@ -25,7 +24,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
-from egvsr.fsutil import FolderMembers
+from egvsr.fsutil import FolderMembers, read_utf8_text
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
@@ -54,21 +53,6 @@ def _regular(path: Path, what: str) -> bool:
         return stat.S_ISREG(mode)
     raise InputFileError(f"{path}: {what} is not a regular file (a named pipe, device or socket); "
                          "expected a regular file")
-
-
-def _read_text(path: Path) -> str:
-    """A small text file of a frame folder (images.txt, timestamps.txt, fps.txt), named in any error. A
-    UTF-8 byte-order mark (Windows editors write one) is dropped: it is no part of the first line."""
-    bom = 0
-    try:
-        data = path.read_bytes()
-        bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not UTF-8 text (byte {bom + exc.start} cannot be decoded); "
-                          "expected a UTF-8 text file") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read this file ({exc.strerror or exc})") from None
 
 
 def _natural_key(p: Path):
@@ -196,7 +180,7 @@ def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None,
     the line after the time, so image names may hold spaces. Without it, a line holds one time and maybe a
     '#' comment: a second column ("index seconds", "start end") is refused, not read as the first."""
     rows = []
-    for no, line in enumerate(_read_text(path).splitlines(), 1):
+    for no, line in enumerate(read_utf8_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -378,7 +362,7 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
                     "expected one time in seconds per frame"
                 )
         elif _time_file(folder, "fps.txt") is not None and fps is None:
-            text = _read_text(folder / "fps.txt").strip()
+            text = read_utf8_text(folder / "fps.txt").strip()
             try:
                 fps = float(text.split()[0])
             except (ValueError, IndexError):

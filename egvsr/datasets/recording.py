@@ -164,14 +164,15 @@ class Recording:
         return tuple(None if v is None else window_time(name, v) for name, v in (("t0", t0), ("t1", t1)))
 
 
-def warn_events_outside_frames(recordings: "list[Recording]") -> None:
-    """Print each recording's event damage (a file cut short) and `Recording.events_outside_frames`, each as
-    one warning line on stderr."""
+def warn_event_damage_and_coverage(recordings: "list[Recording]") -> None:
+    """Warn, one line each on stderr, of each recording's event damage (a file cut short: `warn_damage`) and of
+    events that miss its frames (`Recording.events_outside_frames`)."""
+    from egvsr.events.io.source import warn_damage
     from egvsr.process import warn
 
     for rec in recordings:
-        if rec.has_events and rec.event_damage:
-            warn(f"{rec.events_path}: {rec.event_damage}")
+        if rec.has_events:
+            warn_damage(rec.events_path, rec.event_damage)
         notice = rec.events_outside_frames()
         if notice:
             warn(notice)

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Subset
 
 from egvsr.datasets.geometry import check_scales
 from egvsr.datasets.items import ground_truth_coverage, gt_outside_frames
-from egvsr.datasets.recording import warn_events_outside_frames
+from egvsr.datasets.recording import warn_event_damage_and_coverage
 from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.scoring import check_scoring, evaluate
 from egvsr.engine.tables import SUMMARY_CLIP, fmt_scale, markdown_table
@@ -117,7 +117,7 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
         check_every_recording_scored(ds, s)
         datasets.append((s, ds))
     if getattr(model, "uses_events", False):  # every check passed; once, not per scale
-        warn_events_outside_frames(datasets[0][1].recordings)
+        warn_event_damage_and_coverage(datasets[0][1].recordings)
     rows: list[dict] = []
     weights = label  # the checkpoint, or which shipped weights: named by a non-finite output's error
     for s, ds in datasets:

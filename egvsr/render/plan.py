@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from egvsr.datasets.geometry import fmt_scale
-from egvsr.datasets.recording import Recording, warn_events_outside_frames
+from egvsr.datasets.recording import Recording, warn_event_damage_and_coverage
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
 from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError, OutputError
@@ -498,7 +498,7 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
             raise ConfigError(_derived_rate_text(rate, o))
         check_disk_space(o, plan)  # last: the limits above hold on any machine, free space differs
         if rm.uses_events:  # every check passed: the render goes on
-            warn_events_outside_frames([rec])
+            warn_event_damage_and_coverage([rec])
     except BaseException:
         rec.close()
         raise

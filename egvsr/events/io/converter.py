@@ -16,12 +16,12 @@ import numpy as np
 
 from egvsr.errors import ConfigError, FormatError
 from egvsr.events.frames import check_frames_memory
-from egvsr.events.io.arguments import check_path, printable
+from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
-from egvsr.events.io.source import EventSource
+from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
-from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory, warn
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 
 CONVERT_CHUNK_EVENTS = 1 << 21
 _FRAME_BATCH = 16
@@ -53,8 +53,7 @@ def convert(
     refuse_inputs_as_outputs([src], [out], members=input_members)
     with open_events(src, sensor_size=sensor_size) as source:
         check_frames(source, sensor_size)  # before any event is converted
-        if source.damage() is not None:
-            warn(f"{printable(source.path)}: {source.damage()}")
+        warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:

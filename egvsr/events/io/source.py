@@ -24,6 +24,8 @@ from egvsr.errors import (
 from egvsr.events.checks import first_decrease, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.frames import Frames
 from egvsr.events.stream import EventStream, window_index
+from egvsr.fsutil import printable
+from egvsr.process import warn
 
 DEFAULT_CHUNK_EVENTS = 1 << 21
 # Bisection narrows the search to this many events, then reads them in one go.
@@ -510,6 +512,13 @@ def chunk_size(what: str, value) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ConfigError(f"{what}: expected an integer >= 1, got {value!r}")
     return int(value)
+
+
+def warn_damage(path, damage: str | None) -> None:
+    """One warning line naming `path` when a recording has `damage` (its source's `damage()`: a file cut short,
+    whose whole words are read); commands that read such a file never do so in silence."""
+    if damage:
+        warn(f"{printable(path)}: {damage}")
 
 
 def with_channels(img: np.ndarray, channels: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.frames import events_outside_frames, source_event_span
 from egvsr.events.io import h5util
 from egvsr.events.io.arguments import check_exists, check_not_special, check_path, printable
+from egvsr.events.io.source import warn_damage
 from egvsr.events.represent import validation
 from egvsr.events.represent.normalization import normalize_windows
 from egvsr.events.represent.registry import Representation, get_representation
@@ -297,8 +298,7 @@ def voxelize_file(
         starts, ends, mode = _windows(source, between_frames, window_ms,
                                       lambda count: check_output_size(dst, count, shape, float(max_output_gb)))
         check_stream_memory(len(starts), shape)
-        if source.damage() is not None:  # a file cut short: its whole words are read, never in silence (as convert)
-            warn(f"{printable(source.path)}: {source.damage()}")
+        warn_damage(source.path, source.damage())  # a file cut short (as convert)
         if mode == "between_frames":
             _warn_events_outside(source, starts, ends)
         tau = None if tau_ms is None else float(tau_ms) * 1000.0

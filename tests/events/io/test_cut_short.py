@@ -71,3 +71,22 @@ def test_other_layouts_report_no_damage(tmp_path):
     with open_events(path) as src:
         assert src.damage() is None
     assert summarize(path)["damage"] is None
+
+
+def test_eval_and_render_warn_of_a_cut_file_as_convert_does(tmp_path, capsys):
+    """The recordings' warning (eval, render) is convert's line: a name's byte that is not UTF-8 is shown as
+    `\\xNN` there too (it was printed as the raw byte), and a newline in a name cannot split the line."""
+    import os
+
+    from egvsr.datasets.adapters.event_source import SourceRecording
+    from egvsr.datasets.recording import warn_event_damage_and_coverage
+
+    good, _ = _recording(tmp_path, "evt2")
+    for raw, shown in ((b"rec\xff.raw", "rec\\xff.raw"), (b"rec\n.raw", "rec\\n.raw")):
+        path = tmp_path / os.fsdecode(raw)
+        path.write_bytes(good.read_bytes() + b"\0")
+        rec = SourceRecording(path)
+        rec.events_outside_frames = lambda: None  # (the recording has no frames: only the damage is asked)
+        warn_event_damage_and_coverage([rec])
+        assert capsys.readouterr().err == f"egvsr: warning: {tmp_path}/{shown}: {rec.event_damage}\n"
+        assert rec.event_damage.startswith("the file ends 1 byte into a 32-bit EVT2 word")

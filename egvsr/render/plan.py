@@ -444,6 +444,13 @@ def _derived_rate_text(rate: float, o: RenderOptions) -> str:
             "fps an MP4 can hold; set `video_fps`" + ("" if o.fps is None else " or another `fps`"))
 
 
+def reads_ground_truth(options: RenderOptions, compared: bool) -> bool:
+    """Whether a render reads the ground truth at its output times: only in degrade mode (as-is, the input
+    frames are the LR ones and nothing is finer) and only when something is `compared` with it (bicubic
+    beside the model, whose side-by-side shows it, or a score)."""
+    return bool(options.degrade) and compared
+
+
 def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOptions,
                 model: RenderModel | None = None, score: bool | str = False) -> RenderJob:
     """Check everything a render of `source` with `checkpoint` (or the loaded `model`) needs and
@@ -508,7 +515,7 @@ def plan_render(source: PathLike, checkpoint: PathLike | None, options: RenderOp
             "input": str(source), "out_size": list(plan.layout.out_size),
             "roi": None if o.roi is None else [int(v) for v in o.roi]}
     return RenderJob(options=o, rm=rm, rec=rec, layout=plan.layout, times=plan.times, fps=rate, device=dev,
-                     baseline=base, with_gt=bool(o.degrade) and need_base, has_gt=plan.has_gt,
+                     baseline=base, with_gt=reads_ground_truth(o, compared=need_base), has_gt=plan.has_gt,
                      panels=plan.panels,
                      output_bytes=plan.output_bytes, times_per_call=plan.times_per_call,
                      memory_bytes=plan.memory_bytes, meta=meta)

@@ -26,7 +26,7 @@ from egvsr.fsutil import committing, counted
 from egvsr.process import check_pending, one_line
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
-from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render
+from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render, reads_ground_truth
 from egvsr.render.tiles import plan_tiles, render_region
 from egvsr.render.times import group_by_window
 from egvsr.render.video import Mp4Writer, PngFolderWriter, blank_panel, side_by_side, to_uint8
@@ -111,7 +111,7 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
             bar = _progress(len(job.times), progress)
             try:
                 # a scored job reads its ground truth even when it was planned without `score`
-                with_gt = job.with_gt or (proto is not None and bool(o.degrade))
+                with_gt = job.with_gt or reads_ground_truth(o, compared=proto is not None)
                 frames = iter_render(job.rec, job.rm, job.layout, job.times, baseline=job.baseline,
                                      with_gt=with_gt, chunk_size=o.chunk_size, tile=o.tile,
                                      context=o.context, device=job.device,
@@ -201,8 +201,6 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
         options = replace(options, **fields)
     if not options.has_output() and on_frame is None:
         raise ConfigError("render: give at least one output: `png` DIR, `mp4` FILE or `side_by_side` FILE")
-    if score:
-        options = replace(options, baseline=True)
     with checkpoint_or_shipped(checkpoint) as (path, label):
         job = plan_render(source, path, options, score=score or False)
         if log:

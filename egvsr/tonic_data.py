@@ -14,9 +14,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.events.checks import as_array
-
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+from egvsr.events.checks import INT64_MAX, INT64_MIN, as_array
 
 
 class TonicRecording(Recording):

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError, OutputError
-from egvsr.events.checks import first_beyond_int64
+from egvsr.events.checks import INT64_MAX, INT64_MIN, first_beyond_int64
 from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
 from egvsr.process import is_out_of_memory
@@ -35,7 +35,6 @@ CHUNK_CACHE_BYTES = 32 * 1024 * 1024
 _PLUGIN_FILTERS = {307: "BZip2", 32001: "Blosc", 32004: "LZ4", 32008: "Bitshuffle", 32013: "ZFP",
                    32015: "Zstandard", 32017: "SZ", 32018: "FCIDECOMP", 32024: "SZ3", 32026: "Blosc2",
                    32028: "SPERR"}
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def is_hdf5(path: Path) -> bool:

@@ -56,8 +56,8 @@ def fmt_size(n: float) -> str:
 
 
 def counted(n: int, noun: str) -> str:
-    """'1 frame', '3 frames': a count with its noun, for summary lines."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """'1 frame', '3 frames', '12,000 events': a count (thousands separated) with its noun, for summary lines."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def shown(name: str | os.PathLike) -> str:

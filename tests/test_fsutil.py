@@ -344,4 +344,4 @@ def test_an_existing_output_names_both_spellings_of_overwrite(tmp_path):
 def test_counted_names_one_in_the_singular():
     from egvsr.fsutil import counted
 
-    assert [counted(n, "frame") for n in (0, 1, 2)] == ["0 frames", "1 frame", "2 frames"]
+    assert [counted(n, "frame") for n in (0, 1, 2, 12000)] == ["0 frames", "1 frame", "2 frames", "12,000 frames"]

@@ -209,7 +209,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         centres, on, off = event_rate(src)
         n_frames = len(ft) if ft is not None else 0
         info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, "
-                f"{src.num_events:,} event{'' if src.num_events == 1 else 's'}, "
+                f"{counted(src.num_events, 'event')}, "
                 + (counted(n_frames, "frame") if n_frames else "no frames"))
     panels = 3 if frame is not None else 2
     h, w = overlay.shape[:2]

@@ -21,7 +21,7 @@ from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_decrease
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.layouts import LAYOUTS
-from egvsr.fsutil import check_flag
+from egvsr.fsutil import check_flag, counted
 
 SCAN_EVENTS = 1 << 22  # events per chunk of the invariant scan
 
@@ -145,7 +145,7 @@ def describe(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None
         hint = ("a wrong sensor size? pass --sensor-size HxW" if sensor_size is None else
                 f"the sensor size given, --sensor-size {s['height']}x{s['width']} (HxW), is too small for them: "
                 "give the recording's size, or leave the option out to take the file's")
-        problems.append(f"{s['outside']:,} event{' has' if s['outside'] == 1 else 's have'} coordinates outside "
+        problems.append(f"{counted(s['outside'], 'event')} {'has' if s['outside'] == 1 else 'have'} coordinates outside "
                         f"the {size} sensor ({hint})")
     rows += [
         ("sorted", "yes" if s["first_decrease"] is None else f"no (first decrease at index {s['first_decrease']})"),

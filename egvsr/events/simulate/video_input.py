@@ -212,14 +212,18 @@ def _check_increasing(path: Path, times: np.ndarray, lines: list[int]) -> None:
 #: subfolders holding a frame folder's images when it has none itself, in the order they are tried
 IMAGE_SUBFOLDERS = ("images", "imgs", "frames")
 
+#: The name of a frame folder's image: an image suffix in any case, not hidden (a leading dot: macOS's
+#: `._frame.png` copies on other file systems, editors' temporaries, as for shell patterns `*.png`); the one
+#: rule for reading a folder (`_folder_images`) and for what a new file in it would be (`folder_members`).
+_IMAGE_NAME = re.compile(r"(?!\.).+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")",
+                         re.IGNORECASE | re.ASCII | re.DOTALL)
+
 
 def _folder_images(folder: Path) -> list[Path]:
     """The images of a frame folder (or of its images/, imgs/ or frames/), in natural name order; an
     image name that is not a regular file (a pipe, a device, a link to nothing) is refused. Hidden names
-    (a leading dot: macOS's `._frame.png` copies on other file systems, editors' temporaries) are no
-    frames, as for shell patterns (`*.png`)."""
-    files = [p for p in folder.iterdir()
-             if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and _regular(p, "the image")]
+    are no frames (`_IMAGE_NAME`)."""
+    files = [p for p in folder.iterdir() if _IMAGE_NAME.fullmatch(p.name) and _regular(p, "the image")]
     if not files:
         for sub in IMAGE_SUBFOLDERS:
             if (folder / sub).is_dir():
@@ -321,9 +325,6 @@ def _time_file(folder: Path, name: str) -> Path | None:
     """`folder / name` when it is a regular file, None when absent; refused when it is another kind."""
     path = folder / name
     return path if _regular(path, "the frame-time file") else None
-
-
-_IMAGE_NAME = re.compile(r"(?!\.).+(" + "|".join(re.escape(x) for x in sorted(IMAGE_SUFFIXES)) + ")", re.IGNORECASE)
 
 
 def folder_members(folder: Path) -> FolderMembers:

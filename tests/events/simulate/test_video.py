@@ -82,6 +82,21 @@ def test_hidden_files_beside_the_frames_are_no_frames(tmp_path):
     assert main(["simulate", str(d), str(d / ".out.png"), "--fps", "10", "--no-progress"]) == 0  # not a frame
 
 
+@pytest.mark.parametrize("name", ["frame_3\n.png", "frame_3.tİf", "frame_3.PNG", ".frame_3.png", "frame_3.png "])
+def test_a_new_file_is_claimed_exactly_when_it_would_be_read_as_a_frame(tmp_path, name):
+    """One rule for the names read as frames and for the outputs refused as frames-to-be (`folder_members`):
+    the two rules differed, so a name with a newline was read as a frame but could be written into the folder,
+    and 'x.tİf' was refused as an output though never read."""
+    from egvsr.events.simulate.video_input import folder_members
+
+    d = _folder(tmp_path, _frames(3))
+    claimed = folder_members(d).claims(d / name)
+    cv2.imwrite(str(d / "new.png"), _frames(1)[0])
+    (d / "new.png").rename(d / name)
+    read = name in [f.name for f in open_video(d, fps=10.0).files]
+    assert claimed == read
+    assert read == (name in ("frame_3\n.png", "frame_3.PNG"))
+
 def test_images_txt_listing_a_folder_says_so(tmp_path):
     """A listed path that is a folder was said not to exist."""
     d = _folder(tmp_path, _frames(2))

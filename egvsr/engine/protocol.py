@@ -25,6 +25,10 @@ import torch.nn.functional as F
 from egvsr.engine.metrics import SSIM_PADDINGS, SSIM_WINDOW, as_unit_image, psnr, ssim
 from egvsr.errors import ConfigError
 
+#: The ways a protocol's `average` takes its summary rows, each as results.md says it
+AVERAGES = {"clips": "the mean of the clips' means (each clip counts once)",
+            "frames": "the mean over all frames (each clip weighted by its frame count)"}
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -36,12 +40,12 @@ class Protocol:
     gt_rule: str  # "exact": GT already has the output size; "resize": bicubic-resize GT to the output size
     ssim_padding: str = "valid"  # `metrics.SSIM_PADDINGS`
     quantize: bool = False  # round prediction and ground truth to 8 bits (k/255) before scoring
-    average: str = "clips"  # "clips": each clip counts once; "frames": each frame counts once
+    average: str = "clips"  # one of `AVERAGES`: "clips": each clip counts once; "frames": each frame counts once
 
     def __post_init__(self) -> None:
         for key, value, allowed in (("gt_rule", self.gt_rule, ("exact", "resize")),
                                     ("ssim_padding", self.ssim_padding, SSIM_PADDINGS),
-                                    ("average", self.average, ("clips", "frames"))):
+                                    ("average", self.average, tuple(AVERAGES))):
             if value not in allowed:
                 raise ConfigError(f"protocol {self.name!r}: {key} {value!r}: expected one of {list(allowed)}")
 

@@ -12,6 +12,7 @@ import io
 import numpy as np
 
 from egvsr.datasets.geometry import fmt_scale
+from egvsr.engine.protocol import AVERAGES, PROTOCOLS
 
 
 #: the clip label of the rows that average every clip; no recording is labelled so (`scoring.label_clips`)
@@ -29,11 +30,6 @@ QUERIES_TEXT = {"middle": "frames at input frame times",
                 "gt": "ground-truth frames between input frames and frames at input frame times"}
 
 
-#: how each protocol's `average` rows are taken (`Protocol.average`), as results.md says it
-AVERAGE_TEXT = {"clips": "the mean of the clips' means (each clip counts once)",
-                "frames": "the mean over all frames (each clip weighted by its frame count)"}
-
-
 def markdown_table(rows: list[dict], protocol: str, queries: str | None = None) -> str:
     """Rows as a markdown table: one line per (clip, scale), one PSNR/SSIM column pair per model; the
     `SUMMARY_CLIP` rows last. Above it the protocol, (given) which times were scored (`queries` middle
@@ -43,11 +39,9 @@ def markdown_table(rows: list[dict], protocol: str, queries: str | None = None) 
     keys = list(dict.fromkeys((r["clip"], r["scale"]) for r in rows))
     index = {(r["clip"], r["scale"], r["model"]): r for r in rows}
     out = io.StringIO()
-    from egvsr.engine.protocol import PROTOCOLS
-
     scored = "" if queries is None else f"; queries: {queries} ({QUERIES_TEXT.get(queries, queries)})"
     known = PROTOCOLS.get(protocol)
-    averaged = "" if known is None else f"; {SUMMARY_CLIP}: {AVERAGE_TEXT[known.average]}"
+    averaged = "" if known is None else f"; {SUMMARY_CLIP}: {AVERAGES[known.average]}"
     out.write(f"Protocol: {protocol}{scored}{averaged}\n\n| clip | scale | "
               + " | ".join(f"{markdown_cell(m)} PSNR / SSIM" for m in models) + " |\n")
     out.write("|---|---|" + "---|" * len(models) + "\n")

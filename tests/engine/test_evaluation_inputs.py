@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from egvsr.engine.evaluation import evaluate_checkpoint, eval_options
-from egvsr.engine.tables import AVERAGE_TEXT, QUERIES_TEXT
+from egvsr.engine.protocol import AVERAGES
+from egvsr.engine.tables import QUERIES_TEXT
 from egvsr.errors import ConfigError
 
 
@@ -475,7 +476,7 @@ def test_results_say_which_times_were_scored_and_hold_the_numbers_computed(recs,
                      with_bicubic=True, output=out)
         table = (out / "results.md").read_text().splitlines()
         assert table[0] == (f"Protocol: ours; queries: {queries} ({QUERIES_TEXT[queries]}); "
-                            f"average: {AVERAGE_TEXT['clips']}")
+                            f"average: {AVERAGES['clips']}")
         with (out / "results.csv").open(newline="") as f:
             written = list(csv.DictReader(f))
         assert [(r["model"], float(r["scale"]), r["clip"], float(r["psnr"]), float(r["ssim"]), int(r["frames"]))

@@ -370,19 +370,16 @@ def _check_compression(compression: object, chunk: int) -> dict[str, Any]:
     return options
 
 
-#: the root attributes the writer sets itself (docs/io.md)
-RESERVED_ATTRS = OWN_ATTRS
-
-
 def _check_attrs(attrs: Mapping[str, Any]) -> None:
     """Refuse, before any file is made, attributes HDF5 cannot store (a name that is empty or not text, a
-    value too large for the file's header or of no HDF5 type): tried on an HDF5 file in memory."""
+    value too large for the file's header or of no HDF5 type), and the root attributes the writer sets itself
+    (`OWN_ATTRS`, docs/io.md): tried on an HDF5 file in memory."""
     for key in attrs:
         if not isinstance(key, str) or not key:
             raise ConfigError(f"EventWriter attrs: attribute name {key!r}: expected a non-empty str")
-        if key in RESERVED_ATTRS:
+        if key in OWN_ATTRS:
             raise ConfigError(f"EventWriter attrs: attribute name {key!r} is the layout's own (it would be replaced "
-                              f"by the writer's value); expected a name other than {', '.join(RESERVED_ATTRS)}")
+                              f"by the writer's value); expected a name other than {', '.join(OWN_ATTRS)}")
     with h5py.File(io.BytesIO(), "w") as f:
         _store_attrs(f, attrs, "EventWriter attrs")
 

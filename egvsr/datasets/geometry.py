@@ -102,6 +102,13 @@ class CropGeometry:
         yl = (np.asarray(y, np.float64) - self.y0 + 0.5) * (self.h / self.H) - 0.5
         return xl, yl
 
+    def nearest_lr_pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The LR row of each crop row and the LR column of each crop column whose centre is nearest to the crop
+        pixel's centre: `sensor_to_lr` rounded (a tie, at a half, upward), in exact integer arithmetic."""
+        rows = ((2 * np.arange(self.H, dtype=np.int64) + 1) * self.h) // (2 * self.H)
+        cols = ((2 * np.arange(self.W, dtype=np.int64) + 1) * self.w) // (2 * self.W)
+        return rows, cols
+
     def hr_slices(self) -> tuple[slice, slice]:
         """Row and column slices of the crop in sensor pixels."""
         return slice(self.y0, self.y0 + self.H), slice(self.x0, self.x0 + self.W)

@@ -167,8 +167,8 @@ def figure_crops(fig: FigureData, events, model_name: str) -> tuple[list, tuple[
         box = (sy - g.y0, sx - g.x0, bh, bw)
         overlay = event_image(crop_events(events, g), background=(d["gt"] * 255).astype(np.uint8))
         lr = d["lr"]
-        ly = ((2 * np.arange(box[0], box[0] + bh) + 1) * lr.shape[0]) // (2 * g.H)
-        lx = ((2 * np.arange(box[1], box[1] + bw) + 1) * lr.shape[1]) // (2 * g.W)
+        ly, lx = g.nearest_lr_pixels()
+        ly, lx = ly[box[0]:box[0] + bh], lx[box[1]:box[1] + bw]
         rows.append((f"x{fmt_scale(s)}", [
             ("events ±½ interval", crop(overlay, box)),
             (f"LR input ({lr.shape[1]}x{lr.shape[0]})", lr[ly][:, lx]),

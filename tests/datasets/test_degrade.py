@@ -123,6 +123,18 @@ def test_patch_geometry_inside_frame(scale, seed):
     np.testing.assert_allclose(y, [-0.5, g.h - 0.5], atol=1e-9)
 
 
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), H=st.integers(1, 200), W=st.integers(1, 200))
+def test_nearest_lr_pixels_round_the_pixel_centre_map_exactly(h, w, H, W):
+    """Each crop row/column's LR pixel is `sensor_to_lr` of its centre rounded (ties upward), from exact
+    fractions: (i + 1/2) w / W - 1/2 + 1/2, floored."""
+    g = CropGeometry(3, 5, H, W, h, w)
+    rows, cols = g.nearest_lr_pixels()
+    assert rows.tolist() == [math.floor((i + Fraction(1, 2)) * h / H) for i in range(H)]
+    assert cols.tolist() == [math.floor((i + Fraction(1, 2)) * w / W) for i in range(W)]
+    xl, yl = g.sensor_to_lr(np.arange(W) + g.x0, np.arange(H) + g.y0)
+    assert np.abs(xl - cols).max() <= 0.5 + 1e-9 and np.abs(yl - rows).max() <= 0.5 + 1e-9
+
 def test_patch_too_large_for_scale():
     with pytest.raises(ConfigError, match="patch_size 64x64 at scale 6.5 needs an HR crop of 416x416"):
         patch_geometry(260, 346, 64, 6.5, np.random.default_rng(0))

@@ -183,7 +183,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     contrast-stretched with `stretch`."""
     from egvsr.events.io import open_events
     from egvsr.plots.events import ON_RGB, OFF_RGB, counts_image
-    from egvsr.plots.figures import new_figure, save_figure, save_png
+    from egvsr.plots.figures import new_figure, save_figure
 
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
@@ -240,6 +240,4 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     with warnings.catch_warnings():  # a layout that cannot be tightened is drawn as it is, without a note
         warnings.simplefilter("ignore", UserWarning)
         fig.tight_layout()
-    if fmt == "png":
-        return save_png(fig, out, overwrite)
     return save_figure(fig, out, overwrite, fmt)

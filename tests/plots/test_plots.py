@@ -182,9 +182,9 @@ def test_show_pictures_a_crowded_window_from_a_bounded_sample_of_it(tmp_path, mo
     monkeypatch.setattr(EventSource, "read_index",
                         lambda self, a, b, *args, **kw: asked.append(b - a) or read_index(self, a, b, *args, **kw))
     titles = []
-    save_png = figures.save_png
-    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: titles.extend(
-        ax.get_title() for ax in fig.axes) or save_png(fig, out, overwrite))
+    save_figure = figures.save_figure
+    monkeypatch.setattr(figures, "save_figure", lambda fig, out, overwrite=False, fmt="png": titles.extend(
+        ax.get_title() for ax in fig.axes) or save_figure(fig, out, overwrite, fmt))
     show.show_recording(rec, tmp_path / "p.png")
     assert sum(a for a in asked if a == 50) == 200  # the preview's runs (the event rate reads in chunks)
     assert any(f"first interval: 200 of {i1 - i0:,}, sampled evenly" in t for t in titles), titles
@@ -360,10 +360,10 @@ def test_show_cells_sum_the_events_and_sample_the_frame(tmp_path, monkeypatch):
     np.testing.assert_array_equal(on, want_on)
     np.testing.assert_array_equal(off, want_off)
     drawn = {}
-    save_png = figures.save_png
-    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: drawn.update(
+    save_figure = figures.save_figure
+    monkeypatch.setattr(figures, "save_figure", lambda fig, out, overwrite=False, fmt="png": drawn.update(
         {ax.get_title(): ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()})
-        or save_png(fig, out, overwrite))
+        or save_figure(fig, out, overwrite, fmt))
     show.show_recording(rec, tmp_path / "p.png")
     (first, image), (_, overlay) = drawn.items()
     assert "cells of 5x5 pixels" in first and image.shape == overlay.shape == (5, 7, 3)
@@ -557,7 +557,8 @@ def test_show_of_one_frame_and_one_event_says_them_in_the_singular(tmp_path, mon
     from egvsr.plots.show import show_recording
 
     titles = []
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: titles.append(fig._suptitle.get_text()))
+    monkeypatch.setattr(figures, "save_figure",
+                        lambda fig, path, overwrite=False, fmt="png": titles.append(fig._suptitle.get_text()))
     one = EventStream(np.array([3], np.uint16), np.array([4], np.uint16), np.array([10], np.int64),
                       np.array([1], np.int8), 16, 16)
     for name, frames, events in (("one.h5", 1, one), ("two.h5", 2, None)):

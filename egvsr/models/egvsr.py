@@ -18,7 +18,7 @@ from egvsr.models.base import ACTIVATIONS, SRModel, output_activation
 from egvsr.models.egvsr_stf import STF
 from egvsr.models.egvsr_stir import STIR
 from egvsr.models.egvsr_tf import MLP_ACTIVATIONS, TemporalFilter
-from egvsr.models.event_input import EVENT_NORMS, model_events
+from egvsr.models.event_input import EVENT_NORMS, normalize_events
 from egvsr.models.options import opt
 from egvsr.models.registry import register_model
 from egvsr.models.rows import mlp_channels_first, sample_rows
@@ -127,10 +127,10 @@ class EGVSR(SRModel):
 
     def events(self, batch: Batch) -> Tensor:
         """The event tensor as the model uses it (normalized, or zeros for the frames-only control)."""
-        if batch.events is None:  # the frames-only control: the zeros it computes with
+        if batch.events is None:  # the frames-only control (`check_inputs` gives it none): zeros
             b, _, _, h, w = batch.lr.shape
             return batch.lr.new_zeros(b, *self.event_shape, h, w)
-        return model_events(batch.events, self.options.event_norm, self.options.ignore_events)
+        return normalize_events(batch.events, self.options.event_norm)
 
     def encode(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """(latent volume, the event tensor as used): events are normalized once per call, not per time."""

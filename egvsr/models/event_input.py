@@ -2,13 +2,12 @@
 
 Sensors differ by several times in events per pixel, so `event_norm` removes that scale per sample,
 inside the model (stored with the weights): "none" (raw counts, official), "nonzero_mean" (mean |value|
-of the non-zero entries) or "rms" (docs/training.md). `ignore_events` feeds zeros: the frames-only
-control with the same architecture.
+of the non-zero entries) or "rms" (docs/training.md). The frames-only control with the same architecture
+(`ignore_events`) takes no event tensor and computes with zeros (`EGVSR.events`).
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 EVENT_NORMS = ("none", "nonzero_mean", "rms")
@@ -30,10 +29,3 @@ def normalize_events(events: Tensor, mode: str) -> Tensor:
         raise ValueError(f"event_norm {mode!r}: expected one of {EVENT_NORMS}")
     scale = scale.clamp_min(_FLOOR).to(events.dtype)
     return events / scale.view(-1, *([1] * (events.dim() - 1)))
-
-
-def model_events(events: Tensor, mode: str, ignore: bool) -> Tensor:
-    """The tensor a model computes with: zeros for the frames-only control, else normalized."""
-    if ignore:
-        return torch.zeros_like(events)
-    return normalize_events(events, mode)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from egvsr.models import build_model
-from egvsr.models.event_input import EVENT_NORMS, model_events, normalize_events
+from egvsr.models.event_input import EVENT_NORMS, normalize_events
 from egvsr.models.gray import gray_inputs
 from tests._model_helpers import give_residual_head_weights
 
@@ -30,11 +30,6 @@ def test_nonzero_mean_makes_sparse_and_dense_windows_comparable():
     for t in (sparse, dense):
         n = normalize_events(t, "nonzero_mean")
         assert float(n[n != 0].abs().mean()) == pytest.approx(1.0)
-
-
-def test_ignore_events_is_the_frames_only_control():
-    ev = torch.rand(1, 4, 2, 8, 8)
-    assert torch.equal(model_events(ev, "nonzero_mean", True), torch.zeros_like(ev))
 
 
 def _model(**options):

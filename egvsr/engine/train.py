@@ -320,6 +320,7 @@ class Trainer:
         self.log = log if (log is not None and info.is_main) else (lambda text: None)
         self._stop_signal: int | None = None
         self._saved_step: int | None = None
+        self._finite_step: int | None = None  # the step whose weights `_check_finite` found finite
         self.config_path = config_path
         self.resumed = False
         self.committed = False  # whether the run has begun writing to its folder (`_commit`)
@@ -543,12 +544,16 @@ class Trainer:
         self.log(f"config changed on resume (--allow-config-change): {'; '.join(diffs)}")
 
     def _check_finite(self) -> None:
-        """Stop before a checkpoint of a diverged model (NaN/inf weights) replaces a good one."""
+        """Stop before a checkpoint of a diverged model (NaN/inf weights) replaces a good one. The weights
+        change only with a step: they are scanned once per step (validation, then the save after it)."""
+        if self._finite_step == self.step:
+            return
         models = [("model", self.model)] + ([("EMA", self.ema.shadow)] if self.ema else [])
         for label, model in models:
             for name, p in model.state_dict().items():
                 if p.is_floating_point() and not bool(torch.isfinite(p).all()):
                     raise self._diverged(f"the {label} weight {name!r} is no longer finite")
+        self._finite_step = self.step
 
     def _diverged(self, what: str) -> ConfigError:
         """The error of a run whose weights diverged by this step (`what`: how it shows), not saved."""

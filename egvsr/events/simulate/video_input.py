@@ -300,10 +300,10 @@ def _probe_sizes(files: list[Path], resized: bool, advice: str = RESIZE_ADVICE) 
     return first[0][1], first[0][0], 1 if gray else 3
 
 
-def _check_frame_rate(fps: float, count: int, source: str) -> None:
+def _check_frame_rate(fps: float, count: int, source: str, stated: bool) -> None:
     """Frame times from a rate must be whole, distinct microseconds within ±2**53 µs. A rate the input
-    states (its container, fps.txt) is refused with the way round it: `fps` overrides it."""
-    advice = "" if source == "`fps`" else "; pass --fps (fps=...) to give the real rate"
+    `stated` (its container, fps.txt; `source` names it) is refused with the way round it: `fps` overrides it."""
+    advice = "; pass --fps (fps=...) to give the real rate" if stated else ""
     if fps > 1e6:
         raise ConfigError(f"{source} {fps!r}: expected at most 1,000,000 frames per second "
                           f"(frame times are whole microseconds){advice}")
@@ -376,7 +376,7 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
         )
     if fps is not None:
         source = "`fps`" if fps_given else str(folder / "fps.txt")
-        _check_frame_rate(fps, len(files), source)
+        _check_frame_rate(fps, len(files), source, stated=not fps_given)
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
     elif rows is not None:
         stamps_file = listing if listing is not None else folder / "timestamps.txt"
@@ -434,10 +434,10 @@ def open_video(src: str | Path, fps: float | None = None,
     if fps is None:
         if not (math.isfinite(rate) and rate > 0):
             raise ConfigError(f"{path}: the video does not state its frame rate; pass --fps (fps=...)")
-        _check_frame_rate(float(rate), count or 1, f"{path}: its stated frame rate")
+        _check_frame_rate(float(rate), count or 1, f"{path}: its stated frame rate", stated=True)
         fps = float(rate)
     else:
-        _check_frame_rate(float(fps), count or 1, "`fps`")
+        _check_frame_rate(float(fps), count or 1, "`fps`", stated=False)
     h, w = first.shape[:2]
     out_h, out_w = size or (h, w)
     return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w))

@@ -44,9 +44,9 @@ def _windowed(stream, window_us: int | None):
 def _check(sensor_size: object, count: object, count_name: str, window_us: object) -> tuple[int, ...]:
     """Arguments of a transform, checked when it is made (not at its first sample, in a DataLoader worker),
     naming the argument; `sensor_size` as a tuple (a list would make the frozen dataclass unhashable)."""
-    from egvsr.events.io.tonic_arrays import _tonic_size
+    from egvsr.events.io.tonic_arrays import tonic_size
 
-    _tonic_size(sensor_size)
+    tonic_size(sensor_size)
     if not is_integer(count) or count < 1:
         raise ConfigError(f"{count_name}: expected an integer >= 1, got {count!r}")
     _check_window_us(window_us)

@@ -63,7 +63,7 @@ def _int64_times(t: np.ndarray) -> np.ndarray:
 TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
 
 
-def _tonic_size(sensor_size: object) -> tuple[int, int]:
+def tonic_size(sensor_size: object) -> tuple[int, int]:
     """tonic's `sensor_size` (W, H) or (W, H, P) -> (W, H), checked (every entry an integer >= 1)."""
     try:
         sides = tuple(sensor_size)  # type: ignore[arg-type]
@@ -79,7 +79,7 @@ def from_tonic(events: np.ndarray, sensor_size: tuple[int, ...]) -> EventStream:
     """An `EventStream` from a tonic structured event array (fields x, y, t in µs, p; any of tonic's
     dtypes and field orders) and tonic's `sensor_size` (W, H, P). Float timestamps are floored to
     whole µs; polarity may be bool, 0/1 or ±1. The array is never modified."""
-    w, h = _tonic_size(sensor_size)
+    w, h = tonic_size(sensor_size)
     names = getattr(getattr(events, "dtype", None), "names", None) or ()
     if not {"x", "y", "t", "p"} <= set(names):
         raise EventValidationError(f"tonic events: expected a structured array with fields x, y, t, p, got "

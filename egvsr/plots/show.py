@@ -50,8 +50,8 @@ PREVIEW_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf"
 
 
 def preview_format(out: str | os.PathLike) -> str:
-    """The format (matplotlib's name) of a preview written to `out`, from its suffix; another suffix, or
-    none, is refused (a `.jpg` name once got PNG bytes)."""
+    """The format (matplotlib's name) of a preview written to `out`, from its suffix, so that the bytes are
+    what the name says; another suffix, or none, is refused."""
     fmt = PREVIEW_FORMATS.get(Path(out).suffix.lower())
     if fmt is None:
         names = ", ".join(PREVIEW_FORMATS)

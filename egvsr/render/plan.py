@@ -321,7 +321,8 @@ def plan_outputs(source: PathLike, width: int, height: int, frame_times: np.ndar
 
 def _check_crop_sides(rm: RenderModel, tiles: Sequence[Tile], layout: Layout) -> None:
     """Refuse, before any work, LR crops (the whole input, the ROI with its context, or a tile) smaller
-    than the model computes on (`min_lr_side`): it raised only once the render had begun, naming `lr`."""
+    than the model computes on (`min_lr_side`), naming the option that makes them so: the model itself
+    would refuse them only once the render had begun, naming its argument `lr`."""
     side = int(getattr(rm.model, "min_lr_side", 1))
     small = min(tiles, key=lambda t: min(t.y.hi - t.y.lo, t.x.hi - t.x.lo))
     h, w = small.y.hi - small.y.lo, small.x.hi - small.x.lo
@@ -405,8 +406,8 @@ def check_score(source: PathLike, degrade: bool, has_gt: bool, times: int,
 
 
 def _check_score_size(out_size: Sequence[int], protocol: str) -> None:
-    """Refuse `score` of output frames smaller than `protocol` scores, before any work (it raised after
-    the first frame was rendered, naming only SSIM)."""
+    """Refuse `score` of output frames smaller than `protocol` scores, before any work, saying what sets the
+    least size (its border crop, then SSIM's window)."""
     from egvsr.engine.protocol import get_protocol
     from egvsr.engine.metrics import SSIM_WINDOW
 

@@ -123,8 +123,8 @@ def time_values(values: object) -> list:
 
 def _at_offset(t0: int, rel: float) -> int:
     """The µs nearest `t0 + rel`, a tie to the even µs, in integers: float64 holds a time on a clock beyond
-    2**53 µs (a nanosecond-based or shifted clock) only to tens of µs, so `round(t0 + rel)` moved the time
-    (`0` fell before the first frame)."""
+    2**53 µs (a nanosecond-based or shifted clock) only to tens of µs, so a sum in floats would move the time
+    (`0` could fall before the first frame)."""
     whole = math.floor(rel)
     frac = rel - whole  # exact: the float's fractional part
     t = t0 + whole

@@ -44,11 +44,11 @@ MAX_CLIPS = 100_000
 #: measured at 370 per pixel at 512x640 with 5 frames and about 2 events per pixel)
 SCENE_BYTES_PER_PIXEL = 400
 #: Bytes of each pixel of the background photograph scaled up for a clip (float32 RGB): on top of the scene's
-#: bytes per clip pixel, as a clip much wider than tall scales a photo up to a square of its long side (a 16x4096
-#: clip took 0.93 GB more than its 94 MB estimate without it)
+#: bytes per clip pixel, as a clip much wider than tall scales a photo up to a square of its long side (about
+#: 1 GB for a 16x4096 clip; docs/datasets.md, Limits)
 PHOTO_BYTES_PER_PIXEL = 12
-#: Bytes a rendering process holds besides its clips: the simulator's compiled kernels (63 MB measured) and the
-#: bundled photographs it has loaded (87 MB, all of them); a 16x16 clip's process took 90 MB beside its imports
+#: Bytes a rendering process holds besides its clips: the simulator's compiled kernels and the bundled
+#: photographs it has loaded (all of them), with room above what was measured
 PROCESS_BYTES = 160 << 20
 #: Bytes per pixel of each frame and ground-truth frame while a clip renders: the frame and its stacked copy
 FRAME_BYTES_PER_PIXEL = 6

@@ -25,7 +25,7 @@ from egvsr.events.simulate.sample import sample_times
 from egvsr.events.stream import EventStream
 
 GENERATOR = "egvsr.synthetic"
-GENERATOR_VERSION = 2  # 2: the motion folds at TURN_S (longer clips than 1 s changed)
+GENERATOR_VERSION = 2  # 2: the motion folds at TURN_S (the default clips are version 1's; docs/datasets.md)
 MAX_PX_PER_STEP = 0.5
 SPLIT_IDS = {"train": 0, "val": 1}
 T0_US = 100_000  # first frame time: the exposure window of the first frame starts after 0
@@ -72,7 +72,10 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     ft, gt = (t + T0_US for t in sample_times((num_frames - 1) / sensor.fps, sensor.fps, gt_per_interval))
     t_ref = float(ft[0])
 
-    def gain(t_us: float) -> float:  # on the scene's clock: it drifts back and forth, never past exp(rate * TURN_S)
+    # the gain follows the scene's clock: it drifts back and forth, never past exp(rate * TURN_S); where the clock
+    # is not folded the product is formed as version 1 formed it (rate * dt_us * 1e-6, not rate * seconds), which
+    # keeps the default clips byte-identical to version 1's
+    def gain(t_us: float) -> float:
         dt = t_us - t_ref
         folded = scene_time(dt * 1e-6)
         return math.exp(sensor.gain_rate * (dt if folded == dt * 1e-6 else folded * 1e6) * 1e-6)

@@ -74,9 +74,36 @@ def test_a_long_clip_plays_its_motion_back_and_forth():
                 assert np.allclose(scene.render(later), scene.render(same), atol=1e-4)
 
 
+class _RangeEnds:
+    """A generator that draws every uniform setting at one end of its range (`high`: the upper one)."""
+
+    def __init__(self, high: bool) -> None:
+        self.high = high
+
+    def random(self) -> float:
+        return 0.5
+
+    def uniform(self, low: float, high: float) -> float:
+        return high if self.high else low
+
+    def normal(self, loc: float, scale: float) -> float:
+        return loc
+
+
 def test_a_short_clip_is_never_folded():
-    """A default clip (5 frames at 15 fps or more, half an exposure either side) lies within TURN_S."""
-    assert 4 / 15 + 0.9 / 15 / 2 < TURN_S
+    """A default clip (`render_clip`'s frame count at the lowest frame rate `draw_sensor` draws, half its longest
+    exposure either side) lies within TURN_S: the scene's clock is never folded for it."""
+    import inspect
+
+    from egvsr.datasets.synthetic.clip import render_clip
+    from egvsr.datasets.synthetic.scene import scene_time
+
+    frames = inspect.signature(render_clip).parameters["num_frames"].default
+    slowest, longest = draw_sensor(_RangeEnds(high=False)).fps, draw_sensor(_RangeEnds(high=True)).exposure
+    drawn = [draw_sensor(np.random.default_rng(k)) for k in range(50)]
+    assert all(s.fps >= slowest and s.exposure <= longest for s in drawn)  # the ends of what is drawn
+    span = (frames - 1) / slowest + longest / slowest / 2
+    assert span < TURN_S and scene_time(span) == span and scene_time(-longest / slowest / 2) == -longest / slowest / 2
     assert math.isfinite(_scene(0)[0].max_speed(1e9))
 
 

@@ -203,7 +203,8 @@ def derive_inputs(model: nn.Module, opts: dict, where: str) -> tuple[int, dict[s
     from egvsr.events.represent.validation import NORMALIZATIONS, POLARITIES
 
     k_model = getattr(model, "num_frames", None)
-    k = _int_option(opts, "num_frames", k_model or DATASET_DEFAULTS["num_frames"], where)
+    k = _int_option(opts, "num_frames", k_model or getattr(model, "default_frames", None)
+                    or DATASET_DEFAULTS["num_frames"], where)
     if k_model is not None and k != k_model:
         raise CheckpointError(
             f"{where}: the training config gives {TRAIN_KEY}.num_frames={k} but the model takes {k_model} frames"

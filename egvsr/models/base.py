@@ -42,6 +42,9 @@ class SRModel(nn.Module):
     uses_events: bool = False
     num_frames: int | None = None   # exact number of input frames, or None for any >= min_frames
     min_frames: int = 1
+    #: frames per window when a checkpoint's config states none (an imported or untrained one); None: the
+    #: datasets' default (3)
+    default_frames: int | None = None
     min_lr_side: int = 1            # smallest LR height and width the network computes on
     default_chunk: int = 65536
     event_shape: tuple[int, int] = (0, 0)

@@ -77,6 +77,7 @@ class VideoINR(SRModel):
 
     uses_events = False
     min_frames = 2
+    default_frames = 2  # the paper's model: two frames in, any time between them out
     default_chunk = 16384
 
     def __init__(self, options: VideoINROptions) -> None:

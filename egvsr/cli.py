@@ -46,7 +46,7 @@ def _has_default(default: object) -> bool:
 
 def _progress(a: argparse.Namespace) -> bool:
     """Progress bars: not with --no-progress, and only when stderr is a terminal."""
-    from egvsr.engine.progress import wanted
+    from egvsr.progress import wanted
 
     return wanted(getattr(a, "no_progress", False))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "egvsr"
 
 #: Rooms from low to high; a module may import its own room, the base and the rooms listed before it.
-#: `base` (errors, fsutil, process, threads, _lazy, cvfile, native_stderr) is imported by every room and imports no room;
+#: `base` (errors, fsutil, process, progress, threads, _lazy, cvfile, native_stderr) is imported by every room and imports no room;
 #: `events.core` is EventStream, Frames and their checks (events/stream.py, frames.py, checks.py);
 #: `events` itself is the package front of egvsr.events (lazy names).
 ROOMS = ["base", "events.core", "events.io", "events.represent", "events.simulate", "events", "plots", "datasets",
@@ -71,7 +71,7 @@ def room(module: str) -> str:
     parts = module.split(".")[1:]
     if not parts:
         return "egvsr"  # the package front: lazy names only
-    if parts[0] in ("errors", "fsutil", "process", "threads", "_lazy", "cvfile", "native_stderr"):
+    if parts[0] in ("errors", "fsutil", "process", "progress", "threads", "_lazy", "cvfile", "native_stderr"):
         return "base"
     if parts[0] == "events" and len(parts) > 1:
         return f"events.{parts[1]}" if parts[1] in ("io", "represent", "simulate") else "events.core"

@@ -110,12 +110,12 @@ def evaluate(
 
     The average follows `protocol.average`: over clips (each clip's mean over its frames, the convention of
     the CED tables), or over all frames (EvTexture's, each clip weighted by its frame count).
-    `progress`: a bar over the samples on stderr (`egvsr.engine.progress`). With `checkpoint` (the
+    `progress`: a bar over the samples on stderr (`egvsr.progress`). With `checkpoint` (the
     weights' file), an output holding NaN or infinity is refused naming it (`output_not_finite`)
     rather than scored nan.
     """
     from egvsr.engine.checkpoint_model import output_not_finite
-    from egvsr.engine.progress import bar as progress_bar
+    from egvsr.progress import bar as progress_bar
 
     was_training = model.training
     model.eval()

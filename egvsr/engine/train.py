@@ -43,6 +43,7 @@ from egvsr.engine.yamltext import safe_load
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError, InputFileError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported, one_line
+from egvsr.progress import bar as progress_bar
 
 
 #: what a checkpoint must hold to resume training (a weights-only file has only model + state_dict)
@@ -696,9 +697,7 @@ class Trainer:
         self._logs = (train_log, val_log)
         bar = None
         if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, initial=self.step, desc=self.cfg["name"], dynamic_ncols=True)
+            bar = progress_bar(total, self.cfg["name"], True, leave=True, initial=self.step)
         started, budget = time.monotonic(), float(t["max_minutes"]) * 60
         cpu_started, cpu_budget = time.process_time(), float(t["max_cpu_minutes"]) * 60
         self.model.train()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
 from egvsr.fsutil import committing, counted
 from egvsr.process import check_pending, one_line
+from egvsr.progress import bar as progress_bar
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
 from egvsr.render.model import RenderModel
 from egvsr.render.plan import RenderJob, RenderOptions, check_score, in_flight_limit, plan_render, reads_ground_truth
@@ -172,11 +172,7 @@ def as_float(img: torch.Tensor) -> np.ndarray:
 
 
 def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="render", unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
+    return progress_bar(total, "render", enabled, unit="frame") if enabled else None
 
 
 def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = None,

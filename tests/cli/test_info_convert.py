@@ -44,7 +44,8 @@ def test_info_error_is_one_line_with_status_2(tmp_path, capsys):
 
 
 def test_convert_sort_and_overwrite(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("egvsr.engine.progress.wanted", lambda no_progress=False: not no_progress)  # a "terminal"
+    monkeypatch.setattr("egvsr.progress.wanted", lambda no_progress=False: not no_progress)  # a "terminal"
+    monkeypatch.setattr("egvsr.progress.DELAY_S", 0.0)  # the bar at once, not after 2 s
     t = np.array([5, 3, 9, 1], np.int64)
     src = tmp_path / "e2vid.h5"
     with h5py.File(src, "w") as f:

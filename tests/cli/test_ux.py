@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from egvsr.cli import build_parser, main
-from egvsr.engine import progress
+from egvsr import progress
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,18 @@ def test_repeated_list_options_add_their_values():
     a = parse(["eval", "--data", "a.h5", "b.h5", "--data", "c.h5", "--scales", "2", "--scales", "3", "4"])
     assert a.data == ["a.h5", "b.h5", "c.h5"] and a.scales == [2.0, 3.0, 4.0]
     assert parse(["eval", "--data", "a.h5"]).scales is None  # not given: the checkpoint's or preset's
+
+
+def test_a_short_convert_or_render_on_a_terminal_shows_no_bar(tiny_recording, tmp_path, monkeypatch, capsys):
+    """One rule for every bar (README: steps longer than about 2 s): convert and render showed theirs at once."""
+    from egvsr.render.model import save_untrained
+
+    monkeypatch.setattr(progress, "wanted", lambda no_progress=False: not no_progress)
+    monkeypatch.setattr(progress, "DELAY_S", 60.0)
+    assert main(["convert", str(tiny_recording), str(tmp_path / "c.h5")]) == 0
+    ck = save_untrained("bicubic", tmp_path / "b.pt")
+    assert main(["render", str(tiny_recording), str(ck), "--scale", "2", "--png", str(tmp_path / "p")]) == 0
+    assert "%|" not in capsys.readouterr().err
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)
+    assert main(["convert", str(tiny_recording), str(tmp_path / "d.h5")]) == 0
+    assert "100%" in capsys.readouterr().err

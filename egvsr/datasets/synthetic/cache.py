@@ -37,6 +37,7 @@ from egvsr.fsutil import (
     TEMP_MARK, check_flag, fmt_size, free_bytes, remove_made_folders, remove_stale_partials, temp_prefix,
 )
 from egvsr.process import PLANNED_MEMORY_SHARE, handled_signals, held_signals
+from egvsr.progress import bar as progress_bar
 
 MAX_CLIPS = 100_000
 #: Peak bytes per pixel of rendering one clip besides its frames and events: the scene (a background of
@@ -252,9 +253,7 @@ def ensure_clips(cache: Path, seed: int, split: str, indices: list[int], size: t
 
 def _render_all(todo: list[tuple], workers: int, desc: str, progress: bool) -> None:
     """Render the clips of `todo` in `workers` processes, with a progress bar when `progress`."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), desc=desc, disable=not progress, unit="clip")
+    bar = progress_bar(len(todo), desc, progress, unit="clip")
     if workers <= 1:
         for job in todo:
             _render(job)

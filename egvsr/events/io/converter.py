@@ -22,6 +22,7 @@ from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
+from egvsr.progress import bar as progress_bar
 
 CONVERT_CHUNK_EVENTS = 1 << 21
 _FRAME_BATCH = 16
@@ -126,9 +127,5 @@ def _copy_frames(source: EventSource, w: EventWriter) -> None:
 
 
 def _progress(source: EventSource, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(
-        total=source.num_events, unit="ev", unit_scale=True, disable=not enabled,
-        desc=f"convert {source.path.name}", dynamic_ncols=True, leave=True,
-    )
+    return progress_bar(source.num_events, f"convert {source.path.name}", enabled, unit="ev", leave=True,
+                        unit_scale=True)

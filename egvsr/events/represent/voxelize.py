@@ -30,6 +30,7 @@ from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_flag, check_output_path, check_writable, fmt_size, free_bytes,
                           refuse_inputs_as_outputs, shown)
 from egvsr.process import is_out_of_memory, physical_memory, warn
+from egvsr.progress import bar as progress_bar
 
 FORMAT = "egvsr-tensors"
 VERSION = 1
@@ -221,28 +222,6 @@ class _Writer:
             self.th.join()
 
 
-class _Progress:
-    """A tqdm bar over events when wanted and available, else a no-op."""
-
-    def __init__(self, total: int, enabled: bool, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, unit="ev", unit_scale=True, desc=desc)
-            except ImportError:
-                self.bar = None
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def voxelize_file(
     src: str | os.PathLike, dst: str | os.PathLike, representation: str = "voxel", bins: int = 5,
     between_frames: bool = False, window_ms: float | None = None,
@@ -377,7 +356,7 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
         threads = max(1, threads - 1)
     per_batch = batch_windows(dset.shape[1:])
     i0, i1 = source.index_range(int(starts[0]), int(ends[-1]))
-    bar = _Progress(i1 - i0, progress, "voxelize")
+    bar = progress_bar(i1 - i0, "voxelize", progress, unit="ev", leave=True, unit_scale=True)
     next_k = 0  # first window not yet written
     pending: np.ndarray | None = None  # partial tensor of window next_k (additive kinds)
     carry: EventStream | None = None  # events of window next_k read so far (time surfaces)

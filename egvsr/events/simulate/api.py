@@ -14,7 +14,7 @@ from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.budget import (
     BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory,
 )
-from egvsr.events.simulate.progress import progress_bar
+from egvsr.progress import bar as progress_bar
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, knob_flag, simulator_knobs
 from egvsr.events.simulate.upsample import Upsampler
@@ -142,7 +142,7 @@ def simulate_video(
     }
     if video.fps is not None:
         attrs["fps"] = float(video.fps)
-    bar = progress_bar(video.num_frames, f"simulate {video.path.name}", progress)
+    bar = progress_bar(video.num_frames, f"simulate {video.path.name}", progress, unit="frame")
     with EventWriter(dst, video.width, video.height, overwrite=overwrite, attrs=attrs) as writer:
         batch_img: list[np.ndarray] = []
         batch_t: list[int] = []

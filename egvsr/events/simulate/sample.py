@@ -18,7 +18,7 @@ from egvsr.errors import ConfigError, OutputError
 from egvsr.events.checks import is_integer, is_real
 from egvsr.events.frames import Frames, interval_points
 from egvsr.events.simulate.budget import check_frame_memory
-from egvsr.events.simulate.progress import progress_bar
+from egvsr.progress import bar as progress_bar
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
@@ -203,7 +203,7 @@ def make_sample(
         "scene_background": "matplotlib sample_data/grace_hopper.jpg",
         "scene_objects": len(scene.layers),
     }
-    bar = progress_bar(len(frame_t), "make-sample", progress)
+    bar = progress_bar(len(frame_t), "make-sample", progress, unit="frame")
     try:
         with EventWriter(dst, w, h, overwrite=overwrite, attrs=attrs) as writer:
             sim.reset(scene.render(frame_t[0] / 1e6, rgb=False), float(frame_t[0]))

@@ -1,4 +1,4 @@
-"""Progress bars for the engine's long steps (evaluation, validation, sample generation).
+"""Progress bars for every long step (training, evaluation, rendering, conversion, simulation, clip generation).
 
 One rule for every command: a tqdm bar on stderr that appears only once a step has run for
 `DELAY_S` seconds (short steps stay quiet), and none at all when progress is off. The command line
@@ -33,15 +33,24 @@ class _Silent:
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def set_description(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> "_Silent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
 
 def bar(total: int | None, desc: str, enabled: bool, unit: str = "it", leave: bool = False, **kwargs: Any):
-    """A tqdm bar on stderr (shown after `DELAY_S` seconds), or a silent stand-in."""
+    """A tqdm bar on stderr (shown after `DELAY_S` seconds), or a silent stand-in; `kwargs` go to tqdm."""
     if not enabled:
         return _Silent()
     from tqdm import tqdm

@@ -78,7 +78,7 @@ cfg = check_config(yaml.safe_load(open(sys.argv[1])))
 info = init_distributed("cpu")
 trainer = train_module.Trainer(cfg, info, progress=False, log=None)
 trainer.run()
-print("rank", info.rank, "done at step", trainer.step, flush=True)
+os.write(1, f"rank {info.rank} done at step {trainer.step}\\n".encode())  # one write: the ranks' lines never interleave
 shutdown(info)
 """
 

@@ -277,10 +277,12 @@ def _add_eval(sub) -> None:
 
 def _run_eval(a) -> None:
     from egvsr.engine.checkpoint_file import check_device
-    from egvsr.engine.evaluation import checkpoint_eval_section, evaluate_checkpoint, eval_options
+    from egvsr.engine.config_datasets import check_recording_paths
+    from egvsr.engine.evaluation import DATA, checkpoint_eval_section, evaluate_checkpoint, eval_options
     from egvsr.engine.tables import fmt_scale
 
     check_device(a.device)  # before the settings line: a device this machine lacks prints only its error
+    check_recording_paths(a.data, DATA)  # so does a missing recording
     where = f"checkpoint {a.checkpoint}: eval" if a.checkpoint else "the shipped weights' eval"
     opts = eval_options(a.config, checkpoint_eval=checkpoint_eval_section(a.checkpoint), checkpoint_where=where,
                         protocol=a.protocol, scales=a.scales, queries=a.queries)

@@ -205,6 +205,15 @@ def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[s
     return out
 
 
+def check_recording_paths(entries, key: str) -> None:
+    """Refuse, naming `key`, the first recording path that is missing or a symlink loop (`sample:` and
+    `synthetic:` entries are made when used): a command checks them before it prints or loads anything."""
+    for entry in entries:
+        text = str(entry)
+        if not text.startswith(("sample:", "synthetic:")):
+            _check_exists(text, key)
+
+
 def _check_exists(text: str, key: str) -> None:
     """One line naming `key` when a recording path is missing or a symlink loop."""
     if Path(text).exists():

@@ -216,3 +216,11 @@ def test_a_short_convert_or_render_on_a_terminal_shows_no_bar(tiny_recording, tm
     monkeypatch.setattr(progress, "DELAY_S", 0.0)
     assert main(["convert", str(tiny_recording), str(tmp_path / "d.h5")]) == 0
     assert "100%" in capsys.readouterr().err
+
+
+def test_eval_of_a_missing_recording_prints_only_its_error(tmp_path, capsys):
+    """The settings line came first, then the refusal: a bad --data is refused before anything is printed."""
+    missing = tmp_path / "nope.h5"
+    assert main(["eval", "--data", "sample:1", str(missing), "--scales", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"egvsr: error: --data: {missing} does not exist\n"

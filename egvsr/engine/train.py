@@ -695,9 +695,7 @@ class Trainer:
         train_log = MetricLog(self.exp.logs, "train") if self.info.is_main else None
         val_log = MetricLog(self.exp.logs, "val", tensorboard=False) if self.info.is_main else None
         self._logs = (train_log, val_log)
-        bar = None
-        if self.progress:
-            bar = progress_bar(total, self.cfg["name"], True, leave=True, initial=self.step)
+        bar = progress_bar(total, self.cfg["name"], self.progress, leave=True, initial=self.step)
         started, budget = time.monotonic(), float(t["max_minutes"]) * 60
         cpu_started, cpu_budget = time.process_time(), float(t["max_cpu_minutes"]) * 60
         self.model.train()
@@ -707,8 +705,7 @@ class Trainer:
         except BaseException:
             self._discard_unstarted()
             raise
-        if bar:
-            bar.close()
+        bar.close()
         for log in (train_log, val_log):
             if log:
                 log.close()
@@ -733,14 +730,12 @@ class Trainer:
             samples += int(t["batch_size"])
             if not math.isfinite(loss):
                 raise self._diverged(f"its loss is {loss}")
-            if bar:
-                bar.update(1)
+            bar.update(1)
             if self.info.is_main and (self.step % int(t["log_every"]) == 0 or self.step == total):
                 now = time.monotonic()
                 rate = samples / max(now - last_log, 1e-9)
                 self._write_row(train_log, {"loss": loss, "lr": lr, "samples_per_s": rate})
-                if bar:
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", sps=f"{rate:.1f}")
                 last_log, samples = now, 0
             wall_spent = budget > 0 and time.monotonic() - started > budget
             cpu_spent = cpu_budget > 0 and time.process_time() - cpu_started > cpu_budget

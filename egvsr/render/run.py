@@ -108,7 +108,7 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
             if sbs_path is not None:
                 probe = side_by_side([("x", np.zeros((h, w, 3), np.uint8))] * job.panels)
                 sbs = stack.enter_context(Mp4Writer(sbs_path, job.fps, probe.shape[:2], o.overwrite))
-            bar = _progress(len(job.times), progress)
+            bar = progress_bar(len(job.times), "render", progress, unit="frame")
             try:
                 # a scored job reads its ground truth even when it was planned without `score`
                 with_gt = job.with_gt or reads_ground_truth(o, compared=proto is not None)
@@ -129,11 +129,9 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
                         scores.extend(_score(proto, job, fr, "frame" if fr.t_us in frame_set else "between"))
                     if on_frame is not None:
                         on_frame(fr)
-                    if bar is not None:
-                        bar.update(1)
+                    bar.update(1)
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
             for writer in (png, mp4, sbs):  # all the work but the renames, with signals live
                 if writer is not None:
                     writer.finish()
@@ -169,10 +167,6 @@ def _score(proto, job: RenderJob, fr: RenderedFrame, kind: str) -> list[dict]:
 def as_float(img: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor -> (H, W, 3) float64 in [0, 1] (the metrics' input)."""
     return img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
-
-
-def _progress(total: int, enabled: bool):
-    return progress_bar(total, "render", enabled, unit="frame") if enabled else None
 
 
 def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = None,

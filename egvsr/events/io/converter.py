@@ -58,7 +58,8 @@ def convert(
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
-            with _progress(source, progress) as bar:
+            with progress_bar(source.num_events, f"convert {source.path.name}", progress, unit="ev", leave=True,
+                              unit_scale=True) as bar:
                 if sort:
                     stream = source.read_all_sorted()
                     for a in range(0, len(stream), chunk_events):
@@ -124,8 +125,3 @@ def _copy_frames(source: EventSource, w: EventWriter) -> None:
         step = frame_batch(shape())
         for a in range(0, len(times), step):
             write(read(a, min(a + step, len(times))))
-
-
-def _progress(source: EventSource, enabled: bool):
-    return progress_bar(source.num_events, f"convert {source.path.name}", enabled, unit="ev", leave=True,
-                        unit_scale=True)

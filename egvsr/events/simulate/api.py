@@ -14,13 +14,13 @@ from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.budget import (
     BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory,
 )
-from egvsr.progress import bar as progress_bar
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, knob_flag, simulator_knobs
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.simulate.video_input import check_video_args, folder_members, open_video
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import check_flag, check_output_path, listed_members, refuse_inputs_as_outputs, shown
+from egvsr.progress import bar as progress_bar
 
 FRAME_BATCH = 16  # frames buffered before each write
 

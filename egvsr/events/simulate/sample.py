@@ -18,11 +18,11 @@ from egvsr.errors import ConfigError, OutputError
 from egvsr.events.checks import is_integer, is_real
 from egvsr.events.frames import Frames, interval_points
 from egvsr.events.simulate.budget import check_frame_memory
-from egvsr.progress import bar as progress_bar
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, draw_thresholds
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, free_bytes
+from egvsr.progress import bar as progress_bar
 
 GENERATOR = "egvsr.make_sample"
 GENERATOR_VERSION = 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
@@ -26,22 +28,38 @@ _UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
 _TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
 
 
+def _number_and_unit(text: str | float | int) -> tuple[str, str]:
+    """The number of a time as written (a float's repr, the shortest decimal that reads back as it) and its
+    unit (bare numbers are seconds)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return (repr(float(text)) if isinstance(text, float) else str(int(text))), "s"
+    m = _TIME.match(str(text))
+    if m is None:
+        raise ConfigError(
+            f"`times` {text!r}: expected a number of seconds, optionally with a unit s, ms or us "
+            "(e.g. 0.04, 40ms, 40000us)"
+        )
+    return m.group(1), m.group(2) or "s"
+
+
 def parse_time(text: str | float | int) -> float:
     """A time offset in µs from `0.04`, `0.04s`, `40ms` or `40000us` (bare numbers are seconds)."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value, unit = float(text), "s"
-    else:
-        m = _TIME.match(str(text))
-        if m is None:
-            raise ConfigError(
-                f"`times` {text!r}: expected a number of seconds, optionally with a unit s, ms or us "
-                "(e.g. 0.04, 40ms, 40000us)"
-            )
-        value, unit = float(m.group(1)), m.group(2) or "s"
-    us = value * _UNITS[unit]
+    number, unit = _number_and_unit(text)
+    us = float(number) * _UNITS[unit]
     if not math.isfinite(us):  # after the unit: 1e303 s is finite, its microseconds are not
         raise ConfigError(f"`times` {text!r}: expected a finite time (at most about 1e302 s)")
     return us
+
+
+def exact_offset(text: str | float | int) -> Fraction:
+    """The offset in µs of `parse_time`, exactly as written: `0.0001255` s is 125.5 µs, a tie, where the float
+    product reads 125.49999999999999 (and `0.0001265` s 126.50000000000001), so rounding that float put
+    ties on either side. A finite time (checked by `parse_time` first) below 1e-20 µs counts as 0, which it
+    rounds to anyway: its exact value (`1e-999999999`) would take a huge denominator to hold."""
+    if abs(parse_time(text)) < 1e-20:
+        return Fraction(0)
+    number, unit = _number_and_unit(text)
+    return Fraction(Decimal(number)) * 10 ** {"s": 6, "ms": 3}.get(unit, 0)
 
 
 def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) -> tuple[int, int]:
@@ -121,12 +139,12 @@ def time_values(values: object) -> list:
         raise ConfigError(f"`times` {values!r}: expected a list of times (e.g. [0.04, '40ms'])") from None
 
 
-def _at_offset(t0: int, rel: float) -> int:
+def _at_offset(t0: int, rel: Fraction) -> int:
     """The µs nearest `t0 + rel`, a tie to the even µs, in integers: float64 holds a time on a clock beyond
     2**53 µs (a nanosecond-based or shifted clock) only to tens of µs, so a sum in floats would move the time
     (`0` could fall before the first frame)."""
     whole = math.floor(rel)
-    frac = rel - whole  # exact: the float's fractional part
+    frac = rel - whole  # exact: the offset's fractional part
     t = t0 + whole
     return t + int(frac > 0.5 or (frac == 0.5 and t % 2 == 1))
 
@@ -140,7 +158,7 @@ def times_from_list(frame_times: np.ndarray, values: Sequence[str | float]) -> n
     out = []
     for v in values:
         rel = parse_time(v)
-        t = _at_offset(t0, rel)
+        t = _at_offset(t0, exact_offset(v))
         if not t0 <= t <= t1:
             raise ConfigError(
                 f"`times` {v!r}: {rel / 1e6:.6f} s after the first frame lies outside the input frames "

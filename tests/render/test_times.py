@@ -133,3 +133,38 @@ def test_explicit_times_are_exact_on_any_clock(t0):
     for half in (0.5, 1.5, 2.5):  # a tie goes to the even µs of the clock
         (t,) = plan_times(ft, times=[f"{half}us"]).tolist()
         assert abs(t - t0 - half) == 0.5 and t % 2 == 0
+
+
+@pytest.mark.parametrize("t0", [0, 1, 10**18])
+@pytest.mark.parametrize("written_us", ["125.5", "126.5", "248.5", "250.5", "253.5", "490.5", "2.5", "1000000.5"])
+def test_explicit_times_in_s_and_ms_are_rounded_as_written(t0, written_us):
+    """`--times 0.0001255` is 125.5 µs after the first frame, a tie, which goes to the even µs as `125.5us` does;
+    the float product 0.0001255 * 1e6 = 125.49999999999999 rounded it down (and 0.0001265 s, read as
+    126.50000000000001, up), so the same time written in s or ms landed 1 µs off in about 3% of ties."""
+    from decimal import Decimal
+
+    ft = t0 + np.array([0, 2_000_000], np.int64)
+    us = Decimal(written_us)
+    expected = int((t0 + us).to_integral_value(rounding="ROUND_HALF_EVEN"))
+    for text in (f"{us}us", f"{us / 1000}ms", f"{us / 1_000_000}", f"{us / 1_000_000}s"):
+        assert plan_times(ft, times=[text]).tolist() == [expected], text
+
+
+@given(st.integers(0, 10**9), st.sampled_from(["s", "ms", "us"]), st.integers(0, 2**62))
+@settings(max_examples=200, deadline=None)
+def test_explicit_times_match_exact_decimal_rounding(tenths_us, unit, t0):
+    """Any time written with up to a tenth of a µs lands on the µs the exact decimal rounds to (ties to even)."""
+    from decimal import Decimal
+
+    us = Decimal(tenths_us) / 10
+    text = str(us / {"s": 1_000_000, "ms": 1000, "us": 1}[unit]) + unit
+    ft = t0 + np.array([0, 10**9], np.int64)
+    expected = int((t0 + us).to_integral_value(rounding="ROUND_HALF_EVEN"))
+    assert plan_times(ft, times=[text]).tolist() == [expected], text
+
+
+def test_tiny_and_huge_explicit_times_stay_cheap():
+    ft = np.array([7, 40_007], np.int64)
+    assert plan_times(ft, times=["1e-999999999", "-1e-30us", "0.0"]).tolist() == [7]
+    with pytest.raises(ConfigError, match="outside the input frames"):
+        plan_times(ft, times=["1e300"])

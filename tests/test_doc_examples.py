@@ -141,3 +141,16 @@ def test_concrete_command_lines_parse(doc, name, line, capsys):
 
 def test_the_docs_show_concrete_command_lines():
     assert {name for _, name, _ in _concrete_command_lines()} >= {"render", "train", "eval", "import-checkpoint"}
+
+
+
+def test_training_doc_spells_the_step_checkpoint_names_as_written(tmp_path):
+    """docs/training.md tells a user to copy the newest `checkpoints/step-N.pt` over `last.pt`; the files are
+    named with N in 8 digits, and the doc's example name is the one the code makes for that step."""
+    from egvsr.engine.experiment import Experiment
+
+    text = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    m = re.search(r"`(step-\d+\.pt)`", text)
+    assert m, "docs/training.md gives no example step checkpoint name"
+    step = int(m.group(1)[len("step-"):-len(".pt")])
+    assert Experiment(tmp_path, "x").step_checkpoint(step).name == m.group(1)

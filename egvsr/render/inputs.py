@@ -19,9 +19,8 @@ from egvsr.datasets.degrade import downscale, image_to_tensor
 from egvsr.datasets.geometry import CropGeometry, fmt_scale, frame_geometry, hr_size
 from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
-from egvsr.datasets.recording import Recording, source_event_span
+from egvsr.datasets.recording import Recording, as_rgb, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
-from egvsr.cvfile import read_image
 from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
 from egvsr.events.checks import is_integer
 
@@ -53,7 +52,7 @@ class FolderRecording(Recording):
                 f"{folder}: frames must be a folder of images (a video file cannot be read by index); "
                 "extract its frames first, e.g. ffmpeg -i in.mp4 frames/%06d.png, and give `fps`"
             )
-        self._files = list(video.files)
+        self._video = video
         self._events = None if events is None else Path(events)
         if self._events is not None:
             from egvsr.events.io import open_events
@@ -80,16 +79,16 @@ class FolderRecording(Recording):
         return open_events(self._events) if self._events is not None else None
 
     def read_frame(self, i: int) -> np.ndarray:
+        """Frame `i` decoded as `egvsr simulate` reads a frame folder (docs/simulator.md: 16-bit scaled to 8
+        bits, float frames by one scale for the folder), as uint8 (H, W, 3) RGB; gray is replicated."""
         i = self._check_index(i, self.num_frames, "frame")
-        img = read_image(self._files[i], "color")
-        if img is None:
-            raise InputFileError(f"{self._files[i]}: cannot read this image (missing or corrupt)")
+        img = self._video.read(i)
         if img.shape[:2] != (self.height, self.width):
             raise InputFileError(
-                f"{self._files[i]}: image is {img.shape[1]}x{img.shape[0]}, expected "
+                f"{self._video.files[i]}: image is {img.shape[1]}x{img.shape[0]}, expected "
                 f"{self.width}x{self.height} like the first frame"
             )
-        return np.ascontiguousarray(img[..., ::-1])
+        return as_rgb(img, str(self._video.files[i]))
 
     def read_events(self, t0: int, t1: int):
         if self._events is None:

@@ -147,3 +147,38 @@ def test_frame_folder_with_events_cut_short_warns_once_and_renders(split_clip, t
     assert rc == 0 and len(_pngs(tmp_path / "o")) == 3
     assert len(err) == 1 and err[0].startswith(f"egvsr: warning: {raw}: the file ends 2 bytes into a 32-bit EVT2 "
                                                "word"), err
+
+
+def test_frame_folder_of_float_or_16_bit_gray_frames_renders_as_its_8_bit_twin(split_clip, tmp_path, capsys):
+    """A frame folder is decoded by the frame-folder rule of docs/simulator.md (16-bit scaled to 8 bits, float
+    frames in [0, 1] times 255), as `simulate` reads it: float TIFFs were decoded by OpenCV's 8-bit colour path,
+    which cannot take 32-bit samples, so render failed on the first frame (with libtiff's warning beside it)."""
+    from egvsr.render.inputs import open_input
+
+    _, frames, events, ck = split_clip
+    gray8 = [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2GRAY) for f in sorted(frames.glob("frame_*.png"))]
+    stamps = (frames / "timestamps.txt").read_text()
+    folders = {}
+    for kind, ext, encode in (("gray8", ".png", lambda a: a), ("float", ".tiff", lambda a: a.astype(np.float32) / 255),
+                              ("gray16", ".png", lambda a: a.astype(np.uint16) * 257)):
+        d = folders[kind] = tmp_path / kind
+        d.mkdir()
+        for i, img in enumerate(gray8):
+            assert cv2.imwrite(str(d / f"frame_{i:04d}{ext}"), encode(img))
+        (d / "timestamps.txt").write_text(stamps)
+    for kind, d in folders.items():
+        rec = open_input(d, events)
+        for i in (len(gray8) - 1, 0):  # the last first: the scale of float frames does not depend on the order
+            img = rec.read_frame(i)
+            assert img.shape == gray8[i].shape + (3,) and img.dtype == np.uint8, kind
+            np.testing.assert_array_equal(img, np.repeat(gray8[i][..., None], 3, axis=2), err_msg=kind)
+    outs = {}
+    for kind in ("gray8", "float"):
+        outs[kind] = tmp_path / f"out-{kind}"
+        rc = main(["render", str(folders[kind]), str(ck), "--events", str(events), "--scale", "2",
+                   "--png", str(outs[kind]), "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 0 and "WARN" not in err, err
+    for a, b in zip(_pngs(outs["gray8"]), _pngs(outs["float"]), strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all()  # gray in, gray out

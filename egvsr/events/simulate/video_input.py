@@ -80,15 +80,31 @@ class VideoInput:
     source_size: tuple[int, int] = (0, 0)  # (height, width) before resizing
     #: whether float frames are intensities in [0, 1] (else 0..255), and the frame that decided it
     float_unit: tuple[bool, Path] | None = None
+    #: how many leading frames `read` has weighed for `float_unit` (none of them decided it)
+    _weighed: int = 0
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (t_us, uint8 image (H, W, C)) in time order."""
         if self.kind == "folder":
-            for t, f in zip(self.timestamps_us, self.files):
-                img = _read_image(f)
-                yield int(t), self._fit(_to_rgb8(img, self.channels, self._float_factor(img, f)))
+            for i, t in enumerate(self.timestamps_us):
+                yield int(t), self.read(i)
             return
         yield from self._video_frames()
+
+    def read(self, i: int) -> np.ndarray:
+        """Frame `i` of a folder as `frames` yields it, uint8 (H, W, C), whichever frame is read first: float
+        frames take the scale that the first frame with a positive value decides in file order, so the earlier
+        frames are weighed first while no frame has decided it (`render` reads from any frame on)."""
+        path = self.files[i]
+        img = _read_image(path)
+        if img.dtype not in (np.uint8, np.uint16):
+            while self.float_unit is None and self._weighed < i:
+                earlier = self.files[self._weighed]
+                self._float_factor(_read_image(earlier), earlier)
+                self._weighed += 1
+        factor = self._float_factor(img, path)
+        self._weighed += self._weighed == i  # read in order, each frame is weighed once
+        return self._fit(_to_rgb8(img, self.channels, factor))
 
     def _float_factor(self, img: np.ndarray, path: Path) -> float:
         """The factor taking frame `path`'s values to 0..255. 8- and 16-bit frames: 1 (16-bit is

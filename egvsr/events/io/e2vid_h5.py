@@ -2,7 +2,8 @@
 
 `events/xs, ys` int16, `events/ts` float64 **seconds** (float32/16 refused: too coarse for µs; integers
 taken as µs), `events/ps` bool (True = ON); frames in `images/image%09d` with a `timestamp` attribute
-(seconds, or the [begin, end] of the exposure: the frame is at its middle) and `type` "greyscale" or "color_bgr".
+(float64 seconds or, like integer `ts`, integer µs; or the [begin, end] of the exposure: the frame is at its
+middle) and `type` "greyscale" or "color_bgr".
 Sensor size from the root attribute `sensor_resolution` (H, W[, 3]), else the first image's shape,
 else the caller's `sensor_size`. There is no index: window starts are found by bisection over ts.
 """
@@ -16,7 +17,7 @@ import h5py
 import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
-from egvsr.events.checks import first_not_increasing
+from egvsr.events.checks import first_beyond_int64, first_not_increasing
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.seconds import seconds_to_us
@@ -131,18 +132,27 @@ class E2vidH5Source(EventSource):
         return t
 
     def _stamp_us(self, ds: h5py.Dataset, value) -> int:
-        """An image's `timestamp` attribute (float seconds) in µs: one value, or the middle of [begin, end]
-        (an exposure, as AEDAT4 frames' times are); float32 and float16 are refused (too coarse for µs)."""
+        """An image's `timestamp` attribute in µs: one value, or the middle of [begin, end] (an exposure, as
+        AEDAT4 frames' times are). Its type gives its unit, as for `events/ts`: float64 seconds, or integer µs
+        as stored (a writer that stores integer µs events stores its images' times so); float32 and float16
+        are refused (too coarse for µs)."""
         key = f"'{ds.name.lstrip('/')}' attribute 'timestamp'"
         arr = np.asarray(value)
         value = arr.item() if arr.size == 1 else arr.tolist()  # shown as 1.5 or [1.5, 1.6], not np.float64(1.5)
         if arr.dtype.kind not in "fiu" or arr.size not in (1, 2):
-            raise FormatError(f"{self.path}: {key} is {value!r}, expected a number of seconds "
-                              "(or the [begin, end] seconds of the exposure)")
+            raise FormatError(f"{self.path}: {key} is {value!r}, expected a time, float64 seconds or integer µs "
+                              "(or the [begin, end] of the exposure)")
         if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
             raise FormatError(f"{self.path}: {key} has dtype {arr.dtype}, expected float64 seconds ({arr.dtype} "
                               "cannot hold microseconds)")
-        us, bad = seconds_to_us(arr.ravel())
+        if arr.dtype.kind in "iu":  # µs, as integer event times are
+            beyond = first_beyond_int64(arr.ravel())
+            if beyond >= 0:
+                raise FormatError(f"{self.path}: {key} is {value!r}, beyond the int64 microsecond range (>= 2**63); "
+                                  "expected integer microseconds (or float64 seconds)")
+            us, bad = arr.ravel().astype(np.int64), -1
+        else:
+            us, bad = seconds_to_us(arr.ravel())
         if bad >= 0:
             v = float(arr.ravel()[bad])
             why = ("expected finite seconds" if not np.isfinite(v) else

@@ -291,7 +291,8 @@ def malformed_e2vid(draw, path: Path) -> Path:
             img = np.zeros(draw(st.sampled_from([(H, W), (H, W, 3), (H, W, 4), (2,)])),
                            draw(st.sampled_from([np.uint8, np.float64])))
             ds = f.create_dataset(f"images/image{i:09d}", data=img)
-            stamp = draw(st.sampled_from(["missing", 0.1 * i, float("nan"), float("inf"), "abc", 1e300, -1.0]))
+            stamp = draw(st.sampled_from(["missing", 0.1 * i, float("nan"), float("inf"), "abc", 1e300, -1.0,
+                                          np.int64(100_000 * i), np.uint64(2**64 - 1), np.int64(-2**63)]))
             if stamp != "missing":
                 ds.attrs["timestamp"] = stamp
             if draw(st.booleans()):

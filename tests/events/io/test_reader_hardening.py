@@ -88,12 +88,29 @@ def test_an_e2vid_exposure_timestamp_is_its_middle(tmp_path):
         np.testing.assert_array_equal(src.frame_times(), [1_000_000, 1_050_000])
 
 
+def test_integer_e2vid_image_timestamps_are_microseconds_as_integer_event_times_are(tmp_path):
+    """A writer that stores integer µs event times stores its images' times in µs too (event_utils' packagers
+    look each image's time up among the events'): they were read as seconds, so the frames of a recording that
+    starts at 1 s lay at 11.6 days and every event tensor came out zero."""
+    path = _e2vid(tmp_path / "e.h5", stamps=(np.int64(T[10]), np.array([T[150] - 7, T[150] + 8], np.int64),
+                                             np.uint32(T[-1])), ts=np.asarray(T, np.int64))
+    with open_events(path) as src:
+        np.testing.assert_array_equal(src.frame_times(), [T[10], T[150], T[-1]])
+        assert src.t_first <= src.frame_times()[0] < src.frame_times()[-1] <= src.t_last
+    from egvsr.datasets import open_recording
+
+    assert open_recording(path).events_outside_frames() is None  # the clocks agree
+
+
 @pytest.mark.parametrize("stamp, message", [
-    (np.array([1.0, 1.01, 1.02]), "is [1.0, 1.01, 1.02], expected a number of seconds (or the [begin, end]"),
+    (np.array([1.0, 1.01, 1.02]), "is [1.0, 1.01, 1.02], expected a time, float64 seconds or integer µs (or the "
+                                  "[begin, end]"),
     (np.array([1.01, 1.0]), "is [1.01, 1.0], an exposure [begin, end] that ends before it begins"),
     (np.float32(1.0), "has dtype float32, expected float64 seconds"),
-    (np.int64(1_600_000_000_000_000), "is 1600000000000000, out of range for seconds (beyond the int64 "
-                                      "microsecond range: is it in µs or ns?)"),
+    (1.6e15, "is 1600000000000000.0, out of range for seconds (beyond the int64 microsecond range: is it in µs "
+             "or ns?)"),
+    (np.uint64(2**63), "is 9223372036854775808, beyond the int64 microsecond range (>= 2**63); expected integer "
+                       "microseconds (or float64 seconds)"),
     (float("nan"), "is nan, expected finite seconds"),
 ])
 def test_e2vid_image_timestamps_the_reader_cannot_take_are_named(tmp_path, stamp, message):

@@ -78,11 +78,16 @@ class _Packet:
         return data.reshape(hi - lo, 4)
 
 
+#: PNG colour types of gray frames: gray, and gray with alpha (dropped), as a frame folder's gray frames are
+GRAY_PNG_TYPES = (0, 4)
+
+
 def png_shape(path: Path) -> tuple[int, int, int]:
     """(H, W, C) of PNG frame `path` as `read_frame_path` returns it, from its header alone: a frame
-    declared far larger than memory is sized without being decoded (C: 1 for gray, else 3)."""
+    declared far larger than memory is sized without being decoded (C: 1 for gray, with or without alpha,
+    else 3)."""
     height, width, _, colour = png_header(path)
-    return height, width, 1 if colour == 0 else 3
+    return height, width, 1 if colour in GRAY_PNG_TYPES else 3
 
 
 def png_header(path: Path) -> tuple[int, int, int, int]:
@@ -291,7 +296,7 @@ class CedFolderSource(EventSource):
                 raise FormatError(
                     f"{self.path}: frame '{path.name}' is {w}x{h}, but the first frame '{self._frames[0][1].name}' "
                     f"is {size[1]}x{size[0]}; all frames of a recording must have one size")
-            colour |= kind != 0
+            colour |= kind not in GRAY_PNG_TYPES
         return colour
 
     def read_frame(self, i):
@@ -304,7 +309,8 @@ class CedFolderSource(EventSource):
 
     @staticmethod
     def read_frame_path(path: Path) -> np.ndarray:
-        """A PNG as uint8 (H, W, C) RGB or gray (cv2 loads BGR; converted here)."""
+        """A PNG as uint8 (H, W, C) RGB or gray (cv2 loads BGR; converted here; gray with alpha, which cv2
+        loads as BGRA, stays gray)."""
         try:
             import cv2  # noqa: F401 - OpenCV decodes the frames (egvsr.cvfile)
         except ImportError:
@@ -318,6 +324,8 @@ class CedFolderSource(EventSource):
             raise FormatError(f"{path}: frame is {img.dtype}, expected 8-bit")
         if img.ndim == 2:
             return img[..., None]
+        if png_header(path)[3] in GRAY_PNG_TYPES:
+            return np.ascontiguousarray(img[..., :1])
         if img.shape[2] == 4:
             img = img[..., :3]
         return np.ascontiguousarray(img[..., ::-1])

@@ -4,6 +4,7 @@ frame of another size is refused before it is decoded."""
 
 from __future__ import annotations
 
+import cv2
 import h5py
 import numpy as np
 import pytest
@@ -203,6 +204,26 @@ def test_the_channel_count_is_declared_and_gray_only_stays_gray(tmp_path, make, 
     monkeypatch.undo()
     with open_events(gray) as src:
         np.testing.assert_array_equal(src.read_frames().images, np.stack(images)[..., None])
+
+
+def test_ced_gray_frames_with_alpha_stay_gray(tmp_path):
+    """A gray PNG with an alpha channel is a gray frame (its alpha dropped), as in a frame folder: it was declared
+    and read as colour, so a gray recording saved with alpha came out as RGB (`info`, `convert`)."""
+    from PIL import Image
+
+    from egvsr.events.io import convert
+
+    gray, _ = _ced_frames(tmp_path / "gray", range(4))
+    images = []
+    for k, png in enumerate(sorted(gray.glob("*.png"))):
+        plane = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        Image.fromarray(np.dstack([plane, np.full_like(plane, 40 * k)]), "LA").save(png)
+        images.append(plane)
+    with open_events(gray) as src:
+        assert src.frame_shape() == (H, W, 1)
+        np.testing.assert_array_equal(src.read_frames().images, np.stack(images)[..., None])
+    with open_events(convert(gray, tmp_path / "out.h5", progress=False)) as ours:
+        np.testing.assert_array_equal(ours.read_frames().images, np.stack(images)[..., None])
 
 
 def _e2vid(path, size):

@@ -450,6 +450,28 @@ class _Stdout:
 
 _NO_CACHE_FOLDER = ("cannot cache function", "no locator available")
 
+#: import name -> the name pip installs it under, where the two differ (pyproject.toml's dependencies)
+PIP_NAMES = {"cv2": "opencv-python-headless", "yaml": "pyyaml", "PIL": "pillow", "skimage": "scikit-image",
+             "sklearn": "scikit-learn"}
+#: import name -> the egvsr extra that installs it (pyproject.toml's optional-dependencies)
+EXTRAS = {"hdf5plugin": "dsec", "tonic": "tonic", "tensorboard": "tensorboard", "skimage": "train",
+          "sklearn": "train"}
+
+
+def missing_package_message(exc: BaseException) -> str | None:
+    """The line for a package outside egvsr that a command imports and that is missing (a `--no-deps`
+    install, an extra not installed, a dependency removed since): which package and the pip command that
+    installs it; None for any other error (a module of egvsr itself missing is a broken egvsr)."""
+    name = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    top = (name or "").partition(".")[0]
+    if not top or top == "egvsr":
+        return None
+    pip = PIP_NAMES.get(top, top)
+    if name != top and top in sys.modules:  # the package is there, without the module this egvsr imports
+        return f"package {top!r} has no module {name!r}; expected a complete, current {pip}: pip install -U {pip}"
+    extra = f" (or: pip install 'egvsr[{EXTRAS[top]}]')" if top in EXTRAS else ""
+    return f"package {top!r} is not installed; this command needs it: pip install {pip}{extra}"
+
 
 def _prepare(argv: Sequence[str]) -> None:
     """What the console entry does before the command, in order: signals (a Ctrl-C from here on is one
@@ -497,6 +519,10 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
         if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up
             return report_interrupt(Terminated(_pending[0]))
+        missing = missing_package_message(exc)
+        if missing is not None:
+            print(f"egvsr: error: {one_line(missing)}", file=sys.stderr)
+            return 2
         if isinstance(exc, RuntimeError) and all(k in str(exc) for k in _NO_CACHE_FOLDER):
             print("egvsr: error: numba found no writable folder for its compiled code (the package's "
                   "__pycache__, ~/.cache, the temporary folder); set NUMBA_CACHE_DIR to a writable folder",

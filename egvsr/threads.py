@@ -31,13 +31,25 @@ def command_of(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def torch_threads(command: str | None, cores: int, load: float) -> int | None:
-    """torch threads for `command` given the 1-minute load average (before this process runs), or
-    None for torch's default: for training, the cores the load leaves free (at least one)."""
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: `taskset`, a container's or a batch job's
+    cpuset), which is what torch's default thread count follows; the machine's where the system does
+    not say."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def torch_threads(command: str | None, cores: int, load: float, usable: int | None = None) -> int | None:
+    """torch threads for `command` given the machine's `cores` and 1-minute load average (before this
+    process runs) and the cores this process may use (`usable`, default all), or None for torch's
+    default: for training, the cores the load leaves free, at most the usable ones (at least one)."""
     if command not in FREE_CORES_ONLY:
         return None
-    free = cores - int(load + 0.5)
-    return max(1, free) if cores > 1 and free < cores else None
+    usable = cores if usable is None else max(1, min(usable, cores))
+    free = min(usable, cores - int(load + 0.5))
+    return max(1, free) if usable > 1 and free < usable else None
 
 
 def configure_process_environment(environ: MutableMapping[str, str] | None = None,
@@ -62,7 +74,7 @@ def configure_process_environment(environ: MutableMapping[str, str] | None = Non
             load = os.getloadavg()[0]
         except OSError:  # not available on this system
             load = 0.0
-        n = torch_threads(command_of(argv), os.cpu_count() or 1, load)
+        n = torch_threads(command_of(argv), os.cpu_count() or 1, load, usable_cores())
         if n is not None:
             env["OMP_NUM_THREADS"] = done["OMP_NUM_THREADS"] = str(n)
     return done

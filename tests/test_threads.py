@@ -93,7 +93,28 @@ def test_console_train_sets_the_thread_count_before_torch(monkeypatch) -> None:
 
     monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
     monkeypatch.setattr(egvsr.threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(egvsr.threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     env: dict[str, str] = {}
     done = egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])
     assert env["OMP_NUM_THREADS"] == done["OMP_NUM_THREADS"] == "1"
     assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment({}, ["render", "a", "b"])
+
+
+def test_train_counts_only_the_cores_this_process_may_run_on(monkeypatch) -> None:
+    """A process held to 2 of a 16-core machine's cores (`taskset`, a container's cpuset, a batch job)
+    while other jobs load the machine 3: torch's default already takes the 2 cores, and the 13 cores the
+    load leaves free elsewhere are not this process's (OMP_NUM_THREADS=13 ran 13 threads on 2 cores)."""
+    import egvsr.threads
+    from egvsr.threads import torch_threads
+
+    assert torch_threads("train", 16, 3.0, usable=2) is None  # both usable cores are free: torch's default
+    assert torch_threads("train", 16, 14.2, usable=4) == 2  # the machine has 2 free cores left
+    assert torch_threads("train", 16, 30.0, usable=4) == 1
+    assert torch_threads("train", 16, 30.0, usable=1) is None  # one core: torch's default is one thread
+    monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    monkeypatch.setattr(egvsr.threads.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(egvsr.threads.os, "sched_getaffinity", lambda pid: {4, 5}, raising=False)
+    assert egvsr.threads.usable_cores() == 2
+    assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment({}, ["train", "x.yaml"])
+    monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (15.0, 15.0, 15.0))
+    assert egvsr.threads.configure_process_environment({}, ["train", "x.yaml"])["OMP_NUM_THREADS"] == "1"

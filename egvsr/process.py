@@ -337,7 +337,11 @@ def _private_temp_folder(name: str) -> str | None:
     import tempfile
 
     uid = os.getuid() if hasattr(os, "getuid") else None
-    folder = os.path.join(tempfile.gettempdir(), f"{name}-{uid}")
+    try:
+        base = tempfile.gettempdir()
+    except OSError:  # no writable temporary folder at all (a read-only system or container)
+        return None
+    folder = os.path.join(base, f"{name}-{uid}")
     with contextlib.suppress(OSError):  # it exists (checked below), or cannot be made
         os.mkdir(folder, 0o700)
     try:

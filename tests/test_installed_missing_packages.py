@@ -109,3 +109,17 @@ def test_the_tables_name_the_packages_of_pyproject():
             assert modules and all(process.EXTRAS[m] == extra for m in modules), (extra, name)
     for module, pip in process.PIP_NAMES.items():
         assert pip in required | set().union(*extras.values()), pip
+
+
+def test_eval_without_matplotlib_is_refused_before_scoring(tmp_path, monkeypatch):
+    """eval's results end with a plot: a missing matplotlib is one line before any scoring, not after it."""
+    from egvsr.engine import evaluation
+
+    scored = []
+    monkeypatch.setattr(evaluation, "_score", lambda *a, **k: scored.append(1) or [])
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` raises ModuleNotFoundError
+    with pytest.raises(ModuleNotFoundError) as caught:
+        evaluation.evaluate_checkpoint(None, [str(tmp_path / "rec.h5")], [2.0], output=tmp_path / "out",
+                                       progress=False, log=None)
+    assert caught.value.name == "matplotlib.figure" and not scored
+    assert process.missing_package_message(caught.value) is not None

@@ -69,6 +69,9 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     folder = None if output is None else Path(output)
     if folder is not None:
         check_results_folder(folder, overwrite, inputs=[checkpoint, *data])  # before the evaluation, not after it
+        from egvsr.plots.figures import check_plotting
+
+        check_plotting()  # a missing matplotlib before the scoring, not after it
     # the result files are created now (a folder that cannot take them is refused before any scoring) and
     # committed together at the end
     with contextlib.nullcontext() if folder is None else result_files(folder, overwrite) as temps:

@@ -22,6 +22,13 @@ def new_figure(width_in: float, height_in: float, dpi: int = 110):
     return Figure(figsize=(width_in, height_in), dpi=dpi)
 
 
+def check_plotting() -> None:
+    """Import what drawing and saving a figure needs (matplotlib's Figure and Agg canvas), so a command that
+    ends with a plot is refused for a missing matplotlib before its work, not after it."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
 @contextlib.contextmanager
 def writing(out: str | os.PathLike) -> Iterator[None]:
     """A write of output `out` (to its temporary) that fails with an OSError (a full disk, a quota, a file

@@ -60,7 +60,7 @@ def _standardize_one(v):
     inv = 1.0 / std
     for i in range(v.shape[0]):
         if v[i] != 0:
-            v[i] = np.float32((v[i] - mean) * inv)
+            v[i] = (v[i] - mean) * inv  # rounded to the array's own dtype (float64 stays float64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -116,7 +116,17 @@ def _percentile_one(v, q):
     inv = 1.0 / val
     for i in range(v.shape[0]):
         r = v[i] * inv
-        v[i] = np.float32(min(1.0, max(-1.0, r)))
+        v[i] = min(1.0, max(-1.0, r))
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_not_finite(flat):
+    """(window, entry) of the first NaN or infinity in `flat` (K, n), or (-1, -1)."""
+    for k in range(flat.shape[0]):
+        for i in range(flat.shape[1]):
+            if not np.isfinite(flat[k, i]):
+                return k, i
+    return -1, -1
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -142,7 +152,8 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> 
 
     Any memory layout: a view that is not C-contiguous (a slice, a transposed or Fortran-order array)
     is normalised through a contiguous copy written back into it. Other dtypes are refused (an integer
-    array cannot hold the normalised values)."""
+    array cannot hold the normalised values), and so is a NaN or infinity (no mean, std or percentile
+    exists; the array is then left unchanged)."""
     mode = check_choice(mode, "normalize", NORMALIZATIONS)
     if not isinstance(tensors, np.ndarray) or tensors.dtype not in (np.float32, np.float64) or tensors.ndim < 1:
         got = f"dtype {tensors.dtype}, shape {tensors.shape}" if isinstance(tensors, np.ndarray) \
@@ -155,6 +166,10 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> 
                          "returns a normalised copy)")
     copied = not tensors.flags.c_contiguous  # then normalised in a contiguous copy, written back below
     flat = (np.ascontiguousarray(tensors) if copied else tensors).reshape(tensors.shape[0], -1)
+    k, i = _first_not_finite(flat)
+    if k >= 0:
+        raise ValueError(f"tensors: expected finite values, found {float(flat[k, i])!r} in window {k} "
+                         f"(entry {i} of {flat.shape[1]})")
     code = 1 if mode == "standard" else 2
     if parallel and flat.shape[0] > 1:
         _normalize_parallel(flat, code, PERCENTILE)
@@ -166,7 +181,22 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> 
 
 
 def normalize(tensor: np.ndarray, mode: str) -> np.ndarray:
-    """Return a normalised float32 copy of one window's tensor (any shape)."""
-    out = np.array(tensor, dtype=np.float32, copy=True)
+    """Return a normalised float32 copy of one window's tensor (any shape) of real numbers (bool,
+    integer or float; NaN or infinity is refused where a mode normalises; complex numbers, strings and
+    objects always)."""
+    mode = check_choice(mode, "normalize", NORMALIZATIONS)
+    try:
+        a = np.asarray(tensor)
+    except ValueError:  # a ragged list
+        a = np.asarray(None)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: expected an array of real numbers, got {type(tensor).__name__} "
+                        f"of dtype {a.dtype}")
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused below
+        out = np.array(a, dtype=np.float32, copy=True)
+    bad = np.flatnonzero(~np.isfinite(out)) if mode != "none" else ()
+    if len(bad):
+        raise ValueError(f"tensor: expected finite values within float32's range, found "
+                         f"{a.ravel()[bad[0]].item()!r} at flat index {int(bad[0])}")
     normalize_windows(out.reshape(1, -1), mode, parallel=False)
     return out

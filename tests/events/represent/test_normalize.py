@@ -122,3 +122,38 @@ def test_normalize_windows_refuses_arrays_it_cannot_normalise_in_place():
     with pytest.raises(ValueError, match="^tensors: the array is read-only"):
         normalize_windows(ro, "standard")
     assert normalize(np.arange(4).reshape(2, 2), "standard").dtype == np.float32  # the copy takes any numbers
+
+
+@pytest.mark.parametrize("mode", ["standard", "percentile"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_refused_and_the_windows_left_unchanged(mode, bad):
+    """A NaN or infinity has no mean, std or percentile: it made every value NaN, or -1 everywhere
+    ("percentile" of a NaN window), or zeroed every finite entry (an infinity is the window's max)."""
+    t = np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32)
+    t[1, 2, 3] = bad
+    before = t.copy()
+    with pytest.raises(ValueError, match=r"^tensors: expected finite values, found .* in window 1 \(entry 13 of 20\)"):
+        normalize_windows(t, mode, parallel=False)
+    np.testing.assert_array_equal(t, before)
+    with pytest.raises(ValueError, match="^tensor: expected finite values"):
+        normalize(before[1], mode)
+    with pytest.raises(ValueError, match=r"^tensor: expected finite values.* found 1e\+39"):
+        normalize(np.array([1e39, 1.0]), mode)  # float64 beyond float32: the float32 copy would hold inf
+    assert np.isnan(normalize(np.array([np.nan, 1.0]), "none")[0])  # "none" normalises nothing
+
+
+@pytest.mark.parametrize("tensor", ["abc", [None, 1.0], [[1.0, 2.0], [3.0]], np.array([1 + 2j, 3])])
+def test_normalize_refuses_what_is_not_real_numbers(tensor):
+    """Strings and ragged lists raised numpy's own message; None became NaN and complex values lost
+    their imaginary part, silently."""
+    with pytest.raises(TypeError, match="^tensor: expected an array of real numbers"):
+        normalize(tensor, "standard")
+
+
+@pytest.mark.parametrize("mode", ["standard", "percentile"])
+def test_float64_windows_are_normalised_at_float64_precision(mode):
+    """The kernels rounded every result to float32 even in a float64 array."""
+    t = np.random.default_rng(1).normal(size=(2, 50))
+    t[t < 0.3] = 0
+    want = np.stack([normalize_ref(w, mode) for w in t])
+    np.testing.assert_allclose(normalize_windows(t.copy(), mode), want, rtol=1e-12, atol=1e-12)

@@ -47,7 +47,25 @@ def check_stream(stream: object, name: str = "stream") -> EventStream:
                 f"{name}: sensor {side} is unknown ({v!r}); expected a positive integer "
                 "(the sensor size must be known; it is never guessed from max(x))"
             )
+    _check_arrays(stream, name)
     return stream
+
+
+def _check_arrays(stream: EventStream, name: str) -> None:
+    """Refuse, in O(1), arrays of a stream built without validation that the kernels would misread:
+    polarity that cannot be negative (bool or unsigned 0/1: every event would count as ON, or as 0 in
+    a signed tensor), a byte order other than this machine's, or values that are not numbers."""
+    for field in ("x", "y", "t", "p"):
+        a = getattr(stream, field)
+        kinds = "if" if field == "p" else "iuf"
+        if a.dtype.kind not in kinds or not a.dtype.isnative:
+            want = ("signed polarity -1/+1 (convert 0/1 or bool with egvsr.events.polarity_to_signed)"
+                    if field == "p" else "integer values")
+            got = f"dtype {a.dtype}" if a.dtype.isnative else f"dtype {a.dtype.str}, not this machine's byte order"
+            raise EventValidationError(
+                f"{name}: events.{field}: expected {want}, got {got}; the stream was built without "
+                "validation (EventStream(..., validate=True) checks and converts it)"
+            )
 
 
 def check_count(value: object, name: str) -> int:

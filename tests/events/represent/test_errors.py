@@ -70,6 +70,26 @@ def test_unvalidated_out_of_sensor_events_are_reported_not_written(s):
             fn()
 
 
+
+@pytest.mark.parametrize("field,dtype,needle", [
+    ("p", np.bool_, r"events.p: expected signed polarity -1/\+1 .*got dtype bool"),
+    ("p", np.uint8, r"events.p: expected signed polarity -1/\+1 .*got dtype uint8"),
+    ("x", ">u2", "events.x: expected integer values, got dtype >u2, not this machine's byte order"),
+    ("t", ">i8", "events.t: expected integer values, got dtype >i8, not this machine's byte order"),
+    ("y", object, "events.y: expected integer values, got dtype object"),
+])
+def test_unvalidated_arrays_the_kernels_would_misread_are_refused(s, field, dtype, needle):
+    """A 0/1 or bool polarity can never be negative: every event counted as ON (split) or OFF events
+    as 0 (signed), silently. A big-endian or object array crashed inside numba with a TypingError."""
+    arrays = {"x": s.x, "y": s.y, "t": s.t, "p": s.p}
+    arrays[field] = ((s.p > 0) if dtype is np.bool_ else arrays[field]).astype(dtype)
+    bad = EventStream(arrays["x"], arrays["y"], arrays["t"], arrays["p"], 16, 12, validate=False)
+    for fn in (lambda: voxel_grid(bad, 5, 0, 1_000_000, polarity="split"),
+               lambda: event_moments(bad, 5, 0, 1_000_000), lambda: time_surface(bad, 2, 0, 1_000_000)):
+        with pytest.raises(EventValidationError, match=f"^stream: {needle}"):
+            fn()
+
+
 def test_options_are_checked(s):
     with pytest.raises(ConfigError, match="polarity: expected one of signed, split"):
         voxel_grid(s, 5, 0, 100, polarity="bool")

@@ -9,6 +9,7 @@ expected, so nothing reaches numba with a value it would mis-handle.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,8 @@ def check_count(value: object, name: str) -> int:
 def _time(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
-    if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or value != int(value)):
+    # any Real that is not an integer type (float, numpy float, Fraction) must hold a whole number
+    if not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != int(value)):
         raise ConfigError(f"{name}: expected a time in integer microseconds, got {value!r}")
     if not -(2**63) <= int(value) < 2**63:
         raise ConfigError(f"{name}: {int(value)} us is outside the int64 microsecond range")
@@ -101,8 +103,13 @@ def check_window(t_start: object, t_end: object) -> tuple[int, int]:
 
 def check_boundaries(boundaries: object) -> tuple[np.ndarray, np.ndarray]:
     """Window starts and ends (int64) from (K + 1,) edges or (K, 2) [start, end) rows."""
-    b = np.asarray(boundaries)
+    try:
+        b = np.asarray(boundaries)
+    except (TypeError, ValueError):  # a ragged list
+        raise ConfigError("boundaries: expected shape (K + 1,) edges or (K, 2) [start, end) rows of integer "
+                          f"microseconds, got a ragged {type(boundaries).__name__}") from None
     if b.dtype.kind == "f":
+        b = b.astype(np.float64)  # (compared with 2**63 below: a float16 would overflow)
         if not np.all(np.isfinite(b)) or np.any(b != np.round(b)):
             raise ConfigError("boundaries: expected integer microseconds, got non-integer values")
     elif b.dtype.kind not in "iu":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -27,7 +29,8 @@ def test_bins_must_be_a_positive_integer(s, bins):
         event_moments(s, bins, 0, 100)
 
 
-@pytest.mark.parametrize("t0,t1", [(100, 100), (100, 50), (0.5, 10), (0, float("nan"))])
+@pytest.mark.parametrize("t0,t1", [(100, 100), (100, 50), (0.5, 10), (0, float("nan")),
+                                   (Fraction(3, 2), 10), (0, Fraction(21, 2))])
 def test_window_must_be_increasing_integer_microseconds(s, t0, t1):
     with pytest.raises(ConfigError, match="t_end|t_start"):
         voxel_grid(s, 5, t0, t1)
@@ -40,6 +43,19 @@ def test_boundaries_must_strictly_increase(s):
         event_moments_batch(s, 5, np.zeros((2, 3), np.int64))
     with pytest.raises(ConfigError, match="integer microseconds"):
         voxel_grids(s, 5, [0.0, 1.5])
+
+
+
+def test_odd_boundaries_are_refused_or_taken_without_numpy_noise(s):
+    """A ragged list raised numpy's own ValueError; float16 edges warned of an overflow in the range
+    check (2**63 cast to float16); a Fraction window bound was truncated (3/2 -> 1) instead of refused."""
+    with pytest.raises(ConfigError, match=r"^boundaries: expected shape .* got a ragged list"):
+        voxel_grids(s, 5, [[0, 5], [10]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = voxel_grids(s, 5, np.array([0, 60000], np.float16))
+    np.testing.assert_array_equal(got, voxel_grids(s, 5, [0, 60000]))
+    np.testing.assert_array_equal(voxel_grid(s, 5, Fraction(0), Fraction(60000)), got[0])  # whole values pass
 
 
 @pytest.mark.parametrize("h,w", [(0, 5), (5, 0), (-1, 4), (5, None), (2.5, 4)])

@@ -59,10 +59,15 @@ def _doc_tensor(rep, events, width, height, bins, t0, t1, size, polarity):
 @st.composite
 def _cases(draw):
     width, height = draw(st.integers(1, 7)), draw(st.integers(1, 6))
-    t0 = draw(st.integers(-10**9, 10**9))
-    span = draw(st.integers(1, 10**6))
+    # also far from 0 (ns clocks, 2**62) and spans beyond 2**31 us, where the kernels shift the time offsets
+    # before their float32 step; at most (2**63 - 1) // 41 us, the int64 limit for the largest bin count
+    t0 = draw(st.one_of(st.integers(-10**9, 10**9), st.sampled_from([-(2**62), 2**62, 2**62 + 12_345]),
+                        st.integers(-(2**62), 2**62)))
+    span = draw(st.one_of(st.integers(1, 10**6), st.sampled_from([2**34 + 7, 2**45 + 1, (2**63 - 1) // 41]),
+                          st.integers(2**36, 2**57)))
     n = draw(st.integers(0, 30))
-    special = st.sampled_from([t0, t0 + span - 1, t0 + span, t0 - 1, t0 + span // 2])
+    special = st.sampled_from([t0, t0 + span - 1, t0 + span, t0 - 1, t0 + span // 2, t0 + span // 3,
+                               t0 + span - span // 5])
     times = sorted(draw(st.lists(st.one_of(special, st.integers(t0 - 5, t0 + span + 5)), min_size=n, max_size=n)))
     xs = draw(st.lists(st.integers(0, width - 1), min_size=n, max_size=n))
     ys = draw(st.lists(st.integers(0, height - 1), min_size=n, max_size=n))

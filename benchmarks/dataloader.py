@@ -69,22 +69,24 @@ def make_recording(folder: Path, quick: bool) -> tuple[Path, str]:
 
 
 def loader_run(ds: EventVSRDataset, workers: int, batch: int, batches: int):
-    """A call that returns the seconds of `batches` batches of our loader in steady state: start-up and
-    JIT run here, untimed; before each timed run the batches the workers prefetched meanwhile (while
-    another contender ran) are drained, untimed."""
+    """A call that returns (seconds, samples) of `batches` batches of our loader in steady state: start-up
+    and JIT run here, untimed; before each timed run the batches the workers prefetched meanwhile (while
+    another contender ran) are drained, untimed. The samples are counted as delivered: an epoch's last
+    batch holds the rest of the dataset (fewer than `batch` where its size is no multiple of it, and the
+    whole dataset where `batch` exceeds it)."""
     sampler = ScaleBatchSampler(len(ds), batch, (SCALE, SCALE), seed=0)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_samples,
                                          num_workers=workers, persistent_workers=workers > 0)
     it = iter(_cycle(loader, sampler))
     next(it)  # start-up and JIT
 
-    def run() -> float:
+    def run() -> tuple[float, int]:
         for _ in range(2 * workers):  # what the workers prefetched (2 batches each)
             next(it)
-        t = time.perf_counter()
+        t, samples = time.perf_counter(), 0
         for _ in range(batches):
-            next(it)
-        return time.perf_counter() - t
+            samples += len(next(it)["lr"])
+        return time.perf_counter() - t, samples
 
     return run
 
@@ -129,13 +131,18 @@ def naive_run(stack: contextlib.ExitStack, path: Path, n: int):
 
     one()
 
-    def run() -> float:
+    def run() -> tuple[float, int]:
         t = time.perf_counter()
         for _ in range(n):
             one()
-        return time.perf_counter() - t
+        return time.perf_counter() - t, n
 
     return run
+
+
+def samples_per_second(runs: list[tuple[float, int]]) -> float:
+    """Samples per second of a contender's median round, each round's rate from the samples it delivered."""
+    return statistics.median(samples / seconds for seconds, samples in runs)
 
 
 def train_step_time(batch_data: dict, repeats: int, device: str) -> tuple[float, str] | None:
@@ -210,10 +217,10 @@ def main(argv=None) -> None:
                               f"EventVSRDataset, 0 workers, {th} thr": loader_run(ds, 0, a.batch, batches)}
                 if th == 1:  # the workers' loader beside the 1-thread peer, each worker on 1 thread
                     contenders["EventVSRDataset, 2 workers (1 thr each)"] = loader_run(ds, 2, a.batch, batches)
-                seconds = interleaved(contenders, rounds)
-                peer = samples / statistics.median(next(iter(seconds.values())))
-                rows += [(what, samples / statistics.median(v), peer) for what, v in seconds.items()]
-                del contenders, seconds  # the workers' loader ends here
+                rates = {what: samples_per_second(v) for what, v in interleaved(contenders, rounds).items()}
+                peer = next(iter(rates.values()))
+                rows += [(what, rate, peer) for what, rate in rates.items()]
+                del contenders  # the workers' loader ends here
             torch.set_num_threads(threads)
         loads = load_average()
         sampler = ScaleBatchSampler(len(ds), a.batch, (SCALE, SCALE), seed=1)
@@ -232,14 +239,15 @@ def main(argv=None) -> None:
         print("| training step: not measured (egvsr.models unavailable) |")
         return
     sec, name = step
-    consume = a.batch / sec
+    step_samples = len(batch["lr"])  # the whole dataset where --batch exceeds it
+    consume = step_samples / sec
     _row(f"training step: {name}", consume, None)
     print()
     for what, rate, _ in rows:
         if what.startswith("EventVSRDataset"):
             verdict = "keeps up" if rate >= consume else "would STARVE training"
             print(f"{what}: {rate:.3g} samples/s vs training {consume:.3g} samples/s "
-                  f"({sec:.3g} s/step of {a.batch}): {rate / consume:.3g}x headroom, {verdict}")
+                  f"({sec:.3g} s/step of {step_samples}): {rate / consume:.3g}x headroom, {verdict}")
 
 
 if __name__ == "__main__":

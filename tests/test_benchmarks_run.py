@@ -111,3 +111,28 @@ def test_a_kernel_compiled_in_the_tests_leaves_the_script_runnable(capsys, tmp_p
                                  np.array([1, -1], np.int8), 8, 6))  # compiles and caches the kernel
     out = run_script("event_statistics", "--clips", "1", tmp_path=tmp_path)
     assert "\n| statistic | " in "\n" + out
+
+
+class _Items:
+    """A dataset of `n` one-number samples at the sampler's scale, as `collate_samples` takes them."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key):
+        import torch
+
+        return {"scale": key.scale, "lr": torch.zeros(1)}
+
+
+def test_dataloader_counts_the_samples_its_batches_delivered():
+    """An epoch's last batch holds the rest of the dataset: 5 samples in batches of 4 are 4 then 1, and a
+    batch larger than the dataset holds all of it; samples/s counts what came, not batches x --batch."""
+    dataloader = script("dataloader")
+    seconds, samples = dataloader.loader_run(_Items(5), 0, 4, 3)()  # after start-up: 1 (epoch 0), 4, 1
+    assert samples == 6 and seconds > 0
+    assert dataloader.loader_run(_Items(3), 0, 8, 2)()[1] == 6
+    assert dataloader.samples_per_second([(2.0, 6), (1.0, 4), (4.0, 4)]) == 3.0

@@ -10,13 +10,15 @@ chunks; (2) convert it to our layout in a child process and report that process'
 to the naive peer (load all arrays with h5py, convert, write them in one go with our compression),
 the two interleaved (A B A B) for `--rounds` rounds; (3) read the E2VID source with our reader
 (validated, converted to int64 µs / int8 ±1) against h5py plus the same numpy conversion,
-interleaved; (4) read our file fully (validated; gzip decoded on worker threads) against plain h5py
-reading the same datasets, interleaved; (5) read 1%-of-duration windows and report their cost as a fraction of the
+interleaved (`--rounds` rounds, at least 3); (4) read our file fully (validated; gzip decoded on worker
+threads) against plain h5py reading the same datasets, as many rounds; (5) read 1%-of-duration windows and report their cost as a fraction of the
 full read; (6) write the events as a Prophesee EVT2 `.raw` and decode it with our numpy decoder
 against expelliarmus' chunked decoding (what our reader used before), both with our time unwrapping,
 interleaved, and read it fully with our reader (validated); (7) read the real AEDAT4 sample with our
 reader and with tonic's `read_aedat4`.
-Ratios are peer time / our time (above 1: we are faster); the load average is printed with them.
+Ratios are peer time / our time (above 1: we are faster), the median [range] of the rounds' ratios; the
+load average is printed with them. The files and reads need about 20 bytes per event of scratch disk and
+of memory (a count beyond either is refused before any event is generated).
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from egvsr.events.io import open_events  # noqa: E402
-from _args import positive_int, writable_dir  # (this folder is on sys.path when run as a script)
+from _args import positive_int, refuse, writable_dir  # (this folder is on sys.path when run as a script)
+from _budget import check_fits  # (this folder is on sys.path when run as a script)
 from _timing import interleaved, load_average, timed  # (this folder is on sys.path when run as a script)
 
 W, H = 346, 260
 RATE_EV_PER_S = 10e6
+#: scratch bytes per event held at once: the E2VID source (13), our converted file and the peer's (about
+#: 2.4 each, gzip) and later, the peer's gone, the EVT2 `.raw` (4)
+DISK_BYTES_PER_EVENT = 20
+#: peak bytes per event in memory: the naive peer's conversion (measured 1957 MiB at 100 M events); our
+#: full reads alone (--skip-naive) hold at least their result, x and y uint16, t int64, p int8
+MEMORY_BYTES_PER_EVENT, READ_BYTES_PER_EVENT = 20, 13
 
 
 def generate_e2vid(path: Path, n: int, seed: int = 0, block: int = 5_000_000) -> None:
@@ -91,11 +100,18 @@ print(time.perf_counter() - a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
-def run_child(code: str, src: Path, dst: Path) -> tuple[float, int]:
+def run_child(code: str, src: Path, dst: Path, name: str) -> tuple[float, int]:
+    """(seconds, peak RSS bytes) of one conversion in a child process; one that fails (the naive peer
+    killed for memory) ends the script in one line, its scratch files removed."""
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), str(src), str(dst)],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True, text=True, cwd=ROOT,
     )
+    if out.returncode:
+        why = "killed (out of memory?)" if out.returncode < 0 else f"exit {out.returncode}"
+        last = (out.stderr.strip().splitlines() or [""])[-1]
+        refuse(f"the {name} conversion failed: {why}{': ' + last if last else ''}"
+               + ("; --skip-naive leaves the naive peer out" if name == "naive" else ""))
     secs, rss = out.stdout.split()[-2:]
     return float(secs), int(rss)
 
@@ -175,13 +191,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--events", type=positive_int, default=None, help="override the event count")
     ap.add_argument("--dir", type=writable_dir, default=None, help="an existing scratch folder (default: a temp dir)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the load-everything peer (needs ~3 GB)")
-    ap.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of the convert and read comparisons")
+    ap.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of the convert comparison (the read and decode comparisons run at least 3)")
     return ap.parse_args(argv)
+
+
+def check_sizes(n: int, folder: Path | None, skip_naive: bool) -> None:
+    """Refuse, before any event is generated, a count whose files would not fit in the scratch folder or
+    whose full reads (and the naive peer's) would not fit in memory."""
+    check_fits(f"--events {n:,}", n * (READ_BYTES_PER_EVENT if skip_naive else MEMORY_BYTES_PER_EVENT),
+               n * DISK_BYTES_PER_EVENT, folder, "choose fewer --events" + ("" if folder else " or a --dir"))
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
     n = a.events or (2_000_000 if a.quick else 100_000_000)
+    check_sizes(n, a.dir, a.skip_naive)
+    read_rounds = max(a.rounds, 3)
     repeats = 3 if n <= 20_000_000 else 2
     with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
         tmp = Path(tmp)
@@ -199,20 +224,21 @@ def main(argv: list[str] | None = None) -> None:
                 if a.skip_naive and name == "naive":
                     continue
                 dst.unlink(missing_ok=True)
-                secs, peak = run_child(code, src, dst)
+                secs, peak = run_child(code, src, dst, name)
                 conv[name].append(secs)
                 rss[name] = max(rss.get(name, 0), peak)
         naive.unlink(missing_ok=True)
         read_all(src), read_e2vid_numpy(src)  # warm-up: numba's cache, the page cache
         read_times = interleaved({"ours": timed(lambda: read_all(src)),
-                                  "peer": timed(lambda: read_e2vid_numpy(src))}, max(a.rounds, 3))
+                                  "peer": timed(lambda: read_e2vid_numpy(src))}, read_rounds)
         own_times = interleaved({"ours": timed(lambda: read_all(ours)),
                                  "peer": timed(lambda: read_plain_h5py(ours, [f"events/{k}" for k in "xytp"]))},
-                                max(a.rounds, 3))
+                                read_rounds)
         load1 = load_average()
 
         print()
-        print(f"{n:,} events, {a.rounds} interleaved rounds, load average {load0:.1f} -> {load1:.1f}")
+        print(f"{n:,} events, interleaved rounds: {a.rounds} of the conversions, {read_rounds} of the reads; "
+              f"load average {load0:.1f} -> {load1:.1f}")
         print(f"{'median seconds':<44}{'ours':>8}{'peer':>9}{'peer/ours':>10}")
         if conv["naive"]:
             print(ratio_line("convert E2VID -> ours (peer: load all, write)", conv["ours"], conv["naive"]))
@@ -258,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         write_evt2_from(src, raw_evt2)
         decode_evt2_ours(raw_evt2), decode_evt2_expelliarmus(raw_evt2)  # warm-up: the page cache
         evt2_times = interleaved({"ours": timed(lambda: decode_evt2_ours(raw_evt2)),
-                                  "peer": timed(lambda: decode_evt2_expelliarmus(raw_evt2))}, max(a.rounds, 3))
+                                  "peer": timed(lambda: decode_evt2_expelliarmus(raw_evt2))}, read_rounds)
         evt2_full = min(interleaved({"ours": timed(lambda: read_all(raw_evt2))}, repeats)["ours"])
         print()
         print(f"{'median seconds':<44}{'ours':>8}{'peer':>9}{'peer/ours':>10}")

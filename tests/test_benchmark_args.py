@@ -249,3 +249,27 @@ def test_a_benchmark_imports_the_egvsr_of_its_own_checkout(path):
     first_import = next((i for i, n in enumerate(tree.body) if _imports_egvsr(n)), len(tree.body))
     before = tree.body[:first_import] if first_import < len(tree.body) else tree.body
     assert any(_inserts_path(n) for n in before), f"{path.name} imports egvsr without putting its checkout first"
+
+
+def test_io_refuses_an_event_count_beyond_memory_or_disk_before_generating(capsys, monkeypatch, tmp_path):
+    import _budget
+
+    io = script("io")
+    monkeypatch.setattr(_budget, "memory_budget", lambda: 10**6)
+    said = refused(capsys, io.main, ["--events", "100000", "--dir", str(tmp_path)])
+    assert said.endswith("error: --events 100,000: needs about 2 MB of memory, more than the 1 MB this machine "
+                         "allows; choose fewer --events")
+    monkeypatch.setattr(_budget, "memory_budget", lambda: 10**12)
+    monkeypatch.setattr(_budget, "free_bytes", lambda folder: 10**6)
+    said = refused(capsys, io.main, ["--events", "100000", "--dir", str(tmp_path)])
+    assert said.endswith(f"--events 100,000: needs about 2 MB of disk in {tmp_path}, more than the 1 MB free "
+                         "there; choose fewer --events")
+    assert list(tmp_path.iterdir()) == []  # nothing generated
+
+
+def test_io_ends_in_one_line_where_a_conversion_fails(capsys, tmp_path):
+    io = script("io")
+    said = refused(capsys, io.run_child, "import sys; sys.exit('h5py: no space left')", tmp_path / "a.h5",
+                   tmp_path / "b.h5", "naive")
+    assert said.endswith("error: the naive conversion failed: exit 1: h5py: no space left; "
+                         "--skip-naive leaves the naive peer out")

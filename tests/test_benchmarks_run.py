@@ -54,7 +54,7 @@ def test_voxelize_runs_with_the_sizes_given_and_a_clean_table(tmp_path):
 
 def test_io_ratios_are_peer_time_over_ours_everywhere(tmp_path):
     out = run_script("io", "--events", "20000", "--rounds", "1", tmp_path=tmp_path)
-    assert re.search(r"20,000 events, 1 interleaved rounds, load average \d", out)
+    assert re.search(r"20,000 events, interleaved rounds: 1 of the conversions, 3 of the reads; load average \d", out)
     read = table_rows(out, "read, best of")
     assert read[0].split()[-1] == "peer/ours"
     # the first row is ours against itself; its ratio is 1 whichever way the column divides

@@ -6,7 +6,9 @@ Prints events/s for a (default) 10-million-event, 346x260, 5-bin voxel grid: our
 all threads, tonic 1.7 `ToVoxelGrid` (int8 polarity, its correct-output configuration), a numpy
 `bincount` version with our window semantics, and a numba pass that only reads the four arrays.
 Then numba's JIT and cache-load times (fresh processes), and an end-to-end `egvsr voxelize` of a
-generated file (default 100 M events) against the in-memory kernel on the same windows.
+generated file (default 100 M events; written under $EGVSR_BENCH_TMP, else the temp folder) against
+the in-memory kernel on the same windows. Counts beyond the machine's memory or that folder's free disk
+are refused before any array is made.
 Timings are medians of --repeat runs after one warm-up each, the implementations called in turn (A B C A B C,
 so all see the same load; the load average is printed); the machine is shared, so expect noise.
 """
@@ -31,10 +33,36 @@ sys.path.insert(0, str(ROOT))
 
 from egvsr.events import EventStream  # noqa: E402
 from egvsr.events.represent import event_moments, voxel_grid, voxel_grids  # noqa: E402
-from _args import positive_int  # (this folder is on sys.path when run as a script)
+from _args import positive_int, refuse, writable_dir  # (this folder is on sys.path when run as a script)
+from _budget import check_fits  # (this folder is on sys.path when run as a script)
 from _timing import interleaved, load_average  # (this folder is on sys.path when run as a script)
 
 W, H, B = 346, 260, 5
+#: bytes per event of the in-memory runs: the four arrays (13) and tonic's structured copy (13), measured
+MEMORY_BYTES_PER_EVENT = 26
+#: bytes per event of the end-to-end file (uncompressed x, y, t, p) and of its full read in memory
+FILE_BYTES_PER_EVENT = 13
+
+
+def e2e_output_bytes(n: int) -> int:
+    """Bytes of the end-to-end run's four voxelized outputs: 1 s windows over n / 1e6 seconds."""
+    return 4 * (n // 1_000_000 + 2) * B * H * W * 4
+
+
+def check_sizes(events: int, e2e_events: int | None) -> None:
+    """Refuse, before any array is made, an event count the machine's memory (or, end to end, the scratch
+    folder: EGVSR_BENCH_TMP or the temp folder) cannot hold."""
+    check_fits(f"--events {events:,}", events * MEMORY_BYTES_PER_EVENT, advice="choose fewer --events")
+    if e2e_events is not None:
+        scratch = os.environ.get("EGVSR_BENCH_TMP") or None
+        if scratch is not None:
+            try:
+                writable_dir(scratch)
+            except argparse.ArgumentTypeError as exc:
+                refuse(f"EGVSR_BENCH_TMP: {exc}")
+        check_fits(f"--e2e-events {e2e_events:,}", e2e_events * FILE_BYTES_PER_EVENT,
+                   e2e_events * FILE_BYTES_PER_EVENT + e2e_output_bytes(e2e_events), scratch,
+                   "choose fewer --e2e-events, or --no-e2e")
 
 
 def make_arrays(n: int, seconds: float, seed: int = 0):
@@ -185,7 +213,7 @@ def end_to_end(n: int, seconds: float, window_ms: float, repeat: int) -> None:
     from egvsr.events.io import EventWriter
 
     nthreads = numba.config.NUMBA_NUM_THREADS
-    with tempfile.TemporaryDirectory(dir=os.environ.get("EGVSR_BENCH_TMP")) as d:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("EGVSR_BENCH_TMP") or None) as d:
         src = Path(d) / "big.h5"
         a = time.perf_counter()
         step = 1 << 24
@@ -309,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     for key in full:  # --quick sets what the command line leaves out, never what it gives
         if getattr(a, key) is None:
             setattr(a, key, (quick if a.quick else full)[key])
+    check_sizes(a.events, None if a.no_e2e else a.e2e_events)
     n, nthreads = a.events, numba.config.NUMBA_NUM_THREADS
     x, y, t, p = make_arrays(n, 10.0)
     s = EventStream(x, y, t, p, W, H)

@@ -273,3 +273,22 @@ def test_io_ends_in_one_line_where_a_conversion_fails(capsys, tmp_path):
                    tmp_path / "b.h5", "naive")
     assert said.endswith("error: the naive conversion failed: exit 1: h5py: no space left; "
                          "--skip-naive leaves the naive peer out")
+
+
+def test_voxelize_refuses_event_counts_beyond_memory_or_disk_before_making_arrays(capsys, monkeypatch, tmp_path):
+    import _budget
+
+    voxelize = script("voxelize")
+    monkeypatch.setattr(voxelize, "make_arrays", lambda *a: pytest.fail("arrays made before the check"))
+    monkeypatch.setattr(_budget, "memory_budget", lambda: 10**6)
+    assert refused(capsys, voxelize.main, ["--events", "100000", "--no-e2e"]).endswith(
+        "error: --events 100,000: needs about 2.6 MB of memory, more than the 1 MB this machine allows; "
+        "choose fewer --events")
+    monkeypatch.setattr(_budget, "memory_budget", lambda: 10**12)
+    monkeypatch.setattr(_budget, "free_bytes", lambda folder: 10**6)
+    monkeypatch.setenv("EGVSR_BENCH_TMP", str(tmp_path))
+    assert f"error: --e2e-events 1,000: needs about 14.4 MB of disk in {tmp_path}, more than the 1 MB free" in refused(
+        capsys, voxelize.main, ["--events", "1000", "--e2e-events", "1000"])
+    monkeypatch.setenv("EGVSR_BENCH_TMP", str(tmp_path / "missing"))
+    assert refused(capsys, voxelize.main, ["--events", "1000", "--e2e-events", "1000"]).endswith(
+        f"error: EGVSR_BENCH_TMP: expected an existing folder this user can write in, got '{tmp_path / 'missing'}'")

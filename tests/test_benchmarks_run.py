@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_benchmark_args import BENCHMARKS, script
 
 ROOT = BENCHMARKS.parent
@@ -136,3 +138,17 @@ def test_dataloader_counts_the_samples_its_batches_delivered():
     assert samples == 6 and seconds > 0
     assert dataloader.loader_run(_Items(3), 0, 8, 2)()[1] == 6
     assert dataloader.samples_per_second([(2.0, 6), (1.0, 4), (4.0, 4)]) == 3.0
+
+
+@pytest.mark.parametrize("t_first, t_last", [(0, 0), (5, 5), (0, 2_000_000), (7, 2_500_000), (3, 999_999)])
+def test_voxelize_end_to_end_reference_has_the_clis_windows(t_first, t_last):
+    """The in-memory reference of the end-to-end run voxelizes the windows `egvsr voxelize --window-ms` places,
+    also where the events span a whole number of windows or one instant (one event: none before)."""
+    from types import SimpleNamespace
+
+    from egvsr.events.represent.voxelize import _windows
+
+    source = SimpleNamespace(num_events=2, t_first=t_first, t_last=t_last, path="x.h5")
+    starts, ends, _ = _windows(source, False, 1000.0)
+    edges = script("voxelize").window_edges(t_first, t_last, 1_000_000)
+    assert edges.tolist() == [*starts.tolist(), int(ends[-1])]

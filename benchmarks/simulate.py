@@ -169,13 +169,16 @@ def main(argv=None) -> None:
     print(f"\nsimulator throughput, Mpix-frames per second (pixels x sub-frames), best of {repeat} (implementations "
           f"in turn), load average {load_average():.1f}: numba on 1 thread per CPU second and on {threads} threads "
           "per wall second, numpy (one thread) per CPU second; ratios = numpy's time / numba's (above 1: numba "
-          f"faster): 'ratio 1' against numpy's CPU time, 'ratio {threads}' against numpy's wall time")
-    print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'numba 1':>8} "
-          f"{'numba ' + str(threads):>8} {'numpy':>7} {'ratio 1':>8} {'ratio ' + str(threads):>8} {'equal':>6}")
+          "faster): 'ratio cpu' of the 1-thread run against numpy's CPU time, 'ratio wall' of the "
+          f"{threads}-thread run against numpy's wall time")
+    many = f"{threads} thr wall"
+    print(f"{'workload':<30} {'size':>8} {'steps':>6} {'events':>10} {'ev/px/step':>10} {'1 thr cpu':>9} "
+          f"{many:>{max(11, len(many))}} {'numpy cpu':>9} {'ratio cpu':>9} {'ratio wall':>10} {'equal':>6}")
     for r in rows:
         print(f"{r['name']:<30} {r['size']:>8} {r['steps']:>6} {r['events']:>10,} "
-              f"{r['per_step']:>10.3f} {r['one'] / 1e6:>8.1f} {r['many'] / 1e6:>8.1f} {r['numpy'] / 1e6:>7.1f} "
-              f"{r['one'] / r['numpy']:>7.1f}x {r['many'] / r['numpy_wall']:>7.1f}x {str(r['same']):>6}")
+              f"{r['per_step']:>10.3f} {r['one'] / 1e6:>9.1f} {r['many'] / 1e6:>{max(11, len(many))}.1f} "
+              f"{r['numpy'] / 1e6:>9.1f} {r['one'] / r['numpy']:>8.1f}x {r['many'] / r['numpy_wall']:>9.1f}x "
+              f"{str(r['same']):>6}")
 
     print("\nend to end (wall clock, includes rendering, compression and writing)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -105,6 +105,16 @@ def run_worker(spec: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def row(label: str, r: dict) -> str:
+    """One case's table row; the output size HxW, as the input size in the title."""
+    if "error" in r:
+        return f"| {label} | - | - | {r['error']} | | | | | | |"
+    render = r["peak_mb"] - r["base_mb"]
+    return (f"| {label} | {r['chunks']} | {r['out_size'][0]}x{r['out_size'][1]} | {r['base_mb']:,.0f} | "
+            f"{r['pre_peak_mb']:,.0f} | {r['peak_mb']:,.0f} | {render:,.0f} | {r['out_mb']:,.1f} | "
+            f"{render - r['out_mb']:,.0f} | {r['seconds']:.1f} |")
+
+
 def prepare(cfg: dict, folder: Path) -> tuple[Path, Path]:
     """A 3-frame sample recording of the input size and a randomly initialised checkpoint."""
     from egvsr.render.model import save_untrained
@@ -139,21 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# render memory: {cfg['model']} (random weights), {h}x{w} -> x{cfg['scale']:g}, one output frame, "
               f"{args.threads} torch threads, load average {load_average():.1f}; baseline = RSS after model load, "
               "inputs and a tiny warm-up")
-        print("| case | chunks | output | baseline MB | peak before MB | peak MB | render = peak - baseline MB | "
+        print("| case | chunks | output HxW | baseline MB | peak before MB | peak MB | render = peak - baseline MB | "
               "output MB | rest MB | time s |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         results = {}
         for label, spec in runs:
             r = run_worker({**common, **spec})
             results[label] = r
-            if "error" in r:
-                print(f"| {label} | - | - | {r['error']} | | | | | | |")
-                continue
-            render = r["peak_mb"] - r["base_mb"]
-            print(f"| {label} | {r['chunks']} | {r['out_size'][1]}x{r['out_size'][0]} | {r['base_mb']:,.0f} | "
-                  f"{r['pre_peak_mb']:,.0f} | {r['peak_mb']:,.0f} | {render:,.0f} | {r['out_mb']:,.1f} | "
-                  f"{render - r['out_mb']:,.0f} | "
-                  f"{r['seconds']:.1f} |", flush=True)
+            print(row(label, r), flush=True)
         ours = results.get("engine (iter_render)", {})
         peer = results.get("naive forward (no_grad)", {})
         if "error" not in ours and peer and "error" not in peer:

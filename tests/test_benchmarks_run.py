@@ -154,3 +154,11 @@ def test_voxelize_end_to_end_reference_has_the_clis_windows(t_first, t_last):
     starts, ends, _ = _windows(source, False, 1000.0)
     edges = script("voxelize").window_edges(t_first, t_last, 1_000_000)
     assert edges.tolist() == [*starts.tolist(), int(ends[-1])]
+
+
+def test_render_memory_gives_the_output_size_as_the_title_gives_the_input_size():
+    """The title says `260x346 -> x6.5` (H x W, as docs/render.md: a 260x346 input, 1690x2249 output): the
+    output column is H x W too, not the transposed 2249x1690."""
+    r = {"chunks": 3, "out_size": [1690, 2249], "base_mb": 500.0, "pre_peak_mb": 520.0, "peak_mb": 900.0,
+         "out_mb": 50.5, "seconds": 12.0}
+    assert script("render_memory").row("engine", r) == "| engine | 3 | 1690x2249 | 500 | 520 | 900 | 400 | 50.5 | 350 | 12.0 |"

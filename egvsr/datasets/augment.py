@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from egvsr.errors import ConfigError
+from egvsr.events.checks import INT64_MAX, INT64_MIN, is_integer
 from egvsr.events.stream import EventStream
 
 SPATIAL_KEYS = ("lr", "events", "hr")
@@ -24,6 +26,8 @@ SPATIAL_KEYS = ("lr", "events", "hr")
 
 def flip(sample: dict, axis: str) -> dict:
     """Mirror the images of `sample` left-right (`axis="x"`) or top-bottom (`"y"`), in a copy."""
+    if axis not in ("x", "y"):  # anything else ("X", "horizontal") was a top-bottom flip, silently
+        raise ConfigError(f"flip axis {axis!r}: expected 'x' (left-right) or 'y' (top-bottom)")
     dim = -1 if axis == "x" else -2
     out = dict(sample)
     for k in SPATIAL_KEYS:
@@ -33,6 +37,8 @@ def flip(sample: dict, axis: str) -> dict:
 
 def rotate90(sample: dict, k: int) -> dict:
     """Rotate the images of `sample` by k·90 degrees counter-clockwise, in a copy."""
+    if not is_integer(k):  # 1.7 was a quarter turn and True one too
+        raise ConfigError(f"rotate90 k {k!r}: expected an integer number of quarter turns")
     k = int(k) % 4
     if k == 0:
         return dict(sample)
@@ -83,10 +89,18 @@ def reverse_events(stream: EventStream, t0: int, t1: int) -> EventStream:
     Binned over [t0, t1) this is the window [t0, t1) of the recording played backwards: it holds the
     events of (t0, t1] (one exactly at t1 lands on t0; one exactly at t0 lands on t1, the excluded end).
     """
-    s = stream.slice(t0, int(t1) + 1)
+    for name, v in (("t0", t0), ("t1", t1)):
+        if not is_integer(v) or not INT64_MIN <= v <= INT64_MAX:
+            raise ConfigError(f"reverse_events {name} {v!r}: expected integer microseconds (int64)")
+    if t1 < t0:
+        raise ConfigError(f"reverse_events window [{t0}, {t1}]: expected t0 <= t1")
+    s = stream.slice(int(t0), int(t1) + 1)
+    # t0 + t1 - t in array arithmetic: t0 + t1 alone may pass the int64 range (clocks beyond 2**62 µs), where
+    # a scalar sum warns of overflow; the array sum wraps and wraps back, exactly, to a time in [t0, t1]
+    t = np.int64(t1) - s.t[::-1]
+    t += np.int64(t0)
     return EventStream(
-        s.x[::-1].copy(), s.y[::-1].copy(), (np.int64(t0) + np.int64(t1) - s.t[::-1]).astype(np.int64),
-        (-s.p[::-1]).astype(np.int8), s.width, s.height, validate=False,
+        s.x[::-1].copy(), s.y[::-1].copy(), t, (-s.p[::-1]).astype(np.int8), s.width, s.height, validate=False,
     )
 
 

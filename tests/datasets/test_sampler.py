@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -95,6 +96,43 @@ def test_reverse_events_stream():
     # both ends: an event at t1 plays at t0, so the reversed window [t0, t1) holds (t0, t1] of the recording
     r = reverse_events(s, 90, 190)
     assert r.t.tolist() == [90, 130, 180] and r.x.tolist() == [3, 2, 1]
+
+
+@pytest.mark.parametrize("t0,t1", [(2**62 + 2**61, 2**62 + 2**61 + 100), (-(2**62) - 2**61 - 100, -(2**62) - 2**61),
+                                    (-(2**63), 2**63 - 1)])
+def test_reverse_events_near_the_ends_of_the_int64_clock(t0, t1):
+    """t0 + t1 passes the int64 range here: the times stay exact and no overflow is warned of (per sample)."""
+    t = np.array([t0, t0 + 10, t1 - 3, t1], np.int64)
+    s = EventStream(np.array([0, 1, 2, 3], np.uint16), np.zeros(4, np.uint16), t, np.array([1, -1, 1, 1], np.int8), 4, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = reverse_events(s, t0, t1)
+    assert r.t.dtype == np.int64 and r.t.tolist() == [t0 + t1 - v for v in t[::-1].tolist()]
+    assert r.x.tolist() == [3, 2, 1, 0] and r.p.tolist() == [-1, -1, 1, -1]
+
+
+@pytest.mark.parametrize("t0,t1,match", [(100, 50, "t0 <= t1"), (1.5, 200, "t0 1.5"), (0, True, "t1 True"),
+                                         (0, 2**63, "t1 9223372036854775808")])
+def test_reverse_events_window_is_checked(t0, t1, match):
+    s = EventStream(np.array([1], np.uint16), np.array([0], np.uint16), np.array([60], np.int64),
+                    np.array([1], np.int8), 4, 2)
+    with pytest.raises(ConfigError, match=match):
+        reverse_events(s, t0, t1)
+
+
+@pytest.mark.parametrize("axis", ["X", "horizontal", "h", None, -1])
+def test_flip_refuses_an_axis_other_than_x_or_y(axis):
+    """Anything but "x" flipped top-bottom, silently (an "X" flipped the other axis)."""
+    with pytest.raises(ConfigError, match="flip axis"):
+        flip(_sample(), axis)
+    assert torch.equal(flip(_sample(), "y")["lr"][..., 0, :], _sample()["lr"][..., -1, :])
+
+
+@pytest.mark.parametrize("k", [1.7, 1.0, True, "1", None])
+def test_rotate90_takes_integer_quarter_turns(k):
+    with pytest.raises(ConfigError, match="quarter turns"):
+        rotate90(_sample(), k)
+    assert torch.equal(rotate90(_sample(), np.int64(-1))["lr"], rotate90(_sample(), 3)["lr"])
 
 
 # ---- dataset roots and splits -----------------------------------------------------------------------

@@ -52,6 +52,11 @@ def downscale(
     x = hr.reshape(-1, *hr.shape[-3:]).float()
     if (x.shape[-2], x.shape[-1]) == (h, w):
         out = x.clone()
+    elif w == 1 and h > 1:
+        # torch's antialiased bicubic (CPU) gives every row of a one-pixel-wide output the first row's value;
+        # the transposed resize (one pixel high) is right, and is the same resize
+        out = F.interpolate(x.transpose(-1, -2), size=(w, h), mode="bicubic", antialias=True,
+                            align_corners=False).transpose(-1, -2).contiguous()
     else:
         out = F.interpolate(x, size=(h, w), mode="bicubic", antialias=True, align_corners=False)
     if out.device.type == "cpu" and not out.requires_grad:

@@ -84,6 +84,27 @@ def test_image_to_tensor_gray_and_rgb():
     assert image_to_tensor(rgb)[1].min() == 1.0 and image_to_tensor(rgb)[0].max() == 0.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(H=st.integers(1, 24), W=st.integers(1, 24), data=st.data())
+def test_downscale_matches_reference_at_every_size(H, W, data):
+    """Every LR size, one-pixel sides included: torch's antialiased bicubic gave every row of a one-pixel-wide
+    output the first row's value (a patch_size of (h, 1) had constant LR columns)."""
+    h, w = data.draw(st.integers(1, H)), data.draw(st.integers(1, W))
+    img = np.random.default_rng(H * 100 + W).random((3, H, W))
+    got = downscale(torch.from_numpy(img).float(), (h, w), quantize=False).numpy()
+    np.testing.assert_allclose(got, reference_downscale(img, (h, w)), atol=2e-5)
+
+
+@pytest.mark.parametrize("H,h", [(9, 4), (14, 3), (3, 2)])
+def test_downscale_one_pixel_wide_output_is_no_copy_of_its_first_row(H, h):
+    img = np.linspace(0.0, 1.0, 3 * H).reshape(3, H, 1)
+    got = downscale(torch.from_numpy(img).float(), (h, 1), quantize=False).numpy()
+    np.testing.assert_allclose(got, reference_downscale(img, (h, 1)), atol=2e-5)
+    assert (np.diff(got[..., 0], axis=-1) > 0).all()  # a ramp stays a ramp
+    rot = downscale(torch.from_numpy(img.transpose(0, 2, 1).copy()).float(), (1, h), quantize=False).numpy()
+    np.testing.assert_allclose(got[..., 0], rot[:, 0], atol=1e-6)  # the same resize, either orientation
+
+
 def test_downscale_rejects_upscaling():
     with pytest.raises(ConfigError, match="smaller than the LR size"):
         downscale(torch.zeros(3, 4, 4), (8, 8))

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from egvsr.engine.yamltext import check_expanded_size, read_yaml_mapping, safe_dump, safe_load, yaml_problem
+from egvsr.engine.yamltext import (check_expanded_size, number_text, read_yaml_mapping, safe_dump, safe_load,
+                                   yaml_problem)
 from egvsr.errors import ConfigError
 
 #: the largest float32: torch computes Adam's step and weight decay in the weights' float32, and stops
@@ -128,11 +129,11 @@ def _coerce(default: Any, value: Any, dotted: str) -> Any:
     """A number written as text (`"1e-4"`, `"4"`) where the default is a number: read as that number, an
     integer where the default is one and the text is a whole number (so a later check shows `4`, not `4.0`)."""
     if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"config key {dotted!r}: expected a number, got {value!r}") from None
-        return int(number) if isinstance(default, int) and number.is_integer() else number
+        number = number_text(value)
+        if number is None:
+            raise ConfigError(f"config key {dotted!r}: expected a number, got {value!r}")
+        return int(number) if isinstance(default, int) and isinstance(number, float) and number.is_integer() \
+            else number
     return value
 
 
@@ -205,7 +206,9 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float, an int only within float's range (`math.isfinite` of a larger one raises
+    OverflowError; comparing it with a float does not)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= sys.float_info.max
 
 
 #: `train.loss` values: the keys of `egvsr.engine.losses.LOSSES` (named here so that a config loads without torch)
@@ -214,11 +217,29 @@ LOSS_NAMES = ("charbonnier", "charbonnier_rgb")
 
 def _need(ok: bool, key: str, expected: str, value: Any) -> None:
     if not ok:
-        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+        raise ConfigError(f"{key}: expected {expected}, got {value!r:.80}")
+
+
+def _refuse_nul(value: Any, key: str) -> None:
+    """Refuse, naming its dotted key (`data.train.recordings[0]`), a text holding a NUL byte anywhere in
+    the config: no file name, folder or name can hold one (os calls raise ValueError on it, mid-run)."""
+    if isinstance(value, str) and "\0" in value:
+        raise ConfigError(f"{key}: {value!r:.80} holds a NUL byte, which no path or name can; expected text without one")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nul(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _refuse_nul(v, f"{key}[{i}]")
+
+
+#: the longest file name (in UTF-8 bytes) the usual file systems hold: `name` is the experiment's folder
+NAME_MAX = 255
 
 
 def _check_values(cfg: dict) -> None:
     """Every value of the known sections is checked here, at start-up, with its dotted key."""
+    _refuse_nul(cfg, "")
     t = cfg["train"]
     for key in ("iterations", "batch_size", "log_every", "val_every", "checkpoint_every"):
         _need(_is_int(t[key]) and 1 <= t[key] < 2**62, f"train.{key}", "a positive integer", t[key])
@@ -256,7 +277,10 @@ def _check_values(cfg: dict) -> None:
           f"one of {sorted(PROTOCOLS)}", e["protocol"])
     name = cfg["name"]
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ConfigError(f"name: {name!r} must be a text of letters, digits, '-', '_' or '.'")
+        raise ConfigError(f"name: {name!r:.80} must be a text of letters, digits, '-', '_' or '.'")
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise ConfigError(f"name: {name[:40]!r}... is {len(name.encode('utf-8', 'surrogateescape'))} bytes long; "
+                          f"expected at most {NAME_MAX} (it names the experiment's folder)")
     _need(isinstance(cfg["output_root"], str) and cfg["output_root"].strip() != "", "output_root",
           "a folder path (text)", cfg["output_root"])
     model = cfg["model"]
@@ -310,8 +334,10 @@ def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_differences(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every dotted key whose value differs (a key missing on one side counts as
-    its default, a data section's key its dataset default), leaving out `RESUME_FREE_KEYS`."""
-    from egvsr.engine.config_datasets import section_defaults
+    its default, a data section's key its dataset default, and one value written two ways, `recordings: x`
+    and `[x]`, `patch_size: 8` and `[8, 8]`, is one value), leaving out `RESUME_FREE_KEYS`."""
+
+    from egvsr.engine.config_datasets import canonical_value, section_defaults
 
     a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)
     for section in ("train", "val"):
@@ -321,8 +347,17 @@ def config_differences(old: dict, new: dict) -> list[str]:
     for key in sorted(set(a) | set(b)):
         if key in RESUME_FREE_KEYS:
             continue
-        va, vb = a.get(key, d.get(key, missing)), b.get(key, d.get(key, missing))
+        va, vb = (canonical_value(key, flat.get(key, d.get(key, missing))) for flat in (a, b))
         if va != vb:
-            show = [("(absent)" if v is missing else repr(v)[:60]) for v in (va, vb)]
-            out.append(f"{key}: {show[0]} -> {show[1]}")
+            out.extend(_show_change(key, va, vb, missing))
     return out
+
+
+def _show_change(key: str, old: Any, new: Any, missing: object) -> list[str]:
+    """`key: old -> new`; for two lists of one length, each element that differs (`key[5]: ...`), so a
+    change deep in a long list of recordings is seen rather than cut off."""
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (x, y) in enumerate(zip(old, new)) if x != y
+                for line in _show_change(f"{key}[{i}]", x, y, missing)]
+    show = [("(absent)" if v is missing else repr(v)[:60]) for v in (old, new)]
+    return [f"{key}: {show[0]} -> {show[1]}"]

@@ -7,10 +7,12 @@ key is rejected with its dotted name.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -42,7 +44,8 @@ SAMPLE_SECONDS_MAX = 1000.0
 
 
 def _is_num(v: Any, lo: float, hi: float = math.inf) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+    """A finite number in [lo, hi]; an int beyond float's range is not finite (and raises no OverflowError)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= sys.float_info.max and lo <= v <= hi
 
 
 def _is_text(v: Any) -> bool:
@@ -118,6 +121,9 @@ def _key_types() -> dict[str, KeyType]:
 
 #: the value a section's key must have where the trainer sets it itself (else the key would be ignored)
 FIXED_KEYS = {"data.train": {"mode": "train"}, "data.val": {"mode": "eval"}}
+#: keys of a section that the trainer overrides whatever they say, and why (refused rather than ignored)
+IGNORED_KEYS = {"data.train": {"seed": "training draws every sample, crop and flip from the top-level `seed` and "
+                                       "the step, never from this key"}}
 
 
 def check_section(spec: dict, where: str) -> None:
@@ -128,7 +134,11 @@ def check_section(spec: dict, where: str) -> None:
     types = _key_types()
     for key, value in spec.items():
         if key not in types:
-            raise ConfigError(f"unknown config key {where}.{key}; valid keys: {sorted(types)}")
+            match = difflib.get_close_matches(str(key), list(types), n=1)
+            hint = f" (did you mean {match[0]!r}?)" if match else ""
+            raise ConfigError(f"unknown config key {where}.{key}{hint}; valid keys: {sorted(types)}")
+        if where in IGNORED_KEYS and key in IGNORED_KEYS[where]:
+            raise ConfigError(f"{where}.{key}: {IGNORED_KEYS[where][key]}; leave {where}.{key} out")
         if isinstance(value, str) and types[key].expected.startswith(("a positive number", "a probability")):
             value = spec[key] = _number_text(value)  # YAML 1.1 reads 1e-3 as text
         if value is None and key in ("recordings", "root", "split"):
@@ -162,12 +172,26 @@ def section_defaults(where: str) -> dict[str, Any]:
     return out
 
 
-def _number_text(value: str) -> Any:
-    """A number written as text (YAML 1.1 reads `1e-3` so) as a float; other text unchanged."""
-    try:
-        return float(value)
-    except ValueError:
+def canonical_value(dotted: str, value: Any) -> Any:
+    """One spelling of a data-section value that the dataset reads the same written two ways (a single
+    recording or a list of it; a square patch as one side or as [side, side]), for comparing configs;
+    any other value (and key) as it is."""
+    section, _, key = dotted.rpartition(".")
+    if section not in FIXED_KEYS:
         return value
+    if key == "recordings" and isinstance(value, str):
+        return [value]
+    if key == "patch_size" and _is_int(value, 1):
+        return [value, value]
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _number_text(value: str) -> Any:
+    """A number written as text (`"1e-3"`) as the number YAML 1.2 reads it; other text unchanged."""
+    from egvsr.engine.yamltext import number_text
+
+    number = number_text(value)
+    return value if number is None else number
 
 
 def _key(where: str, key: str) -> str:

@@ -103,6 +103,16 @@ Loader = _core_loader()
 Dumper = _quoting_dumper()
 
 
+def number_text(text: str) -> int | float | None:
+    """The number a text reads as in YAML 1.2 (`"1e-3"`, `"4"`, `"0x10"`, `".inf"`; spaces around it
+    ignored), exactly: a whole number as an int, never through a float (`"9007199254740993"` stays that);
+    None for text YAML 1.2 does not read as a number (`"1_000"`, `"four"`)."""
+    t = text.strip()
+    if _INT_CORE.match(t) or _FLOAT_CORE.match(t):
+        return yaml.load(t, Loader=Loader)  # noqa: S506 - a SafeLoader with YAML 1.2 scalars
+    return None
+
+
 def safe_dump(data: Any, **kwargs: Any) -> str:
     """`yaml.safe_dump` whose output `safe_load` reads back unchanged (strings such as '1e-2' quoted)."""
     return yaml.dump(data, Dumper=Dumper, **kwargs)

@@ -133,6 +133,8 @@ def yaml_problem(exc: BaseException) -> str:
 #: the most values (mappings, lists, keys and scalars, a shared one counted each time it appears) a config
 #: may expand to: configs hold about a hundred; a list of many recordings fits easily
 MAX_CONFIG_VALUES = 1_000_000
+#: the largest YAML file read (checked before it is read): 1,000,000 values of recording paths, with room
+MAX_CONFIG_BYTES = 64 * 2**20
 
 
 def check_expanded_size(data: Any, limit: int = MAX_CONFIG_VALUES) -> None:
@@ -192,6 +194,10 @@ def read_yaml_mapping(path: str | Path, what: str, expected: str = "a mapping at
     check_not_special(p, f"the {what} (a YAML file)")  # a FIFO is not read: it would wait for a writer
     if not p.is_file():
         raise InputFileError(f"{p}: {what} not found")
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:  # before it is read: a recording or checkpoint given by mistake is gigabytes
+        raise ConfigError(f"{p}: is {size:,} bytes; expected the {what}, a YAML text of at most "
+                          f"{MAX_CONFIG_BYTES:,} bytes (a recording or checkpoint given in its place?)")
     try:
         data = safe_load(p.read_bytes())  # bytes: PyYAML detects UTF-8/UTF-16 by the byte-order mark
     except yaml.YAMLError as exc:

@@ -124,3 +124,20 @@ def test_a_change_deep_in_a_long_list_is_named_by_its_index():
     assert diffs == ["data.train.recordings[17]: '/data/recordings/clip_017.h5' -> '/data/recordings/other.h5'"]
     shorter = config_differences(_cfg(f"data.train.recordings={many}"), _cfg(f"data.train.recordings={many[:3]}"))
     assert len(shorter) == 1 and shorter[0].startswith("data.train.recordings: [")
+
+
+@pytest.mark.parametrize("reader", ["train", "eval"])
+def test_a_file_too_large_for_a_config_is_refused_before_it_is_read(tmp_path, monkeypatch, reader):
+    """A recording or checkpoint given as the config was read whole into memory (and a multi-gigabyte one
+    exhausted it) before YAML found its first byte wrong."""
+    from pathlib import Path
+
+    from egvsr.engine import yamltext
+    from egvsr.engine.evaluation import eval_options
+
+    big = tmp_path / "recording.h5"
+    with open(big, "wb") as f:
+        f.truncate(yamltext.MAX_CONFIG_BYTES + 1)  # sparse: no disk used
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
+    with pytest.raises(ConfigError, match=rf"^{big}: is 67,108,865 bytes; expected the .*at most 67,108,864 bytes"):
+        load_config(big) if reader == "train" else eval_options(big)

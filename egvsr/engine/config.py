@@ -347,8 +347,8 @@ def config_differences(old: dict, new: dict) -> list[str]:
     for key in sorted(set(a) | set(b)):
         if key in RESUME_FREE_KEYS:
             continue
-        va, vb = (canonical_value(key, flat.get(key, d.get(key, missing))) for flat in (a, b))
-        if va != vb:
+        va, vb = a.get(key, d.get(key, missing)), b.get(key, d.get(key, missing))
+        if canonical_value(key, va) != canonical_value(key, vb):  # shown as written
             out.extend(_show_change(key, va, vb, missing))
     return out
 

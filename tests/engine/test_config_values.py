@@ -111,9 +111,11 @@ def test_one_value_written_two_ways_is_no_change_on_resume(old, new):
 
 def test_a_real_change_is_still_found():
     assert config_differences(_cfg("data.train.patch_size=8"), _cfg("data.train.patch_size=[8, 9]")) == [
+        "data.train.patch_size: 8 -> [8, 9]"]  # each side as written
+    assert config_differences(_cfg("data.train.patch_size=[8, 8]"), _cfg("data.train.patch_size=[8, 9]")) == [
         "data.train.patch_size[1]: 8 -> 9"]
     assert config_differences(_cfg(), _cfg("data.train.recordings=sample:2")) == [
-        "data.train.recordings[0]: 'sample:1' -> 'sample:2'"]
+        "data.train.recordings: ['sample:1'] -> 'sample:2'"]
 
 
 def test_a_change_deep_in_a_long_list_is_named_by_its_index():

@@ -336,7 +336,6 @@ def config_differences(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every dotted key whose value differs (a key missing on one side counts as
     its default, a data section's key its dataset default, and one value written two ways, `recordings: x`
     and `[x]`, `patch_size: 8` and `[8, 8]`, is one value), leaving out `RESUME_FREE_KEYS`."""
-
     from egvsr.engine.config_datasets import canonical_value, section_defaults
 
     a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)

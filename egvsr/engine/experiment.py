@@ -110,7 +110,9 @@ class Experiment:
             try:
                 level.rmdir()  # fails (and keeps it and the levels above) while the experiment folder is there
             except OSError:
-                break
+                if os.path.lexists(level):
+                    break
+                # never made (the run failed below it, e.g. at a name too long for the file system): go on up
 
     def existing_outputs(self) -> list[Path]:
         """What a run writes that is already here: config.yaml, checkpoints/*.pt and anything in logs/

@@ -496,11 +496,15 @@ def _work(originals: Path, tmp_path: Path) -> Path:
 
 
 def test_train_refused_for_a_name_too_long_leaves_no_output_root(originals, tmp_path):
-    """A `name` longer than the file system allows fails at the lock, after output_root was made: the run
-    removes the levels of output_root it made, as for any run that fails before its first checkpoint."""
+    """A `name` longer than a file name is refused naming it when the config loads; a level of output_root
+    longer than the file system allows fails at the lock, after output_root was made: the run removes the
+    levels of output_root it made, as for any run that fails before its first checkpoint."""
     work = _work(originals, tmp_path)
     rc, _, err = check_contract(["train", str(work / "in" / "train.yaml"), "--no-progress", "--set",
                                  "name=" + LONG_NAME], work, work)
+    assert rc == 2 and "name: " in err and "300 bytes long; expected at most 255" in err, err
+    rc, _, err = check_contract(["train", str(work / "in" / "train.yaml"), "--no-progress", "--set",
+                                 f"output_root={work / 'exp' / LONG_NAME}"], work, work)
     assert rc == 2 and "lock file" in err, err
     assert not (work / "exp").exists()
 

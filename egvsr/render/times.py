@@ -217,8 +217,13 @@ def group_by_window(frame_times: np.ndarray, times: np.ndarray, k: int,
 
 
 def output_fps(frame_times: np.ndarray, times: np.ndarray, factor: int | None) -> float:
-    """Frame rate of the output video: input rate × factor, or from the spacing of explicit times."""
-    step = float(np.median(np.diff(frame_times)))
-    if factor is not None or len(times) < 2:
-        return 1e6 / step * (factor or 1)
-    return 1e6 / float(np.median(np.diff(times)))
+    """Frame rate of the output video: with `factor`, the rate of the input frames rendered (the median
+    spacing of those among `times`, the frames first..last) x factor; without, one frame per median spacing
+    of `times` (explicit times, or the input frames alone, which is the same as factor 1); the whole clip's
+    input rate where fewer than two such times are rendered."""
+    times = np.asarray(times, np.int64)
+    if factor is not None:
+        times = times[np.isin(times, np.asarray(frame_times, np.int64))]
+    if len(times) < 2:
+        return 1e6 / float(np.median(np.diff(frame_times))) * (factor or 1)
+    return 1e6 / float(np.median(np.diff(times))) * (factor or 1)

@@ -123,6 +123,23 @@ def test_output_fps():
     assert output_fps(ft, np.array([0, 10_000, 20_000]), None) == pytest.approx(100.0)
 
 
+@pytest.mark.parametrize("ft", [[0, 100_000, 200_000, 250_000, 300_000, 350_000],
+                                [0, 100_000, 200_000, 300_000, 350_000, 400_000]])
+@pytest.mark.parametrize("first, last", [(0, 2), (2, 5), (3, 5), (0, 5), (4, 4)])
+def test_output_fps_is_the_rate_of_the_frames_rendered(ft, first, last):
+    """A clip whose frame rate changes (10 fps, then 20): `fps_factor` 1 gave the whole clip's median rate
+    (20 fps) where leaving it out (the same times) gave the rendered frames' (10 fps); both are now the rate
+    of the input frames rendered, times the factor."""
+    ft = np.array(ft, np.int64)
+    rendered = ft[first:last + 1]
+    rate = 1e6 / np.median(np.diff(rendered if len(rendered) > 1 else ft))
+    default = output_fps(ft, plan_times(ft, None, None, first, last), None)
+    for factor in (1, 2, 3):
+        times = plan_times(ft, factor, None, first, last)
+        assert output_fps(ft, times, factor) == pytest.approx(rate * factor)
+    assert default == pytest.approx(rate)
+
+
 @pytest.mark.parametrize("t0", [1000, 1001, 2**53 + 1, 10**18 + 1, 2**63 - 1 - 300_000])
 def test_explicit_times_are_exact_on_any_clock(t0):
     """`times` on a clock beyond 2**53 µs were added in float64: `0` fell before the first frame (refused)

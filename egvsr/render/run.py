@@ -102,7 +102,8 @@ def run_render(job: RenderJob, *, progress: bool = True, score: str | None = Non
     try:
         with contextlib.ExitStack() as stack:
             o, png_path, mp4_path, sbs_path = job.options, job.path("png"), job.path("mp4"), job.path("side_by_side")
-            png = stack.enter_context(PngFolderWriter(png_path, o.overwrite, job.meta)) if png_path else None
+            png = (stack.enter_context(PngFolderWriter(png_path, o.overwrite, job.meta, len(job.times)))
+                   if png_path else None)
             mp4 = stack.enter_context(Mp4Writer(mp4_path, job.fps, (h, w), o.overwrite)) if mp4_path else None
             sbs = None
             if sbs_path is not None:

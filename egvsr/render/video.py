@@ -161,11 +161,22 @@ def seconds_text(t_us: int) -> str:
     return f"{sign}{t // 1_000_000}.{t % 1_000_000:06d}"
 
 
-class PngFolderWriter(contextlib.AbstractContextManager):
-    """Frames as `frame_000000.png` plus `timestamps.txt` (seconds) and `render.json` in one folder."""
+def frame_digits(frames: int | None) -> int:
+    """Digits of the PNG frame numbers: 6, or as many as the last index of `frames` takes, so that every
+    name has the same width and the names sort (by name, as `ls` or a glob does) in file order."""
+    return max(6, len(str(int(frames) - 1))) if frames else 6
 
-    def __init__(self, folder: str | os.PathLike, overwrite: bool = False, meta: dict | None = None) -> None:
+
+class PngFolderWriter(contextlib.AbstractContextManager):
+    """Frames as `frame_000000.png` plus `timestamps.txt` (seconds) and `render.json` in one folder.
+
+    `frames`, the number of frames to come, widens the numbers beyond 6 digits where it takes more
+    (`frame_digits`)."""
+
+    def __init__(self, folder: str | os.PathLike, overwrite: bool = False, meta: dict | None = None,
+                 frames: int | None = None) -> None:
         self.folder = Path(folder)
+        self.digits = frame_digits(frames)
         self._ctx = atomic_directory(self.folder, overwrite, PNG_KIND)
         self._tmp: Path | None = None
         self._times: list[int] = []
@@ -196,7 +207,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
     def write(self, rgb: np.ndarray, t_us: int) -> None:
         """Add one uint8 (H, W, 3) RGB frame taken at `t_us` (encoded on the writer thread; the
         caller must not change `rgb` afterwards)."""
-        name = self._tmp / f"frame_{len(self._times):06d}.png"
+        name = self._tmp / f"frame_{len(self._times):0{self.digits}d}.png"
         self._thread.submit(self._encode, rgb, name)
         self._times.append(int(t_us))
 

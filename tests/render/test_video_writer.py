@@ -200,3 +200,25 @@ def test_least_disk_bytes_are_lower_bounds() -> None:
     assert least_png_bytes(10, 9, 12) == 10 * 4096
     assert least_png_bytes(1, 2000, 3000) == -(-2000 * 9001 // 1032)
     assert least_mp4_bytes(2, 360, 480) == 2 * (-(-23 * 30 // 8) + 4)
+
+
+def test_png_frame_names_sort_in_file_order_beyond_a_million_frames(tmp_path) -> None:
+    """`frame_{i:06d}` gave frame 1,000,000 a 7-digit name, which sorts (by name: `ls`, a glob, ffmpeg's
+    `%06d`) before frame_100001: a render of more than a million frames (up to 10 million are allowed) came
+    out of order. The names now take as many digits as the last frame's number needs, all of one width."""
+    from egvsr.render.video import frame_digits
+
+    for frames in (1, 10, 1_000_000, 1_000_001, 10_000_000, 10_000_001):
+        width = frame_digits(frames)
+        names = [f"frame_{i:0{width}d}.png" for i in {0, 1, 99_999, 100_000, 100_001, frames // 2, frames - 1}]
+        assert sorted(names) == sorted(names, key=lambda n: int(n[6:-4]))
+        assert len({len(n) for n in names}) == 1 and width == max(6, len(str(frames - 1)))
+    img = np.zeros((2, 3, 3), np.uint8)
+    with PngFolderWriter(tmp_path / "many", frames=1_000_001) as png:
+        png.write(img, 0)
+        png.write(img, 1)
+    assert sorted(p.name for p in (tmp_path / "many").glob("frame_*")) == ["frame_0000000.png", "frame_0000001.png"]
+    with PngFolderWriter(tmp_path / "few", frames=3) as png:
+        png.write(img, 0)
+    assert [p.name for p in (tmp_path / "few").glob("frame_*")] == ["frame_000000.png"]
+

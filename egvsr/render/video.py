@@ -279,8 +279,9 @@ def check_video_size(name: str, h: int, w: int) -> None:
     (padded to even sides) are wider or taller than MPEG-4 holds."""
     eh, ew = even_size(int(h), int(w))
     if max(eh, ew) > MAX_MP4_SIDE:
+        padded = "" if (eh, ew) == (h, w) else f" ({ew}x{eh} once padded to the even sides MPEG-4 needs)"
         raise ConfigError(
-            f"`{name}`: its frames of {w}x{h} pixels are wider or taller than {MAX_MP4_SIDE}, the largest "
+            f"`{name}`: its frames of {w}x{h} pixels{padded} are wider or taller than {MAX_MP4_SIDE}, the largest "
             "side an MPEG-4 (mp4v) video holds; write PNG frames (`png`) instead, or use a smaller `scale` "
             "or an `roi`")
 

@@ -451,6 +451,21 @@ def test_mp4_sides_above_the_mpeg4_limit_are_refused_before_any_work(tmp_path, c
     assert main(base + ["--scale", "13.65", "--mp4", str(tmp_path / "ok.mp4"), "--no-progress"]) == 0  # 8190 wide
 
 
+def test_an_mp4_side_of_8191_is_refused_as_the_8192_it_is_padded_to():
+    """An output 8191 pixels wide is padded to 8192 in the MP4, which MPEG-4 cannot code, so it is refused; the
+    message said its 8191 pixels were 'wider than 8191' (docs said 8191 was held). It now names the padded size."""
+    from egvsr.errors import ConfigError
+    from egvsr.render.video import check_video_size
+
+    for h, w in ((100, 8190), (8190, 8190), (1, 8189)):
+        check_video_size("mp4", h, w)
+    for (h, w), padded in (((100, 8191), "8192x100"), ((8191, 3), "4x8192"), ((8191, 8191), "8192x8192")):
+        with pytest.raises(ConfigError, match=f"of {w}x{h} pixels \\({padded} once padded to the even sides"):
+            check_video_size("mp4", h, w)
+    with pytest.raises(ConfigError, match="of 8192x100 pixels are wider or taller than 8191"):
+        check_video_size("side_by_side", 100, 8192)
+
+
 def test_library_option_types_get_one_line(tiny, tmp_path):
     """Option values of the wrong type are one ConfigError naming the option; NumPy integers and arrays
     are taken like Python's."""

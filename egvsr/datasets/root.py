@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path, PurePath
 
 from egvsr.errors import ConfigError, InputFileError
+from egvsr.events.io.arguments import check_path
 from egvsr.fsutil import read_utf8_text
 
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -122,6 +123,7 @@ class DatasetRoot:
     def __init__(self, path: str | os.PathLike) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ConfigError(f"path: expected a dataset root folder (str or os.PathLike), got {type(path).__name__}")
+        check_path(path, "path")  # not empty (the current folder), no NUL byte
         self.path = Path(path)
         if self.path.is_file():
             raise InputFileError(f"{self.path}: dataset root is a file; expected a folder of recordings "

@@ -28,6 +28,7 @@ from egvsr.engine.checkpoint_file import check_device
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
+from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
 from egvsr.fsutil import atomic_output, check_output_path, committing, counted, is_folder, is_inside, shown
@@ -66,7 +67,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     proto = get_protocol(protocol, "`protocol`")
     queries = check_queries(queries, "`queries`")
     check_distinct_data(data)
-    folder = None if output is None else Path(output)
+    folder = None if output is None else check_path(output, "`output`")
     if folder is not None:
         check_results_folder(folder, overwrite, inputs=[checkpoint, *data])  # before the evaluation, not after it
         from egvsr.plots.figures import check_plotting
@@ -249,8 +250,12 @@ def check_distinct_data(data: Sequence[str]) -> None:
     from egvsr.datasets.synthetic.cache import parse_entry
     from egvsr.engine.config_datasets import sample_seed
 
+    if not isinstance(data, (list, tuple)):
+        raise ConfigError(f"`data`: expected a list of recordings (paths, sample:N or synthetic:...), "
+                          f"got {type(data).__name__}")
     seen: dict[object, str] = {}
     for entry in data:
+        check_path(entry, "`data`")  # a str or os.PathLike, not empty, no NUL byte
         text = str(entry)
         if text.startswith("sample:"):
             keys: list[object] = [("sample", sample_seed(text, "`data`"))]

@@ -19,6 +19,7 @@ from torch import Tensor
 from egvsr.engine.checkpoint_file import FORMAT, file_head, is_plain_pickle, load_plain, save_checkpoint
 from egvsr.engine.checkpoint_model import check_finite_weights
 from egvsr.errors import CheckpointError, OutputExistsError
+from egvsr.events.io.arguments import check_path
 from egvsr.fsutil import check_output_path, refuse_package_data, same_file
 from egvsr.models.checkpoint_import import Imported, convert
 
@@ -101,6 +102,7 @@ def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None,
     """Convert official checkpoint `src` into our checkpoint `out` (kind detected when None)."""
     from egvsr.models import build_model
 
+    check_path(src, "src"), check_path(out, "out")  # each a str or os.PathLike, not empty, no NUL byte
     if Path(src).exists() and same_file(out, src):  # the same path, a link or a hard link (same inode)
         raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
     check_output_path(out, overwrite)  # fail before the (slow) load

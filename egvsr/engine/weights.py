@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from egvsr.errors import CheckpointError
+from egvsr.events.io.arguments import check_path
 
 SHIPPED_NAME = "egvsr-sample.pt"
 SHIPPED_LABEL = f"egvsr/data/{SHIPPED_NAME}"
@@ -37,7 +38,7 @@ def checkpoint_or_shipped(checkpoint: str | os.PathLike | None, argument: str = 
 
     The label says which weights these are ("shipped weights egvsr/data/..." or the path given)."""
     if checkpoint is not None:
-        yield Path(checkpoint), str(checkpoint)
+        yield check_path(checkpoint, argument), str(checkpoint)
         return
     with shipped_checkpoint() as shipped:
         if shipped is None:

@@ -23,6 +23,7 @@ from egvsr.engine.tables import scores_table, summarize_scores
 from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
 from egvsr.events.checks import is_real
+from egvsr.events.io.arguments import check_path
 from egvsr.fsutil import atomic_directory, check_output_folder, counted, check_writable, refuse_inputs_as_outputs
 from egvsr.process import one_line
 from egvsr.render.disk import NO_SPACE_ADVICE
@@ -269,7 +270,9 @@ def run_demo(
     from egvsr.render.plan import plan_render
     from egvsr.render.run import run_render
 
-    out = Path(output)
+    out = check_path(output, "output")
+    if checkpoint is not None:
+        check_path(checkpoint, "checkpoint")
     # before any work: the checkpoint is no part of the folder an --overwrite replaces, and only an
     # earlier demo folder is replaced (the CLI checks the first too; a library caller gets it here)
     refuse_inputs_as_outputs([checkpoint], (), [out])

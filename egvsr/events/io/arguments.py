@@ -16,10 +16,13 @@ from egvsr.fsutil import printable
 
 
 def check_path(value: object, what: str = "path") -> Path:
-    """`value` (a str or os.PathLike naming a file) as a Path; anything else, or a path holding a NUL byte
-    (no file can be named so), is one `ConfigError` naming the argument `what`."""
+    """`value` (a str or os.PathLike naming a file) as a Path; anything else, an empty path (`Path("")` is
+    the current folder, which nobody means by it; the command line refuses it too) or a path holding a
+    NUL byte (no file can be named so), is one `ConfigError` naming the argument `what`."""
     if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
         raise ConfigError(f"{what}: expected a file path (str or os.PathLike), got {type(value).__name__}")
+    if os.fspath(value) == "":
+        raise ConfigError(f"{what}: the path is empty; expected the name of a file or folder")
     if "\0" in os.fspath(value):
         raise ConfigError(f"{what} '{printable(value)}': holds a NUL byte, which no file name can; "
                           "expected a file path")

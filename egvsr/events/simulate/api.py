@@ -10,6 +10,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError
 from egvsr.events.frames import Frames
+from egvsr.events.io.arguments import check_path
 from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.budget import (
     BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory,
@@ -123,6 +124,7 @@ def simulate_video(
     progress = check_flag(progress, "progress")
     if not isinstance(dst, (str, os.PathLike)):
         raise ConfigError(f"dst: expected an output file path (str or os.PathLike), got {type(dst).__name__}")
+    check_path(dst, "dst")  # not empty (the current folder), no NUL byte
     config = _config(config, knobs)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     seed = check_seed(seed)

@@ -17,6 +17,7 @@ import numpy as np
 from egvsr.errors import ConfigError, OutputError
 from egvsr.events.checks import is_integer, is_real
 from egvsr.events.frames import Frames, interval_points
+from egvsr.events.io.arguments import check_path
 from egvsr.events.simulate.budget import check_frame_memory
 from egvsr.events.simulate.scene import SampleScene
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
@@ -185,6 +186,7 @@ def make_sample(
     """
     from egvsr.events.io import EventWriter
 
+    dst = check_path(dst, "dst")
     seconds, (h, w), fps, gt_per_interval = check_sample_options(dst, seed, seconds, size, fps, gt_per_interval)
     progress = check_flag(progress, "progress")
     check_output_path(dst, overwrite)

@@ -24,6 +24,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
+from egvsr.events.io.arguments import check_path
 from egvsr.fsutil import FolderMembers, read_utf8_text
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
@@ -418,6 +419,7 @@ def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int
     if not isinstance(src, (str, os.PathLike)):
         raise ConfigError(f"src: expected a video file or frame folder path (str or os.PathLike), "
                           f"got {type(src).__name__}")
+    check_path(src, "src")  # not empty (the current folder), no NUL byte
     if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
     if size is not None:

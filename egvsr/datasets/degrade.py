@@ -12,7 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from egvsr.datasets.geometry import check_sides
 from egvsr.errors import ConfigError
+from egvsr.fsutil import check_flag
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -40,9 +42,13 @@ def downscale(
     The factor is H/h (and W/w) exactly; pass a crop whose size is floor(s·h) to realise scale s
     (see `geometry.hr_size`). `quantize` rounds to multiples of 1/255 after clamping.
     """
-    h, w = int(size[0]), int(size[1])
-    if h < 1 or w < 1:
-        raise ConfigError(f"downscale size {size!r}: expected positive (h, w)")
+    if not isinstance(hr, torch.Tensor) or hr.ndim < 3:
+        raise ConfigError(f"downscale hr: expected a (…, C, H, W) torch.Tensor, got "
+                          f"{type(hr).__name__}{f' of shape {tuple(hr.shape)}' if isinstance(hr, torch.Tensor) else ''}")
+    if isinstance(size, (str, bytes)) or not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise ConfigError(f"downscale size {size!r}: expected (h, w), two whole numbers >= 1")
+    h, w = check_sides(tuple(size), ("downscale size h", "downscale size w"))
+    quantize = check_flag(quantize, "quantize")
     if hr.shape[-2] < h or hr.shape[-1] < w:
         raise ConfigError(
             f"downscale: input {tuple(hr.shape[-2:])} is smaller than the LR size {(h, w)}; "

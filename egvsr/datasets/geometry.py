@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 
 from egvsr.errors import ConfigError
-from egvsr.events.checks import is_integer
+from egvsr.events.checks import is_integer, is_real
 
 
 def fmt_scale(s: float) -> str:
@@ -64,8 +64,20 @@ def _scale(s, where: str) -> float:
 def hr_size(h: int, w: int, scale: float) -> tuple[int, int]:
     """(floor(s·h), floor(s·w)), exactly (`exact_scale`): the output size for LR size (h, w) at scale `s`
     (the models' rule)."""
+    h, w = check_sides((h, w), ("h", "w"))
+    if not (is_real(scale) and 0 < scale < float("inf")):
+        raise ConfigError(f"scale {scale!r}: expected a finite number > 0 (the super-resolution factor)")
     s = exact_scale(scale)
-    return math.floor(s * int(h)), math.floor(s * int(w))
+    return math.floor(s * h), math.floor(s * w)
+
+
+def check_sides(values: tuple, names: tuple[str, str]) -> tuple[int, int]:
+    """Two image sides as ints, each a whole number >= 1 (not a bool, float or string), else one
+    `ConfigError` naming the argument (`names`)."""
+    for v, name in zip(values, names):
+        if not is_integer(v) or v < 1:
+            raise ConfigError(f"{name} {v!r}: expected a whole number of pixels >= 1")
+    return int(values[0]), int(values[1])
 
 
 def lr_size_for_frame(height: int, width: int, scale: float) -> tuple[int, int]:
@@ -154,6 +166,7 @@ def patch_geometry(
 
 def query_grid(H: int, W: int) -> np.ndarray:
     """(H, W, 2) float32 pixel-centre coordinates in [-1, 1], last axis (y, x) (LIIF's make_coord)."""
+    H, W = check_sides((H, W), ("H", "W"))
     ys = -1.0 + (2.0 * np.arange(H) + 1.0) / H
     xs = -1.0 + (2.0 * np.arange(W) + 1.0) / W
     grid = np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1)

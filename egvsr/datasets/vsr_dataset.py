@@ -28,6 +28,7 @@ from egvsr.datasets.geometry import (
 from egvsr.datasets.items import Item, Targets, eval_items, train_items, window_frame_times, window_times
 from egvsr.datasets.opening import OptionError, check_fps_applies, open_recording
 from egvsr.datasets.recording import Recording
+from egvsr.datasets.root import DatasetRoot
 from egvsr.datasets.sampler import check_integer, check_scale_range
 from egvsr.datasets.tensorize import check_representation, crop_events, event_tensor, polarity_channels
 from egvsr.events.frames import check_frames_memory, frames_memory_bytes
@@ -70,8 +71,6 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _open_all(recordings, fps) -> list[Recording]:
-    from egvsr.datasets.root import DatasetRoot
-
     if isinstance(recordings, DatasetRoot):
         return recordings.open("all", fps=fps)
     if isinstance(recordings, (str, os.PathLike, Recording)):
@@ -99,7 +98,7 @@ class EventVSRDataset(Dataset):
 
     def __init__(
         self,
-        recordings,
+        recordings: str | os.PathLike | Recording | DatasetRoot | Iterable[str | os.PathLike | Recording],
         *,
         mode: str = "train",
         num_frames: int = 3,
@@ -126,9 +125,9 @@ class EventVSRDataset(Dataset):
         if unknown:
             raise ConfigError(f"{next(iter(unknown))}: not an option of EventVSRDataset; expected one of "
                               f"{', '.join(sorted(dataset_options()))}")
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise ConfigError(f"mode {mode!r}: expected one of {MODES}")
-        if queries not in QUERIES:
+        if not isinstance(queries, str) or queries not in QUERIES:
             raise ConfigError(f"queries {queries!r}: expected one of {QUERIES}")
         counts = (("num_frames", num_frames, 2), ("num_queries", num_queries, 1), ("stride", stride, 1))
         for name, v, lo in counts:
@@ -183,7 +182,6 @@ class EventVSRDataset(Dataset):
     @classmethod
     def from_root(cls, root: str | os.PathLike, split: str = "all", **options: Any) -> "EventVSRDataset":
         """A dataset of the recordings of `split` in the dataset root `root` (see `DatasetRoot`)."""
-        from egvsr.datasets.root import DatasetRoot
 
         paths = DatasetRoot(root).paths(split)
         return cls(paths, **options)

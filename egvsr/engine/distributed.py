@@ -46,6 +46,8 @@ def resolve_device(name: str | torch.device | int, local_rank: int = 0, where: s
     device this machine has, refused otherwise in one line naming `where` (the key or the parameter)."""
     if isinstance(name, torch.device):
         name = str(name)  # named as the user would write it: 'cuda:1', not device(type='cuda', index=1)
+    if not isinstance(name, (str, int)):  # an array is not compared by element below
+        raise ConfigError(f"{where} {name!r:.60}: expected auto, cpu, cuda, cuda:N or mps, got {type(name).__name__}")
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     if name == "cuda" and torch.cuda.is_available():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.fsutil import check_flag
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
 
@@ -45,6 +46,7 @@ def as_unit_image(img, what: str) -> np.ndarray:
 def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool):
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)):
         raise ConfigError(f"crop_border {crop_border!r}: expected a whole number of pixels >= 0")
+    y_channel = check_flag(y_channel, "y_channel")
     pred, gt = as_unit_image(pred, "pred"), as_unit_image(gt, "gt")
     if pred.shape != gt.shape:
         raise ConfigError(f"metric inputs differ in shape: prediction {pred.shape}, ground truth {gt.shape}")

@@ -13,6 +13,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
 from egvsr.events.checks import INT64_MAX, INT64_MIN, as_array, first_decrease, first_not_unit, first_outside, int64_times
+from egvsr.fsutil import check_flag
 
 COORD_DTYPE = np.uint16
 #: The polarity storages `polarity_to_signed` reads.
@@ -66,6 +67,8 @@ def polarity_to_signed(p: np.ndarray, encoding: str = "auto") -> np.ndarray:
     if not isinstance(encoding, str) or encoding not in POLARITY_ENCODINGS:
         raise ConfigError(f"`encoding` {encoding!r}: expected one of {', '.join(POLARITY_ENCODINGS)}")
     p = as_array(p, "events.p")
+    if p.ndim != 1:  # a scalar (a bare 1 or True) is no list of events; its index would name no event
+        raise EventValidationError(f"events.p: expected a 1-D array of polarities, got shape {p.shape}")
     if p.dtype.kind not in "biuf":
         raise EventValidationError(f"events.p: expected bool, 0/1 or -1/+1 polarity, got dtype {p.dtype}")
     if encoding == "auto":
@@ -121,7 +124,7 @@ class EventStream:
         height: int,
         validate: bool = True,
     ) -> None:
-        if validate:
+        if check_flag(validate, "validate"):
             x, y, t, p = self._checked(x, y, t, p, width, height)
         else:  # the caller vouches for the values; the shapes are checked still (O(1))
             _check_aligned(x, y, t, p)

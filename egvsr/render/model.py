@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from egvsr.datasets.geometry import fmt_scale
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_real
+from egvsr.events.io.arguments import check_path
 SHIPPED_NAME = "egvsr-sample.pt"
 
 
@@ -59,7 +60,10 @@ def load_render_model(checkpoint: str | Path, device: torch.device | str = "cpu"
                       expect_model: str | None = None, overrides: dict[str, Any] | None = None) -> RenderModel:
     """Load a checkpoint for rendering (safe load, weights checked, eval mode); `overrides` replace
     options without weights (`window_size`)."""
-    path = Path(checkpoint)
+    path = check_path(checkpoint, "checkpoint")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides: expected a mapping of model options (e.g. {{'window_size': 8}}) or None, "
+                          f"got {type(overrides).__name__}")
     model, ck = model_from_checkpoint(path, device, expect_model=expect_model, overrides=overrides)
     k, rep = derive_inputs(model, input_options(ck, str(path)), str(path))
     return RenderModel(model, str(ck["model"]["name"]), path, k, rep)

@@ -21,7 +21,7 @@ import torch
 
 from egvsr.engine.checkpoint_model import output_not_finite
 from egvsr.errors import ConfigError
-from egvsr.fsutil import committing, counted
+from egvsr.fsutil import check_flag, committing, counted
 from egvsr.process import check_pending, one_line
 from egvsr.progress import bar as progress_bar
 from egvsr.render.inputs import Layout, WindowInputs, WindowBuilder
@@ -85,6 +85,9 @@ class RenderReport:
 def run_render(job: RenderJob, *, progress: bool = True, score: str | None = None,
                on_frame: Callable[[RenderedFrame], None] | None = None) -> RenderReport:
     """Execute a planned job: stream frames to the writers; `score` = protocol name for PSNR/SSIM."""
+    if not isinstance(job, RenderJob):
+        raise ConfigError(f"job: expected an egvsr.render.RenderJob (from plan_render), got {type(job).__name__}")
+    progress = check_flag(progress, "progress")
     started = time.monotonic()
     proto = None
     if score:  # the metrics load scipy (0.2 s): only a scored render pays for them
@@ -186,8 +189,11 @@ def render(source: str | os.PathLike, checkpoint: str | os.PathLike | None = Non
 
     from egvsr.engine.weights import checkpoint_or_shipped
 
+    progress = check_flag(progress, "progress")
     if options is None:
         options = RenderOptions(**fields)
+    elif not isinstance(options, RenderOptions):  # before its fields are read
+        raise ConfigError(f"options: expected an egvsr.render.RenderOptions, got {type(options).__name__}")
     elif fields:
         options = replace(options, **fields)
     if not options.has_output() and on_frame is None:

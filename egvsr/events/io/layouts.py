@@ -43,6 +43,9 @@ def all_layouts(looks_at: LooksAt | None = None) -> list[Layout]:
 
 def find_layout(name: str) -> Layout:
     """The layout called `name`; `ConfigError` listing the known names otherwise."""
+    if not isinstance(name, str):  # an array would be compared by element, a number never matches
+        raise ConfigError(f"layout: expected a layout name (str), one of {', '.join(LAYOUTS)}; "
+                          f"got {type(name).__name__}")
     for layout in _LAYOUTS:
         if layout.name == name:
             return layout

@@ -40,6 +40,8 @@ def _run(stream, representation, bins, starts, ends, size, polarity, normalize, 
     decl.check_options(None, {key: f"`{key}`" for key in params}, **params)
     params = {key: value for key, value in params.items() if key in decl.params}
     accepted = decl.polarities
+    if polarity is not None and not isinstance(polarity, str):  # not compared by element (an array)
+        validation.check_choice(polarity, "polarity", validation.POLARITIES)
     if polarity is None or (polarity in validation.POLARITIES and polarity not in accepted):
         polarity = accepted[0]  # e.g. moments and time surfaces are always ON/OFF ("split")
     return represent_windows(stream, representation, bins, starts, ends, size, polarity, normalize,
@@ -95,5 +97,6 @@ class RepresentationOptions:
 
     def batch(self, stream: EventStream, boundaries: np.ndarray, height: int | None = None,
               width: int | None = None, threads: int | None = None) -> np.ndarray:
+        """This representation of every window of `boundaries` (K, 2) at once, as `represent_batch`."""
         return represent_batch(stream, self.name, self.bins, boundaries, height, width, threads=threads,
                                **self._options())

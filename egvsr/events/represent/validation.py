@@ -175,7 +175,9 @@ def check_size_pair(size: object, name: str = "size") -> tuple[object, object]:
 
 
 def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+    """`value` when it is one of the strings `choices`, else one `ConfigError` naming `name` (an array is
+    refused as such, not compared by element)."""
+    if not isinstance(value, str) or value not in choices:
         raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     return str(value)
 

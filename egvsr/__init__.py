@@ -6,7 +6,7 @@ VideoINR, and render super-resolved video at any scale and time. Public names lo
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 __version__ = "0.1.0"
 
@@ -22,5 +22,7 @@ _EXPORTS = {
     ".engine.train": ("train",),
     ".engine.evaluation": ("evaluate_checkpoint",),
 }
+
+__all__ = export_names(_EXPORTS)  # `from egvsr... import *` takes these (loading them)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

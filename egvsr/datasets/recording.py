@@ -19,7 +19,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, IndexRangeError, IndexTypeError, InputFileError
 from egvsr.events.checks import check_increasing_times
-from egvsr.events.stream import window_time
+from egvsr.events.stream import EventStream, window_time
 from egvsr.events.frames import events_outside_frames, source_event_span  # noqa: F401 - re-exported
 
 
@@ -118,6 +118,7 @@ class Recording:
     # ---- data ---------------------------------------------------------------------------------
     @property
     def num_frames(self) -> int:
+        """How many frames the recording has."""
         return int(self.frame_times.shape[0])
 
     def read_frame(self, i: int) -> np.ndarray:
@@ -128,7 +129,7 @@ class Recording:
         """Ground-truth frame `i` (at `gt_times[i]`) as uint8 (H, W, 3) RGB."""
         raise InputFileError(f"{self.path}: this recording has no ground-truth frames (/gt)")
 
-    def read_events(self, t0: int, t1: int):
+    def read_events(self, t0: int | float | None, t1: int | float | None) -> EventStream:
         """Raw events with t0 <= t < t1 µs as an `EventStream` (sensor size = frame size); floats round up
         and None is unbounded, as in `EventSource.read`."""
         raise InputFileError(

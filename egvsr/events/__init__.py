@@ -5,7 +5,7 @@ Public names are loaded lazily so that `import egvsr.events` stays cheap.
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 _EXPORTS = {
     ".stream": ("EventStream", "polarity_to_signed"),
@@ -16,5 +16,7 @@ _EXPORTS = {
         "event_frames_batch", "time_surface", "time_surfaces", "normalize", "voxelize_file", "read_tensors"),
     ".simulate": ("simulate_frames", "simulate_video", "make_sample"),
 }
+
+__all__ = export_names(_EXPORTS)  # `from egvsr... import *` takes these (loading them)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -80,14 +80,17 @@ class Frames:
 
     @property
     def height(self) -> int:
+        """Frame height in pixels."""
         return int(self.images.shape[1])
 
     @property
     def width(self) -> int:
+        """Frame width in pixels."""
         return int(self.images.shape[2])
 
     @property
     def channels(self) -> int:
+        """Colour channels: 3 (RGB) or 1 (gray)."""
         return int(self.images.shape[3])
 
 

@@ -8,7 +8,7 @@ writes PNG folders and MP4s, `demo` runs the whole job on the embedded sample. P
 
 from __future__ import annotations
 
-from egvsr._lazy import lazy_exports
+from egvsr._lazy import export_names, lazy_exports
 
 _EXPORTS = {
     ".plan": ("RenderOptions", "RenderJob", "plan_render"),
@@ -16,5 +16,7 @@ _EXPORTS = {
     ".model": ("load_render_model",),
     ".demo": ("run_demo",),
 }
+
+__all__ = export_names(_EXPORTS)  # `from egvsr... import *` takes these (loading them)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

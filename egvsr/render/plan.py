@@ -103,6 +103,7 @@ class RenderJob:
         return None if value is None else Path(value)
 
     def describe(self) -> str:
+        """One line: model and scale, mode, LR and output sizes, frame count and rate, output size."""
         h, w = self.layout.out_size
         lh, lw = self.layout.lr_size
         mode = "degrade (HR input downscaled first)" if self.layout.degrade else "as-is (input frames are LR)"

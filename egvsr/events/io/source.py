@@ -341,6 +341,7 @@ class EventSource:
     # ---- frames (default: none) ---------------------------------------------------------------
     @property
     def num_frames(self) -> int:
+        """How many frames the file holds (0 without frames)."""
         times = self.frame_times()
         return 0 if times is None else int(times.shape[0])
 

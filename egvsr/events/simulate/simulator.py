@@ -101,6 +101,7 @@ class EventSimulator:
 
     @property
     def started(self) -> bool:
+        """Whether a first frame was given (the per-pixel reference levels are set)."""
         return self._started
 
     @property

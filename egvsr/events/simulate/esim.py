@@ -16,6 +16,10 @@ import numpy as np
 
 NEVER = np.int64(-(2**62))  # "this pixel has not fired yet"
 MARGIN = 1e-9  # relative safety margin of the no-crossing prefilter (float64 rounding is ~1e-16)
+#: A crossing missed by at most this (log units) still counts: a tie (D exactly at a threshold, as when a
+#: pixel returns to an earlier intensity with Cp = Cn) must not hang on the rounding of ref's sums. Far
+#: inside MARGIN (1e-9), so the prefilter still takes every pixel that may fire.
+TIE = 1e-10
 F32_SLACK = 2.0**-22  # rounding a band edge to float32 (error <= 2**-24) on its safe side
 
 
@@ -150,7 +154,8 @@ def _logs(a0, a1, act, act_need, I0, I1, eps, k_step, log_cache, log_step, act_l
 
 @numba.njit(cache=True)
 def _crossings(a0, a1, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref, cp, cn, leak, dt):
-    """D = L - ref at both ends and the crossing count: floor(D / Cp) up, floor(-D / Cn) down.
+    """D = L - ref at both ends and the crossing count: floor((D + TIE) / Cp) up, floor((TIE - D) / Cn)
+    down (a crossing missed by rounding alone counts).
 
     In place for candidates a0..a1: act_la becomes D at the start, act_db D at the end, act_n the
     count; returns their events' total (crossings and shots). Arithmetic selects on the polarity,
@@ -164,9 +169,9 @@ def _crossings(a0, a1, act, act_need, act_la, act_lb, act_db, act_ns, act_n, ref
         c_p = cp[i]
         c_n = cn[i]
         db = (act_lb[a] - r) + leak * c_p * dt
-        on = np.float64(db >= c_p)
-        q = (db * (2.0 * on - 1.0)) / (c_p * on + c_n * (1.0 - on))  # db / Cp up, -db / Cn down
-        n = np.int64(math.floor(q)) * np.int64(((db >= c_p) | (db <= -c_n)) & (act_need[a] != 0))
+        on = np.float64(db + TIE >= c_p)
+        q = (db * (2.0 * on - 1.0) + TIE) / (c_p * on + c_n * (1.0 - on))  # (db+TIE)/Cp up, (TIE-db)/Cn down
+        n = np.int64(math.floor(q)) * np.int64(((db + TIE >= c_p) | (TIE - db >= c_n)) & (act_need[a] != 0))
         act_la[a] -= r
         act_db[a] = db
         act_n[a] = n
@@ -194,7 +199,7 @@ def _emit(a0, a1, act, act_la, act_lb, act_db, act_ns, act_n, I1, ref, last, lo,
         ns = act_ns[a]
         c_p = cp[i]
         lk = leak * c_p * dt
-        up = np.float64(db >= c_p)  # polarity, step and span follow from db (n > 0), by arithmetic
+        up = np.float64(db + TIE >= c_p)  # polarity, step and span follow from db (n > 0), by arithmetic
         sgn = 2.0 * up - 1.0  # selects as in `_crossings`
         pol = np.int64(sgn)
         step = c_p * up + cn[i] * (1.0 - up)  # exactly Cp or Cn

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from egvsr.events.simulate.esim import NEVER
+from egvsr.events.simulate.esim import NEVER, TIE
 
 
 def _crossing_time(k, pol, da, step, span, ta, dt):
@@ -54,11 +54,11 @@ class NumpyESIM:
         lk = self.leak * cp * dt
         da = self.L - ref
         db = (L1 - ref) + lk
-        on = db >= cp
-        off = ~on & (db <= -cn)
+        on = db + TIE >= cp
+        off = ~on & (TIE - db >= cn)
         n = np.zeros(npix, np.int64)
-        n[on] = np.floor(db[on] / cp[on]).astype(np.int64)
-        n[off] = np.floor(-db[off] / cn[off]).astype(np.int64)
+        n[on] = np.floor((db[on] + TIE) / cp[on]).astype(np.int64)
+        n[off] = np.floor((TIE - db[off]) / cn[off]).astype(np.int64)
         pol = np.where(on, 1, np.where(off, -1, 0))
         step = np.where(on, cp, np.where(off, cn, 0.0))
         span = np.where(on, db - da, np.where(off, da - db, 0.0))

@@ -337,3 +337,25 @@ def test_simulate_frames_refuses_frames_too_small_to_interpolate(shape):
         assert str(err.value) == (f"frames: frames of {w}x{h} pixels are too small for interpolation={method!r} "
                                   "(it needs at least 2x2); pass interpolation=\"none\" or larger frames")
     assert len(simulate_frames(frames, cp=0.2, threads=1, interpolation="none")) == 0
+
+
+@pytest.mark.parametrize("backend,threads", [("numba", 1), ("numba", 2), ("numpy", 1)])
+def test_a_pixel_returning_to_an_earlier_intensity_returns_to_its_earlier_state(backend, threads):
+    """Cp = Cn, no mismatch: a pixel flickering between intensities a and b emits floor(|La - Lb| / C)
+    events every half-cycle (after the first crossings of a return, D lies exactly on a threshold:
+    a tie, which fires). Rounding in ref's sums used to drop one crossing at such a tie, and the pixel
+    then stayed a whole threshold off, one event short every half-cycle for the rest of the clip."""
+    pairs = [(0.5, 0.25), (0.8, 0.1), (1.0, 0.0), (0.3, 0.7), (0.9, 0.45), (0.02, 0.6)]
+    for c in (0.01, 0.05, 0.1, 0.123, 0.2, 0.3):
+        config = SimulatorConfig(cp=c, cn_ratio=(1.0, 0.0), sigma=0.0, refractory_us=0.0)
+        sim = EventSimulator(len(pairs), 1, config, 0, backend=backend, threads=threads)
+        a, b = (np.array([p[j] for p in pairs], np.float32)[None] for j in (0, 1))
+        L = [np.log(v[0].astype(np.float64) + EPS) for v in (a, b)]
+        want = np.floor(np.abs(L[0] - L[1]) / c + 1e-9)
+        for k in range(40):
+            ev = sim.feed(a if k % 2 == 0 else b, 1000.0 * k)
+            if k:
+                counts = np.bincount(ev.x, minlength=len(pairs))
+                assert np.array_equal(counts, want), (c, k, counts, want)
+                up = np.sign(L[0] - L[1]) * (1 if k % 2 == 0 else -1)  # towards a on even k
+                assert np.array_equal(ev.p, up[ev.x])

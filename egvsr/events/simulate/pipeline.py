@@ -6,12 +6,13 @@ Shared by `simulate_frames` (in memory) and `simulate_video` (streamed to a file
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Iterable
 
 import numpy as np
 
 from egvsr.events.simulate.luminance import to_luminance
-from egvsr.events.simulate.simulator import EventSimulator
+from egvsr.events.simulate.simulator import EventSimulator, check_time
 from egvsr.events.simulate.upsample import Upsampler
 from egvsr.events.stream import EventStream
 
@@ -42,6 +43,7 @@ def run(
     h, w = sim.height, sim.width
     prev, t_prev = None, 0
     for t, img in frames:
+        check_time(t)  # named as given, before it makes any sub-frame time
         lum = to_luminance(img, h, w).reshape(h, w)
         if prev is None:
             sim.reset(lum, t)
@@ -50,8 +52,9 @@ def run(
                 sim.feed(lum, t)  # raises the ordering error, naming both times
             plan, subs = upsampler.between(prev, lum)
             stats.linear_pairs += plan.method == "linear"
-            for tau, sub in subs:
-                _emit(sim.feed(sub, t_prev + tau * (t - t_prev)), on_events, stats)
+            t0, span, steps = Fraction(t_prev), Fraction(t) - Fraction(t_prev), len(subs) + 1
+            for j, (_, sub) in enumerate(subs):  # exact times: float64 epoch µs step by 0.25 µs
+                _emit(sim.feed(sub, t0 + Fraction(j + 1, steps) * span), on_events, stats)
             stats.subframes += len(subs) + 1
             _emit(sim.feed(lum, t), on_events, stats)
         prev, t_prev = lum, t

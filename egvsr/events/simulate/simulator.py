@@ -6,6 +6,9 @@ Frames become float32 luminance in [0, 1]; the per-pixel state and the per-inter
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from egvsr.errors import ConfigError, EventValidationError
@@ -21,7 +24,8 @@ from egvsr.events.stream import EventStream
 
 _BACKENDS = {"numba": NumbaESIM, "numpy": NumpyESIM}
 
-#: Frame times beyond this (µs, about 285 years) lose microseconds in the simulator's float64 time.
+#: Frame times beyond this (µs, about 285 years) are refused: their int64 µs and float64 differ. The model
+#: itself works in float64 µs since the first frame (`reset`), so its µs are exact at any time below this.
 MAX_TIME_US = 2**53
 #: Most pixels per side of a sensor (its coordinates are stored as uint16).
 MAX_SIDE = 65535
@@ -41,10 +45,10 @@ def _check_side(name: str, v) -> int:
     return int(v)
 
 
-def check_time(t_us: float) -> float:
-    """A frame time in µs as a float, refused when not a number (a str or bool: `ConfigError`), NaN or
-    infinite, or beyond +-2**53 µs."""
-    if not is_real(t_us):
+def check_time(t_us: float | Fraction) -> float | Fraction:
+    """A frame time in µs as a float (a `Fraction`, an exact sub-frame time, kept exact), refused when not
+    a number (a str or bool: `ConfigError`), NaN or infinite, or beyond +-2**53 µs."""
+    if not (is_real(t_us) or isinstance(t_us, Fraction)):
         raise ConfigError(f"`t_us` {t_us!r}: expected a number of microseconds")
     try:
         exact = int(t_us)
@@ -55,7 +59,7 @@ def check_time(t_us: float) -> float:
             f"frame time {t_us!r} µs: beyond +-2**53 µs (about 285 years), where the simulator's time "
             "is no longer exact; shift the timestamps towards 0"
         )
-    return float(t_us)
+    return t_us if isinstance(t_us, Fraction) else float(t_us)
 
 
 class EventSimulator:
@@ -64,7 +68,10 @@ class EventSimulator:
     `reset(frame, t_us)` sets the reference levels from a first frame (it emits nothing); each
     `feed(frame, t_us)` then returns the events between the previous frame and this one as an
     `EventStream` with int64 µs time. Frames: see `to_luminance` (float frames in [0, 1]; a bad frame is
-    named by its index among the frames taken, 0 the first, and changes nothing). Times must strictly increase.
+    named by its index among the frames taken, 0 the first, and changes nothing). Times must strictly increase;
+    a `Fraction` is taken exactly (sub-frames between integer frame times). The model runs on times since
+    the first frame's whole µs (float64 there keeps far below a µs at any absolute time, where float64 µs
+    since 1970 step by 0.25 µs), and the events' int64 µs add that origin back exactly.
     `threads`: numba threads per step (None: numba's current setting; 1: the serial kernel, which
     never starts numba's thread pool); the events are the same for any count.
     """
@@ -96,7 +103,9 @@ class EventSimulator:
         self._held = 0
         self._taken = 0  # frames taken so far (reset and feed): the index an error names
         self._started = False
-        self._t_prev = 0.0
+        self._t_prev: float | Fraction = 0.0
+        self._origin = 0  # whole µs of the first frame: the model's time 0
+        self._rel_prev = 0.0  # _t_prev - _origin, the model's time of the last frame
         self._interval = 0
 
     @property
@@ -107,7 +116,7 @@ class EventSimulator:
     @property
     def t_last(self) -> float:
         """Time (µs) of the last frame given, as a float."""
-        return self._t_prev
+        return float(self._t_prev)
 
     def reset(self, frame: np.ndarray, t_us: float) -> None:
         """Start (or restart) at `frame`, time `t_us`: reference = its log intensity; no events."""
@@ -116,7 +125,9 @@ class EventSimulator:
         offset = None
         if self.config.leak_hz > 0:  # random leak phase, so leak events are not synchronous
             offset = self._phase * self.thresholds.cp_map
-        self._model.start(I, offset, t)
+        self._origin = math.floor(t)
+        self._rel_prev = float(t - self._origin)
+        self._model.start(I, offset, self._rel_prev)
         self._held = 1 - self._held
         self._taken += 1
         self._started = True
@@ -138,14 +149,17 @@ class EventSimulator:
         if t <= self._t_prev:
             raise EventValidationError(
                 f"frame time {t_us!r} µs: timestamps must strictly increase "
-                f"(previous frame at {self._t_prev!r} µs)"
+                f"(previous frame at {float(self._t_prev)!r} µs)"
             )
         I = self._luminance(frame)
+        ta, tb = self._rel_prev, float(t - self._origin)
         shots = shot_events(self._noise_key, self._interval, I.shape[0],
-                            self.config.shot_noise_hz * 1e-6, self._t_prev, t - self._t_prev)
-        x, y, tt, p = self._model.step(I, self._t_prev, t, shots)
+                            self.config.shot_noise_hz * 1e-6, ta, tb - ta)
+        x, y, tt, p = self._model.step(I, ta, tb, shots)
+        tt += self._origin
         self._held = 1 - self._held
         self._taken += 1
         self._t_prev = t
+        self._rel_prev = tb
         self._interval += 1
         return EventStream(x, y, tt, p, self.width, self.height, validate=False)

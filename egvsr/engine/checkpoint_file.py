@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.serialization import MAGIC_NUMBER
 
+from egvsr.engine.checkpoint_kind import byte_kind, zip_kind
 from egvsr.errors import CheckpointError, InputFileError
 from egvsr.engine.yamltext import check_expanded_size
 from egvsr.fsutil import atomic_output
@@ -101,6 +102,7 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read the checkpoint ({exc.strerror or exc})") from None
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+        _refuse_foreign(p, byte_kind(p, head), written_by)
         raise CheckpointError(
             f"{p}: not a checkpoint file (neither a PyTorch zip archive nor a pickle"
             f"{', it is empty' if not head else ''}); expected a .pt file written by {written_by}"
@@ -112,6 +114,8 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
     if damage:  # before torch.load, which never checks a member's CRC-32: damaged weights would load silently
         raise CheckpointError(f"{p}: not a readable checkpoint: {damage} (corrupted or truncated); write it again "
                               "or use another checkpoint")
+    if head.startswith(b"PK"):  # an intact archive that torch.save did not write is named, not called damaged
+        _refuse_foreign(p, zip_kind(p), written_by)
     plain = is_plain_pickle(head)
     what = f"{p}: not a PyTorch file but a plain pickle (written by pickle.dump, not torch.save)"
     unreadable = CheckpointError(f"{what}; refused to load: torch.load cannot read it, and unpickling it otherwise "
@@ -143,6 +147,14 @@ def load_plain(path: Path, map_location: str | torch.device = "cpu",
             f"{p}: not a readable checkpoint: its zip archive or the data in it is damaged (corrupted or "
             "truncated); write it again or use another checkpoint"
         ) from None
+
+
+def _refuse_foreign(p: Path, kind: tuple[str, str], written_by: str) -> None:
+    """Refuse `p` as the file `kind` (`checkpoint_kind`: what it is, how to get its weights) names, if any."""
+    what, hint = kind
+    if what:
+        raise CheckpointError(f"{p}: not a checkpoint file but {what}; expected a .pt file written by {written_by}"
+                              + (f"; {hint}" if hint else ""))
 
 
 #: bytes read from a checkpoint's start: the zip or pickle signature and, in torch's legacy (non-zip)

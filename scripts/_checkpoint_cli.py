@@ -35,3 +35,17 @@ def check_output(a: argparse.Namespace, refuse: Callable[[str], NoReturn]) -> No
     if a.src.exists() and same_file(a.dst, a.src):
         refuse(f"{a.dst}: output is the input checkpoint; choose another output path (even with --overwrite)")
     check_output_path(a.dst, a.overwrite)
+
+
+def check_record(model, ck: dict, src: Path) -> None:
+    """Refuse (`EgvsrError` naming SRC and the key) what SRC records beside its weights that the file written
+    from it would carry to render, eval and train: a training config whose `experiment`, `experiment.data` or
+    `experiment.data.train` is no mapping or whose input options do not fit the model (render and eval
+    refuse it), and a `step` that is no whole number >= 0 (train refuses it)."""
+    from egvsr.engine.checkpoint_model import derive_inputs, input_options
+    from egvsr.errors import CheckpointError
+
+    derive_inputs(model, input_options(ck, str(src)), str(src))
+    step = ck.get("step", 0)
+    if type(step) is not int or step < 0:
+        raise CheckpointError(f"{src}: its 'step' entry is {step!r}, expected a whole number >= 0")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _checkpoint_cli import check_output, checkpoint_parser, refuser
+from _checkpoint_cli import check_output, check_record, checkpoint_parser, refuser
 
 
 def weight_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -50,6 +50,7 @@ def main() -> None:
         options = option_overrides(a.option)
         # the checkpoint's weights as any loader picks them (EMA when the run kept them), checked
         model, ck = model_from_checkpoint(a.src)
+        check_record(model, ck, a.src)  # what the output would carry to render, eval and train
         config = dict(model.config)
         if "time_bins" not in config or "stf.to_volume.weight" not in model.state_dict():
             refuse(f"{a.src}: model {config.get('name')!r} has no latent time bins; expected an EGVSR checkpoint")

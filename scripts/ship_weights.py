@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _checkpoint_cli import check_output, checkpoint_parser, refuser
+from _checkpoint_cli import check_output, check_record, checkpoint_parser, refuser
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -56,10 +56,11 @@ def main() -> None:
         options = option_overrides(a.option)
         # the options are checked and the weights must still fit (EMA weights when the run kept them)
         model, ck = model_from_checkpoint(a.src, overrides=options)
+        check_record(model, ck, a.src)  # what render and eval would refuse in the shipped file
         state = half_weights(model.state_dict(), a.src)
         exp = ck.get("experiment") or {}
         payload = {"model": {"name": ck["model"]["name"], "config": model.config}, "state_dict": state,
-                   "experiment": {"name": exp.get("name"), "data": {"train": exp.get("data", {}).get("train", {})},
+                   "experiment": {"name": exp.get("name"), "data": {"train": (exp.get("data") or {}).get("train") or {}},
                                   "eval": exp.get("eval", {})}}
         if "step" in ck:  # a checkpoint never trained here (save_untrained, import-checkpoint) has none
             payload["step"] = ck["step"]

@@ -64,3 +64,43 @@ def test_a_weight_beyond_float16_is_refused_naming_it_before_writing(tmp_path, v
     err = _refused(src, dst)
     assert f"{src}: weight 'stf.image_head.bias' holds {value:g}, beyond float16's range" in err
     assert not dst.exists()
+
+
+BAD_RECORDS = [
+    ({"experiment": [1]}, "'experiment' is a list, expected a mapping"),
+    ({"experiment": {"data": 5}}, "'experiment.data' is a int, expected a mapping"),
+    ({"experiment": {"data": {"train": 3}}}, "'experiment.data.train' is a int, expected a mapping"),
+    ({"experiment": {"data": {"train": {"bins": 16}}}}, "the training config gives events of 16 bins"),
+    ({"step": "abc"}, "its 'step' entry is 'abc', expected a whole number >= 0"),
+    ({"step": -3}, "its 'step' entry is -3, expected a whole number >= 0"),
+    ({"step": 2.5}, "its 'step' entry is 2.5, expected a whole number >= 0"),
+]
+
+
+@pytest.mark.parametrize("script", ["ship_weights.py", "resize_time_bins.py"])
+@pytest.mark.parametrize("record, message", BAD_RECORDS)
+def test_a_training_record_that_render_eval_or_train_would_refuse_is_refused_before_writing(tmp_path, script,
+                                                                                           record, message):
+    """What a checkpoint records beside its weights travels into the file written: a training config that is
+    no mapping (ship_weights.py stopped with a traceback) or whose data options contradict the model (the
+    shipped file, render's and eval's default, would then be refused by both), and a step that is no whole
+    number >= 0 (written as 'step abc'), are refused in one line naming SRC, and nothing is written."""
+    model = build_model("egvsr-tiny")
+    src, dst = tmp_path / "last.pt", tmp_path / "out.pt"
+    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
+                          "ema": None, "experiment": {}, "step": 7, **record})
+    args = ("--time-bins", str(model.config["time_bins"])) if script.startswith("resize") else ()
+    code, _, err = run_script(script, src, dst, *args)
+    assert code == 2 and err.startswith(f"{script}: error: {src}: ") and len(err.splitlines()) == 1, (code, err)
+    assert message in err and not dst.exists()
+
+
+def test_a_record_with_data_null_ships_its_weights(tmp_path):
+    """An `experiment.data` of null (no training data recorded) is no error: render reads it as none."""
+    model = build_model("egvsr-tiny")
+    src, dst = tmp_path / "last.pt", tmp_path / "out.pt"
+    save_checkpoint(src, {"model": {"name": "egvsr-tiny", "config": model.config}, "state_dict": model.state_dict(),
+                          "experiment": {"name": "x", "data": None}, "step": 3})
+    code, out, err = run_script("ship_weights.py", src, dst)
+    assert code == 0 and "step 3" in out, err
+    assert load_checkpoint(dst)["experiment"]["data"] == {"train": {}}

@@ -69,6 +69,10 @@ def main() -> None:
                 refuse(f"--option {key}={value}: changes the model's weights (their names or shapes); only "
                        "options without weights (such as window_size or residual_base) can be set")
         config.update(options, time_bins=a.time_bins)
+        try:  # the new model's size checked (on the meta device) before any weight is made
+            weight_shapes(config)
+        except EgvsrError as exc:
+            refuse(f"--time-bins {a.time_bins}: {exc}")
         state = resample_time_bins(model.state_dict(), old, a.time_bins)
         build_model(config).load_state_dict(state)  # the options together; the weights must fit
         save_checkpoint(a.dst, {"model": {**ck["model"], "config": config}, "state_dict": state, "ema": None,

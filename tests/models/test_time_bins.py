@@ -145,3 +145,21 @@ def test_resize_script_names_a_model_without_time_bins(tmp_path):
                           "state_dict": model.state_dict(), "ema": None, "experiment": {}})
     code, _, err = run_script("resize_time_bins.py", src, tmp_path / "out.pt", "--time-bins", "5")
     assert code == 2 and f"{src}: model 'videoinr-tiny' has no latent time bins" in err, err
+
+
+def test_resize_script_checks_the_new_models_size_before_making_any_weight(tmp_path, monkeypatch):
+    """`--time-bins 2000001` (an exact count: (n - 1) a multiple of 2) made its 2,000,001 x 3 float64
+    interpolation matrix and the new weights before the new model's size was checked; 1,000,000,001 took
+    23 GB and was killed. The size is now checked on the meta device first, refused naming --time-bins."""
+    import egvsr.models.egvsr_stf as stf
+    from tests._model_helpers import run_script
+
+    def resample(*args, **kwargs):
+        raise AssertionError("weights were made before the new model's size was checked")
+
+    monkeypatch.setattr(stf, "resample_time_bins", resample)
+    src = _training_checkpoint(build_model("egvsr-tiny"), tmp_path / "last.pt")
+    code, _, err = run_script("resize_time_bins.py", src, tmp_path / "out.pt", "--time-bins", "2000001")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("resize_time_bins.py: error: --time-bins 2000001: model 'egvsr-tiny': the options give "), err
+    assert "above the limit" in err and not (tmp_path / "out.pt").exists()

@@ -329,6 +329,7 @@ class Trainer:
         self._wrote_config = False
         self._logs: tuple[MetricLog | None, ...] = ()  # the CSV logs `_commit` truncates on a resume
         self.own_steps: list[int] = []  # the step-N.pt files this run (and the runs it resumes) kept
+        self._validation_pending = False  # the step's validation was interrupted: its save records that
         t = cfg["train"]
         if t["threads"]:  # checked with the config
             torch.set_num_threads(t["threads"])
@@ -346,7 +347,8 @@ class Trainer:
         self.step, self.best_psnr = 0, -math.inf
         self.ema: EMA | None = None
         ck = self._resume()  # before the data is built: a changed config or a complete run is refused at once
-        self.complete = self.resumed and self.step >= int(t["iterations"])
+        # (a last step whose validation was interrupted is not complete: the resume validates it)
+        self.complete = self.resumed and self.step >= int(t["iterations"]) and not self._validation_pending
         if self.complete:  # `run` says so; nothing is built or trained
             return
         self.train_set = build_dataset(cfg["data"]["train"], "data.train", progress=self.progress, mode="train",
@@ -388,6 +390,7 @@ class Trainer:
             "step_checkpoints": list(step_checkpoints),
             "rng": rng_state(),
             "experiment": self.cfg,
+            **({"validation_pending": True} if self._validation_pending else {}),
         }
 
     def _init_from(self, source: str) -> None:
@@ -476,6 +479,7 @@ class Trainer:
         self.step, self.best_psnr = step, float(best)
         self._saved_step, self.resumed = self.step, True
         self.own_steps = self._resumed_steps(ck.get("step_checkpoints"))
+        self._validation_pending = ck.get("validation_pending") is True
         self.log(f"resuming {self.exp.dir} from step {self.step}")
         return ck
 
@@ -722,6 +726,9 @@ class Trainer:
         schedule does, so a run resumed to the end logs, validates and keeps the same best.pt as one that
         ran straight through."""
         t = self.cfg["train"]
+        if self._validation_pending:  # resumed from a save whose validation was interrupted: validate it now
+            self._validate_and_save(val_log)
+            barrier(self.info)
         last_log, samples = time.monotonic(), 0
         for batch in one_line_worker_errors(self._loader()):
             lr = self.scheduler.get_last_lr()[0]  # the rate this step trains with (the step moves it on)
@@ -810,11 +817,14 @@ class Trainer:
             result = self.validate()
         except KeyboardInterrupt as exc:  # interrupted while validating: the step itself is complete, keep it
             if self.info.is_main and not self.info.distributed and self._saved_step != self.step:
+                self._validation_pending = True  # recorded in last.pt: the resume validates this step first
                 self._save()
-                print(one_line(f"egvsr: stopped at step {self.step} (validation skipped): wrote {self.exp.last}; "
-                               "run the same command to resume"), file=sys.stderr, flush=True)
+                print(one_line(f"egvsr: stopped at step {self.step} (validation interrupted; a resume validates it "
+                               f"first): wrote {self.exp.last}; run the same command to resume"),
+                      file=sys.stderr, flush=True)
                 mark_reported(exc)
             raise
+        self._validation_pending = False
         best = False
         if result is not None:
             self._write_row(val_log, {"psnr": result["psnr"], "ssim": result["ssim"]})

@@ -713,3 +713,48 @@ def test_resume_reads_last_pt_onto_the_cpu_whatever_the_training_device(tmp_path
     monkeypatch.setattr(train_module, "load_checkpoint", watched)
     assert trainer._resume()["step"] == 2
     assert [d.type for d in read] == ["cpu"]
+
+
+@pytest.mark.parametrize("stop_at", [2, 4], ids=["mid-run", "last-step"])
+def test_a_run_stopped_during_validation_validates_that_step_on_resume(tmp_path, tiny_recording, monkeypatch, stop_at,
+                                                                       capsys):
+    """A second Ctrl-C during a validation saved the finished step, but the resume went on from the next
+    step: that step's val.csv row (and best.pt, had it scored best) was lost for good, and a run stopped in
+    its last validation said 'already complete'. last.pt now records the interrupted validation, and the
+    resume runs it first: val.csv, best.pt and last.pt equal an uninterrupted run's."""
+    from egvsr.engine.train import Trainer, train
+
+    def config(name: str) -> dict:
+        cfg = load_config(_config(tmp_path, tiny_recording, name, iterations=4, val_every=2, ema_decay=0.5))
+        cfg["data"]["val"] = {"recordings": [str(tiny_recording)], "bins": 8, "scale": 2}
+        return cfg
+
+    train(cfg=config("straight"), progress=False, log=None)
+    real, stopped = Trainer.validate, []
+
+    def interrupted(self):
+        if self.step == stop_at and not stopped:
+            stopped.append(self.step)
+            raise KeyboardInterrupt  # what the second signal raises during a validation
+        return real(self)
+
+    monkeypatch.setattr(Trainer, "validate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg=config("stopped"), progress=False, log=None)
+    folder = tmp_path / "exp" / "stopped"
+    assert load_checkpoint(folder / "checkpoints" / "last.pt")["step"] == stop_at
+    said = capsys.readouterr().err
+    train(cfg=config("stopped"), progress=False, log=print)
+    out = capsys.readouterr().out
+    assert f"resuming {folder} from step {stop_at}" in out and "already complete" not in out
+    straight = tmp_path / "exp" / "straight"
+    for log in ("train.csv", "val.csv"):
+        rows = [[line.split(",")[i] for i in (0, 1)] for line in (straight / "logs" / log).read_text().splitlines()]
+        assert [[line.split(",")[i] for i in (0, 1)] for line in (folder / "logs" / log).read_text().splitlines()] \
+            == rows, log
+    for name in ("last.pt", "best.pt"):
+        a, b = (load_checkpoint(f / "checkpoints" / name) for f in (straight, folder))
+        assert (a["step"], a["best_psnr"]) == (b["step"], b["best_psnr"]) and "validation_pending" not in b
+        for key in ("state_dict", "ema"):
+            assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), (name, key)
+    assert f"stopped at step {stop_at} (validation interrupted; a resume validates it first)" in said

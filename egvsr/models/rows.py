@@ -58,14 +58,15 @@ def _blend(pos: Tensor, in_len: int, mode: str) -> tuple[Tensor, int]:
 def sample_rows(image: Tensor, rows: tuple[int, int], out_size: tuple[int, int],
                 mode: str = "bilinear", region: Region | None = None) -> Tensor:
     """`image` (B, C, h, w) read at the centres of output rows [r0, r1) of an `out_size` grid (of a
-    larger render's, placed by `region`) -> (B, C, r1 - r0, W). Half-precision maps are read in float32,
-    as in `sample_points`.
+    larger render's, placed by `region`) -> (B, C, r1 - r0, W). Half-precision maps are read in float32
+    and the samples returned in the map's dtype, as in `sample_points` (the layers after them take it).
 
     Only the LR rows the band needs are widened to W columns (`F.interpolate` along x, rows kept as
     they are; with a region, a (n, w) @ (w, W) product of tap weights), then the output rows are blended
     from them by one (rows, n) @ (n, W) product of tap weights (2 taps bilinear, 4 bicubic). Taps are
     computed on the CPU, so nothing waits for the device."""
-    if image.dtype in (torch.float16, torch.bfloat16):
+    dtype = image.dtype
+    if dtype in (torch.float16, torch.bfloat16):
         image = image.float()
     h, w = image.shape[-2:]
     ys = source_positions(rows[0], rows[1], out_size[0], h, None if region is None else region.y)
@@ -77,7 +78,7 @@ def sample_rows(image: Tensor, rows: tuple[int, int], out_size: tuple[int, int],
         across, x0 = _blend(source_positions(0, out_size[1], out_size[1], w, region.x), w, mode)
         wide = torch.matmul(band[..., x0:x0 + across.shape[1]],
                             across.t().to(image.device, image.dtype, non_blocking=True))
-    return torch.matmul(blend.to(image.device, image.dtype, non_blocking=True), wide)
+    return torch.matmul(blend.to(image.device, image.dtype, non_blocking=True), wide).to(dtype)
 
 
 def mlp_channels_first(mlp: nn.Sequential, x: Tensor) -> Tensor:

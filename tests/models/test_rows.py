@@ -117,3 +117,37 @@ def test_rows_equal_pixels_at_odd_sizes_scales_and_times(options, lr_size, scale
         chunked = model.render(lr, t, size, events=ev, frame_times=ft, chunk_size=7)
     torch.testing.assert_close(rows, want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(chunked, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_maps_are_read_in_float32_and_returned_in_their_dtype(dtype) -> None:
+    """As `sample_points`: the row path of a half model computed its layers in float32 (its samples came
+    back float32), so `render` and `forward` of one half model differed in a quarter of the values."""
+    torch.manual_seed(0)
+    img = torch.rand(2, 5, 7, 9).to(dtype)
+    out = (17, 20)
+    coords = pixel_coords(torch.arange(out[0] * out[1]), *out).unsqueeze(0).expand(2, -1, -1)
+    for mode in ("bilinear", "bicubic"):
+        want = sample_points(img, coords, mode).transpose(1, 2).reshape(2, 5, *out)
+        got = sample_rows(img, (0, out[0]), out, mode)
+        assert got.dtype == want.dtype == dtype
+        torch.testing.assert_close(got.float(), want.float(), atol=0.01, rtol=0)  # a half's rounding
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_model_renders_what_its_forward_computes(dtype) -> None:
+    """Same layers in the same dtype on both paths: at most a few values one rounding step apart (the
+    float32 row path used to leave a quarter of them differing)."""
+    torch.manual_seed(0)
+    model = build_model("egvsr-tiny").eval()
+    with torch.no_grad():
+        for p in model.parameters():  # the zero-initialised residual head would hide the network
+            p.add_(0.03 * torch.randn_like(p))
+    model = model.to(dtype)
+    lr, events, t = torch.rand(2, 3, 3, 9, 11), torch.randn(2, 8, 2, 9, 11), torch.tensor([-0.3, 0.5])
+    with torch.no_grad():
+        whole = model(lr, t, (23, 31), events=events)
+    rendered = model.render(lr, t, (23, 31), events=events)
+    assert rendered.dtype == whole.dtype == dtype
+    assert (rendered != whole).float().mean() < 0.03
+    torch.testing.assert_close(rendered.float(), whole.float(), atol=0.004, rtol=0)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from egvsr.errors import ConfigError, EventValidationError
-from egvsr.models.sampling import Region
+from egvsr.models.sampling import AxisGrid, Region
 
 TIME_TOLERANCE = 1e-5
 
@@ -191,9 +191,18 @@ def check_region(model: Any, region: Any, batch: Batch) -> Region:
         raise ConfigError(f"region: expected an egvsr.models.sampling.Region, got {type(region).__name__}")
     for name, axis, crop, size in (("y", region.y, batch.lr_size[0], batch.out_size[0]),
                                    ("x", region.x, batch.lr_size[1], batch.out_size[1])):
+        if not isinstance(axis, AxisGrid):
+            raise ConfigError(f"region.{name}: expected an egvsr.models.sampling.AxisGrid, got {type(axis).__name__}")
+        fields = (axis.first, axis.start, axis.lr_len, axis.out_len, axis.crop_len)
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in fields):
+            raise ConfigError(f"region.{name} {axis}: expected integer pixel counts and positions")
         if axis.crop_len != crop or axis.lr_len < 1 or not 0 <= axis.first <= axis.out_len - size:
             raise ConfigError(f"region.{name} {axis}: expected crop_len {crop} (the LR input's side), "
                               f"lr_len >= 1 and {size} output pixels inside its out_len")
+        if axis.out_len / axis.lr_len > model.max_scale + 1e-9:  # the larger render's scale, as `out_size`'s
+            raise ConfigError(
+                f"region.{name} {axis}: scale {axis.out_len / axis.lr_len:.4g} (out_len / lr_len) exceeds "
+                f"max_scale={model.max_scale:g} (raise it with build_model(..., max_scale=...))")
     return region
 
 

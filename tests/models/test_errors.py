@@ -325,3 +325,32 @@ def test_a_whole_model_moved_to_another_float_dtype_computes_the_float32_numbers
     tol = {torch.float64: 1e-5, torch.float16: 5e-3, torch.bfloat16: 3e-2}[dtype]
     torch.testing.assert_close(rendered.float(), out.float(), atol=tol, rtol=0)
     torch.testing.assert_close(out.float(), want, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny", "bicubic"])
+def test_a_region_of_a_render_above_the_cap_is_refused_as_the_whole_render_is(name):
+    """A region's scale is that of the larger render (out_len / lr_len), not out_size over the crop: a 5x6
+    crop's 5x6 pixels of a x40 render were rendered although the whole render is refused."""
+    from egvsr.models.sampling import AxisGrid, Region
+
+    lr, t, ev = good()
+    model = build_model(name)
+    over = Region(AxisGrid(0, 0, 1, 40, 5), AxisGrid(0, 0, 6, 12, 6))
+    with pytest.raises(ConfigError, match=r"^region\.y .*scale 40 \(out_len / lr_len\) exceeds max_scale=16"):
+        model.render(lr, t, (5, 6), events=ev, region=over)
+    at_cap = Region(AxisGrid(3, 0, 5, 80, 5), AxisGrid(0, 0, 6, 12, 6))
+    assert model.render(lr, t, (5, 6), events=ev, region=at_cap).shape[-2:] == (5, 6)
+
+
+@pytest.mark.parametrize("bad", [2.5, True, "0", None, 1e300])
+def test_a_region_of_non_integer_pixels_is_one_config_error(egvsr, bad):
+    """Pixel positions and counts are integers: a float was rendered at fractional positions, a string
+    raised a bare TypeError from a comparison."""
+    from egvsr.models.sampling import AxisGrid, Region
+
+    lr, t, ev = good()
+    region = Region(AxisGrid(0, 0, 5, 10, 5), AxisGrid(bad, 0, 6, 12, 6))
+    with pytest.raises(ConfigError, match=r"^region\.x .*expected integer pixel counts and positions"):
+        egvsr.render(lr, t, (5, 6), events=ev, region=region)
+    with pytest.raises(ConfigError, match=r"^region\.y: expected an egvsr.models.sampling.AxisGrid"):
+        egvsr.render(lr, t, (5, 6), events=ev, region=Region((0, 0, 5, 10, 5), region.x))

@@ -108,3 +108,23 @@ def test_ship_weights_stores_a_window_size_and_keeps_the_weights(tmp_path):
 
     code, _, err = run_script("ship_weights.py", src, dst, "--option", "window_size=-1", "--overwrite")
     assert code == 2 and "window_size" in err and "Traceback" not in err
+
+
+def test_a_model_trains_the_same_numbers_with_square_windows_on_patches_that_fit_one():
+    """docs/training.md (stage 6) and docs/models.md: on 19-px training patches (361 tokens, one strip),
+    `window_size: 19` gives the same outputs and the same gradients, in training mode, batch 4."""
+    from tests._model_helpers import give_residual_head_weights
+
+    torch.manual_seed(0)
+    strips = give_residual_head_weights(build_model("egvsr-tiny")).train()
+    squares = build_model(dict(strips.config, window_size=19)).train()
+    squares.load_state_dict(strips.state_dict())
+    lr, events = torch.rand(4, 3, 3, 19, 19), torch.randn(4, 8, 2, 19, 19)
+    times, target = torch.tensor([[-1.0, 0.3]] * 4), torch.rand(4, 2, 3, 76, 76)
+    for model in (strips, squares):
+        (model(lr, times, (76, 76), events=events) - target).abs().mean().backward()
+    torch.testing.assert_close(squares(lr, times, (76, 76), events=events),
+                               strips(lr, times, (76, 76), events=events), rtol=0, atol=1e-6)
+    grads = dict(strips.named_parameters())
+    for key, p in squares.named_parameters():
+        torch.testing.assert_close(p.grad, grads[key].grad, rtol=1e-5, atol=1e-7, msg=key)

@@ -1,0 +1,63 @@
+"""Numeric promises of docs/models.md that hold across inputs: a sample of a batch of four renders what it
+renders alone (whatever the other samples' frames, events, times and frame times), at edge sizes too."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from egvsr.models import build_model
+from tests._model_helpers import give_residual_head_weights
+
+VARIANTS = [
+    ("egvsr-tiny", {}),
+    ("egvsr-tiny", {"event_norm": "nonzero_mean", "residual_base": "linear"}),
+    ("egvsr-tiny", {"event_norm": "rms", "window_size": 3}),
+    ("egvsr-tiny", {"local_ensemble": True, "tf_mode": "naive"}),
+    ("egvsr-tiny", {"ignore_events": True}),
+    ("videoinr-tiny", {}),
+    ("bicubic", {"blend": "linear"}),
+]
+
+
+def perturbed(name: str, options: dict):
+    torch.manual_seed(0)
+    model = give_residual_head_weights(build_model(name, **options)).eval() if name != "bicubic" \
+        else build_model(name, **options).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def batch_of_four(model, h: int, w: int):
+    """Four different samples: colour, gray, zero events, dense events; own times and frame times."""
+    k = model.num_frames or 2
+    g = torch.Generator().manual_seed(1)
+    lr = torch.rand(4, k, 3, h, w, generator=g)
+    lr[1] = lr[1, :, :1].expand(-1, 3, -1, -1)  # a gray sample (its output is made gray)
+    m, p = model.event_shape if model.uses_events else (1, 1)
+    events = torch.randn(4, m, p, h, w, generator=g) * torch.tensor([1.0, 0.1, 0.0, 30.0]).view(4, 1, 1, 1, 1)
+    times = torch.tensor([[-1.0, 0.25], [0.0, 1.0], [-0.6, 0.6], [0.9, -0.3]])
+    frame_times = torch.linspace(-1, 1, k).repeat(4, 1)
+    frame_times[2, 1:-1] += 0.2 / k  # uneven spacing in one sample
+    return lr, events, times, frame_times
+
+
+@pytest.mark.parametrize("name, options", VARIANTS)
+@pytest.mark.parametrize("lr_size, scale", [((5, 7), 2.6), ((1, 6), 6.5), ((3, 3), 1.0)])
+def test_a_sample_of_a_batch_of_four_renders_what_it_renders_alone(name, options, lr_size, scale):
+    model = perturbed(name, options)
+    lr, events, times, ft = batch_of_four(model, *lr_size)
+    out = (math.floor(scale * lr_size[0]), math.floor(scale * lr_size[1]))
+    ev = events if model.uses_events else None
+    together = model.render(lr, times, out, events=ev, frame_times=ft, chunk_size=11)
+    with torch.no_grad():
+        assert torch.allclose(model(lr, times, out, events=ev, frame_times=ft), together, rtol=0, atol=2e-5)
+    for i in range(4):
+        alone = model.render(lr[i:i + 1], times[i:i + 1], out, events=None if ev is None else ev[i:i + 1],
+                             frame_times=ft[i:i + 1])
+        torch.testing.assert_close(together[i:i + 1], alone, rtol=0, atol=2e-5, msg=f"sample {i}")
+    assert torch.equal(together[1, :, 0], together[1, :, 1]) and torch.equal(together[1, :, 0], together[1, :, 2])

@@ -61,3 +61,37 @@ def test_a_sample_of_a_batch_of_four_renders_what_it_renders_alone(name, options
                              frame_times=ft[i:i + 1])
         torch.testing.assert_close(together[i:i + 1], alone, rtol=0, atol=2e-5, msg=f"sample {i}")
     assert torch.equal(together[1, :, 0], together[1, :, 1]) and torch.equal(together[1, :, 0], together[1, :, 2])
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_fused_residual_units_and_arfbs_compute_the_weighted_sums(grad):
+    """docs/render.md: the branch weight folded into the last convolution and the skip fused in one
+    addcmul give w_skip * x + w_body * branch(x) (to float rounding), with and without autograd."""
+    from egvsr.models.blocks_lcb import ARFB, ResidualUnit
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 5, 7)
+    unit, block = ResidualUnit(8), ARFB(8)
+    with torch.no_grad():
+        for module in (unit, block):
+            for p in module.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+    with torch.set_grad_enabled(grad):
+        want = unit.w_skip.value * x + unit.w_body.value * unit.body(x)
+        torch.testing.assert_close(unit(x), want, rtol=1e-5, atol=1e-5)
+        x1 = block.ru1(x)
+        branch = block.out(block.attention(block.fuse(torch.cat([block.ru2(x1), x1], dim=1))))
+        torch.testing.assert_close(block(x), block.w_skip.value * x + block.w_body.value * branch, rtol=1e-5, atol=1e-5)
+
+
+
+@pytest.mark.parametrize("tokens, sizes", [(16, [4] * 4), (23, [5] * 4 + [3]), (4, [1] * 4), (6, [1] * 6),
+                                           (11, [2] * 5 + [1])])
+def test_official_attention_windows_are_n_over_4_tokens_and_the_rest(tokens, sizes):
+    """The released attention splits the N tokens in pieces of N // 4 (docs/models.md): four, a short fifth
+    from 16 tokens, more below that (the smallest official map, 2x2, is 4 windows of one token)."""
+    from egvsr.models.fusion_transformer import PatchTransformer
+
+    block = PatchTransformer(2, heads=2, official=True)
+    parts = block.split(torch.zeros(1, tokens, 18))
+    assert [p.shape[1] for p in parts] == sizes and block.windows(tokens) == len(sizes)

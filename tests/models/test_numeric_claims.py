@@ -95,3 +95,18 @@ def test_official_attention_windows_are_n_over_4_tokens_and_the_rest(tokens, siz
     block = PatchTransformer(2, heads=2, official=True)
     parts = block.split(torch.zeros(1, tokens, 18))
     assert [p.shape[1] for p in parts] == sizes and block.windows(tokens) == len(sizes)
+
+
+@pytest.mark.parametrize("name, options", [("egvsr-tiny", {}), ("egvsr-tiny", {"tf_mode": "naive", "window_size": 2}),
+                                           ("bicubic", {})])
+def test_one_image_plane_at_every_scale(name, options):
+    """Pixel convention (docs/models.md): output centres at (2i + 1)/H - 1 on one continuous plane, and the
+    encoder sees only the LR input, so an output pixel of x3 or x5 whose centre is an LR pixel centre has
+    exactly the value of that pixel at x1 (EGVSR without the ensemble, whose cell input depends on the scale)."""
+    model = perturbed(name, dict(options, output_activation="none"))
+    lr, events, times, _ = batch_of_four(model, 5, 7)
+    ev = events if model.uses_events else None
+    base = model.render(lr, times, (5, 7), events=ev)
+    for s in (3, 5):
+        out = model.render(lr, times, (5 * s, 7 * s), events=ev, chunk_size=4 * 7 * s)
+        torch.testing.assert_close(out[..., s // 2::s, s // 2::s], base, rtol=0, atol=1e-6)

@@ -68,7 +68,8 @@ def test_show_without_matplotlib_is_one_line(tmp_path, random_stream):
     ("yaml", "pip install pyyaml"),
     ("PIL.Image", "pip install pillow"),
 ])
-def test_the_line_names_what_pip_installs_and_the_extra(module, expected):
+def test_the_line_names_what_pip_installs_and_the_extra(module, expected, monkeypatch):
+    monkeypatch.delitem(sys.modules, module.partition(".")[0], raising=False)  # as if never imported
     line = process.missing_package_message(ModuleNotFoundError(f"No module named {module!r}", name=module))
     assert line == f"package '{module.partition('.')[0]}' is not installed; this command needs it: {expected}"
 

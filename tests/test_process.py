@@ -53,7 +53,7 @@ def test_a_handled_signal_still_ends_the_command():
     code = ("import os, signal, time\nfrom egvsr import process\n"
             "def cmd(argv):\n    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(5)\n"
             "raise SystemExit(process.run_console(cmd, []))\n")
-    res = _python(code)
+    res = _python(code, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))  # not nohup's SIG_IGN
     assert res.returncode == 128 + signal.SIGHUP and "terminated by SIGHUP" in res.stderr
 
 

@@ -52,7 +52,9 @@ def kill_when(args: list[str], ready, sig: int = signal.SIGKILL) -> str:
     """Run `egvsr ARGS` and send it `sig` (SIGKILL) as soon as `ready()` is true (polled every 2 ms);
     return its stderr."""
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full pipe would stall the child
-        proc = subprocess.Popen(cli(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err)
+        # the signal sent is the child's own default (a suite run under `nohup` would pass SIGHUP on ignored)
+        proc = subprocess.Popen(cli(*args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=None if sig == signal.SIGKILL else lambda: signal.signal(sig, signal.SIG_DFL))
         deadline = time.monotonic() + START_TIMEOUT
         try:
             while time.monotonic() < deadline and proc.poll() is None and not ready():

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from egvsr.errors import ConfigError
 from egvsr.models.call_memory import MIN_FLOATS, check_call_memory
 from egvsr.models.gray import gray_inputs, match_gray
 from egvsr.models.sampling import Region
@@ -102,10 +103,12 @@ class SRModel(nn.Module):
     @torch.no_grad()
     def render(self, lr: Tensor, times: Tensor, out_size: Sequence[int], events: Tensor | None = None,
                frame_times: Tensor | None = None, chunk_size: int | None = None,
-               region: Region | None = None) -> Tensor:
+               region: Region | None = None, gray: bool | None = None) -> Tensor:
         """Same result as `forward` without grad, decoding `chunk_size` output pixels at a time. With a
         `region` (models with `supports_region`), `lr` is a crop and the `out_size` pixels are those
-        of a larger render that the region places, at exactly that render's coordinates."""
+        of a larger render that the region places, at exactly that render's coordinates. `gray`: whether
+        the whole input that `lr` is cut from is gray (gray out, docs/models.md), so a gray patch of a
+        colour frame is not made gray by being a tile of its own; None: decided from `lr`."""
         chunk = check_chunk(self.default_chunk if chunk_size is None else chunk_size)
         batch = check_inputs(self, lr, times, out_size, events, frame_times)
         if region is not None:
@@ -115,7 +118,12 @@ class SRModel(nn.Module):
         height, width = batch.out_size
         b, t = batch.times.shape
         out = torch.empty(b, t, 3, height * width, dtype=batch.lr.dtype, device=lr.device)
-        gray = gray_inputs(batch.lr)
+        if gray is None:
+            gray = gray_inputs(batch.lr)
+        elif not isinstance(gray, bool):
+            raise ConfigError(f"`gray` {gray!r:.80}: expected True, False or None (decided from `lr`)")
+        else:
+            gray = torch.full((b,), gray, dtype=torch.bool, device=lr.device)
         any_gray = bool(gray.any())  # one device sync per call, none per chunk
         band = max(1, chunk // width)  # rows per chunk on the row path
         for j in range(t):

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from egvsr.errors import ConfigError
+from egvsr.models.gray import gray_inputs
 from egvsr.models.sampling import AxisGrid, Region
 
 
@@ -129,6 +130,7 @@ def render_region(model: nn.Module, lr: torch.Tensor, times: torch.Tensor, event
         return model.render(lr, times, tuple(out_size), events=events, frame_times=frame_times,
                             chunk_size=chunk_size)[0]
     out = torch.empty(times.shape[1], 3, int(out_size[0]), int(out_size[1]), dtype=lr.dtype, device=lr.device)
+    gray = bool(gray_inputs(lr)[0])  # the whole frame's, not each tile's: a gray patch of a colour frame stays as is
     on_grid = bool(getattr(model, "supports_region", False))
     cap = float(getattr(model, "max_scale", math.inf))
     for t in tiles:
@@ -138,10 +140,11 @@ def render_region(model: nn.Module, lr: torch.Tensor, times: torch.Tensor, event
         target = out[:, :, t.y.dst:t.y.dst + t.y.n, t.x.dst:t.x.dst + t.x.n]
         if on_grid:
             target.copy_(model.render(crop, times, t.out_size, events=ev, frame_times=frame_times,
-                                      chunk_size=chunk_size, region=t.region())[0])
+                                      chunk_size=chunk_size, region=t.region(), gray=gray)[0])
             continue
         (hy, sy), (hx, sx) = t.y.own_grid(cap), t.x.own_grid(cap)
-        res = model.render(crop, times, (hy, hx), events=ev, frame_times=frame_times, chunk_size=chunk_size)[0]
+        res = model.render(crop, times, (hy, hx), events=ev, frame_times=frame_times, chunk_size=chunk_size,
+                           gray=gray)[0]
         target.copy_(res[:, :, sy:sy + t.y.n, sx:sx + t.x.n])
         del res
     return out

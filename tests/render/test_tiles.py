@@ -159,3 +159,34 @@ def test_a_model_on_its_own_grid_is_tiled_at_the_nearest_output_size():
     tiled = render_region(model, lr, times, events, ft, tiles, out, 8192)
     whole = model.render(lr, times, out, events=events, frame_times=ft)[0]
     assert tiled.shape == whole.shape and float((tiled - whole).abs().mean()) < 0.05
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny"])
+def test_a_gray_patch_of_a_colour_frame_is_not_made_gray_by_tiling(name):
+    """Gray out is decided by the whole frame: a tile cut from a gray area of a colour frame keeps the
+    colours the model gives it (as the whole-frame render does), and a gray frame stays gray in every tile."""
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    with torch.no_grad():  # weights that colour a gray input (an initial residual of zero would not)
+        for p in model.parameters():
+            p.normal_(0.0, 0.2)
+    k = 3 if name == "egvsr-tiny" else 2
+    g = torch.Generator().manual_seed(1)
+    lr = torch.rand(1, k, 1, 24, 40, generator=g).expand(1, k, 3, 24, 40).clone()  # gray everywhere ...
+    lr[..., 30:] = torch.rand(1, k, 3, 24, 10, generator=g)  # ... but the right quarter, which is colour
+    events = (torch.randn(1, *model.event_shape, 24, 40, generator=g) if model.uses_events else None)
+    times = torch.tensor([[0.0]])
+    frame_times = torch.linspace(-1, 1, k).unsqueeze(0)
+    tiles = plan_tiles((24, 40), (0, 0, 24, 40), (48, 80), tile=10, margin=4)
+    tiled = render_region(model, lr, times, events, frame_times, tiles, (48, 80), 4096)
+    left = tiled[:, :, :, :40]  # from tiles that saw only gray LR pixels (and their context)
+    assert (left[:, 0] - left[:, 2]).abs().max() > 1e-4, "a gray tile of a colour frame was forced gray"
+    gray_lr = lr[:, :, :1].expand_as(lr).contiguous()
+    out = render_region(model, gray_lr, times, events, frame_times, tiles, (48, 80), 4096)
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+
+
+def test_render_refuses_a_gray_flag_that_is_not_a_bool():
+    model = build_model("bicubic").eval()
+    with pytest.raises(ConfigError, match="`gray`"):
+        model.render(torch.rand(1, 2, 3, 8, 8), torch.tensor([[0.0]]), (16, 16), gray="yes")

@@ -20,6 +20,10 @@ from egvsr.errors import ConfigError, OutputError, OutputExistsError
 from egvsr.fsutil import check_output_path, is_inside, refuse_package_data, same_file
 
 
+class ExperimentBusyError(ConfigError):
+    """Another live `egvsr train` holds the experiment's lock: what is in the folder is that run's."""
+
+
 class Experiment:
     """Paths of one experiment folder."""
 
@@ -37,33 +41,66 @@ class Experiment:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold this experiment's lock for the block; refuse while another live run holds it."""
+        """Hold this experiment's lock for the block; refuse while another live run holds it.
+
+        The lock is the file at `lock_path` while it is there: a lock taken on a file that was removed or
+        replaced meanwhile (a run that never reached its first checkpoint removes its folder, the lock
+        included, while it holds it) is let go and taken again on the file now there, so two runs never
+        hold locks on two different files."""
         try:
             import fcntl
         except ImportError:  # no flock (Windows): no lock
             yield
             return
-        check_output_path(self.lock_path, overwrite=True)  # a link, folder or device there is refused
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        except OSError as exc:
-            raise OutputError(f"{self.lock_path}: cannot create the experiment's lock file "
-                              f"({exc.strerror or exc}); check output_root") from None
-        try:
+        while True:
+            fd = self._open_lock()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
-                raise ConfigError(
-                    f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; wait for it "
-                    "to finish, stop it, or use another experiment name"
-                ) from None
+                self._take_lock(fcntl, fd)
+                if self._locks_the_file_there(fd):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the file was removed or replaced while we waited: lock the one there now
+        try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
+
+    def _open_lock(self) -> int:
+        check_output_path(self.lock_path, overwrite=True)  # a link, folder or device there is refused
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except OSError as exc:
+            raise OutputError(f"{self.lock_path}: cannot create the experiment's lock file "
+                              f"({exc.strerror or exc}); check output_root") from None
+
+    def _take_lock(self, fcntl, fd: int) -> None:
+        """flock `fd`, refusing in one line while another run holds it, or where the file system takes no lock."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # EWOULDBLOCK: another run holds it
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
+            raise ExperimentBusyError(
+                f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; wait for it "
+                "to finish, stop it, or use another experiment name"
+            ) from None
+        except OSError as exc:  # ENOLCK, EOPNOTSUPP...: no lock to be had here, not a run holding it
+            raise OutputError(
+                f"{self.lock_path}: cannot lock the experiment's lock file ({exc.strerror or exc}): its file "
+                "system takes no locks (a network file system without a lock service?), so one run at a time "
+                "cannot be ensured there; choose an output_root on a local disk") from None
+
+    def _locks_the_file_there(self, fd: int) -> bool:
+        """Whether the file `fd` locks is still the one at `lock_path`."""
+        try:
+            there, held = os.stat(self.lock_path, follow_symlinks=False), os.fstat(fd)
+        except OSError:
+            return False
+        return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
 
     def check_folders(self) -> None:
         """Refuse at start-up, not after training, a file where a folder of the experiment must be (the

@@ -35,7 +35,7 @@ from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, peer_stopped, shutdown
 from egvsr.engine.ema import EMA
 from egvsr.engine.scoring import evaluate, model_inputs
-from egvsr.engine.experiment import Experiment
+from egvsr.engine.experiment import Experiment, ExperimentBusyError
 from egvsr.engine.losses import LOSSES
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
@@ -71,13 +71,20 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
         exp.check_outputs(config_path)
     fresh = info.is_main and not exp.dir.exists()
     levels = exp.missing_levels() if fresh else []
+    locked = False
     try:
         with exp.lock() if info.is_main else contextlib.nullcontext():
-            return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log,
-                           config_path=config_path).run()
+            locked = True
+            try:
+                return Trainer(cfg, info, progress, allow_config_change=allow_config_change, log=log,
+                               config_path=config_path).run()
+            except BaseException:
+                if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind:
+                    exp.discard_unstarted(levels)  # while it holds the lock (a run refused by it removes nothing)
+                raise
     except BaseException as exc:
-        if fresh:  # a run that never got to its first checkpoint leaves no experiment folder behind
-            exp.discard_unstarted(levels)
+        if fresh and not locked and not isinstance(exc, ExperimentBusyError):
+            exp.discard_unstarted(levels)  # no lock to be had here (the folder and file it made go again)
         stopped = peer_stopped(exc, info)
         if stopped is not None:
             raise stopped from None

@@ -564,6 +564,28 @@ def remove_made_folders(made: list[Path]) -> None:
             return
 
 
+#: errors of `os.link` on a file system without hard links (FAT, some network and FUSE ones)
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
+
+
+def publish_new(tmp: Path, out: Path) -> bool:
+    """Give the finished file `tmp` the name `out` only while nothing is there: False (and `tmp` left as it is)
+    when something is. A hard link fails where `out` exists, so a file another process put there after the
+    last check is never replaced (a check and a rename would); `tmp` stays as a second name for the caller to
+    remove. On a file system without hard links, a check and a rename. Other errors are raised (OSError)."""
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if _present(out):
+            return False
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        os.replace(tmp, out)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the same folder; on success rename it to `path`, else delete it.
@@ -590,7 +612,12 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         check_output_path(out, overwrite)  # appeared, or turned into a link or device, while we wrote
         with held_signals(done=f"{shown(out)} was written in full"):  # the rename and `done` together
             try:
-                os.replace(tmp, out)
+                if overwrite:
+                    os.replace(tmp, out)
+                elif not publish_new(tmp, out):  # another process wrote it since the check just above
+                    raise OutputExistsError(
+                        f"{out}: output already exists (another process wrote it while this one ran); choose "
+                        "another path or pass --overwrite (overwrite=True in Python)")
             except OSError as exc:
                 raise _cannot_write(out, exc) from None
             done = True
@@ -748,12 +775,13 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             _record_files(tmp, kind)
         except OSError as exc:
             raise _cannot_write(out, exc) from None
-        if out.exists() or out.is_symlink():
+        existed = out.exists() or out.is_symlink()
+        if existed:
             check_output_folder(out, overwrite, kind)  # still ours to replace (or still empty)
         aside = None
         with held_signals(done=f"{shown(out)} was written in full"):  # the swap and `done` together
-            try:
-                aside = _replace_folder(tmp, out) if out.exists() else os.replace(tmp, out)
+            try:  # (a folder that appeared after the check is not replaced unchecked: `_rename_folder`)
+                aside = _replace_folder(tmp, out) if existed else _rename_folder(tmp, out, overwrite, kind)
             except OSError as exc:  # e.g. a folder made a mount point meanwhile
                 raise _cannot_write(out, exc) from None
             done = True
@@ -764,6 +792,23 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
             shutil.rmtree(tmp, ignore_errors=True)
         if not done:
             remove_made_folders(made)
+
+
+def _rename_folder(tmp: Path, out: Path, overwrite: bool, kind: str) -> Path | None:
+    """Rename `tmp` to the absent folder `out`; where another process wrote `out` since it was checked (the
+    rename fails on a folder that holds files), refuse it without `overwrite`, else replace it as an
+    existing one (`check_output_folder`, `_replace_folder`: returns the old folder moved aside)."""
+    try:
+        os.replace(tmp, out)
+        return None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not is_folder(out):
+            raise
+    if not overwrite:
+        raise OutputExistsError(f"{out}: output folder already exists (another process wrote it while this one "
+                                "ran); choose another path or pass --overwrite (overwrite=True in Python)")
+    check_output_folder(out, overwrite, kind)
+    return _replace_folder(tmp, out)
 
 
 def _replace_folder(tmp: Path, out: Path) -> Path:

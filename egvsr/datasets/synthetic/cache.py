@@ -16,7 +16,6 @@ folder made by a run that fails before any clip is written is removed again.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import signal
@@ -34,7 +33,7 @@ from egvsr.errors import ConfigError, InputFileError, OutputError
 from egvsr.events.checks import is_integer
 from egvsr.events.simulate.budget import memory_budget
 from egvsr.fsutil import (
-    TEMP_MARK, check_flag, fmt_size, free_bytes, remove_made_folders, remove_stale_partials, temp_prefix,
+    TEMP_MARK, check_flag, fmt_size, free_bytes, publish_new, remove_made_folders, remove_stale_partials, temp_prefix,
 )
 from egvsr.process import PLANNED_MEMORY_SHARE, handled_signals, held_signals
 from egvsr.progress import bar as progress_bar
@@ -191,14 +190,9 @@ def _publish(tmp: Path, out: Path) -> None:
     """Give the rendered clip `tmp` the name `out` unless a clip has appeared there meanwhile (another
     process that rendered the same clip finished first: its clip is the same, so it is kept)."""
     try:
-        os.link(tmp, out)  # fails when `out` exists: never replaces a clip another process published
-    except FileExistsError:
-        return
+        publish_new(tmp, out)  # never replaces a clip another process published
     except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise OutputError(f"{out}: cannot write the synthetic clip ({exc.strerror or exc})") from None
-        if not os.path.exists(out):  # no hard links here: a clip published in between is the same clip
-            os.replace(tmp, out)
+        raise OutputError(f"{out}: cannot write the synthetic clip ({exc.strerror or exc})") from None
 
 
 def _render(args) -> str:

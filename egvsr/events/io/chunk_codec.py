@@ -222,7 +222,10 @@ def _decode_range(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, sh
         for c in range(c0, c1):
             try:
                 mask, data = ds.id.read_direct_chunk((c * chunk_len,))
-            except (RuntimeError, KeyError, ValueError):  # unallocated chunk (fill values): h5py knows
+            except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
+                # an unallocated chunk (fill values: a dataset not written yet, say by a writer still at work)
+                # is refused as RuntimeError, OSError or, where HDF5 reports a size of 0, a MemoryError: h5py
+                # reads it (or says what is wrong with the file)
                 return False
             if mask:  # a filter was skipped for this chunk
                 return False

@@ -45,6 +45,18 @@ def is_hdf5(path: Path) -> bool:
         return False
 
 
+#: what HDF5 says when another process holds the file open for writing (its file lock, HDF5 >= 1.10)
+_WRITER_LOCK = "unable to lock file"
+BEING_WRITTEN = ("is open for writing in another process (HDF5's file lock is held), so it may be incomplete; "
+                 "wait until that process has finished writing it, then run again")
+
+
+def being_written(path: str | os.PathLike, exc: BaseException) -> InputFileError | None:
+    """The error to raise when `exc` (h5py's, opening `path`) says another process is writing the file:
+    not a damaged file to re-create, one to wait for; None otherwise."""
+    return InputFileError(f"{path}: {BEING_WRITTEN}") if _WRITER_LOCK in str(exc) else None
+
+
 def open_h5(path: Path, mode: str = "r") -> h5py.File:
     """Open an HDF5 file for reading, translating h5py's OSError into `InputFileError`."""
     try:
@@ -52,6 +64,8 @@ def open_h5(path: Path, mode: str = "r") -> h5py.File:
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such file") from None
     except OSError as exc:
+        if (busy := being_written(path, exc)) is not None:
+            raise busy from None
         text = str(exc)
         if "truncated" in text:
             raise InputFileError(
@@ -71,6 +85,8 @@ def corrupted_h5(path: Path, layout: str | None = None) -> Iterator[None]:
     except EgvsrError:
         raise
     except (RuntimeError, KeyError, OSError, ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, OSError) and (busy := being_written(path, exc)) is not None:
+            raise busy from None
         text = (str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
         what = "HDF5 file" if layout is None else f"{layout} HDF5 file"
         raise InputFileError(
@@ -553,6 +569,8 @@ def header_mismatch(path: str | os.PathLike, attrs: dict, lengths: dict[str, int
             found = {k: f.attrs.get(k) for k in attrs}
             found.update({k: (f[k].shape[0] if k in f and f[k].shape else None) for k in lengths})
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        if being_written(path, exc) is not None:
+            return BEING_WRITTEN
         return f"unreadable, probably truncated or damaged ({str(exc) or type(exc).__name__})"
     for key, value in {**attrs, **lengths}.items():
         got = found[key]

@@ -441,7 +441,7 @@ def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
             result = (tensors, f["t_start"][()], f["t_end"][()],
                       {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
     except (OSError, RuntimeError, KeyError) as exc:
-        raise InputFileError(f"{path}: cannot read as HDF5 ({exc})") from None
+        raise h5util.being_written(path, exc) or InputFileError(f"{path}: cannot read as HDF5 ({exc})") from None
     if tensors.dtype.kind == "f":
         finite = np.isfinite(tensors)
         if not finite.all():

@@ -83,16 +83,38 @@ class Experiment:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # EWOULDBLOCK: another run holds it
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
-            raise ExperimentBusyError(
-                f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; wait for it "
-                "to finish, stop it, or use another experiment name"
-            ) from None
+            raise self._busy(fd) from None
         except OSError as exc:  # ENOLCK, EOPNOTSUPP...: no lock to be had here, not a run holding it
             raise OutputError(
                 f"{self.lock_path}: cannot lock the experiment's lock file ({exc.strerror or exc}): its file "
                 "system takes no locks (a network file system without a lock service?), so one run at a time "
                 "cannot be ensured there; choose an output_root on a local disk") from None
+
+    def _busy(self, fd: int) -> ExperimentBusyError:
+        """The refusal while another run holds the lock of `fd`, naming the holder its file names."""
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
+        return ExperimentBusyError(f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; "
+                                   "wait for it to finish, stop it, or use another experiment name")
+
+    def check_not_running(self) -> None:
+        """Refuse while another run holds the lock (a look at it, let go at once; nothing is made): what a
+        check of the folder finds then is that run's, not files left by an earlier one."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # none there yet (or no file to open): the lock itself decides
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise self._busy(fd) from None
+        except OSError:
+            return
+        finally:
+            os.close(fd)
 
     def _locks_the_file_there(self, fd: int) -> bool:
         """Whether the file `fd` locks is still the one at `lock_path`."""
@@ -181,6 +203,7 @@ class Experiment:
                 "is never replaced, even with --overwrite)")
         found = self.existing_outputs()
         if found and not overwrite:
+            self.check_not_running()  # a live run's own files: say that it runs, not that files are left
             raise OutputExistsError(
                 f"{found[0]}: already exists, and {self.dir} has no checkpoints/last.pt to resume, so a new run "
                 "would replace or mix with another run's files; use another experiment name, or pass "

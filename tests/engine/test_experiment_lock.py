@@ -100,3 +100,19 @@ def test_a_file_system_without_locks_is_said_to_be_so(tmp_path, monkeypatch, cap
     assert err.count("\n") == 1 and "cannot lock the experiment's lock file" in err and "another" not in err
     assert not (tmp_path / "exp").exists()
 
+
+
+def test_a_new_run_beside_a_live_one_is_told_it_runs_not_that_its_files_are_left(tmp_path, capsys):
+    """The running run has written config.yaml but no last.pt yet: a second start is refused naming the
+    live run, not as files of another run to --overwrite (which the lock would refuse next anyway)."""
+    config = _config(tmp_path)
+    exp = Experiment(tmp_path / "exp", "run")
+    with exp.lock():
+        exp.config.write_text("the running run's config\n")
+        assert main(["train", str(config), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"another `egvsr train` (pid {os.getpid()} on " in err
+        assert exp.config.read_text() == "the running run's config\n"
+    # once it has ended, its files are what is left of another run: --overwrite is the way
+    assert main(["train", str(config), "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -121,9 +121,7 @@ class DatasetRoot:
     """A folder of recordings with split files (see module doc)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise ConfigError(f"path: expected a dataset root folder (str or os.PathLike), got {type(path).__name__}")
-        check_path(path, "path")  # not empty (the current folder), no NUL byte
+        check_path(path, "path", "a dataset root folder")
         self.path = Path(path)
         if self.path.is_file():
             raise InputFileError(f"{self.path}: dataset root is a file; expected a folder of recordings "

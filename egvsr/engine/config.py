@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -171,12 +170,10 @@ def nest(parts: list[str], value: Any) -> dict:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
     """Defaults, then the YAML file, then `--set` overrides; all strictly checked."""
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"config_path: expected the path of a YAML config file, got {type(path).__name__}")
     if path is not None:
         from egvsr.events.io.arguments import check_path
 
-        check_path(path, "config_path")  # not empty (the current folder), no NUL byte
+        check_path(path, "config_path", "the path of a YAML config file")
     if overrides is not None and (isinstance(overrides, str) or not isinstance(overrides, (list, tuple))
                                   or not all(isinstance(text, str) for text in overrides)):
         raise ConfigError(f"overrides: expected a list of 'key=value' texts (as --set takes), got {overrides!r:.80}")

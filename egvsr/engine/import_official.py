@@ -102,7 +102,8 @@ def import_checkpoint(src: str | Path, out: str | Path, kind: str | None = None,
     """Convert official checkpoint `src` into our checkpoint `out` (kind detected when None)."""
     from egvsr.models import build_model
 
-    check_path(src, "src"), check_path(out, "out")  # each a str or os.PathLike, not empty, no NUL byte
+    check_path(src, "src")  # a str or os.PathLike, not empty, no NUL byte
+    check_path(out, "out")
     if Path(src).exists() and same_file(out, src):  # the same path, a link or a hard link (same inode)
         raise OutputExistsError(f"{out}: output is the input checkpoint; choose another output path")
     check_output_path(out, overwrite)  # fail before the (slow) load

@@ -282,7 +282,7 @@ SAMPLE_CONFIG = str(ROOT / "configs" / "egvsr_sample.yaml")
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
-    ({"config_path": 5}, r"^config_path: expected the path of a YAML config file, got int$"),
+    ({"config_path": 5}, r"^config_path: expected the path of a YAML config file \(str or os.PathLike\), got int$"),
     ({"config_path": SAMPLE_CONFIG, "overrides": "train.lr=1"}, r"^overrides: expected a list of 'key=value' "),
     ({"config_path": SAMPLE_CONFIG, "overrides": [5]}, r"^overrides: expected a list of .* got \[5\]$"),
 ])

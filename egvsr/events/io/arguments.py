@@ -15,12 +15,13 @@ from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import printable
 
 
-def check_path(value: object, what: str = "path") -> Path:
+def check_path(value: object, what: str = "path", expected: str = "a file path") -> Path:
     """`value` (a str or os.PathLike naming a file) as a Path; anything else, an empty path (`Path("")` is
     the current folder, which nobody means by it; the command line refuses it too) or a path holding a
-    NUL byte (no file can be named so), is one `ConfigError` naming the argument `what`."""
+    NUL byte (no file can be named so), is one `ConfigError` naming the argument `what` (and, for a value
+    of the wrong type, what it should name: `expected`)."""
     if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
-        raise ConfigError(f"{what}: expected a file path (str or os.PathLike), got {type(value).__name__}")
+        raise ConfigError(f"{what}: expected {expected} (str or os.PathLike), got {type(value).__name__}")
     if os.fspath(value) == "":
         raise ConfigError(f"{what}: the path is empty; expected the name of a file or folder")
     if "\0" in os.fspath(value):

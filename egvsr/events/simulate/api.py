@@ -122,9 +122,7 @@ def simulate_video(
 
     check_video_args(src, fps, size)
     progress = check_flag(progress, "progress")
-    if not isinstance(dst, (str, os.PathLike)):
-        raise ConfigError(f"dst: expected an output file path (str or os.PathLike), got {type(dst).__name__}")
-    check_path(dst, "dst")  # not empty (the current folder), no NUL byte
+    check_path(dst, "dst", "an output file path")
     config = _config(config, knobs)
     up = Upsampler(interpolation, max_px_per_step, max_subframes)
     seed = check_seed(seed)

@@ -10,7 +10,6 @@ rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) 
 from __future__ import annotations
 
 import math
-import os
 import re
 import stat
 import threading
@@ -416,10 +415,7 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
 def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int] | None]:
     """`open_video`'s arguments as (path, fps, (H, W)), each refused in one line naming it when it is
     not a path, a positive frame rate, or a pair of positive whole sides."""
-    if not isinstance(src, (str, os.PathLike)):
-        raise ConfigError(f"src: expected a video file or frame folder path (str or os.PathLike), "
-                          f"got {type(src).__name__}")
-    check_path(src, "src")  # not empty (the current folder), no NUL byte
+    check_path(src, "src", "a video file or frame folder path")
     if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
     if size is not None:

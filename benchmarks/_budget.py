@@ -8,28 +8,14 @@ import os
 import tempfile
 
 from _args import refuse  # (this folder is on sys.path when run as a script)
-
-
-def memory_budget() -> int:
-    """Bytes a benchmark may plan to hold: the toolkit's share of this machine's memory (16 GB if unknown)."""
-    from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
-
-    return int(PLANNED_MEMORY_SHARE * (physical_memory() or 16 << 30))
-
-
-def free_bytes(folder: str | os.PathLike) -> int | None:
-    """Free bytes of the file system of `folder` for this user, None when unknown."""
-    from egvsr.fsutil import free_bytes as free
-
-    return free(folder)
+from egvsr.events.simulate.budget import memory_budget  # the scripts put their checkout first on sys.path
+from egvsr.fsutil import fmt_size, free_bytes
 
 
 def check_fits(what: str, memory: float, disk: float = 0, folder: str | os.PathLike | None = None,
                advice: str = "") -> None:
     """Refuse in one line (`what: ...; advice`) a run whose `memory` bytes exceed `memory_budget()` or whose
     `disk` bytes exceed what is free in `folder` (default: the temp folder)."""
-    from egvsr.fsutil import fmt_size
-
     tail = f"; {advice}" if advice else ""
     budget = memory_budget()
     if memory > budget:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from egvsr.errors import ConfigError, EventValidationError
+from egvsr.events.checks import is_integer
 from egvsr.models.sampling import AxisGrid, Region
 
 TIME_TOLERANCE = 1e-5
@@ -194,7 +195,7 @@ def check_region(model: Any, region: Any, batch: Batch) -> Region:
         if not isinstance(axis, AxisGrid):
             raise ConfigError(f"region.{name}: expected an egvsr.models.sampling.AxisGrid, got {type(axis).__name__}")
         fields = (axis.first, axis.start, axis.lr_len, axis.out_len, axis.crop_len)
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in fields):
+        if not all(is_integer(v) for v in fields):
             raise ConfigError(f"region.{name} {axis}: expected integer pixel counts and positions")
         if axis.crop_len != crop or axis.lr_len < 1 or not 0 <= axis.first <= axis.out_len - size:
             raise ConfigError(f"region.{name} {axis}: expected crop_len {crop} (the LR input's side), "

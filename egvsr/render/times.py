@@ -52,14 +52,14 @@ def parse_time(text: str | float | int) -> float:
 
 
 def exact_offset(text: str | float | int) -> Fraction:
-    """The offset in µs of `parse_time`, exactly as written: `0.0001255` s is 125.5 µs, a tie, where the float
-    product reads 125.49999999999999 (and `0.0001265` s 126.50000000000001), so rounding that float put
-    ties on either side. A finite time (checked by `parse_time` first) below 1e-20 µs counts as 0, which it
-    rounds to anyway: its exact value (`1e-999999999`) would take a huge denominator to hold."""
+    """The offset in µs of `parse_time`, exactly as written (a decimal times its unit, no float product), so
+    that a tie written in s or ms (`0.0001255` s is 125.5 µs) rounds to the even µs as the same tie in µs
+    does. A finite time (checked by `parse_time` first) below 1e-20 µs counts as 0, which it rounds to
+    anyway: its exact value (`1e-999999999`) would take a huge denominator to hold."""
     if abs(parse_time(text)) < 1e-20:
         return Fraction(0)
     number, unit = _number_and_unit(text)
-    return Fraction(Decimal(number)) * 10 ** {"s": 6, "ms": 3}.get(unit, 0)
+    return Fraction(Decimal(number)) * int(_UNITS[unit])
 
 
 def frame_range(frame_times: np.ndarray, first: int | None, last: int | None) -> tuple[int, int]:

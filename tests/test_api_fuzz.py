@@ -10,7 +10,7 @@ list, an object). The contract of every call:
 
 The suite runs a few derandomized examples per function; `EGVSR_FUZZ_EXAMPLES=N` runs N random ones.
 Also here: every public function has type hints and a docstring, and `from egvsr... import *` gives the
-public names. Then one test per finding of the fuzz, each with the exact input that once failed.
+public names. Then one test per finding of the fuzz, each with the exact input it found.
 """
 
 from __future__ import annotations
@@ -238,8 +238,8 @@ def test_every_public_function_has_type_hints_and_a_docstring():
 
 @pytest.mark.parametrize("module_name", API_PACKAGES)
 def test_star_import_gives_the_public_names(module_name):
-    """The lazy packages name their exports in `__all__`: without it `from egvsr import *` took only what the
-    module had loaded (`annotations`, `lazy_exports`), none of the public names."""
+    """The lazy packages name their exports in `__all__`: without it `from egvsr import *` would take only what
+    the module has loaded (`annotations`, `lazy_exports`), none of the public names."""
     module = importlib.import_module(module_name)
     names: dict = {}
     exec(f"from {module_name} import *", names)  # noqa: S102
@@ -248,10 +248,10 @@ def test_star_import_gives_the_public_names(module_name):
     assert "lazy_exports" not in names and "annotations" not in names
 
 
-# ---- the findings, each as it once failed ---------------------------------------------------------------
+# ---- the findings, each with its input ------------------------------------------------------------------
 def test_an_empty_path_is_refused_not_read_as_the_current_folder(env, tmp_path, monkeypatch):
-    """Path("") is "."; `read_events("")` read the current folder (as a CED folder) and `DatasetRoot("")`
-    listed it, `evaluate_checkpoint(output="")` wrote its result files into it."""
+    """Path("") is ".", which nobody means by an empty path: `read_events("")` must not read the current
+    folder (as a CED folder), `DatasetRoot("")` list it, nor `evaluate_checkpoint(output="")` write into it."""
     import egvsr.events as ev
     from egvsr.datasets import DatasetRoot, open_recording
     from egvsr.engine.evaluation import evaluate_checkpoint
@@ -274,8 +274,8 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(env, tmp_path, 
 
 @pytest.mark.parametrize("bad", [b"/x.pt", 3, "a\x00b"])
 def test_a_path_of_the_wrong_kind_is_named(env, bad):
-    """bytes, a number or a NUL byte as a checkpoint, output or destination: pathlib's or tempfile's bare
-    TypeError/ValueError ('expected str, bytes or os.PathLike object, not int', 'embedded null byte')."""
+    """bytes, a number or a NUL byte as a checkpoint, output or destination is one ConfigError naming the
+    argument, not pathlib's or tempfile's bare TypeError/ValueError ('embedded null byte')."""
     import egvsr.events as ev
     from egvsr.engine.evaluation import evaluate_checkpoint
     from egvsr.engine.import_official import import_checkpoint
@@ -299,7 +299,7 @@ def test_a_path_of_the_wrong_kind_is_named(env, bad):
 
 
 def test_evaluate_checkpoint_data_must_be_a_list_of_recordings(env):
-    """`data` as bytes was taken as a list of ints (pathlib's TypeError); as a string, as a list of letters."""
+    """`data` as bytes or a string is no list of recordings (it would be iterated as ints or letters)."""
     from egvsr.engine.evaluation import evaluate_checkpoint
 
     for bad in (b"rec.h5", str(env.rec), np.array([1, 2])):
@@ -308,7 +308,7 @@ def test_evaluate_checkpoint_data_must_be_a_list_of_recordings(env):
 
 
 def test_render_refuses_options_and_a_job_of_the_wrong_type(env):
-    """`render(src, ck, options=2)` was AttributeError: 'int' object has no attribute 'has_output'."""
+    """`render(src, ck, options=2)` names `options` (not AttributeError: no attribute 'has_output')."""
     from egvsr.render import render, run_render
 
     with pytest.raises(ConfigError, match="^options: expected an egvsr.render.RenderOptions, got dict"):
@@ -320,7 +320,7 @@ def test_render_refuses_options_and_a_job_of_the_wrong_type(env):
 
 
 def test_load_render_model_refuses_overrides_that_are_not_a_mapping(env):
-    """overrides=True was TypeError: 'bool' object is not iterable, from deep inside the checkpoint loader."""
+    """overrides=True names `overrides` before the checkpoint loader iterates it (a bare TypeError there)."""
     from egvsr.render import load_render_model
 
     with pytest.raises(ConfigError, match="^overrides: expected a mapping"):
@@ -330,8 +330,8 @@ def test_load_render_model_refuses_overrides_that_are_not_a_mapping(env):
 @pytest.mark.parametrize("call", ["open_events", "voxel_grid_polarity", "voxel_grid_normalize", "dataset_mode",
                                   "dataset_queries", "device"])
 def test_a_name_option_given_an_array_is_refused_not_compared_by_element(env, call):
-    """An array where a name (str) is expected raised numpy's 'The truth value of an array with more than one
-    element is ambiguous' (layout, polarity, normalize, mode, queries, device)."""
+    """An array where a name (str) is expected (layout, polarity, normalize, mode, queries, device) is refused
+    naming it, not compared by element (numpy's 'The truth value of an array ... is ambiguous')."""
     import egvsr.events as ev
     from egvsr.datasets import EventVSRDataset
     from egvsr.render import load_render_model
@@ -352,8 +352,8 @@ def test_a_name_option_given_an_array_is_refused_not_compared_by_element(env, ca
 
 @pytest.mark.parametrize("bad", [True, 1, 1.5, np.int64(3), np.array(1.0)])
 def test_polarity_to_signed_refuses_a_scalar(bad):
-    """A scalar polarity raised numpy's IndexError ('too many indices for array'), or True came back as a
-    0-d array as if it were an event."""
+    """A scalar polarity is no list of events: refused by its shape (not numpy's IndexError, nor True
+    returned as a 0-d array as if it were an event)."""
     from egvsr.events import polarity_to_signed
 
     with pytest.raises(EventValidationError, match=r"^events.p: expected a 1-D array of polarities, got shape \(\)"):
@@ -371,9 +371,9 @@ def test_polarity_to_signed_refuses_a_scalar(bad):
     (lambda ds: ds.downscale(torch.rand(3, 8, 8), (4, 4), "no"), "`quantize` 'no'"),
 ])
 def test_dataset_geometry_functions_check_their_arguments(call, what):
-    """hr_size(inf, ...) was OverflowError, hr_size(.., nan) fractions' ValueError naming no argument;
-    query_grid took True and 1+1j; downscale(None, ...) was AttributeError ('no attribute shape'), a
-    float side was truncated (4.7 -> 4)."""
+    """Sides are whole numbers >= 1 and the scale a finite number > 0, else one ConfigError naming the
+    argument: no OverflowError (inf), fractions' ValueError (nan), True or 1+1j taken as a side, AttributeError
+    for a non-tensor image, or a float side truncated (4.7 -> 4)."""
     import egvsr.datasets as ds
 
     with pytest.raises(ConfigError, match=f"^{what}"):
@@ -382,7 +382,8 @@ def test_dataset_geometry_functions_check_their_arguments(call, what):
 
 @pytest.mark.parametrize("call", ["stream", "psnr"])
 def test_flags_take_only_a_bool(call):
-    """validate="no" (truthy) validated, y_channel=np.array([1, 2]) raised numpy's ambiguous-truth ValueError."""
+    """A flag is True or False: validate="no" (truthy) or y_channel=np.array([1, 2]) (numpy's ambiguous truth)
+    is refused naming it."""
     from egvsr.engine.metrics import psnr
     from egvsr.events import EventStream
 

@@ -1,8 +1,7 @@
 """The Python blocks of README.md and docs/*.md run as written, top to bottom: each parses, each name it imports
 from egvsr exists, each call of an egvsr function passes arguments that function takes, and no block writes one
-output twice (the library never replaces an existing output unless asked: docs/io.md's block wrote `out.h5`
-with `write_events` and then converted into `out.h5`, and docs/render.md's rendered `out.mp4` twice, so both
-stopped at their second write with "output already exists")."""
+output twice (the library never replaces an existing output unless asked, so a block that did would stop at
+its second write with "output already exists")."""
 
 from __future__ import annotations
 
@@ -141,7 +140,6 @@ def test_concrete_command_lines_parse(doc, name, line, capsys):
 
 def test_the_docs_show_concrete_command_lines():
     assert {name for _, name, _ in _concrete_command_lines()} >= {"render", "train", "eval", "import-checkpoint"}
-
 
 
 def test_training_doc_spells_the_step_checkpoint_names_as_written(tmp_path):

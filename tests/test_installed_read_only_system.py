@@ -41,8 +41,8 @@ def _run(**env: str) -> subprocess.CompletedProcess:
 
 def test_a_command_runs_where_no_temporary_folder_can_be_written(tmp_path):
     """The user set NUMBA_CACHE_DIR (as the numba line advises); matplotlib has no folder either, but
-    `egvsr --version` or `egvsr info` draws nothing: they ran, instead of all ending in 'file system: No
-    usable temporary directory found'."""
+    `egvsr --version` or `egvsr info` draws nothing: they run, rather than end in 'file system: No usable
+    temporary directory found'."""
     done = _run(NUMBA_CACHE_DIR=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

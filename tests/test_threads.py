@@ -103,7 +103,7 @@ def test_console_train_sets_the_thread_count_before_torch(monkeypatch) -> None:
 def test_train_counts_only_the_cores_this_process_may_run_on(monkeypatch) -> None:
     """A process held to 2 of a 16-core machine's cores (`taskset`, a container's cpuset, a batch job)
     while other jobs load the machine 3: torch's default already takes the 2 cores, and the 13 cores the
-    load leaves free elsewhere are not this process's (OMP_NUM_THREADS=13 ran 13 threads on 2 cores)."""
+    load leaves free elsewhere are not this process's (13 threads would share its 2 cores)."""
     import egvsr.threads
     from egvsr.threads import torch_threads
 

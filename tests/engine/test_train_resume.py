@@ -718,10 +718,9 @@ def test_resume_reads_last_pt_onto_the_cpu_whatever_the_training_device(tmp_path
 @pytest.mark.parametrize("stop_at", [2, 4], ids=["mid-run", "last-step"])
 def test_a_run_stopped_during_validation_validates_that_step_on_resume(tmp_path, tiny_recording, monkeypatch, stop_at,
                                                                        capsys):
-    """A second Ctrl-C during a validation saved the finished step, but the resume went on from the next
-    step: that step's val.csv row (and best.pt, had it scored best) was lost for good, and a run stopped in
-    its last validation said 'already complete'. last.pt now records the interrupted validation, and the
-    resume runs it first: val.csv, best.pt and last.pt equal an uninterrupted run's."""
+    """A second Ctrl-C during a validation saves the finished step with the validation recorded as
+    interrupted, and the resume runs it first (a run stopped in its last validation is not 'already
+    complete'): val.csv, best.pt and last.pt equal an uninterrupted run's."""
     from egvsr.engine.train import Trainer, train
 
     def config(name: str) -> dict:

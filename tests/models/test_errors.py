@@ -344,8 +344,8 @@ def test_a_region_of_a_render_above_the_cap_is_refused_as_the_whole_render_is(na
 
 @pytest.mark.parametrize("bad", [2.5, True, "0", None, 1e300])
 def test_a_region_of_non_integer_pixels_is_one_config_error(egvsr, bad):
-    """Pixel positions and counts are integers: a float was rendered at fractional positions, a string
-    raised a bare TypeError from a comparison."""
+    """Pixel positions and counts are integers: a float (which would render at fractional positions) or a
+    string (a bare TypeError from a comparison) is one ConfigError naming the region's axis."""
     from egvsr.models.sampling import AxisGrid, Region
 
     lr, t, ev = good()

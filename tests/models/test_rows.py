@@ -136,8 +136,8 @@ def test_half_precision_maps_are_read_in_float32_and_returned_in_their_dtype(dty
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_half_model_renders_what_its_forward_computes(dtype) -> None:
-    """Same layers in the same dtype on both paths: at most a few values one rounding step apart (the
-    float32 row path used to leave a quarter of them differing)."""
+    """Same layers in the same dtype on both paths: at most a few values one rounding step apart (row
+    samples come back in the map's dtype, so the decoder does not run in float32 on one path only)."""
     torch.manual_seed(0)
     model = build_model("egvsr-tiny").eval()
     with torch.no_grad():

@@ -148,9 +148,8 @@ def test_resize_script_names_a_model_without_time_bins(tmp_path):
 
 
 def test_resize_script_checks_the_new_models_size_before_making_any_weight(tmp_path, monkeypatch):
-    """`--time-bins 2000001` (an exact count: (n - 1) a multiple of 2) made its 2,000,001 x 3 float64
-    interpolation matrix and the new weights before the new model's size was checked; 1,000,000,001 took
-    23 GB and was killed. The size is now checked on the meta device first, refused naming --time-bins."""
+    """An exact but huge `--time-bins` ((n - 1) a multiple of 2) has the new model's size checked on the meta
+    device, and refused naming --time-bins, before its interpolation matrix or any new weight is made."""
     import egvsr.models.egvsr_stf as stf
     from tests._model_helpers import run_script
 

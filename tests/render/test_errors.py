@@ -453,7 +453,7 @@ def test_mp4_sides_above_the_mpeg4_limit_are_refused_before_any_work(tmp_path, c
 
 def test_an_mp4_side_of_8191_is_refused_as_the_8192_it_is_padded_to():
     """An output 8191 pixels wide is padded to 8192 in the MP4, which MPEG-4 cannot code, so it is refused; the
-    message said its 8191 pixels were 'wider than 8191' (docs said 8191 was held). It now names the padded size."""
+    message names the padded size (its 8191 pixels alone are not 'wider than 8191')."""
     from egvsr.errors import ConfigError
     from egvsr.render.video import check_video_size
 

@@ -207,8 +207,8 @@ def test_the_channel_count_is_declared_and_gray_only_stays_gray(tmp_path, make, 
 
 
 def test_ced_gray_frames_with_alpha_stay_gray(tmp_path):
-    """A gray PNG with an alpha channel is a gray frame (its alpha dropped), as in a frame folder: it was declared
-    and read as colour, so a gray recording saved with alpha came out as RGB (`info`, `convert`)."""
+    """A gray PNG with an alpha channel is a gray frame (its alpha dropped), as in a frame folder: declared and
+    read as one channel, so a gray recording saved with alpha stays gray in `info` and `convert`."""
     from PIL import Image
 
     from egvsr.events.io import convert

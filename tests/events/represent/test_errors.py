@@ -45,10 +45,10 @@ def test_boundaries_must_strictly_increase(s):
         voxel_grids(s, 5, [0.0, 1.5])
 
 
-
 def test_odd_boundaries_are_refused_or_taken_without_numpy_noise(s):
-    """A ragged list raised numpy's own ValueError; float16 edges warned of an overflow in the range
-    check (2**63 cast to float16); a Fraction window bound was truncated (3/2 -> 1) instead of refused."""
+    """A ragged list is one ConfigError naming the boundaries (not numpy's own ValueError); float16 edges are
+    range-checked in float64 (2**63 cast to float16 would overflow, with a warning); a Fraction window bound
+    that is no whole number (3/2) is refused, not truncated."""
     with pytest.raises(ConfigError, match=r"^boundaries: expected shape .* got a ragged list"):
         voxel_grids(s, 5, [[0, 5], [10]])
     with warnings.catch_warnings():

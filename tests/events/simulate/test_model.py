@@ -343,8 +343,8 @@ def test_simulate_frames_refuses_frames_too_small_to_interpolate(shape):
 def test_a_pixel_returning_to_an_earlier_intensity_returns_to_its_earlier_state(backend, threads):
     """Cp = Cn, no mismatch: a pixel flickering between intensities a and b emits floor(|La - Lb| / C)
     events every half-cycle (after the first crossings of a return, D lies exactly on a threshold:
-    a tie, which fires). Rounding in ref's sums used to drop one crossing at such a tie, and the pixel
-    then stayed a whole threshold off, one event short every half-cycle for the rest of the clip."""
+    a tie, which fires). The rounding of ref's sums must not drop a crossing at such a tie: the pixel
+    would then stay a whole threshold off, one event short every half-cycle for the rest of the clip."""
     pairs = [(0.5, 0.25), (0.8, 0.1), (1.0, 0.0), (0.3, 0.7), (0.9, 0.45), (0.02, 0.6)]
     for c in (0.01, 0.05, 0.1, 0.123, 0.2, 0.3):
         config = SimulatorConfig(cp=c, cn_ratio=(1.0, 0.0), sigma=0.0, refractory_us=0.0)

@@ -26,7 +26,7 @@ SPATIAL_KEYS = ("lr", "events", "hr")
 
 def flip(sample: dict, axis: str) -> dict:
     """Mirror the images of `sample` left-right (`axis="x"`) or top-bottom (`"y"`), in a copy."""
-    if axis not in ("x", "y"):  # anything else ("X", "horizontal") was a top-bottom flip, silently
+    if axis not in ("x", "y"):  # anything else ("X", "horizontal") would flip top-bottom below
         raise ConfigError(f"flip axis {axis!r}: expected 'x' (left-right) or 'y' (top-bottom)")
     dim = -1 if axis == "x" else -2
     out = dict(sample)
@@ -37,7 +37,7 @@ def flip(sample: dict, axis: str) -> dict:
 
 def rotate90(sample: dict, k: int) -> dict:
     """Rotate the images of `sample` by k·90 degrees counter-clockwise, in a copy."""
-    if not is_integer(k):  # 1.7 was a quarter turn and True one too
+    if not is_integer(k):  # int() below would make 1.7 a quarter turn, and True one too
         raise ConfigError(f"rotate90 k {k!r}: expected an integer number of quarter turns")
     k = int(k) % 4
     if k == 0:

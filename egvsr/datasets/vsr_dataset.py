@@ -182,7 +182,6 @@ class EventVSRDataset(Dataset):
     @classmethod
     def from_root(cls, root: str | os.PathLike, split: str = "all", **options: Any) -> "EventVSRDataset":
         """A dataset of the recordings of `split` in the dataset root `root` (see `DatasetRoot`)."""
-
         paths = DatasetRoot(root).paths(split)
         return cls(paths, **options)
 

@@ -20,7 +20,6 @@ from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_fr
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_real
 from egvsr.events.io.arguments import check_path
-SHIPPED_NAME = "egvsr-sample.pt"
 
 
 @dataclass

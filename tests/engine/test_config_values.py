@@ -119,7 +119,8 @@ def test_a_real_change_is_still_found():
 
 
 def test_a_change_deep_in_a_long_list_is_named_by_its_index():
-    """Each side used to be cut at 60 characters, so two lists differing late read the same."""
+    """Two lists of one length are compared element by element: each side cut at 60 characters would read
+    the same for lists differing late."""
     many = [f"/data/recordings/clip_{i:03d}.h5" for i in range(20)]
     changed = many[:17] + ["/data/recordings/other.h5"] + many[18:]
     diffs = config_differences(_cfg(f"data.train.recordings={many}"), _cfg(f"data.train.recordings={changed}"))
@@ -130,8 +131,8 @@ def test_a_change_deep_in_a_long_list_is_named_by_its_index():
 
 @pytest.mark.parametrize("reader", ["train", "eval"])
 def test_a_file_too_large_for_a_config_is_refused_before_it_is_read(tmp_path, monkeypatch, reader):
-    """A recording or checkpoint given as the config was read whole into memory (and a multi-gigabyte one
-    exhausted it) before YAML found its first byte wrong."""
+    """A recording or checkpoint given as the config is refused by its size, unread: read whole into memory
+    (a multi-gigabyte one exhausts it) before YAML finds its first byte wrong, it would never get that far."""
     from pathlib import Path
 
     from egvsr.engine import yamltext

@@ -1,7 +1,7 @@
 """A file of another format given as a checkpoint (a TorchScript or torch.export archive, a safetensors file,
 a NumPy file, an event recording, a zip of something else) is named as what it is, in one line naming the
-file, by every command that takes a checkpoint; it was called "damaged (corrupted or truncated)", which sent
-the user after a download or disk problem that was not there. The checkpoint scripts refuse a crafted pickle
+file, by every command that takes a checkpoint, not called "damaged (corrupted or truncated)", which would send
+the user after a download or disk problem that is not there. The checkpoint scripts refuse a crafted pickle
 without running it, like the commands (tests/engine/test_untrusted_checkpoints.py)."""
 
 from __future__ import annotations

@@ -127,9 +127,8 @@ def test_output_fps():
                                 [0, 100_000, 200_000, 300_000, 350_000, 400_000]])
 @pytest.mark.parametrize("first, last", [(0, 2), (2, 5), (3, 5), (0, 5), (4, 4)])
 def test_output_fps_is_the_rate_of_the_frames_rendered(ft, first, last):
-    """A clip whose frame rate changes (10 fps, then 20): `fps_factor` 1 gave the whole clip's median rate
-    (20 fps) where leaving it out (the same times) gave the rendered frames' (10 fps); both are now the rate
-    of the input frames rendered, times the factor."""
+    """A clip whose frame rate changes (10 fps, then 20): with `fps_factor` as without it (the same times),
+    the rate is that of the input frames rendered, times the factor, not the whole clip's median rate."""
     ft = np.array(ft, np.int64)
     rendered = ft[first:last + 1]
     rate = 1e6 / np.median(np.diff(rendered if len(rendered) > 1 else ft))

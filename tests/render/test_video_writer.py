@@ -203,9 +203,9 @@ def test_least_disk_bytes_are_lower_bounds() -> None:
 
 
 def test_png_frame_names_sort_in_file_order_beyond_a_million_frames(tmp_path) -> None:
-    """`frame_{i:06d}` gave frame 1,000,000 a 7-digit name, which sorts (by name: `ls`, a glob, ffmpeg's
-    `%06d`) before frame_100001: a render of more than a million frames (up to 10 million are allowed) came
-    out of order. The names now take as many digits as the last frame's number needs, all of one width."""
+    """The names take as many digits as the last frame's number needs (at least 6), all of one width, so that
+    they sort by name (`ls`, a glob) in file order: with six digits, frame 1,000,000 would sort before
+    frame_100001 in a render of more than a million frames (up to 10 million are allowed)."""
     from egvsr.render.video import frame_digits
 
     for frames in (1, 10, 1_000_000, 1_000_001, 10_000_000, 10_000_001):

@@ -364,9 +364,9 @@ def test_a_pixel_returning_to_an_earlier_intensity_returns_to_its_earlier_state(
 @pytest.mark.parametrize("base", [1_700_000_000_000_000, 2**52 - 2**40 + 7, 2**53 - 200_000])
 def test_events_do_not_depend_on_where_the_clip_sits_in_time(base):
     """The model is invariant to a whole-µs shift of the frame times. In float64, µs since 1970
-    (1.7e15) step by 0.25 µs and near 2**52 by 1 µs: crossing times rounded there put ~1 event in 8
-    a µs late, and sub-frame times between frames 2 µs apart collided (a valid clip refused as 'times
-    must strictly increase'). The model now runs on times since the first frame's whole µs, and the
+    (1.7e15) step by 0.25 µs and near 2**52 by 1 µs: crossing times rounded there would put ~1 event in 8
+    a µs late, and sub-frame times between frames 2 µs apart would collide (a valid clip refused as 'times
+    must strictly increase'). So the model runs on times since the first frame's whole µs, and the
     pipeline gives sub-frames exact (rational) times."""
     rng = np.random.default_rng(0)
     img = (rng.random((12, 16)) * 255).astype(np.uint8)

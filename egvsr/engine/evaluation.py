@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Subset
 
 from egvsr.datasets.geometry import check_scales

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
 from torch import Tensor
 
 from egvsr.engine.checkpoint_file import FORMAT, file_head, is_plain_pickle, load_plain, save_checkpoint

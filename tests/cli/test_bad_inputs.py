@@ -181,7 +181,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
     cli("simulate-folder-without-times", "pass --fps", "simulate", "{frames_dir}", "{tmp}/s.h5"),
     cli("simulate-corrupt-image", "cannot read this image", "simulate", "{corrupt_png_dir}", "{tmp}/s.h5",
         "--fps", "25"),
-    cli("simulate-negative-threshold", "contrast thresholds must be positive", "simulate", "{frames_dir}",
+    cli("simulate-negative-threshold", "contrast thresholds must be at least 0.01", "simulate", "{frames_dir}",
         "{tmp}/s.h5", "--fps", "25", "--cp", "-0.1"),
     cli("simulate-threshold-range-reversed", "range LO HI must have LO <= HI", "simulate", "{frames_dir}",
         "{tmp}/s.h5", "--fps", "25", "--cp", "0.5", "0.1"),

@@ -288,7 +288,7 @@ def test_bundled_images_load_without_native_warnings():
                                                    r"up to 1$"),
     (dict(sensor_override={"fps": 0.0}), r"^sensor_override: fps 0\.0: expected a finite number above 0"),
     (dict(sensor_override={"leak_hz": float("nan")}), r"^sensor_override: leak_hz nan"),
-    (dict(sensor_override={"cp": 0.0}), r"^`cp` 0\.0: contrast thresholds must be positive"),
+    (dict(sensor_override={"cp": 0.0}), r"^`cp` 0\.0: contrast thresholds must be at least 0\.01"),
     (dict(sensor_override={"gray": 1}), r"^sensor_override: gray 1: expected True or False$"),
     (dict(sensor_override=["cp"]), r"^sensor_override \['cp'\]: expected a dict"),
 ])

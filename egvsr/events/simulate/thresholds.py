@@ -151,9 +151,10 @@ def _cp_range(cp) -> tuple[float, float]:
         raise ConfigError(f"`cp`: expected one threshold or a range LO HI, got {cp!r}")
     values = [_finite("cp", v) for v in values]
     lo, hi = values[0], values[-1]
-    if lo <= 0 or hi <= 0:
+    if lo < MIN_THRESHOLD or hi < MIN_THRESHOLD:  # a smaller one would be recorded but not used (the floor)
         raise ConfigError(
-            f"`cp` {cp!r}: contrast thresholds must be positive (log-intensity steps, e.g. 0.05 to 0.5)"
+            f"`cp` {cp!r}: contrast thresholds must be at least {MIN_THRESHOLD} (log-intensity steps, e.g. 0.05 "
+            f"to 0.5; every pixel's threshold is floored there)"
         )
     if lo > hi:
         raise ConfigError(f"`cp` {cp!r}: range LO HI must have LO <= HI")

@@ -276,7 +276,8 @@ def test_a_second_column_in_timestamps_txt_is_refused(tmp_path, line):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(cp=[-0.1]), "contrast thresholds must be positive"),
+    (dict(cp=[-0.1]), "contrast thresholds must be at least 0.01"),
+    (dict(cp=[0.005, 0.2]), "at least 0.01"),  # below the floor: it would be recorded, not used
     (dict(cp=[0.3, 0.1]), "LO <= HI"),
     (dict(sigma=-0.01), "`sigma`: expected a value >= 0"),
     (dict(cn_ratio=(0.0, 0.1)), "positive mean"),
@@ -311,7 +312,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     d = _folder(tmp_path, _frames(3))
     assert main(["simulate", str(d), str(tmp_path / "o.h5"), "--fps", "25", "--cp", "-0.1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("egvsr: error: --cp [-0.1]: ") and "positive" in err[0]
+    assert len(err) == 1 and err[0].startswith("egvsr: error: --cp [-0.1]: ") and "at least 0.01" in err[0]
     assert main(["simulate", str(d), str(tmp_path / "o.h5")]) == 2
     assert "pass --fps" in capsys.readouterr().err
 

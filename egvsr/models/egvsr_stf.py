@@ -50,7 +50,7 @@ def resample_time_bins(state: dict[str, Tensor], old_bins: int, new_bins: int,
     for key in (prefix + "weight", prefix + "bias"):
         v = state[key]
         grouped = v.float().reshape(old_bins, -1)
-        out[key] = (m @ grouped).reshape(new_bins * v.shape[0] // old_bins, *v.shape[1:]).to(v.dtype)
+        out[key] = (m.to(grouped.device) @ grouped).reshape(new_bins * v.shape[0] // old_bins, *v.shape[1:]).to(v.dtype)
     return out
 
 

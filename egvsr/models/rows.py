@@ -23,7 +23,7 @@ def source_positions(start: int, stop: int, out_len: int, in_len: int, grid: Axi
     """Unclipped LR positions (float32, on the CPU) of output pixel centres start..stop-1 of an axis
     of `out_len` (of a larger render's `grid`, see `Region`), computed as `grid_sample` unnormalizes
     the normalized centre (2i + 1) / N - 1."""
-    i = torch.arange(start, stop)
+    i = torch.arange(start, stop, device="cpu")  # on the CPU whatever torch's default device is
     g = (2 * i + 1).float() / out_len - 1 if grid is None else grid.normalized(i)
     return ((g + 1) * in_len - 1) / 2
 
@@ -40,7 +40,7 @@ def cubic_taps(pos: Tensor, in_len: int) -> tuple[Tensor, Tensor]:
     """Bicubic (Keys A = -0.75) taps: indices (n, 4), clamped to the border, and weights (n, 4)."""
     f = pos.floor()
     t = (pos - f).unsqueeze(1)
-    idx = (f.long().unsqueeze(1) + torch.arange(-1, 3)).clamp_(0, in_len - 1)
+    idx = (f.long().unsqueeze(1) + torch.arange(-1, 3, device=pos.device)).clamp_(0, in_len - 1)
     a = KEYS_A
     d = torch.cat([t + 1, t, 1 - t, 2 - t], dim=1)
     near = ((a + 2) * d - (a + 3)) * d * d + 1
@@ -52,7 +52,7 @@ def _blend(pos: Tensor, in_len: int, mode: str) -> tuple[Tensor, int]:
     """(len(pos), n) weights of the LR samples lo..lo+n-1 that each position reads, and lo."""
     idx, wt = linear_taps(pos, in_len) if mode == "bilinear" else cubic_taps(pos, in_len)
     lo, hi = int(idx.min()), int(idx.max()) + 1
-    return torch.zeros(len(pos), hi - lo).scatter_add_(1, idx - lo, wt), lo
+    return torch.zeros(len(pos), hi - lo, device=pos.device).scatter_add_(1, idx - lo, wt), lo
 
 
 def sample_rows(image: Tensor, rows: tuple[int, int], out_size: tuple[int, int],

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from egvsr.errors import ConfigError
 from egvsr.models.call_memory import MIN_FLOATS, check_call_memory
-from egvsr.models.gray import gray_inputs, match_gray
+from egvsr.models.gray import gray_inputs, match_gray, set_gray
 from egvsr.models.sampling import Region
 from egvsr.models.validate import Batch, check_chunk, check_inputs, check_region
 
@@ -133,13 +133,13 @@ class SRModel(nn.Module):
                     r1 = min(height, r0 + band)
                     rgb = self.decode_rows(tstate, batch, (r0, r1))
                     if any_gray:
-                        rgb = match_gray(rgb.transpose(1, 2), gray).transpose(1, 2)
+                        rgb = set_gray(rgb.transpose(1, 2), gray).transpose(1, 2)
                     out[:, j, :, r0 * width:r1 * width] = rgb
                 continue
             for start in range(0, height * width, chunk):
                 pix = torch.arange(start, min(start + chunk, height * width), device=lr.device)
                 rgb = self.decode(tstate, batch, pix)
-                out[:, j, :, start:start + pix.numel()] = (match_gray(rgb, gray) if any_gray else rgb).transpose(1, 2)
+                out[:, j, :, start:start + pix.numel()] = (set_gray(rgb, gray) if any_gray else rgb).transpose(1, 2)
         return out.view(b, t, 3, height, width)
 
     def num_parameters(self) -> int:

@@ -22,5 +22,11 @@ def match_gray(rgb: Tensor, gray: Tensor) -> Tensor:
     """Decoded colours (B, Q, 3) with gray samples' channels set to their mean."""
     if not bool(gray.any()):
         return rgb
+    return set_gray(rgb, gray)
+
+
+def set_gray(rgb: Tensor, gray: Tensor) -> Tensor:
+    """`match_gray` without asking the device whether any sample is gray (no sync): for a loop over
+    chunks that asked once before it."""
     mean = rgb.mean(dim=-1, keepdim=True).expand_as(rgb)
     return rgb.where(~gray.view(-1, 1, 1), mean)

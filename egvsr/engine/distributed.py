@@ -48,10 +48,14 @@ def resolve_device(name: str | torch.device | int, local_rank: int = 0, where: s
         name = str(name)  # named as the user would write it: 'cuda:1', not device(type='cuda', index=1)
     if not isinstance(name, (str, int)):  # an array is not compared by element below
         raise ConfigError(f"{where} {name!r:.60}: expected auto, cpu, cuda, cuda:N or mps, got {type(name).__name__}")
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if name == "cuda" and torch.cuda.is_available():
+    if name in ("auto", "cuda") and torch.cuda.is_available():  # this process's local GPU, which must exist
+        if local_rank >= torch.cuda.device_count():
+            raise ConfigError(f"{where} {name!r}: this process's LOCAL_RANK {local_rank} (torchrun) needs CUDA "
+                              f"device {local_rank}, but this machine has {torch.cuda.device_count()}; start at "
+                              "most that many processes per node")
         return torch.device(f"cuda:{local_rank}")
+    if name == "auto":
+        return torch.device("cpu")
     try:
         if isinstance(name, bool):
             dev = None

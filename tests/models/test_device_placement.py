@@ -101,3 +101,20 @@ def test_render_does_not_sync_per_chunk(name, gray, monkeypatch) -> None:
     counts = [_count_syncs(monkeypatch, lambda c=c: model.render(lr, times, (16, 16), events=ev, chunk_size=c))
               for c in (256, 16, 8)]
     assert counts[0] == counts[1] == counts[2], counts
+
+
+@pytest.mark.parametrize("name", ["egvsr-tiny", "videoinr-tiny"])
+def test_tile_render_does_not_sync_per_chunk(name, monkeypatch) -> None:
+    """A tile of a gray frame (`region`, `gray=True`, as `render_region` calls it): no read per chunk either."""
+    from egvsr.render.tiles import plan_tiles
+
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    lr, times, ev = _inputs(model, side=12, gray=True)
+    t = plan_tiles((12, 12), (0, 0, 12, 12), (30, 30), 8, 2)[1]
+    crop = lr[..., t.y.lo:t.y.hi, t.x.lo:t.x.hi].contiguous()
+    evc = None if ev is None else ev[..., t.y.lo:t.y.hi, t.x.lo:t.x.hi].contiguous()
+    counts = [_count_syncs(monkeypatch, lambda c=c: model.render(crop, times, t.out_size, events=evc, chunk_size=c,
+                                                                 region=t.region(), gray=True))
+              for c in (1000, 16, 5)]
+    assert counts[0] == counts[1] == counts[2], counts

@@ -27,7 +27,8 @@ def matches(head: bytes) -> bool:
 
 def check_header_text(path: Path) -> None:
     """Refuse a header whose stream description is not UTF-8 before `aedat` sees it: its error
-    message then carries the invalid bytes, and turning that into a Python string aborts the process."""
+    message then carries the invalid bytes, and turning that into a Python string aborts the process.
+    Then refuse a packet larger than the rest of the file (`check_packet_sizes`)."""
     with open(path, "rb") as f:
         head = f.read(18)
         size = int.from_bytes(head[14:18], "little") if len(head) == 18 else 0
@@ -45,23 +46,69 @@ def check_header_text(path: Path) -> None:
                 f"{path}: not a readable AEDAT4 file (its stream description is not UTF-8 text at byte {exc.start}; "
                 "the file is damaged)"
             ) from None
+    check_packet_sizes(path, 18 + size, _data_table_position(buf))
+
+
+def check_packet_sizes(path: Path, start: int, table: int) -> None:
+    """Walk the packet headers (i32 stream id, u32 size) from `start` as the decoder does, up to the file
+    data table at byte `table` (-1: none) or the end, and refuse a packet declaring more bytes than the file
+    has left: the decoder allocates the declared size (up to 4 GiB) before reading it."""
+    end = path.stat().st_size
+    pos = start
+    with open(path, "rb") as f:
+        while not (table > -1 and pos == table) and pos + 8 <= end:
+            f.seek(pos)
+            size = int.from_bytes(f.read(8)[4:], "little")
+            if size > end - pos - 8:
+                raise FormatError(
+                    f"{path}: not a readable AEDAT4 file (the packet at byte {pos} declares {size:,} bytes, but "
+                    f"only {end - pos - 8:,} follow; the file is truncated or damaged)"
+                )
+            pos += 8 + size
+
+
+def _u32(buf: bytes, i: int) -> int | None:
+    """The little-endian u32 at byte `i` of `buf`, or None beyond it."""
+    return int.from_bytes(buf[i:i + 4], "little") if 0 <= i <= len(buf) - 4 else None
+
+
+def _table(buf: bytes) -> tuple[int, int] | None:
+    """(root table offset, vtable offset) of the IOHeader flatbuffer, or None where the layout is off."""
+    table = _u32(buf, 0)
+    soffset = None if table is None else _u32(buf, table)
+    if soffset is None:
+        return None
+    vtable = table - (soffset - (1 << 32) if soffset >= 1 << 31 else soffset)
+    if not 0 <= vtable <= len(buf) - 4:
+        return None
+    return table, vtable
+
+
+def _data_table_position(buf: bytes) -> int:
+    """The IOHeader's `dataTablePosition` (field 1, int64; -1, no table, where absent or unreadable)."""
+    where = _table(buf)
+    if where is None:
+        return -1
+    table, vtable = where
+    vsize = int.from_bytes(buf[vtable:vtable + 2], "little")
+    field = int.from_bytes(buf[vtable + 6:vtable + 8], "little") if vsize >= 8 and vtable + 8 <= len(buf) else 0
+    if not field or table + field + 8 > len(buf):
+        return -1
+    return int.from_bytes(buf[table + field:table + field + 8], "little", signed=True)
 
 
 def _description(buf: bytes) -> bytes | None:
     """The IOHeader flatbuffer's `description` string (field 2), or None where the layout is off
     (the decoder then reports it)."""
-    def u32(i: int) -> int | None:
-        return int.from_bytes(buf[i:i + 4], "little") if 0 <= i <= len(buf) - 4 else None
-    table = u32(0)
-    soffset = None if table is None else u32(table)
-    if soffset is None:
+    where = _table(buf)
+    if where is None:
         return None
-    vtable = table - (soffset - (1 << 32) if soffset >= 1 << 31 else soffset)
-    if not 0 <= vtable <= len(buf) - 10 or int.from_bytes(buf[vtable:vtable + 2], "little") < 10:
+    table, vtable = where
+    if vtable > len(buf) - 10 or int.from_bytes(buf[vtable:vtable + 2], "little") < 10:
         return None
     field = int.from_bytes(buf[vtable + 8:vtable + 10], "little")
-    ref = u32(table + field) if field else None
-    length = None if ref is None else u32(table + field + ref)
+    ref = _u32(buf, table + field) if field else None
+    length = None if ref is None else _u32(buf, table + field + ref)
     start = table + field + ref + 4 if length is not None else 0
     return None if length is None or start + length > len(buf) else buf[start:start + length]
 

@@ -1,0 +1,118 @@
+"""Headers mutated field by field: sizes, counts and lengths a reader takes from the file are checked
+against the file before anything is allocated or decoded.
+
+Each case writes a small valid recording with the tests' own writers, overwrites one header field with an
+extreme value and runs `info`, `convert` and `voxelize` through the CLI: the only outcomes allowed are
+success or exit 2 with one `error:` line naming the file, never a traceback; a few cases run as a process
+under an address-space cap, where an allocation of what the header declares aborts the process.
+"""
+
+from __future__ import annotations
+
+import resource
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from egvsr.cli import main
+from tests._reliability import cli, cli_env, fuzz_settings
+from tests.events.io.test_layouts import _events, write_aedat4
+
+W, H = 32, 24
+CAP_BYTES = 3 << 30
+
+aedat = pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+
+
+def _capped() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
+
+
+def packet_offsets(data: bytes) -> list[int]:
+    """Byte offsets of the packet headers (i32 stream id, u32 size) of an AEDAT4 file without a data table."""
+    pos, out = 18 + struct.unpack("<I", data[14:18])[0], []
+    while pos + 8 <= len(data):
+        out.append(pos)
+        pos += 8 + struct.unpack("<I", data[pos + 4:pos + 8])[0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def aedat4_file(tmp_path_factory) -> Path:
+    x, y, t, on = _events(300, W, H, t0=0, span=1_000_000)
+    path = tmp_path_factory.mktemp("mutated") / "rec.aedat4"
+    write_aedat4(path, [(t[a:a + 100], x[a:a + 100], y[a:a + 100], on[a:a + 100]) for a in (0, 100, 200)], W, H)
+    return path
+
+
+def run_all(path: Path, work: Path, capsys) -> list[tuple[int, str]]:
+    results = []
+    for argv in (["info", str(path)],
+                 ["convert", str(path), str(work / "o.h5"), "--overwrite", "--no-progress"],
+                 ["voxelize", str(path), str(work / "v.h5"), "--window-ms", "100", "--overwrite", "--no-progress"]):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+        results.append((rc, capsys.readouterr().err))
+    return results
+
+
+def one_error_line(rc: int, err: str, name: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert rc == 2, f"exit status {rc}\n{err[-3000:]}"
+    assert "Traceback" not in err, err[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("egvsr: error: ") and name in lines[0], err[-3000:]
+    return lines[0]
+
+
+@fuzz_settings(12)
+@given(which=st.integers(0, 2), size=st.integers(0, 2**32 - 1) | st.sampled_from([2**31 - 1, 2**31, 2**32 - 1]))
+@example(which=0, size=2**32 - 1)  # a size of -1 as i32
+def test_aedat4_packet_size_beyond_the_file_is_refused_at_open(aedat4_file, tmp_path_factory, capsys, which, size):
+    data = bytearray(aedat4_file.read_bytes())
+    pos = packet_offsets(bytes(data))[which]
+    original = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+    data[pos + 4:pos + 8] = struct.pack("<I", size)
+    work = tmp_path_factory.mktemp("packet")
+    path = work / "bad.aedat4"
+    path.write_bytes(bytes(data))
+    for rc, err in run_all(path, work, capsys):
+        if size == original:
+            assert rc == 0, err
+            continue
+        if size > len(data) - pos - 8:  # declares more than the file holds: refused before the decoder allocates it
+            line = one_error_line(rc, err, "bad.aedat4")
+            assert f"the packet at byte {pos} declares {size:,} bytes" in line, line
+        else:  # within the file: the decoder then finds the next header misplaced
+            one_error_line(rc, err, "bad.aedat4")
+
+
+@pytest.mark.parametrize("command", ["info", "convert"])
+def test_aedat4_packet_of_4_gib_is_refused_under_a_memory_cap(aedat4_file, tmp_path, command):
+    """The decoder allocates a packet's declared size before reading it: under a cap a 4 GiB one aborts."""
+    data = bytearray(aedat4_file.read_bytes())
+    pos = packet_offsets(bytes(data))[1]
+    data[pos + 4:pos + 8] = struct.pack("<I", 2**32 - 1)
+    path = tmp_path / "bomb.aedat4"
+    path.write_bytes(bytes(data))
+    args = [str(path)] + ([] if command == "info" else [str(tmp_path / "o.h5"), "--no-progress"])
+    res = subprocess.run(cli(command, *args), env=cli_env(), capture_output=True, text=True, timeout=120,
+                         preexec_fn=_capped)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr and "panicked" not in res.stderr, res.stderr[-3000:]
+    assert f"the packet at byte {pos} declares 4,294,967,295 bytes" in res.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_real_aedat4_sample_with_its_data_table_still_reads(shared_data):
+    """The walk stops at the file data table, as the decoder does (the real sample has one)."""
+    from egvsr.events.io import read_events
+
+    stream = read_events(shared_data / "aedat4" / "sample.aedat4")
+    assert len(stream) > 100_000 and np.all(np.diff(stream.t) >= 0)

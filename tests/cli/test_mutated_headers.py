@@ -116,3 +116,40 @@ def test_real_aedat4_sample_with_its_data_table_still_reads(shared_data):
 
     stream = read_events(shared_data / "aedat4" / "sample.aedat4")
     assert len(stream) > 100_000 and np.all(np.diff(stream.t) >= 0)
+
+
+# ---- Prophesee DAT: the event size in the 2-byte preamble --------------------------------------------
+@pytest.fixture(scope="module")
+def dat_file(tmp_path_factory) -> Path:
+    from tests.events.io.test_layouts import write_dat
+
+    x, y, t, on = _events(300, W, H, t0=0, span=1_000_000)
+    path = tmp_path_factory.mktemp("mutated-dat") / "rec.dat"
+    write_dat(path, x, y, t, on, W, H)
+    return path
+
+
+@fuzz_settings(12)
+@given(size=st.integers(0, 255), tail=st.integers(0, 15))
+@example(size=4, tail=4)  # was read in silence: a cut 4 bytes into an 8-byte event fits whole 4-byte "events"
+@example(size=3, tail=0)  # was a whole file reported as cut short (info: exit 2)
+def test_dat_event_size_other_than_8_is_refused(dat_file, tmp_path_factory, capsys, size, tail):
+    """The DAT decoder reads 8-byte CD events whatever the preamble declares: another size is refused at
+    open, and a cut is judged by 8 bytes, never by the declared size."""
+    data = bytearray(dat_file.read_bytes())
+    at = data.index(b"% Width 32\n") + len(b"% Width 32\n") + 1
+    assert data[at] == 8
+    data[at] = size
+    data += bytes(range(tail))
+    work = tmp_path_factory.mktemp("dat")
+    path = work / "bad.dat"
+    path.write_bytes(bytes(data))
+    for k, (rc, err) in enumerate(run_all(path, work, capsys)):
+        if size not in (0, 8):
+            line = one_error_line(rc, err, "bad.dat")
+            assert f"declares events of {size} bytes (byte {at})" in line, line
+        elif tail % 8 == 0:  # whole 8-byte events: nothing to report
+            assert rc == 0 and "error" not in err and "warning" not in err, err
+        else:  # cut short: info reports it (exit 2), the others read the whole events with one warning
+            assert f"the file ends {tail % 8} bytes into a DAT event (8 bytes)" in err, err
+            assert rc == (2 if k == 0 else 0), err

@@ -26,6 +26,8 @@ from egvsr.native_stderr import stderr_held
 
 #: events per expelliarmus chunk (DAT), words per block of our EVT2 decoder
 _DECODE_CHUNK = 1 << 20
+#: bytes of a DAT CD event (u32 time, u32 address), the only size the DAT decoder reads
+DAT_EVENT_BYTES = 8
 #: bits of the time counter (EVT2: 28-bit TIME_HIGH + 6-bit low; DAT: u32)
 TIME_BITS = {"evt2": 34, "dat": 32}
 #: what expelliarmus prints at any time decrease, wraps included; our own checks name the index instead
@@ -105,15 +107,30 @@ class PropheseeSource(StreamedSource):
             )
         self._tmp: str | None = None
         self._data_offset = prophesee_header.data_offset(head)
-        self._damage = self._cut_word(head)
+        if layout == "dat":
+            self._check_event_size(head)
+        self._damage = self._cut_word()
         self._decode_path = self._with_extension(Path(path), ".dat") if layout == "dat" else Path(path)
         super().__init__(path, sensor_size[1], sensor_size[0])
 
-    def _cut_word(self, head: bytes) -> str | None:
-        """Where the payload ends inside a word (EVT2: 4 bytes, EVT3: 2, DAT: the event size its 2-byte
-        preamble gives, 8 as a rule): the file was cut short; the decoders read the words before it."""
+    def _check_event_size(self, head: bytes) -> None:
+        """Refuse a DAT whose 2-byte preamble (event type, event size) declares events of another size than
+        8 bytes: expelliarmus decodes 8-byte CD events whatever it says, so other events would be read as
+        garbage and a cut judged by the declared size (0, as older writers leave it, reads as 8)."""
+        at = self._data_offset + 1
+        size = head[at] if len(head) > at else 0
+        if size not in (0, DAT_EVENT_BYTES):
+            raise FormatError(
+                f"{self.path}: the dat header declares events of {size} bytes (byte {at}); expected "
+                f"{DAT_EVENT_BYTES}-byte CD events (the only ones the DAT decoder reads); the file is damaged or "
+                "holds another kind of event"
+            )
+
+    def _cut_word(self) -> str | None:
+        """Where the payload ends inside a word (EVT2: 4 bytes, EVT3: 2, DAT: an 8-byte event after its
+        2-byte preamble): the file was cut short; the decoders read the words before it."""
         start = self._data_offset + (2 if self.layout == "dat" else 0)
-        unit = {"evt2": 4, "evt3": 2}.get(self.layout) or (head[start - 1] if len(head) >= start else 8) or 8
+        unit = {"evt2": 4, "evt3": 2, "dat": DAT_EVENT_BYTES}[self.layout]
         payload = os.stat(self.path).st_size - start
         stray = payload % unit if payload > 0 else 0
         if not stray:

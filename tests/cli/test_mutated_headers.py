@@ -153,3 +153,33 @@ def test_dat_event_size_other_than_8_is_refused(dat_file, tmp_path_factory, caps
         else:  # cut short: info reports it (exit 2), the others read the whole events with one warning
             assert f"the file ends {tail % 8} bytes into a DAT event (8 bytes)" in err, err
             assert rc == (2 if k == 0 else 0), err
+
+
+# ---- E2VID: sensor_resolution ----------------------------------------------------------------------
+@pytest.mark.parametrize("res, expect", [
+    ([24.0, 32.0], (24, 32)),  # whole numbers stored as floats are read
+    ([24, 32, 3], (24, 32)),
+    ([24.5, 32], None),  # was read as 24 rows: the 24th event row beyond them
+    ([24, 31.9], None),
+    ([1e300, 32], None),
+    ([np.nan, 32], None),
+    ([0, 32], None),
+    ([24, 65536], None),
+])
+def test_e2vid_sensor_resolution_whole_numbers_only(tmp_path, capsys, res, expect):
+    from tests.events.io.test_layouts import write_e2vid
+
+    x, y, t, on = _events(50, W, H, t0=0, span=100_000)
+    path = tmp_path / "e.h5"
+    write_e2vid(path, x, y, t, on, sensor_resolution=res)
+    for k, (rc, err) in enumerate(run_all(path, tmp_path, capsys)):
+        if expect is None:
+            line = one_error_line(rc, err, "e.h5")
+            assert "attribute 'sensor_resolution' is" in line and "whole numbers in 1..65535" in line, line
+        else:
+            assert rc == 0, err
+    if expect is not None:
+        from egvsr.events.io import open_events
+
+        with open_events(path) as src:
+            assert (src.height, src.width) == expect

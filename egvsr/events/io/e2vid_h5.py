@@ -85,12 +85,15 @@ class E2vidH5Source(EventSource):
         res = f.attrs.get("sensor_resolution")
         if res is not None and np.size(res) >= 2:
             try:
-                h, w = (int(v) for v in np.asarray(res).ravel()[:2])
+                values = np.asarray(res).ravel()[:2]
+                # whole numbers only (180.0 as some writers store it, never 179.5 cut to 179, nor True)
+                h, w = (int(v) if values.dtype.kind in "iuf" and float(v).is_integer() else 0 for v in values)
             except (TypeError, ValueError, OverflowError):
                 h = w = 0
             if not (1 <= h <= 65535 and 1 <= w <= 65535):
                 raise FormatError(
-                    f"{path}: attribute 'sensor_resolution' is {res!r}, expected (height, width) in 1..65535"
+                    f"{path}: attribute 'sensor_resolution' is {res!r}, expected (height, width) as whole numbers "
+                    "in 1..65535"
                 )
             return h, w
         if self._frames:

@@ -183,3 +183,26 @@ def test_e2vid_sensor_resolution_whole_numbers_only(tmp_path, capsys, res, expec
 
         with open_events(path) as src:
             assert (src.height, src.width) == expect
+
+
+# ---- CED folder: the row count in a .npy packet's header ----------------------------------------------
+@fuzz_settings(12)
+@given(rows=st.sampled_from([2**62, 2**63 - 1, 2**62 + 2**61, 2**64 // 4, 50, 10**15]) | st.integers(50, 2**64))
+@example(rows=2**62)  # 2**62 * 4 wraps to 0 in int64: the packet was read as empty, its events lost in silence
+def test_ced_packet_declaring_more_rows_than_it_holds_is_refused(tmp_path_factory, capsys, rows):
+    import cv2
+
+    work = tmp_path_factory.mktemp("ced")
+    folder = work / "ced"
+    folder.mkdir()
+    data = np.array([[1000.0 * i, i % W, i % H, i % 2] for i in range(1, 50)])
+    np.save(folder / "0.npy", data)
+    header = np.lib.format.header_data_from_array_1_0(data)
+    header["shape"] = (rows, 4)
+    with open(folder / "1.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(data.tobytes())
+    cv2.imwrite(str(folder / "1000.png"), np.zeros((H, W, 3), np.uint8))
+    for rc, err in run_all(folder, work, capsys):
+        line = one_error_line(rc, err, "1.npy")
+        assert "packet is truncated" in line, line

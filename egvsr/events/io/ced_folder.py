@@ -167,7 +167,7 @@ class CedFolderSource(EventSource):
             raise InputFileError(
                 f"{path}: not a readable .npy event packet ({type(exc).__name__}: {exc})"
             ) from None
-        if int(np.prod(shape)) == 0:
+        if 0 in shape:  # empty (not np.prod: (2**62, 4) wraps to 0 in int64 and a damaged count read as empty)
             return _Packet(path, 0, offset, np.dtype(np.float64), False)
         if len(shape) != 2 or shape[1] != 4 or dtype.kind not in "fiu":
             raise FormatError(

@@ -206,3 +206,44 @@ def test_ced_packet_declaring_more_rows_than_it_holds_is_refused(tmp_path_factor
     for rc, err in run_all(folder, work, capsys):
         line = one_error_line(rc, err, "1.npy")
         assert "packet is truncated" in line, line
+
+
+# ---- Prophesee RAW / DAT: a text header of any length ------------------------------------------------
+@fuzz_settings(10)
+@given(layout=st.sampled_from(["evt2", "evt3", "dat"]), lines=st.integers(0, 2000), width=st.integers(1, 120))
+@example(layout="evt2", lines=1400, width=57)  # ~80 KiB: the payload was taken to start at byte 65536, in the text
+@example(layout="dat", lines=1400, width=57)  # the Height/Width lines beyond 64 KiB were not seen
+def test_prophesee_header_of_any_length_reads_the_same_events(tmp_path_factory, layout, lines, width):
+    """Comment lines padding the `%` header (before `% end`, or before DAT's size lines) change nothing."""
+    from egvsr.events.io import read_events
+    from tests.events.io.test_layouts import write_dat, write_evt2, write_evt3
+
+    writer = {"evt2": write_evt2, "evt3": write_evt3, "dat": write_dat}[layout]
+    x, y, t, on = _events(200, W, H, t0=0, span=500_000)
+    work = tmp_path_factory.mktemp("header")
+    plain, padded = work / f"plain.{layout}", work / f"padded.{layout}"
+    writer(plain, x, y, t, on, W, H)
+    data = plain.read_bytes()
+    at = data.index(b"% Height" if layout == "dat" else b"% end")
+    pad = b"".join(b"%% comment %06d " % i + b"c" * width + b"\n" for i in range(lines))
+    padded.write_bytes(data[:at] + pad + data[at:])
+    want, got = read_events(plain), read_events(padded)
+    assert (got.width, got.height) == (W, H)
+    for k in ("x", "y", "t", "p"):
+        np.testing.assert_array_equal(getattr(got, k), getattr(want, k))
+
+
+def test_prophesee_header_beyond_the_limit_is_refused(tmp_path, capsys, monkeypatch):
+    from egvsr.events.io import prophesee
+    from tests.events.io.test_layouts import write_evt3
+
+    monkeypatch.setattr(prophesee, "MAX_HEADER_BYTES", 4096)
+    x, y, t, on = _events(20, W, H, t0=0, span=10_000)
+    path = tmp_path / "long.raw"
+    write_evt3(path, x, y, t, on, W, H)
+    data = path.read_bytes()
+    at = data.index(b"% end")
+    path.write_bytes(data[:at] + b"% " + b"c" * 5000 + b"\n" + data[at:])
+    rc, err = run_all(path, tmp_path, capsys)[0]
+    line = one_error_line(rc, err, "long.raw")
+    assert "text header ('%' lines) runs past 4,096 bytes" in line, line

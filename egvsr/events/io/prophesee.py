@@ -28,6 +28,8 @@ from egvsr.native_stderr import stderr_held
 _DECODE_CHUNK = 1 << 20
 #: bytes of a DAT CD event (u32 time, u32 address), the only size the DAT decoder reads
 DAT_EVENT_BYTES = 8
+#: most bytes of `%` header lines read (real headers are a few KiB); a longer one is refused
+MAX_HEADER_BYTES = 1 << 24
 #: bits of the time counter (EVT2: 28-bit TIME_HIGH + 6-bit low; DAT: u32)
 TIME_BITS = {"evt2": 34, "dat": 32}
 #: what expelliarmus prints at any time decrease, wraps included; our own checks name the index instead
@@ -90,8 +92,12 @@ class PropheseeSource(StreamedSource):
     def __init__(self, path: Path, layout: str, sensor_size: tuple[int, int] | None) -> None:
         self.path = Path(path)
         self.layout = layout
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+        head = prophesee_header.read_header(self.path, MAX_HEADER_BYTES)
+        if head is None:
+            raise FormatError(
+                f"{path}: the {layout} text header ('%' lines) runs past {MAX_HEADER_BYTES:,} bytes; the file is "
+                "damaged or not a Prophesee recording"
+            )
         if sensor_size is None:
             sensor_size = prophesee_header.sensor_size(head)
             if sensor_size is None:
@@ -106,19 +112,21 @@ class PropheseeSource(StreamedSource):
                 "data); the file is truncated or not a Prophesee recording"
             )
         self._tmp: str | None = None
-        self._data_offset = prophesee_header.data_offset(head)
+        self._data_offset = len(head)
         if layout == "dat":
-            self._check_event_size(head)
+            self._check_event_size()
         self._damage = self._cut_word()
         self._decode_path = self._with_extension(Path(path), ".dat") if layout == "dat" else Path(path)
         super().__init__(path, sensor_size[1], sensor_size[0])
 
-    def _check_event_size(self, head: bytes) -> None:
+    def _check_event_size(self) -> None:
         """Refuse a DAT whose 2-byte preamble (event type, event size) declares events of another size than
         8 bytes: expelliarmus decodes 8-byte CD events whatever it says, so other events would be read as
         garbage and a cut judged by the declared size (0, as older writers leave it, reads as 8)."""
         at = self._data_offset + 1
-        size = head[at] if len(head) > at else 0
+        with open(self.path, "rb") as fh:
+            fh.seek(at)
+            size = (fh.read(1) or b"\0")[0]
         if size not in (0, DAT_EVENT_BYTES):
             raise FormatError(
                 f"{self.path}: the dat header declares events of {size} bytes (byte {at}); expected "

@@ -52,15 +52,17 @@ def sensor_size(head: bytes) -> tuple[int, int] | None:
     return (h, w) if h and w else None
 
 
-def data_offset(head: bytes) -> int:
-    """Byte offset where the binary payload starts (after the `%` header lines)."""
-    pos = 0
-    while head.startswith(b"%", pos):
-        end = head.find(b"\n", pos)
-        if end < 0:
-            return len(head)
-        line = head[pos + 1:end].strip().lower()
-        pos = end + 1
-        if line == b"end":
-            break
-    return pos
+def read_header(path, limit: int) -> bytes | None:
+    """The file's leading `%` lines, each whole, through a `% end` line, however far they run: the
+    payload starts right after them (a header cut at a fixed number of bytes would put it inside the
+    text). None when they run past `limit` bytes."""
+    out = bytearray()
+    with open(path, "rb") as fh:
+        while fh.read(1) == b"%":
+            line = b"%" + fh.readline(max(limit - len(out), 0) + 1)
+            out += line
+            if len(out) > limit:
+                return None
+            if not line.endswith(b"\n") or line[1:].strip().lower() == b"end":  # the end of the file, or `% end`
+                break
+    return bytes(out)

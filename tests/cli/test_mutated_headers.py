@@ -71,7 +71,7 @@ def one_error_line(rc: int, err: str, name: str) -> str:
     return lines[0]
 
 
-@fuzz_settings(12)
+@fuzz_settings(12, deadline_s=600)  # the first example may compile the voxel kernels (cold cache)
 @given(which=st.integers(0, 2), size=st.integers(0, 2**32 - 1) | st.sampled_from([2**31 - 1, 2**31, 2**32 - 1]))
 @example(which=0, size=2**32 - 1)  # a size of -1 as i32
 def test_aedat4_packet_size_beyond_the_file_is_refused_at_open(aedat4_file, tmp_path_factory, capsys, which, size):
@@ -129,7 +129,7 @@ def dat_file(tmp_path_factory) -> Path:
     return path
 
 
-@fuzz_settings(12)
+@fuzz_settings(12, deadline_s=600)  # the first example may compile the voxel kernels (cold cache)
 @given(size=st.integers(0, 255), tail=st.integers(0, 15))
 @example(size=4, tail=4)  # was read in silence: a cut 4 bytes into an 8-byte event fits whole 4-byte "events"
 @example(size=3, tail=0)  # was a whole file reported as cut short (info: exit 2)
@@ -186,7 +186,7 @@ def test_e2vid_sensor_resolution_whole_numbers_only(tmp_path, capsys, res, expec
 
 
 # ---- CED folder: the row count in a .npy packet's header ----------------------------------------------
-@fuzz_settings(12)
+@fuzz_settings(12, deadline_s=600)  # the first example may compile the voxel kernels (cold cache)
 @given(rows=st.sampled_from([2**62, 2**63 - 1, 2**62 + 2**61, 2**64 // 4, 50, 10**15]) | st.integers(50, 2**64))
 @example(rows=2**62)  # 2**62 * 4 wraps to 0 in int64: the packet was read as empty, its events lost in silence
 def test_ced_packet_declaring_more_rows_than_it_holds_is_refused(tmp_path_factory, capsys, rows):
@@ -209,7 +209,7 @@ def test_ced_packet_declaring_more_rows_than_it_holds_is_refused(tmp_path_factor
 
 
 # ---- Prophesee RAW / DAT: a text header of any length ------------------------------------------------
-@fuzz_settings(10)
+@fuzz_settings(10, deadline_s=600)  # the first example may compile the event checks (cold cache)
 @given(layout=st.sampled_from(["evt2", "evt3", "dat"]), lines=st.integers(0, 2000), width=st.integers(1, 120))
 @example(layout="evt2", lines=1400, width=57)  # ~80 KiB: the payload was taken to start at byte 65536, in the text
 @example(layout="dat", lines=1400, width=57)  # the Height/Width lines beyond 64 KiB were not seen

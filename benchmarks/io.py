@@ -158,10 +158,9 @@ def write_evt2_from(src: Path, dst: Path, block: int = 5_000_000) -> None:
 def decode_evt2_ours(path: Path) -> None:
     """What our reader decodes an EVT2 file into (x, y, unwrapped t, p ±1), without its checks."""
     from egvsr.events.io import evt2, prophesee_header
-    from egvsr.events.io.prophesee import unwrap_times
+    from egvsr.events.io.prophesee import MAX_HEADER_BYTES, unwrap_times
 
-    with open(path, "rb") as fh:
-        offset = prophesee_header.data_offset(fh.read(1 << 16))
+    offset = len(prophesee_header.read_header(path, MAX_HEADER_BYTES))  # the payload follows the `%` lines
     state: list[int] = []
     for _, _, t, _ in evt2.decode_file(path, offset):
         unwrap_times(t, 34, state)

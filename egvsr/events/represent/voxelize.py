@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-import h5py
 import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError, OutputError
@@ -427,21 +426,18 @@ def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
         raise InputFileError(f"{printable(path)}: is a folder; expected a tensor file (HDF5) written by "
                              "`egvsr voxelize`")
     check_not_special(path, "a tensor file (HDF5) written by `egvsr voxelize`")
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                raise InputFileError(
-                    f"{path}: not an egvsr tensor file (attribute format={f.attrs.get('format')!r}, "
-                    f"expected {FORMAT!r})"
-                )
-            for key in ("tensors", "t_start", "t_end"):
-                if key not in f:
-                    raise InputFileError(f"{path}: missing dataset '{key}'")
-            tensors = f["tensors"][()]
-            result = (tensors, f["t_start"][()], f["t_end"][()],
-                      {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise h5util.being_written(path, exc) or InputFileError(f"{path}: cannot read as HDF5 ({exc})") from None
+    with h5util.open_h5(path) as f, h5util.corrupted_h5(path):  # a file still being written said so, once
+        if f.attrs.get("format") != FORMAT:
+            raise InputFileError(
+                f"{path}: not an egvsr tensor file (attribute format={f.attrs.get('format')!r}, "
+                f"expected {FORMAT!r})"
+            )
+        for key in ("tensors", "t_start", "t_end"):
+            if key not in f:
+                raise InputFileError(f"{path}: missing dataset '{key}'")
+        tensors = f["tensors"][()]
+        result = (tensors, f["t_start"][()], f["t_end"][()],
+                  {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
     if tensors.dtype.kind == "f":
         finite = np.isfinite(tensors)
         if not finite.all():

@@ -3,8 +3,9 @@
 Folders: images sorted by name (numbers compared as numbers), or the list in `images.txt`
 ("t_seconds relative/path" per line, the Event Camera Dataset layout). Timestamps come from, in
 order: an explicit `fps`; `images.txt`; `timestamps.txt` (seconds, one per frame); `fps.txt` (the
-vid2e layout); otherwise `fps` is required. Videos: OpenCV decoding, t = i / fps with the container's
-rate unless `fps` is given. Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
+vid2e layout); otherwise `fps` is required. Videos: OpenCV decoding, each frame at its own time in the
+video (its timestamp, counted from the first frame's), or at i / fps when `fps` is given; a frame whose time
+lies within 1 ms of i / fps at the container's rate is at i / fps exactly (containers round their times). Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class VideoInput:
     float_unit: tuple[bool, Path] | None = None
     #: how many leading frames `read` has weighed for `float_unit` (none of them decided it)
     _weighed: int = 0
+    #: videos: whether frames are timed by their own timestamps (`fps` not given), else i / fps
+    stated_times: bool = False
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (t_us, uint8 image (H, W, C)) in time order."""
@@ -132,7 +135,7 @@ class VideoInput:
         with opencv_warnings_off():
             cap = video_capture(self.path)
         try:
-            i = 0
+            i, first, last = 0, None, None
             while True:
                 with opencv_warnings_off():
                     ok, bgr = cap.read()
@@ -143,10 +146,28 @@ class VideoInput:
                         f"{self.path}: frame {i} is {bgr.shape[1]}x{bgr.shape[0]}, expected "
                         f"{self.source_size[1]}x{self.source_size[0]} like the first frame"
                     )
-                yield round(i * 1e6 / self.fps), self._fit(_to_rgb8(bgr, 3))
-                i += 1
+                stated = cap.get(_cv2().CAP_PROP_POS_MSEC) if self.stated_times else None
+                first = stated if first is None else first
+                t = self._frame_time(i, None if stated is None else stated - first)
+                if last is not None and t <= last:
+                    raise InputFileError(
+                        f"{self.path}: frame {i} is at {t / 1e3:.3f} ms by the video's timestamps, not after frame "
+                        f"{i - 1} at {last / 1e3:.3f} ms; expected increasing frame times (pass --fps (fps=...) to "
+                        "time the frames as i / fps instead)"
+                    )
+                yield t, self._fit(_to_rgb8(bgr, 3))
+                i, last = i + 1, t
         finally:
             cap.release()
+
+    def _frame_time(self, i: int, stated_ms: float | None) -> int:
+        """µs time of video frame `i`: i / fps, or its `stated_ms` (its timestamp in the video counted from the
+        first frame's) where that is known and more than `VIDEO_TIME_SLACK_MS` from i / fps (a video of variable
+        frame rate: a phone's, an animation's); within it, a container's rounding of a constant rate."""
+        exact = round(i * 1e6 / self.fps)
+        if stated_ms is None or not math.isfinite(stated_ms) or abs(stated_ms * 1e3 - exact) <= VIDEO_TIME_SLACK_MS * 1e3:
+            return exact
+        return round(stated_ms * 1e3)
 
     def _fit(self, img: np.ndarray) -> np.ndarray:
         if self.size is None or img.shape[:2] == self.size:
@@ -156,6 +177,11 @@ class VideoInput:
         shrink = h < img.shape[0] or w < img.shape[1]
         out = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         return out.reshape(h, w, img.shape[2])
+
+
+#: how far (ms) a video frame's own time may lie from i / fps and still be read as i / fps: containers that keep
+#: times in whole milliseconds (Matroska, WebM) round those of a constant frame rate by up to half a millisecond
+VIDEO_TIME_SLACK_MS = 1.0
 
 
 def _to_rgb8(img: np.ndarray, channels: int, factor: float = 1.0) -> np.ndarray:
@@ -445,6 +471,7 @@ def open_video(src: str | Path, fps: float | None = None,
                           (h, w))
     _regular(path, "the input")
     first, rate, count = _probe_video(path)
+    fps_given = fps is not None
     if fps is None:
         if not (math.isfinite(rate) and rate > 0):
             raise ConfigError(f"{path}: the video does not state its frame rate; pass --fps (fps=...)")
@@ -454,7 +481,8 @@ def open_video(src: str | Path, fps: float | None = None,
         _check_frame_rate(float(fps), count or 1, "`fps`", stated=False)
     h, w = first.shape[:2]
     out_h, out_w = size or (h, w)
-    return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w))
+    return VideoInput(path, "video", out_w, out_h, 3, float(fps), None, count, size, [], (h, w),
+                      stated_times=not fps_given)
 
 
 def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:

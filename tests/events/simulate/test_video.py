@@ -402,10 +402,9 @@ def test_images_txt_paths_may_hold_spaces(tmp_path):
     assert np.array_equal(vi.timestamps_us, [0, 50_000, 100_000])
 
 
-@pytest.mark.parametrize("count", [float("nan"), -1.0, 0.0, float("-inf"), -9.2e18])
-def test_a_video_that_does_not_state_its_frame_count_is_read_as_of_unknown_length(tmp_path, monkeypatch, count):
-    """OpenCV gives 0, -1, NaN or INT64_MIN as the frame count of a container that does not say: the video is
-    of unknown length (NaN raised a traceback; -1 made a clip of no interval, whose noise went unchecked)."""
+def _clip_saying(tmp_path, monkeypatch, prop, value) -> Path:
+    """A 3-frame 20-fps MJPG clip, opened by `open_video` through a capture whose `get(prop)` says `value`
+    (the container's word), the rest as decoded."""
     import egvsr.events.simulate.video_input as video_input
 
     path = tmp_path / "clip.avi"
@@ -418,15 +417,73 @@ def test_a_video_that_does_not_state_its_frame_count_is_read_as_of_unknown_lengt
     def capture(p):
         cap = real(p)
 
-        class Said:  # the container's word on its frame count, the rest as decoded
+        class Said:
             def __getattr__(self, name):
                 return getattr(cap, name)
 
-            def get(self, prop):
-                return count if prop == cv2.CAP_PROP_FRAME_COUNT else cap.get(prop)
+            def get(self, asked):
+                return value if asked == prop else cap.get(asked)
         return Said()
 
     monkeypatch.setattr(video_input, "video_capture", capture)
+    return path
+
+
+@pytest.mark.parametrize("count", [float("nan"), -1.0, 0.0, float("-inf"), -9.2e18])
+def test_a_video_that_does_not_state_its_frame_count_is_read_as_of_unknown_length(tmp_path, monkeypatch, count):
+    """OpenCV gives 0, -1, NaN or INT64_MIN as the frame count of a container that does not say: the video is
+    of unknown length (NaN raised a traceback; -1 made a clip of no interval, whose noise went unchecked)."""
+    path = _clip_saying(tmp_path, monkeypatch, cv2.CAP_PROP_FRAME_COUNT, count)
     vi = open_video(path)
     assert vi.num_frames is None and vi.fps == 20.0
     assert [t for t, _ in vi.frames()] == [0, 50_000, 100_000]
+
+
+def _variable_rate_gif(path: Path, durations_ms: list[int]) -> None:
+    """An animated GIF whose frames last `durations_ms` (a video of variable frame rate), frame k of gray k*30."""
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((40, 56, 3), 30 * k, np.uint8)) for k in range(len(durations_ms))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations_ms, loop=0)
+    cap = cv2.VideoCapture(str(path))
+    ok = cap.isOpened() and cap.read()[0]
+    cap.release()
+    if not ok:
+        pytest.skip("this OpenCV build does not decode animated GIFs")
+
+
+def test_a_variable_frame_rate_video_keeps_its_own_frame_times(tmp_path):
+    """Frames of a video of variable frame rate are at their own times (they were at i / fps of the container's
+    average rate: 70 ms where the video says 40 ms, events at the wrong times without a word); `fps` still
+    times them as i / fps."""
+    path = tmp_path / "vfr.gif"
+    _variable_rate_gif(path, [40, 100, 40, 200, 40, 40])
+    vi = open_video(path)
+    got = list(vi.frames())
+    assert [t for t, _ in got] == [0, 40_000, 140_000, 180_000, 380_000, 420_000]
+    assert [int(img[0, 0, 0]) for _, img in got] == [0, 30, 60, 90, 120, 150]
+    assert [t for t, _ in open_video(path, fps=10).frames()] == [0, 100_000, 200_000, 300_000, 400_000, 500_000]
+    out = simulate_video(path, tmp_path / "vfr.h5", interpolation="none", progress=False)
+    with open_events(out) as src:
+        assert src.frame_times().tolist() == [0, 40_000, 140_000, 180_000, 380_000, 420_000]
+
+
+def test_a_constant_rate_video_whose_container_rounds_times_to_the_millisecond_keeps_exact_times(tmp_path):
+    """Matroska keeps times in whole ms (33, 67 ms at 30 fps): frames stay at the exact i / fps."""
+    path = tmp_path / "clip.mkv"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (56, 40))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build does not write Matroska")
+    for f in _frames(4):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    assert [t for t, _ in open_video(path).frames()] == [0, 33_333, 66_667, 100_000]
+
+
+def test_a_video_whose_timestamps_do_not_increase_is_refused_naming_the_frame(tmp_path, monkeypatch):
+    """Frames that the video puts at one time (a container without timestamps gives 0 for each) are refused
+    in one line naming the frame and the way round, not written as a clip whose time stands still."""
+    path = _clip_saying(tmp_path, monkeypatch, cv2.CAP_PROP_POS_MSEC, 0.0)
+    with pytest.raises(InputFileError, match=r"clip\.avi: frame 1 is at 0\.000 ms .* not after frame 0 .*--fps"):
+        list(open_video(path).frames())
+    assert [t for t, _ in open_video(path, fps=20).frames()] == [0, 50_000, 100_000]

@@ -25,6 +25,7 @@ from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
 from egvsr.events.io.arguments import check_path
+from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
 
@@ -291,7 +292,9 @@ def _image_header(path: Path) -> tuple[tuple[int, int], str]:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             with Image.open(path) as im:
-                return im.size, im.mode
+                size, mode, png = im.size, im.mode, im.format == "PNG"
+            # PIL opens a 16-bit gray PNG with alpha as "RGBA": the PNG's colour type says gray, as for CED frames
+            return size, "LA" if png and png_header(path)[3] in GRAY_PNG_TYPES and mode not in GRAY_MODES else mode
         except (OSError, ValueError) as exc:
             found = _tiff_header(path)  # a TIFF PIL cannot decode may still be one OpenCV reads
             if found is None:

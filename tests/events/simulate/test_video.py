@@ -177,16 +177,38 @@ def test_folder_with_mixed_sizes(tmp_path):
         simulate_video(d, tmp_path / "o.h5", fps=25, progress=False)
 
 
-def _png_header_only(path: Path, width: int, height: int) -> None:
-    """A PNG whose header declares width x height (a few bytes of pixel data: never decoded here)."""
+def _png(path: Path, width: int, height: int, depth: int = 8, colour: int = 2, rows: bytes = b"\0" * 100) -> None:
+    """A PNG whose header declares width x height, `depth` bits and colour type `colour`, with `rows` (filter
+    byte and samples per row) as its pixel data; the default, a few bytes, is never decoded here."""
     import struct
     import zlib
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
-    head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header declares width x height (a few bytes of pixel data: never decoded here)."""
+    _png(path, width, height)
+
+
+def test_a_16_bit_gray_png_with_alpha_stays_gray(tmp_path):
+    """PIL opens a 16-bit gray PNG with alpha as RGBA: its frames were stored as RGB; gray with alpha stays gray
+    (docs/simulator.md), its values 16-bit scaled to 8 as for any 16-bit frame."""
+    d = tmp_path / "seq"
+    d.mkdir()
+    gray = (np.arange(12 * 16, dtype=np.uint16).reshape(12, 16) * 341).astype(">u2")
+    pixels = np.dstack([gray, np.full_like(gray, 40_000)]).astype(">u2")  # gray, alpha; big-endian samples
+    for k in range(2):
+        _png(d / f"f{k}.png", 16, 12, 16, 4, b"".join(b"\0" + row.tobytes() for row in pixels))
+    vi = open_video(d, fps=10)
+    assert vi.channels == 1
+    for _, img in vi.frames():
+        assert img.shape == (12, 16, 1)
+        assert np.array_equal(img[..., 0], (gray.astype(np.int64) + 128) // 257)
 
 
 @pytest.mark.parametrize("side", [12_000, 60_000])  # above PIL's bomb warning (89 Mpx), above its error (179 Mpx)

@@ -106,6 +106,11 @@ class VideoInput:
                 earlier = self.files[self._weighed]
                 self._float_factor(_read_image(earlier), earlier)
                 self._weighed += 1
+        if self.size is None and img.shape[:2] != self.source_size:  # the headers said otherwise
+            raise InputFileError(
+                f"{path}: image decodes to {img.shape[1]}x{img.shape[0]}, expected {self.source_size[1]}x"
+                f"{self.source_size[0]} like the folder's first frame (its header said so)"
+            )
         factor = self._float_factor(img, path)
         self._weighed += self._weighed == i  # read in order, each frame is weighed once
         return self._fit(_to_rgb8(img, self.channels, factor))
@@ -317,6 +322,8 @@ def _tiff_header(path: Path) -> tuple[tuple[int, int], str] | None:
             ifd.load(f)
         width, height = int(ifd[256]), int(ifd[257])
         photometric = ifd.get(262, 1)  # 0, 1: gray (min is white / black); RGB, palette, ...: color
+        if ifd.get(274, 1) in (5, 6, 7, 8):  # stored turned a quarter: OpenCV (and PIL) decode it upright
+            width, height = height, width
     except Exception:  # any malformed header is "no TIFF": the caller reports PIL's reason
         return None
     return ((width, height), "L" if photometric in (0, 1) else "RGB") if width > 0 and height > 0 else None

@@ -509,3 +509,45 @@ def test_a_video_whose_timestamps_do_not_increase_is_refused_naming_the_frame(tm
     with pytest.raises(InputFileError, match=r"clip\.avi: frame 1 is at 0\.000 ms .* not after frame 0 .*--fps"):
         list(open_video(path).frames())
     assert [t for t, _ in open_video(path, fps=20).frames()] == [0, 50_000, 100_000]
+
+
+def _float_rgb_tiff(path: Path, rgb: np.ndarray, orientation: int) -> None:
+    """An uncompressed float32 RGB TIFF (which PIL does not open) with Orientation tag `orientation`."""
+    import struct
+
+    h, w, _ = rgb.shape
+    tags = [(256, 3, 1, w), (257, 3, 1, h), (258, 3, 3, 158), (259, 3, 1, 1), (262, 3, 1, 2), (273, 4, 1, 170),
+            (274, 3, 1, orientation), (277, 3, 1, 3), (278, 3, 1, h), (279, 4, 1, rgb.size * 4), (284, 3, 1, 1),
+            (339, 3, 3, 164)]  # 8 + 2 + 12 * 12 + 4 = 158: bits per sample, then sample formats, then pixels
+    short = [typ == 3 and n == 1 for _, typ, n, _ in tags]  # a lone SHORT value is padded to 4 bytes
+    ifd = b"".join(struct.pack("<HHIHH" if s else "<HHII", tag, typ, n, v, *((0,) if s else ()))
+                   for (tag, typ, n, v), s in zip(tags, short))
+    path.write_bytes(b"II*\0" + struct.pack("<IH", 8, len(tags)) + ifd + struct.pack("<I3H3H", 0, 32, 32, 32, 3, 3, 3)
+                     + rgb.astype("<f4").tobytes())
+
+
+def test_a_float_rgb_tiff_stored_turned_is_read_upright_at_its_upright_size(tmp_path):
+    """OpenCV decodes a TIFF with Orientation 6 (turn 90° clockwise) upright; the header read for a TIFF PIL
+    cannot open took the stored size, so the frames disagreed with it ("frame: expected shape ...", no file named)."""
+    d = tmp_path / "turned"
+    d.mkdir()
+    rgb = np.random.default_rng(0).random((6, 10, 3)).astype(np.float32)
+    for k in range(2):
+        _float_rgb_tiff(d / f"f{k}.tif", rgb, 6)
+    vi = open_video(d, fps=10)
+    assert (vi.width, vi.height) == (6, 10)
+    upright = np.rot90(np.round(rgb * 255).astype(np.uint8), -1)
+    assert all(np.array_equal(img, upright) for _, img in vi.frames())
+    simulate_video(d, tmp_path / "o.h5", interpolation="none", fps=10, progress=False)
+
+
+def test_a_frame_that_decodes_to_another_size_than_its_header_says_is_refused_naming_it(tmp_path, monkeypatch):
+    """Sizes come from headers (nothing decoded up front); a frame whose pixels disagree is refused naming it,
+    not passed on at another size."""
+    import egvsr.events.simulate.video_input as video_input
+
+    d = _folder(tmp_path, _frames(2))
+    monkeypatch.setattr(video_input, "_image_header", lambda path: ((40, 56), "L"))  # the sides swapped
+    vi = open_video(d, fps=10)
+    with pytest.raises(InputFileError, match=r"frame_0\.png: image decodes to 56x40, expected 40x56 like the"):
+        list(vi.frames())

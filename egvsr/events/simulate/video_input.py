@@ -28,6 +28,7 @@ from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
 from egvsr.native_stderr import native_messages_held, opencv_warnings_off
+from egvsr.process import warn
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}  # PIL modes (alpha is dropped)
@@ -165,6 +166,9 @@ class VideoInput:
                 i, last = i + 1, t
         finally:
             cap.release()
+        if self.num_frames is not None and i < self.num_frames:
+            warn(f"{self.path}: the video states {self.num_frames} frames but only its first {i} decode (a file cut "
+                 f"short or damaged?); the recording holds those {i}")
 
     def _frame_time(self, i: int, stated_ms: float | None) -> int:
         """µs time of video frame `i`: i / fps, or its `stated_ms` (its timestamp in the video counted from the

@@ -551,3 +551,23 @@ def test_a_frame_that_decodes_to_another_size_than_its_header_says_is_refused_na
     vi = open_video(d, fps=10)
     with pytest.raises(InputFileError, match=r"frame_0\.png: image decodes to 56x40, expected 40x56 like the"):
         list(vi.frames())
+
+
+def test_a_video_cut_short_is_read_as_far_as_it_decodes_and_said_to_be(tmp_path, capsys):
+    """A video that ends before the frame count its header states (a copy cut short) was read in part without
+    a word; now one warning line names it and both counts. A whole video says nothing."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
+    for f in _frames(12):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    whole = len(list(open_video(path).frames()))
+    assert whole == 12 and capsys.readouterr().err == ""
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    vi = open_video(cut)
+    n = len(list(vi.frames()))
+    assert vi.num_frames == 12 and 0 < n < 12
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"egvsr: warning: {cut}: the video states 12 frames but only its first {n} decode (a file cut short "
+                   f"or damaged?); the recording holds those {n}"]

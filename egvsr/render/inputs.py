@@ -48,10 +48,7 @@ class FolderRecording(Recording):
             raise ConfigError(f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or "
                               "fps.txt); pass `fps` to give their frame rate") from None
         if video.kind != "folder":
-            raise ConfigError(
-                f"{folder}: frames must be a folder of images (a video file cannot be read by index); "
-                "extract its frames first, e.g. ffmpeg -i in.mp4 frames/%06d.png, and give `fps`"
-            )
+            raise _video_input(folder)
         self._video = video
         self._events = None if events is None else Path(events)
         if self._events is not None:
@@ -96,6 +93,19 @@ class FolderRecording(Recording):
         return self._handle().read(*self._window(t0, t1))
 
 
+#: suffixes of the video files `egvsr simulate` reads, which render takes only as a recording made of them
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
+
+
+def _video_input(path: Path) -> ConfigError:
+    """The error for a video file given as the input: what render reads instead, and how to get it."""
+    return ConfigError(
+        f"{path}: a video file is not a render input (frames are read by index, with their times); make a "
+        f"recording of it with `egvsr simulate {path} OUT.h5` (its frames, their times and simulated events), "
+        "or extract its frames (e.g. ffmpeg -i in.mp4 frames/%06d.png) and give `fps`"
+    )
+
+
 def _frame_folder(path: Path, fps: float | None) -> bool:
     """A folder read as frames alone (not as a recording): no CED packets, and its frames' times given
     (by `fps` or a timestamps file). A folder of `<ns>.png` frames without either is a CED folder, read
@@ -130,6 +140,8 @@ def open_input(source: str | os.PathLike, events: str | os.PathLike | None = Non
         raise ConfigError(f"`events` {events}: {path} is a CED recording folder, with its own events (.npy "
                           "packets) and frame times (the file names); `events` applies only to a folder of "
                           "frames without events: leave it out")
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        raise _video_input(path)
     check_fps_applies(path, fps)
     if events is not None:
         if not Path(events).exists():

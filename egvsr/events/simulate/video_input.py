@@ -142,7 +142,7 @@ class VideoInput:
         with opencv_warnings_off():
             cap = video_capture(self.path)
         try:
-            i, first, last = 0, None, None
+            i, first, last, stated_times = 0, None, None, self.stated_times
             while True:
                 with opencv_warnings_off():
                     ok, bgr = cap.read()
@@ -153,7 +153,9 @@ class VideoInput:
                         f"{self.path}: frame {i} is {bgr.shape[1]}x{bgr.shape[0]}, expected "
                         f"{self.source_size[1]}x{self.source_size[0]} like the first frame"
                     )
-                stated = cap.get(_cv2().CAP_PROP_POS_MSEC) if self.stated_times else None
+                stated = cap.get(_cv2().CAP_PROP_POS_MSEC) if stated_times else None
+                if i == 1 and stated == first:  # a reader that does not say frames' times (OpenCV's own MJPEG: 0)
+                    stated_times = stated = None
                 first = stated if first is None else first
                 t = self._frame_time(i, None if stated is None else stated - first)
                 if last is not None and t <= last:
@@ -173,10 +175,14 @@ class VideoInput:
     def _frame_time(self, i: int, stated_ms: float | None) -> int:
         """µs time of video frame `i`: i / fps, or its `stated_ms` (its timestamp in the video counted from the
         first frame's) where that is known and more than `VIDEO_TIME_SLACK_MS` from i / fps (a video of variable
-        frame rate: a phone's, an animation's); within it, a container's rounding of a constant rate."""
+        frame rate: a phone's, an animation's); within it, a container's rounding of a constant rate. A reader
+        that gives every frame the first one's time says none: its frames are at i / fps."""
         exact = round(i * 1e6 / self.fps)
-        if stated_ms is None or not math.isfinite(stated_ms) or abs(stated_ms * 1e3 - exact) <= VIDEO_TIME_SLACK_MS * 1e3:
+        if stated_ms is None or abs(stated_ms * 1e3 - exact) <= VIDEO_TIME_SLACK_MS * 1e3:
             return exact
+        if not abs(stated_ms * 1e3) < 2.0**53:
+            raise InputFileError(f"{self.path}: frame {i}'s timestamp in the video is {stated_ms!r} ms; expected a time "
+                                 "within ±2**53 µs (pass --fps (fps=...) to time the frames as i / fps instead)")
         return round(stated_ms * 1e3)
 
     def _fit(self, img: np.ndarray) -> np.ndarray:

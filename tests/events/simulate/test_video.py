@@ -426,7 +426,7 @@ def test_images_txt_paths_may_hold_spaces(tmp_path):
 
 def _clip_saying(tmp_path, monkeypatch, prop, value) -> Path:
     """A 3-frame 20-fps MJPG clip, opened by `open_video` through a capture whose `get(prop)` says `value`
-    (the container's word), the rest as decoded."""
+    (the container's word; an iterator: its next value each time), the rest as decoded."""
     import egvsr.events.simulate.video_input as video_input
 
     path = tmp_path / "clip.avi"
@@ -443,8 +443,8 @@ def _clip_saying(tmp_path, monkeypatch, prop, value) -> Path:
             def __getattr__(self, name):
                 return getattr(cap, name)
 
-            def get(self, asked):
-                return value if asked == prop else cap.get(asked)
+            def get(self, asked):  # `value` an iterator: one value a call
+                return (next(value) if hasattr(value, "__next__") else value) if asked == prop else cap.get(asked)
         return Said()
 
     monkeypatch.setattr(video_input, "video_capture", capture)
@@ -502,13 +502,24 @@ def test_a_constant_rate_video_whose_container_rounds_times_to_the_millisecond_k
     assert [t for t, _ in open_video(path).frames()] == [0, 33_333, 66_667, 100_000]
 
 
-def test_a_video_whose_timestamps_do_not_increase_is_refused_naming_the_frame(tmp_path, monkeypatch):
-    """Frames that the video puts at one time (a container without timestamps gives 0 for each) are refused
-    in one line naming the frame and the way round, not written as a clip whose time stands still."""
-    path = _clip_saying(tmp_path, monkeypatch, cv2.CAP_PROP_POS_MSEC, 0.0)
-    with pytest.raises(InputFileError, match=r"clip\.avi: frame 1 is at 0\.000 ms .* not after frame 0 .*--fps"):
+@pytest.mark.parametrize("said, message", [
+    ([0.0, 50.0, 50.0], r"frame 2 is at 50\.000 ms .* not after frame 1 at 50\.000 ms"),
+    ([0.0, 50.0, 20.0], r"frame 2 is at 20\.000 ms .* not after frame 1 at 50\.000 ms"),
+    ([0.0, 50.0, 1e300], r"frame 2's timestamp in the video is 1e\+300 ms; expected a time within"),
+])
+def test_a_video_whose_timestamps_do_not_increase_is_refused_naming_the_frame(tmp_path, monkeypatch, said, message):
+    """Frames that the video puts at one time, back in time or beyond the µs clock are refused in one line naming
+    the frame and the way round, not written as a clip whose time stands still or runs back."""
+    path = _clip_saying(tmp_path, monkeypatch, cv2.CAP_PROP_POS_MSEC, iter(said))
+    with pytest.raises(InputFileError, match=rf"clip\.avi: {message}.*--fps"):
         list(open_video(path).frames())
     assert [t for t, _ in open_video(path, fps=20).frames()] == [0, 50_000, 100_000]
+
+
+def test_a_reader_that_gives_every_frame_time_0_times_the_frames_as_i_over_fps(tmp_path, monkeypatch):
+    """OpenCV's own MJPEG reader says 0 ms for every frame: the video states no times, so i / fps."""
+    path = _clip_saying(tmp_path, monkeypatch, cv2.CAP_PROP_POS_MSEC, 0.0)
+    assert [t for t, _ in open_video(path).frames()] == [0, 50_000, 100_000]
 
 
 def _float_rgb_tiff(path: Path, rgb: np.ndarray, orientation: int) -> None:

@@ -112,10 +112,12 @@ def _opencv_path(path: str | os.PathLike, error: type[Exception]) -> Iterator[st
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def video_capture(path: str | os.PathLike):
-    """`cv2.VideoCapture` of the video file at `path`, whatever its name."""
+def video_capture(path: str | os.PathLike, params: tuple[int, ...] = ()):
+    """`cv2.VideoCapture` of the video file at `path`, whatever its name; `params`: OpenCV's open parameters
+    (pairs of `cv2.CAP_PROP_*` and value, e.g. `(cv2.CAP_PROP_N_THREADS, 1)`)."""
+    cv2 = _cv2()
     with _opencv_path(path, InputFileError) as name:
-        return _cv2().VideoCapture(name)
+        return cv2.VideoCapture(name, cv2.CAP_ANY, [int(v) for v in params]) if params else cv2.VideoCapture(name)
 
 
 def video_writer(path: str | os.PathLike, fourcc: str, fps: float, size: tuple[int, int], color: bool = True):

@@ -42,11 +42,12 @@ def native_messages_held(replay: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def stderr_held(replay: bool = True, drop: tuple[bytes, ...] = ()) -> Iterator[None]:
+def stderr_held(replay: bool = True, drop: tuple[bytes, ...] = (), into: list | None = None) -> Iterator[None]:
     """Descriptor 2 held while the body runs, as `native_messages_held` does, without touching OpenCV
     (for other native decoders); `drop`: messages left out of what is written out after the body (each
-    with the newline that follows it, if any), the rest kept. The descriptor is restored before the
-    body's exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
+    with the newline that follows it, if any), the rest kept; `into`: a list that gets what was held (bytes,
+    when anything was) instead of its being written out, for the caller to sum up. The descriptor is restored
+    before the body's exception goes on. Without a temporary file or a descriptor 2, the body just runs."""
     with _STDERR_LOCK:
         try:
             held = tempfile.TemporaryFile()
@@ -61,7 +62,9 @@ def stderr_held(replay: bool = True, drop: tuple[bytes, ...] = ()) -> Iterator[N
             if saved is not None:
                 os.dup2(saved, 2)
                 os.close(saved)
-                if done and replay:
+                if done and into is not None:
+                    _caught(held, into)
+                elif done and replay:
                     _replay(held, drop)
             if held is not None:
                 held.close()
@@ -78,6 +81,17 @@ def _redirect_stderr(held) -> int | None:
         return None
     os.dup2(held.fileno(), 2)
     return saved
+
+
+def _caught(held, into: list) -> None:
+    """Append what `held` caught to `into`, when it caught anything (best effort)."""
+    try:
+        held.seek(0)
+        data = held.read()
+    except OSError:
+        return
+    if data:
+        into.append(data)
 
 
 def _replay(held, drop: tuple[bytes, ...] = ()) -> None:

@@ -27,7 +27,7 @@ from egvsr.events.checks import is_real
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
-from egvsr.native_stderr import native_messages_held, opencv_warnings_off
+from egvsr.native_stderr import native_messages_held, opencv_warnings_off, stderr_held
 from egvsr.process import warn
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
@@ -139,12 +139,12 @@ class VideoInput:
         return 255.0 if unit else 1.0
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        with opencv_warnings_off():
-            cap = video_capture(self.path)
+        with opencv_warnings_off():  # one decoding thread: FFmpeg's lines on a damaged frame come within `read`
+            cap = video_capture(self.path, (_cv2().CAP_PROP_N_THREADS, 1))
         try:
-            i, first, last, stated_times = 0, None, None, self.stated_times
+            i, first, last, stated_times, damaged = 0, None, None, self.stated_times, []
             while True:
-                with opencv_warnings_off():
+                with opencv_warnings_off(), stderr_held(into=damaged):  # FFmpeg's lines on each damaged frame
                     ok, bgr = cap.read()
                 if not ok:
                     break
@@ -168,6 +168,10 @@ class VideoInput:
                 i, last = i + 1, t
         finally:
             cap.release()
+        if damaged:
+            first_line = damaged[0].decode("utf-8", "replace").strip().splitlines()[0] if damaged[0].strip() else "?"
+            warn(f"{self.path}: the decoder reported damage while reading {len(damaged)} of its {i} frames (first: "
+                 f"{first_line}); those frames may show it")
         if self.num_frames is not None and i < self.num_frames:
             warn(f"{self.path}: the video states {self.num_frames} frames but only its first {i} decode (a file cut "
                  f"short or damaged?); the recording holds those {i}")

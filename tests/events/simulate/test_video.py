@@ -582,3 +582,24 @@ def test_a_video_cut_short_is_read_as_far_as_it_decodes_and_said_to_be(tmp_path,
     err = capsys.readouterr().err.splitlines()
     assert err == [f"egvsr: warning: {cut}: the video states 12 frames but only its first {n} decode (a file cut short "
                    f"or damaged?); the recording holds those {n}"]
+
+
+def test_a_damaged_video_is_one_warning_line_not_the_decoder_s_flood(tmp_path, capfd):
+    """FFmpeg writes lines of its own on each damaged frame (2000 for 2 kB zeroed in a 20-frame MP4); they are
+    summed up in one warning line naming the file, and the frames that decode are read."""
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 2000] = bytes(2000)
+    path.write_bytes(bytes(data))
+    capfd.readouterr()
+    assert main(["simulate", str(path), str(tmp_path / "o.h5"), "--interpolation", "none", "--no-progress"]) == 0
+    err = capfd.readouterr().err.splitlines()
+    assert all(line.startswith("egvsr: warning: ") for line in err), err[:3]
+    assert len(err) <= 1 and all(f"{path}: the decoder reported damage while reading" in line for line in err)
+    with open_events(tmp_path / "o.h5") as src:
+        assert src.num_frames == 20

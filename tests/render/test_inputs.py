@@ -198,6 +198,7 @@ def test_a_video_file_as_input_says_how_to_render_it(split_clip, tmp_path, capsy
     more = ["--events", str(events_file)] if events else []
     rc = main(["render", str(video), str(ck), *more, "--scale", "2", "--png", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err.splitlines()
-    assert rc == 2 and err == [err[0]] and err[0].startswith(f"egvsr: error: {video}: a video file is not a render input")
+    assert rc == 2 and err == [err[0]]
+    assert err[0].startswith(f"egvsr: error: {video}: a video file is not a render input")
     assert f"egvsr simulate {video} OUT.h5" in err[0] and "extract its frames" in err[0]
     assert not (tmp_path / "o").exists()

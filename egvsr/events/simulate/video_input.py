@@ -5,7 +5,8 @@ Folders: images sorted by name (numbers compared as numbers), or the list in `im
 order: an explicit `fps`; `images.txt`; `timestamps.txt` (seconds, one per frame); `fps.txt` (the
 vid2e layout); otherwise `fps` is required. Videos: OpenCV decoding, each frame at its own time in the
 video (its timestamp, counted from the first frame's), or at i / fps when `fps` is given; a frame whose time
-lies within 1 ms of i / fps at the container's rate is at i / fps exactly (containers round their times). Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
+lies within 1 ms of i / fps at the container's rate is at i / fps exactly (containers round their times).
+Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
 """
 
 from __future__ import annotations
@@ -170,8 +171,8 @@ class VideoInput:
             cap.release()
         if damaged:
             first_line = damaged[0].decode("utf-8", "replace").strip().splitlines()[0] if damaged[0].strip() else "?"
-            warn(f"{self.path}: the decoder reported damage while reading {len(damaged)} of its {i} frames (first: "
-                 f"{first_line}); those frames may show it")
+            warn(f"{self.path}: the decoder reported damage {len(damaged)} time(s) while reading its {i} frames "
+                 f"(first: {first_line}); those frames may show it")
         if self.num_frames is not None and i < self.num_frames:
             warn(f"{self.path}: the video states {self.num_frames} frames but only its first {i} decode (a file cut "
                  f"short or damaged?); the recording holds those {i}")
@@ -185,8 +186,8 @@ class VideoInput:
         if stated_ms is None or abs(stated_ms * 1e3 - exact) <= VIDEO_TIME_SLACK_MS * 1e3:
             return exact
         if not abs(stated_ms * 1e3) < 2.0**53:
-            raise InputFileError(f"{self.path}: frame {i}'s timestamp in the video is {stated_ms!r} ms; expected a time "
-                                 "within ±2**53 µs (pass --fps (fps=...) to time the frames as i / fps instead)")
+            raise InputFileError(f"{self.path}: frame {i}'s timestamp in the video is {stated_ms!r} ms; expected a "
+                                 "time within ±2**53 µs (pass --fps (fps=...) to time the frames as i / fps instead)")
         return round(stated_ms * 1e3)
 
     def _fit(self, img: np.ndarray) -> np.ndarray:

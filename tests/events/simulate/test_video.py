@@ -604,3 +604,27 @@ def test_a_damaged_video_is_one_warning_line_not_the_decoder_s_flood(tmp_path, c
     assert len(err) <= 1 and all(f"{path}: the decoder reported damage" in line for line in err)
     with open_events(tmp_path / "o.h5") as src:
         assert src.num_frames == 20
+
+
+def test_a_jpeg_s_exif_orientation_is_not_applied_by_any_route(tmp_path):
+    """cv2.imread turns a JPEG upright by its EXIF orientation, PIL does not: frames are read as stored by
+    simulate and render alike (sizes from the headers, pixels as PIL decodes them)."""
+    from PIL import Image
+
+    from egvsr.render.inputs import open_input
+
+    d = tmp_path / "phone"
+    d.mkdir()
+    rgb = np.repeat(np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4) * 20, 8, 0), 8, 1)
+    rgb = np.dstack([rgb, 255 - rgb, rgb // 2])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90° clockwise to show
+    for k in range(2):
+        Image.fromarray(rgb).save(d / f"img_{k}.jpg", exif=exif, quality=95)
+    stored = np.asarray(Image.open(d / "img_0.jpg").convert("RGB"))
+    vi = open_video(d, fps=10)
+    assert (vi.height, vi.width) == stored.shape[:2] == (24, 32)
+    rec = open_input(d, fps=10)
+    for k, (_, img) in enumerate(vi.frames()):
+        assert np.abs(img.astype(int) - stored).max() <= 1
+        assert np.array_equal(rec.read_frame(k), img)

@@ -158,7 +158,7 @@ def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:
 
 
 #: Largest ratio of declared to stored bytes each filter can reach (deflate's ceiling is about 1032:1);
-#: a dataset with other filters (plugins) is not checked.
+#: a dataset with other filters (LZF, scale-offset, plugins) is checked by its count of stored chunks alone.
 _MAX_RATIO = {None: 1.01, "gzip": 1100.0}
 _SLACK_BYTES = 1 << 20
 _KNOWN_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32}
@@ -176,13 +176,34 @@ def check_stored(ds: h5py.Dataset, key: str, path: Path) -> None:
         stored = ds.id.get_storage_size()
     except Exception:  # noqa: BLE001 - an unreadable header is reported by the read itself
         return
-    if not filters <= _KNOWN_FILTERS:
-        return
     declared = int(ds.size) * ds.dtype.itemsize
-    if declared > _MAX_RATIO["gzip" if h5py.h5z.FILTER_DEFLATE in filters else None] * stored + _SLACK_BYTES:
+    ratio = _MAX_RATIO["gzip" if h5py.h5z.FILTER_DEFLATE in filters else None]
+    if filters <= _KNOWN_FILTERS and declared > ratio * stored + _SLACK_BYTES:
         raise FormatError(
             f"{path}: '{key}' declares {declared:,} bytes (shape {ds.shape}) but the file stores only "
             f"{stored:,}; it was never written, or the file is damaged"
+        )
+    _check_chunks_stored(ds, key, path, declared)
+
+
+def _check_chunks_stored(ds: h5py.Dataset, key: str, path: Path, declared: int) -> None:
+    """Refuse a chunked dataset whose chunks are mostly not in the file, whatever its filters (LZF, scale-offset,
+    a plugin: no ratio bounds them): a chunk never written reads as the fill value, so the declared data is
+    filler, and reading it (or scanning it, as `info` does) takes as long and as much as the declared size."""
+    if ds.chunks is None or declared <= _SLACK_BYTES:
+        return
+    try:
+        allocated = ds.id.get_num_chunks()
+    except Exception:  # noqa: BLE001 - an unreadable chunk index is reported by the read itself
+        return
+    needed = 1
+    for n, c in zip(ds.shape, ds.chunks):
+        needed *= -(-int(n) // int(c))
+    chunk_bytes = int(np.prod(ds.chunks, dtype=np.int64)) * ds.dtype.itemsize
+    if (needed - allocated) * chunk_bytes > _SLACK_BYTES:
+        raise FormatError(
+            f"{path}: '{key}' declares {declared:,} bytes (shape {ds.shape}) in {needed:,} chunks but the file "
+            f"stores only {allocated:,} of them; it was never written, or the file is damaged"
         )
 
 

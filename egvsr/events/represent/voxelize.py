@@ -28,7 +28,7 @@ from egvsr.events.represent.windows import numba_threads, represent_windows
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import (atomic_output, check_flag, check_output_path, check_writable, fmt_size, free_bytes,
                           refuse_inputs_as_outputs, shown)
-from egvsr.process import is_out_of_memory, physical_memory, warn
+from egvsr.process import PLANNED_MEMORY_SHARE, is_out_of_memory, physical_memory, warn
 from egvsr.progress import bar as progress_bar
 
 FORMAT = "egvsr-tensors"
@@ -418,6 +418,25 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
         bar.close()
 
 
+#: Bytes `read_tensors` holds per byte of a float tensor file: the tensors and the finiteness mask of them.
+READ_BYTES_PER_TENSOR_BYTE = 1.25
+
+
+def _check_read_memory(path: Path, data: dict) -> None:
+    """Refuse, before reading, a tensor file whose datasets read whole need more than `PLANNED_MEMORY_SHARE`
+    of this machine's memory (a crash, or the OOM killer, otherwise)."""
+    total = physical_memory()
+    sizes = {k: float(d.size) * d.dtype.itemsize for k, d in data.items()}
+    need = sizes["tensors"] * READ_BYTES_PER_TENSOR_BYTE + sizes["t_start"] + sizes["t_end"]
+    if total and need > PLANNED_MEMORY_SHARE * total:
+        t = data["tensors"]
+        raise InputFileError(
+            f"{path}: 'tensors' {t.shape} {t.dtype} needs about {fmt_size(int(need))} of memory to read whole, "
+            f"more than {PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)}; read it in slices with "
+            "h5py (its windows are HDF5 chunks)"
+        )
+
+
 def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Read a file written by `voxelize_file`: (tensors, t_start, t_end, attrs)."""
     path = check_path(path)
@@ -432,11 +451,14 @@ def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
                 f"{path}: not an egvsr tensor file (attribute format={f.attrs.get('format')!r}, "
                 f"expected {FORMAT!r})"
             )
+        data = {}
         for key in ("tensors", "t_start", "t_end"):
             if key not in f:
                 raise InputFileError(f"{path}: missing dataset '{key}'")
-        tensors = f["tensors"][()]
-        result = (tensors, f["t_start"][()], f["t_end"][()],
+            data[key] = h5util.dataset(f, key, path, "egvsr tensors")  # stored in this file, not declared only
+        _check_read_memory(path, data)
+        tensors = data["tensors"][()]
+        result = (tensors, data["t_start"][()], data["t_end"][()],
                   {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()})
     if tensors.dtype.kind == "f":
         finite = np.isfinite(tensors)

@@ -340,7 +340,7 @@ ROWS: list = [  # Row, or pytest.param(Row, marks=xfail) for a known defect
         "--seconds", "1e12"),
     cli("make-sample-seconds-inf", "'inf': expected a finite positive number", "make-sample", "{tmp}/m.h5",
         "--seconds", "inf"),
-    cli("simulate-size-bomb", "frames of 60000x60000 pixels need about 576 GB to simulate", "simulate",
+    cli("simulate-size-bomb", "frames of 60000x60000 pixels need about 922 GB to simulate", "simulate",
         "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--size", "60000x60000"),
     cli("simulate-shot-noise-bomb", "--shot-noise-hz 1e+12: expected at most 100000 events per pixel per second",
         "simulate", "{frames_dir}", "{tmp}/s.h5", "--fps", "25", "--shot-noise-hz", "1e12"),

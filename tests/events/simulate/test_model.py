@@ -225,10 +225,10 @@ def test_a_sensor_beyond_memory_is_refused_before_its_state_is_allocated(monkeyp
 
     monkeypatch.setattr(budget, "memory_budget", lambda: 10**6)
     monkeypatch.setattr(np.random, "default_rng", lambda *a: pytest.fail("allocated before the memory check"))
-    with pytest.raises(ConfigError, match=r"^width x height: frames of 100x100 pixels need about 0.0016 GB"):
+    with pytest.raises(ConfigError, match=r"^width x height: frames of 100x100 pixels need about 2.56 MB"):
         EventSimulator(100, 100)
     monkeypatch.undo()
-    with pytest.raises(ConfigError, match=r"^width x height: frames of 65535x65535 pixels need about 687 GB"):
+    with pytest.raises(ConfigError, match=r"^width x height: frames of 65535x65535 pixels need about 1.1 TB"):
         EventSimulator(65535, 65535)
 
 

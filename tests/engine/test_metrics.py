@@ -129,3 +129,13 @@ def test_metrics_match_scikit_image_on_random_and_constant_images():
                                                                    channel_axis=-1), abs=1e-12)
     with pytest.raises(ConfigError, match="SSIM needs images of at least 11x11"):
         ssim(c[:10], c[:10])
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("shape", [(8, 40, 3), (40, 8, 3), (8, 40)])
+def test_a_crop_border_that_eats_the_short_side_is_refused_however_long_the_other_side(metric, shape):
+    # the crop must leave pixels along BOTH sides: a wide strip cropped to no rows would score NaN
+    img = np.full(shape, 0.5)
+    with pytest.raises(ConfigError, match=r"^crop_border=4 leaves no pixels of a \(\d+, \d+\) image$"):
+        metric(img, img, crop_border=4)
+    assert psnr(img, img, crop_border=3) == PSNR_CEILING_DB

@@ -139,3 +139,12 @@ def test_a_crop_border_that_eats_the_short_side_is_refused_however_long_the_othe
     with pytest.raises(ConfigError, match=r"^crop_border=4 leaves no pixels of a \(\d+, \d+\) image$"):
         metric(img, img, crop_border=4)
     assert psnr(img, img, crop_border=3) == PSNR_CEILING_DB
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("shape", [(24,), (2, 24, 24, 3), (1, 1, 24, 24, 3)])
+def test_metrics_refuse_what_is_not_one_image(metric, shape):
+    # a batch (N, H, W, C) or a flat vector would otherwise score a number that means nothing
+    img = np.full(shape, 0.5)
+    with pytest.raises(ConfigError, match=r"^metric inputs must be \(H, W\) or \(H, W, C\) images, got \("):
+        metric(img, img)

@@ -137,3 +137,40 @@ def test_a_protocol_with_an_unknown_rule_is_refused_when_made(key, value):
 
     with pytest.raises(ConfigError, match=rf"^protocol 'mine': {key} '{value}': expected one of \["):
         Protocol("mine", **{"y_channel": False, "crop_border": 0, "gt_rule": "exact", key: value})
+
+
+def _docs_protocol_table():
+    """{name: row} of the protocol table in docs/training.md (Evaluation), the presets' contract."""
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`") and cells[0].split("`")[1] in PROTOCOLS:
+            rows[cells[0].split("`")[1]] = cells
+    return rows
+
+
+def test_every_preset_is_what_the_docs_table_says():
+    rows = _docs_protocol_table()
+    assert set(rows) == set(PROTOCOLS)
+    for name, (_, channel, crop, truth, window, output, average) in rows.items():
+        p = PROTOCOLS[name]
+        assert p.y_channel == channel.startswith("Y"), name
+        assert p.crop_border == (0 if crop == "none" else int(crop.split()[0])), name
+        assert p.gt_rule == ("resize" if "resized" in truth else "exact"), name
+        assert p.ssim_padding == ("zero" if window.startswith("zero") else "valid"), name
+        assert p.quantize == output.startswith("rounded"), name
+        assert p.average == average, name
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_check_size_refuses_exactly_below_twice_the_crop_plus_the_ssim_window(name):
+    p = PROTOCOLS[name]
+    m = 2 * p.crop_border + 11
+    p.check_size(m, m, "x.h5 at x2")
+    p.check_size(m, 5 * m, "x.h5 at x2")
+    for h, w in ((m - 1, m), (m, m - 1), (m - 1, 10 * m)):
+        with pytest.raises(ConfigError, match=rf"^x\.h5 at x2: its {w}x{h} output is smaller than protocol "
+                                              rf"'{name}' can score \(at least {m}x{m}: crop_border "):
+            p.check_size(h, w, "x.h5 at x2")

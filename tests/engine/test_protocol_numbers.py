@@ -174,3 +174,35 @@ def test_check_size_refuses_exactly_below_twice_the_crop_plus_the_ssim_window(na
         with pytest.raises(ConfigError, match=rf"^x\.h5 at x2: its {w}x{h} output is smaller than protocol "
                                               rf"'{name}' can score \(at least {m}x{m}: crop_border "):
             p.check_size(h, w, "x.h5 at x2")
+
+
+def _keys_resize_reference(img, size):
+    """Bicubic resize written from the definition: align_corners=True (output i samples input i*(n-1)/(N-1)),
+    Keys' cubic with A = -0.75, taps clamped at the border, separable, then clipped to [0, 1]."""
+    def weights(n_in, n_out):
+        m = np.zeros((n_out, n_in))
+        for i in range(n_out):
+            src = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+            f = int(np.floor(src))
+            for k in range(-1, 3):
+                d = abs(src - (f + k))
+                a = -0.75
+                w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+                m[i, min(max(f + k, 0), n_in - 1)] += w
+        return m
+    wy, wx = weights(img.shape[0], size[0]), weights(img.shape[1], size[1])
+    return np.clip(np.einsum("Yy,yxc,Xx->YXc", wy, img, wx), 0, 1)
+
+
+def test_egvsr_resizes_a_ground_truth_of_another_size_by_clamped_bicubic_with_aligned_corners():
+    rng = np.random.default_rng(3)
+    gt = np.zeros((13, 17, 3))
+    gt[:, 8:] = 1.0  # a hard edge: bicubic overshoots above 1 and below 0 there, which the clip removes
+    gt[2:5, 1:4] = rng.random((3, 3, 3))
+    pred = np.clip(rng.random((23, 29, 3)), 0, 1)
+    from egvsr.engine.protocol import resize_bicubic
+    ref = _keys_resize_reference(gt, (23, 29))
+    assert np.abs(resize_bicubic(gt, (23, 29)) - ref).max() < 1e-5
+    p, s = get_protocol("egvsr").score(pred, gt)
+    assert p == pytest.approx(psnr(pred, ref), abs=1e-4)
+    assert s == pytest.approx(ssim(pred, ref, padding="zero"), abs=1e-4)

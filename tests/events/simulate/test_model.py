@@ -386,3 +386,34 @@ def test_events_do_not_depend_on_where_the_clip_sits_in_time(base):
     for k, f in enumerate(imgs):
         a, b = sim.feed(f, base + 1000 * k), sim0.feed(f, 1000 * k)
         assert np.array_equal(a.t - base, b.t) and np.array_equal(a.x, b.x)
+
+
+@pytest.mark.parametrize("cp, ratio, cn", [
+    (0.3, 1.0, 0.3),      # inside [0.02, 0.5]: Cn = Cp * ratio
+    (0.3, 2.0, 0.5),      # above: clipped to 0.5
+    (0.3, 0.01, 0.02),    # below: clipped to 0.02
+    ((0.6, 0.6), 1.0, 0.6),      # a requested Cp range above 0.5 widens the clip to contain it
+    ((0.6, 0.6), 2.0, 0.6),
+    ((0.011, 0.011), 1.0, 0.011),  # and one below 0.02 too
+    ((0.011, 0.011), 0.5, 0.011),
+])
+def test_clip_cn_is_cp_times_the_ratio_clipped_to_the_widened_range(cp, ratio, cn):
+    cfg = SimulatorConfig(cp=cp, cn_ratio=(ratio, 0.0), sigma=0.0)
+    th = draw_thresholds(cfg, 7, np.random.default_rng(0))
+    assert th.cp == (cp if np.isscalar(cp) else cp[0])
+    assert th.cn == pytest.approx(cn, rel=1e-12)
+    # sigma 0: every pixel has exactly the clip's values
+    assert np.array_equal(th.cp_map, np.full(7, th.cp)) and np.array_equal(th.cn_map, np.full(7, th.cn))
+
+
+def test_pixel_thresholds_are_the_clip_value_plus_mismatch_floored_and_capped():
+    from egvsr.events.simulate.thresholds import MAX_THRESHOLD, MIN_THRESHOLD
+    cfg = SimulatorConfig(cp=0.05, cn_ratio=(1.0, 0.0), sigma=0.05)
+    th = draw_thresholds(cfg, 20_000, np.random.default_rng(1))
+    for value, m in ((th.cp, th.cp_map), (th.cn, th.cn_map)):
+        assert m.min() == MIN_THRESHOLD  # about 21 % of N(0.05, 0.05) lies below 0.01: floored there
+        above = m[m > MIN_THRESHOLD]
+        assert abs(above.mean() - value) < 0.02 and above.max() > value + 0.1
+        assert np.mean(m == MIN_THRESHOLD) == pytest.approx(0.2119, abs=0.02)  # P(N(0,1) < -0.8)
+    huge = draw_thresholds(SimulatorConfig(cp=0.05, sigma=1e308), 2000, np.random.default_rng(2))
+    assert huge.cp_map.max() == MAX_THRESHOLD and huge.cp_map.min() == MIN_THRESHOLD

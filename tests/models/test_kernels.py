@@ -261,3 +261,25 @@ def test_attention_kernels_agree():
     for layer in block.layers:
         layer.attn.kernel = "math"
     torch.testing.assert_close(block(x), fused, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), H=st.integers(1, 40), W=st.integers(1, 40),
+       seed=st.integers(0, 2**16))
+def test_nearest_index_and_cells_follow_the_pixel_cell_convention(h, w, H, W, seed):
+    from egvsr.models.sampling import index_centers, nearest_index, pixel_cells
+    # reference from the convention: LR pixel j of n covers normalized [2j/n - 1, 2(j+1)/n - 1), clamped
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-1.4, 1.4, size=(50, 2))
+    iy, ix = nearest_index(torch.from_numpy(pts), h, w)
+    ref_x = np.clip(np.floor((pts[:, 0] + 1) * w / 2), 0, w - 1)
+    ref_y = np.clip(np.floor((pts[:, 1] + 1) * h / 2), 0, h - 1)
+    assert ix.tolist() == ref_x.astype(int).tolist() and iy.tolist() == ref_y.astype(int).tolist()
+    centres = index_centers(iy, ix, h, w, torch.float64).numpy()
+    np.testing.assert_allclose(centres[:, 0], (2 * ref_x + 1) / w - 1, atol=1e-12)
+    np.testing.assert_allclose(centres[:, 1], (2 * ref_y + 1) / h - 1, atol=1e-12)
+    # output pixel centres: exact integer cells, (2i + 1) * n // (2 * N) (a centre on a border takes the later)
+    pix = torch.arange(H * W)
+    cy, cx = pixel_cells(pix, H, W, h, w)
+    assert cy.tolist() == [min((2 * (q // W) + 1) * h // (2 * H), h - 1) for q in range(H * W)]
+    assert cx.tolist() == [min((2 * (q % W) + 1) * w // (2 * W), w - 1) for q in range(H * W)]

@@ -38,7 +38,8 @@ def test_sample_rows_on_a_region_matches_grid_sample(mode) -> None:
         torch.testing.assert_close(got, want[:, :, r0:r1], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("act", [torch.nn.ReLU(), torch.nn.LeakyReLU(0.1)])
+@pytest.mark.parametrize("act", [torch.nn.ReLU(), torch.nn.LeakyReLU(0.1),
+                                 torch.nn.GELU(), torch.nn.LayerNorm(5)])  # other layers: over the features
 def test_mlp_channels_first_matches_linear_layers(act) -> None:
     mlp = torch.nn.Sequential(torch.nn.Linear(6, 5), act, torch.nn.Linear(5, 3, bias=False))
     x = torch.randn(2, 11, 6)

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -34,6 +34,7 @@ from egvsr.engine.csvlog import MetricLog
 from egvsr.engine.config_datasets import build_dataset
 from egvsr.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, peer_stopped, shutdown
 from egvsr.engine.ema import EMA
+from egvsr.engine.loader_workers import ignore_terminal_signals, one_line_worker_errors, worker_stopped
 from egvsr.engine.scoring import evaluate, model_inputs
 from egvsr.engine.experiment import Experiment, ExperimentBusyError
 from egvsr.engine.losses import LOSSES
@@ -85,7 +86,7 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     except BaseException as exc:
         if fresh and not locked and not isinstance(exc, ExperimentBusyError):
             exp.discard_unstarted(levels)  # no lock to be had here (the folder and file it made go again)
-        stopped = peer_stopped(exc, info)
+        stopped = peer_stopped(exc, info) or worker_stopped(exc, int(cfg["train"]["num_workers"]))
         if stopped is not None:
             raise stopped from None
         raise
@@ -291,26 +292,6 @@ def _with_resolved_options(cfg: dict) -> dict:
     except Exception:  # noqa: BLE001 - an unbuildable config simply differs
         return cfg
     return {**cfg, "model": {**model, "options": {k: v for k, v in full.items() if k != "name"}}}
-
-
-def one_line_worker_errors(batches: Iterable) -> Iterator:
-    """The batches of a DataLoader, an `EgvsrError` raised in one of its worker processes re-raised as its
-    own one-line message (torch re-raises it with 'Caught ... in DataLoader worker process N' and the
-    worker's whole traceback as the message)."""
-    it = iter(batches)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except EgvsrError as exc:
-            text = str(exc)
-            if "Original Traceback" in text:
-                last = [line for line in text.splitlines() if line.strip()][-1]
-                prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
-                exc.args = (last[len(prefix):] if last.startswith(prefix) else last,)
-            raise exc from None
-        yield batch
 
 
 class Trainer:
@@ -658,7 +639,8 @@ class Trainer:
                                    int(self.cfg["seed"]), int(t["iterations"]), self.step,
                                    self.info.rank, self.info.world_size)
         return DataLoader(self.train_set, batch_sampler=sampler, num_workers=int(t["num_workers"]),
-                          collate_fn=self.collate, pin_memory=self.info.device.type == "cuda")
+                          collate_fn=self.collate, pin_memory=self.info.device.type == "cuda",
+                          worker_init_fn=ignore_terminal_signals)
 
     def _train_step(self, batch: dict) -> float:
         inputs = model_inputs(batch, self.info.device)

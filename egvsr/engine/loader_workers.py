@@ -1,0 +1,79 @@
+"""What the training DataLoader's worker processes need: signals left to the main process, and their errors
+as the one line the main process would have given.
+
+Workers start by fork or (macOS, Windows, `multiprocessing.set_start_method`) by spawn or forkserver, where
+nothing of the main process's signal handling is inherited; a worker that stops (killed by the system for
+memory, or by a signal sent to the whole process group) is named in one line, not by torch's traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from typing import Iterable, Iterator
+
+from egvsr.errors import ConfigError, EgvsrError
+
+#: what torch says when a worker process ended without reporting an error of its own
+_WORKER_GONE = re.compile(r"DataLoader worker \(pid(?:\(s\))? [^)]*\) (?:is killed by signal: ?(?P<signal>[^.]*)"
+                          r"|exited unexpectedly)")
+
+
+def ignore_terminal_signals(worker_id: int) -> None:
+    """`worker_init_fn` of the training loader: a worker ignores Ctrl-C and a closed terminal (SIGINT and
+    SIGHUP, sent to the whole foreground process group). The main process handles them (it finishes the step,
+    saves and stops the workers); a spawned worker would otherwise end at once on its own KeyboardInterrupt,
+    and the main process would stop amid the step on a worker that 'exited unexpectedly'."""
+    for name in ("SIGINT", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except (ValueError, OSError):  # not the worker's main thread: nothing to change
+                pass
+
+
+def one_line_worker_errors(batches: Iterable) -> Iterator:
+    """The batches of a DataLoader, an `EgvsrError` raised in one of its worker processes re-raised as its
+    own message (torch re-raises it with 'Caught ... in DataLoader worker process N' and the worker's whole
+    traceback as the message). A message of several lines (a library's text quoted in it) is kept whole."""
+    it = iter(batches)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except EgvsrError as exc:
+            exc.args = (worker_message(exc),)
+            raise exc from None
+        yield batch
+
+
+def worker_message(exc: BaseException) -> str:
+    """The message of `exc` as raised in the worker: the text after the last '<module>.<Type>: ' line of the
+    worker's traceback that torch put in the message (the message itself when there is no traceback)."""
+    text = str(exc)
+    if "Original Traceback" not in text:
+        return text
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    at = text.rfind("\n" + prefix)
+    if at >= 0:
+        return text[at + 1 + len(prefix):].rstrip("\n")
+    return [line for line in text.splitlines() if line.strip()][-1]
+
+
+def worker_stopped(exc: BaseException, num_workers: int) -> EgvsrError | None:
+    """One line naming train.num_workers for a DataLoader worker process that ended without an error of its
+    own (killed by the system's out-of-memory killer or by a signal), instead of torch's RuntimeError raised
+    wherever the main process was; None for any other error."""
+    if not isinstance(exc, RuntimeError) or isinstance(exc, EgvsrError):
+        return None
+    found = _WORKER_GONE.search(str(exc))
+    if found is None:
+        return None
+    what = found.group(0)
+    killed = (found.group("signal") or "").strip()
+    hint = ("" if killed not in ("", "Killed", "SIGKILL") else  # not a signal sent to stop the job
+            "; most often the system's out-of-memory killer: lower train.num_workers, train.batch_size or "
+            "data.train.patch_size")
+    return ConfigError(f"train.num_workers {num_workers}: the data loading process stopped: {what}{hint}")

@@ -20,17 +20,29 @@ _WORKER_GONE = re.compile(r"DataLoader worker \(pid(?:\(s\))? [^)]*\) (?:is kill
 
 
 def ignore_terminal_signals(worker_id: int) -> None:
-    """`worker_init_fn` of the training loader: a worker ignores Ctrl-C and a closed terminal (SIGINT and
-    SIGHUP, sent to the whole foreground process group). The main process handles them (it finishes the step,
-    saves and stops the workers); a spawned worker would otherwise end at once on its own KeyboardInterrupt,
-    and the main process would stop amid the step on a worker that 'exited unexpectedly'."""
+    """`worker_init_fn` of the training loader: a worker leaves Ctrl-C, a closed terminal and a first SIGTERM
+    (SIGINT, SIGHUP, SIGTERM: sent to the whole process group by a terminal, `kill -- -PGID` or a batch
+    system's job stop) to the main process, which finishes the step, saves and stops the workers. A worker
+    would otherwise end at once (a spawned one on its own KeyboardInterrupt, any one on SIGTERM), and the main
+    process would stop amid its step on a worker that 'exited unexpectedly', saving nothing. A second SIGTERM
+    ends the worker (the main process's `terminate` of a worker that did not stop when told)."""
     for name in ("SIGINT", "SIGHUP"):
         sig = getattr(signal, name, None)
         if sig is not None:
-            try:
-                signal.signal(sig, signal.SIG_IGN)
-            except (ValueError, OSError):  # not the worker's main thread: nothing to change
-                pass
+            _set_handler(sig, signal.SIG_IGN)
+    _set_handler(signal.SIGTERM, _second_sigterm_ends)
+
+
+def _set_handler(sig: int, handler) -> None:
+    try:
+        signal.signal(sig, handler)
+    except (ValueError, OSError):  # not the worker's main thread: nothing to change
+        pass
+
+
+def _second_sigterm_ends(signum: int, frame) -> None:
+    """A worker's first SIGTERM is ignored; the next one ends it as SIGTERM does by default."""
+    _set_handler(signum, signal.SIG_DFL)
 
 
 def one_line_worker_errors(batches: Iterable) -> Iterator:

@@ -35,14 +35,19 @@ class _DiesOnce(Dataset):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class _CtrlC(Dataset):
-    """A sample built while Ctrl-C reaches the whole process group (the worker included)."""
+class _Signalled(Dataset):
+    """A sample built while a signal sent to the whole process group (Ctrl-C, a closed terminal, a batch
+    system's job stop) reaches the worker `times` times, during its first sample."""
+
+    def __init__(self, sig: int = signal.SIGINT, times: int = 1) -> None:
+        self.sig, self.times = sig, times
 
     def __len__(self):
         return 2
 
     def __getitem__(self, i):
-        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(self.times if i == 0 else 0):
+            os.kill(os.getpid(), self.sig)
         return torch.full((2,), float(i))
 
 
@@ -98,14 +103,25 @@ def test_train_names_a_killed_worker_in_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "exp" / "w").exists()  # a run that never saved leaves nothing
 
 
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_ctrl_c_in_a_started_worker_is_left_to_the_main_process(method):
-    """A spawned or forkserver worker inherits no handler: Ctrl-C (sent to the whole process group) ended
-    it at once, and the main process stopped amid its step on a worker that 'exited unexpectedly' instead
-    of finishing the step and saving. The training loader's workers ignore it."""
-    loader = DataLoader(_CtrlC(), batch_size=1, num_workers=1, multiprocessing_context=method,
+@pytest.mark.parametrize("method, sig", [("spawn", signal.SIGINT), ("forkserver", signal.SIGTERM),
+                                         ("fork", signal.SIGTERM), ("fork", signal.SIGHUP)])
+def test_a_stop_signal_in_a_worker_is_left_to_the_main_process(method, sig):
+    """A spawned or forkserver worker inherits no handler and torch gives every worker its own SIGTERM
+    handler: Ctrl-C or SIGTERM sent to the whole process group ended the worker at once, and the main
+    process stopped amid its step on a worker that 'exited unexpectedly' (or 'is killed by signal')
+    instead of finishing the step and saving. The training loader's workers ignore them."""
+    loader = DataLoader(_Signalled(sig), batch_size=1, num_workers=1, multiprocessing_context=method,
                         worker_init_fn=ignore_terminal_signals)
     assert [b.tolist() for b in loader] == [[[0.0, 0.0]], [[1.0, 1.0]]]
+
+
+def test_a_second_sigterm_ends_the_worker():
+    """As the main process stops at once on a second signal, and torch's `terminate` of a worker that did
+    not stop when told still ends it."""
+    loader = DataLoader(_Signalled(signal.SIGTERM, times=2), batch_size=1, num_workers=1,
+                        worker_init_fn=ignore_terminal_signals)
+    with pytest.raises(RuntimeError, match="DataLoader worker"):
+        list(loader)
 
 
 def test_the_training_loader_uses_the_worker_set_up():
@@ -113,7 +129,7 @@ def test_the_training_loader_uses_the_worker_set_up():
 
     from egvsr.engine.train import Trainer
 
-    ds = _CtrlC()
+    ds = _Signalled()
     ds.scale_range = (1.0, 1.0)
     owner = SimpleNamespace(train_set=ds, cfg={"seed": 0, "train": {"batch_size": 2, "iterations": 2, "num_workers": 1}},
                             step=0, info=SimpleNamespace(rank=0, world_size=1, device=torch.device("cpu")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 from typing import Iterable, Iterator
 
 from egvsr.errors import ConfigError, EgvsrError
@@ -48,7 +49,9 @@ def _second_sigterm_ends(signum: int, frame) -> None:
 def one_line_worker_errors(batches: Iterable) -> Iterator:
     """The batches of a DataLoader, an `EgvsrError` raised in one of its worker processes re-raised as its
     own message (torch re-raises it with 'Caught ... in DataLoader worker process N' and the worker's whole
-    traceback as the message). A message of several lines (a library's text quoted in it) is kept whole."""
+    traceback as the message). A message of several lines (a library's text quoted in it) is kept whole; an
+    error that torch cannot re-create from one message (an `OptionError`: torch raises a RuntimeError
+    instead) comes back as an `EgvsrError` of its message."""
     it = iter(batches)
     while True:
         try:
@@ -56,22 +59,32 @@ def one_line_worker_errors(batches: Iterable) -> Iterator:
         except StopIteration:
             return
         except EgvsrError as exc:
-            exc.args = (worker_message(exc),)
+            found = _egvsr_error_in(str(exc))
+            if found is not None:
+                exc.args = (found,)
             raise exc from None
+        except RuntimeError as exc:
+            found = _egvsr_error_in(str(exc))
+            if found is None:
+                raise
+            raise EgvsrError(found) from None
         yield batch
 
 
-def worker_message(exc: BaseException) -> str:
-    """The message of `exc` as raised in the worker: the text after the last '<module>.<Type>: ' line of the
-    worker's traceback that torch put in the message (the message itself when there is no traceback)."""
-    text = str(exc)
+def _egvsr_error_in(text: str) -> str | None:
+    """The message of the `EgvsrError` that ended a worker's traceback in `text` (torch's RuntimeError), else
+    None."""
     if "Original Traceback" not in text:
-        return text
-    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
-    at = text.rfind("\n" + prefix)
-    if at >= 0:
-        return text[at + 1 + len(prefix):].rstrip("\n")
-    return [line for line in text.splitlines() if line.strip()][-1]
+        return None
+    last = None
+    for found in re.finditer(r"^((?:egvsr\.)(?:\w+\.)*)(\w+): ", text, re.MULTILINE):
+        last = found
+    if last is None:
+        return None
+    cls = getattr(sys.modules.get(last.group(1)[:-1]), last.group(2), None)
+    if not (isinstance(cls, type) and issubclass(cls, EgvsrError)):
+        return None
+    return text[last.end():].rstrip("\n")
 
 
 def worker_stopped(exc: BaseException, num_workers: int) -> EgvsrError | None:

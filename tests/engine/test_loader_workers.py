@@ -60,6 +60,27 @@ def test_a_worker_error_of_several_lines_keeps_its_whole_message():
     assert str(e.value) == TWO_LINES
 
 
+class _OptionRefused(Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        from egvsr.datasets.opening import OptionError
+
+        raise OptionError("fps", "clip.h5 states its frames' times;\nleave {option} unset")
+
+
+def test_a_worker_error_that_torch_cannot_recreate_is_still_its_one_line_message():
+    """torch re-creates a worker's error from one message; an error taking other arguments (`OptionError`)
+    came back as a RuntimeError holding the worker's whole traceback."""
+    from egvsr.errors import EgvsrError
+
+    loader = DataLoader(_OptionRefused(), batch_size=1, num_workers=1)
+    with pytest.raises(EgvsrError) as e:
+        list(one_line_worker_errors(loader))
+    assert str(e.value) == "fps: clip.h5 states its frames' times;\nleave fps unset"
+
+
 def test_a_worker_killed_by_the_system_is_one_line_naming_num_workers():
     loader = DataLoader(_DiesOnce(), batch_size=1, num_workers=1)
     with pytest.raises(RuntimeError) as e:

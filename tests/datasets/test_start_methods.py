@@ -60,3 +60,23 @@ def test_forkserver_workers_give_the_samples_of_the_main_process_for_paired_file
     _, lr = write_evtexture(tmp_path, "clip", textured_frames(5, 32, 32, seed=3), 2)
     ds = EventVSRDataset([lr], patch_size=4, scale_range=(2, 2))
     _same(_epochs(ds, 0), _epochs(ds, 1, "forkserver"))
+
+
+def test_a_recording_changed_after_opening_is_refused_where_it_is_read_again(tmp_path, mixed):
+    """Each process opens the recording anew at its first read (a worker maybe hours after the dataset was
+    built): a folder whose packets or frames went, or a file written again with other frames, was read as
+    it now is (events silently none, other frames under the old times)."""
+    from egvsr.errors import InputFileError
+
+    ours, _, ced = mixed
+    ds = EventVSRDataset([ours, ced], patch_size=6, scale_range=(1.0, 2.0))
+    for packet in ced.glob("*.npy"):
+        packet.unlink()
+    last = len(ds) - 1  # a window of the CED folder
+    with pytest.raises(InputFileError, match=rf"^{ced}: changed since it was opened \(its first or last event "
+                                             r"differ\); a recording must stay as it is"):
+        ds[(last, 1.0, 0)]
+    write_egvsr(ours, textured_frames(3, H, W), FT[:3], random_events(50, H, W, 0, 90_000), W, H)
+    with pytest.raises(InputFileError, match=rf"^{ours}: changed since it was opened \(its frame times, first or "
+                                             r"last event differ\)"):
+        ds[(0, 1.0, 0)]

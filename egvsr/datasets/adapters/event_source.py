@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb, source_event_span
+from egvsr.errors import InputFileError
 
 
 def _open(path: Path, layout: str | None):
@@ -44,7 +45,29 @@ class SourceRecording(Recording):
                          np.zeros(0, np.int64) if ft is None else np.asarray(ft), gt)
 
     def _open_handle(self):
-        return _open(self.path, self.layout)
+        """This process's source, refused when the recording is no longer the one opened (a worker process
+        opens it anew, maybe long after): its frames, ground-truth frames, size or events' ends differ."""
+        src = _open(self.path, self.layout)
+        try:
+            self._check_unchanged(src)
+        except BaseException:
+            src.close()
+            raise
+        return src
+
+    def _check_unchanged(self, src) -> None:
+        ft, gt = src.frame_times(), src.gt_times()
+        now = {"frame times": np.zeros(0, np.int64) if ft is None else np.asarray(ft, np.int64),
+               "ground-truth times": np.zeros(0, np.int64) if gt is None else np.asarray(gt, np.int64)}
+        changed = [what for what, t in now.items()
+                   if not np.array_equal(t, self.frame_times if what == "frame times" else self.gt_times)]
+        if (int(src.width), int(src.height)) != (self.width, self.height):
+            changed.append("sensor size")
+        if source_event_span(src) != self.event_span:
+            changed.append("first or last event")
+        if changed:
+            raise InputFileError(f"{self.path}: changed since it was opened (its {', '.join(changed)} differ); a "
+                                 "recording must stay as it is while a dataset reads it: open it again")
 
     def read_frame(self, i: int) -> np.ndarray:
         i = self._check_index(i, self.num_frames, "frame")

@@ -17,13 +17,17 @@ def opencv_warnings_off() -> Iterator[None]:
     caller's level comes back after, and a program that imports egvsr keeps its own setting."""
     import cv2
 
-    log = cv2.utils.logging
-    before = log.getLogLevel()
-    log.setLogLevel(min(before, log.LOG_LEVEL_ERROR))
+    log = getattr(cv2.utils, "logging", None)
+    if log is not None:
+        get, put, error = log.getLogLevel, log.setLogLevel, log.LOG_LEVEL_ERROR
+    else:  # OpenCV 4.8 (>= 4.8 is declared) has them at the top level; its LOG_LEVEL_ERROR is 2
+        get, put, error = cv2.getLogLevel, cv2.setLogLevel, 2
+    before = get()
+    put(min(before, error))
     try:
         yield
     finally:
-        log.setLogLevel(before)
+        put(before)
 
 
 _STDERR_LOCK = threading.RLock()  # one holder of descriptor 2 at a time (nested: the inner one restores the outer)

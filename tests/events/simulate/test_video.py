@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import cv2
@@ -146,10 +147,10 @@ def test_reading_leaves_opencv_s_log_level_as_the_caller_set_it(tmp_path):
     for f in _frames(3):
         writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
     writer.release()
-    log = cv2.utils.logging
+    log = getattr(cv2.utils, "logging", cv2)  # OpenCV 4.8 (declared) has the level at the top level
     before = log.getLogLevel()
     try:
-        for level in (log.LOG_LEVEL_INFO, log.LOG_LEVEL_SILENT):
+        for level in (4, 0):  # LOG_LEVEL_INFO, LOG_LEVEL_SILENT
             log.setLogLevel(level)
             simulate_video(path, tmp_path / f"v{level}.h5", progress=False)
             simulate_video(_folder(tmp_path, _frames(3), f"f{level}"), tmp_path / f"f{level}.h5", fps=20,
@@ -157,6 +158,23 @@ def test_reading_leaves_opencv_s_log_level_as_the_caller_set_it(tmp_path):
             assert log.getLogLevel() == level
     finally:
         log.setLogLevel(before)
+
+
+@pytest.mark.parametrize("caller", [4, 0])  # INFO is lowered to ERROR (2) for the body, SILENT stays
+def test_opencv_warnings_off_works_with_opencv_4_8_s_top_level_log_level(monkeypatch, caller):
+    """opencv-python-headless >= 4.8 is declared, and 4.8 has no cv2.utils.logging: its
+    cv2.getLogLevel/setLogLevel take the same levels (ERROR = 2)."""
+    import types
+
+    from egvsr.native_stderr import opencv_warnings_off
+
+    level = [caller]
+    old_cv2 = types.SimpleNamespace(utils=types.SimpleNamespace(), getLogLevel=lambda: level[0],
+                                    setLogLevel=lambda v: level.__setitem__(0, v))
+    monkeypatch.setitem(sys.modules, "cv2", old_cv2)
+    with opencv_warnings_off():
+        assert level[0] == min(caller, 2)
+    assert level[0] == caller
 
 
 def test_unreadable_video(tmp_path):

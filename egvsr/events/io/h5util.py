@@ -411,7 +411,11 @@ def raw_column(ds: h5py.Dataset, file_size: int) -> RawColumn | None:
                 else:
                     found[int(info.chunk_offset[0]) // chunk] = int(info.byte_offset)
 
-            ds.id.chunk_iter(visit)
+            if hasattr(ds.id, "chunk_iter"):  # one walk over the chunk index
+                ds.id.chunk_iter(visit)
+            else:  # h5py 3.8's wheels (HDF5 1.12.2) lack chunk_iter: one index look-up per chunk
+                for k in range(need):
+                    visit(ds.id.get_chunk_info_by_coord((k * chunk,)))
             if bad or any(k not in found for k in range(need)):  # an unallocated chunk reads as fill
                 return None
             starts, stops, offsets = [], [], []

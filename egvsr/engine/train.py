@@ -294,6 +294,14 @@ def _with_resolved_options(cfg: dict) -> dict:
     return {**cfg, "model": {**model, "options": {k: v for k, v in full.items() if k != "name"}}}
 
 
+def grad_scaler(enabled: bool):
+    """CUDA's loss scaler for mixed precision: torch.amp.GradScaler("cuda") from torch 2.3 on; torch 2.2 (the
+    lowest declared) has it only as torch.cuda.amp.GradScaler."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to `train.iterations`.
 
@@ -331,7 +339,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, t["schedule"], int(t["iterations"]),
                                          int(t["warmup_iterations"]), float(t["eta_min"]))
         self.amp = bool(t["amp"]) and info.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler = grad_scaler(self.amp)
         self.step, self.best_psnr = 0, -math.inf
         self.ema: EMA | None = None
         ck = self._resume()  # before the data is built: a changed config or a complete run is refused at once

@@ -264,3 +264,20 @@ def test_training_computes_the_documented_loss_schedule_adam_clipping_and_ema(tm
         torch.testing.assert_close(avg[k].double(), ema[k], rtol=0, atol=2e-6, msg=k)
     logged = [float(r["lr"]) for r in _rows(tmp_path / "exp" / "ref", "train")]
     assert logged == pytest.approx(rates, rel=1e-12)
+
+
+def test_a_trainer_is_built_on_torch_2_2_which_has_no_torch_amp_grad_scaler(tmp_path, tiny_recording, monkeypatch):
+    """torch >= 2.2 is declared; torch.amp.GradScaler came in 2.3, and 2.2 has torch.cuda.amp.GradScaler."""
+    import warnings
+
+    from egvsr.engine.config import check_config
+    from egvsr.engine.distributed import DistInfo
+    from egvsr.engine.train import Trainer
+
+    monkeypatch.delattr(torch.amp, "GradScaler")
+    monkeypatch.delattr(torch, "GradScaler", raising=False)
+    cfg = check_config(_cfg(tmp_path, tiny_recording, "old-torch", val=False, iterations=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.cuda.amp.GradScaler is deprecated on new torch
+        trainer = Trainer(cfg, DistInfo(0, 0, 1, torch.device("cpu")), progress=False, log=None)
+    assert not trainer.scaler.is_enabled()  # no CUDA: the scaler passes the loss through

@@ -31,7 +31,9 @@ def device_memory(device: torch.device | str) -> tuple[int, str]:
     if dev.type == "cpu":
         return physical_memory(), "this machine's"
     try:  # an accelerator (CUDA, XPU) through torch's device-generic module; unknown kinds have no figure
-        return int(torch.get_device_module(dev).get_device_properties(dev).total_memory), f"{dev}'s"
+        get_module = getattr(torch, "get_device_module", None)  # torch >= 2.3; 2.2 (declared): torch.cuda etc.
+        module = get_module(dev) if get_module is not None else getattr(torch, dev.type)
+        return int(module.get_device_properties(dev).total_memory), f"{dev}'s"
     except (AttributeError, RuntimeError, AssertionError, ValueError):
         return 0, f"{dev}'s"
 
@@ -51,7 +53,10 @@ def float_bytes(like: torch.Tensor) -> int:
     try:
         if torch.is_autocast_enabled(device_type):
             return 2
-    except (RuntimeError, TypeError):  # a device type autocast does not know
+    except TypeError:  # torch < 2.4 (>= 2.2 is declared) takes no device type: CUDA's, and CPU's apart
+        if {"cuda": torch.is_autocast_enabled, "cpu": torch.is_autocast_cpu_enabled}.get(device_type, bool)():
+            return 2
+    except RuntimeError:  # a device type autocast does not know
         pass
     return like.element_size()
 

@@ -129,3 +129,38 @@ def test_an_accelerator_reports_its_own_memory(monkeypatch):
     assert call_memory.device_memory("cuda:1") == (80 * 10**9, "cuda:1's")
     monkeypatch.setattr(torch, "get_device_module", lambda dev: object())
     assert call_memory.device_memory("mps") == (0, "mps's")
+
+
+def test_torch_2_2_without_get_device_module_still_reports_cuda_memory(monkeypatch):
+    """torch >= 2.2 is declared; torch.get_device_module came in 2.3: 2.2 gives the figure through torch.cuda."""
+    class Props:
+        total_memory = 40 * 10**9
+
+    monkeypatch.delattr(torch, "get_device_module")
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda dev: Props())
+    assert call_memory.device_memory("cuda:0") == (40 * 10**9, "cuda:0's")
+
+
+def test_torch_before_2_4_counts_half_floats_under_autocast(monkeypatch):
+    """torch < 2.4 (>= 2.2 is declared) has torch.is_autocast_enabled() without a device type, for CUDA only,
+    and torch.is_autocast_cpu_enabled() for the CPU: autocast is still seen, as 2 bytes a float."""
+    import warnings
+
+    state = {"cuda": False, "cpu": False}
+
+    def old_is_autocast_enabled(*args):
+        if args:
+            raise TypeError("is_autocast_enabled() takes 0 positional arguments but 1 was given")
+        return state["cuda"]
+
+    monkeypatch.setattr(torch, "is_autocast_enabled", old_is_autocast_enabled)
+    monkeypatch.setattr(torch, "is_autocast_cpu_enabled", lambda: state["cpu"])
+    x = torch.zeros(1)
+    assert call_memory.float_bytes(x) == 4
+    state["cpu"] = True
+    assert call_memory.float_bytes(x) == 2
+    state.update(cpu=False, cuda=True)  # CUDA's autocast does not halve a CPU tensor's floats
+    assert call_memory.float_bytes(x) == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert call_memory.float_bytes(torch.zeros(1, device="meta")) == 4  # a device autocast does not know

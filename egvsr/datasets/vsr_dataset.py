@@ -348,7 +348,7 @@ class EventVSRDataset(Dataset):
             scale = float(scale)
         else:
             index = self._index(key)
-            seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1, np.uint64)[0] >> 2)
+            seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1, np.uint64)[0]) >> 2
             if self.scale is not None:
                 scale = self.scale
             else:

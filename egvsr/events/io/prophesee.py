@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +199,13 @@ class PropheseeSource(StreamedSource):
                 f"{self.path}: reading {self.layout} needs 'expelliarmus' (an egvsr dependency): "
                 "pip install expelliarmus"
             ) from None
-        wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_DECODE_CHUNK)
+        try:
+            wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_DECODE_CHUNK)
+        except TypeError:  # expelliarmus 1.1.0 and older: no fpath, chunk_size nor read_chunk
+            raise MissingDependencyError(
+                f"{self.path}: reading {self.layout} needs expelliarmus >= 1.1.1 (installed: "
+                f"{_version('expelliarmus')}): pip install -U expelliarmus"
+            ) from None
         chunks = wizard.read_chunk()
         while True:
             with stderr_held(drop=(_DECODER_WARNING,)):  # per chunk: never while our caller prints
@@ -218,6 +225,13 @@ class PropheseeSource(StreamedSource):
             f"{self.layout} time counter (wrapping every {1 << bits} µs) cannot tell from a drop; sorting "
             "would then scramble the recording, so `egvsr convert --sort` is no fix for it"
         )
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _declare(kind: str, description: str) -> Layout:

@@ -366,3 +366,23 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path):
     worker.join(30)
     assert errors == 3 * [f"{tmp_path / 'pipe.h5'}: is a FIFO (named pipe), not a regular file or folder; expected "
                           "an event recording file (it is not opened)"]
+
+
+def test_dat_with_an_expelliarmus_older_than_declared_names_the_version_it_needs(tmp_path, monkeypatch):
+    """expelliarmus 1.1.0 has no Wizard(fpath=, chunk_size=): a DAT file then reads as a one-line 'needs
+    expelliarmus >= 1.1.1', not as a decoding failure blamed on the file."""
+    import sys
+    import types
+
+    from egvsr.errors import MissingDependencyError
+    from egvsr.events.io import read_events
+
+    class OldWizard:  # 1.1.0's signature
+        def __init__(self, encoding, buff_size=4096, dtype=None):
+            pass
+
+    path = tmp_path / "r.dat"
+    write_dat(path, *_events(50, 64, 48), 64, 48)
+    monkeypatch.setitem(sys.modules, "expelliarmus", types.SimpleNamespace(Wizard=OldWizard))
+    with pytest.raises(MissingDependencyError, match=r"r\.dat: reading dat needs expelliarmus >= 1\.1\.1 \(installed"):
+        read_events(path)

@@ -203,7 +203,7 @@ class PropheseeSource(StreamedSource):
             wizard = Wizard(encoding=self.layout, fpath=self._decode_path, chunk_size=_DECODE_CHUNK)
         except TypeError:  # expelliarmus 1.1.0 and older: no fpath, chunk_size nor read_chunk
             raise MissingDependencyError(
-                f"{self.path}: reading {self.layout} needs expelliarmus >= 1.1.1 (installed: "
+                f"{self.path}: reading {self.layout} needs expelliarmus >= 1.1.7 (installed: "
                 f"{_version('expelliarmus')}): pip install -U expelliarmus"
             ) from None
         chunks = wizard.read_chunk()

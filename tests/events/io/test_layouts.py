@@ -370,7 +370,7 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path):
 
 def test_dat_with_an_expelliarmus_older_than_declared_names_the_version_it_needs(tmp_path, monkeypatch):
     """expelliarmus 1.1.0 has no Wizard(fpath=, chunk_size=): a DAT file then reads as a one-line 'needs
-    expelliarmus >= 1.1.1', not as a decoding failure blamed on the file."""
+    expelliarmus >= 1.1.7', not as a decoding failure blamed on the file."""
     import sys
     import types
 
@@ -384,5 +384,5 @@ def test_dat_with_an_expelliarmus_older_than_declared_names_the_version_it_needs
     path = tmp_path / "r.dat"
     write_dat(path, *_events(50, 64, 48), 64, 48)
     monkeypatch.setitem(sys.modules, "expelliarmus", types.SimpleNamespace(Wizard=OldWizard))
-    with pytest.raises(MissingDependencyError, match=r"r\.dat: reading dat needs expelliarmus >= 1\.1\.1 \(installed"):
+    with pytest.raises(MissingDependencyError, match=r"r\.dat: reading dat needs expelliarmus >= 1\.1\.7 \(installed"):
         read_events(path)

@@ -41,7 +41,7 @@ from egvsr.engine.losses import LOSSES
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
-from egvsr.errors import CheckpointError, ConfigError, EgvsrError, InputFileError
+from egvsr.errors import CheckpointError, ConfigError, InputFileError
 from egvsr.fsutil import atomic_output
 from egvsr.process import mark_reported, one_line
 from egvsr.progress import bar as progress_bar
@@ -294,7 +294,7 @@ def _with_resolved_options(cfg: dict) -> dict:
     return {**cfg, "model": {**model, "options": {k: v for k, v in full.items() if k != "name"}}}
 
 
-def grad_scaler(enabled: bool):
+def grad_scaler(enabled: bool) -> "torch.amp.GradScaler":
     """CUDA's loss scaler for mixed precision: torch.amp.GradScaler("cuda") from torch 2.3 on; torch 2.2 (the
     lowest declared) has it only as torch.cuda.amp.GradScaler."""
     if hasattr(torch.amp, "GradScaler"):

@@ -152,8 +152,16 @@ def test_smallest_clips_render(tmp_path):
     16 was rendered over 1000 clips while choosing it, these few keep it so."""
     for i, size in enumerate([(16, 16), (16, 17), (17, 16), (16, 120), (120, 16), (16, 16)]):
         path = render_clip(tmp_path / f"{i}.h5", i, "train" if i % 2 else "val", i, size, 2)
-        frames, _ = _read(path)
-        assert frames["frames/images"].shape[1:3] == size
+        frames, attrs = _read(path)
+        h, w = size
+        images, gt = frames["frames/images"], frames["gt/images"]
+        assert images.shape[:3] == (2, h, w) and gt.shape[:3] == (len(frames["gt/t"]), h, w) and len(gt) > 0
+        assert images.shape[3] == gt.shape[3] == (1 if attrs["sensor_gray"] else 3)
+        assert images.std() > 1 and gt.std() > 1  # a scene was drawn, not a blank (or one-colour) frame
+        ev = read_events(str(path))
+        assert (ev.width, ev.height) == (w, h) and len(ev) > 0
+        assert ev.x.max() < w and ev.y.max() < h
+        assert ev.t.min() >= frames["frames/t"][0] and ev.t.max() <= frames["frames/t"][-1]
 
 
 def test_clip_memory_and_disk_are_checked_before_the_cache_folder_is_made(tmp_path, monkeypatch):

@@ -148,7 +148,12 @@ def test_other_float_dtypes_are_cast_to_the_model_dtype(name, dtype):
     rendered = model.render(lr.to(dtype), t, (10, 12), events=ev.to(dtype))
     if name != "bicubic":  # no weights: bicubic keeps the input's dtype
         assert out.dtype == rendered.dtype == torch.float32
-    assert torch.isfinite(out).all() and torch.isfinite(rendered).all()
+    # the same numbers as float32 inputs holding the values `dtype` rounded them to (bicubic's output is
+    # rounded to a half dtype in turn: within two of its steps at 1.0)
+    ref = model(lr.to(dtype).float(), t, (10, 12), events=ev.to(dtype).float())
+    tol = max(1e-5, 2 * torch.finfo(out.dtype).eps)
+    torch.testing.assert_close(out.float(), ref, rtol=0, atol=tol)
+    torch.testing.assert_close(rendered.float(), ref, rtol=0, atol=tol)
 
 
 def test_input_beyond_the_model_dtype_is_refused(egvsr):

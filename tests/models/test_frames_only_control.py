@@ -50,7 +50,15 @@ def test_the_control_trains_without_events():
     lr = torch.rand(1, 3, 3, 6, 8)
     out = model(lr, [0.25], (12, 16))
     out.mean().backward()
-    assert model.stf.image_head.weight.grad is not None
+    grad = model.stf.image_head.weight.grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0  # the frames are learnt from
+    # no event reaches the event head: its weights get a zero gradient (it sees the zeros the control feeds)
+    assert model.stf.event_head.weight.grad is None or not model.stf.event_head.weight.grad.any()
+    with torch.no_grad():  # a step against the gradient lowers the loss the gradient came from
+        for p in model.parameters():
+            if p.grad is not None:
+                p -= 1e-3 * p.grad
+        assert model(lr, [0.25], (12, 16)).mean() < out.mean()
 
 
 def test_the_control_checkpoint_reads_no_events_and_renders_a_folder_without_them(tmp_path, capsys):

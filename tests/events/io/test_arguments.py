@@ -54,7 +54,10 @@ def test_convert_refuses_flags_that_are_not_booleans(rec, tmp_path, kwargs, name
 
 def test_convert_takes_numpy_booleans(rec, tmp_path):
     out = convert(rec, tmp_path / "out.h5", sort=np.bool_(True), progress=np.bool_(False))
-    assert len(read_events(out)) == 200
+    got, want = read_events(out), read_events(rec)
+    assert len(got) == 200 and (got.width, got.height) == (want.width, want.height)
+    for k in "xytp":  # converted as with Python's True/False: every event kept, in order
+        np.testing.assert_array_equal(getattr(got, k), getattr(want, k))
 
 
 def test_describe_refuses_a_flag_that_is_not_boolean(rec):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 
@@ -63,8 +64,17 @@ def test_render_writes_png_frames_and_an_mp4_whatever_their_names(tmp_path):
     png, mp4 = tmp_path / odd("frames"), tmp_path / odd("r.mp4")
     res = _run("render", rec, "--scale", "2", "--png", png, "--mp4", mp4, "--no-progress", "--last-frame", "2")
     assert res.returncode == 0, res.stderr.decode(errors="replace")[-2000:]  # was -11 (SIGSEGV)
-    assert read_image(next(p for p in png.iterdir() if p.suffix == ".png")).shape == (48, 64, 3)
-    assert mp4.stat().st_size > 0
+    frames = sorted(p.name for p in png.iterdir() if p.suffix == ".png")
+    assert frames == [f"frame_{i:06d}.png" for i in range(3)]  # frames 0..2, each one PNG
+    assert all(read_image(png / name).shape == (48, 64, 3) for name in frames)
+    plain = tmp_path / "plain.mp4"  # OpenCV opens no undecodable name: the video is read under a plain one
+    shutil.copyfile(mp4, plain)
+    video = cv2.VideoCapture(str(plain))
+    shapes = []
+    while (got := video.read())[0]:
+        shapes.append(got[1].shape)
+    video.release()
+    assert shapes == [(48, 64, 3)] * 3  # the same frames, at the same size, in the video
 
 
 def test_voxelize_convert_and_show_store_the_name_as_text(tmp_path, capsys, monkeypatch):

@@ -48,7 +48,11 @@ def test_numpy_scalars_are_options_and_the_config_holds_python_values():
 
 
 def test_values_at_float32s_edge_still_build():
-    build_model("egvsr-tiny", tf_half_width=3e38, max_scale=3e38)
+    import torch
+
+    model = build_model("egvsr-tiny", tf_half_width=3e38, max_scale=3e38)
+    assert model.config["tf_half_width"] == 3e38 and model.config["max_scale"] == 3e38  # kept, not clipped
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no weight overflowed to inf
 
 
 @pytest.mark.parametrize("name", ["egvsr-tiny", "egvsr-official"])

@@ -79,12 +79,16 @@ def test_figures_are_written_atomically_and_not_overwritten(tmp_path):
     hr = rng.random((40, 56, 3))
     lr = rng.random((10, 14, 3))
     grid = comparison_grid([("LR", lr), ("ours", hr), ("ground truth", hr)], tmp_path / "cmp.png", box=(8, 8, 16, 20))
-    assert cv2.imread(str(grid)) is not None
+    grid_img = cv2.imread(str(grid))
+    assert grid_img is not None and grid_img.shape[1] > 1.5 * grid_img.shape[0]  # three panels side by side
     rows = crop_rows([("x4", [("a", hr[:10, :10]), ("b", lr[:3, :3])])], tmp_path / "rows.png", title="t")
     assert cv2.imread(str(rows)) is not None
     s = EventStream(np.array([1, 2], np.uint16), np.array([1, 1], np.uint16), np.array([0, 5], np.int64),
                     np.array([1, -1], np.int8), 8, 6)
-    assert cv2.imread(str(plot_events(s, tmp_path / "ev.png", title="two events"))) is not None
+    shown = cv2.imread(str(plot_events(s, tmp_path / "ev.png", title="two events")))[..., ::-1].reshape(-1, 3)
+    picture = event_image(s)  # the ON pixel at (1, 1), the OFF pixel at (2, 1), each in its own colour
+    on, off = (np.all(shown == picture[1, k], axis=1).sum() for k in (1, 2))
+    assert on > 100 and off > 100 and 0.8 < on / off < 1.25  # both events drawn, as cells of one size
     assert not list(tmp_path.glob(".*egvsr-partial*"))
     with pytest.raises(ConfigError, match="voxels"):
         plot_voxels(np.zeros((2, 3, 4, 4)), tmp_path / "bad.png")

@@ -366,6 +366,12 @@ def test_video_fps_without_a_video_is_refused_not_ignored(tiny, tmp_path, capsys
     _nothing_left(tmp_path, out)
     assert main(["render", str(rec), str(ck), "--scale", "2", "--video-fps", "30", "--times", "0", "0.04",
                  "--mp4", str(tmp_path / "v.mp4"), "--no-progress"]) == 0
+    import cv2
+
+    video = cv2.VideoCapture(str(tmp_path / "v.mp4"))  # and with a video it sets the video's rate
+    rate, count = video.get(cv2.CAP_PROP_FPS), video.get(cv2.CAP_PROP_FRAME_COUNT)
+    video.release()
+    assert (rate, count) == (30.0, 2.0)
 
 
 def test_fps_only_for_a_folder_without_timestamps(tiny, tmp_path, capsys):

@@ -60,9 +60,13 @@ def test_simulate_reads_a_video_and_writes_an_output_whatever_their_names(tmp_pa
 
 
 def test_render_writes_png_frames_and_an_mp4_whatever_their_names(tmp_path):
+    from egvsr.render.model import save_untrained
+
     rec = _recording(tmp_path / odd("r.h5"))
+    # the tiny preset, not the shipped weights: the names are under test, and those took 2.5 s a frame
+    ck = save_untrained("egvsr-tiny", tmp_path / odd("tiny.pt"))
     png, mp4 = tmp_path / odd("frames"), tmp_path / odd("r.mp4")
-    res = _run("render", rec, "--scale", "2", "--png", png, "--mp4", mp4, "--no-progress", "--last-frame", "2")
+    res = _run("render", rec, ck, "--scale", "2", "--png", png, "--mp4", mp4, "--no-progress", "--last-frame", "2")
     assert res.returncode == 0, res.stderr.decode(errors="replace")[-2000:]  # was -11 (SIGSEGV)
     frames = sorted(p.name for p in png.iterdir() if p.suffix == ".png")
     assert frames == [f"frame_{i:06d}.png" for i in range(3)]  # frames 0..2, each one PNG

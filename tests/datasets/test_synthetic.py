@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import h5py
 import numpy as np
@@ -271,7 +272,8 @@ def test_a_file_where_the_cache_folder_goes_is_named(tmp_path):
     from egvsr.errors import OutputError
 
     (tmp_path / "cache").write_text("")
-    with pytest.raises(OutputError, match=r"^\S+/cache: is a file, expected a folder \(the synthetic clip cache\)$"):
+    with pytest.raises(OutputError, match=rf"^{re.escape(str(tmp_path))}/cache: is a file, expected a folder "
+                                          r"\(the synthetic clip cache\)$"):
         ensure_clips(tmp_path / "cache", 0, "train", [0], SIZE, 2, progress=False, workers=1)
 
 

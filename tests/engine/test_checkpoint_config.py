@@ -316,9 +316,10 @@ def test_yaml_alias_bombs_are_refused_before_any_merge(tmp_path):
     cyclic = tmp_path / "cyclic.yaml"
     cyclic.write_text("data:\n  train: &a {x: *a}\n")
     started = time.perf_counter()
-    with pytest.raises(ConfigError, match=r"^\S*bomb.yaml: the YAML expands to more than 1000000 values \(a YAML alias"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(bomb))}: the YAML expands to more than 1000000 "
+                                          r"values \(a YAML alias"):
         load_config(bomb)
-    with pytest.raises(ConfigError, match=r"^\S*cyclic.yaml: the YAML holds a value that contains itself"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(cyclic))}: the YAML holds a value that contains itself"):
         load_config(cyclic)
     with pytest.raises(ConfigError, match=r"^--set 'data.train.laugh=.*': the YAML expands to more than"):
         load_config(None, [f"data.train.laugh={_laughs(40)}"])

@@ -5,6 +5,7 @@ rather than at a user's start-up."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,13 @@ def tiny_recording(tmp_path_factory) -> Path:
 def _overrides(path: Path, rec: Path, out: Path) -> list[str]:
     """--set values that keep every key of the config but its data, sizes and length."""
     shipped = yaml.safe_load(path.read_text())
-    sets = [f"output_root={out}", "train.iterations=2", "train.batch_size=1", "train.val_every=2",
+    # paths as JSON strings (valid YAML): a plain one holding "[", ", " or " #" read as something else
+    sets = [f"output_root={json.dumps(str(out))}", "train.iterations=2", "train.batch_size=1", "train.val_every=2",
             "train.checkpoint_every=2", "train.num_workers=0", "train.threads=1"]
     for section in ("train", "val"):
         spec = shipped["data"][section]
-        sets += [f"data.{section}.root=null", f"data.{section}.split=null", f"data.{section}.recordings=[{rec}]"]
+        sets += [f"data.{section}.root=null", f"data.{section}.split=null",
+                 f"data.{section}.recordings={json.dumps([str(rec)])}"]
         if spec.get("patch_size", 64) is not None and section == "train":
             sets.append("data.train.patch_size=8")  # x6.5 of 8 px fits the 64x80 recording
     return sets

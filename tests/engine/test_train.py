@@ -5,7 +5,9 @@ All runs use the tiny EGVSR preset on a tiny generated recording so the whole fi
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -372,9 +374,10 @@ def test_val_queries_gt_needs_ground_truth_as_eval_does(tmp_path, tiny_recording
     with h5py.File(bare, "r+") as f:
         del f["gt"]
     val = {"queries": "gt", "scale": 2, "bins": 8}
-    cfg = load_config(_config(tmp_path, tiny_recording, "gt"), [f"data.val.recordings=[{bare}]"])
+    cfg = load_config(_config(tmp_path, tiny_recording, "gt"), [f"data.val.recordings={json.dumps([str(bare)])}"])
     cfg["data"]["val"].update(val)
-    with pytest.raises(ConfigError, match=rf"^data.val.queries gt: no ground-truth frames in {bare}; set "
+    with pytest.raises(ConfigError, match=rf"^data.val.queries gt: no ground-truth frames in {re.escape(str(bare))}; "
+                                          "set "
                                           "data.val.queries: middle"):
         train(cfg=cfg, progress=False, log=None)
     assert not (tmp_path / "exp").exists()

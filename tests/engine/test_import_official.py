@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shlex
 import warnings
 
 import pytest
@@ -202,7 +203,8 @@ def test_eval_of_an_official_file_points_to_import_checkpoint(tmp_path, capsys, 
     line = _error_line(["eval", str(src), "--data", "sample:1", "--no-progress"], capsys)
     assert line.startswith(f"{src}: not an egvsr checkpoint (missing format tag 'egvsr-checkpoint'); it holds a "
                            "plain state dict of 892 weights")
-    assert line.endswith(f"convert it first with egvsr import-checkpoint {src} OUT.pt")
+    # the path as the shell takes it (quoted where it holds a space or other shell characters)
+    assert line.endswith(f"convert it first with egvsr import-checkpoint {shlex.quote(str(src))} OUT.pt")
 
 
 @pytest.mark.parametrize("setting, message", [

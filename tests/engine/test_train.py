@@ -151,7 +151,8 @@ def test_unknown_model_option_is_named(tmp_path, tiny_recording):
 
 
 def test_missing_data_path(tmp_path, tiny_recording):
-    cfg = load_config(_config(tmp_path, tiny_recording, "bad"), [f"data.train.recordings=[{tmp_path}/nope.h5]"])
+    missing = json.dumps([str(tmp_path / "nope.h5")])  # a YAML list however the path is spelled
+    cfg = load_config(_config(tmp_path, tiny_recording, "bad"), [f"data.train.recordings={missing}"])
     with pytest.raises(ConfigError, match="nope.h5 does not exist"):
         train(cfg=cfg, progress=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -510,8 +511,8 @@ def test_patch_size_takes_integers_only(rec_path, patch):
 
 def test_fps_is_refused_for_recordings_with_frame_times(rec_path):
     """`fps` times only the frames of layouts without timestamps (EvTexture); elsewhere it would be ignored."""
-    pattern = (rf"^fps: {rec_path} states its frames' times \(egvsr layout\); fps applies only to recordings "
-               r"without timestamps \(EvTexture files\): leave fps unset \(None\)$")
+    pattern = (rf"^fps: {re.escape(str(rec_path))} states its frames' times \(egvsr layout\); fps applies only to "
+               r"recordings without timestamps \(EvTexture files\): leave fps unset \(None\)$")
     with pytest.raises(ConfigError, match=pattern):
         open_recording(rec_path, fps=1000)
     with pytest.raises(ConfigError, match=pattern):

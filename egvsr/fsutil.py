@@ -332,7 +332,8 @@ def refuse_inputs_as_outputs(inputs: Iterable[str | os.PathLike | None],
     dirs = [output_path(p) for p in folders if p is not None]
     named, files, listings = _reached_inputs([Path(p) for p in inputs if p is not None], members)
     _refuse_outputs_on_inputs(outs, dirs, named)  # first: the messages naming what the user named
-    _refuse_outputs_on_inputs(outs, dirs, files)
+    if any(_present(o) for o in outs + dirs):  # only an existing path can be a member file or hold one
+        _refuse_outputs_on_inputs(outs, dirs, files)
     refuse_package_data(outs, dirs)
     for o, is_dir in [(o, False) for o in outs] + [(d, True) for d in dirs]:
         for m, folder in listings:

@@ -345,3 +345,31 @@ def test_counted_names_one_in_the_singular():
     from egvsr.fsutil import counted
 
     assert [counted(n, "frame") for n in (0, 1, 2, 12000)] == ["0 frames", "1 frame", "2 frames", "12,000 frames"]
+
+
+def test_member_files_are_looked_up_only_when_an_output_already_exists(tmp_path, monkeypatch):
+    """A path that does not exist yet cannot be one of an input folder's files, so none of them is looked up
+    (resolve and stat: seconds for a folder of 30k frames); an existing output still is checked against them."""
+    import os
+    import re
+
+    from egvsr import fsutil
+    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    frames = [rec / f"{i}.png" for i in range(50)]
+    for f in frames:
+        f.write_bytes(b"png")
+
+    def listing(folder):
+        return [FolderMembers(tuple(frames), (rec,), re.compile(r".+\.png"))]
+
+    looked_up = []
+    identity = fsutil._identity
+    monkeypatch.setattr(fsutil, "_identity", lambda p: looked_up.append(p) or identity(p))
+    refuse_inputs_as_outputs([rec], [tmp_path / "out.h5"], members=listing)
+    assert not set(looked_up) & set(frames)
+    os.link(frames[7], tmp_path / "out.h5")
+    with pytest.raises(OutputExistsError, match=r"out.h5: output is .*7.png, which the input folder .*rec reads"):
+        refuse_inputs_as_outputs([rec], [tmp_path / "out.h5"], members=listing)

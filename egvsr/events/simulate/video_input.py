@@ -12,6 +12,7 @@ Frames come out as uint8 (H, W, 3) RGB or (H, W, 1) gray.
 from __future__ import annotations
 
 import math
+import os
 import re
 import stat
 import threading
@@ -286,7 +287,9 @@ def _folder_images(folder: Path) -> list[Path]:
     """The images of a frame folder (or of its images/, imgs/ or frames/), in natural name order; an
     image name that is not a regular file (a pipe, a device, a link to nothing) is refused. Hidden names
     are no frames (`_IMAGE_NAME`)."""
-    files = [p for p in folder.iterdir() if _IMAGE_NAME.fullmatch(p.name) and _regular(p, "the image")]
+    with os.scandir(folder) as entries:  # the listing's file types spare a look-up per plain file
+        files = [folder / e.name for e in entries if _IMAGE_NAME.fullmatch(e.name)
+                 and (e.is_file(follow_symlinks=False) or _regular(folder / e.name, "the image"))]
     if not files:
         for sub in IMAGE_SUBFOLDERS:
             if (folder / sub).is_dir():

@@ -33,8 +33,8 @@ DISK_EVENT_BYTES = 1.5
 
 #: Bytes per pixel of a simulation: the simulator's state (thresholds, reference levels, bands, scratch:
 #: about 150) with the frames, flows and sub-frames (float32 planes) and the frames waiting to be written.
-#: Peak RSS measured 161 on a two-frame clip but 205 to 232 on clips of 3 to 12 frames (1000x1000 to
-#: 2000x2000 RGB, flow interpolation, no events), x 1.1: 160 let a frame planned at 80% of memory need 110%.
+#: Peak RSS measured 205 to 232 on clips of 3 to 12 frames (1000x1000 to 2000x2000 RGB, flow interpolation,
+#: no events; a two-frame clip holds less, 161), with a tenth more as margin.
 BYTES_PER_PIXEL = 256
 
 

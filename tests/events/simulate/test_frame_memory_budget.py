@@ -1,8 +1,7 @@
 """`check_frame_memory` plans `BYTES_PER_PIXEL` per frame pixel; a clip's measured peak stays within it.
 
-The figure was 160, measured on a two-frame clip; from the third frame on a flow-interpolated simulation holds
-about 205 to 232 bytes per pixel, so a frame admitted at 80% of the machine's memory needed 100 to 110% of it.
-Peak RSS (VmHWM, reset through /proc/self/clear_refs after a warm-up run on 64x64 frames, so numba's compiling
+From the third frame on a flow-interpolated simulation holds about 205 to 232 bytes per pixel (a two-frame
+clip less), so the plan is measured on a clip of four. Peak RSS (VmHWM, reset through /proc/self/clear_refs after a warm-up run on 64x64 frames, so numba's compiling
 does not hide it) is measured in a child process, above its RSS before the clip.
 """
 
@@ -23,7 +22,6 @@ _CHILD = """
 import sys
 from pathlib import Path
 import cv2, numpy as np
-import pytest
 
 from egvsr.events.simulate import api
 d, side = Path(sys.argv[1]), int(sys.argv[2])
@@ -50,6 +48,7 @@ print((kb("VmHWM") - before) * 1024)
 """
 
 
+@pytest.mark.slow  # a child process simulating 800x800 frames: about half a minute on a busy machine
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's /proc/self/clear_refs")
 def test_measured_peak_of_a_clip_is_within_the_planned_bytes_per_pixel(tmp_path):
     res = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path), str(SIDE)], env=cli_env(),

@@ -451,11 +451,8 @@ def read_tensors(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
                 f"{path}: not an egvsr tensor file (attribute format={f.attrs.get('format')!r}, "
                 f"expected {FORMAT!r})"
             )
-        data = {}
-        for key in ("tensors", "t_start", "t_end"):
-            if key not in f:
-                raise InputFileError(f"{path}: missing dataset '{key}'")
-            data[key] = h5util.dataset(f, key, path, "egvsr tensors")  # stored in this file, not declared only
+        # each one present (a dangling link named as such), a dataset, and stored in this file, not declared only
+        data = {key: h5util.dataset(f, key, path, "egvsr tensors") for key in ("tensors", "t_start", "t_end")}
         _check_read_memory(path, data)
         tensors = data["tensors"][()]
         result = (tensors, data["t_start"][()], data["t_end"][()],

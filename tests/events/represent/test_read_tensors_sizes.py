@@ -46,3 +46,19 @@ def test_tensors_beyond_the_memory_share_are_refused_before_reading(tmp_path, mo
     tensors, t0, t1, attrs = vox.read_tensors(path)
     assert tensors.shape == (4, 5, 32, 40) and float(tensors.sum()) == 4 * 5 * 32 * 40
     assert t1.tolist() == [10, 20, 30, 40]
+
+
+def test_a_missing_or_dangling_dataset_is_named_as_such(tmp_path):
+    """The shared dataset check names each: a key that is absent, and one that is a link to a file not there
+    (`key in f` is False for it too, and it was said to be missing)."""
+    path = tmp_path / "t.h5"
+    _tensor_file(path, 2, write=True)
+    with h5py.File(path, "r+") as f:
+        del f["t_end"]
+    with pytest.raises(FormatError, match=r"t\.h5: missing key 't_end' required by the egvsr tensors layout$"):
+        vox.read_tensors(path)
+    with h5py.File(path, "r+") as f:
+        f["t_end"] = h5py.ExternalLink("gone.h5", "/t_end")
+    with pytest.raises(FormatError, match=r"t\.h5: 't_end' is an external link to '/t_end' in gone\.h5, which does "
+                                          r"not exist; expected data stored in this file"):
+        vox.read_tensors(path)

@@ -56,11 +56,9 @@ class SourceRecording(Recording):
         return src
 
     def _check_unchanged(self, src) -> None:
-        ft, gt = src.frame_times(), src.gt_times()
-        now = {"frame times": np.zeros(0, np.int64) if ft is None else np.asarray(ft, np.int64),
-               "ground-truth times": np.zeros(0, np.int64) if gt is None else np.asarray(gt, np.int64)}
-        changed = [what for what, t in now.items()
-                   if not np.array_equal(t, self.frame_times if what == "frame times" else self.gt_times)]
+        changed = [what for what, now, then in (("frame times", src.frame_times(), self.frame_times),
+                                                ("ground-truth times", src.gt_times(), self.gt_times))
+                   if not np.array_equal(np.zeros(0, np.int64) if now is None else np.asarray(now, np.int64), then)]
         if (int(src.width), int(src.height)) != (self.width, self.height):
             changed.append("sensor size")
         if source_event_span(src) != self.event_span:

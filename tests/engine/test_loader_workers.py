@@ -124,7 +124,11 @@ def test_train_names_a_killed_worker_in_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "exp" / "w").exists()  # a run that never saved leaves nothing
 
 
-@pytest.mark.parametrize("method, sig", [("spawn", signal.SIGINT), ("forkserver", signal.SIGTERM),
+_FRESH_INTERPRETER = pytest.mark.slow  # a spawned or forkserver worker imports torch afresh: seconds
+
+
+@pytest.mark.parametrize("method, sig", [pytest.param("spawn", signal.SIGINT, marks=_FRESH_INTERPRETER),
+                                         pytest.param("forkserver", signal.SIGTERM, marks=_FRESH_INTERPRETER),
                                          ("fork", signal.SIGTERM), ("fork", signal.SIGHUP)])
 def test_a_stop_signal_in_a_worker_is_left_to_the_main_process(method, sig):
     """A spawned or forkserver worker inherits no handler and torch gives every worker its own SIGTERM

@@ -11,10 +11,25 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from egvsr.engine.loader_workers import ignore_terminal_signals, one_line_worker_errors, worker_stopped
-from egvsr.errors import ConfigError, InputFileError
+from egvsr.errors import ConfigError, EventValidationError, InputFileError
 
 #: an error message that quotes a library's text of two lines (h5py's 'file read failed: time = ...\n, ...')
 TWO_LINES = "clip.h5: not a readable HDF5 file (read failed: time = Mon\n, filename = 'clip.h5', errno = 21)"
+
+
+class _BadData(Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i):
+        raise EventValidationError("clip.h5: 10 frames but events span 12")
+
+
+def test_a_data_error_in_a_loader_worker_is_its_one_line_message():
+    loader = DataLoader(_BadData(), batch_size=2, num_workers=1)
+    with pytest.raises(EventValidationError) as e:
+        list(one_line_worker_errors(loader))
+    assert str(e.value) == "clip.h5: 10 frames but events span 12"
 
 
 class _TwoLineError(Dataset):

@@ -389,26 +389,6 @@ def test_val_queries_gt_needs_ground_truth_as_eval_does(tmp_path, tiny_recording
     assert any(f"data.val.queries gt: leaving out {bare} (no ground-truth frames)" in line for line in said), said
 
 
-class _BadData(torch.utils.data.Dataset):
-    def __len__(self) -> int:
-        return 4
-
-    def __getitem__(self, i):
-        from egvsr.errors import EventValidationError
-
-        raise EventValidationError("clip.h5: 10 frames but events span 12")
-
-
-def test_a_data_error_in_a_loader_worker_is_its_one_line_message():
-    from egvsr.engine.train import one_line_worker_errors
-    from egvsr.errors import EventValidationError
-
-    loader = torch.utils.data.DataLoader(_BadData(), batch_size=2, num_workers=1)
-    with pytest.raises(EventValidationError) as e:
-        list(one_line_worker_errors(loader))
-    assert str(e.value) == "clip.h5: 10 frames but events span 12"
-
-
 def test_loader_workers_never_report_the_deferred_signal(capfd):
     """A worker forked while the handler is installed inherits it: only the process that installed it
     reports the signal and stops; a worker ignores it (the main process stops the workers)."""

@@ -98,7 +98,13 @@ def worker_stopped(exc: BaseException, num_workers: int) -> EgvsrError | None:
         return None
     what = found.group(0)
     killed = (found.group("signal") or "").strip()
-    hint = ("" if killed not in ("", "Killed", "SIGKILL") else  # not a signal sent to stop the job
-            "; most often the system's out-of-memory killer: lower train.num_workers, train.batch_size or "
-            "data.train.patch_size")
+    hint = _HINTS.get(killed, "")  # none for a signal sent to stop the job
     return ConfigError(f"train.num_workers {num_workers}: the data loading process stopped: {what}{hint}")
+
+
+_OOM = ("; most often the system's out-of-memory killer: lower train.num_workers, train.batch_size or "
+        "data.train.patch_size")
+#: what most often ends a worker, by torch's word for the signal ("": it exited without saying why)
+_HINTS = {"": _OOM, "Killed": _OOM, "SIGKILL": _OOM,
+          "Bus error": "; most often the shared memory that workers hand batches through (/dev/shm) is full: raise "
+                       "its size (a container's --shm-size) or lower train.num_workers or train.batch_size"}

@@ -175,3 +175,18 @@ def test_the_training_loader_uses_the_worker_set_up():
                             step=0, info=SimpleNamespace(rank=0, world_size=1, device=torch.device("cpu")),
                             collate=None)
     assert Trainer._loader(owner).worker_init_fn is ignore_terminal_signals
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("DataLoader worker (pid 7) is killed by signal: Killed. ", "out-of-memory killer"),
+    ("DataLoader worker (pid(s) 7, 8) exited unexpectedly", "out-of-memory killer"),
+    ("DataLoader worker (pid 7) is killed by signal: Bus error. It is possible that dataloader's workers are out "
+     "of shared memory. Please try to raise your shared memory limit.", "(/dev/shm) is full"),
+    ("DataLoader worker (pid 7) is killed by signal: Terminated. ", None),
+])
+def test_a_stopped_worker_s_line_says_what_most_often_stops_it(text, hint):
+    """A bus error in a worker is most often a full /dev/shm (a container's 64 MB default), which torch's own
+    message says; a signal sent to stop the job gets no advice."""
+    err = str(worker_stopped(RuntimeError(text), 2))
+    assert err.startswith("train.num_workers 2: the data loading process stopped: DataLoader worker (pid")
+    assert "\n" not in err and (hint in err if hint else ";" not in err)

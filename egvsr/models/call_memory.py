@@ -54,7 +54,8 @@ def float_bytes(like: torch.Tensor) -> int:
         if torch.is_autocast_enabled(device_type):
             return 2
     except TypeError:  # torch < 2.4 (>= 2.2 is declared) takes no device type: CUDA's, and CPU's apart
-        if {"cuda": torch.is_autocast_enabled, "cpu": torch.is_autocast_cpu_enabled}.get(device_type, bool)():
+        enabled = {"cuda": torch.is_autocast_enabled, "cpu": torch.is_autocast_cpu_enabled}.get(device_type)
+        if enabled is not None and enabled():
             return 2
     except RuntimeError:  # a device type autocast does not know
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 
 import cv2
 import numpy as np
@@ -184,13 +185,13 @@ def test_frame_folder_of_float_or_16_bit_gray_frames_renders_as_its_8_bit_twin(s
         assert (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all()  # gray in, gray out
 
 
-@pytest.mark.parametrize("events", [False, True])
-def test_a_video_file_as_input_says_how_to_render_it(split_clip, tmp_path, capsys, events):
+@pytest.mark.parametrize("events, name", [(False, "clip.MP4"), (True, "clip.MP4"), (False, "my clip.mp4")])
+def test_a_video_file_as_input_says_how_to_render_it(split_clip, tmp_path, capsys, events, name):
     """A video file was refused as "not a recognised event recording" (with --events: "must be a folder of
     frames"), the way to render it unsaid; now one line names it and says how: simulate a recording of it, or
     extract its frames."""
     _, frames, events_file, ck = split_clip
-    video = tmp_path / "clip.MP4"
+    video = tmp_path / name
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (28, 20))
     for f in _pngs(frames):
         writer.write(f)
@@ -200,5 +201,6 @@ def test_a_video_file_as_input_says_how_to_render_it(split_clip, tmp_path, capsy
     err = capsys.readouterr().err.splitlines()
     assert rc == 2 and err == [err[0]]
     assert err[0].startswith(f"egvsr: error: {video}: a video file is not a render input")
-    assert f"egvsr simulate {video} OUT.h5" in err[0] and "extract its frames" in err[0]
+    # the command as the shell takes it (quoted where the path holds a space), as import-checkpoint's advice
+    assert f"egvsr simulate {shlex.quote(str(video))} OUT.h5" in err[0] and "extract its frames" in err[0]
     assert not (tmp_path / "o").exists()

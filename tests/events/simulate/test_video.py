@@ -27,6 +27,16 @@ def _frames(n: int, h: int = 40, w: int = 56, shift: int = 1) -> list[np.ndarray
     return [np.ascontiguousarray(base[:, k * shift: k * shift + w]) for k in range(n)]
 
 
+def _mjpg_clip(path: Path, n: int) -> Path:
+    """A 20-fps MJPG video of `_frames(n)` (gray, written as BGR) at `path`."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
+    assert writer.isOpened()
+    for f in _frames(n):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
 def _folder(tmp: Path, frames, name: str = "seq", color: bool = False) -> Path:
     d = tmp / name
     d.mkdir()
@@ -126,12 +136,7 @@ def test_images_txt_layout_and_resize(tmp_path):
 
 
 def test_video_file(tmp_path):
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
-    assert writer.isOpened()
-    for f in _frames(10):
-        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    path = _mjpg_clip(tmp_path / "clip.avi", 10)
     out = simulate_video(path, tmp_path / "v.h5", interpolation="linear", progress=False)
     with open_events(out) as src:
         assert src.num_frames == 10
@@ -142,11 +147,7 @@ def test_video_file(tmp_path):
 
 def test_reading_leaves_opencv_s_log_level_as_the_caller_set_it(tmp_path):
     """The log level is process-wide: reading lowers it for its own calls only."""
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
-    for f in _frames(3):
-        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    path = _mjpg_clip(tmp_path / "clip.avi", 3)
     log = getattr(cv2.utils, "logging", cv2)  # OpenCV 4.8 (declared) has the level at the top level
     before = log.getLogLevel()
     try:
@@ -447,11 +448,7 @@ def _clip_saying(tmp_path, monkeypatch, prop, value) -> Path:
     (the container's word; an iterator: its next value each time), the rest as decoded."""
     import egvsr.events.simulate.video_input as video_input
 
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
-    for f in _frames(3):
-        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    path = _mjpg_clip(tmp_path / "clip.avi", 3)
     real = video_input.video_capture
 
     def capture(p, *params):
@@ -585,11 +582,7 @@ def test_a_frame_that_decodes_to_another_size_than_its_header_says_is_refused_na
 def test_a_video_cut_short_is_read_as_far_as_it_decodes_and_said_to_be(tmp_path, capsys):
     """A video that ends before the frame count its header states (a copy cut short) was read in part without
     a word; now one warning line names it and both counts. A whole video says nothing."""
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (56, 40))
-    for f in _frames(12):
-        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    path = _mjpg_clip(tmp_path / "clip.avi", 12)
     whole = len(list(open_video(path).frames()))
     assert whole == 12 and capsys.readouterr().err == ""
     cut = tmp_path / "cut.avi"

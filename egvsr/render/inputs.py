@@ -102,8 +102,8 @@ def _video_input(path: Path) -> ConfigError:
     """The error for a video file given as the input: what render reads instead, and how to get it."""
     return ConfigError(
         f"{path}: a video file is not a render input (frames are read by index, with their times); make a "
-        f"recording of it with `egvsr simulate {shlex.quote(str(path))} OUT.h5` (its frames, their times and simulated events), "
-        "or extract its frames (e.g. ffmpeg -i in.mp4 frames/%06d.png) and give `fps`"
+        f"recording of it with `egvsr simulate {shlex.quote(str(path))} OUT.h5` (its frames, their times and "
+        "simulated events), or extract its frames (e.g. ffmpeg -i in.mp4 frames/%06d.png) and give `fps`"
     )
 
 

@@ -418,16 +418,14 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
         bar.close()
 
 
-#: Bytes `read_tensors` holds per byte of a float tensor file: the tensors and the finiteness mask of them.
-READ_BYTES_PER_TENSOR_BYTE = 1.25
-
-
 def _check_read_memory(path: Path, data: dict) -> None:
     """Refuse, before reading, a tensor file whose datasets read whole need more than `PLANNED_MEMORY_SHARE`
-    of this machine's memory (a crash, or the OOM killer, otherwise)."""
+    of this machine's memory (a crash, or the OOM killer, otherwise): the three datasets, and for float
+    tensors the finiteness mask of them (a byte a value, whatever the float's width)."""
     total = physical_memory()
-    sizes = {k: float(d.size) * d.dtype.itemsize for k, d in data.items()}
-    need = sizes["tensors"] * READ_BYTES_PER_TENSOR_BYTE + sizes["t_start"] + sizes["t_end"]
+    need = sum(float(d.size) * d.dtype.itemsize for d in data.values())
+    if data["tensors"].dtype.kind == "f":
+        need += float(data["tensors"].size)
     if total and need > PLANNED_MEMORY_SHARE * total:
         t = data["tensors"]
         raise InputFileError(

@@ -62,3 +62,17 @@ def test_a_missing_or_dangling_dataset_is_named_as_such(tmp_path):
     with pytest.raises(FormatError, match=r"t\.h5: 't_end' is an external link to '/t_end' in gone\.h5, which does "
                                           r"not exist; expected data stored in this file"):
         vox.read_tensors(path)
+
+
+@pytest.mark.parametrize("dtype, need", [(np.float16, "76.9 KB"), (np.float64, "230 KB"), (np.int32, "102 KB")])
+def test_the_memory_needed_counts_the_mask_as_a_byte_a_float_value(tmp_path, monkeypatch, dtype, need):
+    """The finiteness mask is one byte a value whatever the float's width, and integer tensors get none: a
+    float16 file needs 1.5 bytes a byte of its tensors, not 1.25."""
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = vox.FORMAT
+        f["tensors"] = np.ones((4, 5, 32, 40), dtype)
+        f["t_start"], f["t_end"] = np.arange(4), np.arange(4) + 1
+    monkeypatch.setattr(vox, "physical_memory", lambda: 1000)
+    with pytest.raises(InputFileError, match=rf"needs about {need} of memory to read whole"):
+        vox.read_tensors(path)

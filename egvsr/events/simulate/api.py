@@ -13,7 +13,7 @@ from egvsr.events.frames import Frames
 from egvsr.events.io.arguments import check_path
 from egvsr.events.simulate import pipeline
 from egvsr.events.simulate.budget import (
-    BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory,
+    BYTES_PER_PIXEL, ClipSpan, check_frame_memory, check_noise_disk, check_noise_memory, noise_checked,
 )
 from egvsr.events.simulate.simulator import EventSimulator, check_seed
 from egvsr.events.simulate.thresholds import SimulatorConfig, check_knob_max, knob_flag, simulator_knobs
@@ -132,7 +132,8 @@ def simulate_video(
     _check_frame_size(video.width, video.height, interpolation, src)
     span = (ClipSpan.of_times(video.timestamps_us) if video.timestamps_us is not None
             else ClipSpan.of_rate(video.fps, video.num_frames))
-    check_noise_memory(config, video.width, video.height, span, video.width * video.height * BYTES_PER_PIXEL)
+    state_bytes = video.width * video.height * BYTES_PER_PIXEL
+    check_noise_memory(config, video.width, video.height, span, state_bytes)
     check_noise_disk(config, video.width, video.height, span, dst)
     sim = EventSimulator(video.width, video.height, config, seed, threads=threads)
     attrs = {
@@ -162,7 +163,8 @@ def simulate_video(
             bar.set_postfix_str(f"{stats.events:,} events, {stats.subframes:,} sub-frames")
 
         try:
-            pipeline.run(video.frames(), sim, up, writer.append, on_frame)
+            frames = noise_checked(video.frames(), config, video.width, video.height, span.longest_s, state_bytes)
+            pipeline.run(frames, sim, up, writer.append, on_frame)
             flush()
         finally:
             bar.close()

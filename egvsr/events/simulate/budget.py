@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -142,6 +143,19 @@ def check_noise_memory(config: SimulatorConfig, width: int, height: int, span: C
         f"more than {PLANNED_MEMORY_SHARE:.0%} of this machine's memory ({fmt_size(have)}); lower the noise rate "
         "or use smaller frames (--size)"
     )
+
+
+def noise_checked(frames: Iterable[tuple[int, np.ndarray]], config: SimulatorConfig, width: int, height: int,
+                  planned_s: float, state_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+    """`frames` (t_us, image), each interval longer than the `planned_s` checked up front by
+    `check_noise_memory` checked in turn before it is simulated: a video timed by its own timestamps (variable
+    frame rate) may hold a pause far longer than 1 / fps, whose noise is drawn in one step."""
+    last = None
+    for t, img in frames:
+        if last is not None and (t - last) * 1e-6 > planned_s:
+            check_noise_memory(config, width, height, ClipSpan((t - last) * 1e-6, None, None), state_bytes)
+        last = t
+        yield t, img
 
 
 def check_noise_disk(config: SimulatorConfig, width: int, height: int, span: ClipSpan,

@@ -639,3 +639,22 @@ def test_a_jpeg_s_exif_orientation_is_not_applied_by_any_route(tmp_path):
     for k, (_, img) in enumerate(vi.frames()):
         assert np.abs(img.astype(int) - stored).max() <= 1
         assert np.array_equal(rec.read_frame(k), img)
+
+
+def test_a_pause_in_a_variable_rate_video_has_its_noise_checked_before_it_is_simulated(tmp_path, monkeypatch):
+    """Noise is sized up front for intervals of 1 / fps (780 ms here, the average); a video timed by its own
+    timestamps may pause far longer (a 3 s frame here), whose noise is drawn in one step: that interval is checked
+    before it is simulated, in the same one line, and no output is left."""
+    from egvsr.events.simulate import budget
+    from egvsr.events.simulate.thresholds import SimulatorConfig
+
+    path = tmp_path / "pause.gif"
+    _variable_rate_gif(path, [40, 40, 3000, 40])
+    cfg = SimulatorConfig(shot_noise_hz=50.0)
+    pixels, state = 56 * 40, 56 * 40 * budget.BYTES_PER_PIXEL
+    monkeypatch.setattr(budget, "memory_budget", lambda: int(state + budget.step_noise_bytes(cfg, pixels, 1.5)))
+    with pytest.raises(ConfigError, match=r"^--shot-noise-hz 50: about 3\.36e\+05 noise events in one frame "
+                                          r"interval \(3 s at 56x40 pixels\)"):
+        simulate_video(path, tmp_path / "o.h5", interpolation="none", progress=False, shot_noise_hz=50.0)
+    assert not (tmp_path / "o.h5").exists()
+    simulate_video(path, tmp_path / "o.h5", fps=25, interpolation="none", progress=False, shot_noise_hz=50.0)

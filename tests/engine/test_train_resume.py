@@ -390,11 +390,9 @@ def test_resume_refuses_a_checkpoint_whose_config_shares_references(tmp_path, ti
         extra = {"model": {"name": "egvsr-tiny", "config": model.config}, "experiment": dict(cfg)}
         extra[key] = {**extra[key], "laugh": shared}
         save_checkpoint(last, {"state_dict": model.state_dict(), **extra})
-        started = time.perf_counter()
         with pytest.raises(CheckpointError,
                            match=rf"^{re.escape(str(last))}: its '{key}' entry expands to more than 1000000 values"):
             train(cfg=cfg, progress=False, log=None)
-        assert time.perf_counter() - started < 60
 
 
 def test_init_from_refuses_weights_that_are_not_finite(tmp_path, tiny_recording):

@@ -52,19 +52,11 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite:
 
 
 def _save_failure(out: Path, exc: BaseException) -> BaseException:
-    """What a failed `torch.save` to `out` raises: the one-line error of the OSError that caused it (torch
-    wraps what a Python file raises in a RuntimeError), a Ctrl-C or SIGTERM met during a write (wrapped
-    alike) as itself, else `exc` as it is."""
-    from egvsr.events.io.h5util import output_error
+    """What a failed `torch.save` to `out` raises (torch wraps what a Python file raises in a RuntimeError):
+    `h5util.write_failure`."""
+    from egvsr.events.io.h5util import write_failure
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return output_error(out, seen)
-        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return exc
+    return write_failure(out, exc)
 
 
 def check_device(device: torch.device | str | int, where: str = "`device`") -> torch.device:

@@ -33,13 +33,18 @@ def check_plotting() -> None:
 def writing(out: str | os.PathLike) -> Iterator[None]:
     """A write of output `out` (to its temporary) that fails with an OSError (a full disk, a quota, a file
     size limit, raised by matplotlib, PIL or Python) as the house's one-line `OutputError` naming `out`
-    (docs/io.md), not a traceback."""
+    (docs/io.md), not a traceback: also where the writer loses that OSError to a second error of its own
+    (matplotlib's PDF backend, closing its half-written stream, raises an AttributeError), and a Ctrl-C met
+    there stays a Ctrl-C (`h5util.write_failure`)."""
     try:
         yield
-    except OSError as exc:
-        from egvsr.events.io.h5util import output_error
+    except Exception as exc:
+        from egvsr.events.io.h5util import write_failure
 
-        raise output_error(Path(out), exc) from None
+        failure = write_failure(Path(out), exc)
+        if failure is exc:
+            raise
+        raise failure from None
 
 
 def save_figure(fig, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:

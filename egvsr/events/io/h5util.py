@@ -498,6 +498,21 @@ def output_error(out: Path, exc: OSError) -> OutputError:
                        "free some space or choose another path")
 
 
+def write_failure(out: Path, exc: BaseException) -> BaseException:
+    """What a failed write of output `out` raises: the one-line error of the OSError that caused it, also
+    where the writer wrapped it or lost it to a second error while cleaning up (torch's RuntimeError,
+    matplotlib's PDF backend that then fails on its own half-made stream with an AttributeError); a
+    Ctrl-C or SIGTERM met during the write (alike wrapped or masked) as itself; else `exc` as it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return output_error(out, seen)
+        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP are held inside the block and raised when it ends.

@@ -66,9 +66,10 @@ def read_image(path: str | os.PathLike, mode: str = "unchanged") -> np.ndarray |
     return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> bool:
+def write_image(path: str | os.PathLike, image: np.ndarray, raise_oserror: bool = False) -> bool:
     """Write `image` (BGR order) at `path` in the format its suffix names, as `cv2.imwrite` does; False
-    when it cannot be encoded or written (an unknown suffix raises `cv2.error`, as `imwrite` does)."""
+    when it cannot be encoded or written (an unknown suffix raises `cv2.error`, as `imwrite` does);
+    `raise_oserror`: a write that fails raises its OSError (which says why: a quota, a file size limit)."""
     suffix = os.path.splitext(os.fsdecode(path))[1]
     if not suffix.isascii():  # no codec has such a name
         return False
@@ -79,6 +80,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> bool:
         with open(path, "wb") as f:
             f.write(data.tobytes())
     except OSError:
+        if raise_oserror:
+            raise
         return False
     return True
 

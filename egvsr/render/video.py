@@ -193,15 +193,24 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         need = rgb.nbytes  # a PNG frame can take its raw size: less free than that, the disk may fill
         near_full, _ = disk_full(self._tmp, 2 * need)
         with _native_held_when(near_full):  # the disk may fill: the write fails, said below
-            if not write_image(name, _bgr(rgb)):
+            try:
+                written = write_image(name, _bgr(rgb), raise_oserror=True)
+            except OSError as exc:
+                raise self._write_error(name, need, exc) from None
+            if not written:
                 raise self._write_error(name, need)
 
-    def _write_error(self, name: Path, need: int) -> OutputError:
-        """Why frame `name` could not be written: no space left (less free than the frame's raw size), or
-        OpenCV's failure (it does not say why)."""
+    def _write_error(self, name: Path, need: int, exc: OSError | None = None) -> OutputError:
+        """Why frame `name` could not be written: no space left (less free than the frame's raw size), the
+        write's own OSError `exc` (a quota, a file size limit, a device error), or OpenCV's failure to
+        encode it (it does not say why)."""
         full, free = disk_full(self._tmp, need)
         if full:
             return no_space_error(self.folder, self._tmp.parent, free, f"writing {name.name}")
+        if exc is not None:
+            from egvsr.events.io.h5util import output_error
+
+            return output_error(self.folder, exc)
         return OutputError(f"{self.folder}: OpenCV could not write {name.name}")
 
     def write(self, rgb: np.ndarray, t_us: int) -> None:

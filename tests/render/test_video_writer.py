@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pytest
 
@@ -222,3 +225,27 @@ def test_png_frame_names_sort_in_file_order_beyond_a_million_frames(tmp_path) ->
         png.write(img, 0)
     assert [p.name for p in (tmp_path / "few").glob("frame_*")] == ["frame_000000.png"]
 
+
+
+@pytest.mark.parametrize("code, why", [(errno.EDQUOT, "the disk quota is exceeded"),
+                                       (errno.EFBIG, r"the file size limit is reached \(ulimit -f\)"),
+                                       (errno.EIO, "an input/output error on the device")])
+def test_png_writer_says_why_a_frame_write_failed(tmp_path, monkeypatch, code, why) -> None:
+    """A frame whose file write fails while the disk has room (a quota, a file size limit, a device error)
+    is said as that failure, not as OpenCV's: the encoder did its part. The old folder is kept."""
+    pytest.importorskip("cv2")
+    from egvsr.errors import OutputError
+
+    real_open = open
+
+    def failing_open(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(".png"):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("egvsr.cvfile.open", failing_open, raising=False)
+    monkeypatch.setattr("egvsr.render.disk.free_bytes", lambda folder: 10**12)
+    with pytest.raises(OutputError, match=rf"out: cannot write the output \({why}\)"):
+        with PngFolderWriter(tmp_path / "out") as png:
+            png.write(np.zeros((40, 40, 3), np.uint8), 0)
+    assert list(tmp_path.iterdir()) == []

@@ -34,10 +34,11 @@ FORMAT = "egvsr-checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite: bool = True) -> Path:
-    """Write `payload` (plus format tags) to `path` atomically. A write that fails (a full disk, a quota, a
-    file size limit) is the one-line `OutputError` naming `path`, the temporary removed and an existing
-    checkpoint kept (docs/io.md, "Outputs")."""
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write `payload` (plus format tags) to `path` atomically; an existing file is refused unless
+    `overwrite` (as by every egvsr writer). A write that fails (a full disk, a quota, a file size limit) is
+    the one-line `OutputError` naming `path`, the temporary removed and an existing checkpoint kept
+    (docs/io.md, "Outputs")."""
     data = {"format": FORMAT, "version": VERSION, **payload}
     with atomic_output(path, overwrite=overwrite) as tmp:
         try:

@@ -576,11 +576,11 @@ class Trainer:
         payload = self._payload(kept)
         step_file = self.exp.step_checkpoint(self.step) if self.step in kept else None
         if step_file is not None:
-            save_checkpoint(step_file, payload)
+            save_checkpoint(step_file, payload, overwrite=True)
         try:
             if best:
-                save_checkpoint(self.exp.best, payload)
-            save_checkpoint(self.exp.last, payload)
+                save_checkpoint(self.exp.best, payload, overwrite=True)
+            save_checkpoint(self.exp.last, payload, overwrite=True)
         except BaseException:
             if step_file is not None:
                 step_file.unlink(missing_ok=True)

@@ -166,10 +166,10 @@ def test_last_pt_never_records_a_best_that_best_pt_does_not_hold(tmp_path, tiny_
 
     real = train_module.save_checkpoint
 
-    def save(path, payload):
+    def save(path, payload, overwrite=False):
         if Path(path).name == failing and payload["step"] == 4:
             raise OSError(28, "No space left on device")
-        return real(path, payload)
+        return real(path, payload, overwrite=overwrite)
 
     monkeypatch.setattr(train_module, "save_checkpoint", save)
     cfg = _cfg(tmp_path, tiny_recording, "full", val=False, iterations=4, val_every=2, ema_decay=0.0)

@@ -389,7 +389,7 @@ def test_resume_refuses_a_checkpoint_whose_config_shares_references(tmp_path, ti
     for key in ("experiment", "model"):
         extra = {"model": {"name": "egvsr-tiny", "config": model.config}, "experiment": dict(cfg)}
         extra[key] = {**extra[key], "laugh": shared}
-        save_checkpoint(last, {"state_dict": model.state_dict(), **extra})
+        save_checkpoint(last, {"state_dict": model.state_dict(), **extra}, overwrite=True)
         with pytest.raises(CheckpointError,
                            match=rf"^{re.escape(str(last))}: its '{key}' entry expands to more than 1000000 values"):
             train(cfg=cfg, progress=False, log=None)
@@ -463,11 +463,11 @@ def test_a_failed_save_leaves_last_pt_and_its_step_list_as_they_were(tmp_path, t
     for failing in ("step-00000003.pt", "last.pt"):
         calls = {"n": 0}
 
-        def save(path, payload, failing=failing, calls=calls):
+        def save(path, payload, overwrite=False, failing=failing, calls=calls):
             calls["n"] += 1
             if Path(path).name == failing and payload["step"] == 3:
                 raise OSError(28, "No space left on device")
-            return real(path, payload)
+            return real(path, payload, overwrite=overwrite)
 
         monkeypatch.setattr(train_module, "save_checkpoint", save)
         name = "save" + failing[:4]
@@ -584,7 +584,7 @@ def test_damaged_last_checkpoint_entries_are_one_line(tmp_path, tiny_recording, 
     last = tmp_path / "exp" / "dmg" / "checkpoints" / "last.pt"
     ck = load_checkpoint(last)
     _damage(ck, key)
-    save_checkpoint(last, ck)
+    save_checkpoint(last, ck, overwrite=True)
     capsys.readouterr()
     assert main(["train", str(cfg), "--no-progress", "--set", "train.iterations=3", "--allow-config-change"]) == 2
     err = _one_error(capsys, f"{last}: its {key.rstrip('-')!r} entry is damaged")

@@ -39,6 +39,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite:
     `overwrite` (as by every egvsr writer). A write that fails (a full disk, a quota, a file size limit) is
     the one-line `OutputError` naming `path`, the temporary removed and an existing checkpoint kept
     (docs/io.md, "Outputs")."""
+    from egvsr.events.io.arguments import check_path
+
+    check_path(path, "path", "an output file path")
     data = {"format": FORMAT, "version": VERSION, **payload}
     with atomic_output(path, overwrite=overwrite) as tmp:
         try:

@@ -78,8 +78,9 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
     from matplotlib.patches import Rectangle
 
-    from egvsr.plots.figures import new_figure, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, save_png
 
+    check_figure_path(path, overwrite)  # before any drawing
     if not panels:
         raise ConfigError("comparison_grid: expected at least one panel")
     imgs = [(label, _as_rgb(img, f"panel {label!r}")) for label, img in panels]
@@ -134,8 +135,9 @@ def check_box(box, shape: Sequence[int]) -> Box:
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
               title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
     """A grid of already-cropped images: one labelled row per setting, one column per method."""
-    from egvsr.plots.figures import new_figure, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, save_png
 
+    check_figure_path(path, overwrite)  # before any drawing
     if not rows or not rows[0][1]:
         raise ConfigError("crop_rows: expected at least one row with one panel")
     cols = max(len(r[1]) for r in rows)

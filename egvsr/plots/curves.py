@@ -13,7 +13,9 @@ def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", ove
                          title: str | None = None) -> Path:
     """Plot `metric` against `scale` for each `model` in `rows` and save a PNG atomically."""
     from egvsr.fsutil import atomic_output
+    from egvsr.plots.figures import check_figure_path
 
+    check_figure_path(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         draw_metric_vs_scale(rows, tmp, metric, title, out=path)
     return Path(path)

@@ -88,7 +88,9 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
 def plot_events(stream, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
     """Save `event_image(stream, background)` as a PNG with a title and a colour key."""
-    from egvsr.plots.figures import new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+
+    check_figure_path(path, overwrite)  # before any drawing
 
     img = event_image(stream, background=background)
     h, w = img.shape[:2]

@@ -47,9 +47,20 @@ def writing(out: str | os.PathLike) -> Iterator[None]:
         raise failure from None
 
 
+def check_figure_path(path: object, overwrite: bool = False, what: str = "path") -> Path:
+    """The output `path` of a plot checked before any drawing: a str or os.PathLike naming a file (not empty,
+    no NUL byte: one `ConfigError` naming the argument `what`), where a file may be written (an existing
+    one only with `overwrite`, never a folder or a link: `check_output_path`)."""
+    from egvsr.events.io.arguments import check_path
+    from egvsr.fsutil import check_output_path
+
+    return check_output_path(check_path(path, what, "an output file path"), overwrite)
+
+
 def save_figure(fig, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:
     """Write `fig` in matplotlib's format `fmt` to `path` atomically; refuses an existing file unless
     `overwrite`."""
+    check_figure_path(path, overwrite)
     with atomic_output(path, overwrite) as tmp, writing(path):
         fig.savefig(tmp, format=fmt)
     return Path(path)

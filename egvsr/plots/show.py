@@ -187,6 +187,10 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
 
     from egvsr.events.io.ced_folder import input_members  # what a CED folder input reads
 
+    from egvsr.plots.figures import check_figure_path
+
+    if out_png is not None:
+        check_figure_path(out_png, overwrite, "out_png")  # a str or os.PathLike, not empty, no NUL byte
     out = Path(out_png) if out_png is not None else default_preview_path(path)
     check_output_path(out, overwrite)
     refuse_inputs_as_outputs([path], [out], members=input_members)

@@ -28,7 +28,9 @@ def signed_slices(voxels: np.ndarray) -> np.ndarray:
 def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
                 max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
-    from egvsr.plots.figures import new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+
+    check_figure_path(path, overwrite)  # before any drawing
 
     for name, value in (("max_cols", max_cols), ("max_bins", max_bins)):
         if not is_integer(value) or value < 1:

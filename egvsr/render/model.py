@@ -85,9 +85,11 @@ def save_untrained(name: str, path: str | Path, seed: int = 0, overwrite: bool =
     (any spelling, a hard link) nor lie in the package's data folder, even with `overwrite`.
     """
     from egvsr.engine.checkpoint_file import save_checkpoint
-    from egvsr.fsutil import refuse_package_data
+    from egvsr.events.io.arguments import check_path
+    from egvsr.fsutil import check_output_path, refuse_package_data
     from egvsr.models import build_model
 
+    check_output_path(check_path(path, "path", "an output file path"), overwrite)  # before the model is built
     refuse_package_data([Path(path)])
     torch.manual_seed(int(seed))
     model = build_model(name, **options)

@@ -36,7 +36,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_old_one(tmp_path):
     out = tmp_path / "last.pt"
     out.write_bytes(b"the old checkpoint")
     with file_size_limit(200_000), pytest.raises(OutputError) as err:
-        save_checkpoint(out, {"state_dict": {"w": torch.zeros(250_000)}})  # 1 MB
+        save_checkpoint(out, {"state_dict": {"w": torch.zeros(250_000)}}, overwrite=True)  # 1 MB
     assert str(err.value) == (f"{out}: cannot write the output (the file size limit is reached (ulimit -f)); "
                               "nothing was written under this name: free some space or choose another path")
     assert out.read_bytes() == b"the old checkpoint"

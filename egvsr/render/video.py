@@ -413,6 +413,10 @@ class Mp4Writer(contextlib.AbstractContextManager):
         full, free = disk_full(self._tmp, self.frame_bytes)
         if full:
             raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
+        if _at_file_size_limit(self._video):
+            from egvsr.events.io.h5util import output_error
+
+            raise output_error(self.path, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
         raise OutputError(f"{self.path}: the video written reads back with {count} of its {self.frames} frames "
                           "(the encoder failed); nothing was written (an existing output is kept)")
 
@@ -465,6 +469,20 @@ class Mp4Writer(contextlib.AbstractContextManager):
             raise
         self._cleanup()
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+def _at_file_size_limit(path: Path) -> bool:
+    """Whether `path` has grown to this process's file size limit (`ulimit -f`): a write past it failed
+    (FFmpeg reports none), so the video is cut short there."""
+    try:
+        import resource
+    except ImportError:  # no such limit (Windows)
+        return False
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    try:
+        return soft != resource.RLIM_INFINITY and path.stat().st_size >= soft
+    except OSError:
+        return False
 
 
 def _bar_height(w: int) -> int:

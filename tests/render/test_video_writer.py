@@ -249,3 +249,29 @@ def test_png_writer_says_why_a_frame_write_failed(tmp_path, monkeypatch, code, w
         with PngFolderWriter(tmp_path / "out") as png:
             png.write(np.zeros((40, 40, 3), np.uint8), 0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_writer_says_a_file_size_limit_is_reached(tmp_path) -> None:
+    """FFmpeg reports no failed write: a video cut short by `ulimit -f` (the disk has room) is said as the
+    file size limit, not as the encoder's failure; nothing is left."""
+    pytest.importorskip("cv2")
+    resource = pytest.importorskip("resource")
+    import signal
+
+    from egvsr.errors import OutputError
+    from egvsr.render.video import Mp4Writer
+
+    frames = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)  # noise: no compression
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8000, hard))
+    try:
+        with pytest.raises(OutputError, match=r"out.mp4: cannot write the output \(the file size limit is reached "
+                                              r"\(ulimit -f\)\)"):
+            with Mp4Writer(tmp_path / "out.mp4", 25.0, (64, 64)) as w:
+                for f in frames:
+                    w.write(f)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert list(tmp_path.iterdir()) == []

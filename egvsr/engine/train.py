@@ -42,7 +42,7 @@ from egvsr.engine.protocol import get_protocol
 from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
 from egvsr.errors import CheckpointError, ConfigError, InputFileError
-from egvsr.fsutil import atomic_output
+from egvsr.fsutil import atomic_output, check_flag
 from egvsr.process import mark_reported, one_line
 from egvsr.progress import bar as progress_bar
 
@@ -60,6 +60,8 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     defaults); `allow_config_change`: resume even when the config differs from the run's saved config;
     `log`: where the start, resume and final lines go (None: nowhere); `overwrite`: start a new run in a
     folder that holds another run's files (no last.pt), replacing its config.yaml, best.pt and logs."""
+    overwrite = check_flag(overwrite, "overwrite")  # True or False only: a truthy "no" would remove a run's files
+    allow_config_change = check_flag(allow_config_change, "allow_config_change")
     cfg = check_config(cfg) if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
     if int(cfg["train"]["batch_size"]) % info.world_size:  # at start-up, before the run is announced

@@ -237,8 +237,10 @@ class SampleScene:
             o = cv2.warpAffine(layer.rgba if rgb else layer.luma, layer.matrix(t), size, flags=flags,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             over(out, o, 3 if rgb else 1)
-        # convex combinations of values in [0, 1]: no clipping needed
-        return np.ascontiguousarray(out[..., :3]) if rgb else np.ascontiguousarray(out[..., 0])
+        # convex combinations of values in [0, 1], but float32 rounding of the warp weights and of
+        # premultiplied colour against alpha lands a few ulps above 1: clip so the promise holds exactly
+        out = np.clip(out[..., :3] if rgb else out[..., 0], 0.0, 1.0)
+        return np.ascontiguousarray(out)
 
     def displacement(self, ta: float, tb: float) -> float:
         """Largest image motion (px) of any scene point between times ta and tb."""

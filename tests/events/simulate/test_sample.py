@@ -253,3 +253,19 @@ def test_the_event_estimate_uses_the_clips_thresholds_and_covers_the_clip(small)
         cp, cn = float(f.attrs["sim_cp"]), float(f.attrs["sim_cn"])
     assert clip_thresholds(SEED) == (cp, cn)
     assert n < output_bytes(SEED, 0.4, SIZE, 25.0, 2)[3] < 10 * n
+
+
+def test_renders_stay_in_unit_range_where_float32_rounding_overshoots(monkeypatch):
+    """render promised [0, 1] from "convex combinations, no clipping needed", but the float32 warp weights
+    and premultiplied colour against alpha round a few ulps above 1 (1.0000001 over a white photo and white
+    objects): a frame handed on as an intensity in [0, 1] was not one."""
+    import egvsr.events.simulate.scene as scene_module
+
+    sample_image = scene_module._sample_image
+    monkeypatch.setattr(scene_module, "_sample_image", lambda name: np.ones_like(sample_image(name)))
+    for seed in range(3):
+        scene = SampleScene(seed, 60, 80)
+        for t in np.linspace(0.0, 10.0, 40):
+            for rgb in (True, False):
+                img = scene.render(float(t), rgb=rgb)
+                assert img.dtype == np.float32 and 0.0 <= img.min() and img.max() <= 1.0, (seed, t, rgb)

@@ -29,11 +29,11 @@ def _gray(k: int, h: int = 12, w: int = 16) -> np.ndarray:
     return np.full((h, w), 40 + 30 * k, np.uint8)
 
 
-def _folder(tmp: Path, frames, name: str = "seq", suffix: str = "png") -> Path:
+def _folder(tmp: Path, frames, name: str = "seq", suffix: str = "png", params=()) -> Path:
     d = tmp / name
     d.mkdir()
     for k, f in enumerate(frames):
-        assert cv2.imwrite(str(d / f"f{k}.{suffix}"), f)
+        assert cv2.imwrite(str(d / f"f{k}.{suffix}"), f, list(params))
     return d
 
 
@@ -100,7 +100,8 @@ def test_float_tiffs_pil_cannot_open_are_read(tmp_path, dtype, shape):
     identify them: a folder of such frames was refused as unreadable. Their sizes and channel counts now
     come from the TIFF directory, and the frames are read as their values say."""
     frames = [np.random.default_rng(k).random(shape).astype(dtype) for k in range(3)]
-    d = _folder(tmp_path, frames, "f", "tiff")
+    # uncompressed: OpenCV 4.8 stores float32 RGB as lossy LogLuv (SGILOG) by default, off by up to 0.03
+    d = _folder(tmp_path, frames, "f", "tiff", [cv2.IMWRITE_TIFF_COMPRESSION, 1])
     video = open_video(d, fps=10)
     assert (video.height, video.width, video.channels) == (12, 16, len(shape) == 3 and 3 or 1)
     got = [img for _, img in video.frames()]

@@ -56,3 +56,16 @@ class IndexTypeError(ConfigError, TypeError):
 
 class SourceClosedError(EgvsrError, ValueError):
     """A reader used after `close()`; also a `ValueError`, as reading a closed Python file raises."""
+
+
+def shown_value(value: object) -> str:
+    """How a message shows a user's value: its repr, with NumPy scalars (also inside a tuple or list) as the
+    Python numbers they stand for, so a message says `False` or `0.5`, never NumPy 2's `np.False_` or
+    `np.float64(0.5)`, and reads the same under NumPy 1 and 2 (a float32 0.1 shows as 0.1, as NumPy prints it)."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        plain = value.item()
+        return str(value) if isinstance(plain, float) and str(value) != repr(plain) else repr(plain)
+    if type(value) in (tuple, list):
+        inner = ", ".join(shown_value(v) for v in value)
+        return f"[{inner}]" if type(value) is list else f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)

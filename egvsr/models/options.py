@@ -12,7 +12,7 @@ from typing import Any, Mapping, TypeVar
 
 import numpy as np
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, shown_value
 
 T = TypeVar("T")
 
@@ -40,31 +40,31 @@ def _coerce(model: str, name: str, value: Any, default: Any, meta: dict) -> Any:
     where = f"model {model!r}: option {name!r}"
     if isinstance(default, bool):
         if not isinstance(value, (bool, np.bool_)):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {shown_value(value)}")
         return bool(value)
     if isinstance(default, int):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
             if isinstance(value, (float, np.floating)) and float(value).is_integer():
                 value = int(value)
             else:
-                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+                raise ConfigError(f"{where}: expected an integer, got {shown_value(value)}")
         value = int(value)
         if abs(value) > INT_LIMIT:  # 1e300 from a config: a size no tensor can have, nor a message format
             raise ConfigError(f"{where}: expected an integer within int64's range (|n| <= {INT_LIMIT}), "
                               f"got {value:.3g}")
     elif isinstance(default, float):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {shown_value(value)}")
         value = float(value)
         if value != value or abs(value) > FLOAT_LIMIT:
             raise ConfigError(f"{where}: expected a finite number within float32's range (|x| <= "
-                              f"{FLOAT_LIMIT:.3g}), got {value!r}")
+                              f"{FLOAT_LIMIT:.3g}), got {shown_value(value)}")
     elif isinstance(default, str):
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {shown_value(value)}")
     elif isinstance(default, tuple):
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-            raise ConfigError(f"{where}: expected a list of positive integers, got {value!r}")
+            raise ConfigError(f"{where}: expected a list of positive integers, got {shown_value(value)}")
         items = tuple(value)
         if not items or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
                             or not 1 <= v <= INT_LIMIT for v in items):
@@ -73,12 +73,12 @@ def _coerce(model: str, name: str, value: Any, default: Any, meta: dict) -> Any:
                               f"range), got {shown}")
         return tuple(int(v) for v in items)
     if meta.get("choices") is not None and value not in meta["choices"]:
-        raise ConfigError(f"{where}: expected one of {list(meta['choices'])}, got {value!r}")
+        raise ConfigError(f"{where}: expected one of {list(meta['choices'])}, got {shown_value(value)}")
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and value < lo:
-        raise ConfigError(f"{where}: expected a value >= {lo}, got {value!r}")
+        raise ConfigError(f"{where}: expected a value >= {lo}, got {shown_value(value)}")
     if hi is not None and value > hi:
-        raise ConfigError(f"{where}: expected a value <= {hi}, got {value!r}")
+        raise ConfigError(f"{where}: expected a value <= {hi}, got {shown_value(value)}")
     return value
 
 

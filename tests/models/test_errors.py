@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -359,3 +360,25 @@ def test_a_region_of_non_integer_pixels_is_one_config_error(egvsr, bad):
         egvsr.render(lr, t, (5, 6), events=ev, region=region)
     with pytest.raises(ConfigError, match=r"^region\.y: expected an egvsr.models.sampling.AxisGrid"):
         egvsr.render(lr, t, (5, 6), events=ev, region=Region((0, 0, 5, 10, 5), region.x))
+
+
+@pytest.mark.parametrize("overrides, tail", [
+    ({"n_feats": np.bool_(True)}, "expected an integer, got True"),
+    ({"fold": np.str_("max")}, "expected one of ['mean', 'sum'], got 'max'"),
+    ({"max_scale": np.float32(-0.5)}, "expected a value >= 1e-06, got -0.5"),
+])
+def test_option_messages_show_numpy_values_as_plain_values(overrides, tail):
+    """repr() of a NumPy scalar is `np.True_` / `np.str_('max')` under NumPy 2: the message quotes the value."""
+    with pytest.raises(ConfigError) as err:
+        build_model("egvsr-tiny", **overrides)
+    assert str(err.value).endswith(tail), str(err.value)
+
+
+def test_shown_value_is_repr_with_numpy_scalars_as_python_values():
+    from egvsr.errors import shown_value
+
+    assert shown_value(np.float64(0.5)) == "0.5" and shown_value(np.float32(0.1)) == "0.1"
+    assert shown_value(np.False_) == "False" and shown_value(np.int64(-3)) == "-3"
+    assert shown_value(np.str_("a")) == "'a'" and shown_value("a") == "'a'" and shown_value(None) == "None"
+    assert shown_value((np.float64(1.0),)) == "(1.0,)" and shown_value([np.uint8(2), "x"]) == "[2, 'x']"
+    assert shown_value(np.array([1.0])) == repr(np.array([1.0]))  # arrays keep their own repr

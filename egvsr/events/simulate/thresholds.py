@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from egvsr.errors import ConfigError
+from egvsr.errors import ConfigError, shown_value
 from egvsr.events.checks import is_real
 
 MIN_THRESHOLD = 0.01
@@ -31,10 +31,10 @@ MAX_NOISE_HZ = 1e5  # events per pixel per second; a real pixel fires far less (
 
 def _finite(name: str, v: float) -> float:
     if not is_real(v):
-        raise ConfigError(f"`{name}`: expected a number, got {v!r}")
+        raise ConfigError(f"`{name}`: expected a number, got {shown_value(v)}")
     f = float(v)
     if not math.isfinite(f):
-        raise ConfigError(f"`{name}`: expected a finite number, got {v!r}")
+        raise ConfigError(f"`{name}`: expected a finite number, got {shown_value(v)}")
     return f
 
 
@@ -79,11 +79,11 @@ class SimulatorConfig:
         cp_range = _cp_range(cp)
         ratio = DEFAULT_CN_RATIO if cn_ratio is None else _values("cn_ratio", cn_ratio, "(mean, std)")
         if len(ratio) != 2:
-            raise ConfigError(f"`cn_ratio`: expected (mean, std), got {cn_ratio!r}")
+            raise ConfigError(f"`cn_ratio`: expected (mean, std), got {shown_value(cn_ratio)}")
         mean, std = (_finite("cn_ratio", v) for v in ratio)
         if mean <= 0 or std < 0:
             raise ConfigError(
-                f"`cn_ratio` {cn_ratio!r}: expected a positive mean and a non-negative std "
+                f"`cn_ratio` {shown_value(cn_ratio)}: expected a positive mean and a non-negative std "
                 "(Cn = Cp * N(mean, std))"
             )
         values = dict(
@@ -95,11 +95,11 @@ class SimulatorConfig:
         for name, v in values.items():
             f = _finite(name, v)
             if f < 0:
-                raise ConfigError(f"`{name}`: expected a value >= 0, got {v!r}")
+                raise ConfigError(f"`{name}`: expected a value >= 0, got {shown_value(v)}")
             check_knob_max(f"`{name}`", name, f)
         eps = 1e-3 if log_eps is None else _finite("log_eps", log_eps)
         if eps <= 0:
-            raise ConfigError(f"`log_eps`: expected a positive number, got {log_eps!r}")
+            raise ConfigError(f"`log_eps`: expected a positive number, got {shown_value(log_eps)}")
         object.__setattr__(self, "cp", cp_range)
         object.__setattr__(self, "cn_ratio", (mean, std))
         for name, v in values.items():
@@ -140,7 +140,7 @@ def _values(name: str, v, expected: str) -> tuple:
     characters are no numbers) is refused, naming the argument and the `expected` form."""
     if isinstance(v, (list, tuple)) or isinstance(v, np.ndarray) and v.ndim == 1:
         return tuple(v)
-    raise ConfigError(f"`{name}`: expected {expected}, got {v!r}")
+    raise ConfigError(f"`{name}`: expected {expected}, got {shown_value(v)}")
 
 
 def _cp_range(cp) -> tuple[float, float]:
@@ -148,16 +148,16 @@ def _cp_range(cp) -> tuple[float, float]:
         return DEFAULT_CP_RANGE
     values = [cp] if np.isscalar(cp) else list(_values("cp", cp, "one threshold or a range (lo, hi)"))
     if len(values) not in (1, 2):
-        raise ConfigError(f"`cp`: expected one threshold or a range LO HI, got {cp!r}")
+        raise ConfigError(f"`cp`: expected one threshold or a range LO HI, got {shown_value(cp)}")
     values = [_finite("cp", v) for v in values]
     lo, hi = values[0], values[-1]
     if lo < MIN_THRESHOLD or hi < MIN_THRESHOLD:  # a smaller one would be recorded but not used (the floor)
         raise ConfigError(
-            f"`cp` {cp!r}: contrast thresholds must be at least {MIN_THRESHOLD} (log-intensity steps, e.g. 0.05 "
-            f"to 0.5; every pixel's threshold is floored there)"
+            f"`cp` {shown_value(cp)}: contrast thresholds must be at least {MIN_THRESHOLD} (log-intensity steps, "
+            f"e.g. 0.05 to 0.5; every pixel's threshold is floored there)"
         )
     if lo > hi:
-        raise ConfigError(f"`cp` {cp!r}: range LO HI must have LO <= HI")
+        raise ConfigError(f"`cp` {shown_value(cp)}: range LO HI must have LO <= HI")
     return (lo, hi)
 
 

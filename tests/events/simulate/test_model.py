@@ -294,7 +294,7 @@ def test_leak_events_keep_their_rate_at_a_threshold_near_float_max():
     (dict(cp=(0.1, "0.3")), "`cp`: expected a number, got '0.3'"),
     (dict(sigma="0.1"), "`sigma`: expected a number, got '0.1'"),
     (dict(sigma=True), "`sigma`: expected a number, got True"),
-    (dict(cn_ratio=(1.0, np.bool_(False))), "`cn_ratio`: expected a number, got np.False_"),
+    (dict(cn_ratio=(1.0, np.bool_(False))), "`cn_ratio`: expected a number, got False"),
     (dict(refractory_us="100"), "`refractory_us`: expected a number, got '100'"),
     (dict(log_eps=True), "`log_eps`: expected a number, got True"),
 ])
@@ -417,3 +417,20 @@ def test_pixel_thresholds_are_the_clip_value_plus_mismatch_floored_and_capped():
         assert np.mean(m == MIN_THRESHOLD) == pytest.approx(0.2119, abs=0.02)  # P(N(0,1) < -0.8)
     huge = draw_thresholds(SimulatorConfig(cp=0.05, sigma=1e308), 2000, np.random.default_rng(2))
     assert huge.cp_map.max() == MAX_THRESHOLD and huge.cp_map.min() == MIN_THRESHOLD
+
+
+@pytest.mark.parametrize("knobs, message", [
+    (dict(cp=(np.float64(0.3), np.float64(0.1))), "`cp` (0.3, 0.1): range LO HI must have LO <= HI"),
+    (dict(cp=np.float64("inf")), "`cp`: expected a finite number, got inf"),
+    (dict(cn_ratio=(np.float32(0.1), np.float64(-1.0))),
+     "`cn_ratio` (0.1, -1.0): expected a positive mean and a non-negative std (Cn = Cp * N(mean, std))"),
+    (dict(log_eps=np.float32(-0.5)), "`log_eps`: expected a positive number, got -0.5"),
+])
+def test_knob_messages_show_numpy_values_as_plain_numbers(knobs, message):
+    """NumPy 2 writes np.float64(0.3) and np.False_ for repr(): a message quoting a value a script passed as a
+    NumPy scalar said `got np.float64(inf)` (and `got inf` under NumPy 1); it says the number."""
+    from egvsr.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        SimulatorConfig(**knobs)
+    assert str(err.value) == message

@@ -232,9 +232,14 @@ def test_training_computes_the_documented_loss_schedule_adam_clipping_and_ema(tm
     data = trainer.train_set
     torch.manual_seed(1)
     model = build_model("egvsr-tiny").double()
-    params = list(model.parameters())
+    names, params = zip(*model.named_parameters())
     m, v = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
     ema = {k: t.clone() for k, t in model.state_dict().items()}
+    start = {k: t.clone() for k, t in model.state_dict().items()}
+    # elements whose Adam denominator sqrt(v_hat) fell below eps = 1e-8 (zero-initialised gates get gradients of
+    # 1e-13..1e-9): there a step is lr * g / eps, which magnifies the float32 rounding of the trainer's g by
+    # lr / eps = 1e5, so float32 training meets this float64 reference to a few percent of their motion only
+    below_eps = {name: torch.zeros_like(p, dtype=torch.bool) for name, p in model.named_parameters()}
     batches, rates = StepBatchSampler(len(data), 2, data.scale_range, 1, iters), []
     for s in range(iters):
         rate = lr * (s + 1) / warm if s < warm else eta + (lr - eta) * (1 + math.cos(math.pi * (s - warm) /
@@ -254,14 +259,18 @@ def test_training_computes_the_documented_loss_schedule_adam_clipping_and_ema(tm
                 g = grads[i] + wd * p
                 m[i] = betas[0] * m[i] + (1 - betas[0]) * g
                 v[i] = betas[1] * v[i] + (1 - betas[1]) * g * g
-                p -= rate * (m[i] / (1 - betas[0] ** (s + 1))) / ((v[i] / (1 - betas[1] ** (s + 1))).sqrt() + 1e-8)
+                root = (v[i] / (1 - betas[1] ** (s + 1))).sqrt()
+                p -= rate * (m[i] / (1 - betas[0] ** (s + 1))) / (root + 1e-8)
+                below_eps[names[i]] |= (root > 0) & (root < 1e-8)
             for k, t in model.state_dict().items():
                 ema[k] = decay * ema[k] + (1 - decay) * t
     trainer.run()
     raw, avg = trainer.model.state_dict(), trainer.ema.state_dict()
     for k, t in model.state_dict().items():
-        torch.testing.assert_close(raw[k].double(), t, rtol=0, atol=2e-6, msg=k)
-        torch.testing.assert_close(avg[k].double(), ema[k], rtol=0, atol=2e-6, msg=k)
+        for got, want in ((raw[k].double(), t), (avg[k].double(), ema[k])):
+            motion = (want - start[k]).abs()
+            tol = torch.where(below_eps[k], 2e-6 + 0.05 * motion, 2e-6) if k in below_eps else 2e-6
+            assert ((got - want).abs() <= tol).all(), (k, float((got - want).abs().max()))
     logged = [float(r["lr"]) for r in _rows(tmp_path / "exp" / "ref", "train")]
     assert logged == pytest.approx(rates, rel=1e-12)
 

@@ -11,6 +11,7 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 #: package -> (lowest release that passed, what the release before it broke)
 MEASURED = {
     "aedat": ((2, 3), "2.0.2-2.2.0: 'unknown frame format' at a 16-bit AEDAT4 frame, the whole file unreadable"),
+    "numpy": ((1, 26), "1.24-1.25: no aedat>=2.3 installs beside them (aedat 2.3.0 requires numpy>=1.26)"),
     "expelliarmus": ((1, 1, 7), "1.1.0: no Wizard(fpath=, chunk_size=); 1.1.1-1.1.6: a cut DAT file ends in t=0"),
 }
 

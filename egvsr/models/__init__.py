@@ -11,8 +11,11 @@ from egvsr.models.registry import (
     FAMILIES, PRESETS, build_model, count_parameters, list_models, models_table, register, register_model, unregister,
 )
 
-# the built-in families register themselves (and their presets) on import, in this order
-from egvsr.models import egvsr, egvsr_official, videoinr, bicubic  # noqa: E402,F401  isort: skip
+from egvsr.plugins import import_declaring
+
+# every module here that starts a line with `@register_model(` (or `register_model(`) declares a family
+# and its presets on import: the built-ins in this order, then any other by name, so a new model is one file
+import_declaring(__name__, r"@?register_model\(", ("egvsr", "egvsr_official", "videoinr", "bicubic"))
 
 __all__ = ["SRModel", "FAMILIES", "PRESETS", "build_model", "count_parameters", "list_models", "models_table",
            "register", "register_model", "unregister"]

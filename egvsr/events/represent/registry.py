@@ -3,28 +3,32 @@
 Everything that lists or dispatches representations (the window driver, `voxelize`, the dataset, the
 render path, the CLI's choices) reads this registry, so a new representation is one declaration:
 `register_representation(Representation(name, build, ...))`, from inside the package or outside it.
-The built-ins declare themselves in voxel.py, moments.py, stacked_frames.py and timesurface.py,
-imported on the first lookup; listing names loads no numba kernel.
+The built-ins declare themselves in voxel.py, moments.py, stacked_frames.py and timesurface.py; every
+module of this package that declares one is found and imported on the first lookup (`egvsr.plugins`);
+listing names loads no numba kernel.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from egvsr.errors import ConfigError
 from egvsr.events.represent.validation import POLARITIES
+from egvsr.plugins import import_declaring
 
 #: build(stream, starts, ends, bins, size, polarity, threads, **params) -> (K, bins, ...) float32:
 #: the tensors of K checked windows [starts[k], ends[k]) before normalization, `size` = (h, w) or None
 #: for the sensor size; events outside the sensor must be refused (the stream may be unvalidated).
 Builder = Callable[..., np.ndarray]
 
-#: Built-in names and the modules that declare them, in listing order.
-_BUILTINS = {"voxel": "voxel", "moments": "moments", "frames": "stacked_frames", "timesurface": "timesurface"}
+#: Listing order of the built-in modules; any other module of this package with a line starting
+#: `register_representation(` (or `NAME = register_representation(`) is found and loaded after them.
+_FIRST = ("voxel", "moments", "stacked_frames", "timesurface")
+_MARKER = r"(?:[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*)?register_representation\("
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,26 @@ class Representation:
 
 
 _REGISTRY: dict[str, Representation] = {}
+_DECLARING: list[ModuleType] = []  # this package's modules that declare one, in listing order
 _loaded = False
 
 
 def _load_builtins() -> None:
     global _loaded
     if not _loaded:
-        _loaded = True
-        for module in _BUILTINS.values():
-            importlib.import_module(f"egvsr.events.represent.{module}")
+        _loaded = True  # first: the modules imported here register through this very function
+        try:
+            _DECLARING[:] = import_declaring(__package__, _MARKER, _FIRST)
+        except BaseException:
+            _loaded = False
+            raise
+
+
+def _builtin_names() -> list[str]:
+    """Names declared by this package's modules, in module order (read from the modules, since the
+    module whose import started the loading registers only after it)."""
+    names = [v.name for m in _DECLARING for v in vars(m).values() if isinstance(v, Representation)]
+    return [n for n in dict.fromkeys(names) if n in _REGISTRY]
 
 
 def register_representation(decl: Representation, *, replace: bool = False) -> Representation:
@@ -130,7 +145,8 @@ def unregister_representation(name: str) -> Representation | None:
 def representation_names() -> tuple[str, ...]:
     """Registered names: the built-ins, then the others in registration order."""
     _load_builtins()
-    return tuple([n for n in _BUILTINS if n in _REGISTRY] + [n for n in _REGISTRY if n not in _BUILTINS])
+    builtins = _builtin_names()
+    return tuple(builtins + [n for n in _REGISTRY if n not in builtins])
 
 
 def get_representation(name: object, what: str = "representation") -> Representation:

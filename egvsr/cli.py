@@ -68,7 +68,7 @@ OVERWRITE = "replace an existing output"
 DEVICE = "auto | cpu | cuda | cuda:N"
 
 
-# ---- events: info / convert (issue: event I/O) ----------------------------------------------
+# ---- events: info / convert ----------------------------------------------
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="describe an event recording (layout, size, events, frames)")
     p.add_argument("file", help="recording: our .h5, E2VID/DSEC .h5, CED folder, .aedat4, .raw, .dat")
@@ -107,7 +107,7 @@ def _run_convert(a) -> None:
     print(f"wrote {one_line(out)}")
 
 
-# ---- events: voxelize (issue: representations) ----------------------------------------------
+# ---- events: voxelize ----------------------------------------------
 def _add_voxelize(sub) -> None:
     p = sub.add_parser("voxelize", help="event tensors (voxel grids or EGVSR moments) for a recording")
     p.add_argument("input")
@@ -150,7 +150,7 @@ def _run_voxelize(a) -> None:
     print(f"wrote {one_line(a.output)}")
 
 
-# ---- events: simulate / make-sample (issue: simulator) --------------------------------------
+# ---- events: simulate / make-sample --------------------------------------
 def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="turn a video or frame folder into an aligned event recording")
     p.add_argument("input", help="video file, or folder of frames (optionally with timestamps.txt)")
@@ -217,7 +217,7 @@ def _run_make_sample(a) -> None:
     print(f"wrote {one_line(a.output)}")
 
 
-# ---- models (issue: models) -----------------------------------------------------------------
+# ---- models -----------------------------------------------------------------
 def _add_models(sub) -> None:
     p = sub.add_parser("models", help="list the registered models and their parameter counts")
     p.set_defaults(run=_run_models)
@@ -229,7 +229,7 @@ def _run_models(a) -> None:
     print(models_table(), end="")
 
 
-# ---- training and evaluation (issue: training) -----------------------------------------------
+# ---- training and evaluation -----------------------------------------------
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) an experiment from a YAML config")
     p.add_argument("config", help="YAML experiment config (see configs/)")
@@ -293,7 +293,7 @@ def _run_eval(a) -> None:
                         with_bicubic=not a.no_bicubic, progress=_progress(a), scales_where=opts["scales_where"])
 
 
-# ---- rendering, demo and pictures (issue: rendering) ------------------------------------------
+# ---- rendering, demo and pictures ------------------------------------------
 def _add_render(sub) -> None:
     p = sub.add_parser("render", help="super-resolved video at any scale and frame rate (PNG frames / MP4)")
     p.add_argument("input", help="recording (any supported layout), or a folder of frames (with --events "
@@ -411,7 +411,7 @@ def _run_show(a) -> None:
     print(f"wrote {one_line(show_recording(a.file, a.out, overwrite=a.overwrite, stretch=a.stretch))}")
 
 
-# ---- official checkpoints (issue 17) ---------------------------------------------------------
+# ---- official checkpoints ---------------------------------------------------------
 def _add_import_checkpoint(sub) -> None:
     p = sub.add_parser("import-checkpoint", help="convert an official EGVSR / VideoINR checkpoint into an "
                                                  "egvsr checkpoint (official-compatible model)")

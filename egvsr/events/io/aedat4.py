@@ -211,13 +211,13 @@ class Aedat4Source(StreamedSource):
                 if "frame" in packet and packet.get("stream_id") == self._frames.stream_id:
                     yield packet["frame"]
 
-    def frame_times(self):
+    def frame_times(self) -> np.ndarray | None:
         return None if self._frames is None else self._frames.times()
 
-    def frame_shape(self):
+    def frame_shape(self) -> tuple[int, int, int] | None:
         return None if self._frames is None else self._frames.shape()
 
-    def read_frame(self, i):
+    def read_frame(self, i: int) -> np.ndarray:
         i = self._check_frame_index(i, self.num_frames, "frame")
         return self._frames.read(i)
 

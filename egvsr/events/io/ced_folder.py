@@ -248,7 +248,7 @@ class CedFolderSource(EventSource):
         return (p.astype(np.int8) * 2 - 1).astype(np.int8)
 
     # ---- frames -------------------------------------------------------------------------------
-    def frame_times(self):
+    def frame_times(self) -> np.ndarray | None:
         """Each PNG's name (ns) // 1000 as int64 µs (events are floored alike: `ns_to_us`); a name beyond the
         int64 µs range, or two PNGs in one µs (`0.png` and `1.png`, `0123.png` and `123.png`), make the frames
         unusable (`FormatError`)."""
@@ -270,7 +270,7 @@ class CedFolderSource(EventSource):
             )
         return t
 
-    def frame_shape(self):
+    def frame_shape(self) -> tuple[int, int, int] | None:
         """(H, W, C) of every frame as read, from the PNG headers: C is 3 when any PNG declares colour (a
         gray one among them is then given 3 equal channels), so one recording has one channel count. Every
         header is read on the first call, so a PNG of more than 8 bits, or of another size than the first,
@@ -301,7 +301,7 @@ class CedFolderSource(EventSource):
             colour |= kind not in GRAY_PNG_TYPES
         return colour
 
-    def read_frame(self, i):
+    def read_frame(self, i: int) -> np.ndarray:
         i = self._check_frame_index(i, len(self._frames), "frame")
         path = self._frames[i][1]
         h, w, _ = png_shape(path)  # checked before decoding: a PNG may declare any size

@@ -108,7 +108,7 @@ class E2vidH5Source(EventSource):
             "sensor size is unknown; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
         )
 
-    def frame_times(self):
+    def frame_times(self) -> np.ndarray | None:
         """Each image's `timestamp` (seconds) as int64 µs, strictly increasing; an image whose data is not in
         this file (virtual, external) makes the frames unusable, as in every HDF5 layout. Worked out once
         (every image's attributes and storage are looked at), then copied."""
@@ -177,7 +177,7 @@ class E2vidH5Source(EventSource):
             )
         return int(shape[0]), int(shape[1]), int(shape[2]) if len(shape) == 3 else 1
 
-    def frame_shape(self):
+    def frame_shape(self) -> tuple[int, int, int] | None:
         """(H, W, C) of every frame as read: C is 3 when any image declares colour (a gray image among
         them is then given 3 equal channels), so one recording has one channel count. Every image's
         declared shape is looked at on the first call (nothing is decoded), so an image of another size
@@ -202,7 +202,7 @@ class E2vidH5Source(EventSource):
             colour |= c == 3
         return colour
 
-    def read_frame(self, i):
+    def read_frame(self, i: int) -> np.ndarray:
         i = self._check_frame_index(i, len(self._frames), "frame")
         ds = self._frames[i][1]
         shape, first = self._image_shape(ds), self.frame_shape()

@@ -15,6 +15,7 @@ import numpy as np
 
 from egvsr.errors import FormatError, InputFileError
 from egvsr.events.checks import first_not_increasing
+from egvsr.events.frames import Frames
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
@@ -157,7 +158,7 @@ class EgvsrH5Source(EventSource):
                    ((self._x, np.uint16), (self._y, np.uint16), (self._t, np.int64), (self._p, np.int8)))
 
     @property
-    def reads_in_place(self):
+    def reads_in_place(self) -> bool:
         return self._raw() is not None
 
     def _contiguous_end(self, i0, i1):
@@ -273,13 +274,13 @@ class EgvsrH5Source(EventSource):
         times = self._checked_times("frames")  # (the base class copies every time for its length)
         return 0 if times is None else int(times.shape[0])
 
-    def frame_times(self):
+    def frame_times(self) -> np.ndarray | None:
         return self._times("frames")
 
-    def read_frame(self, i):
+    def read_frame(self, i: int) -> np.ndarray:
         return self._image("frames", i)
 
-    def read_frames(self, i0=0, i1=None):
+    def read_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         return self._frames_range(self._checked_times("frames"), self.read_frame, i0, i1, "frame")
 
     def _shape(self, name: str) -> tuple[int, int, int] | None:
@@ -287,19 +288,19 @@ class EgvsrH5Source(EventSource):
         g = self._frame_group(name)
         return None if g is None or not g[0].shape[0] else tuple(int(v) for v in g[0].shape[1:])
 
-    def frame_shape(self):
+    def frame_shape(self) -> tuple[int, int, int] | None:
         return self._shape("frames")
 
-    def gt_times(self):
+    def gt_times(self) -> np.ndarray | None:
         return self._times("gt")
 
-    def gt_shape(self):
+    def gt_shape(self) -> tuple[int, int, int] | None:
         return self._shape("gt")
 
-    def read_gt(self, i):
+    def read_gt(self, i: int) -> np.ndarray:
         return self._image("gt", i)
 
-    def read_gt_frames(self, i0=0, i1=None):
+    def read_gt_frames(self, i0: int = 0, i1: int | None = None) -> Frames | None:
         return self._frames_range(self._checked_times("gt"), self.read_gt, i0, i1, "ground-truth frame")
 
 

@@ -12,6 +12,9 @@ straddles a wrap stays a few µs back, the file reads as unsorted; read as a ris
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import numba
 import numpy as np
 
@@ -111,7 +114,8 @@ def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return (np.array(xs, np.int64), np.array(ys, np.int64), np.array(ts, np.int64), np.array(ps, np.int8))
 
 
-def decode_file(path, data_offset: int, block_words: int = 1 << 21):
+def decode_file(path: str | os.PathLike, data_offset: int, block_words: int = 1 << 21
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield (x uint16, y uint16, t int64 µs, p int8) per block of a `.raw` file's EVT3 payload."""
     state = new_state()
     size = (path.stat().st_size - data_offset) // 2

@@ -8,6 +8,7 @@ here so that one detector, shared by both, knows the layout.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import h5py
 
@@ -20,7 +21,7 @@ def matches(f: h5py.File) -> bool:
     return "images" in f and "voxels_f" in f and "events" not in f
 
 
-def open_source(path: Path, sensor_size: tuple[int, int] | None = None):
+def open_source(path: Path, sensor_size: tuple[int, int] | None = None) -> NoReturn:
     """Refused: the file stores no events to read."""
     raise FormatError(
         f"{path}: an EvTexture clip (frames and precomputed voxels) stores no raw events; read it as a "

@@ -43,7 +43,7 @@ class GuardedFile(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def write(self, b) -> int:
+    def write(self, b: bytes | bytearray | memoryview) -> int:
         data = memoryview(b).cast("B")
         done = 0
         if self.failure is None:
@@ -58,7 +58,7 @@ class GuardedFile(io.RawIOBase):
         self._size = max(self._size, self._pos)
         return len(data)
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:
         view = memoryview(b).cast("B")
         got = os.preadv(self._fd, [view], self._pos) if hasattr(os, "preadv") else self._pread_copy(view)
         view[got:] = bytes(len(view) - got)  # beyond the end: zeros, as HDF5's own drivers give

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import h5py
 import numpy as np
@@ -95,7 +95,11 @@ def corrupted_h5(path: Path, layout: str | None = None) -> Iterator[None]:
         ) from None
 
 
-def open_source(path: Path, layout: str, source_class, sensor_size: tuple[int, int] | None):
+S = TypeVar("S")
+
+
+def open_source(path: Path, layout: str, source_class: Callable[[Path, h5py.File, tuple[int, int] | None], S],
+                sensor_size: tuple[int, int] | None) -> S:
     """`source_class(path, f, sensor_size)` over the opened file, its sensor size checked; the file is
     closed again if that fails. The `open` of every HDF5 layout."""
     f = open_h5(path)
@@ -113,7 +117,7 @@ def open_source(path: Path, layout: str, source_class, sensor_size: tuple[int, i
         raise
 
 
-def get(f: h5py.Group, key: str, path: Path):
+def get(f: h5py.Group, key: str, path: Path) -> h5py.HLObject | None:
     """`f.get(key)`, refusing a key that is a dangling link: h5py answers None for it, as for an absent key,
     and reading on as if it were absent would report a missing key or silently drop the data it names."""
     obj = f.get(key)

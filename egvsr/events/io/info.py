@@ -21,6 +21,7 @@ from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_decrease
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.layouts import LAYOUTS
+from egvsr.events.io.source import EventSource
 from egvsr.fsutil import check_flag, counted
 
 SCAN_EVENTS = 1 << 22  # events per chunk of the invariant scan
@@ -37,7 +38,7 @@ def _raw_chunks(src):
         yield x, y, t
 
 
-def scan_invariants(src) -> dict[str, Any]:
+def scan_invariants(src: EventSource) -> dict[str, Any]:
     """{"first_decrease": index or None, "decrease": (before, after) µs at it or None, "outside": count,
     "t_min", "t_max": earliest and latest time (None without events)} over every event of an open source."""
     first, drop, outside, pos, last = None, None, 0, 0, None

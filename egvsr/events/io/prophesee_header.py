@@ -7,6 +7,7 @@ the geometry (`% geometry 1280x720`); DAT headers read `% Data file containing C
 
 from __future__ import annotations
 
+import os
 import re
 
 
@@ -52,7 +53,7 @@ def sensor_size(head: bytes) -> tuple[int, int] | None:
     return (h, w) if h and w else None
 
 
-def read_header(path, limit: int) -> bytes | None:
+def read_header(path: str | os.PathLike, limit: int) -> bytes | None:
     """The file's leading `%` lines, each whole, through a `% end` line, however far they run: the
     payload starts right after them (a header cut at a fixed number of bytes would put it inside the
     text). None when they run past `limit` bytes."""

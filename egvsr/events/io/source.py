@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -507,7 +508,7 @@ for _name in READING:
     setattr(EventSource, _name, _refuse_when_closed(EventSource.__dict__[_name]))
 
 
-def chunk_size(what: str, value) -> int:
+def chunk_size(what: str, value: object) -> int:
     """`value` checked as a number of events per chunk: an integer >= 1 (not a bool, float or str),
     else one `ConfigError` line naming the argument `what`."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -515,7 +516,7 @@ def chunk_size(what: str, value) -> int:
     return int(value)
 
 
-def warn_damage(path, damage: str | None) -> None:
+def warn_damage(path: str | os.PathLike, damage: str | None) -> None:
     """One warning line naming `path` when a recording has `damage` (its source's `damage()`: a file cut short,
     whose whole words are read); commands that read such a file never do so in silence."""
     if damage:

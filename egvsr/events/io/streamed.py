@@ -126,7 +126,7 @@ class StreamedSource(EventSource):
                 return offset + int(np.searchsorted(t, np.int64(t_us), side="left"))
         return self.num_events
 
-    def read(self, t0=None, t1=None) -> EventStream:
+    def read(self, t0: int | None = None, t1: int | None = None) -> EventStream:
         if self._cache is not None:
             return super().read(t0, t1)
         window = window_limits(t0, t1)  # None: no event can lie in it
@@ -139,7 +139,8 @@ class StreamedSource(EventSource):
         chunk_size("polarity_counts max_events", max_events)  # counted in the first pass; checked alike
         return self._on, self.num_events - self._on
 
-    def iter_chunks(self, max_events=DEFAULT_CHUNK_EVENTS, t0=None, t1=None, reuse=0):
+    def iter_chunks(self, max_events: int = DEFAULT_CHUNK_EVENTS, t0: int | None = None, t1: int | None = None,
+                    reuse: int = 0) -> Iterator[EventStream]:
         if self._cache is not None:  # decoded chunks are fresh arrays: `reuse` has nothing to do
             yield from super().iter_chunks(max_events, t0, t1)
             return

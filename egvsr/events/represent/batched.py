@@ -225,12 +225,14 @@ def _check_indices(values: int, where: str) -> None:
 def build_tensors(
     x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
     starts: np.ndarray, ends: np.ndarray, nseg: int, linear: bool, channels: int,
-    out_size: tuple[int, int] | None, taps, threads: int, budget: Callable[[int], None] | None = None,
+    out_size: tuple[int, int] | None, taps: tuple[np.ndarray, ...] | None, threads: int,
+    budget: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Build K windows; returns (flat float32 array, max x, max y seen in the windows' events).
 
     linear: voxel grid (nseg = bins - 1 segments, bins planes); else hard bins (nseg planes).
-    channels: 1 (signed polarity) or 2 (ON, OFF counts). out_size: (H', W') or None for the sensor.
+    channels: 1 (signed polarity) or 2 (ON, OFF counts). out_size: (H', W') or None for the sensor;
+    taps: its `splat_tables` (None at the sensor size).
     budget: called with the bytes of sensor-size scratch the plan needs (`scratch_bytes`), before the
     output or the scratch is allocated; it may refuse them.
     """

@@ -44,7 +44,10 @@ def _polarity(p, polarity):
     return (p < 0).astype(np.int64), np.ones(p.shape, np.float64), 2
 
 
-def voxel_grid_ref(x, y, t, p, width, height, bins, t_start, t_end, size=None, polarity="signed"):
+def voxel_grid_ref(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
+    bins: int, t_start: int, t_end: int, size: tuple[int, int] | None = None, polarity: str = "signed",
+) -> np.ndarray:
     """Zhu et al. event volume over [t_start, t_end): tn = (bins - 1)(t - t_start)/(t_end - t_start),
     weight 1 - frac to floor(tn) and frac to floor(tn) + 1 (floor capped at bins - 2, so no event
     loses mass). Returns (bins, H, W) for "signed", (bins, 2, H, W) for "split"."""
@@ -65,7 +68,10 @@ def voxel_grid_ref(x, y, t, p, width, height, bins, t_start, t_end, size=None, p
     return vol[:, 0] if polarity == "signed" else vol
 
 
-def event_frames_ref(x, y, t, p, width, height, bins, t_start, t_end, size=None, polarity="signed"):
+def event_frames_ref(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
+    bins: int, t_start: int, t_end: int, size: tuple[int, int] | None = None, polarity: str = "signed",
+) -> np.ndarray:
     """Stacked event frames: bin = floor(bins (t - t_start) / (t_end - t_start)) (exact integers);
     "signed" sums polarity (bins, H, W), "split" counts ON/OFF (bins, 2, H, W)."""
     x, y, t, p = _window(x, y, t, p, t_start, t_end)
@@ -80,12 +86,18 @@ def event_frames_ref(x, y, t, p, width, height, bins, t_start, t_end, size=None,
     return vol[:, 0] if polarity == "signed" else vol
 
 
-def event_moments_ref(x, y, t, p, width, height, moments, t_start, t_end, size=None):
+def event_moments_ref(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
+    moments: int, t_start: int, t_end: int, size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """EGVSR moments: (moments, 2, H, W) ON/OFF counts in equal time bins."""
     return event_frames_ref(x, y, t, p, width, height, moments, t_start, t_end, size, "split")
 
 
-def time_surface_ref(x, y, t, p, width, height, bins, t_start, t_end, tau_us, size=None):
+def time_surface_ref(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int,
+    bins: int, t_start: int, t_end: int, tau_us: float, size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """(bins, 2, H, W): for bin b with reference time r_b = t_start + ceil((b + 1) span / bins),
     exp(-(r_b - t_last) / tau) at each pixel/polarity whose latest event in [t_start, r_b) is t_last,
     else 0. At a target size each event goes to the output pixel nearest its scaled centre."""

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 
-def nearest_tables(height: int, width: int, out_height: int, out_width: int):
+def nearest_tables(height: int, width: int, out_height: int, out_width: int) -> tuple[np.ndarray, np.ndarray]:
     """(row * out_width, col) uint32 tables mapping sensor rows/columns to output pixels."""
     col = np.minimum(np.floor((np.arange(width) + 0.5) * out_width / width), out_width - 1)
     row = np.minimum(np.floor((np.arange(height) + 0.5) * out_height / height), out_height - 1)
@@ -75,7 +75,10 @@ def _surfaces_serial(groups, x, y, t, p, edges, thr, inv_tau, rows, cols, hw, ou
         maxxy[g, 1] = my
 
 
-def build_surfaces(x, y, t, p, width, height, starts, ends, bins, tau_us, out_size, threads):
+def build_surfaces(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray, width: int, height: int, starts: np.ndarray,
+    ends: np.ndarray, bins: int, tau_us: np.ndarray, out_size: tuple[int, int] | None, threads: int,
+) -> tuple[np.ndarray, int, int]:
     """(K, bins, 2, H', W') float32 time surfaces and the largest x, y seen.
 
     tau_us: decay constant per window (K,) in µs.

@@ -80,7 +80,7 @@ def check_spans(starts: np.ndarray, ends: np.ndarray, bins: int) -> None:
 def represent_windows(
     stream: EventStream, representation: str, bins: int, starts: np.ndarray, ends: np.ndarray,
     size: tuple[int, int] | None, polarity: str = "signed", normalize: str = "none",
-    threads: int | None = None, **params,
+    threads: int | None = None, **params: object,
 ) -> np.ndarray:
     """Tensors of K windows [starts[k], ends[k]) (already checked) of a registered representation.
 

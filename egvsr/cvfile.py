@@ -17,7 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def _opencv_path(path: str | os.PathLike, error: type[Exception]) -> Iterator[st
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def video_capture(path: str | os.PathLike, params: tuple[int, ...] = ()):
+def video_capture(path: str | os.PathLike, params: tuple[int, ...] = ()) -> Any:
     """`cv2.VideoCapture` of the video file at `path`, whatever its name; `params`: OpenCV's open parameters
     (pairs of `cv2.CAP_PROP_*` and value, e.g. `(cv2.CAP_PROP_N_THREADS, 1)`)."""
     cv2 = _cv2()
@@ -123,7 +123,7 @@ def video_capture(path: str | os.PathLike, params: tuple[int, ...] = ()):
         return cv2.VideoCapture(name, cv2.CAP_ANY, [int(v) for v in params]) if params else cv2.VideoCapture(name)
 
 
-def video_writer(path: str | os.PathLike, fourcc: str, fps: float, size: tuple[int, int], color: bool = True):
+def video_writer(path: str | os.PathLike, fourcc: str, fps: float, size: tuple[int, int], color: bool = True) -> Any:
     """`cv2.VideoWriter` writing `path` (container by its suffix) with codec `fourcc` (e.g. "mp4v") at
     `fps`, frames of `size` (width, height), whatever the file's name; `color` False: one-channel frames."""
     cv2 = _cv2()

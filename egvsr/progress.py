@@ -49,7 +49,7 @@ class _Silent:
         pass
 
 
-def bar(total: int | None, desc: str, enabled: bool, unit: str = "it", leave: bool = False, **kwargs: Any):
+def bar(total: int | None, desc: str, enabled: bool, unit: str = "it", leave: bool = False, **kwargs: Any) -> Any:
     """A tqdm bar on stderr (shown after `DELAY_S` seconds), or a silent stand-in; `kwargs` go to tqdm."""
     if not enabled:
         return _Silent()

@@ -58,7 +58,7 @@ class TonicRecording(Recording):
         i = self._check_index(i, self.num_frames, "frame")
         return as_rgb(self.frames[i], f"{self.name}: frame {i}")
 
-    def read_events(self, t0: int | float | None, t1: int | float | None):
+    def read_events(self, t0: int | float | None, t1: int | float | None) -> Any:
         """Events with t0 <= t < t1 µs, bounds as every `Recording` takes them (floats rounded up, NaN, str or
         bool refused naming t0 or t1; t1 = 2**63 keeps an event at 2**63 - 1)."""
         return self.stream.slice(*self._window(t0, t1))

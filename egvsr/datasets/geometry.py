@@ -33,7 +33,7 @@ def exact_scale(scale: float) -> Fraction:
     return Fraction(repr(float(scale)))
 
 
-def check_scales(scales, where: str) -> list[float]:
+def check_scales(scales: object, where: str) -> list[float]:
     """Scales to score: a non-empty list of distinct finite numbers >= 1 (`where` names their source)."""
     if isinstance(scales, (str, bytes)) or not isinstance(scales, (list, tuple)):
         raise ConfigError(f"{where} {scales!r}: expected a list of scales, e.g. [2, 4]")

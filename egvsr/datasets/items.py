@@ -85,7 +85,7 @@ def train_items(recs: list[Recording], k: int, stride: int) -> list[Item]:
     return out
 
 
-def window_times(t_us, t0: int, t1: int) -> np.ndarray:
+def window_times(t_us: np.ndarray, t0: int, t1: int) -> np.ndarray:
     """Times in µs -> [-1, 1] over the window [t0, t1] as float32 (the models' time input); the offsets
     are taken in int64 first, so the result is exact at any clock value (float64 of a time near 2**63
     is off by up to 1 ms)."""
@@ -93,7 +93,7 @@ def window_times(t_us, t0: int, t1: int) -> np.ndarray:
     return (2.0 * offsets / float(t1 - t0) - 1.0).astype(np.float32)
 
 
-def window_frame_times(frame_times_us, where: str) -> np.ndarray:
+def window_frame_times(frame_times_us: object, where: str) -> np.ndarray:
     """`window_times` of a window's own frames, which must stay strictly increasing in float32: frame
     intervals more than ~10**7 times apart within one window cannot be told apart there."""
     ft = np.asarray(frame_times_us, np.int64)

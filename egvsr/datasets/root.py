@@ -105,7 +105,7 @@ def read_split_file(path: Path) -> list[str]:
     return parse_split(read_utf8_text(path, "split file", "one recording name per line"), str(path))
 
 
-def check_split_name(split) -> str:
+def check_split_name(split: object) -> str:
     """`split` when it is a split name or a relative path inside a root (`LRx4/test`); one line otherwise:
     a split never reads recordings outside its root (give that folder as the root instead)."""
     if not isinstance(split, str) or not split.strip():

@@ -229,7 +229,7 @@ def resolve_recordings(spec: dict, where: str, progress: bool = False) -> list[s
     return out
 
 
-def check_recording_paths(entries, key: str) -> None:
+def check_recording_paths(entries: object, key: str) -> None:
     """Refuse, naming `key`, the first recording path that is missing or a symlink loop (`sample:` and
     `synthetic:` entries are made when used): a command checks them before it prints or loads anything."""
     for entry in entries:
@@ -307,7 +307,7 @@ def _ensure_synthetic(entry: str, cache: Path, spec: dict, where: str, progress:
                         progress=progress, keys=keys)
 
 
-def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any):
+def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any) -> Any:
     """An `EventVSRDataset` from a config section (`fixed` options override the section); `progress`
     shows bars while missing sample/synthetic recordings are generated."""
     from egvsr.datasets.vsr_dataset import EventVSRDataset, OptionError

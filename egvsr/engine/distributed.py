@@ -7,6 +7,7 @@ CPU, NCCL on CUDA. Only rank 0 logs and writes checkpoints.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -74,7 +75,7 @@ def resolve_device(name: str | torch.device | int, local_rank: int = 0, where: s
     return dev
 
 
-def torchrun_environment(environ=None) -> tuple[int, int, int]:
+def torchrun_environment(environ: Mapping[str, str] | None = None) -> tuple[int, int, int]:
     """(world size, rank, local rank) from torchrun's variables (1, 0, 0 without them), checked before the
     process group is joined: a value that is not a whole number, a rank outside the job, or a job of
     several processes without the rendezvous address torchrun sets is refused in one line naming the

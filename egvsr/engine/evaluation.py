@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from torch.utils.data import DataLoader, Subset
@@ -146,7 +146,7 @@ def _spread(indices: Sequence[int], count: int) -> list[int]:
     return [indices[i] for i in picks]
 
 
-def limited_items(ds, limit: int, queries: str = "middle") -> list[int]:
+def limited_items(ds: Any, limit: int, queries: str = "middle") -> list[int]:
     """Indices of the `limit` items (< len(ds)) that --limit scores, spread evenly over every recording, not
     the first one's start. With queries 'gt', the ground-truth times and the frame times are spread over
     separately, each given its share of `limit` (at least one ground-truth time, and one frame time when
@@ -184,7 +184,7 @@ DATA = "--data"
 
 
 def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None = None,
-                 checkpoint_where: str = "the checkpoint's eval", **given) -> dict:
+                 checkpoint_where: str = "the checkpoint's eval", **given: Any) -> dict:
     """Evaluation settings: defaults, then the checkpoint's `eval:` section (protocol, scales), then a
     preset YAML, then explicitly given values (None = not given). Each value that wins is checked and
     any error names where it came from (`checkpoint_where`.scales, the preset file's key, --scales);
@@ -207,7 +207,7 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
             "queries": check_queries(queries, q_where), "scales_where": s_where}
 
 
-def check_paired_events(ds, model, name: str) -> None:
+def check_paired_events(ds: Any, model: Any, name: str) -> None:
     """Refuse, before any scoring, an EvTexture file whose stored voxels the model cannot take (their
     bins are fixed by the file, not by the checkpoint's representation)."""
     if ds.paired_scale is None or not getattr(model, "uses_events", False):
@@ -223,7 +223,7 @@ def check_paired_events(ds, model, name: str) -> None:
             )
 
 
-def check_every_recording_scored(ds, scale: float) -> None:
+def check_every_recording_scored(ds: Any, scale: float) -> None:
     """Refuse, before any scoring, a recording of which no time would be scored: its rows would read nan
     over 0 frames and the run would still succeed. (Its frames' span holds no target time; the readers
     refuse the frame times that cause this, so this is the last guard, not the usual message.)"""
@@ -235,7 +235,7 @@ def check_every_recording_scored(ds, scale: float) -> None:
                               f"{int(rec.frame_times[-1])} µs); leave it out of {DATA} or repair its frame times")
 
 
-def check_queries(queries, where: str) -> str:
+def check_queries(queries: object, where: str) -> str:
     """Which times are scored: 'middle' (frame times) or 'gt' (the ground-truth times between frames)."""
     if not isinstance(queries, str) or queries not in ("middle", "gt"):
         raise ConfigError(f"{where} {queries!r}: expected 'middle' or 'gt'")

@@ -28,7 +28,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
 SSIM_WINDOW = 11
 
 
-def as_unit_image(img, what: str) -> np.ndarray:
+def as_unit_image(img: object, what: str) -> np.ndarray:
     """`img` as float64, refused unless it is a float image with every value in [0, 1] (the peak of 1 that
     PSNR and SSIM's constants assume): a uint8 image, NaN or 0..255 floats would score silently wrong."""
     a = np.asarray(img)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -57,7 +57,7 @@ def sample_bytes(model: nn.Module, k: int, event_shape: tuple[int, int], lr_size
     return tensors + encoder_bytes(model, lr_size) + call_bytes(model, 1, 1, out_size, 4, chunk_size)[1]
 
 
-def check_scoring(dataset, models: dict[str, nn.Module], protocol: Protocol, device: torch.device,
+def check_scoring(dataset: Any, models: dict[str, nn.Module], protocol: Protocol, device: torch.device,
                   chunk_size: int, where: str) -> None:
     """Refuse, before any sample is read, a recording of `dataset` (one fixed scale, whole frames) that
     `protocol` cannot score or whose samples cannot fit in memory, naming the file, its frame size and
@@ -97,7 +97,7 @@ def model_inputs(batch: dict, device: torch.device) -> dict:
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    loader,
+    loader: Iterable[dict],
     protocol: Protocol,
     device: torch.device,
     chunk_size: int = 65536,

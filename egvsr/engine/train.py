@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -96,7 +96,7 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
         shutdown(info)
 
 
-def check_data_fits_model(dataset, model, name: str, where: str) -> None:
+def check_data_fits_model(dataset: Any, model: Any, name: str, where: str) -> None:
     """Refuse, before the experiment folder exists, data whose windows the model cannot take: the number
     of input frames and the event tensor's (bins, polarity channels), named by their config keys."""
     if dataset is None:
@@ -116,7 +116,7 @@ def check_data_fits_model(dataset, model, name: str, where: str) -> None:
             )
 
 
-def check_scales_fit(cfg: dict, model, train_set, val_set) -> None:
+def check_scales_fit(cfg: dict, model: Any, train_set: Any, val_set: Any) -> None:
     """Refuse, before the experiment folder exists, a scale above the model's max_scale: the top of
     data.train.scale_range (the first step would stop), data.val.scale or eval.scales (the first
     validation would)."""
@@ -136,7 +136,7 @@ def check_scales_fit(cfg: dict, model, train_set, val_set) -> None:
                               f"lower {key} or raise model.options.max_scale")
 
 
-def check_validation_fits(cfg: dict, model, val_set, device: torch.device) -> None:
+def check_validation_fits(cfg: dict, model: Any, val_set: Any, device: torch.device) -> None:
     """Refuse, before the experiment folder exists, validation that would fail at its first run: a
     validation recording the eval protocol cannot score or whose whole frames cannot fit (`check_scoring`)."""
     from egvsr.engine.scoring import check_scoring
@@ -147,7 +147,7 @@ def check_validation_fits(cfg: dict, model, val_set, device: torch.device) -> No
                       int(cfg["eval"]["chunk_size"]), "data.val")
 
 
-def with_val_ground_truth(val_set, spec: dict, log: Callable[[str], None]):
+def with_val_ground_truth(val_set: Any, spec: dict, log: Callable[[str], None]) -> Any:
     """`egvsr eval --queries gt`'s rule for data.val (evaluation's `_with_ground_truth`, with the config's
     keys): with queries gt, refuse when no recording has ground-truth frames within its frames' span (its
     validation would score only frame times under the label gt), and otherwise leave out, naming them, those
@@ -173,7 +173,7 @@ def with_val_ground_truth(val_set, spec: dict, log: Callable[[str], None]):
     return build_dataset({**rest, "recordings": kept}, "data.val", mode="eval")
 
 
-def check_batch_shapes(dataset, batch_size: int, world_size: int) -> None:
+def check_batch_shapes(dataset: Any, batch_size: int, world_size: int) -> None:
     """Refuse, before the experiment folder exists, a batch whose samples could differ in shape (they are
     stacked, so the step would stop, maybe hours in): whole frames (patch_size null) of recordings of
     different sizes, or 90-degree rotations of a non-square patch or frame."""
@@ -202,7 +202,7 @@ def check_batch_shapes(dataset, batch_size: int, world_size: int) -> None:
             "a square data.train.patch_size, or train.batch_size: 1")
 
 
-def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
+def step_memory_bytes(dataset: Any, model: Any, batch: int, nbytes: int = 4) -> int:
     """Bytes one training step of `batch` samples certainly holds, from the sizes alone: the batch's
     tensors, the forward's output and what its decoding keeps for backward (`call_bytes`), the LR
     feature maps of one inference pass (`estimate_size`) and the weights with their gradients and two
@@ -220,7 +220,7 @@ def step_memory_bytes(dataset, model, batch: int, nbytes: int = 4) -> int:
     return batch * sample + forward + batch * activations + weights
 
 
-def check_step_memory(dataset, model, batch_size: int, world_size: int, device: torch.device, amp: bool) -> None:
+def check_step_memory(dataset: Any, model: Any, batch_size: int, world_size: int, device: torch.device, amp: bool) -> None:
     """Refuse, before the experiment folder exists, a training step that cannot fit in the memory of
     `device` (at least `step_memory_bytes`), naming `train.batch_size` and the figures."""
     from egvsr.models.call_memory import device_memory

@@ -170,7 +170,7 @@ def check_expanded_size(data: Any, limit: int = MAX_CONFIG_VALUES) -> None:
         raise ValueError("is nested too deeply to read; expected a plain config") from None
 
 
-def safe_load(text: str | bytes):
+def safe_load(text: str | bytes) -> Any:
     """`yaml.safe_load` with YAML 1.2 numbers and booleans and no duplicate keys, raising ValueError instead of RecursionError on absurdly nested input, and on
     input that expands to more than `MAX_CONFIG_VALUES` values or contains itself (aliases)."""
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +20,13 @@ from egvsr.events.checks import as_array, check_increasing_times, int64_times
 from egvsr.fsutil import fmt_size
 
 
-def source_event_span(src) -> tuple[int, int] | None:
+def source_event_span(src: Any) -> tuple[int, int] | None:
     """(first, last) event time in µs of an open `EventSource` (its two ends only), None when it has none."""
     return None if src.num_events == 0 else (int(src.t_first), int(src.t_last))
 
 
-def events_outside_frames(events_path: os.PathLike | str, event_span: tuple[int, int] | None, frame_times,
+def events_outside_frames(events_path: os.PathLike | str, event_span: tuple[int, int] | None,
+                          frame_times: np.ndarray,
                           frames_path: os.PathLike | str | None = None) -> str | None:
     """A one-line notice when every event tensor of a recording with raw events would be zero: it holds no
     events (`event_span` None), or none within its frames' span [first frame, last frame) (`event_span`: the

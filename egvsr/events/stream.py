@@ -7,6 +7,7 @@ equal lengths; `t` int64 microseconds, non-decreasing; `0 <= x < width`, `0 <= y
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,7 +272,7 @@ class EventStream:
         )
 
 
-def window_time(name: str, v) -> int:
+def window_time(name: str, v: object) -> int:
     """A window bound in µs as a Python int, floats rounded up (t >= 1.5 means t >= 2), not clamped (a bound
     beyond int64 keeps its meaning: `window_index`, `window_limits`); NaN, str or bool is a `ConfigError`
     naming `name`."""
@@ -284,7 +285,7 @@ def window_time(name: str, v) -> int:
     return int(v)
 
 
-def window_limits(t0, t1) -> tuple[np.int64 | None, np.int64 | None] | None:
+def window_limits(t0: object, t1: object) -> tuple[np.int64 | None, np.int64 | None] | None:
     """The window [t0, t1) (bounds checked and rounded as by `window_time`) as int64 bounds for
     `np.searchsorted` over sorted times, None where unbounded: a bound beyond int64 on its own side bounds
     nothing (t1 = 2**63 keeps an event at 2**63 - 1). None when no int64 time lies in the window
@@ -297,7 +298,7 @@ def window_limits(t0, t1) -> tuple[np.int64 | None, np.int64 | None] | None:
             None if b is None or b > INT64_MAX else np.int64(b))
 
 
-def window_index(name: str, v, n: int, first_index_at) -> int:
+def window_index(name: str, v: object, n: int, first_index_at: Callable[[int], int]) -> int:
     """Index of the first of `n` time-sorted events at or after the window bound `v` (checked and rounded
     as by `window_time`); `first_index_at(b)` finds it for an int64 `b`. A bound above the int64 range
     is after every event (index `n`), so t1 = 2**63 keeps an event at 2**63 - 1 and t0 = 2**63 takes none."""

@@ -118,7 +118,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     return save_png(fig, path, overwrite)
 
 
-def check_box(box, shape: Sequence[int]) -> Box:
+def check_box(box: object, shape: Sequence[int]) -> Box:
     """`box` (y, x, h, w) as four integers, checked to lie inside an image of `shape` (H, W)."""
     from egvsr.events.checks import is_integer
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,8 @@ def gray_background(frame: np.ndarray, lighten: float = 0.5) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=-1)
 
 
-def event_image(stream=None, *, x=None, y=None, p=None, height: int | None = None, width: int | None = None,
+def event_image(stream: Any = None, *, x: np.ndarray | None = None, y: np.ndarray | None = None,
+                p: np.ndarray | None = None, height: int | None = None, width: int | None = None,
                 background: np.ndarray | None = None, saturate: float | None = None) -> np.ndarray:
     """uint8 (H, W, 3) picture of events (an `EventStream`, or arrays x, y, p with the size).
 
@@ -85,7 +87,7 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def plot_events(stream, path: str | os.PathLike, background: np.ndarray | None = None,
+def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
     """Save `event_image(stream, background)` as a PNG with a title and a colour key."""
     from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, save_png, stretch_note

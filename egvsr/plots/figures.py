@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from egvsr.fsutil import atomic_output
 
@@ -15,7 +15,7 @@ from egvsr.fsutil import atomic_output
 PANEL_ASPECTS = (0.25, 4.0)
 
 
-def new_figure(width_in: float, height_in: float, dpi: int = 110):
+def new_figure(width_in: float, height_in: float, dpi: int = 110) -> Any:
     """A matplotlib `Figure` not registered with pyplot (no global state, no GUI backend)."""
     from matplotlib.figure import Figure
 
@@ -57,7 +57,7 @@ def check_figure_path(path: object, overwrite: bool = False, what: str = "path")
     return check_output_path(check_path(path, what, "an output file path"), overwrite)
 
 
-def save_figure(fig, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:
+def save_figure(fig: Any, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:
     """Write `fig` in matplotlib's format `fmt` to `path` atomically; refuses an existing file unless
     `overwrite`."""
     check_figure_path(path, overwrite)
@@ -66,7 +66,7 @@ def save_figure(fig, path: str | os.PathLike, overwrite: bool = False, fmt: str 
     return Path(path)
 
 
-def save_png(fig, path: str | os.PathLike, overwrite: bool = False) -> Path:
+def save_png(fig: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write `fig` as a PNG to `path` atomically; refuses an existing file unless `overwrite`."""
     return save_figure(fig, path, overwrite, "png")
 

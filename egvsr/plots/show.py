@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def default_preview_path(path: str | os.PathLike) -> Path:
     return p.parent / f"{p.name or 'root'}.preview.png"
 
 
-def event_rate(src, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def event_rate(src: Any, bins: int = RATE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bin centres in s from the first event, ON rate, OFF rate in events/s) over the recording.
 
     Bins are whole microseconds counted from the first event (integer arithmetic: timestamps on the unix
@@ -125,7 +126,7 @@ def cells(height: int, width: int, f: int) -> tuple[int, int]:
     return -(-int(height) // f), -(-int(width) // f)
 
 
-def window_counts(src, t0: int, t1: int, f: int = 1) -> tuple[np.ndarray, np.ndarray, int, int]:
+def window_counts(src: Any, t0: int, t1: int, f: int = 1) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(ON counts, OFF counts per f x f cell of pixels, events read, events in the window) of the window
     t0 <= t < t1. The count comes from the index before anything is read; at most `PREVIEW_EVENTS` events
     are read, `PREVIEW_RUN` at a time, so any window is pictured in bounded memory and time (`preview_runs`)."""
@@ -155,7 +156,7 @@ def preview_figure_inches(panels: int, h: int, w: int) -> tuple[float, float]:
     return PANEL_INCHES * panels, PANEL_INCHES * panel_aspect(h, w) + MARGIN_INCHES
 
 
-def check_preview_memory(path: str | os.PathLike, src) -> None:
+def check_preview_memory(path: str | os.PathLike, src: Any) -> None:
     """Refuse, before any frame is decoded, a recording whose first frame would need more than half of this
     machine's memory to preview, naming the file and the size: the decoded frame, the pictures' cells (at
     most `PICTURE_MAX_SIDE` a side, whatever the sensor size) and the PNG's own (`preview_figure_inches`)."""

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class FigureData:
         self.at_frame = bool(at_frame)  # an input frame's time (the figure's title says which)
         self.by_scale: dict[float, dict] = {}
 
-    def hook(self, scale: float, layout) -> Callable:
+    def hook(self, scale: float, layout: Any) -> Callable:
         def on_frame(fr) -> None:
             if fr.t_us != self.t_us:
                 return
@@ -118,7 +118,7 @@ class FigureData:
         return on_frame
 
 
-def choose_time(frame_times: np.ndarray, out_times: np.ndarray, gt_times=()) -> int:
+def choose_time(frame_times: np.ndarray, out_times: np.ndarray, gt_times: Sequence[float] | np.ndarray = ()) -> int:
     """An in-between output time with ground truth (one of `gt_times`) near the middle of the clip; a frame
     time (whose input frame is its ground truth) where no in-between output time has any."""
     frames = set(np.asarray(frame_times).tolist())
@@ -141,7 +141,7 @@ def write_figure(fig: FigureData, sample: Path, path: Path, model_name: str, int
     return crop_rows(rows, path, title=title)
 
 
-def figure_crops(fig: FigureData, events, model_name: str) -> tuple[list, tuple[int, int]]:
+def figure_crops(fig: FigureData, events: Any, model_name: str) -> tuple[list, tuple[int, int]]:
     """The figure's rows and its crop's (height, width). One crop in sensor pixels, where `events` (the
     sensor's) are densest within the part of the sensor that every scale's output covers (each scale's
     whole-frame crop is centred and of its own size), so each row shows the same pixels. The LR panel
@@ -200,9 +200,9 @@ def _missing_shipped() -> str:
             "(see README: how to train it with configs/)")
 
 
-def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: bool, rm, *, seed: int,
-                      seconds: float, size: tuple[int, int], fps: float, scales: Sequence[float],
-                      fps_factor: int, chunk_size: int, dev) -> None:
+def check_before_work(out: Path, checkpoint: str | Path | None, shipped: Path | None, fallback: bool, rm: Any, *,
+                      seed: int, seconds: float, size: tuple[int, int], fps: float, scales: Sequence[float],
+                      fps_factor: int, chunk_size: int, dev: Any) -> None:
     """Every check the demo can make before it makes the sample: a model to use, the sample's options,
     memory and disk space, and each render's scale, output size and memory (planned from the sample's
     known size and times). `rm`: the model when known before the sample (given or shipped), else None."""
@@ -234,7 +234,7 @@ def check_before_work(out: Path, checkpoint, shipped: Path | None, fallback: boo
     check_output_space(sample, seed, seconds, (h, w), fps, gt, adjustable=("seconds",))
 
 
-def check_window(seconds: float, fps: float, frames: int, rm) -> None:
+def check_window(seconds: float, fps: float, frames: int, rm: Any) -> None:
     """Refuse a sample with fewer input frames than the model's window (`rm`: the model, None for the
     fallback), naming the demo's `seconds` and the least that gives enough (not the sample file, which
     does not exist yet)."""

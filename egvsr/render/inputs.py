@@ -88,7 +88,7 @@ class FolderRecording(Recording):
             )
         return as_rgb(img, str(self._video.files[i]))
 
-    def read_events(self, t0: int, t1: int):
+    def read_events(self, t0: int, t1: int) -> dict[str, np.ndarray]:
         if self._events is None:
             raise InputFileError(f"{self.path}: a frame folder has no events; pass `events` FILE")
         return self._handle().read(*self._window(t0, t1))
@@ -191,7 +191,7 @@ class Layout:
         return self.geom.h, self.geom.w
 
 
-def check_roi(roi, width: int, height: int) -> tuple[int, int, int, int] | None:
+def check_roi(roi: object, width: int, height: int) -> tuple[int, int, int, int] | None:
     """ROI (x, y, w, h) inside a width x height frame, or a ConfigError saying how it is outside."""
     if roi is None:
         return None

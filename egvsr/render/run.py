@@ -45,7 +45,7 @@ class RenderedFrame:
     inputs: WindowInputs
 
 
-def iter_render(rec, rm: RenderModel, layout: Layout, times: np.ndarray, *,
+def iter_render(rec: Any, rm: RenderModel, layout: Layout, times: np.ndarray, *,
                 baseline: RenderModel | None = None, with_gt: bool = False, chunk_size: int = 65536,
                 tile: int = 0, context: int = 16, device: torch.device | str = "cpu",
                 max_times_per_call: int | None = None) -> Iterator[RenderedFrame]:

@@ -59,7 +59,7 @@ class WriterThread:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="egvsr-writer")
         self._pending: deque = deque()
 
-    def submit(self, fn, *args) -> None:
+    def submit(self, fn: Callable[..., object], *args: object) -> None:
         while len(self._pending) >= self.depth:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(fn, *args))
@@ -77,7 +77,7 @@ class WriterThread:
             self._pool.shutdown(wait=True)
 
 
-def to_uint8(img, rows: int = 128, nonfinite: Callable[[], Exception] | None = None) -> np.ndarray:
+def to_uint8(img: object, rows: int = 128, nonfinite: Callable[[], Exception] | None = None) -> np.ndarray:
     """(3, H, W) tensor or (H, W, 3) array in [0, 1] -> uint8 (H, W, 3) RGB (rounded, clamped).
 
     Converted `rows` rows at a time, so a large frame needs no full-size float temporaries. With

@@ -75,5 +75,5 @@ class SourceRecording(Recording):
         i = self._check_index(i, len(self.gt_times), "ground-truth frame")
         return as_rgb(self._handle().read_gt(i), f"{self.path}: ground-truth frame {i}")
 
-    def read_events(self, t0: int, t1: int):
+    def read_events(self, t0: int, t1: int) -> dict[str, np.ndarray]:
         return self._handle().read(*self._window(t0, t1))

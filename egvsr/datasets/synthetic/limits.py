@@ -17,7 +17,7 @@ MIN_FRAMES, MAX_FRAMES = 2, 1000
 MIN_GT_PER_INTERVAL, MAX_GT_PER_INTERVAL = 1, 100
 
 
-def check_clip_shape(size, num_frames, size_name: str = "size", frames_name: str = "num_frames") -> tuple[int, int]:
+def check_clip_shape(size: object, num_frames: object, size_name: str = "size", frames_name: str = "num_frames") -> tuple[int, int]:
     """(height, width) of a clip of `size` and `num_frames` frames, or one line naming the argument (or
     config key) out of `MIN_SIDE`..`MAX_SIDE` / `MIN_FRAMES`..`MAX_FRAMES`: checked before anything renders."""
     ok = isinstance(size, (list, tuple)) and len(size) == 2 and all(
@@ -32,7 +32,7 @@ def check_clip_shape(size, num_frames, size_name: str = "size", frames_name: str
     return int(size[0]), int(size[1])
 
 
-def check_gt_per_interval(gt_per_interval, name: str = "gt_per_interval") -> int:
+def check_gt_per_interval(gt_per_interval: object, name: str = "gt_per_interval") -> int:
     """Ground-truth frames per frame interval, or one line naming the argument out of
     `MIN_GT_PER_INTERVAL`..`MAX_GT_PER_INTERVAL`: checked before anything renders."""
     if isinstance(gt_per_interval, bool) or not isinstance(gt_per_interval, (int, np.integer)) \

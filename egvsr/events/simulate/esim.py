@@ -442,7 +442,7 @@ class NumbaESIM:
             self.lo = (down * np.where(down > 0, 1.0 + F32_SLACK, 1.0 - F32_SLACK)).astype(np.float32)
         self.hi_t = np.full(I.shape[0], float(t0))  # time (µs) each pixel's hi was set
 
-    def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple):
+    def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple) -> tuple:
         """Events (x, y, t, p) of the interval [ta, tb] µs ending at frame I1; advances the state.
 
         shots: (pixel, time, polarity) of the interval's shot noise, sorted by pixel then time.

@@ -147,7 +147,7 @@ def _kernel_args(key, interval, n_pix, rate_per_us, ta, dt):
             int(lam + 8.0 * math.sqrt(lam) + 64.0))
 
 
-def shot_events(key: int, interval: int, n_pix: int, rate_per_us: float, ta: float, dt: float):
+def shot_events(key: int, interval: int, n_pix: int, rate_per_us: float, ta: float, dt: float) -> tuple:
     """(pixel int64, time float64 µs, polarity int8 ±1) of the shot events in [ta, ta + dt):
     `rate_per_us` per pixel per µs, sorted by pixel, then time; a function of (key, interval) and
     the other arguments alone. Empty when the rate, dt or n_pix is not positive (or when no float64

@@ -45,7 +45,7 @@ class NumpyESIM:
             self.ref -= ref_offset
         self.last = np.full(I.shape[0], NEVER, np.int64)
 
-    def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple):
+    def step(self, I1: np.ndarray, ta: float, tb: float, shots: tuple) -> tuple:
         cp, cn, ref = self.cp, self.cn, self.ref
         ta = float(ta)
         dt = float(tb) - ta

@@ -31,7 +31,7 @@ MAX_TIME_US = 2**53
 MAX_SIDE = 65535
 
 
-def check_seed(seed) -> int:
+def check_seed(seed: object) -> int:
     """A simulation's seed as an int: an integer in 0..2**63-1, the range the output files store (int64)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
         raise ConfigError(f"`seed`: expected an integer in 0..2**63-1 (output files store it as int64), got {seed!r}")

@@ -466,7 +466,7 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
     return files, times_us, fps
 
 
-def check_video_args(src, fps, size) -> tuple[Path, float | None, tuple[int, int] | None]:
+def check_video_args(src: object, fps: object, size: object) -> tuple[Path, float | None, tuple[int, int] | None]:
     """`open_video`'s arguments as (path, fps, (H, W)), each refused in one line naming it when it is
     not a path, a positive frame rate, or a pair of positive whole sides."""
     check_path(src, "src", "a video file or frame folder path")

@@ -320,3 +320,18 @@ def test_frame_reads_check_the_storage_once_per_open_file(tmp_path, monkeypatch)
         np.testing.assert_array_equal(src.frame_times(), fr.t)
     frame_checks = [k for k in checked if not k.startswith("events/")]
     assert sorted(frame_checks) == ["frames/images", "frames/t", "gt/images", "gt/t"]
+
+
+def test_events_at_the_lowest_int64_time_keep_their_index(tmp_path):
+    # the index origin t0_us is the first event's time: int64's minimum is a valid origin, and windows
+    # read through the index match slicing
+    lo = -(2**63)
+    t = np.array([lo, lo + 5, lo + 2500, lo + 2600], np.int64)
+    s = EventStream(np.arange(4, dtype=np.uint16), np.zeros(4, np.uint16), t,
+                    np.array([1, -1, 1, -1], np.int8), 8, 8)
+    out = write_events(tmp_path / "lo.h5", s)
+    with h5py.File(out) as f:
+        assert int(f["events/ms_to_idx"].attrs["t0_us"]) == lo
+    with open_events(out) as src:
+        for a, b in ((lo, lo + 1), (lo + 3, lo + 2550), (lo + 1000, lo + 2601), (lo, lo + 10**6)):
+            _same(src.read(a, b), s.slice(a, b))

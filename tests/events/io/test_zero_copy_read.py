@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import gc
 import mmap
+import os
 
 import h5py
 import numpy as np
 import pytest
 
-from egvsr.errors import EventValidationError
+from egvsr.errors import EventValidationError, InputFileError
 from egvsr.events import EventStream
 from egvsr.events.checks import BLOCK, first_not_unit, first_outside, maybe_invalid
 from egvsr.events.io import EventWriter, open_events
@@ -326,3 +327,19 @@ def test_chunked_storage_is_found_without_chunk_iter(tmp_path, written):
         assert plain is not None and old is not None
         for k in ("starts", "stops", "offsets"):
             assert np.array_equal(getattr(plain, k), getattr(old, k)), k
+
+
+def test_file_cut_short_after_opening_is_refused_before_mapping(tmp_path, arrays, monkeypatch):
+    # the storage was checked against the file's size on first use; a file truncated later (still being
+    # copied, or cut) must be refused by the size check, naming the events, for every window past the cut
+    monkeypatch.setattr(egvsr_h5, "RAW_READS", True)
+    path = _write(tmp_path / "c.h5", *arrays)
+    n = len(arrays[2])
+    with h5py.File(path, "r") as f:
+        last = max(f[f"events/{k}"].id.get_offset() for k in "xytp")
+    with open_events(path) as src:
+        assert src.reads_in_place and _is_view(src.read_index(0, 10, views=True))
+        os.truncate(path, last + 10)  # the last column keeps its first 10 bytes
+        for i0, i1 in ((0, n), (0, 20_000), (40_000, n)):
+            with pytest.raises(InputFileError, match=rf"shorter than its events need .*\[{i0}, {i1}\)"):
+                src.read_index(i0, i1, views=True)

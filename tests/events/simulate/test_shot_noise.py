@@ -158,6 +158,7 @@ def test_growing_the_output_gives_the_same_list():
 @pytest.mark.parametrize("n_pix, rate, ta, dt", [
     (100, 0.0, 0.0, 10.0), (100, -1e-3, 0.0, 10.0), (100, 1e-3, 0.0, 0.0), (100, 1e-3, 0.0, -5.0),
     (0, 1e-3, 0.0, 10.0), (100, 1e-3, 1e20, 1.0),  # ta + dt == ta: no float64 time in the interval
+    (10**6, 1e-3, 1e20, 1.0),  # the same with 1000 events expected: still none (none could lie in it)
 ])
 def test_empty_lists(n_pix, rate, ta, dt):
     pix, t, p = shot_events(1, 2, n_pix, rate, ta, dt)

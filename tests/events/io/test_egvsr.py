@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egvsr.errors import EventValidationError, OutputExistsError
+from egvsr.errors import EventValidationError, FormatError, OutputExistsError
 from egvsr.events import EventStream, Frames
 from egvsr.events.io import EventWriter, detect_layout, open_events, read_events, write_events
 
@@ -335,3 +335,15 @@ def test_events_at_the_lowest_int64_time_keep_their_index(tmp_path):
     with open_events(out) as src:
         for a, b in ((lo, lo + 1), (lo + 3, lo + 2550), (lo + 1000, lo + 2601), (lo, lo + 10**6)):
             _same(src.read(a, b), s.slice(a, b))
+
+
+@pytest.mark.parametrize("t0", [np.uint64(2**63), np.uint64(2**64 - 1), 1.5, True])
+def test_an_index_origin_outside_int64_is_refused(tmp_path, t0):
+    # t0_us is int64 microseconds (docs/io.md); one past int64's maximum is a damaged file, not a time
+    t = np.array([0, 5, 2500], np.int64)
+    s = EventStream(np.arange(3, dtype=np.uint16), np.zeros(3, np.uint16), t, np.array([1, -1, 1], np.int8), 8, 8)
+    out = write_events(tmp_path / "hi.h5", s)
+    with h5py.File(out, "a") as f:
+        f["events/ms_to_idx"].attrs["t0_us"] = t0
+    with pytest.raises(FormatError, match=r"hi\.h5: 'events/ms_to_idx' attribute 't0_us' = .*expected integer"):
+        open_events(out)

@@ -167,7 +167,8 @@ def test_empty_lists(n_pix, rate, ta, dt):
 
 
 @pytest.mark.parametrize("rate, ta, dt", [(math.nan, 0.0, 1.0), (math.inf, 0.0, 1.0),
-                                          (1e-3, math.nan, 1.0), (1e-3, 0.0, math.inf)])
+                                          (1e-3, math.nan, 1.0), (1e-3, 0.0, math.inf),
+                                          (1e-3, -math.inf, 1.0), (1e-3, math.inf, 1.0)])
 def test_non_finite_arguments_are_refused(rate, ta, dt):
     with pytest.raises(ValueError):
         shot_events(1, 2, 10, rate, ta, dt)
@@ -191,3 +192,15 @@ def test_bounds_and_order_hold_for_any_arguments(n_pix, log_m, ta, log_dt, key, 
     a = shot_events(key, interval, n_pix, rate, ta, dt)
     _check_list(*a, n_pix, ta, dt)
     assert all(np.array_equal(u, v) for u, v in zip(a, shot_events(key, interval, n_pix, rate, ta, dt)))
+
+
+def test_times_keep_their_resolution_on_a_huge_sparse_sensor():
+    # ~1760 events over 2**44 pixels at 1e-10 events per pixel: the line is walked in stretches short
+    # enough that a position keeps >= 33 bits within its pixel (docs/simulator.md), so the times within
+    # the interval are not rounded to a coarse grid (a stretch of 4096 / m pixels would leave ~7 bits)
+    n_pix, ta, dt = 2**44, 0.0, 1000.0
+    pix, t, p = shot_events(8, 3, n_pix, 1e-13, ta, dt)
+    assert 1000 < len(t) < 3000
+    _check_list(pix, t, p, n_pix, ta, dt)
+    frac = (t - ta) / dt
+    assert len(np.unique(frac)) == len(frac)

@@ -347,3 +347,22 @@ def test_an_index_origin_outside_int64_is_refused(tmp_path, t0):
         f["events/ms_to_idx"].attrs["t0_us"] = t0
     with pytest.raises(FormatError, match=r"hi\.h5: 'events/ms_to_idx' attribute 't0_us' = .*expected integer"):
         open_events(out)
+
+
+@pytest.mark.parametrize("group", ["frames", "gt"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_frame_times_stored_as_floats_are_refused_not_truncated(tmp_path, group, dtype):
+    # frame times are integer microseconds (docs/io.md); 100.5 must not be read as 100
+    t = np.array([0, 5, 2500], np.int64)
+    s = EventStream(np.arange(3, dtype=np.uint16), np.zeros(3, np.uint16), t, np.array([1, -1, 1], np.int8), 8, 8)
+    fr = Frames(np.zeros((2, 8, 8, 1), np.uint8), np.array([0, 100]))
+    out = write_events(tmp_path / "f.h5", s, **{"frames" if group == "frames" else "gt_frames": fr})
+    with h5py.File(out, "a") as f:
+        del f[f"{group}/t"]
+        f[f"{group}/t"] = np.array([0.0, 100.5], dtype)
+    want = rf"f\.h5: '{group}/t' has dtype float\d+, expected integer microseconds"
+    with open_events(out) as src:
+        for read in ((src.frame_times, lambda: src.read_frame(0)) if group == "frames"
+                     else (src.gt_times, lambda: src.read_gt(0))):
+            with pytest.raises(FormatError, match=want):
+                read()

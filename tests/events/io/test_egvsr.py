@@ -366,3 +366,17 @@ def test_frame_times_stored_as_floats_are_refused_not_truncated(tmp_path, group,
                      else (src.gt_times, lambda: src.read_gt(0))):
             with pytest.raises(FormatError, match=want):
                 read()
+
+
+@pytest.mark.parametrize("times", [[0, 100, 200], [0], [[0, 100]]])
+def test_frame_times_not_one_per_image_are_refused(tmp_path, times):
+    t = np.array([0, 5, 2500], np.int64)
+    s = EventStream(np.arange(3, dtype=np.uint16), np.zeros(3, np.uint16), t, np.array([1, -1, 1], np.int8), 8, 8)
+    out = write_events(tmp_path / "f.h5", s, frames=Frames(np.zeros((2, 8, 8, 1), np.uint8), np.array([0, 100])))
+    with h5py.File(out, "a") as f:
+        del f["frames/t"]
+        f["frames/t"] = np.array(times, np.int64)
+    with open_events(out) as src:
+        for read in (src.frame_times, lambda: src.num_frames, lambda: src.read_frame(1)):
+            with pytest.raises(FormatError, match=r"f\.h5: 'frames/t' has shape .*expected \(2,\) to match"):
+                read()

@@ -380,3 +380,15 @@ def test_frame_times_not_one_per_image_are_refused(tmp_path, times):
         for read in (src.frame_times, lambda: src.num_frames, lambda: src.read_frame(1)):
             with pytest.raises(FormatError, match=r"f\.h5: 'frames/t' has shape .*expected \(2,\) to match"):
                 read()
+
+
+@pytest.mark.parametrize("declared", [2, 4, 0, np.uint64(3 + 2**32)])
+def test_num_events_other_than_the_arrays_hold_is_refused(tmp_path, declared):
+    t = np.array([0, 5, 2500], np.int64)
+    s = EventStream(np.arange(3, dtype=np.uint16), np.zeros(3, np.uint16), t, np.array([1, -1, 1], np.int8), 8, 8)
+    out = write_events(tmp_path / "n.h5", s)
+    with h5py.File(out, "a") as f:
+        f.attrs["num_events"] = declared
+    with pytest.raises(FormatError, match=rf"n\.h5: attribute num_events = {int(declared)} but the event arrays "
+                                          r"hold 3 events"):
+        open_events(out)

@@ -43,3 +43,26 @@ def declaring_modules(package: str, marker: str, first: Sequence[str] = ()) -> l
 def import_declaring(package: str, marker: str, first: Sequence[str] = ()) -> list[ModuleType]:
     """Import every module `declaring_modules` finds (in its order); returns them."""
     return [importlib.import_module(name) for name in declaring_modules(package, marker, first)]
+
+
+class DeclaredModules:
+    """A registry's declaring modules, imported on its first lookup and once only (again after an import
+    that failed). A module that looks its registry up while it loads finds the loading under way and sees
+    what is registered so far, so it does not start the loading again."""
+
+    def __init__(self, package: str, marker: str, first: Sequence[str] = ()) -> None:
+        self._where = (package, marker, tuple(first))
+        self._started = False
+        self.modules: list[ModuleType] = []
+
+    def load(self) -> bool:
+        """Import the modules unless done or under way; True for the call that imported them."""
+        if self._started:
+            return False
+        self._started = True
+        try:
+            self.modules = import_declaring(*self._where)
+        except BaseException:
+            self._started = False
+            raise
+        return True

@@ -13,30 +13,24 @@ from collections.abc import Iterator, Mapping
 
 from egvsr.errors import ConfigError
 from egvsr.events.io.declaration import Layout, LooksAt
-from egvsr.plugins import import_declaring
+from egvsr.plugins import DeclaredModules
 
 #: Detection order of the built-in modules (evtexture_h5's sniff is the loosest of the HDF5 ones).
 _FIRST = ("egvsr_h5", "e2vid_h5", "dsec_h5", "ced_folder", "aedat4", "prophesee", "evtexture_h5")
 _MARKER = r"LAYOUTS?\s*(?::[^=\n]*)?="
 
 _LAYOUTS: list[Layout] = []
-_loaded = False
+_DECLARED = DeclaredModules(__package__, _MARKER, _FIRST)
 
 
 def _known() -> list[Layout]:
     """The registered layouts, after importing the modules of this package that declare one."""
-    global _loaded
-    if not _loaded:
-        _loaded = True  # first, so that a declaring module may look layouts up while it loads
+    if _DECLARED.load():
         declared = []
-        try:
-            for module in import_declaring(__package__, _MARKER, _FIRST):
-                many = getattr(module, "LAYOUTS", ())  # this module's LAYOUTS is a name -> description view
-                found = [*(many if isinstance(many, (tuple, list)) else ()), getattr(module, "LAYOUT", None)]
-                declared += [lo for lo in found if isinstance(lo, Layout)]
-        except BaseException:
-            _loaded = False
-            raise
+        for module in _DECLARED.modules:
+            many = getattr(module, "LAYOUTS", ())  # this module's LAYOUTS is a name -> description view
+            found = [*(many if isinstance(many, (tuple, list)) else ()), getattr(module, "LAYOUT", None)]
+            declared += [lo for lo in found if isinstance(lo, Layout)]
         _LAYOUTS[:0] = declared
     return _LAYOUTS
 

@@ -11,14 +11,13 @@ listing names loads no numba kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from egvsr.errors import ConfigError
 from egvsr.events.represent.validation import POLARITIES
-from egvsr.plugins import import_declaring
+from egvsr.plugins import DeclaredModules
 
 #: build(stream, starts, ends, bins, size, polarity, threads, **params) -> (K, bins, ...) float32:
 #: the tensors of K checked windows [starts[k], ends[k]) before normalization, `size` = (h, w) or None
@@ -103,25 +102,17 @@ class Representation:
 
 
 _REGISTRY: dict[str, Representation] = {}
-_DECLARING: list[ModuleType] = []  # this package's modules that declare one, in listing order
-_loaded = False
+_DECLARED = DeclaredModules(__package__, _MARKER, _FIRST)  # this package's declaring modules, in listing order
 
 
 def _load_builtins() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True  # first: the modules imported here register through this very function
-        try:
-            _DECLARING[:] = import_declaring(__package__, _MARKER, _FIRST)
-        except BaseException:
-            _loaded = False
-            raise
+    _DECLARED.load()
 
 
 def _builtin_names() -> list[str]:
     """Names declared by this package's modules, in module order (read from the modules, since the
     module whose import started the loading registers only after it)."""
-    names = [v.name for m in _DECLARING for v in vars(m).values() if isinstance(v, Representation)]
+    names = [v.name for m in _DECLARED.modules for v in vars(m).values() if isinstance(v, Representation)]
     return [n for n in dict.fromkeys(names) if n in _REGISTRY]
 
 

@@ -1,6 +1,7 @@
 """Do noisy events hurt? The shipped model on real frames with more and more background-activity noise.
 
     .venv/bin/python benchmarks/event_noise.py [--rates 0 1 3 10 30] [--scale 4] [--limit 24]
+    .venv/bin/python benchmarks/event_noise.py --rates 0 --hot 5e-4:1000 2e-3:1000 5e-4:5000 2e-3:5000
 
 Real sensors add events that no brightness change caused: background activity (shot noise, leak) at
 0.1 to several Hz per pixel, more in low light. The synthetic training clips reach an isolated-event
@@ -13,6 +14,10 @@ isolated-event share of `benchmarks/event_statistics.py` is no noise gauge for t
 events put a neighbour within 1 pixel and 5 ms of most noise events.) Events that help never
 fall below the zeroed run; events that hurt are what made the first shipped model worse than bicubic on real
 recordings.
+
+`--hot FRACTION:RATE` adds rows for hot pixels: that share of the sensor's pixels fire Poisson trains at RATE
+Hz, one polarity each, as the training clips' hot pixels do (docs/datasets.md: up to 5e-4 of the pixels at
+20-1000 Hz), added to the noiseless recording of the first rate of `--rates`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,43 @@ def event_rate(path: Path) -> float:
         return src.num_events / (src.width * src.height) / span
 
 
+def hot_setting(text: str) -> tuple[float, float]:
+    """'FRACTION:RATE' as (share of pixels in [0, 1], events per second >= 0)."""
+    what = "FRACTION:RATE, a share of pixels from 0 to 1 and a rate in Hz >= 0, e.g. 5e-4:1000"
+    try:
+        fraction, rate = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not (0.0 <= fraction <= 1.0 and 0.0 <= rate < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return fraction, rate
+
+
+def with_hot_pixels(src: Path, dst: Path, fraction: float, rate: float, seed: int = 5) -> None:
+    """Copy of the recording `src` whose events gain hot pixels (drawn as the training clips draw theirs)."""
+    import dataclasses
+
+    import h5py
+
+    from egvsr.datasets.synthetic.sensor import draw_sensor, hot_pixel_events
+    from egvsr.events.frames import Frames
+    from egvsr.events.io import EventWriter, read_events
+    from egvsr.events.stream import EventStream
+
+    rng = np.random.default_rng(seed)
+    with h5py.File(src, "r") as f:
+        frames = Frames(f["frames/images"][:], f["frames/t"][:])
+        w, h = int(f.attrs["width"]), int(f.attrs["height"])
+    ev = read_events(str(src))
+    sensor = dataclasses.replace(draw_sensor(rng), hot_fraction=fraction, hot_rate_hz=rate)
+    hx, hy, ht, hp = hot_pixel_events(rng, sensor, h, w, float(frames.t[0]), float(frames.t[-1]))
+    order = np.argsort(np.concatenate([ev.t, ht]), kind="stable")
+    joined = [np.concatenate([a, b.astype(a.dtype)])[order] for a, b in ((ev.x, hx), (ev.y, hy), (ev.t, ht), (ev.p, hp))]
+    with EventWriter(dst, w, h, attrs={"generator": "benchmarks.event_noise.with_hot_pixels"}) as writer:
+        writer.write_frames(frames)
+        writer.append(EventStream(*joined, w, h))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(ROOT / "egvsr" / "data" / "egvsr-sample.pt"))
@@ -52,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="experiments/event_noise",
                     help="folder the simulated recordings are written to and reused from (default: "
                          "experiments/event_noise under the current directory)")
+    ap.add_argument("--hot", type=hot_setting, nargs="*", default=[], metavar="FRACTION:RATE",
+                    help="hot-pixel rows: that share of the pixels firing at RATE Hz (on the first --rates value)")
     ap.add_argument("--threads", type=positive_int, default=2)
     a = ap.parse_args(argv)
 
@@ -77,11 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         refuse(f"--workdir {work}: cannot make the folder ({exc.strerror or exc})")
     start = time.time()
     rows = []
-    for rate in a.rates:
+    settings = [(rate, None) for rate in a.rates] + [(a.rates[0], hot) for hot in a.hot]
+    for rate, hot in settings:
         full = work / f"slider_depth-shot{rate:g}.h5"
         if not full.exists():
             simulate_video(SHARED, full, seed=11, progress=False, shot_noise_hz=rate, **BASE_SENSOR)
-        dropped = work / f"slider_depth-shot{rate:g}-dropped.h5"
+        if hot is not None:
+            noiseless, full = full, work / f"slider_depth-shot{rate:g}-hot{hot[0]:g}x{hot[1]:g}.h5"
+            if not full.exists():
+                with_hot_pixels(noiseless, full, *hot)
+        dropped = full.with_name(full.stem + "-dropped.h5")
         if not dropped.exists():
             drop_frames(full, dropped)
         cells = {}
@@ -90,20 +139,21 @@ def main(argv: list[str] | None = None) -> int:
             samples = [{**s, "clip": [f"target-{i}"]}
                        for i, s in enumerate(batches(opts, [str(path)], a.scale, between, a.limit))]
             cells[between] = {name: score(m, samples) for name, m in columns.items()}
-        rows.append((rate, event_rate(full), cells))
-        print(f"shot noise {rate:g} Hz: done", flush=True)
+        rows.append((rate, hot, event_rate(full), cells))
+        print(f"shot noise {rate:g} Hz{f', hot pixels {hot[0]:g} at {hot[1]:g} Hz' if hot else ''}: done", flush=True)
     print(f"\nx{a.scale:g}, {a.limit or 'all'} targets per cell, checkpoint {a.checkpoint}; "
           f"{time.time() - start:.0f} s, load average {os.getloadavg()[0]:.2f}\n")
-    print("| shot noise (Hz/pixel) | events/pixel/s | noise share | target | EGVSR | events zeroed | bicubic "
-          "| vs zeroed | vs bicubic |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    clean = next((r for rate, r, _ in rows if rate == 0), None)
-    for rate, ev_rate, cells in rows:
+    print("| shot noise (Hz/pixel) | hot pixels (share x Hz) | events/pixel/s | noise share | target | EGVSR "
+          "| events zeroed | bicubic | vs zeroed | vs bicubic |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    clean = next((r for rate, hot, r, _ in rows if rate == 0 and hot is None), None)
+    for rate, hot, ev_rate, cells in rows:
         share = f"{1 - clean / ev_rate:.2f}" if clean else "-"
+        hot_text = f"{hot[0]:g} x {hot[1]:g}" if hot else "-"
         for between, per_target in cells.items():
             mean = {n: float(np.mean(list(v.values()))) for n, v in per_target.items()}
             (gz, sz), (gb, sb) = (margin(per_target["EGVSR"], per_target[c]) for c in ("events zeroed", "bicubic"))
-            print(f"| {rate:g} | {ev_rate:.1f} | {share} | {'between frames' if between else 'frame times'} | "
+            print(f"| {rate:g} | {hot_text} | {ev_rate:.1f} | {share} | {'between frames' if between else 'frame times'} | "
                   f"{mean['EGVSR']:.2f} | {mean['events zeroed']:.2f} | {mean['bicubic']:.2f} | "
                   f"{gz:+.2f} ± {sz:.2f} | {gb:+.2f} ± {sb:.2f} |")
     return 0

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -25,6 +26,17 @@ def _size(text: str) -> tuple[int, int]:
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be at least 1 pixel")
     return h, w
+
+
+def _hot_factor(text: str) -> float:
+    """A hot-pixel factor: a finite number > 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 1 (e.g. 5)")
+    return value
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -93,6 +105,9 @@ def _add_convert(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--sensor-size", type=_size, metavar="HxW",
                    help="sensor size when the input does not record it (e.g. 480x640)")
+    p.add_argument("--drop-hot-pixels", type=_hot_factor, nargs="?", const=5.0, metavar="FACTOR",
+                   help="leave out the events of pixels that fire more than FACTOR (default 5) times their "
+                        "neighbours' mean plus 50 over the recording (hot pixels)")
     p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     p.set_defaults(run=_run_convert)
 
@@ -102,8 +117,14 @@ def _run_convert(a) -> None:
 
     out = convert(
         a.input, a.output, sort=a.sort, overwrite=a.overwrite, progress=_progress(a),
-        sensor_size=a.sensor_size,
+        sensor_size=a.sensor_size, drop_hot_pixels=a.drop_hot_pixels,
     )
+    if a.drop_hot_pixels is not None:
+        import h5py
+
+        with h5py.File(out, "r") as f:
+            pixels, events = int(f.attrs["hot_pixels_dropped"]), int(f.attrs["hot_pixel_events_dropped"])
+        print(f"dropped {pixels} hot pixel{'s' * (pixels != 1)} ({events} events)")
     print(f"wrote {one_line(out)}")
 
 

@@ -292,3 +292,29 @@ def test_voxelize_refuses_event_counts_beyond_memory_or_disk_before_making_array
     monkeypatch.setenv("EGVSR_BENCH_TMP", str(tmp_path / "missing"))
     assert refused(capsys, voxelize.main, ["--events", "1000", "--e2e-events", "1000"]).endswith(
         f"error: EGVSR_BENCH_TMP: expected an existing folder this user can write in, got '{tmp_path / 'missing'}'")
+
+
+@pytest.mark.parametrize("text", ["5e-4", "2:5", "-1e-3:100", "5e-4:-1", "nan:100", "5e-4:inf", "a:b", "1:2:3"])
+def test_event_noise_refuses_a_bad_hot_pixel_setting_in_one_line(capsys, text):
+    said = refused(capsys, script("event_noise").main, [f"--hot={text}"])
+    assert said.endswith(f"got {text!r}") and "FRACTION:RATE" in said
+
+
+def test_event_noise_hot_pixels_join_the_recording_in_time_order(tmp_path):
+    import numpy as np
+
+    from egvsr.events.io import read_events
+    from egvsr.events.simulate.sample import make_sample
+
+    src = tmp_path / "clean.h5"
+    make_sample(src, seconds=0.4, size=(40, 50), seed=2)
+    event_noise = script("event_noise")
+    event_noise.with_hot_pixels(src, tmp_path / "hot.h5", 0.02, 2000.0)
+    clean, hot = read_events(str(src)), read_events(str(tmp_path / "hot.h5"))
+    assert np.all(np.diff(hot.t) >= 0)
+    added = hot.t.size - clean.t.size
+    # 2% of 2000 pixels = 40 hot pixels at 2 kHz over the frames' span (~0.4 s): ~32000 events
+    assert 20_000 < added < 45_000, added
+    counts = np.bincount(hot.y.astype(np.int64) * 50 + hot.x, minlength=2000) - np.bincount(
+        clean.y.astype(np.int64) * 50 + clean.x, minlength=2000)
+    assert 30 <= (counts > 400).sum() <= 50  # the hot pixels stand out: ~800 events each, few elsewhere

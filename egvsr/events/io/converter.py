@@ -18,6 +18,8 @@ from egvsr.errors import ConfigError, FormatError
 from egvsr.events.frames import check_frames_memory
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
+from egvsr.events.io.hot_pixels import check_factor, drop_pixels, hot_pixel_mask, pixel_counts
+from egvsr.events.io.hot_pixels import check_memory as check_hot_memory
 from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
@@ -41,8 +43,15 @@ def convert(
     progress: bool = True,
     sensor_size: tuple[int, int] | None = None,
     chunk_events: int = CONVERT_CHUNK_EVENTS,
+    drop_hot_pixels: float | None = None,
 ) -> Path:
-    """Write `src` (any layout, frames included) to `dst` in our layout; returns `dst`."""
+    """Write `src` (any layout, frames included) to `dst` in our layout; returns `dst`.
+
+    `drop_hot_pixels` (a factor, e.g. 5): first count each pixel's events, then leave out every event of
+    the pixels that fire more than that factor times their neighbours (`hot_pixels.py`); the output's
+    attributes `hot_pixels_dropped` and `hot_pixel_events_dropped` say how many."""
+    if drop_hot_pixels is not None:
+        drop_hot_pixels = check_factor(drop_hot_pixels, "convert drop_hot_pixels")
     if isinstance(chunk_events, bool) or not isinstance(chunk_events, (int, np.integer)) or chunk_events < 1:
         raise ConfigError(f"convert chunk_events: expected an integer >= 1, got {chunk_events!r}")
     sort, progress = check_flag(sort, "sort"), check_flag(progress, "progress")
@@ -57,6 +66,17 @@ def convert(
         warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
+        hot = None
+        if drop_hot_pixels is not None:
+            check_hot_memory(source)
+            with progress_bar(source.num_events, f"count {source.path.name}", progress, unit="ev",
+                              unit_scale=True) as bar:
+                counts = pixel_counts(_counted(source.iter_chunks(max_events=chunk_events), bar),
+                                      source.width, source.height)
+            hot = hot_pixel_mask(counts, drop_hot_pixels)
+            attrs.update(hot_pixel_factor=drop_hot_pixels, hot_pixels_dropped=int(hot.sum()),
+                         hot_pixel_events_dropped=int(counts[hot].sum()))
+            del counts
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
             with progress_bar(source.num_events, f"convert {source.path.name}", progress, unit="ev", leave=True,
                               unit_scale=True) as bar:
@@ -64,15 +84,21 @@ def convert(
                     stream = source.read_all_sorted()
                     for a in range(0, len(stream), chunk_events):
                         part = stream.take(a, min(a + chunk_events, len(stream)))
-                        w.append(part)
+                        w.append(part if hot is None else drop_pixels(part, hot))
                         bar.update(len(part))
                     del stream
                 else:
                     for part in source.iter_chunks(max_events=chunk_events):
-                        w.append(part)
+                        w.append(part if hot is None else drop_pixels(part, hot))
                         bar.update(len(part))
             _copy_frames(source, w)
     return out
+
+
+def _counted(parts, bar):
+    for part in parts:
+        yield part
+        bar.update(len(part))
 
 
 def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None) -> None:

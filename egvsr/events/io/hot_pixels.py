@@ -1,0 +1,87 @@
+"""Hot pixels: sensor pixels that fire far more than their neighbours, whatever the scene does.
+
+A pixel is hot when its event count over the recording is above `factor` times the mean count of its
+(up to 8) neighbours plus `min_events`: a moving edge lights its neighbours too, a hot pixel fires alone.
+Counting streams the recording once, so memory is the count image (8 bytes per sensor pixel) and a
+few float copies of it, checked before counting (docs/io.md, "Hot pixels", has what it finds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from egvsr.errors import ConfigError, InputFileError
+from egvsr.events.io.source import EventSource
+from egvsr.events.stream import EventStream
+from egvsr.fsutil import fmt_size
+from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
+
+DEFAULT_FACTOR = 5.0
+DEFAULT_MIN_EVENTS = 50
+#: Bytes per sensor pixel of finding the hot pixels: the int64 counts, the padded float copies of the
+#: counts and of the neighbour map, their sums, and the mask.
+BYTES_PER_PIXEL = 48
+
+
+def check_factor(factor: float, what: str = "hot-pixel factor") -> float:
+    """`factor` as a float > 1 (a hot pixel fires more than `factor` times its neighbours); else one line."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(factor) or factor <= 1:
+        raise ConfigError(f"{what} {factor!r}: expected a finite number > 1 (a hot pixel fires that many "
+                          "times more than its neighbours' mean)")
+    return float(factor)
+
+
+def neighbour_mean(counts: np.ndarray) -> np.ndarray:
+    """Mean of each pixel's existing 8-neighbours (fewer at the border; inf where it has none)."""
+    h, w = counts.shape
+    c = np.pad(counts.astype(np.float64), 1)
+    inside = np.pad(np.ones((h, w)), 1)
+    total, n = np.zeros((h, w)), np.zeros((h, w))
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                total += c[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+                n += inside[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.inf)
+
+
+def hot_pixel_mask(counts: np.ndarray, factor: float = DEFAULT_FACTOR,
+                   min_events: int = DEFAULT_MIN_EVENTS) -> np.ndarray:
+    """(H, W) bool: pixels whose count exceeds `factor` x their neighbours' mean + `min_events`."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ValueError(f"counts: expected an (H, W) count image, got shape {counts.shape}")
+    factor = check_factor(factor)
+    return counts > factor * neighbour_mean(counts) + min_events
+
+
+def check_memory(source: EventSource) -> None:
+    """Refuse, in one line naming the input, a sensor whose hot-pixel search would not fit in memory."""
+    w, h = source.width, source.height
+    total = physical_memory()
+    need = BYTES_PER_PIXEL * w * h
+    if total and need > total * PLANNED_MEMORY_SHARE:
+        raise InputFileError(f"{source.path}: finding hot pixels on a {w}x{h} sensor needs {fmt_size(need)}, "
+                            f"above {PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)}")
+
+
+def pixel_counts(parts: Iterable[EventStream], width: int, height: int) -> np.ndarray:
+    """(H, W) int64 events per pixel of the event chunks `parts`."""
+    counts = np.zeros(width * height, np.int64)
+    for part in parts:
+        counts += np.bincount(part.y.astype(np.int64) * width + part.x, minlength=width * height)
+    return counts.reshape(height, width)
+
+
+def drop_pixels(stream: EventStream, mask: np.ndarray) -> EventStream:
+    """`stream` without the events of the pixels `mask` (H, W) marks."""
+    keep = ~mask[stream.y, stream.x]
+    if keep.all():
+        return stream
+    return EventStream(stream.x[keep], stream.y[keep], stream.t[keep], stream.p[keep],
+                       stream.width, stream.height, validate=False)

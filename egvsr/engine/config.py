@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         parts, value = parse_override(text)
         cfg = merge(cfg, nest(parts, value))
     _check_values(cfg)
-    return cfg
+    return _expand_home(cfg)
 
 
 def check_config(cfg: Any) -> dict:
@@ -199,6 +200,26 @@ def check_config(cfg: Any) -> dict:
         raise ConfigError(f"cfg: {exc}") from None
     cfg = merge(DEFAULTS, cfg)
     _check_values(cfg)
+    return _expand_home(cfg)
+
+
+def _expand_home(cfg: dict) -> dict:
+    """`cfg` with a leading `~` of its path values expanded as a shell would (`~/data`, `~user/data`): no
+    shell sees a YAML file or the value of `--set data.train.recordings=~/x`, and `output_root: ~/runs` would
+    otherwise make a folder named `~` in the working directory."""
+    def home(value: Any) -> Any:
+        return os.path.expanduser(value) if isinstance(value, str) and value.startswith("~") else value
+
+    cfg["output_root"] = home(cfg["output_root"])
+    cfg["train"]["init_from"] = home(cfg["train"]["init_from"])
+    data = {}
+    for name, section in cfg["data"].items():  # new mappings: a caller's own stay as they were
+        section = {key: home(v) if key in ("root", "sample_cache") else v for key, v in section.items()}
+        recordings = section.get("recordings")
+        if recordings is not None:
+            section["recordings"] = [home(v) for v in recordings] if isinstance(recordings, list) else home(recordings)
+        data[name] = section
+    cfg["data"] = data
     return cfg
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/event_noise.py [--rates 0 1 3 10 30] [--scale 4] [--limit 24]
     .venv/bin/python benchmarks/event_noise.py --rates 0 --hot 5e-4:1000 2e-3:1000 5e-4:5000 2e-3:5000
+    .venv/bin/python benchmarks/event_noise.py --rates 0.5 --cps 0.05 0.1 0.6 0.9
 
 Real sensors add events that no brightness change caused: background activity (shot noise, leak) at
 0.1 to several Hz per pixel, more in low light. The synthetic training clips reach an isolated-event
@@ -17,7 +18,8 @@ recordings.
 
 `--hot FRACTION:RATE` adds rows for hot pixels: that share of the sensor's pixels fire Poisson trains at RATE
 Hz, one polarity each, as the training clips' hot pixels do (docs/datasets.md: up to 5e-4 of the pixels at
-20-1000 Hz), added to the noiseless recording of the first rate of `--rates`.
+20-1000 Hz), added to the noiseless recording of the first rate of `--rates`. `--cps` adds rows at other
+contrast thresholds (the training clips draw Cp from 0.1 to 0.6), with the shot noise of the first rate.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _args import count, nonnegative_float, positive_int, refuse, scale, toolkit_errors  # (this folder is on sys.path when run as a script)
+from _args import count, nonnegative_float, positive_float, positive_int, refuse, scale, toolkit_errors  # (this folder is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                          "experiments/event_noise under the current directory)")
     ap.add_argument("--hot", type=hot_setting, nargs="*", default=[], metavar="FRACTION:RATE",
                     help="hot-pixel rows: that share of the pixels firing at RATE Hz (on the first --rates value)")
+    ap.add_argument("--cps", type=positive_float, nargs="*", default=[], metavar="CP",
+                    help="rows at these contrast thresholds instead of 0.3 (with the first --rates value)")
     ap.add_argument("--threads", type=positive_int, default=2)
     a = ap.parse_args(argv)
 
@@ -121,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         refuse(f"--workdir {work}: cannot make the folder ({exc.strerror or exc})")
     start = time.time()
     rows = []
-    settings = [(rate, None) for rate in a.rates] + [(a.rates[0], hot) for hot in a.hot]
-    for rate, hot in settings:
-        full = work / f"slider_depth-shot{rate:g}.h5"
+    cp0 = BASE_SENSOR["cp"]
+    settings = ([(rate, None, cp0) for rate in a.rates] + [(a.rates[0], hot, cp0) for hot in a.hot]
+                + [(a.rates[0], None, cp) for cp in a.cps])
+    for rate, hot, cp in settings:
+        full = work / (f"slider_depth-shot{rate:g}.h5" if cp == cp0 else f"slider_depth-shot{rate:g}-cp{cp:g}.h5")
         if not full.exists():
-            simulate_video(SHARED, full, seed=11, progress=False, shot_noise_hz=rate, **BASE_SENSOR)
+            simulate_video(SHARED, full, seed=11, progress=False, shot_noise_hz=rate, **{**BASE_SENSOR, "cp": cp})
         if hot is not None:
             noiseless, full = full, work / f"slider_depth-shot{rate:g}-hot{hot[0]:g}x{hot[1]:g}.h5"
             if not full.exists():
@@ -139,21 +145,22 @@ def main(argv: list[str] | None = None) -> int:
             samples = [{**s, "clip": [f"target-{i}"]}
                        for i, s in enumerate(batches(opts, [str(path)], a.scale, between, a.limit))]
             cells[between] = {name: score(m, samples) for name, m in columns.items()}
-        rows.append((rate, hot, event_rate(full), cells))
-        print(f"shot noise {rate:g} Hz{f', hot pixels {hot[0]:g} at {hot[1]:g} Hz' if hot else ''}: done", flush=True)
+        rows.append((rate, hot, cp, event_rate(full), cells))
+        print(f"Cp {cp:g}, shot noise {rate:g} Hz{f', hot pixels {hot[0]:g} at {hot[1]:g} Hz' if hot else ''}: done",
+              flush=True)
     print(f"\nx{a.scale:g}, {a.limit or 'all'} targets per cell, checkpoint {a.checkpoint}; "
           f"{time.time() - start:.0f} s, load average {os.getloadavg()[0]:.2f}\n")
-    print("| shot noise (Hz/pixel) | hot pixels (share x Hz) | events/pixel/s | noise share | target | EGVSR "
+    print("| Cp | shot noise (Hz/pixel) | hot pixels (share x Hz) | events/pixel/s | noise share | target | EGVSR "
           "| events zeroed | bicubic | vs zeroed | vs bicubic |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    clean = next((r for rate, hot, r, _ in rows if rate == 0 and hot is None), None)
-    for rate, hot, ev_rate, cells in rows:
-        share = f"{1 - clean / ev_rate:.2f}" if clean else "-"
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    clean = next((r for rate, hot, cp, r, _ in rows if rate == 0 and hot is None and cp == cp0), None)
+    for rate, hot, cp, ev_rate, cells in rows:
+        share = f"{1 - clean / ev_rate:.2f}" if clean and cp == cp0 else "-"
         hot_text = f"{hot[0]:g} x {hot[1]:g}" if hot else "-"
         for between, per_target in cells.items():
             mean = {n: float(np.mean(list(v.values()))) for n, v in per_target.items()}
             (gz, sz), (gb, sb) = (margin(per_target["EGVSR"], per_target[c]) for c in ("events zeroed", "bicubic"))
-            print(f"| {rate:g} | {hot_text} | {ev_rate:.1f} | {share} | {'between frames' if between else 'frame times'} | "
+            print(f"| {cp:g} | {rate:g} | {hot_text} | {ev_rate:.1f} | {share} | {'between frames' if between else 'frame times'} | "
                   f"{mean['EGVSR']:.2f} | {mean['events zeroed']:.2f} | {mean['bicubic']:.2f} | "
                   f"{gz:+.2f} ± {sz:.2f} | {gb:+.2f} ± {sb:.2f} |")
     return 0

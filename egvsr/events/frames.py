@@ -134,6 +134,27 @@ def interval_bounds(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
     return floor.astype(np.int64), (floor + (r != 0)).astype(np.int64)
 
 
+#: the bit depths of 16-bit frames, smallest first: a DAVIS APS frame is a 10-bit ADC value in a uint16, other
+#: sensors give 12 bits, and a full 16-bit image uses them all
+SIXTEEN_BIT_DEPTHS = (10, 12, 16)
+
+
+def sixteen_bit_full_scale(largest: int) -> int:
+    """The white level of a recording's 16-bit frames whose largest value (over every frame) is `largest`:
+    2**b - 1 for the smallest b of `SIXTEEN_BIT_DEPTHS` that holds it. One level for the whole recording, so
+    brightness never jumps between frames; a 10-bit DAVIS frame read as 16 bits would be nearly black (at most
+    4 of 255)."""
+    return next(2**b - 1 for b in SIXTEEN_BIT_DEPTHS if int(largest) < 2**b or b == SIXTEEN_BIT_DEPTHS[-1])
+
+
+def sixteen_bit_to_uint8(pixels: np.ndarray, full_scale: int) -> np.ndarray:
+    """uint16 `pixels` as uint8: v * 255 / `full_scale` rounded to the nearest level (exact integers; no value
+    lies halfway for the scales of `sixteen_bit_full_scale`), clipped at 255."""
+    v = np.asarray(pixels, np.int64)
+    full = int(full_scale)
+    return np.minimum((v * 255 + full // 2) // full, 255).astype(np.uint8)
+
+
 #: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from
 DECODED_BYTES_PER_PIXEL = 4
 #: bytes per pixel of a frame (or crop) held as a float32 RGB tensor

@@ -26,6 +26,7 @@ import numpy as np
 
 from egvsr.errors import FormatError
 from egvsr.events.checks import first_not_increasing
+from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
 
 CACHE_BYTES = 256 << 20
 _CHANNELS = {"L": 1, "I;16": 1, "RGB": 3, "RGBA": 3}
@@ -44,7 +45,7 @@ def to_uint8(pixels: np.ndarray, fmt: str, full_scale: int) -> np.ndarray:
     if img.ndim == 2:
         img = img[..., None]
     if img.dtype != np.uint8:
-        img = np.rint(img.astype(np.float32) * (255.0 / full_scale)).clip(0, 255).astype(np.uint8)
+        img = sixteen_bit_to_uint8(img, full_scale)
     return np.ascontiguousarray(img)
 
 
@@ -110,8 +111,7 @@ class Aedat4Frames:
         """Checks that need every frame: size against the events' sensor, strictly increasing times."""
         use_middles = self._middles and all(m is not None for m in self._middles)
         self._times = np.asarray(self._middles if use_middles else self._times, np.int64)
-        self.full_scale = 255 if self._max16 == 0 else next(
-            (2 ** b - 1 for b in (10, 12) if self._max16 < 2 ** b), 65535)
+        self.full_scale = sixteen_bit_full_scale(self._max16)
         if self._problem is not None or self._shape is None:
             return
         if self._shape[:2] != (height, width):

@@ -26,6 +26,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
+from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
@@ -87,6 +88,9 @@ class VideoInput:
     float_unit: tuple[bool, Path] | None = None
     #: how many leading frames `read` has weighed for `float_unit` (none of them decided it)
     _weighed: int = 0
+    #: the white level of the folder's 16-bit frames (`sixteen_bit_full_scale` of their largest value), found
+    #: when the first one is read
+    full_scale16: int | None = None
     #: videos: whether frames are timed by their own timestamps (`fps` not given), else i / fps
     stated_times: bool = False
 
@@ -116,7 +120,21 @@ class VideoInput:
             )
         factor = self._float_factor(img, path)
         self._weighed += self._weighed == i  # read in order, each frame is weighed once
-        return self._fit(_to_rgb8(img, self.channels, factor))
+        if img.dtype == np.uint16 and self.full_scale16 is None:
+            self.full_scale16 = self._sixteen_bit_scale(i, img)
+        return self._fit(_to_rgb8(img, self.channels, factor, self.full_scale16 or 65535))
+
+    def _sixteen_bit_scale(self, i: int, img: np.ndarray) -> int:
+        """The white level of the folder's 16-bit frames, from the largest value of them all (frame `i` is
+        `img`; the others are decoded once for it): a DAVIS APS frame stored as a 10-bit value in 16 bits
+        reaches 1023, so it is scaled by 1023, as AEDAT4 frames are (docs/simulator.md), not left nearly black."""
+        largest = int(img.max(initial=0))
+        for j, other in enumerate(self.files):
+            if j != i and largest < 2**16 - 1:
+                pixels = _read_image(other)
+                if pixels.dtype == np.uint16:
+                    largest = max(largest, int(pixels.max(initial=0)))
+        return sixteen_bit_full_scale(largest)
 
     def _float_factor(self, img: np.ndarray, path: Path) -> float:
         """The factor taking frame `path`'s values to 0..255. 8- and 16-bit frames: 1 (16-bit is
@@ -206,11 +224,11 @@ class VideoInput:
 VIDEO_TIME_SLACK_MS = 1.0
 
 
-def _to_rgb8(img: np.ndarray, channels: int, factor: float = 1.0) -> np.ndarray:
-    """OpenCV image (gray, BGR or BGRA; 8 or 16 bit, or float and 32 bit times `factor`, finite) ->
-    uint8 (H, W, channels), RGB order."""
+def _to_rgb8(img: np.ndarray, channels: int, factor: float = 1.0, full_scale16: int = 65535) -> np.ndarray:
+    """OpenCV image (gray, BGR or BGRA; 8 bit, 16 bit of white level `full_scale16`, or float and 32 bit times
+    `factor`, finite) -> uint8 (H, W, channels), RGB order."""
     if img.dtype == np.uint16:
-        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        img = sixteen_bit_to_uint8(img, full_scale16)
     elif img.dtype != np.uint8:
         img = np.clip(img.astype(np.float64) * factor, 0, 255).round().astype(np.uint8)
     if img.ndim == 2:

@@ -1,0 +1,81 @@
+"""16-bit frames in a frame folder (render's and simulate's input) take the white level of the folder's bit
+depth, as AEDAT4 frames do (docs/io.md, "AEDAT4 frames"; docs/simulator.md): a DAVIS APS frame stored as its
+10-bit ADC value in a 16-bit PNG was scaled by 65535 and came out nearly black (at most 4 of 255)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
+from egvsr.events.simulate import open_video
+
+cv2 = pytest.importorskip("cv2")
+
+W, H = 40, 30
+
+
+def _reference(raw: np.ndarray, full: int) -> np.ndarray:
+    """v * 255 / full rounded to the nearest level, in float64 (numpy, independent of the helper)."""
+    return np.clip(np.rint(raw.astype(np.float64) * 255.0 / full), 0, 255).astype(np.uint8)
+
+
+def _folder(path, frames, suffix=".png"):
+    path.mkdir()
+    for i, img in enumerate(frames):
+        assert cv2.imwrite(str(path / f"frame_{i:04d}{suffix}"), img)
+    (path / "timestamps.txt").write_text("".join(f"{0.04 * i:.6f}\n" for i in range(len(frames))))
+    return path
+
+
+def _frames(rng, n, top):
+    """n gray 16-bit frames below `top`; only the last one reaches top - 1 (the folder's largest value)."""
+    frames = [rng.integers(0, top // 2, (H, W)).astype(np.uint16) for _ in range(n)]
+    frames[-1][0, 0] = top - 1
+    return frames
+
+
+@pytest.mark.parametrize("bits", [10, 12, 16])
+def test_a_folder_of_16_bit_frames_is_scaled_by_its_bit_depth(tmp_path, bits):
+    frames = _frames(np.random.default_rng(bits), 4, 2**bits)
+    video = open_video(_folder(tmp_path / "f", frames))
+    for i in (1, 3, 0, 2):  # any order: the white level is the folder's, not the first frame read's
+        got = video.read(i)
+        assert got.shape == (H, W, 1) and got.dtype == np.uint8
+        np.testing.assert_array_equal(got[..., 0], _reference(frames[i], 2**bits - 1))
+
+
+def test_ten_bit_frames_are_not_left_nearly_black_by_render(tmp_path):
+    from egvsr.render.inputs import open_input
+
+    frames = _frames(np.random.default_rng(0), 3, 1024)
+    rec = open_input(_folder(tmp_path / "f", frames))
+    img = rec.read_frame(2)
+    assert img.max() == 255
+    np.testing.assert_array_equal(img[..., 0], _reference(frames[2], 1023))
+
+
+def test_a_folder_and_an_aedat4_stream_of_the_same_ten_bit_frames_read_alike(tmp_path):
+    pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+    from egvsr.events.io import open_events
+    from tests.events.io.test_layouts import _events, write_aedat4
+
+    frames = _frames(np.random.default_rng(1), 3, 1024)
+    x, y, t, on = _events(300, W, H, t0=0, span=30_000)
+    t.sort()
+    packets = [(t[a:a + 100], x[a:a + 100], y[a:a + 100], on[a:a + 100]) for a in (0, 100, 200)]
+    stream = [(k * 10_000 + 5_000, (k * 10_000 + 1_000, k * 10_000 + 9_000), frames[k], 2) for k in range(3)]
+    write_aedat4(tmp_path / "r.aedat4", packets, W, H, frames=stream)
+    video = open_video(_folder(tmp_path / "f", frames))
+    with open_events(tmp_path / "r.aedat4") as src:
+        for k in range(3):
+            np.testing.assert_array_equal(video.read(k), src.read_frame(k))
+
+
+def test_the_white_level_rule_and_rounding_against_numpy():
+    assert [sixteen_bit_full_scale(v) for v in (0, 1, 1023, 1024, 4095, 4096, 65535)] == \
+        [1023, 1023, 1023, 4095, 4095, 65535, 65535]
+    v = np.arange(2**16, dtype=np.uint16)
+    for full in (1023, 4095, 65535):
+        np.testing.assert_array_equal(sixteen_bit_to_uint8(v, full), _reference(v, full))
+    np.testing.assert_array_equal(sixteen_bit_to_uint8(v, 65535), (v.astype(np.int64) + 128) // 257)

@@ -150,7 +150,7 @@ def sixteen_bit_full_scale(largest: int) -> int:
 def sixteen_bit_to_uint8(pixels: np.ndarray, full_scale: int) -> np.ndarray:
     """uint16 `pixels` as uint8: v * 255 / `full_scale` rounded to the nearest level (exact integers; no value
     lies halfway for the scales of `sixteen_bit_full_scale`), clipped at 255."""
-    v = np.asarray(pixels, np.int64)
+    v = np.asarray(pixels, np.uint32)  # 65535 * 255 + 32767 < 2**32
     full = int(full_scale)
     return np.minimum((v * 255 + full // 2) // full, 255).astype(np.uint8)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_beyond_int64, first_not_increasing
+from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.seconds import seconds_to_us
@@ -57,6 +58,7 @@ class E2vidH5Source(EventSource):
         self._frames = self._find_frames(path, f)
         self._any_colour: bool | None = None  # whether any image declares 3 channels (`frame_shape`)
         self._frame_t: np.ndarray | None = None  # `frame_times`, once worked out
+        self._full_scale16: int | None = None  # white level of uint16 images, once worked out
         if sensor_size is None:
             sensor_size = self._sensor_size(path, f)
         super().__init__(path, sensor_size[1], sensor_size[0], n)
@@ -170,10 +172,12 @@ class E2vidH5Source(EventSource):
     def _image_shape(self, ds: h5py.Dataset) -> tuple[int, int, int]:
         """(H, W, C) of image dataset `ds`, checked from its declaration before anything is decoded."""
         shape = ds.shape
-        if ds.dtype != np.uint8 or len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3)):
+        sixteen = ds.dtype.kind == "u" and ds.dtype.itemsize == 2  # either byte order
+        channels_ok = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))
+        if (ds.dtype != np.uint8 and not sixteen) or not channels_ok:
             raise FormatError(
                 f"{self.path}: '{ds.name.lstrip('/')}' is {ds.dtype} {shape}, expected uint8 "
-                "(H, W) or (H, W, 3)"
+                "(H, W) or (H, W, 3) (or uint16, scaled by the images' bit depth)"
             )
         return int(shape[0]), int(shape[1]), int(shape[2]) if len(shape) == 3 else 1
 
@@ -215,10 +219,26 @@ class E2vidH5Source(EventSource):
         with h5util.translate_read_errors(self.path, ds):
             img = ds[()]
             kind = ds.attrs.get("type", "color_bgr")
+        if img.dtype.itemsize == 2:
+            img = sixteen_bit_to_uint8(img, self._sixteen_bit_scale())
         if img.ndim == 2 or img.shape[2] == 1:
             return with_channels(img, first[2])
         kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
         return np.ascontiguousarray(img[..., ::-1]) if "bgr" in kind.lower() else img
+
+    def _sixteen_bit_scale(self) -> int:
+        """The white level of the file's uint16 images (`sixteen_bit_full_scale` of their largest value, each
+        image read once on the first call), as for AEDAT4 frames: a DAVIS APS frame stored as its 10-bit value
+        is scaled by 1023, not left nearly black."""
+        if self._full_scale16 is None:
+            largest = 0
+            for _, ds in self._frames:
+                if ds.dtype.itemsize == 2 and largest < 2**16 - 1:
+                    h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
+                    with h5util.translate_read_errors(self.path, ds):
+                        largest = max(largest, int(np.max(ds[()], initial=0)))
+            self._full_scale16 = sixteen_bit_full_scale(largest)
+        return self._full_scale16
 
     # ---- events -------------------------------------------------------------------------------
     def _read_t(self, i0, i1):

@@ -79,3 +79,23 @@ def test_the_white_level_rule_and_rounding_against_numpy():
     for full in (1023, 4095, 65535):
         np.testing.assert_array_equal(sixteen_bit_to_uint8(v, full), _reference(v, full))
     np.testing.assert_array_equal(sixteen_bit_to_uint8(v, 65535), (v.astype(np.int64) + 128) // 257)
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"])
+def test_e2vid_images_of_16_bits_are_scaled_by_the_files_bit_depth(tmp_path, dtype):
+    """An E2VID / event_utils file of `mono16` images holding 10-bit DAVIS values was refused as not uint8;
+    it reads as the same frames in a folder or an AEDAT4 stream would, also once converted to our layout."""
+    from egvsr.events.io import convert, open_events
+    from tests.events.io.test_layouts import _events, write_e2vid
+
+    frames = _frames(np.random.default_rng(2), 3, 1024)
+    x, y, t, on = _events(300, W, H, t0=0, span=30_000)
+    stored = [(img.astype(dtype), k * 10_000 + 5_000, "greyscale") for k, img in enumerate(frames)]
+    write_e2vid(tmp_path / "e.h5", x, y, np.sort(t), on, stored, sensor_resolution=(H, W))
+    with open_events(tmp_path / "e.h5") as src:
+        assert src.frame_shape() == (H, W, 1)
+        for k in (2, 0, 1):
+            np.testing.assert_array_equal(src.read_frame(k)[..., 0], _reference(frames[k], 1023))
+    convert(tmp_path / "e.h5", tmp_path / "ours.h5", progress=False)
+    with open_events(tmp_path / "ours.h5") as ours:
+        np.testing.assert_array_equal(ours.read_frame(0)[..., 0], _reference(frames[0], 1023))

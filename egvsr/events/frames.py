@@ -139,17 +139,41 @@ def interval_bounds(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
 SIXTEEN_BIT_DEPTHS = (10, 12, 16)
 
 
-def sixteen_bit_full_scale(largest: int) -> int:
-    """The white level of a recording's 16-bit frames whose largest value (over every frame) is `largest`:
-    2**b - 1 for the smallest b of `SIXTEEN_BIT_DEPTHS` that holds it. One level for the whole recording, so
-    brightness never jumps between frames; a 10-bit DAVIS frame read as 16 bits would be nearly black (at most
-    4 of 255)."""
-    return next(2**b - 1 for b in SIXTEEN_BIT_DEPTHS if int(largest) < 2**b or b == SIXTEEN_BIT_DEPTHS[-1])
+class SixteenBitLevel:
+    """The white level of a recording's 16-bit frames, from all their values (`add` each frame): 2**b - 1 for
+    the smallest b of `SIXTEEN_BIT_DEPTHS` that holds the largest value, so a 10-bit DAVIS frame stored as its
+    ADC value is scaled by 1023 (read as 16 bits it would be nearly black, at most 4 of 255); but 65535 where
+    every value is a multiple of 16: values shifted to the top of the 16 bits (libcaer's DAVIS frames, ROS
+    `mono16`: the 10-bit value << 6), which a dark recording keeps below 4096. One level for the whole
+    recording, so brightness never jumps between frames."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.bits = 0  # every value OR-ed together
+
+    def add(self, pixels: np.ndarray) -> None:
+        """Take one 16-bit frame's values into account."""
+        a = np.asarray(pixels)
+        if a.size:
+            self.largest = max(self.largest, int(a.max()))
+            self.bits |= int(np.bitwise_or.reduce(a, axis=None))
+
+    @property
+    def settled(self) -> bool:
+        """Whether more frames can no longer change `full_scale` (a value needs all 16 bits)."""
+        return self.largest >= 2**SIXTEEN_BIT_DEPTHS[-2]
+
+    @property
+    def full_scale(self) -> int:
+        """The white level of the frames added so far (1023 for none, or all zero)."""
+        if self.largest and not self.bits & 0xF:
+            return 2**SIXTEEN_BIT_DEPTHS[-1] - 1
+        return next(2**b - 1 for b in SIXTEEN_BIT_DEPTHS if self.largest < 2**b or b == SIXTEEN_BIT_DEPTHS[-1])
 
 
 def sixteen_bit_to_uint8(pixels: np.ndarray, full_scale: int) -> np.ndarray:
     """uint16 `pixels` as uint8: v * 255 / `full_scale` rounded to the nearest level (exact integers; no value
-    lies halfway for the scales of `sixteen_bit_full_scale`), clipped at 255."""
+    lies halfway for the levels of `SixteenBitLevel`), clipped at 255."""
     v = np.asarray(pixels, np.uint32)  # 65535 * 255 + 32767 < 2**32
     full = int(full_scale)
     return np.minimum((v * 255 + full // 2) // full, 255).astype(np.uint8)

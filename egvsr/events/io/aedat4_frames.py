@@ -26,7 +26,7 @@ import numpy as np
 
 from egvsr.errors import FormatError
 from egvsr.events.checks import first_not_increasing
-from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
+from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
 
 CACHE_BYTES = 256 << 20
 _CHANNELS = {"L": 1, "I;16": 1, "RGB": 3, "RGBA": 3}
@@ -61,7 +61,7 @@ class Aedat4Frames:
         self._raw_bytes = 0
         self._shape: tuple[int, int, int] | None = None
         self._problem: str | None = None
-        self._max16 = 0
+        self._level16 = SixteenBitLevel()
         self._cursor: tuple[int, Iterator[dict]] | None = None
         self.full_scale = 255
 
@@ -84,8 +84,8 @@ class Aedat4Frames:
             self._problem = (f"frame {len(self._times)} is {shape[1]}x{shape[0]} with {shape[2]} channel(s), "
                              f"frame 0 {self._shape[1]}x{self._shape[0]} with {self._shape[2]}")
             return
-        if pixels.dtype == np.uint16 and pixels.size:
-            self._max16 = max(self._max16, int(pixels.max()))
+        if pixels.dtype == np.uint16:
+            self._level16.add(pixels)
         self._times.append(int(frame["t"]))
         self._middles.append(exposure_middle(frame))
         if self._raw is not None:
@@ -111,7 +111,7 @@ class Aedat4Frames:
         """Checks that need every frame: size against the events' sensor, strictly increasing times."""
         use_middles = self._middles and all(m is not None for m in self._middles)
         self._times = np.asarray(self._middles if use_middles else self._times, np.int64)
-        self.full_scale = sixteen_bit_full_scale(self._max16)
+        self.full_scale = self._level16.full_scale
         if self._problem is not None or self._shape is None:
             return
         if self._shape[:2] != (height, width):

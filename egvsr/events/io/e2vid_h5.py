@@ -18,7 +18,7 @@ import numpy as np
 
 from egvsr.errors import EventValidationError, FormatError
 from egvsr.events.checks import first_beyond_int64, first_not_increasing
-from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
+from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
 from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.seconds import seconds_to_us
@@ -227,17 +227,17 @@ class E2vidH5Source(EventSource):
         return np.ascontiguousarray(img[..., ::-1]) if "bgr" in kind.lower() else img
 
     def _sixteen_bit_scale(self) -> int:
-        """The white level of the file's uint16 images (`sixteen_bit_full_scale` of their largest value, each
-        image read once on the first call), as for AEDAT4 frames: a DAVIS APS frame stored as its 10-bit value
-        is scaled by 1023, not left nearly black."""
+        """The white level of the file's uint16 images (`SixteenBitLevel` of all their values, each image read
+        once on the first call), as for AEDAT4 frames: a DAVIS APS frame stored as its 10-bit value is scaled
+        by 1023, not left nearly black."""
         if self._full_scale16 is None:
-            largest = 0
+            level = SixteenBitLevel()
             for _, ds in self._frames:
-                if ds.dtype.itemsize == 2 and largest < 2**16 - 1:
+                if ds.dtype.itemsize == 2 and not level.settled:
                     h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
                     with h5util.translate_read_errors(self.path, ds):
-                        largest = max(largest, int(np.max(ds[()], initial=0)))
-            self._full_scale16 = sixteen_bit_full_scale(largest)
+                        level.add(ds[()])
+            self._full_scale16 = level.full_scale
         return self._full_scale16
 
     # ---- events -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
-from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
+from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
@@ -88,7 +88,7 @@ class VideoInput:
     float_unit: tuple[bool, Path] | None = None
     #: how many leading frames `read` has weighed for `float_unit` (none of them decided it)
     _weighed: int = 0
-    #: the white level of the folder's 16-bit frames (`sixteen_bit_full_scale` of their largest value), found
+    #: the white level of the folder's 16-bit frames (`SixteenBitLevel` of all their values), found
     #: when the first one is read
     full_scale16: int | None = None
     #: videos: whether frames are timed by their own timestamps (`fps` not given), else i / fps
@@ -125,16 +125,17 @@ class VideoInput:
         return self._fit(_to_rgb8(img, self.channels, factor, self.full_scale16 or 65535))
 
     def _sixteen_bit_scale(self, i: int, img: np.ndarray) -> int:
-        """The white level of the folder's 16-bit frames, from the largest value of them all (frame `i` is
-        `img`; the others are decoded once for it): a DAVIS APS frame stored as a 10-bit value in 16 bits
-        reaches 1023, so it is scaled by 1023, as AEDAT4 frames are (docs/simulator.md), not left nearly black."""
-        largest = int(img.max(initial=0))
+        """The white level of the folder's 16-bit frames, from the values of them all (frame `i` is `img`; the
+        others are decoded once for it): a DAVIS APS frame stored as a 10-bit value in 16 bits reaches 1023, so
+        it is scaled by 1023, as AEDAT4 frames are (docs/simulator.md), not left nearly black."""
+        level = SixteenBitLevel()
+        level.add(img)
         for j, other in enumerate(self.files):
-            if j != i and largest < 2**16 - 1:
+            if j != i and not level.settled:
                 pixels = _read_image(other)
                 if pixels.dtype == np.uint16:
-                    largest = max(largest, int(pixels.max(initial=0)))
-        return sixteen_bit_full_scale(largest)
+                    level.add(pixels)
+        return level.full_scale
 
     def _float_factor(self, img: np.ndarray, path: Path) -> float:
         """The factor taking frame `path`'s values to 0..255. 8- and 16-bit frames: 1 (16-bit is

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egvsr.events.frames import sixteen_bit_full_scale, sixteen_bit_to_uint8
+from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
 from egvsr.events.simulate import open_video
 
 cv2 = pytest.importorskip("cv2")
@@ -72,13 +72,45 @@ def test_a_folder_and_an_aedat4_stream_of_the_same_ten_bit_frames_read_alike(tmp
             np.testing.assert_array_equal(video.read(k), src.read_frame(k))
 
 
+def _level(*frames) -> int:
+    level = SixteenBitLevel()
+    for f in frames:
+        level.add(np.asarray(f, np.uint16))
+    return level.full_scale
+
+
 def test_the_white_level_rule_and_rounding_against_numpy():
-    assert [sixteen_bit_full_scale(v) for v in (0, 1, 1023, 1024, 4095, 4096, 65535)] == \
+    assert [_level([v, 3]) for v in (0, 1, 1023, 1024, 4095, 4096, 65535)] == \
         [1023, 1023, 1023, 4095, 4095, 65535, 65535]
+    assert _level() == _level([0, 0]) == 1023
+    # values shifted to the top of 16 bits (libcaer, ROS mono16: 10 bits << 6) are 16-bit even when dark
+    assert _level([64, 128], [3008]) == 65535 and _level([64, 128], [3008, 1]) == 4095
     v = np.arange(2**16, dtype=np.uint16)
     for full in (1023, 4095, 65535):
         np.testing.assert_array_equal(sixteen_bit_to_uint8(v, full), _reference(v, full))
     np.testing.assert_array_equal(sixteen_bit_to_uint8(v, 65535), (v.astype(np.int64) + 128) // 257)
+
+
+def test_dark_davis_frames_shifted_to_16_bits_are_not_brightened(tmp_path):
+    """libcaer gives a DAVIS frame as its 10-bit value << 6: a dark scene (every value below 64 << 6) was read
+    as a 12-bit recording, 16 times too bright, by AEDAT4; in a folder and an AEDAT4 stream it is 16-bit."""
+    pytest.importorskip("aedat", reason="AEDAT4 decoding needs the 'aedat' package")
+    from egvsr.events.io import open_events
+    from tests.events.io.test_layouts import _events, write_aedat4
+
+    rng = np.random.default_rng(4)
+    frames = [(rng.integers(0, 60, (H, W)) << 6).astype(np.uint16) for _ in range(2)]
+    x, y, t, on = _events(200, W, H, t0=0, span=20_000)
+    t.sort()
+    packets = [(t[a:a + 100], x[a:a + 100], y[a:a + 100], on[a:a + 100]) for a in (0, 100)]
+    stream = [(k * 10_000 + 5_000, (k * 10_000 + 1_000, k * 10_000 + 9_000), frames[k], 2) for k in range(2)]
+    write_aedat4(tmp_path / "r.aedat4", packets, W, H, frames=stream)
+    video = open_video(_folder(tmp_path / "f", frames))
+    with open_events(tmp_path / "r.aedat4") as src:
+        for k in range(2):
+            expected = _reference(frames[k], 65535)
+            np.testing.assert_array_equal(src.read_frame(k)[..., 0], expected)
+            np.testing.assert_array_equal(video.read(k)[..., 0], expected)
 
 
 @pytest.mark.parametrize("dtype", ["<u2", ">u2"])

@@ -139,24 +139,36 @@ def interval_bounds(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
 SIXTEEN_BIT_DEPTHS = (10, 12, 16)
 
 
+#: how many distinct values (all multiples of 16) tell 16-bit frames shifted to the top of the word from right-aligned
+#: ones that happen to be multiples of 16 (a uniform 10-bit test frame of 512, a few levels << 2): a real image
+#: has noise
+SHIFTED_LEVELS = 8
+
+
 class SixteenBitLevel:
     """The white level of a recording's 16-bit frames, from all their values (`add` each frame): 2**b - 1 for
     the smallest b of `SIXTEEN_BIT_DEPTHS` that holds the largest value, so a 10-bit DAVIS frame stored as its
     ADC value is scaled by 1023 (read as 16 bits it would be nearly black, at most 4 of 255); but 65535 where
-    every value is a multiple of 16: values shifted to the top of the 16 bits (libcaer's DAVIS frames, ROS
-    `mono16`: the 10-bit value << 6), which a dark recording keeps below 4096. One level for the whole
-    recording, so brightness never jumps between frames."""
+    every value is a multiple of 16 and at least `SHIFTED_LEVELS` distinct values occur: values shifted to the
+    top of the 16 bits (libcaer's DAVIS frames, ROS `mono16`: the 10-bit value << 6), which a dark recording
+    keeps below 4096. One level for the whole recording, so brightness never jumps between frames."""
 
     def __init__(self) -> None:
         self.largest = 0
         self.bits = 0  # every value OR-ed together
+        self._shifted: set[int] = set()  # distinct values while all are multiples of 16 (up to SHIFTED_LEVELS)
 
     def add(self, pixels: np.ndarray) -> None:
         """Take one 16-bit frame's values into account."""
         a = np.asarray(pixels)
-        if a.size:
-            self.largest = max(self.largest, int(a.max()))
-            self.bits |= int(np.bitwise_or.reduce(a, axis=None))
+        if not a.size:
+            return
+        self.largest = max(self.largest, int(a.max()))
+        self.bits |= int(np.bitwise_or.reduce(a, axis=None))
+        if self.bits & 0xF:
+            self._shifted.clear()
+        elif len(self._shifted) < SHIFTED_LEVELS:
+            self._shifted.update(np.unique(a).tolist())
 
     @property
     def settled(self) -> bool:
@@ -166,7 +178,7 @@ class SixteenBitLevel:
     @property
     def full_scale(self) -> int:
         """The white level of the frames added so far (1023 for none, or all zero)."""
-        if self.largest and not self.bits & 0xF:
+        if len(self._shifted) >= SHIFTED_LEVELS:
             return 2**SIXTEEN_BIT_DEPTHS[-1] - 1
         return next(2**b - 1 for b in SIXTEEN_BIT_DEPTHS if self.largest < 2**b or b == SIXTEEN_BIT_DEPTHS[-1])
 

@@ -83,8 +83,12 @@ def test_the_white_level_rule_and_rounding_against_numpy():
     assert [_level([v, 3]) for v in (0, 1, 1023, 1024, 4095, 4096, 65535)] == \
         [1023, 1023, 1023, 4095, 4095, 65535, 65535]
     assert _level() == _level([0, 0]) == 1023
-    # values shifted to the top of 16 bits (libcaer, ROS mono16: 10 bits << 6) are 16-bit even when dark
-    assert _level([64, 128], [3008]) == 65535 and _level([64, 128], [3008, 1]) == 4095
+    # values shifted to the top of 16 bits (libcaer, ROS mono16: 10 bits << 6) are 16-bit even when dark ...
+    dark = np.arange(1, 9) << 6
+    assert _level(dark[:5], dark[5:]) == 65535 and _level(dark, [1]) == 1023
+    # ... but a few levels that happen to be multiples of 16 are right-aligned values (a uniform test frame)
+    assert _level([512] * 4) == _level([0, 512, 768], [1008]) == 1023
+    assert _level([0, 2048, 3072]) == 4095
     v = np.arange(2**16, dtype=np.uint16)
     for full in (1023, 4095, 65535):
         np.testing.assert_array_equal(sixteen_bit_to_uint8(v, full), _reference(v, full))

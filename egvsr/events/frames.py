@@ -9,6 +9,7 @@ the in-between times of `render --fps-factor` share, so that they meet.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -185,10 +186,17 @@ class SixteenBitLevel:
 
 def sixteen_bit_to_uint8(pixels: np.ndarray, full_scale: int) -> np.ndarray:
     """uint16 `pixels` as uint8: v * 255 / `full_scale` rounded to the nearest level (exact integers; no value
-    lies halfway for the levels of `SixteenBitLevel`), clipped at 255."""
-    v = np.asarray(pixels, np.uint32)  # 65535 * 255 + 32767 < 2**32
-    full = int(full_scale)
-    return np.minimum((v * 255 + full // 2) // full, 255).astype(np.uint8)
+    lies halfway for the levels of `SixteenBitLevel`), clipped at 255; looked up in a table, so no temporary
+    larger than the result is made (a frame may be as large as memory allows)."""
+    return _sixteen_bit_table(int(full_scale))[np.asarray(pixels).astype(np.uint16, copy=False)]
+
+
+@functools.lru_cache(maxsize=4)
+def _sixteen_bit_table(full: int) -> np.ndarray:
+    v = np.arange(2**16, dtype=np.int64)
+    table = np.minimum((v * 255 + full // 2) // full, 255).astype(np.uint8)
+    table.flags.writeable = False
+    return table
 
 
 #: bytes per pixel of an input frame as decoded: uint8 RGB, plus the gray plane it is replicated from

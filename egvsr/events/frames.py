@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from egvsr.errors import EventValidationError, InputFileError
+from egvsr.errors import ConfigError, EventValidationError, InputFileError
 from egvsr.events.checks import as_array, check_increasing_times, int64_times
 from egvsr.fsutil import fmt_size
 
@@ -133,6 +133,18 @@ def interval_bounds(frame_times: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
     `render` takes a stored ground-truth time at the other one (a file written by an older rule)."""
     floor, r = _interval_split(frame_times, max(int(n), 1))
     return floor.astype(np.int64), (floor + (r != 0)).astype(np.int64)
+
+
+def check_frame_rate(fps: float, count: int, source: str, advice: str = "") -> None:
+    """Frame times i / fps (a layout or folder that stores none) must be whole, distinct microseconds within
+    ±2**53 µs: at most 1,000,000 fps, and `count` frames within 2**53 µs. A `ConfigError` names `source` (what
+    gave the rate) and ends with `advice`."""
+    if fps > 1e6:
+        raise ConfigError(f"{source} {fps!r}: expected at most 1,000,000 frames per second "
+                          f"(frame times are whole microseconds){advice}")
+    if (count - 1) * (1e6 / fps) >= 2.0**53:
+        raise ConfigError(f"{source} {fps!r}: {count} frames at this rate last beyond 2**53 µs (285 years); "
+                          f"expected a frame rate in frames per second{advice}")
 
 
 #: the bit depths of 16-bit frames, smallest first: a DAVIS APS frame is a 10-bit ADC value in a uint16, other

@@ -9,6 +9,7 @@ so scale and representation are fixed by the files (docs/datasets.md). Detected 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.events.checks import is_real
+from egvsr.events.frames import check_frame_rate
 from egvsr.events.io import h5util
 from egvsr.events.io.h5util import corrupted_h5
 
@@ -65,9 +68,9 @@ class EvTextureRecording(Recording):
 
     def __init__(self, path: Path, fps: float | None = None,
                  hr_path: str | os.PathLike | None = None) -> None:
+        if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):  # not True, "25" or inf
+            raise ConfigError(f"fps {fps!r}: expected a positive frame rate (a finite number of frames per second)")
         fps = DEFAULT_FPS if fps is None else float(fps)
-        if not fps > 0:
-            raise ConfigError(f"fps {fps!r}: expected a positive frame rate")
         with corrupted_h5(path, "EvTexture"), h5py.File(path, "r") as f:
             n = len(_keys(f, "images", path))
             for group in ("voxels_f", "voxels_b"):
@@ -94,6 +97,7 @@ class EvTextureRecording(Recording):
             width, height, scale = self.lr_width, self.lr_height, None
         else:
             height, width, scale = self._pair(path, n, expected_scale)
+        check_frame_rate(fps, n, f"{path}: fps")  # frame i at i / fps: whole, distinct µs
         times = np.round(np.arange(n, dtype=np.float64) * (1e6 / fps)).astype(np.int64)
         super().__init__(path, path.stem, width, height, times)
         self.lr_scale = scale

@@ -26,7 +26,7 @@ import numpy as np
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
 from egvsr.events.checks import is_real
-from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
+from egvsr.events.frames import SixteenBitLevel, check_frame_rate, sixteen_bit_to_uint8
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
 from egvsr.fsutil import FolderMembers, read_utf8_text
@@ -390,15 +390,9 @@ def _probe_sizes(files: list[Path], resized: bool, advice: str = RESIZE_ADVICE) 
 
 
 def _check_frame_rate(fps: float, count: int, source: str, stated: bool) -> None:
-    """Frame times from a rate must be whole, distinct microseconds within ±2**53 µs. A rate the input
-    `stated` (its container, fps.txt; `source` names it) is refused with the way round it: `fps` overrides it."""
-    advice = "; pass --fps (fps=...) to give the real rate" if stated else ""
-    if fps > 1e6:
-        raise ConfigError(f"{source} {fps!r}: expected at most 1,000,000 frames per second "
-                          f"(frame times are whole microseconds){advice}")
-    if (count - 1) * (1e6 / fps) >= 2.0**53:
-        raise ConfigError(f"{source} {fps!r}: {count} frames at this rate last beyond 2**53 µs (285 years); "
-                          f"expected a frame rate in frames per second{advice}")
+    """`check_frame_rate`; a rate the input `stated` (its container, fps.txt; `source` names it) is refused with
+    the way round it: `fps` overrides it."""
+    check_frame_rate(fps, count, source, "; pass --fps (fps=...) to give the real rate" if stated else "")
 
 
 #: files of a frame folder that give its frames' times (in this order of priority, after an explicit fps)

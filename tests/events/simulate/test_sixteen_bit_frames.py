@@ -135,3 +135,34 @@ def test_e2vid_images_of_16_bits_are_scaled_by_the_files_bit_depth(tmp_path, dty
     convert(tmp_path / "e.h5", tmp_path / "ours.h5", progress=False)
     with open_events(tmp_path / "ours.h5") as ours:
         np.testing.assert_array_equal(ours.read_frame(0)[..., 0], _reference(frames[0], 1023))
+
+
+def _reference_level(frames) -> int:
+    """The rule of docs/io.md, written out: shifted to the top (every value a multiple of 16, 8+ distinct values)
+    is 65535, else the smallest of 2**10 - 1, 2**12 - 1, 2**16 - 1 at or above the largest value."""
+    values = np.concatenate([np.ravel(f) for f in frames]) if frames else np.zeros(0, np.int64)
+    if values.size and not (values % 16).any() and len(np.unique(values)) >= 8:
+        return 65535
+    top = int(values.max(initial=0))
+    return 1023 if top <= 1023 else 4095 if top <= 4095 else 65535
+
+
+def test_the_white_level_is_the_documented_rule_whatever_the_frame_order():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests._reliability import fuzz_settings
+
+    value = st.one_of(st.integers(0, 2**16 - 1), st.integers(0, 1023))
+    shifted = st.integers(0, 4095).map(lambda v: v & ~15)  # what a dark recording shifted to the top holds
+    frame = st.one_of(st.lists(value, min_size=1, max_size=12), st.lists(shifted, min_size=1, max_size=12))
+
+    @fuzz_settings(200)
+    @given(st.lists(frame, max_size=6), st.randoms(use_true_random=False))
+    def check(frames, rnd):
+        expected = _reference_level(frames)
+        shuffled = frames[:]
+        rnd.shuffle(shuffled)
+        assert _level(*frames) == _level(*shuffled) == expected
+
+    check()

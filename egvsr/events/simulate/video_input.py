@@ -471,12 +471,28 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
                               "expected frame times in seconds")
         times_us = np.round(seconds * 1e6).astype(np.int64)
         _check_increasing(stamps_file, times_us, [no for _, _, no in rows])
+        _warn_unlikely_seconds(stamps_file, seconds)
     else:
         raise ConfigError(
             f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or fps.txt); "
             "pass --fps (fps=...) to give their frame rate"
         )
     return files, times_us, fps
+
+
+#: frames further apart than this (seconds, the median interval) are taken for times in another unit
+UNLIKELY_FRAME_INTERVAL_S = 1000.0
+
+
+def _warn_unlikely_seconds(stamps_file: Path, seconds: np.ndarray) -> None:
+    """Warn when a time file's frames lie a median of more than `UNLIKELY_FRAME_INTERVAL_S` apart: almost surely
+    µs or ns (DSEC's `timestamps.txt` holds µs) read as seconds, which puts nearly every event in the first
+    frame interval, in silence when the events' clock starts near 0."""
+    if len(seconds) > 1:
+        gap = float(np.median(np.diff(seconds)))
+        if gap > UNLIKELY_FRAME_INTERVAL_S:
+            warn(f"{stamps_file}: its frames are a median {gap:g} s apart, read as seconds; if these times are "
+                 "µs or ns, divide them by 1e6 or 1e9 (frame times are in seconds)")
 
 
 def check_video_args(src: object, fps: object, size: object) -> tuple[Path, float | None, tuple[int, int] | None]:

@@ -50,6 +50,9 @@ class SRModel(nn.Module):
     default_chunk: int = 65536
     event_shape: tuple[int, int] = (0, 0)
     supports_region: bool = False   # whether `decode` reads coordinates from `batch.region` (tiles)
+    #: whether the model divides its event tensor by a per-sample statistic, so that scaling a sample by a
+    #: power of two changes nothing (events beyond a half model's range are then scaled into it, not refused)
+    scale_free_events: bool = False
 
     def __init__(self, max_scale: float) -> None:
         super().__init__()

@@ -125,6 +125,11 @@ class EGVSR(SRModel):
         ignored), so `render` and `eval` read no events for it, as for VideoINR."""
         return not self.options.ignore_events
 
+    @property
+    def scale_free_events(self) -> bool:
+        """`event_norm` divides each sample by its own scale (docs/models.md, fp16 inputs)."""
+        return self.options.event_norm != "none"
+
     def events(self, batch: Batch) -> Tensor:
         """The event tensor as the model uses it (normalized, or zeros for the frames-only control)."""
         if batch.events is None:  # the frames-only control (`check_inputs` gives it none): zeros

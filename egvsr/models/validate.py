@@ -6,6 +6,7 @@ scale, query times, chunk size) raise `ConfigError`. Both name the argument and 
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -55,24 +56,58 @@ def model_dtype(model: Any) -> torch.dtype | None:
     return next((p.dtype for p in params if p.is_floating_point()), None)
 
 
-def _tensor(name: str, value: Any, ndim: int, layout: str, dtype: torch.dtype | None = None) -> Tensor:
+def _tensor(name: str, value: Any, ndim: int, layout: str, dtype: torch.dtype | None = None,
+            scale_free: bool = False) -> Tensor:
     """`value` checked as a finite floating tensor of `ndim` dims, cast to `dtype` (the model's) when given:
-    float64 frames from NumPy or half-precision inputs then run on a float32 model (and vice versa)."""
+    float64 frames from NumPy or half-precision inputs then run on a float32 model (and vice versa).
+    `scale_free`: the model divides this tensor by a per-sample statistic (`event_norm`), so samples whose
+    values lie beyond `dtype`'s range are first scaled down by a power of two (`fit_range`), which that
+    division undoes exactly, instead of being refused."""
     if not isinstance(value, Tensor):
         raise EventValidationError(f"{name}: expected a torch.Tensor {layout}, got {type(value).__name__}")
     if value.dim() != ndim:
         raise EventValidationError(f"{name}: expected {ndim} dimensions {layout}, got shape {tuple(value.shape)}")
     if not value.is_floating_point():
         raise EventValidationError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
+    given = value
     if dtype is not None and value.dtype != dtype:
+        if scale_free:
+            value = fit_range(value, dtype)
         value = value.to(dtype)  # a value beyond the model dtype's range becomes infinite: refused below
     if not bool(torch.isfinite(value).all()):  # per forward call: no index search unless it fails
         where = tuple(int(i) for i in (~torch.isfinite(value)).nonzero()[0])
+        was = given[where].item()
+        if math.isfinite(was):  # finite as given: the cast to the model's dtype overflowed
+            raise EventValidationError(
+                f"{name}: value {was!r} at index {where} is beyond the range of {str(dtype).removeprefix('torch.')}, "
+                f"the dtype of the model's weights (largest {torch.finfo(dtype).max:g}); scale the input down or "
+                "run the model in float32"
+            )
         raise EventValidationError(
-            f"{name}: value {value[where].item()} at index {where}; expected finite values (NaN or infinity "
+            f"{name}: value {was} at index {where}; expected finite values (NaN or infinity "
             "in the input frames or events)"
         )
     return value
+
+
+#: the largest magnitude `fit_range` leaves a sample at: a quarter of float16's range, so that the model's own
+#: sums over it (its normalization takes float32 statistics) have room
+_FIT_HEADROOM = 2.0**14
+
+
+def fit_range(value: Tensor, dtype: torch.dtype) -> Tensor:
+    """`value` (B, ...) with each sample whose largest magnitude lies beyond `dtype`'s range divided by a power
+    of two (exact in binary floating point) that brings it within `min(_FIT_HEADROOM, max / 4)`; other samples,
+    and tensors already within range or not finite, are returned as they are."""
+    top = torch.finfo(dtype).max
+    if not value.is_floating_point() or torch.finfo(value.dtype).max <= top:
+        return value
+    peak = value.detach().abs().flatten(1).amax(1).double()
+    if not bool(torch.isfinite(peak).all()) or not bool((peak > top).any()):
+        return value
+    target = min(_FIT_HEADROOM, top / 4)
+    shift = torch.where(peak > top, torch.ceil(torch.log2(peak / target)), torch.zeros_like(peak))
+    return torch.ldexp(value, (-shift).to(value.dtype).view(-1, *([1] * (value.dim() - 1))))
 
 
 def _as_real_tensor(name: str, value: Any, like: Tensor) -> Tensor:
@@ -164,7 +199,8 @@ def check_inputs(model: Any, lr: Any, times: Any, out_size: Sequence[int], event
     if model.uses_events:
         if events is None:
             raise EventValidationError("events: this model needs an event tensor (B, M, P, h, w), got None")
-        ev = _tensor("events", events, 5, "(B, M, P, h, w)", dtype)
+        ev = _tensor("events", events, 5, "(B, M, P, h, w)", dtype,
+                     scale_free=bool(getattr(model, "scale_free_events", False)))
         m, p = model.event_shape
         if tuple(ev.shape[1:3]) != (m, p):
             raise EventValidationError(

@@ -162,9 +162,18 @@ def bracket(frame_times: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return p, u
 
 
+#: distances to two frames (normalized time) closer than this are a tie: the float32 times of a midpoint and of
+#: its two frames are each rounded (at most 2.4e-7 off in the difference of the distances), so an exact tie in
+#: µs would otherwise go to either frame by that rounding; distinct µs stay apart in windows up to 2 s
+TIE_TOLERANCE = 8 * float(torch.finfo(torch.float32).eps)
+
+
 def nearest_frame(frame_times: Tensor, t: Tensor) -> Tensor:
-    """Index (B, T) of the frame nearest each query time (ties go to the earlier frame)."""
-    return (frame_times.unsqueeze(1) - t.unsqueeze(2)).abs().argmin(dim=2)
+    """Index (B, T) of the frame nearest each query time (ties go to the earlier frame, also where float
+    rounding of the normalized times made one side a hair nearer: `TIE_TOLERANCE`)."""
+    d = (frame_times.unsqueeze(1) - t.unsqueeze(2)).abs().double()
+    near = d <= d.min(dim=2, keepdim=True).values + TIE_TOLERANCE
+    return near.to(torch.int32).argmax(dim=2)  # the first (earliest) of the nearest
 
 
 FRAME_CHOICES = ("nearest", "linear")

@@ -86,8 +86,8 @@ def lr_size_for_frame(height: int, width: int, scale: float) -> tuple[int, int]:
     h, w = math.floor(int(height) / s), math.floor(int(width) / s)
     if h < 1 or w < 1:
         raise ConfigError(
-            f"scale {fmt_scale(scale)}: a {height}x{width} frame is smaller than one LR pixel at this scale; "
-            "expected a scale at most min(height, width)"
+            f"scale {fmt_scale(scale)}: a {width}x{height} frame (width x height) is smaller than one LR pixel at "
+            "this scale; expected a scale at most min(height, width)"
         )
     return h, w
 

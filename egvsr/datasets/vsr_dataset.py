@@ -223,8 +223,19 @@ class EventVSRDataset(Dataset):
         return check_scale_range((1.0, 4.0) if scale_range is None else scale_range), None
 
     def _check_patch_fits(self) -> None:
-        """Fail at construction if the largest scale's HR crop of a patch exceeds a recording."""
+        """Fail at construction if the largest scale's HR crop of a patch exceeds a recording, or, for
+        whole-frame samples, leaves a recording's frames less than one LR pixel (else a training run would stop
+        at whichever step first drew such a scale)."""
         if self.patch_size is None:
+            if self.paired_scale is None:
+                top = self.scale_range[1]
+                for rec in self.recordings:
+                    if min(rec.height, rec.width) < top:
+                        raise ConfigError(
+                            f"{rec.path}: its {rec.width}x{rec.height} frames (width x height) are smaller than one "
+                            f"LR pixel at scale {fmt_scale(top)} (whole-frame samples: no patch_size); expected a "
+                            f"scale (or top of scale_range) at most {min(rec.height, rec.width)}"
+                        )
             return
         ph, pw = self.patch_size
         for rec in self.recordings:

@@ -164,6 +164,7 @@ class PropheseeSource(StreamedSource):
         return alias
 
     def close(self) -> None:
+        super().close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

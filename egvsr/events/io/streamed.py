@@ -2,12 +2,14 @@
 (AEDAT4, Prophesee RAW/DAT), and `decoder_errors`, which names the file when a decoder fails.
 
 A recording of at most `CACHE_EVENTS` events is kept in memory after the first pass; larger ones
-are streamed on each pass with bounded memory (convert them to our layout for fast seeking).
+are streamed on each pass with bounded memory, and a window read leaves its pass open so that the next
+window in time order goes on from it (convert them to our layout for random seeking).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +21,8 @@ from egvsr.events.io.source import DEFAULT_CHUNK_EVENTS, EventSource, chunk_size
 from egvsr.events.stream import EventStream, window_limits
 
 CACHE_EVENTS = 1 << 23
+#: Most events an open pass keeps between two window reads (the packets the next window may need).
+KEPT_PASS_EVENTS = 1 << 23
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -58,6 +62,8 @@ class StreamedSource(EventSource):
     def __init__(self, path: Path, width: int, height: int) -> None:
         super().__init__(path, width, height, 0)
         self._cache: _Arrays | None = None
+        self._pass: _OpenPass | None = None
+        self._pass_lock = threading.Lock()
         self._scan()
 
     def _packets(self) -> Iterator[_Arrays]:
@@ -130,10 +136,42 @@ class StreamedSource(EventSource):
         if self._cache is not None:
             return super().read(t0, t1)
         window = window_limits(t0, t1)  # None: no event can lie in it
-        parts = [] if window is None else list(self._stream_chunks(max(self.num_events, 1), *window))  # one pass
+        if window is None:
+            return EventStream.empty(self.width, self.height)
+        if window[0] is not None and window[1] is not None:
+            return self._resumed_window(*window)
+        parts = list(self._stream_chunks(max(self.num_events, 1), *window))  # one pass
+        return parts[0] if parts else EventStream.empty(self.width, self.height)
+
+    def _resumed_window(self, t0: int, t1: int) -> EventStream:
+        """Events in [t0, t1), from the pass the previous window left open when it can serve this one (windows
+        read in time order, as eval and render read them, decode the file once instead of once per window)."""
+        with self._pass_lock:
+            run = self._pass
+            if run is None or run.floor is None or t0 < run.floor:
+                run = self._pass = _OpenPass(self._ordered())
+            parts = [part for start, arrays in run.covering(t0, t1)
+                     if (part := self._window_part(start, arrays, t0, t1)) is not None]
+            if run.kept_events > KEPT_PASS_EVENTS:  # a pass is kept for a window's worth of packets, not a file's
+                self._pass = None
         if not parts:
             return EventStream.empty(self.width, self.height)
-        return parts[0]
+        return EventStream(*(np.concatenate([part[i] for part in parts]) for i in range(4)),
+                           self.width, self.height, validate=False)
+
+    def close(self) -> None:
+        self._pass = None  # its decoder, and the file it holds open, go with it
+
+    def __getstate__(self) -> dict:
+        """A copy holds no open pass (a decoder cannot be copied) and gets a lock of its own."""
+        state = self.__dict__.copy()
+        state.pop("_pass_lock", None)
+        state["_pass"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._pass_lock = threading.Lock()
 
     def polarity_counts(self, max_events: int = DEFAULT_CHUNK_EVENTS) -> tuple[int, int]:
         chunk_size("polarity_counts max_events", max_events)  # counted in the first pass; checked alike
@@ -149,10 +187,9 @@ class StreamedSource(EventSource):
         if window is not None:
             yield from self._stream_chunks(max_events, *window)
 
-    def _stream_chunks(self, max_events: int, t0, t1) -> Iterator[EventStream]:
-        """One decoding pass, re-cut into chunks of `max_events`, order checked globally."""
-        buf: list[_Arrays] = []
-        count, last, pos = 0, None, 0
+    def _ordered(self) -> Iterator[tuple[int, _Arrays]]:
+        """One decoding pass as (global offset, arrays) of non-empty packets, time order checked globally."""
+        last, pos = None, 0
         for x, y, t, p in self._decode():
             start = pos
             pos += len(t)
@@ -164,20 +201,67 @@ class StreamedSource(EventSource):
             if last is not None and t[0] < last:
                 self._raise_unsorted(start, last, int(t[0]))
             last = int(t[-1])
-            a = 0 if t0 is None else int(np.searchsorted(t, t0, side="left"))
-            b = len(t) if t1 is None else int(np.searchsorted(t, t1, side="left"))
-            if b <= a:
-                if t1 is not None and t[0] >= t1:
+            yield start, (x, y, t, p)
+
+    def _window_part(self, start: int, arrays: _Arrays, t0, t1) -> _Arrays | None:
+        """The events of one packet in [t0, t1) (None: open end), coordinates checked; None when none."""
+        x, y, t, p = arrays
+        a = 0 if t0 is None else int(np.searchsorted(t, t0, side="left"))
+        b = len(t) if t1 is None else int(np.searchsorted(t, t1, side="left"))
+        if b <= a:
+            return None
+        xc, yc = self._checked_coords(x[a:b], y[a:b], start + a)
+        return xc, yc, t[a:b], p[a:b]
+
+    def _stream_chunks(self, max_events: int, t0, t1) -> Iterator[EventStream]:
+        """One decoding pass, re-cut into chunks of `max_events`, order checked globally."""
+        buf: list[_Arrays] = []
+        count = 0
+        for start, arrays in self._ordered():
+            part = self._window_part(start, arrays, t0, t1)
+            if part is None:
+                if t1 is not None and arrays[2][0] >= t1:
                     break
                 continue
-            xc, yc = self._checked_coords(x[a:b], y[a:b], start + a)
-            buf.append((xc, yc, t[a:b], p[a:b]))
-            count += b - a
+            buf.append(part)
+            count += len(part[2])
             while count >= max_events:
                 head, buf, count = _split(buf, max_events)
                 yield EventStream(*head, self.width, self.height, validate=False)
         if count:
             yield EventStream(*_split(buf, count)[0], self.width, self.height, validate=False)
+
+
+class _OpenPass:
+    """A decoding pass left open between window reads, with the packets that may hold events of the next window.
+
+    `floor`: every event decoded so far at or after this time is in `kept` (None once the pass failed)."""
+
+    def __init__(self, packets: Iterator[tuple[int, _Arrays]]) -> None:
+        self.packets = packets
+        self.kept: list[tuple[int, _Arrays]] = []
+        self.floor: int | None = -(1 << 63)
+        self.done = False
+
+    @property
+    def kept_events(self) -> int:
+        return sum(len(arrays[2]) for _, arrays in self.kept)
+
+    def covering(self, t0: int, t1: int) -> list[tuple[int, _Arrays]]:
+        """The packets that hold every event in [t0, t1) (t0 >= floor), decoding on as far as t1."""
+        self.kept = [(start, arrays) for start, arrays in self.kept if arrays[2][-1] >= t0]
+        self.floor = t0
+        try:
+            while not self.done and (not self.kept or self.kept[-1][1][2][-1] < t1):
+                packet = next(self.packets, None)
+                if packet is None:
+                    self.done = True
+                elif packet[1][2][-1] >= t0:
+                    self.kept.append(packet)
+        except BaseException:
+            self.floor = None  # a failed pass serves nothing more: the next window starts a new one
+            raise
+        return [(start, arrays) for start, arrays in self.kept if arrays[2][0] < t1]
 
 
 def _split(buf: list[_Arrays], n: int) -> tuple[_Arrays, list[_Arrays], int]:

@@ -2,7 +2,8 @@
 
 - "none": raw values (counts or signed weights).
 - "standard": E2VID's standardisation over the non-zero entries: v <- (v - mean) / std for v != 0,
-  zeros stay zero (an empty pixel stays "no event"); std 0 is treated as 1.
+  zeros stay zero (an empty pixel stays "no event"); std 0 is treated as 1, and so are non-zero
+  entries that all lie within ZERO_FRACTION * max|v| of each other (equal but for float32 rounding).
 - "percentile": EvTexture's scaling: divide by the 98th percentile of the non-zero |v| (numpy's
   default linear interpolation) and clip to [-1, 1].
 An all-zero window is left unchanged by every mode.
@@ -27,7 +28,8 @@ ZERO_FRACTION = 4.0 * float(np.finfo(np.float32).eps)
 
 @numba.njit(cache=True, nogil=True)
 def _drop_rounding(v, fraction):
-    """Set to 0 the entries of `v` with |v| < fraction * max|v| (float32 left-overs of cancelled sums)."""
+    """Set to 0 the entries of `v` with |v| < fraction * max|v| (float32 left-overs of cancelled sums);
+    return max|v|."""
     top = 0.0
     for i in range(v.shape[0]):
         top = max(top, abs(np.float64(v[i])))
@@ -35,17 +37,22 @@ def _drop_rounding(v, fraction):
     for i in range(v.shape[0]):
         if abs(np.float64(v[i])) < floor:
             v[i] = 0
+    return top
 
 
 @numba.njit(cache=True, nogil=True)
 def _standardize_one(v):
-    _drop_rounding(v, ZERO_FRACTION)
+    top = _drop_rounding(v, ZERO_FRACTION)
     n = 0
     s = 0.0
+    lo = np.inf
+    hi = -np.inf
     for i in range(v.shape[0]):
         if v[i] != 0:
             n += 1
             s += v[i]
+            lo = min(lo, np.float64(v[i]))
+            hi = max(hi, np.float64(v[i]))
     if n == 0:
         return
     mean = s / n
@@ -55,7 +62,9 @@ def _standardize_one(v):
             d = v[i] - mean
             ss += d * d
     std = np.sqrt(ss / n)
-    if not std > 0:
+    # values that differ by rounding only (hi - lo within the window's float32 resolution) are equal: their
+    # std is 0, not the rounding's spread, which dividing by it would blow up to +-1 (fake contrast)
+    if not std > 0 or hi - lo <= ZERO_FRACTION * top:
         std = 1.0
     inv = 1.0 / std
     for i in range(v.shape[0]):

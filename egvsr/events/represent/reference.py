@@ -123,7 +123,7 @@ def time_surface_ref(
 
 def normalize_ref(v: np.ndarray, mode: str) -> np.ndarray:
     """One window: "standard" = (v - mean) / std over the non-zero entries (E2VID; zeros stay zero,
-    std 0 -> 1); "percentile" = v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none". Before either,
+    std 0 -> 1, also where the non-zero values lie within ZERO_FRACTION * max|v| of each other); "percentile" = v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none". Before either,
     |v| < ZERO_FRACTION * max|v| is 0 (rounding left-overs, as in `normalization`)."""
     v = np.asarray(v, np.float64)
     if mode == "none":
@@ -137,7 +137,8 @@ def normalize_ref(v: np.ndarray, mode: str) -> np.ndarray:
         vals = v[nz]
         mean = vals.mean()
         std = vals.std()
-        out[nz] = (vals - mean) / (std if std > 0 else 1.0)
+        equal = vals.max() - vals.min() <= ZERO_FRACTION * np.abs(v).max()  # equal but for float32 rounding
+        out[nz] = (vals - mean) / (std if std > 0 and not equal else 1.0)
         return out
     q = np.percentile(np.abs(v[nz]), 98.0)
     return np.clip(v / q, -1.0, 1.0)

@@ -23,7 +23,7 @@ from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, as_rgb, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
 from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
-from egvsr.events.checks import is_integer
+from egvsr.events.checks import INT64_MAX, is_integer
 
 
 # ---- opening ------------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ class FolderRecording(Recording):
         from egvsr.events.simulate.video_input import states_frame_times
 
         try:
-            video = open_video(folder, fps=fps, resize_advice=MIXED_SIZES)
+            video = open_video(folder, fps=fps, resize_advice=MIXED_SIZES, max_time_us=INT64_MAX)
         except ConfigError:
             if fps is not None or states_frame_times(folder):
                 raise

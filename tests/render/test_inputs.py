@@ -39,8 +39,8 @@ def _pngs(folder):
     return [cv2.imread(str(f)) for f in sorted(folder.glob("frame_*.png"))]
 
 
-def test_events_plus_frame_folder_equals_the_recording(split_clip, tmp_path, capsys):
-    rec, frames, events, ck = split_clip
+def _same_renders(rec, ck, frames, events, tmp_path, capsys):
+    """Render `rec` and the frame folder `frames` with `events` alike; the PNGs are equal. -> the two folders."""
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["render", str(rec), str(ck), "--scale", "3", "--fps-factor", "2", "--png", str(a),
                  "--no-progress"]) == 0
@@ -50,6 +50,12 @@ def test_events_plus_frame_folder_equals_the_recording(split_clip, tmp_path, cap
     assert len(pa) == len(pb) == 5
     for x, y in zip(pa, pb):
         np.testing.assert_array_equal(x, y)
+    return a, b
+
+
+def test_events_plus_frame_folder_equals_the_recording(split_clip, tmp_path, capsys):
+    rec, frames, events, ck = split_clip
+    _same_renders(rec, ck, frames, events, tmp_path, capsys)
 
 
 def test_frame_folder_events_of_another_size(split_clip, tmp_path, capsys):
@@ -204,3 +210,31 @@ def test_a_video_file_as_input_says_how_to_render_it(split_clip, tmp_path, capsy
     # the command as the shell takes it (quoted where the path holds a space), as import-checkpoint's advice
     assert f"egvsr simulate {shlex.quote(str(video))} OUT.h5" in err[0] and "extract its frames" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("shift", [2**53 - 123_457, 2**62 + 1])
+def test_frame_folder_and_events_on_a_far_clock_render_as_on_clock_zero(split_clip, tmp_path, capsys, shift):
+    """A frame folder's times are decimals read exactly: float64 seconds hold whole µs only up to about
+    2**52 µs (9007199254.278052 s read as ...051 µs), and beyond 2**53 µs the folder was refused, so the
+    timestamps.txt that render writes on such a clock (a nanosecond clock read as µs) could not be read back."""
+    from egvsr.errors import FormatError
+    from egvsr.events import EventStream
+    from egvsr.events.io import read_events, write_events
+    from egvsr.events.simulate.video_input import open_video
+
+    rec, frames, events, ck = split_clip
+    s = read_events(str(events))
+    far = tmp_path / "far"
+    far.mkdir()
+    ft = [round(float(v) * 1e6) for v in (frames / "timestamps.txt").read_text().split()]
+    for f in frames.glob("frame_*.png"):
+        (far / f.name).write_bytes(f.read_bytes())
+    (far / "timestamps.txt").write_text("".join(f"{(t + shift) // 10**6}.{(t + shift) % 10**6:06d}\n" for t in ft))
+    moved = write_events(tmp_path / "far.h5", EventStream(s.x, s.y, s.t + shift, s.p, s.width, s.height))
+    a, b = _same_renders(rec, ck, far, moved, tmp_path, capsys)
+    us = [[int(v.replace(".", "")) for v in (d / "timestamps.txt").read_text().split()] for d in (a, b)]
+    assert us[1] == [t + shift for t in us[0]]
+    assert open_video(b, max_time_us=2**63 - 1).timestamps_us.tolist() == us[1]  # render's output reads back
+    if shift > 2**53:  # the simulator's time is exact within 2**53 µs: `egvsr simulate` refuses the folder up front
+        with pytest.raises(FormatError, match=r"timestamps.txt, line 1: time 4611686018427.387905 s is beyond ±2\*\*53"):
+            open_video(far)

@@ -18,6 +18,7 @@ import stat
 import threading
 import warnings
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Iterator
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.checks import is_real
+from egvsr.events.checks import INT64_MAX, INT64_MIN, is_real
 from egvsr.events.frames import SixteenBitLevel, check_frame_rate, sixteen_bit_to_uint8
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
@@ -258,10 +259,31 @@ def _read_image(path: Path) -> np.ndarray:
     return img
 
 
-def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None, int]]:
+#: the frame times of a folder `egvsr simulate` takes (its model's time is exact within +-2**53 µs); `render`
+#: takes any time of the int64 µs clock (`open_video(max_time_us=...)`)
+SIMULATOR_TIME_US = 2**53
+
+
+def seconds_to_us(text: str) -> int | None:
+    """The decimal seconds `text` (finite, as `float` reads it) in whole µs, exactly: the decimal as written
+    times 10**6, rounded to the nearest µs (a tie to the even µs, as numpy rounds), in integers, so a time on
+    any clock (`render` writes its timestamps.txt in exact µs, also beyond 2**53 µs) reads back as written,
+    where float64 seconds hold whole µs only up to about 2**52 µs. None beyond the int64 µs range."""
+    if not abs(float(text)) < 2.0**64 / 1e6:  # (screened in floats first: 1e999999 would be a huge integer)
+        return None
+    try:
+        sign, digits, exponent = Decimal(text.strip().replace("_", "")).as_tuple()
+        us = int(Decimal((sign, digits, exponent + 6)).to_integral_value(rounding=ROUND_HALF_EVEN))
+    except ArithmeticError:  # an exponent beyond the decimal module's (1e-99999999999999999999): float says 0
+        us = round(float(text) * 1e6)
+    return us if INT64_MIN <= us <= INT64_MAX else None
+
+
+def _parse_seconds(path: Path, want_path: bool) -> list[tuple[str, str | None, int]]:
     """(time in seconds, path or None, line number) per line of a time file; with `want_path` the path is the rest of
     the line after the time, so image names may hold spaces. Without it, a line holds one time and maybe a
-    '#' comment: a second column ("index seconds", "start end") is refused, not read as the first."""
+    '#' comment: a second column ("index seconds", "start end") is refused, not read as the first.
+    The time is the line's own text, as `float` reads it (`seconds_to_us` gives its exact µs)."""
     rows = []
     for no, line in enumerate(read_utf8_text(path).splitlines(), 1):
         line = line.strip()
@@ -276,7 +298,7 @@ def _parse_seconds(path: Path, want_path: bool) -> list[tuple[float, str | None,
         if not math.isfinite(t) or (len(parts) < 2 if want_path else extra):
             expected = "'t_seconds path'" if want_path else "one time in seconds"
             raise FormatError(f"{path}, line {no}: expected {expected} per line, got {line!r}")
-        rows.append((t, parts[1] if want_path else None, no))
+        rows.append((parts[0], parts[1] if want_path else None, no))
     return rows
 
 
@@ -424,7 +446,8 @@ def folder_members(folder: Path) -> FolderMembers:
     return FolderMembers(tuple(files) + times, tuple({folder, *(f.parent for f in files)}), _IMAGE_NAME, reserved)
 
 
-def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarray, float | None]:
+def _open_folder(folder: Path, fps: float | None,
+                 max_time_us: int = SIMULATOR_TIME_US) -> tuple[list[Path], np.ndarray, float | None]:
     fps_given = fps is not None
     listing = _time_file(folder, "images.txt")
     if listing is not None:
@@ -463,15 +486,16 @@ def _open_folder(folder: Path, fps: float | None) -> tuple[list[Path], np.ndarra
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
     elif rows is not None:
         stamps_file = listing if listing is not None else folder / "timestamps.txt"
-        seconds = np.asarray([t for t, _, _ in rows], np.float64)
-        beyond = np.flatnonzero(~(np.abs(seconds) * 1e6 < 2.0**53))
-        if beyond.size:
-            t, _, no = rows[int(beyond[0])]
-            raise FormatError(f"{stamps_file}, line {no}: time {t!r} s is beyond ±2**53 µs (285 years); "
-                              "expected frame times in seconds")
-        times_us = np.round(seconds * 1e6).astype(np.int64)
+        exact = [seconds_to_us(t) for t, _, _ in rows]
+        for us, (t, _, no) in zip(exact, rows):
+            if us is None or abs(us) > max_time_us:
+                what = ("±2**53 µs (285 years), where the simulator's time is no longer exact" if
+                        max_time_us == SIMULATOR_TIME_US else "the int64 microsecond range")
+                raise FormatError(f"{stamps_file}, line {no}: time {t} s is beyond {what}; "
+                                  "expected frame times in seconds")
+        times_us = np.asarray(exact, np.int64)
         _check_increasing(stamps_file, times_us, [no for _, _, no in rows])
-        _warn_unlikely_seconds(stamps_file, seconds)
+        _warn_unlikely_seconds(stamps_file, times_us / 1e6)
     else:
         raise ConfigError(
             f"{folder}: the frames have no timestamps (no images.txt, timestamps.txt or fps.txt); "
@@ -511,17 +535,19 @@ def check_video_args(src: object, fps: object, size: object) -> tuple[Path, floa
 
 
 def open_video(src: str | Path, fps: float | None = None,
-               size: tuple[int, int] | None = None, resize_advice: str = RESIZE_ADVICE) -> VideoInput:
+               size: tuple[int, int] | None = None, resize_advice: str = RESIZE_ADVICE,
+               max_time_us: int = SIMULATOR_TIME_US) -> VideoInput:
     """Open a video file or frame folder; `fps` overrides stored times; `size` = (H, W) to resize to
     (frames of a folder may then differ in size: each is resized as it is read); `resize_advice`: what
-    the error on a folder of mixed sizes tells to do."""
+    the error on a folder of mixed sizes tells to do; `max_time_us`: the largest |time| a folder's time
+    file may state (the simulator's 2**53 µs by default; `INT64_MAX` for any µs clock)."""
     path, fps, size = check_video_args(src, fps, size)
     if not path.exists():
         raise InputFileError(
             f"{path}: no such file or folder (expected a video file or a folder of frames)"
         )
     if path.is_dir():
-        files, times_us, fps = _open_folder(path, fps)
+        files, times_us, fps = _open_folder(path, fps, max_time_us)
         h, w, c = _probe_sizes(files, resized=size is not None, advice=resize_advice)
         out_h, out_w = size or (h, w)
         return VideoInput(path, "folder", out_w, out_h, c, fps, times_us, len(files), size, files,

@@ -268,7 +268,7 @@ def test_non_increasing_timestamps(tmp_path, times, message):
 def test_times_beyond_the_microsecond_clock_name_their_source(tmp_path):
     d = _folder(tmp_path, _frames(3))
     (d / "timestamps.txt").write_text("# s\n0\n1e300\n2e300\n")
-    with pytest.raises(FormatError, match=r"timestamps.txt, line 3: time 1e\+300 s is beyond"):
+    with pytest.raises(FormatError, match=r"timestamps.txt, line 3: time 1e300 s is beyond"):
         open_video(d)
     (d / "timestamps.txt").unlink()
     (d / "fps.txt").write_text("1e-300\n")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # loads numba; listing representations should not
 
 MOMENTS = register_representation(Representation(
     "moments", kernel_build("binned_tensors", linear=False, representation="moments"),
-    "EGVSR moments: ON/OFF counts in equal time bins", polarities=("split",)))
+    "EGVSR moments: ON/OFF counts in equal time bins", polarities=("split",), unit=1.0))
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@
 - "percentile": EvTexture's scaling: divide by the 98th percentile of the non-zero |v| (numpy's
   default linear interpolation) and clip to [-1, 1].
 An all-zero window is left unchanged by every mode.
-Before "standard" and "percentile", entries with |v| < ZERO_FRACTION * max|v| of their window are set to 0:
-they are float32 rounding left-overs of sums that cancel exactly (resampling taps, time weights), below the
-window's own float32 resolution, and standardizing would turn them into large fake events.
+Before "standard" and "percentile", entries with |v| < ZERO_FRACTION * max(max|v|, unit) of their window are set
+to 0: they are float32 rounding left-overs of sums that cancel exactly (resampling taps, time weights), below the
+window's own float32 resolution, and standardizing would turn them into large fake events. `unit` is what one
+event contributes at most (1 for the built-in sums of event weights and counts; 0, the default, for tensors of
+unknown scale): in a window whose events all cancel, the left-overs are all it holds, and its own largest
+value is one of them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from egvsr.events.represent.validation import NORMALIZATIONS, check_choice
+from egvsr.events.represent.validation import NORMALIZATIONS, check_choice, check_unit
 
 PERCENTILE = 98.0
 #: Entries below this fraction of their window's largest |value| count as zero ("standard", "percentile"):
@@ -27,10 +30,10 @@ ZERO_FRACTION = 4.0 * float(np.finfo(np.float32).eps)
 
 
 @numba.njit(cache=True, nogil=True)
-def _drop_rounding(v, fraction):
-    """Set to 0 the entries of `v` with |v| < fraction * max|v| (float32 left-overs of cancelled sums);
-    return max|v|."""
-    top = 0.0
+def _drop_rounding(v, fraction, unit):
+    """Set to 0 the entries of `v` with |v| < fraction * max(max|v|, unit) (float32 left-overs of cancelled
+    sums); return max(max|v|, unit), the scale of the window's rounding."""
+    top = unit
     for i in range(v.shape[0]):
         top = max(top, abs(np.float64(v[i])))
     floor = fraction * top
@@ -41,8 +44,8 @@ def _drop_rounding(v, fraction):
 
 
 @numba.njit(cache=True, nogil=True)
-def _standardize_one(v):
-    top = _drop_rounding(v, ZERO_FRACTION)
+def _standardize_one(v, unit):
+    top = _drop_rounding(v, ZERO_FRACTION, unit)
     n = 0
     s = 0.0
     lo = np.inf
@@ -100,8 +103,8 @@ def _select(a, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _percentile_one(v, q):
-    _drop_rounding(v, ZERO_FRACTION)
+def _percentile_one(v, q, unit):
+    _drop_rounding(v, ZERO_FRACTION, unit)
     n = 0
     for i in range(v.shape[0]):
         if v[i] != 0:
@@ -139,31 +142,35 @@ def _first_not_finite(flat):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _normalize_parallel(flat, mode, q):
+def _normalize_parallel(flat, mode, q, unit):
     for k in numba.prange(flat.shape[0]):
         if mode == 1:
-            _standardize_one(flat[k])
+            _standardize_one(flat[k], unit)
         else:
-            _percentile_one(flat[k], q)
+            _percentile_one(flat[k], q, unit)
 
 
 @numba.njit(cache=True, nogil=True)
-def _normalize_serial(flat, mode, q):
+def _normalize_serial(flat, mode, q, unit):
     for k in range(flat.shape[0]):
         if mode == 1:
-            _standardize_one(flat[k])
+            _standardize_one(flat[k], unit)
         else:
-            _percentile_one(flat[k], q)
+            _percentile_one(flat[k], q, unit)
 
 
-def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> np.ndarray:
+def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True, unit: float = 0.0) -> np.ndarray:
     """Normalise each window of `tensors` (K, ...) float32 or float64 in place and return it.
+
+    `unit`: what one event contributes at most (a representation's `unit`), the least scale of the rounding
+    left-overs dropped first (module doc); 0 for tensors of unknown scale (only each window's largest value).
 
     Any memory layout: a view that is not C-contiguous (a slice, a transposed or Fortran-order array)
     is normalised through a contiguous copy written back into it. Other dtypes are refused (an integer
     array cannot hold the normalised values), and so is a NaN or infinity (no mean, std or percentile
     exists; the array is then left unchanged)."""
     mode = check_choice(mode, "normalize", NORMALIZATIONS)
+    unit = check_unit(unit, "unit")
     if not isinstance(tensors, np.ndarray) or tensors.dtype not in (np.float32, np.float64) or tensors.ndim < 1:
         got = f"dtype {tensors.dtype}, shape {tensors.shape}" if isinstance(tensors, np.ndarray) \
             else type(tensors).__name__
@@ -181,9 +188,9 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True) -> 
                          f"(entry {i} of {flat.shape[1]})")
     code = 1 if mode == "standard" else 2
     if parallel and flat.shape[0] > 1:
-        _normalize_parallel(flat, code, PERCENTILE)
+        _normalize_parallel(flat, code, PERCENTILE, unit)
     else:
-        _normalize_serial(flat, code, PERCENTILE)
+        _normalize_serial(flat, code, PERCENTILE, unit)
     if copied:
         tensors[...] = flat.reshape(tensors.shape)
     return tensors

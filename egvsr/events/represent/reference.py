@@ -121,14 +121,16 @@ def time_surface_ref(
     return out
 
 
-def normalize_ref(v: np.ndarray, mode: str) -> np.ndarray:
+def normalize_ref(v: np.ndarray, mode: str, unit: float = 0.0) -> np.ndarray:
     """One window: "standard" = (v - mean) / std over the non-zero entries (E2VID; zeros stay zero,
-    std 0 -> 1, also where the non-zero values lie within ZERO_FRACTION * max|v| of each other); "percentile" = v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none". Before either,
-    |v| < ZERO_FRACTION * max|v| is 0 (rounding left-overs, as in `normalization`)."""
+    std 0 -> 1, also where the non-zero values lie within ZERO_FRACTION * scale of each other); "percentile" =
+    v / q98(|v| non-zero), clipped to [-1, 1] (EvTexture); "none". Before either, |v| < ZERO_FRACTION * scale
+    is 0 (rounding left-overs, as in `normalization`), scale = max(max|v|, unit)."""
     v = np.asarray(v, np.float64)
     if mode == "none":
         return v.copy()
-    v = np.where(np.abs(v) < ZERO_FRACTION * np.abs(v).max(initial=0.0), 0.0, v)  # float32 left-overs count as 0
+    scale = max(np.abs(v).max(initial=0.0), unit)
+    v = np.where(np.abs(v) < ZERO_FRACTION * scale, 0.0, v)  # float32 left-overs count as 0
     nz = v != 0
     if not nz.any():
         return v.copy()
@@ -137,7 +139,7 @@ def normalize_ref(v: np.ndarray, mode: str) -> np.ndarray:
         vals = v[nz]
         mean = vals.mean()
         std = vals.std()
-        equal = vals.max() - vals.min() <= ZERO_FRACTION * np.abs(v).max()  # equal but for float32 rounding
+        equal = vals.max() - vals.min() <= ZERO_FRACTION * scale  # equal but for float32 rounding
         out[nz] = (vals - mean) / (std if std > 0 and not equal else 1.0)
         return out
     q = np.percentile(np.abs(v[nz]), 98.0)

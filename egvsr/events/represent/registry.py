@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from egvsr.errors import ConfigError
-from egvsr.events.represent.validation import POLARITIES
+from egvsr.events.represent.validation import POLARITIES, check_unit
 from egvsr.plugins import DeclaredModules
 
 #: build(stream, starts, ends, bins, size, polarity, threads, **params) -> (K, bins, ...) float32:
@@ -40,7 +40,9 @@ class Representation:
     when the polarity decides (signed: 1, with (bins, h, w) windows; split: 2). additive: tensors
     are sums over events (a window split between two chunks is the sum of the parts), which lets
     `voxelize` stream it. params: extra keyword options `build` accepts (e.g. tau_us). `voxelize` and
-    the dataset refuse a polarity or option that is not declared here (`check_options`).
+    the dataset refuse a polarity or option that is not declared here (`check_options`). unit: what one
+    event contributes to a cell at most (1 for sums of event weights or counts; 0, the default: unknown),
+    the least scale of the float32 rounding left-overs that normalization drops (`normalize_windows`).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Representation:
     channels: int | None = None
     additive: bool = True
     params: tuple[str, ...] = ()
+    unit: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -62,6 +65,7 @@ class Representation:
         if self.channels is not None and (isinstance(self.channels, bool) or not isinstance(self.channels, int)
                                           or self.channels < 1):
             raise ConfigError(f"representation {self.name!r}: channels must be None or an integer >= 1")
+        object.__setattr__(self, "unit", check_unit(self.unit, f"representation {self.name!r}: unit"))
 
     def check_options(self, polarity: str | None = None, labels: Mapping[str, str] | None = None,
                       **params: Any) -> str:

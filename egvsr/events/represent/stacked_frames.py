@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # loads numba; listing representations should not
 
 FRAMES = register_representation(Representation(
     "frames", kernel_build("binned_tensors", linear=False, representation="frames"),
-    "stacked event frames (SBT): polarity sums or ON/OFF counts per time bin"))
+    "stacked event frames (SBT): polarity sums or ON/OFF counts per time bin", unit=1.0))
 
 
 @dataclass(frozen=True)

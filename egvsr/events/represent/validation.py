@@ -194,3 +194,12 @@ def check_threads(threads: object, name: str = "`threads`") -> int:
                  else f"the environment variable NUMBA_NUM_THREADS={top}")
         raise ConfigError(f"{name}: expected an integer in 1..{top} ({where}), got {threads!r}")
     return int(threads)
+
+
+def check_unit(unit: object, what: str) -> float:
+    """A representation's `unit` (one event's largest contribution): a finite number >= 0."""
+    if isinstance(unit, (bool, np.bool_)) or not isinstance(unit, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(unit) < float("inf"):
+        raise ConfigError(f"{what} {unit!r}: expected a finite number >= 0 (what one event contributes at most; "
+                          "0 when unknown)")
+    return float(unit)

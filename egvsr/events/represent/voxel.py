@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # loads numba; listing representations should not
 
 VOXEL = register_representation(Representation(
     "voxel", kernel_build("binned_tensors", linear=True, representation="voxel"),
-    "voxel grid (Zhu et al. / E2VID event volume), bilinear in time"))
+    "voxel grid (Zhu et al. / E2VID event volume), bilinear in time", unit=1.0))
 
 
 @dataclass(frozen=True)

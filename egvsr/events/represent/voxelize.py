@@ -363,7 +363,7 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
     writer = _Writer(dset, check)
 
     def emit(tensors: np.ndarray, k0: int) -> None:
-        normalize_windows(tensors, normalize, parallel=threads > 1)
+        normalize_windows(tensors, normalize, parallel=threads > 1, unit=decl.unit)
         writer.put(k0, tensors)
 
     def compute(ev: EventStream, k0: int, k1: int) -> np.ndarray:

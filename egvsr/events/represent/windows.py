@@ -99,7 +99,7 @@ def represent_windows(
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
             got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
             raise ConfigError(f"representation {representation!r}: build returned {got}, expected float32 {want}")
-        normalize_windows(out, normalize, parallel=nthreads > 1)
+        normalize_windows(out, normalize, parallel=nthreads > 1, unit=decl.unit)
     return out
 
 

@@ -83,3 +83,33 @@ def test_standardizing_values_equal_but_for_rounding_gives_zeros_not_unit_contra
     # a real difference, however small beside the values, still standardizes to unit contrast
     big = np.float32([2**23, 2**23, 2**23 + 8, 0])
     assert normalize(big, "standard")[2] == pytest.approx(np.sqrt(2.0), rel=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["standard", "percentile"])
+def test_a_window_whose_events_cancel_normalizes_to_zeros(norm):
+    # window 0 holds two ON and two OFF events at one pixel and time: 0 exactly. Splatted from row 4 of 5 into
+    # one row, each event adds its two folded taps (0.6, 0.4), and the sum leaves 3e-8, which was the window's
+    # largest value, so not a left-over to drop: "percentile" made it +1 (row 0, unmirrored, gives 0)
+    t = np.array([0, 0, 0, 0] + [50] * 8, np.int64)
+    p = np.array([-1, -1, 1, 1] + [-1] * 8, np.int8)
+    windows = np.array([[0, 50], [0, 101], [37, 90]])
+    out = [represent_batch(EventStream(np.zeros(12, np.uint16), np.full(12, row, np.uint16), t, p, 1, 5), "voxel",
+                           1, windows, height=1, width=1, normalize=norm, threads=1).ravel() for row in (0, 4)]
+    assert out[0][0] == out[1][0] == 0.0
+    np.testing.assert_allclose(out[1], out[0], atol=1e-6)
+
+
+def test_unit_sets_the_least_scale_of_the_left_overs_and_is_checked():
+    from egvsr.errors import ConfigError
+    from egvsr.events.represent import normalize_windows
+    from egvsr.events.represent.registry import Representation, get_representation
+
+    v = np.float32([[3e-8, 0, -2e-8]])
+    assert (normalize_windows(v.copy(), "percentile", unit=1.0) == 0).all()
+    np.testing.assert_allclose(normalize_windows(v.copy(), "percentile"), [[1, 0, -2 / 2.98]], rtol=1e-6)  # scale free
+    assert [get_representation(n).unit for n in ("voxel", "moments", "frames", "timesurface")] == [1, 1, 1, 0]
+    for bad in (-1, float("nan"), float("inf"), "1", True):
+        with pytest.raises(ConfigError, match="unit"):
+            normalize_windows(v.copy(), "standard", unit=bad)
+        with pytest.raises(ConfigError, match="representation 'x': unit"):
+            Representation("x", lambda *a: None, unit=bad)

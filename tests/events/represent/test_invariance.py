@@ -113,3 +113,30 @@ def test_unit_sets_the_least_scale_of_the_left_overs_and_is_checked():
             normalize_windows(v.copy(), "standard", unit=bad)
         with pytest.raises(ConfigError, match="representation 'x': unit"):
             Representation("x", lambda *a: None, unit=bad)
+
+
+@fuzz_settings(25, deadline_s=60)
+@given(rec=recordings(), rep=st.sampled_from(REPRS), bins=st.integers(1, 3), chunk=st.integers(1, 7),
+       norm=st.sampled_from(["none", "standard", "percentile"]), base=st.sampled_from([0, 1_700_000_000_000_000, 2**62]),
+       window_ms=st.sampled_from([0.003, 0.04, 1]), compress=st.booleans())
+def test_voxelize_in_chunks_of_any_size_equals_the_whole_recording(tmp_path_factory, rec, rep, bins, chunk, norm,
+                                                                   base, window_ms, compress):
+    """Chunk boundaries fall anywhere, inside runs of equal timestamps too (the drawn times repeat), on any clock;
+    the windows, normalized or not, are those of the recording read whole."""
+    from egvsr.events.io import EventWriter
+    from egvsr.events.represent.voxelize import read_tensors, voxelize_file
+
+    x, y, t, p, w, h = rec
+    if not len(t):
+        return
+    folder = tmp_path_factory.mktemp("chunks")
+    with EventWriter(folder / "r.h5", w, h, **({} if compress else {"compression": {}})) as writer:
+        for a in range(0, len(t), 5):  # appends of 5: the file's own chunks split runs too
+            writer.append(EventStream(x[a:a + 5], y[a:a + 5], t[a:a + 5] + base, p[a:a + 5], w, h))
+    out = voxelize_file(folder / "r.h5", folder / "v.h5", rep, bins, window_ms=window_ms, size=(3, 2),
+                        normalize=norm, chunk_events=chunk, progress=False, threads=1)
+    got, starts, ends, _ = read_tensors(out)
+    step = round(window_ms * 1000)
+    np.testing.assert_array_equal(starts, base + t[0] + step * np.arange((t[-1] - t[0]) // step + 1))
+    want = _tensors(x, y, t + base, p, w, h, rep, bins, (3, 2), norm, np.stack([starts, ends], 1))
+    np.testing.assert_allclose(got, want, **TOL)

@@ -2,8 +2,8 @@
 
 - "none": raw values (counts or signed weights).
 - "standard": E2VID's standardisation over the non-zero entries: v <- (v - mean) / std for v != 0,
-  zeros stay zero (an empty pixel stays "no event"); std 0 is treated as 1, and so are non-zero
-  entries that all lie within ZERO_FRACTION * max|v| of each other (equal but for float32 rounding).
+  zeros stay zero (an empty pixel stays "no event"); std 0 is treated as 1, and so is the std of non-zero
+  entries that all lie within ZERO_FRACTION * max(max|v|, unit) of each other (equal but for rounding).
 - "percentile": EvTexture's scaling: divide by the 98th percentile of the non-zero |v| (numpy's
   default linear interpolation) and clip to [-1, 1].
 An all-zero window is left unchanged by every mode.

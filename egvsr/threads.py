@@ -72,7 +72,7 @@ def configure_process_environment(environ: MutableMapping[str, str] | None = Non
     if not ({"OMP_NUM_THREADS", "MKL_NUM_THREADS"} & set(env)):
         try:
             load = os.getloadavg()[0]
-        except OSError:  # not available on this system
+        except (AttributeError, OSError):  # no load average here (Windows has no os.getloadavg): torch's default
             load = 0.0
         n = torch_threads(command_of(argv), os.cpu_count() or 1, load, usable_cores())
         if n is not None:

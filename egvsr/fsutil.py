@@ -600,8 +600,11 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                         dir=out.parent)
-        os.fchmod(fd, 0o666 & ~current_umask())
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
+        if not hasattr(os, "fchmod"):  # Windows before Python 3.13: by name (there, only read-only is a mode)
+            os.chmod(tmp_name, 0o666 & ~current_umask())
     except OSError as exc:
         remove_made_folders(made)
         raise _cannot_write(out, exc) from None

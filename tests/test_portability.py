@@ -22,3 +22,17 @@ def test_console_start_without_a_load_average(monkeypatch) -> None:
     done = egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])
     assert done == {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"} and env == done
     assert egvsr.threads.usable_cores() == 8
+
+
+def test_output_written_without_fchmod(monkeypatch, tmp_path) -> None:
+    """Windows before Python 3.13 has no os.fchmod: an output is still written, with the mode of a new file
+    (0o666 less the umask), not refused with AttributeError."""
+    from egvsr.fsutil import atomic_output, current_umask
+
+    monkeypatch.delattr(os, "fchmod", raising=False)
+    out = tmp_path / "out.txt"
+    with atomic_output(out) as tmp:
+        tmp.write_text("done", encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == "done"
+    assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -428,10 +428,40 @@ def temp_prefix(out: Path) -> str:
     return f".{name}.{_host()}-pid"
 
 
+#: Windows: `os.kill(pid, 0)` there is no probe (signal 0 is CTRL_C_EVENT, sent to a console process group;
+#: any other number terminates the process), so a process is looked up by its handle instead
+_WINDOWS = os.name == "nt"
+
+
+def _alive_windows(pid: int) -> bool:
+    """True when the Windows process `pid` is running (or cannot be looked up: assumed alive)."""
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
+    kernel32.CloseHandle.argtypes = (wintypes.HANDLE,)
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() != 87  # ERROR_INVALID_PARAMETER: no such process; denied: alive
+    try:
+        code = wintypes.DWORD()
+        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def _alive(pid: int) -> bool:
     """True when process `pid` exists (or cannot be probed: then it is assumed alive)."""
     if pid == os.getpid():
         return True
+    if _WINDOWS:
+        try:
+            return _alive_windows(pid)
+        except (OSError, AttributeError, ValueError):  # no kernel32 to ask: keep its files
+            return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

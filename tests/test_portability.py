@@ -36,3 +36,38 @@ def test_output_written_without_fchmod(monkeypatch, tmp_path) -> None:
     assert out.read_text(encoding="utf-8") == "done"
     assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_stale_partials_on_windows_are_found_without_signals(monkeypatch, tmp_path) -> None:
+    """On Windows `os.kill(pid, 0)` is no probe: signal 0 is CTRL_C_EVENT (an interrupt to a console process
+    group) and any other number terminates the process. The cleaning of a killed writer's leftovers asks
+    whether the writer runs without sending anything: a running writer's temporary file is kept, a gone one's
+    removed."""
+    from egvsr import fsutil
+
+    def no_signals(pid, sig):
+        raise AssertionError(f"os.kill({pid}, {sig}) on Windows")
+
+    monkeypatch.setattr(fsutil, "_WINDOWS", True, raising=False)
+    monkeypatch.setattr(fsutil, "_alive_windows", lambda pid: pid == 4242, raising=False)
+    monkeypatch.setattr(fsutil.os, "kill", no_signals)
+    out = tmp_path / "out.h5"
+    prefix = fsutil.temp_prefix(out)
+    running, gone = (tmp_path / f"{prefix}{pid}.ab12{fsutil.TEMP_MARK}" for pid in (4242, 4343))
+    running.write_bytes(b"x")
+    gone.write_bytes(b"x")
+    assert fsutil.remove_stale_partials(out) == [gone]
+    assert running.exists() and not gone.exists()
+
+
+def test_windows_process_probe_failing_keeps_the_files(monkeypatch, tmp_path) -> None:
+    """Where Windows cannot be asked (no kernel32), a leftover is assumed to be a running writer's: kept."""
+    from egvsr import fsutil
+
+    def unavailable(pid):
+        raise OSError("no kernel32")
+
+    monkeypatch.setattr(fsutil, "_WINDOWS", True, raising=False)
+    monkeypatch.setattr(fsutil, "_alive_windows", unavailable, raising=False)
+    monkeypatch.setattr(fsutil.os, "kill", lambda pid, sig: pytest.fail("os.kill on Windows"))
+    assert fsutil._alive(4343) is True

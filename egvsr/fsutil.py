@@ -547,7 +547,7 @@ def check_writable(path: str | os.PathLike) -> None:
     elif not os.access(folder, os.W_OK | os.X_OK):
         try:
             read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        except OSError:
+        except (OSError, AttributeError):  # Windows has no os.statvfs: not known to be read-only
             read_only = False
         why = "the file system is read-only" if read_only else f"permission denied to write in {folder}"
     else:

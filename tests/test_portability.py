@@ -71,3 +71,15 @@ def test_windows_process_probe_failing_keeps_the_files(monkeypatch, tmp_path) ->
     monkeypatch.setattr(fsutil, "_alive_windows", unavailable, raising=False)
     monkeypatch.setattr(fsutil.os, "kill", lambda pid, sig: pytest.fail("os.kill on Windows"))
     assert fsutil._alive(4343) is True
+
+
+def test_unwritable_folder_is_one_line_without_statvfs(monkeypatch, tmp_path) -> None:
+    """Windows has no os.statvfs: an output folder without write permission is still refused in one line
+    (permission denied), not with AttributeError."""
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import check_writable
+
+    monkeypatch.delattr(os, "statvfs", raising=False)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False)
+    with pytest.raises(OutputError, match=r"out\.h5: cannot create the output in .*\(permission denied to write in"):
+        check_writable(tmp_path / "out.h5")

@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -184,11 +185,63 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
+def case_insensitive(folder: str | os.PathLike) -> bool:
+    """Whether the file system of `folder` (or of its nearest existing ancestor) takes names that differ
+    only in case for one name, as macOS's and Windows' own file systems (and FAT, exFAT anywhere) do: an
+    entry of the folder (else the folder itself, in its parent) is looked up with its letters' case swapped.
+    Where nothing there has a letter, the system's usual file system says (macOS, Windows: True)."""
+    try:
+        base = _existing_ancestor(Path(folder))
+    except OSError:  # a name too long to look up
+        return sys.platform in ("darwin", "win32")
+    try:
+        with os.scandir(base) as entries:
+            cased = list(itertools.islice((Path(e.path) for e in entries if e.name.swapcase() != e.name), 8))
+    except OSError:  # not a folder (the output file itself), or not listable
+        cased = []
+    for p in cased + [p for p in (base, *base.parents) if p.name.swapcase() != p.name]:
+        found = _found_swapped(p)
+        if found is not None:
+            return found
+    return sys.platform in ("darwin", "win32")
+
+
+def _found_swapped(p: Path) -> bool | None:
+    """Whether `p`'s name with its letters' case swapped finds `p` itself; None when `p` is gone (a
+    temporary file removed meanwhile)."""
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return None
+    try:
+        return os.path.samestat(st, os.lstat(p.with_name(p.name.swapcase())))
+    except OSError:
+        return False
+
+
+def _same_place(a: Path, b: Path) -> bool:
+    """Whether the resolved paths `a` and `b` name one place: equal, or equal but for case where the file
+    system takes either case for one name (`case_insensitive`)."""
+    return a == b or (os.fsdecode(a).casefold() == os.fsdecode(b).casefold() and case_insensitive(a))
+
+
+def _same_name(a: Path, b: Path) -> bool:
+    """Whether the last names of `a` and `b` (in one folder, `a`'s) name one entry there."""
+    return a.name == b.name or (a.name.casefold() == b.name.casefold() and case_insensitive(a.parent))
+
+
+def _within(child: Path, folder: Path) -> bool:
+    """Whether the resolved path `child` is the resolved `folder` or lies inside it (case as `_same_place`)."""
+    n = len(folder.parts)
+    return child.is_relative_to(folder) or (len(child.parts) >= n and _same_place(Path(*child.parts[:n]), folder))
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True when `a` and `b` name one file: the same resolved path, or the same device and inode."""
+    """True when `a` and `b` name one file: the same resolved path (a case-insensitive file system's `X.h5`
+    and `x.h5` included, neither existing yet), or the same device and inode."""
     a, b = Path(a), Path(b)
     try:
-        if a.resolve() == b.resolve():
+        if _same_place(a.resolve(), b.resolve()):
             return True
         sa, sb = a.stat(), b.stat()
     except (OSError, RuntimeError):
@@ -216,10 +269,9 @@ def is_folder(p: Path) -> bool:
 def is_inside(child: Path, folder: Path) -> bool:
     """Whether `child` is `folder` or lies inside it, both resolved; False where they cannot be resolved."""
     try:
-        child.resolve().relative_to(folder.resolve())
+        return _within(child.resolve(), folder.resolve())
     except (ValueError, OSError, RuntimeError):
         return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -237,7 +289,7 @@ class FolderMembers:
 
     def claims(self, path: Path, folder: bool = False) -> bool:
         """Whether a new file (`folder`: a new folder) at `path` would be read as, or change, the members."""
-        if any(path.name == r.name and same_file(path.parent, r.parent) for r in self.reserved):
+        if any(_same_name(path, r) and same_file(path.parent, r.parent) for r in self.reserved):
             return True
         return (not folder and self.names is not None and self.names.fullmatch(path.name) is not None
                 and any(same_file(path.parent, f) for f in self.folders))
@@ -392,6 +444,8 @@ def _refuse_outputs_on_inputs(outs: list[Path], dirs: list[Path], reached: list[
     for o, is_dir in [(o, False) for o in outs] + [(d, True) for d in dirs]:
         resolved, inode, _ = _identity(o)
         hit = next((by_id[k] for k in (resolved, inode) if k is not None and k in by_id), None)
+        if hit is None and resolved is not None:  # `x.h5` for the input `X.h5` where case makes no difference
+            hit = next((inp for r, inp in resolved_inputs if _same_place(resolved, r)), None)
         if hit is not None:
             if is_dir:
                 raise OutputExistsError(f"{o}: output folder is {hit.named()}; choose another output folder")
@@ -401,11 +455,11 @@ def _refuse_outputs_on_inputs(outs: list[Path], dirs: list[Path], reached: list[
             continue
         if is_dir:
             for r, inp in resolved_inputs:
-                if r.is_relative_to(resolved):
+                if _within(r, resolved):
                     raise OutputExistsError(f"{o}: output folder holds {inp.named()}; choose another output folder")
         if _present(o):
             for folder, inp in folders:
-                if resolved.is_relative_to(folder):
+                if _within(resolved, folder):
                     raise OutputExistsError(
                         f"{o}: already exists inside {inp.named('folder')}, so it may be part of "
                         "the input and is never replaced, even with --overwrite; choose another output path"

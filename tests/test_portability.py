@@ -83,3 +83,81 @@ def test_unwritable_folder_is_one_line_without_statvfs(monkeypatch, tmp_path) ->
     monkeypatch.setattr(os, "access", lambda path, mode, **kw: False)
     with pytest.raises(OutputError, match=r"out\.h5: cannot create the output in .*\(permission denied to write in"):
         check_writable(tmp_path / "out.h5")
+
+
+# ---- a case-insensitive file system (macOS, Windows; FAT and exFAT anywhere) --------------------------------
+def test_case_insensitive_probe(tmp_path) -> None:
+    """The probe looks a name up with its case swapped: two names for one file (here a hard link, as a
+    case-insensitive file system gives) say yes; this Linux folder with its own `abc` says no."""
+    from egvsr.fsutil import case_insensitive
+
+    (tmp_path / "sensitive").mkdir()
+    (tmp_path / "sensitive" / "abc").write_bytes(b"")
+    (tmp_path / "sensitive" / "ABC").write_bytes(b"")
+    assert case_insensitive(tmp_path / "sensitive") is False
+    assert case_insensitive(tmp_path / "sensitive" / "abc") is False  # a file: looked up in its folder
+    (tmp_path / "folded").mkdir()
+    (tmp_path / "folded" / "abc").write_bytes(b"")
+    os.link(tmp_path / "folded" / "abc", tmp_path / "folded" / "ABC")
+    assert case_insensitive(tmp_path / "folded") is True
+    assert case_insensitive(tmp_path / "folded" / "new" / "deeper.h5") is True  # its nearest existing folder
+
+
+@pytest.fixture
+def case_blind(monkeypatch):
+    """This file system as macOS's or Windows' default one: names that differ only in case are one name."""
+    from egvsr import fsutil
+
+    monkeypatch.setattr(fsutil, "case_insensitive", lambda folder: True)
+
+
+def test_output_spelled_as_the_input_in_other_case_is_the_input(case_blind, tmp_path) -> None:
+    """`x.h5` is the input `X.h5` (`--overwrite` or not): refused as the input, not replacing it."""
+    from egvsr.errors import OutputExistsError
+    from egvsr.fsutil import refuse_inputs_as_outputs
+
+    (tmp_path / "X.h5").write_bytes(b"events")
+    with pytest.raises(OutputExistsError, match=r"x\.h5: output is the input file .*X\.h5; choose another"):
+        refuse_inputs_as_outputs([tmp_path / "X.h5"], [tmp_path / "x.h5"])
+    (tmp_path / "Data").mkdir()
+    (tmp_path / "Data" / "in.h5").write_bytes(b"events")
+    with pytest.raises(OutputExistsError, match=r"data: output folder holds the input .*in\.h5"):
+        refuse_inputs_as_outputs([tmp_path / "Data" / "in.h5"], [], [tmp_path / "data"])
+
+
+def test_two_outputs_differing_in_case_are_one_path(case_blind, tmp_path) -> None:
+    """`--out a.mp4` and another output `A.mp4`: one file there, so the second would replace the first (or
+    fail after the whole run); refused before any work, as is a file inside a folder output so spelled."""
+    from egvsr.errors import ConfigError
+    from egvsr.fsutil import refuse_inputs_as_outputs
+
+    with pytest.raises(ConfigError, match=r"A\.mp4: the same path is given for two outputs"):
+        refuse_inputs_as_outputs([], [tmp_path / "a.mp4", tmp_path / "A.mp4"])
+    with pytest.raises(ConfigError, match=r"x\.png: lies inside the output folder .*Out"):
+        refuse_inputs_as_outputs([], [tmp_path / "out" / "x.png"], [tmp_path / "Out"])
+
+
+def test_reserved_name_of_an_input_folder_in_other_case(case_blind, tmp_path) -> None:
+    """A new file whose name is, but for case, one the input folder's reader looks for (its frame-time file)
+    would be read there: refused as such."""
+    import re
+
+    from egvsr.errors import OutputExistsError
+    from egvsr.fsutil import FolderMembers, refuse_inputs_as_outputs
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "0001.png").write_bytes(b"png")
+    listing = FolderMembers(files=(folder / "0001.png",), folders=(folder,), names=re.compile(r"\d+\.png"),
+                            reserved=(folder / "timestamps.txt",))
+    with pytest.raises(OutputExistsError, match=r"Timestamps\.txt: the input folder .* would read a file"):
+        refuse_inputs_as_outputs([folder], [folder / "Timestamps.txt"], members=lambda f: [listing])
+
+
+def test_case_sensitive_file_system_keeps_names_apart(tmp_path) -> None:
+    """On Linux's own file systems `a.mp4` and `A.mp4` are two files: both may be written."""
+    from egvsr.fsutil import refuse_inputs_as_outputs, same_file
+
+    (tmp_path / "X.h5").write_bytes(b"events")
+    refuse_inputs_as_outputs([tmp_path / "X.h5"], [tmp_path / "x.h5", tmp_path / "A.mp4", tmp_path / "a.mp4"])
+    assert not same_file(tmp_path / "X.h5", tmp_path / "x.h5")

@@ -161,3 +161,34 @@ def test_case_sensitive_file_system_keeps_names_apart(tmp_path) -> None:
     (tmp_path / "X.h5").write_bytes(b"events")
     refuse_inputs_as_outputs([tmp_path / "X.h5"], [tmp_path / "x.h5", tmp_path / "A.mp4", tmp_path / "a.mp4"])
     assert not same_file(tmp_path / "X.h5", tmp_path / "x.h5")
+
+
+# ---- a locale that is not UTF-8 (Windows' cp1252, a C locale) ---------------------------------------------
+NOT_UTF8_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+DEMO_IN_A_C_LOCALE = """
+import locale, sys
+from pathlib import Path
+from egvsr.render.demo import run_demo
+from egvsr.render.model import save_untrained
+assert locale.getpreferredencoding(False).lower() in ("ascii", "ansi_x3.4-1968"), locale.getpreferredencoding(False)
+ck = save_untrained("egvsr-tiny", Path(sys.argv[1]) / "tiny.pt")
+run_demo(Path(sys.argv[2]), ck, seconds=0.12, size=(40, 56), scales=(2.0,), progress=False, echo=None)
+"""
+
+
+def test_demo_text_files_are_utf8_whatever_the_locale(tmp_path) -> None:
+    """The demo's log.txt and results.md are UTF-8 (as every text file egvsr writes) under a locale that
+    is not: an output folder named `démo` (its name in the log) was a UnicodeEncodeError after the whole
+    demo had run, and on Windows a file in the code page."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, **NOT_UTF8_LOCALE, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", DEMO_IN_A_C_LOCALE, os.fsencode(tmp_path),
+                           os.fsencode(tmp_path / "d\u00e9mo")], capture_output=True, env=env, cwd=root, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-2000:]
+    out = tmp_path / "d\u00e9mo"
+    assert f"wrote {out}/: " in (out / "log.txt").read_text(encoding="utf-8")
+    assert "PSNR" in (out / "results.md").read_text(encoding="utf-8")

@@ -24,7 +24,8 @@ from egvsr.engine.weights import SHIPPED_NAME, shipped_checkpoint
 from egvsr.errors import CheckpointError, ConfigError, EgvsrError
 from egvsr.events.checks import is_real
 from egvsr.events.io.arguments import check_path
-from egvsr.fsutil import atomic_directory, check_output_folder, counted, check_writable, refuse_inputs_as_outputs
+from egvsr.fsutil import (atomic_directory, check_output_folder, counted, check_writable, refuse_inputs_as_outputs,
+                          shown)
 from egvsr.process import one_line
 from egvsr.render.disk import NO_SPACE_ADVICE
 from egvsr.render.model import load_render_model
@@ -331,12 +332,12 @@ def run_demo(
                     + ", ".join(f"{n} {t:.1f} s" for n, t in log.timings))
                 header = (f"# egvsr demo\n\nModel: {rm.name} ({note}).\nSample: {size[1]}x{size[0]}, {seconds:g} s "
                           f"at {fps:g} fps; rendered at {fps_factor}x the input frame rate.\n\n")
-                (tmp / "results.md").write_text(header + text)
+                (tmp / "results.md").write_text(shown(header + text), encoding="utf-8")  # not the locale's
                 files += [tmp / "results.md", tmp / "log.txt"]
                 names = [f.relative_to(tmp).as_posix() for f in files] + (["fallback/"] if known is None else [])
                 wrote = one_line(f"wrote {out}/: " + ", ".join(names))
                 log(wrote, echo=False)  # in log.txt; printed once the folder is in place
-                (tmp / "log.txt").write_text("\n".join(log.lines) + "\n")
+                (tmp / "log.txt").write_text(shown("\n".join(log.lines) + "\n"), encoding="utf-8")
     if log.echo:
         log.echo(wrote)
     files = [out / f.relative_to(tmp) for f in files]

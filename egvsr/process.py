@@ -336,17 +336,19 @@ def _private_temp_folder(name: str) -> str | None:
     import shutil
     import tempfile
 
-    uid = os.getuid() if hasattr(os, "getuid") else None
+    uid = os.getuid() if hasattr(os, "getuid") else None  # None: Windows, whose temporary folder is the user's
     try:
         base = tempfile.gettempdir()
     except OSError:  # no writable temporary folder at all (a read-only system or container)
         return None
-    folder = os.path.join(base, f"{name}-{uid}")
+    folder = os.path.join(base, f"{name}-{uid}" if uid is not None else name)
     with contextlib.suppress(OSError):  # it exists (checked below), or cannot be made
         os.mkdir(folder, 0o700)
     try:
         st = os.lstat(folder)
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022 and _writable_folder(folder):
+        # (Windows has no owners or modes to check: its stat says 0 and 0o777 for every folder)
+        private = uid is None or st.st_uid == uid and not st.st_mode & 0o022
+        if stat.S_ISDIR(st.st_mode) and private and _writable_folder(folder):
             return folder
         fresh = tempfile.mkdtemp(prefix=f"{name}-")
     except OSError:
@@ -358,7 +360,7 @@ def _private_temp_folder(name: str) -> str | None:
 def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package: str | None = None) -> str | None:
     """Give numba a writable cache folder where it has none, so that its cached kernels compile: on a
     read-only install (no writable `__pycache__` beside the package), without a writable NUMBA_CACHE_DIR
-    and ~/.cache, NUMBA_CACHE_DIR is set to a folder of this user's in the temporary folder (returned;
+    and user cache folder (`numba_user_cache`: ~/.cache/numba on Linux), NUMBA_CACHE_DIR is set to a folder of this user's in the temporary folder (returned;
     None when nothing was set). Numba raises "cannot cache function ...: no locator available" otherwise;
     a library user on such an install sets NUMBA_CACHE_DIR (docs/representations.md)."""
     env = os.environ if environ is None else environ
@@ -366,13 +368,57 @@ def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package:
     package = package or os.path.dirname(os.path.abspath(__file__))
     if given and _writable_folder(given) or _writable_folder(os.path.join(package, "__pycache__")):
         return None
-    home = env.get("HOME") or os.path.expanduser("~")
-    if _writable_folder(os.path.join(env.get("XDG_CACHE_HOME", os.path.join(home, ".cache")), "numba")):
+    user = numba_user_cache(env)
+    if user is not None and _writable_folder(user):
         return None
     folder = _private_temp_folder("egvsr-numba-cache")
     if folder is not None:
         env["NUMBA_CACHE_DIR"] = folder
     return folder
+
+
+def home_folder(env: Mapping[str, str]) -> str | None:
+    """The user's home folder: HOME, else the system's record (Windows: USERPROFILE); None when neither
+    says (HOME unset for a user without a password entry: '~' stays as it is, and a folder made at it would
+    be `./~` in the current folder)."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    return home if os.path.isabs(home) else None
+
+
+def numba_user_cache(env: Mapping[str, str], platform: str | None = None) -> str | None:
+    """The folder numba caches kernels in when the package's own `__pycache__` takes none (its appdirs'
+    user cache folder): `~/.cache/numba` (or XDG_CACHE_HOME's) on Linux, `~/Library/Caches/numba` on macOS,
+    `%LOCALAPPDATA%\\numba\\Cache` on Windows; None where there is none (no home, no LOCALAPPDATA)."""
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        local = env.get("LOCALAPPDATA")
+        return os.path.join(local, "numba", "Cache") if local else None
+    home = home_folder(env)
+    if platform == "darwin":
+        return os.path.join(home, "Library", "Caches", "numba") if home else None
+    base = env.get("XDG_CACHE_HOME", os.path.join(home, ".cache") if home else None)
+    return os.path.join(base, "numba") if base is not None else None
+
+
+def matplotlib_user_folders(env: Mapping[str, str], platform: str | None = None) -> tuple[str, ...] | None:
+    """The folders matplotlib keeps its settings and font cache in without MPLCONFIGDIR: on Linux
+    `~/.config/matplotlib` and `~/.cache/matplotlib` (or XDG_CONFIG_HOME's and XDG_CACHE_HOME's), on Windows
+    `~/.matplotlib` where it is a folder, else `%LOCALAPPDATA%\\matplotlib`, elsewhere (macOS) `~/.matplotlib`;
+    None where there is none (no home)."""
+    platform = sys.platform if platform is None else platform
+    home = home_folder(env)
+    if platform.startswith(("linux", "freebsd")):
+        config, cache = env.get("XDG_CONFIG_HOME"), env.get("XDG_CACHE_HOME")
+        if home is None and not (config and cache):
+            return None
+        return (os.path.join(config or os.path.join(home, ".config"), "matplotlib"),
+                os.path.join(cache or os.path.join(home, ".cache"), "matplotlib"))
+    if platform == "win32":
+        if home is not None and os.path.isdir(os.path.join(home, ".matplotlib")):
+            return (os.path.join(home, ".matplotlib"),)
+        local = env.get("LOCALAPPDATA")
+        return (os.path.join(local, "matplotlib"),) if local else None
+    return (os.path.join(home, ".matplotlib"),) if home is not None else None
 
 
 def _usable_folder(folder: str) -> bool:
@@ -389,8 +435,8 @@ def _usable_folder(folder: str) -> bool:
 
 def matplotlib_config_folder(environ: MutableMapping[str, str] | None = None) -> str | None:
     """Give matplotlib a writable config and cache folder where it has none: without a usable
-    MPLCONFIGDIR, and where ~/.config/matplotlib or ~/.cache/matplotlib (or the XDG_CONFIG_HOME and
-    XDG_CACHE_HOME ones) cannot be written (a read-only or missing home), MPLCONFIGDIR is set to a folder
+    MPLCONFIGDIR, and where the folders matplotlib uses without it (`matplotlib_user_folders`: on Linux
+    ~/.config/matplotlib and ~/.cache/matplotlib) cannot be written (a read-only or missing home), MPLCONFIGDIR is set to a folder
     of this user's in the temporary folder, kept between runs (returned; None when nothing was set).
     matplotlib would otherwise print two warning lines on every command that draws (`show`, `eval`,
     `demo`) and rebuild its font cache each time in a fresh temporary folder."""
@@ -400,10 +446,8 @@ def matplotlib_config_folder(environ: MutableMapping[str, str] | None = None) ->
         if _usable_folder(given):
             return None
     else:
-        home = env.get("HOME") or os.path.expanduser("~")
-        bases = (env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-                 env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"))
-        if all(_usable_folder(os.path.join(base, "matplotlib")) for base in bases):
+        folders = matplotlib_user_folders(env)
+        if folders is not None and all(_usable_folder(folder) for folder in folders):
             return None
     folder = _private_temp_folder("egvsr-matplotlib")
     if folder is not None:

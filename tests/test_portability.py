@@ -192,3 +192,84 @@ def test_demo_text_files_are_utf8_whatever_the_locale(tmp_path) -> None:
     out = tmp_path / "d\u00e9mo"
     assert f"wrote {out}/: " in (out / "log.txt").read_text(encoding="utf-8")
     assert "PSNR" in (out / "results.md").read_text(encoding="utf-8")
+
+
+# ---- numba's and matplotlib's folders: no home, macOS, Windows --------------------------------------------
+def _no_package_cache(tmp_path) -> str:
+    """A package folder whose `__pycache__` cannot be made (a file of that name stops root too)."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__pycache__").write_text("not a folder")
+    return str(package)
+
+
+def test_no_home_folder_makes_no_tilde_folder(tmp_path, monkeypatch) -> None:
+    """HOME unset for a user without a password entry: '~' stays '~', and the check of ~/.cache/numba made
+    `./~/.cache/numba` in the current folder (and left numba to cache there); now numba gets the private
+    temporary folder, and matplotlib too."""
+    from egvsr import process
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setattr(process.os.path, "expanduser", lambda path: path)
+    env: dict[str, str] = {}
+    assert process.numba_cache_folder(env, _no_package_cache(tmp_path)) == env["NUMBA_CACHE_DIR"]
+    assert process.matplotlib_config_folder(env) == env["MPLCONFIGDIR"]
+    assert list((tmp_path / "cwd").iterdir()) == []
+    assert process.numba_user_cache({}) is None and process.matplotlib_user_folders({}) is None
+
+
+@pytest.mark.parametrize("platform, user", [("darwin", "{home}/Library/Caches/numba"),
+                                            ("win32", "{local}/numba/Cache"),
+                                            ("linux", "{home}/.cache/numba")])
+def test_numba_user_cache_is_the_one_numba_uses(platform, user, tmp_path) -> None:
+    """numba's user-wide cache (its appdirs) is ~/.cache/numba on Linux only: a macOS or Windows user with
+    a writable ~/.cache but no writable cache folder of numba's own got no NUMBA_CACHE_DIR (numba then
+    refused every cached kernel on a read-only install)."""
+    from egvsr import process
+
+    env = {"HOME": str(tmp_path / "home"), "LOCALAPPDATA": str(tmp_path / "local")}
+    expected = user.format(home=tmp_path / "home", local=tmp_path / "local").replace("/", os.sep)
+    assert process.numba_user_cache(env, platform) == expected
+
+
+def test_numba_on_macos_with_only_dot_cache_writable(tmp_path, monkeypatch) -> None:
+    from egvsr import process
+
+    monkeypatch.setattr(process.sys, "platform", "darwin")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "home" / ".cache").mkdir(parents=True)
+    (tmp_path / "home" / "Library").write_text("not a folder")  # ~/Library/Caches/numba cannot be made
+    env = {"HOME": str(tmp_path / "home")}
+    assert process.numba_cache_folder(env, _no_package_cache(tmp_path)) == env["NUMBA_CACHE_DIR"]
+    assert env["NUMBA_CACHE_DIR"].startswith(str(tmp_path / "tmp"))
+
+
+def test_matplotlib_folders_per_system(tmp_path) -> None:
+    """matplotlib keeps ~/.config and ~/.cache on Linux only: ~/.matplotlib on macOS, %LOCALAPPDATA% on
+    Windows (~/.matplotlib where that is a folder)."""
+    from egvsr import process
+
+    home, local = tmp_path / "home", tmp_path / "local"
+    env = {"HOME": str(home), "LOCALAPPDATA": str(local)}
+    assert process.matplotlib_user_folders(env, "darwin") == (str(home / ".matplotlib"),)
+    assert process.matplotlib_user_folders(env, "win32") == (str(local / "matplotlib"),)
+    (home / ".matplotlib").mkdir(parents=True)
+    assert process.matplotlib_user_folders(env, "win32") == (str(home / ".matplotlib"),)
+    assert process.matplotlib_user_folders(env, "linux") == (str(home / ".config" / "matplotlib"),
+                                                             str(home / ".cache" / "matplotlib"))
+
+
+def test_private_temp_folder_on_windows_is_kept_between_runs(tmp_path, monkeypatch) -> None:
+    """Windows has no os.getuid, and its stat gives every folder owner 0 and mode 0o777: the private folder
+    was passed over for a fresh one on every run (numba recompiled every kernel each time)."""
+    from egvsr import process
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delattr(process.os, "getuid", raising=False)
+    first = process._private_temp_folder("egvsr-numba-cache")
+    assert first == str(tmp_path / "egvsr-numba-cache")
+    assert process._private_temp_folder("egvsr-numba-cache") == first

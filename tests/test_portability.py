@@ -273,3 +273,66 @@ def test_private_temp_folder_on_windows_is_kept_between_runs(tmp_path, monkeypat
     first = process._private_temp_folder("egvsr-numba-cache")
     assert first == str(tmp_path / "egvsr-numba-cache")
     assert process._private_temp_folder("egvsr-numba-cache") == first
+
+
+# ---- the experiment's lock without flock (Windows) ---------------------------------------------------------
+class _Msvcrt:
+    """Windows' `msvcrt.locking` as the system gives it: a byte range of a file locked by one descriptor at a
+    time (another's attempt fails with EACCES), released by LK_UNLCK."""
+
+    LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = 0, 1, 2, 3, 4
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[int, int, int], int] = {}
+
+    def locking(self, fd: int, mode: int, nbytes: int) -> None:
+        import errno
+
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino, os.lseek(fd, 0, os.SEEK_CUR))
+        if mode == self.LK_UNLCK:
+            if self.held.get(key) != fd:
+                raise OSError(errno.EACCES, "Permission denied")
+            del self.held[key]
+        elif key in self.held:
+            raise OSError(errno.EACCES, "Permission denied")
+        else:
+            self.held[key] = fd
+
+
+def test_one_train_per_experiment_without_flock(tmp_path, monkeypatch) -> None:
+    """Windows has neither fcntl nor os.pread/os.pwrite: there was no lock at all, so two `egvsr train` of one
+    experiment ran at once, each writing over the other's checkpoints. Windows' own lock keeps the promise:
+    the second run is refused naming the first, and the lock is free again once the first ends."""
+    from egvsr.engine.experiment import Experiment, ExperimentBusyError
+
+    fake = _Msvcrt()
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.delattr(os, "pread", raising=False)
+    monkeypatch.delattr(os, "pwrite", raising=False)
+    exp = Experiment(tmp_path / "exp", "run")
+    with exp.lock():
+        assert exp.lock_path.read_text().startswith(f"pid {os.getpid()} on ")
+        with pytest.raises(ExperimentBusyError, match=rf"another `egvsr train` \(pid {os.getpid()} on .*\) is running"):
+            with Experiment(tmp_path / "exp", "run").lock():
+                pass
+        with pytest.raises(ExperimentBusyError):
+            Experiment(tmp_path / "exp", "run").check_not_running()
+        assert len(fake.held) == 1
+    assert fake.held == {}
+    Experiment(tmp_path / "exp", "run").check_not_running()
+    with Experiment(tmp_path / "exp", "run").lock():
+        pass
+
+
+def test_no_lock_module_at_all_still_trains(tmp_path, monkeypatch) -> None:
+    """Neither fcntl nor msvcrt (a stripped-down Python): the run goes on without a lock, as before."""
+    from egvsr.engine.experiment import Experiment
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    monkeypatch.setitem(sys.modules, "msvcrt", None)
+    with Experiment(tmp_path / "exp", "run").lock():
+        with Experiment(tmp_path / "exp", "run").lock():
+            pass
+    Experiment(tmp_path / "exp", "run").check_not_running()

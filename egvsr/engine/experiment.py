@@ -2,7 +2,8 @@
 
 `config.yaml` (the resolved config), `checkpoints/{last,step-N,best}.pt`, `logs/{train,val}.csv` and
 `train.lock`, an advisory `flock` held by the running `egvsr train` (the kernel drops it when its holder
-dies, so a killed run's lock is simply taken over). A folder with `last.pt` is resumed; a new run refuses
+dies, so a killed run's lock is simply taken over; on Windows, which has no flock, a byte-range lock of
+`msvcrt`, which the system drops the same way). A folder with `last.pt` is resumed; a new run refuses
 a folder holding files of another run unless `overwrite`, and never replaces its inputs: the config given,
 nor a `train.init_from` checkpoint in its own `checkpoints/`. A symbolic link at a file `train` writes is
 refused, never written through (docs/training.md).
@@ -11,6 +12,7 @@ refused, never written through (docs/training.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 from pathlib import Path
@@ -18,6 +20,61 @@ from typing import Iterator
 
 from egvsr.errors import ConfigError, OutputError, OutputExistsError
 from egvsr.fsutil import check_output_path, is_inside, refuse_package_data, same_file
+
+
+#: where Windows' byte-range lock lies in train.lock: far past the holder's line, which another process reads
+#: (such a lock keeps other processes from reading the bytes it covers)
+_WINDOWS_LOCK_BYTE = 1 << 30
+
+
+def _lock_module():
+    """`fcntl` (flock), else `msvcrt` (Windows' byte-range locks), else None: no lock to be had."""
+    for name in ("fcntl", "msvcrt"):
+        try:
+            return __import__(name)
+        except ImportError:
+            continue
+    return None
+
+
+def _try_lock(locks, fd: int, shared: bool = False) -> None:
+    """Lock `fd` without waiting: BlockingIOError while another holds it, another OSError where the file
+    system takes no lock."""
+    if hasattr(locks, "flock"):
+        locks.flock(fd, (locks.LOCK_SH if shared else locks.LOCK_EX) | locks.LOCK_NB)
+        return
+    os.lseek(fd, _WINDOWS_LOCK_BYTE, os.SEEK_SET)
+    try:
+        locks.locking(fd, locks.LK_NBLCK, 1)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)):  # held by another
+            raise BlockingIOError(errno.EAGAIN, "locked by another process") from None
+        raise
+
+
+def _let_go(locks, fd: int) -> None:
+    """Release `fd`'s lock and close it (closing alone releases a flock; Windows' lock is released first)."""
+    if not hasattr(locks, "flock"):
+        with contextlib.suppress(OSError):
+            os.lseek(fd, _WINDOWS_LOCK_BYTE, os.SEEK_SET)
+            locks.locking(fd, locks.LK_UNLCK, 1)
+    os.close(fd)
+
+
+def _read_start(fd: int, n: int) -> bytes:
+    """The first `n` bytes of the file of `fd` (os.pread where there is one: not on Windows)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, n)
+
+
+def _write_start(fd: int, data: bytes) -> None:
+    if hasattr(os, "pwrite"):
+        os.pwrite(fd, data, 0)
+        return
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
 
 
 class ExperimentBusyError(ConfigError):
@@ -47,27 +104,26 @@ class Experiment:
         replaced meanwhile (a run that never reached its first checkpoint removes its folder, the lock
         included, while it holds it) is let go and taken again on the file now there, so two runs never
         hold locks on two different files."""
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): no lock
+        locks = _lock_module()
+        if locks is None:  # neither flock nor Windows' locks: no lock
             yield
             return
         while True:
             fd = self._open_lock()
             try:
-                self._take_lock(fcntl, fd)
+                self._take_lock(locks, fd)
                 if self._locks_the_file_there(fd):
                     break
             except BaseException:
                 os.close(fd)
                 raise
-            os.close(fd)  # the file was removed or replaced while we waited: lock the one there now
+            _let_go(locks, fd)  # the file was removed or replaced while we waited: lock the one there now
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            _write_start(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
             yield
         finally:
-            os.close(fd)  # releases the flock; the file stays (removing it would race a new holder)
+            _let_go(locks, fd)  # the file stays (removing it would race a new holder)
 
     def _open_lock(self) -> int:
         check_output_path(self.lock_path, overwrite=True)  # a link, folder or device there is refused
@@ -78,10 +134,11 @@ class Experiment:
             raise OutputError(f"{self.lock_path}: cannot create the experiment's lock file "
                               f"({exc.strerror or exc}); check output_root") from None
 
-    def _take_lock(self, fcntl, fd: int) -> None:
-        """flock `fd`, refusing in one line while another run holds it, or where the file system takes no lock."""
+    def _take_lock(self, locks, fd: int) -> None:
+        """Lock `fd` (`locks`: `_lock_module`), refusing in one line while another run holds it, or where the
+        file system takes no lock."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _try_lock(locks, fd)
         except BlockingIOError:  # EWOULDBLOCK: another run holds it
             raise self._busy(fd) from None
         except OSError as exc:  # ENOLCK, EOPNOTSUPP...: no lock to be had here, not a run holding it
@@ -92,29 +149,31 @@ class Experiment:
 
     def _busy(self, fd: int) -> ExperimentBusyError:
         """The refusal while another run holds the lock of `fd`, naming the holder its file names."""
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
+        try:
+            holder = _read_start(fd, 200).decode("utf-8", "replace").strip() or "an unknown process"
+        except OSError:
+            holder = "an unknown process"
         return ExperimentBusyError(f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; "
                                    "wait for it to finish, stop it, or use another experiment name")
 
     def check_not_running(self) -> None:
         """Refuse while another run holds the lock (a look at it, let go at once; nothing is made): what a
         check of the folder finds then is that run's, not files left by an earlier one."""
-        try:
-            import fcntl
-        except ImportError:
+        locks = _lock_module()
+        if locks is None:
             return
         try:
             fd = os.open(self.lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:  # none there yet (or no file to open): the lock itself decides
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            _try_lock(locks, fd, shared=True)
         except BlockingIOError:
             raise self._busy(fd) from None
         except OSError:
             return
         finally:
-            os.close(fd)
+            _let_go(locks, fd)
 
     def _locks_the_file_there(self, fd: int) -> bool:
         """Whether the file `fd` locks is still the one at `lock_path`."""

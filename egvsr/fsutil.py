@@ -651,6 +651,9 @@ def remove_made_folders(made: list[Path]) -> None:
 
 #: errors of `os.link` on a file system without hard links (FAT, some network and FUSE ones)
 _NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
+#: the same on Windows, by its own codes (Python calls the first two EINVAL): ERROR_INVALID_FUNCTION (FAT,
+#: exFAT), ERROR_NOT_SUPPORTED (network shares), ERROR_TOO_MANY_LINKS
+_NO_HARD_LINKS_WINDOWS = (1, 50, 1142)
 
 
 def publish_new(tmp: Path, out: Path) -> bool:
@@ -665,7 +668,7 @@ def publish_new(tmp: Path, out: Path) -> bool:
     except OSError as exc:
         if _present(out):
             return False
-        if exc.errno not in _NO_HARD_LINKS:
+        if exc.errno not in _NO_HARD_LINKS and getattr(exc, "winerror", None) not in _NO_HARD_LINKS_WINDOWS:
             raise
         os.replace(tmp, out)
     return True

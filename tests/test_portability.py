@@ -336,3 +336,25 @@ def test_no_lock_module_at_all_still_trains(tmp_path, monkeypatch) -> None:
         with Experiment(tmp_path / "exp", "run").lock():
             pass
     Experiment(tmp_path / "exp", "run").check_not_running()
+
+
+@pytest.mark.parametrize("winerror", [1, 50])
+def test_windows_drive_without_hard_links_still_gets_the_output(tmp_path, monkeypatch, winerror) -> None:
+    """A FAT or exFAT drive (a camera's card, a USB stick) or a network share on Windows refuses hard links with
+    ERROR_INVALID_FUNCTION or ERROR_NOT_SUPPORTED, which Python reports as EINVAL: every output there was
+    refused ("cannot create the output ... (Incorrect function)"); it is now renamed into place, as on FAT
+    elsewhere."""
+    import errno
+
+    from egvsr.fsutil import atomic_output
+
+    def no_links(src, dst, **kw):
+        exc = OSError(errno.EINVAL, "Incorrect function")
+        exc.winerror = winerror  # what Windows' OSError carries
+        raise exc
+
+    monkeypatch.setattr(os, "link", no_links)
+    out = tmp_path / "out.h5"
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(b"ours")
+    assert out.read_bytes() == b"ours" and os.listdir(tmp_path) == ["out.h5"]

@@ -145,10 +145,11 @@ def output_path(path: str | os.PathLike) -> Path:
 
 
 def _refuse_folder_spelling(path: str | os.PathLike) -> None:
-    """A file output spelled with a trailing slash names a folder: refused rather than written as a file."""
+    """A file output spelled with a trailing slash (Windows: either slash) names a folder: refused rather than
+    written as a file, naming the slash given."""
     text = os.fspath(path)
     if isinstance(text, str) and text.endswith(tuple(s for s in (os.sep, os.altsep) if s)) and text.strip("/"):
-        raise OutputError(f"{text}: ends in '/', which names a folder, but this output is a file; "
+        raise OutputError(f"{text}: ends in '{text[-1]}', which names a folder, but this output is a file; "
                           "name the file (e.g. out.h5)")
 
 

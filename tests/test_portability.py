@@ -358,3 +358,14 @@ def test_windows_drive_without_hard_links_still_gets_the_output(tmp_path, monkey
     with atomic_output(out) as tmp:
         tmp.write_bytes(b"ours")
     assert out.read_bytes() == b"ours" and os.listdir(tmp_path) == ["out.h5"]
+
+
+def test_a_trailing_backslash_on_windows_is_named_as_given(tmp_path, monkeypatch) -> None:
+    """Windows takes `\\` as well as `/`: `out\\` names a folder, and the refusal names the backslash typed,
+    not a '/' the user never wrote."""
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import check_output_path
+
+    monkeypatch.setattr(os, "altsep", "\\")  # Windows' os.sep is '\\' and os.altsep '/': either ends a folder
+    with pytest.raises(OutputError, match=r"newdir\\: ends in '\\', which names a folder, but this output is a file"):
+        check_output_path(str(tmp_path / "newdir") + "\\")

@@ -569,8 +569,15 @@ def current_umask() -> int:
     return mask
 
 
+#: Windows' errors of a file another program holds open (ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION), which
+#: Python calls EACCES: Windows neither replaces nor moves such a file (nor a folder holding one)
+_IN_USE_WINDOWS = (32, 33)
+
+
 def _why_not(exc: OSError) -> str:
     """A failed write's reason, in words."""
+    if getattr(exc, "winerror", None) in _IN_USE_WINDOWS:
+        return "the existing output is open in another program, and Windows replaces no open file: close it"
     return {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
             errno.EPERM: "operation not permitted", errno.ENAMETOOLONG: "the name is too long",

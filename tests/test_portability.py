@@ -369,3 +369,29 @@ def test_a_trailing_backslash_on_windows_is_named_as_given(tmp_path, monkeypatch
     monkeypatch.setattr(os, "altsep", "\\")  # Windows' os.sep is '\\' and os.altsep '/': either ends a folder
     with pytest.raises(OutputError, match=r"newdir\\: ends in '\\', which names a folder, but this output is a file"):
         check_output_path(str(tmp_path / "newdir") + "\\")
+
+
+def test_replacing_an_output_open_in_another_program_on_windows(tmp_path, monkeypatch) -> None:
+    """Windows replaces no file another program holds open (a video player showing out.mp4): the rename
+    fails with ERROR_SHARING_VIOLATION, which Python calls EACCES, and the line said "permission denied".
+    It now says what to do; the old output is kept and no temporary is left."""
+    import errno
+
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import atomic_output
+
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the old video")
+
+    def in_use(src, dst, **kw):
+        exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
+                                            "another process")
+        exc.winerror = 32
+        raise exc
+
+    monkeypatch.setattr(os, "replace", in_use)
+    with pytest.raises(OutputError, match=r"out\.mp4: cannot create the output in .* \(the existing output is open "
+                                          r"in another program, and Windows replaces no open file: close it\)"):
+        with atomic_output(out, overwrite=True) as tmp:
+            tmp.write_bytes(b"the new video")
+    assert out.read_bytes() == b"the old video" and os.listdir(tmp_path) == ["out.mp4"]

@@ -900,8 +900,9 @@ def _rename_folder(tmp: Path, out: Path, overwrite: bool, kind: str) -> Path | N
     try:
         os.replace(tmp, out)
         return None
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not is_folder(out):
+    except OSError as exc:  # (Windows refuses any folder there: ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS)
+        there = exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or getattr(exc, "winerror", None) in (5, 183)
+        if not there or not is_folder(out):
             raise
     if not overwrite:
         raise OutputExistsError(f"{out}: output folder already exists (another process wrote it while this one "

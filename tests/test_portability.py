@@ -395,3 +395,47 @@ def test_replacing_an_output_open_in_another_program_on_windows(tmp_path, monkey
         with atomic_output(out, overwrite=True) as tmp:
             tmp.write_bytes(b"the new video")
     assert out.read_bytes() == b"the old video" and os.listdir(tmp_path) == ["out.mp4"]
+
+
+def test_folder_output_written_meanwhile_on_windows(tmp_path, monkeypatch) -> None:
+    """Windows' rename onto a folder fails with ERROR_ACCESS_DENIED (errno EACCES), not ENOTEMPTY: a folder
+    output another process finished meanwhile was reported as "permission denied" instead of the refusal
+    that names it (and, with --overwrite, was not replaced as it is elsewhere)."""
+    import errno
+
+    from egvsr import fsutil
+    from egvsr.errors import OutputExistsError
+
+    real_replace = os.replace
+
+    def windows_replace(src, dst, **kw):
+        if os.path.isdir(dst):
+            exc = PermissionError(errno.EACCES, "Access is denied")
+            exc.winerror = 5
+            raise exc
+        return real_replace(src, dst, **kw)
+
+    monkeypatch.setattr(os, "replace", windows_replace)
+    for overwrite in (False, True):
+        out = tmp_path / f"frames-{overwrite}"
+        real_held = fsutil.held_signals
+
+        def other_commits_first(*args, out=out, **kwargs):
+            if not out.exists():
+                out.mkdir()
+                (out / "a.png").write_bytes(b"theirs")
+                fsutil._record_files(out, "render --png")
+            return real_held(*args, **kwargs)
+
+        monkeypatch.setattr(fsutil, "held_signals", other_commits_first)
+        if not overwrite:
+            with pytest.raises(OutputExistsError, match=r"output folder already exists \(another process"):
+                with fsutil.atomic_directory(out, kind="render --png") as tmp:
+                    (tmp / "a.png").write_bytes(b"ours")
+            assert (out / "a.png").read_bytes() == b"theirs"
+        else:
+            with fsutil.atomic_directory(out, overwrite=True, kind="render --png") as tmp:
+                (tmp / "a.png").write_bytes(b"ours")
+            assert (out / "a.png").read_bytes() == b"ours"
+        monkeypatch.setattr(fsutil, "held_signals", real_held)
+    assert sorted(os.listdir(tmp_path)) == ["frames-False", "frames-True"]

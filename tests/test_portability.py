@@ -439,3 +439,37 @@ def test_folder_output_written_meanwhile_on_windows(tmp_path, monkeypatch) -> No
             assert (out / "a.png").read_bytes() == b"ours"
         monkeypatch.setattr(fsutil, "held_signals", real_held)
     assert sorted(os.listdir(tmp_path)) == ["frames-False", "frames-True"]
+
+
+# ---- HDF5 outputs without os.pwrite / os.pread (Windows) ---------------------------------------------------
+def test_hdf5_output_without_positional_io(tmp_path, monkeypatch) -> None:
+    """Every HDF5 output (convert, voxelize, simulate, make-sample) is written through `GuardedFile`, which
+    used os.pwrite and os.pread: Windows has neither, so every such output failed there. Without them the
+    file is written by seek and write, and it is opened in binary mode (O_BINARY: Windows' default text mode
+    would write each 0x0A byte as 0x0D 0x0A)."""
+    import h5py
+    import numpy as np
+
+    from egvsr.events.io.h5util import h5_output
+
+    for name in ("pwrite", "pread", "preadv"):
+        monkeypatch.delattr(os, name, raising=False)
+    binary, flags, real_open = 0x40000000, [], os.open
+    monkeypatch.setattr(os, "O_BINARY", binary, raising=False)
+
+    def recording_open(path, flag, *args, **kw):
+        flags.append(flag)
+        return real_open(path, flag & ~binary, *args, **kw)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    data = np.full(300_000, 0x0A0A, np.uint16)  # newlines in every byte
+    data[::7] = np.arange(len(data[::7]), dtype=np.uint16)
+    with h5_output(tmp_path / "tmp.h5", tmp_path / "out.h5") as f:
+        f.create_dataset("x", data=data, chunks=(4096,), compression="gzip")
+        f.attrs["note"] = "written without pwrite"
+        f.flush()
+        assert np.array_equal(f["x"][:100], data[:100])  # HDF5 reads back what it wrote (metadata, chunks)
+    assert flags and all(fl & binary for fl in flags)
+    monkeypatch.setattr(os, "open", real_open)
+    with h5py.File(tmp_path / "tmp.h5", "r") as f:
+        assert np.array_equal(f["x"][:], data) and f.attrs["note"] == "written without pwrite"

@@ -20,7 +20,8 @@ class GuardedFile(io.RawIOBase):
 
     def __init__(self, path: str | os.PathLike) -> None:
         super().__init__()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        # O_BINARY: Windows opens a descriptor in text mode otherwise, writing every 0x0A byte as 0x0D 0x0A
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
         self._pos = 0
         self._size = 0
         self.failure: OSError | None = None
@@ -49,7 +50,7 @@ class GuardedFile(io.RawIOBase):
         if self.failure is None:
             try:
                 while done < len(data):
-                    done += os.pwrite(self._fd, data[done:], self._pos + done)
+                    done += self._pwrite(data[done:], self._pos + done)
             except OSError as exc:
                 self.failure = exc
         if done < len(data) and len(data) - done <= _KEEP_BYTES:
@@ -69,10 +70,28 @@ class GuardedFile(io.RawIOBase):
         self._pos += len(view)
         return len(view)
 
+    def _pwrite(self, data: memoryview, offset: int) -> int:
+        """os.pwrite, or where there is none (Windows) a seek and a write: only HDF5 moves this descriptor."""
+        if hasattr(os, "pwrite"):
+            return os.pwrite(self._fd, data, offset)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+        return os.write(self._fd, data)
+
     def _pread_copy(self, view: memoryview) -> int:
-        data = os.pread(self._fd, len(view), self._pos)
-        view[:len(data)] = data
-        return len(data)
+        """Read into `view` at this position through a copy (no os.preadv: macOS before 11, Windows); the
+        bytes there, which the file may end before."""
+        got = 0
+        while got < len(view):
+            if hasattr(os, "pread"):
+                data = os.pread(self._fd, len(view) - got, self._pos + got)
+            else:  # Windows
+                os.lseek(self._fd, self._pos + got, os.SEEK_SET)
+                data = os.read(self._fd, len(view) - got)
+            if not data:
+                break
+            view[got:got + len(data)] = data
+            got += len(data)
+        return got
 
     def truncate(self, size: int | None = None) -> int:
         size = self._pos if size is None else size

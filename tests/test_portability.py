@@ -473,3 +473,25 @@ def test_hdf5_output_without_positional_io(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(os, "open", real_open)
     with h5py.File(tmp_path / "tmp.h5", "r") as f:
         assert np.array_equal(f["x"][:], data) and f.attrs["note"] == "written without pwrite"
+
+
+def test_training_log_appended_in_binary_mode(tmp_path, monkeypatch) -> None:
+    """train.csv is appended through a descriptor of its own (a link at its path refused): opened without
+    O_BINARY, Windows' text mode turned the csv module's line ends into \\r\\r\\n (a blank line after every
+    row in a spreadsheet). Each row ends in \\r\\n, as the rewritten header does."""
+    from egvsr.engine.csvlog import MetricLog
+
+    binary, flags, real_open = 0x40000000, [], os.open
+    monkeypatch.setattr(os, "O_BINARY", binary, raising=False)
+
+    def recording_open(path, flag, *args, **kw):
+        if os.fspath(path) == os.fspath(tmp_path / "train.csv"):  # (not tempfile's, which chose its flags at import)
+            flags.append(flag)
+        return real_open(path, flag & ~binary, *args, **kw)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    log = MetricLog(tmp_path, "train", tensorboard=False)
+    for step in (1, 2, 3):
+        log.write(step, {"loss": 0.5})
+    assert len(flags) == 2 and all(fl & binary for fl in flags)  # rows 2 and 3 (row 1 writes the header too)
+    assert (tmp_path / "train.csv").read_bytes() == b"step,loss\r\n1,0.5\r\n2,0.5\r\n3,0.5\r\n"

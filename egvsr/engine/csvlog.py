@@ -71,16 +71,17 @@ class MetricLog:
     def _append(self) -> io.TextIOWrapper:
         """The CSV opened for appending, refusing a link at its path (also one made since the check)."""
         check_output_path(self.path, overwrite=True)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        # O_BINARY: in Windows' default text mode the csv module's \r\n would reach the file as \r\r\n
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(self.path, flags, 0o666)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot append to the log ({exc.strerror or exc})") from None
-        return open(fd, "a", newline="")
+        return open(fd, "a", newline="", encoding="utf-8")  # as it is read back, whatever the locale
 
     def _rewrite(self, fields: list[str], rows: list[dict]) -> None:
         """Replace the CSV with `fields` and `rows`, atomically (never through a link)."""
-        with atomic_output(self.path, overwrite=True) as tmp, tmp.open("w", newline="") as f:
+        with atomic_output(self.path, overwrite=True) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             w.writerows(rows)

@@ -495,3 +495,29 @@ def test_training_log_appended_in_binary_mode(tmp_path, monkeypatch) -> None:
         log.write(step, {"loss": 0.5})
     assert len(flags) == 2 and all(fl & binary for fl in flags)  # rows 2 and 3 (row 1 writes the header too)
     assert (tmp_path / "train.csv").read_bytes() == b"step,loss\r\n1,0.5\r\n2,0.5\r\n3,0.5\r\n"
+
+
+def test_unstarted_run_discards_its_config_where_the_held_lock_cannot_go(tmp_path, monkeypatch) -> None:
+    """Windows removes no file held open, and a run that failed before its first checkpoint cleans up while
+    it holds train.lock: the lock's removal failed first and config.yaml stayed with it; the
+    next run found "another run's files". Now only the lock file stays."""
+    from pathlib import Path
+
+    from egvsr.engine.experiment import Experiment
+
+    exp = Experiment(tmp_path / "exp", "run")
+    exp.make()
+    exp.config.write_text("the run's config\n")
+    exp.lock_path.write_text("pid 1 on here\n")
+    real_unlink = Path.unlink
+
+    def windows_unlink(self, missing_ok=False):
+        if self == exp.lock_path:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", windows_unlink)
+    exp.discard_unstarted()
+    assert sorted(p.name for p in exp.dir.iterdir()) == ["train.lock"]
+    assert exp.existing_outputs() == []  # the next run starts there as in a new folder

@@ -219,8 +219,9 @@ class Experiment:
             for sub in (self.checkpoints, self.logs):
                 if sub.is_dir() and not any(sub.iterdir()):
                     sub.rmdir()
-            for f in (self.lock_path, self.config):
-                f.unlink(missing_ok=True)
+            for f in (self.config, self.lock_path):  # each on its own: Windows removes no file held open, the lock
+                with contextlib.suppress(OSError):
+                    f.unlink(missing_ok=True)
             self.dir.rmdir()  # fails (and keeps it) when anything else is there
         except OSError:  # kept; or never made (a name the file system refuses): the levels still go
             pass

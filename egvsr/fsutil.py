@@ -20,6 +20,7 @@ import socket
 import stat
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
@@ -220,15 +221,21 @@ def _found_swapped(p: Path) -> bool | None:
         return False
 
 
+def _folded(name: str | os.PathLike) -> str:
+    """`name` as a case-insensitive file system compares it: case folded, and accents composed (macOS's
+    also takes `é` as one character or as `e` and a combining accent for one name)."""
+    return unicodedata.normalize("NFC", os.fsdecode(name)).casefold()
+
+
 def _same_place(a: Path, b: Path) -> bool:
-    """Whether the resolved paths `a` and `b` name one place: equal, or equal but for case where the file
-    system takes either case for one name (`case_insensitive`)."""
-    return a == b or (os.fsdecode(a).casefold() == os.fsdecode(b).casefold() and case_insensitive(a))
+    """Whether the resolved paths `a` and `b` name one place: equal, or equal but for case (and the
+    composition of accents) where the file system takes either for one name (`case_insensitive`)."""
+    return a == b or (_folded(a) == _folded(b) and case_insensitive(a))
 
 
 def _same_name(a: Path, b: Path) -> bool:
     """Whether the last names of `a` and `b` (in one folder, `a`'s) name one entry there."""
-    return a.name == b.name or (a.name.casefold() == b.name.casefold() and case_insensitive(a.parent))
+    return a.name == b.name or (_folded(a.name) == _folded(b.name) and case_insensitive(a.parent))
 
 
 def _within(child: Path, folder: Path) -> bool:

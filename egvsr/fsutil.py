@@ -209,16 +209,18 @@ def case_insensitive(folder: str | os.PathLike) -> bool:
 
 
 def _found_swapped(p: Path) -> bool | None:
-    """Whether `p`'s name with its letters' case swapped finds `p` itself; None when `p` is gone (a
-    temporary file removed meanwhile)."""
+    """Whether `p`'s name with its letters' case swapped finds `p` itself; None when that cannot be told: `p`
+    is gone (a temporary file removed meanwhile), or both names are there on a file system without file
+    numbers (`file_id`)."""
     try:
-        st = os.lstat(p)
+        ours = file_id(os.lstat(p))
     except OSError:
         return None
     try:
-        return os.path.samestat(st, os.lstat(p.with_name(p.name.swapcase())))
+        other = file_id(os.lstat(p.with_name(p.name.swapcase())))
     except OSError:
         return False
+    return None if ours is None or other is None else ours == other
 
 
 def _folded(name: str | os.PathLike) -> str:
@@ -244,6 +246,12 @@ def _within(child: Path, folder: Path) -> bool:
     return child.is_relative_to(folder) or (len(child.parts) >= n and _same_place(Path(*child.parts[:n]), folder))
 
 
+def file_id(st: os.stat_result) -> tuple[int, int] | None:
+    """(device, inode) of a file's `stat`, which tells it apart from every other file; None where the file
+    system gives no file numbers (some Windows network and virtual drives say 0 for every file)."""
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when `a` and `b` name one file: the same resolved path (a case-insensitive file system's `X.h5`
     and `x.h5` included, neither existing yet), or the same device and inode."""
@@ -254,7 +262,7 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         sa, sb = a.stat(), b.stat()
     except (OSError, RuntimeError):
         return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    return file_id(sa) is not None and file_id(sa) == file_id(sb)
 
 
 def _present(p: Path) -> bool:
@@ -329,7 +337,7 @@ def _identity(p: Path) -> tuple[Path | None, tuple[int, int] | None, bool]:
         st = p.stat()
     except OSError:
         return resolved, None, False
-    return resolved, (st.st_dev, st.st_ino), stat.S_ISDIR(st.st_mode)
+    return resolved, file_id(st), stat.S_ISDIR(st.st_mode)
 
 
 def _linked_folders(folder: Path) -> list[Path]:

@@ -523,3 +523,35 @@ def test_unstarted_run_discards_its_config_where_the_held_lock_cannot_go(tmp_pat
     exp.discard_unstarted()
     assert sorted(p.name for p in exp.dir.iterdir()) == ["train.lock"]
     assert exp.existing_outputs() == []  # the next run starts there as in a new folder
+
+
+# ---- a drive without file numbers (some Windows network and virtual drives: st_ino 0) ----------------------
+@pytest.fixture
+def no_file_numbers(monkeypatch):
+    """Every file's stat says device 0, inode 0, as some Windows network and virtual drives do."""
+    from pathlib import Path
+
+    real_stat, real_os_stat, real_lstat = Path.stat, os.stat, os.lstat
+
+    def numbered_zero(st):
+        return os.stat_result((st.st_mode, 0, 0, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
+                               int(st.st_atime), int(st.st_mtime), int(st.st_ctime)))
+
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: numbered_zero(real_stat(self, **kw)))
+    monkeypatch.setattr(os, "stat", lambda p, *a, **kw: numbered_zero(real_os_stat(p, *a, **kw)))
+    monkeypatch.setattr(os, "lstat", lambda p, *a, **kw: numbered_zero(real_lstat(p, *a, **kw)))
+
+
+def test_files_on_a_drive_without_file_numbers_are_not_one_file(no_file_numbers, tmp_path) -> None:
+    """Where every file's inode is 0, two files compared by (device, inode) were one: an existing output
+    replaced with --overwrite was refused as the input, and `eval --data a.h5 b.h5` as one file given twice.
+    Without file numbers, paths tell files apart."""
+    from egvsr.engine.evaluation import _file_identity
+    from egvsr.fsutil import refuse_inputs_as_outputs, same_file
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    a.write_bytes(b"in")
+    b.write_bytes(b"old out")
+    assert not same_file(a, b) and same_file(a, tmp_path / "." / "a.h5")
+    refuse_inputs_as_outputs([a], [b])  # b is no input
+    assert _file_identity(a) != _file_identity(b)

@@ -30,7 +30,8 @@ from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import atomic_output, check_output_path, committing, counted, is_folder, is_inside, shown
+from egvsr.fsutil import (atomic_output, check_output_path, committing, counted, file_id, is_folder, is_inside,
+                          shown)
 from egvsr.process import check_pending, one_line
 
 
@@ -275,8 +276,9 @@ def _file_identity(p: Path) -> object:
     """What tells two paths to one file apart from two files: its device and inode (the same for a hard link
     or a link to it), else its resolved path (one that does not exist: the readers report it)."""
     try:
-        st = p.stat()
-        return ("file", st.st_dev, st.st_ino)
+        found = file_id(p.stat())  # None where the file system numbers no files (some Windows drives)
+        if found is not None:
+            return ("file", *found)
     except (OSError, ValueError):
         pass
     try:

@@ -360,8 +360,8 @@ def _private_temp_folder(name: str) -> str | None:
 def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package: str | None = None) -> str | None:
     """Give numba a writable cache folder where it has none, so that its cached kernels compile: on a
     read-only install (no writable `__pycache__` beside the package), without a writable NUMBA_CACHE_DIR
-    and user cache folder (`numba_user_cache`: ~/.cache/numba on Linux), NUMBA_CACHE_DIR is set to a folder of this user's in the temporary folder (returned;
-    None when nothing was set). Numba raises "cannot cache function ...: no locator available" otherwise;
+    and user cache folder (`numba_user_cache`: ~/.cache/numba on Linux), NUMBA_CACHE_DIR is set to a
+    folder of this user's in the temporary folder (returned; None when nothing was set). Numba raises "cannot cache function ...: no locator available" otherwise;
     a library user on such an install sets NUMBA_CACHE_DIR (docs/representations.md)."""
     env = os.environ if environ is None else environ
     given = env.get("NUMBA_CACHE_DIR")
@@ -436,8 +436,8 @@ def _usable_folder(folder: str) -> bool:
 def matplotlib_config_folder(environ: MutableMapping[str, str] | None = None) -> str | None:
     """Give matplotlib a writable config and cache folder where it has none: without a usable
     MPLCONFIGDIR, and where the folders matplotlib uses without it (`matplotlib_user_folders`: on Linux
-    ~/.config/matplotlib and ~/.cache/matplotlib) cannot be written (a read-only or missing home), MPLCONFIGDIR is set to a folder
-    of this user's in the temporary folder, kept between runs (returned; None when nothing was set).
+    ~/.config/matplotlib and ~/.cache/matplotlib) cannot be written (a read-only or missing home),
+    MPLCONFIGDIR is set to a folder of this user's in the temporary folder, kept between runs (returned; None when nothing was set).
     matplotlib would otherwise print two warning lines on every command that draws (`show`, `eval`,
     `demo`) and rebuild its font cache each time in a fresh temporary folder."""
     env = os.environ if environ is None else environ

@@ -361,8 +361,9 @@ def numba_cache_folder(environ: MutableMapping[str, str] | None = None, package:
     """Give numba a writable cache folder where it has none, so that its cached kernels compile: on a
     read-only install (no writable `__pycache__` beside the package), without a writable NUMBA_CACHE_DIR
     and user cache folder (`numba_user_cache`: ~/.cache/numba on Linux), NUMBA_CACHE_DIR is set to a
-    folder of this user's in the temporary folder (returned; None when nothing was set). Numba raises "cannot cache function ...: no locator available" otherwise;
-    a library user on such an install sets NUMBA_CACHE_DIR (docs/representations.md)."""
+    folder of this user's in the temporary folder (returned; None when nothing was set). Numba raises
+    "cannot cache function ...: no locator available" otherwise; a library user on such an install sets
+    NUMBA_CACHE_DIR (docs/representations.md)."""
     env = os.environ if environ is None else environ
     given = env.get("NUMBA_CACHE_DIR")
     package = package or os.path.dirname(os.path.abspath(__file__))

@@ -438,9 +438,9 @@ def matplotlib_config_folder(environ: MutableMapping[str, str] | None = None) ->
     """Give matplotlib a writable config and cache folder where it has none: without a usable
     MPLCONFIGDIR, and where the folders matplotlib uses without it (`matplotlib_user_folders`: on Linux
     ~/.config/matplotlib and ~/.cache/matplotlib) cannot be written (a read-only or missing home),
-    MPLCONFIGDIR is set to a folder of this user's in the temporary folder, kept between runs (returned; None when nothing was set).
-    matplotlib would otherwise print two warning lines on every command that draws (`show`, `eval`,
-    `demo`) and rebuild its font cache each time in a fresh temporary folder."""
+    MPLCONFIGDIR is set to a folder of this user's in the temporary folder, kept between runs (returned;
+    None when nothing was set). matplotlib would otherwise print two warning lines on every command that
+    draws (`show`, `eval`, `demo`) and rebuild its font cache each time in a fresh temporary folder."""
     env = os.environ if environ is None else environ
     given = env.get("MPLCONFIGDIR")
     if given:

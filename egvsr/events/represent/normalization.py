@@ -196,11 +196,12 @@ def normalize_windows(tensors: np.ndarray, mode: str, parallel: bool = True, uni
     return tensors
 
 
-def normalize(tensor: np.ndarray, mode: str) -> np.ndarray:
+def normalize(tensor: np.ndarray, mode: str, unit: float = 0.0) -> np.ndarray:
     """Return a normalised float32 copy of one window's tensor (any shape) of real numbers (bool,
     integer or float; NaN or infinity is refused where a mode normalises; complex numbers, strings and
-    objects always)."""
+    objects always). `unit` as for `normalize_windows` (a representation's `unit`)."""
     mode = check_choice(mode, "normalize", NORMALIZATIONS)
+    unit = check_unit(unit, "unit")
     try:
         a = np.asarray(tensor)
     except ValueError:  # a ragged list
@@ -214,5 +215,5 @@ def normalize(tensor: np.ndarray, mode: str) -> np.ndarray:
     if len(bad):
         raise ValueError(f"tensor: expected finite values within float32's range, found "
                          f"{a.ravel()[bad[0]].item()!r} at flat index {int(bad[0])}")
-    normalize_windows(out.reshape(1, -1), mode, parallel=False)
+    normalize_windows(out.reshape(1, -1), mode, parallel=False, unit=unit)
     return out

@@ -101,16 +101,21 @@ def test_a_window_whose_events_cancel_normalizes_to_zeros(norm):
 
 def test_unit_sets_the_least_scale_of_the_left_overs_and_is_checked():
     from egvsr.errors import ConfigError
-    from egvsr.events.represent import normalize_windows
+    from egvsr.events.represent import normalize, normalize_windows
     from egvsr.events.represent.registry import Representation, get_representation
 
     v = np.float32([[3e-8, 0, -2e-8]])
     assert (normalize_windows(v.copy(), "percentile", unit=1.0) == 0).all()
     np.testing.assert_allclose(normalize_windows(v.copy(), "percentile"), [[1, 0, -2 / 2.98]], rtol=1e-6)  # scale free
+    for mode in ("standard", "percentile"):  # the one-window copy takes the unit as the in-place windows do
+        assert (normalize(v[0], mode, unit=1.0) == 0).all()
+        np.testing.assert_array_equal(normalize(v[0], mode), normalize_windows(v.copy(), mode)[0])
     assert [get_representation(n).unit for n in ("voxel", "moments", "frames", "timesurface")] == [1, 1, 1, 0]
     for bad in (-1, float("nan"), float("inf"), "1", True):
         with pytest.raises(ConfigError, match="unit"):
             normalize_windows(v.copy(), "standard", unit=bad)
+        with pytest.raises(ConfigError, match="unit"):
+            normalize(v[0], "none", unit=bad)
         with pytest.raises(ConfigError, match="representation 'x': unit"):
             Representation("x", lambda *a: None, unit=bad)
 

@@ -7,7 +7,6 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from pathlib import Path
@@ -29,14 +28,13 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _hot_factor(text: str) -> float:
-    """A hot-pixel factor: a finite number > 1."""
+    """A hot-pixel factor, by the library's rule (`hot_pixels.check_factor`: a finite number > 1)."""
+    from egvsr.events.io.hot_pixels import check_factor
+
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 1):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 1 (e.g. 5)")
-    return value
+        return check_factor(float(text), repr(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 1 (e.g. 5)") from None
 
 
 class _HelpFormatter(argparse.HelpFormatter):

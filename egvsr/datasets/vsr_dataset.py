@@ -230,12 +230,14 @@ class EventVSRDataset(Dataset):
             if self.paired_scale is None:
                 top = self.scale_range[1]
                 for rec in self.recordings:
-                    if min(rec.height, rec.width) < top:
+                    try:  # the rule whole-frame samples are cut by, at the largest scale
+                        lr_size_for_frame(rec.height, rec.width, top)
+                    except ConfigError:
                         raise ConfigError(
                             f"{rec.path}: its {rec.width}x{rec.height} frames (width x height) are smaller than one "
                             f"LR pixel at scale {fmt_scale(top)} (whole-frame samples: no patch_size); expected a "
                             f"scale (or top of scale_range) at most {min(rec.height, rec.width)}"
-                        )
+                        ) from None
             return
         ph, pw = self.patch_size
         for rec in self.recordings:

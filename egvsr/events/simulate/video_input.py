@@ -264,7 +264,7 @@ def _read_image(path: Path) -> np.ndarray:
 SIMULATOR_TIME_US = 2**53
 
 
-def seconds_to_us(text: str) -> int | None:
+def decimal_seconds_to_us(text: str) -> int | None:
     """The decimal seconds `text` (finite, as `float` reads it) in whole µs, exactly: the decimal as written
     times 10**6, rounded to the nearest µs (a tie to the even µs, as numpy rounds), in integers, so a time on
     any clock (`render` writes its timestamps.txt in exact µs, also beyond 2**53 µs) reads back as written,
@@ -283,7 +283,7 @@ def _parse_seconds(path: Path, want_path: bool) -> list[tuple[str, str | None, i
     """(time in seconds, path or None, line number) per line of a time file; with `want_path` the path is the rest of
     the line after the time, so image names may hold spaces. Without it, a line holds one time and maybe a
     '#' comment: a second column ("index seconds", "start end") is refused, not read as the first.
-    The time is the line's own text, as `float` reads it (`seconds_to_us` gives its exact µs)."""
+    The time is the line's own text, as `float` reads it (`decimal_seconds_to_us` gives its exact µs)."""
     rows = []
     for no, line in enumerate(read_utf8_text(path).splitlines(), 1):
         line = line.strip()
@@ -486,7 +486,7 @@ def _open_folder(folder: Path, fps: float | None,
         times_us = np.round(np.arange(len(files)) * (1e6 / fps)).astype(np.int64)
     elif rows is not None:
         stamps_file = listing if listing is not None else folder / "timestamps.txt"
-        exact = [seconds_to_us(t) for t, _, _ in rows]
+        exact = [decimal_seconds_to_us(t) for t, _, _ in rows]
         for us, (t, _, no) in zip(exact, rows):
             if us is None or abs(us) > max_time_us:
                 what = ("±2**53 µs (285 years), where the simulator's time is no longer exact" if

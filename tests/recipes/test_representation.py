@@ -44,7 +44,7 @@ def toy():
     """The toy declared and registered; the registry as it was afterwards."""
     before = representation_names()
     decl = register_representation(Representation("count", count_image, "events per bin and pixel",
-                                                  channels=1))
+                                                  channels=1, unit=1.0))
     yield decl
     unregister_representation("count")
     assert representation_names() == before

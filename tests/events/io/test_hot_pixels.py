@@ -119,3 +119,21 @@ def test_pixel_counts_sum_the_chunks():
     a = EventStream(np.array([0, 1, 1], np.uint16), np.array([0, 0, 2], np.uint16), np.arange(3), np.ones(3, np.int8), 2, 3)
     counts = pixel_counts([a, a.take(1, 3)], 2, 3)
     np.testing.assert_array_equal(counts, [[1, 2], [0, 0], [0, 2]])
+
+
+def test_the_search_stays_within_the_memory_it_is_checked_against():
+    """`check_memory` plans BYTES_PER_PIXEL per sensor pixel, the count image included: the search must not
+    take more (its float temporaries had gone past it)."""
+    import tracemalloc
+
+    h, w = 300, 400
+    counts = np.random.default_rng(5).integers(0, 200, (h, w))
+    counts[7, 9] = 10**6
+    tracemalloc.start()
+    try:
+        mask = hot_pixel_mask(counts)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert mask[7, 9]
+    assert counts.nbytes + peak <= hot_pixels.BYTES_PER_PIXEL * h * w, (counts.nbytes + peak) / (h * w)

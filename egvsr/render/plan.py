@@ -26,7 +26,7 @@ from egvsr.models.call_memory import memory_budget_bytes
 from egvsr.render.inputs import Layout, open_input, plan_layout
 from egvsr.render.model import RenderModel, baseline_model, load_render_model
 from egvsr.render.tiles import Tile, is_whole, plan_tiles
-from egvsr.events.checks import is_integer, is_real
+from egvsr.events.checks import is_frame_rate, is_integer, is_real
 from egvsr.render.times import group_by_window, output_fps, plan_times
 from egvsr.render.disk import PNG_FILE_BYTES, least_mp4_bytes, least_png_bytes
 from egvsr.render.video import (MAX_VIDEO_FPS, MIN_VIDEO_FPS, check_mp4_name, check_outputs, check_video_size,
@@ -215,7 +215,7 @@ def _check_options(o: RenderOptions) -> None:
     for name in ("mp4", "side_by_side"):
         if getattr(o, name) is not None:
             check_mp4_name(getattr(o, name), name)
-    if o.fps is not None and not (is_real(o.fps) and 0 < o.fps < float("inf")):
+    if o.fps is not None and not is_frame_rate(o.fps):
         raise ConfigError(f"`fps` {o.fps!r}: expected a positive frame rate")
     if o.video_fps is not None and not (is_real(o.video_fps) and video_rate_ok(o.video_fps)):
         raise ConfigError(f"`video_fps` {o.video_fps!r}: expected a frame rate from {MIN_VIDEO_FPS:g} to "

@@ -9,7 +9,6 @@ so scale and representation are fixed by the files (docs/datasets.md). Detected 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from egvsr.datasets.recording import Recording, as_rgb
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.checks import is_real
+from egvsr.events.checks import is_frame_rate
 from egvsr.events.frames import check_frame_rate
 from egvsr.events.io import h5util
 from egvsr.events.io.h5util import corrupted_h5
@@ -68,7 +67,7 @@ class EvTextureRecording(Recording):
 
     def __init__(self, path: Path, fps: float | None = None,
                  hr_path: str | os.PathLike | None = None) -> None:
-        if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):  # not True, "25" or inf
+        if fps is not None and not is_frame_rate(fps):
             raise ConfigError(f"fps {fps!r}: expected a positive frame rate (a finite number of frames per second)")
         fps = DEFAULT_FPS if fps is None else float(fps)
         with corrupted_h5(path, "EvTexture"), h5py.File(path, "r") as f:

@@ -26,7 +26,7 @@ import numpy as np
 
 from egvsr.cvfile import read_image, video_capture
 from egvsr.errors import ConfigError, FormatError, InputFileError
-from egvsr.events.checks import INT64_MAX, INT64_MIN, is_real
+from egvsr.events.checks import INT64_MAX, INT64_MIN, is_frame_rate
 from egvsr.events.frames import SixteenBitLevel, check_frame_rate, sixteen_bit_to_uint8
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.ced_folder import GRAY_PNG_TYPES, png_header
@@ -523,7 +523,7 @@ def check_video_args(src: object, fps: object, size: object) -> tuple[Path, floa
     """`open_video`'s arguments as (path, fps, (H, W)), each refused in one line naming it when it is
     not a path, a positive frame rate, or a pair of positive whole sides."""
     check_path(src, "src", "a video file or frame folder path")
-    if fps is not None and not (is_real(fps) and math.isfinite(fps) and fps > 0):
+    if fps is not None and not is_frame_rate(fps):
         raise ConfigError(f"fps: expected a positive frame rate, got {fps!r}")
     if size is not None:
         sides = tuple(size) if isinstance(size, (tuple, list)) else ()

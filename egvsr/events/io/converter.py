@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from egvsr.events.io.hot_pixels import check_factor, drop_pixels, hot_pixel_mask
 from egvsr.events.io.hot_pixels import check_memory as check_hot_memory
 from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
+from egvsr.events.stream import EventStream
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 from egvsr.progress import bar as progress_bar
@@ -95,7 +98,8 @@ def convert(
     return out
 
 
-def _counted(parts, bar):
+def _counted(parts: Iterable[EventStream], bar: Any) -> Iterator[EventStream]:
+    """`parts`, each counted on the progress `bar` once it has been used."""
     for part in parts:
         yield part
         bar.update(len(part))

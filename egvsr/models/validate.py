@@ -62,7 +62,8 @@ def _tensor(name: str, value: Any, ndim: int, layout: str, dtype: torch.dtype | 
     float64 frames from NumPy or half-precision inputs then run on a float32 model (and vice versa).
     `scale_free`: the model divides this tensor by a per-sample statistic (`event_norm`), so samples whose
     values lie beyond `dtype`'s range are first scaled down by a power of two (`fit_range`), which that
-    division undoes exactly, instead of being refused."""
+    division undoes (exactly, unless the scaling pushes small values into the subnormal range), instead of
+    being refused."""
     if not isinstance(value, Tensor):
         raise EventValidationError(f"{name}: expected a torch.Tensor {layout}, got {type(value).__name__}")
     if value.dim() != ndim:

@@ -974,3 +974,34 @@ def committing(done: str) -> Iterator[None]:
         _asides.pop()
         for aside in asides:
             shutil.rmtree(aside, ignore_errors=True)
+
+
+_WRITE_FAILURES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EFBIG: "the file size limit is reached (ulimit -f)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EIO: "an input/output error on the device",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def output_error(out: Path, exc: OSError) -> OutputError:
+    """The one-line error for an output whose write failed with `exc`."""
+    why = _WRITE_FAILURES.get(exc.errno, exc.strerror or str(exc))
+    return OutputError(f"{out}: cannot write the output ({why}); nothing was written under this name: "
+                       "free some space or choose another path")
+
+
+def write_failure(out: Path, exc: BaseException) -> BaseException:
+    """What a failed write of output `out` raises: the one-line error of the OSError that caused it, also
+    where the writer wrapped it or lost it to a second error while cleaning up (torch's RuntimeError,
+    matplotlib's PDF backend that then fails on its own half-made stream with an AttributeError); a
+    Ctrl-C or SIGTERM met during the write (alike wrapped or masked) as itself; else `exc` as it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return output_error(out, seen)
+        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc

@@ -57,8 +57,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite:
 
 def _save_failure(out: Path, exc: BaseException) -> BaseException:
     """What a failed `torch.save` to `out` raises (torch wraps what a Python file raises in a RuntimeError):
-    `h5util.write_failure`."""
-    from egvsr.events.io.h5util import write_failure
+    `fsutil.write_failure`."""
+    from egvsr.fsutil import write_failure
 
     return write_failure(out, exc)
 

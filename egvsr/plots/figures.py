@@ -35,11 +35,11 @@ def writing(out: str | os.PathLike) -> Iterator[None]:
     size limit, raised by matplotlib, PIL or Python) as the house's one-line `OutputError` naming `out`
     (docs/io.md), not a traceback: also where the writer loses that OSError to a second error of its own
     (matplotlib's PDF backend, closing its half-written stream, raises an AttributeError), and a Ctrl-C met
-    there stays a Ctrl-C (`h5util.write_failure`)."""
+    there stays a Ctrl-C (`fsutil.write_failure`)."""
     try:
         yield
     except Exception as exc:
-        from egvsr.events.io.h5util import write_failure
+        from egvsr.fsutil import write_failure
 
         failure = write_failure(Path(out), exc)
         if failure is exc:

@@ -208,7 +208,7 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         if full:
             return no_space_error(self.folder, self._tmp.parent, free, f"writing {name.name}")
         if exc is not None:
-            from egvsr.events.io.h5util import output_error
+            from egvsr.fsutil import output_error
 
             return output_error(self.folder, exc)
         return OutputError(f"{self.folder}: OpenCV could not write {name.name}")
@@ -414,7 +414,7 @@ class Mp4Writer(contextlib.AbstractContextManager):
         if full:
             raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
         if _at_file_size_limit(self._video):
-            from egvsr.events.io.h5util import output_error
+            from egvsr.fsutil import output_error
 
             raise output_error(self.path, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
         raise OutputError(f"{self.path}: the video written reads back with {count} of its {self.frames} frames "

@@ -8,7 +8,6 @@ and the key, so a user sees what is wrong with *their* file rather than a traceb
 from __future__ import annotations
 
 import contextlib
-import errno
 import mmap
 import os
 import signal
@@ -20,10 +19,11 @@ from typing import Callable, Iterator, TypeVar
 import h5py
 import numpy as np
 
-from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError, OutputError
+from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDependencyError
 from egvsr.events.checks import INT64_MAX, INT64_MIN, first_beyond_int64
 from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
+from egvsr.fsutil import output_error
 from egvsr.process import is_out_of_memory
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -486,35 +486,6 @@ def pread_into(fd: int, out: np.ndarray, offset: int) -> bool:
 
 
 # ---- writing: a full disk or a file size limit is one error line, never a crash ---------------------------
-_WRITE_FAILURES = {
-    errno.ENOSPC: "the disk is full",
-    errno.EFBIG: "the file size limit is reached (ulimit -f)",
-    errno.EDQUOT: "the disk quota is exceeded",
-    errno.EIO: "an input/output error on the device",
-    errno.EROFS: "the file system is read-only",
-}
-
-
-def output_error(out: Path, exc: OSError) -> OutputError:
-    """The one-line error for an output whose write failed with `exc`."""
-    why = _WRITE_FAILURES.get(exc.errno, exc.strerror or str(exc))
-    return OutputError(f"{out}: cannot write the output ({why}); nothing was written under this name: "
-                       "free some space or choose another path")
-
-
-def write_failure(out: Path, exc: BaseException) -> BaseException:
-    """What a failed write of output `out` raises: the one-line error of the OSError that caused it, also
-    where the writer wrapped it or lost it to a second error while cleaning up (torch's RuntimeError,
-    matplotlib's PDF backend that then fails on its own half-made stream with an AttributeError); a
-    Ctrl-C or SIGTERM met during the write (alike wrapped or masked) as itself; else `exc` as it is."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return output_error(out, seen)
-        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return exc
 
 
 @contextlib.contextmanager

@@ -155,7 +155,7 @@ def encoder_bytes(model: SRModel, lr_size: tuple[int, int]) -> int:
 def build_model(name_or_config: str | Mapping[str, Any], /, **overrides: Any) -> SRModel:
     """Build a registered model by name or config mapping (key "name" + options), with overrides."""
     name, family, options = _resolve(name_or_config, overrides)
-    check_model_size(name, family.estimate(options))  # before any module exists (untrusted configs)
+    check_model_size(name, family.estimate(options), options)  # before any module exists (untrusted configs)
     model = family.model(options)
     model.config = {"name": name, **options_dict(options)}
     return model

@@ -10,7 +10,7 @@ size, which `egvsr render` plans with).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Any, Sequence
 
 from egvsr.errors import ConfigError
@@ -255,19 +255,45 @@ def limit_gb() -> float:
     return value
 
 
-def check_model_size(name: str, size: SizeEstimate) -> SizeEstimate:
-    """Refuse a model `name` whose `size` exceeds the memory limit or `MAX_LAYERS`; return `size`."""
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def size_options(options: Any) -> list[str]:
+    """The options of `options` (a model's options dataclass) that size it (whole numbers and lists of
+    them), those above their defaults first: what a refusal tells the user to check. Each family's own
+    names, so a VideoINR config is not told to check EGVSR's `n_feats`."""
+    if not is_dataclass(options):
+        return []
+    grown, sizes = [], []
+    for f in fields(options):
+        value = getattr(options, f.name)
+        default = f.default_factory() if f.default is MISSING else f.default
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items or not all(_whole(v) for v in items):
+            continue
+        sizes.append(f.name)
+        ref = list(default) if isinstance(default, (list, tuple)) else [default]
+        if all(_whole(v) for v in ref) and (len(items) > len(ref) or max(items) > max(ref, default=0)):
+            grown.append(f.name)
+    return grown or sizes
+
+
+def check_model_size(name: str, size: SizeEstimate, options: Any = None) -> SizeEstimate:
+    """Refuse a model `name` whose `size` exceeds the memory limit or `MAX_LAYERS`; return `size`.
+    `options` (the model's options dataclass) lets the refusal name the options to check."""
     limit = limit_gb()
+    named = ", ".join(size_options(options)) or "the widths and depths"
     if size.total_bytes > limit * 1e9:
         h, w = REFERENCE_LR
         raise ConfigError(
             f"model {name!r}: the options give {size.parameters:,} parameters ({fmt_size(size.weight_bytes)}) "
             f"and about {fmt_size(size.activation_bytes)} of activations for one {h}x{w} LR input, above the "
-            f"limit of {limit:g} GB (check n_feats, lcb_depth and the widths; set {LIMIT_ENV} to raise the limit)"
+            f"limit of {limit:g} GB (check {named}; set {LIMIT_ENV} to raise the limit)"
         )
     if size.layers > MAX_LAYERS:
         raise ConfigError(
             f"model {name!r}: the options give {size.layers:,} layers, expected at most {MAX_LAYERS:,} "
-            "(check lcb_depth, *_layers, *_blocks and the hidden widths)"
+            f"(check {named})"
         )
     return size

@@ -101,3 +101,19 @@ def test_activations_at_any_lr_size():
     assert official.activations_at((520, 692)) > 10 * official.activations_at((260, 346))
     bicubic = estimate_size("bicubic")
     assert bicubic.activations_at((100, 100)) == 100 * 100 * 6 * 4
+
+
+@pytest.mark.parametrize("name, options, named", [
+    ("videoinr", {"rgb_hidden": [10 ** 9]}, "rgb_hidden"),
+    ("videoinr", {"back_blocks": 10 ** 6}, "back_blocks"),
+    ("videoinr-tiny", {"nf": 40_000, "groups": 1}, "nf"),
+    ("egvsr", {"lcb_depth": 100_000}, "lcb_depth"),
+])
+def test_an_oversized_model_is_told_to_check_its_own_options(name, options, named):
+    """The refusal names the family's own options that grew: VideoINR has no n_feats or lcb_depth."""
+    with pytest.raises(ConfigError) as err:
+        build_model(name, **options)
+    hint = str(err.value).split("(check ", 1)[1]
+    assert hint.startswith(named + ";") or hint.startswith(named + ")")
+    if name.startswith("videoinr"):
+        assert "n_feats" not in str(err.value) and "lcb_depth" not in str(err.value)

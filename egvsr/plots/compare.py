@@ -78,7 +78,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
     from matplotlib.patches import Rectangle
 
-    from egvsr.plots.figures import check_figure_path, new_figure, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, plain, save_png
 
     check_figure_path(path, overwrite)  # before any drawing
     if not panels:
@@ -95,7 +95,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     for j, (label, img) in enumerate(imgs):
         ax = axes[0, j]
         ax.imshow(img, interpolation="nearest")
-        ax.set_title(f"{label} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
+        ax.set_title(f"{plain(label)} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
         ax.set_axis_off()
         if box is not None:
             # the box itself in this panel's pixels (pixel centres at integers): at a size that is no whole
@@ -113,7 +113,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
             ax2.set_ylim(y1, y0)
             ax2.set_axis_off()
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(plain(title), fontsize=9)
     fig.tight_layout()
     return save_png(fig, path, overwrite)
 
@@ -135,7 +135,7 @@ def check_box(box: object, shape: Sequence[int]) -> Box:
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
               title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
     """A grid of already-cropped images: one labelled row per setting, one column per method."""
-    from egvsr.plots.figures import check_figure_path, new_figure, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, plain, save_png
 
     check_figure_path(path, overwrite)  # before any drawing
     if not rows or not rows[0][1]:
@@ -156,10 +156,10 @@ def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path
             label, img = panels[j]
             a = _as_rgb(img, f"panel {label!r}")
             ax.imshow(a, interpolation="nearest")  # square pixels: a crop of another shape is not stretched
-            ax.set_title(f"{label}", fontsize=8)
+            ax.set_title(plain(label), fontsize=8)
             if j == 0:
-                ax.set_ylabel(row_label, fontsize=9)
+                ax.set_ylabel(plain(row_label), fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(plain(title), fontsize=9)
     fig.tight_layout()
     return save_png(fig, path, overwrite)

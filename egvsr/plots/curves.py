@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.plots.figures import new_figure, writing
+from egvsr.plots.figures import figure_format, new_figure, plain, writing
 
 
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
@@ -45,15 +45,15 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
                      key=lambda p: p[0])
         # matplotlib leaves a NaN or infinite value out without a word: the legend says which
         gone = [f"x{x:g} {y}" for x, y in pts if not np.isfinite(y)]
-        label = f"{model} ({', '.join(gone)}: not drawn)" if gone else str(model)
+        label = plain(f"{model} ({', '.join(gone)}: not drawn)" if gone else model)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
     ax.set_xlabel("scale")
-    ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric.upper())
+    ax.set_ylabel("PSNR (dB)" if metric == "psnr" else plain(str(metric).upper()))
     ax.grid(alpha=0.3)
     if ax.get_lines():  # no rows: no legend (matplotlib would warn that it has nothing to show)
         ax.legend()
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     fig.tight_layout()
     with writing(target if out is None else out):
-        fig.savefig(target, format="png")
+        fig.savefig(target, format=figure_format(target if out is None else out))

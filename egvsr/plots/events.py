@@ -90,7 +90,8 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
 def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
     """Save `event_image(stream, background)` as a PNG with a title and a colour key."""
-    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
+                                     stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
 
@@ -102,6 +103,6 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
     ax.imshow(img, interpolation="nearest", aspect=pixel_aspect(h, w))
     ax.set_axis_off()
     n_on = int((np.asarray(stream.p) > 0).sum())
-    fig.suptitle((title + "\n" if title else "") + f"{len(stream):,} events: ON (red) {n_on:,}, "
+    fig.suptitle((plain(title) + "\n" if title else "") + f"{len(stream):,} events: ON (red) {n_on:,}, "
                  f"OFF (blue) {len(stream) - n_on:,}{stretch_note(h, w)}", fontsize=9)
     return save_png(fig, path, overwrite)

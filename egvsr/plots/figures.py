@@ -1,4 +1,5 @@
-"""Figure helpers shared by the plots: a pyplot-free Figure and an atomic PNG save."""
+"""Figure helpers shared by the plots: a pyplot-free Figure, an atomic save in the format the file's name
+says, and text drawn as it is written."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from egvsr.fsutil import atomic_output
 #: it (a 1x1000 line sensor) is drawn at this shape, its pixels stretched (the panel's title says by how
 #: much), so the PNG stays within about 1300x1900 pixels whatever the recording's size
 PANEL_ASPECTS = (0.25, 4.0)
+
+#: the formats a figure is written in, by the output's suffix (any case): the bytes are what the name says
+FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+#: suffixes of picture formats that the plots do not write: refused rather than given PNG bytes
+OTHER_PICTURE_SUFFIXES = frozenset({".eps", ".ps", ".tif", ".tiff", ".webp", ".svgz", ".pgf", ".gif", ".bmp",
+                                    ".raw", ".rgba", ".jp2", ".ppm"})
 
 
 def new_figure(width_in: float, height_in: float, dpi: int = 110) -> Any:
@@ -47,14 +54,39 @@ def writing(out: str | os.PathLike) -> Iterator[None]:
         raise failure from None
 
 
-def check_figure_path(path: object, overwrite: bool = False, what: str = "path") -> Path:
+def check_figure_path(path: object, overwrite: bool = False, what: str = "path", named_format: bool = True) -> Path:
     """The output `path` of a plot checked before any drawing: a str or os.PathLike naming a file (not empty,
     no NUL byte: one `ConfigError` naming the argument `what`), where a file may be written (an existing
-    one only with `overwrite`, never a folder or a link: `check_output_path`)."""
+    one only with `overwrite`, never a folder or a link: `check_output_path`), and whose name asks for no
+    picture format the plots cannot write (`figure_format`; `named_format=False` leaves the name's format to
+    the caller, as `show_recording` checks its own)."""
     from egvsr.events.io.arguments import check_path
     from egvsr.fsutil import check_output_path
 
-    return check_output_path(check_path(path, what, "an output file path"), overwrite)
+    out = check_output_path(check_path(path, what, "an output file path"), overwrite)
+    if named_format:
+        figure_format(out)
+    return out
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """matplotlib's format for a figure written to `path`: the one its suffix names (`FIGURE_FORMATS`, any
+    case), PNG for a name with another suffix or none (`clip.fig`, a temporary); a suffix of a picture
+    format not in `FIGURE_FORMATS` (`.eps`, `.tif`) is refused, where PNG bytes would belie the name."""
+    from egvsr.errors import ConfigError
+
+    suffix = Path(path).suffix.lower()
+    if suffix in OTHER_PICTURE_SUFFIXES:
+        raise ConfigError(f"{path}: a {suffix} picture is not written; expected a name ending in "
+                          f"{', '.join(FIGURE_FORMATS)} (the figure is written in the format its name says)")
+    return FIGURE_FORMATS.get(suffix, "png")
+
+
+def plain(text: object) -> str:
+    """`text` to be drawn as it is written: matplotlib reads text between two `$` as math (a file name
+    `cost$_1$.h5` drawn as `cost1.h5` with a subscript, and `a$\\frac$.h5` a crash while saving), so every
+    `$` is escaped."""
+    return str(text).replace("$", r"\$")
 
 
 def save_figure(fig: Any, path: str | os.PathLike, overwrite: bool = False, fmt: str = "png") -> Path:
@@ -67,8 +99,9 @@ def save_figure(fig: Any, path: str | os.PathLike, overwrite: bool = False, fmt:
 
 
 def save_png(fig: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write `fig` as a PNG to `path` atomically; refuses an existing file unless `overwrite`."""
-    return save_figure(fig, path, overwrite, "png")
+    """Write `fig` to `path` atomically in the format its name says (`figure_format`: a PNG unless the name
+    ends in .pdf, .svg, .jpg or .jpeg); refuses an existing file unless `overwrite`."""
+    return save_figure(fig, path, overwrite, figure_format(path))
 
 
 def panel_aspect(h: int, w: int) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
-from egvsr.plots.figures import panel_aspect, pixel_aspect, stretch_note
+from egvsr.plots.figures import FIGURE_FORMATS, panel_aspect, pixel_aspect, plain, stretch_note
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
@@ -47,7 +47,7 @@ FIGURE_BYTES_PER_PIXEL = 16
 
 
 #: the preview's formats, by the output's suffix (any case): the written format follows the name
-PREVIEW_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+PREVIEW_FORMATS = FIGURE_FORMATS
 
 
 def preview_format(out: str | os.PathLike) -> str:
@@ -191,7 +191,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
     from egvsr.plots.figures import check_figure_path
 
     if out_png is not None:
-        check_figure_path(out_png, overwrite, "out_png")  # a str or os.PathLike, not empty, no NUL byte
+        check_figure_path(out_png, overwrite, "out_png", named_format=False)  # a str or os.PathLike, not empty, no NUL byte
     out = Path(out_png) if out_png is not None else default_preview_path(path)
     check_output_path(out, overwrite)
     refuse_inputs_as_outputs([path], [out], members=input_members)
@@ -213,7 +213,7 @@ def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = 
         overlay = counts_image(on_counts, off_counts, background=frame)
         centres, on, off = event_rate(src)
         n_frames = len(ft) if ft is not None else 0
-        info = (f"{shown(Path(path).name)}: {src.layout}, {src.width}x{src.height}, "
+        info = (f"{plain(shown(Path(path).name))}: {src.layout}, {src.width}x{src.height}, "
                 f"{counted(src.num_events, 'event')}, "
                 + (counted(n_frames, "frame") if n_frames else "no frames"))
     panels = 3 if frame is not None else 2

@@ -28,7 +28,8 @@ def signed_slices(voxels: np.ndarray) -> np.ndarray:
 def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
                 max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
-    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, save_png, stretch_note
+    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
+                                     stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
 
@@ -60,5 +61,5 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="ON - OFF")
     shown_bins = counted(b, "time bin") if b == total else f"the first {b} of {total} time bins"
-    fig.suptitle((title or f"{shown_bins}, {w}x{h}") + stretch_note(h, w), fontsize=9)
+    fig.suptitle((plain(title) if title else f"{shown_bins}, {w}x{h}") + stretch_note(h, w), fontsize=9)
     return save_png(fig, path, overwrite)

@@ -89,13 +89,25 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
 
 def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
-    """Save `event_image(stream, background)` as a PNG with a title and a colour key."""
+    """Save `event_image(stream, background)` with a title and a colour key. A sensor larger than
+    `PICTURE_MAX_SIDE` a side is drawn in cells of f x f pixels, as `egvsr show` draws it (events summed, the
+    background's top-left pixel of each cell), so memory is bounded by the picture, not the declared size."""
     from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
                                      stretch_note)
+    from egvsr.plots.show import cell_size, cells
 
     check_figure_path(path, overwrite)  # before any drawing
 
-    img = event_image(stream, background=background)
+    f = cell_size(stream.height, stream.width)
+    if f == 1:
+        img = event_image(stream, background=background)
+    else:
+        if background is not None and np.shape(background)[:2] != (stream.height, stream.width):
+            raise ConfigError(f"background: image is {np.shape(background)[:2]}, expected the events' "
+                              f"{(stream.height, stream.width)}")
+        rows, cols = cells(stream.height, stream.width, f)
+        on, off = event_counts(np.asarray(stream.x) // f, np.asarray(stream.y) // f, stream.p, rows, cols)
+        img = counts_image(on, off, None if background is None else np.asarray(background)[::f, ::f])
     h, w = img.shape[:2]
     tall = 6.0 * panel_aspect(h, w)  # bounded: a 1x60000 sensor is not a 360000-inch figure
     fig = new_figure(6.0, tall + 0.6)
@@ -104,5 +116,6 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
     ax.set_axis_off()
     n_on = int((np.asarray(stream.p) > 0).sum())
     fig.suptitle((plain(title) + "\n" if title else "") + f"{len(stream):,} events: ON (red) {n_on:,}, "
-                 f"OFF (blue) {len(stream) - n_on:,}{stretch_note(h, w)}", fontsize=9)
+                 f"OFF (blue) {len(stream) - n_on:,}{stretch_note(h, w)}"
+                 + (f", cells of {f}x{f} pixels" if f > 1 else ""), fontsize=9)
     return save_png(fig, path, overwrite)

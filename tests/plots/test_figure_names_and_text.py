@@ -9,6 +9,7 @@ import pytest
 from egvsr.cli import main
 from egvsr.errors import ConfigError
 from egvsr.events import EventStream
+from egvsr.plots.events import counts_image, plot_events
 
 MAGIC = {"png": b"\x89PNG", "pdf": b"%PDF", "jpg": b"\xff\xd8\xff", "JPEG": b"\xff\xd8\xff"}
 
@@ -20,7 +21,7 @@ def _stream() -> EventStream:
 
 def _plots():
     """Each public plot, as a call `draw(path, text)` putting `text` in its title or labels."""
-    from egvsr.plots import comparison_grid, crop_rows, plot_events, plot_metric_vs_scale, plot_voxels
+    from egvsr.plots import comparison_grid, crop_rows, plot_metric_vs_scale, plot_voxels
 
     img = np.zeros((6, 8), np.uint8)
     return {
@@ -87,3 +88,60 @@ def test_show_of_a_file_whose_name_holds_dollars_draws_the_name(tmp_path, capsys
         self._preprocess_math(self.get_text())) or draw(self, renderer))
     assert main(["show", str(rec), "--out", str(tmp_path / "p.png")]) == 0, capsys.readouterr().err
     assert any(s.startswith("a$\\frac$ b$_1$.h5: egvsr") and math is False for s, math in seen), seen
+
+
+HUGE_SENSOR = r"""
+import resource, sys
+import numpy as np
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from egvsr.events import EventStream
+from egvsr.plots.events import plot_events
+side = 65535
+s = EventStream(np.array([0, side - 1, 40], np.uint16), np.array([0, side - 1, 5], np.uint16),
+                np.array([10, 20, 30]), np.array([1, -1, 1], np.int8), side, side)
+background = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (side, side), (0, 0))  # no memory
+plot_events(s, sys.argv[1], title="huge")
+plot_events(s, sys.argv[2], background=background)
+"""
+
+
+def test_plot_events_of_a_huge_declared_sensor_draws_cells_in_bounded_memory(tmp_path):
+    """A stream may declare any sensor size: `plot_events` of 3 events on 65535x65535 counted them in
+    4.3 G-pixel images (tens of GB; a MemoryError under a 3 GB limit). It now draws cells of at most
+    `PICTURE_MAX_SIDE` a side, as `egvsr show` does."""
+    import os
+    import subprocess
+    import sys
+
+    import cv2
+
+    out, out_bg = tmp_path / "e.png", tmp_path / "b.png"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", HUGE_SENSOR, str(out), str(out_bg)], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for path in (out, out_bg):
+        img = cv2.imread(str(path))
+        assert img is not None and max(img.shape[:2]) < 2000
+
+
+def test_plot_events_cells_sum_the_events_of_their_pixels(tmp_path, monkeypatch):
+    """The cells hold the sum of their f x f pixels' counts (a numpy reference) and the title says so."""
+    import egvsr.plots.figures as figures
+    import egvsr.plots.show as show
+
+    monkeypatch.setattr(show, "PICTURE_MAX_SIDE", 4)
+    rng = np.random.default_rng(3)
+    n, w, h = 200, 10, 7  # f = 3: cells of 3x3 pixels, 3 rows by 4 columns (the last ones partial)
+    x, y = rng.integers(0, w, n).astype(np.uint16), rng.integers(0, h, n).astype(np.uint16)
+    p = rng.choice(np.array([-1, 1], np.int8), n)
+    s = EventStream(x, y, np.arange(n), p, w, h)
+    kept = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    plot_events(s, tmp_path / "e.png")
+    drawn = kept["fig"].axes[0].get_images()[0].get_array()
+    on, off = np.zeros((3, 4)), np.zeros((3, 4))
+    for xi, yi, pi in zip(x, y, p):
+        (on if pi > 0 else off)[yi // 3, xi // 3] += 1
+    np.testing.assert_array_equal(drawn, counts_image(on.astype(np.int64), off.astype(np.int64)))
+    assert "cells of 3x3 pixels" in kept["fig"]._suptitle.get_text()

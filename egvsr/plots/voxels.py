@@ -14,8 +14,10 @@ from egvsr.fsutil import counted
 
 
 def signed_slices(voxels: np.ndarray) -> np.ndarray:
-    """(B, H, W) signed, (B, 1, H, W) or (B, 2, H, W) ON/OFF -> (B, H, W) net (ON - OFF) slices."""
-    v = np.asarray(voxels, np.float32)
+    """(B, H, W) signed, (B, 1, H, W) or (B, 2, H, W) ON/OFF -> (B, H, W) net (ON - OFF) slices, float64:
+    values near float32's limit (3e38) neither overflow in ON - OFF nor in matplotlib's colour scaling, and
+    float64 values beyond it stay finite."""
+    v = np.asarray(voxels, np.float64)
     if v.ndim == 4 and v.shape[1] == 2:
         return v[:, 0] - v[:, 1]
     if v.ndim == 4 and v.shape[1] == 1:
@@ -36,9 +38,9 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
     for name, value in (("max_cols", max_cols), ("max_bins", max_bins)):
         if not is_integer(value) or value < 1:
             raise ConfigError(f"{name} {value!r}: expected a positive integer")
-    s = signed_slices(voxels)
-    total = s.shape[0]
-    s = s[:max_bins]
+    v = voxels if isinstance(voxels, np.ndarray) else np.asarray(voxels)
+    total = v.shape[0] if v.ndim in (3, 4) else 0
+    s = signed_slices(v[:max_bins] if v.ndim in (3, 4) else v)  # only the bins drawn are converted
     b, h, w = s.shape
     if min(b, h, w) < 1:
         raise ConfigError(f"voxels: expected at least one time bin of at least 1x1 pixels, got shape "

@@ -145,3 +145,28 @@ def test_plot_events_cells_sum_the_events_of_their_pixels(tmp_path, monkeypatch)
         (on if pi > 0 else off)[yi // 3, xi // 3] += 1
     np.testing.assert_array_equal(drawn, counts_image(on.astype(np.int64), off.astype(np.int64)))
     assert "cells of 3x3 pixels" in kept["fig"]._suptitle.get_text()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_voxel_values_near_the_float32_limit_get_their_own_colour(tmp_path, monkeypatch, dtype):
+    """Values up to 3e38 overflowed float32 in matplotlib's scaling (value - vmin): a cell at a third of the
+    limit was drawn at full red, with an overflow warning. The slices are now drawn in float64."""
+    import warnings
+
+    import matplotlib
+
+    import egvsr.plots.figures as figures
+    from egvsr.plots.voxels import plot_voxels
+
+    v = np.zeros((2, 3, 3), dtype)
+    v[:, 0, 0], v[:, 2, 2], v[:, 1, 1] = 3e38, -3e38, 1e38
+    kept = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_voxels(v, tmp_path / "v.png")
+    im = kept["fig"].axes[0].get_images()[0]
+    lo, hi = im.get_clim()
+    want = matplotlib.colormaps["RdBu_r"]((1e38 - lo) / (hi - lo))
+    np.testing.assert_allclose(im.to_rgba(im.get_array())[1, 1], want, atol=1e-6)
+    np.testing.assert_allclose(im.to_rgba(im.get_array())[0, 0], matplotlib.colormaps["RdBu_r"](1.0), atol=1e-6)

@@ -383,7 +383,7 @@ def test_voxel_colour_limits_come_from_the_finite_values(tmp_path, monkeypatch):
 
     rng = np.random.default_rng(0)
     v = rng.normal(size=(3, 2, 8, 10)).astype(np.float32)
-    s = v[:, 0] - v[:, 1]
+    s = v[:, 0].astype(np.float64) - v[:, 1]  # the slices are drawn in float64
     want = float(np.percentile(np.abs(s[s != 0]), 99))
     v[0, 0, 0, 0], v[1, 0, 2, 3] = np.nan, np.inf
     limits = []
@@ -393,7 +393,7 @@ def test_voxel_colour_limits_come_from_the_finite_values(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_voxels(v, tmp_path / "v.png")
-    finite = s[np.isfinite(v[:, 0] - v[:, 1])]
+    finite = s[np.isfinite(v[:, 0].astype(np.float64) - v[:, 1])]
     lim = float(np.percentile(np.abs(finite[finite != 0]), 99))
     assert len(limits) == 3 and all(c == (-lim, lim) for c in limits) and abs(lim - want) < 0.2 * want
     plot_voxels(np.full((2, 4, 4), np.nan, np.float32), tmp_path / "nan.png")  # nothing finite: a blank grid

@@ -66,11 +66,12 @@ class TonicRecording(Recording):
 
 def _integer_times(times: np.ndarray, name: str) -> np.ndarray:
     """Frame times as integers (float µs floored); a NaN, infinite or beyond-int64 float is refused by name
-    (a cast would turn it into -2**63, reported as a decreasing time)."""
-    if times.dtype.kind != "f":
+    (a cast would turn it into -2**63, reported as a decreasing time). Times of another shape than (N,) are
+    left as they are, for the recording to refuse (a cast of their NaN would warn first)."""
+    if times.dtype.kind != "f" or times.ndim != 1:
         return times
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~(np.abs(times) < 2.0**63)) if times.ndim == 1 else []
+        bad = np.flatnonzero(~(np.abs(times) < 2.0**63))
     if len(bad):
         i = int(bad[0])
         v = float(times[i])

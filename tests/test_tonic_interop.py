@@ -148,6 +148,18 @@ def test_a_nan_frame_time_is_named_as_nan():
         _recording([0.0, np.nan, 2.0])
 
 
+def test_frame_times_of_another_shape_are_refused_without_a_cast_warning():
+    """(N, 1) float frame times holding a NaN were floored and cast first: a RuntimeWarning before the refusal."""
+    import warnings
+
+    from egvsr.errors import EventValidationError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(EventValidationError, match=r"frame timestamps: expected 1-D integer µs timestamps"):
+            _recording(np.array([[0.0], [np.nan], [2.0]]))
+
+
 @pytest.mark.parametrize("offset, message", [
     (2**63 - 2, r"frame_offset_us 9223372036854775806 puts frame times at 9223372036854775808 µs, beyond the int64"),
     (-2**63, r"frame_offset_us -9223372036854775808 puts frame times at -9223372036854775809 µs"),

@@ -43,8 +43,8 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
     for model in dict.fromkeys(r["model"] for r in rows):
         pts = sorted(((float(r["scale"]), float(r[metric])) for r in rows if r["model"] == model),
                      key=lambda p: p[0])
-        # matplotlib leaves a NaN or infinite value out without a word: the legend says which
-        gone = [f"x{x:g} {y}" for x, y in pts if not np.isfinite(y)]
+        # matplotlib leaves a NaN or infinite value (a metric or a scale) out without a word: the legend says which
+        gone = [f"x{x:g} {y}" for x, y in pts if not (np.isfinite(x) and np.isfinite(y))]
         label = plain(f"{model} ({', '.join(gone)}: not drawn)" if gone else model)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
     ax.set_xlabel("scale")

@@ -170,3 +170,19 @@ def test_voxel_values_near_the_float32_limit_get_their_own_colour(tmp_path, monk
     want = matplotlib.colormaps["RdBu_r"]((1e38 - lo) / (hi - lo))
     np.testing.assert_allclose(im.to_rgba(im.get_array())[1, 1], want, atol=1e-6)
     np.testing.assert_allclose(im.to_rgba(im.get_array())[0, 0], matplotlib.colormaps["RdBu_r"](1.0), atol=1e-6)
+
+
+def test_metric_curves_name_a_scale_they_cannot_draw(tmp_path, monkeypatch):
+    """A NaN or infinite scale left its point out as silently as a NaN metric did; the legend names it too."""
+    import egvsr.plots.curves as curves
+    from egvsr.plots.curves import plot_metric_vs_scale
+
+    kept = {}
+    real = curves.new_figure
+    monkeypatch.setattr(curves, "new_figure", lambda *a, **k: kept.setdefault("fig", real(*a, **k)))
+    rows = [{"model": "a", "scale": float("inf"), "psnr": 31.0}, {"model": "a", "scale": 3, "psnr": 30.0},
+            {"model": "b", "scale": float("nan"), "psnr": 29.0}]
+    plot_metric_vs_scale(rows, tmp_path / "c.png")
+    (ax,) = kept["fig"].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a (xinf 31.0: not drawn)", "b (xnan 29.0: not drawn)"]

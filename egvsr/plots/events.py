@@ -14,24 +14,48 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import ConfigError
-from egvsr.events.checks import is_real
+from egvsr.events.checks import is_integer, is_real
 
 ON_RGB = np.array([214, 39, 40], np.float32)    # red
 OFF_RGB = np.array([31, 119, 180], np.float32)  # blue
 MIN_STRENGTH = 0.4  # a pixel with any net event is visibly coloured
+#: peak bytes per pixel of a picture at full size: the ON/OFF counts (int64), the float32 net count, base,
+#: colour and blend, and the float64 strength
+PICTURE_BYTES_PER_PIXEL = 100
 
 
 def event_counts(x: np.ndarray, y: np.ndarray, p: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """ON and OFF event counts per pixel, each (height, width) int64."""
-    x = np.asarray(x, np.int64)
-    y = np.asarray(y, np.int64)
-    p = np.asarray(p)
+    """ON and OFF event counts per pixel, each (height, width) int64. `height` and `width` are integers >= 1
+    (a picture beyond half of this machine's memory is refused before it is made); x, y integer coordinates
+    and p (ON > 0) 1-D arrays of one length: a float coordinate is refused, not truncated."""
+    check_picture_size(height, width)
+    x, y, p = np.asarray(x), np.asarray(y), np.asarray(p)
+    for name, a, kinds in (("x", x, "iu"), ("y", y, "iu"), ("p", p, "biuf")):
+        if a.ndim != 1 or (a.size and a.dtype.kind not in kinds) or len(a) != len(x):
+            what = "integer pixel coordinates" if kinds == "iu" else "polarities (ON > 0)"
+            raise ConfigError(f"{name}: expected a 1-D array of {what}, as long as x ({len(np.ravel(x))}), "
+                              f"got {a.dtype} {a.shape}")
+    x, y = x.astype(np.int64, copy=False), y.astype(np.int64, copy=False)
     if x.size and (x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height):
         raise ConfigError(f"events: coordinates fall outside the {width}x{height} image")
     flat = y * width + x
     on = np.bincount(flat[p > 0], minlength=height * width).reshape(height, width)
     off = np.bincount(flat[p <= 0], minlength=height * width).reshape(height, width)
     return on, off
+
+
+def check_picture_size(height: object, width: object) -> None:
+    """`height` and `width` of a picture: integers >= 1 (a float is refused, not truncated) whose picture fits
+    in half of this machine's memory (`PICTURE_BYTES_PER_PIXEL`), checked before any of it is made."""
+    from egvsr.process import physical_memory
+
+    for name, value in (("height", height), ("width", width)):
+        if not is_integer(value) or value < 1:
+            raise ConfigError(f"{name} {value!r}: expected the picture's size in pixels, an integer >= 1")
+    need, total = PICTURE_BYTES_PER_PIXEL * int(height) * int(width), physical_memory()
+    if total and need > total / 2:
+        raise ConfigError(f"height, width {int(height)}x{int(width)}: a picture of that many pixels needs about "
+                          f"{need / 1e9:.3g} GB of memory, more than half of this machine's {total / 1e9:.3g} GB")
 
 
 def gray_background(frame: np.ndarray, lighten: float = 0.5) -> np.ndarray:
@@ -58,7 +82,7 @@ def event_image(stream: Any = None, *, x: np.ndarray | None = None, y: np.ndarra
         height, width = stream.height, stream.width
     if x is None or y is None or p is None or height is None or width is None:
         raise ConfigError("event_image: give an EventStream, or x, y, p and height, width")
-    on, off = event_counts(x, y, p, int(height), int(width))
+    on, off = event_counts(x, y, p, height, width)
     return counts_image(on, off, background, saturate)
 
 
@@ -92,9 +116,8 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
     """Save `event_image(stream, background)` with a title and a colour key. A sensor larger than
     `PICTURE_MAX_SIDE` a side is drawn in cells of f x f pixels, as `egvsr show` draws it (events summed, the
     background's top-left pixel of each cell), so memory is bounded by the picture, not the declared size."""
-    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
-                                     stretch_note)
-    from egvsr.plots.show import cell_size, cells
+    from egvsr.plots.figures import (cell_size, cells, check_figure_path, new_figure, panel_aspect, pixel_aspect,
+                                     plain, save_png, stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
 

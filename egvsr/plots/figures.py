@@ -15,6 +15,12 @@ from egvsr.fsutil import atomic_output
 #: much), so the PNG stays within about 1300x1900 pixels whatever the recording's size
 PANEL_ASPECTS = (0.25, 4.0)
 
+#: the longest side the event pictures are drawn at (`egvsr show`, `plot_events`): a larger sensor (or frame)
+#: is drawn in cells of f x f pixels (events summed, the frame's top-left pixel of each cell), so its memory
+#: and time are bounded by the picture, not by a size the file declares (a panel is ~440 PNG pixels wide:
+#: nothing visible is lost)
+PICTURE_MAX_SIDE = 2048
+
 #: the formats a figure is written in, by the output's suffix (any case): the bytes are what the name says
 FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
 #: suffixes of picture formats that the plots do not write: refused rather than given PNG bytes
@@ -124,3 +130,13 @@ def stretch_note(h: int, w: int) -> str:
     by = max(ratio, 1 / ratio)
     times = f"{by:,.0f}" if by >= 100 else f"{by:.3g}"
     return f", pixels drawn {times}x {'taller' if ratio > 1 else 'wider'}"
+
+
+def cell_size(height: int, width: int) -> int:
+    """Side f of the f x f pixel cells an h x w picture is drawn in: 1 up to `PICTURE_MAX_SIDE`."""
+    return max(1, -(-max(int(height), int(width)) // PICTURE_MAX_SIDE))
+
+
+def cells(height: int, width: int, f: int) -> tuple[int, int]:
+    """(rows, columns) of f x f cells covering an h x w picture."""
+    return -(-int(height) // f), -(-int(width) // f)

@@ -17,7 +17,8 @@ import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
-from egvsr.plots.figures import FIGURE_FORMATS, panel_aspect, pixel_aspect, plain, stretch_note
+from egvsr.plots.figures import (  # noqa: F401  (PICTURE_MAX_SIDE: show's pictures are bounded by it)
+    FIGURE_FORMATS, PICTURE_MAX_SIDE, cell_size, cells, panel_aspect, pixel_aspect, plain, stretch_note)
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
@@ -29,10 +30,6 @@ NO_FRAME_WINDOW_US = 33_000
 PREVIEW_BYTES_PER_PIXEL = 80
 #: bytes per pixel of the first frame as decoded (uint8 RGB and the reader's copies of it)
 FRAME_BYTES_PER_PIXEL = 12
-#: the longest side the pictures are drawn at: a larger sensor (or frame) is drawn in cells of f x f
-#: pixels (events summed, the frame's top-left pixel of each cell), so its memory and time are bounded by
-#: the picture, not by a size the file declares (a panel is ~440 PNG pixels wide: nothing visible is lost)
-PICTURE_MAX_SIDE = 2048
 #: most events of the pictured window that a preview reads: a window holding more is pictured from
 #: evenly spaced runs of consecutive events adding up to this many (its panel's title says so)
 PREVIEW_EVENTS = 10_000_000
@@ -114,16 +111,6 @@ def preview_runs(i0: int, i1: int, limit: int, run: int) -> list[tuple[int, int]
         return [(a, min(a + run, i1)) for a in range(i0, i1, run)]
     count = max(1, limit // run)
     return [(i0 + j * n // count, i0 + j * n // count + run) for j in range(count)]
-
-
-def cell_size(height: int, width: int) -> int:
-    """Side f of the f x f pixel cells an h x w picture is drawn in: 1 up to `PICTURE_MAX_SIDE`."""
-    return max(1, -(-max(int(height), int(width)) // PICTURE_MAX_SIDE))
-
-
-def cells(height: int, width: int, f: int) -> tuple[int, int]:
-    """(rows, columns) of f x f cells covering an h x w picture."""
-    return -(-int(height) // f), -(-int(width) // f)
 
 
 def window_counts(src: Any, t0: int, t1: int, f: int = 1) -> tuple[np.ndarray, np.ndarray, int, int]:

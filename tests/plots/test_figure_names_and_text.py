@@ -3,6 +3,8 @@ file name, label or title is no math)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -128,9 +130,8 @@ def test_plot_events_of_a_huge_declared_sensor_draws_cells_in_bounded_memory(tmp
 def test_plot_events_cells_sum_the_events_of_their_pixels(tmp_path, monkeypatch):
     """The cells hold the sum of their f x f pixels' counts (a numpy reference) and the title says so."""
     import egvsr.plots.figures as figures
-    import egvsr.plots.show as show
 
-    monkeypatch.setattr(show, "PICTURE_MAX_SIDE", 4)
+    monkeypatch.setattr(figures, "PICTURE_MAX_SIDE", 4)
     rng = np.random.default_rng(3)
     n, w, h = 200, 10, 7  # f = 3: cells of 3x3 pixels, 3 rows by 4 columns (the last ones partial)
     x, y = rng.integers(0, w, n).astype(np.uint16), rng.integers(0, h, n).astype(np.uint16)
@@ -186,3 +187,36 @@ def test_metric_curves_name_a_scale_they_cannot_draw(tmp_path, monkeypatch):
     (ax,) = kept["fig"].axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["a (xinf 31.0: not drawn)", "b (xnan 29.0: not drawn)"]
+
+
+_XY = np.array([1, 2]), np.array([0, 1])
+
+
+@pytest.mark.parametrize("kw, named", [
+    ({"height": 6.5}, "height 6.5"), ({"width": "8"}, "width '8'"), ({"height": True}, "height True"),
+    ({"height": 0}, "height 0"), ({"width": -1}, "width -1"),
+    ({"x": np.array([1.7, 2.2])}, "x: expected a 1-D array of integer pixel coordinates"),
+    ({"x": np.array([1])}, "y: expected a 1-D array of integer pixel coordinates, as long as x (1)"),
+    ({"p": np.array([1, -1, 1])}, "p: expected a 1-D array of polarities"),
+    ({"y": np.array([[0, 1]])}, "y: expected a 1-D array"),
+    ({"height": 2**40, "width": 2**40}, "height, width 1099511627776x1099511627776: a picture of that many pixels"),
+])
+def test_event_image_refuses_arguments_it_would_truncate_or_broadcast_naming_them(kw, named):
+    """A float size or coordinate was truncated (height 6.5 drew 6 rows, x 1.7 drew column 1), an x of
+    another length broadcast against y, and a size beyond memory was an OverflowError or a MemoryError."""
+    from egvsr.plots.events import event_image
+
+    args = {"x": _XY[0], "y": _XY[1], "p": np.array([1, -1]), "height": 3, "width": 8, **kw}
+    with pytest.raises(ConfigError, match="^" + re.escape(named)):
+        event_image(**args)
+
+
+def test_event_image_beyond_half_the_memory_is_refused_before_it_is_made(monkeypatch):
+    import egvsr.process
+    from egvsr.plots.events import event_image
+
+    monkeypatch.setattr(egvsr.process, "physical_memory", lambda: 100_000_000)
+    with pytest.raises(ConfigError, match=r"^height, width 1000x1000: .* more than half of this machine's 0.1 GB"):
+        event_image(x=_XY[0], y=_XY[1], p=np.array([1, -1]), height=1000, width=1000)
+    assert event_image(x=_XY[0], y=_XY[1], p=np.array([1, -1]), height=500, width=500).shape == (500, 500, 3)
+    assert event_image(x=[], y=[], p=[], height=2, width=3).shape == (2, 3, 3)  # no events: any dtype

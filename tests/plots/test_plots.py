@@ -353,7 +353,7 @@ def test_show_cells_sum_the_events_and_sample_the_frame(tmp_path, monkeypatch):
     frames = Frames(rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8), np.array([0, 100_000]))
     rec = write_events(tmp_path / "c.h5", EventStream(x, y, np.sort(rng.integers(0, 100_000, n)), p, w, h),
                        frames=frames)
-    monkeypatch.setattr(show, "PICTURE_MAX_SIDE", 7)
+    monkeypatch.setattr(figures, "PICTURE_MAX_SIDE", 7)
     f = show.cell_size(h, w)
     assert f == 5 and show.cells(h, w, f) == (5, 7)
     with open_events(rec) as src:

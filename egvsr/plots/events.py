@@ -44,6 +44,14 @@ def event_counts(x: np.ndarray, y: np.ndarray, p: np.ndarray, height: int, width
     return on, off
 
 
+def check_stream(stream: object) -> None:
+    """`stream` has what a picture reads of an `EventStream` (x, y, p, height, width), else one `ConfigError`
+    naming it (a tonic structured array, say, rather than an AttributeError)."""
+    if not all(hasattr(stream, k) for k in ("x", "y", "p", "height", "width")):
+        raise ConfigError(f"stream: expected an EventStream, got {type(stream).__name__} (a tonic event array "
+                          "becomes one with egvsr.events.io.tonic_arrays.from_tonic)")
+
+
 def check_picture_size(height: object, width: object) -> None:
     """`height` and `width` of a picture: integers >= 1 (a float is refused, not truncated) whose picture fits
     in half of this machine's memory (`PICTURE_BYTES_PER_PIXEL`), checked before any of it is made."""
@@ -78,6 +86,7 @@ def event_image(stream: Any = None, *, x: np.ndarray | None = None, y: np.ndarra
     size, shown as light gray). `saturate` = |ON - OFF| count at full colour (default: 99th percentile).
     """
     if stream is not None:
+        check_stream(stream)
         x, y, p = stream.x, stream.y, stream.p
         height, width = stream.height, stream.width
     if x is None or y is None or p is None or height is None or width is None:
@@ -120,6 +129,7 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
                                      plain, save_png, stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
+    check_stream(stream)
 
     f = cell_size(stream.height, stream.width)
     if f == 1:

@@ -220,3 +220,15 @@ def test_event_image_beyond_half_the_memory_is_refused_before_it_is_made(monkeyp
         event_image(x=_XY[0], y=_XY[1], p=np.array([1, -1]), height=1000, width=1000)
     assert event_image(x=_XY[0], y=_XY[1], p=np.array([1, -1]), height=500, width=500).shape == (500, 500, 3)
     assert event_image(x=[], y=[], p=[], height=2, width=3).shape == (2, 3, 3)  # no events: any dtype
+
+
+def test_a_picture_of_something_that_is_no_event_stream_is_refused_naming_it(tmp_path):
+    """A tonic structured array given to `plot_events` / `event_image` was an AttributeError ('x')."""
+    from egvsr.events.io.tonic_arrays import TONIC_DTYPE
+    from egvsr.plots.events import event_image
+
+    events = np.zeros(3, TONIC_DTYPE)
+    for draw in (lambda: event_image(events), lambda: plot_events(events, tmp_path / "e.png")):
+        with pytest.raises(ConfigError, match=r"^stream: expected an EventStream, got ndarray .*from_tonic"):
+            draw()
+    assert list(tmp_path.iterdir()) == []

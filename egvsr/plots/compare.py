@@ -78,7 +78,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
     from matplotlib.patches import Rectangle
 
-    from egvsr.plots.figures import check_figure_path, new_figure, plain, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png, stretch_note
 
     check_figure_path(path, overwrite)  # before any drawing
     if not panels:
@@ -88,14 +88,15 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     if box is not None:
         box = check_box(box, ref)
     n = len(imgs)
-    aspect = ref[0] / ref[1]
+    aspect = panel_aspect(ref[0], ref[1])  # bounded: a 3000x1 panel is not a 7800-inch-tall figure
     rows = 2 if box is not None else 1
     fig = new_figure(2.6 * n, 2.6 * aspect * rows + 0.6)
     axes = fig.subplots(rows, n, squeeze=False)
     for j, (label, img) in enumerate(imgs):
         ax = axes[0, j]
-        ax.imshow(img, interpolation="nearest")
-        ax.set_title(f"{plain(label)} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
+        # a panel beyond `PANEL_ASPECTS` (a 3000x1 line) is drawn at the bounded shape, its title says so
+        ax.imshow(img, interpolation="nearest", aspect=pixel_aspect(*img.shape[:2]))
+        ax.set_title(f"{plain(label)} ({img.shape[1]}x{img.shape[0]}{stretch_note(*img.shape[:2])})", fontsize=8)
         ax.set_axis_off()
         if box is not None:
             # the box itself in this panel's pixels (pixel centres at integers): at a size that is no whole
@@ -135,14 +136,14 @@ def check_box(box: object, shape: Sequence[int]) -> Box:
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
               title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
     """A grid of already-cropped images: one labelled row per setting, one column per method."""
-    from egvsr.plots.figures import check_figure_path, new_figure, plain, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, plain, save_png
 
     check_figure_path(path, overwrite)  # before any drawing
     if not rows or not rows[0][1]:
         raise ConfigError("crop_rows: expected at least one row with one panel")
     cols = max(len(r[1]) for r in rows)
     first = _as_rgb(rows[0][1][0][1], f"panel {rows[0][1][0][0]!r}")
-    aspect = first.shape[0] / first.shape[1]
+    aspect = panel_aspect(*first.shape[:2])  # bounded; the pixels stay square, drawn smaller
     fig = new_figure(panel_inches * cols + 0.4, panel_inches * aspect * len(rows) + 0.5 + 0.25 * len(rows))
     axes = fig.subplots(len(rows), cols, squeeze=False)
     for i, (row_label, panels) in enumerate(rows):

@@ -232,3 +232,23 @@ def test_a_picture_of_something_that_is_no_event_stream_is_refused_naming_it(tmp
         with pytest.raises(ConfigError, match=r"^stream: expected an EventStream, got ndarray .*from_tonic"):
             draw()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape", [(3000, 1), (1, 3000)])
+def test_comparison_and_crop_grids_of_a_line_image_stay_small(tmp_path, monkeypatch, shape):
+    """A 3000x1 panel made a comparison grid 2.6 * 3000 * 2 inches tall (a MemoryError while saving) and a
+    crop grid 6600 inches tall: the figures are now bounded by `PANEL_ASPECTS`, as the other plots are, the
+    grid's full panel drawn at that shape with its title saying so."""
+    import egvsr.plots.figures as figures
+    from egvsr.plots.compare import comparison_grid, crop_rows
+
+    kept = []
+    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.append(fig))
+    img = np.zeros(shape, np.uint8)
+    comparison_grid([("line", img)], tmp_path / "c.png", box=(0, 0, min(shape[0], 10), min(shape[1], 10)))
+    crop_rows([("row", [("line", img)])], tmp_path / "r.png")
+    for fig in kept:
+        w, h = fig.get_size_inches()
+        assert w < 25 and h < 25, (w, h)  # 2.6 * 4 * 2 + 0.6 inches at most for one panel
+    title = kept[0].axes[0].get_title()
+    assert title.startswith("line (") and ", pixels drawn 750x " in title, title

@@ -50,8 +50,10 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
     ax.set_xlabel("scale")
     ax.set_ylabel("PSNR (dB)" if metric == "psnr" else plain(str(metric).upper()))
     ax.grid(alpha=0.3)
-    if ax.get_lines():  # no rows: no legend (matplotlib would warn that it has nothing to show)
-        ax.legend()
+    lines = ax.get_lines()
+    if lines:  # no rows: no legend (matplotlib would warn that it has nothing to show)
+        # given explicitly: matplotlib's own legend leaves out a label starting with "_" (a model "_base")
+        ax.legend(lines, [line.get_label() for line in lines])
     if title:
         ax.set_title(plain(title))
     fig.tight_layout()

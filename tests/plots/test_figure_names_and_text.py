@@ -252,3 +252,17 @@ def test_comparison_and_crop_grids_of_a_line_image_stay_small(tmp_path, monkeypa
         assert w < 25 and h < 25, (w, h)  # 2.6 * 4 * 2 + 0.6 inches at most for one panel
     title = kept[0].axes[0].get_title()
     assert title.startswith("line (") and ", pixels drawn 750x " in title, title
+
+
+def test_metric_curves_name_a_model_whose_name_starts_with_an_underscore(tmp_path, monkeypatch):
+    """matplotlib leaves a label starting with "_" out of a legend: model "_base" had a line but no entry."""
+    import egvsr.plots.curves as curves
+    from egvsr.plots.curves import plot_metric_vs_scale
+
+    kept = {}
+    real = curves.new_figure
+    monkeypatch.setattr(curves, "new_figure", lambda *a, **k: kept.setdefault("fig", real(*a, **k)))
+    rows = [{"model": "_base", "scale": 2, "psnr": 31.0}, {"model": "ours", "scale": 2, "psnr": 32.0}]
+    plot_metric_vs_scale(rows, tmp_path / "c.png")
+    (ax,) = kept["fig"].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["_base", "ours"]

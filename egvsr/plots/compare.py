@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from egvsr.errors import ConfigError
+from egvsr.plots.figures import house_style
 
 Box = tuple[int, int, int, int]  # (y, x, h, w)
 
@@ -73,12 +74,14 @@ def _as_rgb(img: np.ndarray, label: object = "panel") -> np.ndarray:
     return a
 
 
+@house_style
 def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.PathLike,
                     box: Box | None = None, title: str | None = None, overwrite: bool = False) -> Path:
     """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
     from matplotlib.patches import Rectangle
 
-    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png, stretch_note
+    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
+                                     stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
     if not panels:
@@ -133,6 +136,7 @@ def check_box(box: object, shape: Sequence[int]) -> Box:
     return y, x, h, w
 
 
+@house_style
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
               title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
     """A grid of already-cropped images: one labelled row per setting, one column per method."""

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.plots.figures import figure_format, new_figure, plain, writing
+from egvsr.plots.figures import figure_format, house_style, new_figure, plain, writing
 
 
+@house_style
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
                          title: str | None = None) -> Path:
     """Plot `metric` against `scale` for each `model` in `rows` and save a PNG atomically."""
@@ -21,6 +22,7 @@ def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", ove
     return Path(path)
 
 
+@house_style
 def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", title: str | None = None,
                          out: Path | None = None) -> None:
     """Write the PNG of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`

@@ -15,6 +15,7 @@ import numpy as np
 
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer, is_real
+from egvsr.plots.figures import house_style
 
 ON_RGB = np.array([214, 39, 40], np.float32)    # red
 OFF_RGB = np.array([31, 119, 180], np.float32)  # blue
@@ -120,6 +121,7 @@ def counts_image(on: np.ndarray, off: np.ndarray, background: np.ndarray | None 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+@house_style
 def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | None = None,
                 title: str | None = None, overwrite: bool = False) -> Path:
     """Save `event_image(stream, background)` with a title and a colour key. A sensor larger than

@@ -4,11 +4,15 @@ says, and text drawn as it is written."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, ParamSpec, TypeVar
 
 from egvsr.fsutil import atomic_output
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: the tallest and the widest shape (height / width) a picture panel is drawn at: a frame or sensor beyond
 #: it (a 1x1000 line sensor) is drawn at this shape, its pixels stretched (the panel's title says by how
@@ -26,6 +30,24 @@ FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf",
 #: suffixes of picture formats that the plots do not write: refused rather than given PNG bytes
 OTHER_PICTURE_SUFFIXES = frozenset({".eps", ".ps", ".tif", ".tiff", ".webp", ".svgz", ".pgf", ".gif", ".bmp",
                                     ".raw", ".rgba", ".jp2", ".ppm"})
+
+
+#: rcParams every picture is drawn under, whatever the user's matplotlibrc says: `text.usetex` would hand
+#: every title to a LaTeX that may not be installed (a crash while saving) and read file names as TeX
+HOUSE_RC = {"text.usetex": False}
+
+
+def house_style(draw: Callable[P, R]) -> Callable[P, R]:
+    """`draw` (a public plot) run under `HOUSE_RC`; the caller's rcParams are restored after."""
+
+    @functools.wraps(draw)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
+        import matplotlib
+
+        with matplotlib.rc_context(HOUSE_RC):
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def new_figure(width_in: float, height_in: float, dpi: int = 110) -> Any:

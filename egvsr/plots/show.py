@@ -18,7 +18,7 @@ import numpy as np
 from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
 from egvsr.plots.figures import (  # noqa: F401  (PICTURE_MAX_SIDE: show's pictures are bounded by it)
-    FIGURE_FORMATS, PICTURE_MAX_SIDE, cell_size, cells, panel_aspect, pixel_aspect, plain, stretch_note)
+    FIGURE_FORMATS, PICTURE_MAX_SIDE, cell_size, cells, house_style, panel_aspect, pixel_aspect, plain, stretch_note)
 from egvsr.process import physical_memory
 
 RATE_BINS = 200
@@ -164,6 +164,7 @@ def check_preview_memory(path: str | os.PathLike, src: Any) -> None:
         )
 
 
+@house_style
 def show_recording(path: str | os.PathLike, out_png: str | os.PathLike | None = None,
                    overwrite: bool = False, stretch: bool = False) -> Path:
     """Write a preview of recording `path` to `out_png` (default `<name>.preview.png`), in the format its

@@ -11,6 +11,7 @@ import numpy as np
 from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer
 from egvsr.fsutil import counted
+from egvsr.plots.figures import house_style
 
 
 def signed_slices(voxels: np.ndarray) -> np.ndarray:
@@ -27,6 +28,7 @@ def signed_slices(voxels: np.ndarray) -> np.ndarray:
     raise ConfigError(f"voxels: expected (B, H, W), (B, 1, H, W) or (B, 2, H, W), got shape {v.shape}")
 
 
+@house_style
 def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
                 max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""

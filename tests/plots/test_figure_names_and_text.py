@@ -266,3 +266,26 @@ def test_metric_curves_name_a_model_whose_name_starts_with_an_underscore(tmp_pat
     plot_metric_vs_scale(rows, tmp_path / "c.png")
     (ax,) = kept["fig"].axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["_base", "ours"]
+
+
+@pytest.mark.parametrize("plot", sorted(_plots()) + ["show"])
+def test_every_plot_is_drawn_without_tex_whatever_the_user_s_matplotlibrc(tmp_path, plot, monkeypatch):
+    """`text.usetex: True` in a user's matplotlibrc made every plot hand its titles to LaTeX (a crash while
+    saving where none is installed, file names read as TeX); the plots draw under `HOUSE_RC`, and the
+    caller's setting is left as it was."""
+    import matplotlib
+    from matplotlib.text import Text
+
+    seen = []
+    draw = Text.draw
+    monkeypatch.setattr(Text, "draw", lambda self, renderer: seen.append(self.get_usetex()) or draw(self, renderer))
+    with matplotlib.rc_context({"text.usetex": True}):
+        if plot == "show":
+            from egvsr.events.io.writer import write_events
+
+            assert main(["show", str(write_events(tmp_path / "r.h5", _stream())), "--out",
+                         str(tmp_path / "p.png")]) == 0
+        else:
+            _plots()[plot](tmp_path / "f.png", "t")
+        assert matplotlib.rcParams["text.usetex"] is True
+    assert seen and not any(seen)

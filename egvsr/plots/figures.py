@@ -33,8 +33,9 @@ OTHER_PICTURE_SUFFIXES = frozenset({".eps", ".ps", ".tif", ".tiff", ".webp", ".s
 
 
 #: rcParams every picture is drawn under, whatever the user's matplotlibrc says: `text.usetex` would hand
-#: every title to a LaTeX that may not be installed (a crash while saving) and read file names as TeX
-HOUSE_RC = {"text.usetex": False}
+#: every title to a LaTeX that may not be installed (a crash while saving) and read file names as TeX, and
+#: `text.parse_math: False` would draw the backslash of each `\$` that `plain` escapes
+HOUSE_RC = {"text.usetex": False, "text.parse_math": True}
 
 
 def house_style(draw: Callable[P, R]) -> Callable[P, R]:

@@ -289,3 +289,16 @@ def test_every_plot_is_drawn_without_tex_whatever_the_user_s_matplotlibrc(tmp_pa
             _plots()[plot](tmp_path / "f.png", "t")
         assert matplotlib.rcParams["text.usetex"] is True
     assert seen and not any(seen)
+
+
+def test_a_dollar_is_drawn_as_written_also_where_the_user_turned_math_parsing_off(tmp_path, monkeypatch):
+    import matplotlib
+    from matplotlib.text import Text
+
+    seen = []
+    draw = Text.draw
+    monkeypatch.setattr(Text, "draw", lambda self, renderer: seen.append(
+        self._preprocess_math(self.get_text())[0]) or draw(self, renderer))
+    with matplotlib.rc_context({"text.parse_math": False}):
+        plot_events(_stream(), tmp_path / "e.png", title="cost$_1$")
+    assert any(s.startswith("cost$_1$\n") for s in seen), seen

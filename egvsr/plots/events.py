@@ -68,8 +68,13 @@ def check_picture_size(height: object, width: object) -> None:
 
 
 def gray_background(frame: np.ndarray, lighten: float = 0.5) -> np.ndarray:
-    """(H, W) or (H, W, C) uint8 frame -> (H, W, 3) float gray, pulled towards white by `lighten`."""
-    a = np.nan_to_num(np.asarray(frame, np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+    """(H, W) or (H, W, C) uint8 frame -> (H, W, 3) float gray, pulled towards white by `lighten`. Integers
+    beyond 0..255 (a 16-bit frame, which would be drawn white) are refused naming the background."""
+    raw = np.asarray(frame)
+    if raw.dtype.kind in "iu" and raw.size and (raw.min() < 0 or raw.max() > 255):
+        raise ConfigError(f"background: expected a frame of values 0..255 (uint8), got {raw.dtype} values "
+                          f"{raw.min()}..{raw.max()}; scale it to 0..255 first")
+    a = np.nan_to_num(np.asarray(raw, np.float32), nan=0.0, posinf=255.0, neginf=0.0)
     if a.ndim == 3:
         a = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if a.shape[-1] >= 3 else a[..., 0]
     if a.ndim != 2:

@@ -302,3 +302,15 @@ def test_a_dollar_is_drawn_as_written_also_where_the_user_turned_math_parsing_of
     with matplotlib.rc_context({"text.parse_math": False}):
         plot_events(_stream(), tmp_path / "e.png", title="cost$_1$")
     assert any(s.startswith("cost$_1$\n") for s in seen), seen
+
+
+@pytest.mark.parametrize("frame", [np.full((4, 5), 60000, np.uint16), np.full((4, 5), -3, np.int16)])
+def test_an_integer_background_beyond_0_255_is_refused_not_drawn_white(frame):
+    """A 16-bit frame (values up to 65535) as the background of an event picture was drawn all white."""
+    from egvsr.plots.events import event_image
+
+    with pytest.raises(ConfigError, match=r"^background: expected a frame of values 0\.\.255 \(uint8\), got "):
+        event_image(x=np.array([1]), y=np.array([1]), p=np.array([1]), height=4, width=5, background=frame)
+    ok = event_image(x=np.array([1]), y=np.array([1]), p=np.array([1]), height=4, width=5,
+                     background=np.full((4, 5), 200, np.int64))  # integers within 0..255 are drawn as before
+    assert ok[0, 0].tolist() == [228] * 3

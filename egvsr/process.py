@@ -404,8 +404,8 @@ def numba_user_cache(env: Mapping[str, str], platform: str | None = None) -> str
 def matplotlib_user_folders(env: Mapping[str, str], platform: str | None = None) -> tuple[str, ...] | None:
     """The folders matplotlib keeps its settings and font cache in without MPLCONFIGDIR: on Linux
     `~/.config/matplotlib` and `~/.cache/matplotlib` (or XDG_CONFIG_HOME's and XDG_CACHE_HOME's), on Windows
-    `~/.matplotlib` where it is a folder, else `%LOCALAPPDATA%\\matplotlib`, elsewhere (macOS) `~/.matplotlib`;
-    None where there is none (no home)."""
+    `~/.matplotlib` where it is a folder, else `%LOCALAPPDATA%\\matplotlib` (`~/.matplotlib` without
+    LOCALAPPDATA), elsewhere (macOS) `~/.matplotlib`; None where there is none (no home)."""
     platform = sys.platform if platform is None else platform
     home = home_folder(env)
     if platform.startswith(("linux", "freebsd")):
@@ -418,7 +418,8 @@ def matplotlib_user_folders(env: Mapping[str, str], platform: str | None = None)
         if home is not None and os.path.isdir(os.path.join(home, ".matplotlib")):
             return (os.path.join(home, ".matplotlib"),)
         local = env.get("LOCALAPPDATA")
-        return (os.path.join(local, "matplotlib"),) if local else None
+        if local:
+            return (os.path.join(local, "matplotlib"),)
     return (os.path.join(home, ".matplotlib"),) if home is not None else None
 
 

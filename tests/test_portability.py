@@ -265,6 +265,19 @@ def test_matplotlib_folders_per_system(tmp_path) -> None:
                                                              str(home / ".cache" / "matplotlib"))
 
 
+def test_matplotlib_folder_on_windows_without_localappdata(tmp_path, monkeypatch) -> None:
+    """Without LOCALAPPDATA matplotlib on Windows falls back to ~/.matplotlib (its `_get_config_or_cache_dir`):
+    that folder was not checked (None), so a usable home still got a private temporary MPLCONFIGDIR."""
+    from egvsr import process
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert process.matplotlib_user_folders({"HOME": str(home)}, "win32") == (str(home / ".matplotlib"),)
+    monkeypatch.setattr(process.sys, "platform", "win32")
+    env = {"HOME": str(home)}
+    assert process.matplotlib_config_folder(env) is None and "MPLCONFIGDIR" not in env
+
+
 def test_private_temp_folder_on_windows_is_kept_between_runs(tmp_path, monkeypatch) -> None:
     """Windows has no os.getuid, and its stat gives every folder owner 0 and mode 0o777: the private folder
     was passed over for a fresh one on every run (numba recompiled every kernel each time)."""

@@ -976,6 +976,24 @@ def committing(done: str) -> Iterator[None]:
             shutil.rmtree(aside, ignore_errors=True)
 
 
+
+def pread_at(fd: int, n: int, offset: int) -> bytes:
+    """Up to `n` bytes at `offset` of the file of `fd` (fewer where it ends): `os.pread`, or where there is
+    none (Windows) a seek and a read, which moves the descriptor's position."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, n)
+
+
+def pwrite_at(fd: int, data: bytes | memoryview, offset: int) -> int:
+    """Write `data` at `offset` of the file of `fd`, returning how many bytes went (maybe fewer): `os.pwrite`,
+    or where there is none (Windows) a seek and a write, which moves the descriptor's position."""
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.write(fd, data)
+
 _WRITE_FAILURES = {
     errno.ENOSPC: "the disk is full",
     errno.EFBIG: "the file size limit is reached (ulimit -f)",

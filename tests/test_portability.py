@@ -568,3 +568,22 @@ def test_files_on_a_drive_without_file_numbers_are_not_one_file(no_file_numbers,
     assert not same_file(a, b) and same_file(a, tmp_path / "." / "a.h5")
     refuse_inputs_as_outputs([a], [b])  # b is no input
     assert _file_identity(a) != _file_identity(b)
+
+
+@pytest.mark.parametrize("positional", [True, False])
+def test_pread_at_and_pwrite_at_with_and_without_positional_calls(tmp_path, monkeypatch, positional) -> None:
+    """The one place the Windows fallback of os.pread/os.pwrite is written (the lock file's holder line,
+    GuardedFile, h5util.pread_into use it): the bytes at the offset, fewer where the file ends, on either."""
+    from egvsr.fsutil import pread_at, pwrite_at
+
+    if not positional:
+        monkeypatch.delattr(os, "pread", raising=False)
+        monkeypatch.delattr(os, "pwrite", raising=False)
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        assert pwrite_at(fd, b"0123456789", 0) == 10
+        assert pwrite_at(fd, memoryview(b"ab"), 4) == 2
+        assert pread_at(fd, 3, 3) == b"3ab" and pread_at(fd, 100, 8) == b"89" and pread_at(fd, 5, 10) == b""
+    finally:
+        os.close(fd)
+    assert (tmp_path / "f").read_bytes() == b"0123ab6789"

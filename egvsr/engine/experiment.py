@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from egvsr.errors import ConfigError, OutputError, OutputExistsError
-from egvsr.fsutil import check_output_path, is_inside, refuse_package_data, same_file
+from egvsr.fsutil import check_output_path, is_inside, pread_at, pwrite_at, refuse_package_data, same_file
 
 
 #: where Windows' byte-range lock lies in train.lock: far past the holder's line, which another process reads
@@ -59,22 +59,6 @@ def _let_go(locks, fd: int) -> None:
             os.lseek(fd, _WINDOWS_LOCK_BYTE, os.SEEK_SET)
             locks.locking(fd, locks.LK_UNLCK, 1)
     os.close(fd)
-
-
-def _read_start(fd: int, n: int) -> bytes:
-    """The first `n` bytes of the file of `fd` (os.pread where there is one: not on Windows)."""
-    if hasattr(os, "pread"):
-        return os.pread(fd, n, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return os.read(fd, n)
-
-
-def _write_start(fd: int, data: bytes) -> None:
-    if hasattr(os, "pwrite"):
-        os.pwrite(fd, data, 0)
-        return
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, data)
 
 
 class ExperimentBusyError(ConfigError):
@@ -120,7 +104,7 @@ class Experiment:
             _let_go(locks, fd)  # the file was removed or replaced while we waited: lock the one there now
         try:
             os.ftruncate(fd, 0)
-            _write_start(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+            pwrite_at(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
             yield
         finally:
             _let_go(locks, fd)  # the file stays (removing it would race a new holder)
@@ -150,7 +134,7 @@ class Experiment:
     def _busy(self, fd: int) -> ExperimentBusyError:
         """The refusal while another run holds the lock of `fd`, naming the holder its file names."""
         try:
-            holder = _read_start(fd, 200).decode("utf-8", "replace").strip() or "an unknown process"
+            holder = pread_at(fd, 200, 0).decode("utf-8", "replace").strip() or "an unknown process"
         except OSError:
             holder = "an unknown process"
         return ExperimentBusyError(f"{self.dir}: another `egvsr train` ({holder}) is running this experiment; "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 
+from egvsr.fsutil import pread_at, pwrite_at
+
 #: Writes after a failure at most this large are kept (HDF5 metadata, which it may read back).
 _KEEP_BYTES = 1 << 20
 
@@ -50,7 +52,7 @@ class GuardedFile(io.RawIOBase):
         if self.failure is None:
             try:
                 while done < len(data):
-                    done += self._pwrite(data[done:], self._pos + done)
+                    done += pwrite_at(self._fd, data[done:], self._pos + done)  # only HDF5 moves this fd
             except OSError as exc:
                 self.failure = exc
         if done < len(data) and len(data) - done <= _KEEP_BYTES:
@@ -70,23 +72,12 @@ class GuardedFile(io.RawIOBase):
         self._pos += len(view)
         return len(view)
 
-    def _pwrite(self, data: memoryview, offset: int) -> int:
-        """os.pwrite, or where there is none (Windows) a seek and a write: only HDF5 moves this descriptor."""
-        if hasattr(os, "pwrite"):
-            return os.pwrite(self._fd, data, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-        return os.write(self._fd, data)
-
     def _pread_copy(self, view: memoryview) -> int:
         """Read into `view` at this position through a copy (no os.preadv: macOS before 11, Windows); the
         bytes there, which the file may end before."""
         got = 0
         while got < len(view):
-            if hasattr(os, "pread"):
-                data = os.pread(self._fd, len(view) - got, self._pos + got)
-            else:  # Windows
-                os.lseek(self._fd, self._pos + got, os.SEEK_SET)
-                data = os.read(self._fd, len(view) - got)
+            data = pread_at(self._fd, len(view) - got, self._pos + got)
             if not data:
                 break
             view[got:got + len(data)] = data

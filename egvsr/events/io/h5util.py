@@ -23,7 +23,7 @@ from egvsr.errors import EgvsrError, FormatError, InputFileError, MissingDepende
 from egvsr.events.checks import INT64_MAX, INT64_MIN, first_beyond_int64
 from egvsr.events.io import chunk_codec
 from egvsr.events.io.guarded import GuardedFile
-from egvsr.fsutil import output_error
+from egvsr.fsutil import output_error, pread_at
 from egvsr.process import is_out_of_memory
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -476,7 +476,7 @@ def pread_into(fd: int, out: np.ndarray, offset: int) -> bool:
         if hasattr(os, "preadv"):  # straight into `out`
             got = os.preadv(fd, [view[done:]], offset + done)
         else:  # macOS has no preadv: one copy more
-            data = os.pread(fd, len(view) - done, offset + done)
+            data = pread_at(fd, len(view) - done, offset + done)
             got = len(data)
             view[done:done + got] = data
         if got <= 0:

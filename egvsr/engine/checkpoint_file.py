@@ -28,7 +28,7 @@ from torch.serialization import MAGIC_NUMBER
 from egvsr.engine.checkpoint_kind import byte_kind, zip_kind
 from egvsr.errors import CheckpointError, InputFileError
 from egvsr.engine.yamltext import check_expanded_size
-from egvsr.fsutil import atomic_output
+from egvsr.fsutil import atomic_output, write_failure
 
 FORMAT = "egvsr-checkpoint"
 VERSION = 1
@@ -58,8 +58,6 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], overwrite:
 def _save_failure(out: Path, exc: BaseException) -> BaseException:
     """What a failed `torch.save` to `out` raises (torch wraps what a Python file raises in a RuntimeError):
     `fsutil.write_failure`."""
-    from egvsr.fsutil import write_failure
-
     return write_failure(out, exc)
 
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, ParamSpec, TypeVar
 
-from egvsr.fsutil import atomic_output
+from egvsr.fsutil import atomic_output, check_output_path, write_failure
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,8 +75,6 @@ def writing(out: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        from egvsr.fsutil import write_failure
-
         failure = write_failure(Path(out), exc)
         if failure is exc:
             raise
@@ -90,7 +88,6 @@ def check_figure_path(path: object, overwrite: bool = False, what: str = "path",
     picture format the plots cannot write (`figure_format`; `named_format=False` leaves the name's format to
     the caller, as `show_recording` checks its own)."""
     from egvsr.events.io.arguments import check_path
-    from egvsr.fsutil import check_output_path
 
     out = check_output_path(check_path(path, what, "an output file path"), overwrite)
     if named_format:

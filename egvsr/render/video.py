@@ -25,7 +25,8 @@ import numpy as np
 
 from egvsr.cvfile import video_capture, video_writer, write_image
 from egvsr.errors import ConfigError, MissingDependencyError, OutputError
-from egvsr.fsutil import atomic_directory, atomic_output, check_output_folder, check_output_path, check_writable
+from egvsr.fsutil import (atomic_directory, atomic_output, check_output_folder, check_output_path, check_writable,
+                          output_error)
 from egvsr.native_stderr import native_messages_held
 from egvsr.render.disk import disk_full, no_space_error
 
@@ -208,8 +209,6 @@ class PngFolderWriter(contextlib.AbstractContextManager):
         if full:
             return no_space_error(self.folder, self._tmp.parent, free, f"writing {name.name}")
         if exc is not None:
-            from egvsr.fsutil import output_error
-
             return output_error(self.folder, exc)
         return OutputError(f"{self.folder}: OpenCV could not write {name.name}")
 
@@ -414,8 +413,6 @@ class Mp4Writer(contextlib.AbstractContextManager):
         if full:
             raise no_space_error(self.path, self._tmp.parent, free, "writing the video")
         if _at_file_size_limit(self._video):
-            from egvsr.fsutil import output_error
-
             raise output_error(self.path, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
         raise OutputError(f"{self.path}: the video written reads back with {count} of its {self.frames} frames "
                           "(the encoder failed); nothing was written (an existing output is kept)")

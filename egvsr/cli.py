@@ -413,7 +413,7 @@ def _run_demo(a) -> None:
 
 
 def _add_show(sub) -> None:
-    p = sub.add_parser("show", help="PNG preview of a recording: first frame, events, event rate")
+    p = sub.add_parser("show", help="preview picture of a recording: first frame, events, event rate")
     p.add_argument("file", help="any recording the readers support")
     p.add_argument("--out", help="output picture, .png, .jpg/.jpeg, .pdf or .svg: the format follows the name "
                                  "(default <name>.preview.png in the current folder; for a folder FILE, "

@@ -12,7 +12,8 @@ from egvsr.plots.figures import figure_format, house_style, new_figure, plain, w
 @house_style
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
                          title: str | None = None) -> Path:
-    """Plot `metric` against `scale` for each `model` in `rows` and save a PNG atomically."""
+    """Plot `metric` against `scale` for each `model` in `rows` and save it atomically, in the
+    format its name says (`figures.figure_format`: .png, .jpg/.jpeg, .pdf or .svg)."""
     from egvsr.fsutil import atomic_output
     from egvsr.plots.figures import check_figure_path
 
@@ -25,10 +26,10 @@ def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", ove
 @house_style
 def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", title: str | None = None,
                          out: Path | None = None) -> None:
-    """Write the PNG of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`
+    """Write the picture of `plot_metric_vs_scale` to `target` as it is (a temporary the caller commits: `eval`
     renames it together with its tables); a failed write (a full disk) is one line naming `out`, the
-    output `target` stands for (default: `target` itself). The figure is not pyplot's: the caller's
-    matplotlib backend and open figures are left as they are."""
+    output `target` stands for (default: `target` itself), whose name says the format. The figure is not
+    pyplot's: the caller's matplotlib backend and open figures are left as they are."""
     from egvsr.errors import ConfigError
 
     for r in rows:

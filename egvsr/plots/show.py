@@ -17,8 +17,8 @@ import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError
 from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
-from egvsr.plots.figures import (  # noqa: F401  (PICTURE_MAX_SIDE: show's pictures are bounded by it)
-    FIGURE_FORMATS, PICTURE_MAX_SIDE, cell_size, cells, house_style, panel_aspect, pixel_aspect, plain, stretch_note)
+from egvsr.plots.figures import (FIGURE_FORMATS, cell_size, cells, house_style, panel_aspect, pixel_aspect, plain,
+                                 stretch_note)
 from egvsr.process import physical_memory
 
 RATE_BINS = 200

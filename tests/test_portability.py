@@ -587,3 +587,61 @@ def test_pread_at_and_pwrite_at_with_and_without_positional_calls(tmp_path, monk
     finally:
         os.close(fd)
     assert (tmp_path / "f").read_bytes() == b"0123ab6789"
+
+
+class _Kernel32:
+    """kernel32's OpenProcess/GetExitCodeProcess/CloseHandle as Windows answers them for `processes`
+    (pid -> exit code, 259 STILL_ACTIVE while running; None: access denied), as `ctypes.WinDLL` gives them."""
+
+    def __init__(self, processes: dict, exit_code_fails: bool = False) -> None:
+        self.processes, self.exit_code_fails, self.last_error, self.open_handles = processes, exit_code_fails, 0, set()
+        for name in ("OpenProcess", "GetExitCodeProcess", "CloseHandle"):  # functions whose restype/argtypes are set
+            bound = getattr(self, "_" + name)
+            setattr(self, name, type(name, (), {"__call__": staticmethod(bound)})())
+
+    def _OpenProcess(self, access, inherit, pid):
+        if pid not in self.processes:
+            self.last_error = 87  # ERROR_INVALID_PARAMETER: no such process
+            return None
+        if self.processes[pid] is None:
+            self.last_error = 5  # ERROR_ACCESS_DENIED: another user's, running
+            return None
+        self.open_handles.add(1000 + pid)
+        return 1000 + pid
+
+    def _GetExitCodeProcess(self, handle, code_ref):
+        if self.exit_code_fails:
+            return 0
+        code_ref._obj.value = self.processes[handle - 1000]
+        return 1
+
+    def _CloseHandle(self, handle):
+        self.open_handles.remove(handle)
+        return 1
+
+
+@pytest.mark.parametrize("pid, alive", [(10, True), (11, False), (12, True), (99, False)])
+def test_windows_process_probe_asks_kernel32(monkeypatch, pid, alive) -> None:
+    """`_alive_windows` itself (the other tests replace it): a running process (STILL_ACTIVE) or one this user
+    may not open is alive, an exited one (its handle still there) or an unknown pid is gone; every handle
+    opened is closed."""
+    import ctypes
+
+    from egvsr import fsutil
+
+    kernel32 = _Kernel32({10: 259, 11: 0, 12: None})
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name, use_last_error=False: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.last_error, raising=False)
+    assert fsutil._alive_windows(pid) is alive
+    assert kernel32.open_handles == set()
+
+
+def test_windows_process_probe_keeps_a_process_whose_exit_code_cannot_be_read(monkeypatch) -> None:
+    import ctypes
+
+    from egvsr import fsutil
+
+    kernel32 = _Kernel32({10: 0}, exit_code_fails=True)
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name, use_last_error=False: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.last_error, raising=False)
+    assert fsutil._alive_windows(10) is True and kernel32.open_handles == set()

@@ -589,14 +589,23 @@ def current_umask() -> int:
 _IN_USE_WINDOWS = (32, 33)
 
 
+#: a failed write's reason in words, by errno (`output_error`; `_why_not` adds those of a refused creation)
+_WRITE_FAILURES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EFBIG: "the file size limit is reached (ulimit -f)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EIO: "an input/output error on the device",
+    errno.EROFS: "the file system is read-only",
+}
+_CREATE_FAILURES = {**_WRITE_FAILURES, errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+                    errno.ENAMETOOLONG: "the name is too long"}
+
+
 def _why_not(exc: OSError) -> str:
     """A failed write's reason, in words."""
     if getattr(exc, "winerror", None) in _IN_USE_WINDOWS:
         return "the existing output is open in another program, and Windows replaces no open file: close it"
-    return {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
-            errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
-            errno.EPERM: "operation not permitted", errno.ENAMETOOLONG: "the name is too long",
-            }.get(exc.errno, exc.strerror or str(exc))
+    return _CREATE_FAILURES.get(exc.errno, exc.strerror or str(exc))
 
 
 def _cannot_write(out: Path, exc: OSError) -> OutputError:
@@ -993,15 +1002,6 @@ def pwrite_at(fd: int, data: bytes | memoryview, offset: int) -> int:
         return os.pwrite(fd, data, offset)
     os.lseek(fd, offset, os.SEEK_SET)
     return os.write(fd, data)
-
-_WRITE_FAILURES = {
-    errno.ENOSPC: "the disk is full",
-    errno.EFBIG: "the file size limit is reached (ulimit -f)",
-    errno.EDQUOT: "the disk quota is exceeded",
-    errno.EIO: "an input/output error on the device",
-    errno.EROFS: "the file system is read-only",
-}
-
 
 def output_error(out: Path, exc: OSError) -> OutputError:
     """The one-line error for an output whose write failed with `exc`."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -373,3 +376,28 @@ def test_member_files_are_looked_up_only_when_an_output_already_exists(tmp_path,
     os.link(frames[7], tmp_path / "out.h5")
     with pytest.raises(OutputExistsError, match=r"out.h5: output is .*7.png, which the input folder .*rec reads"):
         refuse_inputs_as_outputs([rec], [tmp_path / "out.h5"], members=listing)
+
+
+@pytest.mark.parametrize("code, why", [(errno.ENOSPC, "the disk is full"),
+                                       (errno.EFBIG, "the file size limit is reached (ulimit -f)"),
+                                       (errno.EDQUOT, "the disk quota is exceeded"),
+                                       (errno.EIO, "an input/output error on the device"),
+                                       (errno.EROFS, "the file system is read-only")])
+def test_a_failed_creation_and_a_failed_write_give_one_reason(tmp_path, monkeypatch, code, why) -> None:
+    """An output whose temporary cannot be made and one whose write fails with the same error are told the
+    same reason: the two errno tables were written twice in fsutil, and a creation met with EFBIG or EIO
+    got the system's bare words ('File too large') instead of output_error's."""
+    import tempfile
+
+    from egvsr.errors import OutputError
+    from egvsr.fsutil import output_error
+
+    def failing(*args, **kw):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing)
+    out = tmp_path / "out.h5"
+    assert f"({why})" in str(output_error(out, OSError(code, os.strerror(code))))
+    with pytest.raises(OutputError, match=re.escape(f"cannot create the output in {tmp_path} ({why})")):
+        with atomic_output(out):
+            pass

@@ -39,7 +39,8 @@ def _lock_module():
 
 def _try_lock(locks, fd: int, shared: bool = False) -> None:
     """Lock `fd` without waiting: BlockingIOError while another holds it, another OSError where the file
-    system takes no lock."""
+    system takes no lock. `shared` asks flock for a shared lock; Windows' locks are never shared, so there
+    even a look (`check_not_running`) takes the lock for a moment."""
     if hasattr(locks, "flock"):
         locks.flock(fd, (locks.LOCK_SH if shared else locks.LOCK_EX) | locks.LOCK_NB)
         return

@@ -110,6 +110,7 @@ def is_frame_rate(value: object) -> bool:
     """A frame rate an `fps` argument takes: a real number (`is_real`), finite and > 0 (not True, "25" or inf)."""
     return is_real(value) and 0 < value < float("inf")  # type: ignore[operator]
 
+
 def as_array(value: object, what: str) -> np.ndarray:
     """`np.asarray(value)`, with a ragged nest of sequences (frames of different sizes, a list inside a list
     of times) refused as an `EventValidationError` naming `what`, not numpy's bare ValueError."""

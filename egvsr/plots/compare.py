@@ -80,7 +80,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     """Top row: each full image with the crop box drawn; bottom row: the zoomed crops."""
     from matplotlib.patches import Rectangle
 
-    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
+    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_as_named,
                                      stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
@@ -119,7 +119,7 @@ def comparison_grid(panels: Sequence[tuple[str, np.ndarray]], path: str | os.Pat
     if title:
         fig.suptitle(plain(title), fontsize=9)
     fig.tight_layout()
-    return save_png(fig, path, overwrite)
+    return save_as_named(fig, path, overwrite)
 
 
 def check_box(box: object, shape: Sequence[int]) -> Box:
@@ -140,7 +140,7 @@ def check_box(box: object, shape: Sequence[int]) -> Box:
 def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path: str | os.PathLike,
               title: str | None = None, overwrite: bool = False, panel_inches: float = 2.2) -> Path:
     """A grid of already-cropped images: one labelled row per setting, one column per method."""
-    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, plain, save_png
+    from egvsr.plots.figures import check_figure_path, new_figure, panel_aspect, plain, save_as_named
 
     check_figure_path(path, overwrite)  # before any drawing
     if not rows or not rows[0][1]:
@@ -167,4 +167,4 @@ def crop_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], path
     if title:
         fig.suptitle(plain(title), fontsize=9)
     fig.tight_layout()
-    return save_png(fig, path, overwrite)
+    return save_as_named(fig, path, overwrite)

@@ -133,7 +133,7 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
     `PICTURE_MAX_SIDE` a side is drawn in cells of f x f pixels, as `egvsr show` draws it (events summed, the
     background's top-left pixel of each cell), so memory is bounded by the picture, not the declared size."""
     from egvsr.plots.figures import (cell_size, cells, check_figure_path, new_figure, panel_aspect, pixel_aspect,
-                                     plain, save_png, stretch_note)
+                                     plain, save_as_named, stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
     check_stream(stream)
@@ -158,4 +158,4 @@ def plot_events(stream: Any, path: str | os.PathLike, background: np.ndarray | N
     fig.suptitle((plain(title) + "\n" if title else "") + f"{len(stream):,} events: ON (red) {n_on:,}, "
                  f"OFF (blue) {len(stream) - n_on:,}{stretch_note(h, w)}"
                  + (f", cells of {f}x{f} pixels" if f > 1 else ""), fontsize=9)
-    return save_png(fig, path, overwrite)
+    return save_as_named(fig, path, overwrite)

@@ -124,7 +124,7 @@ def save_figure(fig: Any, path: str | os.PathLike, overwrite: bool = False, fmt:
     return Path(path)
 
 
-def save_png(fig: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
+def save_as_named(fig: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write `fig` to `path` atomically in the format its name says (`figure_format`: a PNG unless the name
     ends in .pdf, .svg, .jpg or .jpeg); refuses an existing file unless `overwrite`."""
     return save_figure(fig, path, overwrite, figure_format(path))

@@ -32,7 +32,7 @@ def signed_slices(voxels: np.ndarray) -> np.ndarray:
 def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None = None,
                 max_cols: int = 8, max_bins: int = 32, overwrite: bool = False) -> Path:
     """Save a grid of the first `max_bins` time bins (diverging colours, shared symmetric limits)."""
-    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_png,
+    from egvsr.plots.figures import (check_figure_path, new_figure, panel_aspect, pixel_aspect, plain, save_as_named,
                                      stretch_note)
 
     check_figure_path(path, overwrite)  # before any drawing
@@ -66,4 +66,4 @@ def plot_voxels(voxels: np.ndarray, path: str | os.PathLike, title: str | None =
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="ON - OFF")
     shown_bins = counted(b, "time bin") if b == total else f"the first {b} of {total} time bins"
     fig.suptitle((plain(title) if title else f"{shown_bins}, {w}x{h}") + stretch_note(h, w), fontsize=9)
-    return save_png(fig, path, overwrite)
+    return save_as_named(fig, path, overwrite)

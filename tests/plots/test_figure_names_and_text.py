@@ -138,7 +138,7 @@ def test_plot_events_cells_sum_the_events_of_their_pixels(tmp_path, monkeypatch)
     p = rng.choice(np.array([-1, 1], np.int8), n)
     s = EventStream(x, y, np.arange(n), p, w, h)
     kept = {}
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.update(fig=fig))
     plot_events(s, tmp_path / "e.png")
     drawn = kept["fig"].axes[0].get_images()[0].get_array()
     on, off = np.zeros((3, 4)), np.zeros((3, 4))
@@ -162,7 +162,7 @@ def test_voxel_values_near_the_float32_limit_get_their_own_colour(tmp_path, monk
     v = np.zeros((2, 3, 3), dtype)
     v[:, 0, 0], v[:, 2, 2], v[:, 1, 1] = 3e38, -3e38, 1e38
     kept = {}
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.update(fig=fig))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_voxels(v, tmp_path / "v.png")
@@ -243,7 +243,7 @@ def test_comparison_and_crop_grids_of_a_line_image_stay_small(tmp_path, monkeypa
     from egvsr.plots.compare import comparison_grid, crop_rows
 
     kept = []
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.append(fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.append(fig))
     img = np.zeros(shape, np.uint8)
     comparison_grid([("line", img)], tmp_path / "c.png", box=(0, 0, min(shape[0], 10), min(shape[1], 10)))
     crop_rows([("row", [("line", img)])], tmp_path / "r.png")

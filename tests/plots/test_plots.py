@@ -387,9 +387,9 @@ def test_voxel_colour_limits_come_from_the_finite_values(tmp_path, monkeypatch):
     want = float(np.percentile(np.abs(s[s != 0]), 99))
     v[0, 0, 0, 0], v[1, 0, 2, 3] = np.nan, np.inf
     limits = []
-    save_png = figures.save_png
-    monkeypatch.setattr(figures, "save_png", lambda fig, out, overwrite=False: limits.extend(
-        im.get_clim() for ax in fig.axes for im in ax.get_images()) or save_png(fig, out, overwrite))
+    save_as_named = figures.save_as_named
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, out, overwrite=False: limits.extend(
+        im.get_clim() for ax in fig.axes for im in ax.get_images()) or save_as_named(fig, out, overwrite))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_voxels(v, tmp_path / "v.png")
@@ -462,7 +462,7 @@ def _drawn_grid(monkeypatch, panels, box):
     import egvsr.plots.figures as figures
 
     kept = {}
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.update(fig=fig))
     comparison_grid(panels, "unused.png", box=box)
     fig = kept["fig"]
     FigureCanvasAgg(fig).draw()
@@ -548,7 +548,7 @@ def test_the_voxel_grid_title_says_how_many_bins_it_shows_of_how_many(tmp_path, 
     import egvsr.plots.figures as figures
 
     kept = {}
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.update(fig=fig))
     plot_voxels(np.ones((bins, 6, 8)), tmp_path / "v.png", max_bins=max_bins)
     assert kept["fig"]._suptitle.get_text() == said
 
@@ -581,7 +581,7 @@ def test_a_crop_grid_draws_square_pixels_whatever_the_first_panel_s_shape(monkey
     import egvsr.plots.figures as figures
 
     kept = {}
-    monkeypatch.setattr(figures, "save_png", lambda fig, path, overwrite=False: kept.update(fig=fig))
+    monkeypatch.setattr(figures, "save_as_named", lambda fig, path, overwrite=False: kept.update(fig=fig))
     wide = np.zeros((2, 8, 3), np.uint8)
     wide[..., 0] = 255  # red
     crop_rows([("x2", [("square", np.full((8, 8), 1.0)), ("wide", wide)])], "unused.png")

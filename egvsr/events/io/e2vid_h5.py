@@ -6,6 +6,8 @@ taken as µs), `events/ps` bool (True = ON); frames in `images/image%09d` with a
 middle) and `type` "greyscale" or "color_bgr".
 Sensor size from the root attribute `sensor_resolution` (H, W[, 3]), else the first image's shape,
 else the caller's `sensor_size`. There is no index: window starts are found by bisection over ts.
+A file of images and no `events` group at all (frames only, as event_utils writes a recording without
+events) reads as a recording of no events.
 """
 
 from __future__ import annotations
@@ -29,9 +31,27 @@ _IMAGE_NAME = re.compile(r"^image(\d+)$")
 
 
 def matches(f: h5py.File) -> bool:
-    """An `events` group holding any of xs/ys/ts/ps."""
+    """An `events` group holding any of xs/ys/ts/ps, or (frames only) no `events` at all and an `images`
+    group holding an `image<N>` entry (and no EvTexture `voxels_f`)."""
     g = f.get("events")
-    return isinstance(g, h5py.Group) and any(k in g for k in ("xs", "ys", "ts", "ps"))
+    if isinstance(g, h5py.Group):
+        return any(k in g for k in ("xs", "ys", "ts", "ps"))
+    return _no_events(f) and "voxels_f" not in f and _has_images(f)  # voxels_f: an EvTexture clip
+
+
+def _no_events(f: h5py.File) -> bool:
+    """Whether `f` has no `events` key at all (a link to a missing target is a key: refused when read,
+    never taken as absent)."""
+    return f.get("events", getlink=True) is None
+
+
+def _has_images(f: h5py.File) -> bool:
+    """Whether `f` has an `images` group with an entry named `image<N>` (names only: nothing is read)."""
+    try:
+        g = f.get("images")
+        return isinstance(g, h5py.Group) and any(_IMAGE_NAME.match(name) for name in g)
+    except OSError:
+        return False
 
 
 class E2vidH5Source(EventSource):
@@ -42,6 +62,20 @@ class E2vidH5Source(EventSource):
 
     def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
         self._f = f
+        self._frames = self._find_frames(path, f)
+        if _no_events(f) and self._frames:  # frames only: a recording of no events
+            n, self._x = 0, None
+        else:
+            n = self._check_events(path, f)
+        self._any_colour: bool | None = None  # whether any image declares 3 channels (`frame_shape`)
+        self._frame_t: np.ndarray | None = None  # `frame_times`, once worked out
+        self._full_scale16: int | None = None  # white level of uint16 images, once worked out
+        if sensor_size is None:
+            sensor_size = self._sensor_size(path, f)
+        super().__init__(path, sensor_size[1], sensor_size[0], n)
+
+    def _check_events(self, path: Path, f: h5py.File) -> int:
+        """Check the `events/` columns and keep them; their length."""
         ds = {k: h5util.dataset(f, key, path, "e2vid") for k, key in KEYS.items()}
         h5util.require_1d(ds["x"], path, "iu", "integer columns (int16)")
         h5util.require_1d(ds["y"], path, "iu", "integer rows (int16)")
@@ -55,13 +89,7 @@ class E2vidH5Source(EventSource):
         n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         self._p_encoding = "bool" if ds["p"].dtype == np.bool_ else None
-        self._frames = self._find_frames(path, f)
-        self._any_colour: bool | None = None  # whether any image declares 3 channels (`frame_shape`)
-        self._frame_t: np.ndarray | None = None  # `frame_times`, once worked out
-        self._full_scale16: int | None = None  # white level of uint16 images, once worked out
-        if sensor_size is None:
-            sensor_size = self._sensor_size(path, f)
-        super().__init__(path, sensor_size[1], sensor_size[0], n)
+        return n
 
     def close(self) -> None:
         self._f.close()
@@ -242,6 +270,8 @@ class E2vidH5Source(EventSource):
 
     # ---- events -------------------------------------------------------------------------------
     def _read_t(self, i0, i1):
+        if self._x is None:
+            return np.zeros(0, np.int64)
         ts = h5util.read_slice(self._t, i0, i1, self.path)
         if ts.dtype.kind != "f":
             return h5util.int64_times(ts, self.path, KEYS["t"], i0)
@@ -254,10 +284,14 @@ class E2vidH5Source(EventSource):
         return us
 
     def _read_p(self, i0, i1):
+        if self._x is None:
+            return np.zeros(0, np.int8)
         p = h5util.read_slice(self._p, i0, i1, self.path)
         return self._signed_polarity(p, self._p_encoding or "ternary", i0)
 
     def _read_arrays(self, i0, i1):
+        if self._x is None:  # frames only: no events (i0 == i1 == 0)
+            return (np.zeros(0, np.uint16), np.zeros(0, np.uint16), np.zeros(0, np.int64), np.zeros(0, np.int8))
         x = h5util.read_slice(self._x, i0, i1, self.path)
         y = h5util.read_slice(self._y, i0, i1, self.path)
         return x, y, self._read_t(i0, i1), self._read_p(i0, i1)

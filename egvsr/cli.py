@@ -471,7 +471,13 @@ COMMANDS: list[Callable] = [
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake reported as one line that starts `egvsr: error:` like every other
-    error and names the command (the usage is one `--help` away)."""
+    error and names the command (the usage is one `--help` away). A value that starts with a minus and a
+    digit (`--times -1us`, `-40ms`, `-1e-3`) is a value, never an option (no option of ours starts so), as
+    argparse reads it from Python 3.13 on; before, only a bare negative number was."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def parse_known_args(self, args=None, namespace=None):
         self._given = list(sys.argv[1:] if args is None else args)

@@ -136,18 +136,20 @@ class Aedat4Source(StreamedSource):
         with decoder_errors(f"{path}: unreadable AEDAT4 header"):
             streams = decoder.id_to_stream()
         ids = sorted(i for i, s in streams.items() if s.get("type") == "events")
-        if not ids:
+        frame_ids = sorted(i for i, s in streams.items() if s.get("type") == "frame")
+        if not ids and not frame_ids:
             kinds = sorted({s.get("type") for s in streams.values()})
-            raise FormatError(f"{path}: AEDAT4 file has no events stream (streams: {kinds})")
-        self._stream_id = ids[0]
+            raise FormatError(f"{path}: AEDAT4 file has no events stream and no frame stream (streams: {kinds})")
+        # frames only (a DAVIS recorded without its events): a recording of no events, sized by its frames
+        self._stream_id = ids[0] if ids else None
         if sensor_size is None:
-            info = streams[self._stream_id]
+            info = streams[ids[0] if ids else frame_ids[0]]
             if not info.get("width") or not info.get("height"):
                 raise FormatError(
-                    f"{path}: AEDAT4 events stream declares no size; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
+                    f"{path}: AEDAT4 {'events' if ids else 'frame'} stream declares no size; pass --sensor-size "
+                    "HxW (sensor_size=(H, W) in Python)"
                 )
             sensor_size = header_size(path, "aedat4", (info["height"], info["width"]))
-        frame_ids = sorted(i for i, s in streams.items() if s.get("type") == "frame")
         self._frames = Aedat4Frames(path, frame_ids[0], self._frame_packets) if frame_ids else None
         self._gathering = self._frames is not None
         super().__init__(path, sensor_size[1], sensor_size[0])  # its first pass also gathers the frames

@@ -568,6 +568,20 @@ def open_video(src: str | Path, fps: float | None = None,
                       stated_times=not fps_given)
 
 
+def _recording_text(path: Path) -> str | None:
+    """The error for an event recording (an HDF5 file or a known event layout) given where a video is read,
+    which OpenCV cannot decode: simulate makes events from a video or frame folder, never from a recording's
+    frames. None for any other file."""
+    from egvsr.events.io.detect import sniff_layout
+
+    layout = sniff_layout(path)
+    if layout is None:
+        return None
+    what = "an HDF5 file" if layout == "hdf5" else f"an event recording (layout {layout!r})"
+    return (f"{path}: is {what}, not a video; expected a video file (.mp4, .avi, ...) or a folder of frames "
+            "(for a recording's frames: write them to a folder with a timestamps.txt of their times)")
+
+
 def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
     """(first frame, stated frame rate, stated frame count or None) of a video file; one line when
     OpenCV cannot decode a frame (FFmpeg's own messages about it are held back)."""
@@ -577,10 +591,10 @@ def _probe_video(path: Path) -> tuple[np.ndarray, float, int | None]:
         try:
             ok, first = cap.read() if cap.isOpened() else (False, None)
             if not ok or first is None:
-                raise InputFileError(
+                raise InputFileError(_recording_text(path) or (
                     f"{path}: cannot read this file as a video (OpenCV could not decode a frame); "
                     "expected a video file (.mp4, .avi, ...) or a folder of frames"
-                )
+                ))
             count = cap.get(cv2.CAP_PROP_FRAME_COUNT)  # 0, -1 or NaN where the container does not say
             return first, cap.get(cv2.CAP_PROP_FPS), int(count) if math.isfinite(count) and count >= 1 else None
         finally:

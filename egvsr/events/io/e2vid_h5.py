@@ -31,18 +31,22 @@ _IMAGE_NAME = re.compile(r"^image(\d+)$")
 
 
 def matches(f: h5py.File) -> bool:
-    """An `events` group holding any of xs/ys/ts/ps, or (frames only) no `events` at all and an `images`
-    group holding an `image<N>` entry (and no EvTexture `voxels_f`)."""
+    """An `events` group holding any of xs/ys/ts/ps, or (frames only) no `events` (or an empty `events`
+    group) and an `images` group holding an `image<N>` entry (and no EvTexture `voxels_f`)."""
     g = f.get("events")
-    if isinstance(g, h5py.Group):
-        return any(k in g for k in ("xs", "ys", "ts", "ps"))
+    if isinstance(g, h5py.Group) and any(k in g for k in ("xs", "ys", "ts", "ps")):
+        return True
     return _no_events(f) and "voxels_f" not in f and _has_images(f)  # voxels_f: an EvTexture clip
 
 
 def _no_events(f: h5py.File) -> bool:
-    """Whether `f` has no `events` key at all (a link to a missing target is a key: refused when read,
-    never taken as absent)."""
-    return f.get("events", getlink=True) is None
+    """Whether `f` has no `events` key at all, or an empty `events` group (a link to a missing target is a
+    key: refused when read, never taken as absent)."""
+    link = f.get("events", getlink=True)
+    if link is None:
+        return True
+    g = f.get("events")
+    return isinstance(link, h5py.HardLink) and isinstance(g, h5py.Group) and len(g) == 0
 
 
 def _has_images(f: h5py.File) -> bool:

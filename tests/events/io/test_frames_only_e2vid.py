@@ -83,3 +83,21 @@ def test_an_evtexture_clip_is_still_evtexture(tmp_path):
         f["images/image000000000"] = np.zeros((H, W, 3), np.uint8)  # an E2VID-like name too
         f["voxels_f/000000"] = np.zeros((5, H, W), np.float32)
     assert detect_layout(path) == "evtexture"
+
+
+def test_an_empty_events_group_beside_images_is_frames_only(tmp_path):
+    path = tmp_path / "frames.h5"
+    _images(path)
+    with h5py.File(path, "a") as f:
+        f.create_group("events")
+    with open_events(path) as src:
+        assert (src.layout, src.num_events, src.num_frames) == ("e2vid", 0, 4)
+
+
+def test_an_events_group_of_other_columns_is_not_taken_for_frames_only(tmp_path):
+    path = tmp_path / "frames.h5"
+    _images(path)
+    with h5py.File(path, "a") as f:
+        f["events/x"] = np.zeros(3, np.uint16)
+    with pytest.raises(InputFileError, match="unknown layout"):
+        detect_layout(path)

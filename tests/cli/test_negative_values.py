@@ -37,3 +37,17 @@ def test_options_still_parse_and_an_unknown_option_is_still_refused(capsys):
         build_parser().parse_args(["render", "in.h5", "--scale", "2", "--tmes", "1"])
     assert e.value.code == 2
     assert "--tmes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["render", "in.h5", "--scale", "-2e0", "--png", "out"], "argument --scale: '-2e0': expected a positive number"),
+    (["voxelize", "in.h5", "out.h5", "--window-ms", "-1e1"], "argument --window-ms: '-1e1': expected a positive number"),
+    (["convert", "in.h5", "out.h5", "--drop-hot-pixels", "-1e0"], "argument --drop-hot-pixels: '-1e0': expected a finite"),
+    (["eval", "--data", "in.h5", "--scales", "-2e0"], "argument --scales: '-2e0'"),
+])
+def test_a_negative_value_is_refused_for_what_it_is(argv, expected, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "expected one argument" not in err

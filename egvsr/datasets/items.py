@@ -68,8 +68,13 @@ def ground_truth_coverage(recs: list[Recording]) -> tuple[list[Recording], list[
 
 def check_length(rec: Recording, k: int) -> None:
     """Raise unless `rec` has at least `k` frames."""
+    if rec.num_frames == 0:  # events only (a DVXplorer, a Prophesee camera): no model of any window takes it
+        raise ConfigError(
+            f"{rec.path}: recording has no frames (events only), and the model reads windows of num_frames={k} "
+            "frames; leave it out of the data (or give its frames: render takes a folder of frames with --events)"
+        )
     if rec.num_frames < k:
-        what = "no frames" if rec.num_frames == 0 else f"only {rec.num_frames} frame(s)"
+        what = f"only {rec.num_frames} frame(s)"
         raise ConfigError(
             f"{rec.path}: recording has {what}, shorter than the window of num_frames={k} consecutive "
             "frames the model reads; leave it out of the data (or train a model with a smaller num_frames)"

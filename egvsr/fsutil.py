@@ -608,6 +608,28 @@ def _why_not(exc: OSError) -> str:
     return _CREATE_FAILURES.get(exc.errno, exc.strerror or str(exc))
 
 
+def output_error(out: Path, exc: OSError) -> OutputError:
+    """The one-line error for an output whose write failed with `exc`."""
+    why = _WRITE_FAILURES.get(exc.errno, exc.strerror or str(exc))
+    return OutputError(f"{out}: cannot write the output ({why}); nothing was written under this name: "
+                       "free some space or choose another path")
+
+
+def write_failure(out: Path, exc: BaseException) -> BaseException:
+    """What a failed write of output `out` raises: the one-line error of the OSError that caused it, also
+    where the writer wrapped it or lost it to a second error while cleaning up (torch's RuntimeError,
+    matplotlib's PDF backend that then fails on its own half-made stream with an AttributeError); a
+    Ctrl-C or SIGTERM met during the write (alike wrapped or masked) as itself; else `exc` as it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return output_error(out, seen)
+        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
 def _cannot_write(out: Path, exc: OSError) -> OutputError:
     return OutputError(f"{out}: cannot create the output in {out.parent} ({_why_not(exc)}); choose another path")
 
@@ -985,7 +1007,6 @@ def committing(done: str) -> Iterator[None]:
             shutil.rmtree(aside, ignore_errors=True)
 
 
-
 def pread_at(fd: int, n: int, offset: int) -> bytes:
     """Up to `n` bytes at `offset` of the file of `fd` (fewer where it ends): `os.pread`, or where there is
     none (Windows) a seek and a read, which moves the descriptor's position."""
@@ -1002,24 +1023,3 @@ def pwrite_at(fd: int, data: bytes | memoryview, offset: int) -> int:
         return os.pwrite(fd, data, offset)
     os.lseek(fd, offset, os.SEEK_SET)
     return os.write(fd, data)
-
-def output_error(out: Path, exc: OSError) -> OutputError:
-    """The one-line error for an output whose write failed with `exc`."""
-    why = _WRITE_FAILURES.get(exc.errno, exc.strerror or str(exc))
-    return OutputError(f"{out}: cannot write the output ({why}); nothing was written under this name: "
-                       "free some space or choose another path")
-
-
-def write_failure(out: Path, exc: BaseException) -> BaseException:
-    """What a failed write of output `out` raises: the one-line error of the OSError that caused it, also
-    where the writer wrapped it or lost it to a second error while cleaning up (torch's RuntimeError,
-    matplotlib's PDF backend that then fails on its own half-made stream with an AttributeError); a
-    Ctrl-C or SIGTERM met during the write (alike wrapped or masked) as itself; else `exc` as it is."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return output_error(out, seen)
-        if not isinstance(seen, Exception):  # KeyboardInterrupt (or egvsr's Terminated) inside a write
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return exc

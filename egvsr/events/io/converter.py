@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,11 +18,9 @@ from egvsr.errors import ConfigError, FormatError
 from egvsr.events.frames import check_frames_memory
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
-from egvsr.events.io.hot_pixels import check_factor, drop_pixels, hot_pixel_mask, pixel_counts
-from egvsr.events.io.hot_pixels import check_memory as check_hot_memory
+from egvsr.events.io.hot_pixels import check_factor, drop_pixels, find_hot_pixels
 from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
-from egvsr.events.stream import EventStream
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 from egvsr.progress import bar as progress_bar
@@ -71,15 +67,9 @@ def convert(
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
         hot = None
         if drop_hot_pixels is not None:
-            check_hot_memory(source)
-            with progress_bar(source.num_events, f"count {source.path.name}", progress, unit="ev",
-                              unit_scale=True) as bar:
-                counts = pixel_counts(_counted(source.iter_chunks(max_events=chunk_events), bar),
-                                      source.width, source.height)
-            hot = hot_pixel_mask(counts, drop_hot_pixels)
+            hot, dropped = find_hot_pixels(source, drop_hot_pixels, chunk_events, progress)
             attrs.update(hot_pixel_factor=drop_hot_pixels, hot_pixels_dropped=int(hot.sum()),
-                         hot_pixel_events_dropped=int(counts[hot].sum()))
-            del counts
+                         hot_pixel_events_dropped=dropped)
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
             with progress_bar(source.num_events, f"convert {source.path.name}", progress, unit="ev", leave=True,
                               unit_scale=True) as bar:
@@ -96,13 +86,6 @@ def convert(
                         bar.update(len(part))
             _copy_frames(source, w)
     return out
-
-
-def _counted(parts: Iterable[EventStream], bar: Any) -> Iterator[EventStream]:
-    """`parts`, each counted on the progress `bar` once it has been used."""
-    for part in parts:
-        yield part
-        bar.update(len(part))
 
 
 def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None) -> None:

@@ -9,7 +9,8 @@ few float copies of it, checked before counting (docs/io.md, "Hot pixels", has w
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from egvsr.events.io.source import EventSource
 from egvsr.events.stream import EventStream
 from egvsr.fsutil import fmt_size
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
+from egvsr.progress import bar as progress_bar
 
 DEFAULT_FACTOR = 5.0
 DEFAULT_MIN_EVENTS = 50
@@ -74,6 +76,24 @@ def check_memory(source: EventSource) -> None:
     if total and need > total * PLANNED_MEMORY_SHARE:
         raise InputFileError(f"{source.path}: finding hot pixels on a {w}x{h} sensor needs {fmt_size(need)}, "
                             f"above {PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)}")
+
+
+def find_hot_pixels(source: EventSource, factor: float, chunk_events: int,
+                    progress: bool = False) -> tuple[np.ndarray, int]:
+    """(mask, events of the masked pixels) of `source`'s hot pixels by `hot_pixel_mask`: the memory checked,
+    then one pass over the events in chunks of `chunk_events` (with a progress bar when `progress`)."""
+    check_memory(source)
+    with progress_bar(source.num_events, f"count {source.path.name}", progress, unit="ev", unit_scale=True) as bar:
+        counts = pixel_counts(_counted(source.iter_chunks(max_events=chunk_events), bar), source.width, source.height)
+    mask = hot_pixel_mask(counts, factor)
+    return mask, int(counts[mask].sum())
+
+
+def _counted(parts: Iterable[EventStream], bar: Any) -> Iterator[EventStream]:
+    """`parts`, each counted on the progress `bar` once it has been used."""
+    for part in parts:
+        yield part
+        bar.update(len(part))
 
 
 def pixel_counts(parts: Iterable[EventStream], width: int, height: int) -> np.ndarray:

@@ -148,10 +148,14 @@ class StreamedSource(EventSource):
         read in time order, as eval and render read them, decode the file once instead of once per window)."""
         with self._pass_lock:
             run = self._pass
-            if run is None or run.floor is None or t0 < run.floor:
+            if run is None or t0 < run.floor:
                 run = self._pass = _OpenPass(self._ordered())
-            parts = [part for start, arrays in run.covering(t0, t1)
-                     if (part := self._window_part(start, arrays, t0, t1)) is not None]
+            try:
+                parts = [part for start, arrays in run.covering(t0, t1)
+                         if (part := self._window_part(start, arrays, t0, t1)) is not None]
+            except BaseException:
+                self._pass = None  # a failed pass serves nothing more: the next window starts a new one
+                raise
             if run.kept_events > KEPT_PASS_EVENTS:  # a pass is kept for a window's worth of packets, not a file's
                 self._pass = None
         if not parts:
@@ -235,12 +239,12 @@ class StreamedSource(EventSource):
 class _OpenPass:
     """A decoding pass left open between window reads, with the packets that may hold events of the next window.
 
-    `floor`: every event decoded so far at or after this time is in `kept` (None once the pass failed)."""
+    `floor`: every event decoded so far at or after this time is in `kept`."""
 
     def __init__(self, packets: Iterator[tuple[int, _Arrays]]) -> None:
         self.packets = packets
         self.kept: list[tuple[int, _Arrays]] = []
-        self.floor: int | None = -(1 << 63)
+        self.floor = -(1 << 63)
         self.done = False
 
     @property
@@ -251,16 +255,12 @@ class _OpenPass:
         """The packets that hold every event in [t0, t1) (t0 >= floor), decoding on as far as t1."""
         self.kept = [(start, arrays) for start, arrays in self.kept if arrays[2][-1] >= t0]
         self.floor = t0
-        try:
-            while not self.done and (not self.kept or self.kept[-1][1][2][-1] < t1):
-                packet = next(self.packets, None)
-                if packet is None:
-                    self.done = True
-                elif packet[1][2][-1] >= t0:
-                    self.kept.append(packet)
-        except BaseException:
-            self.floor = None  # a failed pass serves nothing more: the next window starts a new one
-            raise
+        while not self.done and (not self.kept or self.kept[-1][1][2][-1] < t1):
+            packet = next(self.packets, None)
+            if packet is None:
+                self.done = True
+            elif packet[1][2][-1] >= t0:
+                self.kept.append(packet)
         return [(start, arrays) for start, arrays in self.kept if arrays[2][0] < t1]
 
 

@@ -3,7 +3,9 @@
 We decode EVT3 ourselves because expelliarmus (tonic's decoder) shifts events by 4096 µs after some
 TIME_HIGH updates (docs/io.md). Words are 16-bit little-endian with a 4-bit type: ADDR_Y, ADDR_X,
 VECT_BASE_X / VECT_12 / VECT_8 (event runs), TIME_LOW, TIME_HIGH; time = loops * 2^24 + TIME_HIGH * 2^12
-+ TIME_LOW µs. The 24-bit counter wraps every 2^24 µs (16.8 s); each TIME_HIGH step is read the shorter way
++ TIME_LOW µs. A TIME_HIGH that changes the time high sets TIME_LOW to 0, as Prophesee's decoders (OpenEB's
+`evt3_decoder.h`, the EVT3 sample decoder) do: an event between it and the next TIME_LOW is at the new time
+high's start, not the old TIME_LOW's µs later (up to 4095 µs late, then a drop at the TIME_LOW). The 24-bit counter wraps every 2^24 µs (16.8 s); each TIME_HIGH step is read the shorter way
 round it, as EVT2's and DAT's times are (`prophesee.unwrap_times`): a fall of more than half its range starts
 a new loop, a rise of half its range or more steps back across a wrap (a TIME_HIGH a few µs late that
 straddles a wrap stays a few µs back, the file reads as unsorted; read as a rise, every later event would be
@@ -76,6 +78,8 @@ def decode_words(words, state, x, y, t, p):
                 loops += 1
             elif seen and new_th - th >= _HALF_RANGE and loops > 0:
                 loops -= 1
+            if new_th != th:
+                tl = 0  # a new time high starts its 4096 µs at 0 until a TIME_LOW says more (OpenEB)
             th = new_th
             seen = 1
         i += 1
@@ -110,6 +114,8 @@ def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
                 loops += 1  # a wrap: time goes on
             elif seen and payload - th >= _HALF_RANGE and loops > 0:
                 loops -= 1  # a step back across the wrap before
+            if payload != th:
+                tl = 0  # the old TIME_LOW belongs to the old time high
             th, seen = payload, True
     return (np.array(xs, np.int64), np.array(ys, np.int64), np.array(ts, np.int64), np.array(ps, np.int8))
 

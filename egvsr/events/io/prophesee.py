@@ -99,6 +99,11 @@ class PropheseeSource(StreamedSource):
                 f"{path}: the {layout} text header ('%' lines) runs past {MAX_HEADER_BYTES:,} bytes; the file is "
                 "damaged or not a Prophesee recording"
             )
+        if layout == "evt2" and prophesee_header.is_evt21(head):
+            raise FormatError(
+                f"{path}: the header declares EVT 2.1 (64-bit words, 32-pixel vectors), which egvsr does not "
+                "decode (it reads EVT 2.0, EVT 3.0 and DAT): record or convert to EVT 3.0 or EVT 2.0"
+            )
         if sensor_size is None:
             sensor_size = prophesee_header.sensor_size(head)
             if sensor_size is None:

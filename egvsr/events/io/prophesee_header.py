@@ -23,14 +23,26 @@ def header_lines(head: bytes) -> list[str]:
     return lines
 
 
+def raw_encoding(head: bytes) -> str | None:
+    """The RAW encoding the header names, as written ("2.0" from `% evt 2.0`, "21" from `% format EVT21`)."""
+    for line in header_lines(head):
+        m = re.match(r"(?:evt\s+|format\s+evt)(\d+(?:\.\d+)?)", line.lower())
+        if m:
+            return m.group(1)
+    return None
+
+
+def is_evt21(head: bytes) -> bool:
+    """Whether the header names EVT 2.1 (64-bit words, vectors of 32 pixels), which egvsr does not decode."""
+    return raw_encoding(head) in ("2.1", "21")
+
+
 def detect(head: bytes) -> str | None:
     """"evt2", "evt3" or "dat" from the header, or None when it is not a Prophesee header."""
     lines = header_lines(head)
-    for line in lines:
-        low = line.lower()
-        m = re.match(r"(?:evt\s+|format\s+evt)(\d)", low)
-        if m and m.group(1) in ("2", "3"):
-            return f"evt{m.group(1)}"
+    encoding = raw_encoding(head)
+    if encoding is not None and encoding[0] in "23":  # EVT 2.1 too: the evt2 reader refuses it by name
+        return f"evt{encoding[0]}"
     if any(line.lower().startswith(("data file containing", "version")) for line in lines):
         return "dat"
     return None

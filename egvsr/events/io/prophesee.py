@@ -74,8 +74,8 @@ def header_runs_to_eof(path: Path) -> bool:
     """True when the file's leading '%' lines run into the end of the file without a newline.
 
     expelliarmus 1.1.12 skips every leading line that starts with '%' (also past '% end') and loops
-    forever when the file ends inside one, so such a file must never reach it.
-    """
+    forever when the file ends inside one, so such a DAT file must never reach it. A RAW (EVT2, EVT3) file is
+    decoded by us from the byte after `% end`, whose first payload byte may well be '%' (0x25: a y of 37)."""
     with open(path, "rb") as fh:
         while fh.read(1) == b"%":
             while True:
@@ -112,7 +112,7 @@ class PropheseeSource(StreamedSource):
                     "'geometry WxH' or Height/Width lines); pass --sensor-size HxW (sensor_size=(H, W) in Python)"
                 )
             sensor_size = header_size(self.path, layout, sensor_size)
-        if layout != "evt3" and header_runs_to_eof(self.path):
+        if layout == "dat" and header_runs_to_eof(self.path):  # RAW payloads are ours: never given to expelliarmus
             raise FormatError(
                 f"{path}: the {layout} file ends inside a '%' header line (no newline after it, no event "
                 "data); the file is truncated or not a Prophesee recording"

@@ -108,3 +108,19 @@ def test_an_evt21_file_is_refused_by_name_not_read_as_evt2(tmp_path, header, cap
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("egvsr: error: ") and "EVT 2.1" in err[0]
+
+
+@pytest.mark.parametrize("kind", ["evt2", "evt3"])
+def test_a_raw_payload_starting_with_a_percent_byte_is_read_not_taken_for_a_header_line(tmp_path, kind):
+    # the first event's y is 37 = 0x25 = '%', the payload's first byte; no newline byte after it
+    if kind == "evt2":
+        header = b"% evt 2.0\n% format EVT2;height=48;width=64\n% end\n"
+        words = np.array([(1 << 28) | (5 << 22) | (3 << 11) | 37, (0 << 28) | (6 << 22) | (4 << 11) | 1], "<u4")
+    else:
+        header = b"% evt 3.0\n% format EVT3;height=48;width=64\n% end\n"
+        words = np.array([37, 0x6005, 0x2800 | 3, 0x0001, 0x6006, 0x2004], "<u2")
+    path = tmp_path / "pct.raw"
+    path.write_bytes(header + words.tobytes())
+    assert path.read_bytes()[len(header)] == ord("%") and b"\n" not in path.read_bytes()[len(header):]
+    s = read_events(path)
+    assert (s.x.tolist(), s.y.tolist(), s.t.tolist(), s.p.tolist()) == ([3, 4], [37, 1], [5, 6], [1, -1])

@@ -218,7 +218,9 @@ class PropheseeSource(StreamedSource):
                 ev = next(chunks, None)
             if ev is None:
                 return
-            yield ev["x"], ev["y"], ev["t"], self._signed_polarity(ev["p"], "01", 0)
+            # polarity is bit 28 of the event word, as Prophesee's own DAT loader reads it (`& 268435456`);
+            # expelliarmus gives bits 28..31, whose upper three no CD event uses
+            yield ev["x"], ev["y"], ev["t"], self._signed_polarity(ev["p"] & 1, "01", 0)
 
     def unsorted_hint(self, before: int, after: int) -> str | None:
         """A drop of over a quarter of the time counter's range may well be a gap between events of over half

@@ -124,3 +124,18 @@ def test_a_raw_payload_starting_with_a_percent_byte_is_read_not_taken_for_a_head
     assert path.read_bytes()[len(header)] == ord("%") and b"\n" not in path.read_bytes()[len(header):]
     s = read_events(path)
     assert (s.x.tolist(), s.y.tolist(), s.t.tolist(), s.p.tolist()) == ([3, 4], [37, 1], [5, 6], [1, -1])
+
+
+def test_dat_polarity_is_bit_28_of_the_event_word(tmp_path):
+    # Prophesee's DAT loader: x = w & 0x3FFF, y = (w & 0x0FFFC000) >> 14, p = (w & 0x10000000) >> 28; the
+    # bits above (29..31) are no part of a CD event and do not make the polarity 2..15
+    x, y = np.array([1, 16383, 3, 4], np.uint32), np.array([1, 2, 16383, 3], np.uint32)
+    p4 = np.array([0b0010, 0b0011, 0b1000, 0b1111], np.uint32)
+    ev = np.zeros(4, [("t", "<u4"), ("w", "<u4")])
+    ev["t"], ev["w"] = [0, 5, 10, 20], x | (y << 14) | (p4 << 28)
+    path = tmp_path / "p.dat"
+    path.write_bytes(b"% Data file containing CD events.\n% Version 2\n% Height 16384\n% Width 16384\n"
+                     + bytes([0x0C, 8]) + ev.tobytes())
+    s = read_events(path)
+    assert (s.x.tolist(), s.y.tolist(), s.t.tolist()) == (x.tolist(), y.tolist(), [0, 5, 10, 20])
+    assert s.p.tolist() == [-1, 1, -1, 1]

@@ -3,13 +3,17 @@
 We decode EVT3 ourselves because expelliarmus (tonic's decoder) shifts events by 4096 µs after some
 TIME_HIGH updates (docs/io.md). Words are 16-bit little-endian with a 4-bit type: ADDR_Y, ADDR_X,
 VECT_BASE_X / VECT_12 / VECT_8 (event runs), TIME_LOW, TIME_HIGH; time = loops * 2^24 + TIME_HIGH * 2^12
-+ TIME_LOW µs. A TIME_HIGH that changes the time high sets TIME_LOW to 0, as Prophesee's decoders (OpenEB's
-`evt3_decoder.h`, the EVT3 sample decoder) do: an event between it and the next TIME_LOW is at the new time
-high's start, not the old TIME_LOW's µs later (up to 4095 µs late, then a drop at the TIME_LOW). The 24-bit counter wraps every 2^24 µs (16.8 s); each TIME_HIGH step is read the shorter way
-round it, as EVT2's and DAT's times are (`prophesee.unwrap_times`): a fall of more than half its range starts
-a new loop, a rise of half its range or more steps back across a wrap (a TIME_HIGH a few µs late that
-straddles a wrap stays a few µs back, the file reads as unsorted; read as a rise, every later event would be
-16.8 s late), except before the first wrap, where no time lies before the counter's first pass.
++ TIME_LOW µs. As in Prophesee's decoders (OpenEB's `evt3_decoder.h`; its EVT3 sample decoder):
+- a TIME_HIGH that changes the time high sets TIME_LOW to 0: an event between it and the next TIME_LOW is at
+  the new time high's start, not the old TIME_LOW's µs later (up to 4095 µs late, then a drop at the TIME_LOW);
+- an x address (EVT_ADDR_X, VECT_12, VECT_8) is a CD event only after a CD row's EVT_ADDR_Y (type 0x0): before
+  the first one no row is known (no event is made up at y = 0), and after a type 0x1 y address (the
+  exposure-measurement rows of ATIS sensors) the x addresses are not CD events.
+The 24-bit counter wraps every 2^24 µs (16.8 s); each TIME_HIGH step is read the shorter way round it, as
+EVT2's and DAT's times are (`prophesee.unwrap_times`): a fall of more than half its range starts a new loop, a
+rise of half its range or more steps back across a wrap (a TIME_HIGH a few µs late that straddles a wrap stays a
+few µs back, the file reads as unsorted; read as a rise, every later event would be 16.8 s late), except before
+the first wrap, where no time lies before the counter's first pass.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
-# decoder state carried across blocks: y, base_x, pol, time_high, time_low, loops, seen_time_high
-STATE_SIZE = 7
+# decoder state carried across blocks: y, base_x, pol, time_high, time_low, loops, seen_time_high, cd (the
+# last y address was a CD row's: EVT_ADDR_Y 0x0, not the 0x1 of exposure-measurement rows)
+STATE_SIZE = 8
 _HALF_RANGE = 1 << 11
 
 
@@ -37,7 +42,8 @@ def decode_words(words, state, x, y, t, p):
     Returns (events written, words consumed); `state` is updated in place so the next block
     continues where this one stopped. Outputs need room for at least 12 events.
     """
-    cy, bx, pol, th, tl, loops, seen = state[0], state[1], state[2], state[3], state[4], state[5], state[6]
+    cy, bx, pol, th, tl, loops, seen, cd = (state[0], state[1], state[2], state[3], state[4], state[5], state[6],
+                                            state[7])
     n = 0
     cap = x.shape[0]
     i = 0
@@ -49,7 +55,10 @@ def decode_words(words, state, x, y, t, p):
         kind = w >> 12
         if kind == 0x0:
             cy = w & 0x7FF
-        elif kind == 0x2:
+            cd = 1
+        elif kind == 0x1:
+            cd = 0
+        elif kind == 0x2 and cd:
             ts = (loops << 24) | (th << 12) | tl
             x[n] = w & 0x7FF
             y[n] = cy
@@ -63,7 +72,7 @@ def decode_words(words, state, x, y, t, p):
             width = 12 if kind == 0x4 else 8
             ts = (loops << 24) | (th << 12) | tl
             for b in range(width):
-                if (w >> b) & 1:
+                if cd and (w >> b) & 1:
                     x[n] = bx + b
                     y[n] = cy
                     t[n] = ts
@@ -83,7 +92,8 @@ def decode_words(words, state, x, y, t, p):
             th = new_th
             seen = 1
         i += 1
-    state[0], state[1], state[2], state[3], state[4], state[5], state[6] = cy, bx, pol, th, tl, loops, seen
+    state[0], state[1], state[2], state[3] = cy, bx, pol, th
+    state[4], state[5], state[6], state[7] = tl, loops, seen, cd
     return n, i
 
 
@@ -91,20 +101,22 @@ def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """Plain-Python decoder of a whole word array (slow; the tests' reference)."""
     xs, ys, ts, ps = [], [], [], []
     cy = bx = pol = th = tl = loops = 0
-    seen = False
+    seen = cd = False
     for w in (int(v) for v in words):
         kind, payload = w >> 12, w & 0xFFF
         now = loops * (1 << 24) + th * 4096 + tl
         if kind == 0x0:
-            cy = payload & 0x7FF
-        elif kind == 0x2:
+            cy, cd = payload & 0x7FF, True
+        elif kind == 0x1:
+            cd = False  # an exposure-measurement row: the x addresses after it are no CD events
+        elif kind == 0x2 and cd:
             xs.append(payload & 0x7FF), ys.append(cy), ts.append(now), ps.append(1 if payload >> 11 else -1)
         elif kind == 0x3:
             bx, pol = payload & 0x7FF, payload >> 11
         elif kind in (0x4, 0x5):
             width = 12 if kind == 0x4 else 8
             for b in range(width):
-                if payload >> b & 1:
+                if cd and payload >> b & 1:
                     xs.append(bx + b), ys.append(cy), ts.append(now), ps.append(1 if pol else -1)
             bx += width
         elif kind == 0x6:

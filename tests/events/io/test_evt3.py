@@ -116,7 +116,8 @@ def test_a_late_time_high_straddling_a_wrap_steps_back_not_a_whole_loop_on(tmp_p
 
 def test_a_rise_of_half_the_loop_before_any_wrap_is_a_rise():
     # no time lies before the counter's first pass: TIME_HIGH 1 -> 0x801 (+8.4 s) is read as it is
-    w = np.array([0x8001, 0x6000, 0x2000 | 1, 0x8801, 0x6000, 0x2000 | 2, 0x8000, 0x6000, 0x2000 | 3], np.uint16)
+    w = np.array([0x0000, 0x8001, 0x6000, 0x2000 | 1, 0x8801, 0x6000, 0x2000 | 2, 0x8000, 0x6000, 0x2000 | 3],
+                 np.uint16)  # (row 0 first: x addresses are CD events only after a CD row's y address)
     want = [4096, 0x801000, (1 << 24)]  # then a fall of more than half: a wrap
     assert evt3.decode_reference(w)[2].tolist() == want
     assert _kernel_decode(w, 12, 1)[2].tolist() == want

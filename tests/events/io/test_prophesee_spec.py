@@ -19,22 +19,25 @@ EVT3_HEADER = f"% evt 3.0\n% format EVT3;height={H};width={W}\n% end\n".encode()
 
 def _evt3_spec(words) -> list[tuple[int, int, int, int]]:
     """(x, y, t, p) from EVT3 words, per the spec and OpenEB: times unwrapped the shorter way round the 24-bit
-    counter at each TIME_HIGH (docs/io.md), TIME_LOW zeroed by a TIME_HIGH of another value."""
+    counter at each TIME_HIGH (docs/io.md), TIME_LOW zeroed by a TIME_HIGH of another value, x addresses events
+    only after a CD row's y address (type 0x0; OpenEB's `is_cd`, cleared by a type 0x1 y address)."""
     out = []
     y = base = pol = high = low = loops = 0
-    seen = False
+    seen = cd = False
     for w in words:
         kind, v = w >> 12, w & 0xFFF
         t = (loops << 24) + (high << 12) + low
         if kind == 0b0000:  # EVT_ADDR_Y (bit 11: system type)
-            y = v & 0x7FF
-        elif kind == 0b0010:  # EVT_ADDR_X: one event, bit 11 the polarity
+            y, cd = v & 0x7FF, True
+        elif kind == 0b0001:  # the y address of exposure-measurement rows
+            cd = False
+        elif kind == 0b0010 and cd:  # EVT_ADDR_X: one event, bit 11 the polarity
             out.append((v & 0x7FF, y, t, 1 if v >> 11 else -1))
         elif kind == 0b0011:  # VECT_BASE_X
             base, pol = v & 0x7FF, v >> 11
         elif kind in (0b0100, 0b0101):  # VECT_12 / VECT_8: bit i is pixel base + i
             n = 12 if kind == 0b0100 else 8
-            out += [(base + i, y, t, 1 if pol else -1) for i in range(n) if v >> i & 1]
+            out += [(base + i, y, t, 1 if pol else -1) for i in range(n) if cd and v >> i & 1]
             base += n
         elif kind == 0b0110:
             low = v
@@ -70,14 +73,32 @@ def test_an_event_after_a_new_time_high_and_before_its_time_low_is_at_the_time_h
     assert _read(path, cached, monkeypatch) == want
 
 
+@pytest.mark.parametrize("cached", [True, False])
+def test_x_addresses_before_any_cd_row_or_after_an_exposure_measurement_row_are_no_cd_events(
+        tmp_path, cached, monkeypatch):
+    # before the first EVT_ADDR_Y no row is known: no event is made up at y = 0; after a type 0x1 y address
+    # (ATIS exposure-measurement rows) single and vector x addresses are not CD events, until a 0x0 one
+    words = [0x8001, 0x6005, 0x2803, 0x3800 | 8, 0x4007,       # x = 3; x = 8, 9, 10: no row yet
+             0x0002, 0x2804, 0x3000 | 16, 0x5005,              # row 2: x = 4 ON; x = 16, 18 OFF
+             0x1003, 0x2805, 0x3800 | 20, 0x4FFF,              # EM row 3: nothing
+             0x6009, 0x0001, 0x2006, 0x3800 | 30, 0x5081]      # row 1: x = 6 OFF; x = 30, 37 ON
+    path = tmp_path / "rows.raw"
+    path.write_bytes(EVT3_HEADER + np.array(words, "<u2").tobytes())
+    t, u = 4096 + 5, 4096 + 9
+    want = [(4, 2, t, 1), (16, 2, t, -1), (18, 2, t, -1), (6, 1, u, -1), (30, 1, u, 1), (37, 1, u, 1)]
+    assert _evt3_spec(words) == want
+    assert _read(path, cached, monkeypatch) == want
+
+
 _WORD = st.one_of(
     st.tuples(st.just(0x0), st.integers(0, 0xFFF)),                       # ADDR_Y, system bit any
     st.tuples(st.just(0x2), st.integers(0, 0x7FF | 0x800)),                # ADDR_X
-    st.tuples(st.just(0x3), st.integers(0, 0x3FF) | st.just(0x800) | st.integers(0x800, 0xBFF)),  # VECT_BASE_X
+    st.tuples(st.just(0x3), st.integers(0, 0x3FF) | st.integers(0x800, 0xBFF)),  # VECT_BASE_X, either polarity
     st.tuples(st.sampled_from([0x4, 0x5]), st.integers(0, 0xFFF)),         # VECT_12 / VECT_8, every bit pattern
     st.tuples(st.just(0x6), st.integers(0, 0xFFF)),                        # TIME_LOW
     st.tuples(st.just(0x8), st.integers(0, 0xFFF) | st.integers(0, 3)),     # TIME_HIGH (repeats likely)
-    st.tuples(st.sampled_from([0x7, 0xA, 0xE, 0xF]), st.integers(0, 0xFFF)),  # CONTINUED_4, EXT_TRIGGER, OTHERS, CONTINUED_12
+    st.tuples(st.sampled_from([0x1, 0x7, 0xA, 0xE, 0xF]), st.integers(0, 0xFFF)),  # EM row, CONTINUED_4, EXT_TRIGGER,
+    # OTHERS, CONTINUED_12
 )
 
 

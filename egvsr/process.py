@@ -5,7 +5,7 @@ up as Ctrl-C does, and the signal is remembered (`check_pending()`) where Python
 ignored when the process started (`nohup`'s SIGHUP, a background job's SIGINT) stays ignored. Errors
 no part of the toolkit anticipated end as one `egvsr: error:` line. Before torch or numba load, the
 console entry opens closed standard descriptors on the null device (`standard_descriptors`), sets the
-thread environment (`egvsr.threads`), checks NUMBA_NUM_THREADS, finds numba and matplotlib writable
+thread environment (`egvsr.threads`), checks NUMBA_NUM_THREADS and NUMBA_THREADING_LAYER, finds numba and matplotlib writable
 folders (`numba_cache_folder`, `matplotlib_config_folder`) and makes stdout and stderr print any text; a
 library import does none of this.
 """
@@ -317,6 +317,43 @@ def check_numba_threads(environ: MutableMapping[str, str] | None = None) -> None
                           what="a whole number of threads", advice=" (or leave it unset: all cores)")
 
 
+#: NUMBA_THREADING_LAYER's values (numba reads them in any case), and the layers NUMBA_THREADING_LAYER_PRIORITY
+#: orders (all three, in any order)
+NUMBA_LAYERS = ("default", "safe", "threadsafe", "forksafe", "tbb", "omp", "workqueue")
+NUMBA_NAMED_LAYERS = ("tbb", "omp", "workqueue")
+
+
+def check_numba_threading_layer(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse in one line a NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY numba cannot take: it
+    would stop the first parallel kernel with a traceback. (A layer numba knows but cannot load here, such
+    as `tbb` without the tbb package, is found only then: `numba_layer_message`.)"""
+    env = os.environ if environ is None else environ
+    layer = env.get("NUMBA_THREADING_LAYER")
+    if layer is not None and layer.lower() not in NUMBA_LAYERS:
+        raise ConfigError(f"environment variable NUMBA_THREADING_LAYER={layer!r}: expected one of "
+                          f"{', '.join(NUMBA_LAYERS)} (or leave it unset: default)")
+    order = env.get("NUMBA_THREADING_LAYER_PRIORITY")
+    if order is not None and sorted(order.split()) != sorted(NUMBA_NAMED_LAYERS):
+        raise ConfigError(f"environment variable NUMBA_THREADING_LAYER_PRIORITY={order!r}: expected "
+                          f"{' '.join(NUMBA_NAMED_LAYERS)} in some order (or leave it unset)")
+
+
+_NO_NUMBA_LAYER = ("No threading layer could be loaded", "threading layer requested",
+                   "THREADING_LAYER_PRIORITY invalid")
+
+
+def numba_layer_message(exc: BaseException, environ: Mapping[str, str] | None = None) -> str | None:
+    """The line for numba's failure to start the threading layer the environment asks for (numba's
+    ValueError, also as a DataLoader worker's); None for any other error."""
+    text = str(exc)
+    if not isinstance(exc, ValueError) or not any(k in text for k in _NO_NUMBA_LAYER):
+        return None
+    layer = (os.environ if environ is None else environ).get("NUMBA_THREADING_LAYER", "default")
+    need = " (it needs the tbb package: pip install tbb)" if "TBB" in text else ""
+    return (f"environment variable NUMBA_THREADING_LAYER={layer!r}: numba cannot load that threading layer "
+            f"here{need}; expected a layer this installation has, e.g. workqueue (or leave it unset)")
+
+
 def _writable_folder(folder: str) -> bool:
     """Whether a file can be created in `folder` (made if missing), the test numba's cache runs."""
     import tempfile  # here: the console entry imports this module before it can report a Ctrl-C
@@ -531,6 +568,7 @@ def _prepare(argv: Sequence[str]) -> None:
     install_signal_handlers()
     configure_process_environment(argv=argv)
     check_numba_threads()
+    check_numba_threading_layer()
     numba_cache_folder()
     matplotlib_config_folder()
     printing_any_text()
@@ -569,7 +607,7 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
         if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up
             return report_interrupt(Terminated(_pending[0]))
-        missing = missing_package_message(exc)
+        missing = missing_package_message(exc) or numba_layer_message(exc)
         if missing is not None:
             print(f"egvsr: error: {one_line(missing)}", file=sys.stderr)
             return 2

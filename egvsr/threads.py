@@ -9,7 +9,9 @@ before torch or numba load; a value the user set is kept, and importing the libr
 from __future__ import annotations
 
 import os
-from typing import MutableMapping, Sequence
+from typing import Mapping, MutableMapping, Sequence
+
+from egvsr.errors import ConfigError
 
 # variable -> value: passive waiting for the GNU (libgomp, torch's and numba's on Linux wheels) and the
 # Intel/LLVM OpenMP runtimes (KMP_BLOCKTIME: ms a worker spins before sleeping; MKL under Intel OpenMP)
@@ -24,6 +26,33 @@ PROCESS_ENVIRONMENT = {
 # processes leave free wait on each other. Render and eval work on whole frames and keep torch's default
 # (docs/render.md, "Threads", gives the measurements; benchmarks/threads.py).
 FREE_CORES_ONLY = ("train",)
+
+
+#: the values OpenMP runtimes take for OMP_WAIT_POLICY (in any case, with spaces around)
+WAIT_POLICIES = ("active", "passive")
+#: variables whose count of threads the runtimes read (OMP_NUM_THREADS may list one count per nesting level)
+THREAD_COUNTS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def given(env: Mapping[str, str], key: str) -> bool:
+    """Whether the user chose a value for `key`: an empty (or blank) one chooses nothing, as `${KEY:-...}`
+    in scripts/*.sh reads it (the OpenMP runtimes reject it with a warning and keep their default)."""
+    return bool(env.get(key, "").strip())
+
+
+def check_thread_environment(env: Mapping[str, str]) -> None:
+    """Refuse in one line an OMP_WAIT_POLICY, OMP_NUM_THREADS or MKL_NUM_THREADS the runtimes cannot take:
+    they would print a warning of their own and go on spinning or with all cores."""
+    policy = env.get("OMP_WAIT_POLICY", "")
+    if policy.strip() and policy.strip().lower() not in WAIT_POLICIES:
+        raise ConfigError(f"environment variable OMP_WAIT_POLICY={policy!r}: expected PASSIVE or ACTIVE "
+                          "(or leave it unset: PASSIVE)")
+    for key in THREAD_COUNTS:
+        text = env.get(key, "")
+        counts = text.split(",") if key == "OMP_NUM_THREADS" else [text]
+        if text.strip() and not all(c.strip().isdigit() and c.strip().isascii() and int(c) >= 1 for c in counts):
+            raise ConfigError(f"environment variable {key}={text!r}: expected a whole number of threads >= 1 "
+                              "(or leave it unset: torch's default)")
 
 
 def command_of(argv: Sequence[str]) -> str | None:
@@ -59,17 +88,23 @@ def configure_process_environment(environ: MutableMapping[str, str] | None = Non
     `torch_threads`); returns what was set.
 
     A user who chose OMP_WAIT_POLICY keeps that choice for every runtime, and one who set
-    OMP_NUM_THREADS or MKL_NUM_THREADS keeps that (`train.threads` in a config also wins). Call it
-    before torch or numba is imported: later the runtimes have already read their settings.
+    OMP_NUM_THREADS or MKL_NUM_THREADS keeps that (`train.threads` in a config also wins). An empty value
+    is no choice (`given`): it is replaced, and an empty OMP_NUM_THREADS is removed (libgomp would warn
+    about it). A value the runtimes cannot take is refused
+    (`check_thread_environment`, ConfigError) before anything is set. Call it before torch or numba is
+    imported: later the runtimes have already read their settings.
     """
     env = os.environ if environ is None else environ
+    check_thread_environment(env)
+    if "OMP_NUM_THREADS" in env and not given(env, "OMP_NUM_THREADS"):
+        del env["OMP_NUM_THREADS"]  # empty: libgomp would warn "Invalid value" at every start
     done: dict[str, str] = {}
-    if "OMP_WAIT_POLICY" not in env:
+    if not given(env, "OMP_WAIT_POLICY"):
         for key, value in PROCESS_ENVIRONMENT.items():
-            if key not in env:
+            if not given(env, key):
                 env[key] = value
                 done[key] = value
-    if not ({"OMP_NUM_THREADS", "MKL_NUM_THREADS"} & set(env)):
+    if not any(given(env, key) for key in THREAD_COUNTS):
         try:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # no load average here (Windows has no os.getloadavg): torch's default

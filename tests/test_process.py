@@ -307,3 +307,35 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, args):
     finally:
         os.close(write)
     assert (res.returncode, res.stderr) == (1, "")
+
+
+@pytest.mark.parametrize("key, value", [("NUMBA_THREADING_LAYER", "bogus"), ("NUMBA_THREADING_LAYER", ""),
+                                        ("NUMBA_THREADING_LAYER", " omp"),
+                                        ("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb")])
+def test_a_numba_threading_layer_numba_does_not_know_is_one_line(key, value):
+    """numba stopped the first parallel kernel with a ValueError traceback."""
+    res = subprocess.run(cli("models"), env={**cli_env(), key: value}, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.startswith(f"egvsr: error: environment variable {key}={value!r}: expected ")
+    assert res.stderr.count("\n") == 1
+
+
+def test_numba_threading_layer_check_takes_numbas_names():
+    for layer in ("default", "OMP", "workqueue", "tbb", "forksafe"):
+        process.check_numba_threading_layer({"NUMBA_THREADING_LAYER": layer})
+    process.check_numba_threading_layer({"NUMBA_THREADING_LAYER_PRIORITY": "workqueue omp  tbb"})
+    process.check_numba_threading_layer({})
+
+
+def test_a_numba_threading_layer_this_installation_lacks_is_one_line():
+    """`tbb` (or `safe`) without the tbb package: numba's ValueError with a hint was a traceback."""
+    code = ("import numba\nfrom egvsr.process import run_console\n"
+            "raise SystemExit(run_console(lambda argv: numba.get_num_threads() and 0, []))\n")
+    res = _python(code, env={**cli_env(), "NUMBA_THREADING_LAYER": "tbb"})
+    if res.returncode == 0:
+        pytest.skip("numba loads the tbb layer here")
+    assert res.returncode == 2
+    assert res.stderr == ("egvsr: error: environment variable NUMBA_THREADING_LAYER='tbb': numba cannot load that "
+                          "threading layer here (it needs the tbb package: pip install tbb); expected a layer this "
+                          "installation has, e.g. workqueue (or leave it unset)\n")
+    assert process.numba_layer_message(ValueError("bad value")) is None

@@ -118,3 +118,47 @@ def test_train_counts_only_the_cores_this_process_may_run_on(monkeypatch) -> Non
     assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment({}, ["train", "x.yaml"])
     monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (15.0, 15.0, 15.0))
     assert egvsr.threads.configure_process_environment({}, ["train", "x.yaml"])["OMP_NUM_THREADS"] == "1"
+
+
+def test_an_empty_value_is_no_choice() -> None:
+    """`OMP_WAIT_POLICY=` (an empty export) chose nothing: scripts/*.sh (`${OMP_WAIT_POLICY:-PASSIVE}`) set
+    PASSIVE for it, libgomp rejects it ("Invalid value") and spins. The console entry kept it as the user's
+    choice, so a direct `egvsr` spun where the script did not."""
+    seen = run_probe("console", OMP_WAIT_POLICY="", KMP_BLOCKTIME=" ")
+    assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["KMP_BLOCKTIME"] == "0"
+    assert seen["loaded"] == []
+    seen = run_probe("module", OMP_NUM_THREADS="")  # libgomp's warning at every start, and no choice either
+    assert seen["OMP_NUM_THREADS"] is None and seen["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_a_value_in_any_case_is_kept() -> None:
+    seen = run_probe("module", OMP_WAIT_POLICY=" passive ", OMP_NUM_THREADS="2,1")
+    assert seen["OMP_WAIT_POLICY"] == " passive " and seen["KMP_BLOCKTIME"] is None
+    assert seen["OMP_NUM_THREADS"] == "2,1"
+
+
+@pytest.mark.parametrize("key, value", [("OMP_WAIT_POLICY", "sleep"), ("OMP_WAIT_POLICY", "passive-ish"),
+                                        ("OMP_NUM_THREADS", "0"), ("OMP_NUM_THREADS", "abc"),
+                                        ("OMP_NUM_THREADS", "2,"), ("MKL_NUM_THREADS", "-1")])
+def test_a_value_the_runtimes_cannot_take_is_one_line(key: str, value: str) -> None:
+    """libgomp prints its own "Invalid value" line and goes on spinning, or on all cores."""
+    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
+    proc = subprocess.run([sys.executable, "-m", "egvsr", "models"], capture_output=True, text=True, cwd=ROOT,
+                          env={**clean, "PYTHONPATH": str(ROOT), key: value}, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    what = ("expected PASSIVE or ACTIVE (or leave it unset: PASSIVE)" if key == "OMP_WAIT_POLICY" else
+            "expected a whole number of threads >= 1 (or leave it unset: torch's default)")
+    assert proc.stderr == f"egvsr: error: environment variable {key}={value!r}: {what}\n"
+
+
+def test_an_empty_thread_count_leaves_train_its_choice(monkeypatch) -> None:
+    import egvsr.threads
+
+    monkeypatch.setattr(egvsr.threads.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+    monkeypatch.setattr(egvsr.threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(egvsr.threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    env = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": " "}
+    assert egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])["OMP_NUM_THREADS"] == "1"
+    env = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "2"}  # the user's MKL count: torch keeps it
+    assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])
+    assert "OMP_NUM_THREADS" not in env

@@ -162,3 +162,24 @@ def test_an_empty_thread_count_leaves_train_its_choice(monkeypatch) -> None:
     env = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "2"}  # the user's MKL count: torch keeps it
     assert "OMP_NUM_THREADS" not in egvsr.threads.configure_process_environment(env, ["train", "x.yaml"])
     assert "OMP_NUM_THREADS" not in env
+
+
+def test_train_threads_hold_for_the_run_only(tmp_path) -> None:
+    """`train.threads` was torch's count for the rest of the process: a notebook (or `main` called twice)
+    that trains and then renders rendered with the training's one thread."""
+    torch = pytest.importorskip("torch")
+    from egvsr.engine.train import train
+    from egvsr.events.simulate import make_sample
+
+    rec = make_sample(tmp_path / "tiny.h5", seed=3, seconds=0.3, size=(40, 56), fps=20.0, progress=False, threads=1)
+    cfg = {"name": "t", "seed": 1, "device": "cpu", "output_root": str(tmp_path / "exp"),
+           "model": {"name": "egvsr-tiny", "options": {}},
+           "data": {"train": {"recordings": [str(rec)], "patch_size": 12, "scale_range": [1, 2], "bins": 8}},
+           "train": {"iterations": 1, "batch_size": 1, "threads": 1, "checkpoint_every": 100}}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        train(cfg=cfg, progress=False, log=None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -75,6 +75,7 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     fresh = info.is_main and not exp.dir.exists()
     levels = exp.missing_levels() if fresh else []
     locked = False
+    threads = torch.get_num_threads()  # `train.threads` holds for this run only, not for the caller's next work
     try:
         with exp.lock() if info.is_main else contextlib.nullcontext():
             locked = True
@@ -94,6 +95,7 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
         raise
     finally:
         shutdown(info)
+        torch.set_num_threads(threads)
 
 
 def check_data_fits_model(dataset: Any, model: Any, name: str, where: str) -> None:

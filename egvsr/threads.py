@@ -40,6 +40,12 @@ def given(env: Mapping[str, str], key: str) -> bool:
     return bool(env.get(key, "").strip())
 
 
+def _count(text: str) -> bool:
+    """Whether `text` is a thread count as libgomp reads one: digits (an optional +, spaces around), >= 1."""
+    digits = text.strip().removeprefix("+")
+    return digits.isascii() and digits.isdigit() and int(digits) >= 1
+
+
 def check_thread_environment(env: Mapping[str, str]) -> None:
     """Refuse in one line an OMP_WAIT_POLICY, OMP_NUM_THREADS or MKL_NUM_THREADS the runtimes cannot take:
     they would print a warning of their own and go on spinning or with all cores."""
@@ -50,7 +56,7 @@ def check_thread_environment(env: Mapping[str, str]) -> None:
     for key in THREAD_COUNTS:
         text = env.get(key, "")
         counts = text.split(",") if key == "OMP_NUM_THREADS" else [text]
-        if text.strip() and not all(c.strip().isdigit() and c.strip().isascii() and int(c) >= 1 for c in counts):
+        if text.strip() and not all(_count(c) for c in counts):
             raise ConfigError(f"environment variable {key}={text!r}: expected a whole number of threads >= 1 "
                               "(or leave it unset: torch's default)")
 

@@ -183,3 +183,16 @@ def test_train_threads_hold_for_the_run_only(tmp_path) -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_thread_counts_as_libgomp_reads_them() -> None:
+    from egvsr.errors import ConfigError
+    from egvsr.threads import check_thread_environment
+
+    for value in ("2", "+2", " 2 , 1", "02"):
+        check_thread_environment({"OMP_NUM_THREADS": value})
+    for value in ("0", "2,", "1.5", "\u0663", "-1"):  # (U+0663: a digit, but not one libgomp reads)
+        with pytest.raises(ConfigError, match="OMP_NUM_THREADS"):
+            check_thread_environment({"OMP_NUM_THREADS": value})
+    for value in ("Passive", " active "):
+        check_thread_environment({"OMP_WAIT_POLICY": value})

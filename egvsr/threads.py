@@ -2,8 +2,8 @@
 
 Spinning OpenMP workers steal time slices from working threads on a shared machine. The runtime reads
 its variables once, when it starts, so the console entry point calls `configure_process_environment()`
-before torch or numba load; a value the user set is kept, and importing the library sets nothing
-(docs/render.md, "Threads").
+before torch or numba load; a value the user set is kept (an empty one is no choice, one the runtimes
+cannot take is refused in one line), and importing the library sets nothing (docs/render.md, "Threads").
 """
 
 from __future__ import annotations

@@ -91,8 +91,9 @@ def save_untrained(name: str, path: str | Path, seed: int = 0, overwrite: bool =
 
     check_output_path(check_path(path, "path", "an output file path"), overwrite)  # before the model is built
     refuse_package_data([Path(path)])
-    torch.manual_seed(int(seed))
-    model = build_model(name, **options)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(int(seed))
+        model = build_model(name, **options)
     payload = {"model": {"name": name, "config": model.config}, "state_dict": model.state_dict(),
                "ema": None, "experiment": {}}
     return save_checkpoint(path, payload, overwrite=overwrite)

@@ -668,3 +668,19 @@ def test_save_untrained_never_replaces_the_shipped_weights(tmp_path):
     with pytest.raises(OutputExistsError, match="the package's data folder"):
         save_untrained("egvsr-tiny", link, overwrite=True)
     assert link.samefile(SHIPPED_CHECKPOINT)
+
+
+def test_save_untrained_leaves_the_callers_random_state(tmp_path) -> None:
+    """A library call that seeds its own weights must not reseed the notebook it runs in."""
+    import torch
+
+    from egvsr.render.model import save_untrained
+
+    torch.manual_seed(123)
+    want = torch.rand(3)
+    torch.manual_seed(123)
+    a = save_untrained("egvsr-tiny", tmp_path / "a.pt", seed=5)
+    assert torch.equal(torch.rand(3), want)
+    b = save_untrained("egvsr-tiny", tmp_path / "b.pt", seed=5)
+    wa, wb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # and the seed still fixes the weights

@@ -47,7 +47,7 @@ class RenderModel:
         s = float(scale)
         if not (s > 0 and s == s and s != float("inf")):
             raise ConfigError(f"{where} {scale!r}: expected a positive finite number")
-        if s > self.max_scale + 1e-9:
+        if s > self.max_scale:  # exactly, as `eval` checks its scales: a scale is shown as it is checked
             raise ConfigError(
                 f"{where} {fmt_scale(s)}: above the cap of model {self.name!r} (max_scale {fmt_scale(self.max_scale)}, "
                 f"from checkpoint {self.path}); choose a scale up to {fmt_scale(self.max_scale)}"

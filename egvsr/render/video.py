@@ -81,9 +81,11 @@ class WriterThread:
 def to_uint8(img: object, rows: int = 128, nonfinite: Callable[[], Exception] | None = None) -> np.ndarray:
     """(3, H, W) tensor or (H, W, 3) array in [0, 1] -> uint8 (H, W, 3) RGB (rounded, clamped).
 
-    Converted `rows` rows at a time, so a large frame needs no full-size float temporaries. With
-    `nonfinite`, a NaN or infinite value raises the exception it returns (checked on the CPU copy, so
-    no device sync is added) instead of turning black or white.
+    Converted `rows` rows at a time, so a large frame needs no full-size float temporaries. The rule is
+    docs/render.md's, exactly: clamped to [0, 1], times 255, rounded half up, in float64, which holds the
+    product and the half of any float32 value exactly (in float32, values just below a half, 128 of them,
+    rounded up). With `nonfinite`, a NaN or infinite value raises the exception it returns (checked on the
+    CPU copy, so no device sync is added) instead of turning black or white.
     """
     chw = hasattr(img, "detach")
     h, w = (img.shape[1], img.shape[2]) if chw else (img.shape[0], img.shape[1])
@@ -92,10 +94,10 @@ def to_uint8(img: object, rows: int = 128, nonfinite: Callable[[], Exception] | 
         if chw:
             block = img[:, r0:r0 + rows].detach().float().cpu().permute(1, 2, 0).numpy()
         else:
-            block = np.asarray(img[r0:r0 + rows], np.float32)
+            block = np.asarray(img[r0:r0 + rows], np.float64)
         if nonfinite is not None and not np.isfinite(block).all():
             raise nonfinite()
-        block = np.clip(block, 0.0, 1.0) * 255.0 + 0.5
+        block = np.floor(np.clip(block.astype(np.float64, copy=False), 0.0, 1.0) * 255.0 + 0.5)
         out[r0:r0 + rows] = block.astype(np.uint8)
     return out
 

@@ -2,7 +2,8 @@
 
 Tiling bounds the encoder's memory (decoding is already chunked): the output pixels are cut into
 tiles of about `tile` LR pixels' worth; each tile is rendered from the LR footprint of its pixels
-plus `context` LR pixels on each side (fewer only where the frame ends), and pasted into the
+plus `context` LR pixels on each side (fewer only where the frame ends; at least the `DECODE_REACH`
+pixels decoding reads, so a cut is no seam even at `context` 0), and pasted into the
 output; an as-is ROI is one such tile. Cuts fall anywhere: a model with `supports_region` decodes
 each tile at the whole render's coordinates (`egvsr.models.sampling.Region`), so pasted tiles equal
 the whole-frame render wherever the encoder's view is the same (a bicubic model gives identical
@@ -80,6 +81,12 @@ class Tile:
         return Region(self.y.grid(), self.x.grid())
 
 
+#: LR pixels beyond the footprint of a tile's output pixels that decoding them reads (bicubic's four taps, of the
+#: bicubic model and the learned models' bicubic residual, reach 2 past the pixel under an output pixel; bilinear
+#: maps 1): a tile holds them whatever its `context`, so its pixels decode as the whole frame's do
+DECODE_REACH = 2
+
+
 def _footprint(j0: int, j1: int, c0: int, n: int, out: int) -> tuple[int, int]:
     """LR pixels [a, b) under output pixels [j0, j1) of a render of LR [c0, c0 + n) to `out` pixels."""
     return c0 + (j0 * n) // out, c0 - (-(j1 * n) // out)
@@ -88,11 +95,12 @@ def _footprint(j0: int, j1: int, c0: int, n: int, out: int) -> tuple[int, int]:
 def plan_axis(full: int, c0: int, n: int, out: int, tile: int = 0, margin: int = 16) -> list[AxisPiece]:
     """Pieces of the core [c0, c0+n) of an axis of `full` LR pixels rendered to `out` pixels: the output
     cut into ceil(n / tile) nearly equal parts (one without `tile`), each with its LR footprint plus
-    `margin` LR pixels each side, clipped to the axis."""
+    `margin` LR pixels each side (at least `DECODE_REACH`, what decoding reads), clipped to the axis."""
     if not (0 <= c0 and n >= 1 and c0 + n <= full and out >= 1):
         raise ConfigError(f"tile plan: core {c0}..{c0 + n} does not fit an axis of {full} pixels")
     parts = min(out, -(-n // int(tile))) if tile and tile < n else 1
     cuts = [(i * out) // parts for i in range(parts + 1)]
+    margin = max(int(margin), DECODE_REACH)
     pieces = []
     for j0, j1 in zip(cuts[:-1], cuts[1:]):
         a, b = _footprint(j0, j1, c0, n, out)

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egvsr.render.tiles import plan_axis, plan_tiles, render_region
+from egvsr.render.tiles import DECODE_REACH, plan_axis, plan_tiles, render_region
 from egvsr.errors import ConfigError
 from egvsr.models import build_model
 from egvsr.models.sampling import AxisGrid, Region
@@ -39,7 +39,8 @@ def test_axis_pieces_cover_the_core_on_its_grid_with_the_context(n, scale, tile,
         assert 0 <= p.lo < p.hi <= full
         a = c0 + (p.dst * n) // out                    # the LR footprint of the piece's output pixels
         b = c0 - (-((p.dst + p.n) * n) // out)
-        assert a - p.lo == min(margin, a) and p.hi - b == min(margin, full - b)  # the context, never dropped
+        reach = max(margin, DECODE_REACH)  # the context, never dropped, and at least what decoding reads
+        assert a - p.lo == min(reach, a) and p.hi - b == min(reach, full - b)
         if tile and tile < n:
             assert b - a <= tile + -(-n // out) + 1  # about the tile: whole output pixels
         # on the given grid, the kept pixels sit exactly where the whole-core render puts them
@@ -79,7 +80,10 @@ def _inputs(h=24, w=30, k=3, seed=0):
     ((24, 30), 2.5, 8, 4, 4e-6), ((24, 30), 6.5, 12, 4, 4e-6), ((24, 30), 3.0, 10, 4, 4e-6),
     ((20, 346), 6.4, 64, 16, 5e-5),   # q = 173: tiles once had no overlap (a 0.47 seam)
     ((20, 346), 4.3, 64, 16, 5e-5),   # q = 346: the axis was once not tiled at all
-    ((20, 346), 6.4, 64, 87, 5e-5)])
+    ((20, 346), 6.4, 64, 87, 5e-5),
+    # no context: the tiles still hold the pixels bicubic's taps read beyond them (a seam of 0.38 once)
+    ((24, 30), 3.0, 8, 0, 4e-6), ((24, 30), 2.5, 9, 1, 4e-6), ((24, 30), 0.7, 8, 0, 4e-6),
+    ((23, 31), 10 / 3, 8, 0, 4e-6)])
 def test_tiled_bicubic_equals_whole_frame(size, scale, tile, context, atol):
     model = build_model("bicubic")
     lr, ft, times = _inputs(*size)
@@ -87,7 +91,7 @@ def test_tiled_bicubic_equals_whole_frame(size, scale, tile, context, atol):
     whole = model.render(lr, times, out, frame_times=ft)[0]
     tiles = plan_tiles(size, (0, 0) + tuple(size), out, tile=tile, margin=context)
     assert len({(t.x.lo, t.x.hi) for t in tiles}) == -(-size[1] // tile)
-    assert max(t.x.hi - t.x.lo for t in tiles) <= tile + 2 * context + 2
+    assert max(t.x.hi - t.x.lo for t in tiles) <= tile + 2 * max(context, DECODE_REACH) + 2
     tiled = render_region(model, lr, times, None, ft, tiles, out, 4096)
     torch.testing.assert_close(tiled, whole, atol=atol, rtol=0)
 
@@ -101,7 +105,8 @@ def _roi_reference(model, lr, ft, times, core, out):
 
 @pytest.mark.parametrize("size, scale, core, context", [((24, 30), 2.0, (5, 7, 9, 11), 4),
                                                         ((40, 346), 6.4, (9, 101, 13, 57), 16),
-                                                        ((40, 346), 4.3, (0, 300, 40, 46), 87)])
+                                                        ((40, 346), 4.3, (0, 300, 40, 46), 87),
+                                                        ((24, 30), 2.5, (5, 7, 9, 11), 0)])
 def test_roi_with_context_is_the_roi_of_the_whole_frame(size, scale, core, context):
     model = build_model("bicubic")
     lr, ft, times = _inputs(*size)
@@ -109,8 +114,9 @@ def test_roi_with_context_is_the_roi_of_the_whole_frame(size, scale, core, conte
     tiles = plan_tiles(size, core, out, tile=0, margin=context)
     (t,) = tiles
     y, x, h, w = core
-    assert (t.y.lo, t.y.hi, t.x.lo, t.x.hi) == (max(0, y - context), min(size[0], y + h + context),
-                                                max(0, x - context), min(size[1], x + w + context))
+    c = max(context, DECODE_REACH)  # at least what decoding reads beyond the box
+    assert (t.y.lo, t.y.hi, t.x.lo, t.x.hi) == (max(0, y - c), min(size[0], y + h + c),
+                                                max(0, x - c), min(size[1], x + w + c))
     roi = render_region(model, lr, times, None, ft, tiles, out, 4096)
     torch.testing.assert_close(roi, _roi_reference(model, lr, ft, times, core, out), atol=5e-5, rtol=0)
     if scale == 2.0:  # on the whole frame's grid: the crop of the whole render
@@ -190,3 +196,24 @@ def test_render_refuses_a_gray_flag_that_is_not_a_bool():
     model = build_model("bicubic").eval()
     with pytest.raises(ConfigError, match="`gray`"):
         model.render(torch.rand(1, 2, 3, 8, 8), torch.tensor([[0.0]]), (16, 16), gray="yes")
+
+
+def test_a_render_tiled_without_context_is_the_whole_frame_render(tmp_path):
+    """`render --tile 8 --context 0` with a bicubic checkpoint: the same frames as untiled (a 0.38 seam once,
+    where a tile's edge pixels lacked the LR pixels bicubic's taps read beyond it)."""
+    from egvsr.events.simulate import make_sample
+    from egvsr.render import render
+    from egvsr.render.model import save_untrained
+
+    rec = make_sample(tmp_path / "clip.h5", seed=2, seconds=0.08, size=(20, 28), fps=25.0, progress=False)
+    ck = save_untrained("bicubic", tmp_path / "bicubic.pt")
+    frames = {}
+    for tile, context in ((0, 16), (8, 0), (9, 1)):
+        got = []
+        render(rec, ck, scale=2.5, fps_factor=2, tile=tile, context=context, progress=False, log=None,
+               on_frame=lambda fr: got.append(fr.ours.clone()))
+        frames[tile, context] = torch.stack(got)
+    whole = frames.pop((0, 16))
+    assert whole.shape[-2:] == (50, 70)
+    for tiled in frames.values():
+        torch.testing.assert_close(tiled, whole, atol=4e-6, rtol=0)

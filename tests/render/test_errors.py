@@ -343,16 +343,21 @@ def test_crops_smaller_than_the_model_computes_on_are_refused_before_any_work(ti
     rec, _, _ = tiny
     ck = save_untrained("egvsr-official", tmp_path / "official.pt", n_feats=8, inr_channels=8, moments=8,
                         lcb_depth=1, heads=2, tf_samples=2, tf_hidden=16, max_scale=12)
+    from egvsr.models.egvsr_official import EGVSROfficial
+
     out = tmp_path / "o"
     monkeypatch.setattr(run_mod, "iter_render", no_work)
-    _fails(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "0", "--png",
-            str(out)], capsys, "model 'egvsr-official' computes on LR frames of at least 2x2 pixels",
-           "LR crop (the --roi with its --context) are 1x5", "--context")
     _fails(["render", str(rec), str(ck), "--scale", "11", "--degrade", "--png", str(out)], capsys,
            "LR frames (downscaled by --scale) are 2x1; use a smaller --scale")
+    # an ROI's crop holds 2 LR pixels around it even without context (what decoding reads): a model that
+    # needs 8x8 refuses a 1x5 box's 5x9 crop, naming the options that make it
+    monkeypatch.setattr(EGVSROfficial, "min_lr_side", 8)
+    _fails(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "0", "--png",
+            str(out)], capsys, "model 'egvsr-official' computes on LR frames of at least 8x8 pixels",
+           "LR crop (the --roi with its --context) are 5x9", "--context")
     _nothing_left(tmp_path, out)
     monkeypatch.undo()
-    assert main(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "1",
+    assert main(["render", str(rec), str(ck), "--scale", "4", "--roi", "3", "2", "1", "5", "--context", "0",
                  "--times", "0.04", "--png", str(out), "--no-progress"]) == 0, capsys.readouterr().err
 
 

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -272,10 +273,12 @@ def video_rate_ok(fps: float) -> bool:
 
 
 def video_rate(fps: float) -> float:
-    """`fps` rounded so that MPEG-4's time base (denominator at most 65535) can hold it exactly."""
+    """`fps` to the most decimals (3 at most, what OpenCV's writer keeps) that MPEG-4's time base holds
+    exactly: the rate in lowest terms needs at most 65535 time units a second (74.998 is 37499/500 and
+    is kept; 65.537 is 65537/1000, so 65.54 = 3277/50)."""
     for digits in (3, 2, 1, 0):
         r = round(float(fps), digits)
-        if r > 0 and round(r * 10**digits) <= 65535:
+        if r > 0 and Fraction(round(r * 10**digits), 10**digits).numerator <= 65535:
             return r
     return float(round(fps))
 

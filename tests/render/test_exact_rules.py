@@ -65,3 +65,25 @@ def test_a_scale_above_the_cap_by_any_amount_is_refused_as_eval_refuses_it():
     for above in (np.nextafter(16.0, 17.0), 16.0000000005):
         with pytest.raises(ConfigError, match="above the cap"):
             rm.check_scale(above)
+
+
+@pytest.mark.parametrize("fps, stored", [(1e6 / 40001 * 3, 74.998), (1e6 / 40001 * 4, 99.998), (65.537, 65.54),
+                                         (131.071, 131.07), (30000 / 1001, 29.97), (12.3456789, 12.346),
+                                         (65535, 65535.0), (0.0149, 0.015)])
+def test_an_mp4_states_its_rate_as_precisely_as_mpeg4_holds_it(tmp_path, fps, stored):
+    """The rate is kept to 3 decimals wherever MPEG-4's time base holds it in lowest terms (at most 65535
+    units a second): a 25 fps clip with a frame every 40001 µs at `fps_factor` 3 played at 75 fps, not 74.998."""
+    import cv2
+
+    from egvsr.render.video import Mp4Writer
+
+    path = tmp_path / "v.mp4"
+    with Mp4Writer(path, fps, (6, 9)) as writer:
+        for i in range(3):
+            writer.write(np.full((6, 9, 3), 40 * i, np.uint8))
+    cap = cv2.VideoCapture(str(path))
+    try:
+        assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 3
+        assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(stored, abs=1e-9)
+    finally:
+        cap.release()

@@ -24,8 +24,9 @@ from egvsr.errors import ConfigError
 from egvsr.events.checks import is_integer, is_real
 from egvsr.events.frames import interval_bounds, interval_points
 
-_UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0}
-_TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs)?\s*$")
+# µs with the micro sign (U+00B5) or the Greek mu (U+03BC) that Greek keyboards and NFKC give
+_UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "\u00b5s": 1.0, "\u03bcs": 1.0}
+_TIME = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|\u00b5s|\u03bcs)?\s*$")
 
 
 def _number_and_unit(text: str | float | int) -> tuple[str, str]:

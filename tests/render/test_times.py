@@ -86,7 +86,8 @@ def test_an_inclusive_frame_range_of_one_frame_renders_that_frame():
 
 
 @pytest.mark.parametrize("text, us", [("0.04", 40_000), ("0.04s", 40_000), ("40ms", 40_000),
-                                      ("40000us", 40_000), ("2.5e-2", 25_000), (0.01, 10_000)])
+                                      ("40000us", 40_000), ("2.5e-2", 25_000), (0.01, 10_000),
+                                      ("40000\u00b5s", 40_000), ("40000 \u03bcs", 40_000)])  # micro sign, Greek mu
 def test_time_units(text, us):
     assert parse_time(text) == pytest.approx(us)
 

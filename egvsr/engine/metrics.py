@@ -54,6 +54,8 @@ def _prepare(pred: np.ndarray, gt: np.ndarray, crop_border: int, y_channel: bool
         pred, gt = pred[..., None], gt[..., None]
     if pred.ndim != 3:
         raise ConfigError(f"metric inputs must be (H, W) or (H, W, C) images, got {pred.shape}")
+    if not pred.shape[-1]:  # the mean over no values would score NaN
+        raise ConfigError(f"metric inputs must have at least one channel, got {pred.shape}")
     if crop_border < 0 or 2 * crop_border >= min(pred.shape[:2]):
         raise ConfigError(f"crop_border={crop_border} leaves no pixels of a {pred.shape[:2]} image")
     if crop_border:

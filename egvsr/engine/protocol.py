@@ -67,12 +67,18 @@ class Protocol:
             )
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-        """(PSNR, SSIM) of an (H, W, 3) (or gray (H, W, 1)) prediction in [0, 1] against its ground truth."""
+        """(PSNR, SSIM) of an (H, W, 3) (or gray (H, W, 1) or (H, W)) prediction in [0, 1] against its ground
+        truth; both are checked (`metrics.as_unit_image`) before a resize or rounding could hide a uint8 or
+        0..255 image (the resize's clip to [0, 1] would turn it into an almost white one)."""
+        pred, gt = as_unit_image(pred, "pred"), as_unit_image(gt, "gt")
         if gt.shape != pred.shape:
             if self.gt_rule != "resize":
                 raise ConfigError(
                     f"protocol {self.name!r}: ground truth {gt.shape} differs from output {pred.shape}"
                 )
+            if gt.ndim != pred.ndim or gt.ndim not in (2, 3) or gt.shape[2:] != pred.shape[2:]:
+                raise ConfigError(f"protocol {self.name!r}: ground truth {gt.shape} cannot be resized to output "
+                                  f"{pred.shape}: expected (H, W) or (H, W, C) images with the same channels")
             gt = resize_bicubic(gt, pred.shape[:2])
         if self.quantize:
             pred, gt = quantize_8bit(pred, "pred"), quantize_8bit(gt, "gt")
@@ -110,7 +116,9 @@ def quantize_8bit(img: np.ndarray, what: str) -> np.ndarray:
 
 
 def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic resize of an (H, W, C) [0, 1] image (align_corners=True, as EGVSR's scoring does)."""
-    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
-    y = F.interpolate(x, size=size, mode="bicubic", align_corners=True)
-    return y[0].permute(1, 2, 0).clamp(0, 1).numpy().astype(np.float64)
+    """Bicubic resize of an (H, W, C) or (H, W) [0, 1] image (align_corners=True, no antialias, as EGVSR's
+    scoring does), in float64 as every metric is computed, then clipped to [0, 1] (the metrics' range)."""
+    a = as_unit_image(img, "gt")
+    x = torch.from_numpy(np.ascontiguousarray(a.reshape(*a.shape[:2], -1))).permute(2, 0, 1)[None]
+    y = F.interpolate(x, size=tuple(size), mode="bicubic", align_corners=True)
+    return y[0].permute(1, 2, 0).clamp(0, 1).numpy().reshape(*size, *a.shape[2:])

@@ -1,0 +1,75 @@
+"""`Protocol.score` and the metrics check what they are given before any resize or rounding: a ground truth
+of another size that is uint8 or 0..255 would be resized, clipped to [0, 1] and scored as an almost white
+image; a gray (H, W) pair of two sizes crashed inside torch; an image with no channels scored NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egvsr.engine.metrics import psnr, ssim
+from egvsr.engine.protocol import get_protocol, resize_bicubic
+from egvsr.errors import ConfigError
+
+
+def _images(pred_shape=(30, 36, 3), gt_shape=(20, 24, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random(pred_shape), rng.random(gt_shape)
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda g: (g * 255).astype(np.uint8), "got dtype uint8"),
+    (lambda g: g * 255.0, "found values from"),
+    (lambda g: np.where(g > 0.5, np.nan, g), "NaN or infinity"),
+])
+def test_a_ground_truth_to_be_resized_is_checked_before_the_resize(make, said):
+    pred, gt = _images()
+    with pytest.raises(ConfigError, match=rf"^metric input gt: .*{said}"):
+        get_protocol("egvsr").score(pred, make(gt))
+    with pytest.raises(ConfigError, match=rf"^metric input gt: .*{said}"):
+        resize_bicubic(make(gt), (30, 36))
+
+
+def _keys_resize(img, size):
+    """align_corners=True bicubic (Keys, A = -0.75, taps clamped at the border), separable, clipped."""
+    def weights(n_in, n_out):
+        a, m = -0.75, np.zeros((n_out, n_in))
+        for i in range(n_out):
+            src = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+            f = int(np.floor(src))
+            for k in range(-1, 3):
+                d = abs(src - (f + k))
+                w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+                m[i, min(max(f + k, 0), n_in - 1)] += w
+        return m
+    return np.clip(np.einsum("Yy,yx...,Xx->YX...", weights(img.shape[0], size[0]), img,
+                             weights(img.shape[1], size[1])), 0, 1)
+
+
+@pytest.mark.parametrize("gt_shape, pred_shape", [((20, 24), (30, 36)), ((20, 24, 1), (17, 41, 1)),
+                                                  ((13, 17, 3), (23, 29, 3))])
+def test_the_egvsr_resize_takes_gray_and_rgb_in_float64(gt_shape, pred_shape):
+    """A gray (H, W) pair of two sizes is resized like its (H, W, 1) form, not refused by torch's permute;
+    the resize is float64 as every metric (float32 moved it by 1e-7)."""
+    pred, gt = _images(pred_shape, gt_shape, seed=4)
+    ref = _keys_resize(gt, pred_shape[:2])
+    out = resize_bicubic(gt, pred_shape[:2])
+    assert out.shape == pred_shape and out.dtype == np.float64
+    assert np.abs(out - ref).max() < 1e-12
+    p, s = get_protocol("egvsr").score(pred, gt)
+    assert p == pytest.approx(psnr(pred, ref), abs=1e-10)
+    assert s == pytest.approx(ssim(pred, ref, padding="zero"), abs=1e-10)
+
+
+def test_a_ground_truth_of_other_channels_is_refused_naming_both_shapes():
+    pred, gt = _images((30, 36, 3), (20, 24, 1))
+    with pytest.raises(ConfigError, match=r"^protocol 'egvsr': ground truth \(20, 24, 1\) cannot be resized to "
+                                          r"output \(30, 36, 3\)"):
+        get_protocol("egvsr").score(pred, gt)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_an_image_without_channels_is_refused_not_scored_nan(metric):
+    img = np.zeros((20, 20, 0))
+    with pytest.raises(ConfigError, match=r"^metric inputs must have at least one channel, got \(20, 20, 0\)$"):
+        metric(img, img)

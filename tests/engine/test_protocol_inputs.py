@@ -10,6 +10,7 @@ import pytest
 from egvsr.engine.metrics import psnr, ssim
 from egvsr.engine.protocol import get_protocol, resize_bicubic
 from egvsr.errors import ConfigError
+from tests.engine.test_protocol_numbers import _keys_resize_reference
 
 
 def _images(pred_shape=(30, 36, 3), gt_shape=(20, 24, 3), seed=0):
@@ -31,19 +32,10 @@ def test_a_ground_truth_to_be_resized_is_checked_before_the_resize(make, said):
 
 
 def _keys_resize(img, size):
-    """align_corners=True bicubic (Keys, A = -0.75, taps clamped at the border), separable, clipped."""
-    def weights(n_in, n_out):
-        a, m = -0.75, np.zeros((n_out, n_in))
-        for i in range(n_out):
-            src = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-            f = int(np.floor(src))
-            for k in range(-1, 3):
-                d = abs(src - (f + k))
-                w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-                m[i, min(max(f + k, 0), n_in - 1)] += w
-        return m
-    return np.clip(np.einsum("Yy,yx...,Xx->YX...", weights(img.shape[0], size[0]), img,
-                             weights(img.shape[1], size[1])), 0, 1)
+    """The independent reference of test_protocol_numbers, for (H, W) images too."""
+    flat = img.ndim == 2
+    out = _keys_resize_reference(img[..., None] if flat else img, size)
+    return out[..., 0] if flat else out
 
 
 @pytest.mark.parametrize("gt_shape, pred_shape", [((20, 24), (30, 36)), ((20, 24, 1), (17, 41, 1)),

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from egvsr.engine.metrics import SSIM_PADDINGS, SSIM_WINDOW, as_unit_image, psnr, ssim
 from egvsr.errors import ConfigError
+from egvsr.fsutil import check_flag
 
 #: The ways a protocol's `average` takes its summary rows, each as results.md says it
 AVERAGES = {"clips": "the mean of the clips' means (each clip counts once)",
@@ -43,6 +44,15 @@ class Protocol:
     average: str = "clips"  # one of `AVERAGES`: "clips": each clip counts once; "frames": each frame counts once
 
     def __post_init__(self) -> None:
+        for key in ("y_channel", "quantize"):  # a truthy "no" would round or take the luma silently
+            try:
+                check_flag(getattr(self, key), key)
+            except ConfigError:
+                raise ConfigError(f"protocol {self.name!r}: {key} {getattr(self, key)!r}: expected True or False"
+                                  ) from None
+        b = self.crop_border
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 0:
+            raise ConfigError(f"protocol {self.name!r}: crop_border {b!r}: expected a whole number of pixels >= 0")
         for key, value, allowed in (("gt_rule", self.gt_rule, ("exact", "resize")),
                                     ("ssim_padding", self.ssim_padding, SSIM_PADDINGS),
                                     ("average", self.average, tuple(AVERAGES))):

@@ -65,3 +65,24 @@ def test_an_image_without_channels_is_refused_not_scored_nan(metric):
     img = np.zeros((20, 20, 0))
     with pytest.raises(ConfigError, match=r"^metric inputs must have at least one channel, got \(20, 20, 0\)$"):
         metric(img, img)
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("quantize", "no", r"quantize 'no': expected True or False"),
+    ("quantize", 0, r"quantize 0: expected True or False"),
+    ("y_channel", "false", r"y_channel 'false': expected True or False"),
+    ("crop_border", -1, r"crop_border -1: expected a whole number of pixels >= 0"),
+    ("crop_border", 4.0, r"crop_border 4.0: expected a whole number of pixels >= 0"),
+    ("crop_border", True, r"crop_border True: expected a whole number of pixels >= 0"),
+])
+def test_a_protocol_with_a_bad_flag_or_crop_is_refused_when_made(key, value, said):
+    """A protocol made with quantize "no" rounded every output to 8 bits (the string is truthy), and one with a
+    negative crop passed `check_size` for outputs its metrics then refused with a misleading message."""
+    from egvsr.engine.protocol import Protocol
+
+    kw = {"y_channel": False, "crop_border": 0, "gt_rule": "exact", key: value}
+    with pytest.raises(ConfigError, match=rf"^protocol 'mine': {said}$"):
+        Protocol("mine", **kw)
+    ok = Protocol("mine", **{**kw, key: np.int64(2) if key == "crop_border" else np.bool_(True)})
+    pred, gt = _images((30, 30, 3), (30, 30, 3))
+    assert np.isfinite(ok.score(pred, gt)).all()

@@ -30,8 +30,8 @@ from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
 from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
-from egvsr.fsutil import (atomic_output, check_output_path, committing, counted, file_id, is_folder, is_inside,
-                          shown)
+from egvsr.fsutil import (atomic_output, check_flag, check_output_path, committing, counted, file_id, is_folder,
+                          is_inside, shown)
 from egvsr.process import check_pending, one_line
 
 
@@ -61,8 +61,12 @@ def evaluate_checkpoint(
 
 def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device, chunk_size, limit,
               overwrite, with_bicubic, progress, log, scales_where) -> list[dict]:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    # True or False only: a truthy "no" would score bicubic beside the model or replace earlier results
+    overwrite, with_bicubic, progress = (check_flag(v, k) for v, k in ((overwrite, "overwrite"),
+                                         (with_bicubic, "with_bicubic"), (progress, "progress")))
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
+    limit = None if limit is None else int(limit)  # a NumPy integer too (np.int64(5) is no `int`)
     scales = check_scales(scales, scales_where)  # every one before any work
     proto = get_protocol(protocol, "`protocol`")
     queries = check_queries(queries, "`queries`")

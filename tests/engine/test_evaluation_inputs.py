@@ -500,3 +500,17 @@ def test_results_say_which_times_were_scored_and_hold_the_numbers_computed(recs,
                      if r["scale"] == scale and r["clip"] == "average"}
             assert line == f"| average | {shown} | {cells[models[0]]} | {cells['bicubic']} |"
         assert (out / "psnr_vs_scale.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("key, value", [("with_bicubic", "no"), ("progress", "no"), ("overwrite", 0)])
+def test_a_flag_that_is_not_a_bool_is_refused_naming_it(recs, tmp_path, key, value):
+    """`with_bicubic="no"` scored bicubic beside the model (the string is truthy), as every flag taken by its
+    truth; each is refused before any work, as the other library calls refuse theirs."""
+    with pytest.raises(ConfigError, match=rf"^`{key}` {re.escape(repr(value))}: expected True or False$"):
+        _eval(recs, [recs["rec"]], **{key: value})
+
+
+def test_a_numpy_integer_limit_is_taken(recs):
+    """np.int64(1) is a positive number of samples; it was refused as not one ("`limit` 1: expected a positive
+    number"), a message that contradicted itself."""
+    assert _eval(recs, [recs["rec"]], limit=np.int64(1))[-1]["frames"] == 1

@@ -128,6 +128,10 @@ def _score(checkpoint, label, data, scales, proto, queries, device, chunk_size, 
         warn_event_damage_and_coverage(datasets[0][1].recordings)
     rows: list[dict] = []
     weights = label  # the checkpoint, or which shipped weights: named by a non-finite output's error
+    fewer = [len(ds.recordings) for _, ds in datasets if limit is not None and limit < len(ds.recordings)]
+    if fewer:  # once, not per scale: the table will lack the other recordings' rows
+        log(f"limit {limit}: below the {fewer[0]} recordings, so {limit} of them are scored (one sample each) and "
+            "the others have no rows")
     for s, ds in datasets:
         if limit is not None and limit < len(ds):
             ds = Subset(ds, limited_items(ds, limit, queries))
@@ -152,20 +156,51 @@ def _spread(indices: Sequence[int], count: int) -> list[int]:
 
 
 def limited_items(ds: Any, limit: int, queries: str = "middle") -> list[int]:
-    """Indices of the `limit` items (< len(ds)) that --limit scores, spread evenly over every recording, not
-    the first one's start. With queries 'gt', the ground-truth times and the frame times are spread over
-    separately, each given its share of `limit` (at least one ground-truth time, and one frame time when
-    `limit` >= 2): one even spread over both would land on frame times alone (they alternate)."""
-    if queries != "gt":
-        return _spread(range(len(ds)), limit)
-    frames = [set(rec.frame_times.tolist()) for rec in ds.recordings]
-    at_frame = [i for i, item in enumerate(ds.items) if item.target_us in frames[item.rec]]
-    taken = set(at_frame)
-    at_gt = [i for i in range(len(ds)) if i not in taken]
-    n_gt = min(len(at_gt), max(1, round(limit * len(at_gt) / len(ds))))
-    if limit >= 2 and at_frame:
-        n_gt = min(n_gt, limit - 1)
-    return sorted(_spread(at_gt, n_gt) + _spread(at_frame, limit - n_gt))
+    """Indices of the `limit` items (< len(ds)) that --limit scores, spread over every recording, not the
+    first one's start: each recording gets its share by its number of items, at least one when `limit` is at
+    least the number of recordings (else `limit` recordings spread evenly over the list get one each), and its
+    share is spread evenly over its items. With queries 'gt', a recording's ground-truth times and frame times
+    are spread over separately, each given its share (at least one ground-truth time, and one frame time when
+    the share is >= 2): one even spread over both would land on frame times alone (they alternate)."""
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(ds.items):
+        groups.setdefault(item.rec, []).append(i)
+    recs = list(groups)
+    picks: list[int] = []
+    for r, n in zip(recs, _shares([len(groups[r]) for r in recs], limit)):
+        picks += _pick(groups[r], n, ds.items, ds.recordings[r].frame_times if queries == "gt" else None)
+    return sorted(picks)
+
+
+def _shares(sizes: Sequence[int], limit: int) -> list[int]:
+    """How many of `limit` (< sum(sizes)) items each group of `sizes` gets: with `limit` >= the number of groups
+    one each, the rest by their sizes (largest remainders), never more than a group holds; else one each to
+    `limit` groups spread evenly over them."""
+    k, total = len(sizes), sum(sizes)
+    if limit < k:
+        chosen = set(_spread(range(k), limit))
+        return [int(g in chosen) for g in range(k)]
+    # the rest, limit - k, shared by the sizes beyond the first item, in whole numbers (exact: no float rounding);
+    # total > limit >= k, so no division by 0 and every share stays below its size before its remainder's 1
+    quota = [divmod((limit - k) * (n - 1), total - k) for n in sizes]
+    shares = [1 + whole for whole, _ in quota]
+    for g in sorted(range(k), key=lambda g: -quota[g][1])[:limit - sum(shares)]:
+        shares[g] += 1
+    return shares
+
+
+def _pick(indices: list[int], count: int, items: Sequence[Any], frame_times: Any = None) -> list[int]:
+    """`count` of one recording's `indices` spread evenly; given its `frame_times` (queries 'gt'), its
+    ground-truth times and its frame times spread separately, each by its share."""
+    if frame_times is None or count <= 0 or count >= len(indices):
+        return _spread(indices, count)
+    frames = set(np.asarray(frame_times).tolist())
+    at_frame = [i for i in indices if items[i].target_us in frames]
+    at_gt = [i for i in indices if items[i].target_us not in frames]
+    n_gt = min(len(at_gt), max(1, round(count * len(at_gt) / len(indices))))
+    if count >= 2 and at_frame:
+        n_gt = min(n_gt, count - 1)
+    return _spread(at_gt, n_gt) + _spread(at_frame, count - n_gt)
 
 
 def _eval_dataset(spec: dict, scale: float, scales_where: str, **options):

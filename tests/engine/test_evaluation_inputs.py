@@ -514,3 +514,29 @@ def test_a_numpy_integer_limit_is_taken(recs):
     """np.int64(1) is a positive number of samples; it was refused as not one ("`limit` 1: expected a positive
     number"), a message that contradicted itself."""
     assert _eval(recs, [recs["rec"]], limit=np.int64(1))[-1]["frames"] == 1
+
+
+def test_a_limit_gives_every_recording_its_share():
+    """--limit spread one even sweep over all items, so short recordings between long ones got none: with 4
+    samples over recordings of 10, 1, 1 and 10 items, two recordings had no rows and the clips' average was
+    over the other two. Each recording now gets its share, at least one when the limit allows it."""
+    from types import SimpleNamespace
+
+    from egvsr.datasets.items import Item
+    from egvsr.engine.evaluation import limited_items
+
+    def dataset(sizes):
+        items = [Item(r, 0, 40000 * t) for r, n in enumerate(sizes) for t in range(n)]
+        recs = [SimpleNamespace(frame_times=np.arange(n) * 40000) for n in sizes]
+        return _Sized(SimpleNamespace(items=items, recordings=recs))
+
+    for queries in ("middle", "gt"):
+        ds = dataset([10, 1, 1, 10])
+        picks = limited_items(ds, 4, queries)
+        assert sorted(ds.items[i].rec for i in picks) == [0, 1, 2, 3]
+        picks = limited_items(ds, 8, queries)  # 4 left: 9/18 each to the long ones
+        assert sorted(ds.items[i].rec for i in picks) == [0, 0, 0, 1, 2, 3, 3, 3]
+        assert [ds.items[i].start + ds.items[i].target_us for i in picks if ds.items[i].rec == 0] == [0, 160000,
+                                                                                                     360000]
+        ds = dataset([5, 5, 5])
+        assert sorted(ds.items[i].rec for i in limited_items(ds, 2, queries)) == [0, 2]  # spread over recordings

@@ -67,6 +67,10 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
     limit = None if limit is None else int(limit)  # a NumPy integer too (np.int64(5) is no `int`)
+    if chunk_size is not None:  # None: the model's own; else checked before the memory estimate reads it
+        from egvsr.models.validate import check_chunk
+
+        chunk_size = check_chunk(chunk_size)
     scales = check_scales(scales, scales_where)  # every one before any work
     proto = get_protocol(protocol, "`protocol`")
     queries = check_queries(queries, "`queries`")

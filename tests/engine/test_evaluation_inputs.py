@@ -540,3 +540,10 @@ def test_a_limit_gives_every_recording_its_share():
                                                                                                      360000]
         ds = dataset([5, 5, 5])
         assert sorted(ds.items[i].rec for i in limited_items(ds, 2, queries)) == [0, 2]  # spread over recordings
+
+
+@pytest.mark.parametrize("chunk", ["x", [4], 1.5])
+def test_a_chunk_size_that_is_no_whole_number_is_refused_in_one_line(recs, chunk):
+    """A chunk_size of "x" reached the memory estimate first and ended in a TypeError from a comparison."""
+    with pytest.raises(ConfigError, match=r"^chunk_size: expected a positive integer number of pixels, got "):
+        _eval(recs, [recs["rec"]], chunk_size=chunk)

@@ -6,8 +6,8 @@ its protocol.
 - `egvsr`: EGVSR's released code: RGB, whole frame, ground truth bicubic-resized to the output size, SSIM
   with pytorch-ssim's zero-padded window (every pixel averaged, the border too).
 - `evtexture`: EvTexture's CED protocol: RGB, 8-pixel border excluded, output compared at the HR crop size;
-  as its BasicSR scoring (`tensor2img`), the output rounded to 8 bits first, and the average weighted by each
-  clip's frame count (the mean over all frames).
+  as its BasicSR scoring (`tensor2img`), the output and the ground truth rounded to 8 bits first, and the
+  average weighted by each clip's frame count (the mean over all frames).
 - `videoinr`: C-STVSR convention: Y channel (BT.601), no crop.
 - `ours` (default): RGB, 4-pixel border excluded; the ground truth is the exact HR crop of size
   floor(s*h) x floor(s*w) from which the LR input was made, so no resampling touches the target.

@@ -125,20 +125,22 @@ def evaluate(
     except TypeError:
         total = None
     bar = progress_bar(total, desc, progress, unit="sample")
-    for batch in loader:
-        pred = model.render(**model_inputs(batch, device), chunk_size=chunk_size)
-        for b in range(pred.shape[0]):
-            for q in range(pred.shape[1]):
-                check = None if checkpoint is None else (lambda: output_not_finite(
-                    checkpoint, f"time {int(batch['t_us'][b, q])} µs of clip {batch['clip'][b]!r} at "
-                                f"x{fmt_scale(float(batch['scale']))}"))
-                scores = protocol.score(to_image(pred[b, q], check), to_image(batch["hr"][b, q]))
-                per_clip[batch["clip"][b]].append(scores)
-            if on_item is not None:
-                on_item({k: (v[b] if hasattr(v, "__getitem__") else v) for k, v in batch.items()}, pred[b])
-        bar.update(1)
-    bar.close()
-    model.train(was_training)
+    try:  # the model's mode restored and the bar closed also when a sample fails (a non-finite output)
+        for batch in loader:
+            pred = model.render(**model_inputs(batch, device), chunk_size=chunk_size)
+            for b in range(pred.shape[0]):
+                for q in range(pred.shape[1]):
+                    check = None if checkpoint is None else (lambda: output_not_finite(
+                        checkpoint, f"time {int(batch['t_us'][b, q])} µs of clip {batch['clip'][b]!r} at "
+                                    f"x{fmt_scale(float(batch['scale']))}"))
+                    scores = protocol.score(to_image(pred[b, q], check), to_image(batch["hr"][b, q]))
+                    per_clip[batch["clip"][b]].append(scores)
+                if on_item is not None:
+                    on_item({k: (v[b] if hasattr(v, "__getitem__") else v) for k, v in batch.items()}, pred[b])
+            bar.update(1)
+    finally:
+        bar.close()
+        model.train(was_training)
     clips = {c: (float(np.mean([s[0] for s in v])), float(np.mean([s[1] for s in v])), len(v))
              for c, v in sorted(per_clip.items())}
     if not clips:

@@ -86,3 +86,18 @@ def test_a_protocol_with_a_bad_flag_or_crop_is_refused_when_made(key, value, sai
     ok = Protocol("mine", **{**kw, key: np.int64(2) if key == "crop_border" else np.bool_(True)})
     pred, gt = _images((30, 30, 3), (30, 30, 3))
     assert np.isfinite(ok.score(pred, gt)).all()
+
+
+def test_a_failed_evaluation_leaves_the_model_in_its_mode():
+    """`evaluate` put the model in eval mode and restored it only after the last sample: an output holding NaN
+    (refused naming the checkpoint) left a training model in eval mode (dropout and norms off from then on)."""
+    import torch
+
+    from egvsr.engine.scoring import evaluate
+    from egvsr.errors import CheckpointError
+    from tests.engine.test_protocol_numbers import _Fixed, _loader
+
+    model = _Fixed({"a": float("nan")}).train()
+    with pytest.raises(CheckpointError, match=r"^model output is not finite at .* of ck\.pt"):
+        evaluate(model, _loader(model, [("a", 2)]), get_protocol("ours"), torch.device("cpu"), checkpoint="ck.pt")
+    assert model.training

@@ -170,10 +170,19 @@ def limited_items(ds: Any, limit: int, queries: str = "middle") -> list[int]:
     for i, item in enumerate(ds.items):
         groups.setdefault(item.rec, []).append(i)
     recs = list(groups)
-    picks: list[int] = []
-    for r, n in zip(recs, _shares([len(groups[r]) for r in recs], limit)):
-        picks += _pick(groups[r], n, ds.items, ds.recordings[r].frame_times if queries == "gt" else None)
-    return sorted(picks)
+    shares = _shares([len(groups[r]) for r in recs], limit)
+    frames = {r: set(np.asarray(ds.recordings[r].frame_times).tolist()) for r in recs} if queries == "gt" else {}
+    picks = {r: _pick(groups[r], n, ds.items, frames.get(r)) for r, n in zip(recs, shares)}
+    if queries == "gt" and limit >= 2:  # a frame time too, as with one recording: shares of 1 took ground truth
+
+        def at_frame(i: int) -> bool:
+            return ds.items[i].target_us in frames[ds.items[i].rec]
+
+        if not any(at_frame(i) for p in picks.values() for i in p):
+            ones = [r for r, n in zip(recs, shares) if n == 1 and any(at_frame(i) for i in groups[r])]
+            if ones:  # every pick is ground truth (limit >= 2 of them): one of them becomes a frame time
+                picks[ones[-1]] = _spread([i for i in groups[ones[-1]] if at_frame(i)], 1)
+    return sorted(i for p in picks.values() for i in p)
 
 
 def _shares(sizes: Sequence[int], limit: int) -> list[int]:
@@ -193,14 +202,13 @@ def _shares(sizes: Sequence[int], limit: int) -> list[int]:
     return shares
 
 
-def _pick(indices: list[int], count: int, items: Sequence[Any], frame_times: Any = None) -> list[int]:
+def _pick(indices: list[int], count: int, items: Sequence[Any], frame_times: set | None = None) -> list[int]:
     """`count` of one recording's `indices` spread evenly; given its `frame_times` (queries 'gt'), its
     ground-truth times and its frame times spread separately, each by its share."""
     if frame_times is None or count <= 0 or count >= len(indices):
         return _spread(indices, count)
-    frames = set(np.asarray(frame_times).tolist())
-    at_frame = [i for i in indices if items[i].target_us in frames]
-    at_gt = [i for i in indices if items[i].target_us not in frames]
+    at_frame = [i for i in indices if items[i].target_us in frame_times]
+    at_gt = [i for i in indices if items[i].target_us not in frame_times]
     n_gt = min(len(at_gt), max(1, round(count * len(at_gt) / len(indices))))
     if count >= 2 and at_frame:
         n_gt = min(n_gt, count - 1)

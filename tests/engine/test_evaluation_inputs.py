@@ -540,6 +540,12 @@ def test_a_limit_gives_every_recording_its_share():
                                                                                                      360000]
         ds = dataset([5, 5, 5])
         assert sorted(ds.items[i].rec for i in limited_items(ds, 2, queries)) == [0, 2]  # spread over recordings
+    # queries gt over two recordings (frames every 40 ms, ground truth between): one sample each, and still a
+    # ground-truth time and a frame time, as the limit promises for one recording
+    items = [Item(r, 0, 20000 * t) for r in (0, 1) for t in range(9)]
+    ds = _Sized(SimpleNamespace(items=items, recordings=[SimpleNamespace(frame_times=np.arange(5) * 40000)] * 2))
+    picks = limited_items(ds, 2, "gt")
+    assert sorted((items[i].rec, items[i].target_us % 40000 == 0) for i in picks) == [(0, False), (1, True)]
 
 
 @pytest.mark.parametrize("chunk", ["x", [4], 1.5])

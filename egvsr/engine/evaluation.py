@@ -54,6 +54,8 @@ def evaluate_checkpoint(
     """Score `checkpoint` (None: the shipped weights) on recordings `data` at each scale; optionally
     write tables and a plot. `progress`: bars on stderr; `log`: where the result lines go;
     `scales_where`: where the scales came from (`eval_options`' "scales_where"), named by their errors."""
+    if log is not None and not callable(log):
+        raise ConfigError(f"`log` {log!r}: expected a function taking each result line, or None")
     with checkpoint_or_shipped(checkpoint) as (path, label):
         return _evaluate(path, label, data, scales, protocol, queries, output, device, chunk_size, limit,
                          overwrite, with_bicubic, progress, log or (lambda text: None), scales_where)
@@ -301,9 +303,9 @@ def check_distinct_data(data: Sequence[str]) -> None:
     from egvsr.datasets.synthetic.cache import parse_entry
     from egvsr.engine.config_datasets import sample_seed
 
-    if not isinstance(data, (list, tuple)):
+    if not isinstance(data, (list, tuple)) or not data:
         raise ConfigError(f"`data`: expected a list of recordings (paths, sample:N or synthetic:...), "
-                          f"got {type(data).__name__}")
+                          f"got {'none' if isinstance(data, (list, tuple)) else type(data).__name__}")
     seen: dict[object, str] = {}
     for entry in data:
         check_path(entry, "`data`")  # a str or os.PathLike, not empty, no NUL byte

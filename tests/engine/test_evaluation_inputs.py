@@ -553,3 +553,15 @@ def test_a_chunk_size_that_is_no_whole_number_is_refused_in_one_line(recs, chunk
     """A chunk_size of "x" reached the memory estimate first and ended in a TypeError from a comparison."""
     with pytest.raises(ConfigError, match=r"^chunk_size: expected a positive integer number of pixels, got "):
         _eval(recs, [recs["rec"]], chunk_size=chunk)
+
+
+@pytest.mark.parametrize("kw, said", [
+    ({"data": []}, r"^`data`: expected a list of recordings \(paths, sample:N or synthetic:\.\.\.\), got none$"),
+    ({"log": 5}, r"^`log` 5: expected a function taking each result line, or None$"),
+])
+def test_no_recordings_or_a_log_that_cannot_be_called_is_refused_naming_the_argument(recs, kw, said):
+    """`data=[]` was refused as "--data.recordings" (a config key no library caller wrote) and `log=5` ended in
+    a TypeError after the weights loaded."""
+    args = {"data": [str(recs["rec"])], **kw}
+    with pytest.raises(ConfigError, match=said):
+        evaluate_checkpoint(recs["ck"], args.pop("data"), [2], limit=1, progress=False, **args)

@@ -245,6 +245,9 @@ def eval_options(config: str | Path | None = None, checkpoint_eval: dict | None 
     "scales_where" says it for the scales, whose cap only the model tells (`evaluate_checkpoint`)."""
     from egvsr.engine.yamltext import read_yaml_mapping
 
+    unknown = sorted(set(given) - set(EVAL_DEFAULTS))
+    if unknown:  # a misspelt setting (scale=) would leave the default in force without a word
+        raise ConfigError(f"eval_options: unknown setting {unknown[0]!r}; expected {sorted(EVAL_DEFAULTS)}")
     opts = {k: (v, f"default {k}") for k, v in EVAL_DEFAULTS.items()}
     opts.update({k: (v, f"{checkpoint_where}.{k}") for k, v in (checkpoint_eval or {}).items()
                  if k in ("protocol", "scales")})

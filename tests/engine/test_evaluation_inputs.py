@@ -565,3 +565,11 @@ def test_no_recordings_or_a_log_that_cannot_be_called_is_refused_naming_the_argu
     args = {"data": [str(recs["rec"])], **kw}
     with pytest.raises(ConfigError, match=said):
         evaluate_checkpoint(recs["ck"], args.pop("data"), [2], limit=1, progress=False, **args)
+
+
+def test_a_misspelt_eval_option_is_refused_not_ignored():
+    """`eval_options(scale=[8])` (for scales) returned the default scales 2 and 4 without a word."""
+    with pytest.raises(ConfigError, match=r"^eval_options: unknown setting 'scale'; expected \['protocol', "
+                                          r"'queries', 'scales'\]$"):
+        eval_options(scale=[8])
+    assert eval_options(scales=[8], protocol=None)["scales"] == [8.0]

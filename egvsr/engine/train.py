@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from egvsr.datasets.geometry import fmt_scale
+from egvsr.datasets.recording import warn_event_damage_and_coverage
 from egvsr.engine.batching import StepBatchSampler
 from egvsr.engine.checkpoint_file import first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
@@ -136,6 +137,17 @@ def check_scales_fit(cfg: dict, model: Any, train_set: Any, val_set: Any) -> Non
             raise ConfigError(f"{said} above the max_scale {fmt_scale(cap)} of model {name!r} "
                               "(model.options.max_scale); "
                               f"lower {key} or raise model.options.max_scale")
+
+
+def warn_training_events(datasets: list[Any]) -> None:
+    """One line on stderr for each recording of the training and validation data (each once) whose event tensors
+    would all be zero (no events, or none within its frames' span: clocks not aligned) or whose events file was cut
+    short, as `render`, `eval` and `voxelize` say it: the model would otherwise learn from zeros in silence."""
+    seen: dict[str, Any] = {}
+    for ds in datasets:
+        for rec in getattr(ds, "recordings", None) or ():
+            seen.setdefault(str(rec.path), rec)
+    warn_event_damage_and_coverage(list(seen.values()))
 
 
 def check_validation_fits(cfg: dict, model: Any, val_set: Any, device: torch.device) -> None:
@@ -362,6 +374,8 @@ class Trainer:
         self.val_set = with_val_ground_truth(self.val_set, cfg["data"]["val"], self.log)
         check_validation_fits(cfg, self.model, self.val_set, info.device)
         check_step_memory(self.train_set, self.model, int(t["batch_size"]), info.world_size, info.device, self.amp)
+        if info.is_main and getattr(self.model, "uses_events", False):  # every check passed; as render and eval say
+            warn_training_events([self.train_set, self.val_set])
         if t["init_from"] and not self.exp.last.exists():  # only once the config is known to work
             self._init_from(t["init_from"])
         self.collate = collate_samples

@@ -220,15 +220,19 @@ def test_evtexture_files_linked_into_their_tree_pair_where_the_links_are(tmp_pat
 @pytest.mark.parametrize("group", ["voxels_f", "voxels_b"])
 def test_evtexture_voxel_of_other_bins_names_it(tmp_path, group):
     """Every voxel has the bins of voxels_f/000000 (the samples' event tensors have one shape): one of other
-    bins is refused naming it, not stacked into a tensor of another size."""
+    bins is refused naming it, not stacked into a tensor of another size; when the clip is opened (declared
+    shapes), and when read (a file changed since)."""
     _, lr_path = write_evtexture(tmp_path / "CED_h5", "clip", textured_frames(4, 16, 24, seed=4), scale=4, bins=5)
-    with h5py.File(lr_path, "a") as f:
-        del f[f"{group}/000002"]
-        f[f"{group}/000002"] = np.zeros((4, 4, 6))
+    message = f"{group}/000002 has shape \\(4, 4, 6\\), expected \\(5, 4, 6\\)"
     with open_recording(lr_path) as rec:
+        with h5py.File(lr_path, "a") as f:
+            del f[f"{group}/000002"]
+            f[f"{group}/000002"] = np.zeros((4, 4, 6))
         assert rec.read_voxels(1, "forward" if group == "voxels_f" else "backward").shape == (5, 4, 6)
-        with pytest.raises(EgvsrError, match=f"{group}/000002 has shape \\(4, 4, 6\\), expected \\(5, 4, 6\\)"):
+        with pytest.raises(EgvsrError, match=message):
             rec.read_voxels(2, "forward" if group == "voxels_f" else "backward")
+    with pytest.raises(EgvsrError, match=message):
+        open_recording(lr_path)
 
 
 @pytest.mark.parametrize("side", ["HR", "LR"])
@@ -237,14 +241,17 @@ def test_evtexture_frame_of_another_size_names_it(tmp_path, side):
     LR patch (an HR target of 30 rows scored against a 32-row output)."""
     hr_path, lr_path = write_evtexture(tmp_path / "CED_h5", "clip", textured_frames(4, 32, 40, seed=4), scale=4)
     path, shape = (hr_path, (30, 40, 3)) if side == "HR" else (lr_path, (7, 10, 3))
-    with h5py.File(path, "a") as f:
-        del f["images/000002"]
-        f["images/000002"] = np.zeros(shape, np.uint8)
+    message = re.escape(f"images/000002 has shape {shape}, but images/000000 is")
     read = "read_frame" if side == "HR" else "read_lr_frame"
     with open_recording(lr_path) as rec:
+        with h5py.File(path, "a") as f:  # changed since the clip was opened: refused when read
+            del f["images/000002"]
+            f["images/000002"] = np.zeros(shape, np.uint8)
         assert getattr(rec, read)(1).shape[:2] == ((32, 40) if side == "HR" else (8, 10))
-        with pytest.raises(EgvsrError, match=re.escape(f"images/000002 has shape {shape}, but images/000000 is")):
+        with pytest.raises(EgvsrError, match=message):
             getattr(rec, read)(2)
+    with pytest.raises(EgvsrError, match=message):
+        open_recording(lr_path)  # declared shapes, compared when the clip is opened
 
 
 def test_evtexture_bad_keys(tmp_path):
@@ -286,8 +293,6 @@ def test_evtexture_frames_stored_in_another_file_are_refused_not_read_black(tmp_
         layout = h5py.VirtualLayout((8, 8, 3), np.uint8)
         layout[:] = h5py.VirtualSource("/nonexistent/egvsr-missing.h5", "x", shape=(8, 8, 3))
         f.create_virtual_dataset("images/000001", layout, fillvalue=0)
-    rec = open_recording(lr)
-    rec.read_lr_frame(0)
     with pytest.raises(EgvsrError, match=r"clip.h5: 'images/000001' is a virtual dataset \(its data lives in other "
                                          r"files\); expected data stored in this file"):
-        rec.read_lr_frame(1)
+        open_recording(lr)  # every image is sized (and its storage checked) when the clip is opened

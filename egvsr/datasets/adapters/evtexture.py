@@ -58,6 +58,20 @@ def _stored(f: h5py.File, key: str, path: Path) -> h5py.Dataset:
     return h5util.dataset(f, key, path, "EvTexture")
 
 
+def _one_size(f: h5py.File, path: Path, keys: list[str], expected: tuple[int, ...]) -> None:
+    """Refuse the first of `keys` whose declared shape does not start with `expected`: the (height, width) of
+    images/000000 for frames, the (bins, height, width) of voxels_f/000000 for voxels."""
+    for key in keys:
+        shape = tuple(_stored(f, key, path).shape)
+        if shape[:len(expected)] == expected and (len(expected) == 2 or len(shape) == 3):
+            continue
+        if len(expected) == 2:
+            raise FormatError(f"{path}: {key} has shape {shape}, but images/000000 is {expected[0]}x{expected[1]} "
+                              "(height x width); all frames of a clip must have one size")
+        raise FormatError(f"{path}: {key} has shape {shape}, expected {expected} (bins, height, width) as "
+                          "voxels_f/000000")
+
+
 class EvTextureRecording(Recording):
     """An EvTexture LR clip paired with its HR clip; `lr_scale` = HR size / LR size."""
 
@@ -89,6 +103,12 @@ class EvTextureRecording(Recording):
                     f"are {lr_shape[:2]}; expected voxels at the frame size"
                 )
             self.has_backward = "voxels_b" in f
+            # every frame and voxel sized now, from its declared shape (nothing decoded), as E2VID images and CED
+            # PNGs are: one of another size is refused before any work rather than when a sample reaches it
+            _one_size(f, path, [f"images/{i:06d}" for i in range(1, n)], tuple(lr_shape[:2]))
+            if n > 1:
+                _one_size(f, path, [f"{group}/{i:06d}" for group in ("voxels_f", "voxels_b") if group in f
+                                    for i in range(n - 1)], tuple(voxels.shape))
         self.lr_height, self.lr_width = int(lr_shape[0]), int(lr_shape[1])
         self.fps = fps
         self.hr_path, expected_scale = self._find_hr(path, hr_path)
@@ -126,6 +146,7 @@ class EvTextureRecording(Recording):
         with corrupted_h5(self.hr_path, "EvTexture"), h5py.File(self.hr_path, "r") as f:
             hn = len(_keys(f, "images", self.hr_path))
             hr_shape = _stored(f, "images/000000", self.hr_path).shape
+            _one_size(f, self.hr_path, [f"images/{i:06d}" for i in range(1, hn)], tuple(hr_shape[:2]))
         if hn != n:
             raise FormatError(f"{self.hr_path}: {hn} HR frames but the LR file {path} has {n}")
         H, W = int(hr_shape[0]), int(hr_shape[1])

@@ -1,4 +1,5 @@
-"""tonic samples that carry frames, as `Recording`s (for `EventVSRDataset` and `egvsr render`'s Python API).
+"""tonic samples that carry frames, as `Recording`s for `EventVSRDataset` (`egvsr.render.render` takes a file
+path, not an in-memory recording: write one with `egvsr.events.io.write_events` first).
 
 Of tonic's datasets only `DAVISDATA` returns frames with timestamps; it shifts events and frames to
 start at 0 separately, so pass `frame_offset_us` to restore their alignment (docs/io.md, "tonic").

@@ -39,14 +39,7 @@ def matches(f: h5py.File) -> bool:
     return _no_events(f) and "voxels_f" not in f and _has_images(f)  # voxels_f: an EvTexture clip
 
 
-def _no_events(f: h5py.File) -> bool:
-    """Whether `f` has no `events` key at all, or an empty `events` group (a link to a missing target is a
-    key: refused when read, never taken as absent)."""
-    link = f.get("events", getlink=True)
-    if link is None:
-        return True
-    g = f.get("events")
-    return isinstance(link, h5py.HardLink) and isinstance(g, h5py.Group) and len(g) == 0
+_no_events = h5util.events_absent
 
 
 def _has_images(f: h5py.File) -> bool:

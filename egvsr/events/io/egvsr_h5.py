@@ -76,11 +76,16 @@ class EgvsrH5Source(EventSource):
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                     raise FormatError(f"{path}: root attribute '{key}' = {value!r}, expected an integer")
             sensor_size = (int(f.attrs["height"]), int(f.attrs["width"]))
-        ds = {k: h5util.dataset(f, key, path, "egvsr") for k, key in KEYS.items()}
-        for k in ("x", "y", "p"):
-            h5util.require_1d(ds[k], path, "iu", "integers")
-        h5util.require_1d(ds["t"], path, "iu", "integer microseconds (int64)")
-        n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
+        if h5util.events_absent(f) and h5util.get(f, "frames", path) is not None:
+            # frames only (no `events` key, or an empty `events` group): a recording of no events, as a
+            # frames-only E2VID or AEDAT4 file reads
+            ds, n = dict.fromkeys(KEYS), 0
+        else:
+            ds = {k: h5util.dataset(f, key, path, "egvsr") for k, key in KEYS.items()}
+            for k in ("x", "y", "p"):
+                h5util.require_1d(ds[k], path, "iu", "integers")
+            h5util.require_1d(ds["t"], path, "iu", "integer microseconds (int64)")
+            n = h5util.equal_lengths(path, {KEYS[k]: d for k, d in ds.items()})
         declared = _plain(f.attrs.get("num_events"))
         if declared is not None and (isinstance(declared, bool) or not isinstance(declared, (int, np.integer))):
             raise FormatError(f"{path}: root attribute 'num_events' = {declared!r}, expected an integer")
@@ -129,6 +134,8 @@ class EgvsrH5Source(EventSource):
 
     # ---- events -------------------------------------------------------------------------------
     def _read_arrays(self, i0, i1):
+        if self._x is None:  # frames only: no events (i0 == i1 == 0)
+            return (np.zeros(0, np.uint16), np.zeros(0, np.uint16), np.zeros(0, np.int64), np.zeros(0, np.int8))
         path = self.path
         x = h5util.read_slice(self._x, i0, i1, path)
         y = h5util.read_slice(self._y, i0, i1, path)
@@ -144,6 +151,8 @@ class EgvsrH5Source(EventSource):
         """
         if self._raw_plan is _UNSET:
             self._raw_plan = None
+            if self._x is None:  # frames only: no event datasets
+                return None
             # only the layout's own dtypes: the stored bytes are then the arrays the kernels take
             fd = h5util.raw_file(self._f) if RAW_READS and self._canonical_dtypes() else None
             if fd is not None:
@@ -183,6 +192,8 @@ class EgvsrH5Source(EventSource):
 
     def _read_arrays_into(self, i0, i1, buffers):
         n = i1 - i0
+        if self._x is None:
+            return None
         columns = ((self._x, buffers.x), (self._y, buffers.y), (self._t, buffers.t), (self._p, buffers.p))
         if n > len(buffers.t) or any(ds.dtype != buf.dtype for ds, buf in columns):
             return None
@@ -204,9 +215,13 @@ class EgvsrH5Source(EventSource):
         return tuple(out)
 
     def _read_t(self, i0, i1):
+        if self._t is None:
+            return np.zeros(0, np.int64)
         return h5util.int64_times(h5util.read_slice(self._t, i0, i1, self.path), self.path, KEYS["t"], i0)
 
     def _read_p(self, i0, i1):
+        if self._p is None:
+            return np.zeros(0, np.int8)
         return h5util.read_slice(self._p, i0, i1, self.path)
 
     def _bracket(self, t_us: int) -> tuple[int, int]:

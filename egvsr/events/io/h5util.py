@@ -150,6 +150,17 @@ def _dangling(link, path: Path) -> str:
     return f"a link to '{getattr(link, 'path', '?')}', which does not exist in this file"
 
 
+def events_absent(f: h5py.File) -> bool:
+    """Whether `f` has no `events` key at all, or an empty `events` group (a link to a missing target is a
+    key: refused when read, never taken as absent). Frames-only files of layouts with frames read so as
+    recordings of no events."""
+    link = f.get("events", getlink=True)
+    if link is None:
+        return True
+    g = f.get("events")
+    return isinstance(link, h5py.HardLink) and isinstance(g, h5py.Group) and len(g) == 0
+
+
 def dataset(f: h5py.File, key: str, path: Path, layout: str) -> h5py.Dataset:
     """`f[key]` as a dataset, or `FormatError` naming the file, key and layout."""
     obj = get(f, key, path)

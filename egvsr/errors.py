@@ -20,6 +20,16 @@ class FormatError(InputFileError):
     """A file was recognised but a key, dtype or shape is not what its layout requires."""
 
 
+class SensorSizeUnknownError(FormatError):
+    """An event file states no sensor size (no attribute, header line or image to take it from): pass one."""
+
+
+#: how to give a sensor size a file does not state, in every command (only `info` and `convert` take the option;
+#: a converted copy states it, so every other command then reads the copy)
+SENSOR_SIZE_ADVICE = ("pass --sensor-size HxW to egvsr info or egvsr convert (for the other commands, "
+                      "convert it to a copy that states it), or sensor_size=(H, W) in Python")
+
+
 class EventValidationError(EgvsrError):
     """Event or frame arrays violate an invariant (lengths, ordering, coordinates, values)."""
 

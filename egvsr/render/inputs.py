@@ -22,7 +22,7 @@ from egvsr.datasets.items import Targets, window_frame_times, window_times
 from egvsr.datasets.opening import open_recording
 from egvsr.datasets.recording import Recording, as_rgb, source_event_span
 from egvsr.datasets.tensorize import crop_events, event_tensor
-from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError
+from egvsr.errors import ConfigError, EventValidationError, FormatError, InputFileError, SensorSizeUnknownError
 from egvsr.events.checks import INT64_MAX, is_integer
 
 
@@ -52,10 +52,16 @@ class FolderRecording(Recording):
             raise _video_input(folder)
         self._video = video
         self._events = None if events is None else Path(events)
+        self._sensor_size: tuple[int, int] | None = None  # the file's own; the frames' where it states none
         if self._events is not None:
             from egvsr.events.io import open_events
 
-            with open_events(self._events) as src:
+            try:
+                src = open_events(self._events)
+            except SensorSizeUnknownError:  # frames and events share the sensor: the frames give its size
+                self._sensor_size = (video.height, video.width)
+                src = open_events(self._events, sensor_size=self._sensor_size)
+            with src:
                 if (src.height, src.width) != (video.height, video.width):
                     raise FormatError(
                         f"{self._events}: events are {src.width}x{src.height} (WxH) but the frames in "
@@ -74,7 +80,7 @@ class FolderRecording(Recording):
     def _open_handle(self):
         from egvsr.events.io import open_events
 
-        return open_events(self._events) if self._events is not None else None
+        return open_events(self._events, sensor_size=self._sensor_size) if self._events is not None else None
 
     def read_frame(self, i: int) -> np.ndarray:
         """Frame `i` decoded as `egvsr simulate` reads a frame folder (docs/simulator.md: 16-bit scaled to 8

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import FormatError, MissingDependencyError
+from egvsr.errors import SENSOR_SIZE_ADVICE, FormatError, MissingDependencyError, SensorSizeUnknownError
 from egvsr.events.io.aedat4_frames import Aedat4Frames
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, decoder_errors, header_size
@@ -145,9 +145,8 @@ class Aedat4Source(StreamedSource):
         if sensor_size is None:
             info = streams[ids[0] if ids else frame_ids[0]]
             if not info.get("width") or not info.get("height"):
-                raise FormatError(
-                    f"{path}: AEDAT4 {'events' if ids else 'frame'} stream declares no size; pass --sensor-size "
-                    "HxW (sensor_size=(H, W) in Python)"
+                raise SensorSizeUnknownError(
+                    f"{path}: AEDAT4 {'events' if ids else 'frame'} stream declares no size; {SENSOR_SIZE_ADVICE}"
                 )
             sensor_size = header_size(path, "aedat4", (info["height"], info["width"]))
         self._frames = Aedat4Frames(path, frame_ids[0], self._frame_packets) if frame_ids else None

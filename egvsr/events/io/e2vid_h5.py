@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egvsr.errors import EventValidationError, FormatError
+from egvsr.errors import SENSOR_SIZE_ADVICE, EventValidationError, FormatError, SensorSizeUnknownError
 from egvsr.events.checks import first_beyond_int64, first_not_increasing
 from egvsr.events.frames import SixteenBitLevel, sixteen_bit_to_uint8
 from egvsr.events.io import h5util
@@ -130,9 +130,9 @@ class E2vidH5Source(EventSource):
                     f"{path}: '{ds.name.lstrip('/')}' has shape {ds.shape}, expected an image (H, W) or (H, W, 3)"
                 )
             return int(ds.shape[0]), int(ds.shape[1])
-        raise FormatError(
+        raise SensorSizeUnknownError(
             f"{path}: the E2VID file has no 'sensor_resolution' attribute and no images, so its "
-            "sensor size is unknown; pass --sensor-size HxW (sensor_size=(H, W) in Python)"
+            f"sensor size is unknown; {SENSOR_SIZE_ADVICE}"
         )
 
     def frame_times(self) -> np.ndarray | None:

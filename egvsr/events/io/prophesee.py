@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import FormatError, MissingDependencyError
+from egvsr.errors import SENSOR_SIZE_ADVICE, FormatError, MissingDependencyError, SensorSizeUnknownError
 from egvsr.events.io import prophesee_header
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, header_size
@@ -107,9 +107,9 @@ class PropheseeSource(StreamedSource):
         if sensor_size is None:
             sensor_size = prophesee_header.sensor_size(head)
             if sensor_size is None:
-                raise FormatError(
+                raise SensorSizeUnknownError(
                     f"{path}: the {layout} header names no sensor size (no 'format ...;height=;width=', "
-                    "'geometry WxH' or Height/Width lines); pass --sensor-size HxW (sensor_size=(H, W) in Python)"
+                    f"'geometry WxH' or Height/Width lines); {SENSOR_SIZE_ADVICE}"
                 )
             sensor_size = header_size(self.path, layout, sensor_size)
         if layout == "dat" and header_runs_to_eof(self.path):  # RAW payloads are ours: never given to expelliarmus

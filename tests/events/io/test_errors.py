@@ -191,7 +191,8 @@ def test_e2vid_without_size_asks_for_it(tmp_path):
     with h5py.File(tmp_path / "e.h5", "w") as f:
         for k, dt in (("xs", np.int16), ("ys", np.int16), ("ts", np.float64), ("ps", bool)):
             f[f"events/{k}"] = np.zeros(3, dt)
-    with pytest.raises(FormatError, match=r"sensor size is unknown; pass --sensor-size HxW \(sensor_size=\(H, W\) in"):
+    with pytest.raises(FormatError, match=r"sensor size is unknown; pass --sensor-size HxW to egvsr info or egvsr "
+                                          r"convert .*, or sensor_size=\(H, W\) in Python$"):
         open_events(tmp_path / "e.h5")
     assert len(read_events(tmp_path / "e.h5", sensor_size=(4, 4))) == 3
 

@@ -14,6 +14,8 @@ EVT2's and DAT's times are (`prophesee.unwrap_times`): a fall of more than half 
 rise of half its range or more steps back across a wrap (a TIME_HIGH a few µs late that straddles a wrap stays a
 few µs back, the file reads as unsorted; read as a rise, every later event would be 16.8 s late), except before
 the first wrap, where no time lies before the counter's first pass.
+A vector event's x past 65535 (the base run on by a damaged run of vectors) is held at 65535, outside the
+sensor, never wrapped round onto it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ import numpy as np
 # last y address was a CD row's: EVT_ADDR_Y 0x0, not the 0x1 of exposure-measurement rows)
 STATE_SIZE = 8
 _HALF_RANGE = 1 << 11
+#: the x of a vector event whose base has run past 16 bits (a damaged file: thousands of vectors after one
+#: VECT_BASE_X); the uint16 output would wrap it round onto the sensor, so it is held at 65535, outside any
+#: sensor (at most 65535 wide), and reported as such
+_X_PAST = 0xFFFF
 
 
 def new_state() -> np.ndarray:
@@ -73,7 +79,7 @@ def decode_words(words, state, x, y, t, p):
             ts = (loops << 24) | (th << 12) | tl
             for b in range(width):
                 if cd and (w >> b) & 1:
-                    x[n] = bx + b
+                    x[n] = min(bx + b, _X_PAST)
                     y[n] = cy
                     t[n] = ts
                     p[n] = 1 if pol else -1
@@ -117,7 +123,7 @@ def decode_reference(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
             width = 12 if kind == 0x4 else 8
             for b in range(width):
                 if cd and payload >> b & 1:
-                    xs.append(bx + b), ys.append(cy), ts.append(now), ps.append(1 if pol else -1)
+                    xs.append(min(bx + b, _X_PAST)), ys.append(cy), ts.append(now), ps.append(1 if pol else -1)
             bx += width
         elif kind == 0x6:
             tl = payload

@@ -143,3 +143,17 @@ def test_times_with_jitter_across_wraps_are_read_as_written(tmp_path_factory, st
     assert [int(v) for part in evt3.decode_file(path, header, block_words=5) for v in part[2]] == t.tolist()
     facts = summarize(path)
     assert (facts["t_min_us"], facts["t_max_us"]) == (int(t.min()), int(t.max()))
+
+
+def test_vector_events_whose_base_runs_past_16_bits_stay_off_the_sensor(tmp_path):
+    # a damaged run of 5462 empty VECT_12 words after one VECT_BASE_X carries the base to 65544; the next
+    # vector's events are outside any sensor (held at x = 65535), never wrapped round to x = 8 and 9 on it
+    w = np.array([0x8000, 0x6005, 0x0003, 0x3000 | (1 << 11)] + [0x4000] * 5462 + [0x4000 | 0b11, 0x2000 | 5],
+                 np.uint16)
+    want_x = [0xFFFF, 0xFFFF, 5]
+    assert evt3.decode_reference(w)[0].tolist() == want_x
+    assert _kernel_decode(w, 12, 1000)[0].astype(int).tolist() == want_x
+    path = tmp_path / "runaway.raw"
+    path.write_bytes(b"% format EVT3;height=24;width=32\n% end\n" + w.astype("<u2").tobytes())
+    facts = summarize(path)  # egvsr info's numbers: two events outside the sensor, none moved onto it
+    assert facts["num_events"] == 3 and facts["outside"] == 2

@@ -97,6 +97,8 @@ class EgvsrH5Source(EventSource):
         self._x, self._y, self._t, self._p = ds["x"], ds["y"], ds["t"], ds["p"]
         idx = h5util.get(f, INDEX_KEY, path)
         self._index = idx if isinstance(idx, h5py.Dataset) and idx.ndim == 1 else None
+        if self._index is not None and not h5util.stored_here(idx, INDEX_KEY, path):
+            self._index = None  # an index not stored as its data (or in absurd chunks): bisect over t instead
         if self._index is not None and idx.dtype.kind not in "iu":
             raise FormatError(
                 f"{path}: '{INDEX_KEY}' has dtype {idx.dtype}, expected integer event indices (int64)"

@@ -181,7 +181,8 @@ _KNOWN_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FIL
 
 def check_stored(ds: h5py.Dataset, key: str, path: Path) -> None:
     """Refuse, before any read, a dataset whose data is not in this file: virtual, external, or declared
-    far larger than what is stored (never written: reading it would produce filler, or exhaust memory)."""
+    far larger than what is stored (never written: reading it would produce filler, or exhaust memory), or
+    compressed in chunks far larger than its data (`_check_chunk_filler`)."""
     if ds.is_virtual or ds.external:
         raise FormatError(f"{path}: '{key}' is {'a virtual' if ds.is_virtual else 'an external'} dataset (its data "
                           "lives in other files); expected data stored in this file")
@@ -199,6 +200,41 @@ def check_stored(ds: h5py.Dataset, key: str, path: Path) -> None:
             f"{stored:,}; it was never written, or the file is damaged"
         )
     _check_chunks_stored(ds, key, path, declared)
+    _check_chunk_filler(ds, key, path, bool(filters))
+
+
+def stored_here(ds: h5py.Dataset, key: str, path: Path) -> bool:
+    """`check_stored` as a yes/no, for an optional dataset (an index) that is better left unused than refused."""
+    try:
+        check_stored(ds, key, path)
+    except FormatError:
+        return False
+    return True
+
+
+#: Most bytes of one filtered chunk that lie beyond the dataset's data (see `_check_chunk_filler`).
+MAX_CHUNK_FILLER = 256 << 20
+
+
+def _check_chunk_filler(ds: h5py.Dataset, key: str, path: Path, filtered: bool) -> None:
+    """Refuse a filtered (compressed) dataset whose chunks are mostly beyond its data: HDF5 decodes a whole
+    chunk to read any element of it, so a few stored bytes declaring one chunk of up to 4 GiB (a 400-event
+    recording in a 2 GiB chunk, zeros compressing 1000:1) would make every read allocate and decode gigabytes.
+    The part of the first chunk inside the dataset is data; more than `MAX_CHUNK_FILLER` bytes beyond it is
+    refused (the chunks of a large dataset, each full of data, however large, are not)."""
+    if not filtered or ds.chunks is None or not ds.size:
+        return
+    chunk_bytes = inside = ds.dtype.itemsize
+    for n, c in zip(ds.shape, ds.chunks):
+        chunk_bytes *= int(c)
+        inside *= min(int(n), int(c))
+    if chunk_bytes - inside > MAX_CHUNK_FILLER:
+        raise FormatError(
+            f"{path}: '{key}' is stored in compressed chunks of {chunk_bytes:,} bytes (chunk shape {ds.chunks}) "
+            f"but holds only {int(ds.size) * ds.dtype.itemsize:,} bytes (shape {ds.shape}): every read would "
+            "decode a whole chunk; the file is damaged, or was written with chunks far larger than its "
+            "data"
+        )
 
 
 def _check_chunks_stored(ds: h5py.Dataset, key: str, path: Path, declared: int) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from egvsr.errors import SENSOR_SIZE_ADVICE, FormatError, MissingDependencyError, SensorSizeUnknownError
+from egvsr.events.io import zstd_frames
 from egvsr.events.io.aedat4_frames import Aedat4Frames
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.streamed import StreamedSource, decoder_errors, header_size
@@ -28,7 +29,8 @@ def matches(head: bytes) -> bool:
 def check_header_text(path: Path) -> None:
     """Refuse a header whose stream description is not UTF-8 before `aedat` sees it: its error
     message then carries the invalid bytes, and turning that into a Python string aborts the process.
-    Then refuse a packet larger than the rest of the file (`check_packet_sizes`)."""
+    Then refuse a packet larger than the rest of the file, or a ZSTD packet decoding to far more than it
+    stores (`check_packet_sizes`)."""
     with open(path, "rb") as f:
         head = f.read(18)
         size = int.from_bytes(head[14:18], "little") if len(head) == 18 else 0
@@ -46,13 +48,23 @@ def check_header_text(path: Path) -> None:
                 f"{path}: not a readable AEDAT4 file (its stream description is not UTF-8 text at byte {exc.start}; "
                 "the file is damaged)"
             ) from None
-    check_packet_sizes(path, 18 + size, _data_table_position(buf))
+    check_packet_sizes(path, 18 + size, _data_table_position(buf), _compression(buf) in ZSTD)
 
 
-def check_packet_sizes(path: Path, start: int, table: int) -> None:
+#: the IOHeader's `compression` values of Zstandard-compressed packets (ZSTD, ZSTD_HIGH)
+ZSTD = (3, 4)
+#: a ZSTD packet may decode to this many bytes, or to `MAX_ZSTD_RATIO` times its stored size if more (real
+#: event and frame packets stay far below both); beyond both it is refused before the decoder allocates it
+MAX_ZSTD_PACKET_BYTES = 64 << 20
+MAX_ZSTD_RATIO = 1100
+
+
+def check_packet_sizes(path: Path, start: int, table: int, zstd: bool = False) -> None:
     """Walk the packet headers (i32 stream id, u32 size) from `start` as the decoder does, up to the file
     data table at byte `table` (-1: none) or the end, and refuse a packet declaring more bytes than the file
-    has left: the decoder allocates the declared size (up to 4 GiB) before reading it."""
+    has left: the decoder allocates the declared size (up to 4 GiB) before reading it. With `zstd` (the
+    packets are Zstandard frames), refuse a packet that would decode to more than `MAX_ZSTD_PACKET_BYTES` and
+    `MAX_ZSTD_RATIO` times its size (a few KiB of RLE blocks can declare gigabytes, all decoded at once)."""
     end = path.stat().st_size
     pos = start
     with open(path, "rb") as f:
@@ -64,7 +76,26 @@ def check_packet_sizes(path: Path, start: int, table: int) -> None:
                     f"{path}: not a readable AEDAT4 file (the packet at byte {pos} declares {size:,} bytes, but "
                     f"only {end - pos - 8:,} follow; the file is truncated or damaged)"
                 )
+            decoded = zstd_frames.decoded_bound(f, pos + 8, pos + 8 + size) if zstd else None
+            if decoded is not None and decoded > max(MAX_ZSTD_PACKET_BYTES, MAX_ZSTD_RATIO * size):
+                raise FormatError(
+                    f"{path}: not a readable AEDAT4 file (the ZSTD packet at byte {pos} stores {size:,} bytes that "
+                    f"decode to {decoded:,}, more than any event or frame packet holds; the file is damaged)"
+                )
             pos += 8 + size
+
+
+def _compression(buf: bytes) -> int:
+    """The IOHeader's `compression` (field 0, int32; 0, none, where absent or unreadable)."""
+    where = _table(buf)
+    if where is None:
+        return 0
+    table, vtable = where
+    vsize = int.from_bytes(buf[vtable:vtable + 2], "little")
+    field = int.from_bytes(buf[vtable + 4:vtable + 6], "little") if vsize >= 6 and vtable + 6 <= len(buf) else 0
+    if not field or table + field + 4 > len(buf):
+        return 0
+    return int.from_bytes(buf[table + field:table + field + 4], "little", signed=True)
 
 
 def _u32(buf: bytes, i: int) -> int | None:

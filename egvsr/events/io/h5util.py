@@ -350,7 +350,13 @@ def translate_read_errors(path: Path, ds: h5py.Dataset | None = None) -> Iterato
     try:
         yield
     except OSError as exc:
-        if is_out_of_memory(exc):  # HDF5's allocation failure: not a damaged file
+        if is_out_of_memory(exc):  # HDF5's allocation failure: not a damaged file, unless it asked for
+            beyond = _stored_beyond_file(ds)  # more than the file holds (a damaged chunk size)
+            if beyond is not None:
+                raise InputFileError(
+                    f"{path}: '{ds.name.lstrip('/')}' declares {beyond[0]:,} bytes of stored data but the file has "
+                    f"only {beyond[1]:,} (reading it ran out of memory); the file is damaged"
+                ) from None
             raise MemoryError(str(exc)) from None
         if ds is not None:
             plugin = missing_plugin(ds)
@@ -364,6 +370,16 @@ def translate_read_errors(path: Path, ds: h5py.Dataset | None = None) -> Iterato
         raise InputFileError(
             f"{path}: read failed{where} ({exc}); the file is probably truncated or corrupted"
         ) from None
+
+
+def _stored_beyond_file(ds: h5py.Dataset | None) -> tuple[int, int] | None:
+    """(bytes `ds` stores, bytes of its file) when the first exceeds the second (a chunk size in the index
+    damaged: HDF5 allocates what it declares, up to 4 GiB, before finding that the file ends), else None."""
+    try:
+        stored, size = int(ds.id.get_storage_size()), int(ds.file.id.get_filesize())
+    except Exception:  # noqa: BLE001 - no dataset, or one whose header cannot say
+        return None
+    return (stored, size) if stored > size else None
 
 
 def load_plugins() -> bool:

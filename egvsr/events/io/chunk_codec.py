@@ -6,7 +6,8 @@ thread pool (zlib and numpy's copies release the GIL):
 - writing, `ChunkEncoder` encodes whole chunks and stores them as they are (`write_direct_chunk`);
   the dataset declares the usual filters, so any HDF5 reader decodes them;
 - reading, `read_range_into` fetches the stored chunks (`read_direct_chunk`) and decodes them.
-Anything else (other filters, skipped filters, unallocated chunks, one chunk only) is left to h5py.
+Anything else (other filters, skipped filters, unallocated chunks) is left to h5py. A chunk is decoded to
+one byte past its size, never further (HDF5's own filter inflates a stream as long as it goes on).
 The values are those h5py writes and reads (tests/events/io/test_chunk_codec.py).
 
 - shuffle: the bytes of each element are regrouped by significance (all first bytes, then all
@@ -20,7 +21,7 @@ import os
 import sys
 import threading
 import zlib
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Any, Mapping
 
 import h5py
@@ -168,14 +169,22 @@ def _decodable(ds: h5py.Dataset) -> tuple[int, bool] | None:
 
 
 def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuffled: bool, chunk: int) -> None:
-    """Decode one stored chunk and copy its elements [first, first + len(out)) into `out`."""
+    """Decode one stored chunk and copy its elements [first, first + len(out)) into `out`. The chunk is
+    decoded to one byte more than it should hold, never further: a few stored megabytes of zeros would
+    otherwise decode to gigabytes before their size could be checked."""
+    size = out.dtype.itemsize
+    expected = chunk_len * size
+    stream = zlib.decompressobj()
     try:
-        raw = zlib.decompress(data)
+        raw = stream.decompress(data, expected + 1)
     except zlib.error as exc:
         raise OSError(f"compressed chunk {chunk} does not decode: {exc}") from None
-    size = out.dtype.itemsize
-    if len(raw) != chunk_len * size:
-        raise OSError(f"chunk {chunk} decodes to {len(raw)} bytes, expected {chunk_len * size}")
+    if len(raw) > expected:
+        raise OSError(f"chunk {chunk} decodes to more than the {expected} bytes of a chunk")
+    if not stream.eof:
+        raise OSError(f"compressed chunk {chunk} does not decode: incomplete or truncated stream")
+    if len(raw) != expected:
+        raise OSError(f"chunk {chunk} decodes to {len(raw)} bytes, expected {expected}")
     if shuffled and size > 1:
         _unshuffle(np.frombuffer(raw, np.uint8).reshape(size, chunk_len), first, out.view(_WORDS[size]))
     else:
@@ -183,14 +192,13 @@ def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuff
 
 
 def _range_plan(ds: h5py.Dataset, i0: int, i1: int) -> tuple[int, bool] | None:
-    """`_decodable(ds)` for a read of [i0, i1) that spans two chunks or more (one chunk: h5py's own
-    read costs the same), else None."""
+    """`_decodable(ds)` for a read of [i0, i1) inside the dataset, else None. A read within one chunk is
+    decoded here too, on the calling thread: HDF5's gzip filter inflates a chunk for as long as its stream
+    goes on (a 1 MiB chunk of zeros stored in 1 MiB decodes to a gigabyte, read as the chunk without a
+    word), where this decoder stops one byte past the chunk's size and refuses it."""
     if not 0 <= i0 < i1 <= (ds.shape[0] if ds.ndim == 1 else -1):
         return None
-    plan = _decodable(ds)
-    if plan is None or (i1 - 1) // plan[0] == i0 // plan[0]:
-        return None
-    return plan
+    return _decodable(ds)
 
 
 def read_range(ds: h5py.Dataset, i0: int, i1: int) -> np.ndarray | None:
@@ -212,12 +220,25 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
     return _decode_range(ds, out, i0, *plan)
 
 
+class _Here:
+    """An executor that runs each job at once on the calling thread."""
+
+    @staticmethod
+    def submit(fn, *args):
+        job: Future = Future()
+        try:
+            job.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - raised again by job.result(), as a pool's job would
+            job.set_exception(exc)
+        return job
+
+
 def _decode_range(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
     """The work of `read_range_into` once the storage is known to suit it."""
     i1 = i0 + len(out)
     c0, c1 = i0 // chunk_len, (i1 + chunk_len - 1) // chunk_len
     jobs = []
-    workers = pool()
+    workers = _Here() if c1 - c0 == 1 else pool()  # one chunk: no thread to hand it to
     try:
         for c in range(c0, c1):
             try:

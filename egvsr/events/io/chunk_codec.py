@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 import zlib
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from typing import Any, Mapping
 
 import h5py
@@ -195,7 +196,7 @@ def _range_plan(ds: h5py.Dataset, i0: int, i1: int) -> tuple[int, bool] | None:
     """`_decodable(ds)` for a read of [i0, i1) inside the dataset, else None. A read within one chunk is
     decoded here too, on the calling thread: HDF5's gzip filter inflates a chunk for as long as its stream
     goes on (a 1 MiB chunk of zeros stored in 1 MiB decodes to a gigabyte, read as the chunk without a
-    word), where this decoder stops one byte past the chunk's size and refuses it."""
+    word), where this decoder stops one byte past the chunk's size and refuses it (`_read_in_one_chunk`)."""
     if not 0 <= i0 < i1 <= (ds.shape[0] if ds.ndim == 1 else -1):
         return None
     return _decodable(ds)
@@ -220,25 +221,38 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
     return _decode_range(ds, out, i0, *plan)
 
 
-class _Here:
-    """An executor that runs each job at once on the calling thread."""
+#: the chunk a read within one chunk decoded last, per dataset (HDF5's chunk cache does this for its own reads:
+#: windows read in time order mostly fall in the chunk read before); kept as long as the dataset object lives
+_last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[int, np.ndarray]]" = weakref.WeakKeyDictionary()
 
-    @staticmethod
-    def submit(fn, *args):
-        job: Future = Future()
+
+def _read_in_one_chunk(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
+    """A read within chunk c: the whole chunk decoded on this thread (or taken from `_last_chunk`), then copied."""
+    c = i0 // chunk_len
+    kept = _last_chunk.get(ds)
+    if kept is None or kept[0] != c:
         try:
-            job.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - raised again by job.result(), as a pool's job would
-            job.set_exception(exc)
-        return job
+            mask, data = ds.id.read_direct_chunk((c * chunk_len,))
+        except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
+            return False  # unallocated (see `_decode_range`)
+        if mask:
+            return False
+        values = np.empty(chunk_len, ds.dtype)
+        _decode_into(data, values, 0, chunk_len, shuffled, c)
+        kept = _last_chunk[ds] = (c, values)
+    first = i0 - c * chunk_len
+    out[:] = kept[1][first:first + len(out)]
+    return True
 
 
 def _decode_range(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
     """The work of `read_range_into` once the storage is known to suit it."""
     i1 = i0 + len(out)
     c0, c1 = i0 // chunk_len, (i1 + chunk_len - 1) // chunk_len
+    if c1 - c0 == 1:
+        return _read_in_one_chunk(ds, out, i0, chunk_len, shuffled)
     jobs = []
-    workers = _Here() if c1 - c0 == 1 else pool()  # one chunk: no thread to hand it to
+    workers = pool()
     try:
         for c in range(c0, c1):
             try:

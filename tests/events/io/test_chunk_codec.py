@@ -208,3 +208,15 @@ def test_a_chunk_whose_stream_runs_far_past_its_size_is_refused_not_inflated(tmp
                                                      r"more than the 8192 bytes of a chunk\)"):
                 h5util.read_slice(f["d"], i0, i1, path)
         np.testing.assert_array_equal(h5util.read_slice(f["d"], 2048, 2050, path), [2048, 2049])  # others read
+
+
+def test_reads_within_one_chunk_in_any_order_read_their_own_chunk(tmp_path):
+    values = np.random.default_rng(3).integers(0, 1 << 40, 5000)
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("d", data=values, chunks=(700,), compression="gzip", shuffle=True)
+        f.create_dataset("e", data=values[::-1].copy(), chunks=(700,), compression="gzip", shuffle=True)
+    with h5py.File(path) as f:
+        for i in np.random.default_rng(4).integers(0, 4990, 300).tolist() + [0, 699, 700, 4999]:
+            assert h5util.read_slice(f["d"], i, min(i + 3, 5000), path).tolist() == values[i:i + 3].tolist()
+            assert h5util.read_slice(f["e"], i, i + 1, path)[0] == values[4999 - i]

@@ -157,19 +157,45 @@ def _decodable(ds: h5py.Dataset) -> tuple[int, bool] | None:
     if (ds.ndim != 1 or ds.chunks is None or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
             or ds.dtype.itemsize not in (1, 2, 4, 8) or sys.byteorder != "little"):
         return None
+    shuffled = _shuffled(ds)
+    return None if shuffled is None else (int(ds.chunks[0]), shuffled)
+
+
+def _shuffled(ds: h5py.Dataset) -> bool | None:
+    """Whether the filters of `ds` are exactly shuffle + deflate (True) or deflate (False); None otherwise."""
     try:
         plist = ds.id.get_create_plist()
         filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
     except Exception:  # noqa: BLE001 - metadata probe only: h5py reads it instead
         return None
-    if filters == [_DEFLATE]:
-        return int(ds.chunks[0]), False
-    if filters == [_SHUFFLE, _DEFLATE]:
-        return int(ds.chunks[0]), True
-    return None
+    return {(_DEFLATE,): False, (_SHUFFLE, _DEFLATE): True}.get(tuple(filters))
 
 
-def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuffled: bool, chunk: int) -> None:
+def read_frame(ds: h5py.Dataset, i: int) -> np.ndarray | None:
+    """Frame `i` (H, W, C) of a uint8 (N, H, W, C) dataset stored with [shuffle +] deflate in chunks of whole
+    rows of one frame, as `EventWriter` stores frames, each chunk decoded here one byte past its size at most
+    (HDF5 would inflate a chunk's whole stream); None when h5py should read it (other storage, unallocated
+    chunks, an index out of range)."""
+    if (ds.ndim != 4 or ds.dtype != np.uint8 or ds.chunks is None or not 0 <= i < ds.shape[0]
+            or ds.chunks[0] != 1 or tuple(ds.chunks[2:]) != tuple(ds.shape[2:]) or _shuffled(ds) is None):
+        return None
+    h, w, c = (int(v) for v in ds.shape[1:])
+    rows = int(ds.chunks[1])
+    out = np.empty((h, w, c), np.uint8)
+    for r0 in range(0, h, rows):
+        at = (i, r0, 0, 0)
+        try:
+            mask, data = ds.id.read_direct_chunk(at)
+        except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
+            return None  # unallocated (see `_decode_range`)
+        if mask:
+            return None
+        # 1-byte elements: shuffling leaves them as they are
+        _decode_into(data, out[r0:r0 + rows].reshape(-1), 0, rows * w * c, False, at)
+    return out
+
+
+def _decode_into(data: bytes, out: np.ndarray, first: int, chunk_len: int, shuffled: bool, chunk: object) -> None:
     """Decode one stored chunk and copy its elements [first, first + len(out)) into `out`. The chunk is
     decoded to one byte more than it should hold, never further: a few stored megabytes of zeros would
     otherwise decode to gigabytes before their size could be checked."""

@@ -220,3 +220,32 @@ def test_reads_within_one_chunk_in_any_order_read_their_own_chunk(tmp_path):
         for i in np.random.default_rng(4).integers(0, 4990, 300).tolist() + [0, 699, 700, 4999]:
             assert h5util.read_slice(f["d"], i, min(i + 3, 5000), path).tolist() == values[i:i + 3].tolist()
             assert h5util.read_slice(f["e"], i, i + 1, path)[0] == values[4999 - i]
+
+
+@pytest.mark.parametrize("rows_per_chunk", [260, 50])  # one chunk per frame, and chunks of rows (the last one short)
+def test_frames_are_decoded_here_and_a_frame_chunk_running_past_its_size_is_refused(tmp_path, rows_per_chunk):
+    from egvsr.events.frames import Frames
+    from egvsr.events.io import open_events
+    from egvsr.events.io import writer as writer_module
+
+    img = (np.arange(260 * 346 * 3) % 251).astype(np.uint8).reshape(260, 346, 3)
+    path = tmp_path / "rec.h5"
+    chunk_bytes = rows_per_chunk * 346 * 3
+    original = writer_module.FRAME_CHUNK_BYTES
+    writer_module.FRAME_CHUNK_BYTES = chunk_bytes
+    try:
+        with EventWriter(path, 346, 260) as w:
+            w.append(_stream(100))
+            w.write_frames(Frames(np.stack([img, img[::-1], 255 - img]), np.array([0, 10, 20])))
+    finally:
+        writer_module.FRAME_CHUNK_BYTES = original
+    with h5py.File(path, "a") as f:
+        images = f["frames/images"]
+        assert images.chunks == (1, rows_per_chunk, 346, 3)
+        images.id.write_direct_chunk((1, 0, 0, 0), _zeros_deflated(16 << 20))  # frame 1's first rows
+    with open_events(path) as src:
+        np.testing.assert_array_equal(src.read_frame(0), img)
+        np.testing.assert_array_equal(src.read_frame(2), 255 - img)
+        with pytest.raises(InputFileError, match=r"rec\.h5: read failed while reading 'frames/images' \(chunk "
+                                                 rf"\(1, 0, 0, 0\) decodes to more than the {chunk_bytes} bytes"):
+            src.read_frame(1)

@@ -270,8 +270,7 @@ class EgvsrH5Source(EventSource):
             g = self._frame_group(name)
             t = None
             if g is not None:
-                with h5util.translate_read_errors(self.path, g[1]):
-                    t = h5util.int64_times(g[1][()], self.path, f"{name}/t")
+                t = h5util.int64_times(h5util.read_slice(g[1], 0, g[1].shape[0], self.path), self.path, f"{name}/t")
                 i = first_not_increasing(t)
                 if i >= 0:
                     raise FormatError(f"{self.path}: '{name}/t' must strictly increase; fails at index {i} "

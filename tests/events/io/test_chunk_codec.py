@@ -249,3 +249,23 @@ def test_frames_are_decoded_here_and_a_frame_chunk_running_past_its_size_is_refu
         with pytest.raises(InputFileError, match=r"rec\.h5: read failed while reading 'frames/images' \(chunk "
                                                  rf"\(1, 0, 0, 0\) decodes to more than the {chunk_bytes} bytes"):
             src.read_frame(1)
+
+
+def test_frame_times_whose_chunk_runs_past_its_size_are_refused(tmp_path):
+    from egvsr.events.frames import Frames
+    from egvsr.events.io import open_events
+
+    path = tmp_path / "rec.h5"
+    img = np.zeros((260, 346, 3), np.uint8)
+    with EventWriter(path, 346, 260) as w:
+        w.append(_stream(100))
+        w.write_frames(Frames(np.stack([img, img]), np.array([0, 10])))
+    with h5py.File(path, "a") as f:  # the times stored gzip'd, their one chunk's stream going on for 16 MiB
+        del f["frames/t"]
+        ds = f.create_dataset("frames/t", data=np.array([0, 10]), chunks=(1024,), maxshape=(None,), compression="gzip")
+        c = zlib.compressobj(9)
+        ds.id.write_direct_chunk((0,), c.compress(np.array([0, 10], np.int64).tobytes()) + c.compress(bytes(16 << 20))
+                                 + c.flush())
+    with open_events(path) as src, pytest.raises(InputFileError, match=r"rec\.h5: read failed while reading "
+                                                                      r"'frames/t' \(chunk 0 decodes to more than"):
+        src.frame_times()

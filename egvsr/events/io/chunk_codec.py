@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import itertools
 import threading
 import weakref
 import zlib
@@ -171,27 +172,37 @@ def _shuffled(ds: h5py.Dataset) -> bool | None:
     return {(_DEFLATE,): False, (_SHUFFLE, _DEFLATE): True}.get(tuple(filters))
 
 
-def read_frame(ds: h5py.Dataset, i: int) -> np.ndarray | None:
-    """Frame `i` (H, W, C) of a uint8 (N, H, W, C) dataset stored with [shuffle +] deflate in chunks of whole
-    rows of one frame, as `EventWriter` stores frames, each chunk decoded here one byte past its size at most
-    (HDF5 would inflate a chunk's whole stream); None when h5py should read it (other storage, unallocated
-    chunks, an index out of range)."""
-    if (ds.ndim != 4 or ds.dtype != np.uint8 or ds.chunks is None or not 0 <= i < ds.shape[0]
-            or ds.chunks[0] != 1 or tuple(ds.chunks[2:]) != tuple(ds.shape[2:]) or _shuffled(ds) is None):
+def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
+    """`ds[i]` (or `ds[()]` when `i` is None) of a chunked dataset of any shape stored with [shuffle +]
+    deflate (frames, images), each chunk it touches decoded here one byte past its size at most (HDF5 would
+    inflate a chunk's whole stream); None when h5py should read it (other storage, unallocated chunks, an
+    index out of range, a scalar)."""
+    if (ds.chunks is None or not ds.ndim or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
+            or ds.dtype.itemsize not in (1, 2, 4, 8) or sys.byteorder != "little" or _shuffled(ds) is None
+            or (i is not None and not 0 <= i < ds.shape[0])):
         return None
-    h, w, c = (int(v) for v in ds.shape[1:])
-    rows = int(ds.chunks[1])
-    out = np.empty((h, w, c), np.uint8)
-    for r0 in range(0, h, rows):
-        at = (i, r0, 0, 0)
+    shuffled = _shuffled(ds) and ds.dtype.itemsize > 1  # shuffling 1-byte elements leaves them as they are
+    shape, chunks = tuple(int(v) for v in ds.shape), tuple(int(v) for v in ds.chunks)
+    out = np.empty(shape if i is None else shape[1:], ds.dtype)
+    if not out.size:
+        return out
+    starts = [range(0, n, c) for n, c in zip(shape, chunks)]
+    if i is not None:
+        starts[0] = range(i - i % chunks[0], i - i % chunks[0] + 1)
+    values = np.empty(int(np.prod(chunks)), ds.dtype)
+    for at in itertools.product(*starts):
         try:
             mask, data = ds.id.read_direct_chunk(at)
         except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
             return None  # unallocated (see `_decode_range`)
         if mask:
             return None
-        # 1-byte elements: shuffling leaves them as they are
-        _decode_into(data, out[r0:r0 + rows].reshape(-1), 0, rows * w * c, False, at)
+        _decode_into(data, values, 0, values.size, shuffled, at)
+        block = values.reshape(chunks)[tuple(slice(0, min(c, n - a)) for a, c, n in zip(at, chunks, shape))]
+        if i is None:
+            out[tuple(slice(a, a + m) for a, m in zip(at, block.shape))] = block
+        else:
+            out[tuple(slice(a, a + m) for a, m in zip(at[1:], block.shape[1:]))] = block[i - at[0]]
     return out
 
 

@@ -242,7 +242,7 @@ class E2vidH5Source(EventSource):
             )
         h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
         with h5util.translate_read_errors(self.path, ds):
-            img = ds[()]
+            img = h5util.read_whole(ds)
             kind = ds.attrs.get("type", "color_bgr")
         if img.dtype.itemsize == 2:
             img = sixteen_bit_to_uint8(img, self._sixteen_bit_scale())
@@ -261,7 +261,7 @@ class E2vidH5Source(EventSource):
                 if ds.dtype.itemsize == 2 and not level.settled:
                     h5util.check_stored(ds, ds.name.lstrip("/"), self.path)
                     with h5util.translate_read_errors(self.path, ds):
-                        level.add(ds[()])
+                        level.add(h5util.read_whole(ds))
             self._full_scale16 = level.full_scale
         return self._full_scale16
 

@@ -16,7 +16,7 @@ import numpy as np
 from egvsr.errors import FormatError, InputFileError
 from egvsr.events.checks import first_not_increasing
 from egvsr.events.frames import Frames
-from egvsr.events.io import chunk_codec, h5util
+from egvsr.events.io import h5util
 from egvsr.events.io.declaration import Layout
 from egvsr.events.io.source import EventSource
 
@@ -283,8 +283,7 @@ class EgvsrH5Source(EventSource):
         n = 0 if g is None else g[0].shape[0]
         i = self._check_frame_index(i, n, "frame" if name == "frames" else "ground-truth frame")
         with h5util.translate_read_errors(self.path, g[0]):
-            frame = chunk_codec.read_frame(g[0], i)
-            return g[0][i] if frame is None else frame
+            return h5util.read_whole(g[0], i)
 
     @property
     def num_frames(self) -> int:

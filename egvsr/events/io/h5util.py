@@ -337,6 +337,15 @@ def read_slice(ds: h5py.Dataset, i0: int, i1: int, path: Path) -> np.ndarray:
         return ds[i0:i1] if out is None else out
 
 
+def read_whole(ds: h5py.Dataset, i: int | None = None) -> np.ndarray:
+    """`ds[()]` (`ds[i]` with `i`), gzip chunks decoded by `chunk_codec.read_array` where the storage allows (a
+    chunk's stream never inflated past the chunk); read errors are the caller's to translate."""
+    out = chunk_codec.read_array(ds, i)
+    if out is not None:
+        return out
+    return ds[()] if i is None else ds[i]
+
+
 def read_into(ds: h5py.Dataset, out: np.ndarray, i0: int, path: Path) -> None:
     """ds[i0:i0 + len(out)] into `out` (same dtype), as `read_slice` reads it."""
     with translate_read_errors(path, ds):

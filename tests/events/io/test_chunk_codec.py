@@ -269,3 +269,47 @@ def test_frame_times_whose_chunk_runs_past_its_size_are_refused(tmp_path):
     with open_events(path) as src, pytest.raises(InputFileError, match=r"rec\.h5: read failed while reading "
                                                                       r"'frames/t' \(chunk 0 decodes to more than"):
         src.frame_times()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from([np.uint8, np.uint16, np.int64, np.float32]),
+    shape=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    data=st.data(),
+    shuffle=st.booleans(),
+)
+def test_whole_arrays_and_their_rows_equal_h5pys_reads(tmp_path_factory, dtype, shape, data, shuffle):
+    chunks = tuple(data.draw(st.integers(1, n + 2)) for n in shape)
+    values = np.random.default_rng(len(shape)).integers(0, 250, shape).astype(dtype)
+    path = tmp_path_factory.mktemp("arrays") / "a.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a", data=values, chunks=chunks, maxshape=(None,) * len(shape), compression="gzip",
+                         shuffle=shuffle)
+    with h5py.File(path) as f:
+        got = chunk_codec.read_array(f["a"])
+        assert got is not None and got.dtype == values.dtype
+        np.testing.assert_array_equal(got, values)
+        for i in range(shape[0]):
+            np.testing.assert_array_equal(chunk_codec.read_array(f["a"], i), values[i])
+        assert chunk_codec.read_array(f["a"], shape[0]) is None
+
+
+def test_an_e2vid_image_whose_chunk_runs_past_its_size_is_refused(tmp_path):
+    from egvsr.events.io import open_events
+    from tests.events.io.test_layouts import write_e2vid
+
+    img = (np.arange(24 * 32 * 3) % 251).astype(np.uint8).reshape(24, 32, 3)
+    path = tmp_path / "e2vid.h5"
+    write_e2vid(path, [1, 2], [1, 2], [10, 20], [True, False], frames=[(img, 10, "color_bgr"), (img, 20, "color_bgr")])
+    with h5py.File(path, "a") as f:
+        names = sorted(f["images"])
+        attrs = dict(f["images"][names[1]].attrs)
+        del f["images"][names[1]]
+        ds = f["images"].create_dataset(names[1], data=img, chunks=(12, 32, 3), compression="gzip")
+        ds.attrs.update(attrs)
+        ds.id.write_direct_chunk((12, 0, 0), _zeros_deflated(16 << 20))
+    with open_events(path) as src:
+        np.testing.assert_array_equal(src.read_frame(0), img[..., ::-1])
+        with pytest.raises(InputFileError, match=rf"e2vid\.h5: read failed while reading 'images/{names[1]}' \(chunk "
+                                                 r"\(12, 0, 0\) decodes to more than the 1152 bytes"):
+            src.read_frame(1)

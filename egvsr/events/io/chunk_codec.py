@@ -261,6 +261,9 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
 #: the chunk a read within one chunk decoded last, per dataset (HDF5's chunk cache does this for its own reads:
 #: windows read in time order mostly fall in the chunk read before); kept as long as the dataset object lives
 _last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[int, np.ndarray]]" = weakref.WeakKeyDictionary()
+#: largest chunk kept so (ours hold 1 MiB of t); a larger one is decoded for each read, as HDF5 does with a
+#: chunk larger than its 1 MiB chunk cache
+KEEP_CHUNK_BYTES = 4 << 20
 
 
 def _read_in_one_chunk(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
@@ -276,7 +279,9 @@ def _read_in_one_chunk(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: in
             return False
         values = np.empty(chunk_len, ds.dtype)
         _decode_into(data, values, 0, chunk_len, shuffled, c)
-        kept = _last_chunk[ds] = (c, values)
+        kept = (c, values)
+        if values.nbytes <= KEEP_CHUNK_BYTES:
+            _last_chunk[ds] = kept
     first = i0 - c * chunk_len
     out[:] = kept[1][first:first + len(out)]
     return True

@@ -313,3 +313,16 @@ def test_an_e2vid_image_whose_chunk_runs_past_its_size_is_refused(tmp_path):
         with pytest.raises(InputFileError, match=rf"e2vid\.h5: read failed while reading 'images/{names[1]}' \(chunk "
                                                  r"\(12, 0, 0\) decodes to more than the 1152 bytes"):
             src.read_frame(1)
+
+
+def test_only_small_chunks_are_kept_between_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunk_codec, "KEEP_CHUNK_BYTES", 8 * 700, raising=False)
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("small", data=np.arange(5000), chunks=(700,), compression="gzip")
+        f.create_dataset("large", data=np.arange(5000), chunks=(701,), compression="gzip")
+    with h5py.File(path) as f:
+        small, large = f["small"], f["large"]
+        assert h5util.read_slice(small, 5, 7, path).tolist() == [5, 6]
+        assert h5util.read_slice(large, 5, 7, path).tolist() == [5, 6]
+        assert small in chunk_codec._last_chunk and large not in chunk_codec._last_chunk

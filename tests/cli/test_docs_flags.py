@@ -69,3 +69,56 @@ def test_every_option_the_docs_show_is_taken_by_its_command(doc, name, line):
 def test_the_docs_show_command_lines_to_check():
     shown = {name for _, name, _ in _shown_lines()}
     assert {"render", "demo", "voxelize", "simulate", "make-sample", "eval", "train", "info", "convert"} <= shown
+
+
+def _stated_defaults() -> list[tuple[str, str, str, str]]:
+    """(where, command, flag, stated) for each default a doc or a `--help` line states as a number or a word:
+    "`--flag ...` (default X" in the docs, "(default X" in an option's help."""
+    commands = _commands()
+    found = []
+    for doc in DOCS:
+        for m in re.finditer(r"`(?:egvsr ([a-z-]+) [^`]*?)?(--[a-z][a-z0-9-]*)[^`]*`,? \(?default:? ([\w.]+)",
+                             doc.read_text(encoding="utf-8")):
+            names = [m[1]] if m[1] else [n for n, c in commands.items() if m[2] in _long_flags(c)]
+            found += [(doc.name, name, m[2], m[3]) for name in names]
+    for name, command in commands.items():
+        for action in command._actions:
+            m = re.search(r"\(default:? ([\w.]+)", action.help or "")
+            if m and action.option_strings:
+                found.append(("--help", name, max(action.option_strings, key=len), m[1]))
+    return found
+
+
+def _resolved_default(name: str, action):
+    """What the option gives when left out: the parser's default (its const for `--flag [VALUE]`), or for
+    `simulate`'s threshold and noise options, which the parser leaves None, `SimulatorConfig`'s."""
+    default = action.const if action.nargs == "?" else action.default
+    if default is None and name == "simulate":
+        import dataclasses
+
+        from egvsr.events.simulate.thresholds import SimulatorConfig
+
+        default = {f.name: f.default for f in dataclasses.fields(SimulatorConfig)}.get(action.dest)
+    return default
+
+
+@pytest.mark.parametrize("where, name, flag, stated", _stated_defaults())
+def test_every_stated_default_is_the_parsers(where, name, flag, stated):
+    """A default the docs or `--help` state is the one the option takes (where the parser leaves None for the
+    code to fill, `--fps-factor`'s 1, the code's own tests check it)."""
+    action = next(a for a in _commands()[name]._actions if flag in a.option_strings)
+    default = _resolved_default(name, action)
+    if default is None or isinstance(default, bool):
+        return
+    if isinstance(default, tuple):  # `--size` (260, 346) reads 260x346; `--cp` 0.05 0.5 is stated from its first
+        ok = stated == "x".join(map(str, default)) or stated == str(default[0])
+    elif isinstance(default, (int, float)):
+        ok = re.fullmatch(r"[\d.]+", stated) is not None and float(stated) == default
+    else:
+        ok = stated == default
+    assert ok, f"{where}: `egvsr {name} {flag}` defaults to {stated}, the code to {default!r}"
+
+
+def test_stated_defaults_are_found():
+    assert {(n, f) for _, n, f, _ in _stated_defaults()} >= {("render", "--chunk-size"), ("demo", "--seconds"),
+                                                             ("convert", "--drop-hot-pixels"), ("demo", "--fallback-minutes")}

@@ -321,7 +321,7 @@ def test_every_pixel_hot_is_at_most_every_pixel():
 
 
 def test_clips_store_the_thresholds_used_where_the_simulator_caps_cn(tmp_path):
-    """Cn = Cp * sensor_cn_ratio is capped at max(0.5, Cp) by the simulator (22 % of clips, as docs/datasets.md
+    """Cn = Cp * sensor_cn_ratio is capped at max(0.5, Cp) by the simulator (20.5 % of clips, as docs/datasets.md
     says): the clip stores the Cp and Cn used, so the drawn ratio alone does not misreport them."""
     from egvsr.datasets.synthetic.clip import clip_seed
     from egvsr.events.simulate.thresholds import draw_thresholds
@@ -338,3 +338,31 @@ def test_clips_store_the_thresholds_used_where_the_simulator_caps_cn(tmp_path):
         th = draw_thresholds(s.simulator_config(), 1, np.random.default_rng(0))
         capped += th.cn < s.cp * s.cn_ratio - 1e-12
     assert 0.19 < capped / 2000 < 0.25
+
+
+def test_the_share_of_capped_cn_the_docs_state_is_the_drawn_ranges():
+    """docs/datasets.md states how often the simulator's cap lowers Cn below Cp * sensor_cn_ratio: with Cp ~ U(lo,
+    hi) and the ratio ~ U(a, b), the share is P(Cp * ratio > max(0.5, Cp)), computed here from the ranges the
+    sensor draws from (the docs once said 22 %, where it is 20.5 %), and the training clips' count it names."""
+    import math
+    from pathlib import Path
+
+    from egvsr.datasets.synthetic.clip import clip_seed
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "datasets.md").read_text(encoding="utf-8")
+    m = re.search(r"lower in ([\d.]+) % of clips in expectation .*?; (\d+) of the (\d+) training clips", text)
+    assert m, "docs/datasets.md no longer states the share of capped Cn"
+    lo, hi, a, b = 0.1, 0.6, 0.7, 1.4  # the table's Cp and Cn/Cp ranges, checked against draw_sensor below
+    draws = [draw_sensor(np.random.default_rng(seed)) for seed in range(200)]
+    assert lo <= min(s.cp for s in draws) and max(s.cp for s in draws) <= hi
+    assert a <= min(s.cn_ratio for s in draws) and max(s.cn_ratio for s in draws) <= b
+    above = (hi - 0.5) / (hi - lo) * (b - 1) / (b - a)  # Cp >= 0.5: capped where the ratio exceeds 1
+    c0 = 0.5 / b  # Cp < 0.5: capped where ratio > 0.5 / Cp, possible for Cp > 0.5 / b
+    below = (b * (0.5 - c0) - 0.5 * math.log(0.5 / c0)) / ((hi - lo) * (b - a))
+    assert float(m[1]) == round(100 * (above + below), 1)
+    n = int(m[3])
+    capped = 0
+    for i in range(n):
+        s = draw_sensor(np.random.default_rng(clip_seed(0, "train", i).spawn(4)[1]))
+        capped += s.cp * s.cn_ratio > max(0.5, s.cp)
+    assert capped == int(m[2])

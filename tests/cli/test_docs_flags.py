@@ -77,7 +77,7 @@ def _stated_defaults() -> list[tuple[str, str, str, str]]:
     commands = _commands()
     found = []
     for doc in DOCS:
-        for m in re.finditer(r"`(?:egvsr ([a-z-]+) [^`]*?)?(--[a-z][a-z0-9-]*)[^`]*`,? \(?default:? ([\w.]+)",
+        for m in re.finditer(r"`(?:egvsr ([a-z-]+) [^`]*?)?(--[a-z][a-z0-9-]*)[^`]*`,?\s\(?default:? ([\w.]+)",
                              doc.read_text(encoding="utf-8")):
             names = [m[1]] if m[1] else [n for n, c in commands.items() if m[2] in _long_flags(c)]
             found += [(doc.name, name, m[2], m[3]) for name in names]

@@ -60,3 +60,28 @@ def test_egvsr_options_table_gives_the_code_defaults():
                 assert float(text) == value, (name, text)
             else:
                 assert text == value, (name, text)
+
+
+def test_the_shipped_weights_differ_from_their_preset_as_the_models_table_says():
+    """The models table called `egvsr-small` "the architecture of egvsr/data/egvsr-sample.pt", but the shipped
+    file sets more options (5 latent time bins, so more parameters): the row names each option the file sets
+    beyond the preset, with the value, and the file's parameter count."""
+    import torch
+    import yaml
+
+    from egvsr.engine.weights import shipped_checkpoint
+    from egvsr.models import build_model
+
+    with shipped_checkpoint() as path:
+        if path is None:
+            pytest.skip("this install has no shipped weights")
+        shipped = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    assert shipped["name"] == "egvsr-small"
+    with torch.device("meta"):
+        preset = dict(build_model("egvsr-small").config)
+    differ = {k: v for k, v in shipped["config"].items() if preset.get(k) != v}
+    row = next(line for line in DOC.splitlines() if line.startswith("| `egvsr-small` |"))
+    said = dict(re.findall(r"`(\w+): ([\w.]+)`", row))
+    assert {k: yaml.safe_load(v) for k, v in said.items()} == differ
+    count = re.search(r"\((\d+\.\d+)M\) \|$", row)
+    assert count and float(count[1]) == round(count_parameters(shipped["config"]) / 1e6, 3)

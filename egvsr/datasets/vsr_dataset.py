@@ -276,15 +276,21 @@ class EventVSRDataset(Dataset):
     def _check_query_counts(self) -> None:
         if self.queries != "gt":
             return
+        counts = []
         for it in self.items:
-            rec = self.recordings[it.rec]
-            ft = rec.frame_times
-            n = len(self.targets[it.rec].between(int(ft[it.start]), int(ft[it.start + self.k - 1])))
-            if n < self.num_queries:
-                raise ConfigError(
-                    f"{rec.path}: the window starting at frame {it.start} has {n} ground-truth "
-                    f"time(s), fewer than num_queries={self.num_queries}"
-                )
+            ft = self.recordings[it.rec].frame_times
+            counts.append(len(self.targets[it.rec].between(int(ft[it.start]), int(ft[it.start + self.k - 1]))))
+        if not counts or min(counts) >= self.num_queries:
+            return
+        i = int(np.argmin(counts))  # the window with the fewest targets: the bound every window meets
+        it, n = self.items[i], counts[i]
+        where = OptionError.literal(self.recordings[it.rec].path)
+        if n == 0:  # frames are targets unless include_frames is off, so none means no ground truth there
+            raise OptionError("include_frames", f"{where}: the window starting at frame {it.start} has no "
+                              "ground-truth frame, and with {option} off only those are targets: turn {option} "
+                              "on, or give recordings with ground truth between their frames")
+        raise OptionError("num_queries", f"{where}: the window starting at frame {it.start} has {n} target "
+                          f"time(s), fewer than {{option}} {self.num_queries}: set {{option}} to at most {n}")
 
     # ---- sizes, from the settings alone --------------------------------------------------------
     def event_shape(self, rec: Recording | None = None) -> tuple[int, int]:

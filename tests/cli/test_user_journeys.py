@@ -1,0 +1,79 @@
+"""A new user's journeys through the docs, end to end on tiny CED-style recordings (docs/datasets.md): what
+each step says when a setting does not fit the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egvsr.cli import main
+from tests.datasets.test_files import write_ced
+
+H, W = 32, 40
+
+
+def _ced_root(root: Path, names=("clipA", "clipB", "clipC"), frames: int = 6) -> Path:
+    """A dataset root of CED folders (25 fps frames on a unix ns clock, random events) and split files."""
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(names):
+        t0 = 1_600_000_000_000_000 + i * 1_000_000
+        ft = t0 + 40_000 * np.arange(frames)
+        yy, xx = np.mgrid[0:H, 0:W]
+        imgs = np.stack([np.stack([(xx * 5 + 7 * k + c * 30) % 256 for c in range(3)], -1) for k in range(frames)])
+        n = 800
+        t = np.sort(rng.integers(int(ft[0]), int(ft[-1]), n))
+        write_ced(root / name, imgs.astype(np.uint8), ft,
+                  (rng.integers(0, W, n), rng.integers(0, H, n), t, rng.choice([-1, 1], n)))
+    (root / "splits").mkdir()
+    (root / "splits" / "train.txt").write_text("clipA\nclipB\n")
+    (root / "splits" / "val.txt").write_text("clipC\n")
+    return root
+
+
+def _config(tmp_path: Path, root: Path, extra: str = "") -> Path:
+    cfg = tmp_path / "ced.yaml"
+    cfg.write_text(f"""name: ced-tiny
+output_root: {tmp_path / 'experiments'}
+model: {{name: egvsr-tiny}}
+data:
+  train: {{root: {root}, split: train, bins: 8, patch_size: 8, scale_range: [1, 4]{extra}}}
+  val: {{root: {root}, split: val, bins: 8, scale: 4}}
+train: {{iterations: 2, batch_size: 2, threads: 1, val_every: 2, checkpoint_every: 2}}
+""")
+    return cfg
+
+
+@pytest.mark.parametrize("extra,key,hint", [
+    (", queries: gt, include_frames: false", "data.train.include_frames",
+     "has no ground-truth frame, and with data.train.include_frames off only those are targets: turn "
+     "data.train.include_frames on"),
+    (", queries: gt, num_queries: 4", "data.train.num_queries",
+     "has 3 target time(s), fewer than data.train.num_queries 4: set data.train.num_queries to at most 3"),
+])
+def test_train_names_the_query_key_that_the_recordings_cannot_serve(tmp_path, capsys, extra, key, hint):
+    """CED folders hold no ground truth between frames: `queries: gt` with the frames left out, or more query
+    times than a window has targets, was refused naming neither key nor a way out (`fewer than
+    num_queries=1`, when num_queries was 1 and include_frames the cause)."""
+    cfg = _config(tmp_path, _ced_root(tmp_path / "CED"), extra)
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"egvsr: error: {key}: ")
+    assert hint in err and "CED/clipA" in err
+    assert not (tmp_path / "experiments").exists()
+
+
+def test_dataset_names_the_option_and_the_smallest_window(tmp_path):
+    """From Python the error is an OptionError naming the option; the bound is the fewest targets of any
+    window (not of the first window found short)."""
+    from egvsr.datasets import EventVSRDataset
+    from egvsr.datasets.opening import OptionError
+
+    root = _ced_root(tmp_path / "CED", names=("clipA",))
+    with pytest.raises(OptionError, match=r"^include_frames: .*clipA: the window starting at frame 0 has no") as e:
+        EventVSRDataset([root / "clipA"], queries="gt", include_frames=False, patch_size=8, scale_range=(1, 2))
+    assert e.value.option == "include_frames"
+    with pytest.raises(OptionError, match=r"^num_queries: .*fewer than num_queries 9: set num_queries to at most 3$"):
+        EventVSRDataset([root / "clipA"], queries="gt", num_queries=9, patch_size=8, scale_range=(1, 2))

@@ -77,3 +77,60 @@ def test_dataset_names_the_option_and_the_smallest_window(tmp_path):
     assert e.value.option == "include_frames"
     with pytest.raises(OptionError, match=r"^num_queries: .*fewer than num_queries 9: set num_queries to at most 3$"):
         EventVSRDataset([root / "clipA"], queries="gt", num_queries=9, patch_size=8, scale_range=(1, 2))
+
+
+def _table(path: Path, sep: str = " ", header: str = "") -> Path:
+    rng = np.random.default_rng(1)
+    t = np.sort(rng.uniform(0.1, 0.3, 50))
+    rows = [f"{a:.6f}{sep}{rng.integers(W)}{sep}{rng.integers(H)}{sep}{rng.integers(2)}" for a in t]
+    path.write_text(header + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name,make,says", [
+    ("events.txt", lambda p: _table(p), "it looks like a table of numbers: write such events to a recording"),
+    ("events.csv", lambda p: _table(p, ",", "t,x,y,p\n"), "it looks like a table of numbers"),
+    ("events.npz", lambda p: np.savez(p, t=np.arange(3), x=np.arange(3)), "it looks like a NumPy .npz archive"),
+    ("events.npy", lambda p: np.save(p, np.zeros((3, 4))), "it looks like a NumPy .npy array"),
+    ("1600000000000000000.npy", lambda p: np.save(p, np.zeros((3, 4))),
+     "it looks like one packet of a CED folder (<ns>.npy): give the folder that holds it"),
+])
+def test_events_kept_as_numbers_are_pointed_to_the_recipe(tmp_path, capsys, name, make, says):
+    """A user's own events as a text/CSV table or NumPy arrays (no layout: columns, unit and sensor size
+    unstated) were refused with the list of layouts only, no word of how to use them."""
+    path = tmp_path / name
+    make(path)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
+    if "CED" not in says:
+        assert 'docs/io.md, "Events kept as numbers"' in err
+        assert "### Events kept as numbers" in (Path(__file__).parents[2] / "docs" / "io.md").read_text()
+
+
+def test_other_unknown_files_get_no_numbers_hint(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, these are my notes\nnot events\n")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a recognised event recording" in err and "looks like" not in err
+
+
+def test_the_recipe_for_events_kept_as_numbers_makes_a_recording_render_takes(tmp_path, capsys):
+    """docs/io.md's recipe, as written there, on a text table: the file it writes is a recording."""
+    import re
+
+    block = re.search(r"### Events kept as numbers.*?```python\n(.*?)```", (Path(__file__).parents[2] / "docs" /
+                      "io.md").read_text(), re.S).group(1)
+    _table(tmp_path / "events.txt")
+    block = block.replace("width=640, height=480", f"width={W}, height={H}")
+    import os
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        exec(compile(block, "io.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert main(["info", str(tmp_path / "events.h5")]) == 0
+    assert "50" in capsys.readouterr().out

@@ -55,9 +55,39 @@ def detect_layout(path: str | os.PathLike) -> str:
     if not head:
         raise InputFileError(f"{printable(path)}: file is empty; expected an event recording ({_known()})")
     raise InputFileError(
-        f"{printable(path)}: not a recognised event recording (neither HDF5 nor a known event format); "
-        f"known layouts: {_known()}"
+        f"{printable(path)}: not a recognised event recording (neither HDF5 nor a known event format)"
+        f"{_arrays_hint(path, head)}; known layouts: {_known()}"
     )
+
+
+#: where the recipe for events kept as plain numbers lives
+ARRAYS_RECIPE = "docs/io.md, \"Events kept as numbers\""
+
+
+def _number_lines(head: bytes) -> bool:
+    """Whether the first bytes read as lines of numbers (after at most one header line; the last line may be
+    cut short by the read)."""
+    lines = [line for line in head.splitlines() if line.strip() and not line.startswith(b"#")]
+    body = lines[1:-1] if len(lines) > 2 else lines[-1:]
+    return bool(body) and all(any(c in b"0123456789" for c in line)
+                              and all(c in b"0123456789+-.eE,;\t " for c in line) for line in body)
+
+
+def _arrays_hint(path: Path, head: bytes) -> str:
+    """For events kept as plain numbers (a text or CSV table, a NumPy .npy or .npz file), which no reader
+    takes as they are (their columns, units and sensor size are not stated): how to make a recording of them."""
+    if head.startswith(b"\x93NUMPY") and path.stem.isdigit():
+        return "; it looks like one packet of a CED folder (<ns>.npy): give the folder that holds it"
+    if head.startswith(b"\x93NUMPY"):
+        kind = "a NumPy .npy array"
+    elif head.startswith(b"PK\x03\x04") and b".npy" in head[:4096]:
+        kind = "a NumPy .npz archive"
+    elif _number_lines(head):
+        kind = "a table of numbers"
+    else:
+        return ""
+    return (f"; it looks like {kind}: write such events to a recording of our layout from Python (an EventStream "
+            f"and write_events, {ARRAYS_RECIPE}), then give that file")
 
 
 def _head(path: Path) -> bytes:

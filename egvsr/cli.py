@@ -613,7 +613,7 @@ def flag_message(message: str, command: argparse.ArgumentParser | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one egvsr command (`argv` default: `sys.argv[1:]`). What running as the whole process changes
     (threads, signals, exit) is done by `egvsr.process.run_console`, not here."""
-    from egvsr.process import report_interrupt
+    from egvsr.process import report_interrupt, stderr_line
 
     command = None
     try:
@@ -625,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_inputs_as_outputs(args)
         args.run(args)
     except EgvsrError as exc:
-        print(f"egvsr: error: {one_line(flag_message(str(exc), command))}", file=sys.stderr)
+        stderr_line(f"egvsr: error: {one_line(flag_message(str(exc), command))}")
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (egvsr.process)
         return report_interrupt(exc)

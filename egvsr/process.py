@@ -147,7 +147,7 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     status, message = interrupt_status(exc)
     _pending.clear()
     if not getattr(exc, "egvsr_reported", False):
-        print(message, file=sys.stderr)
+        stderr_line(message)
     return status
 
 
@@ -160,10 +160,16 @@ def one_line(text: object) -> str:
                    for c in str(text))
 
 
+def stderr_line(line: str) -> None:
+    """`line` and its newline on stderr in one write: print's separate write of the newline let the lines of
+    processes sharing stderr (the ranks of a torchrun job, each refusing the same config) run together."""
+    print(line + "\n", end="", file=sys.stderr)
+
+
 def warn(message: str) -> None:
     """One `egvsr: warning:` line on stderr: the command goes on, but its input is probably not what the
     user meant (stdout keeps the results alone)."""
-    print(f"egvsr: warning: {one_line(message)}", file=sys.stderr)
+    stderr_line(f"egvsr: warning: {one_line(message)}")
 
 
 def last_resort_message(exc: BaseException) -> str:
@@ -597,28 +603,27 @@ def run_console(main: Callable[..., int], argv: Sequence[str] | None = None) -> 
         _drop_stdout()
         return 1
     except EgvsrError as exc:  # the process's own settings (NUMBA_NUM_THREADS)
-        print(f"egvsr: error: {one_line(exc)}", file=sys.stderr)
+        stderr_line(f"egvsr: error: {one_line(exc)}")
         return 2
     except (OSError, MemoryError, UnicodeError) as exc:
         if getattr(exc, "egvsr_stdout", False):
             _drop_stdout()  # what stdout still holds would fail again at exit
-        print(f"egvsr: error: {one_line(last_resort_message(exc))}", file=sys.stderr)
+        stderr_line(f"egvsr: error: {one_line(last_resort_message(exc))}")
         return 2
     except Exception as exc:  # noqa: BLE001 - only an allocator's failure is turned into one line
         if _pending:  # the signal's `Terminated`, wrapped by a library (numba: SystemError) on its way up
             return report_interrupt(Terminated(_pending[0]))
         missing = missing_package_message(exc) or numba_layer_message(exc)
         if missing is not None:
-            print(f"egvsr: error: {one_line(missing)}", file=sys.stderr)
+            stderr_line(f"egvsr: error: {one_line(missing)}")
             return 2
         if isinstance(exc, RuntimeError) and all(k in str(exc) for k in _NO_CACHE_FOLDER):
-            print("egvsr: error: numba found no writable folder for its compiled code (the package's "
-                  "__pycache__, ~/.cache, the temporary folder); set NUMBA_CACHE_DIR to a writable folder",
-                  file=sys.stderr)
+            stderr_line("egvsr: error: numba found no writable folder for its compiled code (the package's "
+                        "__pycache__, ~/.cache, the temporary folder); set NUMBA_CACHE_DIR to a writable folder")
             return 2
         if not is_out_of_memory(exc):
             raise
-        print(f"egvsr: error: {last_resort_message(MemoryError())}", file=sys.stderr)
+        stderr_line(f"egvsr: error: {last_resort_message(MemoryError())}")
         return 2
     except KeyboardInterrupt as exc:  # outside the command (imports, argument parsing)
         return report_interrupt(exc)

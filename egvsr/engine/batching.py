@@ -16,6 +16,13 @@ from torch.utils.data import Sampler
 from egvsr.errors import ConfigError
 
 
+def check_global_batch(global_batch: int, world_size: int) -> None:
+    """Refuse a global batch (`train.batch_size`) that the processes of a torchrun job cannot split evenly."""
+    if int(global_batch) % world_size:
+        raise ConfigError(f"train.batch_size: {global_batch} does not split evenly over the {world_size} processes "
+                          f"of this torchrun job; expected a multiple of {world_size} (the global batch)")
+
+
 class StepBatchSampler(Sampler):
     """Yield, for steps start..total-1, this rank's list of (index, scale, sample_seed) tuples."""
 
@@ -32,10 +39,7 @@ class StepBatchSampler(Sampler):
     ) -> None:
         if num_items < 1:
             raise ConfigError("training data has no samples (check data.train paths and window size)")
-        if global_batch % world_size:
-            raise ConfigError(
-                f"train.batch_size={global_batch} must be divisible by the number of processes ({world_size})"
-            )
+        check_global_batch(global_batch, world_size)
         lo, hi = float(scale_range[0]), float(scale_range[1])
         if not 0 < lo <= hi:
             raise ConfigError(f"scale range {scale_range}: expected 0 < low <= high")

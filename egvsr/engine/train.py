@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from egvsr.datasets.geometry import fmt_scale
 from egvsr.datasets.recording import warn_event_damage_and_coverage
-from egvsr.engine.batching import StepBatchSampler
+from egvsr.engine.batching import StepBatchSampler, check_global_batch
 from egvsr.engine.checkpoint_file import first_line, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from egvsr.engine.config import check_config, config_differences, dump_config, load_config
 from egvsr.engine.csvlog import MetricLog
@@ -65,9 +65,7 @@ def train(config_path: str | Path | None = None, overrides: list[str] | None = N
     allow_config_change = check_flag(allow_config_change, "allow_config_change")
     cfg = check_config(cfg) if cfg is not None else load_config(config_path, overrides)
     info = init_distributed(cfg["device"])
-    if int(cfg["train"]["batch_size"]) % info.world_size:  # at start-up, before the run is announced
-        raise ConfigError(f"train.batch_size={cfg['train']['batch_size']} must be divisible by the number of "
-                          f"processes ({info.world_size})")
+    check_global_batch(cfg["train"]["batch_size"], info.world_size)  # at start-up, before the run is announced
     exp = Experiment(cfg["output_root"], cfg["name"])
     if info.is_main:  # before any work, and before the folder is touched
         exp.check_folders()

@@ -134,3 +134,36 @@ def test_the_recipe_for_events_kept_as_numbers_makes_a_recording_render_takes(tm
         os.chdir(cwd)
     assert main(["info", str(tmp_path / "events.h5")]) == 0
     assert "50" in capsys.readouterr().out
+
+
+class _Writes:
+    """A stderr that records each write call."""
+
+    encoding, errors = "utf-8", "strict"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_an_error_line_is_one_write_so_torchrun_ranks_do_not_run_together(tmp_path, monkeypatch):
+    """Under `torchrun --nproc_per_node 2` both ranks refuse a config alike and share stderr; print's separate
+    write of the newline let their lines run together (`...(2)egvsr: error: ...(2)` then an empty line)."""
+    import sys
+
+    from egvsr.process import report_interrupt, warn
+
+    err = _Writes()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["info", str(tmp_path / "missing.h5")]) == 2
+    warn("a warning")
+    report_interrupt(KeyboardInterrupt())
+    lines = [c for c in err.calls if c]
+    assert len(lines) == 3 and all(c.endswith("\n") and c.count("\n") == 1 for c in lines), err.calls
+    assert lines[0].startswith("egvsr: error: ") and lines[1] == "egvsr: warning: a warning\n"

@@ -419,7 +419,8 @@ def test_a_batch_not_divisible_by_the_processes_is_refused_at_start_up(tmp_path,
     monkeypatch.setattr(train_module, "init_distributed", lambda name: DistInfo(0, 0, 2, torch.device("cpu")))
     monkeypatch.setattr(train_module, "build_dataset", None)
     cfg = load_config(None, [f"output_root={tmp_path}", "train.batch_size=3", "device=cpu"])
-    with pytest.raises(ConfigError, match=r"train.batch_size=3 must be divisible by the number of processes \(2\)"):
+    with pytest.raises(ConfigError, match=r"^train.batch_size: 3 does not split evenly over the 2 processes of "
+                                          r"this torchrun job; expected a multiple of 2 \(the global batch\)$"):
         train_module.train(cfg=cfg, log=None)
     assert list(tmp_path.iterdir()) == []
 

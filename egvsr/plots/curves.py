@@ -8,6 +8,9 @@ import numpy as np
 
 from egvsr.plots.figures import figure_format, house_style, new_figure, plain, writing
 
+#: the `clip` of eval's per-scale mean row (`egvsr.engine.tables.SUMMARY_CLIP`, a layer above)
+AVERAGE_CLIP = "average"
+
 
 @house_style
 def plot_metric_vs_scale(rows: list[dict], path: Path, metric: str = "psnr", overwrite: bool = False,
@@ -41,6 +44,17 @@ def draw_metric_vs_scale(rows: list[dict], target: Path, metric: str = "psnr", t
                 float(r[key])
             except (TypeError, ValueError):
                 raise ConfigError(f"rows: {key} {r[key]!r} of model {r['model']!r}: expected a number") from None
+    # eval's rows (results.csv read back) hold one row per clip beside each scale's average: the curve is the
+    # average's, where the clips' rows would put several points at one scale and zigzag through them
+    rows = [r for r in rows if str(r.get("clip", AVERAGE_CLIP)) == AVERAGE_CLIP]
+    seen: set[tuple[str, float]] = set()
+    for r in rows:
+        key = (str(r["model"]), float(r["scale"]))
+        if key in seen:
+            raise ConfigError(f"rows: model {r['model']!r} has more than one row at scale {float(r['scale']):g}; "
+                              "expected one per model and scale (a line cannot pass through two values at one "
+                              "scale)")
+        seen.add(key)
     fig = new_figure(5, 3.5, dpi=120)
     ax = fig.subplots()
     for model in dict.fromkeys(r["model"] for r in rows):

@@ -167,3 +167,31 @@ def test_an_error_line_is_one_write_so_torchrun_ranks_do_not_run_together(tmp_pa
     lines = [c for c in err.calls if c]
     assert len(lines) == 3 and all(c.endswith("\n") and c.count("\n") == 1 for c in lines), err.calls
     assert lines[0].startswith("egvsr: error: ") and lines[1] == "egvsr: warning: a warning\n"
+
+
+def test_results_csv_rows_plot_the_average_curve(tmp_path):
+    """A notebook user plotting eval's results.csv as read back got every clip's score and the average at each
+    scale in one line, zigzagging through them; the curve is now the average's, as eval draws it, and two rows
+    of one model at one scale are refused."""
+    import csv
+
+    from egvsr.errors import ConfigError
+    from egvsr.plots import plot_metric_vs_scale
+
+    rows = []
+    for s, vals in ((2.0, (40.0, 30.0)), (4.0, (34.0, 24.0))):
+        rows += [{"model": "m", "scale": s, "clip": c, "psnr": v, "ssim": 0.9, "frames": 8}
+                 for c, v in zip(("a", "b"), vals)]
+        rows.append({"model": "m", "scale": s, "clip": "average", "psnr": sum(vals) / 2, "ssim": 0.9, "frames": 16})
+    with (tmp_path / "results.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    read_back = list(csv.DictReader((tmp_path / "results.csv").open()))
+    plot_metric_vs_scale(read_back, tmp_path / "all.png")
+    plot_metric_vs_scale([r for r in rows if r["clip"] == "average"], tmp_path / "avg.png")
+    assert (tmp_path / "all.png").read_bytes() == (tmp_path / "avg.png").read_bytes()
+    with pytest.raises(ConfigError, match=r"^rows: model 'm' has more than one row at scale 2; expected one"):
+        plot_metric_vs_scale([{"model": "m", "scale": 2, "psnr": 30}, {"model": "m", "scale": "2.0", "psnr": 31}],
+                             tmp_path / "dup.png")
+    assert not (tmp_path / "dup.png").exists()

@@ -249,7 +249,15 @@ def _check_exists(text: str, key: str) -> None:
             raise ConfigError(f"{key}: {text} is a symlink loop (following its links leads back to it)") from None
     if os.path.islink(text):
         raise ConfigError(f"{key}: {text} is a broken symlink (its target {os.readlink(text)} does not exist)")
-    raise ConfigError(f"{key}: {text} does not exist")
+    raise ConfigError(f"{key}: {text} does not exist{relative_hint(text, key)}")
+
+
+def relative_hint(text: str, key: str) -> str:
+    """For a relative path of a config key that is not there: where it was looked for (a YAML file beside its
+    data reads as if its paths were from its own folder, but they are from the current one, as a shell's)."""
+    if not key.startswith("data.") or Path(text).is_absolute():
+        return ""
+    return f" (relative paths in a config are read from the current folder, {Path.cwd()}, not the config file's)"
 
 
 def sample_seed(entry: str, key: str) -> int:
@@ -319,7 +327,7 @@ def build_dataset(spec: dict, where: str, progress: bool = False, **fixed: Any) 
     if spec.get("root") is not None:
         root = Path(spec["root"])
         if not root.is_dir():
-            raise ConfigError(f"{where}.root: {root} is not a folder")
+            raise ConfigError(f"{where}.root: {root} is not a folder{relative_hint(str(root), where)}")
         paths = _root_paths(root, spec.get("split") or SECTION_DEFAULTS["split"], where)
     else:
         paths = resolve_recordings(spec, where, progress)

@@ -195,3 +195,21 @@ def test_results_csv_rows_plot_the_average_curve(tmp_path):
         plot_metric_vs_scale([{"model": "m", "scale": 2, "psnr": 30}, {"model": "m", "scale": "2.0", "psnr": 31}],
                              tmp_path / "dup.png")
     assert not (tmp_path / "dup.png").exists()
+
+
+@pytest.mark.parametrize("data,key", [("{recordings: [CED/clipA]}", "data.train.recordings"),
+                                      ("{root: CED, split: train}", "data.train.root")])
+def test_a_config_beside_its_data_says_relative_paths_are_from_the_current_folder(tmp_path, monkeypatch, capsys,
+                                                                                  data, key):
+    """A config written beside the data with paths relative to itself, run from another folder, was refused
+    with `does not exist` / `is not a folder` alone, no word of where the path was looked for."""
+    _ced_root(tmp_path / "CED")
+    cfg = tmp_path / "ced.yaml"
+    cfg.write_text(f"model: {{name: egvsr-tiny}}\ndata:\n  train: {data}\ntrain: {{iterations: 1}}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"egvsr: error: {key}: CED") and err.count("\n") == 1
+    assert f"(relative paths in a config are read from the current folder, {tmp_path / 'elsewhere'}, not the " \
+           "config file's)" in err

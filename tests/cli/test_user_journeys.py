@@ -213,3 +213,25 @@ def test_a_config_beside_its_data_says_relative_paths_are_from_the_current_folde
     assert err.startswith(f"egvsr: error: {key}: CED") and err.count("\n") == 1
     assert f"(relative paths in a config are read from the current folder, {tmp_path / 'elsewhere'}, not the " \
            "config file's)" in err
+
+
+def test_a_dataset_root_or_a_frame_folder_given_as_a_recording_says_what_it_holds(tmp_path, capsys):
+    """`eval --data CED` (the folder of a user's CED recordings) and `info frames/` (a frame folder) were refused
+    as folders of no known layout, no word that the one holds recordings and the other is read by render."""
+    root = _ced_root(tmp_path / "CED")
+    assert main(["eval", "--data", str(root), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"it holds recordings (clipA, clipB, clipC): give them one by one (`{root / 'clipA'}` ...)" in err
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        (frames / f"frame_{i}.png").write_bytes((root / "clipA" / sorted(p.name for p in (root / "clipA").glob(
+            "*.png"))[i]).read_bytes())
+    (frames / "timestamps.txt").write_text("0.0\n0.04\n")
+    assert main(["info", str(frames)]) == 2
+    err = capsys.readouterr().err
+    assert "it looks like a folder of frames, which holds no events: `egvsr render FOLDER --events FILE`" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["info", str(tmp_path / "empty")]) == 2
+    assert "(<ns>.npy / <ns>.png); known layouts" in capsys.readouterr().err

@@ -38,8 +38,8 @@ def detect_layout(path: str | os.PathLike) -> str:
         if name is not None:
             return name
         raise InputFileError(
-            f"{printable(path)}: folder holds no CED packets or frames (<ns>.npy / <ns>.png); known layouts: "
-            f"{_known()}"
+            f"{printable(path)}: folder holds no CED packets or frames (<ns>.npy / <ns>.png){_inner_hint(path)}; "
+            f"known layouts: {_known()}"
         )
     check_not_special(path)
     head = _head(path)
@@ -88,6 +88,26 @@ def _arrays_hint(path: Path, head: bytes) -> str:
         return ""
     return (f"; it looks like {kind}: write such events to a recording of our layout from Python (an EventStream "
             f"and write_events, {ARRAYS_RECIPE}), then give that file")
+
+
+def _inner_hint(folder: Path, limit: int = 1000) -> str:
+    """For a folder of recordings (a dataset root given where one recording goes): which it holds, to be given
+    one by one; for a folder of frames (render's and simulate's input): which commands read it. Only a folder's
+    first `limit` entries are looked at, each as a dataset root lists it."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(e.name for _, e in zip(range(limit), it))
+    except OSError:
+        return ""
+    inner = [name for name in entries if sniff_layout(folder / name) is not None]
+    if not inner:
+        if any(name.lower().endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")) for name in entries):
+            return ("; it looks like a folder of frames, which holds no events: `egvsr render FOLDER --events FILE` "
+                    "and `egvsr simulate FOLDER OUT.h5` read such a folder (docs/render.md)")
+        return ""
+    shown = ", ".join(printable(name) for name in inner[:3]) + (", ..." if len(inner) > 3 else "")
+    return (f"; it holds recordings ({shown}): give them one by one (`{printable(folder / inner[0])}` ...), "
+            "or use the folder as a training config's data root")
 
 
 def _head(path: Path) -> bytes:

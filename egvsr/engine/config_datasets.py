@@ -174,16 +174,27 @@ def section_defaults(where: str) -> dict[str, Any]:
 
 def canonical_value(dotted: str, value: Any) -> Any:
     """One spelling of a data-section value that the dataset reads the same written two ways (a single
-    recording or a list of it; a square patch as one side or as [side, side]), for comparing configs;
-    any other value (and key) as it is."""
+    recording or a list of it; a recording or root path relative or absolute, with or without a trailing `/`;
+    a square patch as one side or as [side, side]), for comparing configs; any other value (and key) as it is."""
     section, _, key = dotted.rpartition(".")
     if section not in FIXED_KEYS:
         return value
     if key == "recordings" and isinstance(value, str):
-        return [value]
+        value = [value]
+    if key == "recordings" and isinstance(value, (list, tuple)):  # a path as the folder it names now
+        return [_path_now(v) if isinstance(v, str) and not v.startswith(("sample:", "synthetic:")) else v
+                for v in value]
+    if key == "root" and isinstance(value, str):
+        return _path_now(value)
     if key == "patch_size" and _is_int(value, 1):
         return [value, value]
     return list(value) if isinstance(value, tuple) else value
+
+
+def _path_now(text: str) -> str:
+    """A path as the file or folder it names from the current folder: `CED`, `./CED/` and `/data/CED` alike
+    (run from /data) are one root; links are not followed (one may be pointed elsewhere)."""
+    return os.path.abspath(text) if text else text
 
 
 def _number_text(value: str) -> Any:

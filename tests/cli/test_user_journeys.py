@@ -235,3 +235,20 @@ def test_a_dataset_root_or_a_frame_folder_given_as_a_recording_says_what_it_hold
     (tmp_path / "empty").mkdir()
     assert main(["info", str(tmp_path / "empty")]) == 2
     assert "(<ns>.npy / <ns>.png); known layouts" in capsys.readouterr().err
+
+
+def test_resume_takes_the_data_root_spelled_another_way(tmp_path, monkeypatch, capsys):
+    """A run trained with `root: /abs/CED` and resumed with `root: CED` (or `./CED/`) from that folder reads the
+    same recordings, yet was refused as a changed config (`data.train.root: '/abs/CED' -> 'CED'`)."""
+    root = _ced_root(tmp_path / "CED")
+    monkeypatch.chdir(tmp_path)
+    cfg = _config(tmp_path, root)
+    base = ["train", str(cfg), "--no-progress", "--set", "train.iterations=1", "--set", "data.val={}"]
+    assert main(base) == 0
+    capsys.readouterr()
+    for spelling in ("CED", "./CED/", f"{root}//"):
+        assert main([*base, "--set", f"data.train.root={spelling}"]) == 0, capsys.readouterr().err
+        assert "already complete (step 1 of train.iterations 1)" in capsys.readouterr().out
+    (tmp_path / "CED2").symlink_to(root)
+    assert main([*base, "--set", "data.train.root=CED2"]) == 2  # another name: links are not followed
+    assert "data.train.root: " in capsys.readouterr().err

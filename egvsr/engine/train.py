@@ -44,7 +44,7 @@ from egvsr.engine.schedule import build_scheduler
 from egvsr.engine.yamltext import safe_load
 from egvsr.errors import CheckpointError, ConfigError, InputFileError
 from egvsr.fsutil import atomic_output, check_flag
-from egvsr.process import mark_reported, one_line
+from egvsr.process import mark_reported, one_line, stderr_line
 from egvsr.progress import bar as progress_bar
 
 
@@ -719,8 +719,10 @@ class Trainer:
         try:
             with self._signals_deferred():
                 spent = self._loop(bar, train_log, val_log, total, started, budget, cpu_started, cpu_budget)
-        except BaseException:
+        except BaseException as exc:
             self._discard_unstarted()
+            if isinstance(exc, KeyboardInterrupt):
+                self._say_where_interrupted(exc)
             raise
         bar.close()
         for log in (train_log, val_log):
@@ -805,6 +807,18 @@ class Trainer:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+    def _say_where_interrupted(self, exc: KeyboardInterrupt) -> None:
+        """Under torchrun a signal stops every process at once (they cannot agree on a step to finish without a
+        collective per step): rank 0 says which step `last.pt` holds, the one the same command resumes from,
+        instead of the bare `interrupted` line."""
+        if not (self.info.distributed and self.info.is_main) or self._saved_step is None \
+                or getattr(exc, "egvsr_reported", False):
+            return
+        stderr_line(one_line(f"egvsr: interrupted at step {self.step} (under torchrun every process stops at once); "
+                             f"{self.exp.last} holds step {self._saved_step}: run the same command to resume from "
+                             "there"))
+        mark_reported(exc)
 
     def _stop(self) -> None:
         """Save the finished step (unless saved already), say how to resume, and end as interrupted."""

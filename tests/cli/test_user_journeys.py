@@ -252,3 +252,28 @@ def test_resume_takes_the_data_root_spelled_another_way(tmp_path, monkeypatch, c
     (tmp_path / "CED2").symlink_to(root)
     assert main([*base, "--set", "data.train.root=CED2"]) == 2  # another name: links are not followed
     assert "data.train.root: " in capsys.readouterr().err
+
+
+def test_a_torchrun_interrupt_says_which_step_the_same_command_resumes_from(tmp_path, capsys):
+    """Ctrl-C of `torchrun ... egvsr train` stops every rank at once; rank 0 said only `interrupted; no partial
+    output was left under the final name`, not that last.pt holds an earlier step to resume from. (The rank's
+    half of the run is driven here without a process group: a real torchrun job takes longer than a test.)"""
+    from types import SimpleNamespace
+
+    from egvsr.engine.train import Trainer
+    from egvsr.process import report_interrupt
+
+    def interrupted(rank: int, saved: int | None) -> str:
+        fake = SimpleNamespace(info=SimpleNamespace(distributed=True, is_main=rank == 0), step=27,
+                               _saved_step=saved, exp=SimpleNamespace(last=tmp_path / "checkpoints" / "last.pt"))
+        exc = KeyboardInterrupt()
+        Trainer._say_where_interrupted(fake, exc)
+        assert report_interrupt(exc) == 130
+        return capsys.readouterr().err
+
+    assert interrupted(0, 25) == (f"egvsr: interrupted at step 27 (under torchrun every process stops at once); "
+                                  f"{tmp_path / 'checkpoints' / 'last.pt'} holds step 25: run the same command to "
+                                  "resume from there\n")
+    generic = "egvsr: interrupted; no partial output was left under the final name\n"
+    assert interrupted(1, 25) == generic  # rank 0 says it
+    assert interrupted(0, None) == generic  # nothing saved yet: a new run starts afresh

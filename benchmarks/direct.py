@@ -8,6 +8,8 @@ range and ratio of the whole command's wall time, and the 1-minute load average.
   simulate  ../shared/data/slider_depth (87 real frames, flow-interpolated) -> an egvsr .h5
   train     configs/egvsr_sample.yaml, 20 steps (egvsr-tiny, batch 4, 16x16 LR patches), no validation
             and no periodic checkpoint within them; the sample recordings are made once beforehand (not timed)
+Before the timed runs each command runs once untimed from each checkout: numba compiles into each
+checkout's own cache, so warming one alone would time the other's compilation.
 `egvsr render` has its own benchmark (benchmarks/render.py).
 """
 
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             if name == "simulate" and not SLIDER.is_dir():
                 print(f"| simulate | skipped: {SLIDER} not found | | | |")
                 continue
-            run(ROOT, command(name, folder, "warm-up"))  # sample recordings, numba caches
+            for label, tree in variants:  # each checkout's own numba caches (and the sample recordings), untimed
+                run(tree, command(name, folder, f"warm-up-{label}"))
             times: dict[str, list[float]] = {v: [] for v, _ in variants}
             loads = []
             for i in range(a.repeats):

@@ -318,3 +318,34 @@ def test_event_noise_hot_pixels_join_the_recording_in_time_order(tmp_path):
     counts = np.bincount(hot.y.astype(np.int64) * 50 + hot.x, minlength=2000) - np.bincount(
         clean.y.astype(np.int64) * 50 + clean.x, minlength=2000)
     assert 30 <= (counts > 400).sum() <= 50  # the hot pixels stand out: ~800 events each, few elsewhere
+
+
+def test_direct_and_render_warm_every_checkout_before_timing_any(monkeypatch, tmp_path, capsys):
+    """numba compiles into each checkout's own cache (cache=True): a warm-up of this checkout alone timed
+    the old checkout's compilation in its first run, a speed-up in our favour; render.py warmed none."""
+    before = tmp_path / "old"
+    (before / "egvsr").mkdir(parents=True)
+    (before / "egvsr" / "__init__.py").write_text("")
+    direct = script("direct")
+    calls: list[tuple[Path, str]] = []
+    monkeypatch.setattr(direct, "run", lambda tree, args: calls.append((Path(tree), " ".join(args))) or 1.0)
+    direct.main(["--before", str(before), "--commands", "train", "--repeats", "2"])
+    timed = [i for i, (_, args) in enumerate(calls) if "warm-up" not in args]
+    assert {tree for tree, _ in calls[:timed[0]]} == {before, direct.ROOT}
+    assert len(timed) == 4
+
+    render = script("render")
+    runs: list[Path] = []
+    monkeypatch.setattr(render, "make_inputs", lambda folder: {"recording": folder / "r.h5",
+                                                               **{label: folder / "c.pt" for label in render.MODELS}})
+    monkeypatch.setattr(render, "frame_difference", lambda a, b: (0, 0.0))
+
+    def run_cli(tree, env, rec, ckpt, out, frames, scale, args):
+        runs.append(Path(tree))
+        return 1.0, 1.0
+    monkeypatch.setattr(render, "run_cli", run_cli)
+    render.main(["--before", str(before), "--models", "egvsr-small", "--repeats", "1"])
+    # three variants (before, before+passive, after): one untimed round, then one timed round
+    assert runs == [before, before, render.ROOT] * 2
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| egvsr-small")]
+    assert len(rows) == 4

@@ -166,6 +166,8 @@ def main(argv=None) -> None:
     if SHARED.is_dir():
         sf, st = slider_subframes(12 if a.quick else None)
         rows.append(bench("slider_depth, flow-upsampled", sf, st, SimulatorConfig(cp=0.25), repeat, threads))
+    else:
+        print(f"(real frames {SHARED} not found: the slider_depth row and its end-to-end run are skipped)")
     print(f"\nsimulator throughput, Mpix-frames per second (pixels x sub-frames), best of {repeat} (implementations "
           f"in turn), load average {load_average():.1f}: numba on 1 thread per CPU second and on {threads} threads "
           "per wall second, numpy (one thread) per CPU second; ratios = numpy's time / numba's (above 1: numba "

@@ -98,6 +98,8 @@ def test_simulate_keeps_the_repeat_given_with_quick(capsys, monkeypatch, tmp_pat
     assert "numpy's time / numba's (above 1: numba faster)" in out
     rows = table_rows(out, "workload")
     assert len(rows) == 5 and all(r.split()[-1] == "True" for r in rows[1:])  # every event equal
+    # without the real frames, the missing row is said, not silently left out
+    assert "no-slider-depth not found: the slider_depth row and its end-to-end run are skipped" in out
     # with --threads 1 both numba runs are on one thread: their columns still say which clock each is
     assert " ".join(rows[0].split()).endswith("1 thr cpu 1 thr wall numpy cpu ratio cpu ratio wall equal")
 

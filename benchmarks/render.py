@@ -17,7 +17,8 @@ Reported: median seconds per output frame of the whole command (start-up include
 render itself (the command's own "in X s" line), the 1-minute load average, and the largest uint8
 difference of the frames between before and after. `--stages` profiles one `egvsr render` of this
 checkout (and of `--before`'s) in-process through the CLI's `main` (cProfile, main thread: the writer
-thread's encoding shows as the time spent waiting for it; model loading and planning count in the total).
+thread's encoding shows as the time spent waiting for it; model loading and planning count in the total),
+after one unprofiled render per checkout.
 """
 
 from __future__ import annotations
@@ -185,17 +186,23 @@ def main(argv: list[str] | None = None) -> int:
             print("\n| model | " + " | ".join(STAGES) + " | total s |")
             print("|---|" + "---|" * (len(STAGES) + 1))
             trees = [("after", ROOT)] + ([("before", a.before)] if a.before else [])
+
+            def profile(name: str, label: str, tree: Path) -> dict:
+                spec = dict(rec=str(inputs["recording"]), ckpt=str(inputs[name]), frames=a.frames, scale=a.scale,
+                            window_size=None if label == "before" else a.window_size)
+                env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+                env.update(PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE")
+                proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
+                                      capture_output=True, text=True, cwd=tree)
+                if proc.returncode:
+                    raise SystemExit(proc.stderr[-2000:])
+                return json.loads(proc.stdout.strip().splitlines()[-1])
+
+            for label, tree in trees:  # untimed: each checkout's numba cache (its own), the page cache
+                profile(models[0], label, tree)
             for name in models:
                 for label, tree in trees:
-                    spec = dict(rec=str(inputs["recording"]), ckpt=str(inputs[name]), frames=a.frames, scale=a.scale,
-                                window_size=None if label == "before" else a.window_size)
-                    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
-                    env.update(PYTHONPATH=str(tree), OMP_WAIT_POLICY="PASSIVE")
-                    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
-                                          capture_output=True, text=True, cwd=tree)
-                    if proc.returncode:
-                        raise SystemExit(proc.stderr[-2000:])
-                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    r = profile(name, label, tree)
                     print(f"| {name}, {label} | " + " | ".join(f"{r[k]:.2f}" for k in STAGES)
                           + f" | {r['total']:.2f} |", flush=True)
             return 0

@@ -349,3 +349,28 @@ def test_direct_and_render_warm_every_checkout_before_timing_any(monkeypatch, tm
     assert runs == [before, before, render.ROOT] * 2
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| egvsr-small")]
     assert len(rows) == 4
+
+
+def test_render_stages_profile_every_checkout_after_an_unprofiled_run(monkeypatch, tmp_path, capsys):
+    """--stages --before OLD: the old checkout's first profiled render compiled its numba kernels (its
+    own cache) into the "inputs" stage; each checkout now renders once unprofiled first."""
+    import json
+    import types
+
+    before = tmp_path / "old"
+    (before / "egvsr").mkdir(parents=True)
+    (before / "egvsr" / "__init__.py").write_text("")
+    render = script("render")
+    monkeypatch.setattr(render, "make_inputs", lambda folder: {"recording": folder / "r.h5",
+                                                               **{label: folder / "c.pt" for label in render.MODELS}})
+    trees: list[str] = []
+    result = json.dumps({"total": 1.0, **dict.fromkeys(render.STAGES, 0.5)})
+
+    def run(cmd, env, **kwargs):
+        trees.append(env["PYTHONPATH"])
+        return types.SimpleNamespace(returncode=0, stdout=result + "\n", stderr="")
+    monkeypatch.setattr(render.subprocess, "run", run)
+    render.main(["--stages", "--before", str(before), "--models", "egvsr-small"])
+    assert trees == [str(render.ROOT), str(before)] * 2
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| egvsr-small")]
+    assert len(rows) == 2

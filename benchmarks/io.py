@@ -8,7 +8,8 @@
 Steps: (1) generate an E2VID/event_utils HDF5 file (uncompressed, as that packager writes it) in
 chunks; (2) convert it to our layout in a child process and report that process's peak RSS, next
 to the naive peer (load all arrays with h5py, convert, write them in one go with our compression),
-the two interleaved (A B A B) for `--rounds` rounds; (3) read the E2VID source with our reader
+the two interleaved (A B A B) for `--rounds` rounds, each child timing its conversion after an untimed
+one of the source's first 1000 events (numba's cache loads, h5py's first write); (3) read the E2VID source with our reader
 (validated, converted to int64 µs / int8 ±1) against h5py plus the same numpy conversion,
 interleaved (`--rounds` rounds, at least 3); (4) read our file fully (validated; gzip decoded on worker
 threads) against plain h5py reading the same datasets, as many rounds; (5) read 1%-of-duration windows and report their cost as a fraction of the
@@ -76,28 +77,44 @@ def generate_e2vid(path: Path, n: int, seed: int = 0, block: int = 5_000_000) ->
         f.attrs["num_events"] = n
 
 
-_CHILD_OURS = """
-import resource, sys, time
-from egvsr.events.io import convert
+# Each child first runs its own conversion once, untimed, on the source's first 1000 events (both sides alike:
+# numba's kernels loaded from their cache, about 0.5 s, and h5py's first write), then times the real one.
+_CHILD_WARM_UP = """
+import os, resource, sys, time
+import h5py, numpy as np
+src, dst = sys.argv[1], sys.argv[2]
+warm_src, warm_dst = dst + ".warm-up-source.h5", dst + ".warm-up.h5"
+with h5py.File(src) as f, h5py.File(warm_src, "w") as g:
+    n = min(1000, f["events/ts"].shape[0])
+    for k in ("xs", "ys", "ts", "ps"):
+        g.create_dataset("events/" + k, data=f["events/" + k][:n])
+    g.attrs.update(f.attrs)
+    g.attrs["num_events"] = n
+step(warm_src, warm_dst)
+os.remove(warm_src), os.remove(warm_dst)
 a = time.perf_counter()
-convert(sys.argv[1], sys.argv[2], progress=False)
+step(src, dst)
 print(time.perf_counter() - a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
+_CHILD_OURS = """
+from egvsr.events.io import convert
+def step(src, dst):
+    convert(src, dst, progress=False)
+""" + _CHILD_WARM_UP
+
 _CHILD_NAIVE = """
-import resource, sys, time
 import h5py, numpy as np
-a = time.perf_counter()
-with h5py.File(sys.argv[1]) as f:
-    x, y = f["events/xs"][()].astype(np.uint16), f["events/ys"][()].astype(np.uint16)
-    t = np.rint(f["events/ts"][()] * 1e6).astype(np.int64)
-    p = f["events/ps"][()].astype(np.int8) * 2 - 1
-with h5py.File(sys.argv[2], "w") as g:
-    kw = dict(chunks=(min(1 << 17, len(t)),), compression="gzip", compression_opts=1, shuffle=True)
-    for k, v in (("x", x), ("y", y), ("t", t), ("p", p)):
-        g.create_dataset("events/" + k, data=v, **kw)
-print(time.perf_counter() - a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
+def step(src, dst):
+    with h5py.File(src) as f:
+        x, y = f["events/xs"][()].astype(np.uint16), f["events/ys"][()].astype(np.uint16)
+        t = np.rint(f["events/ts"][()] * 1e6).astype(np.int64)
+        p = f["events/ps"][()].astype(np.int8) * 2 - 1
+    with h5py.File(dst, "w") as g:
+        kw = dict(chunks=(min(1 << 17, len(t)),), compression="gzip", compression_opts=1, shuffle=True)
+        for k, v in (("x", x), ("y", y), ("t", t), ("p", p)):
+            g.create_dataset("events/" + k, data=v, **kw)
+""" + _CHILD_WARM_UP
 
 
 def run_child(code: str, src: Path, dst: Path, name: str) -> tuple[float, int]:
@@ -230,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         read_all(src), read_e2vid_numpy(src)  # warm-up: numba's cache, the page cache
         read_times = interleaved({"ours": timed(lambda: read_all(src)),
                                   "peer": timed(lambda: read_e2vid_numpy(src))}, read_rounds)
+        read_all(ours), read_plain_h5py(ours, [f"events/{k}" for k in "xytp"])  # warm-up: its own kernels
         own_times = interleaved({"ours": timed(lambda: read_all(ours)),
                                  "peer": timed(lambda: read_plain_h5py(ours, [f"events/{k}" for k in "xytp"]))},
                                 read_rounds)

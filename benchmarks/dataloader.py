@@ -146,7 +146,9 @@ def samples_per_second(runs: list[tuple[float, int]]) -> float:
 
 
 def train_step_time(batch_data: dict, repeats: int, device: str) -> tuple[float, str] | None:
-    """Median seconds of one training step of the default model, or None if models are missing."""
+    """Median seconds of one training step of the default model over `repeats` steps after an untimed one
+    (its first step pays one-time set-up: a cold step would make the loader's headroom look larger), or
+    None if models are missing."""
     try:
         from egvsr.models import build_model
     except ImportError as exc:
@@ -158,7 +160,7 @@ def train_step_time(batch_data: dict, repeats: int, device: str) -> tuple[float,
     data = {k: v.to(dev) for k, v in batch_data.items() if isinstance(v, torch.Tensor)}
     hr = data["hr"]
     times = []
-    for _ in range(repeats + 1 if repeats else 1):  # repeats=0: one untimed-warm-up-free step
+    for _ in range(max(repeats, 1) + 1):  # the first: the warm-up
         t = time.perf_counter()
         out = model(data["lr"], data["times"], tuple(hr.shape[-2:]), events=data["events"],
                     frame_times=data["frame_times"])
@@ -170,7 +172,7 @@ def train_step_time(batch_data: dict, repeats: int, device: str) -> tuple[float,
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     n_params = sum(p.numel() for p in model.parameters())
-    return statistics.median(times[1:] or times), f"egvsr default ({n_params / 1e6:.2f}M), {dev.type}"
+    return statistics.median(times[1:]), f"egvsr default ({n_params / 1e6:.2f}M), {dev.type}"
 
 
 def _row(what: str, rate: float, peer: float | None) -> None:
@@ -225,7 +227,7 @@ def main(argv=None) -> None:
         loads = load_average()
         sampler = ScaleBatchSampler(len(ds), a.batch, (SCALE, SCALE), seed=1)
         batch = collate_samples([ds[k] for k in next(iter(sampler))])
-        step = train_step_time(batch, 0 if a.quick else 2, device)
+        step = train_step_time(batch, 1 if a.quick else 2, device)
     print()
     print(f"LR {PATCH}x{PATCH} patches at x{SCALE:g} (HR {int(PATCH * SCALE)}x{int(PATCH * SCALE)}), "
           f"K={K} frames, {MOMENTS} ON/OFF moments, batch {a.batch}; samples/s from the median of {rounds} "

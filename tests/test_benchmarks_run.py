@@ -164,3 +164,34 @@ def test_render_memory_gives_the_output_size_as_the_title_gives_the_input_size()
     r = {"chunks": 3, "out_size": [1690, 2249], "base_mb": 500.0, "pre_peak_mb": 520.0, "peak_mb": 900.0,
          "out_mb": 50.5, "seconds": 12.0}
     assert script("render_memory").row("engine", r) == "| engine | 3 | 1690x2249 | 500 | 520 | 900 | 400 | 50.5 | 350 | 12.0 |"
+
+
+def test_dataloader_training_step_is_timed_after_an_untimed_one(monkeypatch):
+    """--quick timed the model's first step (one-time set-up included), a slower step and so a loader that
+    seemed to keep up more easily; whatever the repeats, the first step is untimed."""
+    import types
+
+    import torch
+
+    import egvsr.models
+
+    dataloader = script("dataloader")
+    clock = [0.0]
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+            self.calls = 0
+
+        def forward(self, lr, times, size, events=None, frame_times=None):
+            clock[0] += 100.0 if self.calls == 0 else 1.0  # the first step is the slow, cold one
+            self.calls += 1
+            return self.w * torch.zeros(lr.shape[0], 1, 3, *size)
+
+    monkeypatch.setattr(egvsr.models, "build_model", lambda name: Model())
+    monkeypatch.setattr(dataloader, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    batch = {"lr": torch.zeros(1, 3, 3, 4, 4), "hr": torch.zeros(1, 1, 3, 16, 16), "times": torch.zeros(1, 1),
+             "events": torch.zeros(1, 1, 2, 4, 4), "frame_times": torch.zeros(1, 3)}
+    for repeats in (0, 1, 2):
+        assert dataloader.train_step_time(batch, repeats, "cpu")[0] == 1.0

@@ -6,7 +6,7 @@ One encoder pass (`model.stf`, the part of a render that grows with the LR size)
 random 3-frame window. FLOPs: `torch.utils.flop_counter` for the convolutions and matrix products, plus the
 attention, which the counter does not see on the CPU: 4·D·n² per window of n tokens and fusion layer (QKᵀ
 and AV, D channels), over the windows the model itself cuts. Rate = FLOPs / best time, beside a 2048³ float32 matmul timed in the same process
-(the practical peak of these cores), interleaved per repeat. A pass far below that rate would point at
+(the practical peak of these cores), interleaved per repeat, after an untimed round of both. A pass far below that rate would point at
 overhead to remove; one close to it can only get faster with fewer FLOPs (docs/render.md).
 """
 
@@ -114,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     best = {i: math.inf for i in range(len(runs))}
     matmul = math.inf
     with torch.no_grad():
-        for _ in range(a.repeats):  # interleaved: matmul, every case, matmul, every case, ...
+        for r in range(a.repeats + 1):  # interleaved: matmul, every case, matmul, every case, ...
             for i, (_, _, model, lr, events, _) in enumerate(runs):
-                matmul = min(matmul, timed(lambda: x @ y))
-                best[i] = min(best[i], timed(lambda: model.stf(lr, events)))
+                m, s = timed(lambda: x @ y), timed(lambda: model.stf(lr, events))
+                if r:  # round 0 is the warm-up of both (the thread pool's start, first allocations)
+                    matmul, best[i] = min(matmul, m), min(best[i], s)
     peak = 2 * MATMUL_N ** 3 / matmul / 1e9
     print(f"{os.cpu_count()} cores, {a.threads} threads, LR {h}x{w}, best of {a.repeats}; "
           f"{MATMUL_N}^3 matmul {peak:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}\n")

@@ -405,3 +405,18 @@ def test_io_children_time_their_conversion_after_an_untimed_one(monkeypatch, tmp
         with h5py.File(tmp_path / name) as f:
             assert f["events/t"].shape == (3000,)  # the whole file, not the warm-up's slice
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.txt", "hook", "naive.h5", "ours.h5", "source.h5"]
+
+
+def test_encoder_flops_times_both_sides_after_an_untimed_round(monkeypatch, capsys):
+    """With --repeats 1 the matmul (the peak the rate is divided by) and each pass were timed cold, once;
+    a round of both now runs untimed first."""
+    flops = script("encoder_flops")
+    calls = []
+
+    def timed(fn):
+        calls.append(fn)
+        return 1000.0 if len(calls) <= 2 * len(flops.CASES) else 1.0  # the first round is the cold one
+    monkeypatch.setattr(flops, "timed", timed)
+    flops.main(["--size", "8", "8", "--threads", "1", "--repeats", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| egvsr")]
+    assert len(rows) == len(flops.CASES) and all(row.split(" | ")[3] == "1.00" for row in rows)

@@ -19,6 +19,7 @@ from egvsr.events.frames import check_frames_memory
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
 from egvsr.events.io.hot_pixels import check_factor, drop_pixels, find_hot_pixels
+from egvsr.events.io.hot_pixels import check_memory as check_hot_memory
 from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
 from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
@@ -65,16 +66,19 @@ def convert(
         warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
-        hot = None
+        hot = stream = None
+        if sort:  # read before counting: an unsorted file's chunks are refused, its sorted events are not
+            if drop_hot_pixels is not None:
+                check_hot_memory(source)  # before the events are loaded
+            stream = source.read_all_sorted()
         if drop_hot_pixels is not None:
-            hot, dropped = find_hot_pixels(source, drop_hot_pixels, chunk_events, progress)
+            hot, dropped = find_hot_pixels(source, drop_hot_pixels, chunk_events, progress, events=stream)
             attrs.update(hot_pixel_factor=drop_hot_pixels, hot_pixels_dropped=int(hot.sum()),
                          hot_pixel_events_dropped=dropped)
         with EventWriter(out, source.width, source.height, overwrite=overwrite, attrs=attrs) as w:
             with progress_bar(source.num_events, f"convert {source.path.name}", progress, unit="ev", leave=True,
                               unit_scale=True) as bar:
-                if sort:
-                    stream = source.read_all_sorted()
+                if stream is not None:
                     for a in range(0, len(stream), chunk_events):
                         part = stream.take(a, min(a + chunk_events, len(stream)))
                         w.append(part if hot is None else drop_pixels(part, hot))

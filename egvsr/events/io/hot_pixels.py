@@ -79,10 +79,15 @@ def check_memory(source: EventSource) -> None:
 
 
 def find_hot_pixels(source: EventSource, factor: float, chunk_events: int,
-                    progress: bool = False) -> tuple[np.ndarray, int]:
+                    progress: bool = False, events: EventStream | None = None) -> tuple[np.ndarray, int]:
     """(mask, events of the masked pixels) of `source`'s hot pixels by `hot_pixel_mask`: the memory checked,
-    then one pass over the events in chunks of `chunk_events` (with a progress bar when `progress`)."""
+    then one pass over the events in chunks of `chunk_events` (with a progress bar when `progress`), or
+    over `events`, all of `source`'s events already read (sorted: an unsorted file cannot be read in chunks)."""
     check_memory(source)
+    if events is not None:
+        counts = pixel_counts([events], source.width, source.height)
+        mask = hot_pixel_mask(counts, factor)
+        return mask, int(counts[mask].sum())
     with progress_bar(source.num_events, f"count {source.path.name}", progress, unit="ev", unit_scale=True) as bar:
         counts = pixel_counts(_counted(source.iter_chunks(max_events=chunk_events), bar), source.width, source.height)
     mask = hot_pixel_mask(counts, factor)

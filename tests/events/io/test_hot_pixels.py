@@ -137,3 +137,34 @@ def test_the_search_stays_within_the_memory_it_is_checked_against():
         tracemalloc.stop()
     assert mask[7, 9]
     assert counts.nbytes + peak <= hot_pixels.BYTES_PER_PIXEL * h * w, (counts.nbytes + peak) / (h * w)
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_sort_and_drop_hot_pixels_together_on_an_unsorted_file(tmp_path, capsys, cli):
+    """`--sort` is the documented remedy for an unsorted file; with `--drop-hot-pixels` its counting pass
+    read the file in chunks, which refuse unsorted times, so the pair failed telling the user to add --sort."""
+    from tests.events.io.test_layouts import write_dat
+
+    rng = np.random.default_rng(3)
+    w, h, n = 20, 10, 3000
+    x, y = rng.integers(0, w, n), rng.integers(0, h, n)
+    x[:400], y[:400] = 7, 4  # one hot pixel
+    t = rng.integers(0, 100_000, n)  # unsorted, with ties
+    on = rng.random(n) < 0.5
+    src = tmp_path / "rec.dat"
+    write_dat(src, x, y, t, on, w, h)
+    dst = tmp_path / "out.h5"
+    if cli:
+        assert main(["convert", str(src), str(dst), "--sort", "--drop-hot-pixels", "--no-progress"]) == 0
+        assert capsys.readouterr().out.startswith("dropped 1 hot pixel (")
+    else:
+        convert(src, dst, sort=True, progress=False, chunk_events=500, drop_hot_pixels=5)
+    order = np.argsort(t, kind="stable")
+    keep = ~((x[order] == 7) & (y[order] == 4))
+    after = read_events(dst)
+    np.testing.assert_array_equal(after.t, t[order][keep])
+    np.testing.assert_array_equal(after.x, x[order][keep])
+    np.testing.assert_array_equal(after.y, y[order][keep])
+    np.testing.assert_array_equal(after.p, np.where(on[order], 1, -1)[keep])
+    with h5py.File(dst, "r") as f:
+        assert (int(f.attrs["hot_pixels_dropped"]), int(f.attrs["hot_pixel_events_dropped"])) == (1, int((~keep).sum()))

@@ -170,3 +170,20 @@ def test_info_with_a_too_small_sensor_size_blames_the_option_given(tmp_path, cap
     assert "pass --sensor-size" not in err
     assert main(["info", str(path)]) == 0  # the file's own size: all inside
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("spelling", [".", "..", "sub/.."])
+def test_source_file_names_a_folder_given_as_dot_or_dotdot(tmp_path, monkeypatch, spelling):
+    """A CED folder given as `.` or `..` was recorded as `source_file` '' or '..': the folder's own name now."""
+    from egvsr.events.io import convert
+    from tests.events.io.test_windows_every_layout import write
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    folder = write("ced", rec, np.array([1, 2]), np.array([1, 1]), np.array([10, 20]), np.array([True, False]))
+    (folder / "sub").mkdir()
+    where = {".": folder, "..": folder / "sub", "sub/..": folder}[spelling]
+    monkeypatch.chdir(where)
+    out = convert(spelling, tmp_path / "out.h5", progress=False)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["source_file"] == folder.name == "ced"

@@ -65,7 +65,7 @@ def convert(
         check_frames(source, sensor_size)  # before any event is converted
         warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
-        attrs = {**source.attributes(), "source_layout": source.layout, "source_file": Path(src).name}
+        attrs = {**source.attributes(), "source_layout": source.layout, "source_file": source_name(src)}
         hot = stream = None
         if sort:  # read before counting: an unsorted file's chunks are refused, its sorted events are not
             if drop_hot_pixels is not None:
@@ -90,6 +90,15 @@ def convert(
                         bar.update(len(part))
             _copy_frames(source, w)
     return out
+
+
+def source_name(src: str | os.PathLike) -> str:
+    """The input's name for the output's `source_file`: `.`, `..` or `a/..` (a CED folder) named by the folder
+    they mean, never an empty name or `..`."""
+    p = Path(src)
+    if p.name in ("", ".."):
+        p = p.resolve()
+    return p.name or "root"
 
 
 def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None) -> None:

@@ -168,3 +168,18 @@ def test_sort_and_drop_hot_pixels_together_on_an_unsorted_file(tmp_path, capsys,
     np.testing.assert_array_equal(after.p, np.where(on[order], 1, -1)[keep])
     with h5py.File(dst, "r") as f:
         assert (int(f.attrs["hot_pixels_dropped"]), int(f.attrs["hot_pixel_events_dropped"])) == (1, int((~keep).sum()))
+
+
+def test_a_huge_factor_finds_nothing_without_an_overflow_warning(tmp_path, capsys):
+    """`--drop-hot-pixels 1e308` is a valid factor (finite, > 1): factor x mean overflowed to inf with a
+    RuntimeWarning on stderr; the bound is inf, nothing is dropped, and nothing else is printed."""
+    import warnings
+
+    counts = np.array([[3, 900, 2], [5, 7, 4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not hot_pixel_mask(counts, 1e308).any()
+    src, _ = _recording_with_hot_pixels(tmp_path / "in.h5", np.random.default_rng(5))
+    assert main(["convert", str(src), str(tmp_path / "out.h5"), "--drop-hot-pixels", "1e308", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("dropped 0 hot pixels (0 events)") and err == ""

@@ -20,8 +20,8 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         for s, p in zip(self.shadow.state_dict().values(), model.state_dict().values()):
-            if s.dtype.is_floating_point:
-                s.mul_(self.decay).add_(p.detach(), alpha=1.0 - self.decay)
+            if s.dtype.is_floating_point:  # s + (1 - decay)(w - s): weights that stay put keep their EMA equal to
+                s.lerp_(p.detach(), 1.0 - self.decay)  # them (decay*s + (1-decay)*w in float32 drifts: 0.9999 is not exact)
             else:
                 s.copy_(p)
 

@@ -153,13 +153,17 @@ class ChunkEncoder:
 
 
 def _decodable(ds: h5py.Dataset) -> tuple[int, bool] | None:
-    """(chunk length, shuffled) for a 1-D chunked dataset of a native numeric dtype whose filters are
-    exactly [shuffle,] deflate; None otherwise."""
-    if (ds.ndim != 1 or ds.chunks is None or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
+    """(chunk length, shuffled) for a 1-D dataset that `_storage` allows; None otherwise."""
+    shuffled = _storage(ds) if ds.ndim == 1 else None
+    return None if shuffled is None else (int(ds.chunks[0]), shuffled)
+
+
+def _storage(ds: h5py.Dataset) -> bool | None:
+    """`_shuffled(ds)` for a chunked dataset of a native numeric dtype (on a little-endian machine), else None."""
+    if (ds.chunks is None or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
             or ds.dtype.itemsize not in (1, 2, 4, 8) or sys.byteorder != "little"):
         return None
-    shuffled = _shuffled(ds)
-    return None if shuffled is None else (int(ds.chunks[0]), shuffled)
+    return _shuffled(ds)
 
 
 def _shuffled(ds: h5py.Dataset) -> bool | None:
@@ -176,19 +180,35 @@ def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
     """`ds[i]` (or `ds[()]` when `i` is None) of a chunked dataset of any shape stored with [shuffle +]
     deflate (frames, images), each chunk it touches decoded here one byte past its size at most (HDF5 would
     inflate a chunk's whole stream); None when h5py should read it (other storage, unallocated chunks, an
-    index out of range, a scalar)."""
-    if (ds.chunks is None or not ds.ndim or ds.dtype.kind not in "biuf" or not ds.dtype.isnative
-            or ds.dtype.itemsize not in (1, 2, 4, 8) or sys.byteorder != "little" or _shuffled(ds) is None
-            or (i is not None and not 0 <= i < ds.shape[0])):
+    index out of range, a scalar). `ds[i]` decodes the chunks of the rows around row `i`; where they hold
+    several rows, they are kept for the next read (`_last_chunk`, at most `KEEP_CHUNK_BYTES`): frames read in
+    order decode each chunk once, as HDF5's chunk cache did, not once per row it holds."""
+    shuffled = _storage(ds) if ds.ndim and (i is None or 0 <= i < ds.shape[0]) else None
+    if shuffled is None:
         return None
-    shuffled = _shuffled(ds) and ds.dtype.itemsize > 1  # shuffling 1-byte elements leaves them as they are
     shape, chunks = tuple(int(v) for v in ds.shape), tuple(int(v) for v in ds.chunks)
-    out = np.empty(shape if i is None else shape[1:], ds.dtype)
+    if i is None:
+        return _read_rows(ds, 0, shape[0], chunks, shuffled)
+    key = ("rows", i // chunks[0])  # never a chunk number of `_read_in_one_chunk`'s, though a 1-D dataset is read both ways
+    kept = _last_chunk.get(ds)
+    if kept is not None and kept[0] == key:
+        return kept[1][i % chunks[0]].copy()  # a copy: the caller may change it
+    r0 = i - i % chunks[0]
+    rows = _read_rows(ds, r0, min(r0 + chunks[0], shape[0]), chunks, shuffled)
+    if rows is not None and chunks[0] > 1 and rows.nbytes <= KEEP_CHUNK_BYTES:
+        _last_chunk[ds] = (key, rows)
+        return rows[i - r0].copy()
+    return None if rows is None else rows[i - r0]
+
+
+def _read_rows(ds: h5py.Dataset, r0: int, r1: int, chunks: tuple[int, ...], shuffled: bool) -> np.ndarray | None:
+    """Rows [r0, r1) of `ds` (`r0` at a chunk's start, `r1` at one's end or the dataset's), decoded chunk by
+    chunk; None where a chunk is not stored as `read_array` reads it."""
+    shape = tuple(int(v) for v in ds.shape)
+    out = np.empty((r1 - r0,) + shape[1:], ds.dtype)
     if not out.size:
         return out
-    starts = [range(0, n, c) for n, c in zip(shape, chunks)]
-    if i is not None:
-        starts[0] = range(i - i % chunks[0], i - i % chunks[0] + 1)
+    starts = [range(r0, r1, chunks[0])] + [range(0, n, c) for n, c in zip(shape[1:], chunks[1:])]
     values = np.empty(int(np.prod(chunks)), ds.dtype)
     for at in itertools.product(*starts):
         try:
@@ -199,10 +219,8 @@ def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
             return None
         _decode_into(data, values, 0, values.size, shuffled, at)
         block = values.reshape(chunks)[tuple(slice(0, min(c, n - a)) for a, c, n in zip(at, chunks, shape))]
-        if i is None:
-            out[tuple(slice(a, a + m) for a, m in zip(at, block.shape))] = block
-        else:
-            out[tuple(slice(a, a + m) for a, m in zip(at[1:], block.shape[1:]))] = block[i - at[0]]
+        out[(slice(at[0] - r0, at[0] - r0 + block.shape[0]),)
+            + tuple(slice(a, a + m) for a, m in zip(at[1:], block.shape[1:]))] = block
     return out
 
 
@@ -260,7 +278,7 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
 
 #: the chunk a read within one chunk decoded last, per dataset (HDF5's chunk cache does this for its own reads:
 #: windows read in time order mostly fall in the chunk read before); kept as long as the dataset object lives
-_last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[int, np.ndarray]]" = weakref.WeakKeyDictionary()
+_last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[object, np.ndarray]]" = weakref.WeakKeyDictionary()
 #: largest chunk kept so (ours hold 1 MiB of t); a larger one is decoded for each read, as HDF5 does with a
 #: chunk larger than its 1 MiB chunk cache
 KEEP_CHUNK_BYTES = 4 << 20

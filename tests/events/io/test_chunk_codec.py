@@ -326,3 +326,23 @@ def test_only_small_chunks_are_kept_between_reads(tmp_path, monkeypatch):
         assert h5util.read_slice(small, 5, 7, path).tolist() == [5, 6]
         assert h5util.read_slice(large, 5, 7, path).tolist() == [5, 6]
         assert small in chunk_codec._last_chunk and large not in chunk_codec._last_chunk
+
+
+def test_rows_read_in_order_decode_each_chunk_once(tmp_path, monkeypatch):
+    # frames chunked several to a chunk (h5py's chunks=True does so): HDF5's chunk cache decoded each chunk
+    # once for frames read in order; read_array decoded it again for every frame it holds
+    values = (np.arange(20 * 6 * 5 * 3) % 251).astype(np.uint8).reshape(20, 6, 5, 3)
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("frames", data=values, chunks=(8, 3, 5, 3), compression="gzip")
+    decoded = []
+    real = chunk_codec._decode_into
+    monkeypatch.setattr(chunk_codec, "_decode_into", lambda *a: decoded.append(a[-1]) or real(*a))
+    with h5py.File(path) as f:
+        ds = f["frames"]
+        for i in range(20):
+            row = h5util.read_whole(ds, i)
+            np.testing.assert_array_equal(row, values[i])
+            row[...] = 0  # the caller's own array: the rows kept are left as they were
+        assert len(decoded) == 3 * 2  # 3 chunks of rows, 2 chunks each
+        np.testing.assert_array_equal(h5util.read_whole(ds, 19), values[19])

@@ -27,6 +27,7 @@ from egvsr.engine.checkpoint_file import check_device
 from egvsr.engine.checkpoint_model import derive_inputs, input_options, model_from_checkpoint
 from egvsr.engine.protocol import get_protocol
 from egvsr.engine.weights import checkpoint_or_shipped, describe_weights
+from egvsr.events.checks import is_integer
 from egvsr.events.io.arguments import check_path
 from egvsr.errors import ConfigError
 from egvsr.errors import OutputExistsError
@@ -66,7 +67,7 @@ def _evaluate(checkpoint, label, data, scales, protocol, queries, output, device
     # True or False only: a truthy "no" would score bicubic beside the model or replace earlier results
     overwrite, with_bicubic, progress = (check_flag(v, k) for v, k in ((overwrite, "overwrite"),
                                          (with_bicubic, "with_bicubic"), (progress, "progress")))
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+    if limit is not None and (not is_integer(limit) or limit < 1):
         raise ConfigError(f"`limit` {limit!r}: expected a positive number of samples per scale")
     limit = None if limit is None else int(limit)  # a NumPy integer too (np.int64(5) is no `int`)
     if chunk_size is not None:  # None: the model's own; else checked before the memory estimate reads it

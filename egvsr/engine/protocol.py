@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from egvsr.engine.metrics import SSIM_PADDINGS, SSIM_WINDOW, as_unit_image, psnr, ssim
 from egvsr.errors import ConfigError
+from egvsr.events.checks import is_integer
 from egvsr.fsutil import check_flag
 
 #: The ways a protocol's `average` takes its summary rows, each as results.md says it
@@ -51,7 +52,7 @@ class Protocol:
                 raise ConfigError(f"protocol {self.name!r}: {key} {getattr(self, key)!r}: expected True or False"
                                   ) from None
         b = self.crop_border
-        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 0:
+        if not is_integer(b) or b < 0:
             raise ConfigError(f"protocol {self.name!r}: crop_border {b!r}: expected a whole number of pixels >= 0")
         for key, value, allowed in (("gt_rule", self.gt_rule, ("exact", "resize")),
                                     ("ssim_padding", self.ssim_padding, SSIM_PADDINGS),

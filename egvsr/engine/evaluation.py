@@ -176,7 +176,7 @@ def limited_items(ds: Any, limit: int, queries: str = "middle") -> list[int]:
     shares = _shares([len(groups[r]) for r in recs], limit)
     frames = {r: set(np.asarray(ds.recordings[r].frame_times).tolist()) for r in recs} if queries == "gt" else {}
     picks = {r: _pick(groups[r], n, ds.items, frames.get(r)) for r, n in zip(recs, shares)}
-    if queries == "gt" and limit >= 2:  # a frame time too, as with one recording: shares of 1 took ground truth
+    if queries == "gt" and limit >= 2:  # a frame time too, as with one recording (shares of 1 take ground truth)
 
         def at_frame(i: int) -> bool:
             return ds.items[i].target_us in frames[ds.items[i].rec]

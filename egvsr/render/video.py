@@ -84,8 +84,8 @@ def to_uint8(img: object, rows: int = 128, nonfinite: Callable[[], Exception] | 
 
     Converted `rows` rows at a time, so a large frame needs no full-size float temporaries. The rule is
     docs/render.md's, exactly: clamped to [0, 1], times 255, rounded half up, in float64, which holds the
-    product and the half of any float32 value exactly (in float32, values just below a half, 128 of them,
-    rounded up). With `nonfinite`, a NaN or infinite value raises the exception it returns (checked on the
+    product and the half of any float32 value exactly (float32 would round some values just below a
+    half up). With `nonfinite`, a NaN or infinite value raises the exception it returns (checked on the
     CPU copy, so no device sync is added) instead of turning black or white.
     """
     chw = hasattr(img, "detach")

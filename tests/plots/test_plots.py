@@ -609,3 +609,11 @@ def test_metric_curves_say_which_values_they_cannot_draw(tmp_path, monkeypatch):
     (ax,) = kept["fig"].axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["a (x2 inf: not drawn)", "b (x4.5 nan: not drawn)", "c"]
+
+
+def test_the_curves_average_row_is_evals_summary_row():
+    # plots sits below engine, so curves spells eval's summary clip again: the two must stay one name
+    from egvsr.engine.tables import SUMMARY_CLIP
+    from egvsr.plots.curves import AVERAGE_CLIP
+
+    assert AVERAGE_CLIP == SUMMARY_CLIP

@@ -114,7 +114,8 @@ def render_clip(path: str | os.PathLike, seed: int, split: str, index: int, size
     attrs = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": int(seed),
              "split": split, "index": int(index), "scene_images": ",".join(scene.image_names),
              "scene_layers": len(scene.layers), **sensor.as_attrs(),
-             # the thresholds used: the simulator caps Cn at max(0.5, Cp), below Cp * sensor_cn_ratio in 20.5 % of clips
+             # the thresholds used: the simulator caps Cn at max(0.5, Cp), in some clips below Cp * sensor_cn_ratio
+             # (docs/datasets.md says how many)
              "sim_cp": sim.thresholds.cp, "sim_cn": sim.thresholds.cn}
     with EventWriter(path, w, h, overwrite=False, attrs=attrs) as writer:
         writer.write_frames(frames)

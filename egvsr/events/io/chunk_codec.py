@@ -189,7 +189,7 @@ def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
     shape, chunks = tuple(int(v) for v in ds.shape), tuple(int(v) for v in ds.chunks)
     if i is None:
         return _read_rows(ds, 0, shape[0], chunks, shuffled)
-    key = ("rows", i // chunks[0])  # never a chunk number of `_read_in_one_chunk`'s, though a 1-D dataset is read both ways
+    key = ("rows", i // chunks[0])  # never `_read_in_one_chunk`'s chunk number (a 1-D dataset is read both ways)
     kept = _last_chunk.get(ds)
     if kept is not None and kept[0] == key:
         return kept[1][i % chunks[0]].copy()  # a copy: the caller may change it

@@ -20,7 +20,7 @@ def console_main() -> int:
     try:
         from egvsr.process import run_console
     except KeyboardInterrupt:  # before anything started (the interpreter's own first steps are out of reach)
-        print("egvsr: interrupted", file=sys.stderr)
+        sys.stderr.write("egvsr: interrupted\n")  # one write, as `process.stderr_line` (not loaded yet) does
         return 130
     return run_console(_command)
 

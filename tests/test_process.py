@@ -339,3 +339,31 @@ def test_a_numba_threading_layer_this_installation_lacks_is_one_line():
                           "threading layer here (it needs the tbb package: pip install tbb); expected a layer this "
                           "installation has, e.g. workqueue (or leave it unset)\n")
     assert process.numba_layer_message(ValueError("bad value")) is None
+
+
+def test_an_interrupt_before_the_process_module_loads_is_one_write(monkeypatch):
+    # the console entry's own line, printed before egvsr.process (and its stderr_line) could load: one write,
+    # so that torchrun ranks sharing stderr cannot run their lines together
+    import egvsr.__main__ as entry
+
+    class Interrupting:
+        def find_spec(self, name, path=None, target=None):
+            if name == "egvsr.process":
+                raise KeyboardInterrupt
+            return None
+
+    writes = []
+
+    class Stderr:
+        def write(self, text):
+            writes.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.delitem(sys.modules, "egvsr.process")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    assert entry.console_main() == 130
+    assert writes == ["egvsr: interrupted\n"]

@@ -172,6 +172,10 @@ def section_defaults(where: str) -> dict[str, Any]:
     return out
 
 
+#: how recording entries that are made when used, not paths, begin (`sample:SEED`, `synthetic:...`)
+GENERATED_ENTRIES = ("sample:", "synthetic:")
+
+
 def canonical_value(dotted: str, value: Any) -> Any:
     """One spelling of a data-section value that the dataset reads the same written two ways (a single
     recording or a list of it; a recording or root path relative or absolute, with or without a trailing `/`;
@@ -182,7 +186,7 @@ def canonical_value(dotted: str, value: Any) -> Any:
     if key == "recordings" and isinstance(value, str):
         value = [value]
     if key == "recordings" and isinstance(value, (list, tuple)):  # a path as the folder it names now
-        return [_path_now(v) if isinstance(v, str) and not v.startswith(("sample:", "synthetic:")) else v
+        return [_path_now(v) if isinstance(v, str) and not v.startswith(GENERATED_ENTRIES) else v
                 for v in value]
     if key == "root" and isinstance(value, str):
         return _path_now(value)
@@ -245,7 +249,7 @@ def check_recording_paths(entries: object, key: str) -> None:
     `synthetic:` entries are made when used): a command checks them before it prints or loads anything."""
     for entry in entries:
         text = str(entry)
-        if not text.startswith(("sample:", "synthetic:")):
+        if not text.startswith(GENERATED_ENTRIES):
             _check_exists(text, key)
 
 

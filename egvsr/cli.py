@@ -354,7 +354,8 @@ def _add_render(sub) -> None:
                         "faster, numbers change slightly (docs/render.md)")
     p.add_argument("--tile", type=int, default=0,
                    help="encode the LR input in tiles of this many LR pixels (0 = whole frame)")
-    p.add_argument("--context", type=int, default=16, help="LR context margin around tiles and the ROI")
+    p.add_argument("--context", type=int, default=16,
+                   help="LR context margin around tiles and the ROI (default 16; at least 2, what decoding reads)")
     p.add_argument("--max-output-gb", type=_positive_float, default=16.0,
                    help="refuse renders whose uncompressed output exceeds this (default 16)")
     p.add_argument("--max-memory-gb", type=_positive_float, default=None,

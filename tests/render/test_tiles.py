@@ -217,3 +217,13 @@ def test_a_render_tiled_without_context_is_the_whole_frame_render(tmp_path):
     assert whole.shape[-2:] == (50, 70)
     for tiled in frames.values():
         torch.testing.assert_close(tiled, whole, atol=4e-6, rtol=0)
+
+
+def test_contexts_help_states_the_least_margin_tiles_hold():
+    # --context 0 still gives a tile the DECODE_REACH pixels decoding reads: the help said only "margin"
+    from egvsr.cli import build_parser
+    from egvsr.render.tiles import DECODE_REACH
+
+    render = build_parser().parse_args(["models"]).commands["render"]
+    action = next(a for a in render._actions if "--context" in a.option_strings)
+    assert f"at least {DECODE_REACH}, what decoding reads" in action.help

@@ -36,10 +36,7 @@ def matches(f: h5py.File) -> bool:
     g = f.get("events")
     if isinstance(g, h5py.Group) and any(k in g for k in ("xs", "ys", "ts", "ps")):
         return True
-    return _no_events(f) and "voxels_f" not in f and _has_images(f)  # voxels_f: an EvTexture clip
-
-
-_no_events = h5util.events_absent
+    return h5util.events_absent(f) and "voxels_f" not in f and _has_images(f)  # voxels_f: an EvTexture clip
 
 
 def _has_images(f: h5py.File) -> bool:
@@ -60,7 +57,7 @@ class E2vidH5Source(EventSource):
     def __init__(self, path: Path, f: h5py.File, sensor_size: tuple[int, int] | None = None) -> None:
         self._f = f
         self._frames = self._find_frames(path, f)
-        if _no_events(f) and self._frames:  # frames only: a recording of no events
+        if h5util.events_absent(f) and self._frames:  # frames only: a recording of no events
             n, self._x = 0, None
         else:
             n = self._check_events(path, f)

@@ -276,11 +276,12 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
     return _decode_range(ds, out, i0, *plan)
 
 
-#: the chunk a read within one chunk decoded last, per dataset (HDF5's chunk cache does this for its own reads:
-#: windows read in time order mostly fall in the chunk read before); kept as long as the dataset object lives
+#: what was decoded last, per dataset: the chunk of a read within one chunk, or the rows of `read_array`'s chunks
+#: (HDF5's chunk cache does this for its own reads: windows and frames read in order mostly fall in the chunk
+#: read before); kept as long as the dataset object lives
 _last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[object, np.ndarray]]" = weakref.WeakKeyDictionary()
-#: largest chunk kept so (ours hold 1 MiB of t); a larger one is decoded for each read, as HDF5 does with a
-#: chunk larger than its 1 MiB chunk cache
+#: most bytes kept so (our chunks hold 1 MiB of t); more is decoded again for each read, as HDF5 decodes a
+#: chunk larger than its chunk cache (`h5util.CHUNK_CACHE_BYTES` in our readers)
 KEEP_CHUNK_BYTES = 4 << 20
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import operator
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -357,7 +358,8 @@ def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
 def config_differences(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every dotted key whose value differs (a key missing on one side counts as
     its default, a data section's key its dataset default, and one value written two ways, `recordings: x`
-    and `[x]`, `patch_size: 8` and `[8, 8]`, is one value), leaving out `RESUME_FREE_KEYS`."""
+    and `[x]`, `patch_size: 8` and `[8, 8]`, `CED` and `./CED/`, is one value: `canonical_value`), leaving out
+    `RESUME_FREE_KEYS`."""
     from egvsr.engine.config_datasets import canonical_value, section_defaults
 
     a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)
@@ -370,15 +372,18 @@ def config_differences(old: dict, new: dict) -> list[str]:
             continue
         va, vb = a.get(key, d.get(key, missing)), b.get(key, d.get(key, missing))
         if canonical_value(key, va) != canonical_value(key, vb):  # shown as written
-            out.extend(_show_change(key, va, vb, missing))
+            out.extend(_show_change(key, va, vb, missing,
+                                    lambda x, y, k=key: canonical_value(k, [x]) == canonical_value(k, [y])))
     return out
 
 
-def _show_change(key: str, old: Any, new: Any, missing: object) -> list[str]:
-    """`key: old -> new`; for two lists of one length, each element that differs (`key[5]: ...`), so a
-    change deep in a long list of recordings is seen rather than cut off."""
+def _show_change(key: str, old: Any, new: Any, missing: object,
+                 same: Callable[[Any, Any], bool] = operator.eq) -> list[str]:
+    """`key: old -> new`; for two lists of one length, each element that differs (`key[5]: ...`; `same`: whether
+    two elements are one value, a recording path spelled two ways), so a change deep in a long list of
+    recordings is seen rather than cut off."""
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [line for i, (x, y) in enumerate(zip(old, new)) if x != y
+        return [line for i, (x, y) in enumerate(zip(old, new)) if not same(x, y)
                 for line in _show_change(f"{key}[{i}]", x, y, missing)]
     show = [("(absent)" if v is missing else repr(v)[:60]) for v in (old, new)]
     return [f"{key}: {show[0]} -> {show[1]}"]

@@ -757,3 +757,11 @@ def test_a_run_stopped_during_validation_validates_that_step_on_resume(tmp_path,
         for key in ("state_dict", "ema"):
             assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), (name, key)
     assert f"stopped at step {stop_at} (validation interrupted; a resume validates it first)" in said
+
+
+def test_a_changed_recording_is_named_alone_beside_paths_spelled_another_way():
+    """Recording paths compare as the folder they name (`CED/a` and `./CED/a/` are one), but a list with one real
+    change named every element whose text differed: the path merely spelled another way too, as a change."""
+    old = load_config(None, ["data.train.recordings=[CED/a.h5,CED/b.h5,CED/c.h5]"])
+    new = load_config(None, ["data.train.recordings=[./CED/a.h5,CED/x.h5,CED//c.h5]"])
+    assert config_differences(old, new) == ["data.train.recordings[1]: 'CED/b.h5' -> 'CED/x.h5'"]

@@ -182,7 +182,7 @@ def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
     inflate a chunk's whole stream); None when h5py should read it (other storage, unallocated chunks, an
     index out of range, a scalar). `ds[i]` decodes the chunks of the rows around row `i`; where they hold
     several rows, they are kept for the next read (`_last_chunk`, at most `KEEP_CHUNK_BYTES`): frames read in
-    order decode each chunk once, as HDF5's chunk cache did, not once per row it holds."""
+    order decode each chunk once, as HDF5's chunk cache does for its own reads, not once per row it holds."""
     shuffled = _storage(ds) if ds.ndim and (i is None or 0 <= i < ds.shape[0]) else None
     if shuffled is None:
         return None

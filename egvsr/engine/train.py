@@ -131,7 +131,7 @@ def check_scales_fit(cfg: dict, model: Any, train_set: Any, val_set: Any) -> Non
         scales.insert(0, (f"data.train.scale_range [{fmt_scale(lo)}, {fmt_scale(hi)}]: its top {fmt_scale(hi)} is",
                           hi, "data.train.scale_range"))
     for said, s, key in scales:
-        if s > cap + 1e-9:
+        if s > cap:  # exactly, as eval and render check a scale
             raise ConfigError(f"{said} above the max_scale {fmt_scale(cap)} of model {name!r} "
                               "(model.options.max_scale); "
                               f"lower {key} or raise model.options.max_scale")

@@ -313,6 +313,9 @@ def test_validation_checked_at_start_up(tmp_path):
     capped["data"] = {**base["data"], "val": {**base["data"]["val"], "scale": 1.5}}
     with pytest.raises(ConfigError, match=r"eval.scales 2: above the max_scale 1.5"):
         train(cfg=capped, progress=False, log=None)
+    capped["eval"] = {"scales": [1.5000000001]}  # above the cap by any amount, as `egvsr eval` refuses it
+    with pytest.raises(ConfigError, match=r"eval.scales 1.5000000001: above the max_scale 1.5"):
+        train(cfg=capped, progress=False, log=None)
     capped["eval"] = {"scales": [1.5]}  # the training scales too: the first step would stop
     capped["data"]["train"] = {**base["data"]["train"], "scale_range": [1, 2]}
     with pytest.raises(ConfigError, match=r"^data.train.scale_range \[1, 2\]: its top 2 is above the max_scale 1.5 "

@@ -192,14 +192,15 @@ def test_source_file_names_a_folder_given_as_dot_or_dotdot(tmp_path, monkeypatch
 def test_convert_sort_refuses_a_recording_too_large_to_sort_in_memory(tmp_path, monkeypatch, capsys):
     """`--sort` holds every event in memory (about 40 bytes each, docs/io.md "Memory"): a recording beyond
     80% of the machine's memory is refused up front in one line, not loaded until the system kills egvsr."""
-    from egvsr.events.io import converter
+    from egvsr.events.io import source as source_module
+    from egvsr.events.io.source import EventSource
 
     n = 1000
     stream = EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), np.arange(n, dtype=np.int64),
                          np.ones(n, np.int8), 4, 3)
     src = write_events(tmp_path / "in.h5", stream)
-    monkeypatch.setattr(converter, "physical_memory", lambda: converter.SORT_BYTES_PER_EVENT * n)
-    monkeypatch.setattr(converter.EventSource, "read_all_sorted",
+    monkeypatch.setattr(source_module, "physical_memory", lambda: source_module.SORT_BYTES_PER_EVENT * n)
+    monkeypatch.setattr(EventSource, "read_all_sorted",
                         lambda self: pytest.fail("read before the memory was checked"))
     assert main(["convert", str(src), str(tmp_path / "out.h5"), "--sort", "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -208,5 +209,5 @@ def test_convert_sort_refuses_a_recording_too_large_to_sort_in_memory(tmp_path, 
     # without --sort the conversion streams, whatever the memory
     assert main(["convert", str(src), str(tmp_path / "out.h5"), "--no-progress"]) == 0
     monkeypatch.undo()
-    monkeypatch.setattr(converter, "physical_memory", lambda: converter.SORT_BYTES_PER_EVENT * n * 2)
+    monkeypatch.setattr(source_module, "physical_memory", lambda: source_module.SORT_BYTES_PER_EVENT * n * 2)
     assert main(["convert", str(src), str(tmp_path / "out2.h5"), "--sort", "--no-progress"]) == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egvsr.errors import ConfigError, FormatError, InputFileError
+from egvsr.errors import ConfigError, FormatError
 from egvsr.events.frames import check_frames_memory
 from egvsr.events.io.arguments import check_path
 from egvsr.events.io.detect import open_events
@@ -33,9 +33,6 @@ FRAME_BATCH_BYTES = 64 << 20
 #: Peak bytes of copying a batch, per byte of it: the frames as read and the batch stacked from them
 #: (measured: 1.9-2.0 for 8000x8000 and 20000x20000 RGB frames, whatever the input's chunks).
 COPY_BYTES_PER_BYTE = 2
-#: Peak bytes per event of `sort` (`read_all_sorted`: the events as read, the order and the sorted copy;
-#: measured 34 on our layout and E2VID's)
-SORT_BYTES_PER_EVENT = 40
 
 
 def convert(
@@ -67,7 +64,7 @@ def convert(
     with open_events(src, sensor_size=sensor_size) as source:
         check_frames(source, sensor_size)  # before any event is converted
         if sort:
-            check_sort_memory(source)
+            source.check_sort_memory()  # before anything is read
         warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
         attrs = {**source.attributes(), "source_layout": source.layout, "source_file": source_name(src)}
@@ -127,17 +124,6 @@ def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None
             check_frames_memory(source.path, shape[0], shape[1], copy_memory_bytes(shape), budget,
                                 f"{PLANNED_MEMORY_SHARE:.0%} of this machine's {fmt_size(total)}",
                                 "convert copies one frame at a time: downscale its frames first")
-
-
-def check_sort_memory(source: EventSource) -> None:
-    """Refuse, in one line naming the input and before anything is read, a recording whose in-memory sort
-    (`SORT_BYTES_PER_EVENT`) would not fit in `PLANNED_MEMORY_SHARE` of this machine's memory."""
-    total = physical_memory()
-    need = SORT_BYTES_PER_EVENT * source.num_events
-    if total and need > total * PLANNED_MEMORY_SHARE:
-        raise InputFileError(f"{source.path}: sorting its {source.num_events:,} events in memory needs "
-                             f"{fmt_size(need)}, above {PLANNED_MEMORY_SHARE:.0%} of this machine's "
-                             f"{fmt_size(total)}; split the recording by time first, or convert it without --sort")
 
 
 def frame_batch(shape: tuple[int, ...]) -> int:

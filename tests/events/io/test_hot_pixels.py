@@ -183,3 +183,21 @@ def test_a_huge_factor_finds_nothing_without_an_overflow_warning(tmp_path, capsy
     assert main(["convert", str(src), str(tmp_path / "out.h5"), "--drop-hot-pixels", "1e308", "--no-progress"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("dropped 0 hot pixels (0 events)") and err == ""
+
+
+def test_read_all_sorted_checks_its_memory_before_reading(tmp_path, monkeypatch) -> None:
+    """The library's in-memory sort is refused up front, as `convert --sort` is, naming the file."""
+    from egvsr.events.io import open_events
+    from egvsr.events.io import source as source_module
+
+    n = 500
+    stream = EventStream(np.zeros(n, np.uint16), np.zeros(n, np.uint16), np.arange(n, dtype=np.int64),
+                         np.ones(n, np.int8), 4, 3)
+    path = write_events(tmp_path / "rec.h5", stream)
+    monkeypatch.setattr(source_module, "physical_memory", lambda: source_module.SORT_BYTES_PER_EVENT * n)
+    with open_events(path) as src:
+        with pytest.raises(InputFileError, match=r"rec.h5: sorting its 500 events in memory needs"):
+            src.read_all_sorted()
+    monkeypatch.setattr(source_module, "physical_memory", lambda: source_module.SORT_BYTES_PER_EVENT * n * 2)
+    with open_events(path) as src:
+        assert np.array_equal(src.read_all_sorted().t, stream.t)

@@ -92,7 +92,9 @@ def _windows(source, between_frames: bool, window_ms: float | None,
     t0, t1 = int(source.t_first), int(source.t_last)
     n = (t1 - t0) // step + 1
     budget(n)
-    if t0 + n * step - 1 > INT64_MAX:
+    # the last window's end must be an int64 too: an end of 2**63 wrapped to -2**63, and the empty read
+    # range [starts[0], -2**63) silently dropped every event of the recording (all-zero tensors)
+    if t0 + n * step > INT64_MAX:
         raise ConfigError(
             f"{source.path}: `window_ms` {float(window_ms):.3g} ms windows from {t0} µs to {t1} µs end at "
             f"{float(t0 + n * step):.3g} µs, beyond the int64 microsecond range; the recording's times are damaged "

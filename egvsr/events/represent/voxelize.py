@@ -360,7 +360,10 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
     bar = progress_bar(i1 - i0, "voxelize", progress, unit="ev", leave=True, unit_scale=True)
     next_k = 0  # first window not yet written
     pending: np.ndarray | None = None  # partial tensor of window next_k (additive kinds)
-    carry: EventStream | None = None  # events of window next_k read so far (time surfaces)
+    # events of window next_k read so far (time surfaces), as copies of each chunk's part: joined only
+    # when the window is complete, so a window spanning many chunks is copied and computed once, not
+    # once per chunk (that was quadratic in its number of chunks)
+    carry: list[EventStream] = []
 
     writer = _Writer(dset, check)
 
@@ -384,13 +387,16 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
             k_end = int(np.searchsorted(starts, t_hi, side="right"))  # windows starting <= t_hi
             k_done = int(np.searchsorted(ends, t_hi, side="right"))  # windows ending <= t_hi
             k_done = min(max(k_done, next_k), k_end)
-            if k_end > next_k:
+            if k_end > next_k and not additive and k_done == next_k:  # the open window goes on
+                carry.append(EventStream.concatenate([chunk.slice(int(starts[next_k]), None)]))
+            elif k_end > next_k:
                 ev = chunk
-                if not additive and carry is not None and len(carry):
-                    ev = EventStream.concatenate([carry, chunk])
-                # windows [next_k, k_end) see events of this chunk; bounded batches of output
-                for a in range(next_k, k_end, per_batch):
-                    b = min(k_end, a + per_batch)
+                if not additive and carry:
+                    ev = EventStream.concatenate([*carry, chunk])
+                # windows [next_k, k_end) see events of this chunk (only the finished ones are
+                # computed for a non-additive kind: the open one is computed once complete); bounded batches
+                for a in range(next_k, k_end if additive else k_done, per_batch):
+                    b = min(k_end if additive else k_done, a + per_batch)
                     out = compute(ev, a, b)
                     if a == next_k and additive and pending is not None:
                         out[0] += pending
@@ -400,9 +406,9 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
                     if b > k_done and additive:  # the one window still open: keep its partial sum
                         pending = out[k_done - a].copy()  # (a view would keep the whole block alive)
                 if k_end == k_done:
-                    pending, carry = None, None
+                    pending, carry = None, []
                 elif not additive:
-                    carry = EventStream.concatenate([ev.slice(int(starts[k_done]), None)])
+                    carry = [EventStream.concatenate([ev.slice(int(starts[k_done]), None)])]
                 next_k = k_done
             bar.update(n)
         if next_k < nwin:  # the open window and any window after the last event
@@ -411,8 +417,8 @@ def _stream(source, dset, decl: Representation, bins, starts, ends, size, polari
                 if a == next_k:
                     if additive and pending is not None:
                         rest[0] = pending
-                    elif carry is not None and len(carry):
-                        rest[0] = compute(carry, next_k, next_k + 1)[0]
+                    elif carry:
+                        rest[0] = compute(EventStream.concatenate(carry), next_k, next_k + 1)[0]
                 emit(rest, a)
         writer.close()
     finally:

@@ -926,7 +926,8 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, kind: str
         aside = None
         with held_signals(done=f"{shown(out)} was written in full"):  # the swap and `done` together
             try:  # (a folder that appeared after the check is not replaced unchecked: `_rename_folder`)
-                aside = _replace_folder(tmp, out) if existed else _rename_folder(tmp, out, overwrite, kind)
+                aside = (_replace_folder(tmp, out, overwrite, kind) if existed
+                         else _rename_folder(tmp, out, overwrite, kind))
             except OSError as exc:  # e.g. a folder made a mount point meanwhile
                 raise _cannot_write(out, exc) from None
             done = True
@@ -954,25 +955,52 @@ def _rename_folder(tmp: Path, out: Path, overwrite: bool, kind: str) -> Path | N
         raise OutputExistsError(f"{out}: output folder already exists (another process wrote it while this one "
                                 "ran); choose another path or pass --overwrite (overwrite=True in Python)")
     check_output_folder(out, overwrite, kind)
-    return _replace_folder(tmp, out)
+    return _replace_folder(tmp, out, overwrite, kind)
 
 
-def _replace_folder(tmp: Path, out: Path) -> Path:
+def _replace_folder(tmp: Path, out: Path, overwrite: bool, kind: str) -> Path:
     """Swap `tmp` in for the existing folder `out`: the old one is moved aside first (into the returned
-    temporary folder, named as our partials are, for the caller to delete: `_remove_aside`)."""
+    temporary folder, named as our partials are, for the caller to delete: `_remove_aside`). What is moved
+    aside is checked again there, where no one writes by its path any more: a file put in the folder after
+    its last check (`check_output_folder`) puts the old folder back and refuses, never to be deleted."""
     aside = Path(tempfile.mkdtemp(prefix=f"{temp_prefix(out)}{os.getpid()}.", suffix=TEMP_MARK,
                                   dir=out.parent))
     old = aside / "old"
+    foreign = None
     try:  # the move aside inside the try: an interrupt right after it still puts the old folder back
         os.replace(out, old)
-        os.replace(tmp, out)
+        foreign = _not_replaceable(old, overwrite, kind)
+        if foreign is None:
+            os.replace(tmp, out)
     except BaseException:
         if _present(old) and not _present(out):
             os.replace(old, out)
         if not _present(old):
             shutil.rmtree(aside, ignore_errors=True)
         raise
+    if foreign is not None:
+        try:
+            os.replace(old, out)
+        except OSError:
+            raise OutputExistsError(f"{out}: {foreign} was put in it while it was being replaced; the folder as it "
+                                    f"was is kept at {old}: move it back and run again") from None
+        shutil.rmtree(aside, ignore_errors=True)  # empty now
+        raise OutputExistsError(f"{out}: {foreign} was put in it while it was being replaced; --overwrite never "
+                                "deletes what egvsr did not write, so the folder is kept as it was: choose "
+                                "another path, or move it out and run again")
     return aside
+
+
+def _not_replaceable(old: Path, overwrite: bool, kind: str) -> str | None:
+    """What in the folder `old`, moved aside to be replaced, was not there to replace (None: nothing):
+    any entry but in an empty folder without `overwrite`, else what the same command did not write."""
+    if _is_empty(old):
+        return None
+    if not overwrite or marker_kind(old) != kind:
+        with contextlib.suppress(OSError), os.scandir(old) as entries:
+            return next((e.name for e in entries if e.name != MARKER), MARKER)
+        return "a file"
+    return _first_unlisted(old)
 
 
 #: while outputs are committed together (`committing`), the old folders moved aside, deleted after it

@@ -70,6 +70,35 @@ def test_interrupt_right_after_the_move_aside_puts_the_old_folder_back(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # nothing aside for a sweep to delete
 
 
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_file_put_in_the_folder_after_its_last_check_is_never_deleted(tmp_path, monkeypatch, overwrite):
+    """A note written into the output folder between its last check and the move aside (another
+    program, the user's shell) keeps the folder as it was: the moved-aside folder is checked again."""
+    from egvsr import fsutil
+    from egvsr.fsutil import atomic_directory
+
+    out = tmp_path / "frames"
+    if overwrite:  # an earlier output of the same command, replaceable with --overwrite
+        with atomic_directory(out, kind="k") as tmp:
+            (tmp / "a.txt").write_text("old")
+    else:  # an empty folder, used as new without --overwrite
+        out.mkdir()
+    real = os.replace
+
+    def note_written_first(src, dst):
+        if Path(src) == out and str(dst).endswith("old"):  # just before the move aside
+            (out / "note.txt").write_text("mine")
+        real(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", note_written_first)
+    with pytest.raises(OutputExistsError, match="note.txt"):
+        with atomic_directory(out, overwrite=overwrite, kind="k") as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert (out / "note.txt").read_text() == "mine"
+    assert not overwrite or (out / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # nothing aside for a sweep to delete
+
+
 # ---- output paths: `..`, a trailing slash, an existing empty folder ---------------------------------------
 def test_dotdot_after_a_missing_folder_creates_no_folder(tmp_path):
     import os

@@ -189,16 +189,11 @@ def read_array(ds: h5py.Dataset, i: int | None = None) -> np.ndarray | None:
     shape, chunks = tuple(int(v) for v in ds.shape), tuple(int(v) for v in ds.chunks)
     if i is None:
         return _read_rows(ds, 0, shape[0], chunks, shuffled)
-    key = ("rows", i // chunks[0])  # never `_read_in_one_chunk`'s chunk number (a 1-D dataset is read both ways)
-    kept = _last_chunk.get(ds)
-    if kept is not None and kept[0] == key:
-        return kept[1][i % chunks[0]].copy()  # a copy: the caller may change it
-    r0 = i - i % chunks[0]
-    rows = _read_rows(ds, r0, min(r0 + chunks[0], shape[0]), chunks, shuffled)
-    if rows is not None and chunks[0] > 1 and rows.nbytes <= KEEP_CHUNK_BYTES:
-        _last_chunk[ds] = (key, rows)
-        return rows[i - r0].copy()
-    return None if rows is None else rows[i - r0]
+    got = _chunk_rows(ds, i // chunks[0], chunks, shuffled)
+    if got is None:
+        return None
+    rows, kept = got
+    return rows[i % chunks[0]].copy() if kept else rows[i % chunks[0]]  # a kept row is shared: the caller may change it
 
 
 def _read_rows(ds: h5py.Dataset, r0: int, r1: int, chunks: tuple[int, ...], shuffled: bool) -> np.ndarray | None:
@@ -211,13 +206,10 @@ def _read_rows(ds: h5py.Dataset, r0: int, r1: int, chunks: tuple[int, ...], shuf
     starts = [range(r0, r1, chunks[0])] + [range(0, n, c) for n, c in zip(shape[1:], chunks[1:])]
     values = np.empty(int(np.prod(chunks)), ds.dtype)
     for at in itertools.product(*starts):
-        try:
-            mask, data = ds.id.read_direct_chunk(at)
-        except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
-            return None  # unallocated (see `_decode_range`)
-        if mask:
+        data = _stored_chunk(ds, at)
+        if data is None:
             return None
-        _decode_into(data, values, 0, values.size, shuffled, at)
+        _decode_into(data, values, 0, values.size, shuffled, at[0] // chunks[0] if len(at) == 1 else at)
         block = values.reshape(chunks)[tuple(slice(0, min(c, n - a)) for a, c, n in zip(at, chunks, shape))]
         out[(slice(at[0] - r0, at[0] - r0 + block.shape[0]),)
             + tuple(slice(a, a + m) for a, m in zip(at[1:], block.shape[1:]))] = block
@@ -279,30 +271,49 @@ def read_range_into(ds: h5py.Dataset, out: np.ndarray, i0: int) -> bool:
 #: what was decoded last, per dataset: the chunk of a read within one chunk, or the rows of `read_array`'s chunks
 #: (HDF5's chunk cache does this for its own reads: windows and frames read in order mostly fall in the chunk
 #: read before); kept as long as the dataset object lives
-_last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[object, np.ndarray]]" = weakref.WeakKeyDictionary()
+_last_chunk: "weakref.WeakKeyDictionary[h5py.Dataset, tuple[int, np.ndarray]]" = weakref.WeakKeyDictionary()
 #: most bytes kept so (our chunks hold 1 MiB of t); more is decoded again for each read, as HDF5 decodes a
 #: chunk larger than its chunk cache (`h5util.CHUNK_CACHE_BYTES` in our readers)
 KEEP_CHUNK_BYTES = 4 << 20
 
 
+def _stored_chunk(ds: h5py.Dataset, at: tuple[int, ...]) -> bytes | None:
+    """The stored bytes of the chunk at `at`; None where h5py should read it: an unallocated chunk (fill values:
+    a dataset not written yet, say by a writer still at work) is refused as RuntimeError, OSError or, where
+    HDF5 reports a size of 0, a MemoryError (h5py reads it, or says what is wrong with the file), and a
+    chunk for which a filter was skipped is not stored as we decode it."""
+    try:
+        mask, data = ds.id.read_direct_chunk(at)
+    except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
+        return None
+    return None if mask else data
+
+
+def _chunk_rows(ds: h5py.Dataset, c: int, chunks: tuple[int, ...], shuffled: bool) -> tuple[np.ndarray, bool] | None:
+    """(rows, kept) of the chunks holding rows [c * chunks[0], (c + 1) * chunks[0]): taken from `_last_chunk`
+    or decoded and, when they hold several rows within `KEEP_CHUNK_BYTES`, kept there (`kept`: shared with
+    later reads, so copy what is changed); None where h5py should read them."""
+    held = _last_chunk.get(ds)
+    if held is not None and held[0] == c:
+        return held[1], True
+    r0 = c * chunks[0]
+    rows = _read_rows(ds, r0, min(r0 + chunks[0], int(ds.shape[0])), chunks, shuffled)
+    if rows is None:
+        return None
+    if chunks[0] > 1 and rows.nbytes <= KEEP_CHUNK_BYTES:
+        _last_chunk[ds] = (c, rows)
+        return rows, True
+    return rows, False
+
+
 def _read_in_one_chunk(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, shuffled: bool) -> bool:
     """A read within chunk c: the whole chunk decoded on this thread (or taken from `_last_chunk`), then copied."""
     c = i0 // chunk_len
-    kept = _last_chunk.get(ds)
-    if kept is None or kept[0] != c:
-        try:
-            mask, data = ds.id.read_direct_chunk((c * chunk_len,))
-        except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
-            return False  # unallocated (see `_decode_range`)
-        if mask:
-            return False
-        values = np.empty(chunk_len, ds.dtype)
-        _decode_into(data, values, 0, chunk_len, shuffled, c)
-        kept = (c, values)
-        if values.nbytes <= KEEP_CHUNK_BYTES:
-            _last_chunk[ds] = kept
+    got = _chunk_rows(ds, c, (chunk_len,), shuffled)
+    if got is None:
+        return False
     first = i0 - c * chunk_len
-    out[:] = kept[1][first:first + len(out)]
+    out[:] = got[0][first:first + len(out)]
     return True
 
 
@@ -316,14 +327,8 @@ def _decode_range(ds: h5py.Dataset, out: np.ndarray, i0: int, chunk_len: int, sh
     workers = pool()
     try:
         for c in range(c0, c1):
-            try:
-                mask, data = ds.id.read_direct_chunk((c * chunk_len,))
-            except (RuntimeError, KeyError, ValueError, OSError, MemoryError):
-                # an unallocated chunk (fill values: a dataset not written yet, say by a writer still at work)
-                # is refused as RuntimeError, OSError or, where HDF5 reports a size of 0, a MemoryError: h5py
-                # reads it (or says what is wrong with the file)
-                return False
-            if mask:  # a filter was skipped for this chunk
+            data = _stored_chunk(ds, (c * chunk_len,))
+            if data is None:
                 return False
             a, b = max(i0, c * chunk_len), min(i1, (c + 1) * chunk_len)
             jobs.append(workers.submit(_decode_into, data, out[a - i0:b - i0], a - c * chunk_len,

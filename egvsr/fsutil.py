@@ -62,6 +62,13 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def named_path(path: str | os.PathLike) -> Path:
+    """`path` as a name can be taken from it: `.`, `..` or `a/..` (no name of their own) as the folder they
+    mean, resolved as the system finds it; any other path as it is. (`/` stays nameless.)"""
+    p = Path(path)
+    return p.resolve() if p.name in ("", "..") else p
+
+
 def shown(name: str | os.PathLike) -> str:
     """`name` (a path or text holding one) as text that always encodes as UTF-8, for HDF5 attributes,
     titles and text files: bytes of a file name that are not UTF-8 (Python's surrogate escapes) appear

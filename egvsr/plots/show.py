@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from egvsr.errors import ConfigError, InputFileError
-from egvsr.fsutil import check_output_path, counted, refuse_inputs_as_outputs, shown
+from egvsr.fsutil import check_output_path, counted, named_path, refuse_inputs_as_outputs, shown
 from egvsr.plots.figures import (FIGURE_FORMATS, cell_size, cells, house_style, panel_aspect, pixel_aspect, plain,
                                  stretch_note)
 from egvsr.process import physical_memory
@@ -64,8 +64,7 @@ def default_preview_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if not p.is_dir():
         return Path(f"{p.stem}.preview.png")
-    if p.name in ("", ".."):  # `.`, `..`, `a/..`: the folder it means, as the system finds it
-        p = p.resolve()
+    p = named_path(p)  # `.`, `..`, `a/..`: the folder it means
     return p.parent / f"{p.name or 'root'}.preview.png"
 
 

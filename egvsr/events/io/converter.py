@@ -22,7 +22,8 @@ from egvsr.events.io.hot_pixels import check_factor, drop_pixels, find_hot_pixel
 from egvsr.events.io.hot_pixels import check_memory as check_hot_memory
 from egvsr.events.io.source import EventSource, warn_damage
 from egvsr.events.io.writer import FRAME_CHUNK_BYTES, EventWriter
-from egvsr.fsutil import check_flag, check_output_path, check_writable, fmt_size, refuse_inputs_as_outputs
+from egvsr.fsutil import (check_flag, check_output_path, check_writable, fmt_size, named_path,
+                          refuse_inputs_as_outputs)
 from egvsr.process import PLANNED_MEMORY_SHARE, physical_memory
 from egvsr.progress import bar as progress_bar
 
@@ -67,7 +68,7 @@ def convert(
             source.check_sort_memory()  # before anything is read
         warn_damage(source.path, source.damage())
         # the input's provenance (ours: a simulation's settings, ...) is kept; the two names say what was converted
-        attrs = {**source.attributes(), "source_layout": source.layout, "source_file": source_name(src)}
+        attrs = {**source.attributes(), "source_layout": source.layout, "source_file": named_path(src).name or "root"}
         hot = stream = None
         if sort:  # read before counting: an unsorted file's chunks are refused, its sorted events are not
             if drop_hot_pixels is not None:
@@ -92,15 +93,6 @@ def convert(
                         bar.update(len(part))
             _copy_frames(source, w)
     return out
-
-
-def source_name(src: str | os.PathLike) -> str:
-    """The input's name for the output's `source_file`: `.`, `..` or `a/..` (a CED folder) named by the folder
-    they mean, never an empty name or `..`."""
-    p = Path(src)
-    if p.name in ("", ".."):
-        p = p.resolve()
-    return p.name or "root"
 
 
 def check_frames(source: EventSource, sensor_size: tuple[int, int] | None = None) -> None:
